@@ -1,0 +1,233 @@
+//! The spanned abstract syntax tree: what `syntax` produces from text, before any name is resolved.
+//!
+//! Every name carries the span of its occurrence so that later phases can point at it.
+
+use crate::diagnostic::Span;
+
+/// A name as written, with where it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+/// One parsed `.casepol` file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PolicyAst {
+    pub items: Vec<Item>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    Roles(Vec<Ident>),
+    Actions { names: Vec<Ident>, requires: Option<Ident> },
+    ActionGroup { name: Ident, members: Vec<Ident> },
+    Permissions(Vec<Ident>),
+    RequireGroup(Span),
+    Module(ModuleDecl),
+    Group(GroupDecl),
+    Enum { name: Ident, variants: Vec<Ident> },
+    User { attrs: Vec<AttrDecl>, span: Span },
+    Kind(KindDecl),
+    CaseType(CaseTypeDecl),
+    Codes(Vec<CodeClass>),
+    Rule(Rule),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModuleDecl {
+    pub name: Ident,
+    pub actions: Vec<Ident>,
+    /// Relations the principal must hold on a case to reach it through this module.
+    pub records: Vec<Ident>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupDecl {
+    pub name: Ident,
+    pub parent: Option<Ident>,
+    pub grants: Vec<Ident>,
+    pub permits: Vec<Ident>,
+    pub scopes: Vec<(Scope, Span)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scope {
+    All,
+    Assigned(Vec<Ident>),
+    Filter(Vec<Condition>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    pub attr: Ident,
+    pub op: CondOp,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CondOp {
+    Eq(Operand),
+    Ne(Operand),
+    Contains(Literal),
+    In(Vec<Literal>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operand {
+    Principal(Span),
+    Literal(Literal),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LiteralKind {
+    Str(String),
+    Int(i64),
+    Bool(bool),
+    /// A bare name: an enum variant.
+    Name(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Literal {
+    pub kind: LiteralKind,
+    pub span: Span,
+}
+
+/// `case Name { … }` (is_case) or `resource Name under Parent { … }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KindDecl {
+    pub name: Ident,
+    pub is_case: bool,
+    pub parent: Option<Ident>,
+    pub attrs: Vec<AttrDecl>,
+    pub relations: Vec<Ident>,
+    pub modes: Vec<ModeDecl>,
+    pub inherits: Vec<Ident>,
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttrDecl {
+    pub name: Ident,
+    pub ty: TypeExpr,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypeExpr {
+    Named(Ident),
+    Set(Ident),
+    Ref(Ident),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModeDecl {
+    pub attr: Ident,
+    pub arms: Vec<ModeArm>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModeArm {
+    pub variant: Ident,
+    /// `None` is `everyone`; otherwise the relations of which the principal must hold one.
+    pub relations: Option<Vec<Ident>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodeClass {
+    pub class: Ident,
+    pub actions: Vec<ActionRef>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseTypeDecl {
+    pub name: Ident,
+    pub states: Vec<Ident>,
+    pub initial: Option<Ident>,
+    pub finals: Vec<Ident>,
+    pub transitions: Vec<Transition>,
+    pub module_grants: Vec<ModuleGrant>,
+    pub rules: Vec<Rule>,
+    pub tables: Vec<Table>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    pub action: Ident,
+    pub from: Vec<Ident>,
+    pub to: Ident,
+    pub by: Vec<Ident>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModuleGrant {
+    pub module: Ident,
+    pub lines: Vec<ModuleLine>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModuleLine {
+    pub subjects: Vec<Ident>,
+    pub actions: Vec<ActionRef>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Effect {
+    Allow,
+    Deny,
+}
+
+/// An action position: a name (action or action group) or `*`, every action.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ActionRef {
+    Star(Span),
+    Name(Ident),
+}
+
+impl ActionRef {
+    pub fn span(&self) -> Span {
+        match self {
+            ActionRef::Star(s) => *s,
+            ActionRef::Name(i) => i.span,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub effect: Effect,
+    pub subjects: Vec<Ident>,
+    pub actions: Vec<ActionRef>,
+    pub states: Vec<Ident>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub columns: Vec<Ident>,
+    pub rows: Vec<TableRow>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableRow {
+    pub state: Ident,
+    pub cells: Vec<Cell>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cell {
+    pub entries: Vec<CellEntry>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellEntry {
+    pub effect: Effect,
+    pub action: ActionRef,
+    pub span: Span,
+}

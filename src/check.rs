@@ -1,0 +1,1196 @@
+//! AST to checked IR: resolves every name, checks types and structure, and reports every mistake
+//! it finds in one run.
+//!
+//! The checker keeps going after an error: each declaration is resolved on its own, so one
+//! policy with three mistakes yields three diagnostics. It returns an IR only when no error was
+//! found; warnings do not block it.
+
+use crate::ast::{self, ActionRef, CondOp, Effect, Ident, Item, LiteralKind, Operand, TypeExpr};
+use crate::diagnostic::{suggest, Code, Diagnostic, Span};
+use crate::ir::*;
+use std::collections::{HashMap, HashSet, VecDeque};
+
+/// The most roles plus relations a policy may declare: role sets are fixed 256-bit sets.
+pub const MAX_SUBJECTS: usize = 256;
+
+/// Checks parsed files (one policy may span several) and builds the IR.
+pub fn check(files: &[ast::PolicyAst]) -> (Option<Policy>, Vec<Diagnostic>) {
+    let mut cx = Checker::default();
+    let items: Vec<&Item> = files.iter().flat_map(|f| f.items.iter()).collect();
+    cx.declare(&items);
+    let policy = cx.resolve(&items);
+    let mut diags = cx.diags;
+    diags.sort_by_key(|d| (d.span().file, d.span().start, d.code));
+    let ok = !diags.iter().any(Diagnostic::is_error);
+    (ok.then_some(policy), diags)
+}
+
+/// A namespace of declared names.
+#[derive(Default)]
+struct Names {
+    map: HashMap<String, (u32, Span)>,
+    order: Vec<String>,
+}
+
+impl Names {
+    fn get(&self, name: &str) -> Option<u32> {
+        self.map.get(name).map(|e| e.0)
+    }
+    fn candidates(&self) -> impl Iterator<Item = &str> {
+        self.order.iter().map(String::as_str)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Sort {
+    Role,
+    Relation,
+    Action,
+    ActionGroup,
+    Permission,
+    Group,
+    Enum,
+    Kind,
+    CaseType,
+    Module,
+}
+
+impl Sort {
+    fn word(self) -> &'static str {
+        match self {
+            Sort::Role => "role",
+            Sort::Relation => "relation",
+            Sort::Action => "action",
+            Sort::ActionGroup => "action group",
+            Sort::Permission => "permission",
+            Sort::Group => "access group",
+            Sort::Enum => "enum",
+            Sort::Kind => "resource kind",
+            Sort::CaseType => "case type",
+            Sort::Module => "module",
+        }
+    }
+}
+
+#[derive(Default)]
+struct Checker {
+    diags: Vec<Diagnostic>,
+    /// Every declared name, for "is a … , not a …" help.
+    sorts: HashMap<String, (Sort, Span)>,
+    roles: Names,
+    relations: Names,
+    actions: Names,
+    action_groups: Names,
+    permissions: Names,
+    groups: Names,
+    enums: Names,
+    kinds: Names,
+    casetypes: Names,
+    modules: Names,
+}
+
+impl Checker {
+    fn error(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    /// Records a declaration, reporting a clash with any earlier one of any sort.
+    fn add(&mut self, sort: Sort, id: &Ident) -> u32 {
+        if let Some((prev_sort, prev_span)) = self.sorts.get(&id.name).copied() {
+            let msg = if prev_sort == sort {
+                format!("{} `{}` is declared twice", sort.word(), id.name)
+            } else {
+                format!("`{}` is declared as a {} and as a {}", id.name, prev_sort.word(), sort.word())
+            };
+            self.error(
+                Diagnostic::new(Code::Duplicate, id.span, msg)
+                    .with_label("declared again here")
+                    .with_secondary(prev_span, "first declared here")
+                    .with_help("rename one of them, or remove the repeated declaration"),
+            );
+        } else {
+            self.sorts.insert(id.name.clone(), (sort, id.span));
+        }
+        let names = self.names_mut(sort);
+        let next = names.order.len() as u32;
+        if names.map.contains_key(&id.name) {
+            // Keep the first; later uses resolve to it.
+            return names.map[&id.name].0;
+        }
+        names.map.insert(id.name.clone(), (next, id.span));
+        names.order.push(id.name.clone());
+        next
+    }
+
+    fn names_mut(&mut self, sort: Sort) -> &mut Names {
+        match sort {
+            Sort::Role => &mut self.roles,
+            Sort::Relation => &mut self.relations,
+            Sort::Action => &mut self.actions,
+            Sort::ActionGroup => &mut self.action_groups,
+            Sort::Permission => &mut self.permissions,
+            Sort::Group => &mut self.groups,
+            Sort::Enum => &mut self.enums,
+            Sort::Kind => &mut self.kinds,
+            Sort::CaseType => &mut self.casetypes,
+            Sort::Module => &mut self.modules,
+        }
+    }
+
+    fn names(&self, sort: Sort) -> &Names {
+        match sort {
+            Sort::Role => &self.roles,
+            Sort::Relation => &self.relations,
+            Sort::Action => &self.actions,
+            Sort::ActionGroup => &self.action_groups,
+            Sort::Permission => &self.permissions,
+            Sort::Group => &self.groups,
+            Sort::Enum => &self.enums,
+            Sort::Kind => &self.kinds,
+            Sort::CaseType => &self.casetypes,
+            Sort::Module => &self.modules,
+        }
+    }
+
+    /// Reports a name that is not of any of the `wanted` sorts, with the best help available.
+    #[cold]
+    fn unresolved(&mut self, id: &Ident, wanted: &[Sort], extra: &[&str]) {
+        let want = wanted.iter().map(|s| s.word()).collect::<Vec<_>>().join(" or ");
+        if let Some((sort, span)) = self.sorts.get(&id.name).copied() {
+            self.error(
+                Diagnostic::new(
+                    Code::WrongSort,
+                    id.span,
+                    format!("`{}` is a {}, but a {} is expected here", id.name, sort.word(), want),
+                )
+                .with_label(format!("expected a {want}"))
+                .with_secondary(span, format!("`{}` is declared as a {} here", id.name, sort.word()))
+                .with_help(wrong_sort_help(sort, wanted)),
+            );
+            return;
+        }
+        let mut candidates: Vec<&str> = wanted.iter().flat_map(|s| self.names(*s).candidates()).collect();
+        candidates.extend_from_slice(extra);
+        let help = match suggest(&id.name, candidates.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("declare it, e.g. `{}`", example_decl(wanted[0], &id.name)),
+        };
+        self.error(
+            Diagnostic::new(Code::Undefined, id.span, format!("unknown {} `{}`", want, id.name))
+                .with_label(format!("no {want} with this name is declared"))
+                .with_help(help),
+        );
+    }
+
+    fn lookup(&mut self, id: &Ident, sort: Sort) -> Option<u32> {
+        let r = self.names(sort).get(&id.name);
+        if r.is_none() {
+            self.unresolved(id, &[sort], &[]);
+        }
+        r
+    }
+
+    fn subject(&mut self, id: &Ident) -> Option<Subject> {
+        if let Some(r) = self.roles.get(&id.name) {
+            return Some(Subject::Role(RoleId(r)));
+        }
+        if let Some(r) = self.relations.get(&id.name) {
+            return Some(Subject::Relation(RelationId(r)));
+        }
+        self.unresolved(id, &[Sort::Role, Sort::Relation], &[]);
+        None
+    }
+
+    /// Expands action references (`*`, action groups) into action ids.
+    fn action_refs(&mut self, refs: &[ActionRef], groups: &[Vec<ActionId>], within: Option<&[ActionId]>) -> Vec<ActionId> {
+        let mut out = Vec::new();
+        for r in refs {
+            match r {
+                ActionRef::Star(_) => match within {
+                    Some(w) => out.extend_from_slice(w),
+                    None => out.extend((0..self.actions.order.len() as u32).map(ActionId)),
+                },
+                ActionRef::Name(id) => {
+                    if let Some(a) = self.actions.get(&id.name) {
+                        out.push(ActionId(a));
+                    } else if let Some(g) = self.action_groups.get(&id.name) {
+                        out.extend_from_slice(&groups[g as usize]);
+                    } else {
+                        self.unresolved(id, &[Sort::Action, Sort::ActionGroup], &[]);
+                    }
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Pass one: every top-level name, so that pass two may refer forwards.
+    fn declare(&mut self, items: &[&Item]) {
+        for item in items {
+            match item {
+                Item::Roles(names) => names.iter().for_each(|n| {
+                    self.add(Sort::Role, n);
+                }),
+                Item::Actions { names, .. } => names.iter().for_each(|n| {
+                    self.add(Sort::Action, n);
+                }),
+                Item::ActionGroup { name, .. } => {
+                    self.add(Sort::ActionGroup, name);
+                }
+                Item::Permissions(names) => names.iter().for_each(|n| {
+                    self.add(Sort::Permission, n);
+                }),
+                Item::Module(m) => {
+                    self.add(Sort::Module, &m.name);
+                }
+                Item::Group(g) => {
+                    self.add(Sort::Group, &g.name);
+                }
+                Item::Enum { name, .. } => {
+                    self.add(Sort::Enum, name);
+                }
+                Item::Kind(k) => {
+                    self.add(Sort::Kind, &k.name);
+                    for r in &k.relations {
+                        self.add(Sort::Relation, r);
+                    }
+                }
+                Item::CaseType(c) => {
+                    self.add(Sort::CaseType, &c.name);
+                }
+                Item::User { .. } | Item::Codes(_) | Item::Rule(_) | Item::RequireGroup(_) => {}
+            }
+        }
+        let subjects = self.roles.order.len() + self.relations.order.len();
+        if subjects > MAX_SUBJECTS {
+            let span = self.roles.map.values().map(|v| v.1).next().unwrap_or_default();
+            self.error(
+                Diagnostic::new(
+                    Code::Limit,
+                    span,
+                    format!("the policy declares {subjects} roles and relations, more than the limit of {MAX_SUBJECTS}"),
+                )
+                .with_help("merge roles that always appear together, or split the policy"),
+            );
+        }
+    }
+
+    fn resolve(&mut self, items: &[&Item]) -> Policy {
+        let mut p = Policy {
+            roles: named(&self.roles),
+            relations: named(&self.relations),
+            actions: self
+                .actions
+                .order
+                .iter()
+                .map(|n| ActionDef {
+                    name: n.clone(),
+                    span: self.actions.map[n].1,
+                    requires: None,
+                    read_code: false,
+                    write_code: false,
+                })
+                .collect(),
+            permissions: named(&self.permissions),
+            modules: Vec::new(),
+            groups: Vec::new(),
+            enums: Vec::new(),
+            user_attrs: Vec::new(),
+            kinds: Vec::new(),
+            case_kind: None,
+            casetypes: Vec::new(),
+            rules: Vec::new(),
+            require_group: false,
+        };
+
+        // Action groups first: everything else may use them.
+        let mut action_groups: Vec<Vec<ActionId>> = vec![Vec::new(); self.action_groups.order.len()];
+        for item in items {
+            if let Item::ActionGroup { name, members } = item {
+                let idx = self.action_groups.get(&name.name).unwrap_or(0) as usize;
+                let mut ids = Vec::new();
+                for m in members {
+                    match self.actions.get(&m.name) {
+                        Some(a) => ids.push(ActionId(a)),
+                        None => self.unresolved(m, &[Sort::Action], &[]),
+                    }
+                }
+                action_groups[idx] = ids;
+            }
+        }
+
+        // Enums and kinds (types), in declaration order.
+        p.enums = self
+            .enums
+            .order
+            .iter()
+            .map(|n| EnumDef { name: n.clone(), span: self.enums.map[n].1, variants: Vec::new() })
+            .collect();
+        for item in items {
+            if let Item::Enum { name, variants } = item {
+                let idx = self.enums.get(&name.name).unwrap_or(0) as usize;
+                let mut seen: HashMap<&str, Span> = HashMap::new();
+                for v in variants {
+                    if let Some(prev) = seen.insert(&v.name, v.span) {
+                        self.error(
+                            Diagnostic::new(Code::Duplicate, v.span, format!("variant `{}` is listed twice", v.name))
+                                .with_secondary(prev, "first listed here")
+                                .with_help("remove the repeated variant"),
+                        );
+                    }
+                }
+                let mut names: Vec<String> = Vec::new();
+                for v in variants {
+                    if !names.contains(&v.name) {
+                        names.push(v.name.clone());
+                    }
+                }
+                p.enums[idx].variants = names;
+            }
+        }
+        let kind_decls: Vec<&ast::KindDecl> = items
+            .iter()
+            .filter_map(|i| if let Item::Kind(k) = i { Some(k) } else { None })
+            .collect();
+        for k in &kind_decls {
+            if self.kinds.get(&k.name.name) != Some(p.kinds.len() as u32) {
+                continue; // A duplicate, already reported.
+            }
+            p.kinds.push(KindDef {
+                name: k.name.name.clone(),
+                span: k.name.span,
+                is_case: k.is_case,
+                parent: None,
+                attrs: Vec::new(),
+                inherit_read: false,
+                inherit_write: false,
+                mode: None,
+            });
+        }
+        for k in &kind_decls {
+            let Some(kid) = self.kinds.get(&k.name.name) else { continue };
+            let kid = KindId(kid);
+            if p.kinds[kid.idx()].span != k.name.span {
+                continue;
+            }
+            if k.is_case {
+                if let Some(prev) = p.case_kind {
+                    let prev_span = p.kinds[prev.idx()].span;
+                    self.error(
+                        Diagnostic::new(Code::Duplicate, k.name.span, "a policy may declare only one `case` kind")
+                            .with_secondary(prev_span, "the case kind is declared here")
+                            .with_help("declare further kinds with `resource Name under Case { … }`"),
+                    );
+                } else {
+                    p.case_kind = Some(kid);
+                }
+            }
+            let parent = k.parent.as_ref().and_then(|par| self.lookup(par, Sort::Kind)).map(KindId);
+            p.kinds[kid.idx()].parent = parent;
+            let attrs = self.attrs(&k.attrs, &p);
+            p.kinds[kid.idx()].attrs = attrs;
+            for inh in &k.inherits {
+                match inh.name.as_str() {
+                    "read" => p.kinds[kid.idx()].inherit_read = true,
+                    "write" => p.kinds[kid.idx()].inherit_write = true,
+                    other => self.error(
+                        Diagnostic::new(Code::Undefined, inh.span, format!("unknown access-code class `{other}`"))
+                            .with_help(match suggest(other, ["read", "write"]) {
+                                Some(s) => format!("did you mean `{s}`?"),
+                                None => "the classes are `read` and `write`".into(),
+                            }),
+                    ),
+                }
+                if k.parent.is_none() {
+                    self.error(
+                        Diagnostic::new(
+                            Code::Misplaced,
+                            inh.span,
+                            format!("kind `{}` inherits access codes but has no parent", k.name.name),
+                        )
+                        .with_help(format!("give it a parent: `resource {} under Case {{ … }}`", k.name.name)),
+                    );
+                }
+            }
+        }
+        self.kind_cycles(&p);
+        // Access modes need the case kind's attributes and relations.
+        for k in &kind_decls {
+            let Some(kid) = self.kinds.get(&k.name.name).map(KindId) else { continue };
+            if p.kinds[kid.idx()].span != k.name.span {
+                continue;
+            }
+            for (i, m) in k.modes.iter().enumerate() {
+                if i > 0 {
+                    self.error(
+                        Diagnostic::new(Code::Duplicate, m.span, "a case kind may have only one access `mode`")
+                            .with_help("merge the two `mode` blocks"),
+                    );
+                    continue;
+                }
+                if let Some(def) = self.mode(m, &p.kinds[kid.idx()], &p) {
+                    p.kinds[kid.idx()].mode = Some(def);
+                }
+            }
+        }
+
+        // Access-code classes of actions.
+        let mut codes_seen: Option<Span> = None;
+        for item in items {
+            match item {
+                Item::Actions { names, requires: Some(req) } => {
+                    if let Some(perm) = self.lookup(req, Sort::Permission) {
+                        for n in names {
+                            if let Some(a) = self.actions.get(&n.name) {
+                                p.actions[a as usize].requires = Some(PermissionId(perm));
+                            }
+                        }
+                    }
+                }
+                Item::Codes(classes) => {
+                    let span = classes.first().map(|c| c.class.span).unwrap_or_default();
+                    if let Some(prev) = codes_seen {
+                        self.error(
+                            Diagnostic::new(Code::Duplicate, span, "the policy has two `codes` blocks")
+                                .with_secondary(prev, "the first is here")
+                                .with_help("merge them into one"),
+                        );
+                    }
+                    codes_seen = Some(span);
+                    for c in classes {
+                        let ids = self.action_refs(&c.actions, &action_groups, None);
+                        match c.class.name.as_str() {
+                            "read" => ids.iter().for_each(|a| p.actions[a.idx()].read_code = true),
+                            "write" => ids.iter().for_each(|a| p.actions[a.idx()].write_code = true),
+                            other => self.error(
+                                Diagnostic::new(Code::Undefined, c.class.span, format!("unknown access-code class `{other}`"))
+                                    .with_help(match suggest(other, ["read", "write"]) {
+                                        Some(s) => format!("did you mean `{s}`?"),
+                                        None => "the classes are `read` and `write`".into(),
+                                    }),
+                            ),
+                        }
+                    }
+                }
+                Item::RequireGroup(_) => p.require_group = true,
+                Item::User { attrs, .. } => {
+                    let a = self.attrs(attrs, &p);
+                    p.user_attrs.extend(a);
+                }
+                _ => {}
+            }
+        }
+
+        // Modules.
+        for item in items {
+            if let Item::Module(m) = item {
+                if self.modules.get(&m.name.name) != Some(p.modules.len() as u32) {
+                    continue;
+                }
+                let mut actions = Vec::new();
+                for a in &m.actions {
+                    if let Some(id) = self.actions.get(&a.name) {
+                        actions.push(ActionId(id));
+                    } else if let Some(g) = self.action_groups.get(&a.name) {
+                        actions.extend_from_slice(&action_groups[g as usize]);
+                    } else {
+                        self.unresolved(a, &[Sort::Action, Sort::ActionGroup], &[]);
+                    }
+                }
+                actions.sort();
+                actions.dedup();
+                let records = m.records.iter().filter_map(|r| self.lookup(r, Sort::Relation).map(RelationId)).collect();
+                p.modules.push(ModuleDef { name: m.name.name.clone(), span: m.name.span, actions, records });
+            }
+        }
+
+        // Access groups.
+        for item in items {
+            if let Item::Group(g) = item {
+                if self.groups.get(&g.name.name) != Some(p.groups.len() as u32) {
+                    continue;
+                }
+                let def = self.group(g, &p);
+                p.groups.push(def);
+            }
+        }
+        self.group_cycles(&p);
+
+        // Rules outside case types.
+        for item in items {
+            match item {
+                Item::Rule(r) => self.rule(r, RuleScope::Global, None, &action_groups, &mut p),
+                Item::Kind(k) => {
+                    if let Some(kid) = self.kinds.get(&k.name.name) {
+                        for r in &k.rules {
+                            self.rule(r, RuleScope::Kind(KindId(kid)), None, &action_groups, &mut p);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+
+        // Case types.
+        for item in items {
+            if let Item::CaseType(c) = item {
+                if self.casetypes.get(&c.name.name) != Some(p.casetypes.len() as u32) {
+                    continue;
+                }
+                self.casetype(c, &action_groups, &mut p);
+            }
+        }
+        p
+    }
+
+    fn attrs(&mut self, decls: &[ast::AttrDecl], p: &Policy) -> Vec<AttrDef> {
+        let mut out: Vec<AttrDef> = Vec::new();
+        for a in decls {
+            if let Some(prev) = out.iter().find(|o| o.name == a.name.name) {
+                let prev_span = prev.span;
+                self.error(
+                    Diagnostic::new(Code::Duplicate, a.name.span, format!("attribute `{}` is declared twice", a.name.name))
+                        .with_secondary(prev_span, "first declared here")
+                        .with_help("remove one of the declarations"),
+                );
+                continue;
+            }
+            let Some(ty) = self.type_expr(&a.ty, p) else { continue };
+            out.push(AttrDef { name: a.name.name.clone(), span: a.name.span, ty });
+        }
+        out
+    }
+
+    fn type_expr(&mut self, t: &TypeExpr, _p: &Policy) -> Option<Type> {
+        const BUILTIN: [&str; 3] = ["string", "bool", "int"];
+        match t {
+            TypeExpr::Named(id) => match id.name.as_str() {
+                "string" => Some(Type::Str),
+                "bool" => Some(Type::Bool),
+                "int" => Some(Type::Int),
+                "set" => {
+                    self.error(
+                        Diagnostic::new(Code::Undefined, id.span, "`set` needs an element type")
+                            .with_help("write `set<string>`"),
+                    );
+                    None
+                }
+                name => {
+                    if let Some(e) = self.enums.get(name) {
+                        Some(Type::Enum(EnumId(e)))
+                    } else if self.kinds.get(name).is_some() {
+                        self.error(
+                            Diagnostic::new(Code::WrongSort, id.span, format!("`{name}` is a resource kind, not a value type"))
+                                .with_help(format!("to refer to a `{name}`, write `ref {name}`")),
+                        );
+                        None
+                    } else {
+                        let cands: Vec<&str> = BUILTIN.iter().copied().chain(self.enums.candidates()).collect();
+                        let help = match suggest(name, cands.iter().copied()) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => "the types are `string`, `bool`, `int`, `set<string>`, `ref Kind`, `ref User` and declared enums".into(),
+                        };
+                        self.error(
+                            Diagnostic::new(Code::Undefined, id.span, format!("unknown type `{name}`")).with_help(help),
+                        );
+                        None
+                    }
+                }
+            },
+            TypeExpr::Set(el) => {
+                if el.name == "string" {
+                    Some(Type::SetStr)
+                } else {
+                    self.error(
+                        Diagnostic::new(Code::TypeMismatch, el.span, format!("sets of `{}` are not supported", el.name))
+                            .with_help("only `set<string>` is supported"),
+                    );
+                    None
+                }
+            }
+            TypeExpr::Ref(target) => {
+                if target.name == "User" {
+                    Some(Type::RefUser)
+                } else {
+                    let cands = ["User"];
+                    if let Some(k) = self.kinds.get(&target.name) {
+                        Some(Type::Ref(KindId(k)))
+                    } else {
+                        self.unresolved(target, &[Sort::Kind], &cands);
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    fn mode(&mut self, m: &ast::ModeDecl, kind: &KindDef, p: &Policy) -> Option<ModeDef> {
+        let Some(attr_idx) = kind.attrs.iter().position(|a| a.name == m.attr.name) else {
+            let cands: Vec<&str> = kind.attrs.iter().map(|a| a.name.as_str()).collect();
+            let help = match suggest(&m.attr.name, cands.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("declare it: `attr {}: AccessMode;` with `enum AccessMode {{ open, restricted }}`", m.attr.name),
+            };
+            self.error(
+                Diagnostic::new(Code::Undefined, m.attr.span, format!("kind `{}` has no attribute `{}`", kind.name, m.attr.name))
+                    .with_help(help),
+            );
+            return None;
+        };
+        let attr = &kind.attrs[attr_idx];
+        let Type::Enum(e) = attr.ty else {
+            self.error(
+                Diagnostic::new(Code::TypeMismatch, m.attr.span, format!("access mode `{}` must have an enum type", attr.name))
+                    .with_secondary(attr.span, "declared here")
+                    .with_help("declare an enum of modes, e.g. `enum AccessMode { open, restricted }`"),
+            );
+            return None;
+        };
+        let def = &p.enums[e.idx()];
+        let mut arms: Vec<Option<Option<Vec<RelationId>>>> = vec![None; def.variants.len()];
+        let mut spans = vec![m.span; def.variants.len()];
+        for arm in &m.arms {
+            let Some(v) = def.variants.iter().position(|x| *x == arm.variant.name) else {
+                let help = match suggest(&arm.variant.name, def.variants.iter().map(String::as_str)) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("the variants of `{}` are {}", def.name, backticked(&def.variants)),
+                };
+                self.error(
+                    Diagnostic::new(Code::Undefined, arm.variant.span, format!("`{}` is not a variant of `{}`", arm.variant.name, def.name))
+                        .with_help(help),
+                );
+                continue;
+            };
+            let rels = arm.relations.as_ref().map(|rs| {
+                rs.iter().filter_map(|r| self.lookup(r, Sort::Relation).map(RelationId)).collect::<Vec<_>>()
+            });
+            if arms[v].is_some() {
+                self.error(
+                    Diagnostic::new(Code::Duplicate, arm.variant.span, format!("mode `{}` has two lines", arm.variant.name))
+                        .with_help("keep one line per mode"),
+                );
+            }
+            arms[v] = Some(rels);
+            spans[v] = arm.variant.span;
+        }
+        let missing: Vec<String> =
+            def.variants.iter().zip(&arms).filter(|(_, a)| a.is_none()).map(|(v, _)| v.clone()).collect();
+        if !missing.is_empty() {
+            self.error(
+                Diagnostic::new(
+                    Code::ModeNotExhaustive,
+                    m.span,
+                    format!("access mode does not say who may access {} cases", backticked(&missing)),
+                )
+                .with_label("every variant needs a line")
+                .with_help(format!("add a line for each, e.g. `{}: everyone;` or `{}: assignee;`", missing[0], missing[0])),
+            );
+            return None;
+        }
+        Some(ModeDef { attr: AttrId(attr_idx as u32), span: m.span, arms: arms.into_iter().map(|a| a.unwrap_or(None)).collect(), arm_spans: spans })
+    }
+
+    fn kind_cycles(&mut self, p: &Policy) {
+        for (i, k) in p.kinds.iter().enumerate() {
+            let mut seen = vec![i];
+            let mut cur = k.parent;
+            while let Some(c) = cur {
+                if c.idx() == i {
+                    let path: Vec<String> = seen.iter().map(|s| p.kinds[*s].name.clone()).chain([k.name.clone()]).collect();
+                    self.error(
+                        Diagnostic::new(Code::KindCycle, k.span, format!("resource kinds form a cycle: {}", path.join(" → ")))
+                            .with_help("a kind's parent chain must end at a kind with no parent, usually the case kind"),
+                    );
+                    break;
+                }
+                if seen.contains(&c.idx()) {
+                    break; // The cycle does not pass through `k`; it is reported from its own members.
+                }
+                seen.push(c.idx());
+                cur = p.kinds[c.idx()].parent;
+            }
+        }
+    }
+
+    fn group(&mut self, g: &ast::GroupDecl, p: &Policy) -> GroupDef {
+        let parent = g.parent.as_ref().and_then(|x| self.lookup(x, Sort::Group)).map(GroupId);
+        let mut grants = Vec::new();
+        for r in &g.grants {
+            if let Some(id) = self.roles.get(&r.name) {
+                grants.push(RoleId(id));
+            } else if self.relations.get(&r.name).is_some() {
+                self.error(
+                    Diagnostic::new(Code::WrongSort, r.span, format!("`{}` is a relation, which a group cannot grant", r.name))
+                        .with_help("relations are held on a case (assignee, collaborator, …); grant a role instead"),
+                );
+            } else {
+                self.unresolved(r, &[Sort::Role], &[]);
+            }
+        }
+        let permits = g.permits.iter().filter_map(|x| self.lookup(x, Sort::Permission).map(PermissionId)).collect();
+        let mut scope = ScopeDef::All;
+        for (i, (s, span)) in g.scopes.iter().enumerate() {
+            if i > 0 {
+                self.error(
+                    Diagnostic::new(Code::Duplicate, *span, format!("group `{}` has more than one scope", g.name.name))
+                        .with_help("a group has one scope: `all`, `assigned via …` or `filter { … }`"),
+                );
+                continue;
+            }
+            scope = match s {
+                ast::Scope::All => ScopeDef::All,
+                ast::Scope::Assigned(rels) => {
+                    ScopeDef::Assigned(rels.iter().filter_map(|r| self.lookup(r, Sort::Relation).map(RelationId)).collect())
+                }
+                ast::Scope::Filter(conds) => {
+                    if p.case_kind.is_none() {
+                        self.error(
+                            Diagnostic::new(Code::Misplaced, *span, "a filter scope needs a `case` kind whose attributes it tests")
+                                .with_help("declare `case Case { attr …; }`"),
+                        );
+                        ScopeDef::Filter(Vec::new())
+                    } else {
+                        ScopeDef::Filter(conds.iter().filter_map(|c| self.condition(c, p)).collect())
+                    }
+                }
+            };
+        }
+        GroupDef { name: g.name.name.clone(), span: g.name.span, parent, grants, permits, scope }
+    }
+
+    fn condition(&mut self, c: &ast::Condition, p: &Policy) -> Option<Cond> {
+        let attrs = p.case_attrs();
+        let Some(ai) = attrs.iter().position(|a| a.name == c.attr.name) else {
+            let help = match suggest(&c.attr.name, attrs.iter().map(|a| a.name.as_str())) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => "filters test attributes declared on the `case` kind".to_string(),
+            };
+            let kind = p.case_kind.map(|k| p.kinds[k.idx()].name.clone()).unwrap_or_default();
+            self.error(
+                Diagnostic::new(Code::Undefined, c.attr.span, format!("case kind `{kind}` has no attribute `{}`", c.attr.name))
+                    .with_help(help),
+            );
+            return None;
+        };
+        let attr = &attrs[ai];
+        let ty = attr.ty;
+        let (test, negate) = match &c.op {
+            CondOp::Eq(Operand::Principal(s)) | CondOp::Ne(Operand::Principal(s)) => {
+                if ty != Type::RefUser {
+                    self.type_mismatch(*s, attr, "`principal` (a user)", "compare `principal` with an attribute of type `ref User`", p);
+                    return None;
+                }
+                (CondTest::IsPrincipal, matches!(c.op, CondOp::Ne(_)))
+            }
+            CondOp::Eq(Operand::Literal(l)) | CondOp::Ne(Operand::Literal(l)) => {
+                let v = self.value(l, attr, p)?;
+                (CondTest::OneOf(vec![v]), matches!(c.op, CondOp::Ne(_)))
+            }
+            CondOp::In(lits) => {
+                let mut vs = Vec::new();
+                for l in lits {
+                    vs.push(self.value(l, attr, p)?);
+                }
+                (CondTest::OneOf(vs), false)
+            }
+            CondOp::Contains(l) => {
+                if ty != Type::SetStr {
+                    self.type_mismatch(l.span, attr, "`contains`", "`contains` tests a `set<string>` attribute; use `==` or `in [...]` here", p);
+                    return None;
+                }
+                let LiteralKind::Str(s) = &l.kind else {
+                    self.type_mismatch(l.span, attr, "a non-string value", "sets hold strings: write the value in double quotes", p);
+                    return None;
+                };
+                (CondTest::Contains(s.clone()), false)
+            }
+        };
+        Some(Cond { attr: AttrId(ai as u32), test, negate, span: c.span })
+    }
+
+    fn value(&mut self, l: &ast::Literal, attr: &AttrDef, p: &Policy) -> Option<Value> {
+        let v = match (&l.kind, attr.ty) {
+            (LiteralKind::Str(s), Type::Str | Type::RefUser | Type::Ref(_)) => Value::Str(s.clone()),
+            (LiteralKind::Int(i), Type::Int) => Value::Int(*i),
+            (LiteralKind::Bool(b), Type::Bool) => Value::Bool(*b),
+            (LiteralKind::Name(n), Type::Enum(e)) => {
+                let def = &p.enums[e.idx()];
+                match def.variants.iter().position(|v| v == n) {
+                    Some(i) => Value::Variant(i as u32),
+                    None => {
+                        let help = match suggest(n, def.variants.iter().map(String::as_str)) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => format!("the variants of `{}` are {}", def.name, backticked(&def.variants)),
+                        };
+                        self.error(
+                            Diagnostic::new(Code::Undefined, l.span, format!("`{n}` is not a variant of `{}`", def.name))
+                                .with_help(help),
+                        );
+                        return None;
+                    }
+                }
+            }
+            (LiteralKind::Name(n), Type::Str) => {
+                self.type_mismatch(l.span, attr, &format!("the name `{n}`"), &format!("write the string in quotes: `\"{n}\"`"), p);
+                return None;
+            }
+            (LiteralKind::Int(i), _) if *i == i64::MAX => {
+                self.error(Diagnostic::new(Code::TypeMismatch, l.span, "number too large").with_help("numbers must fit in 64 bits"));
+                return None;
+            }
+            (kind, _) => {
+                let what = match kind {
+                    LiteralKind::Str(_) => "a string",
+                    LiteralKind::Int(_) => "a number",
+                    LiteralKind::Bool(_) => "a boolean",
+                    LiteralKind::Name(_) => "an enum variant",
+                };
+                self.type_mismatch(l.span, attr, what, &format!("compare `{}` with a value of type {}", attr.name, type_name(attr.ty, p)), p);
+                return None;
+            }
+        };
+        Some(v)
+    }
+
+    #[cold]
+    fn type_mismatch(&mut self, span: Span, attr: &AttrDef, found: &str, help: &str, p: &Policy) {
+        self.error(
+            Diagnostic::new(
+                Code::TypeMismatch,
+                span,
+                format!("attribute `{}` has type {}, but is compared with {found}", attr.name, type_name(attr.ty, p)),
+            )
+            .with_secondary(attr.span, format!("`{}` is declared here", attr.name))
+            .with_help(help.to_string()),
+        );
+    }
+
+    fn group_cycles(&mut self, p: &Policy) {
+        let mut reported: HashSet<usize> = HashSet::new();
+        for (i, g) in p.groups.iter().enumerate() {
+            let mut path = vec![i];
+            let mut cur = g.parent;
+            while let Some(c) = cur {
+                if c.idx() == i {
+                    if path.iter().all(|x| !reported.contains(x)) {
+                        reported.extend(path.iter().copied());
+                        let names: Vec<String> =
+                            path.iter().map(|x| p.groups[*x].name.clone()).chain([g.name.clone()]).collect();
+                        self.error(
+                            Diagnostic::new(Code::GroupCycle, g.span, format!("access groups nest in a cycle: {}", names.join(" in ")))
+                                .with_label("this group is inside itself")
+                                .with_help("remove one `in` clause so that the chain of parent groups ends"),
+                        );
+                    }
+                    break;
+                }
+                if path.contains(&c.idx()) {
+                    break;
+                }
+                path.push(c.idx());
+                cur = p.groups[c.idx()].parent;
+            }
+        }
+    }
+
+    fn rule(&mut self, r: &ast::Rule, scope: RuleScope, ct: Option<(CaseTypeId, &[Named])>, groups: &[Vec<ActionId>], p: &mut Policy) {
+        let subjects: Vec<Subject> = r.subjects.iter().filter_map(|s| self.subject(s)).collect();
+        let actions = self.action_refs(&r.actions, groups, None);
+        let mut states = Vec::new();
+        if !r.states.is_empty() {
+            match ct {
+                Some((_, st)) => {
+                    for s in &r.states {
+                        if let Some(id) = self.state(s, st, ct.map(|c| c.0), p) {
+                            states.push(id);
+                        }
+                    }
+                }
+                None => self.error(
+                    Diagnostic::new(Code::Misplaced, r.states[0].span, "only rules inside a `casetype` can name states")
+                        .with_help("move the rule into the case type whose states it names"),
+                ),
+            }
+        }
+        p.rules.push(RuleDef { effect: r.effect, subjects, actions, states, scope, origin: RuleOrigin::Statement, span: r.span });
+    }
+
+    fn state(&mut self, s: &Ident, states: &[Named], ct: Option<CaseTypeId>, p: &Policy) -> Option<StateId> {
+        if let Some(i) = states.iter().position(|x| x.name == s.name) {
+            return Some(StateId(i as u32));
+        }
+        let ct_name = ct.and_then(|c| p.casetypes.get(c.idx())).map(|c| c.name.as_str()).unwrap_or("");
+        let help = match suggest(&s.name, states.iter().map(|x| x.name.as_str())) {
+            Some(x) => format!("did you mean `{x}`?"),
+            None if states.is_empty() => "declare the states first: `states Start, Review;`".into(),
+            None => format!("the states are {}", backticked(&states.iter().map(|x| x.name.clone()).collect::<Vec<_>>())),
+        };
+        let msg = if ct_name.is_empty() {
+            format!("unknown state `{}`", s.name)
+        } else {
+            format!("case type `{ct_name}` has no state `{}`", s.name)
+        };
+        self.error(Diagnostic::new(Code::Undefined, s.span, msg).with_label("not a declared state").with_help(help));
+        None
+    }
+
+    fn casetype(&mut self, c: &ast::CaseTypeDecl, groups: &[Vec<ActionId>], p: &mut Policy) {
+        let ct = CaseTypeId(p.casetypes.len() as u32);
+        let mut states: Vec<Named> = Vec::new();
+        for s in &c.states {
+            if let Some(prev) = states.iter().find(|x| x.name == s.name) {
+                let prev_span = prev.span;
+                self.error(
+                    Diagnostic::new(Code::Duplicate, s.span, format!("state `{}` is declared twice", s.name))
+                        .with_secondary(prev_span, "first declared here")
+                        .with_help("remove the repeated state"),
+                );
+                continue;
+            }
+            states.push(Named { name: s.name.clone(), span: s.span });
+        }
+        p.casetypes.push(CaseTypeDef {
+            name: c.name.name.clone(),
+            span: c.name.span,
+            states: states.clone(),
+            initial: StateId(0),
+            finals: Vec::new(),
+            transitions: Vec::new(),
+            module_grants: Vec::new(),
+        });
+        if states.is_empty() {
+            self.error(
+                Diagnostic::new(Code::StateMachine, c.name.span, format!("case type `{}` declares no states", c.name.name))
+                    .with_help("list its workflow states: `states Start, Review, Closed;`"),
+            );
+        }
+        let initial = match &c.initial {
+            Some(i) => self.state(i, &states, Some(ct), p),
+            None => {
+                if !states.is_empty() {
+                    self.error(
+                        Diagnostic::new(Code::StateMachine, c.name.span, format!("case type `{}` has no initial state", c.name.name))
+                            .with_help(format!("add `initial {};`", states[0].name)),
+                    );
+                }
+                None
+            }
+        };
+        let finals = c.finals.iter().filter_map(|f| self.state(f, &states, Some(ct), p)).collect();
+        let mut transitions = Vec::new();
+        for (ti, t) in c.transitions.iter().enumerate() {
+            let action = self.lookup(&t.action, Sort::Action).map(ActionId);
+            let from: Vec<StateId> = t.from.iter().filter_map(|f| self.state(f, &states, Some(ct), p)).collect();
+            let to = self.state(&t.to, &states, Some(ct), p);
+            let by: Vec<Subject> = t.by.iter().filter_map(|s| self.subject(s)).collect();
+            if let (Some(action), Some(to)) = (action, to) {
+                transitions.push(TransitionDef { action, from: from.clone(), to, span: t.span });
+                p.rules.push(RuleDef {
+                    effect: Effect::Allow,
+                    subjects: by,
+                    actions: vec![action],
+                    states: from,
+                    scope: RuleScope::CaseType(ct),
+                    origin: RuleOrigin::Transition { index: ti as u32 },
+                    span: t.span,
+                });
+            }
+        }
+        let mut module_grants = Vec::new();
+        for g in &c.module_grants {
+            let Some(m) = self.lookup(&g.module, Sort::Module).map(ModuleId) else { continue };
+            let allowed = p.modules[m.idx()].actions.clone();
+            for line in &g.lines {
+                let subjects: Vec<Subject> = line.subjects.iter().filter_map(|s| self.subject(s)).collect();
+                let actions = self.action_refs(&line.actions, groups, Some(&allowed));
+                for a in &actions {
+                    if !allowed.contains(a) {
+                        let span = line
+                            .actions
+                            .iter()
+                            .find(|x| matches!(x, ActionRef::Name(i) if i.name == p.actions[a.idx()].name))
+                            .map(ActionRef::span)
+                            .unwrap_or(line.span);
+                        let module = &p.modules[m.idx()];
+                        self.error(
+                            Diagnostic::new(
+                                Code::NotInModule,
+                                span,
+                                format!("action `{}` is not in module `{}`", p.actions[a.idx()].name, module.name),
+                            )
+                            .with_label(format!("`{}` does not offer this action", module.name))
+                            .with_secondary(module.span, "the module's actions are declared here")
+                            .with_help(format!(
+                                "add it to the module's `actions` list, or grant it through a module that has it; `{}` offers {}",
+                                module.name,
+                                backticked(&module.actions.iter().map(|x| p.actions[x.idx()].name.clone()).collect::<Vec<_>>())
+                            )),
+                        );
+                    }
+                }
+                module_grants.push(ModuleGrantDef { module: m, subjects, actions, span: line.span });
+            }
+        }
+        for r in &c.rules {
+            self.rule(r, RuleScope::CaseType(ct), Some((ct, &states)), groups, p);
+        }
+        for t in &c.tables {
+            self.table(t, ct, &states, groups, p);
+        }
+        let def = &mut p.casetypes[ct.idx()];
+        def.initial = initial.unwrap_or(StateId(0));
+        def.finals = finals;
+        def.transitions = transitions;
+        def.module_grants = module_grants;
+        if let Some(init) = initial {
+            self.reachability(ct, init, p);
+        }
+    }
+
+    fn table(&mut self, t: &ast::Table, ct: CaseTypeId, states: &[Named], groups: &[Vec<ActionId>], p: &mut Policy) {
+        let columns: Vec<Option<Subject>> = t.columns.iter().map(|c| self.subject(c)).collect();
+        let mut seen_rows: HashMap<&str, Span> = HashMap::new();
+        for row in &t.rows {
+            if let Some(prev) = seen_rows.insert(&row.state.name, row.state.span) {
+                self.error(
+                    Diagnostic::new(Code::Duplicate, row.state.span, format!("state `{}` has two rows in this table", row.state.name))
+                        .with_secondary(prev, "first row here")
+                        .with_help("merge the two rows"),
+                );
+            }
+            let state = self.state(&row.state, states, Some(ct), p);
+            if row.cells.len() != columns.len() {
+                let span = row.cells.last().map(|c| c.span).unwrap_or(row.state.span);
+                self.error(
+                    Diagnostic::new(
+                        Code::TableShape,
+                        span,
+                        format!("row `{}` has {} cells, but the table has {} columns", row.state.name, row.cells.len(), columns.len()),
+                    )
+                    .with_secondary(t.columns.first().map(|c| c.span).unwrap_or(t.span), "the columns are declared here")
+                    .with_help("give every row one cell per column; write `.` for an empty cell"),
+                );
+            }
+            for (cell, col) in row.cells.iter().zip(&columns) {
+                let mut allowed: HashMap<ActionId, Span> = HashMap::new();
+                let mut denied: HashMap<ActionId, Span> = HashMap::new();
+                for e in &cell.entries {
+                    let ids = self.action_refs(std::slice::from_ref(&e.action), groups, None);
+                    let (mine, other) = match e.effect {
+                        Effect::Allow => (&mut allowed, &denied),
+                        Effect::Deny => (&mut denied, &allowed),
+                    };
+                    for a in &ids {
+                        mine.insert(*a, e.span);
+                        if let Some(os) = other.get(a) {
+                            self.diags.push(
+                                Diagnostic::new(
+                                    Code::AllowDenySameCell,
+                                    e.span,
+                                    format!("this cell both allows and denies `{}`", p.actions[a.idx()].name),
+                                )
+                                .with_secondary(*os, "the other setting is here")
+                                .with_help("deny always wins, so the allow has no effect; remove one of the two"),
+                            );
+                        }
+                    }
+                    if let (Some(subject), Some(state)) = (col, state) {
+                        if !ids.is_empty() {
+                            p.rules.push(RuleDef {
+                                effect: e.effect,
+                                subjects: vec![*subject],
+                                actions: ids,
+                                states: vec![state],
+                                scope: RuleScope::CaseType(ct),
+                                origin: RuleOrigin::TableCell { state, subject: *subject },
+                                span: e.span,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn reachability(&mut self, ct: CaseTypeId, init: StateId, p: &Policy) {
+        let def = &p.casetypes[ct.idx()];
+        let mut reached = vec![false; def.states.len()];
+        let mut queue = VecDeque::from([init]);
+        while let Some(s) = queue.pop_front() {
+            if std::mem::replace(&mut reached[s.idx()], true) {
+                continue;
+            }
+            for t in &def.transitions {
+                if t.from.contains(&s) && !reached[t.to.idx()] {
+                    queue.push_back(t.to);
+                }
+            }
+        }
+        for (i, s) in def.states.iter().enumerate() {
+            if !reached[i] {
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::UnreachableState,
+                        s.span,
+                        format!("state `{}` of case type `{}` cannot be reached from `{}`", s.name, def.name, def.states[init.idx()].name),
+                    )
+                    .with_label("no transition leads here")
+                    .with_help(format!("add a transition into it, e.g. `transition act: {} -> {} by Role;`", def.states[init.idx()].name, s.name)),
+                );
+            }
+        }
+    }
+}
+
+fn named(n: &Names) -> Vec<Named> {
+    n.order.iter().map(|x| Named { name: x.clone(), span: n.map[x].1 }).collect()
+}
+
+fn backticked(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| format!("`{s}`")).collect();
+    match quoted.as_slice() {
+        [] => "nothing".into(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {}", init.join(", "), last),
+    }
+}
+
+pub(crate) fn type_name(t: Type, p: &Policy) -> String {
+    match t {
+        Type::Str => "`string`".into(),
+        Type::Bool => "`bool`".into(),
+        Type::Int => "`int`".into(),
+        Type::SetStr => "`set<string>`".into(),
+        Type::RefUser => "`ref User`".into(),
+        Type::Ref(k) => format!("`ref {}`", p.kinds[k.idx()].name),
+        Type::Enum(e) => format!("`{}`", p.enums[e.idx()].name),
+    }
+}
+
+fn example_decl(sort: Sort, name: &str) -> String {
+    match sort {
+        Sort::Role => format!("role {name};"),
+        Sort::Relation => format!("relation {name};` in the case kind"),
+        Sort::Action | Sort::ActionGroup => format!("action {name};"),
+        Sort::Permission => format!("permission {name};"),
+        Sort::Group => format!("group {name} {{ grants SomeRole; }}"),
+        Sort::Enum => format!("enum {name} {{ a, b }}"),
+        Sort::Kind => format!("resource {name} {{ }}"),
+        Sort::CaseType => format!("casetype {name} {{ states Start; initial Start; }}"),
+        Sort::Module => format!("module {name} {{ actions access; }}"),
+    }
+}
+
+fn wrong_sort_help(found: Sort, wanted: &[Sort]) -> String {
+    match (found, wanted.first()) {
+        (Sort::Group, Some(Sort::Role)) => "rules name roles; give the group the role with `grants`, and name the role here".into(),
+        (Sort::Action, Some(Sort::Permission)) => "groups `permits` account permissions; actions are allowed by rules".into(),
+        (Sort::Permission, Some(Sort::Action)) => {
+            "account permissions are granted with `permits` in a group; use `action … requires …` to tie an action to one".into()
+        }
+        (Sort::Relation, Some(Sort::Role)) => "relations are held on a case, not granted; name a role here".into(),
+        _ => format!("use a {} here", wanted.iter().map(|s| s.word()).collect::<Vec<_>>().join(" or ")),
+    }
+}

@@ -1,0 +1,265 @@
+//! Diagnostics as plain data: a stable code, a severity, a message, labelled spans and help.
+//!
+//! Phases only build these values; rendering (ariadne for people, JSON for tools) lives in
+//! `diagnostic/render.rs` and is called by the edge.
+
+pub mod render;
+
+use serde::Serialize;
+
+/// Which loaded source a span points into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize)]
+pub struct FileId(pub u32);
+
+/// A byte range in one source file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+pub struct Span {
+    pub file: FileId,
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    pub fn new(file: FileId, start: usize, end: usize) -> Span {
+        // INVARIANT: sources are limited far below 4 GiB when loaded, so offsets fit in u32.
+        Span { file, start: start as u32, end: end as u32 }
+    }
+
+    pub fn range(&self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// Every diagnostic casepol can produce. The code is stable: tools may match on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Code {
+    /// The text does not follow the grammar.
+    Syntax,
+    /// A name is used but never declared.
+    Undefined,
+    /// A name is declared twice in one namespace.
+    Duplicate,
+    /// Access groups nest in a cycle.
+    GroupCycle,
+    /// Resource kinds are parents of each other in a cycle.
+    KindCycle,
+    /// A name of the wrong sort is used, e.g. a role where an action belongs.
+    WrongSort,
+    /// A condition compares an attribute with a value of another type.
+    TypeMismatch,
+    /// An action is used in a module that does not list it.
+    NotInModule,
+    /// A case type's state machine is malformed (no states, no initial state, …).
+    StateMachine,
+    /// A table's rows and columns do not line up.
+    TableShape,
+    /// An access mode does not cover every variant of its enum.
+    ModeNotExhaustive,
+    /// A declaration is not allowed where it appears.
+    Misplaced,
+    /// A policy exceeds a built-in limit.
+    Limit,
+    /// A state cannot be reached from the initial state.
+    UnreachableState,
+    /// One table cell both allows and denies the same action.
+    AllowDenySameCell,
+}
+
+impl Code {
+    pub const ALL: &'static [Code] = &[
+        Code::Syntax,
+        Code::Undefined,
+        Code::Duplicate,
+        Code::GroupCycle,
+        Code::KindCycle,
+        Code::WrongSort,
+        Code::TypeMismatch,
+        Code::NotInModule,
+        Code::StateMachine,
+        Code::TableShape,
+        Code::ModeNotExhaustive,
+        Code::Misplaced,
+        Code::Limit,
+        Code::UnreachableState,
+        Code::AllowDenySameCell,
+    ];
+
+    /// The stable identifier, e.g. `CP0101`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::Syntax => "CP0001",
+            Code::Undefined => "CP0101",
+            Code::Duplicate => "CP0102",
+            Code::GroupCycle => "CP0103",
+            Code::KindCycle => "CP0104",
+            Code::WrongSort => "CP0105",
+            Code::TypeMismatch => "CP0106",
+            Code::NotInModule => "CP0107",
+            Code::StateMachine => "CP0108",
+            Code::TableShape => "CP0109",
+            Code::ModeNotExhaustive => "CP0110",
+            Code::Misplaced => "CP0111",
+            Code::Limit => "CP0112",
+            Code::UnreachableState => "CP0201",
+            Code::AllowDenySameCell => "CP0202",
+        }
+    }
+
+    pub fn severity(self) -> Severity {
+        match self {
+            Code::UnreachableState | Code::AllowDenySameCell => Severity::Warning,
+            _ => Severity::Error,
+        }
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Label {
+    pub span: Span,
+    pub message: String,
+}
+
+/// One finding about a policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub code: Code,
+    pub severity: Severity,
+    pub message: String,
+    /// The first label is the primary location.
+    pub labels: Vec<Label>,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    #[cold]
+    pub fn new(code: Code, span: Span, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            code,
+            severity: code.severity(),
+            message: message.into(),
+            labels: vec![Label { span, message: String::new() }],
+            help: None,
+        }
+    }
+
+    /// Sets the text shown under the primary span.
+    pub fn with_label(mut self, message: impl Into<String>) -> Diagnostic {
+        if let Some(first) = self.labels.first_mut() {
+            first.message = message.into();
+        }
+        self
+    }
+
+    /// Adds a secondary location.
+    pub fn with_secondary(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
+        self.labels.push(Label { span, message: message.into() });
+        self
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn span(&self) -> Span {
+        self.labels.first().map(|l| l.span).unwrap_or_default()
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// The loaded policy sources, so that spans can be turned back into text.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    files: Vec<(String, String)>,
+}
+
+impl Sources {
+    pub fn new() -> Sources {
+        Sources::default()
+    }
+
+    pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> FileId {
+        self.files.push((name.into(), text.into()));
+        FileId(self.files.len() as u32 - 1)
+    }
+
+    pub fn name(&self, id: FileId) -> &str {
+        self.files.get(id.0 as usize).map(|f| f.0.as_str()).unwrap_or("<unknown>")
+    }
+
+    pub fn text(&self, id: FileId) -> &str {
+        self.files.get(id.0 as usize).map(|f| f.1.as_str()).unwrap_or("")
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (FileId, &str, &str)> {
+        self.files.iter().enumerate().map(|(i, (n, t))| (FileId(i as u32), n.as_str(), t.as_str()))
+    }
+
+    /// The text a span covers.
+    pub fn snippet(&self, span: Span) -> &str {
+        self.text(span.file).get(span.range()).unwrap_or("")
+    }
+
+    /// One-based line and column of a span's start.
+    pub fn line_col(&self, span: Span) -> (usize, usize) {
+        let text = self.text(span.file);
+        let start = (span.start as usize).min(text.len());
+        let before = &text[..start];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+        (line, col)
+    }
+
+    /// The whole line(s) a span lies on, without the trailing newline.
+    pub fn lines_of(&self, span: Span) -> &str {
+        let text = self.text(span.file);
+        let start = (span.start as usize).min(text.len());
+        let end = (span.end as usize).min(text.len()).max(start);
+        let ls = text[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let le = text[end..].find('\n').map(|i| end + i).unwrap_or(text.len());
+        text[ls..le].trim_end_matches('\r')
+    }
+}
+
+/// Edit distance between two names, for "did you mean" help.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(!ca.eq_ignore_ascii_case(cb));
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// The candidate closest to `name`, if it is close enough to be a likely typo.
+pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, c)| (*d, *c))
+        .map(|(_, c)| c)
+}

@@ -1,0 +1,87 @@
+//! Rendering diagnostics for people (ariadne) and for tools (JSON). Called only by the edge.
+
+use super::{Diagnostic, Severity, Sources};
+use ariadne::{Config, IndexType, Label, Report, ReportKind};
+use serde::Serialize;
+
+/// Renders one diagnostic as a human-readable report.
+pub fn human(diag: &Diagnostic, sources: &Sources, color: bool) -> String {
+    let kind = match diag.severity {
+        Severity::Error => ReportKind::Error,
+        Severity::Warning => ReportKind::Warning,
+    };
+    let primary = diag.span();
+    let name = |f| sources.name(f).to_string();
+    let mut report = Report::build(kind, (name(primary.file), primary.range()))
+        .with_code(diag.code.as_str())
+        .with_message(&diag.message)
+        .with_config(Config::default().with_color(color).with_index_type(IndexType::Byte));
+    for (i, label) in diag.labels.iter().enumerate() {
+        let mut l = Label::new((name(label.span.file), label.span.range())).with_order(i as i32);
+        if !label.message.is_empty() {
+            l = l.with_message(&label.message);
+        }
+        report = report.with_label(l);
+    }
+    if let Some(help) = &diag.help {
+        report = report.with_help(help);
+    }
+    let cache = ariadne::sources(sources.iter().map(|(_, n, t)| (n.to_string(), t.to_string())));
+    let mut out = Vec::new();
+    // INVARIANT: writing to a Vec cannot fail, and every span's file is in `sources`.
+    let _ = report.finish().write(cache, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The machine-readable form of a diagnostic: stable field names, one-based lines and columns.
+#[derive(Debug, Serialize)]
+pub struct JsonDiagnostic<'a> {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub message: &'a str,
+    pub file: &'a str,
+    pub line: usize,
+    pub column: usize,
+    pub labels: Vec<JsonLabel<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonLabel<'a> {
+    pub file: &'a str,
+    pub line: usize,
+    pub column: usize,
+    pub start: u32,
+    pub end: u32,
+    pub message: &'a str,
+}
+
+pub fn json<'a>(diag: &'a Diagnostic, sources: &'a Sources) -> JsonDiagnostic<'a> {
+    let primary = diag.span();
+    let (line, column) = sources.line_col(primary);
+    JsonDiagnostic {
+        code: diag.code.as_str(),
+        severity: diag.severity,
+        message: &diag.message,
+        file: sources.name(primary.file),
+        line,
+        column,
+        labels: diag
+            .labels
+            .iter()
+            .map(|l| {
+                let (line, column) = sources.line_col(l.span);
+                JsonLabel {
+                    file: sources.name(l.span.file),
+                    line,
+                    column,
+                    start: l.span.start,
+                    end: l.span.end,
+                    message: &l.message,
+                }
+            })
+            .collect(),
+        help: diag.help.as_deref(),
+    }
+}

@@ -1,0 +1,243 @@
+//! The checked, name-resolved policy: the one IR at the centre of casepol.
+//!
+//! `check` produces it from the AST; `compile` lowers it to lookup tables and bytecode, and the
+//! reference evaluator in `reference` interprets it directly. Every name is an index here.
+
+use crate::ast::Effect;
+use crate::diagnostic::Span;
+
+macro_rules! id {
+    ($($name:ident),*) => {$(
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub u32);
+        impl $name {
+            pub fn idx(self) -> usize { self.0 as usize }
+        }
+    )*};
+}
+id!(RoleId, RelationId, ActionId, PermissionId, ModuleId, GroupId, EnumId, KindId, CaseTypeId, StateId, RuleId, AttrId);
+
+/// A declared name and where it was declared.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Named {
+    pub name: String,
+    pub span: Span,
+}
+
+/// Who a rule or grant is about: a role held through groups, or a relation held on the case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Subject {
+    Role(RoleId),
+    Relation(RelationId),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub roles: Vec<Named>,
+    pub relations: Vec<Named>,
+    pub actions: Vec<ActionDef>,
+    pub permissions: Vec<Named>,
+    pub modules: Vec<ModuleDef>,
+    pub groups: Vec<GroupDef>,
+    pub enums: Vec<EnumDef>,
+    pub user_attrs: Vec<AttrDef>,
+    pub kinds: Vec<KindDef>,
+    /// The one kind declared with `case`, if any: it carries type, state and relations.
+    pub case_kind: Option<KindId>,
+    pub casetypes: Vec<CaseTypeDef>,
+    /// Every allow and deny: rule statements, table cells and transitions alike.
+    pub rules: Vec<RuleDef>,
+    /// Users must be in at least one access group (`require group;`).
+    pub require_group: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionDef {
+    pub name: String,
+    pub span: Span,
+    /// An account permission the principal must also hold (`action delete requires …`).
+    pub requires: Option<PermissionId>,
+    /// The action is checked against the read access code.
+    pub read_code: bool,
+    /// The action is checked against the write access code.
+    pub write_code: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModuleDef {
+    pub name: String,
+    pub span: Span,
+    pub actions: Vec<ActionId>,
+    /// The principal must hold one of these relations on a case to reach it via this module.
+    pub records: Vec<RelationId>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupDef {
+    pub name: String,
+    pub span: Span,
+    pub parent: Option<GroupId>,
+    pub grants: Vec<RoleId>,
+    pub permits: Vec<PermissionId>,
+    pub scope: ScopeDef,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScopeDef {
+    All,
+    /// The principal holds one of these relations on the case.
+    Assigned(Vec<RelationId>),
+    /// At least one condition holds on the case's attributes.
+    Filter(Vec<Cond>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cond {
+    /// An attribute of the case kind.
+    pub attr: AttrId,
+    pub test: CondTest,
+    pub negate: bool,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CondTest {
+    /// Equal to one of these values (`==` has one, `in` several).
+    OneOf(Vec<Value>),
+    /// A set attribute contains the string.
+    Contains(String),
+    /// A user reference equals the requesting principal.
+    IsPrincipal,
+}
+
+/// A literal value in a policy.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Value {
+    Str(String),
+    Int(i64),
+    Bool(bool),
+    /// An enum variant by index.
+    Variant(u32),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnumDef {
+    pub name: String,
+    pub span: Span,
+    pub variants: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Type {
+    Str,
+    Bool,
+    Int,
+    SetStr,
+    RefUser,
+    Ref(KindId),
+    Enum(EnumId),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttrDef {
+    pub name: String,
+    pub span: Span,
+    pub ty: Type,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct KindDef {
+    pub name: String,
+    pub span: Span,
+    pub is_case: bool,
+    pub parent: Option<KindId>,
+    pub attrs: Vec<AttrDef>,
+    pub inherit_read: bool,
+    pub inherit_write: bool,
+    /// The access-mode switch, on the case kind only.
+    pub mode: Option<ModeDef>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModeDef {
+    pub attr: AttrId,
+    pub span: Span,
+    /// Indexed by enum variant: `None` admits everyone, otherwise one of these relations is needed.
+    pub arms: Vec<Option<Vec<RelationId>>>,
+    /// Where each arm was written, for explanations.
+    pub arm_spans: Vec<Span>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseTypeDef {
+    pub name: String,
+    pub span: Span,
+    pub states: Vec<Named>,
+    pub initial: StateId,
+    pub finals: Vec<StateId>,
+    pub transitions: Vec<TransitionDef>,
+    pub module_grants: Vec<ModuleGrantDef>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransitionDef {
+    pub action: ActionId,
+    pub from: Vec<StateId>,
+    pub to: StateId,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModuleGrantDef {
+    pub module: ModuleId,
+    pub subjects: Vec<Subject>,
+    pub actions: Vec<ActionId>,
+    pub span: Span,
+}
+
+/// Where a rule applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleScope {
+    /// Every resource.
+    Global,
+    /// Resources of one kind.
+    Kind(KindId),
+    /// Resources whose case has this type; `states` narrows to some states.
+    CaseType(CaseTypeId),
+}
+
+/// Where a rule came from in the source, for explanations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleOrigin {
+    Statement,
+    TableCell { state: StateId, subject: Subject },
+    Transition { index: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleDef {
+    pub effect: Effect,
+    pub subjects: Vec<Subject>,
+    pub actions: Vec<ActionId>,
+    /// Empty means every state.
+    pub states: Vec<StateId>,
+    pub scope: RuleScope,
+    pub origin: RuleOrigin,
+    pub span: Span,
+}
+
+impl Policy {
+    pub fn subject_name(&self, s: Subject) -> &str {
+        match s {
+            Subject::Role(r) => &self.roles[r.idx()].name,
+            Subject::Relation(r) => &self.relations[r.idx()].name,
+        }
+    }
+
+    pub fn case_attrs(&self) -> &[AttrDef] {
+        match self.case_kind {
+            Some(k) => &self.kinds[k.idx()].attrs,
+            None => &[],
+        }
+    }
+}

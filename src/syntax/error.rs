@@ -1,0 +1,267 @@
+//! Turns pest's parse errors into diagnostics that speak the user's words, never rule names.
+
+use super::grammar::Rule;
+use crate::diagnostic::{Code, Diagnostic, FileId, Span};
+use pest::error::{Error, ErrorVariant, InputLocation};
+
+/// Keywords that begin a top-level declaration; error recovery resumes at the next one.
+const TOP_LEVEL: &[&str] = &[
+    "role", "action", "actions", "permission", "require", "module", "group", "enum", "user",
+    "case", "resource", "casetype", "codes", "allow", "deny",
+];
+
+/// Byte offset of the error within the parsed text.
+pub fn position(e: &Error<Rule>) -> usize {
+    match e.location {
+        InputLocation::Pos(p) => p,
+        InputLocation::Span((s, _)) => s,
+    }
+}
+
+fn starts_top_level(line: &str) -> bool {
+    let word: String = line.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    TOP_LEVEL.contains(&word.as_str())
+}
+
+/// Start offsets of lines that begin, in column one, with a top-level keyword.
+fn item_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
+    let mut offset = 0;
+    text.split_inclusive('\n').filter_map(move |line| {
+        let here = offset;
+        offset += line.len();
+        starts_top_level(line).then_some(here)
+    })
+}
+
+/// Where the declaration that contains `pos` starts (0 if none is recognisable).
+pub fn item_start(text: &str, pos: usize) -> usize {
+    item_starts(text).take_while(|&s| s <= pos).last().unwrap_or(0)
+}
+
+/// Where the first declaration after the line holding `pos` starts.
+pub fn next_item(text: &str, pos: usize) -> Option<usize> {
+    let line_end = text[pos.min(text.len())..].find('\n').map(|i| pos + i + 1)?;
+    item_starts(text).find(|&s| s >= line_end)
+}
+
+/// What a user calls the thing a grammar rule matches.
+pub fn expected_words(r: Rule) -> &'static str {
+    match r {
+        Rule::EOI => "end of file",
+        Rule::WHITESPACE | Rule::COMMENT => "a comment",
+        Rule::policy | Rule::keyword | Rule::item => "a declaration",
+        Rule::casetype_item => "a case-type entry (`states`, `transition`, `table`, …)",
+        Rule::operand => "a value or `principal`",
+        Rule::action_ref => "an action name or `*`",
+        Rule::ident_char => "a letter, digit or `_`",
+        Rule::ident | Rule::ident_list => "a name",
+        Rule::string | Rule::string_inner => "a string in double quotes",
+        Rule::int => "a whole number",
+        Rule::bool_lit => "`true` or `false`",
+        Rule::star => "`*`",
+        Rule::role_decl => "a role declaration",
+        Rule::action_decl => "an action declaration",
+        Rule::requires_clause => "`requires`",
+        Rule::action_group => "an action group",
+        Rule::permission_decl => "a permission declaration",
+        Rule::require_decl => "`require group;`",
+        Rule::module_decl => "a module declaration",
+        Rule::module_actions => "`actions`",
+        Rule::module_records => "`records`",
+        Rule::enum_decl => "an enum declaration",
+        Rule::group_decl => "an access group",
+        Rule::group_parent => "`in`",
+        Rule::grants => "`grants`",
+        Rule::permits => "`permits`",
+        Rule::scope => "`scope`",
+        Rule::scope_all => "`all`",
+        Rule::scope_assigned => "`assigned via`",
+        Rule::scope_filter => "`filter`",
+        Rule::condition => "a condition",
+        Rule::cond_eq => "`==`",
+        Rule::cond_ne => "`!=`",
+        Rule::cond_contains => "`contains`",
+        Rule::cond_in => "`in`",
+        Rule::principal => "`principal`",
+        Rule::literal => "a value",
+        Rule::user_decl => "a `user` block",
+        Rule::case_decl => "a case kind",
+        Rule::resource_decl => "a resource kind",
+        Rule::kind_parent => "`under`",
+        Rule::attr_decl => "`attr`",
+        Rule::type_expr => "a type",
+        Rule::type_set => "`set<…>`",
+        Rule::type_ref => "`ref`",
+        Rule::relation_decl => "`relation`",
+        Rule::inherit_decl => "`inherit`",
+        Rule::mode_decl => "`mode`",
+        Rule::mode_arm => "an access-mode line (`variant: relation, …;`)",
+        Rule::everyone => "`everyone`",
+        Rule::codes_decl => "a `codes` block",
+        Rule::codes_class => "a code class (`read:` or `write:`)",
+        Rule::casetype_decl => "a case type",
+        Rule::states_decl => "`states`",
+        Rule::initial_decl => "`initial`",
+        Rule::final_decl => "`final`",
+        Rule::transition => "`transition`",
+        Rule::module_grant => "`module`",
+        Rule::module_line => "a module grant (`Role: action, …;`)",
+        Rule::rule => "`allow` or `deny`",
+        Rule::effect => "`allow` or `deny`",
+        Rule::rule_states => "`in`",
+        Rule::action_list => "an action name or `*`",
+        Rule::table => "`table`",
+        Rule::table_header => "a header row of role names (`| Role | Role`)",
+        Rule::table_row => "a state name",
+        Rule::cell => "a table cell (`+action`, `-action` or `.`)",
+        Rule::empty_cell => "`.`",
+        Rule::cell_entry => "`+action` or `-action`",
+        Rule::cell_sign => "`+` or `-`",
+        Rule::kw_action => "`action`",
+        Rule::kw_actions => "`actions`",
+        Rule::kw_all => "`all`",
+        Rule::kw_allow => "`allow`",
+        Rule::kw_assigned => "`assigned`",
+        Rule::kw_attr => "`attr`",
+        Rule::kw_by => "`by`",
+        Rule::kw_case => "`case`",
+        Rule::kw_casetype => "`casetype`",
+        Rule::kw_codes => "`codes`",
+        Rule::kw_contains => "`contains`",
+        Rule::kw_deny => "`deny`",
+        Rule::kw_enum => "`enum`",
+        Rule::kw_everyone => "`everyone`",
+        Rule::kw_filter => "`filter`",
+        Rule::kw_final => "`final`",
+        Rule::kw_grants => "`grants`",
+        Rule::kw_group => "`group`",
+        Rule::kw_in => "`in`",
+        Rule::kw_inherit => "`inherit`",
+        Rule::kw_initial => "`initial`",
+        Rule::kw_mode => "`mode`",
+        Rule::kw_module => "`module`",
+        Rule::kw_permission => "`permission`",
+        Rule::kw_permits => "`permits`",
+        Rule::kw_principal => "`principal`",
+        Rule::kw_records => "`records`",
+        Rule::kw_ref => "`ref`",
+        Rule::kw_relation => "`relation`",
+        Rule::kw_require => "`require`",
+        Rule::kw_requires => "`requires`",
+        Rule::kw_resource => "`resource`",
+        Rule::kw_role => "`role`",
+        Rule::kw_scope => "`scope`",
+        Rule::kw_set => "`set`",
+        Rule::kw_states => "`states`",
+        Rule::kw_table => "`table`",
+        Rule::kw_transition => "`transition`",
+        Rule::kw_under => "`under`",
+        Rule::kw_user => "`user`",
+        Rule::kw_via => "`via`",
+    }
+}
+
+/// What a name is expected to be, judged by the rule it would have completed.
+fn name_in(parent: Rule) -> Option<&'static str> {
+    Some(match parent {
+        Rule::role_decl => "a role name",
+        Rule::action_decl | Rule::action_group | Rule::action_list | Rule::module_actions => {
+            "an action name"
+        }
+        Rule::permission_decl => "a permission name",
+        Rule::group_decl | Rule::group_parent => "a group name",
+        Rule::states_decl | Rule::initial_decl | Rule::final_decl | Rule::table_row => {
+            "a state name"
+        }
+        Rule::table_header => "a role name",
+        Rule::attr_decl | Rule::condition => "an attribute name",
+        Rule::type_expr => "a type",
+        _ => return None,
+    })
+}
+
+fn describe_found(text: &str, pos: usize) -> String {
+    let rest = &text[pos.min(text.len())..];
+    let Some(c) = rest.chars().next() else {
+        return "end of file".to_string();
+    };
+    if c.is_ascii_alphanumeric() || c == '_' {
+        let word: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        format!("`{word}`")
+    } else if c == '\n' || c == '\r' {
+        "end of line".to_string()
+    } else {
+        format!("`{c}`")
+    }
+}
+
+fn join_or(words: &[String]) -> String {
+    match words {
+        [] => "something else".to_string(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {}", init.join(", "), last),
+    }
+}
+
+pub fn to_diagnostic(e: &Error<Rule>, file: FileId, offset: usize, text: &str) -> Diagnostic {
+    let mut pos = position(e);
+    let mut words: Vec<String> = Vec::new();
+    fn push(words: &mut Vec<String>, w: String) {
+        if !words.contains(&w) {
+            words.push(w);
+        }
+    }
+    let attempts = e.parse_attempts().filter(|a| a.max_position >= pos);
+    match &attempts {
+        Some(attempts) => {
+            pos = attempts.max_position;
+            let mut tokens = false;
+            for stack in attempts.call_stacks() {
+                // pest does not export the attempt type; its debug form names the rule.
+                let deepest = format!("{:?}", stack.deepest);
+                let rule = deepest
+                    .strip_prefix("Rule(")
+                    .and_then(|r| r.strip_suffix(')'))
+                    .and_then(|name| Rule::all_rules().iter().copied().find(|r| format!("{r:?}") == name));
+                match rule {
+                    Some(Rule::ident | Rule::ident_list) => {
+                        push(&mut words, stack.parent.and_then(name_in).unwrap_or("a name").to_string())
+                    }
+                    Some(r) => push(&mut words, expected_words(r).to_string()),
+                    None => tokens = true,
+                }
+            }
+            if tokens || words.is_empty() || words.len() == 1 {
+                for token in attempts.expected_tokens() {
+                    let token = token.to_string();
+                    // Layout, comments, character ranges and built-ins are never what is missing.
+                    if token.trim().is_empty() || token == "//" || token == "\u{feff}" || token.contains("..")
+                        || token == "BUILTIN_RULE" || token.starts_with('\u{feff}')
+                    {
+                        continue;
+                    }
+                    push(&mut words, format!("`{token}`"));
+                }
+            }
+        }
+        None => {
+            if let ErrorVariant::ParsingError { positives, .. } = &e.variant {
+                for r in positives {
+                    push(&mut words, expected_words(*r).to_string());
+                }
+            }
+        }
+    }
+    // A long list of top-level keywords reads better as one phrase.
+    let top: Vec<String> = TOP_LEVEL.iter().map(|k| format!("`{k}`")).collect();
+    if words.iter().filter(|w| top.contains(w)).count() > 4 {
+        words.retain(|w| !top.contains(w));
+        words.insert(0, "a declaration (`role`, `action`, `group`, `case`, `casetype`, …)".into());
+    }
+    let found = describe_found(text, pos);
+    let end = (pos + found.trim_matches('`').len().max(1)).min(text.len()).max(pos);
+    let span = Span::new(file, offset + pos, offset + end);
+    let expected = join_or(&words);
+    Diagnostic::new(Code::Syntax, span, format!("expected {expected}, found {found}"))
+        .with_label(format!("expected {expected} here"))
+}
