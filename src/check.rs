@@ -812,7 +812,7 @@ impl Checker {
 
     fn value(&mut self, l: &ast::Literal, attr: &AttrDef, p: &Policy) -> Option<Value> {
         let v = match (&l.kind, attr.ty) {
-            (LiteralKind::Str(s), Type::Str | Type::RefUser | Type::Ref(_)) => Value::Str(s.clone()),
+            (LiteralKind::Str(s), Type::Str) => Value::Str(s.clone()),
             (LiteralKind::Int(i), Type::Int) => Value::Int(*i),
             (LiteralKind::Bool(b), Type::Bool) => Value::Bool(*b),
             (LiteralKind::Name(n), Type::Enum(e)) => {

@@ -1,7 +1,25 @@
 //! casepol: a declarative access-policy language for case-management systems.
+//!
+//! The pipeline is text → [`syntax`] (pest) → [`ast`] → [`check`] → [`ir`] → [`compile`] →
+//! [`vm`] → [`vm::Decision`]. [`reference`] evaluates the same IR directly and records a trace
+//! that [`explain`] renders. Applications use [`Policy`]; see its example.
 
+pub mod access_code;
+mod api;
 pub mod ast;
-pub mod diagnostic;
+pub mod bits;
 pub mod check;
+pub mod compile;
+pub mod diagnostic;
+pub mod entities;
+pub mod explain;
 pub mod ir;
+pub mod reference;
+pub mod request;
 pub mod syntax;
+pub mod vm;
+
+pub use api::{check_sources, Policy, PolicyError};
+pub use entities::{Entities, EntityError};
+pub use request::{Request, RequestError, Resolved};
+pub use vm::{Decision, Layer, Reason};

@@ -1,1 +1,7 @@
-fn main(){}
+//! The `casepol` command line: the edge where files are read and results rendered.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

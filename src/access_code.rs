@@ -1,0 +1,152 @@
+//! Access-code strings as applications store them on entities: `BB|AA` or `[BB|AA] & [ ] & [PERS]`.
+//!
+//! These are parsed for every entity at load time, so the lexer is a logos DFA rather than the
+//! policy grammar. An access code is an AND of levels; each level is an OR of codes; an empty
+//! level (`[ ]`) means no restriction.
+
+use logos::Logos;
+
+#[derive(Logos, Debug, Clone, Copy, PartialEq, Eq)]
+#[logos(skip r"[ \t\r\n]+")]
+enum Tok {
+    #[token("[")]
+    Open,
+    #[token("]")]
+    Close,
+    #[token("|")]
+    Or,
+    #[token("&")]
+    And,
+    #[regex(r"[A-Za-z0-9_\-\.@:]+")]
+    Code,
+}
+
+/// A parsed access code, borrowing the code names from the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeExpr<'a> {
+    pub levels: Vec<Vec<&'a str>>,
+}
+
+/// Why an access-code string could not be parsed; `offset` is a byte offset into it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeError {
+    pub offset: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for CodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at offset {}", self.message, self.offset)
+    }
+}
+
+/// Parses an access-code string. The empty string is one empty level: no restriction.
+pub fn parse(text: &str) -> Result<CodeExpr<'_>, CodeError> {
+    let mut lex = Tok::lexer(text).spanned().peekable();
+    let mut levels = Vec::new();
+    if lex.peek().is_none() {
+        return Ok(CodeExpr { levels: vec![Vec::new()] });
+    }
+    let err = |offset: usize, message: String| CodeError { offset, message };
+    loop {
+        let mut level = Vec::new();
+        let (first, span) = match lex.next() {
+            Some((Ok(t), s)) => (t, s),
+            Some((Err(()), s)) => return Err(err(s.start, format!("unexpected character `{}`", &text[s.clone()]))),
+            None => return Err(err(text.len(), "expected a level after `&`".into())),
+        };
+        let bracketed = first == Tok::Open;
+        let mut expect_code = true;
+        if !bracketed {
+            if first != Tok::Code {
+                return Err(err(span.start, format!("expected a code or `[`, found `{}`", &text[span])));
+            }
+            level.push(&text[span]);
+            expect_code = false;
+        }
+        loop {
+            match lex.peek() {
+                Some((Ok(Tok::Code), s)) if expect_code => {
+                    level.push(&text[s.clone()]);
+                    expect_code = false;
+                    lex.next();
+                }
+                Some((Ok(Tok::Or), s)) if !expect_code => {
+                    let _ = s;
+                    expect_code = true;
+                    lex.next();
+                }
+                Some((Ok(Tok::Close), s)) if bracketed => {
+                    if expect_code && !level.is_empty() {
+                        return Err(err(s.start, "expected a code after `|`".into()));
+                    }
+                    lex.next();
+                    break;
+                }
+                Some((Ok(Tok::Or), s)) => return Err(err(s.start, "expected a code before `|`".into())),
+                Some((Err(()), s)) => {
+                    return Err(err(s.start, format!("unexpected character `{}`", &text[s.clone()])))
+                }
+                Some((Ok(t), s)) if bracketed => {
+                    let what = if *t == Tok::Code { "`|` or `]`" } else { "a code, `|` or `]`" };
+                    return Err(err(s.start, format!("expected {what}, found `{}`", &text[s.clone()])));
+                }
+                _ if bracketed => return Err(err(text.len(), "missing `]`".into())),
+                _ => {
+                    if expect_code {
+                        return Err(err(text.len(), "expected a code after `|`".into()));
+                    }
+                    break;
+                }
+            }
+        }
+        levels.push(level);
+        match lex.next() {
+            None => break,
+            Some((Ok(Tok::And), _)) => continue,
+            Some((_, s)) => {
+                return Err(err(s.start, format!("expected `&` between levels, found `{}`", &text[s])));
+            }
+        }
+    }
+    Ok(CodeExpr { levels })
+}
+
+/// Renders levels in the canonical `[A|B] & [ ] & [C]` form.
+pub fn display<S: AsRef<str>>(levels: &[Vec<S>]) -> String {
+    levels
+        .iter()
+        .map(|l| {
+            if l.is_empty() {
+                "[ ]".to_string()
+            } else {
+                format!("[{}]", l.iter().map(|c| c.as_ref()).collect::<Vec<_>>().join("|"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" & ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms() {
+        assert_eq!(parse("BB|AA").unwrap().levels, vec![vec!["BB", "AA"]]);
+        assert_eq!(parse("[BB|AA] & [ ] & [PERS]").unwrap().levels, vec![vec!["BB", "AA"], vec![], vec!["PERS"]]);
+        assert_eq!(parse("").unwrap().levels, vec![Vec::<&str>::new()]);
+        assert_eq!(parse("  ").unwrap().levels, vec![Vec::<&str>::new()]);
+        assert_eq!(parse("[]").unwrap().levels, vec![Vec::<&str>::new()]);
+        assert_eq!(parse("A & B").unwrap().levels, vec![vec!["A"], vec!["B"]]);
+        assert_eq!(display(&parse("[BB|AA]&[ ]&[PERS]").unwrap().levels), "[BB|AA] & [ ] & [PERS]");
+    }
+
+    #[test]
+    fn errors() {
+        for bad in ["[A", "A|", "|A", "A & ", "[A|]", "A B", "A ! B", "[A] [B]", "&", "[A]]"] {
+            assert!(parse(bad).is_err(), "{bad:?} should not parse");
+        }
+        assert_eq!(parse("A ! B").unwrap_err().offset, 2);
+    }
+}

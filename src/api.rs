@@ -1,0 +1,138 @@
+//! The library API for applications: load a policy, load entities, decide, explain.
+
+use crate::compile::{compile, CompiledPolicy};
+use crate::diagnostic::{render, Diagnostic, Sources};
+use crate::entities::{Entities, EntityError};
+use crate::reference::{self, Trace};
+use crate::request::{resolve, Request, RequestError, Resolved};
+use crate::vm::{self, Decision};
+
+/// A checked and compiled policy. Immutable, `Send + Sync`: share one instance across threads.
+///
+/// ```
+/// use casepol::{Policy, Request};
+///
+/// let policy = Policy::from_source("example.casepol", r#"
+///     role Clerk;
+///     action view;
+///     group Clerks { grants Clerk; }
+///     resource Note { allow Clerk: view; }
+/// "#).expect("the policy checks");
+/// let entities = policy.load_entities(r#"{
+///     "users": [{"id": "ann", "groups": ["Clerks"]}, {"id": "bob"}],
+///     "resources": [{"id": "n1", "kind": "Note"}]
+/// }"#).expect("the entities are valid");
+///
+/// assert!(policy.is_allowed(&entities, &Request::new("ann", "view", Some("n1"))).allowed);
+/// assert!(!policy.is_allowed(&entities, &Request::new("bob", "view", Some("n1"))).allowed);
+/// ```
+#[derive(Debug)]
+pub struct Policy {
+    compiled: CompiledPolicy,
+    warnings: Vec<Diagnostic>,
+}
+
+/// A policy that did not check: every diagnostic, and the sources to render them against.
+#[derive(Debug)]
+pub struct PolicyError {
+    pub diagnostics: Vec<Diagnostic>,
+    pub sources: Sources,
+}
+
+impl PolicyError {
+    /// Renders every diagnostic for a terminal (without colour).
+    pub fn render(&self) -> String {
+        self.diagnostics.iter().map(|d| render::human(d, &self.sources, false)).collect()
+    }
+}
+
+impl std::fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render())
+    }
+}
+
+impl std::error::Error for PolicyError {}
+
+/// Parses and checks every file of `sources` as one policy.
+pub fn check_sources(sources: &Sources) -> (Option<crate::ir::Policy>, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let mut asts = Vec::new();
+    for (id, _, text) in sources.iter() {
+        let (ast, d) = crate::syntax::parse(id, text);
+        diags.extend(d);
+        asts.push(ast);
+    }
+    let (ir, d) = crate::check::check(&asts);
+    diags.extend(d);
+    let ok = !diags.iter().any(Diagnostic::is_error);
+    (ir.filter(|_| ok), diags)
+}
+
+impl Policy {
+    /// Checks and compiles a policy made of one source text.
+    pub fn from_source(name: &str, text: &str) -> Result<Policy, PolicyError> {
+        let mut sources = Sources::new();
+        sources.add(name, text);
+        Policy::from_sources(sources)
+    }
+
+    /// Checks and compiles a policy made of several files.
+    pub fn from_sources(sources: Sources) -> Result<Policy, PolicyError> {
+        let (ir, diagnostics) = check_sources(&sources);
+        match ir {
+            Some(ir) => Ok(Policy { compiled: compile(ir, sources), warnings: diagnostics }),
+            None => Err(PolicyError { diagnostics, sources }),
+        }
+    }
+
+    /// Warnings found while checking (errors prevent a `Policy` from existing).
+    pub fn warnings(&self) -> &[Diagnostic] {
+        &self.warnings
+    }
+
+    pub fn compiled(&self) -> &CompiledPolicy {
+        &self.compiled
+    }
+
+    /// Loads and validates entities (see docs/data-formats.md).
+    pub fn load_entities(&self, json: &str) -> Result<Entities, Vec<EntityError>> {
+        Entities::from_json(&self.compiled, json)
+    }
+
+    /// Resolves a request's names to ids. Do this once per request; `decide` is then string-free.
+    pub fn resolve(&self, entities: &Entities, request: &Request) -> Result<Resolved, RequestError> {
+        resolve(&self.compiled, entities, request)
+    }
+
+    /// Decides a resolved request with the compiled evaluator.
+    #[inline]
+    pub fn decide(&self, entities: &Entities, request: &Resolved) -> Decision {
+        vm::decide(&self.compiled, entities, request)
+    }
+
+    /// Resolves and decides. A request that cannot be resolved is denied (`Reason::Error`).
+    pub fn is_allowed(&self, entities: &Entities, request: &Request) -> Decision {
+        match self.resolve(entities, request) {
+            Ok(r) => self.decide(entities, &r),
+            Err(_) => Decision::ERROR,
+        }
+    }
+
+    /// Decides with the reference evaluator and records why, layer by layer.
+    pub fn explain(&self, entities: &Entities, request: &Request) -> Trace {
+        reference::evaluate(&self.compiled, entities, request)
+    }
+
+    /// Renders an explanation as text.
+    pub fn explain_text(&self, trace: &Trace) -> String {
+        crate::explain::render_text(trace, &self.compiled)
+    }
+}
+
+// INVARIANT: the compiled policy and loaded entities are shared across threads without locks.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Policy>();
+    assert_send_sync::<Entities>();
+};

@@ -1,0 +1,339 @@
+//! Checked IR to the compiled policy: names interned to integer ids, rules lowered to role-set
+//! lookups indexed by (scope, state, action), and scope filters lowered to a small bytecode.
+//!
+//! The compiled policy is immutable and `Send + Sync`: one instance serves every thread.
+
+use crate::ast::Effect;
+use crate::bits::Bits;
+use crate::diagnostic::Sources;
+use crate::ir::{self, CondTest, Policy, RuleScope, ScopeDef, Subject, Value};
+use std::collections::HashMap;
+use std::fmt;
+
+/// One instruction of a scope filter. A filter program passes when any instruction's test,
+/// after its `negate` flag, holds on the case's attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Insn {
+    /// String or reference attribute equals interned symbol.
+    EqSym { attr: u32, sym: u32, negate: bool },
+    EqInt { attr: u32, value: i64, negate: bool },
+    EqBool { attr: u32, value: bool, negate: bool },
+    EqVariant { attr: u32, variant: u32, negate: bool },
+    /// Set attribute contains interned symbol.
+    Contains { attr: u32, sym: u32 },
+    /// User-reference attribute is the principal.
+    IsPrincipal { attr: u32, negate: bool },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CScope {
+    All,
+    /// A relation (as a subject bit) must be held.
+    Assigned(Bits),
+    /// Range into `CompiledPolicy::code`.
+    Filter { start: u32, len: u32 },
+}
+
+#[derive(Debug, Clone)]
+pub struct CGroup {
+    pub roles: Bits,
+    pub permits: Bits,
+    pub scope: CScope,
+}
+
+/// Allow and deny subject sets for one (place, action).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Masks {
+    pub allow: Bits,
+    pub deny: Bits,
+}
+
+impl Masks {
+    fn add(&mut self, effect: Effect, subjects: Bits) {
+        match effect {
+            Effect::Allow => self.allow = self.allow.union(subjects),
+            Effect::Deny => self.deny = self.deny.union(subjects),
+        }
+    }
+
+    #[inline]
+    fn merge(self, o: Masks) -> Masks {
+        Masks { allow: self.allow.union(o.allow), deny: self.deny.union(o.deny) }
+    }
+}
+
+/// The compiled form of a policy.
+#[derive(Debug)]
+pub struct CompiledPolicy {
+    pub(crate) ir: Policy,
+    pub(crate) sources: Sources,
+    /// Policy string literals; entity loading interns these first, so literal `i` is symbol `i`.
+    pub(crate) literals: Vec<String>,
+    pub(crate) n_actions: usize,
+    pub(crate) n_roles: usize,
+    pub(crate) groups: Vec<CGroup>,
+    pub(crate) code: Vec<Insn>,
+    /// `[action]`
+    pub(crate) global: Vec<Masks>,
+    /// `[kind * n_actions + action]`
+    pub(crate) kind_rules: Vec<Masks>,
+    /// First slot of each case type's states in `state_rules`.
+    pub(crate) state_base: Vec<u32>,
+    /// `[(state_base[t] + state) * n_actions + action]`
+    pub(crate) state_rules: Vec<Masks>,
+    /// Per case type: does any module grant exist?
+    pub(crate) ct_has_modules: Vec<bool>,
+    /// `[(casetype * n_modules + module) * n_actions + action]`: subjects the module grants.
+    pub(crate) module_grants: Vec<Bits>,
+    /// Per module: the actions it offers, and the relations (as subject bits) its records need.
+    pub(crate) module_actions: Vec<Bits>,
+    pub(crate) module_records: Vec<Option<Bits>>,
+    /// Access mode: the case attribute, and per variant the relations needed (`None`: everyone).
+    pub(crate) mode: Option<(u32, Vec<Option<Bits>>)>,
+    pub(crate) action_read: Bits,
+    pub(crate) action_write: Bits,
+    pub(crate) action_requires: Vec<Option<u32>>,
+    pub(crate) action_index: HashMap<String, u32>,
+    pub(crate) permission_index: HashMap<String, u32>,
+    pub(crate) module_index: HashMap<String, u32>,
+}
+
+/// The subject bit of a role or relation.
+pub(crate) fn subject_bit(p: &Policy, s: Subject) -> usize {
+    match s {
+        Subject::Role(r) => r.idx(),
+        Subject::Relation(r) => p.roles.len() + r.idx(),
+    }
+}
+
+fn subjects(p: &Policy, s: &[Subject]) -> Bits {
+    Bits::from_indices(s.iter().map(|x| subject_bit(p, *x)))
+}
+
+fn relations(p: &Policy, r: &[ir::RelationId]) -> Bits {
+    Bits::from_indices(r.iter().map(|x| p.roles.len() + x.idx()))
+}
+
+/// Lowers a checked policy. Infallible: the checker has rejected everything that could fail.
+pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
+    let n_actions = ir.actions.len();
+    let n_modules = ir.modules.len();
+    let mut literals: Vec<String> = Vec::new();
+    let mut lit_index: HashMap<String, u32> = HashMap::new();
+    let mut intern = |s: &str| -> u32 {
+        if let Some(&i) = lit_index.get(s) {
+            return i;
+        }
+        let i = literals.len() as u32;
+        literals.push(s.to_string());
+        lit_index.insert(s.to_string(), i);
+        i
+    };
+
+    let mut code = Vec::new();
+    let groups = ir
+        .groups
+        .iter()
+        .map(|g| {
+            let scope = match &g.scope {
+                ScopeDef::All => CScope::All,
+                ScopeDef::Assigned(rels) => CScope::Assigned(relations(&ir, rels)),
+                ScopeDef::Filter(conds) => {
+                    let start = code.len() as u32;
+                    for c in conds {
+                        let attr = c.attr.0;
+                        let negate = c.negate;
+                        match &c.test {
+                            CondTest::IsPrincipal => code.push(Insn::IsPrincipal { attr, negate }),
+                            CondTest::Contains(s) => code.push(Insn::Contains { attr, sym: intern(s) }),
+                            CondTest::OneOf(values) => {
+                                for v in values {
+                                    code.push(match v {
+                                        Value::Str(s) => Insn::EqSym { attr, sym: intern(s), negate },
+                                        Value::Int(i) => Insn::EqInt { attr, value: *i, negate },
+                                        Value::Bool(b) => Insn::EqBool { attr, value: *b, negate },
+                                        Value::Variant(v) => Insn::EqVariant { attr, variant: *v, negate },
+                                    });
+                                }
+                            }
+                        }
+                    }
+                    CScope::Filter { start, len: code.len() as u32 - start }
+                }
+            };
+            CGroup {
+                roles: Bits::from_indices(g.grants.iter().map(|r| r.idx())),
+                permits: Bits::from_indices(g.permits.iter().map(|p| p.idx())),
+                scope,
+            }
+        })
+        .collect();
+
+    let mut global = vec![Masks::default(); n_actions];
+    let mut kind_rules = vec![Masks::default(); ir.kinds.len() * n_actions];
+    let mut state_base = Vec::with_capacity(ir.casetypes.len());
+    let mut slots = 0u32;
+    for ct in &ir.casetypes {
+        state_base.push(slots);
+        slots += ct.states.len() as u32;
+    }
+    let mut state_rules = vec![Masks::default(); slots as usize * n_actions];
+    for r in &ir.rules {
+        let subj = subjects(&ir, &r.subjects);
+        for a in &r.actions {
+            match r.scope {
+                RuleScope::Global => global[a.idx()].add(r.effect, subj),
+                RuleScope::Kind(k) => kind_rules[k.idx() * n_actions + a.idx()].add(r.effect, subj),
+                RuleScope::CaseType(t) => {
+                    let base = state_base[t.idx()] as usize;
+                    let n_states = ir.casetypes[t.idx()].states.len();
+                    let states: Vec<usize> = if r.states.is_empty() {
+                        (0..n_states).collect()
+                    } else {
+                        r.states.iter().map(|s| s.idx()).collect()
+                    };
+                    for s in states {
+                        state_rules[(base + s) * n_actions + a.idx()].add(r.effect, subj);
+                    }
+                }
+            }
+        }
+    }
+
+    let mut module_grants = vec![Bits::EMPTY; ir.casetypes.len() * n_modules * n_actions];
+    let mut ct_has_modules = vec![false; ir.casetypes.len()];
+    for (t, ct) in ir.casetypes.iter().enumerate() {
+        for g in &ct.module_grants {
+            ct_has_modules[t] = true;
+            let subj = subjects(&ir, &g.subjects);
+            for a in &g.actions {
+                let slot = &mut module_grants[(t * n_modules + g.module.idx()) * n_actions + a.idx()];
+                *slot = slot.union(subj);
+            }
+        }
+    }
+    let module_actions = ir.modules.iter().map(|m| Bits::from_indices(m.actions.iter().map(|a| a.idx()))).collect();
+    let module_records =
+        ir.modules.iter().map(|m| (!m.records.is_empty()).then(|| relations(&ir, &m.records))).collect();
+    let mode = ir.case_kind.and_then(|k| ir.kinds[k.idx()].mode.as_ref()).map(|m| {
+        (m.attr.0, m.arms.iter().map(|arm| arm.as_ref().map(|rels| relations(&ir, rels))).collect())
+    });
+    let action_read = Bits::from_indices(ir.actions.iter().enumerate().filter(|(_, a)| a.read_code).map(|(i, _)| i));
+    let action_write = Bits::from_indices(ir.actions.iter().enumerate().filter(|(_, a)| a.write_code).map(|(i, _)| i));
+    let action_requires = ir.actions.iter().map(|a| a.requires.map(|p| p.0)).collect();
+    let index = |names: Vec<&String>| names.into_iter().enumerate().map(|(i, n)| (n.clone(), i as u32)).collect();
+    CompiledPolicy {
+        n_actions,
+        n_roles: ir.roles.len(),
+        groups,
+        code,
+        global,
+        kind_rules,
+        state_base,
+        state_rules,
+        ct_has_modules,
+        module_grants,
+        module_actions,
+        module_records,
+        mode,
+        action_read,
+        action_write,
+        action_requires,
+        action_index: index(ir.actions.iter().map(|a| &a.name).collect()),
+        permission_index: index(ir.permissions.iter().map(|a| &a.name).collect()),
+        module_index: index(ir.modules.iter().map(|a| &a.name).collect()),
+        literals,
+        ir,
+        sources,
+    }
+}
+
+impl CompiledPolicy {
+    /// The checked IR this was compiled from.
+    pub fn ir(&self) -> &Policy {
+        &self.ir
+    }
+
+    pub fn sources(&self) -> &Sources {
+        &self.sources
+    }
+
+    /// The data-layer masks for an action on a resource of `kind` anchored in (case type, state).
+    #[inline]
+    pub(crate) fn data_masks(&self, kind: u32, ct_state: Option<(u32, u32)>, action: u32) -> Masks {
+        let a = action as usize;
+        let mut m = self.global[a].merge(self.kind_rules[kind as usize * self.n_actions + a]);
+        if let Some((t, s)) = ct_state {
+            let slot = (self.state_base[t as usize] + s) as usize;
+            m = m.merge(self.state_rules[slot * self.n_actions + a]);
+        }
+        m
+    }
+
+    #[inline]
+    pub(crate) fn module_grant(&self, casetype: u32, module: u32, action: u32) -> Bits {
+        let n_modules = self.ir.modules.len();
+        self.module_grants[(casetype as usize * n_modules + module as usize) * self.n_actions + action as usize]
+    }
+}
+
+/// A disassembly of the compiled policy: the scope bytecode and the non-empty lookup rows.
+impl fmt::Display for CompiledPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = &self.ir;
+        let subj = |b: &Bits| -> String {
+            let names: Vec<&str> = b
+                .iter()
+                .map(|i| if i < p.roles.len() { p.roles[i].name.as_str() } else { p.relations[i - p.roles.len()].name.as_str() })
+                .collect();
+            format!("{{{}}}", names.join(", "))
+        };
+        let case_attr = |a: u32| p.case_attrs().get(a as usize).map(|x| x.name.as_str()).unwrap_or("?");
+        writeln!(f, "; groups")?;
+        for (g, cg) in p.groups.iter().zip(&self.groups) {
+            let scope = match cg.scope {
+                CScope::All => "all".to_string(),
+                CScope::Assigned(b) => format!("assigned {}", subj(&b)),
+                CScope::Filter { start, len } => format!("filter @{start}+{len}"),
+            };
+            writeln!(f, "group {} roles={} scope={}", g.name, subj(&cg.roles), scope)?;
+        }
+        writeln!(f, "; scope bytecode")?;
+        for (i, insn) in self.code.iter().enumerate() {
+            let not = |n: bool| if n { "!" } else { "" };
+            let text = match *insn {
+                Insn::EqSym { attr, sym, negate } => {
+                    format!("{}eq.sym   {} {:?}", not(negate), case_attr(attr), self.literals[sym as usize])
+                }
+                Insn::EqInt { attr, value, negate } => format!("{}eq.int   {} {}", not(negate), case_attr(attr), value),
+                Insn::EqBool { attr, value, negate } => format!("{}eq.bool  {} {}", not(negate), case_attr(attr), value),
+                Insn::EqVariant { attr, variant, negate } => format!("{}eq.enum  {} #{}", not(negate), case_attr(attr), variant),
+                Insn::Contains { attr, sym } => format!("contains  {} {:?}", case_attr(attr), self.literals[sym as usize]),
+                Insn::IsPrincipal { attr, negate } => format!("{}is.principal {}", not(negate), case_attr(attr)),
+            };
+            writeln!(f, "{i:04} {text}")?;
+        }
+        writeln!(f, "; data rules")?;
+        let mut row = |place: String, a: usize, m: &Masks| -> fmt::Result {
+            if m.allow.is_empty() && m.deny.is_empty() {
+                return Ok(());
+            }
+            writeln!(f, "{place:<32} {:<20} allow={} deny={}", p.actions[a].name, subj(&m.allow), subj(&m.deny))
+        };
+        for (a, m) in self.global.iter().enumerate() {
+            row("*".into(), a, m)?;
+        }
+        for (i, m) in self.kind_rules.iter().enumerate() {
+            row(format!("kind {}", p.kinds[i / self.n_actions].name), i % self.n_actions, m)?;
+        }
+        for (t, ct) in p.casetypes.iter().enumerate() {
+            for (s, st) in ct.states.iter().enumerate() {
+                for a in 0..self.n_actions {
+                    let slot = (self.state_base[t] as usize + s) * self.n_actions + a;
+                    row(format!("{}.{}", ct.name, st.name), a, &self.state_rules[slot])?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,113 @@
+//! Rendering a reference trace as an explanation a business user can read.
+//!
+//! The JSON form is the trace itself (`serde_json::to_string(&trace)`); this module renders the
+//! text form: the decision, the deciding layer, every layer with its verdict, the rules that
+//! matched shown as source lines, and what was missing.
+
+use crate::compile::CompiledPolicy;
+use crate::reference::{Detail, LayerTrace, RuleRef, Trace, Verdict};
+use std::fmt::Write;
+
+/// Renders an explanation as plain text (no colour, stable for snapshots).
+pub fn render_text(trace: &Trace, policy: &CompiledPolicy) -> String {
+    let mut out = String::new();
+    let r = &trace.request;
+    let verb = if trace.decision.allowed { "ALLOW" } else { "DENY" };
+    let target = match (&r.resource, &trace.resource_kind) {
+        (Some(res), Some(kind)) => match &trace.case {
+            Some(case) => format!("{kind} `{res}` (in case `{case}`)"),
+            None => format!("{kind} `{res}`"),
+        },
+        (Some(res), None) => format!("`{res}`"),
+        (None, _) => "on the account".to_string(),
+    };
+    let via = r.module.as_ref().map(|m| format!(" through module `{m}`")).unwrap_or_default();
+    let _ = writeln!(out, "{verb}: `{}` {} `{}` {target}{via}", r.principal, if trace.decision.allowed { "may" } else { "may not" }, r.action);
+    if let Some(deciding) = trace.layers.iter().find(|l| l.layer == trace.decision.layer) {
+        let how = if trace.decision.allowed { "allowed" } else { "decided" };
+        let _ = writeln!(out, "{how} by the {} layer: {}", deciding.layer.title(), deciding.summary);
+    }
+    let _ = writeln!(out);
+    for layer in &trace.layers {
+        render_layer(&mut out, layer, policy);
+    }
+    out
+}
+
+fn mark(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "✓",
+        Verdict::Deny => "✗",
+        Verdict::NotApplicable => "–",
+    }
+}
+
+fn render_layer(out: &mut String, l: &LayerTrace, policy: &CompiledPolicy) {
+    let _ = writeln!(out, "  {} {:<20} {}", mark(l.verdict), l.layer.title(), l.summary);
+    let pad = "                         ";
+    match &l.detail {
+        Detail::None {} => {}
+        Detail::Groups { groups, .. } => {
+            for g in groups {
+                let through = g.through.as_ref().map(|t| format!(" (through `{t}`)")).unwrap_or_default();
+                let roles = if g.roles.is_empty() { "no roles".to_string() } else { format!("grants {}", g.roles.join(", ")) };
+                let _ = writeln!(
+                    out,
+                    "{pad}{} group `{}`{through}: scope {}, {roles}",
+                    if g.in_scope { "✓" } else { "✗" },
+                    g.group,
+                    g.scope
+                );
+            }
+        }
+        Detail::Module { grants, .. } => {
+            for g in grants {
+                render_rule(out, g, policy, pad, "");
+            }
+        }
+        Detail::Rules { allows, denies } => {
+            for d in denies {
+                render_rule(out, d, policy, pad, "deny by ");
+            }
+            for a in allows {
+                let label = if denies.is_empty() { "allow by " } else { "allow, overridden, by " };
+                render_rule(out, a, policy, pad, label);
+            }
+        }
+        Detail::Mode { rule, .. } => render_rule(out, rule, policy, pad, ""),
+        Detail::Code { levels, .. } => {
+            for lv in levels {
+                let codes: Vec<String> = lv.codes.iter().map(|c| if c.held { format!("{}✓", c.code) } else { c.code.clone() }).collect();
+                let level = if codes.is_empty() { "[ ]".to_string() } else { format!("[{}]", codes.join("|")) };
+                let origin = if lv.inherited {
+                    format!("inherited from {} `{}`", lv.from_kind, lv.from)
+                } else {
+                    format!("own code of {} `{}`", lv.from_kind, lv.from)
+                };
+                let verdict = if lv.codes.is_empty() {
+                    "✓ no restriction".to_string()
+                } else if lv.satisfied {
+                    "✓".to_string()
+                } else {
+                    "✗ not held".to_string()
+                };
+                let _ = writeln!(out, "{pad}{level:<16} {origin:<40} {verdict}");
+            }
+        }
+    }
+    for h in &l.hints {
+        let _ = writeln!(out, "{pad}→ {h}");
+    }
+}
+
+/// A rule as `file:line:col kind` followed by its source line with the rule underlined.
+fn render_rule(out: &mut String, r: &RuleRef, policy: &CompiledPolicy, pad: &str, label: &str) {
+    let _ = writeln!(out, "{pad}{label}{} at {}:{}:{}", r.kind, r.file, r.line, r.column);
+    let src = policy.sources();
+    let line_text = src.lines_of(r.span).lines().next().unwrap_or("");
+    let gutter = r.line.to_string();
+    let indent = pad;
+    let _ = writeln!(out, "{indent}  {gutter} │ {line_text}");
+    let width = r.source.lines().next().map(|l| l.chars().count()).unwrap_or(1).max(1);
+    let _ = writeln!(out, "{indent}  {} │ {}{}", " ".repeat(gutter.len()), " ".repeat(r.column.saturating_sub(1)), "^".repeat(width));
+}

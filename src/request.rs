@@ -1,0 +1,149 @@
+//! Requests: the JSON form applications send, and its resolution to integer ids.
+//!
+//! Resolution is the only place a request's strings are looked up. The decision itself then
+//! works on ids alone: no hashing and no string comparison.
+
+use crate::compile::CompiledPolicy;
+use crate::diagnostic::suggest;
+use crate::entities::Entities;
+use serde::{Deserialize, Serialize};
+
+/// A request as JSON: `{"principal": "anna", "action": "access", "resource": "case-1"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    pub principal: String,
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    /// Reserved for request attributes; accepted and ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl Request {
+    pub fn new(principal: &str, action: &str, resource: Option<&str>) -> Request {
+        Request {
+            principal: principal.into(),
+            action: action.into(),
+            resource: resource.map(Into::into),
+            module: None,
+            context: None,
+        }
+    }
+
+    pub fn via(mut self, module: &str) -> Request {
+        self.module = Some(module.into());
+        self
+    }
+}
+
+/// A request with every name replaced by its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolved {
+    /// An account permission (no resource).
+    Permission { principal: u32, permission: u32 },
+    Action { principal: u32, action: u32, resource: u32, module: Option<u32> },
+}
+
+impl Resolved {
+    pub fn principal(&self) -> u32 {
+        match *self {
+            Resolved::Permission { principal, .. } | Resolved::Action { principal, .. } => principal,
+        }
+    }
+}
+
+/// Why a request could not be resolved. Such a request is always denied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RequestError {
+    pub kind: RequestErrorKind,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestErrorKind {
+    UnknownPrincipal,
+    UnknownAction,
+    UnknownResource,
+    UnknownModule,
+    PermissionTakesNoResource,
+}
+
+impl std::fmt::Display for RequestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.message)?;
+        if let Some(h) = &self.help {
+            write!(f, "\n  help: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cold]
+fn error(kind: RequestErrorKind, message: String, help: Option<String>) -> RequestError {
+    RequestError { kind, message, help }
+}
+
+fn mean(name: &str, cands: impl IntoIterator<Item = impl AsRef<str>>) -> Option<String> {
+    let cands: Vec<String> = cands.into_iter().map(|c| c.as_ref().to_string()).collect();
+    suggest(name, cands.iter().map(String::as_str)).map(|s| format!("did you mean `{s}`?"))
+}
+
+/// Resolves a request against a policy and its entities.
+pub fn resolve(policy: &CompiledPolicy, entities: &Entities, req: &Request) -> Result<Resolved, RequestError> {
+    let p = policy.ir();
+    let Some(&principal) = entities.user_index.get(&req.principal) else {
+        let is_role = p.roles.iter().any(|r| r.name == req.principal);
+        let is_group = p.groups.iter().any(|g| g.name == req.principal);
+        let help = if is_role || is_group || entities.is_unit(&req.principal) {
+            let what = if is_role { "a role" } else if is_group { "an access group" } else { "an org unit" };
+            Some(format!("`{}` is {what}; the principal must be a user id", req.principal))
+        } else {
+            mean(&req.principal, entities.users.iter().map(|u| &u.id))
+                .or_else(|| Some("add the user to the entities file".into()))
+        };
+        return Err(error(RequestErrorKind::UnknownPrincipal, format!("unknown principal `{}`", req.principal), help));
+    };
+    if let Some(&permission) = policy.permission_index.get(&req.action) {
+        if let Some(r) = &req.resource {
+            return Err(error(
+                RequestErrorKind::PermissionTakesNoResource,
+                format!("`{}` is an account permission, which takes no resource, but resource `{r}` was given", req.action),
+                Some("remove `resource` from the request".into()),
+            ));
+        }
+        return Ok(Resolved::Permission { principal, permission });
+    }
+    let Some(&action) = policy.action_index.get(&req.action) else {
+        let help = mean(&req.action, p.actions.iter().map(|a| &a.name).chain(p.permissions.iter().map(|x| &x.name)));
+        return Err(error(RequestErrorKind::UnknownAction, format!("unknown action `{}`", req.action), help));
+    };
+    let Some(rid) = &req.resource else {
+        return Err(error(
+            RequestErrorKind::UnknownResource,
+            format!("action `{}` needs a resource, but the request names none", req.action),
+            Some("add `\"resource\": \"<id>\"` to the request".into()),
+        ));
+    };
+    let Some(&resource) = entities.resource_index.get(rid) else {
+        let help = mean(rid, entities.resources.iter().map(|r| &r.id));
+        return Err(error(RequestErrorKind::UnknownResource, format!("unknown resource `{rid}`"), help));
+    };
+    let module = match &req.module {
+        None => None,
+        Some(m) => match policy.module_index.get(m) {
+            Some(&i) => Some(i),
+            None => {
+                let help = mean(m, p.modules.iter().map(|x| &x.name));
+                return Err(error(RequestErrorKind::UnknownModule, format!("unknown module `{m}`"), help));
+            }
+        },
+    };
+    Ok(Resolved::Action { principal, action, resource, module })
+}
