@@ -980,6 +980,7 @@ impl Checker {
         };
         let finals = c.finals.iter().filter_map(|f| self.state(f, &states, Some(ct), p)).collect();
         let mut transitions = Vec::new();
+        let errors_before = self.diags.iter().filter(|d| d.is_error()).count();
         for (ti, t) in c.transitions.iter().enumerate() {
             let action = self.lookup(&t.action, Sort::Action).map(ActionId);
             let from: Vec<StateId> = t.from.iter().filter_map(|f| self.state(f, &states, Some(ct), p)).collect();
@@ -998,6 +999,8 @@ impl Checker {
                 });
             }
         }
+        // A transition that failed to resolve would make reachability guesswork.
+        let transitions_ok = self.diags.iter().filter(|d| d.is_error()).count() == errors_before;
         let mut module_grants = Vec::new();
         for g in &c.module_grants {
             let Some(m) = self.lookup(&g.module, Sort::Module).map(ModuleId) else { continue };
@@ -1044,7 +1047,7 @@ impl Checker {
         def.finals = finals;
         def.transitions = transitions;
         def.module_grants = module_grants;
-        if let Some(init) = initial {
+        if let (Some(init), true) = (initial, transitions_ok) {
             self.reachability(ct, init, p);
         }
     }

@@ -1,0 +1,94 @@
+//! Data-driven snapshot tests: adding a test means adding a file.
+//!
+//! - `tests/data/check/{ok,err}/*.casepol`: the source, then every diagnostic as rendered for a
+//!   person (colour off) and as JSON.
+//! - `policies/**/*.casepol`: every shipped policy checks cleanly, and its compiled form
+//!   (the disassembly) is snapshotted.
+//! - `tests/data/explain/*.json`: `{"policy": dir, "entities": file, "request": {…}}`; the
+//!   explanation as text and as JSON.
+
+use casepol::diagnostic::{render, Sources};
+use casepol::{Policy, Request};
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The path relative to the repository root, with `/` separators, for stable snapshots.
+fn rel(path: &Path) -> String {
+    path.strip_prefix(root()).unwrap_or(path).to_string_lossy().replace('\\', "/")
+}
+
+fn policy_sources(path: &Path) -> Sources {
+    let mut sources = Sources::new();
+    if path.is_dir() {
+        let mut files: Vec<_> = std::fs::read_dir(path)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "casepol"))
+            .collect();
+        files.sort();
+        for f in files {
+            sources.add(rel(&f), std::fs::read_to_string(&f).unwrap());
+        }
+    } else {
+        sources.add(rel(path), std::fs::read_to_string(path).unwrap());
+    }
+    sources
+}
+
+#[test]
+fn check_corpus() {
+    insta::glob!("data/check/**/*.casepol", |path| {
+        let sources = policy_sources(path);
+        let (_, diags) = casepol::check_sources(&sources);
+        let is_err = rel(path).contains("/err/");
+        let errors = diags.iter().filter(|d| d.is_error()).count();
+        if is_err {
+            assert!(errors > 0, "{} should have errors", rel(path));
+        } else {
+            assert_eq!(errors, 0, "{} should check cleanly", rel(path));
+        }
+        let human: String = diags.iter().map(|d| render::human(d, &sources, false)).collect();
+        let json: Vec<_> = diags.iter().map(|d| render::json(d, &sources)).collect();
+        let (_, _, text) = sources.iter().next().unwrap();
+        insta::assert_snapshot!(format!(
+            "{text}\n==== diagnostics ====\n{human}\n==== json ====\n{}",
+            serde_json::to_string_pretty(&json).unwrap()
+        ));
+    });
+}
+
+#[test]
+fn shipped_policies_check_and_compile() {
+    // Every policy directory ships an entities file; the policy is the directory.
+    insta::glob!("../policies", "*/entities.json", |entities| {
+        let dir = entities.parent().unwrap();
+        let sources = policy_sources(dir);
+        let policy = Policy::from_sources(sources).unwrap_or_else(|e| panic!("{}", e.render()));
+        assert!(policy.warnings().is_empty(), "{:?}", policy.warnings());
+        insta::assert_snapshot!(policy.compiled().to_string());
+    });
+}
+
+#[derive(serde::Deserialize)]
+struct ExplainCase {
+    policy: String,
+    entities: String,
+    request: Request,
+}
+
+#[test]
+fn explanations() {
+    insta::glob!("data/explain/*.json", |path| {
+        let case: ExplainCase = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let policy = Policy::from_sources(policy_sources(&root().join(&case.policy))).unwrap();
+        let entities = policy.load_entities(&std::fs::read_to_string(root().join(&case.entities)).unwrap()).unwrap();
+        let trace = policy.explain(&entities, &case.request);
+        // The explanation's decision is the compiled evaluator's decision.
+        assert_eq!(trace.decision, policy.is_allowed(&entities, &case.request));
+        insta::assert_snapshot!("text", policy.explain_text(&trace));
+        insta::assert_json_snapshot!("json", trace);
+    });
+}
