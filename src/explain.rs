@@ -19,13 +19,20 @@ pub fn render_text(trace: &Trace, policy: &CompiledPolicy) -> String {
             None => format!("{kind} `{res}`"),
         },
         (Some(res), None) => format!("`{res}`"),
-        (None, _) => "on the account".to_string(),
+        (None, _) => String::new(),
     };
     let via = r.module.as_ref().map(|m| format!(" through module `{m}`")).unwrap_or_default();
-    let _ = writeln!(out, "{verb}: `{}` {} `{}` {target}{via}", r.principal, if trace.decision.allowed { "may" } else { "may not" }, r.action);
-    if let Some(deciding) = trace.layers.iter().find(|l| l.layer == trace.decision.layer) {
-        let how = if trace.decision.allowed { "allowed" } else { "decided" };
-        let _ = writeln!(out, "{how} by the {} layer: {}", deciding.layer.title(), deciding.summary);
+    if r.resource.is_none() && trace.error.is_none() {
+        let holds = if trace.decision.allowed { "holds" } else { "does not hold" };
+        let _ = writeln!(out, "{verb}: `{}` {holds} account permission `{}`", r.principal, r.action);
+    } else {
+        let may = if trace.decision.allowed { "may" } else { "may not" };
+        let _ = writeln!(out, "{verb}: `{}` {may} `{}` {target}{via}", r.principal, r.action);
+    }
+    if trace.decision.allowed {
+        let _ = writeln!(out, "allowed: every layer that applies passed");
+    } else if let Some(deciding) = trace.layers.iter().find(|l| l.layer == trace.decision.layer) {
+        let _ = writeln!(out, "decided by the {} layer: {}", deciding.layer.title(), deciding.summary);
     }
     let _ = writeln!(out);
     for layer in &trace.layers {
