@@ -101,6 +101,18 @@ impl Policy {
     }
 
     /// Resolves a request's names to ids. Do this once per request; `decide` is then string-free.
+    /// An unknown principal, action, resource or module is an error, never an allow.
+    ///
+    /// ```
+    /// use casepol::{Policy, Request};
+    /// use casepol::request::RequestErrorKind;
+    ///
+    /// let policy = Policy::from_source("p.casepol", "role R; action view; group G { grants R; }").unwrap();
+    /// let entities = policy.load_entities(r#"{"users": [{"id": "ann", "groups": ["G"]}]}"#).unwrap();
+    /// let err = policy.resolve(&entities, &Request::new("G", "view", None)).unwrap_err();
+    /// assert_eq!(err.kind, RequestErrorKind::UnknownPrincipal);
+    /// assert_eq!(err.help.as_deref(), Some("`G` is an access group; the principal must be a user id"));
+    /// ```
     pub fn resolve(&self, entities: &Entities, request: &Request) -> Result<Resolved, RequestError> {
         resolve(&self.compiled, entities, request)
     }
@@ -119,7 +131,29 @@ impl Policy {
         }
     }
 
-    /// Decides with the reference evaluator and records why, layer by layer.
+    /// Decides with the reference evaluator and records why, layer by layer. The trace
+    /// serialises to the JSON that `casepol explain --format json` prints.
+    ///
+    /// ```
+    /// use casepol::{Layer, Policy, Request};
+    ///
+    /// let policy = Policy::from_source("codes.casepol", r#"
+    ///     role Clerk;
+    ///     action view;
+    ///     group Clerks { grants Clerk; }
+    ///     codes { read: view; }
+    ///     resource File { allow Clerk: view; }
+    /// "#).unwrap();
+    /// let entities = policy.load_entities(r#"{
+    ///     "users": [{"id": "ann", "groups": ["Clerks"], "terms": ["HR"]}],
+    ///     "resources": [{"id": "f1", "kind": "File", "read": "[HR] & [PERS|FIN]"}]
+    /// }"#).unwrap();
+    /// let trace = policy.explain(&entities, &Request::new("ann", "view", Some("f1")));
+    /// assert!(!trace.decision.allowed);
+    /// assert_eq!(trace.decision.layer, Layer::ReadCode);
+    /// let text = policy.explain_text(&trace);
+    /// assert!(text.contains("would be allowed if `ann` were in `PERS` or `FIN`"));
+    /// ```
     pub fn explain(&self, entities: &Entities, request: &Request) -> Trace {
         reference::evaluate(&self.compiled, entities, request)
     }
