@@ -83,6 +83,8 @@ pub enum Operand {
 pub enum LiteralKind {
     Str(String),
     Int(i64),
+    /// Digits that do not fit in 64 bits, as written.
+    BadInt(String),
     Bool(bool),
     /// A bare name: an enum variant.
     Name(String),
@@ -144,7 +146,8 @@ pub struct CodeClass {
 pub struct CaseTypeDecl {
     pub name: Ident,
     pub states: Vec<Ident>,
-    pub initial: Option<Ident>,
+    /// Every `initial` line; more than one is an error.
+    pub initials: Vec<Ident>,
     pub finals: Vec<Ident>,
     pub transitions: Vec<Transition>,
     pub module_grants: Vec<ModuleGrant>,

@@ -56,6 +56,13 @@ enum Sort {
 }
 
 impl Sort {
+    /// The word with its indefinite article: "an action", "a role".
+    fn article(self) -> String {
+        let w = self.word();
+        let an = w.starts_with(|c: char| "aeiou".contains(c));
+        format!("{} {w}", if an { "an" } else { "a" })
+    }
+
     fn word(self) -> &'static str {
         match self {
             Sort::Role => "role",
@@ -100,7 +107,7 @@ impl Checker {
             let msg = if prev_sort == sort {
                 format!("{} `{}` is declared twice", sort.word(), id.name)
             } else {
-                format!("`{}` is declared as a {} and as a {}", id.name, prev_sort.word(), sort.word())
+                format!("`{}` is declared as {} and as {}", id.name, prev_sort.article(), sort.article())
             };
             self.error(
                 Diagnostic::new(Code::Duplicate, id.span, msg)
@@ -156,15 +163,16 @@ impl Checker {
     #[cold]
     fn unresolved(&mut self, id: &Ident, wanted: &[Sort], extra: &[&str]) {
         let want = wanted.iter().map(|s| s.word()).collect::<Vec<_>>().join(" or ");
+        let want_a = wanted.iter().map(|s| s.article()).collect::<Vec<_>>().join(" or ");
         if let Some((sort, span)) = self.sorts.get(&id.name).copied() {
             self.error(
                 Diagnostic::new(
                     Code::WrongSort,
                     id.span,
-                    format!("`{}` is a {}, but a {} is expected here", id.name, sort.word(), want),
+                    format!("`{}` is {}, but {} is expected here", id.name, sort.article(), want_a),
                 )
-                .with_label(format!("expected a {want}"))
-                .with_secondary(span, format!("`{}` is declared as a {} here", id.name, sort.word()))
+                .with_label(format!("expected {want_a}"))
+                .with_secondary(span, format!("`{}` is declared as {} here", id.name, sort.article()))
                 .with_help(wrong_sort_help(sort, wanted)),
             );
             return;
@@ -249,9 +257,11 @@ impl Checker {
                     self.add(Sort::Group, &g.name);
                 }
                 Item::Enum { name, .. } => {
+                    self.reserved(name, &["string", "bool", "int", "set"]);
                     self.add(Sort::Enum, name);
                 }
                 Item::Kind(k) => {
+                    self.reserved(&k.name, &["User", "string", "bool", "int", "set"]);
                     self.add(Sort::Kind, &k.name);
                     for r in &k.relations {
                         self.add(Sort::Relation, r);
@@ -265,7 +275,7 @@ impl Checker {
         }
         let subjects = self.roles.order.len() + self.relations.order.len();
         if subjects > MAX_SUBJECTS {
-            let span = self.roles.map.values().map(|v| v.1).next().unwrap_or_default();
+            let span = self.roles.order.first().map(|n| self.roles.map[n].1).unwrap_or_default();
             self.error(
                 Diagnostic::new(
                     Code::Limit,
@@ -273,6 +283,17 @@ impl Checker {
                     format!("the policy declares {subjects} roles and relations, more than the limit of {MAX_SUBJECTS}"),
                 )
                 .with_help("merge roles that always appear together, or split the policy"),
+            );
+        }
+    }
+
+    /// Type names that are built in cannot be declared again.
+    fn reserved(&mut self, id: &Ident, names: &[&str]) {
+        if names.contains(&id.name.as_str()) {
+            let what = if id.name == "User" { "the type of users (`ref User`)" } else { "a built-in type" };
+            self.error(
+                Diagnostic::new(Code::Duplicate, id.span, format!("`{}` is {what} and cannot be declared again", id.name))
+                    .with_help("choose another name"),
             );
         }
     }
@@ -475,13 +496,18 @@ impl Checker {
                     }
                 }
                 Item::RequireGroup(_) => p.require_group = true,
-                Item::User { attrs, .. } => {
-                    let a = self.attrs(attrs, &p);
-                    p.user_attrs.extend(a);
-                }
+                Item::User { .. } => {}
                 _ => {}
             }
         }
+
+        // All `user { }` blocks together declare the user attributes.
+        let user_attrs: Vec<ast::AttrDecl> = items
+            .iter()
+            .filter_map(|i| if let Item::User { attrs, .. } = i { Some(attrs.clone()) } else { None })
+            .flatten()
+            .collect();
+        p.user_attrs = self.attrs(&user_attrs, &p);
 
         // Modules.
         for item in items {
@@ -693,11 +719,16 @@ impl Checker {
     }
 
     fn kind_cycles(&mut self, p: &Policy) {
+        let mut reported: HashSet<usize> = HashSet::new();
         for (i, k) in p.kinds.iter().enumerate() {
+            if reported.contains(&i) {
+                continue;
+            }
             let mut seen = vec![i];
             let mut cur = k.parent;
             while let Some(c) = cur {
                 if c.idx() == i {
+                    reported.extend(seen.iter().copied());
                     let path: Vec<String> = seen.iter().map(|s| p.kinds[*s].name.clone()).chain([k.name.clone()]).collect();
                     self.error(
                         Diagnostic::new(Code::KindCycle, k.span, format!("resource kinds form a cycle: {}", path.join(" → ")))
@@ -836,14 +867,17 @@ impl Checker {
                 self.type_mismatch(l.span, attr, &format!("the name `{n}`"), &format!("write the string in quotes: `\"{n}\"`"), p);
                 return None;
             }
-            (LiteralKind::Int(i), _) if *i == i64::MAX => {
-                self.error(Diagnostic::new(Code::TypeMismatch, l.span, "number too large").with_help("numbers must fit in 64 bits"));
+            (LiteralKind::BadInt(digits), _) => {
+                self.error(
+                    Diagnostic::new(Code::TypeMismatch, l.span, format!("number `{digits}` does not fit in 64 bits"))
+                        .with_help("numbers range from -9223372036854775808 to 9223372036854775807"),
+                );
                 return None;
             }
             (kind, _) => {
                 let what = match kind {
                     LiteralKind::Str(_) => "a string",
-                    LiteralKind::Int(_) => "a number",
+                    LiteralKind::Int(_) | LiteralKind::BadInt(_) => "a number",
                     LiteralKind::Bool(_) => "a boolean",
                     LiteralKind::Name(_) => "an enum variant",
                 };
@@ -959,6 +993,7 @@ impl Checker {
             finals: Vec::new(),
             transitions: Vec::new(),
             module_grants: Vec::new(),
+            uses_modules: !c.module_grants.is_empty(),
         });
         if states.is_empty() {
             self.error(
@@ -966,7 +1001,14 @@ impl Checker {
                     .with_help("list its workflow states: `states Start, Review, Closed;`"),
             );
         }
-        let initial = match &c.initial {
+        for extra in c.initials.iter().skip(1) {
+            self.error(
+                Diagnostic::new(Code::StateMachine, extra.span, format!("case type `{}` has more than one initial state", c.name.name))
+                    .with_secondary(c.initials[0].span, "the first `initial` is here")
+                    .with_help("a case starts in exactly one state; keep one `initial` line"),
+            );
+        }
+        let initial = match c.initials.first() {
             Some(i) => self.state(i, &states, Some(ct), p),
             None => {
                 if !states.is_empty() {
@@ -978,7 +1020,7 @@ impl Checker {
                 None
             }
         };
-        let finals = c.finals.iter().filter_map(|f| self.state(f, &states, Some(ct), p)).collect();
+        let finals: Vec<StateId> = c.finals.iter().filter_map(|f| self.state(f, &states, Some(ct), p)).collect();
         let mut transitions = Vec::new();
         let errors_before = self.diags.iter().filter(|d| d.is_error()).count();
         for (ti, t) in c.transitions.iter().enumerate() {
@@ -986,6 +1028,15 @@ impl Checker {
             let from: Vec<StateId> = t.from.iter().filter_map(|f| self.state(f, &states, Some(ct), p)).collect();
             let to = self.state(&t.to, &states, Some(ct), p);
             let by: Vec<Subject> = t.by.iter().filter_map(|s| self.subject(s)).collect();
+            for f in &t.from {
+                if c.finals.iter().any(|x| x.name == f.name) {
+                    self.error(
+                        Diagnostic::new(Code::StateMachine, f.span, format!("transition `{}` leaves final state `{}`", t.action.name, f.name))
+                            .with_label("a final state has no way out")
+                            .with_help(format!("remove `{}` from the transition, or from the `final` list", f.name)),
+                    );
+                }
+            }
             if let (Some(action), Some(to)) = (action, to) {
                 transitions.push(TransitionDef { action, from: from.clone(), to, span: t.span });
                 p.rules.push(RuleDef {
@@ -1175,7 +1226,7 @@ pub(crate) fn type_name(t: Type, p: &Policy) -> String {
 fn example_decl(sort: Sort, name: &str) -> String {
     match sort {
         Sort::Role => format!("role {name};"),
-        Sort::Relation => format!("relation {name};` in the case kind"),
+        Sort::Relation => format!("relation {name};"),
         Sort::Action | Sort::ActionGroup => format!("action {name};"),
         Sort::Permission => format!("permission {name};"),
         Sort::Group => format!("group {name} {{ grants SomeRole; }}"),
@@ -1194,6 +1245,6 @@ fn wrong_sort_help(found: Sort, wanted: &[Sort]) -> String {
             "account permissions are granted with `permits` in a group; use `action … requires …` to tie an action to one".into()
         }
         (Sort::Relation, Some(Sort::Role)) => "relations are held on a case, not granted; name a role here".into(),
-        _ => format!("use a {} here", wanted.iter().map(|s| s.word()).collect::<Vec<_>>().join(" or ")),
+        _ => format!("use {} here", wanted.iter().map(|s| s.article()).collect::<Vec<_>>().join(" or ")),
     }
 }

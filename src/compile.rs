@@ -203,8 +203,8 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
     let mut module_grants = vec![Bits::EMPTY; ir.casetypes.len() * n_modules * n_actions];
     let mut ct_has_modules = vec![false; ir.casetypes.len()];
     for (t, ct) in ir.casetypes.iter().enumerate() {
+        ct_has_modules[t] = ct.uses_modules;
         for g in &ct.module_grants {
-            ct_has_modules[t] = true;
             let subj = subjects(&ir, &g.subjects);
             for a in &g.actions {
                 let slot = &mut module_grants[(t * n_modules + g.module.idx()) * n_actions + a.idx()];

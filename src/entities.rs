@@ -376,18 +376,6 @@ impl Entities {
                 codes: codes.into(),
             });
         }
-        // User attributes are checked by type but not stored: no rule reads them yet.
-        for u in &raw.users {
-            for a in &p.user_attrs {
-                match u.attrs.get(&a.name) {
-                    None => ld.err(&u.id, &format!("attrs.{}", a.name), format!("missing attribute `{}`", a.name), "every attribute declared in `user { … }` must be given".to_string()),
-                    Some(v) => {
-                        let _ = convert(&mut ld, &u.id, &a.name, a.ty, v, &user_index, &HashMap::new(), &[]);
-                    }
-                }
-            }
-        }
-
         // Resources: index first, then validate, since parents may come later in the file.
         let mut resource_index = HashMap::with_capacity(raw.resources.len());
         for (i, r) in raw.resources.iter().enumerate() {
@@ -395,6 +383,18 @@ impl Entities {
         }
         let kind_index: HashMap<&str, KindId> = p.kinds.iter().enumerate().map(|(i, k)| (k.name.as_str(), KindId(i as u32))).collect();
         let kinds_of: Vec<Option<KindId>> = raw.resources.iter().map(|r| kind_index.get(r.kind.as_str()).copied()).collect();
+        // User attributes are checked by type but not stored: no rule reads them yet.
+        for u in &raw.users {
+            for a in &p.user_attrs {
+                match u.attrs.get(&a.name) {
+                    None => ld.err(&u.id, &format!("attrs.{}", a.name), format!("missing attribute `{}`", a.name), "every attribute declared in `user { … }` must be given".to_string()),
+                    Some(v) => {
+                        let _ = convert(&mut ld, &u.id, &a.name, a.ty, v, &user_index, &resource_index, &kinds_of);
+                    }
+                }
+            }
+        }
+
         let mut resources = Vec::with_capacity(raw.resources.len());
         for (i, r) in raw.resources.iter().enumerate() {
             let Some(kind) = kinds_of[i] else {

@@ -45,7 +45,6 @@ fn mark(v: Verdict) -> &'static str {
     match v {
         Verdict::Pass => "✓",
         Verdict::Deny => "✗",
-        Verdict::NotApplicable => "–",
     }
 }
 

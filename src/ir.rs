@@ -177,6 +177,8 @@ pub struct CaseTypeDef {
     pub finals: Vec<StateId>,
     pub transitions: Vec<TransitionDef>,
     pub module_grants: Vec<ModuleGrantDef>,
+    /// The case type has at least one `module` block: the module layer applies to its cases.
+    pub uses_modules: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -34,7 +34,6 @@ pub struct Trace {
 pub enum Verdict {
     Pass,
     Deny,
-    NotApplicable,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -400,7 +399,7 @@ pub fn evaluate_resolved(policy: &CompiledPolicy, ent: &Entities, request: &Requ
     // Module.
     if let Some(a) = anchor {
         let ct = &p.casetypes[a.casetype as usize];
-        if !ct.module_grants.is_empty() {
+        if ct.uses_modules {
             let action_name = &p.actions[action].name;
             let module_name = module.map(|m| p.modules[m as usize].name.clone());
             let fail = |trace: &mut Trace, reason, summary: String, hints: Vec<String>, grants: Vec<RuleRef>| {

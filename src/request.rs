@@ -110,6 +110,16 @@ pub fn resolve(policy: &CompiledPolicy, entities: &Entities, req: &Request) -> R
         };
         return Err(error(RequestErrorKind::UnknownPrincipal, format!("unknown principal `{}`", req.principal), help));
     };
+    let module = match &req.module {
+        None => None,
+        Some(m) => match policy.module_index.get(m) {
+            Some(&i) => Some(i),
+            None => {
+                let help = mean(m, p.modules.iter().map(|x| &x.name));
+                return Err(error(RequestErrorKind::UnknownModule, format!("unknown module `{m}`"), help));
+            }
+        },
+    };
     if let Some(&permission) = policy.permission_index.get(&req.action) {
         if let Some(r) = &req.resource {
             return Err(error(
@@ -134,16 +144,6 @@ pub fn resolve(policy: &CompiledPolicy, entities: &Entities, req: &Request) -> R
     let Some(&resource) = entities.resource_index.get(rid) else {
         let help = mean(rid, entities.resources.iter().map(|r| &r.id));
         return Err(error(RequestErrorKind::UnknownResource, format!("unknown resource `{rid}`"), help));
-    };
-    let module = match &req.module {
-        None => None,
-        Some(m) => match policy.module_index.get(m) {
-            Some(&i) => Some(i),
-            None => {
-                let help = mean(m, p.modules.iter().map(|x| &x.name));
-                return Err(error(RequestErrorKind::UnknownModule, format!("unknown module `{m}`"), help));
-            }
-        },
     };
     Ok(Resolved::Action { principal, action, resource, module })
 }

@@ -161,6 +161,25 @@ pub fn expected_words(r: Rule) -> &'static str {
     }
 }
 
+/// Rules for a braced block: a user reads their failure as a missing token, not a construct.
+fn is_block(r: Rule) -> bool {
+    matches!(
+        r,
+        Rule::case_decl
+            | Rule::resource_decl
+            | Rule::casetype_decl
+            | Rule::group_decl
+            | Rule::module_decl
+            | Rule::user_decl
+            | Rule::enum_decl
+            | Rule::codes_decl
+            | Rule::mode_decl
+            | Rule::module_grant
+            | Rule::table
+            | Rule::scope_filter
+    )
+}
+
 /// What a name is expected to be, judged by the rule it would have completed.
 fn name_in(parent: Rule) -> Option<&'static str> {
     Some(match parent {
@@ -224,6 +243,9 @@ pub fn to_diagnostic(e: &Error<Rule>, file: FileId, offset: usize, text: &str) -
                     .and_then(|r| r.strip_suffix(')'))
                     .and_then(|name| Rule::all_rules().iter().copied().find(|r| format!("{r:?}") == name));
                 match rule {
+                    // A block's own rule is reported when its closing token is expected; the
+                    // token itself (`}`) says it better.
+                    Some(r) if is_block(r) => tokens = true,
                     Some(Rule::ident | Rule::ident_list) => {
                         push(&mut words, stack.parent.and_then(name_in).unwrap_or("a name").to_string())
                     }

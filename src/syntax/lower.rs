@@ -173,8 +173,10 @@ fn lower_literal(cx: &Ctx, p: Pair<Rule>) -> Option<Literal> {
     let v = inner(p).next()?;
     let kind = match v.as_rule() {
         Rule::string => LiteralKind::Str(unescape(inner(v).next().map(|s| s.as_str()).unwrap_or(""))),
-        // INVARIANT: the grammar admits only digits here; an out-of-range number is caught below.
-        Rule::int => LiteralKind::Int(v.as_str().parse().unwrap_or(i64::MAX)),
+        Rule::int => match v.as_str().parse() {
+            Ok(i) => LiteralKind::Int(i),
+            Err(_) => LiteralKind::BadInt(v.as_str().to_string()),
+        },
         Rule::bool_lit => LiteralKind::Bool(v.as_str() == "true"),
         Rule::ident => LiteralKind::Name(v.as_str().to_string()),
         _ => return None,
@@ -286,7 +288,7 @@ fn lower_casetype(cx: &Ctx, p: Pair<Rule>) -> Option<CaseTypeDecl> {
     let mut ct = CaseTypeDecl {
         name,
         states: Vec::new(),
-        initial: None,
+        initials: Vec::new(),
         finals: Vec::new(),
         transitions: Vec::new(),
         module_grants: Vec::new(),
@@ -297,7 +299,7 @@ fn lower_casetype(cx: &Ctx, p: Pair<Rule>) -> Option<CaseTypeDecl> {
         let span = cx.span(&c);
         match c.as_rule() {
             Rule::states_decl => ct.states.extend(inner(c).flat_map(|l| cx.idents(l))),
-            Rule::initial_decl => ct.initial = inner(c).next().map(|i| cx.ident(i)),
+            Rule::initial_decl => ct.initials.extend(inner(c).next().map(|i| cx.ident(i))),
             Rule::final_decl => ct.finals.extend(inner(c).flat_map(|l| cx.idents(l))),
             Rule::transition => {
                 let mut ti = inner(c);

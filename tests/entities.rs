@@ -1,0 +1,114 @@
+//! Entity loading, data-driven: each `tests/data/entities/{ok,err}/*.json` is loaded against
+//! `tests/data/entities/policy.casepol`.
+//!
+//! - `ok/*.json` must load; the snapshot is what was loaded (group and unit closures, code sets,
+//!   anchors and effective access codes), so a wrong closure shows up as a diff.
+//! - `err/*.json` must fail; the snapshot is every error rendered with `Display`, one per line.
+
+use casepol::entities::{EffectiveCode, Entities};
+use casepol::Policy;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn policy() -> Policy {
+    let path = "tests/data/entities/policy.casepol";
+    let text = std::fs::read_to_string(root().join(path)).unwrap();
+    let policy = Policy::from_source(path, &text).unwrap_or_else(|e| panic!("{}", e.render()));
+    assert!(policy.warnings().is_empty(), "{:?}", policy.warnings());
+    policy
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn codes(entities: &Entities, code: &EffectiveCode) -> String {
+    let levels: Vec<String> = code
+        .levels
+        .iter()
+        .zip(code.origin.iter())
+        .map(|(level, &from)| {
+            let names: Vec<&str> = level.iter().map(|&s| entities.symbol(s)).collect();
+            format!("[{}]@{}", names.join("|"), entities.resources()[from as usize].id)
+        })
+        .collect();
+    if levels.is_empty() {
+        "(none)".to_string()
+    } else {
+        levels.join(" & ")
+    }
+}
+
+/// A readable account of everything the loader computed.
+fn summary(policy: &Policy, entities: &Entities) -> String {
+    let ir = policy.compiled().ir();
+    let mut out = String::new();
+    for u in entities.units() {
+        let parent = u.parent.map(|p| entities.units()[p as usize].id.as_str()).unwrap_or("-");
+        let _ = writeln!(out, "unit {} parent={parent}", u.id);
+    }
+    for u in entities.users() {
+        let groups: Vec<&str> = u.groups.iter().map(|&g| ir.groups[g as usize].name.as_str()).collect();
+        let mut code_set: Vec<&str> = u.codes.iter().map(|&s| entities.symbol(s)).collect();
+        code_set.sort_unstable();
+        let _ = writeln!(out, "user {} groups=[{}] codes=[{}]", u.id, groups.join(", "), code_set.join(", "));
+    }
+    for r in entities.resources() {
+        let id = |i: Option<u32>| i.map(|i| entities.resources()[i as usize].id.clone()).unwrap_or_else(|| "-".into());
+        let kind = &ir.kinds[r.kind.idx()];
+        let _ = write!(out, "resource {} kind={} parent={} anchor={}", r.id, kind.name, id(r.parent), id(r.anchor));
+        if kind.is_case {
+            let ct = &ir.casetypes[r.casetype as usize];
+            let relations: Vec<String> = ir
+                .relations
+                .iter()
+                .zip(r.relations.iter())
+                .map(|(rel, users)| {
+                    let names: Vec<&str> = users.iter().map(|&u| entities.users()[u as usize].id.as_str()).collect();
+                    format!("{}=[{}]", rel.name, names.join(", "))
+                })
+                .collect();
+            let _ = write!(out, " type={} state={} {}", ct.name, ct.states[r.state as usize].name, relations.join(" "));
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(out, "  read:  {}", codes(entities, &r.read));
+        let _ = writeln!(out, "  write: {}", codes(entities, &r.write));
+    }
+    out
+}
+
+#[test]
+fn entities_that_load() {
+    let policy = policy();
+    insta::glob!("data/entities/ok/*.json", |path| {
+        let entities = policy.load_entities(&read(path)).unwrap_or_else(|errors| {
+            let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            panic!("{} should load:\n{}", path.display(), lines.join("\n"))
+        });
+        insta::assert_snapshot!(summary(&policy, &entities));
+    });
+}
+
+#[test]
+fn entities_that_fail() {
+    let policy = policy();
+    insta::glob!("data/entities/err/*.json", |path| {
+        let errors = match policy.load_entities(&read(path)) {
+            Ok(_) => panic!("{} should not load", path.display()),
+            Err(errors) => errors,
+        };
+        assert!(!errors.is_empty(), "{}: an error result with no errors", path.display());
+        for e in &errors {
+            // docs/data-formats.md §1.6: an error locates itself, by position in the JSON or by
+            // entity and field, and says how to fix it.
+            let located = (e.line.is_some() && e.column.is_some()) || (e.entity.is_some() && e.field.is_some());
+            assert!(located, "{}: error is not located: {e:?}", path.display());
+        }
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        insta::assert_snapshot!(lines.join("\n"));
+    });
+}
