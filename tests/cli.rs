@@ -1,0 +1,456 @@
+//! The `casepol` binary, run as a user runs it: exit codes are asserted exactly, and standard
+//! output and standard error are snapshotted.
+//!
+//! Every command runs in the repository root with relative paths, so the snapshots hold the same
+//! paths on every machine. `NO_COLOR` is set, so no escape codes reach the snapshots.
+//! Fixtures live in `tests/data/cli/`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Exit codes, as documented in `src/cli.rs` and docs/data-formats.md.
+const OK: i32 = 0;
+const FAIL: i32 = 1;
+const ERROR: i32 = 2;
+
+const POLICY: &str = "tests/data/cli/policy.casepol";
+const ENTITIES: &str = "tests/data/cli/entities.json";
+
+struct Run {
+    args: Vec<String>,
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn casepol(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_casepol"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("CLICOLOR")
+        .output()
+        .expect("the casepol binary runs");
+    Run {
+        args: args.iter().map(|a| a.to_string()).collect(),
+        code: out.status.code().expect("casepol was not killed by a signal"),
+        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+impl Run {
+    /// The command, its exit code and both streams, as one text for a snapshot.
+    fn transcript(&self) -> String {
+        let quoted: Vec<String> =
+            self.args.iter().map(|a| if a.contains([' ', '"', '{']) { format!("'{a}'") } else { a.clone() }).collect();
+        format!(
+            "$ casepol {}\nexit: {}\n--- stdout ---\n{}--- stderr ---\n{}",
+            quoted.join(" "),
+            self.code,
+            self.stdout,
+            self.stderr
+        )
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not one JSON value ({e}):\n{}", self.stdout))
+    }
+
+    /// Each stdout line as JSON (for `check --format json`, which prints one object per line).
+    fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+            .collect()
+    }
+}
+
+/// Runs casepol and asserts the exit code, showing everything it printed if the code is wrong.
+fn expect(args: &[&str], code: i32) -> Run {
+    let run = casepol(args);
+    assert_eq!(run.code, code, "wrong exit code:\n{}", run.transcript());
+    run
+}
+
+fn check(request: &str) -> Vec<&str> {
+    vec!["check", POLICY, "--entities", ENTITIES, "--request", request]
+}
+
+// ---- validate -------------------------------------------------------------------------------
+
+#[test]
+fn validate_clean_policy() {
+    let run = expect(&["validate", POLICY], OK);
+    assert_eq!(run.stderr, "");
+    insta::assert_snapshot!(run.transcript());
+}
+
+#[test]
+fn validate_policy_with_errors() {
+    let run = expect(&["validate", "tests/data/cli/errors.casepol"], FAIL);
+    insta::assert_snapshot!(run.transcript());
+}
+
+#[test]
+fn validate_policy_with_errors_json() {
+    let run = expect(&["validate", "--format", "json", "tests/data/cli/errors.casepol"], FAIL);
+    assert_eq!(run.stderr, "", "JSON mode prints nothing to stderr");
+    let v = run.json();
+    let p = &v["policies"][0];
+    assert_eq!(p["policy"], "tests/data/cli/errors.casepol");
+    assert_eq!(p["ok"], false);
+    assert_eq!((p["errors"].as_u64(), p["warnings"].as_u64()), (Some(2), Some(1)));
+    let codes: Vec<&str> = p["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["CP0101", "CP0201", "CP0105"]);
+    insta::assert_snapshot!(serde_json::to_string_pretty(&v).unwrap());
+}
+
+#[test]
+fn validate_warnings_do_not_fail() {
+    let run = expect(&["validate", "tests/data/cli/warning.casepol"], OK);
+    assert!(run.stderr.contains("CP0201"), "the warning is shown:\n{}", run.stderr);
+    insta::assert_snapshot!(run.transcript());
+}
+
+#[test]
+fn validate_directory_policy() {
+    // Two files that only check together: one uses what the other declares.
+    let run = expect(&["validate", "tests/data/cli/split"], OK);
+    insta::assert_snapshot!(run.transcript());
+    expect(&["validate", "tests/data/cli/split/rules.casepol"], FAIL);
+}
+
+#[test]
+fn validate_several_policies_exits_with_the_worst() {
+    let run = expect(&["validate", POLICY, "tests/data/cli/errors.casepol", "tests/data/cli/warning.casepol"], FAIL);
+    insta::assert_snapshot!("validate_clean_errors_warning", run.transcript());
+    let run = expect(&["validate", "tests/data/cli/missing.casepol", "tests/data/cli/errors.casepol", POLICY], ERROR);
+    insta::assert_snapshot!("validate_missing_errors_clean", run.transcript());
+}
+
+#[test]
+fn validate_missing_file() {
+    let run = expect(&["validate", "tests/data/cli/missing.casepol"], ERROR);
+    assert_eq!(run.stdout, "");
+    insta::assert_snapshot!(run.transcript());
+}
+
+#[test]
+fn validate_missing_file_json() {
+    let run = expect(&["validate", "--format", "json", "tests/data/cli/missing.casepol", POLICY], ERROR);
+    let v = run.json();
+    assert!(v["policies"][0]["error"].is_string());
+    assert_eq!(v["policies"][1]["ok"], true);
+    insta::assert_snapshot!(serde_json::to_string_pretty(&v).unwrap());
+}
+
+#[test]
+fn validate_directory_without_policy_files() {
+    let run = expect(&["validate", "tests/data/cli/no_policy"], ERROR);
+    insta::assert_snapshot!(run.transcript());
+}
+
+#[test]
+fn validate_non_utf8_file() {
+    let run = expect(&["validate", "tests/data/cli/latin1.casepol"], ERROR);
+    insta::assert_snapshot!(run.transcript());
+}
+
+#[test]
+fn validate_without_arguments_is_a_usage_error() {
+    let run = expect(&["validate"], ERROR);
+    insta::assert_snapshot!(run.transcript());
+}
+
+// ---- check: one request ---------------------------------------------------------------------
+
+#[test]
+fn check_allow() {
+    let run = expect(&check("tests/data/cli/request_allow.json"), OK);
+    assert_eq!(run.stderr, "");
+    insta::assert_snapshot!(run.transcript());
+}
+
+#[test]
+fn check_deny_explicit() {
+    let run = expect(&check("tests/data/cli/request_deny.json"), FAIL);
+    insta::assert_snapshot!(run.transcript());
+}
+
+#[test]
+fn check_deny_not_permitted() {
+    let run = expect(&check(r#"{"principal": "ann", "action": "edit", "resource": "case-open"}"#), FAIL);
+    insta::assert_snapshot!(run.transcript());
+}
+
+#[test]
+fn check_account_permission() {
+    let run = expect(&check(r#"{"principal": "max", "action": "billing"}"#), OK);
+    insta::assert_snapshot!("check_permission_held", run.transcript());
+    let run = expect(&check(r#"{"principal": "ann", "action": "billing"}"#), FAIL);
+    insta::assert_snapshot!("check_permission_not_held", run.transcript());
+}
+
+#[test]
+fn check_inline_request_and_request_file_agree() {
+    for (file, code) in [("tests/data/cli/request_allow.json", OK), ("tests/data/cli/request_deny.json", FAIL)] {
+        let text = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+        let from_file = expect(&check(file), code);
+        let inline = expect(&check(text.trim()), code);
+        assert_eq!((&from_file.stdout, &from_file.stderr), (&inline.stdout, &inline.stderr));
+        // Leading whitespace before the `{` still means inline JSON.
+        let padded = format!("  {}", text.trim());
+        let padded = expect(&check(&padded), code);
+        assert_eq!(padded.stdout, inline.stdout);
+    }
+}
+
+#[test]
+fn check_unresolvable_requests_are_denied_with_exit_2() {
+    let cases = [
+        ("unknown_principal", r#"{"principal": "anne", "action": "view", "resource": "case-open"}"#),
+        ("role_as_principal", r#"{"principal": "Clerk", "action": "view", "resource": "case-open"}"#),
+        ("group_as_principal", r#"{"principal": "Managers", "action": "view", "resource": "case-open"}"#),
+        ("unknown_action", r#"{"principal": "ann", "action": "veiw", "resource": "case-open"}"#),
+        ("unknown_resource", r#"{"principal": "ann", "action": "view", "resource": "case-opn"}"#),
+        ("action_without_resource", r#"{"principal": "ann", "action": "view"}"#),
+        ("permission_with_resource", r#"{"principal": "max", "action": "billing", "resource": "case-open"}"#),
+        ("unknown_module", r#"{"principal": "ann", "action": "view", "resource": "case-open", "module": "Cases"}"#),
+    ];
+    for (name, request) in cases {
+        let run = expect(&check(request), ERROR);
+        assert!(run.stdout.starts_with("deny (error: "), "{name}: an unresolvable request is a deny:\n{}", run.stdout);
+        insta::assert_snapshot!(format!("check_error_{name}"), run.transcript());
+    }
+}
+
+#[test]
+fn check_json() {
+    let run = expect(&["check", POLICY, "--entities", ENTITIES, "--request", "tests/data/cli/request_allow.json", "--format", "json"], OK);
+    assert_eq!(run.json(), serde_json::json!({"decision": "allow", "layer": "data", "reason": "allowed"}));
+    let run = expect(&["check", POLICY, "--entities", ENTITIES, "--request", "tests/data/cli/request_deny.json", "--format", "json"], FAIL);
+    assert_eq!(run.json(), serde_json::json!({"decision": "deny", "layer": "data", "reason": "explicitly_denied"}));
+    let request = r#"{"principal": "Clerk", "action": "view", "resource": "case-open"}"#;
+    let run = expect(&["check", POLICY, "--entities", ENTITIES, "--request", request, "--format", "json"], ERROR);
+    let v = run.json();
+    assert_eq!((v["decision"].as_str(), v["layer"].as_str(), v["reason"].as_str()), (Some("deny"), Some("request"), Some("error")));
+    assert_eq!(v["error"]["kind"], "unknown_principal");
+    insta::assert_snapshot!(run.transcript());
+}
+
+#[test]
+fn check_malformed_request() {
+    let run = expect(&check(r#"{"principal": "ann", "action": "view""#), ERROR);
+    assert_eq!(run.stdout, "", "nothing is decided");
+    insta::assert_snapshot!("check_malformed_request_inline", run.transcript());
+    let run = expect(&check("tests/data/cli/request_malformed.json"), ERROR);
+    insta::assert_snapshot!("check_malformed_request_file", run.transcript());
+    let run = expect(&check(r#"{"principal": "ann", "action": "view", "resource": "case-open", "resouce": "x"}"#), ERROR);
+    insta::assert_snapshot!("check_request_unknown_field", run.transcript());
+    let run = expect(&check(r#"{"principal": "ann"}"#), ERROR);
+    insta::assert_snapshot!("check_request_missing_field", run.transcript());
+    let run = expect(&check("tests/data/cli/no_such_request.json"), ERROR);
+    insta::assert_snapshot!("check_request_file_missing", run.transcript());
+}
+
+#[test]
+fn check_bad_entities() {
+    let run = expect(&["check", POLICY, "--entities", "tests/data/cli/bad_entities.json", "--request", "tests/data/cli/request_allow.json"], ERROR);
+    assert_eq!(run.stdout, "", "nothing is decided");
+    insta::assert_snapshot!(run.transcript());
+}
+
+#[test]
+fn check_missing_entities_file() {
+    let run = expect(&["check", POLICY, "--entities", "tests/data/cli/no_such_entities.json", "--request", "tests/data/cli/request_allow.json"], ERROR);
+    insta::assert_snapshot!(run.transcript());
+}
+
+#[test]
+fn check_policy_with_errors() {
+    let run = expect(&["check", "tests/data/cli/errors.casepol", "--entities", ENTITIES, "--request", "tests/data/cli/request_allow.json"], ERROR);
+    assert_eq!(run.stdout, "", "nothing is decided");
+    insta::assert_snapshot!(run.transcript());
+}
+
+#[test]
+fn check_needs_exactly_one_of_request_and_requests() {
+    let run = expect(&["check", POLICY, "--entities", ENTITIES], ERROR);
+    insta::assert_snapshot!("check_no_request", run.transcript());
+    let run = expect(
+        &["check", POLICY, "--entities", ENTITIES, "--request", "tests/data/cli/request_allow.json", "--requests", "tests/data/cli/requests_ok.jsonl"],
+        ERROR,
+    );
+    insta::assert_snapshot!("check_request_and_requests", run.transcript());
+}
+
+// ---- check: batches -------------------------------------------------------------------------
+
+#[test]
+fn check_batch_all_decided() {
+    // Denies are decisions too: the batch exits 0 when no line is an error.
+    let run = expect(&["check", POLICY, "--entities", ENTITIES, "--requests", "tests/data/cli/requests_ok.jsonl"], OK);
+    assert_eq!(run.stdout.lines().count(), 5, "one result per non-blank line");
+    insta::assert_snapshot!("check_batch_all_decided_human", run.transcript());
+    let run = expect(
+        &["check", POLICY, "--entities", ENTITIES, "--requests", "tests/data/cli/requests_ok.jsonl", "--format", "json"],
+        OK,
+    );
+    assert_eq!(run.json_lines().len(), 5);
+    insta::assert_snapshot!("check_batch_all_decided_json", run.transcript());
+}
+
+#[test]
+fn check_batch_with_blank_and_bad_lines() {
+    let args = ["check", POLICY, "--entities", ENTITIES, "--requests", "tests/data/cli/requests_mixed.jsonl"];
+    let run = expect(&args, ERROR);
+    insta::assert_snapshot!("check_batch_mixed_human", run.transcript());
+    let run = expect(&[&args[..], &["--format", "json"]].concat(), ERROR);
+    let lines = run.json_lines();
+    assert_eq!(lines.len(), 4, "blank and whitespace-only lines are skipped:\n{}", run.stdout);
+    assert_eq!(lines[1]["line"], 3, "a line that is not a request names its line number");
+    assert!(lines.iter().all(|l| l["decision"] == "allow" || l["decision"] == "deny"));
+    insta::assert_snapshot!("check_batch_mixed_json", run.transcript());
+}
+
+#[test]
+fn check_batch_file_missing() {
+    let run = expect(&["check", POLICY, "--entities", ENTITIES, "--requests", "tests/data/cli/no_such.jsonl"], ERROR);
+    insta::assert_snapshot!(run.transcript());
+}
+
+// ---- check: the two engines agree -----------------------------------------------------------
+
+/// Writes every request of a policy's expect.json as a JSON Lines file.
+fn expectations_as_jsonl(policy_dir: &str) -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let cases: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(root.join(policy_dir).join("expect.json")).unwrap()).unwrap();
+    assert!(!cases.is_empty());
+    let lines: Vec<String> = cases.iter().map(|c| c["request"].to_string()).collect();
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{}.jsonl", policy_dir.replace('/', "_")));
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+#[test]
+fn check_engines_agree() {
+    let mut batches: Vec<(String, String, String)> = Vec::new();
+    for dir in ["policies/efob", "policies/workzone"] {
+        let jsonl = expectations_as_jsonl(dir);
+        batches.push((dir.to_string(), format!("{dir}/entities.json"), jsonl.display().to_string()));
+    }
+    for file in ["tests/data/cli/requests_ok.jsonl", "tests/data/cli/requests_mixed.jsonl"] {
+        batches.push((POLICY.to_string(), ENTITIES.to_string(), file.to_string()));
+    }
+    for (policy, entities, requests) in &batches {
+        let args = |engine| vec!["check", policy, "--entities", entities, "--requests", requests, "--format", "json", "--engine", engine];
+        let vm = casepol(&args("vm"));
+        let reference = casepol(&args("reference"));
+        assert!(vm.code == OK || vm.code == ERROR, "{}", vm.transcript());
+        assert_eq!(vm.code, reference.code, "{policy}: exit codes differ");
+        assert!(!vm.stdout.is_empty(), "{}", vm.transcript());
+        assert_eq!(vm.stdout, reference.stdout, "{policy} with {requests}: the engines decide differently");
+    }
+    // The default engine is the VM, and a single request agrees too.
+    let default = expect(&check("tests/data/cli/request_deny.json"), FAIL);
+    let reference = expect(&[&check("tests/data/cli/request_deny.json")[..], &["--engine", "reference"]].concat(), FAIL);
+    assert_eq!(default.stdout, reference.stdout);
+}
+
+// ---- explain --------------------------------------------------------------------------------
+
+fn explain(policy: &str, request: &str, format: &str) -> Vec<String> {
+    ["explain", policy, "--entities", &format!("{policy}/entities.json"), "--request", request, "--format", format]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+fn run_explain(policy: &str, request: &str, format: &str, code: i32) -> Run {
+    let args = explain(policy, request, format);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    expect(&args, code)
+}
+
+const EFOB_ALLOW: &str = r#"{"principal": "emma", "action": "access", "resource": "case-start", "module": "MyMatters"}"#;
+const EFOB_DENY: &str = r#"{"principal": "ada", "action": "access", "resource": "case-start", "module": "Cases"}"#;
+const WORKZONE_ALLOW: &str = r#"{"principal": "BB", "action": "view", "resource": "supp-1"}"#;
+const WORKZONE_DENY: &str = r#"{"principal": "AA", "action": "view", "resource": "supp-1"}"#;
+
+#[test]
+fn explain_efob() {
+    let run = run_explain("policies/efob", EFOB_ALLOW, "human", OK);
+    assert!(run.stdout.starts_with("ALLOW"), "{}", run.stdout);
+    insta::assert_snapshot!("explain_efob_allow_text", run.transcript());
+    let run = run_explain("policies/efob", EFOB_DENY, "human", FAIL);
+    assert!(run.stdout.starts_with("DENY"), "{}", run.stdout);
+    insta::assert_snapshot!("explain_efob_deny_text", run.transcript());
+    let run = run_explain("policies/efob", EFOB_DENY, "json", FAIL);
+    let v = run.json();
+    assert_eq!(v["decision"]["allowed"], false);
+    assert_eq!(v["decision"]["reason"], "explicitly_denied");
+    insta::assert_snapshot!("explain_efob_deny_json", run.transcript());
+}
+
+#[test]
+fn explain_workzone() {
+    let run = run_explain("policies/workzone", WORKZONE_ALLOW, "human", OK);
+    insta::assert_snapshot!("explain_workzone_allow_text", run.transcript());
+    let run = run_explain("policies/workzone", WORKZONE_DENY, "human", FAIL);
+    insta::assert_snapshot!("explain_workzone_deny_text", run.transcript());
+    let run = run_explain("policies/workzone", WORKZONE_ALLOW, "json", OK);
+    let v = run.json();
+    assert_eq!(v["decision"]["allowed"], true);
+    insta::assert_snapshot!("explain_workzone_allow_json", run.transcript());
+}
+
+#[test]
+fn explain_agrees_with_check() {
+    for (policy, request, code) in [
+        ("policies/efob", EFOB_ALLOW, OK),
+        ("policies/efob", EFOB_DENY, FAIL),
+        ("policies/workzone", WORKZONE_ALLOW, OK),
+        ("policies/workzone", WORKZONE_DENY, FAIL),
+    ] {
+        let entities = format!("{policy}/entities.json");
+        let checked = expect(&["check", policy, "--entities", &entities, "--request", request, "--format", "json"], code);
+        let explained = run_explain(policy, request, "json", code);
+        let (c, e) = (checked.json(), explained.json());
+        assert_eq!(
+            (&c["decision"] == "allow", &c["layer"], &c["reason"]),
+            (e["decision"]["allowed"] == true, &e["decision"]["layer"], &e["decision"]["reason"]),
+            "{policy}: {request}"
+        );
+    }
+}
+
+#[test]
+fn explain_unresolvable_request() {
+    let run = run_explain("policies/efob", r#"{"principal": "HR", "action": "access", "resource": "case-start"}"#, "human", ERROR);
+    insta::assert_snapshot!(run.transcript());
+}
+
+// ---- help -----------------------------------------------------------------------------------
+
+#[test]
+fn help() {
+    for (name, args) in [
+        ("help", vec!["--help"]),
+        ("help_validate", vec!["validate", "--help"]),
+        ("help_check", vec!["check", "--help"]),
+        ("help_explain", vec!["explain", "--help"]),
+    ] {
+        let run = expect(&args, OK);
+        assert_eq!(run.stderr, "");
+        insta::assert_snapshot!(name, run.transcript());
+    }
+}
+
+#[test]
+fn no_subcommand_is_a_usage_error() {
+    let run = expect(&[], ERROR);
+    insta::assert_snapshot!(run.transcript());
+}
