@@ -94,6 +94,8 @@ struct Checker {
     kinds: Names,
     casetypes: Names,
     modules: Names,
+    /// Each action group's members by name, for help text.
+    group_members: HashMap<String, Vec<String>>,
 }
 
 impl Checker {
@@ -173,7 +175,7 @@ impl Checker {
                 )
                 .with_label(format!("expected {want_a}"))
                 .with_secondary(span, format!("`{}` is declared as {} here", id.name, sort.article()))
-                .with_help(wrong_sort_help(sort, wanted)),
+                .with_help(self.wrong_sort_help(&id.name, sort, wanted)),
             );
             return;
         }
@@ -188,6 +190,34 @@ impl Checker {
                 .with_label(format!("no {want} with this name is declared"))
                 .with_help(help),
         );
+    }
+
+    fn wrong_sort_help(&self, name: &str, found: Sort, wanted: &[Sort]) -> String {
+        match (found, wanted.first()) {
+            (Sort::Group, Some(Sort::Role)) => {
+                "rules name roles; give the group the role with `grants`, and name the role here".into()
+            }
+            (Sort::Action, Some(Sort::Permission)) => {
+                "only account permissions, declared with `permission`, can be permitted by a group or required by an action".into()
+            }
+            (Sort::Permission, Some(Sort::Action)) => {
+                "account permissions are granted with `permits` in a group; use `action … requires …` to tie an action to one".into()
+            }
+            (Sort::Relation, Some(Sort::Role)) => "relations are held on a case, not granted; name a role here".into(),
+            (Sort::ActionGroup, Some(Sort::Action)) => {
+                let members = self.group_members.get(name).map(|m| backticked(m)).unwrap_or_default();
+                format!("`{name}` stands for several actions ({members}); name a single action here")
+            }
+            (_, Some(Sort::Relation)) => {
+                let rels: Vec<String> = self.relations.order.clone();
+                if rels.is_empty() {
+                    "declare relations in the `case` kind: `relation assignee;`".into()
+                } else {
+                    format!("the declared relations are {}", backticked(&rels))
+                }
+            }
+            _ => format!("use {} here", wanted.iter().map(|s| s.article()).collect::<Vec<_>>().join(" or ")),
+        }
     }
 
     fn lookup(&mut self, id: &Ident, sort: Sort) -> Option<u32> {
@@ -331,6 +361,7 @@ impl Checker {
         for item in items {
             if let Item::ActionGroup { name, members } = item {
                 let idx = self.action_groups.get(&name.name).unwrap_or(0) as usize;
+                self.group_members.insert(name.name.clone(), members.iter().map(|m| m.name.clone()).collect());
                 let mut ids = Vec::new();
                 for m in members {
                     match self.actions.get(&m.name) {
@@ -424,16 +455,18 @@ impl Checker {
                             }),
                     ),
                 }
-                if k.parent.is_none() {
-                    self.error(
-                        Diagnostic::new(
-                            Code::Misplaced,
-                            inh.span,
-                            format!("kind `{}` inherits access codes but has no parent", k.name.name),
-                        )
-                        .with_help(format!("give it a parent: `resource {} under Case {{ … }}`", k.name.name)),
-                    );
-                }
+            }
+            if let (Some(first), None) = (k.inherits.first(), &k.parent) {
+                let parent = p.case_kind.map(|c| p.kinds[c.idx()].name.clone()).unwrap_or_else(|| "Parent".into());
+                self.error(
+                    Diagnostic::new(
+                        Code::Misplaced,
+                        first.span,
+                        format!("kind `{}` inherits access codes but has no parent to inherit from", k.name.name),
+                    )
+                    .with_label("nothing to inherit from")
+                    .with_help(format!("give it a parent, `resource {} under {parent} {{ … }}`, or remove `inherit`", k.name.name)),
+                );
             }
         }
         self.kind_cycles(&p);
@@ -447,6 +480,8 @@ impl Checker {
                 if i > 0 {
                     self.error(
                         Diagnostic::new(Code::Duplicate, m.span, "a case kind may have only one access `mode`")
+                            .with_label("second `mode`")
+                            .with_secondary(k.modes[0].span, "first `mode`")
                             .with_help("merge the two `mode` blocks"),
                     );
                     continue;
@@ -668,8 +703,13 @@ impl Checker {
         let attr = &kind.attrs[attr_idx];
         let Type::Enum(e) = attr.ty else {
             self.error(
-                Diagnostic::new(Code::TypeMismatch, m.attr.span, format!("access mode `{}` must have an enum type", attr.name))
-                    .with_secondary(attr.span, "declared here")
+                Diagnostic::new(
+                    Code::TypeMismatch,
+                    m.attr.span,
+                    format!("the mode's attribute `{}` has type {}; an access mode needs an enum attribute", attr.name, type_name(attr.ty, p)),
+                )
+                .with_label("not an enum")
+                .with_secondary(attr.span, "declared here")
                     .with_help("declare an enum of modes, e.g. `enum AccessMode { open, restricted }`"),
             );
             return None;
@@ -694,8 +734,14 @@ impl Checker {
             });
             if arms[v].is_some() {
                 self.error(
-                    Diagnostic::new(Code::Duplicate, arm.variant.span, format!("mode `{}` has two lines", arm.variant.name))
-                        .with_help("keep one line per mode"),
+                    Diagnostic::new(
+                        Code::Duplicate,
+                        arm.variant.span,
+                        format!("variant `{}` has two lines in this access mode", arm.variant.name),
+                    )
+                    .with_label("second line")
+                    .with_secondary(spans[v], "first line")
+                    .with_help("keep one line per variant"),
                 );
             }
             arms[v] = Some(rels);
@@ -766,6 +812,8 @@ impl Checker {
             if i > 0 {
                 self.error(
                     Diagnostic::new(Code::Duplicate, *span, format!("group `{}` has more than one scope", g.name.name))
+                        .with_label("second scope")
+                        .with_secondary(g.scopes[0].1, "first scope")
                         .with_help("a group has one scope: `all`, `assigned via …` or `filter { … }`"),
                 );
                 continue;
@@ -828,7 +876,16 @@ impl Checker {
             }
             CondOp::Contains(l) => {
                 if ty != Type::SetStr {
-                    self.type_mismatch(l.span, attr, "`contains`", "`contains` tests a `set<string>` attribute; use `==` or `in [...]` here", p);
+                    self.error(
+                        Diagnostic::new(
+                            Code::TypeMismatch,
+                            c.attr.span,
+                            format!("`contains` needs a `set<string>` attribute, but `{}` has type {}", attr.name, type_name(ty, p)),
+                        )
+                        .with_label("not a set")
+                        .with_secondary(attr.span, format!("`{}` is declared here", attr.name))
+                        .with_help("compare single values with `==` or `in [...]`"),
+                    );
                     return None;
                 }
                 let LiteralKind::Str(s) = &l.kind else {
@@ -881,7 +938,15 @@ impl Checker {
                     LiteralKind::Bool(_) => "a boolean",
                     LiteralKind::Name(_) => "an enum variant",
                 };
-                self.type_mismatch(l.span, attr, what, &format!("compare `{}` with a value of type {}", attr.name, type_name(attr.ty, p)), p);
+                let help = match (attr.ty, kind) {
+                    (Type::RefUser, _) => "a `ref User` attribute can only be compared with `principal`".to_string(),
+                    (Type::Ref(_), _) => format!("a {} attribute cannot be tested in a filter", type_name(attr.ty, p)),
+                    (Type::Enum(e), LiteralKind::Str(v)) if p.enums[e.idx()].variants.contains(v) => {
+                        format!("enum variants are written without quotes: `{} == {v}`", attr.name)
+                    }
+                    _ => format!("compare `{}` with a value of type {}", attr.name, type_name(attr.ty, p)),
+                };
+                self.type_mismatch(l.span, attr, what, &help, p);
                 return None;
             }
         };
@@ -1121,7 +1186,14 @@ impl Checker {
                     Diagnostic::new(
                         Code::TableShape,
                         span,
-                        format!("row `{}` has {} cells, but the table has {} columns", row.state.name, row.cells.len(), columns.len()),
+                        format!(
+                            "row `{}` has {} cell{}, but the table has {} column{}",
+                            row.state.name,
+                            row.cells.len(),
+                            if row.cells.len() == 1 { "" } else { "s" },
+                            columns.len(),
+                            if columns.len() == 1 { "" } else { "s" }
+                        ),
                     )
                     .with_secondary(t.columns.first().map(|c| c.span).unwrap_or(t.span), "the columns are declared here")
                     .with_help("give every row one cell per column; write `.` for an empty cell"),
@@ -1237,14 +1309,3 @@ fn example_decl(sort: Sort, name: &str) -> String {
     }
 }
 
-fn wrong_sort_help(found: Sort, wanted: &[Sort]) -> String {
-    match (found, wanted.first()) {
-        (Sort::Group, Some(Sort::Role)) => "rules name roles; give the group the role with `grants`, and name the role here".into(),
-        (Sort::Action, Some(Sort::Permission)) => "groups `permits` account permissions; actions are allowed by rules".into(),
-        (Sort::Permission, Some(Sort::Action)) => {
-            "account permissions are granted with `permits` in a group; use `action … requires …` to tie an action to one".into()
-        }
-        (Sort::Relation, Some(Sort::Role)) => "relations are held on a case, not granted; name a role here".into(),
-        _ => format!("use {} here", wanted.iter().map(|s| s.article()).collect::<Vec<_>>().join(" or ")),
-    }
-}

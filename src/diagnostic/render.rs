@@ -16,10 +16,20 @@ pub fn human(diag: &Diagnostic, sources: &Sources, color: bool) -> String {
         .with_code(diag.code.as_str())
         .with_message(&diag.message)
         .with_config(Config::default().with_color(color).with_index_type(IndexType::Byte));
-    for (i, label) in diag.labels.iter().enumerate() {
-        let mut l = Label::new((name(label.span.file), label.span.range())).with_order(i as i32);
-        if !label.message.is_empty() {
-            l = l.with_message(&label.message);
+    // ariadne starts a new section whenever a label lies above the one before it, so labels go
+    // in in source order: one section per file.
+    let mut labels: Vec<(usize, &super::Label)> = diag.labels.iter().enumerate().collect();
+    labels.sort_by_key(|(_, l)| (l.span.file, l.span.start));
+    for (i, label) in labels {
+        // ariadne draws no underline for a label without text, so the primary location always
+        // gets some.
+        let text = match (i, label.message.is_empty()) {
+            (0, true) => "here",
+            _ => label.message.as_str(),
+        };
+        let mut l = Label::new((name(label.span.file), label.span.range()));
+        if !text.is_empty() {
+            l = l.with_message(text);
         }
         report = report.with_label(l);
     }

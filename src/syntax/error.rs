@@ -253,7 +253,7 @@ pub fn to_diagnostic(e: &Error<Rule>, file: FileId, offset: usize, text: &str) -
                     None => tokens = true,
                 }
             }
-            if tokens || words.is_empty() || words.len() == 1 {
+            if tokens || !words.is_empty() || words.is_empty() {
                 for token in attempts.expected_tokens() {
                     let token = token.to_string();
                     // Layout, comments, character ranges and built-ins are never what is missing.
@@ -274,16 +274,174 @@ pub fn to_diagnostic(e: &Error<Rule>, file: FileId, offset: usize, text: &str) -
             }
         }
     }
+    refine(words, text, pos, file, offset)
+}
+
+fn is_ident_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// The identifier-like word that ends exactly at `pos`, with its start.
+fn word_before(text: &str, pos: usize) -> Option<(usize, &str)> {
+    let before = &text[..pos.min(text.len())];
+    let start = before.rfind(|c: char| !is_ident_char(c)).map(|i| i + 1).unwrap_or(0);
+    (start < before.len()).then(|| (start, &before[start..]))
+}
+
+const KEYWORDS: &[&str] = &[
+    "action", "actions", "all", "allow", "assigned", "attr", "by", "case", "casetype", "codes",
+    "contains", "deny", "enum", "everyone", "false", "filter", "final", "grants", "group", "in",
+    "inherit", "initial", "mode", "module", "permission", "permits", "principal", "records", "ref",
+    "relation", "require", "requires", "resource", "role", "scope", "set", "states", "table",
+    "transition", "true", "under", "user", "via",
+];
+
+fn is_name_word(w: &str) -> bool {
+    w == "a name" || (w.starts_with("a ") || w.starts_with("an ")) && w.ends_with(" name")
+}
+
+/// The line (1-based) of the innermost `{` still open at `pos`, ignoring strings and comments.
+fn open_brace_line(text: &str, pos: usize) -> Option<usize> {
+    let mut stack = Vec::new();
+    let mut in_string = false;
+    let mut in_comment = false;
+    let mut prev = '\0';
+    for (i, c) in text[..pos.min(text.len())].char_indices() {
+        match c {
+            '\n' => in_comment = false,
+            _ if in_comment => {}
+            '"' if prev != '\\' => in_string = !in_string,
+            '/' if !in_string && prev == '/' => in_comment = true,
+            '{' if !in_string => stack.push(i),
+            '}' if !in_string => {
+                stack.pop();
+            }
+            _ => {}
+        }
+        prev = c;
+    }
+    stack.last().map(|&i| text[..i].matches('\n').count() + 1)
+}
+
+/// Builds the diagnostic, turning the commonest failures into a specific message and help.
+fn refine(mut words: Vec<String>, text: &str, pos: usize, file: FileId, offset: usize) -> Diagnostic {
+    let span_of = |start: usize, end: usize| Span::new(file, offset + start, offset + end.min(text.len()).max(start));
+    let found = describe_found(text, pos);
+    let found_word = found.trim_matches('`');
+    let next_char = text[pos.min(text.len())..].chars().next();
+    let line_start = text[..pos.min(text.len())].rfind('\n').map(|i| i + 1).unwrap_or(0);
+
+    // A bad escape inside a string.
+    if pos > 0 && text.as_bytes().get(pos - 1) == Some(&b'\\') && words.iter().any(|w| w == "`n`" || w == "`t`") {
+        let esc = text[pos - 1..].chars().take(2).collect::<String>();
+        return Diagnostic::new(Code::Syntax, span_of(pos - 1, pos - 1 + esc.len()), format!("unknown escape `{esc}` in a string"))
+            .with_label("not an escape")
+            .with_help("the escapes are `\\\"`, `\\\\`, `\\n` and `\\t`");
+    }
+    // A string that runs to the end of its line.
+    let quotes_before = text[line_start..pos.min(text.len())].matches('"').count() - text[line_start..pos.min(text.len())].matches("\\\"").count();
+    if matches!(next_char, None | Some('\n' | '\r')) && quotes_before % 2 == 1 {
+        let open = line_start + text[line_start..pos].rfind('"').unwrap_or(0);
+        return Diagnostic::new(Code::Syntax, span_of(open, pos), "unterminated string")
+            .with_label("this string is not closed")
+            .with_help("close it with `\"` on the same line; a string cannot span lines");
+    }
+    // `set` without its element type: `attr tags: set;`.
+    if let Some((start, "set")) = word_before(text, pos) {
+        if text[..start].trim_end().ends_with(':') && !text[pos..].trim_start().starts_with('<') {
+            return Diagnostic::new(Code::Syntax, span_of(start, pos), "`set` needs an element type")
+                .with_label("a set of what?")
+                .with_help("write `set<string>`");
+        }
+    }
+    // A reserved word where a name belongs. pest has looked past the keyword, so the error sits
+    // just after it.
+    if words.iter().any(|w| is_name_word(w)) {
+        if let Some((start, w)) = word_before(text, pos) {
+            if KEYWORDS.contains(&w) && !next_char.is_some_and(is_ident_char) {
+                return Diagnostic::new(Code::Syntax, span_of(start, pos), format!("`{w}` is a reserved word and cannot be used as a name"))
+                    .with_label("reserved word")
+                    .with_help(format!("choose another name, e.g. `{w}_`"));
+            }
+        }
+    }
+
+    // Characters that are parts of names, numbers and strings are never what is missing.
+    let has_value = words.iter().any(|w| w == "a value" || w == "a whole number");
+    words.retain(|w| !matches!(w.as_str(), "`_`" | "`\"`" | "`\\`" | "a condition") && !(has_value && w == "`-`"));
+    // A name cannot be what is missing when a name was found (it would have parsed), when a
+    // keyword was found (it can never be a name), or right after a name (it would be the same
+    // word).
+    let found_is_word = found_word.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    let prev_end = text[..pos.min(text.len())].trim_end().len();
+    let after_name = word_before(text, prev_end).is_some_and(|(_, w)| !KEYWORDS.contains(&w));
+    if found_is_word || after_name {
+        words.retain(|w| !is_name_word(w));
+    }
+    if words.iter().any(|w| w == "a value") {
+        words.retain(|w| w != "`true`" && w != "`false`");
+    }
+    if words.iter().any(|w| w == "`ref`") && words.iter().any(|w| w == "`set`") {
+        words.retain(|w| !matches!(w.as_str(), "`ref`" | "`set`" | "a type") && !is_name_word(w));
+        words.insert(0, "a type (`string`, `int`, `bool`, `set<string>`, `ref Kind` or an enum)".into());
+    }
     // A long list of top-level keywords reads better as one phrase.
     let top: Vec<String> = TOP_LEVEL.iter().map(|k| format!("`{k}`")).collect();
     if words.iter().filter(|w| top.contains(w)).count() > 4 {
-        words.retain(|w| !top.contains(w));
+        words.retain(|w| !top.contains(w) && w != "a declaration");
         words.insert(0, "a declaration (`role`, `action`, `group`, `case`, `casetype`, …)".into());
     }
-    let found = describe_found(text, pos);
-    let end = (pos + found.trim_matches('`').len().max(1)).min(text.len()).max(pos);
-    let span = Span::new(file, offset + pos, offset + end);
+    let mut help: Option<String> = None;
+    // Table cells.
+    if words.iter().any(|w| w == "`+`" || w == "`+` or `-`") && words.iter().any(|w| w == "`.`") {
+        words.retain(|w| !matches!(w.as_str(), "`+`" | "`-`" | "`.`" | "`+` or `-`"));
+        words.insert(0, "a table cell (`+action`, `-action` or `.`)".into());
+        help = Some("each cell lists `+action` to allow and `-action` to deny, or `.` for nothing".into());
+    }
+    if pos > 0 && matches!(text.as_bytes()[pos - 1], b'+' | b'-') && matches!(next_char, Some(' ' | '\t')) {
+        let sign = text.as_bytes()[pos - 1] as char;
+        return Diagnostic::new(Code::Syntax, span_of(pos - 1, pos + 1), format!("expected an action name right after `{sign}`, found {found}"))
+            .with_label("no space allowed here")
+            .with_help(format!("write the sign and the action together, e.g. `{sign}view`"));
+    }
+    if words.iter().any(|w| w == "`==`") {
+        help = Some("conditions are `attr == value`, `attr != value`, `attr contains \"x\"` or `attr in [a, b]`".into());
+    }
+    // Something that belongs in another block.
+    match found_word {
+        "inherit" if words.iter().any(|w| w == "`relation`") => {
+            help = Some("the case kind is the top of every chain, so it has nothing to inherit from; `inherit` belongs in a `resource … under …` kind".into())
+        }
+        "relation" if words.iter().any(|w| w == "`inherit`") => {
+            help = Some("relations are held on a case: declare them in the `case` kind".into())
+        }
+        "mode" if words.iter().any(|w| w == "`inherit`") => {
+            help = Some("an access mode belongs to the `case` kind".into())
+        }
+        _ => {}
+    }
+    // A block that is still open when the next declaration starts.
+    if help.is_none() && words.iter().any(|w| w == "`}`") {
+        let at_top = TOP_LEVEL.contains(&found_word) && pos == line_start;
+        if at_top || next_char.is_none() {
+            if let Some(line) = open_brace_line(text, pos) {
+                help = Some(format!("is a `}}` missing? the block opened on line {line} is not closed"));
+            }
+        }
+    }
+    let end = if matches!(next_char, None | Some('\n' | '\r')) { pos + 1 } else { pos + found_word.len().max(1) };
     let expected = join_or(&words);
-    Diagnostic::new(Code::Syntax, span, format!("expected {expected}, found {found}"))
-        .with_label(format!("expected {expected} here"))
+    // When what was found is on a later line, the mistake is at the end of the line before:
+    // point there, as a missing `;` is missing after the last word, not before the next one.
+    let gap = &text[prev_end..pos.min(text.len())];
+    let (span, label) = if prev_end > 0 && gap.contains('\n') {
+        (span_of(prev_end, prev_end + 1), format!("expected {expected} here"))
+    } else {
+        (span_of(pos, end), format!("expected {expected} here"))
+    };
+    let d = Diagnostic::new(Code::Syntax, span, format!("expected {expected}, found {found}")).with_label(label);
+    match help {
+        Some(h) => d.with_help(h),
+        None => d,
+    }
 }
