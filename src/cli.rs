@@ -2,21 +2,26 @@
 //!
 //! Exit codes are part of the interface: see [`Exit`].
 
+use casepol::diagnostic::render::JsonDiagnostic;
 use casepol::diagnostic::{render, Diagnostic, Severity, Sources};
-use casepol::{Entities, Policy, Request};
-use clap::{Parser, Subcommand, ValueEnum};
+use casepol::request::RequestErrorKind;
+use casepol::{Decision, Entities, Layer, Policy, Reason, Request, RequestError};
+use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// Stable exit codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Stable exit codes. When several apply, the highest wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Exit {
-    /// Success: the policy is clean, or the request is allowed.
+    /// Success: the policy is clean, the request is allowed, or every request of a batch was
+    /// decided.
     Ok = 0,
     /// The policy has errors, or the request is denied.
     Fail = 1,
-    /// An input could not be used (unreadable file, invalid entities or request).
+    /// An input could not be used (unreadable file, invalid entities or request), or a request
+    /// could not be resolved. Also clap's code for a usage error.
     Error = 2,
 }
 
@@ -27,7 +32,11 @@ impl From<Exit> for ExitCode {
 }
 
 #[derive(Parser)]
-#[command(name = "casepol", version, about = "Check, decide and explain case-management access policies")]
+#[command(
+    name = "casepol",
+    version,
+    about = "Check, decide and explain case-management access policies"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -35,55 +44,85 @@ struct Cli {
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
+    /// Text for people
     Human,
+    /// JSON for tools, as described in docs/data-formats.md
     Json,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Engine {
-    /// The compiled evaluator.
+    /// The compiled evaluator
     Vm,
-    /// The reference evaluator (slow, follows docs/semantics.md step by step).
+    /// The reference evaluator: slow, follows docs/semantics.md step by step
     Reference,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Type-check policies. Each argument is one policy: a `.casepol` file, or a directory whose
-    /// `.casepol` files together form one policy. Exit 0 when clean, 1 on errors, 2 if unreadable.
+    /// Type-check policies
+    ///
+    /// Each argument is one policy: a `.casepol` file, or a directory whose `.casepol` files
+    /// together form one policy. Diagnostics go to standard error; each policy gets one summary
+    /// line on standard output.
+    ///
+    /// Exit status: 0 when no policy has errors (warnings are allowed), 1 when some policy has
+    /// errors, 2 when some policy could not be read.
     Validate {
-        #[arg(required = true)]
+        /// A policy: a `.casepol` file, or a directory of them that together form one policy
+        #[arg(required = true, value_name = "POLICY")]
         policies: Vec<PathBuf>,
+        /// Output format
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
     },
-    /// Decide a request. Exit 0 allow, 1 deny, 2 error in any input.
+    /// Decide a request, or a batch of requests
+    ///
+    /// Prints one result per request on standard output, each on one line: `allow`,
+    /// `deny (LAYER: REASON)`, or `deny (error: MESSAGE; help: HELP)` when the request cannot be
+    /// decided. A batch prints one result per non-blank line, in input order; with
+    /// `--format json` each result names its input line.
+    ///
+    /// Exit status with --request: 0 allow, 1 deny, 2 error in any input (including a request
+    /// that cannot be resolved). With --requests: 0 when every line was decided, allow or deny;
+    /// 2 when any line or input was an error.
+    #[command(group(ArgGroup::new("input").required(true).args(["request", "requests"])))]
     Check {
-        /// A `.casepol` file or a directory of them.
+        /// The policy: a `.casepol` file, or a directory of them
         policy: PathBuf,
-        /// The entities file (JSON).
+        /// The entities file (JSON)
         #[arg(long)]
         entities: PathBuf,
-        /// The request: a JSON file, or inline JSON starting with `{`.
-        #[arg(long, conflicts_with = "requests", required_unless_present = "requests")]
+        /// One request: a JSON file, or inline JSON starting with `{`
+        #[arg(long)]
         request: Option<String>,
-        /// Decide a batch: a JSON Lines file, one request per line; one result line per line.
-        /// Exit 0 when every line was decided, 2 if any line was an error.
+        /// A batch: a JSON Lines file with one request per line; blank lines are skipped
         #[arg(long)]
         requests: Option<PathBuf>,
+        /// Output format
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
+        /// The evaluator that decides; both give the same decisions
         #[arg(long, value_enum, default_value = "vm")]
         engine: Engine,
     },
-    /// Say why a request is allowed or denied, layer by layer. Exit codes as for `check`.
+    /// Say why a request is allowed or denied, layer by layer
+    ///
+    /// Decides one request with the reference evaluator and shows each layer that applied, up
+    /// to the first that denied, with the matching rules in the policy source, the effective
+    /// access codes, and what was missing.
+    ///
+    /// Exit status: 0 allow, 1 deny, 2 error in any input.
     Explain {
+        /// The policy: a `.casepol` file, or a directory of them
         policy: PathBuf,
+        /// The entities file (JSON)
         #[arg(long)]
         entities: PathBuf,
-        /// The request: a JSON file, or inline JSON starting with `{`.
+        /// The request: a JSON file, or inline JSON starting with `{`
         #[arg(long)]
         request: String,
+        /// Output format
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
     },
@@ -93,10 +132,27 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let exit = match cli.command {
         Command::Validate { policies, format } => validate(&policies, format),
-        Command::Check { policy, entities, request, requests, format, engine } => {
-            check(&policy, &entities, request.as_deref(), requests.as_deref(), format, engine)
-        }
-        Command::Explain { policy, entities, request, format } => explain(&policy, &entities, &request, format),
+        Command::Check {
+            policy,
+            entities,
+            request,
+            requests,
+            format,
+            engine,
+        } => check(
+            &policy,
+            &entities,
+            request.as_deref(),
+            requests.as_deref(),
+            format,
+            engine,
+        ),
+        Command::Explain {
+            policy,
+            entities,
+            request,
+            format,
+        } => explain(&policy, &entities, &request, format),
     };
     exit.into()
 }
@@ -111,13 +167,43 @@ fn fail_input(msg: String) -> Exit {
     Exit::Error
 }
 
+/// Writes one line to standard output. A closed or failing stdout is an error (exit 2).
+fn emit(line: &str) -> Result<(), Exit> {
+    writeln!(std::io::stdout().lock(), "{line}").map_err(|_| Exit::Error)
+}
+
+/// Where the first invalid UTF-8 sequence of `bytes` is: its one-based line and column (in
+/// characters, counted over the valid prefix) and its first byte.
+fn utf8_position(bytes: &[u8], e: &std::str::Utf8Error) -> (usize, usize, u8) {
+    let valid = e.valid_up_to();
+    // INVARIANT: `bytes[..valid]` is valid UTF-8, by the definition of `valid_up_to`.
+    let prefix = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
+    let line = prefix.matches('\n').count() + 1;
+    let column = prefix
+        .rsplit('\n')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .count()
+        + 1;
+    (line, column, bytes[valid])
+}
+
 fn read_text(path: &Path) -> Result<String, String> {
     if path.is_dir() {
-        return Err(format!("`{}` is a directory, but a file is expected here", path.display()));
+        return Err(format!(
+            "`{}` is a directory, but a file is expected here",
+            path.display()
+        ));
     }
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     String::from_utf8(bytes).map_err(|e| {
-        format!("`{}` is not valid UTF-8 (byte {}); save it as UTF-8", path.display(), e.utf8_error().valid_up_to())
+        let (line, column, byte) = utf8_position(e.as_bytes(), &e.utf8_error());
+        format!(
+            "`{}` is not valid UTF-8: byte 0x{byte:02X} at line {line}, column {column}; save it as UTF-8",
+            path.display()
+        )
     })
 }
 
@@ -132,7 +218,10 @@ fn read_policy(path: &Path) -> Result<Sources, String> {
             .collect();
         files.sort();
         if files.is_empty() {
-            return Err(format!("directory `{}` holds no `.casepol` files", path.display()));
+            return Err(format!(
+                "directory `{}` holds no `.casepol` files",
+                path.display()
+            ));
         }
         for f in files {
             let text = read_text(&f)?;
@@ -159,7 +248,10 @@ fn load_policy(path: &Path) -> Result<Policy, Exit> {
         Ok(p) => Ok(p),
         Err(e) => {
             print_diagnostics(&e.diagnostics, &e.sources);
-            eprintln!("error: policy `{}` has errors; fix them before deciding requests", path.display());
+            eprintln!(
+                "error: policy `{}` has errors; fix them before deciding requests",
+                path.display()
+            );
             Err(Exit::Error)
         }
     }
@@ -172,111 +264,260 @@ fn load_entities(policy: &Policy, path: &Path) -> Result<Entities, Exit> {
         for e in &errors {
             let _ = writeln!(err, "error: {}: {e}", path.display());
         }
-        let _ = writeln!(err, "error: {} problem(s) in entities file `{}`", errors.len(), path.display());
+        let _ = writeln!(
+            err,
+            "error: {} problem(s) in entities file `{}`",
+            errors.len(),
+            path.display()
+        );
         Exit::Error
     })
 }
 
-fn parse_request(text: &str, origin: &str) -> Result<Request, String> {
+const REQUEST_HELP: &str =
+    r#"a request is {"principal": "<user>", "action": "<action>", "resource": "<id>"}"#;
+
+/// Parses a request; on failure, the one-based line and column and serde's message without
+/// its position.
+fn parse_request(text: &str) -> Result<Request, (usize, usize, String)> {
     serde_json::from_str::<Request>(text).map_err(|e| {
-        format!(
-            "invalid request in {origin} at line {}, column {}: {}\n  help: a request is {{\"principal\": \"<user>\", \"action\": \"<action>\", \"resource\": \"<id>\"}}",
-            e.line(),
-            e.column(),
-            e.to_string().split(" at line ").next().unwrap_or_default()
-        )
+        let msg = e.to_string();
+        let position = format!(" at line {} column {}", e.line(), e.column());
+        let msg = msg.strip_suffix(&position).unwrap_or(&msg).to_string();
+        (e.line(), e.column(), msg)
     })
 }
 
+/// Reads the request of `--request`: inline JSON, or a file.
 fn read_request(arg: &str) -> Result<Request, Exit> {
-    if arg.trim_start().starts_with('{') {
-        parse_request(arg, "--request").map_err(fail_input)
+    let (origin, text) = if arg.trim_start().starts_with('{') {
+        ("--request".to_string(), arg.to_string())
     } else {
-        let text = read_text(Path::new(arg)).map_err(fail_input)?;
-        parse_request(&text, &format!("`{arg}`")).map_err(fail_input)
-    }
+        (
+            format!("`{arg}`"),
+            read_text(Path::new(arg)).map_err(fail_input)?,
+        )
+    };
+    parse_request(&text).map_err(|(line, column, msg)| {
+        eprintln!("error: invalid request in {origin} at line {line}, column {column}: {msg}\n  help: {REQUEST_HELP}");
+        Exit::Error
+    })
+}
+
+// ---- validate -------------------------------------------------------------------------------
+
+/// The output of `validate --format json` (docs/data-formats.md, `validate`).
+#[derive(Serialize)]
+struct ValidateJson<'a> {
+    policies: Vec<PolicyJson<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum PolicyJson<'a> {
+    Checked {
+        policy: String,
+        ok: bool,
+        errors: usize,
+        warnings: usize,
+        diagnostics: Vec<JsonDiagnostic<'a>>,
+    },
+    Unreadable {
+        policy: String,
+        error: &'a str,
+    },
+}
+
+/// One policy argument of `validate`, read and checked.
+enum Validated {
+    Checked {
+        sources: Sources,
+        diags: Vec<Diagnostic>,
+        errors: usize,
+    },
+    Unreadable(String),
 }
 
 fn validate(paths: &[PathBuf], format: Format) -> Exit {
     let mut worst = Exit::Ok;
-    let mut json_files = Vec::new();
+    let mut results = Vec::new();
     for path in paths {
-        let sources = match read_policy(path) {
-            Ok(s) => s,
-            Err(msg) => {
-                if format == Format::Json {
-                    json_files.push(serde_json::json!({"policy": path.display().to_string(), "error": msg}));
-                } else {
-                    eprintln!("error: {msg}");
+        let result = match read_policy(path) {
+            Ok(sources) => {
+                let (_, diags) = casepol::check_sources(&sources);
+                let errors = diags
+                    .iter()
+                    .filter(|d| d.severity == Severity::Error)
+                    .count();
+                worst = worst.max(if errors > 0 { Exit::Fail } else { Exit::Ok });
+                Validated::Checked {
+                    sources,
+                    diags,
+                    errors,
                 }
+            }
+            Err(msg) => {
                 worst = Exit::Error;
-                continue;
+                Validated::Unreadable(msg)
             }
         };
-        let (_, diags) = casepol::check_sources(&sources);
-        let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
-        let warnings = diags.len() - errors;
-        if errors > 0 && worst == Exit::Ok {
-            worst = Exit::Fail;
-        }
-        match format {
-            Format::Human => {
-                print_diagnostics(&diags, &sources);
-                let status = if errors == 0 { "ok" } else { "failed" };
-                println!("{}: {status} ({errors} error(s), {warnings} warning(s))", path.display());
-            }
-            Format::Json => {
-                let list: Vec<_> = diags.iter().map(|d| render::json(d, &sources)).collect();
-                json_files.push(serde_json::json!({
-                    "policy": path.display().to_string(),
-                    "ok": errors == 0,
-                    "errors": errors,
-                    "warnings": warnings,
-                    "diagnostics": list,
-                }));
+        if format == Format::Human {
+            match &result {
+                Validated::Unreadable(msg) => eprintln!("error: {msg}"),
+                Validated::Checked {
+                    sources,
+                    diags,
+                    errors,
+                } => {
+                    print_diagnostics(diags, sources);
+                    let status = if *errors == 0 { "ok" } else { "failed" };
+                    let warnings = diags.len() - errors;
+                    if let Err(e) = emit(&format!(
+                        "{}: {status} ({errors} error(s), {warnings} warning(s))",
+                        path.display()
+                    )) {
+                        return e;
+                    }
+                }
             }
         }
+        results.push(result);
     }
     if format == Format::Json {
-        println!("{}", serde_json::json!({ "policies": json_files }));
+        let policies = paths
+            .iter()
+            .zip(&results)
+            .map(|(path, result)| {
+                let policy = path.display().to_string();
+                match result {
+                    Validated::Unreadable(msg) => PolicyJson::Unreadable { policy, error: msg },
+                    Validated::Checked {
+                        sources,
+                        diags,
+                        errors,
+                    } => PolicyJson::Checked {
+                        policy,
+                        ok: *errors == 0,
+                        errors: *errors,
+                        warnings: diags.len() - errors,
+                        diagnostics: diags.iter().map(|d| render::json(d, sources)).collect(),
+                    },
+                }
+            })
+            .collect();
+        let json = serde_json::to_string(&ValidateJson { policies }).unwrap_or_default();
+        if let Err(e) = emit(&json) {
+            return e;
+        }
     }
     worst
 }
 
-fn decision_json(d: &casepol::Decision, error: Option<&casepol::RequestError>) -> serde_json::Value {
-    let mut v = serde_json::json!({
-        "decision": if d.allowed { "allow" } else { "deny" },
-        "layer": d.layer,
-        "reason": d.reason,
-    });
-    if let Some(e) = error {
-        v["error"] = serde_json::to_value(e).unwrap_or_default();
-    }
-    v
+// ---- check ----------------------------------------------------------------------------------
+
+/// The result of one request: a decision, and the error when the request could not be decided.
+struct Outcome {
+    decision: Decision,
+    error: Option<RequestError>,
 }
 
-fn decide_one(policy: &Policy, entities: &Entities, req: &Request, engine: Engine) -> (casepol::Decision, Option<casepol::RequestError>) {
-    match policy.resolve(entities, req) {
-        Err(e) => (casepol::Decision::ERROR, Some(e)),
-        Ok(r) => match engine {
-            Engine::Vm => (policy.decide(entities, &r), None),
-            Engine::Reference => (casepol::reference::evaluate_resolved(policy.compiled(), entities, req, &r).decision, None),
-        },
+/// One result line of `check --format json` (docs/data-formats.md, `check`). Fields are
+/// written in this order.
+#[derive(Serialize)]
+struct ResultJson<'a> {
+    /// The one-based line of the request in a `--requests` file; absent for `--request`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
+    decision: &'static str,
+    layer: Layer,
+    reason: Reason,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a RequestError>,
+}
+
+impl Outcome {
+    fn decide(policy: &Policy, entities: &Entities, req: &Request, engine: Engine) -> Outcome {
+        match policy.resolve(entities, req) {
+            Err(e) => Outcome::error(e),
+            Ok(r) => {
+                let decision = match engine {
+                    Engine::Vm => policy.decide(entities, &r),
+                    Engine::Reference => {
+                        casepol::reference::evaluate_resolved(policy.compiled(), entities, req, &r)
+                            .decision
+                    }
+                };
+                Outcome {
+                    decision,
+                    error: None,
+                }
+            }
+        }
+    }
+
+    fn error(e: RequestError) -> Outcome {
+        Outcome {
+            decision: Decision::ERROR,
+            error: Some(e),
+        }
+    }
+
+    fn exit(&self) -> Exit {
+        if self.error.is_some() {
+            Exit::Error
+        } else if self.decision.allowed {
+            Exit::Ok
+        } else {
+            Exit::Fail
+        }
+    }
+
+    /// The result as one line, in either format.
+    fn line(&self, format: Format, line: Option<usize>) -> String {
+        let d = &self.decision;
+        match format {
+            Format::Json => serde_json::to_string(&ResultJson {
+                line,
+                decision: if d.allowed { "allow" } else { "deny" },
+                layer: d.layer,
+                reason: d.reason,
+                error: self.error.as_ref(),
+            })
+            .unwrap_or_default(),
+            Format::Human => match &self.error {
+                Some(RequestError {
+                    message,
+                    help: Some(help),
+                    ..
+                }) => format!("deny (error: {message}; help: {help})"),
+                Some(RequestError {
+                    message,
+                    help: None,
+                    ..
+                }) => format!("deny (error: {message})"),
+                None if d.allowed => "allow".to_string(),
+                None => {
+                    let reason = serde_json::to_value(d.reason).ok();
+                    let reason = reason
+                        .as_ref()
+                        .and_then(|v| v.as_str())
+                        .unwrap_or_default()
+                        .replace('_', " ");
+                    format!("deny ({}: {reason})", d.layer.title())
+                }
+            },
+        }
     }
 }
 
-fn human_decision(d: &casepol::Decision, error: Option<&casepol::RequestError>) -> String {
-    if let Some(e) = error {
-        return format!("deny (error: {e})");
-    }
-    if d.allowed {
-        "allow".to_string()
-    } else {
-        format!("deny ({}: {})", d.layer.title(), serde_json::to_value(d.reason).ok().and_then(|v| v.as_str().map(|s| s.replace('_', " "))).unwrap_or_default())
-    }
-}
-
-fn check(policy_path: &Path, entities_path: &Path, request: Option<&str>, requests: Option<&Path>, format: Format, engine: Engine) -> Exit {
+fn check(
+    policy_path: &Path,
+    entities_path: &Path,
+    request: Option<&str>,
+    requests: Option<&Path>,
+    format: Format,
+    engine: Engine,
+) -> Exit {
     let policy = match load_policy(policy_path) {
         Ok(p) => p,
         Err(e) => return e,
@@ -288,6 +529,7 @@ fn check(policy_path: &Path, entities_path: &Path, request: Option<&str>, reques
     if let Some(batch) = requests {
         return check_batch(&policy, &entities, batch, format, engine);
     }
+    // INVARIANT: clap's required `input` group guarantees one of the two.
     let Some(arg) = request else {
         return fail_input("give --request or --requests".into());
     };
@@ -295,23 +537,58 @@ fn check(policy_path: &Path, entities_path: &Path, request: Option<&str>, reques
         Ok(r) => r,
         Err(e) => return e,
     };
-    let (d, err) = decide_one(&policy, &entities, &req, engine);
-    match format {
-        Format::Human => println!("{}", human_decision(&d, err.as_ref())),
-        Format::Json => println!("{}", decision_json(&d, err.as_ref())),
-    }
-    if err.is_some() {
-        Exit::Error
-    } else if d.allowed {
-        Exit::Ok
-    } else {
-        Exit::Fail
+    let outcome = Outcome::decide(&policy, &entities, &req, engine);
+    match emit(&outcome.line(format, None)) {
+        Ok(()) => outcome.exit(),
+        Err(e) => e,
     }
 }
 
-fn check_batch(policy: &Policy, entities: &Entities, path: &Path, format: Format, engine: Engine) -> Exit {
+/// The outcome of one non-blank batch line.
+fn batch_line(
+    policy: &Policy,
+    entities: &Entities,
+    n: usize,
+    bytes: &[u8],
+    engine: Engine,
+) -> Option<Outcome> {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let (_, column, byte) = utf8_position(bytes, &e);
+            return Some(Outcome::error(RequestError {
+                kind: RequestErrorKind::InvalidRequest,
+                message: format!("invalid UTF-8 at line {n}, column {column} (byte 0x{byte:02X})"),
+                help: Some("save the file as UTF-8".into()),
+            }));
+        }
+    };
+    if text.trim().is_empty() {
+        return None;
+    }
+    Some(match parse_request(text) {
+        Ok(req) => Outcome::decide(policy, entities, &req, engine),
+        // The text is one line, so serde's line is always 1.
+        Err((_, column, msg)) => Outcome::error(RequestError {
+            kind: RequestErrorKind::InvalidRequest,
+            message: format!("invalid request at line {n}, column {column}: {msg}"),
+            help: Some(REQUEST_HELP.into()),
+        }),
+    })
+}
+
+fn check_batch(
+    policy: &Policy,
+    entities: &Entities,
+    path: &Path,
+    format: Format,
+    engine: Engine,
+) -> Exit {
     if path.is_dir() {
-        return fail_input(format!("`{}` is a directory, but a JSON Lines file is expected", path.display()));
+        return fail_input(format!(
+            "`{}` is a directory, but a JSON Lines file is expected",
+            path.display()
+        ));
     }
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
@@ -324,36 +601,19 @@ fn check_batch(policy: &Policy, entities: &Entities, path: &Path, format: Format
     for (i, line) in reader.split(b'\n').enumerate() {
         let line = match line {
             Ok(l) => l,
-            Err(e) => return fail_input(format!("cannot read `{}`: {e}", path.display())),
+            Err(e) => {
+                let _ = out.flush();
+                return fail_input(format!("cannot read `{}`: {e}", path.display()));
+            }
         };
-        let Ok(text) = std::str::from_utf8(&line) else {
+        let Some(outcome) = batch_line(policy, entities, i + 1, &line, engine) else {
+            continue;
+        };
+        // A deny is a decision: only errors change the batch's exit code.
+        if outcome.error.is_some() {
             exit = Exit::Error;
-            let _ = writeln!(out, "{}", serde_json::json!({"line": i + 1, "decision": "deny", "error": {"message": "line is not valid UTF-8"}}));
-            continue;
-        };
-        if text.trim().is_empty() {
-            continue;
         }
-        let result = match parse_request(text, &format!("line {}", i + 1)) {
-            Err(msg) => {
-                exit = Exit::Error;
-                match format {
-                    Format::Json => serde_json::json!({"line": i + 1, "decision": "deny", "error": {"message": msg}}).to_string(),
-                    Format::Human => format!("deny (error: {msg})"),
-                }
-            }
-            Ok(req) => {
-                let (d, err) = decide_one(policy, entities, &req, engine);
-                if err.is_some() {
-                    exit = Exit::Error;
-                }
-                match format {
-                    Format::Json => decision_json(&d, err.as_ref()).to_string(),
-                    Format::Human => human_decision(&d, err.as_ref()),
-                }
-            }
-        };
-        if writeln!(out, "{result}").is_err() {
+        if writeln!(out, "{}", outcome.line(format, Some(i + 1))).is_err() {
             return Exit::Error;
         }
     }
@@ -362,6 +622,8 @@ fn check_batch(policy: &Policy, entities: &Entities, path: &Path, format: Format
     }
     exit
 }
+
+// ---- explain --------------------------------------------------------------------------------
 
 fn explain(policy_path: &Path, entities_path: &Path, request: &str, format: Format) -> Exit {
     let policy = match load_policy(policy_path) {
@@ -377,9 +639,13 @@ fn explain(policy_path: &Path, entities_path: &Path, request: &str, format: Form
         Err(e) => return e,
     };
     let trace = policy.explain(&entities, &req);
-    match format {
-        Format::Human => print!("{}", policy.explain_text(&trace)),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&trace).unwrap_or_default()),
+    let written = match format {
+        Format::Human => write!(std::io::stdout().lock(), "{}", policy.explain_text(&trace))
+            .map_err(|_| Exit::Error),
+        Format::Json => emit(&serde_json::to_string_pretty(&trace).unwrap_or_default()),
+    };
+    if let Err(e) = written {
+        return e;
     }
     if trace.error.is_some() {
         Exit::Error

@@ -45,13 +45,20 @@ impl Request {
 pub enum Resolved {
     /// An account permission (no resource).
     Permission { principal: u32, permission: u32 },
-    Action { principal: u32, action: u32, resource: u32, module: Option<u32> },
+    Action {
+        principal: u32,
+        action: u32,
+        resource: u32,
+        module: Option<u32>,
+    },
 }
 
 impl Resolved {
     pub fn principal(&self) -> u32 {
         match *self {
-            Resolved::Permission { principal, .. } | Resolved::Action { principal, .. } => principal,
+            Resolved::Permission { principal, .. } | Resolved::Action { principal, .. } => {
+                principal
+            }
         }
     }
 }
@@ -70,9 +77,14 @@ pub struct RequestError {
 pub enum RequestErrorKind {
     UnknownPrincipal,
     UnknownAction,
+    /// The resource is unknown, or an action request names none.
     UnknownResource,
     UnknownModule,
     PermissionTakesNoResource,
+    /// The text is not a request object: not JSON, not UTF-8, or a field missing, unknown or
+    /// of the wrong type. [`resolve`] never returns it; readers of requests, such as the
+    /// command line's batches, do.
+    InvalidRequest,
 }
 
 impl std::fmt::Display for RequestError {
@@ -87,36 +99,100 @@ impl std::fmt::Display for RequestError {
 
 #[cold]
 fn error(kind: RequestErrorKind, message: String, help: Option<String>) -> RequestError {
-    RequestError { kind, message, help }
+    RequestError {
+        kind,
+        message,
+        help,
+    }
 }
 
-fn mean(name: &str, cands: impl IntoIterator<Item = impl AsRef<str>>) -> Option<String> {
-    let cands: Vec<String> = cands.into_iter().map(|c| c.as_ref().to_string()).collect();
-    suggest(name, cands.iter().map(String::as_str)).map(|s| format!("did you mean `{s}`?"))
+fn mean<'a>(name: &str, cands: impl IntoIterator<Item = &'a String>) -> Option<String> {
+    suggest(name, cands.into_iter().map(String::as_str)).map(|s| format!("did you mean `{s}`?"))
+}
+
+const NO_MODULES: &str = "the policy declares no modules; remove `module` from the request";
+
+/// At most this many names are listed in a help message.
+const LISTED: usize = 10;
+
+/// "`a`, `b` and `c`", or the first [`LISTED`] names and how many more.
+fn list<'a>(names: impl IntoIterator<Item = &'a String>) -> String {
+    let names: Vec<String> = names.into_iter().map(|n| format!("`{n}`")).collect();
+    match names.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        _ if names.len() > LISTED => format!(
+            "{} and {} more",
+            names[..LISTED].join(", "),
+            names.len() - LISTED
+        ),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// "the module `M`" or "the modules `A` and `B`".
+fn declared<'a>(
+    singular: &str,
+    plural: &str,
+    names: impl IntoIterator<Item = &'a String>,
+) -> Option<String> {
+    let names: Vec<&String> = names.into_iter().collect();
+    match names.len() {
+        0 => None,
+        1 => Some(format!("the {singular} {}", list(names))),
+        _ => Some(format!("the {plural} {}", list(names))),
+    }
 }
 
 /// Resolves a request against a policy and its entities.
-pub fn resolve(policy: &CompiledPolicy, entities: &Entities, req: &Request) -> Result<Resolved, RequestError> {
+pub fn resolve(
+    policy: &CompiledPolicy,
+    entities: &Entities,
+    req: &Request,
+) -> Result<Resolved, RequestError> {
     let p = policy.ir();
     let Some(&principal) = entities.user_index.get(&req.principal) else {
         let is_role = p.roles.iter().any(|r| r.name == req.principal);
         let is_group = p.groups.iter().any(|g| g.name == req.principal);
         let help = if is_role || is_group || entities.is_unit(&req.principal) {
-            let what = if is_role { "a role" } else if is_group { "an access group" } else { "an org unit" };
-            Some(format!("`{}` is {what}; the principal must be a user id", req.principal))
+            let what = if is_role {
+                "a role"
+            } else if is_group {
+                "an access group"
+            } else {
+                "an org unit"
+            };
+            Some(format!(
+                "`{}` is {what}; the principal must be a user id",
+                req.principal
+            ))
         } else {
             mean(&req.principal, entities.users.iter().map(|u| &u.id))
                 .or_else(|| Some("add the user to the entities file".into()))
         };
-        return Err(error(RequestErrorKind::UnknownPrincipal, format!("unknown principal `{}`", req.principal), help));
+        return Err(error(
+            RequestErrorKind::UnknownPrincipal,
+            format!("unknown principal `{}`", req.principal),
+            help,
+        ));
     };
     let module = match &req.module {
         None => None,
         Some(m) => match policy.module_index.get(m) {
             Some(&i) => Some(i),
             None => {
-                let help = mean(m, p.modules.iter().map(|x| &x.name));
-                return Err(error(RequestErrorKind::UnknownModule, format!("unknown module `{m}`"), help));
+                let names = || p.modules.iter().map(|x| &x.name);
+                let help = mean(m, names()).unwrap_or_else(|| {
+                    match declared("module", "modules", names()) {
+                        Some(list) => format!("the policy declares {list}"),
+                        None => NO_MODULES.into(),
+                    }
+                });
+                return Err(error(
+                    RequestErrorKind::UnknownModule,
+                    format!("unknown module `{m}`"),
+                    Some(help),
+                ));
             }
         },
     };
@@ -128,22 +204,69 @@ pub fn resolve(policy: &CompiledPolicy, entities: &Entities, req: &Request) -> R
                 Some("remove `resource` from the request".into()),
             ));
         }
-        return Ok(Resolved::Permission { principal, permission });
+        return Ok(Resolved::Permission {
+            principal,
+            permission,
+        });
     }
     let Some(&action) = policy.action_index.get(&req.action) else {
-        let help = mean(&req.action, p.actions.iter().map(|a| &a.name).chain(p.permissions.iter().map(|x| &x.name)));
-        return Err(error(RequestErrorKind::UnknownAction, format!("unknown action `{}`", req.action), help));
+        let help = mean(
+            &req.action,
+            p.actions
+                .iter()
+                .map(|a| &a.name)
+                .chain(p.permissions.iter().map(|x| &x.name)),
+        )
+        .or_else(|| {
+            let actions = declared("action", "actions", p.actions.iter().map(|a| &a.name));
+            let permissions = declared(
+                "account permission",
+                "account permissions",
+                p.permissions.iter().map(|x| &x.name),
+            );
+            Some(match (actions, permissions) {
+                (Some(a), Some(p)) => format!("the policy declares {a}, and {p}"),
+                (Some(one), None) | (None, Some(one)) => format!("the policy declares {one}"),
+                (None, None) => "the policy declares no actions and no account permissions".into(),
+            })
+        });
+        return Err(error(
+            RequestErrorKind::UnknownAction,
+            format!("unknown action `{}`", req.action),
+            help,
+        ));
     };
     let Some(rid) = &req.resource else {
         return Err(error(
             RequestErrorKind::UnknownResource,
-            format!("action `{}` needs a resource, but the request names none", req.action),
+            format!(
+                "action `{}` needs a resource, but the request names none",
+                req.action
+            ),
             Some("add `\"resource\": \"<id>\"` to the request".into()),
         ));
     };
     let Some(&resource) = entities.resource_index.get(rid) else {
-        let help = mean(rid, entities.resources.iter().map(|r| &r.id));
-        return Err(error(RequestErrorKind::UnknownResource, format!("unknown resource `{rid}`"), help));
+        let help = if entities.user_index.contains_key(rid) {
+            format!(
+                "`{rid}` is a user; the resource must be the id of a resource in the entities file"
+            )
+        } else if entities.is_unit(rid) {
+            format!("`{rid}` is an org unit; the resource must be the id of a resource in the entities file")
+        } else {
+            mean(rid, entities.resources.iter().map(|r| &r.id))
+                .unwrap_or_else(|| "no resource with this id in the entities file".into())
+        };
+        return Err(error(
+            RequestErrorKind::UnknownResource,
+            format!("unknown resource `{rid}`"),
+            Some(help),
+        ));
     };
-    Ok(Resolved::Action { principal, action, resource, module })
+    Ok(Resolved::Action {
+        principal,
+        action,
+        resource,
+        module,
+    })
 }

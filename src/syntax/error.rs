@@ -368,7 +368,11 @@ fn refine(mut words: Vec<String>, text: &str, pos: usize, file: FileId, offset: 
 
     // Characters that are parts of names, numbers and strings are never what is missing.
     let has_value = words.iter().any(|w| w == "a value" || w == "a whole number");
-    words.retain(|w| !matches!(w.as_str(), "`_`" | "`\"`" | "`\\`" | "a condition") && !(has_value && w == "`-`"));
+    words.retain(|w| {
+        let internal = matches!(w.as_str(), "`_`" | "`\"`" | "`\\`" | "a condition");
+        let sign = has_value && w == "`-`";
+        !internal && !sign
+    });
     // A name cannot be what is missing when a name was found (it would have parsed), when a
     // keyword was found (it can never be a name), or right after a name (it would be the same
     // word).
