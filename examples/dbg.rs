@@ -6,6 +6,12 @@ fn main() {
     let (ast, mut diags) = casepol::syntax::parse(f, &text);
     let (p, d2) = casepol::check::check(&[ast]);
     diags.extend(d2);
-    for d in &diags { print!("{}", casepol::diagnostic::render::human(d, &sources, false)); }
-    println!("ok={} rules={}", p.is_some(), p.map(|p| p.rules.len()).unwrap_or(0));
+    for d in &diags {
+        print!("{}", casepol::diagnostic::render::human(d, &sources, false));
+    }
+    println!(
+        "ok={} rules={}",
+        p.is_some(),
+        p.map(|p| p.rules.len()).unwrap_or(0)
+    );
 }

@@ -45,21 +45,31 @@ pub fn parse(text: &str) -> Result<CodeExpr<'_>, CodeError> {
     let mut lex = Tok::lexer(text).spanned().peekable();
     let mut levels = Vec::new();
     if lex.peek().is_none() {
-        return Ok(CodeExpr { levels: vec![Vec::new()] });
+        return Ok(CodeExpr {
+            levels: vec![Vec::new()],
+        });
     }
     let err = |offset: usize, message: String| CodeError { offset, message };
     loop {
         let mut level = Vec::new();
         let (first, span) = match lex.next() {
             Some((Ok(t), s)) => (t, s),
-            Some((Err(()), s)) => return Err(err(s.start, format!("unexpected character `{}`", &text[s.clone()]))),
+            Some((Err(()), s)) => {
+                return Err(err(
+                    s.start,
+                    format!("unexpected character `{}`", &text[s.clone()]),
+                ))
+            }
             None => return Err(err(text.len(), "expected a level after `&`".into())),
         };
         let bracketed = first == Tok::Open;
         let mut expect_code = true;
         if !bracketed {
             if first != Tok::Code {
-                return Err(err(span.start, format!("expected a code or `[`, found `{}`", &text[span])));
+                return Err(err(
+                    span.start,
+                    format!("expected a code or `[`, found `{}`", &text[span]),
+                ));
             }
             level.push(&text[span]);
             expect_code = false;
@@ -83,13 +93,25 @@ pub fn parse(text: &str) -> Result<CodeExpr<'_>, CodeError> {
                     lex.next();
                     break;
                 }
-                Some((Ok(Tok::Or), s)) => return Err(err(s.start, "expected a code before `|`".into())),
+                Some((Ok(Tok::Or), s)) => {
+                    return Err(err(s.start, "expected a code before `|`".into()))
+                }
                 Some((Err(()), s)) => {
-                    return Err(err(s.start, format!("unexpected character `{}`", &text[s.clone()])))
+                    return Err(err(
+                        s.start,
+                        format!("unexpected character `{}`", &text[s.clone()]),
+                    ))
                 }
                 Some((Ok(t), s)) if bracketed => {
-                    let what = if *t == Tok::Code { "`|` or `]`" } else { "a code, `|` or `]`" };
-                    return Err(err(s.start, format!("expected {what}, found `{}`", &text[s.clone()])));
+                    let what = if *t == Tok::Code {
+                        "`|` or `]`"
+                    } else {
+                        "a code, `|` or `]`"
+                    };
+                    return Err(err(
+                        s.start,
+                        format!("expected {what}, found `{}`", &text[s.clone()]),
+                    ));
                 }
                 _ if bracketed => return Err(err(text.len(), "missing `]`".into())),
                 _ => {
@@ -105,7 +127,10 @@ pub fn parse(text: &str) -> Result<CodeExpr<'_>, CodeError> {
             None => break,
             Some((Ok(Tok::And), _)) => continue,
             Some((_, s)) => {
-                return Err(err(s.start, format!("expected `&` between levels, found `{}`", &text[s])));
+                return Err(err(
+                    s.start,
+                    format!("expected `&` between levels, found `{}`", &text[s]),
+                ));
             }
         }
     }
@@ -120,7 +145,10 @@ pub fn display<S: AsRef<str>>(levels: &[Vec<S>]) -> String {
             if l.is_empty() {
                 "[ ]".to_string()
             } else {
-                format!("[{}]", l.iter().map(|c| c.as_ref()).collect::<Vec<_>>().join("|"))
+                format!(
+                    "[{}]",
+                    l.iter().map(|c| c.as_ref()).collect::<Vec<_>>().join("|")
+                )
             }
         })
         .collect::<Vec<_>>()
@@ -134,17 +162,25 @@ mod tests {
     #[test]
     fn forms() {
         assert_eq!(parse("BB|AA").unwrap().levels, vec![vec!["BB", "AA"]]);
-        assert_eq!(parse("[BB|AA] & [ ] & [PERS]").unwrap().levels, vec![vec!["BB", "AA"], vec![], vec!["PERS"]]);
+        assert_eq!(
+            parse("[BB|AA] & [ ] & [PERS]").unwrap().levels,
+            vec![vec!["BB", "AA"], vec![], vec!["PERS"]]
+        );
         assert_eq!(parse("").unwrap().levels, vec![Vec::<&str>::new()]);
         assert_eq!(parse("  ").unwrap().levels, vec![Vec::<&str>::new()]);
         assert_eq!(parse("[]").unwrap().levels, vec![Vec::<&str>::new()]);
         assert_eq!(parse("A & B").unwrap().levels, vec![vec!["A"], vec!["B"]]);
-        assert_eq!(display(&parse("[BB|AA]&[ ]&[PERS]").unwrap().levels), "[BB|AA] & [ ] & [PERS]");
+        assert_eq!(
+            display(&parse("[BB|AA]&[ ]&[PERS]").unwrap().levels),
+            "[BB|AA] & [ ] & [PERS]"
+        );
     }
 
     #[test]
     fn errors() {
-        for bad in ["[A", "A|", "|A", "A & ", "[A|]", "A B", "A ! B", "[A] [B]", "&", "[A]]"] {
+        for bad in [
+            "[A", "A|", "|A", "A & ", "[A|]", "A B", "A ! B", "[A] [B]", "&", "[A]]",
+        ] {
             assert!(parse(bad).is_err(), "{bad:?} should not parse");
         }
         assert_eq!(parse("A ! B").unwrap_err().offset, 2);

@@ -42,7 +42,10 @@ pub struct PolicyError {
 impl PolicyError {
     /// Renders every diagnostic for a terminal (without colour).
     pub fn render(&self) -> String {
-        self.diagnostics.iter().map(|d| render::human(d, &self.sources, false)).collect()
+        self.diagnostics
+            .iter()
+            .map(|d| render::human(d, &self.sources, false))
+            .collect()
     }
 }
 
@@ -81,8 +84,14 @@ impl Policy {
     pub fn from_sources(sources: Sources) -> Result<Policy, PolicyError> {
         let (ir, diagnostics) = check_sources(&sources);
         match ir {
-            Some(ir) => Ok(Policy { compiled: compile(ir, sources), warnings: diagnostics }),
-            None => Err(PolicyError { diagnostics, sources }),
+            Some(ir) => Ok(Policy {
+                compiled: compile(ir, sources),
+                warnings: diagnostics,
+            }),
+            None => Err(PolicyError {
+                diagnostics,
+                sources,
+            }),
         }
     }
 
@@ -113,7 +122,11 @@ impl Policy {
     /// assert_eq!(err.kind, RequestErrorKind::UnknownPrincipal);
     /// assert_eq!(err.help.as_deref(), Some("`G` is an access group; the principal must be a user id"));
     /// ```
-    pub fn resolve(&self, entities: &Entities, request: &Request) -> Result<Resolved, RequestError> {
+    pub fn resolve(
+        &self,
+        entities: &Entities,
+        request: &Request,
+    ) -> Result<Resolved, RequestError> {
         resolve(&self.compiled, entities, request)
     }
 

@@ -20,14 +20,26 @@ pub struct PolicyAst {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Item {
     Roles(Vec<Ident>),
-    Actions { names: Vec<Ident>, requires: Option<Ident> },
-    ActionGroup { name: Ident, members: Vec<Ident> },
+    Actions {
+        names: Vec<Ident>,
+        requires: Option<Ident>,
+    },
+    ActionGroup {
+        name: Ident,
+        members: Vec<Ident>,
+    },
     Permissions(Vec<Ident>),
     RequireGroup(Span),
     Module(ModuleDecl),
     Group(GroupDecl),
-    Enum { name: Ident, variants: Vec<Ident> },
-    User { attrs: Vec<AttrDecl>, span: Span },
+    Enum {
+        name: Ident,
+        variants: Vec<Ident>,
+    },
+    User {
+        attrs: Vec<AttrDecl>,
+        span: Span,
+    },
     Kind(KindDecl),
     CaseType(CaseTypeDecl),
     Codes(Vec<CodeClass>),

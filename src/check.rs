@@ -109,7 +109,12 @@ impl Checker {
             let msg = if prev_sort == sort {
                 format!("{} `{}` is declared twice", sort.word(), id.name)
             } else {
-                format!("`{}` is declared as {} and as {}", id.name, prev_sort.article(), sort.article())
+                format!(
+                    "`{}` is declared as {} and as {}",
+                    id.name,
+                    prev_sort.article(),
+                    sort.article()
+                )
             };
             self.error(
                 Diagnostic::new(Code::Duplicate, id.span, msg)
@@ -164,31 +169,54 @@ impl Checker {
     /// Reports a name that is not of any of the `wanted` sorts, with the best help available.
     #[cold]
     fn unresolved(&mut self, id: &Ident, wanted: &[Sort], extra: &[&str]) {
-        let want = wanted.iter().map(|s| s.word()).collect::<Vec<_>>().join(" or ");
-        let want_a = wanted.iter().map(|s| s.article()).collect::<Vec<_>>().join(" or ");
+        let want = wanted
+            .iter()
+            .map(|s| s.word())
+            .collect::<Vec<_>>()
+            .join(" or ");
+        let want_a = wanted
+            .iter()
+            .map(|s| s.article())
+            .collect::<Vec<_>>()
+            .join(" or ");
         if let Some((sort, span)) = self.sorts.get(&id.name).copied() {
             self.error(
                 Diagnostic::new(
                     Code::WrongSort,
                     id.span,
-                    format!("`{}` is {}, but {} is expected here", id.name, sort.article(), want_a),
+                    format!(
+                        "`{}` is {}, but {} is expected here",
+                        id.name,
+                        sort.article(),
+                        want_a
+                    ),
                 )
                 .with_label(format!("expected {want_a}"))
-                .with_secondary(span, format!("`{}` is declared as {} here", id.name, sort.article()))
+                .with_secondary(
+                    span,
+                    format!("`{}` is declared as {} here", id.name, sort.article()),
+                )
                 .with_help(self.wrong_sort_help(&id.name, sort, wanted)),
             );
             return;
         }
-        let mut candidates: Vec<&str> = wanted.iter().flat_map(|s| self.names(*s).candidates()).collect();
+        let mut candidates: Vec<&str> = wanted
+            .iter()
+            .flat_map(|s| self.names(*s).candidates())
+            .collect();
         candidates.extend_from_slice(extra);
         let help = match suggest(&id.name, candidates.iter().copied()) {
             Some(s) => format!("did you mean `{s}`?"),
             None => format!("declare it, e.g. `{}`", example_decl(wanted[0], &id.name)),
         };
         self.error(
-            Diagnostic::new(Code::Undefined, id.span, format!("unknown {} `{}`", want, id.name))
-                .with_label(format!("no {want} with this name is declared"))
-                .with_help(help),
+            Diagnostic::new(
+                Code::Undefined,
+                id.span,
+                format!("unknown {} `{}`", want, id.name),
+            )
+            .with_label(format!("no {want} with this name is declared"))
+            .with_help(help),
         );
     }
 
@@ -240,7 +268,12 @@ impl Checker {
     }
 
     /// Expands action references (`*`, action groups) into action ids.
-    fn action_refs(&mut self, refs: &[ActionRef], groups: &[Vec<ActionId>], within: Option<&[ActionId]>) -> Vec<ActionId> {
+    fn action_refs(
+        &mut self,
+        refs: &[ActionRef],
+        groups: &[Vec<ActionId>],
+        within: Option<&[ActionId]>,
+    ) -> Vec<ActionId> {
         let mut out = Vec::new();
         for r in refs {
             match r {
@@ -305,7 +338,12 @@ impl Checker {
         }
         let subjects = self.roles.order.len() + self.relations.order.len();
         if subjects > MAX_SUBJECTS {
-            let span = self.roles.order.first().map(|n| self.roles.map[n].1).unwrap_or_default();
+            let span = self
+                .roles
+                .order
+                .first()
+                .map(|n| self.roles.map[n].1)
+                .unwrap_or_default();
             self.error(
                 Diagnostic::new(
                     Code::Limit,
@@ -320,10 +358,18 @@ impl Checker {
     /// Type names that are built in cannot be declared again.
     fn reserved(&mut self, id: &Ident, names: &[&str]) {
         if names.contains(&id.name.as_str()) {
-            let what = if id.name == "User" { "the type of users (`ref User`)" } else { "a built-in type" };
+            let what = if id.name == "User" {
+                "the type of users (`ref User`)"
+            } else {
+                "a built-in type"
+            };
             self.error(
-                Diagnostic::new(Code::Duplicate, id.span, format!("`{}` is {what} and cannot be declared again", id.name))
-                    .with_help("choose another name"),
+                Diagnostic::new(
+                    Code::Duplicate,
+                    id.span,
+                    format!("`{}` is {what} and cannot be declared again", id.name),
+                )
+                .with_help("choose another name"),
             );
         }
     }
@@ -357,11 +403,15 @@ impl Checker {
         };
 
         // Action groups first: everything else may use them.
-        let mut action_groups: Vec<Vec<ActionId>> = vec![Vec::new(); self.action_groups.order.len()];
+        let mut action_groups: Vec<Vec<ActionId>> =
+            vec![Vec::new(); self.action_groups.order.len()];
         for item in items {
             if let Item::ActionGroup { name, members } = item {
                 let idx = self.action_groups.get(&name.name).unwrap_or(0) as usize;
-                self.group_members.insert(name.name.clone(), members.iter().map(|m| m.name.clone()).collect());
+                self.group_members.insert(
+                    name.name.clone(),
+                    members.iter().map(|m| m.name.clone()).collect(),
+                );
                 let mut ids = Vec::new();
                 for m in members {
                     match self.actions.get(&m.name) {
@@ -378,7 +428,11 @@ impl Checker {
             .enums
             .order
             .iter()
-            .map(|n| EnumDef { name: n.clone(), span: self.enums.map[n].1, variants: Vec::new() })
+            .map(|n| EnumDef {
+                name: n.clone(),
+                span: self.enums.map[n].1,
+                variants: Vec::new(),
+            })
             .collect();
         for item in items {
             if let Item::Enum { name, variants } = item {
@@ -387,9 +441,13 @@ impl Checker {
                 for v in variants {
                     if let Some(prev) = seen.insert(&v.name, v.span) {
                         self.error(
-                            Diagnostic::new(Code::Duplicate, v.span, format!("variant `{}` is listed twice", v.name))
-                                .with_secondary(prev, "first listed here")
-                                .with_help("remove the repeated variant"),
+                            Diagnostic::new(
+                                Code::Duplicate,
+                                v.span,
+                                format!("variant `{}` is listed twice", v.name),
+                            )
+                            .with_secondary(prev, "first listed here")
+                            .with_help("remove the repeated variant"),
                         );
                     }
                 }
@@ -422,7 +480,9 @@ impl Checker {
             });
         }
         for k in &kind_decls {
-            let Some(kid) = self.kinds.get(&k.name.name) else { continue };
+            let Some(kid) = self.kinds.get(&k.name.name) else {
+                continue;
+            };
             let kid = KindId(kid);
             if p.kinds[kid.idx()].span != k.name.span {
                 continue;
@@ -431,15 +491,23 @@ impl Checker {
                 if let Some(prev) = p.case_kind {
                     let prev_span = p.kinds[prev.idx()].span;
                     self.error(
-                        Diagnostic::new(Code::Duplicate, k.name.span, "a policy may declare only one `case` kind")
-                            .with_secondary(prev_span, "the case kind is declared here")
-                            .with_help("declare further kinds with `resource Name under Case { … }`"),
+                        Diagnostic::new(
+                            Code::Duplicate,
+                            k.name.span,
+                            "a policy may declare only one `case` kind",
+                        )
+                        .with_secondary(prev_span, "the case kind is declared here")
+                        .with_help("declare further kinds with `resource Name under Case { … }`"),
                     );
                 } else {
                     p.case_kind = Some(kid);
                 }
             }
-            let parent = k.parent.as_ref().and_then(|par| self.lookup(par, Sort::Kind)).map(KindId);
+            let parent = k
+                .parent
+                .as_ref()
+                .and_then(|par| self.lookup(par, Sort::Kind))
+                .map(KindId);
             p.kinds[kid.idx()].parent = parent;
             let attrs = self.attrs(&k.attrs, &p);
             p.kinds[kid.idx()].attrs = attrs;
@@ -448,16 +516,25 @@ impl Checker {
                     "read" => p.kinds[kid.idx()].inherit_read = true,
                     "write" => p.kinds[kid.idx()].inherit_write = true,
                     other => self.error(
-                        Diagnostic::new(Code::Undefined, inh.span, format!("unknown access-code class `{other}`"))
-                            .with_help(match suggest(other, ["read", "write"]) {
+                        Diagnostic::new(
+                            Code::Undefined,
+                            inh.span,
+                            format!("unknown access-code class `{other}`"),
+                        )
+                        .with_help(
+                            match suggest(other, ["read", "write"]) {
                                 Some(s) => format!("did you mean `{s}`?"),
                                 None => "the classes are `read` and `write`".into(),
-                            }),
+                            },
+                        ),
                     ),
                 }
             }
             if let (Some(first), None) = (k.inherits.first(), &k.parent) {
-                let parent = p.case_kind.map(|c| p.kinds[c.idx()].name.clone()).unwrap_or_else(|| "Parent".into());
+                let parent = p
+                    .case_kind
+                    .map(|c| p.kinds[c.idx()].name.clone())
+                    .unwrap_or_else(|| "Parent".into());
                 self.error(
                     Diagnostic::new(
                         Code::Misplaced,
@@ -472,17 +549,23 @@ impl Checker {
         self.kind_cycles(&p);
         // Access modes need the case kind's attributes and relations.
         for k in &kind_decls {
-            let Some(kid) = self.kinds.get(&k.name.name).map(KindId) else { continue };
+            let Some(kid) = self.kinds.get(&k.name.name).map(KindId) else {
+                continue;
+            };
             if p.kinds[kid.idx()].span != k.name.span {
                 continue;
             }
             for (i, m) in k.modes.iter().enumerate() {
                 if i > 0 {
                     self.error(
-                        Diagnostic::new(Code::Duplicate, m.span, "a case kind may have only one access `mode`")
-                            .with_label("second `mode`")
-                            .with_secondary(k.modes[0].span, "first `mode`")
-                            .with_help("merge the two `mode` blocks"),
+                        Diagnostic::new(
+                            Code::Duplicate,
+                            m.span,
+                            "a case kind may have only one access `mode`",
+                        )
+                        .with_label("second `mode`")
+                        .with_secondary(k.modes[0].span, "first `mode`")
+                        .with_help("merge the two `mode` blocks"),
                     );
                     continue;
                 }
@@ -496,7 +579,10 @@ impl Checker {
         let mut codes_seen: Option<Span> = None;
         for item in items {
             match item {
-                Item::Actions { names, requires: Some(req) } => {
+                Item::Actions {
+                    names,
+                    requires: Some(req),
+                } => {
                     if let Some(perm) = self.lookup(req, Sort::Permission) {
                         for n in names {
                             if let Some(a) = self.actions.get(&n.name) {
@@ -509,9 +595,13 @@ impl Checker {
                     let span = classes.first().map(|c| c.class.span).unwrap_or_default();
                     if let Some(prev) = codes_seen {
                         self.error(
-                            Diagnostic::new(Code::Duplicate, span, "the policy has two `codes` blocks")
-                                .with_secondary(prev, "the first is here")
-                                .with_help("merge them into one"),
+                            Diagnostic::new(
+                                Code::Duplicate,
+                                span,
+                                "the policy has two `codes` blocks",
+                            )
+                            .with_secondary(prev, "the first is here")
+                            .with_help("merge them into one"),
                         );
                     }
                     codes_seen = Some(span);
@@ -519,13 +609,21 @@ impl Checker {
                         let ids = self.action_refs(&c.actions, &action_groups, None);
                         match c.class.name.as_str() {
                             "read" => ids.iter().for_each(|a| p.actions[a.idx()].read_code = true),
-                            "write" => ids.iter().for_each(|a| p.actions[a.idx()].write_code = true),
+                            "write" => ids
+                                .iter()
+                                .for_each(|a| p.actions[a.idx()].write_code = true),
                             other => self.error(
-                                Diagnostic::new(Code::Undefined, c.class.span, format!("unknown access-code class `{other}`"))
-                                    .with_help(match suggest(other, ["read", "write"]) {
+                                Diagnostic::new(
+                                    Code::Undefined,
+                                    c.class.span,
+                                    format!("unknown access-code class `{other}`"),
+                                )
+                                .with_help(
+                                    match suggest(other, ["read", "write"]) {
                                         Some(s) => format!("did you mean `{s}`?"),
                                         None => "the classes are `read` and `write`".into(),
-                                    }),
+                                    },
+                                ),
                             ),
                         }
                     }
@@ -539,7 +637,13 @@ impl Checker {
         // All `user { }` blocks together declare the user attributes.
         let user_attrs: Vec<ast::AttrDecl> = items
             .iter()
-            .filter_map(|i| if let Item::User { attrs, .. } = i { Some(attrs.clone()) } else { None })
+            .filter_map(|i| {
+                if let Item::User { attrs, .. } = i {
+                    Some(attrs.clone())
+                } else {
+                    None
+                }
+            })
             .flatten()
             .collect();
         p.user_attrs = self.attrs(&user_attrs, &p);
@@ -562,8 +666,17 @@ impl Checker {
                 }
                 actions.sort();
                 actions.dedup();
-                let records = m.records.iter().filter_map(|r| self.lookup(r, Sort::Relation).map(RelationId)).collect();
-                p.modules.push(ModuleDef { name: m.name.name.clone(), span: m.name.span, actions, records });
+                let records = m
+                    .records
+                    .iter()
+                    .filter_map(|r| self.lookup(r, Sort::Relation).map(RelationId))
+                    .collect();
+                p.modules.push(ModuleDef {
+                    name: m.name.name.clone(),
+                    span: m.name.span,
+                    actions,
+                    records,
+                });
             }
         }
 
@@ -586,7 +699,13 @@ impl Checker {
                 Item::Kind(k) => {
                     if let Some(kid) = self.kinds.get(&k.name.name) {
                         for r in &k.rules {
-                            self.rule(r, RuleScope::Kind(KindId(kid)), None, &action_groups, &mut p);
+                            self.rule(
+                                r,
+                                RuleScope::Kind(KindId(kid)),
+                                None,
+                                &action_groups,
+                                &mut p,
+                            );
                         }
                     }
                 }
@@ -612,14 +731,24 @@ impl Checker {
             if let Some(prev) = out.iter().find(|o| o.name == a.name.name) {
                 let prev_span = prev.span;
                 self.error(
-                    Diagnostic::new(Code::Duplicate, a.name.span, format!("attribute `{}` is declared twice", a.name.name))
-                        .with_secondary(prev_span, "first declared here")
-                        .with_help("remove one of the declarations"),
+                    Diagnostic::new(
+                        Code::Duplicate,
+                        a.name.span,
+                        format!("attribute `{}` is declared twice", a.name.name),
+                    )
+                    .with_secondary(prev_span, "first declared here")
+                    .with_help("remove one of the declarations"),
                 );
                 continue;
             }
-            let Some(ty) = self.type_expr(&a.ty, p) else { continue };
-            out.push(AttrDef { name: a.name.name.clone(), span: a.name.span, ty });
+            let Some(ty) = self.type_expr(&a.ty, p) else {
+                continue;
+            };
+            out.push(AttrDef {
+                name: a.name.name.clone(),
+                span: a.name.span,
+                ty,
+            });
         }
         out
     }
@@ -643,18 +772,31 @@ impl Checker {
                         Some(Type::Enum(EnumId(e)))
                     } else if self.kinds.get(name).is_some() {
                         self.error(
-                            Diagnostic::new(Code::WrongSort, id.span, format!("`{name}` is a resource kind, not a value type"))
-                                .with_help(format!("to refer to a `{name}`, write `ref {name}`")),
+                            Diagnostic::new(
+                                Code::WrongSort,
+                                id.span,
+                                format!("`{name}` is a resource kind, not a value type"),
+                            )
+                            .with_help(format!("to refer to a `{name}`, write `ref {name}`")),
                         );
                         None
                     } else {
-                        let cands: Vec<&str> = BUILTIN.iter().copied().chain(self.enums.candidates()).collect();
+                        let cands: Vec<&str> = BUILTIN
+                            .iter()
+                            .copied()
+                            .chain(self.enums.candidates())
+                            .collect();
                         let help = match suggest(name, cands.iter().copied()) {
                             Some(s) => format!("did you mean `{s}`?"),
                             None => "the types are `string`, `bool`, `int`, `set<string>`, `ref Kind`, `ref User` and declared enums".into(),
                         };
                         self.error(
-                            Diagnostic::new(Code::Undefined, id.span, format!("unknown type `{name}`")).with_help(help),
+                            Diagnostic::new(
+                                Code::Undefined,
+                                id.span,
+                                format!("unknown type `{name}`"),
+                            )
+                            .with_help(help),
                         );
                         None
                     }
@@ -665,8 +807,12 @@ impl Checker {
                     Some(Type::SetStr)
                 } else {
                     self.error(
-                        Diagnostic::new(Code::TypeMismatch, el.span, format!("sets of `{}` are not supported", el.name))
-                            .with_help("only `set<string>` is supported"),
+                        Diagnostic::new(
+                            Code::TypeMismatch,
+                            el.span,
+                            format!("sets of `{}` are not supported", el.name),
+                        )
+                        .with_help("only `set<string>` is supported"),
                     );
                     None
                 }
@@ -695,8 +841,12 @@ impl Checker {
                 None => format!("declare it: `attr {}: AccessMode;` with `enum AccessMode {{ open, restricted }}`", m.attr.name),
             };
             self.error(
-                Diagnostic::new(Code::Undefined, m.attr.span, format!("kind `{}` has no attribute `{}`", kind.name, m.attr.name))
-                    .with_help(help),
+                Diagnostic::new(
+                    Code::Undefined,
+                    m.attr.span,
+                    format!("kind `{}` has no attribute `{}`", kind.name, m.attr.name),
+                )
+                .with_help(help),
             );
             return None;
         };
@@ -719,25 +869,39 @@ impl Checker {
         let mut spans = vec![m.span; def.variants.len()];
         for arm in &m.arms {
             let Some(v) = def.variants.iter().position(|x| *x == arm.variant.name) else {
-                let help = match suggest(&arm.variant.name, def.variants.iter().map(String::as_str)) {
+                let help = match suggest(&arm.variant.name, def.variants.iter().map(String::as_str))
+                {
                     Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("the variants of `{}` are {}", def.name, backticked(&def.variants)),
+                    None => format!(
+                        "the variants of `{}` are {}",
+                        def.name,
+                        backticked(&def.variants)
+                    ),
                 };
                 self.error(
-                    Diagnostic::new(Code::Undefined, arm.variant.span, format!("`{}` is not a variant of `{}`", arm.variant.name, def.name))
-                        .with_help(help),
+                    Diagnostic::new(
+                        Code::Undefined,
+                        arm.variant.span,
+                        format!("`{}` is not a variant of `{}`", arm.variant.name, def.name),
+                    )
+                    .with_help(help),
                 );
                 continue;
             };
             let rels = arm.relations.as_ref().map(|rs| {
-                rs.iter().filter_map(|r| self.lookup(r, Sort::Relation).map(RelationId)).collect::<Vec<_>>()
+                rs.iter()
+                    .filter_map(|r| self.lookup(r, Sort::Relation).map(RelationId))
+                    .collect::<Vec<_>>()
             });
             if arms[v].is_some() {
                 self.error(
                     Diagnostic::new(
                         Code::Duplicate,
                         arm.variant.span,
-                        format!("variant `{}` has two lines in this access mode", arm.variant.name),
+                        format!(
+                            "variant `{}` has two lines in this access mode",
+                            arm.variant.name
+                        ),
                     )
                     .with_label("second line")
                     .with_secondary(spans[v], "first line")
@@ -747,21 +911,37 @@ impl Checker {
             arms[v] = Some(rels);
             spans[v] = arm.variant.span;
         }
-        let missing: Vec<String> =
-            def.variants.iter().zip(&arms).filter(|(_, a)| a.is_none()).map(|(v, _)| v.clone()).collect();
+        let missing: Vec<String> = def
+            .variants
+            .iter()
+            .zip(&arms)
+            .filter(|(_, a)| a.is_none())
+            .map(|(v, _)| v.clone())
+            .collect();
         if !missing.is_empty() {
             self.error(
                 Diagnostic::new(
                     Code::ModeNotExhaustive,
                     m.span,
-                    format!("access mode does not say who may access {} cases", backticked(&missing)),
+                    format!(
+                        "access mode does not say who may access {} cases",
+                        backticked(&missing)
+                    ),
                 )
                 .with_label("every variant needs a line")
-                .with_help(format!("add a line for each, e.g. `{}: everyone;` or `{}: assignee;`", missing[0], missing[0])),
+                .with_help(format!(
+                    "add a line for each, e.g. `{}: everyone;` or `{}: assignee;`",
+                    missing[0], missing[0]
+                )),
             );
             return None;
         }
-        Some(ModeDef { attr: AttrId(attr_idx as u32), span: m.span, arms: arms.into_iter().map(|a| a.unwrap_or(None)).collect(), arm_spans: spans })
+        Some(ModeDef {
+            attr: AttrId(attr_idx as u32),
+            span: m.span,
+            arms: arms.into_iter().map(|a| a.unwrap_or(None)).collect(),
+            arm_spans: spans,
+        })
     }
 
     fn kind_cycles(&mut self, p: &Policy) {
@@ -775,7 +955,11 @@ impl Checker {
             while let Some(c) = cur {
                 if c.idx() == i {
                     reported.extend(seen.iter().copied());
-                    let path: Vec<String> = seen.iter().map(|s| p.kinds[*s].name.clone()).chain([k.name.clone()]).collect();
+                    let path: Vec<String> = seen
+                        .iter()
+                        .map(|s| p.kinds[*s].name.clone())
+                        .chain([k.name.clone()])
+                        .collect();
                     self.error(
                         Diagnostic::new(Code::KindCycle, k.span, format!("resource kinds form a cycle: {}", path.join(" → ")))
                             .with_help("a kind's parent chain must end at a kind with no parent, usually the case kind"),
@@ -792,7 +976,11 @@ impl Checker {
     }
 
     fn group(&mut self, g: &ast::GroupDecl, p: &Policy) -> GroupDef {
-        let parent = g.parent.as_ref().and_then(|x| self.lookup(x, Sort::Group)).map(GroupId);
+        let parent = g
+            .parent
+            .as_ref()
+            .and_then(|x| self.lookup(x, Sort::Group))
+            .map(GroupId);
         let mut grants = Vec::new();
         for r in &g.grants {
             if let Some(id) = self.roles.get(&r.name) {
@@ -806,37 +994,60 @@ impl Checker {
                 self.unresolved(r, &[Sort::Role], &[]);
             }
         }
-        let permits = g.permits.iter().filter_map(|x| self.lookup(x, Sort::Permission).map(PermissionId)).collect();
+        let permits = g
+            .permits
+            .iter()
+            .filter_map(|x| self.lookup(x, Sort::Permission).map(PermissionId))
+            .collect();
         let mut scope = ScopeDef::All;
         for (i, (s, span)) in g.scopes.iter().enumerate() {
             if i > 0 {
                 self.error(
-                    Diagnostic::new(Code::Duplicate, *span, format!("group `{}` has more than one scope", g.name.name))
-                        .with_label("second scope")
-                        .with_secondary(g.scopes[0].1, "first scope")
-                        .with_help("a group has one scope: `all`, `assigned via …` or `filter { … }`"),
+                    Diagnostic::new(
+                        Code::Duplicate,
+                        *span,
+                        format!("group `{}` has more than one scope", g.name.name),
+                    )
+                    .with_label("second scope")
+                    .with_secondary(g.scopes[0].1, "first scope")
+                    .with_help("a group has one scope: `all`, `assigned via …` or `filter { … }`"),
                 );
                 continue;
             }
             scope = match s {
                 ast::Scope::All => ScopeDef::All,
-                ast::Scope::Assigned(rels) => {
-                    ScopeDef::Assigned(rels.iter().filter_map(|r| self.lookup(r, Sort::Relation).map(RelationId)).collect())
-                }
+                ast::Scope::Assigned(rels) => ScopeDef::Assigned(
+                    rels.iter()
+                        .filter_map(|r| self.lookup(r, Sort::Relation).map(RelationId))
+                        .collect(),
+                ),
                 ast::Scope::Filter(conds) => {
                     if p.case_kind.is_none() {
                         self.error(
-                            Diagnostic::new(Code::Misplaced, *span, "a filter scope needs a `case` kind whose attributes it tests")
-                                .with_help("declare `case Case { attr …; }`"),
+                            Diagnostic::new(
+                                Code::Misplaced,
+                                *span,
+                                "a filter scope needs a `case` kind whose attributes it tests",
+                            )
+                            .with_help("declare `case Case { attr …; }`"),
                         );
                         ScopeDef::Filter(Vec::new())
                     } else {
-                        ScopeDef::Filter(conds.iter().filter_map(|c| self.condition(c, p)).collect())
+                        ScopeDef::Filter(
+                            conds.iter().filter_map(|c| self.condition(c, p)).collect(),
+                        )
                     }
                 }
             };
         }
-        GroupDef { name: g.name.name.clone(), span: g.name.span, parent, grants, permits, scope }
+        GroupDef {
+            name: g.name.name.clone(),
+            span: g.name.span,
+            parent,
+            grants,
+            permits,
+            scope,
+        }
     }
 
     fn condition(&mut self, c: &ast::Condition, p: &Policy) -> Option<Cond> {
@@ -846,10 +1057,17 @@ impl Checker {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => "filters test attributes declared on the `case` kind".to_string(),
             };
-            let kind = p.case_kind.map(|k| p.kinds[k.idx()].name.clone()).unwrap_or_default();
+            let kind = p
+                .case_kind
+                .map(|k| p.kinds[k.idx()].name.clone())
+                .unwrap_or_default();
             self.error(
-                Diagnostic::new(Code::Undefined, c.attr.span, format!("case kind `{kind}` has no attribute `{}`", c.attr.name))
-                    .with_help(help),
+                Diagnostic::new(
+                    Code::Undefined,
+                    c.attr.span,
+                    format!("case kind `{kind}` has no attribute `{}`", c.attr.name),
+                )
+                .with_help(help),
             );
             return None;
         };
@@ -858,7 +1076,13 @@ impl Checker {
         let (test, negate) = match &c.op {
             CondOp::Eq(Operand::Principal(s)) | CondOp::Ne(Operand::Principal(s)) => {
                 if ty != Type::RefUser {
-                    self.type_mismatch(*s, attr, "`principal` (a user)", "compare `principal` with an attribute of type `ref User`", p);
+                    self.type_mismatch(
+                        *s,
+                        attr,
+                        "`principal` (a user)",
+                        "compare `principal` with an attribute of type `ref User`",
+                        p,
+                    );
                     return None;
                 }
                 (CondTest::IsPrincipal, matches!(c.op, CondOp::Ne(_)))
@@ -880,7 +1104,11 @@ impl Checker {
                         Diagnostic::new(
                             Code::TypeMismatch,
                             c.attr.span,
-                            format!("`contains` needs a `set<string>` attribute, but `{}` has type {}", attr.name, type_name(ty, p)),
+                            format!(
+                                "`contains` needs a `set<string>` attribute, but `{}` has type {}",
+                                attr.name,
+                                type_name(ty, p)
+                            ),
                         )
                         .with_label("not a set")
                         .with_secondary(attr.span, format!("`{}` is declared here", attr.name))
@@ -889,13 +1117,24 @@ impl Checker {
                     return None;
                 }
                 let LiteralKind::Str(s) = &l.kind else {
-                    self.type_mismatch(l.span, attr, "a non-string value", "sets hold strings: write the value in double quotes", p);
+                    self.type_mismatch(
+                        l.span,
+                        attr,
+                        "a non-string value",
+                        "sets hold strings: write the value in double quotes",
+                        p,
+                    );
                     return None;
                 };
                 (CondTest::Contains(s.clone()), false)
             }
         };
-        Some(Cond { attr: AttrId(ai as u32), test, negate, span: c.span })
+        Some(Cond {
+            attr: AttrId(ai as u32),
+            test,
+            negate,
+            span: c.span,
+        })
     }
 
     fn value(&mut self, l: &ast::Literal, attr: &AttrDef, p: &Policy) -> Option<Value> {
@@ -910,24 +1149,42 @@ impl Checker {
                     None => {
                         let help = match suggest(n, def.variants.iter().map(String::as_str)) {
                             Some(s) => format!("did you mean `{s}`?"),
-                            None => format!("the variants of `{}` are {}", def.name, backticked(&def.variants)),
+                            None => format!(
+                                "the variants of `{}` are {}",
+                                def.name,
+                                backticked(&def.variants)
+                            ),
                         };
                         self.error(
-                            Diagnostic::new(Code::Undefined, l.span, format!("`{n}` is not a variant of `{}`", def.name))
-                                .with_help(help),
+                            Diagnostic::new(
+                                Code::Undefined,
+                                l.span,
+                                format!("`{n}` is not a variant of `{}`", def.name),
+                            )
+                            .with_help(help),
                         );
                         return None;
                     }
                 }
             }
             (LiteralKind::Name(n), Type::Str) => {
-                self.type_mismatch(l.span, attr, &format!("the name `{n}`"), &format!("write the string in quotes: `\"{n}\"`"), p);
+                self.type_mismatch(
+                    l.span,
+                    attr,
+                    &format!("the name `{n}`"),
+                    &format!("write the string in quotes: `\"{n}\"`"),
+                    p,
+                );
                 return None;
             }
             (LiteralKind::BadInt(digits), _) => {
                 self.error(
-                    Diagnostic::new(Code::TypeMismatch, l.span, format!("number `{digits}` does not fit in 64 bits"))
-                        .with_help("numbers range from -9223372036854775808 to 9223372036854775807"),
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        l.span,
+                        format!("number `{digits}` does not fit in 64 bits"),
+                    )
+                    .with_help("numbers range from -9223372036854775808 to 9223372036854775807"),
                 );
                 return None;
             }
@@ -939,12 +1196,26 @@ impl Checker {
                     LiteralKind::Name(_) => "an enum variant",
                 };
                 let help = match (attr.ty, kind) {
-                    (Type::RefUser, _) => "a `ref User` attribute can only be compared with `principal`".to_string(),
-                    (Type::Ref(_), _) => format!("a {} attribute cannot be tested in a filter", type_name(attr.ty, p)),
-                    (Type::Enum(e), LiteralKind::Str(v)) if p.enums[e.idx()].variants.contains(v) => {
-                        format!("enum variants are written without quotes: `{} == {v}`", attr.name)
+                    (Type::RefUser, _) => {
+                        "a `ref User` attribute can only be compared with `principal`".to_string()
                     }
-                    _ => format!("compare `{}` with a value of type {}", attr.name, type_name(attr.ty, p)),
+                    (Type::Ref(_), _) => format!(
+                        "a {} attribute cannot be tested in a filter",
+                        type_name(attr.ty, p)
+                    ),
+                    (Type::Enum(e), LiteralKind::Str(v))
+                        if p.enums[e.idx()].variants.contains(v) =>
+                    {
+                        format!(
+                            "enum variants are written without quotes: `{} == {v}`",
+                            attr.name
+                        )
+                    }
+                    _ => format!(
+                        "compare `{}` with a value of type {}",
+                        attr.name,
+                        type_name(attr.ty, p)
+                    ),
                 };
                 self.type_mismatch(l.span, attr, what, &help, p);
                 return None;
@@ -959,7 +1230,11 @@ impl Checker {
             Diagnostic::new(
                 Code::TypeMismatch,
                 span,
-                format!("attribute `{}` has type {}, but is compared with {found}", attr.name, type_name(attr.ty, p)),
+                format!(
+                    "attribute `{}` has type {}, but is compared with {found}",
+                    attr.name,
+                    type_name(attr.ty, p)
+                ),
             )
             .with_secondary(attr.span, format!("`{}` is declared here", attr.name))
             .with_help(help.to_string()),
@@ -975,12 +1250,21 @@ impl Checker {
                 if c.idx() == i {
                     if path.iter().all(|x| !reported.contains(x)) {
                         reported.extend(path.iter().copied());
-                        let names: Vec<String> =
-                            path.iter().map(|x| p.groups[*x].name.clone()).chain([g.name.clone()]).collect();
+                        let names: Vec<String> = path
+                            .iter()
+                            .map(|x| p.groups[*x].name.clone())
+                            .chain([g.name.clone()])
+                            .collect();
                         self.error(
-                            Diagnostic::new(Code::GroupCycle, g.span, format!("access groups nest in a cycle: {}", names.join(" in ")))
-                                .with_label("this group is inside itself")
-                                .with_help("remove one `in` clause so that the chain of parent groups ends"),
+                            Diagnostic::new(
+                                Code::GroupCycle,
+                                g.span,
+                                format!("access groups nest in a cycle: {}", names.join(" in ")),
+                            )
+                            .with_label("this group is inside itself")
+                            .with_help(
+                                "remove one `in` clause so that the chain of parent groups ends",
+                            ),
                         );
                     }
                     break;
@@ -994,7 +1278,14 @@ impl Checker {
         }
     }
 
-    fn rule(&mut self, r: &ast::Rule, scope: RuleScope, ct: Option<(CaseTypeId, &[Named])>, groups: &[Vec<ActionId>], p: &mut Policy) {
+    fn rule(
+        &mut self,
+        r: &ast::Rule,
+        scope: RuleScope,
+        ct: Option<(CaseTypeId, &[Named])>,
+        groups: &[Vec<ActionId>],
+        p: &mut Policy,
+    ) {
         let subjects: Vec<Subject> = r.subjects.iter().filter_map(|s| self.subject(s)).collect();
         let actions = self.action_refs(&r.actions, groups, None);
         let mut states = Vec::new();
@@ -1008,30 +1299,58 @@ impl Checker {
                     }
                 }
                 None => self.error(
-                    Diagnostic::new(Code::Misplaced, r.states[0].span, "only rules inside a `casetype` can name states")
-                        .with_help("move the rule into the case type whose states it names"),
+                    Diagnostic::new(
+                        Code::Misplaced,
+                        r.states[0].span,
+                        "only rules inside a `casetype` can name states",
+                    )
+                    .with_help("move the rule into the case type whose states it names"),
                 ),
             }
         }
-        p.rules.push(RuleDef { effect: r.effect, subjects, actions, states, scope, origin: RuleOrigin::Statement, span: r.span });
+        p.rules.push(RuleDef {
+            effect: r.effect,
+            subjects,
+            actions,
+            states,
+            scope,
+            origin: RuleOrigin::Statement,
+            span: r.span,
+        });
     }
 
-    fn state(&mut self, s: &Ident, states: &[Named], ct: Option<CaseTypeId>, p: &Policy) -> Option<StateId> {
+    fn state(
+        &mut self,
+        s: &Ident,
+        states: &[Named],
+        ct: Option<CaseTypeId>,
+        p: &Policy,
+    ) -> Option<StateId> {
         if let Some(i) = states.iter().position(|x| x.name == s.name) {
             return Some(StateId(i as u32));
         }
-        let ct_name = ct.and_then(|c| p.casetypes.get(c.idx())).map(|c| c.name.as_str()).unwrap_or("");
+        let ct_name = ct
+            .and_then(|c| p.casetypes.get(c.idx()))
+            .map(|c| c.name.as_str())
+            .unwrap_or("");
         let help = match suggest(&s.name, states.iter().map(|x| x.name.as_str())) {
             Some(x) => format!("did you mean `{x}`?"),
             None if states.is_empty() => "declare the states first: `states Start, Review;`".into(),
-            None => format!("the states are {}", backticked(&states.iter().map(|x| x.name.clone()).collect::<Vec<_>>())),
+            None => format!(
+                "the states are {}",
+                backticked(&states.iter().map(|x| x.name.clone()).collect::<Vec<_>>())
+            ),
         };
         let msg = if ct_name.is_empty() {
             format!("unknown state `{}`", s.name)
         } else {
             format!("case type `{ct_name}` has no state `{}`", s.name)
         };
-        self.error(Diagnostic::new(Code::Undefined, s.span, msg).with_label("not a declared state").with_help(help));
+        self.error(
+            Diagnostic::new(Code::Undefined, s.span, msg)
+                .with_label("not a declared state")
+                .with_help(help),
+        );
         None
     }
 
@@ -1042,13 +1361,20 @@ impl Checker {
             if let Some(prev) = states.iter().find(|x| x.name == s.name) {
                 let prev_span = prev.span;
                 self.error(
-                    Diagnostic::new(Code::Duplicate, s.span, format!("state `{}` is declared twice", s.name))
-                        .with_secondary(prev_span, "first declared here")
-                        .with_help("remove the repeated state"),
+                    Diagnostic::new(
+                        Code::Duplicate,
+                        s.span,
+                        format!("state `{}` is declared twice", s.name),
+                    )
+                    .with_secondary(prev_span, "first declared here")
+                    .with_help("remove the repeated state"),
                 );
                 continue;
             }
-            states.push(Named { name: s.name.clone(), span: s.span });
+            states.push(Named {
+                name: s.name.clone(),
+                span: s.span,
+            });
         }
         p.casetypes.push(CaseTypeDef {
             name: c.name.name.clone(),
@@ -1062,15 +1388,26 @@ impl Checker {
         });
         if states.is_empty() {
             self.error(
-                Diagnostic::new(Code::StateMachine, c.name.span, format!("case type `{}` declares no states", c.name.name))
-                    .with_help("list its workflow states: `states Start, Review, Closed;`"),
+                Diagnostic::new(
+                    Code::StateMachine,
+                    c.name.span,
+                    format!("case type `{}` declares no states", c.name.name),
+                )
+                .with_help("list its workflow states: `states Start, Review, Closed;`"),
             );
         }
         for extra in c.initials.iter().skip(1) {
             self.error(
-                Diagnostic::new(Code::StateMachine, extra.span, format!("case type `{}` has more than one initial state", c.name.name))
-                    .with_secondary(c.initials[0].span, "the first `initial` is here")
-                    .with_help("a case starts in exactly one state; keep one `initial` line"),
+                Diagnostic::new(
+                    Code::StateMachine,
+                    extra.span,
+                    format!(
+                        "case type `{}` has more than one initial state",
+                        c.name.name
+                    ),
+                )
+                .with_secondary(c.initials[0].span, "the first `initial` is here")
+                .with_help("a case starts in exactly one state; keep one `initial` line"),
             );
         }
         let initial = match c.initials.first() {
@@ -1078,32 +1415,59 @@ impl Checker {
             None => {
                 if !states.is_empty() {
                     self.error(
-                        Diagnostic::new(Code::StateMachine, c.name.span, format!("case type `{}` has no initial state", c.name.name))
-                            .with_help(format!("add `initial {};`", states[0].name)),
+                        Diagnostic::new(
+                            Code::StateMachine,
+                            c.name.span,
+                            format!("case type `{}` has no initial state", c.name.name),
+                        )
+                        .with_help(format!("add `initial {};`", states[0].name)),
                     );
                 }
                 None
             }
         };
-        let finals: Vec<StateId> = c.finals.iter().filter_map(|f| self.state(f, &states, Some(ct), p)).collect();
+        let finals: Vec<StateId> = c
+            .finals
+            .iter()
+            .filter_map(|f| self.state(f, &states, Some(ct), p))
+            .collect();
         let mut transitions = Vec::new();
         let errors_before = self.diags.iter().filter(|d| d.is_error()).count();
         for (ti, t) in c.transitions.iter().enumerate() {
             let action = self.lookup(&t.action, Sort::Action).map(ActionId);
-            let from: Vec<StateId> = t.from.iter().filter_map(|f| self.state(f, &states, Some(ct), p)).collect();
+            let from: Vec<StateId> = t
+                .from
+                .iter()
+                .filter_map(|f| self.state(f, &states, Some(ct), p))
+                .collect();
             let to = self.state(&t.to, &states, Some(ct), p);
             let by: Vec<Subject> = t.by.iter().filter_map(|s| self.subject(s)).collect();
             for f in &t.from {
                 if c.finals.iter().any(|x| x.name == f.name) {
                     self.error(
-                        Diagnostic::new(Code::StateMachine, f.span, format!("transition `{}` leaves final state `{}`", t.action.name, f.name))
-                            .with_label("a final state has no way out")
-                            .with_help(format!("remove `{}` from the transition, or from the `final` list", f.name)),
+                        Diagnostic::new(
+                            Code::StateMachine,
+                            f.span,
+                            format!(
+                                "transition `{}` leaves final state `{}`",
+                                t.action.name, f.name
+                            ),
+                        )
+                        .with_label("a final state has no way out")
+                        .with_help(format!(
+                            "remove `{}` from the transition, or from the `final` list",
+                            f.name
+                        )),
                     );
                 }
             }
             if let (Some(action), Some(to)) = (action, to) {
-                transitions.push(TransitionDef { action, from: from.clone(), to, span: t.span });
+                transitions.push(TransitionDef {
+                    action,
+                    from: from.clone(),
+                    to,
+                    span: t.span,
+                });
                 p.rules.push(RuleDef {
                     effect: Effect::Allow,
                     subjects: by,
@@ -1119,10 +1483,16 @@ impl Checker {
         let transitions_ok = self.diags.iter().filter(|d| d.is_error()).count() == errors_before;
         let mut module_grants = Vec::new();
         for g in &c.module_grants {
-            let Some(m) = self.lookup(&g.module, Sort::Module).map(ModuleId) else { continue };
+            let Some(m) = self.lookup(&g.module, Sort::Module).map(ModuleId) else {
+                continue;
+            };
             let allowed = p.modules[m.idx()].actions.clone();
             for line in &g.lines {
-                let subjects: Vec<Subject> = line.subjects.iter().filter_map(|s| self.subject(s)).collect();
+                let subjects: Vec<Subject> = line
+                    .subjects
+                    .iter()
+                    .filter_map(|s| self.subject(s))
+                    .collect();
                 let actions = self.action_refs(&line.actions, groups, Some(&allowed));
                 for a in &actions {
                     if !allowed.contains(a) {
@@ -1149,7 +1519,12 @@ impl Checker {
                         );
                     }
                 }
-                module_grants.push(ModuleGrantDef { module: m, subjects, actions, span: line.span });
+                module_grants.push(ModuleGrantDef {
+                    module: m,
+                    subjects,
+                    actions,
+                    span: line.span,
+                });
             }
         }
         for r in &c.rules {
@@ -1168,15 +1543,26 @@ impl Checker {
         }
     }
 
-    fn table(&mut self, t: &ast::Table, ct: CaseTypeId, states: &[Named], groups: &[Vec<ActionId>], p: &mut Policy) {
+    fn table(
+        &mut self,
+        t: &ast::Table,
+        ct: CaseTypeId,
+        states: &[Named],
+        groups: &[Vec<ActionId>],
+        p: &mut Policy,
+    ) {
         let columns: Vec<Option<Subject>> = t.columns.iter().map(|c| self.subject(c)).collect();
         let mut seen_rows: HashMap<&str, Span> = HashMap::new();
         for row in &t.rows {
             if let Some(prev) = seen_rows.insert(&row.state.name, row.state.span) {
                 self.error(
-                    Diagnostic::new(Code::Duplicate, row.state.span, format!("state `{}` has two rows in this table", row.state.name))
-                        .with_secondary(prev, "first row here")
-                        .with_help("merge the two rows"),
+                    Diagnostic::new(
+                        Code::Duplicate,
+                        row.state.span,
+                        format!("state `{}` has two rows in this table", row.state.name),
+                    )
+                    .with_secondary(prev, "first row here")
+                    .with_help("merge the two rows"),
                 );
             }
             let state = self.state(&row.state, states, Some(ct), p);
@@ -1195,7 +1581,10 @@ impl Checker {
                             if columns.len() == 1 { "" } else { "s" }
                         ),
                     )
-                    .with_secondary(t.columns.first().map(|c| c.span).unwrap_or(t.span), "the columns are declared here")
+                    .with_secondary(
+                        t.columns.first().map(|c| c.span).unwrap_or(t.span),
+                        "the columns are declared here",
+                    )
                     .with_help("give every row one cell per column; write `.` for an empty cell"),
                 );
             }
@@ -1230,7 +1619,10 @@ impl Checker {
                                 actions: ids,
                                 states: vec![state],
                                 scope: RuleScope::CaseType(ct),
-                                origin: RuleOrigin::TableCell { state, subject: *subject },
+                                origin: RuleOrigin::TableCell {
+                                    state,
+                                    subject: *subject,
+                                },
                                 span: e.span,
                             });
                         }
@@ -1260,10 +1652,19 @@ impl Checker {
                     Diagnostic::new(
                         Code::UnreachableState,
                         s.span,
-                        format!("state `{}` of case type `{}` cannot be reached from `{}`", s.name, def.name, def.states[init.idx()].name),
+                        format!(
+                            "state `{}` of case type `{}` cannot be reached from `{}`",
+                            s.name,
+                            def.name,
+                            def.states[init.idx()].name
+                        ),
                     )
                     .with_label("no transition leads here")
-                    .with_help(format!("add a transition into it, e.g. `transition act: {} -> {} by Role;`", def.states[init.idx()].name, s.name)),
+                    .with_help(format!(
+                        "add a transition into it, e.g. `transition act: {} -> {} by Role;`",
+                        def.states[init.idx()].name,
+                        s.name
+                    )),
                 );
             }
         }
@@ -1271,7 +1672,13 @@ impl Checker {
 }
 
 fn named(n: &Names) -> Vec<Named> {
-    n.order.iter().map(|x| Named { name: x.clone(), span: n.map[x].1 }).collect()
+    n.order
+        .iter()
+        .map(|x| Named {
+            name: x.clone(),
+            span: n.map[x].1,
+        })
+        .collect()
 }
 
 fn backticked(items: &[String]) -> String {
@@ -1308,4 +1715,3 @@ fn example_decl(sort: Sort, name: &str) -> String {
         Sort::Module => format!("module {name} {{ actions access; }}"),
     }
 }
-

@@ -15,14 +15,36 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Insn {
     /// String or reference attribute equals interned symbol.
-    EqSym { attr: u32, sym: u32, negate: bool },
-    EqInt { attr: u32, value: i64, negate: bool },
-    EqBool { attr: u32, value: bool, negate: bool },
-    EqVariant { attr: u32, variant: u32, negate: bool },
+    EqSym {
+        attr: u32,
+        sym: u32,
+        negate: bool,
+    },
+    EqInt {
+        attr: u32,
+        value: i64,
+        negate: bool,
+    },
+    EqBool {
+        attr: u32,
+        value: bool,
+        negate: bool,
+    },
+    EqVariant {
+        attr: u32,
+        variant: u32,
+        negate: bool,
+    },
     /// Set attribute contains interned symbol.
-    Contains { attr: u32, sym: u32 },
+    Contains {
+        attr: u32,
+        sym: u32,
+    },
     /// User-reference attribute is the principal.
-    IsPrincipal { attr: u32, negate: bool },
+    IsPrincipal {
+        attr: u32,
+        negate: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +53,10 @@ pub enum CScope {
     /// A relation (as a subject bit) must be held.
     Assigned(Bits),
     /// Range into `CompiledPolicy::code`.
-    Filter { start: u32, len: u32 },
+    Filter {
+        start: u32,
+        len: u32,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -58,7 +83,10 @@ impl Masks {
 
     #[inline]
     fn merge(self, o: Masks) -> Masks {
-        Masks { allow: self.allow.union(o.allow), deny: self.deny.union(o.deny) }
+        Masks {
+            allow: self.allow.union(o.allow),
+            deny: self.deny.union(o.deny),
+        }
     }
 }
 
@@ -145,20 +173,42 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
                         let negate = c.negate;
                         match &c.test {
                             CondTest::IsPrincipal => code.push(Insn::IsPrincipal { attr, negate }),
-                            CondTest::Contains(s) => code.push(Insn::Contains { attr, sym: intern(s) }),
+                            CondTest::Contains(s) => code.push(Insn::Contains {
+                                attr,
+                                sym: intern(s),
+                            }),
                             CondTest::OneOf(values) => {
                                 for v in values {
                                     code.push(match v {
-                                        Value::Str(s) => Insn::EqSym { attr, sym: intern(s), negate },
-                                        Value::Int(i) => Insn::EqInt { attr, value: *i, negate },
-                                        Value::Bool(b) => Insn::EqBool { attr, value: *b, negate },
-                                        Value::Variant(v) => Insn::EqVariant { attr, variant: *v, negate },
+                                        Value::Str(s) => Insn::EqSym {
+                                            attr,
+                                            sym: intern(s),
+                                            negate,
+                                        },
+                                        Value::Int(i) => Insn::EqInt {
+                                            attr,
+                                            value: *i,
+                                            negate,
+                                        },
+                                        Value::Bool(b) => Insn::EqBool {
+                                            attr,
+                                            value: *b,
+                                            negate,
+                                        },
+                                        Value::Variant(v) => Insn::EqVariant {
+                                            attr,
+                                            variant: *v,
+                                            negate,
+                                        },
                                     });
                                 }
                             }
                         }
                     }
-                    CScope::Filter { start, len: code.len() as u32 - start }
+                    CScope::Filter {
+                        start,
+                        len: code.len() as u32 - start,
+                    }
                 }
             };
             CGroup {
@@ -207,21 +257,56 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
         for g in &ct.module_grants {
             let subj = subjects(&ir, &g.subjects);
             for a in &g.actions {
-                let slot = &mut module_grants[(t * n_modules + g.module.idx()) * n_actions + a.idx()];
+                let slot =
+                    &mut module_grants[(t * n_modules + g.module.idx()) * n_actions + a.idx()];
                 *slot = slot.union(subj);
             }
         }
     }
-    let module_actions = ir.modules.iter().map(|m| Bits::from_indices(m.actions.iter().map(|a| a.idx()))).collect();
-    let module_records =
-        ir.modules.iter().map(|m| (!m.records.is_empty()).then(|| relations(&ir, &m.records))).collect();
-    let mode = ir.case_kind.and_then(|k| ir.kinds[k.idx()].mode.as_ref()).map(|m| {
-        (m.attr.0, m.arms.iter().map(|arm| arm.as_ref().map(|rels| relations(&ir, rels))).collect())
-    });
-    let action_read = Bits::from_indices(ir.actions.iter().enumerate().filter(|(_, a)| a.read_code).map(|(i, _)| i));
-    let action_write = Bits::from_indices(ir.actions.iter().enumerate().filter(|(_, a)| a.write_code).map(|(i, _)| i));
+    let module_actions = ir
+        .modules
+        .iter()
+        .map(|m| Bits::from_indices(m.actions.iter().map(|a| a.idx())))
+        .collect();
+    let module_records = ir
+        .modules
+        .iter()
+        .map(|m| (!m.records.is_empty()).then(|| relations(&ir, &m.records)))
+        .collect();
+    let mode = ir
+        .case_kind
+        .and_then(|k| ir.kinds[k.idx()].mode.as_ref())
+        .map(|m| {
+            (
+                m.attr.0,
+                m.arms
+                    .iter()
+                    .map(|arm| arm.as_ref().map(|rels| relations(&ir, rels)))
+                    .collect(),
+            )
+        });
+    let action_read = Bits::from_indices(
+        ir.actions
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.read_code)
+            .map(|(i, _)| i),
+    );
+    let action_write = Bits::from_indices(
+        ir.actions
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.write_code)
+            .map(|(i, _)| i),
+    );
     let action_requires = ir.actions.iter().map(|a| a.requires.map(|p| p.0)).collect();
-    let index = |names: Vec<&String>| names.into_iter().enumerate().map(|(i, n)| (n.clone(), i as u32)).collect();
+    let index = |names: Vec<&String>| {
+        names
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i as u32))
+            .collect()
+    };
     CompiledPolicy {
         n_actions,
         n_roles: ir.roles.len(),
@@ -273,7 +358,8 @@ impl CompiledPolicy {
     #[inline]
     pub(crate) fn module_grant(&self, casetype: u32, module: u32, action: u32) -> Bits {
         let n_modules = self.ir.modules.len();
-        self.module_grants[(casetype as usize * n_modules + module as usize) * self.n_actions + action as usize]
+        self.module_grants
+            [(casetype as usize * n_modules + module as usize) * self.n_actions + action as usize]
     }
 }
 
@@ -284,11 +370,22 @@ impl fmt::Display for CompiledPolicy {
         let subj = |b: &Bits| -> String {
             let names: Vec<&str> = b
                 .iter()
-                .map(|i| if i < p.roles.len() { p.roles[i].name.as_str() } else { p.relations[i - p.roles.len()].name.as_str() })
+                .map(|i| {
+                    if i < p.roles.len() {
+                        p.roles[i].name.as_str()
+                    } else {
+                        p.relations[i - p.roles.len()].name.as_str()
+                    }
+                })
                 .collect();
             format!("{{{}}}", names.join(", "))
         };
-        let case_attr = |a: u32| p.case_attrs().get(a as usize).map(|x| x.name.as_str()).unwrap_or("?");
+        let case_attr = |a: u32| {
+            p.case_attrs()
+                .get(a as usize)
+                .map(|x| x.name.as_str())
+                .unwrap_or("?")
+        };
         writeln!(f, "; groups")?;
         for (g, cg) in p.groups.iter().zip(&self.groups) {
             let scope = match cg.scope {
@@ -296,20 +393,49 @@ impl fmt::Display for CompiledPolicy {
                 CScope::Assigned(b) => format!("assigned {}", subj(&b)),
                 CScope::Filter { start, len } => format!("filter @{start}+{len}"),
             };
-            writeln!(f, "group {} roles={} scope={}", g.name, subj(&cg.roles), scope)?;
+            writeln!(
+                f,
+                "group {} roles={} scope={}",
+                g.name,
+                subj(&cg.roles),
+                scope
+            )?;
         }
         writeln!(f, "; scope bytecode")?;
         for (i, insn) in self.code.iter().enumerate() {
             let not = |n: bool| if n { "!" } else { "" };
             let text = match *insn {
                 Insn::EqSym { attr, sym, negate } => {
-                    format!("{}eq.sym   {} {:?}", not(negate), case_attr(attr), self.literals[sym as usize])
+                    format!(
+                        "{}eq.sym   {} {:?}",
+                        not(negate),
+                        case_attr(attr),
+                        self.literals[sym as usize]
+                    )
                 }
-                Insn::EqInt { attr, value, negate } => format!("{}eq.int   {} {}", not(negate), case_attr(attr), value),
-                Insn::EqBool { attr, value, negate } => format!("{}eq.bool  {} {}", not(negate), case_attr(attr), value),
-                Insn::EqVariant { attr, variant, negate } => format!("{}eq.enum  {} #{}", not(negate), case_attr(attr), variant),
-                Insn::Contains { attr, sym } => format!("contains  {} {:?}", case_attr(attr), self.literals[sym as usize]),
-                Insn::IsPrincipal { attr, negate } => format!("{}is.principal {}", not(negate), case_attr(attr)),
+                Insn::EqInt {
+                    attr,
+                    value,
+                    negate,
+                } => format!("{}eq.int   {} {}", not(negate), case_attr(attr), value),
+                Insn::EqBool {
+                    attr,
+                    value,
+                    negate,
+                } => format!("{}eq.bool  {} {}", not(negate), case_attr(attr), value),
+                Insn::EqVariant {
+                    attr,
+                    variant,
+                    negate,
+                } => format!("{}eq.enum  {} #{}", not(negate), case_attr(attr), variant),
+                Insn::Contains { attr, sym } => format!(
+                    "contains  {} {:?}",
+                    case_attr(attr),
+                    self.literals[sym as usize]
+                ),
+                Insn::IsPrincipal { attr, negate } => {
+                    format!("{}is.principal {}", not(negate), case_attr(attr))
+                }
             };
             writeln!(f, "{i:04} {text}")?;
         }
@@ -318,19 +444,33 @@ impl fmt::Display for CompiledPolicy {
             if m.allow.is_empty() && m.deny.is_empty() {
                 return Ok(());
             }
-            writeln!(f, "{place:<32} {:<20} allow={} deny={}", p.actions[a].name, subj(&m.allow), subj(&m.deny))
+            writeln!(
+                f,
+                "{place:<32} {:<20} allow={} deny={}",
+                p.actions[a].name,
+                subj(&m.allow),
+                subj(&m.deny)
+            )
         };
         for (a, m) in self.global.iter().enumerate() {
             row("*".into(), a, m)?;
         }
         for (i, m) in self.kind_rules.iter().enumerate() {
-            row(format!("kind {}", p.kinds[i / self.n_actions].name), i % self.n_actions, m)?;
+            row(
+                format!("kind {}", p.kinds[i / self.n_actions].name),
+                i % self.n_actions,
+                m,
+            )?;
         }
         for (t, ct) in p.casetypes.iter().enumerate() {
             for (s, st) in ct.states.iter().enumerate() {
                 for a in 0..self.n_actions {
                     let slot = (self.state_base[t] as usize + s) * self.n_actions + a;
-                    row(format!("{}.{}", ct.name, st.name), a, &self.state_rules[slot])?;
+                    row(
+                        format!("{}.{}", ct.name, st.name),
+                        a,
+                        &self.state_rules[slot],
+                    )?;
                 }
             }
         }

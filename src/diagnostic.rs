@@ -22,7 +22,11 @@ pub struct Span {
 impl Span {
     pub fn new(file: FileId, start: usize, end: usize) -> Span {
         // INVARIANT: sources are limited far below 4 GiB when loaded, so offsets fit in u32.
-        Span { file, start: start as u32, end: end as u32 }
+        Span {
+            file,
+            start: start as u32,
+            end: end as u32,
+        }
     }
 
     pub fn range(&self) -> std::ops::Range<usize> {
@@ -150,7 +154,10 @@ impl Diagnostic {
             code,
             severity: code.severity(),
             message: message.into(),
-            labels: vec![Label { span, message: String::new() }],
+            labels: vec![Label {
+                span,
+                message: String::new(),
+            }],
             help: None,
         }
     }
@@ -165,7 +172,10 @@ impl Diagnostic {
 
     /// Adds a secondary location.
     pub fn with_secondary(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
-        self.labels.push(Label { span, message: message.into() });
+        self.labels.push(Label {
+            span,
+            message: message.into(),
+        });
         self
     }
 
@@ -200,15 +210,24 @@ impl Sources {
     }
 
     pub fn name(&self, id: FileId) -> &str {
-        self.files.get(id.0 as usize).map(|f| f.0.as_str()).unwrap_or("<unknown>")
+        self.files
+            .get(id.0 as usize)
+            .map(|f| f.0.as_str())
+            .unwrap_or("<unknown>")
     }
 
     pub fn text(&self, id: FileId) -> &str {
-        self.files.get(id.0 as usize).map(|f| f.1.as_str()).unwrap_or("")
+        self.files
+            .get(id.0 as usize)
+            .map(|f| f.1.as_str())
+            .unwrap_or("")
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (FileId, &str, &str)> {
-        self.files.iter().enumerate().map(|(i, (n, t))| (FileId(i as u32), n.as_str(), t.as_str()))
+        self.files
+            .iter()
+            .enumerate()
+            .map(|(i, (n, t))| (FileId(i as u32), n.as_str(), t.as_str()))
     }
 
     /// The text a span covers.
@@ -222,7 +241,12 @@ impl Sources {
         let start = (span.start as usize).min(text.len());
         let before = &text[..start];
         let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+        let col = before
+            .rsplit('\n')
+            .next()
+            .map(|l| l.chars().count())
+            .unwrap_or(0)
+            + 1;
         (line, col)
     }
 
@@ -232,7 +256,10 @@ impl Sources {
         let start = (span.start as usize).min(text.len());
         let end = (span.end as usize).min(text.len()).max(start);
         let ls = text[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
-        let le = text[end..].find('\n').map(|i| end + i).unwrap_or(text.len());
+        let le = text[end..]
+            .find('\n')
+            .map(|i| end + i)
+            .unwrap_or(text.len());
         text[ls..le].trim_end_matches('\r')
     }
 }
@@ -255,7 +282,9 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[(i - 1) * w + j] + 1).min(d[i * w + j - 1] + 1).min(d[(i - 1) * w + j - 1] + cost);
+            let mut best = (d[(i - 1) * w + j] + 1)
+                .min(d[i * w + j - 1] + 1)
+                .min(d[(i - 1) * w + j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 best = best.min(d[(i - 2) * w + j - 2] + 1);
             }

@@ -5,7 +5,7 @@
 
 use crate::access_code;
 use crate::compile::CompiledPolicy;
-use crate::ir::{KindId, Type};
+use crate::ir::{KindId, Policy as Ir, Type};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -82,17 +82,22 @@ pub struct Entities {
     pub(crate) unit_index: HashMap<String, u32>,
 }
 
-/// A problem in the entity data. `entity` and `field` locate it; `help` says how to fix it.
+/// A problem in the entity data. It is located by `line` and `column` in the JSON, or by `entity`
+/// (or `position`, when the entity has no usable id) and `field`; `help` says how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct EntityError {
     pub message: String,
+    /// The id of the entity the problem is in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entity: Option<String>,
+    /// The entity by its place in the file, such as `user #2`, when it has no usable id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
-    /// One-based line and column, for errors in the JSON itself.
+    /// One-based line and column (counted in characters) in the JSON text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -104,9 +109,20 @@ impl std::fmt::Display for EntityError {
         if let (Some(l), Some(c)) = (self.line, self.column) {
             write!(f, "{l}:{c}: ")?;
         }
-        match (&self.entity, &self.field) {
-            (Some(e), Some(fl)) => write!(f, "entity `{e}`, field `{fl}`: ")?,
-            (Some(e), None) => write!(f, "entity `{e}`: ")?,
+        let named = match (&self.entity, &self.position) {
+            (Some(e), _) => {
+                write!(f, "entity `{e}`")?;
+                true
+            }
+            (None, Some(p)) => {
+                write!(f, "{p}")?;
+                true
+            }
+            (None, None) => false,
+        };
+        match (&self.field, named) {
+            (Some(fl), true) => write!(f, ", field `{fl}`: ")?,
+            (None, true) => write!(f, ": ")?,
             _ => {}
         }
         write!(f, "{}", self.message)?;
@@ -175,11 +191,58 @@ struct RawResource {
     inherit_write: Option<bool>,
 }
 
+/// How many candidates "did you mean" may compare against entity ids in one load. Suggestions
+/// among policy names are always made; among a million ids they stop once this is spent, so
+/// a file with very many errors still fails fast.
+const SUGGEST_BUDGET: usize = 5_000_000;
+
+/// How many names a help text lists before it says how many more there are.
+const LIST_LIMIT: usize = 20;
+
 struct Loader<'p> {
     policy: &'p CompiledPolicy,
     symbols: Vec<String>,
     sym_index: HashMap<String, u32>,
     errors: Vec<EntityError>,
+    suggest_budget: usize,
+}
+
+/// An entity as errors name it: by id, or by its place in the file when the id is empty.
+#[derive(Clone, Copy)]
+struct Who<'a> {
+    what: &'static str,
+    index: usize,
+    id: &'a str,
+}
+
+impl Who<'_> {
+    fn place(&self) -> String {
+        format!("{} #{}", self.what, self.index + 1)
+    }
+}
+
+fn unit_who(index: usize, u: &RawUnit) -> Who<'_> {
+    Who {
+        what: "unit",
+        index,
+        id: &u.id,
+    }
+}
+
+fn user_who(index: usize, u: &RawUser) -> Who<'_> {
+    Who {
+        what: "user",
+        index,
+        id: &u.id,
+    }
+}
+
+fn resource_who(index: usize, r: &RawResource) -> Who<'_> {
+    Who {
+        what: "resource",
+        index,
+        id: &r.id,
+    }
 }
 
 impl Loader<'_> {
@@ -194,15 +257,79 @@ impl Loader<'_> {
     }
 
     #[cold]
-    fn err(&mut self, entity: &str, field: &str, message: String, help: impl Into<Option<String>>) {
+    fn err(&mut self, who: Who<'_>, field: &str, message: String, help: String) {
+        let (entity, position) = if who.id.is_empty() {
+            (None, Some(who.place()))
+        } else {
+            (Some(who.id.to_string()), None)
+        };
         self.errors.push(EntityError {
             message,
-            entity: Some(entity.to_string()),
+            entity,
+            position,
             field: (!field.is_empty()).then(|| field.to_string()),
-            help: help.into(),
+            help: Some(help),
             line: None,
             column: None,
         });
+    }
+
+    /// "did you mean" among `n` entity ids, within the budget.
+    #[cold]
+    fn suggest_id<'a>(
+        &mut self,
+        name: &str,
+        n: usize,
+        cands: impl IntoIterator<Item = &'a str>,
+    ) -> Option<String> {
+        if n > self.suggest_budget {
+            return None;
+        }
+        self.suggest_budget -= n;
+        did_you_mean(name, cands)
+    }
+}
+
+/// The ids in the file and the names in the policy, to say what a misplaced name is.
+struct Names<'a> {
+    ir: &'a Ir,
+    units: &'a HashMap<String, u32>,
+    users: &'a HashMap<String, u32>,
+    resources: &'a HashMap<String, u32>,
+    kinds_of: &'a [Option<KindId>],
+}
+
+impl Names<'_> {
+    /// What `id` is, when it is something: "a user", "an org unit", "a `Case`", "an access group", "a role".
+    #[cold]
+    fn describe(&self, id: &str) -> Option<String> {
+        if self.users.contains_key(id) {
+            return Some("a user".into());
+        }
+        if self.units.contains_key(id) {
+            return Some("an org unit".into());
+        }
+        if let Some(&r) = self.resources.get(id) {
+            return Some(match self.kinds_of.get(r as usize).copied().flatten() {
+                Some(k) => a_kind(&self.ir.kinds[k.idx()].name),
+                None => "a resource".into(),
+            });
+        }
+        if self.ir.groups.iter().any(|g| g.name == id) {
+            return Some("an access group".into());
+        }
+        if self.ir.roles.iter().any(|r| r.name == id) {
+            return Some("a role".into());
+        }
+        None
+    }
+
+    /// The ids of the resources of kind `k`.
+    fn of_kind(&self, k: KindId) -> impl Iterator<Item = &str> {
+        self.resources
+            .iter()
+            .filter(move |(_, &i)| self.kinds_of.get(i as usize).copied().flatten() == Some(k))
+            .map(|(id, _)| id.as_str())
     }
 }
 
@@ -210,27 +337,70 @@ fn did_you_mean<'a>(name: &str, cands: impl IntoIterator<Item = &'a str>) -> Opt
     crate::diagnostic::suggest(name, cands).map(|s| format!("did you mean `{s}`?"))
 }
 
+/// `a` or `an`, for a word read aloud in English.
+fn article(word: &str) -> &'static str {
+    let w = word.to_ascii_lowercase();
+    let silent_h = ["hour", "honest", "honor", "honour", "heir"]
+        .iter()
+        .any(|p| w.starts_with(p));
+    let sounds_like_y = [
+        "uni", "use", "usu", "uti", "ure", "uri", "eu", "ewe", "one", "once",
+    ]
+    .iter()
+    .any(|p| w.starts_with(p));
+    let vowel = w.starts_with(['a', 'e', 'i', 'o', 'u']);
+    if silent_h || (vowel && !sounds_like_y) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
+/// "a `Case`", "an `Attachment`".
+fn a_kind(name: &str) -> String {
+    format!("{} `{name}`", article(name))
+}
+
+/// "`A`, `B`, `C`", with at most [`LIST_LIMIT`] names.
+fn list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let names: Vec<&str> = names.into_iter().collect();
+    let mut out: Vec<String> = names
+        .iter()
+        .take(LIST_LIMIT)
+        .map(|n| format!("`{n}`"))
+        .collect();
+    if names.len() > LIST_LIMIT {
+        out.push(format!("and {} more", names.len() - LIST_LIMIT));
+    }
+    out.join(", ")
+}
+
+/// "null", "a string", … for a JSON value.
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    use serde_json::Value as J;
+    match v {
+        J::Null => "null",
+        J::Bool(_) => "a boolean",
+        J::Number(_) => "a number",
+        J::String(_) => "a string",
+        J::Array(_) => "an array",
+        J::Object(_) => "an object",
+    }
+}
+
 impl Entities {
     /// Parses and validates entity JSON against a compiled policy. Reports every problem found.
     pub fn from_json(policy: &CompiledPolicy, json: &str) -> Result<Entities, Vec<EntityError>> {
-        let raw: RawEntities = serde_json::from_str(json).map_err(|e| {
-            vec![EntityError {
-                message: e.to_string().split(" at line ").next().unwrap_or_default().to_string(),
-                entity: None,
-                field: None,
-                help: Some(
-                    "the entities file is one JSON object with optional `units`, `users` and `resources` arrays; see docs/data-formats.md"
-                        .into(),
-                ),
-                line: Some(e.line()),
-                column: Some(e.column()),
-            }]
-        })?;
+        let raw: RawEntities = match serde_json::from_str(json) {
+            Ok(raw) => raw,
+            Err(e) => return Err(structure::diagnose(&policy.ir, json, e)),
+        };
         let mut ld = Loader {
             policy,
             symbols: Vec::new(),
             sym_index: HashMap::new(),
             errors: Vec::new(),
+            suggest_budget: SUGGEST_BUDGET,
         };
         // Policy literals first, so that a literal's index is its symbol.
         for l in &policy.literals {
@@ -238,60 +408,110 @@ impl Entities {
         }
         let p = &policy.ir;
 
-        // Ids are unique across users, units and resources.
-        let mut seen: HashMap<&str, &str> = HashMap::new();
-        let all_ids = raw
+        // Ids are unique across users, units and resources, and not empty.
+        let mut seen: HashMap<&str, &str> =
+            HashMap::with_capacity(raw.units.len() + raw.users.len() + raw.resources.len());
+        let all = raw
             .units
             .iter()
-            .map(|u| (u.id.as_str(), "unit"))
-            .chain(raw.users.iter().map(|u| (u.id.as_str(), "user")))
-            .chain(raw.resources.iter().map(|r| (r.id.as_str(), "resource")));
-        for (id, what) in all_ids {
-            if let Some(prev) = seen.insert(id, what) {
-                ld.err(id, "id", format!("id `{id}` is used by a {prev} and again by a {what}"), "give every entity its own id".to_string());
-            }
-            if id.is_empty() {
-                ld.err(id, "id", "an entity has an empty id".into(), "give every entity a non-empty id".to_string());
+            .enumerate()
+            .map(|(i, u)| unit_who(i, u))
+            .chain(raw.users.iter().enumerate().map(|(i, u)| user_who(i, u)))
+            .chain(
+                raw.resources
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| resource_who(i, r)),
+            );
+        for who in all {
+            if who.id.is_empty() {
+                let help = format!(
+                    "give the {} an id that no other unit, user or resource has",
+                    who.what
+                );
+                ld.err(who, "id", "the id is empty".into(), help);
+            } else if let Some(prev) = seen.insert(who.id, who.what) {
+                let again = if prev == who.what { "another" } else { "a" };
+                let message = format!(
+                    "id `{}` is used by a {prev} and again by {again} {}",
+                    who.id, who.what
+                );
+                ld.err(
+                    who,
+                    "id",
+                    message,
+                    "give every entity its own id".to_string(),
+                );
             }
         }
 
+        let unit_index: HashMap<String, u32> = raw
+            .units
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.id.clone(), i as u32))
+            .collect();
+        let mut user_index = HashMap::with_capacity(raw.users.len());
+        for (i, u) in raw.users.iter().enumerate() {
+            user_index.insert(u.id.clone(), i as u32);
+        }
+        // Resources are indexed before any is validated, since parents may come later in the file.
+        let mut resource_index = HashMap::with_capacity(raw.resources.len());
+        for (i, r) in raw.resources.iter().enumerate() {
+            resource_index.insert(r.id.clone(), i as u32);
+        }
+        let kind_index: HashMap<&str, KindId> = p
+            .kinds
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.name.as_str(), KindId(i as u32)))
+            .collect();
+        let kinds_of: Vec<Option<KindId>> = raw
+            .resources
+            .iter()
+            .map(|r| kind_index.get(r.kind.as_str()).copied())
+            .collect();
+        let names = Names {
+            ir: p,
+            units: &unit_index,
+            users: &user_index,
+            resources: &resource_index,
+            kinds_of: &kinds_of,
+        };
+
         // Units and their ancestry.
-        let unit_index: HashMap<String, u32> = raw.units.iter().enumerate().map(|(i, u)| (u.id.clone(), i as u32)).collect();
         let mut units = Vec::with_capacity(raw.units.len());
-        for u in &raw.units {
+        for (i, u) in raw.units.iter().enumerate() {
             let parent = match &u.parent {
-                Some(pid) => match unit_index.get(pid) {
-                    Some(&i) => Some(i),
-                    None => {
-                        let help = did_you_mean(pid, unit_index.keys().map(String::as_str));
-                        ld.err(&u.id, "parent", format!("unknown parent unit `{pid}`"), help);
-                        None
+                Some(pid) => {
+                    match unit_index.get(pid) {
+                        Some(&i) => Some(i),
+                        None => {
+                            let help = match names.describe(pid) {
+                            Some(what) => format!("`{pid}` is {what}; `parent` must be the id of a unit"),
+                            None => ld
+                                .suggest_id(pid, unit_index.len(), unit_index.keys().map(String::as_str))
+                                .unwrap_or_else(|| format!("add a unit with id `{pid}` to `units`, or remove `parent`")),
+                        };
+                            ld.err(
+                                unit_who(i, u),
+                                "parent",
+                                format!("unknown parent unit `{pid}`"),
+                                help,
+                            );
+                            None
+                        }
                     }
-                },
+                }
                 None => None,
             };
-            units.push(Unit { id: u.id.clone(), parent });
+            units.push(Unit {
+                id: u.id.clone(),
+                parent,
+            });
         }
-        let mut unit_cyclic = vec![false; units.len()];
-        for (i, u) in units.iter().enumerate() {
-            let mut cur = u.parent;
-            let mut steps = 0;
-            while let Some(c) = cur {
-                steps += 1;
-                if c as usize == i || steps > units.len() {
-                    unit_cyclic[i] = true;
-                    break;
-                }
-                cur = units[c as usize].parent;
-            }
-        }
-        for (i, cyc) in unit_cyclic.iter().enumerate() {
-            if *cyc {
-                let id = units[i].id.clone();
-                ld.err(&id, "parent", "units form a cycle through their parents".into(), "a unit's chain of parents must end at a unit with no parent".to_string());
-            }
-        }
-        let unit_syms: Vec<u32> = units.iter().map(|u| u.id.clone()).collect::<Vec<_>>().iter().map(|id| ld.sym(id)).collect();
+        unit_cycles(&mut ld, &units, &raw.units);
+        let unit_syms: Vec<u32> = units.iter().map(|u| ld.sym(&u.id)).collect();
         let unit_ancestors = |start: u32| -> Vec<u32> {
             let mut out = Vec::new();
             let mut cur = Some(start);
@@ -306,27 +526,33 @@ impl Entities {
         };
 
         // Users.
-        let group_index: HashMap<&str, u32> = p.groups.iter().enumerate().map(|(i, g)| (g.name.as_str(), i as u32)).collect();
-        let group_syms: Vec<u32> = p.groups.iter().map(|g| g.name.clone()).collect::<Vec<_>>().iter().map(|n| ld.sym(n)).collect();
+        let group_index: HashMap<&str, u32> = p
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (g.name.as_str(), i as u32))
+            .collect();
+        let group_syms: Vec<u32> = p.groups.iter().map(|g| ld.sym(&g.name)).collect();
         let mut users = Vec::with_capacity(raw.users.len());
-        let mut user_index = HashMap::with_capacity(raw.users.len());
         for (i, u) in raw.users.iter().enumerate() {
-            user_index.insert(u.id.clone(), i as u32);
-        }
-        for u in &raw.users {
+            let who = user_who(i, u);
             let mut direct_groups = Vec::new();
             for g in &u.groups {
                 match group_index.get(g.as_str()) {
                     Some(&gi) => direct_groups.push(gi),
                     None => {
-                        let help = did_you_mean(g, group_index.keys().copied())
-                            .or_else(|| Some("list access groups declared in the policy".to_string()));
-                        ld.err(&u.id, "groups", format!("unknown access group `{g}`"), help);
+                        let help = unknown_group_help(p, &names, g);
+                        ld.err(who, "groups", format!("unknown access group `{g}`"), help);
                     }
                 }
             }
             if p.require_group && u.groups.is_empty() {
-                ld.err(&u.id, "groups", "user is in no access group, but the policy says `require group;`".into(), "add the user to at least one access group".to_string());
+                ld.err(
+                    who,
+                    "groups",
+                    "user is in no access group, but the policy says `require group;`".into(),
+                    "add the user to at least one access group".to_string(),
+                );
             }
             let mut groups: Vec<u32> = Vec::new();
             for &g in &direct_groups {
@@ -349,9 +575,20 @@ impl Entities {
                         codes.extend(unit_ancestors(x).into_iter().map(|a| unit_syms[a as usize]));
                     }
                     None => {
-                        let help = did_you_mean(un, unit_index.keys().map(String::as_str))
-                            .or_else(|| Some("declare the unit in the `units` array".to_string()));
-                        ld.err(&u.id, "units", format!("unknown unit `{un}`"), help);
+                        let help = match names.describe(un) {
+                            Some(what) if group_index.contains_key(un.as_str()) => {
+                                format!("`{un}` is {what}; list it in `groups`, not `units`")
+                            }
+                            Some(what) => format!("`{un}` is {what}; `units` lists org units"),
+                            None => ld
+                                .suggest_id(
+                                    un,
+                                    unit_index.len(),
+                                    unit_index.keys().map(String::as_str),
+                                )
+                                .unwrap_or_else(|| format!("add a unit with id `{un}` to `units`")),
+                        };
+                        ld.err(who, "units", format!("unknown unit `{un}`"), help);
                     }
                 }
             }
@@ -360,11 +597,21 @@ impl Entities {
             codes.extend(&terms);
             codes.sort_unstable();
             codes.dedup();
-            for (k, _) in &u.attrs {
+            for k in u.attrs.keys() {
                 if !p.user_attrs.iter().any(|a| &a.name == k) {
-                    let help = did_you_mean(k, p.user_attrs.iter().map(|a| a.name.as_str()))
-                        .or_else(|| Some("declare user attributes in the policy's `user { … }` block".into()));
-                    ld.err(&u.id, &format!("attrs.{k}"), format!("unknown user attribute `{k}`"), help);
+                    let help = did_you_mean(k, p.user_attrs.iter().map(|a| a.name.as_str())).unwrap_or_else(|| {
+                        if p.user_attrs.is_empty() {
+                            format!("the policy declares no user attributes; remove `{k}`, or declare it in a `user {{ … }}` block")
+                        } else {
+                            format!("the policy's `user {{ … }}` block declares {}; remove `{k}`, or declare it there", list(p.user_attrs.iter().map(|a| a.name.as_str())))
+                        }
+                    });
+                    ld.err(
+                        who,
+                        &format!("attrs.{k}"),
+                        format!("unknown user attribute `{k}`"),
+                        help,
+                    );
                 }
             }
             users.push(User {
@@ -376,20 +623,18 @@ impl Entities {
                 codes: codes.into(),
             });
         }
-        // Resources: index first, then validate, since parents may come later in the file.
-        let mut resource_index = HashMap::with_capacity(raw.resources.len());
-        for (i, r) in raw.resources.iter().enumerate() {
-            resource_index.insert(r.id.clone(), i as u32);
-        }
-        let kind_index: HashMap<&str, KindId> = p.kinds.iter().enumerate().map(|(i, k)| (k.name.as_str(), KindId(i as u32))).collect();
-        let kinds_of: Vec<Option<KindId>> = raw.resources.iter().map(|r| kind_index.get(r.kind.as_str()).copied()).collect();
         // User attributes are checked by type but not stored: no rule reads them yet.
-        for u in &raw.users {
+        for (i, u) in raw.users.iter().enumerate() {
             for a in &p.user_attrs {
                 match u.attrs.get(&a.name) {
-                    None => ld.err(&u.id, &format!("attrs.{}", a.name), format!("missing attribute `{}`", a.name), "every attribute declared in `user { … }` must be given".to_string()),
+                    None => ld.err(
+                        user_who(i, u),
+                        &format!("attrs.{}", a.name),
+                        format!("missing attribute `{}`", a.name),
+                        "every attribute declared in `user { … }` must be given".to_string(),
+                    ),
                     Some(v) => {
-                        let _ = convert(&mut ld, &u.id, &a.name, a.ty, v, &user_index, &resource_index, &kinds_of);
+                        let _ = convert(&mut ld, user_who(i, u), &a.name, a.ty, v, &names);
                     }
                 }
             }
@@ -397,34 +642,69 @@ impl Entities {
 
         let mut resources = Vec::with_capacity(raw.resources.len());
         for (i, r) in raw.resources.iter().enumerate() {
+            let who = resource_who(i, r);
             let Some(kind) = kinds_of[i] else {
-                let help = did_you_mean(&r.kind, kind_index.keys().copied())
-                    .or_else(|| Some(format!("the policy declares the kinds {}", p.kinds.iter().map(|k| format!("`{}`", k.name)).collect::<Vec<_>>().join(", "))));
-                ld.err(&r.id, "kind", format!("unknown resource kind `{}`", r.kind), help);
+                let help = did_you_mean(&r.kind, kind_index.keys().copied()).unwrap_or_else(|| {
+                    format!(
+                        "the policy declares the kinds {}",
+                        list(p.kinds.iter().map(|k| k.name.as_str()))
+                    )
+                });
+                ld.err(
+                    who,
+                    "kind",
+                    format!("unknown resource kind `{}`", r.kind),
+                    help,
+                );
                 continue;
             };
             let kdef = &p.kinds[kind.idx()];
-            // Parent.
             let parent = match (&r.parent, kdef.parent) {
                 (Some(pid), Some(pk)) => match resource_index.get(pid) {
                     Some(&pi) if kinds_of[pi as usize] == Some(pk) => Some(pi),
                     Some(&pi) => {
-                        let found = &raw.resources[pi as usize].kind;
-                        ld.err(&r.id, "parent", format!("parent `{pid}` is a `{found}`, but a `{}` needs a `{}` parent", kdef.name, p.kinds[pk.idx()].name), None);
+                        wrong_parent_kind(
+                            &mut ld,
+                            who,
+                            kind,
+                            pid,
+                            pk,
+                            kinds_of[pi as usize],
+                            &raw.resources[pi as usize].kind,
+                        );
                         None
                     }
                     None => {
-                        let help = did_you_mean(pid, resource_index.keys().map(String::as_str));
-                        ld.err(&r.id, "parent", format!("unknown parent `{pid}`"), help);
+                        let help = match names.describe(pid) {
+                            Some(what) => format!("`{pid}` is {what}; `parent` must be the id of {}", a_kind(&p.kinds[pk.idx()].name)),
+                            None => ld.suggest_id(pid, resource_index.len(), names.of_kind(pk)).unwrap_or_else(|| {
+                                let want = a_kind(&p.kinds[pk.idx()].name);
+                                format!("add {want} with id `{pid}` to `resources`, or set `parent` to the id of {want} in the file")
+                            }),
+                        };
+                        ld.err(who, "parent", format!("unknown parent `{pid}`"), help);
                         None
                     }
                 },
                 (None, Some(pk)) => {
-                    ld.err(&r.id, "parent", format!("a `{}` needs a parent `{}`", kdef.name, p.kinds[pk.idx()].name), "set `parent` to the id of its parent resource".to_string());
+                    let message = format!(
+                        "{} needs {} as its parent",
+                        a_kind(&kdef.name),
+                        a_kind(&p.kinds[pk.idx()].name)
+                    );
+                    ld.err(
+                        who,
+                        "parent",
+                        message,
+                        format!(
+                            "set `parent` to the id of {}",
+                            a_kind(&p.kinds[pk.idx()].name)
+                        ),
+                    );
                     None
                 }
-                (Some(_), None) => {
-                    ld.err(&r.id, "parent", format!("kind `{}` has no parent kind, so a `{}` cannot have a parent", kdef.name, kdef.name), "remove `parent`, or declare the kind with `under`".to_string());
+                (Some(pid), None) => {
+                    parent_not_allowed(&mut ld, who, kind, pid, &names);
                     None
                 }
                 (None, None) => None,
@@ -433,24 +713,53 @@ impl Entities {
             let (mut casetype, mut state) = (0, 0);
             let mut relations: Vec<Box<[u32]>> = Vec::new();
             if kdef.is_case {
+                let case_types = || list(p.casetypes.iter().map(|c| c.name.as_str()));
                 match &r.casetype {
-                    None => ld.err(&r.id, "type", "a case needs a `type`".into(), format!("set `type` to one of {}", p.casetypes.iter().map(|c| format!("`{}`", c.name)).collect::<Vec<_>>().join(", "))),
+                    None => ld.err(
+                        who,
+                        "type",
+                        "a case needs a `type`".into(),
+                        format!("set `type` to one of {}", case_types()),
+                    ),
                     Some(t) => match p.casetypes.iter().position(|c| &c.name == t) {
                         None => {
-                            let help = did_you_mean(t, p.casetypes.iter().map(|c| c.name.as_str()));
-                            ld.err(&r.id, "type", format!("unknown case type `{t}`"), help);
+                            let help = did_you_mean(t, p.casetypes.iter().map(|c| c.name.as_str()))
+                                .unwrap_or_else(|| {
+                                    format!("the policy declares the case types {}", case_types())
+                                });
+                            ld.err(who, "type", format!("unknown case type `{t}`"), help);
                         }
                         Some(ti) => {
                             casetype = ti as u32;
                             let ct = &p.casetypes[ti];
+                            let states = || list(ct.states.iter().map(|x| x.name.as_str()));
                             match &r.state {
-                                None => ld.err(&r.id, "state", "a case needs a `state`".into(), format!("set `state` to one of the states of `{}`", ct.name)),
+                                None => ld.err(
+                                    who,
+                                    "state",
+                                    "a case needs a `state`".into(),
+                                    format!(
+                                        "set `state` to one of the states of `{}`: {}",
+                                        ct.name,
+                                        states()
+                                    ),
+                                ),
                                 Some(s) => match ct.states.iter().position(|x| &x.name == s) {
                                     Some(si) => state = si as u32,
                                     None => {
-                                        let help = did_you_mean(s, ct.states.iter().map(|x| x.name.as_str()))
-                                            .or_else(|| Some(format!("the states of `{}` are {}", ct.name, ct.states.iter().map(|x| format!("`{}`", x.name)).collect::<Vec<_>>().join(", "))));
-                                        ld.err(&r.id, "state", format!("case type `{}` has no state `{s}`", ct.name), help);
+                                        let help = did_you_mean(
+                                            s,
+                                            ct.states.iter().map(|x| x.name.as_str()),
+                                        )
+                                        .unwrap_or_else(|| {
+                                            format!("the states of `{}` are {}", ct.name, states())
+                                        });
+                                        ld.err(
+                                            who,
+                                            "state",
+                                            format!("case type `{}` has no state `{s}`", ct.name),
+                                            help,
+                                        );
                                     }
                                 },
                             }
@@ -459,16 +768,43 @@ impl Entities {
                 }
                 relations = vec![Box::from([]); p.relations.len()];
                 for (name, members) in &r.relations {
+                    let field = format!("relations.{name}");
                     let Some(ri) = p.relations.iter().position(|x| &x.name == name) else {
-                        let help = did_you_mean(name, p.relations.iter().map(|x| x.name.as_str()));
-                        ld.err(&r.id, &format!("relations.{name}"), format!("unknown relation `{name}`"), help);
+                        let help = did_you_mean(name, p.relations.iter().map(|x| x.name.as_str()))
+                            .unwrap_or_else(|| {
+                                if p.relations.is_empty() {
+                                    "the policy declares no relations; remove it".to_string()
+                                } else {
+                                    format!(
+                                        "the policy declares the relations {}",
+                                        list(p.relations.iter().map(|x| x.name.as_str()))
+                                    )
+                                }
+                            });
+                        ld.err(who, &field, format!("unknown relation `{name}`"), help);
                         continue;
                     };
                     let mut ids = Vec::with_capacity(members.len());
                     for m in members {
                         match user_index.get(m) {
                             Some(&u) => ids.push(u),
-                            None => ld.err(&r.id, &format!("relations.{name}"), format!("unknown user `{m}`"), did_you_mean(m, user_index.keys().map(String::as_str))),
+                            None => {
+                                let help = match names.describe(m) {
+                                    Some(what) => {
+                                        format!("`{m}` is {what}; relations list user ids")
+                                    }
+                                    None => ld
+                                        .suggest_id(
+                                            m,
+                                            user_index.len(),
+                                            user_index.keys().map(String::as_str),
+                                        )
+                                        .unwrap_or_else(|| {
+                                            format!("add a user with id `{m}` to `users`")
+                                        }),
+                                };
+                                ld.err(who, &field, format!("unknown user `{m}`"), help);
+                            }
                         }
                     }
                     ids.sort_unstable();
@@ -476,9 +812,21 @@ impl Entities {
                     relations[ri] = ids.into();
                 }
             } else {
-                for (field, present) in [("type", r.casetype.is_some()), ("state", r.state.is_some()), ("relations", !r.relations.is_empty())] {
+                for (field, present) in [
+                    ("type", r.casetype.is_some()),
+                    ("state", r.state.is_some()),
+                    ("relations", !r.relations.is_empty()),
+                ] {
                     if present {
-                        ld.err(&r.id, field, format!("only cases have `{field}`; `{}` is not the case kind", kdef.name), format!("remove `{field}`"));
+                        ld.err(
+                            who,
+                            field,
+                            format!(
+                                "only cases have `{field}`; `{}` is not the case kind",
+                                kdef.name
+                            ),
+                            format!("remove `{field}`"),
+                        );
                     }
                 }
             }
@@ -487,20 +835,38 @@ impl Entities {
             for a in &kdef.attrs {
                 match r.attrs.get(&a.name) {
                     None => {
-                        ld.err(&r.id, &format!("attrs.{}", a.name), format!("missing attribute `{}`", a.name), format!("kind `{}` declares `{}`; give it a value", kdef.name, a.name));
+                        ld.err(
+                            who,
+                            &format!("attrs.{}", a.name),
+                            format!("missing attribute `{}`", a.name),
+                            format!(
+                                "kind `{}` declares `{}`; give it a value",
+                                kdef.name, a.name
+                            ),
+                        );
                         attrs.push(AttrValue::Bool(false));
                     }
                     Some(v) => {
-                        let cv = convert(&mut ld, &r.id, &a.name, a.ty, v, &user_index, &resource_index, &kinds_of);
+                        let cv = convert(&mut ld, who, &a.name, a.ty, v, &names);
                         attrs.push(cv.unwrap_or(AttrValue::Bool(false)));
                     }
                 }
             }
             for k in r.attrs.keys() {
                 if !kdef.attrs.iter().any(|a| &a.name == k) {
-                    let help = did_you_mean(k, kdef.attrs.iter().map(|a| a.name.as_str()))
-                        .or_else(|| Some(format!("declare it in kind `{}`, or remove it", kdef.name)));
-                    ld.err(&r.id, &format!("attrs.{k}"), format!("kind `{}` has no attribute `{k}`", kdef.name), help);
+                    let help = did_you_mean(k, kdef.attrs.iter().map(|a| a.name.as_str())).unwrap_or_else(|| {
+                        if kdef.attrs.is_empty() {
+                            format!("kind `{}` declares no attributes; remove `{k}`, or declare it in kind `{}`", kdef.name, kdef.name)
+                        } else {
+                            format!("kind `{}` declares {}; remove `{k}`, or declare it in kind `{}`", kdef.name, list(kdef.attrs.iter().map(|a| a.name.as_str())), kdef.name)
+                        }
+                    });
+                    ld.err(
+                        who,
+                        &format!("attrs.{k}"),
+                        format!("kind `{}` has no attribute `{k}`", kdef.name),
+                        help,
+                    );
                 }
             }
             // Access codes.
@@ -518,7 +884,7 @@ impl Entities {
                         })
                         .collect(),
                     Err(e) => {
-                        ld.err(&r.id, field, format!("invalid access code {text:?}: {}", e.message), format!("write codes as `A|B` or `[A|B] & [C]`; the problem is at character {}", e.offset + 1));
+                        ld.err(who, field, format!("invalid access code {text:?}: {}", e.message), format!("write codes as `A|B` or `[A|B] & [C]`; the problem is at character {}", e.offset + 1));
                         Box::from([])
                     }
                 }
@@ -538,8 +904,14 @@ impl Entities {
                 own_write,
                 inherit_read: r.inherit_read.unwrap_or(true) && kdef.inherit_read,
                 inherit_write: r.inherit_write.unwrap_or(true) && kdef.inherit_write,
-                read: EffectiveCode { levels: Box::from([]), origin: Box::from([]) },
-                write: EffectiveCode { levels: Box::from([]), origin: Box::from([]) },
+                read: EffectiveCode {
+                    levels: Box::from([]),
+                    origin: Box::from([]),
+                },
+                write: EffectiveCode {
+                    levels: Box::from([]),
+                    origin: Box::from([]),
+                },
             });
         }
         if !ld.errors.is_empty() {
@@ -555,7 +927,10 @@ impl Entities {
                 chain.push(c);
                 cur = resources[c as usize].parent;
             }
-            let anchor = chain.iter().copied().find(|&c| p.kinds[resources[c as usize].kind.idx()].is_case);
+            let anchor = chain
+                .iter()
+                .copied()
+                .find(|&c| p.kinds[resources[c as usize].kind.idx()].is_case);
             let eff = |read: bool| -> EffectiveCode {
                 let mut levels = Vec::new();
                 let mut origin = Vec::new();
@@ -566,12 +941,19 @@ impl Entities {
                         levels.push(l.clone());
                         origin.push(c);
                     }
-                    let inherits = if read { res.inherit_read } else { res.inherit_write };
+                    let inherits = if read {
+                        res.inherit_read
+                    } else {
+                        res.inherit_write
+                    };
                     if !inherits {
                         break;
                     }
                 }
-                EffectiveCode { levels: levels.into(), origin: origin.into() }
+                EffectiveCode {
+                    levels: levels.into(),
+                    origin: origin.into(),
+                }
             };
             let read = eff(true);
             let write = eff(false);
@@ -597,11 +979,16 @@ impl Entities {
     }
 
     pub fn resource(&self, id: &str) -> Option<&Resource> {
-        self.resource_index.get(id).map(|&i| &self.resources[i as usize])
+        self.resource_index
+            .get(id)
+            .map(|&i| &self.resources[i as usize])
     }
 
     pub fn symbol(&self, s: u32) -> &str {
-        self.symbols.get(s as usize).map(String::as_str).unwrap_or("?")
+        self.symbols
+            .get(s as usize)
+            .map(String::as_str)
+            .unwrap_or("?")
     }
 
     pub fn users(&self) -> &[User] {
@@ -622,46 +1009,300 @@ impl Entities {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Reports each cycle of unit parents once, on the unit of the cycle that comes first in the
+/// file, naming the whole cycle. Units that only lead into a cycle are not reported.
+fn unit_cycles(ld: &mut Loader<'_>, units: &[Unit], raw: &[RawUnit]) {
+    const NEW: u8 = 0;
+    const ON_PATH: u8 = 1;
+    const DONE: u8 = 2;
+    let mut state = vec![NEW; units.len()];
+    let mut path: Vec<usize> = Vec::new();
+    for start in 0..units.len() {
+        let mut cur = Some(start);
+        while let Some(c) = cur {
+            match state[c] {
+                NEW => {
+                    state[c] = ON_PATH;
+                    path.push(c);
+                    cur = units[c].parent.map(|x| x as usize);
+                }
+                ON_PATH => {
+                    let from = path.iter().position(|&x| x == c).unwrap_or(0);
+                    report_unit_cycle(ld, units, raw, &path[from..]);
+                    break;
+                }
+                _ => break,
+            }
+        }
+        for x in path.drain(..) {
+            state[x] = DONE;
+        }
+    }
+}
+
+#[cold]
+fn report_unit_cycle(ld: &mut Loader<'_>, units: &[Unit], raw: &[RawUnit], cycle: &[usize]) {
+    // Start at the unit that comes first in the file; follow parents from there.
+    let first = cycle
+        .iter()
+        .position(|&x| x == *cycle.iter().min().unwrap_or(&0))
+        .unwrap_or(0);
+    let order: Vec<usize> = cycle[first..]
+        .iter()
+        .chain(&cycle[..first])
+        .copied()
+        .collect();
+    let who = Who {
+        what: "unit",
+        index: order[0],
+        id: &raw[order[0]].id,
+    };
+    let id = |i: usize| -> &str {
+        if units[i].id.is_empty() {
+            "(empty id)"
+        } else {
+            &units[i].id
+        }
+    };
+    if order.len() == 1 {
+        ld.err(
+            who,
+            "parent",
+            format!("unit `{}` is its own parent", id(order[0])),
+            "remove `parent`, or set it to another unit".to_string(),
+        );
+        return;
+    }
+    let names: Vec<&str> = order.iter().chain(order.first()).map(|&i| id(i)).collect();
+    let members = list(order.iter().map(|&i| id(i)));
+    ld.err(
+        who,
+        "parent",
+        format!("units form a cycle through their parents: `{}`", names.join(" → ")),
+        format!("a chain of parents must end at a unit with no parent; remove or change the `parent` of one of {members}"),
+    );
+}
+
+#[cold]
+fn unknown_group_help(p: &Ir, names: &Names<'_>, g: &str) -> String {
+    // A near miss is most likely a typo, even when the name is also a role or a unit.
+    if let Some(help) = did_you_mean(g, p.groups.iter().map(|x| x.name.as_str())) {
+        return help;
+    }
+    if let Some(role) = p.roles.iter().position(|r| r.name == g) {
+        let granting: Vec<&str> = p
+            .groups
+            .iter()
+            .filter(|x| x.grants.iter().any(|r| r.idx() == role))
+            .map(|x| x.name.as_str())
+            .collect();
+        return if granting.is_empty() {
+            format!("`{g}` is a role, not an access group, and no access group grants it")
+        } else {
+            format!(
+                "`{g}` is a role, not an access group; it is granted by {}",
+                list(granting)
+            )
+        };
+    }
+    if let Some(what) = names.describe(g) {
+        if names.units.contains_key(g) {
+            return format!("`{g}` is {what}; list it in `units`, not `groups`");
+        }
+        return format!("`{g}` is {what}, not an access group");
+    }
+    if p.groups.is_empty() {
+        "the policy declares no access groups".to_string()
+    } else {
+        format!(
+            "the policy declares the access groups {}",
+            list(p.groups.iter().map(|x| x.name.as_str()))
+        )
+    }
+}
+
+/// `parent` names a resource of the wrong kind.
+#[cold]
+fn wrong_parent_kind(
+    ld: &mut Loader<'_>,
+    who: Who<'_>,
+    kind: KindId,
+    pid: &str,
+    want: KindId,
+    found: Option<KindId>,
+    found_name: &str,
+) {
+    let p = &ld.policy.ir;
+    let (kname, wname) = (&p.kinds[kind.idx()].name, &p.kinds[want.idx()].name);
+    let message = format!(
+        "parent `{pid}` is {}, but {} needs {} parent",
+        a_kind(found_name),
+        a_kind(kname),
+        a_kind(wname)
+    );
+    // Is the parent found higher up the chain of kinds, so that a resource is missing between?
+    // Kinds' parents form no cycle (the checker rejects one), so this walk ends.
+    let mut above = p.kinds[want.idx()].parent;
+    let mut skipped = false;
+    while let Some(k) = above {
+        if Some(k) == found {
+            skipped = true;
+            break;
+        }
+        above = p.kinds[k.idx()].parent;
+    }
+    let help = if skipped {
+        format!(
+            "{} goes under {}, not directly under {}; set `parent` to the id of {} below `{pid}`",
+            a_kind(kname),
+            a_kind(wname),
+            a_kind(found_name),
+            a_kind(wname)
+        )
+    } else {
+        format!("set `parent` to the id of {}", a_kind(wname))
+    };
+    ld.err(who, "parent", message, help);
+}
+
+/// `parent` on a resource whose kind has no parent kind.
+#[cold]
+fn parent_not_allowed(
+    ld: &mut Loader<'_>,
+    who: Who<'_>,
+    kind: KindId,
+    pid: &str,
+    names: &Names<'_>,
+) {
+    let p = &ld.policy.ir;
+    let kdef = &p.kinds[kind.idx()];
+    let (message, help) = if kdef.is_case {
+        (
+            format!("`{}` is the case kind, the top of every chain of resources, so a case cannot have a parent", kdef.name),
+            format!("remove `parent`; to link one case to another, declare an attribute of type `ref {}` on `{}`", kdef.name, kdef.name),
+        )
+    } else {
+        let under = names
+            .resources
+            .get(pid)
+            .and_then(|&i| names.kinds_of.get(i as usize).copied().flatten());
+        let declare = match under {
+            Some(k) => format!(
+                "declare it as `resource {} under {}`",
+                kdef.name,
+                p.kinds[k.idx()].name
+            ),
+            None => "declare it with `under`".to_string(),
+        };
+        (
+            format!(
+                "kind `{}` is declared without `under`, so {} cannot have a parent",
+                kdef.name,
+                a_kind(&kdef.name)
+            ),
+            format!("remove `parent`, or {declare} in the policy"),
+        )
+    };
+    ld.err(who, "parent", message, help);
+}
+
+/// What is wrong with a JSON number that is not an `i64`, and how to fix it. The number's text
+/// is gone, and a float's rendering may not be what was written, so it is described, not shown.
+#[cold]
+fn int_problem(n: &serde_json::Number) -> (String, String) {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    const TWO_53: f64 = 9_007_199_254_740_992.0;
+    if let Some(u) = n.as_u64() {
+        // Only integers above i64::MAX get here as u64; their text is exactly this.
+        return (
+            format!("`{u}` is too large"),
+            "use a number in that range".to_string(),
+        );
+    }
+    let f = n.as_f64().unwrap_or(f64::NAN);
+    if !f.is_finite() || f.fract() != 0.0 {
+        if f.abs() < TWO_63 {
+            return (
+                "the value has a fraction".into(),
+                "round it to a whole number".into(),
+            );
+        }
+        return (
+            "the value is out of range".into(),
+            "use a number in that range".into(),
+        );
+    }
+    if f > -TWO_63 && f < TWO_63 {
+        // A whole number in range that is not an i64 was written with `.` or an exponent.
+        let help = if f.abs() <= TWO_53 {
+            format!("write it as `{}`", f as i64)
+        } else {
+            "write it as plain digits".into()
+        };
+        return (
+            "the value is written with a fraction or an exponent".into(),
+            help,
+        );
+    }
+    if f == -TWO_63 {
+        // Either below -2^63 and rounded to it, or -2^63 itself written with `.` or an exponent.
+        return (
+            "the value is out of range, or is written with a fraction or an exponent".into(),
+            "write a number in that range as plain digits".into(),
+        );
+    }
+    (
+        "the value is out of range".into(),
+        "use a number in that range".into(),
+    )
+}
+
 fn convert(
     ld: &mut Loader<'_>,
-    entity: &str,
+    who: Who<'_>,
     name: &str,
     ty: Type,
     v: &serde_json::Value,
-    users: &HashMap<String, u32>,
-    resources: &HashMap<String, u32>,
-    kinds_of: &[Option<KindId>],
+    names: &Names<'_>,
 ) -> Option<AttrValue> {
     use serde_json::Value as J;
     let field = format!("attrs.{name}");
-    let p = &ld.policy.ir;
-    let want = crate::check::type_name(ty, p);
-    let got = match v {
-        J::Null => "null",
-        J::Bool(_) => "a boolean",
-        J::Number(_) => "a number",
-        J::String(_) => "a string",
-        J::Array(_) => "an array",
-        J::Object(_) => "an object",
-    };
+    let p = names.ir;
     let out = match (ty, v) {
         (Type::Str, J::String(s)) => AttrValue::Sym(ld.sym(s)),
         (Type::Bool, J::Bool(b)) => AttrValue::Bool(*b),
         (Type::Int, J::Number(n)) => match n.as_i64() {
             Some(i) => AttrValue::Int(i),
             None => {
-                ld.err(entity, &field, format!("`{n}` is not a whole number that fits in 64 bits"), "use a whole number between -2^63 and 2^63-1".to_string());
+                let (what, help) = int_problem(n);
+                let message = format!("`{name}` must be a whole number written without a fraction or exponent, between {} and {}, but {what}", i64::MIN, i64::MAX);
+                ld.err(who, &field, message, help);
                 return None;
             }
         },
         (Type::SetStr, J::Array(items)) => {
             let mut out = Vec::with_capacity(items.len());
-            for it in items {
+            for (k, it) in items.iter().enumerate() {
                 match it {
                     J::String(s) => out.push(ld.sym(s)),
                     _ => {
-                        ld.err(entity, &field, format!("attribute `{name}` is a `set<string>`, but holds a non-string element"), "write every element as a string".to_string());
+                        let help = match it {
+                            J::Number(n) if n.is_i64() || n.is_u64() => {
+                                format!("write it in quotes: `\"{n}\"`")
+                            }
+                            J::Bool(b) => format!("write it in quotes: `\"{b}\"`"),
+                            _ => format!("write every element of `{name}` as a string"),
+                        };
+                        ld.err(
+                            who,
+                            &field,
+                            format!(
+                                "element {} of `{name}` is {}; every element must be a string",
+                                k + 1,
+                                json_kind(it)
+                            ),
+                            help,
+                        );
                         return None;
                     }
                 }
@@ -670,40 +1311,817 @@ fn convert(
             out.dedup();
             AttrValue::Set(out.into())
         }
-        (Type::RefUser, J::String(s)) => match users.get(s) {
+        (Type::RefUser, J::String(s)) => match names.users.get(s) {
             Some(&u) => AttrValue::User(u),
             None => {
-                ld.err(entity, &field, format!("unknown user `{s}`"), did_you_mean(s, users.keys().map(String::as_str)));
+                let help = match names.describe(s) {
+                    Some(what) => format!("`{s}` is {what}; `{name}` holds a user id"),
+                    None => ld
+                        .suggest_id(s, names.users.len(), names.users.keys().map(String::as_str))
+                        .unwrap_or_else(|| format!("add a user with id `{s}` to `users`")),
+                };
+                ld.err(who, &field, format!("unknown user `{s}`"), help);
                 return None;
             }
         },
-        (Type::Ref(k), J::String(s)) => match resources.get(s) {
-            Some(&r) if kinds_of.get(r as usize).copied().flatten() == Some(k) => AttrValue::Resource(r),
-            Some(_) => {
-                ld.err(entity, &field, format!("`{s}` is not a `{}`", p.kinds[k.idx()].name), None);
-                return None;
+        (Type::Ref(k), J::String(s)) => {
+            let want = a_kind(&p.kinds[k.idx()].name);
+            match names.resources.get(s) {
+                Some(&r) if names.kinds_of.get(r as usize).copied().flatten() == Some(k) => {
+                    AttrValue::Resource(r)
+                }
+                Some(&r) => {
+                    let message = match names.kinds_of.get(r as usize).copied().flatten() {
+                        Some(found) => format!(
+                            "`{s}` is not {want}; it is {}",
+                            a_kind(&p.kinds[found.idx()].name)
+                        ),
+                        None => format!("`{s}` is not {want}"),
+                    };
+                    ld.err(
+                        who,
+                        &field,
+                        message,
+                        format!("set `{name}` to the id of {want}"),
+                    );
+                    return None;
+                }
+                None => {
+                    let help = match names.describe(s) {
+                        Some(what) => format!("`{s}` is {what}; `{name}` holds the id of {want}"),
+                        None => ld
+                            .suggest_id(s, names.resources.len(), names.of_kind(k))
+                            .unwrap_or_else(|| format!("add {want} with id `{s}` to `resources`, or use the id of {want} in the file")),
+                    };
+                    ld.err(who, &field, format!("unknown resource `{s}`"), help);
+                    return None;
+                }
             }
-            None => {
-                ld.err(entity, &field, format!("unknown resource `{s}`"), did_you_mean(s, resources.keys().map(String::as_str)));
-                return None;
-            }
-        },
+        }
         (Type::Enum(e), J::String(s)) => {
             let def = &p.enums[e.idx()];
             match def.variants.iter().position(|x| x == s) {
                 Some(i) => AttrValue::Variant(i as u32),
                 None => {
                     let help = did_you_mean(s, def.variants.iter().map(String::as_str))
-                        .or_else(|| Some(format!("`{}` is one of {}", def.name, def.variants.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", "))));
-                    ld.err(entity, &field, format!("`{s}` is not a variant of `{}`", def.name), help);
+                        .unwrap_or_else(|| {
+                            format!(
+                                "`{}` is one of {}",
+                                def.name,
+                                list(def.variants.iter().map(String::as_str))
+                            )
+                        });
+                    ld.err(
+                        who,
+                        &field,
+                        format!("`{s}` is not a variant of `{}`", def.name),
+                        help,
+                    );
                     return None;
                 }
             }
         }
         _ => {
-            ld.err(entity, &field, format!("attribute `{name}` has type {want}, but the value is {got}"), format!("give `{name}` a value of type {want}"));
+            let want = crate::check::type_name(ty, p);
+            let help = match (ty, v) {
+                (Type::Int, J::String(s)) if s.parse::<i64>().is_ok() => {
+                    format!("write it without quotes: `{s}`")
+                }
+                (Type::Bool, J::String(s)) if s == "true" || s == "false" => {
+                    format!("write it without quotes: `{s}`")
+                }
+                (Type::SetStr, J::String(_)) => format!("write it as an array of strings: `[{v}]`"),
+                (Type::Str, J::Number(n)) if n.is_i64() || n.is_u64() => {
+                    format!("write it in quotes: `\"{n}\"`")
+                }
+                (Type::Str, _) => format!("write `{name}` as a string in double quotes"),
+                (Type::Bool, _) => "write `true` or `false`".to_string(),
+                (Type::Int, _) => "write a whole number, such as `42`".to_string(),
+                (Type::SetStr, _) => {
+                    format!("write `{name}` as an array of strings, such as `[\"a\", \"b\"]`")
+                }
+                (Type::RefUser, _) => format!("set `{name}` to the id of a user, in double quotes"),
+                (Type::Ref(k), _) => format!(
+                    "set `{name}` to the id of {}, in double quotes",
+                    a_kind(&p.kinds[k.idx()].name)
+                ),
+                (Type::Enum(e), _) => format!(
+                    "set `{name}` to one of {}",
+                    list(p.enums[e.idx()].variants.iter().map(String::as_str))
+                ),
+            };
+            ld.err(
+                who,
+                &field,
+                format!(
+                    "attribute `{name}` has type {want}, but the value is {}",
+                    json_kind(v)
+                ),
+                help,
+            );
             return None;
         }
     };
     Some(out)
+}
+
+/// Diagnosing entity files that do not deserialise, on the error path only.
+///
+/// The typed parse stops at its first error and says little. Once it has failed, the text is
+/// checked again: first that it is JSON at all, then the top level, then each unit, user and
+/// resource on its own, so that every failing element is reported, by its id (or its place in
+/// the file) and its field, with a line and column.
+mod structure {
+    use super::{did_you_mean, list, EntityError, Ir, RawResource, RawUnit, RawUser};
+    use serde_json::Value;
+    use std::collections::HashSet;
+
+    /// The JSON a field must hold, as the `Raw*` structs deserialise it.
+    #[derive(Clone, Copy)]
+    enum Shape {
+        /// A string.
+        Str,
+        /// A string or `null`.
+        OptStr,
+        /// `true`, `false` or `null`.
+        OptBool,
+        /// An array of strings.
+        Strings,
+        /// An object of any values.
+        Object,
+        /// An object of arrays of strings.
+        Relations,
+    }
+
+    struct Section {
+        key: &'static str,
+        what: &'static str,
+        fields: &'static [(&'static str, Shape)],
+        required: &'static [&'static str],
+    }
+
+    const SECTIONS: [Section; 3] = [
+        Section {
+            key: "units",
+            what: "unit",
+            fields: &[("id", Shape::Str), ("parent", Shape::OptStr)],
+            required: &["id"],
+        },
+        Section {
+            key: "users",
+            what: "user",
+            fields: &[
+                ("id", Shape::Str),
+                ("groups", Shape::Strings),
+                ("units", Shape::Strings),
+                ("terms", Shape::Strings),
+                ("attrs", Shape::Object),
+            ],
+            required: &["id"],
+        },
+        Section {
+            key: "resources",
+            what: "resource",
+            fields: &[
+                ("id", Shape::Str),
+                ("kind", Shape::Str),
+                ("parent", Shape::OptStr),
+                ("type", Shape::OptStr),
+                ("state", Shape::OptStr),
+                ("attrs", Shape::Object),
+                ("relations", Shape::Relations),
+                ("read", Shape::OptStr),
+                ("write", Shape::OptStr),
+                ("inherit_read", Shape::OptBool),
+                ("inherit_write", Shape::OptBool),
+            ],
+            required: &["id", "kind"],
+        },
+    ];
+
+    /// The typed parse's error for one element, if it fails on its own.
+    fn element_error(section: &str, text: &str) -> Option<serde_json::Error> {
+        match section {
+            "units" => serde_json::from_str::<RawUnit>(text).err(),
+            "users" => serde_json::from_str::<RawUser>(text).err(),
+            _ => serde_json::from_str::<RawResource>(text).err(),
+        }
+    }
+
+    /// serde's message without its " at line L column C".
+    fn bare_message(e: &serde_json::Error) -> String {
+        let text = e.to_string();
+        let suffix = format!(" at line {} column {}", e.line(), e.column());
+        text.strip_suffix(&suffix).unwrap_or(&text).to_string()
+    }
+
+    fn syntax_error(e: &serde_json::Error) -> EntityError {
+        let message = bare_message(e);
+        let help = if e.is_eof() {
+            "the text ends before the JSON does; close every open string, `[` and `{`".to_string()
+        } else {
+            match message.as_str() {
+                "trailing comma" => "remove the comma after the last element".into(),
+                "key must be a string" => "write object keys in double quotes".into(),
+                "expected value" => "write a JSON value here: a string in double quotes, a number, `true`, `false`, `null`, an array or an object".into(),
+                "expected `,` or `]`" | "expected `,` or `}`" => "separate elements with `,`, and close every `[` and `{` that is opened".into(),
+                "expected `:`" => "separate each key from its value with `:`".into(),
+                "trailing characters" => "the file holds more than one JSON value; remove everything after the closing `}`".into(),
+                m if m.starts_with("control character") => "write line breaks and tabs in strings as `\\n` and `\\t`".into(),
+                _ => "the entities file must be valid JSON; see docs/data-formats.md §1".into(),
+            }
+        };
+        // At the end of a line serde reports column 0; the error is at the first column of the next.
+        EntityError {
+            message,
+            entity: None,
+            position: None,
+            field: None,
+            help: Some(help),
+            line: Some(e.line()),
+            column: Some(e.column().max(1)),
+        }
+    }
+
+    /// A field of a JSON object: its key, where the key starts, where its value starts and ends.
+    struct Entry {
+        key: String,
+        key_at: usize,
+        at: usize,
+        end: usize,
+    }
+
+    /// Byte offsets in JSON text already known to be valid.
+    struct Scan<'a> {
+        json: &'a str,
+        line_starts: Vec<usize>,
+        /// The last position asked for, as (offset, line, column): errors come mostly in file
+        /// order, so columns are counted on from there, not from the start of a long line.
+        last: std::cell::Cell<(usize, usize, usize)>,
+    }
+
+    impl<'a> Scan<'a> {
+        fn new(json: &'a str) -> Scan<'a> {
+            let mut line_starts = vec![0];
+            line_starts.extend(
+                json.bytes()
+                    .enumerate()
+                    .filter(|&(_, b)| b == b'\n')
+                    .map(|(i, _)| i + 1),
+            );
+            Scan {
+                json,
+                line_starts,
+                last: std::cell::Cell::new((0, 1, 1)),
+            }
+        }
+
+        /// The byte at `i`; 0 past the end (valid JSON holds no raw 0 byte).
+        fn byte(&self, i: usize) -> u8 {
+            self.json.as_bytes().get(i).copied().unwrap_or(0)
+        }
+
+        fn ws(&self, mut i: usize) -> usize {
+            while matches!(self.byte(i), b' ' | b'\t' | b'\n' | b'\r') {
+                i += 1;
+            }
+            i
+        }
+
+        fn end_of_string(&self, mut i: usize) -> usize {
+            i += 1;
+            loop {
+                match self.byte(i) {
+                    0 => return i,
+                    b'\\' => i += 2,
+                    b'"' => return i + 1,
+                    _ => i += 1,
+                }
+            }
+        }
+
+        fn end_of_value(&self, i: usize) -> usize {
+            match self.byte(i) {
+                b'"' => self.end_of_string(i),
+                b'{' | b'[' => {
+                    let mut depth = 0usize;
+                    let mut j = i;
+                    loop {
+                        match self.byte(j) {
+                            0 => return j,
+                            b'"' => {
+                                j = self.end_of_string(j);
+                                continue;
+                            }
+                            b'{' | b'[' => depth += 1,
+                            b'}' | b']' => {
+                                depth -= 1;
+                                if depth == 0 {
+                                    return j + 1;
+                                }
+                            }
+                            _ => {}
+                        }
+                        j += 1;
+                    }
+                }
+                _ => {
+                    let mut j = i;
+                    while !matches!(
+                        self.byte(j),
+                        0 | b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r'
+                    ) {
+                        j += 1;
+                    }
+                    j
+                }
+            }
+        }
+
+        /// The fields of the object starting at `i`, in file order.
+        fn entries(&self, i: usize) -> Vec<Entry> {
+            let mut out = Vec::new();
+            let mut j = self.ws(i + 1);
+            while self.byte(j) == b'"' {
+                let key_end = self.end_of_string(j);
+                let key = serde_json::from_str(&self.json[j..key_end]).unwrap_or_default();
+                let at = self.ws(self.ws(key_end) + 1);
+                let end = self.end_of_value(at);
+                out.push(Entry {
+                    key,
+                    key_at: j,
+                    at,
+                    end,
+                });
+                j = self.ws(end);
+                if self.byte(j) != b',' {
+                    break;
+                }
+                j = self.ws(j + 1);
+            }
+            out
+        }
+
+        /// Where each element of the array starting at `i` starts.
+        fn elements(&self, i: usize) -> Vec<usize> {
+            let mut out = Vec::new();
+            let mut j = self.ws(i + 1);
+            while !matches!(self.byte(j), b']' | 0) {
+                out.push(j);
+                j = self.ws(self.end_of_value(j));
+                if self.byte(j) != b',' {
+                    break;
+                }
+                j = self.ws(j + 1);
+            }
+            out
+        }
+
+        /// "an array", "a string", … for the value starting at `i`.
+        fn kind(&self, i: usize) -> &'static str {
+            match self.byte(i) {
+                b'{' => "an object",
+                b'[' => "an array",
+                b'"' => "a string",
+                b't' | b'f' => "a boolean",
+                b'n' => "null",
+                _ => "a number",
+            }
+        }
+
+        /// One-based line and column (in characters) of byte offset `at`.
+        fn line_col(&self, at: usize) -> (usize, usize) {
+            let line = self.line_starts.partition_point(|&s| s <= at);
+            let (last_at, last_line, last_column) = self.last.get();
+            let (from, column) = if last_line == line && last_at <= at {
+                (last_at, last_column)
+            } else {
+                (self.line_starts[line - 1], 1)
+            };
+            let column = column + self.json.get(from..at).map_or(0, |s| s.chars().count());
+            self.last.set((at, line, column));
+            (line, column)
+        }
+
+        fn error(
+            &self,
+            at: usize,
+            name: &Name,
+            field: Option<&str>,
+            message: String,
+            help: String,
+        ) -> EntityError {
+            let (line, column) = self.line_col(at);
+            EntityError {
+                message,
+                entity: name.entity.clone(),
+                position: name.position.clone(),
+                field: field.map(str::to_string),
+                help: Some(help),
+                line: Some(line),
+                column: Some(column),
+            }
+        }
+    }
+
+    /// How an error names the element it is in.
+    #[derive(Default)]
+    struct Name {
+        entity: Option<String>,
+        position: Option<String>,
+    }
+
+    /// Every structural problem in `json`, given the typed parse's first error.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn diagnose(p: &Ir, json: &str, first: serde_json::Error) -> Vec<EntityError> {
+        if first.is_syntax() || first.is_eof() {
+            return vec![syntax_error(&first)];
+        }
+        if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(json) {
+            return vec![syntax_error(&e)];
+        }
+        let sc = Scan::new(json);
+        let top = sc.ws(0);
+        let none = Name::default();
+        if sc.byte(top) != b'{' {
+            let message = format!(
+                "the entities file must be a JSON object, found {}",
+                sc.kind(top)
+            );
+            let help = "write it as `{\"units\": [ … ], \"users\": [ … ], \"resources\": [ … ]}`; each array is optional".to_string();
+            return vec![sc.error(top, &none, None, message, help)];
+        }
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        for e in sc.entries(top) {
+            if !seen.insert(e.key.clone()) {
+                let help = format!("merge the two `{}` arrays into one", e.key);
+                out.push(sc.error(
+                    e.key_at,
+                    &none,
+                    Some(&e.key),
+                    format!("the top level has `{}` twice", e.key),
+                    help,
+                ));
+                continue;
+            }
+            let Some(section) = SECTIONS.iter().find(|s| s.key == e.key) else {
+                let help =
+                    did_you_mean(&e.key, SECTIONS.iter().map(|s| s.key)).unwrap_or_else(|| {
+                        "the top level has only `units`, `users` and `resources`".to_string()
+                    });
+                out.push(sc.error(
+                    e.key_at,
+                    &none,
+                    Some(&e.key),
+                    format!("unknown top-level field `{}`", e.key),
+                    help,
+                ));
+                continue;
+            };
+            if sc.byte(e.at) != b'[' {
+                let message = format!(
+                    "`{}` must be an array of {} objects, found {}",
+                    e.key,
+                    section.what,
+                    sc.kind(e.at)
+                );
+                let help = if sc.byte(e.at) == b'{' {
+                    format!("put the object in an array: `\"{}\": [{{ … }}]`", e.key)
+                } else {
+                    format!("write `\"{}\": [ … ]`, or leave `{}` out", e.key, e.key)
+                };
+                out.push(sc.error(e.at, &none, Some(&e.key), message, help));
+                continue;
+            }
+            for (i, at) in sc.elements(e.at).into_iter().enumerate() {
+                check_element(p, &sc, section, i, at, &mut out);
+            }
+        }
+        if out.is_empty() {
+            // Nothing more specific found: report what the typed parse said.
+            out.push(EntityError {
+                message: bare_message(&first),
+                entity: None,
+                position: None,
+                field: None,
+                help: Some("the entities file is one JSON object with optional `units`, `users` and `resources` arrays; see docs/data-formats.md §1".into()),
+                line: Some(first.line()),
+                column: Some(first.column().max(1)),
+            });
+        }
+        out
+    }
+
+    /// Reports what is wrong with element `i` of a section, if it fails to deserialise.
+    fn check_element(
+        p: &Ir,
+        sc: &Scan<'_>,
+        s: &Section,
+        i: usize,
+        at: usize,
+        out: &mut Vec<EntityError>,
+    ) {
+        let end = sc.end_of_value(at);
+        let Some(typed) = element_error(s.key, &sc.json[at..end]) else {
+            return;
+        };
+        let before = out.len();
+        let place = format!("{} #{}", s.what, i + 1);
+        if sc.byte(at) != b'{' {
+            let name = Name {
+                entity: None,
+                position: Some(place),
+            };
+            let help = if sc.byte(at) == b'"' {
+                format!("write it as an object: `{{\"id\": {}}}`", &sc.json[at..end])
+            } else {
+                format!(
+                    "write each {} as an object, such as `{{\"id\": \"…\"}}`",
+                    s.what
+                )
+            };
+            out.push(sc.error(
+                at,
+                &name,
+                None,
+                format!("a {} must be a JSON object, found {}", s.what, sc.kind(at)),
+                help,
+            ));
+            return;
+        }
+        let entries = sc.entries(at);
+        let id = entries
+            .iter()
+            .rev()
+            .find(|e| e.key == "id")
+            .and_then(|e| serde_json::from_str::<String>(&sc.json[e.at..e.end]).ok());
+        let name = match id.filter(|id| !id.is_empty()) {
+            Some(id) => Name {
+                entity: Some(id),
+                position: None,
+            },
+            None => Name {
+                entity: None,
+                position: Some(place),
+            },
+        };
+        // Missing fields first: they are located at the element's start.
+        for &required in s.required {
+            if !entries.iter().any(|e| e.key == required) {
+                let help = match required {
+                    "kind" if p.kinds.is_empty() => {
+                        "the policy declares no resource kinds".to_string()
+                    }
+                    "kind" => format!(
+                        "set `kind` to one of {}",
+                        list(p.kinds.iter().map(|k| k.name.as_str()))
+                    ),
+                    _ => format!(
+                        "give the {} an id that no other unit, user or resource has",
+                        s.what
+                    ),
+                };
+                out.push(sc.error(
+                    at,
+                    &name,
+                    Some(required),
+                    format!("missing field `{required}`"),
+                    help,
+                ));
+            }
+        }
+        let mut seen = HashSet::new();
+        for e in &entries {
+            if !seen.insert(e.key.as_str()) {
+                out.push(sc.error(
+                    e.key_at,
+                    &name,
+                    Some(&e.key),
+                    format!("`{}` appears twice", e.key),
+                    format!("keep one `{}`", e.key),
+                ));
+                continue;
+            }
+            let Some(&(_, shape)) = s.fields.iter().find(|(f, _)| *f == e.key) else {
+                let help =
+                    did_you_mean(&e.key, s.fields.iter().map(|(f, _)| *f)).unwrap_or_else(|| {
+                        format!(
+                            "a {} has the fields {}",
+                            s.what,
+                            list(s.fields.iter().map(|(f, _)| *f))
+                        )
+                    });
+                out.push(sc.error(
+                    e.key_at,
+                    &name,
+                    Some(&e.key),
+                    format!("unknown field `{}`", e.key),
+                    help,
+                ));
+                continue;
+            };
+            let Ok(value) = serde_json::from_str::<Value>(&sc.json[e.at..e.end]) else {
+                continue;
+            };
+            for problem in check_shape(&e.key, shape, &value) {
+                let where_ = match &problem.inside {
+                    Inside::Value => e.at,
+                    Inside::Element(k) => sc.elements(e.at).get(*k).copied().unwrap_or(e.at),
+                    Inside::Key(key, element) => {
+                        let entry = sc.entries(e.at).into_iter().rev().find(|x| &x.key == key);
+                        match (entry, element) {
+                            (Some(x), Some(k)) => {
+                                sc.elements(x.at).get(*k).copied().unwrap_or(x.at)
+                            }
+                            (Some(x), None) => x.at,
+                            (None, _) => e.at,
+                        }
+                    }
+                };
+                out.push(sc.error(
+                    where_,
+                    &name,
+                    Some(&problem.field),
+                    problem.message,
+                    problem.help,
+                ));
+            }
+        }
+        if out.len() == before {
+            // The shape checks missed it: report serde's own message, placed in the file.
+            let (line, column) = sc.line_col(at);
+            let (line, column) = if typed.line() <= 1 {
+                (line, column + typed.column().saturating_sub(1))
+            } else {
+                (line + typed.line() - 1, typed.column().max(1))
+            };
+            out.push(EntityError {
+                message: bare_message(&typed),
+                entity: name.entity,
+                position: name.position,
+                field: None,
+                help: Some(format!(
+                    "see the fields of a {} in docs/data-formats.md §1",
+                    s.what
+                )),
+                line: Some(line),
+                column: Some(column),
+            });
+        }
+    }
+
+    /// Where in a field's value a problem is.
+    enum Inside {
+        Value,
+        /// The k-th element of an array.
+        Element(usize),
+        /// The value under a key of an object, or the k-th element of that value.
+        Key(String, Option<usize>),
+    }
+
+    struct Problem {
+        field: String,
+        message: String,
+        help: String,
+        inside: Inside,
+    }
+
+    fn problem(field: &str, message: String, help: String, inside: Inside) -> Problem {
+        Problem {
+            field: field.to_string(),
+            message,
+            help,
+            inside,
+        }
+    }
+
+    fn check_shape(f: &str, shape: Shape, v: &Value) -> Vec<Problem> {
+        let kind = super::json_kind(v);
+        let mut out = Vec::new();
+        match (shape, v) {
+            (Shape::Str, Value::String(_)) | (Shape::OptStr, Value::String(_) | Value::Null) => {}
+            (Shape::Str | Shape::OptStr, _) => {
+                let help = match v {
+                    Value::Number(n) if n.is_i64() || n.is_u64() => {
+                        format!("write it in quotes: `\"{n}\"`")
+                    }
+                    _ if matches!(shape, Shape::OptStr) => {
+                        format!("write `{f}` as a string in double quotes, or leave it out")
+                    }
+                    _ => format!("write `{f}` as a string in double quotes"),
+                };
+                out.push(problem(
+                    f,
+                    format!("`{f}` must be a string, found {kind}"),
+                    help,
+                    Inside::Value,
+                ));
+            }
+            (Shape::OptBool, Value::Bool(_) | Value::Null) => {}
+            (Shape::OptBool, _) => {
+                let help = match v.as_str() {
+                    Some(s @ ("true" | "false")) => format!("write it without quotes: `{s}`"),
+                    _ => format!("write `true` or `false`, or leave `{f}` out"),
+                };
+                out.push(problem(
+                    f,
+                    format!("`{f}` must be `true` or `false`, found {kind}"),
+                    help,
+                    Inside::Value,
+                ));
+            }
+            (Shape::Strings, Value::Array(items)) => {
+                if let Some((k, it)) = items.iter().enumerate().find(|(_, it)| !it.is_string()) {
+                    let message = format!(
+                        "element {} of `{f}` is {}; every element must be a string",
+                        k + 1,
+                        super::json_kind(it)
+                    );
+                    let help = match it {
+                        Value::Number(n) if n.is_i64() || n.is_u64() => {
+                            format!("write it in quotes: `\"{n}\"`")
+                        }
+                        _ => format!("write every element of `{f}` as a string in double quotes"),
+                    };
+                    out.push(problem(f, message, help, Inside::Element(k)));
+                }
+            }
+            (Shape::Strings, _) => {
+                let help = match v {
+                    Value::Null => format!("write `[]`, or leave `{f}` out"),
+                    Value::String(_) => format!("write it as an array: `[{v}]`"),
+                    _ => format!("write `{f}` as an array of strings, such as `[\"a\", \"b\"]`"),
+                };
+                out.push(problem(
+                    f,
+                    format!("`{f}` must be an array of strings, found {kind}"),
+                    help,
+                    Inside::Value,
+                ));
+            }
+            (Shape::Object, Value::Object(_)) => {}
+            (Shape::Object, _) => {
+                let help = if v.is_null() {
+                    format!("write `{{}}`, or leave `{f}` out")
+                } else {
+                    format!("write `{f}` as an object of names and values, such as `{{\"<name>\": <value>}}`")
+                };
+                out.push(problem(
+                    f,
+                    format!("`{f}` must be an object, found {kind}"),
+                    help,
+                    Inside::Value,
+                ));
+            }
+            (Shape::Relations, Value::Object(map)) => {
+                for (rel, users) in map {
+                    let field = format!("{f}.{rel}");
+                    match users {
+                        Value::Array(items) => {
+                            if let Some((k, it)) =
+                                items.iter().enumerate().find(|(_, it)| !it.is_string())
+                            {
+                                let message = format!("element {} of `{field}` is {}; every element must be a user id, as a string", k + 1, super::json_kind(it));
+                                out.push(problem(
+                                    &field,
+                                    message,
+                                    "write every user id in double quotes".into(),
+                                    Inside::Key(rel.clone(), Some(k)),
+                                ));
+                            }
+                        }
+                        _ => {
+                            let help = match users {
+                                Value::String(_) => format!("write it as an array: `[{users}]`"),
+                                _ => "list the user ids in an array, such as `[\"<user id>\"]`"
+                                    .into(),
+                            };
+                            let message = format!(
+                                "`{field}` must be an array of user ids, found {}",
+                                super::json_kind(users)
+                            );
+                            out.push(problem(
+                                &field,
+                                message,
+                                help,
+                                Inside::Key(rel.clone(), None),
+                            ));
+                        }
+                    }
+                }
+            }
+            (Shape::Relations, _) => {
+                let message = format!("`{f}` must be an object from relation names to arrays of user ids, found {kind}");
+                let help = if v.is_null() {
+                    format!("write `{{}}`, or leave `{f}` out")
+                } else {
+                    "write it as an object such as `{\"<relation>\": [\"<user id>\"]}`".into()
+                };
+                out.push(problem(f, message, help, Inside::Value));
+            }
+        }
+        out
+    }
 }

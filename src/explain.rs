@@ -12,7 +12,11 @@ use std::fmt::Write;
 pub fn render_text(trace: &Trace, policy: &CompiledPolicy) -> String {
     let mut out = String::new();
     let r = &trace.request;
-    let verb = if trace.decision.allowed { "ALLOW" } else { "DENY" };
+    let verb = if trace.decision.allowed {
+        "ALLOW"
+    } else {
+        "DENY"
+    };
     let target = match (&r.resource, &trace.resource_kind) {
         (Some(res), Some(kind)) => match &trace.case {
             Some(case) => format!("{kind} `{res}` (in case `{case}`)"),
@@ -21,18 +25,47 @@ pub fn render_text(trace: &Trace, policy: &CompiledPolicy) -> String {
         (Some(res), None) => format!("`{res}`"),
         (None, _) => String::new(),
     };
-    let via = r.module.as_ref().map(|m| format!(" through module `{m}`")).unwrap_or_default();
+    let via = r
+        .module
+        .as_ref()
+        .map(|m| format!(" through module `{m}`"))
+        .unwrap_or_default();
     if r.resource.is_none() && trace.error.is_none() {
-        let holds = if trace.decision.allowed { "holds" } else { "does not hold" };
-        let _ = writeln!(out, "{verb}: `{}` {holds} account permission `{}`", r.principal, r.action);
+        let holds = if trace.decision.allowed {
+            "holds"
+        } else {
+            "does not hold"
+        };
+        let _ = writeln!(
+            out,
+            "{verb}: `{}` {holds} account permission `{}`",
+            r.principal, r.action
+        );
     } else {
-        let may = if trace.decision.allowed { "may" } else { "may not" };
-        let _ = writeln!(out, "{verb}: `{}` {may} `{}` {target}{via}", r.principal, r.action);
+        let may = if trace.decision.allowed {
+            "may"
+        } else {
+            "may not"
+        };
+        let _ = writeln!(
+            out,
+            "{verb}: `{}` {may} `{}` {target}{via}",
+            r.principal, r.action
+        );
     }
     if trace.decision.allowed {
         let _ = writeln!(out, "allowed: every layer that applies passed");
-    } else if let Some(deciding) = trace.layers.iter().find(|l| l.layer == trace.decision.layer) {
-        let _ = writeln!(out, "decided by the {} layer: {}", deciding.layer.title(), deciding.summary);
+    } else if let Some(deciding) = trace
+        .layers
+        .iter()
+        .find(|l| l.layer == trace.decision.layer)
+    {
+        let _ = writeln!(
+            out,
+            "decided by the {} layer: {}",
+            deciding.layer.title(),
+            deciding.summary
+        );
     }
     let _ = writeln!(out);
     for layer in &trace.layers {
@@ -49,14 +82,28 @@ fn mark(v: Verdict) -> &'static str {
 }
 
 fn render_layer(out: &mut String, l: &LayerTrace, policy: &CompiledPolicy) {
-    let _ = writeln!(out, "  {} {:<20} {}", mark(l.verdict), l.layer.title(), l.summary);
+    let _ = writeln!(
+        out,
+        "  {} {:<20} {}",
+        mark(l.verdict),
+        l.layer.title(),
+        l.summary
+    );
     let pad = "                         ";
     match &l.detail {
         Detail::None {} => {}
         Detail::Groups { groups, .. } => {
             for g in groups {
-                let through = g.through.as_ref().map(|t| format!(" (through `{t}`)")).unwrap_or_default();
-                let roles = if g.roles.is_empty() { "no roles".to_string() } else { format!("grants {}", g.roles.join(", ")) };
+                let through = g
+                    .through
+                    .as_ref()
+                    .map(|t| format!(" (through `{t}`)"))
+                    .unwrap_or_default();
+                let roles = if g.roles.is_empty() {
+                    "no roles".to_string()
+                } else {
+                    format!("grants {}", g.roles.join(", "))
+                };
                 let _ = writeln!(
                     out,
                     "{pad}{} group `{}`{through}: scope {}, {roles}",
@@ -76,15 +123,33 @@ fn render_layer(out: &mut String, l: &LayerTrace, policy: &CompiledPolicy) {
                 render_rule(out, d, policy, pad, "deny by ");
             }
             for a in allows {
-                let label = if denies.is_empty() { "allow by " } else { "allow, overridden, by " };
+                let label = if denies.is_empty() {
+                    "allow by "
+                } else {
+                    "allow, overridden, by "
+                };
                 render_rule(out, a, policy, pad, label);
             }
         }
         Detail::Mode { rule, .. } => render_rule(out, rule, policy, pad, ""),
         Detail::Code { levels, .. } => {
             for lv in levels {
-                let codes: Vec<String> = lv.codes.iter().map(|c| if c.held { format!("{}✓", c.code) } else { c.code.clone() }).collect();
-                let level = if codes.is_empty() { "[ ]".to_string() } else { format!("[{}]", codes.join("|")) };
+                let codes: Vec<String> = lv
+                    .codes
+                    .iter()
+                    .map(|c| {
+                        if c.held {
+                            format!("{}✓", c.code)
+                        } else {
+                            c.code.clone()
+                        }
+                    })
+                    .collect();
+                let level = if codes.is_empty() {
+                    "[ ]".to_string()
+                } else {
+                    format!("[{}]", codes.join("|"))
+                };
                 let origin = if lv.inherited {
                     format!("inherited from {} `{}`", lv.from_kind, lv.from)
                 } else {
@@ -108,12 +173,28 @@ fn render_layer(out: &mut String, l: &LayerTrace, policy: &CompiledPolicy) {
 
 /// A rule as `file:line:col kind` followed by its source line with the rule underlined.
 fn render_rule(out: &mut String, r: &RuleRef, policy: &CompiledPolicy, pad: &str, label: &str) {
-    let _ = writeln!(out, "{pad}{label}{} at {}:{}:{}", r.kind, r.file, r.line, r.column);
+    let _ = writeln!(
+        out,
+        "{pad}{label}{} at {}:{}:{}",
+        r.kind, r.file, r.line, r.column
+    );
     let src = policy.sources();
     let line_text = src.lines_of(r.span).lines().next().unwrap_or("");
     let gutter = r.line.to_string();
     let indent = pad;
     let _ = writeln!(out, "{indent}  {gutter} │ {line_text}");
-    let width = r.source.lines().next().map(|l| l.chars().count()).unwrap_or(1).max(1);
-    let _ = writeln!(out, "{indent}  {} │ {}{}", " ".repeat(gutter.len()), " ".repeat(r.column.saturating_sub(1)), "^".repeat(width));
+    let width = r
+        .source
+        .lines()
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(1)
+        .max(1);
+    let _ = writeln!(
+        out,
+        "{indent}  {} │ {}{}",
+        " ".repeat(gutter.len()),
+        " ".repeat(r.column.saturating_sub(1)),
+        "^".repeat(width)
+    );
 }

@@ -15,7 +15,20 @@ macro_rules! id {
         }
     )*};
 }
-id!(RoleId, RelationId, ActionId, PermissionId, ModuleId, GroupId, EnumId, KindId, CaseTypeId, StateId, RuleId, AttrId);
+id!(
+    RoleId,
+    RelationId,
+    ActionId,
+    PermissionId,
+    ModuleId,
+    GroupId,
+    EnumId,
+    KindId,
+    CaseTypeId,
+    StateId,
+    RuleId,
+    AttrId
+);
 
 /// A declared name and where it was declared.
 #[derive(Debug, Clone, PartialEq)]

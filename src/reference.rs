@@ -138,7 +138,10 @@ fn list(items: &[String]) -> String {
         [one] => format!("`{one}`"),
         [init @ .., last] => format!(
             "{} or `{last}`",
-            init.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+            init.iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
@@ -192,12 +195,21 @@ fn attr_matches(ent: &Entities, v: &AttrValue, value: &Value) -> bool {
     }
 }
 
-pub fn evaluate_resolved(policy: &CompiledPolicy, ent: &Entities, request: &Request, req: &Resolved) -> Trace {
+pub fn evaluate_resolved(
+    policy: &CompiledPolicy,
+    ent: &Entities,
+    request: &Request,
+    req: &Resolved,
+) -> Trace {
     let p = policy.ir();
     let user = &ent.users[req.principal() as usize];
     let member = memberships(p, &user.direct_groups);
     let mut trace = Trace {
-        decision: Decision { allowed: false, layer: Layer::Request, reason: Reason::Error },
+        decision: Decision {
+            allowed: false,
+            layer: Layer::Request,
+            reason: Reason::Error,
+        },
         request: request.clone(),
         error: None,
         resource_kind: None,
@@ -205,7 +217,11 @@ pub fn evaluate_resolved(policy: &CompiledPolicy, ent: &Entities, request: &Requ
         layers: Vec::new(),
     };
     let permitting = |perm: usize| -> Vec<String> {
-        member.iter().filter(|(g, _)| p.groups[*g].permits.iter().any(|x| x.idx() == perm)).map(|(g, _)| p.groups[*g].name.clone()).collect()
+        member
+            .iter()
+            .filter(|(g, _)| p.groups[*g].permits.iter().any(|x| x.idx() == perm))
+            .map(|(g, _)| p.groups[*g].name.clone())
+            .collect()
     };
 
     let (action, resource, module) = match *req {
@@ -215,23 +231,44 @@ pub fn evaluate_resolved(policy: &CompiledPolicy, ent: &Entities, request: &Requ
             let allowed = !by.is_empty();
             trace.layers.push(LayerTrace {
                 layer: Layer::Permission,
-                verdict: if allowed { Verdict::Pass } else { Verdict::Deny },
+                verdict: if allowed {
+                    Verdict::Pass
+                } else {
+                    Verdict::Deny
+                },
                 summary: if allowed {
-                    format!("`{}` holds account permission `{name}` through group {}", user.id, list(&by))
+                    format!(
+                        "`{}` holds account permission `{name}` through group {}",
+                        user.id,
+                        list(&by)
+                    )
                 } else {
                     format!("no group of `{}` permits `{name}`", user.id)
                 },
                 detail: Detail::None {},
-                hints: if allowed { vec![] } else { groups_permitting(p, permission as usize, &user.id) },
+                hints: if allowed {
+                    vec![]
+                } else {
+                    groups_permitting(p, permission as usize, &user.id)
+                },
             });
             trace.decision = Decision {
                 allowed,
                 layer: Layer::Permission,
-                reason: if allowed { Reason::Allowed } else { Reason::PermissionNotHeld },
+                reason: if allowed {
+                    Reason::Allowed
+                } else {
+                    Reason::PermissionNotHeld
+                },
             };
             return trace;
         }
-        Resolved::Action { action, resource, module, .. } => (action as usize, resource as usize, module),
+        Resolved::Action {
+            action,
+            resource,
+            module,
+            ..
+        } => (action as usize, resource as usize, module),
     };
 
     let res = &ent.resources[resource];
@@ -253,14 +290,19 @@ pub fn evaluate_resolved(policy: &CompiledPolicy, ent: &Entities, request: &Requ
     }
     let principal = req.principal();
     let held: Vec<usize> = match anchor {
-        Some(a) => (0..p.relations.len()).filter(|&r| a.relations[r].contains(&principal)).collect(),
+        Some(a) => (0..p.relations.len())
+            .filter(|&r| a.relations[r].contains(&principal))
+            .collect(),
         None => Vec::new(),
     };
     let held_names: Vec<String> = held.iter().map(|&r| p.relations[r].name.clone()).collect();
     let holds = |rels: &[crate::ir::RelationId]| rels.iter().any(|r| held.contains(&r.idx()));
 
     // Scope.
-    let mut subjects: Vec<Subject> = held.iter().map(|&r| Subject::Relation(crate::ir::RelationId(r as u32))).collect();
+    let mut subjects: Vec<Subject> = held
+        .iter()
+        .map(|&r| Subject::Relation(crate::ir::RelationId(r as u32)))
+        .collect();
     let mut groups = Vec::new();
     for &(g, through) in &member {
         let def = &p.groups[g];
@@ -268,7 +310,13 @@ pub fn evaluate_resolved(policy: &CompiledPolicy, ent: &Entities, request: &Requ
             ScopeDef::All => (true, "all".to_string()),
             ScopeDef::Assigned(rels) => (
                 anchor.is_some() && holds(rels),
-                format!("assigned via {}", rels.iter().map(|r| p.relations[r.idx()].name.as_str()).collect::<Vec<_>>().join(", ")),
+                format!(
+                    "assigned via {}",
+                    rels.iter()
+                        .map(|r| p.relations[r.idx()].name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             ),
             ScopeDef::Filter(conds) => {
                 let ok = anchor.is_some_and(|a| {
@@ -282,7 +330,10 @@ pub fn evaluate_resolved(policy: &CompiledPolicy, ent: &Entities, request: &Requ
                         r != c.negate
                     })
                 });
-                let text: Vec<&str> = conds.iter().map(|c| policy.sources().snippet(c.span)).collect();
+                let text: Vec<&str> = conds
+                    .iter()
+                    .map(|c| policy.sources().snippet(c.span))
+                    .collect();
                 (ok, format!("filter {{ {} }}", text.join("; ")))
             }
         };
@@ -298,35 +349,72 @@ pub fn evaluate_resolved(policy: &CompiledPolicy, ent: &Entities, request: &Requ
             through: through.map(|t| p.groups[t].name.clone()),
             scope,
             in_scope,
-            roles: def.grants.iter().map(|r| p.roles[r.idx()].name.clone()).collect(),
+            roles: def
+                .grants
+                .iter()
+                .map(|r| p.roles[r.idx()].name.clone())
+                .collect(),
         });
     }
     subjects.sort();
-    let subject_names: Vec<String> = subjects.iter().map(|s| p.subject_name(*s).to_string()).collect();
+    let subject_names: Vec<String> = subjects
+        .iter()
+        .map(|s| p.subject_name(*s).to_string())
+        .collect();
     let in_scope = !subjects.is_empty();
-    let in_groups: Vec<String> = groups.iter().filter(|g| g.in_scope).map(|g| g.group.clone()).collect();
+    let in_groups: Vec<String> = groups
+        .iter()
+        .filter(|g| g.in_scope)
+        .map(|g| g.group.clone())
+        .collect();
     trace.layers.push(LayerTrace {
         layer: Layer::Scope,
-        verdict: if in_scope { Verdict::Pass } else { Verdict::Deny },
+        verdict: if in_scope {
+            Verdict::Pass
+        } else {
+            Verdict::Deny
+        },
         summary: if in_scope {
             let mut parts = Vec::new();
             if !in_groups.is_empty() {
                 parts.push(format!("groups in scope: {}", in_groups.join(", ")));
             }
             if !held_names.is_empty() {
-                parts.push(format!("`{}` is {} of the case", user.id, held_names.join(" and ")));
+                parts.push(format!(
+                    "`{}` is {} of the case",
+                    user.id,
+                    held_names.join(" and ")
+                ));
             }
-            format!("{}; acting as {}", parts.join("; "), subject_names.join(", "))
+            format!(
+                "{}; acting as {}",
+                parts.join("; "),
+                subject_names.join(", ")
+            )
         } else if groups.is_empty() {
-            format!("`{}` is in no access group and holds no relation to the case", user.id)
+            format!(
+                "`{}` is in no access group and holds no relation to the case",
+                user.id
+            )
         } else {
-            format!("none of the groups of `{}` admits `{}`, and `{}` holds no relation to the case", user.id, res.id, user.id)
+            format!(
+                "none of the groups of `{}` admits `{}`, and `{}` holds no relation to the case",
+                user.id, res.id, user.id
+            )
         },
-        detail: Detail::Groups { groups, relations: held_names.clone(), subjects: subject_names.clone() },
+        detail: Detail::Groups {
+            groups,
+            relations: held_names.clone(),
+            subjects: subject_names.clone(),
+        },
         hints: Vec::new(),
     });
     let deny = |trace: &mut Trace, layer, reason| {
-        trace.decision = Decision { allowed: false, layer, reason };
+        trace.decision = Decision {
+            allowed: false,
+            layer,
+            reason,
+        };
     };
     if !in_scope {
         deny(&mut trace, Layer::Scope, Reason::NotInScope);
@@ -343,12 +431,23 @@ pub fn evaluate_resolved(policy: &CompiledPolicy, ent: &Entities, request: &Requ
             layer: Layer::Requirement,
             verdict: if ok { Verdict::Pass } else { Verdict::Deny },
             summary: if ok {
-                format!("`{}` requires account permission `{name}`, which group {} grants", p.actions[action].name, list(&by))
+                format!(
+                    "`{}` requires account permission `{name}`, which group {} grants",
+                    p.actions[action].name,
+                    list(&by)
+                )
             } else {
-                format!("`{}` requires account permission `{name}`, which no group of `{}` grants", p.actions[action].name, user.id)
+                format!(
+                    "`{}` requires account permission `{name}`, which no group of `{}` grants",
+                    p.actions[action].name, user.id
+                )
             },
             detail: Detail::None {},
-            hints: if ok { vec![] } else { groups_permitting(p, perm.idx(), &user.id) },
+            hints: if ok {
+                vec![]
+            } else {
+                groups_permitting(p, perm.idx(), &user.id)
+            },
         });
         if !ok {
             deny(&mut trace, Layer::Requirement, Reason::RequirementNotHeld);
@@ -365,29 +464,60 @@ pub fn evaluate_resolved(policy: &CompiledPolicy, ent: &Entities, request: &Requ
             _ => 0,
         };
         let value = match attr.ty {
-            crate::ir::Type::Enum(e) => p.enums[e.idx()].variants.get(variant).cloned().unwrap_or_default(),
+            crate::ir::Type::Enum(e) => p.enums[e.idx()]
+                .variants
+                .get(variant)
+                .cloned()
+                .unwrap_or_default(),
             _ => String::new(),
         };
         let needs = mode.arms.get(variant).cloned().flatten();
-        let names: Option<Vec<String>> = needs.as_ref().map(|rs| rs.iter().map(|r| p.relations[r.idx()].name.clone()).collect());
+        let names: Option<Vec<String>> = needs.as_ref().map(|rs| {
+            rs.iter()
+                .map(|r| p.relations[r.idx()].name.clone())
+                .collect()
+        });
         let ok = needs.as_ref().is_none_or(|rs| holds(rs));
         trace.layers.push(LayerTrace {
             layer: Layer::AccessMode,
             verdict: if ok { Verdict::Pass } else { Verdict::Deny },
             summary: match (&names, ok) {
                 (None, _) => format!("case `{}` is `{value}`: open to everyone in scope", a.id),
-                (Some(n), true) => format!("case `{}` is `{value}`, and `{}` is its {}", a.id, user.id, held_names.iter().filter(|h| n.contains(h)).cloned().collect::<Vec<_>>().join(" and ")),
-                (Some(n), false) => format!("case `{}` is `{value}`: only its {} may access it", a.id, list(n)),
+                (Some(n), true) => format!(
+                    "case `{}` is `{value}`, and `{}` is its {}",
+                    a.id,
+                    user.id,
+                    held_names
+                        .iter()
+                        .filter(|h| n.contains(h))
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                ),
+                (Some(n), false) => format!(
+                    "case `{}` is `{value}`: only its {} may access it",
+                    a.id,
+                    list(n)
+                ),
             },
             hints: match (&names, ok) {
-                (Some(n), false) => vec![format!("would pass if `{}` were {} of case `{}`", user.id, list(n), a.id)],
+                (Some(n), false) => vec![format!(
+                    "would pass if `{}` were {} of case `{}`",
+                    user.id,
+                    list(n),
+                    a.id
+                )],
                 _ => vec![],
             },
             detail: Detail::Mode {
                 attribute: attr.name.clone(),
                 value,
                 needs_one_of: names,
-                rule: rule_ref(policy, "access mode", mode.arm_spans.get(variant).copied().unwrap_or(mode.span)),
+                rule: rule_ref(
+                    policy,
+                    "access mode",
+                    mode.arm_spans.get(variant).copied().unwrap_or(mode.span),
+                ),
             },
         });
         if !ok {
@@ -402,23 +532,45 @@ pub fn evaluate_resolved(policy: &CompiledPolicy, ent: &Entities, request: &Requ
         if ct.uses_modules {
             let action_name = &p.actions[action].name;
             let module_name = module.map(|m| p.modules[m as usize].name.clone());
-            let fail = |trace: &mut Trace, reason, summary: String, hints: Vec<String>, grants: Vec<RuleRef>| {
+            let fail = |trace: &mut Trace,
+                        reason,
+                        summary: String,
+                        hints: Vec<String>,
+                        grants: Vec<RuleRef>| {
                 trace.layers.push(LayerTrace {
                     layer: Layer::Module,
                     verdict: Verdict::Deny,
                     summary,
-                    detail: Detail::Module { module: module_name.clone(), grants },
+                    detail: Detail::Module {
+                        module: module_name.clone(),
+                        grants,
+                    },
                     hints,
                 });
-                trace.decision = Decision { allowed: false, layer: Layer::Module, reason };
+                trace.decision = Decision {
+                    allowed: false,
+                    layer: Layer::Module,
+                    reason,
+                };
             };
-            let offering: Vec<String> = p.modules.iter().filter(|m| m.actions.iter().any(|x| x.idx() == action)).map(|m| m.name.clone()).collect();
+            let offering: Vec<String> = p
+                .modules
+                .iter()
+                .filter(|m| m.actions.iter().any(|x| x.idx() == action))
+                .map(|m| m.name.clone())
+                .collect();
             let Some(m) = module else {
                 fail(
                     &mut trace,
                     Reason::NoModule,
-                    format!("case type `{}` grants access through modules, but the request names none", ct.name),
-                    vec![format!("send the request through a module: {}", list(&offering))],
+                    format!(
+                        "case type `{}` grants access through modules, but the request names none",
+                        ct.name
+                    ),
+                    vec![format!(
+                        "send the request through a module: {}",
+                        list(&offering)
+                    )],
                     vec![],
                 );
                 return trace;
@@ -435,12 +587,25 @@ pub fn evaluate_resolved(policy: &CompiledPolicy, ent: &Entities, request: &Requ
                 return trace;
             }
             if !mdef.records.is_empty() && !holds(&mdef.records) {
-                let rec: Vec<String> = mdef.records.iter().map(|r| p.relations[r.idx()].name.clone()).collect();
+                let rec: Vec<String> = mdef
+                    .records
+                    .iter()
+                    .map(|r| p.relations[r.idx()].name.clone())
+                    .collect();
                 fail(
                     &mut trace,
                     Reason::NotARecord,
-                    format!("module `{}` shows only cases where the user is {}, and `{}` is not", mdef.name, list(&rec), user.id),
-                    vec![format!("would pass if `{}` were {} of the case", user.id, list(&rec))],
+                    format!(
+                        "module `{}` shows only cases where the user is {}, and `{}` is not",
+                        mdef.name,
+                        list(&rec),
+                        user.id
+                    ),
+                    vec![format!(
+                        "would pass if `{}` were {} of the case",
+                        user.id,
+                        list(&rec)
+                    )],
                     vec![],
                 );
                 return trace;
@@ -450,13 +615,25 @@ pub fn evaluate_resolved(policy: &CompiledPolicy, ent: &Entities, request: &Requ
                 .iter()
                 .filter(|g| g.module.0 == m && g.actions.iter().any(|x| x.idx() == action))
                 .collect();
-            let matching: Vec<RuleRef> = lines.iter().filter(|g| g.subjects.iter().any(has)).map(|g| rule_ref(policy, "module grant", g.span)).collect();
+            let matching: Vec<RuleRef> = lines
+                .iter()
+                .filter(|g| g.subjects.iter().any(has))
+                .map(|g| rule_ref(policy, "module grant", g.span))
+                .collect();
             if matching.is_empty() {
-                let could: Vec<String> = lines.iter().flat_map(|g| g.subjects.iter().map(|s| p.subject_name(*s).to_string())).collect();
+                let could: Vec<String> = lines
+                    .iter()
+                    .flat_map(|g| g.subjects.iter().map(|s| p.subject_name(*s).to_string()))
+                    .collect();
                 fail(
                     &mut trace,
                     Reason::ModuleNotGranted,
-                    format!("module `{}` grants `{action_name}` on `{}` cases to none of {}", mdef.name, ct.name, subject_names.join(", ")),
+                    format!(
+                        "module `{}` grants `{action_name}` on `{}` cases to none of {}",
+                        mdef.name,
+                        ct.name,
+                        subject_names.join(", ")
+                    ),
                     subject_hints(p, &could, &user.id, &member),
                     vec![],
                 );
@@ -465,8 +642,14 @@ pub fn evaluate_resolved(policy: &CompiledPolicy, ent: &Entities, request: &Requ
             trace.layers.push(LayerTrace {
                 layer: Layer::Module,
                 verdict: Verdict::Pass,
-                summary: format!("module `{}` grants `{action_name}` on `{}` cases", mdef.name, ct.name),
-                detail: Detail::Module { module: module_name, grants: matching },
+                summary: format!(
+                    "module `{}` grants `{action_name}` on `{}` cases",
+                    mdef.name, ct.name
+                ),
+                detail: Detail::Module {
+                    module: module_name,
+                    grants: matching,
+                },
                 hints: Vec::new(),
             });
         }
@@ -482,7 +665,9 @@ pub fn evaluate_resolved(policy: &CompiledPolicy, ent: &Entities, request: &Requ
             RuleScope::Global => true,
             RuleScope::Kind(k) => k == res.kind,
             RuleScope::CaseType(t) => match state {
-                Some((ct, s)) => t.0 == ct && (rule.states.is_empty() || rule.states.iter().any(|x| x.0 == s)),
+                Some((ct, s)) => {
+                    t.0 == ct && (rule.states.is_empty() || rule.states.iter().any(|x| x.0 == s))
+                }
                 None => false,
             },
         };
@@ -507,7 +692,10 @@ pub fn evaluate_resolved(policy: &CompiledPolicy, ent: &Entities, request: &Requ
         }
     }
     let where_ = match anchor {
-        Some(a) => format!("in state `{}`", p.casetypes[a.casetype as usize].states[a.state as usize].name),
+        Some(a) => format!(
+            "in state `{}`",
+            p.casetypes[a.casetype as usize].states[a.state as usize].name
+        ),
         None => format!("on a `{}`", p.kinds[res.kind.idx()].name),
     };
     let action_name = p.actions[action].name.clone();
@@ -523,7 +711,12 @@ pub fn evaluate_resolved(policy: &CompiledPolicy, ent: &Entities, request: &Requ
         };
         (Verdict::Deny, Reason::ExplicitlyDenied, s, vec![])
     } else if !allows.is_empty() {
-        (Verdict::Pass, Reason::Allowed, format!("`{action_name}` is allowed {where_}"), vec![])
+        (
+            Verdict::Pass,
+            Reason::Allowed,
+            format!("`{action_name}` is allowed {where_}"),
+            vec![],
+        )
     } else {
         allow_subjects.sort();
         allow_subjects.dedup();
@@ -532,9 +725,23 @@ pub fn evaluate_resolved(policy: &CompiledPolicy, ent: &Entities, request: &Requ
         } else {
             subject_hints(p, &allow_subjects, &user.id, &member)
         };
-        (Verdict::Deny, Reason::NotPermitted, format!("not permitted: no rule allows `{action_name}` {where_} to {}", subject_names.join(", ")), hints)
+        (
+            Verdict::Deny,
+            Reason::NotPermitted,
+            format!(
+                "not permitted: no rule allows `{action_name}` {where_} to {}",
+                subject_names.join(", ")
+            ),
+            hints,
+        )
     };
-    trace.layers.push(LayerTrace { layer: Layer::Data, verdict, summary, detail: Detail::Rules { allows, denies }, hints });
+    trace.layers.push(LayerTrace {
+        layer: Layer::Data,
+        verdict,
+        summary,
+        detail: Detail::Rules { allows, denies },
+        hints,
+    });
     if verdict == Verdict::Deny {
         deny(&mut trace, Layer::Data, reason);
         return trace;
@@ -543,7 +750,10 @@ pub fn evaluate_resolved(policy: &CompiledPolicy, ent: &Entities, request: &Requ
     // Access codes.
     let mut last = Layer::Data;
     let user_codes = code_set(p, ent, user, &member);
-    for (layer, applies) in [(Layer::ReadCode, p.actions[action].read_code), (Layer::WriteCode, p.actions[action].write_code)] {
+    for (layer, applies) in [
+        (Layer::ReadCode, p.actions[action].read_code),
+        (Layer::WriteCode, p.actions[action].write_code),
+    ] {
         if !applies {
             continue;
         }
@@ -553,14 +763,39 @@ pub fn evaluate_resolved(policy: &CompiledPolicy, ent: &Entities, request: &Requ
         while let Some(r) = cur {
             let own = if read { &r.own_read } else { &r.own_write };
             for l in own.iter() {
-                let codes: Vec<CodeTrace> = l.iter().map(|c| CodeTrace { code: ent.symbol(*c).to_string(), held: user_codes.iter().any(|u| u == ent.symbol(*c)) }).collect();
+                let codes: Vec<CodeTrace> = l
+                    .iter()
+                    .map(|c| CodeTrace {
+                        code: ent.symbol(*c).to_string(),
+                        held: user_codes.iter().any(|u| u == ent.symbol(*c)),
+                    })
+                    .collect();
                 let satisfied = codes.is_empty() || codes.iter().any(|c| c.held);
-                levels.push(LevelTrace { codes, from: r.id.clone(), from_kind: p.kinds[r.kind.idx()].name.clone(), inherited: r.id != res.id, satisfied });
+                levels.push(LevelTrace {
+                    codes,
+                    from: r.id.clone(),
+                    from_kind: p.kinds[r.kind.idx()].name.clone(),
+                    inherited: r.id != res.id,
+                    satisfied,
+                });
             }
-            let inherits = if read { r.inherit_read } else { r.inherit_write };
-            cur = if inherits { r.parent.map(|x| &ent.resources[x as usize]) } else { None };
+            let inherits = if read {
+                r.inherit_read
+            } else {
+                r.inherit_write
+            };
+            cur = if inherits {
+                r.parent.map(|x| &ent.resources[x as usize])
+            } else {
+                None
+            };
         }
-        let effective = crate::access_code::display(&levels.iter().map(|l| l.codes.iter().map(|c| c.code.clone()).collect::<Vec<_>>()).collect::<Vec<_>>());
+        let effective = crate::access_code::display(
+            &levels
+                .iter()
+                .map(|l| l.codes.iter().map(|c| c.code.clone()).collect::<Vec<_>>())
+                .collect::<Vec<_>>(),
+        );
         let ok = levels.iter().all(|l| l.satisfied);
         let class = if read { "read" } else { "write" };
         let hints: Vec<String> = levels
@@ -577,7 +812,10 @@ pub fn evaluate_resolved(policy: &CompiledPolicy, ent: &Entities, request: &Requ
             summary: if ok {
                 format!("`{}` meets the effective {class} code {effective}", user.id)
             } else {
-                format!("`{}` does not meet the effective {class} code {effective}", user.id)
+                format!(
+                    "`{}` does not meet the effective {class} code {effective}",
+                    user.id
+                )
             },
             detail: Detail::Code { effective, levels },
             hints,
@@ -588,12 +826,21 @@ pub fn evaluate_resolved(policy: &CompiledPolicy, ent: &Entities, request: &Requ
         }
         last = layer;
     }
-    trace.decision = Decision { allowed: true, layer: last, reason: Reason::Allowed };
+    trace.decision = Decision {
+        allowed: true,
+        layer: last,
+        reason: Reason::Allowed,
+    };
     trace
 }
 
 /// The principal's code set as strings: id, groups with ancestors, units with ancestors, terms.
-fn code_set(p: &Policy, ent: &Entities, user: &crate::entities::User, member: &[(usize, Option<usize>)]) -> Vec<String> {
+fn code_set(
+    p: &Policy,
+    ent: &Entities,
+    user: &crate::entities::User,
+    member: &[(usize, Option<usize>)],
+) -> Vec<String> {
     let mut out = vec![user.id.clone()];
     out.extend(member.iter().map(|(g, _)| p.groups[*g].name.clone()));
     for &u in &user.direct_units {
@@ -613,16 +860,29 @@ fn code_set(p: &Policy, ent: &Entities, user: &crate::entities::User, member: &[
 }
 
 fn groups_permitting(p: &Policy, perm: usize, user: &str) -> Vec<String> {
-    let gs: Vec<String> = p.groups.iter().filter(|g| g.permits.iter().any(|x| x.idx() == perm)).map(|g| g.name.clone()).collect();
+    let gs: Vec<String> = p
+        .groups
+        .iter()
+        .filter(|g| g.permits.iter().any(|x| x.idx() == perm))
+        .map(|g| g.name.clone())
+        .collect();
     if gs.is_empty() {
         vec![format!("no group permits `{}`", p.permissions[perm].name)]
     } else {
-        vec![format!("would be allowed if `{user}` were in group {}", list(&gs))]
+        vec![format!(
+            "would be allowed if `{user}` were in group {}",
+            list(&gs)
+        )]
     }
 }
 
 /// "would be allowed if anna held role X (granted by group G)" for each subject that would do.
-fn subject_hints(p: &Policy, subjects: &[String], user: &str, member: &[(usize, Option<usize>)]) -> Vec<String> {
+fn subject_hints(
+    p: &Policy,
+    subjects: &[String],
+    user: &str,
+    member: &[(usize, Option<usize>)],
+) -> Vec<String> {
     let mut out = Vec::new();
     let mut seen = Vec::new();
     for s in subjects {
@@ -631,7 +891,12 @@ fn subject_hints(p: &Policy, subjects: &[String], user: &str, member: &[(usize, 
         }
         seen.push(s.clone());
         if let Some(ri) = p.roles.iter().position(|r| &r.name == s) {
-            let gs: Vec<String> = p.groups.iter().filter(|g| g.grants.iter().any(|x| x.idx() == ri)).map(|g| g.name.clone()).collect();
+            let gs: Vec<String> = p
+                .groups
+                .iter()
+                .filter(|g| g.grants.iter().any(|x| x.idx() == ri))
+                .map(|g| g.name.clone())
+                .collect();
             let own: Vec<String> = member
                 .iter()
                 .filter(|(g, _)| p.groups[*g].grants.iter().any(|x| x.idx() == ri))
@@ -643,9 +908,14 @@ fn subject_hints(p: &Policy, subjects: &[String], user: &str, member: &[(usize, 
                     list(&own)
                 ));
             } else if gs.is_empty() {
-                out.push(format!("would be allowed if `{user}` held role `{s}` (no group grants it)"));
+                out.push(format!(
+                    "would be allowed if `{user}` held role `{s}` (no group grants it)"
+                ));
             } else {
-                out.push(format!("would be allowed if `{user}` held role `{s}`, granted by group {}", list(&gs)));
+                out.push(format!(
+                    "would be allowed if `{user}` held role `{s}`, granted by group {}",
+                    list(&gs)
+                ));
             }
         } else {
             out.push(format!("would be allowed if `{user}` were {s} of the case"));

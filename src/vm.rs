@@ -72,10 +72,18 @@ pub struct Decision {
 impl Decision {
     #[inline]
     fn deny(layer: Layer, reason: Reason) -> Decision {
-        Decision { allowed: false, layer, reason }
+        Decision {
+            allowed: false,
+            layer,
+            reason,
+        }
     }
 
-    pub const ERROR: Decision = Decision { allowed: false, layer: Layer::Request, reason: Reason::Error };
+    pub const ERROR: Decision = Decision {
+        allowed: false,
+        layer: Layer::Request,
+        reason: Reason::Error,
+    };
 }
 
 #[inline]
@@ -86,23 +94,41 @@ fn holds_level(codes: &[u32], level: &Level) -> bool {
 #[inline]
 fn run_filter(code: &[Insn], attrs: &[AttrValue], principal: u32) -> bool {
     code.iter().any(|insn| match *insn {
-        Insn::EqSym { attr, sym, negate } => matches!(attrs[attr as usize], AttrValue::Sym(s) if s == sym) != negate,
-        Insn::EqInt { attr, value, negate } => matches!(attrs[attr as usize], AttrValue::Int(i) if i == value) != negate,
-        Insn::EqBool { attr, value, negate } => matches!(attrs[attr as usize], AttrValue::Bool(b) if b == value) != negate,
-        Insn::EqVariant { attr, variant, negate } => {
-            matches!(attrs[attr as usize], AttrValue::Variant(v) if v == variant) != negate
+        Insn::EqSym { attr, sym, negate } => {
+            matches!(attrs[attr as usize], AttrValue::Sym(s) if s == sym) != negate
         }
+        Insn::EqInt {
+            attr,
+            value,
+            negate,
+        } => matches!(attrs[attr as usize], AttrValue::Int(i) if i == value) != negate,
+        Insn::EqBool {
+            attr,
+            value,
+            negate,
+        } => matches!(attrs[attr as usize], AttrValue::Bool(b) if b == value) != negate,
+        Insn::EqVariant {
+            attr,
+            variant,
+            negate,
+        } => matches!(attrs[attr as usize], AttrValue::Variant(v) if v == variant) != negate,
         Insn::Contains { attr, sym } => match &attrs[attr as usize] {
             AttrValue::Set(s) => s.binary_search(&sym).is_ok(),
             _ => false,
         },
-        Insn::IsPrincipal { attr, negate } => matches!(attrs[attr as usize], AttrValue::User(u) if u == principal) != negate,
+        Insn::IsPrincipal { attr, negate } => {
+            matches!(attrs[attr as usize], AttrValue::User(u) if u == principal) != negate
+        }
     })
 }
 
 /// Relations the principal holds on the anchor case, as subject bits.
 #[inline]
-pub(crate) fn held_relations(policy: &CompiledPolicy, anchor: Option<&Resource>, principal: u32) -> Bits {
+pub(crate) fn held_relations(
+    policy: &CompiledPolicy,
+    anchor: Option<&Resource>,
+    principal: u32,
+) -> Bits {
     let mut bits = Bits::EMPTY;
     if let Some(a) = anchor {
         for (r, users) in a.relations.iter().enumerate() {
@@ -117,17 +143,31 @@ pub(crate) fn held_relations(policy: &CompiledPolicy, anchor: Option<&Resource>,
 /// Decides a resolved request. See docs/semantics.md for the algorithm.
 pub fn decide(policy: &CompiledPolicy, entities: &Entities, req: &Resolved) -> Decision {
     match *req {
-        Resolved::Permission { principal, permission } => {
+        Resolved::Permission {
+            principal,
+            permission,
+        } => {
             let user = &entities.users[principal as usize];
-            if user.groups.iter().any(|&g| policy.groups[g as usize].permits.get(permission as usize)) {
-                Decision { allowed: true, layer: Layer::Permission, reason: Reason::Allowed }
+            if user
+                .groups
+                .iter()
+                .any(|&g| policy.groups[g as usize].permits.get(permission as usize))
+            {
+                Decision {
+                    allowed: true,
+                    layer: Layer::Permission,
+                    reason: Reason::Allowed,
+                }
             } else {
                 Decision::deny(Layer::Permission, Reason::PermissionNotHeld)
             }
         }
-        Resolved::Action { principal, action, resource, module } => {
-            decide_action(policy, entities, principal, action, resource, module)
-        }
+        Resolved::Action {
+            principal,
+            action,
+            resource,
+            module,
+        } => decide_action(policy, entities, principal, action, resource, module),
     }
 }
 
@@ -153,7 +193,11 @@ fn decide_action(
             CScope::All => true,
             CScope::Assigned(needed) => relations.intersects(&needed),
             CScope::Filter { start, len } => match anchor {
-                Some(a) => run_filter(&policy.code[start as usize..(start + len) as usize], &a.attrs, principal),
+                Some(a) => run_filter(
+                    &policy.code[start as usize..(start + len) as usize],
+                    &a.attrs,
+                    principal,
+                ),
                 None => false,
             },
         };
@@ -166,7 +210,11 @@ fn decide_action(
     }
 
     if let Some(perm) = policy.action_requires[action as usize] {
-        if !user.groups.iter().any(|&g| policy.groups[g as usize].permits.get(perm as usize)) {
+        if !user
+            .groups
+            .iter()
+            .any(|&g| policy.groups[g as usize].permits.get(perm as usize))
+        {
             return Decision::deny(Layer::Requirement, Reason::RequirementNotHeld);
         }
     }
@@ -194,7 +242,10 @@ fn decide_action(
                     return Decision::deny(Layer::Module, Reason::NotARecord);
                 }
             }
-            if !policy.module_grant(a.casetype, m, action).intersects(&subjects) {
+            if !policy
+                .module_grant(a.casetype, m, action)
+                .intersects(&subjects)
+            {
                 return Decision::deny(Layer::Module, Reason::ModuleNotGranted);
             }
         }
@@ -221,5 +272,9 @@ fn decide_action(
         }
         last = Layer::WriteCode;
     }
-    Decision { allowed: true, layer: last, reason: Reason::Allowed }
+    Decision {
+        allowed: true,
+        layer: last,
+        reason: Reason::Allowed,
+    }
 }

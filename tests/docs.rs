@@ -29,9 +29,16 @@ fn casepol_blocks(text: &str) -> Vec<(usize, String)> {
 #[test]
 fn casepol_examples_in_docs_check() {
     let mut docs = vec![root().join("README.md")];
-    let mut entries: Vec<_> = std::fs::read_dir(root().join("docs")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(root().join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
-    docs.extend(entries.into_iter().filter(|p| p.extension().is_some_and(|x| x == "md")));
+    docs.extend(
+        entries
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|x| x == "md")),
+    );
     let mut failures = Vec::new();
     let mut checked = 0;
     for doc in &docs {
@@ -74,5 +81,8 @@ fn every_source_file_says_what_it_is_for() {
         .filter(|f| !std::fs::read_to_string(f).unwrap().starts_with("//!"))
         .map(|f| f.strip_prefix(root()).unwrap().display().to_string())
         .collect();
-    assert!(missing.is_empty(), "files without a leading `//!` line: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "files without a leading `//!` line: {missing:?}"
+    );
 }

@@ -33,7 +33,11 @@ fn codes(entities: &Entities, code: &EffectiveCode) -> String {
         .zip(code.origin.iter())
         .map(|(level, &from)| {
             let names: Vec<&str> = level.iter().map(|&s| entities.symbol(s)).collect();
-            format!("[{}]@{}", names.join("|"), entities.resources()[from as usize].id)
+            format!(
+                "[{}]@{}",
+                names.join("|"),
+                entities.resources()[from as usize].id
+            )
         })
         .collect();
     if levels.is_empty() {
@@ -48,19 +52,42 @@ fn summary(policy: &Policy, entities: &Entities) -> String {
     let ir = policy.compiled().ir();
     let mut out = String::new();
     for u in entities.units() {
-        let parent = u.parent.map(|p| entities.units()[p as usize].id.as_str()).unwrap_or("-");
+        let parent = u
+            .parent
+            .map(|p| entities.units()[p as usize].id.as_str())
+            .unwrap_or("-");
         let _ = writeln!(out, "unit {} parent={parent}", u.id);
     }
     for u in entities.users() {
-        let groups: Vec<&str> = u.groups.iter().map(|&g| ir.groups[g as usize].name.as_str()).collect();
+        let groups: Vec<&str> = u
+            .groups
+            .iter()
+            .map(|&g| ir.groups[g as usize].name.as_str())
+            .collect();
         let mut code_set: Vec<&str> = u.codes.iter().map(|&s| entities.symbol(s)).collect();
         code_set.sort_unstable();
-        let _ = writeln!(out, "user {} groups=[{}] codes=[{}]", u.id, groups.join(", "), code_set.join(", "));
+        let _ = writeln!(
+            out,
+            "user {} groups=[{}] codes=[{}]",
+            u.id,
+            groups.join(", "),
+            code_set.join(", ")
+        );
     }
     for r in entities.resources() {
-        let id = |i: Option<u32>| i.map(|i| entities.resources()[i as usize].id.clone()).unwrap_or_else(|| "-".into());
+        let id = |i: Option<u32>| {
+            i.map(|i| entities.resources()[i as usize].id.clone())
+                .unwrap_or_else(|| "-".into())
+        };
         let kind = &ir.kinds[r.kind.idx()];
-        let _ = write!(out, "resource {} kind={} parent={} anchor={}", r.id, kind.name, id(r.parent), id(r.anchor));
+        let _ = write!(
+            out,
+            "resource {} kind={} parent={} anchor={}",
+            r.id,
+            kind.name,
+            id(r.parent),
+            id(r.anchor)
+        );
         if kind.is_case {
             let ct = &ir.casetypes[r.casetype as usize];
             let relations: Vec<String> = ir
@@ -68,11 +95,20 @@ fn summary(policy: &Policy, entities: &Entities) -> String {
                 .iter()
                 .zip(r.relations.iter())
                 .map(|(rel, users)| {
-                    let names: Vec<&str> = users.iter().map(|&u| entities.users()[u as usize].id.as_str()).collect();
+                    let names: Vec<&str> = users
+                        .iter()
+                        .map(|&u| entities.users()[u as usize].id.as_str())
+                        .collect();
                     format!("{}=[{}]", rel.name, names.join(", "))
                 })
                 .collect();
-            let _ = write!(out, " type={} state={} {}", ct.name, ct.states[r.state as usize].name, relations.join(" "));
+            let _ = write!(
+                out,
+                " type={} state={} {}",
+                ct.name,
+                ct.states[r.state as usize].name,
+                relations.join(" ")
+            );
         }
         let _ = writeln!(out);
         let _ = writeln!(out, "  read:  {}", codes(entities, &r.read));
@@ -101,12 +137,22 @@ fn entities_that_fail() {
             Ok(_) => panic!("{} should not load", path.display()),
             Err(errors) => errors,
         };
-        assert!(!errors.is_empty(), "{}: an error result with no errors", path.display());
+        assert!(
+            !errors.is_empty(),
+            "{}: an error result with no errors",
+            path.display()
+        );
         for e in &errors {
-            // docs/data-formats.md §1.6: an error locates itself, by position in the JSON or by
-            // entity and field, and says how to fix it.
-            let located = (e.line.is_some() && e.column.is_some()) || (e.entity.is_some() && e.field.is_some());
+            // docs/data-formats.md §1.6: an error locates itself, by line and column in the JSON
+            // or by entity (its id, or its place in the file) and field, and says how to fix it.
+            let named = e.entity.is_some() || e.position.is_some();
+            let located = (e.line.is_some() && e.column.is_some()) || (named && e.field.is_some());
             assert!(located, "{}: error is not located: {e:?}", path.display());
+            assert!(
+                e.help.as_deref().is_some_and(|h| !h.is_empty()),
+                "{}: error has no help: {e:?}",
+                path.display()
+            );
         }
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
         insta::assert_snapshot!(lines.join("\n"));

@@ -29,12 +29,19 @@ fn run(dir: &Path) -> Vec<String> {
     for f in &files {
         sources.add(f.display().to_string(), std::fs::read_to_string(f).unwrap());
     }
-    let policy = Policy::from_sources(sources).unwrap_or_else(|e| panic!("{}:\n{}", dir.display(), e.render()));
-    assert!(policy.warnings().is_empty(), "{} has warnings: {:?}", dir.display(), policy.warnings());
+    let policy = Policy::from_sources(sources)
+        .unwrap_or_else(|e| panic!("{}:\n{}", dir.display(), e.render()));
+    assert!(
+        policy.warnings().is_empty(),
+        "{} has warnings: {:?}",
+        dir.display(),
+        policy.warnings()
+    );
     let entities = policy
         .load_entities(&std::fs::read_to_string(dir.join("entities.json")).unwrap())
         .unwrap_or_else(|e| panic!("{}: {:?}", dir.display(), e));
-    let cases: Vec<Case> = serde_json::from_str(&std::fs::read_to_string(dir.join("expect.json")).unwrap()).unwrap();
+    let cases: Vec<Case> =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expect.json")).unwrap()).unwrap();
     assert!(!cases.is_empty(), "{} has no expectations", dir.display());
     let mut failures = Vec::new();
     for c in &cases {
@@ -51,7 +58,12 @@ fn run(dir: &Path) -> Vec<String> {
             ));
         }
         if trace.decision != vm {
-            failures.push(format!("{}/{}: vm says {vm:?}, reference says {:?}", dir.display(), c.name, trace.decision));
+            failures.push(format!(
+                "{}/{}: vm says {vm:?}, reference says {:?}",
+                dir.display(),
+                c.name,
+                trace.decision
+            ));
         }
     }
     failures
@@ -60,7 +72,11 @@ fn run(dir: &Path) -> Vec<String> {
 #[test]
 fn every_policy_example_decides_as_expected() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-    let mut dirs: Vec<_> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
     dirs.sort();
     let mut failures = Vec::new();
     let mut seen = 0;
@@ -71,7 +87,12 @@ fn every_policy_example_decides_as_expected() {
         }
     }
     assert!(seen >= 1, "no policies with expectations found");
-    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failure(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// Every user × resource × action × module (and every user × permission) in every example:
@@ -90,14 +111,20 @@ fn vm_agrees_with_reference_on_every_example_request() {
         for f in std::fs::read_dir(&dir).unwrap() {
             let f = f.unwrap().path();
             if f.extension().is_some_and(|x| x == "casepol") {
-                sources.add(f.display().to_string(), std::fs::read_to_string(&f).unwrap());
+                sources.add(
+                    f.display().to_string(),
+                    std::fs::read_to_string(&f).unwrap(),
+                );
             }
         }
         let policy = Policy::from_sources(sources).unwrap();
-        let entities = policy.load_entities(&std::fs::read_to_string(dir.join("entities.json")).unwrap()).unwrap();
+        let entities = policy
+            .load_entities(&std::fs::read_to_string(dir.join("entities.json")).unwrap())
+            .unwrap();
         let ir = policy.compiled().ir();
-        let modules: Vec<Option<String>> =
-            std::iter::once(None).chain(ir.modules.iter().map(|m| Some(m.name.clone()))).collect();
+        let modules: Vec<Option<String>> = std::iter::once(None)
+            .chain(ir.modules.iter().map(|m| Some(m.name.clone())))
+            .collect();
         let mut requests = Vec::new();
         for u in entities.users() {
             for p in &ir.permissions {
@@ -118,10 +145,18 @@ fn vm_agrees_with_reference_on_every_example_request() {
             let vm = policy.is_allowed(&entities, req);
             let reference = policy.explain(&entities, req).decision;
             if vm != reference {
-                disagreements.push(format!("{}: {req:?}: vm {vm:?}, reference {reference:?}", dir.display()));
+                disagreements.push(format!(
+                    "{}: {req:?}: vm {vm:?}, reference {reference:?}",
+                    dir.display()
+                ));
             }
         }
     }
     assert!(total > 1000, "only {total} requests generated");
-    assert!(disagreements.is_empty(), "{} of {total} disagree:\n{}", disagreements.len(), disagreements.join("\n"));
+    assert!(
+        disagreements.is_empty(),
+        "{} of {total} disagree:\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
 }

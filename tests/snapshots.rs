@@ -17,7 +17,10 @@ fn root() -> PathBuf {
 
 /// The path relative to the repository root, with `/` separators, for stable snapshots.
 fn rel(path: &Path) -> String {
-    path.strip_prefix(root()).unwrap_or(path).to_string_lossy().replace('\\', "/")
+    path.strip_prefix(root())
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
 }
 
 fn policy_sources(path: &Path) -> Sources {
@@ -50,7 +53,10 @@ fn check_corpus() {
         } else {
             assert_eq!(errors, 0, "{} should check cleanly", rel(path));
         }
-        let human: String = diags.iter().map(|d| render::human(d, &sources, false)).collect();
+        let human: String = diags
+            .iter()
+            .map(|d| render::human(d, &sources, false))
+            .collect();
         let json: Vec<_> = diags.iter().map(|d| render::json(d, &sources)).collect();
         let (_, _, text) = sources.iter().next().unwrap();
         insta::assert_snapshot!(format!(
@@ -82,9 +88,12 @@ struct ExplainCase {
 #[test]
 fn explanations() {
     insta::glob!("data/explain/*.json", |path| {
-        let case: ExplainCase = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let case: ExplainCase =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let policy = Policy::from_sources(policy_sources(&root().join(&case.policy))).unwrap();
-        let entities = policy.load_entities(&std::fs::read_to_string(root().join(&case.entities)).unwrap()).unwrap();
+        let entities = policy
+            .load_entities(&std::fs::read_to_string(root().join(&case.entities)).unwrap())
+            .unwrap();
         let trace = policy.explain(&entities, &case.request);
         // The explanation's decision is the compiled evaluator's decision.
         assert_eq!(trace.decision, policy.is_allowed(&entities, &case.request));

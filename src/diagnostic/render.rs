@@ -15,7 +15,11 @@ pub fn human(diag: &Diagnostic, sources: &Sources, color: bool) -> String {
     let mut report = Report::build(kind, (name(primary.file), primary.range()))
         .with_code(diag.code.as_str())
         .with_message(&diag.message)
-        .with_config(Config::default().with_color(color).with_index_type(IndexType::Byte));
+        .with_config(
+            Config::default()
+                .with_color(color)
+                .with_index_type(IndexType::Byte),
+        );
     // ariadne starts a new section whenever a label lies above the one before it, so labels go
     // in in source order: one section per file.
     let mut labels: Vec<(usize, &super::Label)> = diag.labels.iter().enumerate().collect();
@@ -36,7 +40,11 @@ pub fn human(diag: &Diagnostic, sources: &Sources, color: bool) -> String {
     if let Some(help) = &diag.help {
         report = report.with_help(help);
     }
-    let cache = ariadne::sources(sources.iter().map(|(_, n, t)| (n.to_string(), t.to_string())));
+    let cache = ariadne::sources(
+        sources
+            .iter()
+            .map(|(_, n, t)| (n.to_string(), t.to_string())),
+    );
     let mut out = Vec::new();
     // INVARIANT: writing to a Vec cannot fail, and every span's file is in `sources`.
     let _ = report.finish().write(cache, &mut out);

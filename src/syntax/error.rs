@@ -6,8 +6,21 @@ use pest::error::{Error, ErrorVariant, InputLocation};
 
 /// Keywords that begin a top-level declaration; error recovery resumes at the next one.
 const TOP_LEVEL: &[&str] = &[
-    "role", "action", "actions", "permission", "require", "module", "group", "enum", "user",
-    "case", "resource", "casetype", "codes", "allow", "deny",
+    "role",
+    "action",
+    "actions",
+    "permission",
+    "require",
+    "module",
+    "group",
+    "enum",
+    "user",
+    "case",
+    "resource",
+    "casetype",
+    "codes",
+    "allow",
+    "deny",
 ];
 
 /// Byte offset of the error within the parsed text.
@@ -19,7 +32,10 @@ pub fn position(e: &Error<Rule>) -> usize {
 }
 
 fn starts_top_level(line: &str) -> bool {
-    let word: String = line.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    let word: String = line
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
     TOP_LEVEL.contains(&word.as_str())
 }
 
@@ -35,12 +51,17 @@ fn item_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
 
 /// Where the declaration that contains `pos` starts (0 if none is recognisable).
 pub fn item_start(text: &str, pos: usize) -> usize {
-    item_starts(text).take_while(|&s| s <= pos).last().unwrap_or(0)
+    item_starts(text)
+        .take_while(|&s| s <= pos)
+        .last()
+        .unwrap_or(0)
 }
 
 /// Where the first declaration after the line holding `pos` starts.
 pub fn next_item(text: &str, pos: usize) -> Option<usize> {
-    let line_end = text[pos.min(text.len())..].find('\n').map(|i| pos + i + 1)?;
+    let line_end = text[pos.min(text.len())..]
+        .find('\n')
+        .map(|i| pos + i + 1)?;
     item_starts(text).find(|&s| s >= line_end)
 }
 
@@ -205,7 +226,10 @@ fn describe_found(text: &str, pos: usize) -> String {
         return "end of file".to_string();
     };
     if c.is_ascii_alphanumeric() || c == '_' {
-        let word: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        let word: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
         format!("`{word}`")
     } else if c == '\n' || c == '\r' {
         "end of line".to_string()
@@ -241,14 +265,24 @@ pub fn to_diagnostic(e: &Error<Rule>, file: FileId, offset: usize, text: &str) -
                 let rule = deepest
                     .strip_prefix("Rule(")
                     .and_then(|r| r.strip_suffix(')'))
-                    .and_then(|name| Rule::all_rules().iter().copied().find(|r| format!("{r:?}") == name));
+                    .and_then(|name| {
+                        Rule::all_rules()
+                            .iter()
+                            .copied()
+                            .find(|r| format!("{r:?}") == name)
+                    });
                 match rule {
                     // A block's own rule is reported when its closing token is expected; the
                     // token itself (`}`) says it better.
                     Some(r) if is_block(r) => tokens = true,
-                    Some(Rule::ident | Rule::ident_list) => {
-                        push(&mut words, stack.parent.and_then(name_in).unwrap_or("a name").to_string())
-                    }
+                    Some(Rule::ident | Rule::ident_list) => push(
+                        &mut words,
+                        stack
+                            .parent
+                            .and_then(name_in)
+                            .unwrap_or("a name")
+                            .to_string(),
+                    ),
                     Some(r) => push(&mut words, expected_words(r).to_string()),
                     None => tokens = true,
                 }
@@ -257,8 +291,12 @@ pub fn to_diagnostic(e: &Error<Rule>, file: FileId, offset: usize, text: &str) -
                 for token in attempts.expected_tokens() {
                     let token = token.to_string();
                     // Layout, comments, character ranges and built-ins are never what is missing.
-                    if token.trim().is_empty() || token == "//" || token == "\u{feff}" || token.contains("..")
-                        || token == "BUILTIN_RULE" || token.starts_with('\u{feff}')
+                    if token.trim().is_empty()
+                        || token == "//"
+                        || token == "\u{feff}"
+                        || token.contains("..")
+                        || token == "BUILTIN_RULE"
+                        || token.starts_with('\u{feff}')
                     {
                         continue;
                     }
@@ -284,16 +322,57 @@ fn is_ident_char(c: char) -> bool {
 /// The identifier-like word that ends exactly at `pos`, with its start.
 fn word_before(text: &str, pos: usize) -> Option<(usize, &str)> {
     let before = &text[..pos.min(text.len())];
-    let start = before.rfind(|c: char| !is_ident_char(c)).map(|i| i + 1).unwrap_or(0);
+    let start = before
+        .rfind(|c: char| !is_ident_char(c))
+        .map(|i| i + 1)
+        .unwrap_or(0);
     (start < before.len()).then(|| (start, &before[start..]))
 }
 
 const KEYWORDS: &[&str] = &[
-    "action", "actions", "all", "allow", "assigned", "attr", "by", "case", "casetype", "codes",
-    "contains", "deny", "enum", "everyone", "false", "filter", "final", "grants", "group", "in",
-    "inherit", "initial", "mode", "module", "permission", "permits", "principal", "records", "ref",
-    "relation", "require", "requires", "resource", "role", "scope", "set", "states", "table",
-    "transition", "true", "under", "user", "via",
+    "action",
+    "actions",
+    "all",
+    "allow",
+    "assigned",
+    "attr",
+    "by",
+    "case",
+    "casetype",
+    "codes",
+    "contains",
+    "deny",
+    "enum",
+    "everyone",
+    "false",
+    "filter",
+    "final",
+    "grants",
+    "group",
+    "in",
+    "inherit",
+    "initial",
+    "mode",
+    "module",
+    "permission",
+    "permits",
+    "principal",
+    "records",
+    "ref",
+    "relation",
+    "require",
+    "requires",
+    "resource",
+    "role",
+    "scope",
+    "set",
+    "states",
+    "table",
+    "transition",
+    "true",
+    "under",
+    "user",
+    "via",
 ];
 
 fn is_name_word(w: &str) -> bool {
@@ -324,22 +403,47 @@ fn open_brace_line(text: &str, pos: usize) -> Option<usize> {
 }
 
 /// Builds the diagnostic, turning the commonest failures into a specific message and help.
-fn refine(mut words: Vec<String>, text: &str, pos: usize, file: FileId, offset: usize) -> Diagnostic {
-    let span_of = |start: usize, end: usize| Span::new(file, offset + start, offset + end.min(text.len()).max(start));
+fn refine(
+    mut words: Vec<String>,
+    text: &str,
+    pos: usize,
+    file: FileId,
+    offset: usize,
+) -> Diagnostic {
+    let span_of = |start: usize, end: usize| {
+        Span::new(
+            file,
+            offset + start,
+            offset + end.min(text.len()).max(start),
+        )
+    };
     let found = describe_found(text, pos);
     let found_word = found.trim_matches('`');
     let next_char = text[pos.min(text.len())..].chars().next();
-    let line_start = text[..pos.min(text.len())].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line_start = text[..pos.min(text.len())]
+        .rfind('\n')
+        .map(|i| i + 1)
+        .unwrap_or(0);
 
     // A bad escape inside a string.
-    if pos > 0 && text.as_bytes().get(pos - 1) == Some(&b'\\') && words.iter().any(|w| w == "`n`" || w == "`t`") {
+    if pos > 0
+        && text.as_bytes().get(pos - 1) == Some(&b'\\')
+        && words.iter().any(|w| w == "`n`" || w == "`t`")
+    {
         let esc = text[pos - 1..].chars().take(2).collect::<String>();
-        return Diagnostic::new(Code::Syntax, span_of(pos - 1, pos - 1 + esc.len()), format!("unknown escape `{esc}` in a string"))
-            .with_label("not an escape")
-            .with_help("the escapes are `\\\"`, `\\\\`, `\\n` and `\\t`");
+        return Diagnostic::new(
+            Code::Syntax,
+            span_of(pos - 1, pos - 1 + esc.len()),
+            format!("unknown escape `{esc}` in a string"),
+        )
+        .with_label("not an escape")
+        .with_help("the escapes are `\\\"`, `\\\\`, `\\n` and `\\t`");
     }
     // A string that runs to the end of its line.
-    let quotes_before = text[line_start..pos.min(text.len())].matches('"').count() - text[line_start..pos.min(text.len())].matches("\\\"").count();
+    let quotes_before = text[line_start..pos.min(text.len())].matches('"').count()
+        - text[line_start..pos.min(text.len())]
+            .matches("\\\"")
+            .count();
     if matches!(next_char, None | Some('\n' | '\r')) && quotes_before % 2 == 1 {
         let open = line_start + text[line_start..pos].rfind('"').unwrap_or(0);
         return Diagnostic::new(Code::Syntax, span_of(open, pos), "unterminated string")
@@ -349,9 +453,13 @@ fn refine(mut words: Vec<String>, text: &str, pos: usize, file: FileId, offset: 
     // `set` without its element type: `attr tags: set;`.
     if let Some((start, "set")) = word_before(text, pos) {
         if text[..start].trim_end().ends_with(':') && !text[pos..].trim_start().starts_with('<') {
-            return Diagnostic::new(Code::Syntax, span_of(start, pos), "`set` needs an element type")
-                .with_label("a set of what?")
-                .with_help("write `set<string>`");
+            return Diagnostic::new(
+                Code::Syntax,
+                span_of(start, pos),
+                "`set` needs an element type",
+            )
+            .with_label("a set of what?")
+            .with_help("write `set<string>`");
         }
     }
     // A reserved word where a name belongs. pest has looked past the keyword, so the error sits
@@ -359,15 +467,21 @@ fn refine(mut words: Vec<String>, text: &str, pos: usize, file: FileId, offset: 
     if words.iter().any(|w| is_name_word(w)) {
         if let Some((start, w)) = word_before(text, pos) {
             if KEYWORDS.contains(&w) && !next_char.is_some_and(is_ident_char) {
-                return Diagnostic::new(Code::Syntax, span_of(start, pos), format!("`{w}` is a reserved word and cannot be used as a name"))
-                    .with_label("reserved word")
-                    .with_help(format!("choose another name, e.g. `{w}_`"));
+                return Diagnostic::new(
+                    Code::Syntax,
+                    span_of(start, pos),
+                    format!("`{w}` is a reserved word and cannot be used as a name"),
+                )
+                .with_label("reserved word")
+                .with_help(format!("choose another name, e.g. `{w}_`"));
             }
         }
     }
 
     // Characters that are parts of names, numbers and strings are never what is missing.
-    let has_value = words.iter().any(|w| w == "a value" || w == "a whole number");
+    let has_value = words
+        .iter()
+        .any(|w| w == "a value" || w == "a whole number");
     words.retain(|w| {
         let internal = matches!(w.as_str(), "`_`" | "`\"`" | "`\\`" | "a condition");
         let sign = has_value && w == "`-`";
@@ -376,7 +490,10 @@ fn refine(mut words: Vec<String>, text: &str, pos: usize, file: FileId, offset: 
     // A name cannot be what is missing when a name was found (it would have parsed), when a
     // keyword was found (it can never be a name), or right after a name (it would be the same
     // word).
-    let found_is_word = found_word.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    let found_is_word = found_word
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
     let prev_end = text[..pos.min(text.len())].trim_end().len();
     let after_name = word_before(text, prev_end).is_some_and(|(_, w)| !KEYWORDS.contains(&w));
     if found_is_word || after_name {
@@ -387,26 +504,43 @@ fn refine(mut words: Vec<String>, text: &str, pos: usize, file: FileId, offset: 
     }
     if words.iter().any(|w| w == "`ref`") && words.iter().any(|w| w == "`set`") {
         words.retain(|w| !matches!(w.as_str(), "`ref`" | "`set`" | "a type") && !is_name_word(w));
-        words.insert(0, "a type (`string`, `int`, `bool`, `set<string>`, `ref Kind` or an enum)".into());
+        words.insert(
+            0,
+            "a type (`string`, `int`, `bool`, `set<string>`, `ref Kind` or an enum)".into(),
+        );
     }
     // A long list of top-level keywords reads better as one phrase.
     let top: Vec<String> = TOP_LEVEL.iter().map(|k| format!("`{k}`")).collect();
     if words.iter().filter(|w| top.contains(w)).count() > 4 {
         words.retain(|w| !top.contains(w) && w != "a declaration");
-        words.insert(0, "a declaration (`role`, `action`, `group`, `case`, `casetype`, …)".into());
+        words.insert(
+            0,
+            "a declaration (`role`, `action`, `group`, `case`, `casetype`, …)".into(),
+        );
     }
     let mut help: Option<String> = None;
     // Table cells.
     if words.iter().any(|w| w == "`+`" || w == "`+` or `-`") && words.iter().any(|w| w == "`.`") {
         words.retain(|w| !matches!(w.as_str(), "`+`" | "`-`" | "`.`" | "`+` or `-`"));
         words.insert(0, "a table cell (`+action`, `-action` or `.`)".into());
-        help = Some("each cell lists `+action` to allow and `-action` to deny, or `.` for nothing".into());
+        help = Some(
+            "each cell lists `+action` to allow and `-action` to deny, or `.` for nothing".into(),
+        );
     }
-    if pos > 0 && matches!(text.as_bytes()[pos - 1], b'+' | b'-') && matches!(next_char, Some(' ' | '\t')) {
+    if pos > 0
+        && matches!(text.as_bytes()[pos - 1], b'+' | b'-')
+        && matches!(next_char, Some(' ' | '\t'))
+    {
         let sign = text.as_bytes()[pos - 1] as char;
-        return Diagnostic::new(Code::Syntax, span_of(pos - 1, pos + 1), format!("expected an action name right after `{sign}`, found {found}"))
-            .with_label("no space allowed here")
-            .with_help(format!("write the sign and the action together, e.g. `{sign}view`"));
+        return Diagnostic::new(
+            Code::Syntax,
+            span_of(pos - 1, pos + 1),
+            format!("expected an action name right after `{sign}`, found {found}"),
+        )
+        .with_label("no space allowed here")
+        .with_help(format!(
+            "write the sign and the action together, e.g. `{sign}view`"
+        ));
     }
     if words.iter().any(|w| w == "`==`") {
         help = Some("conditions are `attr == value`, `attr != value`, `attr contains \"x\"` or `attr in [a, b]`".into());
@@ -429,21 +563,35 @@ fn refine(mut words: Vec<String>, text: &str, pos: usize, file: FileId, offset: 
         let at_top = TOP_LEVEL.contains(&found_word) && pos == line_start;
         if at_top || next_char.is_none() {
             if let Some(line) = open_brace_line(text, pos) {
-                help = Some(format!("is a `}}` missing? the block opened on line {line} is not closed"));
+                help = Some(format!(
+                    "is a `}}` missing? the block opened on line {line} is not closed"
+                ));
             }
         }
     }
-    let end = if matches!(next_char, None | Some('\n' | '\r')) { pos + 1 } else { pos + found_word.len().max(1) };
+    let end = if matches!(next_char, None | Some('\n' | '\r')) {
+        pos + 1
+    } else {
+        pos + found_word.len().max(1)
+    };
     let expected = join_or(&words);
     // When what was found is on a later line, the mistake is at the end of the line before:
     // point there, as a missing `;` is missing after the last word, not before the next one.
     let gap = &text[prev_end..pos.min(text.len())];
     let (span, label) = if prev_end > 0 && gap.contains('\n') {
-        (span_of(prev_end, prev_end + 1), format!("expected {expected} here"))
+        (
+            span_of(prev_end, prev_end + 1),
+            format!("expected {expected} here"),
+        )
     } else {
         (span_of(pos, end), format!("expected {expected} here"))
     };
-    let d = Diagnostic::new(Code::Syntax, span, format!("expected {expected}, found {found}")).with_label(label);
+    let d = Diagnostic::new(
+        Code::Syntax,
+        span,
+        format!("expected {expected}, found {found}"),
+    )
+    .with_label(label);
     match help {
         Some(h) => d.with_help(h),
         None => d,

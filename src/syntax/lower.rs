@@ -20,7 +20,10 @@ impl Ctx {
     }
 
     fn ident(&self, p: Pair<Rule>) -> Ident {
-        Ident { name: p.as_str().to_string(), span: self.span(&p) }
+        Ident {
+            name: p.as_str().to_string(),
+            span: self.span(&p),
+        }
     }
 
     fn idents(&self, p: Pair<Rule>) -> Vec<Ident> {
@@ -77,7 +80,11 @@ fn lower_item(cx: &Ctx, p: Pair<Rule>) -> Option<Item> {
         Rule::module_decl => {
             let mut it = inner(p);
             let name = cx.ident(it.next()?);
-            let mut m = ModuleDecl { name, actions: Vec::new(), records: Vec::new() };
+            let mut m = ModuleDecl {
+                name,
+                actions: Vec::new(),
+                records: Vec::new(),
+            };
             for c in it {
                 let kind = c.as_rule();
                 let names: Vec<Ident> = inner(c).flat_map(|l| cx.idents(l)).collect();
@@ -96,7 +103,10 @@ fn lower_item(cx: &Ctx, p: Pair<Rule>) -> Option<Item> {
             Item::Enum { name, variants }
         }
         Rule::group_decl => Item::Group(lower_group(cx, p)?),
-        Rule::user_decl => Item::User { attrs: inner(p).filter_map(|c| lower_attr(cx, c)).collect(), span },
+        Rule::user_decl => Item::User {
+            attrs: inner(p).filter_map(|c| lower_attr(cx, c)).collect(),
+            span,
+        },
         Rule::case_decl | Rule::resource_decl => Item::Kind(lower_kind(cx, p)?),
         Rule::casetype_decl => Item::CaseType(lower_casetype(cx, p)?),
         Rule::codes_decl => Item::Codes(
@@ -117,7 +127,13 @@ fn lower_item(cx: &Ctx, p: Pair<Rule>) -> Option<Item> {
 fn lower_group(cx: &Ctx, p: Pair<Rule>) -> Option<GroupDecl> {
     let mut it = inner(p);
     let name = cx.ident(it.next()?);
-    let mut g = GroupDecl { name, parent: None, grants: Vec::new(), permits: Vec::new(), scopes: Vec::new() };
+    let mut g = GroupDecl {
+        name,
+        parent: None,
+        grants: Vec::new(),
+        permits: Vec::new(),
+        scopes: Vec::new(),
+    };
     for c in it {
         let span = cx.span(&c);
         match c.as_rule() {
@@ -128,8 +144,12 @@ fn lower_group(cx: &Ctx, p: Pair<Rule>) -> Option<GroupDecl> {
                 let Some(s) = inner(c).next() else { continue };
                 let scope = match s.as_rule() {
                     Rule::scope_all => Scope::All,
-                    Rule::scope_assigned => Scope::Assigned(inner(s).flat_map(|l| cx.idents(l)).collect()),
-                    Rule::scope_filter => Scope::Filter(inner(s).filter_map(|c| lower_condition(cx, c)).collect()),
+                    Rule::scope_assigned => {
+                        Scope::Assigned(inner(s).flat_map(|l| cx.idents(l)).collect())
+                    }
+                    Rule::scope_filter => {
+                        Scope::Filter(inner(s).filter_map(|c| lower_condition(cx, c)).collect())
+                    }
                     _ => continue,
                 };
                 g.scopes.push((scope, span));
@@ -172,7 +192,9 @@ fn lower_literal(cx: &Ctx, p: Pair<Rule>) -> Option<Literal> {
     let span = cx.span(&p);
     let v = inner(p).next()?;
     let kind = match v.as_rule() {
-        Rule::string => LiteralKind::Str(unescape(inner(v).next().map(|s| s.as_str()).unwrap_or(""))),
+        Rule::string => {
+            LiteralKind::Str(unescape(inner(v).next().map(|s| s.as_str()).unwrap_or("")))
+        }
         Rule::int => match v.as_str().parse() {
             Ok(i) => LiteralKind::Int(i),
             Err(_) => LiteralKind::BadInt(v.as_str().to_string()),
@@ -242,7 +264,9 @@ fn lower_kind(cx: &Ctx, p: Pair<Rule>) -> Option<KindDecl> {
             Rule::rule => k.rules.extend(lower_rule(cx, c)),
             Rule::mode_decl => {
                 let mut mi = inner(c);
-                let Some(attr) = mi.next().map(|a| cx.ident(a)) else { continue };
+                let Some(attr) = mi.next().map(|a| cx.ident(a)) else {
+                    continue;
+                };
                 let arms = mi
                     .filter_map(|arm| {
                         let mut ai = inner(arm);
@@ -273,11 +297,24 @@ fn lower_rule(cx: &Ctx, p: Pair<Rule>) -> Option<Rule_> {
     let span = cx.span(&p);
     let mut it = inner(p);
     let effect_pair = it.next()?;
-    let effect = if effect_pair.as_str().starts_with("allow") { Effect::Allow } else { Effect::Deny };
+    let effect = if effect_pair.as_str().starts_with("allow") {
+        Effect::Allow
+    } else {
+        Effect::Deny
+    };
     let subjects = cx.idents(it.next()?);
     let actions = lower_actions(cx, it.next()?);
-    let states = it.next().map(|s| inner(s).flat_map(|l| cx.idents(l)).collect()).unwrap_or_default();
-    Some(Rule_ { effect, subjects, actions, states, span })
+    let states = it
+        .next()
+        .map(|s| inner(s).flat_map(|l| cx.idents(l)).collect())
+        .unwrap_or_default();
+    Some(Rule_ {
+        effect,
+        subjects,
+        actions,
+        states,
+        span,
+    })
 }
 
 type Rule_ = crate::ast::Rule;
@@ -303,7 +340,8 @@ fn lower_casetype(cx: &Ctx, p: Pair<Rule>) -> Option<CaseTypeDecl> {
             Rule::final_decl => ct.finals.extend(inner(c).flat_map(|l| cx.idents(l))),
             Rule::transition => {
                 let mut ti = inner(c);
-                let (Some(action), Some(from), Some(to), Some(by)) = (ti.next(), ti.next(), ti.next(), ti.next())
+                let (Some(action), Some(from), Some(to), Some(by)) =
+                    (ti.next(), ti.next(), ti.next(), ti.next())
                 else {
                     continue;
                 };
@@ -317,14 +355,20 @@ fn lower_casetype(cx: &Ctx, p: Pair<Rule>) -> Option<CaseTypeDecl> {
             }
             Rule::module_grant => {
                 let mut mi = inner(c);
-                let Some(module) = mi.next().map(|m| cx.ident(m)) else { continue };
+                let Some(module) = mi.next().map(|m| cx.ident(m)) else {
+                    continue;
+                };
                 let lines = mi
                     .filter_map(|line| {
                         let span = cx.span(&line);
                         let mut li = inner(line);
                         let subjects = cx.idents(li.next()?);
                         let actions = lower_actions(cx, li.next()?);
-                        Some(ModuleLine { subjects, actions, span })
+                        Some(ModuleLine {
+                            subjects,
+                            actions,
+                            span,
+                        })
                     })
                     .collect();
                 ct.module_grants.push(ModuleGrant { module, lines });
@@ -354,13 +398,21 @@ fn lower_table(cx: &Ctx, p: Pair<Rule>) -> Option<Table> {
                             let espan = cx.span(&e);
                             let mut ei = inner(e);
                             let sign = ei.next()?;
-                            let effect = if sign.as_str() == "+" { Effect::Allow } else { Effect::Deny };
+                            let effect = if sign.as_str() == "+" {
+                                Effect::Allow
+                            } else {
+                                Effect::Deny
+                            };
                             let a = ei.next()?;
                             let action = match a.as_rule() {
                                 Rule::star => ActionRef::Star(cx.span(&a)),
                                 _ => ActionRef::Name(cx.ident(a)),
                             };
-                            Some(CellEntry { effect, action, span: espan })
+                            Some(CellEntry {
+                                effect,
+                                action,
+                                span: espan,
+                            })
                         })
                         .collect();
                     Cell { entries, span }
@@ -369,5 +421,9 @@ fn lower_table(cx: &Ctx, p: Pair<Rule>) -> Option<Table> {
             Some(TableRow { state, cells })
         })
         .collect();
-    Some(Table { columns, rows, span })
+    Some(Table {
+        columns,
+        rows,
+        span,
+    })
 }

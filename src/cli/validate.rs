@@ -1,0 +1,110 @@
+//! `casepol validate`: type-check policies and report every diagnostic.
+
+use super::*;
+
+/// The output of `validate --format json` (docs/data-formats.md, `validate`).
+#[derive(Serialize)]
+struct ValidateJson<'a> {
+    policies: Vec<PolicyJson<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum PolicyJson<'a> {
+    Checked {
+        policy: String,
+        ok: bool,
+        errors: usize,
+        warnings: usize,
+        diagnostics: Vec<JsonDiagnostic<'a>>,
+    },
+    Unreadable {
+        policy: String,
+        error: &'a str,
+    },
+}
+
+/// One policy argument of `validate`, read and checked.
+enum Validated {
+    Checked {
+        sources: Sources,
+        diags: Vec<Diagnostic>,
+        errors: usize,
+    },
+    Unreadable(String),
+}
+
+pub(super) fn validate(paths: &[PathBuf], format: Format) -> Exit {
+    let mut worst = Exit::Ok;
+    let mut results = Vec::new();
+    for path in paths {
+        let result = match read_policy(path) {
+            Ok(sources) => {
+                let (_, diags) = casepol::check_sources(&sources);
+                let errors = diags
+                    .iter()
+                    .filter(|d| d.severity == Severity::Error)
+                    .count();
+                worst = worst.max(if errors > 0 { Exit::Fail } else { Exit::Ok });
+                Validated::Checked {
+                    sources,
+                    diags,
+                    errors,
+                }
+            }
+            Err(msg) => {
+                worst = Exit::Error;
+                Validated::Unreadable(msg)
+            }
+        };
+        if format == Format::Human {
+            match &result {
+                Validated::Unreadable(msg) => eprintln!("error: {msg}"),
+                Validated::Checked {
+                    sources,
+                    diags,
+                    errors,
+                } => {
+                    print_diagnostics(diags, sources);
+                    let status = if *errors == 0 { "ok" } else { "failed" };
+                    let warnings = diags.len() - errors;
+                    if let Err(e) = emit(&format!(
+                        "{}: {status} ({errors} error(s), {warnings} warning(s))",
+                        path.display()
+                    )) {
+                        return e;
+                    }
+                }
+            }
+        }
+        results.push(result);
+    }
+    if format == Format::Json {
+        let policies = paths
+            .iter()
+            .zip(&results)
+            .map(|(path, result)| {
+                let policy = path.display().to_string();
+                match result {
+                    Validated::Unreadable(msg) => PolicyJson::Unreadable { policy, error: msg },
+                    Validated::Checked {
+                        sources,
+                        diags,
+                        errors,
+                    } => PolicyJson::Checked {
+                        policy,
+                        ok: *errors == 0,
+                        errors: *errors,
+                        warnings: diags.len() - errors,
+                        diagnostics: diags.iter().map(|d| render::json(d, sources)).collect(),
+                    },
+                }
+            })
+            .collect();
+        let json = serde_json::to_string(&ValidateJson { policies }).unwrap_or_default();
+        if let Err(e) = emit(&json) {
+            return e;
+        }
+    }
+    worst
+}
