@@ -261,6 +261,13 @@ fn load_policy(path: &Path) -> Result<Policy, Exit> {
     }
 }
 
+/// Loads the policy and the entities that `check` and `explain` both need.
+fn load_inputs(policy_path: &Path, entities_path: &Path) -> Result<(Policy, Entities), Exit> {
+    let policy = load_policy(policy_path)?;
+    let entities = load_entities(&policy, entities_path)?;
+    Ok((policy, entities))
+}
+
 fn load_entities(policy: &Policy, path: &Path) -> Result<Entities, Exit> {
     let text = read_text(path).map_err(fail_input)?;
     policy.load_entities(&text).map_err(|errors| {

@@ -105,12 +105,8 @@ pub(super) fn check(
     format: Format,
     engine: Engine,
 ) -> Exit {
-    let policy = match load_policy(policy_path) {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
-    let entities = match load_entities(&policy, entities_path) {
-        Ok(e) => e,
+    let (policy, entities) = match load_inputs(policy_path, entities_path) {
+        Ok(inputs) => inputs,
         Err(e) => return e,
     };
     if let Some(batch) = requests {

@@ -8,12 +8,8 @@ pub(super) fn explain(
     request: &str,
     format: Format,
 ) -> Exit {
-    let policy = match load_policy(policy_path) {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
-    let entities = match load_entities(&policy, entities_path) {
-        Ok(e) => e,
+    let (policy, entities) = match load_inputs(policy_path, entities_path) {
+        Ok(inputs) => inputs,
         Err(e) => return e,
     };
     let req = match read_request(request) {
