@@ -14,6 +14,9 @@ use std::process::ExitCode;
 
 mod check;
 mod explain;
+mod explain_code;
+mod fmt;
+mod test;
 mod validate;
 
 /// Stable exit codes. When several apply, the highest wins.
@@ -54,6 +57,19 @@ enum Format {
     Json,
 }
 
+/// Output formats of the commands CI runs: `validate`, `fmt --check` and `test`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ReportFormat {
+    /// Text for people
+    Human,
+    /// JSON for tools, as described in docs/data-formats.md
+    Json,
+    /// SARIF 2.1.0, for code-scanning dashboards
+    Sarif,
+    /// GitHub Actions workflow commands (`::error file=…,line=…::…`), one per finding
+    Github,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Engine {
     /// The compiled evaluator
@@ -64,22 +80,15 @@ enum Engine {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Type-check policies
+    /// Type-check and lint policies
     ///
     /// Each argument is one policy: a `.casepol` file, or a directory whose `.casepol` files
-    /// together form one policy. Diagnostics go to standard error; each policy gets one summary
-    /// line on standard output.
+    /// together form one policy. With `--format human`, diagnostics go to standard error and
+    /// each policy gets one summary line on standard output.
     ///
-    /// Exit status: 0 when no policy has errors (warnings are allowed), 1 when some policy has
-    /// errors, 2 when some policy could not be read.
-    Validate {
-        /// A policy: a `.casepol` file, or a directory of them that together form one policy
-        #[arg(required = true, value_name = "POLICY")]
-        policies: Vec<PathBuf>,
-        /// Output format
-        #[arg(long, value_enum, default_value = "human")]
-        format: Format,
-    },
+    /// Exit status: 0 when no policy has errors (warnings are allowed unless
+    /// `--deny-warnings`), 1 when some policy has errors, 2 when some policy could not be read.
+    Validate(validate::ValidateArgs),
     /// Decide a request, or a batch of requests
     ///
     /// Prints one result per request on standard output, each on one line: `allow`,
@@ -130,12 +139,21 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
     },
+    /// Format policy files in the canonical layout
+    Fmt(fmt::FmtArgs),
+    /// Run policy tests and report coverage
+    Test(test::TestArgs),
+    /// Explain a diagnostic code in detail, with a wrong and a corrected example
+    ExplainCode(explain_code::ExplainCodeArgs),
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let exit = match cli.command {
-        Command::Validate { policies, format } => validate::validate(&policies, format),
+        Command::Validate(args) => validate::validate(&args),
+        Command::Fmt(args) => fmt::fmt(&args),
+        Command::Test(args) => test::test(&args),
+        Command::ExplainCode(args) => explain_code::explain_code(&args),
         Command::Check {
             policy,
             entities,
@@ -236,6 +254,27 @@ fn read_policy(path: &Path) -> Result<Sources, String> {
         sources.add(path.display().to_string(), text);
     }
     Ok(sources)
+}
+
+/// Prints diagnostics as SARIF (one log for the whole run) or GitHub workflow commands.
+fn emit_machine_report(
+    format: ReportFormat,
+    sets: &[(&Sources, &[Diagnostic])],
+) -> Result<(), Exit> {
+    match format {
+        ReportFormat::Sarif => {
+            emit(&serde_json::to_string_pretty(&render::sarif(sets)).unwrap_or_default())
+        }
+        ReportFormat::Github => {
+            for (sources, diags) in sets {
+                for d in diags.iter() {
+                    emit(&render::github(d, sources))?;
+                }
+            }
+            Ok(())
+        }
+        ReportFormat::Human | ReportFormat::Json => Ok(()),
+    }
 }
 
 fn print_diagnostics(diags: &[Diagnostic], sources: &Sources) {

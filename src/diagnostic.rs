@@ -74,6 +74,28 @@ pub enum Code {
     UnreachableState,
     /// One table cell both allows and denies the same action.
     AllowDenySameCell,
+    /// Lint: a rule that can never decide because another rule always decides first.
+    ShadowedRule,
+    /// Lint: an allow that a deny in the same layer always overrides.
+    AllowAlwaysDenied,
+    /// Lint: a role, group, action or state that is declared but never used.
+    Unused,
+    /// Lint: a state that is not final but has no transition out of it.
+    DeadEndState,
+    /// Lint: a permission table without a row for one of its case type's states.
+    MissingTableRow,
+    /// Lint: one group granted every action on every resource.
+    OverBroadGrant,
+    /// Lint: too large a share of the groups are admin-like.
+    TooManyAdmins,
+    /// `fmt --check`: a file is not in canonical layout.
+    NotFormatted,
+    /// The formatter's output does not parse back to the same policy: a bug in casepol.
+    FormatterBug,
+    /// `test`: a test case's decision (or deciding rule) is not the expected one.
+    TestFailed,
+    /// `test`: a test file is malformed or names something that does not exist.
+    InvalidTest,
 }
 
 impl Code {
@@ -93,6 +115,17 @@ impl Code {
         Code::Limit,
         Code::UnreachableState,
         Code::AllowDenySameCell,
+        Code::ShadowedRule,
+        Code::AllowAlwaysDenied,
+        Code::Unused,
+        Code::DeadEndState,
+        Code::MissingTableRow,
+        Code::OverBroadGrant,
+        Code::TooManyAdmins,
+        Code::NotFormatted,
+        Code::FormatterBug,
+        Code::TestFailed,
+        Code::InvalidTest,
     ];
 
     /// The stable identifier, e.g. `CP0101`.
@@ -113,14 +146,77 @@ impl Code {
             Code::Limit => "CP0112",
             Code::UnreachableState => "CP0201",
             Code::AllowDenySameCell => "CP0202",
+            Code::ShadowedRule => "CP0203",
+            Code::AllowAlwaysDenied => "CP0204",
+            Code::Unused => "CP0205",
+            Code::DeadEndState => "CP0206",
+            Code::MissingTableRow => "CP0207",
+            Code::OverBroadGrant => "CP0208",
+            Code::TooManyAdmins => "CP0209",
+            Code::NotFormatted => "CP0301",
+            Code::FormatterBug => "CP0302",
+            Code::TestFailed => "CP0401",
+            Code::InvalidTest => "CP0402",
         }
     }
 
-    pub fn severity(self) -> Severity {
+    /// A short title, e.g. for SARIF rule metadata and `docs/errors.md` headings.
+    pub fn title(self) -> &'static str {
         match self {
-            Code::UnreachableState | Code::AllowDenySameCell => Severity::Warning,
-            _ => Severity::Error,
+            Code::Syntax => "syntax error",
+            Code::Undefined => "undefined name",
+            Code::Duplicate => "duplicate declaration",
+            Code::GroupCycle => "access groups nest in a cycle",
+            Code::KindCycle => "resource kinds are parents of each other",
+            Code::WrongSort => "a name of the wrong sort",
+            Code::TypeMismatch => "type mismatch",
+            Code::NotInModule => "action not in module",
+            Code::StateMachine => "malformed state machine",
+            Code::TableShape => "table rows and columns do not line up",
+            Code::ModeNotExhaustive => "access mode does not cover every variant",
+            Code::Misplaced => "declaration not allowed here",
+            Code::Limit => "built-in limit exceeded",
+            Code::UnreachableState => "unreachable state",
+            Code::AllowDenySameCell => "a table cell allows and denies the same action",
+            Code::ShadowedRule => "rule can never decide",
+            Code::AllowAlwaysDenied => "allow always overridden by a deny",
+            Code::Unused => "declared but never used",
+            Code::DeadEndState => "non-final state with no way out",
+            Code::MissingTableRow => "table has no row for a state",
+            Code::OverBroadGrant => "over-broad grant",
+            Code::TooManyAdmins => "too many admin-like groups",
+            Code::NotFormatted => "file is not formatted",
+            Code::FormatterBug => "formatter changed the policy's meaning",
+            Code::TestFailed => "policy test failed",
+            Code::InvalidTest => "invalid policy test file",
         }
+    }
+
+    /// Whether this code comes from a lint: a warning about a policy that is valid but likely
+    /// wrong. `validate --deny-warnings` turns these into errors; `--allow CODE` silences one.
+    pub fn is_lint(self) -> bool {
+        matches!(self.as_str().get(..4), Some("CP02"))
+    }
+
+    pub fn severity(self) -> Severity {
+        if self.is_lint() {
+            Severity::Warning
+        } else {
+            Severity::Error
+        }
+    }
+
+    /// Looks a code up by its identifier; case-insensitive, and the `CP` prefix is optional.
+    pub fn parse(text: &str) -> Option<Code> {
+        let text = text.trim();
+        let digits = match text.get(..2) {
+            Some(p) if p.eq_ignore_ascii_case("cp") => &text[2..],
+            _ => text,
+        };
+        Code::ALL
+            .iter()
+            .copied()
+            .find(|c| &c.as_str()[2..] == digits)
     }
 }
 
@@ -308,6 +404,20 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_are_unique_and_parse_back() {
+        let mut seen = std::collections::HashSet::new();
+        for &code in Code::ALL {
+            assert!(seen.insert(code.as_str()), "{} used twice", code.as_str());
+            assert_eq!(Code::parse(code.as_str()), Some(code));
+            assert_eq!(Code::parse(&code.as_str().to_lowercase()), Some(code));
+            assert_eq!(Code::parse(&code.as_str()[2..]), Some(code));
+        }
+        assert_eq!(Code::parse("CP9999"), None);
+        assert_eq!(Code::parse(""), None);
+        assert!(Code::Unused.is_lint() && !Code::Syntax.is_lint());
+    }
 
     #[test]
     fn distance_counts_swaps_once() {

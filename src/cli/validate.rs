@@ -2,6 +2,16 @@
 
 use super::*;
 
+#[derive(clap::Args)]
+pub(super) struct ValidateArgs {
+    /// A policy: a `.casepol` file, or a directory of them that together form one policy
+    #[arg(required = true, value_name = "POLICY")]
+    policies: Vec<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "human")]
+    format: ReportFormat,
+}
+
 /// The output of `validate --format json` (docs/data-formats.md, `validate`).
 #[derive(Serialize)]
 struct ValidateJson<'a> {
@@ -34,7 +44,9 @@ enum Validated {
     Unreadable(String),
 }
 
-pub(super) fn validate(paths: &[PathBuf], format: Format) -> Exit {
+pub(super) fn validate(args: &ValidateArgs) -> Exit {
+    let paths = &args.policies;
+    let format = args.format;
     let mut worst = Exit::Ok;
     let mut results = Vec::new();
     for path in paths {
@@ -57,7 +69,7 @@ pub(super) fn validate(paths: &[PathBuf], format: Format) -> Exit {
                 Validated::Unreadable(msg)
             }
         };
-        if format == Format::Human {
+        if format == ReportFormat::Human {
             match &result {
                 Validated::Unreadable(msg) => eprintln!("error: {msg}"),
                 Validated::Checked {
@@ -79,7 +91,7 @@ pub(super) fn validate(paths: &[PathBuf], format: Format) -> Exit {
         }
         results.push(result);
     }
-    if format == Format::Json {
+    if format == ReportFormat::Json {
         let policies = paths
             .iter()
             .zip(&results)

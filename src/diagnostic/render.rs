@@ -1,6 +1,6 @@
 //! Rendering diagnostics for people (ariadne) and for tools (JSON). Called only by the edge.
 
-use super::{Diagnostic, Severity, Sources};
+use super::{Diagnostic, Severity, Sources, Span};
 use ariadne::{Config, IndexType, Label, Report, ReportKind};
 use serde::Serialize;
 
@@ -102,4 +102,50 @@ pub fn json<'a>(diag: &'a Diagnostic, sources: &'a Sources) -> JsonDiagnostic<'a
             .collect(),
         help: diag.help.as_deref(),
     }
+}
+
+/// One GitHub Actions workflow command (`::error file=…,line=…::…`) for a diagnostic, so that
+/// the finding shows as an annotation on the pull request.
+pub fn github(diag: &Diagnostic, sources: &Sources) -> String {
+    let primary = diag.span();
+    let (line, col) = sources.line_col(primary);
+    let end = Span {
+        start: primary.end,
+        ..primary
+    };
+    let (end_line, end_col) = sources.line_col(end);
+    let level = match diag.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let mut message = diag.message.clone();
+    if let Some(help) = &diag.help {
+        message.push_str("\nhelp: ");
+        message.push_str(help);
+    }
+    format!(
+        "::{level} file={},line={line},col={col},endLine={end_line},endColumn={end_col},title={}::{}",
+        escape_property(sources.name(primary.file)),
+        escape_property(&format!("{} {}", diag.code.as_str(), diag.code.title())),
+        escape_data(&message),
+    )
+}
+
+/// Escapes the message of a workflow command, as the GitHub Actions toolkit does.
+fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a property value of a workflow command: as data, plus `:` and `,`.
+fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// A SARIF 2.1.0 log: one run of casepol holding every diagnostic of every source set.
+pub fn sarif(sets: &[(&Sources, &[Diagnostic])]) -> serde_json::Value {
+    // Implemented in the SARIF change; an empty log until then.
+    let _ = sets;
+    serde_json::json!({"version": "2.1.0", "runs": []})
 }
