@@ -5,89 +5,13 @@
 //! paths on every machine. `NO_COLOR` is set, so no escape codes reach the snapshots.
 //! Fixtures live in `tests/data/cli/`.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-/// Exit codes, as documented in `src/cli.rs` and docs/data-formats.md.
-const OK: i32 = 0;
-const FAIL: i32 = 1;
-const ERROR: i32 = 2;
+use common::*;
+use std::path::PathBuf;
 
 const POLICY: &str = "tests/data/cli/policy.casepol";
 const ENTITIES: &str = "tests/data/cli/entities.json";
-
-struct Run {
-    args: Vec<String>,
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn casepol(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_casepol"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .env_remove("CLICOLOR_FORCE")
-        .env_remove("CLICOLOR")
-        .output()
-        .expect("the casepol binary runs");
-    Run {
-        args: args.iter().map(|a| a.to_string()).collect(),
-        code: out
-            .status
-            .code()
-            .expect("casepol was not killed by a signal"),
-        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
-    }
-}
-
-impl Run {
-    /// The command, its exit code and both streams, as one text for a snapshot.
-    fn transcript(&self) -> String {
-        let quoted: Vec<String> = self
-            .args
-            .iter()
-            .map(|a| {
-                if a.contains([' ', '"', '{']) {
-                    format!("'{a}'")
-                } else {
-                    a.clone()
-                }
-            })
-            .collect();
-        format!(
-            "$ casepol {}\nexit: {}\n--- stdout ---\n{}--- stderr ---\n{}",
-            quoted.join(" "),
-            self.code,
-            self.stdout,
-            self.stderr
-        )
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not one JSON value ({e}):\n{}", self.stdout))
-    }
-
-    /// Each stdout line as JSON (for `check --format json`, which prints one object per line).
-    fn json_lines(&self) -> Vec<serde_json::Value> {
-        self.stdout
-            .lines()
-            .map(|l| {
-                serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}"))
-            })
-            .collect()
-    }
-}
-
-/// Runs casepol and asserts the exit code, showing everything it printed if the code is wrong.
-fn expect(args: &[&str], code: i32) -> Run {
-    let run = casepol(args);
-    assert_eq!(run.code, code, "wrong exit code:\n{}", run.transcript());
-    run
-}
 
 fn check(request: &str) -> Vec<&str> {
     vec![
