@@ -13,10 +13,13 @@ pub mod compile;
 pub mod diagnostic;
 pub mod entities;
 pub mod explain;
+pub mod format;
 pub mod ir;
+pub mod lint;
 pub mod reference;
 pub mod request;
 pub mod syntax;
+pub mod testing;
 pub mod vm;
 
 pub use api::{check_sources, Policy, PolicyError};

@@ -1,0 +1,1 @@
+//! Lints: warnings about policies that check but are probably not what the author meant.

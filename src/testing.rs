@@ -1,0 +1,1 @@
+//! Policy tests: test files next to a policy, run against it, with rule coverage.
