@@ -2,6 +2,8 @@
 //!
 //! - `tests/data/check/{ok,err}/*.casepol`: the source, then every diagnostic as rendered for a
 //!   person (colour off) and as JSON.
+//! - `tests/data/multi/{ok,err}/<name>/`: a policy split over several files, loaded as a
+//!   directory; diagnostics must name the right file.
 //! - `policies/**/*.casepol`: every shipped policy checks cleanly, and its compiled form
 //!   (the disassembly) is snapshotted.
 //! - `tests/data/explain/*.json`: `{"policy": dir, "entities": file, "request": {…}}`; the
@@ -41,29 +43,57 @@ fn policy_sources(path: &Path) -> Sources {
     sources
 }
 
+/// The source of every file, then every diagnostic as rendered for a person and as JSON.
+fn checked(path: &Path) -> String {
+    let sources = policy_sources(path);
+    let (_, diags) = casepol::check_sources(&sources);
+    let is_err = rel(path).contains("/err/");
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    if is_err {
+        assert!(errors > 0, "{} should have errors", rel(path));
+    } else {
+        assert_eq!(errors, 0, "{} should check cleanly", rel(path));
+    }
+    let human: String = diags
+        .iter()
+        .map(|d| render::human(d, &sources, false))
+        .collect();
+    let json: Vec<_> = diags.iter().map(|d| render::json(d, &sources)).collect();
+    let text: String = if path.is_dir() {
+        sources
+            .iter()
+            .map(|(_, name, text)| format!("==== {name} ====\n{text}"))
+            .collect()
+    } else {
+        sources.iter().map(|(_, _, text)| text.to_string()).collect()
+    };
+    format!(
+        "{text}\n==== diagnostics ====\n{human}\n==== json ====\n{}",
+        serde_json::to_string_pretty(&json).unwrap()
+    )
+}
+
 #[test]
 fn check_corpus() {
     insta::glob!("data/check/**/*.casepol", |path| {
-        let sources = policy_sources(path);
-        let (_, diags) = casepol::check_sources(&sources);
-        let is_err = rel(path).contains("/err/");
-        let errors = diags.iter().filter(|d| d.is_error()).count();
-        if is_err {
-            assert!(errors > 0, "{} should have errors", rel(path));
-        } else {
-            assert_eq!(errors, 0, "{} should check cleanly", rel(path));
-        }
-        let human: String = diags
-            .iter()
-            .map(|d| render::human(d, &sources, false))
-            .collect();
-        let json: Vec<_> = diags.iter().map(|d| render::json(d, &sources)).collect();
-        let (_, _, text) = sources.iter().next().unwrap();
-        insta::assert_snapshot!(format!(
-            "{text}\n==== diagnostics ====\n{human}\n==== json ====\n{}",
-            serde_json::to_string_pretty(&json).unwrap()
-        ));
+        insta::assert_snapshot!(checked(path));
     });
+}
+
+#[test]
+fn multi_file_policies() {
+    let mut dirs = Vec::new();
+    for class in ["ok", "err"] {
+        for entry in std::fs::read_dir(root().join("tests/data/multi").join(class)).unwrap() {
+            dirs.push(entry.unwrap().path());
+        }
+    }
+    dirs.sort();
+    assert!(dirs.len() >= 3, "the multi-file corpus is missing");
+    for dir in dirs {
+        let name = rel(&dir).replace('/', "__");
+        insta::assert_snapshot!(name, checked(&dir));
+    }
 }
 
 #[test]
