@@ -65,7 +65,10 @@ fn checked(path: &Path) -> String {
             .map(|(_, name, text)| format!("==== {name} ====\n{text}"))
             .collect()
     } else {
-        sources.iter().map(|(_, _, text)| text.to_string()).collect()
+        sources
+            .iter()
+            .map(|(_, _, text)| text.to_string())
+            .collect()
     };
     format!(
         "{text}\n==== diagnostics ====\n{human}\n==== json ====\n{}",
@@ -129,5 +132,103 @@ fn explanations() {
         assert_eq!(trace.decision, policy.is_allowed(&entities, &case.request));
         insta::assert_snapshot!("text", policy.explain_text(&trace));
         insta::assert_json_snapshot!("json", trace);
+    });
+}
+
+/// Grammar rules that cannot fail on their own: whitespace and comments, pure alternations and
+/// single tokens whose failure is reported by the rule that tried them, and the `kw_*` keywords.
+const RULES_THAT_CANNOT_FAIL: &[&str] = &[
+    "WHITESPACE",
+    "COMMENT",
+    "item",
+    "casetype_item",
+    "operand",
+    "action_ref",
+    "ident_char",
+    "principal",
+    "everyone",
+    "effect",
+    "empty_cell",
+    "star",
+    "bool_lit",
+    "cell_sign",
+];
+
+/// Every rule of `grammar/casepol.pest`, by name.
+fn grammar_rules() -> Vec<String> {
+    let grammar = std::fs::read_to_string(root().join("grammar/casepol.pest")).unwrap();
+    grammar
+        .lines()
+        .filter_map(|line| {
+            let (name, rest) = line.split_once('=')?;
+            let name = name.trim();
+            let is_rule = !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && rest.trim_start().starts_with(['{', '_', '@', '$', '!']);
+            is_rule.then(|| name.to_string())
+        })
+        .collect()
+}
+
+/// `tests/data/syntax/<rule>.casepol` fails inside grammar rule `<rule>`: one parser message per
+/// rule that can fail, in words a user knows.
+#[test]
+fn syntax_message_per_grammar_rule() {
+    let rules = grammar_rules();
+    assert!(rules.len() > 50, "could not read the grammar's rules");
+    let fixtures: Vec<String> = std::fs::read_dir(root().join("tests/data/syntax"))
+        .unwrap()
+        .map(|e| {
+            let path = e.unwrap().path();
+            path.file_stem().unwrap().to_string_lossy().into_owned()
+        })
+        .collect();
+    for rule in &rules {
+        let exempt = rule.starts_with("kw_") || RULES_THAT_CANNOT_FAIL.contains(&rule.as_str());
+        assert!(
+            exempt || fixtures.contains(rule),
+            "grammar rule `{rule}` has no fixture tests/data/syntax/{rule}.casepol"
+        );
+    }
+    for fixture in &fixtures {
+        assert!(
+            rules.contains(fixture),
+            "tests/data/syntax/{fixture}.casepol names no grammar rule"
+        );
+    }
+    insta::glob!("data/syntax/*.casepol", |path| {
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut sources = Sources::new();
+        let file = sources.add(rel(path), text.clone());
+        let (_, diags) = casepol::syntax::parse(file, &text);
+        assert!(
+            diags.iter().any(|d| d.code.as_str() == "CP0001"),
+            "{} should have a syntax error",
+            rel(path)
+        );
+        // No message, label or help may mention a grammar rule by its internal name.
+        for d in &diags {
+            let words = std::iter::once(d.message.as_str())
+                .chain(d.labels.iter().map(|l| l.message.as_str()))
+                .chain(d.help.as_deref());
+            for w in words {
+                // Rules named by a plain word (`table`, `transition`) may appear as keywords.
+                let internal =
+                    |r: &&String| r.contains('_') || ["ident", "keyword"].contains(&r.as_str());
+                for rule in rules.iter().filter(internal) {
+                    assert!(
+                        !w.split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                            .any(|word| word == rule),
+                        "{}: `{w}` mentions grammar rule `{rule}`",
+                        rel(path)
+                    );
+                }
+            }
+        }
+        let human: String = diags
+            .iter()
+            .map(|d| render::human(d, &sources, false))
+            .collect();
+        insta::assert_snapshot!(format!("{text}\n==== diagnostics ====\n{human}"));
     });
 }

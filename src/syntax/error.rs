@@ -215,6 +215,7 @@ fn name_in(parent: Rule) -> Option<&'static str> {
         }
         Rule::table_header => "a role name",
         Rule::attr_decl | Rule::condition => "an attribute name",
+        Rule::kind_parent => "a resource kind name",
         Rule::type_expr => "a type",
         _ => return None,
     })
@@ -376,7 +377,62 @@ const KEYWORDS: &[&str] = &[
 ];
 
 fn is_name_word(w: &str) -> bool {
-    w == "a name" || (w.starts_with("a ") || w.starts_with("an ")) && w.ends_with(" name")
+    w == "a name"
+        || w == "an action name or `*`"
+        || (w.starts_with("a ") || w.starts_with("an ")) && w.ends_with(" name")
+}
+
+/// The last token before `end`, skipping layout: a word, or one punctuation character.
+fn token_before(text: &str, end: usize) -> Option<&str> {
+    let before = text[..end.min(text.len())].trim_end();
+    match word_before(text, before.len()) {
+        Some((_, w)) => Some(w),
+        None => {
+            let c = before.chars().next_back()?;
+            Some(&before[before.len() - c.len_utf8()..])
+        }
+    }
+}
+
+/// The text of the statement that `pos` lies in, from just after the previous `;`, `{` or `}`.
+fn statement_before(text: &str, pos: usize) -> &str {
+    let before = &text[..pos.min(text.len())];
+    let start = before.rfind([';', '{', '}']).map(|i| i + 1).unwrap_or(0);
+    before[start..].trim_start()
+}
+
+/// What kind of name the last keyword of a statement is followed by, for "expected a name".
+fn name_after_keyword(statement: &str) -> Option<&'static str> {
+    let words: Vec<&str> = statement
+        .split(|c: char| !is_ident_char(c))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let keyword = words.iter().rev().find(|w| KEYWORDS.contains(w))?;
+    Some(match *keyword {
+        "role" | "grants" | "by" => "a role name",
+        "action" | "actions" | "transition" => "an action name",
+        "permission" | "permits" | "requires" => "a permission name",
+        "states" | "initial" | "final" => "a state name",
+        "relation" | "records" | "via" => "a relation name",
+        "inherit" => "a code class (`read` or `write`)",
+        "ref" | "under" => "a resource kind name",
+        "group" => "a group name",
+        "module" => "a module name",
+        "enum" => "an enum name",
+        "in" if words.first() == Some(&"group") => "a group name",
+        "in" => "a state name",
+        "set" => "an element type (`string`)",
+        "allow" | "deny" if statement.contains(':') => "an action name",
+        "allow" | "deny" => "a role name",
+        _ => return None,
+    })
+}
+
+/// Words that describe a whole construct rather than a token, such as "an action group".
+fn is_construct_word(w: &str) -> bool {
+    !w.starts_with('`')
+        && !is_name_word(w)
+        && !matches!(w, "a value" | "a whole number" | "end of file")
 }
 
 /// The line (1-based) of the innermost `{` still open at `pos`, ignoring strings and comments.
@@ -464,9 +520,30 @@ fn refine(
     }
     // A reserved word where a name belongs. pest has looked past the keyword, so the error sits
     // just after it.
+    // `principal` compared with `contains` or `in`, which take values.
+    if let Some((start, "principal")) = word_before(text, pos) {
+        if let Some(op @ ("contains" | "in")) = token_before(text, start) {
+            return Diagnostic::new(
+                Code::Syntax,
+                span_of(start, pos),
+                format!("`principal` cannot be compared with `{op}`"),
+            )
+            .with_label("not allowed here")
+            .with_help("compare `principal` with `==` or `!=`, e.g. `owner == principal`");
+        }
+    }
+    // A reserved word where a name belongs: only after something that is followed by a name
+    // (a `,`, a `:` or a keyword), since after a name or at the start of a statement the word
+    // is the keyword itself and what is missing comes after it.
     if words.iter().any(|w| is_name_word(w)) {
         if let Some((start, w)) = word_before(text, pos) {
-            if KEYWORDS.contains(&w) && !next_char.is_some_and(is_ident_char) {
+            let name_follows = match token_before(text, start) {
+                Some(",") => true,
+                Some(":") => !matches!(w, "ref" | "set"),
+                Some(t) => KEYWORDS.contains(&t),
+                None => false,
+            };
+            if KEYWORDS.contains(&w) && name_follows && !next_char.is_some_and(is_ident_char) {
                 return Diagnostic::new(
                     Code::Syntax,
                     span_of(start, pos),
@@ -478,6 +555,46 @@ fn refine(
         }
     }
 
+    // A keyword that runs on into a longer word, as in `require groups;`: pest only says that
+    // the keyword must not continue.
+    if words.is_empty() {
+        if let Some((start, prefix)) = word_before(text, pos) {
+            if KEYWORDS.contains(&prefix) && next_char.is_some_and(is_ident_char) {
+                let word_end = text[pos..]
+                    .find(|c: char| !is_ident_char(c))
+                    .map_or(text.len(), |i| pos + i);
+                let word = &text[start..word_end];
+                return Diagnostic::new(
+                    Code::Syntax,
+                    span_of(start, word_end),
+                    format!("expected `{prefix}`, found `{word}`"),
+                )
+                .with_label(format!("expected `{prefix}` here"))
+                .with_help(format!("write `{prefix}`"));
+            }
+        }
+    }
+    // Once a statement is under way, what is missing is a token of it, not a new construct:
+    // pest also reports the construct it is inside (`attr` in `attr status string;`), and a
+    // keyword it has just matched (`all` in `scope all`).
+    let statement = statement_before(text, pos);
+    let has_token = words
+        .iter()
+        .any(|w| w.starts_with('`') && !w[1..].starts_with(|c: char| c.is_ascii_alphabetic()));
+    if !statement.is_empty() && has_token {
+        let first = statement
+            .split(|c: char| !is_ident_char(c))
+            .next()
+            .unwrap_or("");
+        let last = word_before(text, text[..pos].trim_end().len()).map(|(_, w)| w);
+        words.retain(|w| {
+            let kw = w.strip_prefix('`').and_then(|w| w.strip_suffix('`'));
+            match kw {
+                Some(kw) if KEYWORDS.contains(&kw) => kw != first && Some(kw) != last,
+                _ => !is_construct_word(w),
+            }
+        });
+    }
     // Characters that are parts of names, numbers and strings are never what is missing.
     let has_value = words
         .iter()
@@ -499,6 +616,11 @@ fn refine(
     if found_is_word || after_name {
         words.retain(|w| !is_name_word(w));
     }
+    if let Some(specific) = name_after_keyword(statement) {
+        for w in words.iter_mut().filter(|w| *w == "a name") {
+            *w = specific.to_string();
+        }
+    }
     if words.iter().any(|w| w == "a value") {
         words.retain(|w| w != "`true`" && w != "`false`");
     }
@@ -519,6 +641,9 @@ fn refine(
         );
     }
     let mut help: Option<String> = None;
+    if words.iter().any(|w| w.starts_with("a header row")) {
+        words.retain(|w| w != "`|`");
+    }
     // Table cells.
     if words.iter().any(|w| w == "`+`" || w == "`+` or `-`") && words.iter().any(|w| w == "`.`") {
         words.retain(|w| !matches!(w.as_str(), "`+`" | "`-`" | "`.`" | "`+` or `-`"));
@@ -541,6 +666,9 @@ fn refine(
         .with_help(format!(
             "write the sign and the action together, e.g. `{sign}view`"
         ));
+    }
+    if found == "`,`" && statement.starts_with("initial") {
+        help = Some("a case type has exactly one initial state".into());
     }
     if words.iter().any(|w| w == "`==`") {
         help = Some("conditions are `attr == value`, `attr != value`, `attr contains \"x\"` or `attr in [a, b]`".into());
@@ -578,7 +706,8 @@ fn refine(
     // When what was found is on a later line, the mistake is at the end of the line before:
     // point there, as a missing `;` is missing after the last word, not before the next one.
     let gap = &text[prev_end..pos.min(text.len())];
-    let (span, label) = if prev_end > 0 && gap.contains('\n') {
+    let only_tokens = words.iter().all(|w| w.starts_with('`'));
+    let (span, label) = if prev_end > 0 && gap.contains('\n') && only_tokens {
         (
             span_of(prev_end, prev_end + 1),
             format!("expected {expected} here"),
