@@ -11,18 +11,99 @@ use crate::ir::*;
 use std::collections::{HashMap, HashSet, VecDeque};
 
 /// The most roles plus relations a policy may declare: role sets are fixed 256-bit sets.
-pub const MAX_SUBJECTS: usize = 256;
+pub use crate::limits::MAX_SUBJECTS;
 
 /// Checks parsed files (one policy may span several) and builds the IR.
 pub fn check(files: &[ast::PolicyAst]) -> (Option<Policy>, Vec<Diagnostic>) {
     let mut cx = Checker::default();
     let items: Vec<&Item> = files.iter().flat_map(|f| f.items.iter()).collect();
+    if let Some(d) = too_many_declarations(&items) {
+        return (None, vec![d]);
+    }
     cx.declare(&items);
     let policy = cx.resolve(&items);
     let mut diags = cx.diags;
     diags.sort_by_key(|d| (d.span().file, d.span().start, d.code));
     let ok = !diags.iter().any(Diagnostic::is_error);
     (ok.then_some(policy), diags)
+}
+
+/// How many declarations a policy makes: top-level items, and the names, rules, attributes,
+/// transitions and table cells inside them.
+fn declarations(item: &Item) -> usize {
+    1 + match item {
+        Item::Roles(names) | Item::Permissions(names) => names.len(),
+        Item::Actions { names, .. } => names.len(),
+        Item::ActionGroup { members, .. } => members.len(),
+        Item::Enum { variants, .. } => variants.len(),
+        Item::Module(m) => m.actions.len() + m.records.len(),
+        Item::Group(g) => g.grants.len() + g.permits.len() + g.scopes.len(),
+        Item::User { attrs, .. } => attrs.len(),
+        Item::Kind(k) => {
+            k.attrs.len()
+                + k.relations.len()
+                + k.inherits.len()
+                + k.rules.len()
+                + k.modes.iter().map(|m| 1 + m.arms.len()).sum::<usize>()
+        }
+        Item::CaseType(c) => {
+            c.states.len()
+                + c.initials.len()
+                + c.finals.len()
+                + c.transitions.len()
+                + c.rules.len()
+                + c.module_grants
+                    .iter()
+                    .map(|g| 1 + g.lines.len())
+                    .sum::<usize>()
+                + c.tables
+                    .iter()
+                    .map(|t| 1 + t.rows.iter().map(|r| 1 + r.cells.len()).sum::<usize>())
+                    .sum::<usize>()
+        }
+        Item::Codes(classes) => classes.len(),
+        Item::Rule(_) | Item::RequireGroup(_) => 0,
+    }
+}
+
+/// The limit on declarations, checked before anything else so that a huge policy costs little.
+fn too_many_declarations(items: &[&Item]) -> Option<Diagnostic> {
+    let mut total = 0usize;
+    for item in items {
+        total += declarations(item);
+        if total > crate::limits::MAX_DECLARATIONS {
+            let span = item_span(item);
+            return Some(
+                Diagnostic::new(
+                    Code::Limit,
+                    span,
+                    format!(
+                        "the policy makes more than {} declarations; this one is over the limit",
+                        crate::limits::MAX_DECLARATIONS
+                    ),
+                )
+                .with_help("a policy this large is likely generated: generate fewer, broader rules (use action groups, tables and `*`)"),
+            );
+        }
+    }
+    None
+}
+
+/// Where an item starts, as well as the AST records it.
+fn item_span(item: &Item) -> Span {
+    match item {
+        Item::Roles(names) | Item::Permissions(names) => names.first().map(|n| n.span),
+        Item::Actions { names, .. } => names.first().map(|n| n.span),
+        Item::ActionGroup { name, .. } | Item::Enum { name, .. } => Some(name.span),
+        Item::Module(m) => Some(m.name.span),
+        Item::Group(g) => Some(g.name.span),
+        Item::User { span, .. } | Item::RequireGroup(span) => Some(*span),
+        Item::Kind(k) => Some(k.name.span),
+        Item::CaseType(c) => Some(c.name.span),
+        Item::Codes(classes) => classes.first().map(|c| c.class.span),
+        Item::Rule(r) => Some(r.span),
+    }
+    .unwrap_or_default()
 }
 
 /// A namespace of declared names.
@@ -944,8 +1025,10 @@ impl Checker {
         })
     }
 
+    /// Reports cycles of kind parents, and chains deeper than the limit (once per policy).
     fn kind_cycles(&mut self, p: &Policy) {
         let mut reported: HashSet<usize> = HashSet::new();
+        let mut too_deep = false;
         for (i, k) in p.kinds.iter().enumerate() {
             if reported.contains(&i) {
                 continue;
@@ -970,6 +1053,25 @@ impl Checker {
                     break; // The cycle does not pass through `k`; it is reported from its own members.
                 }
                 seen.push(c.idx());
+                if seen.len() > crate::limits::MAX_KIND_DEPTH {
+                    if !too_deep {
+                        too_deep = true;
+                        self.error(
+                            Diagnostic::new(
+                                Code::Limit,
+                                k.span,
+                                format!(
+                                    "the chain of parents of resource kind `{}` holds more than {} kinds",
+                                    k.name,
+                                    crate::limits::MAX_KIND_DEPTH
+                                ),
+                            )
+                            .with_label("the chain of `under` parents starts here")
+                            .with_help("shorten the chain of `under` kinds"),
+                        );
+                    }
+                    break;
+                }
                 cur = p.kinds[c.idx()].parent;
             }
         }
@@ -1241,8 +1343,10 @@ impl Checker {
         );
     }
 
+    /// Reports cycles of group parents, and chains deeper than the limit (once per policy).
     fn group_cycles(&mut self, p: &Policy) {
         let mut reported: HashSet<usize> = HashSet::new();
+        let mut too_deep = false;
         for (i, g) in p.groups.iter().enumerate() {
             let mut path = vec![i];
             let mut cur = g.parent;
@@ -1273,6 +1377,25 @@ impl Checker {
                     break;
                 }
                 path.push(c.idx());
+                if path.len() > crate::limits::MAX_GROUP_DEPTH {
+                    if !too_deep {
+                        too_deep = true;
+                        self.error(
+                            Diagnostic::new(
+                                Code::Limit,
+                                g.span,
+                                format!(
+                                    "the chain of parents of access group `{}` holds more than {} groups",
+                                    g.name,
+                                    crate::limits::MAX_GROUP_DEPTH
+                                ),
+                            )
+                            .with_label("the chain of `in` parents starts here")
+                            .with_help("flatten the hierarchy: a group may be `in` a group higher up"),
+                        );
+                    }
+                    break;
+                }
                 cur = p.groups[c.idx()].parent;
             }
         }

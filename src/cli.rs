@@ -4,6 +4,7 @@
 
 use casepol::diagnostic::render::JsonDiagnostic;
 use casepol::diagnostic::{render, Diagnostic, Severity, Sources};
+use casepol::limits::{MAX_ENTITIES_BYTES, MAX_POLICY_FILE_BYTES};
 use casepol::request::RequestErrorKind;
 use casepol::{Decision, Entities, Layer, Policy, Reason, Request, RequestError};
 use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
@@ -211,15 +212,42 @@ fn utf8_position(bytes: &[u8], e: &std::str::Utf8Error) -> (usize, usize, u8) {
     (line, column, bytes[valid])
 }
 
+#[allow(dead_code)] // TEMPORARY until fmt and test use it
 fn read_text(path: &Path) -> Result<String, String> {
+    read_text_limited(path, usize::MAX, "a file")
+}
+
+/// Reads a UTF-8 text file of at most `limit` bytes; `what` names its content in the error.
+/// The size is checked before reading, so an oversized file is never loaded.
+fn read_text_limited(path: &Path, limit: usize, what: &str) -> Result<String, String> {
     if path.is_dir() {
         return Err(format!(
             "`{}` is a directory, but a file is expected here",
             path.display()
         ));
     }
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if size > limit as u64 {
+        return Err(format!(
+            "`{}` is {}, more than the limit of {} for {what}",
+            path.display(),
+            casepol::limits::bytes(usize::try_from(size).unwrap_or(usize::MAX)),
+            casepol::limits::bytes(limit)
+        ));
+    }
+    let mut bytes = Vec::new();
+    // `take` bounds the read even if the file grows after the size check.
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, limit as u64 + 1), &mut bytes)
+        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    if bytes.len() > limit {
+        return Err(format!(
+            "`{}` is more than the limit of {} for {what}",
+            path.display(),
+            casepol::limits::bytes(limit)
+        ));
+    }
     String::from_utf8(bytes).map_err(|e| {
         let (line, column, byte) = utf8_position(e.as_bytes(), &e.utf8_error());
         format!(
@@ -246,11 +274,11 @@ fn read_policy(path: &Path) -> Result<Sources, String> {
             ));
         }
         for f in files {
-            let text = read_text(&f)?;
+            let text = read_text_limited(&f, MAX_POLICY_FILE_BYTES, "a policy file")?;
             sources.add(f.display().to_string(), text);
         }
     } else {
-        let text = read_text(path)?;
+        let text = read_text_limited(path, MAX_POLICY_FILE_BYTES, "a policy file")?;
         sources.add(path.display().to_string(), text);
     }
     Ok(sources)
@@ -309,7 +337,8 @@ fn load_inputs(policy_path: &Path, entities_path: &Path) -> Result<(Policy, Enti
 }
 
 fn load_entities(policy: &Policy, path: &Path) -> Result<Entities, Exit> {
-    let text = read_text(path).map_err(fail_input)?;
+    let text =
+        read_text_limited(path, MAX_ENTITIES_BYTES, "an entities file").map_err(fail_input)?;
     policy.load_entities(&text).map_err(|errors| {
         let mut err = std::io::stderr().lock();
         for e in &errors {
@@ -341,14 +370,22 @@ fn parse_request(text: &str) -> Result<Request, (usize, usize, String)> {
 
 /// Reads the request of `--request`: inline JSON, or a file.
 fn read_request(arg: &str) -> Result<Request, Exit> {
+    let limit = casepol::limits::MAX_REQUEST_BYTES;
     let (origin, text) = if arg.trim_start().starts_with('{') {
         ("--request".to_string(), arg.to_string())
     } else {
         (
             format!("`{arg}`"),
-            read_text(Path::new(arg)).map_err(fail_input)?,
+            read_text_limited(Path::new(arg), limit, "a request").map_err(fail_input)?,
         )
     };
+    if text.len() > limit {
+        return Err(fail_input(format!(
+            "the request in {origin} is {}, more than the limit of {}",
+            casepol::limits::bytes(text.len()),
+            casepol::limits::bytes(limit)
+        )));
+    }
     parse_request(&text).map_err(|(line, column, msg)| {
         eprintln!("error: invalid request in {origin} at line {line}, column {column}: {msg}\n  help: {REQUEST_HELP}");
         Exit::Error

@@ -6,6 +6,7 @@
 use crate::access_code;
 use crate::compile::CompiledPolicy;
 use crate::ir::{KindId, Policy as Ir, Type};
+use crate::limits;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -102,6 +103,22 @@ pub struct EntityError {
     pub line: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub column: Option<usize>,
+}
+
+impl EntityError {
+    /// An error about the file as a whole rather than one entity.
+    #[cold]
+    fn whole(message: String, help: &str) -> EntityError {
+        EntityError {
+            message,
+            entity: None,
+            position: None,
+            field: None,
+            help: Some(help.to_string()),
+            line: None,
+            column: None,
+        }
+    }
 }
 
 impl std::fmt::Display for EntityError {
@@ -391,10 +408,30 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
 impl Entities {
     /// Parses and validates entity JSON against a compiled policy. Reports every problem found.
     pub fn from_json(policy: &CompiledPolicy, json: &str) -> Result<Entities, Vec<EntityError>> {
+        if json.len() > limits::MAX_ENTITIES_BYTES {
+            return Err(vec![EntityError::whole(
+                format!(
+                    "the entities file is {}, more than the limit of {}",
+                    limits::bytes(json.len()),
+                    limits::bytes(limits::MAX_ENTITIES_BYTES)
+                ),
+                "split the entities over several deployments, or leave out resources no request names",
+            )]);
+        }
         let raw: RawEntities = match serde_json::from_str(json) {
             Ok(raw) => raw,
             Err(e) => return Err(structure::diagnose(&policy.ir, json, e)),
         };
+        let count = raw.units.len() + raw.users.len() + raw.resources.len();
+        if count > limits::MAX_ENTITIES {
+            return Err(vec![EntityError::whole(
+                format!(
+                    "the file holds {count} entities, more than the limit of {}",
+                    limits::MAX_ENTITIES
+                ),
+                "leave out resources no request names",
+            )]);
+        }
         let mut ld = Loader {
             policy,
             symbols: Vec::new(),
@@ -511,6 +548,9 @@ impl Entities {
             });
         }
         unit_cycles(&mut ld, &units, &raw.units);
+        if ld.errors.is_empty() {
+            unit_depth(&mut ld, &units, &raw.units);
+        }
         let unit_syms: Vec<u32> = units.iter().map(|u| ld.sym(&u.id)).collect();
         let unit_ancestors = |start: u32| -> Vec<u32> {
             let mut out = Vec::new();
@@ -1036,6 +1076,45 @@ fn unit_cycles(ld: &mut Loader<'_>, units: &[Unit], raw: &[RawUnit]) {
         }
         for x in path.drain(..) {
             state[x] = DONE;
+        }
+    }
+}
+
+/// Reports the first unit whose chain of parents is longer than the limit. Runs only when the
+/// units form no cycle, so every chain ends.
+fn unit_depth(ld: &mut Loader<'_>, units: &[Unit], raw: &[RawUnit]) {
+    // depth[i]: units on the chain from i to its root, i included; 0 while unknown.
+    let mut depth = vec![0usize; units.len()];
+    let mut chain = Vec::new();
+    for start in 0..units.len() {
+        let mut cur = Some(start);
+        while let Some(c) = cur {
+            if depth[c] != 0 {
+                break;
+            }
+            chain.push(c);
+            cur = units[c].parent.map(|x| x as usize);
+        }
+        let mut d = cur.map_or(0, |c| depth[c]);
+        for &c in chain.iter().rev() {
+            d += 1;
+            depth[c] = d;
+        }
+        chain.clear();
+        if depth[start] > limits::MAX_UNIT_DEPTH {
+            ld.err(
+                unit_who(start, &raw[start]),
+                "parent",
+                format!(
+                    "the chain of parents of unit `{}` holds {} units, more than the limit of {}",
+                    units[start].id,
+                    depth[start],
+                    limits::MAX_UNIT_DEPTH
+                ),
+                "flatten the unit hierarchy: a unit may name a unit higher up as its parent"
+                    .to_string(),
+            );
+            return;
         }
     }
 }

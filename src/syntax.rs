@@ -8,7 +8,8 @@ mod grammar;
 mod lower;
 
 use crate::ast::PolicyAst;
-use crate::diagnostic::{Diagnostic, FileId};
+use crate::diagnostic::{Code, Diagnostic, FileId, Span};
+use crate::limits::{self, MAX_POLICY_FILE_BYTES, MAX_SYNTAX_ERRORS};
 use pest::Parser;
 
 pub use error::expected_words;
@@ -17,6 +18,19 @@ pub use error::expected_words;
 pub fn parse(file: FileId, text: &str) -> (PolicyAst, Vec<Diagnostic>) {
     let mut ast = PolicyAst::default();
     let mut diags = Vec::new();
+    if text.len() > MAX_POLICY_FILE_BYTES {
+        let d = Diagnostic::new(
+            Code::Limit,
+            Span::new(file, 0, 0),
+            format!(
+                "this file is {}, more than the limit of {} for one policy file",
+                limits::bytes(text.len()),
+                limits::bytes(MAX_POLICY_FILE_BYTES)
+            ),
+        )
+        .with_help("split the policy into several files in one directory");
+        return (ast, vec![d]);
+    }
     let mut offset = 0usize;
     // Each round parses from `offset`; on an error it keeps what parsed before the failing
     // declaration and restarts after it.
@@ -42,6 +56,18 @@ pub fn parse(file: FileId, text: &str) -> (PolicyAst, Vec<Diagnostic>) {
                             lower::lower_policy(p, file, offset, &mut ast);
                         }
                     }
+                }
+                if diags.len() >= MAX_SYNTAX_ERRORS {
+                    let at = Span::new(file, offset + pos, offset + pos);
+                    diags.push(
+                        Diagnostic::new(
+                            Code::Syntax,
+                            at,
+                            format!("too many syntax errors; stopped after {MAX_SYNTAX_ERRORS}"),
+                        )
+                        .with_help("fix the errors above and check again"),
+                    );
+                    break;
                 }
                 match error::next_item(rest, pos) {
                     Some(next) => offset += next,

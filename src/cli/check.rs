@@ -1,6 +1,7 @@
 //! `casepol check`: decide one request or a batch of JSON Lines.
 
 use super::*;
+use casepol::limits::MAX_REQUEST_BYTES;
 
 /// The result of one request: a decision, and the error when the request could not be decided.
 struct Outcome {
@@ -127,6 +128,40 @@ pub(super) fn check(
     }
 }
 
+/// Reads one line (without its `\n`) into `line`, keeping at most `limit` bytes: the rest of a
+/// longer line is read and dropped, so memory stays bounded. `None` at end of input; otherwise
+/// whether the line was complete.
+fn read_line_limited(
+    reader: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    limit: usize,
+) -> std::io::Result<Option<bool>> {
+    line.clear();
+    let mut complete = true;
+    let mut read_any = false;
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(read_any.then_some(complete));
+        }
+        read_any = true;
+        let (chunk, newline) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (&buf[..i], Some(i)),
+            None => (buf, None),
+        };
+        let room = limit.saturating_sub(line.len());
+        if chunk.len() > room {
+            complete = false;
+        }
+        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let used = newline.map_or(chunk.len(), |i| i + 1);
+        reader.consume(used);
+        if newline.is_some() {
+            return Ok(Some(complete));
+        }
+    }
+}
+
 /// The outcome of one non-blank batch line.
 fn batch_line(
     policy: &Policy,
@@ -177,19 +212,34 @@ fn check_batch(
         Ok(f) => f,
         Err(e) => return fail_input(format!("cannot read `{}`: {e}", path.display())),
     };
-    let reader = std::io::BufReader::new(file);
+    let mut reader = std::io::BufReader::new(file);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut exit = Exit::Ok;
-    for (i, line) in reader.split(b'\n').enumerate() {
-        let line = match line {
-            Ok(l) => l,
+    let mut line = Vec::new();
+    for i in 0.. {
+        let complete = match read_line_limited(&mut reader, &mut line, MAX_REQUEST_BYTES) {
+            Ok(None) => break,
+            Ok(Some(complete)) => complete,
             Err(e) => {
                 let _ = out.flush();
                 return fail_input(format!("cannot read `{}`: {e}", path.display()));
             }
         };
-        let Some(outcome) = batch_line(policy, entities, i + 1, &line, engine) else {
+        let outcome = if complete {
+            batch_line(policy, entities, i + 1, &line, engine)
+        } else {
+            Some(Outcome::error(RequestError {
+                kind: RequestErrorKind::InvalidRequest,
+                message: format!(
+                    "the request at line {} is longer than the limit of {}",
+                    i + 1,
+                    casepol::limits::bytes(MAX_REQUEST_BYTES)
+                ),
+                help: Some(REQUEST_HELP.into()),
+            }))
+        };
+        let Some(outcome) = outcome else {
             continue;
         };
         // A deny is a decision: only errors change the batch's exit code.

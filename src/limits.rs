@@ -1,0 +1,50 @@
+//! Built-in limits. Each keeps a hostile or broken input from costing unbounded time, memory or
+//! stack; going over one is a clear error, never a crash or an allow. docs/limits.md lists them.
+
+/// The largest policy source file, in bytes.
+pub const MAX_POLICY_FILE_BYTES: usize = 16 * 1024 * 1024;
+/// The most syntax errors reported for one file; parsing stops after that many.
+pub const MAX_SYNTAX_ERRORS: usize = 100;
+/// The most declarations (top-level items and the members of their blocks) in one policy.
+pub const MAX_DECLARATIONS: usize = 200_000;
+/// The most roles plus relations in one policy: role sets are 256-bit masks.
+pub const MAX_SUBJECTS: usize = 256;
+/// The longest chain of access groups, each `in` the next.
+pub const MAX_GROUP_DEPTH: usize = 32;
+/// The longest chain of resource kinds, each `under` the next.
+pub const MAX_KIND_DEPTH: usize = 32;
+
+/// The largest entities file, in bytes.
+pub const MAX_ENTITIES_BYTES: usize = 1024 * 1024 * 1024;
+/// The most entities (units, users and resources together) in one entities file.
+pub const MAX_ENTITIES: usize = 16_000_000;
+/// The longest chain of org units, each the `parent` of the one before.
+pub const MAX_UNIT_DEPTH: usize = 64;
+
+/// The largest request, in bytes of JSON: one `--request`, or one line of a `--requests` batch.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+/// A byte count for messages: `16 MiB`, `64 KiB`, `16777221 bytes` (exact unless round).
+pub fn bytes(n: usize) -> String {
+    const KIB: usize = 1024;
+    const MIB: usize = 1024 * 1024;
+    const GIB: usize = 1024 * 1024 * 1024;
+    match n {
+        n if n >= GIB && n % GIB == 0 => format!("{} GiB", n / GIB),
+        n if n >= MIB && n % MIB == 0 => format!("{} MiB", n / MIB),
+        n if n >= KIB && n % KIB == 0 => format!("{} KiB", n / KIB),
+        n => format!("{n} bytes"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn byte_counts_read_well() {
+        assert_eq!(super::bytes(16 * 1024 * 1024), "16 MiB");
+        assert_eq!(super::bytes(64 * 1024), "64 KiB");
+        assert_eq!(super::bytes(812), "812 bytes");
+        // Not rounded: a count just over a limit must not read as equal to it.
+        assert_eq!(super::bytes(16 * 1024 * 1024 + 5), "16777221 bytes");
+    }
+}
