@@ -360,6 +360,7 @@ const REQUEST_HELP: &str =
 /// Parses a request; on failure, the one-based line and column and serde's message without
 /// its position.
 fn parse_request(text: &str) -> Result<Request, (usize, usize, String)> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     serde_json::from_str::<Request>(text).map_err(|e| {
         let msg = e.to_string();
         let position = format!(" at line {} column {}", e.line(), e.column());

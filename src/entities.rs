@@ -179,7 +179,7 @@ struct RawUser {
     units: Vec<String>,
     #[serde(default)]
     terms: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     attrs: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -194,9 +194,9 @@ struct RawResource {
     casetype: Option<String>,
     #[serde(default)]
     state: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     attrs: serde_json::Map<String, serde_json::Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     relations: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     read: Option<String>,
@@ -206,6 +206,37 @@ struct RawResource {
     inherit_read: Option<bool>,
     #[serde(default)]
     inherit_write: Option<bool>,
+}
+
+/// Deserialises a JSON object into a map, failing on a repeated key: JSON parsers disagree on
+/// which of two values wins, so casepol accepts neither. The error path (`structure`) then
+/// reports the key with its position.
+fn unique_keys<'de, D, V, M>(d: D) -> Result<M, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    V: Deserialize<'de>,
+    M: FromIterator<(String, V)>,
+{
+    struct Entries<V>(std::marker::PhantomData<V>);
+    impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for Entries<V> {
+        type Value = Vec<(String, V)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            let mut out = Vec::new();
+            while let Some((key, value)) = map.next_entry::<String, V>()? {
+                if !seen.insert(key.clone()) {
+                    return Err(serde::de::Error::custom(format!("`{key}` appears twice")));
+                }
+                out.push((key, value));
+            }
+            Ok(out)
+        }
+    }
+    let entries = d.deserialize_map(Entries(std::marker::PhantomData))?;
+    Ok(entries.into_iter().collect())
 }
 
 /// How many candidates "did you mean" may compare against entity ids in one load. Suggestions
@@ -418,6 +449,8 @@ impl Entities {
                 "split the entities over several deployments, or leave out resources no request names",
             )]);
         }
+        // A byte order mark, as some Windows tools write, is not part of the JSON.
+        let json = json.strip_prefix('\u{feff}').unwrap_or(json);
         let raw: RawEntities = match serde_json::from_str(json) {
             Ok(raw) => raw,
             Err(e) => return Err(structure::diagnose(&policy.ir, json, e)),
@@ -2001,6 +2034,20 @@ mod structure {
                 ));
                 continue;
             };
+            if matches!(shape, Shape::Object | Shape::Relations) && sc.byte(e.at) == b'{' {
+                let mut keys = HashSet::new();
+                for inner in sc.entries(e.at) {
+                    if !keys.insert(inner.key.clone()) {
+                        out.push(sc.error(
+                            inner.key_at,
+                            &name,
+                            Some(&e.key),
+                            format!("`{}` has the key `{}` twice", e.key, inner.key),
+                            format!("keep one `{}`", inner.key),
+                        ));
+                    }
+                }
+            }
             let Ok(value) = serde_json::from_str::<Value>(&sc.json[e.at..e.end]) else {
                 continue;
             };
