@@ -365,14 +365,16 @@ fn parse_request(text: &str) -> Result<Request, (usize, usize, String)> {
         let msg = e.to_string();
         let position = format!(" at line {} column {}", e.line(), e.column());
         let msg = msg.strip_suffix(&position).unwrap_or(&msg).to_string();
-        (e.line(), e.column(), msg)
+        // serde says column 0 for an error at the very start of the input.
+        (e.line(), e.column().max(1), msg)
     })
 }
 
 /// Reads the request of `--request`: inline JSON, or a file.
 fn read_request(arg: &str) -> Result<Request, Exit> {
     let limit = casepol::limits::MAX_REQUEST_BYTES;
-    let (origin, text) = if arg.trim_start().starts_with('{') {
+    // Inline JSON starts with `{` (or `[`, which is never a request but is never a path either).
+    let (origin, text) = if arg.trim_start().starts_with(['{', '[']) {
         ("--request".to_string(), arg.to_string())
     } else {
         (

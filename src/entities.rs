@@ -223,7 +223,10 @@ where
         fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             f.write_str("an object")
         }
-        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
             let mut seen = std::collections::HashSet::new();
             let mut out = Vec::new();
             while let Some((key, value)) = map.next_entry::<String, V>()? {
@@ -451,6 +454,12 @@ impl Entities {
         }
         // A byte order mark, as some Windows tools write, is not part of the JSON.
         let json = json.strip_prefix('\u{feff}').unwrap_or(json);
+        if json.trim().is_empty() {
+            return Err(vec![EntityError::whole(
+                "the entities file is empty".to_string(),
+                "write `{}` for no entities, or `{\"users\": [ … ], \"resources\": [ … ]}`",
+            )]);
+        }
         let raw: RawEntities = match serde_json::from_str(json) {
             Ok(raw) => raw,
             Err(e) => return Err(structure::diagnose(&policy.ir, json, e)),
@@ -500,6 +509,20 @@ impl Entities {
                     who.what
                 );
                 ld.err(who, "id", "the id is empty".into(), help);
+            } else if let Some(c) = who.id.chars().find(|c| c.is_control()) {
+                // Named by its place, not its id: printing the id could drive the terminal.
+                ld.errors.push(EntityError {
+                    message: format!(
+                        "the id contains the control character U+{:04X}",
+                        u32::from(c)
+                    ),
+                    entity: None,
+                    position: Some(who.place()),
+                    field: Some("id".to_string()),
+                    help: Some("ids may hold any printable characters, but no control characters such as tabs, line breaks or escapes".to_string()),
+                    line: None,
+                    column: None,
+                });
             } else if let Some(prev) = seen.insert(who.id, who.what) {
                 let again = if prev == who.what { "another" } else { "a" };
                 let message = format!(
@@ -718,10 +741,15 @@ impl Entities {
             let who = resource_who(i, r);
             let Some(kind) = kinds_of[i] else {
                 let help = did_you_mean(&r.kind, kind_index.keys().copied()).unwrap_or_else(|| {
-                    format!(
-                        "the policy declares the kinds {}",
-                        list(p.kinds.iter().map(|k| k.name.as_str()))
-                    )
+                    if p.kinds.is_empty() {
+                        "the policy declares no resource kinds; declare one with `case` or `resource`"
+                            .to_string()
+                    } else {
+                        format!(
+                            "the policy declares the kinds {}",
+                            list(p.kinds.iter().map(|k| k.name.as_str()))
+                        )
+                    }
                 });
                 ld.err(
                     who,

@@ -9,8 +9,10 @@ use crate::entities::Entities;
 use serde::{Deserialize, Serialize};
 
 /// A request as JSON: `{"principal": "anna", "action": "access", "resource": "case-1"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+///
+/// Only a JSON object is a request: serde would otherwise also read `["anna", "access",
+/// "case-1"]` field by field, which no one writes on purpose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Request {
     pub principal: String,
     pub action: String,
@@ -21,6 +23,46 @@ pub struct Request {
     /// Reserved for request attributes; accepted and ignored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The fields of a request, as serde derives them; read only from a JSON object.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequestFields {
+    principal: String,
+    action: String,
+    #[serde(default)]
+    resource: Option<String>,
+    #[serde(default)]
+    module: Option<String>,
+    #[serde(default)]
+    context: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl<'de> Deserialize<'de> for Request {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Request, D::Error> {
+        struct Object;
+        impl<'de> serde::de::Visitor<'de> for Object {
+            type Value = RequestFields;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a request object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RequestFields, A::Error> {
+                RequestFields::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        let f = d.deserialize_map(Object)?;
+        Ok(Request {
+            principal: f.principal,
+            action: f.action,
+            resource: f.resource,
+            module: f.module,
+            context: f.context,
+        })
+    }
 }
 
 impl Request {
@@ -101,9 +143,23 @@ impl std::fmt::Display for RequestError {
 fn error(kind: RequestErrorKind, message: String, help: Option<String>) -> RequestError {
     RequestError {
         kind,
-        message,
-        help,
+        message: printable(message),
+        help: help.map(printable),
     }
+}
+
+/// Writes control characters as `\u{1b}`: messages quote names from the request, and a name
+/// holding an escape sequence must not drive the terminal that shows the message.
+fn printable(text: String) -> String {
+    if !text.chars().any(char::is_control) {
+        return text;
+    }
+    text.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_unicode().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
 }
 
 fn mean<'a>(name: &str, cands: impl IntoIterator<Item = &'a String>) -> Option<String> {

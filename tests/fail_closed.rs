@@ -1,0 +1,181 @@
+//! Fail closed: every error on the decision path is a deny (or an error), never an allow, in
+//! every entry point an application can use: `is_allowed`, `resolve` + `decide`, and `explain`.
+//! One test per kind of error; the bad-input catalogue (`tests/bad_input.rs`) covers the
+//! command line.
+
+use casepol::request::RequestErrorKind;
+use casepol::{Decision, Layer, Policy, Reason, Request};
+
+const POLICY: &str = r#"
+    role Clerk;
+    action view;
+    permission export;
+    module Cases { actions view; }
+    group Clerks { grants Clerk; permits export; }
+    case Case { attr title: string; }
+    casetype Standard { states Open; initial Open; }
+    allow Clerk: view;
+"#;
+
+const ENTITIES: &str = r#"{
+    "users": [{"id": "ann", "groups": ["Clerks"]}],
+    "resources": [{"id": "c1", "kind": "Case", "type": "Standard", "state": "Open",
+                   "attrs": {"title": "t"}}]
+}"#;
+
+fn policy() -> Policy {
+    Policy::from_source("fail_closed.casepol", POLICY).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Asserts that `request` is an error of `kind` and that no entry point allows it.
+fn refused(request: Request, kind: RequestErrorKind) {
+    let policy = policy();
+    let entities = policy.load_entities(ENTITIES).unwrap();
+    let err = policy.resolve(&entities, &request).unwrap_err();
+    assert_eq!(err.kind, kind, "{err}");
+    assert!(
+        err.help.is_some(),
+        "every request error says how to fix it: {err}"
+    );
+    let decision = policy.is_allowed(&entities, &request);
+    assert_eq!(decision, Decision::ERROR);
+    assert!(!decision.allowed);
+    assert_eq!(
+        (decision.layer, decision.reason),
+        (Layer::Request, Reason::Error)
+    );
+    let trace = policy.explain(&entities, &request);
+    assert!(!trace.decision.allowed);
+    assert_eq!(trace.error.as_ref().map(|e| e.kind), Some(kind));
+}
+
+#[test]
+fn the_same_request_without_the_error_is_allowed() {
+    // So that each test below fails because of its one error, not because of something else.
+    let policy = policy();
+    let entities = policy.load_entities(ENTITIES).unwrap();
+    assert!(
+        policy
+            .is_allowed(&entities, &Request::new("ann", "view", Some("c1")))
+            .allowed
+    );
+    assert!(
+        policy
+            .is_allowed(
+                &entities,
+                &Request::new("ann", "view", Some("c1")).via("Cases")
+            )
+            .allowed
+    );
+    assert!(
+        policy
+            .is_allowed(&entities, &Request::new("ann", "export", None))
+            .allowed
+    );
+}
+
+#[test]
+fn unknown_principal() {
+    refused(
+        Request::new("bob", "view", Some("c1")),
+        RequestErrorKind::UnknownPrincipal,
+    );
+}
+
+#[test]
+fn principal_that_is_a_role_or_group() {
+    refused(
+        Request::new("Clerk", "view", Some("c1")),
+        RequestErrorKind::UnknownPrincipal,
+    );
+    refused(
+        Request::new("Clerks", "view", Some("c1")),
+        RequestErrorKind::UnknownPrincipal,
+    );
+}
+
+#[test]
+fn unknown_resource() {
+    refused(
+        Request::new("ann", "view", Some("c2")),
+        RequestErrorKind::UnknownResource,
+    );
+}
+
+#[test]
+fn action_without_a_resource() {
+    refused(
+        Request::new("ann", "view", None),
+        RequestErrorKind::UnknownResource,
+    );
+}
+
+#[test]
+fn unknown_action() {
+    refused(
+        Request::new("ann", "delete", Some("c1")),
+        RequestErrorKind::UnknownAction,
+    );
+}
+
+#[test]
+fn unknown_module() {
+    refused(
+        Request::new("ann", "view", Some("c1")).via("Billing"),
+        RequestErrorKind::UnknownModule,
+    );
+}
+
+#[test]
+fn permission_with_a_resource() {
+    refused(
+        Request::new("ann", "export", Some("c1")),
+        RequestErrorKind::PermissionTakesNoResource,
+    );
+}
+
+#[test]
+fn names_differ_only_in_case() {
+    // Names are case-sensitive: `Ann` is not `ann`, and `View` is not `view`.
+    refused(
+        Request::new("Ann", "view", Some("c1")),
+        RequestErrorKind::UnknownPrincipal,
+    );
+    refused(
+        Request::new("ann", "View", Some("c1")),
+        RequestErrorKind::UnknownAction,
+    );
+}
+
+/// Entity data that does not fit the policy never loads, so no decision can be made with it.
+#[test]
+fn attribute_missing_from_an_entity() {
+    let json = ENTITIES.replace(r#""attrs": {"title": "t"}"#, r#""attrs": {}"#);
+    let errors = policy().load_entities(&json).unwrap_err();
+    assert!(
+        errors[0].message.contains("missing attribute `title`"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn type_mismatch_in_entity_data() {
+    let json = ENTITIES.replace(r#""title": "t""#, r#""title": ["t"]"#);
+    let errors = policy().load_entities(&json).unwrap_err();
+    assert!(
+        errors[0].message.contains("has type `string`"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn state_not_in_the_case_type() {
+    let json = ENTITIES.replace(r#""state": "Open""#, r#""state": "Archived""#);
+    assert!(policy().load_entities(&json).is_err());
+}
+
+#[test]
+fn a_policy_with_errors_yields_no_policy() {
+    let broken = POLICY.replace("allow Clerk: view;", "allow Clerk: veiw;");
+    assert!(Policy::from_source("broken.casepol", &broken).is_err());
+}
