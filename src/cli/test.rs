@@ -579,8 +579,11 @@ fn human(s: &Session, args: &TestArgs, below: bool) -> Result<(), Exit> {
                     ));
                 }
             }
+            // The expected and got lines show every other mismatch side by side.
             for m in &r.mismatches {
-                out.push_str(&format!("  - {}\n", m.message()));
+                if let testing::Mismatch::Engines { .. } = m {
+                    out.push_str(&format!("  bug:      {}\n", m.message()));
+                }
             }
             out.push_str("  explain:\n");
             for l in policy.explain_text(&r.trace).lines() {
