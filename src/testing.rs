@@ -219,7 +219,7 @@ pub fn parse(sources: &Sources, file: FileId) -> Result<TestFile, Vec<Diagnostic
                 Span::new(file, e.offset, end),
                 format!("the test file is not valid JSON: {}", e.message),
             )
-            .with_label(format!("line {}, column {}", e.line, e.column))
+            .with_label("the JSON is invalid here")
             .with_help(FORMAT_HELP)]);
         }
     };
@@ -422,7 +422,7 @@ impl Parser<'_> {
                 self.error(
                     s.span,
                     format!("unknown {key} `{}` in {what}", s.text),
-                    &format!("not a {key}"),
+                    "not one of the choices",
                     Some(help),
                 );
                 None
@@ -548,18 +548,24 @@ impl Parser<'_> {
     }
 
     fn case(&mut self, node: &Node, n: usize) -> Option<TestCase> {
-        let numbered = format!("test case #{n}");
-        let fields = self.object(node, &numbered, CASE_KEYS)?;
+        // Name the case in every message about it, once its name is known to be usable.
+        let named = match &node.value {
+            Value::Object(members) => members.iter().find_map(|m| match &m.value.value {
+                Value::String(s) if m.key == "name" && !s.trim().is_empty() => {
+                    Some(format!("test case `{s}`"))
+                }
+                _ => None,
+            }),
+            _ => None,
+        };
+        let what = named.unwrap_or_else(|| format!("test case #{n}"));
+        let fields = self.object(node, &what, CASE_KEYS)?;
         let name = self.required_string(
             &fields,
             "name",
-            &numbered,
+            &what,
             "name the case, e.g. `\"name\": \"hr-edits-in-review\"`",
         );
-        let what = match &name {
-            Some(n) => format!("test case `{}`", n.text),
-            None => numbered,
-        };
         let description = self.string(&fields, "description", &what).map(|s| s.text);
         let requirement = self.string(&fields, "requirement", &what).map(|s| s.text);
         let request = match fields.get("request") {
@@ -816,6 +822,41 @@ pub struct Item {
     cell_names: Option<[String; 3]>,
 }
 
+impl Item {
+    /// The item for people: `table cell `Request / Draft / Clerk` `+edit` (file:line:column)`
+    /// or `rule `deny owner: approve;` (file:line:column)`.
+    pub fn describe(&self) -> String {
+        match &self.cell {
+            Some(c) => format!(
+                "table cell `{c}` `{}` ({}:{}:{})",
+                self.source, self.file, self.line, self.column
+            ),
+            None => format!(
+                "{} `{}` ({}:{}:{})",
+                self.kind, self.source, self.file, self.line, self.column
+            ),
+        }
+    }
+
+    /// A rule the trace names, as the matching item of `items`.
+    fn of(items: &[Item], r: &RuleRef) -> Item {
+        items
+            .iter()
+            .find(|i| i.span == r.span)
+            .cloned()
+            .unwrap_or_else(|| Item {
+                kind: r.kind,
+                file: r.file.clone(),
+                line: r.line,
+                column: r.column,
+                source: squash(&r.source),
+                cell: None,
+                span: r.span,
+                cell_names: None,
+            })
+    }
+}
+
 /// Every item of a policy that coverage counts and expectations can name.
 fn items(policy: &Policy) -> Vec<Item> {
     let compiled = policy.compiled();
@@ -888,7 +929,7 @@ fn resolve_rule(items: &[Item], r: &Located) -> Result<Resolved, Diagnostic> {
         .collect();
     match hits.as_slice() {
         [one] => Ok(Resolved {
-            shown: format!("{} `{}` ({}:{}:{})", one.kind, one.source, one.file, one.line, one.column),
+            shown: one.describe(),
             spans: vec![one.span],
         }),
         [] => {
@@ -1050,7 +1091,7 @@ pub struct CaseResult {
     /// The reference evaluator's record; `explain` renders it.
     pub trace: Trace,
     /// The rules that decided (see [`deciding_rules`]).
-    pub deciding: Vec<RuleRef>,
+    pub deciding: Vec<Item>,
     /// How each expected rule or cell was shown, in order: rules, then cells.
     pub expected_rules: Vec<String>,
     pub mismatches: Vec<Mismatch>,
@@ -1185,7 +1226,10 @@ pub fn run(policy: &Policy, entities: &Entities, tests: &TestFile) -> FileRun {
             Ok(r) => policy.decide(entities, &r),
             Err(_) => Decision::ERROR,
         };
-        let deciding = deciding_rules(&trace);
+        let deciding = deciding_rules(&trace)
+            .iter()
+            .map(|r| Item::of(&items, r))
+            .collect();
         let mut result = CaseResult {
             index,
             decision,

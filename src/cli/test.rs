@@ -500,7 +500,11 @@ fn summary(s: &Session, args: &TestArgs, below: bool) -> Result<(), Exit> {
     }
     emit(&format!("{} passed, {} failed", s.passed(), s.failed()))?;
     let (covered, total) = s.covered_total();
-    emit(&format!("coverage: {}", coverage_line(covered, total)))?;
+    if policies.is_empty() {
+        emit("coverage: none (no test file could be run)")?;
+    } else {
+        emit(&format!("coverage: {}", coverage_line(covered, total)))?;
+    }
     if args.coverage {
         for (p, c) in &policies {
             let missing: Vec<&Item> = c.uncovered().collect();
@@ -553,7 +557,7 @@ fn human(s: &Session, args: &TestArgs, below: bool) -> Result<(), Exit> {
             let mut out = String::new();
             out.push_str(&format!("FAIL {}:{line}: {}\n", f.path, case.name));
             if let Some(d) = &case.description {
-                out.push_str(&format!("  about:    {d}\n"));
+                out.push_str(&format!("  note:     {d}\n"));
             }
             out.push_str(&format!(
                 "  request:  {}\n",
@@ -572,11 +576,7 @@ fn human(s: &Session, args: &TestArgs, below: bool) -> Result<(), Exit> {
                     out.push_str("            decided by no rule\n");
                 }
                 for d in &r.deciding {
-                    let source = d.source.split_whitespace().collect::<Vec<_>>().join(" ");
-                    out.push_str(&format!(
-                        "            decided by {} `{source}` ({}:{}:{})\n",
-                        d.kind, d.file, d.line, d.column
-                    ));
+                    out.push_str(&format!("            decided by {}\n", d.describe()));
                 }
             }
             // The expected and got lines show every other mismatch side by side.
@@ -679,7 +679,7 @@ struct GotJson<'a> {
     reason: Reason,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a RequestError>,
-    rules: &'a [casepol::reference::RuleRef],
+    rules: &'a [Item],
 }
 
 fn json(s: &Session) -> String {
