@@ -276,7 +276,10 @@ impl Parser<'_> {
         let Value::Object(members) = &node.value else {
             self.error(
                 self.span(node),
-                format!("{what} must be a JSON object, not {}", node.value.type_name()),
+                format!(
+                    "{what} must be a JSON object, not {}",
+                    node.value.type_name()
+                ),
                 "expected `{ … }`",
                 None,
             );
@@ -332,7 +335,10 @@ impl Parser<'_> {
             other => {
                 self.error(
                     self.span(&m.value),
-                    format!("`{key}` in {what} must be a string, not {}", other.type_name()),
+                    format!(
+                        "`{key}` in {what} must be a string, not {}",
+                        other.type_name()
+                    ),
                     "expected a string",
                     None,
                 );
@@ -421,7 +427,7 @@ impl Parser<'_> {
                 };
                 self.error(
                     s.span,
-                    format!("unknown {key} `{}` in {what}", s.text),
+                    format!("`{key}` in {what} cannot be `{}`", s.text),
                     "not one of the choices",
                     Some(help),
                 );
@@ -502,7 +508,10 @@ impl Parser<'_> {
                 other => {
                     self.error(
                         self.span(&m.value),
-                        format!("`tests` must be an array of test cases, not {}", other.type_name()),
+                        format!(
+                            "`tests` must be an array of test cases, not {}",
+                            other.type_name()
+                        ),
                         "expected `[ … ]`",
                         None,
                     );
@@ -607,9 +616,9 @@ impl Parser<'_> {
             .map(|_| self.choice(&fields, "error", &what, &ERROR_KINDS));
         let rules = self.strings(&fields, "rule", &what);
         let cells = self.strings(&fields, "cell", &what);
-        let (outcome, outcome_span) = outcome?;
+        let (outcome, _) = outcome?;
         let (layer, reason, error) = (layer.flatten(), reason.flatten(), error.flatten());
-        self.consistent(&what, outcome, outcome_span, layer, reason, error, &rules, &cells);
+        self.consistent(&what, outcome, layer, reason, error, &rules, &cells);
         Some(TestCase {
             name: name?.text,
             span: self.span(node),
@@ -633,7 +642,6 @@ impl Parser<'_> {
         &mut self,
         what: &str,
         outcome: Outcome,
-        outcome_span: Span,
         layer: Option<(Layer, Span)>,
         reason: Option<(Reason, Span)>,
         error: Option<(RequestErrorKind, Span)>,
@@ -642,7 +650,10 @@ impl Parser<'_> {
     ) {
         let o = outcome.as_str();
         if outcome == Outcome::Error {
-            for (key, span) in [("layer", layer.map(|l| l.1)), ("reason", reason.map(|r| r.1))] {
+            for (key, span) in [
+                ("layer", layer.map(|l| l.1)),
+                ("reason", reason.map(|r| r.1)),
+            ] {
                 if let Some(span) = span {
                     self.error(
                         span,
@@ -678,7 +689,10 @@ impl Parser<'_> {
             if !fits(r) {
                 self.error(
                     span,
-                    format!("{what} expects `{o}`, but reason `{}` is never an {o}", json_name(r)),
+                    format!(
+                        "{what} expects `{o}`, but reason `{}` is never an {o}",
+                        json_name(r)
+                    ),
                     "contradicts `expect`",
                     Some(format!(
                         "the reasons of {o} are {}",
@@ -703,7 +717,10 @@ impl Parser<'_> {
             if possible.is_empty() {
                 self.error(
                     span,
-                    format!("{what} expects `{o}`, but layer `{}` never decides an {o}", json_name(l)),
+                    format!(
+                        "{what} expects `{o}`, but layer `{}` never decides an {o}",
+                        json_name(l)
+                    ),
                     "contradicts `expect`",
                     Some(format!(
                         "the layers that decide an {o} are {}",
@@ -735,7 +752,6 @@ impl Parser<'_> {
                 }
             }
         }
-        let _ = outcome_span;
     }
 
     fn request(&mut self, node: &Node, what: &str) -> Option<Request> {
@@ -758,14 +774,16 @@ impl Parser<'_> {
         let context = match fields.get("context") {
             None => None,
             Some(m) => match &m.value.value {
-                Value::Object(_) => serde_json::from_value::<serde_json::Map<_, _>>(
-                    json_value(&m.value),
-                )
-                .ok(),
+                Value::Object(_) => {
+                    serde_json::from_value::<serde_json::Map<_, _>>(json_value(&m.value)).ok()
+                }
                 other => {
                     self.error(
                         self.span(&m.value),
-                        format!("`context` in {where_} must be an object, not {}", other.type_name()),
+                        format!(
+                            "`context` in {where_} must be an object, not {}",
+                            other.type_name()
+                        ),
                         "expected `{ … }`",
                         None,
                     );
@@ -994,7 +1012,10 @@ fn resolve_cell(items: &[Item], c: &Located) -> Result<Resolved, Diagnostic> {
     };
     if cells.is_empty() {
         return err(
-            format!("the policy has no table with entries, so it has no cell `{}`", c.text),
+            format!(
+                "the policy has no table with entries, so it has no cell `{}`",
+                c.text
+            ),
             "use `rule` to name a rule statement".into(),
         );
     }
@@ -1118,17 +1139,31 @@ impl CaseResult {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Mismatch {
-    Outcome { expected: Outcome, got: Outcome },
-    Layer { expected: Layer, got: Layer },
-    Reason { expected: Reason, got: Reason },
+    Outcome {
+        expected: Outcome,
+        got: Outcome,
+    },
+    Layer {
+        expected: Layer,
+        got: Layer,
+    },
+    Reason {
+        expected: Reason,
+        got: Reason,
+    },
     Error {
         expected: RequestErrorKind,
         got: Option<RequestErrorKind>,
     },
     /// An expected rule or cell did not decide; `expected` is how it was shown.
-    Rule { expected: String },
+    Rule {
+        expected: String,
+    },
     /// The compiled and the reference evaluator disagree: a bug in casepol.
-    Engines { vm: Decision, reference: Decision },
+    Engines {
+        vm: Decision,
+        reference: Decision,
+    },
 }
 
 impl Mismatch {
@@ -1196,6 +1231,29 @@ pub fn deciding_rules(trace: &Trace) -> Vec<RuleRef> {
 /// Decides every case of a test file with both evaluators and compares with its expectations.
 /// A case whose expected rule or cell names nothing in the policy is not run: it is reported
 /// in [`FileRun::diagnostics`].
+///
+/// ```
+/// use casepol::diagnostic::Sources;
+/// use casepol::testing::{self, Coverage, EntitiesSource};
+/// use casepol::Policy;
+///
+/// let policy = Policy::from_source("p.casepol", "role R; action view; group G { grants R; } resource Note { allow R: view; }")
+///     .map_err(|e| e.render())?;
+/// let mut sources = Sources::new();
+/// let file = sources.add("p.test.json", r#"{"entities": {"users": [{"id": "ann", "groups": ["G"]}], "resources": [{"id": "n1", "kind": "Note"}]},
+///   "tests": [{"name": "ann-views", "request": {"principal": "ann", "action": "view", "resource": "n1"}, "expect": "allow", "rule": "allow R"}]}"#);
+/// let tests = testing::parse(&sources, file).map_err(|d| format!("{d:?}"))?;
+/// let EntitiesSource::Inline(json) = &tests.entities else {
+///     return Err("expected inline entities".into());
+/// };
+/// let entities = policy.load_entities(json).map_err(|e| format!("{e:?}"))?;
+/// let run = testing::run(&policy, &entities, &tests);
+/// assert_eq!((run.passed(), run.failed()), (1, 0));
+/// let mut coverage = Coverage::new(&policy);
+/// coverage.record_run(&run);
+/// assert_eq!((coverage.covered(), coverage.total()), (1, 1));
+/// # Ok::<(), String>(())
+/// ```
 pub fn run(policy: &Policy, entities: &Entities, tests: &TestFile) -> FileRun {
     let items = items(policy);
     let mut results = Vec::new();

@@ -77,11 +77,18 @@ fn failures_as_json() {
     assert_eq!(run.stderr, "");
     assert_eq!(run.stdout.lines().count(), 1, "one JSON object on one line");
     let v = run.json();
-    assert_eq!((v["passed"].as_u64(), v["failed"].as_u64()), (Some(1), Some(2)));
-    assert_eq!(v["files"][0]["cases"][1]["explain"]["decision"]["layer"], "data");
+    assert_eq!(
+        (v["passed"].as_u64(), v["failed"].as_u64()),
+        (Some(1), Some(2))
+    );
+    assert_eq!(
+        v["files"][0]["cases"][1]["explain"]["decision"]["layer"],
+        "data"
+    );
     // Keys come out in the documented order.
     assert!(
-        run.stdout.starts_with(r#"{"passed":1,"failed":2,"coverage":{"covered":"#),
+        run.stdout
+            .starts_with(r#"{"passed":1,"failed":2,"coverage":{"covered":"#),
         "{}",
         run.stdout
     );
@@ -148,7 +155,9 @@ fn sarif_is_one_log() {
 #[test]
 fn coverage_listing() {
     let run = expect(&["test", PASS, "--coverage"], OK);
-    assert!(run.stdout.contains("not exercised by any test of tests/data/test (7):"));
+    assert!(run
+        .stdout
+        .contains("not exercised by any test of tests/data/test (7):"));
     insta::assert_snapshot!(run.transcript());
 }
 

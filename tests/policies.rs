@@ -41,8 +41,8 @@ fn load_policy(path: &Path) -> Policy {
     for f in files {
         sources.add(rel(&f), std::fs::read_to_string(&f).unwrap());
     }
-    let policy = Policy::from_sources(sources)
-        .unwrap_or_else(|e| panic!("{}:\n{}", rel(path), e.render()));
+    let policy =
+        Policy::from_sources(sources).unwrap_or_else(|e| panic!("{}:\n{}", rel(path), e.render()));
     assert!(
         policy.warnings().is_empty(),
         "{} has warnings: {:?}",
@@ -126,8 +126,7 @@ fn every_policy_example_passes_its_tests_with_full_coverage() {
                 cases += 1;
                 if !r.passed() {
                     let case = &tests.cases[r.index];
-                    let problems: Vec<String> =
-                        r.mismatches.iter().map(|m| m.message()).collect();
+                    let problems: Vec<String> = r.mismatches.iter().map(|m| m.message()).collect();
                     failures.push(format!(
                         "{}: {}: {}\n{}",
                         sources.name(tests.file),

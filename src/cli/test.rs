@@ -4,8 +4,8 @@
 //! `casepol::testing`, and reports failures, a summary and rule coverage (docs/policy-tests.md).
 
 use super::*;
-use casepol::testing::{self, CaseResult, Coverage, EntitiesSource, FileRun, Item, TestFile};
 use casepol::diagnostic::{Code, Span};
+use casepol::testing::{self, CaseResult, Coverage, EntitiesSource, FileRun, Item, TestFile};
 use std::collections::HashMap;
 
 #[derive(clap::Args)]
@@ -286,11 +286,19 @@ impl Session {
     }
 
     fn passed(&self) -> usize {
-        self.files.iter().filter_map(|f| f.run.as_ref()).map(FileRun::passed).sum()
+        self.files
+            .iter()
+            .filter_map(|f| f.run.as_ref())
+            .map(FileRun::passed)
+            .sum()
     }
 
     fn failed(&self) -> usize {
-        self.files.iter().filter_map(|f| f.run.as_ref()).map(FileRun::failed).sum()
+        self.files
+            .iter()
+            .filter_map(|f| f.run.as_ref())
+            .map(FileRun::failed)
+            .sum()
     }
 
     fn coverages(&self) -> impl Iterator<Item = (&LoadedPolicy, &Coverage)> {
@@ -300,8 +308,9 @@ impl Session {
     }
 
     fn covered_total(&self) -> (usize, usize) {
-        self.coverages()
-            .fold((0, 0), |(c, t), (_, cov)| (c + cov.covered(), t + cov.total()))
+        self.coverages().fold((0, 0), |(c, t), (_, cov)| {
+            (c + cov.covered(), t + cov.total())
+        })
     }
 
     /// The policies' own errors, each with the sources it points into.
@@ -394,7 +403,10 @@ fn pct(covered: usize, total: usize) -> String {
 }
 
 fn coverage_line(covered: usize, total: usize) -> String {
-    format!("{covered} of {total} rules and table cells ({})", pct(covered, total))
+    format!(
+        "{covered} of {total} rules and table cells ({})",
+        pct(covered, total)
+    )
 }
 
 fn item_line(i: &Item) -> String {
@@ -422,7 +434,11 @@ pub(super) fn test(args: &TestArgs) -> Exit {
         }
     }
     if found.is_empty() {
-        let shown: Vec<String> = args.paths.iter().map(|p| format!("`{}`", p.display())).collect();
+        let shown: Vec<String> = args
+            .paths
+            .iter()
+            .map(|p| format!("`{}`", p.display()))
+            .collect();
         eprintln!(
             "error: no test files (`*{}`) found in {}\n  help: write a test file next to the policy, e.g. `policy.test.json`; see docs/policy-tests.md",
             testing::TEST_FILE_SUFFIX,
@@ -512,7 +528,11 @@ fn summary(s: &Session, args: &TestArgs, below: bool) -> Result<(), Exit> {
                 emit(&format!("every rule of {} is exercised", p.shown))?;
                 continue;
             }
-            emit(&format!("not exercised by any test of {} ({}):", p.shown, missing.len()))?;
+            emit(&format!(
+                "not exercised by any test of {} ({}):",
+                p.shown,
+                missing.len()
+            ))?;
             for i in missing {
                 emit(&item_line(i))?;
             }
@@ -537,8 +557,16 @@ fn human(s: &Session, args: &TestArgs, below: bool) -> Result<(), Exit> {
             }
         }
         for d in &s.diags {
-            if s.sources.text(d.span().file).is_empty() {
-                let _ = writeln!(err, "error[{}]: {}", d.code.as_str(), d.message);
+            let file = d.span().file;
+            if s.sources.text(file).is_empty() {
+                // Nothing to show a snippet of: an unreadable or empty file.
+                let name = s.sources.name(file);
+                let message = if d.message.contains(&format!("`{name}`")) {
+                    d.message.clone()
+                } else {
+                    format!("{name}: {}", d.message)
+                };
+                let _ = writeln!(err, "error[{}]: {message}", d.code.as_str());
             } else {
                 let _ = write!(err, "{}", render::human(d, &s.sources, color));
             }

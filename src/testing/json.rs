@@ -211,7 +211,10 @@ impl Reader<'_> {
                 Value::Null
             }
             _ => {
-                while matches!(self.peek(), Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')) {
+                while matches!(
+                    self.peek(),
+                    Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                ) {
                     self.pos += 1;
                 }
                 if self.pos == start {
@@ -264,7 +267,10 @@ mod tests {
         };
         assert_eq!(&text[items[1].start..items[1].end], r#""x\"y""#);
         assert_eq!(items[1].value, Value::String("x\"y".into()));
-        assert_eq!(&text[members[1].value.start..members[1].value.end], r#"{"c": null}"#);
+        assert_eq!(
+            &text[members[1].value.start..members[1].value.end],
+            r#"{"c": null}"#
+        );
     }
 
     #[test]
@@ -272,8 +278,14 @@ mod tests {
         let e = parse("{\n  \"a\": ,\n}").unwrap_err();
         assert_eq!((e.line, e.column), (2, 8));
         assert_eq!(e.message, "expected value");
+        // At the end of the text, serde_json points at the last character read.
         let e = parse("[1, 2").unwrap_err();
-        assert_eq!(e.offset, 5);
+        assert_eq!(
+            (e.offset, e.message.as_str()),
+            (4, "EOF while parsing a list")
+        );
+        let e = parse("{\"é\": x}").unwrap_err();
+        assert_eq!((e.line, e.column), (1, 7), "columns count characters");
     }
 
     #[test]
