@@ -703,13 +703,14 @@ fn check_batch_file_missing() {
 
 // ---- check: the two engines agree -----------------------------------------------------------
 
-/// Writes every request of a policy's expect.json as a JSON Lines file.
+/// Writes every request of a policy's test file (`policy.test.json`) as a JSON Lines file.
 fn expectations_as_jsonl(policy_dir: &str) -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let cases: Vec<serde_json::Value> = serde_json::from_str(
-        &std::fs::read_to_string(root.join(policy_dir).join("expect.json")).unwrap(),
+    let tests: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join(policy_dir).join("policy.test.json")).unwrap(),
     )
     .unwrap();
+    let cases = tests["tests"].as_array().unwrap();
     assert!(!cases.is_empty());
     let lines: Vec<String> = cases.iter().map(|c| c["request"].to_string()).collect();
     let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))

@@ -1,17 +1,789 @@
 //! `casepol test`: run the policy tests that authors keep next to their policies.
+//!
+//! Finds `*.test.json` files, loads the policy and entities each names, runs the cases with
+//! `casepol::testing`, and reports failures, a summary and rule coverage (docs/policy-tests.md).
 
 use super::*;
+use casepol::diagnostic::{Code, Span};
+use casepol::testing::{self, CaseResult, Coverage, EntitiesSource, FileRun, Item, TestFile};
+use std::collections::HashMap;
 
 #[derive(clap::Args)]
 pub(super) struct TestArgs {
-    /// A test file, or a directory searched for test files
+    /// A test file, or a directory searched (recursively) for `*.test.json` files
     #[arg(value_name = "PATH", default_value = ".")]
     paths: Vec<PathBuf>,
     /// Output format
     #[arg(long, value_enum, default_value = "human")]
     format: ReportFormat,
+    /// List every rule, table cell, transition, module grant and access-mode line that no test
+    /// exercised
+    #[arg(long)]
+    coverage: bool,
+    /// Exit with 1 when the coverage of all policies together is below this percentage
+    #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
+    min_coverage: Option<f64>,
 }
 
-pub(super) fn test(_args: &TestArgs) -> Exit {
-    fail_input("`casepol test` is not implemented yet".to_string())
+fn parse_percent(text: &str) -> Result<f64, String> {
+    match text.trim_end_matches('%').parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+        _ => Err(format!(
+            "`{text}` is not a percentage from 0 to 100, such as `80`"
+        )),
+    }
+}
+
+/// A policy that one or more test files name, loaded once.
+struct LoadedPolicy {
+    /// The path as the test file's directory and `policy` combine, for people.
+    shown: String,
+    /// `Err`: the policy's own diagnostics (with its sources) or why it could not be read.
+    policy: Result<Policy, PolicyProblem>,
+    coverage: Option<Coverage>,
+}
+
+enum PolicyProblem {
+    Unreadable(String),
+    Invalid(casepol::PolicyError),
+}
+
+/// One test file and what became of it.
+struct FileReport {
+    path: String,
+    tests: Option<TestFile>,
+    /// Index into the loaded policies, once the test file named one.
+    policy: Option<usize>,
+    run: Option<FileRun>,
+}
+
+/// Everything one `casepol test` run found.
+struct Session {
+    sources: Sources,
+    /// Problems in test files (`CP0402`), against `sources`.
+    diags: Vec<Diagnostic>,
+    policies: Vec<LoadedPolicy>,
+    by_path: HashMap<PathBuf, usize>,
+    files: Vec<FileReport>,
+}
+
+/// Test files under `dir`, recursively, in name order. Hidden directories and `target` (build
+/// output) are skipped.
+fn find_tests(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read directory `{}`: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if p.is_dir() {
+            if !name.starts_with('.') && name != "target" {
+                find_tests(&p, out)?;
+            }
+        } else if name.ends_with(testing::TEST_FILE_SUFFIX) {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// The byte offset of a one-based line and character column in `text`.
+fn offset_of(text: &str, line: usize, column: usize) -> usize {
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    let rest = text.get(line_start..).unwrap_or_default();
+    line_start
+        + rest
+            .char_indices()
+            .nth(column.saturating_sub(1))
+            .map_or(rest.len(), |(i, _)| i)
+}
+
+fn invalid(span: Span, message: String, label: &str, help: Option<&str>) -> Diagnostic {
+    let d = Diagnostic::new(Code::InvalidTest, span, message).with_label(label);
+    match help {
+        Some(h) => d.with_help(h),
+        None => d,
+    }
+}
+
+impl Session {
+    fn load_policy(&mut self, path: PathBuf) -> usize {
+        let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if let Some(&i) = self.by_path.get(&key) {
+            return i;
+        }
+        let policy = match read_policy(&path) {
+            Err(msg) => Err(PolicyProblem::Unreadable(msg)),
+            Ok(sources) => Policy::from_sources(sources).map_err(PolicyProblem::Invalid),
+        };
+        let coverage = policy.as_ref().ok().map(Coverage::new);
+        self.policies.push(LoadedPolicy {
+            shown: path.display().to_string(),
+            policy,
+            coverage,
+        });
+        self.by_path.insert(key, self.policies.len() - 1);
+        self.policies.len() - 1
+    }
+
+    /// Loads the entities a test file names; every problem becomes a diagnostic in it.
+    fn load_entities(&mut self, policy: &Policy, tests: &TestFile, dir: &Path) -> Option<Entities> {
+        let span = tests.entities_span;
+        let (text, shown) = match &tests.entities {
+            EntitiesSource::Path(p) => {
+                let path = dir.join(p);
+                match read_text(&path) {
+                    Ok(text) => (text, Some(path.display().to_string())),
+                    Err(msg) => {
+                        self.diags.push(invalid(
+                            span,
+                            msg,
+                            "the entities file",
+                            Some("`entities` is a path relative to this test file, or an inline entities object"),
+                        ));
+                        return None;
+                    }
+                }
+            }
+            EntitiesSource::Inline(text) => (text.clone(), None),
+        };
+        let errors = match policy.load_entities(&text) {
+            Ok(e) => return Some(e),
+            Err(errors) => errors,
+        };
+        for e in errors {
+            let body = casepol::EntityError {
+                line: None,
+                column: None,
+                help: None,
+                ..e.clone()
+            }
+            .to_string();
+            let d = match (&shown, e.line, e.column) {
+                (Some(path), Some(l), Some(c)) => invalid(
+                    span,
+                    format!("invalid entities in `{path}` at line {l}, column {c}: {body}"),
+                    "these entities",
+                    e.help.as_deref(),
+                ),
+                (Some(path), _, _) => invalid(
+                    span,
+                    format!("invalid entities in `{path}`: {body}"),
+                    "these entities",
+                    e.help.as_deref(),
+                ),
+                (None, Some(l), Some(c)) => {
+                    let at = span.start as usize + offset_of(&text, l, c);
+                    let end = self.sources.text(tests.file)[at..]
+                        .chars()
+                        .next()
+                        .map_or(at, |ch| at + ch.len_utf8());
+                    invalid(
+                        Span::new(tests.file, at, end),
+                        format!("invalid inline entities: {body}"),
+                        "here",
+                        e.help.as_deref(),
+                    )
+                }
+                (None, _, _) => invalid(
+                    span,
+                    format!("invalid inline entities: {body}"),
+                    "these entities",
+                    e.help.as_deref(),
+                ),
+            };
+            self.diags.push(d);
+        }
+        None
+    }
+
+    /// Reads, parses and runs one test file.
+    fn test_file(&mut self, path: &Path) {
+        let shown = path.display().to_string();
+        let text = match read_text(path) {
+            Ok(text) => text,
+            Err(msg) => {
+                let file = self.sources.add(shown.clone(), "");
+                self.diags
+                    .push(invalid(Span::new(file, 0, 0), msg, "", None));
+                self.files.push(FileReport {
+                    path: shown,
+                    tests: None,
+                    policy: None,
+                    run: None,
+                });
+                return;
+            }
+        };
+        let file = self.sources.add(shown.clone(), text);
+        let mut report = FileReport {
+            path: shown,
+            tests: None,
+            policy: None,
+            run: None,
+        };
+        let tests = match testing::parse(&self.sources, file) {
+            Ok(t) => t,
+            Err(diags) => {
+                self.diags.extend(diags);
+                self.files.push(report);
+                return;
+            }
+        };
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let policy_path = match &tests.policy {
+            Some(p) => dir.join(p),
+            None => dir.to_path_buf(),
+        };
+        let index = self.load_policy(policy_path);
+        report.policy = Some(index);
+        let shown_policy = self.policies[index].shown.clone();
+        let problem = match &self.policies[index].policy {
+            Ok(_) => None,
+            Err(PolicyProblem::Unreadable(msg)) => Some(invalid(
+                tests.policy_span,
+                format!("cannot load the policy of this test file: {msg}"),
+                if tests.policy.is_some() { "the policy" } else { "the policy is the directory of this file" },
+                Some("`policy` is a `.casepol` file or a directory of them, relative to this test file; without it, the test file's directory"),
+            )),
+            Err(PolicyProblem::Invalid(_)) => Some(invalid(
+                tests.policy_span,
+                format!("policy `{shown_policy}` has errors, so its tests cannot run"),
+                "the policy",
+                Some(&format!("fix the errors shown for it; `casepol validate {shown_policy}` lists them")),
+            )),
+        };
+        if let Some(d) = problem {
+            self.diags.push(d);
+            report.tests = Some(tests);
+            self.files.push(report);
+            return;
+        }
+        // Borrow the policy out of the session only while it is used.
+        let policies = std::mem::take(&mut self.policies);
+        if let Ok(policy) = &policies[index].policy {
+            if let Some(entities) = self.load_entities(policy, &tests, dir) {
+                report.run = Some(testing::run(policy, &entities, &tests));
+            }
+        }
+        self.policies = policies;
+        if let Some(run) = &report.run {
+            self.diags.extend(run.diagnostics.iter().cloned());
+            if let Some(c) = self.policies[index].coverage.as_mut() {
+                c.record_run(run);
+            }
+        }
+        report.tests = Some(tests);
+        self.files.push(report);
+    }
+
+    fn passed(&self) -> usize {
+        self.files
+            .iter()
+            .filter_map(|f| f.run.as_ref())
+            .map(FileRun::passed)
+            .sum()
+    }
+
+    fn failed(&self) -> usize {
+        self.files
+            .iter()
+            .filter_map(|f| f.run.as_ref())
+            .map(FileRun::failed)
+            .sum()
+    }
+
+    fn coverages(&self) -> impl Iterator<Item = (&LoadedPolicy, &Coverage)> {
+        self.policies
+            .iter()
+            .filter_map(|p| p.coverage.as_ref().map(|c| (p, c)))
+    }
+
+    fn covered_total(&self) -> (usize, usize) {
+        self.coverages().fold((0, 0), |(c, t), (_, cov)| {
+            (c + cov.covered(), t + cov.total())
+        })
+    }
+
+    /// The policies' own errors, each with the sources it points into.
+    fn policy_errors(&self) -> Vec<(&Sources, &[Diagnostic])> {
+        self.policies
+            .iter()
+            .filter_map(|p| match &p.policy {
+                Err(PolicyProblem::Invalid(e)) => Some((&e.sources, &e.diagnostics[..])),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every failing case as a `CP0401` diagnostic on the case in its test file.
+    fn failure_diagnostics(&self) -> Vec<Diagnostic> {
+        let mut out = Vec::new();
+        for f in &self.files {
+            let (Some(tests), Some(run)) = (&f.tests, &f.run) else {
+                continue;
+            };
+            for r in run.results.iter().filter(|r| !r.passed()) {
+                let case = &tests.cases[r.index];
+                let problems: Vec<String> = r.mismatches.iter().map(|m| m.message()).collect();
+                let mut d = Diagnostic::new(
+                    Code::TestFailed,
+                    case.span,
+                    format!("test `{}` failed: {}", case.name, problems.join("; ")),
+                )
+                .with_label(format!("got {}", got(r)));
+                if let Some(why) = self.explain_summary(f, r) {
+                    d = d.with_help(why);
+                }
+                out.push(d);
+            }
+        }
+        out
+    }
+
+    /// The explanation's second line ("decided by the … layer: …").
+    fn explain_summary(&self, f: &FileReport, r: &CaseResult) -> Option<String> {
+        let policy = self.policies[f.policy?].policy.as_ref().ok()?;
+        policy
+            .explain_text(&r.trace)
+            .lines()
+            .nth(1)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+    }
+}
+
+/// `deny (data: explicitly_denied)`, `allow (data: allowed)` or `error (unknown_principal)`.
+fn got(r: &CaseResult) -> String {
+    if let Some(e) = &r.trace.error {
+        return format!("error ({})", testing::json_name(e.kind));
+    }
+    let d = r.decision;
+    format!(
+        "{} ({}: {})",
+        r.outcome().as_str(),
+        testing::json_name(d.layer),
+        testing::json_name(d.reason)
+    )
+}
+
+/// What a case expects, showing only the parts it names.
+fn expected(e: &testing::Expected) -> String {
+    let mut out = e.outcome.as_str().to_string();
+    let detail = match (e.layer, e.reason, e.error) {
+        (_, _, Some(k)) => Some(testing::json_name(k)),
+        (Some(l), Some(r), _) => Some(format!(
+            "{}: {}",
+            testing::json_name(l),
+            testing::json_name(r)
+        )),
+        (Some(l), None, _) => Some(testing::json_name(l)),
+        (None, Some(r), _) => Some(testing::json_name(r)),
+        (None, None, None) => None,
+    };
+    if let Some(d) = detail {
+        out.push_str(&format!(" ({d})"));
+    }
+    out
+}
+
+fn pct(covered: usize, total: usize) -> String {
+    match testing::percent(covered, total) {
+        Some(p) => format!("{p:.1}%"),
+        None => "nothing to cover".into(),
+    }
+}
+
+fn coverage_line(covered: usize, total: usize) -> String {
+    format!(
+        "{covered} of {total} rules and table cells ({})",
+        pct(covered, total)
+    )
+}
+
+fn item_line(i: &Item) -> String {
+    let what = match &i.cell {
+        Some(c) => format!("table cell {c}"),
+        None => i.kind.to_string(),
+    };
+    format!("  {}:{}:{}  {what}  {}", i.file, i.line, i.column, i.source)
+}
+
+pub(super) fn test(args: &TestArgs) -> Exit {
+    let mut found = Vec::new();
+    for p in &args.paths {
+        if p.is_dir() {
+            if let Err(msg) = find_tests(p, &mut found) {
+                return fail_input(msg);
+            }
+        } else if p.exists() {
+            found.push(p.clone());
+        } else {
+            return fail_input(format!(
+                "cannot read `{}`: no such file or directory",
+                p.display()
+            ));
+        }
+    }
+    if found.is_empty() {
+        let shown: Vec<String> = args
+            .paths
+            .iter()
+            .map(|p| format!("`{}`", p.display()))
+            .collect();
+        eprintln!(
+            "error: no test files (`*{}`) found in {}\n  help: write a test file next to the policy, e.g. `policy.test.json`; see docs/policy-tests.md",
+            testing::TEST_FILE_SUFFIX,
+            shown.join(", ")
+        );
+        return Exit::Error;
+    }
+    let mut s = Session {
+        sources: Sources::new(),
+        diags: Vec::new(),
+        policies: Vec::new(),
+        by_path: HashMap::new(),
+        files: Vec::new(),
+    };
+    for path in &found {
+        s.test_file(path);
+    }
+    let (covered, total) = s.covered_total();
+    let below = args
+        .min_coverage
+        .is_some_and(|min| testing::percent(covered, total).unwrap_or(100.0) < min);
+    let written = match args.format {
+        ReportFormat::Human => human(&s, args, below),
+        ReportFormat::Json => emit(&json(&s)),
+        ReportFormat::Sarif | ReportFormat::Github => {
+            let failures = s.failure_diagnostics();
+            let mut mine = s.diags.clone();
+            mine.extend(failures);
+            let mut sets: Vec<(&Sources, &[Diagnostic])> = s.policy_errors();
+            sets.insert(0, (&s.sources, &mine));
+            emit_machine_report(args.format, &sets).and_then(|()| {
+                if args.format == ReportFormat::Github {
+                    summary(&s, args, below)
+                } else {
+                    Ok(())
+                }
+            })
+        }
+    };
+    if let Err(e) = written {
+        return e;
+    }
+    if !s.diags.is_empty() {
+        Exit::Error
+    } else if s.failed() > 0 || below {
+        Exit::Fail
+    } else {
+        Exit::Ok
+    }
+}
+
+/// The summary lines: per test file, per policy, the totals and, with `--coverage`, what no
+/// test exercised.
+fn summary(s: &Session, args: &TestArgs, below: bool) -> Result<(), Exit> {
+    for f in &s.files {
+        match &f.run {
+            Some(run) => emit(&format!(
+                "{}: {} passed, {} failed",
+                f.path,
+                run.passed(),
+                run.failed()
+            ))?,
+            None => emit(&format!("{}: not run (see the errors above)", f.path))?,
+        }
+    }
+    let policies: Vec<_> = s.coverages().collect();
+    if policies.len() > 1 {
+        for (p, c) in &policies {
+            emit(&format!(
+                "coverage of {}: {}",
+                p.shown,
+                coverage_line(c.covered(), c.total())
+            ))?;
+        }
+    }
+    emit(&format!("{} passed, {} failed", s.passed(), s.failed()))?;
+    let (covered, total) = s.covered_total();
+    if policies.is_empty() {
+        emit("coverage: none (no test file could be run)")?;
+    } else {
+        emit(&format!("coverage: {}", coverage_line(covered, total)))?;
+    }
+    if args.coverage {
+        for (p, c) in &policies {
+            let missing: Vec<&Item> = c.uncovered().collect();
+            if missing.is_empty() {
+                emit(&format!("every rule of {} is exercised", p.shown))?;
+                continue;
+            }
+            emit(&format!(
+                "not exercised by any test of {} ({}):",
+                p.shown,
+                missing.len()
+            ))?;
+            for i in missing {
+                emit(&item_line(i))?;
+            }
+        }
+    }
+    if let (true, Some(min)) = (below, args.min_coverage) {
+        emit(&format!(
+            "coverage {} is below the required {min}%",
+            pct(covered, total)
+        ))?;
+    }
+    Ok(())
+}
+
+fn human(s: &Session, args: &TestArgs, below: bool) -> Result<(), Exit> {
+    let color = color();
+    {
+        let mut err = std::io::stderr().lock();
+        for (sources, diags) in s.policy_errors() {
+            for d in diags {
+                let _ = write!(err, "{}", render::human(d, sources, color));
+            }
+        }
+        for d in &s.diags {
+            let file = d.span().file;
+            if s.sources.text(file).is_empty() {
+                // Nothing to show a snippet of: an unreadable or empty file.
+                let name = s.sources.name(file);
+                let message = if d.message.contains(&format!("`{name}`")) {
+                    d.message.clone()
+                } else {
+                    format!("{name}: {}", d.message)
+                };
+                let _ = writeln!(err, "error[{}]: {message}", d.code.as_str());
+            } else {
+                let _ = write!(err, "{}", render::human(d, &s.sources, color));
+            }
+        }
+    }
+    for f in &s.files {
+        let (Some(tests), Some(run)) = (&f.tests, &f.run) else {
+            continue;
+        };
+        let Some(Ok(policy)) = f.policy.map(|i| &s.policies[i].policy) else {
+            continue;
+        };
+        for r in run.results.iter().filter(|r| !r.passed()) {
+            let case = &tests.cases[r.index];
+            let (line, _) = s.sources.line_col(case.span);
+            let mut out = String::new();
+            out.push_str(&format!("FAIL {}:{line}: {}\n", f.path, case.name));
+            if let Some(d) = &case.description {
+                out.push_str(&format!("  note:     {d}\n"));
+            }
+            out.push_str(&format!(
+                "  request:  {}\n",
+                serde_json::to_string(&case.request).unwrap_or_default()
+            ));
+            out.push_str(&format!("  expected: {}\n", expected(&case.expect)));
+            for e in &r.expected_rules {
+                out.push_str(&format!("            decided by {e}\n"));
+            }
+            out.push_str(&format!("  got:      {}\n", got(r)));
+            if let Some(e) = &r.trace.error {
+                out.push_str(&format!("            {}\n", e.message));
+            }
+            if !r.expected_rules.is_empty() {
+                if r.deciding.is_empty() {
+                    out.push_str("            decided by no rule\n");
+                }
+                for d in &r.deciding {
+                    out.push_str(&format!("            decided by {}\n", d.describe()));
+                }
+            }
+            // The expected and got lines show every other mismatch side by side.
+            for m in &r.mismatches {
+                if let testing::Mismatch::Engines { .. } = m {
+                    out.push_str(&format!("  bug:      {}\n", m.message()));
+                }
+            }
+            out.push_str("  explain:\n");
+            for l in policy.explain_text(&r.trace).lines() {
+                if l.is_empty() {
+                    out.push('\n');
+                } else {
+                    out.push_str(&format!("    {l}\n"));
+                }
+            }
+            emit(&out)?;
+        }
+    }
+    summary(s, args, below)?;
+    if !s.diags.is_empty() {
+        eprintln!(
+            "error: {} problem(s) in test files; the tests they concern did not run",
+            s.diags.len()
+        );
+    }
+    Ok(())
+}
+
+// ---- --format json ----------------------------------------------------------------------------
+
+/// The output of `test --format json` (docs/policy-tests.md). Fields come out in this order.
+#[derive(Serialize)]
+struct TestJson<'a> {
+    passed: usize,
+    failed: usize,
+    coverage: CoverageJson<'a>,
+    files: Vec<FileJson<'a>>,
+    errors: Vec<JsonDiagnostic<'a>>,
+}
+
+#[derive(Serialize)]
+struct CoverageJson<'a> {
+    covered: usize,
+    total: usize,
+    percent: Option<f64>,
+    policies: Vec<PolicyCoverageJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct PolicyCoverageJson<'a> {
+    policy: &'a str,
+    covered: usize,
+    total: usize,
+    percent: Option<f64>,
+    uncovered: Vec<&'a Item>,
+}
+
+#[derive(Serialize)]
+struct FileJson<'a> {
+    file: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy: Option<&'a str>,
+    ran: bool,
+    passed: usize,
+    failed: usize,
+    cases: Vec<CaseJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct CaseJson<'a> {
+    name: &'a str,
+    line: usize,
+    passed: bool,
+    request: &'a Request,
+    expected: ExpectedJson<'a>,
+    got: GotJson<'a>,
+    problems: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explain: Option<&'a casepol::reference::Trace>,
+}
+
+#[derive(Serialize)]
+struct ExpectedJson<'a> {
+    decision: testing::Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    layer: Option<Layer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<Reason>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<RequestErrorKind>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    rules: &'a [String],
+}
+
+#[derive(Serialize)]
+struct GotJson<'a> {
+    decision: testing::Outcome,
+    layer: Layer,
+    reason: Reason,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a RequestError>,
+    rules: &'a [Item],
+}
+
+fn json(s: &Session) -> String {
+    let (covered, total) = s.covered_total();
+    let files = s
+        .files
+        .iter()
+        .map(|f| {
+            let cases = match (&f.tests, &f.run) {
+                (Some(tests), Some(run)) => run
+                    .results
+                    .iter()
+                    .map(|r| {
+                        let case = &tests.cases[r.index];
+                        let e = &case.expect;
+                        CaseJson {
+                            name: &case.name,
+                            line: s.sources.line_col(case.span).0,
+                            passed: r.passed(),
+                            request: &case.request,
+                            expected: ExpectedJson {
+                                decision: e.outcome,
+                                layer: e.layer,
+                                reason: e.reason,
+                                error: e.error,
+                                rules: &r.expected_rules,
+                            },
+                            got: GotJson {
+                                decision: r.outcome(),
+                                layer: r.decision.layer,
+                                reason: r.decision.reason,
+                                error: r.trace.error.as_ref(),
+                                rules: &r.deciding,
+                            },
+                            problems: r.mismatches.iter().map(|m| m.message()).collect(),
+                            explain: (!r.passed()).then_some(&r.trace),
+                        }
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            FileJson {
+                file: &f.path,
+                policy: f.policy.map(|i| s.policies[i].shown.as_str()),
+                ran: f.run.is_some(),
+                passed: f.run.as_ref().map_or(0, FileRun::passed),
+                failed: f.run.as_ref().map_or(0, FileRun::failed),
+                cases,
+            }
+        })
+        .collect();
+    let mut errors: Vec<JsonDiagnostic> = Vec::new();
+    for (sources, diags) in s.policy_errors() {
+        errors.extend(diags.iter().map(|d| render::json(d, sources)));
+    }
+    errors.extend(s.diags.iter().map(|d| render::json(d, &s.sources)));
+    let out = TestJson {
+        passed: s.passed(),
+        failed: s.failed(),
+        coverage: CoverageJson {
+            covered,
+            total,
+            percent: testing::percent(covered, total),
+            policies: s
+                .coverages()
+                .map(|(p, c)| PolicyCoverageJson {
+                    policy: &p.shown,
+                    covered: c.covered(),
+                    total: c.total(),
+                    percent: testing::percent(c.covered(), c.total()),
+                    uncovered: c.uncovered().collect(),
+                })
+                .collect(),
+        },
+        files,
+        errors,
+    };
+    serde_json::to_string(&out).unwrap_or_default()
 }
