@@ -212,9 +212,10 @@ fn utf8_position(bytes: &[u8], e: &std::str::Utf8Error) -> (usize, usize, u8) {
     (line, column, bytes[valid])
 }
 
-#[allow(dead_code)] // TEMPORARY until fmt and test use it
+/// Reads a UTF-8 text file, such as a policy test file, of at most the size of an entities file
+/// (a test file may hold its entities inline).
 fn read_text(path: &Path) -> Result<String, String> {
-    read_text_limited(path, usize::MAX, "a file")
+    read_text_limited(path, MAX_ENTITIES_BYTES, "a file")
 }
 
 /// Reads a UTF-8 text file of at most `limit` bytes; `what` names its content in the error.
@@ -239,7 +240,7 @@ fn read_text_limited(path: &Path, limit: usize, what: &str) -> Result<String, St
     }
     let mut bytes = Vec::new();
     // `take` bounds the read even if the file grows after the size check.
-    std::io::Read::read_to_end(&mut std::io::Read::take(file, limit as u64 + 1), &mut bytes)
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, (limit as u64).saturating_add(1)), &mut bytes)
         .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     if bytes.len() > limit {
         return Err(format!(
