@@ -143,6 +143,14 @@ enum Command {
     /// Format policy files in the canonical layout
     Fmt(fmt::FmtArgs),
     /// Run policy tests and report coverage
+    ///
+    /// Runs every case of every `*.test.json` file found (docs/policy-tests.md), prints each
+    /// failing case with its explanation, then `N passed, M failed` and the coverage of rules and
+    /// table cells.
+    ///
+    /// Exit status: 0 when every case passed (and coverage is at least `--min-coverage`), 1 when
+    /// some case failed or coverage is too low, 2 when a test file, policy or entities file is
+    /// invalid or unreadable.
     Test(test::TestArgs),
     /// Explain a diagnostic code in detail, with a wrong and a corrected example
     ExplainCode(explain_code::ExplainCodeArgs),
