@@ -19,42 +19,35 @@ const CLEAN: &str = "tests/data/cli/policy.casepol";
 const MULTI: &str = "tests/data/sarif/multi";
 const UNICODE: &str = "tests/data/sarif/unicode.casepol";
 
-/// The pattern for `run.language` in the 2.1.0 schema as first published, which is not a valid
-/// regular expression, and the pattern OASIS replaced it with in SARIF 2.1.0 Errata 01.
-const LANGUAGE_PATTERN: (&str, &str) = (
-    "^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$",
-    "^[a-zA-Z]{2}(-[a-zA-Z]{2})?$",
-);
-
-/// The SARIF 2.1.0 schema, with format checks (`uri`, `uri-reference`) switched on.
-///
-/// The bundled file is kept byte for byte as published (see tests/data/sarif/README.md); its one
-/// invalid pattern (used twice) is replaced here with the errata's, or the schema does not
-/// compile.
-fn sarif_validator() -> jsonschema::Validator {
-    let text = std::fs::read_to_string(root().join("tests/data/sarif/sarif-schema-2.1.0.json"))
-        .expect("the bundled SARIF schema is readable");
-    let mut schema: Value = serde_json::from_str(&text).expect("the bundled SARIF schema is JSON");
-    // `language` of a run and of a tool component.
-    for def in ["run", "toolComponent"] {
-        let pattern = &mut schema["definitions"][def]["properties"]["language"]["pattern"];
-        assert_eq!(*pattern, LANGUAGE_PATTERN.0, "the bundled schema changed");
-        *pattern = LANGUAGE_PATTERN.1.into();
-    }
-    assert!(!schema.to_string().contains(LANGUAGE_PATTERN.0));
-    jsonschema::options()
-        .should_validate_formats(true)
-        .build(&schema)
-        .expect("the bundled SARIF schema compiles")
+/// The bundled SARIF 2.1.0 schema, compiled with format assertions (`uri`, `uri-reference`) on.
+struct SarifSchema {
+    schemas: boon::Schemas,
+    index: boon::SchemaIndex,
 }
 
-/// Every schema violation of `log`, one per line; empty when it is valid.
-fn schema_errors(validator: &jsonschema::Validator, log: &Value) -> String {
-    validator
-        .iter_errors(log)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect::<Vec<_>>()
-        .join("\n")
+fn sarif_validator() -> SarifSchema {
+    let text = std::fs::read_to_string(root().join("tests/data/sarif/sarif-schema-2.1.0.json"))
+        .expect("the bundled SARIF schema is readable");
+    let schema: Value = serde_json::from_str(&text).expect("the bundled SARIF schema is JSON");
+    let mut compiler = boon::Compiler::new();
+    compiler.enable_format_assertions();
+    let url = "file:///casepol/tests/data/sarif/sarif-schema-2.1.0.json";
+    compiler
+        .add_resource(url, schema)
+        .expect("the bundled SARIF schema loads");
+    let mut schemas = boon::Schemas::new();
+    let index = compiler
+        .compile(url, &mut schemas)
+        .unwrap_or_else(|e| panic!("the bundled SARIF schema compiles: {e:#}"));
+    SarifSchema { schemas, index }
+}
+
+/// Every schema violation of `log`; empty when it is valid.
+fn schema_errors(validator: &SarifSchema, log: &Value) -> String {
+    match validator.schemas.validate(log, validator.index) {
+        Ok(()) => String::new(),
+        Err(e) => format!("{e:#}"),
+    }
 }
 
 /// A transcript with casepol's version replaced, so that SARIF snapshots survive a release.
@@ -128,14 +121,19 @@ fn sarif_of_the_whole_error_corpus_validates() {
     let rules = run0["tool"]["driver"]["rules"].as_array().unwrap();
     let results = run0["results"].as_array().unwrap();
     let artifacts = run0["artifacts"].as_array().unwrap();
-    assert_eq!(artifacts.len(), files.len() + 3, "one artifact per file read");
+    assert_eq!(
+        artifacts.len(),
+        files.len() + 3,
+        "one artifact per file read"
+    );
     // Every file of the corpus has at least one result, and every result points at a file of
     // the run through a valid index and at its rule through `ruleIndex`.
     for file in &files {
         assert!(
-            results.iter().any(|r| r["locations"][0]["physicalLocation"]
-                ["artifactLocation"]["uri"]
-                == file.as_str()),
+            results.iter().any(
+                |r| r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                    == file.as_str()
+            ),
             "no result for {file}"
         );
     }
@@ -212,9 +210,15 @@ fn sarif_key_fields() {
     assert_eq!(rule["shortDescription"]["text"], "undefined name");
     assert_eq!(rule["defaultConfiguration"]["level"], "error");
     let full = rule["fullDescription"]["text"].as_str().unwrap();
-    assert!(full.starts_with("Error. A name is used but never declared"), "{full}");
+    assert!(
+        full.starts_with("Error. A name is used but never declared"),
+        "{full}"
+    );
     let help = rule["help"]["text"].as_str().unwrap();
-    assert!(help.contains("Corrected:") && help.contains("    group Managers"), "{help}");
+    assert!(
+        help.contains("Corrected:") && help.contains("    group Managers"),
+        "{help}"
+    );
 }
 
 #[test]
@@ -234,7 +238,10 @@ fn sarif_of_a_clean_policy_is_an_empty_valid_log() {
     let log = run.json();
     assert_valid_sarif(&log);
     assert_eq!(log["runs"][0]["results"], serde_json::json!([]));
-    assert_eq!(log["runs"][0]["tool"]["driver"]["rules"], serde_json::json!([]));
+    assert_eq!(
+        log["runs"][0]["tool"]["driver"]["rules"],
+        serde_json::json!([])
+    );
     insta::assert_snapshot!("validate_sarif_clean", versionless(&run));
 }
 
@@ -342,7 +349,10 @@ fn sarif_uris_are_encoded() {
         .collect();
     assert_eq!(
         uris,
-        ["my%20policies/%C3%A4rende.casepol", "file:///abs/dir/p.casepol"]
+        [
+            "my%20policies/%C3%A4rende.casepol",
+            "file:///abs/dir/p.casepol"
+        ]
     );
 }
 
@@ -383,7 +393,10 @@ fn deny_warnings_in_every_format() {
     )
     .json();
     let p = &json["policies"][0];
-    assert_eq!((p["ok"].as_bool(), p["errors"].as_u64()), (Some(false), Some(1)));
+    assert_eq!(
+        (p["ok"].as_bool(), p["errors"].as_u64()),
+        (Some(false), Some(1))
+    );
     assert_eq!(p["warnings"], 0);
     assert_eq!(p["diagnostics"][0]["severity"], "error");
 
@@ -391,7 +404,11 @@ fn deny_warnings_in_every_format() {
         &["validate", "--deny-warnings", "--format", "github", WARNING],
         FAIL,
     );
-    assert!(github.stdout.starts_with("::error file="), "{}", github.stdout);
+    assert!(
+        github.stdout.starts_with("::error file="),
+        "{}",
+        github.stdout
+    );
 
     let sarif = expect(
         &["validate", "--deny-warnings", "--format", "sarif", WARNING],
@@ -400,7 +417,10 @@ fn deny_warnings_in_every_format() {
     .json();
     assert_valid_sarif(&sarif);
     let result = &sarif["runs"][0]["results"][0];
-    assert_eq!((result["ruleId"].as_str(), result["level"].as_str()), (Some("CP0201"), Some("error")));
+    assert_eq!(
+        (result["ruleId"].as_str(), result["level"].as_str()),
+        (Some("CP0201"), Some("error"))
+    );
     // The rule's default stays a warning: the run raised it.
     assert_eq!(
         sarif["runs"][0]["tool"]["driver"]["rules"][0]["defaultConfiguration"]["level"],
@@ -438,7 +458,12 @@ fn allow_silences_a_warning_code() {
         .collect();
     assert_eq!(codes, ["CP0101", "CP0105"]);
     // Allowing another warning changes nothing.
-    let run = expect(&["validate", "--allow", "CP0205", "--allow", "CP0202", WARNING], OK);
+    let run = expect(
+        &[
+            "validate", "--allow", "CP0205", "--allow", "CP0202", WARNING,
+        ],
+        OK,
+    );
     assert!(run.stderr.contains("CP0201"), "{}", run.stderr);
 }
 
@@ -460,7 +485,11 @@ fn explain_code_prints_the_section() {
     insta::assert_snapshot!("explain_code_cp0101", run.transcript());
     // Lower case and a missing `CP` name the same code.
     for alias in ["cp0101", "0101", " CP0101 "] {
-        assert_eq!(expect(&["explain-code", alias], OK).stdout, run.stdout, "{alias}");
+        assert_eq!(
+            expect(&["explain-code", alias], OK).stdout,
+            run.stdout,
+            "{alias}"
+        );
     }
 }
 
@@ -470,8 +499,16 @@ fn explain_code_every_code() {
         let run = expect(&["explain-code", code.as_str()], OK);
         let first = run.stdout.lines().next().unwrap_or_default();
         assert_eq!(first, format!("{}: {}", code.as_str(), code.title()));
-        assert!(!run.stdout.contains("```"), "fences are stripped:\n{}", run.stdout);
-        assert!(!run.stdout.contains("**"), "emphasis is stripped:\n{}", run.stdout);
+        assert!(
+            !run.stdout.contains("```"),
+            "fences are stripped:\n{}",
+            run.stdout
+        );
+        assert!(
+            !run.stdout.contains("**"),
+            "emphasis is stripped:\n{}",
+            run.stdout
+        );
     }
 }
 
@@ -481,7 +518,11 @@ fn explain_code_unknown() {
     assert_eq!(run.stdout, "");
     insta::assert_snapshot!("explain_code_unknown", run.transcript());
     let run = expect(&["explain-code", "101"], ERROR);
-    assert!(run.stderr.contains("did you mean `CP0101`?"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("did you mean `CP0101`?"),
+        "{}",
+        run.stderr
+    );
     let run = expect(&["explain-code", "banana"], ERROR);
     insta::assert_snapshot!("explain_code_not_a_code", run.transcript());
 }

@@ -2,9 +2,9 @@
 //! SARIF), and `docs/errors.md` sections for a terminal. Called only by the edge.
 
 use super::{Code, Diagnostic, Severity, Sources, Span};
-use serde_json::json;
 use ariadne::{Config, IndexType, Label, Report, ReportKind};
 use serde::Serialize;
+use serde_json::json;
 
 /// Renders one diagnostic as a human-readable report.
 pub fn human(diag: &Diagnostic, sources: &Sources, color: bool) -> String {
@@ -404,9 +404,13 @@ fn inline_for_terminal(line: &str) -> String {
         let after = &rest[open + 1..];
         let link = after.find("](").and_then(|close| {
             let target_and_rest = &after[close + 2..];
-            target_and_rest
-                .find(')')
-                .map(|end| (&after[..close], &target_and_rest[..end], &target_and_rest[end + 1..]))
+            target_and_rest.find(')').map(|end| {
+                (
+                    &after[..close],
+                    &target_and_rest[..end],
+                    &target_and_rest[end + 1..],
+                )
+            })
         });
         match link {
             Some((text, target, tail)) => {
@@ -431,4 +435,39 @@ fn inline_for_terminal(line: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_for_a_terminal() {
+        let md = "## CP0101: undefined name\n\n**Wrong** (see [Limits](language.md#21-limits), \
+                  [ci.md](ci.md) and [SARIF](https://example.org/s)):\n\n```casepol\nrole A;\n\n  allow A: x;\n```\n\n`[ ]` stays.\n";
+        assert_eq!(
+            markdown_for_terminal(md),
+            "CP0101: undefined name\n\nWrong (see Limits (docs/language.md#21-limits), \
+             docs/ci.md and SARIF (https://example.org/s)):\n\n    role A;\n\n      allow A: x;\n\n`[ ]` stays.\n"
+        );
+    }
+
+    #[test]
+    fn summaries_join_the_first_paragraph() {
+        let section = "## CP0101: t\n\n**Error.** One\ntwo.\n\nThree.\n";
+        assert_eq!(summary(section), "Error. One two.");
+    }
+
+    #[test]
+    fn uris_and_rule_names() {
+        assert_eq!(uri_reference("./a b/c.casepol"), "a%20b/c.casepol");
+        assert_eq!(uri_reference("dir\\x.casepol"), "dir/x.casepol");
+        assert_eq!(uri_reference("/tmp/x.casepol"), "file:///tmp/x.casepol");
+        assert_eq!(uri_reference("C:\\p\\x.casepol"), "file:///C:/p/x.casepol");
+        assert_eq!(rule_name(Code::Undefined), "UndefinedName");
+        assert_eq!(
+            rule_name(Code::FormatterBug),
+            "FormatterChangedThePolicysMeaning"
+        );
+    }
 }
