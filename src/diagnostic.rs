@@ -74,7 +74,8 @@ pub enum Code {
     UnreachableState,
     /// One table cell both allows and denies the same action.
     AllowDenySameCell,
-    /// Lint: a rule that can never decide because another rule always decides first.
+    /// Lint: a rule covered by another rule of the same effect and scope, so it never changes a
+    /// decision.
     ShadowedRule,
     /// Lint: an allow that a deny in the same layer always overrides.
     AllowAlwaysDenied,
@@ -160,29 +161,30 @@ impl Code {
         }
     }
 
-    /// A short title, e.g. for SARIF rule metadata and `docs/errors.md` headings.
+    /// A short title, e.g. for SARIF rule metadata and `docs/errors.md` headings (a test keeps
+    /// the two equal).
     pub fn title(self) -> &'static str {
         match self {
             Code::Syntax => "syntax error",
             Code::Undefined => "undefined name",
             Code::Duplicate => "duplicate declaration",
-            Code::GroupCycle => "access groups nest in a cycle",
-            Code::KindCycle => "resource kinds are parents of each other",
-            Code::WrongSort => "a name of the wrong sort",
+            Code::GroupCycle => "access group cycle",
+            Code::KindCycle => "resource kind cycle",
+            Code::WrongSort => "name of the wrong sort",
             Code::TypeMismatch => "type mismatch",
             Code::NotInModule => "action not in module",
             Code::StateMachine => "malformed state machine",
-            Code::TableShape => "table rows and columns do not line up",
-            Code::ModeNotExhaustive => "access mode does not cover every variant",
+            Code::TableShape => "table row does not match the header",
+            Code::ModeNotExhaustive => "access mode not exhaustive",
             Code::Misplaced => "declaration not allowed here",
             Code::Limit => "built-in limit exceeded",
             Code::UnreachableState => "unreachable state",
-            Code::AllowDenySameCell => "a table cell allows and denies the same action",
-            Code::ShadowedRule => "rule can never decide",
+            Code::AllowDenySameCell => "cell allows and denies the same action",
+            Code::ShadowedRule => "shadowed rule",
             Code::AllowAlwaysDenied => "allow always overridden by a deny",
-            Code::Unused => "declared but never used",
-            Code::DeadEndState => "non-final state with no way out",
-            Code::MissingTableRow => "table has no row for a state",
+            Code::Unused => "unused declaration",
+            Code::DeadEndState => "dead-end state",
+            Code::MissingTableRow => "missing table row",
             Code::OverBroadGrant => "over-broad grant",
             Code::TooManyAdmins => "too many admin-like groups",
             Code::NotFormatted => "file is not formatted",
@@ -218,6 +220,63 @@ impl Code {
             .copied()
             .find(|c| &c.as_str()[2..] == digits)
     }
+}
+
+/// `docs/errors.md`: the long explanation of every code, one `## CPxxxx: title` section each.
+/// It is the one source for `casepol explain-code`, SARIF rule help and the published docs.
+pub const ERRORS_DOC: &str = include_str!("../docs/errors.md");
+
+/// The section of `docs/errors.md` that explains `code`: its heading line and everything up to
+/// the next `## ` heading, without trailing blank lines. `None` if the section is missing (a test
+/// makes sure none is).
+pub fn explanation(code: Code) -> Option<&'static str> {
+    let mut sections = sections(ERRORS_DOC).filter(|(c, _)| *c == Some(code));
+    sections.next().map(|(_, text)| text)
+}
+
+/// The GitHub-style anchor of `code`'s heading in `docs/errors.md`, e.g. `cp0101-undefined-name`.
+pub fn explanation_anchor(code: Code) -> String {
+    let heading = format!("{}: {}", code.as_str(), code.title());
+    heading
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c.to_ascii_lowercase()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The `## ` sections of a markdown text, each with the code its heading names (`## CP0101: …`)
+/// if any. Headings inside fenced code blocks do not count.
+pub fn sections(markdown: &str) -> impl Iterator<Item = (Option<Code>, &str)> {
+    let mut starts = Vec::new();
+    let mut offset = 0;
+    let mut in_fence = false;
+    for line in markdown.split_inclusive('\n') {
+        if line.trim_start().starts_with("```") {
+            in_fence = !in_fence;
+        } else if !in_fence && line.starts_with("## ") {
+            starts.push(offset);
+        }
+        offset += line.len();
+    }
+    let ends: Vec<usize> = starts
+        .iter()
+        .skip(1)
+        .copied()
+        .chain(std::iter::once(markdown.len()))
+        .collect();
+    starts.into_iter().zip(ends).map(move |(start, end)| {
+        let text = markdown[start..end].trim_end();
+        let heading = text.lines().next().unwrap_or_default();
+        let code = heading
+            .strip_prefix("## ")
+            .and_then(|h| h.split(':').next())
+            .filter(|id| id.starts_with("CP"))
+            .and_then(Code::parse);
+        (code, text)
+    })
 }
 
 impl Serialize for Code {

@@ -1,13 +1,56 @@
 //! `casepol explain-code`: the long explanation of one diagnostic code.
 
 use super::*;
+use casepol::diagnostic::{self, Code};
 
 #[derive(clap::Args)]
 pub(super) struct ExplainCodeArgs {
-    /// A diagnostic code, such as `CP0101`
+    /// A diagnostic code, such as `CP0101`; lower case and a missing `CP` are accepted
     code: String,
 }
 
-pub(super) fn explain_code(_args: &ExplainCodeArgs) -> Exit {
-    fail_input("`casepol explain-code` is not implemented yet".to_string())
+pub(super) fn explain_code(args: &ExplainCodeArgs) -> Exit {
+    let Some(code) = Code::parse(&args.code) else {
+        return fail_input(unknown_code(&args.code));
+    };
+    match diagnostic::explanation(code) {
+        Some(section) => match emit(render::markdown_for_terminal(section).trim_end()) {
+            Ok(()) => Exit::Ok,
+            Err(e) => e,
+        },
+        // INVARIANT: tests/errors_doc.rs checks that docs/errors.md explains every code.
+        None => fail_input(format!(
+            "`{}` has no explanation in this build of casepol; see docs/errors.md",
+            code.as_str()
+        )),
+    }
+}
+
+/// The message for a code that does not exist, with the closest code and the range of codes.
+pub(super) fn unknown_code(text: &str) -> String {
+    let mut msg = format!("unknown diagnostic code `{text}`");
+    let normalized = normalize_code(text);
+    if let Some(close) = diagnostic::suggest(&normalized, Code::ALL.iter().map(|c| c.as_str())) {
+        msg.push_str(&format!("; did you mean `{close}`?"));
+    }
+    let first = Code::ALL.first().map(|c| c.as_str()).unwrap_or_default();
+    let last = Code::ALL.last().map(|c| c.as_str()).unwrap_or_default();
+    msg.push_str(&format!(
+        "\n  help: codes run from {first} to {last}; docs/errors.md lists every one"
+    ));
+    msg
+}
+
+/// `cp101`, `0101` and `101` all read as `CP0101`, so the suggestion compares like with like.
+fn normalize_code(text: &str) -> String {
+    let text = text.trim();
+    let digits = match text.get(..2) {
+        Some(p) if p.eq_ignore_ascii_case("cp") => &text[2..],
+        _ => text,
+    };
+    if !digits.is_empty() && digits.len() < 4 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        format!("CP{digits:0>4}")
+    } else {
+        format!("CP{digits}")
+    }
 }

@@ -1,6 +1,7 @@
 //! `casepol validate`: type-check policies and report every diagnostic.
 
 use super::*;
+use casepol::diagnostic::Code;
 
 #[derive(clap::Args)]
 pub(super) struct ValidateArgs {
@@ -10,6 +11,31 @@ pub(super) struct ValidateArgs {
     /// Output format
     #[arg(long, value_enum, default_value = "human")]
     format: ReportFormat,
+    /// Treat warnings as errors: they are reported with error severity and fail the run
+    #[arg(long)]
+    deny_warnings: bool,
+    /// Silence a warning code, such as `CP0205` (repeatable); error codes cannot be allowed
+    #[arg(long, value_name = "CODE", value_parser = parse_allowed_code)]
+    allow: Vec<Code>,
+}
+
+/// Parses an `--allow` value: a known warning code.
+fn parse_allowed_code(text: &str) -> Result<Code, String> {
+    let code = Code::parse(text).ok_or_else(|| explain_code::unknown_code(text))?;
+    if code.severity() == Severity::Error {
+        let warnings: Vec<&str> = Code::ALL
+            .iter()
+            .filter(|c| c.severity() == Severity::Warning)
+            .map(|c| c.as_str())
+            .collect();
+        return Err(format!(
+            "`{}` ({}) is an error, and only warnings can be allowed; the warning codes are {}",
+            code.as_str(),
+            code.title(),
+            warnings.join(", ")
+        ));
+    }
+    Ok(code)
 }
 
 /// The output of `validate --format json` (docs/data-formats.md, `validate`).
@@ -47,12 +73,25 @@ enum Validated {
 pub(super) fn validate(args: &ValidateArgs) -> Exit {
     let paths = &args.policies;
     let format = args.format;
+    let adjust = |diags: Vec<Diagnostic>| -> Vec<Diagnostic> {
+        diags
+            .into_iter()
+            .filter(|d| !args.allow.contains(&d.code))
+            .map(|mut d| {
+                if args.deny_warnings {
+                    d.severity = Severity::Error;
+                }
+                d
+            })
+            .collect()
+    };
     let mut worst = Exit::Ok;
     let mut results = Vec::new();
     for path in paths {
         let result = match read_policy(path) {
             Ok(sources) => {
                 let (_, diags) = casepol::check_sources(&sources);
+                let diags = adjust(diags);
                 let errors = diags
                     .iter()
                     .filter(|d| d.severity == Severity::Error)
@@ -69,9 +108,14 @@ pub(super) fn validate(args: &ValidateArgs) -> Exit {
                 Validated::Unreadable(msg)
             }
         };
+        if format != ReportFormat::Json {
+            if let Validated::Unreadable(msg) = &result {
+                eprintln!("error: {msg}");
+            }
+        }
         if format == ReportFormat::Human {
             match &result {
-                Validated::Unreadable(msg) => eprintln!("error: {msg}"),
+                Validated::Unreadable(_) => {}
                 Validated::Checked {
                     sources,
                     diags,
@@ -115,6 +159,18 @@ pub(super) fn validate(args: &ValidateArgs) -> Exit {
             .collect();
         let json = serde_json::to_string(&ValidateJson { policies }).unwrap_or_default();
         if let Err(e) = emit(&json) {
+            return e;
+        }
+    }
+    if matches!(format, ReportFormat::Sarif | ReportFormat::Github) {
+        let sets: Vec<(&Sources, &[Diagnostic])> = results
+            .iter()
+            .filter_map(|r| match r {
+                Validated::Checked { sources, diags, .. } => Some((sources, diags.as_slice())),
+                Validated::Unreadable(_) => None,
+            })
+            .collect();
+        if let Err(e) = emit_machine_report(format, &sets) {
             return e;
         }
     }
