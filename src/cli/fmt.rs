@@ -264,7 +264,7 @@ fn report_human(results: &[FileResult], args: &FmtArgs) -> Result<(), Exit> {
             "checked {total} file(s): {unchanged} already formatted, {changed} would be reformatted"
         )
     } else {
-        format!("formatted {total} file(s): {unchanged} already formatted, {changed} reformatted")
+        format!("{total} file(s): {unchanged} already formatted, {changed} reformatted")
     };
     if failed > 0 {
         summary.push_str(&format!(", {failed} with errors"));
