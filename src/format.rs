@@ -140,8 +140,7 @@ fn comments(text: &str) -> Result<Vec<&str>, String> {
 
 /// Whether the text's first line ends in `\r\n`.
 fn uses_crlf(text: &str) -> bool {
-    text.find('\n')
-        .is_some_and(|i| text[..i].ends_with('\r'))
+    text.find('\n').is_some_and(|i| text[..i].ends_with('\r'))
 }
 
 /// A [`Code::FormatterBug`] diagnostic, pointing at the file's first line.
@@ -198,7 +197,11 @@ mod tests {
 
     #[test]
     fn the_bug_diagnostic_says_whose_bug_it_is() {
-        let d = bug(FileId(3), "role A;\r\nrole B;", "the formatted text parses to a different policy");
+        let d = bug(
+            FileId(3),
+            "role A;\r\nrole B;",
+            "the formatted text parses to a different policy",
+        );
         assert_eq!(d.code, Code::FormatterBug);
         assert_eq!(d.span(), Span::new(FileId(3), 0, 7));
         assert!(d.help.as_deref().unwrap_or("").contains("bug in casepol"));

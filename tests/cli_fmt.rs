@@ -58,7 +58,8 @@ fn formatted(text: &str) -> String {
 
 /// A transcript with the scratch directory replaced by `[TMP]`.
 fn transcript(run: &Run, dir: &Path) -> String {
-    run.transcript().replace(&dir.display().to_string(), "[TMP]")
+    run.transcript()
+        .replace(&dir.display().to_string(), "[TMP]")
 }
 
 fn arg(p: &Path) -> String {
@@ -165,7 +166,10 @@ fn check_json() {
         [
             ("tests/data/format/cli/clean.casepol", "unchanged"),
             ("tests/data/format/cli/dirty.casepol", "would_reformat"),
-            ("tests/data/format/cli/nested/messy.casepol", "would_reformat"),
+            (
+                "tests/data/format/cli/nested/messy.casepol",
+                "would_reformat"
+            ),
             ("tests/data/format/cli/syntax_error.casepol", "syntax_error"),
         ]
     );
@@ -202,7 +206,10 @@ fn fmt_json_without_check_reports_what_it_rewrote() {
 
 #[test]
 fn a_missing_file_is_an_input_error() {
-    let run = expect(&["fmt", "--check", "tests/data/format/cli/missing.casepol"], ERROR);
+    let run = expect(
+        &["fmt", "--check", "tests/data/format/cli/missing.casepol"],
+        ERROR,
+    );
     insta::assert_snapshot!(run.transcript());
 }
 
@@ -243,7 +250,10 @@ fn a_file_that_is_not_utf8_is_an_input_error() {
 
 #[test]
 fn a_file_named_twice_is_formatted_once() {
-    let run = expect(&["fmt", "--check", "--format", "json", DIRTY, FIXTURES], FAIL);
+    let run = expect(
+        &["fmt", "--check", "--format", "json", DIRTY, FIXTURES],
+        FAIL,
+    );
     let files = run.json()["files"].as_array().unwrap().len();
     assert_eq!(files, 4, "{}", run.stdout);
 }

@@ -28,7 +28,9 @@ enum Outcome {
     Unchanged,
     /// Formatting changes the file; `finding` is the CP0301 diagnostic at the first change.
     /// Written unless `--check`.
-    Changed { finding: Diagnostic },
+    Changed {
+        finding: Diagnostic,
+    },
     Syntax(Vec<Diagnostic>),
     /// A CP0302 diagnostic: the formatter's output failed its soundness check.
     Bug(Diagnostic),

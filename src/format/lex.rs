@@ -76,9 +76,13 @@ pub(super) fn lex(text: &str) -> Result<Vec<Tok<'_>>, usize> {
         } else if c.is_ascii_alphabetic() || c == '_' {
             let len = bytes[i..].iter().take_while(|&&b| is_word_char(b)).count();
             (Kind::Word, len)
-        } else if c.is_ascii_digit() || (c == '-' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
+        } else if c.is_ascii_digit()
+            || (c == '-' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
         {
-            let len = 1 + bytes[i + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
+            let len = 1 + bytes[i + 1..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
             (Kind::Number, len)
         } else if ["==", "!=", "->"].iter().any(|p| rest.starts_with(p)) {
             (Kind::Punct, 2)

@@ -9,7 +9,8 @@
 //!   of its block, if nothing follows);
 //! - a comment at the end of a line belongs after what ends there;
 //! - a comment after `{` on the same line stays there (the block's *opener* comment);
-//! - a comment inside a statement stays between the same two tokens;
+//! - a comment inside a statement stays between the same two tokens, except that comments just
+//!   before its `;` move after it;
 //! - a comment in the middle of a table row moves to its own line above the row, so that the
 //!   row stays on one line and the table stays aligned.
 
