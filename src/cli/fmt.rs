@@ -1,10 +1,18 @@
 //! `casepol fmt`: rewrite policy files in the canonical layout, or check that they are.
+//!
+//! Each file is formatted on its own (a file need not form a policy alone). Files are written
+//! only when formatting changes them; a file with syntax errors, or one the formatter's
+//! soundness check rejects, is never touched.
 
 use super::*;
+use casepol::diagnostic::FileId;
+use casepol::format::{self, FormatError};
+use std::collections::HashSet;
 
 #[derive(clap::Args)]
 pub(super) struct FmtArgs {
-    /// A `.casepol` file, or a directory whose `.casepol` files are all formatted
+    /// A `.casepol` file, or a directory: every `.casepol` file under it is formatted, sub-directories
+    /// included (hidden ones skipped)
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
     /// Change nothing; list the files that would change and exit 1 if there are any
@@ -15,6 +23,309 @@ pub(super) struct FmtArgs {
     format: ReportFormat,
 }
 
-pub(super) fn fmt(_args: &FmtArgs) -> Exit {
-    fail_input("`casepol fmt` is not implemented yet".to_string())
+/// What happened to one file.
+enum Outcome {
+    Unchanged,
+    /// Formatting changes the file; `finding` is the CP0301 diagnostic at the first change.
+    /// Written unless `--check`.
+    Changed {
+        finding: Diagnostic,
+    },
+    Syntax(Vec<Diagnostic>),
+    /// A CP0302 diagnostic: the formatter's output failed its soundness check.
+    Bug(Diagnostic),
+    Unreadable(String),
+    Unwritable(String),
+}
+
+struct FileResult {
+    name: String,
+    /// The file's text, as the only source, so diagnostics can be rendered.
+    sources: Sources,
+    outcome: Outcome,
+}
+
+impl FileResult {
+    fn exit(&self, check: bool) -> Exit {
+        match self.outcome {
+            Outcome::Unchanged => Exit::Ok,
+            Outcome::Changed { .. } if !check => Exit::Ok,
+            Outcome::Changed { .. } | Outcome::Syntax(_) | Outcome::Bug(_) => Exit::Fail,
+            Outcome::Unreadable(_) | Outcome::Unwritable(_) => Exit::Error,
+        }
+    }
+
+    /// The diagnostics a `--check` run reports for this file (SARIF, GitHub).
+    fn findings(&self, check: bool) -> &[Diagnostic] {
+        match &self.outcome {
+            Outcome::Changed { finding } if check => std::slice::from_ref(finding),
+            Outcome::Syntax(diags) => diags,
+            Outcome::Bug(d) => std::slice::from_ref(d),
+            _ => &[],
+        }
+    }
+
+    /// The one-based line of the first change.
+    fn line(&self, finding: &Diagnostic) -> usize {
+        self.sources.line_col(finding.span()).0
+    }
+}
+
+/// The output of `fmt --format json` (docs/formatting.md).
+#[derive(Serialize)]
+struct FmtJson<'a> {
+    check: bool,
+    files: Vec<FileJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct FileJson<'a> {
+    file: &'a str,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    diagnostics: Option<Vec<JsonDiagnostic<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+pub(super) fn fmt(args: &FmtArgs) -> Exit {
+    let results: Vec<FileResult> = targets(&args.paths)
+        .into_iter()
+        .map(|target| match target {
+            Ok(path) => format_file(&path, args.check),
+            Err((name, msg)) => FileResult {
+                name,
+                sources: Sources::new(),
+                outcome: Outcome::Unreadable(msg),
+            },
+        })
+        .collect();
+    let worst = results
+        .iter()
+        .map(|r| r.exit(args.check))
+        .max()
+        .unwrap_or(Exit::Ok);
+    let printed = match args.format {
+        ReportFormat::Human => report_human(&results, args),
+        ReportFormat::Json => report_json(&results, args.check),
+        ReportFormat::Sarif | ReportFormat::Github => {
+            report_io_errors(&results);
+            let sets: Vec<(&Sources, &[Diagnostic])> = results
+                .iter()
+                .map(|r| (&r.sources, r.findings(args.check)))
+                .filter(|(_, d)| !d.is_empty())
+                .collect();
+            emit_machine_report(args.format, &sets)
+        }
+    };
+    match printed {
+        Ok(()) => worst,
+        Err(e) => e.max(worst),
+    }
+}
+
+/// The files to format, in order: each file argument as given, then each directory's `.casepol`
+/// files, sorted, found recursively. A file named twice is formatted once. A directory that
+/// cannot be read, or holds no `.casepol` file, is an error entry `(name, message)`.
+fn targets(paths: &[PathBuf]) -> Vec<Result<PathBuf, (String, String)>> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    for path in paths {
+        let found = if path.is_dir() {
+            let mut files = Vec::new();
+            match walk(path, &mut files) {
+                Err(msg) => Err(msg),
+                Ok(()) if files.is_empty() => Err(format!(
+                    "directory `{}` holds no `.casepol` files",
+                    path.display()
+                )),
+                Ok(()) => Ok(files),
+            }
+        } else {
+            Ok(vec![path.clone()])
+        };
+        match found {
+            Err(msg) => out.push(Err((path.display().to_string(), msg))),
+            Ok(files) => {
+                for f in files {
+                    let key = std::fs::canonicalize(&f).unwrap_or_else(|_| f.clone());
+                    if seen.insert(key) {
+                        out.push(Ok(f));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Collects the `.casepol` files under `dir`, sorted by path. Entries whose names start with `.`
+/// are skipped, and symbolic links to directories are not followed.
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+    let read = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read directory `{}`: {e}", dir.display()))?;
+    let mut entries: Vec<std::fs::DirEntry> = read.filter_map(|e| e.ok()).collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if is_dir {
+            walk(&path, out)?;
+        } else if path.extension().is_some_and(|x| x == "casepol") && path.is_file() {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn format_file(path: &Path, check: bool) -> FileResult {
+    let name = path.display().to_string();
+    let mut sources = Sources::new();
+    let text = match read_text(path) {
+        Ok(t) => t,
+        Err(msg) => {
+            return FileResult {
+                name,
+                sources,
+                outcome: Outcome::Unreadable(msg),
+            }
+        }
+    };
+    let id: FileId = sources.add(name.clone(), text.clone());
+    let outcome = match format::format_source(id, &text) {
+        Err(FormatError::Syntax(diags)) => Outcome::Syntax(diags),
+        Err(FormatError::Bug(d)) => Outcome::Bug(d),
+        Ok(formatted) => match format::not_formatted(id, &name, &text, &formatted) {
+            None => Outcome::Unchanged,
+            Some(finding) if check => Outcome::Changed { finding },
+            Some(finding) => match std::fs::write(path, &formatted) {
+                Ok(()) => Outcome::Changed { finding },
+                Err(e) => Outcome::Unwritable(format!("cannot write `{name}`: {e}")),
+            },
+        },
+    };
+    FileResult {
+        name,
+        sources,
+        outcome,
+    }
+}
+
+fn report_io_errors(results: &[FileResult]) {
+    for r in results {
+        if let Outcome::Unreadable(msg) | Outcome::Unwritable(msg) = &r.outcome {
+            eprintln!("error: {msg}");
+        }
+    }
+}
+
+/// One line per changed file and a summary on stdout; diagnostics and errors on stderr.
+fn report_human(results: &[FileResult], args: &FmtArgs) -> Result<(), Exit> {
+    let (mut unchanged, mut changed, mut failed) = (0, 0, 0);
+    for r in results {
+        match &r.outcome {
+            Outcome::Unchanged => unchanged += 1,
+            Outcome::Changed { finding } => {
+                changed += 1;
+                let line = r.line(finding);
+                if args.check {
+                    emit(&format!(
+                        "would reformat {} (first change at line {line})",
+                        r.name
+                    ))?;
+                } else {
+                    emit(&format!("reformatted {}", r.name))?;
+                }
+            }
+            Outcome::Syntax(diags) => {
+                failed += 1;
+                print_diagnostics(diags, &r.sources);
+                eprintln!(
+                    "error: `{}` has syntax errors, so it was not formatted",
+                    r.name
+                );
+            }
+            Outcome::Bug(d) => {
+                failed += 1;
+                print_diagnostics(std::slice::from_ref(d), &r.sources);
+            }
+            Outcome::Unreadable(msg) | Outcome::Unwritable(msg) => {
+                failed += 1;
+                eprintln!("error: {msg}");
+            }
+        }
+    }
+    let total = results.len();
+    let mut summary = if args.check {
+        format!(
+            "checked {total} file(s): {unchanged} already formatted, {changed} would be reformatted"
+        )
+    } else {
+        format!("{total} file(s): {unchanged} already formatted, {changed} reformatted")
+    };
+    if failed > 0 {
+        summary.push_str(&format!(", {failed} with errors"));
+    }
+    emit(&summary)?;
+    if args.check && changed > 0 {
+        let paths: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
+        emit(&format!(
+            "help: run `casepol fmt {}` to reformat them",
+            paths.join(" ")
+        ))?;
+    }
+    Ok(())
+}
+
+fn report_json(results: &[FileResult], check: bool) -> Result<(), Exit> {
+    let files = results
+        .iter()
+        .map(|r| {
+            let mut file = FileJson {
+                file: &r.name,
+                status: "unchanged",
+                line: None,
+                diagnostics: None,
+                error: None,
+            };
+            match &r.outcome {
+                Outcome::Unchanged => {}
+                Outcome::Changed { finding } => {
+                    file.status = if check {
+                        "would_reformat"
+                    } else {
+                        "reformatted"
+                    };
+                    file.line = Some(r.line(finding));
+                }
+                Outcome::Syntax(diags) => {
+                    file.status = "syntax_error";
+                    file.diagnostics = Some(diagnostics_json(diags, &r.sources));
+                }
+                Outcome::Bug(d) => {
+                    file.status = "formatter_bug";
+                    file.diagnostics = Some(diagnostics_json(std::slice::from_ref(d), &r.sources));
+                }
+                Outcome::Unreadable(msg) => {
+                    file.status = "unreadable";
+                    file.error = Some(msg);
+                }
+                Outcome::Unwritable(msg) => {
+                    file.status = "unwritable";
+                    file.error = Some(msg);
+                }
+            }
+            file
+        })
+        .collect();
+    emit(&serde_json::to_string(&FmtJson { check, files }).unwrap_or_default())
+}
+
+fn diagnostics_json<'a>(diags: &'a [Diagnostic], sources: &'a Sources) -> Vec<JsonDiagnostic<'a>> {
+    diags.iter().map(|d| render::json(d, sources)).collect()
 }
