@@ -1385,6 +1385,7 @@ impl Checker {
             transitions: Vec::new(),
             module_grants: Vec::new(),
             uses_modules: !c.module_grants.is_empty(),
+            tables: Vec::new(),
         });
         if states.is_empty() {
             self.error(
@@ -1552,6 +1553,14 @@ impl Checker {
         p: &mut Policy,
     ) {
         let columns: Vec<Option<Subject>> = t.columns.iter().map(|c| self.subject(c)).collect();
+        let mut def = TableDef {
+            span: Span {
+                end: t.span.start.saturating_add(5).min(t.span.end),
+                ..t.span
+            },
+            columns: columns.len(),
+            rows: Vec::new(),
+        };
         let mut seen_rows: HashMap<&str, Span> = HashMap::new();
         for row in &t.rows {
             if let Some(prev) = seen_rows.insert(&row.state.name, row.state.span) {
@@ -1566,6 +1575,13 @@ impl Checker {
                 );
             }
             let state = self.state(&row.state, states, Some(ct), p);
+            if let Some(state) = state {
+                def.rows.push(TableRowDef {
+                    state,
+                    span: row.state.span,
+                    cells: row.cells.iter().map(|c| c.span).collect(),
+                });
+            }
             if row.cells.len() != columns.len() {
                 let span = row.cells.last().map(|c| c.span).unwrap_or(row.state.span);
                 self.error(
@@ -1630,6 +1646,7 @@ impl Checker {
                 }
             }
         }
+        p.casetypes[ct.idx()].tables.push(def);
     }
 
     fn reachability(&mut self, ct: CaseTypeId, init: StateId, p: &Policy) {
