@@ -154,7 +154,7 @@ impl<'a> Cx<'a> {
         !r.subjects.is_empty() && !r.actions.is_empty() && !self.regions[i].is_empty()
     }
 
-    /// Whether rule `i` matches at least every request that rule `j` matches.
+    /// Whether rule `j` has the same effect as rule `i` and matches every request it matches.
     fn covers(&self, j: usize, i: usize) -> bool {
         let (a, b) = (&self.p.rules[j], &self.p.rules[i]);
         a.effect == b.effect
