@@ -57,7 +57,8 @@ impl std::fmt::Display for PolicyError {
 
 impl std::error::Error for PolicyError {}
 
-/// Parses and checks every file of `sources` as one policy.
+/// Parses and checks every file of `sources` as one policy, then lints it if it checks
+/// (docs/lints.md): the lints' warnings come with the checker's, sorted by position.
 pub fn check_sources(sources: &Sources) -> (Option<crate::ir::Policy>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let mut asts = Vec::new();
@@ -69,7 +70,13 @@ pub fn check_sources(sources: &Sources) -> (Option<crate::ir::Policy>, Vec<Diagn
     let (ir, d) = crate::check::check(&asts);
     diags.extend(d);
     let ok = !diags.iter().any(Diagnostic::is_error);
-    (ir.filter(|_| ok), diags)
+    let ir = ir.filter(|_| ok);
+    if let Some(ir) = &ir {
+        // Lints look for likely mistakes in a policy that checks; they only warn.
+        diags.extend(crate::lint::lint(ir));
+        diags.sort_by_key(|d| (d.span().file, d.span().start, d.code));
+    }
+    (ir, diags)
 }
 
 impl Policy {

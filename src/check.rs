@@ -1508,6 +1508,7 @@ impl Checker {
             transitions: Vec::new(),
             module_grants: Vec::new(),
             uses_modules: !c.module_grants.is_empty(),
+            tables: Vec::new(),
         });
         if states.is_empty() {
             self.error(
@@ -1675,6 +1676,14 @@ impl Checker {
         p: &mut Policy,
     ) {
         let columns: Vec<Option<Subject>> = t.columns.iter().map(|c| self.subject(c)).collect();
+        let mut def = TableDef {
+            span: Span {
+                end: t.span.start.saturating_add(5).min(t.span.end),
+                ..t.span
+            },
+            columns: columns.len(),
+            rows: Vec::new(),
+        };
         let mut seen_rows: HashMap<&str, Span> = HashMap::new();
         for row in &t.rows {
             if let Some(prev) = seen_rows.insert(&row.state.name, row.state.span) {
@@ -1689,6 +1698,13 @@ impl Checker {
                 );
             }
             let state = self.state(&row.state, states, Some(ct), p);
+            if let Some(state) = state {
+                def.rows.push(TableRowDef {
+                    state,
+                    span: row.state.span,
+                    cells: row.cells.iter().map(|c| c.span).collect(),
+                });
+            }
             if row.cells.len() != columns.len() {
                 let span = row.cells.last().map(|c| c.span).unwrap_or(row.state.span);
                 self.error(
@@ -1753,6 +1769,7 @@ impl Checker {
                 }
             }
         }
+        p.casetypes[ct.idx()].tables.push(def);
     }
 
     fn reachability(&mut self, ct: CaseTypeId, init: StateId, p: &Policy) {

@@ -192,6 +192,27 @@ pub struct CaseTypeDef {
     pub module_grants: Vec<ModuleGrantDef>,
     /// The case type has at least one `module` block: the module layer applies to its cases.
     pub uses_modules: bool,
+    /// The permission tables as written (their cells are also `RuleDef`s), for lints.
+    pub tables: Vec<TableDef>,
+}
+
+/// One `table { … }` of a case type: where it and its rows and cells are.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableDef {
+    /// The `table` keyword.
+    pub span: Span,
+    /// How many columns the header names.
+    pub columns: usize,
+    pub rows: Vec<TableRowDef>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableRowDef {
+    pub state: StateId,
+    /// The state name that starts the row.
+    pub span: Span,
+    /// Each cell, in column order.
+    pub cells: Vec<Span>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
