@@ -248,8 +248,11 @@ fn read_text_limited(path: &Path, limit: usize, what: &str) -> Result<String, St
     }
     let mut bytes = Vec::new();
     // `take` bounds the read even if the file grows after the size check.
-    std::io::Read::read_to_end(&mut std::io::Read::take(file, (limit as u64).saturating_add(1)), &mut bytes)
-        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, (limit as u64).saturating_add(1)),
+        &mut bytes,
+    )
+    .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     if bytes.len() > limit {
         return Err(format!(
             "`{}` is more than the limit of {} for {what}",
