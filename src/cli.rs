@@ -297,7 +297,6 @@ fn read_policy(path: &Path) -> Result<Sources, String> {
 }
 
 /// Prints diagnostics as SARIF (one log for the whole run) or GitHub workflow commands.
-#[allow(dead_code)] // TEMPORARY until validate/fmt/test use it
 fn emit_machine_report(
     format: ReportFormat,
     sets: &[(&Sources, &[Diagnostic])],
