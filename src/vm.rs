@@ -97,8 +97,7 @@ fn holds_level(codes: &[u32], level: &Level) -> bool {
 /// the entity loader together rule these out: a checked policy with entities that loaded never
 /// meets one (tests/differential.rs asserts it). Should one happen anyway, the VM fails closed:
 /// the filter condition is false, the access mode denies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "fault")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TypeFault {
     /// Scope-filter instruction `insn` read an attribute the anchor case does not have.
     MissingAttribute { insn: u32 },
@@ -165,9 +164,12 @@ fn run_filter<F: Faults>(
             (Insn::EqSym { sym, negate, .. }, AttrValue::Sym(s)) => (*s == sym) != negate,
             (Insn::EqInt { value, negate, .. }, AttrValue::Int(i)) => (*i == value) != negate,
             (Insn::EqBool { value, negate, .. }, AttrValue::Bool(b)) => (*b == value) != negate,
-            (Insn::EqVariant {
-                variant, negate, ..
-            }, AttrValue::Variant(v)) => (*v == variant) != negate,
+            (
+                Insn::EqVariant {
+                    variant, negate, ..
+                },
+                AttrValue::Variant(v),
+            ) => (*v == variant) != negate,
             (Insn::Contains { sym, .. }, AttrValue::Set(s)) => s.binary_search(&sym).is_ok(),
             (Insn::IsPrincipal { negate, .. }, AttrValue::User(u)) => (*u == principal) != negate,
             _ => {
@@ -245,7 +247,9 @@ fn decide_with<F: Faults>(
             action,
             resource,
             module,
-        } => decide_action(policy, entities, principal, action, resource, module, faults),
+        } => decide_action(
+            policy, entities, principal, action, resource, module, faults,
+        ),
     }
 }
 

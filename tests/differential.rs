@@ -191,7 +191,8 @@ fn check_world(
                 vm
             }
             Ok(resolved) => {
-                let (vm, fault) = vm::decide_reporting_faults(policy.compiled(), &entities, &resolved);
+                let (vm, fault) =
+                    vm::decide_reporting_faults(policy.compiled(), &entities, &resolved);
                 if let Some(fault) = fault {
                     return Err(fail(format!(
                         "type fault in the VM on a checked policy: {fault:?}"
@@ -269,7 +270,7 @@ fn env_u64(name: &str) -> Option<u64> {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: env_u64("PROPTEST_CASES").map(|c| c as u32).unwrap_or(48),
+        cases: env_u64("PROPTEST_CASES").map(|c| c as u32).unwrap_or(1000),
         ..ProptestConfig::default()
     })]
 
@@ -286,7 +287,7 @@ proptest! {
 #[test]
 fn generated_policies_reach_every_layer() {
     let stats = RefCell::new(Stats::default());
-    run(40, 1, &stats);
+    run(200, 1, &stats);
     let stats = stats.into_inner();
     let expected = [
         "allow Permission Allowed",
@@ -336,8 +337,10 @@ fn generated_policies_reach_every_layer() {
     );
 }
 
-/// Worlds that once showed a disagreement (or guard one the generator is unlikely to hit):
-/// `tests/data/differential/*/` each hold a `policy.casepol` and an `entities.json`.
+/// Worlds that once showed a disagreement, or that pin down an edge of the definitions:
+/// `tests/data/differential/*/` each hold a `policy.casepol` and an `entities.json`. Both
+/// evaluators must agree on every request, and the VM's decisions with their determining rules
+/// are snapshotted, one line per request.
 #[test]
 fn regression_worlds_agree() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/differential");
@@ -354,13 +357,43 @@ fn regression_worlds_agree() {
             std::fs::read_to_string(d.join(f))
                 .unwrap_or_else(|e| panic!("{}: {e}", d.join(f).display()))
         };
-        let files = vec![(
-            d.join("policy.casepol").display().to_string(),
-            read("policy.casepol"),
-        )];
+        let name = d.file_name().expect("a directory name").to_string_lossy();
+        let files = vec![(format!("{name}/policy.casepol"), read("policy.casepol"))];
         if let Err(e) = check_world(&files, &read("entities.json"), &mut stats) {
             panic!("{}: {e}", d.display());
         }
+        let policy = Policy::from_source(&files[0].0, &files[0].1).expect("checked above");
+        let entities = policy
+            .load_entities(&read("entities.json"))
+            .expect("loaded above");
+        let mut transcript = String::new();
+        for req in requests(&policy, &entities) {
+            let Ok(resolved) = policy.resolve(&entities, &req) else {
+                continue;
+            };
+            let d = policy.decide(&entities, &resolved);
+            let rules: Vec<RuleKey> =
+                vm::determining_rules(policy.compiled(), &entities, &resolved, &d)
+                    .into_iter()
+                    .map(|r| key(r.kind(policy.compiled()), r.span(policy.compiled())))
+                    .collect();
+            transcript.push_str(&format!(
+                "{:<5} {:<6} {:<5} {:<5} {:<5} {:<12} {:<18} {}\n",
+                req.principal,
+                req.action,
+                req.resource.as_deref().unwrap_or("-"),
+                req.module.as_deref().unwrap_or("-"),
+                if d.allowed { "allow" } else { "deny" },
+                format!("{:?}", d.layer),
+                format!("{:?}", d.reason),
+                if rules.is_empty() {
+                    String::new()
+                } else {
+                    show(&policy, &rules)
+                }
+            ));
+        }
+        insta::assert_snapshot!(format!("world_{name}"), transcript);
     }
 }
 
@@ -394,6 +427,20 @@ fn type_faults_are_reported_and_fail_closed() {
     // `level != "high"` would hold for any string; on an int it must not admit the group.
     assert!(!d.allowed);
     assert_eq!(d.reason, Reason::NotInScope);
+    // An access mode on an attribute that holds an int: the mode denies.
+    let moded = Policy::from_source(
+        "moded.casepol",
+        "role R; action view; group G { grants R; } enum L { open, shut } \
+         case C { attr level: L; mode level { open: everyone; shut: everyone; } } \
+         casetype T { states S; initial S; } allow R: view;",
+    )
+    .expect("checks");
+    let req = moded
+        .resolve(&entities, &Request::new("ann", "view", Some("c1")))
+        .expect("resolves");
+    let (d, fault) = vm::decide_reporting_faults(moded.compiled(), &entities, &req);
+    assert_eq!(fault, Some(vm::TypeFault::ModeValue));
+    assert_eq!((d.allowed, d.layer), (false, casepol::Layer::AccessMode));
     // Loaded against its own policy, the same request meets no fault and is allowed.
     let own = loaded
         .resolve(&entities, &Request::new("ann", "view", Some("c1")))
@@ -420,32 +467,28 @@ fn long_run() {
     let mut seed = env_u64("CASEPOL_DIFF_SEED").unwrap_or(1000);
     let stats = RefCell::new(Stats::default());
     let start = Instant::now();
+    let mut shown = 0.0;
     while stats.borrow().requests < target {
         run(200, seed, &stats);
         seed += 1;
-        let s = stats.borrow();
-        eprintln!(
-            "{:>8.1}s  seed {:>6}  {:>10} policies  {:>12} cases",
-            start.elapsed().as_secs_f64(),
-            seed - 1,
-            s.policies,
-            s.requests
-        );
+        let elapsed = start.elapsed().as_secs_f64();
+        if elapsed - shown >= 10.0 {
+            shown = elapsed;
+            let s = stats.borrow();
+            eprintln!(
+                "{elapsed:>8.1}s  seeds {first}..={last}  {:>10} policies  {:>12} cases",
+                s.policies,
+                s.requests,
+                first = env_u64("CASEPOL_DIFF_SEED").unwrap_or(1000),
+                last = seed - 1,
+            );
+        }
     }
     eprintln!(
-        "done in {:.1}s, 0 disagreements, 0 type faults\n{}",
+        "done in {:.1}s, seeds {}..={}: 0 disagreements, 0 type faults, no unresolved request allowed\n{}",
         start.elapsed().as_secs_f64(),
+        env_u64("CASEPOL_DIFF_SEED").unwrap_or(1000),
+        seed - 1,
         stats.borrow().report()
     );
-}
-
-#[test]
-#[ignore]
-fn dump_samples() {
-    use proptest::strategy::ValueTree;
-    let mut runner = TestRunner::deterministic();
-    for _ in 0..3 {
-        let g = gen::case().new_tree(&mut runner).unwrap().current();
-        eprintln!("{g:?}\n==========");
-    }
 }

@@ -17,8 +17,8 @@ use serde_json::{json, Map, Value};
 use std::fmt;
 
 /// String literals and string attribute values come from one small pool, so that filters
-/// sometimes match and sometimes do not.
-const STRS: [&str; 3] = ["x", "y", "z"];
+/// sometimes match and sometimes do not. One needs escaping in the policy text.
+const STRS: [&str; 3] = ["x", "y", "say \"z\"\\"];
 const INTS: [i64; 4] = [0, 1, -1, 7];
 
 /// An action reference in a rule, table cell or `codes` line.
@@ -134,11 +134,14 @@ pub struct ModuleBlock {
     lines: Vec<GrantLine>,
 }
 
+/// A table cell: entries of (deny, action).
+type Cell = Vec<(bool, ActRef)>;
+
 #[derive(Debug, Clone)]
 pub struct Table {
     columns: Vec<SubjRef>,
-    /// State, and cells by column (a missing cell is `.`): entries of (deny, action).
-    rows: Vec<(u8, Vec<Vec<(bool, ActRef)>>)>,
+    /// State, and cells by column (a missing cell is `.`).
+    rows: Vec<(u8, Vec<Cell>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -272,7 +275,7 @@ fn scope() -> impl Strategy<Value = Scope> {
         3 => Just(Scope::Default),
         1 => Just(Scope::All),
         2 => vec(small(), 1..=2).prop_map(Scope::Assigned),
-        3 => vec(cond, 0..=3).prop_map(Scope::Filter),
+        4 => vec(cond, 0..=4).prop_map(Scope::Filter),
     ]
 }
 
@@ -292,10 +295,13 @@ fn group() -> impl Strategy<Value = Group> {
 }
 
 fn case_kind() -> impl Strategy<Value = CaseKind> {
-    let mode = (small(), vec(prop::option::weighted(0.7, vec(small(), 0..=2)), 1..=3))
+    let mode = (
+        small(),
+        vec(prop::option::weighted(0.7, vec(small(), 0..=2)), 1..=3),
+    )
         .prop_map(|(attr, arms)| Mode { attr, arms });
     (
-        vec(ty(), 0..=4),
+        vec(ty(), 0..=5),
         0u8..=3,
         prop::option::weighted(0.5, mode),
         vec(rule(), 0..=2),
@@ -326,14 +332,18 @@ fn kind() -> impl Strategy<Value = Kind> {
 }
 
 fn casetype() -> impl Strategy<Value = CaseType> {
-    let transition = (small(), vec(small(), 1..=2), small(), vec(subj_ref(), 1..=2)).prop_map(
-        |(action, from, to, by)| Transition {
+    let transition = (
+        small(),
+        vec(small(), 1..=2),
+        small(),
+        vec(subj_ref(), 1..=2),
+    )
+        .prop_map(|(action, from, to, by)| Transition {
             action,
             from,
             to,
             by,
-        },
-    );
+        });
     let line = (
         vec(subj_ref(), 1..=2),
         vec(prop::option::weighted(0.8, small()), 1..=2),
@@ -343,8 +353,8 @@ fn casetype() -> impl Strategy<Value = CaseType> {
         (small(), vec(line, 0..=2)).prop_map(|(module, lines)| ModuleBlock { module, lines });
     let entry = (prop::bool::weighted(0.25), act_ref());
     let row = (small(), vec(vec(entry, 0..=2), 1..=3));
-    let table =
-        (vec(subj_ref(), 1..=3), vec(row, 0..=3)).prop_map(|(columns, rows)| Table { columns, rows });
+    let table = (vec(subj_ref(), 1..=3), vec(row, 0..=3))
+        .prop_map(|(columns, rows)| Table { columns, rows });
     (
         1u8..=3,
         small(),
@@ -368,10 +378,16 @@ fn casetype() -> impl Strategy<Value = CaseType> {
 }
 
 pub fn policy_spec() -> impl Strategy<Value = PolicySpec> {
-    let module = (vec(prop_oneof![
-        3 => small().prop_map(ActRef::Action),
-        1 => small().prop_map(ActRef::Group),
-    ], 0..=3), vec(small(), 0..=1))
+    let module = (
+        vec(
+            prop_oneof![
+                3 => small().prop_map(ActRef::Action),
+                1 => small().prop_map(ActRef::Group),
+            ],
+            0..=3,
+        ),
+        vec(small(), 0..=1),
+    )
         .prop_map(|(actions, records)| Module { actions, records });
     let vocabulary = (
         1u8..=4,
@@ -381,7 +397,7 @@ pub fn policy_spec() -> impl Strategy<Value = PolicySpec> {
         prop::bool::weighted(0.2),
         vec(module, 0..=2),
         vec(group(), 1..=4),
-        vec(1u8..=3, 0..=2),
+        vec(1u8..=3, 0..=3),
         vec(ty(), 0..=2),
     );
     let resources = (
@@ -395,7 +411,17 @@ pub fn policy_spec() -> impl Strategy<Value = PolicySpec> {
     );
     (vocabulary, resources).prop_map(
         |(
-            (roles, actions, permissions, action_groups, require_group, modules, groups, enums, user_attrs),
+            (
+                roles,
+                actions,
+                permissions,
+                action_groups,
+                require_group,
+                modules,
+                groups,
+                enums,
+                user_attrs,
+            ),
             (case, kinds, codes, casetypes, rules, two_files, reverse),
         )| PolicySpec {
             roles,
@@ -438,7 +464,7 @@ pub fn entity_spec() -> impl Strategy<Value = EntitySpec> {
         });
     let res = (
         (small(), small(), small(), small()),
-        vec(any::<u8>(), 4),
+        vec(any::<u8>(), 6),
         vec(vec(small(), 0..=2), 3),
         code(),
         code(),
@@ -532,7 +558,10 @@ impl Names {
     }
 
     fn subjects(&self, s: &[SubjRef]) -> String {
-        s.iter().map(|x| self.subject(*x)).collect::<Vec<_>>().join(", ")
+        s.iter()
+            .map(|x| self.subject(*x))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     fn action_ref(&self, a: ActRef) -> String {
@@ -548,7 +577,10 @@ impl Names {
     }
 
     fn action_refs(&self, a: &[ActRef]) -> String {
-        a.iter().map(|x| self.action_ref(*x)).collect::<Vec<_>>().join(", ")
+        a.iter()
+            .map(|x| self.action_ref(*x))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Relation names for indices; empty when the policy has no relations.
@@ -601,6 +633,11 @@ fn rule_text(n: &Names, r: &Rule, states: Option<u8>) -> String {
     s
 }
 
+/// A casepol string literal.
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
 fn condition(n: &Names, c: &Cond) -> Option<String> {
     let testable: Vec<(usize, Ty)> = n
         .case_attrs
@@ -613,7 +650,7 @@ fn condition(n: &Names, c: &Cond) -> Option<String> {
     let name = format!("at{a}");
     let lit = |v: u8| -> String {
         match t {
-            Ty::Str => format!("\"{}\"", STRS[v as usize % STRS.len()]),
+            Ty::Str => quote(STRS[v as usize % STRS.len()]),
             Ty::Int => INTS[v as usize % INTS.len()].to_string(),
             Ty::Bool => (v % 2 == 1).to_string(),
             Ty::Enum(e) => format!("v{}", v % n.enums[e as usize]),
@@ -625,7 +662,10 @@ fn condition(n: &Names, c: &Cond) -> Option<String> {
             let op = if c.op % 2 == 0 { "==" } else { "!=" };
             format!("{name} {op} principal")
         }
-        Ty::SetStr => format!("{name} contains \"{}\"", STRS[c.vals[0] as usize % STRS.len()]),
+        Ty::SetStr => format!(
+            "{name} contains {}",
+            quote(STRS[c.vals[0] as usize % STRS.len()])
+        ),
         _ => match c.op % 3 {
             0 => format!("{name} == {}", lit(c.vals[0])),
             1 => format!("{name} != {}", lit(c.vals[0])),
@@ -740,8 +780,12 @@ fn render_policy(p: &PolicySpec) -> (Names, Vec<(String, String)>) {
     }
     for (i, m) in p.modules.iter().enumerate() {
         let mut body = String::new();
-        let acts: Vec<ActRef> =
-            m.actions.iter().copied().filter(|a| !matches!(a, ActRef::Star)).collect();
+        let acts: Vec<ActRef> = m
+            .actions
+            .iter()
+            .copied()
+            .filter(|a| !matches!(a, ActRef::Star))
+            .collect();
         if !acts.is_empty() {
             body.push_str(&format!(" actions {};", n.action_refs(&acts)));
         }
@@ -771,7 +815,11 @@ fn render_policy(p: &PolicySpec) -> (Names, Vec<(String, String)>) {
             head.push_str(&format!(" in G{parent}"));
         }
         let mut body = String::new();
-        let grants: Vec<String> = g.grants.iter().map(|&r| n.roles[r as usize % n.roles.len()].clone()).collect();
+        let grants: Vec<String> = g
+            .grants
+            .iter()
+            .map(|&r| n.roles[r as usize % n.roles.len()].clone())
+            .collect();
         if !grants.is_empty() {
             body.push_str(&format!(" grants {};", grants.join(", ")));
         }
@@ -831,7 +879,11 @@ fn render_policy(p: &PolicySpec) -> (Names, Vec<(String, String)>) {
                 for v in 0..n.enums[e as usize] {
                     let arm = &m.arms[v as usize % m.arms.len()];
                     let rels = arm.as_ref().map(|r| n.relations(r)).unwrap_or_default();
-                    let who = if rels.is_empty() { "everyone".to_string() } else { rels.join(", ") };
+                    let who = if rels.is_empty() {
+                        "everyone".to_string()
+                    } else {
+                        rels.join(", ")
+                    };
                     arms.push_str(&format!(" v{v}: {who};"));
                 }
                 body.push_str(&format!("\n  mode at{attr} {{{arms} }}"));
@@ -907,14 +959,26 @@ fn render_policy(p: &PolicySpec) -> (Names, Vec<(String, String)>) {
 fn casetype_text(n: &Names, t: usize, ct: &CaseType) -> String {
     let k = ct.states;
     let st = |i: u8| format!("S{}", i % k);
-    let mut out = format!("casetype T{t} {{\n  states {};\n  initial {};", (0..k).map(|i| format!("S{i}")).collect::<Vec<_>>().join(", "), st(ct.initial));
+    let mut out = format!(
+        "casetype T{t} {{\n  states {};\n  initial {};",
+        (0..k)
+            .map(|i| format!("S{i}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        st(ct.initial)
+    );
     let sources: Vec<u8> = ct
         .transitions
         .iter()
         .flat_map(|tr| tr.from.iter().map(|&f| f % k))
         .collect();
     // No transition may leave a final state: finals are only states no transition starts from.
-    let mut finals: Vec<u8> = ct.finals.iter().map(|&f| f % k).filter(|f| !sources.contains(f)).collect();
+    let mut finals: Vec<u8> = ct
+        .finals
+        .iter()
+        .map(|&f| f % k)
+        .filter(|f| !sources.contains(f))
+        .collect();
     finals.dedup();
     if !finals.is_empty() {
         let f: Vec<String> = finals.iter().map(|&f| st(f)).collect();
@@ -945,7 +1009,11 @@ fn casetype_text(n: &Names, t: usize, ct: &CaseType) -> String {
                     None => "*".into(),
                 })
                 .collect();
-            lines.push_str(&format!("\n    {}: {};", n.subjects(&l.subjects), acts.join(", ")));
+            lines.push_str(&format!(
+                "\n    {}: {};",
+                n.subjects(&l.subjects),
+                acts.join(", ")
+            ));
         }
         out.push_str(&format!("\n  module M{m} {{{lines}\n  }}"));
     }
@@ -953,7 +1021,11 @@ fn casetype_text(n: &Names, t: usize, ct: &CaseType) -> String {
         out.push_str(&format!("\n  {}", rule_text(n, r, Some(k))));
     }
     for tb in &ct.tables {
-        let header: Vec<String> = tb.columns.iter().map(|c| format!("| {}", n.subject(*c))).collect();
+        let header: Vec<String> = tb
+            .columns
+            .iter()
+            .map(|c| format!("| {}", n.subject(*c)))
+            .collect();
         out.push_str(&format!("\n  table {{\n      {}", header.join(" ")));
         let mut seen = Vec::new();
         for (state, cells) in &tb.rows {
@@ -970,7 +1042,9 @@ fn casetype_text(n: &Names, t: usize, ct: &CaseType) -> String {
                 } else {
                     let e: Vec<String> = entries
                         .iter()
-                        .map(|(deny, a)| format!("{}{}", if *deny { "-" } else { "+" }, n.action_ref(*a)))
+                        .map(|(deny, a)| {
+                            format!("{}{}", if *deny { "-" } else { "+" }, n.action_ref(*a))
+                        })
                         .collect();
                     out.push_str(&format!(" | {}", e.join(" ")));
                 }
@@ -983,7 +1057,11 @@ fn casetype_text(n: &Names, t: usize, ct: &CaseType) -> String {
 }
 
 fn code_text(c: &Code, pool: &[String]) -> String {
-    let level = |l: &Vec<u8>| -> Vec<String> { l.iter().map(|&i| pool[i as usize % pool.len()].clone()).collect() };
+    let level = |l: &Vec<u8>| -> Vec<String> {
+        l.iter()
+            .map(|&i| pool[i as usize % pool.len()].clone())
+            .collect()
+    };
     match c.levels.as_slice() {
         [] => String::new(),
         [one] if c.bare && !one.is_empty() => level(one).join("|"),
@@ -1023,7 +1101,11 @@ pub fn render(p: &PolicySpec, e: &EntitySpec) -> Generated {
     let mut pool: Vec<String> = users.clone();
     pool.extend(n.groups.iter().cloned());
     pool.extend(units.iter().cloned());
-    pool.extend(["X".to_string(), "Y".to_string(), "nobody-holds-this".to_string()]);
+    pool.extend([
+        "X".to_string(),
+        "Y".to_string(),
+        "nobody-holds-this".to_string(),
+    ]);
 
     let mut unit_json = Vec::new();
     for (i, parent) in e.units.iter().enumerate() {
@@ -1036,25 +1118,40 @@ pub fn render(p: &PolicySpec, e: &EntitySpec) -> Generated {
     }
     let mut user_json = Vec::new();
     for (i, u) in e.users.iter().enumerate() {
-        let mut groups: Vec<String> = u.groups.iter().map(|&g| n.groups[g as usize % n.groups.len()].clone()).collect();
+        let mut groups: Vec<String> = u
+            .groups
+            .iter()
+            .map(|&g| n.groups[g as usize % n.groups.len()].clone())
+            .collect();
         if p.require_group && groups.is_empty() {
             groups.push(n.groups[0].clone());
         }
         let mut o = Map::new();
         o.insert("id".into(), json!(users[i]));
         o.insert("groups".into(), json!(groups));
-        let us: Vec<&String> = u.units.iter().filter_map(|&x| pick(units.len(), x).map(|k| &units[k])).collect();
+        let us: Vec<&String> = u
+            .units
+            .iter()
+            .filter_map(|&x| pick(units.len(), x).map(|k| &units[k]))
+            .collect();
         if !us.is_empty() {
             o.insert("units".into(), json!(us));
         }
         if !u.terms.is_empty() {
-            let terms: Vec<&str> = u.terms.iter().map(|&t| ["X", "Y"][t as usize % 2]).collect();
+            let terms: Vec<&str> = u
+                .terms
+                .iter()
+                .map(|&t| ["X", "Y"][t as usize % 2])
+                .collect();
             o.insert("terms".into(), json!(terms));
         }
         if !n.user_attrs.is_empty() {
             let mut a = Map::new();
             for (j, t) in n.user_attrs.iter().enumerate() {
-                a.insert(format!("u{j}"), attr_value(*t, u.attrs[j % u.attrs.len()], &n, users.len(), &[]));
+                a.insert(
+                    format!("u{j}"),
+                    attr_value(*t, u.attrs[j % u.attrs.len()], &n, users.len(), &[]),
+                );
             }
             o.insert("attrs".into(), Value::Object(a));
         }
@@ -1072,7 +1169,11 @@ pub fn render(p: &PolicySpec, e: &EntitySpec) -> Generated {
     let mut placed: Vec<(usize, String, &Res)> = Vec::new();
     for (k, r) in order {
         if let Some(pk) = n.kind_parent[k] {
-            let parents: Vec<&String> = placed.iter().filter(|(x, _, _)| *x == pk).map(|(_, id, _)| id).collect();
+            let parents: Vec<&String> = placed
+                .iter()
+                .filter(|(x, _, _)| *x == pk)
+                .map(|(_, id, _)| id)
+                .collect();
             if parents.is_empty() {
                 continue;
             }
@@ -1082,22 +1183,39 @@ pub fn render(p: &PolicySpec, e: &EntitySpec) -> Generated {
     }
     let mut res_json = Vec::new();
     for (k, id, r) in &placed {
-        let same_kind: Vec<String> = placed.iter().filter(|(x, _, _)| x == k).map(|(_, i, _)| i.clone()).collect();
+        let same_kind: Vec<String> = placed
+            .iter()
+            .filter(|(x, _, _)| x == k)
+            .map(|(_, i, _)| i.clone())
+            .collect();
         let mut o = Map::new();
         o.insert("id".into(), json!(id));
         o.insert("kind".into(), json!(n.kinds[*k]));
         if let Some(pk) = n.kind_parent[*k] {
-            let parents: Vec<&String> = placed.iter().filter(|(x, _, _)| *x == pk).map(|(_, id, _)| id).collect();
-            o.insert("parent".into(), json!(parents[r.parent as usize % parents.len()]));
+            let parents: Vec<&String> = placed
+                .iter()
+                .filter(|(x, _, _)| *x == pk)
+                .map(|(_, id, _)| id)
+                .collect();
+            o.insert(
+                "parent".into(),
+                json!(parents[r.parent as usize % parents.len()]),
+            );
         }
         let is_case = n.has_case && *k == 0;
         if is_case {
             let t = r.casetype as usize % n.casetypes.len();
             o.insert("type".into(), json!(format!("T{t}")));
-            o.insert("state".into(), json!(format!("S{}", r.state % n.casetypes[t])));
+            o.insert(
+                "state".into(),
+                json!(format!("S{}", r.state % n.casetypes[t])),
+            );
             let mut rels = Map::new();
             for (ri, rel) in n.relations.iter().enumerate() {
-                let holders: Vec<&String> = r.relations[ri].iter().map(|&u| &users[u as usize % users.len()]).collect();
+                let holders: Vec<&String> = r.relations[ri]
+                    .iter()
+                    .map(|&u| &users[u as usize % users.len()])
+                    .collect();
                 if !holders.is_empty() {
                     rels.insert(rel.clone(), json!(holders));
                 }
@@ -1109,8 +1227,15 @@ pub fn render(p: &PolicySpec, e: &EntitySpec) -> Generated {
         if !n.kind_attrs[*k].is_empty() {
             let mut a = Map::new();
             for (j, t) in n.kind_attrs[*k].iter().enumerate() {
-                let name = if is_case { format!("at{j}") } else { format!("b{j}") };
-                a.insert(name, attr_value(*t, r.attrs[j % r.attrs.len()], &n, users.len(), &same_kind));
+                let name = if is_case {
+                    format!("at{j}")
+                } else {
+                    format!("b{j}")
+                };
+                a.insert(
+                    name,
+                    attr_value(*t, r.attrs[j % r.attrs.len()], &n, users.len(), &same_kind),
+                );
             }
             o.insert("attrs".into(), Value::Object(a));
         }
