@@ -406,6 +406,10 @@ pub enum Determining {
 
 impl Determining {
     /// Where the rule is written.
+    ///
+    /// # Panics
+    ///
+    /// When `self` did not come from [`determining_rules`] on this policy.
     pub fn span(self, policy: &CompiledPolicy) -> Span {
         let p = policy.ir();
         match self {
@@ -425,6 +429,10 @@ impl Determining {
 
     /// What it is, in the words `explain` uses: `rule`, `table cell`, `transition`,
     /// `module grant` or `access mode`.
+    ///
+    /// # Panics
+    ///
+    /// When `self` did not come from [`determining_rules`] on this policy.
     pub fn kind(self, policy: &CompiledPolicy) -> &'static str {
         match self {
             Determining::Rule(r) => match policy.ir().rules[r.idx()].origin {

@@ -1,4 +1,4 @@
-//! Random well-typed policies, entities consistent with them, and the requests to ask.
+//! Random well-typed policies, and entities consistent with them.
 //!
 //! A generated case is a [`PolicySpec`] and an [`EntitySpec`]: plain data built from small,
 //! independent choices. Every reference from one part to another (a group's parent, a rule's
