@@ -124,6 +124,53 @@ pub struct CompiledPolicy {
     pub(crate) action_index: HashMap<String, u32>,
     pub(crate) permission_index: HashMap<String, u32>,
     pub(crate) module_index: HashMap<String, u32>,
+    /// Cold-path tables behind [`crate::vm::determining_rules`]; `decide` never reads them.
+    pub(crate) why: Why,
+}
+
+/// A list of `u32` per slot, stored flat: slot `i` is `items[start[i]..start[i + 1]]`.
+#[derive(Debug, Default)]
+pub(crate) struct Buckets {
+    start: Vec<u32>,
+    items: Vec<u32>,
+}
+
+impl Buckets {
+    /// Flattens per-slot lists, dropping an item repeated within its slot.
+    fn new(lists: Vec<Vec<u32>>) -> Buckets {
+        let mut b = Buckets {
+            start: Vec::with_capacity(lists.len() + 1),
+            items: Vec::new(),
+        };
+        b.start.push(0);
+        for mut l in lists {
+            l.sort_unstable();
+            l.dedup();
+            b.items.extend(l);
+            b.start.push(b.items.len() as u32);
+        }
+        b
+    }
+
+    pub(crate) fn get(&self, slot: usize) -> &[u32] {
+        &self.items[self.start[slot] as usize..self.start[slot + 1] as usize]
+    }
+}
+
+/// Which source rule stands behind each bit of the data masks and module grants: the same slots
+/// as `global`, `kind_rules`, `state_rules` and `module_grants`, holding rule and line indices
+/// instead of subject unions. Built alongside the masks from the IR, not from a decision.
+#[derive(Debug, Default)]
+pub(crate) struct Why {
+    /// Per `ir.rules` index: is it a deny, and its subjects.
+    pub(crate) rules: Vec<(bool, Bits)>,
+    pub(crate) global: Buckets,
+    pub(crate) kind: Buckets,
+    pub(crate) state: Buckets,
+    /// Per module-grant line of every case type: (case type, line index in it, subjects).
+    pub(crate) grant_lines: Vec<(u32, u32, Bits)>,
+    /// Indices into `grant_lines`, in the slots of `module_grants`.
+    pub(crate) grants: Buckets,
 }
 
 /// The subject bit of a role or relation.
@@ -228,12 +275,25 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
         slots += ct.states.len() as u32;
     }
     let mut state_rules = vec![Masks::default(); slots as usize * n_actions];
-    for r in &ir.rules {
+    let mut why_global = vec![Vec::new(); global.len()];
+    let mut why_kind = vec![Vec::new(); kind_rules.len()];
+    let mut why_state = vec![Vec::new(); state_rules.len()];
+    let mut why_rules = Vec::with_capacity(ir.rules.len());
+    for (id, r) in ir.rules.iter().enumerate() {
         let subj = subjects(&ir, &r.subjects);
+        let id = id as u32;
+        why_rules.push((r.effect == Effect::Deny, subj));
         for a in &r.actions {
             match r.scope {
-                RuleScope::Global => global[a.idx()].add(r.effect, subj),
-                RuleScope::Kind(k) => kind_rules[k.idx() * n_actions + a.idx()].add(r.effect, subj),
+                RuleScope::Global => {
+                    global[a.idx()].add(r.effect, subj);
+                    why_global[a.idx()].push(id);
+                }
+                RuleScope::Kind(k) => {
+                    let slot = k.idx() * n_actions + a.idx();
+                    kind_rules[slot].add(r.effect, subj);
+                    why_kind[slot].push(id);
+                }
                 RuleScope::CaseType(t) => {
                     let base = state_base[t.idx()] as usize;
                     let n_states = ir.casetypes[t.idx()].states.len();
@@ -243,7 +303,9 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
                         r.states.iter().map(|s| s.idx()).collect()
                     };
                     for s in states {
-                        state_rules[(base + s) * n_actions + a.idx()].add(r.effect, subj);
+                        let slot = (base + s) * n_actions + a.idx();
+                        state_rules[slot].add(r.effect, subj);
+                        why_state[slot].push(id);
                     }
                 }
             }
@@ -251,18 +313,30 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
     }
 
     let mut module_grants = vec![Bits::EMPTY; ir.casetypes.len() * n_modules * n_actions];
+    let mut why_grants = vec![Vec::new(); module_grants.len()];
+    let mut grant_lines = Vec::new();
     let mut ct_has_modules = vec![false; ir.casetypes.len()];
     for (t, ct) in ir.casetypes.iter().enumerate() {
         ct_has_modules[t] = ct.uses_modules;
-        for g in &ct.module_grants {
+        for (line, g) in ct.module_grants.iter().enumerate() {
             let subj = subjects(&ir, &g.subjects);
+            let id = grant_lines.len() as u32;
+            grant_lines.push((t as u32, line as u32, subj));
             for a in &g.actions {
-                let slot =
-                    &mut module_grants[(t * n_modules + g.module.idx()) * n_actions + a.idx()];
-                *slot = slot.union(subj);
+                let i = (t * n_modules + g.module.idx()) * n_actions + a.idx();
+                module_grants[i] = module_grants[i].union(subj);
+                why_grants[i].push(id);
             }
         }
     }
+    let why = Why {
+        rules: why_rules,
+        global: Buckets::new(why_global),
+        kind: Buckets::new(why_kind),
+        state: Buckets::new(why_state),
+        grant_lines,
+        grants: Buckets::new(why_grants),
+    };
     let module_actions = ir
         .modules
         .iter()
@@ -328,6 +402,7 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
         permission_index: index(ir.permissions.iter().map(|a| &a.name).collect()),
         module_index: index(ir.modules.iter().map(|a| &a.name).collect()),
         literals,
+        why,
         ir,
         sources,
     }

@@ -5,7 +5,9 @@
 
 use crate::bits::Bits;
 use crate::compile::{CScope, CompiledPolicy, Insn};
-use crate::entities::{AttrValue, Entities, Level, Resource};
+use crate::diagnostic::Span;
+use crate::entities::{AttrValue, Entities, Level, Resource, User};
+use crate::ir::{CaseTypeId, RuleId, RuleOrigin};
 use crate::request::Resolved;
 use serde::Serialize;
 
@@ -91,33 +93,89 @@ fn holds_level(codes: &[u32], level: &Level) -> bool {
     level.is_empty() || level.iter().any(|c| codes.binary_search(c).is_ok())
 }
 
-#[inline]
-fn run_filter(code: &[Insn], attrs: &[AttrValue], principal: u32) -> bool {
-    code.iter().any(|insn| match *insn {
-        Insn::EqSym { attr, sym, negate } => {
-            matches!(attrs[attr as usize], AttrValue::Sym(s) if s == sym) != negate
+/// A place where compiled code met entity data of a type it does not handle. The checker and
+/// the entity loader together rule these out: a checked policy with entities that loaded never
+/// meets one (tests/differential.rs asserts it). Should one happen anyway, the VM fails closed:
+/// the filter condition is false, the access mode denies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypeFault {
+    /// Scope-filter instruction `insn` read an attribute the anchor case does not have.
+    MissingAttribute { insn: u32 },
+    /// Scope-filter instruction `insn` found a value of another type than the one it tests.
+    FilterOperand { insn: u32 },
+    /// The access-mode attribute of the anchor case is missing, is not an enum variant, or is a
+    /// variant the mode has no line for.
+    ModeValue,
+}
+
+/// Where the decision path reports a [`TypeFault`]. Deciding is generic over it so that
+/// [`decide`] compiles the reports away and [`decide_reporting_faults`] runs the same code.
+trait Faults {
+    fn fault(&mut self, fault: TypeFault);
+}
+
+/// Drops every report: the production path.
+struct Ignore;
+
+impl Faults for Ignore {
+    #[inline(always)]
+    fn fault(&mut self, _: TypeFault) {}
+}
+
+/// Keeps the first report.
+struct First(Option<TypeFault>);
+
+impl Faults for First {
+    #[cold]
+    fn fault(&mut self, fault: TypeFault) {
+        self.0.get_or_insert(fault);
+    }
+}
+
+impl Insn {
+    #[inline]
+    fn attr(&self) -> u32 {
+        match *self {
+            Insn::EqSym { attr, .. }
+            | Insn::EqInt { attr, .. }
+            | Insn::EqBool { attr, .. }
+            | Insn::EqVariant { attr, .. }
+            | Insn::Contains { attr, .. }
+            | Insn::IsPrincipal { attr, .. } => attr,
         }
-        Insn::EqInt {
-            attr,
-            value,
-            negate,
-        } => matches!(attrs[attr as usize], AttrValue::Int(i) if i == value) != negate,
-        Insn::EqBool {
-            attr,
-            value,
-            negate,
-        } => matches!(attrs[attr as usize], AttrValue::Bool(b) if b == value) != negate,
-        Insn::EqVariant {
-            attr,
-            variant,
-            negate,
-        } => matches!(attrs[attr as usize], AttrValue::Variant(v) if v == variant) != negate,
-        Insn::Contains { attr, sym } => match &attrs[attr as usize] {
-            AttrValue::Set(s) => s.binary_search(&sym).is_ok(),
-            _ => false,
-        },
-        Insn::IsPrincipal { attr, negate } => {
-            matches!(attrs[attr as usize], AttrValue::User(u) if u == principal) != negate
+    }
+}
+
+#[inline]
+fn run_filter<F: Faults>(
+    code: &[Insn],
+    start: u32,
+    attrs: &[AttrValue],
+    principal: u32,
+    faults: &mut F,
+) -> bool {
+    code.iter().enumerate().any(|(i, insn)| {
+        let insn_at = start + i as u32;
+        let Some(v) = attrs.get(insn.attr() as usize) else {
+            faults.fault(TypeFault::MissingAttribute { insn: insn_at });
+            return false;
+        };
+        match (*insn, v) {
+            (Insn::EqSym { sym, negate, .. }, AttrValue::Sym(s)) => (*s == sym) != negate,
+            (Insn::EqInt { value, negate, .. }, AttrValue::Int(i)) => (*i == value) != negate,
+            (Insn::EqBool { value, negate, .. }, AttrValue::Bool(b)) => (*b == value) != negate,
+            (
+                Insn::EqVariant {
+                    variant, negate, ..
+                },
+                AttrValue::Variant(v),
+            ) => (*v == variant) != negate,
+            (Insn::Contains { sym, .. }, AttrValue::Set(s)) => s.binary_search(&sym).is_ok(),
+            (Insn::IsPrincipal { negate, .. }, AttrValue::User(u)) => (*u == principal) != negate,
+            _ => {
+                faults.fault(TypeFault::FilterOperand { insn: insn_at });
+                false
+            }
         }
     })
 }
@@ -142,6 +200,28 @@ pub(crate) fn held_relations(
 
 /// Decides a resolved request. See docs/semantics.md for the algorithm.
 pub fn decide(policy: &CompiledPolicy, entities: &Entities, req: &Resolved) -> Decision {
+    decide_with(policy, entities, req, &mut Ignore)
+}
+
+/// Decides exactly as [`decide`] does, and also returns the first [`TypeFault`] met on the way,
+/// if any. For tests and fuzzers: a checked policy with entities that loaded never meets one.
+pub fn decide_reporting_faults(
+    policy: &CompiledPolicy,
+    entities: &Entities,
+    req: &Resolved,
+) -> (Decision, Option<TypeFault>) {
+    let mut faults = First(None);
+    let d = decide_with(policy, entities, req, &mut faults);
+    (d, faults.0)
+}
+
+#[inline]
+fn decide_with<F: Faults>(
+    policy: &CompiledPolicy,
+    entities: &Entities,
+    req: &Resolved,
+    faults: &mut F,
+) -> Decision {
     match *req {
         Resolved::Permission {
             principal,
@@ -167,25 +247,23 @@ pub fn decide(policy: &CompiledPolicy, entities: &Entities, req: &Resolved) -> D
             action,
             resource,
             module,
-        } => decide_action(policy, entities, principal, action, resource, module),
+        } => decide_action(
+            policy, entities, principal, action, resource, module, faults,
+        ),
     }
 }
 
+/// The relations the principal holds on the anchor, and the effective subjects: those relations
+/// plus the roles of every group of the principal that is in scope (docs/semantics.md).
 #[inline]
-fn decide_action(
+fn effective_subjects<F: Faults>(
     policy: &CompiledPolicy,
-    entities: &Entities,
+    user: &User,
+    anchor: Option<&Resource>,
     principal: u32,
-    action: u32,
-    resource: u32,
-    module: Option<u32>,
-) -> Decision {
-    let user = &entities.users[principal as usize];
-    let res = &entities.resources[resource as usize];
-    let anchor = res.anchor.map(|a| &entities.resources[a as usize]);
+    faults: &mut F,
+) -> (Bits, Bits) {
     let relations = held_relations(policy, anchor, principal);
-
-    // Scope: roles of groups in scope, plus relations held.
     let mut subjects = relations;
     for &g in user.groups.iter() {
         let group = &policy.groups[g as usize];
@@ -195,8 +273,10 @@ fn decide_action(
             CScope::Filter { start, len } => match anchor {
                 Some(a) => run_filter(
                     &policy.code[start as usize..(start + len) as usize],
+                    start,
                     &a.attrs,
                     principal,
+                    faults,
                 ),
                 None => false,
             },
@@ -205,6 +285,34 @@ fn decide_action(
             subjects = subjects.union(group.roles);
         }
     }
+    (relations, subjects)
+}
+
+/// The access-mode line that applies to the anchor: `Ok(variant)`, or the fault met reading it.
+#[inline]
+fn mode_line(attr: u32, arms: &[Option<Bits>], anchor: &Resource) -> Result<u32, TypeFault> {
+    match anchor.attrs.get(attr as usize) {
+        Some(&AttrValue::Variant(v)) if (v as usize) < arms.len() => Ok(v),
+        _ => Err(TypeFault::ModeValue),
+    }
+}
+
+#[inline]
+fn decide_action<F: Faults>(
+    policy: &CompiledPolicy,
+    entities: &Entities,
+    principal: u32,
+    action: u32,
+    resource: u32,
+    module: Option<u32>,
+    faults: &mut F,
+) -> Decision {
+    let user = &entities.users[principal as usize];
+    let res = &entities.resources[resource as usize];
+    let anchor = res.anchor.map(|a| &entities.resources[a as usize]);
+
+    // Scope: roles of groups in scope, plus relations held.
+    let (relations, subjects) = effective_subjects(policy, user, anchor, principal, faults);
     if subjects.is_empty() {
         return Decision::deny(Layer::Scope, Reason::NotInScope);
     }
@@ -220,11 +328,17 @@ fn decide_action(
     }
 
     if let (Some((attr, arms)), Some(a)) = (&policy.mode, anchor) {
-        if let AttrValue::Variant(v) = a.attrs[*attr as usize] {
-            if let Some(Some(needed)) = arms.get(v as usize) {
-                if !relations.intersects(needed) {
-                    return Decision::deny(Layer::AccessMode, Reason::Restricted);
+        match mode_line(*attr, arms, a) {
+            Ok(v) => {
+                if let Some(needed) = &arms[v as usize] {
+                    if !relations.intersects(needed) {
+                        return Decision::deny(Layer::AccessMode, Reason::Restricted);
+                    }
                 }
+            }
+            Err(fault) => {
+                faults.fault(fault);
+                return Decision::deny(Layer::AccessMode, Reason::Restricted);
             }
         }
     }
@@ -277,4 +391,138 @@ fn decide_action(
         layer: last,
         reason: Reason::Allowed,
     }
+}
+
+/// A source rule that determined a decision: see "Determining rules" in docs/semantics.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Determining {
+    /// A data rule: a rule statement, a table-cell entry or a transition.
+    Rule(RuleId),
+    /// Line `line` of the module-grant blocks of case type `casetype`, in source order.
+    ModuleGrant { casetype: CaseTypeId, line: u32 },
+    /// The access-mode line for enum variant `variant`.
+    ModeLine { variant: u32 },
+}
+
+impl Determining {
+    /// Where the rule is written.
+    ///
+    /// # Panics
+    ///
+    /// When `self` did not come from [`determining_rules`] on this policy.
+    pub fn span(self, policy: &CompiledPolicy) -> Span {
+        let p = policy.ir();
+        match self {
+            Determining::Rule(r) => p.rules[r.idx()].span,
+            Determining::ModuleGrant { casetype, line } => {
+                p.casetypes[casetype.idx()].module_grants[line as usize].span
+            }
+            Determining::ModeLine { variant } => {
+                let mode = p
+                    .case_kind
+                    .and_then(|k| p.kinds[k.idx()].mode.as_ref())
+                    .expect("a mode line exists only when the case kind has a mode");
+                mode.arm_spans[variant as usize]
+            }
+        }
+    }
+
+    /// What it is, in the words `explain` uses: `rule`, `table cell`, `transition`,
+    /// `module grant` or `access mode`.
+    ///
+    /// # Panics
+    ///
+    /// When `self` did not come from [`determining_rules`] on this policy.
+    pub fn kind(self, policy: &CompiledPolicy) -> &'static str {
+        match self {
+            Determining::Rule(r) => match policy.ir().rules[r.idx()].origin {
+                RuleOrigin::Statement => "rule",
+                RuleOrigin::TableCell { .. } => "table cell",
+                RuleOrigin::Transition { .. } => "transition",
+            },
+            Determining::ModuleGrant { .. } => "module grant",
+            Determining::ModeLine { .. } => "access mode",
+        }
+    }
+}
+
+/// The rules that determined `decision`, which [`decide`] returned for `req`, as defined under
+/// "Determining rules" in docs/semantics.md: for an allowed action, the matching allow rules of
+/// the data layer and, when the module layer applied, the matching module-grant lines; for an
+/// explicit deny, the matching deny rules; for an access-mode deny, the mode line of the case's
+/// value; for every other decision, none. Sorted, without repeats.
+///
+/// This is the cold path: it allocates, and reads tables that `decide` does not. It recomputes
+/// the effective subjects with the same code as `decide`, then reads the rule indices compiled
+/// alongside the masks.
+pub fn determining_rules(
+    policy: &CompiledPolicy,
+    entities: &Entities,
+    req: &Resolved,
+    decision: &Decision,
+) -> Vec<Determining> {
+    let Resolved::Action {
+        principal,
+        action,
+        resource,
+        module,
+    } = *req
+    else {
+        return Vec::new();
+    };
+    let user = &entities.users[principal as usize];
+    let res = &entities.resources[resource as usize];
+    let anchor = res.anchor.map(|a| &entities.resources[a as usize]);
+    let (_, subjects) = effective_subjects(policy, user, anchor, principal, &mut Ignore);
+    let why = &policy.why;
+    let mut out = Vec::new();
+    // The data rules of this action on this resource that match a subject, with this effect.
+    let data = |deny: bool, out: &mut Vec<Determining>| {
+        let n = policy.n_actions;
+        let a = action as usize;
+        let mut lists = vec![why.global.get(a), why.kind.get(res.kind.idx() * n + a)];
+        if let Some(c) = anchor {
+            let slot = (policy.state_base[c.casetype as usize] + c.state) as usize;
+            lists.push(why.state.get(slot * n + a));
+        }
+        for &r in lists.into_iter().flatten() {
+            let (is_deny, subj) = why.rules[r as usize];
+            if is_deny == deny && subj.intersects(&subjects) {
+                out.push(Determining::Rule(RuleId(r)));
+            }
+        }
+    };
+    match (decision.allowed, decision.layer, decision.reason) {
+        (true, _, _) => {
+            data(false, &mut out);
+            if let (Some(c), Some(m)) = (anchor, module) {
+                if policy.ct_has_modules[c.casetype as usize] {
+                    let n_modules = policy.ir().modules.len();
+                    let slot = (c.casetype as usize * n_modules + m as usize) * policy.n_actions
+                        + action as usize;
+                    for &g in why.grants.get(slot) {
+                        let (t, line, subj) = why.grant_lines[g as usize];
+                        if subj.intersects(&subjects) {
+                            out.push(Determining::ModuleGrant {
+                                casetype: CaseTypeId(t),
+                                line,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        (false, Layer::Data, Reason::ExplicitlyDenied) => data(true, &mut out),
+        (false, Layer::AccessMode, Reason::Restricted) => {
+            if let (Some((attr, arms)), Some(c)) = (&policy.mode, anchor) {
+                if let Ok(v) = mode_line(*attr, arms, c) {
+                    out.push(Determining::ModeLine { variant: v });
+                }
+            }
+        }
+        _ => {}
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
 }
