@@ -93,6 +93,8 @@ impl Masks {
 /// The compiled form of a policy.
 #[derive(Debug)]
 pub struct CompiledPolicy {
+    /// Unique to this compilation: entities loaded for it carry it, and deciding checks it.
+    pub(crate) stamp: u64,
     pub(crate) ir: Policy,
     pub(crate) sources: Sources,
     /// Policy string literals; entity loading interns these first, so literal `i` is symbol `i`.
@@ -190,6 +192,14 @@ fn relations(p: &Policy, r: &[ir::RelationId]) -> Bits {
 }
 
 /// Lowers a checked policy. Infallible: the checker has rejected everything that could fail.
+/// A number no other compiled policy or entity set of this process has: it ties entities to the
+/// policy that loaded them and a resolved request to the entities it was resolved against, so
+/// that mixing them up is an error, never a decision about the wrong user or resource.
+pub(crate) fn next_stamp() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
     let n_actions = ir.actions.len();
     let n_modules = ir.modules.len();
@@ -382,6 +392,7 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
             .collect()
     };
     CompiledPolicy {
+        stamp: next_stamp(),
         n_actions,
         n_roles: ir.roles.len(),
         groups,

@@ -74,6 +74,10 @@ pub struct Unit {
 /// Loaded entities, bound to the policy they were validated against.
 #[derive(Debug)]
 pub struct Entities {
+    /// The stamp of the compiled policy that loaded these entities.
+    pub(crate) policy_stamp: u64,
+    /// Unique to this load; a `Resolved` request carries the stamp it was resolved against.
+    pub(crate) stamp: u64,
     pub(crate) symbols: Vec<String>,
     pub(crate) users: Vec<User>,
     pub(crate) units: Vec<Unit>,
@@ -1063,8 +1067,9 @@ impl Entities {
             r.read = read;
             r.write = write;
         }
-        let _ = ld.policy;
         Ok(Entities {
+            policy_stamp: ld.policy.stamp,
+            stamp: crate::compile::next_stamp(),
             symbols: ld.symbols,
             users,
             units,

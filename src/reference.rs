@@ -202,6 +202,16 @@ pub fn evaluate_resolved(
     req: &Resolved,
 ) -> Trace {
     let p = policy.ir();
+    if !req.belongs_to(policy, ent) {
+        return Trace {
+            decision: Decision::ERROR,
+            request: request.clone(),
+            error: Some(crate::request::mismatched()),
+            resource_kind: None,
+            case: None,
+            layers: Vec::new(),
+        };
+    }
     let user = &ent.users[req.principal() as usize];
     let member = memberships(p, &user.direct_groups);
     let mut trace = Trace {

@@ -82,20 +82,40 @@ impl Request {
     }
 }
 
-/// A request with every name replaced by its id.
+/// A request with every name replaced by its id. Only [`resolve`] makes one, and it is valid
+/// only with the entities it was resolved against: deciding it with other entities is an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resolved {
     /// An account permission (no resource).
-    Permission { principal: u32, permission: u32 },
+    #[non_exhaustive]
+    Permission {
+        principal: u32,
+        permission: u32,
+        /// The stamp of the entities it was resolved against.
+        entities: u64,
+    },
+    #[non_exhaustive]
     Action {
         principal: u32,
         action: u32,
         resource: u32,
         module: Option<u32>,
+        /// The stamp of the entities it was resolved against.
+        entities: u64,
     },
 }
 
 impl Resolved {
+    /// Whether this request was resolved against these entities, loaded for this policy. The
+    /// ids of a request only mean something there; deciding anywhere else must fail closed.
+    #[inline]
+    pub(crate) fn belongs_to(&self, policy: &CompiledPolicy, entities: &Entities) -> bool {
+        let stamp = match *self {
+            Resolved::Permission { entities, .. } | Resolved::Action { entities, .. } => entities,
+        };
+        stamp == entities.stamp && entities.policy_stamp == policy.stamp
+    }
+
     pub fn principal(&self) -> u32 {
         match *self {
             Resolved::Permission { principal, .. } | Resolved::Action { principal, .. } => {
@@ -127,6 +147,9 @@ pub enum RequestErrorKind {
     /// of the wrong type. [`resolve`] never returns it; readers of requests, such as the
     /// command line's batches, do.
     InvalidRequest,
+    /// The entities were loaded for another policy, or (when deciding) the request was
+    /// resolved against other entities.
+    MismatchedEntities,
 }
 
 impl std::fmt::Display for RequestError {
@@ -207,6 +230,9 @@ pub fn resolve(
     req: &Request,
 ) -> Result<Resolved, RequestError> {
     let p = policy.ir();
+    if entities.policy_stamp != policy.stamp {
+        return Err(mismatched());
+    }
     let Some(&principal) = entities.user_index.get(&req.principal) else {
         let is_role = p.roles.iter().any(|r| r.name == req.principal);
         let is_group = p.groups.iter().any(|g| g.name == req.principal);
@@ -263,6 +289,7 @@ pub fn resolve(
         return Ok(Resolved::Permission {
             principal,
             permission,
+            entities: entities.stamp,
         });
     }
     let Some(&action) = policy.action_index.get(&req.action) else {
@@ -324,5 +351,16 @@ pub fn resolve(
         action,
         resource,
         module,
+        entities: entities.stamp,
     })
+}
+
+/// The error for entities or a resolved request used with the wrong policy or entities.
+#[cold]
+pub(crate) fn mismatched() -> RequestError {
+    error(
+        RequestErrorKind::MismatchedEntities,
+        "the entities were loaded for another policy, or the request was resolved against other entities".into(),
+        Some("load entities with the policy that decides, and resolve each request against the entities it is decided with".into()),
+    )
 }

@@ -222,10 +222,14 @@ fn decide_with<F: Faults>(
     req: &Resolved,
     faults: &mut F,
 ) -> Decision {
+    if !req.belongs_to(policy, entities) {
+        return Decision::ERROR;
+    }
     match *req {
         Resolved::Permission {
             principal,
             permission,
+            ..
         } => {
             let user = &entities.users[principal as usize];
             if user
@@ -247,6 +251,7 @@ fn decide_with<F: Faults>(
             action,
             resource,
             module,
+            ..
         } => decide_action(
             policy, entities, principal, action, resource, module, faults,
         ),
@@ -466,10 +471,14 @@ pub fn determining_rules(
         action,
         resource,
         module,
+        ..
     } = *req
     else {
         return Vec::new();
     };
+    if !req.belongs_to(policy, entities) {
+        return Vec::new();
+    }
     let user = &entities.users[principal as usize];
     let res = &entities.resources[resource as usize];
     let anchor = res.anchor.map(|a| &entities.resources[a as usize]);
@@ -525,4 +534,64 @@ pub fn determining_rules(
     out.sort_unstable();
     out.dedup();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Policy, Request};
+
+    /// The fault probe works: entities loaded against one policy and decided with another whose
+    /// attribute has another type make the VM meet a fault, and it fails closed. The API refuses
+    /// such a mix (see `Resolved::belongs_to`), so the test forges the stamp that ties them.
+    #[test]
+    fn type_faults_are_reported_and_fail_closed() {
+        let loaded = Policy::from_source(
+            "loaded.casepol",
+            "role R; action view; group G { grants R; } case C { attr level: int; } \
+             casetype T { states S; initial S; } allow R: view;",
+        )
+        .expect("checks");
+        let deciding = Policy::from_source(
+            "deciding.casepol",
+            r#"role R; action view; group G { grants R; scope filter { level != "high"; } }
+               case C { attr level: string; } casetype T { states S; initial S; } allow R: view;"#,
+        )
+        .expect("checks");
+        let moded = Policy::from_source(
+            "moded.casepol",
+            "role R; action view; group G { grants R; } enum L { open, shut } \
+             case C { attr level: L; mode level { open: everyone; shut: everyone; } } \
+             casetype T { states S; initial S; } allow R: view;",
+        )
+        .expect("checks");
+        let mut entities = loaded
+            .load_entities(
+                r#"{"users": [{"id": "ann", "groups": ["G"]}],
+                    "resources": [{"id": "c1", "kind": "C", "type": "T", "state": "S", "attrs": {"level": 3}}]}"#,
+            )
+            .expect("loads");
+        let request = Request::new("ann", "view", Some("c1"));
+
+        entities.policy_stamp = deciding.compiled().stamp;
+        let req = deciding.resolve(&entities, &request).expect("resolves");
+        let (d, fault) = decide_reporting_faults(deciding.compiled(), &entities, &req);
+        assert_eq!(fault, Some(TypeFault::FilterOperand { insn: 0 }));
+        // `level != "high"` would hold for any string; on an int it must not admit the group.
+        assert!(!d.allowed);
+        assert_eq!(d.reason, Reason::NotInScope);
+
+        // An access mode on an attribute that holds an int: the mode denies.
+        entities.policy_stamp = moded.compiled().stamp;
+        let req = moded.resolve(&entities, &request).expect("resolves");
+        let (d, fault) = decide_reporting_faults(moded.compiled(), &entities, &req);
+        assert_eq!(fault, Some(TypeFault::ModeValue));
+        assert_eq!((d.allowed, d.layer), (false, Layer::AccessMode));
+
+        // With its own policy, the same request meets no fault and is allowed.
+        entities.policy_stamp = loaded.compiled().stamp;
+        let own = loaded.resolve(&entities, &request).expect("resolves");
+        let (d, fault) = decide_reporting_faults(loaded.compiled(), &entities, &own);
+        assert_eq!((d.allowed, fault), (true, None));
+    }
 }

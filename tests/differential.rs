@@ -397,10 +397,11 @@ fn regression_worlds_agree() {
     }
 }
 
-/// The fault probe works: entities loaded against one policy, decided against another whose
-/// attribute has a different type, make the VM meet a fault, and it fails closed.
+/// Entities loaded against one policy cannot be decided with another, so the type faults that
+/// such a mix would cause (an attribute of another type) cannot happen through the API: the
+/// request is refused as an error. (`vm.rs` tests the fault probe itself on a forged mix.)
 #[test]
-fn type_faults_are_reported_and_fail_closed() {
+fn entities_of_another_policy_are_refused_before_any_type_fault() {
     let loaded = Policy::from_source(
         "loaded.casepol",
         "role R; action view; group G { grants R; } case C { attr level: int; } \
@@ -419,32 +420,17 @@ fn type_faults_are_reported_and_fail_closed() {
                 "resources": [{"id": "c1", "kind": "C", "type": "T", "state": "S", "attrs": {"level": 3}}]}"#,
         )
         .expect("loads");
-    let req = deciding
-        .resolve(&entities, &Request::new("ann", "view", Some("c1")))
-        .expect("resolves");
-    let (d, fault) = vm::decide_reporting_faults(deciding.compiled(), &entities, &req);
-    assert_eq!(fault, Some(vm::TypeFault::FilterOperand { insn: 0 }));
-    // `level != "high"` would hold for any string; on an int it must not admit the group.
-    assert!(!d.allowed);
-    assert_eq!(d.reason, Reason::NotInScope);
-    // An access mode on an attribute that holds an int: the mode denies.
-    let moded = Policy::from_source(
-        "moded.casepol",
-        "role R; action view; group G { grants R; } enum L { open, shut } \
-         case C { attr level: L; mode level { open: everyone; shut: everyone; } } \
-         casetype T { states S; initial S; } allow R: view;",
-    )
-    .expect("checks");
-    let req = moded
-        .resolve(&entities, &Request::new("ann", "view", Some("c1")))
-        .expect("resolves");
-    let (d, fault) = vm::decide_reporting_faults(moded.compiled(), &entities, &req);
-    assert_eq!(fault, Some(vm::TypeFault::ModeValue));
-    assert_eq!((d.allowed, d.layer), (false, casepol::Layer::AccessMode));
-    // Loaded against its own policy, the same request meets no fault and is allowed.
-    let own = loaded
-        .resolve(&entities, &Request::new("ann", "view", Some("c1")))
-        .expect("resolves");
+    let request = Request::new("ann", "view", Some("c1"));
+    let err = deciding.resolve(&entities, &request).unwrap_err();
+    assert_eq!(
+        err.kind,
+        casepol::request::RequestErrorKind::MismatchedEntities
+    );
+    let own = loaded.resolve(&entities, &request).expect("resolves");
+    assert_eq!(
+        vm::decide_reporting_faults(deciding.compiled(), &entities, &own),
+        (Decision::ERROR, None)
+    );
     assert_eq!(
         vm::decide_reporting_faults(loaded.compiled(), &entities, &own),
         (loaded.decide(&entities, &own), None)

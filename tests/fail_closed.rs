@@ -179,3 +179,48 @@ fn a_policy_with_errors_yields_no_policy() {
     let broken = POLICY.replace("allow Clerk: view;", "allow Clerk: veiw;");
     assert!(Policy::from_source("broken.casepol", &broken).is_err());
 }
+
+/// Entities loaded for one policy, used with another: an error, whatever the two policies say.
+#[test]
+fn entities_of_another_policy() {
+    let a = policy();
+    let b = policy();
+    let entities = a.load_entities(ENTITIES).unwrap();
+    let request = Request::new("ann", "view", Some("c1"));
+    assert!(a.is_allowed(&entities, &request).allowed);
+    let err = b.resolve(&entities, &request).unwrap_err();
+    assert_eq!(err.kind, RequestErrorKind::MismatchedEntities, "{err}");
+    assert_eq!(b.is_allowed(&entities, &request), Decision::ERROR);
+    // A request resolved with the right policy, decided by the other one.
+    let resolved = a.resolve(&entities, &request).unwrap();
+    assert_eq!(b.decide(&entities, &resolved), Decision::ERROR);
+}
+
+/// A request resolved against one set of entities and decided with another: its ids would name
+/// other users and resources there, so it is an error, never their decision.
+#[test]
+fn request_resolved_against_other_entities() {
+    let policy = policy();
+    let first = policy.load_entities(ENTITIES).unwrap();
+    // The same ids in another order: index 0 is `bob`, who is in no group.
+    let second = policy
+        .load_entities(&ENTITIES.replace(
+            r#""users": [{"id": "ann", "groups": ["Clerks"]}]"#,
+            r#""users": [{"id": "bob"}, {"id": "ann", "groups": ["Clerks"]}]"#,
+        ))
+        .unwrap();
+    let request = Request::new("ann", "view", Some("c1"));
+    let resolved = policy.resolve(&first, &request).unwrap();
+    assert!(policy.decide(&first, &resolved).allowed);
+    assert_eq!(policy.decide(&second, &resolved), Decision::ERROR);
+    let trace =
+        casepol::reference::evaluate_resolved(policy.compiled(), &second, &request, &resolved);
+    assert_eq!(trace.decision, Decision::ERROR);
+    assert_eq!(
+        trace.error.map(|e| e.kind),
+        Some(RequestErrorKind::MismatchedEntities)
+    );
+    let rules =
+        casepol::vm::determining_rules(policy.compiled(), &second, &resolved, &Decision::ERROR);
+    assert!(rules.is_empty());
+}
