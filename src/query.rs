@@ -579,11 +579,23 @@ pub struct Permitted {
     /// The module grant lines that admitted the user, when the module layer applies.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub module_grants: Option<Vec<String>>,
-    /// The codes of the user that meet the effective read code, one per non-empty level.
+    /// The codes of the user that meet the effective read code: for each non-empty level, the
+    /// first of its codes the user holds (a code meeting several levels is listed once).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub read_codes_held: Option<Vec<String>>,
+    pub read_codes_held: Option<Vec<CodeHeld>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub write_codes_held: Option<Vec<String>>,
+    pub write_codes_held: Option<Vec<CodeHeld>>,
+}
+
+/// An access code a user holds, and why they hold it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CodeHeld {
+    pub code: String,
+    /// `user` (their own id), `group`, `unit` or `term`.
+    pub source: &'static str,
+    /// The group or unit the user is listed in, when the code is its ancestor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub through: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -602,6 +614,9 @@ pub struct GroupVia {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub through: Option<String>,
     pub scope: String,
+    /// For a scope `assigned via …`: the relations the user holds that admit them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub holds: Vec<String>,
 }
 
 /// Who may perform `action` on `resource` through `module`: every allowed user, with the
@@ -695,6 +710,14 @@ pub fn who_can(
                     group: p.groups[g as usize].name.clone(),
                     through: through(p, &user.direct_groups, g),
                     scope: scope_text(policy, g),
+                    holds: match policy.groups[g as usize].scope {
+                        CScope::Assigned(needed) => needed
+                            .iter()
+                            .filter(|&r| relations.get(r))
+                            .map(|r| subject_name(r).to_string())
+                            .collect(),
+                        _ => Vec::new(),
+                    },
                 })
                 .collect();
             grants.push(SubjectGrant::Role {
@@ -713,13 +736,13 @@ pub fn who_can(
             ),
             _ => None,
         };
-        let held = |levels: &[Level]| -> Vec<String> {
-            let mut out: Vec<String> = Vec::new();
+        let held = |levels: &[Level]| -> Vec<CodeHeld> {
+            let mut out: Vec<CodeHeld> = Vec::new();
             for l in levels {
                 if let Some(c) = l.iter().find(|c| user.codes.binary_search(c).is_ok()) {
-                    let c = entities.symbol(*c).to_string();
-                    if !out.contains(&c) {
-                        out.push(c);
+                    let c = entities.symbol(*c);
+                    if !out.iter().any(|h| h.code == c) {
+                        out.push(code_source(policy, entities, u, c));
                     }
                 }
             }
@@ -755,6 +778,43 @@ pub fn who_can(
         });
     }
     out
+}
+
+/// Why user `u` holds code `code` (docs/data-formats.md §1.3: id, groups, units, terms).
+fn code_source(policy: &CompiledPolicy, entities: &Entities, u: u32, code: &str) -> CodeHeld {
+    let p = policy.ir();
+    let user = &entities.users[u as usize];
+    let held = |source, through| CodeHeld {
+        code: code.to_string(),
+        source,
+        through,
+    };
+    if user.id == code {
+        return held("user", None);
+    }
+    if let Some(&g) = user
+        .groups
+        .iter()
+        .find(|&&g| p.groups[g as usize].name == code)
+    {
+        return held("group", through(p, &user.direct_groups, g));
+    }
+    for &d in &user.direct_units {
+        let mut cur = Some(d);
+        let mut steps = 0;
+        while let Some(x) = cur {
+            if entities.units[x as usize].id == code {
+                let via = (x != d).then(|| entities.units[d as usize].id.clone());
+                return held("unit", via);
+            }
+            steps += 1;
+            if steps > entities.units.len() {
+                break;
+            }
+            cur = entities.units[x as usize].parent;
+        }
+    }
+    held("term", None)
 }
 
 /// The listed group through which a user is a member of `g`, when `g` is not listed itself.

@@ -267,7 +267,7 @@ fn residuals_equal_the_vm_on_every_resource() {
                             "{name}: {} {action} {} via {module:?}\nresidual: {}",
                             user.id,
                             res.id,
-                            serde_json::to_string_pretty(&r.to_json(policy.compiled())).unwrap()
+                            serde_json::to_string_pretty(&r.json(policy.compiled())).unwrap()
                         );
                         checked += 1;
                     }

@@ -13,6 +13,8 @@ use crate::bits::Bits;
 use crate::compile::{CScope, CompiledPolicy, Insn};
 use crate::entities::{AttrValue, Entities, Resource};
 use crate::ir::{KindId, Type};
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
 use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
 
@@ -652,15 +654,12 @@ impl Residual {
         ctx.eval(&self.cond)
     }
 
-    /// The residual as JSON (docs/queries.md).
-    pub fn to_json(&self, policy: &CompiledPolicy) -> Json {
-        json!({
-            "principal": self.principal,
-            "action": self.action,
-            "module": self.module,
-            "codes": self.codes,
-            "condition": cond_json(policy, &self.cond),
-        })
+    /// The residual as JSON (docs/queries.md), for `serde_json::to_string` and friends.
+    pub fn json<'a>(&'a self, policy: &'a CompiledPolicy) -> ResidualJson<'a> {
+        ResidualJson {
+            policy,
+            residual: self,
+        }
     }
 }
 
@@ -762,15 +761,6 @@ fn variant_name(policy: &CompiledPolicy, attr: u32, v: u32) -> String {
     }
 }
 
-fn lit_json(policy: &CompiledPolicy, attr: u32, lit: &Lit) -> Json {
-    match lit {
-        Lit::Str(s) | Lit::User(s) => json!(s),
-        Lit::Int(i) => json!(i),
-        Lit::Bool(b) => json!(b),
-        Lit::Variant(v) => json!(variant_name(policy, attr, *v)),
-    }
-}
-
 pub(crate) fn attr_name(policy: &CompiledPolicy, attr: u32) -> String {
     policy
         .ir()
@@ -780,49 +770,134 @@ pub(crate) fn attr_name(policy: &CompiledPolicy, attr: u32) -> String {
         .unwrap_or_default()
 }
 
-/// A condition as JSON: `{"op": …, …}` (docs/queries.md).
-pub fn cond_json(policy: &CompiledPolicy, c: &Cond) -> Json {
-    let p = policy.ir();
-    match c {
-        Cond::True => json!({"op": "true"}),
-        Cond::False => json!({"op": "false"}),
-        Cond::Not(x) => json!({"op": "not", "arg": cond_json(policy, x)}),
-        Cond::And(v) => {
-            json!({"op": "and", "args": v.iter().map(|x| cond_json(policy, x)).collect::<Vec<_>>()})
-        }
-        Cond::Or(v) => {
-            json!({"op": "or", "args": v.iter().map(|x| cond_json(policy, x)).collect::<Vec<_>>()})
-        }
-        Cond::Kind(ks) => {
-            json!({"op": "kind", "kinds": ks.iter().map(|k| &p.kinds[k.idx()].name).collect::<Vec<_>>()})
-        }
-        Cond::Case {
-            up,
-            casetype,
-            states,
-        } => {
-            let ct = &p.casetypes[*casetype as usize];
-            let mut o = json!({"op": "case", "up": up, "case_type": ct.name});
-            if let Some(s) = states {
-                o["states"] = json!(s
-                    .iter()
-                    .map(|s| &ct.states[*s as usize].name)
-                    .collect::<Vec<_>>());
+/// A condition as JSON, `{"op": …, …}` with `op` first (docs/queries.md).
+pub struct CondJson<'a> {
+    pub policy: &'a CompiledPolicy,
+    pub cond: &'a Cond,
+}
+
+impl Serialize for CondJson<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let policy = self.policy;
+        let p = policy.ir();
+        let sub = |c| CondJson { policy, cond: c };
+        let mut m = ser.serialize_map(None)?;
+        let op = |m: &mut S::SerializeMap, name: &str| m.serialize_entry("op", name);
+        match self.cond {
+            Cond::True => op(&mut m, "true")?,
+            Cond::False => op(&mut m, "false")?,
+            Cond::Not(x) => {
+                op(&mut m, "not")?;
+                m.serialize_entry("arg", &sub(&**x))?;
             }
-            o
+            Cond::And(v) | Cond::Or(v) => {
+                op(
+                    &mut m,
+                    if matches!(self.cond, Cond::And(_)) {
+                        "and"
+                    } else {
+                        "or"
+                    },
+                )?;
+                m.serialize_entry("args", &v.iter().map(sub).collect::<Vec<_>>())?;
+            }
+            Cond::Kind(ks) => {
+                op(&mut m, "kind")?;
+                m.serialize_entry(
+                    "kinds",
+                    &ks.iter()
+                        .map(|k| &p.kinds[k.idx()].name)
+                        .collect::<Vec<_>>(),
+                )?;
+            }
+            Cond::Case {
+                up,
+                casetype,
+                states,
+            } => {
+                let ct = &p.casetypes[*casetype as usize];
+                op(&mut m, "case")?;
+                m.serialize_entry("up", up)?;
+                m.serialize_entry("case_type", &ct.name)?;
+                if let Some(s) = states {
+                    m.serialize_entry(
+                        "states",
+                        &s.iter()
+                            .map(|s| &ct.states[*s as usize].name)
+                            .collect::<Vec<_>>(),
+                    )?;
+                }
+            }
+            Cond::Attr { up, attr, values } => {
+                op(&mut m, "attr")?;
+                m.serialize_entry("up", up)?;
+                m.serialize_entry("attr", &attr_name(policy, *attr))?;
+                let vs: Vec<Json> = values
+                    .iter()
+                    .map(|l| match l {
+                        Lit::Str(s) | Lit::User(s) => json!(s),
+                        Lit::Int(i) => json!(i),
+                        Lit::Bool(b) => json!(b),
+                        Lit::Variant(v) => json!(variant_name(policy, *attr, *v)),
+                    })
+                    .collect();
+                m.serialize_entry("in", &vs)?;
+            }
+            Cond::Contains { up, attr, value } => {
+                op(&mut m, "contains")?;
+                m.serialize_entry("up", up)?;
+                m.serialize_entry("attr", &attr_name(policy, *attr))?;
+                m.serialize_entry("value", value)?;
+            }
+            Cond::Holds { up, relations } => {
+                op(&mut m, "holds")?;
+                m.serialize_entry("up", up)?;
+                m.serialize_entry(
+                    "relations",
+                    &relations
+                        .iter()
+                        .map(|r| &p.relations[*r as usize].name)
+                        .collect::<Vec<_>>(),
+                )?;
+            }
+            Cond::CodeMet { up, class } | Cond::Inherits { up, class } => {
+                op(
+                    &mut m,
+                    if matches!(self.cond, Cond::CodeMet { .. }) {
+                        "code_met"
+                    } else {
+                        "inherits"
+                    },
+                )?;
+                m.serialize_entry("up", up)?;
+                m.serialize_entry("class", class.name())?;
+            }
         }
-        Cond::Attr { up, attr, values } => json!({
-            "op": "attr", "up": up, "attr": attr_name(policy, *attr),
-            "in": values.iter().map(|l| lit_json(policy, *attr, l)).collect::<Vec<_>>(),
-        }),
-        Cond::Contains { up, attr, value } => json!({
-            "op": "contains", "up": up, "attr": attr_name(policy, *attr), "value": value,
-        }),
-        Cond::Holds { up, relations } => json!({
-            "op": "holds", "up": up,
-            "relations": relations.iter().map(|r| &p.relations[*r as usize].name).collect::<Vec<_>>(),
-        }),
-        Cond::CodeMet { up, class } => json!({"op": "code_met", "up": up, "class": class.name()}),
-        Cond::Inherits { up, class } => json!({"op": "inherits", "up": up, "class": class.name()}),
+        m.end()
+    }
+}
+
+/// A residual as JSON: the question, the principal's code set, and the condition.
+pub struct ResidualJson<'a> {
+    pub policy: &'a CompiledPolicy,
+    pub residual: &'a Residual,
+}
+
+impl Serialize for ResidualJson<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let r = self.residual;
+        let mut m = ser.serialize_map(Some(5))?;
+        m.serialize_entry("principal", &r.principal)?;
+        m.serialize_entry("action", &r.action)?;
+        m.serialize_entry("module", &r.module)?;
+        m.serialize_entry("codes", &r.codes)?;
+        m.serialize_entry(
+            "condition",
+            &CondJson {
+                policy: self.policy,
+                cond: &r.cond,
+            },
+        )?;
+        m.end()
     }
 }
