@@ -5,11 +5,14 @@
 -- resource, its attribute values, the users holding each relation on a case, and the codes of
 -- its own access codes. Users, groups and units stay with casepol: `casepol filter` reads them
 -- from the entities file and binds the principal's codes as parameters.
+--
+-- Every column holding a resource id has the collation "C": ids sort by bytes, as `list` sorts
+-- them, and one collation for all of them lets joins between them use the indexes.
 
 CREATE TABLE resources (
   id            TEXT COLLATE "C" PRIMARY KEY, -- "C": ORDER BY id is `list`'s byte order
   kind          TEXT NOT NULL,             -- a kind declared with `case` or `resource`
-  parent_id     TEXT REFERENCES resources (id),
+  parent_id     TEXT COLLATE "C" REFERENCES resources (id),
   case_type     TEXT,                      -- on cases only
   state         TEXT,                      -- on cases only
   inherit_read  BOOLEAN NOT NULL DEFAULT TRUE,
@@ -22,7 +25,7 @@ CREATE INDEX resources_kind ON resources (kind, id);
 -- `true`/`false`, enum values by variant name, references by id; a set has one row per element
 -- (none when empty), every other attribute exactly one row.
 CREATE TABLE resource_attrs (
-  resource_id TEXT NOT NULL REFERENCES resources (id),
+  resource_id TEXT COLLATE "C" NOT NULL REFERENCES resources (id),
   name        TEXT NOT NULL,
   value       TEXT NOT NULL,
   PRIMARY KEY (resource_id, name, value)
@@ -30,7 +33,7 @@ CREATE TABLE resource_attrs (
 
 -- Who holds each relation (assignee, collaborator, subject, ...) on each case.
 CREATE TABLE case_relations (
-  case_id  TEXT NOT NULL REFERENCES resources (id),
+  case_id  TEXT COLLATE "C" NOT NULL REFERENCES resources (id),
   relation TEXT NOT NULL,
   user_id  TEXT NOT NULL,
   PRIMARY KEY (case_id, user_id, relation)
@@ -40,7 +43,7 @@ CREATE TABLE case_relations (
 -- levels of the code string from 0 (`[BB|AA] & [ ] & [PERS]` gives BB and AA at level 0 and
 -- PERS at level 2). An empty level restricts nothing and has no row.
 CREATE TABLE access_codes (
-  resource_id TEXT NOT NULL REFERENCES resources (id),
+  resource_id TEXT COLLATE "C" NOT NULL REFERENCES resources (id),
   class       TEXT NOT NULL CHECK (class IN ('read', 'write')),
   level       INTEGER NOT NULL,
   code        TEXT NOT NULL,

@@ -63,9 +63,13 @@ fn ticked(items: &[String]) -> String {
 
 fn human(w: &WhoCan) -> String {
     let mut out = String::new();
+    let a = match w.kind.chars().next() {
+        Some('A' | 'E' | 'I' | 'O' | 'U' | 'a' | 'e' | 'i' | 'o' | 'u') => "an",
+        _ => "a",
+    };
     let what = match &w.case {
-        Some(c) => format!("`{}` (a {} of case `{c}`)", w.resource, w.kind),
-        None => format!("`{}` (a {})", w.resource, w.kind),
+        Some(c) => format!("`{}` ({a} {} of case `{c}`)", w.resource, w.kind),
+        None => format!("`{}` ({a} {})", w.resource, w.kind),
     };
     let via = match &w.module {
         Some(m) => format!(" in module `{m}`"),

@@ -577,6 +577,24 @@ fn junction(args: Vec<Cond>, is_and: bool) -> Cond {
                     relations.extend(r2.iter().copied());
                     absorbed = true;
                 }
+                // Holding one of a few relations implies holding one of more of them: in an
+                // `and`, the smaller set is the whole condition.
+                (
+                    Cond::Holds { up, relations },
+                    Cond::Holds {
+                        up: u2,
+                        relations: r2,
+                    },
+                ) if is_and
+                    && up == u2
+                    && (relations.iter().all(|r| r2.contains(r))
+                        || r2.iter().all(|r| relations.contains(r))) =>
+                {
+                    if r2.len() < relations.len() {
+                        *relations = r2.clone();
+                    }
+                    absorbed = true;
+                }
                 (Cond::Kind(ks), Cond::Kind(k2)) => {
                     if is_and {
                         ks.retain(|k| k2.contains(k));
