@@ -30,6 +30,7 @@ CREATE TABLE resource_attrs (
   value       TEXT NOT NULL,
   PRIMARY KEY (resource_id, name, value)
 );
+CREATE INDEX resource_attrs_value ON resource_attrs (name, value, resource_id);
 
 -- Who holds each relation (assignee, collaborator, subject, ...) on each case.
 CREATE TABLE case_relations (
@@ -38,6 +39,7 @@ CREATE TABLE case_relations (
   user_id  TEXT NOT NULL,
   PRIMARY KEY (case_id, user_id, relation)
 );
+CREATE INDEX case_relations_user ON case_relations (user_id, relation, case_id);
 
 -- A resource's own access codes: one row per code of each non-empty level. `level` numbers the
 -- levels of the code string from 0 (`[BB|AA] & [ ] & [PERS]` gives BB and AA at level 0 and
@@ -49,3 +51,4 @@ CREATE TABLE access_codes (
   code        TEXT NOT NULL,
   PRIMARY KEY (resource_id, class, level, code)
 );
+CREATE INDEX access_codes_code ON access_codes (class, code, resource_id, level);

@@ -187,30 +187,3 @@ fn values_that_look_like_sql_round_trip_as_data() {
         .unwrap();
     assert_eq!(stored, world::INJECTION);
 }
-
-#[test]
-#[ignore]
-fn scratch_explain() {
-    let url = std::env::var("CASEPOL_PG_URL").unwrap();
-    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    let (policy, entities) = generated(7, CASES);
-    let tables = sql::tables(policy.compiled(), &entities);
-    db::postgres(&mut client, "scratch", &tables);
-    let q = Query::new(&policy, &entities);
-    for (u, a) in [("ann", "view"), ("fay", "edit")] {
-        let f = q.filter(u, a, None, Dialect::Postgres).unwrap();
-        let params: Vec<&(dyn postgres::types::ToSql + Sync)> = f
-            .params
-            .iter()
-            .map(|p| p as &(dyn postgres::types::ToSql + Sync))
-            .collect();
-        let t = std::time::Instant::now();
-        let rows = client
-            .query(&format!("EXPLAIN ANALYZE {}", f.select()), &params)
-            .unwrap();
-        eprintln!("{u} {a}: {:?}", t.elapsed());
-        for r in rows {
-            eprintln!("{}", r.get::<_, String>(0));
-        }
-    }
-}

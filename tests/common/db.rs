@@ -67,11 +67,13 @@ pub fn sqlite_ids(db: &rusqlite::Connection, f: &casepol::query::sql::Filter) ->
     rows.map(|r| r.unwrap()).collect()
 }
 
-/// Creates the layout in a fresh schema of its own on PostgreSQL and loads the rows.
+/// Creates the layout in a fresh schema of its own on PostgreSQL and loads the rows. The session
+/// runs without JIT compilation, as docs/queries.md recommends: compiling these queries takes
+/// PostgreSQL far longer than running them.
 pub fn postgres(client: &mut postgres::Client, schema: &str, tables: &Tables) {
     client
         .batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; SET search_path TO {schema};"
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; SET search_path TO {schema}; SET jit = off;"
         ))
         .expect("a fresh schema");
     client
