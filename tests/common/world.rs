@@ -44,7 +44,15 @@ impl Rng {
 
 /// Users: (id, groups, units, terms). Every group, none, several, a unit-only user, and ids and
 /// terms with quotes.
-const USERS: &[(&str, &[&str], &[&str], &[&str])] = &[
+/// A user: id, groups, units, terms.
+type UserSpec = (
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+    &'static [&'static str],
+);
+
+const USERS: &[UserSpec] = &[
     ("ann", &["Staff"], &["PERS"], &[]),
     ("bob", &["Leads"], &["HR"], &["CONF"]),
     ("cat", &["Auditors"], &["FIN"], &[]),
