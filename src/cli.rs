@@ -13,12 +13,16 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod actions;
 mod check;
 mod explain;
 mod explain_code;
+mod filter;
 mod fmt;
+mod list;
 mod test;
 mod validate;
+mod who_can;
 
 /// Stable exit codes. When several apply, the highest wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -154,6 +158,38 @@ enum Command {
     Test(test::TestArgs),
     /// Explain a diagnostic code in detail, with a wrong and a corrected example
     ExplainCode(explain_code::ExplainCodeArgs),
+    /// List every user allowed to perform an action on a resource, and why
+    ///
+    /// For each allowed user: the roles that let them in and the groups in scope that grant them,
+    /// the relations they hold on the case, the matching rules, the module grant, and the codes
+    /// that meet the effective access codes (docs/queries.md).
+    ///
+    /// Exit status: 0 answered (even when nobody is allowed), 2 error in any input or an unknown
+    /// action, resource or module.
+    WhoCan(who_can::WhoCanArgs),
+    /// Decide every action of the policy for a user on a resource, in one pass
+    ///
+    /// Prints one line per action: `allow ACTION`, or `deny ACTION (LAYER: REASON)`.
+    ///
+    /// Exit status: 0 answered, 2 error in any input or an unknown principal, resource or module.
+    Actions(actions::ActionsArgs),
+    /// List the resources a user may perform an action on, as JSON Lines
+    ///
+    /// One line per resource, `{"id": …, "kind": …, "case": …}`, in id order (byte order). With
+    /// `--limit N`, at most N lines follow, then a line `{"next": CURSOR}`, where CURSOR is the
+    /// id of the page's last resource, or `null` after the last page; pass it to `--after` for
+    /// the next page. A cursor whose resource is gone still works: listing resumes at the next id.
+    ///
+    /// Exit status: 0 answered, 2 error in any input or an unknown principal, action, module or
+    /// kind.
+    List(list::ListArgs),
+    /// Print a SQL WHERE clause selecting the resources a user may perform an action on
+    ///
+    /// The query reads the layout of docs/schema.postgres.sql or docs/schema.sqlite.sql. Every
+    /// value is a bound parameter; the parameters follow as a JSON array (docs/queries.md).
+    ///
+    /// Exit status: 0 printed, 2 error in any input or an unknown principal, action or module.
+    Filter(filter::FilterArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -163,6 +199,10 @@ pub fn main() -> ExitCode {
         Command::Fmt(args) => fmt::fmt(&args),
         Command::Test(args) => test::test(&args),
         Command::ExplainCode(args) => explain_code::explain_code(&args),
+        Command::WhoCan(args) => who_can::who_can(&args),
+        Command::Actions(args) => actions::actions(&args),
+        Command::List(args) => list::list(&args),
+        Command::Filter(args) => filter::filter(&args),
         Command::Check {
             policy,
             entities,

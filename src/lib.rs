@@ -17,6 +17,7 @@ pub mod format;
 pub mod ir;
 pub mod limits;
 pub mod lint;
+pub mod query;
 pub mod reference;
 pub mod request;
 pub mod syntax;

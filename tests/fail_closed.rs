@@ -224,3 +224,22 @@ fn request_resolved_against_other_entities() {
         casepol::vm::determining_rules(policy.compiled(), &second, &resolved, &Decision::ERROR);
     assert!(rules.is_empty());
 }
+
+/// Queries refuse entities loaded for another policy rather than answer from the wrong tables.
+#[test]
+fn queries_with_entities_of_another_policy() {
+    let a = policy();
+    let b = policy();
+    let entities = a.load_entities(ENTITIES).unwrap();
+    let kind = casepol::query::QueryErrorKind::MismatchedEntities;
+    let own = casepol::query::Query::new(&a, &entities);
+    assert_eq!(own.allowed_actions("ann", "c1", None).unwrap(), ["view"]);
+    let other = casepol::query::Query::new(&b, &entities);
+    assert_eq!(other.who_can("view", "c1", None).unwrap_err().kind, kind);
+    assert_eq!(other.actions("ann", "c1", None).unwrap_err().kind, kind);
+    assert_eq!(
+        other.list("ann", "view", None, None).err().map(|e| e.kind),
+        Some(kind)
+    );
+    assert_eq!(other.residual("ann", "view", None).unwrap_err().kind, kind);
+}

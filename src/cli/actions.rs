@@ -1,0 +1,105 @@
+//! `casepol actions`: the actions a user may perform on a resource, decided in one pass, so
+//! that an application can choose which buttons to show.
+
+use super::*;
+use casepol::query::Query;
+
+#[derive(clap::Args)]
+pub(super) struct ActionsArgs {
+    /// The policy: a `.casepol` file, or a directory of them
+    policy: PathBuf,
+    /// The entities file (JSON)
+    #[arg(long)]
+    entities: PathBuf,
+    /// The user
+    #[arg(long)]
+    principal: String,
+    /// The resource id
+    #[arg(long)]
+    resource: String,
+    /// The module the user works in (needed for case types with module grants)
+    #[arg(long)]
+    module: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+}
+
+#[derive(Serialize)]
+struct ActionsJson<'a> {
+    principal: &'a str,
+    resource: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    module: Option<&'a str>,
+    /// The allowed actions, in the policy's order.
+    allowed: Vec<&'a str>,
+    /// Every action with its decision.
+    decisions: Vec<ActionJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct ActionJson<'a> {
+    action: &'a str,
+    decision: &'static str,
+    layer: Layer,
+    reason: Reason,
+}
+
+pub(super) fn actions(args: &ActionsArgs) -> Exit {
+    let (policy, entities) = match load_inputs(&args.policy, &args.entities) {
+        Ok(inputs) => inputs,
+        Err(e) => return e,
+    };
+    let q = Query::new(&policy, &entities);
+    let decisions = match q.actions(&args.principal, &args.resource, args.module.as_deref()) {
+        Ok(d) => d,
+        Err(e) => return who_can::query_error(e),
+    };
+    let written = match args.format {
+        Format::Json => emit(
+            &serde_json::to_string(&ActionsJson {
+                principal: &args.principal,
+                resource: &args.resource,
+                module: args.module.as_deref(),
+                allowed: decisions
+                    .iter()
+                    .filter(|(_, d)| d.allowed)
+                    .map(|(a, _)| a.as_str())
+                    .collect(),
+                decisions: decisions
+                    .iter()
+                    .map(|(a, d)| ActionJson {
+                        action: a,
+                        decision: if d.allowed { "allow" } else { "deny" },
+                        layer: d.layer,
+                        reason: d.reason,
+                    })
+                    .collect(),
+            })
+            .unwrap_or_default(),
+        ),
+        Format::Human => {
+            let width = decisions.iter().map(|(a, _)| a.len()).max().unwrap_or(0);
+            let mut text = String::new();
+            for (a, d) in &decisions {
+                if d.allowed {
+                    text.push_str(&format!("allow  {a}\n"));
+                } else {
+                    let reason = serde_json::to_value(d.reason)
+                        .ok()
+                        .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
+                        .unwrap_or_default();
+                    text.push_str(&format!(
+                        "deny   {a:<width$}  ({}: {reason})\n",
+                        d.layer.title()
+                    ));
+                }
+            }
+            write!(std::io::stdout().lock(), "{text}").map_err(|_| Exit::Error)
+        }
+    };
+    match written {
+        Ok(()) => Exit::Ok,
+        Err(e) => e,
+    }
+}

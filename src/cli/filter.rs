@@ -1,0 +1,90 @@
+//! `casepol filter`: a SQL `WHERE` clause, with bound parameters, that selects the resources a
+//! user may perform an action on, over the layout of docs/schema.*.sql.
+
+use super::*;
+use casepol::query::sql::Dialect;
+use casepol::query::Query;
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DialectArg {
+    /// PostgreSQL: placeholders `$1`, `$2`, …
+    Postgres,
+    /// SQLite: placeholders `?1`, `?2`, …
+    Sqlite,
+}
+
+#[derive(clap::Args)]
+pub(super) struct FilterArgs {
+    /// The policy: a `.casepol` file, or a directory of them
+    policy: PathBuf,
+    /// The entities file (JSON): its users and units; the resources live in the database
+    #[arg(long)]
+    entities: PathBuf,
+    /// The user
+    #[arg(long)]
+    principal: String,
+    /// The action
+    #[arg(long)]
+    action: String,
+    /// The module the user works in (needed for case types with module grants)
+    #[arg(long)]
+    module: Option<String>,
+    /// The SQL dialect
+    #[arg(long, value_enum)]
+    dialect: DialectArg,
+    /// Output format: `human` prints the query and its parameters; `json` adds the residual
+    /// condition
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+}
+
+/// `filter --format json`, in this field order.
+#[derive(Serialize)]
+struct FilterJson<'a> {
+    dialect: Dialect,
+    select: String,
+    #[serde(rename = "where")]
+    where_clause: &'a str,
+    params: &'a [String],
+    residual: casepol::query::residual::ResidualJson<'a>,
+}
+
+pub(super) fn filter(args: &FilterArgs) -> Exit {
+    let (policy, entities) = match load_inputs(&args.policy, &args.entities) {
+        Ok(inputs) => inputs,
+        Err(e) => return e,
+    };
+    let dialect = match args.dialect {
+        DialectArg::Postgres => Dialect::Postgres,
+        DialectArg::Sqlite => Dialect::Sqlite,
+    };
+    let q = Query::new(&policy, &entities);
+    let residual = match q.residual(&args.principal, &args.action, args.module.as_deref()) {
+        Ok(r) => r,
+        Err(e) => return who_can::query_error(e),
+    };
+    let filter = casepol::query::sql::compile(policy.compiled(), &residual, dialect);
+    let written = match args.format {
+        Format::Json => emit(
+            &serde_json::to_string_pretty(&FilterJson {
+                dialect: filter.dialect,
+                select: filter.select(),
+                where_clause: &filter.where_clause,
+                params: &filter.params,
+                residual: residual.json(policy.compiled()),
+            })
+            .unwrap_or_default(),
+        ),
+        // The parameters are printed as JSON, on a comment line: JSON escapes line breaks, so a
+        // value cannot end the comment.
+        Format::Human => emit(&format!(
+            "{}\n-- parameters: {}",
+            filter.select(),
+            serde_json::to_string(&filter.params).unwrap_or_default()
+        )),
+    };
+    match written {
+        Ok(()) => Exit::Ok,
+        Err(e) => e,
+    }
+}

@@ -1,0 +1,158 @@
+//! `casepol who-can`: every user allowed to perform an action on a resource, and what lets
+//! each of them in.
+
+use super::*;
+use casepol::query::{Query, SubjectGrant, WhoCan};
+
+#[derive(clap::Args)]
+pub(super) struct WhoCanArgs {
+    /// The policy: a `.casepol` file, or a directory of them
+    policy: PathBuf,
+    /// The entities file (JSON)
+    #[arg(long)]
+    entities: PathBuf,
+    /// The action
+    #[arg(long)]
+    action: String,
+    /// The resource id
+    #[arg(long)]
+    resource: String,
+    /// The module the users work in (needed for case types with module grants)
+    #[arg(long)]
+    module: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+}
+
+/// Prints a query error and returns the input-error exit code.
+pub(super) fn query_error(e: casepol::query::QueryError) -> Exit {
+    eprintln!("error: {e}");
+    Exit::Error
+}
+
+pub(super) fn who_can(args: &WhoCanArgs) -> Exit {
+    let (policy, entities) = match load_inputs(&args.policy, &args.entities) {
+        Ok(inputs) => inputs,
+        Err(e) => return e,
+    };
+    let q = Query::new(&policy, &entities);
+    let who = match q.who_can(&args.action, &args.resource, args.module.as_deref()) {
+        Ok(w) => w,
+        Err(e) => return query_error(e),
+    };
+    let written = match args.format {
+        Format::Json => emit(&serde_json::to_string_pretty(&who).unwrap_or_default()),
+        Format::Human => {
+            write!(std::io::stdout().lock(), "{}", human(&who)).map_err(|_| Exit::Error)
+        }
+    };
+    match written {
+        Ok(()) => Exit::Ok,
+        Err(e) => e,
+    }
+}
+
+fn ticked(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn human(w: &WhoCan) -> String {
+    let mut out = String::new();
+    let a = match w.kind.chars().next() {
+        Some('A' | 'E' | 'I' | 'O' | 'U' | 'a' | 'e' | 'i' | 'o' | 'u') => "an",
+        _ => "a",
+    };
+    let what = match &w.case {
+        Some(c) => format!("`{}` ({a} {} of case `{c}`)", w.resource, w.kind),
+        None => format!("`{}` ({a} {})", w.resource, w.kind),
+    };
+    let via = match &w.module {
+        Some(m) => format!(" in module `{m}`"),
+        None => String::new(),
+    };
+    out.push_str(&format!("Who may `{}` {what}{via}:\n", w.action));
+    if let Some(c) = &w.read_code {
+        out.push_str(&format!("  effective read code: {c}\n"));
+    }
+    if let Some(c) = &w.write_code {
+        out.push_str(&format!("  effective write code: {c}\n"));
+    }
+    for p in &w.allowed {
+        out.push_str(&format!("\n{}\n", p.user));
+        for g in &p.grants {
+            match g {
+                SubjectGrant::Role { role, groups } => {
+                    let from: Vec<String> = groups
+                        .iter()
+                        .map(|g| {
+                            let through = match &g.through {
+                                Some(t) => format!(", as a member of `{t}`"),
+                                None => String::new(),
+                            };
+                            let holds = match g.holds.as_slice() {
+                                [] => String::new(),
+                                h => format!(", and is {} of the case", h.join(" and ")),
+                            };
+                            format!("group `{}` (scope {}{through}{holds})", g.group, g.scope)
+                        })
+                        .collect();
+                    out.push_str(&format!("  role `{role}`, from {}\n", from.join(" and ")));
+                }
+                SubjectGrant::Relation { relation, case } => {
+                    out.push_str(&format!("  {relation} of case `{case}`\n"));
+                }
+            }
+        }
+        for r in &p.rules {
+            out.push_str(&format!(
+                "  allowed by {} `{}` ({}:{}:{})\n",
+                r.kind, r.source, r.file, r.line, r.column
+            ));
+        }
+        if let Some(m) = &p.module_grants {
+            out.push_str(&format!(
+                "  module `{}` grants it to {}\n",
+                w.module.as_deref().unwrap_or_default(),
+                ticked(m)
+            ));
+        }
+        for (class, held) in [("read", &p.read_codes_held), ("write", &p.write_codes_held)] {
+            match held {
+                Some(h) if h.is_empty() => {
+                    out.push_str(&format!("  {class} code: no restriction\n"))
+                }
+                Some(h) => {
+                    let codes: Vec<String> = h
+                        .iter()
+                        .map(|c| {
+                            let why = match (c.source, &c.through) {
+                                ("user", _) => "their user id".to_string(),
+                                ("term", _) => "a term".to_string(),
+                                (source, Some(t)) => format!("{source}, through `{t}`"),
+                                (source, None) => source.to_string(),
+                            };
+                            format!("`{}` ({why})", c.code)
+                        })
+                        .collect();
+                    out.push_str(&format!("  {class} code met with {}\n", codes.join(", ")))
+                }
+                None => {}
+            }
+        }
+    }
+    let n = w.allowed.len();
+    out.push_str(&format!(
+        "\n{n} user{} allowed, {} denied\n",
+        if n == 1 { "" } else { "s" },
+        w.denied
+    ));
+    if let Some(note) = &w.note {
+        out.push_str(&format!("note: {note}\n"));
+    }
+    out
+}

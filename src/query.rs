@@ -1,0 +1,1068 @@
+//! Queries over a policy and its entities: who may act on a resource ([`who_can`]), which
+//! actions a user may take on one ([`actions`]), which resources a user may act on ([`List`]),
+//! and, with the resource left unknown, a residual condition ([`residual`]) that [`sql`]
+//! compiles to a `WHERE` clause. docs/queries.md describes them.
+//!
+//! Every query fails closed: an unknown name is a [`QueryError`], never an empty answer that
+//! looks like a deny or a full one that looks like an allow. Decisions come from the VM
+//! (`vm::decide`), so a query never disagrees with `check`.
+
+pub mod residual;
+pub mod sql;
+
+use crate::bits::Bits;
+use crate::compile::{CScope, CompiledPolicy, Insn};
+use crate::diagnostic::suggest;
+use crate::entities::{AttrValue, Entities, Level, Resource};
+use crate::ir::KindId;
+use crate::request::Resolved;
+use crate::vm::{self, Decision, Layer, Reason};
+use serde::Serialize;
+
+pub use residual::{residual, Cond, Residual};
+
+/// A query that names something the policy or the entities do not have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueryError {
+    pub kind: QueryErrorKind,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueryErrorKind {
+    UnknownPrincipal,
+    UnknownAction,
+    /// The action is an account permission: it takes no resource, so no resource query applies.
+    NotAnAction,
+    UnknownResource,
+    UnknownModule,
+    UnknownKind,
+    /// The entities were loaded for another policy.
+    MismatchedEntities,
+}
+
+impl std::fmt::Display for QueryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.message)?;
+        if let Some(h) = &self.help {
+            write!(f, "\n  help: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for QueryError {}
+
+/// Writes control characters as `\u{1b}`, so a name from the command line cannot drive the
+/// terminal that shows the message.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_unicode().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
+}
+
+#[cold]
+fn error(kind: QueryErrorKind, message: String, help: Option<String>) -> QueryError {
+    QueryError {
+        kind,
+        message: printable(&message),
+        help: help.map(|h| printable(&h)),
+    }
+}
+
+fn did_you_mean<'a>(name: &str, cands: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    suggest(name, cands).map(|s| format!("did you mean `{s}`?"))
+}
+
+/// The names of a query, resolved to ids. Each resolver fails closed with a message that says
+/// what is wrong and how to fix it.
+pub fn resolve_principal(
+    policy: &CompiledPolicy,
+    entities: &Entities,
+    name: &str,
+) -> Result<u32, QueryError> {
+    if let Some(&u) = entities.user_index.get(name) {
+        return Ok(u);
+    }
+    let p = policy.ir();
+    let help = if p.groups.iter().any(|g| g.name == name) {
+        Some(format!(
+            "`{name}` is an access group; the principal must be a user id"
+        ))
+    } else if p.roles.iter().any(|r| r.name == name) {
+        Some(format!(
+            "`{name}` is a role; the principal must be a user id"
+        ))
+    } else if entities.is_unit(name) {
+        Some(format!(
+            "`{name}` is an org unit; the principal must be a user id"
+        ))
+    } else {
+        did_you_mean(name, entities.users.iter().map(|u| u.id.as_str()))
+            .or_else(|| Some("add the user to the entities file".into()))
+    };
+    Err(error(
+        QueryErrorKind::UnknownPrincipal,
+        format!("unknown principal `{name}`"),
+        help,
+    ))
+}
+
+/// Resolves an action. An account permission is an error: it takes no resource.
+pub fn resolve_action(policy: &CompiledPolicy, name: &str) -> Result<u32, QueryError> {
+    if let Some(&a) = policy.action_index.get(name) {
+        return Ok(a);
+    }
+    let p = policy.ir();
+    if policy.permission_index.contains_key(name) {
+        return Err(error(
+            QueryErrorKind::NotAnAction,
+            format!("`{name}` is an account permission, which takes no resource"),
+            Some(format!(
+                "ask `casepol check` with {{\"principal\": \"<user>\", \"action\": \"{name}\"}}; resource queries take an action"
+            )),
+        ));
+    }
+    let help = did_you_mean(name, p.actions.iter().map(|a| a.name.as_str())).or_else(|| {
+        Some(if p.actions.is_empty() {
+            "the policy declares no actions".into()
+        } else {
+            format!(
+                "the policy declares the actions {}",
+                backticked(p.actions.iter().map(|a| a.name.as_str()))
+            )
+        })
+    });
+    Err(error(
+        QueryErrorKind::UnknownAction,
+        format!("unknown action `{name}`"),
+        help,
+    ))
+}
+
+pub fn resolve_module(
+    policy: &CompiledPolicy,
+    name: Option<&str>,
+) -> Result<Option<u32>, QueryError> {
+    let Some(name) = name else { return Ok(None) };
+    if let Some(&m) = policy.module_index.get(name) {
+        return Ok(Some(m));
+    }
+    let p = policy.ir();
+    let help = did_you_mean(name, p.modules.iter().map(|m| m.name.as_str())).unwrap_or_else(|| {
+        if p.modules.is_empty() {
+            "the policy declares no modules; leave out --module".into()
+        } else {
+            format!(
+                "the policy declares the modules {}",
+                backticked(p.modules.iter().map(|m| m.name.as_str()))
+            )
+        }
+    });
+    Err(error(
+        QueryErrorKind::UnknownModule,
+        format!("unknown module `{name}`"),
+        Some(help),
+    ))
+}
+
+pub fn resolve_resource(entities: &Entities, name: &str) -> Result<u32, QueryError> {
+    if let Some(&r) = entities.resource_index.get(name) {
+        return Ok(r);
+    }
+    let help = if entities.user_index.contains_key(name) {
+        format!(
+            "`{name}` is a user; the resource must be the id of a resource in the entities file"
+        )
+    } else {
+        did_you_mean(name, entities.resources.iter().map(|r| r.id.as_str()))
+            .unwrap_or_else(|| "no resource with this id in the entities file".into())
+    };
+    Err(error(
+        QueryErrorKind::UnknownResource,
+        format!("unknown resource `{name}`"),
+        Some(help),
+    ))
+}
+
+/// Resolves a kind (`case` or `resource` declaration) by its name, case-sensitively.
+pub fn resolve_kind(policy: &CompiledPolicy, name: &str) -> Result<KindId, QueryError> {
+    let p = policy.ir();
+    if let Some(k) = p.kinds.iter().position(|k| k.name == name) {
+        return Ok(KindId(k as u32));
+    }
+    let names = || p.kinds.iter().map(|k| k.name.as_str());
+    let help = did_you_mean(name, names()).unwrap_or_else(|| {
+        if p.kinds.is_empty() {
+            "the policy declares no kinds".into()
+        } else {
+            format!("the policy declares the kinds {}", backticked(names()))
+        }
+    });
+    Err(error(
+        QueryErrorKind::UnknownKind,
+        format!("unknown kind `{name}`"),
+        Some(help),
+    ))
+}
+
+fn backticked<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let names: Vec<String> = names.into_iter().map(|n| format!("`{n}`")).collect();
+    match names.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        _ if names.len() > 10 => {
+            format!("{} and {} more", names[..10].join(", "), names.len() - 10)
+        }
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+// ---- what the principal holds on a resource -------------------------------------------------
+
+/// Does a scope filter admit the case? The same reading as the VM's (docs/semantics.md,
+/// "Groups in scope"): any instruction that holds, after its `negate` flag.
+fn filter_admits(code: &[Insn], attrs: &[AttrValue], principal: u32) -> bool {
+    code.iter().any(|insn| match *insn {
+        Insn::EqSym { attr, sym, negate } => {
+            matches!(attrs.get(attr as usize), Some(AttrValue::Sym(s)) if *s == sym) != negate
+        }
+        Insn::EqInt {
+            attr,
+            value,
+            negate,
+        } => matches!(attrs.get(attr as usize), Some(AttrValue::Int(i)) if *i == value) != negate,
+        Insn::EqBool {
+            attr,
+            value,
+            negate,
+        } => matches!(attrs.get(attr as usize), Some(AttrValue::Bool(b)) if *b == value) != negate,
+        Insn::EqVariant {
+            attr,
+            variant,
+            negate,
+        } => {
+            matches!(attrs.get(attr as usize), Some(AttrValue::Variant(v)) if *v == variant)
+                != negate
+        }
+        Insn::Contains { attr, sym } => match attrs.get(attr as usize) {
+            Some(AttrValue::Set(s)) => s.binary_search(&sym).is_ok(),
+            _ => false,
+        },
+        Insn::IsPrincipal { attr, negate } => {
+            matches!(attrs.get(attr as usize), Some(AttrValue::User(u)) if *u == principal)
+                != negate
+        }
+    })
+}
+
+/// Is group `g` in scope for a resource with this anchor case?
+fn in_scope(
+    policy: &CompiledPolicy,
+    g: u32,
+    anchor: Option<&Resource>,
+    relations: Bits,
+    principal: u32,
+) -> bool {
+    match policy.groups[g as usize].scope {
+        CScope::All => true,
+        CScope::Assigned(needed) => relations.intersects(&needed),
+        CScope::Filter { start, len } => anchor.is_some_and(|a| {
+            filter_admits(
+                &policy.code[start as usize..(start + len) as usize],
+                &a.attrs,
+                principal,
+            )
+        }),
+    }
+}
+
+/// The relations the principal holds on the resource's anchor case, and the effective subjects:
+/// those relations plus the roles of every group in scope (docs/semantics.md).
+fn subjects(
+    policy: &CompiledPolicy,
+    entities: &Entities,
+    principal: u32,
+    res: &Resource,
+) -> (Bits, Bits) {
+    let anchor = res.anchor.map(|a| &entities.resources[a as usize]);
+    let relations = vm::held_relations(policy, anchor, principal);
+    let mut subjects = relations;
+    for &g in entities.users[principal as usize].groups.iter() {
+        if in_scope(policy, g, anchor, relations, principal) {
+            subjects = subjects.union(policy.groups[g as usize].roles);
+        }
+    }
+    (relations, subjects)
+}
+
+fn meets(codes: &[u32], levels: &[Level]) -> bool {
+    levels
+        .iter()
+        .all(|l| l.is_empty() || l.iter().any(|c| codes.binary_search(c).is_ok()))
+}
+
+// ---- actions --------------------------------------------------------------------------------
+
+/// The decision for every action of the policy on one resource, indexed by action id, in one
+/// pass: the layers that do not depend on the action (scope, access mode, the module's records,
+/// the access codes) are evaluated once, and each action then costs a few mask lookups.
+///
+/// Each decision equals `vm::decide` for that action, layer and reason included.
+pub fn actions(
+    policy: &CompiledPolicy,
+    entities: &Entities,
+    principal: u32,
+    resource: u32,
+    module: Option<u32>,
+) -> Vec<Decision> {
+    let n = policy.n_actions;
+    let deny = |layer, reason| Decision {
+        allowed: false,
+        layer,
+        reason,
+    };
+    let res = &entities.resources[resource as usize];
+    let user = &entities.users[principal as usize];
+    let anchor = res.anchor.map(|a| &entities.resources[a as usize]);
+    let (relations, subjects) = subjects(policy, entities, principal, res);
+    if subjects.is_empty() {
+        return vec![deny(Layer::Scope, Reason::NotInScope); n];
+    }
+    let permits = user.groups.iter().fold(Bits::EMPTY, |b, &g| {
+        b.union(policy.groups[g as usize].permits)
+    });
+    let mode_ok = match (&policy.mode, anchor) {
+        (Some((attr, arms)), Some(a)) => match a.attrs.get(*attr as usize) {
+            Some(AttrValue::Variant(v)) => match arms.get(*v as usize) {
+                Some(Some(needed)) => relations.intersects(needed),
+                _ => true,
+            },
+            _ => true,
+        },
+        _ => true,
+    };
+    // The module layer: `None` when it does not apply, else the module and whether its records
+    // admit the principal.
+    enum Modules {
+        Off,
+        NoModule,
+        On { m: u32, casetype: u32, record: bool },
+    }
+    let modules = match anchor {
+        Some(a) if policy.ct_has_modules[a.casetype as usize] => match module {
+            None => Modules::NoModule,
+            Some(m) => Modules::On {
+                m,
+                casetype: a.casetype,
+                record: policy.module_records[m as usize]
+                    .as_ref()
+                    .is_none_or(|r| relations.intersects(r)),
+            },
+        },
+        _ => Modules::Off,
+    };
+    let global = &policy.global[..n];
+    let kind = &policy.kind_rules[res.kind.idx() * n..(res.kind.idx() + 1) * n];
+    let state = anchor.map(|a| {
+        let slot = (policy.state_base[a.casetype as usize] + a.state) as usize;
+        &policy.state_rules[slot * n..(slot + 1) * n]
+    });
+    let mut read_ok = None;
+    let mut write_ok = None;
+    (0..n)
+        .map(|a| {
+            if let Some(perm) = policy.action_requires[a] {
+                if !permits.get(perm as usize) {
+                    return deny(Layer::Requirement, Reason::RequirementNotHeld);
+                }
+            }
+            if !mode_ok {
+                return deny(Layer::AccessMode, Reason::Restricted);
+            }
+            match modules {
+                Modules::Off => {}
+                Modules::NoModule => return deny(Layer::Module, Reason::NoModule),
+                Modules::On {
+                    m,
+                    casetype,
+                    record,
+                } => {
+                    if !policy.module_actions[m as usize].get(a) {
+                        return deny(Layer::Module, Reason::NotInModule);
+                    }
+                    if !record {
+                        return deny(Layer::Module, Reason::NotARecord);
+                    }
+                    if !policy
+                        .module_grant(casetype, m, a as u32)
+                        .intersects(&subjects)
+                    {
+                        return deny(Layer::Module, Reason::ModuleNotGranted);
+                    }
+                }
+            }
+            let mut allow = global[a].allow.union(kind[a].allow);
+            let mut denied = global[a].deny.union(kind[a].deny);
+            if let Some(s) = state {
+                allow = allow.union(s[a].allow);
+                denied = denied.union(s[a].deny);
+            }
+            if denied.intersects(&subjects) {
+                return deny(Layer::Data, Reason::ExplicitlyDenied);
+            }
+            if !allow.intersects(&subjects) {
+                return deny(Layer::Data, Reason::NotPermitted);
+            }
+            let mut last = Layer::Data;
+            if policy.action_read.get(a) {
+                if !*read_ok.get_or_insert_with(|| meets(&user.codes, &res.read.levels)) {
+                    return deny(Layer::ReadCode, Reason::CodeNotHeld);
+                }
+                last = Layer::ReadCode;
+            }
+            if policy.action_write.get(a) {
+                if !*write_ok.get_or_insert_with(|| meets(&user.codes, &res.write.levels)) {
+                    return deny(Layer::WriteCode, Reason::CodeNotHeld);
+                }
+                last = Layer::WriteCode;
+            }
+            Decision {
+                allowed: true,
+                layer: last,
+                reason: Reason::Allowed,
+            }
+        })
+        .collect()
+}
+
+// ---- list -----------------------------------------------------------------------------------
+
+/// The resources of an entities file in a stable order, for listing and pagination: sorted by
+/// id, comparing bytes (the order of SQL `ORDER BY id` under a binary collation). Build it once
+/// per entities and list from it as often as needed.
+#[derive(Debug, Clone)]
+pub struct Index {
+    order: Vec<u32>,
+}
+
+impl Index {
+    pub fn new(entities: &Entities) -> Index {
+        let mut order: Vec<u32> = (0..entities.resources.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| {
+            entities.resources[a as usize]
+                .id
+                .cmp(&entities.resources[b as usize].id)
+        });
+        Index { order }
+    }
+}
+
+/// What to list: the resources (optionally of one kind) a principal may perform an action on.
+#[derive(Debug, Clone, Copy)]
+pub struct List {
+    pub principal: u32,
+    pub action: u32,
+    pub module: Option<u32>,
+    pub kind: Option<KindId>,
+}
+
+/// One page of a listing: resource ids (indices into the entities), and the cursor for the next
+/// page when there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub resources: Vec<u32>,
+    /// The id of the last resource of this page, when more allowed resources follow it.
+    pub next: Option<String>,
+}
+
+impl List {
+    /// Every allowed resource whose id sorts after `after` (all of them when `None`), in id
+    /// order, lazily: each step decides resources until one is allowed.
+    ///
+    /// The cursor `after` need not be the id of an existing resource: listing resumes at the
+    /// first id that sorts after it, so a page boundary survives the deletion of its resource.
+    pub fn iter<'a>(
+        self,
+        policy: &'a CompiledPolicy,
+        entities: &'a Entities,
+        index: &'a Index,
+        after: Option<&str>,
+    ) -> impl Iterator<Item = u32> + 'a {
+        let start = match after {
+            None => 0,
+            Some(a) => index
+                .order
+                .partition_point(|&i| entities.resources[i as usize].id.as_str() <= a),
+        };
+        index.order[start..].iter().copied().filter(move |&r| {
+            if self
+                .kind
+                .is_some_and(|k| entities.resources[r as usize].kind != k)
+            {
+                return false;
+            }
+            vm::decide(
+                policy,
+                entities,
+                &Resolved::Action {
+                    principal: self.principal,
+                    action: self.action,
+                    resource: r,
+                    module: self.module,
+                    entities: entities.stamp,
+                },
+            )
+            .allowed
+        })
+    }
+
+    /// At most `limit` allowed resources after `after`, and the cursor for the next page.
+    pub fn page(
+        self,
+        policy: &CompiledPolicy,
+        entities: &Entities,
+        index: &Index,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Page {
+        let mut it = self.iter(policy, entities, index, after);
+        let resources: Vec<u32> = it.by_ref().take(limit).collect();
+        let more = resources.len() == limit && it.next().is_some();
+        let next = match (more, resources.last()) {
+            (true, Some(&last)) => Some(entities.resources[last as usize].id.clone()),
+            _ => None,
+        };
+        Page { resources, next }
+    }
+}
+
+// ---- who can --------------------------------------------------------------------------------
+
+/// Who may perform an action on one resource, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct WhoCan {
+    pub action: String,
+    pub resource: String,
+    pub kind: String,
+    /// The anchor case, when the resource has one and is not the case itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    /// The effective read code, when the action is checked against it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub write_code: Option<String>,
+    /// Every allowed user, in the order of the entities file.
+    pub allowed: Vec<Permitted>,
+    /// How many users are not allowed.
+    pub denied: usize,
+    /// Why nobody could be allowed, when that follows from the question itself (a case type
+    /// reached only through modules, asked without one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// One allowed user and what lets them in.
+#[derive(Debug, Clone, Serialize)]
+pub struct Permitted {
+    pub user: String,
+    /// The subjects the data rules allow, with where the principal got each.
+    pub grants: Vec<SubjectGrant>,
+    /// The allow rules and table cells that matched.
+    pub rules: Vec<crate::reference::RuleRef>,
+    /// The module grant lines that admitted the user, when the module layer applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub module_grants: Option<Vec<String>>,
+    /// The codes of the user that meet the effective read code: for each non-empty level, the
+    /// first of its codes the user holds (a code meeting several levels is listed once).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_codes_held: Option<Vec<CodeHeld>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub write_codes_held: Option<Vec<CodeHeld>>,
+}
+
+/// An access code a user holds, and why they hold it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CodeHeld {
+    pub code: String,
+    /// `user` (their own id), `group`, `unit` or `term`.
+    pub source: &'static str,
+    /// The group or unit the user is listed in, when the code is its ancestor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub through: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SubjectGrant {
+    /// A role, from each of these groups in scope.
+    Role { role: String, groups: Vec<GroupVia> },
+    /// A relation the user holds on the case.
+    Relation { relation: String, case: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupVia {
+    pub group: String,
+    /// The group the user is listed in, when this one is reached as its ancestor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub through: Option<String>,
+    pub scope: String,
+    /// For a scope `assigned via …`: the relations the user holds that admit them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub holds: Vec<String>,
+}
+
+/// Who may perform `action` on `resource` through `module`: every allowed user, with the
+/// subjects that let them in (roles with the groups in scope that grant them, relations held),
+/// the matching rules, and the codes that meet the effective access codes.
+pub fn who_can(
+    policy: &CompiledPolicy,
+    entities: &Entities,
+    action: u32,
+    resource: u32,
+    module: Option<u32>,
+) -> WhoCan {
+    let p = policy.ir();
+    let res = &entities.resources[resource as usize];
+    let anchor = res.anchor.map(|a| &entities.resources[a as usize]);
+    let code_text = |levels: &[Level]| {
+        crate::access_code::display(
+            &levels
+                .iter()
+                .map(|l| l.iter().map(|c| entities.symbol(*c)).collect::<Vec<_>>())
+                .collect::<Vec<_>>(),
+        )
+    };
+    let reads = policy.action_read.get(action as usize);
+    let writes = policy.action_write.get(action as usize);
+    let mut out = WhoCan {
+        action: p.actions[action as usize].name.clone(),
+        resource: res.id.clone(),
+        kind: p.kinds[res.kind.idx()].name.clone(),
+        case: anchor.filter(|a| a.id != res.id).map(|a| a.id.clone()),
+        module: module.map(|m| p.modules[m as usize].name.clone()),
+        read_code: reads.then(|| code_text(&res.read.levels)),
+        write_code: writes.then(|| code_text(&res.write.levels)),
+        allowed: Vec::new(),
+        denied: 0,
+        note: None,
+    };
+    if let (Some(a), None) = (anchor, module) {
+        if policy.ct_has_modules[a.casetype as usize] {
+            let offering: Vec<&str> = p
+                .modules
+                .iter()
+                .filter(|m| m.actions.iter().any(|x| x.0 == action))
+                .map(|m| m.name.as_str())
+                .collect();
+            out.note = Some(format!(
+                "case type `{}` is reached through modules, so nobody may act on it without one; ask with --module {}",
+                p.casetypes[a.casetype as usize].name,
+                if offering.is_empty() { "…".to_string() } else { offering.join(" or --module ") }
+            ));
+        }
+    }
+    let masks = policy.data_masks(res.kind.0, anchor.map(|a| (a.casetype, a.state)), action);
+    for (u, user) in entities.users.iter().enumerate() {
+        let u = u as u32;
+        let req = Resolved::Action {
+            principal: u,
+            action,
+            resource,
+            module,
+            entities: entities.stamp,
+        };
+        if !vm::decide(policy, entities, &req).allowed {
+            out.denied += 1;
+            continue;
+        }
+        let (relations, subjects) = subjects(policy, entities, u, res);
+        let subject_name = |s: usize| -> &str {
+            if s < p.roles.len() {
+                &p.roles[s].name
+            } else {
+                &p.relations[s - p.roles.len()].name
+            }
+        };
+        let mut grants = Vec::new();
+        for s in masks.allow.iter().filter(|&s| subjects.get(s)) {
+            if s >= p.roles.len() {
+                grants.push(SubjectGrant::Relation {
+                    relation: subject_name(s).to_string(),
+                    case: anchor.map(|a| a.id.clone()).unwrap_or_default(),
+                });
+                continue;
+            }
+            let groups = user
+                .groups
+                .iter()
+                .filter(|&&g| {
+                    policy.groups[g as usize].roles.get(s)
+                        && in_scope(policy, g, anchor, relations, u)
+                })
+                .map(|&g| GroupVia {
+                    group: p.groups[g as usize].name.clone(),
+                    through: through(p, &user.direct_groups, g),
+                    scope: scope_text(policy, g),
+                    holds: match policy.groups[g as usize].scope {
+                        CScope::Assigned(needed) => needed
+                            .iter()
+                            .filter(|&r| relations.get(r))
+                            .map(|r| subject_name(r).to_string())
+                            .collect(),
+                        _ => Vec::new(),
+                    },
+                })
+                .collect();
+            grants.push(SubjectGrant::Role {
+                role: subject_name(s).to_string(),
+                groups,
+            });
+        }
+        let module_grants = match (anchor, module) {
+            (Some(a), Some(m)) if policy.ct_has_modules[a.casetype as usize] => Some(
+                policy
+                    .module_grant(a.casetype, m, action)
+                    .iter()
+                    .filter(|&s| subjects.get(s))
+                    .map(|s| subject_name(s).to_string())
+                    .collect(),
+            ),
+            _ => None,
+        };
+        let held = |levels: &[Level]| -> Vec<CodeHeld> {
+            let mut out: Vec<CodeHeld> = Vec::new();
+            for l in levels {
+                if let Some(c) = l.iter().find(|c| user.codes.binary_search(c).is_ok()) {
+                    let c = entities.symbol(*c);
+                    if !out.iter().any(|h| h.code == c) {
+                        out.push(code_source(policy, entities, u, c));
+                    }
+                }
+            }
+            out
+        };
+        let trace = crate::reference::evaluate_resolved(
+            policy,
+            entities,
+            &crate::request::Request {
+                principal: user.id.clone(),
+                action: out.action.clone(),
+                resource: Some(res.id.clone()),
+                module: out.module.clone(),
+                context: None,
+            },
+            &req,
+        );
+        let rules = trace
+            .layers
+            .iter()
+            .find_map(|l| match &l.detail {
+                crate::reference::Detail::Rules { allows, .. } => Some(allows.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        out.allowed.push(Permitted {
+            user: user.id.clone(),
+            grants,
+            rules,
+            module_grants,
+            read_codes_held: reads.then(|| held(&res.read.levels)),
+            write_codes_held: writes.then(|| held(&res.write.levels)),
+        });
+    }
+    out
+}
+
+/// Why user `u` holds code `code` (docs/data-formats.md §1.3: id, groups, units, terms).
+fn code_source(policy: &CompiledPolicy, entities: &Entities, u: u32, code: &str) -> CodeHeld {
+    let p = policy.ir();
+    let user = &entities.users[u as usize];
+    let held = |source, through| CodeHeld {
+        code: code.to_string(),
+        source,
+        through,
+    };
+    if user.id == code {
+        return held("user", None);
+    }
+    if let Some(&g) = user
+        .groups
+        .iter()
+        .find(|&&g| p.groups[g as usize].name == code)
+    {
+        return held("group", through(p, &user.direct_groups, g));
+    }
+    for &d in &user.direct_units {
+        let mut cur = Some(d);
+        let mut steps = 0;
+        while let Some(x) = cur {
+            if entities.units[x as usize].id == code {
+                let via = (x != d).then(|| entities.units[d as usize].id.clone());
+                return held("unit", via);
+            }
+            steps += 1;
+            if steps > entities.units.len() {
+                break;
+            }
+            cur = entities.units[x as usize].parent;
+        }
+    }
+    held("term", None)
+}
+
+/// The listed group through which a user is a member of `g`, when `g` is not listed itself.
+fn through(p: &crate::ir::Policy, direct: &[u32], g: u32) -> Option<String> {
+    if direct.contains(&g) {
+        return None;
+    }
+    direct
+        .iter()
+        .find(|&&d| {
+            let mut cur = p.groups[d as usize].parent;
+            let mut steps = 0;
+            while let Some(x) = cur {
+                if x.0 == g {
+                    return true;
+                }
+                steps += 1;
+                if steps > p.groups.len() {
+                    break;
+                }
+                cur = p.groups[x.idx()].parent;
+            }
+            false
+        })
+        .map(|&d| p.groups[d as usize].name.clone())
+}
+
+/// A group's scope in words: `all`, `assigned via assignee, collaborator`, or the filter's
+/// conditions as written.
+fn scope_text(policy: &CompiledPolicy, g: u32) -> String {
+    let p = policy.ir();
+    match &p.groups[g as usize].scope {
+        crate::ir::ScopeDef::All => "all".into(),
+        crate::ir::ScopeDef::Assigned(rels) => format!(
+            "assigned via {}",
+            rels.iter()
+                .map(|r| p.relations[r.idx()].name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        crate::ir::ScopeDef::Filter(conds) => format!(
+            "filter {{ {} }}",
+            conds
+                .iter()
+                .map(|c| policy.sources().snippet(c.span))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    }
+}
+
+// ---- by name --------------------------------------------------------------------------------
+
+/// The queries by name, for applications and the command line: each resolves its names first
+/// and fails closed on an unknown one.
+///
+/// ```
+/// use casepol::Policy;
+/// use casepol::query::Query;
+///
+/// let policy = Policy::from_source("p.casepol", r#"
+///     role Clerk;
+///     action view, edit;
+///     group Clerks { grants Clerk; }
+///     resource Note { allow Clerk: view; }
+/// "#).unwrap();
+/// let entities = policy.load_entities(r#"{
+///     "users": [{"id": "ann", "groups": ["Clerks"]}, {"id": "bob"}],
+///     "resources": [{"id": "n1", "kind": "Note"}, {"id": "n2", "kind": "Note"}]
+/// }"#).unwrap();
+/// let q = Query::new(&policy, &entities);
+///
+/// let who = q.who_can("view", "n1", None).unwrap();
+/// assert_eq!(who.allowed.iter().map(|p| p.user.as_str()).collect::<Vec<_>>(), ["ann"]);
+/// assert_eq!(q.allowed_actions("ann", "n1", None).unwrap(), ["view"]);
+/// assert_eq!(q.list("ann", "view", None, None).unwrap().ids(), ["n1", "n2"]);
+/// assert!(q.list("ann", "delete", None, None).is_err()); // unknown action: an error, not []
+/// ```
+pub struct Query<'a> {
+    pub policy: &'a CompiledPolicy,
+    pub entities: &'a Entities,
+}
+
+/// A resolved `list` request with its index, ready to page through.
+pub struct Listing<'a> {
+    pub policy: &'a CompiledPolicy,
+    pub entities: &'a Entities,
+    pub list: List,
+    pub index: Index,
+}
+
+impl Listing<'_> {
+    /// Allowed resources after the cursor `after` (see [`List::iter`]).
+    pub fn iter<'s>(&'s self, after: Option<&str>) -> impl Iterator<Item = u32> + 's {
+        self.list
+            .iter(self.policy, self.entities, &self.index, after)
+    }
+
+    /// One page of at most `limit` resources (see [`List::page`]).
+    pub fn page(&self, after: Option<&str>, limit: usize) -> Page {
+        self.list
+            .page(self.policy, self.entities, &self.index, after, limit)
+    }
+
+    /// Every allowed resource id, in order.
+    pub fn ids(&self) -> Vec<String> {
+        self.iter(None)
+            .map(|r| self.entities.resources[r as usize].id.clone())
+            .collect()
+    }
+}
+
+impl<'a> Query<'a> {
+    /// Entities only mean something to the policy that loaded them: anything else is an error,
+    /// never an empty (or wrong) answer.
+    fn same_policy(&self) -> Result<(), QueryError> {
+        if self.entities.policy_stamp == self.policy.stamp {
+            return Ok(());
+        }
+        let e = crate::request::mismatched();
+        Err(QueryError {
+            kind: QueryErrorKind::MismatchedEntities,
+            message: "the entities were loaded for another policy".into(),
+            help: e.help,
+        })
+    }
+
+    pub fn new(policy: &'a crate::Policy, entities: &'a Entities) -> Query<'a> {
+        Query {
+            policy: policy.compiled(),
+            entities,
+        }
+    }
+
+    /// Who may perform `action` on `resource` through `module`.
+    pub fn who_can(
+        &self,
+        action: &str,
+        resource: &str,
+        module: Option<&str>,
+    ) -> Result<WhoCan, QueryError> {
+        self.same_policy()?;
+        let action = resolve_action(self.policy, action)?;
+        let resource = resolve_resource(self.entities, resource)?;
+        let module = resolve_module(self.policy, module)?;
+        Ok(who_can(
+            self.policy,
+            self.entities,
+            action,
+            resource,
+            module,
+        ))
+    }
+
+    /// Every action's decision for `principal` on `resource`, in the policy's action order.
+    pub fn actions(
+        &self,
+        principal: &str,
+        resource: &str,
+        module: Option<&str>,
+    ) -> Result<Vec<(String, Decision)>, QueryError> {
+        self.same_policy()?;
+        let principal = resolve_principal(self.policy, self.entities, principal)?;
+        let resource = resolve_resource(self.entities, resource)?;
+        let module = resolve_module(self.policy, module)?;
+        let p = self.policy.ir();
+        Ok(
+            actions(self.policy, self.entities, principal, resource, module)
+                .into_iter()
+                .enumerate()
+                .map(|(a, d)| (p.actions[a].name.clone(), d))
+                .collect(),
+        )
+    }
+
+    /// The names of the actions `principal` may perform on `resource`.
+    pub fn allowed_actions(
+        &self,
+        principal: &str,
+        resource: &str,
+        module: Option<&str>,
+    ) -> Result<Vec<String>, QueryError> {
+        Ok(self
+            .actions(principal, resource, module)?
+            .into_iter()
+            .filter(|(_, d)| d.allowed)
+            .map(|(a, _)| a)
+            .collect())
+    }
+
+    /// The resources (of `kind`, when given) that `principal` may perform `action` on.
+    pub fn list(
+        &self,
+        principal: &str,
+        action: &str,
+        module: Option<&str>,
+        kind: Option<&str>,
+    ) -> Result<Listing<'a>, QueryError> {
+        self.same_policy()?;
+        let list = List {
+            principal: resolve_principal(self.policy, self.entities, principal)?,
+            action: resolve_action(self.policy, action)?,
+            module: resolve_module(self.policy, module)?,
+            kind: kind.map(|k| resolve_kind(self.policy, k)).transpose()?,
+        };
+        Ok(Listing {
+            policy: self.policy,
+            entities: self.entities,
+            list,
+            index: Index::new(self.entities),
+        })
+    }
+
+    /// The residual condition for `principal` doing `action` through `module` on an unknown
+    /// resource.
+    pub fn residual(
+        &self,
+        principal: &str,
+        action: &str,
+        module: Option<&str>,
+    ) -> Result<Residual, QueryError> {
+        self.same_policy()?;
+        let principal = resolve_principal(self.policy, self.entities, principal)?;
+        let action = resolve_action(self.policy, action)?;
+        let module = resolve_module(self.policy, module)?;
+        Ok(residual(
+            self.policy,
+            self.entities,
+            principal,
+            action,
+            module,
+        ))
+    }
+
+    /// The residual compiled to a SQL `WHERE` clause with bound parameters.
+    pub fn filter(
+        &self,
+        principal: &str,
+        action: &str,
+        module: Option<&str>,
+        dialect: sql::Dialect,
+    ) -> Result<sql::Filter, QueryError> {
+        self.same_policy()?;
+        let r = self.residual(principal, action, module)?;
+        Ok(sql::compile(self.policy, &r, dialect))
+    }
+}

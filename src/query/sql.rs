@@ -1,0 +1,412 @@
+//! A residual condition compiled to a SQL `WHERE` clause over the relational layout of
+//! `docs/schema.sqlite.sql` and `docs/schema.postgres.sql`, and the rows of that layout for an
+//! entities file ([`tables`]).
+//!
+//! Every value is a bound parameter: the clause text is made only of fixed SQL, column names
+//! and placeholders (`$1` for PostgreSQL, `?1` for SQLite), so no value from a policy, an
+//! entities file or a request can change the statement.
+
+use super::residual::{attr_name, lit_text, Class, Cond, Residual};
+use crate::compile::CompiledPolicy;
+use crate::entities::{AttrValue, Entities};
+use crate::ir::Type;
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// The SQL dialect to write placeholders for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dialect {
+    Postgres,
+    Sqlite,
+}
+
+/// A `WHERE` clause over `resources r` and its parameters, in placeholder order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Filter {
+    pub dialect: Dialect,
+    /// The condition, without the word `WHERE`.
+    #[serde(rename = "where")]
+    pub where_clause: String,
+    /// The value of placeholder `n` is `params[n - 1]`. Every parameter is text.
+    pub params: Vec<String>,
+}
+
+impl Filter {
+    /// The whole query: the ids of the allowed resources, in the order `list` gives them.
+    pub fn select(&self) -> String {
+        format!(
+            "SELECT r.id FROM resources r\nWHERE {}\nORDER BY r.id",
+            self.where_clause
+        )
+    }
+}
+
+/// Compiles a residual to a `WHERE` clause for `dialect`.
+pub fn compile(policy: &CompiledPolicy, residual: &Residual, dialect: Dialect) -> Filter {
+    let mut w = Writer {
+        policy,
+        dialect,
+        params: Vec::new(),
+        index: HashMap::new(),
+        codes: &residual.codes,
+        codes_sql: None,
+        principal: &residual.principal,
+    };
+    let where_clause = w.cond(&residual.cond, 0, 0);
+    Filter {
+        dialect,
+        where_clause,
+        params: w.params,
+    }
+}
+
+struct Writer<'a> {
+    policy: &'a CompiledPolicy,
+    dialect: Dialect,
+    params: Vec<String>,
+    index: HashMap<String, usize>,
+    codes: &'a [String],
+    codes_sql: Option<String>,
+    principal: &'a str,
+}
+
+fn alias(up: u32) -> String {
+    if up == 0 {
+        "r".into()
+    } else {
+        format!("r{up}")
+    }
+}
+
+/// The deepest ancestor a condition reads.
+fn max_up(c: &Cond) -> u32 {
+    match c {
+        Cond::True | Cond::False | Cond::Kind(_) => 0,
+        Cond::Case { up, .. }
+        | Cond::Attr { up, .. }
+        | Cond::Contains { up, .. }
+        | Cond::Holds { up, .. }
+        | Cond::CodeMet { up, .. }
+        | Cond::Inherits { up, .. } => *up,
+        Cond::Not(x) => max_up(x),
+        Cond::And(v) | Cond::Or(v) => v.iter().map(max_up).max().unwrap_or(0),
+    }
+}
+
+fn pad(indent: usize) -> String {
+    "  ".repeat(indent)
+}
+
+impl Writer<'_> {
+    /// The placeholder for a value; a value used twice is bound once.
+    fn param(&mut self, value: &str) -> String {
+        let n = match self.index.get(value) {
+            Some(&n) => n,
+            None => {
+                self.params.push(value.to_string());
+                let n = self.params.len();
+                self.index.insert(value.to_string(), n);
+                n
+            }
+        };
+        match self.dialect {
+            Dialect::Postgres => format!("${n}"),
+            Dialect::Sqlite => format!("?{n}"),
+        }
+    }
+
+    /// `col = $1` for one value, `col IN ($1, $2)` for several.
+    fn one_of(&mut self, column: &str, values: &[String]) -> String {
+        let ps: Vec<String> = values.iter().map(|v| self.param(v)).collect();
+        match ps.as_slice() {
+            [one] => format!("{column} = {one}"),
+            _ => format!("{column} IN ({})", ps.join(", ")),
+        }
+    }
+
+    /// Binds ancestors `bound + 1 ..= to` of the resource and tests `inner` on them.
+    fn ancestors(&self, bound: u32, to: u32, inner: &str, indent: usize) -> String {
+        let mut from = format!("resources {}", alias(bound + 1));
+        for k in bound + 2..=to {
+            from.push_str(&format!(
+                " JOIN resources {} ON {}.id = {}.parent_id",
+                alias(k),
+                alias(k),
+                alias(k - 1)
+            ));
+        }
+        format!(
+            "EXISTS (SELECT 1 FROM {from}\n{}WHERE {}.id = {}.parent_id AND {inner})",
+            pad(indent + 1),
+            alias(bound + 1),
+            alias(bound),
+        )
+    }
+
+    fn cond(&mut self, c: &Cond, bound: u32, indent: usize) -> String {
+        let deepest = max_up(c);
+        match c {
+            Cond::And(args) if deepest > bound => {
+                // A kind branch: the kind test on the resource, then everything else with the
+                // kind's ancestors bound once. Valid rows of that kind always have them.
+                let (kinds, rest): (Vec<&Cond>, Vec<&Cond>) =
+                    args.iter().partition(|a| matches!(a, Cond::Kind(_)));
+                let mut parts: Vec<String> = kinds
+                    .iter()
+                    .map(|k| self.cond(k, bound, indent + 1))
+                    .collect();
+                let rest = match rest.as_slice() {
+                    [one] => (*one).clone(),
+                    _ => Cond::And(rest.into_iter().cloned().collect()),
+                };
+                let inner = self.cond(&rest, deepest, indent + 1);
+                parts.push(self.ancestors(bound, deepest, &inner, indent + 1));
+                self.join(parts, "AND", indent)
+            }
+            Cond::And(args) => {
+                let parts = args
+                    .iter()
+                    .map(|a| self.cond(a, bound, indent + 1))
+                    .collect();
+                self.join(parts, "AND", indent)
+            }
+            Cond::Or(args) => {
+                let parts = args
+                    .iter()
+                    .map(|a| self.cond(a, bound, indent + 1))
+                    .collect();
+                self.join(parts, "OR", indent)
+            }
+            Cond::Not(x) => format!("NOT {}", self.cond(x, bound, indent)),
+            atom if deepest > bound => {
+                let inner = self.atom(atom);
+                self.ancestors(bound, deepest, &inner, indent)
+            }
+            atom => self.atom(atom),
+        }
+    }
+
+    fn join(&self, parts: Vec<String>, op: &str, indent: usize) -> String {
+        format!("({})", parts.join(&format!("\n{}{op} ", pad(indent + 1))))
+    }
+
+    fn atom(&mut self, c: &Cond) -> String {
+        let p = self.policy.ir();
+        match c {
+            Cond::True => "TRUE".into(),
+            Cond::False => "FALSE".into(),
+            Cond::Kind(ks) => {
+                let names: Vec<String> = ks.iter().map(|k| p.kinds[k.idx()].name.clone()).collect();
+                self.one_of("r.kind", &names)
+            }
+            Cond::Case {
+                up,
+                casetype,
+                states,
+            } => {
+                let a = alias(*up);
+                let ct = &p.casetypes[*casetype as usize];
+                let t = self.param(&ct.name);
+                match states {
+                    None => format!("{a}.case_type = {t}"),
+                    Some(s) => {
+                        let names: Vec<String> = s
+                            .iter()
+                            .map(|s| ct.states[*s as usize].name.clone())
+                            .collect();
+                        let st = self.one_of(&format!("{a}.state"), &names);
+                        format!("({a}.case_type = {t} AND {st})")
+                    }
+                }
+            }
+            Cond::Attr { up, attr, values } => {
+                let name = self.param(&attr_name(self.policy, *attr));
+                let texts: Vec<String> = values
+                    .iter()
+                    .map(|l| lit_text(self.policy, *attr, l))
+                    .collect();
+                let v = self.one_of("x.value", &texts);
+                format!(
+                    "EXISTS (SELECT 1 FROM resource_attrs x WHERE x.resource_id = {}.id AND x.name = {name} AND {v})",
+                    alias(*up)
+                )
+            }
+            Cond::Contains { up, attr, value } => {
+                let name = self.param(&attr_name(self.policy, *attr));
+                let v = self.param(value);
+                format!(
+                    "EXISTS (SELECT 1 FROM resource_attrs x WHERE x.resource_id = {}.id AND x.name = {name} AND x.value = {v})",
+                    alias(*up)
+                )
+            }
+            Cond::Holds { up, relations } => {
+                let user = self.param(self.principal);
+                let names: Vec<String> = relations
+                    .iter()
+                    .map(|r| p.relations[*r as usize].name.clone())
+                    .collect();
+                let rel = self.one_of("x.relation", &names);
+                format!(
+                    "EXISTS (SELECT 1 FROM case_relations x WHERE x.case_id = {}.id AND x.user_id = {user} AND {rel})",
+                    alias(*up)
+                )
+            }
+            Cond::CodeMet { up, class } => {
+                let class = self.param(class.name());
+                let held = match &self.codes_sql {
+                    Some(s) => s.clone(),
+                    None => {
+                        let codes = self.codes;
+                        let ps: Vec<String> = codes.iter().map(|c| self.param(c)).collect();
+                        let s = if ps.is_empty() {
+                            "FALSE".to_string()
+                        } else {
+                            format!("y.code IN ({})", ps.join(", "))
+                        };
+                        self.codes_sql = Some(s.clone());
+                        s
+                    }
+                };
+                // No level of the resource's own code (of this class) lacks a held code.
+                format!(
+                    "NOT EXISTS (SELECT 1 FROM access_codes x WHERE x.resource_id = {}.id AND x.class = {class} AND NOT EXISTS (SELECT 1 FROM access_codes y WHERE y.resource_id = x.resource_id AND y.class = x.class AND y.level = x.level AND {held}))",
+                    alias(*up)
+                )
+            }
+            Cond::Inherits { up, class } => match class {
+                Class::Read => format!("{}.inherit_read", alias(*up)),
+                Class::Write => format!("{}.inherit_write", alias(*up)),
+            },
+            Cond::Not(_) | Cond::And(_) | Cond::Or(_) => {
+                // INVARIANT: `cond` handles the connectives before calling `atom`.
+                "FALSE".into()
+            }
+        }
+    }
+}
+
+// ---- the rows of the layout -------------------------------------------------------------------
+
+/// One row of `resources`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResourceRow {
+    pub id: String,
+    pub kind: String,
+    pub parent_id: Option<String>,
+    pub case_type: Option<String>,
+    pub state: Option<String>,
+    pub inherit_read: bool,
+    pub inherit_write: bool,
+}
+
+/// One row of `access_codes`: a code of one level of a resource's own code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CodeRow {
+    pub resource_id: String,
+    pub class: &'static str,
+    /// The level's position in the own code, from 0.
+    pub level: i64,
+    pub code: String,
+}
+
+/// The rows of the relational layout that hold the resources of an entities file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Tables {
+    pub resources: Vec<ResourceRow>,
+    /// `resource_attrs`: (resource id, attribute name, value as text).
+    pub attrs: Vec<(String, String, String)>,
+    /// `case_relations`: (case id, relation, user id).
+    pub relations: Vec<(String, String, String)>,
+    pub codes: Vec<CodeRow>,
+}
+
+/// The rows that store `entities`' resources in the layout of docs/queries.md. Values are
+/// written as text: strings as they are, integers in decimal, booleans as `true`/`false`, enum
+/// values by variant name, references by id, and one row per element of a set. Resources come
+/// in the entities' order, parents before children where the file has them so.
+pub fn tables(policy: &CompiledPolicy, entities: &Entities) -> Tables {
+    let p = policy.ir();
+    let mut t = Tables::default();
+    // Parents first, so a loader with foreign keys checked at once can insert in this order.
+    let mut order: Vec<usize> = (0..entities.resources.len()).collect();
+    let depth = |mut i: usize| {
+        let mut d = 0;
+        while let Some(parent) = entities.resources[i].parent {
+            i = parent as usize;
+            d += 1;
+            if d > crate::limits::MAX_KIND_DEPTH + 1 {
+                break;
+            }
+        }
+        d
+    };
+    order.sort_by_key(|&i| depth(i));
+    for i in order {
+        let r = &entities.resources[i];
+        let kind = &p.kinds[r.kind.idx()];
+        t.resources.push(ResourceRow {
+            id: r.id.clone(),
+            kind: kind.name.clone(),
+            parent_id: r.parent.map(|x| entities.resources[x as usize].id.clone()),
+            case_type: kind
+                .is_case
+                .then(|| p.casetypes[r.casetype as usize].name.clone()),
+            state: kind.is_case.then(|| {
+                p.casetypes[r.casetype as usize].states[r.state as usize]
+                    .name
+                    .clone()
+            }),
+            inherit_read: r.inherit_read,
+            inherit_write: r.inherit_write,
+        });
+        for (def, v) in kind.attrs.iter().zip(r.attrs.iter()) {
+            let mut push = |value: String| t.attrs.push((r.id.clone(), def.name.clone(), value));
+            match v {
+                AttrValue::Sym(s) => push(entities.symbol(*s).to_string()),
+                AttrValue::Int(n) => push(n.to_string()),
+                AttrValue::Bool(b) => push(b.to_string()),
+                AttrValue::Set(items) => {
+                    for s in items.iter() {
+                        push(entities.symbol(*s).to_string());
+                    }
+                }
+                AttrValue::User(u) => push(entities.users[*u as usize].id.clone()),
+                AttrValue::Resource(x) => push(entities.resources[*x as usize].id.clone()),
+                AttrValue::Variant(n) => {
+                    if let Type::Enum(e) = def.ty {
+                        push(
+                            p.enums[e.idx()]
+                                .variants
+                                .get(*n as usize)
+                                .cloned()
+                                .unwrap_or_default(),
+                        );
+                    }
+                }
+            }
+        }
+        for (rel, users) in r.relations.iter().enumerate() {
+            for u in users.iter() {
+                t.relations.push((
+                    r.id.clone(),
+                    p.relations[rel].name.clone(),
+                    entities.users[*u as usize].id.clone(),
+                ));
+            }
+        }
+        for (class, levels) in [("read", &r.own_read), ("write", &r.own_write)] {
+            for (n, level) in levels.iter().enumerate() {
+                for c in level.iter() {
+                    t.codes.push(CodeRow {
+                        resource_id: r.id.clone(),
+                        class,
+                        level: n as i64,
+                        code: entities.symbol(*c).to_string(),
+                    });
+                }
+            }
+        }
+    }
+    t
+}
