@@ -107,6 +107,14 @@ def main() -> None:
         for i in range(0, len(lines), CHUNK):
             write("end_to_end", name_for(d, suffix=f".{i // CHUNK}"),
                   head + b"\n".join(lines[i:i + CHUNK]))
+    # ... the same with the policy named (`@efob`), so mutations go to entities and requests ...
+    for e in sorted((ROOT / "policies").rglob("expect.json")):
+        d = e.parent
+        lines = request_lines_from_expect(e)
+        head = b"@" + d.name.encode() + NUL + (d / "entities.json").read_bytes() + NUL
+        write("end_to_end", name_for(d, suffix=".named"), head + b"\n".join(lines[:CHUNK]))
+    for j in sorted((ROOT / "tests" / "data" / "entities" / "ok").glob("*.json")):
+        write("end_to_end", name_for(j, suffix=".named"), b"@entities" + NUL + j.read_bytes())
     # ... the CLI test data with its request files ...
     cli = ROOT / "tests" / "data" / "cli"
     for reqs in sorted(cli.glob("requests*.jsonl")):

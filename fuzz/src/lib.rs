@@ -71,22 +71,29 @@ pub fn entities(data: &[u8]) {
 /// `end_to_end`: `policy NUL entities NUL requests` (requests one JSON object a line) → parse →
 /// check → compile → load → decide with the VM and the reference evaluator, explain as text, and
 /// the disassembly. The two evaluators must agree on every request given and on every request
-/// made up from the entities.
+/// made up from the entities. A policy part of `@name` stands for a shipped policy (`SHIPPED`).
 pub fn end_to_end(data: &[u8]) {
     let mut parts = data.splitn(3, |&b| b == SEPARATOR);
     let policy_text = String::from_utf8_lossy(parts.next().unwrap_or_default());
     let entities_text = String::from_utf8_lossy(parts.next().unwrap_or_default());
     let requests_text = String::from_utf8_lossy(parts.next().unwrap_or_default());
 
-    let policy = match Policy::from_source("fuzz.casepol", &policy_text) {
-        Ok(p) => p,
-        Err(e) => {
-            std::hint::black_box(e.render());
-            return;
-        }
+    let compiled;
+    let policy = match shipped_policy(&policy_text) {
+        Some(p) => p,
+        None => match Policy::from_source("fuzz.casepol", &policy_text) {
+            Ok(p) => {
+                render_all(p.warnings(), p.compiled().sources());
+                std::hint::black_box(p.compiled().to_string());
+                compiled = p;
+                &compiled
+            }
+            Err(e) => {
+                std::hint::black_box(e.render());
+                return;
+            }
+        },
     };
-    render_all(policy.warnings(), policy.compiled().sources());
-    std::hint::black_box(policy.compiled().to_string());
     let entities = match policy.load_entities(&entities_text) {
         Ok(e) => e,
         Err(errors) => {
@@ -98,10 +105,51 @@ pub fn end_to_end(data: &[u8]) {
     };
     for line in requests_text.lines().take(MAX_REQUEST_LINES) {
         if let Ok(request) = serde_json::from_str::<Request>(line) {
-            decide(&policy, &entities, &request);
+            decide(policy, &entities, &request);
         }
     }
-    decide_generated(&policy, &entities);
+    decide_generated(policy, &entities);
+}
+
+/// The shipped policies an `end_to_end` input can name instead of giving a policy text, as
+/// `@name` (the whole policy part): the fuzzer then spends its time on entities and requests
+/// for a rich, valid policy rather than on getting a policy past the checker.
+const SHIPPED: [(&str, &str); 7] = [
+    (
+        "@combined",
+        include_str!("../../policies/combined/policy.casepol"),
+    ),
+    ("@efob", include_str!("../../policies/efob/policy.casepol")),
+    (
+        "@tensorcase",
+        include_str!("../../policies/tensorcase/policy.casepol"),
+    ),
+    ("@torq", include_str!("../../policies/torq/policy.casepol")),
+    (
+        "@workzone",
+        include_str!("../../policies/workzone/policy.casepol"),
+    ),
+    (
+        "@entities",
+        include_str!("../../tests/data/entities/policy.casepol"),
+    ),
+    ("@cli", include_str!("../../tests/data/cli/policy.casepol")),
+];
+
+/// The shipped policy `text` names (`@efob`, …), compiled once.
+fn shipped_policy(text: &str) -> Option<&'static Policy> {
+    static COMPILED: OnceLock<Vec<Policy>> = OnceLock::new();
+    let i = SHIPPED.iter().position(|(name, _)| *name == text.trim())?;
+    let all = COMPILED.get_or_init(|| {
+        SHIPPED
+            .iter()
+            .map(|(name, source)| {
+                Policy::from_source(&name[1..], source)
+                    .unwrap_or_else(|e| panic!("shipped policy {name} must check:\n{e}"))
+            })
+            .collect()
+    });
+    all.get(i)
 }
 
 /// Decides one request with both evaluators, checks they agree, and renders the explanation.
