@@ -14,7 +14,10 @@ use casepol::diagnostic::{render, Sources};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-const TARGETS: [(&str, fn(&[u8])); 4] = [
+/// What a fuzz target does with one input.
+type Target = fn(&[u8]);
+
+const TARGETS: [(&str, Target); 4] = [
     ("parse", harness::parse),
     ("check", harness::check),
     ("entities", harness::entities),
