@@ -14,13 +14,13 @@ pub fn human(diag: &Diagnostic, sources: &Sources, color: bool) -> String {
     };
     let primary = diag.span();
     let name = |f| sources.name(f).to_string();
-    let mut report = Report::build(kind, (name(primary.file), primary.range()))
+    let mut report = Report::build(kind, (name(primary.file), char_range(sources, primary)))
         .with_code(diag.code.as_str())
         .with_message(&diag.message)
         .with_config(
             Config::default()
                 .with_color(color)
-                .with_index_type(IndexType::Byte),
+                .with_index_type(IndexType::Char),
         );
     // ariadne starts a new section whenever a label lies above the one before it, so labels go
     // in in source order: one section per file.
@@ -33,7 +33,7 @@ pub fn human(diag: &Diagnostic, sources: &Sources, color: bool) -> String {
             (0, true) => "here",
             _ => label.message.as_str(),
         };
-        let mut l = Label::new((name(label.span.file), label.span.range()));
+        let mut l = Label::new((name(label.span.file), char_range(sources, label.span)));
         if !text.is_empty() {
             l = l.with_message(text);
         }
@@ -51,6 +51,26 @@ pub fn human(diag: &Diagnostic, sources: &Sources, color: bool) -> String {
     // INVARIANT: writing to a Vec cannot fail, and every span's file is in `sources`.
     let _ = report.finish().write(cache, &mut out);
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A span as a range of characters, for ariadne. Spans are byte ranges, but ariadne 0.6 given
+/// byte offsets (`IndexType::Byte`) reads the location of a label in a second file as a
+/// character offset and slices that file's text inside a multi-byte character (a panic found by
+/// fuzzing: tests/data/fuzz_regressions/check/). Character offsets mean the same to it
+/// everywhere.
+fn char_range(sources: &Sources, span: Span) -> std::ops::Range<usize> {
+    let text = sources.text(span.file);
+    let boundary = |mut i: usize| {
+        i = i.min(text.len());
+        while !text.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let start = boundary(span.start as usize);
+    let end = boundary(span.end as usize).max(start);
+    let first = text[..start].chars().count();
+    first..first + text[start..end].chars().count()
 }
 
 /// The machine-readable form of a diagnostic: stable field names, one-based lines and columns.

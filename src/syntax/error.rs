@@ -323,9 +323,12 @@ fn is_ident_char(c: char) -> bool {
 /// The identifier-like word that ends exactly at `pos`, with its start.
 fn word_before(text: &str, pos: usize) -> Option<(usize, &str)> {
     let before = &text[..pos.min(text.len())];
+    // The character before the word may be wider than one byte (a byte order mark is
+    // whitespace here), so the word starts after its last byte, not one byte after its first.
     let start = before
-        .rfind(|c: char| !is_ident_char(c))
-        .map(|i| i + 1)
+        .char_indices()
+        .rfind(|&(_, c)| !is_ident_char(c))
+        .map(|(i, c)| i + c.len_utf8())
         .unwrap_or(0);
     (start < before.len()).then(|| (start, &before[start..]))
 }
