@@ -518,11 +518,7 @@ impl Population {
                     0..60 => String::new(),
                     60..75 => CONFIDENTIAL.to_string(),
                     75..90 => format!("U{}", rng.below(UNITS)),
-                    _ => format!(
-                        "{}|U{}",
-                        users[rng.below(n_users)].id,
-                        rng.below(UNITS)
-                    ),
+                    _ => format!("{}|U{}", users[rng.below(n_users)].id, rng.below(UNITS)),
                 };
                 documents.push(Document {
                     id: format!("d{}", documents.len()),
@@ -594,7 +590,11 @@ impl Population {
         out.write_all(b"\n  ],\n  \"resources\": [\n")?;
         let mut first = true;
         for c in &self.cases {
-            let sep = if std::mem::take(&mut first) { "" } else { ",\n" };
+            let sep = if std::mem::take(&mut first) {
+                ""
+            } else {
+                ",\n"
+            };
             write!(
                 out,
                 "{sep}    {{\"id\": \"{}\", \"kind\": \"Case\", \"type\": \"{}\", \"state\": \"{}\", \"relations\": {{\"subject\": [\"{}\"], \"manager\": [\"{}\"]}}",
@@ -610,7 +610,11 @@ impl Population {
             out.write_all(b"}")?;
         }
         for d in &self.documents {
-            let sep = if std::mem::take(&mut first) { "" } else { ",\n" };
+            let sep = if std::mem::take(&mut first) {
+                ""
+            } else {
+                ",\n"
+            };
             write!(
                 out,
                 "{sep}    {{\"id\": \"{}\", \"kind\": \"Document\", \"parent\": \"{}\"",
