@@ -17,9 +17,15 @@ struct Batch {
     lines: Vec<String>,
 }
 
+/// The generated batch, written once for all tests of this file.
+fn batch() -> &'static Batch {
+    static BATCH: std::sync::OnceLock<Batch> = std::sync::OnceLock::new();
+    BATCH.get_or_init(write_batch)
+}
+
 /// Writes the generated policy, entities and requests, with lines that are blank, not JSON,
-/// not UTF-8-free of escapes, unknown, and too long, spread over several blocks.
-fn batch() -> Batch {
+/// with escapes, unknown, and too long, spread over several blocks.
+fn write_batch() -> Batch {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("batch");
     std::fs::create_dir_all(&dir).unwrap();
     let policy = casepol_gen::Policy::generate(1_000, SEED).unwrap();
@@ -87,7 +93,7 @@ fn run(b: &Batch, format: &str, threads: &str) -> Run {
 fn threads_give_the_same_output_in_input_order() {
     let b = batch();
     for format in ["json", "human"] {
-        let one = run(&b, format, "1");
+        let one = run(b, format, "1");
         assert_eq!(one.code, ERROR, "the batch holds bad lines: {}", one.stderr);
         assert_eq!(one.stderr, "");
         let non_blank = b.lines.iter().filter(|l| !l.trim().is_empty()).count();
@@ -98,7 +104,7 @@ fn threads_give_the_same_output_in_input_order() {
             &["3"]
         };
         for &threads in counts {
-            let many = run(&b, format, threads);
+            let many = run(b, format, threads);
             assert_eq!(many.code, one.code, "--threads {threads}");
             assert_eq!(many.stderr, one.stderr, "--threads {threads}");
             assert!(
@@ -122,7 +128,7 @@ fn every_decision_is_the_librarys() {
     let entities = policy
         .load_entities(&std::fs::read_to_string(&b.entities).unwrap())
         .unwrap();
-    let out = run(&b, "json", "2").json_lines();
+    let out = run(b, "json", "2").json_lines();
     let mut checked = 0;
     for result in &out {
         let n = result["line"].as_u64().unwrap() as usize;
