@@ -381,9 +381,10 @@ pub struct Population {
     pub documents: Vec<Document>,
 }
 
-/// The users the probes ask as: `hr` (HRDepartment) and `hradmin` (HRDepartment and
-/// SystemAdmins), both in unit `U0`; they come first.
-pub const PROBE_USERS: [&str; 2] = ["hr", "hradmin"];
+/// The users that come first, all in unit `U0`: `hr` (HRDepartment) and `hradmin`
+/// (HRDepartment and SystemAdmins), whom the probes ask as, and `employee` (Staff) and
+/// `manager` (LineManagers), the subject and the manager of every probe case.
+pub const PROBE_USERS: [&str; 4] = ["hr", "hradmin", "employee", "manager"];
 
 /// One request of a benchmark, in the JSON request format.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -453,11 +454,11 @@ impl Probe {
 }
 
 impl Population {
-    /// `sizes.users` users (the first two are [`PROBE_USERS`]), `sizes.cases` cases with
+    /// `sizes.users` users (the first four are [`PROBE_USERS`]), `sizes.cases` cases with
     /// `sizes.documents_per_case` documents each, and then the probe cases (`probe-start`,
-    /// `probe-review`, `probe-decided`, of the policy's last case type, read code `U0`) with
-    /// their documents (`probe-start-doc`, `probe-start-conf`, `probe-review-doc`,
-    /// `probe-decided-doc`).
+    /// `probe-review`, `probe-decided`, `probe-closed`, of the policy's last case type, read
+    /// code `U0`) with their documents (`probe-start-doc`, `probe-start-conf`,
+    /// `probe-review-doc`, `probe-decided-doc`, `probe-closed-doc`).
     pub fn generate(policy: &Policy, sizes: Sizes, seed: u64) -> Population {
         let mut rng = stream(seed, 2);
         let n_users = sizes.users.max(4);
@@ -471,6 +472,18 @@ impl Population {
         users.push(User {
             id: PROBE_USERS[1].into(),
             groups: &["HRDepartment", "SystemAdmins"],
+            unit: Some(0),
+            confidential: false,
+        });
+        users.push(User {
+            id: PROBE_USERS[2].into(),
+            groups: &["Staff"],
+            unit: Some(0),
+            confidential: false,
+        });
+        users.push(User {
+            id: PROBE_USERS[3].into(),
+            groups: &["LineManagers"],
             unit: Some(0),
             confidential: false,
         });
@@ -497,8 +510,8 @@ impl Population {
             });
         }
         let n_types = policy.casetypes.len();
-        let mut cases = Vec::with_capacity(sizes.cases + 3);
-        let mut documents = Vec::with_capacity(sizes.cases * sizes.documents_per_case + 4);
+        let mut cases = Vec::with_capacity(sizes.cases + 4);
+        let mut documents = Vec::with_capacity(sizes.cases * sizes.documents_per_case + 5);
         for i in 0..sizes.cases {
             let read = if rng.chance(25) {
                 String::new()
@@ -532,6 +545,7 @@ impl Population {
             (START, "probe-start"),
             (REVIEW, "probe-review"),
             (DECIDED, "probe-decided"),
+            (CLOSED, "probe-closed"),
         ] {
             cases.push(Case {
                 id: name.into(),
@@ -544,10 +558,11 @@ impl Population {
         }
         let n = cases.len();
         for (case, id, read) in [
-            (n - 3, "probe-start-doc", ""),
-            (n - 3, "probe-start-conf", CONFIDENTIAL),
-            (n - 2, "probe-review-doc", ""),
-            (n - 1, "probe-decided-doc", ""),
+            (n - 4, "probe-start-doc", ""),
+            (n - 4, "probe-start-conf", CONFIDENTIAL),
+            (n - 3, "probe-review-doc", ""),
+            (n - 2, "probe-decided-doc", ""),
+            (n - 1, "probe-closed-doc", ""),
         ] {
             documents.push(Document {
                 id: id.into(),
