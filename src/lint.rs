@@ -73,6 +73,8 @@ struct Cx<'a> {
     regions: Vec<Set>,
     /// Per case type, per state: reachable from the initial state.
     reachable: Vec<Vec<bool>>,
+    /// By rule index: whether the rule takes part in the data layer in some situation.
+    live: Vec<bool>,
     /// The live rules, by effect, by the action they name, and by where they apply, in rule
     /// order: see [`Index`].
     allows: Index,
@@ -224,13 +226,17 @@ impl<'a> Cx<'a> {
             })
             .collect();
         let reachable = p.casetypes.iter().map(reachable).collect();
-        let live = |i: &usize| {
-            let r = &p.rules[*i];
-            !r.subjects.is_empty() && !r.actions.is_empty() && !regions[*i].is_empty()
-        };
+        let live: Vec<bool> = p
+            .rules
+            .iter()
+            .zip(&regions)
+            .map(|(r, region)| {
+                !r.subjects.is_empty() && !r.actions.is_empty() && !region.is_empty()
+            })
+            .collect();
         let of = |e: Effect| {
-            let rules = (0..p.rules.len()).filter(move |&i| p.rules[i].effect == e);
-            Index::new(p, rules.filter(live))
+            let rules = (0..p.rules.len()).filter(|&i| p.rules[i].effect == e && live[i]);
+            Index::new(p, rules)
         };
         let (allows, denies) = (of(Effect::Allow), of(Effect::Deny));
         Cx {
@@ -238,6 +244,7 @@ impl<'a> Cx<'a> {
             situations,
             regions,
             reachable,
+            live,
             allows,
             denies,
         }
@@ -258,8 +265,7 @@ impl<'a> Cx<'a> {
 
     /// Rules that take part in the data layer in some situation.
     fn live(&self, i: usize) -> bool {
-        let r = &self.p.rules[i];
-        !r.subjects.is_empty() && !r.actions.is_empty() && !self.regions[i].is_empty()
+        self.live[i]
     }
 
     /// Whether rule `j` has the same effect as rule `i` and matches every request it matches.
