@@ -117,7 +117,7 @@ fn run() -> Result<String, String> {
     }
     alone.push((
         "eFOB: explain, deny by table".into(),
-        "efob_explain/deny_by_table".into(),
+        "efob_explain_deny_by_table".into(),
     ));
     alone.push(("eFOB: compile".into(), "efob_compile".into()));
     for s in scales {
@@ -130,7 +130,7 @@ fn run() -> Result<String, String> {
         ));
         alone.push((
             format!("{} rules: explain, deny by code", thousands(s as f64)),
-            format!("explain_{s}/deny_by_code"),
+            format!("explain_{s}_deny_by_code"),
         ));
         alone.push((
             format!("{} rules: compile", thousands(s as f64)),
