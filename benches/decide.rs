@@ -1,13 +1,16 @@
-//! Decision, explanation and compile benchmarks on the shipped eFOB example.
+//! One decision, its explanation, and compiling the policy: on the shipped eFOB example, and on
+//! generated policies of 20, 1,000 and 10,000 rules (casepol-gen; policies/generated/README.md).
+//! The side-by-side comparison with Cedar is `cargo bench -p casepol-cedar-bench`.
 
 use casepol::{Policy, Request};
-use criterion::{criterion_group, criterion_main, Criterion};
+use casepol_gen::{Population, Probe, Sizes, SEED};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::hint::black_box;
 
 const EFOB: &str = include_str!("../policies/efob/policy.casepol");
 const EFOB_ENTITIES: &str = include_str!("../policies/efob/entities.json");
 
-fn bench(c: &mut Criterion) {
+fn efob(c: &mut Criterion) {
     let policy = Policy::from_source("efob.casepol", EFOB).expect("policy checks");
     let entities = policy.load_entities(EFOB_ENTITIES).expect("entities load");
     let cases = [
@@ -24,7 +27,7 @@ fn bench(c: &mut Criterion) {
             Request::new("emma", "access", Some("case-review")).via("MyMatters"),
         ),
     ];
-    let mut group = c.benchmark_group("decide");
+    let mut group = c.benchmark_group("efob_decide");
     for (name, req) in &cases {
         let resolved = policy.resolve(&entities, req).expect("request resolves");
         group.bench_function(*name, |b| {
@@ -32,13 +35,55 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
-    c.bench_function("explain/deny_by_table", |b| {
+    c.bench_function("efob_explain/deny_by_table", |b| {
         b.iter(|| policy.explain(black_box(&entities), black_box(&cases[1].1)))
     });
-    c.bench_function("compile/efob", |b| {
+    c.bench_function("efob_compile", |b| {
         b.iter(|| Policy::from_source("efob.casepol", black_box(EFOB)))
     });
 }
 
-criterion_group!(benches, bench);
+fn generated(c: &mut Criterion) {
+    for rules in [20, 1_000, 10_000] {
+        let generated = casepol_gen::Policy::generate(rules, SEED).expect("a multiple of 20");
+        let source = generated.to_casepol();
+        let policy = Policy::from_source("generated.casepol", &source).expect("policy checks");
+        let population = Population::generate(&generated, Sizes::DECIDE, SEED);
+        let entities = policy
+            .load_entities(&population.to_json(&generated))
+            .expect("entities load");
+        let mut group = c.benchmark_group(format!("decide_{rules}"));
+        for probe in Probe::ALL {
+            let r = probe.request();
+            let req = Request::new(&r.principal, r.action, Some(&r.resource));
+            let resolved = policy.resolve(&entities, &req).expect("request resolves");
+            assert_eq!(
+                policy.decide(&entities, &resolved).allowed,
+                probe == Probe::Allow
+            );
+            group.bench_function(BenchmarkId::new("casepol", probe.name()), |b| {
+                b.iter(|| policy.decide(black_box(&entities), black_box(&resolved)))
+            });
+            // Resolving the names too: what `Policy::is_allowed` costs.
+            group.bench_function(
+                BenchmarkId::new("casepol_with_resolve", probe.name()),
+                |b| b.iter(|| policy.is_allowed(black_box(&entities), black_box(&req))),
+            );
+        }
+        group.finish();
+        let r = Probe::DenyByCode.request();
+        let req = Request::new(&r.principal, r.action, Some(&r.resource));
+        c.bench_function(&format!("explain_{rules}/deny_by_code"), |b| {
+            b.iter(|| policy.explain(black_box(&entities), black_box(&req)))
+        });
+        let mut group = c.benchmark_group(format!("compile_{rules}"));
+        group.sample_size(20);
+        group.bench_function("casepol", |b| {
+            b.iter(|| Policy::from_source("generated.casepol", black_box(&source)))
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, efob, generated);
 criterion_main!(benches);

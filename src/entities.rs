@@ -9,6 +9,11 @@ use crate::ir::{KindId, Policy as Ir, Type};
 use crate::limits;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
+pub use store::Shared;
+use store::{Builder, IdIndex, Ranges};
+
+mod fast;
+mod store;
 
 /// An attribute value with every string interned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,22 +31,22 @@ pub enum AttrValue {
 pub struct User {
     pub id: String,
     /// Groups as listed, and with every ancestor (sorted).
-    pub direct_groups: Vec<u32>,
-    pub groups: Box<[u32]>,
-    pub direct_units: Vec<u32>,
-    pub terms: Vec<u32>,
+    pub direct_groups: Shared<u32>,
+    pub groups: Shared<u32>,
+    pub direct_units: Shared<u32>,
+    pub terms: Shared<u32>,
     /// Every code that stands for this user: id, groups, units (with ancestors) and terms (sorted).
-    pub codes: Box<[u32]>,
+    pub codes: Shared<u32>,
 }
 
 /// One access-code level: codes as symbols, sorted.
-pub type Level = Box<[u32]>;
+pub type Level = Shared<u32>;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct EffectiveCode {
-    pub levels: Box<[Level]>,
+    pub levels: Shared<Level>,
     /// For each level, the resource whose own code it comes from.
-    pub origin: Box<[u32]>,
+    pub origin: Shared<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -56,9 +61,9 @@ pub struct Resource {
     pub state: u32,
     pub attrs: Box<[AttrValue]>,
     /// On cases: for each relation, the users holding it (sorted).
-    pub relations: Box<[Box<[u32]>]>,
-    pub own_read: Box<[Level]>,
-    pub own_write: Box<[Level]>,
+    pub relations: Shared<Shared<u32>>,
+    pub own_read: Shared<Level>,
+    pub own_write: Shared<Level>,
     pub inherit_read: bool,
     pub inherit_write: bool,
     pub read: EffectiveCode,
@@ -82,9 +87,9 @@ pub struct Entities {
     pub(crate) users: Vec<User>,
     pub(crate) units: Vec<Unit>,
     pub(crate) resources: Vec<Resource>,
-    pub(crate) user_index: HashMap<String, u32>,
-    pub(crate) resource_index: HashMap<String, u32>,
-    pub(crate) unit_index: HashMap<String, u32>,
+    pub(crate) user_index: IdIndex,
+    pub(crate) resource_index: IdIndex,
+    pub(crate) unit_index: IdIndex,
 }
 
 /// A problem in the entity data. It is located by `line` and `column` in the JSON, or by `entity`
@@ -464,6 +469,17 @@ impl Entities {
                 "write `{}` for no entities, or `{\"users\": [ … ], \"resources\": [ … ]}`",
             )]);
         }
+        // Most files are valid: load them without building owned intermediate values. Any
+        // problem sends the file down the full path, which reports every problem exactly.
+        if let Some(entities) = fast::load(policy, json) {
+            return Ok(entities);
+        }
+        Entities::load_reporting(policy, json)
+    }
+
+    /// The full path of [`Entities::from_json`], after its checks of the text as a whole:
+    /// reads every entity into owned values and reports every problem it finds.
+    fn load_reporting(policy: &CompiledPolicy, json: &str) -> Result<Entities, Vec<EntityError>> {
         let raw: RawEntities = match serde_json::from_str(json) {
             Ok(raw) => raw,
             Err(e) => return Err(structure::diagnose(&policy.ir, json, e)),
@@ -716,10 +732,10 @@ impl Entities {
             }
             users.push(User {
                 id: u.id.clone(),
-                direct_groups,
+                direct_groups: direct_groups.into(),
                 groups: groups.into(),
-                direct_units,
-                terms,
+                direct_units: direct_units.into(),
+                terms: terms.into(),
                 codes: codes.into(),
             });
         }
@@ -741,6 +757,8 @@ impl Entities {
         }
 
         let mut resources = Vec::with_capacity(raw.resources.len());
+        let mut ranges: Vec<Ranges> = Vec::with_capacity(raw.resources.len());
+        let mut builder = Builder::default();
         for (i, r) in raw.resources.iter().enumerate() {
             let who = resource_who(i, r);
             let Some(kind) = kinds_of[i] else {
@@ -816,7 +834,7 @@ impl Entities {
             };
             // Case fields.
             let (mut casetype, mut state) = (0, 0);
-            let mut relations: Vec<Box<[u32]>> = Vec::new();
+            let mut relations: Vec<Vec<u32>> = Vec::new();
             if kdef.is_case {
                 let case_types = || list(p.casetypes.iter().map(|c| c.name.as_str()));
                 match &r.casetype {
@@ -871,7 +889,7 @@ impl Entities {
                         }
                     },
                 }
-                relations = vec![Box::from([]); p.relations.len()];
+                relations = vec![Vec::new(); p.relations.len()];
                 for (name, members) in &r.relations {
                     let field = format!("relations.{name}");
                     let Some(ri) = p.relations.iter().position(|x| &x.name == name) else {
@@ -914,7 +932,7 @@ impl Entities {
                     }
                     ids.sort_unstable();
                     ids.dedup();
-                    relations[ri] = ids.into();
+                    relations[ri] = ids;
                 }
             } else {
                 for (field, present) in [
@@ -974,28 +992,30 @@ impl Entities {
                     );
                 }
             }
-            // Access codes.
-            let mut codes = |field: &str, text: &Option<String>| -> Box<[Level]> {
+            // Access codes, as ranges of levels in the builder.
+            let mut codes = |field: &str, text: &Option<String>| -> (u32, u32) {
                 let text = text.as_deref().unwrap_or("");
+                let start = builder.next_level();
                 match access_code::parse(text) {
-                    Ok(expr) => expr
-                        .levels
-                        .iter()
-                        .map(|l| {
+                    Ok(expr) => {
+                        for l in &expr.levels {
                             let mut v: Vec<u32> = l.iter().map(|c| ld.sym(c)).collect();
-                            v.sort_unstable();
-                            v.dedup();
-                            v.into_boxed_slice()
-                        })
-                        .collect(),
+                            builder.level(&mut v);
+                        }
+                    }
                     Err(e) => {
                         ld.err(who, field, format!("invalid access code {text:?}: {}", e.message), format!("write codes as `A|B` or `[A|B] & [C]`; the problem is at character {}", e.offset + 1));
-                        Box::from([])
                     }
                 }
+                (start, builder.next_level() - start)
             };
             let own_read = codes("read", &r.read);
             let own_write = codes("write", &r.write);
+            ranges.push(Ranges {
+                relations: builder.relations(relations.iter().map(Vec::as_slice)),
+                own_read,
+                own_write,
+            });
             resources.push(Resource {
                 id: r.id.clone(),
                 kind,
@@ -1004,69 +1024,32 @@ impl Entities {
                 casetype,
                 state,
                 attrs: attrs.into(),
-                relations: relations.into(),
-                own_read,
-                own_write,
+                relations: Shared::default(),
+                own_read: Shared::default(),
+                own_write: Shared::default(),
                 inherit_read: r.inherit_read.unwrap_or(true) && kdef.inherit_read,
                 inherit_write: r.inherit_write.unwrap_or(true) && kdef.inherit_write,
-                read: EffectiveCode {
-                    levels: Box::from([]),
-                    origin: Box::from([]),
-                },
-                write: EffectiveCode {
-                    levels: Box::from([]),
-                    origin: Box::from([]),
-                },
+                read: EffectiveCode::default(),
+                write: EffectiveCode::default(),
             });
         }
         if !ld.errors.is_empty() {
             return Err(ld.errors);
         }
         // INVARIANT: with no errors every resource was pushed, so indices match `resource_index`.
-        // Parent kinds form no cycle (checked) and a parent has the parent kind, so chains end.
-        let n = resources.len();
-        for i in 0..n {
-            let mut chain = vec![i as u32];
-            let mut cur = resources[i].parent;
-            while let Some(c) = cur {
-                chain.push(c);
-                cur = resources[c as usize].parent;
-            }
-            let anchor = chain
-                .iter()
-                .copied()
-                .find(|&c| p.kinds[resources[c as usize].kind.idx()].is_case);
-            let eff = |read: bool| -> EffectiveCode {
-                let mut levels = Vec::new();
-                let mut origin = Vec::new();
-                for &c in &chain {
-                    let res = &resources[c as usize];
-                    let own = if read { &res.own_read } else { &res.own_write };
-                    for l in own.iter() {
-                        levels.push(l.clone());
-                        origin.push(c);
-                    }
-                    let inherits = if read {
-                        res.inherit_read
-                    } else {
-                        res.inherit_write
-                    };
-                    if !inherits {
-                        break;
-                    }
-                }
-                EffectiveCode {
-                    levels: levels.into(),
-                    origin: origin.into(),
-                }
-            };
-            let read = eff(true);
-            let write = eff(false);
-            let r = &mut resources[i];
-            r.anchor = anchor;
-            r.read = read;
-            r.write = write;
-        }
+        finish_resources(p, &mut resources, &ranges, builder);
+        let index = |ids: Vec<&str>| IdIndex::new(ids.into_iter());
+        // INVARIANT: ids are unique (checked above), so every index builds.
+        let (Some(user_index), Some(resource_index), Some(unit_index)) = (
+            index(users.iter().map(|u| u.id.as_str()).collect()),
+            index(resources.iter().map(|r| r.id.as_str()).collect()),
+            index(units.iter().map(|u| u.id.as_str()).collect()),
+        ) else {
+            return Err(vec![EntityError::whole(
+                "the file holds too many entities, or too long ids, to index".to_string(),
+                "leave out resources no request names",
+            )]);
+        };
         Ok(Entities {
             policy_stamp: ld.policy.stamp,
             stamp: crate::compile::next_stamp(),
@@ -1112,6 +1095,59 @@ impl Entities {
     /// Is `id` an org unit?
     pub fn is_unit(&self, id: &str) -> bool {
         self.unit_index.contains_key(id)
+    }
+}
+
+/// Sets each resource's anchor case, its effective access codes, and its lists from the shared
+/// arenas. Parent kinds form no cycle and a parent has the parent kind (both checked before), so
+/// every chain of parents ends.
+fn finish_resources(p: &Ir, resources: &mut [Resource], ranges: &[Ranges], mut builder: Builder) {
+    type Code = ((u32, u32), (u32, u32));
+    let mut done: Vec<(Option<u32>, Code, Code)> = Vec::with_capacity(resources.len());
+    let mut parts = Vec::new();
+    for i in 0..resources.len() as u32 {
+        let mut anchor = None;
+        let mut cur = Some(i);
+        while let Some(c) = cur {
+            let r = &resources[c as usize];
+            if p.kinds[r.kind.idx()].is_case {
+                anchor = Some(c);
+                break;
+            }
+            cur = r.parent;
+        }
+        let mut effective = |read: bool| {
+            parts.clear();
+            let mut cur = Some(i);
+            while let Some(c) = cur {
+                let (r, own) = (&resources[c as usize], &ranges[c as usize]);
+                let (own, inherits) = match read {
+                    true => (own.own_read, r.inherit_read),
+                    false => (own.own_write, r.inherit_write),
+                };
+                parts.push((own, c));
+                cur = r.parent.filter(|_| inherits);
+            }
+            builder.effective(&mut parts)
+        };
+        let read = effective(true);
+        let write = effective(false);
+        done.push((anchor, read, write));
+    }
+    let arenas = builder.finish();
+    for ((r, range), (anchor, read, write)) in resources.iter_mut().zip(ranges).zip(done) {
+        r.anchor = anchor;
+        r.relations = arenas.relations(range.relations);
+        r.own_read = arenas.levels(range.own_read);
+        r.own_write = arenas.levels(range.own_write);
+        r.read = EffectiveCode {
+            levels: arenas.levels(read.0),
+            origin: arenas.origins(read.1),
+        };
+        r.write = EffectiveCode {
+            levels: arenas.levels(write.0),
+            origin: arenas.origins(write.1),
+        };
     }
 }
 

@@ -73,6 +73,76 @@ struct Cx<'a> {
     regions: Vec<Set>,
     /// Per case type, per state: reachable from the initial state.
     reachable: Vec<Vec<bool>>,
+    /// By rule index: whether the rule takes part in the data layer in some situation.
+    live: Vec<bool>,
+    /// The live rules, by effect, by the action they name, and by where they apply, in rule
+    /// order: see [`Index`].
+    allows: Index,
+    denies: Index,
+}
+
+/// Rules grouped so that comparing rules pairwise stays fast in large policies. A rule of a
+/// case type applies only where a resource's anchor has that case type, so it can cover, or be
+/// covered by, only a rule of the same case type or one that is not limited to a case type
+/// (top level or kind). Within those, a rule that covers another names its actions. The lists
+/// hold rule indices in increasing order, so searches visit rules in the order of the plain
+/// pairwise loop and find the same rule first.
+#[derive(Default)]
+struct Index {
+    /// `[action]`: the rules that name the action and are not limited to a case type.
+    unscoped: Vec<Vec<usize>>,
+    /// `(case type, action)`: the rules of that case type that name the action.
+    scoped: std::collections::HashMap<(CaseTypeId, ActionId), Vec<usize>>,
+    /// `[action]`: every rule that names the action.
+    all: Vec<Vec<usize>>,
+}
+
+impl Index {
+    fn new(p: &Policy, rules: impl Iterator<Item = usize>) -> Index {
+        let mut ix = Index {
+            unscoped: vec![Vec::new(); p.actions.len()],
+            scoped: Default::default(),
+            all: vec![Vec::new(); p.actions.len()],
+        };
+        for i in rules {
+            let r = &p.rules[i];
+            let mut actions = r.actions.clone();
+            actions.sort();
+            actions.dedup();
+            for a in actions {
+                ix.all[a.idx()].push(i);
+                match r.scope {
+                    RuleScope::CaseType(t) => ix.scoped.entry((t, a)).or_default().push(i),
+                    RuleScope::Global | RuleScope::Kind(_) => ix.unscoped[a.idx()].push(i),
+                }
+            }
+        }
+        ix
+    }
+
+    /// In increasing order, every rule of the index that names `a` and may share a situation
+    /// with a rule of scope `scope`: all of them, unless `scope` is a case type.
+    fn candidates(&self, scope: RuleScope, a: ActionId) -> Vec<usize> {
+        let RuleScope::CaseType(t) = scope else {
+            return self.all[a.idx()].clone();
+        };
+        let (xs, ys) = (
+            &self.unscoped[a.idx()],
+            self.scoped.get(&(t, a)).map_or(&[][..], Vec::as_slice),
+        );
+        let mut out = Vec::with_capacity(xs.len() + ys.len());
+        let (mut i, mut j) = (0, 0);
+        while i < xs.len() || j < ys.len() {
+            if j == ys.len() || (i < xs.len() && xs[i] < ys[j]) {
+                out.push(xs[i]);
+                i += 1;
+            } else {
+                out.push(ys[j]);
+                j += 1;
+            }
+        }
+        out
+    }
 }
 
 fn is_subset<T: PartialEq>(a: &[T], b: &[T]) -> bool {
@@ -126,13 +196,29 @@ impl<'a> Cx<'a> {
                 situations.push(Situation { kind, anchor: None });
             }
         }
-        let regions = p
+        // A rule of a kind or case type can only apply in that kind's or case type's
+        // situations: look only at those.
+        let mut of_kind = vec![Vec::new(); p.kinds.len()];
+        let mut of_casetype = vec![Vec::new(); p.casetypes.len()];
+        for (i, x) in situations.iter().enumerate() {
+            of_kind[x.kind.idx()].push(i);
+            if let Some((t, _)) = x.anchor {
+                of_casetype[t.idx()].push(i);
+            }
+        }
+        let all: Vec<usize> = (0..situations.len()).collect();
+        let regions: Vec<Set> = p
             .rules
             .iter()
             .map(|r| {
                 let mut set = Set::new(situations.len());
-                for (i, x) in situations.iter().enumerate() {
-                    if applies(r, x) {
+                let candidates = match r.scope {
+                    RuleScope::Global => &all,
+                    RuleScope::Kind(k) => &of_kind[k.idx()],
+                    RuleScope::CaseType(t) => &of_casetype[t.idx()],
+                };
+                for &i in candidates {
+                    if applies(r, &situations[i]) {
                         set.insert(i);
                     }
                 }
@@ -140,18 +226,46 @@ impl<'a> Cx<'a> {
             })
             .collect();
         let reachable = p.casetypes.iter().map(reachable).collect();
+        let live: Vec<bool> = p
+            .rules
+            .iter()
+            .zip(&regions)
+            .map(|(r, region)| {
+                !r.subjects.is_empty() && !r.actions.is_empty() && !region.is_empty()
+            })
+            .collect();
+        let of = |e: Effect| {
+            let rules = (0..p.rules.len()).filter(|&i| p.rules[i].effect == e && live[i]);
+            Index::new(p, rules)
+        };
+        let (allows, denies) = (of(Effect::Allow), of(Effect::Deny));
         Cx {
             p,
             situations,
             regions,
             reachable,
+            live,
+            allows,
+            denies,
+        }
+    }
+
+    /// The live rules of effect `e` that may cover rule `i`, in rule order: those that name
+    /// its first action and may share its situations (see [`Index`]).
+    fn may_cover(&self, e: Effect, i: usize) -> Vec<usize> {
+        let r = &self.p.rules[i];
+        let Some(&a) = r.actions.first() else {
+            return Vec::new();
+        };
+        match e {
+            Effect::Allow => self.allows.candidates(r.scope, a),
+            Effect::Deny => self.denies.candidates(r.scope, a),
         }
     }
 
     /// Rules that take part in the data layer in some situation.
     fn live(&self, i: usize) -> bool {
-        let r = &self.p.rules[i];
-        !r.subjects.is_empty() && !r.actions.is_empty() && !self.regions[i].is_empty()
+        self.live[i]
     }
 
     /// Whether rule `j` has the same effect as rule `i` and matches every request it matches.
@@ -169,13 +283,13 @@ impl<'a> Cx<'a> {
     fn allow_always_denied(&self, out: &mut Vec<Diagnostic>) -> Vec<bool> {
         let p = self.p;
         let mut reported = vec![false; p.rules.len()];
-        let denies: Vec<usize> = (0..p.rules.len())
-            .filter(|&d| p.rules[d].effect == Effect::Deny && self.live(d))
-            .collect();
         for (i, r) in p.rules.iter().enumerate() {
             if r.effect != Effect::Allow || !self.live(i) {
                 continue;
             }
+            // The live denies that name action `a` and may apply where this rule does (a deny
+            // of another case type shares no situation with it), in rule order.
+            let denies = |a: ActionId| self.denies.candidates(r.scope, a);
             let cell = self.cell_of(r);
             let actions: Vec<ActionId> = r
                 .actions
@@ -183,7 +297,7 @@ impl<'a> Cx<'a> {
                 .copied()
                 .filter(|a| {
                     !cell.is_some_and(|c| {
-                        denies.iter().any(|&d| {
+                        denies(*a).iter().any(|&d| {
                             let dr = &p.rules[d];
                             within(dr.span, c) && dr.actions.contains(a)
                         })
@@ -197,7 +311,7 @@ impl<'a> Cx<'a> {
             let all_denied = r.subjects.iter().all(|s| {
                 actions.iter().all(|a| {
                     let mut union = Set::new(self.situations.len());
-                    for &d in &denies {
+                    for d in denies(*a) {
                         let dr = &p.rules[d];
                         if dr.subjects.contains(s) && dr.actions.contains(a) {
                             union.union_with(&self.regions[d]);
@@ -272,7 +386,8 @@ impl<'a> Cx<'a> {
                 continue;
             }
             let mut found: Option<(usize, bool)> = None;
-            for (j, o) in p.rules.iter().enumerate() {
+            for j in self.may_cover(r.effect, i) {
+                let o = &p.rules[j];
                 if j == i || !self.live(j) || !self.covers(j, i) {
                     continue;
                 }

@@ -1,0 +1,346 @@
+//! Compact storage for loaded entities: slices of shared arenas instead of one allocation per
+//! list, and id indexes that hold a `u32` per slot instead of a `String` per entry.
+//!
+//! A million cases each with a handful of small lists would otherwise cost a million times a
+//! handful of allocations, each rounded up by the allocator and kept resident after loading.
+
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+/// A slice of a shared arena, read as a `[T]`. Cloning shares the arena; an empty slice needs
+/// no arena. Two values are equal when their slices are.
+pub struct Shared<T> {
+    arena: Option<Arc<Vec<T>>>,
+    start: u32,
+    len: u32,
+}
+
+impl<T> Shared<T> {
+    /// `arena[start..start + len]`.
+    pub(crate) fn new(arena: &Arc<Vec<T>>, start: u32, len: u32) -> Shared<T> {
+        debug_assert!((start as usize + len as usize) <= arena.len());
+        if len == 0 {
+            return Shared::default();
+        }
+        Shared {
+            arena: Some(Arc::clone(arena)),
+            start,
+            len,
+        }
+    }
+}
+
+impl<T> From<Vec<T>> for Shared<T> {
+    /// A slice that is a whole arena of its own.
+    fn from(v: Vec<T>) -> Shared<T> {
+        let len = v.len() as u32;
+        Shared::new(&Arc::new(v), 0, len)
+    }
+}
+
+impl<T> Default for Shared<T> {
+    fn default() -> Shared<T> {
+        Shared {
+            arena: None,
+            start: 0,
+            len: 0,
+        }
+    }
+}
+
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Shared<T> {
+        Shared {
+            arena: self.arena.clone(),
+            start: self.start,
+            len: self.len,
+        }
+    }
+}
+
+impl<T> std::ops::Deref for Shared<T> {
+    type Target = [T];
+
+    #[inline]
+    fn deref(&self) -> &[T] {
+        match &self.arena {
+            // INVARIANT: `new` checked the range against the arena, which never changes.
+            Some(a) => &a[self.start as usize..(self.start + self.len) as usize],
+            None => &[],
+        }
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Shared<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Shared<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<T: PartialEq> PartialEq for Shared<T> {
+    fn eq(&self, o: &Shared<T>) -> bool {
+        **self == **o
+    }
+}
+
+impl<T: Eq> Eq for Shared<T> {}
+
+/// The lists of all resources while they load: access-code levels and relation members, kept
+/// as ranges into a few growing arenas until [`Builder::finish`] shares them.
+#[derive(Default)]
+pub(crate) struct Builder {
+    codes: Vec<u32>,
+    /// Each level: its range in `codes`.
+    levels: Vec<(u32, u32)>,
+    /// For each level of an effective code: the resource its codes come from.
+    origins: Vec<u32>,
+    members: Vec<u32>,
+    /// Each relation of each case: its range in `members`.
+    relations: Vec<(u32, u32)>,
+}
+
+/// Where one resource's lists are in a [`Builder`]: ranges of levels and of relations.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Ranges {
+    pub(crate) relations: (u32, u32),
+    pub(crate) own_read: (u32, u32),
+    pub(crate) own_write: (u32, u32),
+}
+
+/// The shared arenas of a finished [`Builder`], from which resources take their slices.
+pub(crate) struct Arenas {
+    levels: Arc<Vec<Shared<u32>>>,
+    origins: Arc<Vec<u32>>,
+    relations: Arc<Vec<Shared<u32>>>,
+}
+
+impl Builder {
+    /// Adds one level (its codes sorted and without duplicates) to the levels from `start`.
+    pub(crate) fn level(&mut self, codes: &mut Vec<u32>) {
+        codes.sort_unstable();
+        codes.dedup();
+        let start = self.codes.len() as u32;
+        self.codes.extend_from_slice(codes);
+        self.levels.push((start, codes.len() as u32));
+    }
+
+    /// Where the next level added will be.
+    pub(crate) fn next_level(&self) -> u32 {
+        self.levels.len() as u32
+    }
+
+    /// Adds the relations of one case, each a sorted list of user positions; returns their range.
+    pub(crate) fn relations<'a>(&mut self, lists: impl Iterator<Item = &'a [u32]>) -> (u32, u32) {
+        let start = self.relations.len() as u32;
+        for l in lists {
+            let at = self.members.len() as u32;
+            self.members.extend_from_slice(l);
+            self.relations.push((at, l.len() as u32));
+        }
+        (start, self.relations.len() as u32 - start)
+    }
+
+    /// Appends an effective code: the given ranges of levels one after another, each level
+    /// with the resource it comes from. Returns the range of the new levels and of their
+    /// origins (which coincide). A single range is not copied.
+    pub(crate) fn effective(
+        &mut self,
+        parts: &mut Vec<((u32, u32), u32)>,
+    ) -> ((u32, u32), (u32, u32)) {
+        // Empty own codes add no level.
+        parts.retain(|&((_, len), _)| len > 0);
+        let origin_start = self.origins.len() as u32;
+        for &((_, len), from) in parts.iter() {
+            self.origins.extend(std::iter::repeat_n(from, len as usize));
+        }
+        let origins = (origin_start, self.origins.len() as u32 - origin_start);
+        let levels = match parts.as_slice() {
+            [] => (0, 0),
+            [(one, _)] => *one,
+            _ => {
+                let start = self.levels.len() as u32;
+                for &((s, len), _) in parts.iter() {
+                    self.levels
+                        .extend_from_within(s as usize..(s + len) as usize);
+                }
+                (start, self.levels.len() as u32 - start)
+            }
+        };
+        (levels, origins)
+    }
+
+    /// Shares the arenas.
+    pub(crate) fn finish(self) -> Arenas {
+        let codes = Arc::new(self.codes);
+        let members = Arc::new(self.members);
+        let levels = self
+            .levels
+            .iter()
+            .map(|&(s, len)| Shared::new(&codes, s, len))
+            .collect();
+        let relations = self
+            .relations
+            .iter()
+            .map(|&(s, len)| Shared::new(&members, s, len))
+            .collect();
+        Arenas {
+            levels: Arc::new(levels),
+            origins: Arc::new(self.origins),
+            relations: Arc::new(relations),
+        }
+    }
+}
+
+impl Arenas {
+    pub(crate) fn levels(&self, (start, len): (u32, u32)) -> Shared<Shared<u32>> {
+        Shared::new(&self.levels, start, len)
+    }
+
+    pub(crate) fn origins(&self, (start, len): (u32, u32)) -> Shared<u32> {
+        Shared::new(&self.origins, start, len)
+    }
+
+    pub(crate) fn relations(&self, (start, len): (u32, u32)) -> Shared<Shared<u32>> {
+        Shared::new(&self.relations, start, len)
+    }
+}
+
+/// No slot: the index holds `u32::MAX` where no id is.
+const EMPTY: u32 = u32::MAX;
+
+/// Ids (of units, users or resources) to their position in their list. The ids are kept once,
+/// in one string; the table holds positions, at most half full.
+pub struct IdIndex {
+    hasher: std::collections::hash_map::RandomState,
+    text: String,
+    /// Where each id ends in `text`; id `i` starts where id `i - 1` ends.
+    ends: Vec<u32>,
+    slots: Vec<u32>,
+}
+
+impl IdIndex {
+    /// An index of `ids`, each mapped to its position, or `None` when an id appears twice or
+    /// the ids are too many or too long for 32-bit positions.
+    pub(crate) fn new<'a>(ids: impl ExactSizeIterator<Item = &'a str> + Clone) -> Option<IdIndex> {
+        let n = ids.len();
+        let bytes: usize = ids.clone().map(str::len).sum();
+        if n >= EMPTY as usize / 2 || bytes > u32::MAX as usize {
+            return None;
+        }
+        let size = (n * 2).next_power_of_two().max(8);
+        let mut index = IdIndex {
+            hasher: Default::default(),
+            text: String::with_capacity(bytes),
+            ends: Vec::with_capacity(n),
+            slots: vec![EMPTY; size],
+        };
+        for id in ids {
+            if !index.insert(id) {
+                return None;
+            }
+        }
+        Some(index)
+    }
+
+    fn id(&self, i: u32) -> &str {
+        let end = self.ends[i as usize] as usize;
+        let start = match i {
+            0 => 0,
+            _ => self.ends[i as usize - 1] as usize,
+        };
+        &self.text[start..end]
+    }
+
+    /// The slot where `id` is, or the empty slot where it would go.
+    fn slot(&self, id: &str) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut s = self.hasher.hash_one(id) as usize & mask;
+        loop {
+            let v = self.slots[s];
+            if v == EMPTY || self.id(v) == id {
+                return s;
+            }
+            s = (s + 1) & mask;
+        }
+    }
+
+    /// Adds `id` at the next position; false if it is there already.
+    fn insert(&mut self, id: &str) -> bool {
+        let s = self.slot(id);
+        if self.slots[s] != EMPTY {
+            return false;
+        }
+        self.text.push_str(id);
+        self.slots[s] = self.ends.len() as u32;
+        self.ends.push(self.text.len() as u32);
+        true
+    }
+
+    /// The position of `id`.
+    #[inline]
+    pub fn get(&self, id: &str) -> Option<&u32> {
+        let s = self.slot(id);
+        match self.slots[s] {
+            EMPTY => None,
+            _ => Some(&self.slots[s]),
+        }
+    }
+
+    pub fn contains_key(&self, id: &str) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// The ids, in order of position.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        (0..self.ends.len() as u32).map(|i| self.id(i))
+    }
+}
+
+impl std::fmt::Debug for IdIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.keys().enumerate().map(|(i, id)| (id, i)))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_slices_read_as_slices() {
+        let arena = Arc::new(vec![1u32, 2, 3, 4]);
+        let a = Shared::new(&arena, 1, 2);
+        assert_eq!(&*a, &[2, 3]);
+        assert_eq!(a, Shared::from(vec![2, 3]));
+        assert!(Shared::<u32>::default().is_empty());
+        assert_eq!(format!("{:?}", a.clone()), "[2, 3]");
+        assert_eq!((&a).into_iter().copied().sum::<u32>(), 5);
+    }
+
+    #[test]
+    fn the_index_finds_every_id_and_only_those() {
+        let ids: Vec<String> = (0..5000).map(|i| format!("id-{i}")).collect();
+        let index = IdIndex::new(ids.iter().map(String::as_str)).unwrap();
+        assert_eq!(index.keys().count(), 5000);
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(index.get(id), Some(&(i as u32)));
+        }
+        assert_eq!(index.get("id-5000"), None);
+        assert!(!index.contains_key(""));
+        assert!(index.keys().eq(ids.iter().map(String::as_str)));
+        assert!(IdIndex::new(["a", "b", "a"].into_iter()).is_none());
+        let empty = IdIndex::new(std::iter::empty::<&str>()).unwrap();
+        assert!(empty.keys().next().is_none() && empty.get("x").is_none());
+    }
+}
