@@ -410,44 +410,40 @@ pub enum Determining {
 }
 
 impl Determining {
-    /// Where the rule is written.
-    ///
-    /// # Panics
-    ///
-    /// When `self` did not come from [`determining_rules`] on this policy.
-    pub fn span(self, policy: &CompiledPolicy) -> Span {
+    /// Where the rule is written; `None` when `self` did not come from [`determining_rules`] on
+    /// this policy.
+    pub fn span(self, policy: &CompiledPolicy) -> Option<Span> {
         let p = policy.ir();
         match self {
-            Determining::Rule(r) => p.rules[r.idx()].span,
-            Determining::ModuleGrant { casetype, line } => {
-                p.casetypes[casetype.idx()].module_grants[line as usize].span
-            }
+            Determining::Rule(r) => p.rules.get(r.idx()).map(|rule| rule.span),
+            Determining::ModuleGrant { casetype, line } => p
+                .casetypes
+                .get(casetype.idx())?
+                .module_grants
+                .get(line as usize)
+                .map(|g| g.span),
             Determining::ModeLine { variant } => {
                 let mode = p
                     .case_kind
-                    .and_then(|k| p.kinds[k.idx()].mode.as_ref())
-                    .expect("a mode line exists only when the case kind has a mode");
-                mode.arm_spans[variant as usize]
+                    .and_then(|k| p.kinds.get(k.idx())?.mode.as_ref())?;
+                mode.arm_spans.get(variant as usize).copied()
             }
         }
     }
 
     /// What it is, in the words `explain` uses: `rule`, `table cell`, `transition`,
-    /// `module grant` or `access mode`.
-    ///
-    /// # Panics
-    ///
-    /// When `self` did not come from [`determining_rules`] on this policy.
-    pub fn kind(self, policy: &CompiledPolicy) -> &'static str {
-        match self {
-            Determining::Rule(r) => match policy.ir().rules[r.idx()].origin {
+    /// `module grant` or `access mode`; `None` when `self` did not come from
+    /// [`determining_rules`] on this policy.
+    pub fn kind(self, policy: &CompiledPolicy) -> Option<&'static str> {
+        Some(match self {
+            Determining::Rule(r) => match policy.ir().rules.get(r.idx())?.origin {
                 RuleOrigin::Statement => "rule",
                 RuleOrigin::TableCell { .. } => "table cell",
                 RuleOrigin::Transition { .. } => "transition",
             },
             Determining::ModuleGrant { .. } => "module grant",
             Determining::ModeLine { .. } => "access mode",
-        }
+        })
     }
 }
 

@@ -214,7 +214,10 @@ fn check_world(
                     vm::determining_rules(policy.compiled(), &entities, &resolved, &vm)
                         .into_iter()
                         .map(|d: Determining| {
-                            key(d.kind(policy.compiled()), d.span(policy.compiled()))
+                            key(
+                                d.kind(policy.compiled()).expect("a rule of this policy"),
+                                d.span(policy.compiled()).expect("a rule of this policy"),
+                            )
                         })
                         .collect();
                 ours.sort();
@@ -375,7 +378,12 @@ fn regression_worlds_agree() {
             let rules: Vec<RuleKey> =
                 vm::determining_rules(policy.compiled(), &entities, &resolved, &d)
                     .into_iter()
-                    .map(|r| key(r.kind(policy.compiled()), r.span(policy.compiled())))
+                    .map(|r| {
+                        key(
+                            r.kind(policy.compiled()).expect("a rule of this policy"),
+                            r.span(policy.compiled()).expect("a rule of this policy"),
+                        )
+                    })
                     .collect();
             transcript.push_str(&format!(
                 "{:<5} {:<6} {:<5} {:<5} {:<5} {:<12} {:<18} {}\n",
