@@ -671,17 +671,7 @@ impl Entities {
                 );
             }
             let mut groups: Vec<u32> = Vec::new();
-            for &g in &direct_groups {
-                let mut cur = Some(g);
-                while let Some(c) = cur {
-                    if groups.contains(&c) {
-                        break;
-                    }
-                    groups.push(c);
-                    cur = p.groups[c as usize].parent.map(|x| x.0);
-                }
-            }
-            groups.sort_unstable();
+            close_groups(p, &direct_groups, &mut groups);
             let mut direct_units = Vec::new();
             let mut codes = vec![ld.sym(&u.id)];
             for un in &u.units {
@@ -1182,9 +1172,27 @@ fn unit_cycles(ld: &mut Loader<'_>, units: &[Unit], raw: &[RawUnit]) {
     }
 }
 
-/// Reports the first unit whose chain of parents is longer than the limit. Runs only when the
-/// units form no cycle, so every chain ends.
-fn unit_depth(ld: &mut Loader<'_>, units: &[Unit], raw: &[RawUnit]) {
+/// Fills `out` with `direct` and every ancestor group of theirs, sorted, without repeats. The
+/// checker rejects group cycles and chains over the limit, so every walk ends.
+pub(crate) fn close_groups(p: &Ir, direct: &[u32], out: &mut Vec<u32>) {
+    out.clear();
+    for &g in direct {
+        let mut cur = Some(g);
+        while let Some(c) = cur {
+            if out.contains(&c) {
+                break;
+            }
+            out.push(c);
+            cur = p.groups[c as usize].parent.map(|x| x.0);
+        }
+    }
+    out.sort_unstable();
+}
+
+/// The first unit, in file order, whose chain of parents holds more than
+/// [`limits::MAX_UNIT_DEPTH`] units. Walks are bounded by the limit, so a chain that loops
+/// counts as too long and this ends on any input; both loading paths use it.
+pub(crate) fn unit_too_deep(units: &[Unit]) -> Option<usize> {
     // depth[i]: units on the chain from i to its root, i included; 0 while unknown.
     let mut depth = vec![0usize; units.len()];
     let mut chain = Vec::new();
@@ -1193,6 +1201,9 @@ fn unit_depth(ld: &mut Loader<'_>, units: &[Unit], raw: &[RawUnit]) {
         while let Some(c) = cur {
             if depth[c] != 0 {
                 break;
+            }
+            if chain.len() > limits::MAX_UNIT_DEPTH {
+                return Some(start);
             }
             chain.push(c);
             cur = units[c].parent.map(|x| x as usize);
@@ -1204,20 +1215,27 @@ fn unit_depth(ld: &mut Loader<'_>, units: &[Unit], raw: &[RawUnit]) {
         }
         chain.clear();
         if depth[start] > limits::MAX_UNIT_DEPTH {
-            ld.err(
-                unit_who(start, &raw[start]),
-                "parent",
-                format!(
-                    "the chain of parents of unit `{}` holds {} units, more than the limit of {}",
-                    units[start].id,
-                    depth[start],
-                    limits::MAX_UNIT_DEPTH
-                ),
-                "flatten the unit hierarchy: a unit may name a unit higher up as its parent"
-                    .to_string(),
-            );
-            return;
+            return Some(start);
         }
+    }
+    None
+}
+
+/// Reports the first unit whose chain of parents is longer than the limit. Runs only when the
+/// units form no cycle (cycles have their own error).
+fn unit_depth(ld: &mut Loader<'_>, units: &[Unit], raw: &[RawUnit]) {
+    if let Some(start) = unit_too_deep(units) {
+        ld.err(
+            unit_who(start, &raw[start]),
+            "parent",
+            format!(
+                "the chain of parents of unit `{}` holds more than {} units",
+                units[start].id,
+                limits::MAX_UNIT_DEPTH
+            ),
+            "flatten the unit hierarchy: a unit may name a unit higher up as its parent"
+                .to_string(),
+        );
     }
 }
 

@@ -531,31 +531,9 @@ pub(super) fn load(policy: &CompiledPolicy, json: &str) -> Option<Entities> {
             parent,
         });
     }
-    // depth[i]: units on the chain from i to its root, i included; 0 while unknown. A chain
-    // that meets itself before its root is a cycle.
-    let mut depth = vec![0usize; units.len()];
-    let mut chain = Vec::new();
-    for start in 0..units.len() {
-        let mut cur = Some(start);
-        while let Some(c) = cur {
-            if depth[c] != 0 {
-                break;
-            }
-            if chain.len() > limits::MAX_UNIT_DEPTH {
-                return None;
-            }
-            chain.push(c);
-            cur = units[c].parent.map(|x| x as usize);
-        }
-        let mut d = cur.map_or(0, |c| depth[c]);
-        for &c in chain.iter().rev() {
-            d += 1;
-            depth[c] = d;
-        }
-        chain.clear();
-        if depth[start] > limits::MAX_UNIT_DEPTH {
-            return None;
-        }
+    // A cycle or a chain over the limit: the full path reports it.
+    if super::unit_too_deep(&units).is_some() {
+        return None;
     }
     let unit_syms: Vec<u32> = units.iter().map(|u| syms.sym(&u.id)).collect();
     let group_syms: Vec<u32> = p.groups.iter().map(|g| syms.sym(&g.name)).collect();
@@ -572,18 +550,7 @@ pub(super) fn load(policy: &CompiledPolicy, json: &str) -> Option<Entities> {
     let (mut groups, mut direct_units, mut codes, mut terms) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for u in &raw_users {
-        groups.clear();
-        for &g in &u.direct_groups {
-            let mut cur = Some(g);
-            while let Some(c) = cur {
-                if groups.contains(&c) {
-                    break;
-                }
-                groups.push(c);
-                cur = p.groups[c as usize].parent.map(|x| x.0);
-            }
-        }
-        groups.sort_unstable();
+        super::close_groups(p, &u.direct_groups, &mut groups);
         direct_units.clear();
         codes.clear();
         codes.push(syms.sym(&u.id));
