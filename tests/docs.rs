@@ -2,29 +2,14 @@
 //! (docs/errors.md has its own, stronger test in tests/errors_doc.rs), every source file starts
 //! with a `//!` line saying what it is for.
 
+mod common;
+
+use common::casepol_blocks;
+
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The ```casepol blocks of a markdown file, with the line each starts on.
-fn casepol_blocks(text: &str) -> Vec<(usize, String)> {
-    let mut out = Vec::new();
-    let mut current: Option<(usize, String)> = None;
-    for (i, line) in text.lines().enumerate() {
-        let trimmed = line.trim_start();
-        match &mut current {
-            None if trimmed.starts_with("```casepol") => current = Some((i + 1, String::new())),
-            Some(_) if trimmed.starts_with("```") => out.extend(current.take()),
-            Some((_, body)) => {
-                body.push_str(line);
-                body.push('\n');
-            }
-            None => {}
-        }
-    }
-    out
 }
 
 #[test]

@@ -5,6 +5,10 @@
 //! `tests/data/format/*.casepol` are deliberately messy files; their formatted text is
 //! snapshotted, next to the input.
 
+mod common;
+
+use common::casepol_blocks;
+
 use casepol::ast::PolicyAst;
 use casepol::diagnostic::FileId;
 use casepol::format::{erase_spans, format_source, FormatError};
@@ -34,25 +38,6 @@ fn casepol_files(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(p);
         }
     }
-}
-
-/// The ```casepol blocks of a markdown file, with the line each starts on.
-fn casepol_blocks(text: &str) -> Vec<(usize, String)> {
-    let mut out = Vec::new();
-    let mut current: Option<(usize, String)> = None;
-    for (i, line) in text.lines().enumerate() {
-        let trimmed = line.trim_start();
-        match &mut current {
-            None if trimmed.starts_with("```casepol") => current = Some((i + 1, String::new())),
-            Some(_) if trimmed.starts_with("```") => out.extend(current.take()),
-            Some((_, body)) => {
-                body.push_str(line);
-                body.push('\n');
-            }
-            None => {}
-        }
-    }
-    out
 }
 
 /// Every text to format: (name, text, or why it cannot be read as UTF-8).

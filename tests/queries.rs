@@ -10,6 +10,7 @@ mod world;
 use casepol::diagnostic::Sources;
 use casepol::query::{self, Query};
 use casepol::{Entities, Policy, Request};
+use common::modules;
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
@@ -61,20 +62,6 @@ fn worlds() -> Vec<(String, Policy, Entities)> {
     }
     assert!(out.len() >= 9, "only {} worlds", out.len());
     out
-}
-
-/// No module, and each module the policy declares.
-fn modules(policy: &Policy) -> Vec<Option<String>> {
-    std::iter::once(None)
-        .chain(
-            policy
-                .compiled()
-                .ir()
-                .modules
-                .iter()
-                .map(|m| Some(m.name.clone())),
-        )
-        .collect()
 }
 
 fn actions_of(policy: &Policy) -> Vec<String> {

@@ -13,6 +13,7 @@ mod world;
 use casepol::query::sql::{self, Dialect};
 use casepol::query::Query;
 use casepol::{Entities, Policy, Request};
+use common::modules;
 
 const CASES: usize = 10_000;
 
@@ -23,19 +24,6 @@ fn generated(seed: u64, cases: usize) -> (Policy, Entities) {
         .load_entities(&world::entities(seed, cases).to_string())
         .unwrap_or_else(|e| panic!("{e:?}"));
     (policy, entities)
-}
-
-fn modules(policy: &Policy) -> Vec<Option<String>> {
-    std::iter::once(None)
-        .chain(
-            policy
-                .compiled()
-                .ir()
-                .modules
-                .iter()
-                .map(|m| Some(m.name.clone())),
-        )
-        .collect()
 }
 
 /// For every user, action and module: the database's rows, `list` and `check` agree. Returns

@@ -84,3 +84,36 @@ pub fn expect(args: &[&str], code: i32) -> Run {
     assert_eq!(run.code, code, "wrong exit code:\n{}", run.transcript());
     run
 }
+
+/// The ```casepol blocks of a markdown file, with the line each starts on.
+pub fn casepol_blocks(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut current: Option<(usize, String)> = None;
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        match &mut current {
+            None if trimmed.starts_with("```casepol") => current = Some((i + 1, String::new())),
+            Some(_) if trimmed.starts_with("```") => out.extend(current.take()),
+            Some((_, body)) => {
+                body.push_str(line);
+                body.push('\n');
+            }
+            None => {}
+        }
+    }
+    out
+}
+
+/// No module, and each module the policy declares.
+pub fn modules(policy: &casepol::Policy) -> Vec<Option<String>> {
+    std::iter::once(None)
+        .chain(
+            policy
+                .compiled()
+                .ir()
+                .modules
+                .iter()
+                .map(|m| Some(m.name.clone())),
+        )
+        .collect()
+}
