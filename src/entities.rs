@@ -27,9 +27,9 @@ pub enum AttrValue {
     Variant(u32),
 }
 
+/// A user. Its id is kept once, in the entities' id index: [`Entities::user_id`].
 #[derive(Debug, Clone)]
 pub struct User {
-    pub id: String,
     /// Groups as listed, and with every ancestor (sorted).
     pub direct_groups: Shared<u32>,
     pub groups: Shared<u32>,
@@ -42,16 +42,14 @@ pub struct User {
 /// One access-code level: codes as symbols, sorted.
 pub type Level = Shared<u32>;
 
-#[derive(Debug, Clone, Default)]
-pub struct EffectiveCode {
-    pub levels: Shared<Level>,
-    /// For each level, the resource whose own code it comes from.
-    pub origin: Shared<u32>,
-}
+/// An effective access code: every level must be met (AND), and a level is met by holding any
+/// of its codes (OR).
+pub type EffectiveCode = Shared<Level>;
 
+/// A case or a document. Its id is kept once, in the entities' id index:
+/// [`Entities::resource_id`].
 #[derive(Debug, Clone)]
 pub struct Resource {
-    pub id: String,
     pub kind: KindId,
     pub parent: Option<u32>,
     /// The nearest case at or above this resource.
@@ -721,7 +719,6 @@ impl Entities {
                 }
             }
             users.push(User {
-                id: u.id.clone(),
                 direct_groups: direct_groups.into(),
                 groups: groups.into(),
                 direct_units: direct_units.into(),
@@ -1007,7 +1004,6 @@ impl Entities {
                 own_write,
             });
             resources.push(Resource {
-                id: r.id.clone(),
                 kind,
                 parent,
                 anchor: None,
@@ -1031,8 +1027,8 @@ impl Entities {
         let index = |ids: Vec<&str>| IdIndex::new(ids.into_iter());
         // INVARIANT: ids are unique (checked above), so every index builds.
         let (Some(user_index), Some(resource_index), Some(unit_index)) = (
-            index(users.iter().map(|u| u.id.as_str()).collect()),
-            index(resources.iter().map(|r| r.id.as_str()).collect()),
+            index(raw.users.iter().map(|u| u.id.as_str()).collect()),
+            index(raw.resources.iter().map(|r| r.id.as_str()).collect()),
             index(units.iter().map(|u| u.id.as_str()).collect()),
         ) else {
             return Err(vec![EntityError::whole(
@@ -1061,6 +1057,32 @@ impl Entities {
         self.resource_index
             .get(id)
             .map(|&i| &self.resources[i as usize])
+    }
+
+    /// The id of the user at `i` in [`Entities::users`].
+    ///
+    /// # Panics
+    /// When `i` is not a position in [`Entities::users`].
+    pub fn user_id(&self, i: u32) -> &str {
+        self.user_index.id(i)
+    }
+
+    /// The user ids, in the order of [`Entities::users`].
+    pub fn user_ids(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        (0..self.users.len() as u32).map(|i| self.user_index.id(i))
+    }
+
+    /// The resource ids, in the order of [`Entities::resources`].
+    pub fn resource_ids(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        (0..self.resources.len() as u32).map(|i| self.resource_index.id(i))
+    }
+
+    /// The id of the resource at `i` in [`Entities::resources`].
+    ///
+    /// # Panics
+    /// When `i` is not a position in [`Entities::resources`].
+    pub fn resource_id(&self, i: u32) -> &str {
+        self.resource_index.id(i)
     }
 
     pub fn symbol(&self, s: u32) -> &str {
@@ -1092,7 +1114,7 @@ impl Entities {
 /// arenas. Parent kinds form no cycle and a parent has the parent kind (both checked before), so
 /// every chain of parents ends.
 fn finish_resources(p: &Ir, resources: &mut [Resource], ranges: &[Ranges], mut builder: Builder) {
-    type Code = ((u32, u32), (u32, u32));
+    type Code = (u32, u32);
     let mut done: Vec<(Option<u32>, Code, Code)> = Vec::with_capacity(resources.len());
     let mut parts = Vec::new();
     for i in 0..resources.len() as u32 {
@@ -1115,7 +1137,7 @@ fn finish_resources(p: &Ir, resources: &mut [Resource], ranges: &[Ranges], mut b
                     true => (own.own_read, r.inherit_read),
                     false => (own.own_write, r.inherit_write),
                 };
-                parts.push((own, c));
+                parts.push(own);
                 cur = r.parent.filter(|_| inherits);
             }
             builder.effective(&mut parts)
@@ -1130,14 +1152,8 @@ fn finish_resources(p: &Ir, resources: &mut [Resource], ranges: &[Ranges], mut b
         r.relations = arenas.relations(range.relations);
         r.own_read = arenas.levels(range.own_read);
         r.own_write = arenas.levels(range.own_write);
-        r.read = EffectiveCode {
-            levels: arenas.levels(read.0),
-            origin: arenas.origins(read.1),
-        };
-        r.write = EffectiveCode {
-            levels: arenas.levels(write.0),
-            origin: arenas.origins(write.1),
-        };
+        r.read = arenas.levels(read);
+        r.write = arenas.levels(write);
     }
 }
 

@@ -104,7 +104,7 @@ pub fn resolve_principal(
             "`{name}` is an org unit; the principal must be a user id"
         ))
     } else {
-        did_you_mean(name, entities.users.iter().map(|u| u.id.as_str()))
+        did_you_mean(name, entities.user_index.keys())
             .or_else(|| Some("add the user to the entities file".into()))
     };
     Err(error(
@@ -181,7 +181,7 @@ pub fn resolve_resource(entities: &Entities, name: &str) -> Result<u32, QueryErr
             "`{name}` is a user; the resource must be the id of a resource in the entities file"
         )
     } else {
-        did_you_mean(name, entities.resources.iter().map(|r| r.id.as_str()))
+        did_you_mean(name, entities.resource_index.keys())
             .unwrap_or_else(|| "no resource with this id in the entities file".into())
     };
     Err(error(
@@ -422,13 +422,13 @@ pub fn actions(
             }
             let mut last = Layer::Data;
             if policy.action_read.get(a) {
-                if !*read_ok.get_or_insert_with(|| meets(&user.codes, &res.read.levels)) {
+                if !*read_ok.get_or_insert_with(|| meets(&user.codes, &res.read)) {
                     return deny(Layer::ReadCode, Reason::CodeNotHeld);
                 }
                 last = Layer::ReadCode;
             }
             if policy.action_write.get(a) {
-                if !*write_ok.get_or_insert_with(|| meets(&user.codes, &res.write.levels)) {
+                if !*write_ok.get_or_insert_with(|| meets(&user.codes, &res.write)) {
                     return deny(Layer::WriteCode, Reason::CodeNotHeld);
                 }
                 last = Layer::WriteCode;
@@ -455,11 +455,7 @@ pub struct Index {
 impl Index {
     pub fn new(entities: &Entities) -> Index {
         let mut order: Vec<u32> = (0..entities.resources.len() as u32).collect();
-        order.sort_unstable_by(|&a, &b| {
-            entities.resources[a as usize]
-                .id
-                .cmp(&entities.resources[b as usize].id)
-        });
+        order.sort_unstable_by(|&a, &b| entities.resource_id(a).cmp(entities.resource_id(b)));
         Index { order }
     }
 }
@@ -499,7 +495,7 @@ impl List {
             None => 0,
             Some(a) => index
                 .order
-                .partition_point(|&i| entities.resources[i as usize].id.as_str() <= a),
+                .partition_point(|&i| entities.resource_id(i) <= a),
         };
         index.order[start..].iter().copied().filter(move |&r| {
             if self
@@ -536,7 +532,7 @@ impl List {
         let resources: Vec<u32> = it.by_ref().take(limit).collect();
         let more = resources.len() == limit && it.next().is_some();
         let next = match (more, resources.last()) {
-            (true, Some(&last)) => Some(entities.resources[last as usize].id.clone()),
+            (true, Some(&last)) => Some(entities.resource_id(last).to_string()),
             _ => None,
         };
         Page { resources, next }
@@ -647,12 +643,15 @@ pub fn who_can(
     let writes = policy.action_write.get(action as usize);
     let mut out = WhoCan {
         action: p.actions[action as usize].name.clone(),
-        resource: res.id.clone(),
+        resource: entities.resource_id(resource).to_string(),
         kind: p.kinds[res.kind.idx()].name.clone(),
-        case: anchor.filter(|a| a.id != res.id).map(|a| a.id.clone()),
+        case: res
+            .anchor
+            .filter(|&a| a != resource)
+            .map(|a| entities.resource_id(a).to_string()),
         module: module.map(|m| p.modules[m as usize].name.clone()),
-        read_code: reads.then(|| code_text(&res.read.levels)),
-        write_code: writes.then(|| code_text(&res.write.levels)),
+        read_code: reads.then(|| code_text(&res.read)),
+        write_code: writes.then(|| code_text(&res.write)),
         allowed: Vec::new(),
         denied: 0,
         note: None,
@@ -699,7 +698,10 @@ pub fn who_can(
             if s >= p.roles.len() {
                 grants.push(SubjectGrant::Relation {
                     relation: subject_name(s).to_string(),
-                    case: anchor.map(|a| a.id.clone()).unwrap_or_default(),
+                    case: res
+                        .anchor
+                        .map(|a| entities.resource_id(a).to_string())
+                        .unwrap_or_default(),
                 });
                 continue;
             }
@@ -756,9 +758,9 @@ pub fn who_can(
             policy,
             entities,
             &crate::request::Request {
-                principal: user.id.clone(),
+                principal: entities.user_id(u).to_string(),
                 action: out.action.clone(),
-                resource: Some(res.id.clone()),
+                resource: Some(entities.resource_id(resource).to_string()),
                 module: out.module.clone(),
                 context: None,
             },
@@ -773,12 +775,12 @@ pub fn who_can(
             })
             .unwrap_or_default();
         out.allowed.push(Permitted {
-            user: user.id.clone(),
+            user: entities.user_id(u).to_string(),
             grants,
             rules,
             module_grants,
-            read_codes_held: reads.then(|| held(&res.read.levels)),
-            write_codes_held: writes.then(|| held(&res.write.levels)),
+            read_codes_held: reads.then(|| held(&res.read)),
+            write_codes_held: writes.then(|| held(&res.write)),
         });
     }
     out
@@ -793,7 +795,7 @@ fn code_source(policy: &CompiledPolicy, entities: &Entities, u: u32, code: &str)
         source,
         through,
     };
-    if user.id == code {
+    if entities.user_id(u) == code {
         return held("user", None);
     }
     if let Some(&g) = user
@@ -926,7 +928,7 @@ impl Listing<'_> {
     /// Every allowed resource id, in order.
     pub fn ids(&self) -> Vec<String> {
         self.iter(None)
-            .map(|r| self.entities.resources[r as usize].id.clone())
+            .map(|r| self.entities.resource_id(r).to_string())
             .collect()
     }
 }

@@ -213,6 +213,7 @@ pub fn evaluate_resolved(
         };
     }
     let user = &ent.users[req.principal() as usize];
+    let uid = ent.user_id(req.principal());
     let member = memberships(p, &user.direct_groups);
     let mut trace = Trace {
         decision: Decision {
@@ -249,17 +250,17 @@ pub fn evaluate_resolved(
                 summary: if allowed {
                     format!(
                         "`{}` holds account permission `{name}` through group {}",
-                        user.id,
+                        uid,
                         list(&by)
                     )
                 } else {
-                    format!("no group of `{}` permits `{name}`", user.id)
+                    format!("no group of `{}` permits `{name}`", uid)
                 },
                 detail: Detail::None {},
                 hints: if allowed {
                     vec![]
                 } else {
-                    groups_permitting(p, permission as usize, &user.id)
+                    groups_permitting(p, permission as usize, uid)
                 },
             });
             trace.decision = Decision {
@@ -285,19 +286,22 @@ pub fn evaluate_resolved(
     trace.resource_kind = Some(p.kinds[res.kind.idx()].name.clone());
     // The anchor: walk up until a resource of the case kind.
     let mut anchor: Option<&Resource> = None;
-    let mut cur = Some(res);
-    while let Some(r) = cur {
+    // The anchor's id, where there is an anchor.
+    let mut anchor_id = "";
+    let mut cur = Some(resource as u32);
+    while let Some(c) = cur {
+        let r = &ent.resources[c as usize];
         if p.kinds[r.kind.idx()].is_case {
             anchor = Some(r);
+            anchor_id = ent.resource_id(c);
+            if c as usize != resource {
+                trace.case = Some(ent.resource_id(c).to_string());
+            }
             break;
         }
-        cur = r.parent.map(|x| &ent.resources[x as usize]);
+        cur = r.parent;
     }
-    if let Some(a) = anchor {
-        if a.id != res.id {
-            trace.case = Some(a.id.clone());
-        }
-    }
+    let res_id = ent.resource_id(resource as u32);
     let principal = req.principal();
     let held: Vec<usize> = match anchor {
         Some(a) => (0..p.relations.len())
@@ -392,7 +396,7 @@ pub fn evaluate_resolved(
             if !held_names.is_empty() {
                 parts.push(format!(
                     "`{}` is {} of the case",
-                    user.id,
+                    uid,
                     held_names.join(" and ")
                 ));
             }
@@ -404,12 +408,12 @@ pub fn evaluate_resolved(
         } else if groups.is_empty() {
             format!(
                 "`{}` is in no access group and holds no relation to the case",
-                user.id
+                uid
             )
         } else {
             format!(
                 "none of the groups of `{}` admits `{}`, and `{}` holds no relation to the case",
-                user.id, res.id, user.id
+                uid, res_id, uid
             )
         },
         detail: Detail::Groups {
@@ -449,14 +453,14 @@ pub fn evaluate_resolved(
             } else {
                 format!(
                     "`{}` requires account permission `{name}`, which no group of `{}` grants",
-                    p.actions[action].name, user.id
+                    p.actions[action].name, uid
                 )
             },
             detail: Detail::None {},
             hints: if ok {
                 vec![]
             } else {
-                groups_permitting(p, perm.idx(), &user.id)
+                groups_permitting(p, perm.idx(), uid)
             },
         });
         if !ok {
@@ -492,11 +496,14 @@ pub fn evaluate_resolved(
             layer: Layer::AccessMode,
             verdict: if ok { Verdict::Pass } else { Verdict::Deny },
             summary: match (&names, ok) {
-                (None, _) => format!("case `{}` is `{value}`: open to everyone in scope", a.id),
+                (None, _) => format!(
+                    "case `{}` is `{value}`: open to everyone in scope",
+                    anchor_id
+                ),
                 (Some(n), true) => format!(
                     "case `{}` is `{value}`, and `{}` is its {}",
-                    a.id,
-                    user.id,
+                    anchor_id,
+                    uid,
                     held_names
                         .iter()
                         .filter(|h| n.contains(h))
@@ -506,16 +513,16 @@ pub fn evaluate_resolved(
                 ),
                 (Some(n), false) => format!(
                     "case `{}` is `{value}`: only its {} may access it",
-                    a.id,
+                    anchor_id,
                     list(n)
                 ),
             },
             hints: match (&names, ok) {
                 (Some(n), false) => vec![format!(
                     "would pass if `{}` were {} of case `{}`",
-                    user.id,
+                    uid,
                     list(n),
-                    a.id
+                    anchor_id
                 )],
                 _ => vec![],
             },
@@ -609,11 +616,11 @@ pub fn evaluate_resolved(
                         "module `{}` shows only cases where the user is {}, and `{}` is not",
                         mdef.name,
                         list(&rec),
-                        user.id
+                        uid
                     ),
                     vec![format!(
                         "would pass if `{}` were {} of the case",
-                        user.id,
+                        uid,
                         list(&rec)
                     )],
                     vec![],
@@ -644,7 +651,7 @@ pub fn evaluate_resolved(
                         ct.name,
                         subject_names.join(", ")
                     ),
-                    subject_hints(p, &could, &user.id, &member),
+                    subject_hints(p, &could, uid, &member),
                     vec![],
                 );
                 return trace;
@@ -733,7 +740,7 @@ pub fn evaluate_resolved(
         let hints = if allow_subjects.is_empty() {
             vec![format!("no rule allows `{action_name}` {where_} to anyone")]
         } else {
-            subject_hints(p, &allow_subjects, &user.id, &member)
+            subject_hints(p, &allow_subjects, uid, &member)
         };
         (
             Verdict::Deny,
@@ -759,7 +766,7 @@ pub fn evaluate_resolved(
 
     // Access codes.
     let mut last = Layer::Data;
-    let user_codes = code_set(p, ent, user, &member);
+    let user_codes = code_set(p, ent, principal, &member);
     for (layer, applies) in [
         (Layer::ReadCode, p.actions[action].read_code),
         (Layer::WriteCode, p.actions[action].write_code),
@@ -769,8 +776,9 @@ pub fn evaluate_resolved(
         }
         let read = layer == Layer::ReadCode;
         let mut levels: Vec<LevelTrace> = Vec::new();
-        let mut cur = Some(res);
-        while let Some(r) = cur {
+        let mut cur = Some(resource as u32);
+        while let Some(c) = cur {
+            let r = &ent.resources[c as usize];
             let own = if read { &r.own_read } else { &r.own_write };
             for l in own.iter() {
                 let codes: Vec<CodeTrace> = l
@@ -783,9 +791,9 @@ pub fn evaluate_resolved(
                 let satisfied = codes.is_empty() || codes.iter().any(|c| c.held);
                 levels.push(LevelTrace {
                     codes,
-                    from: r.id.clone(),
+                    from: ent.resource_id(c).to_string(),
                     from_kind: p.kinds[r.kind.idx()].name.clone(),
-                    inherited: r.id != res.id,
+                    inherited: c as usize != resource,
                     satisfied,
                 });
             }
@@ -794,11 +802,7 @@ pub fn evaluate_resolved(
             } else {
                 r.inherit_write
             };
-            cur = if inherits {
-                r.parent.map(|x| &ent.resources[x as usize])
-            } else {
-                None
-            };
+            cur = r.parent.filter(|_| inherits);
         }
         let effective = crate::access_code::display(
             &levels
@@ -813,18 +817,18 @@ pub fn evaluate_resolved(
             .filter(|l| !l.satisfied)
             .map(|l| {
                 let names: Vec<String> = l.codes.iter().map(|c| c.code.clone()).collect();
-                format!("would be allowed if `{}` were in {}", user.id, list(&names))
+                format!("would be allowed if `{}` were in {}", uid, list(&names))
             })
             .collect();
         trace.layers.push(LayerTrace {
             layer,
             verdict: if ok { Verdict::Pass } else { Verdict::Deny },
             summary: if ok {
-                format!("`{}` meets the effective {class} code {effective}", user.id)
+                format!("`{}` meets the effective {class} code {effective}", uid)
             } else {
                 format!(
                     "`{}` does not meet the effective {class} code {effective}",
-                    user.id
+                    uid
                 )
             },
             detail: Detail::Code { effective, levels },
@@ -848,10 +852,11 @@ pub fn evaluate_resolved(
 fn code_set(
     p: &Policy,
     ent: &Entities,
-    user: &crate::entities::User,
+    principal: u32,
     member: &[(usize, Option<usize>)],
 ) -> Vec<String> {
-    let mut out = vec![user.id.clone()];
+    let user = &ent.users[principal as usize];
+    let mut out = vec![ent.user_id(principal).to_string()];
     out.extend(member.iter().map(|(g, _)| p.groups[*g].name.clone()));
     for &u in &user.direct_units {
         let mut cur = Some(u as usize);

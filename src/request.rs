@@ -185,8 +185,11 @@ fn printable(text: String) -> String {
         .collect()
 }
 
-fn mean<'a>(name: &str, cands: impl IntoIterator<Item = &'a String>) -> Option<String> {
-    suggest(name, cands.into_iter().map(String::as_str)).map(|s| format!("did you mean `{s}`?"))
+fn mean<'a>(
+    name: &str,
+    cands: impl IntoIterator<Item = &'a (impl AsRef<str> + ?Sized + 'a)>,
+) -> Option<String> {
+    suggest(name, cands.into_iter().map(AsRef::as_ref)).map(|s| format!("did you mean `{s}`?"))
 }
 
 const NO_MODULES: &str = "the policy declares no modules; remove `module` from the request";
@@ -249,7 +252,7 @@ pub fn resolve(
                 req.principal
             ))
         } else {
-            mean(&req.principal, entities.users.iter().map(|u| &u.id))
+            mean(&req.principal, entities.user_index.keys())
                 .or_else(|| Some("add the user to the entities file".into()))
         };
         return Err(error(
@@ -337,7 +340,7 @@ pub fn resolve(
         } else if entities.is_unit(rid) {
             format!("`{rid}` is an org unit; the resource must be the id of a resource in the entities file")
         } else {
-            mean(rid, entities.resources.iter().map(|r| &r.id))
+            mean(rid, entities.resource_index.keys())
                 .unwrap_or_else(|| "no resource with this id in the entities file".into())
         };
         return Err(error(

@@ -380,13 +380,13 @@ fn decide_action<F: Faults>(
 
     let mut last = Layer::Data;
     if policy.action_read.get(action as usize) {
-        if !res.read.levels.iter().all(|l| holds_level(&user.codes, l)) {
+        if !res.read.iter().all(|l| holds_level(&user.codes, l)) {
             return Decision::deny(Layer::ReadCode, Reason::CodeNotHeld);
         }
         last = Layer::ReadCode;
     }
     if policy.action_write.get(action as usize) {
-        if !res.write.levels.iter().all(|l| holds_level(&user.codes, l)) {
+        if !res.write.iter().all(|l| holds_level(&user.codes, l)) {
             return Decision::deny(Layer::WriteCode, Reason::CodeNotHeld);
         }
         last = Layer::WriteCode;

@@ -55,8 +55,8 @@ impl Stats {
 /// that cannot be resolved.
 fn requests(policy: &Policy, entities: &Entities) -> Vec<Request> {
     let ir = policy.compiled().ir();
-    let users: Vec<&str> = entities.users().iter().map(|u| u.id.as_str()).collect();
-    let resources: Vec<&str> = entities.resources().iter().map(|r| r.id.as_str()).collect();
+    let users: Vec<&str> = entities.user_ids().collect();
+    let resources: Vec<&str> = entities.resource_ids().collect();
     let mut out = Vec::new();
     for &u in &users {
         for &r in &resources {

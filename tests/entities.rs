@@ -26,18 +26,39 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn codes(entities: &Entities, code: &EffectiveCode) -> String {
-    let levels: Vec<String> = code
-        .levels
+/// The effective read (or write) code of resource `i`, each level marked with the resource it
+/// comes from. The origins are re-derived here from the parent chain and its inherit flags; the
+/// levels they give must be the loader's effective code.
+fn codes(entities: &Entities, i: u32, read: bool) -> String {
+    let resources = entities.resources();
+    let mut derived: Vec<(&[u32], u32)> = Vec::new();
+    let mut cur = Some(i);
+    while let Some(c) = cur {
+        let r = &resources[c as usize];
+        let (own, inherits) = match read {
+            true => (&r.own_read, r.inherit_read),
+            false => (&r.own_write, r.inherit_write),
+        };
+        derived.extend(own.iter().map(|level| (&**level, c)));
+        cur = r.parent.filter(|_| inherits);
+    }
+    let effective: &EffectiveCode = match read {
+        true => &resources[i as usize].read,
+        false => &resources[i as usize].write,
+    };
+    let loaded: Vec<&[u32]> = effective.iter().map(|l| &**l).collect();
+    let chain: Vec<&[u32]> = derived.iter().map(|&(l, _)| l).collect();
+    assert_eq!(
+        loaded,
+        chain,
+        "effective code of `{}`",
+        entities.resource_id(i)
+    );
+    let levels: Vec<String> = derived
         .iter()
-        .zip(code.origin.iter())
-        .map(|(level, &from)| {
+        .map(|&(level, from)| {
             let names: Vec<&str> = level.iter().map(|&s| entities.symbol(s)).collect();
-            format!(
-                "[{}]@{}",
-                names.join("|"),
-                entities.resources()[from as usize].id
-            )
+            format!("[{}]@{}", names.join("|"), entities.resource_id(from))
         })
         .collect();
     if levels.is_empty() {
@@ -58,7 +79,7 @@ fn summary(policy: &Policy, entities: &Entities) -> String {
             .unwrap_or("-");
         let _ = writeln!(out, "unit {} parent={parent}", u.id);
     }
-    for u in entities.users() {
+    for (u, id) in entities.users().iter().zip(entities.user_ids()) {
         let groups: Vec<&str> = u
             .groups
             .iter()
@@ -69,21 +90,18 @@ fn summary(policy: &Policy, entities: &Entities) -> String {
         let _ = writeln!(
             out,
             "user {} groups=[{}] codes=[{}]",
-            u.id,
+            id,
             groups.join(", "),
             code_set.join(", ")
         );
     }
-    for r in entities.resources() {
-        let id = |i: Option<u32>| {
-            i.map(|i| entities.resources()[i as usize].id.clone())
-                .unwrap_or_else(|| "-".into())
-        };
+    for (i, r) in (0u32..).zip(entities.resources()) {
+        let id = |i: Option<u32>| i.map_or("-", |i| entities.resource_id(i));
         let kind = &ir.kinds[r.kind.idx()];
         let _ = write!(
             out,
             "resource {} kind={} parent={} anchor={}",
-            r.id,
+            entities.resource_id(i),
             kind.name,
             id(r.parent),
             id(r.anchor)
@@ -95,10 +113,7 @@ fn summary(policy: &Policy, entities: &Entities) -> String {
                 .iter()
                 .zip(r.relations.iter())
                 .map(|(rel, users)| {
-                    let names: Vec<&str> = users
-                        .iter()
-                        .map(|&u| entities.users()[u as usize].id.as_str())
-                        .collect();
+                    let names: Vec<&str> = users.iter().map(|&u| entities.user_id(u)).collect();
                     format!("{}=[{}]", rel.name, names.join(", "))
                 })
                 .collect();
@@ -111,8 +126,8 @@ fn summary(policy: &Policy, entities: &Entities) -> String {
             );
         }
         let _ = writeln!(out);
-        let _ = writeln!(out, "  read:  {}", codes(entities, &r.read));
-        let _ = writeln!(out, "  write: {}", codes(entities, &r.write));
+        let _ = writeln!(out, "  read:  {}", codes(entities, i, true));
+        let _ = writeln!(out, "  write: {}", codes(entities, i, false));
     }
     out
 }

@@ -172,14 +172,14 @@ fn vm_agrees_with_reference_on_every_example_request() {
             .collect();
         for (sources, tests, entities) in &ex.files {
             let mut requests = Vec::new();
-            for u in entities.users() {
+            for u in entities.user_ids() {
                 for p in &ir.permissions {
-                    requests.push(Request::new(&u.id, &p.name, None));
+                    requests.push(Request::new(u, &p.name, None));
                 }
-                for r in entities.resources() {
+                for r in entities.resource_ids() {
                     for a in &ir.actions {
                         for m in &modules {
-                            let mut req = Request::new(&u.id, &a.name, Some(&r.id));
+                            let mut req = Request::new(u, &a.name, Some(r));
                             req.module = m.clone();
                             requests.push(req);
                         }

@@ -87,17 +87,17 @@ fn actions_equal_one_decision_per_action() {
     let mut checked = 0;
     for (name, policy, entities) in worlds() {
         let q = Query::new(&policy, &entities);
-        for user in entities.users() {
-            for res in entities.resources() {
+        for user in entities.user_ids() {
+            for res in entities.resource_ids() {
                 for module in modules(&policy) {
-                    let got = q.actions(&user.id, &res.id, module.as_deref()).unwrap();
+                    let got = q.actions(user, res, module.as_deref()).unwrap();
                     for (action, decision) in got {
-                        let want = policy
-                            .is_allowed(&entities, &request(&user.id, &action, &res.id, &module));
+                        let want =
+                            policy.is_allowed(&entities, &request(user, &action, res, &module));
                         assert_eq!(
                             decision, want,
                             "{name}: {} {action} {} via {module:?}",
-                            user.id, res.id
+                            user, res
                         );
                         checked += 1;
                     }
@@ -112,23 +112,23 @@ fn actions_equal_one_decision_per_action() {
 fn list_equals_the_resources_check_allows_and_pages_concatenate() {
     for (name, policy, entities) in worlds() {
         let q = Query::new(&policy, &entities);
-        let mut ids: Vec<&str> = entities.resources().iter().map(|r| r.id.as_str()).collect();
+        let mut ids: Vec<&str> = entities.resource_ids().collect();
         ids.sort();
-        for user in entities.users() {
+        for user in entities.user_ids() {
             for action in actions_of(&policy) {
                 for module in modules(&policy) {
-                    let listing = q.list(&user.id, &action, module.as_deref(), None).unwrap();
+                    let listing = q.list(user, &action, module.as_deref(), None).unwrap();
                     let all = listing.ids();
                     let want: Vec<String> = ids
                         .iter()
                         .filter(|id| {
                             policy
-                                .is_allowed(&entities, &request(&user.id, &action, id, &module))
+                                .is_allowed(&entities, &request(user, &action, id, &module))
                                 .allowed
                         })
                         .map(|s| s.to_string())
                         .collect();
-                    assert_eq!(all, want, "{name}: {} {action} via {module:?}", user.id);
+                    assert_eq!(all, want, "{name}: {} {action} via {module:?}", user);
                     for limit in [1, 2, 3] {
                         let mut pages: Vec<String> = Vec::new();
                         let mut after: Option<String> = None;
@@ -138,7 +138,7 @@ fn list_equals_the_resources_check_allows_and_pages_concatenate() {
                             pages.extend(
                                 page.resources
                                     .iter()
-                                    .map(|&r| entities.resources()[r as usize].id.clone()),
+                                    .map(|&r| entities.resource_id(r).to_string()),
                             );
                             match page.next {
                                 Some(next) => {
@@ -181,7 +181,7 @@ fn a_cursor_whose_resource_is_gone_resumes_after_its_place() {
     let ids: Vec<&str> = page
         .resources
         .iter()
-        .map(|&r| entities.resources()[r as usize].id.as_str())
+        .map(|&r| entities.resource_id(r))
         .collect();
     assert_eq!(ids, ["contact-2", "doc-1"]);
     assert_eq!(page.next.as_deref(), Some("doc-1"));
@@ -196,8 +196,8 @@ fn unknown_names_are_errors_never_empty_answers() {
     let text = std::fs::read_to_string(root().join("policies/efob/entities.json")).unwrap();
     let entities = policy.load_entities(&text).unwrap();
     let q = Query::new(&policy, &entities);
-    let user = &entities.users()[0].id;
-    let res = &entities.resources()[0].id;
+    let user = entities.user_id(0);
+    let res = entities.resource_id(0);
     use query::QueryErrorKind::*;
     let kind = |e: query::QueryError| e.kind;
     assert_eq!(
@@ -239,21 +239,21 @@ fn residuals_equal_the_vm_on_every_resource() {
     let mut checked = 0;
     for (name, policy, entities) in worlds() {
         let q = Query::new(&policy, &entities);
-        for user in entities.users() {
+        for user in entities.user_ids() {
             for action in actions_of(&policy) {
                 for module in modules(&policy) {
-                    let r = q.residual(&user.id, &action, module.as_deref()).unwrap();
-                    for (i, res) in entities.resources().iter().enumerate() {
+                    let r = q.residual(user, &action, module.as_deref()).unwrap();
+                    for (i, res) in entities.resource_ids().enumerate() {
                         let want = policy
-                            .is_allowed(&entities, &request(&user.id, &action, &res.id, &module))
+                            .is_allowed(&entities, &request(user, &action, res, &module))
                             .allowed;
                         let got = r.eval(policy.compiled(), &entities, i as u32);
                         assert_eq!(
                             got,
                             want,
                             "{name}: {} {action} {} via {module:?}\nresidual: {}",
-                            user.id,
-                            res.id,
+                            user,
+                            res,
                             serde_json::to_string_pretty(&r.json(policy.compiled())).unwrap()
                         );
                         checked += 1;

@@ -177,17 +177,17 @@ fn generated_requests(policy: &Policy, entities: &Entities) -> Vec<Request> {
         .chain(ir.modules.iter().map(|m| Some(m.name.as_str())))
         .collect();
     let mut out = Vec::new();
-    for u in entities.users() {
+    for u in entities.user_ids() {
         for p in &ir.permissions {
-            out.push(Request::new(&u.id, &p.name, None));
+            out.push(Request::new(u, &p.name, None));
             if out.len() >= MAX_GENERATED_REQUESTS {
                 return out;
             }
         }
-        for r in entities.resources() {
+        for r in entities.resource_ids() {
             for a in &ir.actions {
                 for m in &modules {
-                    let mut req = Request::new(&u.id, &a.name, Some(&r.id));
+                    let mut req = Request::new(u, &a.name, Some(r));
                     req.module = m.map(str::to_string);
                     out.push(req);
                     if out.len() >= MAX_GENERATED_REQUESTS {

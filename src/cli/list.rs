@@ -66,9 +66,9 @@ pub(super) fn list(args: &ListArgs) -> Exit {
         let case = res
             .anchor
             .filter(|&a| a != r)
-            .map(|a| resources[a as usize].id.as_str());
+            .map(|a| entities.resource_id(a));
         let text = serde_json::to_string(&Line {
-            id: &res.id,
+            id: entities.resource_id(r),
             kind: &ir.kinds[res.kind.idx()].name,
             case,
         })

@@ -577,7 +577,6 @@ pub(super) fn load(policy: &CompiledPolicy, json: &str) -> Option<Entities> {
             add(&mut lists, &codes),
         ]);
         users.push(User {
-            id: u.id.to_string(),
             direct_groups: Default::default(),
             groups: Default::default(),
             direct_units: Default::default(),
@@ -668,7 +667,6 @@ pub(super) fn load(policy: &CompiledPolicy, json: &str) -> Option<Entities> {
             own_write,
         });
         resources.push(Resource {
-            id: r.id.to_string(),
             kind: r.kind,
             parent,
             anchor: None,

@@ -101,8 +101,6 @@ pub(crate) struct Builder {
     codes: Vec<u32>,
     /// Each level: its range in `codes`.
     levels: Vec<(u32, u32)>,
-    /// For each level of an effective code: the resource its codes come from.
-    origins: Vec<u32>,
     members: Vec<u32>,
     /// Each relation of each case: its range in `members`.
     relations: Vec<(u32, u32)>,
@@ -119,7 +117,6 @@ pub(crate) struct Ranges {
 /// The shared arenas of a finished [`Builder`], from which resources take their slices.
 pub(crate) struct Arenas {
     levels: Arc<Vec<Shared<u32>>>,
-    origins: Arc<Vec<u32>>,
     relations: Arc<Vec<Shared<u32>>>,
 }
 
@@ -149,33 +146,23 @@ impl Builder {
         (start, self.relations.len() as u32 - start)
     }
 
-    /// Appends an effective code: the given ranges of levels one after another, each level
-    /// with the resource it comes from. Returns the range of the new levels and of their
-    /// origins (which coincide). A single range is not copied.
-    pub(crate) fn effective(
-        &mut self,
-        parts: &mut Vec<((u32, u32), u32)>,
-    ) -> ((u32, u32), (u32, u32)) {
+    /// Appends an effective code: the given ranges of levels one after another. Returns the
+    /// range of the new levels. A single range is not copied.
+    pub(crate) fn effective(&mut self, parts: &mut Vec<(u32, u32)>) -> (u32, u32) {
         // Empty own codes add no level.
-        parts.retain(|&((_, len), _)| len > 0);
-        let origin_start = self.origins.len() as u32;
-        for &((_, len), from) in parts.iter() {
-            self.origins.extend(std::iter::repeat_n(from, len as usize));
-        }
-        let origins = (origin_start, self.origins.len() as u32 - origin_start);
-        let levels = match parts.as_slice() {
+        parts.retain(|&(_, len)| len > 0);
+        match parts.as_slice() {
             [] => (0, 0),
-            [(one, _)] => *one,
+            [one] => *one,
             _ => {
                 let start = self.levels.len() as u32;
-                for &((s, len), _) in parts.iter() {
+                for &(s, len) in parts.iter() {
                     self.levels
                         .extend_from_within(s as usize..(s + len) as usize);
                 }
                 (start, self.levels.len() as u32 - start)
             }
-        };
-        (levels, origins)
+        }
     }
 
     /// Shares the arenas.
@@ -194,7 +181,6 @@ impl Builder {
             .collect();
         Arenas {
             levels: Arc::new(levels),
-            origins: Arc::new(self.origins),
             relations: Arc::new(relations),
         }
     }
@@ -203,10 +189,6 @@ impl Builder {
 impl Arenas {
     pub(crate) fn levels(&self, (start, len): (u32, u32)) -> Shared<Shared<u32>> {
         Shared::new(&self.levels, start, len)
-    }
-
-    pub(crate) fn origins(&self, (start, len): (u32, u32)) -> Shared<u32> {
-        Shared::new(&self.origins, start, len)
     }
 
     pub(crate) fn relations(&self, (start, len): (u32, u32)) -> Shared<Shared<u32>> {
@@ -251,7 +233,7 @@ impl IdIndex {
         Some(index)
     }
 
-    fn id(&self, i: u32) -> &str {
+    pub(crate) fn id(&self, i: u32) -> &str {
         let end = self.ends[i as usize] as usize;
         let start = match i {
             0 => 0,

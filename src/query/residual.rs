@@ -184,7 +184,7 @@ pub fn residual(
         .map(|(body, kinds)| and(vec![Cond::Kind(kinds), body]))
         .collect()));
     Residual {
-        principal: user.id.clone(),
+        principal: entities.user_id(principal).to_string(),
         action: p.actions[action as usize].name.clone(),
         module: module.map(|m| p.modules[m as usize].name.clone()),
         codes,
@@ -380,7 +380,7 @@ impl Pe<'_> {
             } => (attr, Lit::Variant(variant), negate),
             Insn::IsPrincipal { attr, negate } => (
                 attr,
-                Lit::User(self.entities.users[self.principal as usize].id.clone()),
+                Lit::User(self.entities.user_id(self.principal).to_string()),
                 negate,
             ),
             Insn::Contains { attr, sym } => {
@@ -721,7 +721,7 @@ impl Eval<'_> {
                     (AttrValue::Int(i), Lit::Int(l)) => i == l,
                     (AttrValue::Bool(b), Lit::Bool(l)) => b == l,
                     (AttrValue::Variant(x), Lit::Variant(l)) => x == l,
-                    (AttrValue::User(u), Lit::User(l)) => ent.users[*u as usize].id == *l,
+                    (AttrValue::User(u), Lit::User(l)) => ent.user_id(*u) == l,
                     _ => false,
                 })
             }),

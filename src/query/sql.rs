@@ -344,11 +344,12 @@ pub fn tables(policy: &CompiledPolicy, entities: &Entities) -> Tables {
     order.sort_by_key(|&i| depth(i));
     for i in order {
         let r = &entities.resources[i];
+        let rid = entities.resource_id(i as u32);
         let kind = &p.kinds[r.kind.idx()];
         t.resources.push(ResourceRow {
-            id: r.id.clone(),
+            id: rid.to_string(),
             kind: kind.name.clone(),
-            parent_id: r.parent.map(|x| entities.resources[x as usize].id.clone()),
+            parent_id: r.parent.map(|x| entities.resource_id(x).to_string()),
             case_type: kind
                 .is_case
                 .then(|| p.casetypes[r.casetype as usize].name.clone()),
@@ -361,7 +362,7 @@ pub fn tables(policy: &CompiledPolicy, entities: &Entities) -> Tables {
             inherit_write: r.inherit_write,
         });
         for (def, v) in kind.attrs.iter().zip(r.attrs.iter()) {
-            let mut push = |value: String| t.attrs.push((r.id.clone(), def.name.clone(), value));
+            let mut push = |value: String| t.attrs.push((rid.to_string(), def.name.clone(), value));
             match v {
                 AttrValue::Sym(s) => push(entities.symbol(*s).to_string()),
                 AttrValue::Int(n) => push(n.to_string()),
@@ -371,8 +372,8 @@ pub fn tables(policy: &CompiledPolicy, entities: &Entities) -> Tables {
                         push(entities.symbol(*s).to_string());
                     }
                 }
-                AttrValue::User(u) => push(entities.users[*u as usize].id.clone()),
-                AttrValue::Resource(x) => push(entities.resources[*x as usize].id.clone()),
+                AttrValue::User(u) => push(entities.user_id(*u).to_string()),
+                AttrValue::Resource(x) => push(entities.resource_id(*x).to_string()),
                 AttrValue::Variant(n) => {
                     if let Type::Enum(e) = def.ty {
                         push(
@@ -389,9 +390,9 @@ pub fn tables(policy: &CompiledPolicy, entities: &Entities) -> Tables {
         for (rel, users) in r.relations.iter().enumerate() {
             for u in users.iter() {
                 t.relations.push((
-                    r.id.clone(),
+                    rid.to_string(),
                     p.relations[rel].name.clone(),
-                    entities.users[*u as usize].id.clone(),
+                    entities.user_id(*u).to_string(),
                 ));
             }
         }
@@ -399,7 +400,7 @@ pub fn tables(policy: &CompiledPolicy, entities: &Entities) -> Tables {
             for (n, level) in levels.iter().enumerate() {
                 for c in level.iter() {
                     t.codes.push(CodeRow {
-                        resource_id: r.id.clone(),
+                        resource_id: rid.to_string(),
                         class,
                         level: n as i64,
                         code: entities.symbol(*c).to_string(),
