@@ -68,6 +68,11 @@ pub struct Resource {
     pub write: EffectiveCode,
 }
 
+// A million cases are a million `Resource`s: a change that makes one larger costs resident
+// memory per case (docs/performance.md), so it should be a deliberate one.
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Resource>() == 128);
+
 #[derive(Debug, Clone)]
 pub struct Unit {
     pub id: String,
