@@ -752,7 +752,7 @@ pub fn who_can(
             }
             out
         };
-        let trace = crate::reference::evaluate_resolved(
+        let trace = crate::reference::evaluate_resolved_with(
             policy,
             entities,
             &crate::request::Request {
@@ -763,6 +763,7 @@ pub fn who_can(
                 context: None,
             },
             &req,
+            crate::reference::Scan::Indexed,
         );
         let rules = trace
             .layers
