@@ -152,7 +152,10 @@ impl Policy {
     }
 
     /// Decides with the reference evaluator and records why, layer by layer. The trace
-    /// serialises to the JSON that `casepol explain --format json` prints.
+    /// serialises to the JSON that `casepol explain --format json` prints. The data layer looks
+    /// only at the rules indexed for the request's resource and action
+    /// ([`reference::Scan::Indexed`]), so the time does not grow with the policy; the trace is
+    /// the one scanning every rule gives ([`reference::evaluate`]).
     ///
     /// ```
     /// use casepol::{Layer, Policy, Request};
@@ -175,7 +178,7 @@ impl Policy {
     /// assert!(text.contains("would be allowed if `ann` were in `PERS` or `FIN`"));
     /// ```
     pub fn explain(&self, entities: &Entities, request: &Request) -> Trace {
-        reference::evaluate(&self.compiled, entities, request)
+        reference::evaluate_with(&self.compiled, entities, request, reference::Scan::Indexed)
     }
 
     /// Renders an explanation as text.

@@ -157,6 +157,13 @@ impl Buckets {
     pub(crate) fn get(&self, slot: usize) -> &[u32] {
         &self.items[self.start[slot] as usize..self.start[slot + 1] as usize]
     }
+
+    /// [`Buckets::get`], or `None` for a slot out of range.
+    pub(crate) fn try_get(&self, slot: usize) -> Option<&[u32]> {
+        let start = *self.start.get(slot)? as usize;
+        let end = *self.start.get(slot.checked_add(1)?)? as usize;
+        self.items.get(start..end)
+    }
 }
 
 /// Which source rule stands behind each bit of the data masks and module grants: the same slots

@@ -352,6 +352,9 @@ impl Diagnostic {
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
     files: Vec<(String, String)>,
+    /// Per file, the byte offset where each line starts (the first is 0), so that `line_col`
+    /// is a binary search, not a scan of the text before the span.
+    line_starts: Vec<Vec<u32>>,
 }
 
 impl Sources {
@@ -360,7 +363,18 @@ impl Sources {
     }
 
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> FileId {
-        self.files.push((name.into(), text.into()));
+        let text = text.into();
+        let starts = std::iter::once(0)
+            .chain(
+                text.bytes()
+                    .enumerate()
+                    .filter(|&(_, b)| b == b'\n')
+                    // Spans hold u32 offsets; past 4 GiB, saturating keeps the list sorted.
+                    .map(|(i, _)| u32::try_from(i + 1).unwrap_or(u32::MAX)),
+            )
+            .collect();
+        self.files.push((name.into(), text));
+        self.line_starts.push(starts);
         FileId(self.files.len() as u32 - 1)
     }
 
@@ -394,13 +408,19 @@ impl Sources {
     pub fn line_col(&self, span: Span) -> (usize, usize) {
         let text = self.text(span.file);
         let start = (span.start as usize).min(text.len());
-        let before = &text[..start];
-        let line = before.matches('\n').count() + 1;
-        let col = before
-            .rsplit('\n')
-            .next()
-            .map(|l| l.chars().count())
-            .unwrap_or(0)
+        let starts = self
+            .line_starts
+            .get(span.file.0 as usize)
+            .map(Vec::as_slice)
+            .unwrap_or(&[0]);
+        // The lines that start at or before `start`: the first always does.
+        let line = starts.partition_point(|&s| s as usize <= start).max(1);
+        let line_start = starts.get(line - 1).map_or(0, |&s| s as usize).min(start);
+        // Characters before `start` on its line: every byte that does not continue a character.
+        let col = text.as_bytes()[line_start..start]
+            .iter()
+            .filter(|&&b| b & 0xC0 != 0x80)
+            .count()
             + 1;
         (line, col)
     }
@@ -476,6 +496,46 @@ mod tests {
         assert_eq!(Code::parse("CP9999"), None);
         assert_eq!(Code::parse(""), None);
         assert!(Code::Unused.is_lint() && !Code::Syntax.is_lint());
+    }
+
+    /// `line_col` through the line index gives what counting the text before the span gives.
+    #[test]
+    fn line_col_matches_a_scan() {
+        let scan = |text: &str, start: usize| {
+            let before = &text[..start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            (line, col)
+        };
+        let texts = [
+            "",
+            "\n",
+            "a",
+            "ab\ncd\n",
+            "\n\nx",
+            "äö\r\nü€x\n\n𝄞y",
+            "a\nb\nc",
+        ];
+        let mut sources = Sources::new();
+        for t in texts {
+            sources.add("t", t);
+        }
+        for (i, t) in texts.iter().enumerate() {
+            for start in (0..=t.len() + 2).filter(|&s| s > t.len() || t.is_char_boundary(s)) {
+                let span = Span {
+                    file: FileId(i as u32),
+                    start: start as u32,
+                    end: start as u32,
+                };
+                assert_eq!(sources.line_col(span), scan(t, start), "{t:?} at {start}");
+            }
+        }
+        let unknown = Span {
+            file: FileId(99),
+            start: 5,
+            end: 6,
+        };
+        assert_eq!(sources.line_col(unknown), (1, 1));
     }
 
     #[test]

@@ -754,7 +754,7 @@ pub fn who_can(
             }
             out
         };
-        let trace = crate::reference::evaluate_resolved(
+        let trace = crate::reference::evaluate_resolved_with(
             policy,
             entities,
             &crate::request::Request {
@@ -765,6 +765,7 @@ pub fn who_can(
                 context: None,
             },
             &req,
+            crate::reference::Scan::Indexed,
         );
         let rules = trace
             .layers

@@ -4,6 +4,14 @@
 //! nothing but re-derives each effective access code from the parent chain. It records what it
 //! saw at every layer, and that record is what `explain` renders. Tests check that it and the VM
 //! agree.
+//!
+//! The data layer runs in one of two [`Scan`] modes. [`Scan::Literal`] tests every rule of the
+//! policy, as the semantics read; the differential tests and `check --engine reference` use it.
+//! [`Scan::Indexed`] tests only the rules that the compiled policy lists for the resource's
+//! kind, its case's type and state and the action (the rule indices kept beside the data masks),
+//! in ascending order, with the same test: the same trace in time that does not grow with the
+//! policy. `explain` and the other traces shown to users use it; a property test checks that
+//! both modes give equal traces.
 
 use crate::ast::Effect;
 use crate::compile::CompiledPolicy;
@@ -15,7 +23,7 @@ use crate::vm::{Decision, Layer, Reason};
 use serde::Serialize;
 
 /// What every layer saw and decided for one request.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Trace {
     pub decision: Decision,
     pub request: Request,
@@ -36,7 +44,7 @@ pub enum Verdict {
     Deny,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LayerTrace {
     pub layer: Layer,
     pub verdict: Verdict,
@@ -49,7 +57,7 @@ pub struct LayerTrace {
     pub hints: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Detail {
     None {},
@@ -80,7 +88,7 @@ pub enum Detail {
     },
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GroupTrace {
     pub group: String,
     /// The group the user is listed in, when this one is reached as its ancestor.
@@ -92,7 +100,7 @@ pub struct GroupTrace {
 }
 
 /// A rule of the policy, located in its source.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleRef {
     pub kind: &'static str,
     pub file: String,
@@ -103,7 +111,7 @@ pub struct RuleRef {
     pub span: Span,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LevelTrace {
     pub codes: Vec<CodeTrace>,
     /// The resource whose own code this level is.
@@ -113,7 +121,7 @@ pub struct LevelTrace {
     pub satisfied: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CodeTrace {
     pub code: String,
     pub held: bool,
@@ -146,10 +154,33 @@ fn list(items: &[String]) -> String {
     }
 }
 
+/// How the data layer finds the rules that apply to a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scan {
+    /// Test every rule of the policy, in order: the literal reading of docs/semantics.md. Its
+    /// time grows with the number of rules.
+    Literal,
+    /// Test only the rules the compiled policy indexes under the resource's kind, its case's
+    /// type and state, and the action, in the same order: the same trace as `Literal`, in time
+    /// that does not grow with the number of rules.
+    Indexed,
+}
+
 /// Evaluates a request, resolving it first; errors become a deny with the error recorded.
+/// Scans every rule ([`Scan::Literal`]).
 pub fn evaluate(policy: &CompiledPolicy, entities: &Entities, request: &Request) -> Trace {
+    evaluate_with(policy, entities, request, Scan::Literal)
+}
+
+/// [`evaluate`] with the data layer's rules found as `scan` says.
+pub fn evaluate_with(
+    policy: &CompiledPolicy,
+    entities: &Entities,
+    request: &Request,
+    scan: Scan,
+) -> Trace {
     match crate::request::resolve(policy, entities, request) {
-        Ok(r) => evaluate_resolved(policy, entities, request, &r),
+        Ok(r) => evaluate_resolved_with(policy, entities, request, &r, scan),
         Err(e) => Trace {
             decision: Decision::ERROR,
             request: request.clone(),
@@ -195,11 +226,64 @@ fn attr_matches(ent: &Entities, v: &AttrValue, value: &Value) -> bool {
     }
 }
 
+/// Evaluates a resolved request, scanning every rule ([`Scan::Literal`]).
 pub fn evaluate_resolved(
     policy: &CompiledPolicy,
     ent: &Entities,
     request: &Request,
     req: &Resolved,
+) -> Trace {
+    evaluate_resolved_with(policy, ent, request, req, Scan::Literal)
+}
+
+/// The rules that may apply to `action` on a resource of `kind` whose case is in
+/// (case type, state), from the rule indices compiled beside the data masks: the global rules,
+/// the kind's and the state's, merged into ascending order. Each rule appears once (the lists
+/// are disjoint, and each is sorted without repeats). `None` when a slot is out of range, which
+/// loaded entities never give; the caller then scans every rule.
+fn indexed_rules(
+    policy: &CompiledPolicy,
+    kind: usize,
+    state: Option<(u32, u32)>,
+    action: usize,
+) -> Option<impl Iterator<Item = usize> + '_> {
+    let n = policy.n_actions;
+    let why = &policy.why;
+    let global = why.global.try_get(action)?;
+    let kind = why
+        .kind
+        .try_get(kind.checked_mul(n)?.checked_add(action)?)?;
+    let state = match state {
+        Some((t, s)) => {
+            let ct = policy.ir.casetypes.get(t as usize)?;
+            if s as usize >= ct.states.len() {
+                return None;
+            }
+            let slot = (*policy.state_base.get(t as usize)? as usize).checked_add(s as usize)?;
+            why.state
+                .try_get(slot.checked_mul(n)?.checked_add(action)?)?
+        }
+        None => &[],
+    };
+    let mut lists = [global, kind, state];
+    Some(std::iter::from_fn(move || {
+        let next = lists
+            .iter_mut()
+            .filter(|l| !l.is_empty())
+            .min_by_key(|l| l[0])?;
+        let (&first, rest) = next.split_first()?;
+        *next = rest;
+        Some(first as usize)
+    }))
+}
+
+/// [`evaluate_resolved`] with the data layer's rules found as `scan` says.
+pub fn evaluate_resolved_with(
+    policy: &CompiledPolicy,
+    ent: &Entities,
+    request: &Request,
+    req: &Resolved,
+    scan: Scan,
 ) -> Trace {
     let p = policy.ir();
     if !req.belongs_to(policy, ent) {
@@ -570,12 +654,14 @@ pub fn evaluate_resolved(
                     reason,
                 };
             };
-            let offering: Vec<String> = p
-                .modules
-                .iter()
-                .filter(|m| m.actions.iter().any(|x| x.idx() == action))
-                .map(|m| m.name.clone())
-                .collect();
+            // Every module that offers the action, for the hints of two denies only.
+            let offering = || -> Vec<String> {
+                p.modules
+                    .iter()
+                    .filter(|m| m.actions.iter().any(|x| x.idx() == action))
+                    .map(|m| m.name.clone())
+                    .collect()
+            };
             let Some(m) = module else {
                 fail(
                     &mut trace,
@@ -586,7 +672,7 @@ pub fn evaluate_resolved(
                     ),
                     vec![format!(
                         "send the request through a module: {}",
-                        list(&offering)
+                        list(&offering())
                     )],
                     vec![],
                 );
@@ -598,7 +684,10 @@ pub fn evaluate_resolved(
                     &mut trace,
                     Reason::NotInModule,
                     format!("module `{}` does not offer `{action_name}`", mdef.name),
-                    vec![format!("`{action_name}` is offered by {}", list(&offering))],
+                    vec![format!(
+                        "`{action_name}` is offered by {}",
+                        list(&offering())
+                    )],
                     vec![],
                 );
                 return trace;
@@ -677,7 +766,18 @@ pub fn evaluate_resolved(
     let mut allows = Vec::new();
     let mut denies = Vec::new();
     let mut allow_subjects: Vec<String> = Vec::new();
-    for rule in &p.rules {
+    let indexed = match scan {
+        Scan::Literal => None,
+        Scan::Indexed => indexed_rules(policy, res.kind.idx(), state, action),
+    };
+    let mut indexed = indexed.map(|ids| ids.filter_map(|i| p.rules.get(i)));
+    let mut every = p.rules.iter();
+    let candidates = std::iter::from_fn(|| match &mut indexed {
+        Some(ids) => ids.next(),
+        None => every.next(),
+    });
+    for rule in candidates {
+        // The indexed candidates pass the same test as every rule in the literal scan.
         let applies = match rule.scope {
             RuleScope::Global => true,
             RuleScope::Kind(k) => k == res.kind,

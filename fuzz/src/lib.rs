@@ -152,11 +152,18 @@ fn shipped_policy(text: &str) -> Option<&'static Policy> {
     all.get(i)
 }
 
-/// Decides one request with both evaluators, checks they agree, and renders the explanation.
+/// Decides one request with both evaluators, checks they agree and that `explain` (which looks
+/// only at the indexed rules) records the same trace as the reference scanning every rule, and
+/// renders the explanation.
 fn decide(policy: &Policy, entities: &Entities, request: &Request) {
     let vm = policy.is_allowed(entities, request);
     let trace = policy.explain(entities, request);
-    assert_agree(request, vm, trace.decision);
+    let literal = casepol::reference::evaluate(policy.compiled(), entities, request);
+    assert!(
+        trace == literal,
+        "the indexed trace differs from the literal one on {request:?}"
+    );
+    assert_agree(request, vm, literal.decision);
     std::hint::black_box(policy.explain_text(&trace));
     std::hint::black_box(serde_json::to_string(&trace).ok());
 }
