@@ -93,13 +93,16 @@ fn bench(c: &mut Criterion) {
     let t = Instant::now();
     let policy = Policy::from_source("policy.casepol", world::POLICY).expect("policy checks");
     let json = world::entities(42, n).to_string();
+    let generated = t.elapsed();
+    let t = Instant::now();
     let entities = policy.load_entities(&json).expect("entities load");
-    drop(json);
     eprintln!(
-        "world: {n} cases, {} resources, loaded in {:.1?}",
+        "world: {n} cases, {} resources, {} MB of JSON generated in {generated:.1?}, loaded in {:.1?}",
         entities.resources().len(),
+        json.len() / 1_000_000,
         t.elapsed()
     );
+    drop(json);
     let q = Query::new(&policy, &entities);
     // ann: scope all (Staff), codes decide; fay: an assigned scope, few cases; bob: a lead.
     let users = ["ann", "fay", "bob"];
