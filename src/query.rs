@@ -11,7 +11,7 @@ pub mod residual;
 pub mod sql;
 
 use crate::bits::Bits;
-use crate::compile::{CScope, CompiledPolicy, Insn};
+use crate::compile::{CScope, CompiledPolicy};
 use crate::diagnostic::suggest;
 use crate::entities::{AttrValue, Entities, Level, Resource};
 use crate::ir::KindId;
@@ -226,86 +226,21 @@ fn backticked<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
 
 // ---- what the principal holds on a resource -------------------------------------------------
 
-/// Does a scope filter admit the case? The same reading as the VM's (docs/semantics.md,
-/// "Groups in scope"): any instruction that holds, after its `negate` flag.
-fn filter_admits(code: &[Insn], attrs: &[AttrValue], principal: u32) -> bool {
-    code.iter().any(|insn| match *insn {
-        Insn::EqSym { attr, sym, negate } => {
-            matches!(attrs.get(attr as usize), Some(AttrValue::Sym(s)) if *s == sym) != negate
-        }
-        Insn::EqInt {
-            attr,
-            value,
-            negate,
-        } => matches!(attrs.get(attr as usize), Some(AttrValue::Int(i)) if *i == value) != negate,
-        Insn::EqBool {
-            attr,
-            value,
-            negate,
-        } => matches!(attrs.get(attr as usize), Some(AttrValue::Bool(b)) if *b == value) != negate,
-        Insn::EqVariant {
-            attr,
-            variant,
-            negate,
-        } => {
-            matches!(attrs.get(attr as usize), Some(AttrValue::Variant(v)) if *v == variant)
-                != negate
-        }
-        Insn::Contains { attr, sym } => match attrs.get(attr as usize) {
-            Some(AttrValue::Set(s)) => s.binary_search(&sym).is_ok(),
-            _ => false,
-        },
-        Insn::IsPrincipal { attr, negate } => {
-            matches!(attrs.get(attr as usize), Some(AttrValue::User(u)) if *u == principal)
-                != negate
-        }
-    })
-}
-
-/// Is group `g` in scope for a resource with this anchor case?
-fn in_scope(
-    policy: &CompiledPolicy,
-    g: u32,
-    anchor: Option<&Resource>,
-    relations: Bits,
-    principal: u32,
-) -> bool {
-    match policy.groups[g as usize].scope {
-        CScope::All => true,
-        CScope::Assigned(needed) => relations.intersects(&needed),
-        CScope::Filter { start, len } => anchor.is_some_and(|a| {
-            filter_admits(
-                &policy.code[start as usize..(start + len) as usize],
-                &a.attrs,
-                principal,
-            )
-        }),
-    }
-}
-
 /// The relations the principal holds on the resource's anchor case, and the effective subjects:
-/// those relations plus the roles of every group in scope (docs/semantics.md).
-fn subjects(
+/// the VM's own reading (docs/semantics.md).
+fn resource_subjects(
     policy: &CompiledPolicy,
     entities: &Entities,
     principal: u32,
     res: &Resource,
 ) -> (Bits, Bits) {
     let anchor = res.anchor.map(|a| &entities.resources[a as usize]);
-    let relations = vm::held_relations(policy, anchor, principal);
-    let mut subjects = relations;
-    for &g in entities.users[principal as usize].groups.iter() {
-        if in_scope(policy, g, anchor, relations, principal) {
-            subjects = subjects.union(policy.groups[g as usize].roles);
-        }
-    }
-    (relations, subjects)
-}
-
-fn meets(codes: &[u32], levels: &[Level]) -> bool {
-    levels
-        .iter()
-        .all(|l| l.is_empty() || l.iter().any(|c| codes.binary_search(c).is_ok()))
+    vm::subjects(
+        policy,
+        &entities.users[principal as usize],
+        anchor,
+        principal,
+    )
 }
 
 // ---- actions --------------------------------------------------------------------------------
@@ -331,7 +266,7 @@ pub fn actions(
     let res = &entities.resources[resource as usize];
     let user = &entities.users[principal as usize];
     let anchor = res.anchor.map(|a| &entities.resources[a as usize]);
-    let (relations, subjects) = subjects(policy, entities, principal, res);
+    let (relations, subjects) = resource_subjects(policy, entities, principal, res);
     if subjects.is_empty() {
         return vec![deny(Layer::Scope, Reason::NotInScope); n];
     }
@@ -422,13 +357,13 @@ pub fn actions(
             }
             let mut last = Layer::Data;
             if policy.action_read.get(a) {
-                if !*read_ok.get_or_insert_with(|| meets(&user.codes, &res.read)) {
+                if !*read_ok.get_or_insert_with(|| vm::meets(&user.codes, &res.read)) {
                     return deny(Layer::ReadCode, Reason::CodeNotHeld);
                 }
                 last = Layer::ReadCode;
             }
             if policy.action_write.get(a) {
-                if !*write_ok.get_or_insert_with(|| meets(&user.codes, &res.write)) {
+                if !*write_ok.get_or_insert_with(|| vm::meets(&user.codes, &res.write)) {
                     return deny(Layer::WriteCode, Reason::CodeNotHeld);
                 }
                 last = Layer::WriteCode;
@@ -685,7 +620,7 @@ pub fn who_can(
             out.denied += 1;
             continue;
         }
-        let (relations, subjects) = subjects(policy, entities, u, res);
+        let (relations, subjects) = resource_subjects(policy, entities, u, res);
         let subject_name = |s: usize| -> &str {
             if s < p.roles.len() {
                 &p.roles[s].name
@@ -710,7 +645,7 @@ pub fn who_can(
                 .iter()
                 .filter(|&&g| {
                     policy.groups[g as usize].roles.get(s)
-                        && in_scope(policy, g, anchor, relations, u)
+                        && vm::group_in_scope(policy, g, anchor, relations, u)
                 })
                 .map(|&g| GroupVia {
                     group: p.groups[g as usize].name.clone(),

@@ -4,7 +4,7 @@
 //! bitsets; entity data was interned and closed over when it was loaded.
 
 use crate::bits::Bits;
-use crate::compile::{CScope, CompiledPolicy, Insn};
+use crate::compile::{CGroup, CScope, CompiledPolicy, Insn};
 use crate::diagnostic::Span;
 use crate::entities::{AttrValue, Entities, Level, Resource, User};
 use crate::ir::{CaseTypeId, RuleId, RuleOrigin};
@@ -91,6 +91,13 @@ impl Decision {
 #[inline]
 fn holds_level(codes: &[u32], level: &Level) -> bool {
     level.is_empty() || level.iter().any(|c| codes.binary_search(c).is_ok())
+}
+
+/// Does a user with this code set (sorted) meet an effective access code: every level empty or
+/// holding one of the codes?
+#[inline(always)]
+pub(crate) fn meets(codes: &[u32], code: &[Level]) -> bool {
+    code.iter().all(|l| holds_level(codes, l))
 }
 
 /// A place where compiled code met entity data of a type it does not handle. The checker and
@@ -182,11 +189,7 @@ fn run_filter<F: Faults>(
 
 /// Relations the principal holds on the anchor case, as subject bits.
 #[inline]
-pub(crate) fn held_relations(
-    policy: &CompiledPolicy,
-    anchor: Option<&Resource>,
-    principal: u32,
-) -> Bits {
+fn held_relations(policy: &CompiledPolicy, anchor: Option<&Resource>, principal: u32) -> Bits {
     let mut bits = Bits::EMPTY;
     if let Some(a) = anchor {
         for (r, users) in a.relations.iter().enumerate() {
@@ -272,25 +275,67 @@ fn effective_subjects<F: Faults>(
     let mut subjects = relations;
     for &g in user.groups.iter() {
         let group = &policy.groups[g as usize];
-        let in_scope = match group.scope {
-            CScope::All => true,
-            CScope::Assigned(needed) => relations.intersects(&needed),
-            CScope::Filter { start, len } => match anchor {
-                Some(a) => run_filter(
-                    &policy.code[start as usize..(start + len) as usize],
-                    start,
-                    &a.attrs,
-                    principal,
-                    faults,
-                ),
-                None => false,
-            },
-        };
-        if in_scope {
+        if in_scope(policy, group, anchor, relations, principal, faults) {
             subjects = subjects.union(group.roles);
         }
     }
     (relations, subjects)
+}
+
+/// Is the group in scope on a resource with this anchor case, for a principal holding these
+/// relations on it (docs/semantics.md, "Groups in scope")?
+#[inline(always)]
+fn in_scope<F: Faults>(
+    policy: &CompiledPolicy,
+    group: &CGroup,
+    anchor: Option<&Resource>,
+    relations: Bits,
+    principal: u32,
+    faults: &mut F,
+) -> bool {
+    match group.scope {
+        CScope::All => true,
+        CScope::Assigned(needed) => relations.intersects(&needed),
+        CScope::Filter { start, len } => match anchor {
+            Some(a) => run_filter(
+                &policy.code[start as usize..(start + len) as usize],
+                start,
+                &a.attrs,
+                principal,
+                faults,
+            ),
+            None => false,
+        },
+    }
+}
+
+/// [`effective_subjects`] for the queries: the relations the principal holds on the anchor, and
+/// the effective subjects.
+pub(crate) fn subjects(
+    policy: &CompiledPolicy,
+    user: &User,
+    anchor: Option<&Resource>,
+    principal: u32,
+) -> (Bits, Bits) {
+    effective_subjects(policy, user, anchor, principal, &mut Ignore)
+}
+
+/// Is group `g` in scope? The VM's own test, for the queries that report which groups grant.
+pub(crate) fn group_in_scope(
+    policy: &CompiledPolicy,
+    g: u32,
+    anchor: Option<&Resource>,
+    relations: Bits,
+    principal: u32,
+) -> bool {
+    in_scope(
+        policy,
+        &policy.groups[g as usize],
+        anchor,
+        relations,
+        principal,
+        &mut Ignore,
+    )
 }
 
 /// The access-mode line that applies to the anchor: `Ok(variant)`, or the fault met reading it.
@@ -380,13 +425,13 @@ fn decide_action<F: Faults>(
 
     let mut last = Layer::Data;
     if policy.action_read.get(action as usize) {
-        if !res.read.iter().all(|l| holds_level(&user.codes, l)) {
+        if !meets(&user.codes, &res.read) {
             return Decision::deny(Layer::ReadCode, Reason::CodeNotHeld);
         }
         last = Layer::ReadCode;
     }
     if policy.action_write.get(action as usize) {
-        if !res.write.iter().all(|l| holds_level(&user.codes, l)) {
+        if !meets(&user.codes, &res.write) {
             return Decision::deny(Layer::WriteCode, Reason::CodeNotHeld);
         }
         last = Layer::WriteCode;
