@@ -1077,17 +1077,17 @@ impl Entities {
         (0..self.users.len() as u32).map(|i| self.user_index.id(i))
     }
 
-    /// The resource ids, in the order of [`Entities::resources`].
-    pub fn resource_ids(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
-        (0..self.resources.len() as u32).map(|i| self.resource_index.id(i))
-    }
-
     /// The id of the resource at `i` in [`Entities::resources`].
     ///
     /// # Panics
     /// When `i` is not a position in [`Entities::resources`].
     pub fn resource_id(&self, i: u32) -> &str {
         self.resource_index.id(i)
+    }
+
+    /// The resource ids, in the order of [`Entities::resources`].
+    pub fn resource_ids(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        (0..self.resources.len() as u32).map(|i| self.resource_index.id(i))
     }
 
     pub fn symbol(&self, s: u32) -> &str {
