@@ -1654,8 +1654,10 @@ fn convert(
 /// the file) and its field, with a line and column.
 mod structure {
     use super::{did_you_mean, list, EntityError, Ir, RawResource, RawUnit, RawUser};
+    use crate::json_pos::{self, Kind, Lines, Member};
     use serde_json::Value;
     use std::collections::HashSet;
+    use std::ops::Range;
 
     /// The JSON a field must hold, as the `Raw*` structs deserialise it.
     #[derive(Clone, Copy)]
@@ -1764,164 +1766,33 @@ mod structure {
         }
     }
 
-    /// A field of a JSON object: its key, where the key starts, where its value starts and ends.
-    struct Entry {
-        key: String,
-        key_at: usize,
-        at: usize,
-        end: usize,
-    }
-
-    /// Byte offsets in JSON text already known to be valid.
+    /// JSON text already known to be valid, and the line and column of its byte offsets.
     struct Scan<'a> {
         json: &'a str,
-        line_starts: Vec<usize>,
-        /// The last position asked for, as (offset, line, column): errors come mostly in file
-        /// order, so columns are counted on from there, not from the start of a long line.
-        last: std::cell::Cell<(usize, usize, usize)>,
+        lines: Lines<'a>,
     }
 
     impl<'a> Scan<'a> {
         fn new(json: &'a str) -> Scan<'a> {
-            let mut line_starts = vec![0];
-            line_starts.extend(
-                json.bytes()
-                    .enumerate()
-                    .filter(|&(_, b)| b == b'\n')
-                    .map(|(i, _)| i + 1),
-            );
             Scan {
                 json,
-                line_starts,
-                last: std::cell::Cell::new((0, 1, 1)),
+                lines: Lines::new(json),
             }
         }
 
-        /// The byte at `i`; 0 past the end (valid JSON holds no raw 0 byte).
-        fn byte(&self, i: usize) -> u8 {
-            self.json.as_bytes().get(i).copied().unwrap_or(0)
+        /// The text of a value; empty if the range is not one.
+        fn text(&self, range: Range<usize>) -> &'a str {
+            self.json.get(range).unwrap_or_default()
         }
 
-        fn ws(&self, mut i: usize) -> usize {
-            while matches!(self.byte(i), b' ' | b'\t' | b'\n' | b'\r') {
-                i += 1;
-            }
-            i
+        /// The kind of the value starting at `at`.
+        fn kind(&self, at: usize) -> Kind {
+            json_pos::kind(self.json, at)
         }
 
-        fn end_of_string(&self, mut i: usize) -> usize {
-            i += 1;
-            loop {
-                match self.byte(i) {
-                    0 => return i,
-                    b'\\' => i += 2,
-                    b'"' => return i + 1,
-                    _ => i += 1,
-                }
-            }
-        }
-
-        fn end_of_value(&self, i: usize) -> usize {
-            match self.byte(i) {
-                b'"' => self.end_of_string(i),
-                b'{' | b'[' => {
-                    let mut depth = 0usize;
-                    let mut j = i;
-                    loop {
-                        match self.byte(j) {
-                            0 => return j,
-                            b'"' => {
-                                j = self.end_of_string(j);
-                                continue;
-                            }
-                            b'{' | b'[' => depth += 1,
-                            b'}' | b']' => {
-                                depth -= 1;
-                                if depth == 0 {
-                                    return j + 1;
-                                }
-                            }
-                            _ => {}
-                        }
-                        j += 1;
-                    }
-                }
-                _ => {
-                    let mut j = i;
-                    while !matches!(
-                        self.byte(j),
-                        0 | b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r'
-                    ) {
-                        j += 1;
-                    }
-                    j
-                }
-            }
-        }
-
-        /// The fields of the object starting at `i`, in file order.
-        fn entries(&self, i: usize) -> Vec<Entry> {
-            let mut out = Vec::new();
-            let mut j = self.ws(i + 1);
-            while self.byte(j) == b'"' {
-                let key_end = self.end_of_string(j);
-                let key = serde_json::from_str(&self.json[j..key_end]).unwrap_or_default();
-                let at = self.ws(self.ws(key_end) + 1);
-                let end = self.end_of_value(at);
-                out.push(Entry {
-                    key,
-                    key_at: j,
-                    at,
-                    end,
-                });
-                j = self.ws(end);
-                if self.byte(j) != b',' {
-                    break;
-                }
-                j = self.ws(j + 1);
-            }
-            out
-        }
-
-        /// Where each element of the array starting at `i` starts.
-        fn elements(&self, i: usize) -> Vec<usize> {
-            let mut out = Vec::new();
-            let mut j = self.ws(i + 1);
-            while !matches!(self.byte(j), b']' | 0) {
-                out.push(j);
-                j = self.ws(self.end_of_value(j));
-                if self.byte(j) != b',' {
-                    break;
-                }
-                j = self.ws(j + 1);
-            }
-            out
-        }
-
-        /// "an array", "a string", … for the value starting at `i`.
-        fn kind(&self, i: usize) -> &'static str {
-            match self.byte(i) {
-                b'{' => "an object",
-                b'[' => "an array",
-                b'"' => "a string",
-                b't' | b'f' => "a boolean",
-                b'n' => "null",
-                _ => "a number",
-            }
-        }
-
-        /// One-based line and column (in characters) of byte offset `at`.
-        fn line_col(&self, at: usize) -> (usize, usize) {
-            let line = self.line_starts.partition_point(|&s| s <= at);
-            let (last_at, last_line, last_column) = self.last.get();
-            let (from, column) = if last_line == line && last_at <= at {
-                (last_at, last_column)
-            } else {
-                (self.line_starts[line - 1], 1)
-            };
-            let column = column + self.json.get(from..at).map_or(0, |s| s.chars().count());
-            self.last.set((at, line, column));
-            (line, column)
+        /// Where the `k`-th element of the array at `at` starts, if it has one.
+        fn element(&self, at: usize, k: usize) -> Option<usize> {
+            json_pos::elements(self.json, at).nth(k).map(|r| r.start)
         }
 
         fn error(
@@ -1932,7 +1803,7 @@ mod structure {
             message: String,
             help: String,
         ) -> EntityError {
-            let (line, column) = self.line_col(at);
+            let (line, column) = self.lines.line_col(at);
             EntityError {
                 message,
                 entity: name.entity.clone(),
@@ -1963,23 +1834,23 @@ mod structure {
             return vec![syntax_error(&e)];
         }
         let sc = Scan::new(json);
-        let top = sc.ws(0);
+        let top = json_pos::ws(json, 0);
         let none = Name::default();
-        if sc.byte(top) != b'{' {
+        if sc.kind(top) != Kind::Object {
             let message = format!(
                 "the entities file must be a JSON object, found {}",
-                sc.kind(top)
+                sc.kind(top).name()
             );
             let help = "write it as `{\"units\": [ … ], \"users\": [ … ], \"resources\": [ … ]}`; each array is optional".to_string();
             return vec![sc.error(top, &none, None, message, help)];
         }
         let mut out = Vec::new();
         let mut seen = HashSet::new();
-        for e in sc.entries(top) {
+        for e in json_pos::members(json, top) {
             if !seen.insert(e.key.clone()) {
                 let help = format!("merge the two `{}` arrays into one", e.key);
                 out.push(sc.error(
-                    e.key_at,
+                    e.key_range.start,
                     &none,
                     Some(&e.key),
                     format!("the top level has `{}` twice", e.key),
@@ -1993,7 +1864,7 @@ mod structure {
                         "the top level has only `units`, `users` and `resources`".to_string()
                     });
                 out.push(sc.error(
-                    e.key_at,
+                    e.key_range.start,
                     &none,
                     Some(&e.key),
                     format!("unknown top-level field `{}`", e.key),
@@ -2001,23 +1872,24 @@ mod structure {
                 ));
                 continue;
             };
-            if sc.byte(e.at) != b'[' {
+            let at = e.value.start;
+            if sc.kind(at) != Kind::Array {
                 let message = format!(
                     "`{}` must be an array of {} objects, found {}",
                     e.key,
                     section.what,
-                    sc.kind(e.at)
+                    sc.kind(at).name()
                 );
-                let help = if sc.byte(e.at) == b'{' {
+                let help = if sc.kind(at) == Kind::Object {
                     format!("put the object in an array: `\"{}\": [{{ … }}]`", e.key)
                 } else {
                     format!("write `\"{}\": [ … ]`, or leave `{}` out", e.key, e.key)
                 };
-                out.push(sc.error(e.at, &none, Some(&e.key), message, help));
+                out.push(sc.error(at, &none, Some(&e.key), message, help));
                 continue;
             }
-            for (i, at) in sc.elements(e.at).into_iter().enumerate() {
-                check_element(p, &sc, section, i, at, &mut out);
+            for (i, element) in json_pos::elements(json, at).enumerate() {
+                check_element(p, &sc, section, i, element, &mut out);
             }
         }
         if out.is_empty() {
@@ -2041,22 +1913,23 @@ mod structure {
         sc: &Scan<'_>,
         s: &Section,
         i: usize,
-        at: usize,
+        element: Range<usize>,
         out: &mut Vec<EntityError>,
     ) {
-        let end = sc.end_of_value(at);
-        let Some(typed) = element_error(s.key, &sc.json[at..end]) else {
+        let at = element.start;
+        let text = sc.text(element);
+        let Some(typed) = element_error(s.key, text) else {
             return;
         };
         let before = out.len();
         let place = format!("{} #{}", s.what, i + 1);
-        if sc.byte(at) != b'{' {
+        if sc.kind(at) != Kind::Object {
             let name = Name {
                 entity: None,
                 position: Some(place),
             };
-            let help = if sc.byte(at) == b'"' {
-                format!("write it as an object: `{{\"id\": {}}}`", &sc.json[at..end])
+            let help = if sc.kind(at) == Kind::String {
+                format!("write it as an object: `{{\"id\": {text}}}`")
             } else {
                 format!(
                     "write each {} as an object, such as `{{\"id\": \"…\"}}`",
@@ -2067,17 +1940,22 @@ mod structure {
                 at,
                 &name,
                 None,
-                format!("a {} must be a JSON object, found {}", s.what, sc.kind(at)),
+                format!(
+                    "a {} must be a JSON object, found {}",
+                    s.what,
+                    sc.kind(at).name()
+                ),
                 help,
             ));
             return;
         }
-        let entries = sc.entries(at);
+        let entries: Vec<Member> = json_pos::members(sc.json, at).collect();
         let id = entries
             .iter()
             .rev()
             .find(|e| e.key == "id")
-            .and_then(|e| serde_json::from_str::<String>(&sc.json[e.at..e.end]).ok());
+            .and_then(|e| json_pos::string(sc.json, e.value.start))
+            .map(|(id, _)| id);
         let name = match id.filter(|id| !id.is_empty()) {
             Some(id) => Name {
                 entity: Some(id),
@@ -2117,7 +1995,7 @@ mod structure {
         for e in &entries {
             if !seen.insert(e.key.as_str()) {
                 out.push(sc.error(
-                    e.key_at,
+                    e.key_range.start,
                     &name,
                     Some(&e.key),
                     format!("`{}` appears twice", e.key),
@@ -2135,7 +2013,7 @@ mod structure {
                         )
                     });
                 out.push(sc.error(
-                    e.key_at,
+                    e.key_range.start,
                     &name,
                     Some(&e.key),
                     format!("unknown field `{}`", e.key),
@@ -2143,12 +2021,15 @@ mod structure {
                 ));
                 continue;
             };
-            if matches!(shape, Shape::Object | Shape::Relations) && sc.byte(e.at) == b'{' {
+            let value_at = e.value.start;
+            if matches!(shape, Shape::Object | Shape::Relations)
+                && sc.kind(value_at) == Kind::Object
+            {
                 let mut keys = HashSet::new();
-                for inner in sc.entries(e.at) {
+                for inner in json_pos::members(sc.json, value_at) {
                     if !keys.insert(inner.key.clone()) {
                         out.push(sc.error(
-                            inner.key_at,
+                            inner.key_range.start,
                             &name,
                             Some(&e.key),
                             format!("`{}` has the key `{}` twice", e.key, inner.key),
@@ -2157,21 +2038,21 @@ mod structure {
                     }
                 }
             }
-            let Ok(value) = serde_json::from_str::<Value>(&sc.json[e.at..e.end]) else {
+            let Ok(value) = serde_json::from_str::<Value>(sc.text(e.value.clone())) else {
                 continue;
             };
             for problem in check_shape(&e.key, shape, &value) {
                 let where_ = match &problem.inside {
-                    Inside::Value => e.at,
-                    Inside::Element(k) => sc.elements(e.at).get(*k).copied().unwrap_or(e.at),
+                    Inside::Value => value_at,
+                    Inside::Element(k) => sc.element(value_at, *k).unwrap_or(value_at),
                     Inside::Key(key, element) => {
-                        let entry = sc.entries(e.at).into_iter().rev().find(|x| &x.key == key);
-                        match (entry, element) {
-                            (Some(x), Some(k)) => {
-                                sc.elements(x.at).get(*k).copied().unwrap_or(x.at)
-                            }
-                            (Some(x), None) => x.at,
-                            (None, _) => e.at,
+                        let entry = json_pos::members(sc.json, value_at)
+                            .filter(|x| &x.key == key)
+                            .last();
+                        match (entry.map(|x| x.value.start), element) {
+                            (Some(x), Some(k)) => sc.element(x, *k).unwrap_or(x),
+                            (Some(x), None) => x,
+                            (None, _) => value_at,
                         }
                     }
                 };
@@ -2186,7 +2067,7 @@ mod structure {
         }
         if out.len() == before {
             // The shape checks missed it: report serde's own message, placed in the file.
-            let (line, column) = sc.line_col(at);
+            let (line, column) = sc.lines.line_col(at);
             let (line, column) = if typed.line() <= 1 {
                 (line, column + typed.column().saturating_sub(1))
             } else {

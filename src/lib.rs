@@ -15,6 +15,7 @@ pub mod entities;
 pub mod explain;
 pub mod format;
 pub mod ir;
+mod json_pos;
 pub mod limits;
 pub mod lint;
 pub mod query;

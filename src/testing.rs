@@ -11,6 +11,7 @@ mod json;
 
 use crate::diagnostic::{suggest, Code, Diagnostic, FileId, Sources, Span};
 use crate::ir::{RuleOrigin, RuleScope};
+use crate::json_pos;
 use crate::reference::{Detail, RuleRef, Trace};
 use crate::request::{Request, RequestErrorKind};
 use crate::vm::{Decision, Layer, Reason};
@@ -255,6 +256,11 @@ impl<'a> Fields<'a> {
 }
 
 impl Parser<'_> {
+    /// "an object", "a string", … for a node.
+    fn kind(&self, node: &Node) -> &'static str {
+        json_pos::kind(self.text, node.start).name()
+    }
+
     fn span(&self, node: &Node) -> Span {
         Span::new(self.file, node.start, node.end)
     }
@@ -276,10 +282,7 @@ impl Parser<'_> {
         let Value::Object(members) = &node.value else {
             self.error(
                 self.span(node),
-                format!(
-                    "{what} must be a JSON object, not {}",
-                    node.value.type_name()
-                ),
+                format!("{what} must be a JSON object, not {}", self.kind(node)),
                 "expected `{ … }`",
                 None,
             );
@@ -332,12 +335,12 @@ impl Parser<'_> {
                 text: s.clone(),
                 span: self.span(&m.value),
             }),
-            other => {
+            _ => {
                 self.error(
                     self.span(&m.value),
                     format!(
                         "`{key}` in {what} must be a string, not {}",
-                        other.type_name()
+                        self.kind(&m.value)
                     ),
                     "expected a string",
                     None,
@@ -394,11 +397,11 @@ impl Parser<'_> {
                     "empty",
                     None,
                 ),
-                other => self.error(
+                _ => self.error(
                     self.span(item),
                     format!(
                         "`{key}` in {what} must be a string or an array of strings, not {}",
-                        other.type_name()
+                        self.kind(item)
                     ),
                     "expected a string",
                     None,
@@ -474,7 +477,7 @@ impl Parser<'_> {
                             if matches!(other, Value::String(_)) {
                                 "an empty string"
                             } else {
-                                other.type_name()
+                                self.kind(&m.value)
                             }
                         ),
                         "expected a path or `{ … }`",
@@ -505,12 +508,12 @@ impl Parser<'_> {
                     None
                 }
                 Value::Array(items) => Some(self.cases(items)),
-                other => {
+                _ => {
                     self.error(
                         self.span(&m.value),
                         format!(
                             "`tests` must be an array of test cases, not {}",
-                            other.type_name()
+                            self.kind(&m.value)
                         ),
                         "expected `[ … ]`",
                         None,
@@ -777,12 +780,12 @@ impl Parser<'_> {
                 Value::Object(_) => {
                     serde_json::from_value::<serde_json::Map<_, _>>(json_value(&m.value)).ok()
                 }
-                other => {
+                _ => {
                     self.error(
                         self.span(&m.value),
                         format!(
                             "`context` in {where_} must be an object, not {}",
-                            other.type_name()
+                            self.kind(&m.value)
                         ),
                         "expected `{ … }`",
                         None,

@@ -1,11 +1,10 @@
-//! JSON with positions: a small reader that keeps the byte range of every value and key, so
-//! that test-file errors and failing cases point at the exact place in the file.
+//! JSON with positions: a tree that keeps the byte range of every value and key, so that
+//! test-file errors and failing cases point at the exact place in the file.
 //!
-//! serde_json checks the syntax first (and supplies its error message and position); this
-//! reader then walks text that is known to be valid JSON.
+//! serde_json checks the syntax first (and supplies its error message and position); the tree
+//! is then built with `json_pos` over text that is known to be valid JSON.
 
-/// serde_json refuses deeper nesting; the walk stops there too, so it cannot overflow the stack.
-const MAX_DEPTH: usize = 128;
+use crate::json_pos::{self, Kind, Lines, Step, MAX_DEPTH};
 
 /// A JSON value and the byte range it covers in the text.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,39 +43,21 @@ pub struct SyntaxError {
     pub column: usize,
 }
 
-impl Value {
-    /// The JSON type, as a user would name it in an error message.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Value::Null => "null",
-            Value::Bool(_) => "a boolean",
-            Value::Number => "a number",
-            Value::String(_) => "a string",
-            Value::Array(_) => "an array",
-            Value::Object(_) => "an object",
-        }
-    }
-}
-
 /// Parses `text` as one JSON value with positions.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     if let Err(e) = serde_json::from_str::<serde_json::Value>(text) {
         return Err(syntax_error(text, &e));
     }
-    let mut r = Reader {
-        text,
-        bytes: text.as_bytes(),
-        pos: 0,
-    };
-    r.ws();
-    let node = r.value(0);
-    node.ok_or_else(|| SyntaxError {
+    node(text, json_pos::ws(text, 0), 0).map_err(|offset| {
         // INVARIANT: serde_json accepted the text, so the walk only fails on nesting deeper
         // than serde_json allows, which it would also have refused.
-        message: "the JSON nests too deeply".into(),
-        offset: r.pos,
-        line: line_col(text, r.pos).0,
-        column: line_col(text, r.pos).1,
+        let (line, column) = Lines::new(text).line_col(offset);
+        SyntaxError {
+            message: "the JSON nests too deeply".into(),
+            offset,
+            line,
+            column,
+        }
     })
 }
 
@@ -95,7 +76,7 @@ fn syntax_error(text: &str, e: &serde_json::Error) -> SyntaxError {
     while !text.is_char_boundary(offset) {
         offset -= 1;
     }
-    let (line, column) = line_col(text, offset);
+    let (line, column) = Lines::new(text).line_col(offset);
     SyntaxError {
         message,
         offset,
@@ -104,147 +85,72 @@ fn syntax_error(text: &str, e: &serde_json::Error) -> SyntaxError {
     }
 }
 
-/// One-based line and column (in characters) of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
+/// The value starting at `start`, `depth` containers deep; on failure, where the walk stopped.
+fn node(text: &str, start: usize, depth: usize) -> Result<Node, usize> {
+    let kind = json_pos::kind(text, start);
+    if matches!(kind, Kind::Object | Kind::Array) && depth >= MAX_DEPTH {
+        return Err(start);
     }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-    (line, column)
+    let (value, end) = match kind {
+        Kind::Object => {
+            let mut members = Vec::new();
+            let end = each_item(text, start, |key_start| {
+                let key = json_pos::key(text, key_start).ok_or(key_start)?;
+                let value = node(text, key.value, depth + 1)?;
+                let end = value.end;
+                members.push(Member {
+                    key: key.key,
+                    key_start,
+                    key_end: key.end,
+                    value,
+                });
+                Ok(end)
+            })?;
+            (Value::Object(members), end)
+        }
+        Kind::Array => {
+            let mut items = Vec::new();
+            let end = each_item(text, start, |at| {
+                let item = node(text, at, depth + 1)?;
+                let end = item.end;
+                items.push(item);
+                Ok(end)
+            })?;
+            (Value::Array(items), end)
+        }
+        Kind::String => {
+            let (s, end) = json_pos::string(text, start).ok_or(start)?;
+            (Value::String(s), end)
+        }
+        Kind::Bool => (
+            Value::Bool(text.as_bytes().get(start) == Some(&b't')),
+            json_pos::end_of_value(text, start),
+        ),
+        Kind::Null => (Value::Null, json_pos::end_of_value(text, start)),
+        Kind::Number => (Value::Number, json_pos::end_of_value(text, start)),
+    };
+    if end == start {
+        return Err(start);
+    }
+    Ok(Node { start, end, value })
 }
 
-struct Reader<'a> {
-    text: &'a str,
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl Reader<'_> {
-    fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.pos).copied()
-    }
-
-    fn ws(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-            self.pos += 1;
+/// Reads each member or element of the object or array at `start` with `item`, which returns
+/// where the one it read ends; then returns where the container ends.
+fn each_item(
+    text: &str,
+    start: usize,
+    mut item: impl FnMut(usize) -> Result<usize, usize>,
+) -> Result<usize, usize> {
+    let mut step = json_pos::open(text, start).ok_or(start)?;
+    loop {
+        match step {
+            Step::Item(at) => {
+                let end = item(at)?;
+                step = json_pos::next(text, end).ok_or(end)?;
+            }
+            Step::End(end) => return Ok(end),
         }
-    }
-
-    fn eat(&mut self, b: u8) -> Option<()> {
-        if self.peek() == Some(b) {
-            self.pos += 1;
-            Some(())
-        } else {
-            None
-        }
-    }
-
-    fn value(&mut self, depth: usize) -> Option<Node> {
-        let start = self.pos;
-        let value = match self.peek()? {
-            b'{' => {
-                if depth >= MAX_DEPTH {
-                    return None;
-                }
-                self.pos += 1;
-                let mut members = Vec::new();
-                self.ws();
-                if self.eat(b'}').is_none() {
-                    loop {
-                        self.ws();
-                        let key_start = self.pos;
-                        let key = self.string()?;
-                        let key_end = self.pos;
-                        self.ws();
-                        self.eat(b':')?;
-                        self.ws();
-                        let value = self.value(depth + 1)?;
-                        members.push(Member {
-                            key,
-                            key_start,
-                            key_end,
-                            value,
-                        });
-                        self.ws();
-                        if self.eat(b',').is_none() {
-                            self.eat(b'}')?;
-                            break;
-                        }
-                    }
-                }
-                Value::Object(members)
-            }
-            b'[' => {
-                if depth >= MAX_DEPTH {
-                    return None;
-                }
-                self.pos += 1;
-                let mut items = Vec::new();
-                self.ws();
-                if self.eat(b']').is_none() {
-                    loop {
-                        self.ws();
-                        items.push(self.value(depth + 1)?);
-                        self.ws();
-                        if self.eat(b',').is_none() {
-                            self.eat(b']')?;
-                            break;
-                        }
-                    }
-                }
-                Value::Array(items)
-            }
-            b'"' => Value::String(self.string()?),
-            b't' => {
-                self.pos += 4;
-                Value::Bool(true)
-            }
-            b'f' => {
-                self.pos += 5;
-                Value::Bool(false)
-            }
-            b'n' => {
-                self.pos += 4;
-                Value::Null
-            }
-            _ => {
-                while matches!(
-                    self.peek(),
-                    Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
-                ) {
-                    self.pos += 1;
-                }
-                if self.pos == start {
-                    return None;
-                }
-                Value::Number
-            }
-        };
-        Some(Node {
-            start,
-            end: self.pos,
-            value,
-        })
-    }
-
-    /// A string token, unescaped by serde_json.
-    fn string(&mut self) -> Option<String> {
-        let start = self.pos;
-        self.eat(b'"')?;
-        loop {
-            match self.peek()? {
-                b'\\' => self.pos += 2,
-                b'"' => {
-                    self.pos += 1;
-                    break;
-                }
-                _ => self.pos += 1,
-            }
-        }
-        serde_json::from_str(self.text.get(start..self.pos)?).ok()
     }
 }
 
@@ -292,6 +198,35 @@ mod tests {
     fn deep_nesting_is_an_error_not_a_crash() {
         let text = "[".repeat(100_000);
         assert!(parse(&text).is_err());
+    }
+
+    #[test]
+    fn the_walk_stops_at_the_depth_limit() {
+        // serde_json refuses such text first; the walk itself does not recurse past the limit.
+        let deep = |n: usize| "[".repeat(n) + &"]".repeat(n);
+        assert!(node(&deep(MAX_DEPTH), 0, 0).is_ok());
+        assert_eq!(node(&deep(MAX_DEPTH + 1), 0, 0), Err(MAX_DEPTH));
+        assert_eq!(node(&deep(100_000), 0, 0), Err(MAX_DEPTH));
+    }
+
+    #[test]
+    fn escapes_and_line_breaks() {
+        let text = "{\r\n \"caf\\u00e9\": \"\\ud834\\udd1e\",\r\n \"é\": [{}, []]\r\n}";
+        let node = parse(text).unwrap();
+        let Value::Object(members) = &node.value else {
+            panic!("not an object")
+        };
+        assert_eq!(members[0].key, "café");
+        assert_eq!(members[0].value.value, Value::String("𝄞".into()));
+        assert_eq!(&text[members[1].key_start..members[1].key_end], "\"é\"");
+        let Value::Array(items) = &members[1].value.value else {
+            panic!("not an array")
+        };
+        assert_eq!(items[0].value, Value::Object(Vec::new()));
+        assert_eq!(items[1].value, Value::Array(Vec::new()));
+        assert_eq!(&text[items[1].start..items[1].end], "[]");
+        let e = parse("[\r\n  1,\r\n  é]").unwrap_err();
+        assert_eq!((e.line, e.column), (3, 3));
     }
 
     #[test]
