@@ -68,6 +68,36 @@ pub struct Resource {
     pub write: EffectiveCode,
 }
 
+impl Resource {
+    /// A resource as the file gives it, before [`finish_resources`] sets its anchor, its lists
+    /// and its effective codes. Its own inherit flags (`None` where the file leaves them out,
+    /// meaning inherit) count only where its kind inherits.
+    pub(crate) fn read(
+        kind: KindId,
+        kdef: &crate::ir::KindDef,
+        parent: Option<u32>,
+        (casetype, state): (u32, u32),
+        attrs: Vec<AttrValue>,
+        (inherit_read, inherit_write): (Option<bool>, Option<bool>),
+    ) -> Resource {
+        Resource {
+            kind,
+            parent,
+            anchor: None,
+            casetype,
+            state,
+            attrs: attrs.into(),
+            relations: Shared::default(),
+            own_read: Shared::default(),
+            own_write: Shared::default(),
+            inherit_read: inherit_read.unwrap_or(true) && kdef.inherit_read,
+            inherit_write: inherit_write.unwrap_or(true) && kdef.inherit_write,
+            read: EffectiveCode::default(),
+            write: EffectiveCode::default(),
+        }
+    }
+}
+
 // A million cases are a million `Resource`s: a change that makes one larger costs resident
 // memory per case (docs/performance.md), so it should be a deliberate one.
 #[cfg(target_pointer_width = "64")]
@@ -1009,21 +1039,14 @@ impl Entities {
                 own_read,
                 own_write,
             });
-            resources.push(Resource {
+            resources.push(Resource::read(
                 kind,
+                kdef,
                 parent,
-                anchor: None,
-                casetype,
-                state,
-                attrs: attrs.into(),
-                relations: Shared::default(),
-                own_read: Shared::default(),
-                own_write: Shared::default(),
-                inherit_read: r.inherit_read.unwrap_or(true) && kdef.inherit_read,
-                inherit_write: r.inherit_write.unwrap_or(true) && kdef.inherit_write,
-                read: EffectiveCode::default(),
-                write: EffectiveCode::default(),
-            });
+                (casetype, state),
+                attrs,
+                (r.inherit_read, r.inherit_write),
+            ));
         }
         if !ld.errors.is_empty() {
             return Err(ld.errors);

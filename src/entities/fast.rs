@@ -10,7 +10,7 @@
 //! and on many broken variants of them.
 
 use super::store::{Builder, IdIndex, Ranges, Shared};
-use super::{finish_resources, AttrValue, EffectiveCode, Entities, Resource, Unit, User};
+use super::{finish_resources, AttrValue, Entities, Resource, Unit, User};
 use crate::access_code;
 use crate::compile::CompiledPolicy;
 use crate::ir::{KindId, Policy as Ir, Type};
@@ -666,21 +666,14 @@ pub(super) fn load(policy: &CompiledPolicy, json: &str) -> Option<Entities> {
             own_read,
             own_write,
         });
-        resources.push(Resource {
-            kind: r.kind,
+        resources.push(Resource::read(
+            r.kind,
+            kdef,
             parent,
-            anchor: None,
-            casetype: r.casetype,
-            state: r.state,
-            attrs: attrs.into(),
-            relations: Default::default(),
-            own_read: Default::default(),
-            own_write: Default::default(),
-            inherit_read: r.inherit_read.unwrap_or(true) && kdef.inherit_read,
-            inherit_write: r.inherit_write.unwrap_or(true) && kdef.inherit_write,
-            read: EffectiveCode::default(),
-            write: EffectiveCode::default(),
-        });
+            (r.casetype, r.state),
+            attrs,
+            (r.inherit_read, r.inherit_write),
+        ));
     }
     drop((raw_resources, members, values));
     finish_resources(p, &mut resources, &ranges, builder);
