@@ -385,3 +385,34 @@ fn too_many_policy_files() {
     assert_eq!(diags.len(), 1, "{diags:?}");
     assert!(diags[0].message.contains("files"), "{}", diags[0].message);
 }
+
+/// `explain` shows each matching rule under its source line: many rules on one long line are
+/// each shown with the part of the line around them, not with the whole line.
+#[test]
+fn explain_cuts_long_lines_around_each_rule() {
+    let rules = "allow R: view; ".repeat(400);
+    let text =
+        format!("role R;\naction view;\ngroup G {{ grants R; }}\nresource Note {{ }}\n{rules}\n");
+    let policy = Policy::from_source("rules.casepol", &text).unwrap_or_else(|e| panic!("{e}"));
+    let entities = policy
+        .load_entities(
+            r#"{"users": [{"id": "u", "groups": ["G"]}], "resources": [{"id": "n", "kind": "Note"}]}"#,
+        )
+        .unwrap();
+    let trace = policy.explain(&entities, &casepol::Request::new("u", "view", Some("n")));
+    assert!(trace.decision.allowed);
+    let out = policy.explain_text(&trace);
+    let longest = out.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    assert!(longest < 200, "a line of {longest} characters");
+    assert!(out.len() < 400 * 400, "{} bytes for 400 rules", out.len());
+    let shown: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("rules.casepol:5:"))
+        .collect();
+    assert!(!shown.is_empty(), "{out}");
+    // The 100th rule starts at column 1486: its line is shown from 40 characters before it.
+    let at = out
+        .find("rules.casepol:5:1486")
+        .unwrap_or_else(|| panic!("{out}"));
+    insta::assert_snapshot!(out[at..].lines().take(3).collect::<Vec<_>>().join("\n"));
+}
