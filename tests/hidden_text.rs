@@ -150,3 +150,22 @@ fn the_report_never_prints_the_character_itself() {
     }
     insta::assert_snapshot!(human);
 }
+
+#[test]
+fn zero_width_characters_are_errors_in_values_and_names() {
+    // `dept != "Legal"` with a zero-width space in the value would hold for every department,
+    // Legal's too.
+    let text = format!(
+        "{POLICY}case C {{ attr dept: string; }}\ngroup G {{ grants Staff; scope filter {{ dept != \"Le\u{200B}gal\"; }} }}\n"
+    );
+    let found = hidden(&text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].1, "\u{200B}");
+    assert!(found[0]
+        .0
+        .message
+        .contains("`U+200B` (zero width space) in a string"));
+    // In a comment, it changes nothing: the policy checks.
+    let text = format!("{POLICY}allow Staff: view; // a\u{200D}b\n");
+    Policy::from_source("p.casepol", &text).unwrap_or_else(|e| panic!("{e}"));
+}

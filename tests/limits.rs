@@ -416,3 +416,57 @@ fn explain_cuts_long_lines_around_each_rule() {
         .unwrap_or_else(|| panic!("{out}"));
     insta::assert_snapshot!(out[at..].lines().take(3).collect::<Vec<_>>().join("\n"));
 }
+
+/// A diagnostic with more labels than MAX_SHOWN_LABELS shows that many and counts the rest.
+#[test]
+fn labels_shown_per_diagnostic() {
+    let groups = MAX_SHOWN_LABELS + 4;
+    let mut text = String::from("role Unused;\naction view;\nresource Note { }\n");
+    for i in 0..groups {
+        writeln!(text, "group G{i} {{ grants Unused; }}").unwrap();
+    }
+    let mut sources = Sources::new();
+    sources.add("labels.casepol", text.as_str());
+    let (_, diags) = casepol::check_sources(&sources);
+    let d = diags
+        .iter()
+        .find(|d| d.labels.len() > MAX_SHOWN_LABELS)
+        .unwrap_or_else(|| panic!("{diags:?}"));
+    assert_eq!(d.labels.len(), groups + 1);
+    let out = render::human(d, &sources, false);
+    insta::assert_snapshot!(out);
+}
+
+/// `actions` pads denied actions into a column of at most MAX_ALIGN_CHARS characters.
+#[test]
+fn actions_column_is_padded_to_a_bound() {
+    let long = "a_long_action_name_that_is_wider_than_the_padded_column";
+    assert!(long.len() > MAX_ALIGN_CHARS);
+    let dir = scratch("actions-column");
+    let policy = dir.join("policy.casepol");
+    std::fs::write(
+        &policy,
+        format!("role R;\naction view, edit, {long};\ngroup G {{ grants R; }}\nresource Note {{ }}\nallow R: view;\n"),
+    )
+    .unwrap();
+    let entities = dir.join("entities.json");
+    std::fs::write(
+        &entities,
+        r#"{"users": [{"id": "u", "groups": ["G"]}], "resources": [{"id": "n", "kind": "Note"}]}"#,
+    )
+    .unwrap();
+    let run = expect(
+        &[
+            "actions",
+            policy.to_str().unwrap(),
+            "--entities",
+            entities.to_str().unwrap(),
+            "--principal",
+            "u",
+            "--resource",
+            "n",
+        ],
+        OK,
+    );
+    insta::assert_snapshot!(run.stdout);
+}

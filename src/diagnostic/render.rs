@@ -66,7 +66,7 @@ pub fn human(diag: &Diagnostic, sources: &Sources, color: bool) -> String {
     }
     if hidden > 0 {
         report = report.with_note(format!(
-            "{hidden} more location(s) not shown; `--format json` lists them all"
+            "{hidden} more location(s) not shown; `casepol validate --format json` lists them all"
         ));
     }
     let cache = ariadne::sources(windows.files.iter().map(|w| (w.id.clone(), w.text.clone())));
@@ -133,10 +133,22 @@ fn printable_lines(text: &str) -> String {
 }
 
 /// Whether a character must not reach a terminal as it is: a control character (but tab),
-/// a direction control, or a line or paragraph separator.
+/// a direction control or mark, a line or paragraph separator, or a character with no width
+/// (but U+FEFF, which starts many files as their byte-order mark).
 fn misleading(c: char) -> bool {
     (c.is_control() && c != '\t')
-        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+        || matches!(
+            c,
+            '\u{202A}'..='\u{202E}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{AD}'
+                | '\u{61C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2060}'..='\u{2064}'
+        )
 }
 
 /// The window of one file that a report is drawn from.
@@ -147,7 +159,7 @@ struct Window {
     /// [`Windows::restore`] replaces it with the file's name and true position. It starts with
     /// a control character, which nothing else in a report can hold (see [`printable`]).
     id: String,
-    /// The shown lines, each with its line break, and one empty line for each gap between them.
+    /// The shown lines, each with its line break, and one line for each gap between them.
     text: String,
     /// Per line of `text`: the file's zero-based line, or `None` for a gap.
     lines: Vec<Option<usize>>,
@@ -353,12 +365,13 @@ impl Window {
             i += at.len();
             if previous.is_some_and(|p| p + 1 < line) {
                 // Lines between two shown ones: ariadne shows that some are left out, never
-                // their text, so one empty line stands for all of them.
+                // their text, so one line stands for all of them. It holds a space, so that its
+                // `\n` never joins a `\r` before it into one line break.
                 w.starts.push(chars);
                 w.lines.push(None);
                 w.pieces.push(Vec::new());
-                w.text.push('\n');
-                chars += 1;
+                w.text.push_str(" \n");
+                chars += 2;
             }
             previous = Some(line);
             let (content, whole) = sources.line_range(file, line);
@@ -445,7 +458,7 @@ impl Window {
     }
 
     /// The report with this window's header reference `{id}:{line}:{col}` replaced by the
-    /// file's name and the true line and column.
+    /// file's name and the file's line and column of the same place.
     fn restore_header(&self, report: &str, sources: &Sources) -> String {
         let mut out = String::with_capacity(report.len());
         let mut rest = report;
@@ -457,8 +470,11 @@ impl Window {
                 continue;
             };
             rest = &rest[len..];
-            match self.real_position(line, col) {
-                Some((l, c)) => out.push_str(&format!(":{l}:{c}")),
+            match self.real_offset(line, col, sources.text(self.file)) {
+                Some(at) => {
+                    let (l, c) = sources.line_col(Span::new(self.file, at, at));
+                    out.push_str(&format!(":{l}:{c}"));
+                }
                 None => out.push_str(&format!(":{line}:{col}")),
             }
         }
@@ -466,17 +482,22 @@ impl Window {
         out
     }
 
-    /// The file's one-based line and column of the window's one-based `line` and `col`.
-    fn real_position(&self, line: usize, col: usize) -> Option<(usize, usize)> {
-        let real_line = (*self.lines.get(line.checked_sub(1)?)?)?;
-        let pieces = self.pieces.get(line - 1)?;
-        let col = col.checked_sub(1)?;
-        let p = pieces
-            .iter()
-            .rev()
-            .find(|p| p.col <= col)
-            .or(pieces.first())?;
-        Some((real_line + 1, p.real_col + col.saturating_sub(p.col) + 1))
+    /// The byte offset in the file (`text`) of the window's one-based `line` and `col`, as
+    /// ariadne counts them.
+    fn real_offset(&self, line: usize, col: usize, text: &str) -> Option<usize> {
+        // Counted as a character offset in the window: ariadne has no line after the window's
+        // last line break, so it puts the very end of the window at the end of the line before.
+        let at = self.starts.get(line.checked_sub(1)?)? + col.checked_sub(1)?;
+        let k = self.starts.partition_point(|&s| s <= at).checked_sub(1)?;
+        let col = at - self.starts[k];
+        let p = self.pieces[k].iter().rev().find(|p| p.col <= col)?;
+        let advance = col - p.col;
+        let from = text.get(p.real.clone())?;
+        Some(
+            from.char_indices()
+                .nth(advance)
+                .map_or(p.real.end, |(i, _)| p.real.start + i),
+        )
     }
 }
 
@@ -996,8 +1017,13 @@ mod tests {
                 let long = text
                     .lines()
                     .any(|line| line.chars().count() > MAX_SHOWN_LINE_CHARS);
+                // ariadne has no line after a file's last line break, so it puts the file's
+                // end on the line before; the file's own line and column are shown instead.
+                let after_last_break =
+                    l.span.start as usize >= text.len() && text.ends_with(['\n', '\r']);
                 !lone_cr
                     && !long
+                    && !after_last_break
                     && !text
                         .chars()
                         .any(|c| misleading(c) && c != '\n' && c != '\r')
@@ -1109,6 +1135,85 @@ mod tests {
             }
             same_as_whole(&d, &sources);
         }
+    }
+
+    /// Random text (line breaks of every kind, long lines, misleading and multi-byte
+    /// characters) and random labels: a report never panics, never prints a misleading
+    /// character, names the primary label's true line and column, stays within its bounds, and
+    /// is the whole-file report wherever nothing is cut or escaped.
+    #[test]
+    fn windows_on_random_text() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config as RunConfig, TestRunner};
+        let piece = prop_oneof![
+            Just("a".to_string()),
+            Just("word ".to_string()),
+            Just("\n".to_string()),
+            Just("\r\n".to_string()),
+            Just("\r".to_string()),
+            Just("é€".to_string()),
+            Just("\t".to_string()),
+            Just("\u{202E}".to_string()),
+            Just("\u{2028}".to_string()),
+            Just("\u{1b}[2J".to_string()),
+            (1usize..400).prop_map(|n| "x".repeat(n)),
+            (1usize..30).prop_map(|n| "\n".repeat(n)),
+        ];
+        let text = proptest::collection::vec(piece, 0..60).prop_map(|p| p.concat());
+        let spans = proptest::collection::vec((0usize..5000, 0usize..300, any::<bool>()), 1..12);
+        let mut runner = TestRunner::new(RunConfig {
+            cases: 300,
+            ..RunConfig::default()
+        });
+        runner
+            .run(&(text.clone(), text, spans), |(a, b, spans)| {
+                let mut sources = Sources::new();
+                let fa = sources.add("a.casepol", a.as_str());
+                let fb = sources.add("b.casepol", b.as_str());
+                let mut d: Option<Diagnostic> = None;
+                for (start, len, other) in spans {
+                    let (file, text) = if other { (fb, &b) } else { (fa, &a) };
+                    let start = start % (text.len() + 1);
+                    let span = Span::new(file, start, (start + len).min(text.len()));
+                    d = Some(match d {
+                        None => Diagnostic::new(Code::Undefined, span, "m").with_help("h"),
+                        Some(d) => d.with_secondary(span, "s"),
+                    });
+                }
+                let Some(d) = d else { return Ok(()) };
+                let out = human(&d, &sources, false);
+                prop_assert!(!out.chars().any(|c| misleading(c) && c != '\n'), "{out}");
+                let primary = clamp(d.span(), &sources);
+                let (line, col) = sources.line_col(primary);
+                let name = sources.name(primary.file);
+                prop_assert!(out.contains(&format!("{name}:{line}:{col} ]")), "{out}");
+                let shown = d.labels.len().min(MAX_SHOWN_LABELS);
+                prop_assert!(
+                    out.lines().count() < 20 + 8 * shown,
+                    "{} lines:\n{out}",
+                    out.lines().count()
+                );
+                // A line shows at most the context around each label's start and end.
+                let bound = MAX_SHOWN_LINE_CHARS.max(2 * shown * (2 * SHOWN_CONTEXT_CHARS + 2));
+                let widest = out.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+                prop_assert!(widest < bound + 40, "{widest} characters wide:\n{out}");
+                // ariadne nests the margin arrows of labels over several lines by their length
+                // in characters, which a window shortens where it leaves lines out: with two
+                // or more of them, the nesting may differ (the lines and numbers do not).
+                let spanning = d
+                    .labels
+                    .iter()
+                    .filter(|l| {
+                        let (first, last) = label_lines(clamp(l.span, &sources), &sources);
+                        first != last
+                    })
+                    .count();
+                if drawn_whole(&d, &sources) && spanning < 2 {
+                    prop_assert_eq!(out, human_from_whole_files(&d, &sources, false));
+                }
+                Ok(())
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// A label at the end of a very long line far down a file: the line is cut around it, and

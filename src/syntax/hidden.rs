@@ -1,10 +1,13 @@
 //! Characters that make a policy read differently from how it parses (CP0002): direction
-//! controls, line breaks only some editors honour, and control characters.
+//! controls, line breaks only some editors honour, control characters, and characters with no
+//! width.
 //!
 //! An editor or a terminal shows text reordered around a right-to-left override, starts a new
 //! line at U+2028, and acts on an escape sequence, none of which the parser sees. Such text can
 //! hide a rule inside a comment or show one that is not there ("Trojan Source"), so each such
 //! character is an error wherever it is: in a name, between tokens, in a comment or in a string.
+//! A zero-width space changes nothing in a comment, but makes a value differ from the one it
+//! looks like, so it is an error outside comments.
 
 use crate::diagnostic::{Code, Diagnostic, FileId, Span};
 use crate::limits::MAX_SYNTAX_ERRORS;
@@ -12,8 +15,13 @@ use crate::limits::MAX_SYNTAX_ERRORS;
 /// What sort of misleading character a character is, if it is one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Sort {
-    /// A bidirectional embedding, override or isolate (U+202A–U+202E, U+2066–U+2069).
+    /// A bidirectional embedding, override or isolate (U+202A–U+202E, U+2066–U+2069), or mark
+    /// (U+200E, U+200F, U+061C).
     Direction,
+    /// A character with no width: soft hyphen, zero-width space, joiners, word joiner,
+    /// invisible operators, U+FEFF. Harmless in a comment, but in a string it makes two values
+    /// that look alike differ (`"HR"` and `"H\u{200B}R"`), so it is refused outside comments.
+    Invisible,
     /// A line break some editors honour and others do not: vertical tab, form feed, U+0085,
     /// U+2028, U+2029. Line feed and carriage return are ordinary line breaks.
     LineBreak,
@@ -24,6 +32,10 @@ enum Sort {
 fn sort(c: char) -> Option<Sort> {
     match c {
         '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => Some(Sort::Direction),
+        '\u{200E}' | '\u{200F}' | '\u{061C}' => Some(Sort::Direction),
+        '\u{AD}' | '\u{180E}' | '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' => {
+            Some(Sort::Invisible)
+        }
         '\u{0B}' | '\u{0C}' | '\u{85}' | '\u{2028}' | '\u{2029}' => Some(Sort::LineBreak),
         '\t' | '\n' | '\r' => None,
         c if c.is_control() => Some(Sort::Control),
@@ -57,6 +69,16 @@ fn name(c: char) -> Option<&'static str> {
         '\u{2067}' => "right-to-left isolate",
         '\u{2068}' => "first strong isolate",
         '\u{2069}' => "pop directional isolate",
+        '\u{200E}' => "left-to-right mark",
+        '\u{200F}' => "right-to-left mark",
+        '\u{061C}' => "arabic letter mark",
+        '\u{AD}' => "soft hyphen",
+        '\u{180E}' => "mongolian vowel separator",
+        '\u{200B}' => "zero width space",
+        '\u{200C}' => "zero width non-joiner",
+        '\u{200D}' => "zero width joiner",
+        '\u{2060}' => "word joiner",
+        '\u{FEFF}' => "zero width no-break space",
         _ => return None,
     })
 }
@@ -64,7 +86,7 @@ fn name(c: char) -> Option<&'static str> {
 /// A character as a user can read it in a message: `U+202E` (right-to-left override) for a
 /// misleading or invisible one, the character itself in backticks otherwise.
 pub(super) fn describe(c: char) -> String {
-    let invisible = sort(c).is_some() || (c.is_whitespace() && c != ' ') || c == '\u{FEFF}';
+    let invisible = sort(c).is_some() || (c.is_whitespace() && c != ' ');
     if !invisible {
         return format!("`{c}`");
     }
@@ -109,6 +131,13 @@ pub(super) fn scan(file: FileId, text: &str) -> (Vec<Diagnostic>, Vec<usize>) {
             _ => {}
         }
         let Some(sort) = sort(c) else { continue };
+        // A zero-width character misleads only where it is part of a value or a name; U+FEFF is
+        // also the byte-order mark, which the grammar skips as whitespace between tokens.
+        if sort == Sort::Invisible
+            && (here == Place::Comment || here == Place::Code && c == '\u{FEFF}')
+        {
+            continue;
+        }
         if diags.len() == MAX_SYNTAX_ERRORS {
             let span = Span::new(file, i, i + c.len_utf8());
             diags.push(
@@ -142,6 +171,11 @@ fn diagnostic(file: FileId, i: usize, c: char, sort: Sort, place: Place) -> Diag
             format!("invisible direction control {what}{within}"),
             "editors show the text around this character reordered",
             "delete the character: an editor can show this line in another order than casepol reads it, so what a reviewer sees is not what runs",
+        ),
+        Sort::Invisible => (
+            format!("invisible character {what}{within}"),
+            "this character has no width, so the text looks the same without it",
+            "delete the character: a value or name that holds it differs from the one it looks like",
         ),
         Sort::LineBreak => (
             format!("line break {what}{within}, which only some editors show as one"),
@@ -210,6 +244,22 @@ mod tests {
             ]
         );
         assert!(found("// a\tb\r\n\"\t\"\r").is_empty());
+    }
+
+    #[test]
+    fn zero_width_characters_are_errors_outside_comments() {
+        let messages: Vec<String> =
+            found("\u{FEFF}role A; // \u{200B}\nx == \"H\u{200B}R\"; A\u{200D}B\u{FEFF}")
+                .into_iter()
+                .map(|(_, m)| m)
+                .collect();
+        assert_eq!(
+            messages,
+            vec![
+                "invisible character `U+200B` (zero width space) in a string",
+                "invisible character `U+200D` (zero width joiner)",
+            ]
+        );
     }
 
     #[test]
