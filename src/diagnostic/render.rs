@@ -170,12 +170,11 @@ struct Window {
 }
 
 /// A piece of a file's line shown in a window line: bytes `real` of the file, shown from
-/// character `col` of the window line; `real_col` is the piece's column in the file's line.
+/// character `col` of the window line.
 #[derive(Debug, Clone)]
 struct Piece {
     real: std::ops::Range<usize>,
     col: usize,
-    real_col: usize,
 }
 
 /// The windows of every file a report's labels point into.
@@ -380,7 +379,7 @@ impl Window {
             w.lines.push(Some(line));
             let mut col = 0;
             let mut shown = Vec::new();
-            for (k, (real, real_col)) in pieces.into_iter().enumerate() {
+            for (k, real) in pieces.into_iter().enumerate() {
                 let cut_before = if k == 0 {
                     real.start > content.start
                 } else {
@@ -393,7 +392,6 @@ impl Window {
                 shown.push(Piece {
                     real: real.clone(),
                     col,
-                    real_col,
                 });
                 for c in text[real].chars() {
                     w.text.push(if misleading(c) { '\u{FFFD}' } else { c });
@@ -417,7 +415,6 @@ impl Window {
                 shown.push(Piece {
                     real: content.start..whole.end,
                     col: 0,
-                    real_col: 0,
                 });
             }
             w.pieces.push(shown);
@@ -512,20 +509,20 @@ fn line_col_after(text: &str) -> Option<(usize, usize, usize)> {
     Some((line, col, 1 + line_len + 1 + col_len))
 }
 
-/// The pieces of line `content` of `text` to show, with each piece's column in the line: the
-/// whole line if it is short, otherwise [`SHOWN_CONTEXT_CHARS`] around each of `at` (byte
-/// offsets in or just after the line), merged where they meet.
+/// The pieces of line `content` of `text` to show: the whole line if it is short, otherwise
+/// [`SHOWN_CONTEXT_CHARS`] around each of `at` (byte offsets in or just after the line), merged
+/// where they meet.
 fn pieces(
     text: &str,
     content: std::ops::Range<usize>,
     at: &[usize],
     sources: &Sources,
     file: FileId,
-) -> Vec<(std::ops::Range<usize>, usize)> {
+) -> Vec<std::ops::Range<usize>> {
     let line_chars =
         sources.chars_before(file, content.end) - sources.chars_before(file, content.start);
     if line_chars <= MAX_SHOWN_LINE_CHARS {
-        return vec![(content, 0)];
+        return vec![content];
     }
     let line = &text[content.clone()];
     let back = |i: usize| {
@@ -556,13 +553,7 @@ fn pieces(
             _ => out.push(piece),
         }
     }
-    out.into_iter()
-        .map(|r| {
-            let col =
-                sources.chars_before(file, r.start) - sources.chars_before(file, content.start);
-            (r, col)
-        })
-        .collect()
+    out
 }
 
 /// The machine-readable form of a diagnostic: stable field names, one-based lines and columns.
