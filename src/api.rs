@@ -1,8 +1,9 @@
 //! The library API for applications: load a policy, load entities, decide, explain.
 
 use crate::compile::{compile, CompiledPolicy};
-use crate::diagnostic::{render, Diagnostic, Sources};
+use crate::diagnostic::{render, Code, Diagnostic, FileId, Sources, Span};
 use crate::entities::{Entities, EntityError};
+use crate::limits::{self, MAX_POLICY_BYTES, MAX_POLICY_FILES};
 use crate::reference::{self, Trace};
 use crate::request::{resolve, Request, RequestError, Resolved};
 use crate::vm::{self, Decision};
@@ -40,12 +41,12 @@ pub struct PolicyError {
 }
 
 impl PolicyError {
-    /// Renders every diagnostic for a terminal (without colour).
+    /// Renders the diagnostics for a terminal (without colour): the first
+    /// [`MAX_SHOWN_DIAGNOSTICS`](crate::limits::MAX_SHOWN_DIAGNOSTICS), then a line counting
+    /// the rest.
     pub fn render(&self) -> String {
-        self.diagnostics
-            .iter()
-            .map(|d| render::human(d, &self.sources, false))
-            .collect()
+        let mut budget = crate::limits::MAX_SHOWN_DIAGNOSTICS;
+        render::human_list(&self.diagnostics, &self.sources, false, &mut budget)
     }
 }
 
@@ -59,13 +60,24 @@ impl std::error::Error for PolicyError {}
 
 /// Parses and checks every file of `sources` as one policy, then lints it if it checks
 /// (docs/lints.md): the lints' warnings come with the checker's, sorted by position.
+///
+/// A policy of more than [`MAX_POLICY_FILES`](crate::limits::MAX_POLICY_FILES) files, or of more
+/// than [`MAX_POLICY_BYTES`](crate::limits::MAX_POLICY_BYTES) in all, is refused before
+/// anything is parsed, and one whose text is over a limit (a file or a name too long) is not
+/// checked further (CP0112).
 pub fn check_sources(sources: &Sources) -> (Option<crate::ir::Policy>, Vec<Diagnostic>) {
+    if let Some(d) = too_large(sources) {
+        return (None, vec![d]);
+    }
     let mut diags = Vec::new();
     let mut asts = Vec::new();
     for (id, _, text) in sources.iter() {
         let (ast, d) = crate::syntax::parse(id, text);
         diags.extend(d);
         asts.push(ast);
+    }
+    if diags.iter().any(|d| d.code == Code::Limit) {
+        return (None, diags);
     }
     let (ir, d) = crate::check::check(&asts);
     diags.extend(d);
@@ -77,6 +89,39 @@ pub fn check_sources(sources: &Sources) -> (Option<crate::ir::Policy>, Vec<Diagn
         diags.sort_by_key(|d| (d.span().file, d.span().start, d.code));
     }
     (ir, diags)
+}
+
+/// CP0112 for a policy of too many files or too many bytes in all, at its first file.
+fn too_large(sources: &Sources) -> Option<Diagnostic> {
+    let at = Span::new(FileId(0), 0, 0);
+    if sources.len() > MAX_POLICY_FILES {
+        return Some(
+            Diagnostic::new(
+                Code::Limit,
+                at,
+                format!(
+                    "this policy has {} files, more than the limit of {MAX_POLICY_FILES}",
+                    sources.len()
+                ),
+            )
+            .with_label("the policy's first file")
+            .with_help("merge small files: a policy's files are read together anyway"),
+        );
+    }
+    let total: usize = sources.iter().map(|(_, _, text)| text.len()).sum();
+    (total > MAX_POLICY_BYTES).then(|| {
+        Diagnostic::new(
+            Code::Limit,
+            at,
+            format!(
+                "this policy's files are {} together, more than the limit of {} for one policy",
+                limits::bytes(total),
+                limits::bytes(MAX_POLICY_BYTES)
+            ),
+        )
+        .with_label("the policy's first file")
+        .with_help("a policy this large usually holds data, such as one rule per user, that belongs in the entities")
+    })
 }
 
 impl Policy {

@@ -4,7 +4,10 @@
 
 use casepol::diagnostic::render::JsonDiagnostic;
 use casepol::diagnostic::{render, Diagnostic, Severity, Sources};
-use casepol::limits::{MAX_ENTITIES_BYTES, MAX_POLICY_FILE_BYTES};
+use casepol::limits::{
+    MAX_ALIGN_CHARS, MAX_ENTITIES_BYTES, MAX_POLICY_BYTES, MAX_POLICY_FILES, MAX_POLICY_FILE_BYTES,
+    MAX_SHOWN_DIAGNOSTICS,
+};
 use casepol::request::RequestErrorKind;
 use casepol::{Decision, Entities, Layer, Policy, Reason, Request, RequestError};
 use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
@@ -12,6 +15,7 @@ use serde::Serialize;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 mod actions;
 mod check;
@@ -315,15 +319,38 @@ fn read_text_limited(path: &Path, limit: usize, what: &str) -> Result<String, St
     })
 }
 
-/// Reads one policy: a file, or every `.casepol` file of a directory (sorted by name).
+/// Reads one policy: a file, or every `.casepol` file of a directory (sorted by name). A
+/// directory of more than [`MAX_POLICY_FILES`] files, or of more than [`MAX_POLICY_BYTES`]
+/// together, is refused before any file is read.
 fn read_policy(path: &Path) -> Result<Sources, String> {
     let mut sources = Sources::new();
     if path.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(|e| format!("cannot read directory `{}`: {e}", path.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "casepol") && p.is_file())
-            .collect();
+        let mut files: Vec<PathBuf> = Vec::new();
+        let mut total: u64 = 0;
+        let entries = std::fs::read_dir(path)
+            .map_err(|e| format!("cannot read directory `{}`: {e}", path.display()))?;
+        for entry in entries.filter_map(Result::ok) {
+            let p = entry.path();
+            if !(p.extension().is_some_and(|x| x == "casepol") && p.is_file()) {
+                continue;
+            }
+            if files.len() == MAX_POLICY_FILES {
+                return Err(format!(
+                    "directory `{}` holds more than {MAX_POLICY_FILES} `.casepol` files, the limit for one policy",
+                    path.display()
+                ));
+            }
+            total = total.saturating_add(std::fs::metadata(&p).map_or(0, |m| m.len()));
+            files.push(p);
+        }
+        if total > MAX_POLICY_BYTES as u64 {
+            return Err(format!(
+                "the `.casepol` files of `{}` are {} together, more than the limit of {} for a policy",
+                path.display(),
+                casepol::limits::bytes(usize::try_from(total).unwrap_or(usize::MAX)),
+                casepol::limits::bytes(MAX_POLICY_BYTES)
+            ));
+        }
         files.sort();
         if files.is_empty() {
             return Err(format!(
@@ -363,12 +390,34 @@ fn emit_machine_report(
     }
 }
 
+/// How many more diagnostics this run may show with their source ([`MAX_SHOWN_DIAGNOSTICS`]
+/// in all); after that, each batch is one line that counts it.
+static SHOWABLE: AtomicUsize = AtomicUsize::new(MAX_SHOWN_DIAGNOSTICS);
+
 fn print_diagnostics(diags: &[Diagnostic], sources: &Sources) {
-    let color = color();
     let mut err = std::io::stderr().lock();
-    for d in diags {
-        let _ = write!(err, "{}", render::human(d, sources, color));
-    }
+    let _ = write!(err, "{}", human_diagnostics(diags, sources));
+}
+
+/// Diagnostics for people, as many as this run may still show, then a line counting the rest.
+fn human_diagnostics(diags: &[Diagnostic], sources: &Sources) -> String {
+    let mut budget = SHOWABLE.load(Ordering::Relaxed);
+    let text = render::human_list(diags, sources, color(), &mut budget);
+    SHOWABLE.store(budget, Ordering::Relaxed);
+    text
+}
+
+/// `text` followed by spaces up to `width` characters, but never past [`MAX_ALIGN_CHARS`]:
+/// a longer text is followed by nothing, so no name can make a column unboundedly wide.
+/// (Not `format!`'s width, which panics past 65,535.)
+fn padded(text: &str, width: usize) -> String {
+    let width = width.min(MAX_ALIGN_CHARS);
+    let mut out = text.to_string();
+    out.extend(std::iter::repeat_n(
+        ' ',
+        width.saturating_sub(text.chars().count()),
+    ));
+    out
 }
 
 fn load_policy(path: &Path) -> Result<Policy, Exit> {

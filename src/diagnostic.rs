@@ -46,6 +46,9 @@ pub enum Severity {
 pub enum Code {
     /// The text does not follow the grammar.
     Syntax,
+    /// The text holds a character that makes editors show it other than casepol reads it: a
+    /// direction control, a line break only some editors honour, or a control character.
+    MisleadingCharacter,
     /// A name is used but never declared.
     Undefined,
     /// A name is declared twice in one namespace.
@@ -102,6 +105,7 @@ pub enum Code {
 impl Code {
     pub const ALL: &'static [Code] = &[
         Code::Syntax,
+        Code::MisleadingCharacter,
         Code::Undefined,
         Code::Duplicate,
         Code::GroupCycle,
@@ -133,6 +137,7 @@ impl Code {
     pub fn as_str(self) -> &'static str {
         match self {
             Code::Syntax => "CP0001",
+            Code::MisleadingCharacter => "CP0002",
             Code::Undefined => "CP0101",
             Code::Duplicate => "CP0102",
             Code::GroupCycle => "CP0103",
@@ -166,6 +171,7 @@ impl Code {
     pub fn title(self) -> &'static str {
         match self {
             Code::Syntax => "syntax error",
+            Code::MisleadingCharacter => "misleading character",
             Code::Undefined => "undefined name",
             Code::Duplicate => "duplicate declaration",
             Code::GroupCycle => "access group cycle",
@@ -349,12 +355,27 @@ impl Diagnostic {
 }
 
 /// The loaded policy sources, so that spans can be turned back into text.
+///
+/// A line ends at a line feed, a carriage return, or a carriage return and line feed, as in the
+/// grammar (docs/language.md), so line numbers are the ones an editor shows.
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
     files: Vec<(String, String)>,
     /// Per file, the byte offset where each line starts (the first is 0), so that `line_col`
     /// is a binary search, not a scan of the text before the span.
     line_starts: Vec<Vec<u32>>,
+    /// Per file, the number of characters before every [`CHAR_INDEX_STEP`]th byte (and before
+    /// the end), so that a column is counted over at most that many bytes, however long the
+    /// line.
+    char_index: Vec<Vec<u32>>,
+}
+
+/// Bytes between two entries of a file's character index.
+const CHAR_INDEX_STEP: usize = 256;
+
+/// Whether a byte starts a character (is not a UTF-8 continuation byte).
+fn starts_char(b: u8) -> bool {
+    b & 0xC0 != 0x80
 }
 
 impl Sources {
@@ -364,17 +385,32 @@ impl Sources {
 
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> FileId {
         let text = text.into();
+        let bytes = text.as_bytes();
+        // Spans hold u32 offsets; past 4 GiB, saturating keeps the lists sorted.
+        let offset = |i: usize| u32::try_from(i).unwrap_or(u32::MAX);
         let starts = std::iter::once(0)
             .chain(
-                text.bytes()
+                bytes
+                    .iter()
                     .enumerate()
-                    .filter(|&(_, b)| b == b'\n')
-                    // Spans hold u32 offsets; past 4 GiB, saturating keeps the list sorted.
-                    .map(|(i, _)| u32::try_from(i + 1).unwrap_or(u32::MAX)),
+                    .filter(|&(i, &b)| {
+                        b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n'))
+                    })
+                    .map(|(i, _)| offset(i + 1)),
             )
             .collect();
+        let mut chars = 0usize;
+        let mut index = Vec::with_capacity(bytes.len() / CHAR_INDEX_STEP + 1);
+        for chunk in bytes.chunks(CHAR_INDEX_STEP) {
+            index.push(offset(chars));
+            chars += chunk.iter().filter(|&&b| starts_char(b)).count();
+        }
+        if bytes.len() % CHAR_INDEX_STEP == 0 {
+            index.push(offset(chars));
+        }
         self.files.push((name.into(), text));
         self.line_starts.push(starts);
+        self.char_index.push(index);
         FileId(self.files.len() as u32 - 1)
     }
 
@@ -392,6 +428,15 @@ impl Sources {
             .unwrap_or("")
     }
 
+    /// How many files there are.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (FileId, &str, &str)> {
         self.files
             .iter()
@@ -404,38 +449,83 @@ impl Sources {
         self.text(span.file).get(span.range()).unwrap_or("")
     }
 
-    /// One-based line and column of a span's start.
-    pub fn line_col(&self, span: Span) -> (usize, usize) {
-        let text = self.text(span.file);
-        let start = (span.start as usize).min(text.len());
-        let starts = self
-            .line_starts
-            .get(span.file.0 as usize)
+    fn starts(&self, file: FileId) -> &[u32] {
+        self.line_starts
+            .get(file.0 as usize)
             .map(Vec::as_slice)
-            .unwrap_or(&[0]);
-        // The lines that start at or before `start`: the first always does.
-        let line = starts.partition_point(|&s| s as usize <= start).max(1);
-        let line_start = starts.get(line - 1).map_or(0, |&s| s as usize).min(start);
-        // Characters before `start` on its line: every byte that does not continue a character.
-        let col = text.as_bytes()[line_start..start]
-            .iter()
-            .filter(|&&b| b & 0xC0 != 0x80)
-            .count()
-            + 1;
-        (line, col)
+            .unwrap_or(&[0])
     }
 
-    /// The whole line(s) a span lies on, without the trailing newline.
+    /// The zero-based line that byte `offset` of `file` lies on (the last line past the end).
+    pub fn line_index(&self, file: FileId, offset: usize) -> usize {
+        let offset = offset.min(self.text(file).len());
+        // The lines that start at or before `offset`: the first always does.
+        self.starts(file)
+            .partition_point(|&s| s as usize <= offset)
+            .max(1)
+            - 1
+    }
+
+    /// How many lines `file` has (an empty file has one, empty).
+    pub fn line_count(&self, file: FileId) -> usize {
+        self.starts(file).len()
+    }
+
+    /// The byte range of zero-based line `line` of `file`, with its line break (if any) as a
+    /// second range: `(content, content_and_break)`.
+    pub fn line_range(
+        &self,
+        file: FileId,
+        line: usize,
+    ) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+        let text = self.text(file);
+        let starts = self.starts(file);
+        let start = starts
+            .get(line)
+            .map_or(text.len(), |&s| s as usize)
+            .min(text.len());
+        let next = starts
+            .get(line + 1)
+            .map_or(text.len(), |&s| s as usize)
+            .clamp(start, text.len());
+        let content = text[start..next].trim_end_matches(['\n', '\r']).len();
+        (start..start + content, start..next)
+    }
+
+    /// The number of characters in `file` before byte `offset`, in time bounded by
+    /// [`CHAR_INDEX_STEP`], not by the offset.
+    pub fn chars_before(&self, file: FileId, offset: usize) -> usize {
+        let bytes = self.text(file).as_bytes();
+        let offset = offset.min(bytes.len());
+        let step = offset / CHAR_INDEX_STEP;
+        let base = self
+            .char_index
+            .get(file.0 as usize)
+            .and_then(|index| index.get(step))
+            .map_or(0, |&c| c as usize);
+        base + bytes[step * CHAR_INDEX_STEP..offset]
+            .iter()
+            .filter(|&&b| starts_char(b))
+            .count()
+    }
+
+    /// One-based line and column of a span's start. The column counts characters.
+    pub fn line_col(&self, span: Span) -> (usize, usize) {
+        let start = (span.start as usize).min(self.text(span.file).len());
+        let line = self.line_index(span.file, start);
+        let line_start = self.line_range(span.file, line).1.start.min(start);
+        let col = self.chars_before(span.file, start) - self.chars_before(span.file, line_start);
+        (line + 1, col + 1)
+    }
+
+    /// The whole line(s) a span lies on, without the trailing line break.
     pub fn lines_of(&self, span: Span) -> &str {
         let text = self.text(span.file);
         let start = (span.start as usize).min(text.len());
         let end = (span.end as usize).min(text.len()).max(start);
-        let ls = text[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
-        let le = text[end..]
-            .find('\n')
-            .map(|i| end + i)
-            .unwrap_or(text.len());
-        text[ls..le].trim_end_matches('\r')
+        let first = self.line_range(span.file, self.line_index(span.file, start));
+        let last = self.line_range(span.file, self.line_index(span.file, end));
+        &text[first.0.start..last.0.end.max(first.0.start)]
     }
 }
 
@@ -536,6 +626,40 @@ mod tests {
             end: 6,
         };
         assert_eq!(sources.line_col(unknown), (1, 1));
+    }
+
+    /// A lone carriage return ends a line, as in the grammar; `\r\n` is one line break.
+    #[test]
+    fn lines_end_at_every_line_break_the_grammar_knows() {
+        let mut sources = Sources::new();
+        let f = sources.add("t", "a\rbc\r\nd\ne");
+        let at = |start: usize| sources.line_col(Span::new(f, start, start));
+        assert_eq!(at(0), (1, 1));
+        assert_eq!(at(2), (2, 1));
+        assert_eq!(at(3), (2, 2));
+        assert_eq!(at(6), (3, 1));
+        assert_eq!(at(8), (4, 1));
+        assert_eq!(sources.line_count(f), 4);
+        assert_eq!(sources.line_range(f, 1), (2..4, 2..6));
+        assert_eq!(sources.lines_of(Span::new(f, 3, 7)), "bc\r\nd");
+    }
+
+    /// Columns on a long line of multi-byte characters, counted through the character index.
+    #[test]
+    fn columns_on_long_lines() {
+        let text = "é".repeat(1000) + "\n" + &"ü€".repeat(700);
+        let mut sources = Sources::new();
+        let f = sources.add("t", text.as_str());
+        for start in (0..=text.len())
+            .filter(|&s| text.is_char_boundary(s))
+            .step_by(37)
+        {
+            let before = &text[..start];
+            assert_eq!(sources.chars_before(f, start), before.chars().count());
+            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+            let col = before[line_start..].chars().count() + 1;
+            assert_eq!(sources.line_col(Span::new(f, start, start)).1, col);
+        }
     }
 
     #[test]

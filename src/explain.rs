@@ -5,6 +5,8 @@
 //! matched shown as source lines, and what was missing.
 
 use crate::compile::CompiledPolicy;
+use crate::diagnostic::{Sources, Span};
+use crate::limits::{MAX_SHOWN_LINE_CHARS, SHOWN_CONTEXT_CHARS};
 use crate::reference::{Detail, LayerTrace, RuleRef, Trace, Verdict};
 use std::fmt::Write;
 
@@ -171,15 +173,17 @@ fn render_layer(out: &mut String, l: &LayerTrace, policy: &CompiledPolicy) {
     }
 }
 
-/// A rule as `file:line:col kind` followed by its source line with the rule underlined.
+/// A rule as `file:line:col kind` followed by its source line with the rule underlined. A line
+/// longer than [`MAX_SHOWN_LINE_CHARS`] is shown from [`SHOWN_CONTEXT_CHARS`] before the rule to
+/// as many after it, with `…` for the rest, so that many rules on one long line cost no more
+/// than their own text.
 fn render_rule(out: &mut String, r: &RuleRef, policy: &CompiledPolicy, pad: &str, label: &str) {
     let _ = writeln!(
         out,
         "{pad}{label}{} at {}:{}:{}",
         r.kind, r.file, r.line, r.column
     );
-    let src = policy.sources();
-    let line_text = src.lines_of(r.span).lines().next().unwrap_or("");
+    let (line_text, column) = shown_line(policy.sources(), r.span);
     let gutter = r.line.to_string();
     let indent = pad;
     let _ = writeln!(out, "{indent}  {gutter} │ {line_text}");
@@ -194,7 +198,41 @@ fn render_rule(out: &mut String, r: &RuleRef, policy: &CompiledPolicy, pad: &str
         out,
         "{indent}  {} │ {}{}",
         " ".repeat(gutter.len()),
-        " ".repeat(r.column.saturating_sub(1)),
+        " ".repeat(column),
         "^".repeat(width)
     );
+}
+
+/// The first line of `span` as shown under a rule, and the column (from 0, in characters) where
+/// the span starts in it.
+fn shown_line(src: &Sources, span: Span) -> (String, usize) {
+    let text = src.text(span.file);
+    let start = (span.start as usize).min(text.len());
+    let (line, _) = src.line_range(span.file, src.line_index(span.file, start));
+    let chars = src.chars_before(span.file, line.end) - src.chars_before(span.file, line.start);
+    let column = src.chars_before(span.file, start) - src.chars_before(span.file, line.start);
+    if chars <= MAX_SHOWN_LINE_CHARS {
+        return (text[line].to_string(), column);
+    }
+    let end = (span.end as usize).clamp(start, line.end);
+    let from = text[line.start..start]
+        .char_indices()
+        .rev()
+        .take(SHOWN_CONTEXT_CHARS)
+        .last()
+        .map_or(start, |(i, _)| line.start + i);
+    let to = text[end..line.end]
+        .char_indices()
+        .nth(SHOWN_CONTEXT_CHARS)
+        .map_or(line.end, |(i, _)| end + i);
+    let mut shown = String::new();
+    if from > line.start {
+        shown.push('…');
+    }
+    shown.push_str(&text[from..to]);
+    if to < line.end {
+        shown.push('…');
+    }
+    let column = text[from..start].chars().count() + usize::from(from > line.start);
+    (shown, column)
 }

@@ -59,8 +59,8 @@ pub fn first_difference(original: &str, formatted: &str) -> Option<std::ops::Ran
         return None;
     }
     let mut offset = 0;
-    let mut theirs = formatted.split_inclusive('\n');
-    for line in original.split_inclusive('\n') {
+    let mut theirs = lines(formatted);
+    for line in lines(original) {
         if theirs.next() != Some(line) {
             let content = line.trim_end_matches(['\n', '\r']);
             return Some(offset..offset + content.len());
@@ -68,6 +68,27 @@ pub fn first_difference(original: &str, formatted: &str) -> Option<std::ops::Ran
         offset += line.len();
     }
     Some(original.len()..original.len())
+}
+
+/// The lines of `text`, each with its line break: `\n`, `\r\n`, or a lone `\r`, as in the
+/// grammar.
+fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start >= bytes.len() {
+            return None;
+        }
+        let rest = &bytes[start..];
+        let end = match rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+            Some(i) if rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n') => start + i + 2,
+            Some(i) => start + i + 1,
+            None => bytes.len(),
+        };
+        let line = &text[start..end];
+        start = end;
+        Some(line)
+    })
 }
 
 /// The `fmt --check` finding for a file that formatting would change: a [`Code::NotFormatted`]
@@ -230,5 +251,7 @@ mod tests {
         assert_eq!(first_difference("a", "a\n"), Some(0..1));
         assert_eq!(first_difference("a\n\n\n", "a\n"), Some(2..2));
         assert_eq!(first_difference("a\r\nb\r\n", "a\r\nc\r\n"), Some(3..4));
+        // A lone `\r` ends a line, as in the grammar.
+        assert_eq!(first_difference("a\nb\rc\n", "a\nb\nc\n"), Some(2..3));
     }
 }

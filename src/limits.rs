@@ -14,6 +14,28 @@ pub const MAX_GROUP_DEPTH: usize = 32;
 /// The longest chain of resource kinds, each `under` the next.
 pub const MAX_KIND_DEPTH: usize = 32;
 
+/// The largest policy made of several files (a directory), in bytes of all its files together.
+pub const MAX_POLICY_BYTES: usize = 64 * 1024 * 1024;
+/// The most files in one policy (the `.casepol` files of a directory).
+pub const MAX_POLICY_FILES: usize = 4096;
+/// The longest name (identifier) in a policy, in characters.
+pub const MAX_NAME_CHARS: usize = 256;
+/// The most characters a column is padded to when text is aligned in columns (`fmt` tables,
+/// `casepol actions`): a longer cell is written as it is and does not widen its column, so
+/// padding never costs more than this per cell.
+pub const MAX_ALIGN_CHARS: usize = 40;
+/// The most diagnostics shown with their source in one run of a command (human output); the
+/// rest are counted in one line. JSON, SARIF and GitHub output hold every diagnostic.
+pub const MAX_SHOWN_DIAGNOSTICS: usize = 100;
+/// The most labels (source locations) shown for one diagnostic (human output); the rest are
+/// counted in a note.
+pub const MAX_SHOWN_LABELS: usize = 8;
+/// Source lines longer than this, in characters, are shown in a diagnostic only around its
+/// labels, with `…` for what is left out.
+pub const MAX_SHOWN_LINE_CHARS: usize = 160;
+/// How many characters of a long source line are shown on each side of a label's start and end.
+pub const SHOWN_CONTEXT_CHARS: usize = 40;
+
 /// The largest entities file, in bytes.
 pub const MAX_ENTITIES_BYTES: usize = 1024 * 1024 * 1024;
 /// The most entities (units, users and resources together) in one entities file.

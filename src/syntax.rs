@@ -5,6 +5,7 @@
 
 mod error;
 mod grammar;
+mod hidden;
 mod lower;
 
 use crate::ast::PolicyAst;
@@ -14,7 +15,8 @@ use pest::Parser;
 
 pub use error::expected_words;
 
-/// Parses one file. Always returns an AST (possibly partial) together with any syntax errors.
+/// Parses one file. Always returns an AST (possibly partial) together with any syntax errors,
+/// misleading characters (CP0002) and names over the length limit (CP0112).
 pub fn parse(file: FileId, text: &str) -> (PolicyAst, Vec<Diagnostic>) {
     let mut ast = PolicyAst::default();
     let mut diags = Vec::new();
@@ -31,7 +33,13 @@ pub fn parse(file: FileId, text: &str) -> (PolicyAst, Vec<Diagnostic>) {
         .with_help("split the policy into several files in one directory");
         return (ast, vec![d]);
     }
+    // A misleading character is reported once, as itself: the syntax error it causes where a
+    // token belongs would only name it again.
+    let (hidden, hidden_at) = hidden::scan(file, text);
+    let is_hidden = |at: usize| hidden_at.binary_search(&at).is_ok();
+    let mut names = Vec::new();
     let mut offset = 0usize;
+    let mut errors = 0usize;
     // Each round parses from `offset`; on an error it keeps what parsed before the failing
     // declaration and restarts after it.
     while offset <= text.len() {
@@ -39,25 +47,29 @@ pub fn parse(file: FileId, text: &str) -> (PolicyAst, Vec<Diagnostic>) {
         match grammar::PolicyParser::parse(grammar::Rule::policy, rest) {
             Ok(mut pairs) => {
                 if let Some(p) = pairs.next() {
-                    lower::lower_policy(p, file, offset, &mut ast);
+                    lower::lower_policy(p, file, offset, &mut ast, &mut names);
                 }
                 break;
             }
             Err(e) => {
                 let e = detailed(rest).unwrap_or(e);
                 let pos = error::position(&e);
-                diags.push(error::to_diagnostic(&e, file, offset, rest));
+                let d = error::to_diagnostic(&e, file, offset, rest);
+                errors += 1;
+                if !is_hidden(offset + pos) && !is_hidden(d.span().start as usize) {
+                    diags.push(d);
+                }
                 let item_start = error::item_start(rest, pos);
                 if item_start > 0 {
                     if let Ok(mut pairs) =
                         grammar::PolicyParser::parse(grammar::Rule::policy, &rest[..item_start])
                     {
                         if let Some(p) = pairs.next() {
-                            lower::lower_policy(p, file, offset, &mut ast);
+                            lower::lower_policy(p, file, offset, &mut ast, &mut names);
                         }
                     }
                 }
-                if diags.len() >= MAX_SYNTAX_ERRORS {
+                if errors >= MAX_SYNTAX_ERRORS {
                     let at = Span::new(file, offset + pos, offset + pos);
                     diags.push(
                         Diagnostic::new(
@@ -76,7 +88,20 @@ pub fn parse(file: FileId, text: &str) -> (PolicyAst, Vec<Diagnostic>) {
             }
         }
     }
-    (ast, diags)
+    if names.len() > MAX_SYNTAX_ERRORS {
+        let more = names.len() - MAX_SYNTAX_ERRORS;
+        names.truncate(MAX_SYNTAX_ERRORS);
+        if let Some(last) = names.last_mut() {
+            last.message.push_str(&format!(
+                "; {more} more name(s) over the limit are not reported"
+            ));
+        }
+    }
+    let mut all = hidden;
+    all.append(&mut diags);
+    all.append(&mut names);
+    all.sort_by_key(|d| d.span().start);
+    (ast, all)
 }
 
 /// Parses again with pest's error tracking on, which names the expected literal tokens too.

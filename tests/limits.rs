@@ -198,3 +198,275 @@ fn request_too_large() {
     assert!(!lines[1].starts_with("allow"));
     insta::assert_snapshot!("batch_line", lines[1]);
 }
+
+#[test]
+fn name_too_long() {
+    let long = "n".repeat(MAX_NAME_CHARS + 1);
+    let text =
+        format!("role R;\naction view, {long};\ngroup G {{ grants R; }}\nallow R: view, {long};\n");
+    insta::assert_snapshot!(diagnostics(&text));
+    // A name at the limit is fine.
+    let ok = text.replace(&long, &long[1..]);
+    Policy::from_source("ok.casepol", &ok).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Names longer than a format width can be (65,535) once crashed `fmt` and `actions`; now they
+/// are refused, with the same error as any name over the limit.
+#[test]
+fn names_past_a_format_width_are_an_error_not_a_crash() {
+    let long = "n".repeat(70_000);
+    let dir = scratch("long-names");
+    // `fmt` aligned table columns to the widest cell …
+    let table = dir.join("table.casepol");
+    std::fs::write(
+        &table,
+        format!("casetype T {{\n  states S;\n  initial S;\n  table {{\n    | R | Q\n    S | +{long} | .\n  }}\n}}\n"),
+    )
+    .unwrap();
+    let run = expect(&["fmt", "--check", table.to_str().unwrap()], FAIL);
+    assert!(run.stderr.contains("CP0112"), "{}", run.stderr);
+    // … and `actions` padded denied actions to the longest name.
+    let policy = dir.join("policy.casepol");
+    std::fs::write(
+        &policy,
+        format!("role R;\naction view, {long};\ngroup G {{ grants R; }}\nresource Note {{ }}\nallow R: view;\n"),
+    )
+    .unwrap();
+    let entities = dir.join("entities.json");
+    std::fs::write(
+        &entities,
+        r#"{"users": [{"id": "u", "groups": ["G"]}], "resources": [{"id": "n", "kind": "Note"}]}"#,
+    )
+    .unwrap();
+    let policy = policy.to_str().unwrap();
+    let run = expect(
+        &[
+            "actions",
+            policy,
+            "--entities",
+            entities.to_str().unwrap(),
+            "--principal",
+            "u",
+            "--resource",
+            "n",
+        ],
+        ERROR,
+    );
+    assert!(run.stderr.contains("CP0112"), "{}", run.stderr);
+}
+
+/// A table cell wider than a format width can be (65,535 characters) is formatted, not a crash:
+/// names are short, but a cell may hold any number of entries.
+#[test]
+fn fmt_writes_table_cells_of_any_width() {
+    let cell = "+a ".repeat(25_000);
+    let text = format!(
+        "casetype T {{\n  states S;\n  initial S;\n  table {{\n    | R | Q\n    S | {cell}| .\n  }}\n}}\n"
+    );
+    let formatted = casepol::format::format_source(casepol::diagnostic::FileId(0), &text)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(formatted.contains(cell.trim_end()));
+}
+
+/// `fmt` pads a table column only up to MAX_ALIGN_CHARS, so one wide cell no longer pads every
+/// row to its width: the output stays within a constant factor of the input.
+#[test]
+fn fmt_output_is_linear_in_its_input() {
+    let wide = "+a ".repeat(10_000);
+    let mut text =
+        String::from("casetype T {\n  states S;\n  initial S;\n  table {\n    | R | Q\n");
+    writeln!(text, "    S | {wide}| .").unwrap();
+    for _ in 0..2_000 {
+        text.push_str("    S | +a | .\n");
+    }
+    text.push_str("  }\n}\n");
+    let formatted = casepol::format::format_source(casepol::diagnostic::FileId(0), &text)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(
+        formatted.len() < 2 * text.len(),
+        "{} bytes formatted from {} bytes",
+        formatted.len(),
+        text.len()
+    );
+    // A short cell is still padded to its column (`+a` to the header's `R`) …
+    assert!(
+        formatted.contains("\n    S | +a | .\n"),
+        "{}",
+        &formatted[..300]
+    );
+    // … and the wide cell is written as it is, one space before the next `|`.
+    assert!(formatted.contains(&format!("{} | .\n", wide.trim_end())));
+}
+
+/// One line declaring thousands of unused actions: each warning shows only a window of the line
+/// around its action, and a run shows at most MAX_SHOWN_DIAGNOSTICS of them.
+#[test]
+fn diagnostic_output_is_bounded() {
+    let n = 3_000;
+    let names: Vec<String> = (0..n).map(|i| format!("unused_action_{i}")).collect();
+    let text = format!(
+        "role R;\ngroup G {{ grants R; }}\naction view, {};\nallow R: view;\n",
+        names.join(", ")
+    );
+    let dir = scratch("many-diagnostics");
+    let path = dir.join("policy.casepol");
+    std::fs::write(&path, &text).unwrap();
+    let run = expect(&["validate", path.to_str().unwrap()], OK);
+    let shown = run.stderr.matches("[CP0205]").count();
+    assert_eq!(shown, MAX_SHOWN_DIAGNOSTICS, "{}", &run.stderr[..2000]);
+    let longest = run.stderr.lines().map(|l| l.chars().count()).max();
+    assert!(longest < Some(400), "a line of {longest:?} characters");
+    assert!(
+        run.stderr.len() < 1000 * MAX_SHOWN_DIAGNOSTICS,
+        "{} bytes on stderr",
+        run.stderr.len()
+    );
+    // The rest are counted, and the summary line counts them all.
+    let last = run.stderr.lines().last().unwrap_or_default().to_string();
+    insta::assert_snapshot!("more_diagnostics", last);
+    assert!(
+        run.stdout.contains(&format!("{n} warning(s)")),
+        "{}",
+        run.stdout
+    );
+    // The last shown diagnostic, with its clipped line and true line and column numbers.
+    let reports: Vec<&str> = run.stderr.split("Warning: ").collect();
+    insta::assert_snapshot!(
+        "clipped_line",
+        reports[MAX_SHOWN_DIAGNOSTICS].replace(dir.to_str().unwrap(), "DIR")
+    );
+}
+
+#[test]
+fn policy_directory_too_large() {
+    // Files each under the per-file limit, together over the policy limit: refused before any
+    // is read. The files are sparse, so they take no space on disk.
+    let dir = scratch("policy-total");
+    let files = MAX_POLICY_BYTES / MAX_POLICY_FILE_BYTES + 1;
+    for i in 0..files {
+        let file = std::fs::File::create(dir.join(format!("part{i}.casepol"))).unwrap();
+        file.set_len(MAX_POLICY_FILE_BYTES as u64).unwrap();
+    }
+    let run = expect(&["validate", dir.to_str().unwrap()], ERROR);
+    insta::assert_snapshot!(run.stderr.replace(dir.to_str().unwrap(), "DIR"));
+
+    // The library refuses the same policy as sources.
+    let part = "//".repeat(MAX_POLICY_FILE_BYTES / 2);
+    let mut sources = Sources::new();
+    for i in 0..files {
+        sources.add(format!("part{i}.casepol"), part.as_str());
+    }
+    let (ir, diags) = casepol::check_sources(&sources);
+    assert!(ir.is_none());
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    insta::assert_snapshot!(
+        "library",
+        diags
+            .iter()
+            .map(|d| render::human(d, &sources, false))
+            .collect::<String>()
+    );
+}
+
+#[test]
+fn too_many_policy_files() {
+    let dir = scratch("policy-files");
+    for i in 0..=MAX_POLICY_FILES {
+        std::fs::write(dir.join(format!("f{i:05}.casepol")), "").unwrap();
+    }
+    let run = expect(&["validate", dir.to_str().unwrap()], ERROR);
+    insta::assert_snapshot!(run.stderr.replace(dir.to_str().unwrap(), "DIR"));
+    let mut sources = Sources::new();
+    for i in 0..=MAX_POLICY_FILES {
+        sources.add(format!("f{i:05}.casepol"), "");
+    }
+    let (ir, diags) = casepol::check_sources(&sources);
+    assert!(ir.is_none());
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert!(diags[0].message.contains("files"), "{}", diags[0].message);
+}
+
+/// `explain` shows each matching rule under its source line: many rules on one long line are
+/// each shown with the part of the line around them, not with the whole line.
+#[test]
+fn explain_cuts_long_lines_around_each_rule() {
+    let rules = "allow R: view; ".repeat(400);
+    let text =
+        format!("role R;\naction view;\ngroup G {{ grants R; }}\nresource Note {{ }}\n{rules}\n");
+    let policy = Policy::from_source("rules.casepol", &text).unwrap_or_else(|e| panic!("{e}"));
+    let entities = policy
+        .load_entities(
+            r#"{"users": [{"id": "u", "groups": ["G"]}], "resources": [{"id": "n", "kind": "Note"}]}"#,
+        )
+        .unwrap();
+    let trace = policy.explain(&entities, &casepol::Request::new("u", "view", Some("n")));
+    assert!(trace.decision.allowed);
+    let out = policy.explain_text(&trace);
+    let longest = out.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    assert!(longest < 200, "a line of {longest} characters");
+    assert!(out.len() < 400 * 400, "{} bytes for 400 rules", out.len());
+    let shown: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("rules.casepol:5:"))
+        .collect();
+    assert!(!shown.is_empty(), "{out}");
+    // The 100th rule starts at column 1486: its line is shown from 40 characters before it.
+    let at = out
+        .find("rules.casepol:5:1486")
+        .unwrap_or_else(|| panic!("{out}"));
+    insta::assert_snapshot!(out[at..].lines().take(3).collect::<Vec<_>>().join("\n"));
+}
+
+/// A diagnostic with more labels than MAX_SHOWN_LABELS shows that many and counts the rest.
+#[test]
+fn labels_shown_per_diagnostic() {
+    let groups = MAX_SHOWN_LABELS + 4;
+    let mut text = String::from("role Unused;\naction view;\nresource Note { }\n");
+    for i in 0..groups {
+        writeln!(text, "group G{i} {{ grants Unused; }}").unwrap();
+    }
+    let mut sources = Sources::new();
+    sources.add("labels.casepol", text.as_str());
+    let (_, diags) = casepol::check_sources(&sources);
+    let d = diags
+        .iter()
+        .find(|d| d.labels.len() > MAX_SHOWN_LABELS)
+        .unwrap_or_else(|| panic!("{diags:?}"));
+    assert_eq!(d.labels.len(), groups + 1);
+    let out = render::human(d, &sources, false);
+    insta::assert_snapshot!(out);
+}
+
+/// `actions` pads denied actions into a column of at most MAX_ALIGN_CHARS characters.
+#[test]
+fn actions_column_is_padded_to_a_bound() {
+    let long = "a_long_action_name_that_is_wider_than_the_padded_column";
+    assert!(long.len() > MAX_ALIGN_CHARS);
+    let dir = scratch("actions-column");
+    let policy = dir.join("policy.casepol");
+    std::fs::write(
+        &policy,
+        format!("role R;\naction view, edit, {long};\ngroup G {{ grants R; }}\nresource Note {{ }}\nallow R: view;\n"),
+    )
+    .unwrap();
+    let entities = dir.join("entities.json");
+    std::fs::write(
+        &entities,
+        r#"{"users": [{"id": "u", "groups": ["G"]}], "resources": [{"id": "n", "kind": "Note"}]}"#,
+    )
+    .unwrap();
+    let run = expect(
+        &[
+            "actions",
+            policy.to_str().unwrap(),
+            "--entities",
+            entities.to_str().unwrap(),
+            "--principal",
+            "u",
+            "--resource",
+            "n",
+        ],
+        OK,
+    );
+    insta::assert_snapshot!(run.stdout);
+}

@@ -79,7 +79,11 @@ pub(super) fn actions(args: &ActionsArgs) -> Exit {
             .unwrap_or_default(),
         ),
         Format::Human => {
-            let width = decisions.iter().map(|(a, _)| a.len()).max().unwrap_or(0);
+            let width = decisions
+                .iter()
+                .map(|(a, _)| a.chars().count())
+                .max()
+                .unwrap_or(0);
             let mut text = String::new();
             for (a, d) in &decisions {
                 if d.allowed {
@@ -90,7 +94,8 @@ pub(super) fn actions(args: &ActionsArgs) -> Exit {
                         .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
                         .unwrap_or_default();
                     text.push_str(&format!(
-                        "deny   {a:<width$}  ({}: {reason})\n",
+                        "deny   {}  ({}: {reason})\n",
+                        padded(a, width),
                         d.layer.title()
                     ));
                 }

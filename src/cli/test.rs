@@ -548,17 +548,18 @@ fn summary(s: &Session, args: &TestArgs, below: bool) -> Result<(), Exit> {
 }
 
 fn human(s: &Session, args: &TestArgs, below: bool) -> Result<(), Exit> {
-    let color = color();
     {
         let mut err = std::io::stderr().lock();
         for (sources, diags) in s.policy_errors() {
-            for d in diags {
-                let _ = write!(err, "{}", render::human(d, sources, color));
-            }
+            let _ = write!(err, "{}", human_diagnostics(diags, sources));
         }
+        // Diagnostics with a snippet are shown in runs, within the run's budget.
+        let mut run: Vec<Diagnostic> = Vec::new();
         for d in &s.diags {
             let file = d.span().file;
             if s.sources.text(file).is_empty() {
+                let _ = write!(err, "{}", human_diagnostics(&run, &s.sources));
+                run.clear();
                 // Nothing to show a snippet of: an unreadable or empty file.
                 let name = s.sources.name(file);
                 let message = if d.message.contains(&format!("`{name}`")) {
@@ -568,9 +569,10 @@ fn human(s: &Session, args: &TestArgs, below: bool) -> Result<(), Exit> {
                 };
                 let _ = writeln!(err, "error[{}]: {message}", d.code.as_str());
             } else {
-                let _ = write!(err, "{}", render::human(d, &s.sources, color));
+                run.push(d.clone());
             }
         }
+        let _ = write!(err, "{}", human_diagnostics(&run, &s.sources));
     }
     for f in &s.files {
         let (Some(tests), Some(run)) = (&f.tests, &f.run) else {

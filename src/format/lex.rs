@@ -44,7 +44,17 @@ impl Tok<'_> {
 
 /// The characters the grammar treats as whitespace (`WHITESPACE` in `grammar/casepol.pest`).
 fn is_space(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\r' | '\n' | '\u{FEFF}')
+    matches!(c, ' ' | '\t' | '\u{FEFF}') || is_line_break(c)
+}
+
+/// The characters that end a line, and so a comment (`COMMENT` in the grammar). Text holding
+/// any but `\n` and `\r` has errors (CP0002) and is never formatted, but the lexer reads them
+/// as the grammar does.
+fn is_line_break(c: char) -> bool {
+    matches!(
+        c,
+        '\n' | '\r' | '\u{0B}' | '\u{0C}' | '\u{85}' | '\u{2028}' | '\u{2029}'
+    )
 }
 
 fn is_word_char(b: u8) -> bool {
@@ -64,12 +74,14 @@ pub(super) fn lex(text: &str) -> Result<Vec<Tok<'_>>, usize> {
         // characters (ASCII bytes, or the full width of a whitespace or comment character).
         let Some(c) = rest.chars().next() else { break };
         if is_space(c) {
-            newlines += usize::from(c == '\n');
+            // `\r\n` is one line break, counted at its `\n`.
+            let crlf = c == '\r' && bytes.get(i + 1) == Some(&b'\n');
+            newlines += usize::from(is_line_break(c) && !crlf);
             i += c.len_utf8();
             continue;
         }
         let (kind, len) = if rest.starts_with("//") {
-            let end = rest.find('\n').unwrap_or(rest.len());
+            let end = rest.find(is_line_break).unwrap_or(rest.len());
             (Kind::Comment, end)
         } else if c == '"' {
             (Kind::Str, string_len(rest).ok_or(i)?)
@@ -112,7 +124,7 @@ fn string_len(text: &str) -> Option<usize> {
     let mut escaped = false;
     for (i, c) in text.char_indices().skip(1) {
         match c {
-            '\n' => return None,
+            c if is_line_break(c) => return None,
             '\\' if !escaped => escaped = true,
             '"' if !escaped => return Some(i + 1),
             _ => escaped = false,
@@ -169,11 +181,22 @@ mod tests {
     }
 
     #[test]
-    fn only_a_line_feed_ends_a_comment() {
-        // The grammar's comment runs to `\n`; a lone `\r` is part of it.
-        let toks = lex("// a\rrole X;\nrole Y;").unwrap();
-        assert_eq!(toks[0].text, "// a\rrole X;");
-        assert_eq!(toks[1].text, "role");
+    fn every_line_break_ends_a_comment() {
+        // As in the grammar: a lone `\r` ends a comment, so `role X;` is code, on a new line.
+        use Kind::*;
+        assert_eq!(
+            kinds("// a\rrole X;\r\n// b\u{2028}role Y;"),
+            vec![
+                (Comment, "// a", 0),
+                (Word, "role", 1),
+                (Word, "X", 0),
+                (Punct, ";", 0),
+                (Comment, "// b", 1),
+                (Word, "role", 1),
+                (Word, "Y", 0),
+                (Punct, ";", 0),
+            ]
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use super::lex::Tok;
 use super::tree::{Block, Body, Entry, Line, Member, Node, Piece};
+use crate::limits::MAX_ALIGN_CHARS;
 
 /// Lines are filled up to this many characters; longer lists wrap.
 pub(super) const WIDTH: usize = 100;
@@ -294,9 +295,23 @@ fn one_line(head: &[Piece], body: &Body, ind: usize) -> Option<String> {
 }
 
 /// Column widths of one table: the state column, then each cell column.
+///
+/// A column is as wide as its widest entry of at most [`MAX_ALIGN_CHARS`] characters. A longer
+/// entry sticks out of its column and is followed by one space, so that one wide cell does not
+/// pad every other row of the table to its width: padding costs at most that many spaces per
+/// cell, and the output stays linear in the input.
 struct TableWidths {
     state: usize,
     cells: Vec<usize>,
+}
+
+/// The width an entry of `chars` characters asks of its column.
+fn aligned(chars: usize) -> usize {
+    if chars <= MAX_ALIGN_CHARS {
+        chars
+    } else {
+        0
+    }
 }
 
 impl TableWidths {
@@ -308,13 +323,13 @@ impl TableWidths {
         for e in &b.entries {
             let Node::Item(line) = &e.node else { continue };
             if let Some(s) = line.state {
-                w.state = w.state.max(s.chars().count());
+                w.state = w.state.max(aligned(s.chars().count()));
             }
             for (j, cell) in line.cells.iter().enumerate() {
                 if w.cells.len() <= j {
                     w.cells.push(0);
                 }
-                w.cells[j] = w.cells[j].max(cell.chars().count());
+                w.cells[j] = w.cells[j].max(aligned(cell.chars().count()));
             }
         }
         w
@@ -323,12 +338,13 @@ impl TableWidths {
     /// A header or row with every `|` in its column. The last cell is not padded, so no line
     /// ends in spaces.
     fn render(&self, line: &Line) -> String {
-        let mut s = format!("{:<w$}", line.state.unwrap_or(""), w = self.state);
+        let mut s = String::new();
+        pad(&mut s, line.state.unwrap_or(""), self.state);
         for (j, cell) in line.cells.iter().enumerate() {
             s.push_str(" | ");
             let last = j + 1 == line.cells.len();
             let w = if last { 0 } else { self.cells[j] };
-            s.push_str(&format!("{cell:<w$}"));
+            pad(&mut s, cell, w);
         }
         if self.state == 0 {
             // A header with no rows below it starts with its `|`.
@@ -336,4 +352,12 @@ impl TableWidths {
         }
         s
     }
+}
+
+/// Appends `text`, then spaces up to `width` characters. (Not `format!`'s width, which panics
+/// past 65,535.)
+fn pad(out: &mut String, text: &str, width: usize) {
+    out.push_str(text);
+    let chars = text.chars().count();
+    out.extend(std::iter::repeat_n(' ', width.saturating_sub(chars)));
 }

@@ -39,14 +39,19 @@ fn starts_top_level(line: &str) -> bool {
     TOP_LEVEL.contains(&word.as_str())
 }
 
+/// Where each line of `text` starts: at 0 and after every line break (a line feed, a carriage
+/// return not followed by one, or one of the breaks the grammar reads as whitespace).
+fn line_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
+    let bytes = text.as_bytes();
+    std::iter::once(0).chain(text.char_indices().filter_map(move |(i, c)| {
+        let crlf = c == '\r' && bytes.get(i + 1) == Some(&b'\n');
+        (super::hidden::is_line_break(c) && !crlf).then_some(i + c.len_utf8())
+    }))
+}
+
 /// Start offsets of lines that begin, in column one, with a top-level keyword.
 fn item_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
-    let mut offset = 0;
-    text.split_inclusive('\n').filter_map(move |line| {
-        let here = offset;
-        offset += line.len();
-        starts_top_level(line).then_some(here)
-    })
+    line_starts(text).filter(move |&start| starts_top_level(&text[start..]))
 }
 
 /// Where the declaration that contains `pos` starts (0 if none is recognisable).
@@ -59,10 +64,8 @@ pub fn item_start(text: &str, pos: usize) -> usize {
 
 /// Where the first declaration after the line holding `pos` starts.
 pub fn next_item(text: &str, pos: usize) -> Option<usize> {
-    let line_end = text[pos.min(text.len())..]
-        .find('\n')
-        .map(|i| pos + i + 1)?;
-    item_starts(text).find(|&s| s >= line_end)
+    let next_line = line_starts(text).find(|&s| s > pos)?;
+    item_starts(text).find(|&s| s >= next_line)
 }
 
 /// What a user calls the thing a grammar rule matches.
@@ -232,10 +235,10 @@ fn describe_found(text: &str, pos: usize) -> String {
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
             .collect();
         format!("`{word}`")
-    } else if c == '\n' || c == '\r' {
+    } else if super::hidden::is_line_break(c) {
         "end of line".to_string()
     } else {
-        format!("`{c}`")
+        super::hidden::describe(c)
     }
 }
 
@@ -446,7 +449,7 @@ fn open_brace_line(text: &str, pos: usize) -> Option<usize> {
     let mut prev = '\0';
     for (i, c) in text[..pos.min(text.len())].char_indices() {
         match c {
-            '\n' => in_comment = false,
+            c if super::hidden::is_line_break(c) => in_comment = false,
             _ if in_comment => {}
             '"' if prev != '\\' => in_string = !in_string,
             '/' if !in_string && prev == '/' => in_comment = true,
@@ -458,7 +461,9 @@ fn open_brace_line(text: &str, pos: usize) -> Option<usize> {
         }
         prev = c;
     }
-    stack.last().map(|&i| text[..i].matches('\n').count() + 1)
+    stack
+        .last()
+        .map(|&i| line_starts(text).take_while(|&s| s <= i).count())
 }
 
 /// Builds the diagnostic, turning the commonest failures into a specific message and help.
@@ -479,9 +484,11 @@ fn refine(
     let found = describe_found(text, pos);
     let found_word = found.trim_matches('`');
     let next_char = text[pos.min(text.len())..].chars().next();
+    let is_break = super::hidden::is_line_break;
     let line_start = text[..pos.min(text.len())]
-        .rfind('\n')
-        .map(|i| i + 1)
+        .char_indices()
+        .rfind(|&(_, c)| is_break(c))
+        .map(|(i, c)| i + c.len_utf8())
         .unwrap_or(0);
 
     // A bad escape inside a string.
@@ -503,7 +510,7 @@ fn refine(
         - text[line_start..pos.min(text.len())]
             .matches("\\\"")
             .count();
-    if matches!(next_char, None | Some('\n' | '\r')) && quotes_before % 2 == 1 {
+    if next_char.is_none_or(is_break) && quotes_before % 2 == 1 {
         let open = line_start + text[line_start..pos].rfind('"').unwrap_or(0);
         return Diagnostic::new(Code::Syntax, span_of(open, pos), "unterminated string")
             .with_label("this string is not closed")
@@ -700,17 +707,18 @@ fn refine(
             }
         }
     }
-    let end = if matches!(next_char, None | Some('\n' | '\r')) {
-        pos + 1
-    } else {
-        pos + found_word.len().max(1)
+    let end = match next_char {
+        None => pos + 1,
+        Some(c) if is_break(c) => pos + 1,
+        Some(c) if is_ident_char(c) => pos + found_word.len(),
+        Some(c) => pos + c.len_utf8(),
     };
     let expected = join_or(&words);
     // When what was found is on a later line, the mistake is at the end of the line before:
     // point there, as a missing `;` is missing after the last word, not before the next one.
     let gap = &text[prev_end..pos.min(text.len())];
     let only_tokens = words.iter().all(|w| w.starts_with('`'));
-    let (span, label) = if prev_end > 0 && gap.contains('\n') && only_tokens {
+    let (span, label) = if prev_end > 0 && gap.contains(is_break) && only_tokens {
         (
             span_of(prev_end, prev_end + 1),
             format!("expected {expected} here"),

@@ -5,12 +5,16 @@
 
 use super::grammar::Rule;
 use crate::ast::*;
-use crate::diagnostic::{FileId, Span};
+use crate::diagnostic::{Code, Diagnostic, FileId, Span};
+use crate::limits::MAX_NAME_CHARS;
 use pest::iterators::Pair;
+use std::cell::RefCell;
 
 struct Ctx {
     file: FileId,
     offset: usize,
+    /// Names over [`MAX_NAME_CHARS`], one CP0112 each.
+    too_long: RefCell<Vec<Diagnostic>>,
 }
 
 impl Ctx {
@@ -20,9 +24,16 @@ impl Ctx {
     }
 
     fn ident(&self, p: Pair<Rule>) -> Ident {
+        let span = self.span(&p);
+        // Identifiers are ASCII: bytes are characters.
+        if p.as_str().len() > MAX_NAME_CHARS {
+            self.too_long
+                .borrow_mut()
+                .push(name_too_long(span, p.as_str().len()));
+        }
         Ident {
             name: p.as_str().to_string(),
-            span: self.span(&p),
+            span,
         }
     }
 
@@ -44,13 +55,39 @@ fn is_keyword(r: Rule) -> bool {
     format!("{r:?}").starts_with("kw_")
 }
 
-pub fn lower_policy(p: Pair<Rule>, file: FileId, offset: usize, out: &mut PolicyAst) {
-    let cx = Ctx { file, offset };
+/// Lowers a parsed policy into `out`; a CP0112 for each name over the length limit goes to
+/// `too_long`.
+pub fn lower_policy(
+    p: Pair<Rule>,
+    file: FileId,
+    offset: usize,
+    out: &mut PolicyAst,
+    too_long: &mut Vec<Diagnostic>,
+) {
+    let cx = Ctx {
+        file,
+        offset,
+        too_long: RefCell::new(std::mem::take(too_long)),
+    };
     for item in inner(p) {
         if let Some(i) = lower_item(&cx, item) {
             out.items.push(i);
         }
     }
+    *too_long = cx.too_long.into_inner();
+}
+
+#[cold]
+fn name_too_long(span: Span, len: usize) -> Diagnostic {
+    Diagnostic::new(
+        Code::Limit,
+        span,
+        format!("this name is {len} characters long, more than the limit of {MAX_NAME_CHARS}"),
+    )
+    .with_label("name too long")
+    .with_help(format!(
+        "use a name of at most {MAX_NAME_CHARS} characters; say more in a comment"
+    ))
 }
 
 fn lower_item(cx: &Ctx, p: Pair<Rule>) -> Option<Item> {
