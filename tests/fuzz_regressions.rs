@@ -110,12 +110,19 @@ fn the_scale_generator_writes_valid_worlds() {
         let world = harness::scale::generate(&data);
         let policy = match casepol::Policy::from_source("scale.casepol", &world.policy) {
             Ok(p) => p,
-            Err(e) => panic!("seed {seed}: the generated policy does not check:\n{}\n{}", world.policy, e.render()),
+            Err(e) => panic!(
+                "seed {seed}: the generated policy does not check:\n{}\n{}",
+                world.policy,
+                e.render()
+            ),
         };
         checked += 1;
-        let entities = policy
-            .load_entities(&world.entities)
-            .unwrap_or_else(|e| panic!("seed {seed}: the entities do not load: {e:?}\n{}", world.entities));
+        let entities = policy.load_entities(&world.entities).unwrap_or_else(|e| {
+            panic!(
+                "seed {seed}: the entities do not load: {e:?}\n{}",
+                world.entities
+            )
+        });
         loaded += 1;
         for r in &world.requests {
             match policy.is_allowed(&entities, r).allowed {
@@ -126,6 +133,8 @@ fn the_scale_generator_writes_valid_worlds() {
         harness::scale(&data);
     }
     assert_eq!((checked, loaded), (64, 64));
-    assert!(allowed > 0 && denied > 0, "allowed {allowed}, denied {denied}");
+    assert!(
+        allowed > 0 && denied > 0,
+        "allowed {allowed}, denied {denied}"
+    );
 }
-

@@ -152,10 +152,19 @@ impl Namer {
 /// the last one's image modulo 256, and the three around 256. Sorted, without repeats.
 fn edges(n: usize) -> Vec<usize> {
     let last = n.saturating_sub(1);
-    let mut v: Vec<usize> = [0, 1, last.saturating_sub(1), last, last % 256, 255, 256, 257]
-        .into_iter()
-        .filter(|&i| i < n)
-        .collect();
+    let mut v: Vec<usize> = [
+        0,
+        1,
+        last.saturating_sub(1),
+        last,
+        last % 256,
+        255,
+        256,
+        257,
+    ]
+    .into_iter()
+    .filter(|&i| i < n)
+    .collect();
     v.sort_unstable();
     v.dedup();
     v
@@ -242,7 +251,11 @@ pub fn generate(data: &[u8]) -> World {
     }
     let _ = writeln!(p, "}}");
     for k in 0..r.kinds {
-        let parent = if k == 0 { "Case".to_string() } else { kind(k - 1) };
+        let parent = if k == 0 {
+            "Case".to_string()
+        } else {
+            kind(k - 1)
+        };
         let _ = writeln!(
             p,
             "resource {} under {parent} {{ inherit read, write; }}",
@@ -484,7 +497,11 @@ pub fn generate(data: &[u8]) -> World {
         }
     }
     if r.unknown_len > 0 {
-        requests.push(Request::new(&"u".repeat(r.unknown_len), &act(0), Some("c0")));
+        requests.push(Request::new(
+            &"u".repeat(r.unknown_len),
+            &act(0),
+            Some("c0"),
+        ));
     }
     World {
         recipe: r,
@@ -523,8 +540,12 @@ pub fn scale(data: &[u8]) {
     for request in &world.requests {
         super::decide(&policy, &entities, request);
         // `actions` answers every action at once; each must be the decision of that action.
-        if let (Some(resource), true) = (&request.resource, request.action == world_first_action(&world)) {
-            if let Ok(all) = query.actions(&request.principal, resource, request.module.as_deref()) {
+        if let (Some(resource), true) = (
+            &request.resource,
+            request.action == world_first_action(&world),
+        ) {
+            if let Ok(all) = query.actions(&request.principal, resource, request.module.as_deref())
+            {
                 for (action, d) in all.iter().filter(|(a, _)| is_edge(&world, a)) {
                     let mut single = request.clone();
                     single.action = action.clone();
