@@ -62,6 +62,59 @@ def case_args(case: Path):
     return policy, entities, request
 
 
+# The fields of a `scale` recipe, in the order fuzz/src/scale.rs reads them. Each is a count
+# except `identical_rules` and `one_line` (flags) and `name_pad` (a selector byte, then a count).
+SCALE_FIELDS = ["roles", "relations", "actions", "permissions", "modules", "groups", "kinds",
+                "casetypes", "states", "rules", "identical_rules", "attrs", "variants",
+                "name_pad", "one_line", "table_columns", "cell_entries", "users", "cases",
+                "documents", "levels", "codes_per_level", "terms", "unknown_len"]
+
+
+def scale_count(n: int) -> bytes:
+    """Bytes that `Bytes::count` reads as `n` (before the field's own cap and offset)."""
+    if n < 8:
+        return bytes([0, n])
+    if 254 <= n <= 258:
+        return bytes([200, n - 254])
+    if n <= 510 and n % 2 == 0:
+        return bytes([128, n // 2])
+    u = (n + 15) // 16
+    return bytes([255, u >> 8, u & 0xFF])
+
+
+def scale_recipe(**fields: int) -> bytes:
+    """A `scale` input. Fields left out are zero; counts with an offset of one (`roles`,
+    `actions`, ...) are written as given, so `actions=256` declares 257 actions."""
+    out = b""
+    for f in SCALE_FIELDS:
+        v = fields.get(f, 0)
+        if f in ("identical_rules", "one_line"):
+            out += bytes([1 if v else 0])
+        elif f == "name_pad":
+            out += bytes([255]) + scale_count(v) if v else bytes([0])
+        else:
+            out += scale_count(v)
+    return out
+
+
+SCALE_SEEDS = {
+    "small": {},
+    "permissions-257": {"permissions": 257, "users": 1},
+    "actions-257": {"actions": 256, "modules": 2, "permissions": 2},
+    "roles-256": {"roles": 255, "relations": 1, "table_columns": 7},
+    "identical-rules": {"rules": 3000, "identical_rules": 1, "actions": 600},
+    "wide-table": {"roles": 256, "states": 60, "table_columns": 256, "cell_entries": 600},
+    "long-names": {"name_pad": 70000, "one_line": 1},
+    "many-attributes": {"attrs": 2000, "groups": 300, "cases": 2000},
+    "deep-code": {"levels": 1000000, "kinds": 1, "documents": 300},
+    "wide-code": {"levels": 3, "codes_per_level": 100, "kinds": 3, "documents": 2000},
+    "many-terms": {"terms": 80000, "levels": 3},
+    "long-unknown-principal": {"unknown_len": 70000, "users": 2000},
+    "one-line-unused": {"actions": 600, "permissions": 600, "one_line": 1},
+    "many-case-types": {"casetypes": 60, "states": 60, "modules": 40, "actions": 600},
+}
+
+
 def main() -> None:
     shutil.rmtree(OUT, ignore_errors=True)
 
@@ -138,6 +191,10 @@ def main() -> None:
         write("end_to_end", name_for(j), ent_policy + NUL + j.read_bytes())
     for d in sorted((ROOT / "tests" / "data" / "multi" / "ok").iterdir()):
         write("end_to_end", name_for(d), policy_dir_text(d))
+
+    # scale: recipes of counts (fuzz/src/scale.rs), one per size that once went wrong.
+    for name, recipe in SCALE_SEEDS.items():
+        write("scale", name, scale_recipe(**recipe))
 
     for t in sorted(OUT.iterdir()):
         files = list(t.iterdir())

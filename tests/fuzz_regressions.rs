@@ -2,7 +2,7 @@
 //! as its fuzz target, so a fixed bug stays fixed.
 //!
 //! `tests/data/fuzz_regressions/<target>/<name>` holds one minimised input; `<target>` is the
-//! fuzz target that found it (`parse`, `check`, `entities`, `end_to_end`) and the file runs
+//! fuzz target that found it (`parse`, `check`, `entities`, `end_to_end`, `scale`) and the file runs
 //! through `fuzz/src/lib.rs`, the very function that target calls. docs/fuzzing.md lists each
 //! finding and its fix. Policy inputs also have their diagnostics snapshotted, so the message
 //! a person would see for them is read and kept.
@@ -17,11 +17,12 @@ use std::time::{Duration, Instant};
 /// What a fuzz target does with one input.
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 4] = [
+const TARGETS: [(&str, Target); 5] = [
     ("parse", harness::parse),
     ("check", harness::check),
     ("entities", harness::entities),
     ("end_to_end", harness::end_to_end),
+    ("scale", harness::scale),
 ];
 
 /// The fuzzers ran with `-timeout=10`; a saved input must finish well inside that here too,
@@ -89,4 +90,51 @@ fn saved_policy_inputs_get_readable_diagnostics() {
             });
         }
     }
+}
+
+/// The `scale` generator is worth fuzzing only if what it writes is mostly valid: a recipe of
+/// small counts must give a policy that checks and entities that load, and its requests must
+/// reach every kind of decision. Without this, a slip in the generator would make every input
+/// stop at the checker and the target would test nothing past it.
+#[test]
+fn the_scale_generator_writes_valid_worlds() {
+    let mut checked = 0;
+    let mut loaded = 0;
+    let mut allowed = 0;
+    let mut denied = 0;
+    for seed in 0u32..64 {
+        // Small-count recipes: every "class" byte below 128 keeps its count under 8.
+        let data: Vec<u8> = (0..64u32)
+            .map(|i| (seed.wrapping_mul(2654435761).rotate_left(i) % 128) as u8)
+            .collect();
+        let world = harness::scale::generate(&data);
+        let policy = match casepol::Policy::from_source("scale.casepol", &world.policy) {
+            Ok(p) => p,
+            Err(e) => panic!(
+                "seed {seed}: the generated policy does not check:\n{}\n{}",
+                world.policy,
+                e.render()
+            ),
+        };
+        checked += 1;
+        let entities = policy.load_entities(&world.entities).unwrap_or_else(|e| {
+            panic!(
+                "seed {seed}: the entities do not load: {e:?}\n{}",
+                world.entities
+            )
+        });
+        loaded += 1;
+        for r in &world.requests {
+            match policy.is_allowed(&entities, r).allowed {
+                true => allowed += 1,
+                false => denied += 1,
+            }
+        }
+        harness::scale(&data);
+    }
+    assert_eq!((checked, loaded), (64, 64));
+    assert!(
+        allowed > 0 && denied > 0,
+        "allowed {allowed}, denied {denied}"
+    );
 }

@@ -255,3 +255,6 @@ fn fixed_policy() -> &'static (Policy, Entities) {
         (policy, entities)
     })
 }
+
+pub mod scale;
+pub use scale::scale;
