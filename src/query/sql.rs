@@ -155,10 +155,29 @@ impl Writer<'_> {
                 format!("{column} = ANY({p})")
             }
             (_, Dialect::Sqlite) => {
-                // Serialising strings cannot fail; were it to, the empty set matches nothing.
-                let json = serde_json::to_string(values).unwrap_or_else(|_| "[]".into());
-                let p = self.bind(Param::Text(json));
-                format!("{column} IN (SELECT value FROM json_each({p}))")
+                // Some SQLite versions (3.40, for one) cut a JSON string at an escaped U+0000, so
+                // `"ab\u0000c"` would match `ab`. A value holding U+0000 is therefore a parameter
+                // of its own: a bound text keeps its length, and compares whole.
+                let (cut, whole): (Vec<&String>, Vec<&String>) =
+                    values.iter().partition(|v| v.contains('\0'));
+                let mut alts = Vec::new();
+                match whole.as_slice() {
+                    [] => {}
+                    [one] => alts.push(format!("{column} = {}", self.param(one))),
+                    _ => {
+                        // Serialising strings cannot fail; were it to, the set would match nothing.
+                        let json = serde_json::to_string(&whole).unwrap_or_else(|_| "[]".into());
+                        let p = self.bind(Param::Text(json));
+                        alts.push(format!("{column} IN (SELECT value FROM json_each({p}))"));
+                    }
+                }
+                for v in cut {
+                    alts.push(format!("{column} = {}", self.param(v)));
+                }
+                match alts.len() {
+                    1 => alts.pop().unwrap_or_default(),
+                    _ => format!("({})", alts.join(" OR ")),
+                }
             }
         }
     }
