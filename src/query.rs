@@ -1,11 +1,17 @@
-//! Queries over a policy and its entities: who may act on a resource ([`who_can`]), which
-//! actions a user may take on one ([`actions`]), which resources a user may act on ([`List`]),
-//! and, with the resource left unknown, a residual condition ([`residual`]) that [`sql`]
-//! compiles to a `WHERE` clause. docs/queries.md describes them.
+//! Queries over a policy and its entities: who may act on a resource, which actions a user may
+//! take on one, which resources a user may act on, and, with the resource left unknown, a
+//! residual condition ([`Residual`]) that [`sql`] compiles to a `WHERE` clause. [`Query`] is the
+//! front door; docs/queries.md describes the queries.
 //!
 //! Every query fails closed: an unknown name is a [`QueryError`], never an empty answer that
 //! looks like a deny or a full one that looks like an allow. Decisions come from the VM
 //! (`vm::decide`), so a query never disagrees with `check`.
+//!
+//! Ids mean something only to the policy and the entities they were resolved against, so no
+//! public function takes one: [`Query`] resolves names and checks that its entities were loaded
+//! for its policy, a [`Listing`] keeps the policy, entities and index it was built from, and a
+//! [`Residual`] carries the stamp of its policy, which [`Residual::eval`], [`Residual::json`]
+//! and [`sql::compile`] check. Mixing them is an error, never an answer.
 
 pub mod residual;
 pub mod sql;
@@ -19,7 +25,9 @@ use crate::request::Resolved;
 use crate::vm::{self, Decision, Layer, Reason};
 use serde::Serialize;
 
-pub use residual::{residual, Cond, Residual};
+use residual::residual;
+pub use residual::{Cond, Residual};
+use std::sync::OnceLock;
 
 /// A query that names something the policy or the entities do not have.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -42,6 +50,8 @@ pub enum QueryErrorKind {
     UnknownKind,
     /// The entities were loaded for another policy.
     MismatchedEntities,
+    /// A residual was used with a policy other than the one that computed it.
+    MismatchedPolicy,
 }
 
 impl std::fmt::Display for QueryError {
@@ -76,13 +86,45 @@ fn error(kind: QueryErrorKind, message: String, help: Option<String>) -> QueryEr
     }
 }
 
+/// Entities only mean something to the policy that loaded them: anything else is an error,
+/// never an empty (or wrong) answer.
+pub(crate) fn same_policy(policy: &CompiledPolicy, entities: &Entities) -> Result<(), QueryError> {
+    if entities.policy_stamp == policy.stamp {
+        return Ok(());
+    }
+    let e = crate::request::mismatched();
+    Err(QueryError {
+        kind: QueryErrorKind::MismatchedEntities,
+        message: "the entities were loaded for another policy".into(),
+        help: e.help,
+    })
+}
+
+/// A residual only means something to the policy that computed it: its kinds, case types,
+/// attributes and relations are that policy's ids.
+pub(crate) fn residual_of(policy: &CompiledPolicy, residual: &Residual) -> Result<(), QueryError> {
+    if residual.policy_stamp() == policy.stamp {
+        return Ok(());
+    }
+    Err(QueryError {
+        kind: QueryErrorKind::MismatchedPolicy,
+        message: "the residual was computed for another policy".into(),
+        help: Some(
+            "compile, evaluate and print a residual with the policy that computed it; after a reload, compute it again"
+                .into(),
+        ),
+    })
+}
+
 fn did_you_mean<'a>(name: &str, cands: impl IntoIterator<Item = &'a str>) -> Option<String> {
     suggest(name, cands).map(|s| format!("did you mean `{s}`?"))
 }
 
-/// The names of a query, resolved to ids. Each resolver fails closed with a message that says
-/// what is wrong and how to fix it.
-pub fn resolve_principal(
+// The names of a query, resolved to ids. Each resolver fails closed with a message that says
+// what is wrong and how to fix it. The ids stay inside this module: `Query` checks that the
+// policy and the entities belong together before it resolves anything.
+
+fn resolve_principal(
     policy: &CompiledPolicy,
     entities: &Entities,
     name: &str,
@@ -115,7 +157,7 @@ pub fn resolve_principal(
 }
 
 /// Resolves an action. An account permission is an error: it takes no resource.
-pub fn resolve_action(policy: &CompiledPolicy, name: &str) -> Result<u32, QueryError> {
+fn resolve_action(policy: &CompiledPolicy, name: &str) -> Result<u32, QueryError> {
     if let Some(&a) = policy.action_index.get(name) {
         return Ok(a);
     }
@@ -146,10 +188,7 @@ pub fn resolve_action(policy: &CompiledPolicy, name: &str) -> Result<u32, QueryE
     ))
 }
 
-pub fn resolve_module(
-    policy: &CompiledPolicy,
-    name: Option<&str>,
-) -> Result<Option<u32>, QueryError> {
+fn resolve_module(policy: &CompiledPolicy, name: Option<&str>) -> Result<Option<u32>, QueryError> {
     let Some(name) = name else { return Ok(None) };
     if let Some(&m) = policy.module_index.get(name) {
         return Ok(Some(m));
@@ -172,7 +211,7 @@ pub fn resolve_module(
     ))
 }
 
-pub fn resolve_resource(entities: &Entities, name: &str) -> Result<u32, QueryError> {
+fn resolve_resource(entities: &Entities, name: &str) -> Result<u32, QueryError> {
     if let Some(&r) = entities.resource_index.get(name) {
         return Ok(r);
     }
@@ -192,7 +231,7 @@ pub fn resolve_resource(entities: &Entities, name: &str) -> Result<u32, QueryErr
 }
 
 /// Resolves a kind (`case` or `resource` declaration) by its name, case-sensitively.
-pub fn resolve_kind(policy: &CompiledPolicy, name: &str) -> Result<KindId, QueryError> {
+fn resolve_kind(policy: &CompiledPolicy, name: &str) -> Result<KindId, QueryError> {
     let p = policy.ir();
     if let Some(k) = p.kinds.iter().position(|k| k.name == name) {
         return Ok(KindId(k as u32));
@@ -250,7 +289,9 @@ fn resource_subjects(
 /// the access codes) are evaluated once, and each action then costs a few mask lookups.
 ///
 /// Each decision equals `vm::decide` for that action, layer and reason included.
-pub fn actions(
+// INVARIANT: the caller checked that the entities belong to the policy and resolved the ids
+// against them (`Query::actions`).
+fn actions(
     policy: &CompiledPolicy,
     entities: &Entities,
     principal: u32,
@@ -380,28 +421,34 @@ pub fn actions(
 // ---- list -----------------------------------------------------------------------------------
 
 /// The resources of an entities file in a stable order, for listing and pagination: sorted by
-/// id, comparing bytes (the order of SQL `ORDER BY id` under a binary collation). Build it once
-/// per entities and list from it as often as needed.
+/// id, comparing bytes (the order of SQL `ORDER BY id` under a binary collation). A [`Query`]
+/// builds it once, at its first listing, and lists from it as often as asked.
 #[derive(Debug, Clone)]
-pub struct Index {
+struct Index {
     order: Vec<u32>,
+    /// The stamp of the entities it orders.
+    entities: u64,
 }
 
 impl Index {
-    pub fn new(entities: &Entities) -> Index {
+    fn new(entities: &Entities) -> Index {
         let mut order: Vec<u32> = (0..entities.resources.len() as u32).collect();
         order.sort_unstable_by(|&a, &b| entities.resource_id(a).cmp(entities.resource_id(b)));
-        Index { order }
+        Index {
+            order,
+            entities: entities.stamp,
+        }
     }
 }
 
 /// What to list: the resources (optionally of one kind) a principal may perform an action on.
+// INVARIANT: the ids were resolved against the entities of the `Listing` that holds it.
 #[derive(Debug, Clone, Copy)]
-pub struct List {
-    pub principal: u32,
-    pub action: u32,
-    pub module: Option<u32>,
-    pub kind: Option<KindId>,
+struct List {
+    principal: u32,
+    action: u32,
+    module: Option<u32>,
+    kind: Option<KindId>,
 }
 
 /// One page of a listing: resource ids (indices into the entities), and the cursor for the next
@@ -419,7 +466,7 @@ impl List {
     ///
     /// The cursor `after` need not be the id of an existing resource: listing resumes at the
     /// first id that sorts after it, so a page boundary survives the deletion of its resource.
-    pub fn iter<'a>(
+    fn iter<'a>(
         self,
         policy: &'a CompiledPolicy,
         entities: &'a Entities,
@@ -455,7 +502,7 @@ impl List {
     }
 
     /// At most `limit` allowed resources after `after`, and the cursor for the next page.
-    pub fn page(
+    fn page(
         self,
         policy: &CompiledPolicy,
         entities: &Entities,
@@ -556,7 +603,9 @@ pub struct GroupVia {
 /// Who may perform `action` on `resource` through `module`: every allowed user, with the
 /// subjects that let them in (roles with the groups in scope that grant them, relations held),
 /// the matching rules, and the codes that meet the effective access codes.
-pub fn who_can(
+// INVARIANT: the caller checked that the entities belong to the policy and resolved the ids
+// against them (`Query::who_can`).
+fn who_can(
     policy: &CompiledPolicy,
     entities: &Entities,
     action: u32,
@@ -835,30 +884,54 @@ fn scope_text(policy: &CompiledPolicy, g: u32) -> String {
 /// assert_eq!(q.list("ann", "view", None, None).unwrap().ids(), ["n1", "n2"]);
 /// assert!(q.list("ann", "delete", None, None).is_err()); // unknown action: an error, not []
 /// ```
+///
+/// Nothing outside this module takes ids, so none can be resolved against one policy or
+/// entities file and used with another: the functions under `Query` are private,
+///
+/// ```compile_fail,E0603
+/// let _ = casepol::query::actions;
+/// ```
+///
+/// and a [`Listing`] or a [`Residual`] cannot be put together by hand.
+///
+/// ```compile_fail,E0451
+/// # fn f(r: casepol::query::Residual) {
+/// let forged = casepol::query::Residual { cond: casepol::query::Cond::True, ..r };
+/// # }
+/// ```
 pub struct Query<'a> {
-    pub policy: &'a CompiledPolicy,
-    pub entities: &'a Entities,
+    policy: &'a CompiledPolicy,
+    entities: &'a Entities,
+    /// The resources in id order, sorted at the first listing and shared by every listing after.
+    index: OnceLock<Index>,
 }
 
-/// A resolved `list` request with its index, ready to page through.
-pub struct Listing<'a> {
-    pub policy: &'a CompiledPolicy,
-    pub entities: &'a Entities,
-    pub list: List,
-    pub index: Index,
+/// A resolved `list` request, ready to page through. It keeps the policy, the entities and the
+/// order it was resolved against, so its pages always come from them.
+pub struct Listing<'q> {
+    policy: &'q CompiledPolicy,
+    entities: &'q Entities,
+    list: List,
+    index: &'q Index,
 }
 
 impl Listing<'_> {
-    /// Allowed resources after the cursor `after` (see [`List::iter`]).
+    /// Allowed resources after the cursor `after`, as positions in the entities
+    /// ([`Entities::resource_id`] gives their ids), lazily: each step decides resources until one
+    /// is allowed.
+    ///
+    /// The cursor `after` need not be the id of an existing resource: listing resumes at the
+    /// first id that sorts after it, so a page boundary survives the deletion of its resource.
     pub fn iter<'s>(&'s self, after: Option<&str>) -> impl Iterator<Item = u32> + 's {
         self.list
-            .iter(self.policy, self.entities, &self.index, after)
+            .iter(self.policy, self.entities, self.index, after)
     }
 
-    /// One page of at most `limit` resources (see [`List::page`]).
+    /// One page of at most `limit` resources after the cursor `after`, and the cursor for the
+    /// next page.
     pub fn page(&self, after: Option<&str>, limit: usize) -> Page {
         self.list
-            .page(self.policy, self.entities, &self.index, after, limit)
+            .page(self.policy, self.entities, self.index, after, limit)
     }
 
     /// Every allowed resource id, in order.
@@ -870,25 +943,18 @@ impl Listing<'_> {
 }
 
 impl<'a> Query<'a> {
-    /// Entities only mean something to the policy that loaded them: anything else is an error,
-    /// never an empty (or wrong) answer.
-    fn same_policy(&self) -> Result<(), QueryError> {
-        if self.entities.policy_stamp == self.policy.stamp {
-            return Ok(());
-        }
-        let e = crate::request::mismatched();
-        Err(QueryError {
-            kind: QueryErrorKind::MismatchedEntities,
-            message: "the entities were loaded for another policy".into(),
-            help: e.help,
-        })
-    }
-
+    /// The queries of `entities` under `policy`. Every query checks that the entities were
+    /// loaded for this policy, and is an error when they were not.
     pub fn new(policy: &'a crate::Policy, entities: &'a Entities) -> Query<'a> {
         Query {
             policy: policy.compiled(),
             entities,
+            index: OnceLock::new(),
         }
+    }
+
+    fn same_policy(&self) -> Result<(), QueryError> {
+        same_policy(self.policy, self.entities)
     }
 
     /// Who may perform `action` on `resource` through `module`.
@@ -947,14 +1013,15 @@ impl<'a> Query<'a> {
             .collect())
     }
 
-    /// The resources (of `kind`, when given) that `principal` may perform `action` on.
+    /// The resources (of `kind`, when given) that `principal` may perform `action` on. The
+    /// first listing of a `Query` sorts the resources by id; later ones reuse that order.
     pub fn list(
         &self,
         principal: &str,
         action: &str,
         module: Option<&str>,
         kind: Option<&str>,
-    ) -> Result<Listing<'a>, QueryError> {
+    ) -> Result<Listing<'_>, QueryError> {
         self.same_policy()?;
         let list = List {
             principal: resolve_principal(self.policy, self.entities, principal)?,
@@ -962,11 +1029,15 @@ impl<'a> Query<'a> {
             module: resolve_module(self.policy, module)?,
             kind: kind.map(|k| resolve_kind(self.policy, k)).transpose()?,
         };
+        let index = self.index.get_or_init(|| Index::new(self.entities));
+        // INVARIANT: the fields of a `Query` are private and never reassigned, so its index
+        // orders its own entities.
+        debug_assert_eq!(index.entities, self.entities.stamp);
         Ok(Listing {
             policy: self.policy,
             entities: self.entities,
             list,
-            index: Index::new(self.entities),
+            index,
         })
     }
 
@@ -999,8 +1070,7 @@ impl<'a> Query<'a> {
         module: Option<&str>,
         dialect: sql::Dialect,
     ) -> Result<sql::Filter, QueryError> {
-        self.same_policy()?;
         let r = self.residual(principal, action, module)?;
-        Ok(sql::compile(self.policy, &r, dialect))
+        sql::compile(self.policy, &r, dialect)
     }
 }

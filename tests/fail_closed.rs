@@ -1,7 +1,7 @@
 //! Fail closed: every error on the decision path is a deny (or an error), never an allow, in
-//! every entry point an application can use: `is_allowed`, `resolve` + `decide`, and `explain`.
-//! One test per kind of error; the bad-input catalogue (`tests/bad_input.rs`) covers the
-//! command line.
+//! every entry point an application can use: `is_allowed`, `resolve` + `decide`, `explain`, and
+//! the queries. One test per kind of error; the bad-input catalogue (`tests/bad_input.rs`)
+//! covers the command line.
 
 use casepol::request::RequestErrorKind;
 use casepol::{Decision, Layer, Policy, Reason, Request};
@@ -242,4 +242,145 @@ fn queries_with_entities_of_another_policy() {
         Some(kind)
     );
     assert_eq!(other.residual("ann", "view", None).unwrap_err().kind, kind);
+}
+
+/// A policy before a reload; the reload adds `deny Contractor: export;`.
+const BEFORE_RELOAD: &str = r#"
+    role Staff, Contractor;
+    action view, export;
+    group Employees { grants Staff; }
+    group Contractors { grants Contractor; }
+    resource Note { attr title: string; }
+    allow Staff, Contractor: view, export;
+"#;
+
+const RELOAD_ENTITIES: &str = r#"{
+    "users": [{"id": "carl", "groups": ["Contractors"]}, {"id": "sue", "groups": ["Employees"]}],
+    "resources": [{"id": "n1", "kind": "Note", "attrs": {"title": "t"}}]
+}"#;
+
+/// After a reload that adds a deny, the entities loaded with the new policy and asked with the
+/// stale one: every public query entry point is an error, never the stale policy's allow. (On
+/// the code before this test, `query::actions` allowed the contractor to export and the SQL
+/// filter was `WHERE r.kind = ?1`.)
+#[test]
+fn every_query_refuses_entities_of_another_policy() {
+    use casepol::query::sql::{self, Dialect};
+    use casepol::query::{Query, QueryError, QueryErrorKind};
+    let stale = Policy::from_source("stale.casepol", BEFORE_RELOAD).unwrap();
+    let reloaded = Policy::from_source(
+        "reloaded.casepol",
+        &format!("{BEFORE_RELOAD}\ndeny Contractor: export;"),
+    )
+    .unwrap();
+    let entities = reloaded.load_entities(RELOAD_ENTITIES).unwrap();
+    // The two policies do differ on the question: the stale one, with its own entities, lets
+    // the contractor export; the reloaded one does not.
+    let stale_entities = stale.load_entities(RELOAD_ENTITIES).unwrap();
+    let before = Query::new(&stale, &stale_entities);
+    assert_eq!(
+        before.allowed_actions("carl", "n1", None).unwrap(),
+        ["view", "export"]
+    );
+    assert_eq!(
+        before
+            .filter("carl", "export", None, Dialect::Sqlite)
+            .unwrap()
+            .where_clause,
+        "r.kind = ?1"
+    );
+    let after = Query::new(&reloaded, &entities);
+    assert_eq!(after.allowed_actions("carl", "n1", None).unwrap(), ["view"]);
+    assert!(after
+        .list("carl", "export", None, None)
+        .unwrap()
+        .ids()
+        .is_empty());
+    for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+        let filter = after.filter("carl", "export", None, dialect).unwrap();
+        assert_eq!(filter.where_clause, "FALSE");
+    }
+
+    // The stale policy with the reloaded entities: every query is the same error.
+    let mismatched = |e: QueryError| {
+        assert_eq!(e.kind, QueryErrorKind::MismatchedEntities, "{e}");
+        assert_eq!(e.message, "the entities were loaded for another policy");
+        assert!(e
+            .help
+            .is_some_and(|h| h.contains("load entities with the policy")));
+    };
+    let q = Query::new(&stale, &entities);
+    mismatched(q.who_can("export", "n1", None).unwrap_err());
+    mismatched(q.actions("carl", "n1", None).unwrap_err());
+    mismatched(q.allowed_actions("carl", "n1", None).unwrap_err());
+    mismatched(q.list("carl", "export", None, None).err().unwrap());
+    mismatched(q.list("carl", "export", None, Some("Note")).err().unwrap());
+    mismatched(q.residual("carl", "export", None).unwrap_err());
+    for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+        mismatched(q.filter("carl", "export", None, dialect).unwrap_err());
+    }
+    // Unknown names do not get past the check either: the mix is reported first.
+    mismatched(q.actions("nobody", "n1", None).unwrap_err());
+    mismatched(sql::tables(stale.compiled(), &entities).unwrap_err());
+    assert!(sql::tables(reloaded.compiled(), &entities).is_ok());
+
+    // A residual computed by the reloaded policy, used with the stale one: its ids are the
+    // reloaded policy's, so compiling, printing or evaluating it with another is an error.
+    let residual = after.residual("carl", "export", None).unwrap();
+    let other_policy = |e: QueryError| {
+        assert_eq!(e.kind, QueryErrorKind::MismatchedPolicy, "{e}");
+        assert_eq!(e.message, "the residual was computed for another policy");
+        assert!(e.help.is_some());
+    };
+    for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+        other_policy(sql::compile(stale.compiled(), &residual, dialect).unwrap_err());
+        assert!(sql::compile(reloaded.compiled(), &residual, dialect).is_ok());
+    }
+    other_policy(residual.json(stale.compiled()).err().unwrap());
+    assert!(residual.json(reloaded.compiled()).is_ok());
+    other_policy(residual.eval(stale.compiled(), &entities, 0).unwrap_err());
+    other_policy(
+        residual
+            .eval(stale.compiled(), &stale_entities, 0)
+            .unwrap_err(),
+    );
+    // Its own policy with entities loaded for another: the entities are refused.
+    mismatched(
+        residual
+            .eval(reloaded.compiled(), &stale_entities, 0)
+            .unwrap_err(),
+    );
+    // Its own policy and entities: the answer, and a position past the resources is an error.
+    assert_eq!(residual.eval(reloaded.compiled(), &entities, 0), Ok(false));
+    let past = residual
+        .eval(reloaded.compiled(), &entities, 1)
+        .unwrap_err();
+    assert_eq!(past.kind, QueryErrorKind::UnknownResource, "{past}");
+}
+
+/// Two loads of the same entities for the same policy: a `Query` keeps its own, so a listing
+/// never pages through one load with the order of another.
+#[test]
+fn a_listing_keeps_the_entities_it_was_built_from() {
+    use casepol::query::Query;
+    let policy = Policy::from_source("reload.casepol", BEFORE_RELOAD).unwrap();
+    let first = policy.load_entities(RELOAD_ENTITIES).unwrap();
+    // The same ids in another order, and one more resource.
+    let second = policy
+        .load_entities(&RELOAD_ENTITIES.replace(
+            r#""resources": [{"id": "n1","#,
+            r#""resources": [{"id": "n0", "kind": "Note", "attrs": {"title": "t"}}, {"id": "n1","#,
+        ))
+        .unwrap();
+    let q1 = Query::new(&policy, &first);
+    let q2 = Query::new(&policy, &second);
+    let l1 = q1.list("sue", "view", None, None).unwrap();
+    let l2 = q2.list("sue", "view", None, None).unwrap();
+    assert_eq!(l1.ids(), ["n1"]);
+    assert_eq!(l2.ids(), ["n0", "n1"]);
+    // A second listing of the same query reuses its order, and still gives its own entities.
+    assert_eq!(q1.list("carl", "view", None, None).unwrap().ids(), ["n1"]);
+    let page = l2.page(None, 1);
+    assert_eq!(page.next.as_deref(), Some("n0"));
+    assert_eq!(second.resource_id(page.resources[0]), "n0");
 }

@@ -2,14 +2,14 @@
 //! user may perform an action on, over the layout of docs/schema.*.sql.
 
 use super::*;
-use casepol::query::sql::Dialect;
+use casepol::query::sql::{Dialect, Param};
 use casepol::query::Query;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum DialectArg {
-    /// PostgreSQL: placeholders `$1`, `$2`, …
+    /// PostgreSQL: placeholders `$1`, `$2`, …; a set of values is one `text[]`
     Postgres,
-    /// SQLite: placeholders `?1`, `?2`, …
+    /// SQLite: placeholders `?1`, `?2`, …; a set of values is one JSON array
     Sqlite,
 }
 
@@ -45,7 +45,7 @@ struct FilterJson<'a> {
     select: String,
     #[serde(rename = "where")]
     where_clause: &'a str,
-    params: &'a [String],
+    params: &'a [Param],
     residual: casepol::query::residual::ResidualJson<'a>,
 }
 
@@ -63,18 +63,27 @@ pub(super) fn filter(args: &FilterArgs) -> Exit {
         Ok(r) => r,
         Err(e) => return who_can::query_error(e),
     };
-    let filter = casepol::query::sql::compile(policy.compiled(), &residual, dialect);
+    let filter = match casepol::query::sql::compile(policy.compiled(), &residual, dialect) {
+        Ok(f) => f,
+        Err(e) => return who_can::query_error(e),
+    };
     let written = match args.format {
-        Format::Json => emit(
-            &serde_json::to_string_pretty(&FilterJson {
-                dialect: filter.dialect,
-                select: filter.select(),
-                where_clause: &filter.where_clause,
-                params: &filter.params,
-                residual: residual.json(policy.compiled()),
-            })
-            .unwrap_or_default(),
-        ),
+        Format::Json => {
+            let residual = match residual.json(policy.compiled()) {
+                Ok(r) => r,
+                Err(e) => return who_can::query_error(e),
+            };
+            emit(
+                &serde_json::to_string_pretty(&FilterJson {
+                    dialect: filter.dialect,
+                    select: filter.select(),
+                    where_clause: &filter.where_clause,
+                    params: &filter.params,
+                    residual,
+                })
+                .unwrap_or_default(),
+            )
+        }
         // The parameters are printed as JSON, on a comment line: JSON escapes line breaks, so a
         // value cannot end the comment.
         Format::Human => emit(&format!(

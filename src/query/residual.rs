@@ -9,6 +9,7 @@
 //! one attribute merged, and the states of a case type that share a condition collapsed into one
 //! `case` test.
 
+use super::{residual_of, same_policy, QueryError, QueryErrorKind};
 use crate::bits::Bits;
 use crate::compile::{CScope, CompiledPolicy, Insn};
 use crate::entities::{AttrValue, Entities, Resource};
@@ -97,14 +98,47 @@ pub enum Cond {
 }
 
 /// The result of partial evaluation: who asks, and the condition on the resource.
+///
+/// Its condition names kinds, case types, attributes and relations by the ids of the policy
+/// that computed it, so only `Query::residual` makes one, and every use checks the policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Residual {
-    pub principal: String,
-    pub action: String,
-    pub module: Option<String>,
+    principal: String,
+    action: String,
+    module: Option<String>,
+    codes: Vec<String>,
+    cond: Cond,
+    /// The stamp of the compiled policy that computed it.
+    policy: u64,
+}
+
+impl Residual {
+    /// The principal's id.
+    pub fn principal(&self) -> &str {
+        &self.principal
+    }
+
+    pub fn action(&self) -> &str {
+        &self.action
+    }
+
+    pub fn module(&self) -> Option<&str> {
+        self.module.as_deref()
+    }
+
     /// The principal's code set: their id, groups, units (with ancestors) and terms, sorted.
-    pub codes: Vec<String>,
-    pub cond: Cond,
+    pub fn codes(&self) -> &[String] {
+        &self.codes
+    }
+
+    /// The condition on the resource.
+    pub fn cond(&self) -> &Cond {
+        &self.cond
+    }
+
+    pub(crate) fn policy_stamp(&self) -> u64 {
+        self.policy
+    }
 }
 
 fn and(v: Vec<Cond>) -> Cond {
@@ -138,7 +172,9 @@ pub(crate) fn kind_chain(policy: &CompiledPolicy, k: KindId) -> Vec<KindId> {
 /// Partially evaluates the policy for a principal, an action and a module, with the resource
 /// unknown. For every resource `r` of the entities, `residual(..).eval(.., r)` equals the VM's
 /// decision (tests/queries.rs checks this on every shipped policy).
-pub fn residual(
+// INVARIANT: the caller checked that the entities belong to the policy and resolved the ids
+// against them (`Query::residual`).
+pub(crate) fn residual(
     policy: &CompiledPolicy,
     entities: &Entities,
     principal: u32,
@@ -189,6 +225,7 @@ pub fn residual(
         module: module.map(|m| p.modules[m as usize].name.clone()),
         codes,
         cond,
+        policy: policy.stamp,
     }
 }
 
@@ -651,9 +688,29 @@ fn junction(args: Vec<Cond>, is_and: bool) -> Cond {
 // ---- evaluation ---------------------------------------------------------------------------
 
 impl Residual {
-    /// Evaluates the residual on one resource of the entities. This reads the resource, its
-    /// parents and its case directly, without the compiled tables: tests compare it with the VM.
-    pub fn eval(&self, policy: &CompiledPolicy, entities: &Entities, resource: u32) -> bool {
+    /// Evaluates the residual on one resource of the entities, given by its position. This
+    /// reads the resource, its parents and its case directly, without the compiled tables: tests
+    /// compare it with the VM. The entities may be others than those the residual was computed
+    /// from (the principal and the codes are kept by name), but they must have been loaded for
+    /// the policy that computed it.
+    pub fn eval(
+        &self,
+        policy: &CompiledPolicy,
+        entities: &Entities,
+        resource: u32,
+    ) -> Result<bool, QueryError> {
+        residual_of(policy, self)?;
+        same_policy(policy, entities)?;
+        if resource as usize >= entities.resources.len() {
+            return Err(QueryError {
+                kind: QueryErrorKind::UnknownResource,
+                message: format!(
+                    "no resource at position {resource}: the entities hold {}",
+                    entities.resources.len()
+                ),
+                help: Some("evaluate at a position below the number of resources".into()),
+            });
+        }
         let mut chain: Vec<&Resource> = vec![&entities.resources[resource as usize]];
         while let Some(parent) = chain.last().and_then(|r| r.parent) {
             if chain.len() > crate::limits::MAX_KIND_DEPTH + 1 {
@@ -669,15 +726,17 @@ impl Residual {
             principal,
             codes: &self.codes,
         };
-        ctx.eval(&self.cond)
+        Ok(ctx.eval(&self.cond))
     }
 
-    /// The residual as JSON (docs/queries.md), for `serde_json::to_string` and friends.
-    pub fn json<'a>(&'a self, policy: &'a CompiledPolicy) -> ResidualJson<'a> {
-        ResidualJson {
+    /// The residual as JSON (docs/queries.md), for `serde_json::to_string` and friends. Its
+    /// names come from `policy`, which must be the policy that computed it.
+    pub fn json<'a>(&'a self, policy: &'a CompiledPolicy) -> Result<ResidualJson<'a>, QueryError> {
+        residual_of(policy, self)?;
+        Ok(ResidualJson {
             policy,
             residual: self,
-        }
+        })
     }
 }
 
@@ -789,9 +848,10 @@ pub(crate) fn attr_name(policy: &CompiledPolicy, attr: u32) -> String {
 }
 
 /// A condition as JSON, `{"op": …, …}` with `op` first (docs/queries.md).
-pub struct CondJson<'a> {
-    pub policy: &'a CompiledPolicy,
-    pub cond: &'a Cond,
+// INVARIANT: `cond` is (part of) a residual computed by `policy` (`Residual::json` checks).
+struct CondJson<'a> {
+    policy: &'a CompiledPolicy,
+    cond: &'a Cond,
 }
 
 impl Serialize for CondJson<'_> {
@@ -895,10 +955,11 @@ impl Serialize for CondJson<'_> {
     }
 }
 
-/// A residual as JSON: the question, the principal's code set, and the condition.
+/// A residual as JSON: the question, the principal's code set, and the condition. Made by
+/// [`Residual::json`], which checks that the policy is the residual's own.
 pub struct ResidualJson<'a> {
-    pub policy: &'a CompiledPolicy,
-    pub residual: &'a Residual,
+    policy: &'a CompiledPolicy,
+    residual: &'a Residual,
 }
 
 impl Serialize for ResidualJson<'_> {

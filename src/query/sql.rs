@@ -4,9 +4,13 @@
 //!
 //! Every value is a bound parameter: the clause text is made only of fixed SQL, column names
 //! and placeholders (`$1` for PostgreSQL, `?1` for SQLite), so no value from a policy, an
-//! entities file or a request can change the statement.
+//! entities file or a request can change the statement. A set of values is one parameter
+//! (PostgreSQL `= ANY($1)` with a `text[]`, SQLite `IN (SELECT value FROM json_each(?1))` with
+//! a JSON array), so the number of parameters does not grow with the principal's codes or any
+//! other set: a user with 70,000 terms still gets a statement both databases accept.
 
 use super::residual::{attr_name, lit_text, Class, Cond, Residual};
+use super::{residual_of, same_policy, QueryError};
 use crate::compile::CompiledPolicy;
 use crate::entities::{AttrValue, Entities};
 use crate::ir::Type;
@@ -21,6 +25,17 @@ pub enum Dialect {
     Sqlite,
 }
 
+/// The value bound to one placeholder. As JSON, a string or an array of strings.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(untagged)]
+pub enum Param {
+    /// One text value. For SQLite, a set of values is one `Text` too: a JSON array of strings,
+    /// which the statement reads with `json_each`.
+    Text(String),
+    /// A set of text values, for PostgreSQL only (`column = ANY($n)`): bind it as a `text[]`.
+    Array(Vec<String>),
+}
+
 /// A `WHERE` clause over `resources r` and its parameters, in placeholder order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Filter {
@@ -28,8 +43,9 @@ pub struct Filter {
     /// The condition, without the word `WHERE`.
     #[serde(rename = "where")]
     pub where_clause: String,
-    /// The value of placeholder `n` is `params[n - 1]`. Every parameter is text.
-    pub params: Vec<String>,
+    /// The value of placeholder `n` is `params[n - 1]`: text, or for PostgreSQL an array of
+    /// text where the statement compares with a set.
+    pub params: Vec<Param>,
 }
 
 impl Filter {
@@ -42,30 +58,36 @@ impl Filter {
     }
 }
 
-/// Compiles a residual to a `WHERE` clause for `dialect`.
-pub fn compile(policy: &CompiledPolicy, residual: &Residual, dialect: Dialect) -> Filter {
+/// Compiles a residual to a `WHERE` clause for `dialect`. The policy must be the one that
+/// computed the residual: the residual names kinds, case types and attributes by its ids.
+pub fn compile(
+    policy: &CompiledPolicy,
+    residual: &Residual,
+    dialect: Dialect,
+) -> Result<Filter, QueryError> {
+    residual_of(policy, residual)?;
     let mut w = Writer {
         policy,
         dialect,
         params: Vec::new(),
         index: HashMap::new(),
-        codes: &residual.codes,
+        codes: residual.codes(),
         codes_sql: None,
-        principal: &residual.principal,
+        principal: residual.principal(),
     };
-    let where_clause = w.cond(&residual.cond, 0, 0);
-    Filter {
+    let where_clause = w.cond(residual.cond(), 0, 0);
+    Ok(Filter {
         dialect,
         where_clause,
         params: w.params,
-    }
+    })
 }
 
 struct Writer<'a> {
     policy: &'a CompiledPolicy,
     dialect: Dialect,
-    params: Vec<String>,
-    index: HashMap<String, usize>,
+    params: Vec<Param>,
+    index: HashMap<Param, usize>,
     codes: &'a [String],
     codes_sql: Option<String>,
     principal: &'a str,
@@ -99,14 +121,14 @@ fn pad(indent: usize) -> String {
 }
 
 impl Writer<'_> {
-    /// The placeholder for a value; a value used twice is bound once.
-    fn param(&mut self, value: &str) -> String {
-        let n = match self.index.get(value) {
+    /// The placeholder for a parameter; a parameter used twice is bound once.
+    fn bind(&mut self, value: Param) -> String {
+        let n = match self.index.get(&value) {
             Some(&n) => n,
             None => {
-                self.params.push(value.to_string());
+                self.params.push(value.clone());
                 let n = self.params.len();
-                self.index.insert(value.to_string(), n);
+                self.index.insert(value, n);
                 n
             }
         };
@@ -116,12 +138,47 @@ impl Writer<'_> {
         }
     }
 
-    /// `col = $1` for one value, `col IN ($1, $2)` for several.
+    /// The placeholder for one text value.
+    fn param(&mut self, value: &str) -> String {
+        self.bind(Param::Text(value.to_string()))
+    }
+
+    /// `col = $1` for one value; for several, one parameter holding them all: `col = ANY($1)`
+    /// (PostgreSQL, a `text[]`) or `col IN (SELECT value FROM json_each(?1))` (SQLite, a JSON
+    /// array), so a set of any size costs one parameter.
     fn one_of(&mut self, column: &str, values: &[String]) -> String {
-        let ps: Vec<String> = values.iter().map(|v| self.param(v)).collect();
-        match ps.as_slice() {
-            [one] => format!("{column} = {one}"),
-            _ => format!("{column} IN ({})", ps.join(", ")),
+        match (values, self.dialect) {
+            ([], _) => "FALSE".into(),
+            ([one], _) => format!("{column} = {}", self.param(one)),
+            (_, Dialect::Postgres) => {
+                let p = self.bind(Param::Array(values.to_vec()));
+                format!("{column} = ANY({p})")
+            }
+            (_, Dialect::Sqlite) => {
+                // Some SQLite versions (3.40, for one) cut a JSON string at an escaped U+0000, so
+                // `"ab\u0000c"` would match `ab`. A value holding U+0000 is therefore a parameter
+                // of its own: a bound text keeps its length, and compares whole.
+                let (cut, whole): (Vec<&String>, Vec<&String>) =
+                    values.iter().partition(|v| v.contains('\0'));
+                let mut alts = Vec::new();
+                match whole.as_slice() {
+                    [] => {}
+                    [one] => alts.push(format!("{column} = {}", self.param(one))),
+                    _ => {
+                        // Serialising strings cannot fail; were it to, the set would match nothing.
+                        let json = serde_json::to_string(&whole).unwrap_or_else(|_| "[]".into());
+                        let p = self.bind(Param::Text(json));
+                        alts.push(format!("{column} IN (SELECT value FROM json_each({p}))"));
+                    }
+                }
+                for v in cut {
+                    alts.push(format!("{column} = {}", self.param(v)));
+                }
+                match alts.len() {
+                    1 => alts.pop().unwrap_or_default(),
+                    _ => format!("({})", alts.join(" OR ")),
+                }
+            }
         }
     }
 
@@ -258,12 +315,7 @@ impl Writer<'_> {
                     Some(s) => s.clone(),
                     None => {
                         let codes = self.codes;
-                        let ps: Vec<String> = codes.iter().map(|c| self.param(c)).collect();
-                        let s = if ps.is_empty() {
-                            "FALSE".to_string()
-                        } else {
-                            format!("y.code IN ({})", ps.join(", "))
-                        };
+                        let s = self.one_of("y.code", codes);
                         self.codes_sql = Some(s.clone());
                         s
                     }
@@ -324,8 +376,10 @@ pub struct Tables {
 /// The rows that store `entities`' resources in the layout of docs/queries.md. Values are
 /// written as text: strings as they are, integers in decimal, booleans as `true`/`false`, enum
 /// values by variant name, references by id, and one row per element of a set. Resources come
-/// in the entities' order, parents before children where the file has them so.
-pub fn tables(policy: &CompiledPolicy, entities: &Entities) -> Tables {
+/// in the entities' order, parents before children where the file has them so. The entities
+/// must have been loaded for `policy`, whose names the rows use.
+pub fn tables(policy: &CompiledPolicy, entities: &Entities) -> Result<Tables, QueryError> {
+    same_policy(policy, entities)?;
     let p = policy.ir();
     let mut t = Tables::default();
     // Parents first, so a loader with foreign keys checked at once can insert in this order.
@@ -409,5 +463,5 @@ pub fn tables(policy: &CompiledPolicy, entities: &Entities) -> Tables {
             }
         }
     }
-    t
+    Ok(t)
 }

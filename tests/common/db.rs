@@ -2,7 +2,7 @@
 //! of docs/schema.*.sql, for the SQL tests and the benchmark.
 #![allow(dead_code)]
 
-use casepol::query::sql::Tables;
+use casepol::query::sql::{Param, Tables};
 
 pub const SQLITE_SCHEMA: &str = include_str!("../../docs/schema.sqlite.sql");
 pub const POSTGRES_SCHEMA: &str = include_str!("../../docs/schema.postgres.sql");
@@ -54,13 +54,18 @@ pub fn sqlite(tables: &Tables) -> rusqlite::Connection {
     db
 }
 
-/// Runs a filter's query on SQLite: the ids it selects, in its order.
+/// Runs a filter's query on SQLite: the ids it selects, in its order. Every SQLite parameter is
+/// text (a set is a JSON array in one text).
 pub fn sqlite_ids(db: &rusqlite::Connection, f: &casepol::query::sql::Filter) -> Vec<String> {
     let mut stmt = db
         .prepare_cached(&f.select())
         .unwrap_or_else(|e| panic!("{e}\n{}", f.select()));
+    let texts = f.params.iter().map(|p| match p {
+        Param::Text(t) => t,
+        Param::Array(_) => panic!("an array parameter in a SQLite filter: {}", f.select()),
+    });
     let rows = stmt
-        .query_map(rusqlite::params_from_iter(f.params.iter()), |row| {
+        .query_map(rusqlite::params_from_iter(texts), |row| {
             row.get::<_, String>(0)
         })
         .unwrap();
@@ -127,12 +132,15 @@ pub fn postgres(client: &mut postgres::Client, schema: &str, tables: &Tables) {
     client.batch_execute("ANALYZE").unwrap();
 }
 
-/// Runs a filter's query on PostgreSQL.
+/// Runs a filter's query on PostgreSQL: text parameters as `text`, sets as `text[]`.
 pub fn postgres_ids(client: &mut postgres::Client, f: &casepol::query::sql::Filter) -> Vec<String> {
     let params: Vec<&(dyn postgres::types::ToSql + Sync)> = f
         .params
         .iter()
-        .map(|p| p as &(dyn postgres::types::ToSql + Sync))
+        .map(|p| match p {
+            Param::Text(t) => t as &(dyn postgres::types::ToSql + Sync),
+            Param::Array(a) => a as &(dyn postgres::types::ToSql + Sync),
+        })
         .collect();
     client
         .query(&f.select(), &params)
