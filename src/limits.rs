@@ -13,6 +13,29 @@ pub const MAX_SUBJECTS: usize = 256;
 pub const MAX_GROUP_DEPTH: usize = 32;
 /// The longest chain of resource kinds, each `under` the next.
 pub const MAX_KIND_DEPTH: usize = 32;
+/// The most actions in one policy: action sets are 256-bit masks.
+pub const MAX_ACTIONS: usize = 256;
+/// The most account permissions in one policy: permission sets are 256-bit masks.
+pub const MAX_PERMISSIONS: usize = 256;
+/// The most attributes one resource kind, or the `user` blocks together, may declare.
+pub const MAX_ATTRS: usize = 1_000;
+/// The most slots of each compiled lookup table: kinds × actions, case-type states × actions,
+/// and case types × modules × actions, each on its own.
+pub const MAX_TABLE_SLOTS: usize = 1_000_000;
+/// The most (rule, action, state) entries the rules and module grants expand to: a rule counts
+/// its actions times the states it applies in (one for a rule outside a case type), a module
+/// grant line its actions. Compiling and linting cost this much.
+pub const MAX_RULE_ENTRIES: usize = 4_000_000;
+/// The most errors the checker reports for one policy; it counts the rest in one more error.
+pub const MAX_CHECK_ERRORS: usize = 1_000;
+/// How much work the checker spends on "did you mean" help for one policy, in characters
+/// compared (a name against a candidate costs the product of their lengths, and each candidate
+/// looked at costs one). Past it, help shows an example declaration instead.
+pub const SUGGESTION_BUDGET: usize = 50_000_000;
+/// The most candidate rules the lints compare, in all, when looking for a rule that covers
+/// another (CP0203) and for the denies that override an allow (CP0204). Past it those lints
+/// stay silent about the rest of the policy.
+pub const MAX_LINT_COMPARISONS: usize = 20_000_000;
 
 /// The largest entities file, in bytes.
 pub const MAX_ENTITIES_BYTES: usize = 1024 * 1024 * 1024;

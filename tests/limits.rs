@@ -5,7 +5,7 @@ mod common;
 
 use casepol::diagnostic::{render, Sources};
 use casepol::limits::*;
-use casepol::Policy;
+use casepol::{Policy, Reason, Request};
 use common::*;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -197,4 +197,188 @@ fn request_too_large() {
     assert_eq!(lines.len(), 3, "{}", run.transcript());
     assert!(!lines[1].starts_with("allow"));
     insta::assert_snapshot!("batch_line", lines[1]);
+}
+
+// ---- counts that size the compiled sets (issue 11, finding 1) ---------------------------------
+
+/// The policy of issue 11: 257 permissions, so that `billing` is permission 256. With the sets
+/// folding index 256 onto 0, a member of `Clerks` held `delete_investigations` and could
+/// `delete` notes.
+fn permissions_policy(extra: usize) -> String {
+    let padding: Vec<String> = (1..=254 + extra).map(|i| format!("p{i}")).collect();
+    let padding: Vec<String> = padding.chunks(16).map(|c| c.join(", ")).collect();
+    format!(
+        "role Clerk;\npermission delete_investigations;\npermission {};\npermission billing;\n\
+         action view;\naction delete requires delete_investigations;\n\
+         group Clerks {{ grants Clerk; permits billing; }}\nresource Note {{ }}\nallow Clerk: view, delete;\n",
+        padding.join(",\n  ")
+    )
+}
+
+const CLERK_ENTITIES: &str = r#"{"users": [{"id": "ann", "groups": ["Clerks"]}], "resources": [{"id": "n1", "kind": "Note"}]}"#;
+
+#[test]
+fn too_many_permissions_is_an_error_not_a_wrapped_set() {
+    let text = permissions_policy(1);
+    insta::assert_snapshot!(diagnostics(&text));
+
+    // Every command refuses the policy (before, `check`, `who-can`, `actions`, `list` and
+    // `filter` allowed `ann` to delete).
+    let dir = scratch("permissions");
+    let policy = dir.join("policy.casepol");
+    let entities = dir.join("entities.json");
+    std::fs::write(&policy, &text).unwrap();
+    std::fs::write(&entities, CLERK_ENTITIES).unwrap();
+    let (policy, entities) = (policy.to_str().unwrap(), entities.to_str().unwrap());
+    let runs = [
+        vec!["validate", policy],
+        vec![
+            "check",
+            policy,
+            "--entities",
+            entities,
+            "--request",
+            r#"{"principal": "ann", "action": "delete_investigations"}"#,
+        ],
+        vec![
+            "check",
+            policy,
+            "--entities",
+            entities,
+            "--request",
+            r#"{"principal": "ann", "action": "delete", "resource": "n1"}"#,
+        ],
+        vec![
+            "who-can",
+            policy,
+            "--entities",
+            entities,
+            "--action",
+            "delete",
+            "--resource",
+            "n1",
+        ],
+        vec![
+            "actions",
+            policy,
+            "--entities",
+            entities,
+            "--principal",
+            "ann",
+            "--resource",
+            "n1",
+        ],
+        vec![
+            "list",
+            policy,
+            "--entities",
+            entities,
+            "--principal",
+            "ann",
+            "--action",
+            "delete",
+        ],
+        vec![
+            "filter",
+            policy,
+            "--entities",
+            entities,
+            "--principal",
+            "ann",
+            "--action",
+            "delete",
+            "--dialect",
+            "sqlite",
+        ],
+    ];
+    for args in &runs {
+        let run = casepol(args);
+        assert!(
+            run.code == FAIL || run.code == ERROR,
+            "{}",
+            run.transcript()
+        );
+        assert!(
+            !run.stdout.contains("allow") && !run.stdout.contains("ann"),
+            "{}",
+            run.transcript()
+        );
+        assert!(
+            run.stderr
+                .contains("the policy declares 257 permissions, more than the limit of 256"),
+            "{}",
+            run.transcript()
+        );
+    }
+}
+
+/// At the limit, permission 255 is its own: `ann` holds `billing` and nothing else, so both the
+/// permission and the action that requires it are denied, by the VM and the reference alike.
+#[test]
+fn permissions_at_the_limit_keep_their_identity() {
+    let policy =
+        Policy::from_source("at.casepol", &permissions_policy(0)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(policy.compiled().ir().permissions.len(), MAX_PERMISSIONS);
+    let entities = policy.load_entities(CLERK_ENTITIES).unwrap();
+    let cases = [
+        (Request::new("ann", "billing", None), true),
+        (Request::new("ann", "delete_investigations", None), false),
+        (Request::new("ann", "p1", None), false),
+        (Request::new("ann", "delete", Some("n1")), false),
+        (Request::new("ann", "view", Some("n1")), true),
+    ];
+    for (req, allowed) in cases {
+        let vm = policy.is_allowed(&entities, &req);
+        let reference = casepol::reference::evaluate(policy.compiled(), &entities, &req);
+        assert_eq!(vm.allowed, allowed, "{req:?}: {vm:?}");
+        assert_eq!(vm, reference.decision, "{req:?}");
+    }
+}
+
+/// `n` actions; the last one is the only one module `M` offers, and the only one checked against
+/// the read code. With 257 actions and index 256 folded onto 0, the VM took `a0` for a member of
+/// `M` and for read-coded, and the reference evaluator did not, so they disagreed.
+fn actions_policy(n: usize) -> String {
+    let names: Vec<String> = (0..n).map(|i| format!("a{i}")).collect();
+    let lines: Vec<String> = names.chunks(16).map(|c| c.join(", ")).collect();
+    format!(
+        "role Clerk;\naction {};\ngroup Clerks {{ grants Clerk; }}\ncase Case {{ }}\n\
+         module M {{ actions a{last}; }}\ncodes {{ read: a{last}; }}\nallow Clerk: *;\n\
+         casetype T {{ states S; initial S; final S; module M {{ Clerk: *; }} }}\n",
+        lines.join(",\n  "),
+        last = n - 1
+    )
+}
+
+#[test]
+fn too_many_actions_is_an_error_not_a_wrapped_set() {
+    insta::assert_snapshot!(diagnostics(&actions_policy(MAX_ACTIONS + 1)));
+}
+
+#[test]
+fn actions_at_the_limit_keep_their_identity() {
+    let policy = Policy::from_source("at.casepol", &actions_policy(MAX_ACTIONS))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(policy.compiled().ir().actions.len(), MAX_ACTIONS);
+    let entities = policy
+        .load_entities(
+            r#"{"users": [{"id": "ann", "groups": ["Clerks"]}], "resources": [
+                {"id": "coded", "kind": "Case", "type": "T", "state": "S", "read": "nobody"},
+                {"id": "open", "kind": "Case", "type": "T", "state": "S"}]}"#,
+        )
+        .unwrap();
+    let last = format!("a{}", MAX_ACTIONS - 1);
+    for (action, resource, reason) in [
+        ("a0", "open", Reason::NotInModule),
+        ("a0", "coded", Reason::NotInModule),
+        ("a1", "open", Reason::NotInModule),
+        (last.as_str(), "coded", Reason::CodeNotHeld),
+        (last.as_str(), "open", Reason::Allowed),
+    ] {
+        let req = Request::new("ann", action, Some(resource)).via("M");
+        let vm = policy.is_allowed(&entities, &req);
+        let reference = casepol::reference::evaluate(policy.compiled(), &entities, &req);
+        assert_eq!(vm.reason, reason, "{req:?}: {vm:?}");
+        assert_eq!(vm, reference.decision, "{req:?}");
+    }
 }
