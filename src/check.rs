@@ -47,7 +47,11 @@ pub fn check(files: &[ast::PolicyAst]) -> (Option<Policy>, Vec<Diagnostic>) {
             Diagnostic::new(
                 Code::Limit,
                 cx.first_dropped,
-                format!("too many errors: {more} more after the first {MAX_CHECK_ERRORS} are not reported"),
+                format!(
+                    "too many errors: {} more after the first {} are not reported",
+                    thousands(more),
+                    thousands(MAX_CHECK_ERRORS)
+                ),
             )
             .with_label("the first error not reported")
             .with_help("fix the errors reported, then check again"),
@@ -982,8 +986,9 @@ impl Checker {
                         Code::Limit,
                         over.name.span,
                         format!(
-                            "{who} {} attributes, more than the limit of {MAX_ATTRS}",
-                            decls.len()
+                            "{who} {} attributes, more than the limit of {}",
+                            thousands(decls.len()),
+                            thousands(MAX_ATTRS)
                         ),
                     )
                     .with_label(format!("attribute number {} is declared here", MAX_ATTRS + 1))
@@ -2070,7 +2075,8 @@ impl Checker {
                     Code::Limit,
                     kind.span,
                     format!(
-                        "{kinds} resource kinds × {actions} actions = {} table slots, over the limit of {limit}",
+                        "{} resource kinds × {actions} actions = {} table slots, over the limit of {limit}",
+                        thousands(kinds),
                         thousands(kinds * actions)
                     ),
                 )
@@ -2095,7 +2101,8 @@ impl Checker {
                     Code::Limit,
                     over,
                     format!(
-                        "{states} states of case types × {actions} actions = {} table slots, over the limit of {limit}",
+                        "{} states of case types × {actions} actions = {} table slots, over the limit of {limit}",
+                        thousands(states),
                         thousands(states * actions)
                     ),
                 )
@@ -2112,7 +2119,9 @@ impl Checker {
                     Code::Limit,
                     ct.span,
                     format!(
-                        "{casetypes} case types × {modules} modules × {actions} actions = {} table slots, over the limit of {limit}",
+                        "{} case types × {} modules × {actions} actions = {} table slots, over the limit of {limit}",
+                        thousands(casetypes),
+                        thousands(modules),
                         thousands(slots)
                     ),
                 )

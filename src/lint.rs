@@ -28,6 +28,7 @@ use crate::compile::subject_bit;
 use crate::diagnostic::{Code, Diagnostic, FileId, Span};
 use crate::ir::*;
 use crate::limits::MAX_LINT_COMPARISONS;
+use std::cell::Cell;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -46,7 +47,10 @@ pub const MAX_MARKED_DENIES: usize = 8;
 
 /// Runs every lint over a checked policy. The result is sorted by position.
 pub fn lint(p: &Policy) -> Vec<Diagnostic> {
-    let cx = Cx::new(p);
+    run(&Cx::new(p, MAX_LINT_COMPARISONS))
+}
+
+fn run(cx: &Cx) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let always_denied = cx.allow_always_denied(&mut out);
     cx.shadowed_rules(&always_denied, &mut out);
@@ -60,22 +64,30 @@ pub fn lint(p: &Policy) -> Vec<Diagnostic> {
 }
 
 /// Steps left for the work of one lint that the size of the policy does not bound by itself.
-struct Budget(usize);
+struct Budget<'c> {
+    left: usize,
+    /// Steps spent by every lint so far.
+    spent: &'c Cell<usize>,
+}
 
-impl Budget {
-    fn new() -> Budget {
-        Budget(MAX_LINT_COMPARISONS)
+impl Budget<'_> {
+    fn new<'c>(cx: &'c Cx) -> Budget<'c> {
+        Budget {
+            left: cx.budget,
+            spent: &cx.spent,
+        }
     }
 
     /// Spends `n` steps; false, now and from then on, once they are not there.
     fn spend(&mut self, n: usize) -> bool {
-        match self.0.checked_sub(n) {
+        match self.left.checked_sub(n) {
             Some(left) => {
-                self.0 = left;
+                self.left = left;
+                self.spent.set(self.spent.get() + n);
                 true
             }
             None => {
-                self.0 = 0;
+                self.left = 0;
                 false
             }
         }
@@ -392,6 +404,10 @@ impl Masks {
 
 struct Cx<'a> {
     p: &'a Policy,
+    /// The steps each lint may spend on what can grow with the square of the policy, and the
+    /// steps spent in all.
+    budget: usize,
+    spent: Cell<usize>,
     w: World,
     /// By rule index: its subjects (as subject bits), its actions, and its region.
     subj: Vec<Bits>,
@@ -518,7 +534,7 @@ enum Place {
 }
 
 impl<'a> Cx<'a> {
-    fn new(p: &'a Policy) -> Cx<'a> {
+    fn new(p: &'a Policy, budget: usize) -> Cx<'a> {
         let w = World::new(p);
         let subj: Vec<Bits> = p
             .rules
@@ -537,6 +553,8 @@ impl<'a> Cx<'a> {
         let reachable = p.casetypes.iter().map(reachable).collect();
         Cx {
             p,
+            budget,
+            spent: Cell::new(0),
             w,
             subj,
             acts,
@@ -574,7 +592,7 @@ impl<'a> Cx<'a> {
                 by_subject[s].push(d);
             }
         }
-        let mut budget = Budget::new();
+        let mut budget = Budget::new(self);
         for (i, r) in p.rules.iter().enumerate() {
             if r.effect != Effect::Allow || !self.live[i] {
                 continue;
@@ -731,7 +749,7 @@ impl<'a> Cx<'a> {
                 postings[e as usize].add(place(r), i, self.subj[i as usize], self.acts[i as usize]);
             }
         }
-        let mut budget = Budget::new();
+        let mut budget = Budget::new(self);
         for (i, r) in p.rules.iter().enumerate() {
             if matches!(r.origin, RuleOrigin::Transition { .. })
                 || always_denied[i]
@@ -855,7 +873,7 @@ impl<'a> Cx<'a> {
     /// line for the same module of the same case type already grants.
     fn shadowed_module_grants(&self, out: &mut Vec<Diagnostic>) {
         let p = self.p;
-        let mut budget = Budget::new();
+        let mut budget = Budget::new(self);
         for ct in &p.casetypes {
             let lines = &ct.module_grants;
             let subj: Vec<Bits> = lines
@@ -1305,7 +1323,7 @@ impl Admin {
 
     /// Per group: is it admin-like? `None` when the budget ran out.
     fn of_groups(&self, cx: &Cx) -> Option<Vec<bool>> {
-        let mut budget = Budget::new();
+        let mut budget = Budget::new(cx);
         let mut known: HashMap<(Bits, Bits), bool> = HashMap::new();
         let mut out = Vec::with_capacity(cx.p.groups.len());
         for g in 0..cx.p.groups.len() {
@@ -1424,4 +1442,76 @@ fn reachable(ct: &CaseTypeDef) -> Vec<bool> {
         }
     }
     reached
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checked(text: &str) -> Policy {
+        let mut sources = crate::diagnostic::Sources::new();
+        sources.add("t.casepol", text);
+        let (ir, diags) = crate::check_sources(&sources);
+        ir.unwrap_or_else(|| panic!("{diags:?}"))
+    }
+
+    /// Rules that share subjects and actions without covering each other make CP0203 compare
+    /// each with many others: every pair of 40 roles allowed `view`, then `allow R0: view;`,
+    /// which the first pair covers. With the budget it needs, CP0203 reports that rule; with
+    /// too small a budget, it stops early and says nothing, and no lint spends more than its
+    /// budget.
+    #[test]
+    fn out_of_budget_a_lint_falls_silent_and_never_guesses() {
+        let mut text = String::from("action view;\nresource Note { }\n");
+        let roles: Vec<String> = (0..40).map(|i| format!("R{i}")).collect();
+        text.push_str(&format!("role {};\n", roles.join(", ")));
+        for i in 0..roles.len() {
+            for j in i + 1..roles.len() {
+                text.push_str(&format!("allow R{i}, R{j}: view;\n"));
+            }
+        }
+        text.push_str("allow R0: view;\n");
+        let p = checked(&text);
+        let shadowed =
+            |ds: &[Diagnostic]| ds.iter().filter(|d| d.code == Code::ShadowedRule).count();
+
+        let full = Cx::new(&p, MAX_LINT_COMPARISONS);
+        let all = run(&full);
+        assert_eq!(shadowed(&all), 1, "{all:?}");
+        let needed = full.spent.get();
+        assert!(needed > 10_000, "{needed}");
+
+        let small = Cx::new(&p, 1_000);
+        let some = run(&small);
+        assert_eq!(shadowed(&some), 0);
+        assert!(some.iter().all(|d| all.contains(d)), "{some:?}");
+        // Four lints spend from a budget each: CP0204, CP0203 (data rules), CP0203 (module
+        // grants) and CP0208.
+        assert!(small.spent.get() <= 4 * 1_000, "{}", small.spent.get());
+    }
+
+    /// Regions compare by their closed forms as the sets of situations they stand for.
+    #[test]
+    fn regions_compare_as_sets_of_situations() {
+        // One kind with an anchor (the case kind) and one case type of two states: every
+        // situation is the case kind's, in one of the two states.
+        let p = checked(
+            "role R; action view; case Case { } casetype T { states A, B; initial A; final B; transition view: A -> B by R; }",
+        );
+        let w = World::new(&p);
+        let (k, t) = (KindId(0), CaseTypeId(0));
+        let both = Region::States(t, None);
+        let a = Region::States(t, Some(vec![StateId(0)]));
+        for (x, y) in [
+            (Region::All, Region::Anchored(k)),
+            (Region::All, both.clone()),
+            (Region::Anchored(k), both.clone()),
+        ] {
+            assert!(w.subset(&x, &y) && w.subset(&y, &x), "{x:?} = {y:?}");
+        }
+        assert!(w.subset(&a, &Region::All) && !w.subset(&Region::All, &a));
+        assert!(w.intersects(&a, &Region::Anchored(k)));
+        assert!(!w.intersects(&a, &Region::States(t, Some(vec![StateId(1)]))));
+        assert!(w.subset(&Region::Empty, &a) && !w.intersects(&Region::Empty, &Region::All));
+    }
 }
