@@ -215,6 +215,8 @@ struct Checker {
     suggestion_budget: Cell<usize>,
     /// Rule entries so far (see [`MAX_RULE_ENTRIES`]); past the limit, rules are no longer kept.
     rule_entries: usize,
+    /// Every declared action, as a set (what `*` stands for).
+    all_actions: Bits,
     /// Per enum: each variant's index by name.
     variant_index: Vec<HashMap<String, u32>>,
     /// Per action, for the table cell being checked: the entry that last allowed it and the one
@@ -280,19 +282,27 @@ impl Checker {
     ) -> Option<&'a str> {
         let n = name.chars().count();
         let limit = (n / 3).max(1);
-        let mut left = self.suggestion_budget.get();
+        // Spends `cost`; once the budget is short, it is spent for good.
+        let spend = |cost: usize| match self.suggestion_budget.get().checked_sub(cost) {
+            Some(left) => {
+                self.suggestion_budget.set(left);
+                Some(())
+            }
+            None => {
+                self.suggestion_budget.set(0);
+                None
+            }
+        };
         let mut close = Vec::new();
         for c in candidates {
-            left = left.checked_sub(1)?;
-            self.suggestion_budget.set(left);
+            spend(1)?;
             // A char is one to four bytes, so the byte length bounds the char count.
             if c.len() + limit < n || c.len() > 4 * (n + limit) {
                 continue;
             }
             let m = c.chars().count();
             if m.abs_diff(n) <= limit {
-                left = left.checked_sub(n.max(1) * m.max(1))?;
-                self.suggestion_budget.set(left);
+                spend(n.max(1) * m.max(1))?;
                 close.push(c);
             }
         }
@@ -471,11 +481,10 @@ impl Checker {
     /// step per reference: `*` and a group are merged as whole sets. `*` stands for `within` if
     /// given, every action otherwise.
     fn action_set(&mut self, refs: &[ActionRef], groups: &[Bits], within: Option<Bits>) -> Bits {
-        let all = Bits::from_indices(0..self.actions.order.len());
         let mut out = Bits::EMPTY;
         for r in refs {
             match r {
-                ActionRef::Star(_) => out = out.union(within.unwrap_or(all)),
+                ActionRef::Star(_) => out = out.union(within.unwrap_or(self.all_actions)),
                 ActionRef::Name(id) => {
                     if let Some(a) = self.actions.get(&id.name) {
                         out.set(a as usize);
@@ -661,6 +670,7 @@ impl Checker {
             }
         }
 
+        self.all_actions = Bits::from_indices(0..self.actions.order.len());
         self.cell_last = vec![[(0, Span::default()); 2]; self.actions.order.len()];
         // Enums and kinds (types), in declaration order.
         self.variant_index = vec![HashMap::new(); self.enums.order.len()];
@@ -2255,5 +2265,51 @@ fn example_decl(sort: Sort, name: &str) -> String {
         Sort::Kind => format!("resource {name} {{ }}"),
         Sort::CaseType => format!("casetype {name} {{ states Start; initial Start; }}"),
         Sort::Module => format!("module {name} {{ actions access; }}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// "Did you mean" spends from a budget: each candidate costs one, each one compared the
+    /// product of the lengths; a candidate too long or too short to be within reach is not
+    /// compared. Once the budget is spent, nothing is suggested.
+    #[test]
+    fn suggestions_spend_a_budget() {
+        let cx = Checker::new();
+        assert_eq!(cx.suggest("veiw", ["view", "edit"]), Some("view"));
+        // Two candidates looked at, one compared (4 × 4); `edit` is compared too (same length).
+        assert_eq!(SUGGESTION_BUDGET - cx.suggestion_budget.get(), 2 + 16 + 16);
+        let long = "x".repeat(200);
+        let before = cx.suggestion_budget.get();
+        assert_eq!(cx.suggest("veiw", [long.as_str()]), None);
+        assert_eq!(
+            before - cx.suggestion_budget.get(),
+            1,
+            "not compared: too long"
+        );
+
+        cx.suggestion_budget.set(10);
+        assert_eq!(
+            cx.suggest("veiw", ["view"]),
+            None,
+            "4 × 4 is more than is left"
+        );
+        assert_eq!(cx.suggestion_budget.get(), 0);
+        assert_eq!(cx.suggest("veiw", ["view"]), None);
+    }
+
+    #[test]
+    fn long_lists_are_shortened() {
+        let names: Vec<String> = (0..12).map(|i| format!("n{i}")).collect();
+        assert_eq!(backticked(&names[..1]), "`n0`");
+        assert_eq!(backticked(&names[..3]), "`n0`, `n1` and `n2`");
+        assert_eq!(
+            backticked(&names),
+            "`n0`, `n1`, `n2`, `n3`, `n4`, `n5`, `n6`, `n7`, `n8`, `n9` and 2 more"
+        );
+        assert_eq!(thousands(4_000_000), "4,000,000");
+        assert_eq!(thousands(999), "999");
     }
 }
