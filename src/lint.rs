@@ -629,7 +629,9 @@ impl<'a> Cx<'a> {
                     "deny wins over allow, so this allow changes no decision; remove it, or narrow the deny (fewer subjects or actions, or `in` states)".to_string(),
                 ),
             };
-            if more {
+            if more && by.is_empty() {
+                help.push_str(" (the denies that override it are too many to look for)");
+            } else if more {
                 help.push_str(&format!(
                     " (the first {} of the denies that override it are marked)",
                     by.len()
