@@ -9,10 +9,6 @@ pub const MAX_SYNTAX_ERRORS: usize = 100;
 pub const MAX_DECLARATIONS: usize = 200_000;
 /// The most roles plus relations in one policy: role sets are 256-bit masks.
 pub const MAX_SUBJECTS: usize = 256;
-/// The longest chain of access groups, each `in` the next.
-pub const MAX_GROUP_DEPTH: usize = 32;
-/// The longest chain of resource kinds, each `under` the next.
-pub const MAX_KIND_DEPTH: usize = 32;
 /// The most actions in one policy: action sets are 256-bit masks.
 pub const MAX_ACTIONS: usize = 256;
 /// The most account permissions in one policy: permission sets are 256-bit masks.
@@ -32,10 +28,14 @@ pub const MAX_CHECK_ERRORS: usize = 1_000;
 /// compared (a name against a candidate costs the product of their lengths, and each candidate
 /// looked at costs one). Past it, help shows an example declaration instead.
 pub const SUGGESTION_BUDGET: usize = 50_000_000;
-/// The most candidate rules the lints compare, in all, when looking for a rule that covers
-/// another (CP0203) and for the denies that override an allow (CP0204). Past it those lints
-/// stay silent about the rest of the policy.
+/// The most steps one lint spends on what can grow with the square of the policy: comparing
+/// candidate rules (CP0203), looking for the denies to mark (CP0204), testing groups whose full
+/// access takes several roles (CP0208). Past it, that lint says nothing more.
 pub const MAX_LINT_COMPARISONS: usize = 20_000_000;
+/// The longest chain of access groups, each `in` the next.
+pub const MAX_GROUP_DEPTH: usize = 32;
+/// The longest chain of resource kinds, each `under` the next.
+pub const MAX_KIND_DEPTH: usize = 32;
 
 /// The largest entities file, in bytes.
 pub const MAX_ENTITIES_BYTES: usize = 1024 * 1024 * 1024;
