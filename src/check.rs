@@ -6,22 +6,57 @@
 //! found; warnings do not block it.
 
 use crate::ast::{self, ActionRef, CondOp, Effect, Ident, Item, LiteralKind, Operand, TypeExpr};
-use crate::diagnostic::{suggest, Code, Diagnostic, Span};
+use crate::bits::Bits;
+use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::ir::*;
+use crate::limits::{
+    MAX_ACTIONS, MAX_ATTRS, MAX_CHECK_ERRORS, MAX_PERMISSIONS, MAX_RULE_ENTRIES, MAX_TABLE_SLOTS,
+    SUGGESTION_BUDGET,
+};
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet, VecDeque};
 
 /// The most roles plus relations a policy may declare: role sets are fixed 256-bit sets.
 pub use crate::limits::MAX_SUBJECTS;
 
 /// Checks parsed files (one policy may span several) and builds the IR.
+///
+/// Each step is linear in the policy, or n log n: names are looked up in hash maps, sets of
+/// actions are 256-bit sets, and every count and product that sizes a later allocation (names
+/// of each sort, attributes, table slots, rule entries) is checked against `src/limits.rs`
+/// before that allocation is made.
 pub fn check(files: &[ast::PolicyAst]) -> (Option<Policy>, Vec<Diagnostic>) {
-    let mut cx = Checker::default();
+    let mut cx = Checker::new();
     let items: Vec<&Item> = files.iter().flat_map(|f| f.items.iter()).collect();
     if let Some(d) = too_many_declarations(&items) {
         return (None, vec![d]);
     }
-    cx.declare(&items);
+    // Over a count limit, ids would not fit the compiled sets: nothing further is checked.
+    if !cx.declare(&items) {
+        let mut diags = cx.diags;
+        diags.sort_by_key(|d| (d.span().file, d.span().start, d.code));
+        return (None, diags);
+    }
     let policy = cx.resolve(&items);
+    if cx.errors == 0 {
+        cx.table_sizes(&policy);
+    }
+    if cx.errors > MAX_CHECK_ERRORS {
+        let more = cx.errors - MAX_CHECK_ERRORS;
+        cx.diags.push(
+            Diagnostic::new(
+                Code::Limit,
+                cx.first_dropped,
+                format!(
+                    "too many errors: {} more after the first {} are not reported",
+                    thousands(more),
+                    thousands(MAX_CHECK_ERRORS)
+                ),
+            )
+            .with_label("the first error not reported")
+            .with_help("fix the errors reported, then check again"),
+        );
+    }
     let mut diags = cx.diags;
     diags.sort_by_key(|d| (d.span().file, d.span().start, d.code));
     let ok = !diags.iter().any(Diagnostic::is_error);
@@ -29,7 +64,7 @@ pub fn check(files: &[ast::PolicyAst]) -> (Option<Policy>, Vec<Diagnostic>) {
 }
 
 /// How many declarations a policy makes: top-level items, and the names, rules, attributes,
-/// transitions and table cells inside them.
+/// transitions, table cells and their entries inside them.
 fn declarations(item: &Item) -> usize {
     1 + match item {
         Item::Roles(names) | Item::Permissions(names) => names.len(),
@@ -58,7 +93,16 @@ fn declarations(item: &Item) -> usize {
                     .sum::<usize>()
                 + c.tables
                     .iter()
-                    .map(|t| 1 + t.rows.iter().map(|r| 1 + r.cells.len()).sum::<usize>())
+                    .map(|t| {
+                        // Each entry of a cell is a rule of its own.
+                        1 + t
+                            .rows
+                            .iter()
+                            .flat_map(|r| &r.cells)
+                            .map(|c| 1 + c.entries.len())
+                            .sum::<usize>()
+                            + t.rows.len()
+                    })
                     .sum::<usize>()
         }
         Item::Codes(classes) => classes.len(),
@@ -163,6 +207,24 @@ impl Sort {
 #[derive(Default)]
 struct Checker {
     diags: Vec<Diagnostic>,
+    /// Errors found so far, also those past [`MAX_CHECK_ERRORS`] that are not kept.
+    errors: usize,
+    /// Where the first error that was not kept is.
+    first_dropped: Span,
+    /// What is left of [`SUGGESTION_BUDGET`].
+    suggestion_budget: Cell<usize>,
+    /// Rule entries so far (see [`MAX_RULE_ENTRIES`]); past the limit, rules are no longer kept.
+    rule_entries: usize,
+    /// Every declared action, as a set (what `*` stands for).
+    all_actions: Bits,
+    /// Per enum: each variant's index by name.
+    variant_index: Vec<HashMap<String, u32>>,
+    /// Per action, for the table cell being checked: the entry that last allowed it and the one
+    /// that last denied it, each with the stamp of its cell (see `table`).
+    cell_last: Vec<[(u32, Span); 2]>,
+    cell_stamp: u32,
+    /// Each attribute of the case kind by name.
+    case_attr_index: HashMap<String, u32>,
     /// Every declared name, for "is a … , not a …" help.
     sorts: HashMap<String, (Sort, Span)>,
     roles: Names,
@@ -180,8 +242,71 @@ struct Checker {
 }
 
 impl Checker {
+    fn new() -> Checker {
+        Checker {
+            suggestion_budget: Cell::new(SUGGESTION_BUDGET),
+            ..Checker::default()
+        }
+    }
+
+    /// Reports a diagnostic. Errors past [`MAX_CHECK_ERRORS`] are only counted.
     fn error(&mut self, d: Diagnostic) {
+        if d.is_error() {
+            self.errors += 1;
+            if self.errors > MAX_CHECK_ERRORS {
+                if self.errors == MAX_CHECK_ERRORS + 1 {
+                    self.first_dropped = d.span();
+                }
+                return;
+            }
+        }
         self.diags.push(d);
+    }
+
+    /// Whether a further error would be kept: help that is costly to compute is skipped when not.
+    fn reporting(&self) -> bool {
+        self.errors < MAX_CHECK_ERRORS
+    }
+
+    /// The candidate closest to `name`, if close enough to be a likely typo
+    /// ([`crate::diagnostic::suggest`]), within what is left of [`SUGGESTION_BUDGET`].
+    ///
+    /// A candidate whose length differs from `name`'s by more than the distance `suggest`
+    /// accepts cannot be the answer, so it is dropped by its length alone. Each candidate costs
+    /// one unit, each one compared the product of the two lengths; a call that would cost more
+    /// than is left suggests nothing.
+    fn suggest<'a>(
+        &self,
+        name: &str,
+        candidates: impl IntoIterator<Item = &'a str>,
+    ) -> Option<&'a str> {
+        let n = name.chars().count();
+        let limit = (n / 3).max(1);
+        // Spends `cost`; once the budget is short, it is spent for good.
+        let spend = |cost: usize| match self.suggestion_budget.get().checked_sub(cost) {
+            Some(left) => {
+                self.suggestion_budget.set(left);
+                Some(())
+            }
+            None => {
+                self.suggestion_budget.set(0);
+                None
+            }
+        };
+        let mut close = Vec::new();
+        for c in candidates {
+            spend(1)?;
+            // A char is one to four bytes, so the byte length bounds the char count.
+            if c.len() + limit < n || c.len() > 4 * (n + limit) {
+                continue;
+            }
+            let m = c.chars().count();
+            if m.abs_diff(n) <= limit {
+                spend(n.max(1) * m.max(1))?;
+                close.push(c);
+            }
+        }
+        crate::diagnostic::suggest(name, close)
     }
 
     /// Records a declaration, reporting a clash with any earlier one of any sort.
@@ -250,6 +375,11 @@ impl Checker {
     /// Reports a name that is not of any of the `wanted` sorts, with the best help available.
     #[cold]
     fn unresolved(&mut self, id: &Ident, wanted: &[Sort], extra: &[&str]) {
+        if !self.reporting() {
+            // Only counted: its help would cost a search through every name.
+            self.error(Diagnostic::new(Code::Undefined, id.span, String::new()));
+            return;
+        }
         let want = wanted
             .iter()
             .map(|s| s.word())
@@ -281,12 +411,11 @@ impl Checker {
             );
             return;
         }
-        let mut candidates: Vec<&str> = wanted
+        let candidates = wanted
             .iter()
             .flat_map(|s| self.names(*s).candidates())
-            .collect();
-        candidates.extend_from_slice(extra);
-        let help = match suggest(&id.name, candidates.iter().copied()) {
+            .chain(extra.iter().copied());
+        let help = match self.suggest(&id.name, candidates) {
             Some(s) => format!("did you mean `{s}`?"),
             None => format!("declare it, e.g. `{}`", example_decl(wanted[0], &id.name)),
         };
@@ -348,38 +477,42 @@ impl Checker {
         None
     }
 
-    /// Expands action references (`*`, action groups) into action ids.
-    fn action_refs(
-        &mut self,
-        refs: &[ActionRef],
-        groups: &[Vec<ActionId>],
-        within: Option<&[ActionId]>,
-    ) -> Vec<ActionId> {
-        let mut out = Vec::new();
+    /// Expands action references (`*`, action groups) into the set of actions they name, at one
+    /// step per reference: `*` and a group are merged as whole sets. `*` stands for `within` if
+    /// given, every action otherwise.
+    fn action_set(&mut self, refs: &[ActionRef], groups: &[Bits], within: Option<Bits>) -> Bits {
+        let mut out = Bits::EMPTY;
         for r in refs {
             match r {
-                ActionRef::Star(_) => match within {
-                    Some(w) => out.extend_from_slice(w),
-                    None => out.extend((0..self.actions.order.len() as u32).map(ActionId)),
-                },
+                ActionRef::Star(_) => out = out.union(within.unwrap_or(self.all_actions)),
                 ActionRef::Name(id) => {
                     if let Some(a) = self.actions.get(&id.name) {
-                        out.push(ActionId(a));
+                        out.set(a as usize);
                     } else if let Some(g) = self.action_groups.get(&id.name) {
-                        out.extend_from_slice(&groups[g as usize]);
+                        out = out.union(groups[g as usize]);
                     } else {
                         self.unresolved(id, &[Sort::Action, Sort::ActionGroup], &[]);
                     }
                 }
             }
         }
-        out.sort();
-        out.dedup();
         out
     }
 
-    /// Pass one: every top-level name, so that pass two may refer forwards.
-    fn declare(&mut self, items: &[&Item]) {
+    /// [`Checker::action_set`] as action ids, in increasing order.
+    fn action_refs(
+        &mut self,
+        refs: &[ActionRef],
+        groups: &[Bits],
+        within: Option<Bits>,
+    ) -> Vec<ActionId> {
+        ids(self.action_set(refs, groups, within))
+    }
+
+    /// Pass one: every top-level name, so that pass two may refer forwards. Returns false when
+    /// a count is over its limit: ids past it would not fit the compiled sets, so nothing that
+    /// follows may run.
+    fn declare(&mut self, items: &[&Item]) -> bool {
         for item in items {
             match item {
                 Item::Roles(names) => names.iter().for_each(|n| {
@@ -417,8 +550,10 @@ impl Checker {
                 Item::User { .. } | Item::Codes(_) | Item::Rule(_) | Item::RequireGroup(_) => {}
             }
         }
+        let mut ok = true;
         let subjects = self.roles.order.len() + self.relations.order.len();
         if subjects > MAX_SUBJECTS {
+            ok = false;
             let span = self
                 .roles
                 .order
@@ -434,6 +569,38 @@ impl Checker {
                 .with_help("merge roles that always appear together, or split the policy"),
             );
         }
+        for (sort, limit, help) in [
+            (
+                Sort::Action,
+                MAX_ACTIONS,
+                "action sets are compiled to 256-bit sets; merge actions that are always allowed together (an action group names several), or split the policy",
+            ),
+            (
+                Sort::Permission,
+                MAX_PERMISSIONS,
+                "permission sets are compiled to 256-bit sets; merge permissions that are always permitted together, or split the policy",
+            ),
+        ] {
+            let names = self.names(sort);
+            let n = names.order.len();
+            if n > limit {
+                ok = false;
+                let span = names.map[&names.order[limit]].1;
+                self.error(
+                    Diagnostic::new(
+                        Code::Limit,
+                        span,
+                        format!(
+                            "the policy declares {n} {}s, more than the limit of {limit}",
+                            sort.word()
+                        ),
+                    )
+                    .with_label(format!("{} number {} is declared here", sort.word(), limit + 1))
+                    .with_help(help),
+                );
+            }
+        }
+        ok
     }
 
     /// Type names that are built in cannot be declared again.
@@ -484,8 +651,7 @@ impl Checker {
         };
 
         // Action groups first: everything else may use them.
-        let mut action_groups: Vec<Vec<ActionId>> =
-            vec![Vec::new(); self.action_groups.order.len()];
+        let mut action_groups: Vec<Bits> = vec![Bits::EMPTY; self.action_groups.order.len()];
         for item in items {
             if let Item::ActionGroup { name, members } = item {
                 let idx = self.action_groups.get(&name.name).unwrap_or(0) as usize;
@@ -493,10 +659,10 @@ impl Checker {
                     name.name.clone(),
                     members.iter().map(|m| m.name.clone()).collect(),
                 );
-                let mut ids = Vec::new();
+                let mut ids = Bits::EMPTY;
                 for m in members {
                     match self.actions.get(&m.name) {
-                        Some(a) => ids.push(ActionId(a)),
+                        Some(a) => ids.set(a as usize),
                         None => self.unresolved(m, &[Sort::Action], &[]),
                     }
                 }
@@ -504,7 +670,10 @@ impl Checker {
             }
         }
 
+        self.all_actions = Bits::from_indices(0..self.actions.order.len());
+        self.cell_last = vec![[(0, Span::default()); 2]; self.actions.order.len()];
         // Enums and kinds (types), in declaration order.
+        self.variant_index = vec![HashMap::new(); self.enums.order.len()];
         p.enums = self
             .enums
             .order
@@ -533,12 +702,15 @@ impl Checker {
                     }
                 }
                 let mut names: Vec<String> = Vec::new();
+                let mut index: HashMap<String, u32> = HashMap::new();
                 for v in variants {
-                    if !names.contains(&v.name) {
+                    if !index.contains_key(&v.name) {
+                        index.insert(v.name.clone(), names.len() as u32);
                         names.push(v.name.clone());
                     }
                 }
                 p.enums[idx].variants = names;
+                self.variant_index[idx] = index;
             }
         }
         let kind_decls: Vec<&ast::KindDecl> = items
@@ -590,7 +762,7 @@ impl Checker {
                 .and_then(|par| self.lookup(par, Sort::Kind))
                 .map(KindId);
             p.kinds[kid.idx()].parent = parent;
-            let attrs = self.attrs(&k.attrs, &p);
+            let attrs = self.attrs(&k.attrs, &format!("kind `{}`", k.name.name), &p);
             p.kinds[kid.idx()].attrs = attrs;
             for inh in &k.inherits {
                 match inh.name.as_str() {
@@ -603,7 +775,7 @@ impl Checker {
                             format!("unknown access-code class `{other}`"),
                         )
                         .with_help(
-                            match suggest(other, ["read", "write"]) {
+                            match crate::diagnostic::suggest(other, ["read", "write"]) {
                                 Some(s) => format!("did you mean `{s}`?"),
                                 None => "the classes are `read` and `write`".into(),
                             },
@@ -688,6 +860,7 @@ impl Checker {
                     codes_seen = Some(span);
                     for c in classes {
                         let ids = self.action_refs(&c.actions, &action_groups, None);
+                        let suggestion = self.suggest(&c.class.name, ["read", "write"]);
                         match c.class.name.as_str() {
                             "read" => ids.iter().for_each(|a| p.actions[a.idx()].read_code = true),
                             "write" => ids
@@ -699,12 +872,10 @@ impl Checker {
                                     c.class.span,
                                     format!("unknown access-code class `{other}`"),
                                 )
-                                .with_help(
-                                    match suggest(other, ["read", "write"]) {
-                                        Some(s) => format!("did you mean `{s}`?"),
-                                        None => "the classes are `read` and `write`".into(),
-                                    },
-                                ),
+                                .with_help(match suggestion {
+                                    Some(s) => format!("did you mean `{s}`?"),
+                                    None => "the classes are `read` and `write`".into(),
+                                }),
                             ),
                         }
                     }
@@ -727,7 +898,7 @@ impl Checker {
             })
             .flatten()
             .collect();
-        p.user_attrs = self.attrs(&user_attrs, &p);
+        p.user_attrs = self.attrs(&user_attrs, "", &p);
 
         // Modules.
         for item in items {
@@ -735,18 +906,17 @@ impl Checker {
                 if self.modules.get(&m.name.name) != Some(p.modules.len() as u32) {
                     continue;
                 }
-                let mut actions = Vec::new();
+                let mut actions = Bits::EMPTY;
                 for a in &m.actions {
                     if let Some(id) = self.actions.get(&a.name) {
-                        actions.push(ActionId(id));
+                        actions.set(id as usize);
                     } else if let Some(g) = self.action_groups.get(&a.name) {
-                        actions.extend_from_slice(&action_groups[g as usize]);
+                        actions = actions.union(action_groups[g as usize]);
                     } else {
                         self.unresolved(a, &[Sort::Action, Sort::ActionGroup], &[]);
                     }
                 }
-                actions.sort();
-                actions.dedup();
+                let actions = ids(actions);
                 let records = m
                     .records
                     .iter()
@@ -762,6 +932,12 @@ impl Checker {
         }
 
         // Access groups.
+        self.case_attr_index = p
+            .case_attrs()
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.name.clone(), i as u32))
+            .collect();
         for item in items {
             if let Item::Group(g) = item {
                 if self.groups.get(&g.name.name) != Some(p.groups.len() as u32) {
@@ -806,11 +982,36 @@ impl Checker {
         p
     }
 
-    fn attrs(&mut self, decls: &[ast::AttrDecl], p: &Policy) -> Vec<AttrDef> {
+    /// The attributes of a kind (`owner` is `kind `Case``) or of users (`owner` is empty).
+    fn attrs(&mut self, decls: &[ast::AttrDecl], owner: &str, p: &Policy) -> Vec<AttrDef> {
+        let decls = match decls.get(MAX_ATTRS) {
+            Some(over) => {
+                let who = if owner.is_empty() {
+                    "the `user` blocks declare".to_string()
+                } else {
+                    format!("{owner} declares")
+                };
+                self.error(
+                    Diagnostic::new(
+                        Code::Limit,
+                        over.name.span,
+                        format!(
+                            "{who} {} attributes, more than the limit of {}",
+                            thousands(decls.len()),
+                            thousands(MAX_ATTRS)
+                        ),
+                    )
+                    .with_label(format!("attribute number {} is declared here", MAX_ATTRS + 1))
+                    .with_help("keep only the attributes that access rules test; other data belongs in the application, not in the policy"),
+                );
+                &decls[..MAX_ATTRS]
+            }
+            None => decls,
+        };
         let mut out: Vec<AttrDef> = Vec::new();
+        let mut seen: HashMap<&str, Span> = HashMap::new();
         for a in decls {
-            if let Some(prev) = out.iter().find(|o| o.name == a.name.name) {
-                let prev_span = prev.span;
+            if let Some(&prev_span) = seen.get(a.name.name.as_str()) {
                 self.error(
                     Diagnostic::new(
                         Code::Duplicate,
@@ -825,6 +1026,7 @@ impl Checker {
             let Some(ty) = self.type_expr(&a.ty, p) else {
                 continue;
             };
+            seen.insert(&a.name.name, a.name.span);
             out.push(AttrDef {
                 name: a.name.name.clone(),
                 span: a.name.span,
@@ -862,12 +1064,8 @@ impl Checker {
                         );
                         None
                     } else {
-                        let cands: Vec<&str> = BUILTIN
-                            .iter()
-                            .copied()
-                            .chain(self.enums.candidates())
-                            .collect();
-                        let help = match suggest(name, cands.iter().copied()) {
+                        let cands = BUILTIN.iter().copied().chain(self.enums.candidates());
+                        let help = match self.suggest(name, cands) {
                             Some(s) => format!("did you mean `{s}`?"),
                             None => "the types are `string`, `bool`, `int`, `set<string>`, `ref Kind`, `ref User` and declared enums".into(),
                         };
@@ -916,8 +1114,8 @@ impl Checker {
 
     fn mode(&mut self, m: &ast::ModeDecl, kind: &KindDef, p: &Policy) -> Option<ModeDef> {
         let Some(attr_idx) = kind.attrs.iter().position(|a| a.name == m.attr.name) else {
-            let cands: Vec<&str> = kind.attrs.iter().map(|a| a.name.as_str()).collect();
-            let help = match suggest(&m.attr.name, cands.iter().copied()) {
+            let cands = kind.attrs.iter().map(|a| a.name.as_str());
+            let help = match self.suggest(&m.attr.name, cands) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!("declare it: `attr {}: AccessMode;` with `enum AccessMode {{ open, restricted }}`", m.attr.name),
             };
@@ -949,8 +1147,12 @@ impl Checker {
         let mut arms: Vec<Option<Option<Vec<RelationId>>>> = vec![None; def.variants.len()];
         let mut spans = vec![m.span; def.variants.len()];
         for arm in &m.arms {
-            let Some(v) = def.variants.iter().position(|x| *x == arm.variant.name) else {
-                let help = match suggest(&arm.variant.name, def.variants.iter().map(String::as_str))
+            let Some(v) = self.variant_index[e.idx()]
+                .get(&arm.variant.name)
+                .map(|&v| v as usize)
+            else {
+                let help = match self
+                    .suggest(&arm.variant.name, def.variants.iter().map(String::as_str))
                 {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => format!(
@@ -1154,8 +1356,8 @@ impl Checker {
 
     fn condition(&mut self, c: &ast::Condition, p: &Policy) -> Option<Cond> {
         let attrs = p.case_attrs();
-        let Some(ai) = attrs.iter().position(|a| a.name == c.attr.name) else {
-            let help = match suggest(&c.attr.name, attrs.iter().map(|a| a.name.as_str())) {
+        let Some(ai) = self.case_attr_index.get(&c.attr.name).map(|&i| i as usize) else {
+            let help = match self.suggest(&c.attr.name, attrs.iter().map(|a| a.name.as_str())) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => "filters test attributes declared on the `case` kind".to_string(),
             };
@@ -1246,10 +1448,10 @@ impl Checker {
             (LiteralKind::Bool(b), Type::Bool) => Value::Bool(*b),
             (LiteralKind::Name(n), Type::Enum(e)) => {
                 let def = &p.enums[e.idx()];
-                match def.variants.iter().position(|v| v == n) {
-                    Some(i) => Value::Variant(i as u32),
+                match self.variant_index[e.idx()].get(n) {
+                    Some(&i) => Value::Variant(i),
                     None => {
-                        let help = match suggest(n, def.variants.iter().map(String::as_str)) {
+                        let help = match self.suggest(n, def.variants.iter().map(String::as_str)) {
                             Some(s) => format!("did you mean `{s}`?"),
                             None => format!(
                                 "the variants of `{}` are {}",
@@ -1306,7 +1508,7 @@ impl Checker {
                         type_name(attr.ty, p)
                     ),
                     (Type::Enum(e), LiteralKind::Str(v))
-                        if p.enums[e.idx()].variants.contains(v) =>
+                        if self.variant_index[e.idx()].contains_key(v) =>
                     {
                         format!(
                             "enum variants are written without quotes: `{} == {v}`",
@@ -1405,8 +1607,8 @@ impl Checker {
         &mut self,
         r: &ast::Rule,
         scope: RuleScope,
-        ct: Option<(CaseTypeId, &[Named])>,
-        groups: &[Vec<ActionId>],
+        ct: Option<(CaseTypeId, &States)>,
+        groups: &[Bits],
         p: &mut Policy,
     ) {
         let subjects: Vec<Subject> = r.subjects.iter().filter_map(|s| self.subject(s)).collect();
@@ -1414,9 +1616,9 @@ impl Checker {
         let mut states = Vec::new();
         if !r.states.is_empty() {
             match ct {
-                Some((_, st)) => {
+                Some((t, st)) => {
                     for s in &r.states {
-                        if let Some(id) = self.state(s, st, ct.map(|c| c.0), p) {
+                        if let Some(id) = self.state(s, st, Some(t), p) {
                             states.push(id);
                         }
                     }
@@ -1431,37 +1633,84 @@ impl Checker {
                 ),
             }
         }
-        p.rules.push(RuleDef {
-            effect: r.effect,
-            subjects,
-            actions,
-            states,
-            scope,
-            origin: RuleOrigin::Statement,
-            span: r.span,
-        });
+        self.push_rule(
+            p,
+            RuleDef {
+                effect: r.effect,
+                subjects,
+                actions,
+                states,
+                scope,
+                origin: RuleOrigin::Statement,
+                span: r.span,
+            },
+        );
+    }
+
+    /// Adds a rule to the policy, counting its entries against [`MAX_RULE_ENTRIES`]: its
+    /// actions times the states it applies in. Past the limit, rules are reported once and no
+    /// longer kept, so the limit also bounds what the checker holds.
+    fn push_rule(&mut self, p: &mut Policy, rule: RuleDef) {
+        let states = match rule.scope {
+            RuleScope::CaseType(t) if rule.states.is_empty() => p.casetypes[t.idx()].states.len(),
+            _ => rule.states.len(),
+        };
+        let entries = rule.actions.len().max(1).saturating_mul(states.max(1));
+        if self.count_entries(entries, rule.span) {
+            p.rules.push(rule);
+        }
+    }
+
+    /// Counts `n` rule entries (see [`MAX_RULE_ENTRIES`]) for the rule or module grant line at
+    /// `span`; false, and one error for the whole policy, once the total is over the limit.
+    fn count_entries(&mut self, n: usize, span: Span) -> bool {
+        let before = self.rule_entries;
+        self.rule_entries = before.saturating_add(n);
+        if self.rule_entries <= MAX_RULE_ENTRIES {
+            return true;
+        }
+        if before <= MAX_RULE_ENTRIES {
+            self.error(
+                Diagnostic::new(
+                    Code::Limit,
+                    span,
+                    format!(
+                        "the rules and module grants expand to more than {} entries (each counts its actions times the states it applies in)",
+                        thousands(MAX_RULE_ENTRIES)
+                    ),
+                )
+                .with_label("the limit is passed here")
+                .with_help("a rule with `*` or an action group and no `in` states covers every action in every state of its case type: write fewer, broader rules (a rule outside the case types covers them all at once), or split the policy"),
+            );
+        }
+        false
     }
 
     fn state(
         &mut self,
         s: &Ident,
-        states: &[Named],
+        states: &States,
         ct: Option<CaseTypeId>,
         p: &Policy,
     ) -> Option<StateId> {
-        if let Some(i) = states.iter().position(|x| x.name == s.name) {
-            return Some(StateId(i as u32));
+        if let Some(&i) = states.index.get(&s.name) {
+            return Some(StateId(i));
         }
+        if !self.reporting() {
+            self.error(Diagnostic::new(Code::Undefined, s.span, String::new()));
+            return None;
+        }
+        let states = &states.named;
         let ct_name = ct
             .and_then(|c| p.casetypes.get(c.idx()))
             .map(|c| c.name.as_str())
             .unwrap_or("");
-        let help = match suggest(&s.name, states.iter().map(|x| x.name.as_str())) {
+        let help = match self.suggest(&s.name, states.iter().map(|x| x.name.as_str())) {
             Some(x) => format!("did you mean `{x}`?"),
             None if states.is_empty() => "declare the states first: `states Start, Review;`".into(),
             None => format!(
                 "the states are {}",
-                backticked(&states.iter().map(|x| x.name.clone()).collect::<Vec<_>>())
+                listed(states.iter().map(|x| x.name.as_str()))
             ),
         };
         let msg = if ct_name.is_empty() {
@@ -1477,12 +1726,12 @@ impl Checker {
         None
     }
 
-    fn casetype(&mut self, c: &ast::CaseTypeDecl, groups: &[Vec<ActionId>], p: &mut Policy) {
+    fn casetype(&mut self, c: &ast::CaseTypeDecl, groups: &[Bits], p: &mut Policy) {
         let ct = CaseTypeId(p.casetypes.len() as u32);
-        let mut states: Vec<Named> = Vec::new();
+        let mut states = States::default();
         for s in &c.states {
-            if let Some(prev) = states.iter().find(|x| x.name == s.name) {
-                let prev_span = prev.span;
+            if let Some(&prev) = states.index.get(&s.name) {
+                let prev_span = states.named[prev as usize].span;
                 self.error(
                     Diagnostic::new(
                         Code::Duplicate,
@@ -1494,7 +1743,10 @@ impl Checker {
                 );
                 continue;
             }
-            states.push(Named {
+            states
+                .index
+                .insert(s.name.clone(), states.named.len() as u32);
+            states.named.push(Named {
                 name: s.name.clone(),
                 span: s.span,
             });
@@ -1502,7 +1754,7 @@ impl Checker {
         p.casetypes.push(CaseTypeDef {
             name: c.name.name.clone(),
             span: c.name.span,
-            states: states.clone(),
+            states: states.named.clone(),
             initial: StateId(0),
             finals: Vec::new(),
             transitions: Vec::new(),
@@ -1510,7 +1762,7 @@ impl Checker {
             uses_modules: !c.module_grants.is_empty(),
             tables: Vec::new(),
         });
-        if states.is_empty() {
+        if states.named.is_empty() {
             self.error(
                 Diagnostic::new(
                     Code::StateMachine,
@@ -1537,14 +1789,14 @@ impl Checker {
         let initial = match c.initials.first() {
             Some(i) => self.state(i, &states, Some(ct), p),
             None => {
-                if !states.is_empty() {
+                if let Some(first) = states.named.first() {
                     self.error(
                         Diagnostic::new(
                             Code::StateMachine,
                             c.name.span,
                             format!("case type `{}` has no initial state", c.name.name),
                         )
-                        .with_help(format!("add `initial {};`", states[0].name)),
+                        .with_help(format!("add `initial {};`", first.name)),
                     );
                 }
                 None
@@ -1555,8 +1807,9 @@ impl Checker {
             .iter()
             .filter_map(|f| self.state(f, &states, Some(ct), p))
             .collect();
+        let final_names: HashSet<&str> = c.finals.iter().map(|f| f.name.as_str()).collect();
         let mut transitions = Vec::new();
-        let errors_before = self.diags.iter().filter(|d| d.is_error()).count();
+        let errors_before = self.errors;
         for (ti, t) in c.transitions.iter().enumerate() {
             let action = self.lookup(&t.action, Sort::Action).map(ActionId);
             let from: Vec<StateId> = t
@@ -1567,7 +1820,7 @@ impl Checker {
             let to = self.state(&t.to, &states, Some(ct), p);
             let by: Vec<Subject> = t.by.iter().filter_map(|s| self.subject(s)).collect();
             for f in &t.from {
-                if c.finals.iter().any(|x| x.name == f.name) {
+                if final_names.contains(f.name.as_str()) {
                     self.error(
                         Diagnostic::new(
                             Code::StateMachine,
@@ -1592,63 +1845,48 @@ impl Checker {
                     to,
                     span: t.span,
                 });
-                p.rules.push(RuleDef {
-                    effect: Effect::Allow,
-                    subjects: by,
-                    actions: vec![action],
-                    states: from,
-                    scope: RuleScope::CaseType(ct),
-                    origin: RuleOrigin::Transition { index: ti as u32 },
-                    span: t.span,
-                });
+                self.push_rule(
+                    p,
+                    RuleDef {
+                        effect: Effect::Allow,
+                        subjects: by,
+                        actions: vec![action],
+                        states: from,
+                        scope: RuleScope::CaseType(ct),
+                        origin: RuleOrigin::Transition { index: ti as u32 },
+                        span: t.span,
+                    },
+                );
             }
         }
         // A transition that failed to resolve would make reachability guesswork.
-        let transitions_ok = self.diags.iter().filter(|d| d.is_error()).count() == errors_before;
+        let transitions_ok = self.errors == errors_before;
         let mut module_grants = Vec::new();
         for g in &c.module_grants {
             let Some(m) = self.lookup(&g.module, Sort::Module).map(ModuleId) else {
                 continue;
             };
-            let allowed = p.modules[m.idx()].actions.clone();
+            let offered = Bits::from_indices(p.modules[m.idx()].actions.iter().map(|a| a.idx()));
             for line in &g.lines {
                 let subjects: Vec<Subject> = line
                     .subjects
                     .iter()
                     .filter_map(|s| self.subject(s))
                     .collect();
-                let actions = self.action_refs(&line.actions, groups, Some(&allowed));
-                for a in &actions {
-                    if !allowed.contains(a) {
-                        let span = line
-                            .actions
-                            .iter()
-                            .find(|x| matches!(x, ActionRef::Name(i) if i.name == p.actions[a.idx()].name))
-                            .map(ActionRef::span)
-                            .unwrap_or(line.span);
-                        let module = &p.modules[m.idx()];
-                        self.error(
-                            Diagnostic::new(
-                                Code::NotInModule,
-                                span,
-                                format!("action `{}` is not in module `{}`", p.actions[a.idx()].name, module.name),
-                            )
-                            .with_label(format!("`{}` does not offer this action", module.name))
-                            .with_secondary(module.span, "the module's actions are declared here")
-                            .with_help(format!(
-                                "add it to the module's `actions` list, or grant it through a module that has it; `{}` offers {}",
-                                module.name,
-                                backticked(&module.actions.iter().map(|x| p.actions[x.idx()].name.clone()).collect::<Vec<_>>())
-                            )),
-                        );
-                    }
+                let actions = self.action_set(&line.actions, groups, Some(offered));
+                let outside = Bits::from_indices(actions.iter().filter(|&a| !offered.get(a)));
+                if !outside.is_empty() {
+                    self.not_in_module(line, outside, m, p);
                 }
-                module_grants.push(ModuleGrantDef {
-                    module: m,
-                    subjects,
-                    actions,
-                    span: line.span,
-                });
+                let actions = ids(actions);
+                if self.count_entries(actions.len().max(1), line.span) {
+                    module_grants.push(ModuleGrantDef {
+                        module: m,
+                        subjects,
+                        actions,
+                        span: line.span,
+                    });
+                }
             }
         }
         for r in &c.rules {
@@ -1667,12 +1905,50 @@ impl Checker {
         }
     }
 
+    /// CP0108 for the actions of a module grant line that its module does not offer: one error
+    /// per action, at the name that brings it in (or at the line, for an action group).
+    #[cold]
+    fn not_in_module(&mut self, line: &ast::ModuleLine, outside: Bits, m: ModuleId, p: &Policy) {
+        let named: HashMap<&str, Span> = line
+            .actions
+            .iter()
+            .rev()
+            .filter_map(|x| match x {
+                ActionRef::Name(i) => Some((i.name.as_str(), i.span)),
+                ActionRef::Star(_) => None,
+            })
+            .collect();
+        let module = &p.modules[m.idx()];
+        for a in outside.iter() {
+            let name = &p.actions[a].name;
+            let span = named.get(name.as_str()).copied().unwrap_or(line.span);
+            if !self.reporting() {
+                self.error(Diagnostic::new(Code::NotInModule, span, String::new()));
+                continue;
+            }
+            self.error(
+                Diagnostic::new(
+                    Code::NotInModule,
+                    span,
+                    format!("action `{name}` is not in module `{}`", module.name),
+                )
+                .with_label(format!("`{}` does not offer this action", module.name))
+                .with_secondary(module.span, "the module's actions are declared here")
+                .with_help(format!(
+                    "add it to the module's `actions` list, or grant it through a module that has it; `{}` offers {}",
+                    module.name,
+                    listed(module.actions.iter().map(|x| p.actions[x.idx()].name.as_str()))
+                )),
+            );
+        }
+    }
+
     fn table(
         &mut self,
         t: &ast::Table,
         ct: CaseTypeId,
-        states: &[Named],
-        groups: &[Vec<ActionId>],
+        states: &States,
+        groups: &[Bits],
         p: &mut Policy,
     ) {
         let columns: Vec<Option<Subject>> = t.columns.iter().map(|c| self.subject(c)).collect();
@@ -1728,42 +2004,43 @@ impl Checker {
                 );
             }
             for (cell, col) in row.cells.iter().zip(&columns) {
-                let mut allowed: HashMap<ActionId, Span> = HashMap::new();
-                let mut denied: HashMap<ActionId, Span> = HashMap::new();
+                // What the cell allows and denies so far, and, per action and effect, the entry
+                // that set it last (stamped with the cell, so the table is not cleared between
+                // cells): each entry costs its own actions, never the whole cell.
+                self.cell_stamp += 1;
+                let mut set = [Bits::EMPTY; 2];
                 for e in &cell.entries {
-                    let ids = self.action_refs(std::slice::from_ref(&e.action), groups, None);
+                    let ids_set = self.action_set(std::slice::from_ref(&e.action), groups, None);
                     let (mine, other) = match e.effect {
-                        Effect::Allow => (&mut allowed, &denied),
-                        Effect::Deny => (&mut denied, &allowed),
+                        Effect::Allow => (0, 1),
+                        Effect::Deny => (1, 0),
                     };
-                    for a in &ids {
-                        mine.insert(*a, e.span);
-                        if let Some(os) = other.get(a) {
-                            self.diags.push(
-                                Diagnostic::new(
-                                    Code::AllowDenySameCell,
-                                    e.span,
-                                    format!("this cell both allows and denies `{}`", p.actions[a.idx()].name),
-                                )
-                                .with_secondary(*os, "the other setting is here")
-                                .with_help("deny always wins, so the allow has no effect; remove one of the two"),
-                            );
-                        }
+                    let clash = ids_set.intersect(set[other]);
+                    if !clash.is_empty() {
+                        self.same_cell(e.span, clash, other, p);
                     }
+                    set[mine] = set[mine].union(ids_set);
+                    for a in ids_set.iter() {
+                        self.cell_last[a][mine] = (self.cell_stamp, e.span);
+                    }
+                    let ids = ids(ids_set);
                     if let (Some(subject), Some(state)) = (col, state) {
                         if !ids.is_empty() {
-                            p.rules.push(RuleDef {
-                                effect: e.effect,
-                                subjects: vec![*subject],
-                                actions: ids,
-                                states: vec![state],
-                                scope: RuleScope::CaseType(ct),
-                                origin: RuleOrigin::TableCell {
-                                    state,
-                                    subject: *subject,
+                            self.push_rule(
+                                p,
+                                RuleDef {
+                                    effect: e.effect,
+                                    subjects: vec![*subject],
+                                    actions: ids,
+                                    states: vec![state],
+                                    scope: RuleScope::CaseType(ct),
+                                    origin: RuleOrigin::TableCell {
+                                        state,
+                                        subject: *subject,
+                                    },
+                                    span: e.span,
                                 },
-                                span: e.span,
-                            });
+                            );
                         }
                     }
                 }
@@ -1772,17 +2049,116 @@ impl Checker {
         p.casetypes[ct.idx()].tables.push(def);
     }
 
+    /// CP0202 for a table entry that allows (or denies) the actions `clash`, which an earlier
+    /// entry of the same cell denies (or allows): one warning per action, each pointing at the
+    /// entry that set the other effect (`other`) last.
+    #[cold]
+    fn same_cell(&mut self, span: Span, clash: Bits, other: usize, p: &Policy) {
+        for a in clash.iter() {
+            let mut d = Diagnostic::new(
+                Code::AllowDenySameCell,
+                span,
+                format!("this cell both allows and denies `{}`", p.actions[a].name),
+            );
+            let (stamp, os) = self.cell_last[a][other];
+            if stamp == self.cell_stamp {
+                d = d.with_secondary(os, "the other setting is here");
+            }
+            self.diags.push(
+                d.with_help("deny always wins, so the allow has no effect; remove one of the two"),
+            );
+        }
+    }
+
+    /// CP0112 for a compiled lookup table that would have more than [`MAX_TABLE_SLOTS`] slots
+    /// (kinds × actions, case-type states × actions, case types × modules × actions), so that a
+    /// policy that checks can always be compiled. Each error points at the declaration from
+    /// which the table is over the limit.
+    fn table_sizes(&mut self, p: &Policy) {
+        let actions = p.actions.len();
+        let limit = thousands(MAX_TABLE_SLOTS);
+        let kinds = p.kinds.len();
+        if kinds.saturating_mul(actions) > MAX_TABLE_SLOTS {
+            let kind = &p.kinds[MAX_TABLE_SLOTS / actions];
+            self.error(
+                Diagnostic::new(
+                    Code::Limit,
+                    kind.span,
+                    format!(
+                        "{} resource kinds × {actions} actions = {} table slots, over the limit of {limit}",
+                        thousands(kinds),
+                        thousands(kinds * actions)
+                    ),
+                )
+                .with_label("the table of rules by kind is over the limit from this kind on")
+                .with_help("the compiled policy has a slot for every kind and action: merge kinds that are governed alike (an attribute can tell them apart), or declare fewer actions"),
+            );
+        }
+        let states: usize = p.casetypes.iter().map(|c| c.states.len()).sum();
+        if states.saturating_mul(actions) > MAX_TABLE_SLOTS {
+            let mut seen = 0usize;
+            let over = p
+                .casetypes
+                .iter()
+                .find(|c| {
+                    seen += c.states.len();
+                    seen * actions > MAX_TABLE_SLOTS
+                })
+                .map(|c| c.span)
+                .unwrap_or_default();
+            self.error(
+                Diagnostic::new(
+                    Code::Limit,
+                    over,
+                    format!(
+                        "{} states of case types × {actions} actions = {} table slots, over the limit of {limit}",
+                        thousands(states),
+                        thousands(states * actions)
+                    ),
+                )
+                .with_label("the table of rules by state is over the limit from this case type on")
+                .with_help("the compiled policy has a slot for every state of every case type and every action: let case types that share a workflow be one case type (an attribute can tell them apart), or declare fewer actions"),
+            );
+        }
+        let (casetypes, modules) = (p.casetypes.len(), p.modules.len());
+        let slots = casetypes.saturating_mul(modules).saturating_mul(actions);
+        if slots > MAX_TABLE_SLOTS {
+            let ct = &p.casetypes[MAX_TABLE_SLOTS / (modules * actions)];
+            self.error(
+                Diagnostic::new(
+                    Code::Limit,
+                    ct.span,
+                    format!(
+                        "{} case types × {} modules × {actions} actions = {} table slots, over the limit of {limit}",
+                        thousands(casetypes),
+                        thousands(modules),
+                        thousands(slots)
+                    ),
+                )
+                .with_label("the table of module grants is over the limit from this case type on")
+                .with_help("the compiled policy has a slot for every case type, module and action: declare fewer modules, or let case types that share a workflow be one case type"),
+            );
+        }
+    }
+
     fn reachability(&mut self, ct: CaseTypeId, init: StateId, p: &Policy) {
         let def = &p.casetypes[ct.idx()];
+        // The states each state leads to: built once, so the search is linear.
+        let mut next: Vec<Vec<StateId>> = vec![Vec::new(); def.states.len()];
+        for t in &def.transitions {
+            for f in &t.from {
+                next[f.idx()].push(t.to);
+            }
+        }
         let mut reached = vec![false; def.states.len()];
         let mut queue = VecDeque::from([init]);
         while let Some(s) = queue.pop_front() {
             if std::mem::replace(&mut reached[s.idx()], true) {
                 continue;
             }
-            for t in &def.transitions {
-                if t.from.contains(&s) && !reached[t.to.idx()] {
-                    queue.push_back(t.to);
+            for &to in &next[s.idx()] {
+                if !reached[to.idx()] {
+                    queue.push_back(to);
                 }
             }
         }
@@ -1821,13 +2197,49 @@ fn named(n: &Names) -> Vec<Named> {
         .collect()
 }
 
+/// The states of one case type, and each one's index by name.
+#[derive(Default)]
+struct States {
+    named: Vec<Named>,
+    index: HashMap<String, u32>,
+}
+
+/// The members of a set of actions, in increasing order.
+fn ids(set: Bits) -> Vec<ActionId> {
+    set.iter().map(|a| ActionId(a as u32)).collect()
+}
+
+/// The most names a message lists; the rest are counted.
+const LISTED: usize = 10;
+
 fn backticked(items: &[String]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| format!("`{s}`")).collect();
+    listed(items.iter().map(String::as_str))
+}
+
+/// Names in backticks: `` `a`, `b` and `c` ``. Past [`LISTED`] names, the rest are counted
+/// (`` `a`, …, `j` and 5 more ``), so a message stays short however many there are.
+fn listed<'a>(items: impl ExactSizeIterator<Item = &'a str>) -> String {
+    let n = items.len();
+    let quoted: Vec<String> = items.take(LISTED).map(|s| format!("`{s}`")).collect();
     match quoted.as_slice() {
         [] => "nothing".into(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} and {}", init.join(", "), last),
+        [one] if n == 1 => one.clone(),
+        [init @ .., last] if n == quoted.len() => format!("{} and {}", init.join(", "), last),
+        shown => format!("{} and {} more", shown.join(", "), n - shown.len()),
     }
+}
+
+/// A count with thousands separators: `4,000,000`.
+pub(crate) fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 pub(crate) fn type_name(t: Type, p: &Policy) -> String {
@@ -1853,5 +2265,51 @@ fn example_decl(sort: Sort, name: &str) -> String {
         Sort::Kind => format!("resource {name} {{ }}"),
         Sort::CaseType => format!("casetype {name} {{ states Start; initial Start; }}"),
         Sort::Module => format!("module {name} {{ actions access; }}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// "Did you mean" spends from a budget: each candidate costs one, each one compared the
+    /// product of the lengths; a candidate too long or too short to be within reach is not
+    /// compared. Once the budget is spent, nothing is suggested.
+    #[test]
+    fn suggestions_spend_a_budget() {
+        let cx = Checker::new();
+        assert_eq!(cx.suggest("veiw", ["view", "edit"]), Some("view"));
+        // Two candidates looked at, one compared (4 × 4); `edit` is compared too (same length).
+        assert_eq!(SUGGESTION_BUDGET - cx.suggestion_budget.get(), 2 + 16 + 16);
+        let long = "x".repeat(200);
+        let before = cx.suggestion_budget.get();
+        assert_eq!(cx.suggest("veiw", [long.as_str()]), None);
+        assert_eq!(
+            before - cx.suggestion_budget.get(),
+            1,
+            "not compared: too long"
+        );
+
+        cx.suggestion_budget.set(10);
+        assert_eq!(
+            cx.suggest("veiw", ["view"]),
+            None,
+            "4 × 4 is more than is left"
+        );
+        assert_eq!(cx.suggestion_budget.get(), 0);
+        assert_eq!(cx.suggest("veiw", ["view"]), None);
+    }
+
+    #[test]
+    fn long_lists_are_shortened() {
+        let names: Vec<String> = (0..12).map(|i| format!("n{i}")).collect();
+        assert_eq!(backticked(&names[..1]), "`n0`");
+        assert_eq!(backticked(&names[..3]), "`n0`, `n1` and `n2`");
+        assert_eq!(
+            backticked(&names),
+            "`n0`, `n1`, `n2`, `n3`, `n4`, `n5`, `n6`, `n7`, `n8`, `n9` and 2 more"
+        );
+        assert_eq!(thousands(4_000_000), "4,000,000");
+        assert_eq!(thousands(999), "999");
     }
 }

@@ -198,7 +198,6 @@ fn relations(p: &Policy, r: &[ir::RelationId]) -> Bits {
     Bits::from_indices(r.iter().map(|x| p.roles.len() + x.idx()))
 }
 
-/// Lowers a checked policy. Infallible: the checker has rejected everything that could fail.
 /// A number no other compiled policy or entity set of this process has: it ties entities to the
 /// policy that loaded them and a resolved request to the entities it was resolved against, so
 /// that mixing them up is an error, never a decision about the wrong user or resource.
@@ -207,9 +206,23 @@ pub(crate) fn next_stamp() -> u64 {
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
+/// Lowers a checked policy. Infallible: the checker has rejected everything that could fail,
+/// and everything too large to build (`src/limits.rs`: the counts that size the 256-bit sets,
+/// the table slots, the rule entries).
 pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
     let n_actions = ir.actions.len();
     let n_modules = ir.modules.len();
+    debug_assert!(
+        n_actions <= crate::limits::MAX_ACTIONS
+            && ir.permissions.len() <= crate::limits::MAX_PERMISSIONS
+            && ir.roles.len() + ir.relations.len() <= crate::limits::MAX_SUBJECTS,
+        "the checker bounds every count that indexes a 256-bit set"
+    );
+    debug_assert!(
+        ir.casetypes.len() * n_modules * n_actions <= crate::limits::MAX_TABLE_SLOTS
+            && ir.kinds.len() * n_actions <= crate::limits::MAX_TABLE_SLOTS,
+        "the checker bounds every table"
+    );
     let mut literals: Vec<String> = Vec::new();
     let mut lit_index: HashMap<String, u32> = HashMap::new();
     let mut intern = |s: &str| -> u32 {
@@ -296,10 +309,25 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
     let mut why_kind = vec![Vec::new(); kind_rules.len()];
     let mut why_state = vec![Vec::new(); state_rules.len()];
     let mut why_rules = Vec::with_capacity(ir.rules.len());
+    // INVARIANT: the checker bounds every table (MAX_TABLE_SLOTS) and the entries the rules
+    // expand to (MAX_RULE_ENTRIES), so these loops and allocations are bounded by the limits.
     for (id, r) in ir.rules.iter().enumerate() {
         let subj = subjects(&ir, &r.subjects);
         let id = id as u32;
         why_rules.push((r.effect == Effect::Deny, subj));
+        // The states a case-type rule applies in, each once.
+        let states: Vec<usize> = match r.scope {
+            RuleScope::CaseType(t) if r.states.is_empty() => {
+                (0..ir.casetypes[t.idx()].states.len()).collect()
+            }
+            RuleScope::CaseType(_) => {
+                let mut s: Vec<usize> = r.states.iter().map(|s| s.idx()).collect();
+                s.sort_unstable();
+                s.dedup();
+                s
+            }
+            RuleScope::Global | RuleScope::Kind(_) => Vec::new(),
+        };
         for a in &r.actions {
             match r.scope {
                 RuleScope::Global => {
@@ -313,13 +341,7 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
                 }
                 RuleScope::CaseType(t) => {
                     let base = state_base[t.idx()] as usize;
-                    let n_states = ir.casetypes[t.idx()].states.len();
-                    let states: Vec<usize> = if r.states.is_empty() {
-                        (0..n_states).collect()
-                    } else {
-                        r.states.iter().map(|s| s.idx()).collect()
-                    };
-                    for s in states {
+                    for &s in &states {
                         let slot = (base + s) * n_actions + a.idx();
                         state_rules[slot].add(r.effect, subj);
                         why_state[slot].push(id);

@@ -9,6 +9,29 @@ pub const MAX_SYNTAX_ERRORS: usize = 100;
 pub const MAX_DECLARATIONS: usize = 200_000;
 /// The most roles plus relations in one policy: role sets are 256-bit masks.
 pub const MAX_SUBJECTS: usize = 256;
+/// The most actions in one policy: action sets are 256-bit masks.
+pub const MAX_ACTIONS: usize = 256;
+/// The most account permissions in one policy: permission sets are 256-bit masks.
+pub const MAX_PERMISSIONS: usize = 256;
+/// The most attributes one resource kind, or the `user` blocks together, may declare.
+pub const MAX_ATTRS: usize = 1_000;
+/// The most slots of each compiled lookup table: kinds × actions, case-type states × actions,
+/// and case types × modules × actions, each on its own.
+pub const MAX_TABLE_SLOTS: usize = 1_000_000;
+/// The most (rule, action, state) entries the rules and module grants expand to: a rule counts
+/// its actions times the states it applies in (one for a rule outside a case type), a module
+/// grant line its actions. Compiling and linting cost this much.
+pub const MAX_RULE_ENTRIES: usize = 4_000_000;
+/// The most errors the checker reports for one policy; it counts the rest in one more error.
+pub const MAX_CHECK_ERRORS: usize = 1_000;
+/// How much work the checker spends on "did you mean" help for one policy, in characters
+/// compared (a name against a candidate costs the product of their lengths, and each candidate
+/// looked at costs one). Past it, help shows an example declaration instead.
+pub const SUGGESTION_BUDGET: usize = 50_000_000;
+/// The most steps one lint spends on what can grow with the square of the policy: comparing
+/// candidate rules (CP0203), looking for the denies to mark (CP0204), testing groups whose full
+/// access takes several roles (CP0208). Past it, that lint says nothing more.
+pub const MAX_LINT_COMPARISONS: usize = 20_000_000;
 /// The longest chain of access groups, each `in` the next.
 pub const MAX_GROUP_DEPTH: usize = 32;
 /// The longest chain of resource kinds, each `under` the next.

@@ -4,11 +4,34 @@
 //! answer would need entity data, a lint stays silent rather than risk a false alarm. The lints
 //! reason over *situations*: one per resource kind that has no anchor case, and one per (kind,
 //! case type, state) for kinds whose resources always have one. A rule applies in a set of
-//! situations; two rules are compared by subjects, actions and situations.
+//! situations, its [`Region`]; two rules are compared by subjects, actions and situations.
+//!
+//! No lint lists the situations or compares every pair of rules, so linting costs about as much
+//! as compiling (docs/limits.md):
+//! - a region is kept in closed form (every situation, one kind's, or some states of one case
+//!   type for every kind with an anchor), so comparing two costs at most their `in` lists;
+//! - CP0204 reads, per place and action, the subjects the denies name there (the layout of the
+//!   compiled tables), and intersects them over an allow's region: linear in the rule entries;
+//! - CP0203 looks for a covering rule only among the rules that name the rarest of the rule's
+//!   subjects and actions in a place that may contain its own, earliest first, and stops at the
+//!   first it finds: a run of identical rules costs one step per rule;
+//! - CP0208 tests each distinct set of roles against the same tables.
+//!
+//! What could still grow with the square of the policy (rules that share their rarest subject or
+//! action without covering each other, the denies to mark on a CP0204 warning, groups whose full
+//! access takes several roles together) spends from a budget of [`MAX_LINT_COMPARISONS`] steps
+//! per lint. Past it, that lint says nothing more: it never guesses.
 
 use crate::ast::Effect;
-use crate::diagnostic::{Code, Diagnostic, Span};
+use crate::bits::Bits;
+use crate::compile::subject_bit;
+use crate::diagnostic::{Code, Diagnostic, FileId, Span};
 use crate::ir::*;
+use crate::limits::MAX_LINT_COMPARISONS;
+use std::cell::Cell;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// CP0209 fires when more than `ADMIN_SHARE.0 / ADMIN_SHARE.1` of the groups that grant roles
 /// are admin-like: more than half.
@@ -18,9 +41,16 @@ pub const ADMIN_SHARE: (usize, usize) = (1, 2);
 /// group is already half of them.
 pub const ADMIN_SHARE_MIN_GROUPS: usize = 3;
 
+/// CP0204 marks at most this many of the denies that override an allow: the first ones in the
+/// source.
+pub const MAX_MARKED_DENIES: usize = 8;
+
 /// Runs every lint over a checked policy. The result is sorted by position.
 pub fn lint(p: &Policy) -> Vec<Diagnostic> {
-    let cx = Cx::new(p);
+    run(&Cx::new(p, MAX_LINT_COMPARISONS))
+}
+
+fn run(cx: &Cx) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let always_denied = cx.allow_always_denied(&mut out);
     cx.shadowed_rules(&always_denied, &mut out);
@@ -33,125 +63,369 @@ pub fn lint(p: &Policy) -> Vec<Diagnostic> {
     out
 }
 
-/// A set of situations (or of anything indexed densely), as bits.
-#[derive(Clone, PartialEq, Eq)]
-struct Set(Vec<u64>);
+/// Steps left for the work of one lint that the size of the policy does not bound by itself.
+struct Budget<'c> {
+    left: usize,
+    /// Steps spent by every lint so far.
+    spent: &'c Cell<usize>,
+}
 
-impl Set {
-    fn new(len: usize) -> Set {
-        Set(vec![0; len.div_ceil(64)])
+impl Budget<'_> {
+    fn new<'c>(cx: &'c Cx) -> Budget<'c> {
+        Budget {
+            left: cx.budget,
+            spent: &cx.spent,
+        }
     }
-    fn insert(&mut self, i: usize) {
-        self.0[i / 64] |= 1 << (i % 64);
-    }
-    fn is_empty(&self) -> bool {
-        self.0.iter().all(|w| *w == 0)
-    }
-    fn is_subset(&self, o: &Set) -> bool {
-        self.0.iter().zip(&o.0).all(|(a, b)| a & !b == 0)
-    }
-    fn intersects(&self, o: &Set) -> bool {
-        self.0.iter().zip(&o.0).any(|(a, b)| a & b != 0)
-    }
-    fn union_with(&mut self, o: &Set) {
-        self.0.iter_mut().zip(&o.0).for_each(|(a, b)| *a |= b);
+
+    /// Spends `n` steps; false, now and from then on, once they are not there.
+    fn spend(&mut self, n: usize) -> bool {
+        match self.left.checked_sub(n) {
+            Some(left) => {
+                self.left = left;
+                self.spent.set(self.spent.get() + n);
+                true
+            }
+            None => {
+                self.left = 0;
+                false
+            }
+        }
     }
 }
 
-/// Where a resource can be when a rule is evaluated: its kind, and its anchor's case type and
-/// state if it has an anchor.
-#[derive(Clone, Copy)]
-struct Situation {
-    kind: KindId,
-    anchor: Option<(CaseTypeId, StateId)>,
+/// Where a rule applies, as a set of situations in closed form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Region {
+    /// No situation: a kind's rule when the kind has an anchor but no case type has states, a
+    /// case type's rule when no kind has an anchor, a top-level rule when there are no kinds.
+    Empty,
+    /// Every situation.
+    All,
+    /// The one situation of a kind without an anchor.
+    Loose(KindId),
+    /// The situations of a kind with an anchor: one per state of every case type.
+    Anchored(KindId),
+    /// Every kind with an anchor, in some states of one case type: `None` for all of them, or a
+    /// sorted list without repeats that is never all of them.
+    States(CaseTypeId, Option<Vec<StateId>>),
+}
+
+/// What the situations are made of: which kinds have an anchor, and the states of the case
+/// types.
+struct World {
+    loose: Vec<KindId>,
+    anchored: Vec<KindId>,
+    is_anchored: Vec<bool>,
+    /// Per case type: its number of states, and its first slot in a table by state.
+    n_states: Vec<usize>,
+    base: Vec<usize>,
+    total_states: usize,
+}
+
+impl World {
+    fn new(p: &Policy) -> World {
+        let is_anchored: Vec<bool> = (0..p.kinds.len())
+            .map(|k| has_anchor(p, KindId(k as u32)))
+            .collect();
+        let (mut loose, mut anchored) = (Vec::new(), Vec::new());
+        for (k, &a) in is_anchored.iter().enumerate() {
+            if a {
+                anchored.push(KindId(k as u32));
+            } else {
+                loose.push(KindId(k as u32));
+            }
+        }
+        let n_states: Vec<usize> = p.casetypes.iter().map(|c| c.states.len()).collect();
+        let mut base = Vec::with_capacity(n_states.len());
+        let mut total_states = 0;
+        for n in &n_states {
+            base.push(total_states);
+            total_states += n;
+        }
+        World {
+            loose,
+            anchored,
+            is_anchored,
+            n_states,
+            base,
+            total_states,
+        }
+    }
+
+    /// Some kind has an anchor, and some case type a state: there are anchored situations.
+    fn anchored_situations(&self) -> bool {
+        !self.anchored.is_empty() && self.total_states > 0
+    }
+
+    fn region(&self, r: &RuleDef) -> Region {
+        match r.scope {
+            RuleScope::Global if self.loose.is_empty() && !self.anchored_situations() => {
+                Region::Empty
+            }
+            RuleScope::Global => Region::All,
+            RuleScope::Kind(k) if !self.is_anchored[k.idx()] => Region::Loose(k),
+            RuleScope::Kind(_) if self.total_states == 0 => Region::Empty,
+            RuleScope::Kind(k) => Region::Anchored(k),
+            RuleScope::CaseType(_) if self.anchored.is_empty() => Region::Empty,
+            RuleScope::CaseType(t) if r.states.is_empty() => Region::States(t, None),
+            RuleScope::CaseType(t) => {
+                let mut states = r.states.clone();
+                states.sort();
+                states.dedup();
+                if states.len() == self.n_states[t.idx()] {
+                    Region::States(t, None)
+                } else {
+                    Region::States(t, Some(states))
+                }
+            }
+        }
+    }
+
+    /// Whether every situation of `a` is one of `b`.
+    fn subset(&self, a: &Region, b: &Region) -> bool {
+        use Region::*;
+        match (a, b) {
+            (Empty, _) => true,
+            (_, Empty) => false,
+            (_, All) => true,
+            (All, Loose(k)) => self.loose == [*k] && !self.anchored_situations(),
+            (All, Anchored(k)) => self.loose.is_empty() && self.anchored == [*k],
+            (All, States(t, s)) => {
+                self.loose.is_empty() && self.total_states == self.states_in(*t, s)
+            }
+            (Loose(k), Loose(j)) => k == j,
+            (Loose(_), _) | (Anchored(_) | States(..), Loose(_)) => false,
+            (Anchored(k), Anchored(j)) => k == j,
+            (Anchored(_), States(t, s)) => self.total_states == self.states_in(*t, s),
+            (States(..), Anchored(k)) => self.anchored == [*k],
+            (States(t, s), States(u, z)) => {
+                t == u
+                    && match (s, z) {
+                        (_, None) => true,
+                        (None, Some(_)) => false,
+                        (Some(s), Some(z)) => sorted_subset(s, z),
+                    }
+            }
+        }
+    }
+
+    /// Whether `a` and `b` share a situation.
+    fn intersects(&self, a: &Region, b: &Region) -> bool {
+        use Region::*;
+        match (a, b) {
+            (Empty, _) | (_, Empty) => false,
+            (All, _) | (_, All) => true,
+            (Loose(k), Loose(j)) | (Anchored(k), Anchored(j)) => k == j,
+            (Loose(_), _) | (_, Loose(_)) => false,
+            (Anchored(_), States(..)) | (States(..), Anchored(_)) => true,
+            (States(t, s), States(u, z)) => {
+                t == u
+                    && match (s, z) {
+                        (None, _) | (_, None) => true,
+                        (Some(s), Some(z)) => sorted_intersect(s, z),
+                    }
+            }
+        }
+    }
+
+    /// How many states `s` names in case type `t`.
+    fn states_in(&self, t: CaseTypeId, s: &Option<Vec<StateId>>) -> usize {
+        s.as_ref().map_or(self.n_states[t.idx()], Vec::len)
+    }
+
+    /// The kind whose situations are all the situations there are, if there is one.
+    fn only_kind(&self) -> Option<KindId> {
+        match (self.loose.as_slice(), self.anchored.as_slice()) {
+            ([k], _) if !self.anchored_situations() => Some(*k),
+            ([], [k]) if self.total_states > 0 => Some(*k),
+            _ => None,
+        }
+    }
+}
+
+/// What comparing a region costs, in budget steps.
+fn cost(r: &Region) -> usize {
+    match r {
+        Region::States(_, Some(s)) => 1 + s.len(),
+        _ => 1,
+    }
+}
+
+fn sorted_subset(a: &[StateId], b: &[StateId]) -> bool {
+    let mut j = 0;
+    for x in a {
+        while j < b.len() && b[j] < *x {
+            j += 1;
+        }
+        if j == b.len() || b[j] != *x {
+            return false;
+        }
+    }
+    true
+}
+
+fn sorted_intersect(a: &[StateId], b: &[StateId]) -> bool {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => return true,
+        }
+    }
+    false
+}
+
+/// For the rules of one effect: per place and action, the subjects they name there. The places
+/// are the compiler's: every resource, each kind, each state of each case type.
+struct Masks {
+    n: usize,
+    global: Vec<Bits>,
+    /// `[kind * n + action]`
+    kind: Vec<Bits>,
+    /// `[(base[case type] + state) * n + action]`
+    state: Vec<Bits>,
+    /// Per action, the intersection over the kinds without an anchor, over those with one, and
+    /// over every state of every case type (every index when there is none to intersect).
+    loose_all: Vec<Bits>,
+    anchored_all: Vec<Bits>,
+    states_all: Vec<Bits>,
+    /// `[case type * n + action]`: the intersection over the case type's states.
+    casetype_all: Vec<Bits>,
+}
+
+impl Masks {
+    /// Costs the rule entries (`MAX_RULE_ENTRIES`) and the table slots (`MAX_TABLE_SLOTS`).
+    fn new(cx: &Cx, effect: Effect) -> Masks {
+        let (p, w) = (cx.p, &cx.w);
+        let n = p.actions.len();
+        let mut m = Masks {
+            n,
+            global: vec![Bits::EMPTY; n],
+            kind: vec![Bits::EMPTY; p.kinds.len() * n],
+            state: vec![Bits::EMPTY; w.total_states * n],
+            loose_all: vec![Bits::FULL; n],
+            anchored_all: vec![Bits::FULL; n],
+            states_all: vec![Bits::FULL; n],
+            casetype_all: vec![Bits::FULL; p.casetypes.len() * n],
+        };
+        for (i, r) in p.rules.iter().enumerate() {
+            if r.effect != effect {
+                continue;
+            }
+            let subj = cx.subj[i];
+            // The states a case-type rule applies in, each once.
+            let states: Vec<usize> = match r.scope {
+                RuleScope::CaseType(t) if r.states.is_empty() => (0..w.n_states[t.idx()]).collect(),
+                RuleScope::CaseType(_) => {
+                    let mut s: Vec<usize> = r.states.iter().map(|s| s.idx()).collect();
+                    s.sort_unstable();
+                    s.dedup();
+                    s
+                }
+                RuleScope::Global | RuleScope::Kind(_) => Vec::new(),
+            };
+            for a in cx.acts[i].iter() {
+                match r.scope {
+                    RuleScope::Global => m.global[a] = m.global[a].union(subj),
+                    RuleScope::Kind(k) => {
+                        let slot = k.idx() * n + a;
+                        m.kind[slot] = m.kind[slot].union(subj);
+                    }
+                    RuleScope::CaseType(t) => {
+                        for &s in &states {
+                            let slot = (w.base[t.idx()] + s) * n + a;
+                            m.state[slot] = m.state[slot].union(subj);
+                        }
+                    }
+                }
+            }
+        }
+        for a in 0..n {
+            for k in &w.loose {
+                m.loose_all[a] = m.loose_all[a].intersect(m.kind[k.idx() * n + a]);
+            }
+            for k in &w.anchored {
+                m.anchored_all[a] = m.anchored_all[a].intersect(m.kind[k.idx() * n + a]);
+            }
+        }
+        for (t, &states) in w.n_states.iter().enumerate() {
+            for s in 0..states {
+                for a in 0..n {
+                    let here = m.state[(w.base[t] + s) * n + a];
+                    m.casetype_all[t * n + a] = m.casetype_all[t * n + a].intersect(here);
+                    m.states_all[a] = m.states_all[a].intersect(here);
+                }
+            }
+        }
+        m
+    }
+
+    /// Per subject: does some rule of these masks cover it for action `a` in every situation of
+    /// `region`? A subject is covered in every situation of a product of kinds and states when
+    /// it is covered everywhere, or in every kind, or in every state: if it missed one kind and
+    /// one state, it would miss the situation of that kind in that state.
+    fn everywhere(&self, w: &World, region: &Region, a: usize) -> Bits {
+        let n = self.n;
+        let g = self.global[a];
+        match region {
+            Region::Empty => Bits::FULL,
+            Region::All => {
+                let loose = if w.loose.is_empty() {
+                    Bits::FULL
+                } else {
+                    g.union(self.loose_all[a])
+                };
+                let anchored = if w.anchored_situations() {
+                    g.union(self.anchored_all[a]).union(self.states_all[a])
+                } else {
+                    Bits::FULL
+                };
+                loose.intersect(anchored)
+            }
+            Region::Loose(k) => g.union(self.kind[k.idx() * n + a]),
+            Region::Anchored(k) => g
+                .union(self.kind[k.idx() * n + a])
+                .union(self.states_all[a]),
+            Region::States(t, None) => g
+                .union(self.anchored_all[a])
+                .union(self.casetype_all[t.idx() * n + a]),
+            Region::States(t, Some(states)) => {
+                let mut here = Bits::FULL;
+                for s in states {
+                    here = here.intersect(self.state[(w.base[t.idx()] + s.idx()) * n + a]);
+                }
+                g.union(self.anchored_all[a]).union(here)
+            }
+        }
+    }
 }
 
 struct Cx<'a> {
     p: &'a Policy,
-    situations: Vec<Situation>,
-    /// The situations each rule applies in, by rule index.
-    regions: Vec<Set>,
-    /// Per case type, per state: reachable from the initial state.
-    reachable: Vec<Vec<bool>>,
+    /// The steps each lint may spend on what can grow with the square of the policy, and the
+    /// steps spent in all.
+    budget: usize,
+    spent: Cell<usize>,
+    w: World,
+    /// By rule index: its subjects (as subject bits), its actions, and its region.
+    subj: Vec<Bits>,
+    acts: Vec<Bits>,
+    region: Vec<Region>,
     /// By rule index: whether the rule takes part in the data layer in some situation.
     live: Vec<bool>,
-    /// The live rules, by effect, by the action they name, and by where they apply, in rule
-    /// order: see [`Index`].
-    allows: Index,
-    denies: Index,
-}
-
-/// Rules grouped so that comparing rules pairwise stays fast in large policies. A rule of a
-/// case type applies only where a resource's anchor has that case type, so it can cover, or be
-/// covered by, only a rule of the same case type or one that is not limited to a case type
-/// (top level or kind). Within those, a rule that covers another names its actions. The lists
-/// hold rule indices in increasing order, so searches visit rules in the order of the plain
-/// pairwise loop and find the same rule first.
-#[derive(Default)]
-struct Index {
-    /// `[action]`: the rules that name the action and are not limited to a case type.
-    unscoped: Vec<Vec<usize>>,
-    /// `(case type, action)`: the rules of that case type that name the action.
-    scoped: std::collections::HashMap<(CaseTypeId, ActionId), Vec<usize>>,
-    /// `[action]`: every rule that names the action.
-    all: Vec<Vec<usize>>,
-}
-
-impl Index {
-    fn new(p: &Policy, rules: impl Iterator<Item = usize>) -> Index {
-        let mut ix = Index {
-            unscoped: vec![Vec::new(); p.actions.len()],
-            scoped: Default::default(),
-            all: vec![Vec::new(); p.actions.len()],
-        };
-        for i in rules {
-            let r = &p.rules[i];
-            let mut actions = r.actions.clone();
-            actions.sort();
-            actions.dedup();
-            for a in actions {
-                ix.all[a.idx()].push(i);
-                match r.scope {
-                    RuleScope::CaseType(t) => ix.scoped.entry((t, a)).or_default().push(i),
-                    RuleScope::Global | RuleScope::Kind(_) => ix.unscoped[a.idx()].push(i),
-                }
-            }
-        }
-        ix
-    }
-
-    /// In increasing order, every rule of the index that names `a` and may share a situation
-    /// with a rule of scope `scope`: all of them, unless `scope` is a case type.
-    fn candidates(&self, scope: RuleScope, a: ActionId) -> Vec<usize> {
-        let RuleScope::CaseType(t) = scope else {
-            return self.all[a.idx()].clone();
-        };
-        let (xs, ys) = (
-            &self.unscoped[a.idx()],
-            self.scoped.get(&(t, a)).map_or(&[][..], Vec::as_slice),
-        );
-        let mut out = Vec::with_capacity(xs.len() + ys.len());
-        let (mut i, mut j) = (0, 0);
-        while i < xs.len() || j < ys.len() {
-            if j == ys.len() || (i < xs.len() && xs[i] < ys[j]) {
-                out.push(xs[i]);
-                i += 1;
-            } else {
-                out.push(ys[j]);
-                j += 1;
-            }
-        }
-        out
-    }
-}
-
-fn is_subset<T: PartialEq>(a: &[T], b: &[T]) -> bool {
-    a.iter().all(|x| b.contains(x))
+    /// Per case type, per state: reachable from the initial state.
+    reachable: Vec<Vec<bool>>,
 }
 
 /// Source order: by file, then position.
+fn pos(s: Span) -> (FileId, u32) {
+    (s.file, s.start)
+}
+
 fn before(a: Span, b: Span) -> bool {
-    (a.file, a.start) < (b.file, b.start)
+    pos(a) < pos(b)
 }
 
 fn what(r: &RuleDef) -> &'static str {
@@ -178,162 +452,172 @@ fn backticked<S: AsRef<str>>(items: &[S]) -> String {
     }
 }
 
+/// Rules (or module grant lines) listed by what they name, each list in source order: the
+/// candidates for covering a rule are in every list of its own subjects and actions, so it is
+/// enough to walk the shortest.
+struct Postings<K> {
+    lists: HashMap<(K, u16), Vec<u32>, BuildHasherDefault<Mix>>,
+}
+
+/// A fast hash for small integer keys (the keys are ids, not input an attacker chooses freely:
+/// a collision only costs time, and the lists are bounded by the rule entries).
+#[derive(Default)]
+struct Mix(u64);
+
+impl Hasher for Mix {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u16(&mut self, x: u16) {
+        self.write_u64(u64::from(x));
+    }
+    fn write_u32(&mut self, x: u32) {
+        self.write_u64(u64::from(x));
+    }
+    fn write_isize(&mut self, x: isize) {
+        self.write_u64(x as u64);
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Copy> Postings<K> {
+    fn new() -> Postings<K> {
+        Postings {
+            lists: HashMap::default(),
+        }
+    }
+
+    /// Files item `i` in `place` under each of its subjects and actions.
+    fn add(&mut self, place: K, i: u32, subj: Bits, acts: Bits) {
+        for s in subj.iter() {
+            self.lists.entry((place, s as u16)).or_default().push(i);
+        }
+        for a in acts.iter() {
+            self.lists
+                .entry((place, (Bits::WIDTH + a) as u16))
+                .or_default()
+                .push(i);
+        }
+    }
+
+    /// The shortest list in `place` among those of these subjects and actions; empty when one
+    /// of them has none.
+    fn rarest(&self, place: K, subj: Bits, acts: Bits) -> &[u32] {
+        let keys = subj
+            .iter()
+            .map(|s| s as u16)
+            .chain(acts.iter().map(|a| (Bits::WIDTH + a) as u16));
+        let mut best: Option<&[u32]> = None;
+        for k in keys {
+            let list = self.lists.get(&(place, k)).map_or(&[][..], Vec::as_slice);
+            if best.is_none_or(|b| list.len() < b.len()) {
+                best = Some(list);
+            }
+        }
+        best.unwrap_or(&[])
+    }
+}
+
+/// Where a data rule is filed for CP0203: by its scope.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Place {
+    Global,
+    Kind(KindId),
+    CaseType(CaseTypeId),
+}
+
 impl<'a> Cx<'a> {
-    fn new(p: &'a Policy) -> Cx<'a> {
-        let mut situations = Vec::new();
-        for k in 0..p.kinds.len() {
-            let kind = KindId(k as u32);
-            if has_anchor(p, kind) {
-                for (t, ct) in p.casetypes.iter().enumerate() {
-                    for s in 0..ct.states.len() {
-                        situations.push(Situation {
-                            kind,
-                            anchor: Some((CaseTypeId(t as u32), StateId(s as u32))),
-                        });
-                    }
-                }
-            } else {
-                situations.push(Situation { kind, anchor: None });
-            }
-        }
-        // A rule of a kind or case type can only apply in that kind's or case type's
-        // situations: look only at those.
-        let mut of_kind = vec![Vec::new(); p.kinds.len()];
-        let mut of_casetype = vec![Vec::new(); p.casetypes.len()];
-        for (i, x) in situations.iter().enumerate() {
-            of_kind[x.kind.idx()].push(i);
-            if let Some((t, _)) = x.anchor {
-                of_casetype[t.idx()].push(i);
-            }
-        }
-        let all: Vec<usize> = (0..situations.len()).collect();
-        let regions: Vec<Set> = p
+    fn new(p: &'a Policy, budget: usize) -> Cx<'a> {
+        let w = World::new(p);
+        let subj: Vec<Bits> = p
             .rules
             .iter()
-            .map(|r| {
-                let mut set = Set::new(situations.len());
-                let candidates = match r.scope {
-                    RuleScope::Global => &all,
-                    RuleScope::Kind(k) => &of_kind[k.idx()],
-                    RuleScope::CaseType(t) => &of_casetype[t.idx()],
-                };
-                for &i in candidates {
-                    if applies(r, &situations[i]) {
-                        set.insert(i);
-                    }
-                }
-                set
-            })
+            .map(|r| Bits::from_indices(r.subjects.iter().map(|s| subject_bit(p, *s))))
+            .collect();
+        let acts: Vec<Bits> = p
+            .rules
+            .iter()
+            .map(|r| Bits::from_indices(r.actions.iter().map(|a| a.idx())))
+            .collect();
+        let region: Vec<Region> = p.rules.iter().map(|r| w.region(r)).collect();
+        let live = (0..p.rules.len())
+            .map(|i| !subj[i].is_empty() && !acts[i].is_empty() && region[i] != Region::Empty)
             .collect();
         let reachable = p.casetypes.iter().map(reachable).collect();
-        let live: Vec<bool> = p
-            .rules
-            .iter()
-            .zip(&regions)
-            .map(|(r, region)| {
-                !r.subjects.is_empty() && !r.actions.is_empty() && !region.is_empty()
-            })
-            .collect();
-        let of = |e: Effect| {
-            let rules = (0..p.rules.len()).filter(|&i| p.rules[i].effect == e && live[i]);
-            Index::new(p, rules)
-        };
-        let (allows, denies) = (of(Effect::Allow), of(Effect::Deny));
         Cx {
             p,
-            situations,
-            regions,
-            reachable,
+            budget,
+            spent: Cell::new(0),
+            w,
+            subj,
+            acts,
+            region,
             live,
-            allows,
-            denies,
+            reachable,
         }
     }
 
-    /// The live rules of effect `e` that may cover rule `i`, in rule order: those that name
-    /// its first action and may share its situations (see [`Index`]).
-    fn may_cover(&self, e: Effect, i: usize) -> Vec<usize> {
-        let r = &self.p.rules[i];
-        let Some(&a) = r.actions.first() else {
-            return Vec::new();
-        };
-        match e {
-            Effect::Allow => self.allows.candidates(r.scope, a),
-            Effect::Deny => self.denies.candidates(r.scope, a),
-        }
-    }
-
-    /// Rules that take part in the data layer in some situation.
-    fn live(&self, i: usize) -> bool {
-        self.live[i]
-    }
-
-    /// Whether rule `j` has the same effect as rule `i` and matches every request it matches.
-    fn covers(&self, j: usize, i: usize) -> bool {
-        let (a, b) = (&self.p.rules[j], &self.p.rules[i]);
-        a.effect == b.effect
-            && is_subset(&b.subjects, &a.subjects)
-            && is_subset(&b.actions, &a.actions)
-            && self.regions[i].is_subset(&self.regions[j])
+    /// The live rules of one effect, in source order.
+    fn in_order(&self, e: Effect) -> Vec<u32> {
+        let mut rules: Vec<u32> = (0..self.p.rules.len())
+            .filter(|&i| self.live[i] && self.p.rules[i].effect == e)
+            .map(|i| i as u32)
+            .collect();
+        rules.sort_by_key(|&i| pos(self.p.rules[i as usize].span));
+        rules
     }
 
     /// CP0204: an allow (statement, table entry or transition) that, for each subject, action
     /// and situation it covers, some deny also covers. Actions that a deny in the same table cell
     /// names are left out: CP0202 has reported them. Returns the rules it reported.
+    ///
+    /// Whether an allow is always denied is decided on the denies' masks, at a cost of its
+    /// actions (times its `in` states); only finding the denies to mark spends the budget.
     fn allow_always_denied(&self, out: &mut Vec<Diagnostic>) -> Vec<bool> {
         let p = self.p;
         let mut reported = vec![false; p.rules.len()];
+        let denies = Masks::new(self, Effect::Deny);
+        let cell_denied = self.cell_denies();
+        // The live denies by subject, in source order, to find those that override an allow.
+        let mut by_subject: Vec<Vec<u32>> = vec![Vec::new(); Bits::WIDTH];
+        for d in self.in_order(Effect::Deny) {
+            for s in self.subj[d as usize].iter() {
+                by_subject[s].push(d);
+            }
+        }
+        let mut budget = Budget::new(self);
         for (i, r) in p.rules.iter().enumerate() {
-            if r.effect != Effect::Allow || !self.live(i) {
+            if r.effect != Effect::Allow || !self.live[i] {
                 continue;
             }
-            // The live denies that name action `a` and may apply where this rule does (a deny
-            // of another case type shares no situation with it), in rule order.
-            let denies = |a: ActionId| self.denies.candidates(r.scope, a);
-            let cell = self.cell_of(r);
-            let actions: Vec<ActionId> = r
-                .actions
-                .iter()
-                .copied()
-                .filter(|a| {
-                    !cell.is_some_and(|c| {
-                        denies(*a).iter().any(|&d| {
-                            let dr = &p.rules[d];
-                            within(dr.span, c) && dr.actions.contains(a)
-                        })
-                    })
-                })
-                .collect();
+            let mut actions = self.acts[i];
+            if let Some(denied) = cell_denied.get(&i) {
+                actions = Bits::from_indices(actions.iter().filter(|&a| !denied.get(a)));
+            }
             if actions.is_empty() {
                 continue;
             }
-            let mut by: Vec<usize> = Vec::new();
-            let all_denied = r.subjects.iter().all(|s| {
-                actions.iter().all(|a| {
-                    let mut union = Set::new(self.situations.len());
-                    for d in denies(*a) {
-                        let dr = &p.rules[d];
-                        if dr.subjects.contains(s) && dr.actions.contains(a) {
-                            union.union_with(&self.regions[d]);
-                            if self.regions[d].intersects(&self.regions[i]) && !by.contains(&d) {
-                                by.push(d);
-                            }
-                        }
-                    }
-                    self.regions[i].is_subset(&union)
-                })
-            });
+            let all_denied = actions
+                .iter()
+                .all(|a| self.subj[i].is_subset(&denies.everywhere(&self.w, &self.region[i], a)));
             if !all_denied {
                 continue;
             }
             reported[i] = true;
-            by.sort_by_key(|&d| (p.rules[d].span.file, p.rules[d].span.start));
+            let (by, more) = self.overriding(i, actions, &by_subject, &mut budget);
             let act = r
                 .actions
                 .first()
                 .map(|a| p.actions[a.idx()].name.as_str())
                 .unwrap_or("");
-            let (message, help) = match r.origin {
+            let (message, mut help) = match r.origin {
                 RuleOrigin::Transition { .. } => (
                     format!(
                         "transition `{act}` never takes effect: a deny always overrides it for everyone it names after `by`"
@@ -345,6 +629,14 @@ impl<'a> Cx<'a> {
                     "deny wins over allow, so this allow changes no decision; remove it, or narrow the deny (fewer subjects or actions, or `in` states)".to_string(),
                 ),
             };
+            if more && by.is_empty() {
+                help.push_str(" (the denies that override it are too many to look for)");
+            } else if more {
+                help.push_str(&format!(
+                    " (the first {} of the denies that override it are marked)",
+                    by.len()
+                ));
+            }
             let mut d = Diagnostic::new(Code::AllowAlwaysDenied, r.span, message)
                 .with_label("always overridden");
             for &x in &by {
@@ -358,18 +650,87 @@ impl<'a> Cx<'a> {
         reported
     }
 
-    /// The span of the table cell a table entry was written in.
-    fn cell_of(&self, r: &RuleDef) -> Option<Span> {
-        let (RuleOrigin::TableCell { .. }, RuleScope::CaseType(t)) = (r.origin, r.scope) else {
-            return None;
-        };
-        self.p.casetypes[t.idx()]
-            .tables
+    /// The live denies that override allow `i` somewhere: they name one of its subjects and
+    /// one of `actions`, and share a situation with it. At most [`MAX_MARKED_DENIES`], the
+    /// first in the source; and whether there are more (or the budget ran out looking).
+    fn overriding(
+        &self,
+        i: usize,
+        actions: Bits,
+        by_subject: &[Vec<u32>],
+        budget: &mut Budget,
+    ) -> (Vec<usize>, bool) {
+        let p = self.p;
+        // Merge the lists of the allow's subjects in source order.
+        let mut heap = BinaryHeap::new();
+        for s in self.subj[i].iter() {
+            if let Some(&d) = by_subject[s].first() {
+                heap.push(Reverse((pos(p.rules[d as usize].span), d, s, 0usize)));
+            }
+        }
+        let (mut by, mut last) = (Vec::new(), None);
+        while let Some(Reverse((_, d, s, k))) = heap.pop() {
+            if let Some(&next) = by_subject[s].get(k + 1) {
+                heap.push(Reverse((pos(p.rules[next as usize].span), next, s, k + 1)));
+            }
+            let d = d as usize;
+            if last == Some(d) {
+                continue;
+            }
+            last = Some(d);
+            if !budget.spend(cost(&self.region[d]) + cost(&self.region[i])) {
+                return (by, true);
+            }
+            if self.acts[d].intersects(&actions)
+                && self.w.intersects(&self.region[d], &self.region[i])
+            {
+                if by.len() == MAX_MARKED_DENIES {
+                    return (by, true);
+                }
+                by.push(d);
+            }
+        }
+        (by, false)
+    }
+
+    /// Per table entry that allows: the actions that deny entries of the same cell name.
+    fn cell_denies(&self) -> HashMap<usize, Bits> {
+        let p = self.p;
+        // Every cell, in source order, to find the one an entry is written in.
+        let mut cells: Vec<Span> = p
+            .casetypes
             .iter()
+            .flat_map(|c| &c.tables)
             .flat_map(|t| &t.rows)
-            .flat_map(|row| &row.cells)
+            .flat_map(|r| &r.cells)
             .copied()
-            .find(|c| within(r.span, *c))
+            .collect();
+        cells.sort_by_key(|c| pos(*c));
+        let cell_of = |r: &RuleDef| -> Option<usize> {
+            let RuleOrigin::TableCell { .. } = r.origin else {
+                return None;
+            };
+            let after = cells.partition_point(|c| pos(*c) <= pos(r.span));
+            after.checked_sub(1).filter(|&c| within(r.span, cells[c]))
+        };
+        let mut denied: HashMap<usize, Bits> = HashMap::new();
+        for (i, r) in p.rules.iter().enumerate() {
+            if r.effect == Effect::Deny && self.live[i] {
+                if let Some(c) = cell_of(r) {
+                    let d = denied.entry(c).or_default();
+                    *d = d.union(self.acts[i]);
+                }
+            }
+        }
+        let mut out = HashMap::new();
+        for (i, r) in p.rules.iter().enumerate() {
+            if r.effect == Effect::Allow {
+                if let Some(d) = cell_of(r).and_then(|c| denied.get(&c)) {
+                    out.insert(i, *d);
+                }
+            }
+        }
+        out
     }
 
     /// CP0203 for data rules: a statement or table entry whose every subject, action and
@@ -378,26 +739,38 @@ impl<'a> Cx<'a> {
     /// exactly the same, the later one is reported.
     fn shadowed_rules(&self, always_denied: &[bool], out: &mut Vec<Diagnostic>) {
         let p = self.p;
+        let place = |r: &RuleDef| match r.scope {
+            RuleScope::Global => Place::Global,
+            RuleScope::Kind(k) => Place::Kind(k),
+            RuleScope::CaseType(t) => Place::CaseType(t),
+        };
+        let mut postings = [Postings::new(), Postings::new()];
+        for e in [Effect::Allow, Effect::Deny] {
+            for i in self.in_order(e) {
+                let r = &p.rules[i as usize];
+                postings[e as usize].add(place(r), i, self.subj[i as usize], self.acts[i as usize]);
+            }
+        }
+        let mut budget = Budget::new(self);
         for (i, r) in p.rules.iter().enumerate() {
             if matches!(r.origin, RuleOrigin::Transition { .. })
                 || always_denied[i]
-                || !self.live(i)
+                || !self.live[i]
             {
                 continue;
             }
+            let postings = &postings[r.effect as usize];
             let mut found: Option<(usize, bool)> = None;
-            for j in self.may_cover(r.effect, i) {
-                let o = &p.rules[j];
-                if j == i || !self.live(j) || !self.covers(j, i) {
-                    continue;
-                }
-                let equal = self.covers(i, j);
-                let is_transition = matches!(o.origin, RuleOrigin::Transition { .. });
-                if equal && !is_transition && !before(o.span, r.span) {
-                    continue;
-                }
-                if found.is_none_or(|(f, _)| before(o.span, p.rules[f].span)) {
-                    found = Some((j, equal));
+            for place in self.containers(&self.region[i]) {
+                let list = postings.rarest(place, self.subj[i], self.acts[i]);
+                match self.first_cover(i, list, &mut budget) {
+                    Err(()) => return,
+                    Ok(Some((j, equal))) => {
+                        if found.is_none_or(|(f, _)| before(p.rules[j].span, p.rules[f].span)) {
+                            found = Some((j, equal));
+                        }
+                    }
+                    Ok(None) => {}
                 }
             }
             let Some((j, equal)) = found else { continue };
@@ -433,29 +806,112 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// The places whose rules may apply in every situation of `region`: the top level, and a
+    /// kind or case type whose situations can contain the region's.
+    fn containers(&self, region: &Region) -> Vec<Place> {
+        let w = &self.w;
+        let mut out = vec![Place::Global];
+        match region {
+            Region::Empty => {}
+            Region::All => {
+                out.extend(w.only_kind().map(Place::Kind));
+                if w.loose.is_empty() && w.n_states.len() == 1 {
+                    out.push(Place::CaseType(CaseTypeId(0)));
+                }
+            }
+            Region::Loose(k) => out.push(Place::Kind(*k)),
+            Region::Anchored(k) => {
+                out.push(Place::Kind(*k));
+                if w.n_states.len() == 1 {
+                    out.push(Place::CaseType(CaseTypeId(0)));
+                }
+            }
+            Region::States(t, _) => {
+                out.push(Place::CaseType(*t));
+                if let [k] = w.anchored.as_slice() {
+                    out.push(Place::Kind(*k));
+                }
+            }
+        }
+        out
+    }
+
+    /// The first rule of `list` (in source order) that covers rule `i` and may be named as the
+    /// one that shadows it, and whether the two cover exactly the same; `Err` when the budget
+    /// ran out first.
+    fn first_cover(
+        &self,
+        i: usize,
+        list: &[u32],
+        budget: &mut Budget,
+    ) -> Result<Option<(usize, bool)>, ()> {
+        let p = self.p;
+        let r = &p.rules[i];
+        for &j in list {
+            let j = j as usize;
+            if !budget.spend(cost(&self.region[i]) + cost(&self.region[j])) {
+                return Err(());
+            }
+            let covers = |a: usize, b: usize| {
+                self.subj[b].is_subset(&self.subj[a])
+                    && self.acts[b].is_subset(&self.acts[a])
+                    && self.w.subset(&self.region[b], &self.region[a])
+            };
+            if j == i || !covers(j, i) {
+                continue;
+            }
+            let o = &p.rules[j];
+            let equal = covers(i, j);
+            let is_transition = matches!(o.origin, RuleOrigin::Transition { .. });
+            if equal && !is_transition && !before(o.span, r.span) {
+                continue;
+            }
+            return Ok(Some((j, equal)));
+        }
+        Ok(None)
+    }
+
     /// CP0203 for the module layer: a grant line of a case type whose subjects and actions a
     /// line for the same module of the same case type already grants.
     fn shadowed_module_grants(&self, out: &mut Vec<Diagnostic>) {
-        for ct in &self.p.casetypes {
+        let p = self.p;
+        let mut budget = Budget::new(self);
+        for ct in &p.casetypes {
             let lines = &ct.module_grants;
+            let subj: Vec<Bits> = lines
+                .iter()
+                .map(|g| Bits::from_indices(g.subjects.iter().map(|s| subject_bit(p, *s))))
+                .collect();
+            let acts: Vec<Bits> = lines
+                .iter()
+                .map(|g| Bits::from_indices(g.actions.iter().map(|a| a.idx())))
+                .collect();
+            // Lines are in source order already: a case type is written in one file.
+            let mut postings = Postings::new();
+            for (i, g) in lines.iter().enumerate() {
+                postings.add(g.module, i as u32, subj[i], acts[i]);
+            }
             for (i, g) in lines.iter().enumerate() {
                 if g.subjects.is_empty() || g.actions.is_empty() {
                     continue;
                 }
-                let by = lines.iter().enumerate().find(|(j, o)| {
-                    if *j == i
-                        || o.module != g.module
-                        || !is_subset(&g.subjects, &o.subjects)
-                        || !is_subset(&g.actions, &o.actions)
-                    {
-                        return false;
+                let mut by = None;
+                for &j in postings.rarest(g.module, subj[i], acts[i]) {
+                    let j = j as usize;
+                    if !budget.spend(1) {
+                        return;
                     }
-                    let equal =
-                        is_subset(&o.subjects, &g.subjects) && is_subset(&o.actions, &g.actions);
-                    !equal || before(o.span, g.span)
-                });
-                let Some((_, o)) = by else { continue };
-                let module = &self.p.modules[g.module.idx()].name;
+                    if j == i || !subj[i].is_subset(&subj[j]) || !acts[i].is_subset(&acts[j]) {
+                        continue;
+                    }
+                    let equal = subj[j].is_subset(&subj[i]) && acts[j].is_subset(&acts[i]);
+                    if !equal || before(lines[j].span, g.span) {
+                        by = Some(&lines[j]);
+                        break;
+                    }
+                }
+                let Some(o) = by else { continue };
+                let module = &p.modules[g.module.idx()].name;
                 out.push(
                     Diagnostic::new(
                         Code::ShadowedRule,
@@ -503,15 +959,21 @@ impl<'a> Cx<'a> {
         for a in actions {
             action_used[a.idx()] = true;
         }
+        // The groups that grant each role, in declaration order.
+        let mut granted_by: Vec<Vec<&GroupDef>> = vec![Vec::new(); p.roles.len()];
+        for g in &p.groups {
+            let mut roles = g.grants.clone();
+            roles.sort();
+            roles.dedup();
+            for r in roles {
+                granted_by[r.idx()].push(g);
+            }
+        }
         for (i, role) in p.roles.iter().enumerate() {
             if role_named[i] {
                 continue;
             }
-            let granted_by: Vec<&GroupDef> = p
-                .groups
-                .iter()
-                .filter(|g| g.grants.contains(&RoleId(i as u32)))
-                .collect();
+            let granted_by = &granted_by[i];
             if granted_by.is_empty() {
                 out.push(
                     Diagnostic::new(
@@ -563,8 +1025,14 @@ impl<'a> Cx<'a> {
         if codes_in_use || p.require_group {
             return;
         }
+        let mut has_children = vec![false; p.groups.len()];
+        for g in &p.groups {
+            if let Some(parent) = g.parent {
+                has_children[parent.idx()] = true;
+            }
+        }
         for (i, g) in p.groups.iter().enumerate() {
-            let has_children = p.groups.iter().any(|c| c.parent == Some(GroupId(i as u32)));
+            let has_children = has_children[i];
             if g.grants.is_empty() && g.permits.is_empty() && g.parent.is_none() && !has_children {
                 out.push(
                     Diagnostic::new(
@@ -586,12 +1054,18 @@ impl<'a> Cx<'a> {
     /// unreachable one is CP0201 already.)
     fn dead_ends(&self, out: &mut Vec<Diagnostic>) {
         for (t, ct) in self.p.casetypes.iter().enumerate() {
+            let mut settled = vec![false; ct.states.len()];
+            for s in ct
+                .finals
+                .iter()
+                .chain(ct.transitions.iter().flat_map(|tr| &tr.from))
+            {
+                if let Some(x) = settled.get_mut(s.idx()) {
+                    *x = true;
+                }
+            }
             for (i, s) in ct.states.iter().enumerate() {
-                let sid = StateId(i as u32);
-                if !self.reachable[t][i]
-                    || ct.finals.contains(&sid)
-                    || ct.transitions.iter().any(|tr| tr.from.contains(&sid))
-                {
+                if !self.reachable[t][i] || settled[i] {
                     continue;
                 }
                 out.push(
@@ -617,13 +1091,17 @@ impl<'a> Cx<'a> {
     fn missing_rows(&self, out: &mut Vec<Diagnostic>) {
         for (t, ct) in self.p.casetypes.iter().enumerate() {
             for table in &ct.tables {
+                let mut has_row = vec![false; ct.states.len()];
+                for r in &table.rows {
+                    if let Some(x) = has_row.get_mut(r.state.idx()) {
+                        *x = true;
+                    }
+                }
                 let missing: Vec<&str> = ct
                     .states
                     .iter()
                     .enumerate()
-                    .filter(|(i, _)| {
-                        self.reachable[t][*i] && !table.rows.iter().any(|r| r.state.idx() == *i)
-                    })
+                    .filter(|(i, _)| self.reachable[t][*i] && !has_row[*i])
                     .map(|(_, s)| s.name.as_str())
                     .collect();
                 let Some(first) = missing.first() else {
@@ -635,7 +1113,7 @@ impl<'a> Cx<'a> {
                     } else {
                         "states"
                     },
-                    backticked(&missing),
+                    listed(&missing),
                 );
                 let example = format!("{first}{}", " | .".repeat(table.columns));
                 out.push(
@@ -655,105 +1133,64 @@ impl<'a> Cx<'a> {
 
     /// The roles a member of `g` holds everywhere: those of `g` and its ancestors that have
     /// `scope all`; and the permissions they permit.
-    fn held_everywhere(&self, g: GroupId) -> (Vec<RoleId>, Vec<PermissionId>) {
-        let (mut roles, mut permits) = (Vec::new(), Vec::new());
+    fn held_everywhere(&self, g: GroupId) -> (Bits, Bits) {
+        let (mut roles, mut permits) = (Bits::EMPTY, Bits::EMPTY);
         let mut cur = Some(g);
         let mut steps = 0;
         while let (Some(c), true) = (cur, steps <= self.p.groups.len()) {
             let def = &self.p.groups[c.idx()];
             if def.scope == ScopeDef::All {
-                roles.extend(def.grants.iter().copied());
+                roles = roles.union(Bits::from_indices(def.grants.iter().map(|r| r.idx())));
             }
-            permits.extend(def.permits.iter().copied());
+            permits = permits.union(Bits::from_indices(def.permits.iter().map(|q| q.idx())));
             cur = def.parent;
             steps += 1;
         }
-        roles.sort();
-        roles.dedup();
         (roles, permits)
-    }
-
-    /// A group is admin-like when its members, through it alone, may perform every action on
-    /// every resource in every state: see docs/lints.md, CP0208.
-    fn admin_like(&self, g: GroupId) -> bool {
-        let p = self.p;
-        let (roles, permits) = self.held_everywhere(g);
-        if roles.is_empty() || self.situations.is_empty() || p.actions.is_empty() {
-            return false;
-        }
-        let names_role = |subjects: &[Subject]| {
-            subjects
-                .iter()
-                .any(|s| matches!(s, Subject::Role(r) if roles.contains(r)))
-        };
-        let n = self.situations.len();
-        let mut allowed = vec![Set::new(n); p.actions.len()];
-        let mut denied = vec![Set::new(n); p.actions.len()];
-        for (i, r) in p.rules.iter().enumerate() {
-            if !names_role(&r.subjects) {
-                continue;
-            }
-            let target = match r.effect {
-                Effect::Allow => &mut allowed,
-                Effect::Deny => &mut denied,
-            };
-            for a in &r.actions {
-                target[a.idx()].union_with(&self.regions[i]);
-            }
-        }
-        let mut everywhere = Set::new(n);
-        (0..n).for_each(|i| everywhere.insert(i));
-        let data = p.actions.iter().enumerate().all(|(a, def)| {
-            def.requires.is_none_or(|q| permits.contains(&q))
-                && everywhere.is_subset(&allowed[a])
-                && denied[a].is_empty()
-        });
-        // The module layer: whatever a case type lets anyone do through a module, these roles
-        // may do through that module too.
-        let modules = p.casetypes.iter().all(|ct| {
-            ct.module_grants.iter().all(|line| {
-                line.actions.iter().all(|a| {
-                    ct.module_grants.iter().any(|o| {
-                        o.module == line.module && o.actions.contains(a) && names_role(&o.subjects)
-                    })
-                })
-            })
-        });
-        data && modules
     }
 
     /// CP0208 and CP0209.
     fn over_broad(&self, out: &mut Vec<Diagnostic>) {
         let p = self.p;
-        let admin: Vec<bool> = (0..p.groups.len())
-            .map(|g| self.admin_like(GroupId(g as u32)))
-            .collect();
-        let denied_roles: Vec<RoleId> = p
-            .rules
-            .iter()
-            .filter(|r| r.effect == Effect::Deny)
-            .flat_map(|r| &r.subjects)
-            .filter_map(|s| match s {
-                Subject::Role(r) => Some(*r),
-                Subject::Relation(_) => None,
-            })
-            .collect();
+        if p.groups.is_empty() {
+            return;
+        }
+        let Some(admin) = Admin::new(self).of_groups(self) else {
+            return; // The budget ran out: say nothing rather than guess.
+        };
+        let mut denied_roles = Bits::EMPTY;
+        for (i, r) in p.rules.iter().enumerate() {
+            if r.effect == Effect::Deny {
+                denied_roles = denied_roles.union(self.subj[i]);
+            }
+        }
+        // Under each group where full access starts, every group below it, in order.
+        let starts = |g: usize| admin[g] && !p.groups[g].parent.is_some_and(|x| admin[x.idx()]);
+        let mut below: Vec<Vec<usize>> = vec![Vec::new(); p.groups.len()];
+        for (s, sub) in p.groups.iter().enumerate() {
+            let mut cur = sub.parent;
+            let mut steps = 0;
+            while let (Some(c), true) = (cur, steps <= p.groups.len()) {
+                if starts(c.idx()) {
+                    below[c.idx()].push(s);
+                }
+                cur = p.groups[c.idx()].parent;
+                steps += 1;
+            }
+        }
         for (g, def) in p.groups.iter().enumerate() {
             // Report where full access starts, not every group that inherits it.
-            if !admin[g] || def.parent.is_some_and(|x| admin[x.idx()]) {
+            if !starts(g) {
                 continue;
             }
             let (roles, _) = self.held_everywhere(GroupId(g as u32));
             let mut swallowed: Vec<(&GroupDef, Vec<&str>)> = Vec::new();
-            for sub in p
-                .groups
-                .iter()
-                .filter(|s| self.descends(s, GroupId(g as u32)))
-            {
+            for &s in &below[g] {
+                let sub = &p.groups[s];
                 let names: Vec<&str> = sub
                     .grants
                     .iter()
-                    .filter(|r| !roles.contains(r) && !denied_roles.contains(r))
+                    .filter(|r| !roles.get(r.idx()) && !denied_roles.get(r.idx()))
                     .map(|r| p.roles[r.idx()].name.as_str())
                     .collect();
                 if !names.is_empty() {
@@ -787,7 +1224,7 @@ impl<'a> Cx<'a> {
             out.push(d.with_help(format!(
                 "least privilege: allow `{}`'s roles only the actions they need, or take {} out of `{}`; keep full access to an administrator group without sub-groups that grant roles",
                 def.name,
-                backticked(&subs),
+                listed(&subs),
                 def.name
             )));
         }
@@ -817,19 +1254,138 @@ impl<'a> Cx<'a> {
             "least privilege: keep full access to one administrator group, and give the other groups only the actions they need (more than half of the groups being admin-like usually means `*` or a broad action group is allowed to a role that many groups grant)",
         ));
     }
+}
 
-    /// Whether `g` is a sub-group of `ancestor`, directly or further down.
-    fn descends(&self, g: &GroupDef, ancestor: GroupId) -> bool {
-        let mut cur = g.parent;
-        let mut steps = 0;
-        while let (Some(c), true) = (cur, steps <= self.p.groups.len()) {
-            if c == ancestor {
-                return true;
+/// What deciding whether a group is admin-like (docs/lints.md, CP0208) needs: the allows'
+/// masks, the roles some deny names, the permissions actions require, and the module grants.
+struct Admin {
+    allows: Masks,
+    /// Per action: the subjects one of which, alone, is allowed it in every situation.
+    alone: Vec<Bits>,
+    /// Roles named by a deny that applies somewhere.
+    denied: Bits,
+    required: Bits,
+    /// Each distinct set of subjects a case type grants some (module, action) to, and the
+    /// intersection of them all.
+    grants: Vec<Bits>,
+    grants_alone: Bits,
+}
+
+impl Admin {
+    fn new(cx: &Cx) -> Admin {
+        let (p, w) = (cx.p, &cx.w);
+        let allows = Masks::new(cx, Effect::Allow);
+        let alone = (0..p.actions.len())
+            .map(|a| {
+                let loose = if w.loose.is_empty() {
+                    Bits::FULL
+                } else {
+                    allows.loose_all[a]
+                };
+                let anchored = if w.anchored_situations() {
+                    allows.anchored_all[a].union(allows.states_all[a])
+                } else {
+                    Bits::FULL
+                };
+                allows.global[a].union(loose.intersect(anchored))
+            })
+            .collect();
+        let mut denied = Bits::EMPTY;
+        for (i, r) in p.rules.iter().enumerate() {
+            if r.effect == Effect::Deny && cx.region[i] != Region::Empty && !cx.acts[i].is_empty() {
+                denied = denied.union(cx.subj[i]);
             }
-            cur = self.p.groups[c.idx()].parent;
-            steps += 1;
         }
-        false
+        let required =
+            Bits::from_indices(p.actions.iter().filter_map(|a| a.requires.map(|q| q.idx())));
+        let mut grants: HashSet<Bits> = HashSet::new();
+        for ct in &p.casetypes {
+            let mut by_slot: HashMap<(ModuleId, ActionId), Bits> = HashMap::new();
+            for line in &ct.module_grants {
+                let subj = Bits::from_indices(line.subjects.iter().map(|s| subject_bit(p, *s)));
+                for a in &line.actions {
+                    let m = by_slot.entry((line.module, *a)).or_default();
+                    *m = m.union(subj);
+                }
+            }
+            grants.extend(by_slot.into_values());
+        }
+        let grants_alone = grants.iter().fold(Bits::FULL, |x, g| x.intersect(*g));
+        // In no particular order: the test looks at all of them, and costs the same in any.
+        let grants: Vec<Bits> = grants.into_iter().collect();
+        Admin {
+            allows,
+            alone,
+            denied,
+            required,
+            grants,
+            grants_alone,
+        }
+    }
+
+    /// Per group: is it admin-like? `None` when the budget ran out.
+    fn of_groups(&self, cx: &Cx) -> Option<Vec<bool>> {
+        let mut budget = Budget::new(cx);
+        let mut known: HashMap<(Bits, Bits), bool> = HashMap::new();
+        let mut out = Vec::with_capacity(cx.p.groups.len());
+        for g in 0..cx.p.groups.len() {
+            let (roles, permits) = cx.held_everywhere(GroupId(g as u32));
+            let admin = match known.get(&(roles, permits)) {
+                Some(&x) => x,
+                None => {
+                    let x = self.admin_like(cx, roles, permits, &mut budget)?;
+                    known.insert((roles, permits), x);
+                    x
+                }
+            };
+            out.push(admin);
+        }
+        Some(out)
+    }
+
+    /// Whether members holding `roles` everywhere and `permits` may perform every action on
+    /// every resource in every state: see docs/lints.md, CP0208.
+    fn admin_like(&self, cx: &Cx, roles: Bits, permits: Bits, budget: &mut Budget) -> Option<bool> {
+        let (p, w) = (cx.p, &cx.w);
+        let situations = !w.loose.is_empty() || w.anchored_situations();
+        if roles.is_empty() || !situations || p.actions.is_empty() {
+            return Some(false);
+        }
+        if self.denied.intersects(&roles) || !self.required.is_subset(&permits) {
+            return Some(false);
+        }
+        let n = p.actions.len();
+        let m = &self.allows;
+        let hits = |b: Bits| b.intersects(&roles);
+        for a in 0..n {
+            if hits(self.alone[a]) {
+                continue;
+            }
+            // No one role covers every situation: each must be covered by one of them.
+            if !budget.spend(1 + p.kinds.len() + w.total_states) {
+                return None;
+            }
+            let g = m.global[a];
+            let kind = |k: &KindId| hits(g.union(m.kind[k.idx() * n + a]));
+            let loose = w.loose.iter().all(kind);
+            let anchored = !w.anchored_situations()
+                || w.anchored.iter().all(kind)
+                || (0..w.total_states).all(|s| hits(g.union(m.state[s * n + a])));
+            if !(loose && anchored) {
+                return Some(false);
+            }
+        }
+        // The module layer: whatever a case type lets anyone do through a module, these roles
+        // may do through that module too.
+        if !hits(self.grants_alone) {
+            if !budget.spend(1 + self.grants.len()) {
+                return None;
+            }
+            if !self.grants.iter().all(|g| hits(*g)) {
+                return Some(false);
+            }
+        }
+        Some(true)
     }
 }
 
@@ -848,19 +1404,18 @@ fn has_anchor(p: &Policy, kind: KindId) -> bool {
     false
 }
 
-/// Whether a rule applies in a situation (docs/semantics.md, step 2.5).
-fn applies(r: &RuleDef, x: &Situation) -> bool {
-    match r.scope {
-        RuleScope::Global => true,
-        RuleScope::Kind(k) => x.kind == k,
-        RuleScope::CaseType(t) => {
-            matches!(x.anchor, Some((at, s)) if at == t && (r.states.is_empty() || r.states.contains(&s)))
-        }
-    }
-}
-
 fn within(inner: Span, outer: Span) -> bool {
     inner.file == outer.file && inner.start >= outer.start && inner.end <= outer.end
+}
+
+/// Names in backticks, as [`backticked`]; past ten, the rest are counted.
+fn listed(items: &[&str]) -> String {
+    const SHOWN: usize = 10;
+    if items.len() <= SHOWN {
+        return backticked(items);
+    }
+    let quoted: Vec<String> = items[..SHOWN].iter().map(|s| format!("`{s}`")).collect();
+    format!("{} and {} more", quoted.join(", "), items.len() - SHOWN)
 }
 
 /// The states a chain of transitions reaches from the initial state.
@@ -869,16 +1424,96 @@ fn reachable(ct: &CaseTypeDef) -> Vec<bool> {
     if ct.states.is_empty() {
         return reached;
     }
+    let mut next: Vec<Vec<StateId>> = vec![Vec::new(); ct.states.len()];
+    for t in &ct.transitions {
+        for f in &t.from {
+            if let Some(n) = next.get_mut(f.idx()) {
+                n.push(t.to);
+            }
+        }
+    }
     let mut stack = vec![ct.initial];
     while let Some(s) = stack.pop() {
         if s.idx() >= reached.len() || std::mem::replace(&mut reached[s.idx()], true) {
             continue;
         }
-        for t in &ct.transitions {
-            if t.from.contains(&s) && !reached[t.to.idx()] {
-                stack.push(t.to);
+        for &to in &next[s.idx()] {
+            if to.idx() < reached.len() && !reached[to.idx()] {
+                stack.push(to);
             }
         }
     }
     reached
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checked(text: &str) -> Policy {
+        let mut sources = crate::diagnostic::Sources::new();
+        sources.add("t.casepol", text);
+        let (ir, diags) = crate::check_sources(&sources);
+        ir.unwrap_or_else(|| panic!("{diags:?}"))
+    }
+
+    /// Rules that share subjects and actions without covering each other make CP0203 compare
+    /// each with many others: every pair of 40 roles allowed `view`, then `allow R0: view;`,
+    /// which the first pair covers. With the budget it needs, CP0203 reports that rule; with
+    /// too small a budget, it stops early and says nothing, and no lint spends more than its
+    /// budget.
+    #[test]
+    fn out_of_budget_a_lint_falls_silent_and_never_guesses() {
+        let mut text = String::from("action view;\nresource Note { }\n");
+        let roles: Vec<String> = (0..40).map(|i| format!("R{i}")).collect();
+        text.push_str(&format!("role {};\n", roles.join(", ")));
+        for i in 0..roles.len() {
+            for j in i + 1..roles.len() {
+                text.push_str(&format!("allow R{i}, R{j}: view;\n"));
+            }
+        }
+        text.push_str("allow R0: view;\n");
+        let p = checked(&text);
+        let shadowed =
+            |ds: &[Diagnostic]| ds.iter().filter(|d| d.code == Code::ShadowedRule).count();
+
+        let full = Cx::new(&p, MAX_LINT_COMPARISONS);
+        let all = run(&full);
+        assert_eq!(shadowed(&all), 1, "{all:?}");
+        let needed = full.spent.get();
+        assert!(needed > 10_000, "{needed}");
+
+        let small = Cx::new(&p, 1_000);
+        let some = run(&small);
+        assert_eq!(shadowed(&some), 0);
+        assert!(some.iter().all(|d| all.contains(d)), "{some:?}");
+        // Four lints spend from a budget each: CP0204, CP0203 (data rules), CP0203 (module
+        // grants) and CP0208.
+        assert!(small.spent.get() <= 4 * 1_000, "{}", small.spent.get());
+    }
+
+    /// Regions compare by their closed forms as the sets of situations they stand for.
+    #[test]
+    fn regions_compare_as_sets_of_situations() {
+        // One kind with an anchor (the case kind) and one case type of two states: every
+        // situation is the case kind's, in one of the two states.
+        let p = checked(
+            "role R; action view; case Case { } casetype T { states A, B; initial A; final B; transition view: A -> B by R; }",
+        );
+        let w = World::new(&p);
+        let (k, t) = (KindId(0), CaseTypeId(0));
+        let both = Region::States(t, None);
+        let a = Region::States(t, Some(vec![StateId(0)]));
+        for (x, y) in [
+            (Region::All, Region::Anchored(k)),
+            (Region::All, both.clone()),
+            (Region::Anchored(k), both.clone()),
+        ] {
+            assert!(w.subset(&x, &y) && w.subset(&y, &x), "{x:?} = {y:?}");
+        }
+        assert!(w.subset(&a, &Region::All) && !w.subset(&Region::All, &a));
+        assert!(w.intersects(&a, &Region::Anchored(k)));
+        assert!(!w.intersects(&a, &Region::States(t, Some(vec![StateId(1)]))));
+        assert!(w.subset(&Region::Empty, &a) && !w.intersects(&Region::Empty, &Region::All));
+    }
 }

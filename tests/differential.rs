@@ -55,21 +55,27 @@ impl Stats {
 /// Every request to ask of a world: each user × resource × action, with no module and through
 /// each module; each user × permission (also through a module, which is ignored); and requests
 /// that cannot be resolved.
+///
+/// Of the padding names of [`gen::case_at_limit`], only the first (index 0) is asked about.
 fn requests(policy: &Policy, entities: &Entities) -> Vec<Request> {
     let ir = policy.compiled().ir();
     let users: Vec<&str> = entities.user_ids().collect();
     let resources: Vec<&str> = entities.resource_ids().collect();
+    let first_pad = format!("{}0", gen::PADDING);
+    let asked = |name: &str| !name.starts_with(gen::PADDING) || name == first_pad;
+    let actions: Vec<_> = ir.actions.iter().filter(|a| asked(&a.name)).collect();
+    let permissions: Vec<_> = ir.permissions.iter().filter(|p| asked(&p.name)).collect();
     let mut out = Vec::new();
     for &u in &users {
         for &r in &resources {
-            for a in &ir.actions {
+            for a in &actions {
                 out.push(Request::new(u, &a.name, Some(r)));
                 for m in &ir.modules {
                     out.push(Request::new(u, &a.name, Some(r)).via(&m.name));
                 }
             }
         }
-        for p in &ir.permissions {
+        for p in &permissions {
             out.push(Request::new(u, &p.name, None));
             if let Some(m) = ir.modules.first() {
                 out.push(Request::new(u, &p.name, None).via(&m.name));
@@ -259,6 +265,36 @@ fn check(g: &gen::Generated, stats: &mut Stats) -> Result<(), TestCaseError> {
     check_world(&g.files, &g.entities, stats).map_err(TestCaseError::fail)
 }
 
+/// A policy padded just past a count limit is rejected by the checker with that limit's CP0112,
+/// so nothing is decided; one at the limit is checked as any other.
+fn check_at_limit(g: &gen::Generated, stats: &mut Stats) -> Result<(), TestCaseError> {
+    let Some(expected) = &g.over_limit else {
+        return check(g, stats);
+    };
+    let mut sources = Sources::new();
+    for (name, text) in &g.files {
+        sources.add(name.clone(), text.clone());
+    }
+    match Policy::from_sources(sources) {
+        Ok(_) => Err(TestCaseError::fail(format!(
+            "a policy past a limit checked (expected `{expected}`)"
+        ))),
+        Err(e) => {
+            let limit = e.diagnostics.iter().any(|d| {
+                d.code == casepol::diagnostic::Code::Limit && d.message.ends_with(expected.as_str())
+            });
+            if limit {
+                Ok(())
+            } else {
+                Err(TestCaseError::fail(format!(
+                    "expected CP0112 `{expected}`, got:\n{}",
+                    e.render()
+                )))
+            }
+        }
+    }
+}
+
 /// Runs `cases` generated worlds with a fixed seed; panics with the shrunk case on a failure.
 fn run(cases: u32, seed: u64, stats: &RefCell<Stats>) {
     let config = Config {
@@ -350,6 +386,42 @@ fn generated_policies_reach_every_layer() {
         missing.is_empty(),
         "no determining {missing:?}\n{}",
         stats.report()
+    );
+}
+
+/// Policies at every count limit that sizes a 256-bit set (roles plus relations, actions,
+/// permissions), and just past it. Sets once folded index 256 onto 0, so that a policy with 257
+/// permissions gave one permission's holders another. At the limit, the names the policy uses
+/// have the highest indices a set holds, and the two evaluators must agree on every request
+/// (and on the first padding name, index 0); past it, the checker must reject the policy with
+/// the limit's CP0112.
+#[test]
+fn at_and_just_past_every_count_limit() {
+    let config = Config {
+        cases: 120,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let mut bytes = [0u8; 32];
+    bytes[0] = 7;
+    let mut runner =
+        TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes));
+    let seen: RefCell<BTreeMap<(gen::Limit, bool), u32>> = RefCell::default();
+    let stats = RefCell::new(Stats::default());
+    let result = runner.run(&gen::case_at_limit(), |(limit, past, g)| {
+        *seen.borrow_mut().entry((limit, past)).or_default() += 1;
+        check_at_limit(&g, &mut stats.borrow_mut())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    let seen = seen.into_inner();
+    assert_eq!(seen.len(), 6, "every limit, at and past: {seen:?}");
+    assert!(seen.values().all(|&n| n >= 5), "{seen:?}");
+    assert!(
+        stats.borrow().requests > 1_000,
+        "{}",
+        stats.borrow().report()
     );
 }
 

@@ -5,7 +5,7 @@ mod common;
 
 use casepol::diagnostic::{render, Sources};
 use casepol::limits::*;
-use casepol::Policy;
+use casepol::{Policy, Reason, Request};
 use common::*;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -22,6 +22,21 @@ fn diagnostics(text: &str) -> String {
         .map(|d| render::human(d, &sources, false))
         .collect::<String>()
         + &format!("({} diagnostic(s) in all)\n", diags.len())
+}
+
+/// [`diagnostics`], errors only: for a policy whose warnings would come first.
+fn errors(text: &str) -> String {
+    let mut sources = Sources::new();
+    sources.add("limits.casepol", text);
+    let (ir, diags) = casepol::check_sources(&sources);
+    assert!(ir.is_none(), "a policy over a limit must not check");
+    let errors: Vec<_> = diags.iter().filter(|d| d.is_error()).collect();
+    errors
+        .iter()
+        .take(3)
+        .map(|d| render::human(d, &sources, false))
+        .collect::<String>()
+        + &format!("({} error(s) in all)\n", errors.len())
 }
 
 /// A scratch directory under `target/`, unique to one test.
@@ -302,7 +317,7 @@ fn fmt_output_is_linear_in_its_input() {
 /// around its action, and a run shows at most MAX_SHOWN_DIAGNOSTICS of them.
 #[test]
 fn diagnostic_output_is_bounded() {
-    let n = 3_000;
+    let n = 250;
     let names: Vec<String> = (0..n).map(|i| format!("unused_action_{i}")).collect();
     let text = format!(
         "role R;\ngroup G {{ grants R; }}\naction view, {};\nallow R: view;\n",
@@ -469,4 +484,405 @@ fn actions_column_is_padded_to_a_bound() {
         OK,
     );
     insta::assert_snapshot!(run.stdout);
+}
+
+// ---- counts that size the compiled sets (issue 11, finding 1) ---------------------------------
+
+/// The policy of issue 11: 257 permissions, so that `billing` is permission 256. With the sets
+/// folding index 256 onto 0, a member of `Clerks` held `delete_investigations` and could
+/// `delete` notes.
+fn permissions_policy(extra: usize) -> String {
+    let padding: Vec<String> = (1..=254 + extra).map(|i| format!("p{i}")).collect();
+    let padding: Vec<String> = padding.chunks(16).map(|c| c.join(", ")).collect();
+    format!(
+        "role Clerk;\npermission delete_investigations;\npermission {};\npermission billing;\n\
+         action view;\naction delete requires delete_investigations;\n\
+         group Clerks {{ grants Clerk; permits billing; }}\nresource Note {{ }}\nallow Clerk: view, delete;\n",
+        padding.join(",\n  ")
+    )
+}
+
+const CLERK_ENTITIES: &str = r#"{"users": [{"id": "ann", "groups": ["Clerks"]}], "resources": [{"id": "n1", "kind": "Note"}]}"#;
+
+#[test]
+fn too_many_permissions_is_an_error_not_a_wrapped_set() {
+    let text = permissions_policy(1);
+    insta::assert_snapshot!(diagnostics(&text));
+
+    // Every command refuses the policy (before, `check`, `who-can`, `actions`, `list` and
+    // `filter` allowed `ann` to delete).
+    let dir = scratch("permissions");
+    let policy = dir.join("policy.casepol");
+    let entities = dir.join("entities.json");
+    std::fs::write(&policy, &text).unwrap();
+    std::fs::write(&entities, CLERK_ENTITIES).unwrap();
+    let (policy, entities) = (policy.to_str().unwrap(), entities.to_str().unwrap());
+    let runs = [
+        vec!["validate", policy],
+        vec![
+            "check",
+            policy,
+            "--entities",
+            entities,
+            "--request",
+            r#"{"principal": "ann", "action": "delete_investigations"}"#,
+        ],
+        vec![
+            "check",
+            policy,
+            "--entities",
+            entities,
+            "--request",
+            r#"{"principal": "ann", "action": "delete", "resource": "n1"}"#,
+        ],
+        vec![
+            "who-can",
+            policy,
+            "--entities",
+            entities,
+            "--action",
+            "delete",
+            "--resource",
+            "n1",
+        ],
+        vec![
+            "actions",
+            policy,
+            "--entities",
+            entities,
+            "--principal",
+            "ann",
+            "--resource",
+            "n1",
+        ],
+        vec![
+            "list",
+            policy,
+            "--entities",
+            entities,
+            "--principal",
+            "ann",
+            "--action",
+            "delete",
+        ],
+        vec![
+            "filter",
+            policy,
+            "--entities",
+            entities,
+            "--principal",
+            "ann",
+            "--action",
+            "delete",
+            "--dialect",
+            "sqlite",
+        ],
+    ];
+    for args in &runs {
+        let run = casepol(args);
+        assert!(
+            run.code == FAIL || run.code == ERROR,
+            "{}",
+            run.transcript()
+        );
+        assert!(
+            !run.stdout.contains("allow") && !run.stdout.contains("ann"),
+            "{}",
+            run.transcript()
+        );
+        assert!(
+            run.stderr
+                .contains("the policy declares 257 permissions, more than the limit of 256"),
+            "{}",
+            run.transcript()
+        );
+    }
+}
+
+/// At the limit, permission 255 is its own: `ann` holds `billing` and nothing else, so both the
+/// permission and the action that requires it are denied, by the VM and the reference alike.
+#[test]
+fn permissions_at_the_limit_keep_their_identity() {
+    let policy =
+        Policy::from_source("at.casepol", &permissions_policy(0)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(policy.compiled().ir().permissions.len(), MAX_PERMISSIONS);
+    let entities = policy.load_entities(CLERK_ENTITIES).unwrap();
+    let cases = [
+        (Request::new("ann", "billing", None), true),
+        (Request::new("ann", "delete_investigations", None), false),
+        (Request::new("ann", "p1", None), false),
+        (Request::new("ann", "delete", Some("n1")), false),
+        (Request::new("ann", "view", Some("n1")), true),
+    ];
+    for (req, allowed) in cases {
+        let vm = policy.is_allowed(&entities, &req);
+        let reference = casepol::reference::evaluate(policy.compiled(), &entities, &req);
+        assert_eq!(vm.allowed, allowed, "{req:?}: {vm:?}");
+        assert_eq!(vm, reference.decision, "{req:?}");
+    }
+}
+
+/// `n` actions; the last one is the only one module `M` offers, and the only one checked against
+/// the read code. With 257 actions and index 256 folded onto 0, the VM took `a0` for a member of
+/// `M` and for read-coded, and the reference evaluator did not, so they disagreed.
+fn actions_policy(n: usize) -> String {
+    let names: Vec<String> = (0..n).map(|i| format!("a{i}")).collect();
+    let lines: Vec<String> = names.chunks(16).map(|c| c.join(", ")).collect();
+    format!(
+        "role Clerk;\naction {};\ngroup Clerks {{ grants Clerk; }}\ncase Case {{ }}\n\
+         module M {{ actions a{last}; }}\ncodes {{ read: a{last}; }}\nallow Clerk: *;\n\
+         casetype T {{ states S; initial S; final S; module M {{ Clerk: *; }} }}\n",
+        lines.join(",\n  "),
+        last = n - 1
+    )
+}
+
+#[test]
+fn too_many_actions_is_an_error_not_a_wrapped_set() {
+    insta::assert_snapshot!(diagnostics(&actions_policy(MAX_ACTIONS + 1)));
+}
+
+#[test]
+fn actions_at_the_limit_keep_their_identity() {
+    let policy = Policy::from_source("at.casepol", &actions_policy(MAX_ACTIONS))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(policy.compiled().ir().actions.len(), MAX_ACTIONS);
+    let entities = policy
+        .load_entities(
+            r#"{"users": [{"id": "ann", "groups": ["Clerks"]}], "resources": [
+                {"id": "coded", "kind": "Case", "type": "T", "state": "S", "read": "nobody"},
+                {"id": "open", "kind": "Case", "type": "T", "state": "S"}]}"#,
+        )
+        .unwrap();
+    let last = format!("a{}", MAX_ACTIONS - 1);
+    for (action, resource, reason) in [
+        ("a0", "open", Reason::NotInModule),
+        ("a0", "coded", Reason::NotInModule),
+        ("a1", "open", Reason::NotInModule),
+        (last.as_str(), "coded", Reason::CodeNotHeld),
+        (last.as_str(), "open", Reason::Allowed),
+    ] {
+        let req = Request::new("ann", action, Some(resource)).via("M");
+        let vm = policy.is_allowed(&entities, &req);
+        let reference = casepol::reference::evaluate(policy.compiled(), &entities, &req);
+        assert_eq!(vm.reason, reason, "{req:?}: {vm:?}");
+        assert_eq!(vm, reference.decision, "{req:?}");
+    }
+}
+
+// ---- sizes the compiler and the lints pay for (issue 11, findings 7 and 12) -------------------
+
+/// `n` actions named `a0`, `a1`, …, sixteen to a line.
+fn action_decl(n: usize) -> String {
+    let names: Vec<String> = (0..n).map(|i| format!("a{i}")).collect();
+    let lines: Vec<String> = names.chunks(16).map(|c| c.join(", ")).collect();
+    format!("action {};\n", lines.join(",\n  "))
+}
+
+/// The compiler's module-grant table has a slot per case type, module and action. This policy
+/// of 140 KB checked clean, and compiling it asked for 32 GB.
+#[test]
+fn module_grant_table_over_the_limit() {
+    let mut text = String::from("role R;\n") + &action_decl(MAX_ACTIONS);
+    for m in 0..2_000 {
+        writeln!(text, "module M{m} {{ actions a0; }}").unwrap();
+    }
+    text.push_str("case Case { }\n");
+    for t in 0..2_000 {
+        writeln!(text, "casetype T{t} {{ states S; initial S; final S; }}").unwrap();
+    }
+    insta::assert_snapshot!(diagnostics(&text));
+}
+
+#[test]
+fn kind_table_over_the_limit() {
+    let mut text = String::from("role R;\n") + &action_decl(MAX_ACTIONS);
+    for k in 0..MAX_TABLE_SLOTS / MAX_ACTIONS + 1 {
+        writeln!(text, "resource K{k} {{ }}").unwrap();
+    }
+    insta::assert_snapshot!(diagnostics(&text));
+}
+
+#[test]
+fn state_table_over_the_limit() {
+    let mut text = String::from("role R;\n") + &action_decl(MAX_ACTIONS);
+    text.push_str("case Case { }\n");
+    for t in 0..MAX_TABLE_SLOTS / MAX_ACTIONS + 1 {
+        writeln!(text, "casetype T{t} {{ states S; initial S; final S; }}").unwrap();
+    }
+    insta::assert_snapshot!(diagnostics(&text));
+}
+
+/// Each table exactly at the limit checks, compiles and decides.
+#[test]
+fn tables_at_the_limit_compile() {
+    let actions = 250;
+    let rows = MAX_TABLE_SLOTS / actions;
+    // Kinds × actions, and case-type states × actions.
+    let mut text = String::from("role R;\ngroup G { grants R; }\n") + &action_decl(actions);
+    text.push_str("case Case { }\nallow R: *;\n");
+    for k in 0..rows - 1 {
+        writeln!(text, "resource K{k} {{ }}").unwrap();
+    }
+    writeln!(text, "casetype T {{ states {}; initial S0; final S0; }}", {
+        let s: Vec<String> = (0..rows).map(|i| format!("S{i}")).collect();
+        s.join(", ")
+    })
+    .unwrap();
+    let policy = Policy::from_source("at.casepol", &text).unwrap_or_else(|e| panic!("{e}"));
+    let entities = policy
+        .load_entities(
+            r#"{"users": [{"id": "ann", "groups": ["G"]}], "resources": [
+            {"id": "c", "kind": "Case", "type": "T", "state": "S3999"},
+            {"id": "k", "kind": "K3998"}]}"#,
+        )
+        .unwrap();
+    for (action, resource) in [("a249", "c"), ("a0", "k"), ("a249", "k")] {
+        let req = Request::new("ann", action, Some(resource));
+        assert!(policy.is_allowed(&entities, &req).allowed, "{req:?}");
+    }
+    // Case types × modules × actions.
+    let modules = 4;
+    let mut text = String::from("role R;\ngroup G { grants R; }\n") + &action_decl(actions);
+    text.push_str("case Case { }\nallow R: *;\n");
+    let all: Vec<String> = (0..actions).map(|i| format!("a{i}")).collect();
+    for m in 0..modules {
+        writeln!(text, "module M{m} {{ actions {}; }}", all.join(", ")).unwrap();
+    }
+    for t in 0..MAX_TABLE_SLOTS / (modules * actions) {
+        writeln!(
+            text,
+            "casetype T{t} {{ states S; initial S; final S; module M3 {{ R: *; }} }}"
+        )
+        .unwrap();
+    }
+    let policy = Policy::from_source("at.casepol", &text).unwrap_or_else(|e| panic!("{e}"));
+    let entities = policy
+        .load_entities(
+            r#"{"users": [{"id": "ann", "groups": ["G"]}], "resources": [
+            {"id": "c", "kind": "Case", "type": "T999", "state": "S"}]}"#,
+        )
+        .unwrap();
+    let req = Request::new("ann", "a249", Some("c")).via("M3");
+    assert!(policy.is_allowed(&entities, &req).allowed);
+    let req = Request::new("ann", "a249", Some("c")).via("M2");
+    assert_eq!(
+        policy.is_allowed(&entities, &req).reason,
+        Reason::ModuleNotGranted
+    );
+}
+
+/// A rule with `*` and no `in` states covers every action in every state of its case type; the
+/// compiler and the lints pay for each. Five such rules over a case type of 4,000 states and
+/// 250 actions are 5,000,000 entries.
+#[test]
+fn rule_entries_over_the_limit() {
+    let states: Vec<String> = (0..4_000).map(|i| format!("S{i}")).collect();
+    let text = format!(
+        "role R;\n{}case Case {{ }}\ncasetype T {{\n  states {};\n  initial S0;\n  final S0;\n{}}}\n",
+        action_decl(250),
+        states.join(", "),
+        "  allow R: *;\n".repeat(5)
+    );
+    insta::assert_snapshot!(errors(&text));
+    // Four are exactly at the limit.
+    let at = text.replacen("  allow R: *;\n", "", 1);
+    let (ir, diags) = casepol::check_sources(&{
+        let mut s = Sources::new();
+        s.add("at.casepol", at.as_str());
+        s
+    });
+    assert!(ir.is_some(), "{diags:?}");
+}
+
+/// Table entries are rules, and count as declarations: one cell cannot hold millions.
+#[test]
+fn table_entries_count_as_declarations() {
+    let text = format!(
+        "role R;\naction view;\ncase Case {{ }}\ncasetype T {{ states S; initial S; final S; table {{\n  | R\n  S | {}\n}} }}\n",
+        "+view ".repeat(MAX_DECLARATIONS)
+    );
+    insta::assert_snapshot!(diagnostics(&text));
+}
+
+/// The issue's kind of 80,000 attributes took seconds to check (each was compared with every
+/// earlier one). Attributes are now looked up by name, and a kind may declare 1,000.
+#[test]
+fn attributes_over_the_limit() {
+    let mut text = String::from("case Case {\n");
+    for i in 0..80_000 {
+        writeln!(text, "  attr a{i}: string;").unwrap();
+    }
+    text.push_str("}\nuser {\n");
+    for i in 0..=MAX_ATTRS {
+        writeln!(text, "  attr u{i}: string;").unwrap();
+    }
+    text.push_str("}\n");
+    insta::assert_snapshot!(diagnostics(&text));
+    // At the limit, both check.
+    let mut ok = String::from("case Case {\n");
+    for i in 0..MAX_ATTRS {
+        writeln!(ok, "  attr a{i}: string;").unwrap();
+    }
+    ok.push_str("}\nuser {\n");
+    for i in 0..MAX_ATTRS {
+        writeln!(ok, "  attr u{i}: string;").unwrap();
+    }
+    ok.push_str("}\n");
+    Policy::from_source("ok.casepol", &ok).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// The checker keeps the first 1,000 errors and counts the rest in one more.
+#[test]
+fn too_many_errors() {
+    let mut text = String::from("action view;\n");
+    for i in 0..MAX_CHECK_ERRORS + 500 {
+        writeln!(text, "allow Nobody{i}: view;").unwrap();
+    }
+    let mut sources = Sources::new();
+    sources.add("errors.casepol", text.as_str());
+    let (ir, diags) = casepol::check_sources(&sources);
+    assert!(ir.is_none());
+    assert_eq!(diags.len(), MAX_CHECK_ERRORS + 1);
+    let last = diags
+        .iter()
+        .find(|d| d.message.starts_with("too many errors"))
+        .expect("the count of the errors not reported");
+    insta::assert_snapshot!(render::human(last, &sources, false));
+}
+
+/// Every lookup by name is a hash lookup: a policy at the declaration limit made of the shapes
+/// that used to cost a scan per use (enum variants tested in filters, case attributes, states
+/// named by transitions and table rows) checks in time linear in its size.
+#[test]
+fn large_declarations_check_in_linear_time() {
+    let n = 20_000;
+    let mut text = String::from("role R;\naction go;\n");
+    let variants: Vec<String> = (0..n).map(|i| format!("v{i}")).collect();
+    writeln!(text, "enum E {{ {} }}", variants.join(", ")).unwrap();
+    text.push_str("case Case {\n");
+    for i in 0..MAX_ATTRS {
+        writeln!(text, "  attr x{i}: E;").unwrap();
+    }
+    text.push_str("}\ngroup G {\n  grants R;\n  scope filter {\n");
+    for i in 0..n {
+        writeln!(text, "    x{} == v{};", (i * 7) % MAX_ATTRS, n - 1 - i).unwrap();
+    }
+    text.push_str("  }\n}\nallow R: go;\n");
+    let states: Vec<String> = (0..n).map(|i| format!("S{i}")).collect();
+    writeln!(
+        text,
+        "casetype T {{\n  states {};\n  initial S0;\n  final S{};",
+        states.join(", "),
+        n - 1
+    )
+    .unwrap();
+    for i in 1..n {
+        writeln!(text, "  transition go: S{} -> S{i} by R;", i - 1).unwrap();
+    }
+    text.push_str("}\n");
+    let mut sources = Sources::new();
+    sources.add("large.casepol", text.as_str());
+    let (ir, diags) = casepol::check_sources(&sources);
+    assert!(ir.is_some(), "{:?}", diags.first());
 }

@@ -503,6 +503,9 @@ pub fn entity_spec() -> impl Strategy<Value = EntitySpec> {
 pub struct Generated {
     pub files: Vec<(String, String)>,
     pub entities: String,
+    /// For a policy padded just past a count limit: the end of the error the checker must
+    /// give (`… actions, more than the limit of 256`). `None`: the policy must check.
+    pub over_limit: Option<String>,
 }
 
 impl fmt::Debug for Generated {
@@ -516,6 +519,62 @@ impl fmt::Debug for Generated {
 
 pub fn case() -> impl Strategy<Value = Generated> {
     (policy_spec(), entity_spec()).prop_map(|(p, e)| render(&p, &e))
+}
+
+/// A count whose limit sizes a 256-bit set of the compiled policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Limit {
+    /// Roles plus relations (`MAX_SUBJECTS`).
+    Subjects,
+    Actions,
+    Permissions,
+}
+
+/// Padding names start with this; no generated name does, and the differential test asks
+/// about only the first of them (the one an index past the limit would once have folded onto).
+pub const PADDING: &str = "zpad";
+
+/// A generated world whose policy declares exactly as many roles and relations, actions or
+/// permissions as the limit allows (`past`: one more). The padding is declared first, so the
+/// names the policy uses get the highest indices, up to the last one the sets hold.
+pub fn case_at_limit() -> impl Strategy<Value = (Limit, bool, Generated)> {
+    (
+        policy_spec(),
+        entity_spec(),
+        prop_oneof![
+            Just(Limit::Subjects),
+            Just(Limit::Actions),
+            Just(Limit::Permissions)
+        ],
+        prop::bool::weighted(0.3),
+    )
+        .prop_map(|(p, e, limit, past)| {
+            let mut g = render(&p, &e);
+            let used = match limit {
+                Limit::Subjects => {
+                    p.roles as usize + p.case.as_ref().map_or(0, |c| c.relations as usize)
+                }
+                Limit::Actions => p.actions.len(),
+                Limit::Permissions => p.permissions as usize,
+            };
+            let (max, keyword, what) = match limit {
+                Limit::Subjects => (casepol::limits::MAX_SUBJECTS, "role", "roles and relations"),
+                Limit::Actions => (casepol::limits::MAX_ACTIONS, "action", "actions"),
+                Limit::Permissions => (
+                    casepol::limits::MAX_PERMISSIONS,
+                    "permission",
+                    "permissions",
+                ),
+            };
+            let pad = max - used + usize::from(past);
+            let names: Vec<String> = (0..pad).map(|i| format!("{PADDING}{i}")).collect();
+            let decl = format!("{keyword} {};\n", names.join(", "));
+            g.files[0].1.insert_str(0, &decl);
+            if past {
+                g.over_limit = Some(format!("{what}, more than the limit of {max}"));
+            }
+            (limit, past, g)
+        })
 }
 
 // ---- rendering -------------------------------------------------------------------------------
@@ -1267,5 +1326,9 @@ pub fn render(p: &PolicySpec, e: &EntitySpec) -> Generated {
     }))
     .expect("JSON values serialise");
 
-    Generated { files, entities }
+    Generated {
+        files,
+        entities,
+        over_limit: None,
+    }
 }
