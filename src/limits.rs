@@ -20,6 +20,18 @@ pub const MAX_ENTITIES_BYTES: usize = 1024 * 1024 * 1024;
 pub const MAX_ENTITIES: usize = 16_000_000;
 /// The longest chain of org units, each the `parent` of the one before.
 pub const MAX_UNIT_DEPTH: usize = 64;
+/// The longest entity id (unit, user or resource), term, or code in an access-code string, in
+/// bytes.
+pub const MAX_ID_BYTES: usize = 1024;
+/// The most levels in one access-code string (`[A] & [B]` has two).
+pub const MAX_CODE_LEVELS: usize = 64;
+/// The most codes in one level of an access-code string (`[A|B]` has two).
+pub const MAX_LEVEL_CODES: usize = 1024;
+/// The most keys in one `attrs` object of a user or a resource.
+pub const MAX_ENTITY_ATTRS: usize = 1024;
+/// The longest name, in characters, that "did you mean" looks for near misses of; a longer
+/// name gets no suggestion.
+pub const MAX_SUGGEST_CHARS: usize = 64;
 
 /// The largest request, in bytes of JSON: one `--request`, or one line of a `--requests` batch.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;

@@ -367,3 +367,81 @@ pub(crate) fn mismatched() -> RequestError {
         Some("load entities with the policy that decides, and resolve each request against the entities it is decided with".into()),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Policy;
+    use crate::diagnostic::work;
+
+    /// A policy and `n` users with ids of `len` characters.
+    fn world(n: usize, len: usize) -> (Policy, Entities) {
+        let policy = Policy::from_source(
+            "p.casepol",
+            "role R;\naction view;\ngroup G { grants R; }\ncase Case { }\ncasetype T { states S; initial S; }\nallow R: view;",
+        )
+        .unwrap();
+        let users: Vec<String> = (0..n)
+            .map(|i| format!(r#"{{"id": "{:0>len$}", "groups": ["G"]}}"#, i))
+            .collect();
+        let json = format!(
+            r#"{{"users": [{}], "resources": [{{"id": "c", "kind": "Case", "type": "T", "state": "S"}}]}}"#,
+            users.join(",")
+        );
+        let entities = policy.load_entities(&json).unwrap();
+        (policy, entities)
+    }
+
+    /// "Did you mean" has a budget: a 60 KB unknown principal against 10,000 users is a clear
+    /// error at once, without comparing it with any of them.
+    #[test]
+    fn a_huge_unknown_principal_costs_no_distance_work() {
+        let (policy, entities) = world(10_000, 8);
+        let huge = "x".repeat(60 * 1024);
+        work::take();
+        let err = resolve(
+            policy.compiled(),
+            &entities,
+            &Request::new(&huge, "view", Some("c")),
+        )
+        .unwrap_err();
+        assert_eq!(work::take(), 0, "cells computed for a 60 KB name");
+        assert_eq!(err.kind, RequestErrorKind::UnknownPrincipal);
+        assert!(err.message.starts_with("unknown principal `xxx"));
+        assert_eq!(
+            err.help.as_deref(),
+            Some("add the user to the entities file")
+        );
+    }
+
+    /// Among many candidates of the same length, the work per candidate is a band of the
+    /// table, not all of it, and the work of one suggestion is capped.
+    #[test]
+    fn suggestion_work_is_bounded_per_candidate_and_per_call() {
+        let len = crate::limits::MAX_SUGGEST_CHARS;
+        let (policy, entities) = world(10_000, len);
+        // One typo away from user 7, so it is a suggestion.
+        let mut typo: Vec<char> = format!("{:0>len$}", 7).chars().collect();
+        typo[0] = '1';
+        let typo: String = typo.into_iter().collect();
+        work::take();
+        let err = resolve(
+            policy.compiled(),
+            &entities,
+            &Request::new(&typo, "view", Some("c")),
+        )
+        .unwrap_err();
+        let cells = work::take();
+        assert_eq!(
+            err.help.as_deref(),
+            Some(format!("did you mean `{:0>len$}`?", 7).as_str())
+        );
+        let band = 2 * (len / 3) + 1;
+        assert!(
+            cells <= crate::diagnostic::SUGGEST_WORK,
+            "{cells} cells, more than the budget"
+        );
+        // The full tables would be len × len cells for each of the 10,000 candidates.
+        assert!(cells < 10_000 * len * band, "{cells} cells");
+    }
+}

@@ -146,25 +146,6 @@ impl Builder {
         (start, self.relations.len() as u32 - start)
     }
 
-    /// Appends an effective code: the given ranges of levels one after another. Returns the
-    /// range of the new levels. A single range is not copied.
-    pub(crate) fn effective(&mut self, parts: &mut Vec<(u32, u32)>) -> (u32, u32) {
-        // Empty own codes add no level.
-        parts.retain(|&(_, len)| len > 0);
-        match parts.as_slice() {
-            [] => (0, 0),
-            [one] => *one,
-            _ => {
-                let start = self.levels.len() as u32;
-                for &(s, len) in parts.iter() {
-                    self.levels
-                        .extend_from_within(s as usize..(s + len) as usize);
-                }
-                (start, self.levels.len() as u32 - start)
-            }
-        }
-    }
-
     /// Shares the arenas.
     pub(crate) fn finish(self) -> Arenas {
         let codes = Arc::new(self.codes);
