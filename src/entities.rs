@@ -391,14 +391,14 @@ fn is_bidi_control(c: char) -> bool {
 
 /// What is wrong with an id or a term as text, if anything: a control character, a
 /// bidirectional control character, or too many bytes. `what` is how the message names it,
-/// such as "the id" or "term 2", and `plural` what the rule is about, such as "ids". The text
+/// such as "the id" or "term 2", and `noun` what the rule is about, such as "id". The text
 /// itself is not shown: it could drive the terminal.
 #[cold]
-fn text_problem(what: &str, plural: &str, text: &str) -> Option<(String, String)> {
+fn text_problem(what: &str, noun: &str, text: &str) -> Option<(String, String)> {
     if let Some(c) = text.chars().find(|c| c.is_control()) {
         return Some((
             format!("{what} contains the control character U+{:04X}", u32::from(c)),
-            format!("{plural} may hold any printable characters, but no control characters such as tabs, line breaks or escapes"),
+            format!("{noun}s may hold any printable characters, but no control characters such as tabs, line breaks or escapes"),
         ));
     }
     if let Some(c) = bidi_control(text) {
@@ -407,7 +407,7 @@ fn text_problem(what: &str, plural: &str, text: &str) -> Option<(String, String)
                 "{what} contains the bidirectional control character U+{:04X}",
                 u32::from(c)
             ),
-            "remove it: it makes text display in another order than it is stored, so one id could look like another".to_string(),
+            format!("remove it: it makes text display in another order than it is stored, so one {noun} could look like another"),
         ));
     }
     if text.len() > limits::MAX_ID_BYTES {
@@ -417,7 +417,7 @@ fn text_problem(what: &str, plural: &str, text: &str) -> Option<(String, String)
                 text.len(),
                 limits::MAX_ID_BYTES
             ),
-            "use a shorter id; applications usually keep a long name in an attribute".to_string(),
+            format!("use a shorter {noun}"),
         ));
     }
     None
@@ -717,7 +717,7 @@ impl Entities {
                     who.what
                 );
                 ld.err(who, "id", "the id is empty".into(), help);
-            } else if let Some((message, help)) = text_problem("the id", "ids", who.id) {
+            } else if let Some((message, help)) = text_problem("the id", "id", who.id) {
                 // Named by its place, not its id: printing the id could drive the terminal,
                 // show it in another order than it is, or flood the output.
                 ld.errors.push(EntityError {
@@ -890,7 +890,7 @@ impl Entities {
             }
             codes.extend(groups.iter().map(|g| group_syms[*g as usize]));
             for (k, t) in u.terms.iter().enumerate() {
-                if let Some((message, help)) = text_problem(&format!("term {}", k + 1), "terms", t)
+                if let Some((message, help)) = text_problem(&format!("term {}", k + 1), "term", t)
                 {
                     ld.err(who, "terms", message, help);
                 } else if let Some((message, help)) =

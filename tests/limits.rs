@@ -225,8 +225,9 @@ fn entity_ids_and_codes_too_long() {
             "resources": [{{"id": "n{long}", "kind": "Note"}}, {{"id": "n", "kind": "Note", "read": "[A] & [B|{long}]"}}]}}"#
     );
     insta::assert_snapshot!(entity_errors(&policy, &json));
+    let term = "z".repeat(MAX_ID_BYTES);
     let json = format!(
-        r#"{{"users": [{{"id": "{ok}", "terms": ["{ok}"]}}], "resources": [{{"id": "n", "kind": "Note", "read": "{ok}"}}]}}"#
+        r#"{{"users": [{{"id": "{ok}", "terms": ["{term}"]}}], "resources": [{{"id": "n", "kind": "Note", "read": "{ok}"}}]}}"#
     );
     policy.load_entities(&json).unwrap();
 }
