@@ -427,7 +427,7 @@ fn text_problem(what: &str, noun: &str, text: &str) -> Option<(String, String)> 
 /// [`crate::diagnostic::suggest_within`] (a candidate looked at, a cell of a distance table), and
 /// walking a list of entity ids counts one a candidate. Once it is spent, errors come without
 /// suggestions, so a file with very many errors still fails fast.
-const SUGGEST_BUDGET: usize = 50_000_000;
+const SUGGEST_BUDGET: usize = 20_000_000;
 
 /// How many names a help text lists before it says how many more there are.
 const LIST_LIMIT: usize = 20;
@@ -890,8 +890,7 @@ impl Entities {
             }
             codes.extend(groups.iter().map(|g| group_syms[*g as usize]));
             for (k, t) in u.terms.iter().enumerate() {
-                if let Some((message, help)) = text_problem(&format!("term {}", k + 1), "term", t)
-                {
+                if let Some((message, help)) = text_problem(&format!("term {}", k + 1), "term", t) {
                     ld.err(who, "terms", message, help);
                 } else if let Some((message, help)) =
                     term_collision(t, &u.id, &ix, &user_index, &unit_index)
@@ -2597,5 +2596,65 @@ mod structure {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::api::Policy;
+    use crate::diagnostic::work;
+
+    /// Suggestions while loading share one budget: a 60 KB unknown user id against 10,000 users
+    /// is compared with none of them, and ten thousand near misses cost no more than the budget.
+    #[test]
+    fn suggestions_while_loading_are_budgeted() {
+        let policy = Policy::from_source(
+            "p.casepol",
+            "role R;\naction view;\ncase Case { relation owner; }\ncasetype T { states S; initial S; }\nallow owner: view;",
+        )
+        .unwrap();
+        let users: Vec<String> = (0..10_000)
+            .map(|i| format!(r#"{{"id": "user{i:05}"}}"#))
+            .collect();
+        let case = |i: usize, owner: &str| {
+            format!(
+                r#"{{"id": "c{i}", "kind": "Case", "type": "T", "state": "S", "relations": {{"owner": ["{owner}"]}}}}"#
+            )
+        };
+        let huge = "u".repeat(60 * 1024);
+        let json = format!(
+            r#"{{"users": [{}], "resources": [{}]}}"#,
+            users.join(","),
+            case(0, &huge)
+        );
+        work::take();
+        let errors = policy.load_entities(&json).unwrap_err();
+        assert_eq!(work::take(), 0);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field.as_deref(), Some("relations.owner"));
+        assert_eq!(
+            errors[0].help.as_deref(),
+            Some(format!("add a user with id `{huge}` to `users`").as_str())
+        );
+        // A thousand typos, each near one user: the first are suggested, and the work of all
+        // of them together stays within the load's budget.
+        let cases: Vec<String> = (0..1_000).map(|i| case(i, &format!("usr{i:05}"))).collect();
+        let json = format!(
+            r#"{{"users": [{}], "resources": [{}]}}"#,
+            users.join(","),
+            cases.join(",")
+        );
+        let errors = policy.load_entities(&json).unwrap_err();
+        let spent = work::take();
+        assert_eq!(errors.len(), 1_000);
+        assert_eq!(errors[0].help.as_deref(), Some("did you mean `user00000`?"));
+        assert!(spent <= super::SUGGEST_BUDGET, "{spent}");
+        assert!(
+            errors.last().is_some_and(
+                |e| e.help.as_deref() == Some("add a user with id `usr00999` to `users`")
+            ),
+            "{:?}",
+            errors.last()
+        );
     }
 }
