@@ -66,7 +66,17 @@ pub struct Resource {
     /// resource does not set `inherit_read` (or `inherit_write`) to `false`.
     pub inherit_read: bool,
     pub inherit_write: bool,
+    /// For deciding: whether every own level is empty (`[ ]`, met by anyone), and the nearest
+    /// resource up the inherited chain whose own levels are not ([`NONE`] if there is none). So
+    /// a decision visits only the levels that can fail.
+    pub(crate) read_trivial: bool,
+    pub(crate) write_trivial: bool,
+    pub(crate) read_rest: u32,
+    pub(crate) write_rest: u32,
 }
+
+/// No resource: the end of a chain of effective-code levels.
+pub(crate) const NONE: u32 = u32::MAX;
 
 impl Resource {
     /// A resource as the file gives it, before [`finish_resources`] sets its anchor and its
@@ -92,6 +102,10 @@ impl Resource {
             own_write: Shared::default(),
             inherit_read: inherit_read.unwrap_or(true) && kdef.inherit_read,
             inherit_write: inherit_write.unwrap_or(true) && kdef.inherit_write,
+            read_trivial: false,
+            write_trivial: false,
+            read_rest: NONE,
+            write_rest: NONE,
         }
     }
 }
@@ -99,7 +113,7 @@ impl Resource {
 // A million cases are a million `Resource`s: a change that makes one larger costs resident
 // memory per case (docs/performance.md), so it should be a deliberate one.
 #[cfg(target_pointer_width = "64")]
-const _: () = assert!(std::mem::size_of::<Resource>() <= 96);
+const _: () = assert!(std::mem::size_of::<Resource>() <= 104);
 
 /// Read or write: the two classes of access code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +134,46 @@ pub struct EffectiveCode<'a> {
 }
 
 impl<'a> EffectiveCode<'a> {
+    /// Whether a user with this code set (sorted) meets the code: every level empty or holding
+    /// one of the codes. Only the resources with a level that is not empty are visited, through
+    /// the chain that loading links; nothing is copied or allocated.
+    #[inline(always)]
+    pub fn is_met_by(&self, codes: &[u32]) -> bool {
+        match self.class {
+            CodeClass::Read => self.met::<true>(codes),
+            CodeClass::Write => self.met::<false>(codes),
+        }
+    }
+
+    /// [`EffectiveCode::is_met_by`] for one class, so that the walk does not ask which.
+    #[inline(always)]
+    fn met<const READ: bool>(&self, codes: &[u32]) -> bool {
+        let parts = |r: &'a Resource| match READ {
+            true => (&r.own_read, r.read_trivial, r.read_rest),
+            false => (&r.own_write, r.write_trivial, r.write_rest),
+        };
+        let mut r = &self.resources[self.at as usize];
+        let (_, trivial, rest) = parts(r);
+        if trivial {
+            if rest == NONE {
+                return true;
+            }
+            r = &self.resources[rest as usize];
+        }
+        loop {
+            let (own, _, rest) = parts(r);
+            let holds =
+                |l: &Level| l.is_empty() || l.iter().any(|c| codes.binary_search(c).is_ok());
+            if !own.iter().all(holds) {
+                return false;
+            }
+            if rest == NONE {
+                return true;
+            }
+            r = &self.resources[rest as usize];
+        }
+    }
+
     /// The resource `at` and whether its code goes on with its parent's.
     #[inline(always)]
     fn step(&self, at: u32) -> (&'a [Level], Option<u32>) {
@@ -130,22 +184,8 @@ impl<'a> EffectiveCode<'a> {
         }
     }
 
-    /// Whether `f` holds for every level, stopping at the first where it does not. The chain
-    /// is at most [`limits::MAX_KIND_DEPTH`] resources long: a parent has the parent kind.
-    #[inline(always)]
-    pub fn all(&self, mut f: impl FnMut(&Level) -> bool) -> bool {
-        let mut at = Some(self.at);
-        while let Some(a) = at {
-            let (own, next) = self.step(a);
-            if !own.iter().all(&mut f) {
-                return false;
-            }
-            at = next;
-        }
-        true
-    }
-
-    /// The levels, own first.
+    /// The levels, own first. The chain is at most [`limits::MAX_KIND_DEPTH`] resources long:
+    /// a parent has the parent kind.
     pub fn iter(&self) -> impl Iterator<Item = &'a Level> + 'a {
         self.origins().map(|(level, _)| level)
     }
@@ -228,7 +268,7 @@ impl EntityError {
 /// `text` with control and bidirectional control characters written as `\u{1b}`: messages
 /// quote names from the file, and a terminal must show them as they are, neither obeying an
 /// escape sequence nor reordering the line.
-fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     let hidden = |c: char| c.is_control() || is_bidi_control(c);
     if !text.chars().any(hidden) {
         return text.into();
@@ -1277,7 +1317,7 @@ impl Entities {
     /// When `i` is not a position in [`Entities::resources`].
     #[inline]
     pub fn code(&self, i: u32, class: CodeClass) -> EffectiveCode<'_> {
-        assert!((i as usize) < self.resources.len(), "no resource at {i}");
+        let _ = &self.resources[i as usize];
         EffectiveCode {
             resources: &self.resources,
             at: i,
@@ -1352,6 +1392,37 @@ fn finish_resources(p: &Ir, resources: &mut [Resource], ranges: &[Ranges], build
             cur = r.parent;
         }
         anchors.push(anchor);
+    }
+    // Which own codes are all empty levels, then for each resource the nearest resource above
+    // it, on its inherited chain, with an own level that is not empty. Each walk is at most
+    // `MAX_KIND_DEPTH` long.
+    for (r, range) in resources.iter_mut().zip(ranges) {
+        r.read_trivial = builder.all_empty(range.own_read);
+        r.write_trivial = builder.all_empty(range.own_write);
+    }
+    for i in 0..resources.len() {
+        let rest = |read: bool| {
+            let next = |x: &Resource| match read {
+                true => x.parent.filter(|_| x.inherit_read),
+                false => x.parent.filter(|_| x.inherit_write),
+            };
+            let mut cur = next(&resources[i]);
+            while let Some(c) = cur {
+                let x = &resources[c as usize];
+                if !(if read {
+                    x.read_trivial
+                } else {
+                    x.write_trivial
+                }) {
+                    return c;
+                }
+                cur = next(x);
+            }
+            NONE
+        };
+        let (read_rest, write_rest) = (rest(true), rest(false));
+        resources[i].read_rest = read_rest;
+        resources[i].write_rest = write_rest;
     }
     let arenas = builder.finish();
     for ((r, range), anchor) in resources.iter_mut().zip(ranges).zip(anchors) {

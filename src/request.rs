@@ -171,18 +171,14 @@ fn error(kind: RequestErrorKind, message: String, help: Option<String>) -> Reque
     }
 }
 
-/// Writes control characters as `\u{1b}`: messages quote names from the request, and a name
-/// holding an escape sequence must not drive the terminal that shows the message.
+/// Writes control and bidirectional control characters as `\u{1b}`: messages quote names from
+/// the request, and a name holding an escape sequence must not drive the terminal that shows the
+/// message, nor reorder the line it is on.
 fn printable(text: String) -> String {
-    if !text.chars().any(char::is_control) {
-        return text;
+    match crate::entities::printable(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(escaped) => escaped,
     }
-    text.chars()
-        .map(|c| match c.is_control() {
-            true => c.escape_unicode().to_string(),
-            false => c.to_string(),
-        })
-        .collect()
 }
 
 fn mean<'a>(

@@ -54,6 +54,19 @@ fn codes(entities: &Entities, i: u32, read: bool) -> String {
         "effective code of `{}`",
         entities.resource_id(i)
     );
+    // Deciding visits only the levels that can fail; it must agree with every level, for every
+    // user.
+    for (u, id) in entities.users().iter().zip(entities.user_ids()) {
+        let met = chain
+            .iter()
+            .all(|l| l.is_empty() || l.iter().any(|c| u.codes.contains(c)));
+        assert_eq!(
+            effective.is_met_by(&u.codes),
+            met,
+            "`{id}` and the effective code of `{}`",
+            entities.resource_id(i)
+        );
+    }
     let levels: Vec<String> = derived
         .iter()
         .map(|&(level, from)| {

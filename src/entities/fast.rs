@@ -437,13 +437,14 @@ impl Symbols {
     }
 }
 
-/// What one id or term may be: not empty, not too long, no control or bidirectional control
-/// character (the full path's checks).
+/// What one id may be: not empty, and a usable term (the full path's checks).
 fn usable(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= limits::MAX_ID_BYTES
-        && !id.chars().any(char::is_control)
-        && !has_bidi_control(id)
+    !id.is_empty() && usable_term(id)
+}
+
+/// What one term may be: not too long, no control or bidirectional control character.
+fn usable_term(t: &str) -> bool {
+    t.len() <= limits::MAX_ID_BYTES && !t.chars().any(char::is_control) && !has_bidi_control(t)
 }
 
 /// An attribute value of type `ty`, as the full path's `convert` makes it, interning strings
@@ -518,7 +519,7 @@ pub(super) fn load(policy: &CompiledPolicy, json: &str) -> Option<Entities> {
     let ids_ok = raw_units.iter().all(|u| usable(&u.0))
         && raw_users
             .iter()
-            .all(|u| usable(&u.id) && u.terms.iter().all(|t| usable(t)))
+            .all(|u| usable(&u.id) && u.terms.iter().all(|t| usable_term(t)))
         && raw_resources.iter().all(|r| usable(&r.id));
     if !ids_ok {
         return None;

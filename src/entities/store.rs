@@ -130,6 +130,13 @@ impl Builder {
         self.levels.push((start, codes.len() as u32));
     }
 
+    /// Whether every level in the range is empty (no codes: met by anyone).
+    pub(crate) fn all_empty(&self, (start, len): (u32, u32)) -> bool {
+        self.levels[start as usize..(start + len) as usize]
+            .iter()
+            .all(|&(_, n)| n == 0)
+    }
+
     /// Where the next level added will be.
     pub(crate) fn next_level(&self) -> u32 {
         self.levels.len() as u32
