@@ -193,28 +193,31 @@ const NO_MODULES: &str = "the policy declares no modules; remove `module` from t
 /// At most this many names are listed in a help message.
 const LISTED: usize = 10;
 
-/// "`a`, `b` and `c`", or the first [`LISTED`] names and how many more.
-fn list<'a>(names: impl IntoIterator<Item = &'a String>) -> String {
-    let names: Vec<String> = names.into_iter().map(|n| format!("`{n}`")).collect();
-    match names.as_slice() {
+/// "`a`, `b` and `c`", or the first [`LISTED`] names and how many more. Only the names shown
+/// are read, so a request error costs the same however many names the policy declares.
+fn list<'a, I>(names: I) -> String
+where
+    I: IntoIterator<Item = &'a String>,
+    I::IntoIter: ExactSizeIterator,
+{
+    let names = names.into_iter();
+    let n = names.len();
+    let shown: Vec<String> = names.take(LISTED).map(|n| format!("`{n}`")).collect();
+    match shown.as_slice() {
         [] => String::new(),
         [one] => one.clone(),
-        _ if names.len() > LISTED => format!(
-            "{} and {} more",
-            names[..LISTED].join(", "),
-            names.len() - LISTED
-        ),
+        _ if n > LISTED => format!("{} and {} more", shown.join(", "), n - LISTED),
         [init @ .., last] => format!("{} and {last}", init.join(", ")),
     }
 }
 
 /// "the module `M`" or "the modules `A` and `B`".
-fn declared<'a>(
-    singular: &str,
-    plural: &str,
-    names: impl IntoIterator<Item = &'a String>,
-) -> Option<String> {
-    let names: Vec<&String> = names.into_iter().collect();
+fn declared<'a, I>(singular: &str, plural: &str, names: I) -> Option<String>
+where
+    I: IntoIterator<Item = &'a String>,
+    I::IntoIter: ExactSizeIterator,
+{
+    let names = names.into_iter();
     match names.len() {
         0 => None,
         1 => Some(format!("the {singular} {}", list(names))),
