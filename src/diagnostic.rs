@@ -8,7 +8,7 @@ mod suggest;
 
 #[cfg(test)]
 pub(crate) use suggest::work;
-pub use suggest::{suggest, suggest_within, SUGGEST_WORK};
+pub use suggest::{suggest, suggest_within};
 
 use serde::Serialize;
 

@@ -463,12 +463,6 @@ fn text_problem(what: &str, noun: &str, text: &str) -> Option<(String, String)> 
     None
 }
 
-/// How much work "did you mean" may do in one load, in the units of
-/// [`crate::diagnostic::suggest_within`] (a candidate looked at, a cell of a distance table), and
-/// walking a list of entity ids counts one a candidate. Once it is spent, errors come without
-/// suggestions, so a file with very many errors still fails fast.
-const SUGGEST_BUDGET: usize = 20_000_000;
-
 /// How many names a help text lists before it says how many more there are.
 const LIST_LIMIT: usize = 20;
 
@@ -725,7 +719,7 @@ impl Entities {
             symbols: Vec::new(),
             sym_index: HashMap::new(),
             errors: Vec::new(),
-            suggest_budget: SUGGEST_BUDGET,
+            suggest_budget: limits::LOAD_SUGGEST_WORK,
             role_help: HashMap::new(),
         };
         // Policy literals first, so that a literal's index is its symbol.
@@ -2719,7 +2713,7 @@ mod tests {
         let spent = work::take();
         assert_eq!(errors.len(), 1_000);
         assert_eq!(errors[0].help.as_deref(), Some("did you mean `user00000`?"));
-        assert!(spent <= super::SUGGEST_BUDGET, "{spent}");
+        assert!(spent <= crate::limits::LOAD_SUGGEST_WORK, "{spent}");
         assert!(
             errors.last().is_some_and(
                 |e| e.help.as_deref() == Some("add a user with id `usr00999` to `users`")

@@ -32,6 +32,13 @@ pub const MAX_ENTITY_ATTRS: usize = 1024;
 /// The longest name, in characters, that "did you mean" looks for near misses of; a longer
 /// name gets no suggestion.
 pub const MAX_SUGGEST_CHARS: usize = 64;
+/// The most work one "did you mean" may do: candidates looked at plus cells of the distance
+/// table computed. Once it is spent, the closest candidate found so far is the suggestion.
+pub const SUGGEST_WORK: usize = 4_000_000;
+/// The most work all the "did you mean" of one entities load may do together, in the units of
+/// [`SUGGEST_WORK`]; walking a list of entity ids costs one unit an id. Once it is spent, errors
+/// come without suggestions, so a file with very many errors still fails fast.
+pub const LOAD_SUGGEST_WORK: usize = 20_000_000;
 
 /// The largest request, in bytes of JSON: one `--request`, or one line of a `--requests` batch.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;

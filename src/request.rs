@@ -437,7 +437,7 @@ mod tests {
         );
         let band = 2 * (len / 3) + 1;
         assert!(
-            cells <= crate::diagnostic::SUGGEST_WORK,
+            cells <= crate::limits::SUGGEST_WORK,
             "{cells} cells, more than the budget"
         );
         // The full tables would be len × len cells for each of the 10,000 candidates.

@@ -9,11 +9,7 @@
 //! most [`SUGGEST_WORK`] units of work (a candidate looked at, a cell computed), and callers
 //! that make many, such as entity loading, share a budget between them.
 
-use crate::limits::MAX_SUGGEST_CHARS;
-
-/// The most work one suggestion may do: candidates looked at plus table cells computed. Once it
-/// is spent, the best candidate found so far is the suggestion.
-pub const SUGGEST_WORK: usize = 4_000_000;
+use crate::limits::{MAX_SUGGEST_CHARS, SUGGEST_WORK};
 
 /// The candidate closest to `name`, if it is close enough to be a likely typo: at most one edit
 /// in three characters (and one for the shortest names). Edits are insertions, deletions,
