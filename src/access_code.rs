@@ -3,7 +3,12 @@
 //! These are parsed for every entity at load time, so the lexer is a logos DFA rather than the
 //! policy grammar. An access code is an AND of levels; each level is an OR of codes; an empty
 //! level (`[ ]`) means no restriction.
+//!
+//! Sizes are checked as the string is read, before anything is kept: at most
+//! [`MAX_CODE_LEVELS`] levels, [`MAX_LEVEL_CODES`] codes in a level, and [`MAX_ID_BYTES`] bytes
+//! in a code (docs/limits.md).
 
+use crate::limits::{MAX_CODE_LEVELS, MAX_ID_BYTES, MAX_LEVEL_CODES};
 use logos::Logos;
 
 #[derive(Logos, Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +37,8 @@ pub struct CodeExpr<'a> {
 pub struct CodeError {
     pub offset: usize,
     pub message: String,
+    /// The string is well formed as far as it was read, but over a size limit.
+    pub limit: bool,
 }
 
 impl std::fmt::Display for CodeError {
@@ -41,7 +48,7 @@ impl std::fmt::Display for CodeError {
 }
 
 /// Parses an access-code string. The empty string is one empty level: no restriction.
-pub fn parse(text: &str) -> Result<CodeExpr<'_>, CodeError> {
+pub fn parse<'a>(text: &'a str) -> Result<CodeExpr<'a>, CodeError> {
     let mut lex = Tok::lexer(text).spanned().peekable();
     let mut levels = Vec::new();
     if lex.peek().is_none() {
@@ -49,7 +56,34 @@ pub fn parse(text: &str) -> Result<CodeExpr<'_>, CodeError> {
             levels: vec![Vec::new()],
         });
     }
-    let err = |offset: usize, message: String| CodeError { offset, message };
+    let err = |offset: usize, message: String| CodeError {
+        offset,
+        message,
+        limit: false,
+    };
+    let over = |offset: usize, message: String| CodeError {
+        offset,
+        message,
+        limit: true,
+    };
+    // A code is kept only after its length, and the room in its level, are checked.
+    let code = |level: &mut Vec<&'a str>, span: std::ops::Range<usize>| {
+        let len = span.len();
+        if len > MAX_ID_BYTES {
+            return Err(over(
+                span.start,
+                format!("a code is {len} bytes long, more than the limit of {MAX_ID_BYTES} bytes"),
+            ));
+        }
+        if level.len() == MAX_LEVEL_CODES {
+            return Err(over(
+                span.start,
+                format!("a level has more than the limit of {MAX_LEVEL_CODES} codes"),
+            ));
+        }
+        level.push(&text[span]);
+        Ok(())
+    };
     loop {
         let mut level = Vec::new();
         let (first, span) = match lex.next() {
@@ -71,13 +105,13 @@ pub fn parse(text: &str) -> Result<CodeExpr<'_>, CodeError> {
                     format!("expected a code or `[`, found `{}`", &text[span]),
                 ));
             }
-            level.push(&text[span]);
+            code(&mut level, span)?;
             expect_code = false;
         }
         loop {
             match lex.peek() {
                 Some((Ok(Tok::Code), s)) if expect_code => {
-                    level.push(&text[s.clone()]);
+                    code(&mut level, s.clone())?;
                     expect_code = false;
                     lex.next();
                 }
@@ -125,6 +159,12 @@ pub fn parse(text: &str) -> Result<CodeExpr<'_>, CodeError> {
         levels.push(level);
         match lex.next() {
             None => break,
+            Some((Ok(Tok::And), s)) if levels.len() == MAX_CODE_LEVELS => {
+                return Err(over(
+                    s.start,
+                    format!("it has more than the limit of {MAX_CODE_LEVELS} levels"),
+                ));
+            }
             Some((Ok(Tok::And), _)) => continue,
             Some((_, s)) => {
                 return Err(err(
@@ -184,5 +224,30 @@ mod tests {
             assert!(parse(bad).is_err(), "{bad:?} should not parse");
         }
         assert_eq!(parse("A ! B").unwrap_err().offset, 2);
+        assert!(!parse("A ! B").unwrap_err().limit);
+    }
+
+    #[test]
+    fn sizes_at_and_over_the_limits() {
+        let levels = |n: usize| vec!["A"; n].join(" & ");
+        assert_eq!(
+            parse(&levels(MAX_CODE_LEVELS)).unwrap().levels.len(),
+            MAX_CODE_LEVELS
+        );
+        let e = parse(&levels(MAX_CODE_LEVELS + 1)).unwrap_err();
+        assert!(e.limit);
+        // Refused at the `&` that would start one level too many.
+        assert_eq!(e.offset, levels(MAX_CODE_LEVELS).len() + 1);
+        let codes = |n: usize| vec!["B"; n].join("|");
+        assert_eq!(
+            parse(&codes(MAX_LEVEL_CODES)).unwrap().levels[0].len(),
+            MAX_LEVEL_CODES
+        );
+        let e = parse(&format!("[{}]", codes(MAX_LEVEL_CODES + 1))).unwrap_err();
+        assert!(e.limit && e.message.contains("codes"), "{e}");
+        let long = "C".repeat(MAX_ID_BYTES);
+        assert_eq!(parse(&long).unwrap().levels, vec![vec![long.as_str()]]);
+        let e = parse(&format!("A|{long}C")).unwrap_err();
+        assert_eq!((e.offset, e.limit), (2, true));
     }
 }

@@ -269,44 +269,18 @@ impl Checker {
     }
 
     /// The candidate closest to `name`, if close enough to be a likely typo
-    /// ([`crate::diagnostic::suggest`]), within what is left of [`SUGGESTION_BUDGET`].
-    ///
-    /// A candidate whose length differs from `name`'s by more than the distance `suggest`
-    /// accepts cannot be the answer, so it is dropped by its length alone. Each candidate costs
-    /// one unit, each one compared the product of the two lengths; a call that would cost more
-    /// than is left suggests nothing.
+    /// ([`crate::diagnostic::suggest_within`]), within what is left of [`SUGGESTION_BUDGET`]:
+    /// every suggestion of one check shares it, so a policy of many unknown names against many
+    /// declarations costs no more than the budget.
     fn suggest<'a>(
         &self,
         name: &str,
         candidates: impl IntoIterator<Item = &'a str>,
     ) -> Option<&'a str> {
-        let n = name.chars().count();
-        let limit = (n / 3).max(1);
-        // Spends `cost`; once the budget is short, it is spent for good.
-        let spend = |cost: usize| match self.suggestion_budget.get().checked_sub(cost) {
-            Some(left) => {
-                self.suggestion_budget.set(left);
-                Some(())
-            }
-            None => {
-                self.suggestion_budget.set(0);
-                None
-            }
-        };
-        let mut close = Vec::new();
-        for c in candidates {
-            spend(1)?;
-            // A char is one to four bytes, so the byte length bounds the char count.
-            if c.len() + limit < n || c.len() > 4 * (n + limit) {
-                continue;
-            }
-            let m = c.chars().count();
-            if m.abs_diff(n) <= limit {
-                spend(n.max(1) * m.max(1))?;
-                close.push(c);
-            }
-        }
-        crate::diagnostic::suggest(name, close)
+        let mut left = self.suggestion_budget.get();
+        let found = crate::diagnostic::suggest_within(name, candidates, &mut left);
+        self.suggestion_budget.set(left);
+        found
     }
 
     /// Records a declaration, reporting a clash with any earlier one of any sort.
@@ -2272,15 +2246,16 @@ fn example_decl(sort: Sort, name: &str) -> String {
 mod tests {
     use super::*;
 
-    /// "Did you mean" spends from a budget: each candidate costs one, each one compared the
-    /// product of the lengths; a candidate too long or too short to be within reach is not
-    /// compared. Once the budget is spent, nothing is suggested.
+    /// "Did you mean" spends from one budget for the whole check: each candidate costs one, and
+    /// each cell of the distance band computed one more; a candidate too long or too short to
+    /// be within reach is not compared. Once the budget is spent, nothing is suggested.
     #[test]
     fn suggestions_spend_a_budget() {
         let cx = Checker::new();
         assert_eq!(cx.suggest("veiw", ["view", "edit"]), Some("view"));
-        // Two candidates looked at, one compared (4 × 4); `edit` is compared too (same length).
-        assert_eq!(SUGGESTION_BUDGET - cx.suggestion_budget.get(), 2 + 16 + 16);
+        // Two candidates looked at, each compared in a band of at most 3 cells a row, 4 rows.
+        let spent = SUGGESTION_BUDGET - cx.suggestion_budget.get();
+        assert!((2 + 4..=2 + 2 * 3 * 4).contains(&spent), "spent {spent}");
         let long = "x".repeat(200);
         let before = cx.suggestion_budget.get();
         assert_eq!(cx.suggest("veiw", [long.as_str()]), None);
@@ -2290,14 +2265,9 @@ mod tests {
             "not compared: too long"
         );
 
-        cx.suggestion_budget.set(10);
-        assert_eq!(
-            cx.suggest("veiw", ["view"]),
-            None,
-            "4 × 4 is more than is left"
-        );
+        cx.suggestion_budget.set(0);
+        assert_eq!(cx.suggest("veiw", ["view"]), None, "nothing is left");
         assert_eq!(cx.suggestion_budget.get(), 0);
-        assert_eq!(cx.suggest("veiw", ["view"]), None);
     }
 
     #[test]

@@ -4,6 +4,11 @@
 //! `diagnostic/render.rs` and is called by the edge.
 
 pub mod render;
+mod suggest;
+
+#[cfg(test)]
+pub(crate) use suggest::work;
+pub use suggest::{suggest, suggest_within};
 
 use serde::Serialize;
 
@@ -529,47 +534,6 @@ impl Sources {
     }
 }
 
-/// Edit distance between two names, for "did you mean" help: insertions, deletions,
-/// substitutions and swaps of adjacent letters each count one (optimal string alignment), and
-/// case is ignored, so `veiw`, `View` and `vew` are all one step from `view`.
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().map(|c| c.to_ascii_lowercase()).collect();
-    let b: Vec<char> = b.chars().map(|c| c.to_ascii_lowercase()).collect();
-    let w = b.len() + 1;
-    // d[i * w + j]: distance between a[..i] and b[..j].
-    let mut d = vec![0usize; (a.len() + 1) * w];
-    for (i, row) in d.chunks_mut(w).enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d.iter_mut().take(w).enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[(i - 1) * w + j] + 1)
-                .min(d[i * w + j - 1] + 1)
-                .min(d[(i - 1) * w + j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[(i - 2) * w + j - 2] + 1);
-            }
-            d[i * w + j] = best;
-        }
-    }
-    d[a.len() * w + b.len()]
-}
-
-/// The candidate closest to `name`, if it is close enough to be a likely typo.
-pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (name.chars().count() / 3).max(1);
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(name, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, c)| (*d, *c))
-        .map(|(_, c)| c)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -660,26 +624,5 @@ mod tests {
             let col = before[line_start..].chars().count() + 1;
             assert_eq!(sources.line_col(Span::new(f, start, start)).1, col);
         }
-    }
-
-    #[test]
-    fn distance_counts_swaps_once() {
-        assert_eq!(edit_distance("veiw", "view"), 1);
-        assert_eq!(edit_distance("raed", "read"), 1);
-        assert_eq!(edit_distance("edti", "edit"), 1);
-        assert_eq!(edit_distance("Manger", "Manager"), 1);
-        assert_eq!(edit_distance("HR", "hr"), 0);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("abc", "xyz"), 3);
-    }
-
-    #[test]
-    fn suggestions_stay_plausible() {
-        assert_eq!(suggest("wirte", ["read", "write"]), Some("write"));
-        assert_eq!(suggest("PRES", ["PERS", "FIN"]), Some("PERS"));
-        assert_eq!(suggest("xyz", ["read", "write"]), None);
-        // Short names need a close match: one letter off in three is enough, two is not.
-        assert_eq!(suggest("HX", ["HR", "Manager"]), Some("HR"));
-        assert_eq!(suggest("Q", ["HR"]), None);
     }
 }

@@ -7,12 +7,14 @@ use crate::access_code;
 use crate::compile::CompiledPolicy;
 use crate::ir::{KindId, Policy as Ir, Type};
 use crate::limits;
+use index::PolicyIndex;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 pub use store::Shared;
 use store::{Builder, IdIndex, Ranges};
 
 mod fast;
+mod index;
 mod store;
 
 /// An attribute value with every string interned.
@@ -42,12 +44,9 @@ pub struct User {
 /// One access-code level: codes as symbols, sorted.
 pub type Level = Shared<u32>;
 
-/// An effective access code: every level must be met (AND), and a level is met by holding any
-/// of its codes (OR).
-pub type EffectiveCode = Shared<Level>;
-
 /// A case or a document. Its id is kept once, in the entities' id index:
-/// [`Entities::resource_id`].
+/// [`Entities::resource_id`]. Its effective access codes are not stored in it: they are its own
+/// levels followed by those of the ancestors it inherits from ([`Entities::read_code`]).
 #[derive(Debug, Clone)]
 pub struct Resource {
     pub kind: KindId,
@@ -60,18 +59,29 @@ pub struct Resource {
     pub attrs: Box<[AttrValue]>,
     /// On cases: for each relation, the users holding it (sorted).
     pub relations: Shared<Shared<u32>>,
+    /// The levels of the resource's own codes, as written; an absent field is one empty level.
     pub own_read: Shared<Level>,
     pub own_write: Shared<Level>,
+    /// Whether the effective code goes on with the parent's: the kind inherits, and the
+    /// resource does not set `inherit_read` (or `inherit_write`) to `false`.
     pub inherit_read: bool,
     pub inherit_write: bool,
-    pub read: EffectiveCode,
-    pub write: EffectiveCode,
+    /// For deciding: whether every own level is empty (`[ ]`, met by anyone), and the nearest
+    /// resource up the inherited chain whose own levels are not ([`NONE`] if there is none). So
+    /// a decision visits only the levels that can fail.
+    pub(crate) read_trivial: bool,
+    pub(crate) write_trivial: bool,
+    pub(crate) read_rest: u32,
+    pub(crate) write_rest: u32,
 }
 
+/// No resource: the end of a chain of effective-code levels.
+pub(crate) const NONE: u32 = u32::MAX;
+
 impl Resource {
-    /// A resource as the file gives it, before [`finish_resources`] sets its anchor, its lists
-    /// and its effective codes. Its own inherit flags (`None` where the file leaves them out,
-    /// meaning inherit) count only where its kind inherits.
+    /// A resource as the file gives it, before [`finish_resources`] sets its anchor and its
+    /// lists. Its own inherit flags (`None` where the file leaves them out, meaning inherit)
+    /// count only where its kind inherits.
     pub(crate) fn read(
         kind: KindId,
         kdef: &crate::ir::KindDef,
@@ -92,8 +102,10 @@ impl Resource {
             own_write: Shared::default(),
             inherit_read: inherit_read.unwrap_or(true) && kdef.inherit_read,
             inherit_write: inherit_write.unwrap_or(true) && kdef.inherit_write,
-            read: EffectiveCode::default(),
-            write: EffectiveCode::default(),
+            read_trivial: false,
+            write_trivial: false,
+            read_rest: NONE,
+            write_rest: NONE,
         }
     }
 }
@@ -101,7 +113,96 @@ impl Resource {
 // A million cases are a million `Resource`s: a change that makes one larger costs resident
 // memory per case (docs/performance.md), so it should be a deliberate one.
 #[cfg(target_pointer_width = "64")]
-const _: () = assert!(std::mem::size_of::<Resource>() <= 128);
+const _: () = assert!(std::mem::size_of::<Resource>() <= 104);
+
+/// Read or write: the two classes of access code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeClass {
+    Read,
+    Write,
+}
+
+/// An effective access code: every level must be met (AND), and a level is met by holding any
+/// of its codes (OR). It is a view, not a copy: the levels are the resource's own, then those of
+/// each ancestor it inherits from, read where they are stored, so that a code shared by many
+/// descendants is kept once (docs/semantics.md step 2.6).
+#[derive(Clone, Copy)]
+pub struct EffectiveCode<'a> {
+    resources: &'a [Resource],
+    at: u32,
+    class: CodeClass,
+}
+
+impl<'a> EffectiveCode<'a> {
+    /// Whether a user with this code set (sorted) meets the code: every level empty or holding
+    /// one of the codes. Only the resources with a level that is not empty are visited, through
+    /// the chain that loading links; nothing is copied or allocated.
+    #[inline(always)]
+    pub fn is_met_by(&self, codes: &[u32]) -> bool {
+        match self.class {
+            CodeClass::Read => self.met::<true>(codes),
+            CodeClass::Write => self.met::<false>(codes),
+        }
+    }
+
+    /// [`EffectiveCode::is_met_by`] for one class, so that the walk does not ask which.
+    #[inline(always)]
+    fn met<const READ: bool>(&self, codes: &[u32]) -> bool {
+        let parts = |r: &'a Resource| match READ {
+            true => (&r.own_read, r.read_trivial, r.read_rest),
+            false => (&r.own_write, r.write_trivial, r.write_rest),
+        };
+        let mut r = &self.resources[self.at as usize];
+        let (_, trivial, rest) = parts(r);
+        if trivial {
+            if rest == NONE {
+                return true;
+            }
+            r = &self.resources[rest as usize];
+        }
+        loop {
+            let (own, _, rest) = parts(r);
+            let holds =
+                |l: &Level| l.is_empty() || l.iter().any(|c| codes.binary_search(c).is_ok());
+            if !own.iter().all(holds) {
+                return false;
+            }
+            if rest == NONE {
+                return true;
+            }
+            r = &self.resources[rest as usize];
+        }
+    }
+
+    /// The resource `at` and whether its code goes on with its parent's.
+    #[inline(always)]
+    fn step(&self, at: u32) -> (&'a [Level], Option<u32>) {
+        let r = &self.resources[at as usize];
+        match self.class {
+            CodeClass::Read => (&r.own_read, r.parent.filter(|_| r.inherit_read)),
+            CodeClass::Write => (&r.own_write, r.parent.filter(|_| r.inherit_write)),
+        }
+    }
+
+    /// The levels, own first. The chain is at most [`limits::MAX_KIND_DEPTH`] resources long:
+    /// a parent has the parent kind.
+    pub fn iter(&self) -> impl Iterator<Item = &'a Level> + 'a {
+        self.origins().map(|(level, _)| level)
+    }
+
+    /// The levels, own first, each with the position of the resource it belongs to.
+    pub fn origins(&self) -> impl Iterator<Item = (&'a Level, u32)> + 'a {
+        let code = *self;
+        std::iter::successors(Some(self.at), move |&a| code.step(a).1)
+            .flat_map(move |a| code.step(a).0.iter().map(move |l| (l, a)))
+    }
+}
+
+impl std::fmt::Debug for EffectiveCode<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
 
 /// An org unit. Unlike users and resources, a unit keeps its own id: units are few.
 #[derive(Debug, Clone)]
@@ -164,6 +265,23 @@ impl EntityError {
     }
 }
 
+/// `text` with control and bidirectional control characters written as `\u{1b}`: messages
+/// quote names from the file, and a terminal must show them as they are, neither obeying an
+/// escape sequence nor reordering the line.
+pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| c.is_control() || is_bidi_control(c);
+    if !text.chars().any(hidden) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| match hidden(c) {
+            true => c.escape_unicode().to_string(),
+            false => c.to_string(),
+        })
+        .collect::<String>()
+        .into()
+}
+
 impl std::fmt::Display for EntityError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if let (Some(l), Some(c)) = (self.line, self.column) {
@@ -171,7 +289,7 @@ impl std::fmt::Display for EntityError {
         }
         let named = match (&self.entity, &self.position) {
             (Some(e), _) => {
-                write!(f, "entity `{e}`")?;
+                write!(f, "entity `{}`", printable(e))?;
                 true
             }
             (None, Some(p)) => {
@@ -181,13 +299,13 @@ impl std::fmt::Display for EntityError {
             (None, None) => false,
         };
         match (&self.field, named) {
-            (Some(fl), true) => write!(f, ", field `{fl}`: ")?,
+            (Some(fl), true) => write!(f, ", field `{}`: ", printable(fl))?,
             (None, true) => write!(f, ": ")?,
             _ => {}
         }
-        write!(f, "{}", self.message)?;
+        write!(f, "{}", printable(&self.message))?;
         if let Some(h) = &self.help {
-            write!(f, "\n  help: {h}")?;
+            write!(f, "\n  help: {}", printable(h))?;
         }
         Ok(())
     }
@@ -241,9 +359,9 @@ struct RawResource {
     attrs: serde_json::Map<String, serde_json::Value>,
     #[serde(default, deserialize_with = "unique_keys")]
     relations: BTreeMap<String, Vec<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     read: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     write: Option<String>,
     #[serde(default)]
     inherit_read: Option<bool>,
@@ -251,9 +369,10 @@ struct RawResource {
     inherit_write: Option<bool>,
 }
 
-/// Deserialises a JSON object into a map, failing on a repeated key: JSON parsers disagree on
-/// which of two values wins, so casepol accepts neither. The error path (`structure`) then
-/// reports the key with its position.
+/// Deserialises a JSON object into a map, failing on a repeated key (JSON parsers disagree on
+/// which of two values wins, so casepol accepts neither) and on more than
+/// [`limits::MAX_ENTITY_ATTRS`] keys. The error path (`structure`) then reports the key with its
+/// position, or the size of the object.
 fn unique_keys<'de, D, V, M>(d: D) -> Result<M, D::Error>
 where
     D: serde::Deserializer<'de>,
@@ -273,6 +392,9 @@ where
             let mut seen = std::collections::HashSet::new();
             let mut out = Vec::new();
             while let Some((key, value)) = map.next_entry::<String, V>()? {
+                if out.len() == limits::MAX_ENTITY_ATTRS {
+                    return Err(serde::de::Error::custom("too many keys"));
+                }
                 if !seen.insert(key.clone()) {
                     return Err(serde::de::Error::custom(format!("`{key}` appears twice")));
                 }
@@ -285,10 +407,61 @@ where
     Ok(entries.into_iter().collect())
 }
 
-/// How many candidates "did you mean" may compare against entity ids in one load. Suggestions
-/// among policy names are always made; among a million ids they stop once this is spent, so
-/// a file with very many errors still fails fast.
-const SUGGEST_BUDGET: usize = 5_000_000;
+/// A field that may be left out, but not given as `null`: an access code of `null` would
+/// otherwise read as no code at all. The error path (`structure`) reports the `null`.
+fn not_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(d).map(Some)
+}
+
+/// Whether `text` holds a bidirectional control character (U+202A–U+202E, U+2066–U+2069).
+/// Such a character makes text display in another order than it is stored ("Trojan Source",
+/// CVE-2021-42574), so an id holding one could look like another.
+pub(crate) fn has_bidi_control(text: &str) -> bool {
+    bidi_control(text).is_some()
+}
+
+/// The first bidirectional control character in `text`.
+fn bidi_control(text: &str) -> Option<char> {
+    text.chars().find(|&c| is_bidi_control(c))
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// What is wrong with an id or a term as text, if anything: a control character, a
+/// bidirectional control character, or too many bytes. `what` is how the message names it,
+/// such as "the id" or "term 2", and `noun` what the rule is about, such as "id". The text
+/// itself is not shown: it could drive the terminal.
+#[cold]
+fn text_problem(what: &str, noun: &str, text: &str) -> Option<(String, String)> {
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        return Some((
+            format!("{what} contains the control character U+{:04X}", u32::from(c)),
+            format!("{noun}s may hold any printable characters, but no control characters such as tabs, line breaks or escapes"),
+        ));
+    }
+    if let Some(c) = bidi_control(text) {
+        return Some((
+            format!(
+                "{what} contains the bidirectional control character U+{:04X}",
+                u32::from(c)
+            ),
+            format!("remove it: it makes text display in another order than it is stored, so one {noun} could look like another"),
+        ));
+    }
+    if text.len() > limits::MAX_ID_BYTES {
+        return Some((
+            format!(
+                "{what} is {} bytes long, more than the limit of {} bytes",
+                text.len(),
+                limits::MAX_ID_BYTES
+            ),
+            format!("use a shorter {noun}"),
+        ));
+    }
+    None
+}
 
 /// How many names a help text lists before it says how many more there are.
 const LIST_LIMIT: usize = 20;
@@ -299,6 +472,8 @@ struct Loader<'p> {
     sym_index: HashMap<String, u32>,
     errors: Vec<EntityError>,
     suggest_budget: usize,
+    /// The help for naming each role as a group, once made.
+    role_help: HashMap<u32, String>,
 }
 
 /// An entity as errors name it: by id, or by its place in the file when the id is empty.
@@ -368,7 +543,15 @@ impl Loader<'_> {
         });
     }
 
-    /// "did you mean" among `n` entity ids, within the budget.
+    /// "did you mean" among `cands`, within the load's budget.
+    #[cold]
+    fn mean<'a>(&mut self, name: &str, cands: impl IntoIterator<Item = &'a str>) -> Option<String> {
+        crate::diagnostic::suggest_within(name, cands, &mut self.suggest_budget)
+            .map(|s| format!("did you mean `{s}`?"))
+    }
+
+    /// "did you mean" among some of `n` entity ids, within the load's budget: walking all `n`
+    /// is paid for first, however few of them are candidates.
     #[cold]
     fn suggest_id<'a>(
         &mut self,
@@ -380,13 +563,14 @@ impl Loader<'_> {
             return None;
         }
         self.suggest_budget -= n;
-        did_you_mean(name, cands)
+        self.mean(name, cands)
     }
 }
 
 /// The ids in the file and the names in the policy, to say what a misplaced name is.
 struct Names<'a> {
     ir: &'a Ir,
+    ix: &'a PolicyIndex<'a>,
     units: &'a HashMap<String, u32>,
     users: &'a HashMap<String, u32>,
     resources: &'a HashMap<String, u32>,
@@ -409,10 +593,10 @@ impl Names<'_> {
                 None => "a resource".into(),
             });
         }
-        if self.ir.groups.iter().any(|g| g.name == id) {
+        if self.ix.groups.contains_key(id) {
             return Some("an access group".into());
         }
-        if self.ir.roles.iter().any(|r| r.name == id) {
+        if self.ix.roles.contains_key(id) {
             return Some("a role".into());
         }
         None
@@ -456,15 +640,17 @@ fn a_kind(name: &str) -> String {
 }
 
 /// "`A`, `B`, `C`", with at most [`LIST_LIMIT`] names.
-fn list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
-    let names: Vec<&str> = names.into_iter().collect();
-    let mut out: Vec<String> = names
-        .iter()
-        .take(LIST_LIMIT)
-        .map(|n| format!("`{n}`"))
-        .collect();
-    if names.len() > LIST_LIMIT {
-        out.push(format!("and {} more", names.len() - LIST_LIMIT));
+/// Only the names listed are read, so a help text costs the same however long the list.
+fn list<'a, I>(names: I) -> String
+where
+    I: IntoIterator<Item = &'a str>,
+    I::IntoIter: ExactSizeIterator,
+{
+    let names = names.into_iter();
+    let n = names.len();
+    let mut out: Vec<String> = names.take(LIST_LIMIT).map(|n| format!("`{n}`")).collect();
+    if n > LIST_LIMIT {
+        out.push(format!("and {} more", n - LIST_LIMIT));
     }
     out.join(", ")
 }
@@ -533,7 +719,8 @@ impl Entities {
             symbols: Vec::new(),
             sym_index: HashMap::new(),
             errors: Vec::new(),
-            suggest_budget: SUGGEST_BUDGET,
+            suggest_budget: limits::LOAD_SUGGEST_WORK,
+            role_help: HashMap::new(),
         };
         // Policy literals first, so that a literal's index is its symbol.
         for l in &policy.literals {
@@ -541,6 +728,7 @@ impl Entities {
         }
         let p = &policy.ir;
 
+        let ix = PolicyIndex::new(p);
         // Ids are unique across users, units and resources, and not empty.
         let mut seen: HashMap<&str, &str> =
             HashMap::with_capacity(raw.units.len() + raw.users.len() + raw.resources.len());
@@ -563,17 +751,15 @@ impl Entities {
                     who.what
                 );
                 ld.err(who, "id", "the id is empty".into(), help);
-            } else if let Some(c) = who.id.chars().find(|c| c.is_control()) {
-                // Named by its place, not its id: printing the id could drive the terminal.
+            } else if let Some((message, help)) = text_problem("the id", "id", who.id) {
+                // Named by its place, not its id: printing the id could drive the terminal,
+                // show it in another order than it is, or flood the output.
                 ld.errors.push(EntityError {
-                    message: format!(
-                        "the id contains the control character U+{:04X}",
-                        u32::from(c)
-                    ),
+                    message,
                     entity: None,
                     position: Some(who.place()),
                     field: Some("id".to_string()),
-                    help: Some("ids may hold any printable characters, but no control characters such as tabs, line breaks or escapes".to_string()),
+                    help: Some(help),
                     line: None,
                     column: None,
                 });
@@ -588,6 +774,22 @@ impl Entities {
                     "id",
                     message,
                     "give every entity its own id".to_string(),
+                );
+            } else if who.what != "resource" && ix.groups.contains_key(who.id) {
+                // User and unit ids are access codes, and so are group names: one code must
+                // name one thing, or holding it would mean two things (docs/data-formats.md §1.1).
+                let holder = match who.what {
+                    "user" => "the user would hold the group's access code without being a member",
+                    _ => "the unit's members would hold the group's access code without being members",
+                };
+                ld.err(
+                    who,
+                    "id",
+                    format!(
+                        "{} id `{}` is also the name of the access group `{}`, so {holder}",
+                        who.what, who.id, who.id
+                    ),
+                    format!("give the {} another id: user ids, unit ids, access-group names and terms are all access codes, and each must name one thing", who.what),
                 );
             }
         }
@@ -607,19 +809,14 @@ impl Entities {
         for (i, r) in raw.resources.iter().enumerate() {
             resource_index.insert(r.id.clone(), i as u32);
         }
-        let kind_index: HashMap<&str, KindId> = p
-            .kinds
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (k.name.as_str(), KindId(i as u32)))
-            .collect();
         let kinds_of: Vec<Option<KindId>> = raw
             .resources
             .iter()
-            .map(|r| kind_index.get(r.kind.as_str()).copied())
+            .map(|r| ix.kinds.get(r.kind.as_str()).copied())
             .collect();
         let names = Names {
             ir: p,
+            ix: &ix,
             units: &unit_index,
             users: &user_index,
             resources: &resource_index,
@@ -662,13 +859,12 @@ impl Entities {
             unit_depth(&mut ld, &units, &raw.units);
         }
         let unit_syms: Vec<u32> = units.iter().map(|u| ld.sym(&u.id)).collect();
+        // A unit and its ancestors. A chain is at most `MAX_UNIT_DEPTH` long unless the units
+        // form a cycle, which is an error already; the walk stops there either way.
         let unit_ancestors = |start: u32| -> Vec<u32> {
             let mut out = Vec::new();
             let mut cur = Some(start);
-            while let Some(c) = cur {
-                if out.contains(&c) {
-                    break;
-                }
+            while let (Some(c), true) = (cur, out.len() <= limits::MAX_UNIT_DEPTH) {
                 out.push(c);
                 cur = units[c as usize].parent;
             }
@@ -676,22 +872,16 @@ impl Entities {
         };
 
         // Users.
-        let group_index: HashMap<&str, u32> = p
-            .groups
-            .iter()
-            .enumerate()
-            .map(|(i, g)| (g.name.as_str(), i as u32))
-            .collect();
         let group_syms: Vec<u32> = p.groups.iter().map(|g| ld.sym(&g.name)).collect();
         let mut users = Vec::with_capacity(raw.users.len());
         for (i, u) in raw.users.iter().enumerate() {
             let who = user_who(i, u);
             let mut direct_groups = Vec::new();
             for g in &u.groups {
-                match group_index.get(g.as_str()) {
+                match ix.groups.get(g.as_str()) {
                     Some(&gi) => direct_groups.push(gi),
                     None => {
-                        let help = unknown_group_help(p, &names, g);
+                        let help = unknown_group_help(&mut ld, &names, g);
                         ld.err(who, "groups", format!("unknown access group `{g}`"), help);
                     }
                 }
@@ -716,7 +906,7 @@ impl Entities {
                     }
                     None => {
                         let help = match names.describe(un) {
-                            Some(what) if group_index.contains_key(un.as_str()) => {
+                            Some(what) if ix.groups.contains_key(un.as_str()) => {
                                 format!("`{un}` is {what}; list it in `groups`, not `units`")
                             }
                             Some(what) => format!("`{un}` is {what}; `units` lists org units"),
@@ -733,13 +923,22 @@ impl Entities {
                 }
             }
             codes.extend(groups.iter().map(|g| group_syms[*g as usize]));
+            for (k, t) in u.terms.iter().enumerate() {
+                if let Some((message, help)) = text_problem(&format!("term {}", k + 1), "term", t) {
+                    ld.err(who, "terms", message, help);
+                } else if let Some((message, help)) =
+                    term_collision(t, &u.id, &ix, &user_index, &unit_index)
+                {
+                    ld.err(who, "terms", message, help);
+                }
+            }
             let terms: Vec<u32> = u.terms.iter().map(|t| ld.sym(t)).collect();
             codes.extend(&terms);
             codes.sort_unstable();
             codes.dedup();
             for k in u.attrs.keys() {
-                if !p.user_attrs.iter().any(|a| &a.name == k) {
-                    let help = did_you_mean(k, p.user_attrs.iter().map(|a| a.name.as_str())).unwrap_or_else(|| {
+                if !ix.user_attrs.contains_key(k.as_str()) {
+                    let help = ld.mean(k, p.user_attrs.iter().map(|a| a.name.as_str())).unwrap_or_else(|| {
                         if p.user_attrs.is_empty() {
                             format!("the policy declares no user attributes; remove `{k}`, or declare it in a `user {{ … }}` block")
                         } else {
@@ -785,7 +984,7 @@ impl Entities {
         for (i, r) in raw.resources.iter().enumerate() {
             let who = resource_who(i, r);
             let Some(kind) = kinds_of[i] else {
-                let help = did_you_mean(&r.kind, kind_index.keys().copied()).unwrap_or_else(|| {
+                let help = ld.mean(&r.kind, p.kinds.iter().map(|k| k.name.as_str())).unwrap_or_else(|| {
                     if p.kinds.is_empty() {
                         "the policy declares no resource kinds; declare one with `case` or `resource`"
                             .to_string()
@@ -867,17 +1066,18 @@ impl Entities {
                         "a case needs a `type`".into(),
                         format!("set `type` to one of {}", case_types()),
                     ),
-                    Some(t) => match p.casetypes.iter().position(|c| &c.name == t) {
+                    Some(t) => match ix.casetypes.get(t.as_str()) {
                         None => {
-                            let help = did_you_mean(t, p.casetypes.iter().map(|c| c.name.as_str()))
+                            let help = ld
+                                .mean(t, p.casetypes.iter().map(|c| c.name.as_str()))
                                 .unwrap_or_else(|| {
                                     format!("the policy declares the case types {}", case_types())
                                 });
                             ld.err(who, "type", format!("unknown case type `{t}`"), help);
                         }
-                        Some(ti) => {
-                            casetype = ti as u32;
-                            let ct = &p.casetypes[ti];
+                        Some(&ti) => {
+                            casetype = ti;
+                            let ct = &p.casetypes[ti as usize];
                             let states = || list(ct.states.iter().map(|x| x.name.as_str()));
                             match &r.state {
                                 None => ld.err(
@@ -890,16 +1090,18 @@ impl Entities {
                                         states()
                                     ),
                                 ),
-                                Some(s) => match ct.states.iter().position(|x| &x.name == s) {
-                                    Some(si) => state = si as u32,
+                                Some(s) => match ix.states[ti as usize].get(s.as_str()) {
+                                    Some(&si) => state = si,
                                     None => {
-                                        let help = did_you_mean(
-                                            s,
-                                            ct.states.iter().map(|x| x.name.as_str()),
-                                        )
-                                        .unwrap_or_else(|| {
-                                            format!("the states of `{}` are {}", ct.name, states())
-                                        });
+                                        let help = ld
+                                            .mean(s, ct.states.iter().map(|x| x.name.as_str()))
+                                            .unwrap_or_else(|| {
+                                                format!(
+                                                    "the states of `{}` are {}",
+                                                    ct.name,
+                                                    states()
+                                                )
+                                            });
                                         ld.err(
                                             who,
                                             "state",
@@ -915,8 +1117,9 @@ impl Entities {
                 relations = vec![Vec::new(); p.relations.len()];
                 for (name, members) in &r.relations {
                     let field = format!("relations.{name}");
-                    let Some(ri) = p.relations.iter().position(|x| &x.name == name) else {
-                        let help = did_you_mean(name, p.relations.iter().map(|x| x.name.as_str()))
+                    let Some(&ri) = ix.relations.get(name.as_str()) else {
+                        let help = ld
+                            .mean(name, p.relations.iter().map(|x| x.name.as_str()))
                             .unwrap_or_else(|| {
                                 if p.relations.is_empty() {
                                     "the policy declares no relations; remove it".to_string()
@@ -955,7 +1158,7 @@ impl Entities {
                     }
                     ids.sort_unstable();
                     ids.dedup();
-                    relations[ri] = ids;
+                    relations[ri as usize] = ids;
                 }
             } else {
                 for (field, present) in [
@@ -999,8 +1202,8 @@ impl Entities {
                 }
             }
             for k in r.attrs.keys() {
-                if !kdef.attrs.iter().any(|a| &a.name == k) {
-                    let help = did_you_mean(k, kdef.attrs.iter().map(|a| a.name.as_str())).unwrap_or_else(|| {
+                if !ix.kind_attrs[kind.idx()].contains_key(k.as_str()) {
+                    let help = ld.mean(k, kdef.attrs.iter().map(|a| a.name.as_str())).unwrap_or_else(|| {
                         if kdef.attrs.is_empty() {
                             format!("kind `{}` declares no attributes; remove `{k}`, or declare it in kind `{}`", kdef.name, kdef.name)
                         } else {
@@ -1026,9 +1229,7 @@ impl Entities {
                             builder.level(&mut v);
                         }
                     }
-                    Err(e) => {
-                        ld.err(who, field, format!("invalid access code {text:?}: {}", e.message), format!("write codes as `A|B` or `[A|B] & [C]`; the problem is at character {}", e.offset + 1));
-                    }
+                    Err(e) => code_error(&mut ld, who, field, text, &e),
                 }
                 (start, builder.next_level() - start)
             };
@@ -1088,6 +1289,36 @@ impl Entities {
             .map(|&i| &self.resources[i as usize])
     }
 
+    /// The effective read code of the resource at `i` in [`Entities::resources`].
+    ///
+    /// # Panics
+    /// When `i` is not a position in [`Entities::resources`].
+    pub fn read_code(&self, i: u32) -> EffectiveCode<'_> {
+        self.code(i, CodeClass::Read)
+    }
+
+    /// The effective write code of the resource at `i` in [`Entities::resources`].
+    ///
+    /// # Panics
+    /// When `i` is not a position in [`Entities::resources`].
+    pub fn write_code(&self, i: u32) -> EffectiveCode<'_> {
+        self.code(i, CodeClass::Write)
+    }
+
+    /// The effective code of one class of the resource at `i`.
+    ///
+    /// # Panics
+    /// When `i` is not a position in [`Entities::resources`].
+    #[inline]
+    pub fn code(&self, i: u32, class: CodeClass) -> EffectiveCode<'_> {
+        let _ = &self.resources[i as usize];
+        EffectiveCode {
+            resources: &self.resources,
+            at: i,
+            class,
+        }
+    }
+
     /// The id of the user at `i` in [`Entities::users`].
     ///
     /// # Panics
@@ -1139,13 +1370,10 @@ impl Entities {
     }
 }
 
-/// Sets each resource's anchor case, its effective access codes, and its lists from the shared
-/// arenas. Parent kinds form no cycle and a parent has the parent kind (both checked before), so
-/// every chain of parents ends.
-fn finish_resources(p: &Ir, resources: &mut [Resource], ranges: &[Ranges], mut builder: Builder) {
-    type Code = (u32, u32);
-    let mut done: Vec<(Option<u32>, Code, Code)> = Vec::with_capacity(resources.len());
-    let mut parts = Vec::new();
+/// Sets each resource's anchor case and its lists from the shared arenas. Parent kinds form no
+/// cycle and a parent has the parent kind (both checked before), so every chain of parents ends.
+fn finish_resources(p: &Ir, resources: &mut [Resource], ranges: &[Ranges], builder: Builder) {
+    let mut anchors = Vec::with_capacity(resources.len());
     for i in 0..resources.len() as u32 {
         let mut anchor = None;
         let mut cur = Some(i);
@@ -1157,32 +1385,45 @@ fn finish_resources(p: &Ir, resources: &mut [Resource], ranges: &[Ranges], mut b
             }
             cur = r.parent;
         }
-        let mut effective = |read: bool| {
-            parts.clear();
-            let mut cur = Some(i);
+        anchors.push(anchor);
+    }
+    // Which own codes are all empty levels, then for each resource the nearest resource above
+    // it, on its inherited chain, with an own level that is not empty. Each walk is at most
+    // `MAX_KIND_DEPTH` long.
+    for (r, range) in resources.iter_mut().zip(ranges) {
+        r.read_trivial = builder.all_empty(range.own_read);
+        r.write_trivial = builder.all_empty(range.own_write);
+    }
+    for i in 0..resources.len() {
+        let rest = |read: bool| {
+            let next = |x: &Resource| match read {
+                true => x.parent.filter(|_| x.inherit_read),
+                false => x.parent.filter(|_| x.inherit_write),
+            };
+            let mut cur = next(&resources[i]);
             while let Some(c) = cur {
-                let (r, own) = (&resources[c as usize], &ranges[c as usize]);
-                let (own, inherits) = match read {
-                    true => (own.own_read, r.inherit_read),
-                    false => (own.own_write, r.inherit_write),
-                };
-                parts.push(own);
-                cur = r.parent.filter(|_| inherits);
+                let x = &resources[c as usize];
+                if !(if read {
+                    x.read_trivial
+                } else {
+                    x.write_trivial
+                }) {
+                    return c;
+                }
+                cur = next(x);
             }
-            builder.effective(&mut parts)
+            NONE
         };
-        let read = effective(true);
-        let write = effective(false);
-        done.push((anchor, read, write));
+        let (read_rest, write_rest) = (rest(true), rest(false));
+        resources[i].read_rest = read_rest;
+        resources[i].write_rest = write_rest;
     }
     let arenas = builder.finish();
-    for ((r, range), (anchor, read, write)) in resources.iter_mut().zip(ranges).zip(done) {
+    for ((r, range), anchor) in resources.iter_mut().zip(ranges).zip(anchors) {
         r.anchor = anchor;
         r.relations = arenas.relations(range.relations);
         r.own_read = arenas.levels(range.own_read);
         r.own_write = arenas.levels(range.own_write);
-        r.read = arenas.levels(read);
-        r.write = arenas.levels(write);
     }
 }
 
@@ -1218,20 +1459,22 @@ fn unit_cycles(ld: &mut Loader<'_>, units: &[Unit], raw: &[RawUnit]) {
 }
 
 /// Fills `out` with `direct` and every ancestor group of theirs, sorted, without repeats. The
-/// checker rejects group cycles and chains over the limit, so every walk ends.
+/// checker rejects group cycles and chains over [`limits::MAX_GROUP_DEPTH`], so each walk is
+/// short; the walks are not cut short where they meet, since checking that costs more than a
+/// sort when a user lists many groups.
 pub(crate) fn close_groups(p: &Ir, direct: &[u32], out: &mut Vec<u32>) {
     out.clear();
     for &g in direct {
         let mut cur = Some(g);
-        while let Some(c) = cur {
-            if out.contains(&c) {
-                break;
-            }
+        let mut steps = 0;
+        while let (Some(c), true) = (cur, steps <= limits::MAX_GROUP_DEPTH) {
             out.push(c);
             cur = p.groups[c as usize].parent.map(|x| x.0);
+            steps += 1;
         }
     }
     out.sort_unstable();
+    out.dedup();
 }
 
 /// The first unit, in file order, whose chain of parents holds more than
@@ -1327,20 +1570,62 @@ fn report_unit_cycle(ld: &mut Loader<'_>, units: &[Unit], raw: &[RawUnit], cycle
     );
 }
 
+/// What is wrong with term `t` of user `user` when it is the id of a user or a unit or the name
+/// of an access group: it would give the user that code without the membership it stands for.
 #[cold]
-fn unknown_group_help(p: &Ir, names: &Names<'_>, g: &str) -> String {
+fn term_collision(
+    t: &str,
+    user: &str,
+    ix: &PolicyIndex<'_>,
+    users: &HashMap<String, u32>,
+    units: &HashMap<String, u32>,
+) -> Option<(String, String)> {
+    let (message, help) = if ix.groups.contains_key(t) {
+        (
+            format!("term `{t}` is the name of the access group `{t}`, whose access code the user would hold without being a member"),
+            format!("list `{t}` in `groups` if the user is a member; otherwise remove the term"),
+        )
+    } else if units.contains_key(t) {
+        (
+            format!("term `{t}` is the id of the unit `{t}`, whose access code the user would hold without being a member"),
+            format!("list `{t}` in `units` if the user is a member; otherwise remove the term"),
+        )
+    } else if t == user {
+        (
+            format!("term `{t}` is the user's own id, which is an access code of theirs already"),
+            "remove the term".to_string(),
+        )
+    } else if users.contains_key(t) {
+        (
+            format!("term `{t}` is the id of the user `{t}`, whose personal access code this user would hold"),
+            "remove the term: a user id is an access code for that user alone".to_string(),
+        )
+    } else {
+        return None;
+    };
+    Some((message, help))
+}
+
+#[cold]
+fn unknown_group_help(ld: &mut Loader<'_>, names: &Names<'_>, g: &str) -> String {
+    let policy = ld.policy;
+    let p = &policy.ir;
     // A near miss is most likely a typo, even when the name is also a role or a unit.
-    if let Some(help) = did_you_mean(g, p.groups.iter().map(|x| x.name.as_str())) {
+    if let Some(help) = ld.mean(g, p.groups.iter().map(|x| x.name.as_str())) {
         return help;
     }
-    if let Some(role) = p.roles.iter().position(|r| r.name == g) {
+    if let Some(&role) = names.ix.roles.get(g) {
+        if let Some(help) = ld.role_help.get(&role) {
+            return help.clone();
+        }
+        // Finding the granting groups scans the policy: once for each role named.
         let granting: Vec<&str> = p
             .groups
             .iter()
-            .filter(|x| x.grants.iter().any(|r| r.idx() == role))
+            .filter(|x| x.grants.iter().any(|r| r.idx() == role as usize))
             .map(|x| x.name.as_str())
             .collect();
-        return if granting.is_empty() {
+        let help = if granting.is_empty() {
             format!("`{g}` is a role, not an access group, and no access group grants it")
         } else {
             format!(
@@ -1348,6 +1633,8 @@ fn unknown_group_help(p: &Ir, names: &Names<'_>, g: &str) -> String {
                 list(granting)
             )
         };
+        ld.role_help.insert(role, help.clone());
+        return help;
     }
     if let Some(what) = names.describe(g) {
         if names.units.contains_key(g) {
@@ -1464,6 +1751,14 @@ fn int_problem(n: &serde_json::Number) -> (String, String) {
         );
     }
     let f = n.as_f64().unwrap_or(f64::NAN);
+    if f == 0.0 && f.is_sign_negative() {
+        // JSON parsers read `-0` as the float minus zero, as they read `-0.0`: casepol cannot
+        // tell them apart, so it accepts neither, and says so rather than blame a fraction.
+        return (
+            "the value is minus zero (`-0`)".into(),
+            "write it as `0`".into(),
+        );
+    }
     if !f.is_finite() || f.fract() != 0.0 {
         if f.abs() < TWO_63 {
             return (
@@ -1501,6 +1796,63 @@ fn int_problem(n: &serde_json::Number) -> (String, String) {
     )
 }
 
+/// Reports an access-code string that does not parse, quoting at most its start.
+#[cold]
+fn code_error(
+    ld: &mut Loader<'_>,
+    who: Who<'_>,
+    field: &str,
+    text: &str,
+    e: &access_code::CodeError,
+) {
+    /// Longer strings are quoted in part.
+    const SHOWN: usize = 60;
+    let quoted = if text.len() <= SHOWN {
+        format!("{text:?}")
+    } else {
+        let mut end = SHOWN;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{:?} ({} bytes)", format!("{}…", &text[..end]), text.len())
+    };
+    let at = text.get(..e.offset).map_or(e.offset, |t| t.chars().count()) + 1;
+    let help = if e.limit {
+        format!(
+            "an access code has at most {} levels, each of at most {} codes of at most {} bytes; the problem is at character {at}",
+            limits::MAX_CODE_LEVELS,
+            limits::MAX_LEVEL_CODES,
+            limits::MAX_ID_BYTES
+        )
+    } else {
+        format!("write codes as `A|B` or `[A|B] & [C]`; the problem is at character {at}")
+    };
+    ld.err(
+        who,
+        field,
+        format!("invalid access code {quoted}: {}", e.message),
+        help,
+    );
+}
+
+/// A string attribute value, or element `k` of one, holds a bidirectional control character.
+#[cold]
+fn bidi_value(ld: &mut Loader<'_>, who: Who<'_>, name: &str, k: Option<usize>, c: char) {
+    let what = match k {
+        Some(k) => format!("element {} of `{name}`", k + 1),
+        None => format!("the value of `{name}`"),
+    };
+    ld.err(
+        who,
+        &format!("attrs.{name}"),
+        format!(
+            "{what} contains the bidirectional control character U+{:04X}",
+            u32::from(c)
+        ),
+        "remove it: it makes text display in another order than it is stored, so a value could look like another".to_string(),
+    );
+}
+
 fn convert(
     ld: &mut Loader<'_>,
     who: Who<'_>,
@@ -1513,7 +1865,13 @@ fn convert(
     let field = format!("attrs.{name}");
     let p = names.ir;
     let out = match (ty, v) {
-        (Type::Str, J::String(s)) => AttrValue::Sym(ld.sym(s)),
+        (Type::Str, J::String(s)) => {
+            if let Some(c) = bidi_control(s) {
+                bidi_value(ld, who, name, None, c);
+                return None;
+            }
+            AttrValue::Sym(ld.sym(s))
+        }
         (Type::Bool, J::Bool(b)) => AttrValue::Bool(*b),
         (Type::Int, J::Number(n)) => match n.as_i64() {
             Some(i) => AttrValue::Int(i),
@@ -1528,6 +1886,10 @@ fn convert(
             let mut out = Vec::with_capacity(items.len());
             for (k, it) in items.iter().enumerate() {
                 match it {
+                    J::String(s) if has_bidi_control(s) => {
+                        bidi_value(ld, who, name, Some(k), bidi_control(s).unwrap_or(' '));
+                        return None;
+                    }
                     J::String(s) => out.push(ld.sym(s)),
                     _ => {
                         let help = match it {
@@ -1604,10 +1966,11 @@ fn convert(
         }
         (Type::Enum(e), J::String(s)) => {
             let def = &p.enums[e.idx()];
-            match def.variants.iter().position(|x| x == s) {
-                Some(i) => AttrValue::Variant(i as u32),
+            match names.ix.variants[e.idx()].get(s.as_str()) {
+                Some(&i) => AttrValue::Variant(i),
                 None => {
-                    let help = did_you_mean(s, def.variants.iter().map(String::as_str))
+                    let help = ld
+                        .mean(s, def.variants.iter().map(String::as_str))
                         .unwrap_or_else(|| {
                             format!(
                                 "`{}` is one of {}",
@@ -1678,6 +2041,7 @@ fn convert(
 mod structure {
     use super::{did_you_mean, list, EntityError, Ir, RawResource, RawUnit, RawUser};
     use crate::json_pos::{self, Kind, Lines, Member};
+    use crate::limits;
     use serde_json::Value;
     use std::collections::HashSet;
     use std::ops::Range;
@@ -1689,6 +2053,8 @@ mod structure {
         Str,
         /// A string or `null`.
         OptStr,
+        /// An access-code string: a string, never `null` (left out, it is no own code).
+        Code,
         /// `true`, `false` or `null`.
         OptBool,
         /// An array of strings.
@@ -1736,8 +2102,8 @@ mod structure {
                 ("state", Shape::OptStr),
                 ("attrs", Shape::Object),
                 ("relations", Shape::Relations),
-                ("read", Shape::OptStr),
-                ("write", Shape::OptStr),
+                ("read", Shape::Code),
+                ("write", Shape::Code),
                 ("inherit_read", Shape::OptBool),
                 ("inherit_write", Shape::OptBool),
             ],
@@ -2048,6 +2414,25 @@ mod structure {
             if matches!(shape, Shape::Object | Shape::Relations)
                 && sc.kind(value_at) == Kind::Object
             {
+                let count = json_pos::members(sc.json, value_at).count();
+                if count > limits::MAX_ENTITY_ATTRS {
+                    let what = match shape {
+                        Shape::Object => "attributes",
+                        _ => "relations",
+                    };
+                    out.push(sc.error(
+                        value_at,
+                        &name,
+                        Some(&e.key),
+                        format!(
+                            "`{}` has {count} keys, more than the limit of {}",
+                            e.key,
+                            limits::MAX_ENTITY_ATTRS
+                        ),
+                        format!("give only the {what} the policy declares"),
+                    ));
+                    continue;
+                }
                 let mut keys = HashSet::new();
                 for inner in json_pos::members(sc.json, value_at) {
                     if !keys.insert(inner.key.clone()) {
@@ -2158,6 +2543,20 @@ mod structure {
                     Inside::Value,
                 ));
             }
+            (Shape::Code, Value::String(_)) => {}
+            (Shape::Code, _) => {
+                let help = if v.is_null() {
+                    format!("leave `{f}` out for no access code of its own, or write `\"\"`; `null` is refused so that a missing value cannot open a resource")
+                } else {
+                    format!("write `{f}` as an access-code string in double quotes, such as `\"[A|B] & [C]\"`")
+                };
+                out.push(problem(
+                    f,
+                    format!("`{f}` must be an access-code string, found {kind}"),
+                    help,
+                    Inside::Value,
+                ));
+            }
             (Shape::OptBool, Value::Bool(_) | Value::Null) => {}
             (Shape::OptBool, _) => {
                 let help = match v.as_str() {
@@ -2262,5 +2661,65 @@ mod structure {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::api::Policy;
+    use crate::diagnostic::work;
+
+    /// Suggestions while loading share one budget: a 60 KB unknown user id against 10,000 users
+    /// is compared with none of them, and ten thousand near misses cost no more than the budget.
+    #[test]
+    fn suggestions_while_loading_are_budgeted() {
+        let policy = Policy::from_source(
+            "p.casepol",
+            "role R;\naction view;\ncase Case { relation owner; }\ncasetype T { states S; initial S; }\nallow owner: view;",
+        )
+        .unwrap();
+        let users: Vec<String> = (0..10_000)
+            .map(|i| format!(r#"{{"id": "user{i:05}"}}"#))
+            .collect();
+        let case = |i: usize, owner: &str| {
+            format!(
+                r#"{{"id": "c{i}", "kind": "Case", "type": "T", "state": "S", "relations": {{"owner": ["{owner}"]}}}}"#
+            )
+        };
+        let huge = "u".repeat(60 * 1024);
+        let json = format!(
+            r#"{{"users": [{}], "resources": [{}]}}"#,
+            users.join(","),
+            case(0, &huge)
+        );
+        work::take();
+        let errors = policy.load_entities(&json).unwrap_err();
+        assert_eq!(work::take(), 0);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field.as_deref(), Some("relations.owner"));
+        assert_eq!(
+            errors[0].help.as_deref(),
+            Some(format!("add a user with id `{huge}` to `users`").as_str())
+        );
+        // A thousand typos, each near one user: the first are suggested, and the work of all
+        // of them together stays within the load's budget.
+        let cases: Vec<String> = (0..1_000).map(|i| case(i, &format!("usr{i:05}"))).collect();
+        let json = format!(
+            r#"{{"users": [{}], "resources": [{}]}}"#,
+            users.join(","),
+            cases.join(",")
+        );
+        let errors = policy.load_entities(&json).unwrap_err();
+        let spent = work::take();
+        assert_eq!(errors.len(), 1_000);
+        assert_eq!(errors[0].help.as_deref(), Some("did you mean `user00000`?"));
+        assert!(spent <= crate::limits::LOAD_SUGGEST_WORK, "{spent}");
+        assert!(
+            errors.last().is_some_and(
+                |e| e.help.as_deref() == Some("add a user with id `usr00999` to `users`")
+            ),
+            "{:?}",
+            errors.last()
+        );
     }
 }

@@ -24,9 +24,9 @@ pub const MAX_TABLE_SLOTS: usize = 1_000_000;
 pub const MAX_RULE_ENTRIES: usize = 4_000_000;
 /// The most errors the checker reports for one policy; it counts the rest in one more error.
 pub const MAX_CHECK_ERRORS: usize = 1_000;
-/// How much work the checker spends on "did you mean" help for one policy, in characters
-/// compared (a name against a candidate costs the product of their lengths, and each candidate
-/// looked at costs one). Past it, help shows an example declaration instead.
+/// How much work the checker spends on "did you mean" help for one policy, in the units of
+/// [`SUGGEST_WORK`] (a candidate looked at, a cell of the distance table computed). Past it,
+/// help shows an example declaration instead.
 pub const SUGGESTION_BUDGET: usize = 50_000_000;
 /// The most steps one lint spends on what can grow with the square of the policy: comparing
 /// candidate rules (CP0203), looking for the denies to mark (CP0204), testing groups whose full
@@ -65,6 +65,25 @@ pub const MAX_ENTITIES_BYTES: usize = 1024 * 1024 * 1024;
 pub const MAX_ENTITIES: usize = 16_000_000;
 /// The longest chain of org units, each the `parent` of the one before.
 pub const MAX_UNIT_DEPTH: usize = 64;
+/// The longest entity id (unit, user or resource), term, or code in an access-code string, in
+/// bytes.
+pub const MAX_ID_BYTES: usize = 1024;
+/// The most levels in one access-code string (`[A] & [B]` has two).
+pub const MAX_CODE_LEVELS: usize = 64;
+/// The most codes in one level of an access-code string (`[A|B]` has two).
+pub const MAX_LEVEL_CODES: usize = 1024;
+/// The most keys in one `attrs` object of a user or a resource.
+pub const MAX_ENTITY_ATTRS: usize = 1024;
+/// The longest name, in characters, that "did you mean" looks for near misses of; a longer
+/// name gets no suggestion.
+pub const MAX_SUGGEST_CHARS: usize = 64;
+/// The most work one "did you mean" may do: candidates looked at plus cells of the distance
+/// table computed. Once it is spent, the closest candidate found so far is the suggestion.
+pub const SUGGEST_WORK: usize = 4_000_000;
+/// The most work all the "did you mean" of one entities load may do together, in the units of
+/// [`SUGGEST_WORK`]; walking a list of entity ids costs one unit an id. Once it is spent, errors
+/// come without suggestions, so a file with very many errors still fails fast.
+pub const LOAD_SUGGEST_WORK: usize = 20_000_000;
 
 /// The largest request, in bytes of JSON: one `--request`, or one line of a `--requests` batch.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;

@@ -19,7 +19,7 @@ pub mod sql;
 use crate::bits::Bits;
 use crate::compile::{CScope, CompiledPolicy};
 use crate::diagnostic::suggest;
-use crate::entities::{AttrValue, Entities, Level, Resource};
+use crate::entities::{AttrValue, EffectiveCode, Entities, Resource};
 use crate::ir::KindId;
 use crate::request::Resolved;
 use crate::vm::{self, Decision, Layer, Reason};
@@ -398,13 +398,17 @@ fn actions(
             }
             let mut last = Layer::Data;
             if policy.action_read.get(a) {
-                if !*read_ok.get_or_insert_with(|| vm::meets(&user.codes, &res.read)) {
+                if !*read_ok
+                    .get_or_insert_with(|| vm::meets(&user.codes, entities.read_code(resource)))
+                {
                     return deny(Layer::ReadCode, Reason::CodeNotHeld);
                 }
                 last = Layer::ReadCode;
             }
             if policy.action_write.get(a) {
-                if !*write_ok.get_or_insert_with(|| vm::meets(&user.codes, &res.write)) {
+                if !*write_ok
+                    .get_or_insert_with(|| vm::meets(&user.codes, entities.write_code(resource)))
+                {
                     return deny(Layer::WriteCode, Reason::CodeNotHeld);
                 }
                 last = Layer::WriteCode;
@@ -615,9 +619,9 @@ fn who_can(
     let p = policy.ir();
     let res = &entities.resources[resource as usize];
     let anchor = res.anchor.map(|a| &entities.resources[a as usize]);
-    let code_text = |levels: &[Level]| {
+    let code_text = |code: EffectiveCode<'_>| {
         crate::access_code::display(
-            &levels
+            &code
                 .iter()
                 .map(|l| l.iter().map(|c| entities.symbol(*c)).collect::<Vec<_>>())
                 .collect::<Vec<_>>(),
@@ -634,8 +638,8 @@ fn who_can(
             .filter(|&a| a != resource)
             .map(|a| entities.resource_id(a).to_string()),
         module: module.map(|m| p.modules[m as usize].name.clone()),
-        read_code: reads.then(|| code_text(&res.read)),
-        write_code: writes.then(|| code_text(&res.write)),
+        read_code: reads.then(|| code_text(entities.read_code(resource))),
+        write_code: writes.then(|| code_text(entities.write_code(resource))),
         allowed: Vec::new(),
         denied: 0,
         note: None,
@@ -726,9 +730,9 @@ fn who_can(
             ),
             _ => None,
         };
-        let held = |levels: &[Level]| -> Vec<CodeHeld> {
+        let held = |code: EffectiveCode<'_>| -> Vec<CodeHeld> {
             let mut out: Vec<CodeHeld> = Vec::new();
-            for l in levels {
+            for l in code.iter() {
                 if let Some(c) = l.iter().find(|c| user.codes.binary_search(c).is_ok()) {
                     let c = entities.symbol(*c);
                     if !out.iter().any(|h| h.code == c) {
@@ -764,8 +768,8 @@ fn who_can(
             grants,
             rules,
             module_grants,
-            read_codes_held: reads.then(|| held(&res.read)),
-            write_codes_held: writes.then(|| held(&res.write)),
+            read_codes_held: reads.then(|| held(entities.read_code(resource))),
+            write_codes_held: writes.then(|| held(entities.write_code(resource))),
         });
     }
     out

@@ -171,18 +171,14 @@ fn error(kind: RequestErrorKind, message: String, help: Option<String>) -> Reque
     }
 }
 
-/// Writes control characters as `\u{1b}`: messages quote names from the request, and a name
-/// holding an escape sequence must not drive the terminal that shows the message.
+/// Writes control and bidirectional control characters as `\u{1b}`: messages quote names from
+/// the request, and a name holding an escape sequence must not drive the terminal that shows the
+/// message, nor reorder the line it is on.
 fn printable(text: String) -> String {
-    if !text.chars().any(char::is_control) {
-        return text;
+    match crate::entities::printable(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(escaped) => escaped,
     }
-    text.chars()
-        .map(|c| match c.is_control() {
-            true => c.escape_unicode().to_string(),
-            false => c.to_string(),
-        })
-        .collect()
 }
 
 fn mean<'a>(
@@ -197,28 +193,31 @@ const NO_MODULES: &str = "the policy declares no modules; remove `module` from t
 /// At most this many names are listed in a help message.
 const LISTED: usize = 10;
 
-/// "`a`, `b` and `c`", or the first [`LISTED`] names and how many more.
-fn list<'a>(names: impl IntoIterator<Item = &'a String>) -> String {
-    let names: Vec<String> = names.into_iter().map(|n| format!("`{n}`")).collect();
-    match names.as_slice() {
+/// "`a`, `b` and `c`", or the first [`LISTED`] names and how many more. Only the names shown
+/// are read, so a request error costs the same however many names the policy declares.
+fn list<'a, I>(names: I) -> String
+where
+    I: IntoIterator<Item = &'a String>,
+    I::IntoIter: ExactSizeIterator,
+{
+    let names = names.into_iter();
+    let n = names.len();
+    let shown: Vec<String> = names.take(LISTED).map(|n| format!("`{n}`")).collect();
+    match shown.as_slice() {
         [] => String::new(),
         [one] => one.clone(),
-        _ if names.len() > LISTED => format!(
-            "{} and {} more",
-            names[..LISTED].join(", "),
-            names.len() - LISTED
-        ),
+        _ if n > LISTED => format!("{} and {} more", shown.join(", "), n - LISTED),
         [init @ .., last] => format!("{} and {last}", init.join(", ")),
     }
 }
 
 /// "the module `M`" or "the modules `A` and `B`".
-fn declared<'a>(
-    singular: &str,
-    plural: &str,
-    names: impl IntoIterator<Item = &'a String>,
-) -> Option<String> {
-    let names: Vec<&String> = names.into_iter().collect();
+fn declared<'a, I>(singular: &str, plural: &str, names: I) -> Option<String>
+where
+    I: IntoIterator<Item = &'a String>,
+    I::IntoIter: ExactSizeIterator,
+{
+    let names = names.into_iter();
     match names.len() {
         0 => None,
         1 => Some(format!("the {singular} {}", list(names))),
@@ -366,4 +365,82 @@ pub(crate) fn mismatched() -> RequestError {
         "the entities were loaded for another policy, or the request was resolved against other entities".into(),
         Some("load entities with the policy that decides, and resolve each request against the entities it is decided with".into()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Policy;
+    use crate::diagnostic::work;
+
+    /// A policy and `n` users with ids of `len` characters.
+    fn world(n: usize, len: usize) -> (Policy, Entities) {
+        let policy = Policy::from_source(
+            "p.casepol",
+            "role R;\naction view;\ngroup G { grants R; }\ncase Case { }\ncasetype T { states S; initial S; }\nallow R: view;",
+        )
+        .unwrap();
+        let users: Vec<String> = (0..n)
+            .map(|i| format!(r#"{{"id": "{:0>len$}", "groups": ["G"]}}"#, i))
+            .collect();
+        let json = format!(
+            r#"{{"users": [{}], "resources": [{{"id": "c", "kind": "Case", "type": "T", "state": "S"}}]}}"#,
+            users.join(",")
+        );
+        let entities = policy.load_entities(&json).unwrap();
+        (policy, entities)
+    }
+
+    /// "Did you mean" has a budget: a 60 KB unknown principal against 10,000 users is a clear
+    /// error at once, without comparing it with any of them.
+    #[test]
+    fn a_huge_unknown_principal_costs_no_distance_work() {
+        let (policy, entities) = world(10_000, 8);
+        let huge = "x".repeat(60 * 1024);
+        work::take();
+        let err = resolve(
+            policy.compiled(),
+            &entities,
+            &Request::new(&huge, "view", Some("c")),
+        )
+        .unwrap_err();
+        assert_eq!(work::take(), 0, "cells computed for a 60 KB name");
+        assert_eq!(err.kind, RequestErrorKind::UnknownPrincipal);
+        assert!(err.message.starts_with("unknown principal `xxx"));
+        assert_eq!(
+            err.help.as_deref(),
+            Some("add the user to the entities file")
+        );
+    }
+
+    /// Among many candidates of the same length, the work per candidate is a band of the
+    /// table, not all of it, and the work of one suggestion is capped.
+    #[test]
+    fn suggestion_work_is_bounded_per_candidate_and_per_call() {
+        let len = crate::limits::MAX_SUGGEST_CHARS;
+        let (policy, entities) = world(10_000, len);
+        // One typo away from user 7, so it is a suggestion.
+        let mut typo: Vec<char> = format!("{:0>len$}", 7).chars().collect();
+        typo[0] = '1';
+        let typo: String = typo.into_iter().collect();
+        work::take();
+        let err = resolve(
+            policy.compiled(),
+            &entities,
+            &Request::new(&typo, "view", Some("c")),
+        )
+        .unwrap_err();
+        let cells = work::take();
+        assert_eq!(
+            err.help.as_deref(),
+            Some(format!("did you mean `{:0>len$}`?", 7).as_str())
+        );
+        let band = 2 * (len / 3) + 1;
+        assert!(
+            cells <= crate::limits::SUGGEST_WORK,
+            "{cells} cells, more than the budget"
+        );
+        // The full tables would be len × len cells for each of the 10,000 candidates.
+        assert!(cells < 10_000 * len * band, "{cells} cells");
+    }
 }

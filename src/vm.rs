@@ -6,7 +6,7 @@
 use crate::bits::Bits;
 use crate::compile::{CGroup, CScope, CompiledPolicy, Insn};
 use crate::diagnostic::Span;
-use crate::entities::{AttrValue, Entities, Level, Resource, User};
+use crate::entities::{AttrValue, EffectiveCode, Entities, Resource, User};
 use crate::ir::{CaseTypeId, RuleId, RuleOrigin};
 use crate::request::Resolved;
 use serde::Serialize;
@@ -88,16 +88,12 @@ impl Decision {
     };
 }
 
-#[inline]
-fn holds_level(codes: &[u32], level: &Level) -> bool {
-    level.is_empty() || level.iter().any(|c| codes.binary_search(c).is_ok())
-}
-
 /// Does a user with this code set (sorted) meet an effective access code: every level empty or
-/// holding one of the codes?
+/// holding one of the codes? The code's levels are read where they are stored, in the resource
+/// and the ancestors it inherits from; nothing is copied or allocated.
 #[inline(always)]
-pub(crate) fn meets(codes: &[u32], code: &[Level]) -> bool {
-    code.iter().all(|l| holds_level(codes, l))
+pub(crate) fn meets(codes: &[u32], code: EffectiveCode<'_>) -> bool {
+    code.is_met_by(codes)
 }
 
 /// A place where compiled code met entity data of a type it does not handle. The checker and
@@ -425,13 +421,13 @@ fn decide_action<F: Faults>(
 
     let mut last = Layer::Data;
     if policy.action_read.get(action as usize) {
-        if !meets(&user.codes, &res.read) {
+        if !meets(&user.codes, entities.read_code(resource)) {
             return Decision::deny(Layer::ReadCode, Reason::CodeNotHeld);
         }
         last = Layer::ReadCode;
     }
     if policy.action_write.get(action as usize) {
-        if !meets(&user.codes, &res.write) {
+        if !meets(&user.codes, entities.write_code(resource)) {
             return Decision::deny(Layer::WriteCode, Reason::CodeNotHeld);
         }
         last = Layer::WriteCode;

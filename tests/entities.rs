@@ -42,9 +42,9 @@ fn codes(entities: &Entities, i: u32, read: bool) -> String {
         derived.extend(own.iter().map(|level| (&**level, c)));
         cur = r.parent.filter(|_| inherits);
     }
-    let effective: &EffectiveCode = match read {
-        true => &resources[i as usize].read,
-        false => &resources[i as usize].write,
+    let effective: EffectiveCode = match read {
+        true => entities.read_code(i),
+        false => entities.write_code(i),
     };
     let loaded: Vec<&[u32]> = effective.iter().map(|l| &**l).collect();
     let chain: Vec<&[u32]> = derived.iter().map(|&(l, _)| l).collect();
@@ -54,6 +54,19 @@ fn codes(entities: &Entities, i: u32, read: bool) -> String {
         "effective code of `{}`",
         entities.resource_id(i)
     );
+    // Deciding visits only the levels that can fail; it must agree with every level, for every
+    // user.
+    for (u, id) in entities.users().iter().zip(entities.user_ids()) {
+        let met = chain
+            .iter()
+            .all(|l| l.is_empty() || l.iter().any(|c| u.codes.contains(c)));
+        assert_eq!(
+            effective.is_met_by(&u.codes),
+            met,
+            "`{id}` and the effective code of `{}`",
+            entities.resource_id(i)
+        );
+    }
     let levels: Vec<String> = derived
         .iter()
         .map(|&(level, from)| {
@@ -172,4 +185,25 @@ fn entities_that_fail() {
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
         insta::assert_snapshot!(lines.join("\n"));
     });
+}
+
+/// `-0` is neither a fraction nor an exponent: the error says what it is and how to write it.
+#[test]
+fn negative_zero_is_named_as_such() {
+    let policy = policy();
+    let errors = policy
+        .load_entities(&read(
+            &root().join("tests/data/entities/err/int_negative_zero.json"),
+        ))
+        .unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let e = &errors[0];
+    assert_eq!(e.field.as_deref(), Some("attrs.priority"));
+    assert!(e.message.contains("`-0`"), "{}", e.message);
+    assert!(
+        !e.message.contains("fraction or an exponent"),
+        "{}",
+        e.message
+    );
+    assert_eq!(e.help.as_deref(), Some("write it as `0`"));
 }

@@ -384,3 +384,82 @@ fn a_listing_keeps_the_entities_it_was_built_from() {
     assert_eq!(page.next.as_deref(), Some("n0"));
     assert_eq!(second.resource_id(page.resources[0]), "n0");
 }
+
+/// `"read": null` (or `"write": null`) is not an absent field: it is an error, never "no
+/// restriction". Only a field that is left out means "no own code".
+#[test]
+fn null_access_code_is_an_error_not_no_restriction() {
+    let policy = Policy::from_source(
+        "codes.casepol",
+        r#"
+        role Clerk;
+        action view, edit;
+        group Clerks { grants Clerk; }
+        case Case { }
+        casetype Standard { states Open; initial Open; }
+        codes { read: view; write: edit; }
+        allow Clerk: view, edit;
+        "#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let entities = |read: &str, write: &str| {
+        format!(
+            r#"{{"users": [{{"id": "ann", "groups": ["Clerks"]}}],
+                "resources": [{{"id": "c1", "kind": "Case", "type": "Standard", "state": "Open"{read}{write}}}]}}"#
+        )
+    };
+    // Left out: no own code, so ann may view and edit.
+    let loaded = policy.load_entities(&entities("", "")).unwrap();
+    assert!(
+        policy
+            .is_allowed(&loaded, &Request::new("ann", "view", Some("c1")))
+            .allowed
+    );
+    for (read, write, field) in [
+        (r#", "read": null"#, "", "read"),
+        ("", r#", "write": null"#, "write"),
+    ] {
+        let errors = policy.load_entities(&entities(read, write)).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].entity.as_deref(), Some("c1"));
+        assert_eq!(errors[0].field.as_deref(), Some(field));
+        assert!(errors[0].message.contains("null"), "{}", errors[0].message);
+    }
+}
+
+/// A user whose id is the name of an access group would hold that group's access code without
+/// being a member (WorkZone: `contact-2`'s write code is the group `Registry`). Codes have one
+/// namespace, so such an id is refused when the entities load, with an error naming both.
+#[test]
+fn user_id_equal_to_a_group_name_is_refused() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/policies/workzone");
+    let mut sources = casepol::diagnostic::Sources::new();
+    sources.add(
+        "policy.casepol",
+        std::fs::read_to_string(format!("{dir}/policy.casepol")).unwrap(),
+    );
+    let policy = Policy::from_sources(sources).unwrap_or_else(|e| panic!("{}", e.render()));
+    let json = std::fs::read_to_string(format!("{dir}/entities.json")).unwrap();
+    let entities = policy.load_entities(&json).unwrap();
+    // As shipped, only the records office may edit contact-2: its write code is `Registry`.
+    let edit = |who: &str| Request::new(who, "edit", Some("contact-2"));
+    assert!(policy.is_allowed(&entities, &edit("RR")).allowed);
+    assert!(!policy.is_allowed(&entities, &edit("AA")).allowed);
+    let with_registry_user = json.replace(
+        r#""users": ["#,
+        r#""users": [{"id": "Registry", "groups": ["Employees"]},"#,
+    );
+    assert_ne!(with_registry_user, json);
+    let errors = policy.load_entities(&with_registry_user).unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let e = &errors[0];
+    assert_eq!(
+        (e.entity.as_deref(), e.field.as_deref()),
+        (Some("Registry"), Some("id"))
+    );
+    assert!(
+        e.message.contains("user id `Registry`") && e.message.contains("access group `Registry`"),
+        "{}",
+        e.message
+    );
+}

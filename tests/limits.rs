@@ -886,3 +886,108 @@ fn large_declarations_check_in_linear_time() {
     let (ir, diags) = casepol::check_sources(&sources);
     assert!(ir.is_some(), "{:?}", diags.first());
 }
+
+/// The entities' errors, one per line.
+fn entity_errors(policy: &Policy, json: &str) -> String {
+    policy
+        .load_entities(json)
+        .map(|_| "(loaded)".to_string())
+        .unwrap_or_else(|errors| {
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+}
+
+/// Ids, terms and codes longer than `MAX_ID_BYTES` are refused, named by their place; the
+/// longest allowed load.
+#[test]
+fn entity_ids_and_codes_too_long() {
+    let policy = tiny_policy();
+    let long = "x".repeat(MAX_ID_BYTES + 1);
+    let ok = "y".repeat(MAX_ID_BYTES);
+    let json = format!(
+        r#"{{"units": [{{"id": "{long}"}}], "users": [{{"id": "u{long}"}}, {{"id": "t", "terms": ["{long}"]}}],
+            "resources": [{{"id": "n{long}", "kind": "Note"}}, {{"id": "n", "kind": "Note", "read": "[A] & [B|{long}]"}}]}}"#
+    );
+    insta::assert_snapshot!(entity_errors(&policy, &json));
+    let term = "z".repeat(MAX_ID_BYTES);
+    let json = format!(
+        r#"{{"users": [{{"id": "{ok}", "terms": ["{term}"]}}], "resources": [{{"id": "n", "kind": "Note", "read": "{ok}"}}]}}"#
+    );
+    policy.load_entities(&json).unwrap();
+}
+
+/// An access-code string of more than `MAX_CODE_LEVELS` levels, or a level of more than
+/// `MAX_LEVEL_CODES` codes, is refused before its levels are stored.
+#[test]
+fn access_codes_too_large() {
+    let policy = tiny_policy();
+    let levels = |n: usize| vec!["A"; n].join(" & ");
+    let codes = |n: usize| {
+        (0..n)
+            .map(|i| format!("c{i}"))
+            .collect::<Vec<_>>()
+            .join("|")
+    };
+    let json = format!(
+        r#"{{"resources": [{{"id": "n1", "kind": "Note", "read": "{}"}}, {{"id": "n2", "kind": "Note", "write": "[X] & [{}]"}}]}}"#,
+        levels(MAX_CODE_LEVELS + 1),
+        codes(MAX_LEVEL_CODES + 1)
+    );
+    insta::assert_snapshot!(entity_errors(&policy, &json));
+    // The issue's file: one level per code, a million levels, refused at once.
+    let json = format!(
+        r#"{{"resources": [{{"id": "n1", "kind": "Note", "read": "{}"}}]}}"#,
+        levels(1_000_000)
+    );
+    let errors = policy.load_entities(&json).unwrap_err();
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0]
+        .message
+        .contains("more than the limit of 64 levels"));
+    let json = format!(
+        r#"{{"resources": [{{"id": "n1", "kind": "Note", "read": "{}", "write": "{}"}}]}}"#,
+        levels(MAX_CODE_LEVELS),
+        codes(MAX_LEVEL_CODES)
+    );
+    policy.load_entities(&json).unwrap();
+}
+
+/// An `attrs` object of 80,000 keys is one error about its size, found in one linear pass, not
+/// 80,000 errors found by comparing every key with every other.
+#[test]
+fn attrs_object_too_large() {
+    let policy = Policy::from_source(
+        "attrs.casepol",
+        "role R;\naction view;\nuser { attr a0: string; }\nresource Note { attr a0: string; }\nallow R: view;",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let attrs = |n: usize| {
+        (0..n)
+            .map(|i| format!(r#""a{i}": "v""#))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let json = format!(
+        r#"{{"resources": [{{"id": "n", "kind": "Note", "attrs": {{{}}}}}]}}"#,
+        attrs(80_000)
+    );
+    let errors = policy.load_entities(&json).unwrap_err();
+    assert_eq!(errors.len(), 1, "{}", errors[0]);
+    assert!(
+        errors[0].message.contains(&format!(
+            "has 80000 keys, more than the limit of {MAX_ENTITY_ATTRS}"
+        )),
+        "{}",
+        errors[0]
+    );
+    let json = format!(
+        r#"{{"users": [{{"id": "u", "attrs": {{{}}}}}], "resources": [{{"id": "n", "kind": "Note", "attrs": {{{}}}}}]}}"#,
+        attrs(MAX_ENTITY_ATTRS + 1),
+        attrs(80_000)
+    );
+    insta::assert_snapshot!(entity_errors(&policy, &json));
+}

@@ -9,8 +9,9 @@
 //! accepts; the tests at the end of this file compare the two on every entities file we have
 //! and on many broken variants of them.
 
+use super::index::PolicyIndex;
 use super::store::{Builder, IdIndex, Ranges, Shared};
-use super::{finish_resources, AttrValue, Entities, Resource, Unit, User};
+use super::{finish_resources, has_bidi_control, AttrValue, Entities, Resource, Unit, User};
 use crate::access_code;
 use crate::compile::CompiledPolicy;
 use crate::ir::{KindId, Policy as Ir, Type};
@@ -18,7 +19,7 @@ use crate::limits;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 /// Any reason to leave the file to the full path. The message is never shown.
@@ -27,7 +28,7 @@ fn give_up<E: de::Error>() -> E {
 }
 
 /// A string, borrowed from the JSON text unless it holds escapes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Text<'a>(Cow<'a, str>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
@@ -121,13 +122,16 @@ impl<'de: 'a, 'a> Deserialize<'de> for Val<'a> {
     }
 }
 
-/// A JSON object read as its entries, in file order; a key that appears twice gives up, as the
-/// full path rejects it.
+/// A JSON object read as its entries, in file order; a key that appears twice, or more than
+/// [`limits::MAX_ENTITY_ATTRS`] keys, gives up, as the full path rejects both. Small objects are
+/// checked for repeats by a scan, larger ones with a set, so reading is linear in the keys.
 fn unique_entries<'de, D, V>(d: D) -> Result<Vec<(Text<'de>, V)>, D::Error>
 where
     D: Deserializer<'de>,
     V: Deserialize<'de>,
 {
+    /// Up to this many keys, a scan is cheaper than a set.
+    const SCAN: usize = 8;
     struct Entries<V>(std::marker::PhantomData<V>);
     impl<'de, V: Deserialize<'de>> Visitor<'de> for Entries<V> {
         type Value = Vec<(Text<'de>, V)>;
@@ -136,16 +140,34 @@ where
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             let mut out: Vec<(Text<'de>, V)> = Vec::new();
-            while let Some((key, value)) = map.next_entry::<Text<'de>, V>()? {
-                if out.iter().any(|(k, _)| *k == key) {
+            let mut seen: HashSet<Text<'de>> = HashSet::new();
+            while let Some(key) = map.next_key::<Text<'de>>()? {
+                if out.len() == limits::MAX_ENTITY_ATTRS {
                     return Err(give_up());
                 }
-                out.push((key, value));
+                let repeated = if out.len() < SCAN {
+                    out.iter().any(|(k, _)| *k == key)
+                } else {
+                    if seen.is_empty() {
+                        seen.extend(out.iter().map(|(k, _)| k.clone()));
+                    }
+                    !seen.insert(key.clone())
+                };
+                if repeated {
+                    return Err(give_up());
+                }
+                out.push((key, map.next_value()?));
             }
             Ok(out)
         }
     }
     d.deserialize_map(Entries(std::marker::PhantomData))
+}
+
+/// A field that may be left out, but not given as `null`: an access code of `null` would
+/// otherwise read as no code at all.
+fn not_null<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Text<'a>>, D::Error> {
+    Text::deserialize(d).map(Some)
 }
 
 // The entities as the full path's `Raw*` types read them, with borrowed strings.
@@ -191,9 +213,9 @@ struct RawResource<'a> {
     attrs: Vec<(Text<'a>, Val<'a>)>,
     #[serde(default, borrow, deserialize_with = "unique_entries")]
     relations: Vec<(Text<'a>, Vec<Text<'a>>)>,
-    #[serde(default, borrow)]
+    #[serde(default, deserialize_with = "not_null")]
     read: Option<Text<'a>>,
-    #[serde(default, borrow)]
+    #[serde(default, deserialize_with = "not_null")]
     write: Option<Text<'a>>,
     #[serde(default)]
     inherit_read: Option<bool>,
@@ -231,8 +253,7 @@ struct ReadResource<'a> {
 /// Everything read from the file.
 struct Read<'a, 'p> {
     p: &'p Ir,
-    kinds: HashMap<&'p str, KindId>,
-    groups: HashMap<&'p str, u32>,
+    ix: PolicyIndex<'p>,
     units: Vec<(Text<'a>, Option<Text<'a>>)>,
     users: Vec<ReadUser<'a>>,
     resources: Vec<ReadResource<'a>>,
@@ -248,16 +269,21 @@ impl<'a> Read<'a, '_> {
         let p = self.p;
         let mut direct_groups = Vec::with_capacity(u.groups.len());
         for g in &u.groups {
-            direct_groups.push(*self.groups.get(&**g).ok_or_else(give_up)?);
+            direct_groups.push(*self.ix.groups.get(&**g).ok_or_else(give_up)?);
         }
         if p.require_group && u.groups.is_empty() {
             return Err(give_up());
         }
         let mut attrs = Vec::with_capacity(u.attrs.len());
         for (k, v) in u.attrs {
-            let a = p.user_attrs.iter().position(|a| a.name == *k);
-            attrs.push((a.ok_or_else(give_up)?, v));
+            let a = *self.ix.user_attrs.get(&*k).ok_or_else(give_up)?;
+            attrs.push((a as usize, v));
         }
+        // Every declared attribute once (keys are unique), in the order of the declarations.
+        if attrs.len() != p.user_attrs.len() {
+            return Err(give_up());
+        }
+        attrs.sort_unstable_by_key(|&(a, _)| a);
         self.users.push(ReadUser {
             id: u.id,
             direct_groups,
@@ -270,38 +296,36 @@ impl<'a> Read<'a, '_> {
 
     fn resource<E: de::Error>(&mut self, r: RawResource<'a>) -> Result<(), E> {
         let p = self.p;
-        let kind = *self.kinds.get(&*r.kind).ok_or_else(give_up)?;
+        let kind = *self.ix.kinds.get(&*r.kind).ok_or_else(give_up)?;
         let kdef = &p.kinds[kind.idx()];
         let (mut casetype, mut state) = (0, 0);
         let members_start = self.members.len() as u32;
         if kdef.is_case {
             let t = r.casetype.as_deref().ok_or_else(give_up)?;
-            let ti = p.casetypes.iter().position(|c| c.name == t);
-            let ct = &p.casetypes[ti.ok_or_else(give_up)?];
+            let ti = *self.ix.casetypes.get(t).ok_or_else(give_up)?;
             let s = r.state.as_deref().ok_or_else(give_up)?;
-            let si = ct
-                .states
-                .iter()
-                .position(|x| x.name == s)
-                .ok_or_else(give_up)?;
-            (casetype, state) = (ti.unwrap_or(0) as u32, si as u32);
+            let si = *self.ix.states[ti as usize].get(s).ok_or_else(give_up)?;
+            (casetype, state) = (ti, si);
             for (name, users) in r.relations {
-                let ri = p.relations.iter().position(|x| x.name == *name);
-                let ri = ri.ok_or_else(give_up)? as u32;
+                let ri = *self.ix.relations.get(&*name).ok_or_else(give_up)?;
                 self.members.extend(users.into_iter().map(|u| (ri, u)));
             }
         } else if r.casetype.is_some() || r.state.is_some() || !r.relations.is_empty() {
             return Err(give_up());
         }
         let values_start = self.values.len() as u32;
+        let declared = &self.ix.kind_attrs[kind.idx()];
         for (k, v) in r.attrs {
-            let a = kdef.attrs.iter().position(|a| a.name == *k);
-            self.values.push((a.ok_or_else(give_up)? as u32, v));
+            self.values
+                .push((*declared.get(&*k).ok_or_else(give_up)?, v));
         }
-        // Every declared attribute once (keys are unique): as many values as declarations.
-        if self.values.len() - values_start as usize != kdef.attrs.len() {
+        // Every declared attribute once (keys are unique): as many values as declarations,
+        // put in the order of the declarations.
+        let given = &mut self.values[values_start as usize..];
+        if given.len() != kdef.attrs.len() {
             return Err(give_up());
         }
+        given.sort_unstable_by_key(|&(a, _)| a);
         self.resources.push(ReadResource {
             id: r.id,
             parent: r.parent,
@@ -413,9 +437,14 @@ impl Symbols {
     }
 }
 
-/// What one id may be: no empty id, no control character (the full path's checks).
+/// What one id may be: not empty, and a usable term (the full path's checks).
 fn usable(id: &str) -> bool {
-    !id.is_empty() && !id.chars().any(char::is_control)
+    !id.is_empty() && usable_term(id)
+}
+
+/// What one term may be: not too long, no control or bidirectional control character.
+fn usable_term(t: &str) -> bool {
+    t.len() <= limits::MAX_ID_BYTES && !t.chars().any(char::is_control) && !has_bidi_control(t)
 }
 
 /// An attribute value of type `ty`, as the full path's `convert` makes it, interning strings
@@ -423,20 +452,23 @@ fn usable(id: &str) -> bool {
 fn convert(
     ty: Type,
     v: &Val<'_>,
-    p: &Ir,
+    ix: &PolicyIndex<'_>,
     syms: &mut Symbols,
     users: &IdIndex,
     resources: &IdIndex,
     kinds: &[KindId],
 ) -> Option<AttrValue> {
     Some(match (ty, v) {
-        (Type::Str, Val::Str(s)) => AttrValue::Sym(syms.sym(s)),
+        (Type::Str, Val::Str(s)) if !has_bidi_control(s) => AttrValue::Sym(syms.sym(s)),
         (Type::Bool, Val::Bool(b)) => AttrValue::Bool(*b),
         (Type::Int, Val::Int(i)) => AttrValue::Int(*i),
         (Type::SetStr, Val::Array(items)) => {
             let mut out = Vec::with_capacity(items.len());
             for it in items {
                 let Val::Str(s) = it else { return None };
+                if has_bidi_control(s) {
+                    return None;
+                }
                 out.push(syms.sym(s));
             }
             out.sort_unstable();
@@ -448,10 +480,7 @@ fn convert(
             let r = *resources.get(s)?;
             (kinds[r as usize] == k).then_some(AttrValue::Resource(r))?
         }
-        (Type::Enum(e), Val::Str(s)) => {
-            let i = p.enums[e.idx()].variants.iter().position(|x| x == &**s)?;
-            AttrValue::Variant(i as u32)
-        }
+        (Type::Enum(e), Val::Str(s)) => AttrValue::Variant(*ix.variants[e.idx()].get(&**s)?),
         _ => return None,
     })
 }
@@ -462,18 +491,7 @@ pub(super) fn load(policy: &CompiledPolicy, json: &str) -> Option<Entities> {
     let p = &policy.ir;
     let mut read = Read {
         p,
-        kinds: p
-            .kinds
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (k.name.as_str(), KindId(i as u32)))
-            .collect(),
-        groups: p
-            .groups
-            .iter()
-            .enumerate()
-            .map(|(i, g)| (g.name.as_str(), i as u32))
-            .collect(),
+        ix: PolicyIndex::new(p),
         units: Vec::new(),
         users: Vec::new(),
         resources: Vec::new(),
@@ -485,6 +503,7 @@ pub(super) fn load(policy: &CompiledPolicy, json: &str) -> Option<Entities> {
     de.deserialize_map(Top(&mut read)).ok()?;
     de.end().ok()?;
     let Read {
+        ix,
         units: raw_units,
         users: raw_users,
         resources: raw_resources,
@@ -496,9 +515,11 @@ pub(super) fn load(policy: &CompiledPolicy, json: &str) -> Option<Entities> {
         return None;
     }
 
-    // Ids: usable, and unique across units, users and resources.
+    // Ids and terms: usable, and ids unique across units, users and resources.
     let ids_ok = raw_units.iter().all(|u| usable(&u.0))
-        && raw_users.iter().all(|u| usable(&u.id))
+        && raw_users
+            .iter()
+            .all(|u| usable(&u.id) && u.terms.iter().all(|t| usable_term(t)))
         && raw_resources.iter().all(|r| usable(&r.id));
     if !ids_ok {
         return None;
@@ -510,6 +531,19 @@ pub(super) fn load(policy: &CompiledPolicy, json: &str) -> Option<Entities> {
         || raw_resources
             .iter()
             .any(|r| unit_index.contains_key(&r.id) || user_index.contains_key(&r.id))
+    {
+        return None;
+    }
+    // Access codes name one thing each: no user or unit id is a group's name, and no term is
+    // any of them (docs/data-formats.md §1.1).
+    let is_group = |id: &str| ix.groups.contains_key(id);
+    if raw_units.iter().any(|u| is_group(&u.0))
+        || raw_users.iter().any(|u| {
+            is_group(&u.id)
+                || u.terms.iter().any(|t| {
+                    is_group(t) || user_index.contains_key(t) || unit_index.contains_key(t)
+                })
+        })
     {
         return None;
     }
@@ -595,10 +629,18 @@ pub(super) fn load(policy: &CompiledPolicy, json: &str) -> Option<Entities> {
     }
     let kinds: Vec<KindId> = raw_resources.iter().map(|r| r.kind).collect();
     // User attributes: checked, and their strings interned, but not stored.
+    // `Read::user` put every declared attribute once, in the order of the declarations.
     for u in &raw_users {
-        for (i, a) in p.user_attrs.iter().enumerate() {
-            let (_, v) = u.attrs.iter().find(|(k, _)| *k == i)?;
-            convert(a.ty, v, p, &mut syms, &user_index, &resource_index, &kinds)?;
+        for (a, (_, v)) in p.user_attrs.iter().zip(&u.attrs) {
+            convert(
+                a.ty,
+                v,
+                &ix,
+                &mut syms,
+                &user_index,
+                &resource_index,
+                &kinds,
+            )?;
         }
     }
     drop(raw_users);
@@ -636,13 +678,13 @@ pub(super) fn load(policy: &CompiledPolicy, json: &str) -> Option<Entities> {
         };
         let mut attrs = Vec::with_capacity(kdef.attrs.len());
         let (start, len) = r.values;
+        // `Read::resource` put every declared attribute once, in the order of the declarations.
         let given = &values[start as usize..(start + len) as usize];
-        for (i, a) in kdef.attrs.iter().enumerate() {
-            let (_, v) = given.iter().find(|(k, _)| *k as usize == i)?;
+        for (a, (_, v)) in kdef.attrs.iter().zip(given) {
             attrs.push(convert(
                 a.ty,
                 v,
-                p,
+                &ix,
                 &mut syms,
                 &user_index,
                 &resource_index,
@@ -852,6 +894,9 @@ mod tests {
             ",\"inherit_read\": false",
             "\"[A] & [B]\"",
             "\"A|\"",
+            "\\u202e",
+            ",\"read\": null",
+            ",\"terms\": [\"Staff\"]",
         ];
         let b = text.as_bytes();
         if b.is_empty() {
@@ -918,7 +963,8 @@ mod tests {
         );
         let mut r = Lcg(5);
         let (mut tried, mut fast, mut valid) = (0, 0, 0);
-        for round in 0..100 {
+        // Enough rounds that over a hundred mutations load: most of the corpus is files with errors.
+        for round in 0..125 {
             for (p, text, name) in &corpus {
                 let mut t = text.clone();
                 for _ in 0..=(round % 3) {

@@ -130,6 +130,13 @@ impl Builder {
         self.levels.push((start, codes.len() as u32));
     }
 
+    /// Whether every level in the range is empty (no codes: met by anyone).
+    pub(crate) fn all_empty(&self, (start, len): (u32, u32)) -> bool {
+        self.levels[start as usize..(start + len) as usize]
+            .iter()
+            .all(|&(_, n)| n == 0)
+    }
+
     /// Where the next level added will be.
     pub(crate) fn next_level(&self) -> u32 {
         self.levels.len() as u32
@@ -144,25 +151,6 @@ impl Builder {
             self.relations.push((at, l.len() as u32));
         }
         (start, self.relations.len() as u32 - start)
-    }
-
-    /// Appends an effective code: the given ranges of levels one after another. Returns the
-    /// range of the new levels. A single range is not copied.
-    pub(crate) fn effective(&mut self, parts: &mut Vec<(u32, u32)>) -> (u32, u32) {
-        // Empty own codes add no level.
-        parts.retain(|&(_, len)| len > 0);
-        match parts.as_slice() {
-            [] => (0, 0),
-            [one] => *one,
-            _ => {
-                let start = self.levels.len() as u32;
-                for &(s, len) in parts.iter() {
-                    self.levels
-                        .extend_from_within(s as usize..(s + len) as usize);
-                }
-                (start, self.levels.len() as u32 - start)
-            }
-        }
     }
 
     /// Shares the arenas.

@@ -465,3 +465,40 @@ pub fn tables(policy: &CompiledPolicy, entities: &Entities) -> Result<Tables, Qu
     }
     Ok(t)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Some SQLite versions (3.40, for one) cut a JSON string at an escaped U+0000, so
+    /// `"T5\u0000x"` inside the JSON array would match the code `T5`. Entities refuse such codes
+    /// before they get here; should one arrive anyway, it is a parameter of its own.
+    #[test]
+    fn a_value_holding_nul_is_never_inside_the_sqlite_array() {
+        let policy = crate::Policy::from_source("p.casepol", "role R; action view;")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut w = Writer {
+            policy: policy.compiled(),
+            dialect: Dialect::Sqlite,
+            params: Vec::new(),
+            index: HashMap::new(),
+            codes: &[],
+            codes_sql: None,
+            principal: "u",
+        };
+        let values = ["Clerks", "T5\0x", "T7", "T8\0"].map(String::from);
+        let sql = w.one_of("c.code", &values);
+        assert_eq!(
+            sql,
+            "(c.code IN (SELECT value FROM json_each(?1)) OR c.code = ?2 OR c.code = ?3)"
+        );
+        assert_eq!(
+            w.params,
+            [
+                Param::Text(r#"["Clerks","T7"]"#.into()),
+                Param::Text("T5\0x".into()),
+                Param::Text("T8\0".into()),
+            ]
+        );
+    }
+}
