@@ -52,6 +52,9 @@ pub enum QueryErrorKind {
     MismatchedEntities,
     /// A residual was used with a policy other than the one that computed it.
     MismatchedPolicy,
+    /// The answer would pass a limit of docs/limits.md: a residual larger than
+    /// `MAX_RESIDUAL_SIZE`, or SQL with more parameters or deeper nesting than a database takes.
+    TooLarge,
 }
 
 impl std::fmt::Display for QueryError {
@@ -1057,13 +1060,7 @@ impl<'a> Query<'a> {
         let principal = resolve_principal(self.policy, self.entities, principal)?;
         let action = resolve_action(self.policy, action)?;
         let module = resolve_module(self.policy, module)?;
-        Ok(residual(
-            self.policy,
-            self.entities,
-            principal,
-            action,
-            module,
-        ))
+        residual(self.policy, self.entities, principal, action, module)
     }
 
     /// The residual compiled to a SQL `WHERE` clause with bound parameters.

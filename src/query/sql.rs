@@ -10,8 +10,10 @@
 //! other set: a user with 70,000 terms still gets a statement both databases accept.
 
 use super::residual::{attr_name, lit_text, Class, Cond, Residual};
-use super::{residual_of, same_policy, QueryError};
+use super::{printable, residual_of, same_policy, QueryError, QueryErrorKind};
+use crate::check::thousands;
 use crate::compile::CompiledPolicy;
+use crate::limits::{MAX_POSTGRES_PARAMS, MAX_SQLITE_PARAMS, MAX_SQL_DEPTH};
 use crate::entities::{AttrValue, Entities};
 use crate::ir::Type;
 use serde::Serialize;
@@ -46,6 +48,11 @@ pub struct Filter {
     /// The value of placeholder `n` is `params[n - 1]`: text, or for PostgreSQL an array of
     /// text where the statement compares with a set.
     pub params: Vec<Param>,
+    /// A bound of how deep the condition nests, as SQLite counts it: one level for each
+    /// operator of an `AND` or `OR` chain, each `NOT` and comparison, and the conditions of each
+    /// subquery. At most [`MAX_SQL_DEPTH`].
+    #[serde(skip)]
+    pub depth: usize,
 }
 
 impl Filter {
@@ -60,6 +67,13 @@ impl Filter {
 
 /// Compiles a residual to a `WHERE` clause for `dialect`. The policy must be the one that
 /// computed the residual: the residual names kinds, case types and attributes by its ids.
+///
+/// The statement is linear in the residual's size. It never passes what the databases accept:
+/// an `and` or `or` of more than [`FAN_OUT`] conditions is written as a tree of groups of at
+/// most that many, so that SQLite, which nests `a OR b OR c` one level per operator, sees a
+/// depth that grows with the logarithm of the count; and a statement deeper than
+/// [`MAX_SQL_DEPTH`] or with more parameters than the dialect takes ([`MAX_SQLITE_PARAMS`],
+/// [`MAX_POSTGRES_PARAMS`]) is the error `TooLarge`, never a statement the database would refuse.
 pub fn compile(
     policy: &CompiledPolicy,
     residual: &Residual,
@@ -75,13 +89,64 @@ pub fn compile(
         codes_sql: None,
         principal: residual.principal(),
     };
-    let where_clause = w.cond(residual.cond(), 0, 0);
+    let (where_clause, depth) = w.cond(residual.cond(), 0, 0);
+    let question = || {
+        format!(
+            "`{}` to `{}`",
+            printable(residual.principal()),
+            printable(residual.action())
+        )
+    };
+    if depth > MAX_SQL_DEPTH {
+        return Err(too_large(
+            format!(
+                "the SQL for {} would nest {} levels deep, more than the limit of {}",
+                question(),
+                thousands(depth),
+                thousands(MAX_SQL_DEPTH)
+            ),
+        ));
+    }
+    let (limit, database) = match dialect {
+        Dialect::Postgres => (MAX_POSTGRES_PARAMS, "PostgreSQL"),
+        Dialect::Sqlite => (MAX_SQLITE_PARAMS, "SQLite"),
+    };
+    if w.params.len() > limit {
+        return Err(too_large(format!(
+            "the SQL for {} would bind {} parameters, more than the {} that {database} accepts",
+            question(),
+            thousands(w.params.len()),
+            thousands(limit)
+        )));
+    }
     Ok(Filter {
         dialect,
         where_clause,
         params: w.params,
+        depth,
     })
 }
+
+#[cold]
+fn too_large(message: String) -> QueryError {
+    QueryError {
+        kind: QueryErrorKind::TooLarge,
+        message,
+        help: Some(
+            "`casepol list` answers the same question in memory; a statement this large comes from many kinds, states or scope filters with different rules for this user"
+                .into(),
+        ),
+    }
+}
+
+/// The most conditions written in one `AND` or `OR` chain; longer ones are split into groups.
+pub const FAN_OUT: usize = 16;
+
+/// Binding ancestors adds an `EXISTS`, its `WHERE` and one `AND` around the condition.
+const ANCESTORS_DEPTH: usize = 4;
+
+/// A bound of `bound` that stands for "every ancestor the condition reads is bound already".
+const ALL_BOUND: u32 = u32::MAX;
 
 struct Writer<'a> {
     policy: &'a CompiledPolicy,
@@ -89,7 +154,7 @@ struct Writer<'a> {
     params: Vec<Param>,
     index: HashMap<Param, usize>,
     codes: &'a [String],
-    codes_sql: Option<String>,
+    codes_sql: Option<(String, usize)>,
     principal: &'a str,
 }
 
@@ -145,14 +210,14 @@ impl Writer<'_> {
 
     /// `col = $1` for one value; for several, one parameter holding them all: `col = ANY($1)`
     /// (PostgreSQL, a `text[]`) or `col IN (SELECT value FROM json_each(?1))` (SQLite, a JSON
-    /// array), so a set of any size costs one parameter.
-    fn one_of(&mut self, column: &str, values: &[String]) -> String {
+    /// array), so a set of any size costs one parameter. With its nesting depth.
+    fn one_of(&mut self, column: &str, values: &[String]) -> (String, usize) {
         match (values, self.dialect) {
-            ([], _) => "FALSE".into(),
-            ([one], _) => format!("{column} = {}", self.param(one)),
+            ([], _) => ("FALSE".into(), 1),
+            ([one], _) => (format!("{column} = {}", self.param(one)), 2),
             (_, Dialect::Postgres) => {
                 let p = self.bind(Param::Array(values.to_vec()));
-                format!("{column} = ANY({p})")
+                (format!("{column} = ANY({p})"), 3)
             }
             (_, Dialect::Sqlite) => {
                 // Some SQLite versions (3.40, for one) cut a JSON string at an escaped U+0000, so
@@ -163,27 +228,27 @@ impl Writer<'_> {
                 let mut alts = Vec::new();
                 match whole.as_slice() {
                     [] => {}
-                    [one] => alts.push(format!("{column} = {}", self.param(one))),
+                    [one] => alts.push((format!("{column} = {}", self.param(one)), 2)),
                     _ => {
                         // Serialising strings cannot fail; were it to, the set would match nothing.
                         let json = serde_json::to_string(&whole).unwrap_or_else(|_| "[]".into());
                         let p = self.bind(Param::Text(json));
-                        alts.push(format!("{column} IN (SELECT value FROM json_each({p}))"));
+                        alts.push((format!("{column} IN (SELECT value FROM json_each({p}))"), 4));
                     }
                 }
                 for v in cut {
-                    alts.push(format!("{column} = {}", self.param(v)));
+                    alts.push((format!("{column} = {}", self.param(v)), 2));
                 }
                 match alts.len() {
                     1 => alts.pop().unwrap_or_default(),
-                    _ => format!("({})", alts.join(" OR ")),
+                    _ => chain(alts, " OR "),
                 }
             }
         }
     }
 
     /// Binds ancestors `bound + 1 ..= to` of the resource and tests `inner` on them.
-    fn ancestors(&self, bound: u32, to: u32, inner: &str, indent: usize) -> String {
+    fn ancestors(&self, bound: u32, to: u32, inner: (String, usize), indent: usize) -> (String, usize) {
         let mut from = format!("resources {}", alias(bound + 1));
         for k in bound + 2..=to {
             from.push_str(&format!(
@@ -193,23 +258,33 @@ impl Writer<'_> {
                 alias(k - 1)
             ));
         }
-        format!(
-            "EXISTS (SELECT 1 FROM {from}\n{}WHERE {}.id = {}.parent_id AND {inner})",
+        let text = format!(
+            "EXISTS (SELECT 1 FROM {from}\n{}WHERE {}.id = {}.parent_id AND {})",
             pad(indent + 1),
             alias(bound + 1),
             alias(bound),
-        )
+            inner.0
+        );
+        (text, inner.1 + ANCESTORS_DEPTH)
     }
 
-    fn cond(&mut self, c: &Cond, bound: u32, indent: usize) -> String {
-        let deepest = max_up(c);
+    /// The SQL for `c` and a bound of its nesting depth, for a resource whose ancestors up to
+    /// `bound` are bound to aliases ([`ALL_BOUND`]: all that `c` reads).
+    fn cond(&mut self, c: &Cond, bound: u32, indent: usize) -> (String, usize) {
+        // Past the first binding every ancestor is bound, so the depth read is not looked for
+        // again: each node is visited a bounded number of times.
+        let deepest = |c: &Cond| match bound {
+            ALL_BOUND => 0,
+            _ => max_up(c),
+        };
         match c {
-            Cond::And(args) if deepest > bound => {
+            Cond::And(args) if deepest(c) > bound => {
                 // A kind branch: the kind test on the resource, then everything else with the
                 // kind's ancestors bound once. Valid rows of that kind always have them.
+                let to = deepest(c);
                 let (kinds, rest): (Vec<&Cond>, Vec<&Cond>) =
                     args.iter().partition(|a| matches!(a, Cond::Kind(_)));
-                let mut parts: Vec<String> = kinds
+                let mut parts: Vec<(String, usize)> = kinds
                     .iter()
                     .map(|k| self.cond(k, bound, indent + 1))
                     .collect();
@@ -217,8 +292,8 @@ impl Writer<'_> {
                     [one] => (*one).clone(),
                     _ => Cond::And(rest.into_iter().cloned().collect()),
                 };
-                let inner = self.cond(&rest, deepest, indent + 1);
-                parts.push(self.ancestors(bound, deepest, &inner, indent + 1));
+                let inner = self.cond(&rest, ALL_BOUND, indent + 1);
+                parts.push(self.ancestors(bound, to, inner, indent + 1));
                 self.join(parts, "AND", indent)
             }
             Cond::And(args) => {
@@ -229,30 +304,85 @@ impl Writer<'_> {
                 self.join(parts, "AND", indent)
             }
             Cond::Or(args) => {
-                let parts = args
-                    .iter()
-                    .map(|a| self.cond(a, bound, indent + 1))
-                    .collect();
+                let parts = self.alternatives(args, bound, indent);
                 self.join(parts, "OR", indent)
             }
-            Cond::Not(x) => format!("NOT {}", self.cond(x, bound, indent)),
-            atom if deepest > bound => {
+            Cond::Not(x) => {
+                let (text, depth) = self.cond(x, bound, indent);
+                (format!("NOT {text}"), depth + 1)
+            }
+            atom if deepest(atom) > bound => {
                 let inner = self.atom(atom);
-                self.ancestors(bound, deepest, &inner, indent)
+                self.ancestors(bound, deepest(atom), inner, indent)
             }
             atom => self.atom(atom),
         }
     }
 
-    fn join(&self, parts: Vec<String>, op: &str, indent: usize) -> String {
-        format!("({})", parts.join(&format!("\n{}{op} ", pad(indent + 1))))
+    /// The arguments of an `or`. Tests that one set attribute contains a string, on one case,
+    /// become one test that it contains one of the strings, where the first of them stood: one
+    /// `EXISTS` and one parameter for the lot, as for the values of an attribute.
+    fn alternatives(&mut self, args: &[Cond], bound: u32, indent: usize) -> Vec<(String, usize)> {
+        let bound_here = |up: u32| bound == ALL_BOUND || up <= bound;
+        let mut sets: HashMap<(u32, u32), Vec<String>> = HashMap::new();
+        for a in args {
+            if let Cond::Contains { up, attr, value } = a {
+                if bound_here(*up) {
+                    sets.entry((*up, *attr)).or_default().push(value.clone());
+                }
+            }
+        }
+        let mut parts = Vec::with_capacity(args.len());
+        for a in args {
+            match a {
+                Cond::Contains { up, attr, .. } if bound_here(*up) => {
+                    // The first of a set takes the whole set; the others were written with it.
+                    if let Some(values) = sets.remove(&(*up, *attr)) {
+                        parts.push(self.attr_test(*up, *attr, &values));
+                    }
+                }
+                a => parts.push(self.cond(a, bound, indent + 1)),
+            }
+        }
+        parts
     }
 
-    fn atom(&mut self, c: &Cond) -> String {
+    /// `(a OP b OP …)`, each part on a line of its own; more than [`FAN_OUT`] parts are first
+    /// put in groups (recursively), so the depth grows with the logarithm of their number.
+    fn join(&self, parts: Vec<(String, usize)>, op: &str, indent: usize) -> (String, usize) {
+        let sep = format!("\n{}{op} ", pad(indent + 1));
+        let mut parts = parts;
+        while parts.len() > FAN_OUT {
+            let size = parts.len().div_ceil(FAN_OUT);
+            let mut grouped = Vec::with_capacity(FAN_OUT);
+            let mut rest = parts.into_iter().peekable();
+            while rest.peek().is_some() {
+                let group: Vec<(String, usize)> = rest.by_ref().take(size).collect();
+                grouped.push(chain(group, &sep));
+            }
+            parts = grouped;
+        }
+        chain(parts, &sep)
+    }
+
+    /// Is the set attribute `attr` of the case `up` steps above holding one of `values`?
+    fn attr_test(&mut self, up: u32, attr: u32, values: &[String]) -> (String, usize) {
+        let name = self.param(&attr_name(self.policy, attr));
+        let (v, depth) = self.one_of("x.value", values);
+        (
+            format!(
+                "EXISTS (SELECT 1 FROM resource_attrs x WHERE x.resource_id = {}.id AND x.name = {name} AND {v})",
+                alias(up)
+            ),
+            depth + 4,
+        )
+    }
+
+    fn atom(&mut self, c: &Cond) -> (String, usize) {
         let p = self.policy.ir();
         match c {
-            Cond::True => "TRUE".into(),
-            Cond::False => "FALSE".into(),
+            Cond::True => ("TRUE".into(), 1),
+            Cond::False => ("FALSE".into(), 1),
             Cond::Kind(ks) => {
                 let names: Vec<String> = ks.iter().map(|k| p.kinds[k.idx()].name.clone()).collect();
                 self.one_of("r.kind", &names)
@@ -266,36 +396,26 @@ impl Writer<'_> {
                 let ct = &p.casetypes[*casetype as usize];
                 let t = self.param(&ct.name);
                 match states {
-                    None => format!("{a}.case_type = {t}"),
+                    None => (format!("{a}.case_type = {t}"), 2),
                     Some(s) => {
                         let names: Vec<String> = s
                             .iter()
                             .map(|s| ct.states[*s as usize].name.clone())
                             .collect();
-                        let st = self.one_of(&format!("{a}.state"), &names);
-                        format!("({a}.case_type = {t} AND {st})")
+                        let (st, depth) = self.one_of(&format!("{a}.state"), &names);
+                        (format!("({a}.case_type = {t} AND {st})"), depth + 2)
                     }
                 }
             }
             Cond::Attr { up, attr, values } => {
-                let name = self.param(&attr_name(self.policy, *attr));
                 let texts: Vec<String> = values
                     .iter()
                     .map(|l| lit_text(self.policy, *attr, l))
                     .collect();
-                let v = self.one_of("x.value", &texts);
-                format!(
-                    "EXISTS (SELECT 1 FROM resource_attrs x WHERE x.resource_id = {}.id AND x.name = {name} AND {v})",
-                    alias(*up)
-                )
+                self.attr_test(*up, *attr, &texts)
             }
             Cond::Contains { up, attr, value } => {
-                let name = self.param(&attr_name(self.policy, *attr));
-                let v = self.param(value);
-                format!(
-                    "EXISTS (SELECT 1 FROM resource_attrs x WHERE x.resource_id = {}.id AND x.name = {name} AND x.value = {v})",
-                    alias(*up)
-                )
+                self.attr_test(*up, *attr, std::slice::from_ref(value))
             }
             Cond::Holds { up, relations } => {
                 let user = self.param(self.principal);
@@ -303,15 +423,18 @@ impl Writer<'_> {
                     .iter()
                     .map(|r| p.relations[*r as usize].name.clone())
                     .collect();
-                let rel = self.one_of("x.relation", &names);
-                format!(
-                    "EXISTS (SELECT 1 FROM case_relations x WHERE x.case_id = {}.id AND x.user_id = {user} AND {rel})",
-                    alias(*up)
+                let (rel, depth) = self.one_of("x.relation", &names);
+                (
+                    format!(
+                        "EXISTS (SELECT 1 FROM case_relations x WHERE x.case_id = {}.id AND x.user_id = {user} AND {rel})",
+                        alias(*up)
+                    ),
+                    depth + 4,
                 )
             }
             Cond::CodeMet { up, class } => {
                 let class = self.param(class.name());
-                let held = match &self.codes_sql {
+                let (held, depth) = match &self.codes_sql {
                     Some(s) => s.clone(),
                     None => {
                         let codes = self.codes;
@@ -321,21 +444,32 @@ impl Writer<'_> {
                     }
                 };
                 // No level of the resource's own code (of this class) lacks a held code.
-                format!(
-                    "NOT EXISTS (SELECT 1 FROM access_codes x WHERE x.resource_id = {}.id AND x.class = {class} AND NOT EXISTS (SELECT 1 FROM access_codes y WHERE y.resource_id = x.resource_id AND y.class = x.class AND y.level = x.level AND {held}))",
-                    alias(*up)
+                (
+                    format!(
+                        "NOT EXISTS (SELECT 1 FROM access_codes x WHERE x.resource_id = {}.id AND x.class = {class} AND NOT EXISTS (SELECT 1 FROM access_codes y WHERE y.resource_id = x.resource_id AND y.class = x.class AND y.level = x.level AND {held}))",
+                        alias(*up)
+                    ),
+                    depth + 10,
                 )
             }
             Cond::Inherits { up, class } => match class {
-                Class::Read => format!("{}.inherit_read", alias(*up)),
-                Class::Write => format!("{}.inherit_write", alias(*up)),
+                Class::Read => (format!("{}.inherit_read", alias(*up)), 1),
+                Class::Write => (format!("{}.inherit_write", alias(*up)), 1),
             },
             Cond::Not(_) | Cond::And(_) | Cond::Or(_) => {
                 // INVARIANT: `cond` handles the connectives before calling `atom`.
-                "FALSE".into()
+                ("FALSE".into(), 1)
             }
         }
     }
+}
+
+/// Parts joined by `sep`, in parentheses; the depth of `a OP b OP c` as
+/// SQLite parses it, one level per operator, is at most the deepest part plus the count.
+fn chain(parts: Vec<(String, usize)>, sep: &str) -> (String, usize) {
+    let depth = parts.iter().map(|p| p.1).max().unwrap_or(0) + parts.len();
+    let texts: Vec<String> = parts.into_iter().map(|p| p.0).collect();
+    (format!("({})", texts.join(sep)), depth)
 }
 
 // ---- the rows of the layout -------------------------------------------------------------------
@@ -487,11 +621,13 @@ mod tests {
             principal: "u",
         };
         let values = ["Clerks", "T5\0x", "T7", "T8\0"].map(String::from);
-        let sql = w.one_of("c.code", &values);
+        let (sql, depth) = w.one_of("c.code", &values);
         assert_eq!(
             sql,
             "(c.code IN (SELECT value FROM json_each(?1)) OR c.code = ?2 OR c.code = ?3)"
         );
+        // The deepest of the three, the `IN`, and one level for each of them.
+        assert_eq!(depth, 4 + 3);
         assert_eq!(
             w.params,
             [
