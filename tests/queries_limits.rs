@@ -61,7 +61,11 @@ fn agree(policy: &Policy, entities: &Entities, action: &str) -> usize {
         assert_eq!(db::sqlite_ids(&sqlite, &filter), listed, "{user}: SQLite");
         if let Some(client) = pg.as_mut() {
             let filter = q.filter(user, action, None, Dialect::Postgres).unwrap();
-            assert_eq!(db::postgres_ids(client, &filter), listed, "{user}: PostgreSQL");
+            assert_eq!(
+                db::postgres_ids(client, &filter),
+                listed,
+                "{user}: PostgreSQL"
+            );
         }
         allowed += listed.len();
     }

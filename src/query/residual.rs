@@ -397,7 +397,10 @@ impl Pe<'_> {
             }
             return Ok(());
         }
-        let all: Vec<KindId> = groups.iter().flat_map(|g| g.kinds.iter().copied()).collect();
+        let all: Vec<KindId> = groups
+            .iter()
+            .flat_map(|g| g.kinds.iter().copied())
+            .collect();
         let mut with_allow = Vec::new();
         let mut any = Vec::new();
         for g in groups {
@@ -521,6 +524,8 @@ impl Pe<'_> {
     /// relations, or one of their groups that grants one of the roles is in scope. Each group
     /// is looked at once, however many of the roles it grants.
     fn any(&self, subjects: &Bits, anchor: Option<u32>) -> Result<Cond, QueryError> {
+        #[cfg(test)]
+        tests::count(&tests::SUBJECT_TESTS);
         let policy = self.policy;
         let user = &self.entities.users[self.principal as usize];
         self.spend(user.groups.len())?;
@@ -686,7 +691,10 @@ impl StateGroups {
 /// per group (without states when the group has them all), or, when every state of every case
 /// type has the same condition, that condition alone.
 fn by_state(d: u32, per_type: Vec<(u32, usize, Vec<(Cond, Vec<u32>)>)>) -> Cond {
-    let uniform = per_type.first().and_then(|(_, _, g)| g.first()).map(|x| &x.0);
+    let uniform = per_type
+        .first()
+        .and_then(|(_, _, g)| g.first())
+        .map(|x| &x.0);
     if let Some(c) = uniform.filter(|c| {
         per_type
             .iter()
@@ -745,6 +753,8 @@ fn code_chain(policy: &CompiledPolicy, chain: &[KindId], class: Class, i: usize)
 /// arguments, so nothing is visited twice, and its arguments are merged by key and compared
 /// after sorting, never pair by pair. The cost is n log n in the size of the condition.
 pub fn simplify(c: Cond) -> Cond {
+    #[cfg(test)]
+    tests::count(&tests::SIMPLIFIED);
     match c {
         Cond::Not(x) => match simplify(*x) {
             Cond::True => Cond::False,
@@ -1208,5 +1218,137 @@ impl Serialize for ResidualJson<'_> {
             },
         )?;
         m.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The work partial evaluation does, counted: the calls of [`simplify`] (one per node of
+    //! the conditions it builds) and the subject conditions built ([`Pe::any`]). Each counter
+    //! panics past a cap, so a quadratic or exponential regression fails fast instead of hanging.
+
+    use crate::query::Query;
+    use crate::Policy;
+    use std::cell::Cell;
+    use std::thread::LocalKey;
+
+    thread_local! {
+        pub(super) static SIMPLIFIED: Cell<usize> = const { Cell::new(0) };
+        pub(super) static SUBJECT_TESTS: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// The most any counter may reach in one test.
+    const CAP: usize = 1_000_000;
+
+    pub(super) fn count(counter: &'static LocalKey<Cell<usize>>) {
+        counter.with(|n| {
+            n.set(n.get() + 1);
+            assert!(
+                n.get() <= CAP,
+                "more than {CAP} steps of partial evaluation"
+            );
+        });
+    }
+
+    fn reset() {
+        SIMPLIFIED.with(|n| n.set(0));
+        SUBJECT_TESTS.with(|n| n.set(0));
+    }
+
+    fn read(counter: &'static LocalKey<Cell<usize>>) -> usize {
+        counter.with(Cell::get)
+    }
+
+    /// A chain of kinds as deep as the checker allows, each inheriting its parent's read code:
+    /// the effective code nests two levels per kind. Simplifying used to re-simplify every
+    /// argument after merging, twice per level, so the work doubled with each level (a chain of
+    /// 12 took 26 s, one of 14 took 563 s, one of 32 would never finish).
+    #[test]
+    fn a_chain_of_inheriting_kinds_is_simplified_once_per_node() {
+        let depth = crate::limits::MAX_KIND_DEPTH - 1;
+        let mut text = String::from(
+            "role R;\naction view;\ncodes { read: view; }\ngroup G { grants R; }\ncase Case { allow R: view; }\ncasetype T { states S; initial S; }\n",
+        );
+        let mut parent = "Case".to_string();
+        for i in 0..depth {
+            text.push_str(&format!(
+                "resource K{i} under {parent} {{ inherit read; allow R: view; }}\n"
+            ));
+            parent = format!("K{i}");
+        }
+        let policy = Policy::from_source("deep.casepol", &text).unwrap_or_else(|e| panic!("{e}"));
+        let entities = policy
+            .load_entities(r#"{"users": [{"id": "u", "groups": ["G"]}], "resources": []}"#)
+            .unwrap();
+        reset();
+        let residual = Query::new(&policy, &entities)
+            .residual("u", "view", None)
+            .unwrap();
+        // Kind `K{i}` reads the codes of its i + 2 resources, in at most 6 conditions each (the
+        // code met, `not inherits`, and the connectives around them).
+        let nodes: usize = (1..=depth + 1).map(|n| 6 * n).sum();
+        assert!(
+            residual.cond().size() <= nodes,
+            "{}",
+            residual.cond().size()
+        );
+        let simplified = read(&SIMPLIFIED);
+        assert!(
+            simplified <= 4 * nodes,
+            "{simplified} calls of simplify for about {nodes} conditions"
+        );
+    }
+
+    /// 2,000 kinds that differ and a case type of 2,000 states that differ (as in
+    /// tests/common/residual_world.rs, which tests/queries_limits.rs runs on SQLite): the
+    /// subject conditions are built once per kind and once per different state, not once per
+    /// (kind, state) as they were (4,000,000 of them).
+    #[test]
+    fn kinds_and_states_are_evaluated_apart() {
+        let (kinds, states) = (2_000, 2_000);
+        let rels: Vec<String> = (0..100).map(|r| format!("r{r}")).collect();
+        let mut text = format!(
+            "role R;\naction view;\ngroup G {{ grants R; }}\ncase Case {{ relation {}; }}\n",
+            rels.join(", ")
+        );
+        for k in 0..kinds {
+            text.push_str(&format!(
+                "resource K{k} under Case {{ allow r{}: view; deny r{}: view; }}\n",
+                k % 100,
+                k / 100
+            ));
+        }
+        let names: Vec<String> = (0..states).map(|s| format!("S{s}")).collect();
+        text.push_str(&format!(
+            "casetype T {{ states {}; initial S0;\n",
+            names.join(", ")
+        ));
+        for (s, name) in names.iter().enumerate() {
+            text.push_str(&format!(
+                "allow r{}: view in {name}; deny r{}: view in {name};\n",
+                s % 100,
+                s / 100 + 50
+            ));
+        }
+        text.push_str("allow R: view; }\n");
+        let policy = Policy::from_source("scale.casepol", &text).unwrap_or_else(|e| panic!("{e}"));
+        let entities = policy
+            .load_entities(r#"{"users": [{"id": "ann", "groups": ["G"]}], "resources": []}"#)
+            .unwrap();
+        reset();
+        let residual = Query::new(&policy, &entities)
+            .residual("ann", "view", None)
+            .unwrap();
+        let tests = read(&SUBJECT_TESTS);
+        assert!(
+            tests <= 4 * (kinds + states),
+            "{tests} subject conditions for {kinds} kinds and {states} states"
+        );
+        let simplified = read(&SIMPLIFIED);
+        let size = residual.cond().size();
+        assert!(
+            size <= 20 * (kinds + states) && simplified <= 100 * (kinds + states),
+            "a residual of size {size}, {simplified} calls of simplify"
+        );
     }
 }

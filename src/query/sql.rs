@@ -13,9 +13,9 @@ use super::residual::{attr_name, lit_text, Class, Cond, Residual};
 use super::{printable, residual_of, same_policy, QueryError, QueryErrorKind};
 use crate::check::thousands;
 use crate::compile::CompiledPolicy;
-use crate::limits::{MAX_POSTGRES_PARAMS, MAX_SQLITE_PARAMS, MAX_SQL_DEPTH};
 use crate::entities::{AttrValue, Entities};
 use crate::ir::Type;
+use crate::limits::{MAX_POSTGRES_PARAMS, MAX_SQLITE_PARAMS, MAX_SQL_DEPTH};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -98,14 +98,12 @@ pub fn compile(
         )
     };
     if depth > MAX_SQL_DEPTH {
-        return Err(too_large(
-            format!(
-                "the SQL for {} would nest {} levels deep, more than the limit of {}",
-                question(),
-                thousands(depth),
-                thousands(MAX_SQL_DEPTH)
-            ),
-        ));
+        return Err(too_large(format!(
+            "the SQL for {} would nest {} levels deep, more than the limit of {}",
+            question(),
+            thousands(depth),
+            thousands(MAX_SQL_DEPTH)
+        )));
     }
     let (limit, database) = match dialect {
         Dialect::Postgres => (MAX_POSTGRES_PARAMS, "PostgreSQL"),
@@ -248,7 +246,13 @@ impl Writer<'_> {
     }
 
     /// Binds ancestors `bound + 1 ..= to` of the resource and tests `inner` on them.
-    fn ancestors(&self, bound: u32, to: u32, inner: (String, usize), indent: usize) -> (String, usize) {
+    fn ancestors(
+        &self,
+        bound: u32,
+        to: u32,
+        inner: (String, usize),
+        indent: usize,
+    ) -> (String, usize) {
         let mut from = format!("resources {}", alias(bound + 1));
         for k in bound + 2..=to {
             from.push_str(&format!(

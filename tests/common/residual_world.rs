@@ -27,7 +27,12 @@ pub fn policy(kinds: usize, states: usize, classes: usize) -> String {
         .unwrap();
     }
     let names: Vec<String> = (0..states).map(|s| format!("S{s}")).collect();
-    writeln!(p, "casetype T {{\n  states {};\n  initial S0;", names.join(", ")).unwrap();
+    writeln!(
+        p,
+        "casetype T {{\n  states {};\n  initial S0;",
+        names.join(", ")
+    )
+    .unwrap();
     let even: Vec<&str> = names.iter().step_by(2).map(String::as_str).collect();
     if !even.is_empty() {
         writeln!(p, "  allow Clerk: view in {};", even.join(", ")).unwrap();
@@ -55,7 +60,9 @@ pub fn policy(kinds: usize, states: usize, classes: usize) -> String {
 /// the first, middle and last few kinds.
 pub fn entities(kinds: usize, states: usize) -> String {
     let mut resources = Vec::new();
-    let some_states: Vec<usize> = (0..states.min(6)).chain(states.saturating_sub(3)..states).collect();
+    let some_states: Vec<usize> = (0..states.min(6))
+        .chain(states.saturating_sub(3)..states)
+        .collect();
     let some_kinds: Vec<usize> = (0..kinds.min(4))
         .chain([kinds / 2, kinds / 2 + 1])
         .chain(kinds.saturating_sub(3)..kinds)
