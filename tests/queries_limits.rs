@@ -8,10 +8,13 @@ mod db;
 #[path = "common/residual_world.rs"]
 mod residual_world;
 
+use casepol::diagnostic::Sources;
+use casepol::limits::MAX_SQL_DEPTH;
 use casepol::query::sql::{self, Dialect};
 use casepol::query::Query;
 use casepol::{Entities, Policy, Request};
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
 fn load(text: &str, entities: &str) -> (Policy, Entities) {
     let policy =
@@ -58,6 +61,7 @@ fn agree(policy: &Policy, entities: &Entities, action: &str) -> usize {
         let listed = q.list(user, action, None, None).unwrap().ids();
         assert_eq!(listed, checked, "{user}: list and check");
         let filter = q.filter(user, action, None, Dialect::Sqlite).unwrap();
+        prepares_within_its_depth(&sqlite, &filter);
         assert_eq!(db::sqlite_ids(&sqlite, &filter), listed, "{user}: SQLite");
         if let Some(client) = pg.as_mut() {
             let filter = q.filter(user, action, None, Dialect::Postgres).unwrap();
@@ -75,6 +79,90 @@ fn agree(policy: &Policy, entities: &Entities, action: &str) -> usize {
             .unwrap();
     }
     allowed
+}
+
+/// Prepares the filter's query with SQLite's limit on expression depth set to the depth the
+/// filter reports, so SQLite fails if it counts deeper than that bound; then puts the default
+/// limit back.
+fn prepares_within_its_depth(db: &rusqlite::Connection, filter: &sql::Filter) {
+    assert!(filter.depth <= MAX_SQL_DEPTH, "{}", filter.depth);
+    let set = |n: usize| {
+        // SAFETY: the handle is the open connection's own, used on this thread while `db` lives,
+        // and sqlite3_limit only reads and sets one of its limits.
+        unsafe {
+            rusqlite::ffi::sqlite3_limit(
+                db.handle(),
+                rusqlite::ffi::SQLITE_LIMIT_EXPR_DEPTH,
+                i32::try_from(n).unwrap(),
+            )
+        }
+    };
+    let default = set(filter.depth);
+    let prepared = db.prepare(&filter.select()).map(|_| ());
+    set(default as usize);
+    if let Err(e) = prepared {
+        panic!("SQLite counts deeper than the bound {}: {e}", filter.depth);
+    }
+}
+
+/// The depth a filter reports bounds SQLite's own count, for every question on every shipped
+/// example and on the query test policy (their statements only need the layout to prepare).
+#[test]
+fn the_depth_of_every_filter_bounds_sqlites_count() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root.join("policies"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.push(root.join("tests/data/queries"));
+    let db = db::sqlite(&sql::Tables::default());
+    let mut asked = 0;
+    for dir in dirs {
+        let (policy, entities) = load_dir(&dir);
+        let q = Query::new(&policy, &entities);
+        let mut modules: Vec<Option<&str>> = vec![None];
+        modules.extend(
+            policy
+                .compiled()
+                .ir()
+                .modules
+                .iter()
+                .map(|m| Some(m.name.as_str())),
+        );
+        for user in entities.user_ids() {
+            for action in &policy.compiled().ir().actions {
+                for &module in &modules {
+                    let filter = q
+                        .filter(user, &action.name, module, Dialect::Sqlite)
+                        .unwrap();
+                    prepares_within_its_depth(&db, &filter);
+                    asked += 1;
+                }
+            }
+        }
+    }
+    assert!(asked > 500, "{asked}");
+}
+
+fn load_dir(dir: &Path) -> (Policy, Entities) {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "casepol"))
+        .collect();
+    files.sort();
+    let mut sources = Sources::new();
+    for f in files {
+        sources.add(
+            f.display().to_string(),
+            std::fs::read_to_string(&f).unwrap(),
+        );
+    }
+    let policy = Policy::from_sources(sources).unwrap_or_else(|e| panic!("{}", e.render()));
+    let text = std::fs::read_to_string(dir.join("entities.json")).unwrap();
+    let entities = policy.load_entities(&text).unwrap();
+    (policy, entities)
 }
 
 /// 2,000 kinds that differ and a case type of 2,000 states (a 130 KB policy). The residual used
@@ -139,4 +227,53 @@ fn a_scope_filter_of_1100_conditions_runs_on_sqlite() {
     let (policy, entities) = load(&text, entities);
     // ann: every case (a region equal to r5, or not); bob: c1 and c3.
     assert_eq!(agree(&policy, &entities, "view"), 3 + 2);
+}
+
+/// A chain of kinds as deep as the checker allows, each inheriting read and write codes from
+/// its parent: its residual used to take time exponential in the depth (a chain of 14 took
+/// 563 s), and its statement joins 32 ancestors. Resources at every depth, some with codes the
+/// user holds and some not, some not inheriting, get the rows `list` gives.
+#[test]
+fn a_chain_of_inheriting_kinds_as_deep_as_allowed_runs_on_sqlite() {
+    let depth = casepol::limits::MAX_KIND_DEPTH - 1;
+    let mut text = String::from(
+        "role R;\naction view, edit;\ncodes { read: view; write: edit; }\ngroup G { grants R; }\ncase Case { allow R: view, edit; }\ncasetype T { states S; initial S; }\n",
+    );
+    let mut parent = "Case".to_string();
+    for i in 0..depth {
+        writeln!(
+            text,
+            "resource K{i} under {parent} {{ inherit read, write; allow R: view, edit; }}"
+        )
+        .unwrap();
+        parent = format!("K{i}");
+    }
+    let mut resources = vec![
+        r#"{"id": "c", "kind": "Case", "type": "T", "state": "S", "read": "A", "write": "B"}"#
+            .to_string(),
+    ];
+    let mut parent = "c".to_string();
+    for i in 0..depth {
+        let extra = match i % 5 {
+            0 => r#", "read": "A|B""#,
+            1 => r#", "write": "B""#,
+            3 if i > 20 => r#", "inherit_read": false"#,
+            _ => "",
+        };
+        resources.push(format!(
+            r#"{{"id": "k{i}", "kind": "K{i}", "parent": "{parent}"{extra}}}"#
+        ));
+        parent = format!("k{i}");
+    }
+    let entities = format!(
+        r#"{{"users": [{{"id": "ann", "groups": ["G"], "terms": ["A"]}}, {{"id": "bob", "groups": ["G"], "terms": ["B"]}}], "resources": [{}]}}"#,
+        resources.join(",\n")
+    );
+    let (policy, entities) = load(&text, &entities);
+    // ann holds A, so reads everything but edits nothing (the case's write code is B); bob
+    // edits everything, and reads from `k23` down, the first kind that stops inheriting the
+    // case's read code A.
+    let read = agree(&policy, &entities, "view");
+    let edited = agree(&policy, &entities, "edit");
+    assert_eq!((read, edited), ((depth + 1) + (depth - 23), depth + 1));
 }

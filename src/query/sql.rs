@@ -90,6 +90,9 @@ pub fn compile(
         principal: residual.principal(),
     };
     let (where_clause, depth) = w.cond(residual.cond(), 0, 0);
+    // The statement's own `WHERE` is resolved like a subquery's; its column and its `ORDER BY`,
+    // `r.id`, are of height 2.
+    let depth = Depth::subquery(depth, 0).nested.max(2);
     let question = || {
         format!(
             "`{}` to `{}`",
@@ -140,8 +143,50 @@ fn too_large(message: String) -> QueryError {
 /// The most conditions written in one `AND` or `OR` chain; longer ones are split into groups.
 pub const FAN_OUT: usize = 16;
 
-/// Binding ancestors adds an `EXISTS`, its `WHERE` and one `AND` around the condition.
-const ANCESTORS_DEPTH: usize = 4;
+/// A bound of how deep a piece of SQL nests, as SQLite counts it. SQLite refuses a statement
+/// when either count passes its limit on expression depth (1,000 by default):
+///
+/// - `height`: the height of the expression tree. A parameter is 1, a column `x.a` 2, `x.a = ?1`
+///   3; `a AND b AND c`, parsed as
+///   `(a AND b) AND c`, is one more than its highest part for each operator; `NOT` adds one;
+///   `EXISTS (…)` and `x IN (…)` add one to the height of the subquery's `WHERE`.
+/// - `nested`: while it resolves names, SQLite adds the height of each subquery's `WHERE` to a
+///   running count as it enters the subquery (after adding one `AND` for each `JOIN … ON`,
+///   whose condition it moves into the `WHERE`). So this is the most that the subqueries inside
+///   the piece add, along any path into them.
+///
+/// The statement's count is the height of its `WHERE` plus what its subqueries add: at most
+/// [`MAX_SQL_DEPTH`], and tests/queries_limits.rs checks on every statement of the test worlds
+/// that SQLite prepares it with its limit set to exactly that.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Depth {
+    height: usize,
+    nested: usize,
+}
+
+impl Depth {
+    fn leaf(height: usize) -> Depth {
+        Depth { height, nested: 0 }
+    }
+
+    /// An operator (`EXISTS`, `IN`) of height `above` over a subquery whose `WHERE` is `w`.
+    fn subquery(w: Depth, above: usize) -> Depth {
+        Depth {
+            height: w.height + above,
+            nested: w.height + w.nested,
+        }
+    }
+
+    fn not(self) -> Depth {
+        Depth {
+            height: self.height + 1,
+            ..self
+        }
+    }
+}
+
+/// Some SQL and how deep it nests.
+type Piece = (String, Depth);
 
 /// A bound of `bound` that stands for "every ancestor the condition reads is bound already".
 const ALL_BOUND: u32 = u32::MAX;
@@ -152,7 +197,7 @@ struct Writer<'a> {
     params: Vec<Param>,
     index: HashMap<Param, usize>,
     codes: &'a [String],
-    codes_sql: Option<(String, usize)>,
+    codes_sql: Option<Piece>,
     principal: &'a str,
 }
 
@@ -208,14 +253,14 @@ impl Writer<'_> {
 
     /// `col = $1` for one value; for several, one parameter holding them all: `col = ANY($1)`
     /// (PostgreSQL, a `text[]`) or `col IN (SELECT value FROM json_each(?1))` (SQLite, a JSON
-    /// array), so a set of any size costs one parameter. With its nesting depth.
-    fn one_of(&mut self, column: &str, values: &[String]) -> (String, usize) {
+    /// array), so a set of any size costs one parameter.
+    fn one_of(&mut self, column: &str, values: &[String]) -> Piece {
         match (values, self.dialect) {
-            ([], _) => ("FALSE".into(), 1),
-            ([one], _) => (format!("{column} = {}", self.param(one)), 2),
+            ([], _) => ("FALSE".into(), Depth::leaf(1)),
+            ([one], _) => (format!("{column} = {}", self.param(one)), Depth::leaf(3)),
             (_, Dialect::Postgres) => {
                 let p = self.bind(Param::Array(values.to_vec()));
-                (format!("{column} = ANY({p})"), 3)
+                (format!("{column} = ANY({p})"), Depth::leaf(4))
             }
             (_, Dialect::Sqlite) => {
                 // Some SQLite versions (3.40, for one) cut a JSON string at an escaped U+0000, so
@@ -226,16 +271,24 @@ impl Writer<'_> {
                 let mut alts = Vec::new();
                 match whole.as_slice() {
                     [] => {}
-                    [one] => alts.push((format!("{column} = {}", self.param(one)), 2)),
+                    [one] => alts.push((format!("{column} = {}", self.param(one)), Depth::leaf(3))),
                     _ => {
                         // Serialising strings cannot fail; were it to, the set would match nothing.
                         let json = serde_json::to_string(&whole).unwrap_or_else(|_| "[]".into());
                         let p = self.bind(Param::Text(json));
-                        alts.push((format!("{column} IN (SELECT value FROM json_each({p}))"), 4));
+                        // One above the column; the subquery has no `WHERE`, and its column and
+                        // the function's argument are resolved as expressions of height 1.
+                        alts.push((
+                            format!("{column} IN (SELECT value FROM json_each({p}))"),
+                            Depth {
+                                height: 3,
+                                nested: 1,
+                            },
+                        ));
                     }
                 }
                 for v in cut {
-                    alts.push((format!("{column} = {}", self.param(v)), 2));
+                    alts.push((format!("{column} = {}", self.param(v)), Depth::leaf(3)));
                 }
                 match alts.len() {
                     1 => alts.pop().unwrap_or_default(),
@@ -246,13 +299,7 @@ impl Writer<'_> {
     }
 
     /// Binds ancestors `bound + 1 ..= to` of the resource and tests `inner` on them.
-    fn ancestors(
-        &self,
-        bound: u32,
-        to: u32,
-        inner: (String, usize),
-        indent: usize,
-    ) -> (String, usize) {
+    fn ancestors(&self, bound: u32, to: u32, inner: Piece, indent: usize) -> Piece {
         let mut from = format!("resources {}", alias(bound + 1));
         for k in bound + 2..=to {
             from.push_str(&format!(
@@ -269,12 +316,15 @@ impl Writer<'_> {
             alias(bound),
             inner.0
         );
-        (text, inner.1 + ANCESTORS_DEPTH)
+        // `link AND inner`, then one `AND` for each join's condition.
+        let (_, mut w) = chain(vec![(String::new(), Depth::leaf(3)), inner], "");
+        w.height += (to - bound - 1) as usize;
+        (text, Depth::subquery(w, 1))
     }
 
-    /// The SQL for `c` and a bound of its nesting depth, for a resource whose ancestors up to
-    /// `bound` are bound to aliases ([`ALL_BOUND`]: all that `c` reads).
-    fn cond(&mut self, c: &Cond, bound: u32, indent: usize) -> (String, usize) {
+    /// The SQL for `c`, for a resource whose ancestors up to `bound` are bound to aliases
+    /// ([`ALL_BOUND`]: all that `c` reads).
+    fn cond(&mut self, c: &Cond, bound: u32, indent: usize) -> Piece {
         // Past the first binding every ancestor is bound, so the depth read is not looked for
         // again: each node is visited a bounded number of times.
         let deepest = |c: &Cond| match bound {
@@ -288,7 +338,7 @@ impl Writer<'_> {
                 let to = deepest(c);
                 let (kinds, rest): (Vec<&Cond>, Vec<&Cond>) =
                     args.iter().partition(|a| matches!(a, Cond::Kind(_)));
-                let mut parts: Vec<(String, usize)> = kinds
+                let mut parts: Vec<Piece> = kinds
                     .iter()
                     .map(|k| self.cond(k, bound, indent + 1))
                     .collect();
@@ -313,7 +363,7 @@ impl Writer<'_> {
             }
             Cond::Not(x) => {
                 let (text, depth) = self.cond(x, bound, indent);
-                (format!("NOT {text}"), depth + 1)
+                (format!("NOT {text}"), depth.not())
             }
             atom if deepest(atom) > bound => {
                 let inner = self.atom(atom);
@@ -326,7 +376,7 @@ impl Writer<'_> {
     /// The arguments of an `or`. Tests that one set attribute contains a string, on one case,
     /// become one test that it contains one of the strings, where the first of them stood: one
     /// `EXISTS` and one parameter for the lot, as for the values of an attribute.
-    fn alternatives(&mut self, args: &[Cond], bound: u32, indent: usize) -> Vec<(String, usize)> {
+    fn alternatives(&mut self, args: &[Cond], bound: u32, indent: usize) -> Vec<Piece> {
         let bound_here = |up: u32| bound == ALL_BOUND || up <= bound;
         let mut sets: HashMap<(u32, u32), Vec<String>> = HashMap::new();
         for a in args {
@@ -353,7 +403,7 @@ impl Writer<'_> {
 
     /// `(a OP b OP …)`, each part on a line of its own; more than [`FAN_OUT`] parts are first
     /// put in groups (recursively), so the depth grows with the logarithm of their number.
-    fn join(&self, parts: Vec<(String, usize)>, op: &str, indent: usize) -> (String, usize) {
+    fn join(&self, parts: Vec<Piece>, op: &str, indent: usize) -> Piece {
         let sep = format!("\n{}{op} ", pad(indent + 1));
         let mut parts = parts;
         while parts.len() > FAN_OUT {
@@ -361,7 +411,7 @@ impl Writer<'_> {
             let mut grouped = Vec::with_capacity(FAN_OUT);
             let mut rest = parts.into_iter().peekable();
             while rest.peek().is_some() {
-                let group: Vec<(String, usize)> = rest.by_ref().take(size).collect();
+                let group: Vec<Piece> = rest.by_ref().take(size).collect();
                 grouped.push(chain(group, &sep));
             }
             parts = grouped;
@@ -369,24 +419,24 @@ impl Writer<'_> {
         chain(parts, &sep)
     }
 
-    /// Is the set attribute `attr` of the case `up` steps above holding one of `values`?
-    fn attr_test(&mut self, up: u32, attr: u32, values: &[String]) -> (String, usize) {
+    /// Is the attribute `attr` of the case `up` steps above one of `values` (for a set
+    /// attribute, does it hold one of them)?
+    fn attr_test(&mut self, up: u32, attr: u32, values: &[String]) -> Piece {
         let name = self.param(&attr_name(self.policy, attr));
-        let (v, depth) = self.one_of("x.value", values);
-        (
-            format!(
-                "EXISTS (SELECT 1 FROM resource_attrs x WHERE x.resource_id = {}.id AND x.name = {name} AND {v})",
-                alias(up)
-            ),
-            depth + 4,
-        )
+        let v = self.one_of("x.value", values);
+        let text = format!(
+            "EXISTS (SELECT 1 FROM resource_attrs x WHERE x.resource_id = {}.id AND x.name = {name} AND {})",
+            alias(up),
+            v.0
+        );
+        (text, Depth::subquery(and_of_tests(2, v.1), 1))
     }
 
-    fn atom(&mut self, c: &Cond) -> (String, usize) {
+    fn atom(&mut self, c: &Cond) -> Piece {
         let p = self.policy.ir();
         match c {
-            Cond::True => ("TRUE".into(), 1),
-            Cond::False => ("FALSE".into(), 1),
+            Cond::True => ("TRUE".into(), Depth::leaf(1)),
+            Cond::False => ("FALSE".into(), Depth::leaf(1)),
             Cond::Kind(ks) => {
                 let names: Vec<String> = ks.iter().map(|k| p.kinds[k.idx()].name.clone()).collect();
                 self.one_of("r.kind", &names)
@@ -400,14 +450,17 @@ impl Writer<'_> {
                 let ct = &p.casetypes[*casetype as usize];
                 let t = self.param(&ct.name);
                 match states {
-                    None => (format!("{a}.case_type = {t}"), 2),
+                    None => (format!("{a}.case_type = {t}"), Depth::leaf(3)),
                     Some(s) => {
                         let names: Vec<String> = s
                             .iter()
                             .map(|s| ct.states[*s as usize].name.clone())
                             .collect();
                         let (st, depth) = self.one_of(&format!("{a}.state"), &names);
-                        (format!("({a}.case_type = {t} AND {st})"), depth + 2)
+                        (
+                            format!("({a}.case_type = {t} AND {st})"),
+                            and_of_tests(1, depth),
+                        )
                     }
                 }
             }
@@ -433,7 +486,7 @@ impl Writer<'_> {
                         "EXISTS (SELECT 1 FROM case_relations x WHERE x.case_id = {}.id AND x.user_id = {user} AND {rel})",
                         alias(*up)
                     ),
-                    depth + 4,
+                    Depth::subquery(and_of_tests(2, depth), 1),
                 )
             }
             Cond::CodeMet { up, class } => {
@@ -448,32 +501,44 @@ impl Writer<'_> {
                     }
                 };
                 // No level of the resource's own code (of this class) lacks a held code.
+                let lacking = Depth::subquery(and_of_tests(3, depth), 1).not();
                 (
                     format!(
                         "NOT EXISTS (SELECT 1 FROM access_codes x WHERE x.resource_id = {}.id AND x.class = {class} AND NOT EXISTS (SELECT 1 FROM access_codes y WHERE y.resource_id = x.resource_id AND y.class = x.class AND y.level = x.level AND {held}))",
                         alias(*up)
                     ),
-                    depth + 10,
+                    Depth::subquery(and_of_tests(2, lacking), 1).not(),
                 )
             }
             Cond::Inherits { up, class } => match class {
-                Class::Read => (format!("{}.inherit_read", alias(*up)), 1),
-                Class::Write => (format!("{}.inherit_write", alias(*up)), 1),
+                Class::Read => (format!("{}.inherit_read", alias(*up)), Depth::leaf(2)),
+                Class::Write => (format!("{}.inherit_write", alias(*up)), Depth::leaf(2)),
             },
             Cond::Not(_) | Cond::And(_) | Cond::Or(_) => {
                 // INVARIANT: `cond` handles the connectives before calling `atom`.
-                ("FALSE".into(), 1)
+                ("FALSE".into(), Depth::leaf(1))
             }
         }
     }
 }
 
-/// Parts joined by `sep`, in parentheses; the depth of `a OP b OP c` as
-/// SQLite parses it, one level per operator, is at most the deepest part plus the count.
-fn chain(parts: Vec<(String, usize)>, sep: &str) -> (String, usize) {
-    let depth = parts.iter().map(|p| p.1).max().unwrap_or(0) + parts.len();
+/// Parts joined by `sep`, in parentheses; as SQLite parses `a OP b OP c`, one level per
+/// operator, the height is at most the highest part's plus the number of parts.
+fn chain(parts: Vec<Piece>, sep: &str) -> Piece {
+    let depth = Depth {
+        height: parts.iter().map(|p| p.1.height).max().unwrap_or(0) + parts.len(),
+        nested: parts.iter().map(|p| p.1.nested).max().unwrap_or(0),
+    };
     let texts: Vec<String> = parts.into_iter().map(|p| p.0).collect();
     (format!("({})", texts.join(sep)), depth)
+}
+
+/// The depth of `t1 AND … AND tn AND last`: `n` comparisons of a column (height 3: `x.a` is
+/// already 2), then `last`.
+fn and_of_tests(n: usize, last: Depth) -> Depth {
+    let mut parts = vec![(String::new(), Depth::leaf(3)); n];
+    parts.push((String::new(), last));
+    chain(parts, "").1
 }
 
 // ---- the rows of the layout -------------------------------------------------------------------
@@ -625,13 +690,11 @@ mod tests {
             principal: "u",
         };
         let values = ["Clerks", "T5\0x", "T7", "T8\0"].map(String::from);
-        let (sql, depth) = w.one_of("c.code", &values);
+        let (sql, _) = w.one_of("c.code", &values);
         assert_eq!(
             sql,
             "(c.code IN (SELECT value FROM json_each(?1)) OR c.code = ?2 OR c.code = ?3)"
         );
-        // The deepest of the three, the `IN`, and one level for each of them.
-        assert_eq!(depth, 4 + 3);
         assert_eq!(
             w.params,
             [
