@@ -991,3 +991,117 @@ fn attrs_object_too_large() {
     );
     insta::assert_snapshot!(entity_errors(&policy, &json));
 }
+
+/// A policy whose residual for one question passes `MAX_RESIDUAL_SIZE`: 2,000 states with rules
+/// of their own, each allowing the role of a group whose scope filter has 2,100 conditions, so
+/// each state's condition repeats the filter. `filter` says so and exits 2; smaller questions
+/// on the same policy still get their answer.
+#[test]
+fn residual_over_the_limit() {
+    let states: Vec<String> = (0..2_000).map(|s| format!("S{s}")).collect();
+    let rels: Vec<String> = (0..200).map(|r| format!("r{r}")).collect();
+    let mut text = format!(
+        "role R;\naction view, list;\ncase Case {{ attr region: string; relation {}; }}\n",
+        rels.join(", ")
+    );
+    text.push_str("group F {\n  grants R;\n  scope filter {\n");
+    for i in 0..2_100 {
+        writeln!(text, "    region != \"x{i}\";").unwrap();
+    }
+    text.push_str("  }\n}\n");
+    writeln!(
+        text,
+        "casetype T {{\n  states {};\n  initial S0;\n  allow R: view;\n  allow R: list in S0;",
+        states.join(", ")
+    )
+    .unwrap();
+    for (s, name) in states.iter().enumerate() {
+        writeln!(text, "  allow r{}: view in {name};", s % 100).unwrap();
+        writeln!(text, "  deny r{}: view in {name};", 100 + s / 100).unwrap();
+    }
+    text.push_str("}\n");
+    let dir = scratch("residual-size");
+    let policy_path = dir.join("wide.casepol");
+    let entities_path = dir.join("entities.json");
+    std::fs::write(&policy_path, &text).unwrap();
+    std::fs::write(
+        &entities_path,
+        r#"{"users": [{"id": "ann", "groups": ["F"]}], "resources": []}"#,
+    )
+    .unwrap();
+    let (p, e) = (
+        policy_path.to_str().unwrap(),
+        entities_path.to_str().unwrap(),
+    );
+    let run = expect(
+        &[
+            "filter",
+            p,
+            "--entities",
+            e,
+            "--principal",
+            "ann",
+            "--action",
+            "view",
+            "--dialect",
+            "sqlite",
+        ],
+        ERROR,
+    );
+    assert_eq!(run.stdout, "");
+    insta::assert_snapshot!(run.stderr);
+    // `list` allows in one state only: its residual is small.
+    let run = expect(
+        &[
+            "filter",
+            p,
+            "--entities",
+            e,
+            "--principal",
+            "ann",
+            "--action",
+            "list",
+            "--dialect",
+            "sqlite",
+        ],
+        OK,
+    );
+    assert!(run.stdout.contains("r.state = ?"), "{}", run.stdout);
+}
+
+/// 40,000 kinds that differ: the statement binds one parameter per kind, more than the 32,766
+/// SQLite accepts, and fewer than PostgreSQL's 65,535. For SQLite the question is an error that
+/// says so; for PostgreSQL it is a statement.
+#[test]
+fn sql_parameters_over_the_limit() {
+    let rels: Vec<String> = (0..200).map(|r| format!("r{r}")).collect();
+    let mut text = format!(
+        "role R;\naction view;\ncase Case {{ relation {}; }}\ncasetype T {{ states S; initial S; }}\n",
+        rels.join(", ")
+    );
+    for k in 0..40_000 {
+        writeln!(
+            text,
+            "resource K{k} under Case {{ allow r{}: view; deny r{}: view; }}",
+            k % 200,
+            (k / 200 + 1) % 200
+        )
+        .unwrap();
+    }
+    let policy = Policy::from_source("kinds.casepol", &text).unwrap_or_else(|e| panic!("{e}"));
+    let entities = policy
+        .load_entities(r#"{"users": [{"id": "ann"}], "resources": []}"#)
+        .unwrap();
+    let q = casepol::query::Query::new(&policy, &entities);
+    let sqlite = casepol::query::sql::Dialect::Sqlite;
+    let err = q.filter("ann", "view", None, sqlite).unwrap_err();
+    assert_eq!(err.kind, casepol::query::QueryErrorKind::TooLarge);
+    insta::assert_snapshot!(err.to_string());
+    let postgres = casepol::query::sql::Dialect::Postgres;
+    let filter = q.filter("ann", "view", None, postgres).unwrap();
+    assert!(
+        filter.params.len() > MAX_SQLITE_PARAMS && filter.params.len() <= MAX_POSTGRES_PARAMS,
+        "{}",
+        filter.params.len()
+    );
+}

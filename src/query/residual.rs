@@ -9,7 +9,7 @@
 //! one attribute merged, and the states of a case type that share a condition collapsed into one
 //! `case` test.
 
-use super::{residual_of, same_policy, QueryError, QueryErrorKind};
+use super::{printable, residual_of, same_policy, QueryError, QueryErrorKind};
 use crate::bits::Bits;
 use crate::check::thousands;
 use crate::compile::{CScope, CompiledPolicy, Insn, Masks};
@@ -164,6 +164,12 @@ impl Residual {
     pub(crate) fn policy_stamp(&self) -> u64 {
         self.policy
     }
+
+    /// The same question with another condition, for tests of what consumes residuals.
+    #[cfg(test)]
+    pub(crate) fn with_cond(self, cond: Cond) -> Residual {
+        Residual { cond, ..self }
+    }
 }
 
 fn and(v: Vec<Cond>) -> Cond {
@@ -282,13 +288,13 @@ impl Pe<'_> {
         Err(QueryError {
             kind: QueryErrorKind::TooLarge,
             message: format!(
-                "the condition for `{}` to `{}` is too large: it passes the limit of {} conditions",
-                self.entities.user_id(self.principal),
-                p.actions[self.action as usize].name,
+                "the condition for `{}` to `{}` has more than {} terms, the limit for one question",
+                printable(self.entities.user_id(self.principal)),
+                printable(&p.actions[self.action as usize].name),
                 thousands(MAX_RESIDUAL_SIZE)
             ),
             help: Some(
-                "`casepol list` answers the same question in memory; a condition this large comes from many kinds, states or scope filters with different rules for this user"
+                "`casepol list` answers the same question in memory; a condition this large comes from many kinds, states or scope filters whose rules differ for this user"
                     .into(),
             ),
         })

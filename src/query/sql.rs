@@ -134,7 +134,7 @@ fn too_large(message: String) -> QueryError {
         kind: QueryErrorKind::TooLarge,
         message,
         help: Some(
-            "`casepol list` answers the same question in memory; a statement this large comes from many kinds, states or scope filters with different rules for this user"
+            "`casepol list` answers the same question in memory; a statement this large comes from many kinds, states or scope filters whose rules differ for this user"
                 .into(),
         ),
     }
@@ -407,11 +407,10 @@ impl Writer<'_> {
         let sep = format!("\n{}{op} ", pad(indent + 1));
         let mut parts = parts;
         while parts.len() > FAN_OUT {
-            let size = parts.len().div_ceil(FAN_OUT);
-            let mut grouped = Vec::with_capacity(FAN_OUT);
+            let mut grouped = Vec::with_capacity(parts.len().div_ceil(FAN_OUT));
             let mut rest = parts.into_iter().peekable();
             while rest.peek().is_some() {
-                let group: Vec<Piece> = rest.by_ref().take(size).collect();
+                let group: Vec<Piece> = rest.by_ref().take(FAN_OUT).collect();
                 grouped.push(chain(group, &sep));
             }
             parts = grouped;
@@ -672,6 +671,48 @@ pub fn tables(policy: &CompiledPolicy, entities: &Entities) -> Result<Tables, Qu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::query::Query;
+
+    /// No residual partial evaluation builds nests deeper than about 330 (a chain of 32
+    /// inheriting kinds), but should one reach the limit, the statement is an error, never SQL
+    /// that SQLite would refuse.
+    #[test]
+    fn a_statement_deeper_than_the_limit_is_an_error() {
+        let policy = crate::Policy::from_source(
+            "p.casepol",
+            "role R; action view; group G { grants R; } case Case { attr a: string; allow R: view; } casetype T { states S; initial S; }",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let entities = policy
+            .load_entities(r#"{"users": [{"id": "u", "groups": ["G"]}], "resources": []}"#)
+            .unwrap();
+        let residual = Query::new(&policy, &entities)
+            .residual("u", "view", None)
+            .unwrap();
+        let attr = |v: &str| Cond::Attr {
+            up: 0,
+            attr: 0,
+            values: vec![super::super::residual::Lit::Str(v.into())],
+        };
+        let mut deep = attr("x");
+        for i in 0..400 {
+            deep = Cond::Not(Box::new(Cond::And(vec![attr(&i.to_string()), deep])));
+        }
+        let err = match compile(
+            policy.compiled(),
+            &residual.with_cond(deep),
+            Dialect::Sqlite,
+        ) {
+            Ok(f) => panic!("a statement {} deep", f.depth),
+            Err(e) => e,
+        };
+        assert_eq!(err.kind, QueryErrorKind::TooLarge);
+        assert!(
+            err.message
+                .contains("levels deep, more than the limit of 1,000"),
+            "{err}"
+        );
+    }
 
     /// Some SQLite versions (3.40, for one) cut a JSON string at an escaped U+0000, so
     /// `"T5\u0000x"` inside the JSON array would match the code `T5`. Entities refuse such codes
