@@ -51,6 +51,10 @@ pub const MAX_SQLITE_PARAMS: usize = 32_766;
 /// The most parameters a PostgreSQL statement of `filter` binds: the wire protocol counts them
 /// in 16 bits.
 pub const MAX_POSTGRES_PARAMS: usize = 65_535;
+/// The most subqueries (`EXISTS`, `IN (SELECT …)`) in one `filter` statement. PostgreSQL plans
+/// each apart, at about 100 KB of memory each: 2,000 kinds that differ make 4,000 and about
+/// 400 MB, and 40,000 made it ask for more than 20 GB.
+pub const MAX_SQL_SUBQUERIES: usize = 10_000;
 
 /// The largest policy made of several files (a directory), in bytes of all its files together.
 pub const MAX_POLICY_BYTES: usize = 64 * 1024 * 1024;

@@ -28,15 +28,16 @@ fn load(text: &str, entities: &str) -> (Policy, Entities) {
 /// For every user, asking for `action`: the residual evaluated on each resource is the VM's
 /// decision, and the rows SQLite selects are the resources `list` gives, which are those
 /// `check` allows (and the same rows from PostgreSQL, when `CASEPOL_PG_URL` is set). Returns
-/// how many resources were allowed in all.
-fn agree(policy: &Policy, entities: &Entities, action: &str) -> usize {
+/// how many resources were allowed in all. `schema` names the PostgreSQL schema the rows go in,
+/// one per test, since tests run at the same time.
+fn agree(policy: &Policy, entities: &Entities, action: &str, schema: &str) -> usize {
     let q = Query::new(policy, entities);
     let tables = sql::tables(policy.compiled(), entities).unwrap();
     let sqlite = db::sqlite(&tables);
     let mut pg = std::env::var("CASEPOL_PG_URL").ok().map(|url| {
         let mut client = postgres::Client::connect(&url, postgres::NoTls)
             .unwrap_or_else(|e| panic!("cannot connect to CASEPOL_PG_URL: {e}"));
-        db::postgres(&mut client, "casepol_scale", &tables);
+        db::postgres(&mut client, schema, &tables);
         client
     });
     let mut allowed = 0;
@@ -75,7 +76,7 @@ fn agree(policy: &Policy, entities: &Entities, action: &str) -> usize {
     }
     if let Some(mut client) = pg {
         client
-            .batch_execute("DROP SCHEMA casepol_scale CASCADE")
+            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
             .unwrap();
     }
     allowed
@@ -192,7 +193,7 @@ fn kinds_and_states_that_differ_cost_their_sum_not_their_product() {
         text.len()
     );
     // Some resources are allowed and some are not, so the rows compared say something.
-    let allowed = agree(&policy, &entities, "view");
+    let allowed = agree(&policy, &entities, "view", "casepol_scale_kinds");
     assert!(
         allowed > 0 && allowed < entities.resource_ids().count(),
         "{allowed} allowed"
@@ -226,7 +227,10 @@ fn a_scope_filter_of_1100_conditions_runs_on_sqlite() {
         ]}"#;
     let (policy, entities) = load(&text, entities);
     // ann: every case (a region equal to r5, or not); bob: c1 and c3.
-    assert_eq!(agree(&policy, &entities, "view"), 3 + 2);
+    assert_eq!(
+        agree(&policy, &entities, "view", "casepol_scale_filter"),
+        3 + 2
+    );
 }
 
 /// A chain of kinds as deep as the checker allows, each inheriting read and write codes from
@@ -273,7 +277,7 @@ fn a_chain_of_inheriting_kinds_as_deep_as_allowed_runs_on_sqlite() {
     // ann holds A, so reads everything but edits nothing (the case's write code is B); bob
     // edits everything, and reads from `k23` down, the first kind that stops inheriting the
     // case's read code A.
-    let read = agree(&policy, &entities, "view");
-    let edited = agree(&policy, &entities, "edit");
+    let read = agree(&policy, &entities, "view", "casepol_scale_chain");
+    let edited = agree(&policy, &entities, "edit", "casepol_scale_chain");
     assert_eq!((read, edited), ((depth + 1) + (depth - 23), depth + 1));
 }

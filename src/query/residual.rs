@@ -262,8 +262,8 @@ struct KindGroup {
     kinds: Vec<KindId>,
 }
 
-/// Below this size, the condition on the case's type and state is copied into each group of
-/// kinds; above it, it is written once for all of them (see [`Pe::anchored`]).
+/// Below this size in all, the condition on the case's type and state is copied into each group
+/// of kinds; above it, it is written once for all of them (see [`Pe::anchored`]).
 const COPY_STATES_BELOW: usize = 64;
 
 struct Pe<'a> {
@@ -370,11 +370,12 @@ impl Pe<'_> {
     /// `allow`, the condition is `cond and mode and ((allow and every) or allowed)`, where
     /// `every` says that the case's type and state let the principal in and no rule of the state
     /// denies, and `allowed` says that besides, a rule of the state allows. Both depend on `d`
-    /// only, so they are computed once; when they are small or there is one group, each group
-    /// gets a copy, and otherwise the groups share one:
-    /// `kind in all and mode and ((any group's (kind and cond and allow) and every) or (any
-    /// group's (kind and cond) and allowed))`, so the size is the kinds plus the states, never
-    /// their product.
+    /// only, so they are computed once. With one group, or copies that stay small, each group
+    /// gets its own copy; otherwise the groups share one, as
+    /// `kind in all and mode and (any group's (kind and cond)) and ((any group's (kind and
+    /// allow) and every) or allowed)`: the kinds are disjoint, so a resource meets the `cond`
+    /// and `allow` of its own kind's group only. Each group's parts are written once and the
+    /// states once, so the size is the kinds plus the states, never their product.
     fn anchored(
         &self,
         d: u32,
@@ -391,7 +392,8 @@ impl Pe<'_> {
             parts.extend(rest);
             and(parts)
         };
-        if groups.len() == 1 || every.size() + allowed.size() < COPY_STATES_BELOW {
+        let copies = groups.len() * (every.size() + allowed.size());
+        if groups.len() == 1 || copies < COPY_STATES_BELOW {
             for g in groups {
                 let states = match g.allow {
                     Cond::True => every.clone(),
@@ -407,22 +409,18 @@ impl Pe<'_> {
             .iter()
             .flat_map(|g| g.kinds.iter().copied())
             .collect();
-        let mut with_allow = Vec::new();
-        let mut any = Vec::new();
+        let mut conds = Vec::new();
+        let mut allows = Vec::new();
         for g in groups {
             if g.allow != Cond::False {
-                with_allow.push(and(vec![
-                    Cond::Kind(g.kinds.clone()),
-                    g.cond.clone(),
-                    g.allow,
-                ]));
+                allows.push(and(vec![Cond::Kind(g.kinds.clone()), g.allow]));
             }
-            any.push(and(vec![Cond::Kind(g.kinds), g.cond]));
+            conds.push(and(vec![Cond::Kind(g.kinds), g.cond]));
         }
-        let b = self.simplified(body(vec![or(vec![
-            and(vec![or(with_allow), every]),
-            and(vec![or(any), allowed]),
-        ])]))?;
+        let b = self.simplified(body(vec![
+            or(conds),
+            or(vec![and(vec![or(allows), every]), allowed]),
+        ]))?;
         branches.add(all, b);
         Ok(())
     }

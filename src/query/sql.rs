@@ -15,7 +15,7 @@ use crate::check::thousands;
 use crate::compile::CompiledPolicy;
 use crate::entities::{AttrValue, Entities};
 use crate::ir::Type;
-use crate::limits::{MAX_POSTGRES_PARAMS, MAX_SQLITE_PARAMS, MAX_SQL_DEPTH};
+use crate::limits::{MAX_POSTGRES_PARAMS, MAX_SQLITE_PARAMS, MAX_SQL_DEPTH, MAX_SQL_SUBQUERIES};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -72,8 +72,9 @@ impl Filter {
 /// an `and` or `or` of more than [`FAN_OUT`] conditions is written as a tree of groups of at
 /// most that many, so that SQLite, which nests `a OR b OR c` one level per operator, sees a
 /// depth that grows with the logarithm of the count; and a statement deeper than
-/// [`MAX_SQL_DEPTH`] or with more parameters than the dialect takes ([`MAX_SQLITE_PARAMS`],
-/// [`MAX_POSTGRES_PARAMS`]) is the error `TooLarge`, never a statement the database would refuse.
+/// [`MAX_SQL_DEPTH`], with more parameters than the dialect takes ([`MAX_SQLITE_PARAMS`],
+/// [`MAX_POSTGRES_PARAMS`]) or with more than [`MAX_SQL_SUBQUERIES`] subqueries is the error
+/// `TooLarge`, never a statement the database would refuse or could not afford to plan.
 pub fn compile(
     policy: &CompiledPolicy,
     residual: &Residual,
@@ -118,6 +119,16 @@ pub fn compile(
             question(),
             thousands(w.params.len()),
             thousands(limit)
+        )));
+    }
+    // Values are parameters, so every `SELECT` in the text is one the writer put there.
+    let subqueries = where_clause.matches("SELECT").count();
+    if subqueries > MAX_SQL_SUBQUERIES {
+        return Err(too_large(format!(
+            "the SQL for {} would hold {} subqueries, more than the limit of {}",
+            question(),
+            thousands(subqueries),
+            thousands(MAX_SQL_SUBQUERIES)
         )));
     }
     Ok(Filter {
