@@ -415,8 +415,6 @@ struct Cx<'a> {
     region: Vec<Region>,
     /// By rule index: whether the rule takes part in the data layer in some situation.
     live: Vec<bool>,
-    /// Per case type, per state: reachable from the initial state.
-    reachable: Vec<Vec<bool>>,
 }
 
 /// Source order: by file, then position.
@@ -550,7 +548,6 @@ impl<'a> Cx<'a> {
         let live = (0..p.rules.len())
             .map(|i| !subj[i].is_empty() && !acts[i].is_empty() && region[i] != Region::Empty)
             .collect();
-        let reachable = p.casetypes.iter().map(reachable).collect();
         Cx {
             p,
             budget,
@@ -560,7 +557,6 @@ impl<'a> Cx<'a> {
             acts,
             region,
             live,
-            reachable,
         }
     }
 
@@ -1053,7 +1049,7 @@ impl<'a> Cx<'a> {
     /// CP0206: a reachable state that is not final and that no transition leaves. (An
     /// unreachable one is CP0201 already.)
     fn dead_ends(&self, out: &mut Vec<Diagnostic>) {
-        for (t, ct) in self.p.casetypes.iter().enumerate() {
+        for ct in &self.p.casetypes {
             let mut settled = vec![false; ct.states.len()];
             for s in ct
                 .finals
@@ -1065,7 +1061,7 @@ impl<'a> Cx<'a> {
                 }
             }
             for (i, s) in ct.states.iter().enumerate() {
-                if !self.reachable[t][i] || settled[i] {
+                if !ct.reachable[i] || settled[i] {
                     continue;
                 }
                 out.push(
@@ -1089,7 +1085,7 @@ impl<'a> Cx<'a> {
 
     /// CP0207: a table with no row for a reachable state of its case type.
     fn missing_rows(&self, out: &mut Vec<Diagnostic>) {
-        for (t, ct) in self.p.casetypes.iter().enumerate() {
+        for ct in &self.p.casetypes {
             for table in &ct.tables {
                 let mut has_row = vec![false; ct.states.len()];
                 for r in &table.rows {
@@ -1101,7 +1097,7 @@ impl<'a> Cx<'a> {
                     .states
                     .iter()
                     .enumerate()
-                    .filter(|(i, _)| self.reachable[t][*i] && !has_row[*i])
+                    .filter(|(i, _)| ct.reachable[*i] && !has_row[*i])
                     .map(|(_, s)| s.name.as_str())
                     .collect();
                 let Some(first) = missing.first() else {
@@ -1416,34 +1412,6 @@ fn listed(items: &[&str]) -> String {
     }
     let quoted: Vec<String> = items[..SHOWN].iter().map(|s| format!("`{s}`")).collect();
     format!("{} and {} more", quoted.join(", "), items.len() - SHOWN)
-}
-
-/// The states a chain of transitions reaches from the initial state.
-fn reachable(ct: &CaseTypeDef) -> Vec<bool> {
-    let mut reached = vec![false; ct.states.len()];
-    if ct.states.is_empty() {
-        return reached;
-    }
-    let mut next: Vec<Vec<StateId>> = vec![Vec::new(); ct.states.len()];
-    for t in &ct.transitions {
-        for f in &t.from {
-            if let Some(n) = next.get_mut(f.idx()) {
-                n.push(t.to);
-            }
-        }
-    }
-    let mut stack = vec![ct.initial];
-    while let Some(s) = stack.pop() {
-        if s.idx() >= reached.len() || std::mem::replace(&mut reached[s.idx()], true) {
-            continue;
-        }
-        for &to in &next[s.idx()] {
-            if to.idx() < reached.len() && !reached[to.idx()] {
-                stack.push(to);
-            }
-        }
-    }
-    reached
 }
 
 #[cfg(test)]

@@ -130,6 +130,7 @@ impl Checker {
             module_grants: Vec::new(),
             uses_modules: !c.module_grants.is_empty(),
             tables: Vec::new(),
+            reachable: Vec::new(),
         });
         if states.named.is_empty() {
             self.error(
@@ -269,8 +270,9 @@ impl Checker {
         def.finals = finals;
         def.transitions = transitions;
         def.module_grants = module_grants;
-        if let (Some(init), true) = (initial, transitions_ok) {
-            self.reachability(ct, init, p);
+        def.reachable = reachable(def);
+        if let (Some(_), true) = (initial, transitions_ok) {
+            self.unreachable(&p.casetypes[ct.idx()]);
         }
     }
 
@@ -439,29 +441,11 @@ impl Checker {
         }
     }
 
-    fn reachability(&mut self, ct: CaseTypeId, init: StateId, p: &Policy) {
-        let def = &p.casetypes[ct.idx()];
-        // The states each state leads to: built once, so the search is linear.
-        let mut next: Vec<Vec<StateId>> = vec![Vec::new(); def.states.len()];
-        for t in &def.transitions {
-            for f in &t.from {
-                next[f.idx()].push(t.to);
-            }
-        }
-        let mut reached = vec![false; def.states.len()];
-        let mut queue = VecDeque::from([init]);
-        while let Some(s) = queue.pop_front() {
-            if std::mem::replace(&mut reached[s.idx()], true) {
-                continue;
-            }
-            for &to in &next[s.idx()] {
-                if !reached[to.idx()] {
-                    queue.push_back(to);
-                }
-            }
-        }
+    /// CP0201 for each state of a case type that no chain of transitions reaches.
+    fn unreachable(&mut self, def: &CaseTypeDef) {
+        let init = def.initial;
         for (i, s) in def.states.iter().enumerate() {
-            if !reached[i] {
+            if !def.reachable[i] {
                 self.diags.push(
                     Diagnostic::new(
                         Code::UnreachableState,
@@ -490,4 +474,31 @@ impl Checker {
 pub(super) struct States {
     named: Vec<Named>,
     index: HashMap<String, u32>,
+}
+
+/// Per state of a case type, whether a chain of transitions leads to it from the initial state:
+/// the states each state leads to are listed once, so the search is linear.
+fn reachable(def: &CaseTypeDef) -> Vec<bool> {
+    let mut reached = vec![false; def.states.len()];
+    if def.states.is_empty() {
+        return reached;
+    }
+    let mut next: Vec<Vec<StateId>> = vec![Vec::new(); def.states.len()];
+    for t in &def.transitions {
+        for f in &t.from {
+            next[f.idx()].push(t.to);
+        }
+    }
+    let mut queue = VecDeque::from([def.initial]);
+    while let Some(s) = queue.pop_front() {
+        if std::mem::replace(&mut reached[s.idx()], true) {
+            continue;
+        }
+        for &to in &next[s.idx()] {
+            if !reached[to.idx()] {
+                queue.push_back(to);
+            }
+        }
+    }
+    reached
 }
