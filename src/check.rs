@@ -23,6 +23,7 @@ mod types;
 
 use crate::ast::{self, Item};
 use crate::bits::Bits;
+use crate::diagnostic::words::{self, thousands};
 use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::ir::*;
 use crate::limits::{MAX_CHECK_ERRORS, MAX_TABLE_SLOTS, SUGGESTION_BUDGET};
@@ -232,17 +233,17 @@ impl Checker {
         self.errors < MAX_CHECK_ERRORS
     }
 
-    /// The candidate closest to `name`, if close enough to be a likely typo
-    /// ([`crate::diagnostic::suggest_within`]), within what is left of [`SUGGESTION_BUDGET`]:
+    /// "did you mean `x`?" for the candidate closest to `name`, if close enough to be a likely
+    /// typo ([`words::did_you_mean_within`]), within what is left of [`SUGGESTION_BUDGET`]:
     /// every suggestion of one check shares it, so a policy of many unknown names against many
     /// declarations costs no more than the budget.
-    fn suggest<'a>(
+    fn did_you_mean<'a>(
         &self,
         name: &str,
         candidates: impl IntoIterator<Item = &'a str>,
-    ) -> Option<&'a str> {
+    ) -> Option<String> {
         let mut left = self.suggestion_budget.get();
-        let found = crate::diagnostic::suggest_within(name, candidates, &mut left);
+        let found = words::did_you_mean_within(name, candidates, &mut left);
         self.suggestion_budget.set(left);
         found
     }
@@ -377,39 +378,6 @@ impl Checker {
     }
 }
 
-/// The most names a message lists; the rest are counted.
-const LISTED: usize = 10;
-
-fn backticked(items: &[String]) -> String {
-    listed(items.iter().map(String::as_str))
-}
-
-/// Names in backticks: `` `a`, `b` and `c` ``. Past [`LISTED`] names, the rest are counted
-/// (`` `a`, …, `j` and 5 more ``), so a message stays short however many there are.
-fn listed<'a>(items: impl ExactSizeIterator<Item = &'a str>) -> String {
-    let n = items.len();
-    let quoted: Vec<String> = items.take(LISTED).map(|s| format!("`{s}`")).collect();
-    match quoted.as_slice() {
-        [] => "nothing".into(),
-        [one] if n == 1 => one.clone(),
-        [init @ .., last] if n == quoted.len() => format!("{} and {}", init.join(", "), last),
-        shown => format!("{} and {} more", shown.join(", "), n - shown.len()),
-    }
-}
-
-/// A count with thousands separators: `4,000,000`.
-pub(crate) fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -420,13 +388,16 @@ mod tests {
     #[test]
     fn suggestions_spend_a_budget() {
         let cx = Checker::new();
-        assert_eq!(cx.suggest("veiw", ["view", "edit"]), Some("view"));
+        assert_eq!(
+            cx.did_you_mean("veiw", ["view", "edit"]).as_deref(),
+            Some("did you mean `view`?")
+        );
         // Two candidates looked at, each compared in a band of at most 3 cells a row, 4 rows.
         let spent = SUGGESTION_BUDGET - cx.suggestion_budget.get();
         assert!((2 + 4..=2 + 2 * 3 * 4).contains(&spent), "spent {spent}");
         let long = "x".repeat(200);
         let before = cx.suggestion_budget.get();
-        assert_eq!(cx.suggest("veiw", [long.as_str()]), None);
+        assert_eq!(cx.did_you_mean("veiw", [long.as_str()]), None);
         assert_eq!(
             before - cx.suggestion_budget.get(),
             1,
@@ -434,20 +405,7 @@ mod tests {
         );
 
         cx.suggestion_budget.set(0);
-        assert_eq!(cx.suggest("veiw", ["view"]), None, "nothing is left");
+        assert_eq!(cx.did_you_mean("veiw", ["view"]), None, "nothing is left");
         assert_eq!(cx.suggestion_budget.get(), 0);
-    }
-
-    #[test]
-    fn long_lists_are_shortened() {
-        let names: Vec<String> = (0..12).map(|i| format!("n{i}")).collect();
-        assert_eq!(backticked(&names[..1]), "`n0`");
-        assert_eq!(backticked(&names[..3]), "`n0`, `n1` and `n2`");
-        assert_eq!(
-            backticked(&names),
-            "`n0`, `n1`, `n2`, `n3`, `n4`, `n5`, `n6`, `n7`, `n8`, `n9` and 2 more"
-        );
-        assert_eq!(thousands(4_000_000), "4,000,000");
-        assert_eq!(thousands(999), "999");
     }
 }

@@ -25,7 +25,7 @@
 use crate::ast::Effect;
 use crate::bits::Bits;
 use crate::compile::subject_bit;
-use crate::diagnostic::{Code, Diagnostic, FileId, Span};
+use crate::diagnostic::{words, Code, Diagnostic, FileId, Span};
 use crate::ir::*;
 use crate::limits::MAX_LINT_COMPARISONS;
 use std::cell::Cell;
@@ -438,15 +438,6 @@ fn verb(e: Effect) -> &'static str {
     match e {
         Effect::Allow => "allows",
         Effect::Deny => "denies",
-    }
-}
-
-fn backticked<S: AsRef<str>>(items: &[S]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| format!("`{}`", s.as_ref())).collect();
-    match quoted.as_slice() {
-        [] => "nothing".into(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} and {}", init.join(", "), last),
     }
 }
 
@@ -1109,7 +1100,7 @@ impl<'a> Cx<'a> {
                     } else {
                         "states"
                     },
-                    listed(&missing),
+                    words::list(&missing),
                 );
                 let example = format!("{first}{}", " | .".repeat(table.columns));
                 out.push(
@@ -1213,14 +1204,14 @@ impl<'a> Cx<'a> {
                         "`{}` is inside `{}`: its members already have full access, so granting {} adds nothing",
                         sub.name,
                         def.name,
-                        backticked(names)
+                        words::list(names)
                     ),
                 );
             }
             out.push(d.with_help(format!(
                 "least privilege: allow `{}`'s roles only the actions they need, or take {} out of `{}`; keep full access to an administrator group without sub-groups that grant roles",
                 def.name,
-                listed(&subs),
+                words::list(&subs),
                 def.name
             )));
         }
@@ -1402,16 +1393,6 @@ fn has_anchor(p: &Policy, kind: KindId) -> bool {
 
 fn within(inner: Span, outer: Span) -> bool {
     inner.file == outer.file && inner.start >= outer.start && inner.end <= outer.end
-}
-
-/// Names in backticks, as [`backticked`]; past ten, the rest are counted.
-fn listed(items: &[&str]) -> String {
-    const SHOWN: usize = 10;
-    if items.len() <= SHOWN {
-        return backticked(items);
-    }
-    let quoted: Vec<String> = items[..SHOWN].iter().map(|s| format!("`{s}`")).collect();
-    format!("{} and {} more", quoted.join(", "), items.len() - SHOWN)
 }
 
 #[cfg(test)]

@@ -180,15 +180,6 @@ pub fn json_name<T: Serialize>(value: T) -> String {
         .unwrap_or_default()
 }
 
-fn backticked<S: AsRef<str>>(items: &[S]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| format!("`{}`", s.as_ref())).collect();
-    match quoted.as_slice() {
-        [] => "nothing".into(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} or {last}", init.join(", ")),
-    }
-}
-
 /// Collapses every run of whitespace to one space, so rule text matches however it is laid out.
 fn squash(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -235,8 +226,12 @@ mod tests {
             | RequestErrorKind::UnknownModule
             | RequestErrorKind::PermissionTakesNoResource => 5,
             // A test file cannot produce these: its requests are JSON objects, resolved
-            // against entities loaded for its policy.
-            RequestErrorKind::InvalidRequest | RequestErrorKind::MismatchedEntities => 0,
+            // against entities loaded for its policy; the others come only from queries.
+            RequestErrorKind::InvalidRequest
+            | RequestErrorKind::MismatchedEntities
+            | RequestErrorKind::NotAnAction
+            | RequestErrorKind::UnknownKind
+            | RequestErrorKind::MismatchedPolicy => 0,
         };
         assert!(LAYERS.iter().all(|l| layer(*l) == LAYERS.len()));
         assert!(REASONS.iter().all(|r| reason(*r) == REASONS.len()));

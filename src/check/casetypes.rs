@@ -2,9 +2,10 @@
 //! permission tables, and the modules whose grants they hold.
 
 use super::names::{ids, Sort};
-use super::{listed, Checker};
+use super::Checker;
 use crate::ast::{self, ActionRef, Effect, Ident, Item};
 use crate::bits::Bits;
+use crate::diagnostic::words;
 use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::ir::*;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -74,14 +75,15 @@ impl Checker {
             .and_then(|c| p.casetypes.get(c.idx()))
             .map(|c| c.name.as_str())
             .unwrap_or("");
-        let help = match self.suggest(&s.name, states.iter().map(|x| x.name.as_str())) {
-            Some(x) => format!("did you mean `{x}`?"),
-            None if states.is_empty() => "declare the states first: `states Start, Review;`".into(),
-            None => format!(
-                "the states are {}",
-                listed(states.iter().map(|x| x.name.as_str()))
-            ),
-        };
+        let help = self
+            .did_you_mean(&s.name, states.iter().map(|x| x.name.as_str()))
+            .unwrap_or_else(|| match states.is_empty() {
+                true => "declare the states first: `states Start, Review;`".into(),
+                false => format!(
+                    "the states are {}",
+                    words::list(states.iter().map(|x| x.name.as_str()))
+                ),
+            });
         let msg = if ct_name.is_empty() {
             format!("unknown state `{}`", s.name)
         } else {
@@ -308,7 +310,7 @@ impl Checker {
                 .with_help(format!(
                     "add it to the module's `actions` list, or grant it through a module that has it; `{}` offers {}",
                     module.name,
-                    listed(module.actions.iter().map(|x| p.actions[x.idx()].name.as_str()))
+                    words::list(module.actions.iter().map(|x| p.actions[x.idx()].name.as_str()))
                 )),
             );
         }

@@ -107,10 +107,11 @@ impl Checker {
     fn condition(&mut self, c: &ast::Condition, p: &Policy) -> Option<Cond> {
         let attrs = p.case_attrs();
         let Some(ai) = self.case_attr_index.get(&c.attr.name).map(|&i| i as usize) else {
-            let help = match self.suggest(&c.attr.name, attrs.iter().map(|a| a.name.as_str())) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => "filters test attributes declared on the `case` kind".to_string(),
-            };
+            let help = self
+                .did_you_mean(&c.attr.name, attrs.iter().map(|a| a.name.as_str()))
+                .unwrap_or_else(|| {
+                    "filters test attributes declared on the `case` kind".to_string()
+                });
             let kind = p
                 .case_kind
                 .map(|k| p.kinds[k.idx()].name.clone())

@@ -2,9 +2,10 @@
 //! access mode of the case kind, the user attributes, and the access-code classes of actions.
 
 use super::names::Sort;
-use super::{backticked, thousands, type_name, Checker};
+use super::{type_name, Checker};
 use crate::ast::{self, Item};
 use crate::bits::Bits;
+use crate::diagnostic::words::{self, thousands};
 use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::ir::*;
 use crate::limits::MAX_ATTRS;
@@ -76,10 +77,8 @@ impl Checker {
                             format!("unknown access-code class `{other}`"),
                         )
                         .with_help(
-                            match crate::diagnostic::suggest(other, ["read", "write"]) {
-                                Some(s) => format!("did you mean `{s}`?"),
-                                None => "the classes are `read` and `write`".into(),
-                            },
+                            self.did_you_mean(other, ["read", "write"])
+                                .unwrap_or_else(|| "the classes are `read` and `write`".into()),
                         ),
                     ),
                 }
@@ -164,7 +163,6 @@ impl Checker {
                     codes_seen = Some(span);
                     for c in classes {
                         let ids = self.action_refs(&c.actions, action_groups, None);
-                        let suggestion = self.suggest(&c.class.name, ["read", "write"]);
                         match c.class.name.as_str() {
                             "read" => ids.iter().for_each(|a| p.actions[a.idx()].read_code = true),
                             "write" => ids
@@ -176,10 +174,11 @@ impl Checker {
                                     c.class.span,
                                     format!("unknown access-code class `{other}`"),
                                 )
-                                .with_help(match suggestion {
-                                    Some(s) => format!("did you mean `{s}`?"),
-                                    None => "the classes are `read` and `write`".into(),
-                                }),
+                                .with_help(
+                                    self.did_you_mean(other, ["read", "write"]).unwrap_or_else(
+                                        || "the classes are `read` and `write`".into(),
+                                    ),
+                                ),
                             ),
                         }
                     }
@@ -264,10 +263,9 @@ impl Checker {
     fn mode(&mut self, m: &ast::ModeDecl, kind: &KindDef, p: &Policy) -> Option<ModeDef> {
         let Some(attr_idx) = kind.attrs.iter().position(|a| a.name == m.attr.name) else {
             let cands = kind.attrs.iter().map(|a| a.name.as_str());
-            let help = match self.suggest(&m.attr.name, cands) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => format!("declare it: `attr {}: AccessMode;` with `enum AccessMode {{ open, restricted }}`", m.attr.name),
-            };
+            let help = self.did_you_mean(&m.attr.name, cands).unwrap_or_else(|| {
+                format!("declare it: `attr {}: AccessMode;` with `enum AccessMode {{ open, restricted }}`", m.attr.name)
+            });
             self.error(
                 Diagnostic::new(
                     Code::Undefined,
@@ -300,16 +298,15 @@ impl Checker {
                 .get(&arm.variant.name)
                 .map(|&v| v as usize)
             else {
-                let help = match self
-                    .suggest(&arm.variant.name, def.variants.iter().map(String::as_str))
-                {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => format!(
-                        "the variants of `{}` are {}",
-                        def.name,
-                        backticked(&def.variants)
-                    ),
-                };
+                let help = self
+                    .did_you_mean(&arm.variant.name, def.variants.iter().map(String::as_str))
+                    .unwrap_or_else(|| {
+                        format!(
+                            "the variants of `{}` are {}",
+                            def.name,
+                            words::list(&def.variants)
+                        )
+                    });
                 self.error(
                     Diagnostic::new(
                         Code::Undefined,
@@ -357,7 +354,7 @@ impl Checker {
                     m.span,
                     format!(
                         "access mode does not say who may access {} cases",
-                        backticked(&missing)
+                        words::list(&missing)
                     ),
                 )
                 .with_label("every variant needs a line")

@@ -2,9 +2,10 @@
 //! action groups, permissions, access groups, enums, kinds, case types, modules), the first
 //! pass that declares them, and the lookups that report an unknown or misused name.
 
-use super::{backticked, Checker};
+use super::Checker;
 use crate::ast::{ActionRef, Ident, Item};
 use crate::bits::Bits;
+use crate::diagnostic::words;
 use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::ir::*;
 use crate::limits::{MAX_ACTIONS, MAX_PERMISSIONS, MAX_SUBJECTS};
@@ -43,9 +44,7 @@ pub(super) enum Sort {
 impl Sort {
     /// The word with its indefinite article: "an action", "a role".
     pub(super) fn article(self) -> String {
-        let w = self.word();
-        let an = w.starts_with(|c: char| "aeiou".contains(c));
-        format!("{} {w}", if an { "an" } else { "a" })
+        words::a(self.word())
     }
 
     pub(super) fn word(self) -> &'static str {
@@ -171,10 +170,9 @@ impl Checker {
             .iter()
             .flat_map(|s| self.names(*s).candidates())
             .chain(extra.iter().copied());
-        let help = match self.suggest(&id.name, candidates) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None => format!("declare it, e.g. `{}`", example_decl(wanted[0], &id.name)),
-        };
+        let help = self
+            .did_you_mean(&id.name, candidates)
+            .unwrap_or_else(|| format!("declare it, e.g. `{}`", example_decl(wanted[0], &id.name)));
         self.error(
             Diagnostic::new(
                 Code::Undefined,
@@ -199,7 +197,7 @@ impl Checker {
             }
             (Sort::Relation, Some(Sort::Role)) => "relations are held on a case, not granted; name a role here".into(),
             (Sort::ActionGroup, Some(Sort::Action)) => {
-                let members = self.group_members.get(name).map(|m| backticked(m)).unwrap_or_default();
+                let members = self.group_members.get(name).map(words::list).unwrap_or_default();
                 format!("`{name}` stands for several actions ({members}); name a single action here")
             }
             (_, Some(Sort::Relation)) => {
@@ -207,7 +205,7 @@ impl Checker {
                 if rels.is_empty() {
                     "declare relations in the `case` kind: `relation assignee;`".into()
                 } else {
-                    format!("the declared relations are {}", backticked(&rels))
+                    format!("the declared relations are {}", words::list(&rels))
                 }
             }
             _ => format!("use {} here", wanted.iter().map(|s| s.article()).collect::<Vec<_>>().join(" or ")),

@@ -2,9 +2,10 @@
 //! that every rule, table cell, transition and module grant expands to.
 
 use super::casetypes::States;
-use super::{thousands, Checker};
+use super::Checker;
 use crate::ast::{self, Item};
 use crate::bits::Bits;
+use crate::diagnostic::words::thousands;
 use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::ir::*;
 use crate::limits::MAX_RULE_ENTRIES;

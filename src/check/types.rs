@@ -2,8 +2,9 @@
 //! compared with an attribute in a filter.
 
 use super::names::Sort;
-use super::{backticked, Checker};
+use super::Checker;
 use crate::ast::{self, Item, LiteralKind, TypeExpr};
+use crate::diagnostic::words;
 use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::ir::*;
 use std::collections::HashMap;
@@ -82,10 +83,7 @@ impl Checker {
                         None
                     } else {
                         let cands = BUILTIN.iter().copied().chain(self.enums.candidates());
-                        let help = match self.suggest(name, cands) {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None => "the types are `string`, `bool`, `int`, `set<string>`, `ref Kind`, `ref User` and declared enums".into(),
-                        };
+                        let help = self.did_you_mean(name, cands).unwrap_or_else(|| "the types are `string`, `bool`, `int`, `set<string>`, `ref Kind`, `ref User` and declared enums".into());
                         self.error(
                             Diagnostic::new(
                                 Code::Undefined,
@@ -139,14 +137,15 @@ impl Checker {
                 match self.variant_index[e.idx()].get(n) {
                     Some(&i) => Value::Variant(i),
                     None => {
-                        let help = match self.suggest(n, def.variants.iter().map(String::as_str)) {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None => format!(
-                                "the variants of `{}` are {}",
-                                def.name,
-                                backticked(&def.variants)
-                            ),
-                        };
+                        let help = self
+                            .did_you_mean(n, def.variants.iter().map(String::as_str))
+                            .unwrap_or_else(|| {
+                                format!(
+                                    "the variants of `{}` are {}",
+                                    def.name,
+                                    words::list(&def.variants)
+                                )
+                            });
                         self.error(
                             Diagnostic::new(
                                 Code::Undefined,

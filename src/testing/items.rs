@@ -2,8 +2,8 @@
 //! module grants, access-mode lines), and the expected `rule` and `cell` of a test case
 //! resolved to them.
 
-use super::{backticked, squash, Located};
-use crate::diagnostic::{suggest, Code, Diagnostic, Span};
+use super::{squash, Located};
+use crate::diagnostic::{words, Code, Diagnostic, Span};
 use crate::ir::{RuleOrigin, RuleScope};
 use crate::reference::RuleRef;
 use crate::Policy;
@@ -173,10 +173,12 @@ pub(super) fn resolve_rule(items: &[Item], r: &Located) -> Result<Resolved, Diag
         .with_label("ambiguous")
         .with_help(format!(
             "quote more of the rule so that it names one: {}",
-            many.iter()
-                .map(|i| format!("`{}` ({}:{})", i.source, i.file, i.line))
-                .collect::<Vec<_>>()
-                .join(", ")
+            words::join(
+                many.iter()
+                    .map(|i| format!("`{}` ({}:{})", i.source, i.file, i.line)),
+                "or",
+                words::LISTED
+            )
         ))),
     }
 }
@@ -216,10 +218,13 @@ pub(super) fn resolve_cell(items: &[Item], c: &Located) -> Result<Resolved, Diag
         let mut all: Vec<String> = cells.iter().map(|i| names(i)[k].clone()).collect();
         all.sort();
         all.dedup();
-        let help = match suggest(value, all.iter().map(String::as_str)) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None => format!("the tables' {label}s with entries are {}", backticked(&all)),
-        };
+        let help =
+            words::did_you_mean(value, all.iter().map(String::as_str)).unwrap_or_else(|| {
+                format!(
+                    "the tables' {label}s with entries are {}",
+                    words::list(&all)
+                )
+            });
         Err(Diagnostic::new(
             Code::InvalidTest,
             c.span,
@@ -257,12 +262,7 @@ pub(super) fn resolve_cell(items: &[Item], c: &Located) -> Result<Resolved, Diag
         .with_label("ambiguous")
         .with_help(format!(
             "name the case type first: {}",
-            backticked(
-                &types
-                    .iter()
-                    .map(|t| format!("{t} / {state} / {subject}"))
-                    .collect::<Vec<_>>()
-            )
+            words::either(types.iter().map(|t| format!("{t} / {state} / {subject}")))
         )));
     }
     Ok(Resolved {

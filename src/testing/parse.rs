@@ -3,10 +3,10 @@
 
 use super::json::{self, Member, Node, Value};
 use super::{
-    backticked, json_name, layer_reasons, EntitiesSource, Expected, Located, Outcome, TestCase,
-    TestFile, ERROR_KINDS, LAYERS, REASONS,
+    json_name, layer_reasons, EntitiesSource, Expected, Located, Outcome, TestCase, TestFile,
+    ERROR_KINDS, LAYERS, REASONS,
 };
-use crate::diagnostic::{suggest, Code, Diagnostic, FileId, Sources, Span};
+use crate::diagnostic::{words, Code, Diagnostic, FileId, Sources, Span};
 use crate::json_pos;
 use crate::request::{Request, RequestErrorKind};
 use crate::vm::{Layer, Reason};
@@ -125,10 +125,8 @@ impl Parser<'_> {
                 .with_help("keep one of the two");
                 self.diags.push(d);
             } else if !allowed.contains(&m.key.as_str()) {
-                let help = match suggest(&m.key, allowed.iter().copied()) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("the keys of {what} are {}", backticked(allowed)),
-                };
+                let help = words::did_you_mean(&m.key, allowed.iter().copied())
+                    .unwrap_or_else(|| format!("the keys of {what} are {}", words::every(allowed)));
                 self.error(
                     self.key_span(m),
                     format!("unknown key `{}` in {what}", m.key),
@@ -249,10 +247,8 @@ impl Parser<'_> {
         match names.iter().position(|n| *n == s.text) {
             Some(i) => Some((choices[i], s.span)),
             None => {
-                let help = match suggest(&s.text, names.iter().map(String::as_str)) {
-                    Some(n) => format!("did you mean `{n}`?"),
-                    None => format!("`{key}` is one of {}", backticked(&names)),
-                };
+                let help = words::did_you_mean(&s.text, names.iter().map(String::as_str))
+                    .unwrap_or_else(|| format!("`{key}` is one of {}", words::one_of(&names)));
                 self.error(
                     s.span,
                     format!("`{key}` in {what} cannot be `{}`", s.text),
@@ -518,14 +514,15 @@ impl Parser<'_> {
                 self.error(
                     span,
                     format!(
-                        "{what} expects `{o}`, but reason `{}` is never an {o}",
-                        json_name(r)
+                        "{what} expects `{o}`, but reason `{}` is never {}",
+                        json_name(r),
+                        words::a(o)
                     ),
                     "contradicts `expect`",
                     Some(format!(
                         "the reasons of {o} are {}",
-                        backticked(
-                            &REASONS
+                        words::every(
+                            REASONS
                                 .iter()
                                 .filter(|r| fits(**r))
                                 .map(|r| json_name(*r))
@@ -546,14 +543,16 @@ impl Parser<'_> {
                 self.error(
                     span,
                     format!(
-                        "{what} expects `{o}`, but layer `{}` never decides an {o}",
-                        json_name(l)
+                        "{what} expects `{o}`, but layer `{}` never decides {}",
+                        json_name(l),
+                        words::a(o)
                     ),
                     "contradicts `expect`",
                     Some(format!(
-                        "the layers that decide an {o} are {}",
-                        backticked(
-                            &LAYERS
+                        "the layers that decide {} are {}",
+                        words::a(o),
+                        words::every(
+                            LAYERS
                                 .iter()
                                 .filter(|l| layer_reasons(**l).iter().any(|r| fits(*r)))
                                 .map(|l| json_name(*l))
@@ -574,7 +573,7 @@ impl Parser<'_> {
                         Some(format!(
                             "layer `{}` decides {o} with {}",
                             json_name(l),
-                            backticked(&possible)
+                            words::one_of(&possible)
                         )),
                     );
                 }
