@@ -5,7 +5,7 @@
 //! policy with three mistakes yields three diagnostics. It returns an IR only when no error was
 //! found; warnings do not block it.
 //!
-//! The checker is one [`Checker`] whose methods are spread over files that mirror the
+//! The checker is one `Checker` whose methods are spread over files that mirror the
 //! declarations of the AST and the IR: `names` (the namespaces, the first pass that declares
 //! every name, and the lookups that report an unknown one), `types` (enums, attribute types,
 //! literals), `kinds` (resource kinds, the case kind, attributes, access modes, access-code

@@ -161,6 +161,10 @@ pub(crate) fn same_policy(
     ))
 }
 
+// The names one by one. INVARIANT: an id means something only to the policy and the entities it
+// was looked up in; `resolve` and `Query` check that the entities belong to the policy before
+// they look up anything, and never hand the ids out.
+
 /// A user, by id. A role, an access group or an org unit is named as what it is.
 pub(crate) fn principal(
     policy: &CompiledPolicy,
