@@ -21,6 +21,7 @@ pub mod lint;
 pub mod query;
 pub mod reference;
 pub mod request;
+mod resolve;
 pub mod syntax;
 pub mod testing;
 pub mod vm;
