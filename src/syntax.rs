@@ -41,8 +41,8 @@ pub fn parse(file: FileId, text: &str) -> (PolicyAst, Vec<Diagnostic>) {
             format!(
                 "this file has more than {} tokens (names, numbers, strings and marks), the \
                  limit for one policy file; token number {} is here",
-                crate::check::thousands(MAX_TOKENS),
-                crate::check::thousands(MAX_TOKENS + 1)
+                crate::diagnostic::words::thousands(MAX_TOKENS),
+                crate::diagnostic::words::thousands(MAX_TOKENS + 1)
             ),
         )
         .with_help("split the policy into several files in one directory");
