@@ -13,6 +13,7 @@ pub mod compile;
 pub mod diagnostic;
 pub mod entities;
 pub mod explain;
+pub mod files;
 pub mod format;
 pub mod ir;
 mod json_pos;
@@ -26,7 +27,7 @@ pub mod syntax;
 pub mod testing;
 pub mod vm;
 
-pub use api::{check_sources, Policy, PolicyError};
+pub use api::{check_sources, EntitiesError, LoadError, Policy, PolicyError};
 pub use entities::{Entities, EntityError};
 pub use request::{Request, RequestError, Resolved};
 pub use vm::{Decision, Layer, Reason};
