@@ -9,9 +9,10 @@
 //! one attribute merged, and the states of a case type that share a condition collapsed into one
 //! `case` test.
 
-use super::{printable, residual_of, same_policy, QueryError, QueryErrorKind};
+use super::{residual_of, same_policy, QueryError, QueryErrorKind};
+use crate::diagnostic::words::printable;
 use crate::bits::Bits;
-use crate::check::thousands;
+use crate::diagnostic::words::thousands;
 use crate::compile::{CScope, CompiledPolicy, Insn, Masks};
 use crate::entities::{AttrValue, Entities, Resource};
 use crate::ir::{KindId, Type};

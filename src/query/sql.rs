@@ -10,8 +10,9 @@
 //! other set: a user with 70,000 terms still gets a statement both databases accept.
 
 use super::residual::{attr_name, lit_text, Class, Cond, Residual};
-use super::{printable, residual_of, same_policy, QueryError, QueryErrorKind};
-use crate::check::thousands;
+use super::{residual_of, same_policy, QueryError, QueryErrorKind};
+use crate::diagnostic::words::printable;
+use crate::diagnostic::words::thousands;
 use crate::compile::CompiledPolicy;
 use crate::entities::{AttrValue, Entities};
 use crate::ir::Type;
