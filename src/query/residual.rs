@@ -10,10 +10,10 @@
 //! `case` test.
 
 use super::{residual_of, same_policy, QueryError, QueryErrorKind};
-use crate::diagnostic::words::printable;
 use crate::bits::Bits;
-use crate::diagnostic::words::thousands;
 use crate::compile::{CScope, CompiledPolicy, Insn, Masks};
+use crate::diagnostic::words::printable;
+use crate::diagnostic::words::thousands;
 use crate::entities::{AttrValue, Entities, Resource};
 use crate::ir::{KindId, Type};
 use crate::limits::MAX_RESIDUAL_SIZE;
@@ -692,10 +692,13 @@ impl StateGroups {
     }
 }
 
+/// Per case type: its id, its number of states, and its states grouped by equal condition.
+type TypeGroups = Vec<(u32, usize, Vec<(Cond, Vec<u32>)>)>;
+
 /// The condition on the case `d` steps up, from each case type's state groups: one `case` test
 /// per group (without states when the group has them all), or, when every state of every case
 /// type has the same condition, that condition alone.
-fn by_state(d: u32, per_type: Vec<(u32, usize, Vec<(Cond, Vec<u32>)>)>) -> Cond {
+fn by_state(d: u32, per_type: TypeGroups) -> Cond {
     let uniform = per_type
         .first()
         .and_then(|(_, _, g)| g.first())

@@ -11,9 +11,9 @@
 
 use super::residual::{attr_name, lit_text, Class, Cond, Residual};
 use super::{residual_of, same_policy, QueryError, QueryErrorKind};
+use crate::compile::CompiledPolicy;
 use crate::diagnostic::words::printable;
 use crate::diagnostic::words::thousands;
-use crate::compile::CompiledPolicy;
 use crate::entities::{AttrValue, Entities};
 use crate::ir::Type;
 use crate::limits::{MAX_POSTGRES_PARAMS, MAX_SQLITE_PARAMS, MAX_SQL_DEPTH, MAX_SQL_SUBQUERIES};
