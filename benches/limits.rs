@@ -352,7 +352,10 @@ fn deep_policy() -> Policy {
 }
 
 /// `chains` chains of resources down the deep policy's kinds, each resource with a read code of
-/// `MAX_CODE_LEVELS` levels of `codes_per_level` codes; `ann` holds the last code of each level.
+/// `MAX_CODE_LEVELS` levels of `codes_per_level` codes. `ann` holds one code of each level, and
+/// `zed` (in no group, listed first) every other code: codes are numbered as they are first
+/// read and a level is kept sorted, so `ann`'s code is the last of its level, the one a decision
+/// finds after looking for all the others.
 fn deep_entities(chains: usize, codes_per_level: usize) -> String {
     let level = |i: usize| {
         let codes: Vec<String> = (0..codes_per_level).map(|c| format!("L{i}C{c}")).collect();
@@ -373,11 +376,16 @@ fn deep_entities(chains: usize, codes_per_level: usize) -> String {
             parent = format!("c{c}k{i}");
         }
     }
+    let last = codes_per_level - 1;
     let terms: Vec<String> = (0..MAX_CODE_LEVELS)
-        .map(|i| format!(r#""L{i}C{}""#, codes_per_level - 1))
+        .map(|i| format!(r#""L{i}C{last}""#))
+        .collect();
+    let others: Vec<String> = (0..MAX_CODE_LEVELS)
+        .flat_map(|i| (0..last).map(move |c| format!(r#""L{i}C{c}""#)))
         .collect();
     format!(
-        r#"{{"users": [{{"id": "ann", "groups": ["G"], "terms": [{}]}}], "resources": [{}]}}"#,
+        r#"{{"users": [{{"id": "zed", "terms": [{}]}}, {{"id": "ann", "groups": ["G"], "terms": [{}]}}], "resources": [{}]}}"#,
+        others.join(", "),
         terms.join(", "),
         resources.join(",\n")
     )
@@ -564,7 +572,11 @@ fn requests(c: &mut Criterion) {
     // `explain` for a user of 2,000 terms more on the same chain (131,072 codes): the
     // reference evaluator looks for each code among the user's codes one by one.
     let mut json = deep_entities(1, 64);
-    let at = json.find(r#""terms": ["#).expect("ann has terms") + r#""terms": ["#.len();
+    let ann = json
+        .find(r#"{"id": "ann""#)
+        .expect("ann is in the entities");
+    let at =
+        ann + json[ann..].find(r#""terms": ["#).expect("ann has terms") + r#""terms": ["#.len();
     let terms: Vec<String> = (0..2_000).map(|i| format!(r#""T{i}""#)).collect();
     json.insert_str(at, &format!("{}, ", terms.join(", ")));
     let entities = deep.load_entities(&json).expect("the terms load");
