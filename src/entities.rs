@@ -68,14 +68,15 @@ impl Entities {
         let loaded = load::load(policy, json, &mut reporter);
         let errors = reporter.into_errors();
         match loaded {
-            // The silent load stopped where the reporting load found nothing: the two are one
-            // function, so this does not happen, but the reporting load is the one that says.
-            Ok(entities) if errors.is_empty() => Ok(entities),
-            _ if errors.is_empty() => Err(vec![EntityError::whole(
-                "the entities could not be loaded".to_string(),
+            // The reporter stops a load only after it recorded a problem, and the two loads are
+            // one function, so the silent one did not stop on a valid file; but should one
+            // ever stop with nothing to say, the load still fails.
+            Err(_) if errors.is_empty() => Err(vec![EntityError::whole(
+                "the entities could not be loaded, and no problem was found".to_string(),
                 "this is a bug in casepol; please report it with the entities file",
             )]),
-            _ => Err(errors),
+            Err(_) => Err(errors),
+            Ok(entities) => Ok(entities),
         }
     }
 }

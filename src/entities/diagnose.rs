@@ -551,3 +551,67 @@ fn json_kind(v: &Value) -> &'static str {
     }
     .name()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reader and the diagnosis follow one table; this holds the reader's arms to it. For
+    /// every field of every section and values of every kind, the reader accepts an element
+    /// exactly when the diagnosis finds nothing wrong with the value for the field's shape.
+    #[test]
+    fn the_reader_reads_each_field_as_its_shape() {
+        let values = [
+            r#""x""#,
+            "null",
+            "true",
+            "7",
+            "-1.5",
+            "[]",
+            r#"["a", "b"]"#,
+            "[1]",
+            "{}",
+            r#"{"k": 1}"#,
+            r#"{"k": ["u"]}"#,
+            r#"{"k": "u"}"#,
+            r#"{"k": [2]}"#,
+        ];
+        let (mut accepted, mut refused) = (0, 0);
+        for section in Section::ALL {
+            for &field in section.fields() {
+                for value in values {
+                    let mut members: Vec<String> = section
+                        .required()
+                        .iter()
+                        .filter(|&&f| f != field)
+                        .map(|f| format!(r#""{}": "r""#, f.key()))
+                        .collect();
+                    members.push(format!(r#""{}": {value}"#, field.key()));
+                    let text = format!("{{{}}}", members.join(", "));
+                    let value: Value = serde_json::from_str(value).unwrap();
+                    let fine = check_shape(field.key(), field.shape(), &value).is_empty();
+                    assert_eq!(read::element(section, &text).is_ok(), fine, "{text}");
+                    match fine {
+                        true => accepted += 1,
+                        false => refused += 1,
+                    }
+                }
+            }
+        }
+        assert!(accepted > 30 && refused > 150, "{accepted} {refused}");
+        // Fields of the table only, each once, the required ones present, in an object.
+        for section in Section::ALL {
+            let required: Vec<String> = section
+                .required()
+                .iter()
+                .map(|f| format!(r#""{}": "r""#, f.key()))
+                .collect();
+            let with = |extra: &str| format!("{{{}{extra}}}", required.join(", "));
+            assert!(read::element(section, &with("")).is_ok());
+            assert!(read::element(section, &with(r#", "colour": 1"#)).is_err());
+            assert!(read::element(section, &with(r#", "id": "again""#)).is_err());
+            assert!(read::element(section, "{}").is_err());
+            assert!(read::element(section, r#"["r", "r"]"#).is_err());
+        }
+    }
+}

@@ -139,11 +139,7 @@ pub(super) fn load<R: Report>(
     ) else {
         return Err(r.whole(Whole::Unindexable));
     };
-    let kinds: Vec<Option<KindId>> = read
-        .resources
-        .iter()
-        .map(|x| x.kind.known().map(KindId))
-        .collect();
+    let kinds: Vec<Name> = read.resources.iter().map(|x| x.kind).collect();
     let names = Names {
         p,
         ix: &ix,
@@ -328,9 +324,9 @@ pub(super) fn load<R: Report>(
         let kdef = &p.kinds[kind.idx()];
         let parent = match (&x.parent, kdef.parent) {
             (Some(pid), Some(want)) => match resource_index.get(pid) {
-                Some(&at) if kinds[at as usize] == Some(want) => Some(at),
+                Some(&at) if names.kind(at) == Some(want) => Some(at),
                 Some(&at) => {
-                    let found = kinds[at as usize];
+                    let found = names.kind(at);
                     let found_name = match read.resolve(read.resources[at as usize].kind) {
                         Ok(k) => p.kinds[k as usize].name.as_str(),
                         Err(text) => text,
@@ -362,7 +358,7 @@ pub(super) fn load<R: Report>(
         };
         // Case fields: type, state and relations, on cases only.
         let (mut casetype, mut state) = (0, 0);
-        let relations = slice(&read.relations, x.relations);
+        let pairs = slice(&read.members, x.members);
         let relations = if kdef.is_case {
             match (read.resolve(x.casetype), read.resolve(x.state)) {
                 _ if x.casetype.is_absent() => r.report(&names, who, Problem::NoCaseType)?,
@@ -379,22 +375,24 @@ pub(super) fn load<R: Report>(
                 (Ok(t), Ok(s)) => (casetype, state) = (t, s),
             }
             members.iter_mut().for_each(Vec::clear);
-            for &(relation, range) in relations {
-                let rel = match read.resolve(relation) {
+            for (k, (relation, user)) in pairs.iter().enumerate() {
+                let rel = match read.resolve(*relation) {
                     Ok(rel) => rel as usize,
                     Err(name) => {
-                        r.report(&names, who, Problem::UnknownRelation { name })?;
+                        // Once for the relation, on its first pair.
+                        if k == 0 || pairs[k - 1].0 != *relation {
+                            r.report(&names, who, Problem::UnknownRelation { name })?;
+                        }
                         continue;
                     }
                 };
-                for user in slice(&read.members, range) {
-                    match user_index.get(user) {
-                        Some(&u) => members[rel].push(u),
-                        None => {
-                            let relation = &p.relations[rel].name;
-                            let problem = Problem::UnknownMember { relation, user };
-                            r.report(&names, who, problem)?;
-                        }
+                let Some(user) = user else { continue };
+                match user_index.get(user) {
+                    Some(&u) => members[rel].push(u),
+                    None => {
+                        let relation = &p.relations[rel].name;
+                        let problem = Problem::UnknownMember { relation, user };
+                        r.report(&names, who, problem)?;
                     }
                 }
             }
@@ -407,7 +405,7 @@ pub(super) fn load<R: Report>(
             for (field, present) in [
                 (Field::Type, !x.casetype.is_absent()),
                 (Field::State, !x.state.is_absent()),
-                (Field::Relations, !relations.is_empty()),
+                (Field::Relations, !pairs.is_empty()),
             ] {
                 if present {
                     r.report(&names, who, Problem::NotACase { field, kind })?;
@@ -604,7 +602,7 @@ fn convert<R: Report>(
             None => ValueProblem::UnknownUser(s),
         },
         (Type::Ref(want), Val::Str(s)) => match names.resources.get(s) {
-            Some(&x) => match names.kinds[x as usize] {
+            Some(&x) => match names.kind(x) {
                 Some(k) if k == want => return Ok(Some(AttrValue::Resource(x))),
                 found => ValueProblem::WrongKind { id: s, want, found },
             },

@@ -453,23 +453,22 @@ pub(super) struct ResourceIn<'a> {
     pub(super) state: Name,
     pub(super) inherit_read: Option<bool>,
     pub(super) inherit_write: Option<bool>,
-    /// The range of its relations in [`Read::relations`], and of its attributes in
+    /// The range of its relation members in [`Read::members`], and of its attributes in
     /// [`Read::values`].
-    pub(super) relations: (u32, u32),
+    pub(super) members: (u32, u32),
     pub(super) attrs: (u32, u32),
 }
 
 /// Everything read from the file. The attributes of each entity are in the order of their
-/// declarations, followed by those the policy does not declare; the relations of each resource
-/// are in the order of their names.
+/// declarations, followed by those the policy does not declare.
 pub(super) struct Read<'a> {
     pub(super) units: Vec<UnitIn<'a>>,
     pub(super) users: Vec<UserIn<'a>>,
     pub(super) resources: Vec<ResourceIn<'a>>,
-    /// Relations of resources: the relation, and the range of its members in `members`.
-    pub(super) relations: Vec<(Name, (u32, u32))>,
-    /// The user ids each relation lists.
-    pub(super) members: Vec<Text<'a>>,
+    /// Relation members of resources: the relation and a user id, the relations of a resource
+    /// in the order of their names. A relation is one [`Name`], the same in each of its pairs;
+    /// one listed with no users is one pair with no user.
+    pub(super) members: Vec<(Name, Option<Text<'a>>)>,
     /// Attribute values of users and resources: the attribute (of the user, or of the
     /// resource's kind) and the value.
     pub(super) values: Vec<(Name, Val<'a>)>,
@@ -566,18 +565,16 @@ impl<'a> Read<'a> {
         };
         // Relations in the order of their names, the order their problems are reported in.
         raw.relations.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let relations_start = self.relations.len();
+        let start = self.members.len();
         for (name, users) in raw.relations {
             let name = self.name(ix.relations.get(&*name).copied(), name);
-            let start = self.members.len() as u32;
-            self.members.extend(users);
-            self.relations
-                .push((name, (start, self.members.len() as u32 - start)));
+            if users.is_empty() {
+                self.members.push((name, None));
+            }
+            self.members
+                .extend(users.into_iter().map(|u| (name, Some(u))));
         }
-        let relations = (
-            relations_start as u32,
-            (self.relations.len() - relations_start) as u32,
-        );
+        let members = (start as u32, (self.members.len() - start) as u32);
         // Nothing else is checked on a resource of an unknown kind: its attributes are not
         // kept.
         let attrs = match kind {
@@ -594,7 +591,7 @@ impl<'a> Read<'a> {
             state,
             inherit_read: raw.inherit_read,
             inherit_write: raw.inherit_write,
-            relations,
+            members,
             attrs,
         });
     }
@@ -667,7 +664,6 @@ pub(super) fn read<'a>(ix: &PolicyIndex<'_>, json: &'a str) -> Result<Read<'a>, 
         units: Vec::new(),
         users: Vec::new(),
         resources: Vec::new(),
-        relations: Vec::new(),
         members: Vec::new(),
         values: Vec::new(),
         unknown: Vec::new(),

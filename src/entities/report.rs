@@ -10,7 +10,7 @@
 use super::diagnose;
 use super::index::PolicyIndex;
 use super::load::{Collision, TextProblem};
-use super::read::{Field, Section, Val};
+use super::read::{Field, Name, Section, Val};
 use super::store::IdIndex;
 use crate::access_code::CodeError;
 use crate::ir::{EnumId, KindId, Policy as Ir, Type};
@@ -391,11 +391,19 @@ pub(super) struct Names<'a> {
     pub(super) units: &'a IdIndex,
     pub(super) users: &'a IdIndex,
     pub(super) resources: &'a IdIndex,
-    /// The kind of each resource, where it is declared.
-    pub(super) kinds: &'a [Option<KindId>],
+    /// The kind of each resource.
+    pub(super) kinds: &'a [Name],
 }
 
 impl Names<'_> {
+    /// The kind of the resource at `i`, if the policy declares it.
+    pub(super) fn kind(&self, i: u32) -> Option<KindId> {
+        self.kinds
+            .get(i as usize)
+            .and_then(|k| k.known())
+            .map(KindId)
+    }
+
     /// What `id` is, when it is something: "a user", "an org unit", "a `Case`", "an access group", "a role".
     #[cold]
     fn describe(&self, id: &str) -> Option<String> {
@@ -406,7 +414,7 @@ impl Names<'_> {
             return Some("an org unit".into());
         }
         if let Some(&r) = self.resources.get(id) {
-            return Some(match self.kinds.get(r as usize).copied().flatten() {
+            return Some(match self.kind(r) {
                 Some(k) => a_kind(&self.p.kinds[k.idx()].name),
                 None => "a resource".into(),
             });
@@ -425,7 +433,7 @@ impl Names<'_> {
         self.resources
             .keys()
             .zip(self.kinds)
-            .filter(move |(_, kind)| **kind == Some(k))
+            .filter(move |(_, kind)| kind.known() == Some(k.0))
             .map(|(id, _)| id)
     }
 }
@@ -742,10 +750,7 @@ impl Reporter {
                         format!("remove `parent`; to link one case to another, declare an attribute of type `ref {}` on `{}`", kdef.name, kdef.name),
                     )
                 } else {
-                    let under = names
-                        .resources
-                        .get(pid)
-                        .and_then(|&i| names.kinds.get(i as usize).copied().flatten());
+                    let under = names.resources.get(pid).and_then(|&i| names.kind(i));
                     let declare = match under {
                         Some(k) => format!(
                             "declare it as `resource {} under {}`",
