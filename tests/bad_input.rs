@@ -136,9 +136,10 @@ fn position_of(text: &str, marker: &str) -> (usize, usize, usize) {
 }
 
 /// Columns count characters, as editors show them and docs/data-formats.md says, not bytes as
-/// serde_json does: with `é€😀` (two, three and four bytes) before the mistake on its line, an
-/// entities file error, a request error (inline and in a batch) and the error of a policy test
-/// file's entities each give the column of the `x` that the JSON has where a value belongs.
+/// serde_json does: with `é€😀` (two, three and four bytes) or `Ärzte–Überprüfung` before the
+/// mistake on its line, an entities file that is not JSON or has fields of the wrong structure,
+/// a request (inline and in a batch), and a policy test file (its entities file, its inline
+/// entities and its own JSON) each give the column of the mistake as an editor shows it.
 #[test]
 fn columns_count_characters_after_non_ascii_text() {
     let cases = "tests/data/bad_input";
@@ -156,6 +157,24 @@ fn columns_count_characters_after_non_ascii_text() {
     ]);
     let want = format!("{entities}: {line}:{column}: expected value");
     assert!(run.stderr.contains(&want), "{want}\n{}", run.transcript());
+
+    // Mistakes of structure, found field by field, after `Ärzte–Überprüfung` on their lines.
+    let entities = format!("{cases}/entities_non_ascii_structure_error_position/entities.json");
+    let text = std::fs::read_to_string(root().join(&entities)).unwrap();
+    let run = casepol(&[
+        "check",
+        "tests/data/cli/policy.casepol",
+        "--entities",
+        &entities,
+        "--request",
+        r#"{"principal": "ann", "action": "view", "resource": "case-open"}"#,
+    ]);
+    for marker in ["5}", "\"HR\"", "7}"] {
+        let (line, column, bytes) = position_of(&text, marker);
+        assert!(bytes > column, "{marker}: `Ärzte–Überprüfung` is before the mistake");
+        let want = format!("{entities}: {line}:{column}: ");
+        assert!(run.stderr.contains(&want), "{want}\n{}", run.transcript());
+    }
 
     let request = r#"{"principal": "é€😀", "action": x}"#;
     let (line, column, bytes) = position_of(request, "x");
