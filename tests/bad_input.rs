@@ -171,7 +171,10 @@ fn columns_count_characters_after_non_ascii_text() {
     ]);
     for marker in ["5}", "\"HR\"", "7}"] {
         let (line, column, bytes) = position_of(&text, marker);
-        assert!(bytes > column, "{marker}: `Ärzte–Überprüfung` is before the mistake");
+        assert!(
+            bytes > column,
+            "{marker}: `Ärzte–Überprüfung` is before the mistake"
+        );
         let want = format!("{entities}: {line}:{column}: ");
         assert!(run.stderr.contains(&want), "{want}\n{}", run.transcript());
     }

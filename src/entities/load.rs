@@ -16,7 +16,7 @@
 use super::closure::{self, close_groups, finish_resources};
 use super::index::PolicyIndex;
 use super::model::{AttrValue, Entities, Resource, Unit, User};
-use super::read::{self, slice, Field, Name, Read, Section, Val};
+use super::read::{self, slice, Field, Name, Read, ResourceIn, Section, Text, Val};
 use super::report::{Flow, Names, Problem, Report, Stop, ValueProblem, Who, Whole};
 use super::store::{Builder, IdIndex, Ranges, Shared};
 use crate::access_code;
@@ -149,13 +149,42 @@ pub(super) fn load<R: Report>(
         kinds: &kinds,
     };
     check_ids(&names, &repeats, r)?;
+    let units = units(&read, &names, r)?;
+    let mut syms = Symbols::default();
+    for l in &policy.literals {
+        syms.sym(l);
+    }
+    let users = users(&read, &names, &units, &mut syms, r)?;
+    user_attrs(&read, &names, &mut syms, r)?;
+    drop(std::mem::take(&mut read.users));
+    let (mut resources, ranges, builder) = resources(&read, &names, &mut syms, r)?;
+    if r.failed() {
+        return Err(Stop);
+    }
+    drop(read);
+    // INVARIANT: with no problem every resource was pushed, so positions match the index, and
+    // no id repeats, so the indexes are of unique ids.
+    finish_resources(p, &mut resources, &ranges, builder);
+    Ok(Entities {
+        policy_stamp: policy.stamp,
+        stamp: crate::compile::next_stamp(),
+        symbols: syms.names,
+        users,
+        units,
+        resources,
+        user_index,
+        resource_index,
+        unit_index,
+    })
+}
 
-    // Units: parents known, no cycle, no chain too long.
+/// The units: parents known, no cycle, no chain too long.
+fn units<R: Report>(read: &Read<'_>, names: &Names<'_>, r: &mut R) -> Result<Vec<Unit>, Stop> {
     let mut units = Vec::with_capacity(read.units.len());
     for (i, u) in read.units.iter().enumerate() {
         let parent = match &u.parent {
             None => None,
-            Some(pid) => match unit_index.get(pid) {
+            Some(pid) => match names.units.get(pid) {
                 Some(&x) => Some(x),
                 None => {
                     let who = Who {
@@ -163,7 +192,7 @@ pub(super) fn load<R: Report>(
                         index: i,
                         id: &u.id,
                     };
-                    r.report(&names, who, Problem::UnknownParentUnit { parent: pid })?;
+                    r.report(names, who, Problem::UnknownParentUnit { parent: pid })?;
                     None
                 }
             },
@@ -180,7 +209,7 @@ pub(super) fn load<R: Report>(
     };
     for cycle in closure::unit_cycles(&units) {
         r.report(
-            &names,
+            names,
             unit_who(cycle[0]),
             Problem::UnitCycle { cycle: &cycle },
         )?;
@@ -188,19 +217,24 @@ pub(super) fn load<R: Report>(
     // A chain through a cycle is reported as the cycle.
     if !r.failed() {
         if let Some(start) = closure::unit_too_deep(&units) {
-            r.report(&names, unit_who(start), Problem::UnitTooDeep)?;
+            r.report(names, unit_who(start), Problem::UnitTooDeep)?;
         }
     }
+    Ok(units)
+}
 
-    let mut syms = Symbols::default();
-    for l in &policy.literals {
-        syms.sym(l);
-    }
+/// The users, their lists in one arena: direct groups, groups, direct units, terms, codes.
+/// Unit ids and group names are interned first, in that order, then each user's strings.
+fn users<R: Report>(
+    read: &Read<'_>,
+    names: &Names<'_>,
+    units: &[Unit],
+    syms: &mut Symbols,
+    r: &mut R,
+) -> Result<Vec<User>, Stop> {
+    let p = names.p;
     let unit_syms: Vec<u32> = units.iter().map(|u| syms.sym(&u.id)).collect();
     let group_syms: Vec<u32> = p.groups.iter().map(|g| syms.sym(&g.name)).collect();
-
-    // Users, their lists in one arena: direct groups, groups, direct units, terms, codes.
-    let mut users = Vec::with_capacity(read.users.len());
     let mut lists: Vec<u32> = Vec::new();
     let mut user_ranges: Vec<[(u32, u32); 5]> = Vec::with_capacity(read.users.len());
     let add = |lists: &mut Vec<u32>, items: &[u32]| {
@@ -220,33 +254,33 @@ pub(super) fn load<R: Report>(
         for &g in &u.groups {
             match read.resolve(g) {
                 Ok(g) => direct_groups.push(g),
-                Err(group) => r.report(&names, who, Problem::UnknownGroup { group })?,
+                Err(group) => r.report(names, who, Problem::UnknownGroup { group })?,
             }
         }
         if p.require_group && u.groups.is_empty() {
-            r.report(&names, who, Problem::NoGroup)?;
+            r.report(names, who, Problem::NoGroup)?;
         }
         close_groups(p, &direct_groups, &mut groups);
         direct_units.clear();
         codes.clear();
         codes.push(syms.sym(&u.id));
         for un in &u.units {
-            match unit_index.get(un) {
+            match names.units.get(un) {
                 Some(&x) => {
                     direct_units.push(x);
-                    codes.extend(closure::unit_ancestors(&units, x).map(|a| unit_syms[a as usize]));
+                    codes.extend(closure::unit_ancestors(units, x).map(|a| unit_syms[a as usize]));
                 }
-                None => r.report(&names, who, Problem::UnknownUnit { unit: un })?,
+                None => r.report(names, who, Problem::UnknownUnit { unit: un })?,
             }
         }
         codes.extend(groups.iter().map(|g| group_syms[*g as usize]));
         for (k, t) in u.terms.iter().enumerate() {
-            let problem = match (text_problem(t), collision(t, &u.id, &names)) {
+            let problem = match (text_problem(t), collision(t, &u.id, names)) {
                 (Some(problem), _) => Problem::BadTerm { term: k, problem },
                 (None, Some(with)) => Problem::TermCollides { term: t, with },
                 (None, None) => continue,
             };
-            r.report(&names, who, problem)?;
+            r.report(names, who, problem)?;
         }
         terms.clear();
         terms.extend(u.terms.iter().map(|t| syms.sym(t)));
@@ -254,8 +288,8 @@ pub(super) fn load<R: Report>(
         codes.sort_unstable();
         codes.dedup();
         let given = slice(&read.values, u.attrs);
-        for key in undeclared(&read, given) {
-            r.report(&names, who, Problem::UnknownUserAttr { key })?;
+        for key in undeclared(read, given) {
+            r.report(names, who, Problem::UnknownUserAttr { key })?;
         }
         user_ranges.push([
             add(&mut lists, &direct_groups),
@@ -264,25 +298,29 @@ pub(super) fn load<R: Report>(
             add(&mut lists, &terms),
             add(&mut lists, &codes),
         ]);
-        users.push(User {
-            direct_groups: Shared::default(),
-            groups: Shared::default(),
-            direct_units: Shared::default(),
-            terms: Shared::default(),
-            codes: Shared::default(),
-        });
     }
     let lists = std::sync::Arc::new(lists);
-    for (u, [dg, g, du, t, c]) in users.iter_mut().zip(user_ranges) {
-        let slice = |(start, len)| Shared::new(&lists, start, len);
-        u.direct_groups = slice(dg);
-        u.groups = slice(g);
-        u.direct_units = slice(du);
-        u.terms = slice(t);
-        u.codes = slice(c);
-    }
-    // User attributes are checked by type, and their strings interned, but not stored: no rule
-    // reads them yet.
+    let slice = |(start, len)| Shared::new(&lists, start, len);
+    Ok(user_ranges
+        .into_iter()
+        .map(|[dg, g, du, t, c]| User {
+            direct_groups: slice(dg),
+            groups: slice(g),
+            direct_units: slice(du),
+            terms: slice(t),
+            codes: slice(c),
+        })
+        .collect())
+}
+
+/// User attributes are checked by type, and their strings interned, but not stored: no rule
+/// reads them yet.
+fn user_attrs<R: Report>(
+    read: &Read<'_>,
+    names: &Names<'_>,
+    syms: &mut Symbols,
+    r: &mut R,
+) -> Flow {
     for (i, u) in read.users.iter().enumerate() {
         let who = Who {
             section: Section::Users,
@@ -290,18 +328,27 @@ pub(super) fn load<R: Report>(
             id: &u.id,
         };
         let mut given = slice(&read.values, u.attrs).iter().peekable();
-        for (a, def) in p.user_attrs.iter().enumerate() {
+        for (a, def) in names.p.user_attrs.iter().enumerate() {
             match given.next_if(|(n, _)| n.known() == Some(a as u32)) {
-                None => r.report(&names, who, Problem::MissingUserAttr { name: &def.name })?,
+                None => r.report(names, who, Problem::MissingUserAttr { name: &def.name })?,
                 Some((_, v)) => {
-                    convert(r, &names, &mut syms, who, &def.name, def.ty, v)?;
+                    convert(r, names, syms, who, &def.name, def.ty, v)?;
                 }
             }
         }
     }
-    drop(std::mem::take(&mut read.users));
+    Ok(())
+}
 
-    // Resources, their lists as ranges in the builder's arenas.
+/// The resources, their lists as ranges in the builder's arenas. A resource of a kind the
+/// policy does not declare is reported and left out, and nothing else is checked on it.
+fn resources<R: Report>(
+    read: &Read<'_>,
+    names: &Names<'_>,
+    syms: &mut Symbols,
+    r: &mut R,
+) -> Result<(Vec<Resource>, Vec<Ranges>, Builder), Stop> {
+    let p = names.p;
     let mut resources = Vec::with_capacity(read.resources.len());
     let mut ranges = Vec::with_capacity(read.resources.len());
     let mut builder = Builder::default();
@@ -316,90 +363,31 @@ pub(super) fn load<R: Report>(
         let kind = match read.resolve(x.kind) {
             Ok(k) => KindId(k),
             Err(kind) => {
-                // Nothing else is checked on a resource of an unknown kind.
-                r.report(&names, who, Problem::UnknownKind { kind })?;
+                r.report(names, who, Problem::UnknownKind { kind })?;
                 continue;
             }
         };
         let kdef = &p.kinds[kind.idx()];
-        let parent = match (&x.parent, kdef.parent) {
-            (Some(pid), Some(want)) => match resource_index.get(pid) {
-                Some(&at) if names.kind(at) == Some(want) => Some(at),
-                Some(&at) => {
-                    let found = names.kind(at);
-                    let found_name = match read.resolve(read.resources[at as usize].kind) {
-                        Ok(k) => p.kinds[k as usize].name.as_str(),
-                        Err(text) => text,
-                    };
-                    let problem = Problem::WrongParentKind {
-                        kind,
-                        parent: pid,
-                        want,
-                        found,
-                        found_name,
-                    };
-                    r.report(&names, who, problem)?;
-                    None
-                }
-                None => {
-                    r.report(&names, who, Problem::UnknownParent { parent: pid, want })?;
-                    None
-                }
-            },
-            (None, Some(want)) => {
-                r.report(&names, who, Problem::NeedsParent { kind, want })?;
-                None
-            }
-            (Some(pid), None) => {
-                r.report(&names, who, Problem::ParentNotAllowed { kind, parent: pid })?;
-                None
-            }
-            (None, None) => None,
-        };
+        let parent = parent(read, names, who, x, kind, r)?;
         // Case fields: type, state and relations, on cases only.
         let (mut casetype, mut state) = (0, 0);
         let pairs = slice(&read.members, x.members);
         let relations = if kdef.is_case {
             match (read.resolve(x.casetype), read.resolve(x.state)) {
-                _ if x.casetype.is_absent() => r.report(&names, who, Problem::NoCaseType)?,
-                (Err(name), _) => r.report(&names, who, Problem::UnknownCaseType { name })?,
+                _ if x.casetype.is_absent() => r.report(names, who, Problem::NoCaseType)?,
+                (Err(name), _) => r.report(names, who, Problem::UnknownCaseType { name })?,
                 (Ok(t), _) if x.state.is_absent() => {
                     casetype = t;
-                    r.report(&names, who, Problem::NoState { casetype: t })?;
+                    r.report(names, who, Problem::NoState { casetype: t })?;
                 }
                 (Ok(t), Err(name)) => {
                     casetype = t;
                     let problem = Problem::UnknownState { casetype: t, name };
-                    r.report(&names, who, problem)?;
+                    r.report(names, who, problem)?;
                 }
                 (Ok(t), Ok(s)) => (casetype, state) = (t, s),
             }
-            members.iter_mut().for_each(Vec::clear);
-            for (k, (relation, user)) in pairs.iter().enumerate() {
-                let rel = match read.resolve(*relation) {
-                    Ok(rel) => rel as usize,
-                    Err(name) => {
-                        // Once for the relation, on its first pair.
-                        if k == 0 || pairs[k - 1].0 != *relation {
-                            r.report(&names, who, Problem::UnknownRelation { name })?;
-                        }
-                        continue;
-                    }
-                };
-                let Some(user) = user else { continue };
-                match user_index.get(user) {
-                    Some(&u) => members[rel].push(u),
-                    None => {
-                        let relation = &p.relations[rel].name;
-                        let problem = Problem::UnknownMember { relation, user };
-                        r.report(&names, who, problem)?;
-                    }
-                }
-            }
-            for m in &mut members {
-                m.sort_unstable();
-                m.dedup();
-            }
+            relation_members(read, names, who, pairs, &mut members, r)?;
             builder.relations(members.iter().map(Vec::as_slice))
         } else {
             for (field, present) in [
@@ -408,7 +396,7 @@ pub(super) fn load<R: Report>(
                 (Field::Relations, !pairs.is_empty()),
             ] {
                 if present {
-                    r.report(&names, who, Problem::NotACase { field, kind })?;
+                    r.report(names, who, Problem::NotACase { field, kind })?;
                 }
             }
             (0, 0)
@@ -424,16 +412,16 @@ pub(super) fn load<R: Report>(
                         kind,
                         name: &def.name,
                     };
-                    r.report(&names, who, problem)?;
+                    r.report(names, who, problem)?;
                     None
                 }
-                Some((_, v)) => convert(r, &names, &mut syms, who, &def.name, def.ty, v)?,
+                Some((_, v)) => convert(r, names, syms, who, &def.name, def.ty, v)?,
             };
             // A value with a problem is never decided on: the load fails.
             attrs.push(value.unwrap_or(AttrValue::Bool(false)));
         }
-        for key in undeclared(&read, given) {
-            r.report(&names, who, Problem::UnknownAttr { kind, key })?;
+        for key in undeclared(read, given) {
+            r.report(names, who, Problem::UnknownAttr { kind, key })?;
         }
         // Access codes, as ranges of levels in the builder.
         let mut code = |field: Field, text: Option<&str>| -> Result<(u32, u32), Stop> {
@@ -453,7 +441,7 @@ pub(super) fn load<R: Report>(
                         text,
                         error: &error,
                     };
-                    r.report(&names, who, problem)?;
+                    r.report(names, who, problem)?;
                 }
             }
             Ok((start, builder.next_level() - start))
@@ -474,24 +462,79 @@ pub(super) fn load<R: Report>(
             (x.inherit_read, x.inherit_write),
         ));
     }
-    if r.failed() {
-        return Err(Stop);
+    Ok((resources, ranges, builder))
+}
+
+/// The parent of resource `x`, of kind `kind`: present exactly when the kind is declared
+/// `under` another, and then a resource of that kind.
+fn parent<R: Report>(
+    read: &Read<'_>,
+    names: &Names<'_>,
+    who: Who<'_>,
+    x: &ResourceIn<'_>,
+    kind: KindId,
+    r: &mut R,
+) -> Result<Option<u32>, Stop> {
+    let p = names.p;
+    let problem = match (&x.parent, p.kinds[kind.idx()].parent) {
+        (None, None) => return Ok(None),
+        (Some(pid), Some(want)) => match names.resources.get(pid) {
+            Some(&at) if names.kind(at) == Some(want) => return Ok(Some(at)),
+            Some(&at) => Problem::WrongParentKind {
+                kind,
+                parent: pid,
+                want,
+                found: names.kind(at),
+                found_name: match read.resolve(read.resources[at as usize].kind) {
+                    Ok(k) => p.kinds[k as usize].name.as_str(),
+                    Err(text) => text,
+                },
+            },
+            None => Problem::UnknownParent { parent: pid, want },
+        },
+        (None, Some(want)) => Problem::NeedsParent { kind, want },
+        (Some(pid), None) => Problem::ParentNotAllowed { kind, parent: pid },
+    };
+    r.report(names, who, problem)?;
+    Ok(None)
+}
+
+/// The members of each relation of a case, sorted and without repeats, in `members` (one list
+/// for each relation the policy declares), from the `(relation, user)` pairs read.
+fn relation_members<R: Report>(
+    read: &Read<'_>,
+    names: &Names<'_>,
+    who: Who<'_>,
+    pairs: &[(Name, Option<Text<'_>>)],
+    members: &mut [Vec<u32>],
+    r: &mut R,
+) -> Flow {
+    members.iter_mut().for_each(Vec::clear);
+    for (k, (relation, user)) in pairs.iter().enumerate() {
+        let rel = match read.resolve(*relation) {
+            Ok(rel) => rel as usize,
+            Err(name) => {
+                // Once for the relation, on its first pair.
+                if k == 0 || pairs[k - 1].0 != *relation {
+                    r.report(names, who, Problem::UnknownRelation { name })?;
+                }
+                continue;
+            }
+        };
+        let Some(user) = user else { continue };
+        match names.users.get(user) {
+            Some(&u) => members[rel].push(u),
+            None => {
+                let relation = &names.p.relations[rel].name;
+                r.report(names, who, Problem::UnknownMember { relation, user })?;
+            }
+        }
     }
-    drop(read);
-    // INVARIANT: with no problem every resource was pushed, so positions match the index, and
-    // no id repeats, so the indexes are of unique ids.
-    finish_resources(p, &mut resources, &ranges, builder);
-    Ok(Entities {
-        policy_stamp: policy.stamp,
-        stamp: crate::compile::next_stamp(),
-        symbols: syms.names,
-        users,
-        units,
-        resources,
-        user_index,
-        resource_index,
-        unit_index,
-    })
+    for m in members {
+        m.sort_unstable();
+        m.dedup();
+    }
+    Ok(())
 }
 
 /// Checks every id, in file order by section: not empty, printable and short, used once in the
