@@ -58,6 +58,80 @@ impl std::fmt::Display for PolicyError {
 
 impl std::error::Error for PolicyError {}
 
+/// Entities that did not load: every problem found, each naming the entity and field or the
+/// line and column. It reads as a slice of [`EntityError`]s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntitiesError {
+    errors: Vec<EntityError>,
+}
+
+impl EntitiesError {
+    /// Every problem found, in file order.
+    pub fn errors(&self) -> &[EntityError] {
+        &self.errors
+    }
+
+    /// The problems, owned.
+    pub fn into_errors(self) -> Vec<EntityError> {
+        self.errors
+    }
+}
+
+impl std::ops::Deref for EntitiesError {
+    type Target = [EntityError];
+
+    fn deref(&self) -> &[EntityError] {
+        &self.errors
+    }
+}
+
+impl<'a> IntoIterator for &'a EntitiesError {
+    type Item = &'a EntityError;
+    type IntoIter = std::slice::Iter<'a, EntityError>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.errors.iter()
+    }
+}
+
+impl IntoIterator for EntitiesError {
+    type Item = EntityError;
+    type IntoIter = std::vec::IntoIter<EntityError>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.errors.into_iter()
+    }
+}
+
+impl std::fmt::Display for EntitiesError {
+    /// One line counting the problems, then each on its own line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} problem(s) in the entities", self.errors.len())?;
+        for e in &self.errors {
+            write!(f, "\n{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for EntitiesError {}
+
+/// Why a policy or its entities could not be loaded from disk
+/// ([`Policy::from_path`], [`Policy::load_entities_from_path`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// A file could not be read, or is over its size limit.
+    #[error(transparent)]
+    Read(#[from] crate::files::ReadError),
+    /// The policy does not check.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// The entities do not load.
+    #[error(transparent)]
+    Entities(#[from] EntitiesError),
+}
+
 /// Parses and checks every file of `sources` as one policy, then lints it if it checks
 /// (docs/lints.md): the lints' warnings come with the checker's, sorted by position.
 ///
@@ -132,6 +206,14 @@ impl Policy {
         Policy::from_sources(sources)
     }
 
+    /// Reads, checks and compiles the policy at `path`: a `.casepol` file, or every `.casepol`
+    /// file directly in a directory, as the command line reads it ([`crate::files::read_policy`],
+    /// with the same size limits).
+    pub fn from_path(path: impl AsRef<std::path::Path>) -> Result<Policy, LoadError> {
+        let sources = crate::files::read_policy(path.as_ref())?;
+        Ok(Policy::from_sources(sources)?)
+    }
+
     /// Checks and compiles a policy made of several files.
     pub fn from_sources(sources: Sources) -> Result<Policy, PolicyError> {
         let (ir, diagnostics) = check_sources(&sources);
@@ -156,9 +238,24 @@ impl Policy {
         &self.compiled
     }
 
-    /// Loads and validates entities (see docs/data-formats.md).
-    pub fn load_entities(&self, json: &str) -> Result<Entities, Vec<EntityError>> {
-        Entities::from_json(&self.compiled, json)
+    /// Loads and validates entities (see docs/data-formats.md). The entities belong to this
+    /// policy: deciding them with another is an error, never an answer.
+    pub fn load_entities(&self, json: &str) -> Result<Entities, EntitiesError> {
+        Entities::from_json(&self.compiled, json).map_err(|errors| EntitiesError { errors })
+    }
+
+    /// Reads and loads an entities file, refusing one over
+    /// [`MAX_ENTITIES_BYTES`](crate::limits::MAX_ENTITIES_BYTES) before reading it.
+    pub fn load_entities_from_path(
+        &self,
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<Entities, LoadError> {
+        let text = crate::files::read_text(
+            path.as_ref(),
+            crate::limits::MAX_ENTITIES_BYTES,
+            "an entities file",
+        )?;
+        Ok(self.load_entities(&text)?)
     }
 
     /// Resolves a request's names to ids. Do this once per request; `decide` is then string-free.

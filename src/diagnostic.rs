@@ -5,6 +5,7 @@
 
 pub mod render;
 mod suggest;
+pub mod words;
 
 #[cfg(test)]
 pub(crate) use suggest::work;

@@ -34,7 +34,6 @@ mod store;
 
 pub use closure::EffectiveCode;
 pub use model::{AttrValue, CodeClass, Entities, Level, Resource, Unit, User};
-pub(crate) use report::printable;
 pub use report::EntityError;
 pub use store::Shared;
 

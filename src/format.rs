@@ -91,15 +91,10 @@ fn lines(text: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-/// The `fmt --check` finding for a file that formatting would change: a [`Code::NotFormatted`]
-/// diagnostic at the first line that differs. `None` if the file is already formatted. `path` is
-/// the file as the user named it, for the help text.
-pub fn not_formatted(
-    file: FileId,
-    path: &str,
-    original: &str,
-    formatted: &str,
-) -> Option<Diagnostic> {
+/// The finding for a file that formatting would change: a [`Code::NotFormatted`] diagnostic at
+/// the first line that differs. `None` if the file is already formatted. Its help says to
+/// format the file; a caller that knows how it is formatted (the command line) says so instead.
+pub fn not_formatted(file: FileId, original: &str, formatted: &str) -> Option<Diagnostic> {
     let at = first_difference(original, formatted)?;
     Some(
         Diagnostic::new(
@@ -108,7 +103,7 @@ pub fn not_formatted(
             "this file is not in the canonical layout",
         )
         .with_label("formatting changes this line first")
-        .with_help(format!("run `casepol fmt {path}`")),
+        .with_help("format the file, which rewrites it in the canonical layout"),
     )
 }
 

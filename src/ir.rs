@@ -194,6 +194,9 @@ pub struct CaseTypeDef {
     pub uses_modules: bool,
     /// The permission tables as written (their cells are also `RuleDef`s), for lints.
     pub tables: Vec<TableDef>,
+    /// Per state: whether a chain of transitions leads to it from the initial state. The checker
+    /// computes it once; it reports the states not reached (CP0201), and the lints read it.
+    pub reachable: Vec<bool>,
 }
 
 /// One `table { … }` of a case type: where it and its rows and cells are.

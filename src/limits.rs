@@ -3,6 +3,9 @@
 
 /// The largest policy source file, in bytes.
 pub const MAX_POLICY_FILE_BYTES: usize = 16 * 1024 * 1024;
+/// The most tokens (words, numbers, strings and marks) in one policy file, counted before the
+/// parser runs: the parser keeps a record of every token, about 160 bytes each.
+pub const MAX_TOKENS: usize = 2_000_000;
 /// The most syntax errors reported for one file; parsing stops after that many.
 pub const MAX_SYNTAX_ERRORS: usize = 100;
 /// The most declarations (top-level items and the members of their blocks) in one policy.

@@ -25,7 +25,7 @@
 use crate::ast::Effect;
 use crate::bits::Bits;
 use crate::compile::subject_bit;
-use crate::diagnostic::{Code, Diagnostic, FileId, Span};
+use crate::diagnostic::{words, Code, Diagnostic, FileId, Span};
 use crate::ir::*;
 use crate::limits::MAX_LINT_COMPARISONS;
 use std::cell::Cell;
@@ -415,8 +415,6 @@ struct Cx<'a> {
     region: Vec<Region>,
     /// By rule index: whether the rule takes part in the data layer in some situation.
     live: Vec<bool>,
-    /// Per case type, per state: reachable from the initial state.
-    reachable: Vec<Vec<bool>>,
 }
 
 /// Source order: by file, then position.
@@ -440,15 +438,6 @@ fn verb(e: Effect) -> &'static str {
     match e {
         Effect::Allow => "allows",
         Effect::Deny => "denies",
-    }
-}
-
-fn backticked<S: AsRef<str>>(items: &[S]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| format!("`{}`", s.as_ref())).collect();
-    match quoted.as_slice() {
-        [] => "nothing".into(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} and {}", init.join(", "), last),
     }
 }
 
@@ -550,7 +539,6 @@ impl<'a> Cx<'a> {
         let live = (0..p.rules.len())
             .map(|i| !subj[i].is_empty() && !acts[i].is_empty() && region[i] != Region::Empty)
             .collect();
-        let reachable = p.casetypes.iter().map(reachable).collect();
         Cx {
             p,
             budget,
@@ -560,7 +548,6 @@ impl<'a> Cx<'a> {
             acts,
             region,
             live,
-            reachable,
         }
     }
 
@@ -1053,7 +1040,7 @@ impl<'a> Cx<'a> {
     /// CP0206: a reachable state that is not final and that no transition leaves. (An
     /// unreachable one is CP0201 already.)
     fn dead_ends(&self, out: &mut Vec<Diagnostic>) {
-        for (t, ct) in self.p.casetypes.iter().enumerate() {
+        for ct in &self.p.casetypes {
             let mut settled = vec![false; ct.states.len()];
             for s in ct
                 .finals
@@ -1065,7 +1052,7 @@ impl<'a> Cx<'a> {
                 }
             }
             for (i, s) in ct.states.iter().enumerate() {
-                if !self.reachable[t][i] || settled[i] {
+                if !ct.reachable[i] || settled[i] {
                     continue;
                 }
                 out.push(
@@ -1089,7 +1076,7 @@ impl<'a> Cx<'a> {
 
     /// CP0207: a table with no row for a reachable state of its case type.
     fn missing_rows(&self, out: &mut Vec<Diagnostic>) {
-        for (t, ct) in self.p.casetypes.iter().enumerate() {
+        for ct in &self.p.casetypes {
             for table in &ct.tables {
                 let mut has_row = vec![false; ct.states.len()];
                 for r in &table.rows {
@@ -1101,7 +1088,7 @@ impl<'a> Cx<'a> {
                     .states
                     .iter()
                     .enumerate()
-                    .filter(|(i, _)| self.reachable[t][*i] && !has_row[*i])
+                    .filter(|(i, _)| ct.reachable[*i] && !has_row[*i])
                     .map(|(_, s)| s.name.as_str())
                     .collect();
                 let Some(first) = missing.first() else {
@@ -1113,7 +1100,7 @@ impl<'a> Cx<'a> {
                     } else {
                         "states"
                     },
-                    listed(&missing),
+                    words::list(&missing),
                 );
                 let example = format!("{first}{}", " | .".repeat(table.columns));
                 out.push(
@@ -1217,14 +1204,14 @@ impl<'a> Cx<'a> {
                         "`{}` is inside `{}`: its members already have full access, so granting {} adds nothing",
                         sub.name,
                         def.name,
-                        backticked(names)
+                        words::list(names)
                     ),
                 );
             }
             out.push(d.with_help(format!(
                 "least privilege: allow `{}`'s roles only the actions they need, or take {} out of `{}`; keep full access to an administrator group without sub-groups that grant roles",
                 def.name,
-                listed(&subs),
+                words::list(&subs),
                 def.name
             )));
         }
@@ -1406,44 +1393,6 @@ fn has_anchor(p: &Policy, kind: KindId) -> bool {
 
 fn within(inner: Span, outer: Span) -> bool {
     inner.file == outer.file && inner.start >= outer.start && inner.end <= outer.end
-}
-
-/// Names in backticks, as [`backticked`]; past ten, the rest are counted.
-fn listed(items: &[&str]) -> String {
-    const SHOWN: usize = 10;
-    if items.len() <= SHOWN {
-        return backticked(items);
-    }
-    let quoted: Vec<String> = items[..SHOWN].iter().map(|s| format!("`{s}`")).collect();
-    format!("{} and {} more", quoted.join(", "), items.len() - SHOWN)
-}
-
-/// The states a chain of transitions reaches from the initial state.
-fn reachable(ct: &CaseTypeDef) -> Vec<bool> {
-    let mut reached = vec![false; ct.states.len()];
-    if ct.states.is_empty() {
-        return reached;
-    }
-    let mut next: Vec<Vec<StateId>> = vec![Vec::new(); ct.states.len()];
-    for t in &ct.transitions {
-        for f in &t.from {
-            if let Some(n) = next.get_mut(f.idx()) {
-                n.push(t.to);
-            }
-        }
-    }
-    let mut stack = vec![ct.initial];
-    while let Some(s) = stack.pop() {
-        if s.idx() >= reached.len() || std::mem::replace(&mut reached[s.idx()], true) {
-            continue;
-        }
-        for &to in &next[s.idx()] {
-            if to.idx() < reached.len() && !reached[to.idx()] {
-                stack.push(to);
-            }
-        }
-    }
-    reached
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! residual condition ([`Residual`]) that [`sql`] compiles to a `WHERE` clause. [`Query`] is the
 //! front door; docs/queries.md describes the queries.
 //!
-//! Every query fails closed: an unknown name is a [`QueryError`], never an empty answer that
+//! Every query fails closed: an unknown name is a [`RequestError`], never an empty answer that
 //! looks like a deny or a full one that looks like an allow. Decisions come from the VM
 //! (`vm::decide`), so a query never disagrees with `check`.
 //!
@@ -18,10 +18,11 @@ pub mod sql;
 
 use crate::bits::Bits;
 use crate::compile::{CScope, CompiledPolicy};
-use crate::diagnostic::suggest;
+use crate::diagnostic::words;
 use crate::entities::{AttrValue, EffectiveCode, Entities, Resource};
 use crate::ir::KindId;
 use crate::request::Resolved;
+use crate::resolve;
 use crate::vm::{self, Decision, Layer, Reason};
 use serde::Serialize;
 
@@ -29,238 +30,30 @@ use residual::residual;
 pub use residual::{Cond, Residual};
 use std::sync::OnceLock;
 
-/// A query that names something the policy or the entities do not have.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct QueryError {
-    pub kind: QueryErrorKind,
-    pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub help: Option<String>,
-}
+/// A query that names something the policy or the entities do not have: the one error of the
+/// resolver that requests share (`resolve.rs`). `QueryError` and `QueryErrorKind` are the
+/// names it had when queries had a resolver of their own; new code names [`RequestError`].
+pub use crate::resolve::{RequestError as QueryError, RequestErrorKind as QueryErrorKind};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum QueryErrorKind {
-    UnknownPrincipal,
-    UnknownAction,
-    /// The action is an account permission: it takes no resource, so no resource query applies.
-    NotAnAction,
-    UnknownResource,
-    UnknownModule,
-    UnknownKind,
-    /// The entities were loaded for another policy.
-    MismatchedEntities,
-    /// A residual was used with a policy other than the one that computed it.
-    MismatchedPolicy,
-}
-
-impl std::fmt::Display for QueryError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.message)?;
-        if let Some(h) = &self.help {
-            write!(f, "\n  help: {h}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for QueryError {}
-
-/// Writes control characters as `\u{1b}`, so a name from the command line cannot drive the
-/// terminal that shows the message.
-fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| match c.is_control() {
-            true => c.escape_unicode().to_string(),
-            false => c.to_string(),
-        })
-        .collect()
-}
-
-#[cold]
-fn error(kind: QueryErrorKind, message: String, help: Option<String>) -> QueryError {
-    QueryError {
-        kind,
-        message: printable(&message),
-        help: help.map(|h| printable(&h)),
-    }
-}
-
-/// Entities only mean something to the policy that loaded them: anything else is an error,
-/// never an empty (or wrong) answer.
-pub(crate) fn same_policy(policy: &CompiledPolicy, entities: &Entities) -> Result<(), QueryError> {
-    if entities.policy_stamp == policy.stamp {
-        return Ok(());
-    }
-    let e = crate::request::mismatched();
-    Err(QueryError {
-        kind: QueryErrorKind::MismatchedEntities,
-        message: "the entities were loaded for another policy".into(),
-        help: e.help,
-    })
-}
+use crate::resolve::{error, same_policy, Asker, RequestError, RequestErrorKind};
 
 /// A residual only means something to the policy that computed it: its kinds, case types,
 /// attributes and relations are that policy's ids.
-pub(crate) fn residual_of(policy: &CompiledPolicy, residual: &Residual) -> Result<(), QueryError> {
+pub(crate) fn residual_of(
+    policy: &CompiledPolicy,
+    residual: &Residual,
+) -> Result<(), RequestError> {
     if residual.policy_stamp() == policy.stamp {
         return Ok(());
     }
-    Err(QueryError {
-        kind: QueryErrorKind::MismatchedPolicy,
-        message: "the residual was computed for another policy".into(),
-        help: Some(
+    Err(error(
+        RequestErrorKind::MismatchedPolicy,
+        "the residual was computed for another policy".into(),
+        Some(
             "compile, evaluate and print a residual with the policy that computed it; after a reload, compute it again"
                 .into(),
         ),
-    })
-}
-
-fn did_you_mean<'a>(name: &str, cands: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    suggest(name, cands).map(|s| format!("did you mean `{s}`?"))
-}
-
-// The names of a query, resolved to ids. Each resolver fails closed with a message that says
-// what is wrong and how to fix it. The ids stay inside this module: `Query` checks that the
-// policy and the entities belong together before it resolves anything.
-
-fn resolve_principal(
-    policy: &CompiledPolicy,
-    entities: &Entities,
-    name: &str,
-) -> Result<u32, QueryError> {
-    if let Some(&u) = entities.user_index.get(name) {
-        return Ok(u);
-    }
-    let p = policy.ir();
-    let help = if p.groups.iter().any(|g| g.name == name) {
-        Some(format!(
-            "`{name}` is an access group; the principal must be a user id"
-        ))
-    } else if p.roles.iter().any(|r| r.name == name) {
-        Some(format!(
-            "`{name}` is a role; the principal must be a user id"
-        ))
-    } else if entities.is_unit(name) {
-        Some(format!(
-            "`{name}` is an org unit; the principal must be a user id"
-        ))
-    } else {
-        did_you_mean(name, entities.user_index.keys())
-            .or_else(|| Some("add the user to the entities file".into()))
-    };
-    Err(error(
-        QueryErrorKind::UnknownPrincipal,
-        format!("unknown principal `{name}`"),
-        help,
     ))
-}
-
-/// Resolves an action. An account permission is an error: it takes no resource.
-fn resolve_action(policy: &CompiledPolicy, name: &str) -> Result<u32, QueryError> {
-    if let Some(&a) = policy.action_index.get(name) {
-        return Ok(a);
-    }
-    let p = policy.ir();
-    if policy.permission_index.contains_key(name) {
-        return Err(error(
-            QueryErrorKind::NotAnAction,
-            format!("`{name}` is an account permission, which takes no resource"),
-            Some(format!(
-                "ask `casepol check` with {{\"principal\": \"<user>\", \"action\": \"{name}\"}}; resource queries take an action"
-            )),
-        ));
-    }
-    let help = did_you_mean(name, p.actions.iter().map(|a| a.name.as_str())).or_else(|| {
-        Some(if p.actions.is_empty() {
-            "the policy declares no actions".into()
-        } else {
-            format!(
-                "the policy declares the actions {}",
-                backticked(p.actions.iter().map(|a| a.name.as_str()))
-            )
-        })
-    });
-    Err(error(
-        QueryErrorKind::UnknownAction,
-        format!("unknown action `{name}`"),
-        help,
-    ))
-}
-
-fn resolve_module(policy: &CompiledPolicy, name: Option<&str>) -> Result<Option<u32>, QueryError> {
-    let Some(name) = name else { return Ok(None) };
-    if let Some(&m) = policy.module_index.get(name) {
-        return Ok(Some(m));
-    }
-    let p = policy.ir();
-    let help = did_you_mean(name, p.modules.iter().map(|m| m.name.as_str())).unwrap_or_else(|| {
-        if p.modules.is_empty() {
-            "the policy declares no modules; leave out --module".into()
-        } else {
-            format!(
-                "the policy declares the modules {}",
-                backticked(p.modules.iter().map(|m| m.name.as_str()))
-            )
-        }
-    });
-    Err(error(
-        QueryErrorKind::UnknownModule,
-        format!("unknown module `{name}`"),
-        Some(help),
-    ))
-}
-
-fn resolve_resource(entities: &Entities, name: &str) -> Result<u32, QueryError> {
-    if let Some(&r) = entities.resource_index.get(name) {
-        return Ok(r);
-    }
-    let help = if entities.user_index.contains_key(name) {
-        format!(
-            "`{name}` is a user; the resource must be the id of a resource in the entities file"
-        )
-    } else {
-        did_you_mean(name, entities.resource_index.keys())
-            .unwrap_or_else(|| "no resource with this id in the entities file".into())
-    };
-    Err(error(
-        QueryErrorKind::UnknownResource,
-        format!("unknown resource `{name}`"),
-        Some(help),
-    ))
-}
-
-/// Resolves a kind (`case` or `resource` declaration) by its name, case-sensitively.
-fn resolve_kind(policy: &CompiledPolicy, name: &str) -> Result<KindId, QueryError> {
-    let p = policy.ir();
-    if let Some(k) = p.kinds.iter().position(|k| k.name == name) {
-        return Ok(KindId(k as u32));
-    }
-    let names = || p.kinds.iter().map(|k| k.name.as_str());
-    let help = did_you_mean(name, names()).unwrap_or_else(|| {
-        if p.kinds.is_empty() {
-            "the policy declares no kinds".into()
-        } else {
-            format!("the policy declares the kinds {}", backticked(names()))
-        }
-    });
-    Err(error(
-        QueryErrorKind::UnknownKind,
-        format!("unknown kind `{name}`"),
-        Some(help),
-    ))
-}
-
-fn backticked<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
-    let names: Vec<String> = names.into_iter().map(|n| format!("`{n}`")).collect();
-    match names.as_slice() {
-        [] => String::new(),
-        [one] => one.clone(),
-        _ if names.len() > 10 => {
-            format!("{} and {} more", names[..10].join(", "), names.len() - 10)
-        }
-        [init @ .., last] => format!("{} and {last}", init.join(", ")),
-    }
 }
 
 // ---- what the principal holds on a resource -------------------------------------------------
@@ -551,6 +344,10 @@ pub struct WhoCan {
     /// reached only through modules, asked without one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The modules that offer the action, when the note says to ask with one of them; not
+    /// part of the JSON, which has the note.
+    #[serde(skip)]
+    pub offering: Vec<String>,
 }
 
 /// One allowed user and what lets them in.
@@ -643,6 +440,7 @@ fn who_can(
         allowed: Vec::new(),
         denied: 0,
         note: None,
+        offering: Vec::new(),
     };
     if let (Some(a), None) = (anchor, module) {
         if policy.ct_has_modules[a.casetype as usize] {
@@ -652,11 +450,16 @@ fn who_can(
                 .filter(|m| m.actions.iter().any(|x| x.0 == action))
                 .map(|m| m.name.as_str())
                 .collect();
+            let ask = match offering.len() {
+                0 => format!("and no module offers `{}`", out.action),
+                1 => format!("ask with the module {}", words::list(&offering)),
+                _ => format!("ask with one of the modules {}", words::either(&offering)),
+            };
             out.note = Some(format!(
-                "case type `{}` is reached through modules, so nobody may act on it without one; ask with --module {}",
+                "case type `{}` is reached through modules, so nobody may act on it without one; {ask}",
                 p.casetypes[a.casetype as usize].name,
-                if offering.is_empty() { "…".to_string() } else { offering.join(" or --module ") }
             ));
+            out.offering = offering.into_iter().map(String::from).collect();
         }
     }
     let masks = policy.data_masks(res.kind.0, anchor.map(|a| (a.casetype, a.state)), action);
@@ -957,7 +760,7 @@ impl<'a> Query<'a> {
         }
     }
 
-    fn same_policy(&self) -> Result<(), QueryError> {
+    fn same_policy(&self) -> Result<(), RequestError> {
         same_policy(self.policy, self.entities)
     }
 
@@ -967,11 +770,11 @@ impl<'a> Query<'a> {
         action: &str,
         resource: &str,
         module: Option<&str>,
-    ) -> Result<WhoCan, QueryError> {
+    ) -> Result<WhoCan, RequestError> {
         self.same_policy()?;
-        let action = resolve_action(self.policy, action)?;
-        let resource = resolve_resource(self.entities, resource)?;
-        let module = resolve_module(self.policy, module)?;
+        let action = resolve::action(self.policy, action)?;
+        let resource = resolve::resource(self.entities, resource)?;
+        let module = resolve::module(self.policy, module, Asker::Query)?;
         Ok(who_can(
             self.policy,
             self.entities,
@@ -987,11 +790,11 @@ impl<'a> Query<'a> {
         principal: &str,
         resource: &str,
         module: Option<&str>,
-    ) -> Result<Vec<(String, Decision)>, QueryError> {
+    ) -> Result<Vec<(String, Decision)>, RequestError> {
         self.same_policy()?;
-        let principal = resolve_principal(self.policy, self.entities, principal)?;
-        let resource = resolve_resource(self.entities, resource)?;
-        let module = resolve_module(self.policy, module)?;
+        let principal = resolve::principal(self.policy, self.entities, principal)?;
+        let resource = resolve::resource(self.entities, resource)?;
+        let module = resolve::module(self.policy, module, Asker::Query)?;
         let p = self.policy.ir();
         Ok(
             actions(self.policy, self.entities, principal, resource, module)
@@ -1008,7 +811,7 @@ impl<'a> Query<'a> {
         principal: &str,
         resource: &str,
         module: Option<&str>,
-    ) -> Result<Vec<String>, QueryError> {
+    ) -> Result<Vec<String>, RequestError> {
         Ok(self
             .actions(principal, resource, module)?
             .into_iter()
@@ -1025,13 +828,13 @@ impl<'a> Query<'a> {
         action: &str,
         module: Option<&str>,
         kind: Option<&str>,
-    ) -> Result<Listing<'_>, QueryError> {
+    ) -> Result<Listing<'_>, RequestError> {
         self.same_policy()?;
         let list = List {
-            principal: resolve_principal(self.policy, self.entities, principal)?,
-            action: resolve_action(self.policy, action)?,
-            module: resolve_module(self.policy, module)?,
-            kind: kind.map(|k| resolve_kind(self.policy, k)).transpose()?,
+            principal: resolve::principal(self.policy, self.entities, principal)?,
+            action: resolve::action(self.policy, action)?,
+            module: resolve::module(self.policy, module, Asker::Query)?,
+            kind: kind.map(|k| resolve::kind(self.policy, k)).transpose()?,
         };
         let index = self.index.get_or_init(|| Index::new(self.entities));
         // INVARIANT: the fields of a `Query` are private and never reassigned, so its index
@@ -1052,11 +855,11 @@ impl<'a> Query<'a> {
         principal: &str,
         action: &str,
         module: Option<&str>,
-    ) -> Result<Residual, QueryError> {
+    ) -> Result<Residual, RequestError> {
         self.same_policy()?;
-        let principal = resolve_principal(self.policy, self.entities, principal)?;
-        let action = resolve_action(self.policy, action)?;
-        let module = resolve_module(self.policy, module)?;
+        let principal = resolve::principal(self.policy, self.entities, principal)?;
+        let action = resolve::action(self.policy, action)?;
+        let module = resolve::module(self.policy, module, Asker::Query)?;
         Ok(residual(
             self.policy,
             self.entities,
@@ -1073,7 +876,7 @@ impl<'a> Query<'a> {
         action: &str,
         module: Option<&str>,
         dialect: sql::Dialect,
-    ) -> Result<sql::Filter, QueryError> {
+    ) -> Result<sql::Filter, RequestError> {
         let r = self.residual(principal, action, module)?;
         sql::compile(self.policy, &r, dialect)
     }

@@ -7,10 +7,11 @@ mod error;
 mod grammar;
 mod hidden;
 mod lower;
+mod tokens;
 
 use crate::ast::PolicyAst;
 use crate::diagnostic::{Code, Diagnostic, FileId, Span};
-use crate::limits::{self, MAX_POLICY_FILE_BYTES, MAX_SYNTAX_ERRORS};
+use crate::limits::{self, MAX_POLICY_FILE_BYTES, MAX_SYNTAX_ERRORS, MAX_TOKENS};
 use pest::Parser;
 
 pub use error::expected_words;
@@ -28,6 +29,20 @@ pub fn parse(file: FileId, text: &str) -> (PolicyAst, Vec<Diagnostic>) {
                 "this file is {}, more than the limit of {} for one policy file",
                 limits::bytes(text.len()),
                 limits::bytes(MAX_POLICY_FILE_BYTES)
+            ),
+        )
+        .with_help("split the policy into several files in one directory");
+        return (ast, vec![d]);
+    }
+    if let Some(at) = tokens::past_limit(text, MAX_TOKENS) {
+        let d = Diagnostic::new(
+            Code::Limit,
+            Span::new(file, at, at),
+            format!(
+                "this file has more than {} tokens (names, numbers, strings and marks), the \
+                 limit for one policy file; token number {} is here",
+                crate::diagnostic::words::thousands(MAX_TOKENS),
+                crate::diagnostic::words::thousands(MAX_TOKENS + 1)
             ),
         )
         .with_help("split the policy into several files in one directory");

@@ -991,3 +991,25 @@ fn attrs_object_too_large() {
     );
     insta::assert_snapshot!(entity_errors(&policy, &json));
 }
+
+/// A file of more than `MAX_TOKENS` tokens is refused before the parser runs: the parser keeps
+/// a record of every token, and a 16 MiB table cell of `+a` entries once asked for 1.8 GB.
+#[test]
+fn too_many_tokens() {
+    let entries = "+a ".repeat(MAX_TOKENS / 2);
+    let text = format!(
+        "role R;\naction a;\ngroup G {{ grants R; }}\ncasetype T {{ states S; initial S; table {{\n  | R\n  S | {entries}\n}} }}\n"
+    );
+    let mut sources = Sources::new();
+    sources.add("limits.casepol", text.as_str());
+    let (ir, diags) = casepol::check_sources(&sources);
+    assert!(ir.is_none());
+    assert_eq!(diags.len(), 1, "only the token limit is reported");
+    let rendered = render::human(&diags[0], &sources, false);
+    // The label sits on the first token past the limit, inside the long cell.
+    assert!(
+        rendered.contains("token number 2,000,001 is here"),
+        "{rendered}"
+    );
+    insta::assert_snapshot!(rendered.lines().next().unwrap_or_default());
+}

@@ -129,6 +129,54 @@ impl Recipe {
     }
 }
 
+/// The most policy text the generator writes: just past the 16 MiB a policy file may have, so
+/// that the limit is reached but the generator's own memory stays small.
+const POLICY_CAP: usize = 17 << 20;
+/// The most entities text the generator writes.
+const ENTITIES_CAP: usize = 64 << 20;
+
+/// Text that stops growing at a cap: what would go past it is cut off, and loops ask [`Text::full`] to
+/// stop early. A recipe of all-maximum counts with long names would otherwise be gigabytes of
+/// text before casepol saw any of it.
+struct Text {
+    s: String,
+    cap: usize,
+}
+
+impl Text {
+    fn new(start: &str, cap: usize) -> Text {
+        Text {
+            s: start.to_string(),
+            cap,
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.s.len() >= self.cap
+    }
+
+    fn push(&mut self, c: char) {
+        if !self.full() {
+            self.s.push(c);
+        }
+    }
+
+    fn push_str(&mut self, t: &str) {
+        let mut room = self.cap.saturating_sub(self.s.len()).min(t.len());
+        while !t.is_char_boundary(room) {
+            room -= 1;
+        }
+        self.s.push_str(&t[..room]);
+    }
+}
+
+impl Write for Text {
+    fn write_str(&mut self, t: &str) -> std::fmt::Result {
+        self.push_str(t);
+        Ok(())
+    }
+}
+
 /// A generated world: policy text, entities JSON and requests.
 pub struct World {
     pub recipe: Recipe,
@@ -189,13 +237,16 @@ pub fn generate(data: &[u8]) -> World {
     let attr = |i| n.name("at", i);
     let variant = |i| n.name("v", i);
 
-    let mut p = String::new();
+    let mut p = Text::new("", POLICY_CAP);
     let list = |names: Vec<String>, sep: &str| names.join(sep);
     let sep = if r.one_line { ", " } else { ",\n  " };
     let _ = writeln!(p, "role {};", list((0..r.roles).map(role).collect(), sep));
     // Action `i` requires permission `i % permissions` when there are permissions; the last
     // permission is the one every group permits, so a wrapped set shows as an allow.
     for i in 0..r.actions {
+        if p.full() {
+            break;
+        }
         match r.permissions {
             0 => {
                 let _ = writeln!(p, "action {};", act(i));
@@ -270,6 +321,9 @@ pub fn generate(data: &[u8]) -> World {
     );
     // Groups: each grants one role and permits the last permission; some are scoped.
     for g in 0..r.groups {
+        if p.full() {
+            break;
+        }
         let mut body = format!("grants {};", role(g % r.roles));
         if r.permissions > 0 {
             let _ = write!(body, " permits {};", perm(r.permissions - 1));
@@ -299,6 +353,9 @@ pub fn generate(data: &[u8]) -> World {
     }
     // Case types, each with every state, a transition, module grants and a table.
     for t in 0..r.casetypes {
+        if p.full() {
+            break;
+        }
         let _ = writeln!(p, "casetype {} {{", ctype(t));
         let _ = writeln!(
             p,
@@ -334,6 +391,9 @@ pub fn generate(data: &[u8]) -> World {
             }
             p.push('\n');
             for s in 0..r.states {
+                if p.full() {
+                    break;
+                }
                 let _ = write!(p, "    {}", state(s));
                 for c in 0..cols {
                     let entries = if c == 0 { r.cell_entries.max(1) } else { 1 };
@@ -351,6 +411,9 @@ pub fn generate(data: &[u8]) -> World {
     }
     // Top-level rules.
     for i in 0..r.rules {
+        if p.full() {
+            break;
+        }
         if r.identical_rules {
             let _ = writeln!(p, "allow {}: *;", role(0));
         } else {
@@ -365,8 +428,11 @@ pub fn generate(data: &[u8]) -> World {
     }
 
     // Entities.
-    let mut e = String::from("{\"users\": [");
+    let mut e = Text::new("{\"users\": [", ENTITIES_CAP);
     for u in 0..r.users {
+        if e.full() {
+            break;
+        }
         if u > 0 {
             e.push(',');
         }
@@ -392,7 +458,9 @@ pub fn generate(data: &[u8]) -> World {
         e.push('}');
     }
     e.push_str("],\n\"resources\": [");
+    // The first case's code: at most 2,000,000 codes in all, so that the text stays near the cap.
     let code = |levels: usize, per: usize| -> String {
+        let per = per.min((2_000_000 / levels.max(1)).max(1));
         (0..levels)
             .map(|l| {
                 let codes: Vec<String> = (0..per)
@@ -408,6 +476,9 @@ pub fn generate(data: &[u8]) -> World {
             .join(" & ")
     };
     for c in 0..r.cases {
+        if e.full() {
+            break;
+        }
         if c > 0 {
             e.push(',');
         }
@@ -449,6 +520,9 @@ pub fn generate(data: &[u8]) -> World {
     // that an effective code is its own level plus every inherited one.
     if r.kinds > 0 {
         for d in 0..r.documents {
+            if e.full() {
+                break;
+            }
             let k = d % r.kinds;
             let parent = if k == 0 {
                 "c0".to_string()
@@ -505,8 +579,8 @@ pub fn generate(data: &[u8]) -> World {
     }
     World {
         recipe: r,
-        policy: p,
-        entities: e,
+        policy: p.s,
+        entities: e.s,
         requests,
     }
 }

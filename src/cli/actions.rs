@@ -53,7 +53,7 @@ pub(super) fn actions(args: &ActionsArgs) -> Exit {
     let q = Query::new(&policy, &entities);
     let decisions = match q.actions(&args.principal, &args.resource, args.module.as_deref()) {
         Ok(d) => d,
-        Err(e) => return who_can::query_error(e),
+        Err(e) => return who_can::query_error(e, &policy),
     };
     let written = match args.format {
         Format::Json => emit(

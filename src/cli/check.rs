@@ -174,7 +174,7 @@ fn batch_line(
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {
-            let (_, column, byte) = utf8_position(bytes, &e);
+            let (_, column, byte) = casepol::files::utf8_position(bytes, &e);
             return Some(Outcome::error(RequestError {
                 kind: RequestErrorKind::InvalidRequest,
                 message: format!("invalid UTF-8 at line {n}, column {column} (byte 0x{byte:02X})"),

@@ -30,8 +30,10 @@ pub(super) fn explain_code(args: &ExplainCodeArgs) -> Exit {
 pub(super) fn unknown_code(text: &str) -> String {
     let mut msg = format!("unknown diagnostic code `{text}`");
     let normalized = normalize_code(text);
-    if let Some(close) = diagnostic::suggest(&normalized, Code::ALL.iter().map(|c| c.as_str())) {
-        msg.push_str(&format!("; did you mean `{close}`?"));
+    if let Some(mean) =
+        diagnostic::words::did_you_mean(&normalized, Code::ALL.iter().map(|c| c.as_str()))
+    {
+        msg.push_str(&format!("; {mean}"));
     }
     let first = Code::ALL.first().map(|c| c.as_str()).unwrap_or_default();
     let last = Code::ALL.last().map(|c| c.as_str()).unwrap_or_default();

@@ -61,17 +61,17 @@ pub(super) fn filter(args: &FilterArgs) -> Exit {
     let q = Query::new(&policy, &entities);
     let residual = match q.residual(&args.principal, &args.action, args.module.as_deref()) {
         Ok(r) => r,
-        Err(e) => return who_can::query_error(e),
+        Err(e) => return who_can::query_error(e, &policy),
     };
     let filter = match casepol::query::sql::compile(policy.compiled(), &residual, dialect) {
         Ok(f) => f,
-        Err(e) => return who_can::query_error(e),
+        Err(e) => return who_can::query_error(e, &policy),
     };
     let written = match args.format {
         Format::Json => {
             let residual = match residual.json(policy.compiled()) {
                 Ok(r) => r,
-                Err(e) => return who_can::query_error(e),
+                Err(e) => return who_can::query_error(e, &policy),
             };
             emit(
                 &serde_json::to_string_pretty(&FilterJson {

@@ -200,7 +200,10 @@ fn format_file(path: &Path, check: bool) -> FileResult {
     let outcome = match format::format_source(id, &text) {
         Err(FormatError::Syntax(diags)) => Outcome::Syntax(diags),
         Err(FormatError::Bug(d)) => Outcome::Bug(d),
-        Ok(formatted) => match format::not_formatted(id, &name, &text, &formatted) {
+        // The library's help says to format the file; here it says how.
+        Ok(formatted) => match format::not_formatted(id, &text, &formatted)
+            .map(|d| d.with_help(format!("run `casepol fmt {name}`")))
+        {
             None => Outcome::Unchanged,
             Some(finding) if check => Outcome::Changed { finding },
             Some(finding) => match std::fs::write(path, &formatted) {

@@ -56,7 +56,7 @@ pub(super) fn list(args: &ListArgs) -> Exit {
         args.kind.as_deref(),
     ) {
         Ok(l) => l,
-        Err(e) => return who_can::query_error(e),
+        Err(e) => return who_can::query_error(e, &policy),
     };
     let ir = policy.compiled().ir();
     let resources = entities.resources();

@@ -2,6 +2,7 @@
 //! each of them in.
 
 use super::*;
+use casepol::diagnostic::words;
 use casepol::query::{Query, SubjectGrant, WhoCan};
 
 #[derive(clap::Args)]
@@ -25,9 +26,20 @@ pub(super) struct WhoCanArgs {
     format: Format,
 }
 
-/// Prints a query error and returns the input-error exit code.
-pub(super) fn query_error(e: casepol::query::QueryError) -> Exit {
-    eprintln!("error: {e}");
+/// Prints a query error and returns the input-error exit code. The library says how to fix a
+/// mistake in its own terms ("ask without a module"); where the fix is a flag, this adds it.
+pub(super) fn query_error(e: RequestError, policy: &Policy) -> Exit {
+    let flag = match e.kind {
+        RequestErrorKind::UnknownModule if policy.compiled().ir().modules.is_empty() => {
+            Some("leave out --module")
+        }
+        RequestErrorKind::NotAnAction => Some("with `casepol check --request`"),
+        _ => None,
+    };
+    match (&e.help, flag) {
+        (Some(help), Some(flag)) => eprintln!("error: {}\n  help: {help} ({flag})", e.message),
+        _ => eprintln!("error: {e}"),
+    }
     Exit::Error
 }
 
@@ -39,7 +51,7 @@ pub(super) fn who_can(args: &WhoCanArgs) -> Exit {
     let q = Query::new(&policy, &entities);
     let who = match q.who_can(&args.action, &args.resource, args.module.as_deref()) {
         Ok(w) => w,
-        Err(e) => return query_error(e),
+        Err(e) => return query_error(e, &policy),
     };
     let written = match args.format {
         Format::Json => emit(&serde_json::to_string_pretty(&who).unwrap_or_default()),
@@ -53,20 +65,9 @@ pub(super) fn who_can(args: &WhoCanArgs) -> Exit {
     }
 }
 
-fn ticked(items: &[String]) -> String {
-    items
-        .iter()
-        .map(|s| format!("`{s}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 fn human(w: &WhoCan) -> String {
     let mut out = String::new();
-    let a = match w.kind.chars().next() {
-        Some('A' | 'E' | 'I' | 'O' | 'U' | 'a' | 'e' | 'i' | 'o' | 'u') => "an",
-        _ => "a",
-    };
+    let a = words::article(&w.kind);
     let what = match &w.case {
         Some(c) => format!("`{}` ({a} {} of case `{c}`)", w.resource, w.kind),
         None => format!("`{}` ({a} {})", w.resource, w.kind),
@@ -118,7 +119,7 @@ fn human(w: &WhoCan) -> String {
             out.push_str(&format!(
                 "  module `{}` grants it to {}\n",
                 w.module.as_deref().unwrap_or_default(),
-                ticked(m)
+                words::join(m.iter().map(|s| format!("`{s}`")), "and", words::ALL)
             ));
         }
         for (class, held) in [("read", &p.read_codes_held), ("write", &p.write_codes_held)] {
@@ -152,7 +153,12 @@ fn human(w: &WhoCan) -> String {
         w.denied
     ));
     if let Some(note) = &w.note {
-        out.push_str(&format!("note: {note}\n"));
+        // The note names the modules to ask with; here they are flags.
+        let flags = match w.offering.is_empty() {
+            true => String::new(),
+            false => format!(" (--module {})", w.offering.join(" or --module ")),
+        };
+        out.push_str(&format!("note: {note}{flags}\n"));
     }
     out
 }

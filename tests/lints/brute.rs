@@ -789,7 +789,7 @@ impl<'a> Cx<'a> {
                         "`{}` is inside `{}`: its members already have full access, so granting {} adds nothing",
                         sub.name,
                         def.name,
-                        backticked(names)
+                        listed(names)
                     ),
                 );
             }

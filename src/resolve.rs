@@ -1,0 +1,405 @@
+//! Names to ids: the one resolver of requests and queries, and its one error type.
+//!
+//! Resolution is the only place a request's or a query's strings are looked up. Each name is
+//! looked up once; an unknown one is a [`RequestError`] that says what the name is, when it is
+//! something else (a role given as the principal, a user given as the resource), or the
+//! closest name, or the names there are, and how to fix the request. Such a request is always
+//! denied, and such a query is never answered.
+
+use crate::compile::CompiledPolicy;
+use crate::diagnostic::words::{self, did_you_mean};
+use crate::entities::Entities;
+use crate::ir::KindId;
+use crate::request::{Request, Resolved};
+use serde::Serialize;
+
+/// Why a request or a query could not be resolved. Such a request is always denied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RequestError {
+    pub kind: RequestErrorKind,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+}
+
+/// What kind of mistake a [`RequestError`] is. More kinds may come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RequestErrorKind {
+    UnknownPrincipal,
+    UnknownAction,
+    /// The resource is unknown, or an action request names none.
+    UnknownResource,
+    UnknownModule,
+    PermissionTakesNoResource,
+    /// The text is not a request object: not JSON, not UTF-8, or a field missing, unknown or
+    /// of the wrong type. [`resolve`] never returns it; readers of requests, such as the
+    /// command line's batches, do.
+    InvalidRequest,
+    /// The entities were loaded for another policy, or (when deciding) the request was
+    /// resolved against other entities.
+    MismatchedEntities,
+    /// A query about resources names an account permission, which takes no resource.
+    NotAnAction,
+    /// A query names a kind the policy does not declare.
+    UnknownKind,
+    /// A residual was used with a policy other than the one that computed it.
+    MismatchedPolicy,
+}
+
+impl std::fmt::Display for RequestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.message)?;
+        if let Some(h) = &self.help {
+            write!(f, "\n  help: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RequestError {}
+
+/// An error, with the names it quotes made safe to show ([`words::printable`]).
+#[cold]
+pub(crate) fn error(kind: RequestErrorKind, message: String, help: Option<String>) -> RequestError {
+    let printable = |text: String| match words::printable(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(escaped) => escaped,
+    };
+    RequestError {
+        kind,
+        message: printable(message),
+        help: help.map(printable),
+    }
+}
+
+/// Who asks: a request, a JSON object whose fields can be removed, or a query, whose names are
+/// given one by one. How to leave a name out is said in the asker's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Asker {
+    Request,
+    Query,
+}
+
+/// Resolves a request against a policy and its entities.
+pub fn resolve(
+    policy: &CompiledPolicy,
+    entities: &Entities,
+    req: &Request,
+) -> Result<Resolved, RequestError> {
+    if entities.policy_stamp != policy.stamp {
+        return Err(mismatched());
+    }
+    let principal = principal(policy, entities, &req.principal)?;
+    let module = module(policy, req.module.as_deref(), Asker::Request)?;
+    if let Some(&permission) = policy.permission_index.get(&req.action) {
+        if let Some(r) = &req.resource {
+            return Err(error(
+                RequestErrorKind::PermissionTakesNoResource,
+                format!(
+                    "`{}` is an account permission, which takes no resource, but resource `{r}` was given",
+                    req.action
+                ),
+                Some("remove `resource` from the request".into()),
+            ));
+        }
+        return Ok(Resolved::Permission {
+            principal,
+            permission,
+            entities: entities.stamp,
+        });
+    }
+    let Some(&action) = policy.action_index.get(&req.action) else {
+        return Err(unknown_action(policy, &req.action, Asker::Request));
+    };
+    let Some(rid) = &req.resource else {
+        return Err(error(
+            RequestErrorKind::UnknownResource,
+            format!(
+                "action `{}` needs a resource, but the request names none",
+                req.action
+            ),
+            Some("add `\"resource\": \"<id>\"` to the request".into()),
+        ));
+    };
+    let resource = resource(entities, rid)?;
+    Ok(Resolved::Action {
+        principal,
+        action,
+        resource,
+        module,
+        entities: entities.stamp,
+    })
+}
+
+/// The error for entities or a resolved request used with the wrong policy or entities.
+#[cold]
+pub(crate) fn mismatched() -> RequestError {
+    error(
+        RequestErrorKind::MismatchedEntities,
+        "the entities were loaded for another policy, or the request was resolved against other entities".into(),
+        Some(MISMATCHED_HELP.into()),
+    )
+}
+
+const MISMATCHED_HELP: &str = "load entities with the policy that decides, and resolve each request against the entities it is decided with";
+
+/// Entities only mean something to the policy that loaded them: a query with any other is an
+/// error, never an empty (or wrong) answer.
+pub(crate) fn same_policy(
+    policy: &CompiledPolicy,
+    entities: &Entities,
+) -> Result<(), RequestError> {
+    if entities.policy_stamp == policy.stamp {
+        return Ok(());
+    }
+    Err(error(
+        RequestErrorKind::MismatchedEntities,
+        "the entities were loaded for another policy".into(),
+        Some(MISMATCHED_HELP.into()),
+    ))
+}
+
+// The names one by one. INVARIANT: an id means something only to the policy and the entities it
+// was looked up in; `resolve` and `Query` check that the entities belong to the policy before
+// they look up anything, and never hand the ids out.
+
+/// A user, by id. A role, an access group or an org unit is named as what it is.
+pub(crate) fn principal(
+    policy: &CompiledPolicy,
+    entities: &Entities,
+    name: &str,
+) -> Result<u32, RequestError> {
+    if let Some(&u) = entities.user_index.get(name) {
+        return Ok(u);
+    }
+    let p = policy.ir();
+    let what = if p.roles.iter().any(|r| r.name == name) {
+        Some("a role")
+    } else if p.groups.iter().any(|g| g.name == name) {
+        Some("an access group")
+    } else if entities.is_unit(name) {
+        Some("an org unit")
+    } else {
+        None
+    };
+    let help = match what {
+        Some(what) => format!("`{name}` is {what}; the principal must be a user id"),
+        None => did_you_mean(name, entities.user_index.keys())
+            .unwrap_or_else(|| "add the user to the entities file".into()),
+    };
+    Err(error(
+        RequestErrorKind::UnknownPrincipal,
+        format!("unknown principal `{name}`"),
+        Some(help),
+    ))
+}
+
+/// A module, when one is named.
+pub(crate) fn module(
+    policy: &CompiledPolicy,
+    name: Option<&str>,
+    asker: Asker,
+) -> Result<Option<u32>, RequestError> {
+    let Some(name) = name else { return Ok(None) };
+    if let Some(&m) = policy.module_index.get(name) {
+        return Ok(Some(m));
+    }
+    let p = policy.ir();
+    let names = || p.modules.iter().map(|m| m.name.as_str());
+    let help = did_you_mean(name, names()).unwrap_or_else(|| {
+        match words::the("module", "modules", names()) {
+            Some(list) => format!("the policy declares {list}"),
+            None => match asker {
+                Asker::Request => {
+                    "the policy declares no modules; remove `module` from the request".into()
+                }
+                Asker::Query => "the policy declares no modules; ask without a module".into(),
+            },
+        }
+    });
+    Err(error(
+        RequestErrorKind::UnknownModule,
+        format!("unknown module `{name}`"),
+        Some(help),
+    ))
+}
+
+/// An action, for a query about resources. An account permission is an error: it takes no
+/// resource.
+pub(crate) fn action(policy: &CompiledPolicy, name: &str) -> Result<u32, RequestError> {
+    if let Some(&a) = policy.action_index.get(name) {
+        return Ok(a);
+    }
+    if policy.permission_index.contains_key(name) {
+        return Err(error(
+            RequestErrorKind::NotAnAction,
+            format!("`{name}` is an account permission, which takes no resource"),
+            Some(format!(
+                "queries about resources take an action; decide `{name}` as a request without a resource, {{\"principal\": \"<user>\", \"action\": \"{name}\"}}"
+            )),
+        ));
+    }
+    Err(unknown_action(policy, name, Asker::Query))
+}
+
+/// The error for an action the policy does not declare. A request may also name an account
+/// permission, so its help offers those too.
+#[cold]
+fn unknown_action(policy: &CompiledPolicy, name: &str, asker: Asker) -> RequestError {
+    let p = policy.ir();
+    let actions = || p.actions.iter().map(|a| a.name.as_str());
+    let permissions = || match asker {
+        Asker::Request => &p.permissions[..],
+        Asker::Query => &[],
+    };
+    let help = did_you_mean(
+        name,
+        actions().chain(permissions().iter().map(|x| x.name.as_str())),
+    )
+    .unwrap_or_else(|| {
+        let actions = words::the("action", "actions", actions());
+        let permissions = words::the(
+            "account permission",
+            "account permissions",
+            permissions().iter().map(|x| x.name.as_str()),
+        );
+        match (actions, permissions, asker) {
+            (Some(a), Some(p), _) => format!("the policy declares {a}, and {p}"),
+            (Some(one), None, _) | (None, Some(one), _) => format!("the policy declares {one}"),
+            (None, None, Asker::Request) => {
+                "the policy declares no actions and no account permissions".into()
+            }
+            (None, None, Asker::Query) => "the policy declares no actions".into(),
+        }
+    });
+    error(
+        RequestErrorKind::UnknownAction,
+        format!("unknown action `{name}`"),
+        Some(help),
+    )
+}
+
+/// A resource, by id. A user or an org unit is named as what it is.
+pub(crate) fn resource(entities: &Entities, name: &str) -> Result<u32, RequestError> {
+    if let Some(&r) = entities.resource_index.get(name) {
+        return Ok(r);
+    }
+    let what = if entities.user_index.contains_key(name) {
+        Some("a user")
+    } else if entities.is_unit(name) {
+        Some("an org unit")
+    } else {
+        None
+    };
+    let help = match what {
+        Some(what) => format!(
+            "`{name}` is {what}; the resource must be the id of a resource in the entities file"
+        ),
+        None => did_you_mean(name, entities.resource_index.keys())
+            .unwrap_or_else(|| "no resource with this id in the entities file".into()),
+    };
+    Err(error(
+        RequestErrorKind::UnknownResource,
+        format!("unknown resource `{name}`"),
+        Some(help),
+    ))
+}
+
+/// A kind (`case` or `resource` declaration), by its name, case-sensitively.
+pub(crate) fn kind(policy: &CompiledPolicy, name: &str) -> Result<KindId, RequestError> {
+    let p = policy.ir();
+    if let Some(k) = p.kinds.iter().position(|k| k.name == name) {
+        return Ok(KindId(k as u32));
+    }
+    let names = || p.kinds.iter().map(|k| k.name.as_str());
+    let help =
+        did_you_mean(name, names()).unwrap_or_else(|| match words::the("kind", "kinds", names()) {
+            Some(list) => format!("the policy declares {list}"),
+            None => "the policy declares no kinds".into(),
+        });
+    Err(error(
+        RequestErrorKind::UnknownKind,
+        format!("unknown kind `{name}`"),
+        Some(help),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Policy;
+    use crate::diagnostic::work;
+
+    /// A policy and `n` users with ids of `len` characters.
+    fn world(n: usize, len: usize) -> (Policy, Entities) {
+        let policy = Policy::from_source(
+            "p.casepol",
+            "role R;\naction view;\ngroup G { grants R; }\ncase Case { }\ncasetype T { states S; initial S; }\nallow R: view;",
+        )
+        .unwrap();
+        let users: Vec<String> = (0..n)
+            .map(|i| format!(r#"{{"id": "{:0>len$}", "groups": ["G"]}}"#, i))
+            .collect();
+        let json = format!(
+            r#"{{"users": [{}], "resources": [{{"id": "c", "kind": "Case", "type": "T", "state": "S"}}]}}"#,
+            users.join(",")
+        );
+        let entities = policy.load_entities(&json).unwrap();
+        (policy, entities)
+    }
+
+    /// "Did you mean" has a budget: a 60 KB unknown principal against 10,000 users is a clear
+    /// error at once, without comparing it with any of them.
+    #[test]
+    fn a_huge_unknown_principal_costs_no_distance_work() {
+        let (policy, entities) = world(10_000, 8);
+        let huge = "x".repeat(60 * 1024);
+        work::take();
+        let err = resolve(
+            policy.compiled(),
+            &entities,
+            &Request::new(&huge, "view", Some("c")),
+        )
+        .unwrap_err();
+        assert_eq!(work::take(), 0, "cells computed for a 60 KB name");
+        assert_eq!(err.kind, RequestErrorKind::UnknownPrincipal);
+        assert!(err.message.starts_with("unknown principal `xxx"));
+        assert_eq!(
+            err.help.as_deref(),
+            Some("add the user to the entities file")
+        );
+    }
+
+    /// Among many candidates of the same length, the work per candidate is a band of the
+    /// table, not all of it, and the work of one suggestion is capped.
+    #[test]
+    fn suggestion_work_is_bounded_per_candidate_and_per_call() {
+        let len = crate::limits::MAX_SUGGEST_CHARS;
+        let (policy, entities) = world(10_000, len);
+        // One typo away from user 7, so it is a suggestion.
+        let mut typo: Vec<char> = format!("{:0>len$}", 7).chars().collect();
+        typo[0] = '1';
+        let typo: String = typo.into_iter().collect();
+        work::take();
+        let err = resolve(
+            policy.compiled(),
+            &entities,
+            &Request::new(&typo, "view", Some("c")),
+        )
+        .unwrap_err();
+        let cells = work::take();
+        assert_eq!(
+            err.help.as_deref(),
+            Some(format!("did you mean `{:0>len$}`?", 7).as_str())
+        );
+        let band = 2 * (len / 3) + 1;
+        assert!(
+            cells <= crate::limits::SUGGEST_WORK,
+            "{cells} cells, more than the budget"
+        );
+        // The full tables would be len × len cells for each of the 10,000 candidates.
+        assert!(cells < 10_000 * len * band, "{cells} cells");
+    }
+}
