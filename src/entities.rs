@@ -50,8 +50,11 @@ impl Entities {
                 "split the entities over several deployments, or leave out resources no request names",
             )]);
         }
-        // A byte order mark, as some Windows tools write, is not part of the JSON.
+        // A byte order mark, as some Windows tools write, is not part of the JSON; lines and
+        // columns are counted without it, byte offsets in the text given.
+        let text = json;
         let json = json.strip_prefix('\u{feff}').unwrap_or(json);
+        let bom = text.len() - json.len();
         if json.trim().is_empty() {
             return Err(vec![EntityError::whole(
                 "the entities file is empty".to_string(),
@@ -65,7 +68,10 @@ impl Entities {
         }
         let mut reporter = report::Reporter::new();
         let loaded = load::load(policy, json, &mut reporter);
-        let errors = reporter.into_errors();
+        let mut errors = reporter.into_errors();
+        for offset in errors.iter_mut().filter_map(|e| e.offset.as_mut()) {
+            *offset += bom;
+        }
         match loaded {
             // The reporter stops a load only after it recorded a problem, and the two loads are
             // one function, so the silent one did not stop on a valid file; but should one

@@ -3,7 +3,9 @@
 //! found an error ([`error_at`]). The error paths use it to say where a problem is: the
 //! policy-test reader (`testing/json.rs`) builds a tree of positions with it, entity diagnosis
 //! (`entities/diagnose.rs`) walks a file of any size with it, without a tree, and entity,
-//! request and test-file errors place serde_json's errors with it.
+//! request and test-file errors place serde_json's errors with it. [`Lines`] is the one count
+//! of a byte offset's line and column in characters outside `diagnostic::Sources` (which
+//! indexes whole policy files): `files::utf8_position` places invalid UTF-8 with it too.
 //!
 //! The walks assume text that serde_json has already accepted; they do not check the syntax.
 //! On text that is not JSON their answers are meaningless, but nothing panics: a read past the

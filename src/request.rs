@@ -70,7 +70,8 @@ impl<'de> Deserialize<'de> for Request {
 
 /// Why a text is not a request: serde_json's message, and where, as a one-based line and a
 /// column counted in characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} at line {line}, column {column}")]
 pub struct JsonError {
     pub message: String,
     pub line: usize,

@@ -210,7 +210,8 @@ fn negative_zero_is_named_as_such() {
 
 /// An error's column counts characters, not bytes: with `é€😀` (two, three and four bytes)
 /// before the mistake on its line, the column is that of the mistake as an editor shows it,
-/// whether the text is not JSON at all or has the wrong structure.
+/// whether the text is not JSON at all or has the wrong structure; its byte offset is the
+/// mistake's.
 #[test]
 fn error_columns_count_characters() {
     let policy = policy();
@@ -237,8 +238,17 @@ fn error_columns_count_characters() {
         let errors = policy.load_entities(text).unwrap_err();
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!(
-            (errors[0].line, errors[0].column),
-            (Some(want.0), Some(want.1)),
+            (errors[0].line, errors[0].column, errors[0].offset),
+            (Some(want.0), Some(want.1), Some(at)),
+            "{text}"
+        );
+        // After a byte order mark: the same line and column, and the offset in the text given.
+        let errors = policy
+            .load_entities(&format!("\u{feff}{text}"))
+            .unwrap_err();
+        assert_eq!(
+            (errors[0].line, errors[0].column, errors[0].offset),
+            (Some(want.0), Some(want.1), Some(at + 3)),
             "{text}"
         );
     }

@@ -7,7 +7,8 @@
 //! the file) and its field, with a line and column.
 
 use super::read::{self, Field, Section, Shape};
-use super::report::{did_you_mean, list, EntityError};
+use super::report::{list, EntityError};
+use crate::diagnostic::words::did_you_mean;
 use crate::ir::Policy as Ir;
 use crate::json_pos::{self, Kind, Lines, Member};
 use crate::limits;
@@ -41,6 +42,7 @@ fn syntax_error(json: &str, e: &serde_json::Error) -> EntityError {
         help: Some(help),
         line: Some(at.line),
         column: Some(at.column),
+        offset: Some(at.offset),
     }
 }
 
@@ -90,6 +92,7 @@ impl<'a> Scan<'a> {
             help: Some(help),
             line: Some(line),
             column: Some(column),
+            offset: Some(at),
         }
     }
 }
@@ -171,7 +174,8 @@ pub(super) fn diagnose(p: &Ir, json: &str, first: serde_json::Error) -> Vec<Enti
     }
     if out.is_empty() {
         // Nothing more specific found: report what the reader said, where it said it.
-        let (line, column) = sc.lines.line_col(json_pos::error_offset(json, &first));
+        let at = json_pos::error_offset(json, &first);
+        let (line, column) = sc.lines.line_col(at);
         out.push(EntityError {
             message: json_pos::error_message(&first),
             entity: None,
@@ -180,6 +184,7 @@ pub(super) fn diagnose(p: &Ir, json: &str, first: serde_json::Error) -> Vec<Enti
             help: Some("the entities file is one JSON object with optional `units`, `users` and `resources` arrays; see docs/data-formats.md §1".into()),
             line: Some(line),
             column: Some(column),
+            offset: Some(at),
         });
     }
     out
@@ -355,7 +360,8 @@ fn check_element(
     }
     if out.len() == before {
         // The shape checks missed it: report the reader's own message, placed in the file.
-        let (line, column) = sc.lines.line_col(at + json_pos::error_offset(text, &typed));
+        let offset = at + json_pos::error_offset(text, &typed);
+        let (line, column) = sc.lines.line_col(offset);
         out.push(EntityError {
             message: json_pos::error_message(&typed),
             entity: name.entity,
@@ -367,6 +373,7 @@ fn check_element(
             )),
             line: Some(line),
             column: Some(column),
+            offset: Some(offset),
         });
     }
 }

@@ -21,6 +21,7 @@ use super::report::{Flow, Names, Problem, Report, Stop, ValueProblem, Who, Whole
 use super::store::{Builder, IdIndex, Ranges, Shared};
 use crate::access_code;
 use crate::compile::CompiledPolicy;
+use crate::diagnostic::words::is_bidi_control;
 use crate::ir::{KindId, Type};
 use crate::limits;
 use std::collections::HashMap;
@@ -50,14 +51,8 @@ pub(super) enum Collision {
     User,
 }
 
-/// Whether `c` is a bidirectional control character (U+202A–U+202E, U+2066–U+2069). Such a
-/// character makes text display in another order than it is stored ("Trojan Source",
-/// CVE-2021-42574), so an id holding one could look like another.
-pub(super) fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
-
-/// The first bidirectional control character in `text`.
+/// The first bidirectional control character in `text`: an id holding one could look like
+/// another.
 fn bidi_control(text: &str) -> Option<char> {
     text.chars().find(|&c| is_bidi_control(c))
 }

@@ -13,6 +13,7 @@ use super::load::{Collision, TextProblem};
 use super::read::{Field, Name, Section, Val};
 use super::store::IdIndex;
 use crate::access_code::CodeError;
+use crate::diagnostic::words::{self, article, printable};
 use crate::ir::{EnumId, KindId, Policy as Ir, Type};
 use crate::limits;
 use std::collections::HashMap;
@@ -37,6 +38,11 @@ pub struct EntityError {
     pub line: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub column: Option<usize>,
+    /// The byte offset in the JSON text of the place `line` and `column` give, for drawing it
+    /// in a larger text the JSON is part of (a policy test file's inline entities). It is not
+    /// part of the JSON form of the error.
+    #[serde(skip)]
+    pub offset: Option<usize>,
 }
 
 impl EntityError {
@@ -51,25 +57,9 @@ impl EntityError {
             help: Some(help.to_string()),
             line: None,
             column: None,
+            offset: None,
         }
     }
-}
-
-/// `text` with control and bidirectional control characters written as `\u{1b}`: messages
-/// quote names from the file, and a terminal must show them as they are, neither obeying an
-/// escape sequence nor reordering the line.
-pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    let hidden = |c: char| c.is_control() || super::load::is_bidi_control(c);
-    if !text.chars().any(hidden) {
-        return text.into();
-    }
-    text.chars()
-        .map(|c| match hidden(c) {
-            true => c.escape_unicode().to_string(),
-            false => c.to_string(),
-        })
-        .collect::<String>()
-        .into()
 }
 
 impl std::fmt::Display for EntityError {
@@ -350,6 +340,7 @@ impl Report for Reporter {
             help: Some(help),
             line: None,
             column: None,
+            offset: None,
         });
         Ok(())
     }
@@ -457,32 +448,6 @@ where
     out.join(", ")
 }
 
-pub(super) fn did_you_mean<'a>(
-    name: &str,
-    cands: impl IntoIterator<Item = &'a str>,
-) -> Option<String> {
-    crate::diagnostic::suggest(name, cands).map(|s| format!("did you mean `{s}`?"))
-}
-
-/// `a` or `an`, for a word read aloud in English.
-fn article(word: &str) -> &'static str {
-    let w = word.to_ascii_lowercase();
-    let silent_h = ["hour", "honest", "honor", "honour", "heir"]
-        .iter()
-        .any(|p| w.starts_with(p));
-    let sounds_like_y = [
-        "uni", "use", "usu", "uti", "ure", "uri", "eu", "ewe", "one", "once",
-    ]
-    .iter()
-    .any(|p| w.starts_with(p));
-    let vowel = w.starts_with(['a', 'e', 'i', 'o', 'u']);
-    if silent_h || (vowel && !sounds_like_y) {
-        "an"
-    } else {
-        "a"
-    }
-}
-
 /// "a `Case`", "an `Attachment`".
 fn a_kind(name: &str) -> String {
     format!("{} `{name}`", article(name))
@@ -491,8 +456,7 @@ fn a_kind(name: &str) -> String {
 impl Reporter {
     /// "did you mean" among `cands`, within the load's budget.
     fn mean<'a>(&mut self, name: &str, cands: impl IntoIterator<Item = &'a str>) -> Option<String> {
-        crate::diagnostic::suggest_within(name, cands, &mut self.suggest_budget)
-            .map(|s| format!("did you mean `{s}`?"))
+        words::did_you_mean_within(name, cands, &mut self.suggest_budget)
     }
 
     /// "did you mean" among some of `n` entity ids, within the load's budget: walking all `n`
