@@ -6,6 +6,7 @@ use crate::entities::{Entities, EntityError};
 use crate::limits::{self, MAX_POLICY_BYTES, MAX_POLICY_FILES};
 use crate::reference::{self, Trace};
 use crate::request::{resolve, Request, RequestError, Resolved};
+use crate::response::Response;
 use crate::vm::{self, Decision};
 
 /// A checked and compiled policy. Immutable, `Send + Sync`: share one instance across threads.
@@ -285,7 +286,48 @@ impl Policy {
         vm::decide(&self.compiled, entities, request)
     }
 
-    /// Resolves and decides. A request that cannot be resolved is denied (`Reason::Error`).
+    /// Resolves and decides a request, and says what determined the decision: the one call
+    /// an application needs. A request that cannot be resolved is denied with
+    /// [`Reason::Error`](crate::Reason::Error), and the response carries the error.
+    ///
+    /// ```
+    /// use casepol::{Policy, Request, RequestErrorKind, RuleKind};
+    ///
+    /// let policy = Policy::from_source("example.casepol", r#"
+    ///     role Clerk;
+    ///     action view;
+    ///     group Clerks { grants Clerk; }
+    ///     resource Note { allow Clerk: view; }
+    /// "#)?;
+    /// let entities = policy.load_entities(r#"{
+    ///     "users": [{"id": "ann", "groups": ["Clerks"]}],
+    ///     "resources": [{"id": "n1", "kind": "Note"}]
+    /// }"#)?;
+    ///
+    /// let response = policy.authorize(&entities, &Request::new("ann", "view", Some("n1")));
+    /// assert!(response.allowed());
+    /// let rule = &response.determining[0];
+    /// assert_eq!(rule.kind, RuleKind::Rule);
+    /// assert_eq!((rule.line, rule.source.as_str()), (5, "allow Clerk: view;"));
+    ///
+    /// let response = policy.authorize(&entities, &Request::new("zoe", "view", Some("n1")));
+    /// assert!(!response.allowed());
+    /// assert_eq!(response.error.map(|e| e.kind), Some(RequestErrorKind::UnknownPrincipal));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn authorize(&self, entities: &Entities, request: &Request) -> Response {
+        match self.resolve(entities, request) {
+            Ok(r) => {
+                let decision = self.decide(entities, &r);
+                let why = vm::determining_rules(&self.compiled, entities, &r, &decision);
+                Response::new(&self.compiled, decision, &why)
+            }
+            Err(e) => Response::error(e),
+        }
+    }
+
+    /// Resolves and decides, without saying why: the fast path. A request that cannot be
+    /// resolved is denied (`Reason::Error`); [`Policy::authorize`] also says what went wrong.
     pub fn is_allowed(&self, entities: &Entities, request: &Request) -> Decision {
         match self.resolve(entities, request) {
             Ok(r) => self.decide(entities, &r),

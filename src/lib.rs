@@ -22,6 +22,7 @@ pub mod lint;
 pub mod query;
 pub mod reference;
 pub mod request;
+mod response;
 mod resolve;
 pub mod syntax;
 pub mod testing;
@@ -29,5 +30,11 @@ pub mod vm;
 
 pub use api::{check_sources, EntitiesError, LoadError, Policy, PolicyError};
 pub use entities::{Entities, EntityError};
-pub use request::{Request, RequestError, Resolved};
+pub use request::{Request, RequestError, RequestErrorKind, Resolved};
+pub use response::{DeterminingRule, Response, RuleKind, TableCell};
 pub use vm::{Decision, Layer, Reason};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
