@@ -5,7 +5,8 @@ use crate::diagnostic::{render, Code, Diagnostic, FileId, Sources, Span};
 use crate::entities::{Entities, EntityError};
 use crate::limits::{self, MAX_POLICY_BYTES, MAX_POLICY_FILES};
 use crate::reference::{self, Trace};
-use crate::request::{resolve, Request, RequestError, Resolved};
+use crate::request::{Request, Resolved};
+use crate::resolve::{resolve, RequestError};
 use crate::response::Response;
 use crate::vm::{self, Decision};
 
@@ -264,7 +265,7 @@ impl Policy {
     ///
     /// ```
     /// use casepol::{Policy, Request};
-    /// use casepol::request::RequestErrorKind;
+    /// use casepol::RequestErrorKind;
     ///
     /// let policy = Policy::from_source("p.casepol", "role R; action view; group G { grants R; }").unwrap();
     /// let entities = policy.load_entities(r#"{"users": [{"id": "ann", "groups": ["G"]}]}"#).unwrap();

@@ -8,9 +8,6 @@ use crate::compile::CompiledPolicy;
 use crate::entities::Entities;
 use serde::{Deserialize, Serialize};
 
-pub(crate) use crate::resolve::mismatched;
-pub use crate::resolve::{resolve, RequestError, RequestErrorKind};
-
 /// A request as JSON: `{"principal": "anna", "action": "access", "resource": "case-1"}`.
 ///
 /// Only a JSON object is a request: serde would otherwise also read `["anna", "access",

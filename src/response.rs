@@ -4,8 +4,8 @@
 
 use crate::compile::CompiledPolicy;
 use crate::ir::{RuleOrigin, RuleScope};
-use crate::request::RequestError;
-use crate::vm::{Determining, Decision, Layer, Reason};
+use crate::resolve::RequestError;
+use crate::vm::{Decision, Determining, Layer, Reason};
 use serde::Serialize;
 
 /// The answer to one request.

@@ -2,9 +2,7 @@
 //! decision with its determining rules, and errors that say what went wrong. The responses of
 //! every bundled policy's tests are snapshotted as JSON.
 
-use casepol::{
-    LoadError, Policy, Request, RequestErrorKind, Response, RuleKind, TableCell,
-};
+use casepol::{LoadError, Policy, Request, RequestErrorKind, Response, RuleKind, TableCell};
 use serde_json::{json, Value};
 use std::error::Error;
 use std::path::Path;
@@ -17,7 +15,8 @@ fn responses(name: &str) -> Result<Value, Box<dyn Error>> {
     let dir = Path::new("policies").join(name);
     let policy = Policy::from_path(&dir)?;
     let entities = policy.load_entities_from_path(dir.join("entities.json"))?;
-    let tests: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("policy.test.json"))?)?;
+    let tests: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("policy.test.json"))?)?;
     let mut out = Vec::new();
     for test in tests["tests"].as_array().ok_or("no tests")? {
         let request: Request = serde_json::from_value(test["request"].clone())?;
@@ -36,8 +35,8 @@ fn responses(name: &str) -> Result<Value, Box<dyn Error>> {
 }
 
 #[test]
-fn every_bundled_policy_test_gets_a_response_with_its_determining_rules() -> Result<(), Box<dyn Error>>
-{
+fn every_bundled_policy_test_gets_a_response_with_its_determining_rules(
+) -> Result<(), Box<dyn Error>> {
     for name in POLICIES {
         insta::assert_json_snapshot!(format!("responses_{name}"), responses(name)?);
     }
@@ -112,7 +111,8 @@ fn loading_errors_say_what_and_where_through_box_dyn_error() {
         Ok(())
     }
     let missing = load("tests/data/no-such-policy", "x.json").map_err(|e| e.to_string());
-    let bad_entities = load("policies/efob", "policies/torq/entities.json").map_err(|e| e.to_string());
+    let bad_entities =
+        load("policies/efob", "policies/torq/entities.json").map_err(|e| e.to_string());
     let bad_policy = load("tests/data/syntax", "x.json").map_err(|e| e.to_string());
     let first_lines = |r: Result<(), String>| {
         r.expect_err("must fail")

@@ -282,7 +282,7 @@ fn decisions(ir: Ir, sources: &Sources, world: &Value) -> Vec<(String, casepol::
                     let mut req =
                         casepol::Request::new(u["id"].as_str().unwrap(), &a.name, r["id"].as_str());
                     req.module = m.map(str::to_string);
-                    let resolved = casepol::request::resolve(&compiled, &entities, &req)
+                    let resolved = casepol::internal::resolve::resolve(&compiled, &entities, &req)
                         .unwrap_or_else(|e| panic!("{req:?}: {e:?}"));
                     let d = casepol::vm::decide(&compiled, &entities, &resolved);
                     out.push((format!("{req:?}"), d));
