@@ -37,8 +37,11 @@ pub struct Policy {
 
 /// A policy that did not check: every diagnostic, and the sources to render them against.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct PolicyError {
+    /// Every error and warning, sorted by position.
     pub diagnostics: Vec<Diagnostic>,
+    /// The policy's files, to render the diagnostics against.
     pub sources: Sources,
 }
 
@@ -236,6 +239,8 @@ impl Policy {
         &self.warnings
     }
 
+    /// The compiled form, for casepol's own tools (the command line, tests and benchmarks).
+    #[doc(hidden)]
     pub fn compiled(&self) -> &CompiledPolicy {
         &self.compiled
     }
