@@ -3,7 +3,8 @@
 use crate::compile::{compile, CompiledPolicy};
 use crate::diagnostic::{render, Code, Diagnostic, FileId, Sources, Span};
 use crate::entities::{Entities, EntityError};
-use crate::limits::{self, MAX_POLICY_BYTES, MAX_POLICY_FILES};
+use crate::diagnostic::words;
+use crate::limits::{self, MAX_POLICY_BYTES, MAX_POLICY_FILES, MAX_WARNINGS_PER_CODE};
 use crate::reference::{self, Trace};
 use crate::request::{Request, Resolved};
 use crate::resolve::{resolve, RequestError};
@@ -167,7 +168,52 @@ pub fn check_sources(sources: &Sources) -> (Option<crate::ir::Policy>, Vec<Diagn
         diags.extend(crate::lint::lint(ir));
         diags.sort_by_key(|d| (d.span().file, d.span().start, d.code));
     }
-    (ir, diags)
+    (ir, cap_warnings(diags))
+}
+
+/// Keeps the first [`MAX_WARNINGS_PER_CODE`] warnings of each code, in position order, and
+/// counts the rest in one more warning of that code, at the first one left out.
+fn cap_warnings(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let mut seen: std::collections::HashMap<Code, (usize, Span)> = Default::default();
+    let mut kept = Vec::with_capacity(diags.len().min(MAX_WARNINGS_PER_CODE * 4));
+    for d in diags {
+        if d.is_error() {
+            kept.push(d);
+            continue;
+        }
+        let (count, first_dropped) = seen.entry(d.code).or_insert((0, Span::default()));
+        *count += 1;
+        if *count == MAX_WARNINGS_PER_CODE + 1 {
+            *first_dropped = d.span();
+        }
+        if *count <= MAX_WARNINGS_PER_CODE {
+            kept.push(d);
+        }
+    }
+    let mut more: Vec<(Code, usize, Span)> = seen
+        .into_iter()
+        .filter(|(_, (count, _))| *count > MAX_WARNINGS_PER_CODE)
+        .map(|(code, (count, at))| (code, count - MAX_WARNINGS_PER_CODE, at))
+        .collect();
+    more.sort_by_key(|&(code, _, at)| (at.file, at.start, code));
+    for (code, n, at) in more {
+        kept.push(
+            Diagnostic::new(
+                code,
+                at,
+                format!(
+                    "{} more {} warning(s) like the {} above are not reported",
+                    words::thousands(n),
+                    code.as_str(),
+                    words::thousands(MAX_WARNINGS_PER_CODE)
+                ),
+            )
+            .with_label("the first warning not reported")
+            .with_help("fix the warnings reported first: so many of one kind are usually one mistake repeated"),
+        );
+    }
+    kept.sort_by_key(|d| (d.span().file, d.span().start, d.code));
+    kept
 }
 
 /// CP0112 for a policy of too many files or too many bytes in all, at its first file.
