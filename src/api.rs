@@ -1,9 +1,9 @@
 //! The library API for applications: load a policy, load entities, decide, explain.
 
 use crate::compile::{compile, CompiledPolicy};
+use crate::diagnostic::words;
 use crate::diagnostic::{render, Code, Diagnostic, FileId, Sources, Span};
 use crate::entities::{Entities, EntityError};
-use crate::diagnostic::words;
 use crate::limits::{self, MAX_POLICY_BYTES, MAX_POLICY_FILES, MAX_WARNINGS_PER_CODE};
 use crate::reference::{self, Trace};
 use crate::request::{Request, Resolved};
@@ -195,6 +195,9 @@ fn cap_warnings(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
         .filter(|(_, (count, _))| *count > MAX_WARNINGS_PER_CODE)
         .map(|(code, (count, at))| (code, count - MAX_WARNINGS_PER_CODE, at))
         .collect();
+    if more.is_empty() {
+        return kept;
+    }
     more.sort_by_key(|&(code, _, at)| (at.file, at.start, code));
     for (code, n, at) in more {
         kept.push(

@@ -1032,6 +1032,8 @@ fn warnings_of_one_code_are_capped() {
         .filter(|d| d.code.as_str() == "CP0201")
         .collect();
     assert_eq!(unreachable.len(), MAX_WARNINGS_PER_CODE + 1);
-    let last = unreachable.last().map(|d| render::human(d, &sources, false));
+    let last = unreachable
+        .last()
+        .map(|d| render::human(d, &sources, false));
     insta::assert_snapshot!(last.unwrap_or_default());
 }
