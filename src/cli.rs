@@ -5,7 +5,7 @@
 use casepol::diagnostic::render::JsonDiagnostic;
 use casepol::diagnostic::{render, Diagnostic, Severity, Sources};
 use casepol::limits::{MAX_ALIGN_CHARS, MAX_ENTITIES_BYTES, MAX_SHOWN_DIAGNOSTICS};
-use casepol::request::RequestErrorKind;
+use casepol::RequestErrorKind;
 use casepol::{Decision, Entities, Layer, Policy, Reason, Request, RequestError};
 use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
