@@ -70,7 +70,33 @@ impl<'de> Deserialize<'de> for Request {
     }
 }
 
+/// Why a text is not a request: serde_json's message, and where, as a one-based line and a
+/// column counted in characters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} at line {line}, column {column}")]
+#[non_exhaustive]
+pub struct JsonError {
+    /// serde_json's message, without its own position: "expected value".
+    pub message: String,
+    /// The one-based line.
+    pub line: usize,
+    /// The one-based column, in characters.
+    pub column: usize,
+}
+
 impl Request {
+    /// Reads a request from JSON text: one object (docs/data-formats.md §3).
+    pub fn from_json(text: &str) -> Result<Request, JsonError> {
+        serde_json::from_str(text).map_err(|e| {
+            let at = crate::json_pos::error_at(text, &e);
+            JsonError {
+                message: at.message,
+                line: at.line,
+                column: at.column,
+            }
+        })
+    }
+
     /// A request of `principal` to do `action` on `resource` (none for an account permission).
     pub fn new(principal: &str, action: &str, resource: Option<&str>) -> Request {
         Request {
