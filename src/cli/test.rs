@@ -142,13 +142,9 @@ impl Session {
             Err(errors) => errors,
         };
         for e in errors {
-            let body = casepol::EntityError {
-                line: None,
-                column: None,
-                help: None,
-                ..e.clone()
-            }
-            .to_string();
+            let mut body = e.clone();
+            (body.line, body.column, body.help) = (None, None, None);
+            let body = body.to_string();
             let d = match (&shown, e.line, e.column, e.offset) {
                 (Some(path), Some(l), Some(c), _) => invalid(
                     span,
