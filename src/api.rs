@@ -1,11 +1,14 @@
 //! The library API for applications: load a policy, load entities, decide, explain.
 
 use crate::compile::{compile, CompiledPolicy};
+use crate::diagnostic::words;
 use crate::diagnostic::{render, Code, Diagnostic, FileId, Sources, Span};
 use crate::entities::{Entities, EntityError};
-use crate::limits::{self, MAX_POLICY_BYTES, MAX_POLICY_FILES};
+use crate::limits::{self, MAX_POLICY_BYTES, MAX_POLICY_FILES, MAX_WARNINGS_PER_CODE};
 use crate::reference::{self, Trace};
-use crate::request::{resolve, Request, RequestError, Resolved};
+use crate::request::{Request, Resolved};
+use crate::resolve::{resolve, RequestError};
+use crate::response::Response;
 use crate::vm::{self, Decision};
 
 /// A checked and compiled policy. Immutable, `Send + Sync`: share one instance across threads.
@@ -35,8 +38,11 @@ pub struct Policy {
 
 /// A policy that did not check: every diagnostic, and the sources to render them against.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct PolicyError {
+    /// Every error and warning, sorted by position.
     pub diagnostics: Vec<Diagnostic>,
+    /// The policy's files, to render the diagnostics against.
     pub sources: Sources,
 }
 
@@ -162,7 +168,55 @@ pub fn check_sources(sources: &Sources) -> (Option<crate::ir::Policy>, Vec<Diagn
         diags.extend(crate::lint::lint(ir));
         diags.sort_by_key(|d| (d.span().file, d.span().start, d.code));
     }
-    (ir, diags)
+    (ir, cap_warnings(diags))
+}
+
+/// Keeps the first [`MAX_WARNINGS_PER_CODE`] warnings of each code, in position order, and
+/// counts the rest in one more warning of that code, at the first one left out.
+fn cap_warnings(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let mut seen: std::collections::HashMap<Code, (usize, Span)> = Default::default();
+    let mut kept = Vec::with_capacity(diags.len().min(MAX_WARNINGS_PER_CODE * 4));
+    for d in diags {
+        if d.is_error() {
+            kept.push(d);
+            continue;
+        }
+        let (count, first_dropped) = seen.entry(d.code).or_insert((0, Span::default()));
+        *count += 1;
+        if *count == MAX_WARNINGS_PER_CODE + 1 {
+            *first_dropped = d.span();
+        }
+        if *count <= MAX_WARNINGS_PER_CODE {
+            kept.push(d);
+        }
+    }
+    let mut more: Vec<(Code, usize, Span)> = seen
+        .into_iter()
+        .filter(|(_, (count, _))| *count > MAX_WARNINGS_PER_CODE)
+        .map(|(code, (count, at))| (code, count - MAX_WARNINGS_PER_CODE, at))
+        .collect();
+    if more.is_empty() {
+        return kept;
+    }
+    more.sort_by_key(|&(code, _, at)| (at.file, at.start, code));
+    for (code, n, at) in more {
+        kept.push(
+            Diagnostic::new(
+                code,
+                at,
+                format!(
+                    "{} more {} warning(s) like the {} above are not reported",
+                    words::thousands(n),
+                    code.as_str(),
+                    words::thousands(MAX_WARNINGS_PER_CODE)
+                ),
+            )
+            .with_label("the first warning not reported")
+            .with_help("fix the warnings reported first: so many of one kind are usually one mistake repeated"),
+        );
+    }
+    kept.sort_by_key(|d| (d.span().file, d.span().start, d.code));
+    kept
 }
 
 /// CP0112 for a policy of too many files or too many bytes in all, at its first file.
@@ -234,6 +288,8 @@ impl Policy {
         &self.warnings
     }
 
+    /// The compiled form, for casepol's own tools (the command line, tests and benchmarks).
+    #[doc(hidden)]
     pub fn compiled(&self) -> &CompiledPolicy {
         &self.compiled
     }
@@ -263,7 +319,7 @@ impl Policy {
     ///
     /// ```
     /// use casepol::{Policy, Request};
-    /// use casepol::request::RequestErrorKind;
+    /// use casepol::RequestErrorKind;
     ///
     /// let policy = Policy::from_source("p.casepol", "role R; action view; group G { grants R; }").unwrap();
     /// let entities = policy.load_entities(r#"{"users": [{"id": "ann", "groups": ["G"]}]}"#).unwrap();
@@ -285,7 +341,48 @@ impl Policy {
         vm::decide(&self.compiled, entities, request)
     }
 
-    /// Resolves and decides. A request that cannot be resolved is denied (`Reason::Error`).
+    /// Resolves and decides a request, and says what determined the decision: the one call
+    /// an application needs. A request that cannot be resolved is denied with
+    /// [`Reason::Error`](crate::Reason::Error), and the response carries the error.
+    ///
+    /// ```
+    /// use casepol::{Policy, Request, RequestErrorKind, RuleKind};
+    ///
+    /// let policy = Policy::from_source("example.casepol", r#"
+    ///     role Clerk;
+    ///     action view;
+    ///     group Clerks { grants Clerk; }
+    ///     resource Note { allow Clerk: view; }
+    /// "#)?;
+    /// let entities = policy.load_entities(r#"{
+    ///     "users": [{"id": "ann", "groups": ["Clerks"]}],
+    ///     "resources": [{"id": "n1", "kind": "Note"}]
+    /// }"#)?;
+    ///
+    /// let response = policy.authorize(&entities, &Request::new("ann", "view", Some("n1")));
+    /// assert!(response.allowed());
+    /// let rule = &response.determining[0];
+    /// assert_eq!(rule.kind, RuleKind::Rule);
+    /// assert_eq!((rule.line, rule.source.as_str()), (5, "allow Clerk: view;"));
+    ///
+    /// let response = policy.authorize(&entities, &Request::new("zoe", "view", Some("n1")));
+    /// assert!(!response.allowed());
+    /// assert_eq!(response.error.map(|e| e.kind), Some(RequestErrorKind::UnknownPrincipal));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn authorize(&self, entities: &Entities, request: &Request) -> Response {
+        match self.resolve(entities, request) {
+            Ok(r) => {
+                let decision = self.decide(entities, &r);
+                let why = vm::determining_rules(&self.compiled, entities, &r, &decision);
+                Response::new(&self.compiled, decision, &why)
+            }
+            Err(e) => Response::error(e),
+        }
+    }
+
+    /// Resolves and decides, without saying why: the fast path. A request that cannot be
+    /// resolved is denied (`Reason::Error`); [`Policy::authorize`] also says what went wrong.
     pub fn is_allowed(&self, entities: &Entities, request: &Request) -> Decision {
         match self.resolve(entities, request) {
             Ok(r) => self.decide(entities, &r),

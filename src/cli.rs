@@ -5,7 +5,7 @@
 use casepol::diagnostic::render::JsonDiagnostic;
 use casepol::diagnostic::{render, Diagnostic, Severity, Sources};
 use casepol::limits::{MAX_ALIGN_CHARS, MAX_ENTITIES_BYTES, MAX_SHOWN_DIAGNOSTICS};
-use casepol::request::RequestErrorKind;
+use casepol::RequestErrorKind;
 use casepol::{Decision, Entities, Layer, Policy, Reason, Request, RequestError};
 use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
@@ -361,17 +361,11 @@ fn load_entities(policy: &Policy, path: &Path) -> Result<Entities, Exit> {
 const REQUEST_HELP: &str =
     r#"a request is {"principal": "<user>", "action": "<action>", "resource": "<id>"}"#;
 
-/// Parses a request; on failure, the one-based line and column and serde's message without
-/// its position.
+/// Parses a request; on failure, the one-based line and column (in characters) and serde's
+/// message without its position.
 fn parse_request(text: &str) -> Result<Request, (usize, usize, String)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    serde_json::from_str::<Request>(text).map_err(|e| {
-        let msg = e.to_string();
-        let position = format!(" at line {} column {}", e.line(), e.column());
-        let msg = msg.strip_suffix(&position).unwrap_or(&msg).to_string();
-        // serde says column 0 for an error at the very start of the input.
-        (e.line(), e.column().max(1), msg)
-    })
+    Request::from_json(text).map_err(|e| (e.line, e.column, e.message))
 }
 
 /// Reads the request of `--request`: inline JSON, or a file.

@@ -46,19 +46,13 @@ impl ReadError {
 }
 
 /// Where the first invalid UTF-8 sequence of `bytes` is: its one-based line and column (in
-/// characters, counted over the valid prefix) and its first byte.
+/// characters, counted over the valid prefix, as every line and column casepol shows is) and
+/// its first byte.
 pub fn utf8_position(bytes: &[u8], e: &std::str::Utf8Error) -> (usize, usize, u8) {
     let valid = e.valid_up_to();
     // INVARIANT: `bytes[..valid]` is valid UTF-8, by the definition of `valid_up_to`.
     let prefix = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
-    let line = prefix.matches('\n').count() + 1;
-    let column = prefix
-        .rsplit('\n')
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .count()
-        + 1;
+    let (line, column) = crate::json_pos::Lines::new(prefix).line_col(valid);
     (line, column, bytes.get(valid).copied().unwrap_or(0))
 }
 

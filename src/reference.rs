@@ -18,7 +18,8 @@ use crate::compile::CompiledPolicy;
 use crate::diagnostic::Span;
 use crate::entities::{AttrValue, Entities, Resource};
 use crate::ir::{CondTest, Policy, RuleOrigin, RuleScope, ScopeDef, Subject, Value};
-use crate::request::{Request, RequestError, Resolved};
+use crate::request::{Request, Resolved};
+use crate::resolve::RequestError;
 use crate::vm::{Decision, Layer, Reason};
 use serde::Serialize;
 
@@ -180,7 +181,7 @@ pub fn evaluate_with(
     request: &Request,
     scan: Scan,
 ) -> Trace {
-    match crate::request::resolve(policy, entities, request) {
+    match crate::resolve::resolve(policy, entities, request) {
         Ok(r) => evaluate_resolved_with(policy, entities, request, &r, scan),
         Err(e) => Trace {
             decision: Decision::ERROR,
@@ -296,7 +297,7 @@ pub fn evaluate_resolved_with(
         return Trace {
             decision: Decision::ERROR,
             request: request.clone(),
-            error: Some(crate::request::mismatched()),
+            error: Some(crate::resolve::mismatched()),
             resource_kind: None,
             case: None,
             layers: Vec::new(),

@@ -24,7 +24,8 @@ pub use parse::parse;
 pub use run::{deciding_rules, run, CaseResult, FileRun, Mismatch};
 
 use crate::diagnostic::{FileId, Span};
-use crate::request::{Request, RequestErrorKind};
+use crate::request::Request;
+use crate::resolve::RequestErrorKind;
 use crate::vm::{Layer, Reason};
 use serde::Serialize;
 
@@ -140,7 +141,7 @@ const REASONS: [Reason; 13] = [
     Reason::CodeNotHeld,
 ];
 
-/// The errors [`crate::request::resolve`] can return.
+/// The errors [`crate::resolve::resolve`] can return.
 const ERROR_KINDS: [RequestErrorKind; 5] = [
     RequestErrorKind::UnknownPrincipal,
     RequestErrorKind::UnknownAction,

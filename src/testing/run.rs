@@ -4,7 +4,7 @@ use super::items::{items, resolve_cell, resolve_rule, Item, Resolved};
 use super::{json_name, Expected, Outcome, TestFile};
 use crate::diagnostic::Diagnostic;
 use crate::reference::{Detail, RuleRef, Trace};
-use crate::request::RequestErrorKind;
+use crate::resolve::RequestErrorKind;
 use crate::vm::{Decision, Layer, Reason};
 use crate::{Entities, Policy};
 use serde::Serialize;
