@@ -470,6 +470,15 @@ impl CompiledPolicy {
         m
     }
 
+    /// The part of [`CompiledPolicy::data_masks`] that the rules of a case type's state add:
+    /// `data_masks(kind, Some((t, s)), action)` is `data_masks(kind, None, action)` merged with
+    /// this. Partial evaluation keeps the two apart, so it reads each state once, not once per kind.
+    #[inline]
+    pub(crate) fn state_masks(&self, casetype: u32, state: u32, action: u32) -> Masks {
+        let slot = (self.state_base[casetype as usize] + state) as usize;
+        self.state_rules[slot * self.n_actions + action as usize]
+    }
+
     #[inline]
     pub(crate) fn module_grant(&self, casetype: u32, module: u32, action: u32) -> Bits {
         let n_modules = self.ir.modules.len();

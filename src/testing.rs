@@ -232,7 +232,8 @@ mod tests {
             | RequestErrorKind::MismatchedEntities
             | RequestErrorKind::NotAnAction
             | RequestErrorKind::UnknownKind
-            | RequestErrorKind::MismatchedPolicy => 0,
+            | RequestErrorKind::MismatchedPolicy
+            | RequestErrorKind::TooLarge => 0,
         };
         assert!(LAYERS.iter().all(|l| layer(*l) == LAYERS.len()));
         assert!(REASONS.iter().all(|r| reason(*r) == REASONS.len()));
