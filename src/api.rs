@@ -1,12 +1,13 @@
 //! The library API for applications: load a policy, load entities, decide, explain.
 
 use crate::compile::{compile, CompiledPolicy};
+use crate::decision::Decision;
 use crate::diagnostic::{render, Code, Diagnostic, FileId, Sources, Span};
 use crate::entities::{Entities, EntityError};
 use crate::limits::{self, MAX_POLICY_BYTES, MAX_POLICY_FILES};
 use crate::reference::{self, Trace};
 use crate::request::{resolve, Request, RequestError, Resolved};
-use crate::vm::{self, Decision};
+use crate::vm;
 
 /// A checked and compiled policy. Immutable, `Send + Sync`: share one instance across threads.
 ///

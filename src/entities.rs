@@ -1989,7 +1989,7 @@ fn convert(
             }
         }
         _ => {
-            let want = crate::check::type_name(ty, p);
+            let want = p.type_name(ty);
             let help = match (ty, v) {
                 (Type::Int, J::String(s)) if s.parse::<i64>().is_ok() => {
                     format!("write it without quotes: `{s}`")

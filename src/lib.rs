@@ -1,7 +1,7 @@
 //! casepol: a declarative access-policy language for case-management systems.
 //!
 //! The pipeline is text → [`syntax`] (pest) → [`ast`] → [`check`] → [`ir`] → [`compile`] →
-//! [`vm`] → [`vm::Decision`]. [`reference`] evaluates the same IR directly and records a trace
+//! [`vm`] → [`Decision`] ([`decision`]). [`reference`] evaluates the same IR directly and records a trace
 //! that [`explain`] renders. Applications use [`Policy`]; see its example.
 
 pub mod access_code;
@@ -10,6 +10,7 @@ pub mod ast;
 pub mod bits;
 pub mod check;
 pub mod compile;
+pub mod decision;
 pub mod diagnostic;
 pub mod entities;
 pub mod explain;
@@ -27,6 +28,6 @@ pub mod testing;
 pub mod vm;
 
 pub use api::{check_sources, Policy, PolicyError};
+pub use decision::{Decision, Layer, Reason};
 pub use entities::{Entities, EntityError};
 pub use request::{Request, RequestError, Resolved};
-pub use vm::{Decision, Layer, Reason};

@@ -13,13 +13,12 @@
 //! policy. `explain` and the other traces shown to users use it; a property test checks that
 //! both modes give equal traces.
 
-use crate::ast::Effect;
 use crate::compile::CompiledPolicy;
+use crate::decision::{Decision, Layer, Reason};
 use crate::diagnostic::Span;
 use crate::entities::{AttrValue, Entities, Resource};
-use crate::ir::{CondTest, Policy, RuleOrigin, RuleScope, ScopeDef, Subject, Value};
+use crate::ir::{CondTest, Effect, Policy, RuleOrigin, RuleScope, ScopeDef, Subject, Value};
 use crate::request::{Request, RequestError, Resolved};
-use crate::vm::{Decision, Layer, Reason};
 use serde::Serialize;
 
 /// What every layer saw and decided for one request.
@@ -244,28 +243,11 @@ pub fn evaluate_resolved(
 /// loaded entities never give; the caller then scans every rule.
 fn indexed_rules(
     policy: &CompiledPolicy,
-    kind: usize,
+    kind: u32,
     state: Option<(u32, u32)>,
-    action: usize,
+    action: u32,
 ) -> Option<impl Iterator<Item = usize> + '_> {
-    let n = policy.n_actions;
-    let why = &policy.why;
-    let global = why.global.try_get(action)?;
-    let kind = why
-        .kind
-        .try_get(kind.checked_mul(n)?.checked_add(action)?)?;
-    let state = match state {
-        Some((t, s)) => {
-            let ct = policy.ir.casetypes.get(t as usize)?;
-            if s as usize >= ct.states.len() {
-                return None;
-            }
-            let slot = (*policy.state_base.get(t as usize)? as usize).checked_add(s as usize)?;
-            why.state
-                .try_get(slot.checked_mul(n)?.checked_add(action)?)?
-        }
-        None => &[],
-    };
+    let [global, kind, state] = policy.why_data(kind, state, action)?;
     let mut lists = [global, kind, state];
     let mut last: Option<u32> = None;
     Some(std::iter::from_fn(move || {
@@ -775,7 +757,7 @@ pub fn evaluate_resolved_with(
     let indexed = match scan {
         Scan::Literal => None,
         Scan::Indexed => {
-            let ids = indexed_rules(policy, res.kind.idx(), state, action);
+            let ids = indexed_rules(policy, res.kind.0, state, action as u32);
             // A resolved request of these entities always finds its slots; a `None` here would
             // make `explain` silently as slow as the literal scan, so tests stop on it.
             debug_assert!(ids.is_some(), "no rule index for a resolved request");

@@ -116,7 +116,7 @@ impl Resolved {
         let stamp = match *self {
             Resolved::Permission { entities, .. } | Resolved::Action { entities, .. } => entities,
         };
-        stamp == entities.stamp && entities.policy_stamp == policy.stamp
+        stamp == entities.stamp && entities.policy_stamp == policy.stamp()
     }
 
     pub fn principal(&self) -> u32 {

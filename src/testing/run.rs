@@ -2,10 +2,10 @@
 
 use super::items::{items, resolve_cell, resolve_rule, Item, Resolved};
 use super::{json_name, Expected, Outcome, TestFile};
+use crate::decision::{Decision, Layer, Reason};
 use crate::diagnostic::Diagnostic;
 use crate::reference::{Detail, RuleRef, Trace};
 use crate::request::RequestErrorKind;
-use crate::vm::{Decision, Layer, Reason};
 use crate::{Entities, Policy};
 use serde::Serialize;
 
