@@ -160,6 +160,25 @@ impl Reason {
             Reason::CodeNotHeld => "code_not_held",
         }
     }
+
+    /// What people read (`not in scope`), in `check` and `actions`: the name, in words.
+    pub fn title(self) -> &'static str {
+        match self {
+            Reason::Allowed => "allowed",
+            Reason::Error => "error",
+            Reason::PermissionNotHeld => "permission not held",
+            Reason::NotInScope => "not in scope",
+            Reason::RequirementNotHeld => "requirement not held",
+            Reason::Restricted => "restricted",
+            Reason::NoModule => "no module",
+            Reason::NotInModule => "not in module",
+            Reason::NotARecord => "not a record",
+            Reason::ModuleNotGranted => "module not granted",
+            Reason::ExplicitlyDenied => "explicitly denied",
+            Reason::NotPermitted => "not permitted",
+            Reason::CodeNotHeld => "code not held",
+        }
+    }
 }
 
 /// A decision: small, `Copy`, and built without allocation.
@@ -304,6 +323,7 @@ mod tests {
         }
         for r in Reason::ALL {
             assert_eq!(r.name(), serde_name(r));
+            assert_eq!(r.title(), r.name().replace('_', " "));
             assert!(Layer::ALL.iter().any(|l| l.reasons().contains(&r)), "{r:?}");
         }
         // The names are distinct, layers and reasons together, so a name read back is one thing.

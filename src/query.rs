@@ -402,11 +402,11 @@ fn module_note(
 }
 
 /// The subject bit's name: a role's below `n_roles`, a relation's from it on.
-fn subject_name(p: &crate::ir::Policy, s: usize) -> &str {
-    if s < p.roles.len() {
-        &p.roles[s].name
-    } else {
-        &p.relations[s - p.roles.len()].name
+fn subject_name(policy: &CompiledPolicy, s: usize) -> &str {
+    let p = policy.ir();
+    match s.checked_sub(policy.n_roles()) {
+        None => &p.roles[s].name,
+        Some(r) => &p.relations[r].name,
     }
 }
 
@@ -423,9 +423,9 @@ fn scope(
     let p = policy.ir();
     let mut grants = Vec::new();
     for s in allow.iter().filter(|&s| subjects.all.get(s)) {
-        if s >= p.roles.len() {
+        if s >= policy.n_roles() {
             grants.push(SubjectGrant::Relation {
-                relation: subject_name(p, s).to_string(),
+                relation: subject_name(policy, s).to_string(),
                 case: on
                     .resource
                     .anchor
@@ -450,14 +450,14 @@ fn scope(
                     CScope::Assigned(needed) => needed
                         .iter()
                         .filter(|&r| subjects.relations.get(r))
-                        .map(|r| subject_name(p, r).to_string())
+                        .map(|r| subject_name(policy, r).to_string())
                         .collect(),
                     _ => Vec::new(),
                 },
             })
             .collect();
         grants.push(SubjectGrant::Role {
-            role: subject_name(p, s).to_string(),
+            role: subject_name(policy, s).to_string(),
             groups,
         });
     }
@@ -482,7 +482,7 @@ fn module(
             .module_grant(a.casetype, m, action)
             .iter()
             .filter(|&s| subjects.all.get(s))
-            .map(|s| subject_name(policy.ir(), s).to_string())
+            .map(|s| subject_name(policy, s).to_string())
             .collect(),
     )
 }

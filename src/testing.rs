@@ -121,7 +121,8 @@ const ERROR_KINDS: [RequestErrorKind; 5] = [
     RequestErrorKind::PermissionTakesNoResource,
 ];
 
-/// The name serde gives a unit variant (`Layer::AccessMode` is `access_mode`).
+/// The name serde gives a unit variant (`RequestErrorKind::UnknownModule` is `unknown_module`);
+/// layers and reasons have theirs in `decision` (`Layer::name`, `Reason::name`).
 pub fn json_name<T: Serialize>(value: T) -> String {
     serde_json::to_value(value)
         .ok()
