@@ -1,8 +1,9 @@
 //! casepol: a declarative access-policy language for case-management systems.
 //!
 //! The pipeline is text → [`syntax`] (pest) → [`ast`] → [`check`] → [`ir`] → [`compile`] →
-//! [`vm`] → [`Decision`] ([`decision`]). [`reference`] evaluates the same IR directly and records a trace
-//! that [`explain`] renders. Applications use [`Policy`]; see its example.
+//! [`vm`] → [`Decision`] (whose vocabulary is [`decision`]). [`reference`](mod@reference)
+//! evaluates the same IR directly and records a trace that [`explain`] renders. Applications use
+//! [`Policy`]; see its example.
 
 pub mod access_code;
 mod api;

@@ -1,5 +1,10 @@
 //! The fast evaluator: decides a resolved request from the compiled tables.
 //!
+//! Each layer of docs/semantics.md is one function, named after it (`permission`, `scope`,
+//! `requirement`, `access_mode`, `module`, `data`, `codes`), and they follow in that order
+//! below; `query::actions` runs the same functions for every action at once. The reference
+//! evaluator has a function of the same name for each (docs/ARCHITECTURE.md).
+//!
 //! INVARIANT: nothing on this path allocates, hashes or compares strings. Sets are fixed-width
 //! bitsets; entity data was interned and closed over when it was loaded.
 
