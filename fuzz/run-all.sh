@@ -20,7 +20,7 @@ seconds="${1:-60}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(parse check entities end_to_end)
+    targets=(parse check entities end_to_end scale)
 fi
 sanitizer="${SANITIZER:-none}"
 export RUSTC_BOOTSTRAP=1

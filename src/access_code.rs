@@ -29,13 +29,17 @@ enum Tok {
 /// A parsed access code, borrowing the code names from the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeExpr<'a> {
+    /// The levels, each a list of codes: the expression is the AND of the levels, each the OR
+    /// of its codes.
     pub levels: Vec<Vec<&'a str>>,
 }
 
 /// Why an access-code string could not be parsed; `offset` is a byte offset into it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeError {
+    /// Where in the string, in bytes.
     pub offset: usize,
+    /// What is wrong.
     pub message: String,
     /// The string is well formed as far as it was read, but over a size limit.
     pub limit: bool,

@@ -2,11 +2,14 @@
 
 use crate::compile::{compile, CompiledPolicy};
 use crate::decision::Decision;
+use crate::diagnostic::words;
 use crate::diagnostic::{render, Code, Diagnostic, FileId, Sources, Span};
 use crate::entities::{Entities, EntityError};
-use crate::limits::{self, MAX_POLICY_BYTES, MAX_POLICY_FILES};
+use crate::limits::{self, MAX_POLICY_BYTES, MAX_POLICY_FILES, MAX_WARNINGS_PER_CODE};
 use crate::reference::{self, Trace};
-use crate::request::{resolve, Request, RequestError, Resolved};
+use crate::request::{Request, Resolved};
+use crate::resolve::{resolve, RequestError};
+use crate::response::Response;
 use crate::vm;
 
 /// A checked and compiled policy. Immutable, `Send + Sync`: share one instance across threads.
@@ -36,8 +39,11 @@ pub struct Policy {
 
 /// A policy that did not check: every diagnostic, and the sources to render them against.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct PolicyError {
+    /// Every error and warning, sorted by position.
     pub diagnostics: Vec<Diagnostic>,
+    /// The policy's files, to render the diagnostics against.
     pub sources: Sources,
 }
 
@@ -58,6 +64,80 @@ impl std::fmt::Display for PolicyError {
 }
 
 impl std::error::Error for PolicyError {}
+
+/// Entities that did not load: every problem found, each naming the entity and field or the
+/// line and column. It reads as a slice of [`EntityError`]s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntitiesError {
+    errors: Vec<EntityError>,
+}
+
+impl EntitiesError {
+    /// Every problem found, in file order.
+    pub fn errors(&self) -> &[EntityError] {
+        &self.errors
+    }
+
+    /// The problems, owned.
+    pub fn into_errors(self) -> Vec<EntityError> {
+        self.errors
+    }
+}
+
+impl std::ops::Deref for EntitiesError {
+    type Target = [EntityError];
+
+    fn deref(&self) -> &[EntityError] {
+        &self.errors
+    }
+}
+
+impl<'a> IntoIterator for &'a EntitiesError {
+    type Item = &'a EntityError;
+    type IntoIter = std::slice::Iter<'a, EntityError>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.errors.iter()
+    }
+}
+
+impl IntoIterator for EntitiesError {
+    type Item = EntityError;
+    type IntoIter = std::vec::IntoIter<EntityError>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.errors.into_iter()
+    }
+}
+
+impl std::fmt::Display for EntitiesError {
+    /// One line counting the problems, then each on its own line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} problem(s) in the entities", self.errors.len())?;
+        for e in &self.errors {
+            write!(f, "\n{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for EntitiesError {}
+
+/// Why a policy or its entities could not be loaded from disk
+/// ([`Policy::from_path`], [`Policy::load_entities_from_path`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// A file could not be read, or is over its size limit.
+    #[error(transparent)]
+    Read(#[from] crate::files::ReadError),
+    /// The policy does not check.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// The entities do not load.
+    #[error(transparent)]
+    Entities(#[from] EntitiesError),
+}
 
 /// Parses and checks every file of `sources` as one policy, then lints it if it checks
 /// (docs/lints.md): the lints' warnings come with the checker's, sorted by position.
@@ -89,7 +169,55 @@ pub fn check_sources(sources: &Sources) -> (Option<crate::ir::Policy>, Vec<Diagn
         diags.extend(crate::lint::lint(ir));
         diags.sort_by_key(|d| (d.span().file, d.span().start, d.code));
     }
-    (ir, diags)
+    (ir, cap_warnings(diags))
+}
+
+/// Keeps the first [`MAX_WARNINGS_PER_CODE`] warnings of each code, in position order, and
+/// counts the rest in one more warning of that code, at the first one left out.
+fn cap_warnings(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let mut seen: std::collections::HashMap<Code, (usize, Span)> = Default::default();
+    let mut kept = Vec::with_capacity(diags.len().min(MAX_WARNINGS_PER_CODE * 4));
+    for d in diags {
+        if d.is_error() {
+            kept.push(d);
+            continue;
+        }
+        let (count, first_dropped) = seen.entry(d.code).or_insert((0, Span::default()));
+        *count += 1;
+        if *count == MAX_WARNINGS_PER_CODE + 1 {
+            *first_dropped = d.span();
+        }
+        if *count <= MAX_WARNINGS_PER_CODE {
+            kept.push(d);
+        }
+    }
+    let mut more: Vec<(Code, usize, Span)> = seen
+        .into_iter()
+        .filter(|(_, (count, _))| *count > MAX_WARNINGS_PER_CODE)
+        .map(|(code, (count, at))| (code, count - MAX_WARNINGS_PER_CODE, at))
+        .collect();
+    if more.is_empty() {
+        return kept;
+    }
+    more.sort_by_key(|&(code, _, at)| (at.file, at.start, code));
+    for (code, n, at) in more {
+        kept.push(
+            Diagnostic::new(
+                code,
+                at,
+                format!(
+                    "{} more {} warning(s) like the {} above are not reported",
+                    words::thousands(n),
+                    code.as_str(),
+                    words::thousands(MAX_WARNINGS_PER_CODE)
+                ),
+            )
+            .with_label("the first warning not reported")
+            .with_help("fix the warnings reported first: so many of one kind are usually one mistake repeated"),
+        );
+    }
+    kept.sort_by_key(|d| (d.span().file, d.span().start, d.code));
+    kept
 }
 
 /// CP0112 for a policy of too many files or too many bytes in all, at its first file.
@@ -133,6 +261,14 @@ impl Policy {
         Policy::from_sources(sources)
     }
 
+    /// Reads, checks and compiles the policy at `path`: a `.casepol` file, or every `.casepol`
+    /// file directly in a directory, as the command line reads it ([`crate::files::read_policy`],
+    /// with the same size limits).
+    pub fn from_path(path: impl AsRef<std::path::Path>) -> Result<Policy, LoadError> {
+        let sources = crate::files::read_policy(path.as_ref())?;
+        Ok(Policy::from_sources(sources)?)
+    }
+
     /// Checks and compiles a policy made of several files.
     pub fn from_sources(sources: Sources) -> Result<Policy, PolicyError> {
         let (ir, diagnostics) = check_sources(&sources);
@@ -153,13 +289,30 @@ impl Policy {
         &self.warnings
     }
 
+    /// The compiled form, for casepol's own tools (the command line, tests and benchmarks).
+    #[doc(hidden)]
     pub fn compiled(&self) -> &CompiledPolicy {
         &self.compiled
     }
 
-    /// Loads and validates entities (see docs/data-formats.md).
-    pub fn load_entities(&self, json: &str) -> Result<Entities, Vec<EntityError>> {
-        Entities::from_json(&self.compiled, json)
+    /// Loads and validates entities (see docs/data-formats.md). The entities belong to this
+    /// policy: deciding them with another is an error, never an answer.
+    pub fn load_entities(&self, json: &str) -> Result<Entities, EntitiesError> {
+        Entities::from_json(&self.compiled, json).map_err(|errors| EntitiesError { errors })
+    }
+
+    /// Reads and loads an entities file, refusing one over
+    /// [`MAX_ENTITIES_BYTES`](crate::limits::MAX_ENTITIES_BYTES) before reading it.
+    pub fn load_entities_from_path(
+        &self,
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<Entities, LoadError> {
+        let text = crate::files::read_text(
+            path.as_ref(),
+            crate::limits::MAX_ENTITIES_BYTES,
+            "an entities file",
+        )?;
+        Ok(self.load_entities(&text)?)
     }
 
     /// Resolves a request's names to ids. Do this once per request; `decide` is then string-free.
@@ -167,7 +320,7 @@ impl Policy {
     ///
     /// ```
     /// use casepol::{Policy, Request};
-    /// use casepol::request::RequestErrorKind;
+    /// use casepol::RequestErrorKind;
     ///
     /// let policy = Policy::from_source("p.casepol", "role R; action view; group G { grants R; }").unwrap();
     /// let entities = policy.load_entities(r#"{"users": [{"id": "ann", "groups": ["G"]}]}"#).unwrap();
@@ -189,7 +342,48 @@ impl Policy {
         vm::decide(&self.compiled, entities, request)
     }
 
-    /// Resolves and decides. A request that cannot be resolved is denied (`Reason::Error`).
+    /// Resolves and decides a request, and says what determined the decision: the one call
+    /// an application needs. A request that cannot be resolved is denied with
+    /// [`Reason::Error`](crate::Reason::Error), and the response carries the error.
+    ///
+    /// ```
+    /// use casepol::{Policy, Request, RequestErrorKind, RuleKind};
+    ///
+    /// let policy = Policy::from_source("example.casepol", r#"
+    ///     role Clerk;
+    ///     action view;
+    ///     group Clerks { grants Clerk; }
+    ///     resource Note { allow Clerk: view; }
+    /// "#)?;
+    /// let entities = policy.load_entities(r#"{
+    ///     "users": [{"id": "ann", "groups": ["Clerks"]}],
+    ///     "resources": [{"id": "n1", "kind": "Note"}]
+    /// }"#)?;
+    ///
+    /// let response = policy.authorize(&entities, &Request::new("ann", "view", Some("n1")));
+    /// assert!(response.allowed());
+    /// let rule = &response.determining[0];
+    /// assert_eq!(rule.kind, RuleKind::Rule);
+    /// assert_eq!((rule.line, rule.source.as_str()), (5, "allow Clerk: view;"));
+    ///
+    /// let response = policy.authorize(&entities, &Request::new("zoe", "view", Some("n1")));
+    /// assert!(!response.allowed());
+    /// assert_eq!(response.error.map(|e| e.kind), Some(RequestErrorKind::UnknownPrincipal));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn authorize(&self, entities: &Entities, request: &Request) -> Response {
+        match self.resolve(entities, request) {
+            Ok(r) => {
+                let decision = self.decide(entities, &r);
+                let why = vm::determining_rules(&self.compiled, entities, &r, &decision);
+                Response::new(&self.compiled, decision, &why)
+            }
+            Err(e) => Response::error(e),
+        }
+    }
+
+    /// Resolves and decides, without saying why: the fast path. A request that cannot be
+    /// resolved is denied (`Reason::Error`); [`Policy::authorize`] also says what went wrong.
     pub fn is_allowed(&self, entities: &Entities, request: &Request) -> Decision {
         match self.resolve(entities, request) {
             Ok(r) => self.decide(entities, &r),

@@ -4,11 +4,8 @@
 
 use casepol::diagnostic::render::JsonDiagnostic;
 use casepol::diagnostic::{render, Diagnostic, Severity, Sources};
-use casepol::limits::{
-    MAX_ALIGN_CHARS, MAX_ENTITIES_BYTES, MAX_POLICY_BYTES, MAX_POLICY_FILES, MAX_POLICY_FILE_BYTES,
-    MAX_SHOWN_DIAGNOSTICS,
-};
-use casepol::request::RequestErrorKind;
+use casepol::limits::{MAX_ALIGN_CHARS, MAX_ENTITIES_BYTES, MAX_SHOWN_DIAGNOSTICS};
+use casepol::RequestErrorKind;
 use casepol::{Decision, Entities, Layer, Policy, Reason, Request, RequestError};
 use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
@@ -253,120 +250,21 @@ fn emit(line: &str) -> Result<(), Exit> {
     writeln!(std::io::stdout().lock(), "{line}").map_err(|_| Exit::Error)
 }
 
-/// Where the first invalid UTF-8 sequence of `bytes` is: its one-based line and column (in
-/// characters, counted over the valid prefix) and its first byte.
-fn utf8_position(bytes: &[u8], e: &std::str::Utf8Error) -> (usize, usize, u8) {
-    let valid = e.valid_up_to();
-    // INVARIANT: `bytes[..valid]` is valid UTF-8, by the definition of `valid_up_to`.
-    let prefix = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
-    let line = prefix.matches('\n').count() + 1;
-    let column = prefix
-        .rsplit('\n')
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .count()
-        + 1;
-    (line, column, bytes[valid])
-}
-
 /// Reads a UTF-8 text file, such as a policy test file, of at most the size of an entities file
 /// (a test file may hold its entities inline).
 fn read_text(path: &Path) -> Result<String, String> {
     read_text_limited(path, MAX_ENTITIES_BYTES, "a file")
 }
 
-/// Reads a UTF-8 text file of at most `limit` bytes; `what` names its content in the error.
-/// The size is checked before reading, so an oversized file is never loaded.
+/// Reads a UTF-8 text file of at most `limit` bytes ([`casepol::files::read_text`]).
 fn read_text_limited(path: &Path, limit: usize, what: &str) -> Result<String, String> {
-    if path.is_dir() {
-        return Err(format!(
-            "`{}` is a directory, but a file is expected here",
-            path.display()
-        ));
-    }
-    let file =
-        std::fs::File::open(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    if size > limit as u64 {
-        return Err(format!(
-            "`{}` is {}, more than the limit of {} for {what}",
-            path.display(),
-            casepol::limits::bytes(usize::try_from(size).unwrap_or(usize::MAX)),
-            casepol::limits::bytes(limit)
-        ));
-    }
-    let mut bytes = Vec::new();
-    // `take` bounds the read even if the file grows after the size check.
-    std::io::Read::read_to_end(
-        &mut std::io::Read::take(file, (limit as u64).saturating_add(1)),
-        &mut bytes,
-    )
-    .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    if bytes.len() > limit {
-        return Err(format!(
-            "`{}` is more than the limit of {} for {what}",
-            path.display(),
-            casepol::limits::bytes(limit)
-        ));
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        let (line, column, byte) = utf8_position(e.as_bytes(), &e.utf8_error());
-        format!(
-            "`{}` is not valid UTF-8: byte 0x{byte:02X} at line {line}, column {column}; save it as UTF-8",
-            path.display()
-        )
-    })
+    casepol::files::read_text(path, limit, what).map_err(|e| e.to_string())
 }
 
-/// Reads one policy: a file, or every `.casepol` file of a directory (sorted by name). A
-/// directory of more than [`MAX_POLICY_FILES`] files, or of more than [`MAX_POLICY_BYTES`]
-/// together, is refused before any file is read.
+/// Reads one policy: a file, or every `.casepol` file of a directory
+/// ([`casepol::files::read_policy`]).
 fn read_policy(path: &Path) -> Result<Sources, String> {
-    let mut sources = Sources::new();
-    if path.is_dir() {
-        let mut files: Vec<PathBuf> = Vec::new();
-        let mut total: u64 = 0;
-        let entries = std::fs::read_dir(path)
-            .map_err(|e| format!("cannot read directory `{}`: {e}", path.display()))?;
-        for entry in entries.filter_map(Result::ok) {
-            let p = entry.path();
-            if !(p.extension().is_some_and(|x| x == "casepol") && p.is_file()) {
-                continue;
-            }
-            if files.len() == MAX_POLICY_FILES {
-                return Err(format!(
-                    "directory `{}` holds more than {MAX_POLICY_FILES} `.casepol` files, the limit for one policy",
-                    path.display()
-                ));
-            }
-            total = total.saturating_add(std::fs::metadata(&p).map_or(0, |m| m.len()));
-            files.push(p);
-        }
-        if total > MAX_POLICY_BYTES as u64 {
-            return Err(format!(
-                "the `.casepol` files of `{}` are {} together, more than the limit of {} for a policy",
-                path.display(),
-                casepol::limits::bytes(usize::try_from(total).unwrap_or(usize::MAX)),
-                casepol::limits::bytes(MAX_POLICY_BYTES)
-            ));
-        }
-        files.sort();
-        if files.is_empty() {
-            return Err(format!(
-                "directory `{}` holds no `.casepol` files",
-                path.display()
-            ));
-        }
-        for f in files {
-            let text = read_text_limited(&f, MAX_POLICY_FILE_BYTES, "a policy file")?;
-            sources.add(f.display().to_string(), text);
-        }
-    } else {
-        let text = read_text_limited(path, MAX_POLICY_FILE_BYTES, "a policy file")?;
-        sources.add(path.display().to_string(), text);
-    }
-    Ok(sources)
+    casepol::files::read_policy(path).map_err(|e| e.to_string())
 }
 
 /// Prints diagnostics as SARIF (one log for the whole run) or GitHub workflow commands.
@@ -463,17 +361,11 @@ fn load_entities(policy: &Policy, path: &Path) -> Result<Entities, Exit> {
 const REQUEST_HELP: &str =
     r#"a request is {"principal": "<user>", "action": "<action>", "resource": "<id>"}"#;
 
-/// Parses a request; on failure, the one-based line and column and serde's message without
-/// its position.
+/// Parses a request; on failure, the one-based line and column (in characters) and serde's
+/// message without its position.
 fn parse_request(text: &str) -> Result<Request, (usize, usize, String)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    serde_json::from_str::<Request>(text).map_err(|e| {
-        let msg = e.to_string();
-        let position = format!(" at line {} column {}", e.line(), e.column());
-        let msg = msg.strip_suffix(&position).unwrap_or(&msg).to_string();
-        // serde says column 0 for an error at the very start of the input.
-        (e.line(), e.column().max(1), msg)
-    })
+    Request::from_json(text).map_err(|e| (e.line, e.column, e.message))
 }
 
 /// Reads the request of `--request`: inline JSON, or a file.

@@ -93,12 +93,11 @@ impl Masks {
 #[derive(Debug)]
 pub struct CompiledPolicy {
     // The fields are private to this file: every other module reads the tables through the
-    // methods below, which know their layout. Two exceptions wait on work in other branches:
-    // entity loading still reads `stamp` and `literals`, and `query/residual.rs` the fields
-    // marked as read by it.
+    // methods below, which know their layout. Until the rewrite of `query/residual.rs` in
+    // another branch is merged, it still reads some fields, which stay `pub(crate)` until then.
     /// Unique to this compilation: entities loaded for it carry it, and deciding checks it.
     pub(crate) stamp: u64,
-    pub(crate) ir: Policy,
+    ir: Policy,
     sources: Sources,
     /// Policy string literals; entity loading interns these first, so literal `i` is symbol `i`.
     pub(crate) literals: Vec<String>,
@@ -466,6 +465,12 @@ impl CompiledPolicy {
     #[inline(always)]
     pub(crate) fn stamp(&self) -> u64 {
         self.stamp
+    }
+
+    /// The policy's string literals; entity loading interns them first, so literal `i` is
+    /// symbol `i`.
+    pub(crate) fn literals(&self) -> &[String] {
+        &self.literals
     }
 
     // ---- names -----------------------------------------------------------------------------

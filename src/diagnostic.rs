@@ -15,17 +15,24 @@ use serde::Serialize;
 
 /// Which loaded source a span points into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize)]
-pub struct FileId(pub u32);
+pub struct FileId(
+    /// The file's index in its [`Sources`], from 0 in the order the files were added.
+    pub u32,
+);
 
 /// A byte range in one source file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
 pub struct Span {
+    /// The file.
     pub file: FileId,
+    /// The first byte.
     pub start: u32,
+    /// One past the last byte.
     pub end: u32,
 }
 
 impl Span {
+    /// The bytes `start..end` of `file`.
     pub fn new(file: FileId, start: usize, end: usize) -> Span {
         // INVARIANT: sources are limited far below 4 GiB when loaded, so offsets fit in u32.
         Span {
@@ -35,20 +42,26 @@ impl Span {
         }
     }
 
+    /// The bytes, for slicing the file's text.
     pub fn range(&self) -> std::ops::Range<usize> {
         self.start as usize..self.end as usize
     }
 }
 
+/// How serious a diagnostic is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Severity {
+    /// The policy is valid but probably not what its author meant (a lint, `CP02xx`).
     Warning,
+    /// The policy is not valid.
     Error,
 }
 
 /// Every diagnostic casepol can produce. The code is stable: tools may match on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Code {
     /// The text does not follow the grammar.
     Syntax,
@@ -109,6 +122,7 @@ pub enum Code {
 }
 
 impl Code {
+    /// Every code, in the order of docs/errors.md.
     pub const ALL: &'static [Code] = &[
         Code::Syntax,
         Code::MisleadingCharacter,
@@ -212,6 +226,7 @@ impl Code {
         matches!(self.as_str().get(..4), Some("CP02"))
     }
 
+    /// Whether the code is an error or a warning: lints warn, everything else is an error.
     pub fn severity(self) -> Severity {
         if self.is_lint() {
             Severity::Warning
@@ -297,24 +312,34 @@ impl Serialize for Code {
     }
 }
 
+/// A place in the source a diagnostic points at, with what to say there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Label {
+    /// Where.
     pub span: Span,
+    /// What is shown under the span; may be empty.
     pub message: String,
 }
 
 /// One finding about a policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Diagnostic {
+    /// The stable code (docs/errors.md).
     pub code: Code,
+    /// The code's severity.
     pub severity: Severity,
+    /// What is wrong, in one line.
     pub message: String,
     /// The first label is the primary location.
     pub labels: Vec<Label>,
+    /// How to fix it.
     pub help: Option<String>,
 }
 
 impl Diagnostic {
+    /// A diagnostic with `code` at `span`; its severity is the code's.
     #[cold]
     pub fn new(code: Code, span: Span, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
@@ -346,15 +371,18 @@ impl Diagnostic {
         self
     }
 
+    /// Sets how to fix it.
     pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
         self.help = Some(help.into());
         self
     }
 
+    /// The primary location.
     pub fn span(&self) -> Span {
         self.labels.first().map(|l| l.span).unwrap_or_default()
     }
 
+    /// Whether it is an error (and the policy not valid).
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
@@ -385,10 +413,12 @@ fn starts_char(b: u8) -> bool {
 }
 
 impl Sources {
+    /// No files yet.
     pub fn new() -> Sources {
         Sources::default()
     }
 
+    /// Adds a file named `name` (shown in messages, usually its path) with its text.
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> FileId {
         let text = text.into();
         let bytes = text.as_bytes();
@@ -420,6 +450,7 @@ impl Sources {
         FileId(self.files.len() as u32 - 1)
     }
 
+    /// A file's name; `<unknown>` for an id of other sources.
     pub fn name(&self, id: FileId) -> &str {
         self.files
             .get(id.0 as usize)
@@ -427,6 +458,7 @@ impl Sources {
             .unwrap_or("<unknown>")
     }
 
+    /// A file's text; empty for an id of other sources.
     pub fn text(&self, id: FileId) -> &str {
         self.files
             .get(id.0 as usize)
@@ -439,10 +471,12 @@ impl Sources {
         self.files.len()
     }
 
+    /// Whether there are no files.
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }
 
+    /// Every file: its id, name and text, in the order added.
     pub fn iter(&self) -> impl Iterator<Item = (FileId, &str, &str)> {
         self.files
             .iter()

@@ -1,11 +1,15 @@
-//! Positions in JSON text that serde_json has already accepted: where a value ends, the members
-//! of an object and the elements of an array by byte offset, and the line and column of an
-//! offset. The error paths use it to say where a problem is: the policy-test reader
-//! (`testing/json.rs`) builds a tree of positions with it, and entity diagnosis
-//! (`entities.rs`, `structure`) walks a file of any size with it, without a tree.
+//! Positions in JSON text: where a value ends, the members of an object and the elements of an
+//! array by byte offset, the line and column of an offset, and where in the text serde_json
+//! found an error ([`error_at`]). The error paths use it to say where a problem is: the
+//! policy-test reader (`testing/json.rs`) builds a tree of positions with it, entity diagnosis
+//! (`entities/diagnose.rs`) walks a file of any size with it, without a tree, and entity,
+//! request and test-file errors place serde_json's errors with it. [`Lines`] is the one count
+//! of a byte offset's line and column in characters outside `diagnostic::Sources` (which
+//! indexes whole policy files): `files::utf8_position` places invalid UTF-8 with it too.
 //!
-//! Nothing here checks the syntax. On text that is not JSON the answers are meaningless, but
-//! nothing panics: a read past the end sees a 0 byte, and walks stop there.
+//! The walks assume text that serde_json has already accepted; they do not check the syntax.
+//! On text that is not JSON their answers are meaningless, but nothing panics: a read past the
+//! end sees a 0 byte, and walks stop there.
 
 use std::cell::Cell;
 use std::ops::Range;
@@ -273,6 +277,56 @@ impl Iterator for Elements<'_> {
     }
 }
 
+/// serde_json's error on a text, placed in it: its message without serde_json's own position,
+/// the byte offset it points at, and that offset's one-based line and column, the column
+/// counted in characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorAt {
+    pub message: String,
+    pub offset: usize,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// Where `e`, serde_json's error on reading `text`, is in `text`, and its message.
+pub fn error_at(text: &str, e: &serde_json::Error) -> ErrorAt {
+    let offset = error_offset(text, e);
+    let (line, column) = Lines::new(text).line_col(offset);
+    ErrorAt {
+        message: error_message(e),
+        offset,
+        line,
+        column,
+    }
+}
+
+/// The byte offset in `text` that serde_json's error `e` points at. serde_json gives a line and
+/// a column that counts bytes, not characters: the bytes of the line up to and including the
+/// one it points at, or 0 when it points at the line's start (as at the end of a text that
+/// ends with a line break). An offset inside a character counts as that character's start.
+pub fn error_offset(text: &str, e: &serde_json::Error) -> usize {
+    let line_start = if e.line() <= 1 {
+        0
+    } else {
+        text.match_indices('\n')
+            .nth(e.line() - 2)
+            .map_or(text.len(), |(i, _)| i + 1)
+    };
+    let mut offset = (line_start + e.column().saturating_sub(1)).min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
+/// serde_json's message for `e`, without the " at line L column C" it ends with: callers say
+/// where, in their own words and with columns in characters.
+pub fn error_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    text.strip_suffix(&suffix).unwrap_or(&text).to_string()
+}
+
 /// One-based lines and columns (in characters) of byte offsets in one text.
 ///
 /// Each answer is counted on from the one before, forwards or backwards: errors are reported
@@ -386,6 +440,41 @@ mod tests {
         let text = "x€\r\nab";
         assert_eq!(Lines::new(text).line_col(4), (1, 3));
         assert_eq!(Lines::new(text).line_col(6), (2, 1));
+    }
+
+    /// serde_json counts columns in bytes; the offset and the column people see are counted
+    /// here, on text with characters of two, three and four bytes before the error.
+    #[test]
+    fn serde_errors_are_placed_by_character() {
+        let error = |text: &str| {
+            let e = serde_json::from_str::<serde_json::Value>(text).unwrap_err();
+            error_at(text, &e)
+        };
+        let text = "{\"é€😀\": x}";
+        let at = error(text);
+        assert_eq!(at.offset, text.find('x').unwrap());
+        assert_eq!((at.line, at.column), (1, 9));
+        assert_eq!(at.message, "expected value");
+        // On a later line, after a line break, and with a CRLF before it.
+        let text = "[\r\n\"é€😀\",\n \"😀\" 1]";
+        let at = error(text);
+        assert_eq!(&text[at.offset..at.offset + 1], "1");
+        assert_eq!((at.line, at.column), (3, 6));
+        assert_eq!(at.message, "expected `,` or `]`");
+        // At the end of the text: the last character read.
+        let at = error("[\"é\"");
+        assert_eq!((at.offset, at.line, at.column), (4, 1, 4));
+        // A line break ends the text: serde_json says column 0 of the next line.
+        let at = error("[1,\n");
+        assert_eq!((at.offset, at.line, at.column), (4, 2, 1));
+        // A data error, as the typed readers raise, is placed the same way: at the last
+        // character read, the `e` of `true`.
+        let text = "{\"a\": \"é€😀\", \"b\": true}";
+        let e =
+            serde_json::from_str::<std::collections::BTreeMap<String, String>>(text).unwrap_err();
+        let at = error_at(text, &e);
+        assert_eq!(&text[at.offset..], "e}");
+        assert_eq!((at.line, at.column), (1, 22));
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod decision;
 pub mod diagnostic;
 pub mod entities;
 pub mod explain;
+pub mod files;
 pub mod format;
 pub mod ir;
 mod json_pos;
@@ -24,11 +25,29 @@ pub mod query;
 pub mod reference;
 pub mod request;
 mod resolve;
+mod response;
 pub mod syntax;
 pub mod testing;
 pub mod vm;
 
-pub use api::{check_sources, Policy, PolicyError};
+pub use api::{check_sources, EntitiesError, LoadError, Policy, PolicyError};
 pub use decision::{Decision, Layer, Reason};
 pub use entities::{Entities, EntityError};
-pub use request::{Request, RequestError, Resolved};
+pub use request::{Request, Resolved};
+pub use resolve::{RequestError, RequestErrorKind};
+pub use response::{DeterminingRule, Response, RuleKind, TableCell};
+
+/// casepol's own internals, public only for its tests, fuzzers and benchmarks. Nothing here is
+/// covered by the version number (CHANGELOG.md): do not use it from an application.
+#[doc(hidden)]
+pub mod internal {
+    /// Resolving request names to ids.
+    pub mod resolve {
+        pub use crate::resolve::*;
+    }
+}
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

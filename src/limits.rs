@@ -27,6 +27,10 @@ pub const MAX_TABLE_SLOTS: usize = 1_000_000;
 pub const MAX_RULE_ENTRIES: usize = 4_000_000;
 /// The most errors the checker reports for one policy; it counts the rest in one more error.
 pub const MAX_CHECK_ERRORS: usize = 1_000;
+/// The most warnings of one code reported for one policy; the rest are counted in one more
+/// warning of that code. A policy that makes thousands of the same warning has one mistake
+/// repeated, and rendering them all would cost more than the check.
+pub const MAX_WARNINGS_PER_CODE: usize = 500;
 /// How much work the checker spends on "did you mean" help for one policy, in the units of
 /// [`SUGGEST_WORK`] (a candidate looked at, a cell of the distance table computed). Past it,
 /// help shows an example declaration instead.

@@ -22,7 +22,8 @@ use crate::entities::{AttrValue, Entities, Resource};
 use crate::ir::{
     CondTest, Effect, ModuleGrantDef, Policy, RelationId, RuleScope, ScopeDef, Subject, Type, Value,
 };
-use crate::request::{Request, RequestError, Resolved};
+use crate::request::{Request, Resolved};
+use crate::resolve::RequestError;
 use serde::Serialize;
 
 /// What every layer saw and decided for one request.
@@ -183,7 +184,7 @@ pub fn evaluate_with(
     request: &Request,
     scan: Scan,
 ) -> Trace {
-    match crate::request::resolve(policy, entities, request) {
+    match crate::resolve::resolve(policy, entities, request) {
         Ok(r) => evaluate_resolved_with(policy, entities, request, &r, scan),
         Err(e) => Trace {
             decision: Decision::ERROR,
@@ -234,7 +235,7 @@ pub fn evaluate_resolved_with(
     };
     // Step 0: the request was resolved against these entities, for this policy.
     if !req.belongs_to(policy, ent) {
-        trace.error = Some(crate::request::mismatched());
+        trace.error = Some(crate::resolve::mismatched());
         return trace;
     }
     let who = Principal::new(policy.ir(), ent, req.principal());

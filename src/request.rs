@@ -8,19 +8,21 @@ use crate::compile::CompiledPolicy;
 use crate::entities::Entities;
 use serde::{Deserialize, Serialize};
 
-pub(crate) use crate::resolve::mismatched;
-pub use crate::resolve::{resolve, RequestError, RequestErrorKind};
-
 /// A request as JSON: `{"principal": "anna", "action": "access", "resource": "case-1"}`.
 ///
 /// Only a JSON object is a request: serde would otherwise also read `["anna", "access",
 /// "case-1"]` field by field, which no one writes on purpose.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Request {
+    /// The user's id.
     pub principal: String,
+    /// An action, or an account permission (then without a resource).
     pub action: String,
+    /// The resource's id; none for an account permission.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
+    /// The module the request is made through, when the policy has modules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub module: Option<String>,
     /// Reserved for request attributes; accepted and ignored.
@@ -68,7 +70,34 @@ impl<'de> Deserialize<'de> for Request {
     }
 }
 
+/// Why a text is not a request: serde_json's message, and where, as a one-based line and a
+/// column counted in characters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} at line {line}, column {column}")]
+#[non_exhaustive]
+pub struct JsonError {
+    /// serde_json's message, without its own position: "expected value".
+    pub message: String,
+    /// The one-based line.
+    pub line: usize,
+    /// The one-based column, in characters.
+    pub column: usize,
+}
+
 impl Request {
+    /// Reads a request from JSON text: one object (docs/data-formats.md §3).
+    pub fn from_json(text: &str) -> Result<Request, JsonError> {
+        serde_json::from_str(text).map_err(|e| {
+            let at = crate::json_pos::error_at(text, &e);
+            JsonError {
+                message: at.message,
+                line: at.line,
+                column: at.column,
+            }
+        })
+    }
+
+    /// A request of `principal` to do `action` on `resource` (none for an account permission).
     pub fn new(principal: &str, action: &str, resource: Option<&str>) -> Request {
         Request {
             principal: principal.into(),
@@ -79,6 +108,7 @@ impl Request {
         }
     }
 
+    /// The same request, made through `module`.
     pub fn via(mut self, module: &str) -> Request {
         self.module = Some(module.into());
         self
@@ -92,16 +122,23 @@ pub enum Resolved {
     /// An account permission (no resource).
     #[non_exhaustive]
     Permission {
+        /// The user, as an index into the entities.
         principal: u32,
+        /// The permission, as an index into the policy.
         permission: u32,
         /// The stamp of the entities it was resolved against.
         entities: u64,
     },
+    /// An action on a resource.
     #[non_exhaustive]
     Action {
+        /// The user, as an index into the entities.
         principal: u32,
+        /// The action, as an index into the policy.
         action: u32,
+        /// The resource, as an index into the entities.
         resource: u32,
+        /// The module, as an index into the policy.
         module: Option<u32>,
         /// The stamp of the entities it was resolved against.
         entities: u64,
@@ -119,6 +156,7 @@ impl Resolved {
         stamp == entities.stamp && entities.policy_stamp == policy.stamp()
     }
 
+    /// The user, as an index into the entities.
     pub fn principal(&self) -> u32 {
         match *self {
             Resolved::Permission { principal, .. } | Resolved::Action { principal, .. } => {

@@ -15,11 +15,27 @@ use serde::Serialize;
 
 /// Why a request or a query could not be resolved. Such a request is always denied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct RequestError {
+    /// What kind of mistake it is, for callers that match.
     pub kind: RequestErrorKind,
+    /// What is wrong, naming the unknown name.
     pub message: String,
+    /// How to fix it, often a "did you mean".
     #[serde(skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
+}
+
+impl RequestError {
+    /// An error of `kind` saying `message`, with `help` on how to fix it: for readers of
+    /// requests that find one they cannot use (kind [`RequestErrorKind::InvalidRequest`]).
+    pub fn new(kind: RequestErrorKind, message: String, help: Option<String>) -> RequestError {
+        RequestError {
+            kind,
+            message,
+            help,
+        }
+    }
 }
 
 /// What kind of mistake a [`RequestError`] is. More kinds may come.
@@ -27,11 +43,15 @@ pub struct RequestError {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum RequestErrorKind {
+    /// No user has the principal's id.
     UnknownPrincipal,
+    /// The policy declares no such action or account permission.
     UnknownAction,
     /// The resource is unknown, or an action request names none.
     UnknownResource,
+    /// The policy declares no such module.
     UnknownModule,
+    /// An account permission was asked about a resource.
     PermissionTakesNoResource,
     /// The text is not a request object: not JSON, not UTF-8, or a field missing, unknown or
     /// of the wrong type. [`resolve`] never returns it; readers of requests, such as the

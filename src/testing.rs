@@ -25,7 +25,8 @@ pub use run::{deciding_rules, run, CaseResult, FileRun, Mismatch};
 
 use crate::decision::{Layer, Reason};
 use crate::diagnostic::{FileId, Span};
-use crate::request::{Request, RequestErrorKind};
+use crate::request::Request;
+use crate::resolve::RequestErrorKind;
 use serde::Serialize;
 
 /// The suffix that marks a file as a policy test file when a directory is searched.
@@ -112,7 +113,7 @@ impl Outcome {
 
 // ---- names of errors, as written in JSON -------------------------------------------------------
 
-/// The errors [`crate::request::resolve`] can return.
+/// The errors [`crate::resolve::resolve`] can return.
 const ERROR_KINDS: [RequestErrorKind; 5] = [
     RequestErrorKind::UnknownPrincipal,
     RequestErrorKind::UnknownAction,

@@ -124,3 +124,111 @@ fn hundred_megabyte_entities_file() {
     }
     let _ = std::fs::remove_file(&path);
 }
+
+/// The line and column of the first `marker` in `text`, the column counted in characters, and
+/// the column serde_json gives it, which counts bytes.
+fn position_of(text: &str, marker: &str) -> (usize, usize, usize) {
+    let at = text.find(marker).expect("the text has the marker");
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[..at].matches('\n').count() + 1;
+    let column = text[line_start..at].chars().count() + 1;
+    (line, column, at - line_start + 1)
+}
+
+/// Columns count characters, as editors show them and docs/data-formats.md says, not bytes as
+/// serde_json does: with `é€😀` (two, three and four bytes) or `Ärzte–Überprüfung` before the
+/// mistake on its line, an entities file that is not JSON or has fields of the wrong structure,
+/// a request (inline and in a batch), and a policy test file (its entities file, its inline
+/// entities and its own JSON) each give the column of the mistake as an editor shows it.
+#[test]
+fn columns_count_characters_after_non_ascii_text() {
+    let cases = "tests/data/bad_input";
+    let entities = format!("{cases}/entities_non_ascii_error_position/entities.json");
+    let text = std::fs::read_to_string(root().join(&entities)).unwrap();
+    let (line, column, bytes) = position_of(&text, "x");
+    assert_eq!((line, column, bytes), (2, 27, 33), "the fixture moved");
+    let run = casepol(&[
+        "check",
+        "tests/data/cli/policy.casepol",
+        "--entities",
+        &entities,
+        "--request",
+        r#"{"principal": "ann", "action": "view", "resource": "case-open"}"#,
+    ]);
+    let want = format!("{entities}: {line}:{column}: expected value");
+    assert!(run.stderr.contains(&want), "{want}\n{}", run.transcript());
+
+    // Mistakes of structure, found field by field, after `Ärzte–Überprüfung` on their lines.
+    let entities = format!("{cases}/entities_non_ascii_structure_error_position/entities.json");
+    let text = std::fs::read_to_string(root().join(&entities)).unwrap();
+    let run = casepol(&[
+        "check",
+        "tests/data/cli/policy.casepol",
+        "--entities",
+        &entities,
+        "--request",
+        r#"{"principal": "ann", "action": "view", "resource": "case-open"}"#,
+    ]);
+    for marker in ["5}", "\"HR\"", "7}"] {
+        let (line, column, bytes) = position_of(&text, marker);
+        assert!(
+            bytes > column,
+            "{marker}: `Ärzte–Überprüfung` is before the mistake"
+        );
+        let want = format!("{entities}: {line}:{column}: ");
+        assert!(run.stderr.contains(&want), "{want}\n{}", run.transcript());
+    }
+
+    let request = r#"{"principal": "é€😀", "action": x}"#;
+    let (line, column, bytes) = position_of(request, "x");
+    assert_eq!((line, column, bytes), (1, 32, 38), "the request moved");
+    let run = casepol(&[
+        "check",
+        "tests/data/cli/policy.casepol",
+        "--entities",
+        "tests/data/cli/entities.json",
+        "--request",
+        request,
+    ]);
+    let want =
+        format!("invalid request in --request at line {line}, column {column}: expected value");
+    assert!(run.stderr.contains(&want), "{want}\n{}", run.transcript());
+
+    // The same request as line 2 of a batch.
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bad-input-columns");
+    std::fs::create_dir_all(&dir).unwrap();
+    let batch = dir.join("requests.jsonl");
+    std::fs::write(
+        &batch,
+        format!("{{\"principal\": \"ann\", \"action\": \"view\", \"resource\": \"case-open\"}}\n{request}\n"),
+    )
+    .unwrap();
+    let run = casepol(&[
+        "check",
+        "tests/data/cli/policy.casepol",
+        "--entities",
+        "tests/data/cli/entities.json",
+        "--requests",
+        batch.to_str().unwrap(),
+    ]);
+    let want = format!("invalid request at line 2, column {column}: expected value");
+    assert!(run.stdout.contains(&want), "{want}\n{}", run.transcript());
+
+    // Policy test files: one naming that entities file, one that is not JSON itself, and one
+    // with inline entities of the wrong structure. The last two draw the place in the test
+    // file, and the report's header gives its line and column.
+    let tests = format!("{cases}/test_file_non_ascii_error_position");
+    let read = |name: &str| std::fs::read_to_string(root().join(&tests).join(name)).unwrap();
+    let (line, column, _) = position_of(&read("entities.json"), "x");
+    let run = casepol(&["test", &format!("{tests}/columns.test.json")]);
+    let want = format!("at line {line}, column {column}: expected value");
+    assert!(run.stderr.contains(&want), "{want}\n{}", run.transcript());
+    for (name, marker) in [("syntax.test.json", "x"), ("inline.test.json", "5}")] {
+        let (line, column, bytes) = position_of(&read(name), marker);
+        assert_eq!(bytes, column + 6, "{name}: `é€😀` is before the mistake");
+        let path = format!("{tests}/{name}");
+        let run = casepol(&["test", &path]);
+        let want = format!("╭─[ {path}:{line}:{column} ]");
+        assert!(run.stderr.contains(&want), "{want}\n{}", run.transcript());
+    }
+}

@@ -516,10 +516,7 @@ fn entities_of_another_policy_are_refused_before_any_type_fault() {
         .expect("loads");
     let request = Request::new("ann", "view", Some("c1"));
     let err = deciding.resolve(&entities, &request).unwrap_err();
-    assert_eq!(
-        err.kind,
-        casepol::request::RequestErrorKind::MismatchedEntities
-    );
+    assert_eq!(err.kind, casepol::RequestErrorKind::MismatchedEntities);
     let own = loaded.resolve(&entities, &request).expect("resolves");
     assert_eq!(
         vm::decide_reporting_faults(deciding.compiled(), &entities, &own),

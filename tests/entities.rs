@@ -207,3 +207,49 @@ fn negative_zero_is_named_as_such() {
     );
     assert_eq!(e.help.as_deref(), Some("write it as `0`"));
 }
+
+/// An error's column counts characters, not bytes: with `é€😀` (two, three and four bytes)
+/// before the mistake on its line, the column is that of the mistake as an editor shows it,
+/// whether the text is not JSON at all or has the wrong structure; its byte offset is the
+/// mistake's.
+#[test]
+fn error_columns_count_characters() {
+    let policy = policy();
+    for (text, marker) in [
+        (
+            "{\"users\": [\n  {\"id\": \"é€😀\", \"groups\": x}\n]}",
+            "x",
+        ),
+        (
+            "{\"users\": [\n  {\"id\": \"é€😀\", \"groups\": 5}\n]}",
+            "5",
+        ),
+        (
+            "{\"users\": [{\"id\": \"é€😀\"}], \"resources\": [{\"id\": \"é\", \"kind\": 1}]}",
+            "1",
+        ),
+    ] {
+        let at = text.find(marker).unwrap();
+        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let want = (
+            text[..at].matches('\n').count() + 1,
+            text[line_start..at].chars().count() + 1,
+        );
+        let errors = policy.load_entities(text).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(
+            (errors[0].line, errors[0].column, errors[0].offset),
+            (Some(want.0), Some(want.1), Some(at)),
+            "{text}"
+        );
+        // After a byte order mark: the same line and column, and the offset in the text given.
+        let errors = policy
+            .load_entities(&format!("\u{feff}{text}"))
+            .unwrap_err();
+        assert_eq!(
+            (errors[0].line, errors[0].column, errors[0].offset),
+            (Some(want.0), Some(want.1), Some(at + 3)),
+            "{text}"
+        );
+    }
+}

@@ -111,6 +111,7 @@ fn every_section_says_what_why_and_how() {
         let severity = match code.severity() {
             Severity::Error => "**Error",
             Severity::Warning => "**Warning",
+            other => panic!("docs/errors.md has no heading style for {other:?}"),
         };
         let body = text.lines().nth(2).unwrap_or_default();
         assert!(

@@ -3,7 +3,7 @@
 //! the queries. One test per kind of error; the bad-input catalogue (`tests/bad_input.rs`)
 //! covers the command line.
 
-use casepol::request::RequestErrorKind;
+use casepol::RequestErrorKind;
 use casepol::{Decision, Layer, Policy, Reason, Request};
 
 const POLICY: &str = r#"

@@ -1013,3 +1013,27 @@ fn too_many_tokens() {
     );
     insta::assert_snapshot!(rendered.lines().next().unwrap_or_default());
 }
+
+/// A case type of 700 states that no transition reaches makes 699 CP0201 warnings: the first
+/// 500 are reported, and one more warning of the same code counts the other 199.
+#[test]
+fn warnings_of_one_code_are_capped() {
+    let states: Vec<String> = (0..700).map(|i| format!("S{i}")).collect();
+    let text = format!(
+        "role R; action view; group G {{ grants R; }}\ncase Case {{ }}\ncasetype T {{\n  states {};\n  initial S0;\n  allow R: view;\n}}\n",
+        states.join(", ")
+    );
+    let mut sources = Sources::new();
+    sources.add("limits.casepol", text.as_str());
+    let (ir, diags) = casepol::check_sources(&sources);
+    assert!(ir.is_some(), "warnings do not stop a policy");
+    let unreachable: Vec<_> = diags
+        .iter()
+        .filter(|d| d.code.as_str() == "CP0201")
+        .collect();
+    assert_eq!(unreachable.len(), MAX_WARNINGS_PER_CODE + 1);
+    let last = unreachable
+        .last()
+        .map(|d| render::human(d, &sources, false));
+    insta::assert_snapshot!(last.unwrap_or_default());
+}

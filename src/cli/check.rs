@@ -166,12 +166,12 @@ fn batch_line(
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {
-            let (_, column, byte) = utf8_position(bytes, &e);
-            return Some(Outcome::error(RequestError {
-                kind: RequestErrorKind::InvalidRequest,
-                message: format!("invalid UTF-8 at line {n}, column {column} (byte 0x{byte:02X})"),
-                help: Some("save the file as UTF-8".into()),
-            }));
+            let (_, column, byte) = casepol::files::utf8_position(bytes, &e);
+            return Some(Outcome::error(RequestError::new(
+                RequestErrorKind::InvalidRequest,
+                format!("invalid UTF-8 at line {n}, column {column} (byte 0x{byte:02X})"),
+                Some("save the file as UTF-8".into()),
+            )));
         }
     };
     if text.trim().is_empty() {
@@ -180,11 +180,11 @@ fn batch_line(
     Some(match parse_request(text) {
         Ok(req) => Outcome::decide(policy, entities, &req, engine),
         // The text is one line, so serde's line is always 1.
-        Err((_, column, msg)) => Outcome::error(RequestError {
-            kind: RequestErrorKind::InvalidRequest,
-            message: format!("invalid request at line {n}, column {column}: {msg}"),
-            help: Some(REQUEST_HELP.into()),
-        }),
+        Err((_, column, msg)) => Outcome::error(RequestError::new(
+            RequestErrorKind::InvalidRequest,
+            format!("invalid request at line {n}, column {column}: {msg}"),
+            Some(REQUEST_HELP.into()),
+        )),
     })
 }
 
@@ -403,14 +403,14 @@ impl<'a> Worker<'a> {
             let outcome = if complete {
                 batch_line(self.policy, self.entities, n, bytes, self.engine)
             } else {
-                Some(Outcome::error(RequestError {
-                    kind: RequestErrorKind::InvalidRequest,
-                    message: format!(
+                Some(Outcome::error(RequestError::new(
+                    RequestErrorKind::InvalidRequest,
+                    format!(
                         "the request at line {n} is longer than the limit of {}",
                         casepol::limits::bytes(MAX_REQUEST_BYTES)
                     ),
-                    help: Some(REQUEST_HELP.into()),
-                }))
+                    Some(REQUEST_HELP.into()),
+                )))
             };
             // A blank line gets no result.
             if let Some(outcome) = outcome {

@@ -88,21 +88,6 @@ fn find_tests(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
     Ok(())
 }
 
-/// The byte offset of a one-based line and character column in `text`.
-fn offset_of(text: &str, line: usize, column: usize) -> usize {
-    let line_start: usize = text
-        .split_inclusive('\n')
-        .take(line.saturating_sub(1))
-        .map(str::len)
-        .sum();
-    let rest = text.get(line_start..).unwrap_or_default();
-    line_start
-        + rest
-            .char_indices()
-            .nth(column.saturating_sub(1))
-            .map_or(rest.len(), |(i, _)| i)
-}
-
 fn invalid(span: Span, message: String, label: &str, help: Option<&str>) -> Diagnostic {
     let d = Diagnostic::new(Code::InvalidTest, span, message).with_label(label);
     match help {
@@ -157,31 +142,29 @@ impl Session {
             Err(errors) => errors,
         };
         for e in errors {
-            let body = casepol::EntityError {
-                line: None,
-                column: None,
-                help: None,
-                ..e.clone()
-            }
-            .to_string();
-            let d = match (&shown, e.line, e.column) {
-                (Some(path), Some(l), Some(c)) => invalid(
+            let mut body = e.clone();
+            (body.line, body.column, body.help) = (None, None, None);
+            let body = body.to_string();
+            let d = match (&shown, e.line, e.column, e.offset) {
+                (Some(path), Some(l), Some(c), _) => invalid(
                     span,
                     format!("invalid entities in `{path}` at line {l}, column {c}: {body}"),
                     "these entities",
                     e.help.as_deref(),
                 ),
-                (Some(path), _, _) => invalid(
+                (Some(path), _, _, _) => invalid(
                     span,
                     format!("invalid entities in `{path}`: {body}"),
                     "these entities",
                     e.help.as_deref(),
                 ),
-                (None, Some(l), Some(c)) => {
-                    let at = span.start as usize + offset_of(&text, l, c);
-                    let end = self.sources.text(tests.file)[at..]
-                        .chars()
-                        .next()
+                // The inline entities are the test file's own text from `span.start`, so the
+                // error's byte offset in them places it in the test file.
+                (None, _, _, Some(offset)) => {
+                    let at = span.start as usize + offset;
+                    let end = text
+                        .get(offset..)
+                        .and_then(|rest| rest.chars().next())
                         .map_or(at, |ch| at + ch.len_utf8());
                     invalid(
                         Span::new(tests.file, at, end),
@@ -190,7 +173,7 @@ impl Session {
                         e.help.as_deref(),
                     )
                 }
-                (None, _, _) => invalid(
+                (None, _, _, None) => invalid(
                     span,
                     format!("invalid inline entities: {body}"),
                     "these entities",

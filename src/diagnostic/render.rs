@@ -558,28 +558,46 @@ fn pieces(
 
 /// The machine-readable form of a diagnostic: stable field names, one-based lines and columns.
 #[derive(Debug, Serialize)]
+#[non_exhaustive]
 pub struct JsonDiagnostic<'a> {
+    /// The stable code, `CP0001` …
     pub code: &'static str,
+    /// `error` or `warning`.
     pub severity: Severity,
+    /// What is wrong.
     pub message: &'a str,
+    /// The file of the primary location.
     pub file: &'a str,
+    /// The primary location's line, from 1.
     pub line: usize,
+    /// The primary location's column in characters, from 1.
     pub column: usize,
+    /// Every location, the primary first.
     pub labels: Vec<JsonLabel<'a>>,
+    /// How to fix it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub help: Option<&'a str>,
 }
 
+/// A location of a [`JsonDiagnostic`].
 #[derive(Debug, Serialize)]
+#[non_exhaustive]
 pub struct JsonLabel<'a> {
+    /// The file.
     pub file: &'a str,
+    /// The line, from 1.
     pub line: usize,
+    /// The column in characters, from 1.
     pub column: usize,
+    /// The first byte of the span in the file.
     pub start: u32,
+    /// One past the span's last byte.
     pub end: u32,
+    /// What is said there; may be empty.
     pub message: &'a str,
 }
 
+/// The machine-readable form of `diag` (what `casepol validate --format json` prints).
 pub fn json<'a>(diag: &'a Diagnostic, sources: &'a Sources) -> JsonDiagnostic<'a> {
     let primary = diag.span();
     let (line, column) = sources.line_col(primary);

@@ -183,8 +183,10 @@ pub fn printable(text: &str) -> Cow<'_, str> {
         .into()
 }
 
-/// U+202A–U+202E and U+2066–U+2069, which make text display in another order than it is stored.
-fn is_bidi_control(c: char) -> bool {
+/// Whether `c` is a bidirectional control character (U+202A–U+202E, U+2066–U+2069). Such a
+/// character makes text display in another order than it is stored ("Trojan Source",
+/// CVE-2021-42574), so a name holding one could look like another.
+pub fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 

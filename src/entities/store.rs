@@ -198,9 +198,14 @@ pub struct IdIndex {
 }
 
 impl IdIndex {
-    /// An index of `ids`, each mapped to its position, or `None` when an id appears twice or
-    /// the ids are too many or too long for 32-bit positions.
-    pub(crate) fn new<'a>(ids: impl ExactSizeIterator<Item = &'a str> + Clone) -> Option<IdIndex> {
+    /// An index of `ids`, each at its position. An id that appears again is kept at its new
+    /// position too, and found there (the last wins, as in a map); `repeated` is called with
+    /// each such position, in order. `None` when the ids are too many or too long for 32-bit
+    /// positions.
+    pub(crate) fn with_repeats<'a>(
+        ids: impl ExactSizeIterator<Item = &'a str> + Clone,
+        mut repeated: impl FnMut(u32),
+    ) -> Option<IdIndex> {
         let n = ids.len();
         let bytes: usize = ids.clone().map(str::len).sum();
         if n >= EMPTY as usize / 2 || bytes > u32::MAX as usize {
@@ -214,11 +219,17 @@ impl IdIndex {
             slots: vec![EMPTY; size],
         };
         for id in ids {
+            let at = index.ends.len() as u32;
             if !index.insert(id) {
-                return None;
+                repeated(at);
             }
         }
         Some(index)
+    }
+
+    /// How many ids the index holds, repeats included.
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
     }
 
     pub(crate) fn id(&self, i: u32) -> &str {
@@ -243,16 +254,15 @@ impl IdIndex {
         }
     }
 
-    /// Adds `id` at the next position; false if it is there already.
+    /// Adds `id` at the next position, where it is found from now on; false if it was there
+    /// already.
     fn insert(&mut self, id: &str) -> bool {
         let s = self.slot(id);
-        if self.slots[s] != EMPTY {
-            return false;
-        }
+        let new = self.slots[s] == EMPTY;
         self.text.push_str(id);
         self.slots[s] = self.ends.len() as u32;
         self.ends.push(self.text.len() as u32);
-        true
+        new
     }
 
     /// The position of `id`.
@@ -269,7 +279,7 @@ impl IdIndex {
         self.get(id).is_some()
     }
 
-    /// The ids, in order of position.
+    /// The ids, in order of position (an id that repeats, at each of its positions).
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         (0..self.ends.len() as u32).map(|i| self.id(i))
     }
@@ -286,6 +296,15 @@ impl std::fmt::Debug for IdIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl IdIndex {
+        /// An index of `ids`, or `None` when one repeats.
+        fn new<'a>(ids: impl ExactSizeIterator<Item = &'a str> + Clone) -> Option<IdIndex> {
+            let mut repeated = false;
+            let index = IdIndex::with_repeats(ids, |_| repeated = true)?;
+            (!repeated).then_some(index)
+        }
+    }
 
     #[test]
     fn shared_slices_read_as_slices() {
@@ -310,6 +329,19 @@ mod tests {
         assert!(!index.contains_key(""));
         assert!(index.keys().eq(ids.iter().map(String::as_str)));
         assert!(IdIndex::new(["a", "b", "a"].into_iter()).is_none());
+        // Repeats are kept at each position and found at the last, as in a map.
+        let mut repeats = Vec::new();
+        let index = IdIndex::with_repeats(["a", "b", "a", "c", "b", "a"].into_iter(), |i| {
+            repeats.push(i)
+        })
+        .unwrap();
+        assert_eq!(repeats, [2, 4, 5]);
+        assert_eq!(index.len(), 6);
+        assert_eq!(
+            (index.get("a"), index.get("b"), index.get("c")),
+            (Some(&5), Some(&4), Some(&3))
+        );
+        assert!(index.keys().eq(["a", "b", "a", "c", "b", "a"]));
         let empty = IdIndex::new(std::iter::empty::<&str>()).unwrap();
         assert!(empty.keys().next().is_none() && empty.get("x").is_none());
     }

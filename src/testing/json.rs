@@ -62,26 +62,12 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
 }
 
 fn syntax_error(text: &str, e: &serde_json::Error) -> SyntaxError {
-    let msg = e.to_string();
-    let position = format!(" at line {} column {}", e.line(), e.column());
-    let message = msg.strip_suffix(&position).unwrap_or(&msg).to_string();
-    // serde_json counts columns in bytes; turn its position into a byte offset, then count
-    // characters for the column people see.
-    let line_start: usize = text
-        .split_inclusive('\n')
-        .take(e.line().saturating_sub(1))
-        .map(str::len)
-        .sum();
-    let mut offset = (line_start + e.column().saturating_sub(1)).min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let (line, column) = Lines::new(text).line_col(offset);
+    let at = json_pos::error_at(text, e);
     SyntaxError {
-        message,
-        offset,
-        line,
-        column,
+        message: at.message,
+        offset: at.offset,
+        line: at.line,
+        column: at.column,
     }
 }
 

@@ -8,7 +8,8 @@ use super::{
 use crate::decision::{Layer, Reason};
 use crate::diagnostic::{words, Code, Diagnostic, FileId, Sources, Span};
 use crate::json_pos;
-use crate::request::{Request, RequestErrorKind};
+use crate::request::Request;
+use crate::resolve::RequestErrorKind;
 use serde::Serialize;
 use std::collections::HashMap;
 

@@ -5,7 +5,7 @@ use super::{json_name, Expected, Outcome, TestFile};
 use crate::decision::{Decision, Layer, Reason};
 use crate::diagnostic::Diagnostic;
 use crate::reference::{Detail, RuleRef, Trace};
-use crate::request::RequestErrorKind;
+use crate::resolve::RequestErrorKind;
 use crate::{Entities, Policy};
 use serde::Serialize;
 
