@@ -604,6 +604,14 @@ impl CompiledPolicy {
         m
     }
 
+    /// The part of [`CompiledPolicy::data_masks`] that the rules of a case type's state add:
+    /// `data_masks(kind, Some((t, s)), action)` is `data_masks(kind, None, action)` merged with
+    /// this. Partial evaluation keeps the two apart, so it reads each state once, not once per kind.
+    #[inline]
+    pub(crate) fn state_masks(&self, casetype: u32, state: u32, action: u32) -> Masks {
+        self.state_rules[self.state_slot(casetype, state) * self.n_actions + action as usize]
+    }
+
     // ---- why: the cold-path tables behind the masks ----------------------------------------
 
     /// The effect and subjects of rule `rule` of the IR, as the masks hold them.

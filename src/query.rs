@@ -822,13 +822,7 @@ impl<'a> Query<'a> {
         let principal = resolve::principal(self.policy, self.entities, principal)?;
         let action = resolve::action(self.policy, action)?;
         let module = resolve::module(self.policy, module, Asker::Query)?;
-        Ok(residual(
-            self.policy,
-            self.entities,
-            principal,
-            action,
-            module,
-        ))
+        residual(self.policy, self.entities, principal, action, module)
     }
 
     /// The residual compiled to a SQL `WHERE` clause with bound parameters.

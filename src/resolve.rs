@@ -66,6 +66,10 @@ pub enum RequestErrorKind {
     UnknownKind,
     /// A residual was used with a policy other than the one that computed it.
     MismatchedPolicy,
+    /// The answer to a query would pass a limit of docs/limits.md: a residual larger than
+    /// `MAX_RESIDUAL_SIZE`, or SQL with more parameters, subqueries or deeper nesting than a
+    /// database takes.
+    TooLarge,
 }
 
 impl std::fmt::Display for RequestError {

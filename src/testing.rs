@@ -156,7 +156,8 @@ mod tests {
             | RequestErrorKind::MismatchedEntities
             | RequestErrorKind::NotAnAction
             | RequestErrorKind::UnknownKind
-            | RequestErrorKind::MismatchedPolicy => 0,
+            | RequestErrorKind::MismatchedPolicy
+            | RequestErrorKind::TooLarge => 0,
         };
         assert!(ERROR_KINDS.iter().all(|k| kind(*k) == ERROR_KINDS.len()));
     }
