@@ -368,17 +368,18 @@ fn codes(
     mut meets: impl FnMut(CodeClass) -> bool,
 ) -> Result<Layer, Decision> {
     let mut last = Layer::Data;
-    if policy.reads_code(action) {
-        if !meets(CodeClass::Read) {
-            return Err(Decision::deny(Layer::ReadCode, Reason::CodeNotHeld));
+    // One call of `meets`, in a loop, so that it is inlined once: with a call per class it was
+    // not, at a cost of 2 ns a decision (benches/decide.rs).
+    for (applies, class, layer) in [
+        (policy.reads_code(action), CodeClass::Read, Layer::ReadCode),
+        (policy.writes_code(action), CodeClass::Write, Layer::WriteCode),
+    ] {
+        if applies {
+            if !meets(class) {
+                return Err(Decision::deny(layer, Reason::CodeNotHeld));
+            }
+            last = layer;
         }
-        last = Layer::ReadCode;
-    }
-    if policy.writes_code(action) {
-        if !meets(CodeClass::Write) {
-            return Err(Decision::deny(Layer::WriteCode, Reason::CodeNotHeld));
-        }
-        last = Layer::WriteCode;
     }
     Ok(last)
 }
