@@ -1,8 +1,9 @@
 //! casepol: a declarative access-policy language for case-management systems.
 //!
 //! The pipeline is text → [`syntax`] (pest) → [`ast`] → [`check`] → [`ir`] → [`compile`] →
-//! [`vm`] → [`vm::Decision`]. [`reference`] evaluates the same IR directly and records a trace
-//! that [`explain`] renders. Applications use [`Policy`]; see its example.
+//! [`vm`] → [`Decision`] (whose vocabulary is [`decision`]). [`reference`](mod@reference)
+//! evaluates the same IR directly and records a trace that [`explain`] renders. Applications use
+//! [`Policy`]; see its example.
 
 pub mod access_code;
 mod api;
@@ -10,6 +11,7 @@ pub mod ast;
 pub mod bits;
 pub mod check;
 pub mod compile;
+pub mod decision;
 pub mod diagnostic;
 pub mod entities;
 pub mod explain;
@@ -29,11 +31,11 @@ pub mod testing;
 pub mod vm;
 
 pub use api::{check_sources, EntitiesError, LoadError, Policy, PolicyError};
+pub use decision::{Decision, Layer, Reason};
 pub use entities::{Entities, EntityError};
 pub use request::{Request, Resolved};
 pub use resolve::{RequestError, RequestErrorKind};
 pub use response::{DeterminingRule, Response, RuleKind, TableCell};
-pub use vm::{Decision, Layer, Reason};
 
 /// casepol's own internals, public only for its tests, fuzzers and benchmarks. Nothing here is
 /// covered by the version number (CHANGELOG.md): do not use it from an application.

@@ -22,7 +22,6 @@
 //! access takes several roles together) spends from a budget of [`MAX_LINT_COMPARISONS`] steps
 //! per lint. Past it, that lint says nothing more: it never guesses.
 
-use crate::ast::Effect;
 use crate::bits::Bits;
 use crate::compile::subject_bit;
 use crate::diagnostic::{words, Code, Diagnostic, FileId, Span};

@@ -153,7 +153,7 @@ impl Resolved {
         let stamp = match *self {
             Resolved::Permission { entities, .. } | Resolved::Action { entities, .. } => entities,
         };
-        stamp == entities.stamp && entities.policy_stamp == policy.stamp
+        stamp == entities.stamp && entities.policy_stamp == policy.stamp()
     }
 
     /// The user, as an index into the entities.

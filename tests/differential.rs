@@ -10,9 +10,10 @@
 #[path = "differential/gen.rs"]
 mod gen;
 
+use casepol::decision::Determining;
 use casepol::diagnostic::{Sources, Span};
 use casepol::reference::{Detail, Trace};
-use casepol::vm::{self, Determining};
+use casepol::vm;
 use casepol::{Decision, Entities, Policy, Reason, Request};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestError, TestRng, TestRunner};

@@ -84,15 +84,7 @@ impl Outcome {
                     ..
                 }) => format!("deny (error: {message})"),
                 None if d.allowed => "allow".to_string(),
-                None => {
-                    let reason = serde_json::to_value(d.reason).ok();
-                    let reason = reason
-                        .as_ref()
-                        .and_then(|v| v.as_str())
-                        .unwrap_or_default()
-                        .replace('_', " ");
-                    format!("deny ({}: {reason})", d.layer.title())
-                }
+                None => format!("deny ({}: {})", d.layer.title(), d.reason.title()),
             },
         }
     }

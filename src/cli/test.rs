@@ -353,8 +353,8 @@ fn got(r: &CaseResult) -> String {
     format!(
         "{} ({}: {})",
         r.outcome().as_str(),
-        testing::json_name(d.layer),
-        testing::json_name(d.reason)
+        d.layer.name(),
+        d.reason.name()
     )
 }
 
@@ -363,13 +363,9 @@ fn expected(e: &testing::Expected) -> String {
     let mut out = e.outcome.as_str().to_string();
     let detail = match (e.layer, e.reason, e.error) {
         (_, _, Some(k)) => Some(testing::json_name(k)),
-        (Some(l), Some(r), _) => Some(format!(
-            "{}: {}",
-            testing::json_name(l),
-            testing::json_name(r)
-        )),
-        (Some(l), None, _) => Some(testing::json_name(l)),
-        (None, Some(r), _) => Some(testing::json_name(r)),
+        (Some(l), Some(r), _) => Some(format!("{}: {}", l.name(), r.name())),
+        (Some(l), None, _) => Some(l.name().to_string()),
+        (None, Some(r), _) => Some(r.name().to_string()),
         (None, None, None) => None,
     };
     if let Some(d) = detail {

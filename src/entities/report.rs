@@ -939,7 +939,7 @@ impl Reporter {
                 )
             }
             ValueProblem::WrongType { ty, value } => {
-                let want = crate::check::type_name(ty, p);
+                let want = p.type_name(ty);
                 let help = match (ty, value) {
                     (Type::Int, Val::Str(s)) if s.parse::<i64>().is_ok() => {
                         format!("write it without quotes: `{}`", &**s)

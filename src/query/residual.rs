@@ -8,6 +8,12 @@
 //! folded, nested `and`/`or` flattened, duplicates and absorbed branches dropped, conditions on
 //! one attribute merged, and the states of a case type that share a condition collapsed into one
 //! `case` test.
+//!
+//! The layers have the names they have in the VM and the reference evaluator: `requirement`
+//! folds to a constant, `scope` is the condition that a group in scope gives one of a rule's
+//! subjects, `access_mode`, `module` and `data` are the conditions of those layers on the
+//! case, and `codes` the condition on the access codes up the resource's chain. `every_kind`
+//! puts them together per kind, `states` per case type and state.
 
 use super::{residual_of, same_policy, QueryError, QueryErrorKind};
 use crate::bits::Bits;
@@ -237,11 +243,7 @@ pub(crate) fn residual(
         module,
         spent: Cell::new(0),
     };
-    let permits = user.groups.iter().fold(Bits::EMPTY, |b, &g| {
-        b.union(policy.groups[g as usize].permits)
-    });
-    let required = policy.action_requires[action as usize].is_none_or(|x| permits.get(x as usize));
-    let cond = match required {
+    let cond = match requirement(policy, entities, principal, action) {
         true => pe.every_kind()?,
         false => Cond::False,
     };
@@ -253,6 +255,16 @@ pub(crate) fn residual(
         cond,
         policy: policy.stamp,
     })
+}
+
+/// The requirement layer: whether the principal's groups permit what the action requires. It
+/// depends on the principal alone, so it folds to a constant.
+fn requirement(policy: &CompiledPolicy, entities: &Entities, principal: u32, action: u32) -> bool {
+    let user = &entities.users[principal as usize];
+    let permits = user.groups.iter().fold(Bits::EMPTY, |b, &g| {
+        b.union(policy.groups[g as usize].permits)
+    });
+    policy.action_requires[action as usize].is_none_or(|x| permits.get(x as usize))
 }
 
 /// Kinds whose resources share a case at the same distance, grouped by equal kind parts: the
@@ -329,7 +341,7 @@ impl Pe<'_> {
                 (Class::Write, policy.action_write.get(self.action as usize)),
             ] {
                 if applies {
-                    parts.push(code_chain(policy, &chain, class, 0));
+                    parts.push(codes(policy, &chain, class, 0));
                 }
             }
             // The rules of the kind and the top-level rules; a case type's rules come later.
@@ -341,12 +353,12 @@ impl Pe<'_> {
                 branches.add(vec![k], body);
                 continue;
             };
-            parts.push(not(self.any(&masks.deny, Some(d))?));
+            parts.push(not(self.scope(&masks.deny, Some(d))?));
             let cond = self.simplified(and(parts))?;
             if cond == Cond::False {
                 continue;
             }
-            let allow = self.simplified(self.any(&masks.allow, Some(d))?)?;
+            let allow = self.simplified(self.scope(&masks.allow, Some(d))?)?;
             let groups = anchored.entry(d).or_default();
             match anchored_at.entry((d, cond, allow)) {
                 Entry::Occupied(e) => groups[*e.get()].kinds.push(k),
@@ -387,7 +399,7 @@ impl Pe<'_> {
         if every == Cond::False {
             return Ok(());
         }
-        let mode = self.mode(d);
+        let mode = self.access_mode(d);
         let body = |rest: Vec<Cond>| {
             let mut parts: Vec<Cond> = mode.iter().cloned().collect();
             parts.extend(rest);
@@ -428,7 +440,7 @@ impl Pe<'_> {
 
     /// The access mode of the case `d` steps up; a mode that opens every value to everyone
     /// tests nothing.
-    fn mode(&self, d: u32) -> Option<Cond> {
+    fn access_mode(&self, d: u32) -> Option<Cond> {
         let (attr, arms) = self
             .policy
             .mode
@@ -489,11 +501,11 @@ impl Pe<'_> {
                         None => {
                             let base = self.simplified(and(vec![
                                 module.clone(),
-                                not(self.any(&masks.deny, Some(d))?),
+                                not(self.scope(&masks.deny, Some(d))?),
                             ]))?;
                             let allows = self.simplified(and(vec![
                                 base.clone(),
-                                self.any(&masks.allow, Some(d))?,
+                                self.scope(&masks.allow, Some(d))?,
                             ]))?;
                             let found = (e.group(base), a.group(allows));
                             seen.insert((masks.allow, masks.deny), found);
@@ -528,7 +540,7 @@ impl Pe<'_> {
     /// resource whose case is `anchor` steps up (`None`: it has no case): they hold one of the
     /// relations, or one of their groups that grants one of the roles is in scope. Each group
     /// is looked at once, however many of the roles it grants.
-    fn any(&self, subjects: &Bits, anchor: Option<u32>) -> Result<Cond, QueryError> {
+    fn scope(&self, subjects: &Bits, anchor: Option<u32>) -> Result<Cond, QueryError> {
         #[cfg(test)]
         tests::count(&tests::SUBJECT_TESTS);
         let policy = self.policy;
@@ -619,15 +631,15 @@ impl Pe<'_> {
         };
         Ok(and(vec![
             record,
-            self.any(&policy.module_grant(t, m, self.action), Some(d))?,
+            self.scope(&policy.module_grant(t, m, self.action), Some(d))?,
         ]))
     }
 
     /// The data layer: no deny matches and some allow does.
     fn data(&self, masks: &Masks, anchor: Option<u32>) -> Result<Cond, QueryError> {
         Ok(and(vec![
-            not(self.any(&masks.deny, anchor)?),
-            self.any(&masks.allow, anchor)?,
+            not(self.scope(&masks.deny, anchor)?),
+            self.scope(&masks.allow, anchor)?,
         ]))
     }
 }
@@ -729,7 +741,7 @@ fn by_state(d: u32, per_type: TypeGroups) -> Cond {
 
 /// The effective code of class `class` is met, for a resource whose kinds up the chain are
 /// `chain[i..]`: its own code, and its parent's effective code while it inherits.
-fn code_chain(policy: &CompiledPolicy, chain: &[KindId], class: Class, i: usize) -> Cond {
+fn codes(policy: &CompiledPolicy, chain: &[KindId], class: Class, i: usize) -> Cond {
     let p = policy.ir();
     let own = Cond::CodeMet {
         up: i as u32,
@@ -750,7 +762,7 @@ fn code_chain(policy: &CompiledPolicy, chain: &[KindId], class: Class, i: usize)
                 up: i as u32,
                 class,
             }),
-            code_chain(policy, chain, class, i + 1),
+            codes(policy, chain, class, i + 1),
         ]),
     ])
 }

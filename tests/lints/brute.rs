@@ -6,7 +6,6 @@
 //! shortened after ten.
 #![allow(dead_code)]
 
-use casepol::ast::Effect;
 use casepol::diagnostic::{Code, Diagnostic, Span};
 use casepol::ir::*;
 use casepol::lint::MAX_MARKED_DENIES;
