@@ -213,15 +213,23 @@ fn request_resolved_against_other_entities() {
     let resolved = policy.resolve(&first, &request).unwrap();
     assert!(policy.decide(&first, &resolved).allowed);
     assert_eq!(policy.decide(&second, &resolved), Decision::ERROR);
-    let trace =
-        casepol::reference::evaluate_resolved(policy.compiled(), &second, &request, &resolved);
+    let trace = casepol::internal::reference::evaluate_resolved(
+        policy.compiled(),
+        &second,
+        &request,
+        &resolved,
+    );
     assert_eq!(trace.decision, Decision::ERROR);
     assert_eq!(
         trace.error.map(|e| e.kind),
         Some(RequestErrorKind::MismatchedEntities)
     );
-    let rules =
-        casepol::vm::determining_rules(policy.compiled(), &second, &resolved, &Decision::ERROR);
+    let rules = casepol::internal::vm::determining_rules(
+        policy.compiled(),
+        &second,
+        &resolved,
+        &Decision::ERROR,
+    );
     assert!(rules.is_empty());
 }
 

@@ -1082,7 +1082,7 @@ mod tests {
                 let text = std::fs::read_to_string(f).unwrap_or_default();
                 sources.add(f.display().to_string(), text);
             }
-            let (_, diags) = crate::check_sources(&sources);
+            let (_, diags) = crate::api::check_sources(&sources);
             for d in diags.iter().filter(|d| drawn_whole(d, &sources)) {
                 same_as_whole(d, &sources);
                 compared += 1;
