@@ -10,13 +10,15 @@ use crate::limits::{MAX_SHOWN_LINE_CHARS, SHOWN_CONTEXT_CHARS};
 use std::fmt::Write;
 
 /// What [`Policy::explain`](crate::Policy::explain) returns: the reference evaluator's record of
-/// every layer, which [`render_text`] (or [`Policy::explain_text`](crate::Policy::explain_text))
+/// every layer, which [`Policy::explain_text`](crate::Policy::explain_text)
 /// turns into text and serde into JSON.
 pub use crate::reference::{
     CodeTrace, Detail, GroupTrace, LayerTrace, LevelTrace, RuleRef, Trace, Verdict,
 };
 
-/// Renders an explanation as plain text (no colour, stable for snapshots).
+/// Renders an explanation as plain text (no colour, stable for snapshots). Applications call
+/// [`Policy::explain_text`](crate::Policy::explain_text), which passes the policy that explained.
+#[doc(hidden)]
 pub fn render_text(trace: &Trace, policy: &CompiledPolicy) -> String {
     let mut out = String::new();
     let r = &trace.request;

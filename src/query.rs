@@ -865,7 +865,7 @@ impl<'a> Query<'a> {
         dialect: sql::Dialect,
     ) -> Result<sql::Filter, RequestError> {
         let r = self.residual(principal, action, module)?;
-        sql::compile(self.policy, &r, dialect)
+        sql::compile_residual(self.policy, &r, dialect)
     }
 }
 

@@ -993,10 +993,11 @@ impl Residual {
     /// the policy that computed it.
     pub fn eval(
         &self,
-        policy: &CompiledPolicy,
+        policy: &crate::Policy,
         entities: &Entities,
         resource: u32,
     ) -> Result<bool, QueryError> {
+        let policy = policy.compiled();
         residual_of(policy, self)?;
         same_policy(policy, entities)?;
         if resource as usize >= entities.resources.len() {
@@ -1029,7 +1030,8 @@ impl Residual {
 
     /// The residual as JSON (docs/queries.md), for `serde_json::to_string` and friends. Its
     /// names come from `policy`, which must be the policy that computed it.
-    pub fn json<'a>(&'a self, policy: &'a CompiledPolicy) -> Result<ResidualJson<'a>, QueryError> {
+    pub fn json<'a>(&'a self, policy: &'a crate::Policy) -> Result<ResidualJson<'a>, QueryError> {
+        let policy = policy.compiled();
         residual_of(policy, self)?;
         Ok(ResidualJson {
             policy,

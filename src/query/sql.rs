@@ -82,6 +82,15 @@ impl Filter {
 /// [`MAX_POSTGRES_PARAMS`]) or with more than [`MAX_SQL_SUBQUERIES`] subqueries is the error
 /// `TooLarge`, never a statement the database would refuse or could not afford to plan.
 pub fn compile(
+    policy: &crate::Policy,
+    residual: &Residual,
+    dialect: Dialect,
+) -> Result<Filter, QueryError> {
+    compile_residual(policy.compiled(), residual, dialect)
+}
+
+/// [`compile`] on the compiled policy, for [`Query::filter`](super::Query::filter).
+pub(crate) fn compile_residual(
     policy: &CompiledPolicy,
     residual: &Residual,
     dialect: Dialect,
@@ -611,7 +620,8 @@ pub struct Tables {
 /// values by variant name, references by id, and one row per element of a set. Resources come
 /// in the entities' order, parents before children where the file has them so. The entities
 /// must have been loaded for `policy`, whose names the rows use.
-pub fn tables(policy: &CompiledPolicy, entities: &Entities) -> Result<Tables, QueryError> {
+pub fn tables(policy: &crate::Policy, entities: &Entities) -> Result<Tables, QueryError> {
+    let policy = policy.compiled();
     same_policy(policy, entities)?;
     let p = policy.ir();
     let mut t = Tables::default();
@@ -729,11 +739,7 @@ mod tests {
         for i in 0..400 {
             deep = Cond::Not(Box::new(Cond::And(vec![attr(&i.to_string()), deep])));
         }
-        let err = match compile(
-            policy.compiled(),
-            &residual.with_cond(deep),
-            Dialect::Sqlite,
-        ) {
+        let err = match compile(&policy, &residual.with_cond(deep), Dialect::Sqlite) {
             Ok(f) => panic!("a statement {} deep", f.depth),
             Err(e) => e,
         };
