@@ -372,7 +372,11 @@ fn codes(
     // not, at a cost of 2 ns a decision (benches/decide.rs).
     for (applies, class, layer) in [
         (policy.reads_code(action), CodeClass::Read, Layer::ReadCode),
-        (policy.writes_code(action), CodeClass::Write, Layer::WriteCode),
+        (
+            policy.writes_code(action),
+            CodeClass::Write,
+            Layer::WriteCode,
+        ),
     ] {
         if applies {
             if !meets(class) {
