@@ -584,9 +584,8 @@ fn requests(c: &mut Criterion) {
         let ann = json
             .find(r#"{"id": "ann""#)
             .expect("ann is in the entities");
-        let at = ann
-            + json[ann..].find(r#""terms": ["#).expect("ann has terms")
-            + r#""terms": ["#.len();
+        let at =
+            ann + json[ann..].find(r#""terms": ["#).expect("ann has terms") + r#""terms": ["#.len();
         let more: Vec<String> = (0..terms).map(|i| format!(r#""T{i}""#)).collect();
         json.insert_str(at, &format!("{}, ", more.join(", ")));
         let entities = deep.load_entities(&json).expect("the terms load");
