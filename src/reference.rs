@@ -210,7 +210,7 @@ pub struct CodeTrace {
     pub held: bool,
 }
 
-fn rule_ref(policy: &CompiledPolicy, kind: &'static str, span: Span) -> RuleRef {
+pub(crate) fn rule_ref(policy: &CompiledPolicy, kind: &'static str, span: Span) -> RuleRef {
     let src = policy.sources();
     let (line, column) = src.line_col(span);
     RuleRef {
