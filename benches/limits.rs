@@ -700,6 +700,59 @@ fn policy_tests(c: &mut Criterion) {
     g.bench_function("rule_expectations_4000_cases_40000_rules", |b| {
         b.iter(|| casepol::internal::testing::run(&policy, &entities, black_box(&tests)))
     });
+    // The policy of `MAX_TOKENS` (3,882 rules of 1.4 KB, all alike), and 1,000 cases that each
+    // quote two actions no rule lists side by side: each expectation is an error (no case
+    // runs), found only after reading every rule's text, and there are more than `find.rs`
+    // searches one by one. Equal rules are indexed once; in the second policy a comment makes
+    // each rule differ from the others, and all of its 5.6 MB are indexed.
+    let alike = max_tokens();
+    let mut n = 0;
+    let distinct = alike
+        .split("allow R: a0, ")
+        .enumerate()
+        .map(|(i, part)| match i {
+            0 => part.to_string(),
+            _ => {
+                n += 1;
+                format!("allow R: a0, // rule {n}\n{part}")
+            }
+        })
+        .collect::<String>();
+    let tests: Vec<String> = (0..1_000)
+        .map(|i| {
+            format!(
+                r#"{{"name": "t{i}", "request": {{"principal": "ann", "action": "a0", "resource": "n"}}, "expect": "allow", "rule": "a{i}, a{}"}}"#,
+                i + 2
+            )
+        })
+        .collect();
+    let json = r#"{"users": [{"id": "ann", "groups": ["G"]}], "resources": [{"id": "n", "kind": "Note"}]}"#;
+    let mut sources = Sources::new();
+    let file = sources.add(
+        "max.test.json",
+        format!(
+            r#"{{"entities": {json}, "tests": [{}]}}"#,
+            tests.join(",\n")
+        ),
+    );
+    let tests = casepol::internal::testing::parse(&sources, file).expect("the test file parses");
+    for (name, text) in [
+        ("rule_expectations_1000_cases_max_tokens", alike),
+        ("rule_expectations_1000_cases_max_tokens_distinct", distinct),
+    ] {
+        let policy = Policy::from_source("max.casepol", &text).expect("the policy checks");
+        let entities = policy.load_entities(json).expect("the entities load");
+        let run = casepol::internal::testing::run(&policy, &entities, &tests);
+        assert_eq!((run.results.len(), run.diagnostics.len()), (0, 1_000));
+        let message = &run.diagnostics[0].message;
+        assert!(
+            message.contains("no rule of the policy contains"),
+            "{message}"
+        );
+        g.bench_function(name, |b| {
+            b.iter(|| casepol::internal::testing::run(&policy, &entities, black_box(&tests)))
+        });
+    }
     g.finish();
 }
 
