@@ -17,6 +17,7 @@ pub mod entities;
 pub mod explain;
 pub mod files;
 pub mod format;
+mod hints;
 pub mod ir;
 mod json_pos;
 pub mod limits;

@@ -22,6 +22,7 @@ use crate::entities::{AttrValue, Entities, Resource};
 use crate::ir::{
     CondTest, Effect, ModuleGrantDef, Policy, RelationId, RuleScope, ScopeDef, Subject, Type, Value,
 };
+use crate::limits::MAX_HINT_CANDIDATES;
 use crate::request::{Request, Resolved};
 use crate::resolve::RequestError;
 use serde::Serialize;
@@ -56,9 +57,80 @@ pub struct LayerTrace {
     pub summary: String,
     #[serde(flatten)]
     pub detail: Detail,
-    /// What would have changed a deny into a pass.
+    /// What would have changed a deny into a pass, in words: the counterfactuals below that
+    /// were verified, then notes that propose no change.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hints: Vec<String>,
+    /// The changes to the request's world that this layer proposes to turn its deny into a
+    /// pass, smallest first, not yet verified: `hints.rs` applies each and decides again, and
+    /// only what passes becomes a [`Counterfactual`]. Never shown as they are.
+    #[serde(skip)]
+    pub candidates: Vec<Candidate>,
+    /// The candidates that were applied and decided again, with what came of them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub counterfactuals: Vec<Counterfactual>,
+}
+
+/// One change to the world of a request, which a hint proposes: the principal listed in a
+/// group, a unit or with a term, or holding a relation on the anchor case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum Change {
+    /// The principal is listed in group `group` (and so is a member of its ancestors).
+    JoinGroup {
+        group: String,
+        #[serde(skip)]
+        id: u32,
+    },
+    /// The principal holds relation `relation` on the anchor case `case`.
+    HoldRelation {
+        relation: String,
+        case: String,
+        #[serde(skip)]
+        id: u32,
+    },
+    /// The principal is listed in org unit `unit` (and so is a member of its ancestors).
+    JoinUnit {
+        unit: String,
+        #[serde(skip)]
+        id: u32,
+    },
+    /// The principal holds term `term`.
+    HoldTerm {
+        term: String,
+        #[serde(skip)]
+        symbol: u32,
+    },
+}
+
+/// Changes that together may turn a layer's deny into a pass, and, when they were proposed for
+/// a role, how they give it, in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub changes: Vec<Change>,
+    pub why: Option<String>,
+}
+
+/// A candidate applied to a copy of the request's principal and anchor case and decided again
+/// by the VM: an allow, or a pass of the layer that denied and a deny by a later one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Counterfactual {
+    /// The hint as `explain` shows it.
+    pub hint: String,
+    pub changes: Vec<Change>,
+    pub allowed: bool,
+    /// When not allowed: the later layer that would deny, why, and its determining rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub then_denied: Option<ThenDenied>,
+}
+
+/// The deny a counterfactual still meets, at a layer after the one that denied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ThenDenied {
+    pub layer: Layer,
+    pub reason: Reason,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RuleRef>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -131,7 +203,7 @@ pub struct CodeTrace {
     pub held: bool,
 }
 
-fn rule_ref(policy: &CompiledPolicy, kind: &'static str, span: Span) -> RuleRef {
+pub(crate) fn rule_ref(policy: &CompiledPolicy, kind: &'static str, span: Span) -> RuleRef {
     let src = policy.sources();
     let (line, column) = src.line_col(span);
     RuleRef {
@@ -195,6 +267,8 @@ pub fn evaluate_with(
                 summary: e.message.clone(),
                 detail: Detail::None {},
                 hints: e.help.iter().cloned().collect(),
+                candidates: Vec::new(),
+                counterfactuals: Vec::new(),
             }],
             error: Some(e),
             resource_kind: None,
@@ -318,11 +392,17 @@ fn permission(
             format!("no group of `{}` permits `{name}`", who.id)
         },
         detail: Detail::None {},
-        hints: if allowed {
+        hints: if allowed || p.groups.iter().any(|g| permits(g, permission)) {
             vec![]
         } else {
-            groups_permitting(p, permission, who.id)
+            vec![format!("no group permits `{name}`")]
         },
+        candidates: if allowed {
+            vec![]
+        } else {
+            groups_permitting(p, permission)
+        },
+        counterfactuals: Vec::new(),
     });
     if allowed {
         Decision::allow(Layer::Permission)
@@ -420,6 +500,8 @@ fn scope(
             subjects: subject_names.clone(),
         },
         hints: Vec::new(),
+        candidates: Vec::new(),
+        counterfactuals: Vec::new(),
     });
     if !in_scope {
         return Err(Decision::deny(Layer::Scope, Reason::NotInScope));
@@ -461,11 +543,17 @@ fn requirement(
             )
         },
         detail: Detail::None {},
-        hints: if ok {
+        hints: if ok || p.groups.iter().any(|g| permits(g, perm.idx())) {
             vec![]
         } else {
-            groups_permitting(p, perm.idx(), on.who.id)
+            vec![format!("no group permits `{name}`")]
         },
+        candidates: if ok {
+            vec![]
+        } else {
+            groups_permitting(p, perm.idx())
+        },
+        counterfactuals: Vec::new(),
     });
     if !ok {
         return Err(Decision::deny(
@@ -534,15 +622,12 @@ fn access_mode(
                 list(n)
             ),
         },
-        hints: match (&names, ok) {
-            (Some(n), false) => vec![format!(
-                "would pass if `{}` were {} of case `{}`",
-                uid,
-                list(n),
-                anchor_id
-            )],
+        hints: Vec::new(),
+        candidates: match (&needs, ok) {
+            (Some(rs), false) => rs.iter().map(|&r| on.relation_candidate(p, r)).collect(),
             _ => vec![],
         },
+        counterfactuals: Vec::new(),
         detail: Detail::Mode {
             attribute: attr.name.clone(),
             value,
@@ -582,7 +667,7 @@ fn module(
     let uid = on.who.id;
     let action_name = &p.actions[action].name;
     let module_name = via.map(|m| p.modules[m as usize].name.clone());
-    let mut fail = |reason, summary: String, hints: Vec<String>| {
+    let mut fail = |reason, summary: String, (hints, candidates): (Vec<String>, Vec<Candidate>)| {
         trace.push(LayerTrace {
             layer: Layer::Module,
             verdict: Verdict::Deny,
@@ -592,6 +677,8 @@ fn module(
                 grants: vec![],
             },
             hints,
+            candidates,
+            counterfactuals: Vec::new(),
         });
         Err(Decision::deny(Layer::Module, reason))
     };
@@ -610,10 +697,13 @@ fn module(
                 "case type `{}` grants access through modules, but the request names none",
                 ct.name
             ),
-            vec![format!(
-                "send the request through a module: {}",
-                list(&offering())
-            )],
+            (
+                vec![format!(
+                    "send the request through a module: {}",
+                    list(&offering())
+                )],
+                vec![],
+            ),
         );
     };
     let mdef = &p.modules[m as usize];
@@ -621,10 +711,13 @@ fn module(
         return fail(
             Reason::NotInModule,
             format!("module `{}` does not offer `{action_name}`", mdef.name),
-            vec![format!(
-                "`{action_name}` is offered by {}",
-                list(&offering())
-            )],
+            (
+                vec![format!(
+                    "`{action_name}` is offered by {}",
+                    list(&offering())
+                )],
+                vec![],
+            ),
         );
     }
     if !mdef.records.is_empty() && !on.holds(&mdef.records) {
@@ -641,11 +734,13 @@ fn module(
                 list(&rec),
                 uid
             ),
-            vec![format!(
-                "would pass if `{}` were {} of the case",
-                uid,
-                list(&rec)
-            )],
+            (
+                vec![],
+                mdef.records
+                    .iter()
+                    .map(|&r| on.relation_candidate(p, r))
+                    .collect(),
+            ),
         );
     }
     let lines: Vec<&ModuleGrantDef> = ct
@@ -659,10 +754,12 @@ fn module(
         .map(|g| rule_ref(policy, "module grant", g.span))
         .collect();
     if matching.is_empty() {
-        let could: Vec<String> = lines
+        let mut could: Vec<Subject> = lines
             .iter()
-            .flat_map(|g| g.subjects.iter().map(|s| p.subject_name(*s).to_string()))
+            .flat_map(|g| g.subjects.iter().copied())
             .collect();
+        could.sort();
+        could.dedup();
         return fail(
             Reason::ModuleNotGranted,
             format!(
@@ -671,7 +768,7 @@ fn module(
                 ct.name,
                 subjects.names.join(", ")
             ),
-            subject_hints(p, &could, uid, &on.who.member),
+            subject_candidates(p, on, &could),
         );
     }
     trace.push(LayerTrace {
@@ -686,6 +783,8 @@ fn module(
             grants: matching,
         },
         hints: Vec::new(),
+        candidates: Vec::new(),
+        counterfactuals: Vec::new(),
     });
     Ok(())
 }
@@ -706,7 +805,7 @@ fn data(
     let state = on.anchor.map(|a| (a.casetype, a.state));
     let mut allows = Vec::new();
     let mut denies = Vec::new();
-    let mut allow_subjects: Vec<String> = Vec::new();
+    let mut allow_subjects: Vec<Subject> = Vec::new();
     let indexed = match scan {
         Scan::Literal => None,
         Scan::Indexed => {
@@ -740,7 +839,7 @@ fn data(
         }
         if !rule.subjects.iter().any(|s| subjects.has(s)) {
             if rule.effect == Effect::Allow {
-                allow_subjects.extend(rule.subjects.iter().map(|s| p.subject_name(*s).to_string()));
+                allow_subjects.extend(rule.subjects.iter().copied());
             }
             continue;
         }
@@ -758,7 +857,7 @@ fn data(
         None => format!("on a `{}`", p.kinds[res.kind.idx()].name),
     };
     let action_name = p.actions[action].name.clone();
-    let (verdict, reason, summary, hints) = if !denies.is_empty() {
+    let (verdict, reason, summary, (hints, candidates)) = if !denies.is_empty() {
         let s = if allows.is_empty() {
             format!("explicitly denied: `{action_name}` is denied {where_}")
         } else {
@@ -768,21 +867,24 @@ fn data(
                 if allows.len() == 1 { "" } else { "s" }
             )
         };
-        (Verdict::Deny, Reason::ExplicitlyDenied, s, vec![])
+        (Verdict::Deny, Reason::ExplicitlyDenied, s, (vec![], vec![]))
     } else if !allows.is_empty() {
         (
             Verdict::Pass,
             Reason::Allowed,
             format!("`{action_name}` is allowed {where_}"),
-            vec![],
+            (vec![], vec![]),
         )
     } else {
         allow_subjects.sort();
         allow_subjects.dedup();
         let hints = if allow_subjects.is_empty() {
-            vec![format!("no rule allows `{action_name}` {where_} to anyone")]
+            (
+                vec![format!("no rule allows `{action_name}` {where_} to anyone")],
+                vec![],
+            )
         } else {
-            subject_hints(p, &allow_subjects, on.who.id, &on.who.member)
+            subject_candidates(p, on, &allow_subjects)
         };
         (
             Verdict::Deny,
@@ -800,6 +902,8 @@ fn data(
         summary,
         detail: Detail::Rules { allows, denies },
         hints,
+        candidates,
+        counterfactuals: Vec::new(),
     });
     if verdict == Verdict::Deny {
         return Err(Decision::deny(Layer::Data, reason));
@@ -830,6 +934,9 @@ fn codes(
         }
         let read = layer == Layer::ReadCode;
         let mut levels: Vec<LevelTrace> = Vec::new();
+        // For each level not met, the changes that would meet it.
+        let mut options: Vec<Vec<Change>> = Vec::new();
+        let mut unmeetable: Vec<String> = Vec::new();
         let mut cur = Some(resource as u32);
         while let Some(c) = cur {
             let r = &ent.resources[c as usize];
@@ -843,6 +950,17 @@ fn codes(
                     })
                     .collect();
                 let satisfied = codes.is_empty() || codes.iter().any(|c| c.held);
+                if !satisfied {
+                    let ways = code_changes(ent, l);
+                    if ways.is_empty() {
+                        let names: Vec<String> = codes.iter().map(|c| c.code.clone()).collect();
+                        unmeetable.push(format!(
+                            "the level [{}] names only other users: no change to `{uid}` meets it",
+                            names.join("|")
+                        ));
+                    }
+                    options.push(ways);
+                }
                 levels.push(LevelTrace {
                     codes,
                     from: ent.resource_id(c).to_string(),
@@ -866,14 +984,10 @@ fn codes(
         );
         let ok = levels.iter().all(|l| l.satisfied);
         let class = if read { "read" } else { "write" };
-        let hints: Vec<String> = levels
-            .iter()
-            .filter(|l| !l.satisfied)
-            .map(|l| {
-                let names: Vec<String> = l.codes.iter().map(|c| c.code.clone()).collect();
-                format!("would be allowed if `{}` were in {}", uid, list(&names))
-            })
-            .collect();
+        let candidates = match unmeetable.is_empty() {
+            true => level_candidates(&options),
+            false => Vec::new(),
+        };
         trace.push(LayerTrace {
             layer,
             verdict: if ok { Verdict::Pass } else { Verdict::Deny },
@@ -886,7 +1000,9 @@ fn codes(
                 )
             },
             detail: Detail::Code { effective, levels },
-            hints,
+            hints: unmeetable,
+            candidates,
+            counterfactuals: Vec::new(),
         });
         if !ok {
             return Err(Decision::deny(layer, Reason::CodeNotHeld));
@@ -979,6 +1095,23 @@ impl<'e> On<'e> {
             held_names: held.iter().map(|&r| p.relations[r].name.clone()).collect(),
             held,
             who,
+        }
+    }
+
+    /// The principal holding relation `r` on the anchor case.
+    fn relation_change(&self, p: &Policy, r: RelationId) -> Change {
+        Change::HoldRelation {
+            relation: p.relations[r.idx()].name.clone(),
+            case: self.anchor_id.to_string(),
+            id: r.0,
+        }
+    }
+
+    /// [`On::relation_change`] as a candidate of its own.
+    fn relation_candidate(&self, p: &Policy, r: RelationId) -> Candidate {
+        Candidate {
+            changes: vec![self.relation_change(p, r)],
+            why: None,
         }
     }
 
@@ -1122,66 +1255,170 @@ fn code_set(
     out
 }
 
-fn groups_permitting(p: &Policy, perm: usize, user: &str) -> Vec<String> {
-    let gs: Vec<String> = p
-        .groups
-        .iter()
-        .filter(|g| g.permits.iter().any(|x| x.idx() == perm))
-        .map(|g| g.name.clone())
-        .collect();
-    if gs.is_empty() {
-        vec![format!("no group permits `{}`", p.permissions[perm].name)]
-    } else {
-        vec![format!(
-            "would be allowed if `{user}` were in group {}",
-            list(&gs)
-        )]
-    }
+fn permits(g: &crate::ir::GroupDef, perm: usize) -> bool {
+    g.permits.iter().any(|x| x.idx() == perm)
 }
 
-/// "would be allowed if anna held role X (granted by group G)" for each subject that would do.
-fn subject_hints(
+/// Joining each group that permits account permission `perm`, up to
+/// [`MAX_HINT_CANDIDATES`].
+fn groups_permitting(p: &Policy, perm: usize) -> Vec<Candidate> {
+    p.groups
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| permits(g, perm))
+        .take(MAX_HINT_CANDIDATES)
+        .map(|(i, g)| Candidate {
+            changes: vec![Change::JoinGroup {
+                group: g.name.clone(),
+                id: i as u32,
+            }],
+            why: None,
+        })
+        .collect()
+}
+
+/// The changes that would give the principal one of `subjects` on the resource: to hold a
+/// relation; to join a group that grants a role, and, where its scope is `assigned via`, to
+/// hold one of those relations as well (one change before two: smallest first). Notes for what
+/// no change of the principal can give: a role no group grants, a group the principal is in
+/// whose scope filter does not admit the case. At most [`MAX_HINT_CANDIDATES`] candidates.
+fn subject_candidates(
     p: &Policy,
-    subjects: &[String],
-    user: &str,
-    member: &[(usize, Option<usize>)],
-) -> Vec<String> {
+    on: &On<'_>,
+    subjects: &[Subject],
+) -> (Vec<String>, Vec<Candidate>) {
+    let uid = on.who.id;
+    let (mut singles, mut pairs, mut notes) = (Vec::new(), Vec::new(), Vec::new());
+    for &s in subjects {
+        if singles.len() + pairs.len() >= MAX_HINT_CANDIDATES {
+            break;
+        }
+        let role = match s {
+            Subject::Relation(r) => {
+                if on.anchor.is_some() && !on.holds(&[r]) {
+                    singles.push(on.relation_candidate(p, r));
+                }
+                continue;
+            }
+            Subject::Role(role) => role,
+        };
+        let name = &p.roles[role.idx()].name;
+        let candidate = |changes, why| Candidate { changes, why };
+        let mut granted = false;
+        for (g, def) in p.groups.iter().enumerate() {
+            if !def.grants.contains(&role) {
+                continue;
+            }
+            granted = true;
+            let member = on.who.member.iter().any(|(m, _)| *m == g);
+            let join = Change::JoinGroup {
+                group: def.name.clone(),
+                id: g as u32,
+            };
+            match &def.scope {
+                // Without an anchor no relation is held: never in scope.
+                ScopeDef::Assigned(_) if on.anchor.is_none() => {}
+                ScopeDef::Assigned(rels) if on.holds(rels) => {
+                    if !member {
+                        singles.push(candidate(vec![join], Some(format!("role `{name}`"))));
+                    }
+                }
+                ScopeDef::Assigned(rels) => {
+                    for &r in rels {
+                        let hold = on.relation_change(p, r);
+                        match member {
+                            true => singles.push(candidate(
+                                vec![hold],
+                                Some(format!(
+                                    "group `{}` then admits the case: role `{name}`",
+                                    def.name
+                                )),
+                            )),
+                            false => pairs.push(candidate(
+                                vec![join.clone(), hold],
+                                Some(format!(
+                                    "role `{name}`, which group `{}` grants where the user is {}",
+                                    def.name,
+                                    list(
+                                        &rels
+                                            .iter()
+                                            .map(|r| p.relations[r.idx()].name.clone())
+                                            .collect::<Vec<_>>()
+                                    )
+                                )),
+                            )),
+                        }
+                    }
+                }
+                _ if member => notes.push(format!(
+                    "`{uid}` is in group `{}`, which grants role `{name}`, but its scope does not admit this case",
+                    def.name
+                )),
+                _ => singles.push(candidate(vec![join], Some(format!("role `{name}`")))),
+            }
+        }
+        if !granted {
+            notes.push(format!(
+                "no group grants role `{name}`, which the rules allow here"
+            ));
+        }
+    }
+    singles.extend(pairs);
+    singles.truncate(MAX_HINT_CANDIDATES);
+    (notes, singles)
+}
+
+/// The changes that would meet an access-code level: for each of its codes, to join the group
+/// or the unit it names, or to hold it as a term. A code that is another user's id names
+/// nothing the principal can join, and gives none. At most [`MAX_HINT_CANDIDATES`].
+fn code_changes(ent: &Entities, level: &[u32]) -> Vec<Change> {
     let mut out = Vec::new();
-    let mut seen = Vec::new();
-    for s in subjects {
-        if seen.contains(s) {
+    for &c in level {
+        if out.len() >= MAX_HINT_CANDIDATES {
+            break;
+        }
+        let s = ent.symbol(c);
+        if ent.user_position(s).is_some() {
             continue;
         }
-        seen.push(s.clone());
-        if let Some(ri) = p.roles.iter().position(|r| &r.name == s) {
-            let gs: Vec<String> = p
-                .groups
-                .iter()
-                .filter(|g| g.grants.iter().any(|x| x.idx() == ri))
-                .map(|g| g.name.clone())
-                .collect();
-            let own: Vec<String> = member
-                .iter()
-                .filter(|(g, _)| p.groups[*g].grants.iter().any(|x| x.idx() == ri))
-                .map(|(g, _)| p.groups[*g].name.clone())
-                .collect();
-            if !own.is_empty() {
-                out.push(format!(
-                    "`{user}` is in group {}, which grants role `{s}`, but its scope does not admit this case",
-                    list(&own)
-                ));
-            } else if gs.is_empty() {
-                out.push(format!(
-                    "would be allowed if `{user}` held role `{s}` (no group grants it)"
-                ));
-            } else {
-                out.push(format!(
-                    "would be allowed if `{user}` held role `{s}`, granted by group {}",
-                    list(&gs)
-                ));
+        out.push(if let Some(u) = ent.unit_position(s) {
+            Change::JoinUnit {
+                unit: s.to_string(),
+                id: u,
+            }
+        } else if let Some(g) = ent.group_of_symbol(c) {
+            Change::JoinGroup {
+                group: s.to_string(),
+                id: g,
             }
         } else {
-            out.push(format!("would be allowed if `{user}` were {s} of the case"));
+            Change::HoldTerm {
+                term: s.to_string(),
+                symbol: c,
+            }
+        });
+    }
+    out
+}
+
+/// Candidates that meet every level not met at once: the k-th candidate takes the k-th way of
+/// each level (or its last), so each way of each level is in one candidate.
+fn level_candidates(options: &[Vec<Change>]) -> Vec<Candidate> {
+    let most = options.iter().map(Vec::len).max().unwrap_or(0);
+    let mut out: Vec<Candidate> = Vec::new();
+    for k in 0..most.min(MAX_HINT_CANDIDATES) {
+        let mut changes: Vec<Change> = Vec::new();
+        for ways in options {
+            let Some(c) = ways.get(k).or(ways.last()) else {
+                return Vec::new();
+            };
+            if !changes.contains(c) {
+                changes.push(c.clone());
+            }
+        }
+        let candidate = Candidate { changes, why: None };
+        if !out.contains(&candidate) {
+            out.push(candidate);
         }
     }
     out
