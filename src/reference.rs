@@ -693,17 +693,8 @@ fn module(
     let Some(m) = via else {
         return fail(
             Reason::NoModule,
-            format!(
-                "case type `{}` grants access through modules, but the request names none",
-                ct.name
-            ),
-            (
-                vec![format!(
-                    "send the request through a module: {}",
-                    list(&offering())
-                )],
-                vec![],
-            ),
+            crate::decision::no_module_note(p, a.casetype as usize, Some(action)),
+            (vec![], vec![]),
         );
     };
     let mdef = &p.modules[m as usize];
