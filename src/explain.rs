@@ -106,10 +106,15 @@ fn render_layer(out: &mut String, l: &LayerTrace, policy: &CompiledPolicy) {
                 } else {
                     format!("grants {}", g.roles.join(", "))
                 };
+                // A group that grants no role admits nothing, whatever its scope.
                 let _ = writeln!(
                     out,
                     "{pad}{} group `{}`{through}: scope {}, {roles}",
-                    if g.in_scope { "✓" } else { "✗" },
+                    match (g.in_scope, g.roles.is_empty()) {
+                        (true, false) => "✓",
+                        (true, true) => "·",
+                        (false, _) => "✗",
+                    },
                     g.group,
                     g.scope
                 );
@@ -178,9 +183,14 @@ fn render_layer(out: &mut String, l: &LayerTrace, policy: &CompiledPolicy) {
 /// as many after it, with `…` for the rest, so that many rules on one long line cost no more
 /// than their own text.
 fn render_rule(out: &mut String, r: &RuleRef, policy: &CompiledPolicy, pad: &str, label: &str) {
+    let cell = r
+        .cell
+        .as_ref()
+        .map(|c| format!(" {c}: `{}`", r.source))
+        .unwrap_or_default();
     let _ = writeln!(
         out,
-        "{pad}{label}{} at {}:{}:{}",
+        "{pad}{label}{}{cell} at {}:{}:{}",
         r.kind, r.file, r.line, r.column
     );
     let (line_text, column) = shown_line(policy.sources(), r.span);

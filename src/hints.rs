@@ -10,10 +10,12 @@
 //! costs at most that many decisions more, each linear in the request's own data.
 
 use crate::compile::CompiledPolicy;
-use crate::decision::Layer;
+use crate::decision::{Determining, Layer};
 use crate::entities::{Entities, Resource, Shared, User};
 use crate::limits::{MAX_GROUP_DEPTH, MAX_HINT_CANDIDATES, MAX_SHOWN_HINTS, MAX_UNIT_DEPTH};
-use crate::reference::{rule_ref, Change, Counterfactual, ThenDenied, Trace, Verdict};
+use crate::reference::{
+    data_rule_ref, rule_ref, Change, Counterfactual, ThenDenied, Trace, Verdict,
+};
 use crate::request::Resolved;
 use crate::vm;
 
@@ -58,7 +60,12 @@ pub(crate) fn settle(policy: &CompiledPolicy, ent: &Entities, req: &Resolved, tr
                 reason: d.reason,
                 rules: rules
                     .iter()
-                    .filter_map(|r| Some(rule_ref(policy, r.kind(policy)?, r.span(policy)?)))
+                    .filter_map(|r| match *r {
+                        Determining::Rule(id) => {
+                            Some(data_rule_ref(policy, policy.ir().rules.get(id.idx())?))
+                        }
+                        _ => Some(rule_ref(policy, r.kind(policy)?, r.span(policy)?)),
+                    })
                     .collect(),
             })
         } else {
@@ -203,8 +210,13 @@ fn words(
                 t.rules
                     .iter()
                     .map(|r| {
+                        let cell = r
+                            .cell
+                            .as_ref()
+                            .map(|c| format!(" for {c}"))
+                            .unwrap_or_default();
                         format!(
-                            "the {} `{}` at {}:{}:{}",
+                            "the {} `{}`{cell} at {}:{}:{}",
                             r.kind,
                             short(&r.source),
                             r.file,

@@ -20,7 +20,8 @@ use crate::decision::{rule_kind, Decision, Layer, Reason};
 use crate::diagnostic::Span;
 use crate::entities::{AttrValue, Entities, Resource};
 use crate::ir::{
-    CondTest, Effect, ModuleGrantDef, Policy, RelationId, RuleScope, ScopeDef, Subject, Type, Value,
+    CondTest, Effect, ModuleGrantDef, Policy, RelationId, RuleOrigin, RuleScope, ScopeDef, Subject,
+    Type, Value,
 };
 use crate::limits::MAX_HINT_CANDIDATES;
 use crate::request::{Request, Resolved};
@@ -183,6 +184,9 @@ pub struct RuleRef {
     pub line: usize,
     pub column: usize,
     pub source: String,
+    /// A table cell's place, as a person reads it: `Start × Administrator`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cell: Option<String>,
     #[serde(skip)]
     pub span: Span,
 }
@@ -212,8 +216,24 @@ pub(crate) fn rule_ref(policy: &CompiledPolicy, kind: &'static str, span: Span) 
         line,
         column,
         source: src.snippet(span).to_string(),
+        cell: None,
         span,
     }
+}
+
+/// A data rule located in its source, a table cell named by its row and column.
+pub(crate) fn data_rule_ref(policy: &CompiledPolicy, rule: &crate::ir::RuleDef) -> RuleRef {
+    let p = policy.ir();
+    let mut r = rule_ref(policy, rule_kind(rule.origin), rule.span);
+    if let (RuleOrigin::TableCell { state, subject }, RuleScope::CaseType(t)) =
+        (rule.origin, rule.scope)
+    {
+        r.cell = p.casetypes.get(t.idx()).and_then(|ct| {
+            let row = &ct.states.get(state.idx())?.name;
+            Some(format!("{row} × {}", p.subject_name(subject)))
+        });
+    }
+    r
 }
 
 fn list(items: &[String]) -> String {
@@ -797,6 +817,8 @@ fn data(
     let mut allows = Vec::new();
     let mut denies = Vec::new();
     let mut allow_subjects: Vec<Subject> = Vec::new();
+    // The effects of the matching rules that hold only in some states.
+    let mut stated: Vec<Effect> = Vec::new();
     let indexed = match scan {
         Scan::Literal => None,
         Scan::Indexed => {
@@ -834,7 +856,10 @@ fn data(
             }
             continue;
         }
-        let r = rule_ref(policy, rule_kind(rule.origin), rule.span);
+        if !rule.states.is_empty() {
+            stated.push(rule.effect);
+        }
+        let r = data_rule_ref(policy, rule);
         match rule.effect {
             Effect::Allow => allows.push(r),
             Effect::Deny => denies.push(r),
@@ -847,13 +872,22 @@ fn data(
         ),
         None => format!("on a `{}`", p.kinds[res.kind.idx()].name),
     };
+    // The state is said only when a rule that decided holds in some states only.
+    let where_by = |effect: Effect| match stated.contains(&effect) {
+        true => where_.clone(),
+        false => format!("on a `{}`", p.kinds[res.kind.idx()].name),
+    };
     let action_name = p.actions[action].name.clone();
     let (verdict, reason, summary, (hints, candidates)) = if !denies.is_empty() {
         let s = if allows.is_empty() {
-            format!("explicitly denied: `{action_name}` is denied {where_}")
+            format!(
+                "explicitly denied: `{action_name}` is denied {}",
+                where_by(Effect::Deny)
+            )
         } else {
             format!(
-                "explicitly denied: `{action_name}` is denied {where_}; deny overrides the {} matching allow{}",
+                "explicitly denied: `{action_name}` is denied {}; deny overrides the {} matching allow{}",
+                where_by(Effect::Deny),
                 allows.len(),
                 if allows.len() == 1 { "" } else { "s" }
             )
@@ -863,7 +897,7 @@ fn data(
         (
             Verdict::Pass,
             Reason::Allowed,
-            format!("`{action_name}` is allowed {where_}"),
+            format!("`{action_name}` is allowed {}", where_by(Effect::Allow)),
             (vec![], vec![]),
         )
     } else {
