@@ -170,6 +170,11 @@ fn render_layer(out: &mut String, l: &LayerTrace, policy: &CompiledPolicy) {
                     "✗ not held".to_string()
                 };
                 let _ = writeln!(out, "{pad}{level:<16} {origin:<40} {verdict}");
+                for c in lv.codes.iter().filter(|c| c.held) {
+                    if let Some(by) = &c.by {
+                        let _ = writeln!(out, "{pad}  `{}` held as {by}", c.code);
+                    }
+                }
             }
         }
     }

@@ -205,6 +205,10 @@ pub struct LevelTrace {
 pub struct CodeTrace {
     pub code: String,
     pub held: bool,
+    /// For a held code, what the principal holds it as: `own id`, `group`, `group, through
+    /// `HRDepartment``, `unit`, `unit, through `PERS``, `term`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 pub(crate) fn rule_ref(policy: &CompiledPolicy, kind: &'static str, span: Span) -> RuleRef {
@@ -971,7 +975,11 @@ fn codes(
                     .iter()
                     .map(|c| CodeTrace {
                         code: ent.symbol(*c).to_string(),
-                        held: user_codes.iter().any(|u| u == ent.symbol(*c)),
+                        held: user_codes.iter().any(|(u, _)| u == ent.symbol(*c)),
+                        by: user_codes
+                            .iter()
+                            .find(|(u, _)| u == ent.symbol(*c))
+                            .map(|(_, why)| why.clone()),
                     })
                     .collect();
                 let satisfied = codes.is_empty() || codes.iter().any(|c| c.held);
@@ -1254,21 +1262,32 @@ fn indexed_rules(
     }))
 }
 
-/// The principal's code set as strings: id, groups with ancestors, units with ancestors, terms.
+/// The principal's code set as strings, each with the path that gives it: their id, their
+/// groups with ancestors, their units with ancestors, their terms (docs/semantics.md, 2.6).
 fn code_set(
     p: &Policy,
     ent: &Entities,
     principal: u32,
     member: &[(usize, Option<usize>)],
-) -> Vec<String> {
+) -> Vec<(String, String)> {
     let user = &ent.users[principal as usize];
-    let mut out = vec![ent.user_id(principal).to_string()];
-    out.extend(member.iter().map(|(g, _)| p.groups[*g].name.clone()));
+    let mut out = vec![(ent.user_id(principal).to_string(), "own id".to_string())];
+    out.extend(member.iter().map(|&(g, through)| {
+        let why = match through {
+            Some(t) => format!("group, through `{}`", p.groups[t].name),
+            None => "group".to_string(),
+        };
+        (p.groups[g].name.clone(), why)
+    }));
     for &u in &user.direct_units {
         let mut cur = Some(u as usize);
         let mut steps = 0;
         while let Some(c) = cur {
-            out.push(ent.units[c].id.clone());
+            let why = match c == u as usize {
+                true => "unit".to_string(),
+                false => format!("unit, through `{}`", ent.units[u as usize].id),
+            };
+            out.push((ent.units[c].id.clone(), why));
             steps += 1;
             if steps > ent.units.len() {
                 break;
@@ -1276,7 +1295,11 @@ fn code_set(
             cur = ent.units[c].parent.map(|x| x as usize);
         }
     }
-    out.extend(user.terms.iter().map(|t| ent.symbol(*t).to_string()));
+    out.extend(
+        user.terms
+            .iter()
+            .map(|t| (ent.symbol(*t).to_string(), "term".to_string())),
+    );
     out
 }
 
