@@ -44,8 +44,8 @@ fn sources(text: &str) -> Sources {
 
 /// Parses, checks and lints, and asserts that the policy checks: a benchmark of a policy that
 /// stopped at an error would measure nothing.
-fn check(text: &str) -> (casepol::ir::Policy, Vec<Diagnostic>) {
-    let (ir, diags) = casepol::check_sources(&sources(text));
+fn check(text: &str) -> (casepol::internal::ir::Policy, Vec<Diagnostic>) {
+    let (ir, diags) = casepol::internal::check_sources(&sources(text));
     match ir {
         Some(ir) => (ir, diags),
         None => {
@@ -234,7 +234,7 @@ fn policy_phases(c: &mut Criterion) {
     let parsed: Vec<_> = policies
         .iter()
         .map(|(name, text)| {
-            let (ast, diags) = casepol::syntax::parse(FileId(0), text);
+            let (ast, diags) = casepol::internal::syntax::parse(FileId(0), text);
             assert!(diags.is_empty(), "{name}: {:?}", diags.first());
             ast
         })
@@ -242,7 +242,7 @@ fn policy_phases(c: &mut Criterion) {
     let mut g = group(c, "limits_parse");
     for (name, text) in policies.iter().filter(|(n, _)| *n == "max_tokens") {
         g.bench_function(*name, |b| {
-            b.iter(|| casepol::syntax::parse(FileId(0), black_box(text)))
+            b.iter(|| casepol::internal::syntax::parse(FileId(0), black_box(text)))
         });
     }
     g.finish();
@@ -250,16 +250,20 @@ fn policy_phases(c: &mut Criterion) {
     let mut g = group(c, "limits_check");
     for ((name, _), ast) in policies.iter().zip(&parsed) {
         let asts = std::slice::from_ref(ast);
-        let (ir, diags) = casepol::check::check(asts);
+        let (ir, diags) = casepol::internal::check::check(asts);
         assert!(ir.is_some(), "{name}: {:?}", diags.first());
-        g.bench_function(*name, |b| b.iter(|| casepol::check::check(black_box(asts))));
+        g.bench_function(*name, |b| {
+            b.iter(|| casepol::internal::check::check(black_box(asts)))
+        });
     }
     g.finish();
 
     let mut g = group(c, "limits_lint");
     for (name, text) in policies.iter().filter(|(n, _)| linted(n)) {
         let (ir, _) = check(text);
-        g.bench_function(*name, |b| b.iter(|| casepol::lint::lint(black_box(&ir))));
+        g.bench_function(*name, |b| {
+            b.iter(|| casepol::internal::lint::lint(black_box(&ir)))
+        });
     }
     g.finish();
 
@@ -270,7 +274,7 @@ fn policy_phases(c: &mut Criterion) {
         g.bench_function(*name, |b| {
             b.iter_batched(
                 || (ir.clone(), src.clone()),
-                |(ir, src)| casepol::compile::compile(ir, src),
+                |(ir, src)| casepol::internal::compile::compile(ir, src),
                 BatchSize::LargeInput,
             )
         });
@@ -279,9 +283,9 @@ fn policy_phases(c: &mut Criterion) {
 
     let mut g = group(c, "limits_fmt");
     for (name, text) in policies.iter().filter(|(n, _)| *n == "max_tokens") {
-        casepol::format::format_source(FileId(0), text).expect("the policy formats");
+        casepol::internal::format::format_source(FileId(0), text).expect("the policy formats");
         g.bench_function(*name, |b| {
-            b.iter(|| casepol::format::format_source(FileId(0), black_box(text)))
+            b.iter(|| casepol::internal::format::format_source(FileId(0), black_box(text)))
         });
     }
     // A table of 256 subject columns and 200 state rows, every cell wider than the column cap,
@@ -304,9 +308,9 @@ fn policy_phases(c: &mut Criterion) {
         writeln!(text, "    S{s} | {cell}{rest}").unwrap();
     }
     text.push_str("  }\n}\n");
-    casepol::format::format_source(FileId(0), &text).expect("the table formats");
+    casepol::internal::format::format_source(FileId(0), &text).expect("the table formats");
     g.bench_function("wide_table", |b| {
-        b.iter(|| casepol::format::format_source(FileId(0), black_box(&text)))
+        b.iter(|| casepol::internal::format::format_source(FileId(0), black_box(&text)))
     });
     g.finish();
 }
@@ -318,7 +322,7 @@ fn diagnostics(c: &mut Criterion) {
     // `MAX_WARNINGS_PER_CODE` and one counting the rest.
     let text = max_tokens().replace(";\nallow", "; allow");
     let src = sources(&text);
-    let (_, diags) = casepol::check_sources(&src);
+    let (_, diags) = casepol::internal::check_sources(&src);
     assert_eq!(diags.len(), MAX_WARNINGS_PER_CODE + 1);
     g.bench_function("human_warnings_one_line", |b| {
         b.iter(|| {
@@ -634,9 +638,9 @@ fn filter(c: &mut Criterion) {
         ("sql_sqlite_2000_kinds_2000_states", Dialect::Sqlite),
         ("sql_postgres_2000_kinds_2000_states", Dialect::Postgres),
     ] {
-        sql::compile(policy.compiled(), &residual, dialect).expect("the SQL fits");
+        sql::compile(&policy, &residual, dialect).expect("the SQL fits");
         g.bench_function(name, |b| {
-            b.iter(|| sql::compile(policy.compiled(), black_box(&residual), dialect))
+            b.iter(|| sql::compile(&policy, black_box(&residual), dialect))
         });
     }
     g.bench_function("filter_2000_kinds_2000_states", |b| {

@@ -104,23 +104,57 @@ impl Layer {
     }
 }
 
-/// Why a decision came out as it did.
+/// Why a decision came out as it did: [`Reason::Allowed`] for every allow, and for a deny what
+/// the deciding [`Layer`] found missing or forbidden. Each reason belongs to the layers that
+/// list it in [`Layer::reasons`]; the step numbers below are those of docs/semantics.md.
+///
+/// As JSON, and in test files, a reason is its [`name`](Reason::name) (`not_in_scope`); people
+/// read its [`title`](Reason::title) (`not in scope`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
+    /// `allowed`: every layer that applies passed. The decision's layer is
+    /// [`Layer::Permission`] for an account permission, otherwise the last layer that applied
+    /// ([`Layer::Data`], [`Layer::ReadCode`] or [`Layer::WriteCode`]).
     Allowed,
-    /// The request could not be resolved.
+    /// `error`: the request could not be resolved (step 0): an unknown user, action, resource
+    /// or module, a permission asked with a resource, or entities loaded for another policy.
+    /// Always a deny by [`Layer::Request`]; the [`Response`](crate::Response) carries the
+    /// [`RequestError`](crate::RequestError) that says which.
     Error,
+    /// `permission_not_held`: the request asks for an account permission (step 1) and no
+    /// group the user is a member of `permits` it.
     PermissionNotHeld,
+    /// `not_in_scope`: the user acts as nobody on this resource (step 2.1): no group of theirs
+    /// admits it (each group's `scope`) and they hold no relation on its case.
     NotInScope,
+    /// `requirement_not_held`: the action is declared `requires` an account permission
+    /// (step 2.2) that no group of the user permits.
     RequirementNotHeld,
+    /// `restricted`: the case's access mode (step 2.3) admits only the holders of certain
+    /// relations for its current value, and the user holds none of them.
     Restricted,
+    /// `no_module`: the case's type is reached through modules (step 2.4) and the request
+    /// names none.
     NoModule,
+    /// `not_in_module`: the module the request names does not offer the action (its
+    /// `actions` do not list it).
     NotInModule,
+    /// `not_a_record`: the module declares `records` relations and the user holds none of them
+    /// on the case.
     NotARecord,
+    /// `module_not_granted`: no module-grant line of the case's type, for this module, gives
+    /// the action to a subject the user acts as.
     ModuleNotGranted,
+    /// `explicitly_denied`: a `deny` statement or a `-action` table-cell entry matches the
+    /// request (step 2.5); a deny overrides every allow that also matches.
     ExplicitlyDenied,
+    /// `not_permitted`: no rule, table cell or transition allows the action here to a subject
+    /// the user acts as (step 2.5): casepol denies by default.
     NotPermitted,
+    /// `code_not_held`: the user does not meet the resource's effective read or write access
+    /// code (step 2.6, the decision's layer says which): some level of it is not empty and the
+    /// user holds none of its codes (their id, groups, org units, terms).
     CodeNotHeld,
 }
 
@@ -181,12 +215,19 @@ impl Reason {
     }
 }
 
-/// A decision: small, `Copy`, and built without allocation.
+/// A decision: allowed or denied, by which layer, and why. Small, `Copy`, and built without
+/// allocation.
+///
+/// As JSON (in `explain` traces) it is `{"allowed": true, "layer": "data", "reason":
+/// "allowed"}`, the layer and reason by their names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Decision {
+    /// Whether the request is allowed. Every decision that is not an allow is a deny,
+    /// including a request that could not be decided ([`Reason::Error`]).
     pub allowed: bool,
     /// The layer that decided: the first that denied, or the last that applied for an allow.
     pub layer: Layer,
+    /// Why: [`Reason::Allowed`] exactly when `allowed`, otherwise what `layer` denied for.
     pub reason: Reason,
 }
 
@@ -226,9 +267,17 @@ pub enum Determining {
     /// A data rule: a rule statement, a table-cell entry or a transition.
     Rule(RuleId),
     /// Line `line` of the module-grant blocks of case type `casetype`, in source order.
-    ModuleGrant { casetype: CaseTypeId, line: u32 },
+    ModuleGrant {
+        /// The case type whose `modules` blocks hold the line.
+        casetype: CaseTypeId,
+        /// The line's position among all the module-grant lines of `casetype`, from 0.
+        line: u32,
+    },
     /// The access-mode line for enum variant `variant`.
-    ModeLine { variant: u32 },
+    ModeLine {
+        /// The variant's position in the access-mode attribute's enum, from 0.
+        variant: u32,
+    },
 }
 
 impl Determining {

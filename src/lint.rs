@@ -1401,7 +1401,7 @@ mod tests {
     fn checked(text: &str) -> Policy {
         let mut sources = crate::diagnostic::Sources::new();
         sources.add("t.casepol", text);
-        let (ir, diags) = crate::check_sources(&sources);
+        let (ir, diags) = crate::api::check_sources(&sources);
         ir.unwrap_or_else(|| panic!("{diags:?}"))
     }
 

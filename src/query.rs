@@ -144,6 +144,8 @@ struct List {
 /// page when there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
+    /// The allowed resources of the page, in id order, as positions in the entities the
+    /// listing was made from: [`Entities::resource_id`] gives their ids.
     pub resources: Vec<u32>,
     /// The id of the last resource of this page, when more allowed resources follow it.
     pub next: Option<String>,
@@ -212,20 +214,28 @@ impl List {
 
 // ---- who can --------------------------------------------------------------------------------
 
-/// Who may perform an action on one resource, and why.
+/// Who may perform an action on one resource, and why: what [`Query::who_can`] returns.
+/// Serialized with serde it is the JSON of `casepol who-can --format json` (docs/queries.md),
+/// with the fields' names; a field that is `None` is left out.
 #[derive(Debug, Clone, Serialize)]
 pub struct WhoCan {
+    /// The action asked about.
     pub action: String,
+    /// The resource's id.
     pub resource: String,
+    /// The resource's kind, as the policy names it.
     pub kind: String,
     /// The anchor case, when the resource has one and is not the case itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub case: Option<String>,
+    /// The module asked with; `None` when the question names none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub module: Option<String>,
-    /// The effective read code, when the action is checked against it.
+    /// The resource's effective read code as displayed (`[BB|AA] & [ ] & [PERS]`), when the
+    /// action is checked against it (listed under `read:` in the `codes` block).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub read_code: Option<String>,
+    /// The effective write code, as `read_code`, when the action is listed under `write:`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub write_code: Option<String>,
     /// Every allowed user, in the order of the entities file.
@@ -245,6 +255,7 @@ pub struct WhoCan {
 /// One allowed user and what lets them in.
 #[derive(Debug, Clone, Serialize)]
 pub struct Permitted {
+    /// The user's id.
     pub user: String,
     /// The subjects the data rules allow, with where the principal got each.
     pub grants: Vec<SubjectGrant>,
@@ -257,6 +268,8 @@ pub struct Permitted {
     /// first of its codes the user holds (a code meeting several levels is listed once).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub read_codes_held: Option<Vec<CodeHeld>>,
+    /// The codes of the user that meet the effective write code, as `read_codes_held`; `None`
+    /// when the action is not checked against a write code.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub write_codes_held: Option<Vec<CodeHeld>>,
 }
@@ -264,6 +277,7 @@ pub struct Permitted {
 /// An access code a user holds, and why they hold it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CodeHeld {
+    /// The code, as the effective code writes it.
     pub code: String,
     /// `user` (their own id), `group`, `unit` or `term`.
     pub source: &'static str,
@@ -272,21 +286,38 @@ pub struct CodeHeld {
     pub through: Option<String>,
 }
 
+/// A subject that an allowing data rule names, and how the user holds it. As JSON, an object
+/// tagged by `kind`: `{"kind": "role", "role", "groups"}` or `{"kind": "relation", "relation",
+/// "case"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SubjectGrant {
     /// A role, from each of these groups in scope.
-    Role { role: String, groups: Vec<GroupVia> },
+    Role {
+        /// The role's name.
+        role: String,
+        /// Every group of the user that grants the role and is in scope for the resource.
+        groups: Vec<GroupVia>,
+    },
     /// A relation the user holds on the case.
-    Relation { relation: String, case: String },
+    Relation {
+        /// The relation's name (`assignee`).
+        relation: String,
+        /// The id of the case the user holds it on: the resource's anchor case.
+        case: String,
+    },
 }
 
+/// A group through which a user holds a role ([`SubjectGrant::Role`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GroupVia {
+    /// The group's name.
     pub group: String,
     /// The group the user is listed in, when this one is reached as its ancestor.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub through: Option<String>,
+    /// The group's scope in words: `all`, `assigned via assignee, collaborator`, or the
+    /// filter's conditions as written.
     pub scope: String,
     /// For a scope `assigned via …`: the relations the user holds that admit them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -873,7 +904,7 @@ impl<'a> Query<'a> {
         dialect: sql::Dialect,
     ) -> Result<sql::Filter, RequestError> {
         let r = self.residual(principal, action, module)?;
-        sql::compile(self.policy, &r, dialect)
+        sql::compile_residual(self.policy, &r, dialect)
     }
 }
 

@@ -28,34 +28,57 @@ use crate::request::{Request, Resolved};
 use crate::resolve::RequestError;
 use serde::Serialize;
 
-/// What every layer saw and decided for one request.
+/// What every layer saw and decided for one request: what
+/// [`Policy::explain`](crate::Policy::explain) returns. Serialized with serde it is the JSON of
+/// `casepol explain --format json` (docs/data-formats.md), with the fields' names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Trace {
+    /// The decision, the one [`Policy::authorize`](crate::Policy::authorize) gives for the
+    /// same request (the tests hold the two evaluators to it).
     pub decision: Decision,
+    /// The request, as asked.
     pub request: Request,
+    /// Why the request could not be resolved, when it could not: then the decision is a deny
+    /// with [`Reason::Error`], and `layers` holds at most the `request` layer. Absent from the
+    /// JSON otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<RequestError>,
+    /// The resource's kind, as the policy names it (`Document`); `None` (absent from the JSON)
+    /// for an account permission and for a request that could not be resolved.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource_kind: Option<String>,
     /// The anchor case, when the resource has one and it is not the resource itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub case: Option<String>,
+    /// Each layer that applied, in the order they are evaluated, up to and including the one
+    /// that decided: a layer that does not apply to the request (an action without
+    /// `requires`, a case type without modules, an action no access code checks) is left out.
     pub layers: Vec<LayerTrace>,
 }
 
+/// What a layer made of the request. As JSON, `"pass"` or `"deny"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
+    /// The layer passed: evaluation went on to the next layer, or, after the last that
+    /// applies, the request is allowed.
     Pass,
+    /// The layer denied: it decided, and no layer after it was evaluated.
     Deny,
 }
 
+/// What one layer saw and decided. As JSON, one object: `layer`, `verdict`, `summary`, the
+/// fields of its [`Detail`] beside them, and `hints` when there are any.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LayerTrace {
+    /// The layer.
     pub layer: Layer,
+    /// Whether it passed or denied.
     pub verdict: Verdict,
     /// One sentence a business user can read.
     pub summary: String,
+    /// What the layer looked at, which depends on the layer. Flattened in the JSON: its fields
+    /// sit in the layer's object.
     #[serde(flatten)]
     pub detail: Detail,
     /// What would have changed a deny into a pass, in words: the counterfactuals below that
@@ -66,7 +89,7 @@ pub struct LayerTrace {
     /// pass, smallest first, not yet verified: `hints.rs` applies each and decides again, and
     /// only what passes becomes a [`Counterfactual`]. Never shown as they are.
     #[serde(skip)]
-    pub candidates: Vec<Candidate>,
+    pub(crate) candidates: Vec<Candidate>,
     /// The candidates that were applied and decided again, with what came of them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub counterfactuals: Vec<Counterfactual>,
@@ -79,26 +102,35 @@ pub struct LayerTrace {
 pub enum Change {
     /// The principal is listed in group `group` (and so is a member of its ancestors).
     JoinGroup {
+        /// The group's name.
         group: String,
+        /// The group's position in the policy.
         #[serde(skip)]
         id: u32,
     },
     /// The principal holds relation `relation` on the anchor case `case`.
     HoldRelation {
+        /// The relation's name.
         relation: String,
+        /// The anchor case's id.
         case: String,
+        /// The relation's position in the policy.
         #[serde(skip)]
         id: u32,
     },
     /// The principal is listed in org unit `unit` (and so is a member of its ancestors).
     JoinUnit {
+        /// The unit's id.
         unit: String,
+        /// The unit's position in the entities.
         #[serde(skip)]
         id: u32,
     },
     /// The principal holds term `term`.
     HoldTerm {
+        /// The term.
         term: String,
+        /// The term's symbol in the entities.
         #[serde(skip)]
         symbol: u32,
     },
@@ -107,9 +139,9 @@ pub enum Change {
 /// Changes that together may turn a layer's deny into a pass, and, when they were proposed for
 /// a role, how they give it, in words.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Candidate {
-    pub changes: Vec<Change>,
-    pub why: Option<String>,
+pub(crate) struct Candidate {
+    pub(crate) changes: Vec<Change>,
+    pub(crate) why: Option<String>,
 }
 
 /// A candidate applied to a copy of the request's principal and anchor case and decided again
@@ -118,7 +150,9 @@ pub struct Candidate {
 pub struct Counterfactual {
     /// The hint as `explain` shows it.
     pub hint: String,
+    /// The changes, made together.
     pub changes: Vec<Change>,
+    /// Whether the request is then allowed.
     pub allowed: bool,
     /// When not allowed: the later layer that would deny, why, and its determining rules.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -128,82 +162,139 @@ pub struct Counterfactual {
 /// The deny a counterfactual still meets, at a layer after the one that denied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ThenDenied {
+    /// The layer that then denies.
     pub layer: Layer,
+    /// Why it denies.
     pub reason: Reason,
+    /// The rules that determine that deny (docs/semantics.md), if any.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<RuleRef>,
 }
 
+/// What a layer looked at, by layer. The JSON has no tag: the variant's fields appear in the
+/// layer's object ([`LayerTrace::detail`]), so the layer says which variant it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Detail {
+    /// The `request`, `permission` and `requirement` layers: nothing beyond the summary and
+    /// the hints (which name the groups that would grant a missing permission).
     None {},
+    /// The `scope` layer: the groups, relations and subjects the user acts with.
     Groups {
+        /// Every group the user is a member of, listed or reached as an ancestor, with
+        /// whether its scope admits the resource.
         groups: Vec<GroupTrace>,
+        /// The relations the user holds on the resource's case, by name; empty when the
+        /// resource has no case.
         relations: Vec<String>,
+        /// The effective subjects, by name: the roles of the groups in scope and the relations
+        /// held. Empty when the layer denied.
         subjects: Vec<String>,
     },
+    /// The `module` layer.
     Module {
+        /// The module the request names; `None` (absent from the JSON) when it names none.
         #[serde(skip_serializing_if = "Option::is_none")]
         module: Option<String>,
+        /// The module-grant lines of the case's type, for this module, that give the action
+        /// to one of the effective subjects; empty when the layer denied.
         grants: Vec<RuleRef>,
     },
+    /// The `data` layer: the rules that apply to the resource and match the action and an
+    /// effective subject, in the policy's order.
     Rules {
+        /// The matching `allow` statements, `+` table-cell entries and transitions.
         allows: Vec<RuleRef>,
+        /// The matching `deny` statements and `-` table-cell entries: when there is one, the
+        /// layer denies, whatever the allows.
         denies: Vec<RuleRef>,
     },
+    /// The `access_mode` layer.
     Mode {
+        /// The case kind's access-mode attribute (`mode ATTRIBUTE { … }`).
         attribute: String,
+        /// The case's value of it: an enum variant's name.
         value: String,
+        /// The relations the value's line admits; `None` (absent from the JSON) when the line
+        /// is `everyone`.
         #[serde(skip_serializing_if = "Option::is_none")]
         needs_one_of: Option<Vec<String>>,
+        /// The value's line of the access-mode block, located.
         rule: RuleRef,
     },
+    /// The `read_code` and `write_code` layers.
     Code {
+        /// The resource's effective code of that class, as displayed: levels joined by `&`,
+        /// each level's codes by `|`, such as `[BB|AA] & [ ] & [PERS]`.
         effective: String,
+        /// Its levels: the resource's own first, then those of each ancestor it inherits from.
         levels: Vec<LevelTrace>,
     },
 }
 
+/// A group the user is a member of, in the `scope` layer, and whether its scope admits the
+/// resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GroupTrace {
+    /// The group's name.
     pub group: String,
     /// The group the user is listed in, when this one is reached as its ancestor.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub through: Option<String>,
+    /// The group's scope in words: `all`, `assigned via assignee, collaborator`, or
+    /// `filter { … }` with its conditions as written.
     pub scope: String,
+    /// Whether the scope admits this resource; only a group in scope gives its roles.
     pub in_scope: bool,
+    /// The roles the group grants, by name, whether or not it is in scope.
     pub roles: Vec<String>,
 }
 
 /// A rule of the policy, located in its source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleRef {
+    /// What it is: `rule`, `table cell`, `transition`, `module grant` or `access mode`.
     pub kind: &'static str,
+    /// The name of the policy file it is written in, as the policy was loaded.
     pub file: String,
+    /// Its line, from 1.
     pub line: usize,
+    /// Its column in characters, from 1.
     pub column: usize,
+    /// Its text, as written: the statement, the cell entry (`-access`) or the line.
     pub source: String,
     /// A table cell's place, as a person reads it: `Start × Administrator`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cell: Option<String>,
+    /// Where it is in the policy's sources, for drawing it in a report; not in the JSON.
     #[serde(skip)]
     pub span: Span,
 }
 
+/// One level of an effective access code, in a code layer: the user meets it when it is empty
+/// or they hold one of its codes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LevelTrace {
+    /// Its codes, each with whether the user holds it; none for an empty level (`[ ]`), which
+    /// restricts nothing.
     pub codes: Vec<CodeTrace>,
     /// The resource whose own code this level is.
     pub from: String,
+    /// The kind of that resource, as the policy names it.
     pub from_kind: String,
+    /// Whether the level is an ancestor's, inherited, rather than the resource's own.
     pub inherited: bool,
+    /// Whether the user meets the level. The layer passes when every level is met.
     pub satisfied: bool,
 }
 
+/// One code of an access-code level.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CodeTrace {
+    /// The code: a user id, a group's name, an org unit's id or a term.
     pub code: String,
+    /// Whether the user holds it: it is their id, a group they are a member of, an org unit
+    /// they belong to (or its ancestor), or one of their terms.
     pub held: bool,
     /// For a held code, what the principal holds it as: `own id`, `group`, `group, through
     /// `HRDepartment``, `unit`, `unit, through `PERS``, `term`.

@@ -115,8 +115,9 @@ impl Request {
     }
 }
 
-/// A request with every name replaced by its id. Only [`resolve`] makes one, and it is valid
-/// only with the entities it was resolved against: deciding it with other entities is an error.
+/// A request with every name replaced by its id. Only
+/// [`Policy::resolve`](crate::Policy::resolve) makes one, and it is valid only with the
+/// entities it was resolved against: deciding it with other entities is an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resolved {
     /// An account permission (no resource).

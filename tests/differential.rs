@@ -10,10 +10,10 @@
 #[path = "differential/gen.rs"]
 mod gen;
 
-use casepol::decision::Determining;
 use casepol::diagnostic::{Sources, Span};
-use casepol::reference::{Detail, Trace};
-use casepol::vm;
+use casepol::internal::decision::Determining;
+use casepol::internal::reference::{Detail, Trace};
+use casepol::internal::vm;
 use casepol::{Decision, Entities, Policy, Reason, Request};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestError, TestRng, TestRunner};
@@ -175,7 +175,7 @@ fn check_world(
     for req in requests(&policy, &entities) {
         stats.requests += 1;
         // The literal reading, which scans every rule, is what the VM is checked against.
-        let trace = casepol::reference::evaluate(policy.compiled(), &entities, &req);
+        let trace = casepol::internal::reference::evaluate(policy.compiled(), &entities, &req);
         let request = serde_json::to_string(&req).expect("requests serialise");
         let fail = |what: String| {
             format!(
@@ -184,11 +184,11 @@ fn check_world(
             )
         };
         // `explain` looks only at the indexed rules: it must give the very same trace.
-        let indexed = casepol::reference::evaluate_with(
+        let indexed = casepol::internal::reference::evaluate_with(
             policy.compiled(),
             &entities,
             &req,
-            casepol::reference::Scan::Indexed,
+            casepol::internal::reference::Scan::Indexed,
         );
         if indexed != trace {
             return Err(fail(format!(

@@ -12,7 +12,7 @@
 mod gen;
 
 use casepol::diagnostic::Sources;
-use casepol::reference::{Change, Trace};
+use casepol::explain::{Change, Trace};
 use casepol::{Entities, Policy, Request};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 fn diagnostics(text: &str) -> String {
     let mut sources = Sources::new();
     sources.add("limits.casepol", text);
-    let (ir, diags) = casepol::check_sources(&sources);
+    let (ir, diags) = casepol::internal::check_sources(&sources);
     assert!(ir.is_none(), "a policy over a limit must not check");
     diags
         .iter()
@@ -28,7 +28,7 @@ fn diagnostics(text: &str) -> String {
 fn errors(text: &str) -> String {
     let mut sources = Sources::new();
     sources.add("limits.casepol", text);
-    let (ir, diags) = casepol::check_sources(&sources);
+    let (ir, diags) = casepol::internal::check_sources(&sources);
     assert!(ir.is_none(), "a policy over a limit must not check");
     let errors: Vec<_> = diags.iter().filter(|d| d.is_error()).collect();
     errors
@@ -80,7 +80,7 @@ fn too_many_syntax_errors() {
     let text = "role ;\n".repeat(MAX_SYNTAX_ERRORS * 3);
     let mut sources = Sources::new();
     let file = sources.add("errors.casepol", text.as_str());
-    let (_, diags) = casepol::syntax::parse(file, &text);
+    let (_, diags) = casepol::internal::syntax::parse(file, &text);
     assert_eq!(diags.len(), MAX_SYNTAX_ERRORS + 1);
     insta::assert_snapshot!(render::human(&diags[MAX_SYNTAX_ERRORS], &sources, false));
 }
@@ -278,7 +278,7 @@ fn fmt_writes_table_cells_of_any_width() {
     let text = format!(
         "casetype T {{\n  states S;\n  initial S;\n  table {{\n    | R | Q\n    S | {cell}| .\n  }}\n}}\n"
     );
-    let formatted = casepol::format::format_source(casepol::diagnostic::FileId(0), &text)
+    let formatted = casepol::internal::format::format_source(casepol::diagnostic::FileId(0), &text)
         .unwrap_or_else(|e| panic!("{e:?}"));
     assert!(formatted.contains(cell.trim_end()));
 }
@@ -295,7 +295,7 @@ fn fmt_output_is_linear_in_its_input() {
         text.push_str("    S | +a | .\n");
     }
     text.push_str("  }\n}\n");
-    let formatted = casepol::format::format_source(casepol::diagnostic::FileId(0), &text)
+    let formatted = casepol::internal::format::format_source(casepol::diagnostic::FileId(0), &text)
         .unwrap_or_else(|e| panic!("{e:?}"));
     assert!(
         formatted.len() < 2 * text.len(),
@@ -371,7 +371,7 @@ fn policy_directory_too_large() {
     for i in 0..files {
         sources.add(format!("part{i}.casepol"), part.as_str());
     }
-    let (ir, diags) = casepol::check_sources(&sources);
+    let (ir, diags) = casepol::internal::check_sources(&sources);
     assert!(ir.is_none());
     assert_eq!(diags.len(), 1, "{diags:?}");
     insta::assert_snapshot!(
@@ -395,7 +395,7 @@ fn too_many_policy_files() {
     for i in 0..=MAX_POLICY_FILES {
         sources.add(format!("f{i:05}.casepol"), "");
     }
-    let (ir, diags) = casepol::check_sources(&sources);
+    let (ir, diags) = casepol::internal::check_sources(&sources);
     assert!(ir.is_none());
     assert_eq!(diags.len(), 1, "{diags:?}");
     assert!(diags[0].message.contains("files"), "{}", diags[0].message);
@@ -442,7 +442,7 @@ fn labels_shown_per_diagnostic() {
     }
     let mut sources = Sources::new();
     sources.add("labels.casepol", text.as_str());
-    let (_, diags) = casepol::check_sources(&sources);
+    let (_, diags) = casepol::internal::check_sources(&sources);
     let d = diags
         .iter()
         .find(|d| d.labels.len() > MAX_SHOWN_LABELS)
@@ -616,7 +616,7 @@ fn permissions_at_the_limit_keep_their_identity() {
     ];
     for (req, allowed) in cases {
         let vm = policy.is_allowed(&entities, &req);
-        let reference = casepol::reference::evaluate(policy.compiled(), &entities, &req);
+        let reference = casepol::internal::reference::evaluate(policy.compiled(), &entities, &req);
         assert_eq!(vm.allowed, allowed, "{req:?}: {vm:?}");
         assert_eq!(vm, reference.decision, "{req:?}");
     }
@@ -664,7 +664,7 @@ fn actions_at_the_limit_keep_their_identity() {
     ] {
         let req = Request::new("ann", action, Some(resource)).via("M");
         let vm = policy.is_allowed(&entities, &req);
-        let reference = casepol::reference::evaluate(policy.compiled(), &entities, &req);
+        let reference = casepol::internal::reference::evaluate(policy.compiled(), &entities, &req);
         assert_eq!(vm.reason, reason, "{req:?}: {vm:?}");
         assert_eq!(vm, reference.decision, "{req:?}");
     }
@@ -787,7 +787,7 @@ fn rule_entries_over_the_limit() {
     insta::assert_snapshot!(errors(&text));
     // Four are exactly at the limit.
     let at = text.replacen("  allow R: *;\n", "", 1);
-    let (ir, diags) = casepol::check_sources(&{
+    let (ir, diags) = casepol::internal::check_sources(&{
         let mut s = Sources::new();
         s.add("at.casepol", at.as_str());
         s
@@ -841,7 +841,7 @@ fn too_many_errors() {
     }
     let mut sources = Sources::new();
     sources.add("errors.casepol", text.as_str());
-    let (ir, diags) = casepol::check_sources(&sources);
+    let (ir, diags) = casepol::internal::check_sources(&sources);
     assert!(ir.is_none());
     assert_eq!(diags.len(), MAX_CHECK_ERRORS + 1);
     let last = diags
@@ -883,7 +883,7 @@ fn large_declarations_check_in_linear_time() {
     text.push_str("}\n");
     let mut sources = Sources::new();
     sources.add("large.casepol", text.as_str());
-    let (ir, diags) = casepol::check_sources(&sources);
+    let (ir, diags) = casepol::internal::check_sources(&sources);
     assert!(ir.is_some(), "{:?}", diags.first());
 }
 
@@ -1115,7 +1115,7 @@ fn too_many_tokens() {
     );
     let mut sources = Sources::new();
     sources.add("limits.casepol", text.as_str());
-    let (ir, diags) = casepol::check_sources(&sources);
+    let (ir, diags) = casepol::internal::check_sources(&sources);
     assert!(ir.is_none());
     assert_eq!(diags.len(), 1, "only the token limit is reported");
     let rendered = render::human(&diags[0], &sources, false);
@@ -1138,7 +1138,7 @@ fn warnings_of_one_code_are_capped() {
     );
     let mut sources = Sources::new();
     sources.add("limits.casepol", text.as_str());
-    let (ir, diags) = casepol::check_sources(&sources);
+    let (ir, diags) = casepol::internal::check_sources(&sources);
     assert!(ir.is_some(), "warnings do not stop a policy");
     let unreachable: Vec<_> = diags
         .iter()

@@ -32,7 +32,7 @@ fn load(text: &str, entities: &str) -> (Policy, Entities) {
 /// one per test, since tests run at the same time.
 fn agree(policy: &Policy, entities: &Entities, action: &str, schema: &str) -> usize {
     let q = Query::new(policy, entities);
-    let tables = sql::tables(policy.compiled(), entities).unwrap();
+    let tables = sql::tables(policy, entities).unwrap();
     let sqlite = db::sqlite(&tables);
     let mut pg = std::env::var("CASEPOL_PG_URL").ok().map(|url| {
         let mut client = postgres::Client::connect(&url, postgres::NoTls)
@@ -48,9 +48,7 @@ fn agree(policy: &Policy, entities: &Entities, action: &str, schema: &str) -> us
             let req = Request::new(user, action, Some(res));
             let decision = policy.is_allowed(entities, &req).allowed;
             assert_eq!(
-                residual
-                    .eval(policy.compiled(), entities, i as u32)
-                    .unwrap(),
+                residual.eval(policy, entities, i as u32).unwrap(),
                 decision,
                 "{user} {action} {res}"
             );
@@ -178,7 +176,7 @@ fn kinds_and_states_that_differ_cost_their_sum_not_their_product() {
     let (policy, entities) = load(&text, &residual_world::entities(kinds, states));
     let q = Query::new(&policy, &entities);
     let residual = q.residual("ann", "view", None).unwrap();
-    let json = serde_json::to_string(&residual.json(policy.compiled()).unwrap()).unwrap();
+    let json = serde_json::to_string(&residual.json(&policy).unwrap()).unwrap();
     assert!(
         json.len() < 10 * text.len(),
         "a residual of {} bytes for a policy of {} bytes",

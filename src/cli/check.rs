@@ -48,8 +48,13 @@ impl Outcome {
                 let decision = match engine {
                     Engine::Vm => policy.decide(entities, &r),
                     Engine::Reference => {
-                        casepol::reference::evaluate_resolved(policy.compiled(), entities, req, &r)
-                            .decision
+                        casepol::internal::reference::evaluate_resolved(
+                            policy.compiled(),
+                            entities,
+                            req,
+                            &r,
+                        )
+                        .decision
                     }
                 };
                 Outcome {
@@ -189,7 +194,7 @@ fn batch_line(
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {
-            let (_, column, byte) = casepol::files::utf8_position(bytes, &e);
+            let (_, column, byte) = casepol::internal::files::utf8_position(bytes, &e);
             return Some(Outcome::error(RequestError::new(
                 RequestErrorKind::InvalidRequest,
                 format!("invalid UTF-8 at line {n}, column {column} (byte 0x{byte:02X})"),
@@ -401,7 +406,7 @@ impl<'a> Worker<'a> {
                         let decision = match self.engine {
                             Engine::Vm => self.policy.decide(self.entities, &r),
                             Engine::Reference => {
-                                casepol::reference::evaluate_resolved(
+                                casepol::internal::reference::evaluate_resolved(
                                     self.policy.compiled(),
                                     self.entities,
                                     &self.req,

@@ -1,11 +1,13 @@
 //! `casepol test`: run the policy tests that authors keep next to their policies.
 //!
 //! Finds `*.test.json` files, loads the policy and entities each names, runs the cases with
-//! `casepol::testing`, and reports failures, a summary and rule coverage (docs/policy-tests.md).
+//! `casepol::internal::testing`, and reports failures, a summary and rule coverage (docs/policy-tests.md).
 
 use super::*;
 use casepol::diagnostic::{Code, Span};
-use casepol::testing::{self, CaseResult, Coverage, EntitiesSource, FileRun, Item, TestFile};
+use casepol::internal::testing::{
+    self, CaseResult, Coverage, EntitiesSource, FileRun, Item, TestFile,
+};
 use std::collections::HashMap;
 
 #[derive(clap::Args)]
@@ -665,7 +667,7 @@ struct CaseJson<'a> {
     got: GotJson<'a>,
     problems: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    explain: Option<&'a casepol::reference::Trace>,
+    explain: Option<&'a casepol::internal::reference::Trace>,
 }
 
 #[derive(Serialize)]

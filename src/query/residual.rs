@@ -30,14 +30,17 @@ use std::cell::Cell;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
-/// An access-code class.
+/// An access-code class, in [`Cond::CodeMet`] and [`Cond::Inherits`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Class {
+    /// The read code (`read`, and `inherit_read`).
     Read,
+    /// The write code (`write`, and `inherit_write`).
     Write,
 }
 
 impl Class {
+    /// The name the residual's JSON gives it, in `class`: `read` or `write`.
     pub fn name(self) -> &'static str {
         match self {
             Class::Read => "read",
@@ -50,61 +53,94 @@ impl Class {
 /// depend on how an entities file interned them.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Lit {
+    /// A `string` value; JSON: a string.
     Str(String),
+    /// An `int` value; JSON: a number.
     Int(i64),
+    /// A `bool` value; JSON: `true` or `false`.
     Bool(bool),
-    /// An enum variant by index.
+    /// An enum variant, by its position in the enum's declaration; JSON: its name.
     Variant(u32),
-    /// A user id (the principal, for `attr == principal`).
+    /// A user id (the principal, for `attr == principal`); JSON: the id, a string.
     User(String),
 }
 
 /// A residual condition. `up` counts parent steps from the resource: 0 is the resource itself,
 /// 1 its parent, and so on. Within a [`Cond::Kind`] branch the chain of parents is fixed by the
 /// kind, so `up` always names an existing resource there.
+///
+/// Kinds, case types, states, attributes and relations are held as positions in the policy
+/// that computed the residual; [`Residual::json`] writes them by name, as docs/queries.md
+/// describes: each condition is an object whose `op` is named below.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Cond {
+    /// `false`: holds for no resource. A residual that is `False` allows nothing, and its SQL
+    /// is `WHERE FALSE`.
     False,
+    /// `true`: holds for every resource.
     True,
-    /// The resource's kind is one of these.
+    /// `kind`: the resource's kind is one of these (JSON `kinds`, by name).
     Kind(Vec<KindId>),
-    /// The case `up` steps above has this case type, and one of `states` (`None`: any state).
+    /// `case`: the case `up` steps above has this case type, and one of `states` (`None`: any
+    /// state).
     Case {
+        /// Parent steps from the resource to the case.
         up: u32,
+        /// The case type, as its position in the policy's case types (JSON `case_type`, its
+        /// name).
         casetype: u32,
+        /// The states, as positions in the case type's states (JSON `states`, their names);
+        /// `None`, absent from the JSON, for any state.
         states: Option<Vec<u32>>,
     },
-    /// The case's attribute equals one of the values.
+    /// `attr`: the case's attribute equals one of the values.
     Attr {
+        /// Parent steps from the resource to the case.
         up: u32,
+        /// The attribute, as its position among the case kind's attributes (JSON: its name).
         attr: u32,
+        /// The values it may equal (JSON `in`).
         values: Vec<Lit>,
     },
-    /// The case's set attribute contains the string.
+    /// `contains`: the case's set attribute contains the string.
     Contains {
+        /// Parent steps from the resource to the case.
         up: u32,
+        /// The set attribute, as its position among the case kind's attributes (JSON: its
+        /// name).
         attr: u32,
+        /// The string the set must contain.
         value: String,
     },
-    /// The principal holds one of these relations (by relation index) on the case.
+    /// `holds`: the principal holds one of these relations on the case.
     Holds {
+        /// Parent steps from the resource to the case.
         up: u32,
+        /// The relations, as positions in the policy's relations (JSON: their names).
         relations: Vec<u32>,
     },
-    /// The own access code of class `class` of the resource `up` steps above is met by the
-    /// principal's code set: every level empty or holding one of the principal's codes.
+    /// `code_met`: the own access code of class `class` of the resource `up` steps above is met
+    /// by the principal's code set ([`Residual::codes`]): every level empty or holding one of
+    /// the principal's codes.
     CodeMet {
+        /// Parent steps from the resource to the resource whose own code is tested.
         up: u32,
+        /// Which code: read or write.
         class: Class,
     },
-    /// The resource `up` steps above inherits its parent's code of this class (its kind declares
-    /// `inherit` and its `inherit_read`/`inherit_write` is not `false`).
+    /// `inherits`: the resource `up` steps above inherits its parent's code of this class (its
+    /// kind declares `inherit` and its `inherit_read`/`inherit_write` is not `false`).
     Inherits {
+        /// Parent steps from the resource to the resource whose flag is tested.
         up: u32,
+        /// Which code: read or write.
         class: Class,
     },
+    /// `not` (JSON `arg`): the condition does not hold.
     Not(Box<Cond>),
+    /// `and` (JSON `args`): every condition holds.
     And(Vec<Cond>),
+    /// `or` (JSON `args`): at least one condition holds.
     Or(Vec<Cond>),
 }
 
@@ -150,10 +186,12 @@ impl Residual {
         &self.principal
     }
 
+    /// The action's name.
     pub fn action(&self) -> &str {
         &self.action
     }
 
+    /// The module the question named; `None` when it named none.
     pub fn module(&self) -> Option<&str> {
         self.module.as_deref()
     }
@@ -955,10 +993,11 @@ impl Residual {
     /// the policy that computed it.
     pub fn eval(
         &self,
-        policy: &CompiledPolicy,
+        policy: &crate::Policy,
         entities: &Entities,
         resource: u32,
     ) -> Result<bool, QueryError> {
+        let policy = policy.compiled();
         residual_of(policy, self)?;
         same_policy(policy, entities)?;
         if resource as usize >= entities.resources.len() {
@@ -991,7 +1030,8 @@ impl Residual {
 
     /// The residual as JSON (docs/queries.md), for `serde_json::to_string` and friends. Its
     /// names come from `policy`, which must be the policy that computed it.
-    pub fn json<'a>(&'a self, policy: &'a CompiledPolicy) -> Result<ResidualJson<'a>, QueryError> {
+    pub fn json<'a>(&'a self, policy: &'a crate::Policy) -> Result<ResidualJson<'a>, QueryError> {
+        let policy = policy.compiled();
         residual_of(policy, self)?;
         Ok(ResidualJson {
             policy,

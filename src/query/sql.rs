@@ -24,7 +24,11 @@ use std::collections::HashMap;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Dialect {
+    /// PostgreSQL: placeholders `$1`, `$2`, …; a set of values is one `text[]` parameter
+    /// ([`Param::Array`]), compared with `column = ANY($n)`. JSON `postgres`.
     Postgres,
+    /// SQLite (3.38 or later, or with JSON1): placeholders `?1`, `?2`, …; a set of values is
+    /// one text parameter holding a JSON array, read with `json_each`. JSON `sqlite`.
     Sqlite,
 }
 
@@ -42,6 +46,7 @@ pub enum Param {
 /// A `WHERE` clause over `resources r` and its parameters, in placeholder order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Filter {
+    /// The dialect its placeholders and set comparisons are written for.
     pub dialect: Dialect,
     /// The condition, without the word `WHERE`.
     #[serde(rename = "where")]
@@ -77,6 +82,15 @@ impl Filter {
 /// [`MAX_POSTGRES_PARAMS`]) or with more than [`MAX_SQL_SUBQUERIES`] subqueries is the error
 /// `TooLarge`, never a statement the database would refuse or could not afford to plan.
 pub fn compile(
+    policy: &crate::Policy,
+    residual: &Residual,
+    dialect: Dialect,
+) -> Result<Filter, QueryError> {
+    compile_residual(policy.compiled(), residual, dialect)
+}
+
+/// [`compile`] on the compiled policy, for [`Query::filter`](super::Query::filter).
+pub(crate) fn compile_residual(
     policy: &CompiledPolicy,
     residual: &Residual,
     dialect: Dialect,
@@ -554,36 +568,50 @@ fn and_of_tests(n: usize, last: Depth) -> Depth {
 
 // ---- the rows of the layout -------------------------------------------------------------------
 
-/// One row of `resources`.
+/// One row of `resources`. Each field is the column of the same name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ResourceRow {
+    /// The resource's id.
     pub id: String,
+    /// Its kind, as the policy names it.
     pub kind: String,
+    /// Its parent's id; `None` (`NULL`) for a resource without one.
     pub parent_id: Option<String>,
+    /// On a case, its case type's name; `None` (`NULL`) on other resources.
     pub case_type: Option<String>,
+    /// On a case, its state's name; `None` (`NULL`) on other resources.
     pub state: Option<String>,
+    /// Whether its effective read code goes on with its parent's: `false` when its kind does
+    /// not declare `inherit read` or the entities file sets `inherit_read` to `false`.
     pub inherit_read: bool,
+    /// Whether its effective write code goes on with its parent's, as `inherit_read`.
     pub inherit_write: bool,
 }
 
 /// One row of `access_codes`: a code of one level of a resource's own code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CodeRow {
+    /// The id of the resource whose own code it is.
     pub resource_id: String,
+    /// Which code: `read` or `write`.
     pub class: &'static str,
     /// The level's position in the own code, from 0.
     pub level: i64,
+    /// The code: one of the level's alternatives (`BB` of `[BB|AA]`).
     pub code: String,
 }
 
 /// The rows of the relational layout that hold the resources of an entities file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Tables {
+    /// `resources`: one row per resource, parents before their children.
     pub resources: Vec<ResourceRow>,
     /// `resource_attrs`: (resource id, attribute name, value as text).
     pub attrs: Vec<(String, String, String)>,
     /// `case_relations`: (case id, relation, user id).
     pub relations: Vec<(String, String, String)>,
+    /// `access_codes`: one row per code of each non-empty level of each resource's own read
+    /// and write codes; an empty level has none.
     pub codes: Vec<CodeRow>,
 }
 
@@ -592,7 +620,8 @@ pub struct Tables {
 /// values by variant name, references by id, and one row per element of a set. Resources come
 /// in the entities' order, parents before children where the file has them so. The entities
 /// must have been loaded for `policy`, whose names the rows use.
-pub fn tables(policy: &CompiledPolicy, entities: &Entities) -> Result<Tables, QueryError> {
+pub fn tables(policy: &crate::Policy, entities: &Entities) -> Result<Tables, QueryError> {
+    let policy = policy.compiled();
     same_policy(policy, entities)?;
     let p = policy.ir();
     let mut t = Tables::default();
@@ -710,11 +739,7 @@ mod tests {
         for i in 0..400 {
             deep = Cond::Not(Box::new(Cond::And(vec![attr(&i.to_string()), deep])));
         }
-        let err = match compile(
-            policy.compiled(),
-            &residual.with_cond(deep),
-            Dialect::Sqlite,
-        ) {
+        let err = match compile(&policy, &residual.with_cond(deep), Dialect::Sqlite) {
             Ok(f) => panic!("a statement {} deep", f.depth),
             Err(e) => e,
         };

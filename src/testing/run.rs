@@ -159,7 +159,7 @@ pub fn deciding_rules(trace: &Trace) -> Vec<RuleRef> {
 ///
 /// ```
 /// use casepol::diagnostic::Sources;
-/// use casepol::testing::{self, Coverage, EntitiesSource};
+/// use casepol::internal::testing::{self, Coverage, EntitiesSource};
 /// use casepol::Policy;
 ///
 /// let policy = Policy::from_source("p.casepol", "role R; action view; group G { grants R; } resource Note { allow R: view; }")
