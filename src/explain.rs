@@ -13,8 +13,8 @@ use std::fmt::Write;
 /// every layer, which [`Policy::explain_text`](crate::Policy::explain_text)
 /// turns into text and serde into JSON.
 pub use crate::reference::{
-    Change, CodeTrace, Counterfactual, Detail, GroupTrace, LayerTrace, LevelTrace, RuleRef,
-    ThenDenied, Trace, Verdict,
+    Change, CodeTrace, ConditionTrace, Counterfactual, Detail, GroupTrace, LayerTrace, LevelTrace,
+    RuleRef, ThenDenied, Trace, Verdict,
 };
 
 /// Renders an explanation as plain text (no colour, stable for snapshots). Applications call
@@ -80,7 +80,9 @@ pub fn render_text(trace: &Trace, policy: &CompiledPolicy) -> String {
     }
     let _ = writeln!(out);
     for layer in &trace.layers {
-        render_layer(&mut out, layer, policy);
+        // The case a scope filter tests: the resource's case, or the resource itself.
+        let case = trace.case.as_deref().or(r.resource.as_deref());
+        render_layer(&mut out, layer, policy, case);
     }
     out
 }
@@ -92,7 +94,7 @@ fn mark(v: Verdict) -> &'static str {
     }
 }
 
-fn render_layer(out: &mut String, l: &LayerTrace, policy: &CompiledPolicy) {
+fn render_layer(out: &mut String, l: &LayerTrace, policy: &CompiledPolicy, case: Option<&str>) {
     let _ = writeln!(
         out,
         "  {} {:<20} {}",
@@ -127,6 +129,22 @@ fn render_layer(out: &mut String, l: &LayerTrace, policy: &CompiledPolicy) {
                     g.group,
                     g.scope
                 );
+                for c in &g.conditions {
+                    let why = match &c.value {
+                        Some(v) => format!(
+                            "`{}` of case `{}` is {v}",
+                            c.attribute,
+                            case.unwrap_or_default()
+                        ),
+                        None => "there is no case to test".to_string(),
+                    };
+                    let _ = writeln!(
+                        out,
+                        "{pad}    {} `{}`: {why}",
+                        if c.holds { "✓" } else { "✗" },
+                        c.condition
+                    );
+                }
             }
         }
         Detail::Module { grants, .. } => {

@@ -117,6 +117,9 @@ pub const LOAD_SUGGEST_WORK: usize = 20_000_000;
 pub const MAX_HINT_CANDIDATES: usize = 16;
 /// The most hints `explain` shows for one layer, the smallest changes that allow first.
 pub const MAX_SHOWN_HINTS: usize = 3;
+/// The most strings of a set attribute `explain` shows when it says why a scope filter does
+/// not admit a case; the rest are counted.
+pub const MAX_SHOWN_SET_ITEMS: usize = 8;
 
 /// The largest request, in bytes of JSON: one `--request`, or one line of a `--requests` batch.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;

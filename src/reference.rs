@@ -23,7 +23,7 @@ use crate::ir::{
     CondTest, Effect, ModuleGrantDef, Policy, RelationId, RuleOrigin, RuleScope, ScopeDef, Subject,
     Type, Value,
 };
-use crate::limits::MAX_HINT_CANDIDATES;
+use crate::limits::{MAX_HINT_CANDIDATES, MAX_SHOWN_SET_ITEMS};
 use crate::request::{Request, Resolved};
 use crate::resolve::RequestError;
 use serde::Serialize;
@@ -248,6 +248,29 @@ pub struct GroupTrace {
     pub in_scope: bool,
     /// The roles the group grants, by name, whether or not it is in scope.
     pub roles: Vec<String>,
+    /// For a group whose `scope filter` does not admit the resource, each condition of the
+    /// filter with the case's value of its attribute (the filter admits a case when one
+    /// condition holds, so every one failed). Empty (absent from the JSON) otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<ConditionTrace>,
+}
+
+/// A condition of a scope filter that does not admit the resource, in the `scope` layer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConditionTrace {
+    /// The condition as written: `category in [misconduct, fraud]`.
+    pub condition: String,
+    /// The case attribute it tests.
+    pub attribute: String,
+    /// The case's value of the attribute, as the policy writes values: `"theft"`, `42`,
+    /// `true`, `Email`, `["a", "b"]` (at most [`MAX_SHOWN_SET_ITEMS`] strings of a set, then
+    /// `… (N more)`), a user's or a resource's id in quotes. `None` (absent from the JSON) when
+    /// the resource has no case, so there is nothing to test.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Whether the condition holds for the case: always `false` here, given for the JSON
+    /// reader's sake.
+    pub holds: bool,
 }
 
 /// A rule of the policy, located in its source.
@@ -544,6 +567,10 @@ fn scope(
     for &(g, through) in &on.who.member {
         let def = &p.groups[g];
         let (in_scope, scope) = in_scope(policy, on, &def.scope);
+        let conditions = match &def.scope {
+            ScopeDef::Filter(conds) if !in_scope => filter_conditions(policy, on, conds),
+            _ => Vec::new(),
+        };
         if in_scope {
             for r in &def.grants {
                 if !subjects.contains(&Subject::Role(*r)) {
@@ -561,6 +588,7 @@ fn scope(
                 .iter()
                 .map(|r| p.roles[r.idx()].name.clone())
                 .collect(),
+            conditions,
         });
     }
     subjects.sort();
@@ -602,6 +630,11 @@ fn scope(
             format!(
                 "`{}` is in no access group and holds no relation to the case",
                 uid
+            )
+        } else if on.anchor.is_none() {
+            format!(
+                "none of the groups of `{}` admits `{}`, which is in no case (so a filter or assigned scope has nothing to test)",
+                uid, on.res_id
             )
         } else {
             format!(
@@ -1274,25 +1307,87 @@ fn in_scope(policy: &CompiledPolicy, on: &On<'_>, scope: &ScopeDef) -> (bool, St
             ),
         ),
         ScopeDef::Filter(conds) => {
-            let ok = on.anchor.is_some_and(|a| {
-                conds.iter().any(|c| {
-                    let v = &a.attrs[c.attr.idx()];
-                    let r = match &c.test {
-                        CondTest::OneOf(vals) => vals.iter().any(|x| attr_matches(on.ent, v, x)),
-                        CondTest::Contains(s) => matches!(v, AttrValue::Set(set) if set.iter().any(|x| on.ent.symbol(*x) == s)),
-                        CondTest::IsPrincipal => {
-                            matches!(v, AttrValue::User(u) if *u == on.who.principal)
-                        }
-                    };
-                    r != c.negate
-                })
-            });
+            let ok = on
+                .anchor
+                .is_some_and(|a| conds.iter().any(|c| cond_holds(on, a, c)));
             let text: Vec<&str> = conds
                 .iter()
                 .map(|c| policy.sources().snippet(c.span))
                 .collect();
             (ok, format!("filter {{ {} }}", text.join("; ")))
         }
+    }
+}
+
+/// Does a condition of a scope filter hold for the anchor case?
+fn cond_holds(on: &On<'_>, a: &Resource, c: &crate::ir::Cond) -> bool {
+    let Some(v) = a.attrs.get(c.attr.idx()) else {
+        return false;
+    };
+    let r = match &c.test {
+        CondTest::OneOf(vals) => vals.iter().any(|x| attr_matches(on.ent, v, x)),
+        CondTest::Contains(s) => {
+            matches!(v, AttrValue::Set(set) if set.iter().any(|x| on.ent.symbol(*x) == s))
+        }
+        CondTest::IsPrincipal => matches!(v, AttrValue::User(u) if *u == on.who.principal),
+    };
+    r != c.negate
+}
+
+/// The conditions of a scope filter that does not admit the resource, each with the case's
+/// value of its attribute: why the group is out of scope.
+fn filter_conditions(
+    policy: &CompiledPolicy,
+    on: &On<'_>,
+    conds: &[crate::ir::Cond],
+) -> Vec<ConditionTrace> {
+    let p = policy.ir();
+    conds
+        .iter()
+        .map(|c| {
+            let attr = p.case_attrs().get(c.attr.idx());
+            ConditionTrace {
+                condition: policy.sources().snippet(c.span).to_string(),
+                attribute: attr.map(|a| a.name.clone()).unwrap_or_default(),
+                value: on.anchor.and_then(|a| {
+                    let v = a.attrs.get(c.attr.idx())?;
+                    Some(show_value(p, on.ent, attr.map(|a| &a.ty), v))
+                }),
+                holds: on.anchor.is_some_and(|a| cond_holds(on, a, c)),
+            }
+        })
+        .collect()
+}
+
+/// An attribute's value as the policy writes values; a set shows at most
+/// [`MAX_SHOWN_SET_ITEMS`] strings.
+fn show_value(p: &Policy, ent: &Entities, ty: Option<&Type>, v: &AttrValue) -> String {
+    match v {
+        AttrValue::Sym(s) => format!("{:?}", ent.symbol(*s)),
+        AttrValue::Int(i) => i.to_string(),
+        AttrValue::Bool(b) => b.to_string(),
+        AttrValue::Set(items) => {
+            let mut shown: Vec<String> = items
+                .iter()
+                .take(MAX_SHOWN_SET_ITEMS)
+                .map(|x| format!("{:?}", ent.symbol(*x)))
+                .collect();
+            if items.len() > MAX_SHOWN_SET_ITEMS {
+                shown.push(format!("… ({} more)", items.len() - MAX_SHOWN_SET_ITEMS));
+            }
+            format!("[{}]", shown.join(", "))
+        }
+        AttrValue::User(u) => format!("{:?}", ent.user_id(*u)),
+        AttrValue::Resource(r) => format!("{:?}", ent.resource_id(*r)),
+        AttrValue::Variant(i) => match ty {
+            Some(Type::Enum(e)) => p
+                .enums
+                .get(e.idx())
+                .and_then(|d| d.variants.get(*i as usize))
+                .cloned()
+                .unwrap_or_else(|| i.to_string()),
+            _ => i.to_string(),
+        },
     }
 }
 

@@ -742,10 +742,15 @@ impl Reporter {
             Problem::NoCaseType => (
                 s("type"),
                 s("a case needs a `type`"),
-                format!(
-                    "set `type` to one of {}",
-                    list(p.casetypes.iter().map(|c| c.name.as_str()))
-                ),
+                if p.casetypes.is_empty() {
+                    // Nothing to set it to: the policy must declare one first.
+                    s("the policy declares no case type: declare one, as in `casetype Standard { states Open; initial Open; }`, and set `type` to its name")
+                } else {
+                    format!(
+                        "set `type` to one of {}",
+                        list(p.casetypes.iter().map(|c| c.name.as_str()))
+                    )
+                },
             ),
             Problem::UnknownCaseType { name: t } => {
                 let case_types = || p.casetypes.iter().map(|c| c.name.as_str());
