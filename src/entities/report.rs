@@ -628,7 +628,7 @@ impl Reporter {
                     if p.user_attrs.is_empty() {
                         format!("the policy declares no user attributes; remove `{k}`, or declare it in a `user {{ … }}` block")
                     } else {
-                        format!("the policy's `user {{ … }}` block declares {}; remove `{k}`, or declare it there", list(declared()))
+                        format!("the policy's `user` block declares {}; remove `{k}`, or declare it there", list(declared()))
                     }
                 });
                 (
@@ -640,7 +640,7 @@ impl Reporter {
             Problem::MissingUserAttr { name } => (
                 format!("attrs.{name}"),
                 format!("missing attribute `{name}`"),
-                s("every attribute declared in `user { … }` must be given"),
+                s("every attribute declared in the policy's `user` block must be given"),
             ),
             Problem::UnknownKind { kind } => {
                 let kinds = || p.kinds.iter().map(|k| k.name.as_str());
@@ -722,7 +722,7 @@ impl Reporter {
                     let under = names.resources.get(pid).and_then(|&i| names.kind(i));
                     let declare = match under {
                         Some(k) => format!(
-                            "declare it as `resource {} under {}`",
+                            "declare it as `resource {} under {} {{ }}`",
                             kdef.name,
                             kind_name(k)
                         ),
