@@ -19,6 +19,7 @@ pub mod ir;
 mod json_pos;
 pub mod limits;
 pub mod lint;
+pub mod live;
 pub mod query;
 pub mod reference;
 pub mod request;

@@ -125,6 +125,9 @@ pub struct Entities {
     pub(crate) stamp: u64,
     pub(crate) symbols: Vec<String>,
     pub(crate) users: Vec<User>,
+    /// Each user's attribute values, in the order the policy declares them; empty when the
+    /// policy declares no user attributes.
+    pub(crate) user_attrs: Vec<Box<[AttrValue]>>,
     pub(crate) units: Vec<Unit>,
     pub(crate) resources: Vec<Resource>,
     pub(crate) user_index: IdIndex,
