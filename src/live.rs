@@ -180,9 +180,14 @@ impl EventGroup {
                 });
                 match root {
                     Some(root) => format!(
-                        " on `{}` and {} resource(s) under it",
+                        " on `{}` and, under it, {}",
                         words::printable(root),
-                        many.len() - 1
+                        words::list(
+                            many.iter()
+                                .filter(|r| r.as_str() != root)
+                                .map(|r| words::printable(r))
+                                .collect::<Vec<_>>()
+                        )
                     ),
                     None => format!(
                         " on {}",

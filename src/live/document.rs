@@ -384,10 +384,20 @@ pub(super) fn apply(
         (Ok(_), false) => Err(errors),
         (Err(load_errors), _) => {
             for e in load_errors {
-                let by = e.entity.as_deref().and_then(|id| {
-                    let writes = |c: &Change| touched(c) == Some(id);
-                    changes.changes.iter().rposition(writes).map(|i| i + 1)
+                // An entity left naming a deleted one is put down to the deletion; any other
+                // problem to the last change that wrote the entity.
+                let deleted = changes.changes.iter().rposition(|c| match c {
+                    Change::DeleteUnit { id }
+                    | Change::DeleteUser { id }
+                    | Change::DeleteResource { id } => e.message.contains(&format!("`{id}`")),
+                    _ => false,
                 });
+                let by = deleted
+                    .or_else(|| {
+                        let id = e.entity.as_deref()?;
+                        changes.changes.iter().rposition(|c| touched(c) == Some(id))
+                    })
+                    .map(|i| i + 1);
                 errors.entity(by, e);
             }
             Err(errors)
