@@ -14,6 +14,10 @@ use proptest::test_runner::{Config, TestRunner};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 
+/// A decision that changed: user, resource (none for a permission), action, module, and
+/// whether it is now allowed.
+type Changed = (String, Option<String>, String, Option<String>, bool);
+
 fn policy_of(files: &[(String, String)]) -> Policy {
     let mut sources = Sources::new();
     for (name, text) in files {
@@ -30,11 +34,7 @@ fn written(policy: &Policy, e: &Entities) -> String {
 /// Every decision that differs between `old` and `new`, by brute force: every user and
 /// resource of either, every action, with no module and through each module, and every account
 /// permission; an absent user or resource is denied.
-fn brute_force(
-    policy: &Policy,
-    old: &Entities,
-    new: &Entities,
-) -> BTreeSet<(String, Option<String>, String, Option<String>, bool)> {
+fn brute_force(policy: &Policy, old: &Entities, new: &Entities) -> BTreeSet<Changed> {
     let ir = policy.compiled().ir();
     let mut users: BTreeSet<String> = old.user_ids().map(String::from).collect();
     users.extend(new.user_ids().map(String::from));
@@ -78,7 +78,7 @@ fn brute_force(
     out
 }
 
-fn event_set(events: &[Event]) -> BTreeSet<(String, Option<String>, String, Option<String>, bool)> {
+fn event_set(events: &[Event]) -> BTreeSet<Changed> {
     events
         .iter()
         .map(|e| {

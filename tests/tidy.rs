@@ -46,6 +46,7 @@ const LAYERS: &[(&str, &[&str])] = &[
                       "limits", "reference", "request", "resolve", "vm"]),
     ("testing",     &["api", "diagnostic", "entities", "ir", "json_pos", "reference", "request",
                       "resolve", "vm"]),
+    ("live",        &["api", "compile", "diagnostic", "entities", "ir", "limits", "request"]),
 ];
 
 /// Modules at the edge, which may import any module.
