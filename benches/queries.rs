@@ -136,7 +136,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| q.filter("ann", "view", None, Dialect::Postgres).unwrap())
     });
     let t = Instant::now();
-    let tables = sql::tables(policy.compiled(), &entities).unwrap();
+    let tables = sql::tables(&policy, &entities).unwrap();
     let sqlite = db::sqlite(&tables);
     eprintln!(
         "SQLite: {} resource rows, {} attribute rows, {} relation rows, {} code rows, loaded in {:.1?}",

@@ -1,6 +1,7 @@
 //! The library API for applications: load a policy, load entities, decide, explain.
 
 use crate::compile::{compile, CompiledPolicy};
+use crate::decision::Decision;
 use crate::diagnostic::words;
 use crate::diagnostic::{render, Code, Diagnostic, FileId, Sources, Span};
 use crate::entities::{Entities, EntityError};
@@ -9,7 +10,7 @@ use crate::reference::{self, Trace};
 use crate::request::{Request, Resolved};
 use crate::resolve::{resolve, RequestError};
 use crate::response::Response;
-use crate::vm::{self, Decision};
+use crate::vm;
 
 /// A checked and compiled policy. Immutable, `Send + Sync`: share one instance across threads.
 ///

@@ -34,7 +34,6 @@ use std::collections::HashMap;
 pub use crate::limits::MAX_SUBJECTS;
 
 use names::{named, Names, Sort};
-pub(crate) use types::type_name;
 
 /// Checks parsed files (one policy may span several) and builds the IR.
 ///

@@ -269,15 +269,15 @@ fn read_text(path: &Path) -> Result<String, String> {
     read_text_limited(path, MAX_ENTITIES_BYTES, "a file")
 }
 
-/// Reads a UTF-8 text file of at most `limit` bytes ([`casepol::files::read_text`]).
+/// Reads a UTF-8 text file of at most `limit` bytes ([`casepol::internal::files::read_text`]).
 fn read_text_limited(path: &Path, limit: usize, what: &str) -> Result<String, String> {
-    casepol::files::read_text(path, limit, what).map_err(|e| e.to_string())
+    casepol::internal::files::read_text(path, limit, what).map_err(|e| e.to_string())
 }
 
 /// Reads one policy: a file, or every `.casepol` file of a directory
-/// ([`casepol::files::read_policy`]).
+/// ([`casepol::internal::files::read_policy`]).
 fn read_policy(path: &Path) -> Result<Sources, String> {
-    casepol::files::read_policy(path).map_err(|e| e.to_string())
+    casepol::internal::files::read_policy(path).map_err(|e| e.to_string())
 }
 
 /// Prints diagnostics as SARIF (one log for the whole run) or GitHub workflow commands.

@@ -3,10 +3,9 @@
 //!
 //! The compiled policy is immutable and `Send + Sync`: one instance serves every thread.
 
-use crate::ast::Effect;
 use crate::bits::Bits;
 use crate::diagnostic::Sources;
-use crate::ir::{self, CondTest, Policy, RuleScope, ScopeDef, Subject, Value};
+use crate::ir::{self, CondTest, Effect, Policy, RuleScope, ScopeDef, Subject, Value};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -93,28 +92,31 @@ impl Masks {
 /// The compiled form of a policy.
 #[derive(Debug)]
 pub struct CompiledPolicy {
+    // The fields are private to this file: every other module reads the tables through the
+    // methods below, which know their layout. Until the rewrite of `query/residual.rs` in
+    // another branch is merged, it still reads some fields, which stay `pub(crate)` until then.
     /// Unique to this compilation: entities loaded for it carry it, and deciding checks it.
     pub(crate) stamp: u64,
-    pub(crate) ir: Policy,
-    pub(crate) sources: Sources,
+    ir: Policy,
+    sources: Sources,
     /// Policy string literals; entity loading interns these first, so literal `i` is symbol `i`.
     pub(crate) literals: Vec<String>,
-    pub(crate) n_actions: usize,
+    n_actions: usize,
     pub(crate) n_roles: usize,
     pub(crate) groups: Vec<CGroup>,
     pub(crate) code: Vec<Insn>,
     /// `[action]`
-    pub(crate) global: Vec<Masks>,
+    global: Vec<Masks>,
     /// `[kind * n_actions + action]`
-    pub(crate) kind_rules: Vec<Masks>,
+    kind_rules: Vec<Masks>,
     /// First slot of each case type's states in `state_rules`.
-    pub(crate) state_base: Vec<u32>,
+    state_base: Vec<u32>,
     /// `[(state_base[t] + state) * n_actions + action]`
-    pub(crate) state_rules: Vec<Masks>,
+    state_rules: Vec<Masks>,
     /// Per case type: does any module grant exist?
     pub(crate) ct_has_modules: Vec<bool>,
     /// `[(casetype * n_modules + module) * n_actions + action]`: subjects the module grants.
-    pub(crate) module_grants: Vec<Bits>,
+    module_grants: Vec<Bits>,
     /// Per module: the actions it offers, and the relations (as subject bits) its records need.
     pub(crate) module_actions: Vec<Bits>,
     pub(crate) module_records: Vec<Option<Bits>>,
@@ -123,16 +125,16 @@ pub struct CompiledPolicy {
     pub(crate) action_read: Bits,
     pub(crate) action_write: Bits,
     pub(crate) action_requires: Vec<Option<u32>>,
-    pub(crate) action_index: HashMap<String, u32>,
-    pub(crate) permission_index: HashMap<String, u32>,
-    pub(crate) module_index: HashMap<String, u32>,
+    action_index: HashMap<String, u32>,
+    permission_index: HashMap<String, u32>,
+    module_index: HashMap<String, u32>,
     /// Cold-path tables behind [`crate::vm::determining_rules`]; `decide` never reads them.
-    pub(crate) why: Why,
+    why: Why,
 }
 
 /// A list of `u32` per slot, stored flat: slot `i` is `items[start[i]..start[i + 1]]`.
 #[derive(Debug, Default)]
-pub(crate) struct Buckets {
+struct Buckets {
     start: Vec<u32>,
     items: Vec<u32>,
 }
@@ -154,12 +156,12 @@ impl Buckets {
         b
     }
 
-    pub(crate) fn get(&self, slot: usize) -> &[u32] {
+    fn get(&self, slot: usize) -> &[u32] {
         &self.items[self.start[slot] as usize..self.start[slot + 1] as usize]
     }
 
     /// [`Buckets::get`], or `None` for a slot out of range.
-    pub(crate) fn try_get(&self, slot: usize) -> Option<&[u32]> {
+    fn try_get(&self, slot: usize) -> Option<&[u32]> {
         let start = *self.start.get(slot)? as usize;
         let end = *self.start.get(slot.checked_add(1)?)? as usize;
         self.items.get(start..end)
@@ -170,16 +172,16 @@ impl Buckets {
 /// as `global`, `kind_rules`, `state_rules` and `module_grants`, holding rule and line indices
 /// instead of subject unions. Built alongside the masks from the IR, not from a decision.
 #[derive(Debug, Default)]
-pub(crate) struct Why {
-    /// Per `ir.rules` index: is it a deny, and its subjects.
-    pub(crate) rules: Vec<(bool, Bits)>,
-    pub(crate) global: Buckets,
-    pub(crate) kind: Buckets,
-    pub(crate) state: Buckets,
+struct Why {
+    /// Per `ir.rules` index: its effect and its subjects.
+    rules: Vec<(Effect, Bits)>,
+    global: Buckets,
+    kind: Buckets,
+    state: Buckets,
     /// Per module-grant line of every case type: (case type, line index in it, subjects).
-    pub(crate) grant_lines: Vec<(u32, u32, Bits)>,
+    grant_lines: Vec<(u32, u32, Bits)>,
     /// Indices into `grant_lines`, in the slots of `module_grants`.
-    pub(crate) grants: Buckets,
+    grants: Buckets,
 }
 
 /// The subject bit of a role or relation.
@@ -314,7 +316,7 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
     for (id, r) in ir.rules.iter().enumerate() {
         let subj = subjects(&ir, &r.subjects);
         let id = id as u32;
-        why_rules.push((r.effect == Effect::Deny, subj));
+        why_rules.push((r.effect, subj));
         // The states a case-type rule applies in, each once.
         let states: Vec<usize> = match r.scope {
             RuleScope::CaseType(t) if r.states.is_empty() => {
@@ -454,8 +456,141 @@ impl CompiledPolicy {
         &self.ir
     }
 
+    /// The policy's source files, for locating its rules.
     pub fn sources(&self) -> &Sources {
         &self.sources
+    }
+
+    /// Unique to this compilation: entities loaded for it carry it, and deciding checks it.
+    #[inline(always)]
+    pub(crate) fn stamp(&self) -> u64 {
+        self.stamp
+    }
+
+    /// The policy's string literals; entity loading interns them first, so literal `i` is
+    /// symbol `i`.
+    pub(crate) fn literals(&self) -> &[String] {
+        &self.literals
+    }
+
+    // ---- names -----------------------------------------------------------------------------
+
+    /// The action named `name`.
+    pub(crate) fn action_id(&self, name: &str) -> Option<u32> {
+        self.action_index.get(name).copied()
+    }
+
+    /// The account permission named `name`.
+    pub(crate) fn permission_id(&self, name: &str) -> Option<u32> {
+        self.permission_index.get(name).copied()
+    }
+
+    /// The module named `name`.
+    pub(crate) fn module_id(&self, name: &str) -> Option<u32> {
+        self.module_index.get(name).copied()
+    }
+
+    // ---- subjects and groups ---------------------------------------------------------------
+
+    /// How many roles there are: subject bit `s` is role `s` below it, relation `s - n_roles`
+    /// from it on.
+    #[inline(always)]
+    pub(crate) fn n_roles(&self) -> usize {
+        self.n_roles
+    }
+
+    /// The subject bit of relation `r`.
+    #[inline(always)]
+    pub(crate) fn relation_bit(&self, r: usize) -> usize {
+        self.n_roles + r
+    }
+
+    /// Group `g`: its roles, permits and scope.
+    #[inline(always)]
+    pub(crate) fn group(&self, g: u32) -> &CGroup {
+        &self.groups[g as usize]
+    }
+
+    /// The instructions of a scope filter, `CScope::Filter { start, len }`.
+    #[inline(always)]
+    pub(crate) fn filter(&self, start: u32, len: u32) -> &[Insn] {
+        &self.code[start as usize..(start + len) as usize]
+    }
+
+    // ---- actions ---------------------------------------------------------------------------
+
+    /// How many actions there are; action ids are `0..n_actions()`.
+    #[inline(always)]
+    pub(crate) fn n_actions(&self) -> usize {
+        self.n_actions
+    }
+
+    /// The account permission `action` requires, if any.
+    #[inline(always)]
+    pub(crate) fn requires(&self, action: u32) -> Option<u32> {
+        self.action_requires[action as usize]
+    }
+
+    /// Is `action` checked against the read access code?
+    #[inline(always)]
+    pub(crate) fn reads_code(&self, action: u32) -> bool {
+        self.action_read.get(action as usize)
+    }
+
+    /// Is `action` checked against the write access code?
+    #[inline(always)]
+    pub(crate) fn writes_code(&self, action: u32) -> bool {
+        self.action_write.get(action as usize)
+    }
+
+    // ---- access mode and modules -----------------------------------------------------------
+
+    /// The access mode: the case attribute it reads, and per enum variant the relations (as
+    /// subject bits) one of which is needed, `None` for everyone.
+    #[inline(always)]
+    pub(crate) fn mode(&self) -> Option<(u32, &[Option<Bits>])> {
+        self.mode
+            .as_ref()
+            .map(|(attr, arms)| (*attr, arms.as_slice()))
+    }
+
+    /// Does case type `casetype` grant through modules (the module layer applies to its cases)?
+    #[inline(always)]
+    pub(crate) fn uses_modules(&self, casetype: u32) -> bool {
+        self.ct_has_modules[casetype as usize]
+    }
+
+    /// Does `module` offer `action`?
+    #[inline(always)]
+    pub(crate) fn module_offers(&self, module: u32, action: u32) -> bool {
+        self.module_actions[module as usize].get(action as usize)
+    }
+
+    /// The relations (as subject bits) `module` shows cases for, when it declares `records`.
+    #[inline(always)]
+    pub(crate) fn module_records(&self, module: u32) -> Option<&Bits> {
+        self.module_records[module as usize].as_ref()
+    }
+
+    /// The subjects the grant lines of `casetype` give `action` through `module`.
+    #[inline(always)]
+    pub(crate) fn module_grant(&self, casetype: u32, module: u32, action: u32) -> Bits {
+        self.module_grants[self.grant_slot(casetype, module, action)]
+    }
+
+    /// `[(casetype * n_modules + module) * n_actions + action]`
+    #[inline(always)]
+    fn grant_slot(&self, casetype: u32, module: u32, action: u32) -> usize {
+        let n_modules = self.ir.modules.len();
+        (casetype as usize * n_modules + module as usize) * self.n_actions + action as usize
+    }
+
+    // ---- data rules ------------------------------------------------------------------------
+
+    /// The slot of state `state` of case type `casetype` in the per-state tables.
+    #[inline(always)]
+    pub(crate) fn state_slot(&self, casetype: u32, state: u32) -> usize {
+        (self.state_base[casetype as usize] + state) as usize
     }
 
     /// The data-layer masks for an action on a resource of `kind` anchored in (case type, state).
@@ -464,17 +599,68 @@ impl CompiledPolicy {
         let a = action as usize;
         let mut m = self.global[a].merge(self.kind_rules[kind as usize * self.n_actions + a]);
         if let Some((t, s)) = ct_state {
-            let slot = (self.state_base[t as usize] + s) as usize;
-            m = m.merge(self.state_rules[slot * self.n_actions + a]);
+            m = m.merge(self.state_rules[self.state_slot(t, s) * self.n_actions + a]);
         }
         m
     }
 
+    /// The part of [`CompiledPolicy::data_masks`] that the rules of a case type's state add:
+    /// `data_masks(kind, Some((t, s)), action)` is `data_masks(kind, None, action)` merged with
+    /// this. Partial evaluation keeps the two apart, so it reads each state once, not once per kind.
     #[inline]
-    pub(crate) fn module_grant(&self, casetype: u32, module: u32, action: u32) -> Bits {
-        let n_modules = self.ir.modules.len();
-        self.module_grants
-            [(casetype as usize * n_modules + module as usize) * self.n_actions + action as usize]
+    pub(crate) fn state_masks(&self, casetype: u32, state: u32, action: u32) -> Masks {
+        self.state_rules[self.state_slot(casetype, state) * self.n_actions + action as usize]
+    }
+
+    // ---- why: the cold-path tables behind the masks ----------------------------------------
+
+    /// The effect and subjects of rule `rule` of the IR, as the masks hold them.
+    pub(crate) fn why_rule(&self, rule: u32) -> (Effect, Bits) {
+        self.why.rules[rule as usize]
+    }
+
+    /// The rules behind [`CompiledPolicy::data_masks`]: the indices of the global rules, the
+    /// kind's and the state's that list the action, each list ascending. `None` when a slot is
+    /// out of range, which entities loaded for this policy never give.
+    pub(crate) fn why_data(
+        &self,
+        kind: u32,
+        ct_state: Option<(u32, u32)>,
+        action: u32,
+    ) -> Option<[&[u32]; 3]> {
+        let n = self.n_actions;
+        let action = action as usize;
+        let global = self.why.global.try_get(action)?;
+        let kind = (kind as usize).checked_mul(n)?.checked_add(action)?;
+        let kind = self.why.kind.try_get(kind)?;
+        let state = match ct_state {
+            Some((t, s)) => {
+                if s as usize >= self.ir.casetypes.get(t as usize)?.states.len() {
+                    return None;
+                }
+                let slot = (*self.state_base.get(t as usize)? as usize).checked_add(s as usize)?;
+                self.why
+                    .state
+                    .try_get(slot.checked_mul(n)?.checked_add(action)?)?
+            }
+            None => &[],
+        };
+        Some([global, kind, state])
+    }
+
+    /// The module-grant lines behind [`CompiledPolicy::module_grant`]: for each, the case type,
+    /// the line's index among the case type's grant lines, and its subjects.
+    pub(crate) fn why_grants(
+        &self,
+        casetype: u32,
+        module: u32,
+        action: u32,
+    ) -> impl Iterator<Item = (u32, u32, Bits)> + '_ {
+        self.why
+            .grants
+            .get(self.grant_slot(casetype, module, action))
+            .iter()
+            .map(|&g| self.why.grant_lines[g as usize])
     }
 }
 
@@ -580,7 +766,7 @@ impl fmt::Display for CompiledPolicy {
         for (t, ct) in p.casetypes.iter().enumerate() {
             for (s, st) in ct.states.iter().enumerate() {
                 for a in 0..self.n_actions {
-                    let slot = (self.state_base[t] as usize + s) * self.n_actions + a;
+                    let slot = self.state_slot(t as u32, s as u32) * self.n_actions + a;
                     row(
                         format!("{}.{}", ct.name, st.name),
                         a,

@@ -532,8 +532,8 @@ impl Sources {
         (start..start + content, start..next)
     }
 
-    /// The number of characters in `file` before byte `offset`, in time bounded by
-    /// [`CHAR_INDEX_STEP`], not by the offset.
+    /// The number of characters in `file` before byte `offset`, in time bounded by the fixed
+    /// step of the character index it keeps per file, not by the offset.
     pub fn chars_before(&self, file: FileId, offset: usize) -> usize {
         let bytes = self.text(file).as_bytes();
         let offset = offset.min(bytes.len());

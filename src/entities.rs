@@ -40,6 +40,8 @@ pub use store::Shared;
 
 impl Entities {
     /// Parses and validates entity JSON against a compiled policy. Reports every problem found.
+    /// Applications call [`Policy::load_entities`](crate::Policy::load_entities).
+    #[doc(hidden)]
     pub fn from_json(policy: &CompiledPolicy, json: &str) -> Result<Entities, Vec<EntityError>> {
         if json.len() > limits::MAX_ENTITIES_BYTES {
             return Err(vec![EntityError::whole(

@@ -7,10 +7,18 @@
 use crate::compile::CompiledPolicy;
 use crate::diagnostic::{Sources, Span};
 use crate::limits::{MAX_SHOWN_LINE_CHARS, SHOWN_CONTEXT_CHARS};
-use crate::reference::{Detail, LayerTrace, RuleRef, Trace, Verdict};
 use std::fmt::Write;
 
-/// Renders an explanation as plain text (no colour, stable for snapshots).
+/// What [`Policy::explain`](crate::Policy::explain) returns: the reference evaluator's record of
+/// every layer, which [`Policy::explain_text`](crate::Policy::explain_text)
+/// turns into text and serde into JSON.
+pub use crate::reference::{
+    CodeTrace, Detail, GroupTrace, LayerTrace, LevelTrace, RuleRef, Trace, Verdict,
+};
+
+/// Renders an explanation as plain text (no colour, stable for snapshots). Applications call
+/// [`Policy::explain_text`](crate::Policy::explain_text), which passes the policy that explained.
+#[doc(hidden)]
 pub fn render_text(trace: &Trace, policy: &CompiledPolicy) -> String {
     let mut out = String::new();
     let r = &trace.request;

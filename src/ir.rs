@@ -3,7 +3,6 @@
 //! `check` produces it from the AST; `compile` lowers it to lookup tables and bytecode, and the
 //! reference evaluator in `reference` interprets it directly. Every name is an index here.
 
-use crate::ast::Effect;
 use crate::diagnostic::Span;
 
 macro_rules! id {
@@ -234,6 +233,13 @@ pub struct ModuleGrantDef {
     pub span: Span,
 }
 
+/// What a rule does to the subjects it lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Effect {
+    Allow,
+    Deny,
+}
+
 /// Where a rule applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RuleScope {
@@ -277,6 +283,19 @@ impl Policy {
         match self.case_kind {
             Some(k) => &self.kinds[k.idx()].attrs,
             None => &[],
+        }
+    }
+
+    /// A type as messages name it, in backticks: `` `int` ``, `` `ref Case` ``, `` `Level` ``.
+    pub fn type_name(&self, t: Type) -> String {
+        match t {
+            Type::Str => "`string`".into(),
+            Type::Bool => "`bool`".into(),
+            Type::Int => "`int`".into(),
+            Type::SetStr => "`set<string>`".into(),
+            Type::RefUser => "`ref User`".into(),
+            Type::Ref(k) => format!("`ref {}`", self.kinds[k.idx()].name),
+            Type::Enum(e) => format!("`{}`", self.enums[e.idx()].name),
         }
     }
 }

@@ -43,6 +43,25 @@ pub const MAX_LINT_COMPARISONS: usize = 20_000_000;
 pub const MAX_GROUP_DEPTH: usize = 32;
 /// The longest chain of resource kinds, each `under` the next.
 pub const MAX_KIND_DEPTH: usize = 32;
+/// The largest residual condition partial evaluation builds for one question (`filter`), in
+/// the units of `Cond::size`: conditions plus the kinds, states, values and relations they list.
+/// Building one costs about this much; past it, the question is an error.
+pub const MAX_RESIDUAL_SIZE: usize = 4_000_000;
+/// The deepest nesting of a `filter` statement, as SQLite counts it (one level per operator of
+/// an `AND` or `OR` chain, and per subquery around a condition): SQLite refuses expressions
+/// deeper than 1,000 by default. Wide chains are grouped, so only a residual nested this deep
+/// itself reaches it.
+pub const MAX_SQL_DEPTH: usize = 1_000;
+/// The most parameters a SQLite statement of `filter` binds: SQLite's default limit
+/// (`SQLITE_MAX_VARIABLE_NUMBER`, since 3.32).
+pub const MAX_SQLITE_PARAMS: usize = 32_766;
+/// The most parameters a PostgreSQL statement of `filter` binds: the wire protocol counts them
+/// in 16 bits.
+pub const MAX_POSTGRES_PARAMS: usize = 65_535;
+/// The most subqueries (`EXISTS`, `IN (SELECT …)`) in one `filter` statement. PostgreSQL plans
+/// each apart, at about 100 KB of memory each: 2,000 kinds that differ make 4,000 and about
+/// 400 MB, and 40,000 made it ask for more than 20 GB.
+pub const MAX_SQL_SUBQUERIES: usize = 10_000;
 
 /// The largest policy made of several files (a directory), in bytes of all its files together.
 pub const MAX_POLICY_BYTES: usize = 64 * 1024 * 1024;

@@ -22,7 +22,6 @@
 //! access takes several roles together) spends from a budget of [`MAX_LINT_COMPARISONS`] steps
 //! per lint. Past it, that lint says nothing more: it never guesses.
 
-use crate::ast::Effect;
 use crate::bits::Bits;
 use crate::compile::subject_bit;
 use crate::diagnostic::{words, Code, Diagnostic, FileId, Span};
@@ -1402,7 +1401,7 @@ mod tests {
     fn checked(text: &str) -> Policy {
         let mut sources = crate::diagnostic::Sources::new();
         sources.add("t.casepol", text);
-        let (ir, diags) = crate::check_sources(&sources);
+        let (ir, diags) = crate::api::check_sources(&sources);
         ir.unwrap_or_else(|| panic!("{diags:?}"))
     }
 

@@ -11,6 +11,9 @@
 //!   and reported with the messages, of loading;
 //! - `events.rs`: the decisions that changed, found only where the changes reach.
 //!
+//! Applying loads the whole edited world again (docs/data-formats.md §4.1): its cost is a load,
+//! and the new snapshot shares nothing with the old. Internal until it is incremental.
+//!
 //! **Invariant:** applying is all or nothing. On any problem the old snapshot is returned to no
 //! one and changed in nothing (it is only ever read), and every problem is reported.
 

@@ -18,12 +18,13 @@ pub mod sql;
 
 use crate::bits::Bits;
 use crate::compile::{CScope, CompiledPolicy};
+use crate::decision::Decision;
 use crate::diagnostic::words;
-use crate::entities::{AttrValue, EffectiveCode, Entities, Resource};
+use crate::entities::{CodeClass, EffectiveCode, Entities, Resource};
 use crate::ir::KindId;
 use crate::request::Resolved;
 use crate::resolve;
-use crate::vm::{self, Decision, Layer, Reason};
+use crate::vm;
 use serde::Serialize;
 
 use residual::residual;
@@ -43,7 +44,7 @@ pub(crate) fn residual_of(
     policy: &CompiledPolicy,
     residual: &Residual,
 ) -> Result<(), RequestError> {
-    if residual.policy_stamp() == policy.stamp {
+    if residual.policy_stamp() == policy.stamp() {
         return Ok(());
     }
     Err(error(
@@ -56,32 +57,15 @@ pub(crate) fn residual_of(
     ))
 }
 
-// ---- what the principal holds on a resource -------------------------------------------------
-
-/// The relations the principal holds on the resource's anchor case, and the effective subjects:
-/// the VM's own reading (docs/semantics.md).
-fn resource_subjects(
-    policy: &CompiledPolicy,
-    entities: &Entities,
-    principal: u32,
-    res: &Resource,
-) -> (Bits, Bits) {
-    let anchor = res.anchor.map(|a| &entities.resources[a as usize]);
-    vm::subjects(
-        policy,
-        &entities.users[principal as usize],
-        anchor,
-        principal,
-    )
-}
-
 // ---- actions --------------------------------------------------------------------------------
 
 /// The decision for every action of the policy on one resource, indexed by action id, in one
-/// pass: the layers that do not depend on the action (scope, access mode, the module's records,
-/// the access codes) are evaluated once, and each action then costs a few mask lookups.
+/// pass over the VM's own layers: `vm::scope` and `vm::access_mode`, which do not depend on the
+/// action, run once, and `vm::after_scope` then runs the rest for each action, reading each
+/// access code at most once.
 ///
-/// Each decision equals `vm::decide` for that action, layer and reason included.
+/// Each decision equals `vm::decide` for that action, layer and reason included, and fails
+/// closed where the VM does, because it is the VM's code.
 // INVARIANT: the caller checked that the entities belong to the policy and resolved the ids
 // against them (`Query::actions`).
 fn actions(
@@ -91,126 +75,35 @@ fn actions(
     resource: u32,
     module: Option<u32>,
 ) -> Vec<Decision> {
-    let n = policy.n_actions;
-    let deny = |layer, reason| Decision {
-        allowed: false,
-        layer,
-        reason,
+    let n = policy.n_actions();
+    let on = vm::On::new(entities, principal, resource);
+    let subjects = match vm::scope(policy, &on, &mut vm::Ignore) {
+        Ok(subjects) => subjects,
+        Err(deny) => return vec![deny; n],
     };
-    let res = &entities.resources[resource as usize];
-    let user = &entities.users[principal as usize];
-    let anchor = res.anchor.map(|a| &entities.resources[a as usize]);
-    let (relations, subjects) = resource_subjects(policy, entities, principal, res);
-    if subjects.is_empty() {
-        return vec![deny(Layer::Scope, Reason::NotInScope); n];
-    }
-    let permits = user.groups.iter().fold(Bits::EMPTY, |b, &g| {
-        b.union(policy.groups[g as usize].permits)
-    });
-    let mode_ok = match (&policy.mode, anchor) {
-        (Some((attr, arms)), Some(a)) => match a.attrs.get(*attr as usize) {
-            Some(AttrValue::Variant(v)) => match arms.get(*v as usize) {
-                Some(Some(needed)) => relations.intersects(needed),
-                _ => true,
-            },
-            _ => true,
-        },
-        _ => true,
-    };
-    // The module layer: `None` when it does not apply, else the module and whether its records
-    // admit the principal.
-    enum Modules {
-        Off,
-        NoModule,
-        On { m: u32, casetype: u32, record: bool },
-    }
-    let modules = match anchor {
-        Some(a) if policy.ct_has_modules[a.casetype as usize] => match module {
-            None => Modules::NoModule,
-            Some(m) => Modules::On {
-                m,
-                casetype: a.casetype,
-                record: policy.module_records[m as usize]
-                    .as_ref()
-                    .is_none_or(|r| relations.intersects(r)),
-            },
-        },
-        _ => Modules::Off,
-    };
-    let global = &policy.global[..n];
-    let kind = &policy.kind_rules[res.kind.idx() * n..(res.kind.idx() + 1) * n];
-    let state = anchor.map(|a| {
-        let slot = (policy.state_base[a.casetype as usize] + a.state) as usize;
-        &policy.state_rules[slot * n..(slot + 1) * n]
-    });
-    let mut read_ok = None;
-    let mut write_ok = None;
-    (0..n)
-        .map(|a| {
-            if let Some(perm) = policy.action_requires[a] {
-                if !permits.get(perm as usize) {
-                    return deny(Layer::Requirement, Reason::RequirementNotHeld);
-                }
-            }
-            if !mode_ok {
-                return deny(Layer::AccessMode, Reason::Restricted);
-            }
-            match modules {
-                Modules::Off => {}
-                Modules::NoModule => return deny(Layer::Module, Reason::NoModule),
-                Modules::On {
-                    m,
-                    casetype,
-                    record,
-                } => {
-                    if !policy.module_actions[m as usize].get(a) {
-                        return deny(Layer::Module, Reason::NotInModule);
-                    }
-                    if !record {
-                        return deny(Layer::Module, Reason::NotARecord);
-                    }
-                    if !policy
-                        .module_grant(casetype, m, a as u32)
-                        .intersects(&subjects)
-                    {
-                        return deny(Layer::Module, Reason::ModuleNotGranted);
-                    }
-                }
-            }
-            let mut allow = global[a].allow.union(kind[a].allow);
-            let mut denied = global[a].deny.union(kind[a].deny);
-            if let Some(s) = state {
-                allow = allow.union(s[a].allow);
-                denied = denied.union(s[a].deny);
-            }
-            if denied.intersects(&subjects) {
-                return deny(Layer::Data, Reason::ExplicitlyDenied);
-            }
-            if !allow.intersects(&subjects) {
-                return deny(Layer::Data, Reason::NotPermitted);
-            }
-            let mut last = Layer::Data;
-            if policy.action_read.get(a) {
-                if !*read_ok
-                    .get_or_insert_with(|| vm::meets(&user.codes, entities.read_code(resource)))
-                {
-                    return deny(Layer::ReadCode, Reason::CodeNotHeld);
-                }
-                last = Layer::ReadCode;
-            }
-            if policy.action_write.get(a) {
-                if !*write_ok
-                    .get_or_insert_with(|| vm::meets(&user.codes, entities.write_code(resource)))
-                {
-                    return deny(Layer::WriteCode, Reason::CodeNotHeld);
-                }
-                last = Layer::WriteCode;
-            }
-            Decision {
-                allowed: true,
-                layer: last,
-                reason: Reason::Allowed,
-            }
+    let access_mode = vm::access_mode(policy, on.anchor, subjects.relations, &mut vm::Ignore);
+    // Whether the principal meets the read and the write code, once asked.
+    let mut met: [Option<bool>; 2] = [None, None];
+    (0..n as u32)
+        .map(|action| {
+            let layers = vm::after_scope(
+                policy,
+                &on,
+                &subjects,
+                action,
+                module,
+                || access_mode,
+                |class| {
+                    let slot = match class {
+                        CodeClass::Read => 0,
+                        CodeClass::Write => 1,
+                    };
+                    *met[slot].get_or_insert_with(|| {
+                        entities.code(resource, class).is_met_by(&on.user.codes)
+                    })
+                },
+            );
+            vm::decision(layers)
         })
         .collect()
 }
@@ -252,6 +145,8 @@ struct List {
 /// page when there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
+    /// The allowed resources of the page, in id order, as positions in the entities the
+    /// listing was made from: [`Entities::resource_id`] gives their ids.
     pub resources: Vec<u32>,
     /// The id of the last resource of this page, when more allowed resources follow it.
     pub next: Option<String>,
@@ -320,20 +215,28 @@ impl List {
 
 // ---- who can --------------------------------------------------------------------------------
 
-/// Who may perform an action on one resource, and why.
+/// Who may perform an action on one resource, and why: what [`Query::who_can`] returns.
+/// Serialized with serde it is the JSON of `casepol who-can --format json` (docs/queries.md),
+/// with the fields' names; a field that is `None` is left out.
 #[derive(Debug, Clone, Serialize)]
 pub struct WhoCan {
+    /// The action asked about.
     pub action: String,
+    /// The resource's id.
     pub resource: String,
+    /// The resource's kind, as the policy names it.
     pub kind: String,
     /// The anchor case, when the resource has one and is not the case itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub case: Option<String>,
+    /// The module asked with; `None` when the question names none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub module: Option<String>,
-    /// The effective read code, when the action is checked against it.
+    /// The resource's effective read code as displayed (`[BB|AA] & [ ] & [PERS]`), when the
+    /// action is checked against it (listed under `read:` in the `codes` block).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub read_code: Option<String>,
+    /// The effective write code, as `read_code`, when the action is listed under `write:`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub write_code: Option<String>,
     /// Every allowed user, in the order of the entities file.
@@ -353,6 +256,7 @@ pub struct WhoCan {
 /// One allowed user and what lets them in.
 #[derive(Debug, Clone, Serialize)]
 pub struct Permitted {
+    /// The user's id.
     pub user: String,
     /// The subjects the data rules allow, with where the principal got each.
     pub grants: Vec<SubjectGrant>,
@@ -365,6 +269,8 @@ pub struct Permitted {
     /// first of its codes the user holds (a code meeting several levels is listed once).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub read_codes_held: Option<Vec<CodeHeld>>,
+    /// The codes of the user that meet the effective write code, as `read_codes_held`; `None`
+    /// when the action is not checked against a write code.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub write_codes_held: Option<Vec<CodeHeld>>,
 }
@@ -372,6 +278,7 @@ pub struct Permitted {
 /// An access code a user holds, and why they hold it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CodeHeld {
+    /// The code, as the effective code writes it.
     pub code: String,
     /// `user` (their own id), `group`, `unit` or `term`.
     pub source: &'static str,
@@ -380,21 +287,38 @@ pub struct CodeHeld {
     pub through: Option<String>,
 }
 
+/// A subject that an allowing data rule names, and how the user holds it. As JSON, an object
+/// tagged by `kind`: `{"kind": "role", "role", "groups"}` or `{"kind": "relation", "relation",
+/// "case"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SubjectGrant {
     /// A role, from each of these groups in scope.
-    Role { role: String, groups: Vec<GroupVia> },
+    Role {
+        /// The role's name.
+        role: String,
+        /// Every group of the user that grants the role and is in scope for the resource.
+        groups: Vec<GroupVia>,
+    },
     /// A relation the user holds on the case.
-    Relation { relation: String, case: String },
+    Relation {
+        /// The relation's name (`assignee`).
+        relation: String,
+        /// The id of the case the user holds it on: the resource's anchor case.
+        case: String,
+    },
 }
 
+/// A group through which a user holds a role ([`SubjectGrant::Role`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GroupVia {
+    /// The group's name.
     pub group: String,
     /// The group the user is listed in, when this one is reached as its ancestor.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub through: Option<String>,
+    /// The group's scope in words: `all`, `assigned via assignee, collaborator`, or the
+    /// filter's conditions as written.
     pub scope: String,
     /// For a scope `assigned via …`: the relations the user holds that admit them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -404,6 +328,10 @@ pub struct GroupVia {
 /// Who may perform `action` on `resource` through `module`: every allowed user, with the
 /// subjects that let them in (roles with the groups in scope that grant them, relations held),
 /// the matching rules, and the codes that meet the effective access codes.
+///
+/// The VM decides each user; the functions below then say what each layer saw, one for each
+/// layer that has something to show, named after it as in the VM: `scope`, `module`, `data`
+/// and `codes`.
 // INVARIANT: the caller checked that the entities belong to the policy and resolved the ids
 // against them (`Query::who_can`).
 fn who_can(
@@ -415,7 +343,6 @@ fn who_can(
 ) -> WhoCan {
     let p = policy.ir();
     let res = &entities.resources[resource as usize];
-    let anchor = res.anchor.map(|a| &entities.resources[a as usize]);
     let code_text = |code: EffectiveCode<'_>| {
         crate::access_code::display(
             &code
@@ -424,8 +351,8 @@ fn who_can(
                 .collect::<Vec<_>>(),
         )
     };
-    let reads = policy.action_read.get(action as usize);
-    let writes = policy.action_write.get(action as usize);
+    let reads = policy.reads_code(action);
+    let writes = policy.writes_code(action);
     let mut out = WhoCan {
         action: p.actions[action as usize].name.clone(),
         resource: entities.resource_id(resource).to_string(),
@@ -442,29 +369,14 @@ fn who_can(
         note: None,
         offering: Vec::new(),
     };
-    if let (Some(a), None) = (anchor, module) {
-        if policy.ct_has_modules[a.casetype as usize] {
-            let offering: Vec<&str> = p
-                .modules
-                .iter()
-                .filter(|m| m.actions.iter().any(|x| x.0 == action))
-                .map(|m| m.name.as_str())
-                .collect();
-            let ask = match offering.len() {
-                0 => format!("and no module offers `{}`", out.action),
-                1 => format!("ask with the module {}", words::list(&offering)),
-                _ => format!("ask with one of the modules {}", words::either(&offering)),
-            };
-            out.note = Some(format!(
-                "case type `{}` is reached through modules, so nobody may act on it without one; {ask}",
-                p.casetypes[a.casetype as usize].name,
-            ));
-            out.offering = offering.into_iter().map(String::from).collect();
-        }
+    let anchor = res.anchor.map(|a| &entities.resources[a as usize]);
+    if let Some((note, offering)) = module_note(policy, anchor, module, action) {
+        out.note = Some(note);
+        out.offering = offering;
     }
-    let masks = policy.data_masks(res.kind.0, anchor.map(|a| (a.casetype, a.state)), action);
-    for (u, user) in entities.users.iter().enumerate() {
-        let u = u as u32;
+    let case_state = anchor.map(|a| (a.casetype, a.state));
+    let allow = policy.data_masks(res.kind.0, case_state, action).allow;
+    for u in 0..entities.users.len() as u32 {
         let req = Resolved::Action {
             principal: u,
             action,
@@ -476,104 +388,185 @@ fn who_can(
             out.denied += 1;
             continue;
         }
-        let (relations, subjects) = resource_subjects(policy, entities, u, res);
-        let subject_name = |s: usize| -> &str {
-            if s < p.roles.len() {
-                &p.roles[s].name
-            } else {
-                &p.relations[s - p.roles.len()].name
-            }
-        };
-        let mut grants = Vec::new();
-        for s in masks.allow.iter().filter(|&s| subjects.get(s)) {
-            if s >= p.roles.len() {
-                grants.push(SubjectGrant::Relation {
-                    relation: subject_name(s).to_string(),
-                    case: res
-                        .anchor
-                        .map(|a| entities.resource_id(a).to_string())
-                        .unwrap_or_default(),
-                });
-                continue;
-            }
-            let groups = user
-                .groups
-                .iter()
-                .filter(|&&g| {
-                    policy.groups[g as usize].roles.get(s)
-                        && vm::group_in_scope(policy, g, anchor, relations, u)
-                })
-                .map(|&g| GroupVia {
-                    group: p.groups[g as usize].name.clone(),
-                    through: through(p, &user.direct_groups, g),
-                    scope: scope_text(policy, g),
-                    holds: match policy.groups[g as usize].scope {
-                        CScope::Assigned(needed) => needed
-                            .iter()
-                            .filter(|&r| relations.get(r))
-                            .map(|r| subject_name(r).to_string())
-                            .collect(),
-                        _ => Vec::new(),
-                    },
-                })
-                .collect();
-            grants.push(SubjectGrant::Role {
-                role: subject_name(s).to_string(),
-                groups,
-            });
-        }
-        let module_grants = match (anchor, module) {
-            (Some(a), Some(m)) if policy.ct_has_modules[a.casetype as usize] => Some(
-                policy
-                    .module_grant(a.casetype, m, action)
-                    .iter()
-                    .filter(|&s| subjects.get(s))
-                    .map(|s| subject_name(s).to_string())
-                    .collect(),
-            ),
-            _ => None,
-        };
-        let held = |code: EffectiveCode<'_>| -> Vec<CodeHeld> {
-            let mut out: Vec<CodeHeld> = Vec::new();
-            for l in code.iter() {
-                if let Some(c) = l.iter().find(|c| user.codes.binary_search(c).is_ok()) {
-                    let c = entities.symbol(*c);
-                    if !out.iter().any(|h| h.code == c) {
-                        out.push(code_source(policy, entities, u, c));
-                    }
-                }
-            }
-            out
-        };
-        let trace = crate::reference::evaluate_resolved_with(
-            policy,
-            entities,
-            &crate::request::Request {
-                principal: entities.user_id(u).to_string(),
-                action: out.action.clone(),
-                resource: Some(entities.resource_id(resource).to_string()),
-                module: out.module.clone(),
-                context: None,
-            },
-            &req,
-            crate::reference::Scan::Indexed,
-        );
-        let rules = trace
-            .layers
-            .iter()
-            .find_map(|l| match &l.detail {
-                crate::reference::Detail::Rules { allows, .. } => Some(allows.clone()),
-                _ => None,
-            })
-            .unwrap_or_default();
+        let on = vm::On::new(entities, u, resource);
+        let subjects = vm::subjects(policy, &on);
         out.allowed.push(Permitted {
             user: entities.user_id(u).to_string(),
-            grants,
-            rules,
-            module_grants,
-            read_codes_held: reads.then(|| held(entities.read_code(resource))),
-            write_codes_held: writes.then(|| held(entities.write_code(resource))),
+            grants: scope(policy, entities, &on, &subjects, allow),
+            rules: data(policy, entities, &req, &out),
+            module_grants: self::module(policy, &on, module, action, &subjects),
+            read_codes_held: reads.then(|| codes(policy, entities, &on, resource, CodeClass::Read)),
+            write_codes_held: writes
+                .then(|| codes(policy, entities, &on, resource, CodeClass::Write)),
         });
+    }
+    out
+}
+
+/// Why nobody may act, when the module layer says so for every user: the resource's case type
+/// is reached through modules and the question names none. The note, and the modules that offer
+/// the action.
+fn module_note(
+    policy: &CompiledPolicy,
+    anchor: Option<&Resource>,
+    module: Option<u32>,
+    action: u32,
+) -> Option<(String, Vec<String>)> {
+    let p = policy.ir();
+    let a = anchor.filter(|a| module.is_none() && policy.uses_modules(a.casetype))?;
+    let offering: Vec<&str> = p
+        .modules
+        .iter()
+        .filter(|m| m.actions.iter().any(|x| x.0 == action))
+        .map(|m| m.name.as_str())
+        .collect();
+    let ask = match offering.len() {
+        0 => format!("and no module offers `{}`", p.actions[action as usize].name),
+        1 => format!("ask with the module {}", words::list(&offering)),
+        _ => format!("ask with one of the modules {}", words::either(&offering)),
+    };
+    let note = format!(
+        "case type `{}` is reached through modules, so nobody may act on it without one; {ask}",
+        p.casetypes[a.casetype as usize].name,
+    );
+    Some((note, offering.into_iter().map(String::from).collect()))
+}
+
+/// The subject bit's name: a role's below `n_roles`, a relation's from it on.
+fn subject_name(policy: &CompiledPolicy, s: usize) -> &str {
+    let p = policy.ir();
+    match s.checked_sub(policy.n_roles()) {
+        None => &p.roles[s].name,
+        Some(r) => &p.relations[r].name,
+    }
+}
+
+/// Scope, as who-can shows it: each effective subject that an allow rule of the data layer
+/// (`allow`) lists, with where the principal got it: a role from the groups in scope that grant
+/// it, or a relation held on the case.
+fn scope(
+    policy: &CompiledPolicy,
+    entities: &Entities,
+    on: &vm::On<'_>,
+    subjects: &vm::Subjects,
+    allow: Bits,
+) -> Vec<SubjectGrant> {
+    let p = policy.ir();
+    let mut grants = Vec::new();
+    for s in allow.iter().filter(|&s| subjects.all.get(s)) {
+        if s >= policy.n_roles() {
+            grants.push(SubjectGrant::Relation {
+                relation: subject_name(policy, s).to_string(),
+                case: on
+                    .resource
+                    .anchor
+                    .map(|a| entities.resource_id(a).to_string())
+                    .unwrap_or_default(),
+            });
+            continue;
+        }
+        let groups = on
+            .user
+            .groups
+            .iter()
+            .filter(|&&g| {
+                policy.group(g).roles.get(s)
+                    && vm::group_in_scope(policy, g, on.anchor, subjects.relations, on.principal)
+            })
+            .map(|&g| GroupVia {
+                group: p.groups[g as usize].name.clone(),
+                through: through(p, &on.user.direct_groups, g),
+                scope: scope_text(policy, g),
+                holds: match policy.group(g).scope {
+                    CScope::Assigned(needed) => needed
+                        .iter()
+                        .filter(|&r| subjects.relations.get(r))
+                        .map(|r| subject_name(policy, r).to_string())
+                        .collect(),
+                    _ => Vec::new(),
+                },
+            })
+            .collect();
+        grants.push(SubjectGrant::Role {
+            role: subject_name(policy, s).to_string(),
+            groups,
+        });
+    }
+    grants
+}
+
+/// Module, as who-can shows it: the effective subjects the module's grant lines give the action
+/// to, when the module layer applies.
+fn module(
+    policy: &CompiledPolicy,
+    on: &vm::On<'_>,
+    module: Option<u32>,
+    action: u32,
+    subjects: &vm::Subjects,
+) -> Option<Vec<String>> {
+    let (a, m) = (on.anchor?, module?);
+    if !policy.uses_modules(a.casetype) {
+        return None;
+    }
+    Some(
+        policy
+            .module_grant(a.casetype, m, action)
+            .iter()
+            .filter(|&s| subjects.all.get(s))
+            .map(|s| subject_name(policy, s).to_string())
+            .collect(),
+    )
+}
+
+/// Data rules, as who-can shows them: the allow rules that matched, located, from the reference
+/// evaluator's trace (indexed, so its cost does not grow with the policy).
+fn data(
+    policy: &CompiledPolicy,
+    entities: &Entities,
+    req: &Resolved,
+    out: &WhoCan,
+) -> Vec<crate::reference::RuleRef> {
+    let trace = crate::reference::evaluate_resolved_with(
+        policy,
+        entities,
+        &crate::request::Request {
+            principal: entities.user_id(req.principal()).to_string(),
+            action: out.action.clone(),
+            resource: Some(out.resource.clone()),
+            module: out.module.clone(),
+            context: None,
+        },
+        req,
+        crate::reference::Scan::Indexed,
+    );
+    trace
+        .layers
+        .into_iter()
+        .find_map(|l| match l.detail {
+            crate::reference::Detail::Rules { allows, .. } => Some(allows),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// Access codes, as who-can shows them: the codes of the principal that meet the resource's
+/// effective code of `class`: for each non-empty level, the first of its codes the principal
+/// holds (a code meeting several levels is listed once).
+fn codes(
+    policy: &CompiledPolicy,
+    entities: &Entities,
+    on: &vm::On<'_>,
+    resource: u32,
+    class: CodeClass,
+) -> Vec<CodeHeld> {
+    let mut out: Vec<CodeHeld> = Vec::new();
+    for l in entities.code(resource, class).iter() {
+        if let Some(c) = l.iter().find(|c| on.user.codes.binary_search(c).is_ok()) {
+            let c = entities.symbol(*c);
+            if !out.iter().any(|h| h.code == c) {
+                out.push(code_source(policy, entities, on.principal, c));
+            }
+        }
     }
     out
 }
@@ -860,13 +853,7 @@ impl<'a> Query<'a> {
         let principal = resolve::principal(self.policy, self.entities, principal)?;
         let action = resolve::action(self.policy, action)?;
         let module = resolve::module(self.policy, module, Asker::Query)?;
-        Ok(residual(
-            self.policy,
-            self.entities,
-            principal,
-            action,
-            module,
-        ))
+        residual(self.policy, self.entities, principal, action, module)
     }
 
     /// The residual compiled to a SQL `WHERE` clause with bound parameters.
@@ -878,6 +865,77 @@ impl<'a> Query<'a> {
         dialect: sql::Dialect,
     ) -> Result<sql::Filter, RequestError> {
         let r = self.residual(principal, action, module)?;
-        sql::compile(self.policy, &r, dialect)
+        sql::compile_residual(self.policy, &r, dialect)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decision::{Layer, Reason};
+    use crate::Policy;
+
+    /// `actions` gives the VM's decision for every action even where the VM meets a type fault,
+    /// so it fails closed as the VM does: an access-mode attribute that holds no variant the
+    /// mode has a line for denies. The API refuses entities loaded for another policy (see
+    /// `Resolved::belongs_to`), so the test forges the stamp that ties them, as the VM's own
+    /// fault test does.
+    #[test]
+    fn actions_fail_closed_on_a_bad_access_mode_value() {
+        let moded = Policy::from_source(
+            "moded.casepol",
+            "role R; action view, edit; group G { grants R; } enum L { open, shut } \
+             case C { attr level: L; mode level { open: everyone; shut: everyone; } } \
+             casetype T { states S; initial S; } allow R: view, edit;",
+        )
+        .expect("checks");
+        // The mode's attribute holds an int, and a variant the mode has no line for.
+        let int_level = Policy::from_source(
+            "int.casepol",
+            "role R; action view; group G { grants R; } case C { attr level: int; } \
+             casetype T { states S; initial S; } allow R: view;",
+        )
+        .expect("checks");
+        let third_variant = Policy::from_source(
+            "third.casepol",
+            "role R; action view; group G { grants R; } enum L { open, shut, ajar } \
+             case C { attr level: L; } casetype T { states S; initial S; } allow R: view;",
+        )
+        .expect("checks");
+        let mut checked = 0;
+        for (loaded, level) in [(&int_level, "3"), (&third_variant, "\"ajar\"")] {
+            let mut entities = loaded
+                .load_entities(&format!(
+                    r#"{{"users": [{{"id": "ann", "groups": ["G"]}}],
+                        "resources": [{{"id": "c1", "kind": "C", "type": "T", "state": "S",
+                                        "attrs": {{"level": {level}}}}}]}}"#
+                ))
+                .expect("loads");
+            entities.policy_stamp = moded.compiled().stamp();
+            let got = Query::new(&moded, &entities)
+                .actions("ann", "c1", None)
+                .expect("resolves");
+            let restricted = Decision::deny(Layer::AccessMode, Reason::Restricted);
+            assert_eq!(
+                got,
+                [
+                    ("view".to_string(), restricted),
+                    ("edit".to_string(), restricted)
+                ],
+                "level {level}"
+            );
+            for (action, d) in &got {
+                let req = moded
+                    .resolve(&entities, &crate::Request::new("ann", action, Some("c1")))
+                    .expect("resolves");
+                assert_eq!(
+                    *d,
+                    vm::decide(moded.compiled(), &entities, &req),
+                    "{action}"
+                );
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 4);
     }
 }

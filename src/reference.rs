@@ -1,9 +1,11 @@
 //! The reference evaluator: a direct, unoptimised reading of docs/semantics.md over the checked IR.
 //!
-//! It shares no decision code with `vm`: it walks group parents, scans every rule, re-parses
-//! nothing but re-derives each effective access code from the parent chain. It records what it
-//! saw at every layer, and that record is what `explain` renders. Tests check that it and the VM
-//! agree.
+//! It shares no decision code with `vm`, only the vocabulary of `decision`: it walks group
+//! parents, scans every rule, re-parses nothing but re-derives each effective access code from
+//! the parent chain. It records what it saw at every layer, and that record is what `explain`
+//! renders. Tests check that it and the VM agree. Each step of docs/semantics.md is one function
+//! named after its layer, as in the VM (the table in docs/ARCHITECTURE.md), and
+//! `evaluate_resolved_with` calls them in order.
 //!
 //! The data layer runs in one of two [`Scan`] modes. [`Scan::Literal`] tests every rule of the
 //! policy, as the semantics read; the differential tests and `check --engine reference` use it.
@@ -13,44 +15,68 @@
 //! policy. `explain` and the other traces shown to users use it; a property test checks that
 //! both modes give equal traces.
 
-use crate::ast::Effect;
 use crate::compile::CompiledPolicy;
+use crate::decision::{rule_kind, Decision, Layer, Reason};
 use crate::diagnostic::Span;
 use crate::entities::{AttrValue, Entities, Resource};
-use crate::ir::{CondTest, Policy, RuleOrigin, RuleScope, ScopeDef, Subject, Value};
+use crate::ir::{
+    CondTest, Effect, ModuleGrantDef, Policy, RelationId, RuleScope, ScopeDef, Subject, Type, Value,
+};
 use crate::request::{Request, Resolved};
 use crate::resolve::RequestError;
-use crate::vm::{Decision, Layer, Reason};
 use serde::Serialize;
 
-/// What every layer saw and decided for one request.
+/// What every layer saw and decided for one request: what
+/// [`Policy::explain`](crate::Policy::explain) returns. Serialized with serde it is the JSON of
+/// `casepol explain --format json` (docs/data-formats.md), with the fields' names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Trace {
+    /// The decision, the one [`Policy::authorize`](crate::Policy::authorize) gives for the
+    /// same request (the tests hold the two evaluators to it).
     pub decision: Decision,
+    /// The request, as asked.
     pub request: Request,
+    /// Why the request could not be resolved, when it could not: then the decision is a deny
+    /// with [`Reason::Error`], and `layers` holds at most the `request` layer. Absent from the
+    /// JSON otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<RequestError>,
+    /// The resource's kind, as the policy names it (`Document`); `None` (absent from the JSON)
+    /// for an account permission and for a request that could not be resolved.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource_kind: Option<String>,
     /// The anchor case, when the resource has one and it is not the resource itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub case: Option<String>,
+    /// Each layer that applied, in the order they are evaluated, up to and including the one
+    /// that decided: a layer that does not apply to the request (an action without
+    /// `requires`, a case type without modules, an action no access code checks) is left out.
     pub layers: Vec<LayerTrace>,
 }
 
+/// What a layer made of the request. As JSON, `"pass"` or `"deny"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
+    /// The layer passed: evaluation went on to the next layer, or, after the last that
+    /// applies, the request is allowed.
     Pass,
+    /// The layer denied: it decided, and no layer after it was evaluated.
     Deny,
 }
 
+/// What one layer saw and decided. As JSON, one object: `layer`, `verdict`, `summary`, the
+/// fields of its [`Detail`] beside them, and `hints` when there are any.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LayerTrace {
+    /// The layer.
     pub layer: Layer,
+    /// Whether it passed or denied.
     pub verdict: Verdict,
     /// One sentence a business user can read.
     pub summary: String,
+    /// What the layer looked at, which depends on the layer. Flattened in the JSON: its fields
+    /// sit in the layer's object.
     #[serde(flatten)]
     pub detail: Detail,
     /// What would have changed a deny into a pass.
@@ -58,73 +84,127 @@ pub struct LayerTrace {
     pub hints: Vec<String>,
 }
 
+/// What a layer looked at, by layer. The JSON has no tag: the variant's fields appear in the
+/// layer's object ([`LayerTrace::detail`]), so the layer says which variant it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Detail {
+    /// The `request`, `permission` and `requirement` layers: nothing beyond the summary and
+    /// the hints (which name the groups that would grant a missing permission).
     None {},
+    /// The `scope` layer: the groups, relations and subjects the user acts with.
     Groups {
+        /// Every group the user is a member of, listed or reached as an ancestor, with
+        /// whether its scope admits the resource.
         groups: Vec<GroupTrace>,
+        /// The relations the user holds on the resource's case, by name; empty when the
+        /// resource has no case.
         relations: Vec<String>,
+        /// The effective subjects, by name: the roles of the groups in scope and the relations
+        /// held. Empty when the layer denied.
         subjects: Vec<String>,
     },
+    /// The `module` layer.
     Module {
+        /// The module the request names; `None` (absent from the JSON) when it names none.
         #[serde(skip_serializing_if = "Option::is_none")]
         module: Option<String>,
+        /// The module-grant lines of the case's type, for this module, that give the action
+        /// to one of the effective subjects; empty when the layer denied.
         grants: Vec<RuleRef>,
     },
+    /// The `data` layer: the rules that apply to the resource and match the action and an
+    /// effective subject, in the policy's order.
     Rules {
+        /// The matching `allow` statements, `+` table-cell entries and transitions.
         allows: Vec<RuleRef>,
+        /// The matching `deny` statements and `-` table-cell entries: when there is one, the
+        /// layer denies, whatever the allows.
         denies: Vec<RuleRef>,
     },
+    /// The `access_mode` layer.
     Mode {
+        /// The case kind's access-mode attribute (`mode ATTRIBUTE { … }`).
         attribute: String,
+        /// The case's value of it: an enum variant's name.
         value: String,
+        /// The relations the value's line admits; `None` (absent from the JSON) when the line
+        /// is `everyone`.
         #[serde(skip_serializing_if = "Option::is_none")]
         needs_one_of: Option<Vec<String>>,
+        /// The value's line of the access-mode block, located.
         rule: RuleRef,
     },
+    /// The `read_code` and `write_code` layers.
     Code {
+        /// The resource's effective code of that class, as displayed: levels joined by `&`,
+        /// each level's codes by `|`, such as `[BB|AA] & [ ] & [PERS]`.
         effective: String,
+        /// Its levels: the resource's own first, then those of each ancestor it inherits from.
         levels: Vec<LevelTrace>,
     },
 }
 
+/// A group the user is a member of, in the `scope` layer, and whether its scope admits the
+/// resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GroupTrace {
+    /// The group's name.
     pub group: String,
     /// The group the user is listed in, when this one is reached as its ancestor.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub through: Option<String>,
+    /// The group's scope in words: `all`, `assigned via assignee, collaborator`, or
+    /// `filter { … }` with its conditions as written.
     pub scope: String,
+    /// Whether the scope admits this resource; only a group in scope gives its roles.
     pub in_scope: bool,
+    /// The roles the group grants, by name, whether or not it is in scope.
     pub roles: Vec<String>,
 }
 
 /// A rule of the policy, located in its source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleRef {
+    /// What it is: `rule`, `table cell`, `transition`, `module grant` or `access mode`.
     pub kind: &'static str,
+    /// The name of the policy file it is written in, as the policy was loaded.
     pub file: String,
+    /// Its line, from 1.
     pub line: usize,
+    /// Its column in characters, from 1.
     pub column: usize,
+    /// Its text, as written: the statement, the cell entry (`-access`) or the line.
     pub source: String,
+    /// Where it is in the policy's sources, for drawing it in a report; not in the JSON.
     #[serde(skip)]
     pub span: Span,
 }
 
+/// One level of an effective access code, in a code layer: the user meets it when it is empty
+/// or they hold one of its codes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LevelTrace {
+    /// Its codes, each with whether the user holds it; none for an empty level (`[ ]`), which
+    /// restricts nothing.
     pub codes: Vec<CodeTrace>,
     /// The resource whose own code this level is.
     pub from: String,
+    /// The kind of that resource, as the policy names it.
     pub from_kind: String,
+    /// Whether the level is an ancestor's, inherited, rather than the resource's own.
     pub inherited: bool,
+    /// Whether the user meets the level. The layer passes when every level is met.
     pub satisfied: bool,
 }
 
+/// One code of an access-code level.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CodeTrace {
+    /// The code: a user id, a group's name, an org unit's id or a term.
     pub code: String,
+    /// Whether the user holds it: it is their id, a group they are a member of, an org unit
+    /// they belong to (or its ancestor), or one of their terms.
     pub held: bool,
 }
 
@@ -200,34 +280,6 @@ pub fn evaluate_with(
     }
 }
 
-/// Groups the user is a member of, each with the listed group it was reached through.
-fn memberships(p: &Policy, direct: &[u32]) -> Vec<(usize, Option<usize>)> {
-    let mut out: Vec<(usize, Option<usize>)> = Vec::new();
-    for &d in direct {
-        let mut cur = Some(d as usize);
-        let mut first = true;
-        while let Some(g) = cur {
-            if out.iter().any(|(x, _)| *x == g) {
-                break;
-            }
-            out.push((g, if first { None } else { Some(d as usize) }));
-            first = false;
-            cur = p.groups[g].parent.map(|x| x.idx());
-        }
-    }
-    out
-}
-
-fn attr_matches(ent: &Entities, v: &AttrValue, value: &Value) -> bool {
-    match (v, value) {
-        (AttrValue::Sym(s), Value::Str(lit)) => ent.symbol(*s) == lit,
-        (AttrValue::Int(a), Value::Int(b)) => a == b,
-        (AttrValue::Bool(a), Value::Bool(b)) => a == b,
-        (AttrValue::Variant(a), Value::Variant(b)) => a == b,
-        _ => false,
-    }
-}
-
 /// Evaluates a resolved request, scanning every rule ([`Scan::Literal`]).
 pub fn evaluate_resolved(
     policy: &CompiledPolicy,
@@ -238,53 +290,11 @@ pub fn evaluate_resolved(
     evaluate_resolved_with(policy, ent, request, req, Scan::Literal)
 }
 
-/// The rules that may apply to `action` on a resource of `kind` whose case is in
-/// (case type, state), from the rule indices compiled beside the data masks: the global rules,
-/// the kind's and the state's, merged into ascending order. Each rule appears once (the lists
-/// are disjoint, and each is sorted without repeats). `None` when a slot is out of range, which
-/// loaded entities never give; the caller then scans every rule.
-fn indexed_rules(
-    policy: &CompiledPolicy,
-    kind: usize,
-    state: Option<(u32, u32)>,
-    action: usize,
-) -> Option<impl Iterator<Item = usize> + '_> {
-    let n = policy.n_actions;
-    let why = &policy.why;
-    let global = why.global.try_get(action)?;
-    let kind = why
-        .kind
-        .try_get(kind.checked_mul(n)?.checked_add(action)?)?;
-    let state = match state {
-        Some((t, s)) => {
-            let ct = policy.ir.casetypes.get(t as usize)?;
-            if s as usize >= ct.states.len() {
-                return None;
-            }
-            let slot = (*policy.state_base.get(t as usize)? as usize).checked_add(s as usize)?;
-            why.state
-                .try_get(slot.checked_mul(n)?.checked_add(action)?)?
-        }
-        None => &[],
-    };
-    let mut lists = [global, kind, state];
-    let mut last: Option<u32> = None;
-    Some(std::iter::from_fn(move || {
-        let next = lists
-            .iter_mut()
-            .filter(|l| !l.is_empty())
-            .min_by_key(|l| l[0])?;
-        let (&first, rest) = next.split_first()?;
-        *next = rest;
-        // Strictly ascending: each rule once, in the literal scan's order. This holds while a
-        // rule has exactly one scope, so it is under exactly one of the three lists.
-        debug_assert!(last.is_none_or(|l| l < first), "rule {first} out of order");
-        last = Some(first);
-        Some(first as usize)
-    }))
-}
-
 /// [`evaluate_resolved`] with the data layer's rules found as `scan` says.
+///
+/// The steps of docs/semantics.md in their order, each a function named after its layer as in
+/// the VM (`vm.rs`): `permission` for step 1, and for an action `scope`, `requirement`,
+/// `access_mode`, `module`, `data` and `codes`. Each records what its layer saw.
 pub fn evaluate_resolved_with(
     policy: &CompiledPolicy,
     ent: &Entities,
@@ -292,156 +302,130 @@ pub fn evaluate_resolved_with(
     req: &Resolved,
     scan: Scan,
 ) -> Trace {
-    let p = policy.ir();
-    if !req.belongs_to(policy, ent) {
-        return Trace {
-            decision: Decision::ERROR,
-            request: request.clone(),
-            error: Some(crate::resolve::mismatched()),
-            resource_kind: None,
-            case: None,
-            layers: Vec::new(),
-        };
-    }
-    let user = &ent.users[req.principal() as usize];
-    let uid = ent.user_id(req.principal());
-    let member = memberships(p, &user.direct_groups);
     let mut trace = Trace {
-        decision: Decision {
-            allowed: false,
-            layer: Layer::Request,
-            reason: Reason::Error,
-        },
+        decision: Decision::ERROR,
         request: request.clone(),
         error: None,
         resource_kind: None,
         case: None,
         layers: Vec::new(),
     };
-    let permitting = |perm: usize| -> Vec<String> {
-        member
-            .iter()
-            .filter(|(g, _)| p.groups[*g].permits.iter().any(|x| x.idx() == perm))
-            .map(|(g, _)| p.groups[*g].name.clone())
-            .collect()
-    };
-
-    let (action, resource, module) = match *req {
+    // Step 0: the request was resolved against these entities, for this policy.
+    if !req.belongs_to(policy, ent) {
+        trace.error = Some(crate::resolve::mismatched());
+        return trace;
+    }
+    let who = Principal::new(policy.ir(), ent, req.principal());
+    trace.decision = match *req {
         Resolved::Permission { permission, .. } => {
-            let by = permitting(permission as usize);
-            let name = &p.permissions[permission as usize].name;
-            let allowed = !by.is_empty();
-            trace.layers.push(LayerTrace {
-                layer: Layer::Permission,
-                verdict: if allowed {
-                    Verdict::Pass
-                } else {
-                    Verdict::Deny
-                },
-                summary: if allowed {
-                    format!(
-                        "`{}` holds account permission `{name}` through group {}",
-                        uid,
-                        list(&by)
-                    )
-                } else {
-                    format!("no group of `{}` permits `{name}`", uid)
-                },
-                detail: Detail::None {},
-                hints: if allowed {
-                    vec![]
-                } else {
-                    groups_permitting(p, permission as usize, uid)
-                },
-            });
-            trace.decision = Decision {
-                allowed,
-                layer: Layer::Permission,
-                reason: if allowed {
-                    Reason::Allowed
-                } else {
-                    Reason::PermissionNotHeld
-                },
-            };
-            return trace;
+            self::permission(policy, &who, permission as usize, &mut trace.layers)
         }
         Resolved::Action {
             action,
             resource,
             module,
             ..
-        } => (action as usize, resource as usize, module),
-    };
-
-    let res = &ent.resources[resource];
-    trace.resource_kind = Some(p.kinds[res.kind.idx()].name.clone());
-    // The anchor: walk up until a resource of the case kind.
-    let mut anchor: Option<&Resource> = None;
-    // The anchor's id, where there is an anchor.
-    let mut anchor_id = "";
-    let mut cur = Some(resource as u32);
-    while let Some(c) = cur {
-        let r = &ent.resources[c as usize];
-        if p.kinds[r.kind.idx()].is_case {
-            anchor = Some(r);
-            anchor_id = ent.resource_id(c);
-            if c as usize != resource {
-                trace.case = Some(ent.resource_id(c).to_string());
+        } => {
+            let on = On::new(policy.ir(), ent, who, resource as usize);
+            trace.resource_kind = Some(policy.ir().kinds[on.res.kind.idx()].name.clone());
+            trace.case = on.case.map(String::from);
+            let layers = layers(
+                policy,
+                &on,
+                action as usize,
+                module,
+                scan,
+                &mut trace.layers,
+            );
+            match layers {
+                Ok(last) => Decision::allow(last),
+                Err(deny) => deny,
             }
-            break;
         }
-        cur = r.parent;
-    }
-    let res_id = ent.resource_id(resource as u32);
-    let principal = req.principal();
-    let held: Vec<usize> = match anchor {
-        Some(a) => (0..p.relations.len())
-            .filter(|&r| a.relations[r].contains(&principal))
-            .collect(),
-        None => Vec::new(),
     };
-    let held_names: Vec<String> = held.iter().map(|&r| p.relations[r].name.clone()).collect();
-    let holds = |rels: &[crate::ir::RelationId]| rels.iter().any(|r| held.contains(&r.idx()));
+    trace
+}
 
-    // Scope.
-    let mut subjects: Vec<Subject> = held
+/// Step 2, the layers of an action in their order: the last layer that applied, or the deny of
+/// the first that denied.
+fn layers(
+    policy: &CompiledPolicy,
+    on: &On<'_>,
+    action: usize,
+    via: Option<u32>,
+    scan: Scan,
+    trace: &mut Vec<LayerTrace>,
+) -> Result<Layer, Decision> {
+    let subjects = scope(policy, on, trace)?;
+    requirement(policy, on, action, trace)?;
+    access_mode(policy, on, trace)?;
+    module(policy, on, &subjects, action, via, trace)?;
+    data(policy, on, &subjects, action, scan, trace)?;
+    codes(policy, on, action, trace)
+}
+
+// ---- the steps, in the order of docs/semantics.md -------------------------------------------
+
+/// Step 1, account permissions: allowed exactly when a group the principal is a member of
+/// permits the permission.
+fn permission(
+    policy: &CompiledPolicy,
+    who: &Principal<'_>,
+    permission: usize,
+    trace: &mut Vec<LayerTrace>,
+) -> Decision {
+    let p = policy.ir();
+    let by = who.permitting(p, permission);
+    let name = &p.permissions[permission].name;
+    let allowed = !by.is_empty();
+    trace.push(LayerTrace {
+        layer: Layer::Permission,
+        verdict: if allowed {
+            Verdict::Pass
+        } else {
+            Verdict::Deny
+        },
+        summary: if allowed {
+            format!(
+                "`{}` holds account permission `{name}` through group {}",
+                who.id,
+                list(&by)
+            )
+        } else {
+            format!("no group of `{}` permits `{name}`", who.id)
+        },
+        detail: Detail::None {},
+        hints: if allowed {
+            vec![]
+        } else {
+            groups_permitting(p, permission, who.id)
+        },
+    });
+    if allowed {
+        Decision::allow(Layer::Permission)
+    } else {
+        Decision::deny(Layer::Permission, Reason::PermissionNotHeld)
+    }
+}
+
+/// Scope: the effective subjects, the relations the principal holds on the anchor and the roles
+/// of every group of membership that is in scope. Denies when there are none.
+fn scope(
+    policy: &CompiledPolicy,
+    on: &On<'_>,
+    trace: &mut Vec<LayerTrace>,
+) -> Result<Subjects, Decision> {
+    let p = policy.ir();
+    let uid = on.who.id;
+    let mut subjects: Vec<Subject> = on
+        .held
         .iter()
-        .map(|&r| Subject::Relation(crate::ir::RelationId(r as u32)))
+        .map(|&r| Subject::Relation(RelationId(r as u32)))
         .collect();
     let mut groups = Vec::new();
-    for &(g, through) in &member {
+    for &(g, through) in &on.who.member {
         let def = &p.groups[g];
-        let (in_scope, scope) = match &def.scope {
-            ScopeDef::All => (true, "all".to_string()),
-            ScopeDef::Assigned(rels) => (
-                anchor.is_some() && holds(rels),
-                format!(
-                    "assigned via {}",
-                    rels.iter()
-                        .map(|r| p.relations[r.idx()].name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ),
-            ScopeDef::Filter(conds) => {
-                let ok = anchor.is_some_and(|a| {
-                    conds.iter().any(|c| {
-                        let v = &a.attrs[c.attr.idx()];
-                        let r = match &c.test {
-                            CondTest::OneOf(vals) => vals.iter().any(|x| attr_matches(ent, v, x)),
-                            CondTest::Contains(s) => matches!(v, AttrValue::Set(set) if set.iter().any(|x| ent.symbol(*x) == s)),
-                            CondTest::IsPrincipal => matches!(v, AttrValue::User(u) if *u == principal),
-                        };
-                        r != c.negate
-                    })
-                });
-                let text: Vec<&str> = conds
-                    .iter()
-                    .map(|c| policy.sources().snippet(c.span))
-                    .collect();
-                (ok, format!("filter {{ {} }}", text.join("; ")))
-            }
-        };
+        let (in_scope, scope) = in_scope(policy, on, &def.scope);
         if in_scope {
             for r in &def.grants {
                 if !subjects.contains(&Subject::Role(*r)) {
@@ -472,7 +456,7 @@ pub fn evaluate_resolved_with(
         .filter(|g| g.in_scope)
         .map(|g| g.group.clone())
         .collect();
-    trace.layers.push(LayerTrace {
+    trace.push(LayerTrace {
         layer: Layer::Scope,
         verdict: if in_scope {
             Verdict::Pass
@@ -484,11 +468,11 @@ pub fn evaluate_resolved_with(
             if !in_groups.is_empty() {
                 parts.push(format!("groups in scope: {}", in_groups.join(", ")));
             }
-            if !held_names.is_empty() {
+            if !on.held_names.is_empty() {
                 parts.push(format!(
                     "`{}` is {} of the case",
                     uid,
-                    held_names.join(" and ")
+                    on.held_names.join(" and ")
                 ));
             }
             format!(
@@ -504,279 +488,306 @@ pub fn evaluate_resolved_with(
         } else {
             format!(
                 "none of the groups of `{}` admits `{}`, and `{}` holds no relation to the case",
-                uid, res_id, uid
+                uid, on.res_id, uid
             )
         },
         detail: Detail::Groups {
             groups,
-            relations: held_names.clone(),
+            relations: on.held_names.clone(),
             subjects: subject_names.clone(),
         },
         hints: Vec::new(),
     });
-    let deny = |trace: &mut Trace, layer, reason| {
-        trace.decision = Decision {
-            allowed: false,
-            layer,
-            reason,
-        };
-    };
     if !in_scope {
-        deny(&mut trace, Layer::Scope, Reason::NotInScope);
-        return trace;
+        return Err(Decision::deny(Layer::Scope, Reason::NotInScope));
     }
-    let has = |s: &Subject| subjects.contains(s);
+    Ok(Subjects {
+        all: subjects,
+        names: subject_names,
+    })
+}
 
-    // Account requirement.
-    if let Some(perm) = p.actions[action].requires {
-        let by = permitting(perm.idx());
-        let name = &p.permissions[perm.idx()].name;
-        let ok = !by.is_empty();
-        trace.layers.push(LayerTrace {
-            layer: Layer::Requirement,
-            verdict: if ok { Verdict::Pass } else { Verdict::Deny },
-            summary: if ok {
-                format!(
-                    "`{}` requires account permission `{name}`, which group {} grants",
-                    p.actions[action].name,
-                    list(&by)
-                )
-            } else {
-                format!(
-                    "`{}` requires account permission `{name}`, which no group of `{}` grants",
-                    p.actions[action].name, uid
-                )
-            },
-            detail: Detail::None {},
-            hints: if ok {
-                vec![]
-            } else {
-                groups_permitting(p, perm.idx(), uid)
-            },
-        });
-        if !ok {
-            deny(&mut trace, Layer::Requirement, Reason::RequirementNotHeld);
-            return trace;
-        }
+/// Account requirement: applies when the action requires an account permission, which a group
+/// the principal is a member of must permit (as in step 1).
+fn requirement(
+    policy: &CompiledPolicy,
+    on: &On<'_>,
+    action: usize,
+    trace: &mut Vec<LayerTrace>,
+) -> Result<(), Decision> {
+    let p = policy.ir();
+    let Some(perm) = p.actions[action].requires else {
+        return Ok(());
+    };
+    let by = on.who.permitting(p, perm.idx());
+    let name = &p.permissions[perm.idx()].name;
+    let ok = !by.is_empty();
+    trace.push(LayerTrace {
+        layer: Layer::Requirement,
+        verdict: if ok { Verdict::Pass } else { Verdict::Deny },
+        summary: if ok {
+            format!(
+                "`{}` requires account permission `{name}`, which group {} grants",
+                p.actions[action].name,
+                list(&by)
+            )
+        } else {
+            format!(
+                "`{}` requires account permission `{name}`, which no group of `{}` grants",
+                p.actions[action].name, on.who.id
+            )
+        },
+        detail: Detail::None {},
+        hints: if ok {
+            vec![]
+        } else {
+            groups_permitting(p, perm.idx(), on.who.id)
+        },
+    });
+    if !ok {
+        return Err(Decision::deny(
+            Layer::Requirement,
+            Reason::RequirementNotHeld,
+        ));
     }
+    Ok(())
+}
 
-    // Access mode.
+/// Access mode: applies when the case kind declares one and the resource has an anchor. The
+/// line of the anchor's value must admit everyone, or name a relation the principal holds.
+fn access_mode(
+    policy: &CompiledPolicy,
+    on: &On<'_>,
+    trace: &mut Vec<LayerTrace>,
+) -> Result<(), Decision> {
+    let p = policy.ir();
     let mode = p.case_kind.and_then(|k| p.kinds[k.idx()].mode.as_ref());
-    if let (Some(mode), Some(a)) = (mode, anchor) {
-        let attr = &p.case_attrs()[mode.attr.idx()];
-        let variant = match a.attrs[mode.attr.idx()] {
-            AttrValue::Variant(v) => v as usize,
-            _ => 0,
-        };
-        let value = match attr.ty {
-            crate::ir::Type::Enum(e) => p.enums[e.idx()]
-                .variants
-                .get(variant)
-                .cloned()
-                .unwrap_or_default(),
-            _ => String::new(),
-        };
-        let needs = mode.arms.get(variant).cloned().flatten();
-        let names: Option<Vec<String>> = needs.as_ref().map(|rs| {
-            rs.iter()
-                .map(|r| p.relations[r.idx()].name.clone())
-                .collect()
-        });
-        let ok = needs.as_ref().is_none_or(|rs| holds(rs));
-        trace.layers.push(LayerTrace {
-            layer: Layer::AccessMode,
-            verdict: if ok { Verdict::Pass } else { Verdict::Deny },
-            summary: match (&names, ok) {
-                (None, _) => format!(
-                    "case `{}` is `{value}`: open to everyone in scope",
-                    anchor_id
-                ),
-                (Some(n), true) => format!(
-                    "case `{}` is `{value}`, and `{}` is its {}",
-                    anchor_id,
-                    uid,
-                    held_names
-                        .iter()
-                        .filter(|h| n.contains(h))
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(" and ")
-                ),
-                (Some(n), false) => format!(
-                    "case `{}` is `{value}`: only its {} may access it",
-                    anchor_id,
-                    list(n)
-                ),
-            },
-            hints: match (&names, ok) {
-                (Some(n), false) => vec![format!(
-                    "would pass if `{}` were {} of case `{}`",
-                    uid,
-                    list(n),
-                    anchor_id
-                )],
-                _ => vec![],
-            },
-            detail: Detail::Mode {
-                attribute: attr.name.clone(),
-                value,
-                needs_one_of: names,
-                rule: rule_ref(
-                    policy,
-                    "access mode",
-                    mode.arm_spans.get(variant).copied().unwrap_or(mode.span),
-                ),
-            },
-        });
-        if !ok {
-            deny(&mut trace, Layer::AccessMode, Reason::Restricted);
-            return trace;
-        }
+    let (Some(mode), Some(a)) = (mode, on.anchor) else {
+        return Ok(());
+    };
+    let (uid, anchor_id) = (on.who.id, on.anchor_id);
+    let attr = &p.case_attrs()[mode.attr.idx()];
+    let variant = match a.attrs[mode.attr.idx()] {
+        AttrValue::Variant(v) => v as usize,
+        _ => 0,
+    };
+    let value = match attr.ty {
+        Type::Enum(e) => p.enums[e.idx()]
+            .variants
+            .get(variant)
+            .cloned()
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    let needs = mode.arms.get(variant).cloned().flatten();
+    let names: Option<Vec<String>> = needs.as_ref().map(|rs| {
+        rs.iter()
+            .map(|r| p.relations[r.idx()].name.clone())
+            .collect()
+    });
+    let ok = needs.as_ref().is_none_or(|rs| on.holds(rs));
+    trace.push(LayerTrace {
+        layer: Layer::AccessMode,
+        verdict: if ok { Verdict::Pass } else { Verdict::Deny },
+        summary: match (&names, ok) {
+            (None, _) => format!(
+                "case `{}` is `{value}`: open to everyone in scope",
+                anchor_id
+            ),
+            (Some(n), true) => format!(
+                "case `{}` is `{value}`, and `{}` is its {}",
+                anchor_id,
+                uid,
+                on.held_names
+                    .iter()
+                    .filter(|h| n.contains(h))
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ),
+            (Some(n), false) => format!(
+                "case `{}` is `{value}`: only its {} may access it",
+                anchor_id,
+                list(n)
+            ),
+        },
+        hints: match (&names, ok) {
+            (Some(n), false) => vec![format!(
+                "would pass if `{}` were {} of case `{}`",
+                uid,
+                list(n),
+                anchor_id
+            )],
+            _ => vec![],
+        },
+        detail: Detail::Mode {
+            attribute: attr.name.clone(),
+            value,
+            needs_one_of: names,
+            rule: rule_ref(
+                policy,
+                "access mode",
+                mode.arm_spans.get(variant).copied().unwrap_or(mode.span),
+            ),
+        },
+    });
+    if !ok {
+        return Err(Decision::deny(Layer::AccessMode, Reason::Restricted));
     }
+    Ok(())
+}
 
-    // Module.
-    if let Some(a) = anchor {
-        let ct = &p.casetypes[a.casetype as usize];
-        if ct.uses_modules {
-            let action_name = &p.actions[action].name;
-            let module_name = module.map(|m| p.modules[m as usize].name.clone());
-            let fail = |trace: &mut Trace,
-                        reason,
-                        summary: String,
-                        hints: Vec<String>,
-                        grants: Vec<RuleRef>| {
-                trace.layers.push(LayerTrace {
-                    layer: Layer::Module,
-                    verdict: Verdict::Deny,
-                    summary,
-                    detail: Detail::Module {
-                        module: module_name.clone(),
-                        grants,
-                    },
-                    hints,
-                });
-                trace.decision = Decision {
-                    allowed: false,
-                    layer: Layer::Module,
-                    reason,
-                };
-            };
-            // Every module that offers the action, for the hints of two denies only.
-            let offering = || -> Vec<String> {
-                p.modules
-                    .iter()
-                    .filter(|m| m.actions.iter().any(|x| x.idx() == action))
-                    .map(|m| m.name.clone())
-                    .collect()
-            };
-            let Some(m) = module else {
-                fail(
-                    &mut trace,
-                    Reason::NoModule,
-                    format!(
-                        "case type `{}` grants access through modules, but the request names none",
-                        ct.name
-                    ),
-                    vec![format!(
-                        "send the request through a module: {}",
-                        list(&offering())
-                    )],
-                    vec![],
-                );
-                return trace;
-            };
-            let mdef = &p.modules[m as usize];
-            if !mdef.actions.iter().any(|x| x.idx() == action) {
-                fail(
-                    &mut trace,
-                    Reason::NotInModule,
-                    format!("module `{}` does not offer `{action_name}`", mdef.name),
-                    vec![format!(
-                        "`{action_name}` is offered by {}",
-                        list(&offering())
-                    )],
-                    vec![],
-                );
-                return trace;
-            }
-            if !mdef.records.is_empty() && !holds(&mdef.records) {
-                let rec: Vec<String> = mdef
-                    .records
-                    .iter()
-                    .map(|r| p.relations[r.idx()].name.clone())
-                    .collect();
-                fail(
-                    &mut trace,
-                    Reason::NotARecord,
-                    format!(
-                        "module `{}` shows only cases where the user is {}, and `{}` is not",
-                        mdef.name,
-                        list(&rec),
-                        uid
-                    ),
-                    vec![format!(
-                        "would pass if `{}` were {} of the case",
-                        uid,
-                        list(&rec)
-                    )],
-                    vec![],
-                );
-                return trace;
-            }
-            let lines: Vec<&crate::ir::ModuleGrantDef> = ct
-                .module_grants
-                .iter()
-                .filter(|g| g.module.0 == m && g.actions.iter().any(|x| x.idx() == action))
-                .collect();
-            let matching: Vec<RuleRef> = lines
-                .iter()
-                .filter(|g| g.subjects.iter().any(has))
-                .map(|g| rule_ref(policy, "module grant", g.span))
-                .collect();
-            if matching.is_empty() {
-                let could: Vec<String> = lines
-                    .iter()
-                    .flat_map(|g| g.subjects.iter().map(|s| p.subject_name(*s).to_string()))
-                    .collect();
-                fail(
-                    &mut trace,
-                    Reason::ModuleNotGranted,
-                    format!(
-                        "module `{}` grants `{action_name}` on `{}` cases to none of {}",
-                        mdef.name,
-                        ct.name,
-                        subject_names.join(", ")
-                    ),
-                    subject_hints(p, &could, uid, &member),
-                    vec![],
-                );
-                return trace;
-            }
-            trace.layers.push(LayerTrace {
-                layer: Layer::Module,
-                verdict: Verdict::Pass,
-                summary: format!(
-                    "module `{}` grants `{action_name}` on `{}` cases",
-                    mdef.name, ct.name
-                ),
-                detail: Detail::Module {
-                    module: module_name,
-                    grants: matching,
-                },
-                hints: Vec::new(),
-            });
-        }
+/// Module: applies when the anchor's case type has module grants. The request must name a
+/// module that offers the action, whose records (if it declares them) the principal is one of,
+/// and one of its grant lines for the case type must give the action to an effective subject.
+fn module(
+    policy: &CompiledPolicy,
+    on: &On<'_>,
+    subjects: &Subjects,
+    action: usize,
+    via: Option<u32>,
+    trace: &mut Vec<LayerTrace>,
+) -> Result<(), Decision> {
+    let p = policy.ir();
+    let Some(a) = on.anchor else {
+        return Ok(());
+    };
+    let ct = &p.casetypes[a.casetype as usize];
+    if !ct.uses_modules {
+        return Ok(());
     }
+    let uid = on.who.id;
+    let action_name = &p.actions[action].name;
+    let module_name = via.map(|m| p.modules[m as usize].name.clone());
+    let mut fail = |reason, summary: String, hints: Vec<String>| {
+        trace.push(LayerTrace {
+            layer: Layer::Module,
+            verdict: Verdict::Deny,
+            summary,
+            detail: Detail::Module {
+                module: module_name.clone(),
+                grants: vec![],
+            },
+            hints,
+        });
+        Err(Decision::deny(Layer::Module, reason))
+    };
+    // Every module that offers the action, for the hints of two denies only.
+    let offering = || -> Vec<String> {
+        p.modules
+            .iter()
+            .filter(|m| m.actions.iter().any(|x| x.idx() == action))
+            .map(|m| m.name.clone())
+            .collect()
+    };
+    let Some(m) = via else {
+        return fail(
+            Reason::NoModule,
+            format!(
+                "case type `{}` grants access through modules, but the request names none",
+                ct.name
+            ),
+            vec![format!(
+                "send the request through a module: {}",
+                list(&offering())
+            )],
+        );
+    };
+    let mdef = &p.modules[m as usize];
+    if !mdef.actions.iter().any(|x| x.idx() == action) {
+        return fail(
+            Reason::NotInModule,
+            format!("module `{}` does not offer `{action_name}`", mdef.name),
+            vec![format!(
+                "`{action_name}` is offered by {}",
+                list(&offering())
+            )],
+        );
+    }
+    if !mdef.records.is_empty() && !on.holds(&mdef.records) {
+        let rec: Vec<String> = mdef
+            .records
+            .iter()
+            .map(|r| p.relations[r.idx()].name.clone())
+            .collect();
+        return fail(
+            Reason::NotARecord,
+            format!(
+                "module `{}` shows only cases where the user is {}, and `{}` is not",
+                mdef.name,
+                list(&rec),
+                uid
+            ),
+            vec![format!(
+                "would pass if `{}` were {} of the case",
+                uid,
+                list(&rec)
+            )],
+        );
+    }
+    let lines: Vec<&ModuleGrantDef> = ct
+        .module_grants
+        .iter()
+        .filter(|g| g.module.0 == m && g.actions.iter().any(|x| x.idx() == action))
+        .collect();
+    let matching: Vec<RuleRef> = lines
+        .iter()
+        .filter(|g| g.subjects.iter().any(|s| subjects.has(s)))
+        .map(|g| rule_ref(policy, "module grant", g.span))
+        .collect();
+    if matching.is_empty() {
+        let could: Vec<String> = lines
+            .iter()
+            .flat_map(|g| g.subjects.iter().map(|s| p.subject_name(*s).to_string()))
+            .collect();
+        return fail(
+            Reason::ModuleNotGranted,
+            format!(
+                "module `{}` grants `{action_name}` on `{}` cases to none of {}",
+                mdef.name,
+                ct.name,
+                subjects.names.join(", ")
+            ),
+            subject_hints(p, &could, uid, &on.who.member),
+        );
+    }
+    trace.push(LayerTrace {
+        layer: Layer::Module,
+        verdict: Verdict::Pass,
+        summary: format!(
+            "module `{}` grants `{action_name}` on `{}` cases",
+            mdef.name, ct.name
+        ),
+        detail: Detail::Module {
+            module: module_name,
+            grants: matching,
+        },
+        hints: Vec::new(),
+    });
+    Ok(())
+}
 
-    // Data rules.
-    let state = anchor.map(|a| (a.casetype, a.state));
+/// Data rules: the rules that apply to the resource and list the action, for an effective
+/// subject, found as `scan` says. A deny overrides every allow; with no allow, nothing is
+/// permitted.
+fn data(
+    policy: &CompiledPolicy,
+    on: &On<'_>,
+    subjects: &Subjects,
+    action: usize,
+    scan: Scan,
+    trace: &mut Vec<LayerTrace>,
+) -> Result<(), Decision> {
+    let p = policy.ir();
+    let res = on.res;
+    let state = on.anchor.map(|a| (a.casetype, a.state));
     let mut allows = Vec::new();
     let mut denies = Vec::new();
     let mut allow_subjects: Vec<String> = Vec::new();
     let indexed = match scan {
         Scan::Literal => None,
         Scan::Indexed => {
-            let ids = indexed_rules(policy, res.kind.idx(), state, action);
+            let ids = indexed_rules(policy, res.kind.0, state, action as u32);
             // A resolved request of these entities always finds its slots; a `None` here would
             // make `explain` silently as slow as the literal scan, so tests stop on it.
             debug_assert!(ids.is_some(), "no rule index for a resolved request");
@@ -804,24 +815,19 @@ pub fn evaluate_resolved_with(
         if !applies || !rule.actions.iter().any(|a| a.idx() == action) {
             continue;
         }
-        if !rule.subjects.iter().any(has) {
+        if !rule.subjects.iter().any(|s| subjects.has(s)) {
             if rule.effect == Effect::Allow {
                 allow_subjects.extend(rule.subjects.iter().map(|s| p.subject_name(*s).to_string()));
             }
             continue;
         }
-        let kind = match rule.origin {
-            RuleOrigin::Statement => "rule",
-            RuleOrigin::TableCell { .. } => "table cell",
-            RuleOrigin::Transition { .. } => "transition",
-        };
-        let r = rule_ref(policy, kind, rule.span);
+        let r = rule_ref(policy, rule_kind(rule.origin), rule.span);
         match rule.effect {
             Effect::Allow => allows.push(r),
             Effect::Deny => denies.push(r),
         }
     }
-    let where_ = match anchor {
+    let where_ = match on.anchor {
         Some(a) => format!(
             "in state `{}`",
             p.casetypes[a.casetype as usize].states[a.state as usize].name
@@ -853,19 +859,19 @@ pub fn evaluate_resolved_with(
         let hints = if allow_subjects.is_empty() {
             vec![format!("no rule allows `{action_name}` {where_} to anyone")]
         } else {
-            subject_hints(p, &allow_subjects, uid, &member)
+            subject_hints(p, &allow_subjects, on.who.id, &on.who.member)
         };
         (
             Verdict::Deny,
             Reason::NotPermitted,
             format!(
                 "not permitted: no rule allows `{action_name}` {where_} to {}",
-                subject_names.join(", ")
+                subjects.names.join(", ")
             ),
             hints,
         )
     };
-    trace.layers.push(LayerTrace {
+    trace.push(LayerTrace {
         layer: Layer::Data,
         verdict,
         summary,
@@ -873,13 +879,25 @@ pub fn evaluate_resolved_with(
         hints,
     });
     if verdict == Verdict::Deny {
-        deny(&mut trace, Layer::Data, reason);
-        return trace;
+        return Err(Decision::deny(Layer::Data, reason));
     }
+    Ok(())
+}
 
-    // Access codes.
+/// Access codes: the read code, then the write code, each when the action is checked against
+/// it. The principal must meet the resource's effective code of that class: its own levels and
+/// those of the ancestors it inherits from, re-derived here by walking the parents. The last
+/// layer that applied: a code layer, or the data layer when neither applies.
+fn codes(
+    policy: &CompiledPolicy,
+    on: &On<'_>,
+    action: usize,
+    trace: &mut Vec<LayerTrace>,
+) -> Result<Layer, Decision> {
+    let p = policy.ir();
+    let (ent, uid, resource) = (on.ent, on.who.id, on.resource);
     let mut last = Layer::Data;
-    let user_codes = code_set(p, ent, principal, &member);
+    let user_codes = code_set(p, ent, on.who.principal, &on.who.member);
     for (layer, applies) in [
         (Layer::ReadCode, p.actions[action].read_code),
         (Layer::WriteCode, p.actions[action].write_code),
@@ -933,7 +951,7 @@ pub fn evaluate_resolved_with(
                 format!("would be allowed if `{}` were in {}", uid, list(&names))
             })
             .collect();
-        trace.layers.push(LayerTrace {
+        trace.push(LayerTrace {
             layer,
             verdict: if ok { Verdict::Pass } else { Verdict::Deny },
             summary: if ok {
@@ -948,17 +966,211 @@ pub fn evaluate_resolved_with(
             hints,
         });
         if !ok {
-            deny(&mut trace, layer, Reason::CodeNotHeld);
-            return trace;
+            return Err(Decision::deny(layer, Reason::CodeNotHeld));
         }
         last = layer;
     }
-    trace.decision = Decision {
-        allowed: true,
-        layer: last,
-        reason: Reason::Allowed,
-    };
-    trace
+    Ok(last)
+}
+
+// ---- what the steps read --------------------------------------------------------------------
+
+/// The principal: their id, and the groups they are a member of (docs/semantics.md, "Group
+/// membership").
+struct Principal<'e> {
+    principal: u32,
+    id: &'e str,
+    /// Each group of membership, with the listed group it was reached through.
+    member: Vec<(usize, Option<usize>)>,
+}
+
+impl<'e> Principal<'e> {
+    fn new(p: &Policy, ent: &'e Entities, principal: u32) -> Principal<'e> {
+        Principal {
+            principal,
+            id: ent.user_id(principal),
+            member: memberships(p, &ent.users[principal as usize].direct_groups),
+        }
+    }
+
+    /// The groups of membership that permit account permission `perm`, by name.
+    fn permitting(&self, p: &Policy, perm: usize) -> Vec<String> {
+        self.member
+            .iter()
+            .filter(|(g, _)| p.groups[*g].permits.iter().any(|x| x.idx() == perm))
+            .map(|(g, _)| p.groups[*g].name.clone())
+            .collect()
+    }
+}
+
+/// What the layers of an action read of a request: the principal, the resource, its anchor
+/// case (found by walking parents) and the relations the principal holds on it.
+struct On<'e> {
+    ent: &'e Entities,
+    who: Principal<'e>,
+    resource: usize,
+    res: &'e Resource,
+    res_id: &'e str,
+    anchor: Option<&'e Resource>,
+    /// The anchor's id, where there is an anchor.
+    anchor_id: &'e str,
+    /// The anchor case's id, when it is not the resource itself.
+    case: Option<&'e str>,
+    /// The relations the principal holds on the anchor, by index and by name.
+    held: Vec<usize>,
+    held_names: Vec<String>,
+}
+
+impl<'e> On<'e> {
+    fn new(p: &Policy, ent: &'e Entities, who: Principal<'e>, resource: usize) -> On<'e> {
+        // The anchor: walk up until a resource of the case kind.
+        let mut anchor = None;
+        let mut cur = Some(resource as u32);
+        while let Some(c) = cur {
+            let r = &ent.resources[c as usize];
+            if p.kinds[r.kind.idx()].is_case {
+                anchor = Some(c);
+                break;
+            }
+            cur = r.parent;
+        }
+        let held: Vec<usize> = match anchor {
+            Some(a) => {
+                let a = &ent.resources[a as usize];
+                (0..p.relations.len())
+                    .filter(|&r| a.relations[r].contains(&who.principal))
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        On {
+            ent,
+            resource,
+            res: &ent.resources[resource],
+            res_id: ent.resource_id(resource as u32),
+            anchor: anchor.map(|a| &ent.resources[a as usize]),
+            anchor_id: anchor.map_or("", |a| ent.resource_id(a)),
+            case: anchor
+                .filter(|&a| a as usize != resource)
+                .map(|a| ent.resource_id(a)),
+            held_names: held.iter().map(|&r| p.relations[r].name.clone()).collect(),
+            held,
+            who,
+        }
+    }
+
+    /// Does the principal hold one of these relations on the anchor?
+    fn holds(&self, rels: &[RelationId]) -> bool {
+        rels.iter().any(|r| self.held.contains(&r.idx()))
+    }
+}
+
+/// The effective subjects, sorted, and their names.
+struct Subjects {
+    all: Vec<Subject>,
+    names: Vec<String>,
+}
+
+impl Subjects {
+    fn has(&self, s: &Subject) -> bool {
+        self.all.contains(s)
+    }
+}
+
+/// Is a group with this scope in scope (docs/semantics.md, "Groups in scope")? And its scope in
+/// words.
+fn in_scope(policy: &CompiledPolicy, on: &On<'_>, scope: &ScopeDef) -> (bool, String) {
+    let p = policy.ir();
+    match scope {
+        ScopeDef::All => (true, "all".to_string()),
+        ScopeDef::Assigned(rels) => (
+            on.anchor.is_some() && on.holds(rels),
+            format!(
+                "assigned via {}",
+                rels.iter()
+                    .map(|r| p.relations[r.idx()].name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+        ScopeDef::Filter(conds) => {
+            let ok = on.anchor.is_some_and(|a| {
+                conds.iter().any(|c| {
+                    let v = &a.attrs[c.attr.idx()];
+                    let r = match &c.test {
+                        CondTest::OneOf(vals) => vals.iter().any(|x| attr_matches(on.ent, v, x)),
+                        CondTest::Contains(s) => matches!(v, AttrValue::Set(set) if set.iter().any(|x| on.ent.symbol(*x) == s)),
+                        CondTest::IsPrincipal => {
+                            matches!(v, AttrValue::User(u) if *u == on.who.principal)
+                        }
+                    };
+                    r != c.negate
+                })
+            });
+            let text: Vec<&str> = conds
+                .iter()
+                .map(|c| policy.sources().snippet(c.span))
+                .collect();
+            (ok, format!("filter {{ {} }}", text.join("; ")))
+        }
+    }
+}
+
+/// Groups the user is a member of, each with the listed group it was reached through.
+fn memberships(p: &Policy, direct: &[u32]) -> Vec<(usize, Option<usize>)> {
+    let mut out: Vec<(usize, Option<usize>)> = Vec::new();
+    for &d in direct {
+        let mut cur = Some(d as usize);
+        let mut first = true;
+        while let Some(g) = cur {
+            if out.iter().any(|(x, _)| *x == g) {
+                break;
+            }
+            out.push((g, if first { None } else { Some(d as usize) }));
+            first = false;
+            cur = p.groups[g].parent.map(|x| x.idx());
+        }
+    }
+    out
+}
+
+fn attr_matches(ent: &Entities, v: &AttrValue, value: &Value) -> bool {
+    match (v, value) {
+        (AttrValue::Sym(s), Value::Str(lit)) => ent.symbol(*s) == lit,
+        (AttrValue::Int(a), Value::Int(b)) => a == b,
+        (AttrValue::Bool(a), Value::Bool(b)) => a == b,
+        (AttrValue::Variant(a), Value::Variant(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// The rules that may apply to `action` on a resource of `kind` whose case is in
+/// (case type, state), from the rule indices compiled beside the data masks: the global rules,
+/// the kind's and the state's, merged into ascending order. Each rule appears once (the lists
+/// are disjoint, and each is sorted without repeats). `None` when a slot is out of range, which
+/// loaded entities never give; the caller then scans every rule.
+fn indexed_rules(
+    policy: &CompiledPolicy,
+    kind: u32,
+    state: Option<(u32, u32)>,
+    action: u32,
+) -> Option<impl Iterator<Item = usize> + '_> {
+    let [global, kind, state] = policy.why_data(kind, state, action)?;
+    let mut lists = [global, kind, state];
+    let mut last: Option<u32> = None;
+    Some(std::iter::from_fn(move || {
+        let next = lists
+            .iter_mut()
+            .filter(|l| !l.is_empty())
+            .min_by_key(|l| l[0])?;
+        let (&first, rest) = next.split_first()?;
+        *next = rest;
+        // Strictly ascending: each rule once, in the literal scan's order. This holds while a
+        // rule has exactly one scope, so it is under exactly one of the three lists.
+        debug_assert!(last.is_none_or(|l| l < first), "rule {first} out of order");
+        last = Some(first);
+        Some(first as usize)
+    }))
 }
 
 /// The principal's code set as strings: id, groups with ancestors, units with ancestors, terms.

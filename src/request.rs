@@ -115,8 +115,9 @@ impl Request {
     }
 }
 
-/// A request with every name replaced by its id. Only [`resolve`] makes one, and it is valid
-/// only with the entities it was resolved against: deciding it with other entities is an error.
+/// A request with every name replaced by its id. Only
+/// [`Policy::resolve`](crate::Policy::resolve) makes one, and it is valid only with the
+/// entities it was resolved against: deciding it with other entities is an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resolved {
     /// An account permission (no resource).
@@ -153,7 +154,7 @@ impl Resolved {
         let stamp = match *self {
             Resolved::Permission { entities, .. } | Resolved::Action { entities, .. } => entities,
         };
-        stamp == entities.stamp && entities.policy_stamp == policy.stamp
+        stamp == entities.stamp && entities.policy_stamp == policy.stamp()
     }
 
     /// The user, as an index into the entities.

@@ -66,6 +66,10 @@ pub enum RequestErrorKind {
     UnknownKind,
     /// A residual was used with a policy other than the one that computed it.
     MismatchedPolicy,
+    /// The answer to a query would pass a limit of docs/limits.md: a residual larger than
+    /// `MAX_RESIDUAL_SIZE`, or SQL with more parameters, subqueries or deeper nesting than a
+    /// database takes.
+    TooLarge,
 }
 
 impl std::fmt::Display for RequestError {
@@ -108,12 +112,12 @@ pub fn resolve(
     entities: &Entities,
     req: &Request,
 ) -> Result<Resolved, RequestError> {
-    if entities.policy_stamp != policy.stamp {
+    if entities.policy_stamp != policy.stamp() {
         return Err(mismatched());
     }
     let principal = principal(policy, entities, &req.principal)?;
     let module = module(policy, req.module.as_deref(), Asker::Request)?;
-    if let Some(&permission) = policy.permission_index.get(&req.action) {
+    if let Some(permission) = policy.permission_id(&req.action) {
         if let Some(r) = &req.resource {
             return Err(error(
                 RequestErrorKind::PermissionTakesNoResource,
@@ -130,7 +134,7 @@ pub fn resolve(
             entities: entities.stamp,
         });
     }
-    let Some(&action) = policy.action_index.get(&req.action) else {
+    let Some(action) = policy.action_id(&req.action) else {
         return Err(unknown_action(policy, &req.action, Asker::Request));
     };
     let Some(rid) = &req.resource else {
@@ -171,7 +175,7 @@ pub(crate) fn same_policy(
     policy: &CompiledPolicy,
     entities: &Entities,
 ) -> Result<(), RequestError> {
-    if entities.policy_stamp == policy.stamp {
+    if entities.policy_stamp == policy.stamp() {
         return Ok(());
     }
     Err(error(
@@ -223,7 +227,7 @@ pub(crate) fn module(
     asker: Asker,
 ) -> Result<Option<u32>, RequestError> {
     let Some(name) = name else { return Ok(None) };
-    if let Some(&m) = policy.module_index.get(name) {
+    if let Some(m) = policy.module_id(name) {
         return Ok(Some(m));
     }
     let p = policy.ir();
@@ -249,10 +253,10 @@ pub(crate) fn module(
 /// An action, for a query about resources. An account permission is an error: it takes no
 /// resource.
 pub(crate) fn action(policy: &CompiledPolicy, name: &str) -> Result<u32, RequestError> {
-    if let Some(&a) = policy.action_index.get(name) {
+    if let Some(a) = policy.action_id(name) {
         return Ok(a);
     }
-    if policy.permission_index.contains_key(name) {
+    if policy.permission_id(name).is_some() {
         return Err(error(
             RequestErrorKind::NotAnAction,
             format!("`{name}` is an account permission, which takes no resource"),

@@ -3,9 +3,9 @@
 //! ([`Policy::authorize`](crate::Policy::authorize)).
 
 use crate::compile::CompiledPolicy;
+use crate::decision::{Decision, Determining, Layer, Reason};
 use crate::ir::{RuleOrigin, RuleScope};
 use crate::resolve::RequestError;
-use crate::vm::{Decision, Determining, Layer, Reason};
 use serde::Serialize;
 
 /// The answer to one request.

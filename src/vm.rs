@@ -1,100 +1,19 @@
 //! The fast evaluator: decides a resolved request from the compiled tables.
 //!
+//! Each layer of docs/semantics.md is one function, named after it (`permission`, `scope`,
+//! `requirement`, `access_mode`, `module`, `data`, `codes`), and they follow in that order
+//! below; `query::actions` runs the same functions for every action at once. The reference
+//! evaluator has a function of the same name for each (docs/ARCHITECTURE.md).
+//!
 //! INVARIANT: nothing on this path allocates, hashes or compares strings. Sets are fixed-width
 //! bitsets; entity data was interned and closed over when it was loaded.
 
 use crate::bits::Bits;
 use crate::compile::{CGroup, CScope, CompiledPolicy, Insn};
-use crate::diagnostic::Span;
-use crate::entities::{AttrValue, EffectiveCode, Entities, Resource, User};
-use crate::ir::{CaseTypeId, RuleId, RuleOrigin};
+use crate::decision::{Decision, Determining, Layer, Reason};
+use crate::entities::{AttrValue, CodeClass, Entities, Resource, User};
+use crate::ir::{CaseTypeId, Effect, RuleId};
 use crate::request::Resolved;
-use serde::Serialize;
-
-/// The layers of a decision, in the order they are evaluated (see docs/semantics.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Layer {
-    Request,
-    Permission,
-    Scope,
-    Requirement,
-    AccessMode,
-    Module,
-    Data,
-    ReadCode,
-    WriteCode,
-}
-
-impl Layer {
-    pub fn title(self) -> &'static str {
-        match self {
-            Layer::Request => "request",
-            Layer::Permission => "account permission",
-            Layer::Scope => "scope",
-            Layer::Requirement => "account requirement",
-            Layer::AccessMode => "access mode",
-            Layer::Module => "module",
-            Layer::Data => "data rules",
-            Layer::ReadCode => "read access code",
-            Layer::WriteCode => "write access code",
-        }
-    }
-}
-
-/// Why a decision came out as it did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Reason {
-    Allowed,
-    /// The request could not be resolved.
-    Error,
-    PermissionNotHeld,
-    NotInScope,
-    RequirementNotHeld,
-    Restricted,
-    NoModule,
-    NotInModule,
-    NotARecord,
-    ModuleNotGranted,
-    ExplicitlyDenied,
-    NotPermitted,
-    CodeNotHeld,
-}
-
-/// A decision: small, `Copy`, and built without allocation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Decision {
-    pub allowed: bool,
-    /// The layer that decided: the first that denied, or the last that applied for an allow.
-    pub layer: Layer,
-    pub reason: Reason,
-}
-
-impl Decision {
-    #[inline]
-    fn deny(layer: Layer, reason: Reason) -> Decision {
-        Decision {
-            allowed: false,
-            layer,
-            reason,
-        }
-    }
-
-    pub const ERROR: Decision = Decision {
-        allowed: false,
-        layer: Layer::Request,
-        reason: Reason::Error,
-    };
-}
-
-/// Does a user with this code set (sorted) meet an effective access code: every level empty or
-/// holding one of the codes? The code's levels are read where they are stored, in the resource
-/// and the ancestors it inherits from; nothing is copied or allocated.
-#[inline(always)]
-pub(crate) fn meets(codes: &[u32], code: EffectiveCode<'_>) -> bool {
-    code.is_met_by(codes)
-}
 
 /// A place where compiled code met entity data of a type it does not handle. The checker and
 /// the entity loader together rule these out: a checked policy with entities that loaded never
@@ -113,12 +32,12 @@ pub enum TypeFault {
 
 /// Where the decision path reports a [`TypeFault`]. Deciding is generic over it so that
 /// [`decide`] compiles the reports away and [`decide_reporting_faults`] runs the same code.
-trait Faults {
+pub(crate) trait Faults {
     fn fault(&mut self, fault: TypeFault);
 }
 
-/// Drops every report: the production path.
-struct Ignore;
+/// Drops every report: the production path, and the queries'.
+pub(crate) struct Ignore;
 
 impl Faults for Ignore {
     #[inline(always)]
@@ -190,7 +109,7 @@ fn held_relations(policy: &CompiledPolicy, anchor: Option<&Resource>, principal:
     if let Some(a) = anchor {
         for (r, users) in a.relations.iter().enumerate() {
             if users.binary_search(&principal).is_ok() {
-                bits.set(policy.n_roles + r);
+                bits.set(policy.relation_bit(r));
             }
         }
     }
@@ -229,53 +148,269 @@ fn decide_with<F: Faults>(
             principal,
             permission,
             ..
-        } => {
-            let user = &entities.users[principal as usize];
-            if user
-                .groups
-                .iter()
-                .any(|&g| policy.groups[g as usize].permits.get(permission as usize))
-            {
-                Decision {
-                    allowed: true,
-                    layer: Layer::Permission,
-                    reason: Reason::Allowed,
-                }
-            } else {
-                Decision::deny(Layer::Permission, Reason::PermissionNotHeld)
-            }
-        }
+        } => self::permission(policy, &entities.users[principal as usize], permission),
         Resolved::Action {
             principal,
             action,
             resource,
             module,
             ..
-        } => decide_action(
-            policy, entities, principal, action, resource, module, faults,
-        ),
+        } => {
+            let on = On::new(entities, principal, resource);
+            let layers = scope(policy, &on, faults).and_then(|subjects| {
+                after_scope(
+                    policy,
+                    &on,
+                    &subjects,
+                    action,
+                    module,
+                    || access_mode(policy, on.anchor, subjects.relations, faults),
+                    |class| entities.code(resource, class).is_met_by(&on.user.codes),
+                )
+            });
+            decision(layers)
+        }
     }
+}
+
+/// The decision the layers of an action came to: an allow by the last layer that applied, or
+/// the deny of the first that denied.
+#[inline(always)]
+pub(crate) fn decision(layers: Result<Layer, Decision>) -> Decision {
+    match layers {
+        Ok(last) => Decision::allow(last),
+        Err(deny) => deny,
+    }
+}
+
+/// What the layers of an action read of a request, whatever the action: the principal, the
+/// resource and its anchor case.
+#[derive(Clone, Copy)]
+pub(crate) struct On<'e> {
+    pub(crate) principal: u32,
+    pub(crate) user: &'e User,
+    pub(crate) resource: &'e Resource,
+    pub(crate) anchor: Option<&'e Resource>,
+}
+
+impl<'e> On<'e> {
+    // INVARIANT: the ids were resolved against `entities` (`Resolved::belongs_to`).
+    #[inline(always)]
+    pub(crate) fn new(entities: &'e Entities, principal: u32, resource: u32) -> On<'e> {
+        let res = &entities.resources[resource as usize];
+        On {
+            principal,
+            user: &entities.users[principal as usize],
+            resource: res,
+            anchor: res.anchor.map(|a| &entities.resources[a as usize]),
+        }
+    }
+
+    /// The anchor's case type and state, by which the data rules are indexed.
+    #[inline(always)]
+    fn case_state(&self) -> Option<(u32, u32)> {
+        self.anchor.map(|a| (a.casetype, a.state))
+    }
+}
+
+/// The effective subjects of the principal on a resource (docs/semantics.md), as subject bits.
+#[derive(Clone, Copy)]
+pub(crate) struct Subjects {
+    /// The relations the principal holds on the anchor case.
+    pub(crate) relations: Bits,
+    /// Those relations and the roles of every group of the principal that is in scope.
+    pub(crate) all: Bits,
+}
+
+// ---- the layers, in the order of docs/semantics.md ------------------------------------------
+
+/// Step 1, account permissions: allowed when a group of the principal permits it.
+#[inline]
+fn permission(policy: &CompiledPolicy, user: &User, permission: u32) -> Decision {
+    if holds_permission(policy, user, permission) {
+        Decision::allow(Layer::Permission)
+    } else {
+        Decision::deny(Layer::Permission, Reason::PermissionNotHeld)
+    }
+}
+
+/// Scope: the effective subjects, which must not be empty.
+#[inline(always)]
+pub(crate) fn scope<F: Faults>(
+    policy: &CompiledPolicy,
+    on: &On<'_>,
+    faults: &mut F,
+) -> Result<Subjects, Decision> {
+    let subjects = effective_subjects(policy, on, faults);
+    if subjects.all.is_empty() {
+        return Err(Decision::deny(Layer::Scope, Reason::NotInScope));
+    }
+    Ok(subjects)
+}
+
+/// The layers that follow scope, in order, for one action: the last layer that applied, or the
+/// deny of the first that denied. Two of them do not depend on the action, and the caller gives
+/// them: `access_mode` runs that layer, and `meets` says whether the principal meets the
+/// resource's effective code of a class. [`decide`] passes the layer functions themselves;
+/// `query::actions` evaluates them once and passes the results to every action.
+#[inline(always)]
+pub(crate) fn after_scope(
+    policy: &CompiledPolicy,
+    on: &On<'_>,
+    subjects: &Subjects,
+    action: u32,
+    via: Option<u32>,
+    access_mode: impl FnOnce() -> Result<(), Decision>,
+    meets: impl FnMut(CodeClass) -> bool,
+) -> Result<Layer, Decision> {
+    requirement(policy, on.user, action)?;
+    access_mode()?;
+    module(policy, on.anchor, via, action, subjects)?;
+    data(policy, on, action, subjects.all)?;
+    codes(policy, action, meets)
+}
+
+/// Account requirement: applies when the action requires an account permission, which a group
+/// of the principal must permit.
+#[inline(always)]
+fn requirement(policy: &CompiledPolicy, user: &User, action: u32) -> Result<(), Decision> {
+    match policy.requires(action) {
+        Some(permission) if !holds_permission(policy, user, permission) => Err(Decision::deny(
+            Layer::Requirement,
+            Reason::RequirementNotHeld,
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Access mode: applies when the case kind declares one and the resource has an anchor. The
+/// line of the anchor's value must admit everyone, or name a relation the principal holds; a
+/// value the mode has no line for denies.
+#[inline(always)]
+pub(crate) fn access_mode<F: Faults>(
+    policy: &CompiledPolicy,
+    anchor: Option<&Resource>,
+    relations: Bits,
+    faults: &mut F,
+) -> Result<(), Decision> {
+    let (Some((attr, arms)), Some(a)) = (policy.mode(), anchor) else {
+        return Ok(());
+    };
+    let restricted = Decision::deny(Layer::AccessMode, Reason::Restricted);
+    match mode_line(attr, arms, a) {
+        Ok(v) => match &arms[v as usize] {
+            Some(needed) if !relations.intersects(needed) => Err(restricted),
+            _ => Ok(()),
+        },
+        Err(fault) => {
+            faults.fault(fault);
+            Err(restricted)
+        }
+    }
+}
+
+/// Module: applies when the anchor's case type has module grants. The request must name a
+/// module that offers the action, whose records (if it declares them) the principal is one of,
+/// and one of its grant lines for the case type must give the action to an effective subject.
+#[inline(always)]
+fn module(
+    policy: &CompiledPolicy,
+    anchor: Option<&Resource>,
+    via: Option<u32>,
+    action: u32,
+    subjects: &Subjects,
+) -> Result<(), Decision> {
+    let Some(a) = anchor.filter(|a| policy.uses_modules(a.casetype)) else {
+        return Ok(());
+    };
+    let deny = |reason| Err(Decision::deny(Layer::Module, reason));
+    let Some(m) = via else {
+        return deny(Reason::NoModule);
+    };
+    if !policy.module_offers(m, action) {
+        return deny(Reason::NotInModule);
+    }
+    if let Some(records) = policy.module_records(m) {
+        if !subjects.relations.intersects(records) {
+            return deny(Reason::NotARecord);
+        }
+    }
+    if !policy
+        .module_grant(a.casetype, m, action)
+        .intersects(&subjects.all)
+    {
+        return deny(Reason::ModuleNotGranted);
+    }
+    Ok(())
+}
+
+/// Data rules: the rules that apply to the resource and list the action, for an effective
+/// subject. A deny overrides every allow; with no allow, nothing is permitted.
+#[inline(always)]
+fn data(policy: &CompiledPolicy, on: &On<'_>, action: u32, subjects: Bits) -> Result<(), Decision> {
+    let masks = policy.data_masks(on.resource.kind.0, on.case_state(), action);
+    if masks.deny.intersects(&subjects) {
+        return Err(Decision::deny(Layer::Data, Reason::ExplicitlyDenied));
+    }
+    if !masks.allow.intersects(&subjects) {
+        return Err(Decision::deny(Layer::Data, Reason::NotPermitted));
+    }
+    Ok(())
+}
+
+/// Access codes: the read code, then the write code, each when the action is checked against
+/// it; `meets` says whether the principal meets the resource's effective code of a class. The
+/// last layer that applied: a code layer, or the data layer when neither applies.
+#[inline(always)]
+fn codes(
+    policy: &CompiledPolicy,
+    action: u32,
+    mut meets: impl FnMut(CodeClass) -> bool,
+) -> Result<Layer, Decision> {
+    let mut last = Layer::Data;
+    // One call of `meets`, in a loop, so that it is inlined once: with a call per class it was
+    // not, at a cost of 2 ns a decision (benches/decide.rs).
+    for (applies, class, layer) in [
+        (policy.reads_code(action), CodeClass::Read, Layer::ReadCode),
+        (
+            policy.writes_code(action),
+            CodeClass::Write,
+            Layer::WriteCode,
+        ),
+    ] {
+        if applies {
+            if !meets(class) {
+                return Err(Decision::deny(layer, Reason::CodeNotHeld));
+            }
+            last = layer;
+        }
+    }
+    Ok(last)
+}
+
+// ---- what the layers share ------------------------------------------------------------------
+
+/// Does a group of the principal permit the account permission?
+#[inline(always)]
+fn holds_permission(policy: &CompiledPolicy, user: &User, permission: u32) -> bool {
+    user.groups
+        .iter()
+        .any(|&g| policy.group(g).permits.get(permission as usize))
 }
 
 /// The relations the principal holds on the anchor, and the effective subjects: those relations
 /// plus the roles of every group of the principal that is in scope (docs/semantics.md).
 #[inline]
-fn effective_subjects<F: Faults>(
-    policy: &CompiledPolicy,
-    user: &User,
-    anchor: Option<&Resource>,
-    principal: u32,
-    faults: &mut F,
-) -> (Bits, Bits) {
-    let relations = held_relations(policy, anchor, principal);
-    let mut subjects = relations;
-    for &g in user.groups.iter() {
-        let group = &policy.groups[g as usize];
-        if in_scope(policy, group, anchor, relations, principal, faults) {
-            subjects = subjects.union(group.roles);
+fn effective_subjects<F: Faults>(policy: &CompiledPolicy, on: &On<'_>, faults: &mut F) -> Subjects {
+    let relations = held_relations(policy, on.anchor, on.principal);
+    let mut all = relations;
+    for &g in on.user.groups.iter() {
+        let group = policy.group(g);
+        if in_scope(policy, group, on.anchor, relations, on.principal, faults) {
+            all = all.union(group.roles);
         }
     }
-    (relations, subjects)
+    Subjects { relations, all }
 }
 
 /// Is the group in scope on a resource with this anchor case, for a principal holding these
@@ -294,7 +429,7 @@ fn in_scope<F: Faults>(
         CScope::Assigned(needed) => relations.intersects(&needed),
         CScope::Filter { start, len } => match anchor {
             Some(a) => run_filter(
-                &policy.code[start as usize..(start + len) as usize],
+                policy.filter(start, len),
                 start,
                 &a.attrs,
                 principal,
@@ -305,15 +440,9 @@ fn in_scope<F: Faults>(
     }
 }
 
-/// [`effective_subjects`] for the queries: the relations the principal holds on the anchor, and
-/// the effective subjects.
-pub(crate) fn subjects(
-    policy: &CompiledPolicy,
-    user: &User,
-    anchor: Option<&Resource>,
-    principal: u32,
-) -> (Bits, Bits) {
-    effective_subjects(policy, user, anchor, principal, &mut Ignore)
+/// [`effective_subjects`] for the queries, which report them even when they are empty.
+pub(crate) fn subjects(policy: &CompiledPolicy, on: &On<'_>) -> Subjects {
+    effective_subjects(policy, on, &mut Ignore)
 }
 
 /// Is group `g` in scope? The VM's own test, for the queries that report which groups grant.
@@ -326,7 +455,7 @@ pub(crate) fn group_in_scope(
 ) -> bool {
     in_scope(
         policy,
-        &policy.groups[g as usize],
+        policy.group(g),
         anchor,
         relations,
         principal,
@@ -340,151 +469,6 @@ fn mode_line(attr: u32, arms: &[Option<Bits>], anchor: &Resource) -> Result<u32,
     match anchor.attrs.get(attr as usize) {
         Some(&AttrValue::Variant(v)) if (v as usize) < arms.len() => Ok(v),
         _ => Err(TypeFault::ModeValue),
-    }
-}
-
-#[inline]
-fn decide_action<F: Faults>(
-    policy: &CompiledPolicy,
-    entities: &Entities,
-    principal: u32,
-    action: u32,
-    resource: u32,
-    module: Option<u32>,
-    faults: &mut F,
-) -> Decision {
-    let user = &entities.users[principal as usize];
-    let res = &entities.resources[resource as usize];
-    let anchor = res.anchor.map(|a| &entities.resources[a as usize]);
-
-    // Scope: roles of groups in scope, plus relations held.
-    let (relations, subjects) = effective_subjects(policy, user, anchor, principal, faults);
-    if subjects.is_empty() {
-        return Decision::deny(Layer::Scope, Reason::NotInScope);
-    }
-
-    if let Some(perm) = policy.action_requires[action as usize] {
-        if !user
-            .groups
-            .iter()
-            .any(|&g| policy.groups[g as usize].permits.get(perm as usize))
-        {
-            return Decision::deny(Layer::Requirement, Reason::RequirementNotHeld);
-        }
-    }
-
-    if let (Some((attr, arms)), Some(a)) = (&policy.mode, anchor) {
-        match mode_line(*attr, arms, a) {
-            Ok(v) => {
-                if let Some(needed) = &arms[v as usize] {
-                    if !relations.intersects(needed) {
-                        return Decision::deny(Layer::AccessMode, Reason::Restricted);
-                    }
-                }
-            }
-            Err(fault) => {
-                faults.fault(fault);
-                return Decision::deny(Layer::AccessMode, Reason::Restricted);
-            }
-        }
-    }
-
-    if let Some(a) = anchor {
-        if policy.ct_has_modules[a.casetype as usize] {
-            let Some(m) = module else {
-                return Decision::deny(Layer::Module, Reason::NoModule);
-            };
-            if !policy.module_actions[m as usize].get(action as usize) {
-                return Decision::deny(Layer::Module, Reason::NotInModule);
-            }
-            if let Some(records) = &policy.module_records[m as usize] {
-                if !relations.intersects(records) {
-                    return Decision::deny(Layer::Module, Reason::NotARecord);
-                }
-            }
-            if !policy
-                .module_grant(a.casetype, m, action)
-                .intersects(&subjects)
-            {
-                return Decision::deny(Layer::Module, Reason::ModuleNotGranted);
-            }
-        }
-    }
-
-    let masks = policy.data_masks(res.kind.0, anchor.map(|a| (a.casetype, a.state)), action);
-    if masks.deny.intersects(&subjects) {
-        return Decision::deny(Layer::Data, Reason::ExplicitlyDenied);
-    }
-    if !masks.allow.intersects(&subjects) {
-        return Decision::deny(Layer::Data, Reason::NotPermitted);
-    }
-
-    let mut last = Layer::Data;
-    if policy.action_read.get(action as usize) {
-        if !meets(&user.codes, entities.read_code(resource)) {
-            return Decision::deny(Layer::ReadCode, Reason::CodeNotHeld);
-        }
-        last = Layer::ReadCode;
-    }
-    if policy.action_write.get(action as usize) {
-        if !meets(&user.codes, entities.write_code(resource)) {
-            return Decision::deny(Layer::WriteCode, Reason::CodeNotHeld);
-        }
-        last = Layer::WriteCode;
-    }
-    Decision {
-        allowed: true,
-        layer: last,
-        reason: Reason::Allowed,
-    }
-}
-
-/// A source rule that determined a decision: see "Determining rules" in docs/semantics.md.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Determining {
-    /// A data rule: a rule statement, a table-cell entry or a transition.
-    Rule(RuleId),
-    /// Line `line` of the module-grant blocks of case type `casetype`, in source order.
-    ModuleGrant { casetype: CaseTypeId, line: u32 },
-    /// The access-mode line for enum variant `variant`.
-    ModeLine { variant: u32 },
-}
-
-impl Determining {
-    /// Where the rule is written; `None` when `self` did not come from [`determining_rules`] on
-    /// this policy.
-    pub fn span(self, policy: &CompiledPolicy) -> Option<Span> {
-        let p = policy.ir();
-        match self {
-            Determining::Rule(r) => p.rules.get(r.idx()).map(|rule| rule.span),
-            Determining::ModuleGrant { casetype, line } => p
-                .casetypes
-                .get(casetype.idx())?
-                .module_grants
-                .get(line as usize)
-                .map(|g| g.span),
-            Determining::ModeLine { variant } => {
-                let mode = p
-                    .case_kind
-                    .and_then(|k| p.kinds.get(k.idx())?.mode.as_ref())?;
-                mode.arm_spans.get(variant as usize).copied()
-            }
-        }
-    }
-
-    /// What it is, in the words `explain` uses: `rule`, `table cell`, `transition`,
-    /// `module grant` or `access mode`; `None` when `self` did not come from
-    /// [`determining_rules`] on this policy.
-    pub fn kind(self, policy: &CompiledPolicy) -> Option<&'static str> {
-        Some(match self {
-            Determining::Rule(r) => match policy.ir().rules.get(r.idx())?.origin {
-                RuleOrigin::Statement => "rule",
-                RuleOrigin::TableCell { .. } => "table cell",
-                RuleOrigin::Transition { .. } => "transition",
-            },
-            Determining::ModuleGrant { .. } => "module grant",
-            Determining::ModeLine { .. } => "access mode",
-        })
     }
 }
 
@@ -516,38 +500,25 @@ pub fn determining_rules(
     if !req.belongs_to(policy, entities) {
         return Vec::new();
     }
-    let user = &entities.users[principal as usize];
-    let res = &entities.resources[resource as usize];
-    let anchor = res.anchor.map(|a| &entities.resources[a as usize]);
-    let (_, subjects) = effective_subjects(policy, user, anchor, principal, &mut Ignore);
-    let why = &policy.why;
+    let on = On::new(entities, principal, resource);
+    let subjects = effective_subjects(policy, &on, &mut Ignore).all;
     let mut out = Vec::new();
     // The data rules of this action on this resource that match a subject, with this effect.
-    let data = |deny: bool, out: &mut Vec<Determining>| {
-        let n = policy.n_actions;
-        let a = action as usize;
-        let mut lists = vec![why.global.get(a), why.kind.get(res.kind.idx() * n + a)];
-        if let Some(c) = anchor {
-            let slot = (policy.state_base[c.casetype as usize] + c.state) as usize;
-            lists.push(why.state.get(slot * n + a));
-        }
-        for &r in lists.into_iter().flatten() {
-            let (is_deny, subj) = why.rules[r as usize];
-            if is_deny == deny && subj.intersects(&subjects) {
+    let data = |effect: Effect, out: &mut Vec<Determining>| {
+        let lists = policy.why_data(on.resource.kind.0, on.case_state(), action);
+        for &r in lists.into_iter().flatten().flatten() {
+            let (e, subj) = policy.why_rule(r);
+            if e == effect && subj.intersects(&subjects) {
                 out.push(Determining::Rule(RuleId(r)));
             }
         }
     };
     match (decision.allowed, decision.layer, decision.reason) {
         (true, _, _) => {
-            data(false, &mut out);
-            if let (Some(c), Some(m)) = (anchor, module) {
-                if policy.ct_has_modules[c.casetype as usize] {
-                    let n_modules = policy.ir().modules.len();
-                    let slot = (c.casetype as usize * n_modules + m as usize) * policy.n_actions
-                        + action as usize;
-                    for &g in why.grants.get(slot) {
-                        let (t, line, subj) = why.grant_lines[g as usize];
+            data(Effect::Allow, &mut out);
+            if let (Some(c), Some(m)) = (on.anchor, module) {
+                if policy.uses_modules(c.casetype) {
+                    for (t, line, subj) in policy.why_grants(c.casetype, m, action) {
                         if subj.intersects(&subjects) {
                             out.push(Determining::ModuleGrant {
                                 casetype: CaseTypeId(t),
@@ -558,10 +529,10 @@ pub fn determining_rules(
                 }
             }
         }
-        (false, Layer::Data, Reason::ExplicitlyDenied) => data(true, &mut out),
+        (false, Layer::Data, Reason::ExplicitlyDenied) => data(Effect::Deny, &mut out),
         (false, Layer::AccessMode, Reason::Restricted) => {
-            if let (Some((attr, arms)), Some(c)) = (&policy.mode, anchor) {
-                if let Ok(v) = mode_line(*attr, arms, c) {
+            if let (Some((attr, arms)), Some(c)) = (policy.mode(), on.anchor) {
+                if let Ok(v) = mode_line(attr, arms, c) {
                     out.push(Determining::ModeLine { variant: v });
                 }
             }
@@ -610,7 +581,7 @@ mod tests {
             .expect("loads");
         let request = Request::new("ann", "view", Some("c1"));
 
-        entities.policy_stamp = deciding.compiled().stamp;
+        entities.policy_stamp = deciding.compiled().stamp();
         let req = deciding.resolve(&entities, &request).expect("resolves");
         let (d, fault) = decide_reporting_faults(deciding.compiled(), &entities, &req);
         assert_eq!(fault, Some(TypeFault::FilterOperand { insn: 0 }));
@@ -619,14 +590,14 @@ mod tests {
         assert_eq!(d.reason, Reason::NotInScope);
 
         // An access mode on an attribute that holds an int: the mode denies.
-        entities.policy_stamp = moded.compiled().stamp;
+        entities.policy_stamp = moded.compiled().stamp();
         let req = moded.resolve(&entities, &request).expect("resolves");
         let (d, fault) = decide_reporting_faults(moded.compiled(), &entities, &req);
         assert_eq!(fault, Some(TypeFault::ModeValue));
         assert_eq!((d.allowed, d.layer), (false, Layer::AccessMode));
 
         // With its own policy, the same request meets no fault and is allowed.
-        entities.policy_stamp = loaded.compiled().stamp;
+        entities.policy_stamp = loaded.compiled().stamp();
         let own = loaded.resolve(&entities, &request).expect("resolves");
         let (d, fault) = decide_reporting_faults(loaded.compiled(), &entities, &own);
         assert_eq!((d.allowed, fault), (true, None));

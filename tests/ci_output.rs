@@ -318,7 +318,7 @@ fn sarif_help_links_validate_when_a_repository_is_known() {
     let mut sources = Sources::new();
     let path = "tests/data/cli/errors.casepol";
     sources.add(path, std::fs::read_to_string(root().join(path)).unwrap());
-    let (_, diags) = casepol::check_sources(&sources);
+    let (_, diags) = casepol::internal::check_sources(&sources);
     let log = render::sarif_with_repository(
         &[(&sources, diags.as_slice())],
         "https://example.org/casepol/",
@@ -338,7 +338,7 @@ fn sarif_uris_are_encoded() {
     let text = "role R;\nallow Q: x;\n";
     sources.add("./my policies/ärende.casepol", text);
     sources.add("/abs/dir/p.casepol", text);
-    let (_, a) = casepol::check_sources(&sources);
+    let (_, a) = casepol::internal::check_sources(&sources);
     let log = render::sarif(&[(&sources, a.as_slice())]);
     assert_valid_sarif(&log);
     let uris: Vec<&str> = log["runs"][0]["artifacts"]

@@ -53,7 +53,7 @@ fn read(path: impl AsRef<Path>) -> String {
 }
 
 fn formatted(text: &str) -> String {
-    casepol::format::format_source(FileId(0), text).unwrap()
+    casepol::internal::format::format_source(FileId(0), text).unwrap()
 }
 
 /// A transcript with the scratch directory replaced by `[TMP]`.

@@ -11,8 +11,9 @@
 mod gen;
 
 use casepol::diagnostic::{Sources, Span};
-use casepol::reference::{Detail, Trace};
-use casepol::vm::{self, Determining};
+use casepol::internal::decision::Determining;
+use casepol::internal::reference::{Detail, Trace};
+use casepol::internal::vm;
 use casepol::{Decision, Entities, Policy, Reason, Request};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestError, TestRng, TestRunner};
@@ -174,7 +175,7 @@ fn check_world(
     for req in requests(&policy, &entities) {
         stats.requests += 1;
         // The literal reading, which scans every rule, is what the VM is checked against.
-        let trace = casepol::reference::evaluate(policy.compiled(), &entities, &req);
+        let trace = casepol::internal::reference::evaluate(policy.compiled(), &entities, &req);
         let request = serde_json::to_string(&req).expect("requests serialise");
         let fail = |what: String| {
             format!(

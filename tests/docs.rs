@@ -78,3 +78,25 @@ fn every_source_file_says_what_it_is_for() {
         "files without a leading `//!` line: {missing:?}"
     );
 }
+
+/// Every limit of `src/limits.rs` is named in docs/limits.md, so a limit added later cannot go
+/// undocumented.
+#[test]
+fn every_limit_is_documented() {
+    let source = std::fs::read_to_string(root().join("src/limits.rs")).unwrap();
+    let doc = std::fs::read_to_string(root().join("docs/limits.md")).unwrap();
+    let names: Vec<&str> = source
+        .lines()
+        .filter_map(|l| l.strip_prefix("pub const "))
+        .filter_map(|l| l.split(':').next())
+        .collect();
+    assert!(names.len() > 30, "only {} limits found", names.len());
+    let missing: Vec<&&str> = names
+        .iter()
+        .filter(|n| !doc.contains(&format!("`{n}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "limits not named in docs/limits.md: {missing:?}"
+    );
+}

@@ -5,7 +5,7 @@
 //!   anchors and effective access codes), so a wrong closure shows up as a diff.
 //! - `err/*.json` must fail; the snapshot is every error rendered with `Display`, one per line.
 
-use casepol::entities::{EffectiveCode, Entities};
+use casepol::internal::entities::{EffectiveCode, Entities};
 use casepol::Policy;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};

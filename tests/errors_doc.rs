@@ -69,7 +69,7 @@ fn code_sections() -> Vec<(Code, usize, &'static str)> {
 fn check(name: &str, text: &str) -> Vec<Diagnostic> {
     let mut sources = Sources::new();
     sources.add(name, text);
-    casepol::check_sources(&sources).1
+    casepol::internal::check_sources(&sources).1
 }
 
 fn codes(diags: &[Diagnostic]) -> Vec<&'static str> {

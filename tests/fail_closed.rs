@@ -213,15 +213,23 @@ fn request_resolved_against_other_entities() {
     let resolved = policy.resolve(&first, &request).unwrap();
     assert!(policy.decide(&first, &resolved).allowed);
     assert_eq!(policy.decide(&second, &resolved), Decision::ERROR);
-    let trace =
-        casepol::reference::evaluate_resolved(policy.compiled(), &second, &request, &resolved);
+    let trace = casepol::internal::reference::evaluate_resolved(
+        policy.compiled(),
+        &second,
+        &request,
+        &resolved,
+    );
     assert_eq!(trace.decision, Decision::ERROR);
     assert_eq!(
         trace.error.map(|e| e.kind),
         Some(RequestErrorKind::MismatchedEntities)
     );
-    let rules =
-        casepol::vm::determining_rules(policy.compiled(), &second, &resolved, &Decision::ERROR);
+    let rules = casepol::internal::vm::determining_rules(
+        policy.compiled(),
+        &second,
+        &resolved,
+        &Decision::ERROR,
+    );
     assert!(rules.is_empty());
 }
 
@@ -321,8 +329,8 @@ fn every_query_refuses_entities_of_another_policy() {
     }
     // Unknown names do not get past the check either: the mix is reported first.
     mismatched(q.actions("nobody", "n1", None).unwrap_err());
-    mismatched(sql::tables(stale.compiled(), &entities).unwrap_err());
-    assert!(sql::tables(reloaded.compiled(), &entities).is_ok());
+    mismatched(sql::tables(&stale, &entities).unwrap_err());
+    assert!(sql::tables(&reloaded, &entities).is_ok());
 
     // A residual computed by the reloaded policy, used with the stale one: its ids are the
     // reloaded policy's, so compiling, printing or evaluating it with another is an error.
@@ -333,28 +341,18 @@ fn every_query_refuses_entities_of_another_policy() {
         assert!(e.help.is_some());
     };
     for dialect in [Dialect::Sqlite, Dialect::Postgres] {
-        other_policy(sql::compile(stale.compiled(), &residual, dialect).unwrap_err());
-        assert!(sql::compile(reloaded.compiled(), &residual, dialect).is_ok());
+        other_policy(sql::compile(&stale, &residual, dialect).unwrap_err());
+        assert!(sql::compile(&reloaded, &residual, dialect).is_ok());
     }
-    other_policy(residual.json(stale.compiled()).err().unwrap());
-    assert!(residual.json(reloaded.compiled()).is_ok());
-    other_policy(residual.eval(stale.compiled(), &entities, 0).unwrap_err());
-    other_policy(
-        residual
-            .eval(stale.compiled(), &stale_entities, 0)
-            .unwrap_err(),
-    );
+    other_policy(residual.json(&stale).err().unwrap());
+    assert!(residual.json(&reloaded).is_ok());
+    other_policy(residual.eval(&stale, &entities, 0).unwrap_err());
+    other_policy(residual.eval(&stale, &stale_entities, 0).unwrap_err());
     // Its own policy with entities loaded for another: the entities are refused.
-    mismatched(
-        residual
-            .eval(reloaded.compiled(), &stale_entities, 0)
-            .unwrap_err(),
-    );
+    mismatched(residual.eval(&reloaded, &stale_entities, 0).unwrap_err());
     // Its own policy and entities: the answer, and a position past the resources is an error.
-    assert_eq!(residual.eval(reloaded.compiled(), &entities, 0), Ok(false));
-    let past = residual
-        .eval(reloaded.compiled(), &entities, 1)
-        .unwrap_err();
+    assert_eq!(residual.eval(&reloaded, &entities, 0), Ok(false));
+    let past = residual.eval(&reloaded, &entities, 1).unwrap_err();
     assert_eq!(past.kind, QueryErrorKind::UnknownResource, "{past}");
 }
 

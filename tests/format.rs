@@ -9,9 +9,9 @@ mod common;
 
 use common::casepol_blocks;
 
-use casepol::ast::PolicyAst;
 use casepol::diagnostic::FileId;
-use casepol::format::{erase_spans, format_source, FormatError};
+use casepol::internal::ast::PolicyAst;
+use casepol::internal::format::{erase_spans, format_source, FormatError};
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
@@ -98,7 +98,7 @@ fn comments(text: &str) -> Vec<String> {
 }
 
 fn spanless(text: &str) -> PolicyAst {
-    let (mut ast, diags) = casepol::syntax::parse(FileId(0), text);
+    let (mut ast, diags) = casepol::internal::syntax::parse(FileId(0), text);
     assert!(diags.is_empty(), "does not parse: {diags:?}");
     erase_spans(&mut ast);
     ast

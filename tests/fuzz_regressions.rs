@@ -79,7 +79,7 @@ fn saved_policy_inputs_get_readable_diagnostics() {
             } else {
                 harness::split_sources(&data)
             };
-            let (_, diags) = casepol::check_sources(&sources);
+            let (_, diags) = casepol::internal::check_sources(&sources);
             let rendered: String = diags
                 .iter()
                 .map(|d| render::human(d, &sources, false))

@@ -5,7 +5,7 @@
 //! character's span, and `fmt` writes each line break it keeps as a line feed.
 
 use casepol::diagnostic::{render, Diagnostic, FileId, Sources};
-use casepol::format::format_source;
+use casepol::internal::format::format_source;
 use casepol::{Policy, Request};
 
 const POLICY: &str = "role Staff, Contractor;
@@ -64,7 +64,7 @@ fn fmt_puts_the_hidden_rule_on_its_own_line() {
 fn hidden(text: &str) -> Vec<(Diagnostic, String)> {
     let mut sources = Sources::new();
     sources.add("hidden.casepol", text);
-    let (ir, diags) = casepol::check_sources(&sources);
+    let (ir, diags) = casepol::internal::check_sources(&sources);
     assert!(
         ir.is_none(),
         "a policy with hidden characters must not check"
@@ -96,7 +96,7 @@ fn other_line_breaks_are_errors_on_the_character() {
         // Only the one error: the text after the character parses as the editor shows it.
         let mut sources = Sources::new();
         sources.add("hidden.casepol", text.as_str());
-        let (_, all) = casepol::check_sources(&sources);
+        let (_, all) = casepol::internal::check_sources(&sources);
         assert_eq!(all.len(), 1, "{c:?}: {all:?}");
     }
 }
@@ -140,7 +140,7 @@ fn the_report_never_prints_the_character_itself() {
     let text = "role A; // \u{202E}gnirts\u{2066}\nrole B\u{1b};\n";
     let mut sources = Sources::new();
     sources.add("hidden.casepol", text);
-    let (_, diags) = casepol::check_sources(&sources);
+    let (_, diags) = casepol::internal::check_sources(&sources);
     let human: String = diags
         .iter()
         .map(|d| render::human(d, &sources, false))

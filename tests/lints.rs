@@ -33,7 +33,7 @@ fn read_sorted(dir: &Path, ext: &str) -> Vec<PathBuf> {
 fn diagnostics(path: &Path) -> (Sources, Vec<Diagnostic>) {
     let mut sources = Sources::new();
     sources.add(rel(path), std::fs::read_to_string(path).unwrap());
-    let (ir, diags) = casepol::check_sources(&sources);
+    let (ir, diags) = casepol::internal::check_sources(&sources);
     assert!(
         ir.is_some(),
         "{} must check without errors:\n{}",
@@ -130,7 +130,7 @@ fn no_lint_fires_on_shipped_policies() {
         for f in read_sorted(&dir, "casepol") {
             sources.add(rel(&f), std::fs::read_to_string(&f).unwrap());
         }
-        let (ir, diags) = casepol::check_sources(&sources);
+        let (ir, diags) = casepol::internal::check_sources(&sources);
         assert!(ir.is_some(), "{} must check", rel(&dir));
         let lints: String = diags
             .iter()
@@ -158,7 +158,7 @@ fn examples_in_the_lint_docs_show_their_lint() {
                         .expect("an example under a `## CPnnnn` heading");
                     let mut sources = Sources::new();
                     sources.add(format!("docs/lints.md:{start}"), body.as_str());
-                    let (ir, diags) = casepol::check_sources(&sources);
+                    let (ir, diags) = casepol::internal::check_sources(&sources);
                     assert!(ir.is_some(), "docs/lints.md:{start} must check");
                     assert!(
                         diags.iter().any(|d| d.code.as_str() == code),
@@ -180,7 +180,7 @@ fn examples_in_the_lint_docs_show_their_lint() {
 
 // ---- the lints' claims, checked against the evaluator ---------------------------------------
 
-use casepol::ir::{Policy as Ir, Type};
+use casepol::internal::ir::{Policy as Ir, Type};
 use serde_json::{json, Value};
 
 /// A small world for a policy: a user per group, per relation and one holding everything; a
@@ -268,7 +268,7 @@ fn world(p: &Ir) -> Value {
 
 /// Every decision over the world: each user, action, resource, and module (or none).
 fn decisions(ir: Ir, sources: &Sources, world: &Value) -> Vec<(String, casepol::Decision)> {
-    let compiled = casepol::compile::compile(ir, sources.clone());
+    let compiled = casepol::internal::compile::compile(ir, sources.clone());
     let entities = casepol::Entities::from_json(&compiled, &world.to_string())
         .unwrap_or_else(|e| panic!("generated entities do not load: {e:?}"));
     let p = compiled.ir();
@@ -284,7 +284,7 @@ fn decisions(ir: Ir, sources: &Sources, world: &Value) -> Vec<(String, casepol::
                     req.module = m.map(str::to_string);
                     let resolved = casepol::internal::resolve::resolve(&compiled, &entities, &req)
                         .unwrap_or_else(|e| panic!("{req:?}: {e:?}"));
-                    let d = casepol::vm::decide(&compiled, &entities, &resolved);
+                    let d = casepol::internal::vm::decide(&compiled, &entities, &resolved);
                     out.push((format!("{req:?}"), d));
                 }
             }
@@ -314,7 +314,7 @@ fn removing_a_shadowed_or_always_denied_rule_changes_no_decision() {
     let (mut removed, mut changed_when_not_reported) = (0, 0);
     for path in fixture_files() {
         let (sources, diags) = diagnostics(&path);
-        let ir = casepol::check_sources(&sources).0.unwrap();
+        let ir = casepol::internal::check_sources(&sources).0.unwrap();
         let world = world(&ir);
         let before = decisions(ir.clone(), &sources, &world);
         let reported: Vec<_> = diags
@@ -374,11 +374,11 @@ fn same_as_brute_force(
     for (name, text) in files {
         sources.add(name.clone(), text.clone());
     }
-    let (ir, _) = casepol::check_sources(&sources);
+    let (ir, _) = casepol::internal::check_sources(&sources);
     let Some(ir) = ir else {
         return Ok(());
     };
-    let fast = casepol::lint::lint(&ir);
+    let fast = casepol::internal::lint::lint(&ir);
     let slow = brute::lint(&ir);
     for d in &slow {
         *seen.entry(d.code.as_str()).or_default() += 1;
@@ -638,7 +638,7 @@ fn lints_match_the_literal_reading_on_dense_policies() {
         let files = vec![("dense.casepol".to_string(), text)];
         let mut sources = Sources::new();
         sources.add("dense.casepol", files[0].1.clone());
-        if casepol::check_sources(&sources).0.is_some() {
+        if casepol::internal::check_sources(&sources).0.is_some() {
             checked.set(checked.get() + 1);
         }
         same_as_brute_force(&files, &mut seen.borrow_mut())
@@ -673,7 +673,7 @@ fn lint_counts(text: &str) -> BTreeMap<&'static str, usize> {
 fn lint_all(text: &str) -> Vec<Diagnostic> {
     let mut sources = Sources::new();
     sources.add("big.casepol", text);
-    let (ir, diags) = casepol::check_sources(&sources);
+    let (ir, diags) = casepol::internal::check_sources(&sources);
     let Some(ir) = ir else {
         panic!(
             "{}",
@@ -683,7 +683,7 @@ fn lint_all(text: &str) -> Vec<Diagnostic> {
                 .unwrap_or_default()
         )
     };
-    let linted = casepol::lint::lint(&ir);
+    let linted = casepol::internal::lint::lint(&ir);
     let mut all: Vec<Diagnostic> = diags
         .into_iter()
         .filter(|d| !linted.iter().any(|l| l.code == d.code))
@@ -723,7 +723,10 @@ fn many_identical_rules_over_every_action_lint_in_linear_time() {
         .iter()
         .find(|d| d.code == Code::AllowAlwaysDenied)
         .unwrap();
-    assert_eq!(first.labels.len(), 1 + casepol::lint::MAX_MARKED_DENIES);
+    assert_eq!(
+        first.labels.len(),
+        1 + casepol::internal::lint::MAX_MARKED_DENIES
+    );
     assert!(first
         .help
         .as_deref()

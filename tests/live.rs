@@ -6,8 +6,8 @@
 #[allow(dead_code)]
 mod gen;
 
-use casepol::ir::Type;
-use casepol::live::{self, Change, ChangeSet, Event, Snapshot};
+use casepol::internal::ir::Type;
+use casepol::internal::live::{self, Change, ChangeSet, Event, Snapshot};
 use casepol::{diagnostic::Sources, Entities, Policy, Request};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};

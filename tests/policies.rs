@@ -3,7 +3,7 @@
 //! reference evaluator agree on every request the example's entities allow.
 
 use casepol::diagnostic::{render, Sources};
-use casepol::testing::{self, Coverage, EntitiesSource, TestFile};
+use casepol::internal::testing::{self, Coverage, EntitiesSource, TestFile};
 use casepol::{Entities, Policy, Request};
 use std::path::{Path, PathBuf};
 
@@ -190,7 +190,8 @@ fn vm_agrees_with_reference_on_every_example_request() {
             for req in &requests {
                 total += 1;
                 let vm = ex.policy.is_allowed(entities, req);
-                let literal = casepol::reference::evaluate(ex.policy.compiled(), entities, req);
+                let literal =
+                    casepol::internal::reference::evaluate(ex.policy.compiled(), entities, req);
                 let reference = literal.decision;
                 if vm != reference {
                     disagreements.push(format!(

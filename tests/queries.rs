@@ -247,15 +247,14 @@ fn residuals_equal_the_vm_on_every_resource() {
                         let want = policy
                             .is_allowed(&entities, &request(user, &action, res, &module))
                             .allowed;
-                        let got = r.eval(policy.compiled(), &entities, i as u32).unwrap();
+                        let got = r.eval(&policy, &entities, i as u32).unwrap();
                         assert_eq!(
                             got,
                             want,
                             "{name}: {} {action} {} via {module:?}\nresidual: {}",
                             user,
                             res,
-                            serde_json::to_string_pretty(&r.json(policy.compiled()).unwrap())
-                                .unwrap()
+                            serde_json::to_string_pretty(&r.json(&policy).unwrap()).unwrap()
                         );
                         checked += 1;
                     }

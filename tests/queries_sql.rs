@@ -89,7 +89,7 @@ fn sqlite_rows_equal_list_and_check_on_10000_cases() {
         .filter(|r| policy.compiled().ir().kinds[r.kind.idx()].is_case)
         .count();
     assert_eq!(cases, CASES);
-    let tables = sql::tables(policy.compiled(), &entities).unwrap();
+    let tables = sql::tables(&policy, &entities).unwrap();
     let db = db::sqlite(&tables);
     let (questions, allowed) = compare(&policy, &entities, Dialect::Sqlite, |f| {
         db::sqlite_ids(&db, f)
@@ -114,7 +114,7 @@ fn postgres_rows_equal_list_and_check_on_10000_cases() {
     let mut client = postgres::Client::connect(&url, postgres::NoTls)
         .unwrap_or_else(|e| panic!("cannot connect to CASEPOL_PG_URL: {e}"));
     let (policy, entities) = generated(7, CASES);
-    let tables = sql::tables(policy.compiled(), &entities).unwrap();
+    let tables = sql::tables(&policy, &entities).unwrap();
     db::postgres(&mut client, "casepol_equivalence", &tables);
     let (questions, allowed) = compare(&policy, &entities, Dialect::Postgres, |f| {
         db::postgres_ids(&mut client, f)
@@ -134,7 +134,7 @@ fn values_that_look_like_sql_round_trip_as_data() {
     let text = std::fs::read_to_string("tests/data/queries/entities.json").unwrap();
     let policy = Policy::from_source("tests/data/queries/policy.casepol", world::POLICY).unwrap();
     let entities = policy.load_entities(&text).unwrap();
-    let tables = sql::tables(policy.compiled(), &entities).unwrap();
+    let tables = sql::tables(&policy, &entities).unwrap();
     assert!(tables.attrs.iter().any(|(_, _, v)| v == world::INJECTION));
     let db = db::sqlite(&tables);
     let q = Query::new(&policy, &entities);
@@ -300,7 +300,7 @@ fn a_user_with_70000_terms_and_values_full_of_sql_filter_like_list() {
             "{user} {action}"
         );
     }
-    let tables = sql::tables(policy.compiled(), &entities).unwrap();
+    let tables = sql::tables(&policy, &entities).unwrap();
     let db = db::sqlite(&tables);
     let (questions, allowed) = compare(&policy, &entities, Dialect::Sqlite, |f| {
         assert!(f.params.len() < 100, "{} parameters", f.params.len());

@@ -46,7 +46,7 @@ fn policy_sources(path: &Path) -> Sources {
 /// The source of every file, then every diagnostic as rendered for a person and as JSON.
 fn checked(path: &Path) -> String {
     let sources = policy_sources(path);
-    let (_, diags) = casepol::check_sources(&sources);
+    let (_, diags) = casepol::internal::check_sources(&sources);
     let is_err = rel(path).contains("/err/");
     let errors = diags.iter().filter(|d| d.is_error()).count();
     if is_err {
@@ -200,7 +200,7 @@ fn syntax_message_per_grammar_rule() {
         let text = std::fs::read_to_string(path).unwrap();
         let mut sources = Sources::new();
         let file = sources.add(rel(path), text.clone());
-        let (_, diags) = casepol::syntax::parse(file, &text);
+        let (_, diags) = casepol::internal::syntax::parse(file, &text);
         assert!(
             diags.iter().any(|d| d.code.as_str() == "CP0001"),
             "{} should have a syntax error",

@@ -24,13 +24,13 @@ const MAX_REQUEST_LINES: usize = 16;
 /// small input, few enough to keep thousands of runs a second.
 const MAX_GENERATED_REQUESTS: usize = 256;
 
-/// `parse`: bytes → `casepol::syntax::parse`. The AST and diagnostics are discarded; only
+/// `parse`: bytes → `casepol::internal::syntax::parse`. The AST and diagnostics are discarded; only
 /// returning matters.
 pub fn parse(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let mut sources = Sources::new();
     let file = sources.add("fuzz.casepol", text.as_ref());
-    let (_ast, diags) = casepol::syntax::parse(file, &text);
+    let (_ast, diags) = casepol::internal::syntax::parse(file, &text);
     // Syntax errors point into the text: their spans must render.
     render_all(&diags, &sources);
 }
@@ -39,7 +39,7 @@ pub fn parse(data: &[u8]) {
 /// diagnostic rendered as text, JSON, a GitHub annotation and SARIF.
 pub fn check(data: &[u8]) {
     let sources = split_sources(data);
-    let (_ir, diags) = casepol::check_sources(&sources);
+    let (_ir, diags) = casepol::internal::check_sources(&sources);
     render_all(&diags, &sources);
 }
 
@@ -158,7 +158,7 @@ fn shipped_policy(text: &str) -> Option<&'static Policy> {
 fn decide(policy: &Policy, entities: &Entities, request: &Request) {
     let vm = policy.is_allowed(entities, request);
     let trace = policy.explain(entities, request);
-    let literal = casepol::reference::evaluate(policy.compiled(), entities, request);
+    let literal = casepol::internal::reference::evaluate(policy.compiled(), entities, request);
     assert!(
         trace == literal,
         "the indexed trace differs from the literal one on {request:?}"

@@ -599,7 +599,7 @@ pub fn scale(data: &[u8]) {
     };
     super::render_all(policy.warnings(), policy.compiled().sources());
     // The formatter proves its own output; a failed proof is a bug report, never a panic.
-    std::hint::black_box(casepol::format::format_source(file, &world.policy).is_ok());
+    std::hint::black_box(casepol::internal::format::format_source(file, &world.policy).is_ok());
     std::hint::black_box(policy.compiled().to_string());
     let entities = match policy.load_entities(&world.entities) {
         Ok(e) => e,

@@ -220,7 +220,7 @@ impl Checker {
                 self.push_rule(
                     p,
                     RuleDef {
-                        effect: Effect::Allow,
+                        effect: crate::ir::Effect::Allow,
                         subjects: by,
                         actions: vec![action],
                         states: from,
@@ -402,7 +402,7 @@ impl Checker {
                             self.push_rule(
                                 p,
                                 RuleDef {
-                                    effect: e.effect,
+                                    effect: super::rules::effect(e.effect),
                                     subjects: vec![*subject],
                                     actions: ids,
                                     states: vec![state],

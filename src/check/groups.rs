@@ -2,7 +2,7 @@
 //! their scopes (`all`, `assigned via …`, `filter { … }` and its conditions).
 
 use super::names::Sort;
-use super::{type_name, Checker};
+use super::Checker;
 use crate::ast::{self, CondOp, Item, LiteralKind, Operand};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::ir::*;
@@ -162,7 +162,7 @@ impl Checker {
                             format!(
                                 "`contains` needs a `set<string>` attribute, but `{}` has type {}",
                                 attr.name,
-                                type_name(ty, p)
+                                p.type_name(ty)
                             ),
                         )
                         .with_label("not a set")

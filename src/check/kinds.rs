@@ -2,7 +2,7 @@
 //! access mode of the case kind, the user attributes, and the access-code classes of actions.
 
 use super::names::Sort;
-use super::{type_name, Checker};
+use super::Checker;
 use crate::ast::{self, Item};
 use crate::bits::Bits;
 use crate::diagnostic::words::{self, thousands};
@@ -282,7 +282,7 @@ impl Checker {
                 Diagnostic::new(
                     Code::TypeMismatch,
                     m.attr.span,
-                    format!("the mode's attribute `{}` has type {}; an access mode needs an enum attribute", attr.name, type_name(attr.ty, p)),
+                    format!("the mode's attribute `{}` has type {}; an access mode needs an enum attribute", attr.name, p.type_name(attr.ty)),
                 )
                 .with_label("not an enum")
                 .with_secondary(attr.span, "declared here")

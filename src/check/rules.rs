@@ -61,7 +61,7 @@ impl Checker {
         self.push_rule(
             p,
             RuleDef {
-                effect: r.effect,
+                effect: effect(r.effect),
                 subjects,
                 actions,
                 states,
@@ -109,5 +109,13 @@ impl Checker {
             );
         }
         false
+    }
+}
+
+/// A rule's effect as the IR holds it, from the keyword written (`allow`, `deny`, `+`, `-`).
+pub(super) fn effect(written: ast::Effect) -> Effect {
+    match written {
+        ast::Effect::Allow => Effect::Allow,
+        ast::Effect::Deny => Effect::Deny,
     }
 }

@@ -192,7 +192,7 @@ impl Checker {
                     }
                     (Type::Ref(_), _) => format!(
                         "a {} attribute cannot be tested in a filter",
-                        type_name(attr.ty, p)
+                        p.type_name(attr.ty)
                     ),
                     (Type::Enum(e), LiteralKind::Str(v))
                         if self.variant_index[e.idx()].contains_key(v) =>
@@ -205,7 +205,7 @@ impl Checker {
                     _ => format!(
                         "compare `{}` with a value of type {}",
                         attr.name,
-                        type_name(attr.ty, p)
+                        p.type_name(attr.ty)
                     ),
                 };
                 self.type_mismatch(l.span, attr, what, &help, p);
@@ -231,23 +231,11 @@ impl Checker {
                 format!(
                     "attribute `{}` has type {}, but is compared with {found}",
                     attr.name,
-                    type_name(attr.ty, p)
+                    p.type_name(attr.ty)
                 ),
             )
             .with_secondary(attr.span, format!("`{}` is declared here", attr.name))
             .with_help(help.to_string()),
         );
-    }
-}
-
-pub(crate) fn type_name(t: Type, p: &Policy) -> String {
-    match t {
-        Type::Str => "`string`".into(),
-        Type::Bool => "`bool`".into(),
-        Type::Int => "`int`".into(),
-        Type::SetStr => "`set<string>`".into(),
-        Type::RefUser => "`ref User`".into(),
-        Type::Ref(k) => format!("`ref {}`", p.kinds[k.idx()].name),
-        Type::Enum(e) => format!("`{}`", p.enums[e.idx()].name),
     }
 }

@@ -89,14 +89,11 @@ pub(super) fn actions(args: &ActionsArgs) -> Exit {
                 if d.allowed {
                     text.push_str(&format!("allow  {a}\n"));
                 } else {
-                    let reason = serde_json::to_value(d.reason)
-                        .ok()
-                        .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
-                        .unwrap_or_default();
                     text.push_str(&format!(
-                        "deny   {}  ({}: {reason})\n",
+                        "deny   {}  ({}: {})\n",
                         padded(a, width),
-                        d.layer.title()
+                        d.layer.title(),
+                        d.reason.title()
                     ));
                 }
             }

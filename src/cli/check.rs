@@ -31,8 +31,13 @@ impl Outcome {
                 let decision = match engine {
                     Engine::Vm => policy.decide(entities, &r),
                     Engine::Reference => {
-                        casepol::reference::evaluate_resolved(policy.compiled(), entities, req, &r)
-                            .decision
+                        casepol::internal::reference::evaluate_resolved(
+                            policy.compiled(),
+                            entities,
+                            req,
+                            &r,
+                        )
+                        .decision
                     }
                 };
                 Outcome {
@@ -84,15 +89,7 @@ impl Outcome {
                     ..
                 }) => format!("deny (error: {message})"),
                 None if d.allowed => "allow".to_string(),
-                None => {
-                    let reason = serde_json::to_value(d.reason).ok();
-                    let reason = reason
-                        .as_ref()
-                        .and_then(|v| v.as_str())
-                        .unwrap_or_default()
-                        .replace('_', " ");
-                    format!("deny ({}: {reason})", d.layer.title())
-                }
+                None => format!("deny ({}: {})", d.layer.title(), d.reason.title()),
             },
         }
     }
@@ -174,7 +171,7 @@ fn batch_line(
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {
-            let (_, column, byte) = casepol::files::utf8_position(bytes, &e);
+            let (_, column, byte) = casepol::internal::files::utf8_position(bytes, &e);
             return Some(Outcome::error(RequestError::new(
                 RequestErrorKind::InvalidRequest,
                 format!("invalid UTF-8 at line {n}, column {column} (byte 0x{byte:02X})"),
@@ -385,7 +382,7 @@ impl<'a> Worker<'a> {
                         let decision = match self.engine {
                             Engine::Vm => self.policy.decide(self.entities, &r),
                             Engine::Reference => {
-                                casepol::reference::evaluate_resolved(
+                                casepol::internal::reference::evaluate_resolved(
                                     self.policy.compiled(),
                                     self.entities,
                                     &self.req,

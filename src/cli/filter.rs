@@ -63,13 +63,13 @@ pub(super) fn filter(args: &FilterArgs) -> Exit {
         Ok(r) => r,
         Err(e) => return who_can::query_error(e, &policy),
     };
-    let filter = match casepol::query::sql::compile(policy.compiled(), &residual, dialect) {
+    let filter = match casepol::query::sql::compile(&policy, &residual, dialect) {
         Ok(f) => f,
         Err(e) => return who_can::query_error(e, &policy),
     };
     let written = match args.format {
         Format::Json => {
-            let residual = match residual.json(policy.compiled()) {
+            let residual = match residual.json(&policy) {
                 Ok(r) => r,
                 Err(e) => return who_can::query_error(e, &policy),
             };

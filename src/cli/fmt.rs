@@ -6,7 +6,7 @@
 
 use super::*;
 use casepol::diagnostic::FileId;
-use casepol::format::{self, FormatError};
+use casepol::internal::format::{self, FormatError};
 use std::collections::HashSet;
 
 #[derive(clap::Args)]

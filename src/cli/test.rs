@@ -1,11 +1,13 @@
 //! `casepol test`: run the policy tests that authors keep next to their policies.
 //!
 //! Finds `*.test.json` files, loads the policy and entities each names, runs the cases with
-//! `casepol::testing`, and reports failures, a summary and rule coverage (docs/policy-tests.md).
+//! `casepol::internal::testing`, and reports failures, a summary and rule coverage (docs/policy-tests.md).
 
 use super::*;
 use casepol::diagnostic::{Code, Span};
-use casepol::testing::{self, CaseResult, Coverage, EntitiesSource, FileRun, Item, TestFile};
+use casepol::internal::testing::{
+    self, CaseResult, Coverage, EntitiesSource, FileRun, Item, TestFile,
+};
 use std::collections::HashMap;
 
 #[derive(clap::Args)]
@@ -142,13 +144,9 @@ impl Session {
             Err(errors) => errors,
         };
         for e in errors {
-            let body = casepol::EntityError {
-                line: None,
-                column: None,
-                help: None,
-                ..e.clone()
-            }
-            .to_string();
+            let mut body = e.clone();
+            (body.line, body.column, body.help) = (None, None, None);
+            let body = body.to_string();
             let d = match (&shown, e.line, e.column, e.offset) {
                 (Some(path), Some(l), Some(c), _) => invalid(
                     span,
@@ -357,8 +355,8 @@ fn got(r: &CaseResult) -> String {
     format!(
         "{} ({}: {})",
         r.outcome().as_str(),
-        testing::json_name(d.layer),
-        testing::json_name(d.reason)
+        d.layer.name(),
+        d.reason.name()
     )
 }
 
@@ -367,13 +365,9 @@ fn expected(e: &testing::Expected) -> String {
     let mut out = e.outcome.as_str().to_string();
     let detail = match (e.layer, e.reason, e.error) {
         (_, _, Some(k)) => Some(testing::json_name(k)),
-        (Some(l), Some(r), _) => Some(format!(
-            "{}: {}",
-            testing::json_name(l),
-            testing::json_name(r)
-        )),
-        (Some(l), None, _) => Some(testing::json_name(l)),
-        (None, Some(r), _) => Some(testing::json_name(r)),
+        (Some(l), Some(r), _) => Some(format!("{}: {}", l.name(), r.name())),
+        (Some(l), None, _) => Some(l.name().to_string()),
+        (None, Some(r), _) => Some(r.name().to_string()),
         (None, None, None) => None,
     };
     if let Some(d) = detail {
@@ -673,7 +667,7 @@ struct CaseJson<'a> {
     got: GotJson<'a>,
     problems: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    explain: Option<&'a casepol::reference::Trace>,
+    explain: Option<&'a casepol::internal::reference::Trace>,
 }
 
 #[derive(Serialize)]

@@ -90,7 +90,7 @@ pub(super) fn validate(args: &ValidateArgs) -> Exit {
     for path in paths {
         let result = match read_policy(path) {
             Ok(sources) => {
-                let (_, diags) = casepol::check_sources(&sources);
+                let (_, diags) = casepol::internal::check_sources(&sources);
                 let diags = adjust(diags);
                 let errors = diags
                     .iter()

@@ -180,6 +180,7 @@ pub(super) fn finish_resources(
 /// of its codes (OR). It is a view, not a copy: the levels are the resource's own, then those of
 /// each ancestor it inherits from, read where they are stored, so that a code shared by many
 /// descendants is kept once (docs/semantics.md step 2.6).
+#[doc(hidden)]
 #[derive(Clone, Copy)]
 pub struct EffectiveCode<'a> {
     resources: &'a [Resource],
@@ -263,6 +264,7 @@ impl Entities {
     ///
     /// # Panics
     /// When `i` is not a position in [`Entities::resources`].
+    #[doc(hidden)]
     pub fn read_code(&self, i: u32) -> EffectiveCode<'_> {
         self.code(i, CodeClass::Read)
     }
@@ -271,6 +273,7 @@ impl Entities {
     ///
     /// # Panics
     /// When `i` is not a position in [`Entities::resources`].
+    #[doc(hidden)]
     pub fn write_code(&self, i: u32) -> EffectiveCode<'_> {
         self.code(i, CodeClass::Write)
     }
@@ -279,6 +282,7 @@ impl Entities {
     ///
     /// # Panics
     /// When `i` is not a position in [`Entities::resources`].
+    #[doc(hidden)]
     #[inline]
     pub fn code(&self, i: u32, class: CodeClass) -> EffectiveCode<'_> {
         let _ = &self.resources[i as usize];

@@ -110,7 +110,7 @@ pub(super) fn load<R: Report>(
     json: &str,
     r: &mut R,
 ) -> Result<Entities, Stop> {
-    let p = &policy.ir;
+    let p = policy.ir();
     let ix = PolicyIndex::new(p);
     let mut read = match read::read(&ix, json) {
         Ok(read) => read,
@@ -146,7 +146,7 @@ pub(super) fn load<R: Report>(
     check_ids(&names, &repeats, r)?;
     let units = units(&read, &names, r)?;
     let mut syms = Symbols::default();
-    for l in &policy.literals {
+    for l in policy.literals() {
         syms.sym(l);
     }
     let users = users(&read, &names, &units, &mut syms, r)?;
@@ -161,7 +161,7 @@ pub(super) fn load<R: Report>(
     // no id repeats, so the indexes are of unique ids.
     finish_resources(p, &mut resources, &ranges, builder);
     Ok(Entities {
-        policy_stamp: policy.stamp,
+        policy_stamp: policy.stamp(),
         stamp: crate::compile::next_stamp(),
         symbols: syms.names,
         users,

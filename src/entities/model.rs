@@ -1,57 +1,87 @@
 //! The loaded entities: users, org units and resources with every string interned and every
 //! name an index, as deciding reads them.
+//!
+//! Of all this, only [`Entities`] and its id methods (`user_id`, `user_ids`, `resource_id`,
+//! `resource_ids`, `is_unit`) are public API. The records, their fields and the accessors that
+//! return them are the layout deciding reads, interned and indexed for this crate's policy ids:
+//! they are `#[doc(hidden)]`, for casepol's own tests, benches and command line, and may change
+//! with any release.
 
 use super::store::{IdIndex, Shared};
 use crate::ir::{KindDef, KindId};
 
 /// An attribute value with every string interned.
+#[doc(hidden)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttrValue {
+    /// A `string`, as a symbol ([`Entities::symbol`]).
     Sym(u32),
+    /// An `int`.
     Int(i64),
+    /// A `bool`.
     Bool(bool),
+    /// A `set`: its strings as symbols, sorted by symbol and without duplicates.
     Set(Box<[u32]>),
+    /// A `ref user`: the user's position in [`Entities::users`].
     User(u32),
+    /// A `ref Kind`: the resource's position in [`Entities::resources`].
     Resource(u32),
+    /// An enum value: the variant's position in its enum's declaration.
     Variant(u32),
 }
 
 /// A user. Its id is kept once, in the entities' id index: [`Entities::user_id`].
+#[doc(hidden)]
 #[derive(Debug, Clone)]
 pub struct User {
-    /// Groups as listed, and with every ancestor (sorted).
+    /// The groups the entities file lists for the user, as the policy's group ids, in the
+    /// file's order.
     pub direct_groups: Shared<u32>,
+    /// Every group the user is a member of: those listed and their ancestors, sorted.
     pub groups: Shared<u32>,
+    /// The org units the entities file lists for the user, as positions in
+    /// [`Entities::units`] (without ancestors).
     pub direct_units: Shared<u32>,
+    /// The user's terms, as symbols ([`Entities::symbol`]).
     pub terms: Shared<u32>,
     /// Every code that stands for this user: id, groups, units (with ancestors) and terms (sorted).
     pub codes: Shared<u32>,
 }
 
 /// One access-code level: codes as symbols, sorted.
+#[doc(hidden)]
 pub type Level = Shared<u32>;
 
 /// A case or a document. Its id is kept once, in the entities' id index:
 /// [`Entities::resource_id`]. Its effective access codes are not stored in it: they are its own
 /// levels followed by those of the ancestors it inherits from ([`Entities::read_code`]).
+#[doc(hidden)]
 #[derive(Debug, Clone)]
 pub struct Resource {
+    /// The resource's kind, as the policy's kind id.
     pub kind: KindId,
+    /// The parent's position in [`Entities::resources`]; `None` for a resource without one.
     pub parent: Option<u32>,
     /// The nearest case at or above this resource.
     pub anchor: Option<u32>,
-    /// On cases: case type and state.
+    /// On cases: the case type, as its position in the policy's case types; 0 on other
+    /// resources.
     pub casetype: u32,
+    /// On cases: the state, as its position in the case type's states; 0 on other resources.
     pub state: u32,
+    /// Every attribute the resource's kind declares, in the order of the declarations.
     pub attrs: Box<[AttrValue]>,
     /// On cases: for each relation, the users holding it (sorted).
     pub relations: Shared<Shared<u32>>,
-    /// The levels of the resource's own codes, as written; an absent field is one empty level.
+    /// The levels of the resource's own read code, as written; an absent field is one empty
+    /// level.
     pub own_read: Shared<Level>,
+    /// The levels of the resource's own write code, as `own_read`.
     pub own_write: Shared<Level>,
-    /// Whether the effective code goes on with the parent's: the kind inherits, and the
-    /// resource does not set `inherit_read` (or `inherit_write`) to `false`.
+    /// Whether the effective read code goes on with the parent's: the kind inherits, and the
+    /// resource does not set `inherit_read` to `false`.
     pub inherit_read: bool,
+    /// Whether the effective write code goes on with the parent's, as `inherit_read`.
     pub inherit_write: bool,
     /// For deciding: whether every own level is empty (`[ ]`, met by anyone), and the nearest
     /// resource up the inherited chain whose own levels are not ([`NONE`] if there is none). So
@@ -103,20 +133,51 @@ impl Resource {
 const _: () = assert!(std::mem::size_of::<Resource>() <= 104);
 
 /// Read or write: the two classes of access code.
+#[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodeClass {
+    /// The `read` code, checked for the actions the `codes` block lists under `read:`.
     Read,
+    /// The `write` code, checked for the actions listed under `write:`.
     Write,
 }
 
 /// An org unit. Unlike users and resources, a unit keeps its own id: units are few.
+#[doc(hidden)]
 #[derive(Debug, Clone)]
 pub struct Unit {
+    /// The unit's id, as the entities file gives it.
     pub id: String,
+    /// The parent unit's position in [`Entities::units`]; `None` for a top-level unit.
     pub parent: Option<u32>,
 }
 
-/// Loaded entities, bound to the policy they were validated against.
+/// Loaded entities, bound to the policy they were validated against: the users, org units and
+/// resources of an entities file (docs/data-formats.md §1), made by
+/// [`Policy::load_entities`](crate::Policy::load_entities) and read by every decision and query
+/// under that policy.
+///
+/// Users and resources are numbered by their position in the file, and the positions are what
+/// query results hold ([`query::Page::resources`](crate::query::Page::resources));
+/// [`Entities::resource_id`] and [`Entities::user_id`] turn them into ids.
+///
+/// ```
+/// use casepol::Policy;
+///
+/// let policy = Policy::from_source("p.casepol", r#"
+///     role Clerk;
+///     action view;
+///     group Clerks { grants Clerk; }
+///     resource Note { allow Clerk: view; }
+/// "#).unwrap();
+/// let entities = policy.load_entities(r#"{
+///     "users": [{"id": "ann", "groups": ["Clerks"]}],
+///     "resources": [{"id": "n1", "kind": "Note"}, {"id": "n2", "kind": "Note"}]
+/// }"#).unwrap();
+/// assert_eq!(entities.user_ids().collect::<Vec<_>>(), ["ann"]);
+/// assert_eq!(entities.resource_id(1), "n2");
+/// assert!(!entities.is_unit("ann"));
+/// ```
 #[derive(Debug)]
 pub struct Entities {
     /// The stamp of the compiled policy that loaded these entities.
@@ -136,42 +197,42 @@ pub struct Entities {
 }
 
 impl Entities {
-    pub fn user(&self, id: &str) -> Option<&User> {
-        self.user_index.get(id).map(|&i| &self.users[i as usize])
-    }
-
-    pub fn resource(&self, id: &str) -> Option<&Resource> {
-        self.resource_index
-            .get(id)
-            .map(|&i| &self.resources[i as usize])
-    }
-
-    /// The id of the user at `i` in [`Entities::users`].
+    /// The id of the user at position `i`: the `i`th user of the entities file, counting from
+    /// 0, the order [`Entities::user_ids`] gives.
     ///
     /// # Panics
-    /// When `i` is not a position in [`Entities::users`].
+    /// When `i` is not below the number of users (`user_ids().len()`).
     pub fn user_id(&self, i: u32) -> &str {
         self.user_index.id(i)
     }
 
-    /// The user ids, in the order of [`Entities::users`].
+    /// Every user id, in the order of the entities file: `user_ids().nth(i)` is
+    /// `Some(user_id(i))`.
     pub fn user_ids(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
         (0..self.users.len() as u32).map(|i| self.user_index.id(i))
     }
 
-    /// The id of the resource at `i` in [`Entities::resources`].
+    /// The id of the resource at position `i`: the `i`th resource of the entities file,
+    /// counting from 0, the order [`Entities::resource_ids`] gives. Query results name
+    /// resources by these positions ([`query::Listing::iter`](crate::query::Listing::iter),
+    /// [`query::Page::resources`](crate::query::Page::resources)).
     ///
     /// # Panics
-    /// When `i` is not a position in [`Entities::resources`].
+    /// When `i` is not below the number of resources (`resource_ids().len()`); a position a
+    /// query of these entities gave always is.
     pub fn resource_id(&self, i: u32) -> &str {
         self.resource_index.id(i)
     }
 
-    /// The resource ids, in the order of [`Entities::resources`].
+    /// Every resource id, in the order of the entities file: `resource_ids().nth(i)` is
+    /// `Some(resource_id(i))`.
     pub fn resource_ids(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
         (0..self.resources.len() as u32).map(|i| self.resource_index.id(i))
     }
 
+    /// The text of symbol `s`: an interned string (a string attribute value, a set element, a
+    /// term or an access code); `?` for a number that is no symbol of these entities.
+    #[doc(hidden)]
     pub fn symbol(&self, s: u32) -> &str {
         self.symbols
             .get(s as usize)
@@ -179,19 +240,40 @@ impl Entities {
             .unwrap_or("?")
     }
 
+    /// The user with id `id`, if there is one (for tests).
+    #[doc(hidden)]
+    pub fn user(&self, id: &str) -> Option<&User> {
+        self.user_index.get(id).map(|&i| &self.users[i as usize])
+    }
+
+    /// The resource with id `id`, if there is one (for tests).
+    #[doc(hidden)]
+    pub fn resource(&self, id: &str) -> Option<&Resource> {
+        self.resource_index
+            .get(id)
+            .map(|&i| &self.resources[i as usize])
+    }
+
+    /// The users, in the order of the entities file.
+    #[doc(hidden)]
     pub fn users(&self) -> &[User] {
         &self.users
     }
 
+    /// The resources, in the order of the entities file.
+    #[doc(hidden)]
     pub fn resources(&self) -> &[Resource] {
         &self.resources
     }
 
+    /// The org units, in the order of the entities file.
+    #[doc(hidden)]
     pub fn units(&self) -> &[Unit] {
         &self.units
     }
 
-    /// Is `id` an org unit?
+    /// Whether `id` is the id of an org unit of these entities (an org unit is not a user: it
+    /// cannot be a principal, but its id is an access code its members hold).
     pub fn is_unit(&self, id: &str) -> bool {
         self.unit_index.contains_key(id)
     }

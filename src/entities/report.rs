@@ -21,7 +21,9 @@ use std::collections::HashMap;
 /// A problem in the entity data. It is located by `line` and `column` in the JSON, or by `entity`
 /// (or `position`, when the entity has no usable id) and `field`; `help` says how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct EntityError {
+    /// What is wrong.
     pub message: String,
     /// The id of the entity the problem is in.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -29,13 +31,16 @@ pub struct EntityError {
     /// The entity by its place in the file, such as `user #2`, when it has no usable id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<String>,
+    /// The field of the entity the problem is in, such as `groups` or `attrs.state`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// How to fix it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
     /// One-based line and column (counted in characters) in the JSON text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
+    /// See `line`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub column: Option<usize>,
     /// The byte offset in the JSON text of the place `line` and `column` give, for drawing it
@@ -934,7 +939,7 @@ impl Reporter {
                 )
             }
             ValueProblem::WrongType { ty, value } => {
-                let want = crate::check::type_name(ty, p);
+                let want = p.type_name(ty);
                 let help = match (ty, value) {
                     (Type::Int, Val::Str(s)) if s.parse::<i64>().is_ok() => {
                         format!("write it without quotes: `{}`", &**s)

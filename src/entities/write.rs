@@ -18,7 +18,7 @@ impl Entities {
     /// The entities as an entities file, in the entity format: units, users and resources in
     /// their order here.
     pub fn to_json(&self, policy: &CompiledPolicy) -> Value {
-        let p = &policy.ir;
+        let p = policy.ir();
         let mut top = Map::new();
         let units = (0..self.units.len()).map(|i| Value::Object(self.unit_record(i)));
         top.insert("units".into(), Value::Array(units.collect()));

@@ -370,7 +370,7 @@ pub(super) fn apply(
     old: &Entities,
     changes: &ChangeSet,
 ) -> Result<Entities, ChangeSetError> {
-    let mut doc = Doc::new(&policy.ir, old);
+    let mut doc = Doc::new(policy.ir(), old);
     let mut errors = ChangeSetError::default();
     for (i, change) in changes.changes.iter().enumerate() {
         if let Err(p) = edit(&mut doc, change) {

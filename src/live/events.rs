@@ -235,7 +235,7 @@ pub(super) fn events(
     changes: &ChangeSet,
 ) -> Result<Vec<Event>, ChangeSetError> {
     let reach = reach(old, new, changes)?;
-    let p = &policy.compiled().ir;
+    let p = policy.compiled().ir();
     let mut modules: Vec<Option<&str>> = vec![None];
     modules.extend(p.modules.iter().map(|m| Some(m.name.as_str())));
     let decide = |e: &Entities, u: &str, a: &str, r: Option<&str>, m: Option<&str>| {

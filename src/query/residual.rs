@@ -8,25 +8,39 @@
 //! folded, nested `and`/`or` flattened, duplicates and absorbed branches dropped, conditions on
 //! one attribute merged, and the states of a case type that share a condition collapsed into one
 //! `case` test.
+//!
+//! The layers have the names they have in the VM and the reference evaluator: `requirement`
+//! folds to a constant, `scope` is the condition that a group in scope gives one of a rule's
+//! subjects, `access_mode`, `module` and `data` are the conditions of those layers on the
+//! case, and `codes` the condition on the access codes up the resource's chain. `every_kind`
+//! puts them together per kind, `states` per case type and state.
 
 use super::{residual_of, same_policy, QueryError, QueryErrorKind};
 use crate::bits::Bits;
-use crate::compile::{CScope, CompiledPolicy, Insn};
+use crate::compile::{CScope, CompiledPolicy, Insn, Masks};
+use crate::diagnostic::words::printable;
+use crate::diagnostic::words::thousands;
 use crate::entities::{AttrValue, Entities, Resource};
 use crate::ir::{KindId, Type};
+use crate::limits::MAX_RESIDUAL_SIZE;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::{json, Value as Json};
-use std::collections::BTreeMap;
+use std::cell::Cell;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 
-/// An access-code class.
+/// An access-code class, in [`Cond::CodeMet`] and [`Cond::Inherits`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Class {
+    /// The read code (`read`, and `inherit_read`).
     Read,
+    /// The write code (`write`, and `inherit_write`).
     Write,
 }
 
 impl Class {
+    /// The name the residual's JSON gives it, in `class`: `read` or `write`.
     pub fn name(self) -> &'static str {
         match self {
             Class::Read => "read",
@@ -39,62 +53,116 @@ impl Class {
 /// depend on how an entities file interned them.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Lit {
+    /// A `string` value; JSON: a string.
     Str(String),
+    /// An `int` value; JSON: a number.
     Int(i64),
+    /// A `bool` value; JSON: `true` or `false`.
     Bool(bool),
-    /// An enum variant by index.
+    /// An enum variant, by its position in the enum's declaration; JSON: its name.
     Variant(u32),
-    /// A user id (the principal, for `attr == principal`).
+    /// A user id (the principal, for `attr == principal`); JSON: the id, a string.
     User(String),
 }
 
 /// A residual condition. `up` counts parent steps from the resource: 0 is the resource itself,
 /// 1 its parent, and so on. Within a [`Cond::Kind`] branch the chain of parents is fixed by the
 /// kind, so `up` always names an existing resource there.
+///
+/// Kinds, case types, states, attributes and relations are held as positions in the policy
+/// that computed the residual; [`Residual::json`] writes them by name, as docs/queries.md
+/// describes: each condition is an object whose `op` is named below.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Cond {
+    /// `false`: holds for no resource. A residual that is `False` allows nothing, and its SQL
+    /// is `WHERE FALSE`.
     False,
+    /// `true`: holds for every resource.
     True,
-    /// The resource's kind is one of these.
+    /// `kind`: the resource's kind is one of these (JSON `kinds`, by name).
     Kind(Vec<KindId>),
-    /// The case `up` steps above has this case type, and one of `states` (`None`: any state).
+    /// `case`: the case `up` steps above has this case type, and one of `states` (`None`: any
+    /// state).
     Case {
+        /// Parent steps from the resource to the case.
         up: u32,
+        /// The case type, as its position in the policy's case types (JSON `case_type`, its
+        /// name).
         casetype: u32,
+        /// The states, as positions in the case type's states (JSON `states`, their names);
+        /// `None`, absent from the JSON, for any state.
         states: Option<Vec<u32>>,
     },
-    /// The case's attribute equals one of the values.
+    /// `attr`: the case's attribute equals one of the values.
     Attr {
+        /// Parent steps from the resource to the case.
         up: u32,
+        /// The attribute, as its position among the case kind's attributes (JSON: its name).
         attr: u32,
+        /// The values it may equal (JSON `in`).
         values: Vec<Lit>,
     },
-    /// The case's set attribute contains the string.
+    /// `contains`: the case's set attribute contains the string.
     Contains {
+        /// Parent steps from the resource to the case.
         up: u32,
+        /// The set attribute, as its position among the case kind's attributes (JSON: its
+        /// name).
         attr: u32,
+        /// The string the set must contain.
         value: String,
     },
-    /// The principal holds one of these relations (by relation index) on the case.
+    /// `holds`: the principal holds one of these relations on the case.
     Holds {
+        /// Parent steps from the resource to the case.
         up: u32,
+        /// The relations, as positions in the policy's relations (JSON: their names).
         relations: Vec<u32>,
     },
-    /// The own access code of class `class` of the resource `up` steps above is met by the
-    /// principal's code set: every level empty or holding one of the principal's codes.
+    /// `code_met`: the own access code of class `class` of the resource `up` steps above is met
+    /// by the principal's code set ([`Residual::codes`]): every level empty or holding one of
+    /// the principal's codes.
     CodeMet {
+        /// Parent steps from the resource to the resource whose own code is tested.
         up: u32,
+        /// Which code: read or write.
         class: Class,
     },
-    /// The resource `up` steps above inherits its parent's code of this class (its kind declares
-    /// `inherit` and its `inherit_read`/`inherit_write` is not `false`).
+    /// `inherits`: the resource `up` steps above inherits its parent's code of this class (its
+    /// kind declares `inherit` and its `inherit_read`/`inherit_write` is not `false`).
     Inherits {
+        /// Parent steps from the resource to the resource whose flag is tested.
         up: u32,
+        /// Which code: read or write.
         class: Class,
     },
+    /// `not` (JSON `arg`): the condition does not hold.
     Not(Box<Cond>),
+    /// `and` (JSON `args`): every condition holds.
     And(Vec<Cond>),
+    /// `or` (JSON `args`): at least one condition holds.
     Or(Vec<Cond>),
+}
+
+impl Cond {
+    /// How large the condition is: one for each condition in it, plus one for each kind, state,
+    /// value or relation it lists. [`MAX_RESIDUAL_SIZE`] bounds it, and the SQL
+    /// ([`super::sql::compile`]) is linear in it.
+    pub fn size(&self) -> usize {
+        match self {
+            Cond::True
+            | Cond::False
+            | Cond::Contains { .. }
+            | Cond::CodeMet { .. }
+            | Cond::Inherits { .. } => 1,
+            Cond::Kind(ks) => 1 + ks.len(),
+            Cond::Case { states, .. } => 1 + states.as_ref().map_or(0, Vec::len),
+            Cond::Attr { values, .. } => 1 + values.len(),
+            Cond::Holds { relations, .. } => 1 + relations.len(),
+            Cond::Not(x) => 1 + x.size(),
+            Cond::And(v) | Cond::Or(v) => 1 + v.iter().map(Cond::size).sum::<usize>(),
+        }
+    }
 }
 
 /// The result of partial evaluation: who asks, and the condition on the resource.
@@ -118,10 +186,12 @@ impl Residual {
         &self.principal
     }
 
+    /// The action's name.
     pub fn action(&self) -> &str {
         &self.action
     }
 
+    /// The module the question named; `None` when it named none.
     pub fn module(&self) -> Option<&str> {
         self.module.as_deref()
     }
@@ -138,6 +208,12 @@ impl Residual {
 
     pub(crate) fn policy_stamp(&self) -> u64 {
         self.policy
+    }
+
+    /// The same question with another condition, for tests of what consumes residuals.
+    #[cfg(test)]
+    pub(crate) fn with_cond(self, cond: Cond) -> Residual {
+        Residual { cond, ..self }
     }
 }
 
@@ -172,6 +248,13 @@ pub(crate) fn kind_chain(policy: &CompiledPolicy, k: KindId) -> Vec<KindId> {
 /// Partially evaluates the policy for a principal, an action and a module, with the resource
 /// unknown. For every resource `r` of the entities, `residual(..).eval(.., r)` equals the VM's
 /// decision (tests/queries.rs checks this on every shipped policy).
+///
+/// It costs time in proportion to the kinds, the states of the case types and the residual it
+/// builds, never to kinds × states: what a kind's rules decide and what a state's rules decide
+/// are evaluated apart (the data layer's masks are the union of the two), each state once for
+/// every distance of a kind to its case, and states with the same masks once in all. What it
+/// builds is counted against [`MAX_RESIDUAL_SIZE`], checked as it goes: past it, the question is
+/// an error, never an answer.
 // INVARIANT: the caller checked that the entities belong to the policy and resolved the ids
 // against them (`Query::residual`).
 pub(crate) fn residual(
@@ -180,7 +263,7 @@ pub(crate) fn residual(
     principal: u32,
     action: u32,
     module: Option<u32>,
-) -> Residual {
+) -> Result<Residual, QueryError> {
     let p = policy.ir();
     let user = &entities.users[principal as usize];
     let mut codes: Vec<String> = user
@@ -196,38 +279,43 @@ pub(crate) fn residual(
         principal,
         action,
         module,
+        spent: Cell::new(0),
     };
-    let permits = user.groups.iter().fold(Bits::EMPTY, |b, &g| {
-        b.union(policy.groups[g as usize].permits)
-    });
-    let required = policy.action_requires[action as usize].is_none_or(|x| permits.get(x as usize));
-    let mut branches: Vec<(Cond, Vec<KindId>)> = Vec::new();
-    if required {
-        for k in 0..p.kinds.len() {
-            let k = KindId(k as u32);
-            let body = simplify(pe.kind_body(k));
-            if body == Cond::False {
-                continue;
-            }
-            match branches.iter_mut().find(|(b, _)| *b == body) {
-                Some((_, kinds)) => kinds.push(k),
-                None => branches.push((body, vec![k])),
-            }
-        }
-    }
-    let cond = simplify(or(branches
-        .into_iter()
-        .map(|(body, kinds)| and(vec![Cond::Kind(kinds), body]))
-        .collect()));
-    Residual {
+    let cond = match requirement(policy, entities, principal, action) {
+        true => pe.every_kind()?,
+        false => Cond::False,
+    };
+    Ok(Residual {
         principal: entities.user_id(principal).to_string(),
         action: p.actions[action as usize].name.clone(),
         module: module.map(|m| p.modules[m as usize].name.clone()),
         codes,
         cond,
         policy: policy.stamp,
-    }
+    })
 }
+
+/// The requirement layer: whether the principal's groups permit what the action requires. It
+/// depends on the principal alone, so it folds to a constant.
+fn requirement(policy: &CompiledPolicy, entities: &Entities, principal: u32, action: u32) -> bool {
+    let user = &entities.users[principal as usize];
+    let permits = user.groups.iter().fold(Bits::EMPTY, |b, &g| {
+        b.union(policy.groups[g as usize].permits)
+    });
+    policy.action_requires[action as usize].is_none_or(|x| permits.get(x as usize))
+}
+
+/// Kinds whose resources share a case at the same distance, grouped by equal kind parts: the
+/// access codes and the kind's denies (`cond`), and the kind's allows (`allow`).
+struct KindGroup {
+    cond: Cond,
+    allow: Cond,
+    kinds: Vec<KindId>,
+}
+
+/// Below this size in all, the condition on the case's type and state is copied into each group
+/// of kinds; above it, it is written once for all of them (see [`Pe::anchored`]).
+const COPY_STATES_BELOW: usize = 64;
 
 struct Pe<'a> {
     policy: &'a CompiledPolicy,
@@ -235,115 +323,243 @@ struct Pe<'a> {
     principal: u32,
     action: u32,
     module: Option<u32>,
+    /// What has been built so far, in the units of [`Cond::size`], plus the groups looked at.
+    spent: Cell<usize>,
 }
 
 impl Pe<'_> {
-    /// The condition for a resource of kind `k`, the kind test aside.
-    fn kind_body(&self, k: KindId) -> Cond {
+    /// Counts `units` of work against the limit.
+    fn spend(&self, units: usize) -> Result<(), QueryError> {
+        let spent = self.spent.get().saturating_add(units);
+        self.spent.set(spent);
+        if spent <= MAX_RESIDUAL_SIZE {
+            return Ok(());
+        }
+        let p = self.policy.ir();
+        Err(QueryError {
+            kind: QueryErrorKind::TooLarge,
+            message: format!(
+                "the condition for `{}` to `{}` has more than {} terms, the limit for one question",
+                printable(self.entities.user_id(self.principal)),
+                printable(&p.actions[self.action as usize].name),
+                thousands(MAX_RESIDUAL_SIZE)
+            ),
+            help: Some(
+                "`casepol list` answers the same question in memory; a condition this large comes from many kinds, states or scope filters whose rules differ for this user"
+                    .into(),
+            ),
+        })
+    }
+
+    /// Counts a condition that was built, then simplifies it.
+    fn simplified(&self, c: Cond) -> Result<Cond, QueryError> {
+        self.spend(c.size())?;
+        Ok(simplify(c))
+    }
+
+    /// The condition for every kind: one branch per group of kinds with the same condition
+    /// outside the case types, and one or more per distance to the case.
+    fn every_kind(&self) -> Result<Cond, QueryError> {
         let policy = self.policy;
         let p = policy.ir();
-        let chain = kind_chain(policy, k);
-        let anchor = chain
-            .iter()
-            .position(|c| p.kinds[c.idx()].is_case)
-            .map(|d| d as u32);
-        let mut parts = Vec::new();
-        // Access codes: the own code of each resource up the chain, as far as it inherits.
-        for (class, applies) in [
-            (Class::Read, policy.action_read.get(self.action as usize)),
-            (Class::Write, policy.action_write.get(self.action as usize)),
-        ] {
-            if applies {
-                parts.push(code_chain(policy, &chain, class, 0));
+        let mut branches = Branches::default();
+        let mut anchored: BTreeMap<u32, Vec<KindGroup>> = BTreeMap::new();
+        let mut anchored_at: HashMap<(u32, Cond, Cond), usize> = HashMap::new();
+        for k in 0..p.kinds.len() {
+            let k = KindId(k as u32);
+            let chain = kind_chain(policy, k);
+            let anchor = chain
+                .iter()
+                .position(|c| p.kinds[c.idx()].is_case)
+                .map(|d| d as u32);
+            // Access codes: the own code of each resource up the chain, as far as it inherits.
+            let mut parts = Vec::new();
+            for (class, applies) in [
+                (Class::Read, policy.action_read.get(self.action as usize)),
+                (Class::Write, policy.action_write.get(self.action as usize)),
+            ] {
+                if applies {
+                    parts.push(codes(policy, &chain, class, 0));
+                }
+            }
+            // The rules of the kind and the top-level rules; a case type's rules come later.
+            let masks = policy.data_masks(k.0, None, self.action);
+            let Some(d) = anchor else {
+                // No case: only groups of scope `all` admit, and no relation is held.
+                parts.push(self.data(&masks, None)?);
+                let body = self.simplified(and(parts))?;
+                branches.add(vec![k], body);
+                continue;
+            };
+            parts.push(not(self.scope(&masks.deny, Some(d))?));
+            let cond = self.simplified(and(parts))?;
+            if cond == Cond::False {
+                continue;
+            }
+            let allow = self.simplified(self.scope(&masks.allow, Some(d))?)?;
+            let groups = anchored.entry(d).or_default();
+            match anchored_at.entry((d, cond, allow)) {
+                Entry::Occupied(e) => groups[*e.get()].kinds.push(k),
+                Entry::Vacant(e) => {
+                    let (_, cond, allow) = e.key().clone();
+                    e.insert(groups.len());
+                    groups.push(KindGroup {
+                        cond,
+                        allow,
+                        kinds: vec![k],
+                    });
+                }
             }
         }
-        let Some(d) = anchor else {
-            // No case: only groups of scope `all` admit, and no relation is held.
-            parts.push(self.data(k, None, None));
-            return and(parts);
+        for (d, groups) in anchored {
+            self.anchored(d, groups, &mut branches)?;
+        }
+        self.simplified(or(branches.into_conds()))
+    }
+
+    /// The branches for the kinds whose case is `d` steps up. For a kind with parts `cond` and
+    /// `allow`, the condition is `cond and mode and ((allow and every) or allowed)`, where
+    /// `every` says that the case's type and state let the principal in and no rule of the state
+    /// denies, and `allowed` says that besides, a rule of the state allows. Both depend on `d`
+    /// only, so they are computed once. With one group, or copies that stay small, each group
+    /// gets its own copy; otherwise the groups share one, as
+    /// `kind in all and mode and (any group's (kind and cond)) and ((any group's (kind and
+    /// allow) and every) or allowed)`: the kinds are disjoint, so a resource meets the `cond`
+    /// and `allow` of its own kind's group only. Each group's parts are written once and the
+    /// states once, so the size is the kinds plus the states, never their product.
+    fn anchored(
+        &self,
+        d: u32,
+        groups: Vec<KindGroup>,
+        branches: &mut Branches,
+    ) -> Result<(), QueryError> {
+        let (every, allowed) = self.states(d)?;
+        if every == Cond::False {
+            return Ok(());
+        }
+        let mode = self.access_mode(d);
+        let body = |rest: Vec<Cond>| {
+            let mut parts: Vec<Cond> = mode.iter().cloned().collect();
+            parts.extend(rest);
+            and(parts)
         };
-        // Access mode; a mode that opens every value to everyone tests nothing.
-        if let Some((attr, arms)) = policy
+        let copies = groups.len() * (every.size() + allowed.size());
+        if groups.len() == 1 || copies < COPY_STATES_BELOW {
+            for g in groups {
+                let states = match g.allow {
+                    Cond::True => every.clone(),
+                    Cond::False => allowed.clone(),
+                    allow => or(vec![and(vec![allow, every.clone()]), allowed.clone()]),
+                };
+                let b = self.simplified(body(vec![g.cond, states]))?;
+                branches.add(g.kinds, b);
+            }
+            return Ok(());
+        }
+        let all: Vec<KindId> = groups
+            .iter()
+            .flat_map(|g| g.kinds.iter().copied())
+            .collect();
+        let mut conds = Vec::new();
+        let mut allows = Vec::new();
+        for g in groups {
+            if g.allow != Cond::False {
+                allows.push(and(vec![Cond::Kind(g.kinds.clone()), g.allow]));
+            }
+            conds.push(and(vec![Cond::Kind(g.kinds), g.cond]));
+        }
+        let b = self.simplified(body(vec![
+            or(conds),
+            or(vec![and(vec![or(allows), every]), allowed]),
+        ]))?;
+        branches.add(all, b);
+        Ok(())
+    }
+
+    /// The access mode of the case `d` steps up; a mode that opens every value to everyone
+    /// tests nothing.
+    fn access_mode(&self, d: u32) -> Option<Cond> {
+        let (attr, arms) = self
+            .policy
             .mode
             .as_ref()
-            .filter(|(_, arms)| arms.iter().any(Option::is_some))
-        {
-            let mut open = Vec::new();
-            let mut by_relations: BTreeMap<Vec<usize>, Vec<Lit>> = BTreeMap::new();
-            for (v, arm) in arms.iter().enumerate() {
-                match arm {
-                    None => open.push(Lit::Variant(v as u32)),
-                    Some(rels) => by_relations
-                        .entry(rels.iter().collect())
-                        .or_default()
-                        .push(Lit::Variant(v as u32)),
-                }
+            .filter(|(_, arms)| arms.iter().any(Option::is_some))?;
+        let mut open = Vec::new();
+        let mut by_relations: BTreeMap<Vec<usize>, Vec<Lit>> = BTreeMap::new();
+        for (v, arm) in arms.iter().enumerate() {
+            match arm {
+                None => open.push(Lit::Variant(v as u32)),
+                Some(rels) => by_relations
+                    .entry(rels.iter().collect())
+                    .or_default()
+                    .push(Lit::Variant(v as u32)),
             }
-            let mut mode = vec![Cond::Attr {
-                up: d,
-                attr: *attr,
-                values: open,
-            }];
-            for (rels, values) in by_relations {
-                mode.push(and(vec![
-                    Cond::Attr {
-                        up: d,
-                        attr: *attr,
-                        values,
-                    },
-                    self.holds(d, &Bits::from_indices(rels)),
-                ]));
-            }
-            parts.push(or(mode));
         }
-        // Case type and state: one condition per (type, state), grouped by equal conditions.
-        let mut per_type = Vec::new();
+        let mut mode = vec![Cond::Attr {
+            up: d,
+            attr: *attr,
+            values: open,
+        }];
+        for (rels, values) in by_relations {
+            mode.push(and(vec![
+                Cond::Attr {
+                    up: d,
+                    attr: *attr,
+                    values,
+                },
+                self.holds(d, &Bits::from_indices(rels)),
+            ]));
+        }
+        Some(or(mode))
+    }
+
+    /// What the case `d` steps up contributes, as `(every, allowed)`: `every` holds when the
+    /// case's type and state pass the module layer and no rule of its state denies; `allowed`
+    /// when besides a rule of its state allows. States of a case type with the same masks are
+    /// evaluated once, and states with the same condition share one `case` test; when every
+    /// state of every case type has the same condition, the case's type and state are not tested.
+    fn states(&self, d: u32) -> Result<(Cond, Cond), QueryError> {
+        let policy = self.policy;
+        let p = policy.ir();
+        let mut every = Vec::new();
+        let mut allowed = Vec::new();
         for (t, ct) in p.casetypes.iter().enumerate() {
             let t = t as u32;
-            let mut groups: Vec<(Cond, Vec<u32>)> = Vec::new();
-            for s in 0..ct.states.len() as u32 {
-                let c = simplify(and(vec![
-                    self.module(d, t),
-                    self.data(k, Some(d), Some((t, s))),
-                ]));
-                if c == Cond::False {
-                    continue;
-                }
-                match groups.iter_mut().find(|(g, _)| *g == c) {
-                    Some((_, states)) => states.push(s),
-                    None => groups.push((c, vec![s])),
-                }
-            }
-            per_type.push((t, ct.states.len(), groups));
-        }
-        // When every state of every case type has the same condition, the case's type and state
-        // do not matter.
-        let all_same = per_type
-            .iter()
-            .all(|(_, n, g)| g.len() == 1 && g[0].1.len() == *n)
-            && per_type
-                .windows(2)
-                .all(|w| w[0].2.first().map(|x| &x.0) == w[1].2.first().map(|x| &x.0));
-        if all_same && !per_type.is_empty() {
-            parts.push(per_type[0].2[0].0.clone());
-        } else {
-            let mut alts = Vec::new();
-            for (t, n, groups) in per_type {
-                for (c, states) in groups {
-                    let states = (states.len() != n).then_some(states);
-                    alts.push(and(vec![
-                        Cond::Case {
-                            up: d,
-                            casetype: t,
-                            states,
-                        },
-                        c,
-                    ]));
+            let n = ct.states.len();
+            let module = self.simplified(self.module(d, t)?)?;
+            let mut e = StateGroups::default();
+            let mut a = StateGroups::default();
+            if module != Cond::False {
+                let mut seen: HashMap<(Bits, Bits), (Option<usize>, Option<usize>)> =
+                    HashMap::new();
+                for s in 0..n as u32 {
+                    let masks = policy.state_masks(t, s, self.action);
+                    let (ei, ai) = match seen.get(&(masks.allow, masks.deny)) {
+                        Some(&found) => found,
+                        None => {
+                            let base = self.simplified(and(vec![
+                                module.clone(),
+                                not(self.scope(&masks.deny, Some(d))?),
+                            ]))?;
+                            let allows = self.simplified(and(vec![
+                                base.clone(),
+                                self.scope(&masks.allow, Some(d))?,
+                            ]))?;
+                            let found = (e.group(base), a.group(allows));
+                            seen.insert((masks.allow, masks.deny), found);
+                            found
+                        }
+                    };
+                    e.add(ei, s);
+                    a.add(ai, s);
                 }
             }
-            parts.push(or(alts));
+            every.push((t, n, e.groups));
+            allowed.push((t, n, a.groups));
         }
-        and(parts)
+        let every = self.simplified(by_state(d, every))?;
+        let allowed = self.simplified(by_state(d, allowed))?;
+        Ok((every, allowed))
     }
 
     fn holds(&self, up: u32, rels: &Bits) -> Cond {
@@ -358,24 +574,23 @@ impl Pe<'_> {
         }
     }
 
-    /// The condition that the principal has subject `s` (a role or relation bit), on a resource
-    /// whose case is `anchor` steps up (`None`: it has no case).
-    fn subject(&self, s: usize, anchor: Option<u32>) -> Cond {
+    /// The condition that the principal has one of `subjects` (role and relation bits), on a
+    /// resource whose case is `anchor` steps up (`None`: it has no case): they hold one of the
+    /// relations, or one of their groups that grants one of the roles is in scope. Each group
+    /// is looked at once, however many of the roles it grants.
+    fn scope(&self, subjects: &Bits, anchor: Option<u32>) -> Result<Cond, QueryError> {
+        #[cfg(test)]
+        tests::count(&tests::SUBJECT_TESTS);
         let policy = self.policy;
-        if s >= policy.n_roles {
-            return match anchor {
-                Some(d) => Cond::Holds {
-                    up: d,
-                    relations: vec![(s - policy.n_roles) as u32],
-                },
-                None => Cond::False,
-            };
-        }
         let user = &self.entities.users[self.principal as usize];
+        self.spend(user.groups.len())?;
         let mut alts = Vec::new();
+        if let Some(d) = anchor {
+            alts.push(self.holds(d, subjects));
+        }
         for &g in user.groups.iter() {
             let group = &policy.groups[g as usize];
-            if !group.roles.get(s) {
+            if !group.roles.intersects(subjects) {
                 continue;
             }
             alts.push(match (group.scope, anchor) {
@@ -389,11 +604,7 @@ impl Pe<'_> {
                     .collect()),
             });
         }
-        or(alts)
-    }
-
-    fn any(&self, subjects: &Bits, anchor: Option<u32>) -> Cond {
-        or(subjects.iter().map(|s| self.subject(s, anchor)).collect())
+        Ok(or(alts))
     }
 
     fn insn(&self, insn: Insn, up: u32) -> Cond {
@@ -441,40 +652,134 @@ impl Pe<'_> {
     }
 
     /// The module layer for a case of type `t` at `d` steps up.
-    fn module(&self, d: u32, t: u32) -> Cond {
+    fn module(&self, d: u32, t: u32) -> Result<Cond, QueryError> {
         let policy = self.policy;
         if !policy.ct_has_modules[t as usize] {
-            return Cond::True;
+            return Ok(Cond::True);
         }
         let Some(m) = self.module else {
-            return Cond::False;
+            return Ok(Cond::False);
         };
         if !policy.module_actions[m as usize].get(self.action as usize) {
-            return Cond::False;
+            return Ok(Cond::False);
         }
         let record = match &policy.module_records[m as usize] {
             Some(rels) => self.holds(d, rels),
             None => Cond::True,
         };
-        and(vec![
+        Ok(and(vec![
             record,
-            self.any(&policy.module_grant(t, m, self.action), Some(d)),
-        ])
+            self.scope(&policy.module_grant(t, m, self.action), Some(d))?,
+        ]))
     }
 
     /// The data layer: no deny matches and some allow does.
-    fn data(&self, k: KindId, anchor: Option<u32>, ct_state: Option<(u32, u32)>) -> Cond {
-        let masks = self.policy.data_masks(k.0, ct_state, self.action);
-        and(vec![
-            not(self.any(&masks.deny, anchor)),
-            self.any(&masks.allow, anchor),
-        ])
+    fn data(&self, masks: &Masks, anchor: Option<u32>) -> Result<Cond, QueryError> {
+        Ok(and(vec![
+            not(self.scope(&masks.deny, anchor)?),
+            self.scope(&masks.allow, anchor)?,
+        ]))
     }
+}
+
+/// The top-level branches, `kind in [...] and body`: kinds with equal bodies share one, found
+/// by hashing the body. Kinds with equal bodies read the same ancestors, so each of them has the
+/// ancestors the body reads.
+#[derive(Default)]
+struct Branches {
+    branches: Vec<(Vec<KindId>, Cond)>,
+    at: HashMap<Cond, usize>,
+}
+
+impl Branches {
+    fn add(&mut self, kinds: Vec<KindId>, body: Cond) {
+        if body == Cond::False {
+            return;
+        }
+        match self.at.get(&body) {
+            Some(&i) => self.branches[i].0.extend(kinds),
+            None => {
+                self.at.insert(body.clone(), self.branches.len());
+                self.branches.push((kinds, body));
+            }
+        }
+    }
+
+    fn into_conds(self) -> Vec<Cond> {
+        self.branches
+            .into_iter()
+            .map(|(kinds, body)| and(vec![Cond::Kind(kinds), body]))
+            .collect()
+    }
+}
+
+/// The states of one case type grouped by equal condition, in the order each condition first
+/// appears; a condition is found by hashing, not by comparing it with every group.
+#[derive(Default)]
+struct StateGroups {
+    groups: Vec<(Cond, Vec<u32>)>,
+    at: HashMap<Cond, usize>,
+}
+
+impl StateGroups {
+    /// The group of condition `c`, made if new; `None` for `false`, which no state keeps.
+    fn group(&mut self, c: Cond) -> Option<usize> {
+        if c == Cond::False {
+            return None;
+        }
+        if let Some(&i) = self.at.get(&c) {
+            return Some(i);
+        }
+        self.at.insert(c.clone(), self.groups.len());
+        self.groups.push((c, Vec::new()));
+        Some(self.groups.len() - 1)
+    }
+
+    fn add(&mut self, group: Option<usize>, state: u32) {
+        if let Some(i) = group {
+            self.groups[i].1.push(state);
+        }
+    }
+}
+
+/// Per case type: its id, its number of states, and its states grouped by equal condition.
+type TypeGroups = Vec<(u32, usize, Vec<(Cond, Vec<u32>)>)>;
+
+/// The condition on the case `d` steps up, from each case type's state groups: one `case` test
+/// per group (without states when the group has them all), or, when every state of every case
+/// type has the same condition, that condition alone.
+fn by_state(d: u32, per_type: TypeGroups) -> Cond {
+    let uniform = per_type
+        .first()
+        .and_then(|(_, _, g)| g.first())
+        .map(|x| &x.0);
+    if let Some(c) = uniform.filter(|c| {
+        per_type
+            .iter()
+            .all(|(_, n, g)| g.len() == 1 && g[0].1.len() == *n && &g[0].0 == *c)
+    }) {
+        return c.clone();
+    }
+    let mut alts = Vec::new();
+    for (t, n, groups) in per_type {
+        for (c, states) in groups {
+            let states = (states.len() != n).then_some(states);
+            alts.push(and(vec![
+                Cond::Case {
+                    up: d,
+                    casetype: t,
+                    states,
+                },
+                c,
+            ]));
+        }
+    }
+    or(alts)
 }
 
 /// The effective code of class `class` is met, for a resource whose kinds up the chain are
 /// `chain[i..]`: its own code, and its parent's effective code while it inherits.
-fn code_chain(policy: &CompiledPolicy, chain: &[KindId], class: Class, i: usize) -> Cond {
+fn codes(policy: &CompiledPolicy, chain: &[KindId], class: Class, i: usize) -> Cond {
     let p = policy.ir();
     let own = Cond::CodeMet {
         up: i as u32,
@@ -495,29 +800,21 @@ fn code_chain(policy: &CompiledPolicy, chain: &[KindId], class: Class, i: usize)
                 up: i as u32,
                 class,
             }),
-            code_chain(policy, chain, class, i + 1),
+            codes(policy, chain, class, i + 1),
         ]),
     ])
 }
 
 // ---- simplification ---------------------------------------------------------------------------
 
-/// Simplifies until nothing changes (at most a few rounds; each round only shrinks the tree).
+/// Simplifies in one pass from the leaves up: each connective is simplified after its
+/// arguments, so nothing is visited twice, and its arguments are merged by key and compared
+/// after sorting, never pair by pair. The cost is n log n in the size of the condition.
 pub fn simplify(c: Cond) -> Cond {
-    let mut c = c;
-    for _ in 0..16 {
-        let next = step(c.clone());
-        if next == c {
-            break;
-        }
-        c = next;
-    }
-    c
-}
-
-fn step(c: Cond) -> Cond {
+    #[cfg(test)]
+    tests::count(&tests::SIMPLIFIED);
     match c {
-        Cond::Not(x) => match step(*x) {
+        Cond::Not(x) => match simplify(*x) {
             Cond::True => Cond::False,
             Cond::False => Cond::True,
             Cond::Not(y) => *y,
@@ -525,158 +822,159 @@ fn step(c: Cond) -> Cond {
         },
         Cond::And(args) => junction(args, true),
         Cond::Or(args) => junction(args, false),
-        Cond::Attr { up, attr, values } => {
-            let mut values = values;
-            values.sort();
-            values.dedup();
-            if values.is_empty() {
-                Cond::False
-            } else {
-                Cond::Attr { up, attr, values }
-            }
-        }
-        Cond::Holds { up, relations } => {
-            let mut relations = relations;
-            relations.sort();
-            relations.dedup();
-            if relations.is_empty() {
-                Cond::False
-            } else {
-                Cond::Holds { up, relations }
-            }
-        }
-        Cond::Kind(mut ks) => {
-            ks.sort();
-            ks.dedup();
-            if ks.is_empty() {
-                Cond::False
-            } else {
-                Cond::Kind(ks)
-            }
-        }
+        atom => tidy(atom),
+    }
+}
+
+/// An atom with its list sorted and without repeats; an empty list is `false`.
+fn tidy(c: Cond) -> Cond {
+    fn sorted<T: Ord>(mut v: Vec<T>) -> Option<Vec<T>> {
+        v.sort();
+        v.dedup();
+        (!v.is_empty()).then_some(v)
+    }
+    match c {
+        Cond::Attr { up, attr, values } => sorted(values)
+            .map(|values| Cond::Attr { up, attr, values })
+            .unwrap_or(Cond::False),
+        Cond::Holds { up, relations } => sorted(relations)
+            .map(|relations| Cond::Holds { up, relations })
+            .unwrap_or(Cond::False),
+        Cond::Kind(ks) => sorted(ks).map(Cond::Kind).unwrap_or(Cond::False),
         other => other,
     }
 }
 
-/// Simplifies an `and` (`is_and`) or an `or`.
+/// What two arguments of one connective must share to be merged into one.
+#[derive(PartialEq, Eq, Hash)]
+enum MergeKey {
+    Attr { up: u32, attr: u32 },
+    Holds { up: u32 },
+    Kind,
+}
+
+fn merge_key(c: &Cond) -> Option<MergeKey> {
+    match *c {
+        Cond::Attr { up, attr, .. } => Some(MergeKey::Attr { up, attr }),
+        Cond::Holds { up, .. } => Some(MergeKey::Holds { up }),
+        Cond::Kind(_) => Some(MergeKey::Kind),
+        _ => None,
+    }
+}
+
+/// Is every element of the sorted `a` in the sorted `b`?
+fn subset<T: Ord>(a: &[T], b: &[T]) -> bool {
+    a.iter().all(|x| b.binary_search(x).is_ok())
+}
+
+/// Merges `x` into `m`, an argument of the same connective with the same [`MergeKey`]: tests of
+/// one attribute, relation sets on one case, kind sets. In an `and`, lists are intersected; in
+/// an `or`, joined (and sorted by [`tidy`] afterwards). Returns whether `x` was absorbed.
+// INVARIANT: `x` is simplified, so its list is sorted; in an `and`, `m`'s list stays sorted.
+fn merge(m: &mut Cond, x: &Cond, is_and: bool) -> bool {
+    match (m, x) {
+        (Cond::Attr { values, .. }, Cond::Attr { values: v2, .. }) => {
+            match is_and {
+                true => values.retain(|v| v2.binary_search(v).is_ok()),
+                false => values.extend(v2.iter().cloned()),
+            }
+            true
+        }
+        (Cond::Holds { relations, .. }, Cond::Holds { relations: r2, .. }) if !is_and => {
+            relations.extend(r2.iter().copied());
+            true
+        }
+        // Holding one of a few relations implies holding one of more of them: in an `and`, the
+        // smaller set is the whole condition.
+        (Cond::Holds { relations, .. }, Cond::Holds { relations: r2, .. }) => {
+            if subset(relations, r2) {
+                true
+            } else if subset(r2, relations) {
+                *relations = r2.clone();
+                true
+            } else {
+                false
+            }
+        }
+        (Cond::Kind(ks), Cond::Kind(k2)) => {
+            match is_and {
+                true => ks.retain(|k| k2.binary_search(k).is_ok()),
+                false => ks.extend(k2.iter().copied()),
+            }
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Simplifies an `and` (`is_and`) or an `or`: constants folded, nested connectives of the same
+/// kind flattened, arguments merged ([`merge`]), duplicates dropped, `x and not x` folded, and
+/// absorbed arguments dropped.
 fn junction(args: Vec<Cond>, is_and: bool) -> Cond {
     let (unit, zero) = if is_and {
         (Cond::True, Cond::False)
     } else {
         (Cond::False, Cond::True)
     };
-    let mut flat: Vec<Cond> = Vec::new();
+    let mut items: Vec<Cond> = Vec::with_capacity(args.len());
+    // The first argument with each merge key; later ones merge into it.
+    let mut first: HashMap<MergeKey, usize> = HashMap::new();
+    let mut add = |x: Cond, items: &mut Vec<Cond>| {
+        if let Some(key) = merge_key(&x) {
+            match first.get(&key) {
+                Some(&i) if merge(&mut items[i], &x, is_and) => return,
+                Some(_) => {}
+                None => {
+                    first.insert(key, items.len());
+                }
+            }
+        }
+        items.push(x);
+    };
     for a in args {
-        match step(a) {
+        match simplify(a) {
             x if x == unit => {}
             x if x == zero => return zero,
-            Cond::And(inner) if is_and => flat.extend(inner),
-            Cond::Or(inner) if !is_and => flat.extend(inner),
-            x => flat.push(x),
+            Cond::And(inner) if is_and => inner.into_iter().for_each(|x| add(x, &mut items)),
+            Cond::Or(inner) if !is_and => inner.into_iter().for_each(|x| add(x, &mut items)),
+            x => add(x, &mut items),
         }
     }
-    // Merge tests of one attribute, relation sets on one case, and kind sets.
-    let mut merged: Vec<Cond> = Vec::new();
-    for x in flat {
-        let mut absorbed = false;
-        for m in merged.iter_mut() {
-            match (m, &x) {
-                (
-                    Cond::Attr {
-                        up,
-                        attr,
-                        values: vs,
-                    },
-                    Cond::Attr {
-                        up: u2,
-                        attr: a2,
-                        values: v2,
-                    },
-                ) if up == u2 && attr == a2 => {
-                    if is_and {
-                        vs.retain(|v| v2.contains(v));
-                    } else {
-                        for v in v2 {
-                            if !vs.contains(v) {
-                                vs.push(v.clone());
-                            }
-                        }
-                    }
-                    absorbed = true;
-                }
-                (
-                    Cond::Holds { up, relations },
-                    Cond::Holds {
-                        up: u2,
-                        relations: r2,
-                    },
-                ) if !is_and && up == u2 => {
-                    relations.extend(r2.iter().copied());
-                    absorbed = true;
-                }
-                // Holding one of a few relations implies holding one of more of them: in an
-                // `and`, the smaller set is the whole condition.
-                (
-                    Cond::Holds { up, relations },
-                    Cond::Holds {
-                        up: u2,
-                        relations: r2,
-                    },
-                ) if is_and
-                    && up == u2
-                    && (relations.iter().all(|r| r2.contains(r))
-                        || r2.iter().all(|r| relations.contains(r))) =>
-                {
-                    if r2.len() < relations.len() {
-                        *relations = r2.clone();
-                    }
-                    absorbed = true;
-                }
-                (Cond::Kind(ks), Cond::Kind(k2)) => {
-                    if is_and {
-                        ks.retain(|k| k2.contains(k));
-                    } else {
-                        ks.extend(k2.iter().copied());
-                    }
-                    absorbed = true;
-                }
-                _ => {}
-            }
-            if absorbed {
-                break;
-            }
-        }
-        if !absorbed {
-            merged.push(x);
-        }
-    }
-    let mut items: Vec<Cond> = Vec::new();
-    for x in merged {
-        match step(x) {
+    // Merged lists are sorted again; an intersection may have come out empty.
+    let mut kept: Vec<Cond> = Vec::with_capacity(items.len());
+    for x in items {
+        match tidy(x) {
             x if x == unit => {}
             x if x == zero => return zero,
-            x => items.push(x),
+            x => kept.push(x),
         }
     }
+    let mut items = kept;
     items.sort();
     items.dedup();
     // x and not x: the and is false, the or is true.
     if items
         .iter()
-        .any(|x| matches!(x, Cond::Not(y) if items.contains(y)))
+        .any(|x| matches!(x, Cond::Not(y) if items.binary_search(y).is_ok()))
     {
         return zero;
     }
-    // Absorption: in an and, drop an `or` that contains another item; in an or, drop an `and`
-    // that contains another item.
-    let snapshot = items.clone();
-    items.retain(|x| {
-        let inner = match (x, is_and) {
-            (Cond::Or(v), true) | (Cond::And(v), false) => v,
-            _ => return true,
-        };
-        !snapshot.iter().any(|y| y != x && inner.contains(y))
-    });
+    // Absorption: in an and, drop an `or` that contains another argument; in an or, drop an
+    // `and` that contains another argument. (An argument never contains itself.)
+    let absorbed: Vec<bool> = items
+        .iter()
+        .map(|x| match (x, is_and) {
+            (Cond::Or(v), true) | (Cond::And(v), false) => {
+                v.iter().any(|y| items.binary_search(y).is_ok())
+            }
+            _ => false,
+        })
+        .collect();
+    let mut items: Vec<Cond> = items
+        .into_iter()
+        .zip(absorbed)
+        .filter_map(|(x, gone)| (!gone).then_some(x))
+        .collect();
     match items.len() {
         0 => unit,
         1 => items.pop().unwrap_or(unit),
@@ -695,10 +993,11 @@ impl Residual {
     /// the policy that computed it.
     pub fn eval(
         &self,
-        policy: &CompiledPolicy,
+        policy: &crate::Policy,
         entities: &Entities,
         resource: u32,
     ) -> Result<bool, QueryError> {
+        let policy = policy.compiled();
         residual_of(policy, self)?;
         same_policy(policy, entities)?;
         if resource as usize >= entities.resources.len() {
@@ -731,7 +1030,8 @@ impl Residual {
 
     /// The residual as JSON (docs/queries.md), for `serde_json::to_string` and friends. Its
     /// names come from `policy`, which must be the policy that computed it.
-    pub fn json<'a>(&'a self, policy: &'a CompiledPolicy) -> Result<ResidualJson<'a>, QueryError> {
+    pub fn json<'a>(&'a self, policy: &'a crate::Policy) -> Result<ResidualJson<'a>, QueryError> {
+        let policy = policy.compiled();
         residual_of(policy, self)?;
         Ok(ResidualJson {
             policy,
@@ -978,5 +1278,137 @@ impl Serialize for ResidualJson<'_> {
             },
         )?;
         m.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The work partial evaluation does, counted: the calls of [`simplify`] (one per node of
+    //! the conditions it builds) and the subject conditions built ([`Pe::any`]). Each counter
+    //! panics past a cap, so a quadratic or exponential regression fails fast instead of hanging.
+
+    use crate::query::Query;
+    use crate::Policy;
+    use std::cell::Cell;
+    use std::thread::LocalKey;
+
+    thread_local! {
+        pub(super) static SIMPLIFIED: Cell<usize> = const { Cell::new(0) };
+        pub(super) static SUBJECT_TESTS: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// The most any counter may reach in one test.
+    const CAP: usize = 1_000_000;
+
+    pub(super) fn count(counter: &'static LocalKey<Cell<usize>>) {
+        counter.with(|n| {
+            n.set(n.get() + 1);
+            assert!(
+                n.get() <= CAP,
+                "more than {CAP} steps of partial evaluation"
+            );
+        });
+    }
+
+    fn reset() {
+        SIMPLIFIED.with(|n| n.set(0));
+        SUBJECT_TESTS.with(|n| n.set(0));
+    }
+
+    fn read(counter: &'static LocalKey<Cell<usize>>) -> usize {
+        counter.with(Cell::get)
+    }
+
+    /// A chain of kinds as deep as the checker allows, each inheriting its parent's read code:
+    /// the effective code nests two levels per kind. Simplifying used to re-simplify every
+    /// argument after merging, twice per level, so the work doubled with each level (a chain of
+    /// 12 took 26 s, one of 14 took 563 s, one of 32 would never finish).
+    #[test]
+    fn a_chain_of_inheriting_kinds_is_simplified_once_per_node() {
+        let depth = crate::limits::MAX_KIND_DEPTH - 1;
+        let mut text = String::from(
+            "role R;\naction view;\ncodes { read: view; }\ngroup G { grants R; }\ncase Case { allow R: view; }\ncasetype T { states S; initial S; }\n",
+        );
+        let mut parent = "Case".to_string();
+        for i in 0..depth {
+            text.push_str(&format!(
+                "resource K{i} under {parent} {{ inherit read; allow R: view; }}\n"
+            ));
+            parent = format!("K{i}");
+        }
+        let policy = Policy::from_source("deep.casepol", &text).unwrap_or_else(|e| panic!("{e}"));
+        let entities = policy
+            .load_entities(r#"{"users": [{"id": "u", "groups": ["G"]}], "resources": []}"#)
+            .unwrap();
+        reset();
+        let residual = Query::new(&policy, &entities)
+            .residual("u", "view", None)
+            .unwrap();
+        // Kind `K{i}` reads the codes of its i + 2 resources, in at most 6 conditions each (the
+        // code met, `not inherits`, and the connectives around them).
+        let nodes: usize = (1..=depth + 1).map(|n| 6 * n).sum();
+        assert!(
+            residual.cond().size() <= nodes,
+            "{}",
+            residual.cond().size()
+        );
+        let simplified = read(&SIMPLIFIED);
+        assert!(
+            simplified <= 4 * nodes,
+            "{simplified} calls of simplify for about {nodes} conditions"
+        );
+    }
+
+    /// 2,000 kinds that differ and a case type of 2,000 states that differ (as in
+    /// tests/common/residual_world.rs, which tests/queries_limits.rs runs on SQLite): the
+    /// subject conditions are built once per kind and once per different state, not once per
+    /// (kind, state) as they were (4,000,000 of them).
+    #[test]
+    fn kinds_and_states_are_evaluated_apart() {
+        let (kinds, states) = (2_000, 2_000);
+        let rels: Vec<String> = (0..100).map(|r| format!("r{r}")).collect();
+        let mut text = format!(
+            "role R;\naction view;\ngroup G {{ grants R; }}\ncase Case {{ relation {}; }}\n",
+            rels.join(", ")
+        );
+        for k in 0..kinds {
+            text.push_str(&format!(
+                "resource K{k} under Case {{ allow r{}: view; deny r{}: view; }}\n",
+                k % 100,
+                k / 100
+            ));
+        }
+        let names: Vec<String> = (0..states).map(|s| format!("S{s}")).collect();
+        text.push_str(&format!(
+            "casetype T {{ states {}; initial S0;\n",
+            names.join(", ")
+        ));
+        for (s, name) in names.iter().enumerate() {
+            text.push_str(&format!(
+                "allow r{}: view in {name}; deny r{}: view in {name};\n",
+                s % 100,
+                s / 100 + 50
+            ));
+        }
+        text.push_str("allow R: view; }\n");
+        let policy = Policy::from_source("scale.casepol", &text).unwrap_or_else(|e| panic!("{e}"));
+        let entities = policy
+            .load_entities(r#"{"users": [{"id": "ann", "groups": ["G"]}], "resources": []}"#)
+            .unwrap();
+        reset();
+        let residual = Query::new(&policy, &entities)
+            .residual("ann", "view", None)
+            .unwrap();
+        let tests = read(&SUBJECT_TESTS);
+        assert!(
+            tests <= 4 * (kinds + states),
+            "{tests} subject conditions for {kinds} kinds and {states} states"
+        );
+        let simplified = read(&SIMPLIFIED);
+        let size = residual.cond().size();
+        assert!(
+            size <= 20 * (kinds + states) && simplified <= 100 * (kinds + states),
+            "a residual of size {size}, {simplified} calls of simplify"
+        );
     }
 }

@@ -10,10 +10,13 @@
 //! other set: a user with 70,000 terms still gets a statement both databases accept.
 
 use super::residual::{attr_name, lit_text, Class, Cond, Residual};
-use super::{residual_of, same_policy, QueryError};
+use super::{residual_of, same_policy, QueryError, QueryErrorKind};
 use crate::compile::CompiledPolicy;
+use crate::diagnostic::words::printable;
+use crate::diagnostic::words::thousands;
 use crate::entities::{AttrValue, Entities};
 use crate::ir::Type;
+use crate::limits::{MAX_POSTGRES_PARAMS, MAX_SQLITE_PARAMS, MAX_SQL_DEPTH, MAX_SQL_SUBQUERIES};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -21,7 +24,11 @@ use std::collections::HashMap;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Dialect {
+    /// PostgreSQL: placeholders `$1`, `$2`, …; a set of values is one `text[]` parameter
+    /// ([`Param::Array`]), compared with `column = ANY($n)`. JSON `postgres`.
     Postgres,
+    /// SQLite (3.38 or later, or with JSON1): placeholders `?1`, `?2`, …; a set of values is
+    /// one text parameter holding a JSON array, read with `json_each`. JSON `sqlite`.
     Sqlite,
 }
 
@@ -39,6 +46,7 @@ pub enum Param {
 /// A `WHERE` clause over `resources r` and its parameters, in placeholder order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Filter {
+    /// The dialect its placeholders and set comparisons are written for.
     pub dialect: Dialect,
     /// The condition, without the word `WHERE`.
     #[serde(rename = "where")]
@@ -46,6 +54,11 @@ pub struct Filter {
     /// The value of placeholder `n` is `params[n - 1]`: text, or for PostgreSQL an array of
     /// text where the statement compares with a set.
     pub params: Vec<Param>,
+    /// A bound of how deep the condition nests, as SQLite counts it: one level for each
+    /// operator of an `AND` or `OR` chain, each `NOT` and comparison, and the conditions of each
+    /// subquery. At most [`MAX_SQL_DEPTH`].
+    #[serde(skip)]
+    pub depth: usize,
 }
 
 impl Filter {
@@ -60,7 +73,24 @@ impl Filter {
 
 /// Compiles a residual to a `WHERE` clause for `dialect`. The policy must be the one that
 /// computed the residual: the residual names kinds, case types and attributes by its ids.
+///
+/// The statement is linear in the residual's size. It never passes what the databases accept:
+/// an `and` or `or` of more than [`FAN_OUT`] conditions is written as a tree of groups of at
+/// most that many, so that SQLite, which nests `a OR b OR c` one level per operator, sees a
+/// depth that grows with the logarithm of the count; and a statement deeper than
+/// [`MAX_SQL_DEPTH`], with more parameters than the dialect takes ([`MAX_SQLITE_PARAMS`],
+/// [`MAX_POSTGRES_PARAMS`]) or with more than [`MAX_SQL_SUBQUERIES`] subqueries is the error
+/// `TooLarge`, never a statement the database would refuse or could not afford to plan.
 pub fn compile(
+    policy: &crate::Policy,
+    residual: &Residual,
+    dialect: Dialect,
+) -> Result<Filter, QueryError> {
+    compile_residual(policy.compiled(), residual, dialect)
+}
+
+/// [`compile`] on the compiled policy, for [`Query::filter`](super::Query::filter).
+pub(crate) fn compile_residual(
     policy: &CompiledPolicy,
     residual: &Residual,
     dialect: Dialect,
@@ -75,13 +105,117 @@ pub fn compile(
         codes_sql: None,
         principal: residual.principal(),
     };
-    let where_clause = w.cond(residual.cond(), 0, 0);
+    let (where_clause, depth) = w.cond(residual.cond(), 0, 0);
+    // The statement's own `WHERE` is resolved like a subquery's; its column and its `ORDER BY`,
+    // `r.id`, are of height 2.
+    let depth = Depth::subquery(depth, 0).nested.max(2);
+    let question = || {
+        format!(
+            "`{}` to `{}`",
+            printable(residual.principal()),
+            printable(residual.action())
+        )
+    };
+    if depth > MAX_SQL_DEPTH {
+        return Err(too_large(format!(
+            "the SQL for {} would nest {} levels deep, more than the limit of {}",
+            question(),
+            thousands(depth),
+            thousands(MAX_SQL_DEPTH)
+        )));
+    }
+    let (limit, database) = match dialect {
+        Dialect::Postgres => (MAX_POSTGRES_PARAMS, "PostgreSQL"),
+        Dialect::Sqlite => (MAX_SQLITE_PARAMS, "SQLite"),
+    };
+    if w.params.len() > limit {
+        return Err(too_large(format!(
+            "the SQL for {} would bind {} parameters, more than the {} that {database} accepts",
+            question(),
+            thousands(w.params.len()),
+            thousands(limit)
+        )));
+    }
+    // Values are parameters, so every `SELECT` in the text is one the writer put there.
+    let subqueries = where_clause.matches("SELECT").count();
+    if subqueries > MAX_SQL_SUBQUERIES {
+        return Err(too_large(format!(
+            "the SQL for {} would hold {} subqueries, more than the limit of {}",
+            question(),
+            thousands(subqueries),
+            thousands(MAX_SQL_SUBQUERIES)
+        )));
+    }
     Ok(Filter {
         dialect,
         where_clause,
         params: w.params,
+        depth,
     })
 }
+
+#[cold]
+fn too_large(message: String) -> QueryError {
+    QueryError {
+        kind: QueryErrorKind::TooLarge,
+        message,
+        help: Some(
+            "`casepol list` answers the same question in memory; a statement this large comes from many kinds, states or scope filters whose rules differ for this user"
+                .into(),
+        ),
+    }
+}
+
+/// The most conditions written in one `AND` or `OR` chain; longer ones are split into groups.
+pub const FAN_OUT: usize = 16;
+
+/// A bound of how deep a piece of SQL nests, as SQLite counts it. SQLite refuses a statement
+/// when either count passes its limit on expression depth (1,000 by default):
+///
+/// - `height`: the height of the expression tree. A parameter is 1, a column `x.a` 2, `x.a = ?1`
+///   3; `a AND b AND c`, parsed as
+///   `(a AND b) AND c`, is one more than its highest part for each operator; `NOT` adds one;
+///   `EXISTS (…)` and `x IN (…)` add one to the height of the subquery's `WHERE`.
+/// - `nested`: while it resolves names, SQLite adds the height of each subquery's `WHERE` to a
+///   running count as it enters the subquery (after adding one `AND` for each `JOIN … ON`,
+///   whose condition it moves into the `WHERE`). So this is the most that the subqueries inside
+///   the piece add, along any path into them.
+///
+/// The statement's count is the height of its `WHERE` plus what its subqueries add: at most
+/// [`MAX_SQL_DEPTH`], and tests/queries_limits.rs checks on every statement of the test worlds
+/// that SQLite prepares it with its limit set to exactly that.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Depth {
+    height: usize,
+    nested: usize,
+}
+
+impl Depth {
+    fn leaf(height: usize) -> Depth {
+        Depth { height, nested: 0 }
+    }
+
+    /// An operator (`EXISTS`, `IN`) of height `above` over a subquery whose `WHERE` is `w`.
+    fn subquery(w: Depth, above: usize) -> Depth {
+        Depth {
+            height: w.height + above,
+            nested: w.height + w.nested,
+        }
+    }
+
+    fn not(self) -> Depth {
+        Depth {
+            height: self.height + 1,
+            ..self
+        }
+    }
+}
+
+/// Some SQL and how deep it nests.
+type Piece = (String, Depth);
+
+/// A bound of `bound` that stands for "every ancestor the condition reads is bound already".
+const ALL_BOUND: u32 = u32::MAX;
 
 struct Writer<'a> {
     policy: &'a CompiledPolicy,
@@ -89,7 +223,7 @@ struct Writer<'a> {
     params: Vec<Param>,
     index: HashMap<Param, usize>,
     codes: &'a [String],
-    codes_sql: Option<String>,
+    codes_sql: Option<Piece>,
     principal: &'a str,
 }
 
@@ -146,13 +280,13 @@ impl Writer<'_> {
     /// `col = $1` for one value; for several, one parameter holding them all: `col = ANY($1)`
     /// (PostgreSQL, a `text[]`) or `col IN (SELECT value FROM json_each(?1))` (SQLite, a JSON
     /// array), so a set of any size costs one parameter.
-    fn one_of(&mut self, column: &str, values: &[String]) -> String {
+    fn one_of(&mut self, column: &str, values: &[String]) -> Piece {
         match (values, self.dialect) {
-            ([], _) => "FALSE".into(),
-            ([one], _) => format!("{column} = {}", self.param(one)),
+            ([], _) => ("FALSE".into(), Depth::leaf(1)),
+            ([one], _) => (format!("{column} = {}", self.param(one)), Depth::leaf(3)),
             (_, Dialect::Postgres) => {
                 let p = self.bind(Param::Array(values.to_vec()));
-                format!("{column} = ANY({p})")
+                (format!("{column} = ANY({p})"), Depth::leaf(4))
             }
             (_, Dialect::Sqlite) => {
                 // Some SQLite versions (3.40, for one) cut a JSON string at an escaped U+0000, so
@@ -163,27 +297,35 @@ impl Writer<'_> {
                 let mut alts = Vec::new();
                 match whole.as_slice() {
                     [] => {}
-                    [one] => alts.push(format!("{column} = {}", self.param(one))),
+                    [one] => alts.push((format!("{column} = {}", self.param(one)), Depth::leaf(3))),
                     _ => {
                         // Serialising strings cannot fail; were it to, the set would match nothing.
                         let json = serde_json::to_string(&whole).unwrap_or_else(|_| "[]".into());
                         let p = self.bind(Param::Text(json));
-                        alts.push(format!("{column} IN (SELECT value FROM json_each({p}))"));
+                        // One above the column; the subquery has no `WHERE`, and its column and
+                        // the function's argument are resolved as expressions of height 1.
+                        alts.push((
+                            format!("{column} IN (SELECT value FROM json_each({p}))"),
+                            Depth {
+                                height: 3,
+                                nested: 1,
+                            },
+                        ));
                     }
                 }
                 for v in cut {
-                    alts.push(format!("{column} = {}", self.param(v)));
+                    alts.push((format!("{column} = {}", self.param(v)), Depth::leaf(3)));
                 }
                 match alts.len() {
                     1 => alts.pop().unwrap_or_default(),
-                    _ => format!("({})", alts.join(" OR ")),
+                    _ => chain(alts, " OR "),
                 }
             }
         }
     }
 
     /// Binds ancestors `bound + 1 ..= to` of the resource and tests `inner` on them.
-    fn ancestors(&self, bound: u32, to: u32, inner: &str, indent: usize) -> String {
+    fn ancestors(&self, bound: u32, to: u32, inner: Piece, indent: usize) -> Piece {
         let mut from = format!("resources {}", alias(bound + 1));
         for k in bound + 2..=to {
             from.push_str(&format!(
@@ -193,23 +335,36 @@ impl Writer<'_> {
                 alias(k - 1)
             ));
         }
-        format!(
-            "EXISTS (SELECT 1 FROM {from}\n{}WHERE {}.id = {}.parent_id AND {inner})",
+        let text = format!(
+            "EXISTS (SELECT 1 FROM {from}\n{}WHERE {}.id = {}.parent_id AND {})",
             pad(indent + 1),
             alias(bound + 1),
             alias(bound),
-        )
+            inner.0
+        );
+        // `link AND inner`, then one `AND` for each join's condition.
+        let (_, mut w) = chain(vec![(String::new(), Depth::leaf(3)), inner], "");
+        w.height += (to - bound - 1) as usize;
+        (text, Depth::subquery(w, 1))
     }
 
-    fn cond(&mut self, c: &Cond, bound: u32, indent: usize) -> String {
-        let deepest = max_up(c);
+    /// The SQL for `c`, for a resource whose ancestors up to `bound` are bound to aliases
+    /// ([`ALL_BOUND`]: all that `c` reads).
+    fn cond(&mut self, c: &Cond, bound: u32, indent: usize) -> Piece {
+        // Past the first binding every ancestor is bound, so the depth read is not looked for
+        // again: each node is visited a bounded number of times.
+        let deepest = |c: &Cond| match bound {
+            ALL_BOUND => 0,
+            _ => max_up(c),
+        };
         match c {
-            Cond::And(args) if deepest > bound => {
+            Cond::And(args) if deepest(c) > bound => {
                 // A kind branch: the kind test on the resource, then everything else with the
                 // kind's ancestors bound once. Valid rows of that kind always have them.
+                let to = deepest(c);
                 let (kinds, rest): (Vec<&Cond>, Vec<&Cond>) =
                     args.iter().partition(|a| matches!(a, Cond::Kind(_)));
-                let mut parts: Vec<String> = kinds
+                let mut parts: Vec<Piece> = kinds
                     .iter()
                     .map(|k| self.cond(k, bound, indent + 1))
                     .collect();
@@ -217,8 +372,8 @@ impl Writer<'_> {
                     [one] => (*one).clone(),
                     _ => Cond::And(rest.into_iter().cloned().collect()),
                 };
-                let inner = self.cond(&rest, deepest, indent + 1);
-                parts.push(self.ancestors(bound, deepest, &inner, indent + 1));
+                let inner = self.cond(&rest, ALL_BOUND, indent + 1);
+                parts.push(self.ancestors(bound, to, inner, indent + 1));
                 self.join(parts, "AND", indent)
             }
             Cond::And(args) => {
@@ -229,30 +384,84 @@ impl Writer<'_> {
                 self.join(parts, "AND", indent)
             }
             Cond::Or(args) => {
-                let parts = args
-                    .iter()
-                    .map(|a| self.cond(a, bound, indent + 1))
-                    .collect();
+                let parts = self.alternatives(args, bound, indent);
                 self.join(parts, "OR", indent)
             }
-            Cond::Not(x) => format!("NOT {}", self.cond(x, bound, indent)),
-            atom if deepest > bound => {
+            Cond::Not(x) => {
+                let (text, depth) = self.cond(x, bound, indent);
+                (format!("NOT {text}"), depth.not())
+            }
+            atom if deepest(atom) > bound => {
                 let inner = self.atom(atom);
-                self.ancestors(bound, deepest, &inner, indent)
+                self.ancestors(bound, deepest(atom), inner, indent)
             }
             atom => self.atom(atom),
         }
     }
 
-    fn join(&self, parts: Vec<String>, op: &str, indent: usize) -> String {
-        format!("({})", parts.join(&format!("\n{}{op} ", pad(indent + 1))))
+    /// The arguments of an `or`. Tests that one set attribute contains a string, on one case,
+    /// become one test that it contains one of the strings, where the first of them stood: one
+    /// `EXISTS` and one parameter for the lot, as for the values of an attribute.
+    fn alternatives(&mut self, args: &[Cond], bound: u32, indent: usize) -> Vec<Piece> {
+        let bound_here = |up: u32| bound == ALL_BOUND || up <= bound;
+        let mut sets: HashMap<(u32, u32), Vec<String>> = HashMap::new();
+        for a in args {
+            if let Cond::Contains { up, attr, value } = a {
+                if bound_here(*up) {
+                    sets.entry((*up, *attr)).or_default().push(value.clone());
+                }
+            }
+        }
+        let mut parts = Vec::with_capacity(args.len());
+        for a in args {
+            match a {
+                Cond::Contains { up, attr, .. } if bound_here(*up) => {
+                    // The first of a set takes the whole set; the others were written with it.
+                    if let Some(values) = sets.remove(&(*up, *attr)) {
+                        parts.push(self.attr_test(*up, *attr, &values));
+                    }
+                }
+                a => parts.push(self.cond(a, bound, indent + 1)),
+            }
+        }
+        parts
     }
 
-    fn atom(&mut self, c: &Cond) -> String {
+    /// `(a OP b OP …)`, each part on a line of its own; more than [`FAN_OUT`] parts are first
+    /// put in groups (recursively), so the depth grows with the logarithm of their number.
+    fn join(&self, parts: Vec<Piece>, op: &str, indent: usize) -> Piece {
+        let sep = format!("\n{}{op} ", pad(indent + 1));
+        let mut parts = parts;
+        while parts.len() > FAN_OUT {
+            let mut grouped = Vec::with_capacity(parts.len().div_ceil(FAN_OUT));
+            let mut rest = parts.into_iter().peekable();
+            while rest.peek().is_some() {
+                let group: Vec<Piece> = rest.by_ref().take(FAN_OUT).collect();
+                grouped.push(chain(group, &sep));
+            }
+            parts = grouped;
+        }
+        chain(parts, &sep)
+    }
+
+    /// Is the attribute `attr` of the case `up` steps above one of `values` (for a set
+    /// attribute, does it hold one of them)?
+    fn attr_test(&mut self, up: u32, attr: u32, values: &[String]) -> Piece {
+        let name = self.param(&attr_name(self.policy, attr));
+        let v = self.one_of("x.value", values);
+        let text = format!(
+            "EXISTS (SELECT 1 FROM resource_attrs x WHERE x.resource_id = {}.id AND x.name = {name} AND {})",
+            alias(up),
+            v.0
+        );
+        (text, Depth::subquery(and_of_tests(2, v.1), 1))
+    }
+
+    fn atom(&mut self, c: &Cond) -> Piece {
         let p = self.policy.ir();
         match c {
-            Cond::True => "TRUE".into(),
-            Cond::False => "FALSE".into(),
+            Cond::True => ("TRUE".into(), Depth::leaf(1)),
+            Cond::False => ("FALSE".into(), Depth::leaf(1)),
             Cond::Kind(ks) => {
                 let names: Vec<String> = ks.iter().map(|k| p.kinds[k.idx()].name.clone()).collect();
                 self.one_of("r.kind", &names)
@@ -266,36 +475,29 @@ impl Writer<'_> {
                 let ct = &p.casetypes[*casetype as usize];
                 let t = self.param(&ct.name);
                 match states {
-                    None => format!("{a}.case_type = {t}"),
+                    None => (format!("{a}.case_type = {t}"), Depth::leaf(3)),
                     Some(s) => {
                         let names: Vec<String> = s
                             .iter()
                             .map(|s| ct.states[*s as usize].name.clone())
                             .collect();
-                        let st = self.one_of(&format!("{a}.state"), &names);
-                        format!("({a}.case_type = {t} AND {st})")
+                        let (st, depth) = self.one_of(&format!("{a}.state"), &names);
+                        (
+                            format!("({a}.case_type = {t} AND {st})"),
+                            and_of_tests(1, depth),
+                        )
                     }
                 }
             }
             Cond::Attr { up, attr, values } => {
-                let name = self.param(&attr_name(self.policy, *attr));
                 let texts: Vec<String> = values
                     .iter()
                     .map(|l| lit_text(self.policy, *attr, l))
                     .collect();
-                let v = self.one_of("x.value", &texts);
-                format!(
-                    "EXISTS (SELECT 1 FROM resource_attrs x WHERE x.resource_id = {}.id AND x.name = {name} AND {v})",
-                    alias(*up)
-                )
+                self.attr_test(*up, *attr, &texts)
             }
             Cond::Contains { up, attr, value } => {
-                let name = self.param(&attr_name(self.policy, *attr));
-                let v = self.param(value);
-                format!(
-                    "EXISTS (SELECT 1 FROM resource_attrs x WHERE x.resource_id = {}.id AND x.name = {name} AND x.value = {v})",
-                    alias(*up)
-                )
+                self.attr_test(*up, *attr, std::slice::from_ref(value))
             }
             Cond::Holds { up, relations } => {
                 let user = self.param(self.principal);
@@ -303,15 +505,18 @@ impl Writer<'_> {
                     .iter()
                     .map(|r| p.relations[*r as usize].name.clone())
                     .collect();
-                let rel = self.one_of("x.relation", &names);
-                format!(
-                    "EXISTS (SELECT 1 FROM case_relations x WHERE x.case_id = {}.id AND x.user_id = {user} AND {rel})",
-                    alias(*up)
+                let (rel, depth) = self.one_of("x.relation", &names);
+                (
+                    format!(
+                        "EXISTS (SELECT 1 FROM case_relations x WHERE x.case_id = {}.id AND x.user_id = {user} AND {rel})",
+                        alias(*up)
+                    ),
+                    Depth::subquery(and_of_tests(2, depth), 1),
                 )
             }
             Cond::CodeMet { up, class } => {
                 let class = self.param(class.name());
-                let held = match &self.codes_sql {
+                let (held, depth) = match &self.codes_sql {
                     Some(s) => s.clone(),
                     None => {
                         let codes = self.codes;
@@ -321,55 +526,92 @@ impl Writer<'_> {
                     }
                 };
                 // No level of the resource's own code (of this class) lacks a held code.
-                format!(
-                    "NOT EXISTS (SELECT 1 FROM access_codes x WHERE x.resource_id = {}.id AND x.class = {class} AND NOT EXISTS (SELECT 1 FROM access_codes y WHERE y.resource_id = x.resource_id AND y.class = x.class AND y.level = x.level AND {held}))",
-                    alias(*up)
+                let lacking = Depth::subquery(and_of_tests(3, depth), 1).not();
+                (
+                    format!(
+                        "NOT EXISTS (SELECT 1 FROM access_codes x WHERE x.resource_id = {}.id AND x.class = {class} AND NOT EXISTS (SELECT 1 FROM access_codes y WHERE y.resource_id = x.resource_id AND y.class = x.class AND y.level = x.level AND {held}))",
+                        alias(*up)
+                    ),
+                    Depth::subquery(and_of_tests(2, lacking), 1).not(),
                 )
             }
             Cond::Inherits { up, class } => match class {
-                Class::Read => format!("{}.inherit_read", alias(*up)),
-                Class::Write => format!("{}.inherit_write", alias(*up)),
+                Class::Read => (format!("{}.inherit_read", alias(*up)), Depth::leaf(2)),
+                Class::Write => (format!("{}.inherit_write", alias(*up)), Depth::leaf(2)),
             },
             Cond::Not(_) | Cond::And(_) | Cond::Or(_) => {
                 // INVARIANT: `cond` handles the connectives before calling `atom`.
-                "FALSE".into()
+                ("FALSE".into(), Depth::leaf(1))
             }
         }
     }
 }
 
+/// Parts joined by `sep`, in parentheses; as SQLite parses `a OP b OP c`, one level per
+/// operator, the height is at most the highest part's plus the number of parts.
+fn chain(parts: Vec<Piece>, sep: &str) -> Piece {
+    let depth = Depth {
+        height: parts.iter().map(|p| p.1.height).max().unwrap_or(0) + parts.len(),
+        nested: parts.iter().map(|p| p.1.nested).max().unwrap_or(0),
+    };
+    let texts: Vec<String> = parts.into_iter().map(|p| p.0).collect();
+    (format!("({})", texts.join(sep)), depth)
+}
+
+/// The depth of `t1 AND … AND tn AND last`: `n` comparisons of a column (height 3: `x.a` is
+/// already 2), then `last`.
+fn and_of_tests(n: usize, last: Depth) -> Depth {
+    let mut parts = vec![(String::new(), Depth::leaf(3)); n];
+    parts.push((String::new(), last));
+    chain(parts, "").1
+}
+
 // ---- the rows of the layout -------------------------------------------------------------------
 
-/// One row of `resources`.
+/// One row of `resources`. Each field is the column of the same name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ResourceRow {
+    /// The resource's id.
     pub id: String,
+    /// Its kind, as the policy names it.
     pub kind: String,
+    /// Its parent's id; `None` (`NULL`) for a resource without one.
     pub parent_id: Option<String>,
+    /// On a case, its case type's name; `None` (`NULL`) on other resources.
     pub case_type: Option<String>,
+    /// On a case, its state's name; `None` (`NULL`) on other resources.
     pub state: Option<String>,
+    /// Whether its effective read code goes on with its parent's: `false` when its kind does
+    /// not declare `inherit read` or the entities file sets `inherit_read` to `false`.
     pub inherit_read: bool,
+    /// Whether its effective write code goes on with its parent's, as `inherit_read`.
     pub inherit_write: bool,
 }
 
 /// One row of `access_codes`: a code of one level of a resource's own code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CodeRow {
+    /// The id of the resource whose own code it is.
     pub resource_id: String,
+    /// Which code: `read` or `write`.
     pub class: &'static str,
     /// The level's position in the own code, from 0.
     pub level: i64,
+    /// The code: one of the level's alternatives (`BB` of `[BB|AA]`).
     pub code: String,
 }
 
 /// The rows of the relational layout that hold the resources of an entities file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Tables {
+    /// `resources`: one row per resource, parents before their children.
     pub resources: Vec<ResourceRow>,
     /// `resource_attrs`: (resource id, attribute name, value as text).
     pub attrs: Vec<(String, String, String)>,
     /// `case_relations`: (case id, relation, user id).
     pub relations: Vec<(String, String, String)>,
+    /// `access_codes`: one row per code of each non-empty level of each resource's own read
+    /// and write codes; an empty level has none.
     pub codes: Vec<CodeRow>,
 }
 
@@ -378,7 +620,8 @@ pub struct Tables {
 /// values by variant name, references by id, and one row per element of a set. Resources come
 /// in the entities' order, parents before children where the file has them so. The entities
 /// must have been loaded for `policy`, whose names the rows use.
-pub fn tables(policy: &CompiledPolicy, entities: &Entities) -> Result<Tables, QueryError> {
+pub fn tables(policy: &crate::Policy, entities: &Entities) -> Result<Tables, QueryError> {
+    let policy = policy.compiled();
     same_policy(policy, entities)?;
     let p = policy.ir();
     let mut t = Tables::default();
@@ -469,6 +712,44 @@ pub fn tables(policy: &CompiledPolicy, entities: &Entities) -> Result<Tables, Qu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::query::Query;
+
+    /// No residual partial evaluation builds nests deeper than about 330 (a chain of 32
+    /// inheriting kinds), but should one reach the limit, the statement is an error, never SQL
+    /// that SQLite would refuse.
+    #[test]
+    fn a_statement_deeper_than_the_limit_is_an_error() {
+        let policy = crate::Policy::from_source(
+            "p.casepol",
+            "role R; action view; group G { grants R; } case Case { attr a: string; allow R: view; } casetype T { states S; initial S; }",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let entities = policy
+            .load_entities(r#"{"users": [{"id": "u", "groups": ["G"]}], "resources": []}"#)
+            .unwrap();
+        let residual = Query::new(&policy, &entities)
+            .residual("u", "view", None)
+            .unwrap();
+        let attr = |v: &str| Cond::Attr {
+            up: 0,
+            attr: 0,
+            values: vec![super::super::residual::Lit::Str(v.into())],
+        };
+        let mut deep = attr("x");
+        for i in 0..400 {
+            deep = Cond::Not(Box::new(Cond::And(vec![attr(&i.to_string()), deep])));
+        }
+        let err = match compile(&policy, &residual.with_cond(deep), Dialect::Sqlite) {
+            Ok(f) => panic!("a statement {} deep", f.depth),
+            Err(e) => e,
+        };
+        assert_eq!(err.kind, QueryErrorKind::TooLarge);
+        assert!(
+            err.message
+                .contains("levels deep, more than the limit of 1,000"),
+            "{err}"
+        );
+    }
 
     /// Some SQLite versions (3.40, for one) cut a JSON string at an escaped U+0000, so
     /// `"T5\u0000x"` inside the JSON array would match the code `T5`. Entities refuse such codes
@@ -487,7 +768,7 @@ mod tests {
             principal: "u",
         };
         let values = ["Clerks", "T5\0x", "T7", "T8\0"].map(String::from);
-        let sql = w.one_of("c.code", &values);
+        let (sql, _) = w.one_of("c.code", &values);
         assert_eq!(
             sql,
             "(c.code IN (SELECT value FROM json_each(?1)) OR c.code = ?2 OR c.code = ?3)"

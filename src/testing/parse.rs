@@ -3,14 +3,13 @@
 
 use super::json::{self, Member, Node, Value};
 use super::{
-    json_name, layer_reasons, EntitiesSource, Expected, Located, Outcome, TestCase, TestFile,
-    ERROR_KINDS, LAYERS, REASONS,
+    json_name, EntitiesSource, Expected, Located, Outcome, TestCase, TestFile, ERROR_KINDS,
 };
+use crate::decision::{Layer, Reason};
 use crate::diagnostic::{words, Code, Diagnostic, FileId, Sources, Span};
 use crate::json_pos;
 use crate::request::Request;
 use crate::resolve::RequestErrorKind;
-use crate::vm::{Layer, Reason};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -432,10 +431,10 @@ impl Parser<'_> {
         };
         let layer = fields
             .get("layer")
-            .map(|_| self.choice(&fields, "layer", &what, &LAYERS));
+            .map(|_| self.choice(&fields, "layer", &what, &Layer::ALL));
         let reason = fields
             .get("reason")
-            .map(|_| self.choice(&fields, "reason", &what, &REASONS));
+            .map(|_| self.choice(&fields, "reason", &what, &Reason::ALL));
         let error = fields
             .get("error")
             .map(|_| self.choice(&fields, "error", &what, &ERROR_KINDS));
@@ -516,17 +515,17 @@ impl Parser<'_> {
                     span,
                     format!(
                         "{what} expects `{o}`, but reason `{}` is never {}",
-                        json_name(r),
+                        r.name(),
                         words::a(o)
                     ),
                     "contradicts `expect`",
                     Some(format!(
                         "the reasons of {o} are {}",
                         words::every(
-                            REASONS
+                            Reason::ALL
                                 .iter()
                                 .filter(|r| fits(**r))
-                                .map(|r| json_name(*r))
+                                .map(|r| r.name())
                                 .collect::<Vec<_>>()
                         )
                     )),
@@ -535,17 +534,18 @@ impl Parser<'_> {
             }
         }
         if let Some((l, span)) = layer {
-            let possible: Vec<String> = layer_reasons(l)
+            let possible: Vec<&str> = l
+                .reasons()
                 .iter()
                 .filter(|r| fits(**r))
-                .map(|r| json_name(*r))
+                .map(|r| r.name())
                 .collect();
             if possible.is_empty() {
                 self.error(
                     span,
                     format!(
                         "{what} expects `{o}`, but layer `{}` never decides {}",
-                        json_name(l),
+                        l.name(),
                         words::a(o)
                     ),
                     "contradicts `expect`",
@@ -553,27 +553,27 @@ impl Parser<'_> {
                         "the layers that decide {} are {}",
                         words::a(o),
                         words::every(
-                            LAYERS
+                            Layer::ALL
                                 .iter()
-                                .filter(|l| layer_reasons(**l).iter().any(|r| fits(*r)))
-                                .map(|l| json_name(*l))
+                                .filter(|l| l.reasons().iter().any(|r| fits(*r)))
+                                .map(|l| l.name())
                                 .collect::<Vec<_>>()
                         )
                     )),
                 );
             } else if let Some((r, rspan)) = reason {
-                if !layer_reasons(l).contains(&r) {
+                if !l.reasons().contains(&r) {
                     self.error(
                         rspan,
                         format!(
                             "{what}: layer `{}` never decides with reason `{}`",
-                            json_name(l),
-                            json_name(r)
+                            l.name(),
+                            r.name()
                         ),
                         "contradicts `layer`",
                         Some(format!(
                             "layer `{}` decides {o} with {}",
-                            json_name(l),
+                            l.name(),
                             words::one_of(&possible)
                         )),
                     );

@@ -2,10 +2,10 @@
 
 use super::items::{items, resolve_cell, resolve_rule, Item, Resolved};
 use super::{json_name, Expected, Outcome, TestFile};
+use crate::decision::{Decision, Layer, Reason};
 use crate::diagnostic::Diagnostic;
 use crate::reference::{Detail, RuleRef, Trace};
 use crate::resolve::RequestErrorKind;
-use crate::vm::{Decision, Layer, Reason};
 use crate::{Entities, Policy};
 use serde::Serialize;
 
@@ -100,13 +100,13 @@ impl Mismatch {
             }
             Mismatch::Layer { expected, got } => format!(
                 "expected the {} layer to decide, but the {} layer did",
-                json_name(*expected),
-                json_name(*got)
+                expected.name(),
+                got.name()
             ),
             Mismatch::Reason { expected, got } => format!(
                 "expected reason {}, got {}",
-                json_name(*expected),
-                json_name(*got)
+                expected.name(),
+                got.name()
             ),
             Mismatch::Error { expected, got } => match got {
                 Some(g) => format!("expected error {}, got {}", json_name(*expected), json_name(*g)),
@@ -116,11 +116,11 @@ impl Mismatch {
             Mismatch::Engines { vm, reference } => format!(
                 "the compiled evaluator decided {} ({}: {}) but the reference evaluator {} ({}: {}); this is a bug in casepol, please report it",
                 if vm.allowed { "allow" } else { "deny" },
-                json_name(vm.layer),
-                json_name(vm.reason),
+                vm.layer.name(),
+                vm.reason.name(),
                 if reference.allowed { "allow" } else { "deny" },
-                json_name(reference.layer),
-                json_name(reference.reason)
+                reference.layer.name(),
+                reference.reason.name()
             ),
         }
     }
@@ -159,7 +159,7 @@ pub fn deciding_rules(trace: &Trace) -> Vec<RuleRef> {
 ///
 /// ```
 /// use casepol::diagnostic::Sources;
-/// use casepol::testing::{self, Coverage, EntitiesSource};
+/// use casepol::internal::testing::{self, Coverage, EntitiesSource};
 /// use casepol::Policy;
 ///
 /// let policy = Policy::from_source("p.casepol", "role R; action view; group G { grants R; } resource Note { allow R: view; }")

@@ -6,10 +6,9 @@
 //! shortened after ten.
 #![allow(dead_code)]
 
-use casepol::ast::Effect;
 use casepol::diagnostic::{Code, Diagnostic, Span};
-use casepol::ir::*;
-use casepol::lint::MAX_MARKED_DENIES;
+use casepol::internal::ir::*;
+use casepol::internal::lint::MAX_MARKED_DENIES;
 
 /// CP0209 fires when more than `ADMIN_SHARE.0 / ADMIN_SHARE.1` of the groups that grant roles
 /// are admin-like: more than half.

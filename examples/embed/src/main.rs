@@ -25,10 +25,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     let response = policy.authorize(&entities, &request);
     assert_eq!(response.decision, policy.decide(&entities, &strict));
     println!(
-        "{} ({}: {:?})",
+        "{} ({}: {})",
         if response.allowed() { "allow" } else { "deny" },
         response.layer().title(),
-        response.reason()
+        response.reason().title()
     );
     for rule in &response.determining {
         println!("  {rule}");
