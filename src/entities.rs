@@ -31,6 +31,7 @@ mod model;
 mod read;
 mod report;
 mod store;
+mod write;
 
 pub use closure::EffectiveCode;
 pub use model::{AttrValue, CodeClass, Entities, Level, Resource, Unit, User};

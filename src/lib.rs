@@ -44,6 +44,8 @@ mod json_pos;
 pub mod limits;
 #[allow(missing_docs)]
 mod lint;
+#[allow(missing_docs)]
+mod live;
 pub mod query;
 mod reference;
 mod request;
@@ -101,6 +103,9 @@ pub mod internal {
     }
     pub mod lint {
         pub use crate::lint::*;
+    }
+    pub mod live {
+        pub use crate::live::*;
     }
     pub mod reference {
         pub use crate::reference::*;

@@ -137,6 +137,14 @@ pub fn bytes(n: usize) -> String {
     }
 }
 
+/// The largest change set (one line of a changes file), in bytes.
+pub const MAX_CHANGE_SET_BYTES: usize = 64 * 1024 * 1024;
+/// The most changes in one change set.
+pub const MAX_CHANGES: usize = 100_000;
+/// The most (user, resource) pairs one change set may reach. Each is decided before and after
+/// for every action and module, so a change set that would reach more is refused, not applied.
+pub const MAX_EVENT_PAIRS: usize = 2_000_000;
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -186,6 +186,9 @@ pub struct Entities {
     pub(crate) stamp: u64,
     pub(crate) symbols: Vec<String>,
     pub(crate) users: Vec<User>,
+    /// Each user's attribute values, in the order the policy declares them; empty when the
+    /// policy declares no user attributes.
+    pub(crate) user_attrs: Vec<Box<[AttrValue]>>,
     pub(crate) units: Vec<Unit>,
     pub(crate) resources: Vec<Resource>,
     pub(crate) user_index: IdIndex,
@@ -241,6 +244,20 @@ impl Entities {
             .get(s as usize)
             .map(String::as_str)
             .unwrap_or("?")
+    }
+
+    /// The user with id `id`, if there is one (for tests).
+    #[doc(hidden)]
+    pub fn user(&self, id: &str) -> Option<&User> {
+        self.user_index.get(id).map(|&i| &self.users[i as usize])
+    }
+
+    /// The resource with id `id`, if there is one (for tests).
+    #[doc(hidden)]
+    pub fn resource(&self, id: &str) -> Option<&Resource> {
+        self.resource_index
+            .get(id)
+            .map(|&i| &self.resources[i as usize])
     }
 
     /// The users, in the order of the entities file.

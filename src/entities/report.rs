@@ -96,6 +96,8 @@ impl std::fmt::Display for EntityError {
     }
 }
 
+impl std::error::Error for EntityError {}
+
 /// The load stops here: [`Silent`]'s answer to any problem, and any reporter's to a file that
 /// cannot be loaded at all.
 #[derive(Debug)]
