@@ -37,6 +37,7 @@ pub mod explain;
 mod files;
 #[allow(missing_docs)]
 mod format;
+mod hints;
 #[allow(missing_docs)]
 mod ir;
 mod json_pos;

@@ -111,6 +111,16 @@ pub const SUGGEST_WORK: usize = 4_000_000;
 /// come without suggestions, so a file with very many errors still fails fast.
 pub const LOAD_SUGGEST_WORK: usize = 20_000_000;
 
+/// The most hints `explain` tries for one request: each is a change to a copy of the
+/// principal or of the anchor case (a group, a unit, a term, a relation) decided again by the
+/// VM, so explaining a deny costs at most this many decisions more.
+pub const MAX_HINT_CANDIDATES: usize = 16;
+/// The most hints `explain` shows for one layer, the smallest changes that allow first.
+pub const MAX_SHOWN_HINTS: usize = 3;
+/// The most strings of a set attribute `explain` shows when it says why a scope filter does
+/// not admit a case; the rest are counted.
+pub const MAX_SHOWN_SET_ITEMS: usize = 8;
+
 /// The largest request, in bytes of JSON: one `--request`, or one line of a `--requests` batch.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 

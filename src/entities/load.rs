@@ -157,6 +157,15 @@ pub(super) fn load<R: Report>(
         return Err(Stop);
     }
     drop(read);
+    // Already interned by `users`: looking them up again costs one hash each.
+    let unit_symbols: Box<[u32]> = units.iter().map(|u| syms.sym(&u.id)).collect();
+    let group_symbols: Box<[u32]> = p.groups.iter().map(|g| syms.sym(&g.name)).collect();
+    let mut symbol_groups: Vec<(u32, u32)> = group_symbols
+        .iter()
+        .enumerate()
+        .map(|(g, &s)| (s, g as u32))
+        .collect();
+    symbol_groups.sort_unstable();
     // INVARIANT: with no problem every resource was pushed, so positions match the index, and
     // no id repeats, so the indexes are of unique ids.
     finish_resources(p, &mut resources, &ranges, builder);
@@ -171,6 +180,9 @@ pub(super) fn load<R: Report>(
         user_index,
         resource_index,
         unit_index,
+        unit_symbols,
+        group_symbols,
+        symbol_groups: symbol_groups.into(),
     })
 }
 

@@ -194,6 +194,12 @@ pub struct Entities {
     pub(crate) user_index: IdIndex,
     pub(crate) resource_index: IdIndex,
     pub(crate) unit_index: IdIndex,
+    /// The symbol of each unit's id and of each group's name, by position: the codes they
+    /// stand for. Read when a hint adds the user to a unit or a group (`hints`).
+    pub(crate) unit_symbols: Box<[u32]>,
+    pub(crate) group_symbols: Box<[u32]>,
+    /// (symbol, group) for every group, sorted: which group a code names, if any.
+    pub(crate) symbol_groups: Box<[(u32, u32)]>,
 }
 
 impl Entities {
@@ -270,6 +276,25 @@ impl Entities {
     #[doc(hidden)]
     pub fn units(&self) -> &[Unit] {
         &self.units
+    }
+
+    /// The position of the user with this id.
+    pub(crate) fn user_position(&self, id: &str) -> Option<u32> {
+        self.user_index.get(id).copied()
+    }
+
+    /// The position of the org unit with this id.
+    pub(crate) fn unit_position(&self, id: &str) -> Option<u32> {
+        self.unit_index.get(id).copied()
+    }
+
+    /// The group whose name is symbol `sym`, if a group's is.
+    pub(crate) fn group_of_symbol(&self, sym: u32) -> Option<u32> {
+        let i = self
+            .symbol_groups
+            .binary_search_by_key(&sym, |&(s, _)| s)
+            .ok()?;
+        Some(self.symbol_groups[i].1)
     }
 
     /// Whether `id` is the id of an org unit of these entities (an org unit is not a user: it
