@@ -415,10 +415,19 @@ impl Policy {
     /// assert!(!trace.decision.allowed);
     /// assert_eq!(trace.decision.layer, Layer::ReadCode);
     /// let text = policy.explain_text(&trace);
-    /// assert!(text.contains("would be allowed if `ann` were in `PERS` or `FIN`"));
+    /// assert!(text.contains("would be allowed if `ann` held term `PERS`"));
     /// ```
     pub fn explain(&self, entities: &Entities, request: &Request) -> Trace {
-        reference::evaluate_with(&self.compiled, entities, request, reference::Scan::Indexed)
+        let scan = reference::Scan::Indexed;
+        match self.resolve(entities, request) {
+            Ok(r) => {
+                let mut trace =
+                    reference::evaluate_resolved_with(&self.compiled, entities, request, &r, scan);
+                crate::hints::settle(&self.compiled, entities, &r, &mut trace);
+                trace
+            }
+            Err(_) => reference::evaluate_with(&self.compiled, entities, request, scan),
+        }
     }
 
     /// Renders an explanation as text.

@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 mod actions;
+mod apply;
 mod check;
 mod explain;
 mod explain_code;
@@ -195,6 +196,17 @@ enum Command {
     ///
     /// Exit status: 0 printed, 2 error in any input or an unknown principal, action or module.
     Filter(filter::FilterArgs),
+    /// Apply change sets to the entities and print who gained and lost which access
+    ///
+    /// Each non-blank line of the changes file is one change set (docs/data-formats.md §4),
+    /// applied in order, all of it or nothing. For each, prints the new version and the
+    /// decisions that changed, grouped by user and cause; `--format json` prints one JSON
+    /// object per change set. Stops at the first change set with a problem, printing every
+    /// problem in it.
+    ///
+    /// Exit status: 0 when every change set applied, 2 when an input could not be used or a
+    /// change set had a problem (then `--write` writes nothing).
+    Apply(apply::ApplyArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -208,6 +220,7 @@ pub fn main() -> ExitCode {
         Command::Actions(args) => actions::actions(&args),
         Command::List(args) => list::list(&args),
         Command::Filter(args) => filter::filter(&args),
+        Command::Apply(args) => apply::apply(&args),
         Command::Check {
             policy,
             entities,

@@ -314,6 +314,29 @@ impl Determining {
     }
 }
 
+/// Why a request without a module is denied on a case of `casetype`, whose access goes through
+/// modules: one sentence that every command says for it (`check`, `actions`, `list`, `filter`,
+/// `who-can` and `explain`), naming the modules that offer `action` (any action when `None`).
+pub fn no_module_note(p: &crate::ir::Policy, casetype: usize, action: Option<usize>) -> String {
+    use crate::diagnostic::words;
+    let offering: Vec<&str> = p
+        .modules
+        .iter()
+        .filter(|m| action.is_none_or(|a| m.actions.iter().any(|x| x.idx() == a)))
+        .map(|m| m.name.as_str())
+        .collect();
+    let ask = match (offering.len(), action) {
+        (0, Some(a)) => format!("and no module offers `{}`", p.actions[a].name),
+        (0, None) => "and the policy declares no module".to_string(),
+        (1, _) => format!("ask with the module {}", words::list(&offering)),
+        _ => format!("ask with one of the modules {}", words::either(&offering)),
+    };
+    format!(
+        "case type `{}` is reached through modules, so nobody may act on it without one; {ask}",
+        p.casetypes[casetype].name,
+    )
+}
+
 /// What a data rule is, in the words `explain` uses: `rule`, `table cell` or `transition`.
 pub fn rule_kind(origin: RuleOrigin) -> &'static str {
     match origin {

@@ -111,6 +111,8 @@ pub enum Code {
     OverBroadGrant,
     /// Lint: too large a share of the groups are admin-like.
     TooManyAdmins,
+    /// Lint: a group's scope narrows a role that a parent group grants with scope all.
+    IneffectiveScope,
     /// `fmt --check`: a file is not in canonical layout.
     NotFormatted,
     /// The formatter's output does not parse back to the same policy: a bug in casepol.
@@ -147,6 +149,7 @@ impl Code {
         Code::MissingTableRow,
         Code::OverBroadGrant,
         Code::TooManyAdmins,
+        Code::IneffectiveScope,
         Code::NotFormatted,
         Code::FormatterBug,
         Code::TestFailed,
@@ -179,6 +182,7 @@ impl Code {
             Code::MissingTableRow => "CP0207",
             Code::OverBroadGrant => "CP0208",
             Code::TooManyAdmins => "CP0209",
+            Code::IneffectiveScope => "CP0210",
             Code::NotFormatted => "CP0301",
             Code::FormatterBug => "CP0302",
             Code::TestFailed => "CP0401",
@@ -213,6 +217,7 @@ impl Code {
             Code::MissingTableRow => "missing table row",
             Code::OverBroadGrant => "over-broad grant",
             Code::TooManyAdmins => "too many admin-like groups",
+            Code::IneffectiveScope => "scope made ineffective by a parent group",
             Code::NotFormatted => "file is not formatted",
             Code::FormatterBug => "formatter changed the policy's meaning",
             Code::TestFailed => "policy test failed",

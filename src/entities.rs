@@ -31,6 +31,7 @@ mod model;
 mod read;
 mod report;
 mod store;
+mod write;
 
 pub use closure::EffectiveCode;
 pub use model::{AttrValue, CodeClass, Entities, Level, Resource, Unit, User};
@@ -60,7 +61,7 @@ impl Entities {
         if json.trim().is_empty() {
             return Err(vec![EntityError::whole(
                 "the entities file is empty".to_string(),
-                "write `{}` for no entities, or `{\"users\": [ … ], \"resources\": [ … ]}`",
+                "write `{}` for no entities, or list them, as in `{\"users\": [{\"id\": \"anna\"}], \"resources\": []}`",
             )]);
         }
         // Most files are valid: load them silently, stopping at the first problem. A file with

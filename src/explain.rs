@@ -13,7 +13,8 @@ use std::fmt::Write;
 /// every layer, which [`Policy::explain_text`](crate::Policy::explain_text)
 /// turns into text and serde into JSON.
 pub use crate::reference::{
-    CodeTrace, Detail, GroupTrace, LayerTrace, LevelTrace, RuleRef, Trace, Verdict,
+    Change, CodeTrace, ConditionTrace, Counterfactual, Detail, GroupTrace, LayerTrace, LevelTrace,
+    RuleRef, ThenDenied, Trace, Verdict,
 };
 
 /// Renders an explanation as plain text (no colour, stable for snapshots). Applications call
@@ -79,7 +80,9 @@ pub fn render_text(trace: &Trace, policy: &CompiledPolicy) -> String {
     }
     let _ = writeln!(out);
     for layer in &trace.layers {
-        render_layer(&mut out, layer, policy);
+        // The case a scope filter tests: the resource's case, or the resource itself.
+        let case = trace.case.as_deref().or(r.resource.as_deref());
+        render_layer(&mut out, layer, policy, case);
     }
     out
 }
@@ -91,7 +94,7 @@ fn mark(v: Verdict) -> &'static str {
     }
 }
 
-fn render_layer(out: &mut String, l: &LayerTrace, policy: &CompiledPolicy) {
+fn render_layer(out: &mut String, l: &LayerTrace, policy: &CompiledPolicy, case: Option<&str>) {
     let _ = writeln!(
         out,
         "  {} {:<20} {}",
@@ -114,13 +117,34 @@ fn render_layer(out: &mut String, l: &LayerTrace, policy: &CompiledPolicy) {
                 } else {
                     format!("grants {}", g.roles.join(", "))
                 };
+                // A group that grants no role admits nothing, whatever its scope.
                 let _ = writeln!(
                     out,
                     "{pad}{} group `{}`{through}: scope {}, {roles}",
-                    if g.in_scope { "✓" } else { "✗" },
+                    match (g.in_scope, g.roles.is_empty()) {
+                        (true, false) => "✓",
+                        (true, true) => "·",
+                        (false, _) => "✗",
+                    },
                     g.group,
                     g.scope
                 );
+                for c in &g.conditions {
+                    let why = match &c.value {
+                        Some(v) => format!(
+                            "`{}` of case `{}` is {v}",
+                            c.attribute,
+                            case.unwrap_or_default()
+                        ),
+                        None => "there is no case to test".to_string(),
+                    };
+                    let _ = writeln!(
+                        out,
+                        "{pad}    {} `{}`: {why}",
+                        if c.holds { "✓" } else { "✗" },
+                        c.condition
+                    );
+                }
             }
         }
         Detail::Module { grants, .. } => {
@@ -173,6 +197,11 @@ fn render_layer(out: &mut String, l: &LayerTrace, policy: &CompiledPolicy) {
                     "✗ not held".to_string()
                 };
                 let _ = writeln!(out, "{pad}{level:<16} {origin:<40} {verdict}");
+                for c in lv.codes.iter().filter(|c| c.held) {
+                    if let Some(by) = &c.by {
+                        let _ = writeln!(out, "{pad}  `{}` held as {by}", c.code);
+                    }
+                }
             }
         }
     }
@@ -186,9 +215,14 @@ fn render_layer(out: &mut String, l: &LayerTrace, policy: &CompiledPolicy) {
 /// as many after it, with `…` for the rest, so that many rules on one long line cost no more
 /// than their own text.
 fn render_rule(out: &mut String, r: &RuleRef, policy: &CompiledPolicy, pad: &str, label: &str) {
+    let cell = r
+        .cell
+        .as_ref()
+        .map(|c| format!(" {c}: `{}`", r.source))
+        .unwrap_or_default();
     let _ = writeln!(
         out,
-        "{pad}{label}{} at {}:{}:{}",
+        "{pad}{label}{}{cell} at {}:{}:{}",
         r.kind, r.file, r.line, r.column
     );
     let (line_text, column) = shown_line(policy.sources(), r.span);

@@ -37,12 +37,15 @@ pub mod explain;
 mod files;
 #[allow(missing_docs)]
 mod format;
+mod hints;
 #[allow(missing_docs)]
 mod ir;
 mod json_pos;
 pub mod limits;
 #[allow(missing_docs)]
 mod lint;
+#[allow(missing_docs)]
+mod live;
 pub mod query;
 mod reference;
 mod request;
@@ -100,6 +103,9 @@ pub mod internal {
     }
     pub mod lint {
         pub use crate::lint::*;
+    }
+    pub mod live {
+        pub use crate::live::*;
     }
     pub mod reference {
         pub use crate::reference::*;

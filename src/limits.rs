@@ -111,6 +111,16 @@ pub const SUGGEST_WORK: usize = 4_000_000;
 /// come without suggestions, so a file with very many errors still fails fast.
 pub const LOAD_SUGGEST_WORK: usize = 20_000_000;
 
+/// The most hints `explain` tries for one request: each is a change to a copy of the
+/// principal or of the anchor case (a group, a unit, a term, a relation) decided again by the
+/// VM, so explaining a deny costs at most this many decisions more.
+pub const MAX_HINT_CANDIDATES: usize = 16;
+/// The most hints `explain` shows for one layer, the smallest changes that allow first.
+pub const MAX_SHOWN_HINTS: usize = 3;
+/// The most strings of a set attribute `explain` shows when it says why a scope filter does
+/// not admit a case; the rest are counted.
+pub const MAX_SHOWN_SET_ITEMS: usize = 8;
+
 /// The largest request, in bytes of JSON: one `--request`, or one line of a `--requests` batch.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
@@ -126,6 +136,14 @@ pub fn bytes(n: usize) -> String {
         n => format!("{n} bytes"),
     }
 }
+
+/// The largest change set (one line of a changes file), in bytes.
+pub const MAX_CHANGE_SET_BYTES: usize = 64 * 1024 * 1024;
+/// The most changes in one change set.
+pub const MAX_CHANGES: usize = 100_000;
+/// The most (user, resource) pairs one change set may reach. Each is decided before and after
+/// for every action and module, so a change set that would reach more is refused, not applied.
+pub const MAX_EVENT_PAIRS: usize = 2_000_000;
 
 #[cfg(test)]
 mod tests {

@@ -58,6 +58,7 @@ fn run(cx: &Cx) -> Vec<Diagnostic> {
     cx.dead_ends(&mut out);
     cx.missing_rows(&mut out);
     cx.over_broad(&mut out);
+    cx.ineffective_scopes(&mut out);
     out.sort_by_key(|d| (d.span().file, d.span().start, d.code));
     out
 }
@@ -1133,6 +1134,124 @@ impl<'a> Cx<'a> {
             steps += 1;
         }
         (roles, permits)
+    }
+
+    /// CP0210: a group with a scope that grants a role some ancestor grants with scope all.
+    /// Its members are members of the ancestor, so they hold the role on every resource and
+    /// the scope narrows nothing for it (semantics.md, "Groups in scope"). The roles granted
+    /// with scope all above each group are kept as bits, each group's from its parent's, so
+    /// the lint is linear in the groups and their grants; naming the ancestor of each role
+    /// walks the chain of a reported group once (at most `MAX_GROUP_DEPTH` groups).
+    fn ineffective_scopes(&self, out: &mut Vec<Diagnostic>) {
+        let p = self.p;
+        let n = p.groups.len();
+        let own_all: Vec<Bits> = p
+            .groups
+            .iter()
+            .map(|g| match g.scope {
+                ScopeDef::All => Bits::from_indices(g.grants.iter().map(|r| r.idx())),
+                _ => Bits::EMPTY,
+            })
+            .collect();
+        // above[g]: the roles that a proper ancestor of g grants with scope all.
+        let mut above: Vec<Option<Bits>> = vec![None; n];
+        for g in 0..n {
+            let mut chain = Vec::new();
+            let mut cur = Some(g);
+            while let Some(c) = cur {
+                if above[c].is_some() || chain.len() > n {
+                    break;
+                }
+                chain.push(c);
+                cur = p.groups[c].parent.map(|x| x.idx());
+            }
+            for &c in chain.iter().rev() {
+                let bits = match p.groups[c].parent.map(|x| x.idx()) {
+                    Some(q) if q < n => above[q].unwrap_or(Bits::EMPTY).union(own_all[q]),
+                    _ => Bits::EMPTY,
+                };
+                above[c] = Some(bits);
+            }
+        }
+        for (g, def) in p.groups.iter().enumerate() {
+            if def.scope == ScopeDef::All {
+                continue;
+            }
+            let Some(covered) = above[g].as_ref() else {
+                continue;
+            };
+            let roles: Vec<RoleId> = def
+                .grants
+                .iter()
+                .copied()
+                .filter(|r| covered.get(r.idx()))
+                .collect();
+            if roles.is_empty() {
+                continue;
+            }
+            // The nearest ancestor that grants each role with scope all, nearest first.
+            let mut left = Bits::from_indices(roles.iter().map(|r| r.idx()));
+            let mut by: Vec<(usize, Vec<&str>)> = Vec::new();
+            let mut cur = def.parent;
+            let mut steps = 0;
+            while let (Some(a), false, true) = (cur, left.is_empty(), steps <= n) {
+                let here = own_all[a.idx()].intersect(left);
+                if !here.is_empty() {
+                    let names: Vec<&str> = roles
+                        .iter()
+                        .filter(|r| here.get(r.idx()))
+                        .map(|r| p.roles[r.idx()].name.as_str())
+                        .collect();
+                    by.push((a.idx(), names));
+                    left = Bits::from_indices(left.iter().filter(|&r| !here.get(r)));
+                }
+                cur = p.groups[a.idx()].parent;
+                steps += 1;
+            }
+            let names: Vec<&str> = roles
+                .iter()
+                .map(|r| p.roles[r.idx()].name.as_str())
+                .collect();
+            let ancestors: Vec<&str> = by.iter().map(|(a, _)| p.groups[*a].name.as_str()).collect();
+            let mut d = Diagnostic::new(
+                Code::IneffectiveScope,
+                def.span,
+                format!(
+                    "the scope of access group `{}` does not narrow {} {}: its members hold {} everywhere through {}",
+                    def.name,
+                    if names.len() == 1 { "role" } else { "roles" },
+                    words::list(&names),
+                    if names.len() == 1 { "it" } else { "them" },
+                    words::list(&ancestors)
+                ),
+            )
+            .with_label(format!(
+                "its scope changes no decision for {}",
+                words::list(&names)
+            ));
+            for (a, granted) in &by {
+                d = d.with_secondary(
+                    p.groups[*a].span,
+                    format!(
+                        "`{}` grants {} with scope all, and every member of `{}` is a member of `{}`",
+                        p.groups[*a].name,
+                        words::list(granted),
+                        def.name,
+                        p.groups[*a].name
+                    ),
+                );
+            }
+            out.push(d.with_help(format!(
+                "if {} should hold only where `{}`'s scope admits, give {} a scope or grant {} in a sub-group of {} instead; otherwise remove {} from the `grants` of `{}`",
+                words::list(&names),
+                def.name,
+                words::list(&ancestors),
+                if names.len() == 1 { "it" } else { "them" },
+                if ancestors.len() == 1 { "it" } else { "them" },
+                words::list(&names),
+                def.name
+            )));
+        }
     }
 
     /// CP0208 and CP0209.

@@ -19,7 +19,6 @@ pub mod sql;
 use crate::bits::Bits;
 use crate::compile::{CScope, CompiledPolicy};
 use crate::decision::Decision;
-use crate::diagnostic::words;
 use crate::entities::{CodeClass, EffectiveCode, Entities, Resource};
 use crate::ir::{Effect, KindId};
 use crate::request::Resolved;
@@ -428,22 +427,14 @@ fn module_note(
 ) -> Option<(String, Vec<String>)> {
     let p = policy.ir();
     let a = anchor.filter(|a| module.is_none() && policy.uses_modules(a.casetype))?;
-    let offering: Vec<&str> = p
+    let offering: Vec<String> = p
         .modules
         .iter()
         .filter(|m| m.actions.iter().any(|x| x.0 == action))
-        .map(|m| m.name.as_str())
+        .map(|m| m.name.clone())
         .collect();
-    let ask = match offering.len() {
-        0 => format!("and no module offers `{}`", p.actions[action as usize].name),
-        1 => format!("ask with the module {}", words::list(&offering)),
-        _ => format!("ask with one of the modules {}", words::either(&offering)),
-    };
-    let note = format!(
-        "case type `{}` is reached through modules, so nobody may act on it without one; {ask}",
-        p.casetypes[a.casetype as usize].name,
-    );
-    Some((note, offering.into_iter().map(String::from).collect()))
+    let note = crate::decision::no_module_note(p, a.casetype as usize, Some(action as usize));
+    Some((note, offering))
 }
 
 /// The subject bit's name: a role's below `n_roles`, a relation's from it on.
@@ -894,6 +885,54 @@ impl<'a> Query<'a> {
                 .map(|(a, d)| (p.actions[a].name.clone(), d))
                 .collect(),
         )
+    }
+
+    /// Why every action on `resource` is denied without a module (for `action`, or any action
+    /// when `None`): the note of [`crate::decision::no_module_note`] when the resource's case
+    /// type is reached through modules and `module` is `None`; otherwise `None`.
+    pub fn module_note(
+        &self,
+        resource: &str,
+        action: Option<&str>,
+        module: Option<&str>,
+    ) -> Result<Option<String>, RequestError> {
+        self.same_policy()?;
+        let resource = resolve::resource(self.entities, resource)?;
+        let action = action
+            .map(|a| resolve::action(self.policy, a))
+            .transpose()?;
+        let module = resolve::module(self.policy, module, Asker::Query)?;
+        let res = &self.entities.resources[resource as usize];
+        let anchor = res.anchor.map(|a| &self.entities.resources[a as usize]);
+        Ok(anchor
+            .filter(|a| module.is_none() && self.policy.uses_modules(a.casetype))
+            .map(|a| {
+                crate::decision::no_module_note(
+                    self.policy.ir(),
+                    a.casetype as usize,
+                    action.map(|x| x as usize),
+                )
+            }))
+    }
+
+    /// Why `list` and `filter` leave out every case of some case types when asked without a
+    /// module: one note ([`crate::decision::no_module_note`]) per case type reached through
+    /// modules, in declaration order; none when `module` is given.
+    pub fn module_notes(
+        &self,
+        action: &str,
+        module: Option<&str>,
+    ) -> Result<Vec<String>, RequestError> {
+        self.same_policy()?;
+        let action = resolve::action(self.policy, action)?;
+        if resolve::module(self.policy, module, Asker::Query)?.is_some() {
+            return Ok(Vec::new());
+        }
+        let p = self.policy.ir();
+        Ok((0..p.casetypes.len())
+            .filter(|&t| self.policy.uses_modules(t as u32))
+            .map(|t| crate::decision::no_module_note(p, t, Some(action as usize)))
+            .collect())
     }
 
     /// The names of the actions `principal` may perform on `resource`.

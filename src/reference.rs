@@ -22,8 +22,10 @@ use crate::decision::{rule_kind, Decision, Layer, Reason};
 use crate::diagnostic::Span;
 use crate::entities::{AttrValue, Entities, Resource};
 use crate::ir::{
-    CondTest, Effect, ModuleGrantDef, Policy, RelationId, RuleScope, ScopeDef, Subject, Type, Value,
+    CondTest, Effect, ModuleGrantDef, Policy, RelationId, RuleOrigin, RuleScope, ScopeDef, Subject,
+    Type, Value,
 };
+use crate::limits::{MAX_HINT_CANDIDATES, MAX_SHOWN_SET_ITEMS};
 use crate::request::{Request, Resolved};
 use crate::resolve::RequestError;
 use serde::Serialize;
@@ -81,9 +83,94 @@ pub struct LayerTrace {
     /// sit in the layer's object.
     #[serde(flatten)]
     pub detail: Detail,
-    /// What would have changed a deny into a pass.
+    /// What would have changed a deny into a pass, in words: the counterfactuals below that
+    /// were verified, then notes that propose no change.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hints: Vec<String>,
+    /// The changes to the request's world that this layer proposes to turn its deny into a
+    /// pass, smallest first, not yet verified: `hints.rs` applies each and decides again, and
+    /// only what passes becomes a [`Counterfactual`]. Never shown as they are.
+    #[serde(skip)]
+    pub(crate) candidates: Vec<Candidate>,
+    /// The candidates that were applied and decided again, with what came of them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub counterfactuals: Vec<Counterfactual>,
+}
+
+/// One change to the world of a request, which a hint proposes: the principal listed in a
+/// group, a unit or with a term, or holding a relation on the anchor case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum Change {
+    /// The principal is listed in group `group` (and so is a member of its ancestors).
+    JoinGroup {
+        /// The group's name.
+        group: String,
+        /// The group's position in the policy.
+        #[serde(skip)]
+        id: u32,
+    },
+    /// The principal holds relation `relation` on the anchor case `case`.
+    HoldRelation {
+        /// The relation's name.
+        relation: String,
+        /// The anchor case's id.
+        case: String,
+        /// The relation's position in the policy.
+        #[serde(skip)]
+        id: u32,
+    },
+    /// The principal is listed in org unit `unit` (and so is a member of its ancestors).
+    JoinUnit {
+        /// The unit's id.
+        unit: String,
+        /// The unit's position in the entities.
+        #[serde(skip)]
+        id: u32,
+    },
+    /// The principal holds term `term`.
+    HoldTerm {
+        /// The term.
+        term: String,
+        /// The term's symbol in the entities.
+        #[serde(skip)]
+        symbol: u32,
+    },
+}
+
+/// Changes that together may turn a layer's deny into a pass, and, when they were proposed for
+/// a role, how they give it, in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Candidate {
+    pub(crate) changes: Vec<Change>,
+    pub(crate) why: Option<String>,
+}
+
+/// A candidate applied to a copy of the request's principal and anchor case and decided again
+/// by the VM: an allow, or a pass of the layer that denied and a deny by a later one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Counterfactual {
+    /// The hint as `explain` shows it.
+    pub hint: String,
+    /// The changes, made together.
+    pub changes: Vec<Change>,
+    /// Whether the request is then allowed.
+    pub allowed: bool,
+    /// When not allowed: the later layer that would deny, why, and its determining rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub then_denied: Option<ThenDenied>,
+}
+
+/// The deny a counterfactual still meets, at a layer after the one that denied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ThenDenied {
+    /// The layer that then denies.
+    pub layer: Layer,
+    /// Why it denies.
+    pub reason: Reason,
+    /// The rules that determine that deny (docs/semantics.md), if any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RuleRef>,
 }
 
 /// What a layer looked at, by layer. The JSON has no tag: the variant's fields appear in the
@@ -163,6 +250,29 @@ pub struct GroupTrace {
     pub in_scope: bool,
     /// The roles the group grants, by name, whether or not it is in scope.
     pub roles: Vec<String>,
+    /// For a group whose `scope filter` does not admit the resource, each condition of the
+    /// filter with the case's value of its attribute (the filter admits a case when one
+    /// condition holds, so every one failed). Empty (absent from the JSON) otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<ConditionTrace>,
+}
+
+/// A condition of a scope filter that does not admit the resource, in the `scope` layer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConditionTrace {
+    /// The condition as written: `category in [misconduct, fraud]`.
+    pub condition: String,
+    /// The case attribute it tests.
+    pub attribute: String,
+    /// The case's value of the attribute, as the policy writes values: `"theft"`, `42`,
+    /// `true`, `Email`, `["a", "b"]` (at most [`MAX_SHOWN_SET_ITEMS`] strings of a set, then
+    /// `… (N more)`), a user's or a resource's id in quotes. `None` (absent from the JSON) when
+    /// the resource has no case, so there is nothing to test.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Whether the condition holds for the case: always `false` here, given for the JSON
+    /// reader's sake.
+    pub holds: bool,
 }
 
 /// A rule of the policy, located in its source.
@@ -178,6 +288,9 @@ pub struct RuleRef {
     pub column: usize,
     /// Its text, as written: the statement, the cell entry (`-access`) or the line.
     pub source: String,
+    /// A table cell's place, as a person reads it: `Start × Administrator`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cell: Option<String>,
     /// Where it is in the policy's sources, for drawing it in a report; not in the JSON.
     #[serde(skip)]
     pub span: Span,
@@ -208,6 +321,10 @@ pub struct CodeTrace {
     /// Whether the user holds it: it is their id, a group they are a member of, an org unit
     /// they belong to (or its ancestor), or one of their terms.
     pub held: bool,
+    /// For a held code, what the principal holds it as: `own id`, `group`, `group, through
+    /// `HRDepartment``, `unit`, `unit, through `PERS``, `term`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 pub(crate) fn rule_ref(policy: &CompiledPolicy, kind: &'static str, span: Span) -> RuleRef {
@@ -219,8 +336,24 @@ pub(crate) fn rule_ref(policy: &CompiledPolicy, kind: &'static str, span: Span) 
         line,
         column,
         source: src.snippet(span).to_string(),
+        cell: None,
         span,
     }
+}
+
+/// A data rule located in its source, a table cell named by its row and column.
+pub(crate) fn data_rule_ref(policy: &CompiledPolicy, rule: &crate::ir::RuleDef) -> RuleRef {
+    let p = policy.ir();
+    let mut r = rule_ref(policy, rule_kind(rule.origin), rule.span);
+    if let (RuleOrigin::TableCell { state, subject }, RuleScope::CaseType(t)) =
+        (rule.origin, rule.scope)
+    {
+        r.cell = p.casetypes.get(t.idx()).and_then(|ct| {
+            let row = &ct.states.get(state.idx())?.name;
+            Some(format!("{row} × {}", p.subject_name(subject)))
+        });
+    }
+    r
 }
 
 fn list(items: &[String]) -> String {
@@ -274,6 +407,8 @@ pub fn evaluate_with(
                 summary: e.message.clone(),
                 detail: Detail::None {},
                 hints: e.help.iter().cloned().collect(),
+                candidates: Vec::new(),
+                counterfactuals: Vec::new(),
             }],
             error: Some(e),
             resource_kind: None,
@@ -397,11 +532,17 @@ fn permission(
             format!("no group of `{}` permits `{name}`", who.id)
         },
         detail: Detail::None {},
-        hints: if allowed {
+        hints: if allowed || p.groups.iter().any(|g| permits(g, permission)) {
             vec![]
         } else {
-            groups_permitting(p, permission, who.id)
+            vec![format!("no group permits `{name}`")]
         },
+        candidates: if allowed {
+            vec![]
+        } else {
+            groups_permitting(p, permission)
+        },
+        counterfactuals: Vec::new(),
     });
     if allowed {
         Decision::allow(Layer::Permission)
@@ -428,6 +569,10 @@ fn scope(
     for &(g, through) in &on.who.member {
         let def = &p.groups[g];
         let (in_scope, scope) = in_scope(policy, on, &def.scope);
+        let conditions = match &def.scope {
+            ScopeDef::Filter(conds) if !in_scope => filter_conditions(policy, on, conds),
+            _ => Vec::new(),
+        };
         if in_scope {
             for r in &def.grants {
                 if !subjects.contains(&Subject::Role(*r)) {
@@ -445,6 +590,7 @@ fn scope(
                 .iter()
                 .map(|r| p.roles[r.idx()].name.clone())
                 .collect(),
+            conditions,
         });
     }
     subjects.sort();
@@ -487,6 +633,11 @@ fn scope(
                 "`{}` is in no access group and holds no relation to the case",
                 uid
             )
+        } else if on.anchor.is_none() {
+            format!(
+                "none of the groups of `{}` admits `{}`, which is in no case (so a filter or assigned scope has nothing to test)",
+                uid, on.res_id
+            )
         } else {
             format!(
                 "none of the groups of `{}` admits `{}`, and `{}` holds no relation to the case",
@@ -499,6 +650,8 @@ fn scope(
             subjects: subject_names.clone(),
         },
         hints: Vec::new(),
+        candidates: Vec::new(),
+        counterfactuals: Vec::new(),
     });
     if !in_scope {
         return Err(Decision::deny(Layer::Scope, Reason::NotInScope));
@@ -540,11 +693,17 @@ fn requirement(
             )
         },
         detail: Detail::None {},
-        hints: if ok {
+        hints: if ok || p.groups.iter().any(|g| permits(g, perm.idx())) {
             vec![]
         } else {
-            groups_permitting(p, perm.idx(), on.who.id)
+            vec![format!("no group permits `{name}`")]
         },
+        candidates: if ok {
+            vec![]
+        } else {
+            groups_permitting(p, perm.idx())
+        },
+        counterfactuals: Vec::new(),
     });
     if !ok {
         return Err(Decision::deny(
@@ -613,15 +772,12 @@ fn access_mode(
                 list(n)
             ),
         },
-        hints: match (&names, ok) {
-            (Some(n), false) => vec![format!(
-                "would pass if `{}` were {} of case `{}`",
-                uid,
-                list(n),
-                anchor_id
-            )],
+        hints: Vec::new(),
+        candidates: match (&needs, ok) {
+            (Some(rs), false) => rs.iter().map(|&r| on.relation_candidate(p, r)).collect(),
             _ => vec![],
         },
+        counterfactuals: Vec::new(),
         detail: Detail::Mode {
             attribute: attr.name.clone(),
             value,
@@ -661,7 +817,7 @@ fn module(
     let uid = on.who.id;
     let action_name = &p.actions[action].name;
     let module_name = via.map(|m| p.modules[m as usize].name.clone());
-    let mut fail = |reason, summary: String, hints: Vec<String>| {
+    let mut fail = |reason, summary: String, (hints, candidates): (Vec<String>, Vec<Candidate>)| {
         trace.push(LayerTrace {
             layer: Layer::Module,
             verdict: Verdict::Deny,
@@ -671,6 +827,8 @@ fn module(
                 grants: vec![],
             },
             hints,
+            candidates,
+            counterfactuals: Vec::new(),
         });
         Err(Decision::deny(Layer::Module, reason))
     };
@@ -685,14 +843,8 @@ fn module(
     let Some(m) = via else {
         return fail(
             Reason::NoModule,
-            format!(
-                "case type `{}` grants access through modules, but the request names none",
-                ct.name
-            ),
-            vec![format!(
-                "send the request through a module: {}",
-                list(&offering())
-            )],
+            crate::decision::no_module_note(p, a.casetype as usize, Some(action)),
+            (vec![], vec![]),
         );
     };
     let mdef = &p.modules[m as usize];
@@ -700,10 +852,13 @@ fn module(
         return fail(
             Reason::NotInModule,
             format!("module `{}` does not offer `{action_name}`", mdef.name),
-            vec![format!(
-                "`{action_name}` is offered by {}",
-                list(&offering())
-            )],
+            (
+                vec![format!(
+                    "`{action_name}` is offered by {}",
+                    list(&offering())
+                )],
+                vec![],
+            ),
         );
     }
     if !mdef.records.is_empty() && !on.holds(&mdef.records) {
@@ -720,11 +875,13 @@ fn module(
                 list(&rec),
                 uid
             ),
-            vec![format!(
-                "would pass if `{}` were {} of the case",
-                uid,
-                list(&rec)
-            )],
+            (
+                vec![],
+                mdef.records
+                    .iter()
+                    .map(|&r| on.relation_candidate(p, r))
+                    .collect(),
+            ),
         );
     }
     let lines: Vec<&ModuleGrantDef> = ct
@@ -738,10 +895,12 @@ fn module(
         .map(|g| rule_ref(policy, "module grant", g.span))
         .collect();
     if matching.is_empty() {
-        let could: Vec<String> = lines
+        let mut could: Vec<Subject> = lines
             .iter()
-            .flat_map(|g| g.subjects.iter().map(|s| p.subject_name(*s).to_string()))
+            .flat_map(|g| g.subjects.iter().copied())
             .collect();
+        could.sort();
+        could.dedup();
         return fail(
             Reason::ModuleNotGranted,
             format!(
@@ -750,7 +909,7 @@ fn module(
                 ct.name,
                 subjects.names.join(", ")
             ),
-            subject_hints(p, &could, uid, &on.who.member),
+            subject_candidates(p, on, &could),
         );
     }
     trace.push(LayerTrace {
@@ -765,6 +924,8 @@ fn module(
             grants: matching,
         },
         hints: Vec::new(),
+        candidates: Vec::new(),
+        counterfactuals: Vec::new(),
     });
     Ok(())
 }
@@ -785,7 +946,9 @@ fn data(
     let state = on.anchor.map(|a| (a.casetype, a.state));
     let mut allows = Vec::new();
     let mut denies = Vec::new();
-    let mut allow_subjects: Vec<String> = Vec::new();
+    let mut allow_subjects: Vec<Subject> = Vec::new();
+    // The effects of the matching rules that hold only in some states.
+    let mut stated: Vec<Effect> = Vec::new();
     let indexed = match scan {
         Scan::Literal => None,
         Scan::Indexed => {
@@ -819,11 +982,14 @@ fn data(
         }
         if !rule.subjects.iter().any(|s| subjects.has(s)) {
             if rule.effect == Effect::Allow {
-                allow_subjects.extend(rule.subjects.iter().map(|s| p.subject_name(*s).to_string()));
+                allow_subjects.extend(rule.subjects.iter().copied());
             }
             continue;
         }
-        let r = rule_ref(policy, rule_kind(rule.origin), rule.span);
+        if !rule.states.is_empty() {
+            stated.push(rule.effect);
+        }
+        let r = data_rule_ref(policy, rule);
         match rule.effect {
             Effect::Allow => allows.push(r),
             Effect::Deny => denies.push(r),
@@ -836,32 +1002,44 @@ fn data(
         ),
         None => format!("on a `{}`", p.kinds[res.kind.idx()].name),
     };
+    // The state is said only when a rule that decided holds in some states only.
+    let where_by = |effect: Effect| match stated.contains(&effect) {
+        true => where_.clone(),
+        false => format!("on a `{}`", p.kinds[res.kind.idx()].name),
+    };
     let action_name = p.actions[action].name.clone();
-    let (verdict, reason, summary, hints) = if !denies.is_empty() {
+    let (verdict, reason, summary, (hints, candidates)) = if !denies.is_empty() {
         let s = if allows.is_empty() {
-            format!("explicitly denied: `{action_name}` is denied {where_}")
+            format!(
+                "explicitly denied: `{action_name}` is denied {}",
+                where_by(Effect::Deny)
+            )
         } else {
             format!(
-                "explicitly denied: `{action_name}` is denied {where_}; deny overrides the {} matching allow{}",
+                "explicitly denied: `{action_name}` is denied {}; deny overrides the {} matching allow{}",
+                where_by(Effect::Deny),
                 allows.len(),
                 if allows.len() == 1 { "" } else { "s" }
             )
         };
-        (Verdict::Deny, Reason::ExplicitlyDenied, s, vec![])
+        (Verdict::Deny, Reason::ExplicitlyDenied, s, (vec![], vec![]))
     } else if !allows.is_empty() {
         (
             Verdict::Pass,
             Reason::Allowed,
-            format!("`{action_name}` is allowed {where_}"),
-            vec![],
+            format!("`{action_name}` is allowed {}", where_by(Effect::Allow)),
+            (vec![], vec![]),
         )
     } else {
         allow_subjects.sort();
         allow_subjects.dedup();
         let hints = if allow_subjects.is_empty() {
-            vec![format!("no rule allows `{action_name}` {where_} to anyone")]
+            (
+                vec![format!("no rule allows `{action_name}` {where_} to anyone")],
+                vec![],
+            )
         } else {
-            subject_hints(p, &allow_subjects, on.who.id, &on.who.member)
+            subject_candidates(p, on, &allow_subjects)
         };
         (
             Verdict::Deny,
@@ -879,6 +1057,8 @@ fn data(
         summary,
         detail: Detail::Rules { allows, denies },
         hints,
+        candidates,
+        counterfactuals: Vec::new(),
     });
     if verdict == Verdict::Deny {
         return Err(Decision::deny(Layer::Data, reason));
@@ -909,6 +1089,9 @@ fn codes(
         }
         let read = layer == Layer::ReadCode;
         let mut levels: Vec<LevelTrace> = Vec::new();
+        // For each level not met, the changes that would meet it.
+        let mut options: Vec<Vec<Change>> = Vec::new();
+        let mut unmeetable: Vec<String> = Vec::new();
         let mut cur = Some(resource as u32);
         while let Some(c) = cur {
             let r = &ent.resources[c as usize];
@@ -916,18 +1099,34 @@ fn codes(
             for l in own.iter() {
                 let codes: Vec<CodeTrace> = l
                     .iter()
-                    .map(|c| CodeTrace {
-                        code: ent.symbol(*c).to_string(),
-                        held: user_codes
-                            .binary_search_by(|u| {
+                    .map(|c| {
+                        let code = ent.symbol(*c);
+                        let at = user_codes
+                            .binary_search_by(|(u, _)| {
                                 #[cfg(test)]
                                 tests::count(&tests::CODE_TESTS);
-                                u.as_str().cmp(ent.symbol(*c))
+                                u.as_str().cmp(code)
                             })
-                            .is_ok(),
+                            .ok();
+                        CodeTrace {
+                            code: code.to_string(),
+                            held: at.is_some(),
+                            by: at.map(|i| user_codes[i].1.clone()),
+                        }
                     })
                     .collect();
                 let satisfied = codes.is_empty() || codes.iter().any(|c| c.held);
+                if !satisfied {
+                    let ways = code_changes(ent, l);
+                    if ways.is_empty() {
+                        let names: Vec<String> = codes.iter().map(|c| c.code.clone()).collect();
+                        unmeetable.push(format!(
+                            "the level [{}] names only other users: no change to `{uid}` meets it",
+                            names.join("|")
+                        ));
+                    }
+                    options.push(ways);
+                }
                 levels.push(LevelTrace {
                     codes,
                     from: ent.resource_id(c).to_string(),
@@ -951,14 +1150,10 @@ fn codes(
         );
         let ok = levels.iter().all(|l| l.satisfied);
         let class = if read { "read" } else { "write" };
-        let hints: Vec<String> = levels
-            .iter()
-            .filter(|l| !l.satisfied)
-            .map(|l| {
-                let names: Vec<String> = l.codes.iter().map(|c| c.code.clone()).collect();
-                format!("would be allowed if `{}` were in {}", uid, list(&names))
-            })
-            .collect();
+        let candidates = match unmeetable.is_empty() {
+            true => level_candidates(&options),
+            false => Vec::new(),
+        };
         trace.push(LayerTrace {
             layer,
             verdict: if ok { Verdict::Pass } else { Verdict::Deny },
@@ -971,7 +1166,9 @@ fn codes(
                 )
             },
             detail: Detail::Code { effective, levels },
-            hints,
+            hints: unmeetable,
+            candidates,
+            counterfactuals: Vec::new(),
         });
         if !ok {
             return Err(Decision::deny(layer, Reason::CodeNotHeld));
@@ -1067,6 +1264,23 @@ impl<'e> On<'e> {
         }
     }
 
+    /// The principal holding relation `r` on the anchor case.
+    fn relation_change(&self, p: &Policy, r: RelationId) -> Change {
+        Change::HoldRelation {
+            relation: p.relations[r.idx()].name.clone(),
+            case: self.anchor_id.to_string(),
+            id: r.0,
+        }
+    }
+
+    /// [`On::relation_change`] as a candidate of its own.
+    fn relation_candidate(&self, p: &Policy, r: RelationId) -> Candidate {
+        Candidate {
+            changes: vec![self.relation_change(p, r)],
+            why: None,
+        }
+    }
+
     /// Does the principal hold one of these relations on the anchor?
     fn holds(&self, rels: &[RelationId]) -> bool {
         rels.iter().any(|r| self.held.contains(&r.idx()))
@@ -1102,25 +1316,87 @@ fn in_scope(policy: &CompiledPolicy, on: &On<'_>, scope: &ScopeDef) -> (bool, St
             ),
         ),
         ScopeDef::Filter(conds) => {
-            let ok = on.anchor.is_some_and(|a| {
-                conds.iter().any(|c| {
-                    let v = &a.attrs[c.attr.idx()];
-                    let r = match &c.test {
-                        CondTest::OneOf(vals) => vals.iter().any(|x| attr_matches(on.ent, v, x)),
-                        CondTest::Contains(s) => matches!(v, AttrValue::Set(set) if set.iter().any(|x| on.ent.symbol(*x) == s)),
-                        CondTest::IsPrincipal => {
-                            matches!(v, AttrValue::User(u) if *u == on.who.principal)
-                        }
-                    };
-                    r != c.negate
-                })
-            });
+            let ok = on
+                .anchor
+                .is_some_and(|a| conds.iter().any(|c| cond_holds(on, a, c)));
             let text: Vec<&str> = conds
                 .iter()
                 .map(|c| policy.sources().snippet(c.span))
                 .collect();
             (ok, format!("filter {{ {} }}", text.join("; ")))
         }
+    }
+}
+
+/// Does a condition of a scope filter hold for the anchor case?
+fn cond_holds(on: &On<'_>, a: &Resource, c: &crate::ir::Cond) -> bool {
+    let Some(v) = a.attrs.get(c.attr.idx()) else {
+        return false;
+    };
+    let r = match &c.test {
+        CondTest::OneOf(vals) => vals.iter().any(|x| attr_matches(on.ent, v, x)),
+        CondTest::Contains(s) => {
+            matches!(v, AttrValue::Set(set) if set.iter().any(|x| on.ent.symbol(*x) == s))
+        }
+        CondTest::IsPrincipal => matches!(v, AttrValue::User(u) if *u == on.who.principal),
+    };
+    r != c.negate
+}
+
+/// The conditions of a scope filter that does not admit the resource, each with the case's
+/// value of its attribute: why the group is out of scope.
+fn filter_conditions(
+    policy: &CompiledPolicy,
+    on: &On<'_>,
+    conds: &[crate::ir::Cond],
+) -> Vec<ConditionTrace> {
+    let p = policy.ir();
+    conds
+        .iter()
+        .map(|c| {
+            let attr = p.case_attrs().get(c.attr.idx());
+            ConditionTrace {
+                condition: policy.sources().snippet(c.span).to_string(),
+                attribute: attr.map(|a| a.name.clone()).unwrap_or_default(),
+                value: on.anchor.and_then(|a| {
+                    let v = a.attrs.get(c.attr.idx())?;
+                    Some(show_value(p, on.ent, attr.map(|a| &a.ty), v))
+                }),
+                holds: on.anchor.is_some_and(|a| cond_holds(on, a, c)),
+            }
+        })
+        .collect()
+}
+
+/// An attribute's value as the policy writes values; a set shows at most
+/// [`MAX_SHOWN_SET_ITEMS`] strings.
+fn show_value(p: &Policy, ent: &Entities, ty: Option<&Type>, v: &AttrValue) -> String {
+    match v {
+        AttrValue::Sym(s) => format!("{:?}", ent.symbol(*s)),
+        AttrValue::Int(i) => i.to_string(),
+        AttrValue::Bool(b) => b.to_string(),
+        AttrValue::Set(items) => {
+            let mut shown: Vec<String> = items
+                .iter()
+                .take(MAX_SHOWN_SET_ITEMS)
+                .map(|x| format!("{:?}", ent.symbol(*x)))
+                .collect();
+            if items.len() > MAX_SHOWN_SET_ITEMS {
+                shown.push(format!("… ({} more)", items.len() - MAX_SHOWN_SET_ITEMS));
+            }
+            format!("[{}]", shown.join(", "))
+        }
+        AttrValue::User(u) => format!("{:?}", ent.user_id(*u)),
+        AttrValue::Resource(r) => format!("{:?}", ent.resource_id(*r)),
+        AttrValue::Variant(i) => match ty {
+            Some(Type::Enum(e)) => p
+                .enums
+                .get(e.idx())
+                .and_then(|d| d.variants.get(*i as usize))
+                .cloned()
+                .unwrap_or_else(|| i.to_string()),
+            _ => i.to_string(),
+        },
     }
 }
 
@@ -1184,22 +1460,34 @@ fn indexed_rules(
     }))
 }
 
-/// The principal's code set as strings: id, groups with ancestors, units with ancestors, terms;
-/// sorted without repeats, so that a code is looked up with a binary search.
+/// The principal's code set as strings, each with the path that gives it: their id, their
+/// groups with ancestors, their units with ancestors, their terms (docs/semantics.md, 2.6).
+/// Sorted by code, without repeats (a code given twice keeps its first path in that order), so
+/// that a code is looked up with a binary search.
 fn code_set(
     p: &Policy,
     ent: &Entities,
     principal: u32,
     member: &[(usize, Option<usize>)],
-) -> Vec<String> {
+) -> Vec<(String, String)> {
     let user = &ent.users[principal as usize];
-    let mut out = vec![ent.user_id(principal).to_string()];
-    out.extend(member.iter().map(|(g, _)| p.groups[*g].name.clone()));
+    let mut out = vec![(ent.user_id(principal).to_string(), "own id".to_string())];
+    out.extend(member.iter().map(|&(g, through)| {
+        let why = match through {
+            Some(t) => format!("group, through `{}`", p.groups[t].name),
+            None => "group".to_string(),
+        };
+        (p.groups[g].name.clone(), why)
+    }));
     for &u in &user.direct_units {
         let mut cur = Some(u as usize);
         let mut steps = 0;
         while let Some(c) = cur {
-            out.push(ent.units[c].id.clone());
+            let why = match c == u as usize {
+                true => "unit".to_string(),
+                false => format!("unit, through `{}`", ent.units[u as usize].id),
+            };
+            out.push((ent.units[c].id.clone(), why));
             steps += 1;
             if steps > ent.units.len() {
                 break;
@@ -1207,72 +1495,181 @@ fn code_set(
             cur = ent.units[c].parent.map(|x| x as usize);
         }
     }
-    out.extend(user.terms.iter().map(|t| ent.symbol(*t).to_string()));
-    out.sort_unstable();
-    out.dedup();
+    out.extend(
+        user.terms
+            .iter()
+            .map(|t| (ent.symbol(*t).to_string(), "term".to_string())),
+    );
+    // A stable sort keeps each code's paths in the order above; the first of them stays.
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.dedup_by(|later, first| later.0 == first.0);
     out
 }
 
-fn groups_permitting(p: &Policy, perm: usize, user: &str) -> Vec<String> {
-    let gs: Vec<String> = p
-        .groups
-        .iter()
-        .filter(|g| g.permits.iter().any(|x| x.idx() == perm))
-        .map(|g| g.name.clone())
-        .collect();
-    if gs.is_empty() {
-        vec![format!("no group permits `{}`", p.permissions[perm].name)]
-    } else {
-        vec![format!(
-            "would be allowed if `{user}` were in group {}",
-            list(&gs)
-        )]
-    }
+fn permits(g: &crate::ir::GroupDef, perm: usize) -> bool {
+    g.permits.iter().any(|x| x.idx() == perm)
 }
 
-/// "would be allowed if anna held role X (granted by group G)" for each subject that would do.
-fn subject_hints(
+/// Joining each group that permits account permission `perm`, up to
+/// [`MAX_HINT_CANDIDATES`].
+fn groups_permitting(p: &Policy, perm: usize) -> Vec<Candidate> {
+    p.groups
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| permits(g, perm))
+        .take(MAX_HINT_CANDIDATES)
+        .map(|(i, g)| Candidate {
+            changes: vec![Change::JoinGroup {
+                group: g.name.clone(),
+                id: i as u32,
+            }],
+            why: None,
+        })
+        .collect()
+}
+
+/// The changes that would give the principal one of `subjects` on the resource: to hold a
+/// relation; to join a group that grants a role, and, where its scope is `assigned via`, to
+/// hold one of those relations as well (one change before two: smallest first). Notes for what
+/// no change of the principal can give: a role no group grants, a group the principal is in
+/// whose scope filter does not admit the case. At most [`MAX_HINT_CANDIDATES`] candidates.
+fn subject_candidates(
     p: &Policy,
-    subjects: &[String],
-    user: &str,
-    member: &[(usize, Option<usize>)],
-) -> Vec<String> {
+    on: &On<'_>,
+    subjects: &[Subject],
+) -> (Vec<String>, Vec<Candidate>) {
+    let uid = on.who.id;
+    let (mut singles, mut pairs, mut notes) = (Vec::new(), Vec::new(), Vec::new());
+    for &s in subjects {
+        if singles.len() + pairs.len() >= MAX_HINT_CANDIDATES {
+            break;
+        }
+        let role = match s {
+            Subject::Relation(r) => {
+                if on.anchor.is_some() && !on.holds(&[r]) {
+                    singles.push(on.relation_candidate(p, r));
+                }
+                continue;
+            }
+            Subject::Role(role) => role,
+        };
+        let name = &p.roles[role.idx()].name;
+        let candidate = |changes, why| Candidate { changes, why };
+        let mut granted = false;
+        for (g, def) in p.groups.iter().enumerate() {
+            if !def.grants.contains(&role) {
+                continue;
+            }
+            granted = true;
+            let member = on.who.member.iter().any(|(m, _)| *m == g);
+            let join = Change::JoinGroup {
+                group: def.name.clone(),
+                id: g as u32,
+            };
+            match &def.scope {
+                // Without an anchor no relation is held: never in scope.
+                ScopeDef::Assigned(_) if on.anchor.is_none() => {}
+                ScopeDef::Assigned(rels) if on.holds(rels) => {
+                    if !member {
+                        singles.push(candidate(vec![join], Some(format!("role `{name}`"))));
+                    }
+                }
+                ScopeDef::Assigned(rels) => {
+                    for &r in rels {
+                        let hold = on.relation_change(p, r);
+                        match member {
+                            true => singles.push(candidate(
+                                vec![hold],
+                                Some(format!(
+                                    "group `{}` then admits the case: role `{name}`",
+                                    def.name
+                                )),
+                            )),
+                            false => pairs.push(candidate(
+                                vec![join.clone(), hold],
+                                Some(format!(
+                                    "role `{name}`, which group `{}` grants where the user is {}",
+                                    def.name,
+                                    list(
+                                        &rels
+                                            .iter()
+                                            .map(|r| p.relations[r.idx()].name.clone())
+                                            .collect::<Vec<_>>()
+                                    )
+                                )),
+                            )),
+                        }
+                    }
+                }
+                _ if member => notes.push(format!(
+                    "`{uid}` is in group `{}`, which grants role `{name}`, but its scope does not admit this case",
+                    def.name
+                )),
+                _ => singles.push(candidate(vec![join], Some(format!("role `{name}`")))),
+            }
+        }
+        if !granted {
+            notes.push(format!(
+                "no group grants role `{name}`, which the rules allow here"
+            ));
+        }
+    }
+    singles.extend(pairs);
+    singles.truncate(MAX_HINT_CANDIDATES);
+    (notes, singles)
+}
+
+/// The changes that would meet an access-code level: for each of its codes, to join the group
+/// or the unit it names, or to hold it as a term. A code that is another user's id names
+/// nothing the principal can join, and gives none. At most [`MAX_HINT_CANDIDATES`].
+fn code_changes(ent: &Entities, level: &[u32]) -> Vec<Change> {
     let mut out = Vec::new();
-    let mut seen = Vec::new();
-    for s in subjects {
-        if seen.contains(s) {
+    for &c in level {
+        if out.len() >= MAX_HINT_CANDIDATES {
+            break;
+        }
+        let s = ent.symbol(c);
+        if ent.user_position(s).is_some() {
             continue;
         }
-        seen.push(s.clone());
-        if let Some(ri) = p.roles.iter().position(|r| &r.name == s) {
-            let gs: Vec<String> = p
-                .groups
-                .iter()
-                .filter(|g| g.grants.iter().any(|x| x.idx() == ri))
-                .map(|g| g.name.clone())
-                .collect();
-            let own: Vec<String> = member
-                .iter()
-                .filter(|(g, _)| p.groups[*g].grants.iter().any(|x| x.idx() == ri))
-                .map(|(g, _)| p.groups[*g].name.clone())
-                .collect();
-            if !own.is_empty() {
-                out.push(format!(
-                    "`{user}` is in group {}, which grants role `{s}`, but its scope does not admit this case",
-                    list(&own)
-                ));
-            } else if gs.is_empty() {
-                out.push(format!(
-                    "would be allowed if `{user}` held role `{s}` (no group grants it)"
-                ));
-            } else {
-                out.push(format!(
-                    "would be allowed if `{user}` held role `{s}`, granted by group {}",
-                    list(&gs)
-                ));
+        out.push(if let Some(u) = ent.unit_position(s) {
+            Change::JoinUnit {
+                unit: s.to_string(),
+                id: u,
+            }
+        } else if let Some(g) = ent.group_of_symbol(c) {
+            Change::JoinGroup {
+                group: s.to_string(),
+                id: g,
             }
         } else {
-            out.push(format!("would be allowed if `{user}` were {s} of the case"));
+            Change::HoldTerm {
+                term: s.to_string(),
+                symbol: c,
+            }
+        });
+    }
+    out
+}
+
+/// Candidates that meet every level not met at once: the k-th candidate takes the k-th way of
+/// each level (or its last), so each way of each level is in one candidate.
+fn level_candidates(options: &[Vec<Change>]) -> Vec<Candidate> {
+    let most = options.iter().map(Vec::len).max().unwrap_or(0);
+    let mut out: Vec<Candidate> = Vec::new();
+    for k in 0..most.min(MAX_HINT_CANDIDATES) {
+        let mut changes: Vec<Change> = Vec::new();
+        for ways in options {
+            let Some(c) = ways.get(k).or(ways.last()) else {
+                return Vec::new();
+            };
+            if !changes.contains(c) {
+                changes.push(c.clone());
+            }
+        }
+        let candidate = Candidate { changes, why: None };
+        if !out.contains(&candidate) {
+            out.push(candidate);
         }
     }
     out

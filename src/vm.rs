@@ -472,6 +472,61 @@ fn mode_line(attr: u32, arms: &[Option<Bits>], anchor: &Resource) -> Result<u32,
     }
 }
 
+/// Decides `req` as if its principal were `user` and the anchor case of its resource were
+/// `anchor` (`Some` exactly when the resource has an anchor): the counterfactual of a hint
+/// (`hints.rs`), which changes a copy of the principal's lists or of the anchor case and asks
+/// again, without building the entities anew. Returns the decision and its determining rules
+/// ([`determining_rules`]). It costs what one decision and its determining rules cost.
+pub(crate) fn decide_changed(
+    policy: &CompiledPolicy,
+    entities: &Entities,
+    req: &Resolved,
+    user: &User,
+    anchor: Option<&Resource>,
+) -> (Decision, Vec<Determining>) {
+    if !req.belongs_to(policy, entities) {
+        return (Decision::ERROR, Vec::new());
+    }
+    match *req {
+        Resolved::Permission { permission, .. } => {
+            (self::permission(policy, user, permission), Vec::new())
+        }
+        Resolved::Action {
+            principal,
+            action,
+            resource,
+            module,
+            ..
+        } => {
+            let res = &entities.resources[resource as usize];
+            let anchor = anchor.filter(|_| res.anchor.is_some());
+            let on = On {
+                principal,
+                user,
+                resource: match anchor {
+                    Some(a) if res.anchor == Some(resource) => a,
+                    _ => res,
+                },
+                anchor,
+            };
+            let faults = &mut Ignore;
+            let layers = scope(policy, &on, faults).and_then(|subjects| {
+                after_scope(
+                    policy,
+                    &on,
+                    &subjects,
+                    action,
+                    module,
+                    || access_mode(policy, on.anchor, subjects.relations, faults),
+                    |class| entities.code(resource, class).is_met_by(&user.codes),
+                )
+            });
+            let d = decision(layers);
+            (d, determining_on(policy, &on, action, module, &d))
+        }
+    }
+}
+
 /// The rules that determined `decision`, which [`decide`] returned for `req`, as defined under
 /// "Determining rules" in docs/semantics.md: for an allowed action, the matching allow rules of
 /// the data layer and, when the module layer applied, the matching module-grant lines; for an
@@ -501,7 +556,18 @@ pub fn determining_rules(
         return Vec::new();
     }
     let on = On::new(entities, principal, resource);
-    let subjects = effective_subjects(policy, &on, &mut Ignore).all;
+    determining_on(policy, &on, action, module, decision)
+}
+
+/// [`determining_rules`] for the principal, resource and anchor of `on`.
+fn determining_on(
+    policy: &CompiledPolicy,
+    on: &On<'_>,
+    action: u32,
+    module: Option<u32>,
+    decision: &Decision,
+) -> Vec<Determining> {
+    let subjects = effective_subjects(policy, on, &mut Ignore).all;
     let mut out = Vec::new();
     // The data rules of this action on this resource that match a subject, with this effect.
     let data = |effect: Effect, out: &mut Vec<Determining>| {

@@ -136,3 +136,17 @@ fn loading_errors_say_what_and_where_through_box_dyn_error() {
         Err(LoadError::Read(_))
     ));
 }
+
+/// Every error type of the public API works with `?` into `Box<dyn Error + Send + Sync>`, so an
+/// application can pass it across threads (a server) or keep it.
+#[test]
+fn every_public_error_is_a_std_error() {
+    fn is_error<E: std::error::Error + Send + Sync + 'static>() {}
+    is_error::<casepol::PolicyError>();
+    is_error::<casepol::EntitiesError>();
+    is_error::<casepol::EntityError>();
+    is_error::<casepol::LoadError>();
+    is_error::<casepol::ReadError>();
+    is_error::<casepol::JsonError>();
+    is_error::<casepol::RequestError>();
+}

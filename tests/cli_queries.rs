@@ -87,3 +87,119 @@ fn list_pages_concatenate_to_the_whole_list() {
         assert_eq!(got, all, "pages of {limit}");
     }
 }
+
+/// A request without a module, on a case type reached through modules, gets the same reason from
+/// every command that can ask it, in text and in JSON: `check`, `actions`, `list`, `filter`,
+/// `who-can` and `explain` (issue 13: before, `check` said `deny (module: no module)`, `list`
+/// printed nothing, `filter` `WHERE FALSE` and `actions` eighteen bare denials).
+#[test]
+fn a_missing_module_is_said_the_same_by_every_command() {
+    let note = "case type `ChangeEmail` is reached through modules, so nobody may act on it \
+                without one; ask with one of the modules `Cases` or `MyMatters`";
+    let common = ["policies/efob", "--entities", "policies/efob/entities.json"];
+    let request = r#"{"principal": "emma", "action": "access", "resource": "case-start"}"#;
+    let with = |cmd: &str, rest: &[&str]| -> Vec<String> {
+        let mut args = vec![cmd.to_string()];
+        args.extend(common.iter().map(|s| s.to_string()));
+        args.extend(rest.iter().map(|s| s.to_string()));
+        args
+    };
+    let runs: Vec<(Vec<String>, i32)> = vec![
+        (with("check", &["--request", request]), FAIL),
+        (
+            with("check", &["--request", request, "--format", "json"]),
+            FAIL,
+        ),
+        (
+            with(
+                "actions",
+                &["--principal", "emma", "--resource", "case-start"],
+            ),
+            OK,
+        ),
+        (
+            with(
+                "actions",
+                &[
+                    "--principal",
+                    "emma",
+                    "--resource",
+                    "case-start",
+                    "--format",
+                    "json",
+                ],
+            ),
+            OK,
+        ),
+        (
+            with("list", &["--principal", "emma", "--action", "access"]),
+            OK,
+        ),
+        (
+            with(
+                "filter",
+                &[
+                    "--principal",
+                    "emma",
+                    "--action",
+                    "access",
+                    "--dialect",
+                    "sqlite",
+                ],
+            ),
+            OK,
+        ),
+        (
+            with(
+                "filter",
+                &[
+                    "--principal",
+                    "emma",
+                    "--action",
+                    "access",
+                    "--dialect",
+                    "sqlite",
+                    "--format",
+                    "json",
+                ],
+            ),
+            OK,
+        ),
+        (
+            with(
+                "who-can",
+                &["--action", "access", "--resource", "case-start"],
+            ),
+            OK,
+        ),
+        (
+            with(
+                "who-can",
+                &[
+                    "--action",
+                    "access",
+                    "--resource",
+                    "case-start",
+                    "--format",
+                    "json",
+                ],
+            ),
+            OK,
+        ),
+        (with("explain", &["--request", request]), FAIL),
+        (
+            with("explain", &["--request", request, "--format", "json"]),
+            FAIL,
+        ),
+    ];
+    for (args, exit) in runs {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = expect(&args, exit);
+        assert!(
+            run.stdout.contains(note),
+            "`casepol {}` does not say why:\n{}",
+            args.join(" "),
+            run.transcript()
+        );
+    }
+}

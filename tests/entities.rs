@@ -253,3 +253,29 @@ fn error_columns_count_characters() {
         );
     }
 }
+
+/// A case of a policy that declares no case type cannot be given one: the help says to declare
+/// one (it was "set `type` to one of " followed by nothing), and the declaration it shows checks.
+#[test]
+fn a_case_type_missing_from_the_policy_is_said_so() {
+    let text = "role R;\naction view;\ncase Matter { }\ngroup G { grants R; }\nallow R: view;\n";
+    let policy = Policy::from_source("nocasetype.casepol", text).unwrap_or_else(|e| panic!("{e}"));
+    let errors = policy
+        .load_entities(r#"{"resources": [{"id": "m", "kind": "Matter"}]}"#)
+        .unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let help = errors[0].help.clone().unwrap_or_default();
+    insta::assert_snapshot!(help);
+    // The declaration the help suggests, added to the policy, makes the case loadable.
+    let snippet = help
+        .split('`')
+        .find(|s| s.starts_with("casetype"))
+        .unwrap_or_else(|| panic!("{help}"));
+    let fixed = Policy::from_source("fixed.casepol", &format!("{text}{snippet}\n"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    fixed
+        .load_entities(
+            r#"{"resources": [{"id": "m", "kind": "Matter", "type": "Standard", "state": "Open"}]}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+}

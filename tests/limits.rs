@@ -1150,3 +1150,29 @@ fn warnings_of_one_code_are_capped() {
         .map(|d| render::human(d, &sources, false));
     insta::assert_snapshot!(last.unwrap_or_default());
 }
+
+/// A scope filter that does not admit a case is explained with the case's value of each
+/// attribute; a set shows MAX_SHOWN_SET_ITEMS strings and counts the rest.
+#[test]
+fn explain_shows_a_bounded_part_of_a_set_attribute() {
+    let text = "role R;\naction view;\ncase Matter { attr tags: set<string>; }\n\
+                group G { grants R; scope filter { tags contains \"wanted\"; } }\n\
+                allow R: view;\ncasetype M { states Open; initial Open; }\n";
+    let policy = Policy::from_source("sets.casepol", text).unwrap_or_else(|e| panic!("{e}"));
+    let tags: Vec<String> = (0..MAX_SHOWN_SET_ITEMS + 5)
+        .map(|i| format!("\"t{i:02}\""))
+        .collect();
+    let entities = policy
+        .load_entities(&format!(
+            r#"{{"users": [{{"id": "u", "groups": ["G"]}}], "resources": [{{"id": "m", "kind": "Matter", "type": "M", "state": "Open", "attrs": {{"tags": [{}]}}}}]}}"#,
+            tags.join(", ")
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let trace = policy.explain(&entities, &casepol::Request::new("u", "view", Some("m")));
+    assert!(!trace.decision.allowed);
+    let out = policy.explain_text(&trace);
+    let shown = tags[..MAX_SHOWN_SET_ITEMS].join(", ");
+    let want = format!("`tags` of case `m` is [{shown}, … (5 more)]");
+    assert!(out.contains(&want), "{out}");
+    assert!(!out.contains(&tags[MAX_SHOWN_SET_ITEMS]), "{out}");
+}

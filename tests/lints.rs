@@ -649,7 +649,9 @@ fn lints_match_the_literal_reading_on_dense_policies() {
         "only {} generated policies check",
         checked.get()
     );
-    for code in ["CP0203", "CP0204", "CP0205", "CP0207", "CP0208", "CP0209"] {
+    for code in [
+        "CP0203", "CP0204", "CP0205", "CP0207", "CP0208", "CP0209", "CP0210",
+    ] {
         assert!(
             seen.get(code).copied().unwrap_or(0) >= 20,
             "{code} too rare: {seen:?}"

@@ -36,17 +36,21 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("resolve",     &["compile", "diagnostic", "entities", "ir", "limits", "request"]),
     ("vm",          &["bits", "compile", "decision", "entities", "ir", "request"]),
     ("reference",   &["access_code", "compile", "decision", "diagnostic", "entities", "ir",
-                      "request", "resolve"]),
+                      "limits", "request", "resolve"]),
+    ("hints",       &["compile", "decision", "entities", "ir", "limits", "reference", "request",
+                      "vm"]),
     ("explain",     &["compile", "diagnostic", "limits", "reference"]),
     ("response",    &["compile", "decision", "ir", "request", "resolve"]),
     ("files",       &["diagnostic", "json_pos", "limits"]),
     ("api",         &["check", "compile", "decision", "diagnostic", "entities", "explain",
-                      "files", "ir", "limits", "lint", "reference", "request", "resolve",
+                      "files", "hints", "ir", "limits", "lint", "reference", "request", "resolve",
                       "response", "syntax", "vm"]),
     ("query",       &["access_code", "api", "bits", "compile", "decision", "diagnostic",
                       "entities", "ir", "limits", "reference", "request", "resolve", "vm"]),
     ("testing",     &["api", "decision", "diagnostic", "entities", "ir", "json_pos",
                       "reference", "request", "resolve"]),
+    ("live",        &["api", "compile", "decision", "diagnostic", "entities", "ir", "limits",
+                      "request"]),
 ];
 
 /// Modules at the edge, which may import any module.

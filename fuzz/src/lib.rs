@@ -152,16 +152,27 @@ fn shipped_policy(text: &str) -> Option<&'static Policy> {
     all.get(i)
 }
 
-/// Decides one request with both evaluators, checks they agree and that `explain` (which looks
-/// only at the indexed rules) records the same trace as the reference scanning every rule, and
-/// renders the explanation.
+/// Decides one request with both evaluators, checks they agree and that the indexed scan
+/// `explain` uses records the same trace as the reference scanning every rule, and renders the
+/// explanation (with its verified hints, which decide again).
 fn decide(policy: &Policy, entities: &Entities, request: &Request) {
+    use casepol::internal::reference;
     let vm = policy.is_allowed(entities, request);
     let trace = policy.explain(entities, request);
-    let literal = casepol::internal::reference::evaluate(policy.compiled(), entities, request);
+    let literal = reference::evaluate(policy.compiled(), entities, request);
+    let indexed = reference::evaluate_with(
+        policy.compiled(),
+        entities,
+        request,
+        reference::Scan::Indexed,
+    );
     assert!(
-        trace == literal,
+        indexed == literal,
         "the indexed trace differs from the literal one on {request:?}"
+    );
+    assert_eq!(
+        trace.decision, literal.decision,
+        "explain decided otherwise on {request:?}"
     );
     assert_agree(request, vm, literal.decision);
     std::hint::black_box(policy.explain_text(&trace));

@@ -64,7 +64,7 @@ impl Checker {
                     )
                     .with_label("second scope")
                     .with_secondary(g.scopes[0].1, "first scope")
-                    .with_help("a group has one scope: `all`, `assigned via …` or `filter { … }`"),
+                    .with_help("a group has one scope, such as `scope all;`, `scope assigned via assignee;` or `scope filter { status == open; }`; keep one"),
                 );
                 continue;
             }
@@ -83,7 +83,7 @@ impl Checker {
                                 *span,
                                 "a filter scope needs a `case` kind whose attributes it tests",
                             )
-                            .with_help("declare `case Case { attr …; }`"),
+                            .with_help("declare the case kind with the attributes the filter tests, as in `case Case { attr status: string; }`"),
                         );
                         ScopeDef::Filter(Vec::new())
                     } else {
@@ -143,13 +143,18 @@ impl Checker {
                 (CondTest::IsPrincipal, matches!(c.op, CondOp::Ne(_)))
             }
             CondOp::Eq(Operand::Literal(l)) | CondOp::Ne(Operand::Literal(l)) => {
-                let v = self.value(l, attr, p)?;
+                let op = if matches!(c.op, CondOp::Ne(_)) {
+                    "!="
+                } else {
+                    "=="
+                };
+                let v = self.value(l, attr, op, p)?;
                 (CondTest::OneOf(vec![v]), matches!(c.op, CondOp::Ne(_)))
             }
             CondOp::In(lits) => {
                 let mut vs = Vec::new();
                 for l in lits {
-                    vs.push(self.value(l, attr, p)?);
+                    vs.push(self.value(l, attr, "in", p)?);
                 }
                 (CondTest::OneOf(vs), false)
             }
@@ -167,7 +172,21 @@ impl Checker {
                         )
                         .with_label("not a set")
                         .with_secondary(attr.span, format!("`{}` is declared here", attr.name))
-                        .with_help("compare single values with `==` or `in [...]`"),
+                        .with_help(match ty {
+                            Type::RefUser => format!(
+                                "a `ref User` attribute is compared with `principal`: `{} == principal`",
+                                attr.name
+                            ),
+                            Type::Ref(_) => format!(
+                                "a {} attribute cannot be tested in a filter",
+                                p.type_name(ty)
+                            ),
+                            _ => format!(
+                                "compare single values with `==` or `in`: `{} == {}`",
+                                attr.name,
+                                super::types::example_value(ty, &l.kind, p)
+                            ),
+                        }),
                     );
                     return None;
                 }

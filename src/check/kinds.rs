@@ -52,7 +52,7 @@ impl Checker {
                             "a policy may declare only one `case` kind",
                         )
                         .with_secondary(prev_span, "the case kind is declared here")
-                        .with_help("declare further kinds with `resource Name under Case { … }`"),
+                        .with_help("declare further kinds under it, as in `resource Document under Case { }`"),
                     );
                 } else {
                     p.case_kind = Some(kid);
@@ -95,7 +95,7 @@ impl Checker {
                         format!("kind `{}` inherits access codes but has no parent to inherit from", k.name.name),
                     )
                     .with_label("nothing to inherit from")
-                    .with_help(format!("give it a parent, `resource {} under {parent} {{ … }}`, or remove `inherit`", k.name.name)),
+                    .with_help(format!("give it a parent, as in `resource {} under {parent} {{ inherit read; }}`, or remove `inherit`", k.name.name)),
                 );
             }
         }

@@ -193,7 +193,7 @@ impl Checker {
                 "only account permissions, declared with `permission`, can be permitted by a group or required by an action".into()
             }
             (Sort::Permission, Some(Sort::Action)) => {
-                "account permissions are granted with `permits` in a group; use `action … requires …` to tie an action to one".into()
+                format!("account permissions are granted with `permits` in a group; to tie an action to one, declare it as in `action approve requires {name};`")
             }
             (Sort::Relation, Some(Sort::Role)) => "relations are held on a case, not granted; name a role here".into(),
             (Sort::ActionGroup, Some(Sort::Action)) => {

@@ -127,7 +127,15 @@ impl Checker {
         }
     }
 
-    pub(super) fn value(&mut self, l: &ast::Literal, attr: &AttrDef, p: &Policy) -> Option<Value> {
+    /// The value `l` as a value of `attr`'s type, in a condition whose operator is `op`
+    /// (`==`, `!=` or `in`); a mistyped value is reported with a condition that can be written.
+    pub(super) fn value(
+        &mut self,
+        l: &ast::Literal,
+        attr: &AttrDef,
+        op: &str,
+        p: &Policy,
+    ) -> Option<Value> {
         let v = match (&l.kind, attr.ty) {
             (LiteralKind::Str(s), Type::Str) => Value::Str(s.clone()),
             (LiteralKind::Int(i), Type::Int) => Value::Int(*i),
@@ -187,8 +195,24 @@ impl Checker {
                     LiteralKind::Name(_) => "an enum variant",
                 };
                 let help = match (attr.ty, kind) {
-                    (Type::RefUser, _) => {
-                        "a `ref User` attribute can only be compared with `principal`".to_string()
+                    (Type::RefUser, _) => format!(
+                        "a `ref User` attribute can only be compared with `principal`: `{} {} principal`",
+                        attr.name,
+                        if op == "!=" { "!=" } else { "==" }
+                    ),
+                    // A set is tested for one string at a time; the conditions of a filter
+                    // are alternatives, so `in [a, b]` is one `contains` per string.
+                    (Type::SetStr, kind) => {
+                        let cond = format!("{} contains {}", attr.name, quote(&literal_text(kind)));
+                        match op {
+                            "!=" => format!(
+                                "a filter cannot test that a set lacks a string; `contains` tests that it has one: `{cond}`"
+                            ),
+                            "in" => format!(
+                                "a set is tested with `contains`, one string at a time; the conditions of a filter are alternatives, so write one per string: `{cond};`"
+                            ),
+                            _ => format!("a set is tested with `contains`: `{cond}`"),
+                        }
                     }
                     (Type::Ref(_), _) => format!(
                         "a {} attribute cannot be tested in a filter",
@@ -202,11 +226,16 @@ impl Checker {
                             attr.name
                         )
                     }
-                    _ => format!(
-                        "compare `{}` with a value of type {}",
-                        attr.name,
-                        p.type_name(attr.ty)
-                    ),
+                    _ => {
+                        let op = if op == "!=" { "!=" } else { "==" };
+                        format!(
+                            "compare `{}` with a value of type {}: `{} {op} {}`",
+                            attr.name,
+                            p.type_name(attr.ty),
+                            attr.name,
+                            example_value(attr.ty, kind, p)
+                        )
+                    }
                 };
                 self.type_mismatch(l.span, attr, what, &help, p);
                 return None;
@@ -238,4 +267,53 @@ impl Checker {
             .with_help(help.to_string()),
         );
     }
+}
+
+/// A literal's text without quotes: what the user meant to write.
+fn literal_text(kind: &LiteralKind) -> String {
+    match kind {
+        LiteralKind::Str(s) | LiteralKind::Name(s) | LiteralKind::BadInt(s) => s.clone(),
+        LiteralKind::Int(i) => i.to_string(),
+        LiteralKind::Bool(b) => b.to_string(),
+    }
+}
+
+/// A value of type `ty`, written as a condition writes it: the literal given, converted when it
+/// reads as one (`"3"` for an `int` is `3`), or else a value of the type.
+pub(super) fn example_value(ty: Type, kind: &LiteralKind, p: &Policy) -> String {
+    let text = literal_text(kind);
+    match ty {
+        Type::Int => text.parse::<i64>().unwrap_or(0).to_string(),
+        Type::Bool => match text.as_str() {
+            "false" | "0" => "false".to_string(),
+            _ => "true".to_string(),
+        },
+        Type::Enum(e) => {
+            let variants = &p.enums[e.idx()].variants;
+            variants
+                .iter()
+                .find(|v| **v == text)
+                .or(variants.first())
+                .cloned()
+                .unwrap_or_default()
+        }
+        _ => quote(&text),
+    }
+}
+
+/// A string as a policy writes it: in double quotes, with the escapes `\"`, `\\`, `\n`, `\t`.
+pub(super) fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }

@@ -35,6 +35,10 @@ struct ActionsJson<'a> {
     allowed: Vec<&'a str>,
     /// Every action with its decision.
     decisions: Vec<ActionJson<'a>>,
+    /// Why every action is denied, when the case type is reached through modules and none
+    /// was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -53,6 +57,10 @@ pub(super) fn actions(args: &ActionsArgs) -> Exit {
     let q = Query::new(&policy, &entities);
     let decisions = match q.actions(&args.principal, &args.resource, args.module.as_deref()) {
         Ok(d) => d,
+        Err(e) => return who_can::query_error(e, &policy),
+    };
+    let note = match q.module_note(&args.resource, None, args.module.as_deref()) {
+        Ok(n) => n,
         Err(e) => return who_can::query_error(e, &policy),
     };
     let written = match args.format {
@@ -75,6 +83,7 @@ pub(super) fn actions(args: &ActionsArgs) -> Exit {
                         reason: d.reason,
                     })
                     .collect(),
+                note: note.as_deref(),
             })
             .unwrap_or_default(),
         ),
@@ -96,6 +105,9 @@ pub(super) fn actions(args: &ActionsArgs) -> Exit {
                         d.reason.title()
                     ));
                 }
+            }
+            if let Some(n) = &note {
+                text.push_str(&format!("note: {n}\n"));
             }
             write!(std::io::stdout().lock(), "{text}").map_err(|_| Exit::Error)
         }

@@ -7,6 +7,9 @@ use casepol::limits::MAX_REQUEST_BYTES;
 struct Outcome {
     decision: Decision,
     error: Option<RequestError>,
+    /// Why, when the decision needs more words than its reason: a request without a module
+    /// on a case type reached through modules.
+    note: Option<String>,
 }
 
 /// One result line of `check --format json` (docs/data-formats.md, `check`). Fields are
@@ -21,6 +24,20 @@ struct ResultJson<'a> {
     reason: Reason,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a RequestError>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'a str>,
+}
+
+/// The note of a deny for want of a module (`Query::module_note`), which every command gives.
+fn note(policy: &Policy, entities: &Entities, req: &Request, d: Decision) -> Option<String> {
+    if d.reason != Reason::NoModule {
+        return None;
+    }
+    let resource = req.resource.as_deref()?;
+    casepol::query::Query::new(policy, entities)
+        .module_note(resource, Some(&req.action), req.module.as_deref())
+        .ok()
+        .flatten()
 }
 
 impl Outcome {
@@ -43,6 +60,7 @@ impl Outcome {
                 Outcome {
                     decision,
                     error: None,
+                    note: note(policy, entities, req, decision),
                 }
             }
         }
@@ -52,6 +70,7 @@ impl Outcome {
         Outcome {
             decision: Decision::ERROR,
             error: Some(e),
+            note: None,
         }
     }
 
@@ -75,6 +94,7 @@ impl Outcome {
                 layer: d.layer,
                 reason: d.reason,
                 error: self.error.as_ref(),
+                note: self.note.as_deref(),
             })
             .unwrap_or_default(),
             Format::Human => match &self.error {
@@ -89,7 +109,10 @@ impl Outcome {
                     ..
                 }) => format!("deny (error: {message})"),
                 None if d.allowed => "allow".to_string(),
-                None => format!("deny ({}: {})", d.layer.title(), d.reason.title()),
+                None => match &self.note {
+                    Some(n) => format!("deny ({}: {}: {n})", d.layer.title(), d.reason.title()),
+                    None => format!("deny ({}: {})", d.layer.title(), d.reason.title()),
+                },
             },
         }
     }
@@ -351,6 +374,7 @@ impl<'a> Worker<'a> {
                 let outcome = Outcome {
                     decision,
                     error: None,
+                    note: None,
                 };
                 let mut text = outcome.line(self.format, None).into_bytes();
                 if self.format == Format::Json {
@@ -391,6 +415,15 @@ impl<'a> Worker<'a> {
                                 .decision
                             }
                         };
+                        if let Some(note) = note(self.policy, self.entities, &self.req, decision) {
+                            let outcome = Outcome {
+                                decision,
+                                error: None,
+                                note: Some(note),
+                            };
+                            push_line(out, &outcome.line(self.format, Some(n)));
+                            continue;
+                        }
                         if self.format == Format::Json {
                             out.extend_from_slice(b"{\"line\":");
                             push_number(out, n);

@@ -47,6 +47,10 @@ struct FilterJson<'a> {
     where_clause: &'a str,
     params: &'a [Param],
     residual: casepol::query::residual::ResidualJson<'a>,
+    /// Why the cases of some case types are left out: they are reached through modules and
+    /// none was given.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    notes: &'a [String],
 }
 
 pub(super) fn filter(args: &FilterArgs) -> Exit {
@@ -67,6 +71,10 @@ pub(super) fn filter(args: &FilterArgs) -> Exit {
         Ok(f) => f,
         Err(e) => return who_can::query_error(e, &policy),
     };
+    let notes = match q.module_notes(&args.action, args.module.as_deref()) {
+        Ok(n) => n,
+        Err(e) => return who_can::query_error(e, &policy),
+    };
     let written = match args.format {
         Format::Json => {
             let residual = match residual.json(&policy) {
@@ -80,16 +88,22 @@ pub(super) fn filter(args: &FilterArgs) -> Exit {
                     where_clause: &filter.where_clause,
                     params: &filter.params,
                     residual,
+                    notes: &notes,
                 })
                 .unwrap_or_default(),
             )
         }
         // The parameters are printed as JSON, on a comment line: JSON escapes line breaks, so a
         // value cannot end the comment.
+        // A note names only declared identifiers, which hold no line break.
         Format::Human => emit(&format!(
-            "{}\n-- parameters: {}",
+            "{}\n-- parameters: {}{}",
             filter.select(),
-            serde_json::to_string(&filter.params).unwrap_or_default()
+            serde_json::to_string(&filter.params).unwrap_or_default(),
+            notes
+                .iter()
+                .map(|n| format!("\n-- note: {n}"))
+                .collect::<String>()
         )),
     };
     match written {

@@ -58,6 +58,10 @@ pub(super) fn list(args: &ListArgs) -> Exit {
         Ok(l) => l,
         Err(e) => return who_can::query_error(e, &policy),
     };
+    let notes = match q.module_notes(&args.action, args.module.as_deref()) {
+        Ok(n) => n,
+        Err(e) => return who_can::query_error(e, &policy),
+    };
     let ir = policy.compiled().ir();
     let resources = entities.resources();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -88,6 +92,13 @@ pub(super) fn list(args: &ListArgs) -> Exit {
                 })
         }
     };
+    // Last, after the resources and the cursor: why the cases of some case types are left out.
+    let written = written.and_then(|()| {
+        notes.iter().try_for_each(|n| {
+            let note = serde_json::json!({ "note": n });
+            writeln!(out, "{note}").map_err(|_| Exit::Error)
+        })
+    });
     match written.and_then(|()| out.flush().map_err(|_| Exit::Error)) {
         Ok(()) => Exit::Ok,
         Err(e) => e,

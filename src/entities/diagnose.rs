@@ -122,7 +122,7 @@ pub(super) fn diagnose(p: &Ir, json: &str, first: serde_json::Error) -> Vec<Enti
             "the entities file must be a JSON object, found {}",
             sc.kind(top).name()
         );
-        let help = "write it as `{\"units\": [ … ], \"users\": [ … ], \"resources\": [ … ]}`; each array is optional".to_string();
+        let help = "write it as an object of arrays, such as `{\"units\": [], \"users\": [{\"id\": \"anna\"}], \"resources\": []}`; each array is optional".to_string();
         return vec![sc.error(top, &none, None, message, help)];
     }
     let mut out = Vec::new();
@@ -161,9 +161,15 @@ pub(super) fn diagnose(p: &Ir, json: &str, first: serde_json::Error) -> Vec<Enti
                 sc.kind(at).name()
             );
             let help = if sc.kind(at) == Kind::Object {
-                format!("put the object in an array: `\"{}\": [{{ … }}]`", e.key)
+                format!(
+                    "put the object in an array, as in `\"{}\": [{{\"id\": \"x1\"}}]`",
+                    e.key
+                )
             } else {
-                format!("write `\"{}\": [ … ]`, or leave `{}` out", e.key, e.key)
+                format!(
+                    "write an array, such as `\"{}\": []` for none, or leave `{}` out",
+                    e.key, e.key
+                )
             };
             out.push(sc.error(at, &none, Some(&e.key), message, help));
             continue;
@@ -215,7 +221,7 @@ fn check_element(
             format!("write it as an object: `{{\"id\": {text}}}`")
         } else {
             format!(
-                "write each {} as an object, such as `{{\"id\": \"…\"}}`",
+                "write each {} as an object, such as `{{\"id\": \"x1\"}}`",
                 s.what()
             )
         };
@@ -486,7 +492,7 @@ fn check_shape(f: &str, shape: Shape, v: &Value) -> Vec<Problem> {
             let help = if v.is_null() {
                 format!("write `{{}}`, or leave `{f}` out")
             } else {
-                format!("write `{f}` as an object of names and values, such as `{{\"<name>\": <value>}}`")
+                format!("write `{f}` as an object of names and values, such as `{{\"title\": \"Fraud report\", \"priority\": 2}}`")
             };
             out.push(problem(
                 f,

@@ -150,13 +150,22 @@ pub(super) fn load<R: Report>(
         syms.sym(l);
     }
     let users = users(&read, &names, &units, &mut syms, r)?;
-    user_attrs(&read, &names, &mut syms, r)?;
+    let user_attrs = user_attrs(&read, &names, &mut syms, r)?;
     drop(std::mem::take(&mut read.users));
     let (mut resources, ranges, builder) = resources(&read, &names, &mut syms, r)?;
     if r.failed() {
         return Err(Stop);
     }
     drop(read);
+    // Already interned by `users`: looking them up again costs one hash each.
+    let unit_symbols: Box<[u32]> = units.iter().map(|u| syms.sym(&u.id)).collect();
+    let group_symbols: Box<[u32]> = p.groups.iter().map(|g| syms.sym(&g.name)).collect();
+    let mut symbol_groups: Vec<(u32, u32)> = group_symbols
+        .iter()
+        .enumerate()
+        .map(|(g, &s)| (s, g as u32))
+        .collect();
+    symbol_groups.sort_unstable();
     // INVARIANT: with no problem every resource was pushed, so positions match the index, and
     // no id repeats, so the indexes are of unique ids.
     finish_resources(p, &mut resources, &ranges, builder);
@@ -165,11 +174,15 @@ pub(super) fn load<R: Report>(
         stamp: crate::compile::next_stamp(),
         symbols: syms.names,
         users,
+        user_attrs,
         units,
         resources,
         user_index,
         resource_index,
         unit_index,
+        unit_symbols,
+        group_symbols,
+        symbol_groups: symbol_groups.into(),
     })
 }
 
@@ -308,14 +321,22 @@ fn users<R: Report>(
         .collect())
 }
 
-/// User attributes are checked by type, and their strings interned, but not stored: no rule
-/// reads them yet.
+/// User attributes, checked by type and their strings interned. No rule reads them yet; they
+/// are kept so that the entities can be written back ([`Entities::to_json`]). When the policy
+/// declares none, the list is empty rather than one empty entry per user.
+///
+/// [`Entities::to_json`]: super::Entities::to_json
 fn user_attrs<R: Report>(
     read: &Read<'_>,
     names: &Names<'_>,
     syms: &mut Symbols,
     r: &mut R,
-) -> Flow {
+) -> Result<Vec<Box<[AttrValue]>>, Stop> {
+    let mut out = Vec::new();
+    if names.p.user_attrs.is_empty() {
+        return Ok(out);
+    }
+    out.reserve(read.users.len());
     for (i, u) in read.users.iter().enumerate() {
         let who = Who {
             section: Section::Users,
@@ -323,16 +344,21 @@ fn user_attrs<R: Report>(
             id: &u.id,
         };
         let mut given = slice(&read.values, u.attrs).iter().peekable();
+        let mut values = Vec::with_capacity(names.p.user_attrs.len());
         for (a, def) in names.p.user_attrs.iter().enumerate() {
-            match given.next_if(|(n, _)| n.known() == Some(a as u32)) {
-                None => r.report(names, who, Problem::MissingUserAttr { name: &def.name })?,
-                Some((_, v)) => {
-                    convert(r, names, syms, who, &def.name, def.ty, v)?;
+            let value = match given.next_if(|(n, _)| n.known() == Some(a as u32)) {
+                None => {
+                    r.report(names, who, Problem::MissingUserAttr { name: &def.name })?;
+                    None
                 }
-            }
+                Some((_, v)) => convert(r, names, syms, who, &def.name, def.ty, v)?,
+            };
+            // A value with a problem is never used: the load fails.
+            values.push(value.unwrap_or(AttrValue::Bool(false)));
         }
+        out.push(values.into());
     }
-    Ok(())
+    Ok(out)
 }
 
 /// The resources, their lists as ranges in the builder's arenas. A resource of a kind the

@@ -186,11 +186,20 @@ pub struct Entities {
     pub(crate) stamp: u64,
     pub(crate) symbols: Vec<String>,
     pub(crate) users: Vec<User>,
+    /// Each user's attribute values, in the order the policy declares them; empty when the
+    /// policy declares no user attributes.
+    pub(crate) user_attrs: Vec<Box<[AttrValue]>>,
     pub(crate) units: Vec<Unit>,
     pub(crate) resources: Vec<Resource>,
     pub(crate) user_index: IdIndex,
     pub(crate) resource_index: IdIndex,
     pub(crate) unit_index: IdIndex,
+    /// The symbol of each unit's id and of each group's name, by position: the codes they
+    /// stand for. Read when a hint adds the user to a unit or a group (`hints`).
+    pub(crate) unit_symbols: Box<[u32]>,
+    pub(crate) group_symbols: Box<[u32]>,
+    /// (symbol, group) for every group, sorted: which group a code names, if any.
+    pub(crate) symbol_groups: Box<[(u32, u32)]>,
 }
 
 impl Entities {
@@ -237,6 +246,20 @@ impl Entities {
             .unwrap_or("?")
     }
 
+    /// The user with id `id`, if there is one (for tests).
+    #[doc(hidden)]
+    pub fn user(&self, id: &str) -> Option<&User> {
+        self.user_index.get(id).map(|&i| &self.users[i as usize])
+    }
+
+    /// The resource with id `id`, if there is one (for tests).
+    #[doc(hidden)]
+    pub fn resource(&self, id: &str) -> Option<&Resource> {
+        self.resource_index
+            .get(id)
+            .map(|&i| &self.resources[i as usize])
+    }
+
     /// The users, in the order of the entities file.
     #[doc(hidden)]
     pub fn users(&self) -> &[User] {
@@ -253,6 +276,25 @@ impl Entities {
     #[doc(hidden)]
     pub fn units(&self) -> &[Unit] {
         &self.units
+    }
+
+    /// The position of the user with this id.
+    pub(crate) fn user_position(&self, id: &str) -> Option<u32> {
+        self.user_index.get(id).copied()
+    }
+
+    /// The position of the org unit with this id.
+    pub(crate) fn unit_position(&self, id: &str) -> Option<u32> {
+        self.unit_index.get(id).copied()
+    }
+
+    /// The group whose name is symbol `sym`, if a group's is.
+    pub(crate) fn group_of_symbol(&self, sym: u32) -> Option<u32> {
+        let i = self
+            .symbol_groups
+            .binary_search_by_key(&sym, |&(s, _)| s)
+            .ok()?;
+        Some(self.symbol_groups[i].1)
     }
 
     /// Whether `id` is the id of an org unit of these entities (an org unit is not a user: it

@@ -96,6 +96,8 @@ impl std::fmt::Display for EntityError {
     }
 }
 
+impl std::error::Error for EntityError {}
+
 /// The load stops here: [`Silent`]'s answer to any problem, and any reporter's to a file that
 /// cannot be loaded at all.
 #[derive(Debug)]
@@ -628,7 +630,7 @@ impl Reporter {
                     if p.user_attrs.is_empty() {
                         format!("the policy declares no user attributes; remove `{k}`, or declare it in a `user {{ … }}` block")
                     } else {
-                        format!("the policy's `user {{ … }}` block declares {}; remove `{k}`, or declare it there", list(declared()))
+                        format!("the policy's `user` block declares {}; remove `{k}`, or declare it there", list(declared()))
                     }
                 });
                 (
@@ -640,7 +642,7 @@ impl Reporter {
             Problem::MissingUserAttr { name } => (
                 format!("attrs.{name}"),
                 format!("missing attribute `{name}`"),
-                s("every attribute declared in `user { … }` must be given"),
+                s("every attribute declared in the policy's `user` block must be given"),
             ),
             Problem::UnknownKind { kind } => {
                 let kinds = || p.kinds.iter().map(|k| k.name.as_str());
@@ -722,7 +724,7 @@ impl Reporter {
                     let under = names.resources.get(pid).and_then(|&i| names.kind(i));
                     let declare = match under {
                         Some(k) => format!(
-                            "declare it as `resource {} under {}`",
+                            "declare it as `resource {} under {} {{ }}`",
                             kdef.name,
                             kind_name(k)
                         ),
@@ -742,10 +744,15 @@ impl Reporter {
             Problem::NoCaseType => (
                 s("type"),
                 s("a case needs a `type`"),
-                format!(
-                    "set `type` to one of {}",
-                    list(p.casetypes.iter().map(|c| c.name.as_str()))
-                ),
+                if p.casetypes.is_empty() {
+                    // Nothing to set it to: the policy must declare one first.
+                    s("the policy declares no case type: declare one, as in `casetype Standard { states Open; initial Open; }`, and set `type` to its name")
+                } else {
+                    format!(
+                        "set `type` to one of {}",
+                        list(p.casetypes.iter().map(|c| c.name.as_str()))
+                    )
+                },
             ),
             Problem::UnknownCaseType { name: t } => {
                 let case_types = || p.casetypes.iter().map(|c| c.name.as_str());

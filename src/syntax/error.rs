@@ -659,7 +659,7 @@ fn refine(
         words.retain(|w| !matches!(w.as_str(), "`+`" | "`-`" | "`.`" | "`+` or `-`"));
         words.insert(0, "a table cell (`+action`, `-action` or `.`)".into());
         help = Some(
-            "each cell lists `+action` to allow and `-action` to deny, or `.` for nothing".into(),
+            "each cell lists entries such as `+view` to allow and `-edit` to deny, or `.` for nothing".into(),
         );
     }
     if pos > 0
@@ -681,12 +681,12 @@ fn refine(
         help = Some("a case type has exactly one initial state".into());
     }
     if words.iter().any(|w| w == "`==`") {
-        help = Some("conditions are `attr == value`, `attr != value`, `attr contains \"x\"` or `attr in [a, b]`".into());
+        help = Some("conditions are written as `status == open`, `status != open`, `tags contains \"urgent\"` or `status in [open, closed]`".into());
     }
     // Something that belongs in another block.
     match found_word {
         "inherit" if words.iter().any(|w| w == "`relation`") => {
-            help = Some("the case kind is the top of every chain, so it has nothing to inherit from; `inherit` belongs in a `resource … under …` kind".into())
+            help = Some("the case kind is the top of every chain, so it has nothing to inherit from; `inherit` belongs in a kind under it, as in `resource Document under Case { inherit read; }`".into())
         }
         "relation" if words.iter().any(|w| w == "`inherit`") => {
             help = Some("relations are held on a case: declare them in the `case` kind".into())

@@ -29,6 +29,7 @@ pub fn lint(p: &Policy) -> Vec<Diagnostic> {
     cx.dead_ends(&mut out);
     cx.missing_rows(&mut out);
     cx.over_broad(&mut out);
+    cx.ineffective_scopes(&mut out);
     out.sort_by_key(|d| (d.span().file, d.span().start, d.code));
     out
 }
@@ -824,6 +825,110 @@ impl<'a> Cx<'a> {
         out.push(d.with_help(
             "least privilege: keep full access to one administrator group, and give the other groups only the actions they need (more than half of the groups being admin-like usually means `*` or a broad action group is allowed to a role that many groups grant)",
         ));
+    }
+
+    /// How many steps up from `g` the group `ancestor` is (1 for the parent), if it is one.
+    fn distance(&self, g: &GroupDef, ancestor: GroupId) -> Option<usize> {
+        let mut cur = g.parent;
+        let mut steps = 1;
+        while let (Some(c), true) = (cur, steps <= self.p.groups.len() + 1) {
+            if c == ancestor {
+                return Some(steps);
+            }
+            cur = self.p.groups[c.idx()].parent;
+            steps += 1;
+        }
+        None
+    }
+
+    /// CP0210, as docs/lints.md says it: a group with a scope grants a role that one of its
+    /// ancestors grants with scope all. Every pair (group, other group) and every role is
+    /// compared; for each role the nearest such ancestor is named.
+    fn ineffective_scopes(&self, out: &mut Vec<Diagnostic>) {
+        let p = self.p;
+        for def in &p.groups {
+            if def.scope == ScopeDef::All {
+                continue;
+            }
+            // For each role of the group, the nearest ancestor that grants it with scope all.
+            let mut nearest: Vec<(RoleId, usize, usize)> = Vec::new();
+            for &r in &def.grants {
+                let mut best: Option<(usize, usize)> = None;
+                for (a, anc) in p.groups.iter().enumerate() {
+                    let Some(dist) = self.distance(def, GroupId(a as u32)) else {
+                        continue;
+                    };
+                    if anc.scope == ScopeDef::All
+                        && anc.grants.contains(&r)
+                        && best.is_none_or(|(d, _)| dist < d)
+                    {
+                        best = Some((dist, a));
+                    }
+                }
+                if let Some((dist, a)) = best {
+                    nearest.push((r, dist, a));
+                }
+            }
+            if nearest.is_empty() {
+                continue;
+            }
+            let names: Vec<&str> = nearest
+                .iter()
+                .map(|(r, _, _)| p.roles[r.idx()].name.as_str())
+                .collect();
+            let mut ancestors: Vec<(usize, usize)> =
+                nearest.iter().map(|&(_, d, a)| (d, a)).collect();
+            ancestors.sort();
+            ancestors.dedup();
+            let anc_names: Vec<&str> = ancestors
+                .iter()
+                .map(|&(_, a)| p.groups[a].name.as_str())
+                .collect();
+            let them = |n: usize| if n == 1 { "it" } else { "them" };
+            let mut d = Diagnostic::new(
+                Code::IneffectiveScope,
+                def.span,
+                format!(
+                    "the scope of access group `{}` does not narrow {} {}: its members hold {} everywhere through {}",
+                    def.name,
+                    if names.len() == 1 { "role" } else { "roles" },
+                    listed(&names),
+                    them(names.len()),
+                    listed(&anc_names)
+                ),
+            )
+            .with_label(format!(
+                "its scope changes no decision for {}",
+                listed(&names)
+            ));
+            for &(_, a) in &ancestors {
+                let granted: Vec<&str> = nearest
+                    .iter()
+                    .filter(|&&(_, _, x)| x == a)
+                    .map(|(r, _, _)| p.roles[r.idx()].name.as_str())
+                    .collect();
+                d = d.with_secondary(
+                    p.groups[a].span,
+                    format!(
+                        "`{}` grants {} with scope all, and every member of `{}` is a member of `{}`",
+                        p.groups[a].name,
+                        listed(&granted),
+                        def.name,
+                        p.groups[a].name
+                    ),
+                );
+            }
+            out.push(d.with_help(format!(
+                "if {} should hold only where `{}`'s scope admits, give {} a scope or grant {} in a sub-group of {} instead; otherwise remove {} from the `grants` of `{}`",
+                listed(&names),
+                def.name,
+                listed(&anc_names),
+                them(names.len()),
+                them(anc_names.len()),
+                listed(&names),
+                def.name
+            )));
+        }
     }
 
     /// Whether `g` is a sub-group of `ancestor`, directly or further down.

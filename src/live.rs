@@ -1,0 +1,239 @@
+//! Live entities: change sets applied to versioned snapshots, and the access-change events they
+//! cause (docs/data-formats.md §4).
+//!
+//! A [`Snapshot`] is one immutable version of the entities; readers hold it (it is an `Arc`)
+//! and decide on it, never blocked by a change. [`apply`] reads a snapshot and a [`ChangeSet`]
+//! and makes the next version, or changes nothing:
+//!
+//! - `changes.rs`: the change-set format and its shape checks;
+//! - `document.rs`: the changes applied to the entity records they touch, and the edited world
+//!   loaded by the one construction path of entities, so a change set is checked by the rules,
+//!   and reported with the messages, of loading;
+//! - `events.rs`: the decisions that changed, found only where the changes reach.
+//!
+//! Applying loads the whole edited world again (docs/data-formats.md §4.1): its cost is a load,
+//! and the new snapshot shares nothing with the old. Internal until it is incremental.
+//!
+//! **Invariant:** applying is all or nothing. On any problem the old snapshot is returned to no
+//! one and changed in nothing (it is only ever read), and every problem is reported.
+
+use crate::api::Policy;
+use crate::entities::{Entities, EntityError};
+use std::sync::Arc;
+
+mod changes;
+mod document;
+mod events;
+
+pub use changes::{Change, ChangeSet, OPS};
+pub use events::{group, Event, EventGroup};
+
+/// One version of the entities. Cloning it is cheap and shares the entities.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    version: u64,
+    entities: Arc<Entities>,
+}
+
+impl Snapshot {
+    /// The first version (1) of loaded entities.
+    pub fn new(entities: Entities) -> Snapshot {
+        Snapshot {
+            version: 1,
+            entities: Arc::new(entities),
+        }
+    }
+
+    /// The version: 1 for loaded entities, one more for each change set applied since.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The entities of this version; decide, explain and query on them.
+    pub fn entities(&self) -> &Entities {
+        &self.entities
+    }
+}
+
+/// A change set applied: the new snapshot and the decisions that changed.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Applied {
+    pub snapshot: Snapshot,
+    /// Every (user, resource, action, module) whose decision changed, sorted.
+    pub events: Vec<Event>,
+}
+
+/// One problem with a change set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChangeProblem {
+    /// The change it is about, numbered from 1; `None` for the change set as a whole, or for
+    /// an entity that no change wrote (one a deletion left pointing at nothing).
+    pub change: Option<usize>,
+    /// What is wrong, on one line.
+    pub message: String,
+    /// How to fix it.
+    pub help: Option<String>,
+    /// The entity error, when loading the changed entities found the problem.
+    pub entity: Option<EntityError>,
+}
+
+/// A change set that was not applied, with every problem found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangeSetError {
+    /// The problems, in the order of the changes.
+    pub problems: Vec<ChangeProblem>,
+}
+
+impl ChangeSetError {
+    #[cold]
+    fn one(change: Option<usize>, message: String, help: &str) -> ChangeSetError {
+        let mut e = ChangeSetError::default();
+        e.push(change, message, help.to_string());
+        e
+    }
+
+    #[cold]
+    fn push(&mut self, change: Option<usize>, message: String, help: String) {
+        self.problems.push(ChangeProblem {
+            change,
+            message,
+            help: Some(help),
+            entity: None,
+        });
+    }
+}
+
+impl std::fmt::Display for ChangeProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(c) = self.change {
+            write!(f, "change {c}: ")?;
+        }
+        f.write_str(&self.message)?;
+        if let Some(h) = &self.help {
+            write!(f, "\n  help: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for ChangeSetError {
+    /// One line counting the problems, then each.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} problem(s) in the change set", self.problems.len())?;
+        for p in &self.problems {
+            write!(f, "\n{p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ChangeSetError {}
+
+/// Applies `changes` to `snapshot` for `policy`: the next version and the decisions that
+/// changed, or every problem and no new version. The snapshot is only read.
+pub fn apply(
+    policy: &Policy,
+    snapshot: &Snapshot,
+    changes: &ChangeSet,
+) -> Result<Applied, ChangeSetError> {
+    let old = snapshot.entities();
+    if old.policy_stamp != policy.compiled().stamp {
+        return Err(ChangeSetError::one(
+            None,
+            "the snapshot's entities were loaded for another policy".into(),
+            "apply change sets with the policy that loaded the entities",
+        ));
+    }
+    let new = document::apply(policy.compiled(), old, changes)?;
+    let events = events::events(policy, old, &new, changes)?;
+    Ok(Applied {
+        snapshot: Snapshot {
+            version: snapshot.version + 1,
+            entities: Arc::new(new),
+        },
+        events,
+    })
+}
+
+impl EventGroup {
+    /// The group in one line, with the changes that caused it: "`anna` lost `edit` and `view`
+    /// on `case-17` and 12 resources under it: change 1 (`access_mode` of `case-17` set to
+    /// `restricted`)".
+    pub fn describe(&self, changes: &ChangeSet) -> String {
+        use crate::diagnostic::words;
+        let verb = if self.gained { "gained" } else { "lost" };
+        let mut on = match self.resources.as_slice() {
+            [] => " on the account".to_string(),
+            [one] => format!(" on `{}`", words::printable(one)),
+            many => {
+                let root = self.causes.iter().find_map(|&c| {
+                    let target = match changes.changes.get(c - 1)? {
+                        Change::SetState { resource, .. }
+                        | Change::SetAttr { resource, .. }
+                        | Change::SetCode { resource, .. }
+                        | Change::SetInherit { resource, .. }
+                        | Change::AddMember { resource, .. }
+                        | Change::RemoveMember { resource, .. }
+                        | Change::DeleteResource { id: resource } => resource.as_str(),
+                        _ => return None,
+                    };
+                    many.iter().any(|r| r == target).then_some(target)
+                });
+                match root {
+                    Some(root) => format!(
+                        " on `{}` and, under it, {}",
+                        words::printable(root),
+                        words::list(
+                            many.iter()
+                                .filter(|r| r.as_str() != root)
+                                .map(|r| words::printable(r))
+                                .collect::<Vec<_>>()
+                        )
+                    ),
+                    None => format!(
+                        " on {}",
+                        words::list(many.iter().map(|r| words::printable(r)))
+                    ),
+                }
+            }
+        };
+        if self.modules.iter().any(Option::is_some) {
+            let names: Vec<String> = self
+                .modules
+                .iter()
+                .map(|m| match m {
+                    Some(m) => format!("`{}`", words::printable(m)),
+                    None => "no module".to_string(),
+                })
+                .collect();
+            on.push_str(&format!(
+                " (through {})",
+                words::join(names, "and", words::ALL)
+            ));
+        }
+        let causes: Vec<String> = self
+            .causes
+            .iter()
+            .map(|&c| match changes.changes.get(c - 1) {
+                Some(change) => format!("change {c} ({})", change.describe()),
+                None => format!("change {c}"),
+            })
+            .collect();
+        format!(
+            "`{}` {verb} {}{on}: {}",
+            words::printable(&self.user),
+            words::list(self.actions.iter().map(|a| words::printable(a))),
+            words::join(causes, "and", words::ALL)
+        )
+    }
+}
+
+// Readers on other threads hold snapshots while a change set is applied.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Snapshot>();
+    send_sync::<ChangeSet>();
+    send_sync::<ChangeSetError>();
+};

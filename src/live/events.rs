@@ -1,0 +1,319 @@
+//! Access-change events: every (user, resource, action, module) whose decision a change set
+//! changed, found by deciding before and after only where the changes can reach.
+//!
+//! What a change can reach follows from what a decision reads (docs/semantics.md): a resource's
+//! own data, its ancestors' (the anchor case's type, state, attributes and relations, inherited
+//! access codes), and the principal's groups, units and terms. So a change to a resource
+//! reaches its subtree, for every user; a change to a user (or to a unit, which changes its
+//! members' codes) reaches every resource and account permission, for that user; and adding or
+//! removing a member of a relation reaches the case's subtree for that one user, since a
+//! relation is only ever read as "does the principal hold it". Entities are matched by id, so
+//! added and deleted ones count as denied where they are absent.
+
+use super::changes::{Change, ChangeSet};
+use super::ChangeSetError;
+use crate::api::Policy;
+use crate::entities::Entities;
+use crate::limits;
+use crate::request::Request;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// One decision that a change set changed.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[non_exhaustive]
+pub struct Event {
+    /// The user whose access changed.
+    pub user: String,
+    /// The resource; `None` for an account permission.
+    pub resource: Option<String>,
+    /// The action or account permission.
+    pub action: String,
+    /// The module the request names; `None` for a request without one.
+    pub module: Option<String>,
+    /// `true` when the user may now, `false` when the user no longer may.
+    pub gained: bool,
+    /// The changes (numbered from 1 in the change set) that reached this decision.
+    pub causes: Vec<usize>,
+}
+
+/// Events of one user, one direction and one cause, gathered for reading: "`anna` lost `view`
+/// and `edit` on `case-17` and 12 resources under it".
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct EventGroup {
+    pub user: String,
+    pub gained: bool,
+    /// The actions and permissions, sorted.
+    pub actions: Vec<String>,
+    /// The resources, sorted, without the account (permissions have none).
+    pub resources: Vec<String>,
+    /// The modules the events name, sorted; `None` for requests without one.
+    pub modules: Vec<Option<String>>,
+    pub causes: Vec<usize>,
+    /// How many events the group holds.
+    pub events: usize,
+}
+
+/// Resource positions to their children, for finding subtrees.
+fn children(e: &Entities) -> Vec<Vec<u32>> {
+    let mut out = vec![Vec::new(); e.resources().len()];
+    for (i, r) in e.resources().iter().enumerate() {
+        if let Some(p) = r.parent {
+            out[p as usize].push(i as u32);
+        }
+    }
+    out
+}
+
+/// The ids of `root` and every resource under it in `e`.
+fn subtree(e: &Entities, kids: &[Vec<u32>], root: &str, out: &mut BTreeSet<String>) {
+    let Some(&at) = e.resource_index.get(root) else {
+        return;
+    };
+    let mut stack = vec![at];
+    while let Some(x) = stack.pop() {
+        out.insert(e.resource_id(x).to_string());
+        stack.extend(&kids[x as usize]);
+    }
+}
+
+/// Whether unit `start` or an ancestor of it is in `units`.
+fn under(e: &Entities, start: u32, units: &BTreeSet<String>) -> bool {
+    let mut cur = Some(start);
+    let mut steps = 0;
+    while let Some(c) = cur {
+        let u = &e.units()[c as usize];
+        if units.contains(&u.id) || steps > limits::MAX_UNIT_DEPTH {
+            return units.contains(&u.id);
+        }
+        cur = u.parent;
+        steps += 1;
+    }
+    false
+}
+
+/// What the changes reach: each (user, resource) pair and each user's account, with the
+/// changes that reach it.
+#[derive(Default)]
+struct Reach {
+    pairs: BTreeMap<(String, String), BTreeSet<usize>>,
+    accounts: BTreeMap<String, BTreeSet<usize>>,
+}
+
+fn reach(old: &Entities, new: &Entities, changes: &ChangeSet) -> Result<Reach, ChangeSetError> {
+    let mut roots: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
+    let mut users: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
+    let mut members: BTreeMap<(String, String), BTreeSet<usize>> = BTreeMap::new();
+    let mut units: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
+    let id = |m: &Map<String, Value>| m.get("id").and_then(Value::as_str).map(str::to_string);
+    for (i, c) in changes.changes.iter().enumerate() {
+        let n = i + 1;
+        match c {
+            Change::UpsertUnit { unit } => {
+                units
+                    .entry(id(unit).unwrap_or_default())
+                    .or_default()
+                    .insert(n);
+            }
+            Change::DeleteUnit { id } => {
+                units.entry(id.clone()).or_default().insert(n);
+            }
+            Change::UpsertUser { user } => {
+                users
+                    .entry(id(user).unwrap_or_default())
+                    .or_default()
+                    .insert(n);
+            }
+            Change::DeleteUser { id }
+            | Change::AddGroup { user: id, .. }
+            | Change::RemoveGroup { user: id, .. } => {
+                users.entry(id.clone()).or_default().insert(n);
+            }
+            Change::UpsertResource { resource } => {
+                roots
+                    .entry(id(resource).unwrap_or_default())
+                    .or_default()
+                    .insert(n);
+            }
+            Change::DeleteResource { id: resource }
+            | Change::SetState { resource, .. }
+            | Change::SetAttr { resource, .. }
+            | Change::SetCode { resource, .. }
+            | Change::SetInherit { resource, .. } => {
+                roots.entry(resource.clone()).or_default().insert(n);
+            }
+            Change::AddMember { resource, user, .. }
+            | Change::RemoveMember { resource, user, .. } => {
+                members
+                    .entry((user.clone(), resource.clone()))
+                    .or_default()
+                    .insert(n);
+            }
+        }
+    }
+    // A unit change reaches the members of the unit and of the units under it, before and after.
+    if !units.is_empty() {
+        let ids: BTreeSet<String> = units.keys().cloned().collect();
+        let all: BTreeSet<usize> = units.values().flatten().copied().collect();
+        for e in [old, new] {
+            for (i, u) in e.users().iter().enumerate() {
+                if u.direct_units.iter().any(|&x| under(e, x, &ids)) {
+                    let causes = users.entry(e.user_id(i as u32).to_string()).or_default();
+                    causes.extend(&all);
+                }
+            }
+        }
+    }
+    let kids = [children(old), children(new)];
+    let mut all_users: BTreeSet<&str> = old.user_ids().collect();
+    all_users.extend(new.user_ids());
+    let mut all_resources: BTreeSet<&str> = old.resource_ids().collect();
+    all_resources.extend(new.resource_ids());
+    // Count the decisions before making any of them.
+    let mut out = Reach::default();
+    let mut trees: Vec<(BTreeSet<String>, &BTreeSet<usize>)> = Vec::new();
+    let mut count = users.len().saturating_mul(all_resources.len());
+    for (root, causes) in &roots {
+        let mut tree = BTreeSet::new();
+        subtree(old, &kids[0], root, &mut tree);
+        subtree(new, &kids[1], root, &mut tree);
+        count = count.saturating_add(tree.len().saturating_mul(all_users.len()));
+        trees.push((tree, causes));
+    }
+    let mut pair_trees = Vec::new();
+    for ((user, root), causes) in &members {
+        let mut tree = BTreeSet::new();
+        subtree(old, &kids[0], root, &mut tree);
+        subtree(new, &kids[1], root, &mut tree);
+        count = count.saturating_add(tree.len());
+        pair_trees.push((user, tree, causes));
+    }
+    if count > limits::MAX_EVENT_PAIRS {
+        return Err(ChangeSetError::one(
+            None,
+            format!(
+                "the change set reaches {} (user, resource) pairs, more than the limit of {}",
+                crate::diagnostic::words::thousands(count),
+                crate::diagnostic::words::thousands(limits::MAX_EVENT_PAIRS)
+            ),
+            "split it into smaller change sets",
+        ));
+    }
+    for (tree, causes) in trees {
+        for r in tree {
+            for &u in &all_users {
+                let at = out.pairs.entry((u.to_string(), r.clone())).or_default();
+                at.extend(causes);
+            }
+        }
+    }
+    for (user, tree, causes) in pair_trees {
+        for r in tree {
+            out.pairs
+                .entry((user.clone(), r))
+                .or_default()
+                .extend(causes);
+        }
+    }
+    for (user, causes) in users {
+        for &r in &all_resources {
+            let at = out.pairs.entry((user.clone(), r.to_string())).or_default();
+            at.extend(&causes);
+        }
+        out.accounts.insert(user, causes);
+    }
+    Ok(out)
+}
+
+/// Every decision the change set changed from `old` to `new`, sorted by user, resource, action
+/// and module.
+pub(super) fn events(
+    policy: &Policy,
+    old: &Entities,
+    new: &Entities,
+    changes: &ChangeSet,
+) -> Result<Vec<Event>, ChangeSetError> {
+    let reach = reach(old, new, changes)?;
+    let p = policy.compiled().ir();
+    let mut modules: Vec<Option<&str>> = vec![None];
+    modules.extend(p.modules.iter().map(|m| Some(m.name.as_str())));
+    let decide = |e: &Entities, u: &str, a: &str, r: Option<&str>, m: Option<&str>| {
+        // Absent entities are denied.
+        if e.user_index.get(u).is_none() || r.is_some_and(|r| e.resource_index.get(r).is_none()) {
+            return false;
+        }
+        let mut req = Request::new(u, a, r);
+        req.module = m.map(str::to_string);
+        policy.is_allowed(e, &req).allowed
+    };
+    let mut out = Vec::new();
+    let mut push =
+        |u: &str, r: Option<&str>, a: &str, m: Option<&str>, gained, causes: &BTreeSet<usize>| {
+            out.push(Event {
+                user: u.to_string(),
+                resource: r.map(str::to_string),
+                action: a.to_string(),
+                module: m.map(str::to_string),
+                gained,
+                causes: causes.iter().copied().collect(),
+            })
+        };
+    for ((u, r), causes) in &reach.pairs {
+        for a in &p.actions {
+            for &m in &modules {
+                let before = decide(old, u, &a.name, Some(r), m);
+                let after = decide(new, u, &a.name, Some(r), m);
+                if before != after {
+                    push(u, Some(r), &a.name, m, after, causes);
+                }
+            }
+        }
+    }
+    for (u, causes) in &reach.accounts {
+        for perm in &p.permissions {
+            let before = decide(old, u, &perm.name, None, None);
+            let after = decide(new, u, &perm.name, None, None);
+            if before != after {
+                push(u, None, &perm.name, None, after, causes);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The events gathered by user, direction and causes, in the order of their first event.
+pub fn group(events: &[Event]) -> Vec<EventGroup> {
+    let mut groups: Vec<EventGroup> = Vec::new();
+    let mut at: HashMap<(&str, bool, &[usize]), usize> = HashMap::new();
+    for e in events {
+        let key = (e.user.as_str(), e.gained, e.causes.as_slice());
+        let i = *at.entry(key).or_insert_with(|| {
+            groups.push(EventGroup {
+                user: e.user.clone(),
+                gained: e.gained,
+                actions: Vec::new(),
+                resources: Vec::new(),
+                modules: Vec::new(),
+                causes: e.causes.clone(),
+                events: 0,
+            });
+            groups.len() - 1
+        });
+        let g = &mut groups[i];
+        g.events += 1;
+        g.actions.push(e.action.clone());
+        g.resources.extend(e.resource.clone());
+        g.modules.push(e.module.clone());
+    }
+    for g in &mut groups {
+        for list in [&mut g.actions, &mut g.resources] {
+            list.sort();
+            list.dedup();
+        }
+        g.modules.sort();
+        g.modules.dedup();
+    }
+    groups
+}

@@ -1,0 +1,360 @@
+//! Live entities: change sets on generated worlds, their events against a brute-force
+//! before/after decision of every user × resource × action × module, a failed change set
+//! leaving the snapshot as it was, writing entities back, and the Torq and WorkZone examples.
+
+#[path = "differential/gen.rs"]
+#[allow(dead_code)]
+mod gen;
+
+use casepol::internal::ir::Type;
+use casepol::internal::live::{self, Change, ChangeSet, Event, Snapshot};
+use casepol::{diagnostic::Sources, Entities, Policy, Request};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeSet;
+
+/// A decision that changed: user, resource (none for a permission), action, module, and
+/// whether it is now allowed.
+type Changed = (String, Option<String>, String, Option<String>, bool);
+
+fn policy_of(files: &[(String, String)]) -> Policy {
+    let mut sources = Sources::new();
+    for (name, text) in files {
+        sources.add(name.clone(), text.clone());
+    }
+    Policy::from_sources(sources).expect("the generated policy checks")
+}
+
+/// The entities written as text, for comparing two snapshots by what they hold.
+fn written(policy: &Policy, e: &Entities) -> String {
+    e.to_json(policy.compiled()).to_string()
+}
+
+/// Every decision that differs between `old` and `new`, by brute force: every user and
+/// resource of either, every action, with no module and through each module, and every account
+/// permission; an absent user or resource is denied.
+fn brute_force(policy: &Policy, old: &Entities, new: &Entities) -> BTreeSet<Changed> {
+    let ir = policy.compiled().ir();
+    let mut users: BTreeSet<String> = old.user_ids().map(String::from).collect();
+    users.extend(new.user_ids().map(String::from));
+    let mut resources: BTreeSet<String> = old.resource_ids().map(String::from).collect();
+    resources.extend(new.resource_ids().map(String::from));
+    let mut modules: Vec<Option<String>> = vec![None];
+    modules.extend(ir.modules.iter().map(|m| Some(m.name.clone())));
+    let decide = |e: &Entities, u: &str, a: &str, r: Option<&str>, m: &Option<String>| {
+        if e.user(u).is_none() || r.is_some_and(|r| e.resource(r).is_none()) {
+            return false;
+        }
+        let mut req = Request::new(u, a, r);
+        req.module = m.clone();
+        policy.is_allowed(e, &req).allowed
+    };
+    let mut out = BTreeSet::new();
+    for u in &users {
+        for r in &resources {
+            for a in &ir.actions {
+                for m in &modules {
+                    let (b, n) = (
+                        decide(old, u, &a.name, Some(r), m),
+                        decide(new, u, &a.name, Some(r), m),
+                    );
+                    if b != n {
+                        out.insert((u.clone(), Some(r.clone()), a.name.clone(), m.clone(), n));
+                    }
+                }
+            }
+        }
+        for p in &ir.permissions {
+            let (b, n) = (
+                decide(old, u, &p.name, None, &None),
+                decide(new, u, &p.name, None, &None),
+            );
+            if b != n {
+                out.insert((u.clone(), None, p.name.clone(), None, n));
+            }
+        }
+    }
+    out
+}
+
+fn event_set(events: &[Event]) -> BTreeSet<Changed> {
+    events
+        .iter()
+        .map(|e| {
+            (
+                e.user.clone(),
+                e.resource.clone(),
+                e.action.clone(),
+                e.module.clone(),
+                e.gained,
+            )
+        })
+        .collect()
+}
+
+/// A change made from small numbers, read modulo what the world holds, so that most are valid
+/// and some are not (a state of another case type, a member already there, a deleted user
+/// still named by a case).
+fn change_of(policy: &Policy, e: &Entities, (op, a, b, c): (u8, u8, u8, u8)) -> Option<Change> {
+    let ir = policy.compiled().ir();
+    let users: Vec<&str> = e.user_ids().collect();
+    let resources: Vec<&str> = e.resource_ids().collect();
+    let pick = |list: &[&str], i: u8| {
+        (!list.is_empty()).then(|| list[i as usize % list.len()].to_string())
+    };
+    let codes: Vec<String> = users
+        .iter()
+        .map(|u| u.to_string())
+        .chain(e.units().iter().map(|u| u.id.clone()))
+        .chain(ir.groups.iter().map(|g| g.name.clone()))
+        .collect();
+    let code = |i: u8| match i % 4 {
+        0 => String::new(),
+        _ => codes
+            .get(i as usize % codes.len().max(1))
+            .cloned()
+            .unwrap_or_default(),
+    };
+    let value = |ty: Type, i: u8| -> Value {
+        match ty {
+            Type::Str => json!(["x", "y", "w"][i as usize % 3]),
+            Type::Bool => json!(i % 2 == 0),
+            Type::Int => json!([0, 1, -1, 7][i as usize % 4]),
+            Type::SetStr => json!(["x"]),
+            Type::Enum(en) => {
+                let vs = &ir.enums[en.idx()].variants;
+                json!(vs[i as usize % vs.len()])
+            }
+            Type::RefUser => json!(users[i as usize % users.len()]),
+            Type::Ref(_) => json!(resources[i as usize % resources.len()]),
+        }
+    };
+    let res = pick(&resources, a)?;
+    let r = e.resource(&res)?;
+    let kdef = &ir.kinds[r.kind.idx()];
+    Some(match op % 12 {
+        0 => {
+            let ct = &ir.casetypes.get(r.casetype as usize)?;
+            Change::SetState {
+                resource: res,
+                state: ct.states[b as usize % ct.states.len()].name.clone(),
+            }
+        }
+        1 | 2 => {
+            let attr = kdef.attrs.get(b as usize % kdef.attrs.len().max(1))?;
+            Change::SetAttr {
+                resource: res,
+                name: attr.name.clone(),
+                value: value(attr.ty, c),
+            }
+        }
+        3 | 4 => Change::AddMember {
+            resource: res,
+            relation: ir
+                .relations
+                .get(b as usize % ir.relations.len().max(1))?
+                .name
+                .clone(),
+            user: pick(&users, c)?,
+        },
+        5 => {
+            // A member there is, when there is one.
+            let rel = b as usize % ir.relations.len().max(1);
+            let held = r.relations.get(rel).and_then(|m| m.first().copied());
+            Change::RemoveMember {
+                resource: res,
+                relation: ir.relations.get(rel)?.name.clone(),
+                user: held.map_or_else(|| pick(&users, c), |u| Some(e.user_id(u).to_string()))?,
+            }
+        }
+        6 => Change::SetCode {
+            resource: res,
+            read: (b % 3 != 0).then(|| code(c)),
+            write: (b % 3 != 1).then(|| code(c.wrapping_add(1))),
+        },
+        7 => Change::SetInherit {
+            resource: res,
+            read: Some(b % 2 == 0),
+            write: (c % 2 == 0).then_some(false),
+        },
+        8 => {
+            let user = pick(&users, b)?;
+            let group = ir
+                .groups
+                .get(c as usize % ir.groups.len().max(1))?
+                .name
+                .clone();
+            let has = e
+                .user(&user)?
+                .direct_groups
+                .iter()
+                .any(|&g| ir.groups[g as usize].name == group);
+            match has {
+                true => Change::RemoveGroup { user, group },
+                false => Change::AddGroup { user, group },
+            }
+        }
+        9 => {
+            // A user written again: the same id with other groups and units, or a new one.
+            let id = match b % 3 {
+                0 => format!("new-user-{c}"),
+                _ => pick(&users, c)?,
+            };
+            let mut m = Map::new();
+            m.insert("id".into(), id.into());
+            let group = ir
+                .groups
+                .get(c as usize % ir.groups.len().max(1))
+                .map(|g| g.name.clone());
+            m.insert(
+                "groups".into(),
+                json!(group.into_iter().collect::<Vec<_>>()),
+            );
+            if let Some(unit) = e.units().get(b as usize % e.units().len().max(1)) {
+                m.insert("units".into(), json!([unit.id]));
+            }
+            if !ir.user_attrs.is_empty() {
+                let attrs: Map<String, Value> = ir
+                    .user_attrs
+                    .iter()
+                    .map(|a| (a.name.clone(), value(a.ty, c)))
+                    .collect();
+                m.insert("attrs".into(), Value::Object(attrs));
+            }
+            Change::UpsertUser { user: m }
+        }
+        10 => match b % 2 {
+            // Deleting a user or a resource: invalid while something names it.
+            0 => Change::DeleteResource { id: res },
+            _ => Change::DeleteUser {
+                id: pick(&users, c)?,
+            },
+        },
+        _ => {
+            // A unit moved under another, or a new one.
+            let units = e.units();
+            let id = match units.get(b as usize % units.len().max(1)) {
+                Some(u) if b % 2 == 0 => u.id.clone(),
+                _ => format!("new-unit-{b}"),
+            };
+            let mut m = Map::new();
+            m.insert("id".into(), id.into());
+            if let Some(p) = units.get(c as usize % units.len().max(1)) {
+                m.insert("parent".into(), p.id.clone().into());
+            }
+            Change::UpsertUnit { unit: m }
+        }
+    })
+}
+
+/// The counts a run reached, so that it cannot pass vacuously.
+#[derive(Default, Debug)]
+struct Stats {
+    sets: usize,
+    applied: usize,
+    refused: usize,
+    events: usize,
+    /// Applied change sets that changed at least one decision.
+    eventful: usize,
+}
+
+/// One generated world and change set: applied, its events equal the brute-force difference;
+/// refused, the snapshot is as it was and at least one problem is reported.
+fn check_one(
+    g: &gen::Generated,
+    ops: &[(u8, u8, u8, u8)],
+    stats: &mut Stats,
+) -> Result<(), TestCaseError> {
+    let policy = policy_of(&g.files);
+    let entities = policy
+        .load_entities(&g.entities)
+        .expect("the generated entities load");
+    let before_text = written(&policy, &entities);
+    let before_debug = format!("{entities:?}");
+    let snapshot = Snapshot::new(entities);
+    let changes = ChangeSet {
+        changes: ops
+            .iter()
+            .filter_map(|&o| change_of(&policy, snapshot.entities(), o))
+            .collect(),
+    };
+    stats.sets += 1;
+    match live::apply(&policy, &snapshot, &changes) {
+        Ok(applied) => {
+            stats.applied += 1;
+            stats.events += applied.events.len();
+            stats.eventful += usize::from(!applied.events.is_empty());
+            prop_assert_eq!(applied.snapshot.version(), 2);
+            let want = brute_force(&policy, snapshot.entities(), applied.snapshot.entities());
+            let got = event_set(&applied.events);
+            prop_assert_eq!(got, want, "changes: {:?}", changes);
+            // Writing the new entities and loading them gives the same entities.
+            let text = written(&policy, applied.snapshot.entities());
+            let again = policy.load_entities(&text).expect("written entities load");
+            prop_assert_eq!(written(&policy, &again), text);
+        }
+        Err(e) => {
+            stats.refused += 1;
+            prop_assert!(!e.problems.is_empty());
+        }
+    }
+    prop_assert_eq!(written(&policy, snapshot.entities()), before_text);
+    prop_assert_eq!(format!("{:?}", snapshot.entities()), before_debug);
+    Ok(())
+}
+
+fn ops() -> impl Strategy<Value = Vec<(u8, u8, u8, u8)>> {
+    prop::collection::vec((any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>()), 1..=4)
+}
+
+/// How many change sets the property test runs: `LIVE_CASES`, or 600 in the suite.
+fn cases() -> u32 {
+    std::env::var("LIVE_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(600)
+}
+
+#[test]
+fn events_are_exactly_the_decisions_that_changed() {
+    let mut runner = TestRunner::new(Config {
+        cases: cases(),
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let stats = std::cell::RefCell::new(Stats::default());
+    runner
+        .run(&(gen::case(), ops()), |(g, ops)| {
+            check_one(&g, &ops, &mut stats.borrow_mut())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stats = stats.into_inner();
+    eprintln!("{stats:?}");
+    // Guards against passing vacuously: most change sets apply, some are refused, and the
+    // applied ones change decisions.
+    assert!(stats.applied * 2 > stats.sets, "{stats:?}");
+    assert!(stats.refused > 0, "{stats:?}");
+    assert!(stats.eventful * 10 > stats.applied, "{stats:?}");
+}
+
+#[test]
+fn every_entities_file_is_written_back_to_the_same_entities() {
+    for name in [
+        "combined",
+        "efob",
+        "generated",
+        "tensorcase",
+        "torq",
+        "workzone",
+    ] {
+        let policy = Policy::from_path(format!("policies/{name}")).expect("the policy checks");
+        let entities = policy
+            .load_entities_from_path(format!("policies/{name}/entities.json"))
+            .expect("the entities load");
+        let text = written(&policy, &entities);
+        let again = policy.load_entities(&text).expect("written entities load");
+        assert_eq!(written(&policy, &again), text, "{name}");
+        assert_eq!(again.resources().len(), entities.resources().len());
+    }
+}
