@@ -557,38 +557,43 @@ fn requests(c: &mut Criterion) {
         b.iter(|| q.actions("ann", black_box(&last), None))
     });
     // `who-can` on the deepest resource of a chain whose levels hold 64 codes each, for 10
-    // users who all meet the code: each allowed user costs a trace of the whole code.
-    let mut json = deep_entities(1, 64);
-    let ann = json
-        .find(r#"{"id": "ann""#)
-        .expect("ann is in the entities");
-    let end = ann + json[ann..].find("]}").expect("ann's terms end") + 2;
-    let copies: Vec<String> = (1..10)
-        .map(|i| json[ann..end].replace(r#""id": "ann""#, &format!(r#""id": "u{i}""#)))
-        .collect();
-    json.insert_str(end, &format!(", {}", copies.join(", ")));
-    let entities = deep.load_entities(&json).expect("ten users load");
-    let q = Query::new(&deep, &entities);
-    let who = q.who_can("view", &last, None).expect("who-can answers");
-    assert_eq!(who.allowed.len(), 10);
-    g.bench_function("who_can_10_users_deepest_code_chain", |b| {
-        b.iter(|| q.who_can(black_box("view"), &last, None))
-    });
-    // `explain` for a user of 2,000 terms more on the same chain (131,072 codes): the
-    // reference evaluator looks for each code among the user's codes one by one.
-    let mut json = deep_entities(1, 64);
-    let ann = json
-        .find(r#"{"id": "ann""#)
-        .expect("ann is in the entities");
-    let at =
-        ann + json[ann..].find(r#""terms": ["#).expect("ann has terms") + r#""terms": ["#.len();
-    let terms: Vec<String> = (0..2_000).map(|i| format!(r#""T{i}""#)).collect();
-    json.insert_str(at, &format!("{}, ", terms.join(", ")));
-    let entities = deep.load_entities(&json).expect("the terms load");
-    assert!(deep.explain(&entities, &request).decision.allowed);
-    g.bench_function("explain_2000_terms_deepest_code_chain", |b| {
-        b.iter(|| deep.explain(&entities, black_box(&request)))
-    });
+    // and 100 users who all meet the code (each the last of its level): each allowed user costs
+    // a decision, and the first code they hold in each level.
+    for users in [10, 100] {
+        let mut json = deep_entities(1, 64);
+        let ann = json
+            .find(r#"{"id": "ann""#)
+            .expect("ann is in the entities");
+        let end = ann + json[ann..].find("]}").expect("ann's terms end") + 2;
+        let copies: Vec<String> = (1..users)
+            .map(|i| json[ann..end].replace(r#""id": "ann""#, &format!(r#""id": "u{i}""#)))
+            .collect();
+        json.insert_str(end, &format!(", {}", copies.join(", ")));
+        let entities = deep.load_entities(&json).expect("the users load");
+        let q = Query::new(&deep, &entities);
+        let who = q.who_can("view", &last, None).expect("who-can answers");
+        assert_eq!(who.allowed.len(), users);
+        g.bench_function(format!("who_can_{users}_users_deepest_code_chain"), |b| {
+            b.iter(|| q.who_can(black_box("view"), &last, None))
+        });
+    }
+    // `explain` for a user of 2,000 and of 20,000 terms more on the same chain (131,072
+    // codes): each code of the chain is looked for among the user's codes.
+    for terms in [2_000, 20_000] {
+        let mut json = deep_entities(1, 64);
+        let ann = json
+            .find(r#"{"id": "ann""#)
+            .expect("ann is in the entities");
+        let at =
+            ann + json[ann..].find(r#""terms": ["#).expect("ann has terms") + r#""terms": ["#.len();
+        let more: Vec<String> = (0..terms).map(|i| format!(r#""T{i}""#)).collect();
+        json.insert_str(at, &format!("{}, ", more.join(", ")));
+        let entities = deep.load_entities(&json).expect("the terms load");
+        assert!(deep.explain(&entities, &request).decision.allowed);
+        g.bench_function(format!("explain_{terms}_terms_deepest_code_chain"), |b| {
+            b.iter(|| deep.explain(&entities, black_box(&request)))
+        });
+    }
     // `list` over 100 chains of 32 resources, each with a 64-level code.
     let entities = deep
         .load_entities(&deep_entities(100, 4))
@@ -649,6 +654,108 @@ fn filter(c: &mut Criterion) {
     g.finish();
 }
 
+/// The test runner (`casepol test`) on a policy of 40,000 rules `allow R: view in S{i};`, one
+/// for each state of a case type, and a test file of 4,000 cases, each on a case of its own
+/// state and expecting the rule of that state by its text (`view in S{i};`, which no other
+/// rule contains).
+fn policy_tests(c: &mut Criterion) {
+    let mut g = group(c, "limits_tests");
+    let (states, cases) = (40_000, 4_000);
+    let mut text = String::from(
+        "role R;\naction view;\ngroup G { grants R; }\ncase Case { }\ncasetype T {\n  states ",
+    );
+    text.push_str(&names("S", states).join(", "));
+    text.push_str(";\n  initial S0;\n");
+    for s in 0..states {
+        writeln!(text, "  allow R: view in S{s};").unwrap();
+    }
+    text.push_str("}\n");
+    let policy = Policy::from_source("tests.casepol", &text).expect("the tests policy checks");
+    let resources: Vec<String> = (0..cases)
+        .map(|i| format!(r#"{{"id": "c{i}", "kind": "Case", "type": "T", "state": "S{i}"}}"#))
+        .collect();
+    let entities = format!(
+        r#"{{"users": [{{"id": "ann", "groups": ["G"]}}], "resources": [{}]}}"#,
+        resources.join(", ")
+    );
+    let tests: Vec<String> = (0..cases)
+        .map(|i| {
+            format!(
+                r#"{{"name": "t{i}", "request": {{"principal": "ann", "action": "view", "resource": "c{i}"}}, "expect": "allow", "rule": "view in S{i};"}}"#
+            )
+        })
+        .collect();
+    let mut sources = Sources::new();
+    let file = sources.add(
+        "tests.test.json",
+        format!(
+            r#"{{"entities": {entities}, "tests": [{}]}}"#,
+            tests.join(",\n")
+        ),
+    );
+    let tests = casepol::internal::testing::parse(&sources, file).expect("the test file parses");
+    let entities = policy.load_entities(&entities).expect("the entities load");
+    let run = casepol::internal::testing::run(&policy, &entities, &tests);
+    assert_eq!((run.passed(), run.failed()), (cases, 0));
+    g.bench_function("rule_expectations_4000_cases_40000_rules", |b| {
+        b.iter(|| casepol::internal::testing::run(&policy, &entities, black_box(&tests)))
+    });
+    // The policy of `MAX_TOKENS` (3,882 rules of 1.4 KB, all alike), and 1,000 cases that each
+    // quote two actions no rule lists side by side: each expectation is an error (no case
+    // runs), found only after reading every rule's text, and there are more than `find.rs`
+    // searches one by one. Equal rules are indexed once; in the second policy a comment makes
+    // each rule differ from the others, and all of its 5.6 MB are indexed.
+    let alike = max_tokens();
+    let mut n = 0;
+    let distinct = alike
+        .split("allow R: a0, ")
+        .enumerate()
+        .map(|(i, part)| match i {
+            0 => part.to_string(),
+            _ => {
+                n += 1;
+                format!("allow R: a0, // rule {n}\n{part}")
+            }
+        })
+        .collect::<String>();
+    let tests: Vec<String> = (0..1_000)
+        .map(|i| {
+            format!(
+                r#"{{"name": "t{i}", "request": {{"principal": "ann", "action": "a0", "resource": "n"}}, "expect": "allow", "rule": "a{i}, a{}"}}"#,
+                i + 2
+            )
+        })
+        .collect();
+    let json = r#"{"users": [{"id": "ann", "groups": ["G"]}], "resources": [{"id": "n", "kind": "Note"}]}"#;
+    let mut sources = Sources::new();
+    let file = sources.add(
+        "max.test.json",
+        format!(
+            r#"{{"entities": {json}, "tests": [{}]}}"#,
+            tests.join(",\n")
+        ),
+    );
+    let tests = casepol::internal::testing::parse(&sources, file).expect("the test file parses");
+    for (name, text) in [
+        ("rule_expectations_1000_cases_max_tokens", alike),
+        ("rule_expectations_1000_cases_max_tokens_distinct", distinct),
+    ] {
+        let policy = Policy::from_source("max.casepol", &text).expect("the policy checks");
+        let entities = policy.load_entities(json).expect("the entities load");
+        let run = casepol::internal::testing::run(&policy, &entities, &tests);
+        assert_eq!((run.results.len(), run.diagnostics.len()), (0, 1_000));
+        let message = &run.diagnostics[0].message;
+        assert!(
+            message.contains("no rule of the policy contains"),
+            "{message}"
+        );
+        g.bench_function(name, |b| {
+            b.iter(|| casepol::internal::testing::run(&policy, &entities, black_box(&tests)))
+        });
+    }
+    g.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(10)
@@ -659,6 +766,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = limits;
     config = config();
-    targets = policy_phases, diagnostics, entities, requests, filter
+    targets = policy_phases, diagnostics, entities, requests, filter, policy_tests
 }
 criterion_main!(limits);

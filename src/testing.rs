@@ -10,9 +10,11 @@
 //! This file holds what the steps share: the model of a test file and the names of layers,
 //! reasons and errors as JSON writes them. The steps are `parse.rs` (over `json.rs`, which
 //! keeps every value's position), `items.rs` (the policy's rules, cells, transitions, module
-//! grants and mode lines, and the expectations that name them), `run.rs` and `coverage.rs`.
+//! grants and mode lines, and the expectations that name them, found with `find.rs`), `run.rs`
+//! and `coverage.rs`.
 
 mod coverage;
+mod find;
 mod items;
 mod json;
 mod parse;

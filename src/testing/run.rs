@@ -1,6 +1,6 @@
 //! Running a test file: each case decided by both evaluators, compared with what it expects.
 
-use super::items::{items, resolve_cell, resolve_rule, Item, Resolved};
+use super::items::{Catalog, Item, Resolved};
 use super::{json_name, Expected, Outcome, TestFile};
 use crate::decision::{Decision, Layer, Reason};
 use crate::diagnostic::Diagnostic;
@@ -180,18 +180,21 @@ pub fn deciding_rules(trace: &Trace) -> Vec<RuleRef> {
 /// # Ok::<(), String>(())
 /// ```
 pub fn run(policy: &Policy, entities: &Entities, tests: &TestFile) -> FileRun {
-    let items = items(policy);
+    let catalog = Catalog::new(policy);
+    // Every `rule` expectation of the file, resolved at once, in the order of the cases.
+    let mut rules = catalog
+        .resolve_rules(tests.cases.iter().flat_map(|c| c.expect.rules.iter()))
+        .into_iter();
     let mut results = Vec::new();
     let mut diagnostics = Vec::new();
     for (index, case) in tests.cases.iter().enumerate() {
         let e = &case.expect;
         let mut wanted = Vec::new();
         let mut bad = false;
-        let resolved = e
-            .rules
-            .iter()
-            .map(|r| resolve_rule(&items, r))
-            .chain(e.cells.iter().map(|c| resolve_cell(&items, c)));
+        let resolved = rules
+            .by_ref()
+            .take(e.rules.len())
+            .chain(e.cells.iter().map(|c| catalog.resolve_cell(c)));
         for r in resolved {
             match r {
                 Ok(r) => wanted.push(r),
@@ -211,7 +214,7 @@ pub fn run(policy: &Policy, entities: &Entities, tests: &TestFile) -> FileRun {
         };
         let deciding = deciding_rules(&trace)
             .iter()
-            .map(|r| Item::of(&items, r))
+            .map(|r| catalog.item_of(r))
             .collect();
         let mut result = CaseResult {
             index,
