@@ -120,6 +120,9 @@ pub struct CompiledPolicy {
     /// Per module: the actions it offers, and the relations (as subject bits) its records need.
     pub(crate) module_actions: Vec<Bits>,
     pub(crate) module_records: Vec<Option<Bits>>,
+    /// Per module that declares `data roles`: the subjects the data layer reads for a request
+    /// through it, its data roles and every relation, as subject bits.
+    pub(crate) module_data: Vec<Option<Bits>>,
     /// Access mode: the case attribute, and per variant the relations needed (`None`: everyone).
     pub(crate) mode: Option<(u32, Vec<Option<Bits>>)>,
     pub(crate) action_read: Bits,
@@ -388,6 +391,16 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
         .iter()
         .map(|m| (!m.records.is_empty()).then(|| relations(&ir, &m.records)))
         .collect();
+    let every_relation = Bits::from_indices((0..ir.relations.len()).map(|r| ir.roles.len() + r));
+    let module_data = ir
+        .modules
+        .iter()
+        .map(|m| {
+            m.data_roles.as_ref().map(|roles| {
+                every_relation.union(Bits::from_indices(roles.iter().map(|r| r.idx())))
+            })
+        })
+        .collect();
     let mode = ir
         .case_kind
         .and_then(|k| ir.kinds[k.idx()].mode.as_ref())
@@ -436,6 +449,7 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
         module_grants,
         module_actions,
         module_records,
+        module_data,
         mode,
         action_read,
         action_write,
@@ -570,6 +584,16 @@ impl CompiledPolicy {
     #[inline(always)]
     pub(crate) fn module_records(&self, module: u32) -> Option<&Bits> {
         self.module_records[module as usize].as_ref()
+    }
+
+    /// The subjects the data layer reads for a request through `via`: `all`, the effective
+    /// subjects, less the roles that are not data roles of the module, when it declares some.
+    #[inline(always)]
+    pub(crate) fn data_subjects(&self, via: Option<u32>, all: Bits) -> Bits {
+        match via.and_then(|m| self.module_data[m as usize].as_ref()) {
+            Some(read) => all.intersect(*read),
+            None => all,
+        }
     }
 
     /// The subjects the grant lines of `casetype` give `action` through `module`.

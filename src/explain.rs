@@ -152,7 +152,23 @@ fn render_layer(out: &mut String, l: &LayerTrace, policy: &CompiledPolicy, case:
                 render_rule(out, g, policy, pad, "");
             }
         }
-        Detail::Rules { allows, denies } => {
+        Detail::Rules {
+            allows,
+            denies,
+            data_roles,
+        } => {
+            if let Some(d) = data_roles {
+                let not_read = match d.not_read.is_empty() {
+                    true => String::new(),
+                    false => format!("; not read: {}", d.not_read.join(", ")),
+                };
+                let _ = writeln!(
+                    out,
+                    "{pad}through module `{}`, the data layer reads only the roles {} (and relations){not_read}",
+                    d.module,
+                    d.roles.join(", ")
+                );
+            }
             for d in denies {
                 render_rule(out, d, policy, pad, "deny by ");
             }

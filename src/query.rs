@@ -401,11 +401,16 @@ fn who_can(
         }
         let on = vm::On::new(entities, u, resource);
         let subjects = vm::subjects(policy, &on);
+        // The subjects the data layer reads: through a module with `data roles`, fewer.
+        let read = vm::Subjects {
+            relations: subjects.relations,
+            all: policy.data_subjects(module, subjects.all),
+        };
         let mut sources = Sources::new(policy, entities, &on, &groups_by_name);
         out.allowed.push(Permitted {
             user: entities.user_id(u).to_string(),
-            grants: scope(policy, entities, &on, &subjects, allow, &mut sources),
-            rules: data(&rules, &subjects),
+            grants: scope(policy, entities, &on, &read, allow, &mut sources),
+            rules: data(&rules, &read),
             module_grants: self::module(policy, &on, module, action, &subjects),
             read_codes_held: reads
                 .then(|| codes(entities, &on, resource, CodeClass::Read, &mut sources)),

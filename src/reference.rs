@@ -210,6 +210,10 @@ pub enum Detail {
         /// The matching `deny` statements and `-` table-cell entries: when there is one, the
         /// layer denies, whatever the allows.
         denies: Vec<RuleRef>,
+        /// When the request names a module that declares `data roles`: the roles the layer
+        /// read. `None` (absent from the JSON) otherwise, and every effective subject counts.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        data_roles: Option<DataRoles>,
     },
     /// The `access_mode` layer.
     Mode {
@@ -232,6 +236,18 @@ pub enum Detail {
         /// Its levels: the resource's own first, then those of each ancestor it inherits from.
         levels: Vec<LevelTrace>,
     },
+}
+
+/// The roles the data layer reads for a request through a module that declares `data roles`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DataRoles {
+    /// The module the request names.
+    pub module: String,
+    /// Its data roles, by name, in the order written.
+    pub roles: Vec<String>,
+    /// The roles the user holds here that are not among them, by name: the data layer does
+    /// not read them for this request. Relations always count, so none is listed here.
+    pub not_read: Vec<String>,
 }
 
 /// A group the user is a member of, in the `scope` layer, and whether its scope admits the
@@ -497,7 +513,8 @@ fn layers(
     requirement(policy, on, action, trace)?;
     access_mode(policy, on, trace)?;
     module(policy, on, &subjects, action, via, trace)?;
-    data(policy, on, &subjects, action, scan, trace)?;
+    let (subjects, data_roles) = data_subjects(policy.ir(), subjects, via);
+    data(policy, on, &subjects, data_roles, action, scan, trace)?;
     codes(policy, on, action, trace)
 }
 
@@ -930,6 +947,42 @@ fn module(
     Ok(())
 }
 
+/// The subjects the data layer reads: the effective subjects, less, for a request through a
+/// module that declares `data roles`, every role that is not one of them (relations stay).
+fn data_subjects(
+    p: &Policy,
+    subjects: Subjects,
+    via: Option<u32>,
+) -> (Subjects, Option<DataRoles>) {
+    let Some((m, roles)) = via.and_then(|m| Some((m, p.modules[m as usize].data_roles.as_ref()?)))
+    else {
+        return (subjects, None);
+    };
+    let mut read = Subjects {
+        all: Vec::new(),
+        names: Vec::new(),
+    };
+    let mut not_read = Vec::new();
+    for (s, name) in subjects.all.into_iter().zip(subjects.names) {
+        match s {
+            Subject::Role(r) if !roles.contains(&r) => not_read.push(name),
+            _ => {
+                read.all.push(s);
+                read.names.push(name);
+            }
+        }
+    }
+    let data_roles = DataRoles {
+        module: p.modules[m as usize].name.clone(),
+        roles: roles
+            .iter()
+            .map(|r| p.roles[r.idx()].name.clone())
+            .collect(),
+        not_read,
+    };
+    (read, Some(data_roles))
+}
+
 /// Data rules: the rules that apply to the resource and list the action, for an effective
 /// subject, found as `scan` says. A deny overrides every allow; with no allow, nothing is
 /// permitted.
@@ -937,6 +990,7 @@ fn data(
     policy: &CompiledPolicy,
     on: &On<'_>,
     subjects: &Subjects,
+    data_roles: Option<DataRoles>,
     action: usize,
     scan: Scan,
     trace: &mut Vec<LayerTrace>,
@@ -1033,6 +1087,14 @@ fn data(
     } else {
         allow_subjects.sort();
         allow_subjects.dedup();
+        // Through a module with `data roles`, only those roles (and relations) could help; after
+        // the dedup, at most one test per subject.
+        if let Some(d) = &data_roles {
+            allow_subjects.retain(|s| match s {
+                Subject::Role(r) => d.roles.contains(&p.roles[r.idx()].name),
+                Subject::Relation(_) => true,
+            });
+        }
         let hints = if allow_subjects.is_empty() {
             (
                 vec![format!("no rule allows `{action_name}` {where_} to anyone")],
@@ -1044,10 +1106,16 @@ fn data(
         (
             Verdict::Deny,
             Reason::NotPermitted,
-            format!(
-                "not permitted: no rule allows `{action_name}` {where_} to {}",
-                subjects.names.join(", ")
-            ),
+            match (&data_roles, subjects.names.is_empty()) {
+                (Some(d), true) => format!(
+                    "not permitted: module `{}` reads none of the user's roles in the data layer",
+                    d.module
+                ),
+                _ => format!(
+                    "not permitted: no rule allows `{action_name}` {where_} to {}",
+                    subjects.names.join(", ")
+                ),
+            },
             hints,
         )
     };
@@ -1055,7 +1123,11 @@ fn data(
         layer: Layer::Data,
         verdict,
         summary,
-        detail: Detail::Rules { allows, denies },
+        detail: Detail::Rules {
+            allows,
+            denies,
+            data_roles,
+        },
         hints,
         candidates,
         counterfactuals: Vec::new(),

@@ -266,7 +266,7 @@ pub(crate) fn after_scope(
     requirement(policy, on.user, action)?;
     access_mode()?;
     module(policy, on.anchor, via, action, subjects)?;
-    data(policy, on, action, subjects.all)?;
+    data(policy, on, action, policy.data_subjects(via, subjects.all))?;
     codes(policy, action, meets)
 }
 
@@ -567,7 +567,8 @@ fn determining_on(
     module: Option<u32>,
     decision: &Decision,
 ) -> Vec<Determining> {
-    let subjects = effective_subjects(policy, on, &mut Ignore).all;
+    let all = effective_subjects(policy, on, &mut Ignore).all;
+    let subjects = policy.data_subjects(module, all);
     let mut out = Vec::new();
     // The data rules of this action on this resource that match a subject, with this effect.
     let data = |effect: Effect, out: &mut Vec<Determining>| {
@@ -585,7 +586,7 @@ fn determining_on(
             if let (Some(c), Some(m)) = (on.anchor, module) {
                 if policy.uses_modules(c.casetype) {
                     for (t, line, subj) in policy.why_grants(c.casetype, m, action) {
-                        if subj.intersects(&subjects) {
+                        if subj.intersects(&all) {
                             out.push(Determining::ModuleGrant {
                                 casetype: CaseTypeId(t),
                                 line,

@@ -34,14 +34,47 @@ impl Checker {
                     .iter()
                     .filter_map(|r| self.lookup(r, Sort::Relation).map(RelationId))
                     .collect();
+                let data_roles = (!m.data_roles.is_empty()).then(|| self.data_roles(m));
                 p.modules.push(ModuleDef {
                     name: m.name.name.clone(),
                     span: m.name.span,
                     actions,
                     records,
+                    data_roles,
                 });
             }
         }
+    }
+
+    /// The roles of a module's `data roles` lines, each once, in the order written. A relation
+    /// is CP0105 with its own help: relations always count in the data layer.
+    fn data_roles(&mut self, m: &ast::ModuleDecl) -> Vec<RoleId> {
+        let mut roles: Vec<RoleId> = Vec::new();
+        let mut seen = Bits::EMPTY;
+        for r in &m.data_roles {
+            if self.relations.get(&r.name).is_some() && self.roles.get(&r.name).is_none() {
+                self.error(
+                    Diagnostic::new(
+                        Code::WrongSort,
+                        r.span,
+                        format!("`{}` is a relation, but `data roles` lists roles", r.name),
+                    )
+                    .with_label("expected a role")
+                    .with_help(format!(
+                        "relations held on the case always count in the data layer, through every module; remove `{}` from `data roles`",
+                        r.name
+                    )),
+                );
+                continue;
+            }
+            if let Some(id) = self.lookup(r, Sort::Role) {
+                if !seen.get(id as usize) {
+                    seen.set(id as usize);
+                    roles.push(RoleId(id));
+                }
+            }
+        }
+        roles
     }
 
     /// The case types, in declaration order.
