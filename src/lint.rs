@@ -1119,10 +1119,12 @@ impl<'a> Cx<'a> {
                     .with_label(format!("`{first}` is not a data role of `{}`", m.name))
                     .with_secondary(m.span, format!("`{}` declares its data roles here", m.name))
                     .with_help(format!(
-                        "through `{}` the data layer reads only {}: add {} to its `data roles`, or take {} off this line",
+                        "through `{}` the data layer reads only {}: add {} to the module's data roles (`data roles {}, {};`), or take {} off this line",
                         m.name,
                         words::list(&roles),
                         words::list(&left),
+                        roles.join(", "),
+                        left.join(", "),
                         if left.len() == 1 { "it" } else { "them" }
                     )),
                 );

@@ -1087,6 +1087,7 @@ fn data(
     } else {
         allow_subjects.sort();
         allow_subjects.dedup();
+        let anyone = !allow_subjects.is_empty();
         // Through a module with `data roles`, only those roles (and relations) could help; after
         // the dedup, at most one test per subject.
         if let Some(d) = &data_roles {
@@ -1096,10 +1097,14 @@ fn data(
             });
         }
         let hints = if allow_subjects.is_empty() {
-            (
-                vec![format!("no rule allows `{action_name}` {where_} to anyone")],
-                vec![],
-            )
+            let note = match (&data_roles, anyone) {
+                (Some(d), true) => format!(
+                    "no rule allows `{action_name}` {where_} to a data role of module `{}` or to a relation",
+                    d.module
+                ),
+                _ => format!("no rule allows `{action_name}` {where_} to anyone"),
+            };
+            (vec![note], vec![])
         } else {
             subject_candidates(p, on, &allow_subjects)
         };

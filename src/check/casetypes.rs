@@ -61,7 +61,7 @@ impl Checker {
                     )
                     .with_label("expected a role")
                     .with_help(format!(
-                        "relations held on the case always count in the data layer, through every module; remove `{}` from `data roles`",
+                        "relations held on the case always count in the data layer, through every module; remove `{}` from the module's data roles",
                         r.name
                     )),
                 );
