@@ -41,6 +41,10 @@ pub fn render_text(trace: &Trace, policy: &CompiledPolicy) -> String {
         .as_ref()
         .map(|m| format!(" through module `{m}`"))
         .unwrap_or_default();
+    let via = match &r.target {
+        Some(t) => format!("{via} to state `{t}`"),
+        None => via,
+    };
     if r.resource.is_none() && trace.error.is_none() {
         let holds = if trace.decision.allowed {
             "holds"
@@ -150,6 +154,11 @@ fn render_layer(out: &mut String, l: &LayerTrace, policy: &CompiledPolicy, case:
         Detail::Module { grants, .. } => {
             for g in grants {
                 render_rule(out, g, policy, pad, "");
+            }
+        }
+        Detail::Transition { transitions, .. } => {
+            for t in transitions {
+                render_rule(out, t, policy, pad, "");
             }
         }
         Detail::Rules {

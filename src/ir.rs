@@ -225,6 +225,8 @@ pub struct TransitionDef {
     pub action: ActionId,
     pub from: Vec<StateId>,
     pub to: StateId,
+    /// The subjects that may take it (`by …`).
+    pub by: Vec<Subject>,
     pub span: Span,
 }
 

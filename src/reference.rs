@@ -215,6 +215,16 @@ pub enum Detail {
         #[serde(skip_serializing_if = "Option::is_none")]
         data_roles: Option<DataRoles>,
     },
+    /// The `transition` layer, for a request that names a target state.
+    Transition {
+        /// The case's current state.
+        from: String,
+        /// The target state the request names.
+        to: String,
+        /// The declared transitions from `from` to `to` by the action that are given to a
+        /// subject the user acts as in the data layer; empty when the layer denied.
+        transitions: Vec<RuleRef>,
+    },
     /// The `access_mode` layer.
     Mode {
         /// The case kind's access-mode attribute (`mode ATTRIBUTE { … }`).
@@ -477,6 +487,7 @@ pub fn evaluate_resolved_with(
             action,
             resource,
             module,
+            target,
             ..
         } => {
             let on = On::new(policy.ir(), ent, who, resource as usize);
@@ -487,6 +498,7 @@ pub fn evaluate_resolved_with(
                 &on,
                 action as usize,
                 module,
+                target,
                 scan,
                 &mut trace.layers,
             );
@@ -506,6 +518,7 @@ fn layers(
     on: &On<'_>,
     action: usize,
     via: Option<u32>,
+    target: Option<u32>,
     scan: Scan,
     trace: &mut Vec<LayerTrace>,
 ) -> Result<Layer, Decision> {
@@ -514,6 +527,9 @@ fn layers(
     access_mode(policy, on, trace)?;
     module(policy, on, &subjects, action, via, trace)?;
     let (subjects, data_roles) = data_subjects(policy.ir(), subjects, via);
+    if let Some(target) = target {
+        transition(policy, on, &subjects, action, target, trace)?;
+    }
     data(policy, on, &subjects, data_roles, action, scan, trace)?;
     codes(policy, on, action, trace)
 }
@@ -944,6 +960,110 @@ fn module(
         candidates: Vec::new(),
         counterfactuals: Vec::new(),
     });
+    Ok(())
+}
+
+/// Transition: applies when the request names a target state. Every transition of the anchor's
+/// case type is read: one must list the action, the anchor's state among its sources, the
+/// target as its destination, and a subject the data layer reads in its `by`.
+fn transition(
+    policy: &CompiledPolicy,
+    on: &On<'_>,
+    subjects: &Subjects,
+    action: usize,
+    target: u32,
+    trace: &mut Vec<LayerTrace>,
+) -> Result<(), Decision> {
+    let p = policy.ir();
+    let action_name = &p.actions[action].name;
+    let Some(a) = on.anchor else {
+        trace.push(LayerTrace {
+            layer: Layer::Transition,
+            verdict: Verdict::Deny,
+            summary: format!("no transition: `{}` is in no case", on.res_id),
+            detail: Detail::None {},
+            hints: Vec::new(),
+            candidates: Vec::new(),
+            counterfactuals: Vec::new(),
+        });
+        return Err(Decision::deny(Layer::Transition, Reason::NoTransition));
+    };
+    let ct = &p.casetypes[a.casetype as usize];
+    let from = ct.states[a.state as usize].name.clone();
+    let to = ct.states[target as usize].name.clone();
+    let declared: Vec<&crate::ir::TransitionDef> = ct
+        .transitions
+        .iter()
+        .filter(|t| {
+            t.action.idx() == action && t.to.0 == target && t.from.iter().any(|f| f.0 == a.state)
+        })
+        .collect();
+    let granted: Vec<RuleRef> = declared
+        .iter()
+        .filter(|t| t.by.iter().any(|s| subjects.has(s)))
+        .map(|t| rule_ref(policy, "transition", t.span))
+        .collect();
+    let (verdict, reason, summary, (hints, candidates)) = if declared.is_empty() {
+        let leaving: Vec<String> = ct
+            .transitions
+            .iter()
+            .filter(|t| t.action.idx() == action && t.from.iter().any(|f| f.0 == a.state))
+            .map(|t| ct.states[t.to.idx()].name.clone())
+            .collect();
+        let hint = if leaving.is_empty() {
+            format!("no transition by `{action_name}` leaves state `{from}`")
+        } else {
+            format!(
+                "`{action_name}` moves a case in state `{from}` to {}",
+                list(&leaving)
+            )
+        };
+        (
+            Verdict::Deny,
+            Reason::NoTransition,
+            format!(
+                "no transition: case type `{}` declares no move by `{action_name}` from `{from}` to `{to}`",
+                ct.name
+            ),
+            (vec![hint], vec![]),
+        )
+    } else if granted.is_empty() {
+        let mut could: Vec<Subject> = declared.iter().flat_map(|t| t.by.iter().copied()).collect();
+        could.sort();
+        could.dedup();
+        (
+            Verdict::Deny,
+            Reason::TransitionNotGranted,
+            format!(
+                "the move by `{action_name}` from `{from}` to `{to}` is given to none of {}",
+                subjects.names.join(", ")
+            ),
+            subject_candidates(p, on, &could),
+        )
+    } else {
+        (
+            Verdict::Pass,
+            Reason::Allowed,
+            format!("`{action_name}` may move the case from `{from}` to `{to}`"),
+            (vec![], vec![]),
+        )
+    };
+    trace.push(LayerTrace {
+        layer: Layer::Transition,
+        verdict,
+        summary,
+        detail: Detail::Transition {
+            from,
+            to,
+            transitions: granted,
+        },
+        hints,
+        candidates,
+        counterfactuals: Vec::new(),
+    });
+    if verdict == Verdict::Deny {
+        return Err(Decision::deny(Layer::Transition, reason));
+    }
     Ok(())
 }
 

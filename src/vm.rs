@@ -1,7 +1,7 @@
 //! The fast evaluator: decides a resolved request from the compiled tables.
 //!
 //! Each layer of docs/semantics.md is one function, named after it (`permission`, `scope`,
-//! `requirement`, `access_mode`, `module`, `data`, `codes`), and they follow in that order
+//! `requirement`, `access_mode`, `module`, `transition`, `data`, `codes`), and they follow in that order
 //! below; `query::actions` runs the same functions for every action at once. The reference
 //! evaluator has a function of the same name for each (docs/ARCHITECTURE.md).
 //!
@@ -154,6 +154,7 @@ fn decide_with<F: Faults>(
             action,
             resource,
             module,
+            target,
             ..
         } => {
             let on = On::new(entities, principal, resource);
@@ -164,6 +165,7 @@ fn decide_with<F: Faults>(
                     &subjects,
                     action,
                     module,
+                    target,
                     || access_mode(policy, on.anchor, subjects.relations, faults),
                     |class| entities.code(resource, class).is_met_by(&on.user.codes),
                 )
@@ -260,13 +262,18 @@ pub(crate) fn after_scope(
     subjects: &Subjects,
     action: u32,
     via: Option<u32>,
+    target: Option<u32>,
     access_mode: impl FnOnce() -> Result<(), Decision>,
     meets: impl FnMut(CodeClass) -> bool,
 ) -> Result<Layer, Decision> {
     requirement(policy, on.user, action)?;
     access_mode()?;
     module(policy, on.anchor, via, action, subjects)?;
-    data(policy, on, action, policy.data_subjects(via, subjects.all))?;
+    let read = policy.data_subjects(via, subjects.all);
+    if let Some(target) = target {
+        transition(policy, on.anchor, action, target, read)?;
+    }
+    data(policy, on, action, read)?;
     codes(policy, action, meets)
 }
 
@@ -342,6 +349,29 @@ fn module(
         return deny(Reason::ModuleNotGranted);
     }
     Ok(())
+}
+
+/// Transition: applies when the request names a target state. A transition of the anchor's
+/// case type must lead from its current state to the target by the action, and be given to a
+/// subject the data layer reads. No other rule counts: an edge that is not declared is denied.
+#[inline(always)]
+fn transition(
+    policy: &CompiledPolicy,
+    anchor: Option<&Resource>,
+    action: u32,
+    target: u32,
+    subjects: Bits,
+) -> Result<(), Decision> {
+    let deny = |reason| Err(Decision::deny(Layer::Transition, reason));
+    // A target resolves only on a resource with an anchor; without one, nothing moves.
+    let Some(a) = anchor else {
+        return deny(Reason::NoTransition);
+    };
+    match policy.edge(a.casetype, a.state, action, target) {
+        None => deny(Reason::NoTransition),
+        Some(by) if !by.intersects(&subjects) => deny(Reason::TransitionNotGranted),
+        Some(_) => Ok(()),
+    }
 }
 
 /// Data rules: the rules that apply to the resource and list the action, for an effective
@@ -496,6 +526,7 @@ pub(crate) fn decide_changed(
             action,
             resource,
             module,
+            target,
             ..
         } => {
             let res = &entities.resources[resource as usize];
@@ -517,6 +548,7 @@ pub(crate) fn decide_changed(
                     &subjects,
                     action,
                     module,
+                    target,
                     || access_mode(policy, on.anchor, subjects.relations, faults),
                     |class| entities.code(resource, class).is_met_by(&user.codes),
                 )

@@ -45,6 +45,7 @@ impl Coverage {
                     allows.iter().chain(denies).for_each(&mut hit)
                 }
                 Detail::Module { grants, .. } => grants.iter().for_each(&mut hit),
+                Detail::Transition { transitions, .. } => transitions.iter().for_each(&mut hit),
                 Detail::Mode { rule, .. } => hit(rule),
                 Detail::None {} | Detail::Groups { .. } | Detail::Code { .. } => {}
             }
