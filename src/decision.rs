@@ -159,13 +159,13 @@ pub enum Reason {
     /// the user acts as in the data layer.
     TransitionNotGranted,
     /// `explicitly_denied`: a `deny` statement or a `-action` table-cell entry matches the
-    /// request (step 2.5); a deny overrides every allow that also matches.
+    /// request (step 2.6); a deny overrides every allow that also matches.
     ExplicitlyDenied,
     /// `not_permitted`: no rule, table cell or transition allows the action here to a subject
-    /// the user acts as (step 2.5): casepol denies by default.
+    /// the user acts as (step 2.6): casepol denies by default.
     NotPermitted,
     /// `code_not_held`: the user does not meet the resource's effective read or write access
-    /// code (step 2.6, the decision's layer says which): some level of it is not empty and the
+    /// code (step 2.7, the decision's layer says which): some level of it is not empty and the
     /// user holds none of its codes (their id, groups, org units, terms).
     CodeNotHeld,
 }

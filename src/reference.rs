@@ -1658,7 +1658,7 @@ fn indexed_rules(
 }
 
 /// The principal's code set as strings, each with the path that gives it: their id, their
-/// groups with ancestors, their units with ancestors, their terms (docs/semantics.md, 2.6).
+/// groups with ancestors, their units with ancestors, their terms (docs/semantics.md, 2.7).
 /// Sorted by code, without repeats (a code given twice keeps its first path in that order), so
 /// that a code is looked up with a binary search.
 fn code_set(

@@ -430,12 +430,35 @@ impl Checker {
         }
         for (span, action, stray, who) in found {
             let name = &p.actions[action as usize].name;
-            // A target the action already leads to, other than the state it would leave.
-            let targets = def.transitions.iter().filter(|t| t.action.0 == action);
-            let edge = targets
+            // A target the action already leads to, other than the state it would leave, when
+            // that state may have a way out (not final).
+            let leaves_final = def
+                .finals
+                .iter()
+                .any(|f| def.states[f.idx()].name == stray[0]);
+            let edge = def
+                .transitions
+                .iter()
+                .filter(|t| t.action.0 == action)
                 .map(|t| def.states[t.to.idx()].name.as_str())
-                .find(|to| *to != stray[0])
-                .unwrap_or("Next");
+                .find(|to| *to != stray[0] && !leaves_final);
+            let sources: Vec<&str> = def
+                .states
+                .iter()
+                .enumerate()
+                .filter(|(s, _)| leaves.contains_key(&(action, *s as u32)))
+                .map(|(_, s)| s.name.as_str())
+                .collect();
+            let help = match edge {
+                Some(edge) => format!(
+                    "a request that names a target state is decided by the declared transitions only, so this allow moves no case; declare the move, e.g. `transition {name}: {} -> {edge} by {who};`, or allow another action here",
+                    stray[0]
+                ),
+                None => format!(
+                    "a request that names a target state is decided by the declared transitions only, and `{name}` leaves only {}; remove `{name}` here, or allow another action",
+                    words::list(&sources)
+                ),
+            };
             self.diags.push(
                 Diagnostic::new(
                     Code::GrantOutsideTransitions,
@@ -448,10 +471,7 @@ impl Checker {
                     ),
                 )
                 .with_label("allowed outside its transitions")
-                .with_help(format!(
-                    "a request that names a target state is decided by the declared transitions only, so this allow moves no case; declare the move, e.g. `transition {name}: {} -> {edge} by {who};`, or allow another action here",
-                    stray[0]
-                )),
+                .with_help(help),
             );
         }
     }
