@@ -90,9 +90,11 @@ fn actions(
                 policy,
                 &on,
                 &subjects,
-                action,
-                module,
-                None,
+                vm::Ask {
+                    action,
+                    via: module,
+                    target: None,
+                },
                 || access_mode,
                 |class| {
                     let slot = match class {
@@ -147,9 +149,11 @@ fn transitions(
                 policy,
                 &on,
                 &subjects,
-                action,
-                module,
-                Some(to),
+                vm::Ask {
+                    action,
+                    via: module,
+                    target: Some(to),
+                },
                 || access_mode,
                 |class| {
                     let slot = match class {

@@ -163,9 +163,11 @@ fn decide_with<F: Faults>(
                     policy,
                     &on,
                     &subjects,
-                    action,
-                    module,
-                    target,
+                    Ask {
+                        action,
+                        via: module,
+                        target,
+                    },
                     || access_mode(policy, on.anchor, subjects.relations, faults),
                     |class| entities.code(resource, class).is_met_by(&on.user.codes),
                 )
@@ -215,6 +217,15 @@ impl<'e> On<'e> {
     }
 }
 
+/// What a request asks of the layers after scope: the action, the module it comes through,
+/// and the state it asks to move the case to.
+#[derive(Clone, Copy)]
+pub(crate) struct Ask {
+    pub(crate) action: u32,
+    pub(crate) via: Option<u32>,
+    pub(crate) target: Option<u32>,
+}
+
 /// The effective subjects of the principal on a resource (docs/semantics.md), as subject bits.
 #[derive(Clone, Copy)]
 pub(crate) struct Subjects {
@@ -260,12 +271,15 @@ pub(crate) fn after_scope(
     policy: &CompiledPolicy,
     on: &On<'_>,
     subjects: &Subjects,
-    action: u32,
-    via: Option<u32>,
-    target: Option<u32>,
+    ask: Ask,
     access_mode: impl FnOnce() -> Result<(), Decision>,
     meets: impl FnMut(CodeClass) -> bool,
 ) -> Result<Layer, Decision> {
+    let Ask {
+        action,
+        via,
+        target,
+    } = ask;
     requirement(policy, on.user, action)?;
     access_mode()?;
     module(policy, on.anchor, via, action, subjects)?;
@@ -546,9 +560,11 @@ pub(crate) fn decide_changed(
                     policy,
                     &on,
                     &subjects,
-                    action,
-                    module,
-                    target,
+                    Ask {
+                        action,
+                        via: module,
+                        target,
+                    },
                     || access_mode(policy, on.anchor, subjects.relations, faults),
                     |class| entities.code(resource, class).is_met_by(&user.codes),
                 )

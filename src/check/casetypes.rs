@@ -384,7 +384,7 @@ impl Checker {
                     .filter(|s| !leaves.contains_key(&(action, *s)))
                     .map(|s| def.states[s as usize].name.as_str())
                     .collect();
-                (!stray.is_empty()).then(|| (action, stray))
+                (!stray.is_empty()).then_some((action, stray))
             };
         let mut found: Vec<(Span, u32, Vec<&str>, String)> = Vec::new();
         for r in c.rules.iter().filter(|r| r.effect == Effect::Allow) {
