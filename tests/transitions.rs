@@ -3,6 +3,8 @@
 //! may take now; a target that is not a state of the case's type is an error, never an allow.
 //! Each expected decision is re-derived by hand from the policy below.
 
+mod common;
+
 use casepol::query::Query;
 use casepol::{Layer, Policy, Reason, Request, RequestErrorKind};
 
@@ -201,4 +203,56 @@ fn transitions_lists_the_moves_out_of_the_current_state() {
             }
         }
     }
+}
+
+/// A batch mixes lines with and without a target: the fast reader of plain lines leaves the
+/// target out, never carrying one over from the line before.
+#[test]
+fn a_batch_reads_targets_line_by_line() {
+    let dir = std::env::temp_dir().join(format!("casepol-transitions-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let lines = dir.join("moves.jsonl");
+    std::fs::write(
+        &lines,
+        concat!(
+            r#"{"principal": "hanna", "action": "submit", "resource": "case-review", "module": "Cases", "target": "DocumentsLoaded"}"#,
+            "\n",
+            r#"{"principal": "hanna", "action": "access", "resource": "case-review", "module": "Cases"}"#,
+            "\n",
+            r#"{"principal": "hanna", "action": "submit", "resource": "case-start", "module": "Cases", "target": "Done"}"#,
+            "\n",
+        ),
+    )
+    .expect("written");
+    let run = common::expect(
+        &[
+            "check",
+            "policies/efob",
+            "--entities",
+            "policies/efob/entities.json",
+            "--requests",
+            lines.to_str().expect("a UTF-8 path"),
+            "--format",
+            "json",
+        ],
+        // A line that cannot be decided makes the run an error (exit 2).
+        common::ERROR,
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let layers: Vec<String> = run
+        .stdout
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+            format!("{} {} {}", v["decision"], v["layer"], v["reason"])
+        })
+        .collect();
+    assert_eq!(
+        layers,
+        [
+            r#""deny" "transition" "no_transition""#,
+            r#""allow" "data" "allowed""#,
+            r#""deny" "request" "error""#,
+        ]
+    );
 }
