@@ -36,12 +36,17 @@ pub struct Named {
     pub span: Span,
 }
 
-/// Who a rule or grant is about: a role held through groups, or a relation held on the case.
+/// Who a rule or grant is about: a role held through groups, a relation held on the case, or
+/// `everyone`, which every principal holds on every resource (docs/semantics.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Subject {
     Role(RoleId),
     Relation(RelationId),
+    Everyone,
 }
+
+/// How `everyone` is written: a keyword, so no declared name can be it.
+pub const EVERYONE: &str = "everyone";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
@@ -61,6 +66,9 @@ pub struct Policy {
     pub rules: Vec<RuleDef>,
     /// Users must be in at least one access group (`require group;`).
     pub require_group: bool,
+    /// Some rule, table column, transition or module-grant line names `everyone`: then every
+    /// principal holds it on every resource, and so is in scope everywhere.
+    pub everyone: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -281,6 +289,7 @@ impl Policy {
         match s {
             Subject::Role(r) => &self.roles[r.idx()].name,
             Subject::Relation(r) => &self.relations[r.idx()].name,
+            Subject::Everyone => EVERYONE,
         }
     }
 

@@ -529,7 +529,7 @@ impl<'a> Cx<'a> {
         let subj: Vec<Bits> = p
             .rules
             .iter()
-            .map(|r| Bits::from_indices(r.subjects.iter().map(|s| subject_bit(p, *s))))
+            .map(|r| subject_set(p, &r.subjects))
             .collect();
         let acts: Vec<Bits> = p
             .rules
@@ -866,10 +866,7 @@ impl<'a> Cx<'a> {
         let mut budget = Budget::new(self);
         for ct in &p.casetypes {
             let lines = &ct.module_grants;
-            let subj: Vec<Bits> = lines
-                .iter()
-                .map(|g| Bits::from_indices(g.subjects.iter().map(|s| subject_bit(p, *s))))
-                .collect();
+            let subj: Vec<Bits> = lines.iter().map(|g| subject_set(p, &g.subjects)).collect();
             let acts: Vec<Bits> = lines
                 .iter()
                 .map(|g| Bits::from_indices(g.actions.iter().map(|a| a.idx())))
@@ -1554,6 +1551,16 @@ impl Admin {
 
 /// Whether resources of `kind` always have an anchor case: the case kind, and kinds whose chain
 /// of parents reaches it (entity data must give such a resource its parent).
+/// The subject bits of a rule or grant line, as the lints compare them: `everyone`, which every
+/// principal holds, stands for every subject, so that an allow or deny of `everyone` covers one
+/// of any role or relation.
+fn subject_set(p: &Policy, subjects: &[Subject]) -> Bits {
+    match subjects.contains(&Subject::Everyone) {
+        true => Bits::FULL,
+        false => Bits::from_indices(subjects.iter().map(|s| subject_bit(p, *s))),
+    }
+}
+
 fn has_anchor(p: &Policy, kind: KindId) -> bool {
     let mut cur = Some(kind);
     let mut steps = 0;
