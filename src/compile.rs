@@ -419,8 +419,10 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
         .casetypes
         .iter()
         .map(|ct| {
+            // A case type without a workflow has no state a request can name.
             ct.states
                 .iter()
+                .take(if ct.workflow { usize::MAX } else { 0 })
                 .enumerate()
                 .map(|(i, s)| (s.name.clone(), i as u32))
                 .collect()

@@ -204,6 +204,10 @@ pub struct CaseTypeDef {
     pub uses_modules: bool,
     /// The permission tables as written (their cells are also `RuleDef`s), for lints.
     pub tables: Vec<TableDef>,
+    /// The case type declares `states`. Without them it has no workflow: `states` holds one
+    /// state with an empty name, which is its cases' state; entities give no `state` for its
+    /// cases, and no request can name a target (docs/semantics.md).
+    pub workflow: bool,
     /// Per state: whether a chain of transitions leads to it from the initial state. The checker
     /// computes it once; it reports the states not reached (CP0201), and the lints read it.
     pub reachable: Vec<bool>,

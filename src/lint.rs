@@ -1038,7 +1038,8 @@ impl<'a> Cx<'a> {
     /// CP0206: a reachable state that is not final and that no transition leaves. (An
     /// unreachable one is CP0201 already.)
     fn dead_ends(&self, out: &mut Vec<Diagnostic>) {
-        for ct in &self.p.casetypes {
+        // A case type without a workflow has one state, which nothing needs to leave.
+        for ct in self.p.casetypes.iter().filter(|c| c.workflow) {
             let mut settled = vec![false; ct.states.len()];
             for s in ct
                 .finals
