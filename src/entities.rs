@@ -30,12 +30,14 @@ mod load;
 mod model;
 mod read;
 mod report;
+mod pvec;
 mod store;
 mod write;
 
 pub use closure::EffectiveCode;
 pub use model::{AttrValue, CodeClass, Entities, Level, Resource, Unit, User};
 pub use report::EntityError;
+pub use pvec::PVec;
 pub use store::Shared;
 
 impl Entities {

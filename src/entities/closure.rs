@@ -7,6 +7,7 @@
 //! grows with the levels written, not with levels × descendants (docs/semantics.md step 2.6).
 
 use super::model::{CodeClass, Entities, Level, Resource, Unit, NONE};
+use super::pvec::PVec;
 use super::store::{Builder, Ranges};
 use crate::ir::Policy as Ir;
 use crate::limits;
@@ -183,7 +184,7 @@ pub(super) fn finish_resources(
 #[doc(hidden)]
 #[derive(Clone, Copy)]
 pub struct EffectiveCode<'a> {
-    resources: &'a [Resource],
+    resources: &'a PVec<Resource>,
     at: u32,
     class: CodeClass,
 }

@@ -7,6 +7,7 @@
 //! they are `#[doc(hidden)]`, for casepol's own tests, benches and command line, and may change
 //! with any release.
 
+use super::pvec::PVec;
 use super::store::{IdIndex, Shared};
 use crate::ir::{KindDef, KindId};
 
@@ -185,12 +186,12 @@ pub struct Entities {
     /// Unique to this load; a `Resolved` request carries the stamp it was resolved against.
     pub(crate) stamp: u64,
     pub(crate) symbols: Vec<String>,
-    pub(crate) users: Vec<User>,
+    pub(crate) users: PVec<User>,
     /// Each user's attribute values, in the order the policy declares them; empty when the
     /// policy declares no user attributes.
-    pub(crate) user_attrs: Vec<Box<[AttrValue]>>,
+    pub(crate) user_attrs: PVec<Box<[AttrValue]>>,
     pub(crate) units: Vec<Unit>,
-    pub(crate) resources: Vec<Resource>,
+    pub(crate) resources: PVec<Resource>,
     pub(crate) user_index: IdIndex,
     pub(crate) resource_index: IdIndex,
     pub(crate) unit_index: IdIndex,
@@ -262,13 +263,13 @@ impl Entities {
 
     /// The users, in the order of the entities file.
     #[doc(hidden)]
-    pub fn users(&self) -> &[User] {
+    pub fn users(&self) -> &PVec<User> {
         &self.users
     }
 
     /// The resources, in the order of the entities file.
     #[doc(hidden)]
-    pub fn resources(&self) -> &[Resource] {
+    pub fn resources(&self) -> &PVec<Resource> {
         &self.resources
     }
 
