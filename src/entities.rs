@@ -28,16 +28,19 @@ mod diagnose;
 mod index;
 mod load;
 mod model;
+mod pvec;
 mod read;
 mod report;
-mod pvec;
 mod store;
 mod write;
 
 pub use closure::EffectiveCode;
+pub(crate) use closure::{close_groups, unit_ancestors};
+pub(crate) use load::bidi_control;
+pub(crate) use model::NONE;
 pub use model::{AttrValue, CodeClass, Entities, Level, Resource, Unit, User};
-pub use report::EntityError;
 pub use pvec::PVec;
+pub use report::EntityError;
 pub use store::Shared;
 
 impl Entities {

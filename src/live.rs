@@ -9,30 +9,44 @@
 //! - `document.rs`: the changes applied to the entity records they touch, and the edited world
 //!   loaded by the one construction path of entities, so a change set is checked by the rules,
 //!   and reported with the messages, of loading;
+//! - `store.rs`: the changes applied in place, to a copy that shares every record it does not
+//!   change; a change set with any change that cannot be (units, whole entities added,
+//!   replaced or deleted) or that might be invalid is applied by `document.rs` instead;
 //! - `events.rs`: the decisions that changed, found only where the changes reach.
-//!
-//! Applying loads the whole edited world again (docs/data-formats.md §4.1): its cost is a load,
-//! and the new snapshot shares nothing with the old. Internal until it is incremental.
 //!
 //! **Invariant:** applying is all or nothing. On any problem the old snapshot is returned to no
 //! one and changed in nothing (it is only ever read), and every problem is reported.
 
 use crate::api::Policy;
 use crate::entities::{Entities, EntityError};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use store::Store;
 
 mod changes;
 mod document;
 mod events;
+mod store;
 
 pub use changes::{Change, ChangeSet, OPS};
 pub use events::{group, Event, EventGroup};
 
 /// One version of the entities. Cloning it is cheap and shares the entities.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Snapshot {
     version: u64,
     entities: Arc<Entities>,
+    /// What applying in place needs, made when the first change set is applied to this
+    /// version (or kept from the version it was applied to).
+    store: Arc<OnceLock<Store>>,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("version", &self.version)
+            .field("entities", &self.entities)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Snapshot {
@@ -41,6 +55,7 @@ impl Snapshot {
         Snapshot {
             version: 1,
             entities: Arc::new(entities),
+            store: Arc::default(),
         }
     }
 
@@ -62,6 +77,9 @@ pub struct Applied {
     pub snapshot: Snapshot,
     /// Every (user, resource, action, module) whose decision changed, sorted.
     pub events: Vec<Event>,
+    /// Whether the change set was applied in place (sharing every record it did not change)
+    /// rather than by reloading the edited world.
+    pub in_place: bool,
 }
 
 /// One problem with a change set.
@@ -138,6 +156,26 @@ pub fn apply(
     snapshot: &Snapshot,
     changes: &ChangeSet,
 ) -> Result<Applied, ChangeSetError> {
+    apply_with(policy, snapshot, changes, true)
+}
+
+/// [`apply`], always by reloading the edited world: the other of the two ways, for the test that
+/// keeps them in agreement.
+#[doc(hidden)]
+pub fn apply_by_reloading(
+    policy: &Policy,
+    snapshot: &Snapshot,
+    changes: &ChangeSet,
+) -> Result<Applied, ChangeSetError> {
+    apply_with(policy, snapshot, changes, false)
+}
+
+fn apply_with(
+    policy: &Policy,
+    snapshot: &Snapshot,
+    changes: &ChangeSet,
+    in_place: bool,
+) -> Result<Applied, ChangeSetError> {
     let old = snapshot.entities();
     if old.policy_stamp != policy.compiled().stamp {
         return Err(ChangeSetError::one(
@@ -146,14 +184,33 @@ pub fn apply(
             "apply change sets with the policy that loaded the entities",
         ));
     }
-    let new = document::apply(policy.compiled(), old, changes)?;
-    let events = events::events(policy, old, &new, changes)?;
+    let p = policy.compiled().ir();
+    let store = snapshot.store.get_or_init(|| Store::new(p, old));
+    // In place when every change can be, and certainly valid; otherwise by reloading, which
+    // reports every problem.
+    let tried = match in_place {
+        true => store::apply(p, old, store, changes),
+        false => Err(store::Reload),
+    };
+    let (new, store, events, in_place) = match tried {
+        Ok((new, new_store, touched)) => {
+            let events = events::in_place(policy, (old, store), (&new, &new_store), &touched)?;
+            (new, OnceLock::from(new_store), events, true)
+        }
+        Err(store::Reload) => {
+            let new = document::apply(policy.compiled(), old, changes)?;
+            let events = events::events(policy, old, &new, changes)?;
+            (new, OnceLock::new(), events, false)
+        }
+    };
     Ok(Applied {
         snapshot: Snapshot {
             version: snapshot.version + 1,
             entities: Arc::new(new),
+            store: Arc::new(store),
         },
         events,
+        in_place,
     })
 }
 

@@ -257,6 +257,8 @@ struct Stats {
     events: usize,
     /// Applied change sets that changed at least one decision.
     eventful: usize,
+    /// Applied in place rather than by reloading.
+    in_place: usize,
 }
 
 /// One generated world and change set: applied, its events equal the brute-force difference;
@@ -280,9 +282,24 @@ fn check_one(
             .collect(),
     };
     stats.sets += 1;
+    let reloaded = live::apply_by_reloading(&policy, &snapshot, &changes);
     match live::apply(&policy, &snapshot, &changes) {
         Ok(applied) => {
             stats.applied += 1;
+            stats.in_place += usize::from(applied.in_place);
+            // The two ways of applying agree: the same entities, the same events.
+            let Ok(other) = &reloaded else {
+                return Err(TestCaseError::fail(format!(
+                    "applied, but refused by reloading: {reloaded:?}\nchanges: {changes:?}"
+                )));
+            };
+            prop_assert_eq!(
+                written(&policy, applied.snapshot.entities()),
+                written(&policy, other.snapshot.entities()),
+                "changes: {:?}",
+                changes
+            );
+            prop_assert_eq!(&applied.events, &other.events, "changes: {:?}", changes);
             stats.events += applied.events.len();
             stats.eventful += usize::from(!applied.events.is_empty());
             prop_assert_eq!(applied.snapshot.version(), 2);
@@ -297,6 +314,7 @@ fn check_one(
         Err(e) => {
             stats.refused += 1;
             prop_assert!(!e.problems.is_empty());
+            prop_assert_eq!(Some(&e), reloaded.as_ref().err(), "changes: {:?}", changes);
         }
     }
     prop_assert_eq!(written(&policy, snapshot.entities()), before_text);
@@ -336,6 +354,9 @@ fn events_are_exactly_the_decisions_that_changed() {
     assert!(stats.applied * 2 > stats.sets, "{stats:?}");
     assert!(stats.refused > 0, "{stats:?}");
     assert!(stats.eventful * 10 > stats.applied, "{stats:?}");
+    // Both ways are taken: in place, and by reloading.
+    assert!(stats.in_place * 4 > stats.applied, "{stats:?}");
+    assert!(stats.in_place < stats.applied, "{stats:?}");
 }
 
 #[test]

@@ -16,7 +16,7 @@ use crate::limits;
 /// checker rejects group cycles and chains over [`limits::MAX_GROUP_DEPTH`], so each walk is
 /// short; the walks are not cut short where they meet, since checking that costs more than a
 /// sort when a user lists many groups.
-pub(super) fn close_groups(p: &Ir, direct: &[u32], out: &mut Vec<u32>) {
+pub(crate) fn close_groups(p: &Ir, direct: &[u32], out: &mut Vec<u32>) {
     out.clear();
     for &g in direct {
         let mut cur = Some(g);
@@ -33,7 +33,7 @@ pub(super) fn close_groups(p: &Ir, direct: &[u32], out: &mut Vec<u32>) {
 
 /// Unit `start` and its ancestors. A chain is at most [`limits::MAX_UNIT_DEPTH`] long unless
 /// the units form a cycle, which is an error already; the walk stops there either way.
-pub(super) fn unit_ancestors(units: &[Unit], start: u32) -> impl Iterator<Item = u32> + '_ {
+pub(crate) fn unit_ancestors(units: &[Unit], start: u32) -> impl Iterator<Item = u32> + '_ {
     std::iter::successors(Some(start), |&c| units[c as usize].parent)
         .take(limits::MAX_UNIT_DEPTH + 1)
 }

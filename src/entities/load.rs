@@ -53,7 +53,7 @@ pub(super) enum Collision {
 
 /// The first bidirectional control character in `text`: an id holding one could look like
 /// another.
-fn bidi_control(text: &str) -> Option<char> {
+pub(crate) fn bidi_control(text: &str) -> Option<char> {
     text.chars().find(|&c| is_bidi_control(c))
 }
 
@@ -172,16 +172,16 @@ pub(super) fn load<R: Report>(
     Ok(Entities {
         policy_stamp: policy.stamp(),
         stamp: crate::compile::next_stamp(),
-        symbols: syms.names,
+        symbols: syms.names.into_iter().map(std::sync::Arc::from).collect(),
         users: users.into(),
         user_attrs: user_attrs.into(),
-        units,
+        units: std::sync::Arc::new(units),
         resources: resources.into(),
-        user_index,
-        resource_index,
-        unit_index,
-        unit_symbols,
-        group_symbols,
+        user_index: user_index.into(),
+        resource_index: resource_index.into(),
+        unit_index: unit_index.into(),
+        unit_symbols: unit_symbols.into(),
+        group_symbols: group_symbols.into(),
         symbol_groups: symbol_groups.into(),
     })
 }
