@@ -156,7 +156,18 @@ pub fn apply(
     snapshot: &Snapshot,
     changes: &ChangeSet,
 ) -> Result<Applied, ChangeSetError> {
-    apply_with(policy, snapshot, changes, true)
+    apply_with(policy, snapshot, changes, true, true)
+}
+
+/// [`apply`] without its events (`events` is empty): what applying costs apart from them,
+/// for the benchmarks.
+#[doc(hidden)]
+pub fn apply_without_events(
+    policy: &Policy,
+    snapshot: &Snapshot,
+    changes: &ChangeSet,
+) -> Result<Applied, ChangeSetError> {
+    apply_with(policy, snapshot, changes, true, false)
 }
 
 /// [`apply`], always by reloading the edited world: the other of the two ways, for the test that
@@ -167,7 +178,7 @@ pub fn apply_by_reloading(
     snapshot: &Snapshot,
     changes: &ChangeSet,
 ) -> Result<Applied, ChangeSetError> {
-    apply_with(policy, snapshot, changes, false)
+    apply_with(policy, snapshot, changes, false, true)
 }
 
 fn apply_with(
@@ -175,6 +186,7 @@ fn apply_with(
     snapshot: &Snapshot,
     changes: &ChangeSet,
     in_place: bool,
+    with_events: bool,
 ) -> Result<Applied, ChangeSetError> {
     let old = snapshot.entities();
     if old.policy_stamp != policy.compiled().stamp {
@@ -194,12 +206,18 @@ fn apply_with(
     };
     let (new, store, events, in_place) = match tried {
         Ok((new, new_store, touched)) => {
-            let events = events::in_place(policy, (old, store), (&new, &new_store), &touched)?;
+            let events = match with_events {
+                true => events::in_place(policy, (old, store), (&new, &new_store), &touched)?,
+                false => Vec::new(),
+            };
             (new, OnceLock::from(new_store), events, true)
         }
         Err(store::Reload) => {
             let new = document::apply(policy.compiled(), old, changes)?;
-            let events = events::events(policy, old, &new, changes)?;
+            let events = match with_events {
+                true => events::events(policy, old, &new, changes)?,
+                false => Vec::new(),
+            };
             (new, OnceLock::new(), events, false)
         }
     };
