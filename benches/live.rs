@@ -36,15 +36,17 @@ fn bench(c: &mut Criterion) {
     drop(json);
     let case = &population.cases[0];
     let next_state = STATES[(case.state + 1) % STATES.len()].to_string();
-    // A user who is neither the subject nor the manager of the first 10,000 cases.
+    // A line manager (scoped to the cases they manage) who is neither the subject nor the
+    // manager of the first 10,000 cases: made their manager, they gain access.
     let outsider = population
         .users
         .iter()
         .enumerate()
-        .find(|(i, _)| {
-            population.cases[..10_000]
-                .iter()
-                .all(|c| c.subject != *i && c.manager != *i)
+        .find(|(i, u)| {
+            u.groups == ["LineManagers"]
+                && population.cases[..10_000]
+                    .iter()
+                    .all(|c| c.subject != *i && c.manager != *i)
         })
         .map(|(_, u)| u.id.clone())
         .expect("an outsider");
@@ -94,7 +96,9 @@ fn bench(c: &mut Criterion) {
     );
 
     let mut group = c.benchmark_group("apply");
-    group.sample_size(20).measurement_time(Duration::from_secs(5));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(5));
     for (name, set) in [("set_state", &set_state), ("add_member", &add_member)] {
         group.bench_function(format!("in_place/{name}"), |b| {
             b.iter(|| live::apply_without_events(&policy, black_box(&snapshot), set))

@@ -133,7 +133,7 @@ fn change_of(policy: &Policy, e: &Entities, (op, a, b, c): (u8, u8, u8, u8)) -> 
     let res = pick(&resources, a)?;
     let r = e.resource(&res)?;
     let kdef = &ir.kinds[r.kind.idx()];
-    Some(match op % 12 {
+    Some(match op % 13 {
         0 => {
             let ct = &ir.casetypes.get(r.casetype as usize)?;
             Change::SetState {
@@ -231,6 +231,37 @@ fn change_of(policy: &Policy, e: &Entities, (op, a, b, c): (u8, u8, u8, u8)) -> 
                 id: pick(&users, c)?,
             },
         },
+        12 => {
+            // A resource written again, with another state or attribute, or a copy of it under
+            // a new id (a new resource beside it).
+            let all: Value = serde_json::from_str(&written(policy, e)).ok()?;
+            let records = all.get("resources")?.as_array()?;
+            let mut m = records
+                .get(a as usize % records.len())?
+                .as_object()?
+                .clone();
+            if b % 3 == 0 {
+                m.insert("id".into(), format!("new-resource-{c}").into());
+            }
+            if let Some(ct) = ir
+                .casetypes
+                .get(r.casetype as usize)
+                .filter(|_| kdef.is_case)
+            {
+                let state = &ct.states[c as usize % ct.states.len()].name;
+                m.insert("state".into(), state.clone().into());
+            }
+            if let Some(attr) = kdef.attrs.get(c as usize % kdef.attrs.len().max(1)) {
+                let attrs = m.entry("attrs").or_insert_with(|| json!({}));
+                if let Some(attrs) = attrs.as_object_mut() {
+                    attrs.insert(attr.name.clone(), value(attr.ty, b));
+                }
+            }
+            if b % 5 == 1 {
+                m.insert("read".into(), code(c).into());
+            }
+            Change::UpsertResource { resource: m }
+        }
         _ => {
             // A unit moved under another, or a new one.
             let units = e.units();

@@ -32,7 +32,7 @@ mod tests;
 /// Why an id or a term cannot be shown or used: a control character, a bidirectional control
 /// character, or more than [`limits::MAX_ID_BYTES`] bytes.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum TextProblem {
+pub(crate) enum TextProblem {
     Control(char),
     Bidi(char),
     TooLong(usize),
@@ -58,7 +58,7 @@ pub(crate) fn bidi_control(text: &str) -> Option<char> {
 }
 
 /// What is wrong with an id or a term as text, if anything.
-fn text_problem(text: &str) -> Option<TextProblem> {
+pub(crate) fn text_problem(text: &str) -> Option<TextProblem> {
     if let Some(c) = text.chars().find(|c| c.is_control()) {
         return Some(TextProblem::Control(c));
     }

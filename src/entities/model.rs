@@ -8,7 +8,7 @@
 //! with any release.
 
 use super::pvec::PVec;
-use super::store::{IdIndex, Shared};
+use super::store::{IdIndex, Ids, Shared};
 use crate::ir::{KindDef, KindId};
 
 /// An attribute value with every string interned.
@@ -71,7 +71,7 @@ pub struct Resource {
     /// On cases: the state, as its position in the case type's states; 0 on other resources.
     pub state: u32,
     /// Every attribute the resource's kind declares, in the order of the declarations.
-    pub attrs: Box<[AttrValue]>,
+    pub attrs: std::sync::Arc<[AttrValue]>,
     /// On cases: for each relation, the users holding it (sorted).
     pub relations: Shared<Shared<u32>>,
     /// The levels of the resource's own read code, as written; an absent field is one empty
@@ -194,8 +194,8 @@ pub struct Entities {
     pub(crate) user_attrs: PVec<Box<[AttrValue]>>,
     pub(crate) units: std::sync::Arc<Vec<Unit>>,
     pub(crate) resources: PVec<Resource>,
-    pub(crate) user_index: std::sync::Arc<IdIndex>,
-    pub(crate) resource_index: std::sync::Arc<IdIndex>,
+    pub(crate) user_index: Ids,
+    pub(crate) resource_index: Ids,
     pub(crate) unit_index: std::sync::Arc<IdIndex>,
     /// The symbol of each unit's id and of each group's name, by position: the codes they
     /// stand for. Read when a hint adds the user to a unit or a group (`hints`).

@@ -346,7 +346,8 @@ pub(super) fn in_place(
         let mut who: BTreeSet<u32> = s0.open.iter().chain(s1.open.iter()).copied().collect();
         for e in [e0, e1] {
             for &r in &tree {
-                if let Some(a) = e.resources[r as usize].anchor {
+                // A resource added by the change set is in the new entities only.
+                if let Some(a) = e.resources.get(r as usize).and_then(|x| x.anchor) {
                     for list in e.resources[a as usize].relations.iter() {
                         who.extend(list.iter().copied());
                     }
@@ -374,18 +375,44 @@ pub(super) fn in_place(
         }
     }
     for (&u, causes) in &touched.users {
-        count = count.saturating_add(e1.resources.len());
+        // A user whom no group admits without a relation, before or after, can only be in
+        // scope where they hold a relation on the anchor case.
+        let open = s0.open.contains(&u) || s1.open.contains(&u);
+        let holds = |e: &Entities, r: u32| {
+            let anchor = e.resources.get(r as usize).and_then(|x| x.anchor);
+            anchor.is_some_and(|a| {
+                let lists = &e.resources[a as usize].relations;
+                lists.iter().any(|l| l.binary_search(&u).is_ok())
+            })
+        };
+        let reached: Vec<u32> = (0..e1.resources.len() as u32)
+            .filter(|&r| open || holds(e0, r) || holds(e1, r))
+            .collect();
+        count = count.saturating_add(reached.len());
         if too_many(count) {
             return Err(reach_error(count));
         }
-        for r in 0..e1.resources.len() as u32 {
+        for r in reached {
             pairs.entry((u, r)).or_default().extend(causes);
         }
         accounts.entry(u).or_default().extend(causes);
     }
     let mut modules: Vec<Option<u32>> = vec![None];
     modules.extend((0..p.modules.len() as u32).map(Some));
-    let decide = |e: &Entities, req: Resolved| policy.decide(e, &req).allowed;
+    // An entity the change set added is absent before, and absent counts as denied.
+    let decide = |e: &Entities, req: Resolved| {
+        let (user, resource) = match req {
+            Resolved::Action {
+                principal,
+                resource,
+                ..
+            } => (principal, Some(resource)),
+            Resolved::Permission { principal, .. } => (principal, None),
+        };
+        (user as usize) < e.users.len()
+            && resource.is_none_or(|r| (r as usize) < e.resources.len())
+            && policy.decide(e, &req).allowed
+    };
     let mut out = Vec::new();
     for (&(u, r), causes) in &pairs {
         for action in 0..p.actions.len() as u32 {

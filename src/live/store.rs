@@ -14,7 +14,7 @@
 use super::changes::{Change, ChangeSet};
 use crate::entities::{AttrValue, Entities, Level, PVec, Resource, Shared, User};
 use crate::ir::{Policy as Ir, ScopeDef, Type};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -266,11 +266,21 @@ pub(super) fn apply(
                 regroup(p, &mut e, &mut st, u, direct)?;
                 touched.users.entry(u).or_default().push(n);
             }
-            // Units, and adding, replacing or deleting whole entities: by reloading.
+            Change::UpsertResource { resource } => {
+                let at = upsert_resource(p, &mut e, &mut st, resource)?;
+                touched.resources.entry(at).or_default().push(n);
+            }
+            Change::UpsertUser { user } => {
+                let at = upsert_user(p, &mut e, &mut st, user)?;
+                touched.users.entry(at).or_default().push(n);
+            }
+            // Units, and deleting entities (which others may name): by reloading.
             _ => return Err(Reload),
         }
     }
-    if e.symbols.len() > (2 * st.loaded_symbols).max(1 << 20) {
+    if e.symbols.len() > (2 * st.loaded_symbols).max(1 << 20)
+        || e.units.len() + e.users.len() + e.resources.len() > crate::limits::MAX_ENTITIES
+    {
         return Err(Reload);
     }
     Ok((e, st, touched))
@@ -406,4 +416,268 @@ fn regroup(
         false => st.open.remove(&u),
     };
     Ok(())
+}
+
+/// An id as loading accepts it: not empty, no control or bidirectional control character, not
+/// too long.
+fn plain_id(id: Option<&Value>) -> Result<&str, Reload> {
+    let id = id.and_then(Value::as_str).ok_or(Reload)?;
+    match id.is_empty() || crate::entities::text_problem(id).is_some() {
+        true => Err(Reload),
+        false => Ok(id),
+    }
+}
+
+/// Only these keys in `record`.
+fn only(record: &Map<String, Value>, keys: &[&str]) -> Result<(), Reload> {
+    match record.keys().all(|k| keys.contains(&k.as_str())) {
+        true => Ok(()),
+        false => Err(Reload),
+    }
+}
+
+/// The strings of an array field, none when the field is absent.
+fn strings<'a>(record: &'a Map<String, Value>, key: &str) -> Result<Vec<&'a str>, Reload> {
+    match record.get(key) {
+        None => Ok(Vec::new()),
+        Some(Value::Array(items)) => items.iter().map(|v| v.as_str().ok_or(Reload)).collect(),
+        Some(_) => Err(Reload),
+    }
+}
+
+/// Adds a resource, or replaces one of the same kind and parent (anything else reloads), as
+/// loading would read the record; returns its position.
+fn upsert_resource(
+    p: &Ir,
+    e: &mut Entities,
+    st: &mut Store,
+    record: &Map<String, Value>,
+) -> Result<u32, Reload> {
+    only(
+        record,
+        &[
+            "id",
+            "kind",
+            "parent",
+            "type",
+            "state",
+            "attrs",
+            "relations",
+            "read",
+            "write",
+            "inherit_read",
+            "inherit_write",
+        ],
+    )?;
+    let id = plain_id(record.get("id"))?;
+    if e.user_index.contains_key(id) || e.unit_index.contains_key(id) {
+        return Err(Reload);
+    }
+    let kind_name = record.get("kind").and_then(Value::as_str).ok_or(Reload)?;
+    let k = p
+        .kinds
+        .iter()
+        .position(|k| k.name == kind_name)
+        .ok_or(Reload)?;
+    let kdef = &p.kinds[k];
+    let kind = crate::ir::KindId(k as u32);
+    let parent = match (record.get("parent"), kdef.parent) {
+        (None, None) => None,
+        (Some(Value::String(pid)), Some(want)) => {
+            let at = *e.resource_index.get(pid).ok_or(Reload)?;
+            if e.resources[at as usize].kind != want {
+                return Err(Reload);
+            }
+            Some(at)
+        }
+        _ => return Err(Reload),
+    };
+    let old = e.resource_index.get(id).copied();
+    if let Some(at) = old {
+        let r = &e.resources[at as usize];
+        if r.kind != kind || r.parent != parent {
+            return Err(Reload);
+        }
+    }
+    let (mut casetype, mut state) = (0, 0);
+    let mut relations = Vec::new();
+    if kdef.is_case {
+        let t = record.get("type").and_then(Value::as_str).ok_or(Reload)?;
+        let s = record.get("state").and_then(Value::as_str).ok_or(Reload)?;
+        let ct = p.casetypes.iter().position(|c| c.name == t).ok_or(Reload)?;
+        let states = &p.casetypes[ct].states;
+        state = states.iter().position(|x| x.name == s).ok_or(Reload)? as u32;
+        casetype = ct as u32;
+        let mut lists: Vec<Vec<u32>> = vec![Vec::new(); p.relations.len()];
+        match record.get("relations") {
+            None => {}
+            Some(Value::Object(given)) => {
+                for (name, members) in given {
+                    let rel = p
+                        .relations
+                        .iter()
+                        .position(|r| r.name == *name)
+                        .ok_or(Reload)?;
+                    let Value::Array(members) = members else {
+                        return Err(Reload);
+                    };
+                    for m in members {
+                        let u = m.as_str().and_then(|m| e.user_index.get(m)).ok_or(Reload)?;
+                        lists[rel].push(*u);
+                    }
+                }
+            }
+            Some(_) => return Err(Reload),
+        }
+        for l in &mut lists {
+            l.sort_unstable();
+            l.dedup();
+        }
+        relations = lists.into_iter().map(Shared::from).collect();
+    } else if ["type", "state", "relations"]
+        .iter()
+        .any(|f| record.contains_key(*f))
+    {
+        return Err(Reload);
+    }
+    let given = match record.get("attrs") {
+        None => Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => return Err(Reload),
+    };
+    if given.len() != kdef.attrs.len() {
+        return Err(Reload);
+    }
+    let mut attrs = Vec::with_capacity(kdef.attrs.len());
+    for a in &kdef.attrs {
+        attrs.push(convert(p, e, st, a.ty, given.get(&a.name).ok_or(Reload)?)?);
+    }
+    let code = |key: &str| match record.get(key) {
+        None => Ok(""),
+        Some(Value::String(s)) => Ok(s.as_str()),
+        Some(_) => Err(Reload),
+    };
+    let (own_read, own_write) = (code("read")?, code("write")?);
+    let own_read = levels(e, st, own_read)?;
+    let own_write = levels(e, st, own_write)?;
+    let flag = |key: &str| match record.get(key) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(Reload),
+    };
+    let flags = (flag("inherit_read")?, flag("inherit_write")?);
+    let mut r = Resource::read(kind, kdef, parent, (casetype, state), attrs, flags);
+    r.anchor = match kdef.is_case {
+        true => None,
+        false => parent.and_then(|x| e.resources[x as usize].anchor),
+    };
+    r.relations = Shared::from(relations);
+    r.read_trivial = own_read.iter().all(|l| l.is_empty());
+    r.write_trivial = own_write.iter().all(|l| l.is_empty());
+    r.own_read = own_read;
+    r.own_write = own_write;
+    let at = match old {
+        Some(at) => {
+            r.anchor = e.resources[at as usize].anchor;
+            *e.resources.get_mut(at as usize).ok_or(Reload)? = r;
+            at
+        }
+        None => {
+            let at = e.resources.len() as u32;
+            if kdef.is_case {
+                r.anchor = Some(at);
+            }
+            e.resources.push(r);
+            e.resource_index.push(id);
+            st.children.push(Shared::default());
+            if let Some(parent) = parent {
+                let kids = st.children.get_mut(parent as usize).ok_or(Reload)?;
+                let mut list = kids.to_vec();
+                list.push(at);
+                *kids = Shared::from(list);
+            }
+            at
+        }
+    };
+    relink(e, st, at);
+    Ok(at)
+}
+
+/// Adds a user, or replaces one, as loading would read the record; returns its position.
+fn upsert_user(
+    p: &Ir,
+    e: &mut Entities,
+    st: &mut Store,
+    record: &Map<String, Value>,
+) -> Result<u32, Reload> {
+    only(record, &["id", "groups", "units", "terms", "attrs"])?;
+    let id = plain_id(record.get("id"))?;
+    let old = e.user_index.get(id).copied();
+    // A new id must not be a code already (a group's name, a unit's id, a term, any string
+    // the entities hold), nor the id of a resource.
+    if old.is_none() && (st.symbols.contains_key(id) || e.resource_index.contains_key(id)) {
+        return Err(Reload);
+    }
+    let mut direct = Vec::new();
+    for g in strings(record, "groups")? {
+        direct.push(p.groups.iter().position(|x| x.name == g).ok_or(Reload)? as u32);
+    }
+    if p.require_group && direct.is_empty() {
+        return Err(Reload);
+    }
+    let mut units = Vec::new();
+    for u in strings(record, "units")? {
+        units.push(*e.unit_index.get(u).ok_or(Reload)?);
+    }
+    let terms = strings(record, "terms")?;
+    for t in &terms {
+        let collides = p.groups.iter().any(|g| g.name == *t)
+            || e.unit_index.contains_key(t)
+            || *t == id
+            || e.user_index.contains_key(t);
+        if collides || crate::entities::text_problem(t).is_some() {
+            return Err(Reload);
+        }
+    }
+    let given = match record.get("attrs") {
+        None => Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => return Err(Reload),
+    };
+    if given.len() != p.user_attrs.len() {
+        return Err(Reload);
+    }
+    let mut attrs = Vec::with_capacity(p.user_attrs.len());
+    for a in &p.user_attrs {
+        attrs.push(convert(p, e, st, a.ty, given.get(&a.name).ok_or(Reload)?)?);
+    }
+    let id_sym = st.sym(e, id);
+    let terms: Vec<u32> = terms.iter().map(|t| st.sym(e, t)).collect();
+    let user = User {
+        direct_groups: Shared::default(),
+        groups: Shared::default(),
+        direct_units: Shared::from(units),
+        terms: Shared::from(terms),
+        codes: Shared::from(vec![id_sym]),
+    };
+    let at = match old {
+        Some(at) => {
+            *e.users.get_mut(at as usize).ok_or(Reload)? = user;
+            if !p.user_attrs.is_empty() {
+                *e.user_attrs.get_mut(at as usize).ok_or(Reload)? = attrs.into();
+            }
+            at
+        }
+        None => {
+            let at = e.users.len() as u32;
+            e.users.push(user);
+            e.user_index.push(id);
+            if !p.user_attrs.is_empty() {
+                e.user_attrs.push(attrs.into());
+            }
+            at
+        }
+    };
+    regroup(p, e, st, at, direct)?;
+    Ok(at)
 }
