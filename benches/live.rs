@@ -36,33 +36,49 @@ fn bench(c: &mut Criterion) {
     drop(json);
     let case = &population.cases[0];
     let next_state = STATES[(case.state + 1) % STATES.len()].to_string();
-    // A line manager (scoped to the cases they manage) who is neither the subject nor the
-    // manager of the first 10,000 cases: made their manager, they gain access.
-    let outsider = population
+    // The line managers (scoped to the cases they manage) who are neither the subject nor the
+    // manager of the first 10,000 cases.
+    let outsiders: Vec<String> = population
         .users
         .iter()
         .enumerate()
-        .find(|(i, u)| {
+        .filter(|(i, u)| {
             u.groups == ["LineManagers"]
                 && population.cases[..10_000]
                     .iter()
                     .all(|c| c.subject != *i && c.manager != *i)
         })
         .map(|(_, u)| u.id.clone())
-        .expect("an outsider");
+        .take(50)
+        .collect();
+    let make_manager = |user: &str| ChangeSet {
+        changes: vec![Change::AddMember {
+            resource: case.id.clone(),
+            relation: "manager".into(),
+            user: user.to_string(),
+        }],
+    };
     let set_state = ChangeSet {
         changes: vec![Change::SetState {
             resource: case.id.clone(),
             state: next_state,
         }],
     };
-    let add_member = ChangeSet {
-        changes: vec![Change::AddMember {
-            resource: case.id.clone(),
-            relation: "manager".into(),
-            user: outsider.clone(),
-        }],
-    };
+    // The first change set applied makes what applying in place needs; the benches start from
+    // the version it gives, which keeps it.
+    let warm = live::apply(&policy, &Snapshot::new(entities), &ChangeSet::default())
+        .expect("an empty change set applies");
+    let snapshot = warm.snapshot;
+    // One of them who, made the first case's manager, gains access to it and its documents
+    // (the others may lack its read code).
+    let outsider = outsiders
+        .iter()
+        .find(|u| {
+            live::apply(&policy, &snapshot, &make_manager(u)).is_ok_and(|a| !a.events.is_empty())
+        })
+        .expect("a line manager who gains access")
+        .clone();
+    let add_member = make_manager(&outsider);
     let many = ChangeSet {
         changes: population.cases[..10_000]
             .iter()
@@ -73,11 +89,6 @@ fn bench(c: &mut Criterion) {
             })
             .collect(),
     };
-    // The first change set applied makes what applying in place needs; the benches start from
-    // the version it gives, which keeps it.
-    let warm = live::apply(&policy, &Snapshot::new(entities), &ChangeSet::default())
-        .expect("an empty change set applies");
-    let snapshot = warm.snapshot;
     for set in [&set_state, &add_member, &many] {
         let applied = live::apply(&policy, &snapshot, set).expect("the change set applies");
         assert!(applied.in_place);
