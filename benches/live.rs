@@ -12,7 +12,7 @@
 //! Memory is measured by `cargo run --release --example entity_memory -- --live …`
 //! (bench/run.sh), since criterion cannot.
 
-use casepol::internal::live::{self, Change, ChangeSet, Snapshot};
+use casepol::live::{self, Change, ChangeSet, Snapshot};
 use casepol::Policy;
 use casepol_gen::{Document, Population, Sizes, SEED, STATES};
 use criterion::{criterion_group, criterion_main, Criterion};

@@ -13,7 +13,7 @@
 //! docs/performance.md reports the figures.
 
 use casepol::diagnostic::Sources;
-use casepol::internal::live::{self, Change, ChangeSet, Snapshot};
+use casepol::live::{self, Change, ChangeSet, Snapshot};
 use casepol::Policy;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,18 +1,48 @@
 //! Live entities: change sets applied to versioned snapshots, and the access-change events they
 //! cause (docs/data-formats.md §4).
 //!
-//! A [`Snapshot`] is one immutable version of the entities; readers hold it (it is an `Arc`)
+//! A [`Snapshot`] is one immutable version of the entities; readers hold it (cloning is cheap)
 //! and decide on it, never blocked by a change. [`apply`] reads a snapshot and a [`ChangeSet`]
-//! and makes the next version, or changes nothing:
+//! and makes the next version, sharing every record the change set does not touch, with the
+//! [`Event`]s: who gained or lost which action on which resource. A change set with any problem
+//! changes nothing and reports every problem.
 //!
-//! - `changes.rs`: the change-set format and its shape checks;
-//! - `document.rs`: the changes applied to the entity records they touch, and the edited world
-//!   loaded by the one construction path of entities, so a change set is checked by the rules,
-//!   and reported with the messages, of loading;
-//! - `store.rs`: the changes applied in place, to a copy that shares every record it does not
-//!   change; a change set with any change that cannot be (units, whole entities added,
-//!   replaced or deleted) or that might be invalid is applied by `document.rs` instead;
-//! - `events.rs`: the decisions that changed, found only where the changes reach.
+//! ```
+//! use casepol::live::{self, ChangeSet, Snapshot};
+//! use casepol::Policy;
+//!
+//! let policy = Policy::from_source("p.casepol", r#"
+//!     role Clerk;
+//!     action view;
+//!     group Clerks { grants Clerk; scope assigned via assignee; }
+//!     case Case {
+//!         relation assignee;
+//!         allow Clerk: view;
+//!     }
+//!     casetype Claim { states Open; initial Open; final Open; }
+//! "#).unwrap();
+//! let entities = policy.load_entities(r#"{
+//!     "users": [{"id": "ann", "groups": ["Clerks"]}],
+//!     "resources": [{"id": "c1", "kind": "Case", "type": "Claim", "state": "Open"}]
+//! }"#).unwrap();
+//! let v1 = Snapshot::new(entities);
+//! let changes = ChangeSet::from_json(
+//!     r#"{"changes": [{"op": "add_member", "resource": "c1", "relation": "assignee", "user": "ann"}]}"#,
+//! ).unwrap();
+//! let applied = live::apply(&policy, &v1, &changes).unwrap();
+//! assert_eq!(applied.snapshot.version(), 2);
+//! let event = &applied.events[0];
+//! assert_eq!((event.user.as_str(), event.action.as_str(), event.gained), ("ann", "view", true));
+//! // The old version is unchanged, for whoever still reads it.
+//! assert_eq!(v1.version(), 1);
+//! ```
+//!
+//! Inside: `changes.rs` is the change-set format and its shape checks; `store.rs` applies the
+//! changes in place, to a copy that shares every record it does not change, when every change
+//! can be and is certainly valid; `document.rs` otherwise edits the records and loads the
+//! edited world by the one construction path of entities, so that every problem is reported
+//! with the messages of loading; `events.rs` finds the decisions that changed, only where the
+//! changes reach.
 //!
 //! **Invariant:** applying is all or nothing. On any problem the old snapshot is returned to no
 //! one and changed in nothing (it is only ever read), and every problem is reported.
@@ -74,6 +104,7 @@ impl Snapshot {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Applied {
+    /// The next version.
     pub snapshot: Snapshot,
     /// Every (user, resource, action, module) whose decision changed, sorted.
     pub events: Vec<Event>,

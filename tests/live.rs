@@ -7,7 +7,7 @@
 mod gen;
 
 use casepol::internal::ir::Type;
-use casepol::internal::live::{self, Change, ChangeSet, Event, Snapshot};
+use casepol::live::{self, Change, ChangeSet, Event, Snapshot};
 use casepol::{diagnostic::Sources, Entities, Policy, Request};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};

@@ -179,8 +179,9 @@ pub struct Unit {
 /// assert_eq!(entities.resource_id(1), "n2");
 /// assert!(!entities.is_unit("ann"));
 /// ```
+///
 /// Cloning is cheap (a few reference counts): every list is shared until one of the copies
-/// changes it, which copies only what it changes (`live`).
+/// changes it, which copies only what it changes ([`live`](crate::live)).
 #[derive(Debug, Clone)]
 pub struct Entities {
     /// The stamp of the compiled policy that loaded these entities.

@@ -43,7 +43,9 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct EventGroup {
+    /// The user whose access changed.
     pub user: String,
+    /// `true` when the user gained the actions, `false` when they lost them.
     pub gained: bool,
     /// The actions and permissions, sorted.
     pub actions: Vec<String>,
@@ -51,6 +53,7 @@ pub struct EventGroup {
     pub resources: Vec<String>,
     /// The modules the events name, sorted; `None` for requests without one.
     pub modules: Vec<Option<String>>,
+    /// The changes (numbered from 1) that caused the group's events.
     pub causes: Vec<usize>,
     /// How many events the group holds.
     pub events: usize,
