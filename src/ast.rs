@@ -52,6 +52,9 @@ pub struct ModuleDecl {
     pub actions: Vec<Ident>,
     /// Relations the principal must hold on a case to reach it through this module.
     pub records: Vec<Ident>,
+    /// `data roles …;`: the only roles the data layer reads for a request through this module
+    /// (relations always count). Empty when the module declares none.
+    pub data_roles: Vec<Ident>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

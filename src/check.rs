@@ -87,7 +87,7 @@ fn declarations(item: &Item) -> usize {
         Item::Actions { names, .. } => names.len(),
         Item::ActionGroup { members, .. } => members.len(),
         Item::Enum { variants, .. } => variants.len(),
-        Item::Module(m) => m.actions.len() + m.records.len(),
+        Item::Module(m) => m.actions.len() + m.records.len() + m.data_roles.len(),
         Item::Group(g) => g.grants.len() + g.permits.len() + g.scopes.len(),
         Item::User { attrs, .. } => attrs.len(),
         Item::Kind(k) => {

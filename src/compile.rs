@@ -120,6 +120,9 @@ pub struct CompiledPolicy {
     /// Per module: the actions it offers, and the relations (as subject bits) its records need.
     pub(crate) module_actions: Vec<Bits>,
     pub(crate) module_records: Vec<Option<Bits>>,
+    /// Per module that declares `data roles`: the subjects the data layer reads for a request
+    /// through it, its data roles and every relation, as subject bits.
+    pub(crate) module_data: Vec<Option<Bits>>,
     /// Access mode: the case attribute, and per variant the relations needed (`None`: everyone).
     pub(crate) mode: Option<(u32, Vec<Option<Bits>>)>,
     pub(crate) action_read: Bits,
@@ -130,6 +133,18 @@ pub struct CompiledPolicy {
     module_index: HashMap<String, u32>,
     /// Cold-path tables behind [`crate::vm::determining_rules`]; `decide` never reads them.
     why: Why,
+    /// The declared transitions, by `(state_base[t] + state) * n_actions + action`: the edges
+    /// that leave that state by that action, each `(target state, by subjects)`, one per target.
+    edges: Edges,
+    /// Per case type: its states by name, for resolving a request's target state.
+    state_index: Vec<HashMap<String, u32>>,
+}
+
+/// Per slot, a list of `(target, subjects)`, stored flat as [`Buckets`] are.
+#[derive(Debug, Default)]
+struct Edges {
+    start: Vec<u32>,
+    items: Vec<(u32, Bits)>,
 }
 
 /// A list of `u32` per slot, stored flat: slot `i` is `items[start[i]..start[i + 1]]`.
@@ -370,6 +385,42 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
             }
         }
     }
+    // The edges per (state, action) slot; two declarations of one edge merge their subjects.
+    let mut edge_lists: Vec<Vec<(u32, Bits)>> = vec![Vec::new(); state_rules.len()];
+    for (t, ct) in ir.casetypes.iter().enumerate() {
+        for tr in &ct.transitions {
+            let subj = subjects(&ir, &tr.by);
+            for &from in &tr.from {
+                let slot = (state_base[t] as usize + from.idx()) * n_actions + tr.action.idx();
+                edge_lists[slot].push((tr.to.0, subj));
+            }
+        }
+    }
+    let mut edges = Edges::default();
+    edges.start.push(0);
+    for mut l in edge_lists {
+        l.sort_unstable_by_key(|(to, _)| *to);
+        // The slot's first item: items before it belong to earlier slots.
+        let first = edges.items.len();
+        for (to, by) in l {
+            match edges.items[first..].last_mut() {
+                Some((last, b)) if *last == to => *b = b.union(by),
+                _ => edges.items.push((to, by)),
+            }
+        }
+        edges.start.push(edges.items.len() as u32);
+    }
+    let state_index = ir
+        .casetypes
+        .iter()
+        .map(|ct| {
+            ct.states
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.name.clone(), i as u32))
+                .collect()
+        })
+        .collect();
     let why = Why {
         rules: why_rules,
         global: Buckets::new(why_global),
@@ -387,6 +438,16 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
         .modules
         .iter()
         .map(|m| (!m.records.is_empty()).then(|| relations(&ir, &m.records)))
+        .collect();
+    let every_relation = Bits::from_indices((0..ir.relations.len()).map(|r| ir.roles.len() + r));
+    let module_data = ir
+        .modules
+        .iter()
+        .map(|m| {
+            m.data_roles.as_ref().map(|roles| {
+                every_relation.union(Bits::from_indices(roles.iter().map(|r| r.idx())))
+            })
+        })
         .collect();
     let mode = ir
         .case_kind
@@ -436,6 +497,7 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
         module_grants,
         module_actions,
         module_records,
+        module_data,
         mode,
         action_read,
         action_write,
@@ -445,6 +507,8 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
         module_index: index(ir.modules.iter().map(|a| &a.name).collect()),
         literals,
         why,
+        edges,
+        state_index,
         ir,
         sources,
     }
@@ -572,6 +636,16 @@ impl CompiledPolicy {
         self.module_records[module as usize].as_ref()
     }
 
+    /// The subjects the data layer reads for a request through `via`: `all`, the effective
+    /// subjects, less the roles that are not data roles of the module, when it declares some.
+    #[inline(always)]
+    pub(crate) fn data_subjects(&self, via: Option<u32>, all: Bits) -> Bits {
+        match via.and_then(|m| self.module_data[m as usize].as_ref()) {
+            Some(read) => all.intersect(*read),
+            None => all,
+        }
+    }
+
     /// The subjects the grant lines of `casetype` give `action` through `module`.
     #[inline(always)]
     pub(crate) fn module_grant(&self, casetype: u32, module: u32, action: u32) -> Bits {
@@ -610,6 +684,34 @@ impl CompiledPolicy {
     #[inline]
     pub(crate) fn state_masks(&self, casetype: u32, state: u32, action: u32) -> Masks {
         self.state_rules[self.state_slot(casetype, state) * self.n_actions + action as usize]
+    }
+
+    // ---- transitions ------------------------------------------------------------------------
+
+    /// The state of case type `casetype` named `name`.
+    pub(crate) fn state_id(&self, casetype: u32, name: &str) -> Option<u32> {
+        self.state_index.get(casetype as usize)?.get(name).copied()
+    }
+
+    /// The declared edges that leave state `state` of case type `casetype` by `action`: each
+    /// target state, ascending, with the subjects the transitions give it to.
+    #[inline]
+    pub(crate) fn edges(&self, casetype: u32, state: u32, action: u32) -> &[(u32, Bits)] {
+        let slot = self.state_slot(casetype, state) * self.n_actions + action as usize;
+        match (self.edges.start.get(slot), self.edges.start.get(slot + 1)) {
+            (Some(&a), Some(&b)) => &self.edges.items[a as usize..b as usize],
+            _ => &[],
+        }
+    }
+
+    /// The subjects the transition from `state` to `target` by `action` is given to; `None`
+    /// when no such transition is declared.
+    #[inline]
+    pub(crate) fn edge(&self, casetype: u32, state: u32, action: u32, target: u32) -> Option<Bits> {
+        self.edges(casetype, state, action)
+            .iter()
+            .find(|(to, _)| *to == target)
+            .map(|(_, by)| *by)
     }
 
     // ---- why: the cold-path tables behind the masks ----------------------------------------

@@ -28,6 +28,8 @@ pub enum Layer {
     AccessMode,
     /// The module the request came through.
     Module,
+    /// The declared edge from the case's state to the target state a request names.
+    Transition,
     /// The data rules: statements, table cells and transitions.
     Data,
     /// The effective read access code.
@@ -38,13 +40,14 @@ pub enum Layer {
 
 impl Layer {
     /// Every layer, in the order they are evaluated.
-    pub const ALL: [Layer; 9] = [
+    pub const ALL: [Layer; 10] = [
         Layer::Request,
         Layer::Permission,
         Layer::Scope,
         Layer::Requirement,
         Layer::AccessMode,
         Layer::Module,
+        Layer::Transition,
         Layer::Data,
         Layer::ReadCode,
         Layer::WriteCode,
@@ -59,6 +62,7 @@ impl Layer {
             Layer::Requirement => "requirement",
             Layer::AccessMode => "access_mode",
             Layer::Module => "module",
+            Layer::Transition => "transition",
             Layer::Data => "data",
             Layer::ReadCode => "read_code",
             Layer::WriteCode => "write_code",
@@ -74,6 +78,7 @@ impl Layer {
             Layer::Requirement => "account requirement",
             Layer::AccessMode => "access mode",
             Layer::Module => "module",
+            Layer::Transition => "transition",
             Layer::Data => "data rules",
             Layer::ReadCode => "read access code",
             Layer::WriteCode => "write access code",
@@ -94,6 +99,7 @@ impl Layer {
                 Reason::NotARecord,
                 Reason::ModuleNotGranted,
             ],
+            Layer::Transition => &[Reason::NoTransition, Reason::TransitionNotGranted],
             Layer::Data => &[
                 Reason::Allowed,
                 Reason::ExplicitlyDenied,
@@ -146,21 +152,27 @@ pub enum Reason {
     /// `module_not_granted`: no module-grant line of the case's type, for this module, gives
     /// the action to a subject the user acts as.
     ModuleNotGranted,
+    /// `no_transition`: the request names a target state, and the case's type declares no
+    /// transition by the action from the case's current state to it.
+    NoTransition,
+    /// `transition_not_granted`: such a transition is declared, but its `by` names no subject
+    /// the user acts as in the data layer.
+    TransitionNotGranted,
     /// `explicitly_denied`: a `deny` statement or a `-action` table-cell entry matches the
-    /// request (step 2.5); a deny overrides every allow that also matches.
+    /// request (step 2.6); a deny overrides every allow that also matches.
     ExplicitlyDenied,
     /// `not_permitted`: no rule, table cell or transition allows the action here to a subject
-    /// the user acts as (step 2.5): casepol denies by default.
+    /// the user acts as (step 2.6): casepol denies by default.
     NotPermitted,
     /// `code_not_held`: the user does not meet the resource's effective read or write access
-    /// code (step 2.6, the decision's layer says which): some level of it is not empty and the
+    /// code (step 2.7, the decision's layer says which): some level of it is not empty and the
     /// user holds none of its codes (their id, groups, org units, terms).
     CodeNotHeld,
 }
 
 impl Reason {
     /// Every reason, in the order of the layers that give them.
-    pub const ALL: [Reason; 13] = [
+    pub const ALL: [Reason; 15] = [
         Reason::Allowed,
         Reason::Error,
         Reason::PermissionNotHeld,
@@ -171,6 +183,8 @@ impl Reason {
         Reason::NotInModule,
         Reason::NotARecord,
         Reason::ModuleNotGranted,
+        Reason::NoTransition,
+        Reason::TransitionNotGranted,
         Reason::ExplicitlyDenied,
         Reason::NotPermitted,
         Reason::CodeNotHeld,
@@ -189,6 +203,8 @@ impl Reason {
             Reason::NotInModule => "not_in_module",
             Reason::NotARecord => "not_a_record",
             Reason::ModuleNotGranted => "module_not_granted",
+            Reason::NoTransition => "no_transition",
+            Reason::TransitionNotGranted => "transition_not_granted",
             Reason::ExplicitlyDenied => "explicitly_denied",
             Reason::NotPermitted => "not_permitted",
             Reason::CodeNotHeld => "code_not_held",
@@ -208,6 +224,8 @@ impl Reason {
             Reason::NotInModule => "not in module",
             Reason::NotARecord => "not a record",
             Reason::ModuleNotGranted => "module not granted",
+            Reason::NoTransition => "no transition",
+            Reason::TransitionNotGranted => "transition not granted",
             Reason::ExplicitlyDenied => "explicitly denied",
             Reason::NotPermitted => "not permitted",
             Reason::CodeNotHeld => "code not held",
@@ -369,9 +387,10 @@ mod tests {
             | Layer::Requirement
             | Layer::AccessMode
             | Layer::Module
+            | Layer::Transition
             | Layer::Data
             | Layer::ReadCode
-            | Layer::WriteCode => 9,
+            | Layer::WriteCode => 10,
         };
         let reason = |r: Reason| match r {
             Reason::Allowed
@@ -384,9 +403,11 @@ mod tests {
             | Reason::NotInModule
             | Reason::NotARecord
             | Reason::ModuleNotGranted
+            | Reason::NoTransition
+            | Reason::TransitionNotGranted
             | Reason::ExplicitlyDenied
             | Reason::NotPermitted
-            | Reason::CodeNotHeld => 13,
+            | Reason::CodeNotHeld => 15,
         };
         assert!(Layer::ALL.iter().all(|l| layer(*l) == Layer::ALL.len()));
         assert!(Reason::ALL.iter().all(|r| reason(*r) == Reason::ALL.len()));

@@ -113,6 +113,13 @@ pub enum Code {
     TooManyAdmins,
     /// Lint: a group's scope narrows a role that a parent group grants with scope all.
     IneffectiveScope,
+    /// Lint: a module grant line names a role that is not one of the module's data roles.
+    GrantNotDataRole,
+    /// Two transitions leave one state by the same action for different states.
+    AmbiguousTransition,
+    /// An allow names an action of the case type's transitions in a state no such transition
+    /// leaves.
+    GrantOutsideTransitions,
     /// `fmt --check`: a file is not in canonical layout.
     NotFormatted,
     /// The formatter's output does not parse back to the same policy: a bug in casepol.
@@ -150,6 +157,9 @@ impl Code {
         Code::OverBroadGrant,
         Code::TooManyAdmins,
         Code::IneffectiveScope,
+        Code::GrantNotDataRole,
+        Code::AmbiguousTransition,
+        Code::GrantOutsideTransitions,
         Code::NotFormatted,
         Code::FormatterBug,
         Code::TestFailed,
@@ -183,6 +193,9 @@ impl Code {
             Code::OverBroadGrant => "CP0208",
             Code::TooManyAdmins => "CP0209",
             Code::IneffectiveScope => "CP0210",
+            Code::GrantNotDataRole => "CP0211",
+            Code::AmbiguousTransition => "CP0212",
+            Code::GrantOutsideTransitions => "CP0213",
             Code::NotFormatted => "CP0301",
             Code::FormatterBug => "CP0302",
             Code::TestFailed => "CP0401",
@@ -218,6 +231,9 @@ impl Code {
             Code::OverBroadGrant => "over-broad grant",
             Code::TooManyAdmins => "too many admin-like groups",
             Code::IneffectiveScope => "scope made ineffective by a parent group",
+            Code::GrantNotDataRole => "module grant to a role outside its data roles",
+            Code::AmbiguousTransition => "ambiguous transition",
+            Code::GrantOutsideTransitions => "transition action allowed outside its transitions",
             Code::NotFormatted => "file is not formatted",
             Code::FormatterBug => "formatter changed the policy's meaning",
             Code::TestFailed => "policy test failed",

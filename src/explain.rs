@@ -41,6 +41,10 @@ pub fn render_text(trace: &Trace, policy: &CompiledPolicy) -> String {
         .as_ref()
         .map(|m| format!(" through module `{m}`"))
         .unwrap_or_default();
+    let via = match &r.target {
+        Some(t) => format!("{via} to state `{t}`"),
+        None => via,
+    };
     if r.resource.is_none() && trace.error.is_none() {
         let holds = if trace.decision.allowed {
             "holds"
@@ -152,7 +156,28 @@ fn render_layer(out: &mut String, l: &LayerTrace, policy: &CompiledPolicy, case:
                 render_rule(out, g, policy, pad, "");
             }
         }
-        Detail::Rules { allows, denies } => {
+        Detail::Transition { transitions, .. } => {
+            for t in transitions {
+                render_rule(out, t, policy, pad, "");
+            }
+        }
+        Detail::Rules {
+            allows,
+            denies,
+            data_roles,
+        } => {
+            if let Some(d) = data_roles {
+                let not_read = match d.not_read.is_empty() {
+                    true => String::new(),
+                    false => format!("; not read: {}", d.not_read.join(", ")),
+                };
+                let _ = writeln!(
+                    out,
+                    "{pad}through module `{}`, the data layer reads only the roles {} (and relations){not_read}",
+                    d.module,
+                    d.roles.join(", ")
+                );
+            }
             for d in denies {
                 render_rule(out, d, policy, pad, "deny by ");
             }

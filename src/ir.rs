@@ -82,6 +82,9 @@ pub struct ModuleDef {
     pub actions: Vec<ActionId>,
     /// The principal must hold one of these relations on a case to reach it via this module.
     pub records: Vec<RelationId>,
+    /// `data roles …;`: for a request through this module, the data layer reads only these
+    /// roles (and every relation held). `None` when the module declares none: every role counts.
+    pub data_roles: Option<Vec<RoleId>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -222,6 +225,8 @@ pub struct TransitionDef {
     pub action: ActionId,
     pub from: Vec<StateId>,
     pub to: StateId,
+    /// The subjects that may take it (`by …`).
+    pub by: Vec<Subject>,
     pub span: Span,
 }
 

@@ -59,6 +59,7 @@ fn run(cx: &Cx) -> Vec<Diagnostic> {
     cx.missing_rows(&mut out);
     cx.over_broad(&mut out);
     cx.ineffective_scopes(&mut out);
+    cx.grants_not_data_roles(&mut out);
     out.sort_by_key(|d| (d.span().file, d.span().start, d.code));
     out
 }
@@ -1068,6 +1069,63 @@ impl<'a> Cx<'a> {
                     .with_help(format!(
                         "if the workflow ends here, mark it `final {};`; otherwise add a transition out of it, e.g. `transition act: {} -> Next by Role;`",
                         s.name, s.name
+                    )),
+                );
+            }
+        }
+    }
+
+    /// CP0211: a module grant line that names a role the module's `data roles` leave out. The
+    /// role passes the module layer, but the data layer never reads it through that module, so
+    /// the line grants nothing to a user who holds only that role.
+    fn grants_not_data_roles(&self, out: &mut Vec<Diagnostic>) {
+        let p = self.p;
+        for ct in &p.casetypes {
+            for g in &ct.module_grants {
+                let m = &p.modules[g.module.idx()];
+                let Some(data) = &m.data_roles else {
+                    continue;
+                };
+                let read = Bits::from_indices(data.iter().map(|r| r.idx()));
+                let left: Vec<&str> = g
+                    .subjects
+                    .iter()
+                    .filter_map(|s| match s {
+                        Subject::Role(r) if !read.get(r.idx()) => {
+                            Some(p.roles[r.idx()].name.as_str())
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let Some(first) = left.first() else {
+                    continue;
+                };
+                let roles: Vec<&str> = data
+                    .iter()
+                    .map(|r| p.roles[r.idx()].name.as_str())
+                    .collect();
+                out.push(
+                    Diagnostic::new(
+                        Code::GrantNotDataRole,
+                        g.span,
+                        format!(
+                            "module `{}` grants actions on `{}` cases to {}, but its data layer does not read {}",
+                            m.name,
+                            ct.name,
+                            words::list(&left),
+                            if left.len() == 1 { "that role" } else { "those roles" }
+                        ),
+                    )
+                    .with_label(format!("`{first}` is not a data role of `{}`", m.name))
+                    .with_secondary(m.span, format!("`{}` declares its data roles here", m.name))
+                    .with_help(format!(
+                        "through `{}` the data layer reads only {}: add {} to the module's data roles (`data roles {}, {};`), or take {} off this line",
+                        m.name,
+                        words::list(&roles),
+                        words::list(&left),
+                        roles.join(", "),
+                        left.join(", "),
+                        if left.len() == 1 { "it" } else { "them" }
                     )),
                 );
             }

@@ -90,8 +90,11 @@ fn actions(
                 policy,
                 &on,
                 &subjects,
-                action,
-                module,
+                vm::Ask {
+                    action,
+                    via: module,
+                    target: None,
+                },
                 || access_mode,
                 |class| {
                     let slot = match class {
@@ -106,6 +109,78 @@ fn actions(
             vm::decision(layers)
         })
         .collect()
+}
+
+/// The decision for every declared transition that leaves the resource's case from its current
+/// state, as `(action, target state, decision)`, by action and then target, ascending: each is
+/// `vm::decide` with the target named, computed with the VM's own layers as [`actions`] is.
+/// Empty when the resource has no case.
+// INVARIANT: as for `actions`.
+fn transitions(
+    policy: &CompiledPolicy,
+    entities: &Entities,
+    principal: u32,
+    resource: u32,
+    module: Option<u32>,
+) -> Vec<(u32, u32, Decision)> {
+    let on = vm::On::new(entities, principal, resource);
+    let Some(anchor) = on.anchor else {
+        return Vec::new();
+    };
+    let mut moves: Vec<(u32, u32)> = Vec::new();
+    for action in 0..policy.n_actions() as u32 {
+        for &(to, _) in policy.edges(anchor.casetype, anchor.state, action) {
+            moves.push((action, to));
+        }
+    }
+    if moves.is_empty() {
+        return Vec::new();
+    }
+    let subjects = match vm::scope(policy, &on, &mut vm::Ignore) {
+        Ok(subjects) => subjects,
+        Err(deny) => return moves.into_iter().map(|(a, t)| (a, t, deny)).collect(),
+    };
+    let access_mode = vm::access_mode(policy, on.anchor, subjects.relations, &mut vm::Ignore);
+    let mut met: [Option<bool>; 2] = [None, None];
+    moves
+        .into_iter()
+        .map(|(action, to)| {
+            let layers = vm::after_scope(
+                policy,
+                &on,
+                &subjects,
+                vm::Ask {
+                    action,
+                    via: module,
+                    target: Some(to),
+                },
+                || access_mode,
+                |class| {
+                    let slot = match class {
+                        CodeClass::Read => 0,
+                        CodeClass::Write => 1,
+                    };
+                    *met[slot].get_or_insert_with(|| {
+                        entities.code(resource, class).is_met_by(&on.user.codes)
+                    })
+                },
+            );
+            (action, to, vm::decision(layers))
+        })
+        .collect()
+}
+
+/// A transition a user may or may not take now: [`Query::transitions`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Move {
+    /// The action that takes it.
+    pub action: String,
+    /// The case's current state.
+    pub from: String,
+    /// The state it leads to.
+    pub to: String,
+    /// The decision for the request that names this action and target.
+    pub decision: Decision,
 }
 
 // ---- list -----------------------------------------------------------------------------------
@@ -186,6 +261,7 @@ impl List {
                     action: self.action,
                     resource: r,
                     module: self.module,
+                    target: None,
                     entities: entities.stamp,
                 },
             )
@@ -393,6 +469,7 @@ fn who_can(
             action,
             resource,
             module,
+            target: None,
             entities: entities.stamp,
         };
         if !vm::decide(policy, entities, &req).allowed {
@@ -401,11 +478,16 @@ fn who_can(
         }
         let on = vm::On::new(entities, u, resource);
         let subjects = vm::subjects(policy, &on);
+        // The subjects the data layer reads: through a module with `data roles`, fewer.
+        let read = vm::Subjects {
+            relations: subjects.relations,
+            all: policy.data_subjects(module, subjects.all),
+        };
         let mut sources = Sources::new(policy, entities, &on, &groups_by_name);
         out.allowed.push(Permitted {
             user: entities.user_id(u).to_string(),
-            grants: scope(policy, entities, &on, &subjects, allow, &mut sources),
-            rules: data(&rules, &subjects),
+            grants: scope(policy, entities, &on, &read, allow, &mut sources),
+            rules: data(&rules, &read),
             module_grants: self::module(policy, &on, module, action, &subjects),
             read_codes_held: reads
                 .then(|| codes(entities, &on, resource, CodeClass::Read, &mut sources)),
@@ -883,6 +965,39 @@ impl<'a> Query<'a> {
                 .into_iter()
                 .enumerate()
                 .map(|(a, d)| (p.actions[a].name.clone(), d))
+                .collect(),
+        )
+    }
+
+    /// Every transition declared out of the current state of `resource`'s case, each with the
+    /// decision for `principal` taking it (the request that names its action and target state):
+    /// the workflow buttons of an application. Empty when the resource is in no case, or no
+    /// transition leaves its state.
+    pub fn transitions(
+        &self,
+        principal: &str,
+        resource: &str,
+        module: Option<&str>,
+    ) -> Result<Vec<Move>, RequestError> {
+        self.same_policy()?;
+        let principal = resolve::principal(self.policy, self.entities, principal)?;
+        let resource = resolve::resource(self.entities, resource)?;
+        let module = resolve::module(self.policy, module, Asker::Query)?;
+        let p = self.policy.ir();
+        let res = &self.entities.resources[resource as usize];
+        let Some(anchor) = res.anchor.map(|a| &self.entities.resources[a as usize]) else {
+            return Ok(Vec::new());
+        };
+        let ct = &p.casetypes[anchor.casetype as usize];
+        Ok(
+            transitions(self.policy, self.entities, principal, resource, module)
+                .into_iter()
+                .map(|(a, to, decision)| Move {
+                    action: p.actions[a as usize].name.clone(),
+                    from: ct.states[anchor.state as usize].name.clone(),
+                    to: ct.states[to as usize].name.clone(),
+                    decision,
+                })
                 .collect(),
         )
     }

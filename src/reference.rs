@@ -210,6 +210,20 @@ pub enum Detail {
         /// The matching `deny` statements and `-` table-cell entries: when there is one, the
         /// layer denies, whatever the allows.
         denies: Vec<RuleRef>,
+        /// When the request names a module that declares `data roles`: the roles the layer
+        /// read. `None` (absent from the JSON) otherwise, and every effective subject counts.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        data_roles: Option<DataRoles>,
+    },
+    /// The `transition` layer, for a request that names a target state.
+    Transition {
+        /// The case's current state.
+        from: String,
+        /// The target state the request names.
+        to: String,
+        /// The declared transitions from `from` to `to` by the action that are given to a
+        /// subject the user acts as in the data layer; empty when the layer denied.
+        transitions: Vec<RuleRef>,
     },
     /// The `access_mode` layer.
     Mode {
@@ -232,6 +246,18 @@ pub enum Detail {
         /// Its levels: the resource's own first, then those of each ancestor it inherits from.
         levels: Vec<LevelTrace>,
     },
+}
+
+/// The roles the data layer reads for a request through a module that declares `data roles`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DataRoles {
+    /// The module the request names.
+    pub module: String,
+    /// Its data roles, by name, in the order written.
+    pub roles: Vec<String>,
+    /// The roles the user holds here that are not among them, by name: the data layer does
+    /// not read them for this request. Relations always count, so none is listed here.
+    pub not_read: Vec<String>,
 }
 
 /// A group the user is a member of, in the `scope` layer, and whether its scope admits the
@@ -461,6 +487,7 @@ pub fn evaluate_resolved_with(
             action,
             resource,
             module,
+            target,
             ..
         } => {
             let on = On::new(policy.ir(), ent, who, resource as usize);
@@ -471,6 +498,7 @@ pub fn evaluate_resolved_with(
                 &on,
                 action as usize,
                 module,
+                target,
                 scan,
                 &mut trace.layers,
             );
@@ -490,6 +518,7 @@ fn layers(
     on: &On<'_>,
     action: usize,
     via: Option<u32>,
+    target: Option<u32>,
     scan: Scan,
     trace: &mut Vec<LayerTrace>,
 ) -> Result<Layer, Decision> {
@@ -497,7 +526,11 @@ fn layers(
     requirement(policy, on, action, trace)?;
     access_mode(policy, on, trace)?;
     module(policy, on, &subjects, action, via, trace)?;
-    data(policy, on, &subjects, action, scan, trace)?;
+    let (subjects, data_roles) = data_subjects(policy.ir(), subjects, via);
+    if let Some(target) = target {
+        transition(policy, on, &subjects, action, target, trace)?;
+    }
+    data(policy, on, &subjects, data_roles, action, scan, trace)?;
     codes(policy, on, action, trace)
 }
 
@@ -930,6 +963,146 @@ fn module(
     Ok(())
 }
 
+/// Transition: applies when the request names a target state. Every transition of the anchor's
+/// case type is read: one must list the action, the anchor's state among its sources, the
+/// target as its destination, and a subject the data layer reads in its `by`.
+fn transition(
+    policy: &CompiledPolicy,
+    on: &On<'_>,
+    subjects: &Subjects,
+    action: usize,
+    target: u32,
+    trace: &mut Vec<LayerTrace>,
+) -> Result<(), Decision> {
+    let p = policy.ir();
+    let action_name = &p.actions[action].name;
+    let Some(a) = on.anchor else {
+        trace.push(LayerTrace {
+            layer: Layer::Transition,
+            verdict: Verdict::Deny,
+            summary: format!("no transition: `{}` is in no case", on.res_id),
+            detail: Detail::None {},
+            hints: Vec::new(),
+            candidates: Vec::new(),
+            counterfactuals: Vec::new(),
+        });
+        return Err(Decision::deny(Layer::Transition, Reason::NoTransition));
+    };
+    let ct = &p.casetypes[a.casetype as usize];
+    let from = ct.states[a.state as usize].name.clone();
+    let to = ct.states[target as usize].name.clone();
+    let declared: Vec<&crate::ir::TransitionDef> = ct
+        .transitions
+        .iter()
+        .filter(|t| {
+            t.action.idx() == action && t.to.0 == target && t.from.iter().any(|f| f.0 == a.state)
+        })
+        .collect();
+    let granted: Vec<RuleRef> = declared
+        .iter()
+        .filter(|t| t.by.iter().any(|s| subjects.has(s)))
+        .map(|t| rule_ref(policy, "transition", t.span))
+        .collect();
+    let (verdict, reason, summary, (hints, candidates)) = if declared.is_empty() {
+        let leaving: Vec<String> = ct
+            .transitions
+            .iter()
+            .filter(|t| t.action.idx() == action && t.from.iter().any(|f| f.0 == a.state))
+            .map(|t| ct.states[t.to.idx()].name.clone())
+            .collect();
+        let hint = if leaving.is_empty() {
+            format!("no transition by `{action_name}` leaves state `{from}`")
+        } else {
+            format!(
+                "`{action_name}` moves a case in state `{from}` to {}",
+                list(&leaving)
+            )
+        };
+        (
+            Verdict::Deny,
+            Reason::NoTransition,
+            format!(
+                "no transition: case type `{}` declares no move by `{action_name}` from `{from}` to `{to}`",
+                ct.name
+            ),
+            (vec![hint], vec![]),
+        )
+    } else if granted.is_empty() {
+        let mut could: Vec<Subject> = declared.iter().flat_map(|t| t.by.iter().copied()).collect();
+        could.sort();
+        could.dedup();
+        (
+            Verdict::Deny,
+            Reason::TransitionNotGranted,
+            format!(
+                "the move by `{action_name}` from `{from}` to `{to}` is given to none of {}",
+                subjects.names.join(", ")
+            ),
+            subject_candidates(p, on, &could),
+        )
+    } else {
+        (
+            Verdict::Pass,
+            Reason::Allowed,
+            format!("`{action_name}` may move the case from `{from}` to `{to}`"),
+            (vec![], vec![]),
+        )
+    };
+    trace.push(LayerTrace {
+        layer: Layer::Transition,
+        verdict,
+        summary,
+        detail: Detail::Transition {
+            from,
+            to,
+            transitions: granted,
+        },
+        hints,
+        candidates,
+        counterfactuals: Vec::new(),
+    });
+    if verdict == Verdict::Deny {
+        return Err(Decision::deny(Layer::Transition, reason));
+    }
+    Ok(())
+}
+
+/// The subjects the data layer reads: the effective subjects, less, for a request through a
+/// module that declares `data roles`, every role that is not one of them (relations stay).
+fn data_subjects(
+    p: &Policy,
+    subjects: Subjects,
+    via: Option<u32>,
+) -> (Subjects, Option<DataRoles>) {
+    let Some((m, roles)) = via.and_then(|m| Some((m, p.modules[m as usize].data_roles.as_ref()?)))
+    else {
+        return (subjects, None);
+    };
+    let mut read = Subjects {
+        all: Vec::new(),
+        names: Vec::new(),
+    };
+    let mut not_read = Vec::new();
+    for (s, name) in subjects.all.into_iter().zip(subjects.names) {
+        match s {
+            Subject::Role(r) if !roles.contains(&r) => not_read.push(name),
+            _ => {
+                read.all.push(s);
+                read.names.push(name);
+            }
+        }
+    }
+    let data_roles = DataRoles {
+        module: p.modules[m as usize].name.clone(),
+        roles: roles
+            .iter()
+            .map(|r| p.roles[r.idx()].name.clone())
+            .collect(),
+        not_read,
+    };
+    (read, Some(data_roles))
+}
+
 /// Data rules: the rules that apply to the resource and list the action, for an effective
 /// subject, found as `scan` says. A deny overrides every allow; with no allow, nothing is
 /// permitted.
@@ -937,6 +1110,7 @@ fn data(
     policy: &CompiledPolicy,
     on: &On<'_>,
     subjects: &Subjects,
+    data_roles: Option<DataRoles>,
     action: usize,
     scan: Scan,
     trace: &mut Vec<LayerTrace>,
@@ -1033,21 +1207,40 @@ fn data(
     } else {
         allow_subjects.sort();
         allow_subjects.dedup();
+        let anyone = !allow_subjects.is_empty();
+        // Through a module with `data roles`, only those roles (and relations) could help; after
+        // the dedup, at most one test per subject.
+        if let Some(d) = &data_roles {
+            allow_subjects.retain(|s| match s {
+                Subject::Role(r) => d.roles.contains(&p.roles[r.idx()].name),
+                Subject::Relation(_) => true,
+            });
+        }
         let hints = if allow_subjects.is_empty() {
-            (
-                vec![format!("no rule allows `{action_name}` {where_} to anyone")],
-                vec![],
-            )
+            let note = match (&data_roles, anyone) {
+                (Some(d), true) => format!(
+                    "no rule allows `{action_name}` {where_} to a data role of module `{}` or to a relation",
+                    d.module
+                ),
+                _ => format!("no rule allows `{action_name}` {where_} to anyone"),
+            };
+            (vec![note], vec![])
         } else {
             subject_candidates(p, on, &allow_subjects)
         };
         (
             Verdict::Deny,
             Reason::NotPermitted,
-            format!(
-                "not permitted: no rule allows `{action_name}` {where_} to {}",
-                subjects.names.join(", ")
-            ),
+            match (&data_roles, subjects.names.is_empty()) {
+                (Some(d), true) => format!(
+                    "not permitted: module `{}` reads none of the user's roles in the data layer",
+                    d.module
+                ),
+                _ => format!(
+                    "not permitted: no rule allows `{action_name}` {where_} to {}",
+                    subjects.names.join(", ")
+                ),
+            },
             hints,
         )
     };
@@ -1055,7 +1248,11 @@ fn data(
         layer: Layer::Data,
         verdict,
         summary,
-        detail: Detail::Rules { allows, denies },
+        detail: Detail::Rules {
+            allows,
+            denies,
+            data_roles,
+        },
         hints,
         candidates,
         counterfactuals: Vec::new(),
@@ -1461,7 +1658,7 @@ fn indexed_rules(
 }
 
 /// The principal's code set as strings, each with the path that gives it: their id, their
-/// groups with ancestors, their units with ancestors, their terms (docs/semantics.md, 2.6).
+/// groups with ancestors, their units with ancestors, their terms (docs/semantics.md, 2.7).
 /// Sorted by code, without repeats (a code given twice keeps its first path in that order), so
 /// that a code is looked up with a binary search.
 fn code_set(

@@ -25,6 +25,10 @@ pub struct Request {
     /// The module the request is made through, when the policy has modules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub module: Option<String>,
+    /// A state of the case's type: the request asks whether the action may move the case from
+    /// its current state to this one, by a declared transition (docs/semantics.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     /// Reserved for request attributes; accepted and ignored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<serde_json::Map<String, serde_json::Value>>,
@@ -40,6 +44,8 @@ struct RequestFields {
     resource: Option<String>,
     #[serde(default)]
     module: Option<String>,
+    #[serde(default)]
+    target: Option<String>,
     #[serde(default)]
     context: Option<serde_json::Map<String, serde_json::Value>>,
 }
@@ -65,6 +71,7 @@ impl<'de> Deserialize<'de> for Request {
             action: f.action,
             resource: f.resource,
             module: f.module,
+            target: f.target,
             context: f.context,
         })
     }
@@ -104,6 +111,7 @@ impl Request {
             action: action.into(),
             resource: resource.map(Into::into),
             module: None,
+            target: None,
             context: None,
         }
     }
@@ -111,6 +119,12 @@ impl Request {
     /// The same request, made through `module`.
     pub fn via(mut self, module: &str) -> Request {
         self.module = Some(module.into());
+        self
+    }
+
+    /// The same request, asking to move the case to state `target` by the action.
+    pub fn to_state(mut self, target: &str) -> Request {
+        self.target = Some(target.into());
         self
     }
 }
@@ -141,6 +155,8 @@ pub enum Resolved {
         resource: u32,
         /// The module, as an index into the policy.
         module: Option<u32>,
+        /// The target state, as an index into the states of the anchor case's type.
+        target: Option<u32>,
         /// The stamp of the entities it was resolved against.
         entities: u64,
     },

@@ -53,6 +53,9 @@ pub enum RequestErrorKind {
     UnknownModule,
     /// An account permission was asked about a resource.
     PermissionTakesNoResource,
+    /// The target state is not a state of the case type of the resource's case, the resource
+    /// is in no case, or an account permission was asked with a target.
+    UnknownTarget,
     /// The text is not a request object: not JSON, not UTF-8, or a field missing, unknown or
     /// of the wrong type. [`resolve`] never returns it; readers of requests, such as the
     /// command line's batches, do.
@@ -118,6 +121,16 @@ pub fn resolve(
     let principal = principal(policy, entities, &req.principal)?;
     let module = module(policy, req.module.as_deref(), Asker::Request)?;
     if let Some(permission) = policy.permission_id(&req.action) {
+        if let Some(t) = &req.target {
+            return Err(error(
+                RequestErrorKind::UnknownTarget,
+                format!(
+                    "`{}` is an account permission, which moves no case, but target state `{t}` was given",
+                    req.action
+                ),
+                Some("remove `target` from the request".into()),
+            ));
+        }
         if let Some(r) = &req.resource {
             return Err(error(
                 RequestErrorKind::PermissionTakesNoResource,
@@ -148,13 +161,51 @@ pub fn resolve(
         ));
     };
     let resource = resource(entities, rid)?;
+    let target = match &req.target {
+        Some(t) => Some(target(policy, entities, resource, t)?),
+        None => None,
+    };
     Ok(Resolved::Action {
         principal,
         action,
         resource,
         module,
+        target,
         entities: entities.stamp,
     })
+}
+
+/// A target state: a state of the case type of the resource's anchor case.
+fn target(
+    policy: &CompiledPolicy,
+    entities: &Entities,
+    resource: u32,
+    name: &str,
+) -> Result<u32, RequestError> {
+    let res = &entities.resources[resource as usize];
+    let Some(anchor) = res.anchor else {
+        return Err(error(
+            RequestErrorKind::UnknownTarget,
+            format!(
+                "resource `{}` is in no case, so it has no workflow state to move to `{name}`",
+                entities.resource_id(resource)
+            ),
+            Some("remove `target` from the request, or ask about the case".into()),
+        ));
+    };
+    let casetype = entities.resources[anchor as usize].casetype;
+    if let Some(s) = policy.state_id(casetype, name) {
+        return Ok(s);
+    }
+    let ct = &policy.ir().casetypes[casetype as usize];
+    let names = || ct.states.iter().map(|s| s.name.as_str());
+    let help = did_you_mean(name, names())
+        .unwrap_or_else(|| format!("the states of `{}` are {}", ct.name, words::list(names())));
+    Err(error(
+        RequestErrorKind::UnknownTarget,
+        format!("case type `{}` has no state `{name}`", ct.name),
+        Some(help),
+    ))
 }
 
 /// The error for entities or a resolved request used with the wrong policy or entities.

@@ -116,12 +116,13 @@ impl Outcome {
 // ---- names of errors, as written in JSON -------------------------------------------------------
 
 /// The errors [`crate::resolve::resolve`] can return.
-const ERROR_KINDS: [RequestErrorKind; 5] = [
+const ERROR_KINDS: [RequestErrorKind; 6] = [
     RequestErrorKind::UnknownPrincipal,
     RequestErrorKind::UnknownAction,
     RequestErrorKind::UnknownResource,
     RequestErrorKind::UnknownModule,
     RequestErrorKind::PermissionTakesNoResource,
+    RequestErrorKind::UnknownTarget,
 ];
 
 /// The name serde gives a unit variant (`RequestErrorKind::UnknownModule` is `unknown_module`);
@@ -151,7 +152,8 @@ mod tests {
             | RequestErrorKind::UnknownAction
             | RequestErrorKind::UnknownResource
             | RequestErrorKind::UnknownModule
-            | RequestErrorKind::PermissionTakesNoResource => 5,
+            | RequestErrorKind::PermissionTakesNoResource
+            | RequestErrorKind::UnknownTarget => 6,
             // A test file cannot produce these: its requests are JSON objects, resolved
             // against entities loaded for its policy; the others come only from queries.
             RequestErrorKind::InvalidRequest

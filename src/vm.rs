@@ -1,7 +1,7 @@
 //! The fast evaluator: decides a resolved request from the compiled tables.
 //!
 //! Each layer of docs/semantics.md is one function, named after it (`permission`, `scope`,
-//! `requirement`, `access_mode`, `module`, `data`, `codes`), and they follow in that order
+//! `requirement`, `access_mode`, `module`, `transition`, `data`, `codes`), and they follow in that order
 //! below; `query::actions` runs the same functions for every action at once. The reference
 //! evaluator has a function of the same name for each (docs/ARCHITECTURE.md).
 //!
@@ -154,6 +154,7 @@ fn decide_with<F: Faults>(
             action,
             resource,
             module,
+            target,
             ..
         } => {
             let on = On::new(entities, principal, resource);
@@ -162,8 +163,11 @@ fn decide_with<F: Faults>(
                     policy,
                     &on,
                     &subjects,
-                    action,
-                    module,
+                    Ask {
+                        action,
+                        via: module,
+                        target,
+                    },
                     || access_mode(policy, on.anchor, subjects.relations, faults),
                     |class| entities.code(resource, class).is_met_by(&on.user.codes),
                 )
@@ -213,6 +217,15 @@ impl<'e> On<'e> {
     }
 }
 
+/// What a request asks of the layers after scope: the action, the module it comes through,
+/// and the state it asks to move the case to.
+#[derive(Clone, Copy)]
+pub(crate) struct Ask {
+    pub(crate) action: u32,
+    pub(crate) via: Option<u32>,
+    pub(crate) target: Option<u32>,
+}
+
 /// The effective subjects of the principal on a resource (docs/semantics.md), as subject bits.
 #[derive(Clone, Copy)]
 pub(crate) struct Subjects {
@@ -258,15 +271,23 @@ pub(crate) fn after_scope(
     policy: &CompiledPolicy,
     on: &On<'_>,
     subjects: &Subjects,
-    action: u32,
-    via: Option<u32>,
+    ask: Ask,
     access_mode: impl FnOnce() -> Result<(), Decision>,
     meets: impl FnMut(CodeClass) -> bool,
 ) -> Result<Layer, Decision> {
+    let Ask {
+        action,
+        via,
+        target,
+    } = ask;
     requirement(policy, on.user, action)?;
     access_mode()?;
     module(policy, on.anchor, via, action, subjects)?;
-    data(policy, on, action, subjects.all)?;
+    let read = policy.data_subjects(via, subjects.all);
+    if let Some(target) = target {
+        transition(policy, on.anchor, action, target, read)?;
+    }
+    data(policy, on, action, read)?;
     codes(policy, action, meets)
 }
 
@@ -342,6 +363,29 @@ fn module(
         return deny(Reason::ModuleNotGranted);
     }
     Ok(())
+}
+
+/// Transition: applies when the request names a target state. A transition of the anchor's
+/// case type must lead from its current state to the target by the action, and be given to a
+/// subject the data layer reads. No other rule counts: an edge that is not declared is denied.
+#[inline(always)]
+fn transition(
+    policy: &CompiledPolicy,
+    anchor: Option<&Resource>,
+    action: u32,
+    target: u32,
+    subjects: Bits,
+) -> Result<(), Decision> {
+    let deny = |reason| Err(Decision::deny(Layer::Transition, reason));
+    // A target resolves only on a resource with an anchor; without one, nothing moves.
+    let Some(a) = anchor else {
+        return deny(Reason::NoTransition);
+    };
+    match policy.edge(a.casetype, a.state, action, target) {
+        None => deny(Reason::NoTransition),
+        Some(by) if !by.intersects(&subjects) => deny(Reason::TransitionNotGranted),
+        Some(_) => Ok(()),
+    }
 }
 
 /// Data rules: the rules that apply to the resource and list the action, for an effective
@@ -496,6 +540,7 @@ pub(crate) fn decide_changed(
             action,
             resource,
             module,
+            target,
             ..
         } => {
             let res = &entities.resources[resource as usize];
@@ -515,8 +560,11 @@ pub(crate) fn decide_changed(
                     policy,
                     &on,
                     &subjects,
-                    action,
-                    module,
+                    Ask {
+                        action,
+                        via: module,
+                        target,
+                    },
                     || access_mode(policy, on.anchor, subjects.relations, faults),
                     |class| entities.code(resource, class).is_met_by(&user.codes),
                 )
@@ -567,7 +615,8 @@ fn determining_on(
     module: Option<u32>,
     decision: &Decision,
 ) -> Vec<Determining> {
-    let subjects = effective_subjects(policy, on, &mut Ignore).all;
+    let all = effective_subjects(policy, on, &mut Ignore).all;
+    let subjects = policy.data_subjects(module, all);
     let mut out = Vec::new();
     // The data rules of this action on this resource that match a subject, with this effect.
     let data = |effect: Effect, out: &mut Vec<Determining>| {
@@ -585,7 +634,7 @@ fn determining_on(
             if let (Some(c), Some(m)) = (on.anchor, module) {
                 if policy.uses_modules(c.casetype) {
                     for (t, line, subj) in policy.why_grants(c.casetype, m, action) {
-                        if subj.intersects(&subjects) {
+                        if subj.intersects(&all) {
                             out.push(Determining::ModuleGrant {
                                 casetype: CaseTypeId(t),
                                 line,

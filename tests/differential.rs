@@ -66,6 +66,15 @@ fn requests(policy: &Policy, entities: &Entities) -> Vec<Request> {
     let asked = |name: &str| !name.starts_with(gen::PADDING) || name == first_pad;
     let actions: Vec<_> = ir.actions.iter().filter(|a| asked(&a.name)).collect();
     let permissions: Vec<_> = ir.permissions.iter().filter(|p| asked(&p.name)).collect();
+    // Every state name of every case type, once: as a target, each is a state of some case
+    // types and unknown to the others (an error to resolve, which must deny).
+    let mut targets: Vec<&str> = ir
+        .casetypes
+        .iter()
+        .flat_map(|t| t.states.iter().map(|s| s.name.as_str()))
+        .collect();
+    targets.sort_unstable();
+    targets.dedup();
     let mut out = Vec::new();
     for &u in &users {
         for &r in &resources {
@@ -73,6 +82,15 @@ fn requests(policy: &Policy, entities: &Entities) -> Vec<Request> {
                 out.push(Request::new(u, &a.name, Some(r)));
                 for m in &ir.modules {
                     out.push(Request::new(u, &a.name, Some(r)).via(&m.name));
+                }
+                // Moves by the action: through the last module (with data roles, if it has
+                // them), or with none when the policy has no module.
+                for t in &targets {
+                    let request = Request::new(u, &a.name, Some(r)).to_state(t);
+                    out.push(match ir.modules.last() {
+                        Some(m) => request.via(&m.name),
+                        None => request,
+                    });
                 }
             }
         }
@@ -97,7 +115,13 @@ fn requests(policy: &Policy, entities: &Entities) -> Vec<Request> {
     out.push(Request::new(u, a, Some("no-such-resource")));
     out.push(Request::new(u, a, Some(u)));
     out.push(Request::new(u, a, Some(r)).via("NoSuchModule"));
+    if let Some(t) = targets.first() {
+        out.push(Request::new(u, a, Some(r)).to_state(&format!("{t}_not_a_state")));
+    }
     if let Some(p) = ir.permissions.first() {
+        if let Some(t) = targets.first() {
+            out.push(Request::new(u, &p.name, None).to_state(t));
+        }
         out.push(Request::new(u, &p.name, Some(r)));
         out.push(Request::new(u, &p.name, None).via("NoSuchModule"));
     }
@@ -263,6 +287,56 @@ fn check_world(
             }
         };
         *stats.outcomes.entry(Stats::outcome(&decision)).or_default() += 1;
+        if req.target.is_some() && decision.allowed {
+            // A move allowed by a declared transition: the transition layer passed.
+            *stats
+                .outcomes
+                .entry("allow with a target".into())
+                .or_default() += 1;
+        }
+    }
+    residuals_agree(&policy, &entities)
+}
+
+/// The residual of every user, action and module (none, or each one: data roles included),
+/// evaluated on every resource, equals the VM's decision: what `list` and the SQL filter stand
+/// for. A residual over its size limit is an error, not an answer, and is skipped.
+fn residuals_agree(policy: &Policy, entities: &Entities) -> Result<(), String> {
+    let ir = policy.compiled().ir();
+    let first_pad = format!("{}0", gen::PADDING);
+    let q = casepol::query::Query::new(policy, entities);
+    let mut vias: Vec<Option<&str>> = vec![None];
+    vias.extend(ir.modules.iter().map(|m| Some(m.name.as_str())));
+    for u in entities.user_ids() {
+        for a in ir
+            .actions
+            .iter()
+            .filter(|a| !a.name.starts_with(gen::PADDING) || a.name == first_pad)
+        {
+            for via in &vias {
+                let r = match q.residual(u, &a.name, *via) {
+                    Ok(r) => r,
+                    Err(e) if e.kind == casepol::RequestErrorKind::TooLarge => continue,
+                    Err(e) => return Err(format!("residual of {u} {} via {via:?}: {e}", a.name)),
+                };
+                for (i, res) in entities.resource_ids().enumerate() {
+                    let mut request = Request::new(u, &a.name, Some(res));
+                    if let Some(m) = via {
+                        request = request.via(m);
+                    }
+                    let want = policy.is_allowed(entities, &request).allowed;
+                    let got = r
+                        .eval(policy, entities, i as u32)
+                        .map_err(|e| format!("residual eval: {e}"))?;
+                    if got != want {
+                        return Err(format!(
+                            "the residual says {got}, the VM {want}, for {u} {} {res} via {via:?}",
+                            a.name
+                        ));
+                    }
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -361,6 +435,9 @@ fn generated_policies_reach_every_layer() {
         "deny Module NotInModule",
         "deny Module NotARecord",
         "deny Module ModuleNotGranted",
+        "allow with a target",
+        "deny Transition NoTransition",
+        "deny Transition TransitionNotGranted",
         "deny Data ExplicitlyDenied",
         "deny Data NotPermitted",
         "deny ReadCode CodeNotHeld",
@@ -477,11 +554,14 @@ fn regression_worlds_agree() {
                     })
                     .collect();
             transcript.push_str(&format!(
-                "{:<5} {:<6} {:<5} {:<5} {:<5} {:<12} {:<18} {}\n",
+                "{:<5} {:<6} {:<5} {:<5} {:<5} {:<5} {:<12} {:<22} {}\n",
                 req.principal,
                 req.action,
                 req.resource.as_deref().unwrap_or("-"),
                 req.module.as_deref().unwrap_or("-"),
+                req.target
+                    .as_deref()
+                    .map_or("-".to_string(), |t| format!("→{t}")),
                 if d.allowed { "allow" } else { "deny" },
                 format!("{:?}", d.layer),
                 format!("{:?}", d.reason),

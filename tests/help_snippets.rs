@@ -84,6 +84,7 @@ const POLICY_PLACES: &[&str] = &[
     "{};",
     "casetype T {{ {} }}",
     "casetype T {{ module M {{ {} }} }}",
+    "module M {{ {} }}",
     "group G {{ {} }}",
     "case C {{ {} }}",
     "resource R under C {{ {} }}",

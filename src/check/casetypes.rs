@@ -34,14 +34,47 @@ impl Checker {
                     .iter()
                     .filter_map(|r| self.lookup(r, Sort::Relation).map(RelationId))
                     .collect();
+                let data_roles = (!m.data_roles.is_empty()).then(|| self.data_roles(m));
                 p.modules.push(ModuleDef {
                     name: m.name.name.clone(),
                     span: m.name.span,
                     actions,
                     records,
+                    data_roles,
                 });
             }
         }
+    }
+
+    /// The roles of a module's `data roles` lines, each once, in the order written. A relation
+    /// is CP0105 with its own help: relations always count in the data layer.
+    fn data_roles(&mut self, m: &ast::ModuleDecl) -> Vec<RoleId> {
+        let mut roles: Vec<RoleId> = Vec::new();
+        let mut seen = Bits::EMPTY;
+        for r in &m.data_roles {
+            if self.relations.get(&r.name).is_some() && self.roles.get(&r.name).is_none() {
+                self.error(
+                    Diagnostic::new(
+                        Code::WrongSort,
+                        r.span,
+                        format!("`{}` is a relation, but `data roles` lists roles", r.name),
+                    )
+                    .with_label("expected a role")
+                    .with_help(format!(
+                        "relations held on the case always count in the data layer, through every module; remove `{}` from the module's data roles",
+                        r.name
+                    )),
+                );
+                continue;
+            }
+            if let Some(id) = self.lookup(r, Sort::Role) {
+                if !seen.get(id as usize) {
+                    seen.set(id as usize);
+                    roles.push(RoleId(id));
+                }
+            }
+        }
+        roles
     }
 
     /// The case types, in declaration order.
@@ -215,6 +248,7 @@ impl Checker {
                     action,
                     from: from.clone(),
                     to,
+                    by: by.clone(),
                     span: t.span,
                 });
                 self.push_rule(
@@ -275,6 +309,170 @@ impl Checker {
         def.reachable = reachable(def);
         if let (Some(_), true) = (initial, transitions_ok) {
             self.unreachable(&p.casetypes[ct.idx()]);
+        }
+        if transitions_ok {
+            self.edge_warnings(c, &states, &p.casetypes[ct.idx()], p);
+        }
+    }
+
+    /// CP0212, two transitions that leave one state by one action for different states, and
+    /// CP0213, an allow (a rule statement of the case type or a `+` table entry) that names an
+    /// action of its transitions, by name, in a state that no transition by it leaves. Both are
+    /// warnings: a request that names a target state is decided by the transitions alone, and
+    /// one that names none reads the allow as before.
+    fn edge_warnings(
+        &mut self,
+        c: &ast::CaseTypeDecl,
+        states: &States,
+        def: &CaseTypeDef,
+        p: &Policy,
+    ) {
+        // (action, source state) -> the first transition's target and span.
+        let mut leaves: HashMap<(u32, u32), (u32, Span)> = HashMap::new();
+        for t in &def.transitions {
+            let mut other: Option<(u32, Span)> = None;
+            for f in &t.from {
+                match leaves.get(&(t.action.0, f.0)) {
+                    Some(&(to, span)) if to != t.to.0 => {
+                        other.get_or_insert((f.0, span));
+                    }
+                    Some(_) => {}
+                    None => {
+                        leaves.insert((t.action.0, f.0), (t.to.0, t.span));
+                    }
+                }
+            }
+            if let Some((f, span)) = other {
+                let (first_to, _) = leaves[&(t.action.0, f)];
+                let action = &p.actions[t.action.idx()].name;
+                let name = |s: u32| def.states[s as usize].name.as_str();
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::AmbiguousTransition,
+                        t.span,
+                        format!(
+                            "`{action}` moves a case in state `{}` to `{}` here and to `{}` in another transition",
+                            name(f),
+                            name(t.to.0),
+                            name(first_to)
+                        ),
+                    )
+                    .with_label(format!("a second target for `{action}` from `{}`", name(f)))
+                    .with_secondary(span, "the first transition is here")
+                    .with_help(format!(
+                        "a request that names no target state cannot say which move it asks for; give each move its own action, e.g. `transition {action}_to_{}: {} -> {} by {};`, or always ask with a target state",
+                        name(t.to.0),
+                        name(f),
+                        name(t.to.0),
+                        t.by.iter().map(|s| p.subject_name(*s)).collect::<Vec<_>>().join(", ")
+                    )),
+                );
+            }
+        }
+        if def.transitions.is_empty() {
+            return;
+        }
+        // An allow of a transition action where it has no way out.
+        let moving = Bits::from_indices(def.transitions.iter().map(|t| t.action.idx()));
+        let outside =
+            |this: &Self, a: &crate::ast::Ident, in_states: &mut dyn Iterator<Item = u32>| {
+                let action = this.actions.get(&a.name)?;
+                if !moving.get(action as usize) {
+                    return None;
+                }
+                let stray: Vec<&str> = in_states
+                    .filter(|s| !leaves.contains_key(&(action, *s)))
+                    .map(|s| def.states[s as usize].name.as_str())
+                    .collect();
+                (!stray.is_empty()).then_some((action, stray))
+            };
+        let mut found: Vec<(Span, u32, Vec<&str>, String)> = Vec::new();
+        for r in c.rules.iter().filter(|r| r.effect == Effect::Allow) {
+            let named: Vec<u32> = r
+                .states
+                .iter()
+                .filter_map(|s| states.index.get(&s.name).copied())
+                .collect();
+            for a in &r.actions {
+                let ActionRef::Name(a) = a else { continue };
+                let mut in_states: Box<dyn Iterator<Item = u32>> = if r.states.is_empty() {
+                    Box::new(0..def.states.len() as u32)
+                } else {
+                    Box::new(named.iter().copied())
+                };
+                if let Some((action, stray)) = outside(self, a, &mut in_states) {
+                    let who = r
+                        .subjects
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    found.push((a.span, action, stray, who));
+                }
+            }
+        }
+        for table in &c.tables {
+            for row in &table.rows {
+                let Some(&s) = states.index.get(&row.state.name) else {
+                    continue;
+                };
+                for (cell, col) in row.cells.iter().zip(&table.columns) {
+                    for e in cell.entries.iter().filter(|e| e.effect == Effect::Allow) {
+                        let ActionRef::Name(a) = &e.action else {
+                            continue;
+                        };
+                        if let Some((action, stray)) = outside(self, a, &mut std::iter::once(s)) {
+                            found.push((e.span, action, stray, col.name.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        for (span, action, stray, who) in found {
+            let name = &p.actions[action as usize].name;
+            // A target the action already leads to, other than the state it would leave, when
+            // that state may have a way out (not final).
+            let leaves_final = def
+                .finals
+                .iter()
+                .any(|f| def.states[f.idx()].name == stray[0]);
+            let edge = def
+                .transitions
+                .iter()
+                .filter(|t| t.action.0 == action)
+                .map(|t| def.states[t.to.idx()].name.as_str())
+                .find(|to| *to != stray[0] && !leaves_final);
+            let sources: Vec<&str> = def
+                .states
+                .iter()
+                .enumerate()
+                .filter(|(s, _)| leaves.contains_key(&(action, *s as u32)))
+                .map(|(_, s)| s.name.as_str())
+                .collect();
+            let help = match edge {
+                Some(edge) => format!(
+                    "a request that names a target state is decided by the declared transitions only, so this allow moves no case; declare the move, e.g. `transition {name}: {} -> {edge} by {who};`, or allow another action here",
+                    stray[0]
+                ),
+                None => format!(
+                    "a request that names a target state is decided by the declared transitions only, and `{name}` leaves only {}; remove `{name}` here, or allow another action",
+                    words::list(&sources)
+                ),
+            };
+            self.diags.push(
+                Diagnostic::new(
+                    Code::GrantOutsideTransitions,
+                    span,
+                    format!(
+                        "`{name}` is an action of the transitions of `{}`, but this allows it in {} {}, which no `{name}` transition leaves",
+                        def.name,
+                        if stray.len() == 1 { "state" } else { "states" },
+                        words::list(&stray)
+                    ),
+                )
+                .with_label("allowed outside its transitions")
+                .with_help(help),
+            );
         }
     }
 

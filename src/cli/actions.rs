@@ -35,10 +35,24 @@ struct ActionsJson<'a> {
     allowed: Vec<&'a str>,
     /// Every action with its decision.
     decisions: Vec<ActionJson<'a>>,
+    /// Every transition out of the case's current state, with its decision; absent when the
+    /// resource is in no case or no transition leaves its state.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    transitions: Vec<MoveJson<'a>>,
     /// Why every action is denied, when the case type is reached through modules and none
     /// was given.
     #[serde(skip_serializing_if = "Option::is_none")]
     note: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct MoveJson<'a> {
+    action: &'a str,
+    from: &'a str,
+    to: &'a str,
+    decision: &'static str,
+    layer: Layer,
+    reason: Reason,
 }
 
 #[derive(Serialize)]
@@ -57,6 +71,10 @@ pub(super) fn actions(args: &ActionsArgs) -> Exit {
     let q = Query::new(&policy, &entities);
     let decisions = match q.actions(&args.principal, &args.resource, args.module.as_deref()) {
         Ok(d) => d,
+        Err(e) => return who_can::query_error(e, &policy),
+    };
+    let moves = match q.transitions(&args.principal, &args.resource, args.module.as_deref()) {
+        Ok(m) => m,
         Err(e) => return who_can::query_error(e, &policy),
     };
     let note = match q.module_note(&args.resource, None, args.module.as_deref()) {
@@ -83,6 +101,17 @@ pub(super) fn actions(args: &ActionsArgs) -> Exit {
                         reason: d.reason,
                     })
                     .collect(),
+                transitions: moves
+                    .iter()
+                    .map(|m| MoveJson {
+                        action: &m.action,
+                        from: &m.from,
+                        to: &m.to,
+                        decision: if m.decision.allowed { "allow" } else { "deny" },
+                        layer: m.decision.layer,
+                        reason: m.decision.reason,
+                    })
+                    .collect(),
                 note: note.as_deref(),
             })
             .unwrap_or_default(),
@@ -104,6 +133,30 @@ pub(super) fn actions(args: &ActionsArgs) -> Exit {
                         d.layer.title(),
                         d.reason.title()
                     ));
+                }
+            }
+            if let Some(first) = moves.first() {
+                text.push_str(&format!("transitions from `{}`:\n", first.from));
+                let moves: Vec<(String, &casepol::Decision)> = moves
+                    .iter()
+                    .map(|m| (format!("{} -> {}", m.action, m.to), &m.decision))
+                    .collect();
+                let width = moves
+                    .iter()
+                    .map(|(m, _)| m.chars().count())
+                    .max()
+                    .unwrap_or(0);
+                for (m, d) in &moves {
+                    if d.allowed {
+                        text.push_str(&format!("allow  {m}\n"));
+                    } else {
+                        text.push_str(&format!(
+                            "deny   {}  ({}: {})\n",
+                            padded(m, width),
+                            d.layer.title(),
+                            d.reason.title()
+                        ));
+                    }
                 }
             }
             if let Some(n) = &note {

@@ -324,6 +324,8 @@ fn parse_plain(text: &[u8], req: &mut Request, spare: &mut Spare) -> bool {
         set_none(&mut req.module, &mut spare.module);
     }
     req.context = None;
+    // A line with a target goes to serde; a plain line asks about no move.
+    req.target = None;
     true
 }
 

@@ -4,7 +4,7 @@
 //!
 //! Effective codes are not stored: a resource keeps its own levels, and its effective code is
 //! read in place, its own levels and then those of each ancestor it inherits from, so memory
-//! grows with the levels written, not with levels × descendants (docs/semantics.md step 2.6).
+//! grows with the levels written, not with levels × descendants (docs/semantics.md step 2.7).
 
 use super::model::{CodeClass, Entities, Level, Resource, Unit, NONE};
 use super::pvec::PVec;
@@ -180,7 +180,7 @@ pub(super) fn finish_resources(
 /// An effective access code: every level must be met (AND), and a level is met by holding any
 /// of its codes (OR). It is a view, not a copy: the levels are the resource's own, then those of
 /// each ancestor it inherits from, read where they are stored, so that a code shared by many
-/// descendants is kept once (docs/semantics.md step 2.6).
+/// descendants is kept once (docs/semantics.md step 2.7).
 #[doc(hidden)]
 #[derive(Clone, Copy)]
 pub struct EffectiveCode<'a> {

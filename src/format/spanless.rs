@@ -44,10 +44,12 @@ fn item(item: &mut Item) {
             name,
             actions,
             records,
+            data_roles,
         }) => {
             ident(name);
             idents(actions);
             idents(records);
+            idents(data_roles);
         }
         Item::Group(g) => group(g),
         Item::Enum { name, variants } => {

@@ -425,6 +425,7 @@ pub(super) fn in_place(
                     action,
                     resource: r,
                     module,
+                    target: None,
                     entities: e.stamp,
                 };
                 let (before, after) = (decide(e0, ask(e0)), decide(e1, ask(e1)));

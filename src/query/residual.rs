@@ -383,7 +383,7 @@ impl Pe<'_> {
                 }
             }
             // The rules of the kind and the top-level rules; a case type's rules come later.
-            let masks = policy.data_masks(k.0, None, self.action);
+            let masks = self.read(policy.data_masks(k.0, None, self.action));
             let Some(d) = anchor else {
                 // No case: only groups of scope `all` admit, and no relation is held.
                 parts.push(self.data(&masks, None)?);
@@ -533,7 +533,7 @@ impl Pe<'_> {
                 let mut seen: HashMap<(Bits, Bits), (Option<usize>, Option<usize>)> =
                     HashMap::new();
                 for s in 0..n as u32 {
-                    let masks = policy.state_masks(t, s, self.action);
+                    let masks = self.read(policy.state_masks(t, s, self.action));
                     let (ei, ai) = match seen.get(&(masks.allow, masks.deny)) {
                         Some(&found) => found,
                         None => {
@@ -648,6 +648,15 @@ impl Pe<'_> {
             not(c)
         } else {
             c
+        }
+    }
+
+    /// The masks as the data layer reads them for this question: through a module that
+    /// declares `data roles`, without the roles that are not among them.
+    fn read(&self, masks: Masks) -> Masks {
+        Masks {
+            allow: self.policy.data_subjects(self.module, masks.allow),
+            deny: self.policy.data_subjects(self.module, masks.deny),
         }
     }
 

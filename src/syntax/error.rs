@@ -92,6 +92,7 @@ pub fn expected_words(r: Rule) -> &'static str {
         Rule::module_decl => "a module declaration",
         Rule::module_actions => "`actions`",
         Rule::module_records => "`records`",
+        Rule::module_data => "`data roles`",
         Rule::enum_decl => "an enum declaration",
         Rule::group_decl => "an access group",
         Rule::group_parent => "`in`",
@@ -168,6 +169,8 @@ pub fn expected_words(r: Rule) -> &'static str {
         Rule::kw_permits => "`permits`",
         Rule::kw_principal => "`principal`",
         Rule::kw_records => "`records`",
+        Rule::kw_data => "`data`",
+        Rule::kw_roles => "`roles`",
         Rule::kw_ref => "`ref`",
         Rule::kw_relation => "`relation`",
         Rule::kw_require => "`require`",
@@ -207,7 +210,7 @@ fn is_block(r: Rule) -> bool {
 /// What a name is expected to be, judged by the rule it would have completed.
 fn name_in(parent: Rule) -> Option<&'static str> {
     Some(match parent {
-        Rule::role_decl => "a role name",
+        Rule::role_decl | Rule::module_data => "a role name",
         Rule::action_decl | Rule::action_group | Rule::action_list | Rule::module_actions => {
             "an action name"
         }
@@ -413,6 +416,10 @@ fn name_after_keyword(statement: &str) -> Option<&'static str> {
         .split(|c: char| !is_ident_char(c))
         .filter(|w| !w.is_empty())
         .collect();
+    // `data roles` in a module: words only there, so not in `KEYWORDS`.
+    if words.starts_with(&["data", "roles"]) {
+        return Some("a role name");
+    }
     let keyword = words.iter().rev().find(|w| KEYWORDS.contains(w))?;
     Some(match *keyword {
         "role" | "grants" | "by" => "a role name",
@@ -622,7 +629,12 @@ fn refine(
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
     let prev_end = text[..pos.min(text.len())].trim_end().len();
-    let after_name = word_before(text, prev_end).is_some_and(|(_, w)| !KEYWORDS.contains(&w));
+    let after_name = word_before(text, prev_end).is_some_and(|(start, w)| {
+        // `roles` after `data` is the module's `data roles`, not a name.
+        let data_roles = w == "roles"
+            && word_before(text, text[..start].trim_end().len()).map(|(_, w)| w) == Some("data");
+        !KEYWORDS.contains(&w) && !data_roles
+    });
     if found_is_word || after_name {
         words.retain(|w| !is_name_word(w));
     }

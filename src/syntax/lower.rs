@@ -121,6 +121,7 @@ fn lower_item(cx: &Ctx, p: Pair<Rule>) -> Option<Item> {
                 name,
                 actions: Vec::new(),
                 records: Vec::new(),
+                data_roles: Vec::new(),
             };
             for c in it {
                 let kind = c.as_rule();
@@ -128,6 +129,7 @@ fn lower_item(cx: &Ctx, p: Pair<Rule>) -> Option<Item> {
                 match kind {
                     Rule::module_actions => m.actions.extend(names),
                     Rule::module_records => m.records.extend(names),
+                    Rule::module_data => m.data_roles.extend(names),
                     _ => {}
                 }
             }

@@ -41,8 +41,11 @@ impl Coverage {
         };
         for layer in &trace.layers {
             match &layer.detail {
-                Detail::Rules { allows, denies } => allows.iter().chain(denies).for_each(&mut hit),
+                Detail::Rules { allows, denies, .. } => {
+                    allows.iter().chain(denies).for_each(&mut hit)
+                }
                 Detail::Module { grants, .. } => grants.iter().for_each(&mut hit),
+                Detail::Transition { transitions, .. } => transitions.iter().for_each(&mut hit),
                 Detail::Mode { rule, .. } => hit(rule),
                 Detail::None {} | Detail::Groups { .. } | Detail::Code { .. } => {}
             }

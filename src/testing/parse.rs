@@ -26,7 +26,14 @@ const CASE_KEYS: &[&str] = &[
     "rule",
     "cell",
 ];
-const REQUEST_KEYS: &[&str] = &["principal", "action", "resource", "module", "context"];
+const REQUEST_KEYS: &[&str] = &[
+    "principal",
+    "action",
+    "resource",
+    "module",
+    "target",
+    "context",
+];
 
 const FORMAT_HELP: &str = "a test file is a JSON object: {\"entities\": \"entities.json\", \"tests\": [{\"name\": …, \"request\": {…}, \"expect\": \"allow\"}]}; see docs/policy-tests.md";
 
@@ -605,6 +612,7 @@ impl Parser<'_> {
         );
         let resource = self.string(&fields, "resource", &where_);
         let module = self.string(&fields, "module", &where_);
+        let target = self.string(&fields, "target", &where_);
         let context = match fields.get("context") {
             None => None,
             Some(m) => match &m.value.value {
@@ -630,6 +638,7 @@ impl Parser<'_> {
             action: action?.text,
             resource: resource.map(|r| r.text),
             module: module.map(|m| m.text),
+            target: target.map(|t| t.text),
             context,
         })
     }

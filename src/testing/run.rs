@@ -137,7 +137,7 @@ pub fn deciding_rules(trace: &Trace) -> Vec<RuleRef> {
     let mut out = Vec::new();
     for layer in &trace.layers {
         match &layer.detail {
-            Detail::Rules { allows, denies } if layer.layer == Layer::Data => {
+            Detail::Rules { allows, denies, .. } if layer.layer == Layer::Data => {
                 if d.allowed {
                     out.extend(allows.iter().cloned());
                 } else if d.reason == Reason::ExplicitlyDenied {

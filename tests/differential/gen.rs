@@ -76,6 +76,8 @@ pub struct Group {
 pub struct Module {
     actions: Vec<ActRef>,
     records: Vec<u8>,
+    /// `data roles …;`: indices into the roles (duplicates kept, as an author might write).
+    data_roles: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone)]
@@ -387,8 +389,13 @@ pub fn policy_spec() -> impl Strategy<Value = PolicySpec> {
             0..=3,
         ),
         vec(small(), 0..=1),
+        prop::option::weighted(0.4, vec(small(), 1..=3)),
     )
-        .prop_map(|(actions, records)| Module { actions, records });
+        .prop_map(|(actions, records, data_roles)| Module {
+            actions,
+            records,
+            data_roles,
+        });
     let vocabulary = (
         1u8..=4,
         vec(prop::option::weighted(0.15, small()), 1..=5),
@@ -851,6 +858,13 @@ fn render_policy(p: &PolicySpec) -> (Names, Vec<(String, String)>) {
         let rec = n.relations(&m.records);
         if !rec.is_empty() {
             body.push_str(&format!(" records {};", rec.join(", ")));
+        }
+        if let Some(roles) = &m.data_roles {
+            let names: Vec<String> = roles
+                .iter()
+                .map(|&r| n.roles[r as usize % n.roles.len()].clone())
+                .collect();
+            body.push_str(&format!(" data roles {};", names.join(", ")));
         }
         items.push(format!("module M{i} {{{body} }}"));
     }

@@ -30,6 +30,7 @@ pub fn lint(p: &Policy) -> Vec<Diagnostic> {
     cx.missing_rows(&mut out);
     cx.over_broad(&mut out);
     cx.ineffective_scopes(&mut out);
+    grants_not_data_roles(p, &mut out);
     out.sort_by_key(|d| (d.span().file, d.span().start, d.code));
     out
 }
@@ -994,6 +995,56 @@ fn reachable(ct: &CaseTypeDef) -> Vec<bool> {
         }
     }
     reached
+}
+
+/// CP0211, read literally: every role of every module-grant line, looked for in the module's
+/// data roles.
+fn grants_not_data_roles(p: &Policy, out: &mut Vec<Diagnostic>) {
+    for ct in &p.casetypes {
+        for g in &ct.module_grants {
+            let m = &p.modules[g.module.idx()];
+            let Some(data) = &m.data_roles else { continue };
+            let mut left: Vec<&str> = Vec::new();
+            for s in &g.subjects {
+                if let Subject::Role(r) = s {
+                    if !data.contains(r) {
+                        left.push(&p.roles[r.idx()].name);
+                    }
+                }
+            }
+            if left.is_empty() {
+                continue;
+            }
+            let roles: Vec<&str> = data
+                .iter()
+                .map(|r| p.roles[r.idx()].name.as_str())
+                .collect();
+            out.push(
+                Diagnostic::new(
+                    Code::GrantNotDataRole,
+                    g.span,
+                    format!(
+                        "module `{}` grants actions on `{}` cases to {}, but its data layer does not read {}",
+                        m.name,
+                        ct.name,
+                        listed(&left),
+                        if left.len() == 1 { "that role" } else { "those roles" }
+                    ),
+                )
+                .with_label(format!("`{}` is not a data role of `{}`", left[0], m.name))
+                .with_secondary(m.span, format!("`{}` declares its data roles here", m.name))
+                .with_help(format!(
+                    "through `{}` the data layer reads only {}: add {} to the module's data roles (`data roles {}, {};`), or take {} off this line",
+                    m.name,
+                    listed(&roles),
+                    listed(&left),
+                    roles.join(", "),
+                    left.join(", "),
+                    if left.len() == 1 { "it" } else { "them" }
+                )),
+            );
+        }
+    }
 }
 
 fn listed(items: &[&str]) -> String {
