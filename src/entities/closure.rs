@@ -186,6 +186,10 @@ pub(super) fn finish_resources(
 pub struct EffectiveCode<'a> {
     resources: &'a PVec<Resource>,
     at: u32,
+    /// The resource at `at`, already looked up.
+    first: &'a Resource,
+    /// The anchor case, when the caller holds it already: its position and record.
+    anchor: Option<(u32, &'a Resource)>,
     class: CodeClass,
 }
 
@@ -208,13 +212,18 @@ impl<'a> EffectiveCode<'a> {
             true => (&r.own_read, r.read_trivial, r.read_rest),
             false => (&r.own_write, r.write_trivial, r.write_rest),
         };
-        let mut r = &self.resources[self.at as usize];
+        // The resources of the chain that the caller holds are not looked up again.
+        let at = |i: u32| match self.anchor {
+            Some((a, anchor)) if a == i => anchor,
+            _ => &self.resources[i as usize],
+        };
+        let mut r = self.first;
         let (_, trivial, rest) = parts(r);
         if trivial {
             if rest == NONE {
                 return true;
             }
-            r = &self.resources[rest as usize];
+            r = at(rest);
         }
         loop {
             let (own, _, rest) = parts(r);
@@ -226,7 +235,7 @@ impl<'a> EffectiveCode<'a> {
             if rest == NONE {
                 return true;
             }
-            r = &self.resources[rest as usize];
+            r = at(rest);
         }
     }
 
@@ -286,10 +295,31 @@ impl Entities {
     #[doc(hidden)]
     #[inline]
     pub fn code(&self, i: u32, class: CodeClass) -> EffectiveCode<'_> {
-        let _ = &self.resources[i as usize];
         EffectiveCode {
             resources: &self.resources,
             at: i,
+            first: &self.resources[i as usize],
+            anchor: None,
+            class,
+        }
+    }
+
+    /// The effective code of one class of `first`, the resource at `i`, whose anchor case the
+    /// caller holds already (`anchor`, the record at `first.anchor`): the decision path, which
+    /// has looked both up, reads the code without looking them up again.
+    #[inline(always)]
+    pub(crate) fn code_of<'a>(
+        &'a self,
+        i: u32,
+        first: &'a Resource,
+        anchor: Option<&'a Resource>,
+        class: CodeClass,
+    ) -> EffectiveCode<'a> {
+        EffectiveCode {
+            resources: &self.resources,
+            at: i,
+            first,
+            anchor: first.anchor.zip(anchor),
             class,
         }
     }

@@ -114,7 +114,7 @@ impl<T> PVec<T> {
     }
 
     /// The element at `i`, if `i` is below the length.
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, i: usize) -> Option<&T> {
         if i >= self.len {
             return None;
@@ -212,7 +212,7 @@ impl<T> std::ops::Index<usize> for PVec<T> {
 
     /// # Panics
     /// When `i` is not below the length, as a slice would.
-    #[inline]
+    #[inline(always)]
     fn index(&self, i: usize) -> &T {
         match self.get(i) {
             Some(x) => x,
