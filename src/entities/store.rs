@@ -285,7 +285,7 @@ impl IdIndex {
     }
 }
 
-/// An [`IdIndex`] that grows: the ids loaded, shared between versions, and those added since
+/// An id index that grows: the ids loaded, shared between versions, and those added since
 /// (`live`), in persistent structures that a copy shares until it adds one. An id is looked up
 /// in the loaded index first, so the ids of the file cost what they cost before.
 #[derive(Clone)]
