@@ -28,15 +28,20 @@ mod diagnose;
 mod index;
 mod load;
 mod model;
+mod pvec;
 mod read;
 mod report;
 mod store;
 mod write;
 
 pub use closure::EffectiveCode;
+pub(crate) use closure::{close_groups, unit_ancestors};
+pub(crate) use load::{bidi_control, text_problem};
+pub(crate) use model::NONE;
 pub use model::{AttrValue, CodeClass, Entities, Level, Resource, Unit, User};
+pub use pvec::PVec;
 pub use report::EntityError;
-pub use store::Shared;
+pub use store::{Ids, Shared};
 
 impl Entities {
     /// Parses and validates entity JSON against a compiled policy. Reports every problem found.

@@ -8,7 +8,8 @@
 //! steps a business user can read ([`explain`]); [`query`] answers who can, which actions, which
 //! resources, and the condition a database can filter by. Every error implements
 //! [`std::error::Error`]. [`diagnostic`] holds the checker's diagnostics as data, and
-//! [`limits`] every bound casepol puts on its input.
+//! [`limits`] every bound casepol puts on its input. [`live`] applies change sets to versioned
+//! snapshots of the entities and says whose access each change set changed.
 //!
 //! docs/ARCHITECTURE.md maps the pipeline behind this surface (text → syntax → check → IR →
 //! compiled tables → VM, with a reference evaluator beside it); its modules are private.
@@ -44,8 +45,7 @@ mod json_pos;
 pub mod limits;
 #[allow(missing_docs)]
 mod lint;
-#[allow(missing_docs)]
-mod live;
+pub mod live;
 pub mod query;
 mod reference;
 mod request;
@@ -103,9 +103,6 @@ pub mod internal {
     }
     pub mod lint {
         pub use crate::lint::*;
-    }
-    pub mod live {
-        pub use crate::live::*;
     }
     pub mod reference {
         pub use crate::reference::*;

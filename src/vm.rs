@@ -169,7 +169,11 @@ fn decide_with<F: Faults>(
                         target,
                     },
                     || access_mode(policy, on.anchor, subjects.relations, faults),
-                    |class| entities.code(resource, class).is_met_by(&on.user.codes),
+                    |class| {
+                        entities
+                            .code_of(resource, on.resource, on.anchor, class)
+                            .is_met_by(&on.user.codes)
+                    },
                 )
             });
             decision(layers)
@@ -206,7 +210,11 @@ impl<'e> On<'e> {
             principal,
             user: &entities.users[principal as usize],
             resource: res,
-            anchor: res.anchor.map(|a| &entities.resources[a as usize]),
+            // A case is its own anchor: not looked up again.
+            anchor: res.anchor.map(|a| match a == resource {
+                true => res,
+                false => &entities.resources[a as usize],
+            }),
         }
     }
 

@@ -7,7 +7,7 @@
 mod gen;
 
 use casepol::internal::ir::Type;
-use casepol::internal::live::{self, Change, ChangeSet, Event, Snapshot};
+use casepol::live::{self, Change, ChangeSet, Event, Snapshot};
 use casepol::{diagnostic::Sources, Entities, Policy, Request};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -133,7 +133,7 @@ fn change_of(policy: &Policy, e: &Entities, (op, a, b, c): (u8, u8, u8, u8)) -> 
     let res = pick(&resources, a)?;
     let r = e.resource(&res)?;
     let kdef = &ir.kinds[r.kind.idx()];
-    Some(match op % 12 {
+    Some(match op % 13 {
         0 => {
             let ct = &ir.casetypes.get(r.casetype as usize)?;
             Change::SetState {
@@ -231,6 +231,37 @@ fn change_of(policy: &Policy, e: &Entities, (op, a, b, c): (u8, u8, u8, u8)) -> 
                 id: pick(&users, c)?,
             },
         },
+        12 => {
+            // A resource written again, with another state or attribute, or a copy of it under
+            // a new id (a new resource beside it).
+            let all: Value = serde_json::from_str(&written(policy, e)).ok()?;
+            let records = all.get("resources")?.as_array()?;
+            let mut m = records
+                .get(a as usize % records.len())?
+                .as_object()?
+                .clone();
+            if b % 3 == 0 {
+                m.insert("id".into(), format!("new-resource-{c}").into());
+            }
+            if let Some(ct) = ir
+                .casetypes
+                .get(r.casetype as usize)
+                .filter(|_| kdef.is_case)
+            {
+                let state = &ct.states[c as usize % ct.states.len()].name;
+                m.insert("state".into(), state.clone().into());
+            }
+            if let Some(attr) = kdef.attrs.get(c as usize % kdef.attrs.len().max(1)) {
+                let attrs = m.entry("attrs").or_insert_with(|| json!({}));
+                if let Some(attrs) = attrs.as_object_mut() {
+                    attrs.insert(attr.name.clone(), value(attr.ty, b));
+                }
+            }
+            if b % 5 == 1 {
+                m.insert("read".into(), code(c).into());
+            }
+            Change::UpsertResource { resource: m }
+        }
         _ => {
             // A unit moved under another, or a new one.
             let units = e.units();
@@ -257,6 +288,8 @@ struct Stats {
     events: usize,
     /// Applied change sets that changed at least one decision.
     eventful: usize,
+    /// Applied in place rather than by reloading.
+    in_place: usize,
 }
 
 /// One generated world and change set: applied, its events equal the brute-force difference;
@@ -280,9 +313,24 @@ fn check_one(
             .collect(),
     };
     stats.sets += 1;
+    let reloaded = live::apply_by_reloading(&policy, &snapshot, &changes);
     match live::apply(&policy, &snapshot, &changes) {
         Ok(applied) => {
             stats.applied += 1;
+            stats.in_place += usize::from(applied.in_place);
+            // The two ways of applying agree: the same entities, the same events.
+            let Ok(other) = &reloaded else {
+                return Err(TestCaseError::fail(format!(
+                    "applied, but refused by reloading: {reloaded:?}\nchanges: {changes:?}"
+                )));
+            };
+            prop_assert_eq!(
+                written(&policy, applied.snapshot.entities()),
+                written(&policy, other.snapshot.entities()),
+                "changes: {:?}",
+                changes
+            );
+            prop_assert_eq!(&applied.events, &other.events, "changes: {:?}", changes);
             stats.events += applied.events.len();
             stats.eventful += usize::from(!applied.events.is_empty());
             prop_assert_eq!(applied.snapshot.version(), 2);
@@ -297,6 +345,7 @@ fn check_one(
         Err(e) => {
             stats.refused += 1;
             prop_assert!(!e.problems.is_empty());
+            prop_assert_eq!(Some(&e), reloaded.as_ref().err(), "changes: {:?}", changes);
         }
     }
     prop_assert_eq!(written(&policy, snapshot.entities()), before_text);
@@ -336,6 +385,9 @@ fn events_are_exactly_the_decisions_that_changed() {
     assert!(stats.applied * 2 > stats.sets, "{stats:?}");
     assert!(stats.refused > 0, "{stats:?}");
     assert!(stats.eventful * 10 > stats.applied, "{stats:?}");
+    // Both ways are taken: in place, and by reloading.
+    assert!(stats.in_place * 4 > stats.applied, "{stats:?}");
+    assert!(stats.in_place < stats.applied, "{stats:?}");
 }
 
 #[test]

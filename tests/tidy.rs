@@ -49,8 +49,8 @@ const LAYERS: &[(&str, &[&str])] = &[
                       "entities", "ir", "limits", "reference", "request", "resolve", "vm"]),
     ("testing",     &["api", "decision", "diagnostic", "entities", "ir", "json_pos",
                       "reference", "request", "resolve"]),
-    ("live",        &["api", "compile", "decision", "diagnostic", "entities", "ir", "limits",
-                      "request"]),
+    ("live",        &["access_code", "api", "compile", "decision", "diagnostic", "entities", "ir",
+                      "limits", "request"]),
 ];
 
 /// Modules at the edge, which may import any module.

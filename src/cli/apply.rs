@@ -2,7 +2,7 @@
 //! changes it caused; `--write` saves the entities of the last version.
 
 use super::*;
-use casepol::internal::live::{self, ChangeSet, Snapshot};
+use casepol::live::{self, ChangeSet, Snapshot};
 
 #[derive(clap::Args)]
 pub(super) struct ApplyArgs {

@@ -7,6 +7,7 @@
 //! grows with the levels written, not with levels × descendants (docs/semantics.md step 2.7).
 
 use super::model::{CodeClass, Entities, Level, Resource, Unit, NONE};
+use super::pvec::PVec;
 use super::store::{Builder, Ranges};
 use crate::ir::Policy as Ir;
 use crate::limits;
@@ -15,7 +16,7 @@ use crate::limits;
 /// checker rejects group cycles and chains over [`limits::MAX_GROUP_DEPTH`], so each walk is
 /// short; the walks are not cut short where they meet, since checking that costs more than a
 /// sort when a user lists many groups.
-pub(super) fn close_groups(p: &Ir, direct: &[u32], out: &mut Vec<u32>) {
+pub(crate) fn close_groups(p: &Ir, direct: &[u32], out: &mut Vec<u32>) {
     out.clear();
     for &g in direct {
         let mut cur = Some(g);
@@ -32,7 +33,7 @@ pub(super) fn close_groups(p: &Ir, direct: &[u32], out: &mut Vec<u32>) {
 
 /// Unit `start` and its ancestors. A chain is at most [`limits::MAX_UNIT_DEPTH`] long unless
 /// the units form a cycle, which is an error already; the walk stops there either way.
-pub(super) fn unit_ancestors(units: &[Unit], start: u32) -> impl Iterator<Item = u32> + '_ {
+pub(crate) fn unit_ancestors(units: &[Unit], start: u32) -> impl Iterator<Item = u32> + '_ {
     std::iter::successors(Some(start), |&c| units[c as usize].parent)
         .take(limits::MAX_UNIT_DEPTH + 1)
 }
@@ -183,8 +184,12 @@ pub(super) fn finish_resources(
 #[doc(hidden)]
 #[derive(Clone, Copy)]
 pub struct EffectiveCode<'a> {
-    resources: &'a [Resource],
+    resources: &'a PVec<Resource>,
     at: u32,
+    /// The resource at `at`, already looked up.
+    first: &'a Resource,
+    /// The anchor case, when the caller holds it already: its position and record.
+    anchor: Option<(u32, &'a Resource)>,
     class: CodeClass,
 }
 
@@ -207,13 +212,18 @@ impl<'a> EffectiveCode<'a> {
             true => (&r.own_read, r.read_trivial, r.read_rest),
             false => (&r.own_write, r.write_trivial, r.write_rest),
         };
-        let mut r = &self.resources[self.at as usize];
+        // The resources of the chain that the caller holds are not looked up again.
+        let at = |i: u32| match self.anchor {
+            Some((a, anchor)) if a == i => anchor,
+            _ => &self.resources[i as usize],
+        };
+        let mut r = self.first;
         let (_, trivial, rest) = parts(r);
         if trivial {
             if rest == NONE {
                 return true;
             }
-            r = &self.resources[rest as usize];
+            r = at(rest);
         }
         loop {
             let (own, _, rest) = parts(r);
@@ -225,7 +235,7 @@ impl<'a> EffectiveCode<'a> {
             if rest == NONE {
                 return true;
             }
-            r = &self.resources[rest as usize];
+            r = at(rest);
         }
     }
 
@@ -285,10 +295,31 @@ impl Entities {
     #[doc(hidden)]
     #[inline]
     pub fn code(&self, i: u32, class: CodeClass) -> EffectiveCode<'_> {
-        let _ = &self.resources[i as usize];
         EffectiveCode {
             resources: &self.resources,
             at: i,
+            first: &self.resources[i as usize],
+            anchor: None,
+            class,
+        }
+    }
+
+    /// The effective code of one class of `first`, the resource at `i`, whose anchor case the
+    /// caller holds already (`anchor`, the record at `first.anchor`): the decision path, which
+    /// has looked both up, reads the code without looking them up again.
+    #[inline(always)]
+    pub(crate) fn code_of<'a>(
+        &'a self,
+        i: u32,
+        first: &'a Resource,
+        anchor: Option<&'a Resource>,
+        class: CodeClass,
+    ) -> EffectiveCode<'a> {
+        EffectiveCode {
+            resources: &self.resources,
+            at: i,
+            first,
+            anchor: first.anchor.zip(anchor),
             class,
         }
     }

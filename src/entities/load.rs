@@ -32,7 +32,7 @@ mod tests;
 /// Why an id or a term cannot be shown or used: a control character, a bidirectional control
 /// character, or more than [`limits::MAX_ID_BYTES`] bytes.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum TextProblem {
+pub(crate) enum TextProblem {
     Control(char),
     Bidi(char),
     TooLong(usize),
@@ -53,12 +53,12 @@ pub(super) enum Collision {
 
 /// The first bidirectional control character in `text`: an id holding one could look like
 /// another.
-fn bidi_control(text: &str) -> Option<char> {
+pub(crate) fn bidi_control(text: &str) -> Option<char> {
     text.chars().find(|&c| is_bidi_control(c))
 }
 
 /// What is wrong with an id or a term as text, if anything.
-fn text_problem(text: &str) -> Option<TextProblem> {
+pub(crate) fn text_problem(text: &str) -> Option<TextProblem> {
     if let Some(c) = text.chars().find(|c| c.is_control()) {
         return Some(TextProblem::Control(c));
     }
@@ -172,16 +172,16 @@ pub(super) fn load<R: Report>(
     Ok(Entities {
         policy_stamp: policy.stamp(),
         stamp: crate::compile::next_stamp(),
-        symbols: syms.names,
-        users,
-        user_attrs,
-        units,
-        resources,
-        user_index,
-        resource_index,
-        unit_index,
-        unit_symbols,
-        group_symbols,
+        symbols: syms.names.into_iter().map(std::sync::Arc::from).collect(),
+        users: users.into(),
+        user_attrs: user_attrs.into(),
+        units: std::sync::Arc::new(units),
+        resources: resources.into(),
+        user_index: user_index.into(),
+        resource_index: resource_index.into(),
+        unit_index: unit_index.into(),
+        unit_symbols: unit_symbols.into(),
+        group_symbols: group_symbols.into(),
         symbol_groups: symbol_groups.into(),
     })
 }

@@ -7,7 +7,8 @@
 //! they are `#[doc(hidden)]`, for casepol's own tests, benches and command line, and may change
 //! with any release.
 
-use super::store::{IdIndex, Shared};
+use super::pvec::PVec;
+use super::store::{IdIndex, Ids, Shared};
 use crate::ir::{KindDef, KindId};
 
 /// An attribute value with every string interned.
@@ -70,7 +71,7 @@ pub struct Resource {
     /// On cases: the state, as its position in the case type's states; 0 on other resources.
     pub state: u32,
     /// Every attribute the resource's kind declares, in the order of the declarations.
-    pub attrs: Box<[AttrValue]>,
+    pub attrs: std::sync::Arc<[AttrValue]>,
     /// On cases: for each relation, the users holding it (sorted).
     pub relations: Shared<Shared<u32>>,
     /// The levels of the resource's own read code, as written; an absent field is one empty
@@ -178,28 +179,31 @@ pub struct Unit {
 /// assert_eq!(entities.resource_id(1), "n2");
 /// assert!(!entities.is_unit("ann"));
 /// ```
-#[derive(Debug)]
+///
+/// Cloning is cheap (a few reference counts): every list is shared until one of the copies
+/// changes it, which copies only what it changes ([`live`](crate::live)).
+#[derive(Debug, Clone)]
 pub struct Entities {
     /// The stamp of the compiled policy that loaded these entities.
     pub(crate) policy_stamp: u64,
     /// Unique to this load; a `Resolved` request carries the stamp it was resolved against.
     pub(crate) stamp: u64,
-    pub(crate) symbols: Vec<String>,
-    pub(crate) users: Vec<User>,
+    pub(crate) symbols: PVec<std::sync::Arc<str>>,
+    pub(crate) users: PVec<User>,
     /// Each user's attribute values, in the order the policy declares them; empty when the
     /// policy declares no user attributes.
-    pub(crate) user_attrs: Vec<Box<[AttrValue]>>,
-    pub(crate) units: Vec<Unit>,
-    pub(crate) resources: Vec<Resource>,
-    pub(crate) user_index: IdIndex,
-    pub(crate) resource_index: IdIndex,
-    pub(crate) unit_index: IdIndex,
+    pub(crate) user_attrs: PVec<Box<[AttrValue]>>,
+    pub(crate) units: std::sync::Arc<Vec<Unit>>,
+    pub(crate) resources: PVec<Resource>,
+    pub(crate) user_index: Ids,
+    pub(crate) resource_index: Ids,
+    pub(crate) unit_index: std::sync::Arc<IdIndex>,
     /// The symbol of each unit's id and of each group's name, by position: the codes they
     /// stand for. Read when a hint adds the user to a unit or a group (`hints`).
-    pub(crate) unit_symbols: Box<[u32]>,
-    pub(crate) group_symbols: Box<[u32]>,
+    pub(crate) unit_symbols: std::sync::Arc<[u32]>,
+    pub(crate) group_symbols: std::sync::Arc<[u32]>,
     /// (symbol, group) for every group, sorted: which group a code names, if any.
-    pub(crate) symbol_groups: Box<[(u32, u32)]>,
+    pub(crate) symbol_groups: std::sync::Arc<[(u32, u32)]>,
 }
 
 impl Entities {
@@ -240,10 +244,7 @@ impl Entities {
     /// term or an access code); `?` for a number that is no symbol of these entities.
     #[doc(hidden)]
     pub fn symbol(&self, s: u32) -> &str {
-        self.symbols
-            .get(s as usize)
-            .map(String::as_str)
-            .unwrap_or("?")
+        self.symbols.get(s as usize).map(|s| &**s).unwrap_or("?")
     }
 
     /// The user with id `id`, if there is one (for tests).
@@ -262,13 +263,13 @@ impl Entities {
 
     /// The users, in the order of the entities file.
     #[doc(hidden)]
-    pub fn users(&self) -> &[User] {
+    pub fn users(&self) -> &PVec<User> {
         &self.users
     }
 
     /// The resources, in the order of the entities file.
     #[doc(hidden)]
-    pub fn resources(&self) -> &[Resource] {
+    pub fn resources(&self) -> &PVec<Resource> {
         &self.resources
     }
 

@@ -285,6 +285,83 @@ impl IdIndex {
     }
 }
 
+/// An id index that grows: the ids loaded, shared between versions, and those added since
+/// (`live`), in persistent structures that a copy shares until it adds one. An id is looked up
+/// in the loaded index first, so the ids of the file cost what they cost before.
+#[derive(Clone)]
+pub struct Ids {
+    base: Arc<IdIndex>,
+    /// Ids added since loading, each to its position.
+    added: imbl::HashMap<Arc<str>, u32>,
+    /// The ids at the positions from `base.len()`, in order.
+    added_ids: super::pvec::PVec<Arc<str>>,
+}
+
+impl From<IdIndex> for Ids {
+    fn from(base: IdIndex) -> Ids {
+        Ids {
+            base: Arc::new(base),
+            added: imbl::HashMap::new(),
+            added_ids: Default::default(),
+        }
+    }
+}
+
+impl Ids {
+    /// How many ids there are.
+    pub(crate) fn len(&self) -> usize {
+        self.base.len() + self.added_ids.len()
+    }
+
+    /// The id at position `i`.
+    ///
+    /// # Panics
+    /// When `i` is not below [`Ids::len`].
+    pub(crate) fn id(&self, i: u32) -> &str {
+        match (i as usize).checked_sub(self.base.len()) {
+            None => self.base.id(i),
+            Some(k) => &self.added_ids[k],
+        }
+    }
+
+    /// The position of `id`.
+    #[inline]
+    pub fn get(&self, id: &str) -> Option<&u32> {
+        match self.base.get(id) {
+            Some(i) => Some(i),
+            None if self.added.is_empty() => None,
+            None => self.added.get(id),
+        }
+    }
+
+    /// Whether `id` is one of the ids.
+    pub fn contains_key(&self, id: &str) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// The ids, in order of position.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.base.keys().chain(self.added_ids.iter().map(|s| &**s))
+    }
+
+    /// Adds `id` at the next position, which it returns. The caller has checked that it is new.
+    pub(crate) fn push(&mut self, id: &str) -> u32 {
+        let at = self.len() as u32;
+        let id: Arc<str> = Arc::from(id);
+        self.added_ids.push(Arc::clone(&id));
+        self.added.insert(id, at);
+        at
+    }
+}
+
+impl std::fmt::Debug for Ids {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.keys().enumerate().map(|(i, id)| (id, i)))
+            .finish()
+    }
+}
+
 impl std::fmt::Debug for IdIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_map()

@@ -122,13 +122,19 @@ impl Entities {
     }
 
     /// An own access code as text, `None` when it is one empty level (the same as no field).
+    /// The codes of a level are written in the order of their text, as the strings of a set
+    /// are: the numbers they are stored under depend on the order they were first read in.
     fn code_text(&self, levels: &[Level]) -> Option<String> {
         if levels.len() == 1 && levels[0].is_empty() {
             return None;
         }
         let levels: Vec<Vec<&str>> = levels
             .iter()
-            .map(|l| l.iter().map(|&c| self.symbol(c)).collect())
+            .map(|l| {
+                let mut codes: Vec<&str> = l.iter().map(|&c| self.symbol(c)).collect();
+                codes.sort_unstable();
+                codes
+            })
             .collect();
         Some(access_code::display(&levels))
     }

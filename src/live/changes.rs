@@ -14,54 +14,102 @@ use serde_json::{Map, Value};
 #[non_exhaustive]
 pub enum Change {
     /// Adds a unit, or replaces the unit of the record's id.
-    UpsertUnit { unit: Map<String, Value> },
+    UpsertUnit {
+        /// The unit, as in an entities file.
+        unit: Map<String, Value>,
+    },
     /// Removes a unit.
-    DeleteUnit { id: String },
+    DeleteUnit {
+        /// The unit's id.
+        id: String,
+    },
     /// Adds a user, or replaces the user of the record's id.
-    UpsertUser { user: Map<String, Value> },
+    UpsertUser {
+        /// The user, as in an entities file.
+        user: Map<String, Value>,
+    },
     /// Removes a user.
-    DeleteUser { id: String },
+    DeleteUser {
+        /// The user's id.
+        id: String,
+    },
     /// Adds a user to an access group.
-    AddGroup { user: String, group: String },
+    AddGroup {
+        /// The user's id.
+        user: String,
+        /// The group's name.
+        group: String,
+    },
     /// Removes a user from an access group.
-    RemoveGroup { user: String, group: String },
+    RemoveGroup {
+        /// The user's id.
+        user: String,
+        /// The group's name.
+        group: String,
+    },
     /// Adds a resource, or replaces the resource of the record's id.
-    UpsertResource { resource: Map<String, Value> },
+    UpsertResource {
+        /// The resource, as in an entities file.
+        resource: Map<String, Value>,
+    },
     /// Removes a resource.
-    DeleteResource { id: String },
+    DeleteResource {
+        /// The resource's id.
+        id: String,
+    },
     /// Moves a case to another workflow state.
-    SetState { resource: String, state: String },
+    SetState {
+        /// The case's id.
+        resource: String,
+        /// The state's name, one of the case type's.
+        state: String,
+    },
     /// Sets one attribute of a resource, such as its access mode.
     SetAttr {
+        /// The resource's id.
         resource: String,
+        /// The attribute's name, one its kind declares.
         name: String,
+        /// The value, as in an entities file.
         value: Value,
     },
     /// Adds a user to a relation of a case (a collaborator, an assignee).
     AddMember {
+        /// The case's id.
         resource: String,
+        /// The relation's name.
         relation: String,
+        /// The user's id.
         user: String,
     },
     /// Removes a user from a relation of a case.
     RemoveMember {
+        /// The case's id.
         resource: String,
+        /// The relation's name.
         relation: String,
+        /// The user's id.
         user: String,
     },
     /// Sets a resource's own read code, write code or both (`""` is no own code).
     SetCode {
+        /// The resource's id.
         resource: String,
+        /// The new own read code, if it changes.
         #[serde(default)]
         read: Option<String>,
+        /// The new own write code, if it changes.
         #[serde(default)]
         write: Option<String>,
     },
     /// Sets whether a resource's effective codes go on with its parent's.
     SetInherit {
+        /// The resource's id.
         resource: String,
+        /// Whether the read code goes on with the parent's, if that changes.
         #[serde(default)]
         read: Option<bool>,
+        /// Whether the write code goes on with the parent's, if that changes.
         #[serde(default)]
         write: Option<bool>,
     },

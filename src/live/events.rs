@@ -11,11 +11,12 @@
 //! added and deleted ones count as denied where they are absent.
 
 use super::changes::{Change, ChangeSet};
+use super::store::{Store, Touched};
 use super::ChangeSetError;
 use crate::api::Policy;
 use crate::entities::Entities;
 use crate::limits;
-use crate::request::Request;
+use crate::request::{Request, Resolved};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -42,7 +43,9 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct EventGroup {
+    /// The user whose access changed.
     pub user: String,
+    /// `true` when the user gained the actions, `false` when they lost them.
     pub gained: bool,
     /// The actions and permissions, sorted.
     pub actions: Vec<String>,
@@ -50,6 +53,7 @@ pub struct EventGroup {
     pub resources: Vec<String>,
     /// The modules the events name, sorted; `None` for requests without one.
     pub modules: Vec<Option<String>>,
+    /// The changes (numbered from 1) that caused the group's events.
     pub causes: Vec<usize>,
     /// How many events the group holds.
     pub events: usize,
@@ -190,15 +194,7 @@ fn reach(old: &Entities, new: &Entities, changes: &ChangeSet) -> Result<Reach, C
         pair_trees.push((user, tree, causes));
     }
     if count > limits::MAX_EVENT_PAIRS {
-        return Err(ChangeSetError::one(
-            None,
-            format!(
-                "the change set reaches {} (user, resource) pairs, more than the limit of {}",
-                crate::diagnostic::words::thousands(count),
-                crate::diagnostic::words::thousands(limits::MAX_EVENT_PAIRS)
-            ),
-            "split it into smaller change sets",
-        ));
+        return Err(reach_error(count));
     }
     for (tree, causes) in trees {
         for r in tree {
@@ -316,4 +312,169 @@ pub fn group(events: &[Event]) -> Vec<EventGroup> {
         g.modules.dedup();
     }
     groups
+}
+
+/// The events of a change set applied in place ([`super::store`]): the same decisions compared
+/// as [`events`] compares, by position (in-place changes add, delete and move nothing, so a
+/// position names the same entity on both sides), and only for the users a change to a
+/// resource can reach there: those some group admits without a relation, and the members of
+/// the relations of the anchor cases under the change, before and after. Every other user is
+/// out of scope on both sides (docs/semantics.md, "Groups in scope"), so their decisions did
+/// not change; the property test holds this against deciding every user everywhere.
+pub(super) fn in_place(
+    policy: &Policy,
+    old: (&Entities, &Store),
+    new: (&Entities, &Store),
+    touched: &Touched,
+) -> Result<Vec<Event>, ChangeSetError> {
+    let compiled = policy.compiled();
+    let p = compiled.ir();
+    let (e0, s0) = old;
+    let (e1, s1) = new;
+    let subtree = |root: u32| {
+        let mut out = vec![root];
+        let mut k = 0;
+        while let Some(&x) = out.get(k) {
+            out.extend(s1.children[x as usize].iter().copied());
+            k += 1;
+        }
+        out
+    };
+    let mut pairs: BTreeMap<(u32, u32), BTreeSet<usize>> = BTreeMap::new();
+    let mut accounts: BTreeMap<u32, BTreeSet<usize>> = BTreeMap::new();
+    let mut count = 0usize;
+    let too_many = |count: usize| count > limits::MAX_EVENT_PAIRS;
+    for (&root, causes) in &touched.resources {
+        let tree = subtree(root);
+        let mut who: BTreeSet<u32> = s0.open.iter().chain(s1.open.iter()).copied().collect();
+        for e in [e0, e1] {
+            for &r in &tree {
+                // A resource added by the change set is in the new entities only.
+                if let Some(a) = e.resources.get(r as usize).and_then(|x| x.anchor) {
+                    for list in e.resources[a as usize].relations.iter() {
+                        who.extend(list.iter().copied());
+                    }
+                }
+            }
+        }
+        count = count.saturating_add(tree.len().saturating_mul(who.len()));
+        if too_many(count) {
+            return Err(reach_error(count));
+        }
+        for &r in &tree {
+            for &u in &who {
+                pairs.entry((u, r)).or_default().extend(causes);
+            }
+        }
+    }
+    for (&(u, case), causes) in &touched.members {
+        let tree = subtree(case);
+        count = count.saturating_add(tree.len());
+        if too_many(count) {
+            return Err(reach_error(count));
+        }
+        for r in tree {
+            pairs.entry((u, r)).or_default().extend(causes);
+        }
+    }
+    for (&u, causes) in &touched.users {
+        // A user whom no group admits without a relation, before or after, can only be in
+        // scope where they hold a relation on the anchor case.
+        let open = s0.open.contains(&u) || s1.open.contains(&u);
+        let holds = |e: &Entities, r: u32| {
+            let anchor = e.resources.get(r as usize).and_then(|x| x.anchor);
+            anchor.is_some_and(|a| {
+                let lists = &e.resources[a as usize].relations;
+                lists.iter().any(|l| l.binary_search(&u).is_ok())
+            })
+        };
+        let reached: Vec<u32> = (0..e1.resources.len() as u32)
+            .filter(|&r| open || holds(e0, r) || holds(e1, r))
+            .collect();
+        count = count.saturating_add(reached.len());
+        if too_many(count) {
+            return Err(reach_error(count));
+        }
+        for r in reached {
+            pairs.entry((u, r)).or_default().extend(causes);
+        }
+        accounts.entry(u).or_default().extend(causes);
+    }
+    let mut modules: Vec<Option<u32>> = vec![None];
+    modules.extend((0..p.modules.len() as u32).map(Some));
+    // An entity the change set added is absent before, and absent counts as denied.
+    let decide = |e: &Entities, req: Resolved| {
+        let (user, resource) = match req {
+            Resolved::Action {
+                principal,
+                resource,
+                ..
+            } => (principal, Some(resource)),
+            Resolved::Permission { principal, .. } => (principal, None),
+        };
+        (user as usize) < e.users.len()
+            && resource.is_none_or(|r| (r as usize) < e.resources.len())
+            && policy.decide(e, &req).allowed
+    };
+    let mut out = Vec::new();
+    for (&(u, r), causes) in &pairs {
+        for action in 0..p.actions.len() as u32 {
+            for &module in &modules {
+                let ask = |e: &Entities| Resolved::Action {
+                    principal: u,
+                    action,
+                    resource: r,
+                    module,
+                    target: None,
+                    entities: e.stamp,
+                };
+                let (before, after) = (decide(e0, ask(e0)), decide(e1, ask(e1)));
+                if before != after {
+                    out.push(Event {
+                        user: e1.user_id(u).to_string(),
+                        resource: Some(e1.resource_id(r).to_string()),
+                        action: p.actions[action as usize].name.clone(),
+                        module: module.map(|m| p.modules[m as usize].name.clone()),
+                        gained: after,
+                        causes: causes.iter().copied().collect(),
+                    });
+                }
+            }
+        }
+    }
+    for (&u, causes) in &accounts {
+        for permission in 0..p.permissions.len() as u32 {
+            let ask = |e: &Entities| Resolved::Permission {
+                principal: u,
+                permission,
+                entities: e.stamp,
+            };
+            let (before, after) = (decide(e0, ask(e0)), decide(e1, ask(e1)));
+            if before != after {
+                out.push(Event {
+                    user: e1.user_id(u).to_string(),
+                    resource: None,
+                    action: p.permissions[permission as usize].name.clone(),
+                    module: None,
+                    gained: after,
+                    causes: causes.iter().copied().collect(),
+                });
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The change set reaches more pairs than a change set may.
+fn reach_error(count: usize) -> ChangeSetError {
+    ChangeSetError::one(
+        None,
+        format!(
+            "the change set reaches {} (user, resource) pairs, more than the limit of {}",
+            crate::diagnostic::words::thousands(count),
+            crate::diagnostic::words::thousands(limits::MAX_EVENT_PAIRS)
+        ),
+        "split it into smaller change sets",
+    )
 }

@@ -120,8 +120,11 @@ impl Parser<'_> {
             );
             return None;
         };
-        for (i, m) in members.iter().enumerate() {
-            if let Some(first) = members[..i].iter().find(|f| f.key == m.key) {
+        // Each key's first member, so that finding repeats is linear in the keys.
+        let mut seen: std::collections::HashMap<&str, &Member> =
+            std::collections::HashMap::with_capacity(members.len());
+        for m in members {
+            if let Some(first) = seen.get(m.key.as_str()).copied() {
                 let d = Diagnostic::new(
                     Code::InvalidTest,
                     self.key_span(m),
@@ -131,7 +134,10 @@ impl Parser<'_> {
                 .with_secondary(self.key_span(first), "first time")
                 .with_help("keep one of the two");
                 self.diags.push(d);
-            } else if !allowed.contains(&m.key.as_str()) {
+                continue;
+            }
+            seen.insert(&m.key, m);
+            if !allowed.contains(&m.key.as_str()) {
                 let help = words::did_you_mean(&m.key, allowed.iter().copied())
                     .unwrap_or_else(|| format!("the keys of {what} are {}", words::every(allowed)));
                 self.error(

@@ -1,0 +1,683 @@
+//! Changes applied in place: a copy of the old entities that shares every record it does not
+//! change (their lists are persistent vectors, `entities/pvec.rs`), with the records a change
+//! touches rewritten, and what loading derives from them (group closures, code sets, the
+//! chains effective codes are read through) derived again for those records only.
+//!
+//! Only changes that cannot need a message are applied here: when a change is not one of those
+//! kept in place, or anything about it could be wrong (an unknown name, a value of the wrong
+//! type, a member already there), the whole change set goes the other way, by reloading
+//! (`document.rs`), which finds and reports every problem with the messages of loading. So this
+//! path never has to agree with loading on a message, only on the entities it builds, and a
+//! differential test (`tests/live.rs`) holds it to that: every change set applied both ways
+//! gives the same entities and the same events.
+
+use super::changes::{Change, ChangeSet};
+use crate::entities::{AttrValue, Entities, Level, PVec, Resource, Shared, User};
+use crate::ir::{Policy as Ir, ScopeDef, Type};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// What applying in place needs beside the entities, kept with each snapshot and shared
+/// between versions as the entities are.
+#[derive(Clone)]
+pub(super) struct Store {
+    /// Each symbol's text to its number.
+    symbols: imbl::HashMap<Arc<str>, u32>,
+    /// How many symbols the entities had when they were loaded: the symbol table may grow to
+    /// twice that (or a million) before a change set reloads, which drops unused symbols.
+    loaded_symbols: usize,
+    /// Each resource's children, by position.
+    pub(super) children: PVec<Shared<u32>>,
+    /// The users whom some group admits on a resource without a relation (scope `all` or
+    /// `filter`): with the members of the anchor case's relations, the only users who can be in
+    /// scope on a resource (docs/semantics.md), so the only ones whose decisions on it a change
+    /// to it can change.
+    pub(super) open: imbl::OrdSet<u32>,
+}
+
+/// A group that admits without a relation.
+fn open_group(p: &Ir, g: u32) -> bool {
+    !matches!(p.groups[g as usize].scope, ScopeDef::Assigned(_))
+}
+
+impl Store {
+    /// The store of loaded entities. Linear in them.
+    pub(super) fn new(p: &Ir, e: &Entities) -> Store {
+        let symbols = e
+            .symbols
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (Arc::clone(s), i as u32))
+            .collect();
+        let n = e.resources.len();
+        let mut counts = vec![0u32; n + 1];
+        for r in e.resources.iter() {
+            if let Some(parent) = r.parent {
+                counts[parent as usize + 1] += 1;
+            }
+        }
+        for i in 1..=n {
+            counts[i] += counts[i - 1];
+        }
+        let mut next = counts.clone();
+        let mut kids = vec![0u32; counts[n] as usize];
+        for (i, r) in e.resources.iter().enumerate() {
+            if let Some(parent) = r.parent {
+                kids[next[parent as usize] as usize] = i as u32;
+                next[parent as usize] += 1;
+            }
+        }
+        let arena = Arc::new(kids);
+        let children = (0..n)
+            .map(|i| Shared::new(&arena, counts[i], counts[i + 1] - counts[i]))
+            .collect();
+        let open = e
+            .users
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| u.groups.iter().any(|&g| open_group(p, g)))
+            .map(|(i, _)| i as u32)
+            .collect();
+        Store {
+            symbols,
+            loaded_symbols: e.symbols.len(),
+            children,
+            open,
+        }
+    }
+
+    /// The number of symbol `s`, added if new.
+    fn sym(&mut self, e: &mut Entities, s: &str) -> u32 {
+        if let Some(&i) = self.symbols.get(s) {
+            return i;
+        }
+        let i = e.symbols.len() as u32;
+        let text: Arc<str> = Arc::from(s);
+        e.symbols.push(Arc::clone(&text));
+        self.symbols.insert(text, i);
+        i
+    }
+}
+
+/// What a change set applied in place touched, for its events: each with the changes (numbered
+/// from 1) that touched it.
+#[derive(Default)]
+pub(super) struct Touched {
+    /// Resources changed, by position: each reaches its subtree.
+    pub(super) resources: BTreeMap<u32, Vec<usize>>,
+    /// Users whose groups changed, by position: each reaches every resource and permission.
+    pub(super) users: BTreeMap<u32, Vec<usize>>,
+    /// (user, case) pairs whose relation membership changed.
+    pub(super) members: BTreeMap<(u32, u32), Vec<usize>>,
+}
+
+/// Not applied in place: the change set is to be applied by reloading.
+pub(super) struct Reload;
+
+/// Applies `changes` to a copy of `old`, in place, when every change is one that is kept in
+/// place and certainly valid; otherwise [`Reload`]. The copy gets a stamp of its own.
+pub(super) fn apply(
+    p: &Ir,
+    old: &Entities,
+    store: &Store,
+    changes: &ChangeSet,
+) -> Result<(Entities, Store, Touched), Reload> {
+    let mut e = old.clone();
+    e.stamp = crate::compile::next_stamp();
+    let mut st = store.clone();
+    let mut touched = Touched::default();
+    for (i, change) in changes.changes.iter().enumerate() {
+        let n = i + 1;
+        match change {
+            Change::SetState { resource, state } => {
+                let at = resource_at(&e, resource)?;
+                let r = &e.resources[at as usize];
+                if !p.kinds[r.kind.idx()].is_case {
+                    return Err(Reload);
+                }
+                let states = &p.casetypes[r.casetype as usize].states;
+                let s = states.iter().position(|s| s.name == *state).ok_or(Reload)?;
+                e.resources.get_mut(at as usize).ok_or(Reload)?.state = s as u32;
+                touched.resources.entry(at).or_default().push(n);
+            }
+            Change::SetAttr {
+                resource,
+                name,
+                value,
+            } => {
+                let at = resource_at(&e, resource)?;
+                let kdef = &p.kinds[e.resources[at as usize].kind.idx()];
+                let a = kdef
+                    .attrs
+                    .iter()
+                    .position(|a| a.name == *name)
+                    .ok_or(Reload)?;
+                let v = convert(p, &mut e, &mut st, kdef.attrs[a].ty, value)?;
+                let r = e.resources.get_mut(at as usize).ok_or(Reload)?;
+                let mut attrs = r.attrs.to_vec();
+                attrs[a] = v;
+                r.attrs = attrs.into();
+                touched.resources.entry(at).or_default().push(n);
+            }
+            Change::SetCode {
+                resource,
+                read,
+                write,
+            } => {
+                if read.is_none() && write.is_none() {
+                    return Err(Reload);
+                }
+                let at = resource_at(&e, resource)?;
+                let read = read
+                    .as_deref()
+                    .map(|c| levels(&mut e, &mut st, c))
+                    .transpose()?;
+                let write = write
+                    .as_deref()
+                    .map(|c| levels(&mut e, &mut st, c))
+                    .transpose()?;
+                let r = e.resources.get_mut(at as usize).ok_or(Reload)?;
+                if let Some(levels) = read {
+                    r.read_trivial = levels.iter().all(|l| l.is_empty());
+                    r.own_read = levels;
+                }
+                if let Some(levels) = write {
+                    r.write_trivial = levels.iter().all(|l| l.is_empty());
+                    r.own_write = levels;
+                }
+                relink(&mut e, &st, at);
+                touched.resources.entry(at).or_default().push(n);
+            }
+            Change::SetInherit {
+                resource,
+                read,
+                write,
+            } => {
+                if read.is_none() && write.is_none() {
+                    return Err(Reload);
+                }
+                let at = resource_at(&e, resource)?;
+                let r = e.resources.get_mut(at as usize).ok_or(Reload)?;
+                let kdef = &p.kinds[r.kind.idx()];
+                // As loading reads the file: the switch counts only where the kind inherits.
+                if let Some(flag) = read {
+                    r.inherit_read = *flag && kdef.inherit_read;
+                }
+                if let Some(flag) = write {
+                    r.inherit_write = *flag && kdef.inherit_write;
+                }
+                relink(&mut e, &st, at);
+                touched.resources.entry(at).or_default().push(n);
+            }
+            Change::AddMember {
+                resource,
+                relation,
+                user,
+            }
+            | Change::RemoveMember {
+                resource,
+                relation,
+                user,
+            } => {
+                let add = matches!(change, Change::AddMember { .. });
+                let at = resource_at(&e, resource)?;
+                let u = *e.user_index.get(user).ok_or(Reload)?;
+                let rel = p
+                    .relations
+                    .iter()
+                    .position(|r| r.name == *relation)
+                    .ok_or(Reload)?;
+                let r = e.resources.get_mut(at as usize).ok_or(Reload)?;
+                if !p.kinds[r.kind.idx()].is_case {
+                    return Err(Reload);
+                }
+                let mut lists: Vec<Shared<u32>> = r.relations.to_vec();
+                let mut list = lists.get(rel).ok_or(Reload)?.to_vec();
+                match (list.binary_search(&u), add) {
+                    (Err(k), true) => list.insert(k, u),
+                    (Ok(k), false) => {
+                        list.remove(k);
+                    }
+                    // Already a member, or not one: reloading says so.
+                    _ => return Err(Reload),
+                }
+                lists[rel] = Shared::from(list);
+                r.relations = Shared::from(lists);
+                touched.members.entry((u, at)).or_default().push(n);
+            }
+            Change::AddGroup { user, group } | Change::RemoveGroup { user, group } => {
+                let add = matches!(change, Change::AddGroup { .. });
+                let u = *e.user_index.get(user).ok_or(Reload)?;
+                let g = p
+                    .groups
+                    .iter()
+                    .position(|x| x.name == *group)
+                    .ok_or(Reload)? as u32;
+                let mut direct = e.users[u as usize].direct_groups.to_vec();
+                match (direct.contains(&g), add) {
+                    (false, true) => direct.push(g),
+                    (true, false) => direct.retain(|&x| x != g),
+                    _ => return Err(Reload),
+                }
+                if p.require_group && direct.is_empty() {
+                    return Err(Reload);
+                }
+                regroup(p, &mut e, &mut st, u, direct)?;
+                touched.users.entry(u).or_default().push(n);
+            }
+            Change::UpsertResource { resource } => {
+                let at = upsert_resource(p, &mut e, &mut st, resource)?;
+                touched.resources.entry(at).or_default().push(n);
+            }
+            Change::UpsertUser { user } => {
+                let at = upsert_user(p, &mut e, &mut st, user)?;
+                touched.users.entry(at).or_default().push(n);
+            }
+            // Units, and deleting entities (which others may name): by reloading.
+            _ => return Err(Reload),
+        }
+    }
+    if e.symbols.len() > (2 * st.loaded_symbols).max(1 << 20)
+        || e.units.len() + e.users.len() + e.resources.len() > crate::limits::MAX_ENTITIES
+    {
+        return Err(Reload);
+    }
+    Ok((e, st, touched))
+}
+
+/// The position of resource `id`.
+fn resource_at(e: &Entities, id: &str) -> Result<u32, Reload> {
+    e.resource_index.get(id).copied().ok_or(Reload)
+}
+
+/// A JSON value as an attribute of type `ty`, as loading converts it (`entities/load.rs`,
+/// `convert`); anything loading could refuse is left to it.
+fn convert(
+    p: &Ir,
+    e: &mut Entities,
+    st: &mut Store,
+    ty: Type,
+    v: &Value,
+) -> Result<AttrValue, Reload> {
+    let text = |s: &str| match crate::entities::bidi_control(s) {
+        None => Ok(()),
+        Some(_) => Err(Reload),
+    };
+    Ok(match (ty, v) {
+        (Type::Str, Value::String(s)) => {
+            text(s)?;
+            AttrValue::Sym(st.sym(e, s))
+        }
+        (Type::Bool, Value::Bool(b)) => AttrValue::Bool(*b),
+        (Type::Int, Value::Number(n)) => AttrValue::Int(n.as_i64().ok_or(Reload)?),
+        (Type::SetStr, Value::Array(items)) => {
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                let s = item.as_str().ok_or(Reload)?;
+                text(s)?;
+                out.push(st.sym(e, s));
+            }
+            out.sort_unstable();
+            out.dedup();
+            AttrValue::Set(out.into())
+        }
+        (Type::RefUser, Value::String(s)) => AttrValue::User(*e.user_index.get(s).ok_or(Reload)?),
+        (Type::Ref(want), Value::String(s)) => {
+            let at = *e.resource_index.get(s).ok_or(Reload)?;
+            if e.resources[at as usize].kind != want {
+                return Err(Reload);
+            }
+            AttrValue::Resource(at)
+        }
+        (Type::Enum(en), Value::String(s)) => {
+            let variants = &p.enums[en.idx()].variants;
+            AttrValue::Variant(variants.iter().position(|v| v == s).ok_or(Reload)? as u32)
+        }
+        _ => return Err(Reload),
+    })
+}
+
+/// An own access code as loading stores it: its levels, each sorted and without repeats.
+fn levels(e: &mut Entities, st: &mut Store, text: &str) -> Result<Shared<Level>, Reload> {
+    let expr = crate::access_code::parse(text).map_err(|_| Reload)?;
+    let mut out = Vec::with_capacity(expr.levels.len());
+    for l in &expr.levels {
+        let mut codes: Vec<u32> = l.iter().map(|c| st.sym(e, c)).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        out.push(Shared::from(codes));
+    }
+    Ok(Shared::from(out))
+}
+
+/// Links the chains effective codes are read through again, for `at` and everything under
+/// it: each resource's nearest resource above it, on its inherited chain, whose own levels are
+/// not all empty (`entities/closure.rs`, `finish_resources`). Parents come before children.
+fn relink(e: &mut Entities, st: &Store, at: u32) {
+    let mut stack = vec![at];
+    while let Some(x) = stack.pop() {
+        let r = &e.resources[x as usize];
+        let rest = |inherit: bool, read: bool| match r.parent.filter(|_| inherit) {
+            None => crate::entities::NONE,
+            Some(c) => {
+                let up: &Resource = &e.resources[c as usize];
+                let (trivial, rest) = match read {
+                    true => (up.read_trivial, up.read_rest),
+                    false => (up.write_trivial, up.write_rest),
+                };
+                if trivial {
+                    rest
+                } else {
+                    c
+                }
+            }
+        };
+        let (read_rest, write_rest) = (rest(r.inherit_read, true), rest(r.inherit_write, false));
+        if let Some(r) = e.resources.get_mut(x as usize) {
+            r.read_rest = read_rest;
+            r.write_rest = write_rest;
+        }
+        stack.extend(st.children[x as usize].iter().copied());
+    }
+}
+
+/// Gives user `u` the groups `direct` (in the order the file will list them), and what loading
+/// derives from them: every group with its ancestors, and the user's code set.
+fn regroup(
+    p: &Ir,
+    e: &mut Entities,
+    st: &mut Store,
+    u: u32,
+    direct: Vec<u32>,
+) -> Result<(), Reload> {
+    let mut groups = Vec::new();
+    crate::entities::close_groups(p, &direct, &mut groups);
+    // The user's id was interned when the user was loaded.
+    let id = *st.symbols.get(e.user_index.id(u)).ok_or(Reload)?;
+    let user: &User = &e.users[u as usize];
+    let mut codes = vec![id];
+    for &x in user.direct_units.iter() {
+        codes.extend(
+            crate::entities::unit_ancestors(&e.units, x).map(|a| e.unit_symbols[a as usize]),
+        );
+    }
+    codes.extend(groups.iter().map(|&g| e.group_symbols[g as usize]));
+    codes.extend(user.terms.iter().copied());
+    codes.sort_unstable();
+    codes.dedup();
+    let open = groups.iter().any(|&g| open_group(p, g));
+    let user = e.users.get_mut(u as usize).ok_or(Reload)?;
+    user.direct_groups = Shared::from(direct);
+    user.groups = Shared::from(groups);
+    user.codes = Shared::from(codes);
+    match open {
+        true => st.open.insert(u),
+        false => st.open.remove(&u),
+    };
+    Ok(())
+}
+
+/// An id as loading accepts it: not empty, no control or bidirectional control character, not
+/// too long.
+fn plain_id(id: Option<&Value>) -> Result<&str, Reload> {
+    let id = id.and_then(Value::as_str).ok_or(Reload)?;
+    match id.is_empty() || crate::entities::text_problem(id).is_some() {
+        true => Err(Reload),
+        false => Ok(id),
+    }
+}
+
+/// Only these keys in `record`.
+fn only(record: &Map<String, Value>, keys: &[&str]) -> Result<(), Reload> {
+    match record.keys().all(|k| keys.contains(&k.as_str())) {
+        true => Ok(()),
+        false => Err(Reload),
+    }
+}
+
+/// The strings of an array field, none when the field is absent.
+fn strings<'a>(record: &'a Map<String, Value>, key: &str) -> Result<Vec<&'a str>, Reload> {
+    match record.get(key) {
+        None => Ok(Vec::new()),
+        Some(Value::Array(items)) => items.iter().map(|v| v.as_str().ok_or(Reload)).collect(),
+        Some(_) => Err(Reload),
+    }
+}
+
+/// Adds a resource, or replaces one of the same kind and parent (anything else reloads), as
+/// loading would read the record; returns its position.
+fn upsert_resource(
+    p: &Ir,
+    e: &mut Entities,
+    st: &mut Store,
+    record: &Map<String, Value>,
+) -> Result<u32, Reload> {
+    only(
+        record,
+        &[
+            "id",
+            "kind",
+            "parent",
+            "type",
+            "state",
+            "attrs",
+            "relations",
+            "read",
+            "write",
+            "inherit_read",
+            "inherit_write",
+        ],
+    )?;
+    let id = plain_id(record.get("id"))?;
+    if e.user_index.contains_key(id) || e.unit_index.contains_key(id) {
+        return Err(Reload);
+    }
+    let kind_name = record.get("kind").and_then(Value::as_str).ok_or(Reload)?;
+    let k = p
+        .kinds
+        .iter()
+        .position(|k| k.name == kind_name)
+        .ok_or(Reload)?;
+    let kdef = &p.kinds[k];
+    let kind = crate::ir::KindId(k as u32);
+    let parent = match (record.get("parent"), kdef.parent) {
+        (None, None) => None,
+        (Some(Value::String(pid)), Some(want)) => {
+            let at = *e.resource_index.get(pid).ok_or(Reload)?;
+            if e.resources[at as usize].kind != want {
+                return Err(Reload);
+            }
+            Some(at)
+        }
+        _ => return Err(Reload),
+    };
+    let old = e.resource_index.get(id).copied();
+    if let Some(at) = old {
+        let r = &e.resources[at as usize];
+        if r.kind != kind || r.parent != parent {
+            return Err(Reload);
+        }
+    }
+    let (mut casetype, mut state) = (0, 0);
+    let mut relations = Vec::new();
+    if kdef.is_case {
+        let t = record.get("type").and_then(Value::as_str).ok_or(Reload)?;
+        let s = record.get("state").and_then(Value::as_str).ok_or(Reload)?;
+        let ct = p.casetypes.iter().position(|c| c.name == t).ok_or(Reload)?;
+        let states = &p.casetypes[ct].states;
+        state = states.iter().position(|x| x.name == s).ok_or(Reload)? as u32;
+        casetype = ct as u32;
+        let mut lists: Vec<Vec<u32>> = vec![Vec::new(); p.relations.len()];
+        match record.get("relations") {
+            None => {}
+            Some(Value::Object(given)) => {
+                for (name, members) in given {
+                    let rel = p
+                        .relations
+                        .iter()
+                        .position(|r| r.name == *name)
+                        .ok_or(Reload)?;
+                    let Value::Array(members) = members else {
+                        return Err(Reload);
+                    };
+                    for m in members {
+                        let u = m.as_str().and_then(|m| e.user_index.get(m)).ok_or(Reload)?;
+                        lists[rel].push(*u);
+                    }
+                }
+            }
+            Some(_) => return Err(Reload),
+        }
+        for l in &mut lists {
+            l.sort_unstable();
+            l.dedup();
+        }
+        relations = lists.into_iter().map(Shared::from).collect();
+    } else if ["type", "state", "relations"]
+        .iter()
+        .any(|f| record.contains_key(*f))
+    {
+        return Err(Reload);
+    }
+    let given = match record.get("attrs") {
+        None => Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => return Err(Reload),
+    };
+    if given.len() != kdef.attrs.len() {
+        return Err(Reload);
+    }
+    let mut attrs = Vec::with_capacity(kdef.attrs.len());
+    for a in &kdef.attrs {
+        attrs.push(convert(p, e, st, a.ty, given.get(&a.name).ok_or(Reload)?)?);
+    }
+    let code = |key: &str| match record.get(key) {
+        None => Ok(""),
+        Some(Value::String(s)) => Ok(s.as_str()),
+        Some(_) => Err(Reload),
+    };
+    let (own_read, own_write) = (code("read")?, code("write")?);
+    let own_read = levels(e, st, own_read)?;
+    let own_write = levels(e, st, own_write)?;
+    let flag = |key: &str| match record.get(key) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(Reload),
+    };
+    let flags = (flag("inherit_read")?, flag("inherit_write")?);
+    let mut r = Resource::read(kind, kdef, parent, (casetype, state), attrs, flags);
+    r.anchor = match kdef.is_case {
+        true => None,
+        false => parent.and_then(|x| e.resources[x as usize].anchor),
+    };
+    r.relations = Shared::from(relations);
+    r.read_trivial = own_read.iter().all(|l| l.is_empty());
+    r.write_trivial = own_write.iter().all(|l| l.is_empty());
+    r.own_read = own_read;
+    r.own_write = own_write;
+    let at = match old {
+        Some(at) => {
+            r.anchor = e.resources[at as usize].anchor;
+            *e.resources.get_mut(at as usize).ok_or(Reload)? = r;
+            at
+        }
+        None => {
+            let at = e.resources.len() as u32;
+            if kdef.is_case {
+                r.anchor = Some(at);
+            }
+            e.resources.push(r);
+            e.resource_index.push(id);
+            st.children.push(Shared::default());
+            if let Some(parent) = parent {
+                let kids = st.children.get_mut(parent as usize).ok_or(Reload)?;
+                let mut list = kids.to_vec();
+                list.push(at);
+                *kids = Shared::from(list);
+            }
+            at
+        }
+    };
+    relink(e, st, at);
+    Ok(at)
+}
+
+/// Adds a user, or replaces one, as loading would read the record; returns its position.
+fn upsert_user(
+    p: &Ir,
+    e: &mut Entities,
+    st: &mut Store,
+    record: &Map<String, Value>,
+) -> Result<u32, Reload> {
+    only(record, &["id", "groups", "units", "terms", "attrs"])?;
+    let id = plain_id(record.get("id"))?;
+    let old = e.user_index.get(id).copied();
+    // A new id must not be a code already (a group's name, a unit's id, a term, any string
+    // the entities hold), nor the id of a resource.
+    if old.is_none() && (st.symbols.contains_key(id) || e.resource_index.contains_key(id)) {
+        return Err(Reload);
+    }
+    let mut direct = Vec::new();
+    for g in strings(record, "groups")? {
+        direct.push(p.groups.iter().position(|x| x.name == g).ok_or(Reload)? as u32);
+    }
+    if p.require_group && direct.is_empty() {
+        return Err(Reload);
+    }
+    let mut units = Vec::new();
+    for u in strings(record, "units")? {
+        units.push(*e.unit_index.get(u).ok_or(Reload)?);
+    }
+    let terms = strings(record, "terms")?;
+    for t in &terms {
+        let collides = p.groups.iter().any(|g| g.name == *t)
+            || e.unit_index.contains_key(t)
+            || *t == id
+            || e.user_index.contains_key(t);
+        if collides || crate::entities::text_problem(t).is_some() {
+            return Err(Reload);
+        }
+    }
+    let given = match record.get("attrs") {
+        None => Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => return Err(Reload),
+    };
+    if given.len() != p.user_attrs.len() {
+        return Err(Reload);
+    }
+    let mut attrs = Vec::with_capacity(p.user_attrs.len());
+    for a in &p.user_attrs {
+        attrs.push(convert(p, e, st, a.ty, given.get(&a.name).ok_or(Reload)?)?);
+    }
+    let id_sym = st.sym(e, id);
+    let terms: Vec<u32> = terms.iter().map(|t| st.sym(e, t)).collect();
+    let user = User {
+        direct_groups: Shared::default(),
+        groups: Shared::default(),
+        direct_units: Shared::from(units),
+        terms: Shared::from(terms),
+        codes: Shared::from(vec![id_sym]),
+    };
+    let at = match old {
+        Some(at) => {
+            *e.users.get_mut(at as usize).ok_or(Reload)? = user;
+            if !p.user_attrs.is_empty() {
+                *e.user_attrs.get_mut(at as usize).ok_or(Reload)? = attrs.into();
+            }
+            at
+        }
+        None => {
+            let at = e.users.len() as u32;
+            e.users.push(user);
+            e.user_index.push(id);
+            if !p.user_attrs.is_empty() {
+                e.user_attrs.push(attrs.into());
+            }
+            at
+        }
+    };
+    regroup(p, e, st, at, direct)?;
+    Ok(at)
+}
