@@ -248,8 +248,16 @@ fn change_of(policy: &Policy, e: &Entities, (op, a, b, c): (u8, u8, u8, u8)) -> 
                 .get(r.casetype as usize)
                 .filter(|_| kdef.is_case)
             {
-                let state = &ct.states[c as usize % ct.states.len()].name;
-                m.insert("state".into(), state.clone().into());
+                // A case type without a workflow: its cases name no state.
+                match ct.workflow {
+                    true => {
+                        let state = &ct.states[c as usize % ct.states.len()].name;
+                        m.insert("state".into(), state.clone().into());
+                    }
+                    false => {
+                        m.remove("state");
+                    }
+                }
             }
             if let Some(attr) = kdef.attrs.get(c as usize % kdef.attrs.len().max(1)) {
                 let attrs = m.entry("attrs").or_insert_with(|| json!({}));

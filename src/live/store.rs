@@ -41,6 +41,12 @@ fn open_group(p: &Ir, g: u32) -> bool {
     !matches!(p.groups[g as usize].scope, ScopeDef::Assigned(_))
 }
 
+/// A user who can be in scope without a relation: one of their groups admits without one, or
+/// the policy names `everyone`, which puts every user in scope everywhere.
+fn open_user(p: &Ir, groups: &[u32]) -> bool {
+    p.everyone || groups.iter().any(|&g| open_group(p, g))
+}
+
 impl Store {
     /// The store of loaded entities. Linear in them.
     pub(super) fn new(p: &Ir, e: &Entities) -> Store {
@@ -76,7 +82,7 @@ impl Store {
             .users
             .iter()
             .enumerate()
-            .filter(|(_, u)| u.groups.iter().any(|&g| open_group(p, g)))
+            .filter(|(_, u)| open_user(p, &u.groups))
             .map(|(i, _)| i as u32)
             .collect();
         Store {
@@ -136,8 +142,11 @@ pub(super) fn apply(
                 if !p.kinds[r.kind.idx()].is_case {
                     return Err(Reload);
                 }
-                let states = &p.casetypes[r.casetype as usize].states;
-                let s = states.iter().position(|s| s.name == *state).ok_or(Reload)?;
+                let ct = &p.casetypes[r.casetype as usize];
+                // A case type without a workflow has no state to set: reloading says so.
+                let s = (ct.workflow.then_some(&ct.states))
+                    .and_then(|states| states.iter().position(|s| s.name == *state))
+                    .ok_or(Reload)?;
                 e.resources.get_mut(at as usize).ok_or(Reload)?.state = s as u32;
                 touched.resources.entry(at).or_default().push(n);
             }
@@ -406,7 +415,7 @@ fn regroup(
     codes.extend(user.terms.iter().copied());
     codes.sort_unstable();
     codes.dedup();
-    let open = groups.iter().any(|&g| open_group(p, g));
+    let open = open_user(p, &groups);
     let user = e.users.get_mut(u as usize).ok_or(Reload)?;
     user.direct_groups = Shared::from(direct);
     user.groups = Shared::from(groups);
@@ -503,10 +512,17 @@ fn upsert_resource(
     let mut relations = Vec::new();
     if kdef.is_case {
         let t = record.get("type").and_then(Value::as_str).ok_or(Reload)?;
-        let s = record.get("state").and_then(Value::as_str).ok_or(Reload)?;
         let ct = p.casetypes.iter().position(|c| c.name == t).ok_or(Reload)?;
-        let states = &p.casetypes[ct].states;
-        state = states.iter().position(|x| x.name == s).ok_or(Reload)? as u32;
+        let def = &p.casetypes[ct];
+        // A case of a type without a workflow names no state; one with a workflow names one.
+        state = match (def.workflow, record.get("state")) {
+            (false, None) => 0,
+            (true, Some(s)) => {
+                let s = s.as_str().ok_or(Reload)?;
+                def.states.iter().position(|x| x.name == s).ok_or(Reload)? as u32
+            }
+            _ => return Err(Reload),
+        };
         casetype = ct as u32;
         let mut lists: Vec<Vec<u32>> = vec![Vec::new(); p.relations.len()];
         match record.get("relations") {

@@ -381,16 +381,18 @@ fn casetype() -> impl Strategy<Value = CaseType> {
         vec(rule(), 0..=3),
     )
         .prop_map(
-            |((stateless, states), initial, finals, transitions, modules, tables, rules)| CaseType {
-                stateless,
-                // One state, which has no name: the rules and entities below say none.
-                states: if stateless { 1 } else { states },
-                initial,
-                finals,
-                transitions,
-                modules,
-                tables,
-                rules,
+            |((stateless, states), initial, finals, transitions, modules, tables, rules)| {
+                CaseType {
+                    stateless,
+                    // One state, which has no name: the rules and entities below say none.
+                    states: if stateless { 1 } else { states },
+                    initial,
+                    finals,
+                    transitions,
+                    modules,
+                    tables,
+                    rules,
+                }
             },
         )
 }
@@ -586,7 +588,9 @@ pub fn case_at_limit() -> impl Strategy<Value = (Limit, bool, Generated)> {
             };
             let (max, keyword, what) = match limit {
                 // `everyone` is one subject more than the roles and relations declared.
-                Limit::Subjects if g.everyone => (casepol::limits::MAX_SUBJECTS, "role", "subjects"),
+                Limit::Subjects if g.everyone => {
+                    (casepol::limits::MAX_SUBJECTS, "role", "subjects")
+                }
                 Limit::Subjects => (casepol::limits::MAX_SUBJECTS, "role", "roles and relations"),
                 Limit::Actions => (casepol::limits::MAX_ACTIONS, "action", "actions"),
                 Limit::Permissions => (
