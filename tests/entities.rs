@@ -275,7 +275,7 @@ fn a_case_type_missing_from_the_policy_is_said_so() {
         .unwrap_or_else(|e| panic!("{e}"));
     fixed
         .load_entities(
-            r#"{"resources": [{"id": "m", "kind": "Matter", "type": "Standard", "state": "Open"}]}"#,
+            r#"{"resources": [{"id": "m", "kind": "Matter", "type": "Standard"}]}"#,
         )
         .unwrap_or_else(|e| panic!("{e:?}"));
 }
