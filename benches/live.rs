@@ -64,6 +64,12 @@ fn bench(c: &mut Criterion) {
             state: next_state,
         }],
     };
+    // A document of the first case: nothing names it, so it is deleted in place.
+    let delete = ChangeSet {
+        changes: vec![Change::DeleteResource {
+            id: "c0-doc-9".into(),
+        }],
+    };
     // The first change set applied makes what applying in place needs; the benches start from
     // the version it gives, which keeps it.
     let warm = live::apply(&policy, &Snapshot::new(entities), &ChangeSet::default())
@@ -89,7 +95,7 @@ fn bench(c: &mut Criterion) {
             })
             .collect(),
     };
-    for set in [&set_state, &add_member, &many] {
+    for set in [&set_state, &add_member, &many, &delete] {
         let applied = live::apply(&policy, &snapshot, set).expect("the change set applies");
         assert!(applied.in_place);
     }
@@ -100,17 +106,22 @@ fn bench(c: &mut Criterion) {
             .len()
     };
     eprintln!(
-        "events: set_state {}, add_member {}, 10,000 members {}",
+        "events: set_state {}, add_member {}, 10,000 members {}, delete_resource {}",
         events(&set_state),
         events(&add_member),
-        events(&many)
+        events(&many),
+        events(&delete)
     );
 
     let mut group = c.benchmark_group("apply");
     group
         .sample_size(20)
         .measurement_time(Duration::from_secs(5));
-    for (name, set) in [("set_state", &set_state), ("add_member", &add_member)] {
+    for (name, set) in [
+        ("set_state", &set_state),
+        ("add_member", &add_member),
+        ("delete_resource", &delete),
+    ] {
         group.bench_function(format!("in_place/{name}"), |b| {
             b.iter(|| live::apply_without_events(&policy, black_box(&snapshot), set))
         });

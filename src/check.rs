@@ -203,6 +203,8 @@ struct Checker {
     modules: Names,
     /// Each action group's members by name, for help text.
     group_members: HashMap<String, Vec<String>>,
+    /// A subject position named `everyone` (`ir::Policy::everyone`).
+    everyone: bool,
 }
 
 impl Checker {
@@ -274,6 +276,7 @@ impl Checker {
             casetypes: Vec::new(),
             rules: Vec::new(),
             require_group: false,
+            everyone: false,
         };
 
         // Action groups first: everything else may use them.
@@ -302,6 +305,7 @@ impl Checker {
 
         // Case types.
         self.casetypes(items, &action_groups, &mut p);
+        p.everyone = self.everyone;
         p
     }
 

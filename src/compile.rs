@@ -103,6 +103,9 @@ pub struct CompiledPolicy {
     pub(crate) literals: Vec<String>,
     n_actions: usize,
     pub(crate) n_roles: usize,
+    /// The subject bit of `everyone` when the policy names it, held by every principal on every
+    /// resource; empty otherwise.
+    pub(crate) everyone: Bits,
     pub(crate) groups: Vec<CGroup>,
     pub(crate) code: Vec<Insn>,
     /// `[action]`
@@ -204,6 +207,7 @@ pub(crate) fn subject_bit(p: &Policy, s: Subject) -> usize {
     match s {
         Subject::Role(r) => r.idx(),
         Subject::Relation(r) => p.roles.len() + r.idx(),
+        Subject::Everyone => p.roles.len() + p.relations.len(),
     }
 }
 
@@ -232,7 +236,8 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
     debug_assert!(
         n_actions <= crate::limits::MAX_ACTIONS
             && ir.permissions.len() <= crate::limits::MAX_PERMISSIONS
-            && ir.roles.len() + ir.relations.len() <= crate::limits::MAX_SUBJECTS,
+            && ir.roles.len() + ir.relations.len() + ir.everyone as usize
+                <= crate::limits::MAX_SUBJECTS,
         "the checker bounds every count that indexes a 256-bit set"
     );
     debug_assert!(
@@ -414,8 +419,10 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
         .casetypes
         .iter()
         .map(|ct| {
+            // A case type without a workflow has no state a request can name.
             ct.states
                 .iter()
+                .take(if ct.workflow { usize::MAX } else { 0 })
                 .enumerate()
                 .map(|(i, s)| (s.name.clone(), i as u32))
                 .collect()
@@ -439,7 +446,13 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
         .iter()
         .map(|m| (!m.records.is_empty()).then(|| relations(&ir, &m.records)))
         .collect();
-    let every_relation = Bits::from_indices((0..ir.relations.len()).map(|r| ir.roles.len() + r));
+    let everyone = match ir.everyone {
+        true => Bits::from_indices([subject_bit(&ir, Subject::Everyone)]),
+        false => Bits::EMPTY,
+    };
+    // What a module's data roles never leave out: the relations and `everyone`.
+    let every_relation =
+        Bits::from_indices((0..ir.relations.len()).map(|r| ir.roles.len() + r)).union(everyone);
     let module_data = ir
         .modules
         .iter()
@@ -487,6 +500,7 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
         stamp: next_stamp(),
         n_actions,
         n_roles: ir.roles.len(),
+        everyone,
         groups,
         code,
         global,
@@ -777,7 +791,9 @@ impl fmt::Display for CompiledPolicy {
                     if i < p.roles.len() {
                         p.roles[i].name.as_str()
                     } else {
-                        p.relations[i - p.roles.len()].name.as_str()
+                        p.relations
+                            .get(i - p.roles.len())
+                            .map_or(ir::EVERYONE, |r| r.name.as_str())
                     }
                 })
                 .collect();

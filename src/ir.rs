@@ -36,12 +36,17 @@ pub struct Named {
     pub span: Span,
 }
 
-/// Who a rule or grant is about: a role held through groups, or a relation held on the case.
+/// Who a rule or grant is about: a role held through groups, a relation held on the case, or
+/// `everyone`, which every principal holds on every resource (docs/semantics.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Subject {
     Role(RoleId),
     Relation(RelationId),
+    Everyone,
 }
+
+/// How `everyone` is written: a keyword, so no declared name can be it.
+pub const EVERYONE: &str = "everyone";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
@@ -61,6 +66,9 @@ pub struct Policy {
     pub rules: Vec<RuleDef>,
     /// Users must be in at least one access group (`require group;`).
     pub require_group: bool,
+    /// Some rule, table column, transition or module-grant line names `everyone`: then every
+    /// principal holds it on every resource, and so is in scope everywhere.
+    pub everyone: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -196,6 +204,10 @@ pub struct CaseTypeDef {
     pub uses_modules: bool,
     /// The permission tables as written (their cells are also `RuleDef`s), for lints.
     pub tables: Vec<TableDef>,
+    /// The case type declares `states`. Without them it has no workflow: `states` holds one
+    /// state with an empty name, which is its cases' state; entities give no `state` for its
+    /// cases, and no request can name a target (docs/semantics.md).
+    pub workflow: bool,
     /// Per state: whether a chain of transitions leads to it from the initial state. The checker
     /// computes it once; it reports the states not reached (CP0201), and the lints read it.
     pub reachable: Vec<bool>,
@@ -281,6 +293,7 @@ impl Policy {
         match s {
             Subject::Role(r) => &self.roles[r.idx()].name,
             Subject::Relation(r) => &self.relations[r.idx()].name,
+            Subject::Everyone => EVERYONE,
         }
     }
 

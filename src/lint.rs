@@ -298,7 +298,7 @@ struct Masks {
 
 impl Masks {
     /// Costs the rule entries (`MAX_RULE_ENTRIES`) and the table slots (`MAX_TABLE_SLOTS`).
-    fn new(cx: &Cx, effect: Effect) -> Masks {
+    fn new(cx: &Cx, effect: Effect, subjects: &[Bits]) -> Masks {
         let (p, w) = (cx.p, &cx.w);
         let n = p.actions.len();
         let mut m = Masks {
@@ -315,7 +315,7 @@ impl Masks {
             if r.effect != effect {
                 continue;
             }
-            let subj = cx.subj[i];
+            let subj = subjects[i];
             // The states a case-type rule applies in, each once.
             let states: Vec<usize> = match r.scope {
                 RuleScope::CaseType(t) if r.states.is_empty() => (0..w.n_states[t.idx()]).collect(),
@@ -410,8 +410,11 @@ struct Cx<'a> {
     budget: usize,
     spent: Cell<usize>,
     w: World,
-    /// By rule index: its subjects (as subject bits), its actions, and its region.
+    /// By rule index: its subjects (as subject bits, `everyone` standing for them all), its
+    /// actions, and its region.
     subj: Vec<Bits>,
+    /// By rule index: its subjects as subject bits, `everyone` as its own bit.
+    raw_subj: Vec<Bits>,
     acts: Vec<Bits>,
     region: Vec<Region>,
     /// By rule index: whether the rule takes part in the data layer in some situation.
@@ -529,6 +532,11 @@ impl<'a> Cx<'a> {
         let subj: Vec<Bits> = p
             .rules
             .iter()
+            .map(|r| subject_set(p, &r.subjects))
+            .collect();
+        let raw_subj: Vec<Bits> = p
+            .rules
+            .iter()
             .map(|r| Bits::from_indices(r.subjects.iter().map(|s| subject_bit(p, *s))))
             .collect();
         let acts: Vec<Bits> = p
@@ -546,6 +554,7 @@ impl<'a> Cx<'a> {
             spent: Cell::new(0),
             w,
             subj,
+            raw_subj,
             acts,
             region,
             live,
@@ -571,7 +580,7 @@ impl<'a> Cx<'a> {
     fn allow_always_denied(&self, out: &mut Vec<Diagnostic>) -> Vec<bool> {
         let p = self.p;
         let mut reported = vec![false; p.rules.len()];
-        let denies = Masks::new(self, Effect::Deny);
+        let denies = Masks::new(self, Effect::Deny, &self.subj);
         let cell_denied = self.cell_denies();
         // The live denies by subject, in source order, to find those that override an allow.
         let mut by_subject: Vec<Vec<u32>> = vec![Vec::new(); Bits::WIDTH];
@@ -866,10 +875,7 @@ impl<'a> Cx<'a> {
         let mut budget = Budget::new(self);
         for ct in &p.casetypes {
             let lines = &ct.module_grants;
-            let subj: Vec<Bits> = lines
-                .iter()
-                .map(|g| Bits::from_indices(g.subjects.iter().map(|s| subject_bit(p, *s))))
-                .collect();
+            let subj: Vec<Bits> = lines.iter().map(|g| subject_set(p, &g.subjects)).collect();
             let acts: Vec<Bits> = lines
                 .iter()
                 .map(|g| Bits::from_indices(g.actions.iter().map(|a| a.idx())))
@@ -1041,7 +1047,8 @@ impl<'a> Cx<'a> {
     /// CP0206: a reachable state that is not final and that no transition leaves. (An
     /// unreachable one is CP0201 already.)
     fn dead_ends(&self, out: &mut Vec<Diagnostic>) {
-        for ct in &self.p.casetypes {
+        // A case type without a workflow has one state, which nothing needs to leave.
+        for ct in self.p.casetypes.iter().filter(|c| c.workflow) {
             let mut settled = vec![false; ct.states.len()];
             for s in ct
                 .finals
@@ -1437,7 +1444,8 @@ struct Admin {
 impl Admin {
     fn new(cx: &Cx) -> Admin {
         let (p, w) = (cx.p, &cx.w);
-        let allows = Masks::new(cx, Effect::Allow);
+        // What roles alone give: `everyone` is no role, and no group's grant.
+        let allows = Masks::new(cx, Effect::Allow, &cx.raw_subj);
         let alone = (0..p.actions.len())
             .map(|a| {
                 let loose = if w.loose.is_empty() {
@@ -1456,6 +1464,7 @@ impl Admin {
         let mut denied = Bits::EMPTY;
         for (i, r) in p.rules.iter().enumerate() {
             if r.effect == Effect::Deny && cx.region[i] != Region::Empty && !cx.acts[i].is_empty() {
+                // A deny of `everyone` denies every role.
                 denied = denied.union(cx.subj[i]);
             }
         }
@@ -1554,6 +1563,16 @@ impl Admin {
 
 /// Whether resources of `kind` always have an anchor case: the case kind, and kinds whose chain
 /// of parents reaches it (entity data must give such a resource its parent).
+/// The subject bits of a rule or grant line, as the lints compare them: `everyone`, which every
+/// principal holds, stands for every subject, so that an allow or deny of `everyone` covers one
+/// of any role or relation.
+fn subject_set(p: &Policy, subjects: &[Subject]) -> Bits {
+    match subjects.contains(&Subject::Everyone) {
+        true => Bits::FULL,
+        false => Bits::from_indices(subjects.iter().map(|s| subject_bit(p, *s))),
+    }
+}
+
 fn has_anchor(p: &Policy, kind: KindId) -> bool {
     let mut cur = Some(kind);
     let mut steps = 0;

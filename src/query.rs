@@ -364,8 +364,8 @@ pub struct CodeHeld {
 }
 
 /// A subject that an allowing data rule names, and how the user holds it. As JSON, an object
-/// tagged by `kind`: `{"kind": "role", "role", "groups"}` or `{"kind": "relation", "relation",
-/// "case"}`.
+/// tagged by `kind`: `{"kind": "role", "role", "groups"}`, `{"kind": "relation", "relation",
+/// "case"}` or `{"kind": "everyone"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SubjectGrant {
@@ -383,6 +383,8 @@ pub enum SubjectGrant {
         /// The id of the case the user holds it on: the resource's anchor case.
         case: String,
     },
+    /// `everyone`, which every user holds on every resource.
+    Everyone,
 }
 
 /// A group through which a user holds a role ([`SubjectGrant::Role`]).
@@ -519,12 +521,13 @@ fn module_note(
     Some((note, offering))
 }
 
-/// The subject bit's name: a role's below `n_roles`, a relation's from it on.
+/// The subject bit's name: a role's below `n_roles`, a relation's from it on, and `everyone`
+/// after the relations.
 fn subject_name(policy: &CompiledPolicy, s: usize) -> &str {
     let p = policy.ir();
     match s.checked_sub(policy.n_roles()) {
         None => &p.roles[s].name,
-        Some(r) => &p.relations[r].name,
+        Some(r) => p.relations.get(r).map_or(crate::ir::EVERYONE, |r| &r.name),
     }
 }
 
@@ -544,6 +547,10 @@ fn scope(
     // Whether each group of the user is in scope, asked once a group.
     let mut in_scope: Vec<Option<bool>> = vec![None; on.user.groups.len()];
     for s in allow.iter().filter(|&s| subjects.all.get(s)) {
+        if policy.everyone.get(s) {
+            grants.push(SubjectGrant::Everyone);
+            continue;
+        }
         if s >= policy.n_roles() {
             grants.push(SubjectGrant::Relation {
                 relation: subject_name(policy, s).to_string(),

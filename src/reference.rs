@@ -626,6 +626,10 @@ fn scope(
             conditions,
         });
     }
+    // Every principal holds `everyone` on every resource, when the policy names it.
+    if p.everyone {
+        subjects.push(Subject::Everyone);
+    }
     subjects.sort();
     let subject_names: Vec<String> = subjects
         .iter()
@@ -655,6 +659,9 @@ fn scope(
                     uid,
                     on.held_names.join(" and ")
                 ));
+            }
+            if p.everyone {
+                parts.push(format!("every user holds `{}`", crate::ir::EVERYONE));
             }
             format!(
                 "{}; acting as {}",
@@ -1213,7 +1220,7 @@ fn data(
         if let Some(d) = &data_roles {
             allow_subjects.retain(|s| match s {
                 Subject::Role(r) => d.roles.contains(&p.roles[r.idx()].name),
-                Subject::Relation(_) => true,
+                Subject::Relation(_) | Subject::Everyone => true,
             });
         }
         let hints = if allow_subjects.is_empty() {
@@ -1748,6 +1755,8 @@ fn subject_candidates(
                 }
                 continue;
             }
+            // Held by every principal: no change gives it.
+            Subject::Everyone => continue,
             Subject::Role(role) => role,
         };
         let name = &p.roles[role.idx()].name;

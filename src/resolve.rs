@@ -198,6 +198,16 @@ fn target(
         return Ok(s);
     }
     let ct = &policy.ir().casetypes[casetype as usize];
+    if !ct.workflow {
+        return Err(error(
+            RequestErrorKind::UnknownTarget,
+            format!(
+                "case type `{}` has no states (no workflow), so its case cannot move to `{name}`",
+                ct.name
+            ),
+            Some("remove `target` from the request".into()),
+        ));
+    }
     let names = || ct.states.iter().map(|s| s.name.as_str());
     let help = did_you_mean(name, names())
         .unwrap_or_else(|| format!("the states of `{}` are {}", ct.name, words::list(names())));

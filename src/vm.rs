@@ -450,12 +450,13 @@ fn holds_permission(policy: &CompiledPolicy, user: &User, permission: u32) -> bo
         .any(|&g| policy.group(g).permits.get(permission as usize))
 }
 
-/// The relations the principal holds on the anchor, and the effective subjects: those relations
-/// plus the roles of every group of the principal that is in scope (docs/semantics.md).
+/// The relations the principal holds on the anchor, and the effective subjects: those relations,
+/// `everyone` when the policy names it, and the roles of every group of the principal that is
+/// in scope (docs/semantics.md).
 #[inline]
 fn effective_subjects<F: Faults>(policy: &CompiledPolicy, on: &On<'_>, faults: &mut F) -> Subjects {
     let relations = held_relations(policy, on.anchor, on.principal);
-    let mut all = relations;
+    let mut all = relations.union(policy.everyone);
     for &g in on.user.groups.iter() {
         let group = policy.group(g);
         if in_scope(policy, group, on.anchor, relations, on.principal, faults) {

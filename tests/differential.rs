@@ -71,6 +71,7 @@ fn requests(policy: &Policy, entities: &Entities) -> Vec<Request> {
     let mut targets: Vec<&str> = ir
         .casetypes
         .iter()
+        .filter(|t| t.workflow)
         .flat_map(|t| t.states.iter().map(|s| s.name.as_str()))
         .collect();
     targets.sort_unstable();
@@ -287,6 +288,26 @@ fn check_world(
             }
         };
         *stats.outcomes.entry(Stats::outcome(&decision)).or_default() += 1;
+        let ir = policy.compiled().ir();
+        if decision.allowed && ir.everyone && decision.layer != casepol::Layer::Permission {
+            // Every user was in scope: `everyone` is one of their subjects.
+            *stats
+                .outcomes
+                .entry("allow where the policy names everyone".into())
+                .or_default() += 1;
+        }
+        let stateless = req.resource.as_deref().and_then(|r| {
+            let at = entities.resource_ids().position(|id| id == r)?;
+            let res = entities.resources().get(at)?;
+            let anchor = entities.resources().get(res.anchor? as usize)?;
+            Some(!ir.casetypes[anchor.casetype as usize].workflow)
+        });
+        if decision.allowed && stateless == Some(true) {
+            *stats
+                .outcomes
+                .entry("allow in a case without workflow".into())
+                .or_default() += 1;
+        }
         if req.target.is_some() && decision.allowed {
             // A move allowed by a declared transition: the transition layer passed.
             *stats
@@ -436,6 +457,8 @@ fn generated_policies_reach_every_layer() {
         "deny Module NotARecord",
         "deny Module ModuleNotGranted",
         "allow with a target",
+        "allow where the policy names everyone",
+        "allow in a case without workflow",
         "deny Transition NoTransition",
         "deny Transition TransitionNotGranted",
         "deny Data ExplicitlyDenied",

@@ -274,8 +274,6 @@ fn a_case_type_missing_from_the_policy_is_said_so() {
     let fixed = Policy::from_source("fixed.casepol", &format!("{text}{snippet}\n"))
         .unwrap_or_else(|e| panic!("{e}"));
     fixed
-        .load_entities(
-            r#"{"resources": [{"id": "m", "kind": "Matter", "type": "Standard", "state": "Open"}]}"#,
-        )
+        .load_entities(r#"{"resources": [{"id": "m", "kind": "Matter", "type": "Standard"}]}"#)
         .unwrap_or_else(|e| panic!("{e:?}"));
 }

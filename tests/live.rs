@@ -248,8 +248,16 @@ fn change_of(policy: &Policy, e: &Entities, (op, a, b, c): (u8, u8, u8, u8)) -> 
                 .get(r.casetype as usize)
                 .filter(|_| kdef.is_case)
             {
-                let state = &ct.states[c as usize % ct.states.len()].name;
-                m.insert("state".into(), state.clone().into());
+                // A case type without a workflow: its cases name no state.
+                match ct.workflow {
+                    true => {
+                        let state = &ct.states[c as usize % ct.states.len()].name;
+                        m.insert("state".into(), state.clone().into());
+                    }
+                    false => {
+                        m.remove("state");
+                    }
+                }
             }
             if let Some(attr) = kdef.attrs.get(c as usize % kdef.attrs.len().max(1)) {
                 let attrs = m.entry("attrs").or_insert_with(|| json!({}));
@@ -290,6 +298,8 @@ struct Stats {
     eventful: usize,
     /// Applied in place rather than by reloading.
     in_place: usize,
+    /// Applied in place with a resource deleted.
+    deleted_in_place: usize,
 }
 
 /// One generated world and change set: applied, its events equal the brute-force difference;
@@ -318,6 +328,11 @@ fn check_one(
         Ok(applied) => {
             stats.applied += 1;
             stats.in_place += usize::from(applied.in_place);
+            let deletes = changes
+                .changes
+                .iter()
+                .any(|c| matches!(c, Change::DeleteResource { .. }));
+            stats.deleted_in_place += usize::from(applied.in_place && deletes);
             // The two ways of applying agree: the same entities, the same events.
             let Ok(other) = &reloaded else {
                 return Err(TestCaseError::fail(format!(
@@ -388,6 +403,7 @@ fn events_are_exactly_the_decisions_that_changed() {
     // Both ways are taken: in place, and by reloading.
     assert!(stats.in_place * 4 > stats.applied, "{stats:?}");
     assert!(stats.in_place < stats.applied, "{stats:?}");
+    assert!(stats.deleted_in_place > 0, "{stats:?}");
 }
 
 #[test]

@@ -166,16 +166,32 @@ impl Checker {
             uses_modules: !c.module_grants.is_empty(),
             tables: Vec::new(),
             reachable: Vec::new(),
+            workflow: true,
         });
-        if states.named.is_empty() {
+        // Without `states`, a case type has no workflow: its cases have one state, which has no
+        // name, and nothing may move them. What only a workflow can have is an error.
+        let workflow = !c.states.is_empty();
+        let needs_states = !c.initials.is_empty()
+            || !c.finals.is_empty()
+            || !c.transitions.is_empty()
+            || !c.tables.is_empty();
+        if states.named.is_empty() && (workflow || needs_states) {
             self.error(
                 Diagnostic::new(
                     Code::StateMachine,
                     c.name.span,
                     format!("case type `{}` declares no states", c.name.name),
                 )
-                .with_help("list its workflow states: `states Start, Review, Closed;`"),
+                .with_help("list its workflow states: `states Start, Review, Closed;` (a case type without a workflow omits `states`, and then also `initial`, `final`, `transition` and `table`)"),
             );
+        }
+        if !workflow {
+            let def = &mut p.casetypes[ct.idx()];
+            def.workflow = false;
+            def.states = vec![Named {
+                name: String::new(),
+                span: c.name.span,
+            }];
         }
         for extra in c.initials.iter().skip(1) {
             self.error(

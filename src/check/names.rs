@@ -221,6 +221,11 @@ impl Checker {
     }
 
     pub(super) fn subject(&mut self, id: &Ident) -> Option<Subject> {
+        if id.name == EVERYONE {
+            // Only the grammar makes this name: `everyone` is a keyword, never declared.
+            self.everyone = true;
+            return Some(Subject::Everyone);
+        }
         if let Some(r) = self.roles.get(&id.name) {
             return Some(Subject::Role(RoleId(r)));
         }
@@ -310,7 +315,9 @@ impl Checker {
             }
         }
         let mut ok = true;
-        let subjects = self.roles.order.len() + self.relations.order.len();
+        // `everyone` takes a subject bit of its own when the policy names it.
+        let everyone = names_everyone(items);
+        let subjects = self.roles.order.len() + self.relations.order.len() + everyone as usize;
         if subjects > MAX_SUBJECTS {
             ok = false;
             let span = self
@@ -323,7 +330,10 @@ impl Checker {
                 Diagnostic::new(
                     Code::Limit,
                     span,
-                    format!("the policy declares {subjects} roles and relations, more than the limit of {MAX_SUBJECTS}"),
+                    match everyone {
+                        false => format!("the policy declares {subjects} roles and relations, more than the limit of {MAX_SUBJECTS}"),
+                        true => format!("the policy declares {} roles and relations and names `everyone`: {subjects} subjects, more than the limit of {MAX_SUBJECTS}", subjects - 1),
+                    },
                 )
                 .with_help("merge roles that always appear together, or split the policy"),
             );
@@ -432,4 +442,29 @@ fn example_decl(sort: Sort, name: &str) -> String {
         Sort::CaseType => format!("casetype {name} {{ states Start; initial Start; }}"),
         Sort::Module => format!("module {name} {{ actions access; }}"),
     }
+}
+
+/// Does some subject position of the policy (a rule, a table column, a transition's `by`, a
+/// module-grant line) name `everyone`? Read before names are resolved, for the subject count.
+fn names_everyone(items: &[&Item]) -> bool {
+    let rules = |r: &[crate::ast::Rule]| r.iter().flat_map(|r| &r.subjects).any(is_everyone);
+    items.iter().any(|item| match item {
+        Item::Rule(r) => r.subjects.iter().any(is_everyone),
+        Item::Kind(k) => rules(&k.rules),
+        Item::CaseType(c) => {
+            rules(&c.rules)
+                || c.tables.iter().flat_map(|t| &t.columns).any(is_everyone)
+                || c.transitions.iter().flat_map(|t| &t.by).any(is_everyone)
+                || c.module_grants
+                    .iter()
+                    .flat_map(|g| &g.lines)
+                    .flat_map(|l| &l.subjects)
+                    .any(is_everyone)
+        }
+        _ => false,
+    })
+}
+
+fn is_everyone(id: &Ident) -> bool {
+    id.name == EVERYONE
 }

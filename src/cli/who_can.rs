@@ -107,6 +107,7 @@ fn human(w: &WhoCan) -> String {
                 SubjectGrant::Relation { relation, case } => {
                     out.push_str(&format!("  {relation} of case `{case}`\n"));
                 }
+                SubjectGrant::Everyone => out.push_str("  `everyone`, which every user holds\n"),
             }
         }
         for r in &p.rules {

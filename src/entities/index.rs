@@ -44,7 +44,15 @@ impl<'p> PolicyIndex<'p> {
             states: p
                 .casetypes
                 .iter()
-                .map(|c| index(c.states.iter().map(|s| s.name.as_str())))
+                // A case type without a workflow has no state an entity can name.
+                .map(|c| {
+                    index(
+                        c.states
+                            .iter()
+                            .filter(|_| c.workflow)
+                            .map(|s| s.name.as_str()),
+                    )
+                })
                 .collect(),
             relations: index(p.relations.iter().map(|r| r.name.as_str())),
             user_attrs: index(p.user_attrs.iter().map(|a| a.name.as_str())),

@@ -397,6 +397,10 @@ fn resources<R: Report>(
             match (read.resolve(x.casetype), read.resolve(x.state)) {
                 _ if x.casetype.is_absent() => r.report(names, who, Problem::NoCaseType)?,
                 (Err(name), _) => r.report(names, who, Problem::UnknownCaseType { name })?,
+                // A case of a type without a workflow has its one state, and names none.
+                (Ok(t), _) if x.state.is_absent() && !p.casetypes[t as usize].workflow => {
+                    casetype = t;
+                }
                 (Ok(t), _) if x.state.is_absent() => {
                     casetype = t;
                     r.report(names, who, Problem::NoState { casetype: t })?;

@@ -207,6 +207,41 @@ impl<T: Clone> PVec<T> {
     }
 }
 
+impl<T: Clone> PVec<T> {
+    /// Removes the last element, if there is one.
+    pub fn pop(&mut self) {
+        if self.len == 0 {
+            return;
+        }
+        Self::pop_at(&mut self.root, self.len - 1, self.shift);
+        self.len -= 1;
+    }
+
+    /// Removes element `i`, the last, from the tree under `node` at level `shift`, and every
+    /// node left empty.
+    fn pop_at(node: &mut Node<T>, i: usize, shift: u32) {
+        match node {
+            Node::Leaf(l) => {
+                let mut v = l.to_vec();
+                v.pop();
+                *l = Arc::from(v);
+            }
+            Node::Branch(b) => {
+                let at = (i >> shift) & MASK;
+                if let Some(child) = Arc::make_mut(b).get_mut(at) {
+                    Self::pop_at(child, i, shift.saturating_sub(BITS));
+                }
+                // The child held only the last element: it is empty now.
+                if i & ((1 << shift) - 1) == 0 {
+                    let mut v = b.to_vec();
+                    v.truncate(at);
+                    *b = Arc::from(v);
+                }
+            }
+        }
+    }
+}
+
 impl<T> std::ops::Index<usize> for PVec<T> {
     type Output = T;
 
@@ -315,6 +350,21 @@ mod tests {
                 assert_eq!(r.get(i), Some(x));
             }
             assert!(p.iter().copied().eq(v.iter().copied()));
+            // Popping down to nothing and pushing again, past every boundary.
+            let mut q = r.clone();
+            let mut w2 = w.clone();
+            while !w2.is_empty() {
+                q.pop();
+                w2.pop();
+                if w2.len() % 997 == 0 || w2.len() < 70 {
+                    assert!(q.iter().eq(w2.iter()), "n = {n}, popped to {}", w2.len());
+                    let mut again = q.clone();
+                    again.push(9);
+                    assert_eq!(again.get(w2.len()), Some(&9));
+                    assert_eq!(again.len(), w2.len() + 1);
+                }
+            }
+            assert!(r.iter().eq(w.iter()));
         }
     }
 

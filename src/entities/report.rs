@@ -746,7 +746,7 @@ impl Reporter {
                 s("a case needs a `type`"),
                 if p.casetypes.is_empty() {
                     // Nothing to set it to: the policy must declare one first.
-                    s("the policy declares no case type: declare one, as in `casetype Standard { states Open; initial Open; }`, and set `type` to its name")
+                    s("the policy declares no case type: declare one, as in `casetype Standard { }` (a case type without a workflow), and set `type` to its name")
                 } else {
                     format!(
                         "set `type` to one of {}",
@@ -771,6 +771,14 @@ impl Reporter {
                         ct.name,
                         list(ct.states.iter().map(|x| x.name.as_str()))
                     ),
+                )
+            }
+            Problem::UnknownState { casetype, .. } if !p.casetypes[casetype as usize].workflow => {
+                let ct = &p.casetypes[casetype as usize];
+                (
+                    s("state"),
+                    format!("case type `{}` has no states (no workflow)", ct.name),
+                    s("remove `state`: a case of a type that declares no `states` has none"),
                 )
             }
             Problem::UnknownState { casetype, name: st } => {

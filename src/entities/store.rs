@@ -285,52 +285,64 @@ impl IdIndex {
     }
 }
 
-/// An id index that grows: the ids loaded, shared between versions, and those added since
-/// (`live`), in persistent structures that a copy shares until it adds one. An id is looked up
-/// in the loaded index first, so the ids of the file cost what they cost before.
+/// An id index that changes: the ids loaded, shared between versions, and what `live` changed
+/// since, in persistent structures that a copy shares until it changes one. An id is looked up
+/// in the loaded index first, so the ids of the file cost what they cost before until one of
+/// them is removed or moves.
 #[derive(Clone)]
 pub struct Ids {
     base: Arc<IdIndex>,
-    /// Ids added since loading, each to its position.
-    added: imbl::HashMap<Arc<str>, u32>,
-    /// The ids at the positions from `base.len()`, in order.
-    added_ids: super::pvec::PVec<Arc<str>>,
+    /// How many positions there are.
+    len: usize,
+    /// Ids added or moved since loading, each to its position, and ids removed (`None`).
+    changed: imbl::HashMap<Arc<str>, Option<u32>>,
+    /// The id at each position that the loaded index no longer says: positions past its end,
+    /// and loaded positions another id moved into.
+    names: imbl::HashMap<u32, Arc<str>>,
+    /// Whether a loaded position holds another id than the loaded index says.
+    moved: bool,
 }
 
 impl From<IdIndex> for Ids {
     fn from(base: IdIndex) -> Ids {
         Ids {
+            len: base.len(),
             base: Arc::new(base),
-            added: imbl::HashMap::new(),
-            added_ids: Default::default(),
+            changed: imbl::HashMap::new(),
+            names: imbl::HashMap::new(),
+            moved: false,
         }
     }
 }
 
 impl Ids {
-    /// How many ids there are.
-    pub(crate) fn len(&self) -> usize {
-        self.base.len() + self.added_ids.len()
-    }
-
     /// The id at position `i`.
     ///
     /// # Panics
-    /// When `i` is not below [`Ids::len`].
+    /// When `i` is not below the number of ids.
     pub(crate) fn id(&self, i: u32) -> &str {
-        match (i as usize).checked_sub(self.base.len()) {
-            None => self.base.id(i),
-            Some(k) => &self.added_ids[k],
+        assert!(
+            (i as usize) < self.len,
+            "no id at position {i} of {}",
+            self.len
+        );
+        if (i as usize) >= self.base.len() || self.moved {
+            if let Some(name) = self.names.get(&i) {
+                return name;
+            }
         }
+        self.base.id(i)
     }
 
     /// The position of `id`.
     #[inline]
     pub fn get(&self, id: &str) -> Option<&u32> {
-        match self.base.get(id) {
-            Some(i) => Some(i),
-            None if self.added.is_empty() => None,
-            None => self.added.get(id),
+        if self.changed.is_empty() {
+            return self.base.get(id);
+        }
+        match self.changed.get(id) {
+            Some(at) => at.as_ref(),
+            None => self.base.get(id),
         }
     }
 
@@ -341,16 +353,34 @@ impl Ids {
 
     /// The ids, in order of position.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.base.keys().chain(self.added_ids.iter().map(|s| &**s))
+        (0..self.len as u32).map(|i| self.id(i))
     }
 
     /// Adds `id` at the next position, which it returns. The caller has checked that it is new.
     pub(crate) fn push(&mut self, id: &str) -> u32 {
-        let at = self.len() as u32;
+        let at = self.len as u32;
         let id: Arc<str> = Arc::from(id);
-        self.added_ids.push(Arc::clone(&id));
-        self.added.insert(id, at);
+        self.names.insert(at, Arc::clone(&id));
+        self.changed.insert(id, Some(at));
+        self.moved |= (at as usize) < self.base.len();
+        self.len += 1;
         at
+    }
+
+    /// Removes the id at `at`; the last id moves into its place, as `Vec::swap_remove` moves
+    /// the last element.
+    pub(crate) fn swap_remove(&mut self, at: u32) {
+        let last = self.len as u32 - 1;
+        let gone: Arc<str> = Arc::from(self.id(at));
+        if at != last {
+            let moved: Arc<str> = Arc::from(self.id(last));
+            self.names.insert(at, Arc::clone(&moved));
+            self.changed.insert(moved, Some(at));
+            self.moved |= (at as usize) < self.base.len();
+        }
+        self.names.remove(&last);
+        self.changed.insert(gone, None);
+        self.len -= 1;
     }
 }
 

@@ -85,10 +85,12 @@ impl Entities {
         if kdef.is_case {
             let ct = &p.casetypes[r.casetype as usize];
             m.insert("type".into(), ct.name.clone().into());
-            m.insert(
-                "state".into(),
-                ct.states[r.state as usize].name.clone().into(),
-            );
+            if ct.workflow {
+                m.insert(
+                    "state".into(),
+                    ct.states[r.state as usize].name.clone().into(),
+                );
+            }
         }
         if !kdef.attrs.is_empty() {
             let attrs = kdef.attrs.iter().zip(r.attrs.iter());

@@ -39,7 +39,8 @@ impl Section {
     }
 }
 
-/// The entities as editable records: a deleted record is `None`, so positions stay put.
+/// The entities as editable records. A deleted record is removed and the last of its section
+/// moves into its place.
 struct Doc {
     sections: [Vec<Option<Map<String, Value>>>; 3],
     /// Each id to its section and position. A record upserted under an id that another section
@@ -124,10 +125,17 @@ impl Doc {
         }
     }
 
+    /// Removes the record of `id`; the last record of its section moves into its place, as
+    /// applying in place moves the last entity (`store.rs`), so both ways keep the same order.
     fn delete(&mut self, section: Section, id: &str) -> Result<(), Problem> {
         self.get(section, id)?;
         if let Some(at) = self.index.remove(&(section, id.to_string())) {
-            self.sections[slot(section)][at] = None;
+            let list = &mut self.sections[slot(section)];
+            list.swap_remove(at);
+            let moved = list.get(at).and_then(|r| r.as_ref()?.get("id")?.as_str());
+            if let Some(moved) = moved {
+                self.index.insert((section, moved.to_string()), at);
+            }
         }
         Ok(())
     }

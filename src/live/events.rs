@@ -347,10 +347,11 @@ pub(super) fn in_place(
     for (&root, causes) in &touched.resources {
         let tree = subtree(root);
         let mut who: BTreeSet<u32> = s0.open.iter().chain(s1.open.iter()).copied().collect();
-        for e in [e0, e1] {
-            for &r in &tree {
-                // A resource added by the change set is in the new entities only.
-                if let Some(a) = e.resources.get(r as usize).and_then(|x| x.anchor) {
+        for &r in &tree {
+            // A resource added by the change set is in the new entities only.
+            let sides = [(e0, touched.old_position(r)), (e1, Some(r))];
+            for (e, at) in sides {
+                if let Some(a) = at.and_then(|at| e.resources.get(at as usize)?.anchor) {
                     for list in e.resources[a as usize].relations.iter() {
                         who.extend(list.iter().copied());
                     }
@@ -367,7 +368,7 @@ pub(super) fn in_place(
             }
         }
     }
-    for (&(u, case), causes) in &touched.members {
+    for (&(case, u), causes) in &touched.members {
         let tree = subtree(case);
         count = count.saturating_add(tree.len());
         if too_many(count) {
@@ -388,8 +389,9 @@ pub(super) fn in_place(
                 lists.iter().any(|l| l.binary_search(&u).is_ok())
             })
         };
+        let before = |r: u32| touched.old_position(r).is_some_and(|r| holds(e0, r));
         let reached: Vec<u32> = (0..e1.resources.len() as u32)
-            .filter(|&r| open || holds(e0, r) || holds(e1, r))
+            .filter(|&r| open || before(r) || holds(e1, r))
             .collect();
         count = count.saturating_add(reached.len());
         if too_many(count) {
@@ -400,6 +402,7 @@ pub(super) fn in_place(
         }
         accounts.entry(u).or_default().extend(causes);
     }
+    let gone = deleted_pairs(e0, (s0, s1), touched, count).map_err(reach_error)?;
     let mut modules: Vec<Option<u32>> = vec![None];
     modules.extend((0..p.modules.len() as u32).map(Some));
     // An entity the change set added is absent before, and absent counts as denied.
@@ -417,10 +420,15 @@ pub(super) fn in_place(
             && policy.decide(e, &req).allowed
     };
     let mut out = Vec::new();
-    for (&(u, r), causes) in &pairs {
+    // Each pair with the resource's position on each side; `None` where it is absent.
+    let sides = pairs
+        .iter()
+        .map(|(&(u, r), c)| (u, touched.old_position(r), Some(r), c))
+        .chain(gone.iter().map(|(&(u, r), c)| (u, Some(r), None, c)));
+    for (u, r0, r1, causes) in sides {
         for action in 0..p.actions.len() as u32 {
             for &module in &modules {
-                let ask = |e: &Entities| Resolved::Action {
+                let ask = |e: &Entities, r: u32| Resolved::Action {
                     principal: u,
                     action,
                     resource: r,
@@ -428,11 +436,16 @@ pub(super) fn in_place(
                     target: None,
                     entities: e.stamp,
                 };
-                let (before, after) = (decide(e0, ask(e0)), decide(e1, ask(e1)));
+                let before = r0.is_some_and(|r| decide(e0, ask(e0, r)));
+                let after = r1.is_some_and(|r| decide(e1, ask(e1, r)));
                 if before != after {
+                    let (e, r) = match r1 {
+                        Some(r) => (e1, r),
+                        None => (e0, r0.unwrap_or_default()),
+                    };
                     out.push(Event {
                         user: e1.user_id(u).to_string(),
-                        resource: Some(e1.resource_id(r).to_string()),
+                        resource: Some(e.resource_id(r).to_string()),
                         action: p.actions[action as usize].name.clone(),
                         module: module.map(|m| p.modules[m as usize].name.clone()),
                         gained: after,
@@ -477,4 +490,81 @@ fn reach_error(count: usize) -> ChangeSetError {
         ),
         "split it into smaller change sets",
     )
+}
+
+/// The (user, old position) pairs of the resources a change set deleted in place, each with the
+/// changes that reach it, as reloading would find them: the changes to the resource and to
+/// every resource above it in the old entities (whose subtree it was in), the relation members
+/// changed on those, and the user changes of a user who could be in scope on it. `Err` with
+/// the count of pairs once `before` and these pass [`limits::MAX_EVENT_PAIRS`].
+fn deleted_pairs(
+    e0: &Entities,
+    (s0, s1): (&Store, &Store),
+    touched: &Touched,
+    before: usize,
+) -> Result<BTreeMap<(u32, u32), BTreeSet<usize>>, usize> {
+    let mut out: BTreeMap<(u32, u32), BTreeSet<usize>> = BTreeMap::new();
+    if touched.deleted.is_empty() {
+        return Ok(out);
+    }
+    // Old positions to new, for the resources that moved.
+    let moved: BTreeMap<u32, u32> = touched
+        .moved
+        .iter()
+        .filter_map(|(&new, &old)| Some((old?, new)))
+        .collect();
+    let new_position = |old: u32| match touched.deleted.contains_key(&old) {
+        true => None,
+        false => Some(moved.get(&old).copied().unwrap_or(old)),
+    };
+    for &d in touched.deleted.keys() {
+        let mut all: BTreeSet<usize> = BTreeSet::new();
+        let mut by_user: BTreeMap<u32, BTreeSet<usize>> = BTreeMap::new();
+        let mut at = Some(d);
+        let mut steps = 0;
+        while let (Some(x), true) = (at, steps <= limits::MAX_KIND_DEPTH) {
+            if let Some(gone) = touched.deleted.get(&x) {
+                all.extend(&gone.causes);
+                for (&u, c) in &gone.members {
+                    by_user.entry(u).or_default().extend(c);
+                }
+            } else if let Some(nx) = new_position(x) {
+                all.extend(touched.resources.get(&nx).into_iter().flatten());
+                for (&(_, u), c) in touched.members.range((nx, 0)..=(nx, u32::MAX)) {
+                    by_user.entry(u).or_default().extend(c);
+                }
+            }
+            at = e0.resources[x as usize].parent;
+            steps += 1;
+        }
+        let holds = |u: u32| {
+            e0.resources[d as usize].anchor.is_some_and(|a| {
+                let lists = &e0.resources[a as usize].relations;
+                lists.iter().any(|l| l.binary_search(&u).is_ok())
+            })
+        };
+        let mut who: BTreeSet<u32> = s0.open.iter().chain(s1.open.iter()).copied().collect();
+        if let Some(a) = e0.resources[d as usize].anchor {
+            for list in e0.resources[a as usize].relations.iter() {
+                who.extend(list.iter().copied());
+            }
+        }
+        who.extend(by_user.keys());
+        for &u in &who {
+            let at = out.entry((u, d)).or_default();
+            at.extend(&all);
+            at.extend(by_user.get(&u).into_iter().flatten());
+            // A user change reaches the deleted resource where the user could be in scope.
+            if let Some(causes) = touched.users.get(&u) {
+                if s0.open.contains(&u) || s1.open.contains(&u) || holds(u) {
+                    at.extend(causes);
+                }
+            }
+        }
+        let count = before.saturating_add(out.len());
+        if count > limits::MAX_EVENT_PAIRS {
+            return Err(count);
+        }
+    }
+    Ok(out)
 }

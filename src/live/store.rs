@@ -41,6 +41,12 @@ fn open_group(p: &Ir, g: u32) -> bool {
     !matches!(p.groups[g as usize].scope, ScopeDef::Assigned(_))
 }
 
+/// A user who can be in scope without a relation: one of their groups admits without one, or
+/// the policy names `everyone`, which puts every user in scope everywhere.
+fn open_user(p: &Ir, groups: &[u32]) -> bool {
+    p.everyone || groups.iter().any(|&g| open_group(p, g))
+}
+
 impl Store {
     /// The store of loaded entities. Linear in them.
     pub(super) fn new(p: &Ir, e: &Entities) -> Store {
@@ -76,7 +82,7 @@ impl Store {
             .users
             .iter()
             .enumerate()
-            .filter(|(_, u)| u.groups.iter().any(|&g| open_group(p, g)))
+            .filter(|(_, u)| open_user(p, &u.groups))
             .map(|(i, _)| i as u32)
             .collect();
         Store {
@@ -108,8 +114,46 @@ pub(super) struct Touched {
     pub(super) resources: BTreeMap<u32, Vec<usize>>,
     /// Users whose groups changed, by position: each reaches every resource and permission.
     pub(super) users: BTreeMap<u32, Vec<usize>>,
-    /// (user, case) pairs whose relation membership changed.
+    /// (case, user) pairs whose relation membership changed: case first, so the members
+    /// changed on one case are a range.
     pub(super) members: BTreeMap<(u32, u32), Vec<usize>>,
+    /// Resources deleted, by their position in the old entities.
+    pub(super) deleted: BTreeMap<u32, Deleted>,
+    /// The positions whose resource is not the one at the same position in the old entities:
+    /// each to its old position, or `None` for a resource the change set added.
+    pub(super) moved: BTreeMap<u32, Option<u32>>,
+    /// How many resources the old entities had.
+    pub(super) old_resources: u32,
+}
+
+/// A resource deleted in place: the changes that touched it, and the relation memberships
+/// changed on it before it was deleted (user → changes).
+pub(super) struct Deleted {
+    pub(super) causes: Vec<usize>,
+    pub(super) members: BTreeMap<u32, Vec<usize>>,
+}
+
+impl Touched {
+    /// Takes out the membership changes made on the case at `at`: user → changes.
+    fn take_members(&mut self, at: u32) -> BTreeMap<u32, Vec<usize>> {
+        let keys: Vec<(u32, u32)> = self
+            .members
+            .range((at, 0)..=(at, u32::MAX))
+            .map(|(&k, _)| k)
+            .collect();
+        keys.into_iter()
+            .filter_map(|k| Some((k.1, self.members.remove(&k)?)))
+            .collect()
+    }
+
+    /// The position in the old entities of the resource at `at` in the new ones; `None` for a
+    /// resource the change set added.
+    pub(super) fn old_position(&self, at: u32) -> Option<u32> {
+        match self.moved.get(&at) {
+            Some(&old) => old,
+            None => (at < self.old_resources).then_some(at),
+        }
+    }
 }
 
 /// Not applied in place: the change set is to be applied by reloading.
@@ -126,7 +170,11 @@ pub(super) fn apply(
     let mut e = old.clone();
     e.stamp = crate::compile::next_stamp();
     let mut st = store.clone();
-    let mut touched = Touched::default();
+    let mut touched = Touched {
+        old_resources: old.resources.len() as u32,
+        ..Touched::default()
+    };
+    let mut deleted_ids: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for (i, change) in changes.changes.iter().enumerate() {
         let n = i + 1;
         match change {
@@ -136,8 +184,11 @@ pub(super) fn apply(
                 if !p.kinds[r.kind.idx()].is_case {
                     return Err(Reload);
                 }
-                let states = &p.casetypes[r.casetype as usize].states;
-                let s = states.iter().position(|s| s.name == *state).ok_or(Reload)?;
+                let ct = &p.casetypes[r.casetype as usize];
+                // A case type without a workflow has no state to set: reloading says so.
+                let s = (ct.workflow.then_some(&ct.states))
+                    .and_then(|states| states.iter().position(|s| s.name == *state))
+                    .ok_or(Reload)?;
                 e.resources.get_mut(at as usize).ok_or(Reload)?.state = s as u32;
                 touched.resources.entry(at).or_default().push(n);
             }
@@ -244,7 +295,7 @@ pub(super) fn apply(
                 }
                 lists[rel] = Shared::from(list);
                 r.relations = Shared::from(lists);
-                touched.members.entry((u, at)).or_default().push(n);
+                touched.members.entry((at, u)).or_default().push(n);
             }
             Change::AddGroup { user, group } | Change::RemoveGroup { user, group } => {
                 let add = matches!(change, Change::AddGroup { .. });
@@ -267,8 +318,26 @@ pub(super) fn apply(
                 touched.users.entry(u).or_default().push(n);
             }
             Change::UpsertResource { resource } => {
+                let id = resource
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let new = !e.resource_index.contains_key(id);
+                // Deleted and added again: its events are the difference between the two
+                // records under one id, which reloading finds.
+                if new && deleted_ids.contains(id) {
+                    return Err(Reload);
+                }
                 let at = upsert_resource(p, &mut e, &mut st, resource)?;
+                if new {
+                    touched.moved.insert(at, None);
+                }
                 touched.resources.entry(at).or_default().push(n);
+            }
+            Change::DeleteResource { id } => {
+                let at = resource_at(&e, id)?;
+                delete_resource(p, &mut e, &mut st, &mut touched, at, n)?;
+                deleted_ids.insert(id.as_str());
             }
             Change::UpsertUser { user } => {
                 let at = upsert_user(p, &mut e, &mut st, user)?;
@@ -406,7 +475,7 @@ fn regroup(
     codes.extend(user.terms.iter().copied());
     codes.sort_unstable();
     codes.dedup();
-    let open = groups.iter().any(|&g| open_group(p, g));
+    let open = open_user(p, &groups);
     let user = e.users.get_mut(u as usize).ok_or(Reload)?;
     user.direct_groups = Shared::from(direct);
     user.groups = Shared::from(groups);
@@ -503,10 +572,17 @@ fn upsert_resource(
     let mut relations = Vec::new();
     if kdef.is_case {
         let t = record.get("type").and_then(Value::as_str).ok_or(Reload)?;
-        let s = record.get("state").and_then(Value::as_str).ok_or(Reload)?;
         let ct = p.casetypes.iter().position(|c| c.name == t).ok_or(Reload)?;
-        let states = &p.casetypes[ct].states;
-        state = states.iter().position(|x| x.name == s).ok_or(Reload)? as u32;
+        let def = &p.casetypes[ct];
+        // A case of a type without a workflow names no state; one with a workflow names one.
+        state = match (def.workflow, record.get("state")) {
+            (false, None) => 0,
+            (true, Some(s)) => {
+                let s = s.as_str().ok_or(Reload)?;
+                def.states.iter().position(|x| x.name == s).ok_or(Reload)? as u32
+            }
+            _ => return Err(Reload),
+        };
         casetype = ct as u32;
         let mut lists: Vec<Vec<u32>> = vec![Vec::new(); p.relations.len()];
         match record.get("relations") {
@@ -680,4 +756,80 @@ fn upsert_user(
     };
     regroup(p, e, st, at, direct)?;
     Ok(at)
+}
+
+/// Deletes the resource at `at`, when nothing can name it: it has no children, and the policy
+/// declares no attribute that refers to a resource. The last resource moves into its place
+/// (as `Vec::swap_remove` moves it), and everything that named the last position names the new
+/// one: its parent's children, the parent, anchor and code chains of everything under it, its
+/// id, and the positions `touched` holds.
+fn delete_resource(
+    p: &Ir,
+    e: &mut Entities,
+    st: &mut Store,
+    touched: &mut Touched,
+    at: u32,
+    n: usize,
+) -> Result<(), Reload> {
+    let refers = |a: &crate::ir::AttrDef| matches!(a.ty, Type::Ref(_));
+    if !st.children[at as usize].is_empty()
+        || p.kinds.iter().flat_map(|k| &k.attrs).any(refers)
+        || p.user_attrs.iter().any(refers)
+    {
+        return Err(Reload);
+    }
+    // The deleted resource's events: it was in the old entities unless the change set added it.
+    let mut causes = touched.resources.remove(&at).unwrap_or_default();
+    causes.push(n);
+    let members = touched.take_members(at);
+    if let Some(old) = touched.old_position(at) {
+        touched.deleted.insert(old, Deleted { causes, members });
+    }
+    // Off its parent's children.
+    if let Some(parent) = e.resources[at as usize].parent {
+        let kids = st.children.get_mut(parent as usize).ok_or(Reload)?;
+        *kids = Shared::from(
+            kids.iter()
+                .copied()
+                .filter(|&k| k != at)
+                .collect::<Vec<_>>(),
+        );
+    }
+    let last = e.resources.len() as u32 - 1;
+    if at != last {
+        let moved = e.resources[last as usize].clone();
+        let kids = st.children[last as usize].clone();
+        if let Some(parent) = moved.parent {
+            let list = st.children.get_mut(parent as usize).ok_or(Reload)?;
+            let renamed = list.iter().map(|&k| if k == last { at } else { k });
+            *list = Shared::from(renamed.collect::<Vec<_>>());
+        }
+        *e.resources.get_mut(at as usize).ok_or(Reload)? = moved;
+        *st.children.get_mut(at as usize).ok_or(Reload)? = kids;
+        // Everything under the moved resource (and the resource itself, its own anchor when a
+        // case) named it by its old position.
+        let mut stack = vec![at];
+        while let Some(x) = stack.pop() {
+            let r = e.resources.get_mut(x as usize).ok_or(Reload)?;
+            let rename = |v: u32| if v == last { at } else { v };
+            r.parent = r.parent.map(rename);
+            r.anchor = r.anchor.map(rename);
+            r.read_rest = rename(r.read_rest);
+            r.write_rest = rename(r.write_rest);
+            stack.extend(st.children[x as usize].iter().copied());
+        }
+        let old = touched.old_position(last);
+        touched.moved.insert(at, old);
+        if let Some(c) = touched.resources.remove(&last) {
+            touched.resources.insert(at, c);
+        }
+        for (u, c) in touched.take_members(last) {
+            touched.members.insert((at, u), c);
+        }
+    }
+    touched.moved.remove(&last);
+    e.resources.pop();
+    st.children.pop();
+    e.resource_index.swap_remove(at);
+    Ok(())
 }

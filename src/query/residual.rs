@@ -584,6 +584,10 @@ impl Pe<'_> {
         let policy = self.policy;
         let user = &self.entities.users[self.principal as usize];
         self.spend(user.groups.len())?;
+        // `everyone` is held by every principal on every resource.
+        if policy.everyone.intersects(subjects) {
+            return Ok(Cond::True);
+        }
         let mut alts = Vec::new();
         if let Some(d) = anchor {
             alts.push(self.holds(d, subjects));

@@ -650,11 +650,12 @@ pub fn tables(policy: &crate::Policy, entities: &Entities) -> Result<Tables, Que
             case_type: kind
                 .is_case
                 .then(|| p.casetypes[r.casetype as usize].name.clone()),
-            state: kind.is_case.then(|| {
-                p.casetypes[r.casetype as usize].states[r.state as usize]
-                    .name
-                    .clone()
-            }),
+            // A case of a type without a workflow has no state to store.
+            state: kind
+                .is_case
+                .then(|| &p.casetypes[r.casetype as usize])
+                .filter(|ct| ct.workflow)
+                .map(|ct| ct.states[r.state as usize].name.clone()),
             inherit_read: r.inherit_read,
             inherit_write: r.inherit_write,
         });

@@ -79,6 +79,7 @@ pub fn expected_words(r: Rule) -> &'static str {
         Rule::action_ref => "an action name or `*`",
         Rule::ident_char => "a letter, digit or `_`",
         Rule::ident | Rule::ident_list => "a name",
+        Rule::subject_list | Rule::subject => "a role, a relation or `everyone`",
         Rule::string | Rule::string_inner => "a string in double quotes",
         Rule::int => "a whole number",
         Rule::bool_lit => "`true` or `false`",
@@ -219,7 +220,7 @@ fn name_in(parent: Rule) -> Option<&'static str> {
         Rule::states_decl | Rule::initial_decl | Rule::final_decl | Rule::table_row => {
             "a state name"
         }
-        Rule::table_header => "a role name",
+        Rule::table_header | Rule::subject_list => "a role, a relation or `everyone`",
         Rule::attr_decl | Rule::condition => "an attribute name",
         Rule::kind_parent => "a resource kind name",
         Rule::type_expr => "a type",

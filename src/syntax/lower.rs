@@ -39,8 +39,10 @@ impl Ctx {
 
     fn idents(&self, p: Pair<Rule>) -> Vec<Ident> {
         match p.as_rule() {
-            Rule::ident_list => inner(p).map(|i| self.ident(i)).collect(),
-            Rule::ident => vec![self.ident(p)],
+            // `everyone` in a subject list lowers to a name no declaration can have: it is a
+            // keyword, so the checker knows it for the subject every principal holds.
+            Rule::ident_list | Rule::subject_list => inner(p).map(|i| self.ident(i)).collect(),
+            Rule::ident | Rule::everyone => vec![self.ident(p)],
             _ => Vec::new(),
         }
     }

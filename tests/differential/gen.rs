@@ -34,6 +34,8 @@ pub enum ActRef {
 pub struct SubjRef {
     relation: bool,
     idx: u8,
+    /// `everyone`, whatever `relation` and `idx` say.
+    everyone: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -148,6 +150,9 @@ pub struct Table {
 
 #[derive(Debug, Clone)]
 pub struct CaseType {
+    /// No `states` (nor `initial`, `final`, transitions or tables): a case type without a
+    /// workflow, whose cases have one state and name none.
+    stateless: bool,
     states: u8,
     initial: u8,
     finals: Vec<u8>,
@@ -237,7 +242,16 @@ fn act_ref() -> impl Strategy<Value = ActRef> {
 }
 
 fn subj_ref() -> impl Strategy<Value = SubjRef> {
-    (prop::bool::weighted(0.3), small()).prop_map(|(relation, idx)| SubjRef { relation, idx })
+    (
+        prop::bool::weighted(0.3),
+        small(),
+        prop::bool::weighted(0.06),
+    )
+        .prop_map(|(relation, idx, everyone)| SubjRef {
+            relation,
+            idx,
+            everyone,
+        })
 }
 
 fn ty() -> impl Strategy<Value = Ty> {
@@ -358,7 +372,7 @@ fn casetype() -> impl Strategy<Value = CaseType> {
     let table = (vec(subj_ref(), 1..=3), vec(row, 0..=3))
         .prop_map(|(columns, rows)| Table { columns, rows });
     (
-        1u8..=3,
+        (prop::bool::weighted(0.2), 1u8..=3),
         small(),
         vec(small(), 0..=1),
         vec(transition, 0..=2),
@@ -367,14 +381,18 @@ fn casetype() -> impl Strategy<Value = CaseType> {
         vec(rule(), 0..=3),
     )
         .prop_map(
-            |(states, initial, finals, transitions, modules, tables, rules)| CaseType {
-                states,
-                initial,
-                finals,
-                transitions,
-                modules,
-                tables,
-                rules,
+            |((stateless, states), initial, finals, transitions, modules, tables, rules)| {
+                CaseType {
+                    stateless,
+                    // One state, which has no name: the rules and entities below say none.
+                    states: if stateless { 1 } else { states },
+                    initial,
+                    finals,
+                    transitions,
+                    modules,
+                    tables,
+                    rules,
+                }
             },
         )
 }
@@ -513,6 +531,8 @@ pub struct Generated {
     /// For a policy padded just past a count limit: the end of the error the checker must
     /// give (`… actions, more than the limit of 256`). `None`: the policy must check.
     pub over_limit: Option<String>,
+    /// The policy names `everyone` as a subject, which counts toward `MAX_SUBJECTS`.
+    pub everyone: bool,
 }
 
 impl fmt::Debug for Generated {
@@ -559,12 +579,18 @@ pub fn case_at_limit() -> impl Strategy<Value = (Limit, bool, Generated)> {
             let mut g = render(&p, &e);
             let used = match limit {
                 Limit::Subjects => {
-                    p.roles as usize + p.case.as_ref().map_or(0, |c| c.relations as usize)
+                    p.roles as usize
+                        + p.case.as_ref().map_or(0, |c| c.relations as usize)
+                        + usize::from(g.everyone)
                 }
                 Limit::Actions => p.actions.len(),
                 Limit::Permissions => p.permissions as usize,
             };
             let (max, keyword, what) = match limit {
+                // `everyone` is one subject more than the roles and relations declared.
+                Limit::Subjects if g.everyone => {
+                    (casepol::limits::MAX_SUBJECTS, "role", "subjects")
+                }
                 Limit::Subjects => (casepol::limits::MAX_SUBJECTS, "role", "roles and relations"),
                 Limit::Actions => (casepol::limits::MAX_ACTIONS, "action", "actions"),
                 Limit::Permissions => (
@@ -592,6 +618,8 @@ fn pick(n: usize, i: u8) -> Option<usize> {
 
 /// The names a policy declares, fixed by the spec before any text is written.
 struct Names {
+    /// Set when a subject is written as `everyone`: it takes a subject of the limit.
+    everyone: std::cell::Cell<bool>,
     roles: Vec<String>,
     relations: Vec<String>,
     actions: Vec<String>,
@@ -611,12 +639,17 @@ struct Names {
     kind_attrs: Vec<Vec<Ty>>,
     /// Per case type: states.
     casetypes: Vec<u8>,
+    /// Per case type: it has no workflow (no `states`), and its cases give no `state`.
+    stateless: Vec<bool>,
     user_attrs: Vec<Ty>,
 }
 
 impl Names {
     fn subject(&self, s: SubjRef) -> String {
-        if s.relation && !self.relations.is_empty() {
+        if s.everyone {
+            self.everyone.set(true);
+            "everyone".into()
+        } else if s.relation && !self.relations.is_empty() {
             self.relations[s.idx as usize % self.relations.len()].clone()
         } else {
             self.roles[s.idx as usize % self.roles.len()].clone()
@@ -763,6 +796,7 @@ fn render_policy(p: &PolicySpec) -> (Names, Vec<(String, String)>) {
         .collect();
     let permissions: Vec<String> = (0..p.permissions).map(|i| format!("p{i}")).collect();
     let mut n = Names {
+        everyone: std::cell::Cell::new(false),
         roles,
         relations,
         actions,
@@ -778,6 +812,7 @@ fn render_policy(p: &PolicySpec) -> (Names, Vec<(String, String)>) {
         kind_parent: Vec::new(),
         kind_attrs: Vec::new(),
         casetypes: Vec::new(),
+        stateless: Vec::new(),
         user_attrs: Vec::new(),
     };
     n.offered = p
@@ -824,6 +859,7 @@ fn render_policy(p: &PolicySpec) -> (Names, Vec<(String, String)>) {
         .collect();
     if n.has_case {
         n.casetypes = p.casetypes.iter().map(|c| c.states).collect();
+        n.stateless = p.casetypes.iter().map(|c| c.stateless).collect();
     }
 
     let mut items: Vec<String> = Vec::new();
@@ -1030,6 +1066,9 @@ fn render_policy(p: &PolicySpec) -> (Names, Vec<(String, String)>) {
 }
 
 fn casetype_text(n: &Names, t: usize, ct: &CaseType) -> String {
+    if ct.stateless {
+        return stateless_casetype_text(n, t, ct);
+    }
     let k = ct.states;
     let st = |i: u8| format!("S{}", i % k);
     let mut out = format!(
@@ -1067,6 +1106,27 @@ fn casetype_text(n: &Names, t: usize, ct: &CaseType) -> String {
             n.subjects(&tr.by)
         ));
     }
+    module_blocks(n, ct, &mut out);
+    for r in &ct.rules {
+        out.push_str(&format!("\n  {}", rule_text(n, r, Some(k))));
+    }
+    tables_text(n, ct, &mut out);
+    out.push_str("\n}");
+    out
+}
+
+/// A case type without a workflow: its module grants and its rules, without `in` states.
+fn stateless_casetype_text(n: &Names, t: usize, ct: &CaseType) -> String {
+    let mut out = format!("casetype T{t} {{");
+    module_blocks(n, ct, &mut out);
+    for r in &ct.rules {
+        out.push_str(&format!("\n  {}", rule_text(n, r, None)));
+    }
+    out.push_str("\n}");
+    out
+}
+
+fn module_blocks(n: &Names, ct: &CaseType, out: &mut String) {
     for b in &ct.modules {
         let Some(m) = pick(n.modules.len(), b.module) else {
             continue;
@@ -1090,9 +1150,11 @@ fn casetype_text(n: &Names, t: usize, ct: &CaseType) -> String {
         }
         out.push_str(&format!("\n  module M{m} {{{lines}\n  }}"));
     }
-    for r in &ct.rules {
-        out.push_str(&format!("\n  {}", rule_text(n, r, Some(k))));
-    }
+}
+
+fn tables_text(n: &Names, ct: &CaseType, out: &mut String) {
+    let k = ct.states;
+    let st = |i: u8| format!("S{}", i % k);
     for tb in &ct.tables {
         let header: Vec<String> = tb
             .columns
@@ -1125,8 +1187,6 @@ fn casetype_text(n: &Names, t: usize, ct: &CaseType) -> String {
         }
         out.push_str("\n  }");
     }
-    out.push_str("\n}");
-    out
 }
 
 fn code_text(c: &Code, pool: &[String]) -> String {
@@ -1279,10 +1339,12 @@ pub fn render(p: &PolicySpec, e: &EntitySpec) -> Generated {
         if is_case {
             let t = r.casetype as usize % n.casetypes.len();
             o.insert("type".into(), json!(format!("T{t}")));
-            o.insert(
-                "state".into(),
-                json!(format!("S{}", r.state % n.casetypes[t])),
-            );
+            if !n.stateless[t] {
+                o.insert(
+                    "state".into(),
+                    json!(format!("S{}", r.state % n.casetypes[t])),
+                );
+            }
             let mut rels = Map::new();
             for (ri, rel) in n.relations.iter().enumerate() {
                 let holders: Vec<&String> = r.relations[ri]
@@ -1344,5 +1406,6 @@ pub fn render(p: &PolicySpec, e: &EntitySpec) -> Generated {
         files,
         entities,
         over_limit: None,
+        everyone: n.everyone.get(),
     }
 }

@@ -147,6 +147,11 @@ impl Index {
     }
 }
 
+/// Does a rule that names `b` name every subject of `a`? `everyone` in `b` names them all.
+fn names_all(a: &[Subject], b: &[Subject]) -> bool {
+    b.contains(&Subject::Everyone) || is_subset(a, b)
+}
+
 fn is_subset<T: PartialEq>(a: &[T], b: &[T]) -> bool {
     a.iter().all(|x| b.contains(x))
 }
@@ -274,7 +279,7 @@ impl<'a> Cx<'a> {
     fn covers(&self, j: usize, i: usize) -> bool {
         let (a, b) = (&self.p.rules[j], &self.p.rules[i]);
         a.effect == b.effect
-            && is_subset(&b.subjects, &a.subjects)
+            && names_all(&b.subjects, &a.subjects)
             && is_subset(&b.actions, &a.actions)
             && self.regions[i].is_subset(&self.regions[j])
     }
@@ -315,11 +320,20 @@ impl<'a> Cx<'a> {
                     let mut union = Set::new(self.situations.len());
                     for d in denies(*a) {
                         let dr = &p.rules[d];
-                        if dr.subjects.contains(s) && dr.actions.contains(a) {
+                        if !dr.actions.contains(a) {
+                            continue;
+                        }
+                        // A deny of `everyone` denies every subject; a deny of any subject
+                        // overrides an allow of `everyone` for those who hold it.
+                        if names_all(&[*s], &dr.subjects) {
                             union.union_with(&self.regions[d]);
-                            if self.regions[d].intersects(&self.regions[i]) && !by.contains(&d) {
-                                by.push(d);
-                            }
+                        }
+                        let overrides = *s == Subject::Everyone || names_all(&[*s], &dr.subjects);
+                        if overrides
+                            && self.regions[d].intersects(&self.regions[i])
+                            && !by.contains(&d)
+                        {
+                            by.push(d);
                         }
                     }
                     self.regions[i].is_subset(&union)
@@ -455,13 +469,13 @@ impl<'a> Cx<'a> {
                 let by = lines.iter().enumerate().find(|(j, o)| {
                     if *j == i
                         || o.module != g.module
-                        || !is_subset(&g.subjects, &o.subjects)
+                        || !names_all(&g.subjects, &o.subjects)
                         || !is_subset(&g.actions, &o.actions)
                     {
                         return false;
                     }
                     let equal =
-                        is_subset(&o.subjects, &g.subjects) && is_subset(&o.actions, &g.actions);
+                        names_all(&o.subjects, &g.subjects) && is_subset(&o.actions, &g.actions);
                     !equal || before(o.span, g.span)
                 });
                 let Some((_, o)) = by else { continue };
@@ -595,7 +609,14 @@ impl<'a> Cx<'a> {
     /// CP0206: a reachable state that is not final and that no transition leaves. (An
     /// unreachable one is CP0201 already.)
     fn dead_ends(&self, out: &mut Vec<Diagnostic>) {
-        for (t, ct) in self.p.casetypes.iter().enumerate() {
+        // A case type without a workflow has one state, which nothing needs to leave.
+        for (t, ct) in self
+            .p
+            .casetypes
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.workflow)
+        {
             for (i, s) in ct.states.iter().enumerate() {
                 let sid = StateId(i as u32);
                 if !self.reachable[t][i]
@@ -700,7 +721,9 @@ impl<'a> Cx<'a> {
         let mut allowed = vec![Set::new(n); p.actions.len()];
         let mut denied = vec![Set::new(n); p.actions.len()];
         for (i, r) in p.rules.iter().enumerate() {
-            if !names_role(&r.subjects) {
+            // A deny of `everyone` denies the roles too; an allow of it is no role's.
+            let everyone = r.effect == Effect::Deny && r.subjects.contains(&Subject::Everyone);
+            if !everyone && !names_role(&r.subjects) {
                 continue;
             }
             let target = match r.effect {
@@ -743,9 +766,11 @@ impl<'a> Cx<'a> {
             .iter()
             .filter(|r| r.effect == Effect::Deny)
             .flat_map(|r| &r.subjects)
-            .filter_map(|s| match s {
-                Subject::Role(r) => Some(*r),
-                Subject::Relation(_) => None,
+            .flat_map(|s| match s {
+                Subject::Role(r) => vec![*r],
+                Subject::Relation(_) => vec![],
+                // A deny of `everyone` denies every role.
+                Subject::Everyone => (0..p.roles.len() as u32).map(RoleId).collect(),
             })
             .collect();
         for (g, def) in p.groups.iter().enumerate() {
