@@ -70,7 +70,21 @@ pub struct GroupDecl {
 pub enum Scope {
     All,
     Assigned(Vec<Ident>),
-    Filter(Vec<Condition>),
+    /// `filter any { … }`, `filter all { … }`, or the bare `filter { … }` (`mode` is `None`),
+    /// which means `any`.
+    Filter {
+        mode: Option<(FilterMode, Span)>,
+        conditions: Vec<Condition>,
+    },
+}
+
+/// How the conditions of a scope filter combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterMode {
+    /// `any`: one condition that holds suffices.
+    Any,
+    /// `all`: every condition must hold.
+    All,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -5,12 +5,15 @@
 
 use crate::bits::Bits;
 use crate::diagnostic::Sources;
-use crate::ir::{self, CondTest, Effect, Policy, RuleScope, ScopeDef, Subject, Value};
+use crate::ir::{self, CondTest, Effect, FilterMode, Policy, RuleScope, ScopeDef, Subject, Value};
 use std::collections::HashMap;
 use std::fmt;
 
-/// One instruction of a scope filter. A filter program passes when any instruction's test,
-/// after its `negate` flag, holds on the case's attributes.
+/// One instruction of a scope filter: a test, after its `negate` flag, on the case's attributes.
+/// A condition of the filter is one instruction, or several (`in [a, b]`) of which one must
+/// hold. A filter `any` passes when any instruction holds; a filter `all` when every condition
+/// has an instruction that holds ([`CompiledPolicy::filter_conditions`]). A filter without
+/// instructions admits nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Insn {
     /// String or reference attribute equals interned symbol.
@@ -51,10 +54,11 @@ pub enum CScope {
     All,
     /// A relation (as a subject bit) must be held.
     Assigned(Bits),
-    /// Range into `CompiledPolicy::code`.
+    /// Range into `CompiledPolicy::code`; `all`: every condition must hold, not just one.
     Filter {
         start: u32,
         len: u32,
+        all: bool,
     },
 }
 
@@ -108,6 +112,9 @@ pub struct CompiledPolicy {
     pub(crate) everyone: Bits,
     pub(crate) groups: Vec<CGroup>,
     pub(crate) code: Vec<Insn>,
+    /// Parallel to `code`: the instruction starts a condition of its filter (the others are
+    /// further values of an `in [...]` list).
+    cond_starts: Vec<bool>,
     /// `[action]`
     global: Vec<Masks>,
     /// `[kind * n_actions + action]`
@@ -258,6 +265,7 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
     };
 
     let mut code = Vec::new();
+    let mut cond_starts = Vec::new();
     let groups = ir
         .groups
         .iter()
@@ -265,9 +273,11 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
             let scope = match &g.scope {
                 ScopeDef::All => CScope::All,
                 ScopeDef::Assigned(rels) => CScope::Assigned(relations(&ir, rels)),
-                ScopeDef::Filter(conds) => {
+                ScopeDef::Filter(mode, conds) => {
                     let start = code.len() as u32;
                     for c in conds {
+                        cond_starts.resize(code.len(), false);
+                        cond_starts.push(true);
                         let attr = c.attr.0;
                         let negate = c.negate;
                         match &c.test {
@@ -304,9 +314,11 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
                             }
                         }
                     }
+                    cond_starts.resize(code.len(), false);
                     CScope::Filter {
                         start,
                         len: code.len() as u32 - start,
+                        all: *mode == FilterMode::All,
                     }
                 }
             };
@@ -503,6 +515,7 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
         everyone,
         groups,
         code,
+        cond_starts,
         global,
         kind_rules,
         state_base,
@@ -589,10 +602,39 @@ impl CompiledPolicy {
         &self.groups[g as usize]
     }
 
-    /// The instructions of a scope filter, `CScope::Filter { start, len }`.
+    /// The instructions of a scope filter, `CScope::Filter { start, len, .. }`.
     #[inline(always)]
     pub(crate) fn filter(&self, start: u32, len: u32) -> &[Insn] {
         &self.code[start as usize..(start + len) as usize]
+    }
+
+    /// The conditions of a scope filter, `CScope::Filter { start, len, .. }`, in order: each
+    /// its instructions, of which one must hold (one for `==`, `!=` and `contains`, one per
+    /// value for `in [...]`). Each item is the condition's first instruction's index in `code`
+    /// and its instructions.
+    #[inline]
+    pub(crate) fn filter_conditions(
+        &self,
+        start: u32,
+        len: u32,
+    ) -> impl Iterator<Item = (u32, &[Insn])> + '_ {
+        let (start, end) = (start as usize, (start + len) as usize);
+        let starts = &self.cond_starts[start..end];
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            if at >= starts.len() {
+                return None;
+            }
+            let first = at;
+            at += 1;
+            while at < starts.len() && !starts[at] {
+                at += 1;
+            }
+            Some((
+                (start + first) as u32,
+                &self.code[start + first..start + at],
+            ))
+        })
     }
 
     // ---- actions ---------------------------------------------------------------------------
@@ -810,7 +852,9 @@ impl fmt::Display for CompiledPolicy {
             let scope = match cg.scope {
                 CScope::All => "all".to_string(),
                 CScope::Assigned(b) => format!("assigned {}", subj(&b)),
-                CScope::Filter { start, len } => format!("filter @{start}+{len}"),
+                CScope::Filter { start, len, all } => {
+                    format!("filter {} @{start}+{len}", if all { "all" } else { "any" })
+                }
             };
             writeln!(
                 f,
@@ -856,7 +900,9 @@ impl fmt::Display for CompiledPolicy {
                     format!("{}is.principal {}", not(negate), case_attr(attr))
                 }
             };
-            writeln!(f, "{i:04} {text}")?;
+            // An instruction that continues a condition (another value of `in [...]`) is marked.
+            let more = if self.cond_starts[i] { " " } else { "|" };
+            writeln!(f, "{i:04}{more}{text}")?;
         }
         writeln!(f, "; data rules")?;
         let mut row = |place: String, a: usize, m: &Masks| -> fmt::Result {

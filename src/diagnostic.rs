@@ -120,6 +120,8 @@ pub enum Code {
     /// An allow names an action of the case type's transitions in a state no such transition
     /// leaves.
     GrantOutsideTransitions,
+    /// A scope filter of two or more conditions says neither `any` nor `all`; it means `any`.
+    BareFilter,
     /// `fmt --check`: a file is not in canonical layout.
     NotFormatted,
     /// The formatter's output does not parse back to the same policy: a bug in casepol.
@@ -160,6 +162,7 @@ impl Code {
         Code::GrantNotDataRole,
         Code::AmbiguousTransition,
         Code::GrantOutsideTransitions,
+        Code::BareFilter,
         Code::NotFormatted,
         Code::FormatterBug,
         Code::TestFailed,
@@ -196,6 +199,7 @@ impl Code {
             Code::GrantNotDataRole => "CP0211",
             Code::AmbiguousTransition => "CP0212",
             Code::GrantOutsideTransitions => "CP0213",
+            Code::BareFilter => "CP0214",
             Code::NotFormatted => "CP0301",
             Code::FormatterBug => "CP0302",
             Code::TestFailed => "CP0401",
@@ -234,6 +238,7 @@ impl Code {
             Code::GrantNotDataRole => "module grant to a role outside its data roles",
             Code::AmbiguousTransition => "ambiguous transition",
             Code::GrantOutsideTransitions => "transition action allowed outside its transitions",
+            Code::BareFilter => "scope filter without any or all",
             Code::NotFormatted => "file is not formatted",
             Code::FormatterBug => "formatter changed the policy's meaning",
             Code::TestFailed => "policy test failed",

@@ -17,6 +17,9 @@ pub use crate::reference::{
     RuleRef, ThenDenied, Trace, Verdict,
 };
 
+/// How the conditions of a scope filter combine, in a [`GroupTrace`]: `any` or `all`.
+pub use crate::reference::FilterMode;
+
 /// Renders an explanation as plain text (no colour, stable for snapshots). Applications call
 /// [`Policy::explain_text`](crate::Policy::explain_text), which passes the policy that explained.
 #[doc(hidden)]

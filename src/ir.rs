@@ -110,8 +110,38 @@ pub enum ScopeDef {
     All,
     /// The principal holds one of these relations on the case.
     Assigned(Vec<RelationId>),
-    /// At least one condition holds on the case's attributes.
-    Filter(Vec<Cond>),
+    /// The conditions hold on the case's attributes: one of them (`any`) or every one
+    /// (`all`). A filter without conditions admits nothing, whichever its mode.
+    Filter(FilterMode, Vec<Cond>),
+}
+
+/// How the conditions of a scope filter combine: `filter any { … }` (and the bare
+/// `filter { … }`) or `filter all { … }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FilterMode {
+    /// One condition that holds suffices.
+    Any,
+    /// Every condition must hold.
+    All,
+}
+
+impl FilterMode {
+    /// As written in a policy: `any` or `all`.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            FilterMode::Any => "any",
+            FilterMode::All => "all",
+        }
+    }
+
+    /// As `explain` and `who-can` say it: `any of` or `all of`.
+    pub fn words(self) -> &'static str {
+        match self {
+            FilterMode::Any => "any of",
+            FilterMode::All => "all of",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -395,8 +395,8 @@ pub struct GroupVia {
     /// The group the user is listed in, when this one is reached as its ancestor.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub through: Option<String>,
-    /// The group's scope in words: `all`, `assigned via assignee, collaborator`, or the
-    /// filter's conditions as written.
+    /// The group's scope in words: `all`, `assigned via assignee, collaborator`, or
+    /// `filter any of { … }` / `filter all of { … }` with the conditions as written.
     pub scope: String,
     /// For a scope `assigned via …`: the relations the user holds that admit them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -811,8 +811,8 @@ impl<'a> Sources<'a> {
     }
 }
 
-/// A group's scope in words: `all`, `assigned via assignee, collaborator`, or the filter's
-/// conditions as written.
+/// A group's scope in words: `all`, `assigned via assignee, collaborator`, or
+/// `filter any of { … }` / `filter all of { … }` with the conditions as written.
 fn scope_text(policy: &CompiledPolicy, g: u32) -> String {
     let p = policy.ir();
     match &p.groups[g as usize].scope {
@@ -824,8 +824,9 @@ fn scope_text(policy: &CompiledPolicy, g: u32) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        crate::ir::ScopeDef::Filter(conds) => format!(
-            "filter {{ {} }}",
+        crate::ir::ScopeDef::Filter(mode, conds) => format!(
+            "filter {} {{ {} }}",
+            mode.words(),
             conds
                 .iter()
                 .map(|c| policy.sources().snippet(c.span))

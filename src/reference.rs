@@ -30,6 +30,9 @@ use crate::request::{Request, Resolved};
 use crate::resolve::RequestError;
 use serde::Serialize;
 
+/// How the conditions of a scope filter combine, as a [`GroupTrace`] says it.
+pub use crate::ir::FilterMode;
+
 /// What every layer saw and decided for one request: what
 /// [`Policy::explain`](crate::Policy::explain) returns. Serialized with serde it is the JSON of
 /// `casepol explain --format json` (docs/data-formats.md), with the fields' names.
@@ -270,20 +273,24 @@ pub struct GroupTrace {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub through: Option<String>,
     /// The group's scope in words: `all`, `assigned via assignee, collaborator`, or
-    /// `filter { … }` with its conditions as written.
+    /// `filter any of { … }` / `filter all of { … }` with its conditions as written.
     pub scope: String,
+    /// For a group with a `scope filter`, how its conditions combine: `any` (one suffices) or
+    /// `all` (every one must hold). Absent from the JSON for other scopes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<FilterMode>,
     /// Whether the scope admits this resource; only a group in scope gives its roles.
     pub in_scope: bool,
     /// The roles the group grants, by name, whether or not it is in scope.
     pub roles: Vec<String>,
-    /// For a group whose `scope filter` does not admit the resource, each condition of the
-    /// filter with the case's value of its attribute (the filter admits a case when one
-    /// condition holds, so every one failed). Empty (absent from the JSON) otherwise.
+    /// For a group with a `scope filter`, each condition of the filter with the case's value
+    /// of its attribute and whether it holds: which held and which failed, whether or not the
+    /// filter admits the resource. Empty (absent from the JSON) for other scopes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<ConditionTrace>,
 }
 
-/// A condition of a scope filter that does not admit the resource, in the `scope` layer.
+/// A condition of a scope filter, in the `scope` layer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConditionTrace {
     /// The condition as written: `category in [misconduct, fraud]`.
@@ -296,8 +303,7 @@ pub struct ConditionTrace {
     /// the resource has no case, so there is nothing to test.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
-    /// Whether the condition holds for the case: always `false` here, given for the JSON
-    /// reader's sake.
+    /// Whether the condition holds for the case.
     pub holds: bool,
 }
 
@@ -602,9 +608,9 @@ fn scope(
     for &(g, through) in &on.who.member {
         let def = &p.groups[g];
         let (in_scope, scope) = in_scope(policy, on, &def.scope);
-        let conditions = match &def.scope {
-            ScopeDef::Filter(conds) if !in_scope => filter_conditions(policy, on, conds),
-            _ => Vec::new(),
+        let (filter, conditions) = match &def.scope {
+            ScopeDef::Filter(mode, conds) => (Some(*mode), filter_conditions(policy, on, conds)),
+            _ => (None, Vec::new()),
         };
         if in_scope {
             for r in &def.grants {
@@ -617,6 +623,7 @@ fn scope(
             group: def.name.clone(),
             through: through.map(|t| p.groups[t].name.clone()),
             scope,
+            filter,
             in_scope,
             roles: def
                 .grants
@@ -1519,15 +1526,21 @@ fn in_scope(policy: &CompiledPolicy, on: &On<'_>, scope: &ScopeDef) -> (bool, St
                     .join(", ")
             ),
         ),
-        ScopeDef::Filter(conds) => {
-            let ok = on
-                .anchor
-                .is_some_and(|a| conds.iter().any(|c| cond_holds(on, a, c)));
+        ScopeDef::Filter(mode, conds) => {
+            // A filter without conditions admits nothing, whichever its mode.
+            let ok = !conds.is_empty()
+                && on.anchor.is_some_and(|a| match mode {
+                    FilterMode::Any => conds.iter().any(|c| cond_holds(on, a, c)),
+                    FilterMode::All => conds.iter().all(|c| cond_holds(on, a, c)),
+                });
             let text: Vec<&str> = conds
                 .iter()
                 .map(|c| policy.sources().snippet(c.span))
                 .collect();
-            (ok, format!("filter {{ {} }}", text.join("; ")))
+            (
+                ok,
+                format!("filter {} {{ {} }}", mode.words(), text.join("; ")),
+            )
         }
     }
 }
@@ -1547,8 +1560,8 @@ fn cond_holds(on: &On<'_>, a: &Resource, c: &crate::ir::Cond) -> bool {
     r != c.negate
 }
 
-/// The conditions of a scope filter that does not admit the resource, each with the case's
-/// value of its attribute: why the group is out of scope.
+/// The conditions of a scope filter, each with the case's value of its attribute and whether it
+/// holds: why the group is in scope or out of it.
 fn filter_conditions(
     policy: &CompiledPolicy,
     on: &On<'_>,

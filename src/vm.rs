@@ -68,6 +68,39 @@ impl Insn {
     }
 }
 
+/// Does instruction `insn` (at `insn_at` in the policy's code) hold on the case's attributes?
+#[inline]
+fn test<F: Faults>(
+    insn: Insn,
+    insn_at: u32,
+    attrs: &[AttrValue],
+    principal: u32,
+    faults: &mut F,
+) -> bool {
+    let Some(v) = attrs.get(insn.attr() as usize) else {
+        faults.fault(TypeFault::MissingAttribute { insn: insn_at });
+        return false;
+    };
+    match (insn, v) {
+        (Insn::EqSym { sym, negate, .. }, AttrValue::Sym(s)) => (*s == sym) != negate,
+        (Insn::EqInt { value, negate, .. }, AttrValue::Int(i)) => (*i == value) != negate,
+        (Insn::EqBool { value, negate, .. }, AttrValue::Bool(b)) => (*b == value) != negate,
+        (
+            Insn::EqVariant {
+                variant, negate, ..
+            },
+            AttrValue::Variant(v),
+        ) => (*v == variant) != negate,
+        (Insn::Contains { sym, .. }, AttrValue::Set(s)) => s.binary_search(&sym).is_ok(),
+        (Insn::IsPrincipal { negate, .. }, AttrValue::User(u)) => (*u == principal) != negate,
+        _ => {
+            faults.fault(TypeFault::FilterOperand { insn: insn_at });
+            false
+        }
+    }
+}
+
+/// A filter `any` (and a bare `filter`): some instruction holds. None holds in an empty filter.
 #[inline]
 fn run_filter<F: Faults>(
     code: &[Insn],
@@ -76,30 +109,28 @@ fn run_filter<F: Faults>(
     principal: u32,
     faults: &mut F,
 ) -> bool {
-    code.iter().enumerate().any(|(i, insn)| {
-        let insn_at = start + i as u32;
-        let Some(v) = attrs.get(insn.attr() as usize) else {
-            faults.fault(TypeFault::MissingAttribute { insn: insn_at });
-            return false;
-        };
-        match (*insn, v) {
-            (Insn::EqSym { sym, negate, .. }, AttrValue::Sym(s)) => (*s == sym) != negate,
-            (Insn::EqInt { value, negate, .. }, AttrValue::Int(i)) => (*i == value) != negate,
-            (Insn::EqBool { value, negate, .. }, AttrValue::Bool(b)) => (*b == value) != negate,
-            (
-                Insn::EqVariant {
-                    variant, negate, ..
-                },
-                AttrValue::Variant(v),
-            ) => (*v == variant) != negate,
-            (Insn::Contains { sym, .. }, AttrValue::Set(s)) => s.binary_search(&sym).is_ok(),
-            (Insn::IsPrincipal { negate, .. }, AttrValue::User(u)) => (*u == principal) != negate,
-            _ => {
-                faults.fault(TypeFault::FilterOperand { insn: insn_at });
-                false
-            }
-        }
-    })
+    code.iter()
+        .enumerate()
+        .any(|(i, insn)| test(*insn, start + i as u32, attrs, principal, faults))
+}
+
+/// A filter `all`: every condition has an instruction that holds. An empty filter admits
+/// nothing (docs/semantics.md), so it fails here too.
+#[inline]
+fn run_filter_all<F: Faults>(
+    policy: &CompiledPolicy,
+    start: u32,
+    len: u32,
+    attrs: &[AttrValue],
+    principal: u32,
+    faults: &mut F,
+) -> bool {
+    len > 0
+        && policy.filter_conditions(start, len).all(|(at, alts)| {
+            alts.iter()
+                .enumerate()
+                .any(|(i, insn)| test(*insn, at + i as u32, attrs, principal, faults))
+        })
 }
 
 /// Relations the principal holds on the anchor case, as subject bits.
@@ -480,7 +511,8 @@ fn in_scope<F: Faults>(
     match group.scope {
         CScope::All => true,
         CScope::Assigned(needed) => relations.intersects(&needed),
-        CScope::Filter { start, len } => match anchor {
+        CScope::Filter { start, len, all } => match anchor {
+            Some(a) if all => run_filter_all(policy, start, len, &a.attrs, principal, faults),
             Some(a) => run_filter(
                 policy.filter(start, len),
                 start,

@@ -226,9 +226,9 @@ fn sarif_columns_count_characters() {
     let log = expect(&["validate", "--format", "sarif", UNICODE], FAIL).json();
     assert_valid_sarif(&log);
     let region = &log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"];
-    // `region` starts at character 79 of the line; in bytes it would be 81.
-    assert_eq!(region["startColumn"], 79);
-    assert_eq!(region["endColumn"], 85);
+    // `region` starts at character 83 of the line; in bytes it would be 85.
+    assert_eq!(region["startColumn"], 83);
+    assert_eq!(region["endColumn"], 89);
 }
 
 #[test]

@@ -308,6 +308,9 @@ fn check_world(
                 .entry("allow in a case without workflow".into())
                 .or_default() += 1;
         }
+        if let Some(outcome) = all_filter_outcome(&trace) {
+            *stats.outcomes.entry(outcome.into()).or_default() += 1;
+        }
         if req.target.is_some() && decision.allowed {
             // A move allowed by a declared transition: the transition layer passed.
             *stats
@@ -317,6 +320,54 @@ fn check_world(
         }
     }
     residuals_agree(&policy, &entities)
+}
+
+/// What a request shows of `scope filter all`: an allow whose every subject comes from groups
+/// with an `all` filter of two or more conditions, each of which held (no relation, no
+/// `everyone`, no other group in scope), or a scope deny where such a filter had a condition
+/// that held and one that failed.
+fn all_filter_outcome(trace: &Trace) -> Option<&'static str> {
+    use casepol::explain::FilterMode;
+    let d = trace.decision;
+    let scope = trace
+        .layers
+        .iter()
+        .find(|l| l.layer == casepol::Layer::Scope)?;
+    let Detail::Groups {
+        groups,
+        relations,
+        subjects,
+    } = &scope.detail
+    else {
+        return None;
+    };
+    let all_of_two = |g: &&casepol::explain::GroupTrace| {
+        g.filter == Some(FilterMode::All) && g.conditions.len() >= 2
+    };
+    let granting: Vec<_> = groups
+        .iter()
+        .filter(|g| g.in_scope && !g.roles.is_empty())
+        .collect();
+    if d.allowed
+        && d.layer != casepol::Layer::Permission
+        && relations.is_empty()
+        && !subjects.iter().any(|s| s == "everyone")
+        && !granting.is_empty()
+        && granting.iter().all(all_of_two)
+    {
+        assert!(granting
+            .iter()
+            .all(|g| g.conditions.iter().all(|c| c.holds)));
+        return Some("allow through a filter all of two or more conditions");
+    }
+    let one_fails = groups
+        .iter()
+        .filter(all_of_two)
+        .any(|g| g.conditions.iter().any(|c| c.holds) && g.conditions.iter().any(|c| !c.holds));
+    if !d.allowed && d.reason == Reason::NotInScope && one_fails {
+        return Some("deny where one condition of a filter all fails");
+    }
+    None
 }
 
 /// The residual of every user, action and module (none, or each one: data roles included),
@@ -459,6 +510,8 @@ fn generated_policies_reach_every_layer() {
         "allow with a target",
         "allow where the policy names everyone",
         "allow in a case without workflow",
+        "allow through a filter all of two or more conditions",
+        "deny where one condition of a filter all fails",
         "deny Transition NoTransition",
         "deny Transition TransitionNotGranted",
         "deny Data ExplicitlyDenied",

@@ -245,8 +245,13 @@ fn world(p: &Ir) -> Value {
                         .enumerate()
                         .map(|(i, r)| (r.name.clone(), json!([format!("u_r{i}"), "u_all"])))
                         .collect();
-                    resources.push(json!({"id": id, "kind": kind.name, "type": ct.name,
-                        "state": s.name, "attrs": attrs, "relations": relations}));
+                    let mut case = json!({"id": id, "kind": kind.name, "type": ct.name,
+                        "attrs": attrs, "relations": relations});
+                    // A case of a type without workflow has no state to give.
+                    if ct.workflow {
+                        case["state"] = json!(s.name);
+                    }
+                    resources.push(case);
                     new.push(id);
                 }
             }

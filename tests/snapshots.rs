@@ -152,6 +152,7 @@ const RULES_THAT_CANNOT_FAIL: &[&str] = &[
     "star",
     "bool_lit",
     "cell_sign",
+    "filter_mode",
 ];
 
 /// Every rule of `grammar/casepol.pest`, by name.

@@ -4,7 +4,7 @@
 use super::names::Sort;
 use super::Checker;
 use crate::ast::{self, CondOp, Item, LiteralKind, Operand};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::ir::*;
 use std::collections::HashSet;
 
@@ -75,7 +75,14 @@ impl Checker {
                         .filter_map(|r| self.lookup(r, Sort::Relation).map(RelationId))
                         .collect(),
                 ),
-                ast::Scope::Filter(conds) => {
+                ast::Scope::Filter { mode, conditions } => {
+                    if mode.is_none() && conditions.len() >= 2 {
+                        self.bare_filter(g, *span, conditions);
+                    }
+                    let mode = match mode {
+                        Some((ast::FilterMode::All, _)) => FilterMode::All,
+                        _ => FilterMode::Any,
+                    };
                     if p.case_kind.is_none() {
                         self.error(
                             Diagnostic::new(
@@ -85,10 +92,14 @@ impl Checker {
                             )
                             .with_help("declare the case kind with the attributes the filter tests, as in `case Case { attr status: string; }`"),
                         );
-                        ScopeDef::Filter(Vec::new())
+                        ScopeDef::Filter(mode, Vec::new())
                     } else {
                         ScopeDef::Filter(
-                            conds.iter().filter_map(|c| self.condition(c, p)).collect(),
+                            mode,
+                            conditions
+                                .iter()
+                                .filter_map(|c| self.condition(c, mode == FilterMode::All, p))
+                                .collect(),
                         )
                     }
                 }
@@ -104,7 +115,26 @@ impl Checker {
         }
     }
 
-    fn condition(&mut self, c: &ast::Condition, p: &Policy) -> Option<Cond> {
+    /// CP0214: `scope filter { c1; c2; }` without `any` or `all`. It means `any` (one condition
+    /// suffices), which a reader of `;` as "and" misreads.
+    fn bare_filter(&mut self, g: &ast::GroupDecl, span: Span, conditions: &[ast::Condition]) {
+        self.diags.push(
+            Diagnostic::new(
+                Code::BareFilter,
+                span,
+                format!(
+                    "the filter of group `{}` admits a case when any one of its {} conditions holds",
+                    g.name.name,
+                    conditions.len()
+                ),
+            )
+            .with_label("one condition that holds admits a case, whatever the others")
+            .with_help("say which you mean: write `any` after `filter` if one condition should suffice (what the filter means now; `casepol fmt` writes it), or `all` if every condition must hold"),
+        );
+    }
+
+    /// A condition of a filter whose conditions must all hold (`all`) or not.
+    fn condition(&mut self, c: &ast::Condition, all: bool, p: &Policy) -> Option<Cond> {
         let attrs = p.case_attrs();
         let Some(ai) = self.case_attr_index.get(&c.attr.name).map(|&i| i as usize) else {
             let help = self
@@ -148,13 +178,13 @@ impl Checker {
                 } else {
                     "=="
                 };
-                let v = self.value(l, attr, op, p)?;
+                let v = self.value(l, attr, op, all, p)?;
                 (CondTest::OneOf(vec![v]), matches!(c.op, CondOp::Ne(_)))
             }
             CondOp::In(lits) => {
                 let mut vs = Vec::new();
                 for l in lits {
-                    vs.push(self.value(l, attr, "in", p)?);
+                    vs.push(self.value(l, attr, "in", all, p)?);
                 }
                 (CondTest::OneOf(vs), false)
             }

@@ -128,12 +128,14 @@ impl Checker {
     }
 
     /// The value `l` as a value of `attr`'s type, in a condition whose operator is `op`
-    /// (`==`, `!=` or `in`); a mistyped value is reported with a condition that can be written.
+    /// (`==`, `!=` or `in`) of a filter whose conditions must all hold (`all`) or not; a
+    /// mistyped value is reported with a condition that can be written.
     pub(super) fn value(
         &mut self,
         l: &ast::Literal,
         attr: &AttrDef,
         op: &str,
+        all: bool,
         p: &Policy,
     ) -> Option<Value> {
         let v = match (&l.kind, attr.ty) {
@@ -201,15 +203,18 @@ impl Checker {
                         if op == "!=" { "!=" } else { "==" }
                     ),
                     // A set is tested for one string at a time; the conditions of a filter
-                    // are alternatives, so `in [a, b]` is one `contains` per string.
+                    // `any` are alternatives, so `in [a, b]` is one `contains` per string.
                     (Type::SetStr, kind) => {
                         let cond = format!("{} contains {}", attr.name, quote(&literal_text(kind)));
                         match op {
                             "!=" => format!(
                                 "a filter cannot test that a set lacks a string; `contains` tests that it has one: `{cond}`"
                             ),
+                            "in" if all => format!(
+                                "a set is tested with `contains`, one string at a time: `{cond};`; in a filter `all` every condition must hold, so to admit a case that has any one of several strings, put one `contains` per string in the filter `any` of another group"
+                            ),
                             "in" => format!(
-                                "a set is tested with `contains`, one string at a time; the conditions of a filter are alternatives, so write one per string: `{cond};`"
+                                "a set is tested with `contains`, one string at a time; the conditions of a filter `any` are alternatives, so write one per string: `{cond};`"
                             ),
                             _ => format!("a set is tested with `contains`: `{cond}`"),
                         }

@@ -7,7 +7,9 @@ use crate::ast::*;
 use crate::diagnostic::Span;
 
 /// Sets every span in `ast` to the empty span at the start of file 0, so that two ASTs compare
-/// equal exactly when they mean the same policy, wherever their parts were written.
+/// equal exactly when they mean the same policy, wherever their parts were written. A bare
+/// `scope filter { … }` of two or more conditions becomes `scope filter any { … }`, which it
+/// means and which `fmt` writes.
 pub fn erase(ast: &mut PolicyAst) {
     let PolicyAst { items } = ast;
     for item in items {
@@ -89,7 +91,16 @@ fn group(g: &mut GroupDecl) {
         match scope {
             Scope::All => {}
             Scope::Assigned(via) => idents(via),
-            Scope::Filter(conditions) => conditions.iter_mut().for_each(condition),
+            Scope::Filter { mode, conditions } => {
+                // The bare form of two or more conditions means `any`, and `fmt` writes it so.
+                if mode.is_none() && conditions.len() >= 2 {
+                    *mode = Some((FilterMode::Any, Span::default()));
+                }
+                if let Some((_, s)) = mode {
+                    span(s);
+                }
+                conditions.iter_mut().for_each(condition);
+            }
         }
     }
 }

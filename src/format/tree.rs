@@ -244,6 +244,9 @@ impl<'a> Reader<'_, 'a> {
                         Some("table") => Body::Table(with_comments(moved, self.table()?)),
                         _ => Body::Members(with_comments(moved, self.members(true)?)),
                     };
+                    if let Body::Members(block) = &body {
+                        name_bare_filter(&mut head, block);
+                    }
                     let member = Member {
                         head,
                         body: Some(body),
@@ -442,6 +445,38 @@ fn table_lines<'a>(sig: &[Tok<'a>]) -> Result<Vec<(usize, usize, Line<'a>)>> {
         ));
     }
     Ok(out)
+}
+
+/// `scope filter { c1; c2; }` becomes `scope filter any { c1; c2; }`: the bare form of two or
+/// more conditions means `any`, which readers of `;` as "and" misread (CP0214). A bare filter of
+/// one condition or none reads the same either way and is left alone.
+fn name_bare_filter<'a>(head: &mut Vec<Piece<'a>>, block: &Block<'a, Member<'a>>) {
+    let words: Vec<&str> = head
+        .iter()
+        .filter_map(|p| match p {
+            Piece::Tok(t) => Some(t.text),
+            Piece::Comment { .. } => None,
+        })
+        .collect();
+    let conditions = block
+        .entries
+        .iter()
+        .filter(|e| matches!(e.node, Node::Item(_)))
+        .count();
+    if words != ["scope", "filter"] || conditions < 2 {
+        return;
+    }
+    let Some(at) = head.iter().rposition(|p| matches!(p, Piece::Tok(_))) else {
+        return;
+    };
+    head.insert(
+        at + 1,
+        Piece::Tok(Tok {
+            kind: Kind::Word,
+            text: "any",
+            newlines: 0,
+        }),
+    );
 }
 
 /// Removes the comments after the last token of `head`, and returns each with whether it was on

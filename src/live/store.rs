@@ -29,14 +29,16 @@ pub(super) struct Store {
     loaded_symbols: usize,
     /// Each resource's children, by position.
     pub(super) children: PVec<Shared<u32>>,
-    /// The users whom some group admits on a resource without a relation (scope `all` or
-    /// `filter`): with the members of the anchor case's relations, the only users who can be in
+    /// The users whom some group admits on a resource without a relation (scope `all`, or
+    /// `filter` whether `any` or `all`): with the members of the anchor case's relations, the only users who can be in
     /// scope on a resource (docs/semantics.md), so the only ones whose decisions on it a change
     /// to it can change.
     pub(super) open: imbl::OrdSet<u32>,
 }
 
-/// A group that admits without a relation.
+/// A group that admits without a relation: every scope but `assigned via`. A filter, `any` or
+/// `all`, tests the case's attributes and perhaps `principal`, never a relation, so a change to
+/// the case can put its members in scope or out of it whatever they hold.
 fn open_group(p: &Ir, g: u32) -> bool {
     !matches!(p.groups[g as usize].scope, ScopeDef::Assigned(_))
 }

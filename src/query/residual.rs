@@ -601,8 +601,13 @@ impl Pe<'_> {
                 (CScope::All, _) => Cond::True,
                 (_, None) => Cond::False,
                 (CScope::Assigned(rels), Some(d)) => self.holds(d, &rels),
-                (CScope::Filter { start, len }, Some(d)) => or(policy.code
-                    [start as usize..(start + len) as usize]
+                (CScope::Filter { len: 0, .. }, Some(_)) => Cond::False,
+                (CScope::Filter { start, len, all }, Some(d)) if all => and(policy
+                    .filter_conditions(start, len)
+                    .map(|(_, alts)| or(alts.iter().map(|i| self.insn(*i, d)).collect()))
+                    .collect()),
+                (CScope::Filter { start, len, .. }, Some(d)) => or(policy
+                    .filter(start, len)
                     .iter()
                     .map(|i| self.insn(*i, d))
                     .collect()),

@@ -189,7 +189,23 @@ fn lower_group(cx: &Ctx, p: Pair<Rule>) -> Option<GroupDecl> {
                         Scope::Assigned(inner(s).flat_map(|l| cx.idents(l)).collect())
                     }
                     Rule::scope_filter => {
-                        Scope::Filter(inner(s).filter_map(|c| lower_condition(cx, c)).collect())
+                        let mut mode = None;
+                        let mut conditions = Vec::new();
+                        for c in inner(s) {
+                            match c.as_rule() {
+                                Rule::filter_mode => {
+                                    // The pair holds one keyword, `any` or `all`, and nothing else.
+                                    let m = match c.as_str() {
+                                        "all" => FilterMode::All,
+                                        _ => FilterMode::Any,
+                                    };
+                                    mode = Some((m, cx.span(&c)));
+                                }
+                                Rule::condition => conditions.extend(lower_condition(cx, c)),
+                                _ => {}
+                            }
+                        }
+                        Scope::Filter { mode, conditions }
                     }
                     _ => continue,
                 };

@@ -63,7 +63,18 @@ pub enum Scope {
     Default,
     All,
     Assigned(Vec<u8>),
-    Filter(Vec<Cond>),
+    /// How the conditions combine (bare `filter`, `filter any`, `filter all`), and the
+    /// conditions.
+    Filter(FilterMode, Vec<Cond>),
+}
+
+/// How a scope filter is written: `filter { … }` (which means `any`), `filter any { … }` or
+/// `filter all { … }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterMode {
+    Bare,
+    Any,
+    All,
 }
 
 #[derive(Debug, Clone)]
@@ -291,7 +302,15 @@ fn scope() -> impl Strategy<Value = Scope> {
         3 => Just(Scope::Default),
         1 => Just(Scope::All),
         2 => vec(small(), 1..=2).prop_map(Scope::Assigned),
-        4 => vec(cond, 0..=4).prop_map(Scope::Filter),
+        4 => (
+            prop_oneof![
+                1 => Just(FilterMode::Bare),
+                1 => Just(FilterMode::Any),
+                2 => Just(FilterMode::All)
+            ],
+            vec(cond, 0..=4)
+        )
+            .prop_map(|(mode, conds)| Scope::Filter(mode, conds)),
     ]
 }
 
@@ -737,7 +756,9 @@ fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-fn condition(n: &Names, c: &Cond) -> Option<String> {
+/// A condition of a filter; in a filter `all` (`all`), `==` gives way to `!=`, which holds more
+/// often, so that every condition of an `all` filter sometimes holds.
+fn condition(n: &Names, c: &Cond, all: bool) -> Option<String> {
     let testable: Vec<(usize, Ty)> = n
         .case_attrs
         .iter()
@@ -766,7 +787,8 @@ fn condition(n: &Names, c: &Cond) -> Option<String> {
             quote(STRS[c.vals[0] as usize % STRS.len()])
         ),
         _ => match c.op % 3 {
-            0 => format!("{name} == {}", lit(c.vals[0])),
+            0 if !all => format!("{name} == {}", lit(c.vals[0])),
+            0 => format!("{name} != {}", lit(c.vals[0])),
             1 => format!("{name} != {}", lit(c.vals[0])),
             _ => {
                 let vals: Vec<String> = c.vals.iter().map(|&v| lit(v)).collect();
@@ -951,14 +973,19 @@ fn render_policy(p: &PolicySpec) -> (Names, Vec<(String, String)>) {
                     body.push_str(&format!(" scope assigned via {};", rels.join(", ")));
                 }
             }
-            Scope::Filter(conds) => {
+            Scope::Filter(mode, conds) => {
                 if n.has_case {
                     let cs: Vec<String> = conds
                         .iter()
-                        .filter_map(|c| condition(&n, c))
+                        .filter_map(|c| condition(&n, c, *mode == FilterMode::All))
                         .map(|c| format!(" {c};"))
                         .collect();
-                    body.push_str(&format!(" scope filter {{{} }}", cs.concat()));
+                    let mode = match mode {
+                        FilterMode::Bare => "",
+                        FilterMode::Any => " any",
+                        FilterMode::All => " all",
+                    };
+                    body.push_str(&format!(" scope filter{mode} {{{} }}", cs.concat()));
                 }
             }
         }
