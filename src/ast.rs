@@ -43,6 +43,11 @@ pub enum Item {
     Kind(KindDecl),
     CaseType(CaseTypeDecl),
     Codes(Vec<CodeClass>),
+    /// `context { name: type; … }`: the fields of the request context.
+    Context {
+        fields: Vec<AttrDecl>,
+        span: Span,
+    },
     Rule(Rule),
 }
 
@@ -235,7 +240,93 @@ pub struct Rule {
     pub subjects: Vec<Ident>,
     pub actions: Vec<ActionRef>,
     pub states: Vec<Ident>,
+    /// `when t1 and t2`: every term must hold for the rule to apply. Empty: no condition.
+    pub when: Vec<Term>,
     pub span: Span,
+}
+
+/// One term of a rule's condition, possibly negated with `not`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Term {
+    pub negate: bool,
+    pub test: TermTest,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TermTest {
+    /// `principal is reporter`: the principal holds the relation on the case.
+    Is(Ident),
+    /// `path in [v1, v2]`.
+    In(Path, Vec<Literal>),
+    /// `path contains value`.
+    Contains(Path, TermValue),
+    /// `path op value`.
+    Compare(Path, CmpOp, TermValue),
+    /// `path`: a `bool` that must be true.
+    Bool(Path),
+}
+
+/// A comparison operator of a condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl CmpOp {
+    /// As written.
+    pub fn text(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "==",
+            CmpOp::Ne => "!=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+        }
+    }
+}
+
+/// What a path starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathRoot {
+    Principal,
+    Resource,
+    Case,
+    Context,
+}
+
+impl PathRoot {
+    /// As written.
+    pub fn text(self) -> &'static str {
+        match self {
+            PathRoot::Principal => "principal",
+            PathRoot::Resource => "resource",
+            PathRoot::Case => "case",
+            PathRoot::Context => "context",
+        }
+    }
+}
+
+/// `principal`, or `root.attr`: a value a condition reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Path {
+    pub root: PathRoot,
+    /// `None` for `principal` itself.
+    pub attr: Option<Ident>,
+    pub span: Span,
+}
+
+/// The right-hand side of a comparison or `contains`: a path or a literal.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TermValue {
+    Path(Path),
+    Literal(Literal),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -15,6 +15,7 @@
 //! limits on the policy as a whole.
 
 mod casetypes;
+mod conditions;
 mod groups;
 mod kinds;
 mod names;
@@ -90,11 +91,12 @@ fn declarations(item: &Item) -> usize {
         Item::Module(m) => m.actions.len() + m.records.len() + m.data_roles.len(),
         Item::Group(g) => g.grants.len() + g.permits.len() + g.scopes.len(),
         Item::User { attrs, .. } => attrs.len(),
+        Item::Context { fields, .. } => fields.len(),
         Item::Kind(k) => {
             k.attrs.len()
                 + k.relations.len()
                 + k.inherits.len()
-                + k.rules.len()
+                + k.rules.iter().map(|r| 1 + r.when.len()).sum::<usize>()
                 + k.modes.iter().map(|m| 1 + m.arms.len()).sum::<usize>()
         }
         Item::CaseType(c) => {
@@ -102,7 +104,7 @@ fn declarations(item: &Item) -> usize {
                 + c.initials.len()
                 + c.finals.len()
                 + c.transitions.len()
-                + c.rules.len()
+                + c.rules.iter().map(|r| 1 + r.when.len()).sum::<usize>()
                 + c.module_grants
                     .iter()
                     .map(|g| 1 + g.lines.len())
@@ -122,7 +124,8 @@ fn declarations(item: &Item) -> usize {
                     .sum::<usize>()
         }
         Item::Codes(classes) => classes.len(),
-        Item::Rule(_) | Item::RequireGroup(_) => 0,
+        Item::Rule(r) => r.when.len(),
+        Item::RequireGroup(_) => 0,
     }
 }
 
@@ -157,7 +160,9 @@ fn item_span(item: &Item) -> Span {
         Item::ActionGroup { name, .. } | Item::Enum { name, .. } => Some(name.span),
         Item::Module(m) => Some(m.name.span),
         Item::Group(g) => Some(g.name.span),
-        Item::User { span, .. } | Item::RequireGroup(span) => Some(*span),
+        Item::User { span, .. } | Item::RequireGroup(span) | Item::Context { span, .. } => {
+            Some(*span)
+        }
         Item::Kind(k) => Some(k.name.span),
         Item::CaseType(c) => Some(c.name.span),
         Item::Codes(classes) => classes.first().map(|c| c.class.span),
@@ -189,6 +194,10 @@ struct Checker {
     cell_stamp: u32,
     /// Each attribute of the case kind by name.
     case_attr_index: HashMap<String, u32>,
+    /// Each user attribute, each context field, and each attribute of each kind, by name.
+    user_attr_index: HashMap<String, u32>,
+    context_index: HashMap<String, u32>,
+    kind_attr_index: Vec<HashMap<String, u32>>,
     /// Every declared name, for "is a … , not a …" help.
     sorts: HashMap<String, (Sort, Span)>,
     roles: Names,
@@ -271,6 +280,7 @@ impl Checker {
             groups: Vec::new(),
             enums: Vec::new(),
             user_attrs: Vec::new(),
+            context: Vec::new(),
             kinds: Vec::new(),
             case_kind: None,
             casetypes: Vec::new(),
@@ -291,8 +301,10 @@ impl Checker {
         // Access-code classes of actions.
         self.codes(items, &action_groups, &mut p);
 
-        // All `user { }` blocks together declare the user attributes.
+        // All `user { }` blocks together declare the user attributes, all `context { }`
+        // blocks the fields of the request context.
         self.user_attrs(items, &mut p);
+        self.context_fields(items, &mut p);
 
         // Modules.
         self.modules(items, &action_groups, &mut p);

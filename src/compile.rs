@@ -49,6 +49,56 @@ pub enum Insn {
     },
 }
 
+/// Where a term of a rule's condition reads a value: the principal, one of its attributes, an
+/// attribute of the resource or of its anchor case, a field of the request's context, or a
+/// literal (a string as its interned symbol: literal `i` is symbol `i` of every entity set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Src {
+    Principal,
+    User(u32),
+    Resource(u32),
+    Case(u32),
+    Context(u32),
+    Sym(u32),
+    Int(i64),
+    Bool(bool),
+    Variant(u32),
+}
+
+/// One term of a compiled condition: a test, after `negate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CTerm {
+    pub test: Test,
+    pub negate: bool,
+}
+
+/// What a compiled term tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Test {
+    /// The principal holds the relation whose subject bit this is.
+    Holds(u32),
+    Compare(ir::CmpOp, Src, Src),
+    /// Equal to one of `CompiledPolicy::one_of[start..start + len]`.
+    OneOf(Src, u32, u32),
+    /// A set contains a string.
+    Contains(Src, Src),
+    /// A `bool` that is true.
+    True(Src),
+}
+
+/// A rule with a condition: it is kept out of the data masks, and the data layer tests it on
+/// its own where it applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CRule {
+    /// Its index among the IR's rules.
+    pub rule: u32,
+    pub effect: Effect,
+    pub subjects: Bits,
+    /// Its terms, `CompiledPolicy::terms[start..start + len]`, every one of which must hold.
+    pub start: u32,
+    pub len: u32,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CScope {
     All,
@@ -105,6 +155,8 @@ pub struct CompiledPolicy {
     sources: Sources,
     /// Policy string literals; entity loading interns these first, so literal `i` is symbol `i`.
     pub(crate) literals: Vec<String>,
+    /// Each literal's index by its text.
+    literal_index: HashMap<String, u32>,
     n_actions: usize,
     pub(crate) n_roles: usize,
     /// The subject bit of `everyone` when the policy names it, held by every principal on every
@@ -143,11 +195,30 @@ pub struct CompiledPolicy {
     module_index: HashMap<String, u32>,
     /// Cold-path tables behind [`crate::vm::determining_rules`]; `decide` never reads them.
     why: Why,
+    /// The rules with a condition, the terms of their conditions and the values of their `in`
+    /// lists, and where they apply: the slots of `global`, `kind_rules` and `state_rules`, each
+    /// holding indices into `crules`. Empty when no rule has a condition, and then never read.
+    conditions: Conditions,
     /// The declared transitions, by `(state_base[t] + state) * n_actions + action`: the edges
     /// that leave that state by that action, each `(target state, by subjects)`, one per target.
     edges: Edges,
     /// Per case type: its states by name, for resolving a request's target state.
     state_index: Vec<HashMap<String, u32>>,
+}
+
+/// The compiled conditions (see `CompiledPolicy::conditions`).
+#[derive(Debug, Default)]
+struct Conditions {
+    /// Some rule has a condition: the data layer looks at the lists below.
+    any: bool,
+    crules: Vec<CRule>,
+    terms: Vec<CTerm>,
+    one_of: Vec<Src>,
+    /// Per IR rule: its index in `crules`, or `u32::MAX` for a rule without a condition.
+    of_rule: Vec<u32>,
+    global: Buckets,
+    kind: Buckets,
+    state: Buckets,
 }
 
 /// Per slot, a list of `(target, subjects)`, stored flat as [`Buckets`] are.
@@ -224,6 +295,21 @@ fn subjects(p: &Policy, s: &[Subject]) -> Bits {
 
 fn relations(p: &Policy, r: &[ir::RelationId]) -> Bits {
     Bits::from_indices(r.iter().map(|x| p.roles.len() + x.idx()))
+}
+
+/// Where a compiled term reads an operand; a string literal is interned with `intern`.
+fn src(o: &ir::Operand, intern: &mut impl FnMut(&str) -> u32) -> Src {
+    match o {
+        ir::Operand::Principal => Src::Principal,
+        ir::Operand::User(a) => Src::User(a.0),
+        ir::Operand::Resource(a) => Src::Resource(a.0),
+        ir::Operand::Case(a) => Src::Case(a.0),
+        ir::Operand::Context(a) => Src::Context(a.0),
+        ir::Operand::Literal(Value::Str(s)) => Src::Sym(intern(s)),
+        ir::Operand::Literal(Value::Int(i)) => Src::Int(*i),
+        ir::Operand::Literal(Value::Bool(b)) => Src::Bool(*b),
+        ir::Operand::Literal(Value::Variant(v)) => Src::Variant(*v),
+    }
 }
 
 /// A number no other compiled policy or entity set of this process has: it ties entities to the
@@ -345,10 +431,61 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
     let mut why_rules = Vec::with_capacity(ir.rules.len());
     // INVARIANT: the checker bounds every table (MAX_TABLE_SLOTS) and the entries the rules
     // expand to (MAX_RULE_ENTRIES), so these loops and allocations are bounded by the limits.
+    let conditional = ir.rules.iter().any(|r| !r.when.is_empty());
+    let (mut cond_global, mut cond_kind, mut cond_state) = match conditional {
+        true => (
+            vec![Vec::new(); global.len()],
+            vec![Vec::new(); kind_rules.len()],
+            vec![Vec::new(); state_rules.len()],
+        ),
+        false => (Vec::new(), Vec::new(), Vec::new()),
+    };
+    let mut crules = Vec::new();
+    let mut terms = Vec::new();
+    let mut one_of = Vec::new();
+    let mut of_rule = Vec::new();
     for (id, r) in ir.rules.iter().enumerate() {
         let subj = subjects(&ir, &r.subjects);
         let id = id as u32;
         why_rules.push((r.effect, subj));
+        // A rule with a condition goes into the lists of conditional rules, not the masks.
+        let crule = (!r.when.is_empty()).then(|| {
+            let start = terms.len() as u32;
+            for t in &r.when {
+                let test = match &t.test {
+                    ir::TermTest::Holds(rel) => Test::Holds((ir.roles.len() + rel.idx()) as u32),
+                    ir::TermTest::Compare(a, op, b) => {
+                        Test::Compare(*op, src(a, &mut intern), src(b, &mut intern))
+                    }
+                    ir::TermTest::OneOf(a, values) => {
+                        let at = one_of.len() as u32;
+                        for v in values {
+                            one_of.push(src(&ir::Operand::Literal(v.clone()), &mut intern));
+                        }
+                        Test::OneOf(src(a, &mut intern), at, values.len() as u32)
+                    }
+                    ir::TermTest::Contains(set, item) => {
+                        Test::Contains(src(set, &mut intern), src(item, &mut intern))
+                    }
+                    ir::TermTest::True(a) => Test::True(src(a, &mut intern)),
+                };
+                terms.push(CTerm {
+                    test,
+                    negate: t.negate,
+                });
+            }
+            crules.push(CRule {
+                rule: id,
+                effect: r.effect,
+                subjects: subj,
+                start,
+                len: terms.len() as u32 - start,
+            });
+            crules.len() as u32 - 1
+        });
+        if conditional {
+            of_rule.push(crule.unwrap_or(u32::MAX));
+        }
         // The states a case-type rule applies in, each once.
         let states: Vec<usize> = match r.scope {
             RuleScope::CaseType(t) if r.states.is_empty() => {
@@ -365,19 +502,28 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
         for a in &r.actions {
             match r.scope {
                 RuleScope::Global => {
-                    global[a.idx()].add(r.effect, subj);
+                    match crule {
+                        Some(c) => cond_global[a.idx()].push(c),
+                        None => global[a.idx()].add(r.effect, subj),
+                    }
                     why_global[a.idx()].push(id);
                 }
                 RuleScope::Kind(k) => {
                     let slot = k.idx() * n_actions + a.idx();
-                    kind_rules[slot].add(r.effect, subj);
+                    match crule {
+                        Some(c) => cond_kind[slot].push(c),
+                        None => kind_rules[slot].add(r.effect, subj),
+                    }
                     why_kind[slot].push(id);
                 }
                 RuleScope::CaseType(t) => {
                     let base = state_base[t.idx()] as usize;
                     for &s in &states {
                         let slot = (base + s) * n_actions + a.idx();
-                        state_rules[slot].add(r.effect, subj);
+                        match crule {
+                            Some(c) => cond_state[slot].push(c),
+                            None => state_rules[slot].add(r.effect, subj),
+                        }
                         why_state[slot].push(id);
                     }
                 }
@@ -440,6 +586,16 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
                 .collect()
         })
         .collect();
+    let conditions = Conditions {
+        any: conditional,
+        crules,
+        terms,
+        one_of,
+        of_rule,
+        global: Buckets::new(cond_global),
+        kind: Buckets::new(cond_kind),
+        state: Buckets::new(cond_state),
+    };
     let why = Why {
         rules: why_rules,
         global: Buckets::new(why_global),
@@ -533,7 +689,9 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
         permission_index: index(ir.permissions.iter().map(|a| &a.name).collect()),
         module_index: index(ir.modules.iter().map(|a| &a.name).collect()),
         literals,
+        literal_index: lit_index,
         why,
+        conditions,
         edges,
         state_index,
         ir,
@@ -562,6 +720,11 @@ impl CompiledPolicy {
     /// symbol `i`.
     pub(crate) fn literals(&self) -> &[String] {
         &self.literals
+    }
+
+    /// The symbol of literal `s`, if the policy writes it: the same in every entity set.
+    pub(crate) fn literal_symbol(&self, s: &str) -> Option<u32> {
+        self.literal_index.get(s).copied()
     }
 
     // ---- names -----------------------------------------------------------------------------
@@ -742,6 +905,75 @@ impl CompiledPolicy {
         self.state_rules[self.state_slot(casetype, state) * self.n_actions + action as usize]
     }
 
+    // ---- conditions --------------------------------------------------------------------------
+
+    /// Whether some rule has a condition. When none has, the data masks are the whole data
+    /// layer and the lists below are empty.
+    #[inline(always)]
+    pub(crate) fn has_conditions(&self) -> bool {
+        self.conditions.any
+    }
+
+    /// The rules with a condition that apply to a resource of `kind` anchored in (case type,
+    /// state) and list `action`: indices for [`CompiledPolicy::crule`], from the top-level
+    /// rules, the kind's and the state's. Empty lists when no rule has a condition, or for a
+    /// slot out of range.
+    #[inline]
+    pub(crate) fn conditional(
+        &self,
+        kind: u32,
+        ct_state: Option<(u32, u32)>,
+        action: u32,
+    ) -> [&[u32]; 3] {
+        let c = &self.conditions;
+        let n = self.n_actions;
+        let a = action as usize;
+        let global = c.global.try_get(a).unwrap_or(&[]);
+        let kind = c.kind.try_get(kind as usize * n + a).unwrap_or(&[]);
+        let state = match ct_state {
+            Some((t, s)) => c
+                .state
+                .try_get(self.state_slot(t, s) * n + a)
+                .unwrap_or(&[]),
+            None => &[],
+        };
+        [global, kind, state]
+    }
+
+    /// The conditional rules of a case type's state alone: the part of
+    /// [`CompiledPolicy::conditional`] that the state adds, as [`CompiledPolicy::state_masks`]
+    /// is of the masks.
+    #[inline]
+    pub(crate) fn conditional_in_state(&self, casetype: u32, state: u32, action: u32) -> &[u32] {
+        let slot = self.state_slot(casetype, state) * self.n_actions + action as usize;
+        self.conditions.state.try_get(slot).unwrap_or(&[])
+    }
+
+    /// Conditional rule `c`.
+    #[inline(always)]
+    pub(crate) fn crule(&self, c: u32) -> &CRule {
+        &self.conditions.crules[c as usize]
+    }
+
+    /// The terms of a conditional rule's condition.
+    #[inline(always)]
+    pub(crate) fn terms(&self, r: &CRule) -> &[CTerm] {
+        &self.conditions.terms[r.start as usize..(r.start + r.len) as usize]
+    }
+
+    /// The values of a `Test::OneOf`.
+    #[inline(always)]
+    pub(crate) fn one_of(&self, start: u32, len: u32) -> &[Src] {
+        &self.conditions.one_of[start as usize..(start + len) as usize]
+    }
+
+    /// The conditional rule of IR rule `rule`, if it has a condition.
+    #[inline]
+    pub(crate) fn condition_of(&self, rule: u32) -> Option<&CRule> {
+        let c = *self.conditions.of_rule.get(rule as usize)?;
+        self.conditions.crules.get(c as usize)
+    }
+
     // ---- transitions ------------------------------------------------------------------------
 
     /// The state of case type `casetype` named `name`.
@@ -903,6 +1135,71 @@ impl fmt::Display for CompiledPolicy {
             // An instruction that continues a condition (another value of `in [...]`) is marked.
             let more = if self.cond_starts[i] { " " } else { "|" };
             writeln!(f, "{i:04}{more}{text}")?;
+        }
+        if self.conditions.any {
+            writeln!(f, "; conditional rules (kept out of the masks)")?;
+            let src_text = |s: Src| -> String {
+                let attr = |list: &[ir::AttrDef], a: u32| {
+                    list.get(a as usize)
+                        .map_or("?".to_string(), |d| d.name.clone())
+                };
+                match s {
+                    Src::Principal => "principal".into(),
+                    Src::User(a) => format!("principal.{}", attr(&p.user_attrs, a)),
+                    Src::Resource(a) => format!("resource.#{a}"),
+                    Src::Case(a) => format!("case.{}", attr(p.case_attrs(), a)),
+                    Src::Context(a) => format!("context.{}", attr(&p.context, a)),
+                    Src::Sym(x) => format!("{:?}", self.literals[x as usize]),
+                    Src::Int(i) => i.to_string(),
+                    Src::Bool(b) => b.to_string(),
+                    Src::Variant(v) => format!("#{v}"),
+                }
+            };
+            for r in &self.conditions.crules {
+                let terms: Vec<String> = self
+                    .terms(r)
+                    .iter()
+                    .map(|t| {
+                        let test = match t.test {
+                            Test::Holds(bit) => {
+                                format!("holds {}", subj(&Bits::from_indices([bit as usize])))
+                            }
+                            Test::Compare(op, a, b) => {
+                                format!("{} {} {}", src_text(a), op.text(), src_text(b))
+                            }
+                            Test::OneOf(a, start, len) => format!(
+                                "{} in [{}]",
+                                src_text(a),
+                                self.one_of(start, len)
+                                    .iter()
+                                    .map(|v| src_text(*v))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                            Test::Contains(a, b) => {
+                                format!("{} contains {}", src_text(a), src_text(b))
+                            }
+                            Test::True(a) => src_text(a),
+                        };
+                        if t.negate {
+                            format!("not {test}")
+                        } else {
+                            test
+                        }
+                    })
+                    .collect();
+                writeln!(
+                    f,
+                    "rule #{} {} {} when {}",
+                    r.rule,
+                    match r.effect {
+                        Effect::Allow => "allow",
+                        Effect::Deny => "deny",
+                    },
+                    subj(&r.subjects),
+                    terms.join(" and ")
+                )?;
+            }
         }
         writeln!(f, "; data rules")?;
         let mut row = |place: String, a: usize, m: &Masks| -> fmt::Result {

@@ -14,7 +14,7 @@ use std::fmt::Write;
 /// turns into text and serde into JSON.
 pub use crate::reference::{
     Change, CodeTrace, ConditionTrace, Counterfactual, Detail, GroupTrace, LayerTrace, LevelTrace,
-    RuleRef, ThenDenied, Trace, Verdict,
+    RuleRef, TermTrace, ThenDenied, Trace, Verdict,
 };
 
 /// How the conditions of a scope filter combine, in a [`GroupTrace`]: `any` or `all`.
@@ -167,6 +167,7 @@ fn render_layer(out: &mut String, l: &LayerTrace, policy: &CompiledPolicy, case:
         Detail::Rules {
             allows,
             denies,
+            unmet,
             data_roles,
         } => {
             if let Some(d) = data_roles {
@@ -191,6 +192,15 @@ fn render_layer(out: &mut String, l: &LayerTrace, policy: &CompiledPolicy, case:
                     "allow, overridden, by "
                 };
                 render_rule(out, a, policy, pad, label);
+            }
+            for u in unmet {
+                render_rule(
+                    out,
+                    u,
+                    policy,
+                    pad,
+                    "condition not met, so it does not apply: ",
+                );
             }
         }
         Detail::Mode { rule, .. } => render_rule(out, rule, policy, pad, ""),
@@ -271,6 +281,22 @@ fn render_rule(out: &mut String, r: &RuleRef, policy: &CompiledPolicy, pad: &str
         " ".repeat(column),
         "^".repeat(width)
     );
+    // A condition: all of its terms, each with what it read.
+    if !r.condition.is_empty() {
+        let _ = writeln!(out, "{indent}  when all of:");
+        for t in &r.condition {
+            let read = match t.values.is_empty() {
+                true => String::new(),
+                false => format!(": {}", t.values.join(", ")),
+            };
+            let _ = writeln!(
+                out,
+                "{indent}    {} `{}`{read}",
+                if t.holds { "✓" } else { "✗" },
+                t.term
+            );
+        }
+    }
 }
 
 /// The first line of `span` as shown under a rule, and the column (from 0, in characters) where

@@ -58,6 +58,8 @@ pub struct Policy {
     pub groups: Vec<GroupDef>,
     pub enums: Vec<EnumDef>,
     pub user_attrs: Vec<AttrDef>,
+    /// The fields of the request context (`context { … }`), which every request supplies.
+    pub context: Vec<AttrDef>,
     pub kinds: Vec<KindDef>,
     /// The one kind declared with `case`, if any: it carries type, state and relations.
     pub case_kind: Option<KindId>,
@@ -315,7 +317,108 @@ pub struct RuleDef {
     pub states: Vec<StateId>,
     pub scope: RuleScope,
     pub origin: RuleOrigin,
+    /// The rule's condition (`when …`): it applies only where every term holds. Empty: always.
+    pub when: Vec<Term>,
     pub span: Span,
+}
+
+/// One term of a rule's condition, after `not` when `negate`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Term {
+    pub test: TermTest,
+    pub negate: bool,
+    pub span: Span,
+}
+
+/// What a term of a condition tests. The checker makes sure that its operands have the types
+/// the test needs, and that no test compares two values stored on resources (each test reads
+/// at most one stored value, so the residual can put it into a condition on the resource).
+#[derive(Debug, Clone, PartialEq)]
+pub enum TermTest {
+    /// `principal is r`: the principal holds relation `r` on the anchor case (never without one).
+    Holds(RelationId),
+    /// `a op b`, both of one type; `<`, `<=`, `>` and `>=` only on `int`.
+    Compare(Operand, CmpOp, Operand),
+    /// `a in [v1, v2]`: `a` equals one of the values.
+    OneOf(Operand, Vec<Value>),
+    /// `set contains item`: a `set<string>` holds a string.
+    Contains(Operand, Operand),
+    /// A `bool` that is true.
+    True(Operand),
+}
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl CmpOp {
+    /// As written.
+    pub fn text(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "==",
+            CmpOp::Ne => "!=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+        }
+    }
+
+    /// The operator with its sides swapped: `a op b` is `b op.flipped() a`.
+    pub fn flipped(self) -> CmpOp {
+        match self {
+            CmpOp::Lt => CmpOp::Gt,
+            CmpOp::Le => CmpOp::Ge,
+            CmpOp::Gt => CmpOp::Lt,
+            CmpOp::Ge => CmpOp::Le,
+            same => same,
+        }
+    }
+
+    /// Whether `a op b` holds, for two numbers.
+    pub fn holds(self, a: i64, b: i64) -> bool {
+        match self {
+            CmpOp::Eq => a == b,
+            CmpOp::Ne => a != b,
+            CmpOp::Lt => a < b,
+            CmpOp::Le => a <= b,
+            CmpOp::Gt => a > b,
+            CmpOp::Ge => a >= b,
+        }
+    }
+}
+
+/// A value a term reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operand {
+    /// The principal itself, a `ref User`.
+    Principal,
+    /// An attribute of the principal (`user { attr … }`).
+    User(AttrId),
+    /// An attribute of the resource, whose kind the rule's place fixes.
+    Resource(AttrId),
+    /// An attribute of the resource's anchor case, which the rule's place guarantees.
+    Case(AttrId),
+    /// A field of the request context.
+    Context(AttrId),
+    /// A literal.
+    Literal(Value),
+}
+
+impl Operand {
+    /// Whether the value is stored on a resource (the resource's or its case's attribute):
+    /// the residual leaves such a value to the database; every other operand is fixed by the
+    /// question.
+    pub fn is_stored(&self) -> bool {
+        matches!(self, Operand::Resource(_) | Operand::Case(_))
+    }
 }
 
 impl Policy {

@@ -62,7 +62,7 @@ pub use api::{EntitiesError, LoadError, Policy, PolicyError};
 pub use decision::{Decision, Layer, Reason};
 pub use entities::{Entities, EntityError};
 pub use files::ReadError;
-pub use request::{JsonError, Request, Resolved};
+pub use request::{JsonError, Request, Resolved, ResolvedContext};
 pub use resolve::{RequestError, RequestErrorKind};
 pub use response::{DeterminingRule, Response, RuleKind, TableCell};
 

@@ -18,6 +18,12 @@ pub const MAX_ACTIONS: usize = 256;
 pub const MAX_PERMISSIONS: usize = 256;
 /// The most attributes one resource kind, or the `user` blocks together, may declare.
 pub const MAX_ATTRS: usize = 1_000;
+/// The most fields the `context` blocks of a policy may declare together.
+pub const MAX_CONTEXT_FIELDS: usize = 256;
+/// The most terms of one rule's condition (`when t1 and t2 …`).
+pub const MAX_CONDITION_TERMS: usize = 32;
+/// The most strings of one `set<string>` field of a request's context.
+pub const MAX_CONTEXT_SET_ITEMS: usize = 1024;
 /// The most slots of each compiled lookup table: kinds × actions, case-type states × actions,
 /// and case types × modules × actions, each on its own.
 pub const MAX_TABLE_SLOTS: usize = 1_000_000;

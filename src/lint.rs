@@ -312,7 +312,8 @@ impl Masks {
             casetype_all: vec![Bits::FULL; p.casetypes.len() * n],
         };
         for (i, r) in p.rules.iter().enumerate() {
-            if r.effect != effect {
+            // A rule with a condition may not apply: it allows or denies nowhere for sure.
+            if r.effect != effect || !r.when.is_empty() {
                 continue;
             }
             let subj = subjects[i];
@@ -584,7 +585,12 @@ impl<'a> Cx<'a> {
         let cell_denied = self.cell_denies();
         // The live denies by subject, in source order, to find those that override an allow.
         let mut by_subject: Vec<Vec<u32>> = vec![Vec::new(); Bits::WIDTH];
-        for d in self.in_order(Effect::Deny) {
+        // A deny with a condition overrides nothing for sure.
+        for d in self
+            .in_order(Effect::Deny)
+            .into_iter()
+            .filter(|&d| p.rules[d as usize].when.is_empty())
+        {
             for s in self.subj[d as usize].iter() {
                 by_subject[s].push(d);
             }
@@ -745,6 +751,11 @@ impl<'a> Cx<'a> {
         for e in [Effect::Allow, Effect::Deny] {
             for i in self.in_order(e) {
                 let r = &p.rules[i as usize];
+                // A rule with a condition may not apply, so it covers no other rule; another
+                // may still cover it.
+                if !r.when.is_empty() {
+                    continue;
+                }
                 postings[e as usize].add(place(r), i, self.subj[i as usize], self.acts[i as usize]);
             }
         }
@@ -858,7 +869,8 @@ impl<'a> Cx<'a> {
                 continue;
             }
             let o = &p.rules[j];
-            let equal = covers(i, j);
+            // A rule with a condition covers no other, so it is never the other's equal.
+            let equal = covers(i, j) && r.when.is_empty();
             let is_transition = matches!(o.origin, RuleOrigin::Transition { .. });
             if equal && !is_transition && !before(o.span, r.span) {
                 continue;

@@ -21,7 +21,7 @@ use crate::compile::{CScope, CompiledPolicy};
 use crate::decision::Decision;
 use crate::entities::{CodeClass, EffectiveCode, Entities, Resource};
 use crate::ir::{Effect, KindId};
-use crate::request::Resolved;
+use crate::request::{Resolved, ResolvedContext};
 use crate::resolve;
 use crate::vm;
 use serde::Serialize;
@@ -74,9 +74,10 @@ fn actions(
     principal: u32,
     resource: u32,
     module: Option<u32>,
+    context: &ResolvedContext,
 ) -> Vec<Decision> {
     let n = policy.n_actions();
-    let on = vm::On::new(entities, principal, resource);
+    let on = vm::On::new(entities, principal, resource, context.values());
     let subjects = match vm::scope(policy, &on, &mut vm::Ignore) {
         Ok(subjects) => subjects,
         Err(deny) => return vec![deny; n],
@@ -122,8 +123,9 @@ fn transitions(
     principal: u32,
     resource: u32,
     module: Option<u32>,
+    context: &ResolvedContext,
 ) -> Vec<(u32, u32, Decision)> {
-    let on = vm::On::new(entities, principal, resource);
+    let on = vm::On::new(entities, principal, resource, context.values());
     let Some(anchor) = on.anchor else {
         return Vec::new();
     };
@@ -208,12 +210,13 @@ impl Index {
 
 /// What to list: the resources (optionally of one kind) a principal may perform an action on.
 // INVARIANT: the ids were resolved against the entities of the `Listing` that holds it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct List {
     principal: u32,
     action: u32,
     module: Option<u32>,
     kind: Option<KindId>,
+    context: ResolvedContext,
 }
 
 /// One page of a listing: resource ids (indices into the entities), and the cursor for the next
@@ -262,6 +265,7 @@ impl List {
                     resource: r,
                     module: self.module,
                     target: None,
+                    context: self.context.clone(),
                     entities: entities.stamp,
                 },
             )
@@ -421,6 +425,7 @@ fn who_can(
     action: u32,
     resource: u32,
     module: Option<u32>,
+    context: &ResolvedContext,
 ) -> WhoCan {
     let p = policy.ir();
     let res = &entities.resources[resource as usize];
@@ -472,13 +477,14 @@ fn who_can(
             resource,
             module,
             target: None,
+            context: context.clone(),
             entities: entities.stamp,
         };
         if !vm::decide(policy, entities, &req).allowed {
             out.denied += 1;
             continue;
         }
-        let on = vm::On::new(entities, u, resource);
+        let on = vm::On::new(entities, u, resource, context.values());
         let subjects = vm::subjects(policy, &on);
         // The subjects the data layer reads: through a module with `data roles`, fewer.
         let read = vm::Subjects {
@@ -881,6 +887,8 @@ fn scope_text(policy: &CompiledPolicy, g: u32) -> String {
 pub struct Query<'a> {
     policy: &'a CompiledPolicy,
     entities: &'a Entities,
+    /// The context every question is asked in ([`Query::with_context`]).
+    context: Option<serde_json::Map<String, serde_json::Value>>,
     /// The resources in id order, sorted at the first listing and shared by every listing after.
     index: OnceLock<Index>,
 }
@@ -903,6 +911,7 @@ impl Listing<'_> {
     /// first id that sorts after it, so a page boundary survives the deletion of its resource.
     pub fn iter<'s>(&'s self, after: Option<&str>) -> impl Iterator<Item = u32> + 's {
         self.list
+            .clone()
             .iter(self.policy, self.entities, self.index, after)
     }
 
@@ -910,6 +919,7 @@ impl Listing<'_> {
     /// next page.
     pub fn page(&self, after: Option<&str>, limit: usize) -> Page {
         self.list
+            .clone()
             .page(self.policy, self.entities, self.index, after, limit)
     }
 
@@ -928,12 +938,35 @@ impl<'a> Query<'a> {
         Query {
             policy: policy.compiled(),
             entities,
+            context: None,
             index: OnceLock::new(),
         }
     }
 
+    /// The same queries, each asked in `context`: the request context (a value for every field
+    /// the policy's `context { … }` declares) that rule conditions read. A policy that declares
+    /// a context answers no question without one; one that declares none ignores it.
+    pub fn with_context(
+        mut self,
+        context: serde_json::Map<String, serde_json::Value>,
+    ) -> Query<'a> {
+        self.context = Some(context);
+        self
+    }
+
     fn same_policy(&self) -> Result<(), RequestError> {
         same_policy(self.policy, self.entities)
+    }
+
+    /// The context of the questions, resolved: an error when the policy declares a context
+    /// and it misses a field, has another, or none was given.
+    fn context(&self) -> Result<ResolvedContext, RequestError> {
+        resolve::context(
+            self.policy,
+            self.entities,
+            self.context.as_ref(),
+            Asker::Query,
+        )
     }
 
     /// Who may perform `action` on `resource` through `module`.
@@ -947,12 +980,14 @@ impl<'a> Query<'a> {
         let action = resolve::action(self.policy, action)?;
         let resource = resolve::resource(self.entities, resource)?;
         let module = resolve::module(self.policy, module, Asker::Query)?;
+        let context = self.context()?;
         Ok(who_can(
             self.policy,
             self.entities,
             action,
             resource,
             module,
+            &context,
         ))
     }
 
@@ -967,14 +1002,20 @@ impl<'a> Query<'a> {
         let principal = resolve::principal(self.policy, self.entities, principal)?;
         let resource = resolve::resource(self.entities, resource)?;
         let module = resolve::module(self.policy, module, Asker::Query)?;
+        let context = self.context()?;
         let p = self.policy.ir();
-        Ok(
-            actions(self.policy, self.entities, principal, resource, module)
-                .into_iter()
-                .enumerate()
-                .map(|(a, d)| (p.actions[a].name.clone(), d))
-                .collect(),
+        Ok(actions(
+            self.policy,
+            self.entities,
+            principal,
+            resource,
+            module,
+            &context,
         )
+        .into_iter()
+        .enumerate()
+        .map(|(a, d)| (p.actions[a].name.clone(), d))
+        .collect())
     }
 
     /// Every transition declared out of the current state of `resource`'s case, each with the
@@ -991,23 +1032,29 @@ impl<'a> Query<'a> {
         let principal = resolve::principal(self.policy, self.entities, principal)?;
         let resource = resolve::resource(self.entities, resource)?;
         let module = resolve::module(self.policy, module, Asker::Query)?;
+        let context = self.context()?;
         let p = self.policy.ir();
         let res = &self.entities.resources[resource as usize];
         let Some(anchor) = res.anchor.map(|a| &self.entities.resources[a as usize]) else {
             return Ok(Vec::new());
         };
         let ct = &p.casetypes[anchor.casetype as usize];
-        Ok(
-            transitions(self.policy, self.entities, principal, resource, module)
-                .into_iter()
-                .map(|(a, to, decision)| Move {
-                    action: p.actions[a as usize].name.clone(),
-                    from: ct.states[anchor.state as usize].name.clone(),
-                    to: ct.states[to as usize].name.clone(),
-                    decision,
-                })
-                .collect(),
+        Ok(transitions(
+            self.policy,
+            self.entities,
+            principal,
+            resource,
+            module,
+            &context,
         )
+        .into_iter()
+        .map(|(a, to, decision)| Move {
+            action: p.actions[a as usize].name.clone(),
+            from: ct.states[anchor.state as usize].name.clone(),
+            to: ct.states[to as usize].name.clone(),
+            decision,
+        })
+        .collect())
     }
 
     /// Why every action on `resource` is denied without a module (for `action`, or any action
@@ -1088,6 +1135,7 @@ impl<'a> Query<'a> {
             action: resolve::action(self.policy, action)?,
             module: resolve::module(self.policy, module, Asker::Query)?,
             kind: kind.map(|k| resolve::kind(self.policy, k)).transpose()?,
+            context: self.context()?,
         };
         let index = self.index.get_or_init(|| Index::new(self.entities));
         // INVARIANT: the fields of a `Query` are private and never reassigned, so its index
@@ -1113,7 +1161,15 @@ impl<'a> Query<'a> {
         let principal = resolve::principal(self.policy, self.entities, principal)?;
         let action = resolve::action(self.policy, action)?;
         let module = resolve::module(self.policy, module, Asker::Query)?;
-        residual(self.policy, self.entities, principal, action, module)
+        let context = self.context()?;
+        residual(
+            self.policy,
+            self.entities,
+            principal,
+            action,
+            module,
+            &context,
+        )
     }
 
     /// The residual compiled to a SQL `WHERE` clause with bound parameters.

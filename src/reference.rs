@@ -213,6 +213,11 @@ pub enum Detail {
         /// The matching `deny` statements and `-` table-cell entries: when there is one, the
         /// layer denies, whatever the allows.
         denies: Vec<RuleRef>,
+        /// The rules that list the action and a subject of the user, and apply here, but whose
+        /// condition did not hold, so they decided nothing; each with its condition's terms.
+        /// Absent from the JSON when empty.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        unmet: Vec<RuleRef>,
         /// When the request names a module that declares `data roles`: the roles the layer
         /// read. `None` (absent from the JSON) otherwise, and every effective subject counts.
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -323,9 +328,25 @@ pub struct RuleRef {
     /// A table cell's place, as a person reads it: `Start × Administrator`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cell: Option<String>,
+    /// For a rule with a condition, in the `data` layer: each term of the condition with the
+    /// values it read and whether it held. Empty (absent from the JSON) otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub condition: Vec<TermTrace>,
     /// Where it is in the policy's sources, for drawing it in a report; not in the JSON.
     #[serde(skip)]
     pub span: Span,
+}
+
+/// A term of a rule's condition, in the `data` layer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TermTrace {
+    /// The term as written: `principal.dept == resource.dept`, `not principal is reporter`.
+    pub term: String,
+    /// What it read, each as `path = value`, values as the policy writes them:
+    /// `principal.dept = "sales"`, `context.hour = 9`, `resource.owner = "ann"`.
+    pub values: Vec<String>,
+    /// Whether the term held (after its `not`).
+    pub holds: bool,
 }
 
 /// One level of an effective access code, in a code layer: the user meets it when it is empty
@@ -369,6 +390,7 @@ pub(crate) fn rule_ref(policy: &CompiledPolicy, kind: &'static str, span: Span) 
         column,
         source: src.snippet(span).to_string(),
         cell: None,
+        condition: Vec::new(),
         span,
     }
 }
@@ -496,7 +518,13 @@ pub fn evaluate_resolved_with(
             target,
             ..
         } => {
-            let on = On::new(policy.ir(), ent, who, resource as usize);
+            let on = On::new(
+                policy.ir(),
+                ent,
+                who,
+                resource as usize,
+                request.context.as_ref(),
+            );
             trace.resource_kind = Some(policy.ir().kinds[on.res.kind.idx()].name.clone());
             trace.case = on.case.map(String::from);
             let layers = layers(
@@ -1134,6 +1162,7 @@ fn data(
     let state = on.anchor.map(|a| (a.casetype, a.state));
     let mut allows = Vec::new();
     let mut denies = Vec::new();
+    let mut unmet = Vec::new();
     let mut allow_subjects: Vec<Subject> = Vec::new();
     // The effects of the matching rules that hold only in some states.
     let mut stated: Vec<Effect> = Vec::new();
@@ -1174,10 +1203,18 @@ fn data(
             }
             continue;
         }
+        let mut r = data_rule_ref(policy, rule);
+        if !rule.when.is_empty() {
+            let (holds, terms) = condition(policy, on, rule, &subjects.all);
+            r.condition = terms;
+            if !holds {
+                unmet.push(r);
+                continue;
+            }
+        }
         if !rule.states.is_empty() {
             stated.push(rule.effect);
         }
-        let r = data_rule_ref(policy, rule);
         match rule.effect {
             Effect::Allow => allows.push(r),
             Effect::Deny => denies.push(r),
@@ -1265,6 +1302,7 @@ fn data(
         detail: Detail::Rules {
             allows,
             denies,
+            unmet,
             data_roles,
         },
         hints,
@@ -1435,10 +1473,18 @@ struct On<'e> {
     /// The relations the principal holds on the anchor, by index and by name.
     held: Vec<usize>,
     held_names: Vec<String>,
+    /// The request's context, as the request gives it: conditions read it by field name.
+    context: Option<&'e serde_json::Map<String, serde_json::Value>>,
 }
 
 impl<'e> On<'e> {
-    fn new(p: &Policy, ent: &'e Entities, who: Principal<'e>, resource: usize) -> On<'e> {
+    fn new(
+        p: &Policy,
+        ent: &'e Entities,
+        who: Principal<'e>,
+        resource: usize,
+        context: Option<&'e serde_json::Map<String, serde_json::Value>>,
+    ) -> On<'e> {
         // The anchor: walk up until a resource of the case kind.
         let mut anchor = None;
         let mut cur = Some(resource as u32);
@@ -1472,6 +1518,7 @@ impl<'e> On<'e> {
             held_names: held.iter().map(|&r| p.relations[r].name.clone()).collect(),
             held,
             who,
+            context,
         }
     }
 
@@ -1541,6 +1588,225 @@ fn in_scope(policy: &CompiledPolicy, on: &On<'_>, scope: &ScopeDef) -> (bool, St
                 ok,
                 format!("filter {} {{ {} }}", mode.words(), text.join("; ")),
             )
+        }
+    }
+}
+
+/// Whether a rule's condition holds (docs/semantics.md step 2.6): every term, read literally
+/// from the entities and the request's context as the request gives it. A term that cannot be
+/// read (which a checked policy with entities that loaded and a request that resolved never
+/// meets) fails closed: the condition of an allow does not hold, that of a deny does. And
+/// each term with what it read, for the trace.
+fn condition(
+    policy: &CompiledPolicy,
+    on: &On<'_>,
+    rule: &crate::ir::RuleDef,
+    _subjects: &[Subject],
+) -> (bool, Vec<TermTrace>) {
+    let p = policy.ir();
+    let src = policy.sources();
+    let mut holds = true;
+    let mut terms = Vec::with_capacity(rule.when.len());
+    for t in &rule.when {
+        let mut values = Vec::new();
+        let result = term_holds(p, on, &t.test, &mut values).map(|r| r != t.negate);
+        let held = result.unwrap_or(rule.effect == Effect::Deny);
+        holds &= held;
+        terms.push(TermTrace {
+            term: src.snippet(t.span).to_string(),
+            values,
+            holds: held,
+        });
+    }
+    (holds, terms)
+}
+
+/// A value a condition read, as the reference evaluator holds it: strings by their text.
+#[derive(Debug, Clone, PartialEq)]
+enum Read<'a> {
+    Str(&'a str),
+    Int(i64),
+    Bool(bool),
+    Variant(u32),
+    User(u32),
+    Resource(u32),
+    Set(Vec<&'a str>),
+}
+
+/// Whether a term holds (before its `not`); `None` when a value it reads is not there or has
+/// another type than the test takes. Each value read is noted in `seen`.
+fn term_holds(
+    p: &Policy,
+    on: &On<'_>,
+    test: &crate::ir::TermTest,
+    seen: &mut Vec<String>,
+) -> Option<bool> {
+    use crate::ir::TermTest;
+    Some(match test {
+        TermTest::Holds(r) => {
+            seen.push(format!(
+                "`{}` holds `{}`: {}",
+                on.who.id,
+                p.relations[r.idx()].name,
+                if on.holds(&[*r]) { "yes" } else { "no" }
+            ));
+            on.anchor.is_some() && on.holds(&[*r])
+        }
+        TermTest::True(a) => match read(p, on, a, seen)? {
+            Read::Bool(b) => b,
+            _ => return None,
+        },
+        TermTest::Compare(a, op, b) => {
+            let (x, y) = (read(p, on, a, seen)?, read(p, on, b, seen)?);
+            match (x, y, op) {
+                (Read::Int(x), Read::Int(y), op) => op.holds(x, y),
+                (x, y, crate::ir::CmpOp::Eq) => same(&x, &y)?,
+                (x, y, crate::ir::CmpOp::Ne) => !same(&x, &y)?,
+                _ => return None,
+            }
+        }
+        TermTest::OneOf(a, values) => {
+            let x = read(p, on, a, seen)?;
+            let mut any = false;
+            for v in values {
+                any |= same(&x, &literal(v))?;
+            }
+            any
+        }
+        TermTest::Contains(set, item) => {
+            match (read(p, on, set, seen)?, read(p, on, item, seen)?) {
+                (Read::Set(items), Read::Str(x)) => items.contains(&x),
+                _ => return None,
+            }
+        }
+    })
+}
+
+/// Whether two values of one type are equal; `None` for two types.
+fn same(a: &Read<'_>, b: &Read<'_>) -> Option<bool> {
+    Some(match (a, b) {
+        (Read::Str(x), Read::Str(y)) => x == y,
+        (Read::Int(x), Read::Int(y)) => x == y,
+        (Read::Bool(x), Read::Bool(y)) => x == y,
+        (Read::Variant(x), Read::Variant(y))
+        | (Read::User(x), Read::User(y))
+        | (Read::Resource(x), Read::Resource(y)) => x == y,
+        _ => return None,
+    })
+}
+
+fn literal(v: &Value) -> Read<'_> {
+    match v {
+        Value::Str(s) => Read::Str(s),
+        Value::Int(i) => Read::Int(*i),
+        Value::Bool(b) => Read::Bool(*b),
+        Value::Variant(x) => Read::Variant(*x),
+    }
+}
+
+/// The value an operand reads for the request, noted in `seen` (a literal is not noted).
+fn read<'a>(
+    p: &'a Policy,
+    on: &On<'a>,
+    o: &'a crate::ir::Operand,
+    seen: &mut Vec<String>,
+) -> Option<Read<'a>> {
+    use crate::ir::Operand;
+    let ent = on.ent;
+    let stored = |v: &'a AttrValue| -> Read<'a> {
+        match v {
+            AttrValue::Sym(s) => Read::Str(ent.symbol(*s)),
+            AttrValue::Int(i) => Read::Int(*i),
+            AttrValue::Bool(b) => Read::Bool(*b),
+            AttrValue::Variant(x) => Read::Variant(*x),
+            AttrValue::User(u) => Read::User(*u),
+            AttrValue::Resource(r) => Read::Resource(*r),
+            AttrValue::Set(items) => Read::Set(items.iter().map(|x| ent.symbol(*x)).collect()),
+        }
+    };
+    let (path, def, value) = match o {
+        Operand::Literal(v) => return Some(literal(v)),
+        Operand::Principal => {
+            seen.push(format!("principal = {:?}", on.who.id));
+            return Some(Read::User(on.who.principal));
+        }
+        Operand::User(a) => {
+            let def = p.user_attrs.get(a.idx())?;
+            let v = ent
+                .user_attrs
+                .get(on.who.principal as usize)?
+                .get(a.idx())?;
+            (format!("principal.{}", def.name), def, stored(v))
+        }
+        Operand::Resource(a) => {
+            let def = p.kinds[on.res.kind.idx()].attrs.get(a.idx())?;
+            (
+                format!("resource.{}", def.name),
+                def,
+                stored(on.res.attrs.get(a.idx())?),
+            )
+        }
+        Operand::Case(a) => {
+            let anchor = on.anchor?;
+            let def = p.kinds[anchor.kind.idx()].attrs.get(a.idx())?;
+            (
+                format!("case.{}", def.name),
+                def,
+                stored(anchor.attrs.get(a.idx())?),
+            )
+        }
+        Operand::Context(a) => {
+            let def = p.context.get(a.idx())?;
+            let v = on.context?.get(&def.name)?;
+            let read = match (def.ty, v) {
+                (Type::Bool, serde_json::Value::Bool(b)) => Read::Bool(*b),
+                (Type::Int, serde_json::Value::Number(n)) => Read::Int(n.as_i64()?),
+                (Type::Str, serde_json::Value::String(s)) => Read::Str(s),
+                (Type::Enum(e), serde_json::Value::String(s)) => {
+                    Read::Variant(p.enums[e.idx()].variants.iter().position(|v| v == s)? as u32)
+                }
+                (Type::SetStr, serde_json::Value::Array(items)) => Read::Set(
+                    items
+                        .iter()
+                        .map(|i| i.as_str())
+                        .collect::<Option<Vec<&str>>>()?,
+                ),
+                _ => return None,
+            };
+            (format!("context.{}", def.name), def, read)
+        }
+    };
+    seen.push(format!("{path} = {}", show_read(p, on, def.ty, &value)));
+    Some(value)
+}
+
+/// A value read by a condition, as the policy writes values; a set shows at most
+/// [`MAX_SHOWN_SET_ITEMS`] strings.
+fn show_read(p: &Policy, on: &On<'_>, ty: Type, v: &Read<'_>) -> String {
+    match v {
+        Read::Str(s) => format!("{s:?}"),
+        Read::Int(i) => i.to_string(),
+        Read::Bool(b) => b.to_string(),
+        Read::Variant(x) => match ty {
+            Type::Enum(e) => p.enums[e.idx()]
+                .variants
+                .get(*x as usize)
+                .cloned()
+                .unwrap_or_default(),
+            _ => x.to_string(),
+        },
+        Read::User(u) => format!("{:?}", on.ent.user_id(*u)),
+        Read::Resource(r) => format!("{:?}", on.ent.resource_id(*r)),
+        Read::Set(items) => {
+            let mut shown: Vec<String> = items
+                .iter()
+                .take(MAX_SHOWN_SET_ITEMS)
+                .map(|x| format!("{x:?}"))
+                .collect();
+            if items.len() > MAX_SHOWN_SET_ITEMS {
+                shown.push(format!("… ({} more)", items.len() - MAX_SHOWN_SET_ITEMS));
+            }
+            format!("[{}]", shown.join(", "))
         }
     }
 }

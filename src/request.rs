@@ -5,8 +5,9 @@
 //! looked up. The decision itself then works on ids alone: no hashing and no string comparison.
 
 use crate::compile::CompiledPolicy;
-use crate::entities::Entities;
+use crate::entities::{AttrValue, Entities};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// A request as JSON: `{"principal": "anna", "action": "access", "resource": "case-1"}`.
 ///
@@ -29,7 +30,10 @@ pub struct Request {
     /// its current state to this one, by a declared transition (docs/semantics.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
-    /// Reserved for request attributes; accepted and ignored.
+    /// The request context: a value for every field the policy's `context { … }` declares,
+    /// which rule conditions read as `context.name` (docs/data-formats.md §3). A field missing,
+    /// unknown or of the wrong type is an error, never an allow. Ignored when the policy
+    /// declares no context.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<serde_json::Map<String, serde_json::Value>>,
 }
@@ -127,12 +131,38 @@ impl Request {
         self.target = Some(target.into());
         self
     }
+
+    /// The same request, with context field `name` set to `value` (a JSON boolean, integer,
+    /// string, or array of strings, as the field's type needs).
+    pub fn with_context(mut self, name: &str, value: serde_json::Value) -> Request {
+        self.context
+            .get_or_insert_with(serde_json::Map::new)
+            .insert(name.into(), value);
+        self
+    }
+}
+
+/// A request's context with its values resolved against the policy's `context` declaration and
+/// the entities: what rule conditions read as `context.name`. Made only by resolving a request
+/// or a query; empty when the policy declares no context.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResolvedContext(pub(crate) Option<Arc<[AttrValue]>>);
+
+impl ResolvedContext {
+    /// The values, in the order the policy declares its fields; empty when there are none.
+    #[inline(always)]
+    pub(crate) fn values(&self) -> &[AttrValue] {
+        match &self.0 {
+            Some(v) => v,
+            None => &[],
+        }
+    }
 }
 
 /// A request with every name replaced by its id. Only
 /// [`Policy::resolve`](crate::Policy::resolve) makes one, and it is valid only with the
 /// entities it was resolved against: deciding it with other entities is an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolved {
     /// An account permission (no resource).
     #[non_exhaustive]
@@ -157,6 +187,8 @@ pub enum Resolved {
         module: Option<u32>,
         /// The target state, as an index into the states of the anchor case's type.
         target: Option<u32>,
+        /// The request's context, resolved.
+        context: ResolvedContext,
         /// The stamp of the entities it was resolved against.
         entities: u64,
     },

@@ -8,9 +8,12 @@
 
 use crate::compile::CompiledPolicy;
 use crate::diagnostic::words::{self, did_you_mean};
+use crate::entities::AttrValue;
 use crate::entities::Entities;
 use crate::ir::KindId;
-use crate::request::{Request, Resolved};
+use crate::ir::Type;
+use crate::limits::MAX_CONTEXT_SET_ITEMS;
+use crate::request::{Request, Resolved, ResolvedContext};
 use serde::Serialize;
 
 /// Why a request or a query could not be resolved. Such a request is always denied.
@@ -69,6 +72,9 @@ pub enum RequestErrorKind {
     UnknownKind,
     /// A residual was used with a policy other than the one that computed it.
     MismatchedPolicy,
+    /// The request's context misses a field the policy declares, has one it does not declare,
+    /// or gives a value of the wrong type (or a query of a policy with a context gives none).
+    InvalidContext,
     /// The answer to a query would pass a limit of docs/limits.md: a residual larger than
     /// `MAX_RESIDUAL_SIZE`, or SQL with more parameters, subqueries or deeper nesting than a
     /// database takes.
@@ -111,6 +117,22 @@ pub(crate) enum Asker {
 
 /// Resolves a request against a policy and its entities.
 pub fn resolve(
+    policy: &CompiledPolicy,
+    entities: &Entities,
+    req: &Request,
+) -> Result<Resolved, RequestError> {
+    let mut resolved = resolve_names(policy, entities, req)?;
+    if let Resolved::Action { context, .. } = &mut resolved {
+        *context = self::context(policy, entities, req.context.as_ref(), Asker::Request)?;
+    }
+    Ok(resolved)
+}
+
+/// [`resolve`] without the context: a request of a policy that declares one resolves with an
+/// empty context, in which every condition that reads the context fails closed (an allow with
+/// such a condition does not apply, a deny does). For the events of live entities, which are
+/// asked in no context (docs/data-formats.md §4).
+pub fn resolve_names(
     policy: &CompiledPolicy,
     entities: &Entities,
     req: &Request,
@@ -171,8 +193,190 @@ pub fn resolve(
         resource,
         module,
         target,
+        context: ResolvedContext::default(),
         entities: entities.stamp,
     })
+}
+
+/// A request's or a query's context: a value of the declared type for every field the
+/// policy's `context` declares, and no other field. Empty when the policy declares none (a
+/// context given then is ignored). Strings become the entities' symbols; a string the entities
+/// do not hold gets a number no symbol has, the same for the same string, so that it equals
+/// nothing stored and only itself.
+pub(crate) fn context(
+    policy: &CompiledPolicy,
+    entities: &Entities,
+    given: Option<&serde_json::Map<String, serde_json::Value>>,
+    asker: Asker,
+) -> Result<ResolvedContext, RequestError> {
+    let fields = &policy.ir().context;
+    if fields.is_empty() {
+        return Ok(ResolvedContext::default());
+    }
+    let empty = serde_json::Map::new();
+    let given = match (given, asker) {
+        (Some(g), _) => g,
+        (None, Asker::Request) => &empty,
+        (None, Asker::Query) => {
+            return Err(error(
+                RequestErrorKind::InvalidContext,
+                format!(
+                    "the policy declares a request context ({}), and the question gives none",
+                    words::list(fields.iter().map(|f| f.name.as_str()))
+                ),
+                Some("give the context the question is asked in (`--context '{\"name\": value, …}'` on the command line)".into()),
+            ))
+        }
+    };
+    for name in given.keys() {
+        if !fields.iter().any(|f| f.name == *name) {
+            let help =
+                did_you_mean(name, fields.iter().map(|f| f.name.as_str())).unwrap_or_else(|| {
+                    format!(
+                        "the policy's context has the fields {}",
+                        words::list(fields.iter().map(|f| f.name.as_str()))
+                    )
+                });
+            return Err(error(
+                RequestErrorKind::InvalidContext,
+                format!("the policy's context declares no field `{name}`"),
+                Some(help),
+            ));
+        }
+    }
+    // Strings the entities do not hold, numbered down from the top.
+    let sym = |s: &str, unknown: &mut Vec<String>| -> u32 {
+        if let Some(i) = policy.literal_symbol(s).or_else(|| entities.symbol_of(s)) {
+            return i;
+        }
+        let at = match unknown.iter().position(|u| u == s) {
+            Some(at) => at,
+            None => {
+                unknown.push(s.to_string());
+                unknown.len() - 1
+            }
+        };
+        u32::MAX - at as u32
+    };
+    let mut unknown_strings: Vec<String> = Vec::new();
+    let mut values = Vec::with_capacity(fields.len());
+    for f in fields {
+        let Some(v) = given.get(&f.name) else {
+            return Err(error(
+                RequestErrorKind::InvalidContext,
+                format!(
+                    "the request's context has no field `{}`, which the policy declares",
+                    f.name
+                ),
+                Some(format!(
+                    "add `\"{}\": {}` to `context`",
+                    f.name,
+                    json_example(policy, f.ty)
+                )),
+            ));
+        };
+        let wrong = || {
+            error(
+                RequestErrorKind::InvalidContext,
+                format!(
+                    "context field `{}` has type {}, but the request gives {}",
+                    f.name,
+                    policy.ir().type_name(f.ty),
+                    json_kind(v)
+                ),
+                Some(format!(
+                    "give `\"{}\": {}`",
+                    f.name,
+                    json_example(policy, f.ty)
+                )),
+            )
+        };
+        let value = match (f.ty, v) {
+            (Type::Bool, serde_json::Value::Bool(b)) => AttrValue::Bool(*b),
+            (Type::Int, serde_json::Value::Number(n)) => match n.as_i64() {
+                Some(i) => AttrValue::Int(i),
+                None => return Err(wrong()),
+            },
+            (Type::Str, serde_json::Value::String(s)) => {
+                AttrValue::Sym(sym(s, &mut unknown_strings))
+            }
+            (Type::Enum(e), serde_json::Value::String(s)) => {
+                let variants = &policy.ir().enums[e.idx()].variants;
+                match variants.iter().position(|v| v == s) {
+                    Some(i) => AttrValue::Variant(i as u32),
+                    None => {
+                        return Err(error(
+                            RequestErrorKind::InvalidContext,
+                            format!(
+                                "context field `{}` is a `{}`, which has no variant `{s}`",
+                                f.name,
+                                policy.ir().enums[e.idx()].name
+                            ),
+                            Some(
+                                did_you_mean(s, variants.iter().map(String::as_str))
+                                    .unwrap_or_else(|| {
+                                        format!("the variants are {}", words::list(variants))
+                                    }),
+                            ),
+                        ))
+                    }
+                }
+            }
+            (Type::SetStr, serde_json::Value::Array(items)) => {
+                if items.len() > MAX_CONTEXT_SET_ITEMS {
+                    return Err(error(
+                        RequestErrorKind::InvalidContext,
+                        format!(
+                            "context field `{}` holds {} strings, more than the limit of {MAX_CONTEXT_SET_ITEMS}",
+                            f.name,
+                            items.len()
+                        ),
+                        Some(format!("give at most {MAX_CONTEXT_SET_ITEMS} strings")),
+                    ));
+                }
+                let mut set = Vec::with_capacity(items.len());
+                for item in items {
+                    let serde_json::Value::String(s) = item else {
+                        return Err(wrong());
+                    };
+                    set.push(sym(s, &mut unknown_strings));
+                }
+                set.sort_unstable();
+                set.dedup();
+                AttrValue::Set(set.into())
+            }
+            _ => return Err(wrong()),
+        };
+        values.push(value);
+    }
+    Ok(ResolvedContext(Some(values.into())))
+}
+
+/// What a JSON value is, in words: `a string`, `a number`.
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "`null`",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// A JSON value of type `ty`, for help.
+fn json_example(policy: &CompiledPolicy, ty: Type) -> String {
+    match ty {
+        Type::Bool => "true".into(),
+        Type::Int => "0".into(),
+        Type::Str => "\"text\"".into(),
+        Type::SetStr => "[\"text\"]".into(),
+        Type::Enum(e) => policy.ir().enums[e.idx()]
+            .variants
+            .first()
+            .map_or_else(|| "\"\"".into(), |v| format!("\"{v}\"")),
+        Type::RefUser | Type::Ref(_) => "\"id\"".into(),
+    }
 }
 
 /// A target state: a state of the case type of the resource's anchor case.

@@ -116,13 +116,14 @@ impl Outcome {
 // ---- names of errors, as written in JSON -------------------------------------------------------
 
 /// The errors [`crate::resolve::resolve`] can return.
-const ERROR_KINDS: [RequestErrorKind; 6] = [
+const ERROR_KINDS: [RequestErrorKind; 7] = [
     RequestErrorKind::UnknownPrincipal,
     RequestErrorKind::UnknownAction,
     RequestErrorKind::UnknownResource,
     RequestErrorKind::UnknownModule,
     RequestErrorKind::PermissionTakesNoResource,
     RequestErrorKind::UnknownTarget,
+    RequestErrorKind::InvalidContext,
 ];
 
 /// The name serde gives a unit variant (`RequestErrorKind::UnknownModule` is `unknown_module`);
@@ -153,7 +154,8 @@ mod tests {
             | RequestErrorKind::UnknownResource
             | RequestErrorKind::UnknownModule
             | RequestErrorKind::PermissionTakesNoResource
-            | RequestErrorKind::UnknownTarget => 6,
+            | RequestErrorKind::UnknownTarget
+            | RequestErrorKind::InvalidContext => 7,
             // A test file cannot produce these: its requests are JSON objects, resolved
             // against entities loaded for its policy; the others come only from queries.
             RequestErrorKind::InvalidRequest

@@ -9,7 +9,7 @@
 //! bitsets; entity data was interned and closed over when it was loaded.
 
 use crate::bits::Bits;
-use crate::compile::{CGroup, CScope, CompiledPolicy, Insn};
+use crate::compile::{CGroup, CRule, CScope, CTerm, CompiledPolicy, Insn, Src, Test};
 use crate::decision::{Decision, Determining, Layer, Reason};
 use crate::entities::{AttrValue, CodeClass, Entities, Resource, User};
 use crate::ir::{CaseTypeId, Effect, RuleId};
@@ -28,6 +28,10 @@ pub enum TypeFault {
     /// The access-mode attribute of the anchor case is missing, is not an enum variant, or is a
     /// variant the mode has no line for.
     ModeValue,
+    /// The condition of rule `rule` (an index into the IR's rules) read a value that is not
+    /// there (an attribute, a context field, an anchor case) or that has another type than its
+    /// test takes. The condition then fails closed: an allow does not apply, a deny does.
+    Condition { rule: u32 },
 }
 
 /// Where the decision path reports a [`TypeFault`]. Deciding is generic over it so that
@@ -186,9 +190,11 @@ fn decide_with<F: Faults>(
             resource,
             module,
             target,
+            ref context,
             ..
         } => {
-            let on = On::new(entities, principal, resource);
+            let context = context.values();
+            let on = On::new(entities, principal, resource, context);
             let layers = scope(policy, &on, faults).and_then(|subjects| {
                 after_scope(
                     policy,
@@ -230,12 +236,21 @@ pub(crate) struct On<'e> {
     pub(crate) user: &'e User,
     pub(crate) resource: &'e Resource,
     pub(crate) anchor: Option<&'e Resource>,
+    /// What a rule condition reads besides those: the entities (for the principal's
+    /// attributes) and the request's context.
+    pub(crate) entities: &'e Entities,
+    pub(crate) context: &'e [AttrValue],
 }
 
 impl<'e> On<'e> {
     // INVARIANT: the ids were resolved against `entities` (`Resolved::belongs_to`).
     #[inline(always)]
-    pub(crate) fn new(entities: &'e Entities, principal: u32, resource: u32) -> On<'e> {
+    pub(crate) fn new(
+        entities: &'e Entities,
+        principal: u32,
+        resource: u32,
+        context: &'e [AttrValue],
+    ) -> On<'e> {
         let res = &entities.resources[resource as usize];
         On {
             principal,
@@ -246,6 +261,8 @@ impl<'e> On<'e> {
                 true => res,
                 false => &entities.resources[a as usize],
             }),
+            entities,
+            context,
         }
     }
 
@@ -326,7 +343,7 @@ pub(crate) fn after_scope(
     if let Some(target) = target {
         transition(policy, on.anchor, action, target, read)?;
     }
-    data(policy, on, action, read)?;
+    data(policy, on, action, read, subjects.relations)?;
     codes(policy, action, meets)
 }
 
@@ -428,17 +445,213 @@ fn transition(
 }
 
 /// Data rules: the rules that apply to the resource and list the action, for an effective
-/// subject. A deny overrides every allow; with no allow, nothing is permitted.
+/// subject. A deny overrides every allow; with no allow, nothing is permitted. A rule with a
+/// condition matches only where its condition holds; a policy without one reads the masks alone.
 #[inline(always)]
-fn data(policy: &CompiledPolicy, on: &On<'_>, action: u32, subjects: Bits) -> Result<(), Decision> {
+fn data(
+    policy: &CompiledPolicy,
+    on: &On<'_>,
+    action: u32,
+    subjects: Bits,
+    relations: Bits,
+) -> Result<(), Decision> {
     let masks = policy.data_masks(on.resource.kind.0, on.case_state(), action);
     if masks.deny.intersects(&subjects) {
         return Err(Decision::deny(Layer::Data, Reason::ExplicitlyDenied));
     }
-    if !masks.allow.intersects(&subjects) {
+    let mut allowed = masks.allow.intersects(&subjects);
+    if policy.has_conditions() {
+        match conditional(
+            policy,
+            on,
+            action,
+            subjects,
+            relations,
+            allowed,
+            &mut Ignore,
+        ) {
+            Conditional::Deny => return Err(Decision::deny(Layer::Data, Reason::ExplicitlyDenied)),
+            Conditional::Allow => allowed = true,
+            Conditional::Neither => {}
+        }
+    }
+    if !allowed {
         return Err(Decision::deny(Layer::Data, Reason::NotPermitted));
     }
     Ok(())
+}
+
+/// What the rules with a condition of a data-layer slot came to.
+enum Conditional {
+    /// A deny matched: it overrides everything.
+    Deny,
+    /// No deny matched, an allow did.
+    Allow,
+    Neither,
+}
+
+/// The rules with a condition that apply to the resource and list the action, for a subject of
+/// `subjects`: a deny whose condition holds, or else an allow whose condition holds. The
+/// conditions of allows are not tested once `allowed` (an allow of the masks) or an earlier
+/// allow matched.
+#[inline(never)]
+fn conditional<F: Faults>(
+    policy: &CompiledPolicy,
+    on: &On<'_>,
+    action: u32,
+    subjects: Bits,
+    relations: Bits,
+    mut allowed: bool,
+    faults: &mut F,
+) -> Conditional {
+    let mut allow = false;
+    for list in policy.conditional(on.resource.kind.0, on.case_state(), action) {
+        for &c in list {
+            let r = policy.crule(c);
+            if !r.subjects.intersects(&subjects) {
+                continue;
+            }
+            match r.effect {
+                Effect::Deny => {
+                    if holds(policy, r, on, relations, faults) {
+                        return Conditional::Deny;
+                    }
+                }
+                Effect::Allow if !allowed => {
+                    if holds(policy, r, on, relations, faults) {
+                        allowed = true;
+                        allow = true;
+                    }
+                }
+                Effect::Allow => {}
+            }
+        }
+    }
+    match allow {
+        true => Conditional::Allow,
+        false => Conditional::Neither,
+    }
+}
+
+/// Whether the condition of a conditional rule holds: every term. A term that meets a fault
+/// fails closed: it fails in the condition of an allow, and holds in that of a deny.
+#[inline]
+fn holds<F: Faults>(
+    policy: &CompiledPolicy,
+    r: &CRule,
+    on: &On<'_>,
+    relations: Bits,
+    faults: &mut F,
+) -> bool {
+    for t in policy.terms(r) {
+        match term(policy, t, on, relations) {
+            Some(true) => {}
+            Some(false) => return false,
+            None => {
+                faults.fault(TypeFault::Condition { rule: r.rule });
+                if r.effect == Effect::Allow {
+                    return false;
+                }
+            }
+        }
+    }
+    true
+}
+
+/// A term of a condition, after its `not`; `None` when it read a value that is not there or
+/// is of another type than the test takes.
+#[inline]
+fn term(policy: &CompiledPolicy, t: &CTerm, on: &On<'_>, relations: Bits) -> Option<bool> {
+    let me = AttrValue::User(on.principal);
+    let v = |src: Src| -> Option<Val<'_>> { value(src, on, &me) };
+    let r = match t.test {
+        Test::Holds(bit) => relations.get(bit as usize),
+        Test::Compare(op, a, b) => match (v(a)?, v(b)?) {
+            (Val::Int(x), Val::Int(y)) => op.holds(x, y),
+            (x, y) => match op {
+                crate::ir::CmpOp::Eq => x.same(&y)?,
+                crate::ir::CmpOp::Ne => !x.same(&y)?,
+                _ => return None,
+            },
+        },
+        Test::OneOf(a, start, len) => {
+            let x = v(a)?;
+            let mut found = false;
+            for &o in policy.one_of(start, len) {
+                if x.same(&v(o)?)? {
+                    found = true;
+                    break;
+                }
+            }
+            found
+        }
+        Test::Contains(set, item) => match (v(set)?, v(item)?) {
+            (Val::Ref(AttrValue::Set(s)), Val::Sym(x)) => s.binary_search(&x).is_ok(),
+            _ => return None,
+        },
+        Test::True(a) => match v(a)? {
+            Val::Bool(b) => b,
+            _ => return None,
+        },
+    };
+    Some(r != t.negate)
+}
+
+/// A value a term reads: a stored one, by reference, or a literal's.
+enum Val<'a> {
+    Ref(&'a AttrValue),
+    Sym(u32),
+    Int(i64),
+    Bool(bool),
+    Variant(u32),
+}
+
+impl Val<'_> {
+    /// The scalar inside a stored value, so that a literal compares with it.
+    #[inline]
+    fn scalar(self) -> Self {
+        match self {
+            Val::Ref(AttrValue::Sym(s)) => Val::Sym(*s),
+            Val::Ref(AttrValue::Int(i)) => Val::Int(*i),
+            Val::Ref(AttrValue::Bool(b)) => Val::Bool(*b),
+            Val::Ref(AttrValue::Variant(v)) => Val::Variant(*v),
+            other => other,
+        }
+    }
+
+    /// Whether two values of one type are equal; `None` for values of two types.
+    #[inline]
+    fn same(&self, other: &Val<'_>) -> Option<bool> {
+        Some(match (self, other) {
+            (Val::Sym(a), Val::Sym(b)) | (Val::Variant(a), Val::Variant(b)) => a == b,
+            (Val::Int(a), Val::Int(b)) => a == b,
+            (Val::Bool(a), Val::Bool(b)) => a == b,
+            (Val::Ref(AttrValue::User(a)), Val::Ref(AttrValue::User(b))) => a == b,
+            (Val::Ref(AttrValue::Resource(a)), Val::Ref(AttrValue::Resource(b))) => a == b,
+            _ => return None,
+        })
+    }
+}
+
+/// The value `src` reads for the request `on` (`me` is the principal as a value).
+#[inline]
+fn value<'a>(src: Src, on: &On<'a>, me: &'a AttrValue) -> Option<Val<'a>> {
+    let stored = match src {
+        Src::Principal => me,
+        Src::User(a) => on
+            .entities
+            .user_attrs
+            .get(on.principal as usize)?
+            .get(a as usize)?,
+        Src::Resource(a) => on.resource.attrs.get(a as usize)?,
+        Src::Case(a) => on.anchor?.attrs.get(a as usize)?,
+        Src::Context(a) => on.context.get(a as usize)?,
+        Src::Sym(s) => return Some(Val::Sym(s)),
+        Src::Int(i) => return Some(Val::Int(i)),
+        Src::Bool(b) => return Some(Val::Bool(b)),
+        Src::Variant(v) => return Some(Val::Variant(v)),
+    };
+    Some(Val::Ref(stored).scalar())
 }
 
 /// Access codes: the read code, then the write code, each when the action is checked against
@@ -582,6 +795,7 @@ pub(crate) fn decide_changed(
             resource,
             module,
             target,
+            ref context,
             ..
         } => {
             let res = &entities.resources[resource as usize];
@@ -594,6 +808,8 @@ pub(crate) fn decide_changed(
                     _ => res,
                 },
                 anchor,
+                entities,
+                context: context.values(),
             };
             let faults = &mut Ignore;
             let layers = scope(policy, &on, faults).and_then(|subjects| {
@@ -636,6 +852,7 @@ pub fn determining_rules(
         action,
         resource,
         module,
+        ref context,
         ..
     } = *req
     else {
@@ -644,7 +861,7 @@ pub fn determining_rules(
     if !req.belongs_to(policy, entities) {
         return Vec::new();
     }
-    let on = On::new(entities, principal, resource);
+    let on = On::new(entities, principal, resource, context.values());
     determining_on(policy, &on, action, module, decision)
 }
 
@@ -656,15 +873,21 @@ fn determining_on(
     module: Option<u32>,
     decision: &Decision,
 ) -> Vec<Determining> {
-    let all = effective_subjects(policy, on, &mut Ignore).all;
+    let found = effective_subjects(policy, on, &mut Ignore);
+    let all = found.all;
     let subjects = policy.data_subjects(module, all);
     let mut out = Vec::new();
-    // The data rules of this action on this resource that match a subject, with this effect.
+    // The data rules of this action on this resource that match a subject, with this effect,
+    // and whose condition, if they have one, holds.
     let data = |effect: Effect, out: &mut Vec<Determining>| {
         let lists = policy.why_data(on.resource.kind.0, on.case_state(), action);
         for &r in lists.into_iter().flatten().flatten() {
             let (e, subj) = policy.why_rule(r);
-            if e == effect && subj.intersects(&subjects) {
+            let applies = || match policy.condition_of(r) {
+                Some(c) => holds(policy, c, on, found.relations, &mut Ignore),
+                None => true,
+            };
+            if e == effect && subj.intersects(&subjects) && applies() {
                 out.push(Determining::Rule(RuleId(r)));
             }
         }

@@ -17,6 +17,7 @@ use casepol::internal::vm;
 use casepol::{Decision, Entities, Policy, Reason, Request};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestError, TestRng, TestRunner};
+use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -58,7 +59,48 @@ impl Stats {
 /// that cannot be resolved.
 ///
 /// Of the padding names of [`gen::case_at_limit`], only the first (index 0) is asked about.
-fn requests(policy: &Policy, entities: &Entities) -> Vec<Request> {
+fn requests(policy: &Policy, entities: &Entities, contexts: &[Map<String, Value>]) -> Vec<Request> {
+    let mut out = requests_in_no_context(policy, entities);
+    if contexts.is_empty() {
+        return out;
+    }
+    // Each request in one of the contexts, in turn.
+    for (i, r) in out.iter_mut().enumerate() {
+        r.context = Some(contexts[i % contexts.len()].clone());
+    }
+    // Contexts that do not resolve (docs/data-formats.md §3): each must be an error, never an
+    // allow. A field missing, a field the policy does not declare, a value of the wrong type.
+    let ir = policy.compiled().ir();
+    if let (Some(u), Some(r), Some(a)) = (
+        entities.user_ids().next(),
+        entities.resource_ids().next(),
+        ir.actions.first(),
+    ) {
+        let good = &contexts[0];
+        let base = || Request::new(u, &a.name, Some(r));
+        let mut missing = good.clone();
+        let first = missing.keys().next().cloned().unwrap_or_default();
+        missing.remove(&first);
+        let mut extra = good.clone();
+        extra.insert("no_such_field".into(), Value::Bool(true));
+        let mut mistyped = good.clone();
+        let wrong = match ir.context[0].ty {
+            casepol::internal::ir::Type::Int => Value::String("1".into()),
+            _ => Value::from(1),
+        };
+        mistyped.insert(ir.context[0].name.clone(), wrong);
+        for ctx in [missing, extra, mistyped] {
+            let mut req = base();
+            req.context = Some(ctx);
+            out.push(req);
+        }
+        out.push(base());
+    }
+    out
+}
+
+/// [`requests`] without a context.
+fn requests_in_no_context(policy: &Policy, entities: &Entities) -> Vec<Request> {
     let ir = policy.compiled().ir();
     let users: Vec<&str> = entities.user_ids().collect();
     let resources: Vec<&str> = entities.resource_ids().collect();
@@ -184,6 +226,7 @@ fn show(policy: &Policy, rules: &[RuleKey]) -> String {
 fn check_world(
     files: &[(String, String)],
     entities_json: &str,
+    contexts: &[Map<String, Value>],
     stats: &mut Stats,
 ) -> Result<(), String> {
     let mut sources = Sources::new();
@@ -197,7 +240,8 @@ fn check_world(
         format!("the generated entities do not load:\n{}", lines.join("\n"))
     })?;
     stats.policies += 1;
-    for req in requests(&policy, &entities) {
+    let mut through_checked = 0;
+    for req in requests(&policy, &entities, contexts) {
         stats.requests += 1;
         // The literal reading, which scans every rule, is what the VM is checked against.
         let trace = casepol::internal::reference::evaluate(policy.compiled(), &entities, &req);
@@ -308,7 +352,21 @@ fn check_world(
                 .entry("allow in a case without workflow".into())
                 .or_default() += 1;
         }
-        if let Some(outcome) = all_filter_outcome(&trace) {
+        let (outcome, through) = all_filter_outcome(&trace);
+        if let Some(outcome) = outcome {
+            *stats.outcomes.entry(outcome.into()).or_default() += 1;
+        }
+        // An allow with such groups in scope: at most a few per world are decided again.
+        if !through.is_empty() && through_checked < 32 {
+            through_checked += 1;
+            if allowed_through(&policy, entities_json, &req, &through) {
+                *stats
+                    .outcomes
+                    .entry("allow through a filter all of two or more conditions".into())
+                    .or_default() += 1;
+            }
+        }
+        if let Some(outcome) = condition_outcome(&trace) {
             *stats.outcomes.entry(outcome.into()).or_default() += 1;
         }
         if req.target.is_some() && decision.allowed {
@@ -319,53 +377,123 @@ fn check_world(
                 .or_default() += 1;
         }
     }
-    residuals_agree(&policy, &entities)
+    residuals_agree(&policy, &entities, contexts.first())
 }
 
-/// What a request shows of `scope filter all`: an allow whose every subject comes from groups
-/// with an `all` filter of two or more conditions, each of which held (no relation, no
-/// `everyone`, no other group in scope), or a scope deny where such a filter had a condition
-/// that held and one that failed.
-fn all_filter_outcome(trace: &Trace) -> Option<&'static str> {
+/// What a request shows of `scope filter all`: a scope deny where a group's `all` filter of two
+/// or more conditions had a condition that held and one that failed, or, for an allow, the
+/// groups listed in the entities whose `all` filter of two or more conditions held (an allow
+/// through such a filter when taking them away from the user denies: see `check_world`).
+fn all_filter_outcome(trace: &Trace) -> (Option<&'static str>, Vec<String>) {
     use casepol::explain::FilterMode;
     let d = trace.decision;
-    let scope = trace
+    let Some(scope) = trace
         .layers
         .iter()
-        .find(|l| l.layer == casepol::Layer::Scope)?;
-    let Detail::Groups {
-        groups,
-        relations,
-        subjects,
-    } = &scope.detail
+        .find(|l| l.layer == casepol::Layer::Scope)
     else {
-        return None;
+        return (None, Vec::new());
+    };
+    let Detail::Groups { groups, .. } = &scope.detail else {
+        return (None, Vec::new());
     };
     let all_of_two = |g: &&casepol::explain::GroupTrace| {
         g.filter == Some(FilterMode::All) && g.conditions.len() >= 2
     };
-    let granting: Vec<_> = groups
-        .iter()
-        .filter(|g| g.in_scope && !g.roles.is_empty())
-        .collect();
-    if d.allowed
-        && d.layer != casepol::Layer::Permission
-        && relations.is_empty()
-        && !subjects.iter().any(|s| s == "everyone")
-        && !granting.is_empty()
-        && granting.iter().all(all_of_two)
-    {
-        assert!(granting
+    if d.allowed && d.layer != casepol::Layer::Permission {
+        let listed: Vec<String> = groups
             .iter()
-            .all(|g| g.conditions.iter().all(|c| c.holds)));
-        return Some("allow through a filter all of two or more conditions");
+            .filter(|g| g.in_scope && !g.roles.is_empty())
+            .filter(all_of_two)
+            .inspect(|g| assert!(g.conditions.iter().all(|c| c.holds)))
+            .map(|g| g.through.clone().unwrap_or_else(|| g.group.clone()))
+            .collect();
+        return (None, listed);
     }
     let one_fails = groups
         .iter()
         .filter(all_of_two)
         .any(|g| g.conditions.iter().any(|c| c.holds) && g.conditions.iter().any(|c| !c.holds));
     if !d.allowed && d.reason == Reason::NotInScope && one_fails {
-        return Some("deny where one condition of a filter all fails");
+        return (
+            Some("deny where one condition of a filter all fails"),
+            Vec::new(),
+        );
+    }
+    (None, Vec::new())
+}
+
+/// Whether `req`, allowed, is denied once the user is no longer listed in `groups`: the allow
+/// came through those groups.
+fn allowed_through(policy: &Policy, entities_json: &str, req: &Request, groups: &[String]) -> bool {
+    let Ok(mut doc) = serde_json::from_str::<Value>(entities_json) else {
+        return false;
+    };
+    let Some(users) = doc["users"].as_array_mut() else {
+        return false;
+    };
+    for u in users
+        .iter_mut()
+        .filter(|u| u["id"] == req.principal.as_str())
+    {
+        if let Some(gs) = u["groups"].as_array_mut() {
+            gs.retain(|g| !groups.iter().any(|x| g == x.as_str()));
+        }
+    }
+    match policy.load_entities(&doc.to_string()) {
+        Ok(without) => !policy.is_allowed(&without, req).allowed,
+        Err(_) => false,
+    }
+}
+
+/// What a request shows of rule conditions: an allow by a rule whose condition held (of three
+/// terms or more, or reading the context), a deny by one, a request not permitted because a
+/// condition did not hold, or a context that did not resolve.
+fn condition_outcome(trace: &Trace) -> Option<&'static str> {
+    let d = trace.decision;
+    if trace
+        .error
+        .as_ref()
+        .is_some_and(|e| e.kind == casepol::RequestErrorKind::InvalidContext)
+    {
+        return Some("error: a context that does not resolve");
+    }
+    let data = trace
+        .layers
+        .iter()
+        .find(|l| l.layer == casepol::Layer::Data)?;
+    let Detail::Rules {
+        allows,
+        denies,
+        unmet,
+        ..
+    } = &data.detail
+    else {
+        return None;
+    };
+    let reads_context = |r: &&casepol::explain::RuleRef| {
+        r.condition
+            .iter()
+            .any(|t| t.values.iter().any(|v| v.starts_with("context.")))
+    };
+    if d.allowed && allows.iter().any(|r| r.condition.len() >= 3) {
+        return Some("allow by a rule whose condition of three terms held");
+    }
+    if d.allowed
+        && allows
+            .iter()
+            .any(|r| !r.condition.is_empty() && reads_context(&r))
+    {
+        return Some("allow by a rule whose condition read the context");
+    }
+    if d.allowed && allows.iter().any(|r| !r.condition.is_empty()) {
+        return Some("allow by a rule whose condition held");
+    }
+    if d.reason == Reason::ExplicitlyDenied && denies.iter().any(|r| !r.condition.is_empty()) {
+        return Some("deny by a rule whose condition held");
+    }
+    if d.reason == Reason::NotPermitted && unmet.iter().any(|r| r.kind == "rule") {
+        return Some("not permitted: a condition did not hold");
     }
     None
 }
@@ -373,10 +501,17 @@ fn all_filter_outcome(trace: &Trace) -> Option<&'static str> {
 /// The residual of every user, action and module (none, or each one: data roles included),
 /// evaluated on every resource, equals the VM's decision: what `list` and the SQL filter stand
 /// for. A residual over its size limit is an error, not an answer, and is skipped.
-fn residuals_agree(policy: &Policy, entities: &Entities) -> Result<(), String> {
+fn residuals_agree(
+    policy: &Policy,
+    entities: &Entities,
+    context: Option<&Map<String, Value>>,
+) -> Result<(), String> {
     let ir = policy.compiled().ir();
     let first_pad = format!("{}0", gen::PADDING);
-    let q = casepol::query::Query::new(policy, entities);
+    let mut q = casepol::query::Query::new(policy, entities);
+    if let Some(c) = context {
+        q = q.with_context(c.clone());
+    }
     let mut vias: Vec<Option<&str>> = vec![None];
     vias.extend(ir.modules.iter().map(|m| Some(m.name.as_str())));
     for u in entities.user_ids() {
@@ -396,6 +531,7 @@ fn residuals_agree(policy: &Policy, entities: &Entities) -> Result<(), String> {
                     if let Some(m) = via {
                         request = request.via(m);
                     }
+                    request.context = context.cloned();
                     let want = policy.is_allowed(entities, &request).allowed;
                     let got = r
                         .eval(policy, entities, i as u32)
@@ -414,7 +550,7 @@ fn residuals_agree(policy: &Policy, entities: &Entities) -> Result<(), String> {
 }
 
 fn check(g: &gen::Generated, stats: &mut Stats) -> Result<(), TestCaseError> {
-    check_world(&g.files, &g.entities, stats).map_err(TestCaseError::fail)
+    check_world(&g.files, &g.entities, &g.contexts, stats).map_err(TestCaseError::fail)
 }
 
 /// A policy padded just past a count limit is rejected by the checker with that limit's CP0112,
@@ -492,6 +628,9 @@ proptest! {
 fn generated_policies_reach_every_layer() {
     let stats = RefCell::new(Stats::default());
     run(200, 1, &stats);
+    // A second seed: an allow through a filter `all` is rare (its every condition must hold,
+    // and no other group may give the role that allows).
+    run(200, 2, &stats);
     let stats = stats.into_inner();
     let expected = [
         "allow Permission Allowed",
@@ -512,6 +651,12 @@ fn generated_policies_reach_every_layer() {
         "allow in a case without workflow",
         "allow through a filter all of two or more conditions",
         "deny where one condition of a filter all fails",
+        "allow by a rule whose condition held",
+        "allow by a rule whose condition of three terms held",
+        "allow by a rule whose condition read the context",
+        "deny by a rule whose condition held",
+        "not permitted: a condition did not hold",
+        "error: a context that does not resolve",
         "deny Transition NoTransition",
         "deny Transition TransitionNotGranted",
         "deny Data ExplicitlyDenied",
@@ -557,7 +702,7 @@ fn generated_policies_reach_every_layer() {
 #[test]
 fn at_and_just_past_every_count_limit() {
     let config = Config {
-        cases: 120,
+        cases: 160,
         failure_persistence: None,
         ..Config::default()
     };
@@ -606,7 +751,7 @@ fn regression_worlds_agree() {
         };
         let name = d.file_name().expect("a directory name").to_string_lossy();
         let files = vec![(format!("{name}/policy.casepol"), read("policy.casepol"))];
-        if let Err(e) = check_world(&files, &read("entities.json"), &mut stats) {
+        if let Err(e) = check_world(&files, &read("entities.json"), &[], &mut stats) {
             panic!("{}: {e}", d.display());
         }
         let policy = Policy::from_source(&files[0].0, &files[0].1).expect("checked above");
@@ -614,7 +759,7 @@ fn regression_worlds_agree() {
             .load_entities(&read("entities.json"))
             .expect("loaded above");
         let mut transcript = String::new();
-        for req in requests(&policy, &entities) {
+        for req in requests(&policy, &entities, &[]) {
             let Ok(resolved) = policy.resolve(&entities, &req) else {
                 continue;
             };

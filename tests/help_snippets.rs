@@ -4,7 +4,8 @@
 //! `.snap` under `tests/snapshots` and `src/**/snapshots`) and checks each snippet:
 //!
 //! - a policy snippet parses, at the top of a file or in the body it belongs in (a case type, a
-//!   group, a kind, a table cell, a scope filter's condition, an attribute's type, a value);
+//!   group, a kind, a table cell, a scope filter's condition, a rule's condition and its
+//!   comparison, an attribute's type, a value);
 //! - a JSON snippet (of an entities or test file) parses as JSON, alone or as an object's member;
 //! - an access code of an entities file (`[A|B] & [C]`) parses as one;
 //! - one word (a name, a keyword, an id, a file name) or one character can be typed as it is;
@@ -97,6 +98,8 @@ const POLICY_PLACES: &[&str] = &[
     "casetype T {{ table {{ | R\nA | {} }} }}",
     "case C {{ mode m {{ {} }} }}",
     "action {};",
+    "allow R: a when {};",
+    "allow R: a when context.x {} 1;",
 ];
 
 fn policy_snippet_parses(s: &str) -> bool {

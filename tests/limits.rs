@@ -1176,3 +1176,63 @@ fn explain_shows_a_bounded_part_of_a_set_attribute() {
     assert!(out.contains(&want), "{out}");
     assert!(!out.contains(&tags[MAX_SHOWN_SET_ITEMS]), "{out}");
 }
+
+/// A condition of more than `MAX_CONDITION_TERMS` terms, and a `context` of more than
+/// `MAX_CONTEXT_FIELDS` fields, are CP0112; at the limits, the policy checks.
+#[test]
+fn conditions_and_contexts_past_their_limits() {
+    let policy = |terms: usize, fields: usize| {
+        let decl: Vec<String> = (0..fields).map(|i| format!("f{i}: bool;")).collect();
+        let when: Vec<String> = (0..terms)
+            .map(|i| format!("context.f{}", i % fields))
+            .collect();
+        format!(
+            "role R; action view; group G {{ grants R; }} context {{ {} }}\nallow R: view when {};\n",
+            decl.join(" "),
+            when.join(" and ")
+        )
+    };
+    let at = policy(MAX_CONDITION_TERMS, MAX_CONTEXT_FIELDS);
+    Policy::from_source("at.casepol", &at).expect("at the limits the policy checks");
+    insta::assert_snapshot!(
+        "conditions_past_their_limits",
+        diagnostics(&policy(MAX_CONDITION_TERMS + 1, 4))
+    );
+    insta::assert_snapshot!(
+        "context_past_its_limit",
+        diagnostics(&policy(1, MAX_CONTEXT_FIELDS + 1))
+    );
+}
+
+/// A request whose context holds a set of more than `MAX_CONTEXT_SET_ITEMS` strings is an
+/// error, never decided; at the limit it is decided.
+#[test]
+fn a_context_set_past_its_limit_is_an_error() {
+    let policy = Policy::from_source(
+        "set.casepol",
+        "role R; action view; group G { grants R; } context { scopes: set<string>; } \
+         resource Note { allow R: view when context.scopes contains \"admin\"; }",
+    )
+    .expect("checks");
+    let entities = policy
+        .load_entities(
+            r#"{"users": [{"id": "ann", "groups": ["G"]}], "resources": [{"id": "n1", "kind": "Note"}]}"#,
+        )
+        .expect("loads");
+    let ask = |n: usize| {
+        let mut scopes: Vec<String> = (0..n - 1).map(|i| format!("s{i}")).collect();
+        scopes.push("admin".into());
+        Request::new("ann", "view", Some("n1")).with_context("scopes", scopes.into())
+    };
+    assert!(
+        policy
+            .is_allowed(&entities, &ask(MAX_CONTEXT_SET_ITEMS))
+            .allowed
+    );
+    let over = ask(MAX_CONTEXT_SET_ITEMS + 1);
+    let d = policy.is_allowed(&entities, &over);
+    assert_eq!((d.allowed, d.reason), (false, Reason::Error));
+    let err = policy.resolve(&entities, &over).unwrap_err();
+    assert_eq!(err.kind, casepol::RequestErrorKind::InvalidContext);
+    insta::assert_snapshot!(err.to_string());
+}

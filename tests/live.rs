@@ -48,7 +48,12 @@ fn brute_force(policy: &Policy, old: &Entities, new: &Entities) -> BTreeSet<Chan
         }
         let mut req = Request::new(u, a, r);
         req.module = m.clone();
-        policy.is_allowed(e, &req).allowed
+        // Events are decided in no context (docs/data-formats.md §4): a condition that reads
+        // the context fails closed.
+        match casepol::internal::resolve::resolve_names(policy.compiled(), e, &req) {
+            Ok(resolved) => policy.decide(e, &resolved).allowed,
+            Err(_) => false,
+        }
     };
     let mut out = BTreeSet::new();
     for u in &users {

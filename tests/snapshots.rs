@@ -153,6 +153,10 @@ const RULES_THAT_CANNOT_FAIL: &[&str] = &[
     "bool_lit",
     "cell_sign",
     "filter_mode",
+    "term_bool",
+    "term_value",
+    "cmp_op",
+    "path_root",
 ];
 
 /// Every rule of `grammar/casepol.pest`, by name.

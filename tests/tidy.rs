@@ -50,7 +50,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("testing",     &["api", "decision", "diagnostic", "entities", "ir", "json_pos",
                       "reference", "request", "resolve"]),
     ("live",        &["access_code", "api", "compile", "decision", "diagnostic", "entities", "ir",
-                      "limits", "request"]),
+                      "limits", "request", "resolve"]),
 ];
 
 /// Modules at the edge, which may import any module.

@@ -276,6 +276,7 @@ impl Checker {
                         states: from,
                         scope: RuleScope::CaseType(ct),
                         origin: RuleOrigin::Transition { index: ti as u32 },
+                        when: Vec::new(),
                         span: t.span,
                     },
                 );
@@ -625,6 +626,7 @@ impl Checker {
                                         state,
                                         subject: *subject,
                                     },
+                                    when: Vec::new(),
                                     span: e.span,
                                 },
                             );

@@ -207,7 +207,12 @@ impl Checker {
     }
 
     /// The attributes of a kind (`owner` is `kind `Case``) or of users (`owner` is empty).
-    fn attrs(&mut self, decls: &[ast::AttrDecl], owner: &str, p: &Policy) -> Vec<AttrDef> {
+    pub(super) fn attrs(
+        &mut self,
+        decls: &[ast::AttrDecl],
+        owner: &str,
+        p: &Policy,
+    ) -> Vec<AttrDef> {
         let decls = match decls.get(MAX_ATTRS) {
             Some(over) => {
                 let who = if owner.is_empty() {

@@ -311,7 +311,11 @@ impl Checker {
                 Item::CaseType(c) => {
                     self.add(Sort::CaseType, &c.name);
                 }
-                Item::User { .. } | Item::Codes(_) | Item::Rule(_) | Item::RequireGroup(_) => {}
+                Item::User { .. }
+                | Item::Context { .. }
+                | Item::Codes(_)
+                | Item::Rule(_)
+                | Item::RequireGroup(_) => {}
             }
         }
         let mut ok = true;

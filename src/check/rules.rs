@@ -58,6 +58,7 @@ impl Checker {
                 ),
             }
         }
+        let when = self.rule_condition(&r.when, scope, p);
         self.push_rule(
             p,
             RuleDef {
@@ -67,6 +68,7 @@ impl Checker {
                 states,
                 scope,
                 origin: RuleOrigin::Statement,
+                when,
                 span: r.span,
             },
         );

@@ -182,6 +182,7 @@ pub(super) fn load<R: Report>(
         unit_index: unit_index.into(),
         unit_symbols: unit_symbols.into(),
         group_symbols: group_symbols.into(),
+        symbol_lookup: Default::default(),
         symbol_groups: symbol_groups.into(),
     })
 }

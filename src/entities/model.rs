@@ -204,7 +204,13 @@ pub struct Entities {
     pub(crate) group_symbols: std::sync::Arc<[u32]>,
     /// (symbol, group) for every group, sorted: which group a code names, if any.
     pub(crate) symbol_groups: std::sync::Arc<[(u32, u32)]>,
+    /// Each symbol by its text, built the first time a request's context gives a string
+    /// ([`Entities::symbol_of`]); whoever adds a symbol replaces it with a new, empty one.
+    pub(crate) symbol_lookup: std::sync::Arc<std::sync::OnceLock<SymbolLookup>>,
 }
+
+/// Symbols by their text.
+pub(crate) type SymbolLookup = std::collections::HashMap<std::sync::Arc<str>, u32>;
 
 impl Entities {
     /// The id of the user at position `i`: the `i`th user of the entities file, counting from
@@ -245,6 +251,17 @@ impl Entities {
     #[doc(hidden)]
     pub fn symbol(&self, s: u32) -> &str {
         self.symbols.get(s as usize).map(|s| &**s).unwrap_or("?")
+    }
+
+    /// The symbol whose text is `s`, if these entities have one. The first call builds an index
+    /// of every symbol, in time linear in their number; the entities keep it.
+    pub(crate) fn symbol_of(&self, s: &str) -> Option<u32> {
+        let index = self.symbol_lookup.get_or_init(|| {
+            (0..self.symbols.len())
+                .map(|i| (std::sync::Arc::clone(&self.symbols[i]), i as u32))
+                .collect()
+        });
+        index.get(s).copied()
     }
 
     /// The user with id `id`, if there is one (for tests).

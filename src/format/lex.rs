@@ -96,7 +96,10 @@ pub(super) fn lex(text: &str) -> Result<Vec<Tok<'_>>, usize> {
                 .take_while(|b| b.is_ascii_digit())
                 .count();
             (Kind::Number, len)
-        } else if ["==", "!=", "->"].iter().any(|p| rest.starts_with(p)) {
+        } else if ["==", "!=", "->", "<=", ">="]
+            .iter()
+            .any(|p| rest.starts_with(p))
+        {
             (Kind::Punct, 2)
         } else if ";,:={}[]<>|.+-*".contains(c) {
             (Kind::Punct, 1)

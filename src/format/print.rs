@@ -1,6 +1,6 @@
 //! The canonical layout: the layout tree printed as text (docs/formatting.md describes it).
 
-use super::lex::Tok;
+use super::lex::{Kind, Tok};
 use super::tree::{Block, Body, Entry, Line, Member, Node, Piece};
 use crate::limits::MAX_ALIGN_CHARS;
 
@@ -145,6 +145,7 @@ impl Printer {
     fn statement(&mut self, pieces: &[Piece], ind: usize, suffix: usize) {
         let continuation = ind + CONTINUATION;
         let mut list_start = continuation;
+        let mut before: Option<&Tok> = None;
         let mut prev: Option<&Tok> = None;
         // A comment has just ended a line, so the next token starts a new one.
         let mut fresh_line = false;
@@ -170,7 +171,7 @@ impl Printer {
                         self.indent(resume_column(prev, Some(t), list_start, continuation));
                         fresh_line = false;
                     } else if let Some(p) = prev {
-                        let space = spaced(p, t);
+                        let space = spaced(before, p, t);
                         if p.is(",") && self.col + 1 + chunk_width(&pieces[i..], suffix) > WIDTH {
                             self.newline();
                             self.indent(list_start);
@@ -186,6 +187,7 @@ impl Printer {
                         };
                     }
                     self.write(t.text);
+                    before = prev;
                     prev = Some(t);
                 }
             }
@@ -210,27 +212,43 @@ fn resume_column(prev: Option<&Tok>, next: Option<&Tok>, list_start: usize, cont
     }
 }
 
-/// Whether a space separates two tokens of a statement on one line.
-fn spaced(prev: &Tok, next: &Tok) -> bool {
-    !(matches!(next.text, ";" | "," | ":" | "<" | ">" | "]") || prev.is("<") || prev.is("["))
+/// Whether a space separates two tokens of a statement on one line, given the token before
+/// them (`before`), if any: none around the `<` and `>` of `set<string>` and the `.` of a path
+/// (`principal.dept`), a space around a comparison (`hour < 18`).
+fn spaced(before: Option<&Tok>, prev: &Tok, next: &Tok) -> bool {
+    let type_open = |t: &Tok, before: Option<&Tok>| {
+        t.is("<") && before.is_some_and(|b| b.kind == Kind::Word && b.text == "set")
+    };
+    if next.is("<") {
+        return !(prev.kind == Kind::Word && prev.text == "set");
+    }
+    if prev.is("<") {
+        return !type_open(prev, before);
+    }
+    if next.is(">") {
+        // `>` closes `set<string>` when the token two back opened it.
+        return !before.is_some_and(|b| b.is("<"));
+    }
+    !(matches!(next.text, ";" | "," | ":" | "]" | ".") || prev.is("[") || prev.is("."))
 }
 
 /// The width of the tokens from the start of `pieces` up to and including the next comma, or to
 /// the end plus `suffix`. A comment stops the count: it ends the line anyway.
 fn chunk_width(pieces: &[Piece], suffix: usize) -> usize {
     let mut width = 0;
-    let mut prev: Option<&Tok> = None;
+    let (mut before, mut prev): (Option<&Tok>, Option<&Tok>) = (None, None);
     for piece in pieces {
         let Piece::Tok(t) = piece else {
             return width;
         };
-        if prev.is_some_and(|p| spaced(p, t)) {
+        if prev.is_some_and(|p| spaced(before, p, t)) {
             width += 1;
         }
         width += t.width();
         if t.is(",") {
             return width;
         }
+        before = prev;
         prev = Some(t);
     }
     width + suffix
@@ -239,12 +257,13 @@ fn chunk_width(pieces: &[Piece], suffix: usize) -> usize {
 /// A statement on one line, as [`Printer::statement`] writes it when nothing wraps.
 fn flat(pieces: &[Piece]) -> String {
     let mut out = String::new();
-    let mut prev: Option<&Tok> = None;
+    let (mut before, mut prev): (Option<&Tok>, Option<&Tok>) = (None, None);
     for t in pieces.iter().filter_map(as_tok) {
-        if prev.is_some_and(|p| spaced(p, t)) {
+        if prev.is_some_and(|p| spaced(before, p, t)) {
             out.push(' ');
         }
         out.push_str(t.text);
+        before = prev;
         prev = Some(t);
     }
     out

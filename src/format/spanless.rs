@@ -42,6 +42,10 @@ fn item(item: &mut Item) {
             idents(members);
         }
         Item::RequireGroup(s) => span(s),
+        Item::Context { fields, span: s } => {
+            fields.iter_mut().for_each(attr);
+            span(s);
+        }
         Item::Module(ModuleDecl {
             name,
             actions,
@@ -246,11 +250,47 @@ fn rule(r: &mut Rule) {
         subjects,
         actions,
         states,
+        when,
         span: s,
     } = r;
     idents(subjects);
     actions.iter_mut().for_each(action);
     idents(states);
+    when.iter_mut().for_each(term);
+    span(s);
+}
+
+fn term(t: &mut Term) {
+    let Term {
+        negate: _,
+        test,
+        span: s,
+    } = t;
+    span(s);
+    match test {
+        TermTest::Is(rel) => ident(rel),
+        TermTest::In(p, values) => {
+            path(p);
+            values.iter_mut().for_each(literal);
+        }
+        TermTest::Contains(p, v) | TermTest::Compare(p, _, v) => {
+            path(p);
+            match v {
+                TermValue::Path(q) => path(q),
+                TermValue::Literal(l) => literal(l),
+            }
+        }
+        TermTest::Bool(p) => path(p),
+    }
+}
+
+fn path(p: &mut Path) {
+    let Path {
+        root: _,
+        attr,
+        span: s,
+    } = p;
+    attr.iter_mut().for_each(ident);
     span(s);
 }
 

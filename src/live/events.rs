@@ -16,7 +16,7 @@ use super::ChangeSetError;
 use crate::api::Policy;
 use crate::entities::Entities;
 use crate::limits;
-use crate::request::{Request, Resolved};
+use crate::request::{Request, Resolved, ResolvedContext};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -241,7 +241,11 @@ pub(super) fn events(
         }
         let mut req = Request::new(u, a, r);
         req.module = m.map(str::to_string);
-        policy.is_allowed(e, &req).allowed
+        // In no context, as the events in place are decided.
+        match crate::resolve::resolve_names(policy.compiled(), e, &req) {
+            Ok(resolved) => policy.decide(e, &resolved).allowed,
+            Err(_) => false,
+        }
     };
     let mut out = Vec::new();
     let mut push =
@@ -428,12 +432,15 @@ pub(super) fn in_place(
     for (u, r0, r1, causes) in sides {
         for action in 0..p.actions.len() as u32 {
             for &module in &modules {
+                // Events are decided without a context: a condition that reads one fails
+                // closed (docs/data-formats.md §4).
                 let ask = |e: &Entities, r: u32| Resolved::Action {
                     principal: u,
                     action,
                     resource: r,
                     module,
                     target: None,
+                    context: ResolvedContext::default(),
                     entities: e.stamp,
                 };
                 let before = r0.is_some_and(|r| decide(e0, ask(e0, r)));

@@ -103,6 +103,8 @@ impl Store {
         let i = e.symbols.len() as u32;
         let text: Arc<str> = Arc::from(s);
         e.symbols.push(Arc::clone(&text));
+        // The index of the old symbols is not this version's.
+        e.symbol_lookup = Default::default();
         self.symbols.insert(text, i);
         i
     }

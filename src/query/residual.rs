@@ -17,12 +17,14 @@
 
 use super::{residual_of, same_policy, QueryError, QueryErrorKind};
 use crate::bits::Bits;
+use crate::compile::{CRule, Src, Test};
 use crate::compile::{CScope, CompiledPolicy, Insn, Masks};
 use crate::diagnostic::words::printable;
 use crate::diagnostic::words::thousands;
 use crate::entities::{AttrValue, Entities, Resource};
-use crate::ir::{KindId, Type};
+use crate::ir::{CmpOp, Effect, KindId, Type};
 use crate::limits::MAX_RESIDUAL_SIZE;
+use crate::request::ResolvedContext;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::{json, Value as Json};
@@ -63,6 +65,9 @@ pub enum Lit {
     Variant(u32),
     /// A user id (the principal, for `attr == principal`); JSON: the id, a string.
     User(String),
+    /// A resource id (a `ref Kind` value of the principal's or the context's); JSON: the id, a
+    /// string.
+    Resource(String),
 }
 
 /// A residual condition. `up` counts parent steps from the resource: 0 is the resource itself,
@@ -112,6 +117,33 @@ pub enum Cond {
         /// The string the set must contain.
         value: String,
     },
+    /// `compare`: a rule's condition on an attribute of the resource `up` steps above, whose
+    /// kind is `kind`: with `==` it equals one of `values`, with `!=` none of them, and with
+    /// `<`, `<=`, `>` or `>=` it compares so with the one number of `values`.
+    Compare {
+        /// Parent steps from the resource to the one whose attribute is tested.
+        up: u32,
+        /// That resource's kind (JSON: its name).
+        kind: KindId,
+        /// The attribute, as its position among the kind's attributes (JSON: its name).
+        attr: u32,
+        /// The comparison (JSON `cmp`: `==`, `!=`, `<`, `<=`, `>`, `>=`).
+        op: CmpOp,
+        /// The values (JSON `values`).
+        values: Vec<Lit>,
+    },
+    /// `has`: a rule's condition that a `set<string>` attribute of the resource `up` steps
+    /// above, whose kind is `kind`, holds the string.
+    Has {
+        /// Parent steps from the resource to the one whose attribute is tested.
+        up: u32,
+        /// That resource's kind (JSON: its name).
+        kind: KindId,
+        /// The set attribute, as its position among the kind's attributes (JSON: its name).
+        attr: u32,
+        /// The string the set must hold.
+        value: String,
+    },
     /// `holds`: the principal holds one of these relations on the case.
     Holds {
         /// Parent steps from the resource to the case.
@@ -157,7 +189,8 @@ impl Cond {
             | Cond::Inherits { .. } => 1,
             Cond::Kind(ks) => 1 + ks.len(),
             Cond::Case { states, .. } => 1 + states.as_ref().map_or(0, Vec::len),
-            Cond::Attr { values, .. } => 1 + values.len(),
+            Cond::Attr { values, .. } | Cond::Compare { values, .. } => 1 + values.len(),
+            Cond::Has { .. } => 1,
             Cond::Holds { relations, .. } => 1 + relations.len(),
             Cond::Not(x) => 1 + x.size(),
             Cond::And(v) | Cond::Or(v) => 1 + v.iter().map(Cond::size).sum::<usize>(),
@@ -263,6 +296,7 @@ pub(crate) fn residual(
     principal: u32,
     action: u32,
     module: Option<u32>,
+    context: &ResolvedContext,
 ) -> Result<Residual, QueryError> {
     let p = policy.ir();
     let user = &entities.users[principal as usize];
@@ -279,6 +313,7 @@ pub(crate) fn residual(
         principal,
         action,
         module,
+        context: context.values(),
         spent: Cell::new(0),
     };
     let cond = match requirement(policy, entities, principal, action) {
@@ -323,6 +358,8 @@ struct Pe<'a> {
     principal: u32,
     action: u32,
     module: Option<u32>,
+    /// The question's context, which conditions read as constants.
+    context: &'a [AttrValue],
     /// What has been built so far, in the units of [`Cond::size`], plus the groups looked at.
     spent: Cell<usize>,
 }
@@ -384,19 +421,21 @@ impl Pe<'_> {
             }
             // The rules of the kind and the top-level rules; a case type's rules come later.
             let masks = self.read(policy.data_masks(k.0, None, self.action));
+            let conditional = policy.conditional(k.0, None, self.action);
+            let (deny, allow) = self.rules(&masks, &conditional, Some(k), anchor)?;
             let Some(d) = anchor else {
                 // No case: only groups of scope `all` admit, and no relation is held.
-                parts.push(self.data(&masks, None)?);
+                parts.push(and(vec![not(deny), allow]));
                 let body = self.simplified(and(parts))?;
                 branches.add(vec![k], body);
                 continue;
             };
-            parts.push(not(self.scope(&masks.deny, Some(d))?));
+            parts.push(not(deny));
             let cond = self.simplified(and(parts))?;
             if cond == Cond::False {
                 continue;
             }
-            let allow = self.simplified(self.scope(&masks.allow, Some(d))?)?;
+            let allow = self.simplified(allow)?;
             let groups = anchored.entry(d).or_default();
             match anchored_at.entry((d, cond, allow)) {
                 Entry::Occupied(e) => groups[*e.get()].kinds.push(k),
@@ -530,23 +569,21 @@ impl Pe<'_> {
             let mut e = StateGroups::default();
             let mut a = StateGroups::default();
             if module != Cond::False {
-                let mut seen: HashMap<(Bits, Bits), (Option<usize>, Option<usize>)> =
-                    HashMap::new();
+                // States with the same masks and the same conditional rules decide alike.
+                type Seen<'c> = HashMap<(Bits, Bits, &'c [u32]), (Option<usize>, Option<usize>)>;
+                let mut seen: Seen = HashMap::new();
                 for s in 0..n as u32 {
                     let masks = self.read(policy.state_masks(t, s, self.action));
-                    let (ei, ai) = match seen.get(&(masks.allow, masks.deny)) {
+                    let conditional = policy.conditional_in_state(t, s, self.action);
+                    let (ei, ai) = match seen.get(&(masks.allow, masks.deny, conditional)) {
                         Some(&found) => found,
                         None => {
-                            let base = self.simplified(and(vec![
-                                module.clone(),
-                                not(self.scope(&masks.deny, Some(d))?),
-                            ]))?;
-                            let allows = self.simplified(and(vec![
-                                base.clone(),
-                                self.scope(&masks.allow, Some(d))?,
-                            ]))?;
+                            let (deny, allow) =
+                                self.rules(&masks, &[conditional], None, Some(d))?;
+                            let base = self.simplified(and(vec![module.clone(), not(deny)]))?;
+                            let allows = self.simplified(and(vec![base.clone(), allow]))?;
                             let found = (e.group(base), a.group(allows));
-                            seen.insert((masks.allow, masks.deny), found);
+                            seen.insert((masks.allow, masks.deny, conditional), found);
                             found
                         }
                     };
@@ -691,12 +728,256 @@ impl Pe<'_> {
         ]))
     }
 
-    /// The data layer: no deny matches and some allow does.
-    fn data(&self, masks: &Masks, anchor: Option<u32>) -> Result<Cond, QueryError> {
-        Ok(and(vec![
-            not(self.scope(&masks.deny, anchor)?),
-            self.scope(&masks.allow, anchor)?,
-        ]))
+    /// The rules of a place of the data layer, as `(deny, allow)`: a deny matches, an allow
+    /// matches. The masks' rules match for a subject the principal has; a rule with a condition
+    /// (each of `conditional`'s lists, as the data subjects read it) also needs its condition,
+    /// on a resource of `kind` (when the place fixes it) whose case is `anchor` steps up.
+    fn rules(
+        &self,
+        masks: &Masks,
+        conditional: &[&[u32]],
+        kind: Option<KindId>,
+        anchor: Option<u32>,
+    ) -> Result<(Cond, Cond), QueryError> {
+        let mut deny = vec![self.scope(&masks.deny, anchor)?];
+        let mut allow = vec![self.scope(&masks.allow, anchor)?];
+        for &c in conditional.iter().flat_map(|list| list.iter()) {
+            let r = self.policy.crule(c);
+            let subjects = self.policy.data_subjects(self.module, r.subjects);
+            if subjects.is_empty() {
+                continue;
+            }
+            self.spend(r.len as usize)?;
+            let matched = and(vec![
+                self.scope(&subjects, anchor)?,
+                self.condition(r, kind, anchor),
+            ]);
+            match r.effect {
+                Effect::Deny => deny.push(matched),
+                Effect::Allow => allow.push(matched),
+            }
+        }
+        Ok((or(deny), or(allow)))
+    }
+
+    /// The condition of conditional rule `r` as a condition on the resource (of `kind`, when
+    /// the rule's place fixes it, with its case `anchor` steps up): terms that read the
+    /// principal, the context or literals fold to constants, terms that read the resource or
+    /// its case become tests of them. A term that cannot be read counts as the VM counts it:
+    /// failing in an allow, holding in a deny.
+    fn condition(&self, r: &CRule, kind: Option<KindId>, anchor: Option<u32>) -> Cond {
+        let terms = self.policy.terms(r);
+        let mut parts = Vec::with_capacity(terms.len());
+        for t in terms {
+            let c = match self.term(t.test, kind, anchor) {
+                Some(c) if t.negate => not(c),
+                Some(c) => c,
+                None if r.effect == Effect::Deny => Cond::True,
+                None => Cond::False,
+            };
+            parts.push(c);
+        }
+        and(parts)
+    }
+
+    /// A term before its `not`; `None` when it reads a value that is not there or is of
+    /// another type than the test takes.
+    fn term(&self, test: Test, kind: Option<KindId>, anchor: Option<u32>) -> Option<Cond> {
+        let side = |s: Src| self.side(s, kind, anchor);
+        Some(match test {
+            Test::Holds(bit) => match anchor {
+                Some(d) => self.holds(d, &Bits::from_indices([bit as usize])),
+                None => Cond::False,
+            },
+            Test::True(a) => match side(a)? {
+                Side::Fixed(AttrValue::Bool(b)) => constant(b),
+                Side::Fixed(_) => return None,
+                Side::Stored { up, kind, attr } => Cond::Compare {
+                    up,
+                    kind,
+                    attr,
+                    op: CmpOp::Eq,
+                    values: vec![Lit::Bool(true)],
+                },
+            },
+            Test::Compare(op, a, b) => match (side(a)?, side(b)?) {
+                (Side::Fixed(x), Side::Fixed(y)) => constant(fixed_compare(op, &x, &y)?),
+                (Side::Stored { up, kind, attr }, Side::Fixed(v)) => {
+                    self.compare(up, kind, attr, op, &v)?
+                }
+                (Side::Fixed(v), Side::Stored { up, kind, attr }) => {
+                    self.compare(up, kind, attr, op.flipped(), &v)?
+                }
+                // The checker never lets two stored values be compared.
+                (Side::Stored { .. }, Side::Stored { .. }) => return None,
+            },
+            Test::OneOf(a, start, len) => {
+                let values = self.policy.one_of(start, len);
+                match side(a)? {
+                    Side::Fixed(x) => {
+                        let mut any = false;
+                        for v in values {
+                            let Side::Fixed(y) = side(*v)? else {
+                                return None;
+                            };
+                            any |= fixed_compare(CmpOp::Eq, &x, &y)?;
+                        }
+                        constant(any)
+                    }
+                    Side::Stored { up, kind, attr } => {
+                        let mut lits = Vec::with_capacity(values.len());
+                        for v in values {
+                            let Side::Fixed(y) = side(*v)? else {
+                                return None;
+                            };
+                            lits.extend(self.lit(&y)?);
+                        }
+                        Cond::Compare {
+                            up,
+                            kind,
+                            attr,
+                            op: CmpOp::Eq,
+                            values: lits,
+                        }
+                    }
+                }
+            }
+            Test::Contains(set, item) => match (side(set)?, side(item)?) {
+                (Side::Fixed(AttrValue::Set(items)), Side::Fixed(AttrValue::Sym(x))) => {
+                    constant(items.binary_search(&x).is_ok())
+                }
+                (Side::Stored { up, kind, attr }, Side::Fixed(AttrValue::Sym(x))) => {
+                    match self.known(x) {
+                        Some(text) => Cond::Has {
+                            up,
+                            kind,
+                            attr,
+                            value: text.to_string(),
+                        },
+                        // A string the entities do not hold is in no stored set.
+                        None => Cond::False,
+                    }
+                }
+                (Side::Fixed(AttrValue::Set(items)), Side::Stored { up, kind, attr }) => {
+                    Cond::Compare {
+                        up,
+                        kind,
+                        attr,
+                        op: CmpOp::Eq,
+                        values: items
+                            .iter()
+                            .filter_map(|&x| self.known(x).map(|t| Lit::Str(t.to_string())))
+                            .collect(),
+                    }
+                }
+                _ => return None,
+            },
+        })
+    }
+
+    /// Where an operand of a term is: a value the question fixes, or an attribute stored on
+    /// the resource or its case. `None` when it reads nothing (the VM's fault).
+    fn side(&self, src: Src, kind: Option<KindId>, anchor: Option<u32>) -> Option<Side> {
+        let fixed = |v: &AttrValue| Some(Side::Fixed(v.clone()));
+        match src {
+            Src::Principal => Some(Side::Fixed(AttrValue::User(self.principal))),
+            Src::User(a) => fixed(
+                self.entities
+                    .user_attrs
+                    .get(self.principal as usize)?
+                    .get(a as usize)?,
+            ),
+            Src::Context(a) => fixed(self.context.get(a as usize)?),
+            Src::Sym(x) => Some(Side::Fixed(AttrValue::Sym(x))),
+            Src::Int(i) => Some(Side::Fixed(AttrValue::Int(i))),
+            Src::Bool(b) => Some(Side::Fixed(AttrValue::Bool(b))),
+            Src::Variant(v) => Some(Side::Fixed(AttrValue::Variant(v))),
+            Src::Resource(attr) => Some(Side::Stored {
+                up: 0,
+                kind: kind?,
+                attr,
+            }),
+            Src::Case(attr) => Some(Side::Stored {
+                up: anchor?,
+                kind: self.policy.ir().case_kind?,
+                attr,
+            }),
+        }
+    }
+
+    /// The stored attribute compared with a fixed value: a `compare` test, or a constant when
+    /// the value is a string the entities do not hold (it equals no stored value).
+    fn compare(&self, up: u32, kind: KindId, attr: u32, op: CmpOp, v: &AttrValue) -> Option<Cond> {
+        let lit = self.lit(v)?;
+        Some(match (lit, op) {
+            (Some(l), op) => Cond::Compare {
+                up,
+                kind,
+                attr,
+                op,
+                values: vec![l],
+            },
+            (None, CmpOp::Ne) => Cond::True,
+            (None, _) => Cond::False,
+        })
+    }
+
+    /// A fixed scalar as a literal the residual can hold: `Some(None)` for a string the
+    /// entities do not hold, `None` for a set.
+    fn lit(&self, v: &AttrValue) -> Option<Option<Lit>> {
+        let ent = self.entities;
+        Some(Some(match v {
+            AttrValue::Sym(s) => match self.known(*s) {
+                Some(t) => Lit::Str(t.to_string()),
+                None => return Some(None),
+            },
+            AttrValue::Int(i) => Lit::Int(*i),
+            AttrValue::Bool(b) => Lit::Bool(*b),
+            AttrValue::Variant(x) => Lit::Variant(*x),
+            AttrValue::User(u) => Lit::User(ent.user_id(*u).to_string()),
+            AttrValue::Resource(r) => Lit::Resource(ent.resource_id(*r).to_string()),
+            AttrValue::Set(_) => return None,
+        }))
+    }
+
+    /// The text of symbol `s`, when the entities hold it (a context's string may be no symbol
+    /// of theirs).
+    fn known(&self, s: u32) -> Option<&str> {
+        ((s as usize) < self.entities.symbols.len()).then(|| self.entities.symbol(s))
+    }
+}
+
+/// An operand of a term, for partial evaluation.
+enum Side {
+    /// A value the question fixes: the principal's, the context's, or a literal.
+    Fixed(AttrValue),
+    /// An attribute of the resource `up` steps above, whose kind is `kind`.
+    Stored { up: u32, kind: KindId, attr: u32 },
+}
+
+fn constant(b: bool) -> Cond {
+    match b {
+        true => Cond::True,
+        false => Cond::False,
+    }
+}
+
+/// `a op b` for two fixed values, as the VM compares them; `None` for two types, or an order
+/// of two values that are not numbers.
+fn fixed_compare(op: CmpOp, a: &AttrValue, b: &AttrValue) -> Option<bool> {
+    let same = match (a, b) {
+        (AttrValue::Int(x), AttrValue::Int(y)) => return Some(op.holds(*x, *y)),
+        (AttrValue::Sym(x), AttrValue::Sym(y))
+        | (AttrValue::Variant(x), AttrValue::Variant(y))
+        | (AttrValue::User(x), AttrValue::User(y))
+        | (AttrValue::Resource(x), AttrValue::Resource(y)) => x == y,
+        (AttrValue::Bool(x), AttrValue::Bool(y)) => x == y,
+        _ => return None,
+    };
+    match op {
+        CmpOp::Eq => Some(same),
+        CmpOp::Ne => Some(!same),
+        _ => None,
     }
 }
 
@@ -858,6 +1139,24 @@ fn tidy(c: Cond) -> Cond {
         Cond::Holds { up, relations } => sorted(relations)
             .map(|relations| Cond::Holds { up, relations })
             .unwrap_or(Cond::False),
+        // Equal to one of no value: false; equal to none of no value: true.
+        Cond::Compare {
+            up,
+            kind,
+            attr,
+            op,
+            values,
+        } => match (sorted(values), op) {
+            (Some(values), op) => Cond::Compare {
+                up,
+                kind,
+                attr,
+                op,
+                values,
+            },
+            (None, CmpOp::Ne) => Cond::True,
+            (None, _) => Cond::False,
+        },
         Cond::Kind(ks) => sorted(ks).map(Cond::Kind).unwrap_or(Cond::False),
         other => other,
     }
@@ -1102,6 +1401,37 @@ impl Eval<'_> {
                     _ => false,
                 })
             }),
+            Cond::Compare {
+                up,
+                attr,
+                op,
+                values,
+                ..
+            } => self.chain.get(*up as usize).is_some_and(|r| {
+                let Some(v) = r.attrs.get(*attr as usize) else {
+                    return false;
+                };
+                let equal = |lit: &Lit| match (v, lit) {
+                    (AttrValue::Sym(s), Lit::Str(l)) => ent.symbol(*s) == l,
+                    (AttrValue::Int(i), Lit::Int(l)) => i == l,
+                    (AttrValue::Bool(b), Lit::Bool(l)) => b == l,
+                    (AttrValue::Variant(x), Lit::Variant(l)) => x == l,
+                    (AttrValue::User(u), Lit::User(l)) => ent.user_id(*u) == l,
+                    (AttrValue::Resource(x), Lit::Resource(l)) => ent.resource_id(*x) == l,
+                    _ => false,
+                };
+                match (op, v, values.as_slice()) {
+                    (CmpOp::Eq, _, _) => values.iter().any(equal),
+                    (CmpOp::Ne, _, _) => !values.iter().any(equal),
+                    (op, AttrValue::Int(i), [Lit::Int(l)]) => op.holds(*i, *l),
+                    _ => false,
+                }
+            }),
+            Cond::Has {
+                up, attr, value, ..
+            } => self.chain.get(*up as usize).is_some_and(|r| {
+                matches!(r.attrs.get(*attr as usize), Some(AttrValue::Set(s)) if s.iter().any(|x| ent.symbol(*x) == value))
+            }),
             Cond::Contains { up, attr, value } => self.case(*up).is_some_and(|a| {
                 matches!(a.attrs.get(*attr as usize), Some(AttrValue::Set(s)) if s.iter().any(|x| ent.symbol(*x) == value))
             }),
@@ -1137,7 +1467,7 @@ impl Eval<'_> {
 /// The text of a literal, as the SQL layout stores attribute values (docs/queries.md).
 pub(crate) fn lit_text(policy: &CompiledPolicy, attr: u32, lit: &Lit) -> String {
     match lit {
-        Lit::Str(s) | Lit::User(s) => s.clone(),
+        Lit::Str(s) | Lit::User(s) | Lit::Resource(s) => s.clone(),
         Lit::Int(i) => i.to_string(),
         Lit::Bool(b) => b.to_string(),
         Lit::Variant(v) => variant_name(policy, attr, *v),
@@ -1154,6 +1484,36 @@ fn variant_name(policy: &CompiledPolicy, attr: u32, v: u32) -> String {
             .unwrap_or_default(),
         _ => String::new(),
     }
+}
+
+/// The text of a literal compared with attribute `attr` of kind `kind`, as the SQL layout
+/// stores attribute values.
+pub(crate) fn kind_lit_text(policy: &CompiledPolicy, kind: KindId, attr: u32, lit: &Lit) -> String {
+    match lit {
+        Lit::Variant(v) => kind_variant_name(policy, kind, attr, *v),
+        other => lit_text(policy, attr, other),
+    }
+}
+
+fn kind_variant_name(policy: &CompiledPolicy, kind: KindId, attr: u32, v: u32) -> String {
+    let p = policy.ir();
+    match p.kinds[kind.idx()].attrs.get(attr as usize).map(|a| a.ty) {
+        Some(Type::Enum(e)) => p.enums[e.idx()]
+            .variants
+            .get(v as usize)
+            .cloned()
+            .unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+/// The name of attribute `attr` of kind `kind`.
+pub(crate) fn kind_attr_name(policy: &CompiledPolicy, kind: KindId, attr: u32) -> String {
+    policy.ir().kinds[kind.idx()]
+        .attrs
+        .get(attr as usize)
+        .map(|a| a.name.clone())
+        .unwrap_or_default()
 }
 
 pub(crate) fn attr_name(policy: &CompiledPolicy, attr: u32) -> String {
@@ -1231,13 +1591,47 @@ impl Serialize for CondJson<'_> {
                 let vs: Vec<Json> = values
                     .iter()
                     .map(|l| match l {
-                        Lit::Str(s) | Lit::User(s) => json!(s),
+                        Lit::Str(s) | Lit::User(s) | Lit::Resource(s) => json!(s),
                         Lit::Int(i) => json!(i),
                         Lit::Bool(b) => json!(b),
                         Lit::Variant(v) => json!(variant_name(policy, *attr, *v)),
                     })
                     .collect();
                 m.serialize_entry("in", &vs)?;
+            }
+            Cond::Compare {
+                up,
+                kind,
+                attr,
+                op: cmp,
+                values,
+            } => {
+                op(&mut m, "compare")?;
+                m.serialize_entry("up", up)?;
+                m.serialize_entry("kind", &p.kinds[kind.idx()].name)?;
+                m.serialize_entry("attr", &kind_attr_name(policy, *kind, *attr))?;
+                m.serialize_entry("cmp", cmp.text())?;
+                let vs: Vec<Json> = values
+                    .iter()
+                    .map(|l| match l {
+                        Lit::Int(i) => json!(i),
+                        Lit::Bool(b) => json!(b),
+                        other => json!(kind_lit_text(policy, *kind, *attr, other)),
+                    })
+                    .collect();
+                m.serialize_entry("values", &vs)?;
+            }
+            Cond::Has {
+                up,
+                kind,
+                attr,
+                value,
+            } => {
+                op(&mut m, "has")?;
+                m.serialize_entry("up", up)?;
+                m.serialize_entry("kind", &p.kinds[kind.idx()].name)?;
+                m.serialize_entry("attr", &kind_attr_name(policy, *kind, *attr))?;
+                m.serialize_entry("value", value)?;
             }
             Cond::Contains { up, attr, value } => {
                 op(&mut m, "contains")?;

@@ -9,13 +9,13 @@
 //! a JSON array), so the number of parameters does not grow with the principal's codes or any
 //! other set: a user with 70,000 terms still gets a statement both databases accept.
 
-use super::residual::{attr_name, lit_text, Class, Cond, Residual};
+use super::residual::{attr_name, kind_attr_name, kind_lit_text, lit_text, Class, Cond, Residual};
 use super::{residual_of, same_policy, QueryError, QueryErrorKind};
 use crate::compile::CompiledPolicy;
 use crate::diagnostic::words::printable;
 use crate::diagnostic::words::thousands;
 use crate::entities::{AttrValue, Entities};
-use crate::ir::Type;
+use crate::ir::{CmpOp, Type};
 use crate::limits::{MAX_POSTGRES_PARAMS, MAX_SQLITE_PARAMS, MAX_SQL_DEPTH, MAX_SQL_SUBQUERIES};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -241,6 +241,8 @@ fn max_up(c: &Cond) -> u32 {
         Cond::True | Cond::False | Cond::Kind(_) => 0,
         Cond::Case { up, .. }
         | Cond::Attr { up, .. }
+        | Cond::Compare { up, .. }
+        | Cond::Has { up, .. }
         | Cond::Contains { up, .. }
         | Cond::Holds { up, .. }
         | Cond::CodeMet { up, .. }
@@ -447,7 +449,14 @@ impl Writer<'_> {
     /// Is the attribute `attr` of the case `up` steps above one of `values` (for a set
     /// attribute, does it hold one of them)?
     fn attr_test(&mut self, up: u32, attr: u32, values: &[String]) -> Piece {
-        let name = self.param(&attr_name(self.policy, attr));
+        let name = attr_name(self.policy, attr);
+        self.named_test(up, &name, values)
+    }
+
+    /// Is the attribute named `name` of the resource `up` steps above one of `values` (for a
+    /// set attribute, does it hold one of them)?
+    fn named_test(&mut self, up: u32, name: &str, values: &[String]) -> Piece {
+        let name = self.param(name);
         let v = self.one_of("x.value", values);
         let text = format!(
             "EXISTS (SELECT 1 FROM resource_attrs x WHERE x.resource_id = {}.id AND x.name = {name} AND {})",
@@ -498,6 +507,52 @@ impl Writer<'_> {
             }
             Cond::Contains { up, attr, value } => {
                 self.attr_test(*up, *attr, std::slice::from_ref(value))
+            }
+            Cond::Compare {
+                up,
+                kind,
+                attr,
+                op,
+                values,
+            } => {
+                let name = kind_attr_name(self.policy, *kind, *attr);
+                let texts: Vec<String> = values
+                    .iter()
+                    .map(|l| kind_lit_text(self.policy, *kind, *attr, l))
+                    .collect();
+                match (op, texts.as_slice()) {
+                    (CmpOp::Eq, _) => self.named_test(*up, &name, &texts),
+                    // The attribute has one row: it is none of the values when no row is one.
+                    (CmpOp::Ne, _) => {
+                        let (text, depth) = self.named_test(*up, &name, &texts);
+                        (format!("NOT {text}"), depth.not())
+                    }
+                    (op, [number]) => {
+                        let n = self.param(&name);
+                        let v = self.param(number);
+                        // The CASE keeps the database from reading another attribute's text as
+                        // a number: only this attribute's rows are cast.
+                        (
+                            format!(
+                                "EXISTS (SELECT 1 FROM resource_attrs x WHERE x.resource_id = {}.id AND x.name = {n} AND CASE WHEN x.name = {n} THEN CAST(x.value AS BIGINT) END {} CAST({v} AS BIGINT))",
+                                alias(*up),
+                                op.text()
+                            ),
+                            Depth::subquery(and_of_tests(2, Depth::leaf(6)), 1),
+                        )
+                    }
+                    // INVARIANT: an ordering compares with one number (`residual` builds it so).
+                    _ => ("FALSE".into(), Depth::leaf(1)),
+                }
+            }
+            Cond::Has {
+                up,
+                kind,
+                attr,
+                value,
+            } => {
+                let name = kind_attr_name(self.policy, *kind, *attr);
+                self.named_test(*up, &name, std::slice::from_ref(value))
             }
             Cond::Holds { up, relations } => {
                 let user = self.param(self.principal);

@@ -19,6 +19,7 @@ const TOP_LEVEL: &[&str] = &[
     "resource",
     "casetype",
     "codes",
+    "context",
     "allow",
     "deny",
 ];
@@ -126,6 +127,21 @@ pub fn expected_words(r: Rule) -> &'static str {
         Rule::everyone => "`everyone`",
         Rule::codes_decl => "a `codes` block",
         Rule::codes_class => "a code class (`read:` or `write:`)",
+        Rule::context_decl => "a `context` block",
+        Rule::context_field => "a context field (`name: type;`)",
+        Rule::rule_when => "`when`",
+        Rule::term => "a condition (`principal.attr == value`, `principal is relation`, …)",
+        Rule::term_is => "`principal is relation`",
+        Rule::term_in => "`in [...]`",
+        Rule::term_contains => "`contains`",
+        Rule::term_cmp => "a comparison (`==`, `!=`, `<`, `<=`, `>`, `>=`)",
+        Rule::term_bool => "a condition",
+        Rule::cmp_op => "`==`, `!=`, `<`, `<=`, `>` or `>=`",
+        Rule::term_value => {
+            "a value or a path (`principal.attr`, `resource.attr`, `case.attr`, `context.name`)"
+        }
+        Rule::path => "a path (`principal.attr`, `resource.attr`, `case.attr`, `context.name`)",
+        Rule::path_root => "`principal`, `resource`, `case` or `context`",
         Rule::casetype_decl => "a case type",
         Rule::states_decl => "`states`",
         Rule::initial_decl => "`initial`",
@@ -147,6 +163,7 @@ pub fn expected_words(r: Rule) -> &'static str {
         Rule::kw_action => "`action`",
         Rule::kw_actions => "`actions`",
         Rule::kw_all => "`all`",
+        Rule::kw_and => "`and`",
         Rule::kw_allow => "`allow`",
         Rule::kw_assigned => "`assigned`",
         Rule::kw_any => "`any`",
@@ -156,6 +173,7 @@ pub fn expected_words(r: Rule) -> &'static str {
         Rule::kw_casetype => "`casetype`",
         Rule::kw_codes => "`codes`",
         Rule::kw_contains => "`contains`",
+        Rule::kw_context => "`context`",
         Rule::kw_deny => "`deny`",
         Rule::kw_enum => "`enum`",
         Rule::kw_everyone => "`everyone`",
@@ -166,7 +184,9 @@ pub fn expected_words(r: Rule) -> &'static str {
         Rule::kw_in => "`in`",
         Rule::kw_inherit => "`inherit`",
         Rule::kw_initial => "`initial`",
+        Rule::kw_is => "`is`",
         Rule::kw_mode => "`mode`",
+        Rule::kw_not => "`not`",
         Rule::kw_module => "`module`",
         Rule::kw_permission => "`permission`",
         Rule::kw_permits => "`permits`",
@@ -188,6 +208,7 @@ pub fn expected_words(r: Rule) -> &'static str {
         Rule::kw_under => "`under`",
         Rule::kw_user => "`user`",
         Rule::kw_via => "`via`",
+        Rule::kw_when => "`when`",
     }
 }
 
@@ -223,7 +244,9 @@ fn name_in(parent: Rule) -> Option<&'static str> {
             "a state name"
         }
         Rule::table_header | Rule::subject_list => "a role, a relation or `everyone`",
-        Rule::attr_decl | Rule::condition => "an attribute name",
+        Rule::attr_decl | Rule::condition | Rule::path => "an attribute name",
+        Rule::term_is => "a relation name",
+        Rule::context_field => "a context field name",
         Rule::kind_parent => "a resource kind name",
         Rule::type_expr => "a type",
         _ => return None,
@@ -423,6 +446,14 @@ fn name_after_keyword(statement: &str) -> Option<&'static str> {
     if words.starts_with(&["data", "roles"]) {
         return Some("a role name");
     }
+    // In a rule's condition: after `principal is`, a relation; after a path's `.`, an
+    // attribute or a context field.
+    if statement.trim_end().ends_with('.') {
+        return Some("an attribute name");
+    }
+    if words.ends_with(&["principal", "is"]) {
+        return Some("a relation name");
+    }
     let keyword = words.iter().rev().find(|w| KEYWORDS.contains(w))?;
     Some(match *keyword {
         "role" | "grants" | "by" => "a role name",
@@ -594,10 +625,17 @@ fn refine(
             }
         }
     }
+    // In a rule's condition, a path cut short after its `.`: the attribute is what is missing.
+    let statement = statement_before(text, pos);
+    let in_condition = statement
+        .split(|c: char| !is_ident_char(c))
+        .any(|w| w == "when");
+    if in_condition && text[..pos.min(text.len())].trim_end().ends_with('.') {
+        words = vec!["an attribute name".into()];
+    }
     // Once a statement is under way, what is missing is a token of it, not a new construct:
     // pest also reports the construct it is inside (`attr` in `attr status string;`), and a
     // keyword it has just matched (`all` in `scope all`).
-    let statement = statement_before(text, pos);
     let has_token = words
         .iter()
         .any(|w| w.starts_with('`') && !w[1..].starts_with(|c: char| c.is_ascii_alphabetic()));
@@ -633,10 +671,16 @@ fn refine(
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
     let prev_end = text[..pos.min(text.len())].trim_end().len();
     let after_name = word_before(text, prev_end).is_some_and(|(start, w)| {
-        // `roles` after `data` is the module's `data roles`, not a name.
-        let data_roles = w == "roles"
-            && word_before(text, text[..start].trim_end().len()).map(|(_, w)| w) == Some("data");
-        !KEYWORDS.contains(&w) && !data_roles
+        // `roles` after `data` is the module's `data roles`, not a name; nor are the words of
+        // a rule's condition (`when`, `and`, `not`, and `is` after `principal`).
+        let before = word_before(text, text[..start].trim_end().len()).map(|(_, w)| w);
+        let data_roles = w == "roles" && before == Some("data");
+        let condition_word =
+            matches!(w, "when" | "and" | "not") || (w == "is" && before == Some("principal"));
+        w.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && !KEYWORDS.contains(&w)
+            && !data_roles
+            && !condition_word
     });
     if found_is_word || after_name {
         words.retain(|w| !is_name_word(w));
@@ -648,6 +692,23 @@ fn refine(
     }
     if words.iter().any(|w| w == "a value") {
         words.retain(|w| w != "`true`" && w != "`false`");
+    }
+    // In a rule's condition: the words a path starts with read better as what they start.
+    let roots = ["`principal`", "`resource`", "`case`", "`context`"];
+    let path_words = |w: &String| {
+        roots.contains(&w.as_str())
+            || w.starts_with("a path (")
+            || w == "`principal`, `resource`, `case` or `context`"
+    };
+    if words.iter().any(|w| w.starts_with("a condition (")) {
+        words.retain(|w| !path_words(w) && w != "`not`");
+    } else if in_condition && words.iter().any(|w| w == "a value") && words.iter().any(path_words) {
+        words.retain(|w| !path_words(w) && w != "a value");
+        words.insert(
+            0,
+            "a value or a path (`principal.attr`, `resource.attr`, `case.attr`, `context.name`)"
+                .into(),
+        );
     }
     if words.iter().any(|w| w == "`ref`") && words.iter().any(|w| w == "`set`") {
         words.retain(|w| !matches!(w.as_str(), "`ref`" | "`set`" | "a type") && !is_name_word(w));

@@ -160,6 +160,10 @@ fn lower_item(cx: &Ctx, p: Pair<Rule>) -> Option<Item> {
                 })
                 .collect(),
         ),
+        Rule::context_decl => Item::Context {
+            fields: inner(p).filter_map(|c| lower_attr(cx, c)).collect(),
+            span,
+        },
         Rule::rule => Item::Rule(lower_rule(cx, p)?),
         _ => return None,
     })
@@ -281,8 +285,9 @@ fn unescape(s: &str) -> String {
     out
 }
 
+/// An `attr name: type;` of a kind or a `user` block, or a `name: type;` of the `context`.
 fn lower_attr(cx: &Ctx, p: Pair<Rule>) -> Option<AttrDecl> {
-    if p.as_rule() != Rule::attr_decl {
+    if !matches!(p.as_rule(), Rule::attr_decl | Rule::context_field) {
         return None;
     }
     let mut it = inner(p);
@@ -361,17 +366,111 @@ fn lower_rule(cx: &Ctx, p: Pair<Rule>) -> Option<Rule_> {
     };
     let subjects = cx.idents(it.next()?);
     let actions = lower_actions(cx, it.next()?);
-    let states = it
-        .next()
-        .map(|s| inner(s).flat_map(|l| cx.idents(l)).collect())
-        .unwrap_or_default();
+    let mut states = Vec::new();
+    let mut when = Vec::new();
+    for c in it {
+        match c.as_rule() {
+            Rule::rule_states => states.extend(inner(c).flat_map(|l| cx.idents(l))),
+            Rule::rule_when => when.extend(inner(c).filter_map(|t| lower_term(cx, t))),
+            _ => {}
+        }
+    }
     Some(Rule_ {
         effect,
         subjects,
         actions,
         states,
+        when,
         span,
     })
+}
+
+/// One term of a `when` condition; `not` is the only keyword child it keeps.
+fn lower_term(cx: &Ctx, p: Pair<Rule>) -> Option<Term> {
+    if p.as_rule() != Rule::term {
+        return None;
+    }
+    let span = cx.span(&p);
+    let mut negate = false;
+    let mut test = None;
+    for c in p.into_inner() {
+        match c.as_rule() {
+            Rule::kw_not => negate = true,
+            Rule::term_is => test = Some(TermTest::Is(cx.ident(inner(c).next()?))),
+            Rule::term_in => {
+                let mut it = inner(c);
+                let path = lower_path(cx, it.next()?)?;
+                test = Some(TermTest::In(
+                    path,
+                    it.filter_map(|l| lower_literal(cx, l)).collect(),
+                ));
+            }
+            Rule::term_contains => {
+                let mut it = inner(c);
+                let path = lower_path(cx, it.next()?)?;
+                test = Some(TermTest::Contains(path, lower_term_value(cx, it.next()?)?));
+            }
+            Rule::term_cmp => {
+                let mut it = inner(c);
+                let path = lower_path(cx, it.next()?)?;
+                let op = match it.next()?.as_str() {
+                    "==" => CmpOp::Eq,
+                    "!=" => CmpOp::Ne,
+                    "<=" => CmpOp::Le,
+                    ">=" => CmpOp::Ge,
+                    "<" => CmpOp::Lt,
+                    _ => CmpOp::Gt,
+                };
+                test = Some(TermTest::Compare(
+                    path,
+                    op,
+                    lower_term_value(cx, it.next()?)?,
+                ));
+            }
+            Rule::term_bool => test = Some(TermTest::Bool(lower_path(cx, inner(c).next()?)?)),
+            _ => {}
+        }
+    }
+    Some(Term {
+        negate,
+        test: test?,
+        span,
+    })
+}
+
+fn lower_path(cx: &Ctx, p: Pair<Rule>) -> Option<Path> {
+    if p.as_rule() != Rule::path {
+        return None;
+    }
+    let span = cx.span(&p);
+    let mut it = inner(p);
+    let first = it.next()?;
+    if first.as_rule() == Rule::principal {
+        return Some(Path {
+            root: PathRoot::Principal,
+            attr: None,
+            span,
+        });
+    }
+    let root = match first.as_str() {
+        "principal" => PathRoot::Principal,
+        "resource" => PathRoot::Resource,
+        "case" => PathRoot::Case,
+        _ => PathRoot::Context,
+    };
+    Some(Path {
+        root,
+        attr: Some(cx.ident(it.next()?)),
+        span,
+    })
+}
+
+fn lower_term_value(cx: &Ctx, p: Pair<Rule>) -> Option<TermValue> {
+    match p.as_rule() {
+        Rule::path => Some(TermValue::Path(lower_path(cx, p)?)),
+        Rule::literal => Some(TermValue::Literal(lower_literal(cx, p)?)),
+        _ => None,
+    }
 }
 
 type Rule_ = crate::ast::Rule;

@@ -617,7 +617,8 @@ impl Parser<'_> {
             None => None,
             Some(m) => match &m.value.value {
                 Value::Object(_) => {
-                    serde_json::from_value::<serde_json::Map<_, _>>(json_value(&m.value)).ok()
+                    serde_json::from_value::<serde_json::Map<_, _>>(json_value(self.text, &m.value))
+                        .ok()
                 }
                 _ => {
                     self.error(
@@ -644,18 +645,24 @@ impl Parser<'_> {
     }
 }
 
-/// A located node back as a serde_json value (only strings, objects and arrays keep content;
-/// `context` is reserved and ignored by the evaluators).
-fn json_value(node: &Node) -> serde_json::Value {
+/// A located node back as a serde_json value, a number read again from the text (a request's
+/// `context`, which rule conditions read).
+fn json_value(text: &str, node: &Node) -> serde_json::Value {
     match &node.value {
-        Value::Null | Value::Number => serde_json::Value::Null,
+        Value::Null => serde_json::Value::Null,
+        Value::Number => text
+            .get(node.start..node.end)
+            .and_then(|n| serde_json::from_str(n).ok())
+            .unwrap_or(serde_json::Value::Null),
         Value::Bool(b) => serde_json::Value::Bool(*b),
         Value::String(s) => serde_json::Value::String(s.clone()),
-        Value::Array(items) => serde_json::Value::Array(items.iter().map(json_value).collect()),
+        Value::Array(items) => {
+            serde_json::Value::Array(items.iter().map(|i| json_value(text, i)).collect())
+        }
         Value::Object(members) => serde_json::Value::Object(
             members
                 .iter()
-                .map(|m| (m.key.clone(), json_value(&m.value)))
+                .map(|m| (m.key.clone(), json_value(text, &m.value)))
                 .collect(),
         ),
     }

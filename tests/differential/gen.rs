@@ -100,6 +100,21 @@ pub struct Rule {
     actions: Vec<ActRef>,
     /// `in` states; used only inside a case type.
     states: Vec<u8>,
+    /// The terms of a `when` condition (none: the rule has no condition). Each is rendered
+    /// from what the rule's place lets it read; a term with nothing to read is dropped.
+    when: Vec<TermSpec>,
+}
+
+/// A term of a rule's condition, as small choices: its shape, the operands (indices into what
+/// the rule's place can read), the operator, literal values, and `not`.
+#[derive(Debug, Clone)]
+pub struct TermSpec {
+    shape: u8,
+    left: u8,
+    right: u8,
+    op: u8,
+    vals: Vec<u8>,
+    negate: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -185,6 +200,8 @@ pub struct PolicySpec {
     groups: Vec<Group>,
     enums: Vec<u8>,
     user_attrs: Vec<Ty>,
+    /// The fields of the request context (a reference type is written as `string`).
+    context: Vec<Ty>,
     case: Option<CaseKind>,
     kinds: Vec<Kind>,
     codes: (Vec<ActRef>, Vec<ActRef>),
@@ -232,6 +249,8 @@ pub struct EntitySpec {
     users: Vec<User>,
     resources: Vec<Res>,
     reverse: bool,
+    /// The contexts requests are asked in (values per field), when the policy declares one.
+    contexts: Vec<Vec<u8>>,
 }
 
 // ---- strategies ------------------------------------------------------------------------------
@@ -277,18 +296,39 @@ fn ty() -> impl Strategy<Value = Ty> {
     ]
 }
 
+fn term_spec() -> impl Strategy<Value = TermSpec> {
+    (
+        any::<u8>(),
+        any::<u8>(),
+        any::<u8>(),
+        any::<u8>(),
+        vec(any::<u8>(), 1..=2),
+        prop::bool::weighted(0.2),
+    )
+        .prop_map(|(shape, left, right, op, vals, negate)| TermSpec {
+            shape,
+            left,
+            right,
+            op,
+            vals,
+            negate,
+        })
+}
+
 fn rule() -> impl Strategy<Value = Rule> {
     (
         prop::bool::weighted(0.25),
         vec(subj_ref(), 1..=2),
         vec(act_ref(), 1..=2),
         vec(small(), 0..=2),
+        prop_oneof![3 => Just(Vec::new()), 2 => vec(term_spec(), 1..=3)],
     )
-        .prop_map(|(deny, subjects, actions, states)| Rule {
+        .prop_map(|(deny, subjects, actions, states, when)| Rule {
             deny,
             subjects,
             actions,
             states,
+            when,
         })
 }
 
@@ -443,6 +483,7 @@ pub fn policy_spec() -> impl Strategy<Value = PolicySpec> {
         vec(group(), 1..=4),
         vec(1u8..=3, 0..=3),
         vec(ty(), 0..=2),
+        prop_oneof![1 => Just(Vec::new()), 1 => vec(ty(), 1..=3)],
     );
     let resources = (
         prop::option::weighted(0.9, case_kind()),
@@ -465,6 +506,7 @@ pub fn policy_spec() -> impl Strategy<Value = PolicySpec> {
                 groups,
                 enums,
                 user_attrs,
+                context,
             ),
             (case, kinds, codes, casetypes, rules, two_files, reverse),
         )| PolicySpec {
@@ -477,6 +519,7 @@ pub fn policy_spec() -> impl Strategy<Value = PolicySpec> {
             groups,
             enums,
             user_attrs,
+            context,
             case,
             kinds,
             codes,
@@ -534,12 +577,14 @@ pub fn entity_spec() -> impl Strategy<Value = EntitySpec> {
         vec(user, 1..=4),
         vec(res, 1..=7),
         prop::bool::weighted(0.2),
+        vec(vec(any::<u8>(), 3), 1..=2),
     )
-        .prop_map(|(units, users, resources, reverse)| EntitySpec {
+        .prop_map(|(units, users, resources, reverse, contexts)| EntitySpec {
             units,
             users,
             resources,
             reverse,
+            contexts,
         })
 }
 
@@ -552,6 +597,25 @@ pub struct Generated {
     pub over_limit: Option<String>,
     /// The policy names `everyone` as a subject, which counts toward `MAX_SUBJECTS`.
     pub everyone: bool,
+    /// The contexts to ask requests in: empty when the policy declares no context, one or two
+    /// objects otherwise (ask request `i` in context `i % len`, with [`Generated::ask`]).
+    pub contexts: Vec<Map<String, Value>>,
+}
+
+impl Generated {
+    /// `req` in the world's `i`th context (modulo), when the policy declares one.
+    // Not every test that includes the generator asks requests this way.
+    #[allow(dead_code)]
+    pub fn ask(&self, req: casepol::Request, i: usize) -> casepol::Request {
+        match self.contexts.is_empty() {
+            true => req,
+            false => {
+                let mut req = req;
+                req.context = Some(self.contexts[i % self.contexts.len()].clone());
+                req
+            }
+        }
+    }
 }
 
 impl fmt::Debug for Generated {
@@ -661,6 +725,17 @@ struct Names {
     /// Per case type: it has no workflow (no `states`), and its cases give no `state`.
     stateless: Vec<bool>,
     user_attrs: Vec<Ty>,
+    /// The context's fields (never a reference).
+    context: Vec<Ty>,
+}
+
+/// Where a rule is written, which fixes what its condition may read.
+#[derive(Debug, Clone, Copy)]
+enum At {
+    Top,
+    /// In a kind's declaration: index into `Names::kinds`.
+    Kind(usize),
+    CaseType,
 }
 
 impl Names {
@@ -734,7 +809,7 @@ impl Names {
     }
 }
 
-fn rule_text(n: &Names, r: &Rule, states: Option<u8>) -> String {
+fn rule_text(n: &Names, r: &Rule, states: Option<u8>, at: At) -> String {
     let mut s = format!(
         "{} {}: {}",
         if r.deny { "deny" } else { "allow" },
@@ -747,8 +822,156 @@ fn rule_text(n: &Names, r: &Rule, states: Option<u8>) -> String {
             s.push_str(&format!(" in {}", st.join(", ")));
         }
     }
+    let terms: Vec<String> = r.when.iter().filter_map(|t| term_text(n, t, at)).collect();
+    if !terms.is_empty() {
+        s.push_str(&format!(" when {}", terms.join(" and ")));
+    }
     s.push(';');
     s
+}
+
+impl Names {
+    /// Whether every resource a rule written at `at` applies to has a case.
+    fn anchored(&self, at: At) -> bool {
+        match at {
+            At::Top => false,
+            At::CaseType => true,
+            At::Kind(mut k) => {
+                for _ in 0..=self.kinds.len() {
+                    if self.has_case && k == 0 {
+                        return true;
+                    }
+                    match self.kind_parent[k] {
+                        Some(p) => k = p,
+                        None => return false,
+                    }
+                }
+                false
+            }
+        }
+    }
+
+    /// What a condition written at `at` may read: each path, its type, and whether it is
+    /// stored on the resource (two stored values are never compared).
+    fn readable(&self, at: At) -> Vec<(String, Ty, bool)> {
+        let mut out = vec![("principal".to_string(), Ty::RefUser, false)];
+        for (j, t) in self.user_attrs.iter().enumerate() {
+            out.push((format!("principal.u{j}"), *t, false));
+        }
+        for (j, t) in self.context.iter().enumerate() {
+            out.push((format!("context.c{j}"), *t, false));
+        }
+        if let At::Kind(k) = at {
+            let name = |j: usize| match self.has_case && k == 0 {
+                true => format!("resource.at{j}"),
+                false => format!("resource.b{j}"),
+            };
+            for (j, t) in self.kind_attrs[k].iter().enumerate() {
+                if !matches!(t, Ty::RefSelf) {
+                    out.push((name(j), *t, true));
+                }
+            }
+        }
+        if self.has_case && self.anchored(at) {
+            for (j, t) in self.case_attrs.iter().enumerate() {
+                if !matches!(t, Ty::RefSelf) {
+                    out.push((format!("case.at{j}"), *t, true));
+                }
+            }
+        }
+        out
+    }
+
+    /// A literal of type `t`.
+    fn literal(&self, t: Ty, v: u8) -> Option<String> {
+        Some(match t {
+            Ty::Str => quote(STRS[v as usize % STRS.len()]),
+            Ty::Int => INTS[v as usize % INTS.len()].to_string(),
+            Ty::Bool => (v % 2 == 1).to_string(),
+            Ty::Enum(e) => format!("v{}", v % self.enums[e as usize]),
+            _ => return None,
+        })
+    }
+}
+
+/// A term of a condition written at `at`; `None` when there is nothing for it to read.
+fn term_text(n: &Names, t: &TermSpec, at: At) -> Option<String> {
+    let not = if t.negate { "not " } else { "" };
+    if t.shape % 6 == 0 && !n.relations.is_empty() {
+        let r = &n.relations[t.left as usize % n.relations.len()];
+        return Some(format!("{not}principal is {r}"));
+    }
+    let pool = n.readable(at);
+    let (left, ty, stored) = &pool[t.left as usize % pool.len()];
+    // Another path of the same type, not both stored.
+    let partner = || {
+        let same: Vec<&(String, Ty, bool)> = pool
+            .iter()
+            .filter(|(p, u, s)| p != left && ty_eq(*u, *ty) && !(*s && *stored))
+            .collect();
+        (!same.is_empty()).then(|| same[t.right as usize % same.len()].0.clone())
+    };
+    let lit = |v: u8| n.literal(*ty, v);
+    let with_path = t.right % 3 == 0;
+    let text = match ty {
+        Ty::Bool => match t.op % 3 {
+            0 => left.clone(),
+            1 => format!("{left} == {}", lit(t.vals[0])?),
+            _ => match partner() {
+                Some(p) if with_path => format!("{left} != {p}"),
+                _ => format!("{left} != {}", lit(t.vals[0])?),
+            },
+        },
+        Ty::Int => {
+            let op = ["==", "!=", "<", "<=", ">", ">="][t.op as usize % 6];
+            match partner() {
+                Some(p) if with_path => format!("{left} {op} {p}"),
+                _ => format!("{left} {op} {}", lit(t.vals[0])?),
+            }
+        }
+        Ty::Str | Ty::Enum(_) => match t.op % 3 {
+            2 => {
+                let vals: Vec<String> = t.vals.iter().filter_map(|&v| lit(v)).collect();
+                format!("{left} in [{}]", vals.join(", "))
+            }
+            op => {
+                let op = if op == 0 { "==" } else { "!=" };
+                match partner() {
+                    Some(p) if with_path => format!("{left} {op} {p}"),
+                    _ => format!("{left} {op} {}", lit(t.vals[0])?),
+                }
+            }
+        },
+        Ty::SetStr => {
+            let strs: Vec<&(String, Ty, bool)> = pool
+                .iter()
+                .filter(|(_, u, s)| matches!(u, Ty::Str) && !(*s && *stored))
+                .collect();
+            match strs.get(t.right as usize % strs.len().max(1)) {
+                Some((p, _, _)) if with_path => format!("{left} contains {p}"),
+                _ => format!(
+                    "{left} contains {}",
+                    quote(STRS[t.vals[0] as usize % STRS.len()])
+                ),
+            }
+        }
+        Ty::RefUser => {
+            let op = if t.op % 2 == 0 { "==" } else { "!=" };
+            match partner() {
+                Some(p) => format!("{left} {op} {p}"),
+                None => return None,
+            }
+        }
+        Ty::RefSelf => return None,
+    };
+    Some(format!("{not}{text}"))
+}
+
+fn ty_eq(a: Ty, b: Ty) -> bool {
+    match (a, b) {
+        (Ty::Enum(x), Ty::Enum(y)) => x == y,
+        (x, y) => std::mem::discriminant(&x) == std::mem::discriminant(&y),
+    }
 }
 
 /// A casepol string literal.
@@ -836,6 +1059,7 @@ fn render_policy(p: &PolicySpec) -> (Names, Vec<(String, String)>) {
         casetypes: Vec::new(),
         stateless: Vec::new(),
         user_attrs: Vec::new(),
+        context: Vec::new(),
     };
     n.offered = p
         .modules
@@ -876,6 +1100,14 @@ fn render_policy(p: &PolicySpec) -> (Names, Vec<(String, String)>) {
         .iter()
         .map(|t| match n.resolve_ty(*t) {
             Ty::RefSelf => Ty::RefUser,
+            t => t,
+        })
+        .collect();
+    n.context = p
+        .context
+        .iter()
+        .map(|t| match n.resolve_ty(*t) {
+            Ty::RefSelf | Ty::RefUser => Ty::Str,
             t => t,
         })
         .collect();
@@ -938,6 +1170,15 @@ fn render_policy(p: &PolicySpec) -> (Names, Vec<(String, String)>) {
             .map(|(i, t)| format!("attr u{i}: {};", n.ty_text(*t, "User")))
             .collect();
         items.push(format!("user {{ {} }}", attrs.join(" ")));
+    }
+    if !n.context.is_empty() {
+        let fields: Vec<String> = n
+            .context
+            .iter()
+            .enumerate()
+            .map(|(i, t)| format!("c{i}: {};", n.ty_text(*t, "User")))
+            .collect();
+        items.push(format!("context {{ {} }}", fields.join(" ")));
     }
     for (i, g) in p.groups.iter().enumerate() {
         let mut head = format!("group G{i}");
@@ -1026,7 +1267,7 @@ fn render_policy(p: &PolicySpec) -> (Names, Vec<(String, String)>) {
             }
         }
         for r in &c.rules {
-            body.push_str(&format!("\n  {}", rule_text(&n, r, None)));
+            body.push_str(&format!("\n  {}", rule_text(&n, r, None, At::Kind(0))));
         }
         items.push(format!("case Case {{{body}\n}}"));
     }
@@ -1051,7 +1292,7 @@ fn render_policy(p: &PolicySpec) -> (Names, Vec<(String, String)>) {
             body.push_str(&format!(" attr b{j}: {};", n.ty_text(*t, &n.kinds[ki])));
         }
         for r in &k.rules {
-            body.push_str(&format!(" {}", rule_text(&n, r, None)));
+            body.push_str(&format!(" {}", rule_text(&n, r, None, At::Kind(ki))));
         }
         items.push(format!("{head} {{{body} }}"));
     }
@@ -1072,7 +1313,7 @@ fn render_policy(p: &PolicySpec) -> (Names, Vec<(String, String)>) {
         }
     }
     for r in &p.rules {
-        items.push(rule_text(&n, r, None));
+        items.push(rule_text(&n, r, None, At::Top));
     }
 
     if p.reverse {
@@ -1135,7 +1376,7 @@ fn casetype_text(n: &Names, t: usize, ct: &CaseType) -> String {
     }
     module_blocks(n, ct, &mut out);
     for r in &ct.rules {
-        out.push_str(&format!("\n  {}", rule_text(n, r, Some(k))));
+        out.push_str(&format!("\n  {}", rule_text(n, r, Some(k), At::CaseType)));
     }
     tables_text(n, ct, &mut out);
     out.push_str("\n}");
@@ -1147,7 +1388,7 @@ fn stateless_casetype_text(n: &Names, t: usize, ct: &CaseType) -> String {
     let mut out = format!("casetype T{t} {{");
     module_blocks(n, ct, &mut out);
     for r in &ct.rules {
-        out.push_str(&format!("\n  {}", rule_text(n, r, None)));
+        out.push_str(&format!("\n  {}", rule_text(n, r, None, At::CaseType)));
     }
     out.push_str("\n}");
     out
@@ -1429,10 +1670,34 @@ pub fn render(p: &PolicySpec, e: &EntitySpec) -> Generated {
     }))
     .expect("JSON values serialise");
 
+    // Context strings come from the attribute values' pool and one string stored nowhere, so
+    // that a context string equals a stored one, a literal, or nothing at all.
+    let contexts = match n.context.is_empty() {
+        true => Vec::new(),
+        false => e
+            .contexts
+            .iter()
+            .map(|values| {
+                n.context
+                    .iter()
+                    .enumerate()
+                    .map(|(j, t)| {
+                        let v = values[j % values.len()];
+                        let value = match t {
+                            Ty::Str if v % 4 == 3 => json!("stored nowhere"),
+                            t => attr_value(*t, v, &n, users.len(), &[]),
+                        };
+                        (format!("c{j}"), value)
+                    })
+                    .collect()
+            })
+            .collect(),
+    };
     Generated {
         files,
         entities,
         over_limit: None,
         everyone: n.everyone.get(),
+        contexts,
     }
 }

@@ -275,10 +275,12 @@ impl<'a> Cx<'a> {
         self.live[i]
     }
 
-    /// Whether rule `j` has the same effect as rule `i` and matches every request it matches.
+    /// Whether rule `j` has the same effect as rule `i` and matches every request it matches:
+    /// a rule with a condition may not match at all, so it covers nothing.
     fn covers(&self, j: usize, i: usize) -> bool {
         let (a, b) = (&self.p.rules[j], &self.p.rules[i]);
         a.effect == b.effect
+            && a.when.is_empty()
             && names_all(&b.subjects, &a.subjects)
             && is_subset(&b.actions, &a.actions)
             && self.regions[i].is_subset(&self.regions[j])
@@ -320,7 +322,8 @@ impl<'a> Cx<'a> {
                     let mut union = Set::new(self.situations.len());
                     for d in denies(*a) {
                         let dr = &p.rules[d];
-                        if !dr.actions.contains(a) {
+                        // A deny with a condition may not apply: it overrides nothing for sure.
+                        if !dr.actions.contains(a) || !dr.when.is_empty() {
                             continue;
                         }
                         // A deny of `everyone` denies every subject; a deny of any subject
@@ -724,6 +727,10 @@ impl<'a> Cx<'a> {
             // A deny of `everyone` denies the roles too; an allow of it is no role's.
             let everyone = r.effect == Effect::Deny && r.subjects.contains(&Subject::Everyone);
             if !everyone && !names_role(&r.subjects) {
+                continue;
+            }
+            // An allow with a condition may not apply; a deny with one still may.
+            if r.effect == Effect::Allow && !r.when.is_empty() {
                 continue;
             }
             let target = match r.effect {
