@@ -531,10 +531,11 @@ impl Writer<'_> {
                         let n = self.param(&name);
                         let v = self.param(number);
                         // The CASE keeps the database from reading another attribute's text as
-                        // a number: only this attribute's rows are cast.
+                        // a number: only this attribute's rows are cast. The number is bound as
+                        // text, as every parameter is.
                         (
                             format!(
-                                "EXISTS (SELECT 1 FROM resource_attrs x WHERE x.resource_id = {}.id AND x.name = {n} AND CASE WHEN x.name = {n} THEN CAST(x.value AS BIGINT) END {} CAST({v} AS BIGINT))",
+                                "EXISTS (SELECT 1 FROM resource_attrs x WHERE x.resource_id = {}.id AND x.name = {n} AND CASE WHEN x.name = {n} THEN CAST(x.value AS BIGINT) END {} CAST(CAST({v} AS TEXT) AS BIGINT))",
                                 alias(*up),
                                 op.text()
                             ),
