@@ -492,10 +492,21 @@ fn who_can(
             all: policy.data_subjects(module, subjects.all),
         };
         let mut sources = Sources::new(policy, entities, &on, &groups_by_name);
+        // The rules that allow it: those of the masks, and those whose condition holds here.
+        let matched = data(policy, &rules, &on, &read);
+        let allow = matched
+            .iter()
+            .filter(|&&i| policy.condition_of(rules.ids[i as usize]).is_some())
+            .fold(allow, |b, &i| {
+                b.union(policy.why_rule(rules.ids[i as usize]).1)
+            });
         out.allowed.push(Permitted {
             user: entities.user_id(u).to_string(),
             grants: scope(policy, entities, &on, &read, allow, &mut sources),
-            rules: data(&rules, &read),
+            rules: matched
+                .into_iter()
+                .map(|i| rules.rules[i as usize].clone())
+                .collect(),
             module_grants: self::module(policy, &on, module, action, &subjects),
             read_codes_held: reads
                 .then(|| codes(entities, &on, resource, CodeClass::Read, &mut sources)),
@@ -630,8 +641,9 @@ fn module(
 /// for each subject, the rules that name it: [`data`] then costs a user the rules of their
 /// subjects, not every rule of the slot.
 struct DataRules {
-    /// The allow rules of the slot, ascending, located.
+    /// The allow rules of the slot, ascending, located, and their indices among the IR's rules.
     rules: Vec<crate::reference::RuleRef>,
+    ids: Vec<u32>,
     /// For each subject bit, the positions in `rules` of the rules that name it.
     by_subject: Vec<Vec<u32>>,
 }
@@ -671,14 +683,24 @@ impl DataRules {
                 rule.span,
             ));
         }
-        DataRules { rules, by_subject }
+        DataRules {
+            rules,
+            ids,
+            by_subject,
+        }
     }
 }
 
 /// Data rules, as who-can shows them: the allow rules that match one of the principal's
-/// effective subjects, located, in the order of the policy (the rules that determined an allow,
-/// docs/semantics.md, as `vm::determining_rules` finds them).
-fn data(rules: &DataRules, subjects: &vm::Subjects) -> Vec<crate::reference::RuleRef> {
+/// effective subjects (and whose condition, if they have one, holds), as positions in
+/// `rules`, in the order of the policy (the rules that determined an allow, docs/semantics.md,
+/// as `vm::determining_rules` finds them).
+fn data(
+    policy: &CompiledPolicy,
+    rules: &DataRules,
+    on: &vm::On<'_>,
+    subjects: &vm::Subjects,
+) -> Vec<u32> {
     let mut at: Vec<u32> = subjects
         .all
         .iter()
@@ -688,9 +710,11 @@ fn data(rules: &DataRules, subjects: &vm::Subjects) -> Vec<crate::reference::Rul
         .collect();
     at.sort_unstable();
     at.dedup();
-    at.into_iter()
-        .map(|i| rules.rules[i as usize].clone())
-        .collect()
+    at.retain(|&i| match policy.condition_of(rules.ids[i as usize]) {
+        Some(c) => vm::condition_holds(policy, c, on, subjects.relations),
+        None => true,
+    });
+    at
 }
 
 /// Access codes, as who-can shows them: the codes of the principal that meet the resource's

@@ -1163,6 +1163,7 @@ fn data(
     let mut allows = Vec::new();
     let mut denies = Vec::new();
     let mut unmet = Vec::new();
+    let mut unmet_allows = 0usize;
     let mut allow_subjects: Vec<Subject> = Vec::new();
     // The effects of the matching rules that hold only in some states.
     let mut stated: Vec<Effect> = Vec::new();
@@ -1208,6 +1209,7 @@ fn data(
             let (holds, terms) = condition(policy, on, rule, &subjects.all);
             r.condition = terms;
             if !holds {
+                unmet_allows += usize::from(rule.effect == Effect::Allow);
                 unmet.push(r);
                 continue;
             }
@@ -1220,17 +1222,23 @@ fn data(
             Effect::Deny => denies.push(r),
         }
     }
+    let kind_name = &p.kinds[res.kind.idx()].name;
+    let on_kind = format!(
+        "on {} `{kind_name}`",
+        crate::diagnostic::words::article(kind_name)
+    );
+    // A case of a type without workflow is in a state that has no name: say the kind.
     let where_ = match on.anchor {
-        Some(a) => format!(
+        Some(a) if p.casetypes[a.casetype as usize].workflow => format!(
             "in state `{}`",
             p.casetypes[a.casetype as usize].states[a.state as usize].name
         ),
-        None => format!("on a `{}`", p.kinds[res.kind.idx()].name),
+        _ => on_kind.clone(),
     };
     // The state is said only when a rule that decided holds in some states only.
     let where_by = |effect: Effect| match stated.contains(&effect) {
         true => where_.clone(),
-        false => format!("on a `{}`", p.kinds[res.kind.idx()].name),
+        false => on_kind.clone(),
     };
     let action_name = p.actions[action].name.clone();
     let (verdict, reason, summary, (hints, candidates)) = if !denies.is_empty() {
@@ -1287,10 +1295,19 @@ fn data(
                     "not permitted: module `{}` reads none of the user's roles in the data layer",
                     d.module
                 ),
-                _ => format!(
-                    "not permitted: no rule allows `{action_name}` {where_} to {}",
-                    subjects.names.join(", ")
-                ),
+                _ => {
+                    // Rules that would have allowed, but whose condition did not hold.
+                    let unmet_allows = unmet_allows;
+                    let conditions = match unmet_allows {
+                        0 => String::new(),
+                        1 => " (one allow names them, but its condition does not hold)".into(),
+                        n => format!(" ({n} allows name them, but their conditions do not hold)"),
+                    };
+                    format!(
+                        "not permitted: no rule allows `{action_name}` {where_} to {}{conditions}",
+                        subjects.names.join(", ")
+                    )
+                }
             },
             hints,
         )

@@ -224,7 +224,7 @@ pub(crate) fn context(
                     "the policy declares a request context ({}), and the question gives none",
                     words::list(fields.iter().map(|f| f.name.as_str()))
                 ),
-                Some("give the context the question is asked in (`--context '{\"name\": value, …}'` on the command line)".into()),
+                Some("give the context the question is asked in: a value for each field".into()),
             ))
         }
     };

@@ -558,6 +558,18 @@ fn holds<F: Faults>(
     true
 }
 
+/// Whether the condition of conditional rule `r` holds for the request `on`, whose principal
+/// holds `relations` on the anchor: the VM's own test, for the queries that report which rules
+/// allowed.
+pub(crate) fn condition_holds(
+    policy: &CompiledPolicy,
+    r: &CRule,
+    on: &On<'_>,
+    relations: Bits,
+) -> bool {
+    holds(policy, r, on, relations, &mut Ignore)
+}
+
 /// A term of a condition, after its `not`; `None` when it read a value that is not there or
 /// is of another type than the test takes.
 #[inline]

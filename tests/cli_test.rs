@@ -59,7 +59,7 @@ fn shipped_examples_json() {
     assert_eq!(v["failed"], 0);
     assert_eq!(v["coverage"]["covered"], v["coverage"]["total"]);
     assert_eq!(v["coverage"]["percent"], 100.0);
-    assert_eq!(v["coverage"]["policies"].as_array().unwrap().len(), 6);
+    assert_eq!(v["coverage"]["policies"].as_array().unwrap().len(), 7);
     assert_eq!(v["errors"], serde_json::json!([]));
     let files = v["files"].as_array().unwrap();
     let cases: u64 = files

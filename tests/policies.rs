@@ -172,6 +172,13 @@ fn vm_agrees_with_reference_on_every_example_request() {
             .chain(ir.modules.iter().map(|m| Some(m.name.clone())))
             .collect();
         for (sources, tests, entities) in &ex.files {
+            // Every context the file's cases are asked in (none, when they give none).
+            let mut contexts: Vec<Option<serde_json::Map<String, serde_json::Value>>> = vec![None];
+            for case in &tests.cases {
+                if !contexts.contains(&case.request.context) {
+                    contexts.push(case.request.context.clone());
+                }
+            }
             let mut requests = Vec::new();
             for u in entities.user_ids() {
                 for p in &ir.permissions {
@@ -180,9 +187,12 @@ fn vm_agrees_with_reference_on_every_example_request() {
                 for r in entities.resource_ids() {
                     for a in &ir.actions {
                         for m in &modules {
-                            let mut req = Request::new(u, &a.name, Some(r));
-                            req.module = m.clone();
-                            requests.push(req);
+                            for c in &contexts {
+                                let mut req = Request::new(u, &a.name, Some(r));
+                                req.module = m.clone();
+                                req.context = c.clone();
+                                requests.push(req);
+                            }
                         }
                     }
                 }

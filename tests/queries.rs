@@ -11,6 +11,7 @@ use casepol::diagnostic::Sources;
 use casepol::query::{self, Query};
 use casepol::{Entities, Policy, Request};
 use common::modules;
+use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
@@ -34,8 +35,22 @@ fn load_dir(dir: &Path) -> Policy {
     Policy::from_sources(sources).unwrap_or_else(|e| panic!("{}", e.render()))
 }
 
+/// A world to ask: its name, policy and entities, and the context its questions are asked in
+/// (for a policy that declares one: the first context its tests give).
+type World = (String, Policy, Entities, Option<Map<String, Value>>);
+
+/// The context the tests of an example ask in, if any of them gives one.
+fn test_context(dir: &Path) -> Option<Map<String, Value>> {
+    let text = std::fs::read_to_string(dir.join("policy.test.json")).ok()?;
+    let doc: Value = serde_json::from_str(&text).ok()?;
+    doc["tests"]
+        .as_array()?
+        .iter()
+        .find_map(|t| t["request"]["context"].as_object().cloned())
+}
+
 /// Every shipped example with its entities, and the test policy of this suite.
-fn worlds() -> Vec<(String, Policy, Entities)> {
+fn worlds() -> Vec<World> {
     let mut out = Vec::new();
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(root().join("policies"))
         .unwrap()
@@ -50,7 +65,8 @@ fn worlds() -> Vec<(String, Policy, Entities)> {
         let entities = policy
             .load_entities(&text)
             .unwrap_or_else(|e| panic!("{}: {e:?}", dir.display()));
-        out.push((dir.display().to_string(), policy, entities));
+        let context = test_context(&dir);
+        out.push((dir.display().to_string(), policy, entities, context));
     }
     // Random worlds for the query test policy.
     for seed in 1..=3 {
@@ -58,7 +74,7 @@ fn worlds() -> Vec<(String, Policy, Entities)> {
         let entities = policy
             .load_entities(&world::entities(seed, 60).to_string())
             .unwrap_or_else(|e| panic!("generated world {seed}: {e:?}"));
-        out.push((format!("generated world {seed}"), policy, entities));
+        out.push((format!("generated world {seed}"), policy, entities, None));
     }
     assert!(out.len() >= 9, "only {} worlds", out.len());
     out
@@ -74,26 +90,46 @@ fn actions_of(policy: &Policy) -> Vec<String> {
         .collect()
 }
 
-fn request(user: &str, action: &str, resource: &str, module: &Option<String>) -> Request {
-    let r = Request::new(user, action, Some(resource));
+fn request(
+    user: &str,
+    action: &str,
+    resource: &str,
+    module: &Option<String>,
+    context: &Option<Map<String, Value>>,
+) -> Request {
+    let mut r = Request::new(user, action, Some(resource));
+    r.context = context.clone();
     match module {
         Some(m) => r.via(m),
         None => r,
     }
 }
 
+/// The queries of a world, in its context.
+fn query<'a>(
+    policy: &'a Policy,
+    entities: &'a Entities,
+    context: &Option<Map<String, Value>>,
+) -> Query<'a> {
+    let q = Query::new(policy, entities);
+    match context {
+        Some(c) => q.with_context(c.clone()),
+        None => q,
+    }
+}
+
 #[test]
 fn actions_equal_one_decision_per_action() {
     let mut checked = 0;
-    for (name, policy, entities) in worlds() {
-        let q = Query::new(&policy, &entities);
+    for (name, policy, entities, context) in worlds() {
+        let q = query(&policy, &entities, &context);
         for user in entities.user_ids() {
             for res in entities.resource_ids() {
                 for module in modules(&policy) {
                     let got = q.actions(user, res, module.as_deref()).unwrap();
                     for (action, decision) in got {
-                        let want =
-                            policy.is_allowed(&entities, &request(user, &action, res, &module));
+                        let want = policy
+                            .is_allowed(&entities, &request(user, &action, res, &module, &context));
                         assert_eq!(
                             decision, want,
                             "{name}: {} {action} {} via {module:?}",
@@ -110,8 +146,8 @@ fn actions_equal_one_decision_per_action() {
 
 #[test]
 fn list_equals_the_resources_check_allows_and_pages_concatenate() {
-    for (name, policy, entities) in worlds() {
-        let q = Query::new(&policy, &entities);
+    for (name, policy, entities, context) in worlds() {
+        let q = query(&policy, &entities, &context);
         let mut ids: Vec<&str> = entities.resource_ids().collect();
         ids.sort();
         for user in entities.user_ids() {
@@ -123,7 +159,10 @@ fn list_equals_the_resources_check_allows_and_pages_concatenate() {
                         .iter()
                         .filter(|id| {
                             policy
-                                .is_allowed(&entities, &request(user, &action, id, &module))
+                                .is_allowed(
+                                    &entities,
+                                    &request(user, &action, id, &module, &context),
+                                )
                                 .allowed
                         })
                         .map(|s| s.to_string())
@@ -237,15 +276,15 @@ fn unknown_names_are_errors_never_empty_answers() {
 #[test]
 fn residuals_equal_the_vm_on_every_resource() {
     let mut checked = 0;
-    for (name, policy, entities) in worlds() {
-        let q = Query::new(&policy, &entities);
+    for (name, policy, entities, context) in worlds() {
+        let q = query(&policy, &entities, &context);
         for user in entities.user_ids() {
             for action in actions_of(&policy) {
                 for module in modules(&policy) {
                     let r = q.residual(user, &action, module.as_deref()).unwrap();
                     for (i, res) in entities.resource_ids().enumerate() {
                         let want = policy
-                            .is_allowed(&entities, &request(user, &action, res, &module))
+                            .is_allowed(&entities, &request(user, &action, res, &module, &context))
                             .allowed;
                         let got = r.eval(&policy, &entities, i as u32).unwrap();
                         assert_eq!(

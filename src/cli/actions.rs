@@ -2,7 +2,6 @@
 //! that an application can choose which buttons to show.
 
 use super::*;
-use casepol::query::Query;
 
 #[derive(clap::Args)]
 pub(super) struct ActionsArgs {
@@ -20,6 +19,10 @@ pub(super) struct ActionsArgs {
     /// The module the user works in (needed for case types with module grants)
     #[arg(long)]
     module: Option<String>,
+    /// The request context the question is asked in, a JSON object such as
+    /// '{"authenticated": true}': needed when the policy declares a `context`
+    #[arg(long)]
+    context: Option<String>,
     /// Output format
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
@@ -68,7 +71,10 @@ pub(super) fn actions(args: &ActionsArgs) -> Exit {
         Ok(inputs) => inputs,
         Err(e) => return e,
     };
-    let q = Query::new(&policy, &entities);
+    let q = match super::who_can::query(&policy, &entities, args.context.as_deref()) {
+        Ok(q) => q,
+        Err(e) => return e,
+    };
     let decisions = match q.actions(&args.principal, &args.resource, args.module.as_deref()) {
         Ok(d) => d,
         Err(e) => return who_can::query_error(e, &policy),

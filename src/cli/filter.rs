@@ -3,7 +3,6 @@
 
 use super::*;
 use casepol::query::sql::{Dialect, Param};
-use casepol::query::Query;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum DialectArg {
@@ -32,6 +31,10 @@ pub(super) struct FilterArgs {
     /// The SQL dialect
     #[arg(long, value_enum)]
     dialect: DialectArg,
+    /// The request context the question is asked in, a JSON object such as
+    /// '{"authenticated": true}': needed when the policy declares a `context`
+    #[arg(long)]
+    context: Option<String>,
     /// Output format: `human` prints the query and its parameters; `json` adds the residual
     /// condition
     #[arg(long, value_enum, default_value = "human")]
@@ -62,7 +65,10 @@ pub(super) fn filter(args: &FilterArgs) -> Exit {
         DialectArg::Postgres => Dialect::Postgres,
         DialectArg::Sqlite => Dialect::Sqlite,
     };
-    let q = Query::new(&policy, &entities);
+    let q = match super::who_can::query(&policy, &entities, args.context.as_deref()) {
+        Ok(q) => q,
+        Err(e) => return e,
+    };
     let residual = match q.residual(&args.principal, &args.action, args.module.as_deref()) {
         Ok(r) => r,
         Err(e) => return who_can::query_error(e, &policy),

@@ -2,7 +2,6 @@
 //! with cursor pagination.
 
 use super::*;
-use casepol::query::Query;
 
 #[derive(clap::Args)]
 pub(super) struct ListArgs {
@@ -23,6 +22,10 @@ pub(super) struct ListArgs {
     /// The module the user works in (needed for case types with module grants)
     #[arg(long)]
     module: Option<String>,
+    /// The request context the question is asked in, a JSON object such as
+    /// '{"authenticated": true}': needed when the policy declares a `context`
+    #[arg(long)]
+    context: Option<String>,
     /// At most this many resources; a last line `{"next": CURSOR}` gives the cursor for the
     /// next page (`null` on the last page)
     #[arg(long)]
@@ -48,7 +51,10 @@ pub(super) fn list(args: &ListArgs) -> Exit {
         Ok(inputs) => inputs,
         Err(e) => return e,
     };
-    let q = Query::new(&policy, &entities);
+    let q = match super::who_can::query(&policy, &entities, args.context.as_deref()) {
+        Ok(q) => q,
+        Err(e) => return e,
+    };
     let listing = match q.list(
         &args.principal,
         &args.action,

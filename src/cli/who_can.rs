@@ -21,6 +21,10 @@ pub(super) struct WhoCanArgs {
     /// The module the users work in (needed for case types with module grants)
     #[arg(long)]
     module: Option<String>,
+    /// The request context the question is asked in, a JSON object such as
+    /// '{"authenticated": true}': needed when the policy declares a `context`
+    #[arg(long)]
+    context: Option<String>,
     /// Output format
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
@@ -34,6 +38,7 @@ pub(super) fn query_error(e: RequestError, policy: &Policy) -> Exit {
             Some("leave out --module")
         }
         RequestErrorKind::NotAnAction => Some("with `casepol check --request`"),
+        RequestErrorKind::InvalidContext => Some("with `--context` and a JSON object"),
         _ => None,
     };
     match (&e.help, flag) {
@@ -43,12 +48,34 @@ pub(super) fn query_error(e: RequestError, policy: &Policy) -> Exit {
     Exit::Error
 }
 
+/// The queries of `entities`, asked in the context `--context` gives (a JSON object).
+pub(super) fn query<'a>(
+    policy: &'a Policy,
+    entities: &'a casepol::Entities,
+    context: Option<&str>,
+) -> Result<Query<'a>, Exit> {
+    let q = Query::new(policy, entities);
+    let Some(text) = context else {
+        return Ok(q);
+    };
+    match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text) {
+        Ok(map) => Ok(q.with_context(map)),
+        Err(e) => {
+            eprintln!("error: --context is not a JSON object: {e}\n  help: give the context's fields as an object, such as '{{\"authenticated\": true}}'");
+            Err(Exit::Error)
+        }
+    }
+}
+
 pub(super) fn who_can(args: &WhoCanArgs) -> Exit {
     let (policy, entities) = match load_inputs(&args.policy, &args.entities) {
         Ok(inputs) => inputs,
         Err(e) => return e,
     };
-    let q = Query::new(&policy, &entities);
+    let q = match super::who_can::query(&policy, &entities, args.context.as_deref()) {
+        Ok(q) => q,
+        Err(e) => return e,
+    };
     let who = match q.who_can(&args.action, &args.resource, args.module.as_deref()) {
         Ok(w) => w,
         Err(e) => return query_error(e, &policy),
