@@ -180,6 +180,8 @@ pub(super) fn apply(
     let mut deleted_ids: std::collections::HashSet<&str> = std::collections::HashSet::new();
     // Whether a resource has moved under another parent.
     let mut moved = false;
+    // The changes that added a unit.
+    let mut unit_changes: Vec<usize> = Vec::new();
     for (i, change) in changes.changes.iter().enumerate() {
         let n = i + 1;
         match change {
@@ -356,11 +358,33 @@ pub(super) fn apply(
                 let at = upsert_user(p, &mut e, &mut st, user)?;
                 touched.users.entry(at).or_default().push(n);
             }
-            // Units, and deleting entities (which others may name): by reloading.
+            // A new unit: nobody is in it yet, so no decision changes.
+            Change::UpsertUnit { unit } => {
+                add_unit(&mut e, &mut st, unit)?;
+                unit_changes.push(n);
+            }
+            // Changing a unit, and deleting units and users (which others may name): by
+            // reloading.
             _ => return Err(Reload),
         }
     }
     touched.reparented = moved;
+    // A unit change reaches the users in the unit or under it (as reloading reads it, every
+    // unit change reaches each of them). A new unit's users were all written by this change
+    // set after it, so they are among the touched users already.
+    if !unit_changes.is_empty() {
+        let first_new = old.units.len() as u32;
+        for (&u, causes) in touched.users.iter_mut() {
+            let user = &e.users[u as usize];
+            let mut chains = user
+                .direct_units
+                .iter()
+                .flat_map(|&x| crate::entities::unit_ancestors(&e.units, x));
+            if chains.any(|a| a >= first_new) {
+                causes.extend(&unit_changes);
+            }
+        }
+    }
     if e.symbols.len() > (2 * st.loaded_symbols).max(1 << 20)
         || e.units.len() + e.users.len() + e.resources.len() > crate::limits::MAX_ENTITIES
     {
@@ -724,6 +748,47 @@ fn upsert_resource(
     };
     relink(e, st, at);
     Ok(at)
+}
+
+/// Adds a unit with a new id, as loading would read the record. The list of units, their index
+/// and their codes are copied (units are few, docs/limits.md); a unit already there is
+/// written again by reloading, since its users' codes follow its parent.
+fn add_unit(e: &mut Entities, st: &mut Store, record: &Map<String, Value>) -> Result<(), Reload> {
+    only(record, &["id", "parent"])?;
+    let id = plain_id(record.get("id"))?;
+    // A new id must not be any other entity's, nor a code already (which would change what
+    // that code stands for).
+    if e.unit_index.contains_key(id)
+        || e.user_index.contains_key(id)
+        || e.resource_index.contains_key(id)
+        || st.symbols.contains_key(id)
+    {
+        return Err(Reload);
+    }
+    let parent = match record.get("parent") {
+        None => None,
+        Some(Value::String(pid)) => Some(*e.unit_index.get(pid).ok_or(Reload)?),
+        Some(_) => return Err(Reload),
+    };
+    // Its chain: itself and its parent's, within the depth limit.
+    let depth = 1 + parent.map_or(0, |x| crate::entities::unit_ancestors(&e.units, x).count());
+    if depth > crate::limits::MAX_UNIT_DEPTH {
+        return Err(Reload);
+    }
+    let mut units: Vec<crate::entities::Unit> = e.units.as_ref().clone();
+    units.push(crate::entities::Unit {
+        id: id.to_string(),
+        parent,
+    });
+    let index = crate::entities::IdIndex::with_repeats(units.iter().map(|u| &*u.id), |_| {})
+        .ok_or(Reload)?;
+    let code = st.sym(e, id);
+    let mut codes = e.unit_symbols.to_vec();
+    codes.push(code);
+    e.units = Arc::new(units);
+    e.unit_index = Arc::new(index);
+    e.unit_symbols = codes.into();
+    Ok(())
 }
 
 /// Adds a user, or replaces one, as loading would read the record; returns its position.
