@@ -14,16 +14,16 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-mod actions;
-mod apply;
-mod check;
+pub(crate) mod actions;
+pub(crate) mod apply;
+pub(crate) mod check;
 mod explain;
 mod explain_code;
-mod filter;
+pub(crate) mod filter;
 mod fmt;
-mod list;
+pub(crate) mod list;
 mod test;
-mod validate;
+pub(crate) mod validate;
 mod who_can;
 
 /// Stable exit codes. When several apply, the highest wins.
@@ -78,7 +78,7 @@ enum ReportFormat {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Engine {
+pub(crate) enum Engine {
     /// The compiled evaluator
     Vm,
     /// The reference evaluator: slow, follows docs/semantics.md step by step
@@ -371,12 +371,12 @@ fn load_entities(policy: &Policy, path: &Path) -> Result<Entities, Exit> {
     })
 }
 
-const REQUEST_HELP: &str =
+pub(crate) const REQUEST_HELP: &str =
     r#"a request is {"principal": "<user>", "action": "<action>", "resource": "<id>"}"#;
 
 /// Parses a request; on failure, the one-based line and column (in characters) and serde's
 /// message without its position.
-fn parse_request(text: &str) -> Result<Request, (usize, usize, String)> {
+pub(crate) fn parse_request(text: &str) -> Result<Request, (usize, usize, String)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     Request::from_json(text).map_err(|e| (e.line, e.column, e.message))
 }
