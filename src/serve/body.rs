@@ -330,7 +330,7 @@ mod tests {
     fn depth_is_counted_outside_strings_only() {
         assert_eq!(too_deep("[[1]]", 2), None);
         assert_eq!(too_deep("[[[1]]]", 2), Some((1, 3)));
-        assert_eq!(too_deep(r#"{"a": "[[[[[[", "b": [1]}"#, 1), Some((1, 21)));
+        assert_eq!(too_deep(r#"{"a": "[[[[[[", "b": [1]}"#, 1), Some((1, 22)));
         assert_eq!(too_deep(r#"["\"[[[["]"#, 1), None);
         assert_eq!(too_deep("{\n \"a\": {\"b\": 1}}", 1), Some((2, 7)));
     }
@@ -340,7 +340,8 @@ mod tests {
         let text = "ab\ncd\néf";
         let at = advance(text, (0, 1, 1), 4);
         assert_eq!(at, (4, 2, 2));
-        assert_eq!(advance(text, at, 9), (9, 3, 2));
+        assert_eq!(advance(text, at, 8), (8, 3, 2));
+        assert_eq!(advance(text, at, 9), (9, 3, 3));
     }
 
     #[test]
