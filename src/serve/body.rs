@@ -175,12 +175,17 @@ pub(crate) async fn read(
     what: &str,
     json: bool,
 ) -> Result<String, ApiError> {
-    let too_large = |size: String| {
+    // `size` is the declared size, or none when the body grew past the limit as it came.
+    let too_large = |size: Option<u64>| {
+        let size = match size {
+            Some(n) => format!("{}, ", limits::bytes(n.try_into().unwrap_or(usize::MAX))),
+            None => String::new(),
+        };
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
             format!(
-                "the body is {size}, more than the limit of {} for {what}",
+                "the body is {size}more than the limit of {} for {what}",
                 limits::bytes(limit)
             ),
             "send less in one request (docs/limits.md)",
@@ -188,7 +193,7 @@ pub(crate) async fn read(
     };
     if let Some(n) = declared {
         if n > limit as u64 {
-            return Err(too_large(limits::bytes(n.try_into().unwrap_or(usize::MAX))));
+            return Err(too_large(Some(n)));
         }
     }
     let collect = async {
@@ -205,7 +210,7 @@ pub(crate) async fn read(
             })?;
             if let Ok(data) = frame.into_data() {
                 if data.len() > limit - bytes.len() {
-                    return Err(too_large("more".into()));
+                    return Err(too_large(None));
                 }
                 bytes.extend_from_slice(&data);
             }
