@@ -8,6 +8,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use casepol::limits::{self, MAX_SERVE_JSON_DEPTH, SERVE_BODY_SECS};
 use casepol::RequestError;
+use futures_util::FutureExt;
 use http_body_util::BodyExt;
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -196,38 +197,60 @@ pub(crate) async fn read(
             return Err(too_large(Some(n)));
         }
     }
-    let collect = async {
-        let mut body = body;
-        let mut bytes: Vec<u8> = Vec::new();
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_body",
-                    format!("the body could not be read: {e}"),
-                    "",
-                )
-            })?;
-            if let Ok(data) = frame.into_data() {
-                if data.len() > limit - bytes.len() {
-                    return Err(too_large(None));
-                }
-                bytes.extend_from_slice(&data);
+    // Appends one frame's data to `bytes`, within the limit.
+    let take = |bytes: &mut Vec<u8>,
+                frame: Result<hyper::body::Frame<axum::body::Bytes>, axum::Error>|
+     -> Result<(), ApiError> {
+        let frame = frame.map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                format!("the body could not be read: {e}"),
+                "",
+            )
+        })?;
+        if let Ok(data) = frame.into_data() {
+            if data.len() > limit - bytes.len() {
+                return Err(too_large(None));
+            }
+            bytes.extend_from_slice(&data);
+        }
+        Ok(())
+    };
+    let mut body = body;
+    // INVARIANT: `declared` is at most `limit` here.
+    let mut bytes: Vec<u8> = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    // What has arrived already is taken without a timer: a small body usually came with its
+    // headers, and then reading it costs no timer at all.
+    let mut complete = false;
+    while let Some(next) = body.frame().now_or_never() {
+        match next {
+            Some(frame) => take(&mut bytes, frame)?,
+            None => {
+                complete = true;
+                break;
             }
         }
-        Ok(bytes)
-    };
-    let bytes = match tokio::time::timeout(Duration::from_secs(SERVE_BODY_SECS), collect).await {
-        Ok(read) => read?,
-        Err(_) => {
-            return Err(ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "timeout",
-                format!("the body did not arrive within {SERVE_BODY_SECS} s"),
-                "send the whole body at once",
-            ))
+    }
+    if !complete {
+        let rest = async {
+            while let Some(frame) = body.frame().await {
+                take(&mut bytes, frame)?;
+            }
+            Ok::<(), ApiError>(())
+        };
+        match tokio::time::timeout(Duration::from_secs(SERVE_BODY_SECS), rest).await {
+            Ok(read) => read?,
+            Err(_) => {
+                return Err(ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "timeout",
+                    format!("the body did not arrive within {SERVE_BODY_SECS} s"),
+                    "send the whole body at once",
+                ))
+            }
         }
-    };
+    }
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {

@@ -11,14 +11,14 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use casepol::diagnostic::words;
-use casepol::limits::{MAX_SERVE_BATCH, MAX_SERVE_BODY_BYTES, MAX_SERVE_PAGE};
+use casepol::limits::{MAX_SERVE_BATCH, MAX_SERVE_BODY_BYTES, MAX_SERVE_PAGE, SERVE_DECIDE_SECS};
 use casepol::query::sql::Dialect;
 use casepol::query::Query;
 use serde::de::{self, DeserializeOwned, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The page size of `/v1/list` when the body gives no `limit`.
 pub(crate) const DEFAULT_PAGE: usize = 100;
@@ -69,8 +69,32 @@ pub(crate) fn internal_error(current: &Current) -> Response {
 }
 
 /// Runs `f` on the blocking pool, so that a long answer (a batch, a listing, who-can on a large
-/// world) neither holds up the request threads nor escapes the decision timeout.
+/// world) neither holds up the request threads nor takes longer than [`SERVE_DECIDE_SECS`]:
+/// past that the answer is a 503, and what `f` decides is dropped. (Writers use
+/// [`blocking_whole`]: a change set is not cut off once it started.)
 pub(crate) async fn blocking(
+    current: Arc<Current>,
+    f: impl FnOnce(&Current) -> Response + Send + 'static,
+) -> Response {
+    let for_error = current.clone();
+    let limit = Duration::from_secs(SERVE_DECIDE_SECS);
+    match tokio::time::timeout(limit, blocking_whole(current, f)).await {
+        Ok(r) => r,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            format!(
+                "the request was not answered within {SERVE_DECIDE_SECS} s, and nothing was \
+                 decided for it"
+            ),
+            "ask a smaller question (a smaller batch, a page of a listing)",
+        )
+        .respond(&for_error),
+    }
+}
+
+/// Runs `f` on the blocking pool to the end.
+pub(crate) async fn blocking_whole(
     current: Arc<Current>,
     f: impl FnOnce(&Current) -> Response + Send + 'static,
 ) -> Response {

@@ -4,7 +4,7 @@
 //! wait: a subscriber that falls behind misses the oldest and is told how many.
 
 use super::body::{self, json, ApiError};
-use super::decide::{blocking, declared_length};
+use super::decide::{blocking_whole, declared_length};
 use super::state::{App, Current};
 use crate::cli::apply::JsonApplied;
 use axum::body::Body;
@@ -83,7 +83,7 @@ pub(crate) async fn changes(State(app): State<Arc<App>>, req: Request) -> Respon
     let _writer = app.writer.lock().await;
     let current = app.current.load_full();
     let for_apply = app.clone();
-    blocking(current, move |current| {
+    blocking_whole(current, move |current| {
         let app = for_apply;
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         let applied = ChangeSet::from_json(text).and_then(|changes| {

@@ -9,7 +9,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
-use casepol::limits::{MAX_SERVE_LOG_QUEUE, SERVE_BODY_SECS, SERVE_DECIDE_SECS};
+use casepol::limits::MAX_SERVE_LOG_QUEUE;
 use casepol::{Decision, Layer, Reason, RequestError};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -23,22 +23,21 @@ use std::time::{Duration, Instant, SystemTime};
 /// The OpenAPI 3 document of the server, kept in the repository and served as it is.
 pub(crate) const OPENAPI: &str = include_str!("../../docs/openapi.json");
 
-/// The endpoints, as the metrics name them: (path, label, whether it is a decision endpoint,
-/// which the decision timeout bounds).
-pub(crate) const ENDPOINTS: [(&str, &str, bool); 13] = [
-    ("/v1/check", "check", true),
-    ("/v1/explain", "explain", true),
-    ("/v1/who-can", "who_can", true),
-    ("/v1/actions", "actions", true),
-    ("/v1/list", "list", true),
-    ("/v1/filter", "filter", true),
-    ("/v1/changes", "changes", false),
-    ("/v1/events", "events", false),
-    ("/v1/policy", "policy", false),
-    ("/health", "health", false),
-    ("/ready", "ready", false),
-    ("/metrics", "metrics", false),
-    ("/openapi.json", "openapi", false),
+/// The endpoints, as the metrics name them: (path, label).
+pub(crate) const ENDPOINTS: [(&str, &str); 13] = [
+    ("/v1/check", "check"),
+    ("/v1/explain", "explain"),
+    ("/v1/who-can", "who_can"),
+    ("/v1/actions", "actions"),
+    ("/v1/list", "list"),
+    ("/v1/filter", "filter"),
+    ("/v1/changes", "changes"),
+    ("/v1/events", "events"),
+    ("/v1/policy", "policy"),
+    ("/health", "health"),
+    ("/ready", "ready"),
+    ("/metrics", "metrics"),
+    ("/openapi.json", "openapi"),
 ];
 
 /// The label of a path that is no endpoint.
@@ -150,10 +149,7 @@ impl Metrics {
             );
         }
         out.push_str(&lines);
-        let labels = ENDPOINTS
-            .iter()
-            .map(|(_, label, _)| *label)
-            .chain(["other"]);
+        let labels = ENDPOINTS.iter().map(|(_, label)| *label).chain(["other"]);
         let _ = writeln!(
             out,
             "# HELP casepol_request_duration_seconds Time from a request's arrival to its answer, by endpoint.\n\
@@ -268,35 +264,16 @@ impl Metrics {
     }
 }
 
-/// Every request goes through here: decision endpoints are bounded in time, every answer gets
-/// the policy hash and version headers (those of the pair served when it leaves, unless the
+/// Every request goes through here: every answer gets the policy hash and version headers (those of the pair served when it leaves, unless the
 /// handler set the pair that decided), and is counted and timed.
 pub(crate) async fn observe(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let path = req.uri().path();
     let endpoint = ENDPOINTS
         .iter()
-        .position(|(p, _, _)| *p == path)
+        .position(|(p, _)| *p == path)
         .unwrap_or(OTHER);
-    let decides = ENDPOINTS.get(endpoint).is_some_and(|e| e.2);
-    let mut response = if decides {
-        let limit = Duration::from_secs(SERVE_BODY_SECS + SERVE_DECIDE_SECS);
-        match tokio::time::timeout(limit, next.run(req)).await {
-            Ok(r) => r,
-            Err(_) => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "timeout",
-                format!(
-                    "the request was not answered within {} s, and nothing was decided for it",
-                    limit.as_secs()
-                ),
-                "ask a smaller question (a smaller batch, a page of a listing)",
-            )
-            .respond(&app.current.load()),
-        }
-    } else {
-        next.run(req).await
-    };
+    let mut response = next.run(req).await;
     if !response.headers().contains_key(HASH_HEADER) {
         stamp(response.headers_mut(), &app.current.load());
     }

@@ -4,7 +4,7 @@
 //! keeps serving. Requests in flight finish on the pair they loaded.
 
 use super::body::{self, json, ApiError};
-use super::decide::{blocking, declared_length};
+use super::decide::{blocking_whole, declared_length};
 use super::live::{authorized, policy_event};
 use super::state::{policy_hash, App, Current};
 use crate::cli::validate::PolicyJson;
@@ -66,7 +66,7 @@ pub(crate) async fn reload(app: &Arc<App>, sources: Sources) -> (Response, Optio
     let app = app.clone();
     let said = Arc::new(std::sync::Mutex::new(None));
     let to_say = said.clone();
-    let response = blocking(current, move |current| match next(current, sources) {
+    let response = blocking_whole(current, move |current| match next(current, sources) {
         Err(refused) => {
             let (e, text) = *refused;
             app.metrics.reloaded(false);
