@@ -54,7 +54,8 @@ pub(crate) struct ErrorJson {
 #[derive(Debug)]
 pub(crate) struct ApiError {
     pub(crate) status: StatusCode,
-    pub(crate) error: ErrorJson,
+    /// Boxed: errors are rare, and results that may hold one stay small.
+    pub(crate) error: Box<ErrorJson>,
 }
 
 #[derive(Serialize)]
@@ -67,14 +68,14 @@ impl ApiError {
     pub(crate) fn new(status: StatusCode, kind: &str, message: String, help: &str) -> ApiError {
         ApiError {
             status,
-            error: ErrorJson {
+            error: Box::new(ErrorJson {
                 kind: kind.to_string(),
                 message,
                 help: (!help.is_empty()).then(|| help.to_string()),
                 problems: None,
                 policy: None,
                 entities: None,
-            },
+            }),
         }
     }
 
@@ -87,14 +88,14 @@ impl ApiError {
             .unwrap_or_else(|| "error".into());
         ApiError {
             status,
-            error: ErrorJson {
+            error: Box::new(ErrorJson {
                 kind,
                 message: e.message.clone(),
                 help: e.help.clone(),
                 problems: None,
                 policy: None,
                 entities: None,
-            },
+            }),
         }
     }
 
