@@ -80,11 +80,15 @@ fn every_request_file_gets_its_answer() {
     assert!(count >= 30, "{count} request files");
 }
 
-/// Sends `bytes` on a new connection and reads the answer.
+/// Sends `bytes` on a new connection and reads the answer, which may come (and the connection
+/// close) before all of them were sent.
 fn raw(server: &Server, bytes: &[u8]) -> Reply {
     let mut conn = server.connect();
-    conn.send(bytes).unwrap();
-    conn.reply().unwrap()
+    let sending = conn.send_in_background(bytes.to_vec());
+    let reply = conn.reply().unwrap();
+    drop(conn);
+    let _ = sending.join();
+    reply
 }
 
 #[test]
