@@ -598,6 +598,35 @@ fn the_decision_log_and_the_metrics_count_what_was_decided() {
 }
 
 #[test]
+fn decision_log_lines_that_cannot_be_written_are_counted_as_dropped() {
+    let dir = root().join("policies/workzone");
+    let server = Server::start(
+        &dir,
+        &dir.join("entities.json"),
+        &["--decision-log", "/dev/full"],
+        &[],
+    );
+    let mut conn = server.connect();
+    let request = r#"{"principal": "BB", "action": "view", "resource": "case-1"}"#;
+    for _ in 0..3 {
+        assert_eq!(conn.post("/v1/check", request).json()["decision"], "allow");
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let metrics = conn.get("/metrics").text();
+        if metrics.contains("casepol_decision_log_dropped_total 3") {
+            assert!(
+                metrics.contains("casepol_decision_log_written_total 0"),
+                "{metrics}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "{metrics}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
 fn shutdown_finishes_the_requests_in_flight() {
     let dir = root().join("policies/workzone");
     let mut server = Server::start(&dir, &dir.join("entities.json"), &[], &[]);

@@ -428,12 +428,22 @@ impl DecisionLog {
             .name("casepol-decision-log".into())
             .spawn(move || {
                 let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
+                // Lines written into the buffer since it was last flushed: they count as
+                // written once the flush succeeds, and as dropped if it fails.
+                let mut pending = 0u64;
+                let flush = |out: &mut std::io::BufWriter<_>, pending: &mut u64| {
+                    match out.flush() {
+                        Ok(()) => w.fetch_add(*pending, Relaxed),
+                        Err(_) => d.fetch_add(*pending, Relaxed),
+                    };
+                    *pending = 0;
+                };
                 loop {
                     // Write what is queued; flush when the queue is empty, then wait.
                     let message = match lines.try_recv() {
                         Ok(m) => m,
                         Err(_) => {
-                            let _ = out.flush();
+                            flush(&mut out, &mut pending);
                             match lines.recv() {
                                 Ok(m) => m,
                                 Err(_) => break,
@@ -456,14 +466,18 @@ impl DecisionLog {
                         error: line.error.as_ref(),
                         latency_us: line.latency.as_secs_f64() * 1e6,
                     };
-                    let ok = serde_json::to_writer(&mut out, &json).is_ok()
-                        && out.write_all(b"\n").is_ok();
-                    match ok {
-                        true => w.fetch_add(1, Relaxed),
-                        false => d.fetch_add(1, Relaxed),
-                    };
+                    match serde_json::to_writer(&mut out, &json).is_ok()
+                        && out.write_all(b"\n").is_ok()
+                    {
+                        true => pending += 1,
+                        // A failed write may have lost what the buffer held, too.
+                        false => {
+                            d.fetch_add(pending + 1, Relaxed);
+                            pending = 0;
+                        }
+                    }
                 }
-                let _ = out.flush();
+                flush(&mut out, &mut pending);
             })
             .map_err(|e| format!("cannot start the decision log: {e}"))?;
         Ok(DecisionLog {

@@ -156,7 +156,11 @@ impl Conn {
     /// Sends raw bytes from another thread, ignoring errors: for a body the server may refuse,
     /// and close the connection on, before it was all sent, while this thread reads the answer.
     pub fn send_in_background(&mut self, bytes: Vec<u8>) -> std::thread::JoinHandle<()> {
-        let mut stream = self.reader.get_ref().try_clone().expect("the socket clones");
+        let mut stream = self
+            .reader
+            .get_ref()
+            .try_clone()
+            .expect("the socket clones");
         std::thread::spawn(move || {
             let _ = stream.write_all(&bytes);
         })
