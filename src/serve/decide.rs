@@ -491,7 +491,7 @@ pub(crate) async fn list(State(app): State<Arc<App>>, req: Request) -> Response 
             .respond(current);
         }
         let (policy, entities) = (&*current.policy, current.entities());
-        let query = Query::new(policy, entities);
+        let query = Query::with_order(policy, entities, &current.order);
         let listing = match query.list(&q.principal, &q.action, q.module.as_deref(), q.kind.as_deref())
         {
             Ok(l) => l,

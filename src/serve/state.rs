@@ -6,6 +6,7 @@ use arc_swap::ArcSwap;
 use casepol::diagnostic::Sources;
 use casepol::limits::MAX_SERVE_EVENTS_BEHIND;
 use casepol::live::Snapshot;
+use casepol::query::ListOrder;
 use casepol::{Entities, Policy};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
@@ -22,6 +23,8 @@ pub(crate) struct Current {
     /// Added to the snapshot's own version. A reload loads the entities again, as version 1 of
     /// a new snapshot; the version served goes on from where it was, so that it only grows.
     base: u64,
+    /// The order `/v1/list` pages in, sorted at the first listing of this pair's entities.
+    pub(crate) order: ListOrder,
 }
 
 impl Current {
@@ -32,6 +35,7 @@ impl Current {
             snapshot: Snapshot::new(entities),
             hash: policy_hash(sources).into(),
             base: 0,
+            order: ListOrder::new(),
         }
     }
 
@@ -52,6 +56,7 @@ impl Current {
             snapshot,
             hash: self.hash.clone(),
             base: self.base,
+            order: ListOrder::new(),
         }
     }
 
@@ -67,6 +72,7 @@ impl Current {
             snapshot: Snapshot::new(entities),
             hash: hash.into(),
             base: self.version() - 1,
+            order: ListOrder::new(),
         }
     }
 }
