@@ -171,6 +171,147 @@ fn every_example_request_gets_the_librarys_decision() {
     );
 }
 
+/// The server's answer without its envelope (`policy_hash`, `version`).
+fn unwrapped(mut answer: Value) -> Value {
+    let map = answer.as_object_mut().unwrap();
+    assert!(map.remove("policy_hash").is_some(), "{map:?}");
+    assert!(map.remove("version").is_some(), "{map:?}");
+    answer
+}
+
+/// What the command prints for `args`, as JSON values (one per line, or the whole output).
+fn command(args: &[&str]) -> Vec<Value> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_casepol"))
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    match serde_json::from_str(&text) {
+        Ok(v) => vec![v],
+        Err(_) => text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect(),
+    }
+}
+
+/// Every endpoint answers what its command prints with `--format json`, for the first requests
+/// of every example's test files: check, explain, actions, who-can, list (a page of 3, which
+/// `list --limit 3` prints as lines) and filter.
+#[test]
+fn every_endpoint_answers_what_its_command_prints() {
+    let mut compared = std::collections::BTreeMap::<&str, usize>::new();
+    for ex in examples() {
+        let server = Server::start(&ex.policy, &ex.entities, &[], &[]);
+        let mut conn = server.connect();
+        let (policy, entities) = (ex.policy.to_str().unwrap(), ex.entities.to_str().unwrap());
+        // The command line: `cmd POLICY --entities E`, the flags, and `--module M` if any.
+        let cli = |cmd: &str, flags: &[&str], module: Option<&str>| -> Vec<Value> {
+            let mut args = vec![cmd, policy, "--entities", entities];
+            args.extend(flags);
+            if let Some(m) = module {
+                args.extend(["--module", m]);
+            }
+            command(&args)
+        };
+        for request in ex.requests.iter().take(4) {
+            let field = |k: &str| request.get(k).and_then(Value::as_str);
+            let (Some(principal), Some(action), Some(resource)) =
+                (field("principal"), field("action"), field("resource"))
+            else {
+                continue;
+            };
+            let module = field("module");
+            let what = format!("{}: {request}", ex.name);
+            let text = request.to_string();
+            let json = ["--format", "json"];
+            let reply = conn.post("/v1/check", &text).json();
+            let flags = [&json[..], &["--request", &text]].concat();
+            assert_eq!(
+                cli("check", &flags, None),
+                [unwrapped(reply)],
+                "check {what}"
+            );
+            let reply = conn.post("/v1/explain", &text).json();
+            assert_eq!(
+                cli("explain", &flags, None),
+                [unwrapped(reply)],
+                "explain {what}"
+            );
+            let body = json!({"principal": principal, "resource": resource, "module": module});
+            let reply = conn.post("/v1/actions", &body.to_string());
+            if reply.status == 200 {
+                let flags = [
+                    &json[..],
+                    &["--principal", principal, "--resource", resource],
+                ]
+                .concat();
+                assert_eq!(
+                    cli("actions", &flags, module),
+                    [unwrapped(reply.json())],
+                    "actions {what}"
+                );
+                *compared.entry("actions").or_default() += 1;
+            }
+            let body = json!({"action": action, "resource": resource, "module": module});
+            let reply = conn.post("/v1/who-can", &body.to_string());
+            if reply.status == 200 {
+                let flags = [&json[..], &["--action", action, "--resource", resource]].concat();
+                assert_eq!(
+                    cli("who-can", &flags, module),
+                    [unwrapped(reply.json())],
+                    "who-can {what}"
+                );
+                *compared.entry("who-can").or_default() += 1;
+            }
+            let body =
+                json!({"principal": principal, "action": action, "module": module, "limit": 3});
+            let reply = conn.post("/v1/list", &body.to_string());
+            if reply.status == 200 {
+                let page = unwrapped(reply.json());
+                let mut lines: Vec<Value> = page["resources"].as_array().unwrap().clone();
+                lines.push(json!({"next": page["next"]}));
+                for note in page
+                    .get("notes")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    lines.push(json!({"note": note}));
+                }
+                let flags = ["--principal", principal, "--action", action, "--limit", "3"];
+                assert_eq!(cli("list", &flags, module), lines, "list {what}");
+                *compared.entry("list").or_default() += 1;
+            }
+            let body = json!({"principal": principal, "action": action, "module": module, "dialect": "postgres"});
+            let reply = conn.post("/v1/filter", &body.to_string());
+            if reply.status == 200 {
+                let flags = [
+                    &json[..],
+                    &[
+                        "--principal",
+                        principal,
+                        "--action",
+                        action,
+                        "--dialect",
+                        "postgres",
+                    ],
+                ]
+                .concat();
+                assert_eq!(
+                    cli("filter", &flags, module),
+                    [unwrapped(reply.json())],
+                    "filter {what}"
+                );
+                *compared.entry("filter").or_default() += 1;
+            }
+            *compared.entry("check, explain").or_default() += 1;
+        }
+    }
+    assert_eq!(compared.len(), 5, "{compared:?}");
+    assert!(compared.values().all(|&n| n >= 15), "{compared:?}");
+}
+
 /// `efob` with one table cell changed: `Start × HR` no longer grants `access`.
 fn efob_variant() -> (String, String) {
     let a = std::fs::read_to_string(root().join("policies/efob/policy.casepol")).unwrap();
