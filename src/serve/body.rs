@@ -219,8 +219,9 @@ pub(crate) async fn read(
         Ok(())
     };
     let mut body = body;
-    // INVARIANT: `declared` is at most `limit` here.
-    let mut bytes: Vec<u8> = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    // Room for the declared length (at most `limit` here), but no more than 1 MiB before the
+    // bytes arrive: a client that declares a large body and sends nothing costs no memory.
+    let mut bytes: Vec<u8> = Vec::with_capacity(declared.unwrap_or(0).min(1 << 20) as usize);
     // What has arrived already is taken without a timer: a small body usually came with its
     // headers, and then reading it costs no timer at all.
     let mut complete = false;
