@@ -1,7 +1,7 @@
 //! The architecture, enforced: each module of src/ imports only the modules the layering of
 //! docs/ARCHITECTURE.md lets it ([`LAYERS`]), the layering has no cycle, pest is used only in
-//! `syntax`, file and terminal I/O happen only in the command line and `files`, and every
-//! source file says what it is for in a `//!` line.
+//! `syntax`, file and terminal I/O happen only in the command line, the server and `files`, and
+//! every source file says what it is for in a `//!` line.
 //!
 //! The scan is textual and deliberately simple: it reads `crate::…` paths (also inside
 //! `use crate::{…}` groups) in code, skipping comments, and stops at a file's
