@@ -128,7 +128,10 @@ pub(crate) async fn check(State(app): State<Arc<App>>, req: Request) -> Response
     let current = app.current.load_full();
     if is_batch(&text) {
         let app = app.clone();
-        return blocking(current, move |current| batch(&app, current, &text)).await;
+        return blocking(current, move |current| {
+            batch(&app, current, unmarked(&text))
+        })
+        .await;
     }
     guarded(&current, || {
         let started = Instant::now();
