@@ -133,7 +133,7 @@ fn change_of(policy: &Policy, e: &Entities, (op, a, b, c): (u8, u8, u8, u8)) -> 
     let res = pick(&resources, a)?;
     let r = e.resource(&res)?;
     let kdef = &ir.kinds[r.kind.idx()];
-    Some(match op % 13 {
+    Some(match op % 14 {
         0 => {
             let ct = &ir.casetypes.get(r.casetype as usize)?;
             Change::SetState {
@@ -231,6 +231,26 @@ fn change_of(policy: &Policy, e: &Entities, (op, a, b, c): (u8, u8, u8, u8)) -> 
                 id: pick(&users, c)?,
             },
         },
+        13 => {
+            // A resource with a parent moved under another of its parent's kind, the rest of
+            // its record as it was (a document moved to another case).
+            let all: Value = serde_json::from_str(&written(policy, e)).ok()?;
+            let records = all.get("resources")?.as_array()?;
+            let movable: Vec<usize> = (e.resources().iter().enumerate())
+                .filter(|(_, x)| x.parent.is_some())
+                .map(|(i, _)| i)
+                .collect();
+            let i = *movable.get(a as usize % movable.len().max(1))?;
+            let x = &e.resources()[i];
+            let want = ir.kinds[x.kind.idx()].parent?;
+            let parents: Vec<&str> = (resources.iter().zip(e.resources().iter()).enumerate())
+                .filter(|(j, (_, y))| y.kind == want && Some(*j as u32) != x.parent)
+                .map(|(_, (id, _))| *id)
+                .collect();
+            let mut m = records.get(i)?.as_object()?.clone();
+            m.insert("parent".into(), pick(&parents, c)?.into());
+            Change::UpsertResource { resource: m }
+        }
         12 => {
             // A resource written again, with another state or attribute, or a copy of it under
             // a new id (a new resource beside it).
@@ -242,6 +262,20 @@ fn change_of(policy: &Policy, e: &Entities, (op, a, b, c): (u8, u8, u8, u8)) -> 
                 .clone();
             if b % 3 == 0 {
                 m.insert("id".into(), format!("new-resource-{c}").into());
+            }
+            // Moved under another parent of its parent's kind (a document moved to another
+            // case), when there is one.
+            if let Some(want) = kdef.parent.filter(|_| b % 3 == 2) {
+                let parents: Vec<&str> = resources
+                    .iter()
+                    .zip(e.resources().iter())
+                    .enumerate()
+                    .filter(|(i, (_, x))| x.kind == want && Some(*i as u32) != r.parent)
+                    .map(|(_, (id, _))| *id)
+                    .collect();
+                if let Some(parent) = pick(&parents, c) {
+                    m.insert("parent".into(), parent.into());
+                }
             }
             if let Some(ct) = ir
                 .casetypes
@@ -300,6 +334,8 @@ struct Stats {
     in_place: usize,
     /// Applied in place with a resource deleted.
     deleted_in_place: usize,
+    /// Applied in place with a resource moved under another parent.
+    moved_in_place: usize,
 }
 
 /// One generated world and change set: applied, its events equal the brute-force difference;
@@ -333,6 +369,20 @@ fn check_one(
                 .iter()
                 .any(|c| matches!(c, Change::DeleteResource { .. }));
             stats.deleted_in_place += usize::from(applied.in_place && deletes);
+            let moves = changes.changes.iter().any(|c| match c {
+                Change::UpsertResource { resource } => {
+                    let id = resource
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    let parent = resource.get("parent").and_then(Value::as_str);
+                    let e = snapshot.entities();
+                    e.resource(id)
+                        .is_some_and(|r| r.parent.map(|p| e.resource_id(p)) != parent)
+                }
+                _ => false,
+            });
+            stats.moved_in_place += usize::from(applied.in_place && moves);
             // The two ways of applying agree: the same entities, the same events.
             let Ok(other) = &reloaded else {
                 return Err(TestCaseError::fail(format!(
@@ -404,6 +454,7 @@ fn events_are_exactly_the_decisions_that_changed() {
     assert!(stats.in_place * 4 > stats.applied, "{stats:?}");
     assert!(stats.in_place < stats.applied, "{stats:?}");
     assert!(stats.deleted_in_place > 0, "{stats:?}");
+    assert!(stats.moved_in_place > 0, "{stats:?}");
 }
 
 #[test]

@@ -124,6 +124,9 @@ pub(super) struct Touched {
     pub(super) moved: BTreeMap<u32, Option<u32>>,
     /// How many resources the old entities had.
     pub(super) old_resources: u32,
+    /// Whether a resource moved under another parent (then no resource was deleted, so every
+    /// old position is the same resource's new one).
+    pub(super) reparented: bool,
 }
 
 /// A resource deleted in place: the changes that touched it, and the relation memberships
@@ -175,6 +178,8 @@ pub(super) fn apply(
         ..Touched::default()
     };
     let mut deleted_ids: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    // Whether a resource has moved under another parent.
+    let mut moved = false;
     for (i, change) in changes.changes.iter().enumerate() {
         let n = i + 1;
         match change {
@@ -328,13 +333,21 @@ pub(super) fn apply(
                 if new && deleted_ids.contains(id) {
                     return Err(Reload);
                 }
-                let at = upsert_resource(p, &mut e, &mut st, resource)?;
+                let at = upsert_resource(p, &mut e, &mut st, resource, &mut moved)?;
+                // A move and a deletion in one change set: the deleted resource's events
+                // would be read through parents that moved; reloading finds them.
+                if moved && !deleted_ids.is_empty() {
+                    return Err(Reload);
+                }
                 if new {
                     touched.moved.insert(at, None);
                 }
                 touched.resources.entry(at).or_default().push(n);
             }
             Change::DeleteResource { id } => {
+                if moved {
+                    return Err(Reload);
+                }
                 let at = resource_at(&e, id)?;
                 delete_resource(p, &mut e, &mut st, &mut touched, at, n)?;
                 deleted_ids.insert(id.as_str());
@@ -347,6 +360,7 @@ pub(super) fn apply(
             _ => return Err(Reload),
         }
     }
+    touched.reparented = moved;
     if e.symbols.len() > (2 * st.loaded_symbols).max(1 << 20)
         || e.units.len() + e.users.len() + e.resources.len() > crate::limits::MAX_ENTITIES
     {
@@ -514,13 +528,15 @@ fn strings<'a>(record: &'a Map<String, Value>, key: &str) -> Result<Vec<&'a str>
     }
 }
 
-/// Adds a resource, or replaces one of the same kind and parent (anything else reloads), as
-/// loading would read the record; returns its position.
+/// Adds a resource, or replaces one of the same kind (another kind reloads), as loading would
+/// read the record; returns its position, and sets `moved` when it replaced one that had
+/// another parent.
 fn upsert_resource(
     p: &Ir,
     e: &mut Entities,
     st: &mut Store,
     record: &Map<String, Value>,
+    moved: &mut bool,
 ) -> Result<u32, Reload> {
     only(
         record,
@@ -562,12 +578,13 @@ fn upsert_resource(
         _ => return Err(Reload),
     };
     let old = e.resource_index.get(id).copied();
-    if let Some(at) = old {
-        let r = &e.resources[at as usize];
-        if r.kind != kind || r.parent != parent {
-            return Err(Reload);
-        }
-    }
+    // The same kind, so the same kind of parent: a resource may move under another parent
+    // (cases have none), never to another kind.
+    let was = match old {
+        Some(at) if e.resources[at as usize].kind != kind => return Err(Reload),
+        Some(at) => e.resources[at as usize].parent,
+        None => None,
+    };
     let (mut casetype, mut state) = (0, 0);
     let mut relations = Vec::new();
     if kdef.is_case {
@@ -653,6 +670,36 @@ fn upsert_resource(
     r.own_read = own_read;
     r.own_write = own_write;
     let at = match old {
+        Some(at) if was != parent => {
+            // Moved: off the old parent's children, onto the new one's (in position order,
+            // as loading lists them), and everything under it takes the new parent's anchor
+            // case (only a resource that is not a case has a parent, and so does all under it).
+            let anchor = r.anchor;
+            *e.resources.get_mut(at as usize).ok_or(Reload)? = r;
+            if let Some(old_parent) = was {
+                let kids = st.children.get_mut(old_parent as usize).ok_or(Reload)?;
+                *kids = Shared::from(
+                    kids.iter()
+                        .copied()
+                        .filter(|&k| k != at)
+                        .collect::<Vec<_>>(),
+                );
+            }
+            if let Some(parent) = parent {
+                let kids = st.children.get_mut(parent as usize).ok_or(Reload)?;
+                let mut list = kids.to_vec();
+                let i = list.partition_point(|&k| k < at);
+                list.insert(i, at);
+                *kids = Shared::from(list);
+            }
+            let mut stack: Vec<u32> = st.children[at as usize].to_vec();
+            while let Some(x) = stack.pop() {
+                e.resources.get_mut(x as usize).ok_or(Reload)?.anchor = anchor;
+                stack.extend(st.children[x as usize].iter().copied());
+            }
+            *moved = true;
+            at
+        }
         Some(at) => {
             r.anchor = e.resources[at as usize].anchor;
             *e.resources.get_mut(at as usize).ok_or(Reload)? = r;
