@@ -38,9 +38,9 @@ pub(super) struct FilterArgs {
     format: Format,
 }
 
-/// `filter --format json`, in this field order.
+/// `filter --format json`, and the server's `/v1/filter`, in this field order.
 #[derive(Serialize)]
-struct FilterJson<'a> {
+pub(crate) struct FilterJson<'a> {
     dialect: Dialect,
     select: String,
     #[serde(rename = "where")]
@@ -53,6 +53,47 @@ struct FilterJson<'a> {
     notes: &'a [String],
 }
 
+/// What `filter` answers: the residual condition, the SQL compiled from it and the notes.
+pub(crate) struct Answer {
+    residual: casepol::query::residual::Residual,
+    filter: casepol::query::sql::Filter,
+    notes: Vec<String>,
+}
+
+impl Answer {
+    /// Computes the residual and compiles it; the first error stops it.
+    pub(crate) fn new(
+        policy: &Policy,
+        entities: &Entities,
+        principal: &str,
+        action: &str,
+        module: Option<&str>,
+        dialect: Dialect,
+    ) -> Result<Answer, RequestError> {
+        let q = Query::new(policy, entities);
+        let residual = q.residual(principal, action, module)?;
+        let filter = casepol::query::sql::compile(policy, &residual, dialect)?;
+        let notes = q.module_notes(action, module)?;
+        Ok(Answer {
+            residual,
+            filter,
+            notes,
+        })
+    }
+
+    /// The answer as `--format json` writes it.
+    pub(crate) fn json<'a>(&'a self, policy: &'a Policy) -> Result<FilterJson<'a>, RequestError> {
+        Ok(FilterJson {
+            dialect: self.filter.dialect,
+            select: self.filter.select(),
+            where_clause: &self.filter.where_clause,
+            params: &self.filter.params,
+            residual: self.residual.json(policy)?,
+            notes: &self.notes,
+        })
+    }
+}
+
 pub(super) fn filter(args: &FilterArgs) -> Exit {
     let (policy, entities) = match load_inputs(&args.policy, &args.entities) {
         Ok(inputs) => inputs,
@@ -62,36 +103,25 @@ pub(super) fn filter(args: &FilterArgs) -> Exit {
         DialectArg::Postgres => Dialect::Postgres,
         DialectArg::Sqlite => Dialect::Sqlite,
     };
-    let q = Query::new(&policy, &entities);
-    let residual = match q.residual(&args.principal, &args.action, args.module.as_deref()) {
-        Ok(r) => r,
+    let answer = match Answer::new(
+        &policy,
+        &entities,
+        &args.principal,
+        &args.action,
+        args.module.as_deref(),
+        dialect,
+    ) {
+        Ok(a) => a,
         Err(e) => return who_can::query_error(e, &policy),
     };
-    let filter = match casepol::query::sql::compile(&policy, &residual, dialect) {
-        Ok(f) => f,
-        Err(e) => return who_can::query_error(e, &policy),
-    };
-    let notes = match q.module_notes(&args.action, args.module.as_deref()) {
-        Ok(n) => n,
-        Err(e) => return who_can::query_error(e, &policy),
-    };
+    let Answer { filter, notes, .. } = &answer;
     let written = match args.format {
         Format::Json => {
-            let residual = match residual.json(&policy) {
-                Ok(r) => r,
+            let json = match answer.json(&policy) {
+                Ok(j) => j,
                 Err(e) => return who_can::query_error(e, &policy),
             };
-            emit(
-                &serde_json::to_string_pretty(&FilterJson {
-                    dialect: filter.dialect,
-                    select: filter.select(),
-                    where_clause: &filter.where_clause,
-                    params: &filter.params,
-                    residual,
-                    notes: &notes,
-                })
-                .unwrap_or_default(),
-            )
+            emit(&serde_json::to_string_pretty(&json).unwrap_or_default())
         }
         // The parameters are printed as JSON, on a comment line: JSON escapes line breaks, so a
         // value cannot end the comment.
