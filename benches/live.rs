@@ -70,6 +70,14 @@ fn bench(c: &mut Criterion) {
             id: "c0-doc-9".into(),
         }],
     };
+    // Another document of the first case moved to the second case.
+    let mut record = serde_json::Map::new();
+    record.insert("id".into(), "c0-doc-8".into());
+    record.insert("kind".into(), "Document".into());
+    record.insert("parent".into(), population.cases[1].id.clone().into());
+    let move_resource = ChangeSet {
+        changes: vec![Change::UpsertResource { resource: record }],
+    };
     // The first change set applied makes what applying in place needs; the benches start from
     // the version it gives, which keeps it.
     let warm = live::apply(&policy, &Snapshot::new(entities), &ChangeSet::default())
@@ -95,7 +103,7 @@ fn bench(c: &mut Criterion) {
             })
             .collect(),
     };
-    for set in [&set_state, &add_member, &many, &delete] {
+    for set in [&set_state, &add_member, &many, &delete, &move_resource] {
         let applied = live::apply(&policy, &snapshot, set).expect("the change set applies");
         assert!(applied.in_place);
     }
@@ -106,11 +114,13 @@ fn bench(c: &mut Criterion) {
             .len()
     };
     eprintln!(
-        "events: set_state {}, add_member {}, 10,000 members {}, delete_resource {}",
+        "events: set_state {}, add_member {}, 10,000 members {}, delete_resource {}, \
+         move_resource {}",
         events(&set_state),
         events(&add_member),
         events(&many),
-        events(&delete)
+        events(&delete),
+        events(&move_resource)
     );
 
     let mut group = c.benchmark_group("apply");
@@ -121,6 +131,7 @@ fn bench(c: &mut Criterion) {
         ("set_state", &set_state),
         ("add_member", &add_member),
         ("delete_resource", &delete),
+        ("move_resource", &move_resource),
     ] {
         group.bench_function(format!("in_place/{name}"), |b| {
             b.iter(|| live::apply_without_events(&policy, black_box(&snapshot), set))

@@ -14,16 +14,16 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-mod actions;
-mod apply;
-mod check;
+pub(crate) mod actions;
+pub(crate) mod apply;
+pub(crate) mod check;
 mod explain;
 mod explain_code;
-mod filter;
+pub(crate) mod filter;
 mod fmt;
-mod list;
+pub(crate) mod list;
 mod test;
-mod validate;
+pub(crate) mod validate;
 mod who_can;
 
 /// Stable exit codes. When several apply, the highest wins.
@@ -78,7 +78,7 @@ enum ReportFormat {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Engine {
+pub(crate) enum Engine {
     /// The compiled evaluator
     Vm,
     /// The reference evaluator: slow, follows docs/semantics.md step by step
@@ -207,6 +207,19 @@ enum Command {
     /// Exit status: 0 when every change set applied, 2 when an input could not be used or a
     /// change set had a problem (then `--write` writes nothing).
     Apply(apply::ApplyArgs),
+    /// Serve decisions over HTTP: check, explain, the queries, change sets and their events
+    ///
+    /// Loads the policy and the entities and answers on `--listen` (127.0.0.1:8181 unless told
+    /// otherwise) with the JSON of the commands' `--format json` (docs/server.md; the OpenAPI
+    /// document is served at /openapi.json). Change sets (`POST /v1/changes`) and policy
+    /// reloads (`PUT /v1/policy`, `--watch`) swap in a new snapshot whole; requests in flight
+    /// finish on the one they started with. SIGTERM or Ctrl-C stops accepting, lets the
+    /// requests in flight finish, and exits.
+    ///
+    /// Exit status: 0 after a graceful shutdown, 2 when an input could not be used or the
+    /// address could not be listened on.
+    #[cfg(feature = "serve")]
+    Serve(crate::serve::ServeArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -221,6 +234,8 @@ pub fn main() -> ExitCode {
         Command::List(args) => list::list(&args),
         Command::Filter(args) => filter::filter(&args),
         Command::Apply(args) => apply::apply(&args),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => crate::serve::serve(&args),
         Command::Check {
             policy,
             entities,
@@ -253,7 +268,7 @@ fn color() -> bool {
 }
 
 #[cold]
-fn fail_input(msg: String) -> Exit {
+pub(crate) fn fail_input(msg: String) -> Exit {
     eprintln!("error: {msg}");
     Exit::Error
 }
@@ -347,7 +362,10 @@ fn load_policy(path: &Path) -> Result<Policy, Exit> {
 }
 
 /// Loads the policy and the entities that `check` and `explain` both need.
-fn load_inputs(policy_path: &Path, entities_path: &Path) -> Result<(Policy, Entities), Exit> {
+pub(crate) fn load_inputs(
+    policy_path: &Path,
+    entities_path: &Path,
+) -> Result<(Policy, Entities), Exit> {
     let policy = load_policy(policy_path)?;
     let entities = load_entities(&policy, entities_path)?;
     Ok((policy, entities))
@@ -371,12 +389,12 @@ fn load_entities(policy: &Policy, path: &Path) -> Result<Entities, Exit> {
     })
 }
 
-const REQUEST_HELP: &str =
+pub(crate) const REQUEST_HELP: &str =
     r#"a request is {"principal": "<user>", "action": "<action>", "resource": "<id>"}"#;
 
 /// Parses a request; on failure, the one-based line and column (in characters) and serde's
 /// message without its position.
-fn parse_request(text: &str) -> Result<Request, (usize, usize, String)> {
+pub(crate) fn parse_request(text: &str) -> Result<Request, (usize, usize, String)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     Request::from_json(text).map_err(|e| (e.line, e.column, e.message))
 }

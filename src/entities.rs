@@ -41,6 +41,7 @@ pub(crate) use model::NONE;
 pub use model::{AttrValue, CodeClass, Entities, Level, Resource, Unit, User};
 pub use pvec::PVec;
 pub use report::EntityError;
+pub(crate) use store::IdIndex;
 pub use store::{Ids, Shared};
 
 impl Entities {

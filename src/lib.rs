@@ -41,6 +41,7 @@ mod format;
 mod hints;
 #[allow(missing_docs)]
 mod ir;
+#[allow(missing_docs)]
 mod json_pos;
 pub mod limits;
 #[allow(missing_docs)]
@@ -100,6 +101,9 @@ pub mod internal {
     }
     pub mod ir {
         pub use crate::ir::*;
+    }
+    pub mod json_pos {
+        pub use crate::json_pos::*;
     }
     pub mod lint {
         pub use crate::lint::*;

@@ -151,6 +151,38 @@ pub const MAX_CHANGES: usize = 100_000;
 /// for every action and module, so a change set that would reach more is refused, not applied.
 pub const MAX_EVENT_PAIRS: usize = 2_000_000;
 
+// ---- `casepol serve` (docs/server.md) ------------------------------------------------------
+
+/// The largest body of a decision request to the server: `/v1/check` (a batch included),
+/// `/v1/explain` and the queries. A change set and a policy have their own limits
+/// ([`MAX_CHANGE_SET_BYTES`], [`MAX_POLICY_FILE_BYTES`]).
+pub const MAX_SERVE_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// The most requests in one batch of `/v1/check`.
+pub const MAX_SERVE_BATCH: usize = 10_000;
+/// The deepest nesting of arrays and objects in a body the server reads, checked by a linear
+/// scan before the body is parsed.
+pub const MAX_SERVE_JSON_DEPTH: usize = 64;
+/// The most resources on one page of `/v1/list`.
+pub const MAX_SERVE_PAGE: usize = 10_000;
+/// The change sets an events subscriber may fall behind by; past that it misses the oldest and
+/// is told how many it missed. Writers never wait for a subscriber.
+pub const MAX_SERVE_EVENTS_BEHIND: usize = 1_024;
+/// The most subscribers of `/v1/events` at once.
+pub const MAX_SERVE_SUBSCRIBERS: usize = 256;
+/// Decision-log lines waiting to be written; past that, new lines are dropped and counted.
+pub const MAX_SERVE_LOG_QUEUE: usize = 65_536;
+/// The most connections served at once; more wait to be accepted.
+pub const MAX_SERVE_CONNECTIONS: usize = 1_024;
+/// Seconds a client has to send a request's headers.
+pub const SERVE_HEADER_SECS: u64 = 10;
+/// Seconds a client has to send a request's body.
+pub const SERVE_BODY_SECS: u64 = 30;
+/// Seconds a decision request (`/v1/check`, `/v1/explain`, the queries) may take once its body
+/// is read; past that it is answered 503 and nothing is decided for it.
+pub const SERVE_DECIDE_SECS: u64 = 30;
+/// Seconds the requests in flight have to finish after SIGTERM.
+pub const SERVE_SHUTDOWN_SECS: u64 = 30;
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -1,6 +1,8 @@
 //! The `casepol` command line: the edge where files are read and results rendered.
 
 mod cli;
+#[cfg(feature = "serve")]
+mod serve;
 
 fn main() -> std::process::ExitCode {
     cli::main()

@@ -913,8 +913,33 @@ pub struct Query<'a> {
     entities: &'a Entities,
     /// The context every question is asked in ([`Query::with_context`]).
     context: Option<serde_json::Map<String, serde_json::Value>>,
-    /// The resources in id order, sorted at the first listing and shared by every listing after.
+    /// The resources in id order, sorted at the first listing and shared by every listing after:
+    /// the query's own, or a [`ListOrder`] it was given.
+    index: Order<'a>,
+}
+
+enum Order<'a> {
+    Own(OnceLock<Index>),
+    Shared(&'a ListOrder),
+}
+
+/// The order `list` pages in (resources sorted by id), kept apart from a [`Query`] so that it is
+/// sorted once for many queries of the same entities: an application that makes a `Query` per
+/// request keeps one `ListOrder` next to each version of its entities and asks through
+/// [`Query::with_order`]. It is sorted at the first listing, n log n in the resources.
+///
+/// A `ListOrder` belongs to the entities it was first used with: listing other entities through
+/// it is the error `MismatchedEntities`, never a page of the wrong resources.
+#[derive(Debug, Default)]
+pub struct ListOrder {
     index: OnceLock<Index>,
+}
+
+impl ListOrder {
+    /// An order not yet sorted.
+    pub fn new() -> ListOrder {
+        ListOrder::default()
+    }
 }
 
 /// A resolved `list` request, ready to page through. It keeps the policy, the entities and the
@@ -963,7 +988,22 @@ impl<'a> Query<'a> {
             policy: policy.compiled(),
             entities,
             context: None,
-            index: OnceLock::new(),
+            index: Order::Own(OnceLock::new()),
+        }
+    }
+
+    /// [`Query::new`], listing in `order`: sorted by the first listing of any query given it,
+    /// and reused by every later one. `order` must only ever be used with `entities`.
+    pub fn with_order(
+        policy: &'a crate::Policy,
+        entities: &'a Entities,
+        order: &'a ListOrder,
+    ) -> Query<'a> {
+        Query {
+            policy: policy.compiled(),
+            entities,
+            context: None,
+            index: Order::Shared(order),
         }
     }
 
@@ -1161,10 +1201,20 @@ impl<'a> Query<'a> {
             kind: kind.map(|k| resolve::kind(self.policy, k)).transpose()?,
             context: self.context()?,
         };
-        let index = self.index.get_or_init(|| Index::new(self.entities));
-        // INVARIANT: the fields of a `Query` are private and never reassigned, so its index
-        // orders its own entities.
-        debug_assert_eq!(index.entities, self.entities.stamp);
+        let cell = match &self.index {
+            Order::Own(cell) => cell,
+            Order::Shared(order) => &order.index,
+        };
+        let index = cell.get_or_init(|| Index::new(self.entities));
+        // A query's own index orders its own entities (its fields are private and never
+        // reassigned); a shared one may have been sorted for other entities.
+        if index.entities != self.entities.stamp {
+            return Err(RequestError::new(
+                RequestErrorKind::MismatchedEntities,
+                "the list order was sorted for other entities".into(),
+                Some("keep one `ListOrder` for each version of the entities".into()),
+            ));
+        }
         Ok(Listing {
             policy: self.policy,
             entities: self.entities,

@@ -113,6 +113,8 @@ fn change_of(policy: &Policy, e: &Entities, (op, a, b, c): (u8, u8, u8, u8)) -> 
         .map(|u| u.to_string())
         .chain(e.units().iter().map(|u| u.id.clone()))
         .chain(ir.groups.iter().map(|g| g.name.clone()))
+        // Units a change set may add before it uses them (see below).
+        .chain((0..3).map(|k| format!("new-unit-{k}")))
         .collect();
     let code = |i: u8| match i % 4 {
         0 => String::new(),
@@ -131,14 +133,15 @@ fn change_of(policy: &Policy, e: &Entities, (op, a, b, c): (u8, u8, u8, u8)) -> 
                 let vs = &ir.enums[en.idx()].variants;
                 json!(vs[i as usize % vs.len()])
             }
-            Type::RefUser => json!(users[i as usize % users.len()]),
-            Type::Ref(_) => json!(resources[i as usize % resources.len()]),
+            // None left (a first change set may delete them): a name no entity has.
+            Type::RefUser => json!(pick(&users, i).unwrap_or_else(|| "nobody".into())),
+            Type::Ref(_) => json!(pick(&resources, i).unwrap_or_else(|| "nothing".into())),
         }
     };
     let res = pick(&resources, a)?;
     let r = e.resource(&res)?;
     let kdef = &ir.kinds[r.kind.idx()];
-    Some(match op % 13 {
+    Some(match op % 14 {
         0 => {
             let ct = &ir.casetypes.get(r.casetype as usize)?;
             Change::SetState {
@@ -216,7 +219,10 @@ fn change_of(policy: &Policy, e: &Entities, (op, a, b, c): (u8, u8, u8, u8)) -> 
                 "groups".into(),
                 json!(group.into_iter().collect::<Vec<_>>()),
             );
-            if let Some(unit) = e.units().get(b as usize % e.units().len().max(1)) {
+            if b % 4 == 3 {
+                // A unit an earlier change of the set may have added.
+                m.insert("units".into(), json!([format!("new-unit-{}", c % 3)]));
+            } else if let Some(unit) = e.units().get(b as usize % e.units().len().max(1)) {
                 m.insert("units".into(), json!([unit.id]));
             }
             if !ir.user_attrs.is_empty() {
@@ -236,6 +242,26 @@ fn change_of(policy: &Policy, e: &Entities, (op, a, b, c): (u8, u8, u8, u8)) -> 
                 id: pick(&users, c)?,
             },
         },
+        13 => {
+            // A resource with a parent moved under another of its parent's kind, the rest of
+            // its record as it was (a document moved to another case).
+            let all: Value = serde_json::from_str(&written(policy, e)).ok()?;
+            let records = all.get("resources")?.as_array()?;
+            let movable: Vec<usize> = (e.resources().iter().enumerate())
+                .filter(|(_, x)| x.parent.is_some())
+                .map(|(i, _)| i)
+                .collect();
+            let i = *movable.get(a as usize % movable.len().max(1))?;
+            let x = &e.resources()[i];
+            let want = ir.kinds[x.kind.idx()].parent?;
+            let parents: Vec<&str> = (resources.iter().zip(e.resources().iter()).enumerate())
+                .filter(|(j, (_, y))| y.kind == want && Some(*j as u32) != x.parent)
+                .map(|(_, (id, _))| *id)
+                .collect();
+            let mut m = records.get(i)?.as_object()?.clone();
+            m.insert("parent".into(), pick(&parents, c)?.into());
+            Change::UpsertResource { resource: m }
+        }
         12 => {
             // A resource written again, with another state or attribute, or a copy of it under
             // a new id (a new resource beside it).
@@ -247,6 +273,20 @@ fn change_of(policy: &Policy, e: &Entities, (op, a, b, c): (u8, u8, u8, u8)) -> 
                 .clone();
             if b % 3 == 0 {
                 m.insert("id".into(), format!("new-resource-{c}").into());
+            }
+            // Moved under another parent of its parent's kind (a document moved to another
+            // case), when there is one.
+            if let Some(want) = kdef.parent.filter(|_| b % 3 == 2) {
+                let parents: Vec<&str> = resources
+                    .iter()
+                    .zip(e.resources().iter())
+                    .enumerate()
+                    .filter(|(i, (_, x))| x.kind == want && Some(*i as u32) != r.parent)
+                    .map(|(_, (id, _))| *id)
+                    .collect();
+                if let Some(parent) = pick(&parents, c) {
+                    m.insert("parent".into(), parent.into());
+                }
             }
             if let Some(ct) = ir
                 .casetypes
@@ -280,7 +320,7 @@ fn change_of(policy: &Policy, e: &Entities, (op, a, b, c): (u8, u8, u8, u8)) -> 
             let units = e.units();
             let id = match units.get(b as usize % units.len().max(1)) {
                 Some(u) if b % 2 == 0 => u.id.clone(),
-                _ => format!("new-unit-{b}"),
+                _ => format!("new-unit-{}", b % 3),
             };
             let mut m = Map::new();
             m.insert("id".into(), id.into());
@@ -305,31 +345,55 @@ struct Stats {
     in_place: usize,
     /// Applied in place with a resource deleted.
     deleted_in_place: usize,
+    /// Applied in place with a resource moved under another parent.
+    moved_in_place: usize,
+    /// Applied in place with a new unit.
+    unit_in_place: usize,
+    /// Second change sets, applied to the version the first gave.
+    second: usize,
 }
 
-/// One generated world and change set: applied, its events equal the brute-force difference;
-/// refused, the snapshot is as it was and at least one problem is reported.
+/// One generated world and two change sets, the second applied to the version the first
+/// gave (so what applying in place keeps between versions is used again): each applied, its
+/// events equal the brute-force difference; refused, the snapshot is as it was and at least
+/// one problem is reported.
 fn check_one(
     g: &gen::Generated,
-    ops: &[(u8, u8, u8, u8)],
+    ops: [&[(u8, u8, u8, u8)]; 2],
     stats: &mut Stats,
 ) -> Result<(), TestCaseError> {
     let policy = policy_of(&g.files);
     let entities = policy
         .load_entities(&g.entities)
         .expect("the generated entities load");
-    let before_text = written(&policy, &entities);
-    let before_debug = format!("{entities:?}");
     let snapshot = Snapshot::new(entities);
+    if let Some(next) = step(&policy, &snapshot, ops[0], stats)? {
+        stats.second += 1;
+        step(&policy, &next, ops[1], stats)?;
+    }
+    Ok(())
+}
+
+/// Applies the change set `ops` makes for `snapshot` both ways and holds them to each other and
+/// to brute force; the version applied in place, when the change set applies.
+fn step(
+    policy: &Policy,
+    snapshot: &Snapshot,
+    ops: &[(u8, u8, u8, u8)],
+    stats: &mut Stats,
+) -> Result<Option<Snapshot>, TestCaseError> {
+    let before_text = written(policy, snapshot.entities());
+    let before_debug = format!("{:?}", snapshot.entities());
     let changes = ChangeSet {
         changes: ops
             .iter()
-            .filter_map(|&o| change_of(&policy, snapshot.entities(), o))
+            .filter_map(|&o| change_of(policy, snapshot.entities(), o))
             .collect(),
     };
     stats.sets += 1;
-    let reloaded = live::apply_by_reloading(&policy, &snapshot, &changes);
-    match live::apply(&policy, &snapshot, &changes) {
+    let reloaded = live::apply_by_reloading(policy, snapshot, &changes);
+    let mut next = None;
+    match live::apply(policy, snapshot, &changes) {
         Ok(applied) => {
             stats.applied += 1;
             stats.in_place += usize::from(applied.in_place);
@@ -338,6 +402,25 @@ fn check_one(
                 .iter()
                 .any(|c| matches!(c, Change::DeleteResource { .. }));
             stats.deleted_in_place += usize::from(applied.in_place && deletes);
+            let moves = changes.changes.iter().any(|c| match c {
+                Change::UpsertResource { resource } => {
+                    let id = resource
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    let parent = resource.get("parent").and_then(Value::as_str);
+                    let e = snapshot.entities();
+                    e.resource(id)
+                        .is_some_and(|r| r.parent.map(|p| e.resource_id(p)) != parent)
+                }
+                _ => false,
+            });
+            stats.moved_in_place += usize::from(applied.in_place && moves);
+            let units = changes
+                .changes
+                .iter()
+                .any(|c| matches!(c, Change::UpsertUnit { .. }));
+            stats.unit_in_place += usize::from(applied.in_place && units);
             // The two ways of applying agree: the same entities, the same events.
             let Ok(other) = &reloaded else {
                 return Err(TestCaseError::fail(format!(
@@ -345,22 +428,23 @@ fn check_one(
                 )));
             };
             prop_assert_eq!(
-                written(&policy, applied.snapshot.entities()),
-                written(&policy, other.snapshot.entities()),
+                written(policy, applied.snapshot.entities()),
+                written(policy, other.snapshot.entities()),
                 "changes: {:?}",
                 changes
             );
             prop_assert_eq!(&applied.events, &other.events, "changes: {:?}", changes);
             stats.events += applied.events.len();
             stats.eventful += usize::from(!applied.events.is_empty());
-            prop_assert_eq!(applied.snapshot.version(), 2);
-            let want = brute_force(&policy, snapshot.entities(), applied.snapshot.entities());
+            prop_assert_eq!(applied.snapshot.version(), snapshot.version() + 1);
+            let want = brute_force(policy, snapshot.entities(), applied.snapshot.entities());
             let got = event_set(&applied.events);
             prop_assert_eq!(got, want, "changes: {:?}", changes);
             // Writing the new entities and loading them gives the same entities.
-            let text = written(&policy, applied.snapshot.entities());
+            let text = written(policy, applied.snapshot.entities());
             let again = policy.load_entities(&text).expect("written entities load");
-            prop_assert_eq!(written(&policy, &again), text);
+            prop_assert_eq!(written(policy, &again), text);
+            next = Some(applied.snapshot);
         }
         Err(e) => {
             stats.refused += 1;
@@ -368,9 +452,9 @@ fn check_one(
             prop_assert_eq!(Some(&e), reloaded.as_ref().err(), "changes: {:?}", changes);
         }
     }
-    prop_assert_eq!(written(&policy, snapshot.entities()), before_text);
+    prop_assert_eq!(written(policy, snapshot.entities()), before_text);
     prop_assert_eq!(format!("{:?}", snapshot.entities()), before_debug);
-    Ok(())
+    Ok(next)
 }
 
 fn ops() -> impl Strategy<Value = Vec<(u8, u8, u8, u8)>> {
@@ -394,8 +478,8 @@ fn events_are_exactly_the_decisions_that_changed() {
     });
     let stats = std::cell::RefCell::new(Stats::default());
     runner
-        .run(&(gen::case(), ops()), |(g, ops)| {
-            check_one(&g, &ops, &mut stats.borrow_mut())
+        .run(&(gen::case(), ops(), ops()), |(g, first, second)| {
+            check_one(&g, [&first, &second], &mut stats.borrow_mut())
         })
         .unwrap_or_else(|e| panic!("{e}"));
     let stats = stats.into_inner();
@@ -409,6 +493,9 @@ fn events_are_exactly_the_decisions_that_changed() {
     assert!(stats.in_place * 4 > stats.applied, "{stats:?}");
     assert!(stats.in_place < stats.applied, "{stats:?}");
     assert!(stats.deleted_in_place > 0, "{stats:?}");
+    assert!(stats.moved_in_place > 0, "{stats:?}");
+    assert!(stats.unit_in_place > 0, "{stats:?}");
+    assert!(stats.second * 2 > stats.sets / 2, "{stats:?}");
 }
 
 #[test]

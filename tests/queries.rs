@@ -303,3 +303,57 @@ fn residuals_equal_the_vm_on_every_resource() {
     }
     assert!(checked > 10_000, "only {checked} decisions checked");
 }
+
+/// A `ListOrder` shared by many queries lists what each query's own order lists, and listing
+/// other entities through it is an error, never their page in the wrong order.
+#[test]
+fn a_shared_list_order_lists_the_same_and_only_for_its_entities() {
+    let mut compared = 0;
+    for (name, policy, entities, context) in worlds() {
+        let order = query::ListOrder::new();
+        let users: Vec<String> = entities.user_ids().map(String::from).collect();
+        for action in actions_of(&policy) {
+            for user in &users {
+                let (mut q_own, mut q_shared) = (
+                    Query::new(&policy, &entities),
+                    Query::with_order(&policy, &entities, &order),
+                );
+                if let Some(c) = &context {
+                    q_own = q_own.with_context(c.clone());
+                    q_shared = q_shared.with_context(c.clone());
+                }
+                let own = q_own.list(user, &action, None, None);
+                let shared = q_shared.list(user, &action, None, None);
+                match (own, shared) {
+                    (Ok(a), Ok(b)) => {
+                        assert_eq!(a.ids(), b.ids(), "{name}: {user} {action}");
+                        assert_eq!(a.page(None, 2), b.page(None, 2));
+                        compared += 1;
+                    }
+                    (Err(a), Err(b)) => assert_eq!(a, b),
+                    (a, b) => panic!("{name}: {user} {action}: {:?} / {:?}", a.is_ok(), b.is_ok()),
+                }
+            }
+        }
+        // The same policy's entities loaded again are other entities.
+        let again = policy
+            .load_entities(&serde_json::to_string(&entities.to_json(policy.compiled())).unwrap())
+            .unwrap();
+        let user = &users[0];
+        let action = &actions_of(&policy)[0];
+        let mut q = Query::with_order(&policy, &again, &order);
+        if let Some(c) = &context {
+            q = q.with_context(c.clone());
+        }
+        let e = q
+            .list(user, action, None, None)
+            .err()
+            .expect("another entities' order is refused");
+        assert_eq!(
+            e.kind,
+            casepol::RequestErrorKind::MismatchedEntities,
+            "{name}"
+        );
+    }
+    assert!(compared > 100, "{compared}");
+}

@@ -1,7 +1,7 @@
 //! The architecture, enforced: each module of src/ imports only the modules the layering of
 //! docs/ARCHITECTURE.md lets it ([`LAYERS`]), the layering has no cycle, pest is used only in
-//! `syntax`, file and terminal I/O happen only in the command line and `files`, and every
-//! source file says what it is for in a `//!` line.
+//! `syntax`, file and terminal I/O happen only in the command line, the server and `files`, and
+//! every source file says what it is for in a `//!` line.
 //!
 //! The scan is textual and deliberately simple: it reads `crate::…` paths (also inside
 //! `use crate::{…}` groups) in code, skipping comments, and stops at a file's
@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Each module (a file `src/m.rs` with its directory `src/m/`) and the modules it may import.
-/// A module not listed may import nothing; `lib`, `main` and `cli` are the edges and may import
-/// anything. Lower layers come first; a module imports only modules above it in this table.
+/// A module not listed may import nothing; `lib`, `main`, `cli` and `serve` are the edges and
+/// may import anything. Lower layers come first; a module imports only modules above it in this table.
 #[rustfmt::skip]
 const LAYERS: &[(&str, &[&str])] = &[
     ("limits",      &[]),
@@ -54,14 +54,15 @@ const LAYERS: &[(&str, &[&str])] = &[
 ];
 
 /// Modules at the edge, which may import any module.
-const EDGES: &[&str] = &["lib", "main", "cli"];
+const EDGES: &[&str] = &["lib", "main", "cli", "serve"];
 
-/// Files that may read files: the command line, and the library's one reader of policies and
-/// entities files.
-const MAY_READ_FILES: &[&str] = &["main", "cli", "files"];
+/// Files that may read files: the command line and the server (`--watch`, the decision log),
+/// and the library's one reader of policies and entities files.
+const MAY_READ_FILES: &[&str] = &["main", "cli", "serve", "files"];
 
-/// Files that may write to the terminal.
-const MAY_PRINT: &[&str] = &["main", "cli"];
+/// Files that may write to the terminal: the command line, and the server (what it listens
+/// on, what `--watch` did, the decision log on standard output).
+const MAY_PRINT: &[&str] = &["main", "cli", "serve"];
 
 /// What a tidy rule found: the file, the line (from 1) and what is wrong.
 #[derive(Debug, PartialEq, Eq)]

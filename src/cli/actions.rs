@@ -28,8 +28,9 @@ pub(super) struct ActionsArgs {
     format: Format,
 }
 
+/// `actions --format json`, and the server's `/v1/actions`.
 #[derive(Serialize)]
-struct ActionsJson<'a> {
+pub(crate) struct ActionsJson<'a> {
     principal: &'a str,
     resource: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -66,6 +67,73 @@ struct ActionJson<'a> {
     reason: Reason,
 }
 
+/// What `actions` answers: every action's decision, every move out of the case's state, and the
+/// note when no module was given where one is needed.
+pub(crate) struct Answer {
+    decisions: Vec<(String, Decision)>,
+    moves: Vec<casepol::query::Move>,
+    note: Option<String>,
+}
+
+impl Answer {
+    /// Asks the three questions of `actions`; the first error stops it.
+    pub(crate) fn new(
+        q: &casepol::query::Query<'_>,
+        principal: &str,
+        resource: &str,
+        module: Option<&str>,
+    ) -> Result<Answer, RequestError> {
+        Ok(Answer {
+            decisions: q.actions(principal, resource, module)?,
+            moves: q.transitions(principal, resource, module)?,
+            note: q.module_note(resource, None, module)?,
+        })
+    }
+
+    /// The answer as `--format json` writes it.
+    pub(crate) fn json<'a>(
+        &'a self,
+        principal: &'a str,
+        resource: &'a str,
+        module: Option<&'a str>,
+    ) -> ActionsJson<'a> {
+        ActionsJson {
+            principal,
+            resource,
+            module,
+            allowed: self
+                .decisions
+                .iter()
+                .filter(|(_, d)| d.allowed)
+                .map(|(a, _)| a.as_str())
+                .collect(),
+            decisions: self
+                .decisions
+                .iter()
+                .map(|(a, d)| ActionJson {
+                    action: a,
+                    decision: if d.allowed { "allow" } else { "deny" },
+                    layer: d.layer,
+                    reason: d.reason,
+                })
+                .collect(),
+            transitions: self
+                .moves
+                .iter()
+                .map(|m| MoveJson {
+                    action: &m.action,
+                    from: &m.from,
+                    to: &m.to,
+                    decision: if m.decision.allowed { "allow" } else { "deny" },
+                    layer: m.decision.layer,
+                    reason: m.decision.reason,
+                })
+                .collect(),
+            note: self.note.as_deref(),
+        }
+    }
+}
+
 pub(super) fn actions(args: &ActionsArgs) -> Exit {
     let (policy, entities) = match load_inputs(&args.policy, &args.entities) {
         Ok(inputs) => inputs,
@@ -75,51 +143,22 @@ pub(super) fn actions(args: &ActionsArgs) -> Exit {
         Ok(q) => q,
         Err(e) => return e,
     };
-    let decisions = match q.actions(&args.principal, &args.resource, args.module.as_deref()) {
-        Ok(d) => d,
+    let answer = match Answer::new(&q, &args.principal, &args.resource, args.module.as_deref()) {
+        Ok(a) => a,
         Err(e) => return who_can::query_error(e, &policy),
     };
-    let moves = match q.transitions(&args.principal, &args.resource, args.module.as_deref()) {
-        Ok(m) => m,
-        Err(e) => return who_can::query_error(e, &policy),
-    };
-    let note = match q.module_note(&args.resource, None, args.module.as_deref()) {
-        Ok(n) => n,
-        Err(e) => return who_can::query_error(e, &policy),
-    };
+    let Answer {
+        decisions,
+        moves,
+        note,
+    } = &answer;
     let written = match args.format {
         Format::Json => emit(
-            &serde_json::to_string(&ActionsJson {
-                principal: &args.principal,
-                resource: &args.resource,
-                module: args.module.as_deref(),
-                allowed: decisions
-                    .iter()
-                    .filter(|(_, d)| d.allowed)
-                    .map(|(a, _)| a.as_str())
-                    .collect(),
-                decisions: decisions
-                    .iter()
-                    .map(|(a, d)| ActionJson {
-                        action: a,
-                        decision: if d.allowed { "allow" } else { "deny" },
-                        layer: d.layer,
-                        reason: d.reason,
-                    })
-                    .collect(),
-                transitions: moves
-                    .iter()
-                    .map(|m| MoveJson {
-                        action: &m.action,
-                        from: &m.from,
-                        to: &m.to,
-                        decision: if m.decision.allowed { "allow" } else { "deny" },
-                        layer: m.decision.layer,
-                        reason: m.decision.reason,
-                    })
-                    .collect(),
-                note: note.as_deref(),
-            })
+            &serde_json::to_string(&answer.json(
+                &args.principal,
+                &args.resource,
+                args.module.as_deref(),
+            ))
             .unwrap_or_default(),
         ),
         Format::Human => {
@@ -129,7 +168,7 @@ pub(super) fn actions(args: &ActionsArgs) -> Exit {
                 .max()
                 .unwrap_or(0);
             let mut text = String::new();
-            for (a, d) in &decisions {
+            for (a, d) in decisions {
                 if d.allowed {
                     text.push_str(&format!("allow  {a}\n"));
                 } else {
@@ -165,7 +204,7 @@ pub(super) fn actions(args: &ActionsArgs) -> Exit {
                     }
                 }
             }
-            if let Some(n) = &note {
+            if let Some(n) = note {
                 text.push_str(&format!("note: {n}\n"));
             }
             write!(std::io::stdout().lock(), "{text}").map_err(|_| Exit::Error)

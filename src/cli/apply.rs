@@ -47,13 +47,56 @@ struct JsonGroup<'a> {
     text: String,
 }
 
-/// One applied change set, as `--format json` writes it.
+/// One applied change set, as `--format json` writes it; without `line`, the answer of the
+/// server's `/v1/changes` and the data of its `changes` events.
 #[derive(Serialize)]
-struct JsonApplied<'a> {
-    line: usize,
+pub(crate) struct JsonApplied<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
     version: u64,
     events: Vec<JsonEvent<'a>>,
     groups: Vec<JsonGroup<'a>>,
+}
+
+impl<'a> JsonApplied<'a> {
+    /// The JSON of `events`, gathered into `groups` (`live::group`), which `changes` caused;
+    /// `version` is the version they made.
+    pub(crate) fn new(
+        line: Option<usize>,
+        version: u64,
+        events: &'a [live::Event],
+        groups: &'a [live::EventGroup],
+        changes: &ChangeSet,
+    ) -> JsonApplied<'a> {
+        JsonApplied {
+            line,
+            version,
+            events: events
+                .iter()
+                .map(|e| JsonEvent {
+                    user: &e.user,
+                    resource: e.resource.as_deref(),
+                    action: &e.action,
+                    module: e.module.as_deref(),
+                    access: access(e.gained),
+                    causes: &e.causes,
+                })
+                .collect(),
+            groups: groups
+                .iter()
+                .map(|g| JsonGroup {
+                    user: &g.user,
+                    access: access(g.gained),
+                    actions: &g.actions,
+                    resources: &g.resources,
+                    modules: &g.modules,
+                    causes: &g.causes,
+                    events: g.events,
+                    text: g.describe(changes),
+                })
+                .collect(),
+        }
+    }
 }
 
 fn access(gained: bool) -> &'static str {
@@ -118,37 +161,8 @@ pub(super) fn apply(args: &ApplyArgs) -> Exit {
                 emit(&out)
             }
             Format::Json => {
-                let events = applied
-                    .events
-                    .iter()
-                    .map(|e| JsonEvent {
-                        user: &e.user,
-                        resource: e.resource.as_deref(),
-                        action: &e.action,
-                        module: e.module.as_deref(),
-                        access: access(e.gained),
-                        causes: &e.causes,
-                    })
-                    .collect();
-                let groups = groups
-                    .iter()
-                    .map(|g| JsonGroup {
-                        user: &g.user,
-                        access: access(g.gained),
-                        actions: &g.actions,
-                        resources: &g.resources,
-                        modules: &g.modules,
-                        causes: &g.causes,
-                        events: g.events,
-                        text: g.describe(&changes),
-                    })
-                    .collect();
-                let json = JsonApplied {
-                    line: line_no,
-                    version,
-                    events,
-                    groups,
-                };
+                let json =
+                    JsonApplied::new(Some(line_no), version, &applied.events, &groups, &changes);
                 emit(&serde_json::to_string(&json).unwrap_or_default())
             }
         };

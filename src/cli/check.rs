@@ -4,18 +4,19 @@ use super::*;
 use casepol::limits::MAX_REQUEST_BYTES;
 
 /// The result of one request: a decision, and the error when the request could not be decided.
-struct Outcome {
-    decision: Decision,
-    error: Option<RequestError>,
+/// The server (`casepol serve`) decides with it too.
+pub(crate) struct Outcome {
+    pub(crate) decision: Decision,
+    pub(crate) error: Option<RequestError>,
     /// Why, when the decision needs more words than its reason: a request without a module
     /// on a case type reached through modules.
-    note: Option<String>,
+    pub(crate) note: Option<String>,
 }
 
-/// One result line of `check --format json` (docs/data-formats.md, `check`). Fields are
-/// written in this order.
+/// One result line of `check --format json` (docs/data-formats.md, `check`), and one result of
+/// the server's `/v1/check`. Fields are written in this order.
 #[derive(Serialize)]
-struct ResultJson<'a> {
+pub(crate) struct ResultJson<'a> {
     /// The one-based line of the request in a `--requests` file; absent for `--request`.
     #[serde(skip_serializing_if = "Option::is_none")]
     line: Option<usize>,
@@ -40,8 +41,23 @@ fn note(policy: &Policy, entities: &Entities, req: &Request, d: Decision) -> Opt
         .flatten()
 }
 
+/// The error of a request that is not a valid request object: at `line` and `column` of the
+/// batch file (or the server's body), with serde's message.
+pub(crate) fn invalid_request(line: usize, column: usize, msg: &str) -> RequestError {
+    RequestError::new(
+        RequestErrorKind::InvalidRequest,
+        format!("invalid request at line {line}, column {column}: {msg}"),
+        Some(REQUEST_HELP.into()),
+    )
+}
+
 impl Outcome {
-    fn decide(policy: &Policy, entities: &Entities, req: &Request, engine: Engine) -> Outcome {
+    pub(crate) fn decide(
+        policy: &Policy,
+        entities: &Entities,
+        req: &Request,
+        engine: Engine,
+    ) -> Outcome {
         match policy.resolve(entities, req) {
             Err(e) => Outcome::error(e),
             Ok(r) => {
@@ -66,7 +82,7 @@ impl Outcome {
         }
     }
 
-    fn error(e: RequestError) -> Outcome {
+    pub(crate) fn error(e: RequestError) -> Outcome {
         Outcome {
             decision: Decision::ERROR,
             error: Some(e),
@@ -84,19 +100,24 @@ impl Outcome {
         }
     }
 
+    /// The result as `--format json` writes it.
+    pub(crate) fn json(&self, line: Option<usize>) -> ResultJson<'_> {
+        let d = &self.decision;
+        ResultJson {
+            line,
+            decision: if d.allowed { "allow" } else { "deny" },
+            layer: d.layer,
+            reason: d.reason,
+            error: self.error.as_ref(),
+            note: self.note.as_deref(),
+        }
+    }
+
     /// The result as one line, in either format.
     fn line(&self, format: Format, line: Option<usize>) -> String {
         let d = &self.decision;
         match format {
-            Format::Json => serde_json::to_string(&ResultJson {
-                line,
-                decision: if d.allowed { "allow" } else { "deny" },
-                layer: d.layer,
-                reason: d.reason,
-                error: self.error.as_ref(),
-                note: self.note.as_deref(),
-            })
-            .unwrap_or_default(),
+            Format::Json => serde_json::to_string(&self.json(line)).unwrap_or_default(),
             Format::Human => match &self.error {
                 Some(RequestError {
                     message,
@@ -208,11 +229,7 @@ fn batch_line(
     Some(match parse_request(text) {
         Ok(req) => Outcome::decide(policy, entities, &req, engine),
         // The text is one line, so serde's line is always 1.
-        Err((_, column, msg)) => Outcome::error(RequestError::new(
-            RequestErrorKind::InvalidRequest,
-            format!("invalid request at line {n}, column {column}: {msg}"),
-            Some(REQUEST_HELP.into()),
-        )),
+        Err((_, column, msg)) => Outcome::error(invalid_request(n, column, &msg)),
     })
 }
 

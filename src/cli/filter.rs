@@ -41,9 +41,9 @@ pub(super) struct FilterArgs {
     format: Format,
 }
 
-/// `filter --format json`, in this field order.
+/// `filter --format json`, and the server's `/v1/filter`, in this field order.
 #[derive(Serialize)]
-struct FilterJson<'a> {
+pub(crate) struct FilterJson<'a> {
     dialect: Dialect,
     select: String,
     #[serde(rename = "where")]
@@ -54,6 +54,46 @@ struct FilterJson<'a> {
     /// none was given.
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     notes: &'a [String],
+}
+
+/// What `filter` answers: the residual condition, the SQL compiled from it and the notes.
+pub(crate) struct Answer {
+    residual: casepol::query::residual::Residual,
+    filter: casepol::query::sql::Filter,
+    notes: Vec<String>,
+}
+
+impl Answer {
+    /// Computes the residual and compiles it; the first error stops it.
+    pub(crate) fn new(
+        policy: &Policy,
+        q: &casepol::query::Query<'_>,
+        principal: &str,
+        action: &str,
+        module: Option<&str>,
+        dialect: Dialect,
+    ) -> Result<Answer, RequestError> {
+        let residual = q.residual(principal, action, module)?;
+        let filter = casepol::query::sql::compile(policy, &residual, dialect)?;
+        let notes = q.module_notes(action, module)?;
+        Ok(Answer {
+            residual,
+            filter,
+            notes,
+        })
+    }
+
+    /// The answer as `--format json` writes it.
+    pub(crate) fn json<'a>(&'a self, policy: &'a Policy) -> Result<FilterJson<'a>, RequestError> {
+        Ok(FilterJson {
+            dialect: self.filter.dialect,
+            select: self.filter.select(),
+            where_clause: &self.filter.where_clause,
+            params: &self.filter.params,
+            residual: self.residual.json(policy)?,
+            notes: &self.notes,
+        })
+    }
 }
 
 pub(super) fn filter(args: &FilterArgs) -> Exit {
@@ -69,35 +109,25 @@ pub(super) fn filter(args: &FilterArgs) -> Exit {
         Ok(q) => q,
         Err(e) => return e,
     };
-    let residual = match q.residual(&args.principal, &args.action, args.module.as_deref()) {
-        Ok(r) => r,
+    let answer = match Answer::new(
+        &policy,
+        &q,
+        &args.principal,
+        &args.action,
+        args.module.as_deref(),
+        dialect,
+    ) {
+        Ok(a) => a,
         Err(e) => return who_can::query_error(e, &policy),
     };
-    let filter = match casepol::query::sql::compile(&policy, &residual, dialect) {
-        Ok(f) => f,
-        Err(e) => return who_can::query_error(e, &policy),
-    };
-    let notes = match q.module_notes(&args.action, args.module.as_deref()) {
-        Ok(n) => n,
-        Err(e) => return who_can::query_error(e, &policy),
-    };
+    let Answer { filter, notes, .. } = &answer;
     let written = match args.format {
         Format::Json => {
-            let residual = match residual.json(&policy) {
-                Ok(r) => r,
+            let json = match answer.json(&policy) {
+                Ok(j) => j,
                 Err(e) => return who_can::query_error(e, &policy),
             };
-            emit(
-                &serde_json::to_string_pretty(&FilterJson {
-                    dialect: filter.dialect,
-                    select: filter.select(),
-                    where_clause: &filter.where_clause,
-                    params: &filter.params,
-                    residual,
-                    notes: &notes,
-                })
-                .unwrap_or_default(),
-            )
+            emit(&serde_json::to_string_pretty(&json).unwrap_or_default())
         }
         // The parameters are printed as JSON, on a comment line: JSON escapes line breaks, so a
         // value cannot end the comment.

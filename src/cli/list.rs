@@ -35,12 +35,28 @@ pub(super) struct ListArgs {
     after: Option<String>,
 }
 
+/// One listed resource, a line of `list` and an item of the server's `/v1/list`.
 #[derive(Serialize)]
-struct Line<'a> {
+pub(crate) struct Line<'a> {
     id: &'a str,
     kind: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     case: Option<&'a str>,
+}
+
+impl<'a> Line<'a> {
+    /// The line of the resource at position `r` of `entities`.
+    pub(crate) fn new(policy: &'a Policy, entities: &'a Entities, r: u32) -> Line<'a> {
+        let res = &entities.resources()[r as usize];
+        Line {
+            id: entities.resource_id(r),
+            kind: &policy.compiled().ir().kinds[res.kind.idx()].name,
+            case: res
+                .anchor
+                .filter(|&a| a != r)
+                .map(|a| entities.resource_id(a)),
+        }
+    }
 }
 
 pub(super) fn list(args: &ListArgs) -> Exit {
@@ -68,21 +84,9 @@ pub(super) fn list(args: &ListArgs) -> Exit {
         Ok(n) => n,
         Err(e) => return who_can::query_error(e, &policy),
     };
-    let ir = policy.compiled().ir();
-    let resources = entities.resources();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut line = |r: u32| -> Result<(), Exit> {
-        let res = &resources[r as usize];
-        let case = res
-            .anchor
-            .filter(|&a| a != r)
-            .map(|a| entities.resource_id(a));
-        let text = serde_json::to_string(&Line {
-            id: entities.resource_id(r),
-            kind: &ir.kinds[res.kind.idx()].name,
-            case,
-        })
-        .unwrap_or_default();
+        let text = serde_json::to_string(&Line::new(&policy, &entities, r)).unwrap_or_default();
         writeln!(out, "{text}").map_err(|_| Exit::Error)
     };
     let written = match args.limit {

@@ -44,9 +44,10 @@ struct ValidateJson<'a> {
     policies: Vec<PolicyJson<'a>>,
 }
 
+/// One policy of `validate --format json`; the server refuses a policy with its `Checked` form.
 #[derive(Serialize)]
 #[serde(untagged)]
-enum PolicyJson<'a> {
+pub(crate) enum PolicyJson<'a> {
     Checked {
         policy: String,
         ok: bool,

@@ -335,12 +335,23 @@ pub(super) fn in_place(
     let p = compiled.ir();
     let (e0, s0) = old;
     let (e1, s1) = new;
-    let subtree = |root: u32| {
+    let below = |st: &Store, root: u32| {
         let mut out = vec![root];
         let mut k = 0;
         while let Some(&x) = out.get(k) {
-            out.extend(s1.children[x as usize].iter().copied());
+            out.extend(st.children[x as usize].iter().copied());
             k += 1;
+        }
+        out
+    };
+    // A change reaches everything under the resource, after the change set and, where a
+    // resource moved under another parent, before it too (positions are kept then).
+    let subtree = |root: u32| {
+        let mut out = below(s1, root);
+        if touched.reparented && root < touched.old_resources {
+            out.extend(below(s0, root));
+            out.sort_unstable();
+            out.dedup();
         }
         out
     };

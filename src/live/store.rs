@@ -128,6 +128,9 @@ pub(super) struct Touched {
     pub(super) moved: BTreeMap<u32, Option<u32>>,
     /// How many resources the old entities had.
     pub(super) old_resources: u32,
+    /// Whether a resource moved under another parent (then no resource was deleted, so every
+    /// old position is the same resource's new one).
+    pub(super) reparented: bool,
 }
 
 /// A resource deleted in place: the changes that touched it, and the relation memberships
@@ -179,6 +182,10 @@ pub(super) fn apply(
         ..Touched::default()
     };
     let mut deleted_ids: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    // Whether a resource has moved under another parent.
+    let mut moved = false;
+    // The changes that added a unit.
+    let mut unit_changes: Vec<usize> = Vec::new();
     for (i, change) in changes.changes.iter().enumerate() {
         let n = i + 1;
         match change {
@@ -332,13 +339,21 @@ pub(super) fn apply(
                 if new && deleted_ids.contains(id) {
                     return Err(Reload);
                 }
-                let at = upsert_resource(p, &mut e, &mut st, resource)?;
+                let at = upsert_resource(p, &mut e, &mut st, resource, &mut moved)?;
+                // A move and a deletion in one change set: the deleted resource's events
+                // would be read through parents that moved; reloading finds them.
+                if moved && !deleted_ids.is_empty() {
+                    return Err(Reload);
+                }
                 if new {
                     touched.moved.insert(at, None);
                 }
                 touched.resources.entry(at).or_default().push(n);
             }
             Change::DeleteResource { id } => {
+                if moved {
+                    return Err(Reload);
+                }
                 let at = resource_at(&e, id)?;
                 delete_resource(p, &mut e, &mut st, &mut touched, at, n)?;
                 deleted_ids.insert(id.as_str());
@@ -347,8 +362,31 @@ pub(super) fn apply(
                 let at = upsert_user(p, &mut e, &mut st, user)?;
                 touched.users.entry(at).or_default().push(n);
             }
-            // Units, and deleting entities (which others may name): by reloading.
+            // A new unit: nobody is in it yet, so no decision changes.
+            Change::UpsertUnit { unit } => {
+                add_unit(&mut e, &mut st, unit)?;
+                unit_changes.push(n);
+            }
+            // Changing a unit, and deleting units and users (which others may name): by
+            // reloading.
             _ => return Err(Reload),
+        }
+    }
+    touched.reparented = moved;
+    // A unit change reaches the users in the unit or under it (as reloading reads it, every
+    // unit change reaches each of them). A new unit's users were all written by this change
+    // set after it, so they are among the touched users already.
+    if !unit_changes.is_empty() {
+        let first_new = old.units.len() as u32;
+        for (&u, causes) in touched.users.iter_mut() {
+            let user = &e.users[u as usize];
+            let mut chains = user
+                .direct_units
+                .iter()
+                .flat_map(|&x| crate::entities::unit_ancestors(&e.units, x));
+            if chains.any(|a| a >= first_new) {
+                causes.extend(&unit_changes);
+            }
         }
     }
     if e.symbols.len() > (2 * st.loaded_symbols).max(1 << 20)
@@ -518,13 +556,15 @@ fn strings<'a>(record: &'a Map<String, Value>, key: &str) -> Result<Vec<&'a str>
     }
 }
 
-/// Adds a resource, or replaces one of the same kind and parent (anything else reloads), as
-/// loading would read the record; returns its position.
+/// Adds a resource, or replaces one of the same kind (another kind reloads), as loading would
+/// read the record; returns its position, and sets `moved` when it replaced one that had
+/// another parent.
 fn upsert_resource(
     p: &Ir,
     e: &mut Entities,
     st: &mut Store,
     record: &Map<String, Value>,
+    moved: &mut bool,
 ) -> Result<u32, Reload> {
     only(
         record,
@@ -566,12 +606,13 @@ fn upsert_resource(
         _ => return Err(Reload),
     };
     let old = e.resource_index.get(id).copied();
-    if let Some(at) = old {
-        let r = &e.resources[at as usize];
-        if r.kind != kind || r.parent != parent {
-            return Err(Reload);
-        }
-    }
+    // The same kind, so the same kind of parent: a resource may move under another parent
+    // (cases have none), never to another kind.
+    let was = match old {
+        Some(at) if e.resources[at as usize].kind != kind => return Err(Reload),
+        Some(at) => e.resources[at as usize].parent,
+        None => None,
+    };
     let (mut casetype, mut state) = (0, 0);
     let mut relations = Vec::new();
     if kdef.is_case {
@@ -657,6 +698,36 @@ fn upsert_resource(
     r.own_read = own_read;
     r.own_write = own_write;
     let at = match old {
+        Some(at) if was != parent => {
+            // Moved: off the old parent's children, onto the new one's (in position order,
+            // as loading lists them), and everything under it takes the new parent's anchor
+            // case (only a resource that is not a case has a parent, and so does all under it).
+            let anchor = r.anchor;
+            *e.resources.get_mut(at as usize).ok_or(Reload)? = r;
+            if let Some(old_parent) = was {
+                let kids = st.children.get_mut(old_parent as usize).ok_or(Reload)?;
+                *kids = Shared::from(
+                    kids.iter()
+                        .copied()
+                        .filter(|&k| k != at)
+                        .collect::<Vec<_>>(),
+                );
+            }
+            if let Some(parent) = parent {
+                let kids = st.children.get_mut(parent as usize).ok_or(Reload)?;
+                let mut list = kids.to_vec();
+                let i = list.partition_point(|&k| k < at);
+                list.insert(i, at);
+                *kids = Shared::from(list);
+            }
+            let mut stack: Vec<u32> = st.children[at as usize].to_vec();
+            while let Some(x) = stack.pop() {
+                e.resources.get_mut(x as usize).ok_or(Reload)?.anchor = anchor;
+                stack.extend(st.children[x as usize].iter().copied());
+            }
+            *moved = true;
+            at
+        }
         Some(at) => {
             r.anchor = e.resources[at as usize].anchor;
             *e.resources.get_mut(at as usize).ok_or(Reload)? = r;
@@ -681,6 +752,47 @@ fn upsert_resource(
     };
     relink(e, st, at);
     Ok(at)
+}
+
+/// Adds a unit with a new id, as loading would read the record. The list of units, their index
+/// and their codes are copied (units are few, docs/limits.md); a unit already there is
+/// written again by reloading, since its users' codes follow its parent.
+fn add_unit(e: &mut Entities, st: &mut Store, record: &Map<String, Value>) -> Result<(), Reload> {
+    only(record, &["id", "parent"])?;
+    let id = plain_id(record.get("id"))?;
+    // A new id must not be any other entity's, nor a code already (which would change what
+    // that code stands for).
+    if e.unit_index.contains_key(id)
+        || e.user_index.contains_key(id)
+        || e.resource_index.contains_key(id)
+        || st.symbols.contains_key(id)
+    {
+        return Err(Reload);
+    }
+    let parent = match record.get("parent") {
+        None => None,
+        Some(Value::String(pid)) => Some(*e.unit_index.get(pid).ok_or(Reload)?),
+        Some(_) => return Err(Reload),
+    };
+    // Its chain: itself and its parent's, within the depth limit.
+    let depth = 1 + parent.map_or(0, |x| crate::entities::unit_ancestors(&e.units, x).count());
+    if depth > crate::limits::MAX_UNIT_DEPTH {
+        return Err(Reload);
+    }
+    let mut units: Vec<crate::entities::Unit> = e.units.as_ref().clone();
+    units.push(crate::entities::Unit {
+        id: id.to_string(),
+        parent,
+    });
+    let index = crate::entities::IdIndex::with_repeats(units.iter().map(|u| &*u.id), |_| {})
+        .ok_or(Reload)?;
+    let code = st.sym(e, id);
+    let mut codes = e.unit_symbols.to_vec();
+    codes.push(code);
+    e.units = Arc::new(units);
+    e.unit_index = Arc::new(index);
+    e.unit_symbols = codes.into();
+    Ok(())
 }
 
 /// Adds a user, or replaces one, as loading would read the record; returns its position.
