@@ -147,6 +147,11 @@ pub fn bytes(n: usize) -> String {
 pub const MAX_CHANGE_SET_BYTES: usize = 64 * 1024 * 1024;
 /// The most changes in one change set.
 pub const MAX_CHANGES: usize = 100_000;
+
+/// Units one change set may add in place (docs/data-formats.md §4.1): each copies the list of
+/// units, so more than a few would make applying quadratic; a change set adding more is applied
+/// by reloading, which is linear.
+pub const MAX_UNITS_ADDED_IN_PLACE: usize = 16;
 /// The most (user, resource) pairs one change set may reach. Each is decided before and after
 /// for every action and module, so a change set that would reach more is refused, not applied.
 pub const MAX_EVENT_PAIRS: usize = 2_000_000;

@@ -364,6 +364,11 @@ pub(super) fn apply(
             }
             // A new unit: nobody is in it yet, so no decision changes.
             Change::UpsertUnit { unit } => {
+                // Each unit added copies the list of units: a few per change set, so that
+                // applying stays linear; more go by reloading, which is.
+                if unit_changes.len() >= crate::limits::MAX_UNITS_ADDED_IN_PLACE {
+                    return Err(Reload);
+                }
                 add_unit(&mut e, &mut st, unit)?;
                 unit_changes.push(n);
             }
