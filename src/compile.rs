@@ -12,7 +12,7 @@ use std::fmt;
 /// One instruction of a scope filter: a test, after its `negate` flag, on the case's attributes.
 /// A condition of the filter is one instruction, or several (`in [a, b]`) of which one must
 /// hold. A filter `any` passes when any instruction holds; a filter `all` when every condition
-/// has an instruction that holds ([`CompiledPolicy::filter_conditions`]). A filter without
+/// has an instruction that holds (`CompiledPolicy::filter_conditions`). A filter without
 /// instructions admits nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Insn {
