@@ -9,6 +9,38 @@ use std::hint::black_box;
 
 const EFOB: &str = include_str!("../policies/efob/policy.casepol");
 const EFOB_ENTITIES: &str = include_str!("../policies/efob/entities.json");
+const GITHUB: &str = include_str!("../policies/github/policy.casepol");
+const GITHUB_ENTITIES: &str = include_str!("../policies/github/entities.json");
+
+/// Rule conditions, on the GitHub-like example: an allow through a rule whose condition has
+/// three terms (the resource's attribute against the principal, the resource's flag, the
+/// context), a deny where its first term fails, and an allow without a condition in the same
+/// policy (which still tests the condition of a deny that names `everyone`).
+fn conditions(c: &mut Criterion) {
+    let policy = Policy::from_source("github.casepol", GITHUB).expect("policy checks");
+    let entities = policy
+        .load_entities(GITHUB_ENTITIES)
+        .expect("entities load");
+    let ask = |principal: &str| {
+        Request::new(principal, "edit_issue", Some("issue-open"))
+            .with_context("authenticated", true.into())
+            .with_context("mfa", false.into())
+    };
+    let cases = [
+        ("three_terms_allow", ask("ann"), true),
+        ("three_terms_deny", ask("bob"), false),
+        ("unconditional_allow", ask("tom"), true),
+    ];
+    let mut group = c.benchmark_group("decide_condition");
+    for (name, req, allowed) in &cases {
+        let resolved = policy.resolve(&entities, req).expect("request resolves");
+        assert_eq!(policy.decide(&entities, &resolved).allowed, *allowed);
+        group.bench_function(*name, |b| {
+            b.iter(|| policy.decide(black_box(&entities), black_box(&resolved)))
+        });
+    }
+    group.finish();
+}
 
 fn efob(c: &mut Criterion) {
     let policy = Policy::from_source("efob.casepol", EFOB).expect("policy checks");
@@ -85,5 +117,5 @@ fn generated(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, efob, generated);
+criterion_group!(benches, efob, generated, conditions);
 criterion_main!(benches);

@@ -216,6 +216,13 @@ struct Conditions {
     one_of: Vec<Src>,
     /// Per IR rule: its index in `crules`, or `u32::MAX` for a rule without a condition.
     of_rule: Vec<u32>,
+    /// The deny masks of the rules without a condition, in the slots of `global`,
+    /// `kind_rules` and `state_rules`. The deny masks there also hold every subject of a rule
+    /// with a condition in the slot, so that the data layer, which looks at the deny mask
+    /// first, leaves its path without conditions only for a user such a rule names.
+    deny_global: Vec<Bits>,
+    deny_kind: Vec<Bits>,
+    deny_state: Vec<Bits>,
     global: Buckets,
     kind: Buckets,
     state: Buckets,
@@ -499,31 +506,35 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
             }
             RuleScope::Global | RuleScope::Kind(_) => Vec::new(),
         };
+        // A rule with a condition puts its subjects into the slot's deny mask (see
+        // `Conditions::deny_global`), and itself into the slot's list.
+        let put = |masks: &mut Masks, list: &mut Vec<u32>| match crule {
+            Some(c) => {
+                masks.deny = masks.deny.union(subj);
+                list.push(c);
+            }
+            None => masks.add(r.effect, subj),
+        };
+        let mut no_list = Vec::new();
         for a in &r.actions {
             match r.scope {
                 RuleScope::Global => {
-                    match crule {
-                        Some(c) => cond_global[a.idx()].push(c),
-                        None => global[a.idx()].add(r.effect, subj),
-                    }
+                    let list = cond_global.get_mut(a.idx()).unwrap_or(&mut no_list);
+                    put(&mut global[a.idx()], list);
                     why_global[a.idx()].push(id);
                 }
                 RuleScope::Kind(k) => {
                     let slot = k.idx() * n_actions + a.idx();
-                    match crule {
-                        Some(c) => cond_kind[slot].push(c),
-                        None => kind_rules[slot].add(r.effect, subj),
-                    }
+                    let list = cond_kind.get_mut(slot).unwrap_or(&mut no_list);
+                    put(&mut kind_rules[slot], list);
                     why_kind[slot].push(id);
                 }
                 RuleScope::CaseType(t) => {
                     let base = state_base[t.idx()] as usize;
                     for &s in &states {
                         let slot = (base + s) * n_actions + a.idx();
-                        match crule {
-                            Some(c) => cond_state[slot].push(c),
-                            None => state_rules[slot].add(r.effect, subj),
-                        }
+                        let list = cond_state.get_mut(slot).unwrap_or(&mut no_list);
+                        put(&mut state_rules[slot], list);
                         why_state[slot].push(id);
                     }
                 }
@@ -586,12 +597,52 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
                 .collect()
         })
         .collect();
+    // The deny masks of the rules without a condition alone, when some rule has one.
+    let (mut deny_global, mut deny_kind, mut deny_state) = (Vec::new(), Vec::new(), Vec::new());
+    if conditional {
+        deny_global = vec![Bits::EMPTY; global.len()];
+        deny_kind = vec![Bits::EMPTY; kind_rules.len()];
+        deny_state = vec![Bits::EMPTY; state_rules.len()];
+        for r in ir
+            .rules
+            .iter()
+            .filter(|r| r.effect == Effect::Deny && r.when.is_empty())
+        {
+            let subj = subjects(&ir, &r.subjects);
+            let mut states: Vec<usize> = match r.scope {
+                RuleScope::CaseType(t) if r.states.is_empty() => {
+                    (0..ir.casetypes[t.idx()].states.len()).collect()
+                }
+                _ => r.states.iter().map(|s| s.idx()).collect(),
+            };
+            states.sort_unstable();
+            states.dedup();
+            for a in &r.actions {
+                match r.scope {
+                    RuleScope::Global => deny_global[a.idx()] = deny_global[a.idx()].union(subj),
+                    RuleScope::Kind(k) => {
+                        let slot = k.idx() * n_actions + a.idx();
+                        deny_kind[slot] = deny_kind[slot].union(subj);
+                    }
+                    RuleScope::CaseType(t) => {
+                        for &st in &states {
+                            let slot = (state_base[t.idx()] as usize + st) * n_actions + a.idx();
+                            deny_state[slot] = deny_state[slot].union(subj);
+                        }
+                    }
+                }
+            }
+        }
+    }
     let conditions = Conditions {
         any: conditional,
         crules,
         terms,
         one_of,
         of_rule,
+        deny_global,
+        deny_kind,
+        deny_state,
         global: Buckets::new(cond_global),
         kind: Buckets::new(cond_kind),
         state: Buckets::new(cond_state),
@@ -886,13 +937,40 @@ impl CompiledPolicy {
         (self.state_base[casetype as usize] + state) as usize
     }
 
-    /// The data-layer masks for an action on a resource of `kind` anchored in (case type, state).
+    /// The data-layer masks for an action on a resource of `kind` anchored in (case type,
+    /// state), as the VM reads them first: in a policy with rule conditions, the deny mask also
+    /// holds every subject of a rule with a condition there, so that a user no such rule
+    /// names is decided by the masks alone. [`CompiledPolicy::data_masks`] gives the masks of
+    /// the rules without a condition.
     #[inline]
-    pub(crate) fn data_masks(&self, kind: u32, ct_state: Option<(u32, u32)>, action: u32) -> Masks {
+    pub(crate) fn decide_masks(
+        &self,
+        kind: u32,
+        ct_state: Option<(u32, u32)>,
+        action: u32,
+    ) -> Masks {
         let a = action as usize;
         let mut m = self.global[a].merge(self.kind_rules[kind as usize * self.n_actions + a]);
         if let Some((t, s)) = ct_state {
             m = m.merge(self.state_rules[self.state_slot(t, s) * self.n_actions + a]);
+        }
+        m
+    }
+
+    /// The masks of the data layer's rules without a condition, for an action on a resource of
+    /// `kind` anchored in (case type, state): the subjects they allow and deny.
+    #[inline]
+    pub(crate) fn data_masks(&self, kind: u32, ct_state: Option<(u32, u32)>, action: u32) -> Masks {
+        let mut m = self.decide_masks(kind, ct_state, action);
+        if self.conditions.any {
+            let c = &self.conditions;
+            let a = action as usize;
+            m.deny = c.deny_global[a].union(c.deny_kind[kind as usize * self.n_actions + a]);
+            if let Some((t, s)) = ct_state {
+                m.deny = m
+                    .deny
+                    .union(c.deny_state[self.state_slot(t, s) * self.n_actions + a]);
+            }
         }
         m
     }
@@ -902,7 +980,12 @@ impl CompiledPolicy {
     /// this. Partial evaluation keeps the two apart, so it reads each state once, not once per kind.
     #[inline]
     pub(crate) fn state_masks(&self, casetype: u32, state: u32, action: u32) -> Masks {
-        self.state_rules[self.state_slot(casetype, state) * self.n_actions + action as usize]
+        let slot = self.state_slot(casetype, state) * self.n_actions + action as usize;
+        let mut m = self.state_rules[slot];
+        if self.conditions.any {
+            m.deny = self.conditions.deny_state[slot];
+        }
+        m
     }
 
     // ---- conditions --------------------------------------------------------------------------
@@ -1214,14 +1297,20 @@ impl fmt::Display for CompiledPolicy {
                 subj(&m.deny)
             )
         };
+        // The masks of the rules without a condition (the conditional ones are listed above).
+        let c = &self.conditions;
+        let own = |m: &Masks, deny: Option<&Bits>| Masks {
+            allow: m.allow,
+            deny: deny.copied().unwrap_or(m.deny),
+        };
         for (a, m) in self.global.iter().enumerate() {
-            row("*".into(), a, m)?;
+            row("*".into(), a, &own(m, c.deny_global.get(a)))?;
         }
         for (i, m) in self.kind_rules.iter().enumerate() {
             row(
                 format!("kind {}", p.kinds[i / self.n_actions].name),
                 i % self.n_actions,
-                m,
+                &own(m, c.deny_kind.get(i)),
             )?;
         }
         for (t, ct) in p.casetypes.iter().enumerate() {
@@ -1231,7 +1320,7 @@ impl fmt::Display for CompiledPolicy {
                     row(
                         format!("{}.{}", ct.name, st.name),
                         a,
-                        &self.state_rules[slot],
+                        &own(&self.state_rules[slot], c.deny_state.get(slot)),
                     )?;
                 }
             }

@@ -77,7 +77,7 @@ fn actions(
     context: &ResolvedContext,
 ) -> Vec<Decision> {
     let n = policy.n_actions();
-    let on = vm::On::new(entities, principal, resource, context.values());
+    let on = vm::On::new(entities, principal, resource, context);
     let subjects = match vm::scope(policy, &on, &mut vm::Ignore) {
         Ok(subjects) => subjects,
         Err(deny) => return vec![deny; n],
@@ -96,7 +96,7 @@ fn actions(
                     via: module,
                     target: None,
                 },
-                || access_mode,
+                |_: &mut vm::Ignore| access_mode,
                 |class| {
                     let slot = match class {
                         CodeClass::Read => 0,
@@ -106,6 +106,7 @@ fn actions(
                         entities.code(resource, class).is_met_by(&on.user.codes)
                     })
                 },
+                &mut vm::Ignore,
             );
             vm::decision(layers)
         })
@@ -125,7 +126,7 @@ fn transitions(
     module: Option<u32>,
     context: &ResolvedContext,
 ) -> Vec<(u32, u32, Decision)> {
-    let on = vm::On::new(entities, principal, resource, context.values());
+    let on = vm::On::new(entities, principal, resource, context);
     let Some(anchor) = on.anchor else {
         return Vec::new();
     };
@@ -156,7 +157,7 @@ fn transitions(
                     via: module,
                     target: Some(to),
                 },
-                || access_mode,
+                |_: &mut vm::Ignore| access_mode,
                 |class| {
                     let slot = match class {
                         CodeClass::Read => 0,
@@ -166,6 +167,7 @@ fn transitions(
                         entities.code(resource, class).is_met_by(&on.user.codes)
                     })
                 },
+                &mut vm::Ignore,
             );
             (action, to, vm::decision(layers))
         })
@@ -484,7 +486,7 @@ fn who_can(
             out.denied += 1;
             continue;
         }
-        let on = vm::On::new(entities, u, resource, context.values());
+        let on = vm::On::new(entities, u, resource, context);
         let subjects = vm::subjects(policy, &on);
         // The subjects the data layer reads: through a module with `data roles`, fewer.
         let read = vm::Subjects {

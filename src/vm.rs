@@ -13,7 +13,7 @@ use crate::compile::{CGroup, CRule, CScope, CTerm, CompiledPolicy, Insn, Src, Te
 use crate::decision::{Decision, Determining, Layer, Reason};
 use crate::entities::{AttrValue, CodeClass, Entities, Resource, User};
 use crate::ir::{CaseTypeId, Effect, RuleId};
-use crate::request::Resolved;
+use crate::request::{Resolved, ResolvedContext};
 
 /// A place where compiled code met entity data of a type it does not handle. The checker and
 /// the entity loader together rule these out: a checked policy with entities that loaded never
@@ -73,7 +73,7 @@ impl Insn {
 }
 
 /// Does instruction `insn` (at `insn_at` in the policy's code) hold on the case's attributes?
-#[inline]
+#[inline(always)]
 fn test<F: Faults>(
     insn: Insn,
     insn_at: u32,
@@ -105,7 +105,7 @@ fn test<F: Faults>(
 }
 
 /// A filter `any` (and a bare `filter`): some instruction holds. None holds in an empty filter.
-#[inline]
+#[inline(always)]
 fn run_filter<F: Faults>(
     code: &[Insn],
     start: u32,
@@ -119,8 +119,9 @@ fn run_filter<F: Faults>(
 }
 
 /// A filter `all`: every condition has an instruction that holds. An empty filter admits
-/// nothing (docs/semantics.md), so it fails here too.
-#[inline]
+/// nothing (docs/semantics.md), so it fails here too. Out of line: the path of `any`, which
+/// every older policy takes, stays as it was.
+#[inline(never)]
 fn run_filter_all<F: Faults>(
     policy: &CompiledPolicy,
     start: u32,
@@ -193,7 +194,6 @@ fn decide_with<F: Faults>(
             ref context,
             ..
         } => {
-            let context = context.values();
             let on = On::new(entities, principal, resource, context);
             let layers = scope(policy, &on, faults).and_then(|subjects| {
                 after_scope(
@@ -205,12 +205,13 @@ fn decide_with<F: Faults>(
                         via: module,
                         target,
                     },
-                    || access_mode(policy, on.anchor, subjects.relations, faults),
+                    |faults| access_mode(policy, on.anchor, subjects.relations, faults),
                     |class| {
                         entities
                             .code_of(resource, on.resource, on.anchor, class)
                             .is_met_by(&on.user.codes)
                     },
+                    faults,
                 )
             });
             decision(layers)
@@ -239,7 +240,7 @@ pub(crate) struct On<'e> {
     /// What a rule condition reads besides those: the entities (for the principal's
     /// attributes) and the request's context.
     pub(crate) entities: &'e Entities,
-    pub(crate) context: &'e [AttrValue],
+    pub(crate) context: &'e ResolvedContext,
 }
 
 impl<'e> On<'e> {
@@ -249,7 +250,7 @@ impl<'e> On<'e> {
         entities: &'e Entities,
         principal: u32,
         resource: u32,
-        context: &'e [AttrValue],
+        context: &'e ResolvedContext,
     ) -> On<'e> {
         let res = &entities.resources[resource as usize];
         On {
@@ -323,13 +324,14 @@ pub(crate) fn scope<F: Faults>(
 /// resource's effective code of a class. [`decide`] passes the layer functions themselves;
 /// `query::actions` evaluates them once and passes the results to every action.
 #[inline(always)]
-pub(crate) fn after_scope(
+pub(crate) fn after_scope<F: Faults>(
     policy: &CompiledPolicy,
     on: &On<'_>,
     subjects: &Subjects,
     ask: Ask,
-    access_mode: impl FnOnce() -> Result<(), Decision>,
+    access_mode: impl FnOnce(&mut F) -> Result<(), Decision>,
     meets: impl FnMut(CodeClass) -> bool,
+    faults: &mut F,
 ) -> Result<Layer, Decision> {
     let Ask {
         action,
@@ -337,13 +339,13 @@ pub(crate) fn after_scope(
         target,
     } = ask;
     requirement(policy, on.user, action)?;
-    access_mode()?;
+    access_mode(faults)?;
     module(policy, on.anchor, via, action, subjects)?;
     let read = policy.data_subjects(via, subjects.all);
     if let Some(target) = target {
         transition(policy, on.anchor, action, target, read)?;
     }
-    data(policy, on, action, read, subjects.relations)?;
+    data(policy, on, action, read, subjects, faults)?;
     codes(policy, action, meets)
 }
 
@@ -445,40 +447,64 @@ fn transition(
 }
 
 /// Data rules: the rules that apply to the resource and list the action, for an effective
-/// subject. A deny overrides every allow; with no allow, nothing is permitted. A rule with a
-/// condition matches only where its condition holds; a policy without one reads the masks alone.
+/// subject. A deny overrides every allow; with no allow, nothing is permitted. The masks decide
+/// unless a rule with a condition names one of the subjects (its subjects are in the deny mask
+/// the VM reads, `CompiledPolicy::decide_masks`); then [`data_with_conditions`] decides, out
+/// of line, so that the path without conditions stays as short as it was.
 #[inline(always)]
-fn data(
+fn data<F: Faults>(
     policy: &CompiledPolicy,
     on: &On<'_>,
     action: u32,
-    subjects: Bits,
-    relations: Bits,
+    read: Bits,
+    subjects: &Subjects,
+    faults: &mut F,
 ) -> Result<(), Decision> {
-    let masks = policy.data_masks(on.resource.kind.0, on.case_state(), action);
-    if masks.deny.intersects(&subjects) {
+    let masks = policy.decide_masks(on.resource.kind.0, on.case_state(), action);
+    if masks.deny.intersects(&read) {
+        // A deny, or, in a policy with conditions, a rule with a condition, names a subject.
+        if policy.has_conditions() {
+            return data_with_conditions(policy, on, action, read, subjects, faults);
+        }
         return Err(Decision::deny(Layer::Data, Reason::ExplicitlyDenied));
     }
-    let mut allowed = masks.allow.intersects(&subjects);
-    if policy.has_conditions() {
-        match conditional(
-            policy,
-            on,
-            action,
-            subjects,
-            relations,
-            allowed,
-            &mut Ignore,
-        ) {
-            Conditional::Deny => return Err(Decision::deny(Layer::Data, Reason::ExplicitlyDenied)),
-            Conditional::Allow => allowed = true,
-            Conditional::Neither => {}
-        }
-    }
-    if !allowed {
+    if !masks.allow.intersects(&read) {
         return Err(Decision::deny(Layer::Data, Reason::NotPermitted));
     }
     Ok(())
+}
+
+/// [`data`] in a policy with rule conditions, for the data subjects `read` of the effective
+/// `subjects`: the masks, then the rules with a condition that apply, each matching only where
+/// its condition holds.
+#[inline(never)]
+fn data_with_conditions<F: Faults>(
+    policy: &CompiledPolicy,
+    on: &On<'_>,
+    action: u32,
+    read: Bits,
+    subjects: &Subjects,
+    faults: &mut F,
+) -> Result<(), Decision> {
+    let masks = policy.data_masks(on.resource.kind.0, on.case_state(), action);
+    if masks.deny.intersects(&read) {
+        return Err(Decision::deny(Layer::Data, Reason::ExplicitlyDenied));
+    }
+    let allowed = masks.allow.intersects(&read);
+    match conditional(
+        policy,
+        on,
+        action,
+        read,
+        subjects.relations,
+        allowed,
+        faults,
+    ) {
+        Conditional::Deny => Err(Decision::deny(Layer::Data, Reason::ExplicitlyDenied)),
+        Conditional::Allow => Ok(()),
+        Conditional::Neither if allowed => Ok(()),
+        Conditional::Neither => Err(Decision::deny(Layer::Data, Reason::NotPermitted)),
+    }
 }
 
 /// What the rules with a condition of a data-layer slot came to.
@@ -494,7 +520,7 @@ enum Conditional {
 /// `subjects`: a deny whose condition holds, or else an allow whose condition holds. The
 /// conditions of allows are not tested once `allowed` (an allow of the masks) or an earlier
 /// allow matched.
-#[inline(never)]
+#[inline]
 fn conditional<F: Faults>(
     policy: &CompiledPolicy,
     on: &On<'_>,
@@ -657,7 +683,7 @@ fn value<'a>(src: Src, on: &On<'a>, me: &'a AttrValue) -> Option<Val<'a>> {
             .get(a as usize)?,
         Src::Resource(a) => on.resource.attrs.get(a as usize)?,
         Src::Case(a) => on.anchor?.attrs.get(a as usize)?,
-        Src::Context(a) => on.context.get(a as usize)?,
+        Src::Context(a) => on.context.values().get(a as usize)?,
         Src::Sym(s) => return Some(Val::Sym(s)),
         Src::Int(i) => return Some(Val::Int(i)),
         Src::Bool(b) => return Some(Val::Bool(b)),
@@ -821,7 +847,7 @@ pub(crate) fn decide_changed(
                 },
                 anchor,
                 entities,
-                context: context.values(),
+                context,
             };
             let faults = &mut Ignore;
             let layers = scope(policy, &on, faults).and_then(|subjects| {
@@ -834,8 +860,9 @@ pub(crate) fn decide_changed(
                         via: module,
                         target,
                     },
-                    || access_mode(policy, on.anchor, subjects.relations, faults),
+                    |faults| access_mode(policy, on.anchor, subjects.relations, faults),
                     |class| entities.code(resource, class).is_met_by(&user.codes),
+                    faults,
                 )
             });
             let d = decision(layers);
@@ -873,7 +900,7 @@ pub fn determining_rules(
     if !req.belongs_to(policy, entities) {
         return Vec::new();
     }
-    let on = On::new(entities, principal, resource, context.values());
+    let on = On::new(entities, principal, resource, context);
     determining_on(policy, &on, action, module, decision)
 }
 
@@ -986,6 +1013,27 @@ mod tests {
         let (d, fault) = decide_reporting_faults(moded.compiled(), &entities, &req);
         assert_eq!(fault, Some(TypeFault::ModeValue));
         assert_eq!((d.allowed, d.layer), (false, Layer::AccessMode));
+
+        // A rule's condition that reads a value of another type fails closed: the allow does
+        // not apply, and the deny does.
+        let conditioned = Policy::from_source(
+            "conditioned.casepol",
+            r#"role R; action view, edit; group G { grants R; } case C { attr level: string; }
+               casetype T { states S; initial S;
+                 allow R: view, edit when case.level == "high";
+                 deny R: edit when case.level != "high"; }"#,
+        )
+        .expect("checks");
+        entities.policy_stamp = conditioned.compiled().stamp();
+        let req = conditioned.resolve(&entities, &request).expect("resolves");
+        let (d, fault) = decide_reporting_faults(conditioned.compiled(), &entities, &req);
+        assert_eq!(fault, Some(TypeFault::Condition { rule: 0 }));
+        assert_eq!((d.allowed, d.reason), (false, Reason::NotPermitted));
+        let edit = Request::new("ann", "edit", Some("c1"));
+        let req = conditioned.resolve(&entities, &edit).expect("resolves");
+        let (d, fault) = decide_reporting_faults(conditioned.compiled(), &entities, &req);
+        assert!(matches!(fault, Some(TypeFault::Condition { .. })));
+        assert_eq!((d.allowed, d.reason), (false, Reason::ExplicitlyDenied));
 
         // With its own policy, the same request meets no fault and is allowed.
         entities.policy_stamp = loaded.compiled().stamp();

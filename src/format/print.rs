@@ -175,6 +175,12 @@ impl Printer {
                         if p.is(",") && self.col + 1 + chunk_width(&pieces[i..], suffix) > WIDTH {
                             self.newline();
                             self.indent(list_start);
+                        } else if condition_break(t)
+                            && self.col + 1 + term_width(&pieces[i..], suffix) > WIDTH
+                        {
+                            // A long condition goes on with its next term on a line of its own.
+                            self.newline();
+                            self.indent(continuation);
                         } else if space {
                             self.write(" ");
                         }
@@ -248,6 +254,34 @@ fn chunk_width(pieces: &[Piece], suffix: usize) -> usize {
         if t.is(",") {
             return width;
         }
+        before = prev;
+        prev = Some(t);
+    }
+    width + suffix
+}
+
+/// Whether a line may break before `t`: the `when` of a rule's condition and the `and` between
+/// its terms.
+fn condition_break(t: &Tok) -> bool {
+    t.kind == Kind::Word && matches!(t.text, "when" | "and")
+}
+
+/// The width of the tokens from the start of `pieces` (a `when` or an `and`) up to the next
+/// place a line may break (a comma, or the next `when` or `and`), or to the end plus `suffix`.
+fn term_width(pieces: &[Piece], suffix: usize) -> usize {
+    let mut width = 0;
+    let (mut before, mut prev): (Option<&Tok>, Option<&Tok>) = (None, None);
+    for (i, piece) in pieces.iter().enumerate() {
+        let Piece::Tok(t) = piece else {
+            return width;
+        };
+        if i > 0 && (condition_break(t) || t.is(",")) {
+            return width + usize::from(t.is(","));
+        }
+        if prev.is_some_and(|p| spaced(before, p, t)) {
+            width += 1;
+        }
+        width += t.width();
         before = prev;
         prev = Some(t);
     }
