@@ -211,6 +211,10 @@ pub struct KindDef {
     pub inherit_write: bool,
     /// The access-mode switch, on the case kind only.
     pub mode: Option<ModeDef>,
+    /// The relations declared in this kind, in order of declaration. Those of the case kind are
+    /// relations 0, 1, …; those of a resource kind follow, consecutive too, so a resource's
+    /// list of relations is indexed by `relation id - relations[0]`.
+    pub relations: Vec<RelationId>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -422,6 +426,29 @@ impl Operand {
 }
 
 impl Policy {
+    /// The kind that declares relation `r` (`None` only in a policy that did not check).
+    pub fn relation_kind(&self, r: RelationId) -> Option<KindId> {
+        self.kinds
+            .iter()
+            .position(|k| k.relations.contains(&r))
+            .map(|k| KindId(k as u32))
+    }
+
+    /// Is `kind` the kind `above`, or a kind under it (through `under`, at any depth)?
+    pub fn kind_within(&self, kind: KindId, above: KindId) -> bool {
+        let mut k = Some(kind);
+        // At most one step per kind: a cycle (an error the checker reports) ends the walk.
+        for _ in 0..=self.kinds.len() {
+            match k {
+                Some(x) if x == above => return true,
+                Some(x) => k = self.kinds.get(x.idx()).and_then(|d| d.parent),
+                None => return false,
+            }
+        }
+        false
+    }
+
+
     pub fn subject_name(&self, s: Subject) -> &str {
         match s {
             Subject::Role(r) => &self.roles[r.idx()].name,
