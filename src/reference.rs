@@ -2121,7 +2121,9 @@ fn subject_candidates(
         }
         let role = match s {
             Subject::Relation(r) => {
-                if on.anchor.is_some() && !on.holds(&[r]) {
+                // Only the case's relations are proposed (a hint changes the anchor case).
+                let of_case = p.relation_kind(r).is_some_and(|k| p.kinds[k.idx()].is_case);
+                if of_case && on.anchor.is_some() && !on.holds(&[r]) {
                     singles.push(on.relation_candidate(p, r));
                 }
                 continue;

@@ -163,7 +163,8 @@ mod tests {
             | RequestErrorKind::NotAnAction
             | RequestErrorKind::UnknownKind
             | RequestErrorKind::MismatchedPolicy
-            | RequestErrorKind::TooLarge => 0,
+            | RequestErrorKind::TooLarge
+            | RequestErrorKind::Unsupported => 0,
         };
         assert!(ERROR_KINDS.iter().all(|k| kind(*k) == ERROR_KINDS.len()));
     }

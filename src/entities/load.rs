@@ -168,8 +168,10 @@ pub(super) fn load<R: Report>(
     symbol_groups.sort_unstable();
     // INVARIANT: with no problem every resource was pushed, so positions match the index, and
     // no id repeats, so the indexes are of unique ids.
+    let relation_groups = builder.has_group_members();
     finish_resources(p, &mut resources, &ranges, builder);
     Ok(Entities {
+        relation_groups,
         policy_stamp: policy.stamp(),
         stamp: crate::compile::next_stamp(),
         symbols: syms.names.into_iter().map(std::sync::Arc::from).collect(),

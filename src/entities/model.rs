@@ -255,6 +255,9 @@ pub struct Entities {
     /// Each symbol by its text, built the first time a request's context gives a string
     /// ([`Entities::symbol_of`]); whoever adds a symbol replaces it with a new, empty one.
     pub(crate) symbol_lookup: std::sync::Arc<std::sync::OnceLock<SymbolLookup>>,
+    /// Some relation of some resource lists a group (`relation_groups`): then the queries that
+    /// do not decide through the VM ask it (the residual), and live change sets reload.
+    pub(crate) relation_groups: bool,
 }
 
 /// Symbols by their text.

@@ -299,6 +299,22 @@ pub(crate) fn residual(
     context: &ResolvedContext,
 ) -> Result<Residual, QueryError> {
     let p = policy.ir();
+    // Not yet carried into the residual: it would read each relation on the resource of its
+    // kind, and a group's members through the principal's groups. Refused, never answered
+    // wrong.
+    if policy.resource_relations() || entities.relation_groups {
+        return Err(QueryError {
+            kind: QueryErrorKind::Unsupported,
+            message: if policy.resource_relations() {
+                "the residual condition does not cover relations of resource kinds yet".into()
+            } else {
+                "the residual condition does not cover groups as relation members yet".into()
+            },
+            help: Some(
+                "`casepol list` answers the same question in memory, with every relation".into(),
+            ),
+        });
+    }
     let user = &entities.users[principal as usize];
     let mut codes: Vec<String> = user
         .codes

@@ -741,8 +741,9 @@ pub fn tables(policy: &crate::Policy, entities: &Entities) -> Result<Tables, Que
                 }
             }
         }
+        // Users only: the residual refuses entities whose relations list groups.
         for (rel, users) in r.relations.iter().enumerate() {
-            for u in users.iter() {
+            for u in crate::entities::member_users(users) {
                 t.relations.push((
                     rid.to_string(),
                     p.relations[rel].name.clone(),
