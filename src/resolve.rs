@@ -79,9 +79,6 @@ pub enum RequestErrorKind {
     /// `MAX_RESIDUAL_SIZE`, or SQL with more parameters, subqueries or deeper nesting than a
     /// database takes.
     TooLarge,
-    /// A query the residual cannot answer yet: a policy with relations on resource kinds, or
-    /// entities whose relations list groups. `list`, `who-can` and `actions` answer them.
-    Unsupported,
 }
 
 impl std::fmt::Display for RequestError {

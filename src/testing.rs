@@ -163,8 +163,7 @@ mod tests {
             | RequestErrorKind::NotAnAction
             | RequestErrorKind::UnknownKind
             | RequestErrorKind::MismatchedPolicy
-            | RequestErrorKind::TooLarge
-            | RequestErrorKind::Unsupported => 0,
+            | RequestErrorKind::TooLarge => 0,
         };
         assert!(ERROR_KINDS.iter().all(|k| kind(*k) == ERROR_KINDS.len()));
     }

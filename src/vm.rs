@@ -176,6 +176,37 @@ fn held_on_resources(policy: &CompiledPolicy, on: &On<'_>, bits: &mut Bits) {
     }
 }
 
+/// Where and how the principal holds the relation whose subject bit is `bit`, on the resource
+/// at position `resource`: the position of the resource that lists it (the anchor case, or the
+/// resource of the relation's kind at or above), and the listed group through which they hold
+/// it (`None`: listed themselves). `None` when they do not hold it. For the queries that report
+/// relations.
+pub(crate) fn relation_holder(
+    policy: &CompiledPolicy,
+    on: &On<'_>,
+    resource: u32,
+    bit: usize,
+) -> Option<(u32, Option<u32>)> {
+    let groups = &on.user.groups;
+    let r = bit.checked_sub(policy.relation_bit(0))?;
+    if let (Some(a), Some(at)) = (on.anchor, on.resource.anchor.or(Some(resource))) {
+        if let Some(list) = a.relations.get(r) {
+            return held_by(list, on.principal, groups).map(|g| (at, g));
+        }
+    }
+    let (mut x, mut at) = (on.resource, resource);
+    loop {
+        let base = policy.relations_above(x.kind)? as usize;
+        if let Some(list) = bit.checked_sub(base).and_then(|i| x.relations.get(i)) {
+            if policy.ir().kinds[x.kind.idx()].relations.len() > bit - base {
+                return held_by(list, on.principal, groups).map(|g| (at, g));
+            }
+        }
+        at = x.parent?;
+        x = &on.entities.resources[at as usize];
+    }
+}
+
 /// Decides a resolved request. See docs/semantics.md for the algorithm.
 pub fn decide(policy: &CompiledPolicy, entities: &Entities, req: &Resolved) -> Decision {
     decide_with(policy, entities, req, &mut Ignore)

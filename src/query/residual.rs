@@ -21,7 +21,7 @@ use crate::compile::{CRule, Src, Test};
 use crate::compile::{CScope, CompiledPolicy, Insn, Masks};
 use crate::diagnostic::words::printable;
 use crate::diagnostic::words::thousands;
-use crate::entities::{AttrValue, Entities, Resource};
+use crate::entities::{held_by, AttrValue, Entities, Resource};
 use crate::ir::{CmpOp, Effect, KindId, Type};
 use crate::limits::MAX_RESIDUAL_SIZE;
 use crate::request::ResolvedContext;
@@ -144,9 +144,12 @@ pub enum Cond {
         /// The string the set must hold.
         value: String,
     },
-    /// `holds`: the principal holds one of these relations on the case.
+    /// `holds`: the principal holds one of these relations on the resource `up` steps above:
+    /// the case for the case's relations, the resource of the relation's kind for the others
+    /// (listed as a user, or through a group of theirs). A relation its kind does not declare
+    /// is not held there.
     Holds {
-        /// Parent steps from the resource to the case.
+        /// Parent steps from the resource to the resource that lists the relations.
         up: u32,
         /// The relations, as positions in the policy's relations (JSON: their names).
         relations: Vec<u32>,
@@ -211,6 +214,8 @@ pub struct Residual {
     cond: Cond,
     /// The stamp of the compiled policy that computed it.
     policy: u64,
+    /// The entities list groups in relations (`relation_groups`): a `holds` reads them too.
+    relation_groups: bool,
 }
 
 impl Residual {
@@ -241,6 +246,12 @@ impl Residual {
 
     pub(crate) fn policy_stamp(&self) -> u64 {
         self.policy
+    }
+
+    /// Whether the entities asked about list groups in relations, so that a `holds` is met
+    /// through a group of the principal's too (the SQL then reads `relation_groups`).
+    pub fn relation_groups(&self) -> bool {
+        self.relation_groups
     }
 
     /// The same question with another condition, for tests of what consumes residuals.
@@ -299,22 +310,6 @@ pub(crate) fn residual(
     context: &ResolvedContext,
 ) -> Result<Residual, QueryError> {
     let p = policy.ir();
-    // Not yet carried into the residual: it would read each relation on the resource of its
-    // kind, and a group's members through the principal's groups. Refused, never answered
-    // wrong.
-    if policy.resource_relations() || entities.relation_groups {
-        return Err(QueryError {
-            kind: QueryErrorKind::Unsupported,
-            message: if policy.resource_relations() {
-                "the residual condition does not cover relations of resource kinds yet".into()
-            } else {
-                "the residual condition does not cover groups as relation members yet".into()
-            },
-            help: Some(
-                "`casepol list` answers the same question in memory, with every relation".into(),
-            ),
-        });
-    }
     let user = &entities.users[principal as usize];
     let mut codes: Vec<String> = user
         .codes
@@ -331,6 +326,7 @@ pub(crate) fn residual(
         module,
         context: context.values(),
         spent: Cell::new(0),
+        rel_depths: relation_depths(policy),
     };
     let cond = match requirement(policy, entities, principal, action) {
         true => pe.every_kind()?,
@@ -343,6 +339,7 @@ pub(crate) fn residual(
         codes,
         cond,
         policy: policy.stamp,
+        relation_groups: entities.relation_groups,
     })
 }
 
@@ -378,6 +375,36 @@ struct Pe<'a> {
     context: &'a [AttrValue],
     /// What has been built so far, in the units of [`Cond::size`], plus the groups looked at.
     spent: Cell<usize>,
+    /// Per relation of a resource kind: the parent steps from a resource to the resource of
+    /// the relation's kind above it, over every kind under it (empty for the case's relations).
+    rel_depths: Vec<Vec<u32>>,
+}
+
+/// For each relation of a resource kind `K`, the distances from each kind at or under `K` up to
+/// `K`, sorted. A resource's ancestor at one distance has one kind, so at every other distance
+/// the relation is not listed: testing each distance is testing the one that applies.
+fn relation_depths(policy: &CompiledPolicy) -> Vec<Vec<u32>> {
+    let p = policy.ir();
+    let mut out = vec![Vec::new(); p.relations.len()];
+    if !policy.resource_relations() {
+        return out;
+    }
+    for k in 0..p.kinds.len() {
+        for (d, c) in kind_chain(policy, KindId(k as u32)).into_iter().enumerate() {
+            let def = &p.kinds[c.idx()];
+            if def.is_case {
+                break;
+            }
+            for r in &def.relations {
+                out[r.idx()].push(d as u32);
+            }
+        }
+    }
+    for d in &mut out {
+        d.sort_unstable();
+        d.dedup();
+    }
+    out
 }
 
 impl Pe<'_> {
@@ -615,16 +642,44 @@ impl Pe<'_> {
         Ok((every, allowed))
     }
 
-    fn holds(&self, up: u32, rels: &Bits) -> Cond {
+    /// The principal holds one of the relations among `rels` (subject bits; roles are left
+    /// out): those of the case on the case `up` steps above, when there is one (`None`: none is
+    /// held), and those of resource kinds on the resource of their kind above (at each
+    /// distance where it can be).
+    fn holds_any(&self, up: Option<u32>, rels: &Bits) -> Cond {
         let n_roles = self.policy.n_roles;
-        Cond::Holds {
-            up,
-            relations: rels
-                .iter()
-                .filter(|&b| b >= n_roles)
-                .map(|b| (b - n_roles) as u32)
-                .collect(),
+        let mut case = Vec::new();
+        let mut by_depth: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+        for r in rels.iter().filter(|&b| b >= n_roles).map(|b| b - n_roles) {
+            match self.rel_depths.get(r).filter(|d| !d.is_empty()) {
+                Some(depths) => {
+                    for &d in depths {
+                        by_depth.entry(d).or_default().push(r as u32);
+                    }
+                }
+                None => case.push(r as u32),
+            }
         }
+        let mut alts = Vec::new();
+        if let Some(d) = up {
+            if by_depth.is_empty() {
+                return Cond::Holds {
+                    up: d,
+                    relations: case,
+                };
+            }
+            if !case.is_empty() {
+                by_depth.entry(d).or_default().extend(case);
+            }
+        }
+        for (d, relations) in by_depth {
+            alts.push(Cond::Holds { up: d, relations });
+        }
+        or(alts)
+    }
+
+    fn holds(&self, up: u32, rels: &Bits) -> Cond {
+        self.holds_any(Some(up), rels)
     }
 
     /// The condition that the principal has one of `subjects` (role and relation bits), on a
@@ -641,10 +696,7 @@ impl Pe<'_> {
         if policy.everyone.intersects(subjects) {
             return Ok(Cond::True);
         }
-        let mut alts = Vec::new();
-        if let Some(d) = anchor {
-            alts.push(self.holds(d, subjects));
-        }
+        let mut alts = vec![self.holds_any(anchor, subjects)];
         for &g in user.groups.iter() {
             let group = &policy.groups[g as usize];
             if !group.roles.intersects(subjects) {
@@ -801,10 +853,7 @@ impl Pe<'_> {
     fn term(&self, test: Test, kind: Option<KindId>, anchor: Option<u32>) -> Option<Cond> {
         let side = |s: Src| self.side(s, kind, anchor);
         Some(match test {
-            Test::Holds(bit) => match anchor {
-                Some(d) => self.holds(d, &Bits::from_indices([bit as usize])),
-                None => Cond::False,
-            },
+            Test::Holds(bit) => self.holds_any(anchor, &Bits::from_indices([bit as usize])),
             Test::True(a) => match side(a)? {
                 Side::Fixed(AttrValue::Bool(b)) => constant(b),
                 Side::Fixed(_) => return None,
@@ -1451,12 +1500,18 @@ impl Eval<'_> {
             Cond::Contains { up, attr, value } => self.case(*up).is_some_and(|a| {
                 matches!(a.attrs.get(*attr as usize), Some(AttrValue::Set(s)) if s.iter().any(|x| ent.symbol(*x) == value))
             }),
-            Cond::Holds { up, relations } => match (self.case(*up), self.principal) {
-                (Some(a), Some(u)) => relations.iter().any(|r| {
-                    a.relations
-                        .get(*r as usize)
-                        .is_some_and(|users| users.contains(&u))
-                }),
+            Cond::Holds { up, relations } => match (self.chain.get(*up as usize), self.principal) {
+                (Some(x), Some(u)) => {
+                    let declared = &self.policy.ir().kinds[x.kind.idx()].relations;
+                    let groups = &ent.users[u as usize].groups;
+                    relations.iter().any(|r| {
+                        declared
+                            .iter()
+                            .position(|d| d.0 == *r)
+                            .and_then(|local| x.relations.get(local))
+                            .is_some_and(|list| held_by(list, u, groups).is_some())
+                    })
+                }
                 _ => false,
             },
             Cond::CodeMet { up, class } => self.chain.get(*up as usize).is_some_and(|r| {
