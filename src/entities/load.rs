@@ -573,7 +573,7 @@ fn relation_members<R: Report>(
             }
             Err(name) => {
                 if first_pair {
-                    r.report(names, who, Problem::UnknownRelation { name })?;
+                    r.report(names, who, Problem::UnknownRelation { name, kind })?;
                 }
                 Ok(None)
             }

@@ -198,6 +198,7 @@ pub(super) enum Problem<'a> {
     },
     UnknownRelation {
         name: &'a str,
+        kind: KindId,
     },
     UnknownMember {
         relation: &'a str,
@@ -808,13 +809,14 @@ impl Reporter {
                     help,
                 )
             }
-            Problem::UnknownRelation { name } => {
-                let relations = || p.relations.iter().map(|x| x.name.as_str());
+            Problem::UnknownRelation { name, kind } => {
+                let own = &p.kinds[kind.idx()].relations;
+                let relations = || own.iter().map(|r| p.relations[r.idx()].name.as_str());
                 let help = self.mean(name, relations()).unwrap_or_else(|| {
-                    if p.relations.is_empty() {
-                        s("the policy declares no relations; remove it")
+                    if own.is_empty() {
+                        format!("`{}` declares no relations; remove it", kind_name(kind))
                     } else {
-                        format!("the policy declares the relations {}", list(relations()))
+                        format!("the relations of `{}` are {}", kind_name(kind), list(relations()))
                     }
                 });
                 (

@@ -863,6 +863,7 @@ mod tests {
             codes: &[],
             codes_sql: None,
             principal: "u",
+            relation_groups: false,
         };
         let values = ["Clerks", "T5\0x", "T7", "T8\0"].map(String::from);
         let (sql, _) = w.one_of("c.code", &values);
