@@ -719,7 +719,10 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
     let kind_relations: Vec<(u32, bool)> = (0..ir.kinds.len())
         .map(|k| {
             let def = &ir.kinds[k];
-            let base = def.relations.first().map_or(0, |r| subject_bit(&ir, Subject::Relation(*r)));
+            let base = def
+                .relations
+                .first()
+                .map_or(0, |r| subject_bit(&ir, Subject::Relation(*r)));
             // The kinds do not nest in a cycle: the checker rejected that.
             let mut at = Some(KindId(k as u32));
             let mut above = false;

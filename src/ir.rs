@@ -448,7 +448,6 @@ impl Policy {
         false
     }
 
-
     pub fn subject_name(&self, s: Subject) -> &str {
         match s {
             Subject::Role(r) => &self.roles[r.idx()].name,

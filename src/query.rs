@@ -510,7 +510,14 @@ fn who_can(
             });
         out.allowed.push(Permitted {
             user: entities.user_id(u).to_string(),
-            grants: scope(policy, entities, (&on, resource), &read, allow, &mut sources),
+            grants: scope(
+                policy,
+                entities,
+                (&on, resource),
+                &read,
+                allow,
+                &mut sources,
+            ),
             rules: matched
                 .into_iter()
                 .map(|i| rules.rules[i as usize].clone())

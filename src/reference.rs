@@ -1588,8 +1588,11 @@ impl<'e> On<'e> {
                     how.push(RelationHeld {
                         relation: p.relations[r].name.clone(),
                         resource: ent.resource_id(at).to_string(),
-                        group: group
-                            .map(|g| p.groups[(g & !crate::entities::GROUP_MEMBER) as usize].name.clone()),
+                        group: group.map(|g| {
+                            p.groups[(g & !crate::entities::GROUP_MEMBER) as usize]
+                                .name
+                                .clone()
+                        }),
                     });
                 }
             }

@@ -176,8 +176,11 @@ fn change_of(policy: &Policy, e: &Entities, (op, a, b, c): (u8, u8, u8, u8)) -> 
         5 => {
             // A member there is, when there is one.
             let rel = b as usize % ir.relations.len().max(1);
-            let held = (r.relations.get(rel))
-                .and_then(|m| casepol::internal::entities::member_users(m).first().copied());
+            let held = (r.relations.get(rel)).and_then(|m| {
+                casepol::internal::entities::member_users(m)
+                    .first()
+                    .copied()
+            });
             Change::RemoveMember {
                 resource: res,
                 relation: ir.relations.get(rel)?.name.clone(),

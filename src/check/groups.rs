@@ -74,7 +74,8 @@ impl Checker {
                     rels.iter()
                         .filter_map(|r| {
                             let rel = self.lookup(r, Sort::Relation).map(RelationId)?;
-                            self.case_relation(rel, r.span, "a scope's `via`", p).then_some(rel)
+                            self.case_relation(rel, r.span, "a scope's `via`", p)
+                                .then_some(rel)
                         })
                         .collect(),
                 ),

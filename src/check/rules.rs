@@ -136,7 +136,9 @@ impl Checker {
             .filter_map(|s| {
                 let subject = self.subject(s)?;
                 match subject {
-                    Subject::Relation(r) => self.relation_in_rule(r, s.span, scope, p).then_some(subject),
+                    Subject::Relation(r) => self
+                        .relation_in_rule(r, s.span, scope, p)
+                        .then_some(subject),
                     _ => Some(subject),
                 }
             })
@@ -182,7 +184,9 @@ impl Checker {
                 span,
                 format!("relation `{name}` of `{kind}` can never be held where this applies"),
             )
-            .with_label(format!("held only on `{kind}` resources and those under them"))
+            .with_label(format!(
+                "held only on `{kind}` resources and those under them"
+            ))
             .with_secondary(p.relations[r.idx()].span, "declared here")
             .with_help(help),
         );
@@ -192,7 +196,13 @@ impl Checker {
     /// CP0111 when a relation of a resource kind is named where only the case's relations are
     /// read (`what`: a module's `records`, an access-mode line, a scope's `via`). Returns
     /// whether it is a relation of the case kind.
-    pub(super) fn case_relation(&mut self, r: RelationId, span: Span, what: &str, p: &Policy) -> bool {
+    pub(super) fn case_relation(
+        &mut self,
+        r: RelationId,
+        span: Span,
+        what: &str,
+        p: &Policy,
+    ) -> bool {
         let Some(k) = p.relation_kind(r) else {
             return true;
         };
@@ -213,7 +223,8 @@ impl Checker {
         let help = match self.did_you_mean(name, case_rels.iter().copied()) {
             Some(dym) => dym,
             None if case_rels.is_empty() => {
-                "declare the relation in the `case` kind, as in `case Case { relation assignee; }`".into()
+                "declare the relation in the `case` kind, as in `case Case { relation assignee; }`"
+                    .into()
             }
             None => format!(
                 "name a relation of the case kind: {}",

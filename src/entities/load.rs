@@ -566,7 +566,10 @@ fn relation_members<R: Report>(
             Ok(rel) if declared.contains(&RelationId(rel)) => Ok(Some((rel - first) as usize)),
             Ok(rel) => {
                 if first_pair {
-                    let problem = Problem::OtherKindRelation { relation: rel, kind };
+                    let problem = Problem::OtherKindRelation {
+                        relation: rel,
+                        kind,
+                    };
                     r.report(names, who, problem)?;
                 }
                 Ok(None)

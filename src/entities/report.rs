@@ -816,7 +816,11 @@ impl Reporter {
                     if own.is_empty() {
                         format!("`{}` declares no relations; remove it", kind_name(kind))
                     } else {
-                        format!("the relations of `{}` are {}", kind_name(kind), list(relations()))
+                        format!(
+                            "the relations of `{}` are {}",
+                            kind_name(kind),
+                            list(relations())
+                        )
                     }
                 });
                 (
