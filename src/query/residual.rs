@@ -646,18 +646,35 @@ impl Pe<'_> {
     /// out): those of the case on the case `up` steps above, when there is one (`None`: none is
     /// held), and those of resource kinds on the resource of their kind above (at each
     /// distance where it can be).
-    fn holds_any(&self, up: Option<u32>, rels: &Bits) -> Cond {
+    ///
+    /// With the resource's kind known (`kind`), a relation of a resource kind is read at the one
+    /// distance to its kind, if the kind is above; otherwise (the rules of a case type, for
+    /// every kind whose case is `up` steps above) at each distance below the case where it can
+    /// be. No distance reaches past the resource's chain of parents, which the SQL binds.
+    fn holds_any(&self, up: Option<u32>, kind: Option<KindId>, rels: &Bits) -> Cond {
         let n_roles = self.policy.n_roles;
+        let p = self.policy.ir();
         let mut case = Vec::new();
         let mut by_depth: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
         for r in rels.iter().filter(|&b| b >= n_roles).map(|b| b - n_roles) {
-            match self.rel_depths.get(r).filter(|d| !d.is_empty()) {
-                Some(depths) => {
-                    for &d in depths {
-                        by_depth.entry(d).or_default().push(r as u32);
+            let depths = &self.rel_depths[r];
+            if depths.is_empty() {
+                case.push(r as u32);
+                continue;
+            }
+            match kind {
+                Some(k) => {
+                    let owner = p.relation_kind(crate::ir::RelationId(r as u32));
+                    let chain = kind_chain(self.policy, k);
+                    if let Some(e) = chain.iter().position(|c| Some(*c) == owner) {
+                        by_depth.entry(e as u32).or_default().push(r as u32);
                     }
                 }
-                None => case.push(r as u32),
+                None => {
+                    for &e in depths.iter().filter(|&&e| up.is_some_and(|d| e < d)) {
+                        by_depth.entry(e).or_default().push(r as u32);
+                    }
+                }
             }
         }
         let mut alts = Vec::new();
@@ -678,15 +695,22 @@ impl Pe<'_> {
         or(alts)
     }
 
+    /// The principal holds one of the case's relations among `rels` on the case `up` steps
+    /// above (a module's records, an access mode, a scope's `via`: only the case's are there).
     fn holds(&self, up: u32, rels: &Bits) -> Cond {
-        self.holds_any(Some(up), rels)
+        self.holds_any(Some(up), None, rels)
     }
 
     /// The condition that the principal has one of `subjects` (role and relation bits), on a
     /// resource whose case is `anchor` steps up (`None`: it has no case): they hold one of the
     /// relations, or one of their groups that grants one of the roles is in scope. Each group
     /// is looked at once, however many of the roles it grants.
-    fn scope(&self, subjects: &Bits, anchor: Option<u32>) -> Result<Cond, QueryError> {
+    fn scope(
+        &self,
+        subjects: &Bits,
+        kind: Option<KindId>,
+        anchor: Option<u32>,
+    ) -> Result<Cond, QueryError> {
         #[cfg(test)]
         tests::count(&tests::SUBJECT_TESTS);
         let policy = self.policy;
@@ -696,7 +720,7 @@ impl Pe<'_> {
         if policy.everyone.intersects(subjects) {
             return Ok(Cond::True);
         }
-        let mut alts = vec![self.holds_any(anchor, subjects)];
+        let mut alts = vec![self.holds_any(anchor, kind, subjects)];
         for &g in user.groups.iter() {
             let group = &policy.groups[g as usize];
             if !group.roles.intersects(subjects) {
@@ -792,7 +816,7 @@ impl Pe<'_> {
         };
         Ok(and(vec![
             record,
-            self.scope(&policy.module_grant(t, m, self.action), Some(d))?,
+            self.scope(&policy.module_grant(t, m, self.action), None, Some(d))?,
         ]))
     }
 
@@ -807,8 +831,8 @@ impl Pe<'_> {
         kind: Option<KindId>,
         anchor: Option<u32>,
     ) -> Result<(Cond, Cond), QueryError> {
-        let mut deny = vec![self.scope(&masks.deny, anchor)?];
-        let mut allow = vec![self.scope(&masks.allow, anchor)?];
+        let mut deny = vec![self.scope(&masks.deny, kind, anchor)?];
+        let mut allow = vec![self.scope(&masks.allow, kind, anchor)?];
         for &c in conditional.iter().flat_map(|list| list.iter()) {
             let r = self.policy.crule(c);
             let subjects = self.policy.data_subjects(self.module, r.subjects);
@@ -817,7 +841,7 @@ impl Pe<'_> {
             }
             self.spend(r.len as usize)?;
             let matched = and(vec![
-                self.scope(&subjects, anchor)?,
+                self.scope(&subjects, kind, anchor)?,
                 self.condition(r, kind, anchor),
             ]);
             match r.effect {
@@ -853,7 +877,7 @@ impl Pe<'_> {
     fn term(&self, test: Test, kind: Option<KindId>, anchor: Option<u32>) -> Option<Cond> {
         let side = |s: Src| self.side(s, kind, anchor);
         Some(match test {
-            Test::Holds(bit) => self.holds_any(anchor, &Bits::from_indices([bit as usize])),
+            Test::Holds(bit) => self.holds_any(anchor, kind, &Bits::from_indices([bit as usize])),
             Test::True(a) => match side(a)? {
                 Side::Fixed(AttrValue::Bool(b)) => constant(b),
                 Side::Fixed(_) => return None,
