@@ -175,7 +175,7 @@ impl Checker {
                 p.kinds[j.idx()].name
             ),
             RuleScope::CaseType(_) => format!(
-                "the rules of a case type apply to cases and the resources under them, and `{kind}` is not under the case kind; move the rule into `resource {kind}`, or write it at the top level"
+                "the rules of a case type apply to cases and the resources under them, and `{kind}` is not under the case kind; move the rule into the declaration of `{kind}`, or write it at the top level"
             ),
         };
         self.error(
