@@ -71,6 +71,8 @@ pub struct Policy {
     /// Some rule, table column, transition or module-grant line names `everyone`: then every
     /// principal holds it on every resource, and so is in scope everywhere.
     pub everyone: bool,
+    /// Per relation: the kind that declares it (see [`Policy::relation_kind`]).
+    pub relation_owner: Vec<Option<KindId>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -428,10 +430,7 @@ impl Operand {
 impl Policy {
     /// The kind that declares relation `r` (`None` only in a policy that did not check).
     pub fn relation_kind(&self, r: RelationId) -> Option<KindId> {
-        self.kinds
-            .iter()
-            .position(|k| k.relations.contains(&r))
-            .map(|k| KindId(k as u32))
+        self.relation_owner.get(r.idx()).copied().flatten()
     }
 
     /// Is `kind` the kind `above`, or a kind under it (through `under`, at any depth)?

@@ -110,6 +110,12 @@ impl Checker {
                 );
             }
         }
+        p.relation_owner = vec![None; self.relations.order.len()];
+        for (k, def) in p.kinds.iter().enumerate() {
+            for r in &def.relations {
+                p.relation_owner[r.idx()] = Some(KindId(k as u32));
+            }
+        }
         self.kind_cycles(p);
         // Access modes need the case kind's attributes and relations.
         for k in &kind_decls {
