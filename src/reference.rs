@@ -2124,10 +2124,21 @@ fn subject_candidates(
         }
         let role = match s {
             Subject::Relation(r) => {
-                // Only the case's relations are proposed (a hint changes the anchor case).
-                let of_case = p.relation_kind(r).is_some_and(|k| p.kinds[k.idx()].is_case);
+                // The case's relations are proposed on the anchor case, those of the resource's
+                // own kind on the resource (a hint changes one copy of either).
+                let kind = p.relation_kind(r);
+                let of_case = kind.is_some_and(|k| p.kinds[k.idx()].is_case);
                 if of_case && on.anchor.is_some() && !on.holds(&[r]) {
                     singles.push(on.relation_candidate(p, r));
+                } else if kind == Some(on.res.kind) && !of_case && !on.holds(&[r]) {
+                    singles.push(Candidate {
+                        changes: vec![Change::HoldRelation {
+                            relation: p.relations[r.idx()].name.clone(),
+                            case: on.res_id.to_string(),
+                            id: r.0,
+                        }],
+                        why: None,
+                    });
                 }
                 continue;
             }

@@ -874,6 +874,7 @@ pub(crate) fn decide_changed(
     req: &Resolved,
     user: &User,
     anchor: Option<&Resource>,
+    changed: Option<&Resource>,
 ) -> (Decision, Vec<Determining>) {
     if !req.belongs_to(policy, entities) {
         return (Decision::ERROR, Vec::new());
@@ -896,8 +897,9 @@ pub(crate) fn decide_changed(
             let on = On {
                 principal,
                 user,
-                resource: match anchor {
-                    Some(a) if res.anchor == Some(resource) => a,
+                resource: match (anchor, changed) {
+                    (Some(a), _) if res.anchor == Some(resource) => a,
+                    (_, Some(r)) => r,
                     _ => res,
                 },
                 anchor,
