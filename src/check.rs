@@ -287,6 +287,7 @@ impl Checker {
             rules: Vec::new(),
             require_group: false,
             everyone: false,
+            relation_owner: Vec::new(),
         };
 
         // Action groups first: everything else may use them.

@@ -5,7 +5,9 @@
 
 use crate::bits::Bits;
 use crate::diagnostic::Sources;
-use crate::ir::{self, CondTest, Effect, FilterMode, Policy, RuleScope, ScopeDef, Subject, Value};
+use crate::ir::{
+    self, CondTest, Effect, FilterMode, KindId, Policy, RuleScope, ScopeDef, Subject, Value,
+};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -187,6 +189,12 @@ pub struct CompiledPolicy {
     pub(crate) module_data: Vec<Option<Bits>>,
     /// Access mode: the case attribute, and per variant the relations needed (`None`: everyone).
     pub(crate) mode: Option<(u32, Vec<Option<Bits>>)>,
+    /// Per kind: the subject bit of its first relation, and whether it or a kind above it (below
+    /// the case kind) is a resource kind that declares relations, so that a decision on one of
+    /// its resources walks up to them.
+    kind_relations: Vec<(u32, bool)>,
+    /// Some resource kind declares relations: only then does a decision walk up to them.
+    resource_relations: bool,
     pub(crate) action_read: Bits,
     pub(crate) action_write: Bits,
     pub(crate) action_requires: Vec<Option<u32>>,
@@ -708,6 +716,28 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
             .map(|(i, _)| i),
     );
     let action_requires = ir.actions.iter().map(|a| a.requires.map(|p| p.0)).collect();
+    let kind_relations: Vec<(u32, bool)> = (0..ir.kinds.len())
+        .map(|k| {
+            let def = &ir.kinds[k];
+            let base = def
+                .relations
+                .first()
+                .map_or(0, |r| subject_bit(&ir, Subject::Relation(*r)));
+            // The kinds do not nest in a cycle: the checker rejected that.
+            let mut at = Some(KindId(k as u32));
+            let mut above = false;
+            while let Some(x) = at {
+                let d = &ir.kinds[x.idx()];
+                if d.is_case {
+                    break;
+                }
+                above |= !d.relations.is_empty();
+                at = d.parent;
+            }
+            (base as u32, above)
+        })
+        .collect();
+    let resource_relations = kind_relations.iter().any(|k| k.1);
     let index = |names: Vec<&String>| {
         names
             .into_iter()
@@ -733,6 +763,8 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
         module_records,
         module_data,
         mode,
+        kind_relations,
+        resource_relations,
         action_read,
         action_write,
         action_requires,
@@ -808,6 +840,24 @@ impl CompiledPolicy {
     #[inline(always)]
     pub(crate) fn relation_bit(&self, r: usize) -> usize {
         self.n_roles + r
+    }
+
+    /// Does some resource kind declare relations (held on its resources and those under
+    /// them, besides the case's)?
+    #[inline(always)]
+    pub(crate) fn resource_relations(&self) -> bool {
+        self.resource_relations
+    }
+
+    /// For a resource of kind `kind`: the subject bit of the kind's first relation, when the
+    /// kind or a kind above it (below the case kind) is a resource kind that declares relations;
+    /// `None` when no relation of a resource kind can be held on it.
+    #[inline(always)]
+    pub(crate) fn relations_above(&self, kind: KindId) -> Option<u32> {
+        match self.kind_relations.get(kind.idx()) {
+            Some(&(base, true)) => Some(base),
+            _ => None,
+        }
     }
 
     /// Group `g`: its roles, permits and scope.

@@ -382,12 +382,18 @@ pub enum SubjectGrant {
         /// Every group of the user that grants the role and is in scope for the resource.
         groups: Vec<GroupVia>,
     },
-    /// A relation the user holds on the case.
+    /// A relation the user holds on the case, or on the resource of the relation's kind.
     Relation {
         /// The relation's name (`assignee`).
         relation: String,
-        /// The id of the case the user holds it on: the resource's anchor case.
+        /// The id of the case or resource that lists it: the resource's anchor case for a
+        /// relation of the case, the resource of the relation's kind at or above the resource
+        /// for one of a resource kind.
         case: String,
+        /// The listed access group through which the user holds it (absent when the user is
+        /// listed).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        group: Option<String>,
     },
     /// `everyone`, which every user holds on every resource.
     Everyone,
@@ -504,7 +510,14 @@ fn who_can(
             });
         out.allowed.push(Permitted {
             user: entities.user_id(u).to_string(),
-            grants: scope(policy, entities, &on, &read, allow, &mut sources),
+            grants: scope(
+                policy,
+                entities,
+                (&on, resource),
+                &read,
+                allow,
+                &mut sources,
+            ),
             rules: matched
                 .into_iter()
                 .map(|i| rules.rules[i as usize].clone())
@@ -556,7 +569,7 @@ fn subject_name(policy: &CompiledPolicy, s: usize) -> &str {
 fn scope(
     policy: &CompiledPolicy,
     entities: &Entities,
-    on: &vm::On<'_>,
+    (on, resource): (&vm::On<'_>, u32),
     subjects: &vm::Subjects,
     allow: Bits,
     sources: &mut Sources<'_>,
@@ -571,13 +584,15 @@ fn scope(
             continue;
         }
         if s >= policy.n_roles() {
+            let held = vm::relation_holder(policy, on, resource, s);
             grants.push(SubjectGrant::Relation {
                 relation: subject_name(policy, s).to_string(),
-                case: on
-                    .resource
-                    .anchor
-                    .map(|a| entities.resource_id(a).to_string())
+                case: held
+                    .map(|(at, _)| entities.resource_id(at).to_string())
                     .unwrap_or_default(),
+                group: held
+                    .and_then(|(_, g)| g)
+                    .map(|g| p.groups[g as usize].name.clone()),
             });
             continue;
         }

@@ -366,6 +366,9 @@ fn check_world(
                     .or_default() += 1;
             }
         }
+        if let Some(outcome) = relation_outcome(&trace) {
+            *stats.outcomes.entry(outcome.into()).or_default() += 1;
+        }
         if let Some(outcome) = condition_outcome(&trace) {
             *stats.outcomes.entry(outcome.into()).or_default() += 1;
         }
@@ -378,6 +381,29 @@ fn check_world(
         }
     }
     residuals_agree(&policy, &entities, contexts.first())
+}
+
+/// An allow by a rule or grant while the user holds a relation of a resource kind, or a relation
+/// through a group a relation lists (the scope layer's `held`).
+fn relation_outcome(trace: &Trace) -> Option<&'static str> {
+    let d = trace.decision;
+    if !d.allowed || d.layer == casepol::Layer::Permission {
+        return None;
+    }
+    let scope = trace
+        .layers
+        .iter()
+        .find(|l| l.layer == casepol::Layer::Scope)?;
+    let Detail::Groups { held, .. } = &scope.detail else {
+        return None;
+    };
+    if held.iter().any(|h| h.group.is_some()) {
+        Some("allow holding a relation through a group")
+    } else if held.iter().any(|h| h.relation.starts_with("kr")) {
+        Some("allow holding a relation of a resource kind")
+    } else {
+        None
+    }
 }
 
 /// What a request shows of `scope filter all`: a scope deny where a group's `all` filter of two
@@ -652,6 +678,8 @@ fn generated_policies_reach_every_layer() {
         "allow through a filter all of two or more conditions",
         "deny where one condition of a filter all fails",
         "allow by a rule whose condition held",
+        "allow holding a relation through a group",
+        "allow holding a relation of a resource kind",
         "allow by a rule whose condition of three terms held",
         "allow by a rule whose condition read the context",
         "deny by a rule whose condition held",

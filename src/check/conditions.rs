@@ -109,7 +109,9 @@ impl Checker {
     fn term(&mut self, t: &ast::TermTest, scope: RuleScope, p: &Policy) -> Option<TermTest> {
         match t {
             ast::TermTest::Is(rel) => match self.relations.get(&rel.name) {
-                Some(r) => Some(TermTest::Holds(RelationId(r))),
+                Some(r) => self
+                    .relation_in_rule(RelationId(r), rel.span, scope, p)
+                    .then_some(TermTest::Holds(RelationId(r))),
                 None => {
                     self.unresolved(rel, &[Sort::Relation], &[]);
                     None

@@ -72,7 +72,11 @@ impl Checker {
                 ast::Scope::All => ScopeDef::All,
                 ast::Scope::Assigned(rels) => ScopeDef::Assigned(
                     rels.iter()
-                        .filter_map(|r| self.lookup(r, Sort::Relation).map(RelationId))
+                        .filter_map(|r| {
+                            let rel = self.lookup(r, Sort::Relation).map(RelationId)?;
+                            self.case_relation(rel, r.span, "a scope's `via`", p)
+                                .then_some(rel)
+                        })
                         .collect(),
                 ),
                 ast::Scope::Filter { mode, conditions } => {

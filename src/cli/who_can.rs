@@ -131,8 +131,20 @@ fn human(w: &WhoCan) -> String {
                         .collect();
                     out.push_str(&format!("  role `{role}`, from {}\n", from.join(" and ")));
                 }
-                SubjectGrant::Relation { relation, case } => {
-                    out.push_str(&format!("  {relation} of case `{case}`\n"));
+                SubjectGrant::Relation {
+                    relation,
+                    case,
+                    group,
+                } => {
+                    let through = group
+                        .as_ref()
+                        .map(|g| format!(", through group `{g}`"))
+                        .unwrap_or_default();
+                    let of = match w.case.as_deref() == Some(case.as_str()) {
+                        true => "case ",
+                        false => "",
+                    };
+                    out.push_str(&format!("  {relation} of {of}`{case}`{through}\n"));
                 }
                 SubjectGrant::Everyone => out.push_str("  `everyone`, which every user holds\n"),
             }

@@ -21,7 +21,7 @@ use crate::compile::{CRule, Src, Test};
 use crate::compile::{CScope, CompiledPolicy, Insn, Masks};
 use crate::diagnostic::words::printable;
 use crate::diagnostic::words::thousands;
-use crate::entities::{AttrValue, Entities, Resource};
+use crate::entities::{held_by, AttrValue, Entities, Resource};
 use crate::ir::{CmpOp, Effect, KindId, Type};
 use crate::limits::MAX_RESIDUAL_SIZE;
 use crate::request::ResolvedContext;
@@ -144,9 +144,12 @@ pub enum Cond {
         /// The string the set must hold.
         value: String,
     },
-    /// `holds`: the principal holds one of these relations on the case.
+    /// `holds`: the principal holds one of these relations on the resource `up` steps above:
+    /// the case for the case's relations, the resource of the relation's kind for the others
+    /// (listed as a user, or through a group of theirs). A relation its kind does not declare
+    /// is not held there.
     Holds {
-        /// Parent steps from the resource to the case.
+        /// Parent steps from the resource to the resource that lists the relations.
         up: u32,
         /// The relations, as positions in the policy's relations (JSON: their names).
         relations: Vec<u32>,
@@ -211,6 +214,8 @@ pub struct Residual {
     cond: Cond,
     /// The stamp of the compiled policy that computed it.
     policy: u64,
+    /// The entities list groups in relations (`relation_groups`): a `holds` reads them too.
+    relation_groups: bool,
 }
 
 impl Residual {
@@ -241,6 +246,12 @@ impl Residual {
 
     pub(crate) fn policy_stamp(&self) -> u64 {
         self.policy
+    }
+
+    /// Whether the entities asked about list groups in relations, so that a `holds` is met
+    /// through a group of the principal's too (the SQL then reads `relation_groups`).
+    pub fn relation_groups(&self) -> bool {
+        self.relation_groups
     }
 
     /// The same question with another condition, for tests of what consumes residuals.
@@ -315,6 +326,7 @@ pub(crate) fn residual(
         module,
         context: context.values(),
         spent: Cell::new(0),
+        rel_depths: relation_depths(policy),
     };
     let cond = match requirement(policy, entities, principal, action) {
         true => pe.every_kind()?,
@@ -327,6 +339,7 @@ pub(crate) fn residual(
         codes,
         cond,
         policy: policy.stamp,
+        relation_groups: entities.relation_groups,
     })
 }
 
@@ -362,6 +375,36 @@ struct Pe<'a> {
     context: &'a [AttrValue],
     /// What has been built so far, in the units of [`Cond::size`], plus the groups looked at.
     spent: Cell<usize>,
+    /// Per relation of a resource kind: the parent steps from a resource to the resource of
+    /// the relation's kind above it, over every kind under it (empty for the case's relations).
+    rel_depths: Vec<Vec<u32>>,
+}
+
+/// For each relation of a resource kind `K`, the distances from each kind at or under `K` up to
+/// `K`, sorted. A resource's ancestor at one distance has one kind, so at every other distance
+/// the relation is not listed: testing each distance is testing the one that applies.
+fn relation_depths(policy: &CompiledPolicy) -> Vec<Vec<u32>> {
+    let p = policy.ir();
+    let mut out = vec![Vec::new(); p.relations.len()];
+    if !policy.resource_relations() {
+        return out;
+    }
+    for k in 0..p.kinds.len() {
+        for (d, c) in kind_chain(policy, KindId(k as u32)).into_iter().enumerate() {
+            let def = &p.kinds[c.idx()];
+            if def.is_case {
+                break;
+            }
+            for r in &def.relations {
+                out[r.idx()].push(d as u32);
+            }
+        }
+    }
+    for d in &mut out {
+        d.sort_unstable();
+        d.dedup();
+    }
+    out
 }
 
 impl Pe<'_> {
@@ -599,23 +642,75 @@ impl Pe<'_> {
         Ok((every, allowed))
     }
 
-    fn holds(&self, up: u32, rels: &Bits) -> Cond {
+    /// The principal holds one of the relations among `rels` (subject bits; roles are left
+    /// out): those of the case on the case `up` steps above, when there is one (`None`: none is
+    /// held), and those of resource kinds on the resource of their kind above (at each
+    /// distance where it can be).
+    ///
+    /// With the resource's kind known (`kind`), a relation of a resource kind is read at the one
+    /// distance to its kind, if the kind is above; otherwise (the rules of a case type, for
+    /// every kind whose case is `up` steps above) at each distance below the case where it can
+    /// be. No distance reaches past the resource's chain of parents, which the SQL binds.
+    fn holds_any(&self, up: Option<u32>, kind: Option<KindId>, rels: &Bits) -> Cond {
         let n_roles = self.policy.n_roles;
-        Cond::Holds {
-            up,
-            relations: rels
-                .iter()
-                .filter(|&b| b >= n_roles)
-                .map(|b| (b - n_roles) as u32)
-                .collect(),
+        let p = self.policy.ir();
+        let mut case = Vec::new();
+        let mut by_depth: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+        for r in rels.iter().filter(|&b| b >= n_roles).map(|b| b - n_roles) {
+            let depths = &self.rel_depths[r];
+            if depths.is_empty() {
+                case.push(r as u32);
+                continue;
+            }
+            match kind {
+                Some(k) => {
+                    let owner = p.relation_kind(crate::ir::RelationId(r as u32));
+                    let chain = kind_chain(self.policy, k);
+                    if let Some(e) = chain.iter().position(|c| Some(*c) == owner) {
+                        by_depth.entry(e as u32).or_default().push(r as u32);
+                    }
+                }
+                None => {
+                    for &e in depths.iter().filter(|&&e| up.is_some_and(|d| e < d)) {
+                        by_depth.entry(e).or_default().push(r as u32);
+                    }
+                }
+            }
         }
+        let mut alts = Vec::new();
+        if let Some(d) = up {
+            if by_depth.is_empty() {
+                return Cond::Holds {
+                    up: d,
+                    relations: case,
+                };
+            }
+            if !case.is_empty() {
+                by_depth.entry(d).or_default().extend(case);
+            }
+        }
+        for (d, relations) in by_depth {
+            alts.push(Cond::Holds { up: d, relations });
+        }
+        or(alts)
+    }
+
+    /// The principal holds one of the case's relations among `rels` on the case `up` steps
+    /// above (a module's records, an access mode, a scope's `via`: only the case's are there).
+    fn holds(&self, up: u32, rels: &Bits) -> Cond {
+        self.holds_any(Some(up), None, rels)
     }
 
     /// The condition that the principal has one of `subjects` (role and relation bits), on a
     /// resource whose case is `anchor` steps up (`None`: it has no case): they hold one of the
     /// relations, or one of their groups that grants one of the roles is in scope. Each group
     /// is looked at once, however many of the roles it grants.
-    fn scope(&self, subjects: &Bits, anchor: Option<u32>) -> Result<Cond, QueryError> {
+    fn scope(
+        &self,
+        subjects: &Bits,
+        kind: Option<KindId>,
+        anchor: Option<u32>,
+    ) -> Result<Cond, QueryError> {
         #[cfg(test)]
         tests::count(&tests::SUBJECT_TESTS);
         let policy = self.policy;
@@ -625,10 +720,7 @@ impl Pe<'_> {
         if policy.everyone.intersects(subjects) {
             return Ok(Cond::True);
         }
-        let mut alts = Vec::new();
-        if let Some(d) = anchor {
-            alts.push(self.holds(d, subjects));
-        }
+        let mut alts = vec![self.holds_any(anchor, kind, subjects)];
         for &g in user.groups.iter() {
             let group = &policy.groups[g as usize];
             if !group.roles.intersects(subjects) {
@@ -724,7 +816,7 @@ impl Pe<'_> {
         };
         Ok(and(vec![
             record,
-            self.scope(&policy.module_grant(t, m, self.action), Some(d))?,
+            self.scope(&policy.module_grant(t, m, self.action), None, Some(d))?,
         ]))
     }
 
@@ -739,8 +831,8 @@ impl Pe<'_> {
         kind: Option<KindId>,
         anchor: Option<u32>,
     ) -> Result<(Cond, Cond), QueryError> {
-        let mut deny = vec![self.scope(&masks.deny, anchor)?];
-        let mut allow = vec![self.scope(&masks.allow, anchor)?];
+        let mut deny = vec![self.scope(&masks.deny, kind, anchor)?];
+        let mut allow = vec![self.scope(&masks.allow, kind, anchor)?];
         for &c in conditional.iter().flat_map(|list| list.iter()) {
             let r = self.policy.crule(c);
             let subjects = self.policy.data_subjects(self.module, r.subjects);
@@ -749,7 +841,7 @@ impl Pe<'_> {
             }
             self.spend(r.len as usize)?;
             let matched = and(vec![
-                self.scope(&subjects, anchor)?,
+                self.scope(&subjects, kind, anchor)?,
                 self.condition(r, kind, anchor),
             ]);
             match r.effect {
@@ -785,10 +877,7 @@ impl Pe<'_> {
     fn term(&self, test: Test, kind: Option<KindId>, anchor: Option<u32>) -> Option<Cond> {
         let side = |s: Src| self.side(s, kind, anchor);
         Some(match test {
-            Test::Holds(bit) => match anchor {
-                Some(d) => self.holds(d, &Bits::from_indices([bit as usize])),
-                None => Cond::False,
-            },
+            Test::Holds(bit) => self.holds_any(anchor, kind, &Bits::from_indices([bit as usize])),
             Test::True(a) => match side(a)? {
                 Side::Fixed(AttrValue::Bool(b)) => constant(b),
                 Side::Fixed(_) => return None,
@@ -1435,12 +1524,18 @@ impl Eval<'_> {
             Cond::Contains { up, attr, value } => self.case(*up).is_some_and(|a| {
                 matches!(a.attrs.get(*attr as usize), Some(AttrValue::Set(s)) if s.iter().any(|x| ent.symbol(*x) == value))
             }),
-            Cond::Holds { up, relations } => match (self.case(*up), self.principal) {
-                (Some(a), Some(u)) => relations.iter().any(|r| {
-                    a.relations
-                        .get(*r as usize)
-                        .is_some_and(|users| users.contains(&u))
-                }),
+            Cond::Holds { up, relations } => match (self.chain.get(*up as usize), self.principal) {
+                (Some(x), Some(u)) => {
+                    let declared = &self.policy.ir().kinds[x.kind.idx()].relations;
+                    let groups = &ent.users[u as usize].groups;
+                    relations.iter().any(|r| {
+                        declared
+                            .iter()
+                            .position(|d| d.0 == *r)
+                            .and_then(|local| x.relations.get(local))
+                            .is_some_and(|list| held_by(list, u, groups).is_some())
+                    })
+                }
                 _ => false,
             },
             Cond::CodeMet { up, class } => self.chain.get(*up as usize).is_some_and(|r| {

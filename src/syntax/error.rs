@@ -764,9 +764,6 @@ fn refine(
         "inherit" if words.iter().any(|w| w == "`relation`") => {
             help = Some("the case kind is the top of every chain, so it has nothing to inherit from; `inherit` belongs in a kind under it, as in `resource Document under Case { inherit read; }`".into())
         }
-        "relation" if words.iter().any(|w| w == "`inherit`") => {
-            help = Some("relations are held on a case: declare them in the `case` kind".into())
-        }
         "mode" if words.iter().any(|w| w == "`inherit`") => {
             help = Some("an access mode belongs to the `case` kind".into())
         }

@@ -1,6 +1,7 @@
 //! Generated entities for the query test policy (`tests/data/queries/policy.casepol`): cases
 //! of every case type, state, access mode and channel, documents and attachments that do and do
-//! not inherit their codes, contacts, users in every group, and values that look like SQL.
+//! not inherit their codes, contacts, users in every group, relations of the case and of
+//! documents and contacts listing users and groups, and values that look like SQL.
 //!
 //! Deterministic: the same seed gives the same world. Used by tests/queries*.rs and
 //! benches/queries.rs.
@@ -67,6 +68,9 @@ const USERS: &[UserSpec] = &[
     ("kim", &["Staff", "Owners"], &["HR"], &[]),
 ];
 
+/// The access groups a relation may list (`relation_groups`), nested `Leads in Staff` among them.
+const GROUPS: &[&str] = &["Staff", "Leads", "Auditors", "Phones", "Empty"];
+
 const CODES: &[&str] = &[
     "",
     "",
@@ -130,11 +134,16 @@ pub fn entities(seed: u64, cases: usize) -> Value {
             }
         }
         let mut relations = serde_json::Map::new();
+        let mut relation_groups = serde_json::Map::new();
         for rel in ["assignee", "watcher", "reporter", "subject"] {
             let max = if rel == "subject" { 1 } else { 2 };
             let who = some_users(&mut rng, max);
             if !who.is_empty() {
                 relations.insert(rel.into(), json!(who));
+            }
+            // A team now and then: every member of the group holds the relation.
+            if rel != "subject" && rng.chance(10) {
+                relation_groups.insert(rel.into(), json!([rng.pick(GROUPS)]));
             }
         }
         resources.push(json!({
@@ -149,6 +158,7 @@ pub fn entities(seed: u64, cases: usize) -> Value {
                 "access_mode": rng.pick(&["open", "open", "restricted", "secret"]),
             },
             "relations": relations,
+            "relation_groups": relation_groups,
             "read": code(&mut rng),
             "write": code(&mut rng),
         }));
@@ -165,6 +175,13 @@ pub fn entities(seed: u64, cases: usize) -> Value {
         }
         if rng.chance(20) {
             d["inherit_write"] = json!(false);
+        }
+        let authors = some_users(&mut rng, 2);
+        if !authors.is_empty() {
+            d["relations"] = json!({"author": authors});
+        }
+        if rng.chance(10) {
+            d["relation_groups"] = json!({"author": [rng.pick(GROUPS)]});
         }
         resources.push(d);
     }
@@ -184,11 +201,19 @@ pub fn entities(seed: u64, cases: usize) -> Value {
         resources.push(a);
     }
     for i in 0..(cases / 20).max(1) {
-        resources.push(json!({
+        let mut c = json!({
             "id": format!("contact-{i}"), "kind": "Contact",
             "attrs": {"name": format!("Contact {i}")},
             "read": code(&mut rng), "write": code(&mut rng),
-        }));
+        });
+        let keepers = some_users(&mut rng, 1);
+        if !keepers.is_empty() {
+            c["relations"] = json!({"keeper": keepers});
+        }
+        if rng.chance(20) {
+            c["relation_groups"] = json!({"keeper": [rng.pick(GROUPS)]});
+        }
+        resources.push(c);
     }
     json!({"units": units, "users": users, "resources": resources})
 }

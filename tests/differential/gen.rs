@@ -664,6 +664,7 @@ pub fn case_at_limit() -> impl Strategy<Value = (Limit, bool, Generated)> {
                 Limit::Subjects => {
                     p.roles as usize
                         + p.case.as_ref().map_or(0, |c| c.relations as usize)
+                        + (0..p.kinds.len()).filter_map(kind_relation).count()
                         + usize::from(g.everyone)
                 }
                 Limit::Actions => p.actions.len(),
@@ -694,6 +695,23 @@ pub fn case_at_limit() -> impl Strategy<Value = (Limit, bool, Generated)> {
 }
 
 // ---- rendering -------------------------------------------------------------------------------
+
+/// The relation the `i`th resource kind declares: one for every second kind, so that some worlds
+/// have relations of resource kinds and others only the case's.
+pub fn kind_relation(i: usize) -> Option<String> {
+    (i % 2 == 1).then(|| format!("kr{i}"))
+}
+
+/// The groups a relation lists besides its users (`relation_groups`), from the bytes that chose
+/// its users: one group when the first byte is a multiple of 4, so that most worlds list none.
+fn member_groups(n: &Names, picks: &[u8]) -> Vec<String> {
+    match picks.first() {
+        Some(&b) if b % 4 == 0 && !n.groups.is_empty() => {
+            vec![n.groups[b as usize / 4 % n.groups.len()].clone()]
+        }
+        _ => Vec::new(),
+    }
+}
 
 fn pick(n: usize, i: u8) -> Option<usize> {
     (n > 0).then(|| i as usize % n)
@@ -1294,6 +1312,12 @@ fn render_policy(p: &PolicySpec) -> (Names, Vec<(String, String)>) {
         for r in &k.rules {
             body.push_str(&format!(" {}", rule_text(&n, r, None, At::Kind(ki))));
         }
+        // Every second resource kind declares a relation, held on its resources and those
+        // under them, and allows an action to it (language.md §14).
+        if let Some(rel) = kind_relation(i) {
+            let a = &n.actions[i % n.actions.len()];
+            body.push_str(&format!(" relation {rel}; allow {rel}: {a};"));
+        }
         items.push(format!("{head} {{{body} }}"));
     }
     let (read, write) = &p.codes;
@@ -1613,7 +1637,7 @@ pub fn render(p: &PolicySpec, e: &EntitySpec) -> Generated {
                     json!(format!("S{}", r.state % n.casetypes[t])),
                 );
             }
-            let mut rels = Map::new();
+            let (mut rels, mut rel_groups) = (Map::new(), Map::new());
             for (ri, rel) in n.relations.iter().enumerate() {
                 let holders: Vec<&String> = r.relations[ri]
                     .iter()
@@ -1622,9 +1646,34 @@ pub fn render(p: &PolicySpec, e: &EntitySpec) -> Generated {
                 if !holders.is_empty() {
                     rels.insert(rel.clone(), json!(holders));
                 }
+                let groups = member_groups(&n, &r.relations[ri]);
+                if !groups.is_empty() {
+                    rel_groups.insert(rel.clone(), json!(groups));
+                }
             }
             if !rels.is_empty() {
                 o.insert("relations".into(), Value::Object(rels));
+            }
+            if !rel_groups.is_empty() {
+                o.insert("relation_groups".into(), Value::Object(rel_groups));
+            }
+        }
+        // A relation of a resource kind: its users and groups from the resource's first list.
+        let rel = k
+            .checked_sub(usize::from(n.has_case))
+            .and_then(kind_relation);
+        if let (false, Some(rel)) = (is_case, rel) {
+            let picks = &r.relations[0];
+            let holders: Vec<&String> = picks
+                .iter()
+                .map(|&u| &users[u as usize % users.len()])
+                .collect();
+            if !holders.is_empty() {
+                o.insert("relations".into(), json!({ rel.clone(): holders }));
+            }
+            let groups = member_groups(&n, picks);
+            if !groups.is_empty() {
+                o.insert("relation_groups".into(), json!({ rel: groups }));
             }
         }
         if !n.kind_attrs[*k].is_empty() {
