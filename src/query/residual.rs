@@ -15,7 +15,7 @@
 //! case, and `codes` the condition on the access codes up the resource's chain. `every_kind`
 //! puts them together per kind, `states` per case type and state.
 
-use super::{residual_of, same_policy, QueryError, QueryErrorKind};
+use super::{residual_of, same_policy, QueryError, QueryErrorKind, Where};
 use crate::bits::Bits;
 use crate::compile::{CRule, Src, Test};
 use crate::compile::{CScope, CompiledPolicy, Insn, Masks};
@@ -297,6 +297,7 @@ pub(crate) fn residual(
     action: u32,
     module: Option<u32>,
     context: &ResolvedContext,
+    condition: Option<&Where>,
 ) -> Result<Residual, QueryError> {
     let p = policy.ir();
     let user = &entities.users[principal as usize];
@@ -319,6 +320,13 @@ pub(crate) fn residual(
     let cond = match requirement(policy, entities, principal, action) {
         true => pe.every_kind()?,
         false => Cond::False,
+    };
+    let cond = match condition {
+        Some(w) if cond != Cond::False => {
+            let asked = pe.query_condition(w)?;
+            pe.with_condition(cond, &asked)?
+        }
+        _ => cond,
     };
     Ok(Residual {
         principal: entities.user_id(principal).to_string(),
@@ -760,6 +768,98 @@ impl Pe<'_> {
         Ok((or(deny), or(allow)))
     }
 
+    /// The condition a question is asked with, as a condition on the resource: per kind (the
+    /// condition's own, or each), its terms on a resource of that kind, whose case is as far up
+    /// as the kind's chain says; kinds with equal conditions share a branch. A term that cannot
+    /// be read (the case of a kind in no case) makes its kind's branch `false`, with or without
+    /// `not`, as `list` does (`vm::query_condition_holds`).
+    fn query_condition(&self, w: &Where) -> Result<Vec<(Vec<KindId>, Cond)>, QueryError> {
+        let policy = self.policy;
+        let p = policy.ir();
+        let mut branches = Branches::default();
+        let kinds: Vec<KindId> = match w.kind {
+            Some(k) => vec![k],
+            None => (0..p.kinds.len() as u32).map(KindId).collect(),
+        };
+        for k in kinds {
+            let anchor = kind_chain(policy, k)
+                .iter()
+                .position(|c| p.kinds[c.idx()].is_case)
+                .map(|d| d as u32);
+            self.spend(w.terms.len())?;
+            let mut parts = Vec::with_capacity(w.terms.len());
+            for t in &w.terms {
+                match self.term(t.test, &w.one_of, Some(k), anchor) {
+                    Some(c) if t.negate => parts.push(not(c)),
+                    Some(c) => parts.push(c),
+                    None => {
+                        parts = vec![Cond::False];
+                        break;
+                    }
+                }
+            }
+            let body = self.simplified(and(parts))?;
+            branches.add(vec![k], body);
+        }
+        Ok(branches.branches)
+    }
+
+    /// `cond and` the question's condition (`asked`, its bodies per group of kinds), put into
+    /// `cond`'s branches: each branch `kind in ks and rest` becomes, for each group `g` with
+    /// body `b`, `kind in (ks ∩ g) and rest and b`. Every branch keeps one kind test over kinds
+    /// whose ancestors all its tests read, which is the shape the SQL binds ancestors by. It
+    /// costs the branches times the groups, which are few (kinds with equal bodies share one).
+    fn with_condition(
+        &self,
+        cond: Cond,
+        asked: &[(Vec<KindId>, Cond)],
+    ) -> Result<Cond, QueryError> {
+        let branches = match cond {
+            Cond::Or(v) => v,
+            c => vec![c],
+        };
+        let mut out = Vec::new();
+        for branch in branches {
+            // The branch's kinds and the rest of its tests.
+            let (kinds, rest): (Option<Vec<KindId>>, Vec<Cond>) = match branch {
+                Cond::Kind(ks) => (Some(ks), Vec::new()),
+                Cond::And(args) => {
+                    let mut kinds = None;
+                    let mut rest = Vec::with_capacity(args.len());
+                    for a in args {
+                        match a {
+                            Cond::Kind(ks) if kinds.is_none() => kinds = Some(ks),
+                            a => rest.push(a),
+                        }
+                    }
+                    (kinds, rest)
+                }
+                c => (None, vec![c]),
+            };
+            for (g, body) in asked {
+                let both: Vec<KindId> = match &kinds {
+                    Some(ks) => ks
+                        .iter()
+                        .copied()
+                        .filter(|k| g.binary_search(k).is_ok())
+                        .collect(),
+                    None => g.clone(),
+                };
+                if both.is_empty() {
+                    continue;
+                }
+                let mut parts = Vec::with_capacity(rest.len() + 2);
+                parts.push(Cond::Kind(both));
+                parts.extend(rest.iter().cloned());
+                parts.push(body.clone());
+                let part = and(parts);
+                self.spend(part.size())?;
+                out.push(part);
+            }
+        }
+        self.simplified(or(out))
+    }
+
     /// The condition of conditional rule `r` as a condition on the resource (of `kind`, when
     /// the rule's place fixes it, with its case `anchor` steps up): terms that read the
     /// principal, the context or literals fold to constants, terms that read the resource or
@@ -769,7 +869,7 @@ impl Pe<'_> {
         let terms = self.policy.terms(r);
         let mut parts = Vec::with_capacity(terms.len());
         for t in terms {
-            let c = match self.term(t.test, kind, anchor) {
+            let c = match self.term(t.test, self.policy.one_of_all(), kind, anchor) {
                 Some(c) if t.negate => not(c),
                 Some(c) => c,
                 None if r.effect == Effect::Deny => Cond::True,
@@ -782,7 +882,13 @@ impl Pe<'_> {
 
     /// A term before its `not`; `None` when it reads a value that is not there or is of
     /// another type than the test takes.
-    fn term(&self, test: Test, kind: Option<KindId>, anchor: Option<u32>) -> Option<Cond> {
+    fn term(
+        &self,
+        test: Test,
+        one_of: &[Src],
+        kind: Option<KindId>,
+        anchor: Option<u32>,
+    ) -> Option<Cond> {
         let side = |s: Src| self.side(s, kind, anchor);
         Some(match test {
             Test::Holds(bit) => match anchor {
@@ -812,7 +918,8 @@ impl Pe<'_> {
                 (Side::Stored { .. }, Side::Stored { .. }) => return None,
             },
             Test::OneOf(a, start, len) => {
-                let values = self.policy.one_of(start, len);
+                let values =
+                    one_of.get(start as usize..(start as usize).checked_add(len as usize)?)?;
                 match side(a)? {
                     Side::Fixed(x) => {
                         let mut any = false;
