@@ -314,6 +314,8 @@ fn src(o: &ir::Operand, intern: &mut impl FnMut(&str) -> u32) -> Src {
         ir::Operand::Context(a) => Src::Context(a.0),
         ir::Operand::Literal(Value::Str(s)) => Src::Sym(intern(s)),
         ir::Operand::Literal(Value::Int(i)) => Src::Int(*i),
+        // A `datetime` is its microseconds: the VM compares it as a number.
+        ir::Operand::Literal(Value::DateTime(t)) => Src::Int(*t),
         ir::Operand::Literal(Value::Bool(b)) => Src::Bool(*b),
         ir::Operand::Literal(Value::Variant(v)) => Src::Variant(*v),
     }
@@ -415,7 +417,9 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
                                             sym: intern(s),
                                             negate,
                                         },
-                                        Value::Int(i) => Insn::EqInt {
+                                        // INVARIANT: the checker lets no scope filter test a
+                                        // `datetime`; were one here, it would be its number.
+                                        Value::Int(i) | Value::DateTime(i) => Insn::EqInt {
                                             attr,
                                             value: *i,
                                             negate,

@@ -324,6 +324,24 @@ fn context_with(
                 None => return Err(wrong()),
             },
             (Type::Str, serde_json::Value::String(s)) => AttrValue::Sym(sym(s)),
+            (Type::DateTime, serde_json::Value::String(s)) => match crate::datetime::parse(s) {
+                Ok(t) => AttrValue::DateTime(t),
+                Err(e) => {
+                    return Err(error(
+                        RequestErrorKind::InvalidContext,
+                        format!(
+                            "context field `{}` has type `datetime`, but `{}` is not one: {e}",
+                            f.name,
+                            words::printable(s)
+                        ),
+                        Some(format!(
+                            "give `\"{}\": {}`",
+                            f.name,
+                            json_example(policy, f.ty)
+                        )),
+                    ))
+                }
+            },
             (Type::Enum(e), serde_json::Value::String(s)) => {
                 let variants = &policy.ir().enums[e.idx()].variants;
                 match variants.iter().position(|v| v == s) {
@@ -393,6 +411,7 @@ fn json_example(policy: &CompiledPolicy, ty: Type) -> String {
     match ty {
         Type::Bool => "true".into(),
         Type::Int => "0".into(),
+        Type::DateTime => format!("\"{}\"", crate::datetime::EXAMPLE),
         Type::Str => "\"text\"".into(),
         Type::SetStr => "[\"text\"]".into(),
         Type::Enum(e) => policy.ir().enums[e.idx()]

@@ -167,7 +167,7 @@ pub fn parse_condition(file: FileId, text: &str) -> (Vec<crate::ast::Term>, Vec<
                 .unwrap_or(rest.len());
             if &rest[..word_end] == "or" {
                 d.help = Some(
-                    "a condition has no `or`: ask once for each alternative, or test one value with `in [a, b]`"
+                    "a condition has no `or`: ask once for each alternative, or test one value against several: `case.status in [open, closed]`"
                         .into(),
                 );
             }

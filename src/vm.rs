@@ -668,7 +668,8 @@ impl Val<'_> {
     fn scalar(self) -> Self {
         match self {
             Val::Ref(AttrValue::Sym(s)) => Val::Sym(*s),
-            Val::Ref(AttrValue::Int(i)) => Val::Int(*i),
+            // A `datetime` compares as its number, as its literals are compiled.
+            Val::Ref(AttrValue::Int(i) | AttrValue::DateTime(i)) => Val::Int(*i),
             Val::Ref(AttrValue::Bool(b)) => Val::Bool(*b),
             Val::Ref(AttrValue::Variant(v)) => Val::Variant(*v),
             other => other,

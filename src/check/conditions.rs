@@ -234,12 +234,12 @@ impl Checker {
                     self.not_scalar(path, &left, op.text(), p);
                     return None;
                 }
-                if ordered && left.ty != Type::Int {
+                if ordered && !matches!(left.ty, Type::Int | Type::DateTime) {
                     self.term_type(
                         path,
                         &left,
                         &format!("is compared with `{}`", op.text()),
-                        "`<`, `<=`, `>` and `>=` compare numbers; compare other values with `==` or `!=`",
+                        "`<`, `<=`, `>` and `>=` compare numbers and datetimes; compare other values with `==` or `!=`",
                         p,
                     );
                     return None;
@@ -576,7 +576,10 @@ fn cmp_op(op: ast::CmpOp) -> CmpOp {
 
 /// Types whose values `==` and `in` compare one at a time.
 fn scalar(t: Type) -> bool {
-    matches!(t, Type::Str | Type::Int | Type::Bool | Type::Enum(_))
+    matches!(
+        t,
+        Type::Str | Type::Int | Type::DateTime | Type::Bool | Type::Enum(_)
+    )
 }
 
 /// A path as written: `principal`, `resource.owner`.

@@ -59,6 +59,9 @@ pub enum Lit {
     Str(String),
     /// An `int` value; JSON: a number.
     Int(i64),
+    /// A `datetime` value, in microseconds since 1970-01-01T00:00:00Z; JSON: its RFC 3339 text
+    /// in UTC (`2026-01-31T09:30:00Z`).
+    DateTime(i64),
     /// A `bool` value; JSON: `true` or `false`.
     Bool(bool),
     /// An enum variant, by its position in the enum's declaration; JSON: its name.
@@ -937,7 +940,7 @@ impl Pe<'_> {
                             let Side::Fixed(y) = side(*v)? else {
                                 return None;
                             };
-                            lits.extend(self.lit(&y)?);
+                            lits.extend(self.lit(&y)?.map(|l| self.typed(kind, attr, l)));
                         }
                         Cond::Compare {
                             up,
@@ -1015,7 +1018,7 @@ impl Pe<'_> {
     /// The stored attribute compared with a fixed value: a `compare` test, or a constant when
     /// the value is a string the entities do not hold (it equals no stored value).
     fn compare(&self, up: u32, kind: KindId, attr: u32, op: CmpOp, v: &AttrValue) -> Option<Cond> {
-        let lit = self.lit(v)?;
+        let lit = self.lit(v)?.map(|l| self.typed(kind, attr, l));
         Some(match (lit, op) {
             (Some(l), op) => Cond::Compare {
                 up,
@@ -1039,12 +1042,26 @@ impl Pe<'_> {
                 None => return Some(None),
             },
             AttrValue::Int(i) => Lit::Int(*i),
+            AttrValue::DateTime(t) => Lit::DateTime(*t),
             AttrValue::Bool(b) => Lit::Bool(*b),
             AttrValue::Variant(x) => Lit::Variant(*x),
             AttrValue::User(u) => Lit::User(ent.user_id(*u).to_string()),
             AttrValue::Resource(r) => Lit::Resource(ent.resource_id(*r).to_string()),
             AttrValue::Set(_) => return None,
         }))
+    }
+
+    /// A literal compared with attribute `attr` of kind `kind`, of the attribute's type: a
+    /// `datetime` literal is compiled as its number, and is a `datetime` again here.
+    fn typed(&self, kind: KindId, attr: u32, l: Lit) -> Lit {
+        let ty = self.policy.ir().kinds[kind.idx()]
+            .attrs
+            .get(attr as usize)
+            .map(|a| a.ty);
+        match (ty, l) {
+            (Some(Type::DateTime), Lit::Int(t)) => Lit::DateTime(t),
+            (_, l) => l,
+        }
     }
 
     /// The text of symbol `s`, when the entities hold it (a context's string may be no symbol
@@ -1072,8 +1089,16 @@ fn constant(b: bool) -> Cond {
 /// `a op b` for two fixed values, as the VM compares them; `None` for two types, or an order
 /// of two values that are not numbers.
 fn fixed_compare(op: CmpOp, a: &AttrValue, b: &AttrValue) -> Option<bool> {
+    // A `datetime` literal is compiled as its number; the checker compares a `datetime` only
+    // with a `datetime`, so both are numbers here.
+    let number = |v: &AttrValue| match v {
+        AttrValue::Int(x) | AttrValue::DateTime(x) => Some(*x),
+        _ => None,
+    };
+    if let (Some(x), Some(y)) = (number(a), number(b)) {
+        return Some(op.holds(x, y));
+    }
     let same = match (a, b) {
-        (AttrValue::Int(x), AttrValue::Int(y)) => return Some(op.holds(*x, *y)),
         (AttrValue::Sym(x), AttrValue::Sym(y))
         | (AttrValue::Variant(x), AttrValue::Variant(y))
         | (AttrValue::User(x), AttrValue::User(y))
@@ -1521,6 +1546,7 @@ impl Eval<'_> {
                 let equal = |lit: &Lit| match (v, lit) {
                     (AttrValue::Sym(s), Lit::Str(l)) => ent.symbol(*s) == l,
                     (AttrValue::Int(i), Lit::Int(l)) => i == l,
+                    (AttrValue::DateTime(t), Lit::DateTime(l)) => t == l,
                     (AttrValue::Bool(b), Lit::Bool(l)) => b == l,
                     (AttrValue::Variant(x), Lit::Variant(l)) => x == l,
                     (AttrValue::User(u), Lit::User(l)) => ent.user_id(*u) == l,
@@ -1530,7 +1556,8 @@ impl Eval<'_> {
                 match (op, v, values.as_slice()) {
                     (CmpOp::Eq, _, _) => values.iter().any(equal),
                     (CmpOp::Ne, _, _) => !values.iter().any(equal),
-                    (op, AttrValue::Int(i), [Lit::Int(l)]) => op.holds(*i, *l),
+                    (op, AttrValue::Int(i), [Lit::Int(l)])
+                    | (op, AttrValue::DateTime(i), [Lit::DateTime(l)]) => op.holds(*i, *l),
                     _ => false,
                 }
             }),
@@ -1576,6 +1603,8 @@ pub(crate) fn lit_text(policy: &CompiledPolicy, attr: u32, lit: &Lit) -> String 
     match lit {
         Lit::Str(s) | Lit::User(s) | Lit::Resource(s) => s.clone(),
         Lit::Int(i) => i.to_string(),
+        // As the SQL tables store it: fixed-width UTC, which sorts as the instants do.
+        Lit::DateTime(t) => crate::datetime::format_fixed(*t),
         Lit::Bool(b) => b.to_string(),
         Lit::Variant(v) => variant_name(policy, attr, *v),
     }
@@ -1700,6 +1729,7 @@ impl Serialize for CondJson<'_> {
                     .map(|l| match l {
                         Lit::Str(s) | Lit::User(s) | Lit::Resource(s) => json!(s),
                         Lit::Int(i) => json!(i),
+                        Lit::DateTime(t) => json!(crate::datetime::format(*t)),
                         Lit::Bool(b) => json!(b),
                         Lit::Variant(v) => json!(variant_name(policy, *attr, *v)),
                     })
@@ -1722,6 +1752,7 @@ impl Serialize for CondJson<'_> {
                     .iter()
                     .map(|l| match l {
                         Lit::Int(i) => json!(i),
+                        Lit::DateTime(t) => json!(crate::datetime::format(*t)),
                         Lit::Bool(b) => json!(b),
                         other => json!(kind_lit_text(policy, *kind, *attr, other)),
                     })
