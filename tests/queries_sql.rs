@@ -377,6 +377,14 @@ impl Seen<'_> {
     fn case_attr(&self, a: &str) -> Option<&serde_json::Value> {
         self.case.map(|c| &c["attrs"][a])
     }
+    /// The order of the case's `opened` among `world::OPENED`.
+    fn opened(&self) -> Option<u8> {
+        let text = self.case_attr("opened")?.as_str()?;
+        world::OPENED
+            .iter()
+            .find(|(t, _)| *t == text)
+            .map(|&(_, rank)| rank)
+    }
     fn holds(&self, relation: &str) -> bool {
         self.case.is_some_and(|c| {
             c["relations"][relation]
@@ -433,6 +441,19 @@ const CONDITIONS: &[(&str, Option<&str>, Expect)] = &[
     ),
     ("resource.name != \"Contact 0\"", Some("Contact"), |s| {
         s.kind() == "Contact" && s.resource["attrs"]["name"] != "Contact 0"
+    }),
+    // Datetimes: the literal is the instant of rank 1 (and of rank 2) written with another
+    // offset than the stored values, compared as instants in memory and in SQL.
+    (
+        "case.opened >= \"2025-06-01T01:00:00+01:00\" and case.opened < \"2025-12-31T23:00:00-01:00\"",
+        None,
+        |s| s.opened().is_some_and(|r| r == 1),
+    ),
+    ("resource.opened != \"2026-01-01T00:00:00.000Z\"", Some("Case"), |s| {
+        s.kind() == "Case" && s.opened().is_some_and(|r| r != 2)
+    }),
+    ("case.opened > \"2025-05-31T23:59:59.999999Z\"", None, |s| {
+        s.opened().is_some_and(|r| r > 0)
     }),
     // A string no entity holds: equal to nothing, different from everything.
     ("case.region == \"nowhere'; --\"", None, |_| false),
