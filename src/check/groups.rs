@@ -170,7 +170,7 @@ impl Checker {
                 )
                 .with_secondary(attr.span, format!("`{}` is declared here", attr.name))
                 .with_help(format!(
-                    "compare it in a rule's condition instead: `allow Role: action when case.{} < context.now;`",
+                    "compare it in a rule's condition instead, such as `allow Reader: view when case.{} < context.now;`",
                     attr.name
                 )),
             );
