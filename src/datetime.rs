@@ -10,9 +10,10 @@ const MINUTE: i64 = 60 * SECOND;
 const HOUR: i64 = 60 * MINUTE;
 const DAY: i64 = 24 * HOUR;
 
-/// The first and last instants a `datetime` holds: 0000-01-01T00:00:00Z and
-/// 9999-12-31T23:59:59.999999Z, the four-digit years of RFC 3339.
+/// The first instant a `datetime` holds, 0000-01-01T00:00:00Z: RFC 3339's years have four
+/// digits.
 pub const MIN: i64 = -62_167_219_200 * SECOND;
+/// The last instant a `datetime` holds, 9999-12-31T23:59:59.999999Z.
 pub const MAX: i64 = 253_402_300_800 * SECOND - 1;
 
 /// Why a text is not a `datetime`: what was expected where, in words for a message.

@@ -83,6 +83,9 @@ pub mod internal {
     pub mod bits {
         pub use crate::bits::*;
     }
+    pub mod datetime {
+        pub use crate::datetime::*;
+    }
     pub mod check {
         pub use crate::check::*;
     }
