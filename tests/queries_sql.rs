@@ -455,6 +455,13 @@ const CONDITIONS: &[(&str, Option<&str>, Expect)] = &[
     ("case.opened > \"2025-05-31T23:59:59.999999Z\"", None, |s| {
         s.opened().is_some_and(|r| r > 0)
     }),
+    // A value that would end a SQL string and drop a table, which the entities hold: bound as
+    // a parameter, it selects the cases whose region it is, and the tables stay.
+    (
+        "case.region == \"'; DROP TABLE cases; --\"",
+        None,
+        |s| s.case_attr("region").is_some_and(|r| r == world::INJECTION),
+    ),
     // A string no entity holds: equal to nothing, different from everything.
     ("case.region == \"nowhere'; --\"", None, |_| false),
     ("case.region != \"nowhere'; --\"", None, |s| s.case.is_some()),
@@ -497,6 +504,8 @@ fn compare_conditions<'j>(
                 for module in modules(policy) {
                     let module = module.as_deref();
                     let filter = q.filter(user, action, module, dialect).unwrap();
+                    // The condition's values are parameters, never text of the statement.
+                    assert!(!filter.where_clause.contains("DROP"), "{text}");
                     let rows = run(&filter);
                     let listed = q.list(user, action, module, *kind).unwrap().ids();
                     assert_eq!(
