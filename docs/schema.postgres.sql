@@ -22,7 +22,9 @@ CREATE INDEX resources_parent ON resources (parent_id);
 CREATE INDEX resources_kind ON resources (kind, id);
 
 -- Attribute values as text: strings as they are, integers in decimal (`-7`), booleans as
--- `true`/`false`, enum values by variant name, references by id; a set has one row per element
+-- `true`/`false`, enum values by variant name, references by id, datetimes in UTC with six
+-- digits of fraction (`2026-01-31T09:30:00.000000Z`: every one the same length, so they sort as
+-- the instants do, compared byte by byte); a set has one row per element
 -- (none when empty), every other attribute exactly one row.
 CREATE TABLE resource_attrs (
   resource_id TEXT COLLATE "C" NOT NULL REFERENCES resources (id),

@@ -322,8 +322,38 @@ fn src(o: &ir::Operand, intern: &mut impl FnMut(&str) -> u32) -> Src {
         ir::Operand::Context(a) => Src::Context(a.0),
         ir::Operand::Literal(Value::Str(s)) => Src::Sym(intern(s)),
         ir::Operand::Literal(Value::Int(i)) => Src::Int(*i),
+        // A `datetime` is its microseconds: the VM compares it as a number.
+        ir::Operand::Literal(Value::DateTime(t)) => Src::Int(*t),
         ir::Operand::Literal(Value::Bool(b)) => Src::Bool(*b),
         ir::Operand::Literal(Value::Variant(v)) => Src::Variant(*v),
+    }
+}
+
+/// A term of a condition, compiled: its operands as [`Src`]s, the values of an `in` appended to
+/// `one_of`, a string literal interned with `intern`. Rules' conditions are compiled so, and
+/// the conditions of queries (`query::Condition`) with the entities' symbols.
+pub(crate) fn cterm(
+    ir: &Policy,
+    t: &ir::Term,
+    one_of: &mut Vec<Src>,
+    intern: &mut impl FnMut(&str) -> u32,
+) -> CTerm {
+    let test = match &t.test {
+        ir::TermTest::Holds(rel) => Test::Holds((ir.roles.len() + rel.idx()) as u32),
+        ir::TermTest::Compare(a, op, b) => Test::Compare(*op, src(a, intern), src(b, intern)),
+        ir::TermTest::OneOf(a, values) => {
+            let at = one_of.len() as u32;
+            for v in values {
+                one_of.push(src(&ir::Operand::Literal(v.clone()), intern));
+            }
+            Test::OneOf(src(a, intern), at, values.len() as u32)
+        }
+        ir::TermTest::Contains(set, item) => Test::Contains(src(set, intern), src(item, intern)),
+        ir::TermTest::True(a) => Test::True(src(a, intern)),
+    };
+    CTerm {
+        test,
+        negate: t.negate,
     }
 }
 
@@ -395,7 +425,9 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
                                             sym: intern(s),
                                             negate,
                                         },
-                                        Value::Int(i) => Insn::EqInt {
+                                        // INVARIANT: the checker lets no scope filter test a
+                                        // `datetime`; were one here, it would be its number.
+                                        Value::Int(i) | Value::DateTime(i) => Insn::EqInt {
                                             attr,
                                             value: *i,
                                             negate,
@@ -467,27 +499,7 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
         let crule = (!r.when.is_empty()).then(|| {
             let start = terms.len() as u32;
             for t in &r.when {
-                let test = match &t.test {
-                    ir::TermTest::Holds(rel) => Test::Holds((ir.roles.len() + rel.idx()) as u32),
-                    ir::TermTest::Compare(a, op, b) => {
-                        Test::Compare(*op, src(a, &mut intern), src(b, &mut intern))
-                    }
-                    ir::TermTest::OneOf(a, values) => {
-                        let at = one_of.len() as u32;
-                        for v in values {
-                            one_of.push(src(&ir::Operand::Literal(v.clone()), &mut intern));
-                        }
-                        Test::OneOf(src(a, &mut intern), at, values.len() as u32)
-                    }
-                    ir::TermTest::Contains(set, item) => {
-                        Test::Contains(src(set, &mut intern), src(item, &mut intern))
-                    }
-                    ir::TermTest::True(a) => Test::True(src(a, &mut intern)),
-                };
-                terms.push(CTerm {
-                    test,
-                    negate: t.negate,
-                });
+                terms.push(cterm(&ir, t, &mut one_of, &mut intern));
             }
             crules.push(CRule {
                 rule: id,
@@ -1098,6 +1110,13 @@ impl CompiledPolicy {
     #[inline(always)]
     pub(crate) fn one_of(&self, start: u32, len: u32) -> &[Src] {
         &self.conditions.one_of[start as usize..(start + len) as usize]
+    }
+
+    /// The values of every `Test::OneOf` of the rules' conditions, which their `start` and
+    /// `len` index.
+    #[inline(always)]
+    pub(crate) fn one_of_all(&self) -> &[Src] {
+        &self.conditions.one_of
     }
 
     /// The conditional rule of IR rule `rule`, if it has a condition.

@@ -173,6 +173,8 @@ pub enum Value {
     Str(String),
     Int(i64),
     Bool(bool),
+    /// A `datetime` literal: microseconds since 1970-01-01T00:00:00Z.
+    DateTime(i64),
     /// An enum variant by index.
     Variant(u32),
 }
@@ -189,6 +191,8 @@ pub enum Type {
     Str,
     Bool,
     Int,
+    /// `datetime`: an instant, kept as microseconds since 1970-01-01T00:00:00Z (UTC).
+    DateTime,
     SetStr,
     RefUser,
     Ref(KindId),
@@ -468,6 +472,7 @@ impl Policy {
             Type::Str => "`string`".into(),
             Type::Bool => "`bool`".into(),
             Type::Int => "`int`".into(),
+            Type::DateTime => "`datetime`".into(),
             Type::SetStr => "`set<string>`".into(),
             Type::RefUser => "`ref User`".into(),
             Type::Ref(k) => format!("`ref {}`", self.kinds[k.idx()].name),

@@ -1720,6 +1720,8 @@ enum Read<'a> {
     Str(&'a str),
     Int(i64),
     Bool(bool),
+    /// A `datetime`, in microseconds since 1970-01-01T00:00:00Z.
+    DateTime(i64),
     Variant(u32),
     User(u32),
     Resource(u32),
@@ -1754,7 +1756,9 @@ fn term_holds(
         TermTest::Compare(a, op, b) => {
             let (x, y) = (read(p, on, a, seen)?, read(p, on, b, seen)?);
             match (x, y, op) {
-                (Read::Int(x), Read::Int(y), op) => op.holds(x, y),
+                (Read::Int(x), Read::Int(y), op) | (Read::DateTime(x), Read::DateTime(y), op) => {
+                    op.holds(x, y)
+                }
                 (x, y, crate::ir::CmpOp::Eq) => same(&x, &y)?,
                 (x, y, crate::ir::CmpOp::Ne) => !same(&x, &y)?,
                 _ => return None,
@@ -1781,7 +1785,7 @@ fn term_holds(
 fn same(a: &Read<'_>, b: &Read<'_>) -> Option<bool> {
     Some(match (a, b) {
         (Read::Str(x), Read::Str(y)) => x == y,
-        (Read::Int(x), Read::Int(y)) => x == y,
+        (Read::Int(x), Read::Int(y)) | (Read::DateTime(x), Read::DateTime(y)) => x == y,
         (Read::Bool(x), Read::Bool(y)) => x == y,
         (Read::Variant(x), Read::Variant(y))
         | (Read::User(x), Read::User(y))
@@ -1795,6 +1799,7 @@ fn literal(v: &Value) -> Read<'_> {
         Value::Str(s) => Read::Str(s),
         Value::Int(i) => Read::Int(*i),
         Value::Bool(b) => Read::Bool(*b),
+        Value::DateTime(t) => Read::DateTime(*t),
         Value::Variant(x) => Read::Variant(*x),
     }
 }
@@ -1812,6 +1817,7 @@ fn read<'a>(
         match v {
             AttrValue::Sym(s) => Read::Str(ent.symbol(*s)),
             AttrValue::Int(i) => Read::Int(*i),
+            AttrValue::DateTime(t) => Read::DateTime(*t),
             AttrValue::Bool(b) => Read::Bool(*b),
             AttrValue::Variant(x) => Read::Variant(*x),
             AttrValue::User(u) => Read::User(*u),
@@ -1857,6 +1863,10 @@ fn read<'a>(
                 (Type::Bool, serde_json::Value::Bool(b)) => Read::Bool(*b),
                 (Type::Int, serde_json::Value::Number(n)) => Read::Int(n.as_i64()?),
                 (Type::Str, serde_json::Value::String(s)) => Read::Str(s),
+                // The context's text, read literally, by the one RFC 3339 reader.
+                (Type::DateTime, serde_json::Value::String(s)) => {
+                    Read::DateTime(crate::datetime::parse(s).ok()?)
+                }
                 (Type::Enum(e), serde_json::Value::String(s)) => {
                     Read::Variant(p.enums[e.idx()].variants.iter().position(|v| v == s)? as u32)
                 }
@@ -1881,6 +1891,7 @@ fn show_read(p: &Policy, on: &On<'_>, ty: Type, v: &Read<'_>) -> String {
     match v {
         Read::Str(s) => format!("{s:?}"),
         Read::Int(i) => i.to_string(),
+        Read::DateTime(t) => format!("{:?}", crate::datetime::format(*t)),
         Read::Bool(b) => b.to_string(),
         Read::Variant(x) => match ty {
             Type::Enum(e) => p.enums[e.idx()]
@@ -1952,6 +1963,7 @@ fn show_value(p: &Policy, ent: &Entities, ty: Option<&Type>, v: &AttrValue) -> S
     match v {
         AttrValue::Sym(s) => format!("{:?}", ent.symbol(*s)),
         AttrValue::Int(i) => i.to_string(),
+        AttrValue::DateTime(t) => format!("{:?}", crate::datetime::format(*t)),
         AttrValue::Bool(b) => b.to_string(),
         AttrValue::Set(items) => {
             let mut shown: Vec<String> = items

@@ -625,7 +625,7 @@ fn holds<F: Faults>(
     faults: &mut F,
 ) -> bool {
     for t in policy.terms(r) {
-        match term(policy, t, on, relations) {
+        match term(policy.one_of_all(), t, on, relations) {
             Some(true) => {}
             Some(false) => return false,
             None => {
@@ -651,10 +651,27 @@ pub(crate) fn condition_holds(
     holds(policy, r, on, relations, &mut Ignore)
 }
 
+/// Whether the condition a query was asked with (`query::Condition`, compiled to `terms` with
+/// the values of its `in`s in `one_of`) holds on the resource of `on`: every term, and a term
+/// that reads a value that is not there (an attribute of the case of a resource in no case)
+/// fails, under `not` too, as in the condition of an allow.
+pub(crate) fn query_condition_holds(
+    policy: &CompiledPolicy,
+    terms: &[CTerm],
+    one_of: &[Src],
+    on: &On<'_>,
+) -> bool {
+    let relations = held_relations(policy, on);
+    terms
+        .iter()
+        .all(|t| term(one_of, t, on, relations) == Some(true))
+}
+
 /// A term of a condition, after its `not`; `None` when it read a value that is not there or
-/// is of another type than the test takes.
+/// is of another type than the test takes. `one_of` holds the values of every `in` of the
+/// condition's terms.
 #[inline]
-fn term(policy: &CompiledPolicy, t: &CTerm, on: &On<'_>, relations: Bits) -> Option<bool> {
+fn term(one_of: &[Src], t: &CTerm, on: &On<'_>, relations: Bits) -> Option<bool> {
     let me = AttrValue::User(on.principal);
     let v = |src: Src| -> Option<Val<'_>> { value(src, on, &me) };
     let r = match t.test {
@@ -670,7 +687,8 @@ fn term(policy: &CompiledPolicy, t: &CTerm, on: &On<'_>, relations: Bits) -> Opt
         Test::OneOf(a, start, len) => {
             let x = v(a)?;
             let mut found = false;
-            for &o in policy.one_of(start, len) {
+            let values = one_of.get(start as usize..(start as usize).checked_add(len as usize)?)?;
+            for &o in values {
                 if x.same(&v(o)?)? {
                     found = true;
                     break;
@@ -705,7 +723,8 @@ impl Val<'_> {
     fn scalar(self) -> Self {
         match self {
             Val::Ref(AttrValue::Sym(s)) => Val::Sym(*s),
-            Val::Ref(AttrValue::Int(i)) => Val::Int(*i),
+            // A `datetime` compares as its number, as its literals are compiled.
+            Val::Ref(AttrValue::Int(i) | AttrValue::DateTime(i)) => Val::Int(*i),
             Val::Ref(AttrValue::Bool(b)) => Val::Bool(*b),
             Val::Ref(AttrValue::Variant(v)) => Val::Variant(*v),
             other => other,

@@ -86,6 +86,8 @@ fn requests(policy: &Policy, entities: &Entities, contexts: &[Map<String, Value>
         let mut mistyped = good.clone();
         let wrong = match ir.context[0].ty {
             casepol::internal::ir::Type::Int => Value::String("1".into()),
+            // A string, as a datetime is, but of a day that does not exist.
+            casepol::internal::ir::Type::DateTime => Value::String("2026-02-30T00:00:00Z".into()),
             _ => Value::from(1),
         };
         mistyped.insert(ir.context[0].name.clone(), wrong);
@@ -502,6 +504,24 @@ fn condition_outcome(trace: &Trace) -> Option<&'static str> {
             .iter()
             .any(|t| t.values.iter().any(|v| v.starts_with("context.")))
     };
+    // A value read as a `datetime` is shown in RFC 3339, in UTC: `"2026-01-01T00:00:00Z"`.
+    let reads_datetime = |r: &&casepol::explain::RuleRef| {
+        r.condition.iter().any(|t| {
+            t.values.iter().any(|v| {
+                v.rsplit(" = ").next().is_some_and(|x| {
+                    x.len() >= 22 && x.ends_with("Z\"") && x.as_bytes().get(11) == Some(&b'T')
+                })
+            })
+        })
+    };
+    if d.allowed && allows.iter().any(|r| reads_datetime(&r)) {
+        return Some("allow by a rule whose condition compared a datetime");
+    }
+    if d.reason == Reason::NotPermitted
+        && unmet.iter().any(|r| r.kind == "rule" && reads_datetime(&r))
+    {
+        return Some("not permitted: a condition on a datetime did not hold");
+    }
     if d.allowed && allows.iter().any(|r| r.condition.len() >= 3) {
         return Some("allow by a rule whose condition of three terms held");
     }
@@ -682,6 +702,8 @@ fn generated_policies_reach_every_layer() {
         "allow holding a relation of a resource kind",
         "allow by a rule whose condition of three terms held",
         "allow by a rule whose condition read the context",
+        "allow by a rule whose condition compared a datetime",
+        "not permitted: a condition on a datetime did not hold",
         "deny by a rule whose condition held",
         "not permitted: a condition did not hold",
         "error: a context that does not resolve",

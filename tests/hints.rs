@@ -229,7 +229,7 @@ fn every_hint_on_the_shipped_examples_holds_when_applied() {
 fn every_hint_on_generated_worlds_holds_when_applied() {
     let mut runner = TestRunner::new_with_rng(
         Config {
-            cases: 64,
+            cases: 160,
             failure_persistence: None,
             ..Config::default()
         },

@@ -128,6 +128,16 @@ fn change_of(policy: &Policy, e: &Entities, (op, a, b, c): (u8, u8, u8, u8)) -> 
             Type::Str => json!(["x", "y", "w"][i as usize % 3]),
             Type::Bool => json!(i % 2 == 0),
             Type::Int => json!([0, 1, -1, 7][i as usize % 4]),
+            // One instant written two ways, a later one, and a day that does not exist (the
+            // change set is refused, in place and by reloading alike).
+            Type::DateTime => json!(
+                [
+                    "2026-01-01T00:00:00Z",
+                    "2026-01-01T01:00:00+01:00",
+                    "2026-06-30T12:00:00.5-07:00",
+                    "2026-02-30T00:00:00Z"
+                ][i as usize % 4]
+            ),
             Type::SetStr => json!(["x"]),
             Type::Enum(en) => {
                 let vs = &ir.enums[en.idx()].variants;

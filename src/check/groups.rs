@@ -162,6 +162,24 @@ impl Checker {
         };
         let attr = &attrs[ai];
         let ty = attr.ty;
+        if ty == Type::DateTime {
+            self.error(
+                Diagnostic::new(
+                    Code::TypeMismatch,
+                    c.attr.span,
+                    format!(
+                        "attribute `{}` has type `datetime`, which a scope filter does not test",
+                        attr.name
+                    ),
+                )
+                .with_secondary(attr.span, format!("`{}` is declared here", attr.name))
+                .with_help(format!(
+                    "compare it in a rule's condition instead, such as `allow Reader: view when case.{} < context.now;`",
+                    attr.name
+                )),
+            );
+            return None;
+        }
         let (test, negate) = match &c.op {
             CondOp::Eq(Operand::Principal(s)) | CondOp::Ne(Operand::Principal(s)) => {
                 if ty != Type::RefUser {

@@ -687,6 +687,10 @@ fn convert<R: Report>(
         (Type::Bool, Val::Bool(b)) => return Ok(Some(AttrValue::Bool(*b))),
         (Type::Int, Val::Int(i)) => return Ok(Some(AttrValue::Int(*i))),
         (Type::Int, Val::Big(_) | Val::Float(_)) => ValueProblem::NotAnInt(v),
+        (Type::DateTime, Val::Str(s)) => match crate::datetime::parse(s) {
+            Ok(t) => return Ok(Some(AttrValue::DateTime(t))),
+            Err(e) => ValueProblem::NotADateTime { value: s, why: e.0 },
+        },
         (Type::SetStr, Val::Array(items)) => {
             let mut out = Vec::with_capacity(items.len());
             let mut problem = None;

@@ -19,6 +19,8 @@ pub enum AttrValue {
     Sym(u32),
     /// An `int`.
     Int(i64),
+    /// A `datetime`: microseconds since 1970-01-01T00:00:00Z (UTC).
+    DateTime(i64),
     /// A `bool`.
     Bool(bool),
     /// A `set`: its strings as symbols, sorted by symbol and without duplicates.

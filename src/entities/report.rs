@@ -273,6 +273,11 @@ pub(super) enum ValueProblem<'a> {
         value: &'a str,
         of: EnumId,
     },
+    /// A string that is not an RFC 3339 date and time, and why.
+    NotADateTime {
+        value: &'a str,
+        why: String,
+    },
     WrongType {
         ty: Type,
         value: &'a Val<'a>,
@@ -1025,6 +1030,16 @@ impl Reporter {
                     help,
                 )
             }
+            ValueProblem::NotADateTime { value, why } => (
+                format!(
+                    "attribute `{name}` has type `datetime`, but `{}` is not one: {why}",
+                    crate::diagnostic::words::printable(value)
+                ),
+                format!(
+                    "write an RFC 3339 date and time with its offset, such as `\"{}\"`",
+                    crate::datetime::EXAMPLE
+                ),
+            ),
             ValueProblem::WrongType { ty, value } => {
                 let want = p.type_name(ty);
                 let help = match (ty, value) {
@@ -1043,6 +1058,10 @@ impl Reporter {
                     (Type::Str, _) => format!("write `{name}` as a string in double quotes"),
                     (Type::Bool, _) => "write `true` or `false`".to_string(),
                     (Type::Int, _) => "write a whole number, such as `42`".to_string(),
+                    (Type::DateTime, _) => format!(
+                        "write `{name}` as an RFC 3339 date and time in double quotes, such as `\"{}\"`",
+                        crate::datetime::EXAMPLE
+                    ),
                     (Type::SetStr, _) => {
                         format!("write `{name}` as an array of strings, such as `[\"a\", \"b\"]`")
                     }

@@ -160,6 +160,7 @@ impl Entities {
         match (v, ty) {
             (AttrValue::Sym(s), _) => self.symbol(*s).into(),
             (AttrValue::Int(i), _) => (*i).into(),
+            (AttrValue::DateTime(t), _) => crate::datetime::format(*t).into(),
             (AttrValue::Bool(b), _) => (*b).into(),
             (AttrValue::Set(items), _) => {
                 let mut items: Vec<&str> = items.iter().map(|&s| self.symbol(s)).collect();

@@ -15,7 +15,7 @@
 //! case, and `codes` the condition on the access codes up the resource's chain. `every_kind`
 //! puts them together per kind, `states` per case type and state.
 
-use super::{residual_of, same_policy, QueryError, QueryErrorKind};
+use super::{residual_of, same_policy, QueryError, QueryErrorKind, Where};
 use crate::bits::Bits;
 use crate::compile::{CRule, Src, Test};
 use crate::compile::{CScope, CompiledPolicy, Insn, Masks};
@@ -59,6 +59,9 @@ pub enum Lit {
     Str(String),
     /// An `int` value; JSON: a number.
     Int(i64),
+    /// A `datetime` value, in microseconds since 1970-01-01T00:00:00Z; JSON: its RFC 3339 text
+    /// in UTC (`2026-01-31T09:30:00Z`).
+    DateTime(i64),
     /// A `bool` value; JSON: `true` or `false`.
     Bool(bool),
     /// An enum variant, by its position in the enum's declaration; JSON: its name.
@@ -308,6 +311,7 @@ pub(crate) fn residual(
     action: u32,
     module: Option<u32>,
     context: &ResolvedContext,
+    condition: Option<&Where>,
 ) -> Result<Residual, QueryError> {
     let p = policy.ir();
     let user = &entities.users[principal as usize];
@@ -331,6 +335,13 @@ pub(crate) fn residual(
     let cond = match requirement(policy, entities, principal, action) {
         true => pe.every_kind()?,
         false => Cond::False,
+    };
+    let cond = match condition {
+        Some(w) if cond != Cond::False => {
+            let asked = pe.query_condition(w)?;
+            pe.with_condition(cond, &asked)?
+        }
+        _ => cond,
     };
     Ok(Residual {
         principal: entities.user_id(principal).to_string(),
@@ -852,6 +863,98 @@ impl Pe<'_> {
         Ok((or(deny), or(allow)))
     }
 
+    /// The condition a question is asked with, as a condition on the resource: per kind (the
+    /// condition's own, or each), its terms on a resource of that kind, whose case is as far up
+    /// as the kind's chain says; kinds with equal conditions share a branch. A term that cannot
+    /// be read (the case of a kind in no case) makes its kind's branch `false`, with or without
+    /// `not`, as `list` does (`vm::query_condition_holds`).
+    fn query_condition(&self, w: &Where) -> Result<Vec<(Vec<KindId>, Cond)>, QueryError> {
+        let policy = self.policy;
+        let p = policy.ir();
+        let mut branches = Branches::default();
+        let kinds: Vec<KindId> = match w.kind {
+            Some(k) => vec![k],
+            None => (0..p.kinds.len() as u32).map(KindId).collect(),
+        };
+        for k in kinds {
+            let anchor = kind_chain(policy, k)
+                .iter()
+                .position(|c| p.kinds[c.idx()].is_case)
+                .map(|d| d as u32);
+            self.spend(w.terms.len())?;
+            let mut parts = Vec::with_capacity(w.terms.len());
+            for t in &w.terms {
+                match self.term(t.test, &w.one_of, Some(k), anchor) {
+                    Some(c) if t.negate => parts.push(not(c)),
+                    Some(c) => parts.push(c),
+                    None => {
+                        parts = vec![Cond::False];
+                        break;
+                    }
+                }
+            }
+            let body = self.simplified(and(parts))?;
+            branches.add(vec![k], body);
+        }
+        Ok(branches.branches)
+    }
+
+    /// `cond and` the question's condition (`asked`, its bodies per group of kinds), put into
+    /// `cond`'s branches: each branch `kind in ks and rest` becomes, for each group `g` with
+    /// body `b`, `kind in (ks ∩ g) and rest and b`. Every branch keeps one kind test over kinds
+    /// whose ancestors all its tests read, which is the shape the SQL binds ancestors by. It
+    /// costs the branches times the groups, which are few (kinds with equal bodies share one).
+    fn with_condition(
+        &self,
+        cond: Cond,
+        asked: &[(Vec<KindId>, Cond)],
+    ) -> Result<Cond, QueryError> {
+        let branches = match cond {
+            Cond::Or(v) => v,
+            c => vec![c],
+        };
+        let mut out = Vec::new();
+        for branch in branches {
+            // The branch's kinds and the rest of its tests.
+            let (kinds, rest): (Option<Vec<KindId>>, Vec<Cond>) = match branch {
+                Cond::Kind(ks) => (Some(ks), Vec::new()),
+                Cond::And(args) => {
+                    let mut kinds = None;
+                    let mut rest = Vec::with_capacity(args.len());
+                    for a in args {
+                        match a {
+                            Cond::Kind(ks) if kinds.is_none() => kinds = Some(ks),
+                            a => rest.push(a),
+                        }
+                    }
+                    (kinds, rest)
+                }
+                c => (None, vec![c]),
+            };
+            for (g, body) in asked {
+                let both: Vec<KindId> = match &kinds {
+                    Some(ks) => ks
+                        .iter()
+                        .copied()
+                        .filter(|k| g.binary_search(k).is_ok())
+                        .collect(),
+                    None => g.clone(),
+                };
+                if both.is_empty() {
+                    continue;
+                }
+                let mut parts = Vec::with_capacity(rest.len() + 2);
+                parts.push(Cond::Kind(both));
+                parts.extend(rest.iter().cloned());
+                parts.push(body.clone());
+                let part = and(parts);
+                self.spend(part.size())?;
+                out.push(part);
+            }
+        }
+        self.simplified(or(out))
+    }
+
     /// The condition of conditional rule `r` as a condition on the resource (of `kind`, when
     /// the rule's place fixes it, with its case `anchor` steps up): terms that read the
     /// principal, the context or literals fold to constants, terms that read the resource or
@@ -861,7 +964,7 @@ impl Pe<'_> {
         let terms = self.policy.terms(r);
         let mut parts = Vec::with_capacity(terms.len());
         for t in terms {
-            let c = match self.term(t.test, kind, anchor) {
+            let c = match self.term(t.test, self.policy.one_of_all(), kind, anchor) {
                 Some(c) if t.negate => not(c),
                 Some(c) => c,
                 None if r.effect == Effect::Deny => Cond::True,
@@ -874,7 +977,13 @@ impl Pe<'_> {
 
     /// A term before its `not`; `None` when it reads a value that is not there or is of
     /// another type than the test takes.
-    fn term(&self, test: Test, kind: Option<KindId>, anchor: Option<u32>) -> Option<Cond> {
+    fn term(
+        &self,
+        test: Test,
+        one_of: &[Src],
+        kind: Option<KindId>,
+        anchor: Option<u32>,
+    ) -> Option<Cond> {
         let side = |s: Src| self.side(s, kind, anchor);
         Some(match test {
             Test::Holds(bit) => self.holds_any(anchor, kind, &Bits::from_indices([bit as usize])),
@@ -901,7 +1010,8 @@ impl Pe<'_> {
                 (Side::Stored { .. }, Side::Stored { .. }) => return None,
             },
             Test::OneOf(a, start, len) => {
-                let values = self.policy.one_of(start, len);
+                let values =
+                    one_of.get(start as usize..(start as usize).checked_add(len as usize)?)?;
                 match side(a)? {
                     Side::Fixed(x) => {
                         let mut any = false;
@@ -919,7 +1029,7 @@ impl Pe<'_> {
                             let Side::Fixed(y) = side(*v)? else {
                                 return None;
                             };
-                            lits.extend(self.lit(&y)?);
+                            lits.extend(self.lit(&y)?.map(|l| self.typed(kind, attr, l)));
                         }
                         Cond::Compare {
                             up,
@@ -997,7 +1107,7 @@ impl Pe<'_> {
     /// The stored attribute compared with a fixed value: a `compare` test, or a constant when
     /// the value is a string the entities do not hold (it equals no stored value).
     fn compare(&self, up: u32, kind: KindId, attr: u32, op: CmpOp, v: &AttrValue) -> Option<Cond> {
-        let lit = self.lit(v)?;
+        let lit = self.lit(v)?.map(|l| self.typed(kind, attr, l));
         Some(match (lit, op) {
             (Some(l), op) => Cond::Compare {
                 up,
@@ -1021,12 +1131,26 @@ impl Pe<'_> {
                 None => return Some(None),
             },
             AttrValue::Int(i) => Lit::Int(*i),
+            AttrValue::DateTime(t) => Lit::DateTime(*t),
             AttrValue::Bool(b) => Lit::Bool(*b),
             AttrValue::Variant(x) => Lit::Variant(*x),
             AttrValue::User(u) => Lit::User(ent.user_id(*u).to_string()),
             AttrValue::Resource(r) => Lit::Resource(ent.resource_id(*r).to_string()),
             AttrValue::Set(_) => return None,
         }))
+    }
+
+    /// A literal compared with attribute `attr` of kind `kind`, of the attribute's type: a
+    /// `datetime` literal is compiled as its number, and is a `datetime` again here.
+    fn typed(&self, kind: KindId, attr: u32, l: Lit) -> Lit {
+        let ty = self.policy.ir().kinds[kind.idx()]
+            .attrs
+            .get(attr as usize)
+            .map(|a| a.ty);
+        match (ty, l) {
+            (Some(Type::DateTime), Lit::Int(t)) => Lit::DateTime(t),
+            (_, l) => l,
+        }
     }
 
     /// The text of symbol `s`, when the entities hold it (a context's string may be no symbol
@@ -1054,8 +1178,16 @@ fn constant(b: bool) -> Cond {
 /// `a op b` for two fixed values, as the VM compares them; `None` for two types, or an order
 /// of two values that are not numbers.
 fn fixed_compare(op: CmpOp, a: &AttrValue, b: &AttrValue) -> Option<bool> {
+    // A `datetime` literal is compiled as its number; the checker compares a `datetime` only
+    // with a `datetime`, so both are numbers here.
+    let number = |v: &AttrValue| match v {
+        AttrValue::Int(x) | AttrValue::DateTime(x) => Some(*x),
+        _ => None,
+    };
+    if let (Some(x), Some(y)) = (number(a), number(b)) {
+        return Some(op.holds(x, y));
+    }
     let same = match (a, b) {
-        (AttrValue::Int(x), AttrValue::Int(y)) => return Some(op.holds(*x, *y)),
         (AttrValue::Sym(x), AttrValue::Sym(y))
         | (AttrValue::Variant(x), AttrValue::Variant(y))
         | (AttrValue::User(x), AttrValue::User(y))
@@ -1503,6 +1635,7 @@ impl Eval<'_> {
                 let equal = |lit: &Lit| match (v, lit) {
                     (AttrValue::Sym(s), Lit::Str(l)) => ent.symbol(*s) == l,
                     (AttrValue::Int(i), Lit::Int(l)) => i == l,
+                    (AttrValue::DateTime(t), Lit::DateTime(l)) => t == l,
                     (AttrValue::Bool(b), Lit::Bool(l)) => b == l,
                     (AttrValue::Variant(x), Lit::Variant(l)) => x == l,
                     (AttrValue::User(u), Lit::User(l)) => ent.user_id(*u) == l,
@@ -1512,7 +1645,8 @@ impl Eval<'_> {
                 match (op, v, values.as_slice()) {
                     (CmpOp::Eq, _, _) => values.iter().any(equal),
                     (CmpOp::Ne, _, _) => !values.iter().any(equal),
-                    (op, AttrValue::Int(i), [Lit::Int(l)]) => op.holds(*i, *l),
+                    (op, AttrValue::Int(i), [Lit::Int(l)])
+                    | (op, AttrValue::DateTime(i), [Lit::DateTime(l)]) => op.holds(*i, *l),
                     _ => false,
                 }
             }),
@@ -1564,6 +1698,8 @@ pub(crate) fn lit_text(policy: &CompiledPolicy, attr: u32, lit: &Lit) -> String 
     match lit {
         Lit::Str(s) | Lit::User(s) | Lit::Resource(s) => s.clone(),
         Lit::Int(i) => i.to_string(),
+        // As the SQL tables store it: fixed-width UTC, which sorts as the instants do.
+        Lit::DateTime(t) => crate::datetime::format_fixed(*t),
         Lit::Bool(b) => b.to_string(),
         Lit::Variant(v) => variant_name(policy, attr, *v),
     }
@@ -1688,6 +1824,7 @@ impl Serialize for CondJson<'_> {
                     .map(|l| match l {
                         Lit::Str(s) | Lit::User(s) | Lit::Resource(s) => json!(s),
                         Lit::Int(i) => json!(i),
+                        Lit::DateTime(t) => json!(crate::datetime::format(*t)),
                         Lit::Bool(b) => json!(b),
                         Lit::Variant(v) => json!(variant_name(policy, *attr, *v)),
                     })
@@ -1710,6 +1847,7 @@ impl Serialize for CondJson<'_> {
                     .iter()
                     .map(|l| match l {
                         Lit::Int(i) => json!(i),
+                        Lit::DateTime(t) => json!(crate::datetime::format(*t)),
                         Lit::Bool(b) => json!(b),
                         other => json!(kind_lit_text(policy, *kind, *attr, other)),
                     })

@@ -9,7 +9,9 @@
 //! a JSON array), so the number of parameters does not grow with the principal's codes or any
 //! other set: a user with 70,000 terms still gets a statement both databases accept.
 
-use super::residual::{attr_name, kind_attr_name, kind_lit_text, lit_text, Class, Cond, Residual};
+use super::residual::{
+    attr_name, kind_attr_name, kind_lit_text, lit_text, Class, Cond, Lit, Residual,
+};
 use super::{residual_of, same_policy, QueryError, QueryErrorKind};
 use crate::compile::CompiledPolicy;
 use crate::diagnostic::words::printable;
@@ -530,6 +532,25 @@ impl Writer<'_> {
                         let (text, depth) = self.named_test(*up, &name, &texts);
                         (format!("NOT {text}"), depth.not())
                     }
+                    // A `datetime` is stored as fixed-width UTC text, which sorts as the
+                    // instants do: compared as text, with no cast.
+                    (op, [instant]) if matches!(values.as_slice(), [Lit::DateTime(_)]) => {
+                        let n = self.param(&name);
+                        let v = self.param(instant);
+                        // Byte order whatever the column's collation.
+                        let collate = match self.dialect {
+                            Dialect::Postgres => "COLLATE \"C\"",
+                            Dialect::Sqlite => "COLLATE BINARY",
+                        };
+                        (
+                            format!(
+                                "EXISTS (SELECT 1 FROM resource_attrs x WHERE x.resource_id = {}.id AND x.name = {n} AND x.value {collate} {} {v})",
+                                alias(*up),
+                                op.text()
+                            ),
+                            Depth::subquery(and_of_tests(2, Depth::leaf(3)), 1),
+                        )
+                    }
                     (op, [number]) => {
                         let n = self.param(&name);
                         let v = self.param(number);
@@ -751,6 +772,8 @@ pub fn tables(policy: &crate::Policy, entities: &Entities) -> Result<Tables, Que
             match v {
                 AttrValue::Sym(s) => push(entities.symbol(*s).to_string()),
                 AttrValue::Int(n) => push(n.to_string()),
+                // Fixed-width RFC 3339 in UTC: the texts sort as the instants do.
+                AttrValue::DateTime(t) => push(crate::datetime::format_fixed(*t)),
                 AttrValue::Bool(b) => push(b.to_string()),
                 AttrValue::Set(items) => {
                     for s in items.iter() {

@@ -130,6 +130,9 @@ pub fn expected_words(r: Rule) -> &'static str {
         Rule::context_decl => "a `context` block",
         Rule::context_field => "a context field (`name: type;`)",
         Rule::rule_when => "`when`",
+        Rule::where_condition => {
+            "a condition (`resource.attr == value`, `principal is relation`, …)"
+        }
         Rule::term => "a condition (`principal.attr == value`, `principal is relation`, …)",
         Rule::term_is => "`principal is relation`",
         Rule::term_in => "`in [...]`",

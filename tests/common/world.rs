@@ -9,6 +9,18 @@
 
 use serde_json::{json, Value};
 
+/// When cases were opened, with their order: the same instant is written with two offsets, one
+/// value is a microsecond before another, and some have fractions. A test reads the order from
+/// here, not from casepol.
+pub const OPENED: [(&str, u8); 6] = [
+    ("2025-05-31T23:59:59.999999Z", 0),
+    ("2025-06-01T02:00:00+02:00", 1),
+    ("2025-06-01T00:00:00.000000Z", 1),
+    ("2026-01-01T00:00:00Z", 2),
+    ("2026-01-01T01:00:00+01:00", 2),
+    ("2026-07-01T12:00:00.25-04:00", 3),
+];
+
 /// A value that would end a SQL string and drop a table if it were spliced into a statement.
 pub const INJECTION: &str = "'; DROP TABLE cases; --";
 
@@ -156,6 +168,7 @@ pub fn entities(seed: u64, cases: usize) -> Value {
                 "tags": tags,
                 "owner": rng.pick(USERS).0,
                 "access_mode": rng.pick(&["open", "open", "restricted", "secret"]),
+                "opened": rng.pick(&OPENED).0,
             },
             "relations": relations,
             "relation_groups": relation_groups,

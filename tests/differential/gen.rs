@@ -20,6 +20,14 @@ use std::fmt;
 /// sometimes match and sometimes do not. One needs escaping in the policy text.
 const STRS: [&str; 3] = ["x", "y", "say \"z\"\\"];
 const INTS: [i64; 4] = [0, 1, -1, 7];
+/// `datetime` values: the first two are one instant written with two offsets, the third a
+/// microsecond before it, the last later, with a fraction and a negative offset.
+const DATES: [&str; 4] = [
+    "2026-01-01T00:00:00Z",
+    "2026-01-01T01:00:00+01:00",
+    "2025-12-31T23:59:59.999999Z",
+    "2026-06-30T12:00:00.5-07:00",
+];
 
 /// An action reference in a rule, table cell or `codes` line.
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +51,7 @@ pub enum Ty {
     Str,
     Bool,
     Int,
+    DateTime,
     SetStr,
     Enum(u8),
     RefUser,
@@ -289,6 +298,7 @@ fn ty() -> impl Strategy<Value = Ty> {
         Just(Ty::Str),
         Just(Ty::Bool),
         Just(Ty::Int),
+        Just(Ty::DateTime),
         Just(Ty::SetStr),
         small().prop_map(Ty::Enum),
         Just(Ty::RefUser),
@@ -819,6 +829,7 @@ impl Names {
             Ty::Str => "string".into(),
             Ty::Bool => "bool".into(),
             Ty::Int => "int".into(),
+            Ty::DateTime => "datetime".into(),
             Ty::SetStr => "set<string>".into(),
             Ty::Enum(e) => format!("E{e}"),
             Ty::RefUser => "ref User".into(),
@@ -905,6 +916,7 @@ impl Names {
         Some(match t {
             Ty::Str => quote(STRS[v as usize % STRS.len()]),
             Ty::Int => INTS[v as usize % INTS.len()].to_string(),
+            Ty::DateTime => quote(DATES[v as usize % DATES.len()]),
             Ty::Bool => (v % 2 == 1).to_string(),
             Ty::Enum(e) => format!("v{}", v % self.enums[e as usize]),
             _ => return None,
@@ -940,7 +952,7 @@ fn term_text(n: &Names, t: &TermSpec, at: At) -> Option<String> {
                 _ => format!("{left} != {}", lit(t.vals[0])?),
             },
         },
-        Ty::Int => {
+        Ty::Int | Ty::DateTime => {
             let op = ["==", "!=", "<", "<=", ">", ">="][t.op as usize % 6];
             match partner() {
                 Some(p) if with_path => format!("{left} {op} {p}"),
@@ -1005,7 +1017,8 @@ fn condition(n: &Names, c: &Cond, all: bool) -> Option<String> {
         .iter()
         .copied()
         .enumerate()
-        .filter(|(_, t)| !matches!(t, Ty::RefSelf))
+        // A scope filter tests no `datetime` (CP0106).
+        .filter(|(_, t)| !matches!(t, Ty::RefSelf | Ty::DateTime))
         .collect();
     let (a, t) = testable[pick(testable.len(), c.attr)?];
     let name = format!("at{a}");
@@ -1502,6 +1515,7 @@ fn attr_value(t: Ty, v: u8, n: &Names, users: usize, same_kind: &[String]) -> Va
     match t {
         Ty::Str => json!(STRS[v as usize % STRS.len()]),
         Ty::Int => json!(INTS[v as usize % INTS.len()]),
+        Ty::DateTime => json!(DATES[v as usize % DATES.len()]),
         Ty::Bool => json!(v % 2 == 1),
         Ty::SetStr => Value::Array(
             STRS.iter()
