@@ -260,27 +260,24 @@ fn context_map(py: Python<'_>, context: Option<&Bound<'_, PyAny>>) -> PyResult<O
         .map_err(|e| PyValueError::new_err(format!("`context` is not a JSON object: {e}")))
 }
 
-/// A request from its parts.
+/// A request from its parts, moving the strings in (no copy).
 fn make_request(
-    principal: &str,
-    action: &str,
-    resource: Option<&str>,
-    module: Option<&str>,
-    target: Option<&str>,
+    principal: String,
+    action: String,
+    resource: Option<String>,
+    module: Option<String>,
+    target: Option<String>,
     context: Option<Map>,
 ) -> Request {
-    let mut r = Request::new(principal, action, resource);
-    if let Some(m) = module {
-        r = r.via(m);
-    }
-    if let Some(t) = target {
-        r = r.to_state(t);
-    }
-    if let Some(c) = context {
-        for (k, v) in c {
-            r = r.with_context(&k, v);
-        }
-    }
+    // `Request` is non-exhaustive: start from an empty one (empty strings do not allocate) and
+    // move the parts into its public fields.
+    let mut r = Request::new("", "", None);
+    r.principal = principal;
+    r.action = action;
+    r.resource = resource;
+    r.module = module;
+    r.target = target;
+    r.context = context;
     r
 }
 
@@ -297,6 +294,24 @@ fn opt_str(item: Option<Bound<'_, PyAny>>, what: &str) -> PyResult<Option<String
 
 fn req_str(item: Option<Bound<'_, PyAny>>, what: &str) -> PyResult<String> {
     opt_str(item, what)?.ok_or_else(|| PyValueError::new_err(format!("a request needs `{what}`")))
+}
+
+/// The error for a request dict with a key that is not a request's field.
+#[cold]
+fn unknown_field(d: &Bound<'_, PyDict>) -> PyErr {
+    for key in d.keys() {
+        let name = key.str().map(|s| s.to_string()).unwrap_or_default();
+        if !matches!(
+            name.as_str(),
+            "principal" | "action" | "resource" | "module" | "target" | "context"
+        ) || !key.is_instance_of::<PyString>()
+        {
+            return PyValueError::new_err(format!(
+                "unknown field `{name}` in a request: expected `principal`, `action`, `resource`, `module`, `target` or `context`"
+            ));
+        }
+    }
+    PyValueError::new_err("a request's keys are the fields of a JSON request")
 }
 
 /// One request of `check_many`: a dict with the fields of a JSON request, or a tuple
@@ -320,46 +335,45 @@ fn request_of(py: Python<'_>, item: &Bound<'_, PyAny>) -> PyResult<Request> {
             false => None,
         };
         return Ok(make_request(
-            &principal,
-            &action,
-            resource.as_deref(),
-            module.as_deref(),
-            None,
-            None,
+            principal, action, resource, module, None, None,
         ));
     }
     if let Ok(d) = item.cast::<PyDict>() {
-        for key in d.keys() {
-            let key: Cow<'_, str> = key
-                .extract()
-                .map_err(|_| PyTypeError::new_err("a request's keys are strings"))?;
-            if !matches!(
-                key.as_ref(),
-                "principal" | "action" | "resource" | "module" | "target" | "context"
-            ) {
-                return Err(PyValueError::new_err(format!(
-                    "unknown field `{key}` in a request: expected `principal`, `action`, `resource`, `module`, `target` or `context`"
-                )));
-            }
+        let principal = d.get_item(intern!(py, "principal"))?;
+        let action = d.get_item(intern!(py, "action"))?;
+        let resource = d.get_item(intern!(py, "resource"))?;
+        let module = d.get_item(intern!(py, "module"))?;
+        let target = d.get_item(intern!(py, "target"))?;
+        let context = d.get_item(intern!(py, "context"))?;
+        let known = [&principal, &action, &resource, &module, &target, &context]
+            .iter()
+            .filter(|v| v.is_some())
+            .count();
+        if known != d.len() {
+            return Err(unknown_field(d));
         }
-        let principal = req_str(d.get_item(intern!(py, "principal"))?, "principal")?;
-        let action = req_str(d.get_item(intern!(py, "action"))?, "action")?;
-        let resource = opt_str(d.get_item(intern!(py, "resource"))?, "resource")?;
-        let module = opt_str(d.get_item(intern!(py, "module"))?, "module")?;
-        let target = opt_str(d.get_item(intern!(py, "target"))?, "target")?;
-        let context = context_map(py, d.get_item(intern!(py, "context"))?.as_ref())?;
         return Ok(make_request(
-            &principal,
-            &action,
-            resource.as_deref(),
-            module.as_deref(),
-            target.as_deref(),
-            context,
+            req_str(principal, "principal")?,
+            req_str(action, "action")?,
+            opt_str(resource, "resource")?,
+            opt_str(module, "module")?,
+            opt_str(target, "target")?,
+            context_map(py, context.as_ref())?,
         ));
     }
     Err(PyTypeError::new_err(
         "a request is a dict or a tuple (principal, action[, resource[, module]])",
     ))
+}
+
+/// Takes an object of ours out of the cyclic garbage collector's view. A `Decision` holds no
+/// Python object, so it can be part of no reference cycle; tracked, a batch of a million would
+/// be traversed again by every collection that the batch's own allocations trigger.
+fn untracked<T: pyo3::PyClass>(obj: Bound<'_, T>) -> PyResult<Bound<'_, T>> {
+    // SAFETY: `obj` is a live object of a GC type (every pyclass is); untracking an object is
+    // always allowed, and its deallocation untracks only if it is still tracked.
+    unsafe { pyo3::ffi::PyObject_GC_UnTrack(obj.as_ptr().cast()) };
+    Ok(obj)
 }
 
 // ---- classes --------------------------------------------------------------------------------
@@ -410,11 +424,54 @@ impl Entities {
 #[pyclass(frozen, module = "casepol")]
 struct Decision {
     decision: RustDecision,
+    origin: Origin,
+    determining: OnceLock<Vec<casepol::DeterminingRule>>,
+}
+
+/// Where a decision came from, to say what determined it when asked.
+enum Origin {
+    /// One request of `check`.
+    One(Box<Asked>),
+    /// The request at this index of a `check_many` batch, which its decisions share.
+    Batch(Arc<Batch>, usize),
+}
+
+/// A request, and the policy and entities it was decided with.
+struct Asked {
     request: Request,
     policy: Arc<casepol::Policy>,
     snapshot: Snapshot,
-    error: Option<RequestError>,
-    determining: OnceLock<Vec<casepol::DeterminingRule>>,
+}
+
+/// The requests of one `check_many` call, shared by its decisions, and the errors of those
+/// that could not be decided, by index.
+struct Batch {
+    requests: Vec<Request>,
+    errors: Vec<(usize, RequestError)>,
+    policy: Arc<casepol::Policy>,
+    snapshot: Snapshot,
+}
+
+impl Decision {
+    /// The request, the policy and the entities.
+    fn asked(&self) -> (&Request, &casepol::Policy, &Snapshot) {
+        match &self.origin {
+            Origin::One(a) => (&a.request, &a.policy, &a.snapshot),
+            Origin::Batch(b, i) => (&b.requests[*i], &b.policy, &b.snapshot),
+        }
+    }
+
+    /// The error of a request that could not be decided.
+    fn request_error(&self) -> Option<&RequestError> {
+        match &self.origin {
+            Origin::One(_) => None,
+            Origin::Batch(b, i) => b
+                .errors
+                .binary_search_by_key(i, |(at, _)| *at)
+                .ok()
+                .map(|k| &b.errors[k].1),
+        }
+    }
 }
 
 #[pymethods]
@@ -442,12 +499,11 @@ impl Decision {
     #[getter]
     fn determining(&self, py: Python<'_>) -> PyResult<Vec<Rule>> {
         let rules = self.determining.get_or_init(|| {
-            if self.error.is_some() {
+            if self.decision.reason == casepol::Reason::Error {
                 return Vec::new();
             }
-            self.policy
-                .authorize(self.snapshot.entities(), &self.request)
-                .determining
+            let (request, policy, snapshot) = self.asked();
+            policy.authorize(snapshot.entities(), request).determining
         });
         let _ = py;
         Ok(rules.iter().map(Rule::from).collect())
@@ -456,13 +512,13 @@ impl Decision {
     /// Why the request could not be decided (a `RequestError`, not raised), or `None`.
     #[getter]
     fn error(&self, py: Python<'_>) -> Option<PyErr> {
-        self.error.as_ref().map(|e| request_error(py, e))
+        self.request_error().map(|e| request_error(py, e))
     }
 
     /// The request, as a dict of the JSON request's fields.
     #[getter]
     fn request<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_py_json(py, &self.request)
+        to_py_json(py, self.asked().0)
     }
 
     fn __bool__(&self) -> bool {
@@ -645,40 +701,38 @@ impl Policy {
     /// raises `RequestError` (it is never allowed).
     #[pyo3(signature = (entities, principal, action, resource = None, *, module = None, target = None, context = None))]
     #[allow(clippy::too_many_arguments)]
-    fn check(
+    fn check<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         entities: PyRef<'_, Entities>,
-        principal: Cow<'_, str>,
-        action: Cow<'_, str>,
-        resource: Option<Cow<'_, str>>,
-        module: Option<Cow<'_, str>>,
-        target: Option<Cow<'_, str>>,
+        principal: String,
+        action: String,
+        resource: Option<String>,
+        module: Option<String>,
+        target: Option<String>,
         context: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Decision> {
+    ) -> PyResult<Bound<'py, Decision>> {
         let context = context_map(py, context)?;
-        let request = make_request(
-            &principal,
-            &action,
-            resource.as_deref(),
-            module.as_deref(),
-            target.as_deref(),
-            context,
-        );
+        let request = make_request(principal, action, resource, module, target, context);
         let data = entities.snapshot.entities();
         let resolved = self
             .inner
             .resolve(data, &request)
             .map_err(|e| request_error(py, &e))?;
         let decision = self.inner.decide(data, &resolved);
-        Ok(Decision {
-            decision,
+        let asked = Asked {
             request,
             policy: Arc::clone(&self.inner),
             snapshot: entities.snapshot.clone(),
-            error: None,
-            determining: OnceLock::new(),
-        })
+        };
+        untracked(Bound::new(
+            py,
+            Decision {
+                decision,
+                origin: Origin::One(Box::new(asked)),
+                determining: OnceLock::new(),
+            },
+        )?)
     }
 
     /// Decides every request of an iterable, with the GIL released while deciding, and
@@ -693,32 +747,41 @@ impl Policy {
         entities: PyRef<'_, Entities>,
         requests: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let mut batch = Vec::new();
+        let mut asked = Vec::new();
         for item in requests.try_iter()? {
-            batch.push(request_of(py, &item?)?);
+            asked.push(request_of(py, &item?)?);
         }
         let policy = &self.inner;
         let data = entities.snapshot.entities();
-        let answers: Vec<(RustDecision, Option<RequestError>)> = py.detach(|| {
-            batch
+        let (decisions, errors) = py.detach(|| {
+            let mut errors = Vec::new();
+            let decisions: Vec<RustDecision> = asked
                 .iter()
-                .map(|r| match policy.resolve(data, r) {
-                    Ok(resolved) => (policy.decide(data, &resolved), None),
-                    Err(e) => (RustDecision::ERROR, Some(e)),
+                .enumerate()
+                .map(|(i, r)| match policy.resolve(data, r) {
+                    Ok(resolved) => policy.decide(data, &resolved),
+                    Err(e) => {
+                        errors.push((i, e));
+                        RustDecision::ERROR
+                    }
                 })
-                .collect()
+                .collect();
+            (decisions, errors)
+        });
+        let batch = Arc::new(Batch {
+            requests: asked,
+            errors,
+            policy: Arc::clone(policy),
+            snapshot: entities.snapshot.clone(),
         });
         let list = PyList::empty(py);
-        for (request, (decision, error)) in batch.into_iter().zip(answers) {
+        for (i, decision) in decisions.into_iter().enumerate() {
             let d = Decision {
                 decision,
-                request,
-                policy: Arc::clone(policy),
-                snapshot: entities.snapshot.clone(),
-                error,
+                origin: Origin::Batch(Arc::clone(&batch), i),
                 determining: OnceLock::new(),
             };
-            list.append(Bound::new(py, d)?)?;
+            list.append(untracked(Bound::new(py, d)?)?)?;
         }
         Ok(list)
     }
@@ -732,11 +795,11 @@ impl Policy {
         &self,
         py: Python<'py>,
         entities: PyRef<'_, Entities>,
-        principal: Cow<'_, str>,
-        action: Cow<'_, str>,
-        resource: Option<Cow<'_, str>>,
-        module: Option<Cow<'_, str>>,
-        target: Option<Cow<'_, str>>,
+        principal: String,
+        action: String,
+        resource: Option<String>,
+        module: Option<String>,
+        target: Option<String>,
         context: Option<&Bound<'_, PyAny>>,
         format: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
@@ -750,14 +813,7 @@ impl Policy {
             }
         };
         let context = context_map(py, context)?;
-        let request = make_request(
-            &principal,
-            &action,
-            resource.as_deref(),
-            module.as_deref(),
-            target.as_deref(),
-            context,
-        );
+        let request = make_request(principal, action, resource, module, target, context);
         let policy = &self.inner;
         let data = entities.snapshot.entities();
         let text = py.detach(|| {
