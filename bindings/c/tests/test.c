@@ -392,6 +392,37 @@ static void test_apply(const CasepolPolicy *p, const CasepolEntities *e) {
     casepol_entities_free(next);
 }
 
+/* A policy that declares a request context: the by-name path gives none, so it is an error;
+ * the JSON request gives it. */
+static void test_context(const char *dir) {
+    char path[4096];
+    char *err = NULL;
+    char *out = NULL;
+    CasepolPolicy *p = NULL;
+    CasepolEntities *e = NULL;
+    snprintf(path, sizeof path, "%s/../github", dir);
+    CHECK(casepol_policy_from_path(path, &p, &err) == CASEPOL_STATUS_OK);
+    snprintf(path, sizeof path, "%s/../github/entities.json", dir);
+    CHECK(casepol_entities_load_path(p, path, &e, &err) == CASEPOL_STATUS_OK);
+    bool allowed = true;
+    CHECK(casepol_is_allowed(p, e, "ann", "edit_issue", "issue-open", NULL, &allowed, &err) == CASEPOL_STATUS_REQUEST);
+    CHECK(!allowed);
+    CHECK(has(err, "context"));
+    casepol_string_free(err);
+    const char *req = "{\"principal\": \"ann\", \"action\": \"edit_issue\", \"resource\": \"issue-open\","
+                      " \"context\": {\"authenticated\": true, \"mfa\": false}}";
+    CHECK(casepol_check(p, e, req, &out, &err) == CASEPOL_STATUS_OK);
+    CHECK(has(out, "\"decision\":\"allow\""));
+    casepol_string_free(out);
+    CasepolPrepared *r = NULL;
+    CHECK(casepol_prepare(p, e, req, &r, &err) == CASEPOL_STATUS_OK);
+    CHECK(casepol_decide(p, e, r, &allowed) == CASEPOL_STATUS_OK);
+    CHECK(allowed);
+    casepol_prepared_free(r);
+    casepol_entities_free(e);
+    casepol_policy_free(p);
+}
+
 /* Threads deciding on the same handles at once: every answer as on one thread. */
 struct shared {
     const CasepolPolicy *p;
@@ -479,6 +510,7 @@ int main(int argc, char **argv) {
     test_queries(policy, entities);
     test_apply(policy, entities);
     test_threads(policy, entities);
+    test_context(dir);
 
     casepol_entities_free(small_entities);
     casepol_policy_free(small);

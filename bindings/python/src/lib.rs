@@ -497,7 +497,7 @@ impl Decision {
     /// The rules that determined the decision, in source order (docs/semantics.md,
     /// "Determining rules").
     #[getter]
-    fn determining(&self, py: Python<'_>) -> PyResult<Vec<Rule>> {
+    fn determining(&self) -> Vec<Rule> {
         let rules = self.determining.get_or_init(|| {
             if self.decision.reason == casepol::Reason::Error {
                 return Vec::new();
@@ -505,8 +505,7 @@ impl Decision {
             let (request, policy, snapshot) = self.asked();
             policy.authorize(snapshot.entities(), request).determining
         });
-        let _ = py;
-        Ok(rules.iter().map(Rule::from).collect())
+        rules.iter().map(Rule::from).collect()
     }
 
     /// Why the request could not be decided (a `RequestError`, not raised), or `None`.
