@@ -595,6 +595,14 @@ struct Applied {
     groups: Py<PyAny>,
 }
 
+/// Whether text given as entities JSON is rather the name of a file: short, not starting like a
+/// JSON object, and an existing file.
+fn looks_like_a_path(text: &str) -> bool {
+    text.len() <= 4096
+        && !text.trim_start().starts_with('{')
+        && std::path::Path::new(text).is_file()
+}
+
 /// A path from a `str` or an `os.PathLike`.
 fn fspath(py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<String> {
     let os = py.import(intern!(py, "os"))?;
@@ -684,6 +692,11 @@ impl Policy {
             let text = json_text(py, data, "entities")?;
             return match py.detach(|| policy.load_entities(&text)) {
                 Ok(e) => Ok(Entities::new(Snapshot::new(e))),
+                // A `str` is JSON text: one that is not JSON but names a file was meant as a
+                // path, and the JSON parser's "expected value" would not say so.
+                Err(_) if looks_like_a_path(&text) => Err(PyValueError::new_err(format!(
+                    "`{text}` is a file name, not JSON: pass `pathlib.Path({text:?})` to read the file (a `str` is read as JSON text)"
+                ))),
                 Err(e) => Err(entities_error(py, &e, None)),
             };
         }

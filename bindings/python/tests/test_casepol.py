@@ -422,6 +422,10 @@ def test_entities_errors_carry_their_diagnostics():
     assert e.value.diagnostics[0].line is not None
     with pytest.raises(ValueError):
         policy.load_entities(b"\xff")
+    # A file name given as a str is JSON text that is not JSON: the error says to pass a path.
+    name = str(WORKZONE / "entities.json")
+    with pytest.raises(ValueError, match="is a file name, not JSON: pass `pathlib.Path"):
+        casepol.Policy.from_path(WORKZONE).load_entities(name)
     with pytest.raises(casepol.ReadError) as e:
         policy.load_entities(pathlib.Path("/nonexistent/entities.json"))
     assert e.value.diagnostics[0].file == "/nonexistent/entities.json"
