@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The overhead of the bindings, measured in one run beside the Rust library on the same
-# requests (docs/performance.md §10): the Rust library and the extern "C" functions from Rust
+# requests (docs/performance.md §11): the Rust library and the extern "C" functions from Rust
 # (bindings/c/benches/overhead.rs, which also writes the requests), the C ABI from C
 # (bindings/c/bench/bench.c, gcc -O2, the release static library), and the Python package
 # (bindings/python/bench/overhead.py, the release wheel). Prints every figure; takes a few

@@ -206,15 +206,26 @@ fn every_endpoint_answers_what_its_command_prints() {
         let mut conn = server.connect();
         let (policy, entities) = (ex.policy.to_str().unwrap(), ex.entities.to_str().unwrap());
         // The command line: `cmd POLICY --entities E`, the flags, and `--module M` if any.
-        let cli = |cmd: &str, flags: &[&str], module: Option<&str>| -> Vec<Value> {
-            let mut args = vec![cmd, policy, "--entities", entities];
-            args.extend(flags);
-            if let Some(m) = module {
-                args.extend(["--module", m]);
-            }
-            command(&args)
-        };
         for request in ex.requests.iter().take(4) {
+            // The request's context, if it gives one: the queries are asked in it both ways.
+            let context = request.get("context").map(Value::to_string);
+            let cli = |cmd: &str, flags: &[&str], module: Option<&str>| -> Vec<Value> {
+                let mut args = vec![cmd, policy, "--entities", entities];
+                args.extend(flags);
+                if let Some(m) = module {
+                    args.extend(["--module", m]);
+                }
+                if let (Some(c), false) = (&context, matches!(cmd, "check" | "explain")) {
+                    args.extend(["--context", c]);
+                }
+                command(&args)
+            };
+            let asked = |mut body: Value| -> String {
+                if let Some(c) = request.get("context") {
+                    body["context"] = c.clone();
+                }
+                body.to_string()
+            };
             let field = |k: &str| request.get(k).and_then(Value::as_str);
             let (Some(principal), Some(action), Some(resource)) =
                 (field("principal"), field("action"), field("resource"))
@@ -239,7 +250,7 @@ fn every_endpoint_answers_what_its_command_prints() {
                 "explain {what}"
             );
             let body = json!({"principal": principal, "resource": resource, "module": module});
-            let reply = conn.post("/v1/actions", &body.to_string());
+            let reply = conn.post("/v1/actions", &asked(body));
             if reply.status == 200 {
                 let flags = [
                     &json[..],
@@ -254,7 +265,7 @@ fn every_endpoint_answers_what_its_command_prints() {
                 *compared.entry("actions").or_default() += 1;
             }
             let body = json!({"action": action, "resource": resource, "module": module});
-            let reply = conn.post("/v1/who-can", &body.to_string());
+            let reply = conn.post("/v1/who-can", &asked(body));
             if reply.status == 200 {
                 let flags = [&json[..], &["--action", action, "--resource", resource]].concat();
                 assert_eq!(
@@ -263,10 +274,13 @@ fn every_endpoint_answers_what_its_command_prints() {
                     "who-can {what}"
                 );
                 *compared.entry("who-can").or_default() += 1;
+                if context.is_some() {
+                    *compared.entry("in a context").or_default() += 1;
+                }
             }
             let body =
                 json!({"principal": principal, "action": action, "module": module, "limit": 3});
-            let reply = conn.post("/v1/list", &body.to_string());
+            let reply = conn.post("/v1/list", &asked(body));
             if reply.status == 200 {
                 let page = unwrapped(reply.json());
                 let mut lines: Vec<Value> = page["resources"].as_array().unwrap().clone();
@@ -284,7 +298,7 @@ fn every_endpoint_answers_what_its_command_prints() {
                 *compared.entry("list").or_default() += 1;
             }
             let body = json!({"principal": principal, "action": action, "module": module, "dialect": "postgres"});
-            let reply = conn.post("/v1/filter", &body.to_string());
+            let reply = conn.post("/v1/filter", &asked(body));
             if reply.status == 200 {
                 let flags = [
                     &json[..],
@@ -308,8 +322,14 @@ fn every_endpoint_answers_what_its_command_prints() {
             *compared.entry("check, explain").or_default() += 1;
         }
     }
-    assert_eq!(compared.len(), 5, "{compared:?}");
-    assert!(compared.values().all(|&n| n >= 15), "{compared:?}");
+    assert_eq!(compared.len(), 6, "{compared:?}");
+    assert!(compared.values().all(|&n| n >= 2), "{compared:?}");
+    assert!(
+        compared
+            .iter()
+            .all(|(k, &n)| *k == "in a context" || n >= 15),
+        "{compared:?}"
+    );
 }
 
 /// `efob` with one table cell changed: `Start × HR` no longer grants `access`.

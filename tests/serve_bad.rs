@@ -183,3 +183,35 @@ fn oversized_broken_and_deep_requests_are_4xx() {
     assert_eq!(reply.status, 200);
     insta::assert_snapshot!(answers.join("\n"));
 }
+
+/// The questions of a policy that declares a request context (the GitHub-like example) are
+/// asked in one: without it, or with a field of the wrong type, a question is a 422
+/// `invalid_context`, never an answer; with it, the answer.
+#[test]
+fn questions_are_asked_in_the_request_context() {
+    let dir = Path::new("policies/github");
+    let server = Server::start(dir, &dir.join("entities.json"), &[], &[]);
+    let mut conn = server.connect();
+    let mut answers = Vec::new();
+    for (what, body) in [
+        (
+            "no context",
+            r#"{"action": "edit_issue", "resource": "issue-open"}"#,
+        ),
+        (
+            "a field of the wrong type",
+            r#"{"action": "edit_issue", "resource": "issue-open", "context": {"authenticated": "yes", "mfa": false}}"#,
+        ),
+        (
+            "in a context",
+            r#"{"action": "edit_issue", "resource": "issue-open", "context": {"authenticated": true, "mfa": false}}"#,
+        ),
+    ] {
+        let reply = conn.post("/v1/who-can", body);
+        sane(what, &reply);
+        let expected = if what == "in a context" { 200 } else { 422 };
+        assert_eq!(reply.status, expected, "{what}: {}", reply.text());
+        answers.push(format!("--- {what}\n{}", shown(&reply)));
+    }
+    insta::assert_snapshot!(answers.join("\n"));
+}

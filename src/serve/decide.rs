@@ -355,6 +355,17 @@ fn parse<T: DeserializeOwned>(
     })
 }
 
+/// The queries of `query`, asked in the request context a question gives, if any.
+fn in_context(
+    query: Query<'_>,
+    context: Option<serde_json::Map<String, serde_json::Value>>,
+) -> Query<'_> {
+    match context {
+        Some(context) => query.with_context(context),
+        None => query,
+    }
+}
+
 /// A query error: a name the policy or the entities do not know, or a question too large.
 fn query_error(current: &Current, e: &casepol::RequestError) -> Response {
     ApiError::request(StatusCode::UNPROCESSABLE_ENTITY, e).respond(current)
@@ -367,6 +378,9 @@ struct WhoCanBody {
     resource: String,
     #[serde(default)]
     module: Option<String>,
+    /// The request context, when the policy declares one (docs/data-formats.md §3).
+    #[serde(default)]
+    context: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// `POST /v1/who-can`: every user allowed to perform an action on a resource, and why.
@@ -380,12 +394,12 @@ pub(crate) async fn who_can(State(app): State<Arc<App>>, req: Request) -> Respon
             current,
             &text,
             "who-can question",
-            r#"a who-can question is {"action": "<action>", "resource": "<id>", "module": "<module>"} (module optional)"#,
+            r#"a who-can question is {"action": "<action>", "resource": "<id>", "module": "<module>", "context": {…}} (module and context optional)"#,
         ) {
             Ok(q) => q,
             Err(r) => return r,
         };
-        let query = Query::new(&current.policy, current.entities());
+        let query = in_context(Query::new(&current.policy, current.entities()), q.context);
         match query.who_can(&q.action, &q.resource, q.module.as_deref()) {
             Ok(who) => json(current, StatusCode::OK, Some(current.version()), &who),
             Err(e) => query_error(current, &e),
@@ -401,6 +415,9 @@ struct ActionsBody {
     resource: String,
     #[serde(default)]
     module: Option<String>,
+    /// The request context, when the policy declares one (docs/data-formats.md §3).
+    #[serde(default)]
+    context: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// `POST /v1/actions`: every action's decision for a user on a resource, and the moves.
@@ -415,13 +432,13 @@ pub(crate) async fn actions(State(app): State<Arc<App>>, req: Request) -> Respon
             &current,
             &text,
             "actions question",
-            r#"an actions question is {"principal": "<user>", "resource": "<id>", "module": "<module>"} (module optional)"#,
+            r#"an actions question is {"principal": "<user>", "resource": "<id>", "module": "<module>", "context": {…}} (module and context optional)"#,
         ) {
             Ok(q) => q,
             Err(r) => return r,
         };
         let module = q.module.as_deref();
-        let query = casepol::query::Query::new(&current.policy, current.entities());
+        let query = in_context(Query::new(&current.policy, current.entities()), q.context);
         match crate::cli::actions::Answer::new(&query, &q.principal, &q.resource, module) {
             Ok(answer) => json(
                 &current,
@@ -447,6 +464,9 @@ struct ListBody {
     limit: Option<usize>,
     #[serde(default)]
     after: Option<String>,
+    /// The request context, when the policy declares one (docs/data-formats.md §3).
+    #[serde(default)]
+    context: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Serialize)]
@@ -469,7 +489,7 @@ pub(crate) async fn list(State(app): State<Arc<App>>, req: Request) -> Response 
             current,
             &text,
             "list question",
-            r#"a list question is {"principal": "<user>", "action": "<action>", "kind": "<kind>", "module": "<module>", "limit": 100, "after": "<cursor>"} (all but principal and action optional)"#,
+            r#"a list question is {"principal": "<user>", "action": "<action>", "kind": "<kind>", "module": "<module>", "limit": 100, "after": "<cursor>", "context": {…}} (all but principal and action optional)"#,
         ) {
             Ok(q) => q,
             Err(r) => return r,
@@ -489,7 +509,7 @@ pub(crate) async fn list(State(app): State<Arc<App>>, req: Request) -> Response 
             .respond(current);
         }
         let (policy, entities) = (&*current.policy, current.entities());
-        let query = Query::with_order(policy, entities, &current.order);
+        let query = in_context(Query::with_order(policy, entities, &current.order), q.context);
         let listing = match query.list(&q.principal, &q.action, q.module.as_deref(), q.kind.as_deref())
         {
             Ok(l) => l,
@@ -527,6 +547,9 @@ struct FilterBody {
     #[serde(default)]
     module: Option<String>,
     dialect: String,
+    /// The request context, when the policy declares one (docs/data-formats.md §3).
+    #[serde(default)]
+    context: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// `POST /v1/filter`: the SQL that selects the resources a user may act on, with its bound
@@ -541,7 +564,7 @@ pub(crate) async fn filter(State(app): State<Arc<App>>, req: Request) -> Respons
             current,
             &text,
             "filter question",
-            r#"a filter question is {"principal": "<user>", "action": "<action>", "module": "<module>", "dialect": "postgres"} (module optional; dialect postgres or sqlite)"#,
+            r#"a filter question is {"principal": "<user>", "action": "<action>", "module": "<module>", "dialect": "postgres", "context": {…}} (module and context optional; dialect postgres or sqlite)"#,
         ) {
             Ok(q) => q,
             Err(r) => return r,
@@ -559,7 +582,7 @@ pub(crate) async fn filter(State(app): State<Arc<App>>, req: Request) -> Respons
                 .respond(current)
             }
         };
-        let query = casepol::query::Query::new(&current.policy, current.entities());
+        let query = in_context(Query::new(&current.policy, current.entities()), q.context);
         let answer = match crate::cli::filter::Answer::new(
             &current.policy,
             &query,

@@ -1,7 +1,7 @@
 /* The cost of one call of casepol's C ABI from C: casepol_is_allowed (names to a decision)
  * and casepol_decide (a prepared request), timed with clock_gettime over the requests that
  * benches/overhead.rs wrote (every user x resource x action of policies/workzone), median of
- * 15 rounds of at least 20 ms each. Run by bindings/bench.sh (docs/performance.md §10).
+ * 15 rounds of at least 20 ms each. Run by bindings/bench.sh (docs/performance.md §11).
  *
  * Usage: bench POLICY_DIR REQUESTS_TSV */
 

@@ -5,7 +5,7 @@
 //! `target/overhead/requests.tsv` for the C and Python benches of `bindings/bench.sh`, and
 //! prints the median time per request of each way.
 //!
-//! Run with `cargo bench -p casepol-c --bench overhead` (docs/performance.md §10).
+//! Run with `cargo bench -p casepol-c --bench overhead` (docs/performance.md §11).
 
 use casepol::query::Query;
 use casepol::{Policy, Request};

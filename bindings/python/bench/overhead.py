@@ -2,7 +2,7 @@
 resource x action of policies/workzone): one `check` (median of 15 rounds, each deciding the
 requests 200 times), `check_many` in decisions per second (median of 15 batches of 1,000,020
 requests, as tuples and as dicts), each in wall time and in CPU time (`time.process_time`),
-since the machine is shared. Run by bindings/bench.sh (docs/performance.md §10).
+since the machine is shared. Run by bindings/bench.sh (docs/performance.md §11).
 
 Usage: python overhead.py POLICY_DIR REQUESTS_TSV"""
 
