@@ -52,3 +52,49 @@ CREATE TABLE access_codes (
   PRIMARY KEY (resource_id, class, level, code)
 );
 CREATE INDEX access_codes_code ON access_codes (class, code, resource_id, level);
+
+-- The rest of an entities file, so that the database can be the system of record
+-- (`--entities postgres://…`, `casepol db`, docs/database.md). Values are text as in
+-- resource_attrs; the ids of the same entity in every table are compared as bytes.
+
+-- A resource's own access code ends with empty levels that have no row in access_codes, such as
+-- `[A] & [ ]`: the number of its levels. Without a row, a code has the levels up to its highest
+-- one with a row (one empty level when it has none).
+CREATE TABLE access_code_levels (
+  resource_id TEXT COLLATE "C" NOT NULL REFERENCES resources (id),
+  class       TEXT NOT NULL CHECK (class IN ('read', 'write')),
+  levels      INTEGER NOT NULL,
+  PRIMARY KEY (resource_id, class)
+);
+
+-- Org units (docs/data-formats.md §1.2).
+CREATE TABLE units (
+  id        TEXT COLLATE "C" PRIMARY KEY,
+  parent_id TEXT COLLATE "C"
+);
+
+-- Users (§1.3), their access groups, units, terms and attribute values.
+CREATE TABLE users (
+  id TEXT COLLATE "C" PRIMARY KEY
+);
+CREATE TABLE user_groups (
+  user_id    TEXT COLLATE "C" NOT NULL REFERENCES users (id),
+  group_name TEXT NOT NULL,
+  PRIMARY KEY (user_id, group_name)
+);
+CREATE TABLE user_units (
+  user_id TEXT COLLATE "C" NOT NULL REFERENCES users (id),
+  unit_id TEXT COLLATE "C" NOT NULL,
+  PRIMARY KEY (user_id, unit_id)
+);
+CREATE TABLE user_terms (
+  user_id TEXT COLLATE "C" NOT NULL REFERENCES users (id),
+  term    TEXT COLLATE "C" NOT NULL,
+  PRIMARY KEY (user_id, term)
+);
+CREATE TABLE user_attrs (
+  user_id TEXT COLLATE "C" NOT NULL REFERENCES users (id),
+  name    TEXT NOT NULL,
+  value   TEXT NOT NULL,
+  PRIMARY KEY (user_id, name, value)
+);

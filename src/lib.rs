@@ -30,6 +30,8 @@ mod bits;
 mod check;
 #[allow(missing_docs)]
 mod compile;
+#[cfg(feature = "db")]
+pub mod db;
 mod decision;
 pub mod diagnostic;
 mod entities;
