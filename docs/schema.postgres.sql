@@ -98,3 +98,57 @@ CREATE TABLE user_attrs (
   value   TEXT NOT NULL,
   PRIMARY KEY (user_id, name, value)
 );
+
+-- Following changes (`casepol serve --entities postgres://…`, docs/database.md §7): every
+-- insert, update and delete of a row above records the entity the row belongs to, with the
+-- transaction that wrote it, and notifies `casepol_changes`. A server applies each committed
+-- transaction's entities as one change set. The application may delete rows of transactions
+-- every server has applied (docs/database.md §7.3).
+CREATE TABLE change_log (
+  seq    BIGSERIAL PRIMARY KEY,
+  txid   xid8 NOT NULL DEFAULT pg_current_xact_id(),
+  entity TEXT NOT NULL CHECK (entity IN ('unit', 'user', 'resource')),
+  id     TEXT COLLATE "C" NOT NULL
+);
+CREATE INDEX change_log_txid ON change_log (txid);
+
+-- TG_ARGV: the entity ('unit', 'user', 'resource') and the column holding its id. A row moved
+-- to another entity records both.
+CREATE FUNCTION casepol_log() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  old_id TEXT;
+  new_id TEXT;
+BEGIN
+  IF TG_OP <> 'INSERT' THEN old_id := to_jsonb(OLD) ->> TG_ARGV[1]; END IF;
+  IF TG_OP <> 'DELETE' THEN new_id := to_jsonb(NEW) ->> TG_ARGV[1]; END IF;
+  INSERT INTO change_log (entity, id) VALUES (TG_ARGV[0], COALESCE(new_id, old_id));
+  IF old_id IS DISTINCT FROM new_id AND old_id IS NOT NULL AND new_id IS NOT NULL THEN
+    INSERT INTO change_log (entity, id) VALUES (TG_ARGV[0], old_id);
+  END IF;
+  PERFORM pg_notify('casepol_changes', '');
+  RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER units_log AFTER INSERT OR UPDATE OR DELETE ON units
+  FOR EACH ROW EXECUTE FUNCTION casepol_log('unit', 'id');
+CREATE TRIGGER users_log AFTER INSERT OR UPDATE OR DELETE ON users
+  FOR EACH ROW EXECUTE FUNCTION casepol_log('user', 'id');
+CREATE TRIGGER user_groups_log AFTER INSERT OR UPDATE OR DELETE ON user_groups
+  FOR EACH ROW EXECUTE FUNCTION casepol_log('user', 'user_id');
+CREATE TRIGGER user_units_log AFTER INSERT OR UPDATE OR DELETE ON user_units
+  FOR EACH ROW EXECUTE FUNCTION casepol_log('user', 'user_id');
+CREATE TRIGGER user_terms_log AFTER INSERT OR UPDATE OR DELETE ON user_terms
+  FOR EACH ROW EXECUTE FUNCTION casepol_log('user', 'user_id');
+CREATE TRIGGER user_attrs_log AFTER INSERT OR UPDATE OR DELETE ON user_attrs
+  FOR EACH ROW EXECUTE FUNCTION casepol_log('user', 'user_id');
+CREATE TRIGGER resources_log AFTER INSERT OR UPDATE OR DELETE ON resources
+  FOR EACH ROW EXECUTE FUNCTION casepol_log('resource', 'id');
+CREATE TRIGGER resource_attrs_log AFTER INSERT OR UPDATE OR DELETE ON resource_attrs
+  FOR EACH ROW EXECUTE FUNCTION casepol_log('resource', 'resource_id');
+CREATE TRIGGER case_relations_log AFTER INSERT OR UPDATE OR DELETE ON case_relations
+  FOR EACH ROW EXECUTE FUNCTION casepol_log('resource', 'case_id');
+CREATE TRIGGER access_codes_log AFTER INSERT OR UPDATE OR DELETE ON access_codes
+  FOR EACH ROW EXECUTE FUNCTION casepol_log('resource', 'resource_id');
+CREATE TRIGGER access_code_levels_log AFTER INSERT OR UPDATE OR DELETE ON access_code_levels
+  FOR EACH ROW EXECUTE FUNCTION casepol_log('resource', 'resource_id');

@@ -360,7 +360,7 @@ fn padded(text: &str, width: usize) -> String {
     out
 }
 
-fn load_policy(path: &Path) -> Result<Policy, Exit> {
+pub(crate) fn load_policy(path: &Path) -> Result<Policy, Exit> {
     let sources = read_policy(path).map_err(fail_input)?;
     match Policy::from_sources(sources) {
         Ok(p) => Ok(p),
@@ -388,19 +388,7 @@ pub(crate) fn load_inputs(
 fn load_entities(policy: &Policy, path: &Path) -> Result<Entities, Exit> {
     #[cfg(feature = "db")]
     if let Some(source) = path.to_str().and_then(casepol::db::Source::parse) {
-        return casepol::db::load(policy, &source).map_err(|errors| {
-            let shown = source.shown();
-            let mut err = std::io::stderr().lock();
-            for e in &errors {
-                let _ = writeln!(err, "error: {shown}: {e}");
-            }
-            let _ = writeln!(
-                err,
-                "error: {} problem(s) in the entities of database `{shown}`",
-                errors.len()
-            );
-            Exit::Error
-        });
+        return casepol::db::load(policy, &source).map_err(|errors| db_errors(&source, &errors));
     }
     let text =
         read_text_limited(path, MAX_ENTITIES_BYTES, "an entities file").map_err(fail_input)?;
@@ -417,6 +405,22 @@ fn load_entities(policy: &Policy, path: &Path) -> Result<Entities, Exit> {
         );
         Exit::Error
     })
+}
+
+/// Prints the problems of the entities in a database, as those of an entities file are printed.
+#[cfg(feature = "db")]
+pub(crate) fn db_errors(source: &casepol::db::Source, errors: &[casepol::db::DbError]) -> Exit {
+    let shown = source.shown();
+    let mut err = std::io::stderr().lock();
+    for e in errors {
+        let _ = writeln!(err, "error: {shown}: {e}");
+    }
+    let _ = writeln!(
+        err,
+        "error: {} problem(s) in the entities of database `{shown}`",
+        errors.len()
+    );
+    Exit::Error
 }
 
 pub(crate) const REQUEST_HELP: &str =

@@ -9,13 +9,15 @@
 //! that holds what it is about ([`DbError`]).
 //!
 //! - `load.rs`: the loader, and the errors mapped to tables;
-//! - `import.rs`: `casepol db import`, loaded entities written into an empty database.
+//! - `import.rs`: `casepol db import`, loaded entities written into an empty database;
+//! - `follow.rs`: a PostgreSQL database followed through its change log, as change sets.
 
 use crate::api::Policy;
 use crate::entities::Entities;
 use serde::Serialize;
 use std::path::PathBuf;
 
+pub mod follow;
 mod import;
 mod load;
 

@@ -18,15 +18,15 @@ type Query<'q> = dyn FnMut(&str, Option<&str>, &mut dyn FnMut(Row<'_>) -> Result
 
 /// The queries of one dialect. Each child table is gathered per entity by the database, as a
 /// JSON array of its rows, so one pass over each entity table reads everything in id order.
-struct Sql {
-    units: &'static str,
-    users: &'static str,
-    resources: &'static str,
+struct Sql<'a> {
+    units: &'a str,
+    users: &'a str,
+    resources: &'a str,
     /// `SELECT 1 FROM <table> WHERE id = <param>`, per entity table.
-    has: [&'static str; 3],
+    has: [&'a str; 3],
 }
 
-const POSTGRES: Sql = Sql {
+const POSTGRES: Sql<'static> = Sql {
     units: "SELECT id, parent_id FROM units ORDER BY id",
     users: "SELECT u.id, \
         (SELECT json_agg(x.group_name)::text FROM user_groups x WHERE x.user_id = u.id), \
@@ -48,7 +48,7 @@ const POSTGRES: Sql = Sql {
     ],
 };
 
-const SQLITE: Sql = Sql {
+const SQLITE: Sql<'static> = Sql {
     units: "SELECT id, parent_id FROM units ORDER BY id",
     users: "SELECT u.id, \
         (SELECT json_group_array(x.group_name) FROM user_groups x WHERE x.user_id = u.id), \
@@ -106,38 +106,116 @@ pub(super) fn load(policy: &Policy, source: &Source) -> Result<Entities, Vec<DbE
             build(policy, &SQLITE, &mut q)
         }
         Source::Postgres(url) => {
-            use postgres::fallible_iterator::FallibleIterator;
             let mut client = postgres::Client::connect(url, postgres::NoTls)
                 .map_err(|e| one(failed(source, &e)))?;
-            // One snapshot for every table (docs/database.md).
-            let mut tx = client
-                .build_transaction()
-                .isolation_level(postgres::IsolationLevel::RepeatableRead)
-                .read_only(true)
-                .start()
-                .map_err(|e| one(failed(source, &e)))?;
-            let mut q = |sql: &str,
-                         param: Option<&str>,
-                         f: &mut dyn FnMut(Row<'_>) -> Result<(), DbError>|
-             -> Result<(), DbError> {
-                let params: Vec<&(dyn postgres::types::ToSql + Sync)> = match &param {
-                    Some(p) => vec![p],
-                    None => Vec::new(),
-                };
-                let mut rows = tx.query_raw(sql, params).map_err(|e| failed(source, &e))?;
-                let mut cells: Vec<Option<String>> = Vec::new();
-                while let Some(row) = rows.next().map_err(|e| failed(source, &e))? {
-                    cells.clear();
-                    for i in 0..row.len() {
-                        cells.push(pg_text(&row, i).map_err(|e| failed(source, &e))?);
-                    }
-                    f(&cells)?;
-                }
-                Ok(())
-            };
-            build(policy, &POSTGRES, &mut q)
+            load_postgres(policy, source, &mut client).map(|(entities, _)| entities)
         }
     }
+}
+
+/// Runs queries in the PostgreSQL transaction `tx`, as [`Query`] does.
+fn pg_query<'t, 'c: 't>(
+    tx: &'t mut postgres::Transaction<'c>,
+    source: &'t Source,
+) -> Box<Query<'t>> {
+    Box::new(move |sql, param, f| {
+        use postgres::fallible_iterator::FallibleIterator;
+        let params: Vec<&(dyn postgres::types::ToSql + Sync)> = match &param {
+            Some(p) => vec![p],
+            None => Vec::new(),
+        };
+        let mut rows = tx.query_raw(sql, params).map_err(|e| failed(source, &e))?;
+        let mut cells: Vec<Option<String>> = Vec::new();
+        while let Some(row) = rows.next().map_err(|e| failed(source, &e))? {
+            cells.clear();
+            for i in 0..row.len() {
+                cells.push(pg_text(&row, i).map_err(|e| failed(source, &e))?);
+            }
+            f(&cells)?;
+        }
+        Ok(())
+    })
+}
+
+/// Loads the entities from PostgreSQL in one `REPEATABLE READ` transaction, and gives the
+/// snapshot it read them in (`pg_current_snapshot()` as text): the transactions whose changes
+/// the entities hold are exactly those visible in it.
+pub(super) fn load_postgres(
+    policy: &Policy,
+    source: &Source,
+    client: &mut postgres::Client,
+) -> Result<(Entities, String), Vec<DbError>> {
+    let one = |e: DbError| vec![e];
+    let mut tx = client
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .map_err(|e| one(failed(source, &e)))?;
+    let mut snapshot = String::new();
+    let entities = {
+        let mut q = pg_query(&mut tx, source);
+        // The first statement takes the transaction's snapshot; every table is read in it.
+        q("SELECT pg_current_snapshot()::text", None, &mut |row| {
+            snapshot = row[0].clone().unwrap_or_default();
+            Ok(())
+        })
+        .map_err(one)?;
+        build(policy, &POSTGRES, &mut q)?
+    };
+    tx.commit().map_err(|e| one(failed(source, &e)))?;
+    Ok((entities, snapshot))
+}
+
+/// The current records (entities-file JSON, `{"units": …, "users": …, "resources": …}`) of the
+/// entities whose ids `ids` (a JSON array of strings) names, read in the PostgreSQL transaction
+/// `tx`. Ids of no entity are left out.
+pub(super) fn records_postgres(
+    policy: &Policy,
+    source: &Source,
+    tx: &mut postgres::Transaction<'_>,
+    ids: &[&str; 3],
+) -> Result<String, Vec<DbError>> {
+    // The query of the whole table, restricted to the ids given.
+    let only = |sql: &str| {
+        let (head, order) = sql.rsplit_once(" ORDER BY ").unwrap_or((sql, ""));
+        format!("{head} WHERE {order} IN (SELECT jsonb_array_elements_text($1::text::jsonb)) ORDER BY {order}")
+    };
+    let (units, users, resources) = (
+        only(POSTGRES.units),
+        only(POSTGRES.users),
+        only(POSTGRES.resources),
+    );
+    let mut text = String::from("{");
+    for (i, (key, sql)) in [("units", &units), ("users", &users), ("resources", &resources)]
+        .into_iter()
+        .enumerate()
+    {
+        let one_sql = Sql {
+            // The other sections: no rows, and the parameter unused.
+            units: "SELECT NULL, NULL WHERE $1::text IS NULL",
+            users: "SELECT NULL, NULL, NULL, NULL, NULL WHERE $1::text IS NULL",
+            resources: "SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL \
+                        WHERE $1::text IS NULL",
+            has: POSTGRES.has,
+        };
+        let one_sql = match i {
+            0 => Sql { units: sql, ..one_sql },
+            1 => Sql { users: sql, ..one_sql },
+            _ => Sql { resources: sql, ..one_sql },
+        };
+        let mut q = pg_query(tx, source);
+        let written = write(policy, &one_sql, Some(ids[i]), &mut q)?;
+        let value: Value = serde_json::from_str(&written).unwrap_or(Value::Null);
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&Value::from(key).to_string());
+        text.push(':');
+        text.push_str(&value[key].to_string());
+    }
+    text.push('}');
+    Ok(text)
 }
 
 /// A SQLite value as text: integers in decimal (a level, a boolean), text as it is.
@@ -387,7 +465,14 @@ fn codes(out: &mut Out, id: &str, code_rows: Vec<Value>, level_rows: Vec<Value>)
 /// The entity tables, in the order of the entities file's sections.
 const TABLES: [&str; 3] = ["units", "users", "resources"];
 
-fn build(policy: &Policy, sql: &Sql, q: &mut Query<'_>) -> Result<Entities, Vec<DbError>> {
+/// Writes the entities the queries of `sql` select (with `param`, if any) as an entities text,
+/// or every problem with a value the rows cannot give.
+fn write(
+    policy: &Policy,
+    sql: &Sql<'_>,
+    param: Option<&str>,
+    q: &mut Query<'_>,
+) -> Result<String, Vec<DbError>> {
     let p = policy.compiled().ir();
     let mut out = Out {
         text: String::from("{"),
@@ -397,7 +482,7 @@ fn build(policy: &Policy, sql: &Sql, q: &mut Query<'_>) -> Result<Entities, Vec<
     // Units.
     out.text.push_str("\"units\":[");
     let mut first = true;
-    q(sql.units, None, &mut |row| {
+    q(sql.units, param, &mut |row| {
         out.text
             .push_str(if first { "{\"id\":" } else { ",{\"id\":" });
         first = false;
@@ -413,7 +498,7 @@ fn build(policy: &Policy, sql: &Sql, q: &mut Query<'_>) -> Result<Entities, Vec<
     // Users.
     out.text.push_str("],\"users\":[");
     let mut first = true;
-    q(sql.users, None, &mut |row| {
+    q(sql.users, param, &mut |row| {
         let id = row[0].clone().unwrap_or_default();
         out.text
             .push_str(if first { "{\"id\":" } else { ",{\"id\":" });
@@ -440,7 +525,7 @@ fn build(policy: &Policy, sql: &Sql, q: &mut Query<'_>) -> Result<Entities, Vec<
     // Resources.
     out.text.push_str("],\"resources\":[");
     let mut first = true;
-    q(sql.resources, None, &mut |row| {
+    q(sql.resources, param, &mut |row| {
         let id = row[0].clone().unwrap_or_default();
         let kind = row[1].clone().unwrap_or_default();
         out.text
@@ -485,7 +570,13 @@ fn build(policy: &Policy, sql: &Sql, q: &mut Query<'_>) -> Result<Entities, Vec<
     if !out.errors.is_empty() {
         return Err(out.errors);
     }
-    let errors = match Entities::from_json(policy.compiled(), &out.text) {
+    Ok(out.text)
+}
+
+fn build(policy: &Policy, sql: &Sql<'_>, q: &mut Query<'_>) -> Result<Entities, Vec<DbError>> {
+    let one = |e: DbError| vec![e];
+    let text = write(policy, sql, None, q)?;
+    let errors = match Entities::from_json(policy.compiled(), &text) {
         Ok(entities) => return Ok(entities),
         Err(errors) => errors,
     };
