@@ -134,9 +134,10 @@ pub fn pg_url(test: &str) -> Option<String> {
 fn pg_database(url: &str, name: &str) -> String {
     let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
     client
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name}"
-        ))
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .unwrap();
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
         .unwrap();
     let base = url.rsplit_once('/').map_or(url, |(b, _)| b);
     format!("{base}/{name}")

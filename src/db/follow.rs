@@ -90,8 +90,8 @@ impl Follower {
         let Source::Postgres(url) = &self.source else {
             return Err(failed(&self.source, &"not PostgreSQL"));
         };
-        let mut client =
-            postgres::Client::connect(url, postgres::NoTls).map_err(|e| failed(&self.source, &e))?;
+        let mut client = postgres::Client::connect(url, postgres::NoTls)
+            .map_err(|e| failed(&self.source, &e))?;
         client
             .batch_execute("LISTEN casepol_changes")
             .map_err(|e| failed(&self.source, &e))?;
@@ -265,6 +265,8 @@ impl Transaction {
             && none("resources")
             && self.touched[0].iter().all(|id| !entities.is_unit(id))
             && self.touched[1].iter().all(|id| entities.user(id).is_none())
-            && self.touched[2].iter().all(|id| entities.resource(id).is_none())
+            && self.touched[2]
+                .iter()
+                .all(|id| entities.resource(id).is_none())
     }
 }

@@ -187,9 +187,13 @@ pub(super) fn records_postgres(
         only(POSTGRES.resources),
     );
     let mut text = String::from("{");
-    for (i, (key, sql)) in [("units", &units), ("users", &users), ("resources", &resources)]
-        .into_iter()
-        .enumerate()
+    for (i, (key, sql)) in [
+        ("units", &units),
+        ("users", &users),
+        ("resources", &resources),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let one_sql = Sql {
             // The other sections: no rows, and the parameter unused.
@@ -200,9 +204,18 @@ pub(super) fn records_postgres(
             has: POSTGRES.has,
         };
         let one_sql = match i {
-            0 => Sql { units: sql, ..one_sql },
-            1 => Sql { users: sql, ..one_sql },
-            _ => Sql { resources: sql, ..one_sql },
+            0 => Sql {
+                units: sql,
+                ..one_sql
+            },
+            1 => Sql {
+                users: sql,
+                ..one_sql
+            },
+            _ => Sql {
+                resources: sql,
+                ..one_sql
+            },
         };
         let mut q = pg_query(tx, source);
         let written = write(policy, &one_sql, Some(ids[i]), &mut q)?;

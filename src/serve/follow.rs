@@ -72,11 +72,7 @@ fn run(app: &App, mut follower: Follower) {
 }
 
 /// Applies the transactions committed since the last poll.
-fn poll(
-    app: &App,
-    follower: &mut Follower,
-    client: &mut postgres::Client,
-) -> Result<(), String> {
+fn poll(app: &App, follower: &mut Follower, client: &mut postgres::Client) -> Result<(), String> {
     let policy = app.current.load().policy.clone();
     let shown = |errors: Vec<casepol::db::DbError>| {
         errors
