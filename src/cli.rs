@@ -113,7 +113,7 @@ enum Command {
     Check {
         /// The policy: a `.casepol` file, or a directory of them
         policy: PathBuf,
-        /// The entities file (JSON)
+        /// The entities file (JSON), or a database: `sqlite:PATH` or `postgres://…` (docs/database.md)
         #[arg(long)]
         entities: PathBuf,
         /// One request: a JSON file, or inline JSON starting with `{`
@@ -142,7 +142,7 @@ enum Command {
     Explain {
         /// The policy: a `.casepol` file, or a directory of them
         policy: PathBuf,
-        /// The entities file (JSON)
+        /// The entities file (JSON), or a database: `sqlite:PATH` or `postgres://…` (docs/database.md)
         #[arg(long)]
         entities: PathBuf,
         /// The request: a JSON file, or inline JSON starting with `{`
