@@ -190,3 +190,80 @@ fn a_killed_connection_is_opened_again_and_caught_up_and_a_restart_resumes() {
     drop(server);
     drop_database(&url, name);
 }
+
+/// Polls until the served version reaches `want`, within 5 s.
+fn wait_version(conn: &mut Conn, seen: &mut u64, want: u64) {
+    let start = Instant::now();
+    while *seen < want {
+        ask(conn, seen);
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "version {want} was not reached"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A transaction that drew its change-log numbers first but commits last is applied too: the
+/// follower goes by snapshots, not by sequence numbers (docs/database.md §7.2). And a
+/// transaction whose rows break the entity rules is refused, logged, and leaves the version
+/// served; the next one applies.
+#[test]
+fn transactions_apply_in_commit_order_and_a_broken_one_is_refused() {
+    let Some(url) = pg_url("transactions_apply_in_commit_order_and_a_broken_one_is_refused") else {
+        return;
+    };
+    let name = "casepol_follow_order";
+    let db = workzone_database(&url, name);
+    let server = serve(&db);
+    let mut conn = server.connect();
+    let mut seen = 0;
+    assert_eq!(ask(&mut conn, &mut seen), "allow");
+    let mut slow = postgres::Client::connect(&db, postgres::NoTls).unwrap();
+    let mut fast = postgres::Client::connect(&db, postgres::NoTls).unwrap();
+    let mut early = slow.transaction().unwrap();
+    early
+        .batch_execute("DELETE FROM user_units WHERE user_id = 'BB' AND unit_id = 'PERS'")
+        .unwrap();
+    let early_seq: i64 = early
+        .query_one("SELECT max(seq) FROM change_log", &[])
+        .unwrap()
+        .get(0);
+    fast.batch_execute("INSERT INTO user_terms VALUES ('AA', 'EXTRA')")
+        .unwrap();
+    let late_seq: i64 = fast
+        .query_one("SELECT max(seq) FROM change_log", &[])
+        .unwrap()
+        .get(0);
+    assert!(early_seq < late_seq);
+    wait_version(&mut conn, &mut seen, 2);
+    assert_eq!(ask(&mut conn, &mut seen), "allow");
+    early.commit().unwrap();
+    wait_for(&mut conn, &mut seen, "deny", Duration::from_secs(5));
+    assert_eq!(seen, 3);
+    // A relation the policy does not declare: refused, the version stays.
+    fast.batch_execute("INSERT INTO case_relations VALUES ('case-1', 'assignee', 'nobody')")
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        let said = server.stderr.lock().unwrap().join("\n");
+        if said.contains("was not applied") {
+            assert!(said.contains("unknown relation `assignee`"), "{said}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "{said}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(ask(&mut conn, &mut seen), "deny");
+    assert_eq!(seen, 3);
+    // Fixed by the next transaction, which writes the case as it then is.
+    fast.batch_execute(
+        "DELETE FROM case_relations WHERE user_id = 'nobody'; \
+         INSERT INTO user_units VALUES ('BB', 'PERS')",
+    )
+    .unwrap();
+    wait_for(&mut conn, &mut seen, "allow", Duration::from_secs(5));
+    assert_eq!(seen, 4);
+    drop(server);
+    drop_database(&url, name);
+}
