@@ -133,6 +133,20 @@ fn a_commit_changes_the_decisions_and_is_announced() {
             && e["access"] == "lost"),
         "{data}"
     );
+    // The last change-log row applied, for operators.
+    let last: i64 = writer
+        .query_one("SELECT max(seq) FROM change_log", &[])
+        .unwrap()
+        .get(0);
+    let start = Instant::now();
+    loop {
+        let metrics = conn.get("/metrics").text();
+        if metrics.contains(&format!("casepol_follow_last_seq {last}\n")) {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "{metrics}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     took.sort();
     eprintln!(
         "commit to changed decision over {} commits: median {:?}, max {:?}",

@@ -31,7 +31,16 @@ fn stopping(app: &App) -> bool {
     *app.stopping.borrow()
 }
 
+/// Records the follower's last sequence number for `/metrics`.
+fn record(app: &App, follower: &Follower) {
+    let seq = u64::try_from(follower.last_seq()).unwrap_or(0);
+    app.metrics
+        .follow_seq
+        .store(seq.saturating_add(1), std::sync::atomic::Ordering::Relaxed);
+}
+
 fn run(app: &App, mut follower: Follower) {
+    record(app, &follower);
     let mut backoff = Duration::from_millis(100);
     while !stopping(app) {
         let mut client = match follower.connect() {
@@ -46,7 +55,9 @@ fn run(app: &App, mut follower: Follower) {
         backoff = Duration::from_millis(100);
         // Listening before the first poll: a commit after the poll's snapshot is notified.
         loop {
-            if let Err(e) = poll(app, &mut follower, &mut client) {
+            let polled = poll(app, &mut follower, &mut client);
+            record(app, &follower);
+            if let Err(e) = polled {
                 eprintln!("casepol serve: following the database: {e}; reconnecting");
                 break;
             }
