@@ -69,7 +69,7 @@ pub fn load_following(
     };
     // The last sequence number the snapshot holds, for the record.
     if let Ok(row) = client.query_one("SELECT coalesce(max(seq), 0) FROM change_log", &[]) {
-        follower.last_seq = row.get(0);
+        follower.last_seq = row.try_get(0).unwrap_or(0);
     }
     Ok((entities, follower))
 }
@@ -116,8 +116,8 @@ impl Follower {
             .map_err(|e| one(&e))?;
         let now: String = tx
             .query_one("SELECT pg_current_snapshot()::text", &[])
-            .map_err(|e| one(&e))?
-            .get(0);
+            .and_then(|row| row.try_get(0))
+            .map_err(|e| one(&e))?;
         let mut groups: Vec<(String, i64, [Vec<String>; 3])> = Vec::new();
         let mut index: std::collections::HashMap<String, usize> = Default::default();
         let mut entities = 0usize;
@@ -132,10 +132,10 @@ impl Follower {
                 )
                 .map_err(|e| one(&e))?;
             while let Some(row) = rows.next().map_err(|e| one(&e))? {
-                let seq: i64 = row.get(0);
-                let txid: String = row.get(1);
-                let entity: String = row.get(2);
-                let id: String = row.get(3);
+                let seq: i64 = row.try_get(0).map_err(|e| one(&e))?;
+                let txid: String = row.try_get(1).map_err(|e| one(&e))?;
+                let entity: String = row.try_get(2).map_err(|e| one(&e))?;
+                let id: String = row.try_get(3).map_err(|e| one(&e))?;
                 last_seq = last_seq.max(seq);
                 let g = *index.entry(txid.clone()).or_insert_with(|| {
                     groups.push((txid, seq, Default::default()));

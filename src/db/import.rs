@@ -248,7 +248,7 @@ pub fn import(policy: &Policy, entities: &Entities, target: &Source) -> Result<u
                 let row = tx
                     .query_one(&format!("SELECT EXISTS (SELECT 1 FROM {table})"), &[])
                     .map_err(|e| failed(target, &e))?;
-                if row.get::<_, bool>(0) {
+                if row.try_get::<_, bool>(0).map_err(|e| failed(target, &e))? {
                     return Err(not_empty(target, table));
                 }
             }
