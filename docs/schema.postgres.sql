@@ -3,8 +3,10 @@
 --
 -- The database holds the resources of an entities file (docs/data-formats.md): one row per
 -- resource, its attribute values, the users holding each relation on a case, and the codes of
--- its own access codes. Users, groups and units stay with casepol: `casepol filter` reads them
--- from the entities file and binds the principal's codes as one parameter, a text[].
+-- its own access codes. The filter's query reads no user, group or unit: `casepol filter` reads
+-- them from the entities it is given (a file, or the tables of users and units further down,
+-- which hold the rest of an entities file: docs/database.md) and binds the principal's codes as one
+-- parameter, a text[].
 --
 -- Every column holding a resource id has the collation "C": ids sort by bytes, as `list` sorts
 -- them, and one collation for all of them lets joins between them use the indexes.

@@ -3,9 +3,10 @@
 --
 -- The database holds the resources of an entities file (docs/data-formats.md): one row per
 -- resource, its attribute values, the users holding each relation on a case, and the codes of
--- its own access codes. Users, groups and units stay with casepol: `casepol filter` reads them
--- from the entities file and binds the principal's codes as one parameter, a JSON array read
--- with json_each.
+-- its own access codes. The filter's query reads no user, group or unit: `casepol filter` reads
+-- them from the entities it is given (a file, or the tables of users and units further down,
+-- which hold the rest of an entities file: docs/database.md) and binds the principal's codes as one
+-- parameter, a JSON array read with json_each.
 
 CREATE TABLE resources (
   id            TEXT PRIMARY KEY,          -- compared as bytes: ORDER BY id is `list`'s order
