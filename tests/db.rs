@@ -314,3 +314,37 @@ fn command_line_init_import_and_commands_on_a_database() {
     assert!(missing.stderr.contains("app:***@"), "{}", missing.stderr);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Values the columns hold as text but their attribute's type cannot take are reported with
+/// their row before loading: an `int` that is no decimal integer, a `bool` that is neither
+/// `true` nor `false`, and a non-set attribute with two rows.
+#[test]
+fn values_of_the_wrong_type_name_their_row() {
+    let dir = tempdir("values");
+    let policy = Policy::from_source("tests/data/queries/policy.casepol", world::POLICY).unwrap();
+    let entities = policy
+        .load_entities(&world::entities(5, 20).to_string())
+        .unwrap();
+    let path = dir.join("w.db");
+    let target = Source::Sqlite(path.clone());
+    db::init(&target).unwrap();
+    db::import(&policy, &entities, &target).unwrap();
+    let sql = rusqlite::Connection::open(&path).unwrap();
+    let case: String = sql
+        .query_row(
+            "SELECT id FROM resources WHERE kind = 'Case' ORDER BY id LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    sql.execute_batch(&format!(
+        "UPDATE resource_attrs SET value = 'high' WHERE resource_id = '{case}' AND name = 'priority';
+         UPDATE resource_attrs SET value = 'yes' WHERE resource_id = '{case}' AND name = 'urgent';
+         INSERT INTO resource_attrs VALUES ('{case}', 'channel', 'zzz');"
+    ))
+    .unwrap();
+    let errors = db::load(&policy, &target).unwrap_err();
+    let shown: String = errors.iter().map(|e| format!("error: {e}\n")).collect();
+    insta::assert_snapshot!("db_load_wrong_types", shown);
+    std::fs::remove_dir_all(dir).unwrap();
+}
