@@ -3,9 +3,10 @@
 --
 -- The database holds the resources of an entities file (docs/data-formats.md): one row per
 -- resource, its attribute values, the users holding each relation on a case, and the codes of
--- its own access codes. Users, groups and units stay with casepol: `casepol filter` reads them
--- from the entities file and binds the principal's codes as one parameter, a JSON array read
--- with json_each.
+-- its own access codes. The filter's query reads no user, group or unit: `casepol filter` reads
+-- them from the entities it is given (a file, or the tables of users and units further down,
+-- which hold the rest of an entities file: docs/database.md) and binds the principal's codes as one
+-- parameter, a JSON array read with json_each.
 
 CREATE TABLE resources (
   id            TEXT PRIMARY KEY,          -- compared as bytes: ORDER BY id is `list`'s order
@@ -64,3 +65,49 @@ CREATE TABLE access_codes (
   PRIMARY KEY (resource_id, class, level, code)
 );
 CREATE INDEX access_codes_code ON access_codes (class, code, resource_id, level);
+
+-- The rest of an entities file, so that the database can be the system of record
+-- (`--entities sqlite:PATH`, `casepol db`, docs/database.md). Values are text as in
+-- resource_attrs; the ids of the same entity in every table are compared as bytes.
+
+-- A resource's own access code ends with empty levels that have no row in access_codes, such as
+-- `[A] & [ ]`: the number of its levels. Without a row, a code has the levels up to its highest
+-- one with a row (one empty level when it has none).
+CREATE TABLE access_code_levels (
+  resource_id TEXT NOT NULL REFERENCES resources (id),
+  class       TEXT NOT NULL CHECK (class IN ('read', 'write')),
+  levels      INTEGER NOT NULL,
+  PRIMARY KEY (resource_id, class)
+);
+
+-- Org units (docs/data-formats.md §1.2).
+CREATE TABLE units (
+  id        TEXT PRIMARY KEY,
+  parent_id TEXT
+);
+
+-- Users (§1.3), their access groups, units, terms and attribute values.
+CREATE TABLE users (
+  id TEXT PRIMARY KEY
+);
+CREATE TABLE user_groups (
+  user_id    TEXT NOT NULL REFERENCES users (id),
+  group_name TEXT NOT NULL,
+  PRIMARY KEY (user_id, group_name)
+);
+CREATE TABLE user_units (
+  user_id TEXT NOT NULL REFERENCES users (id),
+  unit_id TEXT NOT NULL,
+  PRIMARY KEY (user_id, unit_id)
+);
+CREATE TABLE user_terms (
+  user_id TEXT NOT NULL REFERENCES users (id),
+  term    TEXT NOT NULL,
+  PRIMARY KEY (user_id, term)
+);
+CREATE TABLE user_attrs (
+  user_id TEXT NOT NULL REFERENCES users (id),
+  name    TEXT NOT NULL,
+  value   TEXT NOT NULL,
+  PRIMARY KEY (user_id, name, value)
+);

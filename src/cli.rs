@@ -17,6 +17,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub(crate) mod actions;
 pub(crate) mod apply;
 pub(crate) mod check;
+#[cfg(feature = "db")]
+mod db;
 mod explain;
 mod explain_code;
 pub(crate) mod filter;
@@ -111,7 +113,7 @@ enum Command {
     Check {
         /// The policy: a `.casepol` file, or a directory of them
         policy: PathBuf,
-        /// The entities file (JSON)
+        /// The entities file (JSON), or a database: `sqlite:PATH` or `postgres://…` (docs/database.md)
         #[arg(long)]
         entities: PathBuf,
         /// One request: a JSON file, or inline JSON starting with `{`
@@ -140,7 +142,7 @@ enum Command {
     Explain {
         /// The policy: a `.casepol` file, or a directory of them
         policy: PathBuf,
-        /// The entities file (JSON)
+        /// The entities file (JSON), or a database: `sqlite:PATH` or `postgres://…` (docs/database.md)
         #[arg(long)]
         entities: PathBuf,
         /// The request: a JSON file, or inline JSON starting with `{`
@@ -220,6 +222,16 @@ enum Command {
     /// address could not be listened on.
     #[cfg(feature = "serve")]
     Serve(crate::serve::ServeArgs),
+    /// Keep the entities in SQLite or PostgreSQL: print or apply the schema, import an
+    /// entities file (docs/database.md)
+    ///
+    /// Every command that takes `--entities` also takes a database: `sqlite:PATH` or a
+    /// PostgreSQL URL (`postgres://…`).
+    ///
+    /// Exit status: 0 done, 2 when an input could not be used or the database refused.
+    #[cfg(feature = "db")]
+    #[command(subcommand)]
+    Db(db::DbCommand),
 }
 
 pub fn main() -> ExitCode {
@@ -236,6 +248,8 @@ pub fn main() -> ExitCode {
         Command::Apply(args) => apply::apply(&args),
         #[cfg(feature = "serve")]
         Command::Serve(args) => crate::serve::serve(&args),
+        #[cfg(feature = "db")]
+        Command::Db(cmd) => db::db(&cmd),
         Command::Check {
             policy,
             entities,
@@ -346,7 +360,7 @@ fn padded(text: &str, width: usize) -> String {
     out
 }
 
-fn load_policy(path: &Path) -> Result<Policy, Exit> {
+pub(crate) fn load_policy(path: &Path) -> Result<Policy, Exit> {
     let sources = read_policy(path).map_err(fail_input)?;
     match Policy::from_sources(sources) {
         Ok(p) => Ok(p),
@@ -372,6 +386,10 @@ pub(crate) fn load_inputs(
 }
 
 fn load_entities(policy: &Policy, path: &Path) -> Result<Entities, Exit> {
+    #[cfg(feature = "db")]
+    if let Some(source) = path.to_str().and_then(casepol::db::Source::parse) {
+        return casepol::db::load(policy, &source).map_err(|errors| db_errors(&source, &errors));
+    }
     let text =
         read_text_limited(path, MAX_ENTITIES_BYTES, "an entities file").map_err(fail_input)?;
     policy.load_entities(&text).map_err(|errors| {
@@ -387,6 +405,22 @@ fn load_entities(policy: &Policy, path: &Path) -> Result<Entities, Exit> {
         );
         Exit::Error
     })
+}
+
+/// Prints the problems of the entities in a database, as those of an entities file are printed.
+#[cfg(feature = "db")]
+pub(crate) fn db_errors(source: &casepol::db::Source, errors: &[casepol::db::DbError]) -> Exit {
+    let shown = source.shown();
+    let mut err = std::io::stderr().lock();
+    for e in errors {
+        let _ = writeln!(err, "error: {shown}: {e}");
+    }
+    let _ = writeln!(
+        err,
+        "error: {} problem(s) in the entities of database `{shown}`",
+        errors.len()
+    );
+    Exit::Error
 }
 
 pub(crate) const REQUEST_HELP: &str =

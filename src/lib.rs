@@ -32,6 +32,8 @@ mod check;
 #[allow(missing_docs)]
 mod compile;
 mod datetime;
+#[cfg(feature = "db")]
+pub mod db;
 mod decision;
 pub mod diagnostic;
 mod entities;

@@ -20,6 +20,8 @@ use std::sync::Arc;
 
 mod body;
 mod decide;
+#[cfg(feature = "db")]
+mod follow;
 mod http;
 mod live;
 mod ops;
@@ -33,7 +35,8 @@ pub(crate) const TOKEN_VAR: &str = "CASEPOL_TOKEN";
 pub(crate) struct ServeArgs {
     /// The policy: a `.casepol` file, or a directory of them
     policy: PathBuf,
-    /// The entities file (JSON)
+    /// The entities file (JSON), or a database: `sqlite:PATH`, or a PostgreSQL URL
+    /// (`postgres://…`), which the server follows, applying each committed transaction
     #[arg(long)]
     entities: PathBuf,
     /// The address to listen on; port 0 picks a free port (the address served is printed on
@@ -83,7 +86,32 @@ pub(crate) fn serve(args: &ServeArgs) -> Exit {
         Ok(t) => t,
         Err(e) => return crate::cli::fail_input(e),
     };
-    let (policy, entities) = match load_inputs(&args.policy, &args.entities) {
+    // A PostgreSQL database is followed: loaded with the snapshot it was read in, then
+    // changed by each transaction committed after it.
+    #[cfg(feature = "db")]
+    let mut follower = None;
+    #[cfg(feature = "db")]
+    let followed = args
+        .entities
+        .to_str()
+        .and_then(casepol::db::Source::parse)
+        .filter(|s| matches!(s, casepol::db::Source::Postgres(_)));
+    #[cfg(not(feature = "db"))]
+    let followed: Option<()> = None;
+    let loaded = match followed {
+        #[cfg(feature = "db")]
+        Some(source) => crate::cli::load_policy(&args.policy).and_then(|policy| {
+            match casepol::db::follow::load_following(&policy, &source) {
+                Ok((entities, f)) => {
+                    follower = Some(f);
+                    Ok((policy, entities))
+                }
+                Err(errors) => Err(crate::cli::db_errors(&source, &errors)),
+            }
+        }),
+        _ => load_inputs(&args.policy, &args.entities),
+    };
+    let (policy, entities) = match loaded {
         Ok(inputs) => inputs,
         Err(e) => return e,
     };
@@ -133,6 +161,15 @@ pub(crate) fn serve(args: &ServeArgs) -> Exit {
         drop(current);
         if args.watch {
             tokio::spawn(reload::watch(app.clone(), args.policy.clone()));
+        }
+        #[cfg(feature = "db")]
+        if let Some(f) = follower.take() {
+            eprintln!(
+                "casepol serve: following `{}` from change log {}",
+                f.source().shown(),
+                f.last_seq()
+            );
+            follow::spawn(app.clone(), f);
         }
         http::run(listener, app.clone(), http::shutdown_signal()).await;
         Exit::Ok

@@ -53,6 +53,7 @@ const LAYERS: &[(&str, &[&str])] = &[
                       "reference", "request", "resolve"]),
     ("live",        &["datetime", "access_code", "api", "compile", "decision", "diagnostic", "entities", "ir",
                       "limits", "request", "resolve"]),
+    ("db",          &["api", "entities", "ir", "limits", "query"]),
 ];
 
 /// Modules at the edge, which may import any module.

@@ -7,7 +7,7 @@ use super::*;
 pub(super) struct ActionsArgs {
     /// The policy: a `.casepol` file, or a directory of them
     policy: PathBuf,
-    /// The entities file (JSON)
+    /// The entities file (JSON), or a database: `sqlite:PATH` or `postgres://…` (docs/database.md)
     #[arg(long)]
     entities: PathBuf,
     /// The user

@@ -8,7 +8,7 @@ use casepol::live::{self, ChangeSet, Snapshot};
 pub(super) struct ApplyArgs {
     /// The policy: a `.casepol` file, or a directory of them
     policy: PathBuf,
-    /// The entities file (JSON)
+    /// The entities file (JSON), or a database: `sqlite:PATH` or `postgres://…` (docs/database.md)
     #[arg(long)]
     entities: PathBuf,
     /// The change sets: a JSON Lines file with one change set per line; blank lines are skipped

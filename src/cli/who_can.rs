@@ -9,7 +9,7 @@ use casepol::query::{Query, SubjectGrant, WhoCan};
 pub(super) struct WhoCanArgs {
     /// The policy: a `.casepol` file, or a directory of them
     policy: PathBuf,
-    /// The entities file (JSON)
+    /// The entities file (JSON), or a database: `sqlite:PATH` or `postgres://…` (docs/database.md)
     #[arg(long)]
     entities: PathBuf,
     /// The action

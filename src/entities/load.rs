@@ -561,12 +561,17 @@ fn relation_members<R: Report>(
     members.iter_mut().for_each(Vec::clear);
     // The relation's place in the kind's list, each problem once per relation (on its first
     // pair), for users and groups alike.
-    let local = |relation: Name, first_pair: bool, r: &mut R| -> Result<Option<usize>, Stop> {
+    let local = |field: &'static str,
+                 relation: Name,
+                 first_pair: bool,
+                 r: &mut R|
+     -> Result<Option<usize>, Stop> {
         match read.resolve(relation) {
             Ok(rel) if declared.contains(&RelationId(rel)) => Ok(Some((rel - first) as usize)),
             Ok(rel) => {
                 if first_pair {
                     let problem = Problem::OtherKindRelation {
+                        field,
                         relation: rel,
                         kind,
                     };
@@ -576,7 +581,8 @@ fn relation_members<R: Report>(
             }
             Err(name) => {
                 if first_pair {
-                    r.report(names, who, Problem::UnknownRelation { name, kind })?;
+                    let problem = Problem::UnknownRelation { field, name, kind };
+                    r.report(names, who, problem)?;
                 }
                 Ok(None)
             }
@@ -584,7 +590,7 @@ fn relation_members<R: Report>(
     };
     for (k, (relation, user)) in pairs.iter().enumerate() {
         let first_pair = k == 0 || pairs[k - 1].0 != *relation;
-        let Some(rel) = local(*relation, first_pair, r)? else {
+        let Some(rel) = local("relations", *relation, first_pair, r)? else {
             continue;
         };
         let Some(user) = user else { continue };
@@ -598,7 +604,7 @@ fn relation_members<R: Report>(
     }
     for (k, (relation, group)) in group_pairs.iter().enumerate() {
         let first_pair = k == 0 || group_pairs[k - 1].0 != *relation;
-        let Some(rel) = local(*relation, first_pair, r)? else {
+        let Some(rel) = local("relation_groups", *relation, first_pair, r)? else {
             continue;
         };
         let Some(group) = group else { continue };

@@ -197,6 +197,8 @@ pub(super) enum Problem<'a> {
         name: &'a str,
     },
     UnknownRelation {
+        /// `relations` or `relation_groups`: the field that names it.
+        field: &'static str,
         name: &'a str,
         kind: KindId,
     },
@@ -216,6 +218,8 @@ pub(super) enum Problem<'a> {
     },
     /// A relation of another kind in a resource's `relations` or `relation_groups`.
     OtherKindRelation {
+        /// `relations` or `relation_groups`: the field that names it.
+        field: &'static str,
         relation: u32,
         kind: KindId,
     },
@@ -814,7 +818,7 @@ impl Reporter {
                     help,
                 )
             }
-            Problem::UnknownRelation { name, kind } => {
+            Problem::UnknownRelation { field, name, kind } => {
                 let own = &p.kinds[kind.idx()].relations;
                 let relations = || own.iter().map(|r| p.relations[r.idx()].name.as_str());
                 let help = self.mean(name, relations()).unwrap_or_else(|| {
@@ -829,7 +833,7 @@ impl Reporter {
                     }
                 });
                 (
-                    format!("relations.{name}"),
+                    format!("{field}.{name}"),
                     format!("unknown relation `{name}`"),
                     help,
                 )
@@ -876,7 +880,11 @@ impl Reporter {
                     format!("remove `{f}`, or declare the relation in the kind, as in `resource {k} {{ relation owner; }}`"),
                 )
             }
-            Problem::OtherKindRelation { relation, kind } => {
+            Problem::OtherKindRelation {
+                field,
+                relation,
+                kind,
+            } => {
                 let rel = &p.relations[relation as usize].name;
                 let owner = p
                     .relation_kind(crate::ir::RelationId(relation))
@@ -893,7 +901,7 @@ impl Reporter {
                     format!("the relations of `{k}` are {}", list(own.iter().copied()))
                 };
                 (
-                    format!("relations.{rel}"),
+                    format!("{field}.{rel}"),
                     format!("`{rel}` is a relation of `{owner}`, not of `{k}`"),
                     help,
                 )

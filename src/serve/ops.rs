@@ -82,6 +82,9 @@ pub(crate) struct Metrics {
     change_sets: [AtomicU64; 2],
     /// Change sets that event subscribers missed by falling behind.
     pub(crate) events_lagged: AtomicU64,
+    /// Following a database: 1 + the last change-log sequence number applied; 0 when the
+    /// server follows none.
+    pub(crate) follow_seq: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -93,6 +96,7 @@ impl Default for Metrics {
             reloads: counters(),
             change_sets: counters(),
             events_lagged: AtomicU64::new(0),
+            follow_seq: AtomicU64::new(0),
         }
     }
 }
@@ -207,7 +211,7 @@ impl Metrics {
         pairs(
             "casepol_change_sets_total",
             "counter",
-            "Change sets posted to /v1/changes, by result.",
+            "Change sets posted to /v1/changes (and transactions of a followed database), by result.",
             &[
                 ("{result=\"applied\"}", self.change_sets[0].load(Relaxed)),
                 ("{result=\"refused\"}", self.change_sets[1].load(Relaxed)),
@@ -243,6 +247,15 @@ impl Metrics {
             &[("", self.events_lagged.load(Relaxed))],
             &mut out,
         );
+        if let Some(seq) = self.follow_seq.load(Relaxed).checked_sub(1) {
+            pairs(
+                "casepol_follow_last_seq",
+                "gauge",
+                "Following a database: the last change-log sequence number applied.",
+                &[("", seq)],
+                &mut out,
+            );
+        }
         let (written, dropped) = app.log.as_ref().map_or((0, 0), |l| {
             (l.written.load(Relaxed), l.dropped.load(Relaxed))
         });

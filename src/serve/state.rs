@@ -60,6 +60,19 @@ impl Current {
         }
     }
 
+    /// The same policy with entities loaded again (from a followed database), as the next
+    /// version.
+    #[cfg(feature = "db")]
+    pub(crate) fn with_entities(&self, entities: Entities) -> Current {
+        Current {
+            policy: self.policy.clone(),
+            snapshot: Snapshot::new(entities),
+            hash: self.hash.clone(),
+            base: self.version(),
+            order: ListOrder::new(),
+        }
+    }
+
     /// Another policy, with the same entities loaded again for it, at the same version.
     pub(crate) fn reloaded(
         &self,
