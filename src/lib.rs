@@ -32,6 +32,8 @@ mod check;
 mod compile;
 mod decision;
 pub mod diagnostic;
+#[allow(missing_docs)]
+mod diff;
 mod entities;
 pub mod explain;
 #[allow(missing_docs)]
@@ -107,6 +109,9 @@ pub mod internal {
     }
     pub mod lint {
         pub use crate::lint::*;
+    }
+    pub mod diff {
+        pub use crate::diff::*;
     }
     pub mod reference {
         pub use crate::reference::*;

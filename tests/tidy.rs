@@ -31,6 +31,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("compile",     &["bits", "diagnostic", "ir", "limits"]),
     ("decision",    &["compile", "diagnostic", "ir"]),
     ("lint",        &["bits", "compile", "diagnostic", "ir", "limits"]),
+    ("diff",        &["bits", "compile", "diagnostic", "ir"]),
     ("entities",    &["access_code", "compile", "diagnostic", "ir", "json_pos", "limits"]),
     ("request",     &["compile", "entities", "json_pos"]),
     ("resolve",     &["compile", "diagnostic", "entities", "ir", "limits", "request"]),
