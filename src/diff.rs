@@ -76,10 +76,15 @@ pub struct Change {
     pub holding: Vec<String>,
     pub action: String,
     pub kinds: Vec<String>,
-    /// `CaseType / State`, or `None` for a resource without a case.
+    /// The case type, or `None` for a resource without a case.
     pub case_type: Option<String>,
-    pub state: Option<String>,
+    /// The states of the case type in which the change is the same (empty without a case).
+    pub states: Vec<String>,
+    /// The module the request comes through; `None` with `any_module` for a place where the
+    /// module asked through changes nothing (its case type has no module grants and no module
+    /// declares data roles), `None` without it for a request through no module.
     pub module: Option<String>,
+    pub any_module: bool,
     pub target: Option<String>,
     /// `allow` or `deny`.
     pub from: &'static str,
@@ -150,8 +155,8 @@ impl Report {
             c.action == action
                 && c.kinds.iter().any(|k| k == kind)
                 && c.case_type.as_deref() == place.map(|p| p.0)
-                && c.state.as_deref() == place.map(|p| p.1)
-                && c.module.as_deref() == module
+                && place.is_none_or(|p| c.states.iter().any(|s| s == p.1))
+                && (c.any_module || c.module.as_deref() == module)
                 && c.target.as_deref() == target
                 && c.holding.iter().all(|h| subjects.contains(h))
         })
@@ -684,6 +689,7 @@ pub fn diff(old: &CompiledPolicy, new: &CompiledPolicy) -> Report {
                                 break;
                             }
                             let key = ChangeKey {
+                                any_module: vias.len() == 1,
                                 case_type: place.map(|((_, _), (tn, _))| {
                                     pn.casetypes[tn as usize].name.clone()
                                 }),
@@ -717,26 +723,64 @@ pub fn diff(old: &CompiledPolicy, new: &CompiledPolicy) -> Report {
             }
         }
     }
+    // The same change in several states of a case type is one line.
+    let mut merged: Vec<Change> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
     for (k, (kinds, at)) in grouped {
-        report.changes.push(Change {
+        let change = Change {
             holding: k.holding,
             action: k.action,
             kinds,
             case_type: k.case_type,
-            state: k.state,
+            states: k.state.into_iter().collect(),
             module: k.module,
+            any_module: k.any_module,
             target: k.target,
             from: if k.grant { "deny" } else { "allow" },
             to: if k.grant { "allow" } else { "deny" },
             when: k.when,
             at,
-        });
+        };
+        let key = format!(
+            "{:?}",
+            (
+                &change.holding,
+                &change.action,
+                &change.kinds,
+                &change.case_type,
+                &change.module,
+                &change.target,
+                change.from,
+                &change.when,
+                &change.at
+            )
+        );
+        match index.get(&key) {
+            Some(&i) => merged[i].states.extend(change.states),
+            None => {
+                index.insert(key, merged.len());
+                merged.push(change);
+            }
+        }
     }
+    // States in declaration order.
+    for c in &mut merged {
+        if let Some(ct) = c
+            .case_type
+            .as_ref()
+            .and_then(|t| pn.casetypes.iter().find(|x| &x.name == t))
+        {
+            c.states
+                .sort_by_key(|s| ct.states.iter().position(|x| &x.name == s));
+        }
+    }
+    report.changes = merged;
     report
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct ChangeKey {
+    any_module: bool,
     case_type: Option<String>,
     state: Option<String>,
     action: String,
@@ -1000,11 +1044,15 @@ fn data_changes(p: &Pair<'_>, report: &mut Report) {
         let Some(go) = po.groups.iter().find(|g| g.name == gn.name) else {
             continue;
         };
+        let both = |name: &str| {
+            po.roles.iter().any(|r| r.name == name) && pn.roles.iter().any(|r| r.name == name)
+        };
         let roles = |p: &Policy, g: &crate::ir::GroupDef| {
             let mut v: Vec<String> = g
                 .grants
                 .iter()
                 .map(|r| p.roles[r.idx()].name.clone())
+                .filter(|n| both(n))
                 .collect();
             v.sort();
             v
@@ -1267,17 +1315,19 @@ impl Change {
             ),
         };
         let mut s = format!("{who}: `{}` on {}", self.action, self.kinds.join(", "));
-        if let (Some(t), Some(st)) = (&self.case_type, &self.state) {
-            if st.is_empty() {
-                s.push_str(&format!(" in {t}"));
-            } else {
-                s.push_str(&format!(" in {t} / {st}"));
+        if let Some(t) = &self.case_type {
+            match self.states.as_slice() {
+                [] => s.push_str(&format!(" in {t}")),
+                [one] if one.is_empty() => s.push_str(&format!(" in {t}")),
+                states => s.push_str(&format!(" in {t} / {}", states.join(", "))),
             }
         } else {
             s.push_str(" outside a case");
         }
-        if let Some(m) = &self.module {
-            s.push_str(&format!(" via {m}"));
+        match (&self.module, self.any_module) {
+            (Some(m), _) => s.push_str(&format!(" via {m}")),
+            (None, false) => s.push_str(" via no module"),
+            (None, true) => {}
         }
         if let Some(t) = &self.target {
             s.push_str(&format!(" to {t}"));
