@@ -625,7 +625,7 @@ pub fn diff(old: &CompiledPolicy, new: &CompiledPolicy) -> Report {
     for (ko, kn) in kinds.old_to_new.iter().enumerate() {
         let Some(kn) = *kn else { continue };
         let is_case = po.kinds[ko].is_case && pn.kinds[kn as usize].is_case;
-        let mut places: Vec<Option<((u32, u32), (u32, u32))>> = Vec::new();
+        let mut places: Vec<Option<PlacePair>> = Vec::new();
         if !is_case {
             places.push(None);
         }
@@ -778,6 +778,16 @@ pub fn diff(old: &CompiledPolicy, new: &CompiledPolicy) -> Report {
     report
 }
 
+/// A (case type, state) in the old version's ids and in the new one's.
+type PlacePair = ((u32, u32), (u32, u32));
+
+/// A minimal differing subject set of a place: subject names, whether it is a grant, the
+/// conditions it depends on, and the rules behind it.
+type Found = (Vec<String>, bool, Vec<String>, Vec<Loc>);
+
+/// An access mode by name: its attribute, each variant with who it admits, where it is.
+type ModeText = (String, Vec<(String, String)>, Span);
+
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct ChangeKey {
     any_module: bool,
@@ -792,11 +802,7 @@ struct ChangeKey {
 }
 
 /// The differing minimal subject sets of one place: (subject names, grant, conditions, where).
-fn compare(
-    p: &Pair<'_>,
-    po: &Place,
-    pn: &Place,
-) -> Vec<(Vec<String>, bool, Vec<String>, Vec<Loc>)> {
+fn compare(p: &Pair<'_>, po: &Place, pn: &Place) -> Vec<Found> {
     let co = conditional_rules(&p.old, p.so, po);
     let cn = conditional_rules(&p.new, p.sn, pn);
     let (eo, en) = (p.old.everyone_bit.is_some(), p.new.everyone_bit.is_some());
@@ -881,7 +887,7 @@ fn coarse(
     _co: &[(String, u32)],
     _cn: &[(String, u32)],
     keys: &[&str],
-) -> Vec<(Vec<String>, bool, Vec<String>, Vec<Loc>)> {
+) -> Vec<Found> {
     let when: Vec<String> = keys.iter().map(|k| format!("`{k}` (either way)")).collect();
     let at = responsible(p, po, pn, &U([u64::MAX; 8]));
     vec![
@@ -1152,7 +1158,7 @@ fn data_changes(p: &Pair<'_>, report: &mut Report) {
         }
     }
     // Access mode, per variant.
-    let mode = |p: &Policy| -> Option<(String, Vec<(String, String)>, Span)> {
+    let mode = |p: &Policy| -> Option<ModeText> {
         let k = p.case_kind?;
         let kind = &p.kinds[k.idx()];
         let m = kind.mode.as_ref()?;
@@ -1200,7 +1206,7 @@ fn data_changes(p: &Pair<'_>, report: &mut Report) {
             (None, Some(o)) => loc(p.so, Side::Old, o.2, "access mode (removed)".into()),
             _ => unreachable_loc(p),
         };
-        let show = |m: &Option<(String, Vec<(String, String)>, Span)>| match m {
+        let show = |m: &Option<ModeText>| match m {
             None => "none".to_string(),
             Some((a, arms, _)) => format!(
                 "on `{a}`: {}",

@@ -8,6 +8,8 @@
 mod common;
 use common::*;
 
+// Only part of the generator is used here.
+#[allow(dead_code)]
 #[path = "differential/gen.rs"]
 mod gen;
 
