@@ -28,6 +28,11 @@ pub const MAX_WITNESS_TESTS: usize = 200_000;
 /// ones across the two versions; past it the place is reported coarsely.
 pub const MAX_CONDITIONS_ENUMERATED: usize = 4;
 
+/// At most this many places of the domain are compared (kinds × places × actions × modules ×
+/// targets, which is a product of bounded counts, not linear in the policy); past it the
+/// report is marked `truncated`.
+pub const MAX_DIFF_PLACES: usize = 20_000_000;
+
 /// Which version a location is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -622,14 +627,20 @@ pub fn diff(old: &CompiledPolicy, new: &CompiledPolicy) -> Report {
         || pn.modules.iter().any(|m| m.data_roles.is_some());
     let mut grouped: BTreeMap<ChangeKey, (Vec<String>, Vec<Loc>)> = BTreeMap::new();
     let mut count = 0usize;
-    for (ko, kn) in kinds.old_to_new.iter().enumerate() {
+    let mut visited = 0usize;
+    'kinds: for (ko, kn) in kinds.old_to_new.iter().enumerate() {
         let Some(kn) = *kn else { continue };
         let is_case = po.kinds[ko].is_case && pn.kinds[kn as usize].is_case;
         let mut places: Vec<Option<PlacePair>> = Vec::new();
         if !is_case {
             places.push(None);
         }
+        // A resource has a case only when its kind is the case kind or lies under it.
+        let anchored = under_case(po, ko) || under_case(pn, kn as usize);
         for (to, tn) in casetypes.old_to_new.iter().enumerate() {
+            if !anchored {
+                break;
+            }
             let (Some(tn), Some(Some(sm))) = (*tn, states.get(to)) else {
                 continue;
             };
@@ -668,6 +679,11 @@ pub fn diff(old: &CompiledPolicy, new: &CompiledPolicy) -> Report {
                 }
                 for via in &vias {
                     for target in &targets {
+                        visited += 1;
+                        if visited > MAX_DIFF_PLACES {
+                            report.truncated = true;
+                            break 'kinds;
+                        }
                         let po_ = Place {
                             kind: ko as u32,
                             ct_state: place.map(|p| p.0),
@@ -787,6 +803,20 @@ type Found = (Vec<String>, bool, Vec<String>, Vec<Loc>);
 
 /// An access mode by name: its attribute, each variant with who it admits, where it is.
 type ModeText = (String, Vec<(String, String)>, Span);
+
+/// Whether resources of kind `k` can have a case: it is the case kind or one of its ancestors is.
+fn under_case(p: &Policy, k: usize) -> bool {
+    let mut at = Some(k);
+    // The checker rejects cycles among kinds; the bound keeps this finite anyway.
+    for _ in 0..=p.kinds.len() {
+        let Some(i) = at else { return false };
+        if p.kinds[i].is_case {
+            return true;
+        }
+        at = p.kinds[i].parent.map(|x| x.idx());
+    }
+    false
+}
 
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct ChangeKey {
@@ -1391,7 +1421,7 @@ impl Report {
         }
         if self.truncated {
             out.push_str(&format!(
-                "… more than {MAX_DIFF_CHANGES} changes; the rest are not listed\n"
+                "… cut short: more than {MAX_DIFF_CHANGES} changes or {MAX_DIFF_PLACES} places (docs/diff.md, limits)\n"
             ));
         }
         let grants = self.changes.iter().filter(|c| c.is_grant()).count();
