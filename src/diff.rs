@@ -1112,7 +1112,11 @@ fn data_changes(p: &Pair<'_>, report: &mut Report) {
                         .iter()
                         .map(|x| p.relations[x.idx()].name.clone())
                         .collect();
-                    (format!("assigned {}", v.join(", ")), v)
+                    let dep = v
+                        .iter()
+                        .map(|r| format!("relation `{r}` on the case"))
+                        .collect();
+                    (format!("assigned via {}", v.join(", ")), dep)
                 }
                 ScopeDef::Filter(mode, conds) => {
                     let text: Vec<String> =
@@ -1122,7 +1126,7 @@ fn data_changes(p: &Pair<'_>, report: &mut Report) {
                         .map(|c| {
                             p.case_attrs()
                                 .get(c.attr.idx())
-                                .map(|a| a.name.clone())
+                                .map(|a| format!("case attribute `{}`", a.name))
                                 .unwrap_or_default()
                         })
                         .collect();
