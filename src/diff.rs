@@ -1345,13 +1345,17 @@ impl Change {
         let who = match self.holding.len() {
             0 => "every user".to_string(),
             1 => format!("`{}`", self.holding[0]),
+            2 => format!(
+                "a user holding both `{}` and `{}`",
+                self.holding[0], self.holding[1]
+            ),
             _ => format!(
-                "a user holding both {}",
+                "a user holding all of {}",
                 self.holding
                     .iter()
                     .map(|h| format!("`{h}`"))
                     .collect::<Vec<_>>()
-                    .join(" and ")
+                    .join(", ")
             ),
         };
         let mut s = format!("{who}: `{}` on {}", self.action, self.kinds.join(", "));

@@ -500,7 +500,7 @@ fn the_cross_check_catches_a_planted_bug() {
 #[test]
 #[ignore]
 fn cross_check_long_run() {
-    let cases = env_u64("CASEPOL_DIFF_CASES").unwrap_or(10_000) as u32;
+    let cases = env_u64("CASEPOL_DIFF_CASES").unwrap_or(12_500) as u32;
     let seed = env_u64("CASEPOL_DIFF_SEED").unwrap_or(1919);
     let start = std::time::Instant::now();
     let stats = run(cases, seed, false).unwrap_or_else(|e| panic!("{e}"));
