@@ -311,6 +311,8 @@ struct Stats {
     pairs_differing: u64,
     /// Pairs where diff reported nothing at all.
     pairs_identical: u64,
+    /// Requests decided alike whose user holds exactly a reported set at its place.
+    exact: u64,
 }
 
 /// The requests of a world: every user × resource × action, through no module and each
@@ -347,13 +349,28 @@ fn requests(policy: &Policy, entities: &Entities, g: &gen::Generated) -> Vec<Req
     out
 }
 
+/// Whether change `c` is at the place of a request on a resource of `kind` in `place`.
+fn report_place_matches(
+    c: &diff::Change,
+    kind: &str,
+    place: Option<(&str, &str)>,
+    req: &Request,
+) -> bool {
+    c.action == req.action
+        && c.kinds.iter().any(|k| k == kind)
+        && c.case_type.as_deref() == place.map(|p| p.0)
+        && place.is_none_or(|p| c.states.iter().any(|s| s == p.1))
+        && (c.any_module || c.module == req.module)
+        && c.target == req.target
+}
+
 /// Decides every request of the world with both versions and checks each difference is
 /// covered by the report.
 fn cross_check(
     g: &gen::Generated,
     m: &Mutation,
     stats: &mut Stats,
-    planted: bool,
+    planted: Plant,
 ) -> Result<(), TestCaseError> {
     if g.over_limit.is_some() {
         stats.skipped += 1;
@@ -389,9 +406,16 @@ fn cross_check(
     };
     stats.pairs += 1;
     let mut report = diff::diff(old.compiled(), new.compiled());
-    if planted {
-        // A planted bug: the report forgets every change that revokes.
-        report.changes.retain(|c| c.is_grant());
+    match planted {
+        Plant::None => {}
+        // The report forgets every change that revokes.
+        Plant::DropRevocations => report.changes.retain(|c| c.is_grant()),
+        // The report gets the direction of every change wrong.
+        Plant::FlipDirections => {
+            for c in &mut report.changes {
+                std::mem::swap(&mut c.from, &mut c.to);
+            }
+        }
     }
     if report.is_empty() {
         stats.pairs_identical += 1;
@@ -404,6 +428,51 @@ fn cross_check(
         let a = old.is_allowed(&eo, &req);
         let b = new.is_allowed(&en, &req);
         if a.allowed == b.allowed {
+            // The other direction, where it can be checked: a user whose subjects are exactly
+            // a reported set, at the change's place, for whom the version the change says
+            // allows does allow, must be decided differently by the other version.
+            let res = eo
+                .resource(req.resource.as_deref().unwrap_or_default())
+                .unwrap();
+            let kind = &ir.kinds[res.kind.0 as usize].name;
+            let place = res.anchor.map(|p| {
+                let c = &eo.resources()[p as usize];
+                let ct = &ir.casetypes[c.casetype as usize];
+                (ct.name.clone(), ct.states[c.state as usize].name.clone())
+            });
+            let here: Vec<&diff::Change> = report
+                .changes
+                .iter()
+                .filter(|c| {
+                    c.when.is_empty()
+                        && c.action == req.action
+                        && c.kinds.contains(kind)
+                        && c.case_type == place.as_ref().map(|p| p.0.clone())
+                        && place.as_ref().is_none_or(|p| c.states.contains(&p.1))
+                        && (c.any_module || c.module == req.module)
+                        && c.target == req.target
+                })
+                .collect();
+            if here.is_empty() {
+                continue;
+            }
+            let subjects = effective(&old.explain(&eo, &req));
+            for c in here {
+                let mut holding = c.holding.clone();
+                holding.sort();
+                if holding == subjects {
+                    stats.exact += 1;
+                    let allows = if c.is_grant() { b.allowed } else { a.allowed };
+                    prop_assert!(
+                        !allows,
+                        "diff reports a change for a user holding exactly {holding:?}, who is \
+                         decided alike: {} for {}\nmutation {m:?}\n--- new\n{mutated}\n--- report\n{}",
+                        a.allowed,
+                        serde_json::to_string(&req).unwrap(),
+                        report.text()
+                    );
+                }
+            }
             continue;
         }
         any = true;
@@ -438,6 +507,27 @@ fn cross_check(
             serde_json::to_string(&req).unwrap(),
             report.text()
         );
+        // A change for exactly these subjects at this place says which way it goes.
+        for c in &report.changes {
+            let mut holding = c.holding.clone();
+            holding.sort();
+            if holding == subjects
+                && c.when.is_empty()
+                && report_place_matches(c, kind, place, &req)
+            {
+                stats.exact += 1;
+                prop_assert_eq!(
+                    c.is_grant(),
+                    b.allowed,
+                    "diff reports the change for a user holding exactly {:?} the wrong way: {} → {} for {}\n--- report\n{}",
+                    holding,
+                    a.allowed,
+                    b.allowed,
+                    serde_json::to_string(&req).unwrap(),
+                    report.text()
+                );
+            }
+        }
     }
     if any {
         stats.pairs_differing += 1;
@@ -445,11 +535,19 @@ fn cross_check(
     Ok(())
 }
 
-fn run(cases: u32, seed: u64, planted: bool) -> Result<Stats, String> {
+/// A bug planted in the report, to show that the cross-check finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plant {
+    None,
+    DropRevocations,
+    FlipDirections,
+}
+
+fn run(cases: u32, seed: u64, planted: Plant) -> Result<Stats, String> {
     let config = Config {
         cases,
         failure_persistence: None,
-        max_shrink_iters: if planted { 0 } else { 1024 },
+        max_shrink_iters: if planted == Plant::None { 1024 } else { 0 },
         ..Config::default()
     };
     let mut seed_bytes = [0u8; 32];
@@ -476,7 +574,7 @@ fn env_u64(name: &str) -> Option<u64> {
 fn every_brute_force_difference_is_reported() {
     let cases = env_u64("CASEPOL_DIFF_CASES").unwrap_or(300) as u32;
     let seed = env_u64("CASEPOL_DIFF_SEED").unwrap_or(19);
-    let stats = run(cases, seed, false).unwrap_or_else(|e| panic!("{e}"));
+    let stats = run(cases, seed, Plant::None).unwrap_or_else(|e| panic!("{e}"));
     eprintln!("{stats:?}");
     // The run reached what it checks: pairs that differ, differences, and pairs without one.
     assert!(stats.pairs >= cases as u64 / 2, "{stats:?}");
@@ -485,16 +583,20 @@ fn every_brute_force_difference_is_reported() {
         "{stats:?}"
     );
     assert!(stats.pairs_identical > 0, "{stats:?}");
+    assert!(stats.exact > 0, "{stats:?}");
 }
 
-/// The check fails when the report forgets the revocations.
+/// The check fails when the report forgets the revocations, and when it gets the direction
+/// of its changes wrong.
 #[test]
 fn the_cross_check_catches_a_planted_bug() {
-    let err = run(300, 19, true).expect_err("the planted bug is found");
+    let err = run(300, 19, Plant::DropRevocations).expect_err("the planted bug is found");
     assert!(
         err.contains("a difference that diff does not report"),
         "{err}"
     );
+    let err = run(300, 19, Plant::FlipDirections).expect_err("the planted bug is found");
+    assert!(err.contains("the wrong way"), "{err}");
 }
 
 #[test]
@@ -503,6 +605,6 @@ fn cross_check_long_run() {
     let cases = env_u64("CASEPOL_DIFF_CASES").unwrap_or(12_500) as u32;
     let seed = env_u64("CASEPOL_DIFF_SEED").unwrap_or(1919);
     let start = std::time::Instant::now();
-    let stats = run(cases, seed, false).unwrap_or_else(|e| panic!("{e}"));
+    let stats = run(cases, seed, Plant::None).unwrap_or_else(|e| panic!("{e}"));
     eprintln!("{stats:?} in {:?}", start.elapsed());
 }
