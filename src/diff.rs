@@ -863,7 +863,8 @@ fn compare(p: &Pair<'_>, po: &Place, pn: &Place) -> Vec<Found> {
         .collect();
     keys.sort_unstable();
     keys.dedup();
-    let mut out: BTreeMap<(U, bool), Vec<Vec<usize>>> = BTreeMap::new();
+    // Per minimal set: the assignments (bit i: condition i holds) under which it differs.
+    let mut out: BTreeMap<(U, bool), Vec<usize>> = BTreeMap::new();
     if keys.len() > MAX_CONDITIONS_ENUMERATED {
         return coarse(p, po, pn, &co, &cn, &keys);
     }
@@ -881,21 +882,25 @@ fn compare(p: &Pair<'_>, po: &Place, pn: &Place) -> Vec<Found> {
             return coarse(p, po, pn, &co, &cn, &keys);
         };
         for (s, g) in w {
-            out.entry((s, g)).or_default().push(
-                (0..keys.len())
-                    .filter(|i| assignment & (1 << i) != 0)
-                    .collect(),
-            );
+            out.entry((s, g)).or_default().push(assignment);
         }
     }
     let mut result = Vec::new();
     for ((s, grant), assignments) in out {
+        // A representative assignment, naming only the conditions it depends on: condition i
+        // does not matter when toggling it keeps every assignment among those that differ.
+        let matters = |i: usize| {
+            assignments
+                .iter()
+                .any(|a| !assignments.contains(&(a ^ (1 << i))))
+        };
         let when = if assignments.len() == n {
             Vec::new()
         } else {
-            let a = &assignments[0];
+            let a = assignments[0];
             (0..keys.len())
-                .map(|i| match a.contains(&i) {
+                .filter(|&i| matters(i))
+                .map(|i| match a & (1 << i) != 0 {
                     true => format!("`{}` holds", keys[i]),
                     false => format!("`{}` does not hold", keys[i]),
                 })
