@@ -1479,3 +1479,88 @@ impl Report {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The witness search against every subject set, on random small models.
+    use super::*;
+
+    /// A small deterministic generator (xorshift), so the test needs no dependency.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn set(&mut self, n: usize) -> U {
+            let mut u = U::default();
+            for i in 0..n {
+                if self.next() % 3 == 0 {
+                    u.set(i);
+                }
+            }
+            u
+        }
+        fn model(&mut self, n: usize) -> Option<Model> {
+            if self.next() % 10 == 0 {
+                return None;
+            }
+            let k = 1 + (self.next() % 3) as usize;
+            let meets: Vec<U> = (0..k).map(|_| self.set(n)).collect();
+            Some(Model {
+                everyone_meets: (0..k).map(|_| self.next() % 4 == 0).collect(),
+                everyone_miss: self.next() % 8 == 0,
+                meets,
+                miss: self.set(n),
+            })
+        }
+    }
+
+    fn subset(w: &U, s: &U) -> bool {
+        w.union(s) == *s
+    }
+
+    /// Every differing subject set contains a reported set of the same direction; every
+    /// reported set differs that way, and none contains another of its direction.
+    #[test]
+    fn witnesses_are_exactly_the_minimal_differing_sets() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let n = 6;
+        let mut differing = 0;
+        for _ in 0..3_000 {
+            let (old, new) = (rng.model(n), rng.model(n));
+            let (eo, en) = (rng.next() % 5 == 0, rng.next() % 5 == 0);
+            let found = witnesses(&old, &new, eo, en).expect("within the budget");
+            for bits in 0u64..(1 << n) {
+                let s = U([bits, 0, 0, 0, 0, 0, 0, 0]);
+                let (a, b) = (allowed(&old, eo, &s), allowed(&new, en, &s));
+                if a != b {
+                    differing += 1;
+                    assert!(
+                        found.iter().any(|(w, g)| *g == b && subset(w, &s)),
+                        "{s:?} differs ({a} → {b}) and holds no reported set: {found:?}\n{old:?}\n{new:?}"
+                    );
+                }
+            }
+            for (w, g) in &found {
+                assert_eq!(allowed(&new, en, w), *g);
+                assert_ne!(allowed(&old, eo, w), *g);
+                assert!(!found.iter().any(|(v, h)| h == g && v != w && subset(v, w)));
+            }
+        }
+        assert!(differing > 10_000, "only {differing} differing sets");
+    }
+
+    #[test]
+    fn names_match_by_name_and_renames_by_position() {
+        let m = match_names(&["a", "b", "c"], &["c", "x", "a", "d"]);
+        assert_eq!(m.old_to_new, vec![Some(2), Some(1), Some(0)]);
+        assert_eq!(m.renamed, vec![(1, 1)]);
+        assert!(m.removed.is_empty());
+        assert_eq!(m.added, vec![3]);
+        let m = match_names(&["a", "b"], &["a"]);
+        assert_eq!(m.removed, vec![1]);
+    }
+}
