@@ -103,6 +103,31 @@ fn efob_one_cell() {
     assert_eq!(changes[0]["at"][0]["line"], 72);
 }
 
+/// With the eFOB entities, the one cell is one user who gains one action on one case; entities
+/// that the new version cannot load are an error.
+#[test]
+fn efob_one_cell_with_entities() {
+    let old = "tests/data/diff/efob-cell/old.casepol";
+    let new = "tests/data/diff/efob-cell/new.casepol";
+    let entities = "policies/efob/entities.json";
+    for format in ["human", "json"] {
+        let run = casepol(&["diff", old, new, "--entities", entities, "--format", format]);
+        insta::assert_snapshot!(
+            format!("diff_efob-cell_entities_{format}"),
+            run.transcript()
+        );
+    }
+    let run = casepol(&[
+        "diff",
+        old,
+        "tests/data/diff/efob-state-renamed/new.casepol",
+        "--entities",
+        entities,
+    ]);
+    assert_eq!(run.code, ERROR, "{}", run.transcript());
+    assert!(run.stderr.contains("Review"), "{}", run.stderr);
+}
+
 #[test]
 fn invalid_input_exits_2() {
     let run = casepol(&[

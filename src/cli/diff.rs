@@ -16,6 +16,78 @@ pub(super) struct DiffArgs {
     /// What makes the exit status 1: any change, or only a change that widens access
     #[arg(long, value_enum, default_value = "any")]
     fail_on: FailOn,
+    /// An entities file that both versions load: also list which users gain or lose which
+    /// actions on which resources (through no module and each module; no target, no context)
+    #[arg(long)]
+    entities: Option<PathBuf>,
+}
+
+/// At most this many decisions are made per version for `--entities`; past it the list is
+/// marked `truncated`.
+const MAX_ENTITY_DECISIONS: usize = 10_000_000;
+
+/// One user who gains or loses an action on a resource, for `--entities`.
+#[derive(Serialize)]
+struct UserChange {
+    user: String,
+    action: String,
+    resource: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    module: Option<String>,
+    from: &'static str,
+    to: &'static str,
+}
+
+/// Decides every user × resource × action (× no module and each module both versions have)
+/// with both versions, and lists those decided differently, at most `MAX_DIFF_CHANGES`.
+fn user_changes(old: &Policy, new: &Policy, path: &Path) -> Result<(Vec<UserChange>, bool), Exit> {
+    let eo = load_entities(old, path)?;
+    let en = load_entities(new, path)?;
+    let (io, inn) = (old.compiled().ir(), new.compiled().ir());
+    let actions: Vec<&str> = io
+        .actions
+        .iter()
+        .map(|a| a.name.as_str())
+        .filter(|a| inn.actions.iter().any(|b| b.name == *a))
+        .collect();
+    let mut modules: Vec<Option<&str>> = vec![None];
+    modules.extend(
+        io.modules
+            .iter()
+            .map(|m| m.name.as_str())
+            .filter(|m| inn.modules.iter().any(|b| b.name == *m))
+            .map(Some),
+    );
+    let mut out = Vec::new();
+    let mut decided = 0usize;
+    let limit = casepol::internal::diff::MAX_DIFF_CHANGES;
+    for user in eo.user_ids() {
+        for resource in eo.resource_ids() {
+            for action in &actions {
+                for module in &modules {
+                    decided += 1;
+                    if decided > MAX_ENTITY_DECISIONS || out.len() >= limit {
+                        return Ok((out, true));
+                    }
+                    let mut req = Request::new(user, action, Some(resource));
+                    req.module = module.map(str::to_string);
+                    let (a, b) = (old.is_allowed(&eo, &req), new.is_allowed(&en, &req));
+                    if a.allowed != b.allowed {
+                        let word = |x: bool| if x { "allow" } else { "deny" };
+                        out.push(UserChange {
+                            user: user.to_string(),
+                            action: action.to_string(),
+                            resource: resource.to_string(),
+                            module: module.map(str::to_string),
+                            from: word(a.allowed),
+                            to: word(b.allowed),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok((out, false))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -33,9 +105,40 @@ pub(super) fn diff(args: &DiffArgs) -> Exit {
         _ => return Exit::Error,
     };
     let report = diff::diff(old.compiled(), new.compiled());
+    let users = match &args.entities {
+        Some(path) => match user_changes(&old, &new, path) {
+            Ok(u) => Some(u),
+            Err(e) => return e,
+        },
+        None => None,
+    };
     let out = match args.format {
-        ReportFormat::Human => report.text(),
-        ReportFormat::Json => json(&report),
+        ReportFormat::Human => {
+            let mut text = report.text();
+            if let Some((users, truncated)) = &users {
+                text.push_str(&format!(
+                    "with the entities: {} user decision(s) differ\n",
+                    users.len()
+                ));
+                for u in users {
+                    let via = u
+                        .module
+                        .as_ref()
+                        .map(|m| format!(" via {m}"))
+                        .unwrap_or_default();
+                    let verb = if u.to == "allow" { "gains" } else { "loses" };
+                    text.push_str(&format!(
+                        "  `{}` {verb} `{}` on `{}`{via}\n",
+                        u.user, u.action, u.resource
+                    ));
+                }
+                if *truncated {
+                    text.push_str("  … cut short (docs/diff.md, limits)\n");
+                }
+            }
+            text
+        }
+        ReportFormat::Json => json(&report, users.as_ref()),
         ReportFormat::Sarif => sarif(&report),
         ReportFormat::Github => github(&report),
     };
@@ -54,8 +157,8 @@ pub(super) fn diff(args: &DiffArgs) -> Exit {
 }
 
 /// The JSON of `diff --format json` (docs/diff.md).
-pub(crate) fn json(report: &Report) -> String {
-    let value = serde_json::json!({
+fn json(report: &Report, users: Option<&(Vec<UserChange>, bool)>) -> String {
+    let mut value = serde_json::json!({
         "changed": !report.is_empty(),
         "widens": report.widens(),
         "names": report.names,
@@ -63,6 +166,9 @@ pub(crate) fn json(report: &Report) -> String {
         "data": report.data,
         "truncated": report.truncated,
     });
+    if let Some((users, truncated)) = users {
+        value["users"] = serde_json::json!({ "changes": users, "truncated": truncated });
+    }
     serde_json::to_string_pretty(&value).unwrap_or_default()
 }
 
