@@ -20,7 +20,9 @@ CREATE INDEX resources_parent ON resources (parent_id);
 CREATE INDEX resources_kind ON resources (kind, id);
 
 -- Attribute values as text: strings as they are, integers in decimal (`-7`), booleans as
--- `true`/`false`, enum values by variant name, references by id; a set has one row per element
+-- `true`/`false`, enum values by variant name, references by id, datetimes in UTC with six
+-- digits of fraction (`2026-01-31T09:30:00.000000Z`: every one the same length, so they sort as
+-- the instants do, compared byte by byte); a set has one row per element
 -- (none when empty), every other attribute exactly one row.
 CREATE TABLE resource_attrs (
   resource_id TEXT NOT NULL REFERENCES resources (id),
@@ -30,7 +32,9 @@ CREATE TABLE resource_attrs (
 );
 CREATE INDEX resource_attrs_value ON resource_attrs (name, value, resource_id);
 
--- Who holds each relation (assignee, collaborator, subject, ...) on each case.
+-- Who holds each relation (assignee, collaborator, subject, ...) on each case, and each
+-- relation of a resource kind (an issue's reporter) on each resource of that kind: `case_id` is
+-- the id of the case or resource that lists the user.
 CREATE TABLE case_relations (
   case_id  TEXT NOT NULL REFERENCES resources (id),
   relation TEXT NOT NULL,
@@ -38,6 +42,16 @@ CREATE TABLE case_relations (
   PRIMARY KEY (case_id, user_id, relation)
 );
 CREATE INDEX case_relations_user ON case_relations (user_id, relation, case_id);
+
+-- The access groups each relation lists (`relation_groups`): their members hold it. Read only
+-- when the entities list a group in some relation.
+CREATE TABLE relation_groups (
+  resource_id TEXT NOT NULL REFERENCES resources (id),
+  relation    TEXT NOT NULL,
+  group_name  TEXT NOT NULL,
+  PRIMARY KEY (resource_id, relation, group_name)
+);
+CREATE INDEX relation_groups_group ON relation_groups (group_name, relation, resource_id);
 
 -- A resource's own access codes: one row per code of each non-empty level. `level` numbers the
 -- levels of the code string from 0 (`[BB|AA] & [ ] & [PERS]` gives BB and AA at level 0 and

@@ -80,6 +80,26 @@ pub fn check(files: &[ast::PolicyAst]) -> (Option<Policy>, Vec<Diagnostic>) {
     (ok.then_some(policy), diags)
 }
 
+/// Checks a condition asked of a query (`--where`), in the words of a rule's condition: what
+/// it may read is what a rule of kind `kind` may read (`resource.a` needs a kind), except that
+/// without a kind, `case.a` reads the case of every resource in one. The same code and
+/// diagnostics as a rule's `when`, with help that speaks of the question.
+pub fn condition(
+    policy: &Policy,
+    terms: &[ast::Term],
+    kind: Option<KindId>,
+) -> Result<Vec<Term>, Vec<Diagnostic>> {
+    let mut cx = Checker::for_policy(policy);
+    let scope = kind.map_or(RuleScope::Global, RuleScope::Kind);
+    let checked = cx.rule_condition(terms, scope, policy);
+    if cx.errors > 0 || checked.len() != terms.len() {
+        let mut diags = cx.diags;
+        diags.sort_by_key(|d| (d.span().file, d.span().start, d.code));
+        return Err(diags);
+    }
+    Ok(checked)
+}
+
 /// How many declarations a policy makes: top-level items, and the names, rules, attributes,
 /// transitions, table cells and their entries inside them.
 fn declarations(item: &Item) -> usize {
@@ -214,6 +234,8 @@ struct Checker {
     group_members: HashMap<String, Vec<String>>,
     /// A subject position named `everyone` (`ir::Policy::everyone`).
     everyone: bool,
+    /// Checking the condition of a query (`condition`), not a policy.
+    query: bool,
 }
 
 impl Checker {
@@ -222,6 +244,35 @@ impl Checker {
             suggestion_budget: Cell::new(SUGGESTION_BUDGET),
             ..Checker::default()
         }
+    }
+
+    /// A checker of conditions asked of the checked policy `p`: its relations, enum variants,
+    /// and the attributes of its users, context and kinds, by name.
+    fn for_policy(p: &Policy) -> Checker {
+        let mut cx = Checker::new();
+        cx.query = true;
+        for (i, r) in p.relations.iter().enumerate() {
+            cx.relations.map.insert(r.name.clone(), (i as u32, r.span));
+            cx.relations.order.push(r.name.clone());
+            cx.sorts.insert(r.name.clone(), (Sort::Relation, r.span));
+        }
+        // A role where a relation belongs is "a role, not a relation".
+        for r in &p.roles {
+            cx.sorts.insert(r.name.clone(), (Sort::Role, r.span));
+        }
+        cx.variant_index = p
+            .enums
+            .iter()
+            .map(|e| {
+                e.variants
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (v.clone(), i as u32))
+                    .collect()
+            })
+            .collect();
+        cx.index_attrs(p);
+        cx
     }
 
     /// Reports a diagnostic. Errors past [`MAX_CHECK_ERRORS`] are only counted.
@@ -287,6 +338,7 @@ impl Checker {
             rules: Vec::new(),
             require_group: false,
             everyone: false,
+            relation_owner: Vec::new(),
         };
 
         // Action groups first: everything else may use them.

@@ -5,7 +5,9 @@
 
 use crate::bits::Bits;
 use crate::diagnostic::Sources;
-use crate::ir::{self, CondTest, Effect, FilterMode, Policy, RuleScope, ScopeDef, Subject, Value};
+use crate::ir::{
+    self, CondTest, Effect, FilterMode, KindId, Policy, RuleScope, ScopeDef, Subject, Value,
+};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -187,6 +189,12 @@ pub struct CompiledPolicy {
     pub(crate) module_data: Vec<Option<Bits>>,
     /// Access mode: the case attribute, and per variant the relations needed (`None`: everyone).
     pub(crate) mode: Option<(u32, Vec<Option<Bits>>)>,
+    /// Per kind: the subject bit of its first relation, and whether it or a kind above it (below
+    /// the case kind) is a resource kind that declares relations, so that a decision on one of
+    /// its resources walks up to them.
+    kind_relations: Vec<(u32, bool)>,
+    /// Some resource kind declares relations: only then does a decision walk up to them.
+    resource_relations: bool,
     pub(crate) action_read: Bits,
     pub(crate) action_write: Bits,
     pub(crate) action_requires: Vec<Option<u32>>,
@@ -314,8 +322,38 @@ fn src(o: &ir::Operand, intern: &mut impl FnMut(&str) -> u32) -> Src {
         ir::Operand::Context(a) => Src::Context(a.0),
         ir::Operand::Literal(Value::Str(s)) => Src::Sym(intern(s)),
         ir::Operand::Literal(Value::Int(i)) => Src::Int(*i),
+        // A `datetime` is its microseconds: the VM compares it as a number.
+        ir::Operand::Literal(Value::DateTime(t)) => Src::Int(*t),
         ir::Operand::Literal(Value::Bool(b)) => Src::Bool(*b),
         ir::Operand::Literal(Value::Variant(v)) => Src::Variant(*v),
+    }
+}
+
+/// A term of a condition, compiled: its operands as [`Src`]s, the values of an `in` appended to
+/// `one_of`, a string literal interned with `intern`. Rules' conditions are compiled so, and
+/// the conditions of queries (`query::Condition`) with the entities' symbols.
+pub(crate) fn cterm(
+    ir: &Policy,
+    t: &ir::Term,
+    one_of: &mut Vec<Src>,
+    intern: &mut impl FnMut(&str) -> u32,
+) -> CTerm {
+    let test = match &t.test {
+        ir::TermTest::Holds(rel) => Test::Holds((ir.roles.len() + rel.idx()) as u32),
+        ir::TermTest::Compare(a, op, b) => Test::Compare(*op, src(a, intern), src(b, intern)),
+        ir::TermTest::OneOf(a, values) => {
+            let at = one_of.len() as u32;
+            for v in values {
+                one_of.push(src(&ir::Operand::Literal(v.clone()), intern));
+            }
+            Test::OneOf(src(a, intern), at, values.len() as u32)
+        }
+        ir::TermTest::Contains(set, item) => Test::Contains(src(set, intern), src(item, intern)),
+        ir::TermTest::True(a) => Test::True(src(a, intern)),
+    };
+    CTerm {
+        test,
+        negate: t.negate,
     }
 }
 
@@ -387,7 +425,9 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
                                             sym: intern(s),
                                             negate,
                                         },
-                                        Value::Int(i) => Insn::EqInt {
+                                        // INVARIANT: the checker lets no scope filter test a
+                                        // `datetime`; were one here, it would be its number.
+                                        Value::Int(i) | Value::DateTime(i) => Insn::EqInt {
                                             attr,
                                             value: *i,
                                             negate,
@@ -459,27 +499,7 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
         let crule = (!r.when.is_empty()).then(|| {
             let start = terms.len() as u32;
             for t in &r.when {
-                let test = match &t.test {
-                    ir::TermTest::Holds(rel) => Test::Holds((ir.roles.len() + rel.idx()) as u32),
-                    ir::TermTest::Compare(a, op, b) => {
-                        Test::Compare(*op, src(a, &mut intern), src(b, &mut intern))
-                    }
-                    ir::TermTest::OneOf(a, values) => {
-                        let at = one_of.len() as u32;
-                        for v in values {
-                            one_of.push(src(&ir::Operand::Literal(v.clone()), &mut intern));
-                        }
-                        Test::OneOf(src(a, &mut intern), at, values.len() as u32)
-                    }
-                    ir::TermTest::Contains(set, item) => {
-                        Test::Contains(src(set, &mut intern), src(item, &mut intern))
-                    }
-                    ir::TermTest::True(a) => Test::True(src(a, &mut intern)),
-                };
-                terms.push(CTerm {
-                    test,
-                    negate: t.negate,
-                });
+                terms.push(cterm(&ir, t, &mut one_of, &mut intern));
             }
             crules.push(CRule {
                 rule: id,
@@ -708,6 +728,28 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
             .map(|(i, _)| i),
     );
     let action_requires = ir.actions.iter().map(|a| a.requires.map(|p| p.0)).collect();
+    let kind_relations: Vec<(u32, bool)> = (0..ir.kinds.len())
+        .map(|k| {
+            let def = &ir.kinds[k];
+            let base = def
+                .relations
+                .first()
+                .map_or(0, |r| subject_bit(&ir, Subject::Relation(*r)));
+            // The kinds do not nest in a cycle: the checker rejected that.
+            let mut at = Some(KindId(k as u32));
+            let mut above = false;
+            while let Some(x) = at {
+                let d = &ir.kinds[x.idx()];
+                if d.is_case {
+                    break;
+                }
+                above |= !d.relations.is_empty();
+                at = d.parent;
+            }
+            (base as u32, above)
+        })
+        .collect();
+    let resource_relations = kind_relations.iter().any(|k| k.1);
     let index = |names: Vec<&String>| {
         names
             .into_iter()
@@ -733,6 +775,8 @@ pub fn compile(ir: Policy, sources: Sources) -> CompiledPolicy {
         module_records,
         module_data,
         mode,
+        kind_relations,
+        resource_relations,
         action_read,
         action_write,
         action_requires,
@@ -808,6 +852,24 @@ impl CompiledPolicy {
     #[inline(always)]
     pub(crate) fn relation_bit(&self, r: usize) -> usize {
         self.n_roles + r
+    }
+
+    /// Does some resource kind declare relations (held on its resources and those under
+    /// them, besides the case's)?
+    #[inline(always)]
+    pub(crate) fn resource_relations(&self) -> bool {
+        self.resource_relations
+    }
+
+    /// For a resource of kind `kind`: the subject bit of the kind's first relation, when the
+    /// kind or a kind above it (below the case kind) is a resource kind that declares relations;
+    /// `None` when no relation of a resource kind can be held on it.
+    #[inline(always)]
+    pub(crate) fn relations_above(&self, kind: KindId) -> Option<u32> {
+        match self.kind_relations.get(kind.idx()) {
+            Some(&(base, true)) => Some(base),
+            _ => None,
+        }
     }
 
     /// Group `g`: its roles, permits and scope.
@@ -1048,6 +1110,13 @@ impl CompiledPolicy {
     #[inline(always)]
     pub(crate) fn one_of(&self, start: u32, len: u32) -> &[Src] {
         &self.conditions.one_of[start as usize..(start + len) as usize]
+    }
+
+    /// The values of every `Test::OneOf` of the rules' conditions, which their `start` and
+    /// `len` index.
+    #[inline(always)]
+    pub(crate) fn one_of_all(&self) -> &[Src] {
+        &self.conditions.one_of
     }
 
     /// The conditional rule of IR rule `rule`, if it has a condition.

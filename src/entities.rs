@@ -38,6 +38,8 @@ pub use closure::EffectiveCode;
 pub(crate) use closure::{close_groups, unit_ancestors};
 pub(crate) use load::{bidi_control, text_problem};
 pub(crate) use model::NONE;
+#[doc(hidden)]
+pub use model::{held_by, member_groups, member_users, GROUP_MEMBER};
 pub use model::{AttrValue, CodeClass, Entities, Level, Resource, Unit, User};
 pub use pvec::PVec;
 pub use report::EntityError;

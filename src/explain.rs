@@ -14,7 +14,7 @@ use std::fmt::Write;
 /// turns into text and serde into JSON.
 pub use crate::reference::{
     Change, CodeTrace, ConditionTrace, Counterfactual, Detail, GroupTrace, LayerTrace, LevelTrace,
-    RuleRef, TermTrace, ThenDenied, Trace, Verdict,
+    RelationHeld, RuleRef, TermTrace, ThenDenied, Trace, Verdict,
 };
 
 /// How the conditions of a scope filter combine, in a [`GroupTrace`]: `any` or `all`.

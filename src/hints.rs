@@ -5,8 +5,8 @@
 //! such, with the layer and the rules that would deny; anything else is dropped.
 //!
 //! Cost: the deciding layer proposes at most [`MAX_HINT_CANDIDATES`]; each is one copy of the
-//! principal's lists (groups and codes) or of the anchor case (its attributes and relations),
-//! never of the entities, and one decision with its determining rules. So explaining a deny
+//! principal's lists (groups and codes), of the anchor case (its attributes and relations) or of
+//! the resource (for a relation of its own kind), never of the entities, and one decision with its determining rules. So explaining a deny
 //! costs at most that many decisions more, each linear in the request's own data.
 
 use crate::compile::CompiledPolicy;
@@ -36,22 +36,28 @@ pub(crate) fn settle(policy: &CompiledPolicy, ent: &Entities, req: &Resolved, tr
     if !req.belongs_to(policy, ent) {
         return;
     }
-    let (principal, anchor) = match *req {
-        Resolved::Permission { principal, .. } => (principal, None),
+    let (principal, anchor, resource) = match *req {
+        Resolved::Permission { principal, .. } => (principal, None, None),
         Resolved::Action {
             principal,
             resource,
             ..
-        } => (principal, ent.resources[resource as usize].anchor),
+        } => (
+            principal,
+            ent.resources[resource as usize].anchor,
+            Some(&ent.resources[resource as usize]),
+        ),
     };
     let user = &ent.users[principal as usize];
     let anchor = anchor.map(|a| &ent.resources[a as usize]);
     let mut found: Vec<Counterfactual> = Vec::new();
     for c in candidates.iter().take(MAX_HINT_CANDIDATES) {
-        let Some((u, a)) = apply(policy, ent, principal, user, anchor, &c.changes) else {
+        let held = (anchor, resource);
+        let Some((u, a, r)) = apply(policy, ent, principal, user, held, &c.changes) else {
             continue;
         };
-        let (d, rules) = vm::decide_changed(policy, ent, req, &u, a.as_ref().or(anchor));
+        let (d, rules) =
+            vm::decide_changed(policy, ent, req, &u, a.as_ref().or(anchor), r.as_ref());
         let then_denied = if d.allowed {
             None
         } else if order(d.layer) > order(denied.layer) {
@@ -72,6 +78,7 @@ pub(crate) fn settle(policy: &CompiledPolicy, ent: &Entities, req: &Resolved, tr
             continue;
         };
         let hint = words(
+            policy,
             &uid,
             denied.layer,
             c.why.as_deref(),
@@ -98,16 +105,18 @@ fn order(layer: Layer) -> usize {
     Layer::ALL.iter().position(|l| *l == layer).unwrap_or(0)
 }
 
-/// The principal and the anchor case with `changes` applied, as copies: `None` for the anchor
-/// when no change touches it. `None` when a change names what these entities do not have.
+/// The principal, the anchor case and the resource with `changes` applied, as copies: `None`
+/// for the anchor, or the resource, when no change touches it (a relation of a resource kind is
+/// held on the resource). `None` when a change names what these entities do not have.
+#[allow(clippy::type_complexity)]
 fn apply(
     policy: &CompiledPolicy,
     ent: &Entities,
     principal: u32,
     user: &User,
-    anchor: Option<&Resource>,
+    (anchor, resource): (Option<&Resource>, Option<&Resource>),
     changes: &[Change],
-) -> Option<(User, Option<Resource>)> {
+) -> Option<(User, Option<Resource>, Option<Resource>)> {
     let p = policy.ir();
     let mut groups = user.groups.to_vec();
     let mut direct_groups = user.direct_groups.to_vec();
@@ -115,6 +124,7 @@ fn apply(
     let mut terms = user.terms.to_vec();
     let mut codes = user.codes.to_vec();
     let mut case: Option<Resource> = None;
+    let mut own: Option<Resource> = None;
     for change in changes {
         match *change {
             Change::JoinGroup { id, .. } => {
@@ -139,6 +149,24 @@ fn apply(
             Change::HoldTerm { symbol, .. } => {
                 terms.push(symbol);
                 codes.push(symbol);
+            }
+            Change::HoldRelation { id, .. }
+                if p.relation_kind(crate::ir::RelationId(id))
+                    .is_some_and(|k| !p.kinds[k.idx()].is_case) =>
+            {
+                // A relation of the resource's own kind, held on the resource.
+                let r = own.get_or_insert(resource?.clone());
+                let local = p.kinds[r.kind.idx()]
+                    .relations
+                    .iter()
+                    .position(|x| x.0 == id)?;
+                let mut relations: Vec<Shared<u32>> = r.relations.to_vec();
+                let mut holders = relations.get(local)?.to_vec();
+                if let Err(at) = holders.binary_search(&principal) {
+                    holders.insert(at, principal);
+                }
+                relations[local] = Shared::from(holders);
+                r.relations = Shared::from(relations);
             }
             Change::HoldRelation { id, .. } => {
                 if case.is_none() {
@@ -176,12 +204,13 @@ fn apply(
         terms: Shared::from(terms),
         codes: Shared::from(codes),
     };
-    Some((user, case))
+    Some((user, case, own))
 }
 
 /// The hint in words: "would be allowed if `emma` were in group `HR` (role `Clerk`)", or "would
 /// pass the module layer if …, then be denied by the table cell `-*` at policy.casepol:71:5".
 fn words(
+    policy: &CompiledPolicy,
     uid: &str,
     layer: Layer,
     why: Option<&str>,
@@ -192,8 +221,14 @@ fn words(
         .iter()
         .map(|c| match c {
             Change::JoinGroup { group, .. } => format!("were in group `{group}`"),
-            Change::HoldRelation { relation, case, .. } => {
-                format!("were `{relation}` of case `{case}`")
+            Change::HoldRelation { relation, case, id } => {
+                let p = policy.ir();
+                match p.relation_kind(crate::ir::RelationId(*id)) {
+                    Some(k) if !p.kinds[k.idx()].is_case => {
+                        format!("were `{relation}` of `{case}`")
+                    }
+                    _ => format!("were `{relation}` of case `{case}`"),
+                }
             }
             Change::JoinUnit { unit, .. } => format!("were in unit `{unit}`"),
             Change::HoldTerm { term, .. } => format!("held term `{term}`"),

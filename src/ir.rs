@@ -71,6 +71,8 @@ pub struct Policy {
     /// Some rule, table column, transition or module-grant line names `everyone`: then every
     /// principal holds it on every resource, and so is in scope everywhere.
     pub everyone: bool,
+    /// Per relation: the kind that declares it (see [`Policy::relation_kind`]).
+    pub relation_owner: Vec<Option<KindId>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -171,6 +173,8 @@ pub enum Value {
     Str(String),
     Int(i64),
     Bool(bool),
+    /// A `datetime` literal: microseconds since 1970-01-01T00:00:00Z.
+    DateTime(i64),
     /// An enum variant by index.
     Variant(u32),
 }
@@ -187,6 +191,8 @@ pub enum Type {
     Str,
     Bool,
     Int,
+    /// `datetime`: an instant, kept as microseconds since 1970-01-01T00:00:00Z (UTC).
+    DateTime,
     SetStr,
     RefUser,
     Ref(KindId),
@@ -211,6 +217,10 @@ pub struct KindDef {
     pub inherit_write: bool,
     /// The access-mode switch, on the case kind only.
     pub mode: Option<ModeDef>,
+    /// The relations declared in this kind, in order of declaration. Those of the case kind are
+    /// relations 0, 1, …; those of a resource kind follow, consecutive too, so a resource's
+    /// list of relations is indexed by `relation id - relations[0]`.
+    pub relations: Vec<RelationId>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -422,6 +432,25 @@ impl Operand {
 }
 
 impl Policy {
+    /// The kind that declares relation `r` (`None` only in a policy that did not check).
+    pub fn relation_kind(&self, r: RelationId) -> Option<KindId> {
+        self.relation_owner.get(r.idx()).copied().flatten()
+    }
+
+    /// Is `kind` the kind `above`, or a kind under it (through `under`, at any depth)?
+    pub fn kind_within(&self, kind: KindId, above: KindId) -> bool {
+        let mut k = Some(kind);
+        // At most one step per kind: a cycle (an error the checker reports) ends the walk.
+        for _ in 0..=self.kinds.len() {
+            match k {
+                Some(x) if x == above => return true,
+                Some(x) => k = self.kinds.get(x.idx()).and_then(|d| d.parent),
+                None => return false,
+            }
+        }
+        false
+    }
+
     pub fn subject_name(&self, s: Subject) -> &str {
         match s {
             Subject::Role(r) => &self.roles[r.idx()].name,
@@ -443,6 +472,7 @@ impl Policy {
             Type::Str => "`string`".into(),
             Type::Bool => "`bool`".into(),
             Type::Int => "`int`".into(),
+            Type::DateTime => "`datetime`".into(),
             Type::SetStr => "`set<string>`".into(),
             Type::RefUser => "`ref User`".into(),
             Type::Ref(k) => format!("`ref {}`", self.kinds[k.idx()].name),

@@ -28,8 +28,10 @@ mod ast;
 mod bits;
 #[allow(missing_docs)]
 mod check;
+// RFC 3339 text to and from the microseconds of a `datetime`.
 #[allow(missing_docs)]
 mod compile;
+mod datetime;
 mod decision;
 pub mod diagnostic;
 #[allow(missing_docs)]
@@ -82,6 +84,9 @@ pub mod internal {
     }
     pub mod bits {
         pub use crate::bits::*;
+    }
+    pub mod datetime {
+        pub use crate::datetime::*;
     }
     pub mod check {
         pub use crate::check::*;

@@ -22,6 +22,9 @@ pub const MAX_ATTRS: usize = 1_000;
 pub const MAX_CONTEXT_FIELDS: usize = 256;
 /// The most terms of one rule's condition (`when t1 and t2 …`).
 pub const MAX_CONDITION_TERMS: usize = 32;
+/// The longest condition a query is asked with (`casepol list --where`, `filter --where`,
+/// `query::Condition`), in bytes. Its terms are bounded by [`MAX_CONDITION_TERMS`] too.
+pub const MAX_WHERE_BYTES: usize = 16 * 1024;
 /// The most strings of one `set<string>` field of a request's context.
 pub const MAX_CONTEXT_SET_ITEMS: usize = 1024;
 /// The most slots of each compiled lookup table: kinds × actions, case-type states × actions,

@@ -1025,10 +1025,11 @@ impl<'a> Cx<'a> {
                 );
             }
         }
-        // A group's name is an access code, and membership satisfies `require group;`: with
-        // either in play, even an empty group may matter.
+        // A group's name is an access code, membership satisfies `require group;`, and a
+        // relation may list a group (`relation_groups`): with any of these in play, even an
+        // empty group may matter.
         let codes_in_use = p.actions.iter().any(|a| a.read_code || a.write_code);
-        if codes_in_use || p.require_group {
+        if codes_in_use || p.require_group || !p.relations.is_empty() {
             return;
         }
         let mut has_children = vec![false; p.groups.len()];

@@ -13,8 +13,12 @@
 //! [`Residual`] carries the stamp of its policy, which [`Residual::eval`], [`Residual::json`]
 //! and [`sql::compile`] check. Mixing them is an error, never an answer.
 
+mod condition;
 pub mod residual;
 pub mod sql;
+
+use condition::Where;
+pub use condition::{Condition, ConditionError};
 
 use crate::bits::Bits;
 use crate::compile::{CScope, CompiledPolicy};
@@ -219,6 +223,8 @@ struct List {
     module: Option<u32>,
     kind: Option<KindId>,
     context: ResolvedContext,
+    /// The question's condition ([`Query::with_condition`]), for these entities.
+    condition: Option<Where>,
 }
 
 /// One page of a listing: resource ids (indices into the entities), and the cursor for the next
@@ -257,6 +263,11 @@ impl List {
                 .is_some_and(|k| entities.resources[r as usize].kind != k)
             {
                 return false;
+            }
+            if let Some(w) = &self.condition {
+                if !w.holds(policy, entities, self.principal, r, &self.context) {
+                    return false;
+                }
             }
             vm::decide(
                 policy,
@@ -382,12 +393,18 @@ pub enum SubjectGrant {
         /// Every group of the user that grants the role and is in scope for the resource.
         groups: Vec<GroupVia>,
     },
-    /// A relation the user holds on the case.
+    /// A relation the user holds on the case, or on the resource of the relation's kind.
     Relation {
         /// The relation's name (`assignee`).
         relation: String,
-        /// The id of the case the user holds it on: the resource's anchor case.
+        /// The id of the case or resource that lists it: the resource's anchor case for a
+        /// relation of the case, the resource of the relation's kind at or above the resource
+        /// for one of a resource kind.
         case: String,
+        /// The listed access group through which the user holds it (absent when the user is
+        /// listed).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        group: Option<String>,
     },
     /// `everyone`, which every user holds on every resource.
     Everyone,
@@ -504,7 +521,14 @@ fn who_can(
             });
         out.allowed.push(Permitted {
             user: entities.user_id(u).to_string(),
-            grants: scope(policy, entities, &on, &read, allow, &mut sources),
+            grants: scope(
+                policy,
+                entities,
+                (&on, resource),
+                &read,
+                allow,
+                &mut sources,
+            ),
             rules: matched
                 .into_iter()
                 .map(|i| rules.rules[i as usize].clone())
@@ -556,7 +580,7 @@ fn subject_name(policy: &CompiledPolicy, s: usize) -> &str {
 fn scope(
     policy: &CompiledPolicy,
     entities: &Entities,
-    on: &vm::On<'_>,
+    (on, resource): (&vm::On<'_>, u32),
     subjects: &vm::Subjects,
     allow: Bits,
     sources: &mut Sources<'_>,
@@ -571,13 +595,15 @@ fn scope(
             continue;
         }
         if s >= policy.n_roles() {
+            let held = vm::relation_holder(policy, on, resource, s);
             grants.push(SubjectGrant::Relation {
                 relation: subject_name(policy, s).to_string(),
-                case: on
-                    .resource
-                    .anchor
-                    .map(|a| entities.resource_id(a).to_string())
+                case: held
+                    .map(|(at, _)| entities.resource_id(at).to_string())
                     .unwrap_or_default(),
+                group: held
+                    .and_then(|(_, g)| g)
+                    .map(|g| p.groups[g as usize].name.clone()),
             });
             continue;
         }
@@ -915,6 +941,8 @@ pub struct Query<'a> {
     entities: &'a Entities,
     /// The context every question is asked in ([`Query::with_context`]).
     context: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The condition `list` and `filter` are asked with ([`Query::with_condition`]).
+    condition: Option<&'a Condition>,
     /// The resources in id order, sorted at the first listing and shared by every listing after:
     /// the query's own, or a [`ListOrder`] it was given.
     index: Order<'a>,
@@ -990,6 +1018,7 @@ impl<'a> Query<'a> {
             policy: policy.compiled(),
             entities,
             context: None,
+            condition: None,
             index: Order::Own(OnceLock::new()),
         }
     }
@@ -1005,6 +1034,7 @@ impl<'a> Query<'a> {
             policy: policy.compiled(),
             entities,
             context: None,
+            condition: None,
             index: Order::Shared(order),
         }
     }
@@ -1018,6 +1048,27 @@ impl<'a> Query<'a> {
     ) -> Query<'a> {
         self.context = Some(context);
         self
+    }
+
+    /// The same queries, with `list`, `residual` and `filter` asked with `condition`: they
+    /// return or select only the resources the principal may act on and on which it holds
+    /// (docs/queries.md, "Conditions"). `condition` must have been made with this query's
+    /// policy; who-can and actions do not read it.
+    pub fn with_condition(mut self, condition: &'a Condition) -> Query<'a> {
+        self.condition = Some(condition);
+        self
+    }
+
+    /// The question's context, and its condition compiled for the entities with the same
+    /// strings.
+    fn context_and_condition(&self) -> Result<(ResolvedContext, Option<Where>), RequestError> {
+        match self.condition {
+            None => Ok((self.context()?, None)),
+            Some(c) => {
+                let (w, context) = c.resolve(self.policy, self.entities, self.context.as_ref())?;
+                Ok((context, Some(w)))
+            }
+        }
     }
 
     fn same_policy(&self) -> Result<(), RequestError> {
@@ -1196,12 +1247,18 @@ impl<'a> Query<'a> {
         kind: Option<&str>,
     ) -> Result<Listing<'_>, RequestError> {
         self.same_policy()?;
+        let principal = resolve::principal(self.policy, self.entities, principal)?;
+        let action = resolve::action(self.policy, action)?;
+        let module = resolve::module(self.policy, module, Asker::Query)?;
+        let kind = kind.map(|k| resolve::kind(self.policy, k)).transpose()?;
+        let (context, condition) = self.context_and_condition()?;
         let list = List {
-            principal: resolve::principal(self.policy, self.entities, principal)?,
-            action: resolve::action(self.policy, action)?,
-            module: resolve::module(self.policy, module, Asker::Query)?,
-            kind: kind.map(|k| resolve::kind(self.policy, k)).transpose()?,
-            context: self.context()?,
+            principal,
+            action,
+            module,
+            kind,
+            context,
+            condition,
         };
         let cell = match &self.index {
             Order::Own(cell) => cell,
@@ -1237,7 +1294,7 @@ impl<'a> Query<'a> {
         let principal = resolve::principal(self.policy, self.entities, principal)?;
         let action = resolve::action(self.policy, action)?;
         let module = resolve::module(self.policy, module, Asker::Query)?;
-        let context = self.context()?;
+        let (context, condition) = self.context_and_condition()?;
         residual(
             self.policy,
             self.entities,
@@ -1245,6 +1302,7 @@ impl<'a> Query<'a> {
             action,
             module,
             &context,
+            condition.as_ref(),
         )
     }
 

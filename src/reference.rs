@@ -195,6 +195,10 @@ pub enum Detail {
         /// The effective subjects, by name: the roles of the groups in scope and the relations
         /// held. Empty when the layer denied.
         subjects: Vec<String>,
+        /// Where and how the relations of resource kinds, and the relations held through a
+        /// group, are held (absent from the JSON when there are none).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        held: Vec<RelationHeld>,
     },
     /// The `module` layer.
     Module {
@@ -266,6 +270,19 @@ pub struct DataRoles {
     /// The roles the user holds here that are not among them, by name: the data layer does
     /// not read them for this request. Relations always count, so none is listed here.
     pub not_read: Vec<String>,
+}
+
+/// A relation the user holds, in the `scope` layer: on which resource, and through which group
+/// when the relation lists a group of theirs rather than them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RelationHeld {
+    /// The relation's name.
+    pub relation: String,
+    /// The id of the resource that lists it: the case, or the resource of the relation's kind.
+    pub resource: String,
+    /// The listed group through which the user holds it (absent when the user is listed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 /// A group the user is a member of, in the `scope` layer, and whether its scope admits the
@@ -688,12 +705,26 @@ fn scope(
             if !in_groups.is_empty() {
                 parts.push(format!("groups in scope: {}", in_groups.join(", ")));
             }
-            if !on.held_names.is_empty() {
-                parts.push(format!(
-                    "`{}` is {} of the case",
-                    uid,
-                    on.held_names.join(" and ")
-                ));
+            // The case's relations held directly, as ever; the others each with where and how.
+            let direct: Vec<&str> = on
+                .held
+                .iter()
+                .map(|&r| p.relations[r].name.as_str())
+                .filter(|n| !on.how.iter().any(|h| h.relation == *n))
+                .collect();
+            if !direct.is_empty() {
+                parts.push(format!("`{}` is {} of the case", uid, direct.join(" and ")));
+            }
+            for h in &on.how {
+                let place = if Some(h.resource.as_str()) == on.anchor.map(|_| on.anchor_id) {
+                    "the case".to_string()
+                } else {
+                    format!("`{}`", h.resource)
+                };
+                parts.push(match &h.group {
+                    Some(g) => format!("`{uid}` is {} of {place} through group `{g}`", h.relation),
+                    None => format!("`{uid}` is {} of {place}", h.relation),
+                });
             }
             if p.everyone {
                 parts.push(format!("every user holds `{}`", crate::ir::EVERYONE));
@@ -723,6 +754,7 @@ fn scope(
             groups,
             relations: on.held_names.clone(),
             subjects: subject_names.clone(),
+            held: on.how.clone(),
         },
         hints: Vec::new(),
         candidates: Vec::new(),
@@ -1490,6 +1522,8 @@ struct On<'e> {
     /// The relations the principal holds on the anchor, by index and by name.
     held: Vec<usize>,
     held_names: Vec<String>,
+    /// How each relation of a resource kind, and each relation held through a group, is held.
+    how: Vec<RelationHeld>,
     /// The request's context, as the request gives it: conditions read it by field name.
     context: Option<&'e serde_json::Map<String, serde_json::Value>>,
 }
@@ -1513,15 +1547,56 @@ impl<'e> On<'e> {
             }
             cur = r.parent;
         }
-        let held: Vec<usize> = match anchor {
-            Some(a) => {
-                let a = &ent.resources[a as usize];
-                (0..p.relations.len())
-                    .filter(|&r| a.relations[r].contains(&who.principal))
-                    .collect()
+        // Each relation is held on the resource at or above this one of the relation's kind
+        // (for the case's relations, the anchor): by a user it lists, or a member of a group it
+        // lists.
+        let mut held: Vec<usize> = Vec::new();
+        let mut how: Vec<RelationHeld> = Vec::new();
+        for r in 0..p.relations.len() {
+            let Some(kind) = p.relation_kind(RelationId(r as u32)) else {
+                continue;
+            };
+            let declared = &p.kinds[kind.idx()].relations;
+            let Some(local) = declared.iter().position(|x| x.idx() == r) else {
+                continue;
+            };
+            let mut cur = Some(resource as u32);
+            while let Some(c) = cur {
+                let x = &ent.resources[c as usize];
+                if x.kind == kind {
+                    break;
+                }
+                cur = x.parent;
             }
-            None => Vec::new(),
-        };
+            let Some(at) = cur else { continue };
+            let Some(list) = ent.resources[at as usize].relations.get(local) else {
+                continue;
+            };
+            let listed = list.contains(&who.principal);
+            let group = if listed {
+                None
+            } else {
+                who.member
+                    .iter()
+                    .map(|&(g, _)| g as u32 | crate::entities::GROUP_MEMBER)
+                    .filter(|g| list.contains(g))
+                    .min_by_key(|g| list.iter().position(|x| x == g))
+            };
+            if listed || group.is_some() {
+                held.push(r);
+                if !p.kinds[kind.idx()].is_case || group.is_some() {
+                    how.push(RelationHeld {
+                        relation: p.relations[r].name.clone(),
+                        resource: ent.resource_id(at).to_string(),
+                        group: group.map(|g| {
+                            p.groups[(g & !crate::entities::GROUP_MEMBER) as usize]
+                                .name
+                                .clone()
+                        }),
+                    });
+                }
+            }
+        }
         On {
             ent,
             resource,
@@ -1534,6 +1609,7 @@ impl<'e> On<'e> {
                 .map(|a| ent.resource_id(a)),
             held_names: held.iter().map(|&r| p.relations[r].name.clone()).collect(),
             held,
+            how,
             who,
             context,
         }
@@ -1644,6 +1720,8 @@ enum Read<'a> {
     Str(&'a str),
     Int(i64),
     Bool(bool),
+    /// A `datetime`, in microseconds since 1970-01-01T00:00:00Z.
+    DateTime(i64),
     Variant(u32),
     User(u32),
     Resource(u32),
@@ -1667,7 +1745,9 @@ fn term_holds(
                 p.relations[r.idx()].name,
                 if on.holds(&[*r]) { "yes" } else { "no" }
             ));
-            on.anchor.is_some() && on.holds(&[*r])
+            // Without an anchor no relation of the case is held, and one of a resource kind
+            // only where its resource is: `held` says both.
+            on.holds(&[*r])
         }
         TermTest::True(a) => match read(p, on, a, seen)? {
             Read::Bool(b) => b,
@@ -1676,7 +1756,9 @@ fn term_holds(
         TermTest::Compare(a, op, b) => {
             let (x, y) = (read(p, on, a, seen)?, read(p, on, b, seen)?);
             match (x, y, op) {
-                (Read::Int(x), Read::Int(y), op) => op.holds(x, y),
+                (Read::Int(x), Read::Int(y), op) | (Read::DateTime(x), Read::DateTime(y), op) => {
+                    op.holds(x, y)
+                }
                 (x, y, crate::ir::CmpOp::Eq) => same(&x, &y)?,
                 (x, y, crate::ir::CmpOp::Ne) => !same(&x, &y)?,
                 _ => return None,
@@ -1703,7 +1785,7 @@ fn term_holds(
 fn same(a: &Read<'_>, b: &Read<'_>) -> Option<bool> {
     Some(match (a, b) {
         (Read::Str(x), Read::Str(y)) => x == y,
-        (Read::Int(x), Read::Int(y)) => x == y,
+        (Read::Int(x), Read::Int(y)) | (Read::DateTime(x), Read::DateTime(y)) => x == y,
         (Read::Bool(x), Read::Bool(y)) => x == y,
         (Read::Variant(x), Read::Variant(y))
         | (Read::User(x), Read::User(y))
@@ -1717,6 +1799,7 @@ fn literal(v: &Value) -> Read<'_> {
         Value::Str(s) => Read::Str(s),
         Value::Int(i) => Read::Int(*i),
         Value::Bool(b) => Read::Bool(*b),
+        Value::DateTime(t) => Read::DateTime(*t),
         Value::Variant(x) => Read::Variant(*x),
     }
 }
@@ -1734,6 +1817,7 @@ fn read<'a>(
         match v {
             AttrValue::Sym(s) => Read::Str(ent.symbol(*s)),
             AttrValue::Int(i) => Read::Int(*i),
+            AttrValue::DateTime(t) => Read::DateTime(*t),
             AttrValue::Bool(b) => Read::Bool(*b),
             AttrValue::Variant(x) => Read::Variant(*x),
             AttrValue::User(u) => Read::User(*u),
@@ -1779,6 +1863,10 @@ fn read<'a>(
                 (Type::Bool, serde_json::Value::Bool(b)) => Read::Bool(*b),
                 (Type::Int, serde_json::Value::Number(n)) => Read::Int(n.as_i64()?),
                 (Type::Str, serde_json::Value::String(s)) => Read::Str(s),
+                // The context's text, read literally, by the one RFC 3339 reader.
+                (Type::DateTime, serde_json::Value::String(s)) => {
+                    Read::DateTime(crate::datetime::parse(s).ok()?)
+                }
                 (Type::Enum(e), serde_json::Value::String(s)) => {
                     Read::Variant(p.enums[e.idx()].variants.iter().position(|v| v == s)? as u32)
                 }
@@ -1803,6 +1891,7 @@ fn show_read(p: &Policy, on: &On<'_>, ty: Type, v: &Read<'_>) -> String {
     match v {
         Read::Str(s) => format!("{s:?}"),
         Read::Int(i) => i.to_string(),
+        Read::DateTime(t) => format!("{:?}", crate::datetime::format(*t)),
         Read::Bool(b) => b.to_string(),
         Read::Variant(x) => match ty {
             Type::Enum(e) => p.enums[e.idx()]
@@ -1874,6 +1963,7 @@ fn show_value(p: &Policy, ent: &Entities, ty: Option<&Type>, v: &AttrValue) -> S
     match v {
         AttrValue::Sym(s) => format!("{:?}", ent.symbol(*s)),
         AttrValue::Int(i) => i.to_string(),
+        AttrValue::DateTime(t) => format!("{:?}", crate::datetime::format(*t)),
         AttrValue::Bool(b) => b.to_string(),
         AttrValue::Set(items) => {
             let mut shown: Vec<String> = items
@@ -2046,8 +2136,21 @@ fn subject_candidates(
         }
         let role = match s {
             Subject::Relation(r) => {
-                if on.anchor.is_some() && !on.holds(&[r]) {
+                // The case's relations are proposed on the anchor case, those of the resource's
+                // own kind on the resource (a hint changes one copy of either).
+                let kind = p.relation_kind(r);
+                let of_case = kind.is_some_and(|k| p.kinds[k.idx()].is_case);
+                if of_case && on.anchor.is_some() && !on.holds(&[r]) {
                     singles.push(on.relation_candidate(p, r));
+                } else if kind == Some(on.res.kind) && !of_case && !on.holds(&[r]) {
+                    singles.push(Candidate {
+                        changes: vec![Change::HoldRelation {
+                            relation: p.relations[r.idx()].name.clone(),
+                            case: on.res_id.to_string(),
+                            id: r.0,
+                        }],
+                        why: None,
+                    });
                 }
                 continue;
             }

@@ -209,6 +209,47 @@ pub(crate) fn context(
     given: Option<&serde_json::Map<String, serde_json::Value>>,
     asker: Asker,
 ) -> Result<ResolvedContext, RequestError> {
+    context_and(policy, entities, given, asker, &[]).map(|(c, _)| c)
+}
+
+/// [`context`], and the symbols of the strings `extra` (a query's condition's literals), each
+/// numbered as a context string is: the same string has the same number in both.
+pub(crate) fn context_and(
+    policy: &CompiledPolicy,
+    entities: &Entities,
+    given: Option<&serde_json::Map<String, serde_json::Value>>,
+    asker: Asker,
+    extra: &[&str],
+) -> Result<(ResolvedContext, Vec<u32>), RequestError> {
+    // Strings the entities do not hold, numbered down from the top.
+    let sym = |s: &str, unknown: &mut Vec<String>| -> u32 {
+        if let Some(i) = policy.literal_symbol(s).or_else(|| entities.symbol_of(s)) {
+            return i;
+        }
+        let at = match unknown.iter().position(|u| u == s) {
+            Some(at) => at,
+            None => {
+                unknown.push(s.to_string());
+                unknown.len() - 1
+            }
+        };
+        u32::MAX - at as u32
+    };
+    let mut unknown_strings: Vec<String> = Vec::new();
+    let context = context_with(policy, entities, given, asker, &mut |s| {
+        sym(s, &mut unknown_strings)
+    })?;
+    let extra = extra.iter().map(|s| sym(s, &mut unknown_strings)).collect();
+    Ok((context, extra))
+}
+
+fn context_with(
+    policy: &CompiledPolicy,
+    _entities: &Entities,
+    given: Option<&serde_json::Map<String, serde_json::Value>>,
+    asker: Asker,
+    sym: &mut dyn FnMut(&str) -> u32,
+) -> Result<ResolvedContext, RequestError> {
     let fields = &policy.ir().context;
     if fields.is_empty() {
         return Ok(ResolvedContext::default());
@@ -244,21 +285,6 @@ pub(crate) fn context(
             ));
         }
     }
-    // Strings the entities do not hold, numbered down from the top.
-    let sym = |s: &str, unknown: &mut Vec<String>| -> u32 {
-        if let Some(i) = policy.literal_symbol(s).or_else(|| entities.symbol_of(s)) {
-            return i;
-        }
-        let at = match unknown.iter().position(|u| u == s) {
-            Some(at) => at,
-            None => {
-                unknown.push(s.to_string());
-                unknown.len() - 1
-            }
-        };
-        u32::MAX - at as u32
-    };
-    let mut unknown_strings: Vec<String> = Vec::new();
     let mut values = Vec::with_capacity(fields.len());
     for f in fields {
         let Some(v) = given.get(&f.name) else {
@@ -297,9 +323,25 @@ pub(crate) fn context(
                 Some(i) => AttrValue::Int(i),
                 None => return Err(wrong()),
             },
-            (Type::Str, serde_json::Value::String(s)) => {
-                AttrValue::Sym(sym(s, &mut unknown_strings))
-            }
+            (Type::Str, serde_json::Value::String(s)) => AttrValue::Sym(sym(s)),
+            (Type::DateTime, serde_json::Value::String(s)) => match crate::datetime::parse(s) {
+                Ok(t) => AttrValue::DateTime(t),
+                Err(e) => {
+                    return Err(error(
+                        RequestErrorKind::InvalidContext,
+                        format!(
+                            "context field `{}` has type `datetime`, but `{}` is not one: {e}",
+                            f.name,
+                            words::printable(s)
+                        ),
+                        Some(format!(
+                            "give `\"{}\": {}`",
+                            f.name,
+                            json_example(policy, f.ty)
+                        )),
+                    ))
+                }
+            },
             (Type::Enum(e), serde_json::Value::String(s)) => {
                 let variants = &policy.ir().enums[e.idx()].variants;
                 match variants.iter().position(|v| v == s) {
@@ -339,7 +381,7 @@ pub(crate) fn context(
                     let serde_json::Value::String(s) = item else {
                         return Err(wrong());
                     };
-                    set.push(sym(s, &mut unknown_strings));
+                    set.push(sym(s));
                 }
                 set.sort_unstable();
                 set.dedup();
@@ -369,6 +411,7 @@ fn json_example(policy: &CompiledPolicy, ty: Type) -> String {
     match ty {
         Type::Bool => "true".into(),
         Type::Int => "0".into(),
+        Type::DateTime => format!("\"{}\"", crate::datetime::EXAMPLE),
         Type::Str => "\"text\"".into(),
         Type::SetStr => "[\"text\"]".into(),
         Type::Enum(e) => policy.ir().enums[e.idx()]

@@ -119,6 +119,68 @@ pub fn parse(file: FileId, text: &str) -> (PolicyAst, Vec<Diagnostic>) {
     (ast, all)
 }
 
+/// Parses a condition on its own: the text of `--where` (`casepol list`, `filter`), the terms of
+/// a rule's `when` without the `when`. Returns its terms, or none and the syntax error (CP0001),
+/// a misleading character (CP0002), or the text over [`limits::MAX_WHERE_BYTES`] (CP0112). The
+/// checker checks the terms (`check::condition`).
+pub fn parse_condition(file: FileId, text: &str) -> (Vec<crate::ast::Term>, Vec<Diagnostic>) {
+    if text.len() > limits::MAX_WHERE_BYTES {
+        let d = Diagnostic::new(
+            Code::Limit,
+            Span::new(file, 0, 0),
+            format!(
+                "this condition is {}, more than the limit of {} for one condition",
+                limits::bytes(text.len()),
+                limits::bytes(limits::MAX_WHERE_BYTES)
+            ),
+        )
+        .with_help("a condition has at most 32 terms: ask with fewer terms, or shorter values");
+        return (Vec::new(), vec![d]);
+    }
+    let (hidden, _) = hidden::scan(file, text);
+    if !hidden.is_empty() {
+        return (Vec::new(), hidden);
+    }
+    match grammar::PolicyParser::parse(grammar::Rule::where_condition, text) {
+        Ok(mut pairs) => {
+            let mut names = Vec::new();
+            let terms = pairs
+                .next()
+                .map(|p| lower::lower_where(p, file, &mut names))
+                .unwrap_or_default();
+            if names.is_empty() {
+                (terms, Vec::new())
+            } else {
+                (Vec::new(), names)
+            }
+        }
+        Err(e) => {
+            pest::set_error_detail(true);
+            let detailed = grammar::PolicyParser::parse(grammar::Rule::where_condition, text).err();
+            pest::set_error_detail(false);
+            let e = detailed.unwrap_or(e);
+            let at = error::position(&e);
+            let mut d = error::to_diagnostic(&e, file, 0, text);
+            let rest = text.get(at..).unwrap_or("");
+            let word_end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            if &rest[..word_end] == "or" {
+                d.help = Some(
+                    "a condition has no `or`: ask once for each alternative, or test one value against several: `case.status in [open, closed]`"
+                        .into(),
+                );
+            }
+            // The input is one condition, not a file.
+            d.message = d.message.replace("end of file", "the end of the condition");
+            for l in &mut d.labels {
+                l.message = l.message.replace("end of file", "the end of the condition");
+            }
+            (Vec::new(), vec![d])
+        }
+    }
+}
+
 /// Parses again with pest's error tracking on, which names the expected literal tokens too.
 /// It costs time, so it runs only once an error is known.
 fn detailed(text: &str) -> Option<pest::error::Error<grammar::Rule>> {

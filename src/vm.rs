@@ -11,7 +11,7 @@
 use crate::bits::Bits;
 use crate::compile::{CGroup, CRule, CScope, CTerm, CompiledPolicy, Insn, Src, Test};
 use crate::decision::{Decision, Determining, Layer, Reason};
-use crate::entities::{AttrValue, CodeClass, Entities, Resource, User};
+use crate::entities::{held_by, AttrValue, CodeClass, Entities, Resource, User};
 use crate::ir::{CaseTypeId, Effect, RuleId};
 use crate::request::{Resolved, ResolvedContext};
 
@@ -138,18 +138,73 @@ fn run_filter_all<F: Faults>(
         })
 }
 
-/// Relations the principal holds on the anchor case, as subject bits.
+/// Relations the principal holds, as subject bits: those of the case on the anchor case, and
+/// those of resource kinds on the resource or the resource above it of their kind
+/// (docs/semantics.md, "Relations held"). Held when listed, or a member of a listed group.
 #[inline]
-fn held_relations(policy: &CompiledPolicy, anchor: Option<&Resource>, principal: u32) -> Bits {
+fn held_relations(policy: &CompiledPolicy, on: &On<'_>) -> Bits {
     let mut bits = Bits::EMPTY;
-    if let Some(a) = anchor {
-        for (r, users) in a.relations.iter().enumerate() {
-            if users.binary_search(&principal).is_ok() {
+    if let Some(a) = on.anchor {
+        for (r, list) in a.relations.iter().enumerate() {
+            if held_by(list, on.principal, &on.user.groups).is_some() {
                 bits.set(policy.relation_bit(r));
             }
         }
     }
+    if policy.resource_relations() {
+        held_on_resources(policy, on, &mut bits);
+    }
     bits
+}
+
+/// The relations of resource kinds the principal holds, walking up from the resource while a
+/// kind above declares some: at most one resource per kind, since kinds do not nest in a cycle.
+/// Out of line: a policy whose relations are all the case's never comes here.
+#[inline(never)]
+fn held_on_resources(policy: &CompiledPolicy, on: &On<'_>, bits: &mut Bits) {
+    let mut x = on.resource;
+    while let Some(base) = policy.relations_above(x.kind) {
+        for (i, list) in x.relations.iter().enumerate() {
+            if held_by(list, on.principal, &on.user.groups).is_some() {
+                bits.set(base as usize + i);
+            }
+        }
+        match x.parent {
+            Some(p) => x = &on.entities.resources[p as usize],
+            None => break,
+        }
+    }
+}
+
+/// Where and how the principal holds the relation whose subject bit is `bit`, on the resource
+/// at position `resource`: the position of the resource that lists it (the anchor case, or the
+/// resource of the relation's kind at or above), and the listed group through which they hold
+/// it (`None`: listed themselves). `None` when they do not hold it. For the queries that report
+/// relations.
+pub(crate) fn relation_holder(
+    policy: &CompiledPolicy,
+    on: &On<'_>,
+    resource: u32,
+    bit: usize,
+) -> Option<(u32, Option<u32>)> {
+    let groups = &on.user.groups;
+    let r = bit.checked_sub(policy.relation_bit(0))?;
+    if let (Some(a), Some(at)) = (on.anchor, on.resource.anchor.or(Some(resource))) {
+        if let Some(list) = a.relations.get(r) {
+            return held_by(list, on.principal, groups).map(|g| (at, g));
+        }
+    }
+    let (mut x, mut at) = (on.resource, resource);
+    loop {
+        let base = policy.relations_above(x.kind)? as usize;
+        if let Some(list) = bit.checked_sub(base).and_then(|i| x.relations.get(i)) {
+            if policy.ir().kinds[x.kind.idx()].relations.len() > bit - base {
+                return held_by(list, on.principal, groups).map(|g| (at, g));
+            }
+        }
+        at = x.parent?;
+        x = &on.entities.resources[at as usize];
+    }
 }
 
 /// Decides a resolved request. See docs/semantics.md for the algorithm.
@@ -570,7 +625,7 @@ fn holds<F: Faults>(
     faults: &mut F,
 ) -> bool {
     for t in policy.terms(r) {
-        match term(policy, t, on, relations) {
+        match term(policy.one_of_all(), t, on, relations) {
             Some(true) => {}
             Some(false) => return false,
             None => {
@@ -596,10 +651,27 @@ pub(crate) fn condition_holds(
     holds(policy, r, on, relations, &mut Ignore)
 }
 
+/// Whether the condition a query was asked with (`query::Condition`, compiled to `terms` with
+/// the values of its `in`s in `one_of`) holds on the resource of `on`: every term, and a term
+/// that reads a value that is not there (an attribute of the case of a resource in no case)
+/// fails, under `not` too, as in the condition of an allow.
+pub(crate) fn query_condition_holds(
+    policy: &CompiledPolicy,
+    terms: &[CTerm],
+    one_of: &[Src],
+    on: &On<'_>,
+) -> bool {
+    let relations = held_relations(policy, on);
+    terms
+        .iter()
+        .all(|t| term(one_of, t, on, relations) == Some(true))
+}
+
 /// A term of a condition, after its `not`; `None` when it read a value that is not there or
-/// is of another type than the test takes.
+/// is of another type than the test takes. `one_of` holds the values of every `in` of the
+/// condition's terms.
 #[inline]
-fn term(policy: &CompiledPolicy, t: &CTerm, on: &On<'_>, relations: Bits) -> Option<bool> {
+fn term(one_of: &[Src], t: &CTerm, on: &On<'_>, relations: Bits) -> Option<bool> {
     let me = AttrValue::User(on.principal);
     let v = |src: Src| -> Option<Val<'_>> { value(src, on, &me) };
     let r = match t.test {
@@ -615,7 +687,8 @@ fn term(policy: &CompiledPolicy, t: &CTerm, on: &On<'_>, relations: Bits) -> Opt
         Test::OneOf(a, start, len) => {
             let x = v(a)?;
             let mut found = false;
-            for &o in policy.one_of(start, len) {
+            let values = one_of.get(start as usize..(start as usize).checked_add(len as usize)?)?;
+            for &o in values {
                 if x.same(&v(o)?)? {
                     found = true;
                     break;
@@ -650,7 +723,8 @@ impl Val<'_> {
     fn scalar(self) -> Self {
         match self {
             Val::Ref(AttrValue::Sym(s)) => Val::Sym(*s),
-            Val::Ref(AttrValue::Int(i)) => Val::Int(*i),
+            // A `datetime` compares as its number, as its literals are compiled.
+            Val::Ref(AttrValue::Int(i) | AttrValue::DateTime(i)) => Val::Int(*i),
             Val::Ref(AttrValue::Bool(b)) => Val::Bool(*b),
             Val::Ref(AttrValue::Variant(v)) => Val::Variant(*v),
             other => other,
@@ -737,7 +811,7 @@ fn holds_permission(policy: &CompiledPolicy, user: &User, permission: u32) -> bo
 /// in scope (docs/semantics.md).
 #[inline]
 fn effective_subjects<F: Faults>(policy: &CompiledPolicy, on: &On<'_>, faults: &mut F) -> Subjects {
-    let relations = held_relations(policy, on.anchor, on.principal);
+    let relations = held_relations(policy, on);
     let mut all = relations.union(policy.everyone);
     for &g in on.user.groups.iter() {
         let group = policy.group(g);
@@ -819,6 +893,7 @@ pub(crate) fn decide_changed(
     req: &Resolved,
     user: &User,
     anchor: Option<&Resource>,
+    changed: Option<&Resource>,
 ) -> (Decision, Vec<Determining>) {
     if !req.belongs_to(policy, entities) {
         return (Decision::ERROR, Vec::new());
@@ -841,8 +916,9 @@ pub(crate) fn decide_changed(
             let on = On {
                 principal,
                 user,
-                resource: match anchor {
-                    Some(a) if res.anchor == Some(resource) => a,
+                resource: match (anchor, changed) {
+                    (Some(a), _) if res.anchor == Some(resource) => a,
+                    (_, Some(r)) => r,
                     _ => res,
                 },
                 anchor,

@@ -86,6 +86,8 @@ fn requests(policy: &Policy, entities: &Entities, contexts: &[Map<String, Value>
         let mut mistyped = good.clone();
         let wrong = match ir.context[0].ty {
             casepol::internal::ir::Type::Int => Value::String("1".into()),
+            // A string, as a datetime is, but of a day that does not exist.
+            casepol::internal::ir::Type::DateTime => Value::String("2026-02-30T00:00:00Z".into()),
             _ => Value::from(1),
         };
         mistyped.insert(ir.context[0].name.clone(), wrong);
@@ -366,6 +368,9 @@ fn check_world(
                     .or_default() += 1;
             }
         }
+        if let Some(outcome) = relation_outcome(&trace) {
+            *stats.outcomes.entry(outcome.into()).or_default() += 1;
+        }
         if let Some(outcome) = condition_outcome(&trace) {
             *stats.outcomes.entry(outcome.into()).or_default() += 1;
         }
@@ -378,6 +383,29 @@ fn check_world(
         }
     }
     residuals_agree(&policy, &entities, contexts.first())
+}
+
+/// An allow by a rule or grant while the user holds a relation of a resource kind, or a relation
+/// through a group a relation lists (the scope layer's `held`).
+fn relation_outcome(trace: &Trace) -> Option<&'static str> {
+    let d = trace.decision;
+    if !d.allowed || d.layer == casepol::Layer::Permission {
+        return None;
+    }
+    let scope = trace
+        .layers
+        .iter()
+        .find(|l| l.layer == casepol::Layer::Scope)?;
+    let Detail::Groups { held, .. } = &scope.detail else {
+        return None;
+    };
+    if held.iter().any(|h| h.group.is_some()) {
+        Some("allow holding a relation through a group")
+    } else if held.iter().any(|h| h.relation.starts_with("kr")) {
+        Some("allow holding a relation of a resource kind")
+    } else {
+        None
+    }
 }
 
 /// What a request shows of `scope filter all`: a scope deny where a group's `all` filter of two
@@ -476,6 +504,24 @@ fn condition_outcome(trace: &Trace) -> Option<&'static str> {
             .iter()
             .any(|t| t.values.iter().any(|v| v.starts_with("context.")))
     };
+    // A value read as a `datetime` is shown in RFC 3339, in UTC: `"2026-01-01T00:00:00Z"`.
+    let reads_datetime = |r: &&casepol::explain::RuleRef| {
+        r.condition.iter().any(|t| {
+            t.values.iter().any(|v| {
+                v.rsplit(" = ").next().is_some_and(|x| {
+                    x.len() >= 22 && x.ends_with("Z\"") && x.as_bytes().get(11) == Some(&b'T')
+                })
+            })
+        })
+    };
+    if d.allowed && allows.iter().any(|r| reads_datetime(&r)) {
+        return Some("allow by a rule whose condition compared a datetime");
+    }
+    if d.reason == Reason::NotPermitted
+        && unmet.iter().any(|r| r.kind == "rule" && reads_datetime(&r))
+    {
+        return Some("not permitted: a condition on a datetime did not hold");
+    }
     if d.allowed && allows.iter().any(|r| r.condition.len() >= 3) {
         return Some("allow by a rule whose condition of three terms held");
     }
@@ -652,8 +698,12 @@ fn generated_policies_reach_every_layer() {
         "allow through a filter all of two or more conditions",
         "deny where one condition of a filter all fails",
         "allow by a rule whose condition held",
+        "allow holding a relation through a group",
+        "allow holding a relation of a resource kind",
         "allow by a rule whose condition of three terms held",
         "allow by a rule whose condition read the context",
+        "allow by a rule whose condition compared a datetime",
+        "not permitted: a condition on a datetime did not hold",
         "deny by a rule whose condition held",
         "not permitted: a condition did not hold",
         "error: a context that does not resolve",

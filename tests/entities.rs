@@ -277,3 +277,46 @@ fn a_case_type_missing_from_the_policy_is_said_so() {
         .load_entities(r#"{"resources": [{"id": "m", "kind": "Matter", "type": "Standard"}]}"#)
         .unwrap_or_else(|e| panic!("{e:?}"));
 }
+
+/// A `datetime` attribute is one UTC instant in microseconds, whatever offset and case of
+/// letters it was written with; it is written back in RFC 3339, in UTC.
+#[test]
+fn datetimes_load_as_utc_instants_and_are_written_back_in_utc() {
+    use casepol::internal::entities::AttrValue;
+    let policy = policy();
+    let path = root().join("tests/data/entities/ok/datetime.json");
+    let entities = policy.load_entities(&read(&path)).unwrap();
+    let due = |id: &str| -> i64 {
+        let r = entities.resource_ids().position(|x| x == id).unwrap();
+        match entities.resources()[r].attrs[0] {
+            AttrValue::DateTime(t) => t,
+            ref other => panic!("{id}: {other:?}"),
+        }
+    };
+    // 2026-01-31T09:30:00Z, re-derived: 20,484 days after 1970-01-01, and 9.5 hours.
+    let expected = (20_484 * 86_400 + 9 * 3_600 + 30 * 60) * 1_000_000;
+    assert_eq!(due("s-utc"), expected);
+    assert_eq!(due("s-offset"), expected, "+01:00 is an hour ahead of UTC");
+    assert_eq!(due("s-fraction"), expected + 123_456);
+    assert_eq!(due("s-negative"), -500_000);
+    assert_eq!(due("s-first"), -62_167_219_200 * 1_000_000);
+    assert_eq!(due("s-last"), 253_402_300_800 * 1_000_000 - 1);
+    let written = entities.to_json(policy.compiled());
+    let dues: Vec<&str> = written["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["attrs"]["due"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        dues,
+        [
+            "2026-01-31T09:30:00Z",
+            "2026-01-31T09:30:00Z",
+            "2026-01-31T09:30:00.123456Z",
+            "1969-12-31T23:59:59.5Z",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999999Z"
+        ]
+    );
+}

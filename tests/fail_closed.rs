@@ -354,6 +354,28 @@ fn every_query_refuses_entities_of_another_policy() {
     assert_eq!(residual.eval(&reloaded, &entities, 0), Ok(false));
     let past = residual.eval(&reloaded, &entities, 1).unwrap_err();
     assert_eq!(past.kind, QueryErrorKind::UnknownResource, "{past}");
+
+    // A condition checked by the stale policy, asked of the reloaded one's query: its ids are
+    // the stale policy's, so list, residual and filter are errors, never an answer.
+    let condition =
+        casepol::query::Condition::new(&stale, "where", "resource.title == \"t\"", Some("Note"))
+            .unwrap();
+    let q = Query::new(&reloaded, &entities).with_condition(&condition);
+    let checked_elsewhere = |e: QueryError| {
+        assert_eq!(e.kind, QueryErrorKind::MismatchedPolicy, "{e}");
+        assert_eq!(
+            e.message,
+            "the condition was checked against another policy"
+        );
+    };
+    checked_elsewhere(q.list("sue", "view", None, None).err().unwrap());
+    checked_elsewhere(q.residual("sue", "view", None).unwrap_err());
+    checked_elsewhere(q.filter("sue", "view", None, Dialect::Sqlite).unwrap_err());
+    let own =
+        casepol::query::Condition::new(&reloaded, "where", "resource.title == \"t\"", Some("Note"))
+            .unwrap();
+    let q = Query::new(&reloaded, &entities).with_condition(&own);
+    assert_eq!(q.list("sue", "view", None, None).unwrap().ids(), ["n1"]);
 }
 
 /// Two loads of the same entities for the same policy: a `Query` keeps its own, so a listing

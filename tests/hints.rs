@@ -17,7 +17,15 @@ use casepol::{Entities, Policy, Request};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::Value;
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
+
+thread_local! {
+    /// Counterfactuals applied on this test's thread that hold a relation of the resource's own
+    /// kind on the resource itself (not on the case), so that the generated run shows it reached
+    /// them.
+    static ON_THE_RESOURCE: Cell<usize> = const { Cell::new(0) };
+}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -134,6 +142,13 @@ fn check_trace(
             })?;
             let d = policy.is_allowed(&changed, req);
             applied_count += 1;
+            let on_resource = c.changes.iter().any(|x| {
+                matches!(x, Change::HoldRelation { case, .. }
+                    if trace.case.is_some() && Some(case) == req.resource.as_ref())
+            });
+            if on_resource {
+                ON_THE_RESOURCE.with(|n| n.set(n.get() + 1));
+            }
             match (&c.then_denied, c.allowed) {
                 (None, true) if d.allowed => {}
                 (Some(t), false) if !d.allowed && d.layer == t.layer && d.reason == t.reason => {}
@@ -214,7 +229,7 @@ fn every_hint_on_the_shipped_examples_holds_when_applied() {
 fn every_hint_on_generated_worlds_holds_when_applied() {
     let mut runner = TestRunner::new_with_rng(
         Config {
-            cases: 64,
+            cases: 160,
             failure_persistence: None,
             ..Config::default()
         },
@@ -245,6 +260,12 @@ fn every_hint_on_generated_worlds_holds_when_applied() {
         applied.get()
     );
     assert!(applied.get() > 100, "only {} applied", applied.get());
+    let on_resource = ON_THE_RESOURCE.with(Cell::get);
+    eprintln!("{on_resource} of them hold a relation of a resource kind on the resource");
+    assert!(
+        on_resource > 0,
+        "no hint held a relation of a resource kind"
+    );
 }
 
 /// The case of the issue: an employee denied `access` through the Cases module. Joining

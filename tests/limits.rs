@@ -1236,3 +1236,57 @@ fn a_context_set_past_its_limit_is_an_error() {
     assert_eq!(err.kind, casepol::RequestErrorKind::InvalidContext);
     insta::assert_snapshot!(err.to_string());
 }
+
+/// A query's condition (`--where`) longer than `MAX_WHERE_BYTES`, or of more than
+/// `MAX_CONDITION_TERMS` terms, is CP0112 before anything is decided; at the limits it is
+/// asked.
+#[test]
+fn a_query_condition_past_its_limits_is_an_error() {
+    use casepol::limits::MAX_WHERE_BYTES;
+    use casepol::query::{Condition, ConditionError, Query};
+    let policy = Policy::from_source(
+        "where.casepol",
+        "role R; action view; group G { grants R; } \
+         resource Note { attr title: string; allow R: view; }",
+    )
+    .expect("checks");
+    let entities = policy
+        .load_entities(
+            r#"{"users": [{"id": "ann", "groups": ["G"]}], "resources": [{"id": "n1", "kind": "Note", "attrs": {"title": "t"}}]}"#,
+        )
+        .expect("loads");
+    let terms = |n: usize| vec!["resource.title != \"x\""; n].join(" and ");
+    let codes = |text: &str| match Condition::new(&policy, "--where", text, Some("Note")) {
+        Err(ConditionError::Invalid(e)) => e
+            .diagnostics
+            .iter()
+            .map(|d| format!("{}: {}", d.code.as_str(), d.message))
+            .collect::<Vec<_>>(),
+        Err(e) => panic!("{e}"),
+        Ok(_) => Vec::new(),
+    };
+    let at = Condition::new(
+        &policy,
+        "--where",
+        &terms(MAX_CONDITION_TERMS),
+        Some("Note"),
+    )
+    .expect("at the limit of terms it checks");
+    let q = Query::new(&policy, &entities).with_condition(&at);
+    assert_eq!(q.list("ann", "view", None, None).unwrap().ids(), ["n1"]);
+    assert_eq!(
+        codes(&terms(MAX_CONDITION_TERMS + 1)),
+        ["CP0112: this condition has 33 terms, more than the limit of 32"]
+    );
+    // At the limit of bytes: a string padded to fill it.
+    let padded = |len: usize| {
+        let head = "resource.title != \"";
+        format!("{head}{}\"", "y".repeat(len - head.len() - 1))
+    };
+    assert_eq!(padded(MAX_WHERE_BYTES).len(), MAX_WHERE_BYTES);
+    assert!(codes(&padded(MAX_WHERE_BYTES)).is_empty());
+    assert_eq!(
+        codes(&padded(MAX_WHERE_BYTES + 1)),
+        ["CP0112: this condition is 16385 bytes, more than the limit of 16 KiB for one condition"]
+    );
+}

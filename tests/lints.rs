@@ -201,6 +201,7 @@ fn world(p: &Ir) -> Value {
         Type::Str => json!("x"),
         Type::Bool => json!(false),
         Type::Int => json!(0),
+        Type::DateTime => json!("2026-01-01T00:00:00Z"),
         Type::SetStr => json!([]),
         Type::RefUser => json!("u_all"),
         Type::Enum(e) => json!(p.enums[e.idx()].variants[0]),

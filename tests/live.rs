@@ -128,6 +128,16 @@ fn change_of(policy: &Policy, e: &Entities, (op, a, b, c): (u8, u8, u8, u8)) -> 
             Type::Str => json!(["x", "y", "w"][i as usize % 3]),
             Type::Bool => json!(i % 2 == 0),
             Type::Int => json!([0, 1, -1, 7][i as usize % 4]),
+            // One instant written two ways, a later one, and a day that does not exist (the
+            // change set is refused, in place and by reloading alike).
+            Type::DateTime => json!(
+                [
+                    "2026-01-01T00:00:00Z",
+                    "2026-01-01T01:00:00+01:00",
+                    "2026-06-30T12:00:00.5-07:00",
+                    "2026-02-30T00:00:00Z"
+                ][i as usize % 4]
+            ),
             Type::SetStr => json!(["x"]),
             Type::Enum(en) => {
                 let vs = &ir.enums[en.idx()].variants;
@@ -141,7 +151,14 @@ fn change_of(policy: &Policy, e: &Entities, (op, a, b, c): (u8, u8, u8, u8)) -> 
     let res = pick(&resources, a)?;
     let r = e.resource(&res)?;
     let kdef = &ir.kinds[r.kind.idx()];
-    Some(match op % 14 {
+    // The relations of the resource's own kind, by name, and their members.
+    let own: Vec<(&str, &[u32])> = kdef
+        .relations
+        .iter()
+        .zip(r.relations.iter())
+        .map(|(rel, list)| (ir.relations[rel.idx()].name.as_str(), &list[..]))
+        .collect();
+    Some(match op % 16 {
         0 => {
             let ct = &ir.casetypes.get(r.casetype as usize)?;
             Change::SetState {
@@ -169,11 +186,54 @@ fn change_of(policy: &Policy, e: &Entities, (op, a, b, c): (u8, u8, u8, u8)) -> 
         5 => {
             // A member there is, when there is one.
             let rel = b as usize % ir.relations.len().max(1);
-            let held = r.relations.get(rel).and_then(|m| m.first().copied());
+            let held = (r.relations.get(rel)).and_then(|m| {
+                casepol::internal::entities::member_users(m)
+                    .first()
+                    .copied()
+            });
             Change::RemoveMember {
                 resource: res,
                 relation: ir.relations.get(rel)?.name.clone(),
                 user: held.map_or_else(|| pick(&users, c), |u| Some(e.user_id(u).to_string()))?,
+            }
+        }
+        14 => {
+            // A group added to a relation of the resource's kind, or removed when listed.
+            let (relation, list) = *own.get(b as usize % own.len().max(1))?;
+            let g = c as usize % ir.groups.len().max(1);
+            let group = ir.groups.get(g)?.name.clone();
+            let listed = casepol::internal::entities::member_groups(list).any(|x| x as usize == g);
+            let relation = relation.to_string();
+            match listed {
+                true => Change::RemoveMemberGroup {
+                    resource: res,
+                    relation,
+                    group,
+                },
+                false => Change::AddMemberGroup {
+                    resource: res,
+                    relation,
+                    group,
+                },
+            }
+        }
+        15 => {
+            // A user added to a relation of the resource's kind, or removed when listed.
+            let (relation, list) = *own.get(b as usize % own.len().max(1))?;
+            let user = pick(&users, c)?;
+            let u = e.user_ids().position(|x| x == user)? as u32;
+            let relation = relation.to_string();
+            match casepol::internal::entities::member_users(list).contains(&u) {
+                true => Change::RemoveMember {
+                    resource: res,
+                    relation,
+                    user,
+                },
+                false => Change::AddMember {
+                    resource: res,
+                    relation,
+                    user,
+                },
             }
         }
         6 => Change::SetCode {
@@ -351,6 +411,10 @@ struct Stats {
     unit_in_place: usize,
     /// Second change sets, applied to the version the first gave.
     second: usize,
+    /// Applied change sets that add or remove a group of a relation, with events.
+    group_members: usize,
+    /// Applied change sets that add or remove a member of a resource kind's relation.
+    kind_members: usize,
 }
 
 /// One generated world and two change sets, the second applied to the version the first
@@ -421,6 +485,22 @@ fn step(
                 .iter()
                 .any(|c| matches!(c, Change::UpsertUnit { .. }));
             stats.unit_in_place += usize::from(applied.in_place && units);
+            let groups = changes.changes.iter().any(|c| {
+                matches!(
+                    c,
+                    Change::AddMemberGroup { .. } | Change::RemoveMemberGroup { .. }
+                )
+            });
+            stats.group_members += usize::from(groups && !applied.events.is_empty());
+            let e = snapshot.entities();
+            let ir = policy.compiled().ir();
+            let of_kind = changes.changes.iter().any(|c| match c {
+                Change::AddMember { resource, .. } | Change::RemoveMember { resource, .. } => e
+                    .resource(resource)
+                    .is_some_and(|r| !ir.kinds[r.kind.idx()].is_case),
+                _ => false,
+            });
+            stats.kind_members += usize::from(of_kind);
             // The two ways of applying agree: the same entities, the same events.
             let Ok(other) = &reloaded else {
                 return Err(TestCaseError::fail(format!(
@@ -496,6 +576,9 @@ fn events_are_exactly_the_decisions_that_changed() {
     assert!(stats.moved_in_place > 0, "{stats:?}");
     assert!(stats.unit_in_place > 0, "{stats:?}");
     assert!(stats.second * 2 > stats.sets / 2, "{stats:?}");
+    // Relations of resource kinds and groups as members change hands, and decisions with them.
+    assert!(stats.group_members > 0, "{stats:?}");
+    assert!(stats.kind_members > 0, "{stats:?}");
 }
 
 #[test]

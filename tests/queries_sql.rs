@@ -359,3 +359,265 @@ fn a_code_holding_nul_is_refused_before_it_reaches_sql() {
         "term 1 contains the control character U+0000"
     );
 }
+
+// ---- conditions asked of list and filter (`--where`) ------------------------------------------
+
+/// What a question's condition reads of one resource, from the entities' JSON itself, so that
+/// the expected rows are derived without casepol.
+struct Seen<'a> {
+    principal: &'a str,
+    /// The principal's access groups, with the groups they nest in (`group Leads in Staff`).
+    groups: &'a [String],
+    resource: &'a serde_json::Value,
+    case: Option<&'a serde_json::Value>,
+}
+
+impl Seen<'_> {
+    fn kind(&self) -> &str {
+        self.resource["kind"].as_str().unwrap()
+    }
+    fn case_attr(&self, a: &str) -> Option<&serde_json::Value> {
+        self.case.map(|c| &c["attrs"][a])
+    }
+    /// The order of the case's `opened` among `world::OPENED`.
+    fn opened(&self) -> Option<u8> {
+        let text = self.case_attr("opened")?.as_str()?;
+        world::OPENED
+            .iter()
+            .find(|(t, _)| *t == text)
+            .map(|&(_, rank)| rank)
+    }
+    /// Whether the principal holds a relation of the case: listed, or a member of a group the
+    /// relation lists (`relation_groups`).
+    fn holds(&self, relation: &str) -> bool {
+        self.case.is_some_and(|c| {
+            c["relations"][relation]
+                .as_array()
+                .is_some_and(|us| us.iter().any(|u| u == self.principal))
+                || c["relation_groups"][relation]
+                    .as_array()
+                    .is_some_and(|gs| gs.iter().any(|g| self.groups.iter().any(|m| g == m)))
+        })
+    }
+}
+
+type Expect = fn(&Seen<'_>) -> bool;
+
+/// Conditions of every kind of term, each with its literal reading: a term that reads the case
+/// of a resource in no case fails, `not` or not.
+const CONDITIONS: &[(&str, Option<&str>, Expect)] = &[
+    ("case.access_mode == restricted", None, |s| {
+        s.case_attr("access_mode").is_some_and(|m| m == "restricted")
+    }),
+    ("resource.access_mode != open", Some("Case"), |s| {
+        s.kind() == "Case" && s.resource["attrs"]["access_mode"] != "open"
+    }),
+    ("case.priority > 1 and not case.urgent", None, |s| {
+        s.case_attr("priority").is_some_and(|p| p.as_i64().unwrap() > 1)
+            && s.case_attr("urgent").is_some_and(|u| u == false)
+    }),
+    ("principal is assignee", Some("Document"), |s| {
+        s.kind() == "Document" && s.holds("assignee")
+    }),
+    (
+        "not principal is watcher and case.region in [\"north\", \"o'hara\"]",
+        None,
+        |s| {
+            !s.holds("watcher")
+                && s.case_attr("region").is_some_and(|r| r == "north" || r == "o'hara")
+        },
+    ),
+    ("case.tags contains \"fraud\" and case.channel != web", None, |s| {
+        s.case_attr("tags")
+            .is_some_and(|t| t.as_array().unwrap().iter().any(|x| x == "fraud"))
+            && s.case_attr("channel").is_some_and(|c| c != "web")
+    }),
+    ("case.owner == principal", None, |s| {
+        s.case_attr("owner").is_some_and(|o| o == s.principal)
+    }),
+    (
+        "resource.title in [\"Document 1\", \"Document 2\", \"Document 3\", \"Document 5\", \"Document 8\", \"Document 13\", \"Document 21\", \"Document 34\"]",
+        Some("Document"),
+        |s| {
+            let t = s.resource["attrs"]["title"].as_str().unwrap_or("");
+            s.kind() == "Document"
+                && [1, 2, 3, 5, 8, 13, 21, 34]
+                    .iter()
+                    .any(|n| t == format!("Document {n}"))
+        },
+    ),
+    ("resource.name != \"Contact 0\"", Some("Contact"), |s| {
+        s.kind() == "Contact" && s.resource["attrs"]["name"] != "Contact 0"
+    }),
+    // Datetimes: the literal is the instant of rank 1 (and of rank 2) written with another
+    // offset than the stored values, compared as instants in memory and in SQL.
+    (
+        "case.opened >= \"2025-06-01T01:00:00+01:00\" and case.opened < \"2025-12-31T23:00:00-01:00\"",
+        None,
+        |s| s.opened().is_some_and(|r| r == 1),
+    ),
+    ("resource.opened != \"2026-01-01T00:00:00.000Z\"", Some("Case"), |s| {
+        s.kind() == "Case" && s.opened().is_some_and(|r| r != 2)
+    }),
+    ("case.opened > \"2025-05-31T23:59:59.999999Z\"", None, |s| {
+        s.opened().is_some_and(|r| r > 0)
+    }),
+    // A value that would end a SQL string and drop a table, which the entities hold: bound as
+    // a parameter, it selects the cases whose region it is, and the tables stay.
+    (
+        "case.region == \"'; DROP TABLE cases; --\"",
+        None,
+        |s| s.case_attr("region").is_some_and(|r| r == world::INJECTION),
+    ),
+    // A string no entity holds: equal to nothing, different from everything.
+    ("case.region == \"nowhere'; --\"", None, |_| false),
+    ("case.region != \"nowhere'; --\"", None, |s| s.case.is_some()),
+];
+
+/// For every condition, user, module and some actions: the database's rows, `list` with the
+/// condition, and `list` without it filtered by the condition's literal reading agree. Returns
+/// the questions, the rows selected, and per condition the questions whose rows it narrowed.
+fn compare_conditions<'j>(
+    policy: &Policy,
+    json: &'j serde_json::Value,
+    entities: &Entities,
+    dialect: Dialect,
+    mut run: impl FnMut(&sql::Filter) -> Vec<String>,
+) -> (usize, usize, Vec<usize>) {
+    use casepol::query::Condition;
+    let resources: std::collections::HashMap<&'j str, &'j serde_json::Value> = json["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap(), r))
+        .collect();
+    let case_of = |mut r: &'j serde_json::Value| -> Option<&'j serde_json::Value> {
+        loop {
+            if r["kind"] == "Case" {
+                return Some(r);
+            }
+            r = resources.get(r["parent"].as_str()?).copied()?;
+        }
+    };
+    // Each user's groups, and the groups those nest in (tests/data/queries/policy.casepol).
+    const NESTED: &[(&str, &str)] = &[("Leads", "Staff")];
+    let groups: std::collections::HashMap<&str, Vec<String>> = json["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            let mut gs: Vec<String> = u["groups"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|g| g.as_str().unwrap().to_string())
+                .collect();
+            for (inner, outer) in NESTED {
+                if gs.iter().any(|g| g == inner) {
+                    gs.push(outer.to_string());
+                }
+            }
+            (u["id"].as_str().unwrap(), gs)
+        })
+        .collect();
+    let (mut questions, mut rows_in_all) = (0, 0);
+    let mut narrowed = vec![0; CONDITIONS.len()];
+    let plain = Query::new(policy, entities);
+    for (i, (text, kind, expect)) in CONDITIONS.iter().enumerate() {
+        let condition = Condition::new(policy, "--where", text, *kind)
+            .unwrap_or_else(|e| panic!("{text}: {e}"));
+        let q = Query::new(policy, entities).with_condition(&condition);
+        for user in entities.user_ids() {
+            for action in ["view", "edit", "comment", "list"] {
+                for module in modules(policy) {
+                    let module = module.as_deref();
+                    let filter = q.filter(user, action, module, dialect).unwrap();
+                    // The condition's values are parameters, never text of the statement.
+                    assert!(!filter.where_clause.contains("DROP"), "{text}");
+                    let rows = run(&filter);
+                    let listed = q.list(user, action, module, *kind).unwrap().ids();
+                    assert_eq!(
+                        rows, listed,
+                        "{dialect:?}: {text}: {user} {action} via {module:?}"
+                    );
+                    let all = plain.list(user, action, module, None).unwrap().ids();
+                    let expected: Vec<String> = all
+                        .iter()
+                        .filter(|id| {
+                            let r = *resources.get(id.as_str()).unwrap();
+                            expect(&Seen {
+                                principal: user,
+                                groups: &groups[user],
+                                resource: r,
+                                case: case_of(r),
+                            })
+                        })
+                        .cloned()
+                        .collect();
+                    assert_eq!(listed, expected, "{text}: {user} {action} via {module:?}");
+                    questions += 1;
+                    rows_in_all += rows.len();
+                    if !rows.is_empty() && rows.len() < all.len() {
+                        narrowed[i] += 1;
+                    }
+                }
+            }
+        }
+    }
+    (questions, rows_in_all, narrowed)
+}
+
+fn assert_conditions_reached(questions: usize, rows: usize, narrowed: &[usize]) {
+    assert_eq!(questions, CONDITIONS.len() * 12 * 4 * 3);
+    assert!(rows > 10_000, "only {rows} rows in all");
+    for ((text, ..), n) in CONDITIONS.iter().zip(narrowed) {
+        // The string no entity holds selects nothing; every other condition must have
+        // selected some rows and left out others.
+        if text.contains("nowhere") && text.contains("==") {
+            assert_eq!(*n, 0, "{text}");
+        } else {
+            assert!(*n > 0, "{text} never narrowed a non-empty answer");
+        }
+    }
+}
+
+#[test]
+fn sqlite_rows_with_a_condition_equal_list_and_its_literal_reading() {
+    let json = world::entities(11, 2_000);
+    let (policy, _) = generated(11, 1);
+    let entities = policy.load_entities(&json.to_string()).unwrap();
+    let tables = sql::tables(&policy, &entities).unwrap();
+    let db = db::sqlite(&tables);
+    let (questions, rows, narrowed) =
+        compare_conditions(&policy, &json, &entities, Dialect::Sqlite, |f| {
+            db::sqlite_ids(&db, f)
+        });
+    assert_conditions_reached(questions, rows, &narrowed);
+}
+
+#[test]
+fn postgres_rows_with_a_condition_equal_list_and_its_literal_reading() {
+    let Ok(url) = std::env::var("CASEPOL_PG_URL") else {
+        assert!(
+            std::env::var_os("CASEPOL_PG_REQUIRED").is_none(),
+            "CASEPOL_PG_REQUIRED is set but CASEPOL_PG_URL is not"
+        );
+        eprintln!("SKIPPED: postgres_rows_with_a_condition_equal_list_and_its_literal_reading: set CASEPOL_PG_URL to run it against PostgreSQL");
+        return;
+    };
+    let mut client = postgres::Client::connect(&url, postgres::NoTls)
+        .unwrap_or_else(|e| panic!("cannot connect to CASEPOL_PG_URL: {e}"));
+    let json = world::entities(11, 2_000);
+    let (policy, _) = generated(11, 1);
+    let entities = policy.load_entities(&json.to_string()).unwrap();
+    let tables = sql::tables(&policy, &entities).unwrap();
+    db::postgres(&mut client, "casepol_conditions", &tables);
+    let (questions, rows, narrowed) =
+        compare_conditions(&policy, &json, &entities, Dialect::Postgres, |f| {
+            db::postgres_ids(&mut client, f)
+        });
+    assert_conditions_reached(questions, rows, &narrowed);
+    client
+        .batch_execute("DROP SCHEMA casepol_conditions CASCADE")
+        .unwrap();
+}

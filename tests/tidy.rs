@@ -21,22 +21,23 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("limits",      &[]),
     ("bits",        &[]),
     ("json_pos",    &[]),
+    ("datetime",    &[]),
     ("diagnostic",  &["limits"]),
     ("access_code", &["limits"]),
     ("ast",         &["diagnostic"]),
     ("syntax",      &["ast", "diagnostic", "limits"]),
     ("ir",          &["diagnostic"]),
-    ("check",       &["ast", "bits", "diagnostic", "ir", "limits"]),
+    ("check",       &["datetime", "ast", "bits", "diagnostic", "ir", "limits"]),
     ("format",      &["ast", "diagnostic", "limits", "syntax"]),
     ("compile",     &["bits", "diagnostic", "ir", "limits"]),
     ("decision",    &["compile", "diagnostic", "ir"]),
     ("lint",        &["bits", "compile", "diagnostic", "ir", "limits"]),
     ("diff",        &["bits", "compile", "diagnostic", "ir"]),
-    ("entities",    &["access_code", "compile", "diagnostic", "ir", "json_pos", "limits"]),
+    ("entities",    &["datetime", "access_code", "compile", "diagnostic", "ir", "json_pos", "limits"]),
     ("request",     &["compile", "entities", "json_pos"]),
-    ("resolve",     &["compile", "diagnostic", "entities", "ir", "limits", "request"]),
+    ("resolve",     &["datetime", "compile", "diagnostic", "entities", "ir", "limits", "request"]),
     ("vm",          &["bits", "compile", "decision", "entities", "ir", "request"]),
-    ("reference",   &["access_code", "compile", "decision", "diagnostic", "entities", "ir",
+    ("reference",   &["datetime", "access_code", "compile", "decision", "diagnostic", "entities", "ir",
                       "limits", "request", "resolve"]),
     ("hints",       &["compile", "decision", "entities", "ir", "limits", "reference", "request",
                       "vm"]),
@@ -46,11 +47,12 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("api",         &["check", "compile", "decision", "diagnostic", "entities", "explain",
                       "files", "hints", "ir", "limits", "lint", "reference", "request", "resolve",
                       "response", "syntax", "vm"]),
-    ("query",       &["access_code", "api", "bits", "compile", "decision", "diagnostic",
-                      "entities", "ir", "limits", "reference", "request", "resolve", "vm"]),
+    ("query",       &["datetime", "access_code", "api", "bits", "check", "compile", "decision",
+                      "diagnostic", "entities", "ir", "limits", "reference", "request", "resolve",
+                      "syntax", "vm"]),
     ("testing",     &["api", "decision", "diagnostic", "entities", "ir", "json_pos",
                       "reference", "request", "resolve"]),
-    ("live",        &["access_code", "api", "compile", "decision", "diagnostic", "entities", "ir",
+    ("live",        &["datetime", "access_code", "api", "compile", "decision", "diagnostic", "entities", "ir",
                       "limits", "request", "resolve"]),
 ];
 
@@ -413,4 +415,58 @@ fn the_rules_find_what_they_are_for() {
         &roots,
     );
     assert_eq!(found.len(), 1, "{found:?}");
+}
+
+/// What bindings may not use: casepol's internals and its hidden items, which the version
+/// number does not cover. Bindings use the public API, as an application would.
+const NOT_FOR_BINDINGS: &[&str] = &[
+    "casepol::internal",
+    ".compiled()",
+    "apply_by_reloading",
+    "apply_without_events",
+];
+
+/// The findings of the bindings rule in one file of `bindings/`: a `//!` line first, and no
+/// internal or hidden item of casepol in its code.
+fn check_binding(relative: &str, text: &str) -> Vec<Finding> {
+    let mut found = Vec::new();
+    if !text.starts_with("//!") {
+        found.push(Finding {
+            file: relative.to_string(),
+            line: 1,
+            message: "the file does not start with a `//!` line saying what it is for".into(),
+        });
+    }
+    for (line, code) in code_lines(text) {
+        for bad in NOT_FOR_BINDINGS {
+            if code.contains(bad) {
+                found.push(Finding {
+                    file: relative.to_string(),
+                    line,
+                    message: format!("a binding uses `{bad}`, which is not casepol's public API"),
+                });
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn bindings_use_only_the_public_api() {
+    let mut files = Vec::new();
+    rust_files(Path::new("bindings"), &mut files);
+    assert!(files.len() >= 3, "bindings/ has its Rust files: {files:?}");
+    let mut findings = Vec::new();
+    for path in &files {
+        let text = std::fs::read_to_string(path).expect("a source file is readable");
+        findings.extend(check_binding(&path.display().to_string(), &text));
+    }
+    let shown: Vec<String> = findings
+        .iter()
+        .map(|f| format!("{}:{}: {}", f.file, f.line, f.message))
+        .collect();
+    assert!(shown.is_empty(), "tidy:\n{}", shown.join("\n"));
+    let bad = "use casepol::Policy;\nfn f(p: &Policy) { let _ = p.compiled(); }\n// casepol::internal in a comment is fine\nuse casepol::internal::vm;\n";
+    let lines: Vec<usize> = check_binding("b.rs", bad).iter().map(|f| f.line).collect();
+    assert_eq!(lines, [1, 2, 4]);
 }

@@ -32,7 +32,11 @@ impl Checker {
                 let records = m
                     .records
                     .iter()
-                    .filter_map(|r| self.lookup(r, Sort::Relation).map(RelationId))
+                    .filter_map(|r| {
+                        let rel = self.lookup(r, Sort::Relation).map(RelationId)?;
+                        self.case_relation(rel, r.span, "a module's `records`", p)
+                            .then_some(rel)
+                    })
                     .collect();
                 let data_roles = (!m.data_roles.is_empty()).then(|| self.data_roles(m));
                 p.modules.push(ModuleDef {
@@ -239,7 +243,7 @@ impl Checker {
                 .filter_map(|f| self.state(f, &states, Some(ct), p))
                 .collect();
             let to = self.state(&t.to, &states, Some(ct), p);
-            let by: Vec<Subject> = t.by.iter().filter_map(|s| self.subject(s)).collect();
+            let by: Vec<Subject> = self.subjects_in(&t.by, RuleScope::CaseType(ct), p);
             for f in &t.from {
                 if final_names.contains(f.name.as_str()) {
                     self.error(
@@ -291,11 +295,8 @@ impl Checker {
             };
             let offered = Bits::from_indices(p.modules[m.idx()].actions.iter().map(|a| a.idx()));
             for line in &g.lines {
-                let subjects: Vec<Subject> = line
-                    .subjects
-                    .iter()
-                    .filter_map(|s| self.subject(s))
-                    .collect();
+                let subjects: Vec<Subject> =
+                    self.subjects_in(&line.subjects, RuleScope::CaseType(ct), p);
                 let actions = self.action_set(&line.actions, groups, Some(offered));
                 let outside = Bits::from_indices(actions.iter().filter(|&a| !offered.get(a)));
                 if !outside.is_empty() {
@@ -539,7 +540,19 @@ impl Checker {
         groups: &[Bits],
         p: &mut Policy,
     ) {
-        let columns: Vec<Option<Subject>> = t.columns.iter().map(|c| self.subject(c)).collect();
+        let columns: Vec<Option<Subject>> = t
+            .columns
+            .iter()
+            .map(|c| {
+                let subject = self.subject(c)?;
+                match subject {
+                    Subject::Relation(r) => self
+                        .relation_in_rule(r, c.span, RuleScope::CaseType(ct), p)
+                        .then_some(subject),
+                    _ => Some(subject),
+                }
+            })
+            .collect();
         let mut def = TableDef {
             span: Span {
                 end: t.span.start.saturating_add(5).min(t.span.end),

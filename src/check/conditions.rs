@@ -67,10 +67,15 @@ impl Checker {
                 );
             }
         }
-        self.context_index = index(&fields);
+        p.context = fields;
+        self.index_attrs(p);
+    }
+
+    /// Each attribute of the users, the context and every kind, by name.
+    pub(super) fn index_attrs(&mut self, p: &Policy) {
+        self.context_index = index(&p.context);
         self.user_attr_index = index(&p.user_attrs);
         self.kind_attr_index = p.kinds.iter().map(|k| index(&k.attrs)).collect();
-        p.context = fields;
     }
 
     /// The condition of a rule placed at `scope`: each term type-checked, or reported.
@@ -109,7 +114,33 @@ impl Checker {
     fn term(&mut self, t: &ast::TermTest, scope: RuleScope, p: &Policy) -> Option<TermTest> {
         match t {
             ast::TermTest::Is(rel) => match self.relations.get(&rel.name) {
-                Some(r) => Some(TermTest::Holds(RelationId(r))),
+                Some(r) => self
+                    .relation_in_rule(RelationId(r), rel.span, scope, p)
+                    .then_some(TermTest::Holds(RelationId(r))),
+                None if self.query && !self.sorts.contains_key(&rel.name) => {
+                    let help = self
+                        .did_you_mean(&rel.name, self.relations.candidates())
+                        .unwrap_or_else(|| {
+                            match crate::diagnostic::words::the(
+                                "relation",
+                                "relations",
+                                &self.relations.order,
+                            ) {
+                                Some(list) => format!("the policy declares {list}"),
+                                None => "the policy declares no relations".to_string(),
+                            }
+                        });
+                    self.error(
+                        Diagnostic::new(
+                            Code::Undefined,
+                            rel.span,
+                            format!("unknown relation `{}`", rel.name),
+                        )
+                        .with_label("no relation with this name is declared")
+                        .with_help(help),
+                    );
+                    None
+                }
                 None => {
                     self.unresolved(rel, &[Sort::Relation], &[]);
                     None
@@ -205,12 +236,12 @@ impl Checker {
                     self.not_scalar(path, &left, op.text(), p);
                     return None;
                 }
-                if ordered && left.ty != Type::Int {
+                if ordered && !matches!(left.ty, Type::Int | Type::DateTime) {
                     self.term_type(
                         path,
                         &left,
                         &format!("is compared with `{}`", op.text()),
-                        "`<`, `<=`, `>` and `>=` compare numbers; compare other values with `==` or `!=`",
+                        "`<`, `<=`, `>` and `>=` compare numbers and datetimes; compare other values with `==` or `!=`",
                         p,
                     );
                     return None;
@@ -292,6 +323,20 @@ impl Checker {
                     self.kind_attr_index.get(k.idx()),
                     format!("kind `{}`", p.kinds[k.idx()].name),
                 ),
+                RuleScope::Global if self.query => {
+                    self.error(
+                        Diagnostic::new(
+                            Code::Misplaced,
+                            path.span,
+                            format!(
+                                "`resource.{}` reads an attribute of one kind, and the question names no kind",
+                                attr.name
+                            ),
+                        )
+                        .with_help(self.kinds_with_attr(&attr.name, p)),
+                    );
+                    return None;
+                }
                 RuleScope::Global | RuleScope::CaseType(_) => {
                     let help = match scope {
                             RuleScope::CaseType(_) => format!(
@@ -326,7 +371,27 @@ impl Checker {
                         );
                     return None;
                 };
-                if !self.anchored(scope, p) {
+                if self.query && !self.anchored(scope, p) && scope != RuleScope::Global {
+                    let RuleScope::Kind(k) = scope else {
+                        return None;
+                    };
+                    self.error(
+                        Diagnostic::new(
+                            Code::Misplaced,
+                            path.span,
+                            format!(
+                                "`case.{}` reads the case of a resource, and resources of kind `{}` are in no case",
+                                attr.name, p.kinds[k.idx()].name
+                            ),
+                        )
+                        .with_help(format!(
+                            "ask about a kind under the case kind `{}`, or about no kind",
+                            p.kinds[ck.idx()].name
+                        )),
+                    );
+                    return None;
+                }
+                if !self.query && !self.anchored(scope, p) {
                     self.error(
                             Diagnostic::new(
                                 Code::Misplaced,
@@ -352,6 +417,21 @@ impl Checker {
             let help = self
                 .did_you_mean(&attr.name, defs.iter().map(|a| a.name.as_str()))
                 .unwrap_or_else(|| match path.root {
+                    _ if self.query && !defs.is_empty() => format!(
+                        "{} {}",
+                        match path.root {
+                            PathRoot::Principal => "users have".to_string(),
+                            PathRoot::Context => "the request context has".to_string(),
+                            _ => format!("{owner} has"),
+                        },
+                        crate::diagnostic::words::the(
+                            "attribute",
+                            "attributes",
+                            defs.iter().map(|a| a.name.as_str())
+                        )
+                        .unwrap_or_default()
+                    ),
+                    _ if self.query => format!("{owner} has none"),
                     PathRoot::Principal => {
                         "declare user attributes in a `user { attr name: type; }` block".to_string()
                     }
@@ -408,6 +488,25 @@ impl Checker {
             kind = p.kinds[k.idx()].parent;
         }
         false
+    }
+
+    /// Help for `resource.a` asked about no kind: the kinds that declare `a`.
+    #[cold]
+    fn kinds_with_attr(&self, attr: &str, p: &Policy) -> String {
+        let kinds: Vec<&str> = p
+            .kinds
+            .iter()
+            .filter(|k| k.attrs.iter().any(|a| a.name == attr))
+            .map(|k| k.name.as_str())
+            .collect();
+        match kinds.as_slice() {
+            [] => format!("no kind declares `{attr}`; ask about one kind (`--kind`) and one of its attributes"),
+            [k] => format!("ask about kind `{k}` (`--kind {k}`), which declares `{attr}`"),
+            _ => format!(
+                "ask about one kind (`--kind`): {} declare `{attr}`",
+                crate::diagnostic::words::list(&kinds)
+            ),
+        }
     }
 
     #[cold]
@@ -479,7 +578,10 @@ fn cmp_op(op: ast::CmpOp) -> CmpOp {
 
 /// Types whose values `==` and `in` compare one at a time.
 fn scalar(t: Type) -> bool {
-    matches!(t, Type::Str | Type::Int | Type::Bool | Type::Enum(_))
+    matches!(
+        t,
+        Type::Str | Type::Int | Type::DateTime | Type::Bool | Type::Enum(_)
+    )
 }
 
 /// A path as written: `principal`, `resource.owner`.

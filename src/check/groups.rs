@@ -72,7 +72,11 @@ impl Checker {
                 ast::Scope::All => ScopeDef::All,
                 ast::Scope::Assigned(rels) => ScopeDef::Assigned(
                     rels.iter()
-                        .filter_map(|r| self.lookup(r, Sort::Relation).map(RelationId))
+                        .filter_map(|r| {
+                            let rel = self.lookup(r, Sort::Relation).map(RelationId)?;
+                            self.case_relation(rel, r.span, "a scope's `via`", p)
+                                .then_some(rel)
+                        })
                         .collect(),
                 ),
                 ast::Scope::Filter { mode, conditions } => {
@@ -158,6 +162,24 @@ impl Checker {
         };
         let attr = &attrs[ai];
         let ty = attr.ty;
+        if ty == Type::DateTime {
+            self.error(
+                Diagnostic::new(
+                    Code::TypeMismatch,
+                    c.attr.span,
+                    format!(
+                        "attribute `{}` has type `datetime`, which a scope filter does not test",
+                        attr.name
+                    ),
+                )
+                .with_secondary(attr.span, format!("`{}` is declared here", attr.name))
+                .with_help(format!(
+                    "compare it in a rule's condition instead, such as `allow Reader: view when case.{} < context.now;`",
+                    attr.name
+                )),
+            );
+            return None;
+        }
         let (test, negate) = match &c.op {
             CondOp::Eq(Operand::Principal(s)) | CondOp::Ne(Operand::Principal(s)) => {
                 if ty != Type::RefUser {

@@ -32,6 +32,7 @@ impl Checker {
                 inherit_read: false,
                 inherit_write: false,
                 mode: None,
+                relations: Vec::new(),
             });
         }
         for k in &kind_decls {
@@ -64,6 +65,16 @@ impl Checker {
                 .and_then(|par| self.lookup(par, Sort::Kind))
                 .map(KindId);
             p.kinds[kid.idx()].parent = parent;
+            // The relations this declaration declared (a duplicate name belongs elsewhere).
+            let rels: Vec<RelationId> = k
+                .relations
+                .iter()
+                .filter_map(|r| match self.relations.map.get(&r.name) {
+                    Some(&(id, span)) if span == r.span => Some(RelationId(id)),
+                    _ => None,
+                })
+                .collect();
+            p.kinds[kid.idx()].relations = rels;
             let attrs = self.attrs(&k.attrs, &format!("kind `{}`", k.name.name), p);
             p.kinds[kid.idx()].attrs = attrs;
             for inh in &k.inherits {
@@ -97,6 +108,12 @@ impl Checker {
                     .with_label("nothing to inherit from")
                     .with_help(format!("give it a parent, as in `resource {} under {parent} {{ inherit read; }}`, or remove `inherit`", k.name.name)),
                 );
+            }
+        }
+        p.relation_owner = vec![None; self.relations.order.len()];
+        for (k, def) in p.kinds.iter().enumerate() {
+            for r in &def.relations {
+                p.relation_owner[r.idx()] = Some(KindId(k as u32));
             }
         }
         self.kind_cycles(p);
@@ -324,7 +341,11 @@ impl Checker {
             };
             let rels = arm.relations.as_ref().map(|rs| {
                 rs.iter()
-                    .filter_map(|r| self.lookup(r, Sort::Relation).map(RelationId))
+                    .filter_map(|r| {
+                        let rel = self.lookup(r, Sort::Relation).map(RelationId)?;
+                        self.case_relation(rel, r.span, "an access-mode line", p)
+                            .then_some(rel)
+                    })
                     .collect::<Vec<_>>()
             });
             if arms[v].is_some() {

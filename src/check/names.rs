@@ -203,7 +203,7 @@ impl Checker {
             (_, Some(Sort::Relation)) => {
                 let rels: Vec<String> = self.relations.order.clone();
                 if rels.is_empty() {
-                    "declare relations in the `case` kind: `relation assignee;`".into()
+                    "declare relations in a kind: `case Case { relation assignee; }`".into()
                 } else {
                     format!("the declared relations are {}", words::list(&rels))
                 }
@@ -304,8 +304,13 @@ impl Checker {
                 Item::Kind(k) => {
                     self.reserved(&k.name, &["User", "string", "bool", "int", "set"]);
                     self.add(Sort::Kind, &k.name);
-                    for r in &k.relations {
-                        self.add(Sort::Relation, r);
+                    // INVARIANT: the case kind's relations come first (ids 0, 1, …), so a
+                    // case's list of relations is indexed by relation id; the relations of
+                    // each resource kind follow, declared below.
+                    if k.is_case {
+                        for r in &k.relations {
+                            self.add(Sort::Relation, r);
+                        }
                     }
                 }
                 Item::CaseType(c) => {
@@ -316,6 +321,15 @@ impl Checker {
                 | Item::Codes(_)
                 | Item::Rule(_)
                 | Item::RequireGroup(_) => {}
+            }
+        }
+        for item in items {
+            if let Item::Kind(k) = item {
+                if !k.is_case {
+                    for r in &k.relations {
+                        self.add(Sort::Relation, r);
+                    }
+                }
             }
         }
         let mut ok = true;

@@ -36,7 +36,7 @@ impl Checker {
         groups: &[Bits],
         p: &mut Policy,
     ) {
-        let subjects: Vec<Subject> = r.subjects.iter().filter_map(|s| self.subject(s)).collect();
+        let subjects = self.subjects_in(&r.subjects, scope, p);
         let actions = self.action_refs(&r.actions, groups, None);
         let mut states = Vec::new();
         if !r.states.is_empty() {
@@ -119,5 +119,128 @@ pub(super) fn effect(written: ast::Effect) -> Effect {
     match written {
         ast::Effect::Allow => Effect::Allow,
         ast::Effect::Deny => Effect::Deny,
+    }
+}
+
+impl Checker {
+    /// The subjects named by a rule, table, transition or module-grant line that applies where
+    /// `scope` says, each relation checked to be one that can be held there.
+    pub(super) fn subjects_in(
+        &mut self,
+        names: &[ast::Ident],
+        scope: RuleScope,
+        p: &Policy,
+    ) -> Vec<Subject> {
+        names
+            .iter()
+            .filter_map(|s| {
+                let subject = self.subject(s)?;
+                match subject {
+                    Subject::Relation(r) => self
+                        .relation_in_rule(r, s.span, scope, p)
+                        .then_some(subject),
+                    _ => Some(subject),
+                }
+            })
+            .collect()
+    }
+
+    /// CP0111 when a relation of a resource kind is named by a rule, table column, transition
+    /// or module-grant line (at `span`, applying where `scope` says) that never applies to a
+    /// resource where it can be held: on a resource of its kind or one under it. A relation of
+    /// the case kind is held wherever there is an anchor, as before. Returns whether it may be.
+    pub(super) fn relation_in_rule(
+        &mut self,
+        r: RelationId,
+        span: Span,
+        scope: RuleScope,
+        p: &Policy,
+    ) -> bool {
+        let Some(k) = p.relation_kind(r) else {
+            return true;
+        };
+        if p.kinds[k.idx()].is_case {
+            return true;
+        }
+        let (name, kind) = (&p.relations[r.idx()].name, &p.kinds[k.idx()].name);
+        let help = match scope {
+            RuleScope::Global => return true,
+            RuleScope::Kind(j) if p.kind_within(j, k) => return true,
+            RuleScope::CaseType(_) if p.case_kind.is_some_and(|c| p.kind_within(k, c)) => {
+                return true
+            }
+            RuleScope::Kind(j) => format!(
+                "a relation of `{kind}` is held on each `{kind}` and on the resources under it, never on a `{}`; move the rule into `{kind}` or a kind under it, or name a subject a `{}` can have",
+                p.kinds[j.idx()].name,
+                p.kinds[j.idx()].name
+            ),
+            RuleScope::CaseType(_) => format!(
+                "the rules of a case type apply to cases and the resources under them, and `{kind}` is not under the case kind; move the rule into the declaration of `{kind}`, or write it at the top level"
+            ),
+        };
+        self.error(
+            Diagnostic::new(
+                Code::Misplaced,
+                span,
+                format!("relation `{name}` of `{kind}` can never be held where this applies"),
+            )
+            .with_label(format!(
+                "held only on `{kind}` resources and those under them"
+            ))
+            .with_secondary(p.relations[r.idx()].span, "declared here")
+            .with_help(help),
+        );
+        false
+    }
+
+    /// CP0111 when a relation of a resource kind is named where only the case's relations are
+    /// read (`what`: a module's `records`, an access-mode line, a scope's `via`). Returns
+    /// whether it is a relation of the case kind.
+    pub(super) fn case_relation(
+        &mut self,
+        r: RelationId,
+        span: Span,
+        what: &str,
+        p: &Policy,
+    ) -> bool {
+        let Some(k) = p.relation_kind(r) else {
+            return true;
+        };
+        if p.kinds[k.idx()].is_case {
+            return true;
+        }
+        let (name, kind) = (&p.relations[r.idx()].name, &p.kinds[k.idx()].name);
+        let case_rels: Vec<&str> = p
+            .case_kind
+            .map(|c| {
+                p.kinds[c.idx()]
+                    .relations
+                    .iter()
+                    .map(|r| p.relations[r.idx()].name.as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let help = match self.did_you_mean(name, case_rels.iter().copied()) {
+            Some(dym) => dym,
+            None if case_rels.is_empty() => {
+                "declare the relation in the `case` kind, as in `case Case { relation assignee; }`"
+                    .into()
+            }
+            None => format!(
+                "name a relation of the case kind: {}",
+                crate::diagnostic::words::list(&case_rels)
+            ),
+        };
+        self.error(
+            Diagnostic::new(
+                Code::Misplaced,
+                span,
+                format!("relation `{name}` is held on `{kind}` resources, but {what} reads the relations held on the case"),
+            )
+            .with_label("not a relation of the case kind")
+            .with_secondary(p.relations[r.idx()].span, "declared here")
+            .with_help(help),
+        );
+        false
     }
 }

@@ -55,12 +55,13 @@ impl Checker {
     }
 
     pub(super) fn type_expr(&mut self, t: &TypeExpr, _p: &Policy) -> Option<Type> {
-        const BUILTIN: [&str; 3] = ["string", "bool", "int"];
+        const BUILTIN: [&str; 4] = ["string", "bool", "int", "datetime"];
         match t {
             TypeExpr::Named(id) => match id.name.as_str() {
                 "string" => Some(Type::Str),
                 "bool" => Some(Type::Bool),
                 "int" => Some(Type::Int),
+                "datetime" => Some(Type::DateTime),
                 "set" => {
                     self.error(
                         Diagnostic::new(Code::Undefined, id.span, "`set` needs an element type")
@@ -83,7 +84,7 @@ impl Checker {
                         None
                     } else {
                         let cands = BUILTIN.iter().copied().chain(self.enums.candidates());
-                        let help = self.did_you_mean(name, cands).unwrap_or_else(|| "the types are `string`, `bool`, `int`, `set<string>`, `ref Kind`, `ref User` and declared enums".into());
+                        let help = self.did_you_mean(name, cands).unwrap_or_else(|| "the types are `string`, `bool`, `int`, `datetime`, `set<string>`, `ref Kind`, `ref User` and declared enums".into());
                         self.error(
                             Diagnostic::new(
                                 Code::Undefined,
@@ -142,6 +143,28 @@ impl Checker {
             (LiteralKind::Str(s), Type::Str) => Value::Str(s.clone()),
             (LiteralKind::Int(i), Type::Int) => Value::Int(*i),
             (LiteralKind::Bool(b), Type::Bool) => Value::Bool(*b),
+            (LiteralKind::Str(s), Type::DateTime) => match crate::datetime::parse(s) {
+                Ok(t) => Value::DateTime(t),
+                Err(e) => {
+                    self.error(
+                        Diagnostic::new(
+                            Code::TypeMismatch,
+                            l.span,
+                            format!(
+                                "`{}` has type `datetime`, and `{}` is not one: {e}",
+                                attr.name,
+                                quote(s)
+                            ),
+                        )
+                        .with_secondary(attr.span, format!("`{}` is declared here", attr.name))
+                        .with_help(format!(
+                            "write an RFC 3339 date and time in quotes, with its offset: `\"{}\"`",
+                            crate::datetime::EXAMPLE
+                        )),
+                    );
+                    return None;
+                }
+            },
             (LiteralKind::Name(n), Type::Enum(e)) => {
                 let def = &p.enums[e.idx()];
                 match self.variant_index[e.idx()].get(n) {
@@ -289,6 +312,7 @@ pub(super) fn example_value(ty: Type, kind: &LiteralKind, p: &Policy) -> String 
     let text = literal_text(kind);
     match ty {
         Type::Int => text.parse::<i64>().unwrap_or(0).to_string(),
+        Type::DateTime => quote(crate::datetime::EXAMPLE),
         Type::Bool => match text.as_str() {
             "false" | "0" => "false".to_string(),
             _ => "true".to_string(),

@@ -28,6 +28,14 @@ pub(super) struct FilterArgs {
     /// The module the user works in (needed for case types with module grants)
     #[arg(long)]
     module: Option<String>,
+    /// Only resources of this kind (a `case` or `resource` declared in the policy)
+    #[arg(long)]
+    kind: Option<String>,
+    /// Only resources on which this condition holds, written as a rule's condition:
+    /// 'case.access_mode == restricted and not resource.locked' (`resource.…` needs --kind);
+    /// its values are bound as parameters
+    #[arg(long = "where", value_name = "CONDITION")]
+    where_: Option<String>,
     /// The SQL dialect
     #[arg(long, value_enum)]
     dialect: DialectArg,
@@ -105,9 +113,29 @@ pub(super) fn filter(args: &FilterArgs) -> Exit {
         DialectArg::Postgres => Dialect::Postgres,
         DialectArg::Sqlite => Dialect::Sqlite,
     };
+    let condition = match who_can::condition(&policy, args.where_.as_deref(), args.kind.as_deref())
+    {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    // `--kind` alone is the condition that holds on every resource of the kind.
+    let condition = match (condition, &args.kind) {
+        (None, Some(k)) => match casepol::query::Condition::of_kind(&policy, k) {
+            Ok(c) => Some(c),
+            Err(casepol::query::ConditionError::Request(e)) => {
+                return who_can::query_error(e, &policy)
+            }
+            Err(e) => return fail_input(e.to_string()),
+        },
+        (c, _) => c,
+    };
     let q = match super::who_can::query(&policy, &entities, args.context.as_deref()) {
         Ok(q) => q,
         Err(e) => return e,
+    };
+    let q = match &condition {
+        Some(c) => q.with_condition(c),
+        None => q,
     };
     let answer = match Answer::new(
         &policy,

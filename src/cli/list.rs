@@ -26,6 +26,10 @@ pub(super) struct ListArgs {
     /// '{"authenticated": true}': needed when the policy declares a `context`
     #[arg(long)]
     context: Option<String>,
+    /// Only resources on which this condition holds, written as a rule's condition:
+    /// 'case.access_mode == restricted and not resource.locked' (`resource.…` needs --kind)
+    #[arg(long = "where", value_name = "CONDITION")]
+    where_: Option<String>,
     /// At most this many resources; a last line `{"next": CURSOR}` gives the cursor for the
     /// next page (`null` on the last page)
     #[arg(long)]
@@ -67,9 +71,18 @@ pub(super) fn list(args: &ListArgs) -> Exit {
         Ok(inputs) => inputs,
         Err(e) => return e,
     };
+    let condition = match who_can::condition(&policy, args.where_.as_deref(), args.kind.as_deref())
+    {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
     let q = match super::who_can::query(&policy, &entities, args.context.as_deref()) {
         Ok(q) => q,
         Err(e) => return e,
+    };
+    let q = match &condition {
+        Some(c) => q.with_condition(c),
+        None => q,
     };
     let listing = match q.list(
         &args.principal,

@@ -48,6 +48,28 @@ pub(super) fn query_error(e: RequestError, policy: &Policy) -> Exit {
     Exit::Error
 }
 
+/// The condition of `--where`, checked for `--kind`: its diagnostics are shown against the text
+/// of `--where` as a file of its own.
+pub(super) fn condition(
+    policy: &Policy,
+    text: Option<&str>,
+    kind: Option<&str>,
+) -> Result<Option<casepol::query::Condition>, Exit> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    match casepol::query::Condition::new(policy, "--where", text, kind) {
+        Ok(c) => Ok(Some(c)),
+        Err(casepol::query::ConditionError::Invalid(e)) => {
+            super::print_diagnostics(&e.diagnostics, &e.sources);
+            eprintln!("error: the condition of --where has errors");
+            Err(Exit::Error)
+        }
+        Err(casepol::query::ConditionError::Request(e)) => Err(query_error(e, policy)),
+        Err(e) => Err(fail_input(e.to_string())),
+    }
+}
+
 /// The queries of `entities`, asked in the context `--context` gives (a JSON object).
 pub(super) fn query<'a>(
     policy: &'a Policy,
@@ -131,8 +153,20 @@ fn human(w: &WhoCan) -> String {
                         .collect();
                     out.push_str(&format!("  role `{role}`, from {}\n", from.join(" and ")));
                 }
-                SubjectGrant::Relation { relation, case } => {
-                    out.push_str(&format!("  {relation} of case `{case}`\n"));
+                SubjectGrant::Relation {
+                    relation,
+                    case,
+                    group,
+                } => {
+                    let through = group
+                        .as_ref()
+                        .map(|g| format!(", through group `{g}`"))
+                        .unwrap_or_default();
+                    let of = match w.case.as_deref() == Some(case.as_str()) {
+                        true => "case ",
+                        false => "",
+                    };
+                    out.push_str(&format!("  {relation} of {of}`{case}`{through}\n"));
                 }
                 SubjectGrant::Everyone => out.push_str("  `everyone`, which every user holds\n"),
             }

@@ -15,14 +15,14 @@
 
 use super::closure::{self, close_groups, finish_resources};
 use super::index::PolicyIndex;
-use super::model::{AttrValue, Entities, Resource, Unit, User};
+use super::model::{AttrValue, Entities, Resource, Unit, User, GROUP_MEMBER};
 use super::read::{self, slice, Field, Name, Read, ResourceIn, Section, Text, Val};
 use super::report::{Flow, Names, Problem, Report, Stop, ValueProblem, Who, Whole};
 use super::store::{Builder, IdIndex, Ranges, Shared};
 use crate::access_code;
 use crate::compile::CompiledPolicy;
 use crate::diagnostic::words::is_bidi_control;
-use crate::ir::{KindId, Type};
+use crate::ir::{KindId, RelationId, Type};
 use crate::limits;
 use std::collections::HashMap;
 
@@ -168,8 +168,10 @@ pub(super) fn load<R: Report>(
     symbol_groups.sort_unstable();
     // INVARIANT: with no problem every resource was pushed, so positions match the index, and
     // no id repeats, so the indexes are of unique ids.
+    let relation_groups = builder.has_group_members();
     finish_resources(p, &mut resources, &ranges, builder);
     Ok(Entities {
+        relation_groups,
         policy_stamp: policy.stamp(),
         stamp: crate::compile::next_stamp(),
         symbols: syms.names.into_iter().map(std::sync::Arc::from).collect(),
@@ -391,10 +393,11 @@ fn resources<R: Report>(
         };
         let kdef = &p.kinds[kind.idx()];
         let parent = parent(read, names, who, x, kind, r)?;
-        // Case fields: type, state and relations, on cases only.
+        // Case fields: type and state, on cases only.
         let (mut casetype, mut state) = (0, 0);
         let pairs = slice(&read.members, x.members);
-        let relations = if kdef.is_case {
+        let group_pairs = slice(&read.group_members, x.group_members);
+        if kdef.is_case {
             match (read.resolve(x.casetype), read.resolve(x.state)) {
                 _ if x.casetype.is_absent() => r.report(names, who, Problem::NoCaseType)?,
                 (Err(name), _) => r.report(names, who, Problem::UnknownCaseType { name })?,
@@ -413,16 +416,28 @@ fn resources<R: Report>(
                 }
                 (Ok(t), Ok(s)) => (casetype, state) = (t, s),
             }
-            relation_members(read, names, who, pairs, &mut members, r)?;
-            builder.relations(members.iter().map(Vec::as_slice))
         } else {
             for (field, present) in [
                 (Field::Type, !x.casetype.is_absent()),
                 (Field::State, !x.state.is_absent()),
-                (Field::Relations, !pairs.is_empty()),
             ] {
                 if present {
                     r.report(names, who, Problem::NotACase { field, kind })?;
+                }
+            }
+        }
+        // Relations, on the kinds that declare them.
+        let relations = if kdef.is_case || !kdef.relations.is_empty() {
+            let lists = &mut members[..kdef.relations.len()];
+            relation_members(read, names, who, kind, pairs, group_pairs, lists, r)?;
+            builder.relations(lists.iter().map(Vec::as_slice))
+        } else {
+            for (field, present) in [
+                (Field::Relations, !pairs.is_empty()),
+                (Field::RelationGroups, !group_pairs.is_empty()),
+            ] {
+                if present {
+                    r.report(names, who, Problem::NoRelations { field, kind })?;
                 }
             }
             (0, 0)
@@ -525,34 +540,73 @@ fn parent<R: Report>(
     Ok(None)
 }
 
-/// The members of each relation of a case, sorted and without repeats, in `members` (one list
-/// for each relation the policy declares), from the `(relation, user)` pairs read.
+/// The members of each relation of a resource of kind `kind`, in `members` (one list for each
+/// relation the kind declares), from the `(relation, user)` and `(relation, group)` pairs read:
+/// each list sorted and without repeats, users first, then groups marked with
+/// [`GROUP_MEMBER`] (docs/data-formats.md §1.4).
+#[allow(clippy::too_many_arguments)]
 fn relation_members<R: Report>(
     read: &Read<'_>,
     names: &Names<'_>,
     who: Who<'_>,
+    kind: KindId,
     pairs: &[(Name, Option<Text<'_>>)],
+    group_pairs: &[(Name, Option<Name>)],
     members: &mut [Vec<u32>],
     r: &mut R,
 ) -> Flow {
+    let p = names.p;
+    let declared = &p.kinds[kind.idx()].relations;
+    let first = declared.first().map_or(0, |f| f.0);
     members.iter_mut().for_each(Vec::clear);
-    for (k, (relation, user)) in pairs.iter().enumerate() {
-        let rel = match read.resolve(*relation) {
-            Ok(rel) => rel as usize,
-            Err(name) => {
-                // Once for the relation, on its first pair.
-                if k == 0 || pairs[k - 1].0 != *relation {
-                    r.report(names, who, Problem::UnknownRelation { name })?;
+    // The relation's place in the kind's list, each problem once per relation (on its first
+    // pair), for users and groups alike.
+    let local = |relation: Name, first_pair: bool, r: &mut R| -> Result<Option<usize>, Stop> {
+        match read.resolve(relation) {
+            Ok(rel) if declared.contains(&RelationId(rel)) => Ok(Some((rel - first) as usize)),
+            Ok(rel) => {
+                if first_pair {
+                    let problem = Problem::OtherKindRelation {
+                        relation: rel,
+                        kind,
+                    };
+                    r.report(names, who, problem)?;
                 }
-                continue;
+                Ok(None)
             }
+            Err(name) => {
+                if first_pair {
+                    r.report(names, who, Problem::UnknownRelation { name, kind })?;
+                }
+                Ok(None)
+            }
+        }
+    };
+    for (k, (relation, user)) in pairs.iter().enumerate() {
+        let first_pair = k == 0 || pairs[k - 1].0 != *relation;
+        let Some(rel) = local(*relation, first_pair, r)? else {
+            continue;
         };
         let Some(user) = user else { continue };
         match names.users.get(user) {
             Some(&u) => members[rel].push(u),
             None => {
-                let relation = &names.p.relations[rel].name;
+                let relation = &p.relations[first as usize + rel].name;
                 r.report(names, who, Problem::UnknownMember { relation, user })?;
+            }
+        }
+    }
+    for (k, (relation, group)) in group_pairs.iter().enumerate() {
+        let first_pair = k == 0 || group_pairs[k - 1].0 != *relation;
+        let Some(rel) = local(*relation, first_pair, r)? else {
+            continue;
+        };
+        let Some(group) = group else { continue };
+        match read.resolve(*group) {
+            Ok(g) => members[rel].push(GROUP_MEMBER | g),
+            Err(group) => {
+                let relation = &p.relations[first as usize + rel].name;
+                r.report(names, who, Problem::UnknownMemberGroup { relation, group })?;
             }
         }
     }
@@ -633,6 +687,10 @@ fn convert<R: Report>(
         (Type::Bool, Val::Bool(b)) => return Ok(Some(AttrValue::Bool(*b))),
         (Type::Int, Val::Int(i)) => return Ok(Some(AttrValue::Int(*i))),
         (Type::Int, Val::Big(_) | Val::Float(_)) => ValueProblem::NotAnInt(v),
+        (Type::DateTime, Val::Str(s)) => match crate::datetime::parse(s) {
+            Ok(t) => return Ok(Some(AttrValue::DateTime(t))),
+            Err(e) => ValueProblem::NotADateTime { value: s, why: e.0 },
+        },
         (Type::SetStr, Val::Array(items)) => {
             let mut out = Vec::with_capacity(items.len());
             let mut problem = None;

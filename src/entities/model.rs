@@ -19,6 +19,8 @@ pub enum AttrValue {
     Sym(u32),
     /// An `int`.
     Int(i64),
+    /// A `datetime`: microseconds since 1970-01-01T00:00:00Z (UTC).
+    DateTime(i64),
     /// A `bool`.
     Bool(bool),
     /// A `set`: its strings as symbols, sorted by symbol and without duplicates.
@@ -49,6 +51,52 @@ pub struct User {
     pub codes: Shared<u32>,
 }
 
+/// In a relation's list of members, the mark of a group: the list holds user positions (in
+/// [`Entities::users`]), sorted, then groups (the policy's group ids) marked with this bit,
+/// sorted. INVARIANT: a user's position is below `limits::MAX_ENTITIES`, far below this bit.
+#[doc(hidden)]
+pub const GROUP_MEMBER: u32 = 1 << 31;
+
+/// The users a relation's list of members names.
+#[doc(hidden)]
+#[inline(always)]
+pub fn member_users(list: &[u32]) -> &[u32] {
+    // Lists without groups, the common case, end with a user.
+    match list.last() {
+        Some(&last) if last & GROUP_MEMBER != 0 => {
+            &list[..list.partition_point(|&m| m & GROUP_MEMBER == 0)]
+        }
+        _ => list,
+    }
+}
+
+/// The groups a relation's list of members names, as the policy's group ids.
+#[doc(hidden)]
+pub fn member_groups(list: &[u32]) -> impl Iterator<Item = u32> + '_ {
+    list[member_users(list).len()..]
+        .iter()
+        .map(|&g| g & !GROUP_MEMBER)
+}
+
+/// How a user holds a relation whose members are `list`: `Some(None)` when listed, `Some(Some(g))`
+/// through a member group `g` of theirs (`groups`: every group the user is a member of, sorted,
+/// ancestors included), `None` when they do not hold it. Listed wins over a group, and the first
+/// group in the list over later ones. No group's members are read: each listed group is looked
+/// up in the user's groups.
+#[doc(hidden)]
+#[inline(always)]
+pub fn held_by(list: &[u32], user: u32, groups: &[u32]) -> Option<Option<u32>> {
+    let users = member_users(list);
+    if users.binary_search(&user).is_ok() {
+        return Some(None);
+    }
+    list[users.len()..]
+        .iter()
+        .map(|&g| g & !GROUP_MEMBER)
+        .find(|g| groups.binary_search(g).is_ok())
+        .map(Some)
+}
+
 /// One access-code level: codes as symbols, sorted.
 #[doc(hidden)]
 pub type Level = Shared<u32>;
@@ -72,7 +120,9 @@ pub struct Resource {
     pub state: u32,
     /// Every attribute the resource's kind declares, in the order of the declarations.
     pub attrs: std::sync::Arc<[AttrValue]>,
-    /// On cases: for each relation, the users holding it (sorted).
+    /// On resources whose kind declares relations (and on every case): for each relation of the
+    /// kind, in the order of its declaration, its members: users, then groups marked with
+    /// [`GROUP_MEMBER`], each part sorted. Empty on other resources.
     pub relations: Shared<Shared<u32>>,
     /// The levels of the resource's own read code, as written; an absent field is one empty
     /// level.
@@ -207,6 +257,9 @@ pub struct Entities {
     /// Each symbol by its text, built the first time a request's context gives a string
     /// ([`Entities::symbol_of`]); whoever adds a symbol replaces it with a new, empty one.
     pub(crate) symbol_lookup: std::sync::Arc<std::sync::OnceLock<SymbolLookup>>,
+    /// Some relation of some resource lists a group (`relation_groups`): then the queries that
+    /// do not decide through the VM ask it (the residual), and live change sets reload.
+    pub(crate) relation_groups: bool,
 }
 
 /// Symbols by their text.

@@ -38,6 +38,7 @@ pub(super) enum Field {
     Terms,
     Attrs,
     Relations,
+    RelationGroups,
     Read,
     Write,
     InheritRead,
@@ -98,6 +99,7 @@ impl Section {
                 F::State,
                 F::Attrs,
                 F::Relations,
+                F::RelationGroups,
                 F::Read,
                 F::Write,
                 F::InheritRead,
@@ -134,6 +136,7 @@ impl Field {
             Field::Terms => "terms",
             Field::Attrs => "attrs",
             Field::Relations => "relations",
+            Field::RelationGroups => "relation_groups",
             Field::Read => "read",
             Field::Write => "write",
             Field::InheritRead => "inherit_read",
@@ -147,7 +150,7 @@ impl Field {
             Field::Parent | Field::Type | Field::State => Shape::OptStr,
             Field::Groups | Field::Units | Field::Terms => Shape::Strings,
             Field::Attrs => Shape::Object,
-            Field::Relations => Shape::Relations,
+            Field::Relations | Field::RelationGroups => Shape::Relations,
             Field::Read | Field::Write => Shape::Code,
             Field::InheritRead | Field::InheritWrite => Shape::OptBool,
         }
@@ -333,6 +336,7 @@ struct Raw<'a> {
     terms: Vec<Text<'a>>,
     attrs: Vec<(Text<'a>, Val<'a>)>,
     relations: Vec<(Text<'a>, Vec<Text<'a>>)>,
+    relation_groups: Vec<(Text<'a>, Vec<Text<'a>>)>,
     read: Option<Text<'a>>,
     write: Option<Text<'a>>,
     inherit_read: Option<bool>,
@@ -380,6 +384,9 @@ impl<'de> Visitor<'de> for Element {
                 Field::Terms => raw.terms = map.next_value()?,
                 Field::Attrs => raw.attrs = map.next_value_seed(Entries::new())?,
                 Field::Relations => raw.relations = map.next_value_seed(Entries::new())?,
+                Field::RelationGroups => {
+                    raw.relation_groups = map.next_value_seed(Entries::new())?
+                }
                 Field::Read => raw.read = Some(map.next_value()?),
                 Field::Write => raw.write = Some(map.next_value()?),
                 Field::InheritRead => raw.inherit_read = map.next_value()?,
@@ -457,6 +464,8 @@ pub(super) struct ResourceIn<'a> {
     /// [`Read::values`].
     pub(super) members: (u32, u32),
     pub(super) attrs: (u32, u32),
+    /// The range of its relations' group members in [`Read::group_members`].
+    pub(super) group_members: (u32, u32),
 }
 
 /// Everything read from the file. The attributes of each entity are in the order of their
@@ -469,6 +478,9 @@ pub(super) struct Read<'a> {
     /// in the order of their names. A relation is one [`Name`], the same in each of its pairs;
     /// one listed with no users is one pair with no user.
     pub(super) members: Vec<(Name, Option<Text<'a>>)>,
+    /// Group members of relations (`relation_groups`): the relation and a group, as
+    /// `members`.
+    pub(super) group_members: Vec<(Name, Option<Name>)>,
     /// Attribute values of users and resources: the attribute (of the user, or of the
     /// resource's kind) and the value.
     pub(super) values: Vec<(Name, Val<'a>)>,
@@ -575,6 +587,19 @@ impl<'a> Read<'a> {
                 .extend(users.into_iter().map(|u| (name, Some(u))));
         }
         let members = (start as u32, (self.members.len() - start) as u32);
+        raw.relation_groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let start = self.group_members.len();
+        for (name, groups) in raw.relation_groups {
+            let name = self.name(ix.relations.get(&*name).copied(), name);
+            if groups.is_empty() {
+                self.group_members.push((name, None));
+            }
+            for g in groups {
+                let g = self.name(ix.groups.get(&*g).copied(), g);
+                self.group_members.push((name, Some(g)));
+            }
+        }
+        let group_members = (start as u32, (self.group_members.len() - start) as u32);
         // Nothing else is checked on a resource of an unknown kind: its attributes are not
         // kept.
         let attrs = match kind {
@@ -593,6 +618,7 @@ impl<'a> Read<'a> {
             inherit_write: raw.inherit_write,
             members,
             attrs,
+            group_members,
         });
     }
 }
@@ -665,6 +691,7 @@ pub(super) fn read<'a>(ix: &PolicyIndex<'_>, json: &'a str) -> Result<Read<'a>, 
         users: Vec::new(),
         resources: Vec::new(),
         members: Vec::new(),
+        group_members: Vec::new(),
         values: Vec::new(),
         unknown: Vec::new(),
     };

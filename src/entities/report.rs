@@ -198,12 +198,28 @@ pub(super) enum Problem<'a> {
     },
     UnknownRelation {
         name: &'a str,
+        kind: KindId,
     },
     UnknownMember {
         relation: &'a str,
         user: &'a str,
     },
-    /// `type`, `state` or `relations` on a resource that is not a case.
+    /// A group in `relation_groups` that the policy does not declare.
+    UnknownMemberGroup {
+        relation: &'a str,
+        group: &'a str,
+    },
+    /// `relations` or `relation_groups` on a resource whose kind declares no relation.
+    NoRelations {
+        field: Field,
+        kind: KindId,
+    },
+    /// A relation of another kind in a resource's `relations` or `relation_groups`.
+    OtherKindRelation {
+        relation: u32,
+        kind: KindId,
+    },
+    /// `type` or `state` on a resource that is not a case.
     NotACase {
         field: Field,
         kind: KindId,
@@ -256,6 +272,11 @@ pub(super) enum ValueProblem<'a> {
     NotAVariant {
         value: &'a str,
         of: EnumId,
+    },
+    /// A string that is not an RFC 3339 date and time, and why.
+    NotADateTime {
+        value: &'a str,
+        why: String,
     },
     WrongType {
         ty: Type,
@@ -793,13 +814,18 @@ impl Reporter {
                     help,
                 )
             }
-            Problem::UnknownRelation { name } => {
-                let relations = || p.relations.iter().map(|x| x.name.as_str());
+            Problem::UnknownRelation { name, kind } => {
+                let own = &p.kinds[kind.idx()].relations;
+                let relations = || own.iter().map(|r| p.relations[r.idx()].name.as_str());
                 let help = self.mean(name, relations()).unwrap_or_else(|| {
-                    if p.relations.is_empty() {
-                        s("the policy declares no relations; remove it")
+                    if own.is_empty() {
+                        format!("`{}` declares no relations; remove it", kind_name(kind))
                     } else {
-                        format!("the policy declares the relations {}", list(relations()))
+                        format!(
+                            "the relations of `{}` are {}",
+                            kind_name(kind),
+                            list(relations())
+                        )
                     }
                 });
                 (
@@ -818,6 +844,57 @@ impl Reporter {
                 (
                     format!("relations.{relation}"),
                     format!("unknown user `{m}`"),
+                    help,
+                )
+            }
+            Problem::UnknownMemberGroup { relation, group } => {
+                let groups = || p.groups.iter().map(|g| g.name.as_str());
+                let help = match self.mean(group, groups()) {
+                    Some(dym) => dym,
+                    None => match names.describe(group) {
+                        Some(what) => format!(
+                            "`{group}` is {what}; `relation_groups` lists access groups, `relations` users"
+                        ),
+                        None if p.groups.is_empty() => {
+                            s("the policy declares no access groups; list users under `relations`")
+                        }
+                        None => format!("the access groups are {}", list(groups())),
+                    },
+                };
+                (
+                    format!("relation_groups.{relation}"),
+                    format!("unknown access group `{group}`"),
+                    help,
+                )
+            }
+            Problem::NoRelations { field, kind } => {
+                let f = field.key();
+                let k = kind_name(kind);
+                (
+                    s(f),
+                    format!("kind `{k}` declares no relations"),
+                    format!("remove `{f}`, or declare the relation in the kind, as in `resource {k} {{ relation owner; }}`"),
+                )
+            }
+            Problem::OtherKindRelation { relation, kind } => {
+                let rel = &p.relations[relation as usize].name;
+                let owner = p
+                    .relation_kind(crate::ir::RelationId(relation))
+                    .map_or("another kind", |k| p.kinds[k.idx()].name.as_str());
+                let k = kind_name(kind);
+                let own: Vec<&str> = p.kinds[kind.idx()]
+                    .relations
+                    .iter()
+                    .map(|r| p.relations[r.idx()].name.as_str())
+                    .collect();
+                let help = if own.is_empty() {
+                    format!("remove `{rel}`: `{k}` declares no relations")
+                } else {
+                    format!("the relations of `{k}` are {}", list(own.iter().copied()))
+                };
+                (
+                    format!("relations.{rel}"),
+                    format!("`{rel}` is a relation of `{owner}`, not of `{k}`"),
                     help,
                 )
             }
@@ -953,6 +1030,16 @@ impl Reporter {
                     help,
                 )
             }
+            ValueProblem::NotADateTime { value, why } => (
+                format!(
+                    "attribute `{name}` has type `datetime`, but `{}` is not one: {why}",
+                    crate::diagnostic::words::printable(value)
+                ),
+                format!(
+                    "write an RFC 3339 date and time with its offset, such as `\"{}\"`",
+                    crate::datetime::EXAMPLE
+                ),
+            ),
             ValueProblem::WrongType { ty, value } => {
                 let want = p.type_name(ty);
                 let help = match (ty, value) {
@@ -971,6 +1058,10 @@ impl Reporter {
                     (Type::Str, _) => format!("write `{name}` as a string in double quotes"),
                     (Type::Bool, _) => "write `true` or `false`".to_string(),
                     (Type::Int, _) => "write a whole number, such as `42`".to_string(),
+                    (Type::DateTime, _) => format!(
+                        "write `{name}` as an RFC 3339 date and time in double quotes, such as `\"{}\"`",
+                        crate::datetime::EXAMPLE
+                    ),
                     (Type::SetStr, _) => {
                         format!("write `{name}` as an array of strings, such as `[\"a\", \"b\"]`")
                     }

@@ -142,6 +142,13 @@ impl Builder {
         self.levels.len() as u32
     }
 
+    /// Whether some relation list holds a group ([`super::GROUP_MEMBER`]).
+    pub(crate) fn has_group_members(&self) -> bool {
+        self.members
+            .iter()
+            .any(|&m| m & super::model::GROUP_MEMBER != 0)
+    }
+
     /// Adds the relations of one case, each a sorted list of user positions; returns their range.
     pub(crate) fn relations<'a>(&mut self, lists: impl Iterator<Item = &'a [u32]>) -> (u32, u32) {
         let start = self.relations.len() as u32;

@@ -97,15 +97,31 @@ impl Entities {
             let attrs = attrs.map(|(def, v)| (def.name.clone(), self.attr_value(p, def.ty, v)));
             m.insert("attrs".into(), Value::Object(attrs.collect()));
         }
-        if r.relations.iter().any(|users| !users.is_empty()) {
-            let mut rels = Map::new();
-            for (rel, users) in r.relations.iter().enumerate() {
-                if !users.is_empty() {
-                    let ids = users.iter().map(|&u| Value::from(self.user_id(u)));
-                    rels.insert(p.relations[rel].name.clone(), Value::Array(ids.collect()));
-                }
+        // Each relation of the kind: its users under `relations`, its groups under
+        // `relation_groups`.
+        let (mut rels, mut rel_groups) = (Map::new(), Map::new());
+        for (local, list) in r.relations.iter().enumerate() {
+            let Some(rel) = kdef.relations.get(local) else {
+                continue;
+            };
+            let name = &p.relations[rel.idx()].name;
+            let users = super::member_users(list);
+            if !users.is_empty() {
+                let ids = users.iter().map(|&u| Value::from(self.user_id(u)));
+                rels.insert(name.clone(), Value::Array(ids.collect()));
             }
+            let groups: Vec<Value> = super::member_groups(list)
+                .map(|g| Value::from(p.groups[g as usize].name.clone()))
+                .collect();
+            if !groups.is_empty() {
+                rel_groups.insert(name.clone(), Value::Array(groups));
+            }
+        }
+        if !rels.is_empty() {
             m.insert("relations".into(), Value::Object(rels));
+        }
+        if !rel_groups.is_empty() {
+            m.insert("relation_groups".into(), Value::Object(rel_groups));
         }
         for (key, levels) in [("read", &r.own_read), ("write", &r.own_write)] {
             if let Some(text) = self.code_text(levels) {
@@ -144,6 +160,7 @@ impl Entities {
         match (v, ty) {
             (AttrValue::Sym(s), _) => self.symbol(*s).into(),
             (AttrValue::Int(i), _) => (*i).into(),
+            (AttrValue::DateTime(t), _) => crate::datetime::format(*t).into(),
             (AttrValue::Bool(b), _) => (*b).into(),
             (AttrValue::Set(items), _) => {
                 let mut items: Vec<&str> = items.iter().map(|&s| self.symbol(s)).collect();

@@ -73,7 +73,25 @@ pub enum Change {
         /// The value, as in an entities file.
         value: Value,
     },
-    /// Adds a user to a relation of a case (a collaborator, an assignee).
+    /// Adds an access group to a relation of a resource: its members hold the relation.
+    AddMemberGroup {
+        /// The resource's id.
+        resource: String,
+        /// The relation's name.
+        relation: String,
+        /// The access group's name.
+        group: String,
+    },
+    /// Removes an access group from a relation of a resource.
+    RemoveMemberGroup {
+        /// The resource's id.
+        resource: String,
+        /// The relation's name.
+        relation: String,
+        /// The access group's name.
+        group: String,
+    },
+    /// Adds a user to a relation of a resource (a collaborator, an assignee).
     AddMember {
         /// The case's id.
         resource: String,
@@ -116,7 +134,7 @@ pub enum Change {
 }
 
 /// Every operation's name, in the order docs/data-formats.md §4 lists them.
-pub const OPS: [&str; 14] = [
+pub const OPS: [&str; 16] = [
     "upsert_unit",
     "delete_unit",
     "upsert_user",
@@ -131,6 +149,8 @@ pub const OPS: [&str; 14] = [
     "remove_member",
     "set_code",
     "set_inherit",
+    "add_member_group",
+    "remove_member_group",
 ];
 
 /// A batch of changes, applied all together or not at all ([`super::apply`]).
@@ -249,6 +269,8 @@ impl Change {
             Change::RemoveMember { .. } => OPS[11],
             Change::SetCode { .. } => OPS[12],
             Change::SetInherit { .. } => OPS[13],
+            Change::AddMemberGroup { .. } => OPS[14],
+            Change::RemoveMemberGroup { .. } => OPS[15],
         }
     }
 
@@ -304,6 +326,26 @@ impl Change {
             } => format!(
                 "`{}` removed as `{}` of `{}`",
                 p(user),
+                p(relation),
+                p(resource)
+            ),
+            Change::AddMemberGroup {
+                resource,
+                relation,
+                group,
+            } => format!(
+                "group `{}` added as `{}` of `{}`",
+                p(group),
+                p(relation),
+                p(resource)
+            ),
+            Change::RemoveMemberGroup {
+                resource,
+                relation,
+                group,
+            } => format!(
+                "group `{}` removed as `{}` of `{}`",
+                p(group),
                 p(relation),
                 p(resource)
             ),

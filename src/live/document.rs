@@ -286,6 +286,48 @@ fn edit(doc: &mut Doc, change: &Change) -> Result<(), Problem> {
                 )
             })?;
         }
+        Change::AddMemberGroup {
+            resource,
+            relation,
+            group,
+        } => {
+            let r = doc.get(Section::Resources, resource)?;
+            let members = strings(object(r, "relation_groups")?, relation)?;
+            add(members, group, || {
+                problem(
+                    format!(
+                        "group `{}` is `{}` of `{}` already",
+                        p(group),
+                        p(relation),
+                        p(resource)
+                    ),
+                    "leave the change out",
+                )
+            })?;
+        }
+        Change::RemoveMemberGroup {
+            resource,
+            relation,
+            group,
+        } => {
+            let r = doc.get(Section::Resources, resource)?;
+            let rels = object(r, "relation_groups")?;
+            let members = strings(rels, relation)?;
+            remove(members, group, || {
+                problem(
+                    format!(
+                        "group `{}` is not `{}` of `{}`",
+                        p(group),
+                        p(relation),
+                        p(resource)
+                    ),
+                    "leave the change out, or check the group and the relation",
+                )
+            })?;
+            if members.is_empty() {
+                rels.remove(relation);
+            }
+        }
         Change::RemoveMember {
             resource,
             relation,
@@ -366,6 +408,8 @@ fn touched(change: &Change) -> Option<&str> {
         | Change::SetAttr { resource, .. }
         | Change::AddMember { resource, .. }
         | Change::RemoveMember { resource, .. }
+        | Change::AddMemberGroup { resource, .. }
+        | Change::RemoveMemberGroup { resource, .. }
         | Change::SetCode { resource, .. }
         | Change::SetInherit { resource, .. } => Some(resource),
     }

@@ -144,7 +144,10 @@ fn reach(old: &Entities, new: &Entities, changes: &ChangeSet) -> Result<Reach, C
             | Change::SetState { resource, .. }
             | Change::SetAttr { resource, .. }
             | Change::SetCode { resource, .. }
-            | Change::SetInherit { resource, .. } => {
+            | Change::SetInherit { resource, .. }
+            // A group's members are every user it may reach: the resource is a root.
+            | Change::AddMemberGroup { resource, .. }
+            | Change::RemoveMemberGroup { resource, .. } => {
                 roots.entry(resource.clone()).or_default().insert(n);
             }
             Change::AddMember { resource, user, .. }

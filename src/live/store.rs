@@ -427,6 +427,10 @@ fn convert(
         }
         (Type::Bool, Value::Bool(b)) => AttrValue::Bool(*b),
         (Type::Int, Value::Number(n)) => AttrValue::Int(n.as_i64().ok_or(Reload)?),
+        // A text that is no datetime goes by reloading, which reports it as loading does.
+        (Type::DateTime, Value::String(s)) => {
+            AttrValue::DateTime(crate::datetime::parse(s).map_err(|_| Reload)?)
+        }
         (Type::SetStr, Value::Array(items)) => {
             let mut out = Vec::with_capacity(items.len());
             for item in items {

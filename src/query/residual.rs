@@ -15,13 +15,13 @@
 //! case, and `codes` the condition on the access codes up the resource's chain. `every_kind`
 //! puts them together per kind, `states` per case type and state.
 
-use super::{residual_of, same_policy, QueryError, QueryErrorKind};
+use super::{residual_of, same_policy, QueryError, QueryErrorKind, Where};
 use crate::bits::Bits;
 use crate::compile::{CRule, Src, Test};
 use crate::compile::{CScope, CompiledPolicy, Insn, Masks};
 use crate::diagnostic::words::printable;
 use crate::diagnostic::words::thousands;
-use crate::entities::{AttrValue, Entities, Resource};
+use crate::entities::{held_by, AttrValue, Entities, Resource};
 use crate::ir::{CmpOp, Effect, KindId, Type};
 use crate::limits::MAX_RESIDUAL_SIZE;
 use crate::request::ResolvedContext;
@@ -59,6 +59,9 @@ pub enum Lit {
     Str(String),
     /// An `int` value; JSON: a number.
     Int(i64),
+    /// A `datetime` value, in microseconds since 1970-01-01T00:00:00Z; JSON: its RFC 3339 text
+    /// in UTC (`2026-01-31T09:30:00Z`).
+    DateTime(i64),
     /// A `bool` value; JSON: `true` or `false`.
     Bool(bool),
     /// An enum variant, by its position in the enum's declaration; JSON: its name.
@@ -144,9 +147,12 @@ pub enum Cond {
         /// The string the set must hold.
         value: String,
     },
-    /// `holds`: the principal holds one of these relations on the case.
+    /// `holds`: the principal holds one of these relations on the resource `up` steps above:
+    /// the case for the case's relations, the resource of the relation's kind for the others
+    /// (listed as a user, or through a group of theirs). A relation its kind does not declare
+    /// is not held there.
     Holds {
-        /// Parent steps from the resource to the case.
+        /// Parent steps from the resource to the resource that lists the relations.
         up: u32,
         /// The relations, as positions in the policy's relations (JSON: their names).
         relations: Vec<u32>,
@@ -211,6 +217,8 @@ pub struct Residual {
     cond: Cond,
     /// The stamp of the compiled policy that computed it.
     policy: u64,
+    /// The entities list groups in relations (`relation_groups`): a `holds` reads them too.
+    relation_groups: bool,
 }
 
 impl Residual {
@@ -241,6 +249,12 @@ impl Residual {
 
     pub(crate) fn policy_stamp(&self) -> u64 {
         self.policy
+    }
+
+    /// Whether the entities asked about list groups in relations, so that a `holds` is met
+    /// through a group of the principal's too (the SQL then reads `relation_groups`).
+    pub fn relation_groups(&self) -> bool {
+        self.relation_groups
     }
 
     /// The same question with another condition, for tests of what consumes residuals.
@@ -297,6 +311,7 @@ pub(crate) fn residual(
     action: u32,
     module: Option<u32>,
     context: &ResolvedContext,
+    condition: Option<&Where>,
 ) -> Result<Residual, QueryError> {
     let p = policy.ir();
     let user = &entities.users[principal as usize];
@@ -315,10 +330,18 @@ pub(crate) fn residual(
         module,
         context: context.values(),
         spent: Cell::new(0),
+        rel_depths: relation_depths(policy),
     };
     let cond = match requirement(policy, entities, principal, action) {
         true => pe.every_kind()?,
         false => Cond::False,
+    };
+    let cond = match condition {
+        Some(w) if cond != Cond::False => {
+            let asked = pe.query_condition(w)?;
+            pe.with_condition(cond, &asked)?
+        }
+        _ => cond,
     };
     Ok(Residual {
         principal: entities.user_id(principal).to_string(),
@@ -327,6 +350,7 @@ pub(crate) fn residual(
         codes,
         cond,
         policy: policy.stamp,
+        relation_groups: entities.relation_groups,
     })
 }
 
@@ -362,6 +386,36 @@ struct Pe<'a> {
     context: &'a [AttrValue],
     /// What has been built so far, in the units of [`Cond::size`], plus the groups looked at.
     spent: Cell<usize>,
+    /// Per relation of a resource kind: the parent steps from a resource to the resource of
+    /// the relation's kind above it, over every kind under it (empty for the case's relations).
+    rel_depths: Vec<Vec<u32>>,
+}
+
+/// For each relation of a resource kind `K`, the distances from each kind at or under `K` up to
+/// `K`, sorted. A resource's ancestor at one distance has one kind, so at every other distance
+/// the relation is not listed: testing each distance is testing the one that applies.
+fn relation_depths(policy: &CompiledPolicy) -> Vec<Vec<u32>> {
+    let p = policy.ir();
+    let mut out = vec![Vec::new(); p.relations.len()];
+    if !policy.resource_relations() {
+        return out;
+    }
+    for k in 0..p.kinds.len() {
+        for (d, c) in kind_chain(policy, KindId(k as u32)).into_iter().enumerate() {
+            let def = &p.kinds[c.idx()];
+            if def.is_case {
+                break;
+            }
+            for r in &def.relations {
+                out[r.idx()].push(d as u32);
+            }
+        }
+    }
+    for d in &mut out {
+        d.sort_unstable();
+        d.dedup();
+    }
+    out
 }
 
 impl Pe<'_> {
@@ -599,23 +653,75 @@ impl Pe<'_> {
         Ok((every, allowed))
     }
 
-    fn holds(&self, up: u32, rels: &Bits) -> Cond {
+    /// The principal holds one of the relations among `rels` (subject bits; roles are left
+    /// out): those of the case on the case `up` steps above, when there is one (`None`: none is
+    /// held), and those of resource kinds on the resource of their kind above (at each
+    /// distance where it can be).
+    ///
+    /// With the resource's kind known (`kind`), a relation of a resource kind is read at the one
+    /// distance to its kind, if the kind is above; otherwise (the rules of a case type, for
+    /// every kind whose case is `up` steps above) at each distance below the case where it can
+    /// be. No distance reaches past the resource's chain of parents, which the SQL binds.
+    fn holds_any(&self, up: Option<u32>, kind: Option<KindId>, rels: &Bits) -> Cond {
         let n_roles = self.policy.n_roles;
-        Cond::Holds {
-            up,
-            relations: rels
-                .iter()
-                .filter(|&b| b >= n_roles)
-                .map(|b| (b - n_roles) as u32)
-                .collect(),
+        let p = self.policy.ir();
+        let mut case = Vec::new();
+        let mut by_depth: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+        for r in rels.iter().filter(|&b| b >= n_roles).map(|b| b - n_roles) {
+            let depths = &self.rel_depths[r];
+            if depths.is_empty() {
+                case.push(r as u32);
+                continue;
+            }
+            match kind {
+                Some(k) => {
+                    let owner = p.relation_kind(crate::ir::RelationId(r as u32));
+                    let chain = kind_chain(self.policy, k);
+                    if let Some(e) = chain.iter().position(|c| Some(*c) == owner) {
+                        by_depth.entry(e as u32).or_default().push(r as u32);
+                    }
+                }
+                None => {
+                    for &e in depths.iter().filter(|&&e| up.is_some_and(|d| e < d)) {
+                        by_depth.entry(e).or_default().push(r as u32);
+                    }
+                }
+            }
         }
+        let mut alts = Vec::new();
+        if let Some(d) = up {
+            if by_depth.is_empty() {
+                return Cond::Holds {
+                    up: d,
+                    relations: case,
+                };
+            }
+            if !case.is_empty() {
+                by_depth.entry(d).or_default().extend(case);
+            }
+        }
+        for (d, relations) in by_depth {
+            alts.push(Cond::Holds { up: d, relations });
+        }
+        or(alts)
+    }
+
+    /// The principal holds one of the case's relations among `rels` on the case `up` steps
+    /// above (a module's records, an access mode, a scope's `via`: only the case's are there).
+    fn holds(&self, up: u32, rels: &Bits) -> Cond {
+        self.holds_any(Some(up), None, rels)
     }
 
     /// The condition that the principal has one of `subjects` (role and relation bits), on a
     /// resource whose case is `anchor` steps up (`None`: it has no case): they hold one of the
     /// relations, or one of their groups that grants one of the roles is in scope. Each group
     /// is looked at once, however many of the roles it grants.
-    fn scope(&self, subjects: &Bits, anchor: Option<u32>) -> Result<Cond, QueryError> {
+    fn scope(
+        &self,
+        subjects: &Bits,
+        kind: Option<KindId>,
+        anchor: Option<u32>,
+    ) -> Result<Cond, QueryError> {
         #[cfg(test)]
         tests::count(&tests::SUBJECT_TESTS);
         let policy = self.policy;
@@ -625,10 +731,7 @@ impl Pe<'_> {
         if policy.everyone.intersects(subjects) {
             return Ok(Cond::True);
         }
-        let mut alts = Vec::new();
-        if let Some(d) = anchor {
-            alts.push(self.holds(d, subjects));
-        }
+        let mut alts = vec![self.holds_any(anchor, kind, subjects)];
         for &g in user.groups.iter() {
             let group = &policy.groups[g as usize];
             if !group.roles.intersects(subjects) {
@@ -724,7 +827,7 @@ impl Pe<'_> {
         };
         Ok(and(vec![
             record,
-            self.scope(&policy.module_grant(t, m, self.action), Some(d))?,
+            self.scope(&policy.module_grant(t, m, self.action), None, Some(d))?,
         ]))
     }
 
@@ -739,8 +842,8 @@ impl Pe<'_> {
         kind: Option<KindId>,
         anchor: Option<u32>,
     ) -> Result<(Cond, Cond), QueryError> {
-        let mut deny = vec![self.scope(&masks.deny, anchor)?];
-        let mut allow = vec![self.scope(&masks.allow, anchor)?];
+        let mut deny = vec![self.scope(&masks.deny, kind, anchor)?];
+        let mut allow = vec![self.scope(&masks.allow, kind, anchor)?];
         for &c in conditional.iter().flat_map(|list| list.iter()) {
             let r = self.policy.crule(c);
             let subjects = self.policy.data_subjects(self.module, r.subjects);
@@ -749,7 +852,7 @@ impl Pe<'_> {
             }
             self.spend(r.len as usize)?;
             let matched = and(vec![
-                self.scope(&subjects, anchor)?,
+                self.scope(&subjects, kind, anchor)?,
                 self.condition(r, kind, anchor),
             ]);
             match r.effect {
@@ -758,6 +861,98 @@ impl Pe<'_> {
             }
         }
         Ok((or(deny), or(allow)))
+    }
+
+    /// The condition a question is asked with, as a condition on the resource: per kind (the
+    /// condition's own, or each), its terms on a resource of that kind, whose case is as far up
+    /// as the kind's chain says; kinds with equal conditions share a branch. A term that cannot
+    /// be read (the case of a kind in no case) makes its kind's branch `false`, with or without
+    /// `not`, as `list` does (`vm::query_condition_holds`).
+    fn query_condition(&self, w: &Where) -> Result<Vec<(Vec<KindId>, Cond)>, QueryError> {
+        let policy = self.policy;
+        let p = policy.ir();
+        let mut branches = Branches::default();
+        let kinds: Vec<KindId> = match w.kind {
+            Some(k) => vec![k],
+            None => (0..p.kinds.len() as u32).map(KindId).collect(),
+        };
+        for k in kinds {
+            let anchor = kind_chain(policy, k)
+                .iter()
+                .position(|c| p.kinds[c.idx()].is_case)
+                .map(|d| d as u32);
+            self.spend(w.terms.len())?;
+            let mut parts = Vec::with_capacity(w.terms.len());
+            for t in &w.terms {
+                match self.term(t.test, &w.one_of, Some(k), anchor) {
+                    Some(c) if t.negate => parts.push(not(c)),
+                    Some(c) => parts.push(c),
+                    None => {
+                        parts = vec![Cond::False];
+                        break;
+                    }
+                }
+            }
+            let body = self.simplified(and(parts))?;
+            branches.add(vec![k], body);
+        }
+        Ok(branches.branches)
+    }
+
+    /// `cond and` the question's condition (`asked`, its bodies per group of kinds), put into
+    /// `cond`'s branches: each branch `kind in ks and rest` becomes, for each group `g` with
+    /// body `b`, `kind in (ks ∩ g) and rest and b`. Every branch keeps one kind test over kinds
+    /// whose ancestors all its tests read, which is the shape the SQL binds ancestors by. It
+    /// costs the branches times the groups, which are few (kinds with equal bodies share one).
+    fn with_condition(
+        &self,
+        cond: Cond,
+        asked: &[(Vec<KindId>, Cond)],
+    ) -> Result<Cond, QueryError> {
+        let branches = match cond {
+            Cond::Or(v) => v,
+            c => vec![c],
+        };
+        let mut out = Vec::new();
+        for branch in branches {
+            // The branch's kinds and the rest of its tests.
+            let (kinds, rest): (Option<Vec<KindId>>, Vec<Cond>) = match branch {
+                Cond::Kind(ks) => (Some(ks), Vec::new()),
+                Cond::And(args) => {
+                    let mut kinds = None;
+                    let mut rest = Vec::with_capacity(args.len());
+                    for a in args {
+                        match a {
+                            Cond::Kind(ks) if kinds.is_none() => kinds = Some(ks),
+                            a => rest.push(a),
+                        }
+                    }
+                    (kinds, rest)
+                }
+                c => (None, vec![c]),
+            };
+            for (g, body) in asked {
+                let both: Vec<KindId> = match &kinds {
+                    Some(ks) => ks
+                        .iter()
+                        .copied()
+                        .filter(|k| g.binary_search(k).is_ok())
+                        .collect(),
+                    None => g.clone(),
+                };
+                if both.is_empty() {
+                    continue;
+                }
+                let mut parts = Vec::with_capacity(rest.len() + 2);
+                parts.push(Cond::Kind(both));
+                parts.extend(rest.iter().cloned());
+                parts.push(body.clone());
+                let part = and(parts);
+                self.spend(part.size())?;
+                out.push(part);
+            }
+        }
+        self.simplified(or(out))
     }
 
     /// The condition of conditional rule `r` as a condition on the resource (of `kind`, when
@@ -769,7 +964,7 @@ impl Pe<'_> {
         let terms = self.policy.terms(r);
         let mut parts = Vec::with_capacity(terms.len());
         for t in terms {
-            let c = match self.term(t.test, kind, anchor) {
+            let c = match self.term(t.test, self.policy.one_of_all(), kind, anchor) {
                 Some(c) if t.negate => not(c),
                 Some(c) => c,
                 None if r.effect == Effect::Deny => Cond::True,
@@ -782,13 +977,16 @@ impl Pe<'_> {
 
     /// A term before its `not`; `None` when it reads a value that is not there or is of
     /// another type than the test takes.
-    fn term(&self, test: Test, kind: Option<KindId>, anchor: Option<u32>) -> Option<Cond> {
+    fn term(
+        &self,
+        test: Test,
+        one_of: &[Src],
+        kind: Option<KindId>,
+        anchor: Option<u32>,
+    ) -> Option<Cond> {
         let side = |s: Src| self.side(s, kind, anchor);
         Some(match test {
-            Test::Holds(bit) => match anchor {
-                Some(d) => self.holds(d, &Bits::from_indices([bit as usize])),
-                None => Cond::False,
-            },
+            Test::Holds(bit) => self.holds_any(anchor, kind, &Bits::from_indices([bit as usize])),
             Test::True(a) => match side(a)? {
                 Side::Fixed(AttrValue::Bool(b)) => constant(b),
                 Side::Fixed(_) => return None,
@@ -812,7 +1010,8 @@ impl Pe<'_> {
                 (Side::Stored { .. }, Side::Stored { .. }) => return None,
             },
             Test::OneOf(a, start, len) => {
-                let values = self.policy.one_of(start, len);
+                let values =
+                    one_of.get(start as usize..(start as usize).checked_add(len as usize)?)?;
                 match side(a)? {
                     Side::Fixed(x) => {
                         let mut any = false;
@@ -830,7 +1029,7 @@ impl Pe<'_> {
                             let Side::Fixed(y) = side(*v)? else {
                                 return None;
                             };
-                            lits.extend(self.lit(&y)?);
+                            lits.extend(self.lit(&y)?.map(|l| self.typed(kind, attr, l)));
                         }
                         Cond::Compare {
                             up,
@@ -908,7 +1107,7 @@ impl Pe<'_> {
     /// The stored attribute compared with a fixed value: a `compare` test, or a constant when
     /// the value is a string the entities do not hold (it equals no stored value).
     fn compare(&self, up: u32, kind: KindId, attr: u32, op: CmpOp, v: &AttrValue) -> Option<Cond> {
-        let lit = self.lit(v)?;
+        let lit = self.lit(v)?.map(|l| self.typed(kind, attr, l));
         Some(match (lit, op) {
             (Some(l), op) => Cond::Compare {
                 up,
@@ -932,12 +1131,26 @@ impl Pe<'_> {
                 None => return Some(None),
             },
             AttrValue::Int(i) => Lit::Int(*i),
+            AttrValue::DateTime(t) => Lit::DateTime(*t),
             AttrValue::Bool(b) => Lit::Bool(*b),
             AttrValue::Variant(x) => Lit::Variant(*x),
             AttrValue::User(u) => Lit::User(ent.user_id(*u).to_string()),
             AttrValue::Resource(r) => Lit::Resource(ent.resource_id(*r).to_string()),
             AttrValue::Set(_) => return None,
         }))
+    }
+
+    /// A literal compared with attribute `attr` of kind `kind`, of the attribute's type: a
+    /// `datetime` literal is compiled as its number, and is a `datetime` again here.
+    fn typed(&self, kind: KindId, attr: u32, l: Lit) -> Lit {
+        let ty = self.policy.ir().kinds[kind.idx()]
+            .attrs
+            .get(attr as usize)
+            .map(|a| a.ty);
+        match (ty, l) {
+            (Some(Type::DateTime), Lit::Int(t)) => Lit::DateTime(t),
+            (_, l) => l,
+        }
     }
 
     /// The text of symbol `s`, when the entities hold it (a context's string may be no symbol
@@ -965,8 +1178,16 @@ fn constant(b: bool) -> Cond {
 /// `a op b` for two fixed values, as the VM compares them; `None` for two types, or an order
 /// of two values that are not numbers.
 fn fixed_compare(op: CmpOp, a: &AttrValue, b: &AttrValue) -> Option<bool> {
+    // A `datetime` literal is compiled as its number; the checker compares a `datetime` only
+    // with a `datetime`, so both are numbers here.
+    let number = |v: &AttrValue| match v {
+        AttrValue::Int(x) | AttrValue::DateTime(x) => Some(*x),
+        _ => None,
+    };
+    if let (Some(x), Some(y)) = (number(a), number(b)) {
+        return Some(op.holds(x, y));
+    }
     let same = match (a, b) {
-        (AttrValue::Int(x), AttrValue::Int(y)) => return Some(op.holds(*x, *y)),
         (AttrValue::Sym(x), AttrValue::Sym(y))
         | (AttrValue::Variant(x), AttrValue::Variant(y))
         | (AttrValue::User(x), AttrValue::User(y))
@@ -1414,6 +1635,7 @@ impl Eval<'_> {
                 let equal = |lit: &Lit| match (v, lit) {
                     (AttrValue::Sym(s), Lit::Str(l)) => ent.symbol(*s) == l,
                     (AttrValue::Int(i), Lit::Int(l)) => i == l,
+                    (AttrValue::DateTime(t), Lit::DateTime(l)) => t == l,
                     (AttrValue::Bool(b), Lit::Bool(l)) => b == l,
                     (AttrValue::Variant(x), Lit::Variant(l)) => x == l,
                     (AttrValue::User(u), Lit::User(l)) => ent.user_id(*u) == l,
@@ -1423,7 +1645,8 @@ impl Eval<'_> {
                 match (op, v, values.as_slice()) {
                     (CmpOp::Eq, _, _) => values.iter().any(equal),
                     (CmpOp::Ne, _, _) => !values.iter().any(equal),
-                    (op, AttrValue::Int(i), [Lit::Int(l)]) => op.holds(*i, *l),
+                    (op, AttrValue::Int(i), [Lit::Int(l)])
+                    | (op, AttrValue::DateTime(i), [Lit::DateTime(l)]) => op.holds(*i, *l),
                     _ => false,
                 }
             }),
@@ -1435,12 +1658,18 @@ impl Eval<'_> {
             Cond::Contains { up, attr, value } => self.case(*up).is_some_and(|a| {
                 matches!(a.attrs.get(*attr as usize), Some(AttrValue::Set(s)) if s.iter().any(|x| ent.symbol(*x) == value))
             }),
-            Cond::Holds { up, relations } => match (self.case(*up), self.principal) {
-                (Some(a), Some(u)) => relations.iter().any(|r| {
-                    a.relations
-                        .get(*r as usize)
-                        .is_some_and(|users| users.contains(&u))
-                }),
+            Cond::Holds { up, relations } => match (self.chain.get(*up as usize), self.principal) {
+                (Some(x), Some(u)) => {
+                    let declared = &self.policy.ir().kinds[x.kind.idx()].relations;
+                    let groups = &ent.users[u as usize].groups;
+                    relations.iter().any(|r| {
+                        declared
+                            .iter()
+                            .position(|d| d.0 == *r)
+                            .and_then(|local| x.relations.get(local))
+                            .is_some_and(|list| held_by(list, u, groups).is_some())
+                    })
+                }
                 _ => false,
             },
             Cond::CodeMet { up, class } => self.chain.get(*up as usize).is_some_and(|r| {
@@ -1469,6 +1698,8 @@ pub(crate) fn lit_text(policy: &CompiledPolicy, attr: u32, lit: &Lit) -> String 
     match lit {
         Lit::Str(s) | Lit::User(s) | Lit::Resource(s) => s.clone(),
         Lit::Int(i) => i.to_string(),
+        // As the SQL tables store it: fixed-width UTC, which sorts as the instants do.
+        Lit::DateTime(t) => crate::datetime::format_fixed(*t),
         Lit::Bool(b) => b.to_string(),
         Lit::Variant(v) => variant_name(policy, attr, *v),
     }
@@ -1593,6 +1824,7 @@ impl Serialize for CondJson<'_> {
                     .map(|l| match l {
                         Lit::Str(s) | Lit::User(s) | Lit::Resource(s) => json!(s),
                         Lit::Int(i) => json!(i),
+                        Lit::DateTime(t) => json!(crate::datetime::format(*t)),
                         Lit::Bool(b) => json!(b),
                         Lit::Variant(v) => json!(variant_name(policy, *attr, *v)),
                     })
@@ -1615,6 +1847,7 @@ impl Serialize for CondJson<'_> {
                     .iter()
                     .map(|l| match l {
                         Lit::Int(i) => json!(i),
+                        Lit::DateTime(t) => json!(crate::datetime::format(*t)),
                         Lit::Bool(b) => json!(b),
                         other => json!(kind_lit_text(policy, *kind, *attr, other)),
                     })

@@ -9,7 +9,9 @@
 //! a JSON array), so the number of parameters does not grow with the principal's codes or any
 //! other set: a user with 70,000 terms still gets a statement both databases accept.
 
-use super::residual::{attr_name, kind_attr_name, kind_lit_text, lit_text, Class, Cond, Residual};
+use super::residual::{
+    attr_name, kind_attr_name, kind_lit_text, lit_text, Class, Cond, Lit, Residual,
+};
 use super::{residual_of, same_policy, QueryError, QueryErrorKind};
 use crate::compile::CompiledPolicy;
 use crate::diagnostic::words::printable;
@@ -104,6 +106,7 @@ pub(crate) fn compile_residual(
         codes: residual.codes(),
         codes_sql: None,
         principal: residual.principal(),
+        relation_groups: residual.relation_groups(),
     };
     let (where_clause, depth) = w.cond(residual.cond(), 0, 0);
     // The statement's own `WHERE` is resolved like a subquery's; its column and its `ORDER BY`,
@@ -225,6 +228,8 @@ struct Writer<'a> {
     codes: &'a [String],
     codes_sql: Option<Piece>,
     principal: &'a str,
+    /// The entities list groups in relations: a `holds` reads `relation_groups` too.
+    relation_groups: bool,
 }
 
 fn alias(up: u32) -> String {
@@ -527,6 +532,25 @@ impl Writer<'_> {
                         let (text, depth) = self.named_test(*up, &name, &texts);
                         (format!("NOT {text}"), depth.not())
                     }
+                    // A `datetime` is stored as fixed-width UTC text, which sorts as the
+                    // instants do: compared as text, with no cast.
+                    (op, [instant]) if matches!(values.as_slice(), [Lit::DateTime(_)]) => {
+                        let n = self.param(&name);
+                        let v = self.param(instant);
+                        // Byte order whatever the column's collation.
+                        let collate = match self.dialect {
+                            Dialect::Postgres => "COLLATE \"C\"",
+                            Dialect::Sqlite => "COLLATE BINARY",
+                        };
+                        (
+                            format!(
+                                "EXISTS (SELECT 1 FROM resource_attrs x WHERE x.resource_id = {}.id AND x.name = {n} AND x.value {collate} {} {v})",
+                                alias(*up),
+                                op.text()
+                            ),
+                            Depth::subquery(and_of_tests(2, Depth::leaf(3)), 1),
+                        )
+                    }
                     (op, [number]) => {
                         let n = self.param(&name);
                         let v = self.param(number);
@@ -562,13 +586,39 @@ impl Writer<'_> {
                     .map(|r| p.relations[*r as usize].name.clone())
                     .collect();
                 let (rel, depth) = self.one_of("x.relation", &names);
-                (
+                let listed = (
                     format!(
                         "EXISTS (SELECT 1 FROM case_relations x WHERE x.case_id = {}.id AND x.user_id = {user} AND {rel})",
                         alias(*up)
                     ),
                     Depth::subquery(and_of_tests(2, depth), 1),
-                )
+                );
+                if !self.relation_groups {
+                    return listed;
+                }
+                // Through a group: the principal's code set holds their groups (ancestors
+                // included), and a group's name is no other code (data-formats.md §1.1).
+                let codes = self.codes;
+                let (member, m_depth) = self.one_of("x.group_name", codes);
+                let through = (
+                    format!(
+                        "EXISTS (SELECT 1 FROM relation_groups x WHERE x.resource_id = {}.id AND {member} AND {rel})",
+                        alias(*up)
+                    ),
+                    Depth::subquery(
+                        chain(
+                            vec![
+                                (String::new(), Depth::leaf(3)),
+                                (String::new(), m_depth),
+                                (String::new(), depth),
+                            ],
+                            "",
+                        )
+                        .1,
+                        1,
+                    ),
+                );
+                chain(vec![listed, through], " OR ")
             }
             Cond::CodeMet { up, class } => {
                 let class = self.param(class.name());
@@ -664,8 +714,10 @@ pub struct Tables {
     pub resources: Vec<ResourceRow>,
     /// `resource_attrs`: (resource id, attribute name, value as text).
     pub attrs: Vec<(String, String, String)>,
-    /// `case_relations`: (case id, relation, user id).
+    /// `case_relations`: (id of the case or resource, relation, user id).
     pub relations: Vec<(String, String, String)>,
+    /// `relation_groups`: (id of the case or resource, relation, access group's name).
+    pub relation_groups: Vec<(String, String, String)>,
     /// `access_codes`: one row per code of each non-empty level of each resource's own read
     /// and write codes; an empty level has none.
     pub codes: Vec<CodeRow>,
@@ -720,6 +772,8 @@ pub fn tables(policy: &crate::Policy, entities: &Entities) -> Result<Tables, Que
             match v {
                 AttrValue::Sym(s) => push(entities.symbol(*s).to_string()),
                 AttrValue::Int(n) => push(n.to_string()),
+                // Fixed-width RFC 3339 in UTC: the texts sort as the instants do.
+                AttrValue::DateTime(t) => push(crate::datetime::format_fixed(*t)),
                 AttrValue::Bool(b) => push(b.to_string()),
                 AttrValue::Set(items) => {
                     for s in items.iter() {
@@ -741,12 +795,21 @@ pub fn tables(policy: &crate::Policy, entities: &Entities) -> Result<Tables, Que
                 }
             }
         }
-        for (rel, users) in r.relations.iter().enumerate() {
-            for u in users.iter() {
+        let declared = &p.kinds[r.kind.idx()].relations;
+        for (rel, list) in declared.iter().zip(r.relations.iter()) {
+            let name = &p.relations[rel.idx()].name;
+            for u in crate::entities::member_users(list) {
                 t.relations.push((
                     rid.to_string(),
-                    p.relations[rel].name.clone(),
+                    name.clone(),
                     entities.user_id(*u).to_string(),
+                ));
+            }
+            for g in crate::entities::member_groups(list) {
+                t.relation_groups.push((
+                    rid.to_string(),
+                    name.clone(),
+                    p.groups[g as usize].name.clone(),
                 ));
             }
         }
@@ -823,6 +886,7 @@ mod tests {
             codes: &[],
             codes_sql: None,
             principal: "u",
+            relation_groups: false,
         };
         let values = ["Clerks", "T5\0x", "T7", "T8\0"].map(String::from);
         let (sql, _) = w.one_of("c.code", &values);

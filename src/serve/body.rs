@@ -40,14 +40,17 @@ pub(crate) struct ErrorJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) help: Option<String>,
     /// More, by kind: `problems` (of a change set), `policy` (the diagnostics of a policy, as
-    /// `validate --format json` gives them) or `entities` (the entities' problems). Each is JSON
-    /// written once, in its fields' order.
+    /// `validate --format json` gives them), `entities` (the entities' problems) or `condition`
+    /// (the diagnostics of a question's `where`). Each is JSON written once, in its fields'
+    /// order.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) problems: Option<Box<RawValue>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) policy: Option<Box<RawValue>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) entities: Option<Box<RawValue>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) condition: Option<Box<RawValue>>,
 }
 
 /// An answer that is an error: its status and what it says.
@@ -75,6 +78,7 @@ impl ApiError {
                 problems: None,
                 policy: None,
                 entities: None,
+                condition: None,
             }),
         }
     }
@@ -95,16 +99,18 @@ impl ApiError {
                 problems: None,
                 policy: None,
                 entities: None,
+                condition: None,
             }),
         }
     }
 
-    /// Adds `value` under `key`: `problems`, `policy` or `entities`.
+    /// Adds `value` under `key`: `problems`, `policy`, `condition` or `entities`.
     pub(crate) fn with(mut self, key: &str, value: &impl Serialize) -> ApiError {
         let raw = serde_json::value::to_raw_value(value).ok();
         match key {
             "problems" => self.error.problems = raw,
             "policy" => self.error.policy = raw,
+            "condition" => self.error.condition = raw,
             _ => self.error.entities = raw,
         }
         self

@@ -371,6 +371,52 @@ fn query_error(current: &Current, e: &casepol::RequestError) -> Response {
     ApiError::request(StatusCode::UNPROCESSABLE_ENTITY, e).respond(current)
 }
 
+/// The condition of a question's `where`, checked for its `kind` (the kind alone for a filter
+/// that names one without `where`); a condition that does not parse or check is a 422 with
+/// its diagnostics under `condition`, each as `validate --format json` gives one, against the
+/// text of `where`.
+fn condition(
+    current: &Current,
+    text: Option<&str>,
+    kind: Option<&str>,
+) -> Result<Option<casepol::query::Condition>, Response> {
+    use casepol::query::{Condition, ConditionError};
+    let made = match (text, kind) {
+        (None, None) => return Ok(None),
+        (Some(text), kind) => Condition::new(&current.policy, "where", text, kind),
+        (None, Some(kind)) => Condition::of_kind(&current.policy, kind),
+    };
+    match made {
+        Ok(c) => Ok(Some(c)),
+        Err(ConditionError::Invalid(e)) => {
+            let diagnostics: Vec<casepol::diagnostic::render::JsonDiagnostic> = e
+                .diagnostics
+                .iter()
+                .map(|d| casepol::diagnostic::render::json(d, &e.sources))
+                .collect();
+            Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_condition",
+                format!(
+                    "the condition of `where` has {} error(s)",
+                    diagnostics.len()
+                ),
+                "fix the condition (its diagnostics are under `condition`) and ask again",
+            )
+            .with("condition", &diagnostics)
+            .respond(current))
+        }
+        Err(ConditionError::Request(e)) => Err(query_error(current, &e)),
+        Err(e) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_condition",
+            e.to_string(),
+            "",
+        )
+        .respond(current)),
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WhoCanBody {
@@ -464,6 +510,8 @@ struct ListBody {
     limit: Option<usize>,
     #[serde(default)]
     after: Option<String>,
+    #[serde(default, rename = "where")]
+    where_: Option<String>,
     /// The request context, when the policy declares one (docs/data-formats.md §3).
     #[serde(default)]
     context: Option<serde_json::Map<String, serde_json::Value>>,
@@ -489,7 +537,7 @@ pub(crate) async fn list(State(app): State<Arc<App>>, req: Request) -> Response 
             current,
             &text,
             "list question",
-            r#"a list question is {"principal": "<user>", "action": "<action>", "kind": "<kind>", "module": "<module>", "limit": 100, "after": "<cursor>", "context": {…}} (all but principal and action optional)"#,
+            r#"a list question is {"principal": "<user>", "action": "<action>", "kind": "<kind>", "module": "<module>", "where": "<condition>", "limit": 100, "after": "<cursor>", "context": {…}} (all but principal and action optional)"#,
         ) {
             Ok(q) => q,
             Err(r) => return r,
@@ -509,7 +557,18 @@ pub(crate) async fn list(State(app): State<Arc<App>>, req: Request) -> Response 
             .respond(current);
         }
         let (policy, entities) = (&*current.policy, current.entities());
+        let cond = match q.where_.as_deref() {
+            Some(text) => match condition(current, Some(text), q.kind.as_deref()) {
+                Ok(c) => c,
+                Err(r) => return r,
+            },
+            None => None,
+        };
         let query = in_context(Query::with_order(policy, entities, &current.order), q.context);
+        let query = match &cond {
+            Some(c) => query.with_condition(c),
+            None => query,
+        };
         let listing = match query.list(&q.principal, &q.action, q.module.as_deref(), q.kind.as_deref())
         {
             Ok(l) => l,
@@ -547,6 +606,10 @@ struct FilterBody {
     #[serde(default)]
     module: Option<String>,
     dialect: String,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default, rename = "where")]
+    where_: Option<String>,
     /// The request context, when the policy declares one (docs/data-formats.md §3).
     #[serde(default)]
     context: Option<serde_json::Map<String, serde_json::Value>>,
@@ -564,7 +627,7 @@ pub(crate) async fn filter(State(app): State<Arc<App>>, req: Request) -> Respons
             current,
             &text,
             "filter question",
-            r#"a filter question is {"principal": "<user>", "action": "<action>", "module": "<module>", "dialect": "postgres", "context": {…}} (module and context optional; dialect postgres or sqlite)"#,
+            r#"a filter question is {"principal": "<user>", "action": "<action>", "module": "<module>", "kind": "<kind>", "where": "<condition>", "dialect": "postgres", "context": {…}} (module, kind, where and context optional; dialect postgres or sqlite)"#,
         ) {
             Ok(q) => q,
             Err(r) => return r,
@@ -582,7 +645,15 @@ pub(crate) async fn filter(State(app): State<Arc<App>>, req: Request) -> Respons
                 .respond(current)
             }
         };
+        let cond = match condition(current, q.where_.as_deref(), q.kind.as_deref()) {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
         let query = in_context(Query::new(&current.policy, current.entities()), q.context);
+        let query = match &cond {
+            Some(c) => query.with_condition(c),
+            None => query,
+        };
         let answer = match crate::cli::filter::Answer::new(
             &current.policy,
             &query,

@@ -130,6 +130,9 @@ pub fn expected_words(r: Rule) -> &'static str {
         Rule::context_decl => "a `context` block",
         Rule::context_field => "a context field (`name: type;`)",
         Rule::rule_when => "`when`",
+        Rule::where_condition => {
+            "a condition (`resource.attr == value`, `principal is relation`, …)"
+        }
         Rule::term => "a condition (`principal.attr == value`, `principal is relation`, …)",
         Rule::term_is => "`principal is relation`",
         Rule::term_in => "`in [...]`",
@@ -763,9 +766,6 @@ fn refine(
     match found_word {
         "inherit" if words.iter().any(|w| w == "`relation`") => {
             help = Some("the case kind is the top of every chain, so it has nothing to inherit from; `inherit` belongs in a kind under it, as in `resource Document under Case { inherit read; }`".into())
-        }
-        "relation" if words.iter().any(|w| w == "`inherit`") => {
-            help = Some("relations are held on a case: declare them in the `case` kind".into())
         }
         "mode" if words.iter().any(|w| w == "`inherit`") => {
             help = Some("an access mode belongs to the `case` kind".into())

@@ -385,6 +385,18 @@ fn lower_rule(cx: &Ctx, p: Pair<Rule>) -> Option<Rule_> {
     })
 }
 
+/// The terms of a condition on its own (`where_condition`, the text of `--where`).
+pub fn lower_where(p: Pair<Rule>, file: FileId, too_long: &mut Vec<Diagnostic>) -> Vec<Term> {
+    let cx = Ctx {
+        file,
+        offset: 0,
+        too_long: RefCell::new(std::mem::take(too_long)),
+    };
+    let terms = inner(p).filter_map(|t| lower_term(&cx, t)).collect();
+    *too_long = cx.too_long.into_inner();
+    terms
+}
+
 /// One term of a `when` condition; `not` is the only keyword child it keeps.
 fn lower_term(cx: &Ctx, p: Pair<Rule>) -> Option<Term> {
     if p.as_rule() != Rule::term {

@@ -41,6 +41,12 @@ pub fn sqlite(tables: &Tables) -> rusqlite::Connection {
         for (a, b, c) in &tables.relations {
             rel.execute([a, b, c]).unwrap();
         }
+        let mut rel_group = tx
+            .prepare("INSERT INTO relation_groups (resource_id, relation, group_name) VALUES (?1, ?2, ?3)")
+            .unwrap();
+        for (a, b, c) in &tables.relation_groups {
+            rel_group.execute([a, b, c]).unwrap();
+        }
         let mut code = tx
             .prepare("INSERT INTO access_codes (resource_id, class, level, code) VALUES (?1, ?2, ?3, ?4)")
             .unwrap();
@@ -115,6 +121,14 @@ pub fn postgres(client: &mut postgres::Client, schema: &str, tables: &Tables) {
         .unwrap();
     for (a, b, c) in &tables.relations {
         tx.execute(&rel, &[a, b, c]).unwrap();
+    }
+    let rel_group = tx
+        .prepare(
+            "INSERT INTO relation_groups (resource_id, relation, group_name) VALUES ($1, $2, $3)",
+        )
+        .unwrap();
+    for (a, b, c) in &tables.relation_groups {
+        tx.execute(&rel_group, &[a, b, c]).unwrap();
     }
     let code = tx
         .prepare(

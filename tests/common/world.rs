@@ -1,12 +1,25 @@
 //! Generated entities for the query test policy (`tests/data/queries/policy.casepol`): cases
 //! of every case type, state, access mode and channel, documents and attachments that do and do
-//! not inherit their codes, contacts, users in every group, and values that look like SQL.
+//! not inherit their codes, contacts, users in every group, relations of the case and of
+//! documents and contacts listing users and groups, and values that look like SQL.
 //!
 //! Deterministic: the same seed gives the same world. Used by tests/queries*.rs and
 //! benches/queries.rs.
 #![allow(dead_code)]
 
 use serde_json::{json, Value};
+
+/// When cases were opened, with their order: the same instant is written with two offsets, one
+/// value is a microsecond before another, and some have fractions. A test reads the order from
+/// here, not from casepol.
+pub const OPENED: [(&str, u8); 6] = [
+    ("2025-05-31T23:59:59.999999Z", 0),
+    ("2025-06-01T02:00:00+02:00", 1),
+    ("2025-06-01T00:00:00.000000Z", 1),
+    ("2026-01-01T00:00:00Z", 2),
+    ("2026-01-01T01:00:00+01:00", 2),
+    ("2026-07-01T12:00:00.25-04:00", 3),
+];
 
 /// A value that would end a SQL string and drop a table if it were spliced into a statement.
 pub const INJECTION: &str = "'; DROP TABLE cases; --";
@@ -66,6 +79,9 @@ const USERS: &[UserSpec] = &[
     ("jon", &["Assigned", "Auditors"], &["LEGAL"], &[]),
     ("kim", &["Staff", "Owners"], &["HR"], &[]),
 ];
+
+/// The access groups a relation may list (`relation_groups`), nested `Leads in Staff` among them.
+const GROUPS: &[&str] = &["Staff", "Leads", "Auditors", "Phones", "Empty"];
 
 const CODES: &[&str] = &[
     "",
@@ -130,11 +146,16 @@ pub fn entities(seed: u64, cases: usize) -> Value {
             }
         }
         let mut relations = serde_json::Map::new();
+        let mut relation_groups = serde_json::Map::new();
         for rel in ["assignee", "watcher", "reporter", "subject"] {
             let max = if rel == "subject" { 1 } else { 2 };
             let who = some_users(&mut rng, max);
             if !who.is_empty() {
                 relations.insert(rel.into(), json!(who));
+            }
+            // A team now and then: every member of the group holds the relation.
+            if rel != "subject" && rng.chance(10) {
+                relation_groups.insert(rel.into(), json!([rng.pick(GROUPS)]));
             }
         }
         resources.push(json!({
@@ -147,8 +168,10 @@ pub fn entities(seed: u64, cases: usize) -> Value {
                 "tags": tags,
                 "owner": rng.pick(USERS).0,
                 "access_mode": rng.pick(&["open", "open", "restricted", "secret"]),
+                "opened": rng.pick(&OPENED).0,
             },
             "relations": relations,
+            "relation_groups": relation_groups,
             "read": code(&mut rng),
             "write": code(&mut rng),
         }));
@@ -165,6 +188,13 @@ pub fn entities(seed: u64, cases: usize) -> Value {
         }
         if rng.chance(20) {
             d["inherit_write"] = json!(false);
+        }
+        let authors = some_users(&mut rng, 2);
+        if !authors.is_empty() {
+            d["relations"] = json!({"author": authors});
+        }
+        if rng.chance(10) {
+            d["relation_groups"] = json!({"author": [rng.pick(GROUPS)]});
         }
         resources.push(d);
     }
@@ -184,11 +214,19 @@ pub fn entities(seed: u64, cases: usize) -> Value {
         resources.push(a);
     }
     for i in 0..(cases / 20).max(1) {
-        resources.push(json!({
+        let mut c = json!({
             "id": format!("contact-{i}"), "kind": "Contact",
             "attrs": {"name": format!("Contact {i}")},
             "read": code(&mut rng), "write": code(&mut rng),
-        }));
+        });
+        let keepers = some_users(&mut rng, 1);
+        if !keepers.is_empty() {
+            c["relations"] = json!({"keeper": keepers});
+        }
+        if rng.chance(20) {
+            c["relation_groups"] = json!({"keeper": [rng.pick(GROUPS)]});
+        }
+        resources.push(c);
     }
     json!({"units": units, "users": users, "resources": resources})
 }

@@ -20,6 +20,14 @@ use std::fmt;
 /// sometimes match and sometimes do not. One needs escaping in the policy text.
 const STRS: [&str; 3] = ["x", "y", "say \"z\"\\"];
 const INTS: [i64; 4] = [0, 1, -1, 7];
+/// `datetime` values: the first two are one instant written with two offsets, the third a
+/// microsecond before it, the last later, with a fraction and a negative offset.
+const DATES: [&str; 4] = [
+    "2026-01-01T00:00:00Z",
+    "2026-01-01T01:00:00+01:00",
+    "2025-12-31T23:59:59.999999Z",
+    "2026-06-30T12:00:00.5-07:00",
+];
 
 /// An action reference in a rule, table cell or `codes` line.
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +51,7 @@ pub enum Ty {
     Str,
     Bool,
     Int,
+    DateTime,
     SetStr,
     Enum(u8),
     RefUser,
@@ -289,6 +298,7 @@ fn ty() -> impl Strategy<Value = Ty> {
         Just(Ty::Str),
         Just(Ty::Bool),
         Just(Ty::Int),
+        Just(Ty::DateTime),
         Just(Ty::SetStr),
         small().prop_map(Ty::Enum),
         Just(Ty::RefUser),
@@ -664,6 +674,7 @@ pub fn case_at_limit() -> impl Strategy<Value = (Limit, bool, Generated)> {
                 Limit::Subjects => {
                     p.roles as usize
                         + p.case.as_ref().map_or(0, |c| c.relations as usize)
+                        + (0..p.kinds.len()).filter_map(kind_relation).count()
                         + usize::from(g.everyone)
                 }
                 Limit::Actions => p.actions.len(),
@@ -694,6 +705,23 @@ pub fn case_at_limit() -> impl Strategy<Value = (Limit, bool, Generated)> {
 }
 
 // ---- rendering -------------------------------------------------------------------------------
+
+/// The relation the `i`th resource kind declares: one for every second kind, so that some worlds
+/// have relations of resource kinds and others only the case's.
+pub fn kind_relation(i: usize) -> Option<String> {
+    (i % 2 == 1).then(|| format!("kr{i}"))
+}
+
+/// The groups a relation lists besides its users (`relation_groups`), from the bytes that chose
+/// its users: one group when the first byte is a multiple of 4, so that most worlds list none.
+fn member_groups(n: &Names, picks: &[u8]) -> Vec<String> {
+    match picks.first() {
+        Some(&b) if b % 4 == 0 && !n.groups.is_empty() => {
+            vec![n.groups[b as usize / 4 % n.groups.len()].clone()]
+        }
+        _ => Vec::new(),
+    }
+}
 
 fn pick(n: usize, i: u8) -> Option<usize> {
     (n > 0).then(|| i as usize % n)
@@ -801,6 +829,7 @@ impl Names {
             Ty::Str => "string".into(),
             Ty::Bool => "bool".into(),
             Ty::Int => "int".into(),
+            Ty::DateTime => "datetime".into(),
             Ty::SetStr => "set<string>".into(),
             Ty::Enum(e) => format!("E{e}"),
             Ty::RefUser => "ref User".into(),
@@ -887,6 +916,7 @@ impl Names {
         Some(match t {
             Ty::Str => quote(STRS[v as usize % STRS.len()]),
             Ty::Int => INTS[v as usize % INTS.len()].to_string(),
+            Ty::DateTime => quote(DATES[v as usize % DATES.len()]),
             Ty::Bool => (v % 2 == 1).to_string(),
             Ty::Enum(e) => format!("v{}", v % self.enums[e as usize]),
             _ => return None,
@@ -922,7 +952,7 @@ fn term_text(n: &Names, t: &TermSpec, at: At) -> Option<String> {
                 _ => format!("{left} != {}", lit(t.vals[0])?),
             },
         },
-        Ty::Int => {
+        Ty::Int | Ty::DateTime => {
             let op = ["==", "!=", "<", "<=", ">", ">="][t.op as usize % 6];
             match partner() {
                 Some(p) if with_path => format!("{left} {op} {p}"),
@@ -987,7 +1017,8 @@ fn condition(n: &Names, c: &Cond, all: bool) -> Option<String> {
         .iter()
         .copied()
         .enumerate()
-        .filter(|(_, t)| !matches!(t, Ty::RefSelf))
+        // A scope filter tests no `datetime` (CP0106).
+        .filter(|(_, t)| !matches!(t, Ty::RefSelf | Ty::DateTime))
         .collect();
     let (a, t) = testable[pick(testable.len(), c.attr)?];
     let name = format!("at{a}");
@@ -1294,6 +1325,12 @@ fn render_policy(p: &PolicySpec) -> (Names, Vec<(String, String)>) {
         for r in &k.rules {
             body.push_str(&format!(" {}", rule_text(&n, r, None, At::Kind(ki))));
         }
+        // Every second resource kind declares a relation, held on its resources and those
+        // under them, and allows an action to it (language.md §14).
+        if let Some(rel) = kind_relation(i) {
+            let a = &n.actions[i % n.actions.len()];
+            body.push_str(&format!(" relation {rel}; allow {rel}: {a};"));
+        }
         items.push(format!("{head} {{{body} }}"));
     }
     let (read, write) = &p.codes;
@@ -1478,6 +1515,7 @@ fn attr_value(t: Ty, v: u8, n: &Names, users: usize, same_kind: &[String]) -> Va
     match t {
         Ty::Str => json!(STRS[v as usize % STRS.len()]),
         Ty::Int => json!(INTS[v as usize % INTS.len()]),
+        Ty::DateTime => json!(DATES[v as usize % DATES.len()]),
         Ty::Bool => json!(v % 2 == 1),
         Ty::SetStr => Value::Array(
             STRS.iter()
@@ -1613,7 +1651,7 @@ pub fn render(p: &PolicySpec, e: &EntitySpec) -> Generated {
                     json!(format!("S{}", r.state % n.casetypes[t])),
                 );
             }
-            let mut rels = Map::new();
+            let (mut rels, mut rel_groups) = (Map::new(), Map::new());
             for (ri, rel) in n.relations.iter().enumerate() {
                 let holders: Vec<&String> = r.relations[ri]
                     .iter()
@@ -1622,9 +1660,34 @@ pub fn render(p: &PolicySpec, e: &EntitySpec) -> Generated {
                 if !holders.is_empty() {
                     rels.insert(rel.clone(), json!(holders));
                 }
+                let groups = member_groups(&n, &r.relations[ri]);
+                if !groups.is_empty() {
+                    rel_groups.insert(rel.clone(), json!(groups));
+                }
             }
             if !rels.is_empty() {
                 o.insert("relations".into(), Value::Object(rels));
+            }
+            if !rel_groups.is_empty() {
+                o.insert("relation_groups".into(), Value::Object(rel_groups));
+            }
+        }
+        // A relation of a resource kind: its users and groups from the resource's first list.
+        let rel = k
+            .checked_sub(usize::from(n.has_case))
+            .and_then(kind_relation);
+        if let (false, Some(rel)) = (is_case, rel) {
+            let picks = &r.relations[0];
+            let holders: Vec<&String> = picks
+                .iter()
+                .map(|&u| &users[u as usize % users.len()])
+                .collect();
+            if !holders.is_empty() {
+                o.insert("relations".into(), json!({ rel.clone(): holders }));
+            }
+            let groups = member_groups(&n, picks);
+            if !groups.is_empty() {
+                o.insert("relation_groups".into(), json!({ rel: groups }));
             }
         }
         if !n.kind_attrs[*k].is_empty() {
