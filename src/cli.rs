@@ -19,6 +19,7 @@ pub(crate) mod apply;
 pub(crate) mod check;
 #[cfg(feature = "db")]
 mod db;
+mod diff;
 mod explain;
 mod explain_code;
 pub(crate) mod filter;
@@ -232,6 +233,15 @@ enum Command {
     #[cfg(feature = "db")]
     #[command(subcommand)]
     Db(db::DbCommand),
+    /// List every decision that differs between two versions of a policy
+    ///
+    /// Compares OLD and NEW over the whole finite domain (kinds, case types and states,
+    /// actions, modules, target states and the subjects a user can hold) and prints each
+    /// decision that differs, grouped, with the rule or table cell behind it (docs/diff.md).
+    ///
+    /// Exit status: 0 when nothing differs, 1 when something does (with `--fail-on grant`:
+    /// only when access may widen), 2 when a policy cannot be read or has errors.
+    Diff(diff::DiffArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -246,6 +256,7 @@ pub fn main() -> ExitCode {
         Command::List(args) => list::list(&args),
         Command::Filter(args) => filter::filter(&args),
         Command::Apply(args) => apply::apply(&args),
+        Command::Diff(args) => diff::diff(&args),
         #[cfg(feature = "serve")]
         Command::Serve(args) => crate::serve::serve(&args),
         #[cfg(feature = "db")]

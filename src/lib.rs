@@ -36,6 +36,8 @@ mod datetime;
 pub mod db;
 mod decision;
 pub mod diagnostic;
+#[allow(missing_docs)]
+mod diff;
 mod entities;
 pub mod explain;
 #[allow(missing_docs)]
@@ -114,6 +116,9 @@ pub mod internal {
     }
     pub mod lint {
         pub use crate::lint::*;
+    }
+    pub mod diff {
+        pub use crate::diff::*;
     }
     pub mod reference {
         pub use crate::reference::*;

@@ -32,6 +32,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("compile",     &["bits", "diagnostic", "ir", "limits"]),
     ("decision",    &["compile", "diagnostic", "ir"]),
     ("lint",        &["bits", "compile", "diagnostic", "ir", "limits"]),
+    ("diff",        &["bits", "compile", "diagnostic", "ir"]),
     ("entities",    &["datetime", "access_code", "compile", "diagnostic", "ir", "json_pos", "limits"]),
     ("request",     &["compile", "entities", "json_pos"]),
     ("resolve",     &["datetime", "compile", "diagnostic", "entities", "ir", "limits", "request"]),
