@@ -145,9 +145,18 @@ fn run_filter_all<F: Faults>(
 fn held_relations(policy: &CompiledPolicy, on: &On<'_>) -> Bits {
     let mut bits = Bits::EMPTY;
     if let Some(a) = on.anchor {
-        for (r, list) in a.relations.iter().enumerate() {
-            if held_by(list, on.principal, &on.user.groups).is_some() {
-                bits.set(policy.relation_bit(r));
+        if on.entities.relation_groups {
+            for (r, list) in a.relations.iter().enumerate() {
+                if held_by(list, on.principal, &on.user.groups).is_some() {
+                    bits.set(policy.relation_bit(r));
+                }
+            }
+        } else {
+            // No relation lists a group: every list holds users alone, sorted.
+            for (r, list) in a.relations.iter().enumerate() {
+                if list.binary_search(&on.principal).is_ok() {
+                    bits.set(policy.relation_bit(r));
+                }
             }
         }
     }
