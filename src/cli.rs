@@ -9,7 +9,7 @@ use casepol::RequestErrorKind;
 use casepol::{Decision, Entities, Layer, Policy, Reason, Request, RequestError};
 use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub(crate) mod actions;
 pub(crate) mod apply;
 pub(crate) mod check;
+mod completions;
 #[cfg(feature = "db")]
 mod db;
 mod diff;
@@ -55,8 +56,27 @@ impl From<Exit> for ExitCode {
     about = "Check, decide and explain case-management access policies"
 )]
 struct Cli {
+    /// When to colour diagnostics; under `auto`, NO_COLOR and CLICOLOR_FORCE are honoured
+    #[arg(
+        long,
+        value_enum,
+        global = true,
+        default_value = "auto",
+        value_name = "WHEN",
+        display_order = 1000
+    )]
+    color: ColorWhen,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The values of `--color`. (Plain comments: doc comments would make every `--help` long.)
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorWhen {
+    // Colour standard error when it is a terminal, following NO_COLOR and CLICOLOR_FORCE.
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -242,11 +262,26 @@ enum Command {
     /// Exit status: 0 when nothing differs, 1 when something does (with `--fail-on grant`:
     /// only when access may widen), 2 when a policy cannot be read or has errors.
     Diff(diff::DiffArgs),
+    /// Print a shell completion script for bash, zsh, fish, powershell or elvish
+    ///
+    /// For example `casepol completions bash > ~/.local/share/bash-completion/completions/casepol`.
+    ///
+    /// Exit status: 0 printed, 2 when standard output cannot be written.
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (roff) on standard output
+    ///
+    /// For example `casepol man > ~/.local/share/man/man1/casepol.1`, then `man casepol`.
+    ///
+    /// Exit status: 0 printed, 2 when standard output cannot be written.
+    Man,
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    set_color(cli.color);
     let exit = match cli.command {
+        Command::Completions(args) => completions::completions(&args),
+        Command::Man => completions::man(),
         Command::Validate(args) => validate::validate(&args),
         Command::Fmt(args) => fmt::fmt(&args),
         Command::Test(args) => test::test(&args),
@@ -288,8 +323,21 @@ pub fn main() -> ExitCode {
     exit.into()
 }
 
+/// Records `--color` for [`color`]. `auto` leaves the decision to the environment.
+fn set_color(when: ColorWhen) {
+    match when {
+        ColorWhen::Auto => {}
+        ColorWhen::Always => anstream::ColorChoice::Always.write_global(),
+        ColorWhen::Never => anstream::ColorChoice::Never.write_global(),
+    }
+}
+
+/// Whether what goes to standard error is coloured: the one place that decides. `--color always`
+/// or `never` decides alone; under `auto`, NO_COLOR turns colour off, then CLICOLOR_FORCE turns
+/// it on, then a terminal (whose TERM is not `dumb`) gets colour ([`anstream::AutoStream::choice`],
+/// the rule clap follows for its own help).
 fn color() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+    anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never
 }
 
 #[cold]
