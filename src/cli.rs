@@ -134,13 +134,15 @@ enum Command {
     Check {
         /// The policy: a `.casepol` file, or a directory of them
         policy: PathBuf,
-        /// The entities file (JSON), or a database: `sqlite:PATH` or `postgres://…` (docs/database.md)
+        /// The entities file (JSON, or `-` for standard input), or a database: `sqlite:PATH` or
+        /// `postgres://…` (docs/database.md)
         #[arg(long)]
         entities: PathBuf,
-        /// One request: a JSON file, or inline JSON starting with `{`
+        /// One request: a JSON file, inline JSON starting with `{`, or `-` for standard input
         #[arg(long)]
         request: Option<String>,
-        /// A batch: a JSON Lines file with one request per line; blank lines are skipped
+        /// A batch: a JSON Lines file with one request per line, or `-` for standard input;
+        /// blank lines are skipped
         #[arg(long)]
         requests: Option<PathBuf>,
         /// Output format
@@ -163,10 +165,11 @@ enum Command {
     Explain {
         /// The policy: a `.casepol` file, or a directory of them
         policy: PathBuf,
-        /// The entities file (JSON), or a database: `sqlite:PATH` or `postgres://…` (docs/database.md)
+        /// The entities file (JSON, or `-` for standard input), or a database: `sqlite:PATH` or
+        /// `postgres://…` (docs/database.md)
         #[arg(long)]
         entities: PathBuf,
-        /// The request: a JSON file, or inline JSON starting with `{`
+        /// The request: a JSON file, inline JSON starting with `{`, or `-` for standard input
         #[arg(long)]
         request: String,
         /// Output format
@@ -357,9 +360,58 @@ fn read_text(path: &Path) -> Result<String, String> {
     read_text_limited(path, MAX_ENTITIES_BYTES, "a file")
 }
 
-/// Reads a UTF-8 text file of at most `limit` bytes ([`casepol::internal::files::read_text`]).
+/// Reads a UTF-8 text file of at most `limit` bytes ([`casepol::internal::files::read_text`]),
+/// or standard input when `path` is `-` ([`read_stdin`]).
 fn read_text_limited(path: &Path, limit: usize, what: &str) -> Result<String, String> {
+    if is_stdin(path) {
+        return read_stdin(limit, what);
+    }
     casepol::internal::files::read_text(path, limit, what).map_err(|e| e.to_string())
+}
+
+/// Whether a path argument means standard input: `-`, as everywhere on the command line.
+pub(crate) fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// Set once standard input has been handed out: it can be read by one argument only.
+static STDIN_TAKEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Claims standard input for one `-` argument; a second claim is an error, since the first
+/// reads it to the end.
+pub(crate) fn take_stdin() -> Result<std::io::Stdin, String> {
+    if STDIN_TAKEN.swap(true, Ordering::Relaxed) {
+        return Err(
+            "standard input can be read only once, but `-` is given for more than one input".into(),
+        );
+    }
+    Ok(std::io::stdin())
+}
+
+/// Reads standard input as UTF-8 text of at most `limit` bytes, the limit of the file it stands
+/// for: at most `limit + 1` bytes are ever read, so the memory is bounded as for a file.
+fn read_stdin(limit: usize, what: &str) -> Result<String, String> {
+    use std::io::Read;
+    let stdin = take_stdin()?;
+    let mut bytes = Vec::new();
+    stdin
+        .lock()
+        .take((limit as u64).saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read standard input: {e}"))?;
+    if bytes.len() > limit {
+        return Err(format!(
+            "standard input is more than the limit of {} for {what}",
+            casepol::limits::bytes(limit)
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let (line, column, byte) =
+            casepol::internal::files::utf8_position(e.as_bytes(), &e.utf8_error());
+        format!(
+            "standard input is not valid UTF-8: byte 0x{byte:02X} at line {line}, column {column}"
+        )
+    })
 }
 
 /// Reads one policy: a file, or every `.casepol` file of a directory
@@ -500,7 +552,11 @@ fn read_request(arg: &str) -> Result<Request, Exit> {
         ("--request".to_string(), arg.to_string())
     } else {
         (
-            format!("`{arg}`"),
+            if is_stdin(Path::new(arg)) {
+                "standard input".to_string()
+            } else {
+                format!("`{arg}`")
+            },
             read_text_limited(Path::new(arg), limit, "a request").map_err(fail_input)?,
         )
     };

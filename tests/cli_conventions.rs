@@ -235,3 +235,275 @@ fn strip_escapes(text: &str) -> String {
     }
     out
 }
+
+// ---- `-` for standard input, `fmt -`, `fmt --diff` ------------------------------------------
+
+const POLICY: &str = "tests/data/cli/policy.casepol";
+const ENTITIES: &str = "tests/data/cli/entities.json";
+const DIRTY: &str = "tests/data/format/cli/dirty.casepol";
+const CLEAN: &str = "tests/data/format/cli/clean.casepol";
+
+/// Runs `casepol` as [`casepol`] does, with `input` on standard input. The input is written from
+/// another thread, and a child that stops reading early (a limit) does not fail the test.
+fn run_stdin(args: &[&str], input: Vec<u8>) -> Run {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_casepol"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("CLICOLOR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the casepol binary runs");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().expect("casepol finishes");
+    writer.join().expect("the writer thread ends");
+    Run {
+        args: args.iter().map(|a| a.to_string()).collect(),
+        code: out.status.code().expect("not killed by a signal"),
+        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+fn file(path: &str) -> Vec<u8> {
+    std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+        .expect("fixture is readable")
+}
+
+fn expect_stdin(args: &[&str], input: Vec<u8>, code: i32) -> Run {
+    let run = run_stdin(args, input);
+    assert_eq!(run.code, code, "wrong exit code:\n{}", run.transcript());
+    run
+}
+
+#[test]
+fn fmt_stdin_prints_the_formatted_text() {
+    let run = expect_stdin(&["fmt", "-"], file(DIRTY), OK);
+    assert_eq!(run.stderr, "");
+    // The same text `fmt` writes to a file, derived independently through the library.
+    let text = String::from_utf8(file(DIRTY)).expect("UTF-8 fixture");
+    let mut sources = casepol::diagnostic::Sources::new();
+    let id = sources.add("dirty", text.clone());
+    let formatted = casepol::internal::format::format_source(id, &text)
+        .unwrap_or_else(|_| panic!("the fixture formats"));
+    assert_ne!(formatted, text, "the fixture must need formatting");
+    assert_eq!(run.stdout, formatted);
+    insta::assert_snapshot!(run.transcript());
+    // Formatted text is a fixed point.
+    let again = expect_stdin(&["fmt", "-"], run.stdout.into_bytes(), OK);
+    assert_eq!(again.stdout, formatted);
+}
+
+#[test]
+fn fmt_stdin_with_syntax_errors_prints_nothing_on_stdout() {
+    let run = expect_stdin(&["fmt", "-"], b"role A\nfoo".to_vec(), FAIL);
+    assert_eq!(run.stdout, "");
+    insta::assert_snapshot!(run.transcript());
+}
+
+#[test]
+fn fmt_check_on_stdin() {
+    let run = expect_stdin(&["fmt", "--check", "-"], file(DIRTY), FAIL);
+    assert!(
+        run.stdout.contains("would reformat <stdin>"),
+        "{}",
+        run.stdout
+    );
+    expect_stdin(&["fmt", "--check", "-"], file(CLEAN), OK);
+}
+
+#[test]
+fn fmt_stdin_must_be_alone() {
+    let run = expect_stdin(&["fmt", "-", CLEAN], Vec::new(), ERROR);
+    insta::assert_snapshot!(run.transcript());
+}
+
+#[test]
+fn fmt_diff_prints_a_unified_diff_and_changes_nothing() {
+    let before = file(DIRTY);
+    let run = expect(&["fmt", "--diff", DIRTY], FAIL);
+    assert_eq!(file(DIRTY), before, "--diff wrote the file");
+    assert!(run
+        .stdout
+        .starts_with(&format!("--- a/{DIRTY}\n+++ b/{DIRTY}\n@@ ")));
+    // Applying the diff's `+` side in place of its `-` side gives the formatted text: each line
+    // of the formatted file is a context or `+` line, in order.
+    let formatted = expect_stdin(&["fmt", "-"], before, OK).stdout;
+    let new_side: Vec<&str> = run
+        .stdout
+        .lines()
+        .skip(2)
+        .filter(|l| !l.starts_with('-') && !l.starts_with("@@"))
+        .map(|l| &l[1..])
+        .collect();
+    let mut formatted_lines = formatted.lines();
+    for line in &new_side {
+        assert!(
+            formatted_lines.any(|f| f == *line),
+            "`{line}` is not in the formatted text, in order"
+        );
+    }
+    insta::assert_snapshot!(run.transcript());
+}
+
+#[test]
+fn fmt_diff_of_a_formatted_file_is_empty() {
+    let run = expect(&["fmt", "--diff", CLEAN], OK);
+    assert_eq!(run.stdout, "");
+    assert!(run.stderr.contains("1 already formatted"), "{}", run.stderr);
+}
+
+#[test]
+fn fmt_diff_on_stdin() {
+    let run = expect_stdin(&["fmt", "--diff", "-"], file(DIRTY), FAIL);
+    assert!(run.stdout.starts_with("--- a/<stdin>\n+++ b/<stdin>\n@@ "));
+}
+
+#[test]
+fn fmt_diff_conflicts_with_check_and_format() {
+    expect(&["fmt", "--diff", "--check", DIRTY], ERROR);
+    expect(&["fmt", "--diff", "--format", "json", DIRTY], ERROR);
+}
+
+#[test]
+fn request_from_stdin() {
+    let args = ["check", POLICY, "--entities", ENTITIES, "--request", "-"];
+    for (fixture, code) in [
+        ("tests/data/cli/request_allow.json", OK),
+        ("tests/data/cli/request_deny.json", FAIL),
+    ] {
+        let piped = expect_stdin(&args, file(fixture), code);
+        let named = expect(
+            &[
+                "check",
+                POLICY,
+                "--entities",
+                ENTITIES,
+                "--request",
+                fixture,
+            ],
+            code,
+        );
+        assert_eq!((piped.stdout, piped.stderr), (named.stdout, named.stderr));
+    }
+    let explain = ["explain", POLICY, "--entities", ENTITIES, "--request", "-"];
+    let piped = expect_stdin(&explain, file("tests/data/cli/request_deny.json"), FAIL);
+    assert!(piped.stdout.contains("deny"), "{}", piped.stdout);
+}
+
+#[test]
+fn a_malformed_request_on_stdin_is_named_so() {
+    let args = ["check", POLICY, "--entities", ENTITIES, "--request", "-"];
+    let run = expect_stdin(&args, b"{\"principal\": ".to_vec(), ERROR);
+    insta::assert_snapshot!(run.transcript());
+}
+
+#[test]
+fn requests_from_stdin() {
+    let batch = "tests/data/cli/requests_mixed.jsonl";
+    for threads in ["1", "3"] {
+        let piped = run_stdin(
+            &[
+                "check",
+                POLICY,
+                "--entities",
+                ENTITIES,
+                "--requests",
+                "-",
+                "--threads",
+                threads,
+            ],
+            file(batch),
+        );
+        let named = casepol(&[
+            "check",
+            POLICY,
+            "--entities",
+            ENTITIES,
+            "--requests",
+            batch,
+            "--threads",
+            threads,
+        ]);
+        assert!(named.stdout.lines().count() >= 3, "{}", named.stdout);
+        assert_eq!(
+            (piped.code, piped.stdout, piped.stderr),
+            (named.code, named.stdout, named.stderr)
+        );
+    }
+}
+
+#[test]
+fn entities_from_stdin() {
+    let request = "tests/data/cli/request_allow.json";
+    let piped = expect_stdin(
+        &["check", POLICY, "--entities", "-", "--request", request],
+        file(ENTITIES),
+        OK,
+    );
+    assert_eq!(piped.stdout, "allow\n");
+    let bad = expect_stdin(
+        &["check", POLICY, "--entities", "-", "--request", request],
+        file("tests/data/cli/bad_entities.json"),
+        ERROR,
+    );
+    assert!(
+        bad.stderr.contains("problem(s) in entities file `-`"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
+fn stdin_is_read_once() {
+    let run = expect_stdin(
+        &["check", POLICY, "--entities", "-", "--request", "-"],
+        file(ENTITIES),
+        ERROR,
+    );
+    insta::assert_snapshot!(run.transcript());
+}
+
+#[test]
+fn stdin_obeys_the_file_limits() {
+    // One byte over the request limit (docs/limits.md: 64 KiB), as for a request file.
+    let limit = casepol::limits::MAX_REQUEST_BYTES;
+    let mut big = b"{\"principal\": \"".to_vec();
+    big.resize(limit + 1, b'a');
+    let args = ["check", POLICY, "--entities", ENTITIES, "--request", "-"];
+    let run = expect_stdin(&args, big, ERROR);
+    assert_eq!(
+        run.stderr,
+        "error: standard input is more than the limit of 64 KiB for a request\n"
+    );
+    // Exactly at the limit, the text is read (and is then a malformed request).
+    let mut at = b"{\"principal\": \"".to_vec();
+    at.resize(limit, b'a');
+    let run = expect_stdin(&args, at, ERROR);
+    assert!(
+        run.stderr.contains("invalid request in standard input"),
+        "{}",
+        run.stderr
+    );
+    // A policy file on stdin: 16 MiB (MAX_POLICY_FILE_BYTES), one byte over.
+    let policy_limit = casepol::limits::MAX_POLICY_FILE_BYTES;
+    let run = expect_stdin(&["fmt", "-"], vec![b' '; policy_limit + 1], ERROR);
+    assert_eq!(
+        run.stderr,
+        "error: standard input is more than the limit of 16 MiB for a policy file\n"
+    );
+}
+
+#[test]
+fn stdin_must_be_utf8() {
+    let run = expect_stdin(&["fmt", "-"], b"role A;\nrole \xff;\n".to_vec(), ERROR);
+    insta::assert_snapshot!(run.transcript());
+}
