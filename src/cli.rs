@@ -416,7 +416,14 @@ fn read_stdin(limit: usize, what: &str) -> Result<String, String> {
 
 /// Reads one policy: a file, or every `.casepol` file of a directory
 /// ([`casepol::internal::files::read_policy`]).
+/// `-` reads one policy file from standard input, named `<stdin>` in diagnostics.
 fn read_policy(path: &Path) -> Result<Sources, String> {
+    if is_stdin(path) {
+        let text = read_stdin(casepol::limits::MAX_POLICY_FILE_BYTES, "a policy file")?;
+        let mut sources = Sources::new();
+        sources.add("<stdin>", text);
+        return Ok(sources);
+    }
     casepol::internal::files::read_policy(path).map_err(|e| e.to_string())
 }
 

@@ -507,3 +507,27 @@ fn stdin_must_be_utf8() {
     let run = expect_stdin(&["fmt", "-"], b"role A;\nrole \xff;\n".to_vec(), ERROR);
     insta::assert_snapshot!(run.transcript());
 }
+
+#[test]
+fn policy_from_stdin() {
+    let request = "tests/data/cli/request_allow.json";
+    let piped = expect_stdin(
+        &["check", "-", "--entities", ENTITIES, "--request", request],
+        file(POLICY),
+        OK,
+    );
+    assert_eq!(piped.stdout, "allow\n");
+    // Diagnostics name standard input `<stdin>`.
+    let run = expect_stdin(
+        &["validate", "-"],
+        file("tests/data/cli/errors.casepol"),
+        FAIL,
+    );
+    insta::assert_snapshot!(run.transcript());
+    let named = expect(&["validate", "tests/data/cli/errors.casepol"], FAIL);
+    assert_eq!(
+        run.stderr
+            .replace("<stdin>", "tests/data/cli/errors.casepol"),
+        named.stderr
+    );
+}
