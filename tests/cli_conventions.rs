@@ -531,3 +531,44 @@ fn policy_from_stdin() {
         named.stderr
     );
 }
+
+#[test]
+fn every_entities_option_takes_stdin() {
+    let q = "tests/data/cli/request_allow.json";
+    let req: serde_json::Value =
+        serde_json::from_slice(&file(q)).expect("the request fixture is JSON");
+    let (user, action, resource) = (
+        req["principal"].as_str().expect("principal"),
+        req["action"].as_str().expect("action"),
+        req["resource"].as_str().expect("resource"),
+    );
+    let commands: [Vec<&str>; 3] = [
+        vec![
+            "who-can",
+            POLICY,
+            "--action",
+            action,
+            "--resource",
+            resource,
+        ],
+        vec![
+            "actions",
+            POLICY,
+            "--principal",
+            user,
+            "--resource",
+            resource,
+        ],
+        vec!["list", POLICY, "--principal", user, "--action", action],
+    ];
+    for args in commands {
+        let mut named = args.clone();
+        named.extend(["--entities", ENTITIES]);
+        let mut piped = args.clone();
+        piped.extend(["--entities", "-"]);
+        let by_name = expect(&named, OK);
+        let by_pipe = expect_stdin(&piped, file(ENTITIES), OK);
+        assert!(!by_name.stdout.is_empty(), "{}", by_name.transcript());
+        assert_eq!(by_pipe.stdout, by_name.stdout, "{}", args[0]);
+    }
+}
