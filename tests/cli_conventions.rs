@@ -312,11 +312,7 @@ fn fmt_stdin_with_syntax_errors_prints_nothing_on_stdout() {
 #[test]
 fn fmt_check_on_stdin() {
     let run = expect_stdin(&["fmt", "--check", "-"], file(DIRTY), FAIL);
-    assert!(
-        run.stdout.contains("would reformat <stdin>"),
-        "{}",
-        run.stdout
-    );
+    insta::assert_snapshot!(run.transcript());
     expect_stdin(&["fmt", "--check", "-"], file(CLEAN), OK);
 }
 

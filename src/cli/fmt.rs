@@ -401,11 +401,15 @@ fn report_human(results: &[FileResult], args: &FmtArgs) -> Result<(), Exit> {
     }
     emit(&summary)?;
     if args.dry() && changed > 0 {
-        let paths: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
-        emit(&format!(
-            "help: run `casepol fmt {}` to reformat them",
-            paths.join(" ")
-        ))?;
+        if args.paths.iter().any(|p| is_stdin(p)) {
+            emit("help: `casepol fmt -` prints it formatted")?;
+        } else {
+            let paths: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
+            emit(&format!(
+                "help: run `casepol fmt {}` to reformat them",
+                paths.join(" ")
+            ))?;
+        }
     }
     Ok(())
 }
