@@ -9,7 +9,7 @@ use casepol::RequestErrorKind;
 use casepol::{Decision, Entities, Layer, Policy, Reason, Request, RequestError};
 use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub(crate) mod actions;
 pub(crate) mod apply;
 pub(crate) mod check;
+mod completions;
 #[cfg(feature = "db")]
 mod db;
 mod diff;
@@ -55,8 +56,27 @@ impl From<Exit> for ExitCode {
     about = "Check, decide and explain case-management access policies"
 )]
 struct Cli {
+    /// When to colour diagnostics; under `auto`, NO_COLOR and CLICOLOR_FORCE are honoured
+    #[arg(
+        long,
+        value_enum,
+        global = true,
+        default_value = "auto",
+        value_name = "WHEN",
+        display_order = 1000
+    )]
+    color: ColorWhen,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The values of `--color`. (Plain comments: doc comments would make every `--help` long.)
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorWhen {
+    // Colour standard error when it is a terminal, following NO_COLOR and CLICOLOR_FORCE.
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -114,13 +134,15 @@ enum Command {
     Check {
         /// The policy: a `.casepol` file, or a directory of them
         policy: PathBuf,
-        /// The entities file (JSON), or a database: `sqlite:PATH` or `postgres://…` (docs/database.md)
+        /// The entities file (JSON, or `-` for standard input), or a database: `sqlite:PATH` or
+        /// `postgres://…` (docs/database.md)
         #[arg(long)]
         entities: PathBuf,
-        /// One request: a JSON file, or inline JSON starting with `{`
+        /// One request: a JSON file, inline JSON starting with `{`, or `-` for standard input
         #[arg(long)]
         request: Option<String>,
-        /// A batch: a JSON Lines file with one request per line; blank lines are skipped
+        /// A batch: a JSON Lines file with one request per line, or `-` for standard input;
+        /// blank lines are skipped
         #[arg(long)]
         requests: Option<PathBuf>,
         /// Output format
@@ -143,10 +165,11 @@ enum Command {
     Explain {
         /// The policy: a `.casepol` file, or a directory of them
         policy: PathBuf,
-        /// The entities file (JSON), or a database: `sqlite:PATH` or `postgres://…` (docs/database.md)
+        /// The entities file (JSON, or `-` for standard input), or a database: `sqlite:PATH` or
+        /// `postgres://…` (docs/database.md)
         #[arg(long)]
         entities: PathBuf,
-        /// The request: a JSON file, or inline JSON starting with `{`
+        /// The request: a JSON file, inline JSON starting with `{`, or `-` for standard input
         #[arg(long)]
         request: String,
         /// Output format
@@ -242,11 +265,26 @@ enum Command {
     /// Exit status: 0 when nothing differs, 1 when something does (with `--fail-on grant`:
     /// only when access may widen), 2 when a policy cannot be read or has errors.
     Diff(diff::DiffArgs),
+    /// Print a shell completion script for bash, zsh, fish, powershell or elvish
+    ///
+    /// For example `casepol completions bash > ~/.local/share/bash-completion/completions/casepol`.
+    ///
+    /// Exit status: 0 printed, 2 when standard output cannot be written.
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (roff) on standard output
+    ///
+    /// For example `casepol man > ~/.local/share/man/man1/casepol.1`, then `man casepol`.
+    ///
+    /// Exit status: 0 printed, 2 when standard output cannot be written.
+    Man,
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    set_color(cli.color);
     let exit = match cli.command {
+        Command::Completions(args) => completions::completions(&args),
+        Command::Man => completions::man(),
         Command::Validate(args) => validate::validate(&args),
         Command::Fmt(args) => fmt::fmt(&args),
         Command::Test(args) => test::test(&args),
@@ -288,8 +326,21 @@ pub fn main() -> ExitCode {
     exit.into()
 }
 
+/// Records `--color` for [`color`]. `auto` leaves the decision to the environment.
+fn set_color(when: ColorWhen) {
+    match when {
+        ColorWhen::Auto => {}
+        ColorWhen::Always => anstream::ColorChoice::Always.write_global(),
+        ColorWhen::Never => anstream::ColorChoice::Never.write_global(),
+    }
+}
+
+/// Whether what goes to standard error is coloured: the one place that decides. `--color always`
+/// or `never` decides alone; under `auto`, NO_COLOR turns colour off, then CLICOLOR_FORCE turns
+/// it on, then a terminal (whose TERM is not `dumb`) gets colour ([`anstream::AutoStream::choice`],
+/// the rule clap follows for its own help).
 fn color() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+    anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never
 }
 
 #[cold]
@@ -309,14 +360,70 @@ fn read_text(path: &Path) -> Result<String, String> {
     read_text_limited(path, MAX_ENTITIES_BYTES, "a file")
 }
 
-/// Reads a UTF-8 text file of at most `limit` bytes ([`casepol::internal::files::read_text`]).
+/// Reads a UTF-8 text file of at most `limit` bytes ([`casepol::internal::files::read_text`]),
+/// or standard input when `path` is `-` ([`read_stdin`]).
 fn read_text_limited(path: &Path, limit: usize, what: &str) -> Result<String, String> {
+    if is_stdin(path) {
+        return read_stdin(limit, what);
+    }
     casepol::internal::files::read_text(path, limit, what).map_err(|e| e.to_string())
+}
+
+/// Whether a path argument means standard input: `-`, as everywhere on the command line.
+pub(crate) fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// Set once standard input has been handed out: it can be read by one argument only.
+static STDIN_TAKEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Claims standard input for one `-` argument; a second claim is an error, since the first
+/// reads it to the end.
+pub(crate) fn take_stdin() -> Result<std::io::Stdin, String> {
+    if STDIN_TAKEN.swap(true, Ordering::Relaxed) {
+        return Err(
+            "standard input can be read only once, but `-` is given for more than one input".into(),
+        );
+    }
+    Ok(std::io::stdin())
+}
+
+/// Reads standard input as UTF-8 text of at most `limit` bytes, the limit of the file it stands
+/// for: at most `limit + 1` bytes are ever read, so the memory is bounded as for a file.
+fn read_stdin(limit: usize, what: &str) -> Result<String, String> {
+    use std::io::Read;
+    let stdin = take_stdin()?;
+    let mut bytes = Vec::new();
+    stdin
+        .lock()
+        .take((limit as u64).saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read standard input: {e}"))?;
+    if bytes.len() > limit {
+        return Err(format!(
+            "standard input is more than the limit of {} for {what}",
+            casepol::limits::bytes(limit)
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let (line, column, byte) =
+            casepol::internal::files::utf8_position(e.as_bytes(), &e.utf8_error());
+        format!(
+            "standard input is not valid UTF-8: byte 0x{byte:02X} at line {line}, column {column}"
+        )
+    })
 }
 
 /// Reads one policy: a file, or every `.casepol` file of a directory
 /// ([`casepol::internal::files::read_policy`]).
+/// `-` reads one policy file from standard input, named `<stdin>` in diagnostics.
 fn read_policy(path: &Path) -> Result<Sources, String> {
+    if is_stdin(path) {
+        let text = read_stdin(casepol::limits::MAX_POLICY_FILE_BYTES, "a policy file")?;
+        let mut sources = Sources::new();
+        sources.add("<stdin>", text);
+        return Ok(sources);
+    }
     casepol::internal::files::read_policy(path).map_err(|e| e.to_string())
 }
 
@@ -452,7 +559,11 @@ fn read_request(arg: &str) -> Result<Request, Exit> {
         ("--request".to_string(), arg.to_string())
     } else {
         (
-            format!("`{arg}`"),
+            if is_stdin(Path::new(arg)) {
+                "standard input".to_string()
+            } else {
+                format!("`{arg}`")
+            },
             read_text_limited(Path::new(arg), limit, "a request").map_err(fail_input)?,
         )
     };

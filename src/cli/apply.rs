@@ -8,10 +8,12 @@ use casepol::live::{self, ChangeSet, Snapshot};
 pub(super) struct ApplyArgs {
     /// The policy: a `.casepol` file, or a directory of them
     policy: PathBuf,
-    /// The entities file (JSON), or a database: `sqlite:PATH` or `postgres://…` (docs/database.md)
+    /// The entities file (JSON, or `-` for standard input), or a database: `sqlite:PATH` or
+    /// `postgres://…` (docs/database.md)
     #[arg(long)]
     entities: PathBuf,
-    /// The change sets: a JSON Lines file with one change set per line; blank lines are skipped
+    /// The change sets: a JSON Lines file with one change set per line (or `-` for standard
+    /// input); blank lines are skipped
     #[arg(long)]
     changes: PathBuf,
     /// Output format

@@ -562,11 +562,20 @@ fn check_batch(
             path.display()
         ));
     }
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) => return fail_input(format!("cannot read `{}`: {e}", path.display())),
+    // Each line is read with the limit of a request, so a batch on standard input is bounded
+    // as one in a file.
+    let input: Box<dyn std::io::Read> = if is_stdin(path) {
+        match take_stdin() {
+            Ok(stdin) => Box::new(stdin.lock()),
+            Err(msg) => return fail_input(msg),
+        }
+    } else {
+        match std::fs::File::open(path) {
+            Ok(f) => Box::new(f),
+            Err(e) => return fail_input(format!("cannot read `{}`: {e}", path.display())),
+        }
     };
-    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, input);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut exit = Exit::Ok;

@@ -16,7 +16,8 @@ enum DialectArg {
 pub(super) struct FilterArgs {
     /// The policy: a `.casepol` file, or a directory of them
     policy: PathBuf,
-    /// The entities file (JSON): its users and units; the resources live in the database
+    /// The entities file (JSON, or `-` for standard input): its users and units; the resources
+    /// live in the database
     #[arg(long)]
     entities: PathBuf,
     /// The user

@@ -7,21 +7,36 @@
 use super::*;
 use casepol::diagnostic::FileId;
 use casepol::internal::format::{self, FormatError};
+use casepol::limits::MAX_POLICY_FILE_BYTES;
 use std::collections::HashSet;
 
 #[derive(clap::Args)]
 pub(super) struct FmtArgs {
     /// A `.casepol` file, or a directory: every `.casepol` file under it is formatted, sub-directories
-    /// included (hidden ones skipped)
+    /// included (hidden ones skipped); or `-` alone: format standard input to standard output
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
     /// Change nothing; list the files that would change and exit 1 if there are any
     #[arg(long)]
     check: bool,
+    /// Change nothing; print a unified diff of what would change on standard output (the
+    /// summary goes to standard error) and exit 1 if anything would
+    #[arg(long, conflicts_with_all = ["check", "format"])]
+    diff: bool,
     /// Output format
     #[arg(long, value_enum, default_value = "human")]
     format: ReportFormat,
 }
+
+impl FmtArgs {
+    /// Whether files are left as they are: `--check`, `--diff`.
+    fn dry(&self) -> bool {
+        self.check || self.diff
+    }
+}
+
+/// The name standard input goes by in reports and diagnostics.
+const STDIN_NAME: &str = "<stdin>";
 
 /// What happened to one file.
 enum Outcome {
@@ -30,6 +45,8 @@ enum Outcome {
     /// Written unless `--check`.
     Changed {
         finding: Diagnostic,
+        /// The unified diff, with `--diff`.
+        diff: Option<String>,
     },
     Syntax(Vec<Diagnostic>),
     /// A CP0302 diagnostic: the formatter's output failed its soundness check.
@@ -58,7 +75,7 @@ impl FileResult {
     /// The diagnostics a `--check` run reports for this file (SARIF, GitHub).
     fn findings(&self, check: bool) -> &[Diagnostic] {
         match &self.outcome {
-            Outcome::Changed { finding } if check => std::slice::from_ref(finding),
+            Outcome::Changed { finding, .. } if check => std::slice::from_ref(finding),
             Outcome::Syntax(diags) => diags,
             Outcome::Bug(d) => std::slice::from_ref(d),
             _ => &[],
@@ -91,10 +108,20 @@ struct FileJson<'a> {
 }
 
 pub(super) fn fmt(args: &FmtArgs) -> Exit {
+    if args.paths.iter().any(|p| is_stdin(p)) {
+        if args.paths.len() > 1 {
+            return fail_input(
+                "`-` (standard input) must be the only path given to `casepol fmt`".into(),
+            );
+        }
+        if !args.dry() {
+            return fmt_stdin(args.format);
+        }
+    }
     let results: Vec<FileResult> = targets(&args.paths)
         .into_iter()
         .map(|target| match target {
-            Ok(path) => format_file(&path, args.check),
+            Ok(path) => format_file(&path, args),
             Err((name, msg)) => FileResult {
                 name,
                 sources: Sources::new(),
@@ -104,7 +131,7 @@ pub(super) fn fmt(args: &FmtArgs) -> Exit {
         .collect();
     let worst = results
         .iter()
-        .map(|r| r.exit(args.check))
+        .map(|r| r.exit(args.dry()))
         .max()
         .unwrap_or(Exit::Ok);
     let printed = match args.format {
@@ -133,7 +160,9 @@ fn targets(paths: &[PathBuf]) -> Vec<Result<PathBuf, (String, String)>> {
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     for path in paths {
-        let found = if path.is_dir() {
+        let found = if is_stdin(path) {
+            Ok(vec![path.clone()])
+        } else if path.is_dir() {
             let mut files = Vec::new();
             match walk(path, &mut files) {
                 Err(msg) => Err(msg),
@@ -183,10 +212,84 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
     Ok(())
 }
 
-fn format_file(path: &Path, check: bool) -> FileResult {
-    let name = path.display().to_string();
+/// `casepol fmt -`: standard input formatted to standard output, as editors and pipes want it.
+/// Nothing but the formatted text goes to standard output; on a syntax error nothing does.
+fn fmt_stdin(format: ReportFormat) -> Exit {
+    let text = match read_text_limited(Path::new("-"), MAX_POLICY_FILE_BYTES, "a policy file") {
+        Ok(t) => t,
+        Err(msg) => return fail_input(msg),
+    };
     let mut sources = Sources::new();
-    let text = match read_text(path) {
+    let id: FileId = sources.add(STDIN_NAME.to_string(), text.clone());
+    let diags = match format::format_source(id, &text) {
+        Ok(formatted) => {
+            let mut out = std::io::stdout().lock();
+            return match out
+                .write_all(formatted.as_bytes())
+                .and_then(|()| out.flush())
+            {
+                Ok(()) => Exit::Ok,
+                Err(_) => Exit::Error,
+            };
+        }
+        Err(FormatError::Syntax(diags)) => diags,
+        Err(FormatError::Bug(d)) => vec![d],
+    };
+    let sets = [(&sources, diags.as_slice())];
+    let printed = match format {
+        ReportFormat::Human => {
+            print_diagnostics(&diags, &sources);
+            eprintln!("error: {STDIN_NAME} has syntax errors, so it was not formatted");
+            Ok(())
+        }
+        // Tools asked for findings: as `fmt --check` gives them, on standard output.
+        ReportFormat::Json => {
+            let files = vec![FileJson {
+                file: STDIN_NAME,
+                status: "syntax_error",
+                line: None,
+                diagnostics: Some(diagnostics_json(&diags, &sources)),
+                error: None,
+            }];
+            emit(
+                &serde_json::to_string(&FmtJson {
+                    check: false,
+                    files,
+                })
+                .unwrap_or_default(),
+            )
+        }
+        ReportFormat::Sarif | ReportFormat::Github => emit_machine_report(format, &sets),
+    };
+    printed.err().unwrap_or(Exit::Fail).max(Exit::Fail)
+}
+
+/// A unified diff from `old` to `new`, headed `a/NAME` and `b/NAME` as git's are.
+fn unified_diff(name: &str, old: &str, new: &str) -> String {
+    similar::TextDiff::configure()
+        // Myers' diff is O(ND); past this, a coarser (still correct) diff is produced.
+        .timeout(std::time::Duration::from_secs(2))
+        .diff_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("a/{name}"), &format!("b/{name}"))
+        .to_string()
+}
+
+fn format_file(path: &Path, args: &FmtArgs) -> FileResult {
+    let stdin = is_stdin(path);
+    let name = if stdin {
+        STDIN_NAME.to_string()
+    } else {
+        path.display().to_string()
+    };
+    let mut sources = Sources::new();
+    let read = if stdin {
+        read_text_limited(path, MAX_POLICY_FILE_BYTES, "a policy file")
+    } else {
+        read_text(path)
+    };
+    let text = match read {
         Ok(t) => t,
         Err(msg) => {
             return FileResult {
@@ -202,12 +305,18 @@ fn format_file(path: &Path, check: bool) -> FileResult {
         Err(FormatError::Bug(d)) => Outcome::Bug(d),
         // The library's help says to format the file; here it says how.
         Ok(formatted) => match format::not_formatted(id, &text, &formatted)
-            .map(|d| d.with_help(format!("run `casepol fmt {name}`")))
+            .map(|d| d.with_help(format!("run `casepol fmt {}`", path.display())))
         {
             None => Outcome::Unchanged,
-            Some(finding) if check => Outcome::Changed { finding },
+            Some(finding) if args.dry() => Outcome::Changed {
+                finding,
+                diff: args.diff.then(|| unified_diff(&name, &text, &formatted)),
+            },
             Some(finding) => match std::fs::write(path, &formatted) {
-                Ok(()) => Outcome::Changed { finding },
+                Ok(()) => Outcome::Changed {
+                    finding,
+                    diff: None,
+                },
                 Err(e) => Outcome::Unwritable(format!("cannot write `{name}`: {e}")),
             },
         },
@@ -227,16 +336,32 @@ fn report_io_errors(results: &[FileResult]) {
     }
 }
 
-/// One line per changed file and a summary on stdout; diagnostics and errors on stderr.
+/// One line per changed file and a summary on stdout; diagnostics and errors on stderr. With
+/// `--diff`, only the diffs go to stdout, and the lines and summary to stderr.
 fn report_human(results: &[FileResult], args: &FmtArgs) -> Result<(), Exit> {
+    let emit = |line: &str| -> Result<(), Exit> {
+        if args.diff {
+            eprintln!("{line}");
+            Ok(())
+        } else {
+            emit(line)
+        }
+    };
     let (mut unchanged, mut changed, mut failed) = (0, 0, 0);
     for r in results {
         match &r.outcome {
             Outcome::Unchanged => unchanged += 1,
-            Outcome::Changed { finding } => {
+            Outcome::Changed { finding, diff } => {
                 changed += 1;
                 let line = r.line(finding);
-                if args.check {
+                if let Some(diff) = diff {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(diff.as_bytes()).map_err(|_| Exit::Error)?;
+                    emit(&format!(
+                        "would reformat {} (first change at line {line})",
+                        r.name
+                    ))?;
+                } else if args.check {
                     emit(&format!(
                         "would reformat {} (first change at line {line})",
                         r.name
@@ -264,7 +389,7 @@ fn report_human(results: &[FileResult], args: &FmtArgs) -> Result<(), Exit> {
         }
     }
     let total = results.len();
-    let mut summary = if args.check {
+    let mut summary = if args.dry() {
         format!(
             "checked {total} file(s): {unchanged} already formatted, {changed} would be reformatted"
         )
@@ -275,12 +400,16 @@ fn report_human(results: &[FileResult], args: &FmtArgs) -> Result<(), Exit> {
         summary.push_str(&format!(", {failed} with errors"));
     }
     emit(&summary)?;
-    if args.check && changed > 0 {
-        let paths: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
-        emit(&format!(
-            "help: run `casepol fmt {}` to reformat them",
-            paths.join(" ")
-        ))?;
+    if args.dry() && changed > 0 {
+        if args.paths.iter().any(|p| is_stdin(p)) {
+            emit("help: `casepol fmt -` prints it formatted")?;
+        } else {
+            let paths: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
+            emit(&format!(
+                "help: run `casepol fmt {}` to reformat them",
+                paths.join(" ")
+            ))?;
+        }
     }
     Ok(())
 }
@@ -298,7 +427,7 @@ fn report_json(results: &[FileResult], check: bool) -> Result<(), Exit> {
             };
             match &r.outcome {
                 Outcome::Unchanged => {}
-                Outcome::Changed { finding } => {
+                Outcome::Changed { finding, .. } => {
                     file.status = if check {
                         "would_reformat"
                     } else {

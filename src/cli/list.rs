@@ -7,7 +7,8 @@ use super::*;
 pub(super) struct ListArgs {
     /// The policy: a `.casepol` file, or a directory of them
     policy: PathBuf,
-    /// The entities file (JSON), or a database: `sqlite:PATH` or `postgres://…` (docs/database.md)
+    /// The entities file (JSON, or `-` for standard input), or a database: `sqlite:PATH` or
+    /// `postgres://…` (docs/database.md)
     #[arg(long)]
     entities: PathBuf,
     /// The user

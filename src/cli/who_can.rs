@@ -9,7 +9,8 @@ use casepol::query::{Query, SubjectGrant, WhoCan};
 pub(super) struct WhoCanArgs {
     /// The policy: a `.casepol` file, or a directory of them
     policy: PathBuf,
-    /// The entities file (JSON), or a database: `sqlite:PATH` or `postgres://…` (docs/database.md)
+    /// The entities file (JSON, or `-` for standard input), or a database: `sqlite:PATH` or
+    /// `postgres://…` (docs/database.md)
     #[arg(long)]
     entities: PathBuf,
     /// The action
