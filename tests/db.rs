@@ -6,8 +6,11 @@
 //! and column, with the messages of loading a file.
 
 mod common;
+#[path = "common/pg.rs"]
+mod pg;
 #[path = "common/world.rs"]
 mod world;
+use pg::{pg_database, pg_drop, pg_url};
 
 use casepol::db::{self, Source};
 use casepol::{Entities, Policy};
@@ -112,42 +115,6 @@ fn sqlite_round_trip_of_every_example_and_generated_worlds() {
     // Seven shipped examples, two query worlds and one casepol-gen world.
     assert_eq!(n, 10);
     std::fs::remove_dir_all(dir).unwrap();
-}
-
-/// The PostgreSQL server of `CASEPOL_PG_URL`, or `None` (the test is skipped) when it is not
-/// set and not required.
-pub fn pg_url(test: &str) -> Option<String> {
-    match std::env::var("CASEPOL_PG_URL") {
-        Ok(url) => Some(url),
-        Err(_) => {
-            assert!(
-                std::env::var_os("CASEPOL_PG_REQUIRED").is_none(),
-                "CASEPOL_PG_REQUIRED is set but CASEPOL_PG_URL is not"
-            );
-            eprintln!("SKIPPED: {test}: set CASEPOL_PG_URL to run it against PostgreSQL");
-            None
-        }
-    }
-}
-
-/// A fresh database `name` on the server of `url` (dropped first if a run left it), and its URL.
-fn pg_database(url: &str, name: &str) -> String {
-    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
-    client
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .unwrap();
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap();
-    let base = url.rsplit_once('/').map_or(url, |(b, _)| b);
-    format!("{base}/{name}")
-}
-
-fn pg_drop(url: &str, name: &str) {
-    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
-    client
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .unwrap();
 }
 
 #[test]

@@ -8,36 +8,17 @@
 #[allow(dead_code)]
 #[path = "serve/client.rs"]
 mod client;
+#[path = "common/pg.rs"]
+mod pg;
+use pg::{pg_database, pg_drop, pg_url};
 
 use client::{Conn, Server};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-fn pg_url(test: &str) -> Option<String> {
-    match std::env::var("CASEPOL_PG_URL") {
-        Ok(url) => Some(url),
-        Err(_) => {
-            assert!(
-                std::env::var_os("CASEPOL_PG_REQUIRED").is_none(),
-                "CASEPOL_PG_REQUIRED is set but CASEPOL_PG_URL is not"
-            );
-            eprintln!("SKIPPED: {test}: set CASEPOL_PG_URL to run it against PostgreSQL");
-            None
-        }
-    }
-}
-
 /// A fresh database `name` holding the WorkZone example's entities, and its URL.
 fn workzone_database(url: &str, name: &str) -> String {
-    let mut admin = postgres::Client::connect(url, postgres::NoTls).unwrap();
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .unwrap();
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap();
-    let base = url.rsplit_once('/').map_or(url, |(b, _)| b);
-    let db = format!("{base}/{name}");
+    let db = pg_database(url, name);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/workzone");
     let policy = casepol::Policy::from_path(&root).unwrap();
     let text = std::fs::read_to_string(root.join("entities.json")).unwrap();
@@ -46,13 +27,6 @@ fn workzone_database(url: &str, name: &str) -> String {
     casepol::db::init(&source).unwrap();
     casepol::db::import(&policy, &entities, &source).unwrap();
     db
-}
-
-fn drop_database(url: &str, name: &str) {
-    let mut admin = postgres::Client::connect(url, postgres::NoTls).unwrap();
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .unwrap();
 }
 
 fn serve(db: &str) -> Server {
@@ -155,7 +129,7 @@ fn a_commit_changes_the_decisions_and_is_announced() {
         took[took.len() - 1]
     );
     drop(server);
-    drop_database(&url, name);
+    pg_drop(&url, name);
 }
 
 #[test]
@@ -202,7 +176,7 @@ fn a_killed_connection_is_opened_again_and_caught_up_and_a_restart_resumes() {
     toggle(&mut writer, false);
     wait_for(&mut conn, &mut seen, "deny", Duration::from_secs(5));
     drop(server);
-    drop_database(&url, name);
+    pg_drop(&url, name);
 }
 
 /// Polls until the served version reaches `want`, within 5 s.
@@ -279,5 +253,5 @@ fn transactions_apply_in_commit_order_and_a_broken_one_is_refused() {
     wait_for(&mut conn, &mut seen, "allow", Duration::from_secs(5));
     assert_eq!(seen, 4);
     drop(server);
-    drop_database(&url, name);
+    pg_drop(&url, name);
 }
