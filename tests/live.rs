@@ -551,11 +551,23 @@ fn cases() -> u32 {
 
 #[test]
 fn events_are_exactly_the_decisions_that_changed() {
-    let mut runner = TestRunner::new(Config {
+    let config = Config {
         cases: cases(),
         failure_persistence: None,
         ..Config::default()
-    });
+    };
+    // In the suite, a fixed seed, so that the guards below (every way of applying was taken)
+    // hold on every run: with a new seed each run, 600 cases sometimes moved nothing in place.
+    // A long run (`LIVE_CASES`) takes a new seed each time.
+    let mut runner = match std::env::var_os("LIVE_CASES") {
+        Some(_) => TestRunner::new(config),
+        None => TestRunner::new_with_rng(
+            config,
+            proptest::test_runner::TestRng::deterministic_rng(
+                proptest::test_runner::RngAlgorithm::ChaCha,
+            ),
+        ),
+    };
     let stats = std::cell::RefCell::new(Stats::default());
     runner
         .run(&(gen::case(), ops(), ops()), |(g, first, second)| {
