@@ -12,6 +12,7 @@
 //! gives the same entities and the same events.
 
 use super::changes::{Change, ChangeSet};
+use super::events::Classes;
 use crate::entities::{AttrValue, Entities, Level, PVec, Resource, Shared, User};
 use crate::ir::{Policy as Ir, ScopeDef, Type};
 use serde_json::{Map, Value};
@@ -34,6 +35,10 @@ pub(super) struct Store {
     /// scope on a resource (docs/semantics.md), so the only ones whose decisions on it a change
     /// to it can change.
     pub(super) open: imbl::OrdSet<u32>,
+    /// The users of `open` in classes whose decisions are the same wherever none of them is
+    /// named (`events.rs`), made for the first events computed on these entities and kept
+    /// while no user changes.
+    pub(super) classes: Arc<std::sync::OnceLock<Classes>>,
 }
 
 /// A group that admits without a relation: every scope but `assigned via`. A filter, `any` or
@@ -92,7 +97,13 @@ impl Store {
             loaded_symbols: e.symbols.len(),
             children,
             open,
+            classes: Arc::default(),
         }
+    }
+
+    /// The number of symbol `s`, if the entities have it.
+    pub(super) fn symbol(&self, s: &str) -> Option<u32> {
+        self.symbols.get(s).copied()
     }
 
     /// The number of symbol `s`, added if new.
@@ -527,6 +538,8 @@ fn regroup(
     codes.sort_unstable();
     codes.dedup();
     let open = open_user(p, &groups);
+    // The classes of users were made for the users as they were.
+    st.classes = Arc::default();
     let user = e.users.get_mut(u as usize).ok_or(Reload)?;
     user.direct_groups = Shared::from(direct);
     user.groups = Shared::from(groups);
