@@ -409,6 +409,8 @@ struct Stats {
     moved_in_place: usize,
     /// Applied in place with a new unit.
     unit_in_place: usize,
+    /// Applied in place with a unit there was written again (moved under another parent).
+    unit_moved_in_place: usize,
     /// Second change sets, applied to the version the first gave.
     second: usize,
     /// Applied change sets that add or remove a group of a relation, with events.
@@ -520,6 +522,14 @@ fn step(
                 .iter()
                 .any(|c| matches!(c, Change::UpsertUnit { .. }));
             stats.unit_in_place += usize::from(applied.in_place && units);
+            let unit_moved = changes.changes.iter().any(|c| match c {
+                Change::UpsertUnit { unit } => unit
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .is_some_and(|id| snapshot.entities().is_unit(id)),
+                _ => false,
+            });
+            stats.unit_moved_in_place += usize::from(applied.in_place && unit_moved);
             let groups = changes.changes.iter().any(|c| {
                 matches!(
                     c,
@@ -577,7 +587,7 @@ fn step(
 
 /// Change sets of one to four changes; one in five a resource moved under another parent alone
 /// (`change_of`, 13), and one in five a state, an attribute, an access code or an inheritance
-/// switch set alone (0, 1, 6, 7): each applies in place whenever the world allows it, while
+/// switch set, or a unit written, alone (0, 1, 6, 7, 11): each applies in place whenever the world allows it, while
 /// mixed with other changes it seldom is, since one change kept for reloading sends the whole
 /// set there. Changes to a resource are those whose events are computed for classes of users.
 fn ops() -> impl Strategy<Value = Vec<(u8, u8, u8, u8)>> {
@@ -585,7 +595,7 @@ fn ops() -> impl Strategy<Value = Vec<(u8, u8, u8, u8)>> {
         3 => prop::collection::vec((any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>()), 1..=4),
         1 => (any::<u8>(), any::<u8>(), any::<u8>()).prop_map(|(a, b, c)| vec![(13, a, b, c)]),
         1 => (
-            prop::sample::select(vec![0u8, 1, 6, 7]),
+            prop::sample::select(vec![0u8, 1, 6, 7, 11]),
             any::<u8>(),
             any::<u8>(),
             any::<u8>()
@@ -641,6 +651,7 @@ fn events_are_exactly_the_decisions_that_changed() {
     // 15 with the suite's seed: the change sets that move a resource alone see to it.
     assert!(stats.moved_in_place >= 5, "{stats:?}");
     assert!(stats.unit_in_place > 0, "{stats:?}");
+    assert!(stats.unit_moved_in_place > 0, "{stats:?}");
     assert!(stats.second * 2 > stats.sets / 2, "{stats:?}");
     // Relations of resource kinds and groups as members change hands, and decisions with them.
     assert!(stats.group_members > 0, "{stats:?}");
@@ -799,7 +810,8 @@ fn classes_world() -> impl Strategy<Value = String> {
 
 /// Events computed for classes of users on worlds where classes are large: one or two
 /// changes to resources (a state, the access mode or another attribute, an access code, an
-/// inheritance switch, a document moved or deleted, a relation member), their events against
+/// inheritance switch, a document moved or deleted, a relation member) or units (one moved
+/// under another parent, or a new one), their events against
 /// brute force and against reloading, as in the test above.
 #[test]
 fn events_of_classes_of_users_are_exactly_the_decisions_that_changed() {
@@ -819,7 +831,7 @@ fn events_of_classes_of_users_are_exactly_the_decisions_that_changed() {
     };
     let policy = Policy::from_source("classes.casepol", CLASSES_POLICY).expect("the policy checks");
     let change = (
-        prop::sample::select(vec![0u8, 1, 2, 3, 5, 6, 7, 10, 13]),
+        prop::sample::select(vec![0u8, 1, 2, 3, 5, 6, 7, 10, 11, 13]),
         any::<u8>(),
         any::<u8>(),
         any::<u8>(),
@@ -845,10 +857,11 @@ fn events_of_classes_of_users_are_exactly_the_decisions_that_changed() {
     assert!(stats.applied * 2 > stats.sets, "{stats:?}");
     assert!(stats.in_place * 2 > stats.applied, "{stats:?}");
     assert!(stats.eventful * 4 > stats.applied, "{stats:?}");
-    // Events computed for classes of several users at once: 52 change sets of 153 with the
+    // Events computed for classes of several users at once: 49 change sets of 156 with the
     // suite's seed.
     assert!(stats.class_events >= 20, "{stats:?}");
     assert!(stats.class_events * 5 > stats.eventful, "{stats:?}");
     assert!(stats.moved_in_place >= 10, "{stats:?}");
     assert!(stats.deleted_in_place >= 5, "{stats:?}");
+    assert!(stats.unit_moved_in_place >= 5, "{stats:?}");
 }
