@@ -42,7 +42,7 @@
 //! can be and is certainly valid; `document.rs` otherwise edits the records and loads the
 //! edited world by the one construction path of entities, so that every problem is reported
 //! with the messages of loading; `events.rs` finds the decisions that changed, only where the
-//! changes reach.
+//! changes reach, deciding once for each class of users whose decisions there are the same.
 //!
 //! **Invariant:** applying is all or nothing. On any problem the old snapshot is returned to no
 //! one and changed in nothing (it is only ever read), and every problem is reported.

@@ -9,6 +9,10 @@
 //! removing a member of a relation reaches the case's subtree for that one user, since a
 //! relation is only ever read as "does the principal hold it". Entities are matched by id, so
 //! added and deleted ones count as denied where they are absent.
+//!
+//! In place, the users whom a group admits without a relation are decided by class
+//! ([`Classes`]): users who share what a decision reads of a principal, named nowhere on what
+//! the changes reach, are decided once, and their events share one list of users ([`Events`]).
 
 use super::changes::{Change, ChangeSet};
 use super::store::{Store, Touched};
