@@ -151,9 +151,9 @@ pub const MAX_CHANGE_SET_BYTES: usize = 64 * 1024 * 1024;
 /// The most changes in one change set.
 pub const MAX_CHANGES: usize = 100_000;
 
-/// Units one change set may add in place (docs/data-formats.md §4.1): each copies the list of
-/// units, so more than a few would make applying quadratic; a change set adding more is applied
-/// by reloading, which is linear.
+/// Units one change set may add or move in place (docs/data-formats.md §4.1): each copies the
+/// list of units, so more than a few would make applying quadratic; a change set writing more is
+/// applied by reloading, which is linear.
 pub const MAX_UNITS_ADDED_IN_PLACE: usize = 16;
 /// The most (user, resource) pairs one change set may reach. Each is decided before and after
 /// for every action and module, so a change set that would reach more is refused, not applied.
