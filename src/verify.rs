@@ -133,9 +133,13 @@ fn unknown(w: &Word, what: &str, prop: &str, names: &[&str]) -> Diagnostic {
     Diagnostic::new(
         Code::InvalidProperty,
         w.span,
-        format!("unknown {what} `{}` in property `{prop}`", w.text),
+        match what.split_once(" of ") {
+            // `unknown state `Reveiw` of case type `ChangeEmail` …`
+            Some((head, tail)) => format!("unknown {head} `{}` of {tail} in property `{prop}`", w.text),
+            None => format!("unknown {what} `{}` in property `{prop}`", w.text),
+        },
     )
-    .with_label(format!("not a {what} of the policy"))
+    .with_label(format!("not {} {what} of the policy", words::article(what)))
     .with_help(help)
 }
 
@@ -224,7 +228,7 @@ pub fn resolve(p: &Policy, spec: &PropertySpec) -> Result<Property, Vec<Diagnost
                             text: s.to_string(),
                             span: w.span,
                         },
-                        &format!("state of `{ct}`"),
+                        &format!("state of case type `{ct}`"),
                         prop,
                         &states,
                     )),
