@@ -135,7 +135,9 @@ fn unknown(w: &Word, what: &str, prop: &str, names: &[&str]) -> Diagnostic {
         w.span,
         match what.split_once(" of ") {
             // `unknown state `Reveiw` of case type `ChangeEmail` …`
-            Some((head, tail)) => format!("unknown {head} `{}` of {tail} in property `{prop}`", w.text),
+            Some((head, tail)) => {
+                format!("unknown {head} `{}` of {tail} in property `{prop}`", w.text)
+            }
             None => format!("unknown {what} `{}` in property `{prop}`", w.text),
         },
     )
@@ -197,7 +199,7 @@ pub fn resolve(p: &Policy, spec: &PropertySpec) -> Result<Property, Vec<Diagnost
                     format!("`{}` is not a case type or `CaseType / State`", w.text),
                 )
                 .with_label("expected `CaseType` or `CaseType / State`")
-                .with_help("write a case type, such as `ChangeEmail`, or one of its states, such as `ChangeEmail / Review`"),
+                .with_help("write a case type, or a case type and one of its states with a slash between them, such as \"ChangeEmail / Review\""),
             );
             continue;
         }
@@ -251,7 +253,9 @@ pub fn resolve(p: &Policy, spec: &PropertySpec) -> Result<Property, Vec<Diagnost
                 format!("property `{prop}` names an access mode, but the policy declares none"),
             )
             .with_label("no `mode` in the case kind")
-            .with_help("remove `mode`, or declare `mode attr { … }` in the case kind"),
+            .with_help(
+                "remove the property's mode list: the policy's case kind declares no access mode",
+            ),
         );
         Vec::new()
     } else {

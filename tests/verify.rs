@@ -69,7 +69,12 @@ fn explain_allows_every_counterexample() {
     std::fs::create_dir_all(&dir).unwrap();
     let mut confirmed = 0;
     for f in files() {
-        let run = casepol(&["verify", &format!("tests/data/verify/{f}"), "--format", "json"]);
+        let run = casepol(&[
+            "verify",
+            &format!("tests/data/verify/{f}"),
+            "--format",
+            "json",
+        ]);
         let out = run.json();
         for p in out["properties"].as_array().unwrap() {
             if p["verdict"] != "refuted" {
@@ -93,7 +98,10 @@ fn explain_allows_every_counterexample() {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(confirmed >= 2, "only {confirmed} counterexamples were checked");
+    assert!(
+        confirmed >= 2,
+        "only {confirmed} counterexamples were checked"
+    );
 }
 
 /// The shipped examples carry properties, and `casepol test` proves every one.
@@ -268,7 +276,10 @@ impl Domain {
         self.actions
             .as_ref()
             .is_none_or(|a| a.contains(&req.action))
-            && self.module.as_ref().is_none_or(|m| req.module.as_ref() == Some(m))
+            && self
+                .module
+                .as_ref()
+                .is_none_or(|m| req.module.as_ref() == Some(m))
             && self.place.as_ref().is_none_or(|(t, s)| {
                 place.is_some_and(|(pt, ps)| pt == t && s.as_ref().is_none_or(|s| s == ps))
             })
@@ -325,7 +336,10 @@ fn place_of<'a>(policy: &'a Policy, entities: &Entities, r: &str) -> Option<(&'a
     let res = entities.resource(r)?;
     let anchor = &entities.resources()[res.anchor? as usize];
     let ct = &ir.casetypes[anchor.casetype as usize];
-    Some((ct.name.as_str(), ct.states[anchor.state as usize].name.as_str()))
+    Some((
+        ct.name.as_str(),
+        ct.states[anchor.state as usize].name.as_str(),
+    ))
 }
 
 /// A bug planted in the verdict, to show that the cross-check finds it.
@@ -366,8 +380,9 @@ fn cross_check(
         stats.skipped += 1;
         return Ok(());
     };
-    let prop = verify::resolve(policy.compiled().ir(), &spec)
-        .map_err(|d| TestCaseError::fail(format!("a generated property does not resolve: {d:?}")))?;
+    let prop = verify::resolve(policy.compiled().ir(), &spec).map_err(|d| {
+        TestCaseError::fail(format!("a generated property does not resolve: {d:?}"))
+    })?;
     let mut verdict = verify::verify(&policy, &prop);
     stats.pairs += 1;
     match (&verdict, planted) {
@@ -385,7 +400,12 @@ fn cross_check(
             // The counterexample is allowed, in the domain, to a user the claim excludes.
             let e = policy
                 .load_entities(&cx.entities.to_string())
-                .map_err(|e| TestCaseError::fail(format!("the counterexample's entities do not load: {e:?}\n{}", cx.entities)))?;
+                .map_err(|e| {
+                    TestCaseError::fail(format!(
+                        "the counterexample's entities do not load: {e:?}\n{}",
+                        cx.entities
+                    ))
+                })?;
             let req: Request = serde_json::from_value(cx.request.clone()).unwrap();
             let trace = policy.explain(&e, &req);
             prop_assert!(
@@ -493,7 +513,10 @@ fn verify_never_proves_what_brute_force_refutes() {
 #[test]
 fn the_cross_check_catches_a_planted_bug() {
     let err = run(300, 19, Plant::RefutedIsProven).expect_err("the planted bug is found");
-    assert!(err.contains("verify proves a property that the world refutes"), "{err}");
+    assert!(
+        err.contains("verify proves a property that the world refutes"),
+        "{err}"
+    );
 }
 
 #[test]
