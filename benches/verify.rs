@@ -33,6 +33,7 @@ fn one_property(c: &mut Criterion) {
             kinds: Vec::new(),
             modules: Vec::new(),
             modes: Vec::new(),
+            wider_than: None,
         };
         let prop = verify::resolve(policy.compiled().ir(), &spec).expect("the property resolves");
         let verdict = verify::verify(&policy, &prop);

@@ -50,6 +50,10 @@ pub enum ClaimKind {
     Never,
     /// No user holding none of the subjects is allowed.
     Only,
+    /// Nothing the policy allows is denied by the policy the property names: the policy is no
+    /// more permissive than that one.
+    #[serde(rename = "no_wider_than")]
+    NoWiderThan,
 }
 
 /// A property as written in a test file, before its names are resolved against a policy.
@@ -69,6 +73,8 @@ pub struct PropertySpec {
     pub modules: Vec<Word>,
     /// Values of the case kind's access-mode attribute.
     pub modes: Vec<Word>,
+    /// For `no_wider_than`: the other policy's path, as written.
+    pub wider_than: Option<Word>,
 }
 
 /// A property resolved against one policy.
@@ -418,7 +424,12 @@ impl<'a> Ctx<'a> {
     }
 
     /// What a user must meet at `pt`; `None` when no user is allowed whatever they hold.
-    fn need(&self, prop: &Property, pt: &Point) -> Option<Need> {
+    /// What a user must meet at `pt` to be allowed, with no claim.
+    fn need_for(&self, pt: &Point) -> Option<Need> {
+        self.need(None, pt)
+    }
+
+    fn need(&self, prop: Option<&Property>, pt: &Point) -> Option<Need> {
         let c = self.c;
         let mut meets = Vec::new();
         if let Some((t, _)) = pt.ct_state.filter(|(t, _)| c.uses_modules(*t)) {
@@ -454,9 +465,12 @@ impl<'a> Ctx<'a> {
                 meets.push(*rels);
             }
         }
-        match prop.claim {
-            ClaimKind::Never => meets.push(prop.subjects),
-            ClaimKind::Only => forbid = forbid.union(prop.subjects),
+        if let Some(prop) = prop {
+            match prop.claim {
+                ClaimKind::Never => meets.push(prop.subjects),
+                ClaimKind::Only => forbid = forbid.union(prop.subjects),
+                ClaimKind::NoWiderThan => {}
+            }
         }
         let mut avail = Bits::EMPTY;
         let chain = self.chain(pt.kind as usize);
@@ -1038,7 +1052,7 @@ pub fn verify(policy: &Api, prop: &Property) -> Verdict {
                                 target,
                                 mode,
                             };
-                            let Some(need) = ctx.need(prop, &pt) else {
+                            let Some(need) = ctx.need(Some(prop), &pt) else {
                                 continue;
                             };
                             let choice = match ctx.find_user(&need) {
@@ -1086,6 +1100,167 @@ pub fn verify(policy: &Api, prop: &Property) -> Verdict {
                 }
             }
         }
+    }
+    if depends.is_empty() {
+        Verdict::Proven { points }
+    } else {
+        Verdict::Unproven {
+            points,
+            depends_on: depends,
+        }
+    }
+}
+
+// ---- no wider than another version -----------------------------------------------------------
+
+/// Proves that `new` allows nothing that `old` denies, from `casepol diff`'s report (which
+/// finds every differing decision over the whole domain, docs/diff.md), or refutes it with a
+/// world that `new` allows and `old` denies, built at a widening change as [`verify`] builds
+/// its worlds. Names added in `new`, and changes in layers that depend on data, leave it not
+/// proven: the report does not enumerate what they widen.
+pub fn verify_no_wider(new: &Api, old: &Api) -> Verdict {
+    let report = crate::diff::diff(old.compiled(), new.compiled());
+    let points = report.places;
+    let ctx = Ctx::new(new);
+    let (p, c) = (ctx.p, ctx.c);
+    let mut depends: Vec<String> = Vec::new();
+    let mut tried = 0usize;
+    for change in report.changes.iter().filter(|ch| ch.is_grant()) {
+        let mut extra = Vec::new();
+        for h in &change.holding {
+            let b = p.roles.iter().position(|r| r.name == *h).or_else(|| {
+                p.relations
+                    .iter()
+                    .position(|r| r.name == *h)
+                    .map(|r| ctx.rel_bit(r))
+            });
+            if let Some(b) = b {
+                extra.push(Bits::from_indices([b]));
+            }
+        }
+        let action = p.actions.iter().position(|a| a.name == change.action);
+        let ct = change
+            .case_type
+            .as_ref()
+            .and_then(|t| p.casetypes.iter().position(|x| x.name == *t));
+        let via = change
+            .module
+            .as_ref()
+            .and_then(|m| p.modules.iter().position(|x| x.name == *m));
+        let mut confirmed = None;
+        'kinds: for kind in &change.kinds {
+            let Some(k) = p.kinds.iter().position(|x| x.name == *kind) else {
+                continue;
+            };
+            let Some(a) = action else { continue };
+            let states: Vec<Option<(u32, u32)>> = match ct {
+                None => vec![None],
+                Some(t) => change
+                    .states
+                    .iter()
+                    .filter_map(|s| p.casetypes[t].states.iter().position(|x| x.name == *s))
+                    .map(|s| Some((t as u32, s as u32)))
+                    .collect(),
+            };
+            for place in states {
+                let target = match (&change.target, place) {
+                    (Some(name), Some((t, _))) => {
+                        match p.casetypes[t as usize]
+                            .states
+                            .iter()
+                            .position(|x| x.name == *name)
+                        {
+                            Some(x) => Some(x as u32),
+                            None => continue,
+                        }
+                    }
+                    _ => None,
+                };
+                let modes: Vec<Option<u32>> = match c.mode() {
+                    Some((_, arms)) if place.is_some() => {
+                        (0..arms.len() as u32).map(Some).collect()
+                    }
+                    _ => vec![None],
+                };
+                for mode in modes {
+                    let pt = Point {
+                        kind: k as u32,
+                        ct_state: place,
+                        action: a as u32,
+                        via: via.map(|v| v as u32),
+                        target,
+                        mode,
+                    };
+                    let Some(mut need) = ctx.need_for(&pt) else {
+                        continue;
+                    };
+                    need.meets.extend(extra.iter().copied());
+                    let Ok(Some(choice)) = ctx.find_user(&need) else {
+                        continue;
+                    };
+                    if tried >= MAX_WORLDS_TRIED {
+                        break 'kinds;
+                    }
+                    tried += 1;
+                    let (request, entities, _) = ctx.world(&pt, &choice);
+                    if !ctx.allowed(&request, &entities) {
+                        continue;
+                    }
+                    // The old version denies it, or cannot load the world (a name it lacks).
+                    let old_denies = match old.load_entities(&entities.to_string()) {
+                        Err(_) => false,
+                        Ok(e) => serde_json::from_value::<Request>(request.clone())
+                            .is_ok_and(|r| !old.is_allowed(&e, &r).allowed),
+                    };
+                    if old_denies {
+                        let holding = ctx
+                            .subjects(choice.relations, &choice.groups, &need)
+                            .map(|(s, _)| s.iter().map(|b| ctx.subject_name(b)).collect())
+                            .unwrap_or_default();
+                        confirmed = Some(Counterexample {
+                            request,
+                            entities,
+                            holding,
+                        });
+                        break 'kinds;
+                    }
+                }
+            }
+        }
+        if let Some(cx) = confirmed {
+            return Verdict::Refuted(Box::new(cx));
+        }
+        let who = if change.holding.is_empty() {
+            "every user".to_string()
+        } else {
+            change
+                .holding
+                .iter()
+                .map(|h| format!("`{h}`"))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        };
+        let mut d = format!(
+            "a grant of `{}` to {who} on {}",
+            change.action,
+            change.kinds.join(", ")
+        );
+        if !change.when.is_empty() {
+            d.push_str(&format!(" when {}", change.when.join(" and ")));
+        }
+        d.push_str(", which no world built confirmed");
+        if !depends.contains(&d) {
+            depends.push(d);
+        }
+    }
+    for n in report.names.iter().filter(|n| n.change == "added") {
+        depends.push(format!("the {} `{}`, added", n.what, n.name));
+    }
+    for d in &report.data {
+        depends.push(format!("the {} layer: {}", d.layer, d.message));
+    }
+    if report.truncated {
+        depends.push("more changes than the report lists".into());
     }
     if depends.is_empty() {
         Verdict::Proven { points }

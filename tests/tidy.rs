@@ -50,7 +50,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("query",       &["datetime", "access_code", "api", "bits", "check", "compile", "decision",
                       "diagnostic", "entities", "ir", "limits", "reference", "request", "resolve",
                       "syntax", "vm"]),
-    ("verify",      &["datetime", "api", "bits", "compile", "diagnostic", "ir", "request"]),
+    ("verify",      &["datetime", "api", "bits", "compile", "diagnostic", "diff", "ir", "request"]),
     ("testing",     &["api", "decision", "diagnostic", "entities", "ir", "json_pos",
                       "reference", "request", "resolve", "verify"]),
     ("live",        &["datetime", "access_code", "api", "compile", "decision", "diagnostic", "entities", "ir",

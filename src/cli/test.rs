@@ -262,7 +262,12 @@ impl Session {
         // Borrow the policy out of the session only while it is used.
         let policies = std::mem::take(&mut self.policies);
         if let Ok(policy) = &policies[index].policy {
-            let (props, diags) = testing::prove(policy, &tests);
+            let mut load = |path: &str| -> Result<Policy, String> {
+                let sources = read_policy(&dir.join(path))?;
+                Policy::from_sources(sources)
+                    .map_err(|_| format!("`{path}` has errors (`casepol validate` lists them)"))
+            };
+            let (props, diags) = testing::prove(policy, &tests, &mut load);
             report.props = props;
             self.diags.extend(diags);
             if self.cases && !tests.cases.is_empty() {

@@ -20,6 +20,7 @@ const PROPERTY_KEYS: &[&str] = &[
     "description",
     "never",
     "only",
+    "no_wider_than",
     "actions",
     "in",
     "kinds",
@@ -451,27 +452,37 @@ impl Parser<'_> {
             text: l.text,
             span: l.span,
         };
-        let claim = match (fields.get("never"), fields.get("only")) {
-            (Some(_), Some(m)) => {
+        let given: Vec<&Member> = ["never", "only", "no_wider_than"]
+            .iter()
+            .filter_map(|k| fields.get(k))
+            .collect();
+        let claim = match given.as_slice() {
+            [] => {
+                self.missing(
+                    &fields,
+                    "never",
+                    &what,
+                    "say who may never do it, `\"never\": [\"Employee\"]`, who alone may, `\"only\": [\"HR\", \"Manager\"]`, or which version the policy is no wider than, `\"no_wider_than\": \"old.casepol\"`",
+                );
+                None
+            }
+            [m] => Some(match m.key.as_str() {
+                "never" => ClaimKind::Never,
+                "only" => ClaimKind::Only,
+                _ => ClaimKind::NoWiderThan,
+            }),
+            [_, m, ..] => {
                 self.error(
                     self.key_span(m),
-                    format!("{what} has both `never` and `only`"),
+                    format!(
+                        "{what} makes two claims, `{}` and `{}`",
+                        given[0].key, m.key
+                    ),
                     "second claim",
                     Some("a property makes one claim: split it into two properties".into()),
                 );
                 None
             }
-            (None, None) => {
-                self.missing(
-                    &fields,
-                    "never",
-                    &what,
-                    "say who may never do it, `\"never\": [\"Employee\"]`, or who alone may, `\"only\": [\"HR\", \"Manager\"]`",
-                );
-                None
-            }
-            (Some(_), None) => Some(ClaimKind::Never),
-            (None, Some(_)) => Some(ClaimKind::Only),
         };
         let key = match claim {
             Some(ClaimKind::Only) => "only",
@@ -482,7 +493,7 @@ impl Parser<'_> {
             .into_iter()
             .map(word)
             .collect();
-        if claim.is_some() && subjects.is_empty() {
+        if matches!(claim, Some(ClaimKind::Never | ClaimKind::Only)) && subjects.is_empty() {
             if let Some(m) = fields.get(key) {
                 self.error(
                     self.span(&m.value),
@@ -490,6 +501,19 @@ impl Parser<'_> {
                     "empty",
                     Some("name the roles or relations the claim is about".into()),
                 );
+            }
+        }
+        let wider_than = self.string(&fields, "no_wider_than", &what).map(word);
+        if claim == Some(ClaimKind::NoWiderThan) {
+            for k in ["actions", "in", "kinds", "modules", "mode"] {
+                if let Some(m) = fields.get(k) {
+                    self.error(
+                        self.key_span(m),
+                        format!("`{k}` cannot narrow `no_wider_than` in {what}"),
+                        "not with `no_wider_than`",
+                        Some("`no_wider_than` compares the whole domain of both versions: remove this key".into()),
+                    );
+                }
             }
         }
         let mut list = |k: &str| -> Vec<Word> {
@@ -514,6 +538,7 @@ impl Parser<'_> {
             kinds,
             modules,
             modes,
+            wider_than,
         })
     }
 
