@@ -265,6 +265,16 @@ enum Command {
     /// Exit status: 0 when nothing differs, 1 when something does (with `--fail-on grant`:
     /// only when access may widen), 2 when a policy cannot be read or has errors.
     Diff(diff::DiffArgs),
+    /// Prove the properties of policy test files, or print a counterexample
+    ///
+    /// Reads the `properties` of each test file (`never` and `only` claims) and proves each
+    /// over the whole finite domain of its policy, or prints a request with the entities that
+    /// make it allowed, which `explain` takes as is (docs/policy-tests.md §8). `test` runs
+    /// them too.
+    ///
+    /// Exit status: 0 when every property is proven, 1 when one is refuted or cannot be
+    /// proven, 2 when a test file or policy cannot be used or no property was found.
+    Verify(test::VerifyArgs),
     /// Print a shell completion script for bash, zsh, fish, powershell or elvish
     ///
     /// For example `casepol completions bash > ~/.local/share/bash-completion/completions/casepol`.
@@ -295,6 +305,7 @@ pub fn main() -> ExitCode {
         Command::Filter(args) => filter::filter(&args),
         Command::Apply(args) => apply::apply(&args),
         Command::Diff(args) => diff::diff(&args),
+        Command::Verify(args) => test::verify(&args),
         #[cfg(feature = "serve")]
         Command::Serve(args) => crate::serve::serve(&args),
         #[cfg(feature = "db")]
