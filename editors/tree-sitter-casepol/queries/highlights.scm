@@ -2,7 +2,12 @@
 
 (comment) @comment
 
-(string) @string
+; A string in the form of a datetime (docs/data-formats.md §1.5) is read as one where a datetime
+; is compared; casepol has no other datetime literal.
+((string) @string.special
+  (#match? @string.special "^\"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})\"$"))
+((string) @string
+  (#not-match? @string "^\"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})\"$"))
 (escape_sequence) @string.escape
 (integer) @number
 (boolean) @boolean
