@@ -29,3 +29,22 @@ if leaked:
     sys.exit("casepol.vsix holds what it should not: " + ", ".join(leaked[:5]))
 print(f"casepol.vsix: {len(names)} files")
 PY
+# And what it holds must load: extension.js and every module it requires, from the unpacked
+# package alone, with a stand-in for the `vscode` module that only VS Code provides.
+unpacked=$(mktemp -d)
+trap 'rm -rf "$unpacked"' EXIT
+python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' casepol.vsix "$unpacked"
+node -e '
+const Module = require("node:module");
+const handler = { get: (t, p) => (p in t ? t[p] : (t[p] = new Proxy(class {}, handler))) };
+const vscode = new Proxy({}, handler);
+const load = Module._load;
+Module._load = function (request, ...rest) {
+  return request === "vscode" ? vscode : load.call(this, request, ...rest);
+};
+const extension = require(process.argv[1]);
+for (const name of ["activate", "deactivate"]) {
+  if (typeof extension[name] !== "function") throw new Error(`extension.js exports no ${name}`);
+}
+console.log("casepol.vsix: extension.js loads from the package");
+' "$unpacked/extension/extension.js"
