@@ -186,8 +186,19 @@ fn drop_follow_ons(diags: &mut Vec<Diagnostic>, asts: &[crate::ast::PolicyAst], 
         .iter()
         .flat_map(|s| s.names.iter().map(String::as_str))
         .collect();
-    let inside = |a: Span, b: Span| a.file == b.file && b.start <= a.start && a.end <= b.end;
-    diags.retain(|d| !skipped.iter().any(|s| inside(d.span(), s.within)));
+    // The declarations with a stretch left out, in order: they do not overlap, so the one that
+    // may hold a span is the last that starts at or before it (a binary search, not a scan).
+    let mut within: Vec<Span> = skipped.iter().map(|s| s.within).collect();
+    within.sort_by_key(|s| (s.file, s.start));
+    within.dedup();
+    let inside = |a: Span| {
+        let i = within.partition_point(|w| (w.file, w.start) <= (a.file, a.start));
+        i > 0 && {
+            let w = within[i - 1];
+            w.file == a.file && a.end <= w.end
+        }
+    };
+    diags.retain(|d| !inside(d.span()));
     let about_name = |d: &Diagnostic| matches!(d.code, Code::Undefined | Code::WrongSort);
     let name_of = |d: &Diagnostic| {
         let text = sources.snippet(d.span());

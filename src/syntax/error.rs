@@ -255,6 +255,13 @@ fn join_or(words: &[String]) -> String {
     }
 }
 
+/// Where the error is: the furthest position pest tried, when its detailed errors are on (pest's
+/// own position may be where a rule that failed further on started).
+pub fn furthest(e: &Error<Rule>) -> usize {
+    let at = position(e);
+    e.parse_attempts().map_or(at, |a| a.max_position.max(at))
+}
+
 /// Whether pest, with its detailed errors on, would have taken the literal `token` where `e` is.
 pub fn expects_token(e: &Error<Rule>, token: &str) -> bool {
     e.parse_attempts()
