@@ -406,3 +406,173 @@ fn the_announced_capabilities() {
     insta::assert_json_snapshot!("capabilities", c.init);
     c.finish();
 }
+
+/// A policy of three files: opening one checks the folder, and a name used in one file is
+/// declared in another.
+#[test]
+fn a_folder_is_one_policy() {
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/multi/ok/one_file_per_casetype");
+    let fraud = dir.join("fraud.casepol");
+    let text = std::fs::read_to_string(&fraud).expect("the file");
+    let uri = uri_of(&fraud);
+    let mut c = Client::start(&dir, Value::Null);
+    c.open(&uri, &text);
+    assert_eq!(c.diagnostics(&uri), json!([]), "the folder checks clean");
+    insta::assert_json_snapshot!(
+        "definition_in_another_file",
+        c.result(
+            "textDocument/definition",
+            at(&uri, pos(&text, "Manager", 0, 1))
+        )
+    );
+    let mut refs = at(&uri, pos(&text, "Investigator", 0, 1));
+    refs["context"] = json!({ "includeDeclaration": true });
+    insta::assert_json_snapshot!(
+        "references_across_files",
+        c.result("textDocument/references", refs)
+    );
+    let mut rename = at(&uri, pos(&text, "Manager", 0, 1));
+    rename["newName"] = json!("Supervisor");
+    let edit = c.result("textDocument/rename", rename);
+    let files: Vec<&String> = edit["changes"]
+        .as_object()
+        .expect("changes")
+        .keys()
+        .collect();
+    assert_eq!(files.len(), 3, "{edit}");
+
+    // A mistake in the open file is reported in the other file that it breaks: renaming the
+    // role here leaves the group of common.casepol granting an unknown role.
+    let common = uri_of(&dir.join("common.casepol"));
+    let broken = text.replace("Manager", "Managr");
+    c.change(&uri, 2, &broken);
+    let mine = c.diagnostics(&uri);
+    assert!(mine.as_array().is_some_and(|d| !d.is_empty()), "{mine}");
+    assert_eq!(c.diagnostics(&common), json!([]));
+
+    // With `singleFile`, the same file alone knows none of the names of the others.
+    let mut alone = Client::start(&dir, json!({ "singleFile": true }));
+    alone.open(&uri, &text);
+    let d = alone.diagnostics(&uri);
+    assert!(d.to_string().contains("CP0101"), "{d}");
+    alone.finish();
+    c.finish();
+}
+
+/// Two files of a folder declare the same names: they are separate policies, each checked alone.
+#[test]
+fn a_folder_of_examples_is_many_policies() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/lsp");
+    let uri = uri_of(&dir.join("claims/policy.casepol"));
+    let text = std::fs::read_to_string(dir.join("claims/policy.casepol")).expect("the file");
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lsp_examples");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).expect("a folder");
+    std::fs::write(tmp.join("a.casepol"), &text).expect("write");
+    std::fs::write(tmp.join("b.casepol"), &text).expect("write");
+    let mut c = Client::start(&tmp, Value::Null);
+    let a = uri_of(&tmp.join("a.casepol"));
+    c.open(&a, &text);
+    assert_eq!(
+        c.diagnostics(&a),
+        json!([]),
+        "checked alone, not with b.casepol"
+    );
+    let _ = uri;
+    c.finish();
+}
+
+/// Whatever it is sent, the server answers and goes on: every syntax-error and bad-input
+/// policy of the repository, each request at positions inside and past the text, requests for
+/// documents never opened, malformed and oversized messages.
+#[test]
+fn never_breaks_on_bad_input() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let mut files = Vec::new();
+    for sub in [
+        "syntax",
+        "check/err",
+        "lint",
+        "fuzz_regressions/parse",
+        "format",
+    ] {
+        collect(&root.join(sub), &mut files);
+    }
+    // Guards against reading nothing: the syntax fixtures alone are one per grammar rule.
+    assert!(files.len() >= 100, "only {} policies found", files.len());
+    let mut c = Client::start(&root, json!({ "singleFile": true }));
+
+    // Malformed: not JSON, and a message over the limit (skipped, never kept).
+    c.send_raw(b"Content-Length: 5\r\n\r\n{{{{{");
+    let huge = 34 * 1024 * 1024;
+    c.send_raw(format!("Content-Length: {huge}\r\n\r\n").as_bytes());
+    c.send_raw(&vec![b' '; huge]);
+    let r = c.request(
+        "textDocument/hover",
+        at(
+            "file:///nowhere.casepol",
+            json!({"line": 0, "character": 0}),
+        ),
+    );
+    assert!(r.get("error").is_some(), "{r}");
+    let skipped = c
+        .notes
+        .iter()
+        .filter(|n| n["method"] == "window/logMessage")
+        .count();
+    assert_eq!(skipped, 2, "{:?}", c.notes);
+
+    let mut answered = 0;
+    for (i, path) in files.iter().enumerate() {
+        let bytes = std::fs::read(path).expect("read");
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let uri = format!("file:///bad/{i}.casepol");
+        c.open(&uri, &text);
+        let lines = text.lines().count() as u64;
+        let positions = [(0, 0), (lines / 2, 3), (lines, 0), (lines + 5, 999)];
+        for (line, character) in positions {
+            let p = at(&uri, json!({ "line": line, "character": character }));
+            for method in [
+                "textDocument/hover",
+                "textDocument/definition",
+                "textDocument/completion",
+                "textDocument/prepareRename",
+            ] {
+                c.request(method, p.clone());
+                answered += 1;
+            }
+            let mut refs = p.clone();
+            refs["context"] = json!({ "includeDeclaration": false });
+            c.request("textDocument/references", refs);
+            let mut rename = p.clone();
+            rename["newName"] = json!("x");
+            c.request("textDocument/rename", rename);
+        }
+        let doc = json!({ "textDocument": { "uri": uri } });
+        c.request("textDocument/documentSymbol", doc.clone());
+        c.request("textDocument/semanticTokens/full", doc.clone());
+        let mut fmt = doc.clone();
+        fmt["options"] = json!({ "tabSize": 4, "insertSpaces": true });
+        c.request("textDocument/formatting", fmt);
+        c.notify("textDocument/didClose", doc);
+        answered += 3;
+    }
+    assert!(answered > 1000, "{answered}");
+    c.finish();
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    paths.sort();
+    for p in paths {
+        if p.is_dir() {
+            collect(&p, out);
+        } else if p.extension().is_some_and(|x| x == "casepol") {
+            out.push(p);
+        }
+    }
+}
