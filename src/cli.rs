@@ -246,6 +246,17 @@ enum Command {
     /// address could not be listened on.
     #[cfg(feature = "serve")]
     Serve(crate::serve::ServeArgs),
+    /// Run the language server over standard input and output, for editors
+    ///
+    /// Speaks the Language Server Protocol (docs/lsp.md): diagnostics as you type (the
+    /// checker's and the lints'), hover, go to definition, find references, rename, document
+    /// symbols, completion, formatting and semantic tokens. A document's policy is every
+    /// `.casepol` file of its folder. Editors start it; it is not meant to be run by hand.
+    ///
+    /// Exit status: 0 after the client's `shutdown` and `exit`, 1 when the client broke the
+    /// protocol (an `exit` without `shutdown`, or no `initialize`).
+    #[cfg(feature = "lsp")]
+    Lsp,
     /// Keep the entities in SQLite or PostgreSQL: print or apply the schema, import an
     /// entities file (docs/database.md)
     ///
@@ -308,6 +319,8 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => test::verify(&args),
         #[cfg(feature = "serve")]
         Command::Serve(args) => crate::serve::serve(&args),
+        #[cfg(feature = "lsp")]
+        Command::Lsp => return crate::lsp::lsp(),
         #[cfg(feature = "db")]
         Command::Db(cmd) => db::db(&cmd),
         Command::Check {

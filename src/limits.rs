@@ -3,6 +3,9 @@
 
 /// The largest policy source file, in bytes.
 pub const MAX_POLICY_FILE_BYTES: usize = 16 * 1024 * 1024;
+/// The longest message `casepol lsp` reads: twice the largest policy file, for JSON's escapes,
+/// and 1 MiB more. A longer message is skipped without being kept.
+pub const MAX_LSP_MESSAGE_BYTES: usize = 2 * MAX_POLICY_FILE_BYTES + 1024 * 1024;
 /// The most tokens (words, numbers, strings and marks) in one policy file, counted before the
 /// parser runs: the parser keeps a record of every token, about 160 bytes each.
 pub const MAX_TOKENS: usize = 2_000_000;

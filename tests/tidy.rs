@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Each module (a file `src/m.rs` with its directory `src/m/`) and the modules it may import.
-/// A module not listed may import nothing; `lib`, `main`, `cli` and `serve` are the edges and
+/// A module not listed may import nothing; `lib`, `main`, `cli`, `serve` and `lsp` are the edges and
 /// may import anything. Lower layers come first; a module imports only modules above it in this table.
 #[rustfmt::skip]
 const LAYERS: &[(&str, &[&str])] = &[
@@ -59,15 +59,17 @@ const LAYERS: &[(&str, &[&str])] = &[
 ];
 
 /// Modules at the edge, which may import any module.
-const EDGES: &[&str] = &["lib", "main", "cli", "serve"];
+const EDGES: &[&str] = &["lib", "main", "cli", "serve", "lsp"];
 
-/// Files that may read files: the command line and the server (`--watch`, the decision log),
-/// and the library's one reader of policies and entities files.
-const MAY_READ_FILES: &[&str] = &["main", "cli", "serve", "files"];
+/// Files that may read files: the command line, the server (`--watch`, the decision log), the
+/// language server (the `.casepol` files beside an open document), and the library's one
+/// reader of policies and entities files.
+const MAY_READ_FILES: &[&str] = &["main", "cli", "serve", "lsp", "files"];
 
 /// Files that may write to the terminal: the command line, and the server (what it listens
-/// on, what `--watch` did, the decision log on standard output).
-const MAY_PRINT: &[&str] = &["main", "cli", "serve"];
+/// on, what `--watch` did, the decision log on standard output), and the language server (its
+/// JSON-RPC on standard output).
+const MAY_PRINT: &[&str] = &["main", "cli", "serve", "lsp"];
 
 /// What a tidy rule found: the file, the line (from 1) and what is wrong.
 #[derive(Debug, PartialEq, Eq)]
