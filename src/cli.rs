@@ -177,6 +177,14 @@ enum Command {
         format: Format,
     },
     /// Format policy files in the canonical layout
+    ///
+    /// Rewrites each file that formatting changes (docs/formatting.md); `--check` and `--diff`
+    /// change nothing and report what would change; `fmt -` formats standard input to standard
+    /// output.
+    ///
+    /// Exit status: 0 when every file is formatted (with `--check` or `--diff`: already was), 1
+    /// when some file has syntax errors or failed the soundness check (with `--check` or
+    /// `--diff`: or would change), 2 when a path cannot be read or a file cannot be written.
     Fmt(fmt::FmtArgs),
     /// Run policy tests and report coverage
     ///

@@ -568,3 +568,88 @@ fn every_entities_option_takes_stdin() {
         assert_eq!(by_pipe.stdout, by_name.stdout, "{}", args[0]);
     }
 }
+
+// ---- a batch answers as it reads ------------------------------------------------------------
+
+/// `check --requests -` is a co-process: each request line written to its standard input is
+/// answered on standard output before the next is sent and before standard input is closed.
+/// A reader thread and a timeout make a batch that waits for the end of its input fail the
+/// test instead of hanging it.
+#[test]
+fn a_batch_on_a_pipe_answers_each_line_as_it_comes() {
+    use std::io::{BufRead, Write};
+    use std::process::Stdio;
+    use std::time::Duration;
+    for (threads, format) in [("1", "human"), ("2", "json")] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_casepol"))
+            .args([
+                "check",
+                POLICY,
+                "--entities",
+                ENTITIES,
+                "--requests",
+                "-",
+                "--threads",
+                threads,
+                "--format",
+                format,
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the casepol binary runs");
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (lines, answers) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                if lines.send(line.expect("stdout is UTF-8")).is_err() {
+                    break;
+                }
+            }
+        });
+        let requests = [
+            (
+                r#"{"principal": "ann", "action": "view", "resource": "case-open"}"#,
+                "allow",
+            ),
+            (
+                r#"{"principal": "zoe", "action": "close", "resource": "case-closed"}"#,
+                "deny",
+            ),
+            (
+                r#"{"principal": "ann", "action": "view", "resource": "case-open"}"#,
+                "allow",
+            ),
+        ];
+        for (n, (request, decision)) in requests.iter().enumerate() {
+            writeln!(stdin, "{request}").expect("casepol reads its input");
+            stdin.flush().expect("the pipe takes the line");
+            let answer = answers
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|_| {
+                    let _ = child.kill();
+                    panic!(
+                        "threads {threads}: no answer to line {} before the input ended",
+                        n + 1
+                    )
+                });
+            match format {
+                "json" => {
+                    let v: serde_json::Value = serde_json::from_str(&answer).expect("JSON line");
+                    assert_eq!(v["line"], n + 1, "{answer}");
+                    assert_eq!(v["decision"], *decision, "{answer}");
+                }
+                _ => assert!(answer.starts_with(decision), "line {}: {answer}", n + 1),
+            }
+        }
+        drop(stdin);
+        let status = child.wait().expect("casepol ends when its input does");
+        reader.join().expect("the reader ends");
+        assert_eq!(status.code(), Some(OK));
+        assert!(answers.try_recv().is_err(), "more answers than requests");
+    }
+}
