@@ -335,8 +335,9 @@ impl Policy {
     }
 
     /// Reads, checks and compiles the policy at `path`: a `.casepol` file, or every `.casepol`
-    /// file directly in a directory, as the command line reads it ([`crate::files::read_policy`],
-    /// with the same size limits).
+    /// file under a directory (sub-directories included, skipping hidden entries and what
+    /// `.gitignore` or `.casepolignore` files exclude), as the command line reads it
+    /// ([`crate::files::read_policy`], with the same size limits).
     pub fn from_path(path: impl AsRef<std::path::Path>) -> Result<Policy, LoadError> {
         let sources = crate::files::read_policy(path.as_ref())?;
         Ok(Policy::from_sources(sources)?)

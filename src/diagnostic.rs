@@ -272,17 +272,22 @@ impl Code {
         }
     }
 
-    /// Looks a code up by its identifier; case-insensitive, and the `CP` prefix is optional.
+    /// Looks a code up by its identifier; case-insensitive, and the `CP` prefix and leading zeros
+    /// are optional.
     pub fn parse(text: &str) -> Option<Code> {
         let text = text.trim();
         let digits = match text.get(..2) {
             Some(p) if p.eq_ignore_ascii_case("cp") => &text[2..],
             _ => text,
         };
+        // Leading zeros are optional: `203`, `0203` and `CP203` are all `CP0203`.
+        if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
         Code::ALL
             .iter()
             .copied()
-            .find(|c| &c.as_str()[2..] == digits)
+            .find(|c| c.as_str()[2..].trim_start_matches('0') == digits.trim_start_matches('0'))
     }
 }
 

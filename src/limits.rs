@@ -79,6 +79,11 @@ pub const MAX_SQL_SUBQUERIES: usize = 10_000;
 pub const MAX_POLICY_BYTES: usize = 64 * 1024 * 1024;
 /// The most files in one policy (the `.casepol` files of a directory).
 pub const MAX_POLICY_FILES: usize = 4096;
+/// The deepest a directory is walked below the one named (every command that takes a directory
+/// walks it by one rule, `files::walk`).
+pub const MAX_WALK_DEPTH: usize = 64;
+/// The most files one directory argument of `fmt` or `test` stands for.
+pub const MAX_WALK_FILES: usize = 100_000;
 /// The longest name (identifier) in a policy, in characters.
 pub const MAX_NAME_CHARS: usize = 256;
 /// The most characters a column is padded to when text is aligned in columns (`fmt` tables,

@@ -13,7 +13,8 @@ use std::collections::HashMap;
 
 #[derive(clap::Args)]
 pub(super) struct TestArgs {
-    /// A test file, or a directory searched (recursively) for `*.test.json` files
+    /// A test file, or a directory searched (recursively) for `*.test.json` files; hidden
+    /// entries and what `.gitignore` or `.casepolignore` excludes are skipped
     #[arg(value_name = "PATH", default_value = ".")]
     paths: Vec<PathBuf>,
     /// Output format
@@ -74,24 +75,22 @@ struct Session {
     cases: bool,
 }
 
-/// Test files under `dir`, recursively, in name order. Hidden directories and `target` (build
-/// output) are skipped.
+/// Test files under `dir`, by the one rule for directories
+/// ([`casepol::internal::files::walk`]): recursively, in path order, skipping hidden entries and
+/// what `.gitignore` or `.casepolignore` files exclude.
 fn find_tests(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| format!("cannot read directory `{}`: {e}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for p in entries {
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        if p.is_dir() {
-            if !name.starts_with('.') && name != "target" {
-                find_tests(&p, out)?;
-            }
-        } else if name.ends_with(testing::TEST_FILE_SUFFIX) {
-            out.push(p);
-        }
-    }
+    let found = casepol::internal::files::walk(
+        dir,
+        |p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with(testing::TEST_FILE_SUFFIX))
+        },
+        casepol::limits::MAX_WALK_FILES,
+        "test files, the limit for one directory argument",
+    )
+    .map_err(|e| e.to_string())?;
+    out.extend(found);
     Ok(())
 }
 
