@@ -463,9 +463,7 @@ fn a_folder_is_one_policy() {
 /// Two files of a folder declare the same names: they are separate policies, each checked alone.
 #[test]
 fn a_folder_of_examples_is_many_policies() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/lsp");
-    let uri = uri_of(&dir.join("claims/policy.casepol"));
-    let text = std::fs::read_to_string(dir.join("claims/policy.casepol")).expect("the file");
+    let text = std::fs::read_to_string(data("claims").join("policy.casepol")).expect("the file");
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lsp_examples");
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).expect("a folder");
@@ -479,7 +477,6 @@ fn a_folder_of_examples_is_many_policies() {
         json!([]),
         "checked alone, not with b.casepol"
     );
-    let _ = uri;
     c.finish();
 }
 
