@@ -397,15 +397,19 @@ impl<'a> Ctx<'a> {
         self.p.roles.len() + r
     }
 
-    fn subject_name(&self, b: usize) -> String {
-        let nr = self.p.roles.len();
-        if b < nr {
-            self.p.roles[b].name.clone()
-        } else if b < nr + self.p.relations.len() {
-            self.p.relations[b - nr].name.clone()
-        } else {
-            "everyone".into()
-        }
+    /// The subject bit of a role or relation named `name`.
+    fn bit_of(&self, name: &str) -> Option<usize> {
+        self.p
+            .roles
+            .iter()
+            .position(|r| r.name == name)
+            .or_else(|| {
+                self.p
+                    .relations
+                    .iter()
+                    .position(|r| r.name == name)
+                    .map(|r| self.rel_bit(r))
+            })
     }
 
     /// The kinds from the root down to `k`.
@@ -732,6 +736,11 @@ impl Ctx<'_> {
                         None => return,
                     }
                 }
+                Type::Bool
+                    if vals.contains(&Value::Bool(true)) && vals.contains(&Value::Bool(false)) =>
+                {
+                    return
+                }
                 Type::Bool => json!(!vals.contains(&Value::Bool(true))),
                 Type::Int => {
                     let max = vals
@@ -947,15 +956,28 @@ impl Ctx<'_> {
         (Json::Object(request), entities, depends)
     }
 
-    /// Whether the VM allows `request` on `entities`.
-    fn allowed(&self, request: &Json, entities: &Json) -> bool {
-        let Ok(e) = self.api.load_entities(&entities.to_string()) else {
-            return false;
-        };
-        let Ok(r) = serde_json::from_value::<Request>(request.clone()) else {
-            return false;
-        };
-        self.api.is_allowed(&e, &r).allowed
+    /// The effective subjects (without `everyone`) of the principal, when the VM allows
+    /// `request` on `entities` and the reference evaluator agrees; `None` otherwise.
+    fn allowed(&self, request: &Json, entities: &Json) -> Option<Vec<String>> {
+        let e = self.api.load_entities(&entities.to_string()).ok()?;
+        let r = serde_json::from_value::<Request>(request.clone()).ok()?;
+        if !self.api.is_allowed(&e, &r).allowed {
+            return None;
+        }
+        let trace = self.api.explain(&e, &r);
+        if !trace.decision.allowed {
+            return None;
+        }
+        trace.layers.iter().find_map(|l| match &l.detail {
+            crate::reference::Detail::Groups { subjects, .. } => Some(
+                subjects
+                    .iter()
+                    .filter(|s| *s != "everyone")
+                    .cloned()
+                    .collect(),
+            ),
+            _ => None,
+        })
     }
 }
 
@@ -1072,16 +1094,24 @@ pub fn verify(policy: &Api, prop: &Property) -> Verdict {
                             }
                             tried += 1;
                             let (request, entities, dep) = ctx.world(&pt, &choice);
-                            if ctx.allowed(&request, &entities) {
-                                let holding = ctx
-                                    .subjects(choice.relations, &choice.groups, &need)
-                                    .map(|(s, _)| s.iter().map(|b| ctx.subject_name(b)).collect())
-                                    .unwrap_or_default();
-                                return Verdict::Refuted(Box::new(Counterexample {
-                                    request,
-                                    entities,
-                                    holding,
-                                }));
+                            if let Some(holding) = ctx.allowed(&request, &entities) {
+                                // The world's own subjects must break the claim: a filter the
+                                // world was to miss may still admit.
+                                let named = |h: &String| {
+                                    ctx.bit_of(h).is_some_and(|b| prop.subjects.get(b))
+                                };
+                                let breaks = match prop.claim {
+                                    ClaimKind::Never => holding.iter().any(named),
+                                    ClaimKind::Only => !holding.iter().any(named),
+                                    ClaimKind::NoWiderThan => false,
+                                };
+                                if breaks {
+                                    return Verdict::Refuted(Box::new(Counterexample {
+                                        request,
+                                        entities,
+                                        holding,
+                                    }));
+                                }
                             }
                             if dep.is_empty() {
                                 note(
@@ -1203,9 +1233,9 @@ pub fn verify_no_wider(new: &Api, old: &Api) -> Verdict {
                     }
                     tried += 1;
                     let (request, entities, _) = ctx.world(&pt, &choice);
-                    if !ctx.allowed(&request, &entities) {
+                    let Some(holding) = ctx.allowed(&request, &entities) else {
                         continue;
-                    }
+                    };
                     // The old version denies it, or cannot load the world (a name it lacks).
                     let old_denies = match old.load_entities(&entities.to_string()) {
                         Err(_) => false,
@@ -1213,10 +1243,6 @@ pub fn verify_no_wider(new: &Api, old: &Api) -> Verdict {
                             .is_ok_and(|r| !old.is_allowed(&e, &r).allowed),
                     };
                     if old_denies {
-                        let holding = ctx
-                            .subjects(choice.relations, &choice.groups, &need)
-                            .map(|(s, _)| s.iter().map(|b| ctx.subject_name(b)).collect())
-                            .unwrap_or_default();
                         confirmed = Some(Counterexample {
                             request,
                             entities,
