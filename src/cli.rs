@@ -267,6 +267,17 @@ enum Command {
     /// address could not be listened on.
     #[cfg(feature = "serve")]
     Serve(crate::serve::ServeArgs),
+    /// Run the language server over standard input and output, for editors
+    ///
+    /// Speaks the Language Server Protocol (docs/lsp.md): diagnostics as you type (the
+    /// checker's and the lints'), hover, go to definition, find references, rename, document
+    /// symbols, completion, formatting and semantic tokens. A document's policy is every
+    /// `.casepol` file of its folder. Editors start it; it is not meant to be run by hand.
+    ///
+    /// Exit status: 0 after the client's `shutdown` and `exit`, 1 when the client broke the
+    /// protocol (an `exit` without `shutdown`, or no `initialize`).
+    #[cfg(feature = "lsp")]
+    Lsp,
     /// Keep the entities in SQLite or PostgreSQL: print or apply the schema, import an
     /// entities file (docs/database.md)
     ///
@@ -286,6 +297,16 @@ enum Command {
     /// Exit status: 0 when nothing differs, 1 when something does (with `--fail-on grant`:
     /// only when access may widen), 2 when a policy cannot be read or has errors.
     Diff(diff::DiffArgs),
+    /// Prove the properties of policy test files, or print a counterexample
+    ///
+    /// Reads the `properties` of each test file (`never` and `only` claims) and proves each
+    /// over the whole finite domain of its policy, or prints a request with the entities that
+    /// make it allowed, which `explain` takes as is (docs/policy-tests.md §8). `test` runs
+    /// them too.
+    ///
+    /// Exit status: 0 when every property is proven, 1 when one is refuted or cannot be
+    /// proven, 2 when a test file or policy cannot be used or no property was found.
+    Verify(test::VerifyArgs),
     /// Print a shell completion script for bash, zsh, fish, powershell or elvish
     ///
     /// For example `casepol completions bash > ~/.local/share/bash-completion/completions/casepol`.
@@ -317,8 +338,11 @@ pub fn main() -> ExitCode {
         Command::Filter(args) => filter::filter(&args),
         Command::Apply(args) => apply::apply(&args),
         Command::Diff(args) => diff::diff(&args),
+        Command::Verify(args) => test::verify(&args),
         #[cfg(feature = "serve")]
         Command::Serve(args) => crate::serve::serve(&args),
+        #[cfg(feature = "lsp")]
+        Command::Lsp => return crate::lsp::lsp(),
         #[cfg(feature = "db")]
         Command::Db(cmd) => db::db(&cmd),
         Command::Check {

@@ -130,6 +130,11 @@ pub enum Code {
     TestFailed,
     /// `test`: a test file is malformed or names something that does not exist.
     InvalidTest,
+    /// `test`, `verify`: a property names a role, action, state or other name the policy does
+    /// not declare.
+    InvalidProperty,
+    /// `test`, `verify`: a property is refuted by a counterexample, or cannot be proven.
+    PropertyFailed,
 }
 
 impl Code {
@@ -167,6 +172,8 @@ impl Code {
         Code::FormatterBug,
         Code::TestFailed,
         Code::InvalidTest,
+        Code::InvalidProperty,
+        Code::PropertyFailed,
     ];
 
     /// The stable identifier, e.g. `CP0101`.
@@ -204,6 +211,8 @@ impl Code {
             Code::FormatterBug => "CP0302",
             Code::TestFailed => "CP0401",
             Code::InvalidTest => "CP0402",
+            Code::InvalidProperty => "CP0403",
+            Code::PropertyFailed => "CP0404",
         }
     }
 
@@ -243,6 +252,8 @@ impl Code {
             Code::FormatterBug => "formatter changed the policy's meaning",
             Code::TestFailed => "policy test failed",
             Code::InvalidTest => "invalid policy test file",
+            Code::InvalidProperty => "invalid property",
+            Code::PropertyFailed => "property not proven",
         }
     }
 
