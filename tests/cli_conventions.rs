@@ -775,10 +775,10 @@ fn explain_code_json() {
 }
 
 /// Every subcommand whose output a tool may read takes `--format json`; the rest print
-/// something that is already a format of its own (a shell script, roff, SQL, JSON-RPC) or
-/// nothing.
+/// something that is already a format of its own (a shell script, roff, SQL) or nothing.
 #[test]
 fn every_command_that_prints_for_tools_takes_format_json() {
+    // `lsp` speaks JSON-RPC on standard output, whatever it is asked.
     let without = ["completions", "man", "init", "serve", "db", "lsp"];
     let mut with = 0;
     for name in subcommands() {

@@ -162,8 +162,9 @@ fn a_directory_named_is_read_whole_by_its_own_rule() {
     assert!(!run.stderr.contains(".hidden"), "{}", run.stderr);
 }
 
-/// `casepol test` with no argument, at the repository root, runs the tests of `policies/` and
-/// passes: the repository's `.casepolignore` keeps the fixtures of `tests/data` out.
+/// `casepol test` with no argument, at the repository root, runs the tests of `policies/` (and
+/// of the files `casepol init` writes) and passes: the repository's `.casepolignore` keeps the
+/// fixtures of `tests/data` out.
 #[test]
 fn test_at_the_repository_root_passes() {
     let run = expect(&["test"], OK);
@@ -173,10 +174,15 @@ fn test_at_the_repository_root_passes() {
         .filter(|l| l.contains(".test.json: "))
         .collect();
     assert!(files.len() >= 7, "{}", run.stdout);
+    // The examples, and the files `casepol init` writes (kept in src/cli/init); nothing of
+    // tests/data.
     assert!(
-        files.iter().all(|l| l.starts_with("./policies/")),
+        files
+            .iter()
+            .all(|l| l.starts_with("./policies/") || l.starts_with("./src/cli/init/")),
         "{}",
         run.stdout
     );
+    assert!(!run.stdout.contains("tests/data"), "{}", run.stdout);
     assert!(run.stdout.contains(" 0 failed"), "{}", run.stdout);
 }
