@@ -1,6 +1,8 @@
 //! Decides the same requests many times, for counting instructions per decision under
 //! `valgrind --tool=callgrind` (docs/performance.md): deterministic where wall time is not.
-//! `cargo run --release --example decide_loop -- N` decides each probe N times.
+//! `cargo build --profile profiling --example decide_loop`, then
+//! `valgrind --tool=callgrind target/profiling/examples/decide_loop N [efob|gen]` decides each
+//! request N times (docs/performance.md §1, §10).
 
 use casepol::{Policy, Request};
 use casepol_gen::{Population, Probe, Sizes, SEED};
