@@ -9,6 +9,9 @@
 
 mod common;
 use common::*;
+#[path = "common/seeded.rs"]
+mod seeded;
+use seeded::env_u64;
 
 // Only part of the generator is used here.
 #[allow(dead_code)]
@@ -19,8 +22,6 @@ use casepol::internal::reference::Detail;
 use casepol::internal::verify::{self, ClaimKind, PropertySpec, Verdict, Word};
 use casepol::{Entities, Policy, Request};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-use std::cell::RefCell;
 use std::path::PathBuf;
 
 fn root() -> PathBuf {
@@ -466,30 +467,14 @@ fn domain_text(d: &Domain) -> String {
 }
 
 fn run(cases: u32, seed: u64, planted: Plant) -> Result<Stats, String> {
-    let config = Config {
+    let shrink = if planted == Plant::None { 1024 } else { 0 };
+    seeded::run(
         cases,
-        failure_persistence: None,
-        max_shrink_iters: if planted == Plant::None { 1024 } else { 0 },
-        ..Config::default()
-    };
-    let mut seed_bytes = [0u8; 32];
-    seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    let mut runner = TestRunner::new_with_rng(
-        config,
-        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
-    );
-    let stats = RefCell::new(Stats::default());
-    let result = runner.run(&(gen::case(), pick()), |(g, p)| {
-        cross_check(&g, &p, &mut stats.borrow_mut(), planted)
-    });
-    match result {
-        Ok(()) => Ok(stats.into_inner()),
-        Err(e) => Err(format!("{e}")),
-    }
-}
-
-fn env_u64(name: &str) -> Option<u64> {
-    std::env::var(name).ok().and_then(|v| v.parse().ok())
+        seed,
+        Some(shrink),
+        &(gen::case(), pick()),
+        |(g, p), stats| cross_check(&g, &p, stats, planted),
+    )
 }
 
 #[test]
