@@ -12,13 +12,15 @@ use common::*;
 #[path = "common/seeded.rs"]
 mod seeded;
 use seeded::env_u64;
+#[path = "common/brute.rs"]
+mod brute;
+use brute::{effective, requests, Targets};
 
 // Only part of the generator is used here.
 #[allow(dead_code)]
 #[path = "differential/gen.rs"]
 mod gen;
 
-use casepol::internal::reference::Detail;
 use casepol::internal::verify::{self, ClaimKind, PropertySpec, Verdict, Word};
 use casepol::{Entities, Policy, Request};
 use proptest::prelude::*;
@@ -130,20 +132,6 @@ fn shipped_examples_are_proven() {
 }
 
 // ---- the cross-check ---------------------------------------------------------------------------
-
-/// The effective subjects of the principal in a trace, without `everyone`.
-fn effective(trace: &casepol::internal::reference::Trace) -> Vec<String> {
-    for l in &trace.layers {
-        if let Detail::Groups { subjects, .. } = &l.detail {
-            return subjects
-                .iter()
-                .filter(|s| *s != "everyone")
-                .cloned()
-                .collect();
-        }
-    }
-    Vec::new()
-}
 
 #[derive(Default, Debug)]
 struct Stats {
@@ -298,40 +286,6 @@ impl Domain {
     }
 }
 
-/// The requests of a world: every user × resource × action, through no module and each
-/// module, to no target and each state of the resource's case type.
-fn requests(policy: &Policy, entities: &Entities, g: &gen::Generated) -> Vec<Request> {
-    let ir = policy.compiled().ir();
-    let mut out = Vec::new();
-    let mut i = 0;
-    for u in entities.user_ids() {
-        for r in entities.resource_ids() {
-            let anchor = entities
-                .resource(r)
-                .and_then(|res| res.anchor)
-                .map(|a| entities.resources()[a as usize].casetype as usize);
-            let mut targets: Vec<Option<String>> = vec![None];
-            if let Some(t) = anchor.filter(|t| ir.casetypes[*t].workflow) {
-                targets.extend(ir.casetypes[t].states.iter().map(|s| Some(s.name.clone())));
-            }
-            for a in &ir.actions {
-                let mut vias: Vec<Option<String>> = vec![None];
-                vias.extend(ir.modules.iter().map(|m| Some(m.name.clone())));
-                for via in &vias {
-                    for target in &targets {
-                        let mut req = Request::new(u, &a.name, Some(r));
-                        req.module = via.clone();
-                        req.target = target.clone();
-                        out.push(g.ask(req, i));
-                        i += 1;
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
 /// The case type and state a resource is anchored in, by name.
 fn place_of<'a>(policy: &'a Policy, entities: &Entities, r: &str) -> Option<(&'a str, &'a str)> {
     let ir = policy.compiled().ir();
@@ -427,7 +381,7 @@ fn cross_check(
     }
     // Brute force: decide every request of the world.
     let mut refuting: Option<Request> = None;
-    for req in requests(&policy, &entities, g) {
+    for req in requests(&policy, &entities, g, Targets::Workflows) {
         stats.requests += 1;
         let r = req.resource.as_deref().unwrap_or_default();
         if !domain.contains(&req, place_of(&policy, &entities, r)) {
