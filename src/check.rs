@@ -34,7 +34,8 @@ use std::collections::HashMap;
 /// The most roles plus relations a policy may declare: role sets are fixed 256-bit sets.
 pub use crate::limits::MAX_SUBJECTS;
 
-use names::{named, Names, Sort};
+pub use names::Sort;
+use names::{named, Names};
 
 /// Checks parsed files (one policy may span several) and builds the IR.
 ///

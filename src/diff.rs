@@ -12,7 +12,7 @@
 //! mode, account requirements, access codes, rule conditions) is reported by what it depends on.
 
 use crate::bits::Bits;
-use crate::compile::CompiledPolicy;
+use crate::compile::{CompiledPolicy, Masks};
 use crate::diagnostic::{Sources, Span};
 use crate::ir::{Effect, Policy, RuleOrigin, RuleScope, ScopeDef, Subject};
 use std::collections::{BTreeMap, HashMap};
@@ -295,13 +295,64 @@ fn allowed(m: &Option<Model>, has_everyone: bool, s: &U) -> bool {
 }
 
 /// A place of the domain, in one version's ids.
-#[derive(Clone, Copy)]
-struct Place {
-    kind: u32,
-    ct_state: Option<(u32, u32)>,
-    action: u32,
-    via: Option<u32>,
-    target: Option<u32>,
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Place {
+    pub(crate) kind: u32,
+    pub(crate) ct_state: Option<(u32, u32)>,
+    pub(crate) action: u32,
+    pub(crate) via: Option<u32>,
+    pub(crate) target: Option<u32>,
+}
+
+/// What the layers that depend only on the subjects ask of a subject set at a place: the sets
+/// it must meet before the data layer (the module's records and grant where the case type
+/// uses modules, then the transition's `by`), the data masks, and the subjects the module
+/// reads the data layer with. `diff` and `verify` both read a place through it, so a layer
+/// added here reaches both.
+pub(crate) struct Required {
+    pub(crate) meets: Vec<Bits>,
+    pub(crate) masks: Masks,
+    pub(crate) read: Bits,
+}
+
+impl Required {
+    /// The sets to meet, the data allow last, and the set to miss (the data deny), each within
+    /// the subjects the module reads.
+    pub(crate) fn meets_and_miss(self) -> (Vec<Bits>, Bits) {
+        let Required {
+            mut meets,
+            masks,
+            read,
+        } = self;
+        meets.push(masks.allow.intersect(read));
+        (meets, masks.deny.intersect(read))
+    }
+}
+
+/// The requirements of `pl` (with the data masks of the rules without a condition); `None`
+/// when no subject set is allowed there: no module asked through where the case type uses
+/// modules, a module that does not offer the action, or no such transition.
+pub(crate) fn required(c: &CompiledPolicy, pl: &Place) -> Option<Required> {
+    let mut meets: Vec<Bits> = Vec::new();
+    let anchor_ct = pl.ct_state.map(|(t, _)| t);
+    if let Some(t) = anchor_ct.filter(|t| c.uses_modules(*t)) {
+        let m = pl.via?;
+        if !c.module_offers(m, pl.action) {
+            return None;
+        }
+        if let Some(records) = c.module_records(m) {
+            meets.push(*records);
+        }
+        meets.push(c.module_grant(t, m, pl.action));
+    }
+    let read = c.data_subjects(pl.via, Bits::FULL);
+    if let Some(target) = pl.target {
+        let (t, s) = pl.ct_state?;
+        let by = c.edge(t, s, pl.action, target)?;
+        meets.push(by.intersect(read));
+    }
+    let masks = c.data_masks(pl.kind, pl.ct_state, pl.action);
+    Some(Required { meets, masks, read })
 }
 
 /// The conditional rules of a place, each with the key that matches it across versions.
@@ -336,38 +387,18 @@ fn subject_bit(p: &Policy, s: Subject) -> usize {
 /// The model of a place in one version, with the rules whose condition is in `on` counted as
 /// unconditional and every other conditional rule left out.
 fn model(v: &View<'_>, pl: &Place, cond: &[(String, u32)], on: &[&str]) -> Option<Model> {
-    let c = v.c;
-    let mut meets: Vec<Bits> = Vec::new();
-    let anchor_ct = pl.ct_state.map(|(t, _)| t);
-    if let Some(t) = anchor_ct.filter(|t| c.uses_modules(*t)) {
-        let m = pl.via?;
-        if !c.module_offers(m, pl.action) {
-            return None;
-        }
-        if let Some(records) = c.module_records(m) {
-            meets.push(*records);
-        }
-        meets.push(c.module_grant(t, m, pl.action));
-    }
-    let read = c.data_subjects(pl.via, Bits::FULL);
-    if let Some(target) = pl.target {
-        let (t, s) = pl.ct_state?;
-        let by = c.edge(t, s, pl.action, target)?;
-        meets.push(by.intersect(read));
-    }
-    let mut masks = c.data_masks(pl.kind, pl.ct_state, pl.action);
+    let mut req = required(v.c, pl)?;
     for (key, r) in cond {
         if on.contains(&key.as_str()) {
             let rule = &v.p().rules[*r as usize];
             let b = bits_of(v, &rule.subjects);
             match rule.effect {
-                Effect::Allow => masks.allow = masks.allow.union(b),
-                Effect::Deny => masks.deny = masks.deny.union(b),
+                Effect::Allow => req.masks.allow = req.masks.allow.union(b),
+                Effect::Deny => req.masks.deny = req.masks.deny.union(b),
             }
         }
     }
-    meets.push(masks.allow.intersect(read));
-    let miss = masks.deny.intersect(read);
+    let (meets, miss) = req.meets_and_miss();
     let ev = |b: &Bits| v.everyone_bit.is_some_and(|e| b.get(e));
     Some(Model {
         everyone_meets: meets.iter().map(ev).collect(),

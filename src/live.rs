@@ -100,6 +100,85 @@ impl Snapshot {
     }
 }
 
+/// A change set's events as JSON: what `casepol apply --format json` writes for each change
+/// set, the server answers to `/v1/changes` (without `line`) and the bindings return. Serialize
+/// it with serde.
+#[derive(Debug, serde::Serialize)]
+pub struct AppliedJson<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
+    version: u64,
+    events: Vec<EventJson<'a>>,
+    groups: Vec<GroupJson<'a>>,
+}
+
+/// One event in [`AppliedJson`].
+#[derive(Debug, serde::Serialize)]
+struct EventJson<'a> {
+    user: &'a str,
+    resource: Option<&'a str>,
+    action: &'a str,
+    module: Option<&'a str>,
+    access: &'static str,
+    causes: &'a [usize],
+}
+
+/// One group of events in [`AppliedJson`].
+#[derive(Debug, serde::Serialize)]
+struct GroupJson<'a> {
+    user: &'a str,
+    access: &'static str,
+    actions: &'a [String],
+    resources: &'a [String],
+    modules: &'a [Option<String>],
+    causes: &'a [usize],
+    events: usize,
+    text: String,
+}
+
+impl<'a> AppliedJson<'a> {
+    /// The JSON of `events`, gathered into `groups` ([`group`]), which `changes` caused;
+    /// `version` is the version they made, and `line` the change set's line in a file of
+    /// them (`None`: left out).
+    pub fn new(
+        line: Option<usize>,
+        version: u64,
+        events: &'a [Event],
+        groups: &'a [EventGroup],
+        changes: &ChangeSet,
+    ) -> AppliedJson<'a> {
+        let access = |gained: bool| if gained { "gained" } else { "lost" };
+        AppliedJson {
+            line,
+            version,
+            events: events
+                .iter()
+                .map(|e| EventJson {
+                    user: &e.user,
+                    resource: e.resource.as_deref(),
+                    action: &e.action,
+                    module: e.module.as_deref(),
+                    access: access(e.gained),
+                    causes: &e.causes,
+                })
+                .collect(),
+            groups: groups
+                .iter()
+                .map(|g| GroupJson {
+                    user: &g.user,
+                    access: access(g.gained),
+                    actions: &g.actions,
+                    resources: &g.resources,
+                    modules: &g.modules,
+                    causes: &g.causes,
+                    events: g.events,
+                    text: g.describe(changes),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// A change set applied: the new snapshot and the decisions that changed.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

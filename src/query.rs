@@ -191,6 +191,95 @@ pub struct Move {
     pub decision: Decision,
 }
 
+/// The answer of `actions` as JSON: what `casepol actions --format json`, the server's
+/// `/v1/actions` and the bindings write (docs/queries.md). It borrows the answers of
+/// [`Query::actions`], [`Query::transitions`] and [`Query::module_note`]; serialize it with serde.
+#[derive(Debug, Serialize)]
+pub struct ActionsJson<'a> {
+    principal: &'a str,
+    resource: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    module: Option<&'a str>,
+    /// The allowed actions, in the policy's order.
+    allowed: Vec<&'a str>,
+    /// Every action with its decision.
+    decisions: Vec<ActionDecisionJson<'a>>,
+    /// Every transition out of the case's current state, with its decision; absent when the
+    /// resource is in no case or no transition leaves its state.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    transitions: Vec<MoveJson<'a>>,
+    /// Why every action is denied, when the case type is reached through modules and none
+    /// was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'a str>,
+}
+
+/// One action's decision in [`ActionsJson`].
+#[derive(Debug, Serialize)]
+struct ActionDecisionJson<'a> {
+    action: &'a str,
+    decision: &'static str,
+    layer: crate::decision::Layer,
+    reason: crate::decision::Reason,
+}
+
+/// One transition's decision in [`ActionsJson`].
+#[derive(Debug, Serialize)]
+struct MoveJson<'a> {
+    action: &'a str,
+    from: &'a str,
+    to: &'a str,
+    decision: &'static str,
+    layer: crate::decision::Layer,
+    reason: crate::decision::Reason,
+}
+
+impl<'a> ActionsJson<'a> {
+    /// The answer for `principal` on `resource` (through `module`): every action's decision,
+    /// every move out of the case's state, and the note.
+    pub fn new(
+        principal: &'a str,
+        resource: &'a str,
+        module: Option<&'a str>,
+        decisions: &'a [(String, Decision)],
+        moves: &'a [Move],
+        note: Option<&'a str>,
+    ) -> ActionsJson<'a> {
+        let word = |allowed: bool| if allowed { "allow" } else { "deny" };
+        ActionsJson {
+            principal,
+            resource,
+            module,
+            allowed: decisions
+                .iter()
+                .filter(|(_, d)| d.allowed)
+                .map(|(a, _)| a.as_str())
+                .collect(),
+            decisions: decisions
+                .iter()
+                .map(|(a, d)| ActionDecisionJson {
+                    action: a,
+                    decision: word(d.allowed),
+                    layer: d.layer,
+                    reason: d.reason,
+                })
+                .collect(),
+            transitions: moves
+                .iter()
+                .map(|m| MoveJson {
+                    action: &m.action,
+                    from: &m.from,
+                    to: &m.to,
+                    decision: word(m.decision.allowed),
+                    layer: m.decision.layer,
+                    reason: m.decision.reason,
+                })
+                .collect(),
+            note,
+        }
+    }
+}
+
 // ---- list -----------------------------------------------------------------------------------
 
 /// The resources of an entities file in a stable order, for listing and pagination: sorted by

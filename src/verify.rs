@@ -19,6 +19,7 @@ use crate::api::Policy as Api;
 use crate::bits::Bits;
 use crate::compile::CompiledPolicy;
 use crate::diagnostic::{words, Code, Diagnostic, Span};
+use crate::diff::{required, Place};
 use crate::ir::{CondTest, Effect, Policy, ScopeDef, Subject, Type, Value};
 use crate::request::Request;
 use serde::Serialize;
@@ -332,11 +333,7 @@ struct Ctx<'a> {
 /// A point of the domain.
 #[derive(Debug, Clone, Copy)]
 struct Point {
-    kind: u32,
-    ct_state: Option<(u32, u32)>,
-    action: u32,
-    via: Option<u32>,
-    target: Option<u32>,
+    at: Place,
     mode: Option<u32>,
 }
 
@@ -435,35 +432,18 @@ impl<'a> Ctx<'a> {
 
     fn need(&self, prop: Option<&Property>, pt: &Point) -> Option<Need> {
         let c = self.c;
-        let mut meets = Vec::new();
-        if let Some((t, _)) = pt.ct_state.filter(|(t, _)| c.uses_modules(*t)) {
-            let m = pt.via?;
-            if !c.module_offers(m, pt.action) {
-                return None;
-            }
-            if let Some(records) = c.module_records(m) {
-                meets.push(*records);
-            }
-            meets.push(c.module_grant(t, m, pt.action));
-        }
-        let read = c.data_subjects(pt.via, Bits::FULL);
-        if let Some(target) = pt.target {
-            let (t, s) = pt.ct_state?;
-            meets.push(c.edge(t, s, pt.action, target)?.intersect(read));
-        }
-        let mut masks = c.data_masks(pt.kind, pt.ct_state, pt.action);
+        let mut req = required(c, &pt.at)?;
         // Rule conditions: the most permissive assignment, every allow's condition holding
         // and no deny's; the data layer is monotone in the allows and antitone in the denies.
-        for list in c.conditional(pt.kind, pt.ct_state, pt.action) {
+        for list in c.conditional(pt.at.kind, pt.at.ct_state, pt.at.action) {
             for &cr in list {
                 let rule = &self.p.rules[c.crule(cr).rule as usize];
                 if rule.effect == Effect::Allow {
-                    masks.allow = masks.allow.union(self.bits_of(&rule.subjects));
+                    req.masks.allow = req.masks.allow.union(self.bits_of(&rule.subjects));
                 }
             }
         }
-        meets.push(masks.allow.intersect(read));
-        let mut forbid = masks.deny.intersect(read);
+        let (mut meets, mut forbid) = req.meets_and_miss();
         if let (Some(v), Some((_, arms))) = (pt.mode, c.mode()) {
             if let Some(Some(rels)) = arms.get(v as usize) {
                 meets.push(*rels);
@@ -477,7 +457,7 @@ impl<'a> Ctx<'a> {
             }
         }
         let mut avail = Bits::EMPTY;
-        let chain = self.chain(pt.kind as usize);
+        let chain = self.chain(pt.at.kind as usize);
         for (r, owner) in self.p.relation_owner.iter().enumerate() {
             if owner.is_some_and(|k| chain.contains(&k.idx())) {
                 avail.set(self.rel_bit(r));
@@ -486,9 +466,11 @@ impl<'a> Ctx<'a> {
         Some(Need {
             meets,
             forbid,
-            requires: self.p.actions[pt.action as usize].requires.map(|p| p.idx()),
+            requires: self.p.actions[pt.at.action as usize]
+                .requires
+                .map(|p| p.idx()),
             avail,
-            anchored: pt.ct_state.is_some(),
+            anchored: pt.at.ct_state.is_some(),
         })
     }
 
@@ -801,7 +783,7 @@ impl Ctx<'_> {
             let ScopeDef::Filter(mode, conds) = &p.groups[h].scope else {
                 continue;
             };
-            if pt.ct_state.is_none() || conds.is_empty() {
+            if pt.at.ct_state.is_none() || conds.is_empty() {
                 continue;
             }
             let admit = choice.filters_admit.contains(&h);
@@ -834,7 +816,7 @@ impl Ctx<'_> {
                 );
             }
         }
-        for list in self.c.conditional(pt.kind, pt.ct_state, pt.action) {
+        for list in self.c.conditional(pt.at.kind, pt.at.ct_state, pt.at.action) {
             for &cr in list {
                 let rule = &p.rules[self.c.crule(cr).rule as usize];
                 let text: Vec<&str> = rule
@@ -850,7 +832,7 @@ impl Ctx<'_> {
         }
         // The resources: the point's kind with its ancestors, and one of each kind an
         // attribute refers to.
-        let mut kinds = self.chain(pt.kind as usize);
+        let mut kinds = self.chain(pt.at.kind as usize);
         let mut i = 0;
         while i < kinds.len() {
             for a in &p.kinds[kinds[i]].attrs {
@@ -881,7 +863,7 @@ impl Ctx<'_> {
                 r.insert("parent".into(), json!(w.ids[parent.idx()]));
             }
             if kd.is_case {
-                let (t, s) = pt.ct_state.unwrap_or((0, 0));
+                let (t, s) = pt.at.ct_state.unwrap_or((0, 0));
                 if let Some(ct) = p.casetypes.get(t as usize) {
                     r.insert("type".into(), json!(ct.name));
                     if ct.workflow {
@@ -904,7 +886,7 @@ impl Ctx<'_> {
                     rels.insert(p.relations[rel].name.clone(), json!([w.user]));
                 }
             }
-            if !rels.is_empty() && self.chain(pt.kind as usize).contains(&k) {
+            if !rels.is_empty() && self.chain(pt.at.kind as usize).contains(&k) {
                 r.insert("relations".into(), Json::Object(rels));
             }
             resources.push(Json::Object(r));
@@ -934,12 +916,15 @@ impl Ctx<'_> {
         let entities = json!({"users": users, "resources": resources});
         let mut request = Map::new();
         request.insert("principal".into(), json!(w.user));
-        request.insert("action".into(), json!(p.actions[pt.action as usize].name));
-        request.insert("resource".into(), json!(w.ids[pt.kind as usize]));
-        if let Some(m) = pt.via {
+        request.insert(
+            "action".into(),
+            json!(p.actions[pt.at.action as usize].name),
+        );
+        request.insert("resource".into(), json!(w.ids[pt.at.kind as usize]));
+        if let Some(m) = pt.at.via {
             request.insert("module".into(), json!(p.modules[m as usize].name));
         }
-        if let (Some(t), Some((ct, _))) = (pt.target, pt.ct_state) {
+        if let (Some(t), Some((ct, _))) = (pt.at.target, pt.at.ct_state) {
             request.insert(
                 "target".into(),
                 json!(p.casetypes[ct as usize].states[t as usize].name),
@@ -1066,14 +1051,14 @@ pub fn verify(policy: &Api, prop: &Property) -> Verdict {
                                     depends_on: depends,
                                 };
                             }
-                            let pt = Point {
+                            let at = Place {
                                 kind: k,
                                 ct_state: *place,
                                 action: a,
                                 via,
                                 target,
-                                mode,
                             };
+                            let pt = Point { at, mode };
                             let Some(need) = ctx.need(Some(prop), &pt) else {
                                 continue;
                             };
@@ -1213,14 +1198,14 @@ pub fn verify_no_wider(new: &Api, old: &Api) -> Verdict {
                     _ => vec![None],
                 };
                 for mode in modes {
-                    let pt = Point {
+                    let at = Place {
                         kind: k as u32,
                         ct_state: place,
                         action: a as u32,
                         via: via.map(|v| v as u32),
                         target,
-                        mode,
                     };
+                    let pt = Point { at, mode };
                     let Some(mut need) = ctx.need_for(&pt) else {
                         continue;
                     };

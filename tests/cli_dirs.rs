@@ -8,16 +8,6 @@ mod common;
 use common::*;
 use std::path::{Path, PathBuf};
 
-/// A fresh, empty directory for one test.
-fn scratch(test: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("cli_dirs")
-        .join(test);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn write(dir: &Path, name: &str, text: &str) {
     let path = dir.join(name);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -28,7 +18,7 @@ fn write(dir: &Path, name: &str, text: &str) {
 /// that would break it if read: a hidden directory, one `.casepolignore` excludes and one
 /// `.gitignore` excludes (each with a syntax error and a failing test).
 fn tree(test: &str) -> PathBuf {
-    let dir = scratch(test);
+    let dir = scratch("cli_dirs", test);
     write(
         &dir,
         "roles.casepol",
@@ -71,10 +61,6 @@ fn test_file(expect: &str) -> String {
   {{"name": "ann views", "request": {{"principal": "ann", "action": "view", "resource": "c1"}}, "expect": "{expect}"}}
 ]}}"#
     )
-}
-
-fn arg(p: &Path) -> String {
-    p.display().to_string()
 }
 
 #[test]

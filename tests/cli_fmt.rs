@@ -19,16 +19,6 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A fresh, empty directory for one test.
-fn scratch(test: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("cli_fmt")
-        .join(test);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// Copies a fixture file or directory (recursively) into `dir`; returns the copy's path.
 fn copy(fixture: &str, dir: &Path) -> PathBuf {
     fn copy_tree(from: &Path, to: &Path) {
@@ -56,39 +46,29 @@ fn formatted(text: &str) -> String {
     casepol::internal::format::format_source(FileId(0), text).unwrap()
 }
 
-/// A transcript with the scratch directory replaced by `[TMP]`.
-fn transcript(run: &Run, dir: &Path) -> String {
-    run.transcript()
-        .replace(&dir.display().to_string(), "[TMP]")
-}
-
-fn arg(p: &Path) -> String {
-    p.display().to_string()
-}
-
 // ---- writing --------------------------------------------------------------------------------
 
 #[test]
 fn fmt_rewrites_a_file_and_then_leaves_it_alone() {
-    let dir = scratch("rewrite");
+    let dir = scratch("cli_fmt", "rewrite");
     let file = copy(DIRTY, &dir);
     let run = expect(&["fmt", &arg(&file)], OK);
     let after = std::fs::read_to_string(&file).unwrap();
     assert_eq!(after, formatted(&read(DIRTY)));
     assert_ne!(after, read(DIRTY));
-    insta::assert_snapshot!(transcript(&run, &dir));
+    insta::assert_snapshot!(run.transcript_in(&dir));
 
     let again = expect(&["fmt", &arg(&file)], OK);
     assert_eq!(std::fs::read_to_string(&file).unwrap(), after);
-    insta::assert_snapshot!(transcript(&again, &dir));
+    insta::assert_snapshot!(again.transcript_in(&dir));
 }
 
 #[test]
 fn fmt_formats_every_casepol_file_under_a_directory() {
-    let dir = scratch("directory");
+    let dir = scratch("cli_fmt", "directory");
     let tree = copy(FIXTURES, &dir);
     let run = expect(&["fmt", &arg(&tree)], FAIL);
-    insta::assert_snapshot!(transcript(&run, &dir));
+    insta::assert_snapshot!(run.transcript_in(&dir));
     // Formatted: the dirty file and the one in a sub-directory.
     for name in ["dirty.casepol", "nested/messy.casepol", "clean.casepol"] {
         let original = read(format!("{FIXTURES}/{name}"));
@@ -109,16 +89,16 @@ fn fmt_formats_every_casepol_file_under_a_directory() {
 
 #[test]
 fn fmt_never_touches_a_file_with_syntax_errors() {
-    let dir = scratch("syntax_error");
+    let dir = scratch("cli_fmt", "syntax_error");
     let file = copy(SYNTAX_ERROR, &dir);
     let run = expect(&["fmt", &arg(&file)], FAIL);
     assert_eq!(std::fs::read_to_string(&file).unwrap(), read(SYNTAX_ERROR));
-    insta::assert_snapshot!(transcript(&run, &dir));
+    insta::assert_snapshot!(run.transcript_in(&dir));
 }
 
 #[test]
 fn fmt_keeps_crlf_line_endings() {
-    let dir = scratch("crlf");
+    let dir = scratch("cli_fmt", "crlf");
     let file = copy("tests/data/format/crlf.casepol", &dir);
     expect(&["fmt", &arg(&file)], OK);
     let after = std::fs::read_to_string(&file).unwrap();
@@ -136,11 +116,11 @@ fn check_passes_a_formatted_file() {
 
 #[test]
 fn check_lists_a_file_that_would_change_and_changes_nothing() {
-    let dir = scratch("check_dirty");
+    let dir = scratch("cli_fmt", "check_dirty");
     let file = copy(DIRTY, &dir);
     let run = expect(&["fmt", "--check", CLEAN, &arg(&file)], FAIL);
     assert_eq!(std::fs::read_to_string(&file).unwrap(), read(DIRTY));
-    insta::assert_snapshot!(transcript(&run, &dir));
+    insta::assert_snapshot!(run.transcript_in(&dir));
 }
 
 #[test]
@@ -193,7 +173,7 @@ fn check_sarif_is_json() {
 
 #[test]
 fn fmt_json_without_check_reports_what_it_rewrote() {
-    let dir = scratch("json_write");
+    let dir = scratch("cli_fmt", "json_write");
     let file = copy(DIRTY, &dir);
     let run = expect(&["fmt", "--format", "json", &arg(&file)], OK);
     let v = run.json();
@@ -237,9 +217,9 @@ fn a_missing_file_outranks_a_file_that_would_change() {
 
 #[test]
 fn a_directory_without_policies_is_an_input_error() {
-    let dir = scratch("empty_dir");
+    let dir = scratch("cli_fmt", "empty_dir");
     let run = expect(&["fmt", &arg(&dir)], ERROR);
-    insta::assert_snapshot!(transcript(&run, &dir));
+    insta::assert_snapshot!(run.transcript_in(&dir));
 }
 
 #[test]

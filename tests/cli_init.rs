@@ -4,32 +4,14 @@
 mod common;
 
 use common::*;
-use std::path::{Path, PathBuf};
-
-fn scratch(test: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("cli_init")
-        .join(test);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn arg(p: &Path) -> String {
-    p.display().to_string()
-}
-
-fn transcript(run: &Run, dir: &Path) -> String {
-    run.transcript().replace(&arg(dir), "[TMP]")
-}
 
 #[test]
 fn init_writes_a_policy_that_validates_and_passes_its_tests() {
-    let root = scratch("fresh");
+    let root = scratch("cli_init", "fresh");
     // A directory that does not exist yet is created.
     let dir = root.join("claims");
     let run = expect(&["init", &arg(&dir)], OK);
-    insta::assert_snapshot!(transcript(&run, &root));
+    insta::assert_snapshot!(run.transcript_in(&root));
     for name in ["policy.casepol", "entities.json", "policy.test.json"] {
         assert!(dir.join(name).is_file(), "{name} not written");
     }
@@ -62,10 +44,10 @@ fn init_writes_a_policy_that_validates_and_passes_its_tests() {
 
 #[test]
 fn init_never_overwrites() {
-    let dir = scratch("existing");
+    let dir = scratch("cli_init", "existing");
     std::fs::write(dir.join("entities.json"), "mine").unwrap();
     let run = expect(&["init", &arg(&dir)], ERROR);
-    insta::assert_snapshot!(transcript(&run, &dir));
+    insta::assert_snapshot!(run.transcript_in(&dir));
     // Nothing was written, and the existing file is as it was.
     assert_eq!(
         std::fs::read_to_string(dir.join("entities.json")).unwrap(),
@@ -74,7 +56,7 @@ fn init_never_overwrites() {
     assert!(!dir.join("policy.casepol").exists());
     assert!(!dir.join("policy.test.json").exists());
     // A second init over a first is refused the same way.
-    let fresh = scratch("twice");
+    let fresh = scratch("cli_init", "twice");
     expect(&["init", &arg(&fresh)], OK);
     let policy = std::fs::read_to_string(fresh.join("policy.casepol")).unwrap();
     std::fs::write(fresh.join("policy.casepol"), format!("{policy}// edited\n")).unwrap();
@@ -87,7 +69,7 @@ fn init_never_overwrites() {
 
 #[test]
 fn init_into_a_file_is_refused() {
-    let dir = scratch("file");
+    let dir = scratch("cli_init", "file");
     let file = dir.join("policy.casepol");
     std::fs::write(&file, "").unwrap();
     let run = expect(&["init", &arg(&file)], ERROR);

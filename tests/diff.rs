@@ -7,6 +7,12 @@
 
 mod common;
 use common::*;
+#[path = "common/seeded.rs"]
+mod seeded;
+use seeded::env_u64;
+#[path = "common/brute.rs"]
+mod brute;
+use brute::{effective, requests, Targets};
 
 // Only part of the generator is used here.
 #[allow(dead_code)]
@@ -14,12 +20,9 @@ use common::*;
 mod gen;
 
 use casepol::internal::diff;
-use casepol::internal::reference::Detail;
 use casepol::internal::verify::{self, Verdict};
-use casepol::{Entities, Policy, Request};
+use casepol::{Policy, Request};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-use std::cell::RefCell;
 use std::path::PathBuf;
 
 fn root() -> PathBuf {
@@ -312,20 +315,6 @@ fn mutate(text: &str, policy: &Policy, m: &Mutation) -> Option<String> {
     }
 }
 
-/// The effective subjects of the principal in a trace, without `everyone`.
-fn effective(trace: &casepol::internal::reference::Trace) -> Vec<String> {
-    for l in &trace.layers {
-        if let Detail::Groups { subjects, .. } = &l.detail {
-            return subjects
-                .iter()
-                .filter(|s| *s != "everyone")
-                .cloned()
-                .collect();
-        }
-    }
-    Vec::new()
-}
-
 #[derive(Default, Debug)]
 struct Stats {
     pairs: u64,
@@ -343,40 +332,6 @@ struct Stats {
     /// `no_wider_than` refutes (each counterexample checked).
     wider_by_world: u64,
     wider_refuted: u64,
-}
-
-/// The requests of a world: every user × resource × action, through no module and each
-/// module, to no target and each state of the resource's case type.
-fn requests(policy: &Policy, entities: &Entities, g: &gen::Generated) -> Vec<Request> {
-    let ir = policy.compiled().ir();
-    let mut out = Vec::new();
-    let mut i = 0;
-    for u in entities.user_ids() {
-        for r in entities.resource_ids() {
-            let anchor = entities
-                .resource(r)
-                .and_then(|res| res.anchor)
-                .map(|a| entities.resources()[a as usize].casetype as usize);
-            let mut targets: Vec<Option<String>> = vec![None];
-            if let Some(t) = anchor {
-                targets.extend(ir.casetypes[t].states.iter().map(|s| Some(s.name.clone())));
-            }
-            for a in &ir.actions {
-                let mut vias: Vec<Option<String>> = vec![None];
-                vias.extend(ir.modules.iter().map(|m| Some(m.name.clone())));
-                for via in &vias {
-                    for target in &targets {
-                        let mut req = Request::new(u, &a.name, Some(r));
-                        req.module = via.clone();
-                        req.target = target.clone();
-                        out.push(g.ask(req, i));
-                        i += 1;
-                    }
-                }
-            }
-        }
-    }
-    out
 }
 
 /// Whether change `c` is at the place of a request on a resource of `kind` in `place`.
@@ -474,7 +429,7 @@ fn cross_check(
     let ir = old.compiled().ir();
     let mut any = false;
     let mut widened = false;
-    for req in requests(&old, &eo, g) {
+    for req in requests(&old, &eo, g, Targets::EveryCaseType) {
         stats.requests += 1;
         let a = old.is_allowed(&eo, &req);
         let b = new.is_allowed(&en, &req);
@@ -604,30 +559,14 @@ enum Plant {
 }
 
 fn run(cases: u32, seed: u64, planted: Plant) -> Result<Stats, String> {
-    let config = Config {
+    let shrink = if planted == Plant::None { 1024 } else { 0 };
+    seeded::run(
         cases,
-        failure_persistence: None,
-        max_shrink_iters: if planted == Plant::None { 1024 } else { 0 },
-        ..Config::default()
-    };
-    let mut seed_bytes = [0u8; 32];
-    seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    let mut runner = TestRunner::new_with_rng(
-        config,
-        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
-    );
-    let stats = RefCell::new(Stats::default());
-    let result = runner.run(&(gen::case(), mutation()), |(g, m)| {
-        cross_check(&g, &m, &mut stats.borrow_mut(), planted)
-    });
-    match result {
-        Ok(()) => Ok(stats.into_inner()),
-        Err(e) => Err(format!("{e}")),
-    }
-}
-
-fn env_u64(name: &str) -> Option<u64> {
-    std::env::var(name).ok().and_then(|v| v.parse().ok())
+        seed,
+        Some(shrink),
+        &(gen::case(), mutation()),
+        |(g, m), stats| cross_check(&g, &m, stats, planted),
+    )
 }
 
 #[test]

@@ -9,6 +9,9 @@
 
 #[path = "differential/gen.rs"]
 mod gen;
+#[path = "common/seeded.rs"]
+mod seeded;
+use seeded::env_u64;
 
 use casepol::diagnostic::{Sources, Span};
 use casepol::internal::decision::Determining;
@@ -16,7 +19,7 @@ use casepol::internal::reference::{Detail, Trace};
 use casepol::internal::vm;
 use casepol::{Decision, Entities, Policy, Reason, Request};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, TestError, TestRng, TestRunner};
+use proptest::test_runner::TestError;
 use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -631,26 +634,15 @@ fn check_at_limit(g: &gen::Generated, stats: &mut Stats) -> Result<(), TestCaseE
 
 /// Runs `cases` generated worlds with a fixed seed; panics with the shrunk case on a failure.
 fn run(cases: u32, seed: u64, stats: &RefCell<Stats>) {
-    let config = Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    let mut bytes = [0u8; 32];
-    bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &bytes);
-    let mut runner = TestRunner::new_with_rng(config, rng);
-    match runner.run(&gen::case(), |g| check(&g, &mut stats.borrow_mut())) {
+    match seeded::runner(cases, seed, None)
+        .run(&gen::case(), |g| check(&g, &mut stats.borrow_mut()))
+    {
         Ok(()) => {}
         Err(TestError::Fail(reason, minimal)) => {
             panic!("seed {seed}: {reason}\nminimal failing case:\n{minimal:?}")
         }
         Err(e) => panic!("seed {seed}: {e}"),
     }
-}
-
-fn env_u64(name: &str) -> Option<u64> {
-    std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
 
 proptest! {
@@ -751,15 +743,7 @@ fn generated_policies_reach_every_layer() {
 /// the limit's CP0112.
 #[test]
 fn at_and_just_past_every_count_limit() {
-    let config = Config {
-        cases: 160,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    let mut bytes = [0u8; 32];
-    bytes[0] = 7;
-    let mut runner =
-        TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes));
+    let mut runner = seeded::runner(160, 7, None);
     let seen: RefCell<BTreeMap<(gen::Limit, bool), u32>> = RefCell::default();
     let stats = RefCell::new(Stats::default());
     let result = runner.run(&gen::case_at_limit(), |(limit, past, g)| {

@@ -361,13 +361,15 @@ fn removing_a_shadowed_or_always_denied_rule_changes_no_decision() {
 
 #[path = "lints/brute.rs"]
 mod brute;
+#[path = "common/seeded.rs"]
+mod seeded;
 
 #[path = "differential/gen.rs"]
 #[allow(dead_code)]
 mod gen;
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
+use proptest::test_runner::TestCaseError;
 use std::collections::BTreeMap;
 
 /// Checks `files` and, if they check, compares the lints with the literal reading; counts the
@@ -412,16 +414,7 @@ fn run_cases<S: Strategy>(
 ) where
     S::Value: std::fmt::Debug,
 {
-    let config = Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    let mut bytes = [0u8; 32];
-    bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    let mut runner =
-        TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes));
-    if let Err(e) = runner.run(&strategy, check) {
+    if let Err(e) = seeded::runner(cases, seed, None).run(&strategy, check) {
         panic!("seed {seed}: {e}");
     }
 }

@@ -9,18 +9,21 @@
 
 mod common;
 use common::*;
+#[path = "common/seeded.rs"]
+mod seeded;
+use seeded::env_u64;
+#[path = "common/brute.rs"]
+mod brute;
+use brute::{effective, requests, Targets};
 
 // Only part of the generator is used here.
 #[allow(dead_code)]
 #[path = "differential/gen.rs"]
 mod gen;
 
-use casepol::internal::reference::Detail;
 use casepol::internal::verify::{self, ClaimKind, PropertySpec, Verdict, Word};
 use casepol::{Entities, Policy, Request};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-use std::cell::RefCell;
 use std::path::PathBuf;
 
 fn root() -> PathBuf {
@@ -129,20 +132,6 @@ fn shipped_examples_are_proven() {
 }
 
 // ---- the cross-check ---------------------------------------------------------------------------
-
-/// The effective subjects of the principal in a trace, without `everyone`.
-fn effective(trace: &casepol::internal::reference::Trace) -> Vec<String> {
-    for l in &trace.layers {
-        if let Detail::Groups { subjects, .. } = &l.detail {
-            return subjects
-                .iter()
-                .filter(|s| *s != "everyone")
-                .cloned()
-                .collect();
-        }
-    }
-    Vec::new()
-}
 
 #[derive(Default, Debug)]
 struct Stats {
@@ -297,40 +286,6 @@ impl Domain {
     }
 }
 
-/// The requests of a world: every user × resource × action, through no module and each
-/// module, to no target and each state of the resource's case type.
-fn requests(policy: &Policy, entities: &Entities, g: &gen::Generated) -> Vec<Request> {
-    let ir = policy.compiled().ir();
-    let mut out = Vec::new();
-    let mut i = 0;
-    for u in entities.user_ids() {
-        for r in entities.resource_ids() {
-            let anchor = entities
-                .resource(r)
-                .and_then(|res| res.anchor)
-                .map(|a| entities.resources()[a as usize].casetype as usize);
-            let mut targets: Vec<Option<String>> = vec![None];
-            if let Some(t) = anchor.filter(|t| ir.casetypes[*t].workflow) {
-                targets.extend(ir.casetypes[t].states.iter().map(|s| Some(s.name.clone())));
-            }
-            for a in &ir.actions {
-                let mut vias: Vec<Option<String>> = vec![None];
-                vias.extend(ir.modules.iter().map(|m| Some(m.name.clone())));
-                for via in &vias {
-                    for target in &targets {
-                        let mut req = Request::new(u, &a.name, Some(r));
-                        req.module = via.clone();
-                        req.target = target.clone();
-                        out.push(g.ask(req, i));
-                        i += 1;
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
 /// The case type and state a resource is anchored in, by name.
 fn place_of<'a>(policy: &'a Policy, entities: &Entities, r: &str) -> Option<(&'a str, &'a str)> {
     let ir = policy.compiled().ir();
@@ -426,7 +381,7 @@ fn cross_check(
     }
     // Brute force: decide every request of the world.
     let mut refuting: Option<Request> = None;
-    for req in requests(&policy, &entities, g) {
+    for req in requests(&policy, &entities, g, Targets::Workflows) {
         stats.requests += 1;
         let r = req.resource.as_deref().unwrap_or_default();
         if !domain.contains(&req, place_of(&policy, &entities, r)) {
@@ -466,30 +421,14 @@ fn domain_text(d: &Domain) -> String {
 }
 
 fn run(cases: u32, seed: u64, planted: Plant) -> Result<Stats, String> {
-    let config = Config {
+    let shrink = if planted == Plant::None { 1024 } else { 0 };
+    seeded::run(
         cases,
-        failure_persistence: None,
-        max_shrink_iters: if planted == Plant::None { 1024 } else { 0 },
-        ..Config::default()
-    };
-    let mut seed_bytes = [0u8; 32];
-    seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    let mut runner = TestRunner::new_with_rng(
-        config,
-        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
-    );
-    let stats = RefCell::new(Stats::default());
-    let result = runner.run(&(gen::case(), pick()), |(g, p)| {
-        cross_check(&g, &p, &mut stats.borrow_mut(), planted)
-    });
-    match result {
-        Ok(()) => Ok(stats.into_inner()),
-        Err(e) => Err(format!("{e}")),
-    }
-}
-
-fn env_u64(name: &str) -> Option<u64> {
-    std::env::var(name).ok().and_then(|v| v.parse().ok())
+        seed,
+        Some(shrink),
+        &(gen::case(), pick()),
+        |(g, p), stats| cross_check(&g, &p, stats, planted),
+    )
 }
 
 #[test]

@@ -27,8 +27,10 @@ impl Names {
     }
 }
 
+/// The sorts of the names that share the one global namespace; the language server names them
+/// with the same words (`casepol::internal::check::Sort`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(super) enum Sort {
+pub enum Sort {
     Role,
     Relation,
     Action,
@@ -47,7 +49,8 @@ impl Sort {
         words::a(self.word())
     }
 
-    pub(super) fn word(self) -> &'static str {
+    /// The word a person reads.
+    pub fn word(self) -> &'static str {
         match self {
             Sort::Role => "role",
             Sort::Relation => "relation",

@@ -2,6 +2,7 @@
 //! that an application can choose which buttons to show.
 
 use super::*;
+use casepol::query::ActionsJson;
 
 #[derive(clap::Args)]
 pub(super) struct ActionsArgs {
@@ -29,45 +30,6 @@ pub(super) struct ActionsArgs {
     format: Format,
 }
 
-/// `actions --format json`, and the server's `/v1/actions`.
-#[derive(Serialize)]
-pub(crate) struct ActionsJson<'a> {
-    principal: &'a str,
-    resource: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    module: Option<&'a str>,
-    /// The allowed actions, in the policy's order.
-    allowed: Vec<&'a str>,
-    /// Every action with its decision.
-    decisions: Vec<ActionJson<'a>>,
-    /// Every transition out of the case's current state, with its decision; absent when the
-    /// resource is in no case or no transition leaves its state.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    transitions: Vec<MoveJson<'a>>,
-    /// Why every action is denied, when the case type is reached through modules and none
-    /// was given.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    note: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct MoveJson<'a> {
-    action: &'a str,
-    from: &'a str,
-    to: &'a str,
-    decision: &'static str,
-    layer: Layer,
-    reason: Reason,
-}
-
-#[derive(Serialize)]
-struct ActionJson<'a> {
-    action: &'a str,
-    decision: &'static str,
-    layer: Layer,
-    reason: Reason,
-}
-
 /// What `actions` answers: every action's decision, every move out of the case's state, and the
 /// note when no module was given where one is needed.
 pub(crate) struct Answer {
@@ -91,47 +53,21 @@ impl Answer {
         })
     }
 
-    /// The answer as `--format json` writes it.
+    /// The answer as `--format json` writes it, and the server's `/v1/actions`.
     pub(crate) fn json<'a>(
         &'a self,
         principal: &'a str,
         resource: &'a str,
         module: Option<&'a str>,
     ) -> ActionsJson<'a> {
-        ActionsJson {
+        ActionsJson::new(
             principal,
             resource,
             module,
-            allowed: self
-                .decisions
-                .iter()
-                .filter(|(_, d)| d.allowed)
-                .map(|(a, _)| a.as_str())
-                .collect(),
-            decisions: self
-                .decisions
-                .iter()
-                .map(|(a, d)| ActionJson {
-                    action: a,
-                    decision: if d.allowed { "allow" } else { "deny" },
-                    layer: d.layer,
-                    reason: d.reason,
-                })
-                .collect(),
-            transitions: self
-                .moves
-                .iter()
-                .map(|m| MoveJson {
-                    action: &m.action,
-                    from: &m.from,
-                    to: &m.to,
-                    decision: if m.decision.allowed { "allow" } else { "deny" },
-                    layer: m.decision.layer,
-                    reason: m.decision.reason,
-                })
-                .collect(),
-            note: self.note.as_deref(),
-        }
+            &self.decisions,
+            &self.moves,
+            self.note.as_deref(),
+        )
     }
 }
 

@@ -2,7 +2,7 @@
 //! changes it caused; `--write` saves the entities of the last version.
 
 use super::*;
-use casepol::live::{self, ChangeSet, Snapshot};
+use casepol::live::{self, AppliedJson, ChangeSet, Snapshot};
 
 #[derive(clap::Args)]
 pub(super) struct ApplyArgs {
@@ -23,89 +23,6 @@ pub(super) struct ApplyArgs {
     /// applied)
     #[arg(long)]
     write: Option<PathBuf>,
-}
-
-/// One event, as `--format json` writes it.
-#[derive(Serialize)]
-struct JsonEvent<'a> {
-    user: &'a str,
-    resource: Option<&'a str>,
-    action: &'a str,
-    module: Option<&'a str>,
-    access: &'static str,
-    causes: &'a [usize],
-}
-
-/// One group of events, as `--format json` writes it.
-#[derive(Serialize)]
-struct JsonGroup<'a> {
-    user: &'a str,
-    access: &'static str,
-    actions: &'a [String],
-    resources: &'a [String],
-    modules: &'a [Option<String>],
-    causes: &'a [usize],
-    events: usize,
-    text: String,
-}
-
-/// One applied change set, as `--format json` writes it; without `line`, the answer of the
-/// server's `/v1/changes` and the data of its `changes` events.
-#[derive(Serialize)]
-pub(crate) struct JsonApplied<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    line: Option<usize>,
-    version: u64,
-    events: Vec<JsonEvent<'a>>,
-    groups: Vec<JsonGroup<'a>>,
-}
-
-impl<'a> JsonApplied<'a> {
-    /// The JSON of `events`, gathered into `groups` (`live::group`), which `changes` caused;
-    /// `version` is the version they made.
-    pub(crate) fn new(
-        line: Option<usize>,
-        version: u64,
-        events: &'a [live::Event],
-        groups: &'a [live::EventGroup],
-        changes: &ChangeSet,
-    ) -> JsonApplied<'a> {
-        JsonApplied {
-            line,
-            version,
-            events: events
-                .iter()
-                .map(|e| JsonEvent {
-                    user: &e.user,
-                    resource: e.resource.as_deref(),
-                    action: &e.action,
-                    module: e.module.as_deref(),
-                    access: access(e.gained),
-                    causes: &e.causes,
-                })
-                .collect(),
-            groups: groups
-                .iter()
-                .map(|g| JsonGroup {
-                    user: &g.user,
-                    access: access(g.gained),
-                    actions: &g.actions,
-                    resources: &g.resources,
-                    modules: &g.modules,
-                    causes: &g.causes,
-                    events: g.events,
-                    text: g.describe(changes),
-                })
-                .collect(),
-        }
-    }
-}
-
-fn access(gained: bool) -> &'static str {
-    match gained {
-        true => "gained",
-        false => "lost",
-    }
 }
 
 pub(super) fn apply(args: &ApplyArgs) -> Exit {
@@ -164,7 +81,7 @@ pub(super) fn apply(args: &ApplyArgs) -> Exit {
             }
             Format::Json => {
                 let json =
-                    JsonApplied::new(Some(line_no), version, &applied.events, &groups, &changes);
+                    AppliedJson::new(Some(line_no), version, &applied.events, &groups, &changes);
                 emit(&serde_json::to_string(&json).unwrap_or_default())
             }
         };

@@ -3,7 +3,7 @@
 //! [`Analysis`].
 
 use super::analysis::{Analysis, File};
-use super::index::{Occurrence, Sort, BUILTIN_TYPES};
+use super::index::{Name, Occurrence, Sort, BUILTIN_TYPES};
 use casepol::diagnostic::{self, Diagnostic, FileId, Severity, Span};
 use casepol::limits::MAX_NAME_CHARS;
 use lsp_server::ErrorCode;
@@ -404,16 +404,16 @@ fn word_at(text: &str, at: usize) -> &str {
 
 fn symbol_kind(s: Sort) -> lt::SymbolKind {
     match s {
-        Sort::Role => lt::SymbolKind::CLASS,
-        Sort::Relation => lt::SymbolKind::FIELD,
-        Sort::Action | Sort::ActionGroup => lt::SymbolKind::FUNCTION,
-        Sort::Permission => lt::SymbolKind::KEY,
-        Sort::Group => lt::SymbolKind::NAMESPACE,
-        Sort::Enum => lt::SymbolKind::ENUM,
+        Sort::Global(Name::Role) => lt::SymbolKind::CLASS,
+        Sort::Global(Name::Relation) => lt::SymbolKind::FIELD,
+        Sort::Global(Name::Action | Name::ActionGroup) => lt::SymbolKind::FUNCTION,
+        Sort::Global(Name::Permission) => lt::SymbolKind::KEY,
+        Sort::Global(Name::Group) => lt::SymbolKind::NAMESPACE,
+        Sort::Global(Name::Enum) => lt::SymbolKind::ENUM,
         Sort::Variant => lt::SymbolKind::ENUM_MEMBER,
-        Sort::Kind | Sort::CaseKind => lt::SymbolKind::STRUCT,
-        Sort::CaseType => lt::SymbolKind::CLASS,
-        Sort::Module => lt::SymbolKind::MODULE,
+        Sort::Global(Name::Kind) | Sort::CaseKind => lt::SymbolKind::STRUCT,
+        Sort::Global(Name::CaseType) => lt::SymbolKind::CLASS,
+        Sort::Global(Name::Module) => lt::SymbolKind::MODULE,
         Sort::State => lt::SymbolKind::EVENT,
         Sort::Attribute | Sort::ContextField => lt::SymbolKind::PROPERTY,
         _ => lt::SymbolKind::VARIABLE,
@@ -446,7 +446,7 @@ pub(crate) fn symbols(a: &Analysis, f: File) -> lt::DocumentSymbolResponse {
     let is_parent = |o: &Occurrence| {
         matches!(
             o.sort,
-            Sort::Kind | Sort::CaseKind | Sort::CaseType | Sort::Enum
+            Sort::Global(Name::Kind | Name::CaseType | Name::Enum) | Sort::CaseKind
         )
     };
     let mut out: Vec<lt::DocumentSymbol> = Vec::new();
@@ -457,9 +457,9 @@ pub(crate) fn symbols(a: &Analysis, f: File) -> lt::DocumentSymbolResponse {
             && parent_sort.last().is_some_and(|s| {
                 matches!(
                     (s, o.sort),
-                    (Sort::Kind | Sort::CaseKind, Sort::Attribute)
-                        | (Sort::CaseType, Sort::State)
-                        | (Sort::Enum, Sort::Variant)
+                    (Sort::Global(Name::Kind) | Sort::CaseKind, Sort::Attribute)
+                        | (Sort::Global(Name::CaseType), Sort::State)
+                        | (Sort::Global(Name::Enum), Sort::Variant)
                 )
             });
         if child_of_last {
@@ -589,22 +589,22 @@ pub(crate) fn completion(
 
 fn completion_kind(s: Sort) -> lt::CompletionItemKind {
     match s {
-        Sort::Role | Sort::CaseType => lt::CompletionItemKind::CLASS,
-        Sort::Relation => lt::CompletionItemKind::FIELD,
-        Sort::Action | Sort::ActionGroup => lt::CompletionItemKind::FUNCTION,
-        Sort::Permission => lt::CompletionItemKind::CONSTANT,
-        Sort::Group | Sort::Module => lt::CompletionItemKind::MODULE,
-        Sort::Enum => lt::CompletionItemKind::ENUM,
+        Sort::Global(Name::Role | Name::CaseType) => lt::CompletionItemKind::CLASS,
+        Sort::Global(Name::Relation) => lt::CompletionItemKind::FIELD,
+        Sort::Global(Name::Action | Name::ActionGroup) => lt::CompletionItemKind::FUNCTION,
+        Sort::Global(Name::Permission) => lt::CompletionItemKind::CONSTANT,
+        Sort::Global(Name::Group | Name::Module) => lt::CompletionItemKind::MODULE,
+        Sort::Global(Name::Enum) => lt::CompletionItemKind::ENUM,
         Sort::Variant => lt::CompletionItemKind::ENUM_MEMBER,
-        Sort::Kind | Sort::CaseKind => lt::CompletionItemKind::STRUCT,
+        Sort::Global(Name::Kind) | Sort::CaseKind => lt::CompletionItemKind::STRUCT,
         Sort::State => lt::CompletionItemKind::EVENT,
         Sort::Attribute | Sort::ContextField => lt::CompletionItemKind::PROPERTY,
         _ => lt::CompletionItemKind::VARIABLE,
     }
 }
 
-const SUBJECTS: [Sort; 2] = [Sort::Role, Sort::Relation];
-const ACTIONS: [Sort; 2] = [Sort::Action, Sort::ActionGroup];
+const SUBJECTS: [Sort; 2] = [Sort::Global(Name::Role), Sort::Global(Name::Relation)];
+const ACTIONS: [Sort; 2] = [Sort::Global(Name::Action), Sort::Global(Name::ActionGroup)];
 
 /// Reads the tokens before the cursor: the blocks it is in, the statement it is in, and the
 /// last words of that statement.
@@ -691,7 +691,7 @@ fn wanted(text: &str, toks: &[Tok], a: &Analysis) -> Wanted {
                     "in",
                     "contains",
                 ];
-                w.sorts = vec![Sort::Variant, Sort::Relation];
+                w.sorts = vec![Sort::Variant, Sort::Global(Name::Relation)];
             } else if has(":") && last == "in" {
                 w.sorts = vec![Sort::State];
             } else if has(":") {
@@ -702,20 +702,20 @@ fn wanted(text: &str, toks: &[Tok], a: &Analysis) -> Wanted {
                 w.keywords = vec!["everyone"];
             }
         }
-        "grants" => w.sorts = vec![Sort::Role],
-        "permits" => w.sorts = vec![Sort::Permission],
-        "records" => w.sorts = vec![Sort::Relation],
+        "grants" => w.sorts = vec![Sort::Global(Name::Role)],
+        "permits" => w.sorts = vec![Sort::Global(Name::Permission)],
+        "records" => w.sorts = vec![Sort::Global(Name::Relation)],
         "data" => {
-            w.sorts = vec![Sort::Role];
+            w.sorts = vec![Sort::Global(Name::Role)];
             w.keywords = vec!["roles"];
         }
-        "action" if last == "requires" => w.sorts = vec![Sort::Permission],
+        "action" if last == "requires" => w.sorts = vec![Sort::Global(Name::Permission)],
         "action" => w.keywords = vec!["requires"],
         "actions" if has("=") || block == "module" => w.sorts = ACTIONS.to_vec(),
-        "group" if last == "in" => w.sorts = vec![Sort::Group],
-        "resource" if last == "under" => w.sorts = vec![Sort::Kind, Sort::CaseKind],
+        "group" if last == "in" => w.sorts = vec![Sort::Global(Name::Group)],
+        "resource" if last == "under" => w.sorts = vec![Sort::Global(Name::Kind), Sort::CaseKind],
         "resource" => w.keywords = vec!["under"],
-        "scope" if last == "via" => w.sorts = vec![Sort::Relation],
+        "scope" if last == "via" => w.sorts = vec![Sort::Global(Name::Relation)],
         "scope" if last == "assigned" => w.keywords = vec!["via"],
         "scope" if last == "filter" => w.keywords = vec!["any", "all"],
         "scope" => w.keywords = vec!["all", "assigned", "filter"],
@@ -729,21 +729,23 @@ fn wanted(text: &str, toks: &[Tok], a: &Analysis) -> Wanted {
         "transition" if has("->") => w.keywords = vec!["by"],
         "transition" if has(":") => w.sorts = vec![Sort::State],
         "transition" => w.sorts = ACTIONS.to_vec(),
-        "module" if block == "casetype" || block.is_empty() => w.sorts = vec![Sort::Module],
-        "attr" if last == "ref" => w.sorts = vec![Sort::Kind, Sort::CaseKind],
+        "module" if block == "casetype" || block.is_empty() => {
+            w.sorts = vec![Sort::Global(Name::Module)]
+        }
+        "attr" if last == "ref" => w.sorts = vec![Sort::Global(Name::Kind), Sort::CaseKind],
         "attr" if has(":") => {
             w.builtin_types = true;
-            w.sorts = vec![Sort::Enum];
+            w.sorts = vec![Sort::Global(Name::Enum)];
             w.keywords = vec!["set", "ref"];
         }
         _ if block == "context" && has(":") => {
             w.builtin_types = true;
-            w.sorts = vec![Sort::Enum];
+            w.sorts = vec![Sort::Global(Name::Enum)];
             w.keywords = vec!["set"];
         }
         _ if block == "codes" && has(":") => w.sorts = ACTIONS.to_vec(),
         _ if block == "mode" && has(":") => {
-            w.sorts = vec![Sort::Relation];
+            w.sorts = vec![Sort::Global(Name::Relation)];
             w.keywords = vec!["everyone"];
         }
         _ if block == "module" && blocks.len() > 1 && has(":") => w.sorts = ACTIONS.to_vec(),
@@ -860,15 +862,15 @@ fn lex(text: &str) -> Vec<Tok> {
 
 fn token_type(s: Sort) -> u32 {
     match s {
-        Sort::Role => 4,
-        Sort::Relation => 5,
-        Sort::Action | Sort::ActionGroup | Sort::ActionLike => 6,
-        Sort::Permission => 7,
-        Sort::Group | Sort::Module => 8,
-        Sort::Enum => 9,
+        Sort::Global(Name::Role) => 4,
+        Sort::Global(Name::Relation) => 5,
+        Sort::Global(Name::Action | Name::ActionGroup) | Sort::ActionLike => 6,
+        Sort::Global(Name::Permission) => 7,
+        Sort::Global(Name::Group | Name::Module) => 8,
+        Sort::Global(Name::Enum) => 9,
         Sort::Variant => 10,
-        Sort::Kind | Sort::CaseKind | Sort::Type => 11,
-        Sort::CaseType => 12,
+        Sort::Global(Name::Kind) | Sort::CaseKind | Sort::Type => 11,
+        Sort::Global(Name::CaseType) => 12,
         Sort::State => 13,
         Sort::Attribute | Sort::ContextField => 14,
         Sort::Subject => 4,

@@ -13,22 +13,16 @@ use casepol::internal::ast::{
     ActionRef, CaseTypeDecl, CondOp, GroupDecl, Ident, Item, KindDecl, LiteralKind, Operand, Path,
     PathRoot, PolicyAst, Rule, Scope as AstScope, TermTest, TermValue, TypeExpr,
 };
+pub(crate) use casepol::internal::check::Sort as Name;
 
-/// What a name is.
+/// What a name is: one of the checker's sorts of the global namespace, or what only the
+/// language server tells apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Sort {
-    Role,
-    Relation,
-    Action,
-    ActionGroup,
-    Permission,
-    Group,
-    Enum,
+    /// A name of the global namespace, in the checker's sorts (and words).
+    Global(Name),
     Variant,
-    Kind,
     CaseKind,
-    CaseType,
-    Module,
     State,
     Attribute,
     ContextField,
@@ -62,18 +56,9 @@ impl Sort {
     /// The word a person reads.
     pub(crate) fn word(self) -> &'static str {
         match self {
-            Sort::Role => "role",
-            Sort::Relation => "relation",
-            Sort::Action => "action",
-            Sort::ActionGroup => "action group",
-            Sort::Permission => "permission",
-            Sort::Group => "access group",
-            Sort::Enum => "enum",
+            Sort::Global(n) => n.word(),
             Sort::Variant => "enum variant",
-            Sort::Kind => "resource kind",
             Sort::CaseKind => "case kind",
-            Sort::CaseType => "case type",
-            Sort::Module => "module",
             Sort::State => "state",
             Sort::Attribute => "attribute",
             Sort::ContextField => "context field",
@@ -239,39 +224,47 @@ impl Walker {
 
     fn item(&mut self, item: &Item) {
         match item {
-            Item::Roles(names) => names.iter().for_each(|n| self.decl(n, Sort::Role, "")),
+            Item::Roles(names) => names
+                .iter()
+                .for_each(|n| self.decl(n, Sort::Global(Name::Role), "")),
             Item::Actions { names, requires } => {
                 let detail = requires
                     .as_ref()
                     .map(|r| format!("requires the permission `{}`", r.name));
                 for n in names {
-                    self.push(n, Sort::Action, "", true, detail.clone());
+                    self.push(n, Sort::Global(Name::Action), "", true, detail.clone());
                 }
                 if let Some(r) = requires {
-                    self.push(r, Sort::Permission, "", false, None);
+                    self.push(r, Sort::Global(Name::Permission), "", false, None);
                 }
             }
             Item::ActionGroup { name, members } => {
                 let list = members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>();
                 let detail = format!("the actions `{}`", list.join("`, `"));
-                self.push(name, Sort::ActionGroup, "", true, Some(detail));
+                self.push(
+                    name,
+                    Sort::Global(Name::ActionGroup),
+                    "",
+                    true,
+                    Some(detail),
+                );
                 self.uses(members, Sort::ActionLike, "");
             }
             Item::Permissions(names) => names
                 .iter()
-                .for_each(|n| self.decl(n, Sort::Permission, "")),
+                .for_each(|n| self.decl(n, Sort::Global(Name::Permission), "")),
             Item::RequireGroup(_) => {}
             Item::Module(m) => {
-                self.decl(&m.name, Sort::Module, "");
+                self.decl(&m.name, Sort::Global(Name::Module), "");
                 self.uses(&m.actions, Sort::ActionLike, "");
-                self.uses(&m.records, Sort::Relation, "");
-                self.uses(&m.data_roles, Sort::Role, "");
+                self.uses(&m.records, Sort::Global(Name::Relation), "");
+                self.uses(&m.data_roles, Sort::Global(Name::Role), "");
             }
             Item::Group(g) => self.group(g),
             Item::Enum { name, variants } => {
                 let list = variants.iter().map(|v| v.name.as_str()).collect::<Vec<_>>();
                 let detail = format!("the variants `{}`", list.join("`, `"));
-                self.push(name, Sort::Enum, "", true, Some(detail));
+                self.push(name, Sort::Global(Name::Enum), "", true, Some(detail));
                 for v in variants {
                     self.push(v, Sort::Variant, &name.name, true, None);
                 }
@@ -314,16 +307,16 @@ impl Walker {
             .parent
             .as_ref()
             .map(|p| format!("inside the group `{}`", p.name));
-        self.push(&g.name, Sort::Group, "", true, detail);
+        self.push(&g.name, Sort::Global(Name::Group), "", true, detail);
         if let Some(p) = &g.parent {
-            self.push(p, Sort::Group, "", false, None);
+            self.push(p, Sort::Global(Name::Group), "", false, None);
         }
-        self.uses(&g.grants, Sort::Role, "");
-        self.uses(&g.permits, Sort::Permission, "");
+        self.uses(&g.grants, Sort::Global(Name::Role), "");
+        self.uses(&g.permits, Sort::Global(Name::Permission), "");
         for (scope, _) in &g.scopes {
             match scope {
                 AstScope::All => {}
-                AstScope::Assigned(rels) => self.uses(rels, Sort::Relation, ""),
+                AstScope::Assigned(rels) => self.uses(rels, Sort::Global(Name::Relation), ""),
                 AstScope::Filter { conditions, .. } => {
                     let case_kind = self.case_kind.clone();
                     for c in conditions {
@@ -359,7 +352,7 @@ impl Walker {
         let sort = if k.is_case {
             Sort::CaseKind
         } else {
-            Sort::Kind
+            Sort::Global(Name::Kind)
         };
         let detail = k
             .parent
@@ -374,14 +367,14 @@ impl Walker {
         }
         for r in &k.relations {
             let detail = format!("on the kind `{}`", k.name.name);
-            self.push(r, Sort::Relation, "", true, Some(detail));
+            self.push(r, Sort::Global(Name::Relation), "", true, Some(detail));
         }
         for m in &k.modes {
             self.push(&m.attr, Sort::Attribute, &k.name.name, false, None);
             for arm in &m.arms {
                 self.push(&arm.variant, Sort::Variant, "", false, None);
                 if let Some(rels) = &arm.relations {
-                    self.uses(rels, Sort::Relation, "");
+                    self.uses(rels, Sort::Global(Name::Relation), "");
                 }
             }
         }
@@ -392,7 +385,7 @@ impl Walker {
 
     fn casetype(&mut self, c: &CaseTypeDecl) {
         let scope = c.name.name.as_str();
-        self.decl(&c.name, Sort::CaseType, "");
+        self.decl(&c.name, Sort::Global(Name::CaseType), "");
         for s in &c.states {
             self.push(s, Sort::State, scope, true, None);
         }
@@ -405,7 +398,7 @@ impl Walker {
             self.uses(&t.by, Sort::Subject, "");
         }
         for g in &c.module_grants {
-            self.push(&g.module, Sort::Module, "", false, None);
+            self.push(&g.module, Sort::Global(Name::Module), "", false, None);
             for line in &g.lines {
                 self.uses(&line.subjects, Sort::Subject, "");
                 self.actions(&line.actions);
@@ -436,7 +429,7 @@ impl Walker {
         self.uses(&r.states, Sort::State, casetype);
         for t in &r.when {
             match &t.test {
-                TermTest::Is(rel) => self.push(rel, Sort::Relation, "", false, None),
+                TermTest::Is(rel) => self.push(rel, Sort::Global(Name::Relation), "", false, None),
                 TermTest::In(p, lits) => {
                     self.path(p, kind);
                     for l in lits {

@@ -7,8 +7,8 @@
 
 use super::live::{frame, Stamped};
 use super::state::App;
-use crate::cli::apply::JsonApplied;
 use casepol::db::follow::{load_following, Follower, Polled};
+use casepol::live::AppliedJson;
 use casepol::live::{self, ChangeSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -138,7 +138,7 @@ fn poll(app: &App, follower: &mut Follower, client: &mut postgres::Client) -> Re
         };
         let next = current.with_snapshot(applied.snapshot.clone());
         let groups = live::group(&applied.events);
-        let answer = JsonApplied::new(None, next.version(), &applied.events, &groups, &changes);
+        let answer = AppliedJson::new(None, next.version(), &applied.events, &groups, &changes);
         let event = (app.events.receiver_count() > 0).then(|| {
             let data = serde_json::to_string(&Stamped {
                 policy_hash: &next.hash,

@@ -6,12 +6,12 @@
 use super::body::{self, json, ApiError};
 use super::decide::{blocking_whole, declared_length};
 use super::state::{App, Current};
-use crate::cli::apply::JsonApplied;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use casepol::limits::{MAX_CHANGE_SET_BYTES, MAX_SERVE_SUBSCRIBERS};
+use casepol::live::AppliedJson;
 use casepol::live::{self, ChangeSet};
 use serde::Serialize;
 use std::sync::atomic::Ordering::Relaxed;
@@ -119,7 +119,7 @@ pub(crate) async fn changes(State(app): State<Arc<App>>, req: Request) -> Respon
         };
         let next = current.with_snapshot(applied.snapshot.clone());
         let groups = live::group(&applied.events);
-        let answer = JsonApplied::new(None, next.version(), &applied.events, &groups, &changes);
+        let answer = AppliedJson::new(None, next.version(), &applied.events, &groups, &changes);
         let response = json(&next, StatusCode::OK, None, &answer);
         // Swapped in before its event is sent: a subscriber that hears of a version can ask
         // about it.

@@ -4,6 +4,7 @@
 //! Each test crate includes this with `mod common;` and uses what it needs.
 #![allow(dead_code)]
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Exit codes, as documented in `src/cli.rs` and docs/data-formats.md.
@@ -62,6 +63,11 @@ impl Run {
         )
     }
 
+    /// The transcript with the scratch directory `dir` written `[TMP]`.
+    pub fn transcript_in(&self, dir: &Path) -> String {
+        self.transcript().replace(&arg(dir), "[TMP]")
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not one JSON value ({e}):\n{}", self.stdout))
@@ -76,6 +82,22 @@ impl Run {
             })
             .collect()
     }
+}
+
+/// A fresh, empty directory for one test: `test` under `group` (the test file's name) in
+/// cargo's scratch directory for integration tests, emptied first.
+pub fn scratch(group: &str, test: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(group)
+        .join(test);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A path as an argument of the command line.
+pub fn arg(p: &Path) -> String {
+    p.display().to_string()
 }
 
 /// Runs casepol and asserts the exit code, showing everything it printed if the code is wrong.

@@ -1,10 +1,9 @@
 //! The JSON the C ABI reads (queries) and writes (answers), in the shapes of the command line's
 //! `--format json` and the server's request bodies (docs/bindings.md), built from casepol's
-//! public API only.
+//! public API only. The answers of `actions` and `apply` are the library's own
+//! (`casepol::query::ActionsJson`, `casepol::live::AppliedJson`), which the command line writes.
 
-use casepol::live::{Event, EventGroup};
-use casepol::query::Move;
-use casepol::{Decision, DeterminingRule, Layer, Reason, RequestError, Response};
+use casepol::{DeterminingRule, Layer, Reason, RequestError, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -112,82 +111,6 @@ impl From<Dialect> for casepol::query::sql::Dialect {
     }
 }
 
-/// One action's decision in the answer of `casepol_actions`.
-#[derive(Serialize)]
-struct ActionJson<'a> {
-    action: &'a str,
-    decision: &'static str,
-    layer: Layer,
-    reason: Reason,
-}
-
-/// One transition's decision in the answer of `casepol_actions`.
-#[derive(Serialize)]
-struct MoveJson<'a> {
-    action: &'a str,
-    from: &'a str,
-    to: &'a str,
-    decision: &'static str,
-    layer: Layer,
-    reason: Reason,
-}
-
-/// The answer of `casepol_actions`: `casepol actions --format json`.
-#[derive(Serialize)]
-pub(crate) struct ActionsJson<'a> {
-    principal: &'a str,
-    resource: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    module: Option<&'a str>,
-    allowed: Vec<&'a str>,
-    decisions: Vec<ActionJson<'a>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    transitions: Vec<MoveJson<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    note: Option<&'a str>,
-}
-
-impl<'a> ActionsJson<'a> {
-    pub(crate) fn new(
-        q: &'a ActionsQuery,
-        decisions: &'a [(String, Decision)],
-        moves: &'a [Move],
-        note: Option<&'a str>,
-    ) -> ActionsJson<'a> {
-        ActionsJson {
-            principal: &q.principal,
-            resource: &q.resource,
-            module: q.module.as_deref(),
-            allowed: decisions
-                .iter()
-                .filter(|(_, d)| d.allowed)
-                .map(|(a, _)| a.as_str())
-                .collect(),
-            decisions: decisions
-                .iter()
-                .map(|(a, d)| ActionJson {
-                    action: a,
-                    decision: word(d.allowed),
-                    layer: d.layer,
-                    reason: d.reason,
-                })
-                .collect(),
-            transitions: moves
-                .iter()
-                .map(|m| MoveJson {
-                    action: &m.action,
-                    from: &m.from,
-                    to: &m.to,
-                    decision: word(m.decision.allowed),
-                    layer: m.decision.layer,
-                    reason: m.decision.reason,
-                })
-                .collect(),
-            note,
-        }
-    }
-}
-
 /// The answer of `casepol_filter`: the dialect, the whole query, its condition and its bound
 /// parameters (`casepol filter --format json` without the residual).
 #[derive(Serialize)]
@@ -215,80 +138,4 @@ impl<'a> FilterJson<'a> {
 pub(crate) struct ListJson {
     pub resources: Vec<String>,
     pub next: Option<String>,
-}
-
-/// One event, as `casepol apply --format json` writes it.
-#[derive(Serialize)]
-struct EventJson<'a> {
-    user: &'a str,
-    resource: Option<&'a str>,
-    action: &'a str,
-    module: Option<&'a str>,
-    access: &'static str,
-    causes: &'a [usize],
-}
-
-/// One group of events, as `casepol apply --format json` writes it.
-#[derive(Serialize)]
-struct GroupJson<'a> {
-    user: &'a str,
-    access: &'static str,
-    actions: &'a [String],
-    resources: &'a [String],
-    modules: &'a [Option<String>],
-    causes: &'a [usize],
-    events: usize,
-    text: String,
-}
-
-/// The answer of `casepol_apply`: the server's `/v1/changes` answer.
-#[derive(Serialize)]
-pub(crate) struct AppliedJson<'a> {
-    version: u64,
-    events: Vec<EventJson<'a>>,
-    groups: Vec<GroupJson<'a>>,
-}
-
-fn access(gained: bool) -> &'static str {
-    match gained {
-        true => "gained",
-        false => "lost",
-    }
-}
-
-impl<'a> AppliedJson<'a> {
-    pub(crate) fn new(
-        version: u64,
-        events: &'a [Event],
-        groups: &'a [EventGroup],
-        changes: &casepol::live::ChangeSet,
-    ) -> AppliedJson<'a> {
-        AppliedJson {
-            version,
-            events: events
-                .iter()
-                .map(|e| EventJson {
-                    user: &e.user,
-                    resource: e.resource.as_deref(),
-                    action: &e.action,
-                    module: e.module.as_deref(),
-                    access: access(e.gained),
-                    causes: &e.causes,
-                })
-                .collect(),
-            groups: groups
-                .iter()
-                .map(|g| GroupJson {
-                    user: &g.user,
-                    access: access(g.gained),
-                    actions: &g.actions,
-                    resources: &g.resources,
-                    modules: &g.modules,
-                    causes: &g.causes,
-                    events: g.events,
-                    text: g.describe(changes),
-                })
-                .collect(),
-        }
-    }
 }

@@ -19,8 +19,8 @@
 
 mod json;
 
-use casepol::live::{self, ChangeSet, Snapshot};
-use casepol::query::{ListOrder, Query};
+use casepol::live::{self, AppliedJson, ChangeSet, Snapshot};
+use casepol::query::{ActionsJson, ListOrder, Query};
 use casepol::{Entities, Policy, Request, Resolved};
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -730,8 +730,10 @@ pub unsafe extern "C" fn casepol_actions(
         let note = query
             .module_note(&q.resource, None, module)
             .map_err(request_failure)?;
-        let text = to_json(&json::ActionsJson::new(
-            &q,
+        let text = to_json(&ActionsJson::new(
+            &q.principal,
+            &q.resource,
+            module,
             &decisions,
             &moves,
             note.as_deref(),
@@ -861,7 +863,8 @@ pub unsafe extern "C" fn casepol_apply(
         let applied = live::apply(&policy.policy, &entities.snapshot, &changes)
             .map_err(|e| Failure::new(CasepolStatus::ChangeSet, e.to_string()))?;
         let groups = live::group(&applied.events);
-        let text = to_json(&json::AppliedJson::new(
+        let text = to_json(&AppliedJson::new(
+            None,
             applied.snapshot.version(),
             &applied.events,
             &groups,

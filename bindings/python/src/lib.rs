@@ -6,8 +6,8 @@
 //! (`check_many`), explanations, queries, loading and applying change sets run with the GIL
 //! released. Errors raise the exceptions of `casepol._errors`, each carrying its diagnostics.
 
-use casepol::live::{self, ChangeSet, Snapshot};
-use casepol::query::{ListOrder, Query};
+use casepol::live::{self, AppliedJson, ChangeSet, Snapshot};
+use casepol::query::{ActionsJson, ListOrder, Query};
 use casepol::{Decision as RustDecision, Request, RequestError};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -889,14 +889,10 @@ impl Policy {
             let decisions = q.actions(&principal, &resource, module)?;
             let moves = q.transitions(&principal, &resource, module)?;
             let note = q.module_note(&resource, None, module)?;
-            let shape = json::ActionsQuery {
-                principal: principal.to_string(),
-                resource: resource.to_string(),
-                module: module.map(String::from),
-                context,
-            };
-            Ok(serde_json::to_string(&json::ActionsJson::new(
-                &shape,
+            Ok(serde_json::to_string(&ActionsJson::new(
+                &principal,
+                &resource,
+                module,
                 &decisions,
                 &moves,
                 note.as_deref(),
@@ -1010,7 +1006,8 @@ impl Policy {
             let changes = ChangeSet::from_json(&text)?;
             let applied = live::apply(policy, &entities.snapshot, &changes)?;
             let groups = live::group(&applied.events);
-            let json = serde_json::to_string(&json::AppliedJson::new(
+            let json = serde_json::to_string(&AppliedJson::new(
+                None,
                 applied.snapshot.version(),
                 &applied.events,
                 &groups,
