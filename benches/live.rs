@@ -3,7 +3,10 @@
 //! documents. Side by side in one run:
 //!
 //! - `apply/in_place/*`: one case-level change applied in place, without its events;
-//! - `apply/events/*`: the same, with its events;
+//! - `apply/events/*`: the same, with its events, computed for classes of users (the list of
+//!   events one by one is made only when read, which these do not);
+//! - `apply/events_user_by_user/*`: the same, with its events computed user by user, the way
+//!   before classes;
 //! - `apply/10000_members`: a change set of 10,000 collaborator changes on 10,000 cases, with
 //!   its events;
 //! - `apply/reload/set_state`: one change applied by reloading the edited world, as before
@@ -107,11 +110,12 @@ fn bench(c: &mut Criterion) {
         let applied = live::apply(&policy, &snapshot, set).expect("the change set applies");
         assert!(applied.in_place);
     }
+    // Both ways find the same events.
     let events = |set: &ChangeSet| {
-        live::apply(&policy, &snapshot, set)
-            .expect("applies")
-            .events
-            .len()
+        let by_class = live::apply(&policy, &snapshot, set).expect("applies");
+        let by_user = live::apply_events_user_by_user(&policy, &snapshot, set).expect("applies");
+        assert!(by_class.events == by_user.events);
+        by_class.events.len()
     };
     eprintln!(
         "events: set_state {}, add_member {}, 10,000 members {}, delete_resource {}, \
@@ -138,6 +142,9 @@ fn bench(c: &mut Criterion) {
         });
         group.bench_function(format!("events/{name}"), |b| {
             b.iter(|| live::apply(&policy, black_box(&snapshot), set))
+        });
+        group.bench_function(format!("events_user_by_user/{name}"), |b| {
+            b.iter(|| live::apply_events_user_by_user(&policy, black_box(&snapshot), set))
         });
     }
     group.bench_function("10000_members", |b| {

@@ -160,7 +160,8 @@ pub fn check_sources(sources: &Sources) -> (Option<crate::ir::Policy>, Vec<Diagn
     if diags.iter().any(|d| d.code == Code::Limit) {
         return (None, diags);
     }
-    let (ir, d) = crate::check::check(&asts);
+    let (ir, mut d) = crate::check::check(&asts);
+    crate::check::drop_follow_ons(&mut d, &asts, sources);
     diags.extend(d);
     let ok = !diags.iter().any(Diagnostic::is_error);
     let ir = ir.filter(|_| ok);
@@ -262,8 +263,9 @@ impl Policy {
     }
 
     /// Reads, checks and compiles the policy at `path`: a `.casepol` file, or every `.casepol`
-    /// file directly in a directory, as the command line reads it ([`crate::files::read_policy`],
-    /// with the same size limits).
+    /// file under a directory (sub-directories included, skipping hidden entries and what
+    /// `.gitignore` or `.casepolignore` files exclude), as the command line reads it
+    /// ([`crate::files::read_policy`], with the same size limits).
     pub fn from_path(path: impl AsRef<std::path::Path>) -> Result<Policy, LoadError> {
         let sources = crate::files::read_policy(path.as_ref())?;
         Ok(Policy::from_sources(sources)?)

@@ -15,6 +15,21 @@ pub struct Ident {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PolicyAst {
     pub items: Vec<Item>,
+    /// What error recovery left out of `items` (empty when the file parsed).
+    pub skipped: Vec<Skipped>,
+}
+
+/// A stretch of a file that did not parse and is not in the AST. The checker reports nothing
+/// about the names it mentions, nor within the declaration it was part of: a mistake there is
+/// the syntax error's, reported once.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Skipped {
+    /// The stretch left out.
+    pub span: Span,
+    /// The top-level declaration it was part of.
+    pub within: Span,
+    /// The words it holds: names it may have declared.
+    pub names: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

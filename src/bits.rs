@@ -23,6 +23,13 @@ impl Bits {
         self.0[i >> 6] |= 1 << (i & 63);
     }
 
+    /// Takes `i` out of the set (same invariant as [`Bits::set`]).
+    #[inline]
+    pub fn clear(&mut self, i: usize) {
+        debug_assert!(i < Self::WIDTH, "bit {i} is past the width of a set");
+        self.0[i >> 6] &= !(1 << (i & 63));
+    }
+
     #[inline]
     pub fn get(&self, i: usize) -> bool {
         debug_assert!(i < Self::WIDTH, "bit {i} is past the width of a set");

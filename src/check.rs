@@ -100,6 +100,82 @@ pub fn condition(
     Ok(checked)
 }
 
+/// Drops the checker's diagnostics that a syntax error already explains: those within a
+/// declaration that error recovery left a stretch out of, and those about an unknown name (or a
+/// name of the wrong sort) that a stretch left out mentions, as it may have declared it. The
+/// syntax error itself rejects the policy, so nothing dropped lets one through.
+pub fn drop_follow_ons(
+    diags: &mut Vec<Diagnostic>,
+    asts: &[ast::PolicyAst],
+    sources: &crate::diagnostic::Sources,
+) {
+    let skipped: Vec<&ast::Skipped> = asts.iter().flat_map(|a| &a.skipped).collect();
+    if skipped.is_empty() {
+        return;
+    }
+    let mut names: std::collections::HashSet<&str> = skipped
+        .iter()
+        .flat_map(|s| s.names.iter().map(String::as_str))
+        .collect();
+    // The declarations with a stretch left out, in order: they do not overlap, so the one that
+    // may hold a span is the last that starts at or before it (a binary search, not a scan).
+    let mut within: Vec<Span> = skipped.iter().map(|s| s.within).collect();
+    within.sort_by_key(|s| (s.file, s.start));
+    within.dedup();
+    let inside = |a: Span| {
+        let i = within.partition_point(|w| (w.file, w.start) <= (a.file, a.start));
+        i > 0 && {
+            let w = within[i - 1];
+            w.file == a.file && a.end <= w.end
+        }
+    };
+    diags.retain(|d| !inside(d.span()));
+    let about_name = |d: &Diagnostic| matches!(d.code, Code::Undefined | Code::WrongSort);
+    let name_of = |d: &Diagnostic| {
+        let text = sources.snippet(d.span());
+        text.rsplit('.').next().unwrap_or(text)
+    };
+    // Twice: a statement that names what a skipped stretch declared is dropped by the checker,
+    // and then the names it declares are unknown too (`attr priority: Priority;` after the
+    // enum `Priority` did not parse, then `case.priority`).
+    for _ in 0..2 {
+        let more: Vec<&str> = diags
+            .iter()
+            .filter(|d| about_name(d) && names.contains(name_of(d)))
+            .flat_map(|d| statement_words(sources, d.span()))
+            .collect();
+        names.extend(more);
+    }
+    diags.retain(|d| !(about_name(d) && names.contains(name_of(d))));
+}
+
+/// The words of the statement that holds `span`: from the `;`, `{` or `}` before it to the
+/// `;` after it, looking at most 1 KiB either way.
+fn statement_words(sources: &crate::diagnostic::Sources, span: Span) -> impl Iterator<Item = &str> {
+    let text = sources.text(span.file);
+    let (start, end) = (span.start as usize, span.end as usize);
+    let mut floor = start.saturating_sub(1024).min(text.len());
+    while !text.is_char_boundary(floor) {
+        floor -= 1;
+    }
+    let mut ceil = (end + 1024).min(text.len());
+    while !text.is_char_boundary(ceil) {
+        ceil += 1;
+    }
+    let from = text
+        .get(floor..start)
+        .and_then(|t| t.rfind([';', '{', '}']).map(|i| floor + i + 1))
+        .unwrap_or(floor);
+    let to = text
+        .get(end..ceil)
+        .and_then(|t| t.find([';', '{', '}']).map(|i| end + i))
+        .unwrap_or(ceil);
+    text.get(from..to)
+        .unwrap_or("")
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+}
+
 /// How many declarations a policy makes: top-level items, and the names, rules, attributes,
 /// transitions, table cells and their entries inside them.
 fn declarations(item: &Item) -> usize {

@@ -25,6 +25,7 @@ mod explain;
 mod explain_code;
 pub(crate) mod filter;
 mod fmt;
+mod init;
 pub(crate) mod list;
 mod test;
 pub(crate) mod validate;
@@ -116,8 +117,12 @@ enum Command {
     /// together form one policy. With `--format human`, diagnostics go to standard error and
     /// each policy gets one summary line on standard output.
     ///
+    /// With `--entities FILE`, the entities are also loaded for the policy, as `check` loads
+    /// them, and every problem is reported with its line and column.
+    ///
     /// Exit status: 0 when no policy has errors (warnings are allowed unless
-    /// `--deny-warnings`), 1 when some policy has errors, 2 when some policy could not be read.
+    /// `--deny-warnings`) and the entities are valid, 1 when some policy has errors or the
+    /// entities are invalid, 2 when some policy or the entities could not be read.
     Validate(validate::ValidateArgs),
     /// Decide a request, or a batch of requests
     ///
@@ -177,7 +182,23 @@ enum Command {
         format: Format,
     },
     /// Format policy files in the canonical layout
+    ///
+    /// Rewrites each file that formatting changes (docs/formatting.md); `--check` and `--diff`
+    /// change nothing and report what would change; `fmt -` formats standard input to standard
+    /// output.
+    ///
+    /// Exit status: 0 when every file is formatted (with `--check` or `--diff`: already was), 1
+    /// when some file has syntax errors or failed the soundness check (with `--check` or
+    /// `--diff`: or would change), 2 when a path cannot be read or a file cannot be written.
     Fmt(fmt::FmtArgs),
+    /// Start a policy: write a policy, its entities and a passing test file into DIR
+    ///
+    /// Writes `policy.casepol`, `entities.json` and `policy.test.json` into DIR (the current
+    /// directory unless given; created if missing), then prints what to run next. An existing
+    /// file is never overwritten: if any of the three exists, nothing is written.
+    ///
+    /// Exit status: 0 written, 2 when a file exists already or cannot be written.
+    Init(init::InitArgs),
     /// Run policy tests and report coverage
     ///
     /// Runs every case of every `*.test.json` file found (docs/policy-tests.md), prints each
@@ -246,6 +267,17 @@ enum Command {
     /// address could not be listened on.
     #[cfg(feature = "serve")]
     Serve(crate::serve::ServeArgs),
+    /// Run the language server over standard input and output, for editors
+    ///
+    /// Speaks the Language Server Protocol (docs/lsp.md): diagnostics as you type (the
+    /// checker's and the lints'), hover, go to definition, find references, rename, document
+    /// symbols, completion, formatting and semantic tokens. A document's policy is every
+    /// `.casepol` file of its folder. Editors start it; it is not meant to be run by hand.
+    ///
+    /// Exit status: 0 after the client's `shutdown` and `exit`, 1 when the client broke the
+    /// protocol (an `exit` without `shutdown`, or no `initialize`).
+    #[cfg(feature = "lsp")]
+    Lsp,
     /// Keep the entities in SQLite or PostgreSQL: print or apply the schema, import an
     /// entities file (docs/database.md)
     ///
@@ -265,6 +297,16 @@ enum Command {
     /// Exit status: 0 when nothing differs, 1 when something does (with `--fail-on grant`:
     /// only when access may widen), 2 when a policy cannot be read or has errors.
     Diff(diff::DiffArgs),
+    /// Prove the properties of policy test files, or print a counterexample
+    ///
+    /// Reads the `properties` of each test file (`never` and `only` claims) and proves each
+    /// over the whole finite domain of its policy, or prints a request with the entities that
+    /// make it allowed, which `explain` takes as is (docs/policy-tests.md §8). `test` runs
+    /// them too.
+    ///
+    /// Exit status: 0 when every property is proven, 1 when one is refuted or cannot be
+    /// proven, 2 when a test file or policy cannot be used or no property was found.
+    Verify(test::VerifyArgs),
     /// Print a shell completion script for bash, zsh, fish, powershell or elvish
     ///
     /// For example `casepol completions bash > ~/.local/share/bash-completion/completions/casepol`.
@@ -288,6 +330,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::validate(&args),
         Command::Fmt(args) => fmt::fmt(&args),
         Command::Test(args) => test::test(&args),
+        Command::Init(args) => init::init(&args),
         Command::ExplainCode(args) => explain_code::explain_code(&args),
         Command::WhoCan(args) => who_can::who_can(&args),
         Command::Actions(args) => actions::actions(&args),
@@ -295,8 +338,11 @@ pub fn main() -> ExitCode {
         Command::Filter(args) => filter::filter(&args),
         Command::Apply(args) => apply::apply(&args),
         Command::Diff(args) => diff::diff(&args),
+        Command::Verify(args) => test::verify(&args),
         #[cfg(feature = "serve")]
         Command::Serve(args) => crate::serve::serve(&args),
+        #[cfg(feature = "lsp")]
+        Command::Lsp => return crate::lsp::lsp(),
         #[cfg(feature = "db")]
         Command::Db(cmd) => db::db(&cmd),
         Command::Check {

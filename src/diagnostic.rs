@@ -130,6 +130,11 @@ pub enum Code {
     TestFailed,
     /// `test`: a test file is malformed or names something that does not exist.
     InvalidTest,
+    /// `test`, `verify`: a property names a role, action, state or other name the policy does
+    /// not declare.
+    InvalidProperty,
+    /// `test`, `verify`: a property is refuted by a counterexample, or cannot be proven.
+    PropertyFailed,
 }
 
 impl Code {
@@ -167,6 +172,8 @@ impl Code {
         Code::FormatterBug,
         Code::TestFailed,
         Code::InvalidTest,
+        Code::InvalidProperty,
+        Code::PropertyFailed,
     ];
 
     /// The stable identifier, e.g. `CP0101`.
@@ -204,6 +211,8 @@ impl Code {
             Code::FormatterBug => "CP0302",
             Code::TestFailed => "CP0401",
             Code::InvalidTest => "CP0402",
+            Code::InvalidProperty => "CP0403",
+            Code::PropertyFailed => "CP0404",
         }
     }
 
@@ -243,6 +252,8 @@ impl Code {
             Code::FormatterBug => "formatter changed the policy's meaning",
             Code::TestFailed => "policy test failed",
             Code::InvalidTest => "invalid policy test file",
+            Code::InvalidProperty => "invalid property",
+            Code::PropertyFailed => "property not proven",
         }
     }
 
@@ -261,17 +272,22 @@ impl Code {
         }
     }
 
-    /// Looks a code up by its identifier; case-insensitive, and the `CP` prefix is optional.
+    /// Looks a code up by its identifier; case-insensitive, and the `CP` prefix and leading zeros
+    /// are optional.
     pub fn parse(text: &str) -> Option<Code> {
         let text = text.trim();
         let digits = match text.get(..2) {
             Some(p) if p.eq_ignore_ascii_case("cp") => &text[2..],
             _ => text,
         };
+        // Leading zeros are optional: `203`, `0203` and `CP203` are all `CP0203`.
+        if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
         Code::ALL
             .iter()
             .copied()
-            .find(|c| &c.as_str()[2..] == digits)
+            .find(|c| c.as_str()[2..].trim_start_matches('0') == digits.trim_start_matches('0'))
     }
 }
 

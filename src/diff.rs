@@ -127,6 +127,9 @@ pub struct Report {
     pub data: Vec<DataChange>,
     /// More changes were found than [`MAX_DIFF_CHANGES`].
     pub truncated: bool,
+    /// How many places of the domain were compared (for `verify`'s `no_wider_than`).
+    #[serde(skip)]
+    pub places: usize,
 }
 
 impl Report {
@@ -791,6 +794,7 @@ pub fn diff(old: &CompiledPolicy, new: &CompiledPolicy) -> Report {
         }
     }
     report.changes = merged;
+    report.places = visited;
     report
 }
 

@@ -110,9 +110,78 @@ pub fn read_text(path: &Path, limit: usize, what: &str) -> Result<String, ReadEr
     })
 }
 
-/// Reads one policy: a file, or every `.casepol` file directly in a directory (sorted by name;
-/// subdirectories are not read). A directory of more than [`MAX_POLICY_FILES`] files, or of
-/// more than [`MAX_POLICY_BYTES`] together, is refused before any file is read; each file is
+/// The name of the file, in any directory, that lists (in `.gitignore` syntax) what casepol
+/// skips when it walks a directory, besides what `.gitignore` files list.
+pub const IGNORE_FILE: &str = ".casepolignore";
+
+/// The one rule by which every command reads a directory (docs/data-formats.md, "Directories"):
+/// the files under `dir` that `wanted` accepts, sub-directories included, sorted by path.
+/// Entries whose names start with `.` are skipped; so is whatever a `.gitignore` or
+/// [`IGNORE_FILE`] inside `dir` (at any depth) excludes, as git reads them (whether or not
+/// `dir` is in a git repository; ignore files above `dir` are not read, so a directory named
+/// on the command line is read whole unless its own ignore files say otherwise). Symbolic
+/// links are not followed. More than `limit` wanted files is an error, found while walking,
+/// and so is a directory deeper than [`limits::MAX_WALK_DEPTH`] below `dir`; `what` names the
+/// files and their limit in that error ("`.casepol` files, the limit for one policy").
+pub fn walk(
+    dir: &Path,
+    wanted: impl Fn(&Path) -> bool,
+    limit: usize,
+    what: &str,
+) -> Result<Vec<PathBuf>, ReadError> {
+    let mut files = Vec::new();
+    let walker = ignore::WalkBuilder::new(dir)
+        .standard_filters(false)
+        .hidden(true)
+        .git_ignore(true)
+        .require_git(false)
+        .parents(false)
+        .add_custom_ignore_filename(IGNORE_FILE)
+        .follow_links(false)
+        .build();
+    for entry in walker {
+        let entry = entry.map_err(|e| {
+            ReadError::new(
+                dir,
+                format!("cannot read directory `{}`: {e}", dir.display()),
+            )
+        })?;
+        if entry.depth() > limits::MAX_WALK_DEPTH {
+            return Err(ReadError::new(
+                dir,
+                format!(
+                    "directory `{}` is nested more than {} levels deep, the limit for a walk",
+                    dir.display(),
+                    limits::MAX_WALK_DEPTH
+                ),
+            ));
+        }
+        if !entry.file_type().is_some_and(|t| t.is_file()) || !wanted(entry.path()) {
+            continue;
+        }
+        if files.len() == limit {
+            return Err(ReadError::new(
+                dir,
+                format!(
+                    "directory `{}` holds more than {limit} {what}",
+                    dir.display()
+                ),
+            ));
+        }
+        files.push(entry.into_path());
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Whether `path` names a policy file: its extension is `.casepol`.
+pub fn is_policy_file(path: &Path) -> bool {
+    path.extension().is_some_and(|x| x == "casepol")
+}
+
+/// Reads one policy: a file, or every `.casepol` file that [`walk`] finds in a directory (sorted
+/// by path, sub-directories included). A directory of more than [`MAX_POLICY_FILES`] files, or
+/// of more than [`MAX_POLICY_BYTES`] together, is refused before any file is read; each file is
 /// limited to [`MAX_POLICY_FILE_BYTES`]. Each file is named in the sources by its path.
 pub fn read_policy(path: &Path) -> Result<Sources, ReadError> {
     let mut sources = Sources::new();
@@ -121,26 +190,15 @@ pub fn read_policy(path: &Path) -> Result<Sources, ReadError> {
         sources.add(path.display().to_string(), text);
         return Ok(sources);
     }
-    let mut files: Vec<PathBuf> = Vec::new();
-    let mut total: u64 = 0;
-    let entries = std::fs::read_dir(path).map_err(|e| ReadError::io(path, "directory ", e))?;
-    for entry in entries.filter_map(Result::ok) {
-        let p = entry.path();
-        if !(p.extension().is_some_and(|x| x == "casepol") && p.is_file()) {
-            continue;
-        }
-        if files.len() == MAX_POLICY_FILES {
-            return Err(ReadError::new(
-                path,
-                format!(
-                    "directory `{}` holds more than {MAX_POLICY_FILES} `.casepol` files, the limit for one policy",
-                    path.display()
-                ),
-            ));
-        }
-        total = total.saturating_add(std::fs::metadata(&p).map_or(0, |m| m.len()));
-        files.push(p);
-    }
+    let files = walk(
+        path,
+        is_policy_file,
+        MAX_POLICY_FILES,
+        "`.casepol` files, the limit for one policy",
+    )?;
+    let total = files.iter().fold(0u64, |total, p| {
+        total.saturating_add(std::fs::metadata(p).map_or(0, |m| m.len()))
+    });
     if total > MAX_POLICY_BYTES as u64 {
         return Err(ReadError::new(
             path,
@@ -152,7 +210,6 @@ pub fn read_policy(path: &Path) -> Result<Sources, ReadError> {
             ),
         ));
     }
-    files.sort();
     if files.is_empty() {
         return Err(ReadError::new(
             path,

@@ -63,6 +63,8 @@ mod syntax;
 #[allow(missing_docs)]
 mod testing;
 #[allow(missing_docs)]
+mod verify;
+#[allow(missing_docs)]
 mod vm;
 
 pub use api::{EntitiesError, LoadError, Policy, PolicyError};
@@ -134,6 +136,9 @@ pub mod internal {
     }
     pub mod testing {
         pub use crate::testing::*;
+    }
+    pub mod verify {
+        pub use crate::verify::*;
     }
     pub mod vm {
         pub use crate::vm::*;

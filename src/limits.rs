@@ -3,6 +3,9 @@
 
 /// The largest policy source file, in bytes.
 pub const MAX_POLICY_FILE_BYTES: usize = 16 * 1024 * 1024;
+/// The longest message `casepol lsp` reads: twice the largest policy file, for JSON's escapes,
+/// and 1 MiB more. A longer message is skipped without being kept.
+pub const MAX_LSP_MESSAGE_BYTES: usize = 2 * MAX_POLICY_FILE_BYTES + 1024 * 1024;
 /// The most tokens (words, numbers, strings and marks) in one policy file, counted before the
 /// parser runs: the parser keeps a record of every token, about 160 bytes each.
 pub const MAX_TOKENS: usize = 2_000_000;
@@ -76,6 +79,11 @@ pub const MAX_SQL_SUBQUERIES: usize = 10_000;
 pub const MAX_POLICY_BYTES: usize = 64 * 1024 * 1024;
 /// The most files in one policy (the `.casepol` files of a directory).
 pub const MAX_POLICY_FILES: usize = 4096;
+/// The deepest a directory is walked below the one named (every command that takes a directory
+/// walks it by one rule, `files::walk`).
+pub const MAX_WALK_DEPTH: usize = 64;
+/// The most files one directory argument of `fmt` or `test` stands for.
+pub const MAX_WALK_FILES: usize = 100_000;
 /// The longest name (identifier) in a policy, in characters.
 pub const MAX_NAME_CHARS: usize = 256;
 /// The most characters a column is padded to when text is aligned in columns (`fmt` tables,
@@ -151,9 +159,9 @@ pub const MAX_CHANGE_SET_BYTES: usize = 64 * 1024 * 1024;
 /// The most changes in one change set.
 pub const MAX_CHANGES: usize = 100_000;
 
-/// Units one change set may add in place (docs/data-formats.md §4.1): each copies the list of
-/// units, so more than a few would make applying quadratic; a change set adding more is applied
-/// by reloading, which is linear.
+/// Units one change set may add or move in place (docs/data-formats.md §4.1): each copies the
+/// list of units, so more than a few would make applying quadratic; a change set writing more is
+/// applied by reloading, which is linear.
 pub const MAX_UNITS_ADDED_IN_PLACE: usize = 16;
 /// The most (user, resource) pairs one change set may reach. Each is decided before and after
 /// for every action and module, so a change set that would reach more is refused, not applied.

@@ -1,12 +1,15 @@
 //! Text to spanned AST. The only module that knows pest exists.
 //!
-//! `grammar/casepol.pest` is the grammar. Parsing reports every syntax error it can find: after an
-//! error it resumes at the next top-level declaration, so one run shows all of them.
+//! `grammar/casepol.pest` is the grammar. A file that parses is parsed once, by pest. Only after
+//! an error does `recover` run: it parses each top-level declaration on its own, reports one
+//! error for each that fails, and repairs it (a missing `;` written in, a bad statement left
+//! out), so one mistake gives one error and the rest of the file still reaches the checker.
 
 mod error;
 mod grammar;
 mod hidden;
 mod lower;
+mod recover;
 mod tokens;
 
 use crate::ast::PolicyAst;
@@ -20,7 +23,6 @@ pub use error::expected_words;
 /// misleading characters (CP0002) and names over the length limit (CP0112).
 pub fn parse(file: FileId, text: &str) -> (PolicyAst, Vec<Diagnostic>) {
     let mut ast = PolicyAst::default();
-    let mut diags = Vec::new();
     if text.len() > MAX_POLICY_FILE_BYTES {
         let d = Diagnostic::new(
             Code::Limit,
@@ -53,55 +55,15 @@ pub fn parse(file: FileId, text: &str) -> (PolicyAst, Vec<Diagnostic>) {
     let (hidden, hidden_at) = hidden::scan(file, text);
     let is_hidden = |at: usize| hidden_at.binary_search(&at).is_ok();
     let mut names = Vec::new();
-    let mut offset = 0usize;
-    let mut errors = 0usize;
-    // Each round parses from `offset`; on an error it keeps what parsed before the failing
-    // declaration and restarts after it.
-    while offset <= text.len() {
-        let rest = &text[offset..];
-        match grammar::PolicyParser::parse(grammar::Rule::policy, rest) {
-            Ok(mut pairs) => {
-                if let Some(p) = pairs.next() {
-                    lower::lower_policy(p, file, offset, &mut ast, &mut names);
-                }
-                break;
-            }
-            Err(e) => {
-                let e = detailed(rest).unwrap_or(e);
-                let pos = error::position(&e);
-                let d = error::to_diagnostic(&e, file, offset, rest);
-                errors += 1;
-                if !is_hidden(offset + pos) && !is_hidden(d.span().start as usize) {
-                    diags.push(d);
-                }
-                let item_start = error::item_start(rest, pos);
-                if item_start > 0 {
-                    if let Ok(mut pairs) =
-                        grammar::PolicyParser::parse(grammar::Rule::policy, &rest[..item_start])
-                    {
-                        if let Some(p) = pairs.next() {
-                            lower::lower_policy(p, file, offset, &mut ast, &mut names);
-                        }
-                    }
-                }
-                if errors >= MAX_SYNTAX_ERRORS {
-                    let at = Span::new(file, offset + pos, offset + pos);
-                    diags.push(
-                        Diagnostic::new(
-                            Code::Syntax,
-                            at,
-                            format!("too many syntax errors; stopped after {MAX_SYNTAX_ERRORS}"),
-                        )
-                        .with_help("fix the errors above and check again"),
-                    );
-                    break;
-                }
-                match error::next_item(rest, pos) {
-                    Some(next) => offset += next,
-                    None => break,
-                }
+    let mut diags = Vec::new();
+    match grammar::PolicyParser::parse(grammar::Rule::policy, text) {
+        Ok(mut pairs) => {
+            if let Some(p) = pairs.next() {
+                lower::lower_policy(p, file, 0, &mut ast, &mut names);
             }
         }
+        // Only now, after an error, does the slower recovery run.
+        Err(_) => diags = recover::recover(file, text, &is_hidden, &mut ast, &mut names),
     }
     if names.len() > MAX_SYNTAX_ERRORS {
         let more = names.len() - MAX_SYNTAX_ERRORS;
@@ -160,7 +122,7 @@ pub fn parse_condition(file: FileId, text: &str) -> (Vec<crate::ast::Term>, Vec<
             pest::set_error_detail(false);
             let e = detailed.unwrap_or(e);
             let at = error::position(&e);
-            let mut d = error::to_diagnostic(&e, file, 0, text);
+            let mut d = error::to_diagnostic(&e, file, 0, text, text);
             let rest = text.get(at..).unwrap_or("");
             let word_end = rest
                 .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
@@ -183,7 +145,7 @@ pub fn parse_condition(file: FileId, text: &str) -> (Vec<crate::ast::Term>, Vec<
 
 /// Parses again with pest's error tracking on, which names the expected literal tokens too.
 /// It costs time, so it runs only once an error is known.
-fn detailed(text: &str) -> Option<pest::error::Error<grammar::Rule>> {
+pub(super) fn detailed(text: &str) -> Option<pest::error::Error<grammar::Rule>> {
     pest::set_error_detail(true);
     let result = grammar::PolicyParser::parse(grammar::Rule::policy, text).err();
     pest::set_error_detail(false);

@@ -18,11 +18,13 @@ mod find;
 mod items;
 mod json;
 mod parse;
+mod props;
 mod run;
 
 pub use coverage::{percent, Coverage};
 pub use items::Item;
 pub use parse::parse;
+pub use props::{prove, PropertyResult};
 pub use run::{deciding_rules, run, CaseResult, FileRun, Mismatch};
 
 use crate::decision::{Layer, Reason};
@@ -48,6 +50,8 @@ pub struct TestFile {
     /// The `entities` value.
     pub entities_span: Span,
     pub cases: Vec<TestCase>,
+    /// The properties the policy must satisfy (docs/policy-tests.md §8); empty when none.
+    pub properties: Vec<crate::verify::PropertySpec>,
 }
 
 /// Where a test file's entities come from.

@@ -141,7 +141,10 @@ fn run_filter_all<F: Faults>(
 /// Relations the principal holds, as subject bits: those of the case on the anchor case, and
 /// those of resource kinds on the resource or the resource above it of their kind
 /// (docs/semantics.md, "Relations held"). Held when listed, or a member of a listed group.
-#[inline]
+/// Always inlined, as are [`effective_subjects`] and `decide_masks`: as calls they cost a
+/// decision about 100 instructions of prologues and of masks passed through memory
+/// (docs/performance.md §10, counted by `examples/decide_loop.rs` under callgrind).
+#[inline(always)]
 fn held_relations(policy: &CompiledPolicy, on: &On<'_>) -> Bits {
     let mut bits = Bits::EMPTY;
     if let Some(a) = on.anchor {
@@ -818,7 +821,7 @@ fn holds_permission(policy: &CompiledPolicy, user: &User, permission: u32) -> bo
 /// The relations the principal holds on the anchor, and the effective subjects: those relations,
 /// `everyone` when the policy names it, and the roles of every group of the principal that is
 /// in scope (docs/semantics.md).
-#[inline]
+#[inline(always)]
 fn effective_subjects<F: Faults>(policy: &CompiledPolicy, on: &On<'_>, faults: &mut F) -> Subjects {
     let relations = held_relations(policy, on);
     let mut all = relations.union(policy.everyone);

@@ -514,12 +514,19 @@ fn explain_code_every_code() {
 
 #[test]
 fn explain_code_unknown() {
+    // The prefix and leading zeros are optional (docs/errors.md): `203` is `CP0203`.
+    let full = expect(&["explain-code", "CP0203"], OK);
+    for short in ["203", "0203", "cp203"] {
+        let run = expect(&["explain-code", short], OK);
+        assert_eq!(run.stdout, full.stdout, "{short}");
+    }
+    assert!(full.stdout.starts_with("CP0203: "), "{}", full.stdout);
     let run = expect(&["explain-code", "CP0250"], ERROR);
     assert_eq!(run.stdout, "");
     insta::assert_snapshot!("explain_code_unknown", run.transcript());
-    let run = expect(&["explain-code", "101"], ERROR);
+    let run = expect(&["explain-code", "1011"], ERROR);
     assert!(
-        run.stderr.contains("did you mean `CP0101`?"),
+        run.stderr.contains("did you mean `CP0111`?"),
         "{}",
         run.stderr
     );

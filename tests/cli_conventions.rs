@@ -568,3 +568,235 @@ fn every_entities_option_takes_stdin() {
         assert_eq!(by_pipe.stdout, by_name.stdout, "{}", args[0]);
     }
 }
+
+// ---- a batch answers as it reads ------------------------------------------------------------
+
+/// `check --requests -` is a co-process: each request line written to its standard input is
+/// answered on standard output before the next is sent and before standard input is closed.
+/// A reader thread and a timeout make a batch that waits for the end of its input fail the
+/// test instead of hanging it.
+#[test]
+fn a_batch_on_a_pipe_answers_each_line_as_it_comes() {
+    use std::io::{BufRead, Write};
+    use std::process::Stdio;
+    use std::time::Duration;
+    for (threads, format) in [("1", "human"), ("2", "json")] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_casepol"))
+            .args([
+                "check",
+                POLICY,
+                "--entities",
+                ENTITIES,
+                "--requests",
+                "-",
+                "--threads",
+                threads,
+                "--format",
+                format,
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the casepol binary runs");
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (lines, answers) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                if lines.send(line.expect("stdout is UTF-8")).is_err() {
+                    break;
+                }
+            }
+        });
+        let requests = [
+            (
+                r#"{"principal": "ann", "action": "view", "resource": "case-open"}"#,
+                "allow",
+            ),
+            (
+                r#"{"principal": "zoe", "action": "close", "resource": "case-closed"}"#,
+                "deny",
+            ),
+            (
+                r#"{"principal": "ann", "action": "view", "resource": "case-open"}"#,
+                "allow",
+            ),
+        ];
+        for (n, (request, decision)) in requests.iter().enumerate() {
+            writeln!(stdin, "{request}").expect("casepol reads its input");
+            stdin.flush().expect("the pipe takes the line");
+            let answer = answers
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|_| {
+                    let _ = child.kill();
+                    panic!(
+                        "threads {threads}: no answer to line {} before the input ended",
+                        n + 1
+                    )
+                });
+            match format {
+                "json" => {
+                    let v: serde_json::Value = serde_json::from_str(&answer).expect("JSON line");
+                    assert_eq!(v["line"], n + 1, "{answer}");
+                    assert_eq!(v["decision"], *decision, "{answer}");
+                }
+                _ => assert!(answer.starts_with(decision), "line {}: {answer}", n + 1),
+            }
+        }
+        drop(stdin);
+        let status = child.wait().expect("casepol ends when its input does");
+        reader.join().expect("the reader ends");
+        assert_eq!(status.code(), Some(OK));
+        assert!(answers.try_recv().is_err(), "more answers than requests");
+    }
+}
+
+// ---- validate --entities --------------------------------------------------------------------
+
+#[test]
+fn validate_entities_reports_every_problem() {
+    let bad = "tests/data/cli/bad_entities.json";
+    let run = expect(&["validate", POLICY, "--entities", bad], FAIL);
+    insta::assert_snapshot!(run.transcript());
+    let run = expect(
+        &["validate", POLICY, "--entities", bad, "--format", "json"],
+        FAIL,
+    );
+    insta::assert_json_snapshot!("validate_entities_json", run.json());
+    // A syntax error in the entities is placed by line and column, as loading places it.
+    let run = expect_stdin(
+        &["validate", POLICY, "--entities", "-"],
+        b"{\"users\": [\n  {\"id\": \"ann\",, }\n]}".to_vec(),
+        FAIL,
+    );
+    assert!(
+        run.stderr.contains("<stdin>") || run.stderr.contains("-: 2:"),
+        "{}",
+        run.stderr
+    );
+    insta::assert_snapshot!("validate_entities_syntax", run.transcript());
+}
+
+#[test]
+fn validate_entities_that_are_valid() {
+    let run = expect(&["validate", POLICY, "--entities", ENTITIES], OK);
+    assert_eq!(
+        run.stdout,
+        format!("{POLICY}: ok (0 error(s), 0 warning(s))\n{ENTITIES}: ok (entities)\n")
+    );
+    let json = expect(
+        &[
+            "validate",
+            POLICY,
+            "--entities",
+            ENTITIES,
+            "--format",
+            "json",
+        ],
+        OK,
+    )
+    .json();
+    assert_eq!(json["entities"]["ok"], true, "{json}");
+}
+
+#[test]
+fn validate_entities_needs_one_usable_policy() {
+    let run = expect(&["validate", POLICY, POLICY, "--entities", ENTITIES], ERROR);
+    assert!(run.stderr.contains("one policy"), "{}", run.stderr);
+    // A policy with errors: the entities are not checked, and the run fails for the policy.
+    let run = expect(
+        &[
+            "validate",
+            "tests/data/cli/errors.casepol",
+            "--entities",
+            ENTITIES,
+        ],
+        FAIL,
+    );
+    assert!(run.stderr.contains("not checked"), "{}", run.stderr);
+    let run = expect(&["validate", POLICY, "--entities", "missing.json"], ERROR);
+    assert!(run.stderr.contains("missing.json"), "{}", run.stderr);
+}
+
+// ---- --format on every command that prints for machines -------------------------------------
+
+#[test]
+fn list_formats() {
+    let args = [
+        "list",
+        POLICY,
+        "--entities",
+        ENTITIES,
+        "--principal",
+        "max",
+        "--action",
+        "view",
+        "--limit",
+        "1",
+    ];
+    let json = expect(&args, OK);
+    let explicit = expect(&[&args[..], &["--format", "json"]].concat(), OK);
+    assert_eq!(json.stdout, explicit.stdout);
+    let lines = json.json_lines();
+    insta::assert_json_snapshot!("list_json", lines);
+    let human = expect(&[&args[..], &["--format", "human"]].concat(), OK);
+    insta::assert_snapshot!("list_human", human.transcript());
+    // The same resources in both.
+    assert_eq!(
+        human
+            .stdout
+            .lines()
+            .next()
+            .and_then(|l| l.split(' ').next()),
+        lines[0]["id"].as_str()
+    );
+}
+
+#[test]
+fn explain_code_json() {
+    let run = expect(&["explain-code", "203", "--format", "json"], OK);
+    let json = run.json();
+    assert_eq!(json["code"], "CP0203");
+    assert_eq!(json["severity"], "warning");
+    let text = json["explanation"].as_str().unwrap();
+    assert!(text.starts_with("**Warning (lint).**"), "{text}");
+    insta::assert_json_snapshot!(
+        "explain_code_json_shape",
+        serde_json::json!({
+            "code": json["code"],
+            "title": json["title"],
+            "severity": json["severity"],
+            "explanation_first_line": text.lines().next(),
+        })
+    );
+}
+
+/// Every subcommand whose output a tool may read takes `--format json`; the rest print
+/// something that is already a format of its own (a shell script, roff, SQL) or nothing.
+#[test]
+fn every_command_that_prints_for_tools_takes_format_json() {
+    // `lsp` speaks JSON-RPC on standard output, whatever it is asked.
+    let without = ["completions", "man", "init", "serve", "db", "lsp"];
+    let mut with = 0;
+    for name in subcommands() {
+        let help = expect(&[name.as_str(), "--help"], OK);
+        let has = help
+            .stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("--format <"));
+        if without.contains(&name.as_str()) {
+            assert!(!has, "`{name}` has --format: move it out of the exceptions");
+        } else {
+            assert!(has, "`casepol {name}` has no --format");
+            assert!(
+                help.stdout.contains("json"),
+                "`casepol {name} --format` has no json"
+            );
+            with += 1;
+        }
+    }
+    assert!(with >= 12, "only {with} commands checked");
+}

@@ -147,7 +147,26 @@ fn a_killed_connection_is_opened_again_and_caught_up_and_a_restart_resumes() {
     assert_eq!(ask(&mut conn, &mut seen), "allow");
     let mut writer = postgres::Client::connect(&db, postgres::NoTls).unwrap();
     for round in 0..3 {
-        // Kill the server's connection, then commit while it is away.
+        // Kill the server's connection, then commit while it is away. The server answers
+        // before its follower has connected (it loads on a connection of its own), so wait for
+        // the follower's connection first.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut held = 0;
+        while std::time::Instant::now() < deadline {
+            held = writer
+                .query(
+                    "SELECT pid FROM pg_stat_activity \
+                     WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                    &[],
+                )
+                .unwrap()
+                .len();
+            if held == 1 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(held, 1, "the server holds one connection");
         let killed = writer
             .query(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \

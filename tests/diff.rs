@@ -15,6 +15,7 @@ mod gen;
 
 use casepol::internal::diff;
 use casepol::internal::reference::Detail;
+use casepol::internal::verify::{self, Verdict};
 use casepol::{Entities, Policy, Request};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
@@ -338,6 +339,10 @@ struct Stats {
     pairs_identical: u64,
     /// Requests decided alike whose user holds exactly a reported set at its place.
     exact: u64,
+    /// Pairs whose world has a request only the new version allows, and pairs that
+    /// `no_wider_than` refutes (each counterexample checked).
+    wider_by_world: u64,
+    wider_refuted: u64,
 }
 
 /// The requests of a world: every user × resource × action, through no module and each
@@ -446,12 +451,42 @@ fn cross_check(
         stats.pairs_identical += 1;
     }
     stats.reported += report.changes.len() as u64;
+    // `no_wider_than` (docs/policy-tests.md §8) on the same pair: never proven when the world
+    // has a request the new version allows and the old denies; its counterexample is one.
+    let wider = verify::verify_no_wider(&new, &old);
+    if let Verdict::Refuted(cx) = &wider {
+        stats.wider_refuted += 1;
+        let req: Request = serde_json::from_value(cx.request.clone()).unwrap();
+        let n = new.load_entities(&cx.entities.to_string()).unwrap();
+        prop_assert!(
+            new.is_allowed(&n, &req).allowed,
+            "no_wider_than's counterexample is denied by the new version: {}",
+            cx.request
+        );
+        if let Ok(o) = old.load_entities(&cx.entities.to_string()) {
+            prop_assert!(
+                !old.is_allowed(&o, &req).allowed,
+                "no_wider_than's counterexample is allowed by the old version: {}",
+                cx.request
+            );
+        }
+    }
     let ir = old.compiled().ir();
     let mut any = false;
+    let mut widened = false;
     for req in requests(&old, &eo, g) {
         stats.requests += 1;
         let a = old.is_allowed(&eo, &req);
         let b = new.is_allowed(&en, &req);
+        if b.allowed && !a.allowed && !widened {
+            widened = true;
+            stats.wider_by_world += 1;
+            prop_assert!(
+                !matches!(wider, Verdict::Proven { .. }),
+                "verify proves the new version no wider than the old, but {} is allowed only by the new\n--- old\n{text}\n--- new\n{mutated}",
+                serde_json::to_string(&req).unwrap()
+            );
+        }
         if a.allowed == b.allowed {
             // The other direction, where it can be checked: a user whose subjects are exactly
             // a reported set, at the change's place, for whom the version the change says
@@ -609,6 +644,10 @@ fn every_brute_force_difference_is_reported() {
     );
     assert!(stats.pairs_identical > 0, "{stats:?}");
     assert!(stats.exact > 0, "{stats:?}");
+    assert!(
+        stats.wider_by_world > 0 && stats.wider_refuted > 0,
+        "{stats:?}"
+    );
 }
 
 /// The check fails when the report forgets the revocations, and when it gets the direction

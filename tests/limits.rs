@@ -1290,3 +1290,25 @@ fn a_query_condition_past_its_limits_is_an_error() {
         ["CP0112: this condition is 16385 bytes, more than the limit of 16 KiB for one condition"]
     );
 }
+
+/// Error recovery stays linear in the file: 20,000 broken declarations, and one block of
+/// 20,000 broken statements, each parse in a bounded number of passes (a recovery that went
+/// back over the file for each error would not finish), with the errors capped.
+#[test]
+fn recovery_is_linear_in_the_file() {
+    let text = "role A B;\n".repeat(20_000);
+    let (_, diags) = casepol::internal::syntax::parse(casepol::diagnostic::FileId(0), &text);
+    assert_eq!(diags.len(), MAX_SYNTAX_ERRORS + 1);
+    assert!(diags[MAX_SYNTAX_ERRORS]
+        .message
+        .starts_with("too many syntax errors"));
+    let mut text = String::from("role A;\ncase C {\n");
+    for _ in 0..20_000 {
+        text.push_str("  attr a int;\n");
+    }
+    text.push_str("}\nallow A: view;\n");
+    let (ast, diags) = casepol::internal::syntax::parse(casepol::diagnostic::FileId(0), &text);
+    // One error for the block, which is left out after a few repairs; the rest parses.
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!(ast.items.len(), 2);
+}

@@ -768,3 +768,34 @@ fn many_kinds_times_many_states_lint_in_linear_time() {
     assert_eq!(counts.get("CP0204"), Some(&kinds), "{counts:?}");
     assert_eq!(counts.get("CP0203"), Some(&1), "{counts:?}");
 }
+
+/// docs/lints.md names each code by the title `explain-code`, SARIF and docs/errors.md give it:
+/// in its heading and in the table (CP0203 had two titles once).
+#[test]
+fn lint_doc_titles_are_the_codes_titles() {
+    use casepol::diagnostic::Code;
+    let text = std::fs::read_to_string(root().join("docs/lints.md")).unwrap();
+    let mut seen = 0;
+    for line in text.lines() {
+        let (id, title) = if let Some(h) = line.strip_prefix("## ") {
+            match h.split_once(": ") {
+                Some(pair) if h.starts_with("CP") => pair,
+                _ => continue,
+            }
+        } else if let Some(row) = line.strip_prefix("| [CP") {
+            let cells: Vec<&str> = row.split(" | ").collect();
+            (&row[..4], cells[1])
+        } else {
+            continue;
+        };
+        let id = if id.starts_with("CP") {
+            id.to_string()
+        } else {
+            format!("CP{id}")
+        };
+        let code = Code::parse(&id).unwrap_or_else(|| panic!("unknown code {id}"));
+        assert_eq!(title, code.title(), "docs/lints.md: {line}");
+        seen += 1;
+    }
+    assert!(seen >= 20, "only {seen} titles read");
+}

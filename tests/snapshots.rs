@@ -241,3 +241,36 @@ fn syntax_message_per_grammar_rule() {
         insta::assert_snapshot!(format!("{text}\n==== diagnostics ====\n{human}"));
     });
 }
+
+/// `tests/data/mistakes/*.casepol`: a small policy with one realistic mistake each (a `;`
+/// missing, a keyword misspelt, a habit from another language). Each gives exactly one error,
+/// of the syntax phase, and nothing that follows from it: the source, then what a person sees.
+#[test]
+fn mistakes_give_one_error_each() {
+    let mut files = 0;
+    insta::glob!("data/mistakes/*.casepol", |path| {
+        files += 1;
+        let sources = policy_sources(path);
+        let (policy, diags) = casepol::internal::check_sources(&sources);
+        assert!(policy.is_none(), "{} should not check", rel(path));
+        let errors: Vec<_> = diags.iter().filter(|d| d.is_error()).collect();
+        let human: String = diags
+            .iter()
+            .map(|d| render::human(d, &sources, false))
+            .collect();
+        assert_eq!(
+            errors.len(),
+            1,
+            "{}: one error expected\n{human}",
+            rel(path)
+        );
+        assert!(
+            matches!(errors[0].code.as_str(), "CP0001" | "CP0002"),
+            "{}: a syntax error expected\n{human}",
+            rel(path)
+        );
+        let text = sources.text(casepol::diagnostic::FileId(0));
+        insta::assert_snapshot!(format!("{text}\n==== diagnostics ====\n{human}"));
+    });
+    assert!(files >= 30, "the corpus of mistakes has {files} files");
+}

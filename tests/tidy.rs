@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Each module (a file `src/m.rs` with its directory `src/m/`) and the modules it may import.
-/// A module not listed may import nothing; `lib`, `main`, `cli` and `serve` are the edges and
+/// A module not listed may import nothing; `lib`, `main`, `cli`, `serve` and `lsp` are the edges and
 /// may import anything. Lower layers come first; a module imports only modules above it in this table.
 #[rustfmt::skip]
 const LAYERS: &[(&str, &[&str])] = &[
@@ -50,23 +50,27 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("query",       &["datetime", "access_code", "api", "bits", "check", "compile", "decision",
                       "diagnostic", "entities", "ir", "limits", "reference", "request", "resolve",
                       "syntax", "vm"]),
+    ("verify",      &["datetime", "api", "bits", "compile", "diagnostic", "diff", "ir", "reference",
+                      "request"]),
     ("testing",     &["api", "decision", "diagnostic", "entities", "ir", "json_pos",
-                      "reference", "request", "resolve"]),
+                      "reference", "request", "resolve", "verify"]),
     ("live",        &["datetime", "access_code", "api", "compile", "decision", "diagnostic", "entities", "ir",
                       "limits", "request", "resolve"]),
     ("db",          &["api", "entities", "ir", "limits", "query"]),
 ];
 
 /// Modules at the edge, which may import any module.
-const EDGES: &[&str] = &["lib", "main", "cli", "serve"];
+const EDGES: &[&str] = &["lib", "main", "cli", "serve", "lsp"];
 
-/// Files that may read files: the command line and the server (`--watch`, the decision log),
-/// and the library's one reader of policies and entities files.
-const MAY_READ_FILES: &[&str] = &["main", "cli", "serve", "files"];
+/// Files that may read files: the command line, the server (`--watch`, the decision log), the
+/// language server (the `.casepol` files beside an open document), and the library's one
+/// reader of policies and entities files.
+const MAY_READ_FILES: &[&str] = &["main", "cli", "serve", "lsp", "files"];
 
 /// Files that may write to the terminal: the command line, and the server (what it listens
-/// on, what `--watch` did, the decision log on standard output).
-const MAY_PRINT: &[&str] = &["main", "cli", "serve"];
+/// on, what `--watch` did, the decision log on standard output), and the language server (its
+/// JSON-RPC on standard output).
+const MAY_PRINT: &[&str] = &["main", "cli", "serve", "lsp"];
 
 /// What a tidy rule found: the file, the line (from 1) and what is wrong.
 #[derive(Debug, PartialEq, Eq)]

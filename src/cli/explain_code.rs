@@ -7,6 +7,19 @@ use casepol::diagnostic::{self, Code};
 pub(super) struct ExplainCodeArgs {
     /// A diagnostic code, such as `CP0101`; lower case and a missing `CP` are accepted
     code: String,
+    /// Output format: `json` prints `{"code", "title", "severity", "explanation"}`, the
+    /// explanation in Markdown as docs/errors.md has it
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+}
+
+/// The output of `explain-code --format json`.
+#[derive(Serialize)]
+struct ExplanationJson<'a> {
+    code: &'a str,
+    title: &'a str,
+    severity: Severity,
+    explanation: &'a str,
 }
 
 pub(super) fn explain_code(args: &ExplainCodeArgs) -> Exit {
@@ -14,6 +27,20 @@ pub(super) fn explain_code(args: &ExplainCodeArgs) -> Exit {
         return fail_input(unknown_code(&args.code));
     };
     match diagnostic::explanation(code) {
+        Some(section) if args.format == Format::Json => {
+            // The heading is the code and title, given as fields of their own.
+            let body = section.split_once('\n').map_or("", |(_, rest)| rest);
+            let json = ExplanationJson {
+                code: code.as_str(),
+                title: code.title(),
+                severity: code.severity(),
+                explanation: body.trim(),
+            };
+            match emit(&serde_json::to_string(&json).unwrap_or_default()) {
+                Ok(()) => Exit::Ok,
+                Err(e) => e,
+            }
+        }
         Some(section) => match emit(render::markdown_for_terminal(section).trim_end()) {
             Ok(()) => Exit::Ok,
             Err(e) => e,

@@ -13,7 +13,8 @@ use std::collections::HashSet;
 #[derive(clap::Args)]
 pub(super) struct FmtArgs {
     /// A `.casepol` file, or a directory: every `.casepol` file under it is formatted, sub-directories
-    /// included (hidden ones skipped); or `-` alone: format standard input to standard output
+    /// included (hidden entries and what `.gitignore` or `.casepolignore` excludes are skipped);
+    /// or `-` alone: format standard input to standard output
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
     /// Change nothing; list the files that would change and exit 1 if there are any
@@ -47,6 +48,8 @@ enum Outcome {
         finding: Diagnostic,
         /// The unified diff, with `--diff`.
         diff: Option<String>,
+        /// The first changed lines, as `--check` shows them.
+        preview: Option<String>,
     },
     Syntax(Vec<Diagnostic>),
     /// A CP0302 diagnostic: the formatter's output failed its soundness check.
@@ -154,23 +157,27 @@ pub(super) fn fmt(args: &FmtArgs) -> Exit {
 }
 
 /// The files to format, in order: each file argument as given, then each directory's `.casepol`
-/// files, sorted, found recursively. A file named twice is formatted once. A directory that
-/// cannot be read, or holds no `.casepol` file, is an error entry `(name, message)`.
+/// files, found by the one rule for directories ([`casepol::internal::files::walk`]). A file
+/// named twice is formatted once. A directory that cannot be read, or holds no `.casepol` file,
+/// is an error entry `(name, message)`.
 fn targets(paths: &[PathBuf]) -> Vec<Result<PathBuf, (String, String)>> {
+    use casepol::internal::files;
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     for path in paths {
-        let found = if is_stdin(path) {
-            Ok(vec![path.clone()])
-        } else if path.is_dir() {
-            let mut files = Vec::new();
-            match walk(path, &mut files) {
-                Err(msg) => Err(msg),
-                Ok(()) if files.is_empty() => Err(format!(
+        let found = if !is_stdin(path) && path.is_dir() {
+            match files::walk(
+                path,
+                files::is_policy_file,
+                casepol::limits::MAX_WALK_FILES,
+                "`.casepol` files, the limit for one directory argument",
+            ) {
+                Err(e) => Err(e.to_string()),
+                Ok(files) if files.is_empty() => Err(format!(
                     "directory `{}` holds no `.casepol` files",
                     path.display()
                 )),
-                Ok(()) => Ok(files),
+                Ok(files) => Ok(files),
             }
         } else {
             Ok(vec![path.clone()])
@@ -188,28 +195,6 @@ fn targets(paths: &[PathBuf]) -> Vec<Result<PathBuf, (String, String)>> {
         }
     }
     out
-}
-
-/// Collects the `.casepol` files under `dir`, sorted by path. Entries whose names start with `.`
-/// are skipped, and symbolic links to directories are not followed.
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
-    let read = std::fs::read_dir(dir)
-        .map_err(|e| format!("cannot read directory `{}`: {e}", dir.display()))?;
-    let mut entries: Vec<std::fs::DirEntry> = read.filter_map(|e| e.ok()).collect();
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        let path = entry.path();
-        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        if is_dir {
-            walk(&path, out)?;
-        } else if path.extension().is_some_and(|x| x == "casepol") && path.is_file() {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 /// `casepol fmt -`: standard input formatted to standard output, as editors and pipes want it.
@@ -276,6 +261,46 @@ fn unified_diff(name: &str, old: &str, new: &str) -> String {
         .to_string()
 }
 
+/// The most lines of each side that `--check` shows of the first change.
+const PREVIEW_LINES: usize = 6;
+
+/// The first change from `old` to `new`, as `fmt --check` shows it: the lines removed (`-`) and
+/// added (`+`), each with its line number, at most [`PREVIEW_LINES`] of each (and then `…`).
+fn first_change(old: &str, new: &str) -> String {
+    use similar::{ChangeTag, DiffOp};
+    let diff = similar::TextDiff::configure()
+        .timeout(std::time::Duration::from_secs(2))
+        .diff_lines(old, new);
+    let Some(op) = diff
+        .ops()
+        .iter()
+        .find(|op| !matches!(op, DiffOp::Equal { .. }))
+    else {
+        return String::new();
+    };
+    let mut out = String::new();
+    for tag in [ChangeTag::Delete, ChangeTag::Insert] {
+        let changes: Vec<_> = diff.iter_changes(op).filter(|c| c.tag() == tag).collect();
+        for c in changes.iter().take(PREVIEW_LINES) {
+            let (sign, n) = match tag {
+                ChangeTag::Delete => ('-', c.old_index()),
+                _ => ('+', c.new_index()),
+            };
+            let n = n.map_or(0, |i| i + 1);
+            let text = c.value().trim_end_matches(['\n', '\r']);
+            out.push_str(&format!("  {n:>4} {sign} {text}\n"));
+        }
+        if changes.len() > PREVIEW_LINES {
+            out.push_str(&format!(
+                "       {} … {} more line(s)\n",
+                if tag == ChangeTag::Delete { '-' } else { '+' },
+                changes.len() - PREVIEW_LINES
+            ));
+        }
+    }
+    out
+}
+
 fn format_file(path: &Path, args: &FmtArgs) -> FileResult {
     let stdin = is_stdin(path);
     let name = if stdin {
@@ -311,11 +336,13 @@ fn format_file(path: &Path, args: &FmtArgs) -> FileResult {
             Some(finding) if args.dry() => Outcome::Changed {
                 finding,
                 diff: args.diff.then(|| unified_diff(&name, &text, &formatted)),
+                preview: (!args.diff).then(|| first_change(&text, &formatted)),
             },
             Some(finding) => match std::fs::write(path, &formatted) {
                 Ok(()) => Outcome::Changed {
                     finding,
                     diff: None,
+                    preview: None,
                 },
                 Err(e) => Outcome::Unwritable(format!("cannot write `{name}`: {e}")),
             },
@@ -351,7 +378,11 @@ fn report_human(results: &[FileResult], args: &FmtArgs) -> Result<(), Exit> {
     for r in results {
         match &r.outcome {
             Outcome::Unchanged => unchanged += 1,
-            Outcome::Changed { finding, diff } => {
+            Outcome::Changed {
+                finding,
+                diff,
+                preview,
+            } => {
                 changed += 1;
                 let line = r.line(finding);
                 if let Some(diff) = diff {
@@ -363,9 +394,12 @@ fn report_human(results: &[FileResult], args: &FmtArgs) -> Result<(), Exit> {
                     ))?;
                 } else if args.check {
                     emit(&format!(
-                        "would reformat {} (first change at line {line})",
+                        "would reformat {} (first change at line {line}):",
                         r.name
                     ))?;
+                    if let Some(preview) = preview {
+                        emit(preview.trim_end_matches('\n'))?;
+                    }
                 } else {
                     emit(&format!("reformatted {}", r.name))?;
                 }
@@ -405,10 +439,14 @@ fn report_human(results: &[FileResult], args: &FmtArgs) -> Result<(), Exit> {
             emit("help: `casepol fmt -` prints it formatted")?;
         } else {
             let paths: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
-            emit(&format!(
-                "help: run `casepol fmt {}` to reformat them",
-                paths.join(" ")
-            ))?;
+            let paths = paths.join(" ");
+            if args.check {
+                emit(&format!(
+                    "help: run `casepol fmt {paths}` to reformat them; `casepol fmt --diff {paths}` shows every change"
+                ))?;
+            } else {
+                emit(&format!("help: run `casepol fmt {paths}` to reformat them"))?;
+            }
         }
     }
     Ok(())

@@ -38,6 +38,10 @@ pub(super) struct ListArgs {
     /// Start after this cursor: the `next` of the previous page
     #[arg(long)]
     after: Option<String>,
+    /// Output format: `json` (the default) prints JSON Lines; `human` prints one resource a
+    /// line, `ID (KIND, case CASE)`, then `next: CURSOR` and the notes
+    #[arg(long, value_enum, default_value = "json")]
+    format: Format,
 }
 
 /// One listed resource, a line of `list` and an item of the server's `/v1/list`.
@@ -98,9 +102,18 @@ pub(super) fn list(args: &ListArgs) -> Exit {
         Ok(n) => n,
         Err(e) => return who_can::query_error(e, &policy),
     };
+    let human = args.format == Format::Human;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut line = |r: u32| -> Result<(), Exit> {
-        let text = serde_json::to_string(&Line::new(&policy, &entities, r)).unwrap_or_default();
+        let item = Line::new(&policy, &entities, r);
+        let text = if human {
+            match item.case {
+                Some(case) => format!("{} ({}, case {case})", item.id, item.kind),
+                None => format!("{} ({})", item.id, item.kind),
+            }
+        } else {
+            serde_json::to_string(&item).unwrap_or_default()
+        };
         writeln!(out, "{text}").map_err(|_| Exit::Error)
     };
     let written = match args.limit {
@@ -111,7 +124,14 @@ pub(super) fn list(args: &ListArgs) -> Exit {
                 .iter()
                 .try_for_each(|&r| line(r))
                 .and_then(|()| {
-                    let next = serde_json::json!({ "next": page.next });
+                    let next = if human {
+                        format!(
+                            "next: {}",
+                            page.next.as_deref().unwrap_or("none (last page)")
+                        )
+                    } else {
+                        serde_json::json!({ "next": page.next }).to_string()
+                    };
                     writeln!(out, "{next}").map_err(|_| Exit::Error)
                 })
         }
@@ -119,7 +139,11 @@ pub(super) fn list(args: &ListArgs) -> Exit {
     // Last, after the resources and the cursor: why the cases of some case types are left out.
     let written = written.and_then(|()| {
         notes.iter().try_for_each(|n| {
-            let note = serde_json::json!({ "note": n });
+            let note = if human {
+                format!("note: {n}")
+            } else {
+                serde_json::json!({ "note": n }).to_string()
+            };
             writeln!(out, "{note}").map_err(|_| Exit::Error)
         })
     });

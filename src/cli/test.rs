@@ -6,13 +6,15 @@
 use super::*;
 use casepol::diagnostic::{Code, Span};
 use casepol::internal::testing::{
-    self, CaseResult, Coverage, EntitiesSource, FileRun, Item, TestFile,
+    self, CaseResult, Coverage, EntitiesSource, FileRun, Item, PropertyResult, TestFile,
 };
+use casepol::internal::verify::Verdict;
 use std::collections::HashMap;
 
 #[derive(clap::Args)]
 pub(super) struct TestArgs {
-    /// A test file, or a directory searched (recursively) for `*.test.json` files
+    /// A test file, or a directory searched (recursively) for `*.test.json` files; hidden
+    /// entries and what `.gitignore` or `.casepolignore` excludes are skipped
     #[arg(value_name = "PATH", default_value = ".")]
     paths: Vec<PathBuf>,
     /// Output format
@@ -57,6 +59,8 @@ struct FileReport {
     /// Index into the loaded policies, once the test file named one.
     policy: Option<usize>,
     run: Option<FileRun>,
+    /// The file's properties, proved or refuted (docs/policy-tests.md §8).
+    props: Vec<PropertyResult>,
 }
 
 /// Everything one `casepol test` run found.
@@ -67,26 +71,26 @@ struct Session {
     policies: Vec<LoadedPolicy>,
     by_path: HashMap<PathBuf, usize>,
     files: Vec<FileReport>,
+    /// Whether test cases run (`test`), or only properties (`verify`).
+    cases: bool,
 }
 
-/// Test files under `dir`, recursively, in name order. Hidden directories and `target` (build
-/// output) are skipped.
+/// Test files under `dir`, by the one rule for directories
+/// ([`casepol::internal::files::walk`]): recursively, in path order, skipping hidden entries and
+/// what `.gitignore` or `.casepolignore` files exclude.
 fn find_tests(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| format!("cannot read directory `{}`: {e}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for p in entries {
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        if p.is_dir() {
-            if !name.starts_with('.') && name != "target" {
-                find_tests(&p, out)?;
-            }
-        } else if name.ends_with(testing::TEST_FILE_SUFFIX) {
-            out.push(p);
-        }
-    }
+    let found = casepol::internal::files::walk(
+        dir,
+        |p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with(testing::TEST_FILE_SUFFIX))
+        },
+        casepol::limits::MAX_WALK_FILES,
+        "test files, the limit for one directory argument",
+    )
+    .map_err(|e| e.to_string())?;
+    out.extend(found);
     Ok(())
 }
 
@@ -201,6 +205,7 @@ impl Session {
                     tests: None,
                     policy: None,
                     run: None,
+                    props: Vec::new(),
                 });
                 return;
             }
@@ -211,6 +216,7 @@ impl Session {
             tests: None,
             policy: None,
             run: None,
+            props: Vec::new(),
         };
         let tests = match testing::parse(&self.sources, file) {
             Ok(t) => t,
@@ -255,8 +261,18 @@ impl Session {
         // Borrow the policy out of the session only while it is used.
         let policies = std::mem::take(&mut self.policies);
         if let Ok(policy) = &policies[index].policy {
-            if let Some(entities) = self.load_entities(policy, &tests, dir) {
-                report.run = Some(testing::run(policy, &entities, &tests));
+            let mut load = |path: &str| -> Result<Policy, String> {
+                let sources = read_policy(&dir.join(path))?;
+                Policy::from_sources(sources)
+                    .map_err(|_| format!("`{path}` has errors (`casepol validate` lists them)"))
+            };
+            let (props, diags) = testing::prove(policy, &tests, &mut load);
+            report.props = props;
+            self.diags.extend(diags);
+            if self.cases && !tests.cases.is_empty() {
+                if let Some(entities) = self.load_entities(policy, &tests, dir) {
+                    report.run = Some(testing::run(policy, &entities, &tests));
+                }
             }
         }
         self.policies = policies;
@@ -284,6 +300,58 @@ impl Session {
             .filter_map(|f| f.run.as_ref())
             .map(FileRun::failed)
             .sum()
+    }
+
+    /// The properties of every file, each with its file.
+    fn props(&self) -> impl Iterator<Item = (&FileReport, &PropertyResult)> {
+        self.files
+            .iter()
+            .flat_map(|f| f.props.iter().map(move |p| (f, p)))
+    }
+
+    /// How many properties were proven, refuted and not proven.
+    fn prop_counts(&self) -> (usize, usize, usize) {
+        self.props()
+            .fold((0, 0, 0), |(a, b, c), (_, p)| match p.verdict {
+                Verdict::Proven { .. } => (a + 1, b, c),
+                Verdict::Refuted(_) => (a, b + 1, c),
+                Verdict::Unproven { .. } => (a, b, c + 1),
+            })
+    }
+
+    /// Every property not proven as a `CP0404` diagnostic on the property in its test file.
+    fn property_diagnostics(&self) -> Vec<Diagnostic> {
+        self.props()
+            .filter(|(_, p)| !p.proven())
+            .map(|(_, p)| {
+                let (message, help) = match &p.verdict {
+                    Verdict::Refuted(cx) => (
+                        format!(
+                            "property `{}` is refuted: a user holding {} is allowed",
+                            p.name,
+                            holding(&cx.holding)
+                        ),
+                        format!(
+                            "counterexample: request {} on entities {}",
+                            cx.request, cx.entities
+                        ),
+                    ),
+                    Verdict::Unproven { depends_on, .. } => (
+                        format!(
+                            "property `{}` cannot be proven: it depends on {}",
+                            p.name,
+                            depends_on.join("; ")
+                        ),
+                        "narrow the property, or test the data it depends on with test cases"
+                            .into(),
+                    ),
+                    Verdict::Proven { .. } => (String::new(), String::new()),
+                };
+                Diagnostic::new(Code::PropertyFailed, p.span, message)
+                    .with_label(p.verdict.name())
+                    .with_help(help)
+            })
+            .collect()
     }
 
     fn coverages(&self) -> impl Iterator<Item = (&LoadedPolicy, &Coverage)> {
@@ -376,6 +444,48 @@ fn expected(e: &testing::Expected) -> String {
     out
 }
 
+/// `` `Employee` and `subject` `` or `no subject`.
+fn holding(subjects: &[String]) -> String {
+    if subjects.is_empty() {
+        return "no subject".into();
+    }
+    let quoted: Vec<String> = subjects.iter().map(|s| format!("`{s}`")).collect();
+    quoted.join(" and ")
+}
+
+/// The block printed for a property that is not proven.
+fn property_block(f: &FileReport, p: &PropertyResult, line: usize) -> String {
+    let mut out = String::new();
+    let head = match p.verdict {
+        Verdict::Refuted(_) => "REFUTED",
+        _ => "NOT PROVEN",
+    };
+    out.push_str(&format!("{head} {}:{line}: property {}\n", f.path, p.name));
+    if let Some(d) = &p.description {
+        out.push_str(&format!("  note:     {d}\n"));
+    }
+    match &p.verdict {
+        Verdict::Refuted(cx) => {
+            out.push_str(&format!(
+                "  allowed:  a user holding {}\n",
+                holding(&cx.holding)
+            ));
+            out.push_str(&format!("  request:  {}\n", cx.request));
+            out.push_str(&format!("  entities: {}\n", cx.entities));
+            out.push_str(
+                "  (`casepol explain POLICY --entities ENTITIES --request REQUEST` shows why)\n",
+            );
+        }
+        Verdict::Unproven { depends_on, .. } => {
+            for d in depends_on {
+                out.push_str(&format!("  depends on: {d}\n"));
+            }
+        }
+        Verdict::Proven { .. } => {}
+    }
+    out
+}
+
 fn pct(covered: usize, total: usize) -> String {
     match testing::percent(covered, total) {
         Some(p) => format!("{p:.1}%"),
@@ -398,41 +508,47 @@ fn item_line(i: &Item) -> String {
     format!("  {}:{}:{}  {what}  {}", i.file, i.line, i.column, i.source)
 }
 
-pub(super) fn test(args: &TestArgs) -> Exit {
+/// The test files the paths name, or the exit of a usage error.
+fn find_all(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Exit> {
     let mut found = Vec::new();
-    for p in &args.paths {
+    for p in paths {
         if p.is_dir() {
             if let Err(msg) = find_tests(p, &mut found) {
-                return fail_input(msg);
+                return Err(fail_input(msg));
             }
         } else if p.exists() {
             found.push(p.clone());
         } else {
-            return fail_input(format!(
+            return Err(fail_input(format!(
                 "cannot read `{}`: no such file or directory",
                 p.display()
-            ));
+            )));
         }
     }
     if found.is_empty() {
-        let shown: Vec<String> = args
-            .paths
-            .iter()
-            .map(|p| format!("`{}`", p.display()))
-            .collect();
+        let shown: Vec<String> = paths.iter().map(|p| format!("`{}`", p.display())).collect();
         eprintln!(
             "error: no test files (`*{}`) found in {}\n  help: write a test file next to the policy, e.g. `policy.test.json`; see docs/policy-tests.md",
             testing::TEST_FILE_SUFFIX,
             shown.join(", ")
         );
-        return Exit::Error;
+        return Err(Exit::Error);
     }
+    Ok(found)
+}
+
+pub(super) fn test(args: &TestArgs) -> Exit {
+    let found = match find_all(&args.paths) {
+        Ok(f) => f,
+        Err(e) => return e,
+    };
     let mut s = Session {
         sources: Sources::new(),
         diags: Vec::new(),
         policies: Vec::new(),
         by_path: HashMap::new(),
         files: Vec::new(),
+        cases: true,
     };
     for path in &found {
         s.test_file(path);
@@ -448,6 +564,7 @@ pub(super) fn test(args: &TestArgs) -> Exit {
             let failures = s.failure_diagnostics();
             let mut mine = s.diags.clone();
             mine.extend(failures);
+            mine.extend(s.property_diagnostics());
             let mut sets: Vec<(&Sources, &[Diagnostic])> = s.policy_errors();
             sets.insert(0, (&s.sources, &mine));
             emit_machine_report(args.format, &sets).and_then(|()| {
@@ -464,7 +581,7 @@ pub(super) fn test(args: &TestArgs) -> Exit {
     }
     if !s.diags.is_empty() {
         Exit::Error
-    } else if s.failed() > 0 || below {
+    } else if s.failed() > 0 || below || s.prop_counts() != (s.props().count(), 0, 0) {
         Exit::Fail
     } else {
         Exit::Ok
@@ -477,11 +594,13 @@ fn summary(s: &Session, args: &TestArgs, below: bool) -> Result<(), Exit> {
     for f in &s.files {
         match &f.run {
             Some(run) => emit(&format!(
-                "{}: {} passed, {} failed",
+                "{}: {} passed, {} failed{}",
                 f.path,
                 run.passed(),
-                run.failed()
+                run.failed(),
+                props_of(f)
             ))?,
+            None if !f.props.is_empty() => emit(&format!("{}:{}", f.path, props_of(f)))?,
             None => emit(&format!("{}: not run (see the errors above)", f.path))?,
         }
     }
@@ -496,6 +615,9 @@ fn summary(s: &Session, args: &TestArgs, below: bool) -> Result<(), Exit> {
         }
     }
     emit(&format!("{} passed, {} failed", s.passed(), s.failed()))?;
+    if s.props().next().is_some() {
+        emit(&prop_line(s))?;
+    }
     let (covered, total) = s.covered_total();
     if policies.is_empty() {
         emit("coverage: none (no test file could be run)")?;
@@ -528,7 +650,24 @@ fn summary(s: &Session, args: &TestArgs, below: bool) -> Result<(), Exit> {
     Ok(())
 }
 
-fn human(s: &Session, args: &TestArgs, below: bool) -> Result<(), Exit> {
+/// `, 2 of 2 properties proven` for a file's summary line; empty without properties.
+fn props_of(f: &FileReport) -> String {
+    if f.props.is_empty() {
+        return String::new();
+    }
+    let proven = f.props.iter().filter(|p| p.proven()).count();
+    let sep = if f.run.is_some() { "," } else { "" };
+    format!("{sep} {proven} of {} properties proven", f.props.len())
+}
+
+/// `properties: 3 proven, 1 refuted, 0 not proven`.
+fn prop_line(s: &Session) -> String {
+    let (p, r, u) = s.prop_counts();
+    format!("properties: {p} proven, {r} refuted, {u} not proven")
+}
+
+/// The diagnostics of the policies, then of the test files, on standard error.
+fn human_errors(s: &Session) {
     {
         let mut err = std::io::stderr().lock();
         for (sources, diags) in s.policy_errors() {
@@ -555,6 +694,10 @@ fn human(s: &Session, args: &TestArgs, below: bool) -> Result<(), Exit> {
         }
         let _ = write!(err, "{}", human_diagnostics(&run, &s.sources));
     }
+}
+
+fn human(s: &Session, args: &TestArgs, below: bool) -> Result<(), Exit> {
+    human_errors(s);
     for f in &s.files {
         let (Some(tests), Some(run)) = (&f.tests, &f.run) else {
             continue;
@@ -607,6 +750,9 @@ fn human(s: &Session, args: &TestArgs, below: bool) -> Result<(), Exit> {
             emit(&out)?;
         }
     }
+    for (f, p) in s.props().filter(|(_, p)| !p.proven()) {
+        emit(&property_block(f, p, s.sources.line_col(p.span).0))?;
+    }
     summary(s, args, below)?;
     if !s.diags.is_empty() {
         eprintln!(
@@ -625,6 +771,7 @@ struct TestJson<'a> {
     passed: usize,
     failed: usize,
     coverage: CoverageJson<'a>,
+    properties: PropCountsJson,
     files: Vec<FileJson<'a>>,
     errors: Vec<JsonDiagnostic<'a>>,
 }
@@ -655,6 +802,46 @@ struct FileJson<'a> {
     passed: usize,
     failed: usize,
     cases: Vec<CaseJson<'a>>,
+    properties: Vec<PropertyJson<'a>>,
+}
+
+/// How many properties were proven, refuted and not proven.
+#[derive(Serialize)]
+struct PropCountsJson {
+    proven: usize,
+    refuted: usize,
+    unproven: usize,
+}
+
+impl PropCountsJson {
+    fn of(s: &Session) -> PropCountsJson {
+        let (proven, refuted, unproven) = s.prop_counts();
+        PropCountsJson {
+            proven,
+            refuted,
+            unproven,
+        }
+    }
+}
+
+/// One property and its verdict: `points` and, when refuted, `request`, `entities` and
+/// `holding`, or, when not proven, `depends_on`.
+#[derive(Serialize)]
+struct PropertyJson<'a> {
+    name: &'a str,
+    line: usize,
+    claim: casepol::internal::verify::ClaimKind,
+    #[serde(flatten)]
+    verdict: &'a Verdict,
+}
+
+fn property_json<'a>(s: &Session, p: &'a PropertyResult) -> PropertyJson<'a> {
+    PropertyJson {
+        name: &p.name,
+        line: s.sources.line_col(p.span).0,
+        claim: p.claim,
+        verdict: &p.verdict,
+    }
 }
 
 #[derive(Serialize)]
@@ -739,6 +926,7 @@ fn json(s: &Session) -> String {
                 passed: f.run.as_ref().map_or(0, FileRun::passed),
                 failed: f.run.as_ref().map_or(0, FileRun::failed),
                 cases,
+                properties: f.props.iter().map(|p| property_json(s, p)).collect(),
             }
         })
         .collect();
@@ -765,8 +953,130 @@ fn json(s: &Session) -> String {
                 })
                 .collect(),
         },
+        properties: PropCountsJson::of(s),
         files,
         errors,
     };
     serde_json::to_string(&out).unwrap_or_default()
+}
+
+// ---- casepol verify ---------------------------------------------------------------------------
+
+#[derive(clap::Args)]
+pub(super) struct VerifyArgs {
+    /// A test file, or a directory searched (recursively) for `*.test.json` files; their
+    /// `properties` are proved
+    #[arg(value_name = "PATH", default_value = ".")]
+    paths: Vec<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "human")]
+    format: ReportFormat,
+}
+
+/// The output of `verify --format json` (docs/policy-tests.md §8).
+#[derive(Serialize)]
+struct VerifyJson<'a> {
+    #[serde(flatten)]
+    counts: PropCountsJson,
+    properties: Vec<VerifyPropertyJson<'a>>,
+    errors: Vec<JsonDiagnostic<'a>>,
+}
+
+#[derive(Serialize)]
+struct VerifyPropertyJson<'a> {
+    file: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy: Option<&'a str>,
+    #[serde(flatten)]
+    property: PropertyJson<'a>,
+}
+
+pub(super) fn verify(args: &VerifyArgs) -> Exit {
+    let found = match find_all(&args.paths) {
+        Ok(f) => f,
+        Err(e) => return e,
+    };
+    let mut s = Session {
+        sources: Sources::new(),
+        diags: Vec::new(),
+        policies: Vec::new(),
+        by_path: HashMap::new(),
+        files: Vec::new(),
+        cases: false,
+    };
+    for path in &found {
+        s.test_file(path);
+    }
+    let written = match args.format {
+        ReportFormat::Human => verify_human(&s),
+        ReportFormat::Json => {
+            let mut errors: Vec<JsonDiagnostic> = Vec::new();
+            for (sources, diags) in s.policy_errors() {
+                errors.extend(diags.iter().map(|d| render::json(d, sources)));
+            }
+            errors.extend(s.diags.iter().map(|d| render::json(d, &s.sources)));
+            let out = VerifyJson {
+                counts: PropCountsJson::of(&s),
+                properties: s
+                    .props()
+                    .map(|(f, p)| VerifyPropertyJson {
+                        file: &f.path,
+                        policy: f.policy.map(|i| s.policies[i].shown.as_str()),
+                        property: property_json(&s, p),
+                    })
+                    .collect(),
+                errors,
+            };
+            emit(&serde_json::to_string(&out).unwrap_or_default())
+        }
+        ReportFormat::Sarif | ReportFormat::Github => {
+            let mut mine = s.diags.clone();
+            mine.extend(s.property_diagnostics());
+            let mut sets: Vec<(&Sources, &[Diagnostic])> = s.policy_errors();
+            sets.insert(0, (&s.sources, &mine));
+            emit_machine_report(args.format, &sets).and_then(|()| {
+                if args.format == ReportFormat::Github {
+                    emit(&prop_line(&s))
+                } else {
+                    Ok(())
+                }
+            })
+        }
+    };
+    if let Err(e) = written {
+        return e;
+    }
+    let (_, refuted, unproven) = s.prop_counts();
+    if !s.diags.is_empty() {
+        Exit::Error
+    } else if s.props().next().is_none() {
+        eprintln!("error: the test files hold no `properties`\n  help: add `\"properties\": [{{\"name\": …, \"never\": [\"Role\"], \"actions\": [\"edit\"]}}]` to a test file; see docs/policy-tests.md");
+        Exit::Error
+    } else if refuted + unproven > 0 {
+        Exit::Fail
+    } else {
+        Exit::Ok
+    }
+}
+
+fn verify_human(s: &Session) -> Result<(), Exit> {
+    human_errors(s);
+    for (f, p) in s.props() {
+        let line = s.sources.line_col(p.span).0;
+        match &p.verdict {
+            Verdict::Proven { points } => emit(&format!(
+                "PROVEN {}:{line}: property {} ({points} points of the domain)",
+                f.path, p.name
+            ))?,
+            _ => emit(property_block(f, p, line).trim_end())?,
+        }
+    }
+    emit(&prop_line(s))?;
+    if !s.diags.is_empty() {
+        eprintln!(
+            "error: {} problem(s) in test files; the properties they concern did not run",
+            s.diags.len()
+        );
+    }
+    Ok(())
 }

@@ -17,6 +17,44 @@ pub(super) struct ValidateArgs {
     /// Silence a warning code, such as `CP0205` (repeatable); error codes cannot be allowed
     #[arg(long, value_name = "CODE", value_parser = parse_allowed_code)]
     allow: Vec<Code>,
+    /// Also check this entities file (JSON, or `-` for standard input) against the policy, as
+    /// `check` loads it, without deciding a request; needs exactly one POLICY
+    #[arg(long, value_name = "FILE")]
+    entities: Option<PathBuf>,
+}
+
+/// What became of the entities of `validate --entities`.
+enum EntitiesChecked {
+    Valid,
+    Invalid(Vec<casepol::EntityError>),
+    Unreadable(String),
+}
+
+/// The `entities` member of `validate --format json`.
+#[derive(Serialize)]
+struct EntitiesJson<'a> {
+    entities: String,
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a [casepol::EntityError]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+/// Loads the entities at `path` for the policy of `sources`, which has no errors.
+fn check_entities(sources: &Sources, path: &Path) -> EntitiesChecked {
+    let policy = match Policy::from_sources(sources.clone()) {
+        Ok(p) => p,
+        // INVARIANT: only called for a policy without errors; should it fail, say so.
+        Err(e) => return EntitiesChecked::Unreadable(format!("the policy does not compile: {e}")),
+    };
+    match read_text_limited(path, MAX_ENTITIES_BYTES, "an entities file") {
+        Err(msg) => EntitiesChecked::Unreadable(msg),
+        Ok(text) => match policy.load_entities(&text) {
+            Ok(_) => EntitiesChecked::Valid,
+            Err(e) => EntitiesChecked::Invalid(e.into_errors()),
+        },
+    }
 }
 
 /// Parses an `--allow` value: a known warning code.
@@ -42,6 +80,9 @@ fn parse_allowed_code(text: &str) -> Result<Code, String> {
 #[derive(Serialize)]
 struct ValidateJson<'a> {
     policies: Vec<PolicyJson<'a>>,
+    /// With `--entities`, once the policy has no errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entities: Option<EntitiesJson<'a>>,
 }
 
 /// One policy of `validate --format json`; the server refuses a policy with its `Checked` form.
@@ -73,6 +114,12 @@ enum Validated {
 
 pub(super) fn validate(args: &ValidateArgs) -> Exit {
     let paths = &args.policies;
+    if args.entities.is_some() && paths.len() != 1 {
+        return fail_input(format!(
+            "--entities checks an entities file against one policy, but {} policies are given",
+            paths.len()
+        ));
+    }
     let format = args.format;
     let adjust = |diags: Vec<Diagnostic>| -> Vec<Diagnostic> {
         diags
@@ -136,6 +183,62 @@ pub(super) fn validate(args: &ValidateArgs) -> Exit {
         }
         results.push(result);
     }
+    // The entities are checked against a policy without errors only: against a broken one,
+    // every name could be reported unknown.
+    let entities = args
+        .entities
+        .as_ref()
+        .and_then(|path| match results.first() {
+            Some(Validated::Checked {
+                sources, errors: 0, ..
+            }) => Some((path, check_entities(sources, path))),
+            _ => {
+                if format == ReportFormat::Human {
+                    eprintln!(
+                        "note: entities `{}` not checked, since the policy could not be used",
+                        path.display()
+                    );
+                }
+                None
+            }
+        });
+    if let Some((path, checked)) = &entities {
+        let shown = path.display();
+        worst = worst.max(match checked {
+            EntitiesChecked::Valid => Exit::Ok,
+            EntitiesChecked::Invalid(_) => Exit::Fail,
+            EntitiesChecked::Unreadable(_) => Exit::Error,
+        });
+        if format != ReportFormat::Json {
+            let mut err = std::io::stderr().lock();
+            match checked {
+                EntitiesChecked::Valid => {}
+                EntitiesChecked::Invalid(errors) => {
+                    for e in errors {
+                        let _ = writeln!(err, "error: {shown}: {e}");
+                    }
+                }
+                EntitiesChecked::Unreadable(msg) => {
+                    let _ = writeln!(err, "error: {msg}");
+                }
+            }
+        }
+        if format == ReportFormat::Human {
+            let line = match checked {
+                EntitiesChecked::Valid => format!("{shown}: ok (entities)"),
+                EntitiesChecked::Invalid(errors) => {
+                    format!(
+                        "{shown}: failed ({} problem(s) in the entities)",
+                        errors.len()
+                    )
+                }
+                EntitiesChecked::Unreadable(_) => format!("{shown}: unreadable"),
+            };
+            if let Err(e) = emit(&line) {
+                return e;
+            }
+        }
+    }
     if format == ReportFormat::Json {
         let policies = paths
             .iter()
@@ -158,7 +261,20 @@ pub(super) fn validate(args: &ValidateArgs) -> Exit {
                 }
             })
             .collect();
-        let json = serde_json::to_string(&ValidateJson { policies }).unwrap_or_default();
+        let entities = entities.as_ref().map(|(path, checked)| {
+            let (ok, errors, error) = match checked {
+                EntitiesChecked::Valid => (true, None, None),
+                EntitiesChecked::Invalid(errors) => (false, Some(errors.as_slice()), None),
+                EntitiesChecked::Unreadable(msg) => (false, None, Some(msg.as_str())),
+            };
+            EntitiesJson {
+                entities: path.display().to_string(),
+                ok,
+                errors,
+                error,
+            }
+        });
+        let json = serde_json::to_string(&ValidateJson { policies, entities }).unwrap_or_default();
         if let Err(e) = emit(&json) {
             return e;
         }

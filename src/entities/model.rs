@@ -13,7 +13,7 @@ use crate::ir::{KindDef, KindId};
 
 /// An attribute value with every string interned.
 #[doc(hidden)]
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum AttrValue {
     /// A `string`, as a symbol ([`Entities::symbol`]).
     Sym(u32),

@@ -11,7 +11,8 @@ use crate::diagnostic::Span;
 /// `scope filter { … }` of two or more conditions becomes `scope filter any { … }`, which it
 /// means and which `fmt` writes.
 pub fn erase(ast: &mut PolicyAst) {
-    let PolicyAst { items } = ast;
+    let PolicyAst { items, skipped } = ast;
+    skipped.clear();
     for item in items {
         self::item(item);
     }

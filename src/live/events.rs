@@ -9,16 +9,22 @@
 //! removing a member of a relation reaches the case's subtree for that one user, since a
 //! relation is only ever read as "does the principal hold it". Entities are matched by id, so
 //! added and deleted ones count as denied where they are absent.
+//!
+//! In place, the users whom a group admits without a relation are decided by class
+//! ([`Classes`]): users who share what a decision reads of a principal, named nowhere on what
+//! the changes reach, are decided once, and their events share one list of users ([`Events`]).
 
 use super::changes::{Change, ChangeSet};
 use super::store::{Store, Touched};
 use super::ChangeSetError;
 use crate::api::Policy;
+use crate::entities::AttrValue;
 use crate::entities::Entities;
 use crate::limits;
 use crate::request::{Request, Resolved, ResolvedContext};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, OnceLock};
 
 /// One decision that a change set changed.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -321,19 +327,253 @@ pub fn group(events: &[Event]) -> Vec<EventGroup> {
     groups
 }
 
+/// Users whom some group admits without a relation (`Store::open`), in classes: two users of a
+/// class have the same groups, the same codes but their own id, the same attributes, and
+/// neither names itself in an attribute. On a resource that names neither of them (in a
+/// relation of its anchor case, in an attribute of it or of its anchor, or by id in an access
+/// code of it or above it), a decision reads nothing else of the principal (`vm.rs`: the groups
+/// for permissions, scope and roles, the codes for access codes, the attributes and the
+/// principal's identity for filters and conditions), so it is the same for every user of the
+/// class. Made once for a version of the users and kept while none changes.
+pub(super) struct Classes {
+    /// Each class's users, sorted; classes in the order of their first user.
+    lists: Vec<Arc<[u32]>>,
+    /// Each user's class, by position; [`NO_CLASS`] for a user in none.
+    of: Vec<u32>,
+}
+
+/// The class of a user in no class.
+const NO_CLASS: u32 = u32::MAX;
+
+/// What a decision reads of a user named nowhere on the resources it is about: the key of a
+/// class. The codes are those the resources' access codes can name (`None`: all of them, for
+/// the classes kept with a version); a user's own id is never among them, since a resource
+/// whose code names a user's id names that user.
+#[derive(PartialEq, Eq, Hash)]
+struct Key {
+    groups: Vec<u32>,
+    codes: Vec<u32>,
+    attrs: Option<Box<[AttrValue]>>,
+    self_named: bool,
+}
+
+impl Key {
+    fn of(e: &Entities, st: &Store, u: u32, alphabet: Option<&BTreeSet<u32>>) -> Key {
+        let user = &e.users[u as usize];
+        let id = st.symbol(e.user_id(u));
+        let codes = user.codes.iter().copied();
+        let codes = codes.filter(|&c| Some(c) != id && alphabet.is_none_or(|a| a.contains(&c)));
+        let attrs = e.user_attrs.get(u as usize).cloned();
+        let self_named = attrs
+            .as_ref()
+            .is_some_and(|a| a.contains(&AttrValue::User(u)));
+        Key {
+            groups: user.groups.to_vec(),
+            codes: codes.collect(),
+            attrs,
+            self_named,
+        }
+    }
+}
+
+impl Classes {
+    /// The classes of the open users of `e`. Linear in them.
+    pub(super) fn new(e: &Entities, st: &Store) -> Classes {
+        let mut by: HashMap<Key, Vec<u32>> = HashMap::new();
+        for &u in st.open.iter() {
+            by.entry(Key::of(e, st, u, None)).or_default().push(u);
+        }
+        let mut lists: Vec<Arc<[u32]>> = by.into_values().map(Arc::from).collect();
+        lists.sort_unstable_by_key(|l| l.first().copied());
+        let mut of = vec![NO_CLASS; e.users.len()];
+        for (c, l) in lists.iter().enumerate() {
+            for &u in l.iter() {
+                of[u as usize] = c as u32;
+            }
+        }
+        Classes { lists, of }
+    }
+}
+
+/// A resource the changes reach, by its position before and after (`None` where it is absent),
+/// with the changes that reach it.
+type Reached = (Option<u32>, Option<u32>, Arc<[usize]>);
+
+/// One decision that changed the same way for every user of a class: the class's lists of
+/// users, shared (never copied) by every event of the class, less the users computed one by
+/// one ([`Grouped::alone`]).
+struct ClassEvent {
+    users: Arc<[Arc<[u32]>]>,
+    /// How many users the event stands for.
+    size: usize,
+    /// The resource's position before and after the change set; `None` where it is absent.
+    resource: (Option<u32>, Option<u32>),
+    action: u32,
+    module: Option<u32>,
+    gained: bool,
+    causes: Arc<[usize]>,
+}
+
+/// The events of a change set applied in place, as computed: those of users computed one by one,
+/// and those of classes of users, each standing for its users' events.
+pub(super) struct Grouped {
+    single: Vec<Event>,
+    classes: Vec<ClassEvent>,
+    /// The users computed one by one, sorted: not in the events of their class.
+    alone: Arc<[u32]>,
+    actions: Vec<String>,
+    modules: Vec<String>,
+}
+
+/// Every event of a change set: what [`super::apply`] returns. Read as a slice of [`Event`]s,
+/// sorted (one for each user), which is made on the first reading: the events of a change set
+/// applied in place are computed for classes of users at once (a class of users whose decisions
+/// on what the change set reaches are necessarily the same, decided once), and
+/// [`Events::len`] counts them without making the list.
+#[derive(Clone, Default)]
+pub struct Events {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    grouped: Option<(Grouped, Arc<Entities>, Arc<Entities>)>,
+    flat: OnceLock<Vec<Event>>,
+}
+
+impl Events {
+    /// Events already listed one by one.
+    pub(super) fn listed(events: Vec<Event>) -> Events {
+        Events {
+            inner: Arc::new(Inner {
+                grouped: None,
+                flat: OnceLock::from(events),
+            }),
+        }
+    }
+
+    /// Events computed in place, read through the old and the new entities.
+    pub(super) fn grouped(g: Grouped, old: Arc<Entities>, new: Arc<Entities>) -> Events {
+        Events {
+            inner: Arc::new(Inner {
+                grouped: Some((g, old, new)),
+                flat: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// How many events there are, one for each user, without listing them.
+    pub fn len(&self) -> usize {
+        match &self.inner.grouped {
+            Some((g, _, _)) => g.single.len() + g.classes.iter().map(|c| c.size).sum::<usize>(),
+            None => self.inner.flat.get().map_or(0, Vec::len),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How the events were computed: (events computed for a class of users, the most users
+    /// one of them stands for). For the tests that make sure classes are reached.
+    #[doc(hidden)]
+    pub fn class_stats(&self) -> (usize, usize) {
+        match &self.inner.grouped {
+            Some((g, _, _)) => (
+                g.classes.len(),
+                g.classes.iter().map(|c| c.size).max().unwrap_or(0),
+            ),
+            None => (0, 0),
+        }
+    }
+
+    /// The events one by one, sorted by user, resource, action and module.
+    pub fn as_slice(&self) -> &[Event] {
+        self.inner.flat.get_or_init(|| match &self.inner.grouped {
+            Some((g, old, new)) => expand(g, old, new),
+            None => Vec::new(),
+        })
+    }
+}
+
+/// The events of `g` one by one, sorted.
+fn expand(g: &Grouped, old: &Entities, new: &Entities) -> Vec<Event> {
+    let mut out = g.single.clone();
+    for c in &g.classes {
+        let resource = match c.resource {
+            (_, Some(r)) => new.resource_id(r),
+            (Some(r), None) => old.resource_id(r),
+            (None, None) => continue,
+        };
+        let causes: Vec<usize> = c.causes.to_vec();
+        for list in c.users.iter() {
+            for &u in list.iter() {
+                if g.alone.binary_search(&u).is_ok() {
+                    continue;
+                }
+                out.push(Event {
+                    user: new.user_id(u).to_string(),
+                    resource: Some(resource.to_string()),
+                    action: g.actions[c.action as usize].clone(),
+                    module: c.module.map(|m| g.modules[m as usize].clone()),
+                    gained: c.gained,
+                    causes: causes.clone(),
+                });
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+impl std::ops::Deref for Events {
+    type Target = [Event];
+    fn deref(&self) -> &[Event] {
+        self.as_slice()
+    }
+}
+
+impl PartialEq for Events {
+    fn eq(&self, other: &Events) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl std::fmt::Debug for Events {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
+impl<'a> IntoIterator for &'a Events {
+    type Item = &'a Event;
+    type IntoIter = std::slice::Iter<'a, Event>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.as_slice().iter()
+    }
+}
+
 /// The events of a change set applied in place ([`super::store`]): the same decisions compared
-/// as [`events`] compares, by position (in-place changes add, delete and move nothing, so a
-/// position names the same entity on both sides), and only for the users a change to a
-/// resource can reach there: those some group admits without a relation, and the members of
-/// the relations of the anchor cases under the change, before and after. Every other user is
-/// out of scope on both sides (docs/semantics.md, "Groups in scope"), so their decisions did
-/// not change; the property test holds this against deciding every user everywhere.
+/// as [`events`] compares, by position (a resource that moved or was deleted is followed by
+/// `touched`), and only for the users a change to a resource can reach there: those some group
+/// admits without a relation, and the members of the relations of the anchor cases under the
+/// change, before and after. Every other user is out of scope on both sides (docs/semantics.md,
+/// "Groups in scope"), so their decisions did not change; the property test holds this against
+/// deciding every user everywhere.
+///
+/// Users whom nothing the changes reach names are decided by class ([`Classes`]): one user of
+/// the class before and after, for every user of it. The others (those the changes touched,
+/// those named in a relation, an attribute or an access code of a reached resource) are
+/// decided one by one. With `by_class` false, every user is (the way before classes, for the
+/// benchmarks).
 pub(super) fn in_place(
     policy: &Policy,
     old: (&Entities, &Store),
     new: (&Entities, &Store),
     touched: &Touched,
-) -> Result<Vec<Event>, ChangeSetError> {
+    by_class: bool,
+) -> Result<Grouped, ChangeSetError> {
     let compiled = policy.compiled();
     let p = compiled.ir();
     let (e0, s0) = old;
@@ -358,31 +598,94 @@ pub(super) fn in_place(
         }
         out
     };
-    let mut pairs: BTreeMap<(u32, u32), BTreeSet<usize>> = BTreeMap::new();
-    let mut accounts: BTreeMap<u32, BTreeSet<usize>> = BTreeMap::new();
+    // Open before or after: only a user the change set touched can be one and not the other.
+    let is_open = |u: u32| s0.open.contains(&u) || s1.open.contains(&u);
+    let open_count = s0.open.len()
+        + (touched.users.keys())
+            .filter(|&&u| s1.open.contains(&u) && !s0.open.contains(&u))
+            .count();
+    // The users named on what the changes reach, the codes its access codes name, and what
+    // each reached resource's open users are reached by.
+    let mut named: BTreeSet<u32> = touched.users.keys().copied().collect();
+    // Without classes (the way before them, for the benchmarks), every user is decided alone.
+    if !by_class {
+        named.extend(s0.open.iter().chain(s1.open.iter()).copied());
+    }
+    named.extend(touched.members.keys().map(|&(_, u)| u));
+    let mut alphabet: BTreeSet<u32> = BTreeSet::new();
+    let mut note = |e: &Entities, r: u32, named: &mut BTreeSet<u32>| {
+        let mut at = Some(r);
+        let mut steps = 0;
+        while let (Some(x), true) = (at, steps <= limits::MAX_KIND_DEPTH) {
+            let res = &e.resources[x as usize];
+            for level in res.own_read.iter().chain(res.own_write.iter()) {
+                alphabet.extend(level.iter().copied());
+            }
+            for v in res.attrs.iter() {
+                if let AttrValue::User(u) = v {
+                    named.insert(*u);
+                }
+            }
+            if res.anchor == Some(x) {
+                for list in res.relations.iter() {
+                    named.extend(list.iter().copied());
+                }
+            }
+            at = res.parent;
+            steps += 1;
+        }
+    };
+    let mut reached: BTreeMap<u32, BTreeSet<usize>> = BTreeMap::new();
+    let mut trees: Vec<(Vec<u32>, BTreeSet<u32>, &Vec<usize>)> = Vec::new();
     let mut count = 0usize;
     let too_many = |count: usize| count > limits::MAX_EVENT_PAIRS;
     for (&root, causes) in &touched.resources {
         let tree = subtree(root);
-        let mut who: BTreeSet<u32> = s0.open.iter().chain(s1.open.iter()).copied().collect();
+        let mut members: BTreeSet<u32> = BTreeSet::new();
         for &r in &tree {
             // A resource added by the change set is in the new entities only.
             let sides = [(e0, touched.old_position(r)), (e1, Some(r))];
             for (e, at) in sides {
-                if let Some(a) = at.and_then(|at| e.resources.get(at as usize)?.anchor) {
-                    for list in e.resources[a as usize].relations.iter() {
-                        who.extend(list.iter().copied());
+                if let Some(at) = at {
+                    if let Some(a) = e.resources.get(at as usize).and_then(|x| x.anchor) {
+                        for list in e.resources[a as usize].relations.iter() {
+                            members.extend(list.iter().copied());
+                        }
                     }
+                    note(e, at, &mut named);
                 }
             }
+            reached.entry(r).or_default().extend(causes);
         }
-        count = count.saturating_add(tree.len().saturating_mul(who.len()));
+        let who = open_count + members.iter().filter(|&&u| !is_open(u)).count();
+        count = count.saturating_add(tree.len().saturating_mul(who));
         if too_many(count) {
             return Err(reach_error(count));
         }
-        for &r in &tree {
+        trees.push((tree, members, causes));
+    }
+    for (&d, gone) in &touched.deleted {
+        note(e0, d, &mut named);
+        named.extend(gone.members.keys());
+    }
+    // A user whose id an access code names is named there.
+    for &c in &alphabet {
+        if let Some(&u) = e1
+            .symbols
+            .get(c as usize)
+            .and_then(|s| e1.user_index.get(s))
+        {
+            named.insert(u);
+        }
+    }
+    let mut pairs: BTreeMap<(u32, u32), BTreeSet<usize>> = BTreeMap::new();
+    let mut accounts: BTreeMap<u32, BTreeSet<usize>> = BTreeMap::new();
+    for (tree, members, causes) in &trees {
+        let alone = named.iter().filter(|&&u| is_open(u));
+        let who: BTreeSet<u32> = members.iter().copied().chain(alone.copied()).collect();
+        for &r in tree {
             for &u in &who {
-                pairs.entry((u, r)).or_default().extend(causes);
+                pairs.entry((u, r)).or_default().extend(causes.iter());
             }
         }
     }
@@ -399,7 +702,7 @@ pub(super) fn in_place(
     for (&u, causes) in &touched.users {
         // A user whom no group admits without a relation, before or after, can only be in
         // scope where they hold a relation on the anchor case.
-        let open = s0.open.contains(&u) || s1.open.contains(&u);
+        let open = is_open(u);
         let holds = |e: &Entities, r: u32| {
             let anchor = e.resources.get(r as usize).and_then(|x| x.anchor);
             anchor.is_some_and(|a| {
@@ -420,7 +723,9 @@ pub(super) fn in_place(
         }
         accounts.entry(u).or_default().extend(causes);
     }
-    let gone = deleted_pairs(e0, (s0, s1), touched, count).map_err(reach_error)?;
+    let open_named: Vec<u32> = named.iter().copied().filter(|&u| is_open(u)).collect();
+    let (gone, gone_all) =
+        deleted_pairs(e0, (&open_named, open_count), touched, count).map_err(reach_error)?;
     let mut modules: Vec<Option<u32>> = vec![None];
     modules.extend((0..p.modules.len() as u32).map(Some));
     // An entity the change set added is absent before, and absent counts as denied.
@@ -437,43 +742,54 @@ pub(super) fn in_place(
             && resource.is_none_or(|r| (r as usize) < e.resources.len())
             && policy.decide(e, &req).allowed
     };
-    let mut out = Vec::new();
+    // Each action through each module, decided for `u` before and after on the resource at
+    // `r0` before and `r1` after: the (action, module, now allowed) that changed.
+    let changed =
+        |u: u32, r0: Option<u32>, r1: Option<u32>, out: &mut Vec<(u32, Option<u32>, bool)>| {
+            for action in 0..p.actions.len() as u32 {
+                for &module in &modules {
+                    // Events are decided without a context: a condition that reads one fails
+                    // closed (docs/data-formats.md §4).
+                    let ask = |e: &Entities, r: u32| Resolved::Action {
+                        principal: u,
+                        action,
+                        resource: r,
+                        module,
+                        target: None,
+                        context: ResolvedContext::default(),
+                        entities: e.stamp,
+                    };
+                    let before = r0.is_some_and(|r| decide(e0, ask(e0, r)));
+                    let after = r1.is_some_and(|r| decide(e1, ask(e1, r)));
+                    if before != after {
+                        out.push((action, module, after));
+                    }
+                }
+            }
+        };
+    let mut single = Vec::new();
+    let mut found = Vec::new();
     // Each pair with the resource's position on each side; `None` where it is absent.
     let sides = pairs
         .iter()
         .map(|(&(u, r), c)| (u, touched.old_position(r), Some(r), c))
         .chain(gone.iter().map(|(&(u, r), c)| (u, Some(r), None, c)));
     for (u, r0, r1, causes) in sides {
-        for action in 0..p.actions.len() as u32 {
-            for &module in &modules {
-                // Events are decided without a context: a condition that reads one fails
-                // closed (docs/data-formats.md §4).
-                let ask = |e: &Entities, r: u32| Resolved::Action {
-                    principal: u,
-                    action,
-                    resource: r,
-                    module,
-                    target: None,
-                    context: ResolvedContext::default(),
-                    entities: e.stamp,
-                };
-                let before = r0.is_some_and(|r| decide(e0, ask(e0, r)));
-                let after = r1.is_some_and(|r| decide(e1, ask(e1, r)));
-                if before != after {
-                    let (e, r) = match r1 {
-                        Some(r) => (e1, r),
-                        None => (e0, r0.unwrap_or_default()),
-                    };
-                    out.push(Event {
-                        user: e1.user_id(u).to_string(),
-                        resource: Some(e.resource_id(r).to_string()),
-                        action: p.actions[action as usize].name.clone(),
-                        module: module.map(|m| p.modules[m as usize].name.clone()),
-                        gained: after,
-                        causes: causes.iter().copied().collect(),
-                    });
-                }
-            }
+        found.clear();
+        changed(u, r0, r1, &mut found);
+        for &(action, module, gained) in &found {
+            let (e, r) = match r1 {
+                Some(r) => (e1, r),
+                None => (e0, r0.unwrap_or_default()),
+            };
+            single.push(Event {
+                user: e1.user_id(u).to_string(),
+                resource: Some(e.resource_id(r).to_string()),
+                action: p.actions[action as usize].name.clone(),
+                module: module.map(|m| p.modules[m as usize].name.clone()),
+                gained,
+                causes: causes.iter().copied().collect(),
+            });
         }
     }
     for (&u, causes) in &accounts {
@@ -485,7 +801,7 @@ pub(super) fn in_place(
             };
             let (before, after) = (decide(e0, ask(e0)), decide(e1, ask(e1)));
             if before != after {
-                out.push(Event {
+                single.push(Event {
                     user: e1.user_id(u).to_string(),
                     resource: None,
                     action: p.permissions[permission as usize].name.clone(),
@@ -496,8 +812,86 @@ pub(super) fn in_place(
             }
         }
     }
-    out.sort();
-    Ok(out)
+    // The open users named nowhere, by class: every reached resource, with the changes that
+    // reach it, and every deleted one.
+    let mut classes = Vec::new();
+    let alone: Arc<[u32]> = Arc::from(open_named);
+    if (!reached.is_empty() || !gone_all.is_empty()) && !s0.open.is_empty() {
+        let base = s0.classes.get_or_init(|| Classes::new(e0, s0));
+        let mut merged: HashMap<Key, Vec<usize>> = HashMap::new();
+        for (c, list) in base.lists.iter().enumerate() {
+            if let Some(&u) = list.first() {
+                merged
+                    .entry(Key::of(e0, s0, u, Some(&alphabet)))
+                    .or_default()
+                    .push(c);
+            }
+        }
+        // Each merged class: its users' lists, one of them to decide for, and its size.
+        let mut out_of: HashMap<usize, usize> = HashMap::new();
+        for &u in alone.iter() {
+            if let Some(&c) = base.of.get(u as usize).filter(|&&c| c != NO_CLASS) {
+                *out_of.entry(c as usize).or_default() += 1;
+            }
+        }
+        let mut merged: Vec<Vec<usize>> = merged.into_values().collect();
+        merged.sort_unstable();
+        let resources: Vec<Reached> = reached
+            .iter()
+            .map(|(&r, c)| {
+                (
+                    touched.old_position(r),
+                    Some(r),
+                    c.iter().copied().collect(),
+                )
+            })
+            .chain(
+                gone_all
+                    .iter()
+                    .map(|(&d, c)| (Some(d), None, c.iter().copied().collect())),
+            )
+            .collect();
+        for class in merged {
+            let size: usize = class
+                .iter()
+                .map(|&c| base.lists[c].len() - out_of.get(&c).copied().unwrap_or(0))
+                .sum();
+            let mut rep = class.iter().flat_map(|&c| base.lists[c].iter()).copied();
+            let Some(rep) = rep.find(|u| alone.binary_search(u).is_err()) else {
+                continue;
+            };
+            let users: Arc<[Arc<[u32]>]> =
+                class.iter().map(|&c| Arc::clone(&base.lists[c])).collect();
+            for (r0, r1, causes) in &resources {
+                found.clear();
+                changed(rep, *r0, *r1, &mut found);
+                for &(action, module, gained) in &found {
+                    classes.push(ClassEvent {
+                        users: Arc::clone(&users),
+                        size,
+                        resource: (*r0, *r1),
+                        action,
+                        module,
+                        gained,
+                        causes: Arc::clone(causes),
+                    });
+                }
+            }
+        }
+    }
+    // The names the events of classes are read with, when there are some.
+    let some = !classes.is_empty();
+    Ok(Grouped {
+        actions: (p.actions.iter().filter(|_| some))
+            .map(|a| a.name.clone())
+            .collect(),
+        modules: (p.modules.iter().filter(|_| some))
+            .map(|m| m.name.clone())
+            .collect(),
+        single,
+        classes,
+        alone,
+    })
 }
 
 /// The change set reaches more pairs than a change set may.
@@ -513,20 +907,32 @@ fn reach_error(count: usize) -> ChangeSetError {
     )
 }
 
-/// The (user, old position) pairs of the resources a change set deleted in place, each with the
-/// changes that reach it, as reloading would find them: the changes to the resource and to
-/// every resource above it in the old entities (whose subtree it was in), the relation members
-/// changed on those, and the user changes of a user who could be in scope on it. `Err` with
-/// the count of pairs once `before` and these pass [`limits::MAX_EVENT_PAIRS`].
+/// The (user, old position) pairs of the resources a change set deleted in place, for the users
+/// decided one by one (`open_named`, the members of the relations of the deleted resource's
+/// anchor case, those whose membership changed on it), each with the changes that reach it,
+/// as reloading would find them: the changes to the resource and to every resource above it in
+/// the old entities (whose subtree it was in), the relation members changed on those, and the
+/// user changes of a user who could be in scope on it. Then each deleted resource with the
+/// changes that reach it for every other open user. `Err` with the count of pairs (the open
+/// users, `open_count`, counted for each deleted resource) once `before` and these pass
+/// [`limits::MAX_EVENT_PAIRS`].
+#[allow(clippy::type_complexity)]
 fn deleted_pairs(
     e0: &Entities,
-    (s0, s1): (&Store, &Store),
+    (open_named, open_count): (&[u32], usize),
     touched: &Touched,
     before: usize,
-) -> Result<BTreeMap<(u32, u32), BTreeSet<usize>>, usize> {
+) -> Result<
+    (
+        BTreeMap<(u32, u32), BTreeSet<usize>>,
+        BTreeMap<u32, BTreeSet<usize>>,
+    ),
+    usize,
+> {
     let mut out: BTreeMap<(u32, u32), BTreeSet<usize>> = BTreeMap::new();
+    let mut alls: BTreeMap<u32, BTreeSet<usize>> = BTreeMap::new();
     if touched.deleted.is_empty() {
-        return Ok(out);
+        return Ok((out, alls));
     }
     // Old positions to new, for the resources that moved.
     let moved: BTreeMap<u32, u32> = touched
@@ -538,6 +944,7 @@ fn deleted_pairs(
         true => None,
         false => Some(moved.get(&old).copied().unwrap_or(old)),
     };
+    let mut count = before;
     for &d in touched.deleted.keys() {
         let mut all: BTreeSet<usize> = BTreeSet::new();
         let mut by_user: BTreeMap<u32, BTreeSet<usize>> = BTreeMap::new();
@@ -558,13 +965,13 @@ fn deleted_pairs(
             at = e0.resources[x as usize].parent;
             steps += 1;
         }
-        let holds = |u: u32| {
+        let members = |u: u32| {
             e0.resources[d as usize].anchor.is_some_and(|a| {
                 let lists = &e0.resources[a as usize].relations;
                 lists.iter().any(|l| l.binary_search(&u).is_ok())
             })
         };
-        let mut who: BTreeSet<u32> = s0.open.iter().chain(s1.open.iter()).copied().collect();
+        let mut who: BTreeSet<u32> = open_named.iter().copied().collect();
         if let Some(a) = e0.resources[d as usize].anchor {
             for list in e0.resources[a as usize].relations.iter() {
                 who.extend(list.iter().copied());
@@ -575,17 +982,20 @@ fn deleted_pairs(
             let at = out.entry((u, d)).or_default();
             at.extend(&all);
             at.extend(by_user.get(&u).into_iter().flatten());
-            // A user change reaches the deleted resource where the user could be in scope.
+            // A user change reaches the deleted resource where the user could be in scope
+            // (the users a change set touched are all decided one by one).
             if let Some(causes) = touched.users.get(&u) {
-                if s0.open.contains(&u) || s1.open.contains(&u) || holds(u) {
+                if open_named.binary_search(&u).is_ok() || members(u) {
                     at.extend(causes);
                 }
             }
         }
-        let count = before.saturating_add(out.len());
+        let outside = who.iter().filter(|u| open_named.binary_search(u).is_err());
+        count = count.saturating_add(open_count + outside.count());
         if count > limits::MAX_EVENT_PAIRS {
             return Err(count);
         }
+        alls.insert(d, all);
     }
-    Ok(out)
+    Ok((out, alls))
 }

@@ -12,6 +12,7 @@
 //! gives the same entities and the same events.
 
 use super::changes::{Change, ChangeSet};
+use super::events::Classes;
 use crate::entities::{AttrValue, Entities, Level, PVec, Resource, Shared, User};
 use crate::ir::{Policy as Ir, ScopeDef, Type};
 use serde_json::{Map, Value};
@@ -34,6 +35,10 @@ pub(super) struct Store {
     /// scope on a resource (docs/semantics.md), so the only ones whose decisions on it a change
     /// to it can change.
     pub(super) open: imbl::OrdSet<u32>,
+    /// The users of `open` in classes whose decisions are the same wherever none of them is
+    /// named (`events.rs`), made for the first events computed on these entities and kept
+    /// while no user changes.
+    pub(super) classes: Arc<std::sync::OnceLock<Classes>>,
 }
 
 /// A group that admits without a relation: every scope but `assigned via`. A filter, `any` or
@@ -92,7 +97,13 @@ impl Store {
             loaded_symbols: e.symbols.len(),
             children,
             open,
+            classes: Arc::default(),
         }
+    }
+
+    /// The number of symbol `s`, if the entities have it.
+    pub(super) fn symbol(&self, s: &str) -> Option<u32> {
+        self.symbols.get(s).copied()
     }
 
     /// The number of symbol `s`, added if new.
@@ -184,8 +195,9 @@ pub(super) fn apply(
     let mut deleted_ids: std::collections::HashSet<&str> = std::collections::HashSet::new();
     // Whether a resource has moved under another parent.
     let mut moved = false;
-    // The changes that added a unit.
+    // The changes that added or wrote a unit, and whether one wrote a unit there was.
     let mut unit_changes: Vec<usize> = Vec::new();
+    let mut rewritten = false;
     for (i, change) in changes.changes.iter().enumerate() {
         let n = i + 1;
         match change {
@@ -369,11 +381,18 @@ pub(super) fn apply(
                 if unit_changes.len() >= crate::limits::MAX_UNITS_ADDED_IN_PLACE {
                     return Err(Reload);
                 }
-                add_unit(&mut e, &mut st, unit)?;
+                let id = unit.get("id").and_then(Value::as_str).unwrap_or_default();
+                match e.unit_index.get(id) {
+                    // A unit written again: its users' codes follow, after the last change.
+                    Some(&at) => {
+                        move_unit(&mut e, unit, at)?;
+                        rewritten = true;
+                    }
+                    None => add_unit(&mut e, &mut st, unit)?,
+                }
                 unit_changes.push(n);
             }
-            // Changing a unit, and deleting units and users (which others may name): by
-            // reloading.
+            // Deleting units and users (which others may name): by reloading.
             _ => return Err(Reload),
         }
     }
@@ -381,7 +400,41 @@ pub(super) fn apply(
     // A unit change reaches the users in the unit or under it (as reloading reads it, every
     // unit change reaches each of them). A new unit's users were all written by this change
     // set after it, so they are among the touched users already.
-    if !unit_changes.is_empty() {
+    if rewritten {
+        // Every user in a unit written or added, or under one, before or after: their codes
+        // follow the units' parents, and every unit change reaches them (as reloading reads
+        // it). Linear in the users, once.
+        let changed: Vec<u32> = (changes.changes.iter())
+            .filter_map(|c| match c {
+                Change::UpsertUnit { unit } => unit.get("id").and_then(Value::as_str),
+                _ => None,
+            })
+            .filter_map(|id| e.unit_index.get(id).copied())
+            .collect();
+        let under = |units: &[crate::entities::Unit], user: &User| {
+            let mut chains =
+                (user.direct_units.iter()).flat_map(|&x| crate::entities::unit_ancestors(units, x));
+            chains.any(|a| changed.contains(&a))
+        };
+        let reached: Vec<u32> = (0..e.users.len() as u32)
+            .filter(|&u| {
+                under(&e.units, &e.users[u as usize])
+                    || old
+                        .users
+                        .get(u as usize)
+                        .is_some_and(|x| under(&old.units, x))
+            })
+            .collect();
+        for u in reached {
+            let direct = e.users[u as usize].direct_groups.to_vec();
+            regroup(p, &mut e, &mut st, u, direct)?;
+            touched.users.entry(u).or_default().extend(&unit_changes);
+        }
+        for causes in touched.users.values_mut() {
+            causes.sort_unstable();
+            causes.dedup();
+        }
+    } else if !unit_changes.is_empty() {
         let first_new = old.units.len() as u32;
         for (&u, causes) in touched.users.iter_mut() {
             let user = &e.users[u as usize];
@@ -527,6 +580,8 @@ fn regroup(
     codes.sort_unstable();
     codes.dedup();
     let open = open_user(p, &groups);
+    // The classes of users were made for the users as they were.
+    st.classes = Arc::default();
     let user = e.users.get_mut(u as usize).ok_or(Reload)?;
     user.direct_groups = Shared::from(direct);
     user.groups = Shared::from(groups);
@@ -764,8 +819,8 @@ fn upsert_resource(
 }
 
 /// Adds a unit with a new id, as loading would read the record. The list of units, their index
-/// and their codes are copied (units are few, docs/limits.md); a unit already there is
-/// written again by reloading, since its users' codes follow its parent.
+/// and their codes are copied (units are few, docs/limits.md); a unit already there is moved by
+/// [`move_unit`].
 fn add_unit(e: &mut Entities, st: &mut Store, record: &Map<String, Value>) -> Result<(), Reload> {
     only(record, &["id", "parent"])?;
     let id = plain_id(record.get("id"))?;
@@ -801,6 +856,36 @@ fn add_unit(e: &mut Entities, st: &mut Store, record: &Map<String, Value>) -> Re
     e.units = Arc::new(units);
     e.unit_index = Arc::new(index);
     e.unit_symbols = codes.into();
+    Ok(())
+}
+
+/// Gives the unit at `at` the parent `record` names, as loading would read the record: the list
+/// of units is copied (units are few, docs/limits.md). A parent that would make a cycle, or a
+/// chain deeper than the limit, goes by reloading, which reports it. The users' codes are
+/// derived again by the caller.
+fn move_unit(e: &mut Entities, record: &Map<String, Value>, at: u32) -> Result<(), Reload> {
+    only(record, &["id", "parent"])?;
+    let parent = match record.get("parent") {
+        None => None,
+        Some(Value::String(pid)) => Some(*e.unit_index.get(pid).ok_or(Reload)?),
+        Some(_) => return Err(Reload),
+    };
+    let mut units: Vec<crate::entities::Unit> = e.units.as_ref().clone();
+    units[at as usize].parent = parent;
+    // No cycle, and every chain within the depth limit: a walk up from each unit ends within
+    // it (a cycle never ends).
+    for u in 0..units.len() as u32 {
+        let mut cur = Some(u);
+        let mut depth = 0;
+        while let Some(c) = cur {
+            depth += 1;
+            if depth > crate::limits::MAX_UNIT_DEPTH {
+                return Err(Reload);
+            }
+            cur = units[c as usize].parent;
+        }
+    }
+    e.units = Arc::new(units);
     Ok(())
 }
 

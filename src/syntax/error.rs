@@ -4,8 +4,8 @@ use super::grammar::Rule;
 use crate::diagnostic::{Code, Diagnostic, FileId, Span};
 use pest::error::{Error, ErrorVariant, InputLocation};
 
-/// Keywords that begin a top-level declaration; error recovery resumes at the next one.
-const TOP_LEVEL: &[&str] = &[
+/// Keywords that begin a top-level declaration; error recovery (`recover.rs`) cuts a file at them.
+pub(super) const TOP_LEVEL: &[&str] = &[
     "role",
     "action",
     "actions",
@@ -32,14 +32,6 @@ pub fn position(e: &Error<Rule>) -> usize {
     }
 }
 
-fn starts_top_level(line: &str) -> bool {
-    let word: String = line
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .collect();
-    TOP_LEVEL.contains(&word.as_str())
-}
-
 /// Where each line of `text` starts: at 0 and after every line break (a line feed, a carriage
 /// return not followed by one, or one of the breaks the grammar reads as whitespace).
 fn line_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
@@ -48,25 +40,6 @@ fn line_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
         let crlf = c == '\r' && bytes.get(i + 1) == Some(&b'\n');
         (super::hidden::is_line_break(c) && !crlf).then_some(i + c.len_utf8())
     }))
-}
-
-/// Start offsets of lines that begin, in column one, with a top-level keyword.
-fn item_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
-    line_starts(text).filter(move |&start| starts_top_level(&text[start..]))
-}
-
-/// Where the declaration that contains `pos` starts (0 if none is recognisable).
-pub fn item_start(text: &str, pos: usize) -> usize {
-    item_starts(text)
-        .take_while(|&s| s <= pos)
-        .last()
-        .unwrap_or(0)
-}
-
-/// Where the first declaration after the line holding `pos` starts.
-pub fn next_item(text: &str, pos: usize) -> Option<usize> {
-    let next_line = line_starts(text).find(|&s| s > pos)?;
-    item_starts(text).find(|&s| s >= next_line)
 }
 
 /// What a user calls the thing a grammar rule matches.
@@ -282,18 +255,42 @@ fn join_or(words: &[String]) -> String {
     }
 }
 
-pub fn to_diagnostic(e: &Error<Rule>, file: FileId, offset: usize, text: &str) -> Diagnostic {
-    let mut pos = position(e);
+/// Where the error is: the furthest position pest tried, when its detailed errors are on (pest's
+/// own position may be where a rule that failed further on started).
+pub fn furthest(e: &Error<Rule>) -> usize {
+    let at = position(e);
+    e.parse_attempts().map_or(at, |a| a.max_position.max(at))
+}
+
+/// Whether pest, with its detailed errors on, would have taken the literal `token` where `e` is.
+pub fn expects_token(e: &Error<Rule>, token: &str) -> bool {
+    e.parse_attempts()
+        .is_some_and(|a| a.expected_tokens().iter().any(|t| t.to_string() == token))
+}
+
+/// The diagnostic for `e`, an error of pest parsing `text[offset..]` (or a part of it). Spans
+/// are offsets into `text`; `lines` is the text as written, of the same length, whose lines a
+/// message may count (`text` may be a repaired copy).
+pub fn to_diagnostic(
+    e: &Error<Rule>,
+    file: FileId,
+    offset: usize,
+    text: &str,
+    lines: &str,
+) -> Diagnostic {
+    let mut pos = offset + position(e);
     let mut words: Vec<String> = Vec::new();
     fn push(words: &mut Vec<String>, w: String) {
         if !words.contains(&w) {
             words.push(w);
         }
     }
-    let attempts = e.parse_attempts().filter(|a| a.max_position >= pos);
+    let attempts = e
+        .parse_attempts()
+        .filter(|a| offset + a.max_position >= pos);
     match &attempts {
         Some(attempts) => {
-            pos = attempts.max_position;
+            pos = offset + attempts.max_position;
             let mut tokens = false;
             for stack in attempts.call_stacks() {
                 // pest does not export the attempt type; its debug form names the rule.
@@ -348,7 +345,7 @@ pub fn to_diagnostic(e: &Error<Rule>, file: FileId, offset: usize, text: &str) -
             }
         }
     }
-    refine(words, text, pos, file, offset)
+    refine(words, text, pos, file, lines)
 }
 
 fn is_ident_char(c: char) -> bool {
@@ -486,7 +483,7 @@ fn is_construct_word(w: &str) -> bool {
 }
 
 /// The line (1-based) of the innermost `{` still open at `pos`, ignoring strings and comments.
-fn open_brace_line(text: &str, pos: usize) -> Option<usize> {
+fn open_brace_line(text: &str, lines: &str, pos: usize) -> Option<usize> {
     let mut stack = Vec::new();
     let mut in_string = false;
     let mut in_comment = false;
@@ -507,25 +504,17 @@ fn open_brace_line(text: &str, pos: usize) -> Option<usize> {
     }
     stack
         .last()
-        .map(|&i| line_starts(text).take_while(|&s| s <= i).count())
+        .map(|&i| line_starts(lines).take_while(|&s| s <= i).count())
 }
 
 /// Builds the diagnostic, turning the commonest failures into a specific message and help.
-fn refine(
-    mut words: Vec<String>,
-    text: &str,
-    pos: usize,
-    file: FileId,
-    offset: usize,
-) -> Diagnostic {
-    let span_of = |start: usize, end: usize| {
-        Span::new(
-            file,
-            offset + start,
-            offset + end.min(text.len()).max(start),
-        )
-    };
-    let found = describe_found(text, pos);
+fn refine(mut words: Vec<String>, text: &str, pos: usize, file: FileId, lines: &str) -> Diagnostic {
+    let span_of = |start: usize, end: usize| Span::new(file, start, end.min(text.len()).max(start));
+    let rest = &text[pos.min(text.len())..];
+    let operator = ["||", "&&", "=>", "->", "==", "!=", "<=", ">="]
+        .into_iter()
+        .find(|o| rest.starts_with(o));
+    let found = operator.map_or_else(|| describe_found(text, pos), |o| format!("`{o}`"));
     let found_word = found.trim_matches('`');
     let next_char = text[pos.min(text.len())..].chars().next();
     let is_break = super::hidden::is_line_break;
@@ -535,6 +524,9 @@ fn refine(
         .map(|(i, c)| i + c.len_utf8())
         .unwrap_or(0);
 
+    if let Some(d) = habit(text, pos, &span_of) {
+        return d;
+    }
     // A bad escape inside a string.
     if pos > 0
         && text.as_bytes().get(pos - 1) == Some(&b'\\')
@@ -597,6 +589,21 @@ fn refine(
                 Some(t) => KEYWORDS.contains(&t),
                 None => false,
             };
+            let comma = text[..start].trim_end().len();
+            let new_line = text[comma..start].contains(super::hidden::is_line_break);
+            if KEYWORDS.contains(&w) && token_before(text, start) == Some(",") && new_line {
+                // A list left with a trailing `,`, then the next statement.
+                return Diagnostic::new(
+                    Code::Syntax,
+                    span_of(comma - 1, comma),
+                    format!("expected a name after `,`, found `{w}`"),
+                )
+                .with_label("trailing `,`")
+                .with_help(format!(
+                    "a list has no trailing `,`: end it with `;` on line {}",
+                    line_of(lines, comma - 1)
+                ));
+            }
             if KEYWORDS.contains(&w) && name_follows && !next_char.is_some_and(is_ident_char) {
                 return Diagnostic::new(
                     Code::Syntax,
@@ -618,6 +625,9 @@ fn refine(
                     .find(|c: char| !is_ident_char(c))
                     .map_or(text.len(), |i| pos + i);
                 let word = &text[start..word_end];
+                if let Some(k) = suggest_keyword(word, KEYWORDS).filter(|k| *k != prefix) {
+                    return not_a_keyword(span_of(start, word_end), word, k);
+                }
                 return Diagnostic::new(
                     Code::Syntax,
                     span_of(start, word_end),
@@ -772,11 +782,29 @@ fn refine(
         }
         _ => {}
     }
+    if help.is_none() {
+        help = habit_help(text, pos, &words, statement, operator, in_condition, lines);
+    }
+    // A misspelt keyword: the closest of the keywords expected here.
+    let keyword_found = found_is_word_start(found_word) && !KEYWORDS.contains(&found_word);
+    if help.is_none() && keyword_found {
+        let mut candidates: Vec<&str> = words
+            .iter()
+            .filter_map(|w| w.strip_prefix('`').and_then(|w| w.strip_suffix('`')))
+            .filter(|w| KEYWORDS.contains(w) || TOP_LEVEL.contains(w))
+            .collect();
+        if words.iter().any(|w| w.starts_with("a declaration")) {
+            candidates.extend(TOP_LEVEL);
+        }
+        if let Some(k) = suggest_keyword(found_word, &candidates) {
+            help = Some(format!("did you mean `{k}`?"));
+        }
+    }
     // A block that is still open when the next declaration starts.
     if help.is_none() && words.iter().any(|w| w == "`}`") {
         let at_top = TOP_LEVEL.contains(&found_word) && pos == line_start;
         if at_top || next_char.is_none() {
-            if let Some(line) = open_brace_line(text, pos) {
+            if let Some(line) = open_brace_line(text, lines, pos) {
                 help = Some(format!(
                     "is a `}}` missing? the block opened on line {line} is not closed"
                 ));
@@ -784,6 +812,7 @@ fn refine(
         }
     }
     let end = match next_char {
+        _ if operator.is_some() => pos + 2,
         None => pos + 1,
         Some(c) if is_break(c) => pos + 1,
         Some(c) if is_ident_char(c) => pos + found_word.len(),
@@ -794,7 +823,13 @@ fn refine(
     // point there, as a missing `;` is missing after the last word, not before the next one.
     let gap = &text[prev_end..pos.min(text.len())];
     let only_tokens = words.iter().all(|w| w.starts_with('`'));
-    let (span, label) = if prev_end > 0 && gap.contains(is_break) && only_tokens {
+    // Only a missing end is missing at the end of the line before: a `;`, `,` or `{`, or a `}` when
+    // the next declaration (or the end of the file) was found. A word that starts a line is
+    // the mistake itself (`state` for `states`).
+    let missing_end = words.iter().any(|w| w == "`;`" || w == "`,`" || w == "`{`")
+        || (words.iter().any(|w| w == "`}`")
+            && (TOP_LEVEL.contains(&found_word) || next_char.is_none()));
+    let (span, label) = if prev_end > 0 && gap.contains(is_break) && only_tokens && missing_end {
         (
             span_of(prev_end, prev_end + 1),
             format!("expected {expected} here"),
@@ -812,4 +847,211 @@ fn refine(
         Some(h) => d.with_help(h),
         None => d,
     }
+}
+
+fn found_is_word_start(w: &str) -> bool {
+    w.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') && w.chars().all(is_ident_char)
+}
+
+/// The keyword among `candidates` closest to `word`, if it is close enough to be a typo (case
+/// is ignored: `caseType` is `casetype`).
+fn suggest_keyword<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    crate::diagnostic::suggest(word, candidates.iter().copied())
+}
+
+#[cold]
+fn not_a_keyword(span: Span, word: &str, keyword: &str) -> Diagnostic {
+    let help = if word.eq_ignore_ascii_case(keyword) {
+        format!("did you mean `{keyword}`? keywords are written in lower case")
+    } else {
+        format!("did you mean `{keyword}`?")
+    };
+    Diagnostic::new(
+        Code::Syntax,
+        span,
+        format!("expected `{keyword}`, found `{word}`"),
+    )
+    .with_label("not a keyword")
+    .with_help(help)
+}
+
+/// The line (1-based) of `lines` that byte `at` lies on.
+fn line_of(lines: &str, at: usize) -> usize {
+    line_starts(lines).take_while(|&s| s <= at).count()
+}
+
+/// Habits from other languages that make a diagnostic of their own: block comments, `#`
+/// comments, and Markdown-style pipes at the ends of a table's rows.
+fn habit(text: &str, pos: usize, span_of: &dyn Fn(usize, usize) -> Span) -> Option<Diagnostic> {
+    let rest = &text[pos.min(text.len())..];
+    if rest.starts_with("/*") {
+        return Some(
+            Diagnostic::new(
+                Code::Syntax,
+                span_of(pos, pos + 2),
+                "casepol has no block comments (`/* … */`)",
+            )
+            .with_label("a block comment starts here")
+            .with_help("start each line of the comment with `//`"),
+        );
+    }
+    if rest.starts_with('#') {
+        return Some(
+            Diagnostic::new(
+                Code::Syntax,
+                span_of(pos, pos + 1),
+                "a comment starts with `//`, not `#`",
+            )
+            .with_label("not a comment")
+            .with_help("write `//` for `#`"),
+        );
+    }
+    table_pipes(text, pos, span_of)
+}
+
+/// In a table: a header row that ends with `|`, or a row that starts with one, as Markdown
+/// writes them.
+fn table_pipes(
+    text: &str,
+    pos: usize,
+    span_of: &dyn Fn(usize, usize) -> Span,
+) -> Option<Diagnostic> {
+    let before = &text[..pos.min(text.len())];
+    let table = before.rfind("table")?;
+    let open = table + before[table..].find('{')?;
+    if before[table + 5..open].trim() != "" || before[open..].contains('}') {
+        return None;
+    }
+    let body = &text[open + 1..];
+    let body_end = body.find('}').map_or(text.len(), |i| open + 1 + i);
+    let mut rows = text[open + 1..body_end]
+        .split_inclusive('\n')
+        .scan(open + 1, |at, line| {
+            let start = *at;
+            *at += line.len();
+            Some((start, line))
+        })
+        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with("//"));
+    let (header_at, header) = rows.next()?;
+    let header_trim = header.trim_end();
+    if header_trim.trim_start().starts_with('|') && header_trim.ends_with('|') {
+        let bar = header_at + header_trim.len() - 1;
+        return Some(
+            Diagnostic::new(
+                Code::Syntax,
+                span_of(bar, bar + 1),
+                "a table's header row does not end with `|`",
+            )
+            .with_label("remove this `|`")
+            .with_help("a `|` goes before each column, as in `| Adjuster | Investigator`; there is none after the last"),
+        );
+    }
+    for (at, row) in rows {
+        if at > pos {
+            break;
+        }
+        let lead = row.len() - row.trim_start().len();
+        if row.trim_start().starts_with('|') {
+            let bar = at + lead;
+            return Some(
+                Diagnostic::new(
+                    Code::Syntax,
+                    span_of(bar, bar + 1),
+                    "a table row starts with its state name, not with `|`",
+                )
+                .with_label("remove this `|`")
+                .with_help("only the header row starts with `|`; write each row as `Filed | +edit | .`, with no `|` at either end"),
+            );
+        }
+    }
+    None
+}
+
+/// Help for what other languages write otherwise: operators, quotes, parentheses, trailing
+/// commas, and a `;` missing at the end of a line.
+fn habit_help(
+    text: &str,
+    pos: usize,
+    words: &[String],
+    statement: &str,
+    operator: Option<&str>,
+    in_condition: bool,
+    lines: &str,
+) -> Option<String> {
+    let rest = &text[pos.min(text.len())..];
+    let next = rest.chars().next();
+    let first_word = statement
+        .split(|c: char| !is_ident_char(c))
+        .next()
+        .unwrap_or("");
+    let expects = |w: &str| words.iter().any(|x| x == w);
+    let word_found = rest.split(|c: char| !is_ident_char(c)).next().unwrap_or("");
+    let help = match (operator, next) {
+        (Some("||"), _) => "a condition has no `or`: write a rule for each alternative (what rules allow adds up), or test one value against several with `in`, as in `case.priority in [low, high]`",
+        (Some("&&"), _) => {
+            "join the terms with `and`, as in `case.priority == high and case.amount > 1000`"
+        }
+        (Some("=>"), _) => {
+            "write the arrow with a hyphen, as in `transition approve: Review -> Approved by Adjuster;`"
+        }
+        (None, Some('=')) if in_condition => "compare with `==`, as in `case.priority == high`",
+        (None, Some('=')) if first_word == "attr" => {
+            "an attribute is written `attr name: type;`, as in `attr amount: int;`"
+        }
+        (None, Some('!')) => "write `not` for `!`, as in `not case.priority == high`",
+        (None, Some('(' | ')')) if in_condition => {
+            "a condition has no parentheses: write its terms joined by `and`"
+        }
+        (None, Some('\'')) => "a string is written in double quotes, as in `\"fraud\"`",
+        (None, Some('}')) if words.iter().any(|w| w.starts_with("a declaration")) => {
+            "this `}` closes no block: remove it"
+        }
+        (None, Some(';')) if token_before(text, pos) == Some(",") => {
+            "a list has no trailing `,`: remove the `,` before the `;`"
+        }
+        (None, Some(';')) if in_enum(text, pos) => {
+            "an enum's variants are separated by `,`, as in `enum Priority { low, high }`"
+        }
+        _ if word_found == "or" && in_condition => "a condition has no `or`: write a rule for each alternative (what rules allow adds up), or test one value against several with `in`, as in `case.priority in [low, high]`",
+        _ if first_word == "attr" && expects("`:`") => {
+            "an attribute is written `attr name: type;`, as in `attr amount: int;`"
+        }
+        _ if matches!(first_word, "allow" | "deny") && expects("`:`") => {
+            "a rule is written `allow Adjuster: view;`, with `:` between its subjects and its actions"
+        }
+        _ if expects("`by`") => {
+            "a transition says who may take it: `transition approve: Review -> Approved by Adjuster;`"
+        }
+        _ => {
+            // A list cut short by a trailing `,` before the next statement.
+            let before = text[..pos.min(text.len())].trim_end();
+            let gap = &text[before.len()..pos.min(text.len())];
+            let new_line = gap.contains(super::hidden::is_line_break);
+            if before.ends_with(',') && new_line {
+                let line = line_of(lines, before.len() - 1);
+                return Some(format!("a list has no trailing `,`: end it with `;` on line {line}"));
+            }
+            if expects("`;`") && (new_line || next.is_none()) && !before.is_empty() {
+                let line = line_of(lines, before.len() - 1);
+                return Some(format!("is a `;` missing at the end of line {line}?"));
+            }
+            return None;
+        }
+    };
+    Some(help.to_string())
+}
+
+/// Whether `pos` is inside the braces of an `enum`.
+fn in_enum(text: &str, pos: usize) -> bool {
+    let before = &text[..pos.min(text.len())];
+    let Some(open) = before.rfind(['{', '}']) else {
+        return false;
+    };
+    let head: Vec<&str> = before[..open]
+        .split(|c: char| !is_ident_char(c))
+        .filter(|w| !w.is_empty())
+        .rev()
+        .take(2)
+        .collect();
+    before.as_bytes()[open] == b'{' && head.get(1) == Some(&"enum")
 }

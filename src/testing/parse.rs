@@ -10,10 +10,23 @@ use crate::diagnostic::{words, Code, Diagnostic, FileId, Sources, Span};
 use crate::json_pos;
 use crate::request::Request;
 use crate::resolve::RequestErrorKind;
+use crate::verify::{ClaimKind, PropertySpec, Word};
 use serde::Serialize;
 use std::collections::HashMap;
 
-const FILE_KEYS: &[&str] = &["description", "policy", "entities", "tests"];
+const FILE_KEYS: &[&str] = &["description", "policy", "entities", "tests", "properties"];
+const PROPERTY_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "never",
+    "only",
+    "no_wider_than",
+    "actions",
+    "in",
+    "kinds",
+    "modules",
+    "mode",
+];
 const CASE_KEYS: &[&str] = &[
     "name",
     "description",
@@ -321,7 +334,27 @@ impl Parser<'_> {
                 }
             },
         };
+        let properties = match fields.get("properties") {
+            None => Some(Vec::new()),
+            Some(m) => match &m.value.value {
+                Value::Array(items) => Some(self.properties(items)),
+                _ => {
+                    self.error(
+                        self.span(&m.value),
+                        format!(
+                            "`properties` must be an array of properties, not {}",
+                            self.kind(&m.value)
+                        ),
+                        "expected `[ … ]`",
+                        None,
+                    );
+                    None
+                }
+            },
+        };
+        let has_properties = properties.as_ref().is_some_and(|p| !p.is_empty());
         let cases = match fields.get("tests") {
+            None if has_properties => Some(Vec::new()),
             None => {
                 self.missing(
                     &fields,
@@ -365,6 +398,147 @@ impl Parser<'_> {
             entities,
             entities_span,
             cases: cases?,
+            properties: properties?,
+        })
+    }
+
+    fn properties(&mut self, items: &[Node]) -> Vec<PropertySpec> {
+        let mut out: Vec<PropertySpec> = Vec::new();
+        let mut names: HashMap<String, Span> = HashMap::new();
+        for (i, node) in items.iter().enumerate() {
+            let Some(p) = self.property(node, i + 1) else {
+                continue;
+            };
+            if let Some(first) = names.get(&p.name) {
+                let d = Diagnostic::new(
+                    Code::InvalidTest,
+                    p.span,
+                    format!("two properties are named `{}`", p.name),
+                )
+                .with_label("second")
+                .with_secondary(*first, "first")
+                .with_help(
+                    "give each property its own name, so a counterexample names one property",
+                );
+                self.diags.push(d);
+                continue;
+            }
+            names.insert(p.name.clone(), p.span);
+            out.push(p);
+        }
+        out
+    }
+
+    fn property(&mut self, node: &Node, n: usize) -> Option<PropertySpec> {
+        let named = match &node.value {
+            Value::Object(members) => members.iter().find_map(|m| match &m.value.value {
+                Value::String(s) if m.key == "name" && !s.trim().is_empty() => {
+                    Some(format!("property `{s}`"))
+                }
+                _ => None,
+            }),
+            _ => None,
+        };
+        let what = named.unwrap_or_else(|| format!("property #{n}"));
+        let fields = self.object(node, &what, PROPERTY_KEYS)?;
+        let name = self.required_string(
+            &fields,
+            "name",
+            &what,
+            "name the property, e.g. `\"name\": \"no-employee-edits-after-review\"`",
+        );
+        let description = self.string(&fields, "description", &what).map(|s| s.text);
+        let word = |l: Located| Word {
+            text: l.text,
+            span: l.span,
+        };
+        let given: Vec<&Member> = ["never", "only", "no_wider_than"]
+            .iter()
+            .filter_map(|k| fields.get(k))
+            .collect();
+        let claim = match given.as_slice() {
+            [] => {
+                self.missing(
+                    &fields,
+                    "never",
+                    &what,
+                    "say who may never do it, `\"never\": [\"Employee\"]`, who alone may, `\"only\": [\"HR\", \"Manager\"]`, or which version the policy is no wider than, `\"no_wider_than\": \"old.casepol\"`",
+                );
+                None
+            }
+            [m] => Some(match m.key.as_str() {
+                "never" => ClaimKind::Never,
+                "only" => ClaimKind::Only,
+                _ => ClaimKind::NoWiderThan,
+            }),
+            [_, m, ..] => {
+                self.error(
+                    self.key_span(m),
+                    format!(
+                        "{what} makes two claims, `{}` and `{}`",
+                        given[0].key, m.key
+                    ),
+                    "second claim",
+                    Some("a property makes one claim: split it into two properties".into()),
+                );
+                None
+            }
+        };
+        let key = match claim {
+            Some(ClaimKind::Only) => "only",
+            _ => "never",
+        };
+        let subjects: Vec<Word> = self
+            .strings(&fields, key, &what)
+            .into_iter()
+            .map(word)
+            .collect();
+        if matches!(claim, Some(ClaimKind::Never | ClaimKind::Only)) && subjects.is_empty() {
+            if let Some(m) = fields.get(key) {
+                self.error(
+                    self.span(&m.value),
+                    format!("`{key}` in {what} names no subject"),
+                    "empty",
+                    Some("name the roles or relations the claim is about".into()),
+                );
+            }
+        }
+        let wider_than = self.string(&fields, "no_wider_than", &what).map(word);
+        if claim == Some(ClaimKind::NoWiderThan) {
+            for k in ["actions", "in", "kinds", "modules", "mode"] {
+                if let Some(m) = fields.get(k) {
+                    self.error(
+                        self.key_span(m),
+                        format!("`{k}` cannot narrow `no_wider_than` in {what}"),
+                        "not with `no_wider_than`",
+                        Some("`no_wider_than` compares the whole domain of both versions: remove this key".into()),
+                    );
+                }
+            }
+        }
+        let mut list = |k: &str| -> Vec<Word> {
+            self.strings(&fields, k, &what)
+                .into_iter()
+                .map(word)
+                .collect()
+        };
+        let actions = list("actions");
+        let places = list("in");
+        let kinds = list("kinds");
+        let modules = list("modules");
+        let modes = list("mode");
+        Some(PropertySpec {
+            name: name?.text,
+            span: self.span(node),
+            description,
+            claim: claim?,
+            subjects,
+            actions,
+            places,
+            kinds,
+            modules,
+            modes,
+            wider_than,
         })
     }
 
