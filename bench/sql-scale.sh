@@ -6,7 +6,11 @@
 # from JSON. Medians go to target/perf/sql-scale.txt, the statements and their plans to
 # target/perf/plan-*.txt. CASEPOL_BENCH_CASES changes the size; CASEPOL_PG_URL names a
 # PostgreSQL to use (it creates and drops the schema casepol_scale), otherwise one is started on
-# loopback in a temporary directory, as .ci/run does. Takes about 15 minutes and 8 GB of memory.
+# loopback in a temporary directory, as .ci/run does. CASEPOL_BENCH_RUNS sets the runs of a whole
+# answer (5), CASEPOL_BENCH_TIMEOUT the seconds after which PostgreSQL cancels a statement (300;
+# the line then says so), CASEPOL_BENCH_ONLY=postgres leaves SQLite out, and CASEPOL_BENCH_KEEP=1
+# keeps the schema (a later run of the same size uses its rows instead of importing them again).
+# Takes about 30 minutes on a loaded machine and 8 GB of memory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=target/perf

@@ -25,18 +25,38 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-/// Runs `f` `runs` times and prints its median; returns the last result.
+/// The time this thread has run on a CPU (Linux: `/proc/thread-self/schedstat`, nanoseconds),
+/// or `None` elsewhere. On a machine others load, it is what SQLite (which runs in this thread)
+/// cost, where the wall clock also counts the time spent waiting for a core.
+fn cpu_time() -> Option<Duration> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
+/// Runs `f` `runs` times and prints its median wall time, each run's, and the median time on a
+/// CPU of this thread (`cpu`; for PostgreSQL, which runs in a process of its own, only the
+/// client's share); returns the last result.
 fn measure<T>(name: &str, runs: usize, mut f: impl FnMut() -> T) -> T {
     let mut times = Vec::with_capacity(runs);
+    let mut cpu = Vec::with_capacity(runs);
     let mut last = None;
     for _ in 0..runs {
+        let c = cpu_time();
         let t = Instant::now();
         last = Some(f());
         times.push(t.elapsed());
+        if let (Some(before), Some(after)) = (c, cpu_time()) {
+            cpu.push(after.saturating_sub(before));
+        }
     }
     let m = median(times.clone());
+    let cpu = match cpu.is_empty() {
+        true => String::new(),
+        false => format!("\tcpu {:.3} ms", median(cpu).as_secs_f64() * 1e3),
+    };
     println!(
-        "{name}\t{:.3} ms\t{}",
+        "{name}\t{:.3} ms\t{}{cpu}",
         m.as_secs_f64() * 1e3,
         times
             .iter()
@@ -99,11 +119,19 @@ fn main() {
         }
     };
 
+    // `CASEPOL_BENCH_ONLY=postgres` leaves SQLite out.
+    let only = std::env::var("CASEPOL_BENCH_ONLY").unwrap_or_default();
     let tables = sql::tables(&policy, &entities).expect("rows");
     let t = Instant::now();
-    let sqlite = db::sqlite(&tables);
+    let sqlite = db::sqlite(&match only.as_str() {
+        "postgres" => sql::Tables::default(),
+        _ => tables,
+    });
     eprintln!("SQLite: loaded in {:.1?}", t.elapsed());
     for (name, f) in statements(Dialect::Sqlite) {
+        if only == "postgres" {
+            break;
+        }
         let mut parts = name.split('/');
         let (form, user) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
         let runs = match (form, name.ends_with("correlated")) {
@@ -129,9 +157,28 @@ fn main() {
         return;
     };
     let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("PostgreSQL");
-    client
-        .batch_execute("DROP SCHEMA IF EXISTS casepol_scale CASCADE; CREATE SCHEMA casepol_scale")
-        .expect("a schema");
+    // `CASEPOL_BENCH_KEEP=1` keeps the schema at the end, and a schema kept from a run of the
+    // same size is used again instead of importing the rows anew.
+    let keep = std::env::var_os("CASEPOL_BENCH_KEEP").is_some();
+    let kept: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'casepol_scale' AND tablename = 'resources'",
+            &[],
+        )
+        .map(|row| row.get(0))
+        .unwrap_or(0);
+    let kept = kept == 1
+        && client
+            .query_one("SELECT count(*) FROM casepol_scale.resources", &[])
+            .map(|row| row.get::<_, i64>(0) as usize == entities.resources().len())
+            .unwrap_or(false);
+    if !kept {
+        client
+            .batch_execute(
+                "DROP SCHEMA IF EXISTS casepol_scale CASCADE; CREATE SCHEMA casepol_scale",
+            )
+            .expect("a schema");
+    }
     // The schema's triggers record every change for servers that follow the database; a bulk
     // import into a fresh schema needs no change log (session_replication_role needs a superuser,
     // as the test server has).
@@ -140,16 +187,29 @@ fn main() {
         "{url}{sep}options=-c%20search_path%3Dcasepol_scale%20-c%20session_replication_role%3Dreplica"
     );
     let source = Source::Postgres(scoped);
-    casepol::db::init(&source).expect("the schema");
-    let t = Instant::now();
-    let rows = casepol::db::import(&policy, &entities, &source).expect("the import");
-    eprintln!(
-        "PostgreSQL: {rows} rows imported (COPY) in {:.1?}",
-        t.elapsed()
-    );
+    if kept {
+        eprintln!("PostgreSQL: the rows of a kept schema used again");
+    } else {
+        casepol::db::init(&source).expect("the schema");
+        let t = Instant::now();
+        let rows = casepol::db::import(&policy, &entities, &source).expect("the import");
+        eprintln!(
+            "PostgreSQL: {rows} rows imported (COPY) in {:.1?}",
+            t.elapsed()
+        );
+    }
     client
         .batch_execute("SET search_path TO casepol_scale; ANALYZE; SET jit = off")
         .expect("analyze");
+    // A statement that runs longer than this (`CASEPOL_BENCH_TIMEOUT`, seconds) is cancelled and
+    // reported so; the run goes on.
+    let timeout: u64 = std::env::var("CASEPOL_BENCH_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    client
+        .batch_execute(&format!("SET statement_timeout = '{timeout}s'"))
+        .expect("a timeout");
     for (name, f) in statements(Dialect::Postgres) {
         let mut parts = name.split('/');
         let (form, user) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
@@ -158,9 +218,50 @@ fn main() {
             ("all", false) => runs_full,
             _ => 11,
         };
+        let params: Vec<&(dyn postgres::types::ToSql + Sync)> = f
+            .params
+            .iter()
+            .map(|p| match p {
+                sql::Param::Text(t) => t as &(dyn postgres::types::ToSql + Sync),
+                sql::Param::Array(a) => a as &(dyn postgres::types::ToSql + Sync),
+            })
+            .collect();
+        let select = f.select();
+        // After a statement is cancelled, its other runs are not tried.
+        let mut failed: Option<String> = None;
         let ids = measure(&format!("postgres/{name}"), runs, || {
-            db::postgres_ids(&mut client, &f)
+            if let Some(e) = &failed {
+                return Err(e.clone());
+            }
+            client
+                .query(&select, &params)
+                .map(|rows| {
+                    rows.iter()
+                        .map(|row| row.get::<_, String>(0))
+                        .collect::<Vec<String>>()
+                })
+                .map_err(|e| {
+                    failed = Some(e.to_string());
+                    e.to_string()
+                })
         });
+        let ids = match ids {
+            Ok(ids) => ids,
+            Err(e) => {
+                println!("postgres/{name}\tnot finished: {e} (statement_timeout {timeout} s)");
+                // Its plan without running it.
+                let plan: Vec<String> = client
+                    .query(&format!("EXPLAIN {select}"), &params)
+                    .map(|rows| rows.iter().map(|r| r.get::<_, String>(0)).collect())
+                    .unwrap_or_default();
+                std::fs::write(
+                    out.join(format!("plan-postgres-{}.txt", name.replace('/', "-"))),
+                    format!("{select}\n\n{}\n", plan.join("\n")),
+                )
+                .expect("the plan written");
+                continue;
+            }
+        };
         assert_eq!(ids, expected(user, form == "page50"), "postgres/{name}");
         let plan = db::postgres_plan(&mut client, &f).join("\n");
         std::fs::write(
@@ -175,7 +276,9 @@ fn main() {
         Ok(loaded) => assert_eq!(loaded.resources().len(), entities.resources().len()),
         Err(e) => eprintln!("loading from PostgreSQL failed: {e:?}"),
     }
-    client
-        .batch_execute("DROP SCHEMA casepol_scale CASCADE")
-        .expect("the schema dropped");
+    if !keep {
+        client
+            .batch_execute("DROP SCHEMA casepol_scale CASCADE")
+            .expect("the schema dropped");
+    }
 }

@@ -70,7 +70,9 @@ impl Filter {
     /// The whole query: the ids of the allowed resources, in the order `list` gives them (with a
     /// [`Page`], the page's ids). Written for the indexes (docs/queries.md §5): one `SELECT` for
     /// each kind that may be allowed, joined with `UNION ALL`, each reading its kind's rows
-    /// through the index on `(kind, id)` and its ancestors through their primary key.
+    /// through the index on `(kind, id)` and its ancestors through their primary key; a page
+    /// (`LIMIT`) of more than one kind is one scan of `resources` in id order instead, each row
+    /// tested by probes of primary keys, so that it stops at the page's last row.
     pub fn select(&self) -> String {
         self.select.clone()
     }
@@ -129,7 +131,13 @@ pub fn compile_correlated(
     dialect: Dialect,
     page: &Page,
 ) -> Result<Filter, QueryError> {
-    compile_with(policy.compiled(), residual, dialect, page, true)
+    compile_with(
+        policy.compiled(),
+        residual,
+        dialect,
+        page,
+        Shape::Correlated,
+    )
 }
 
 /// [`compile_page`] on the compiled policy, for [`Query::filter`](super::Query::filter).
@@ -139,7 +147,25 @@ pub(crate) fn compile_residual(
     dialect: Dialect,
     page: &Page,
 ) -> Result<Filter, QueryError> {
-    compile_with(policy, residual, dialect, page, false)
+    let shape = match page.limit {
+        Some(_) => Shape::Page,
+        None => Shape::Whole,
+    };
+    compile_with(policy, residual, dialect, page, shape)
+}
+
+/// Which statement the writer writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// The whole answer: one `SELECT` per kind under `UNION ALL`, the relations held as one
+    /// uncorrelated `IN` each (read once, then a lookup per row).
+    Whole,
+    /// A page (`LIMIT n`): one scan of `resources` in id order that stops after `n` matches,
+    /// each row tested by probes of primary keys only (no subquery read whole once), the cheaper
+    /// tests of an `and` or `or` first; one kind alone is read through `(kind, id)`.
+    Page,
+    /// The statement before the shapes for the indexes ([`compile_correlated`]).
+    Correlated,
 }
 
 fn compile_with(
@@ -147,11 +173,11 @@ fn compile_with(
     residual: &Residual,
     dialect: Dialect,
     page: &Page,
-    correlated: bool,
+    shape: Shape,
 ) -> Result<Filter, QueryError> {
     residual_of(policy, residual)?;
     let writer = || Writer {
-        correlated,
+        shape,
         policy,
         dialect,
         params: Vec::new(),
@@ -169,9 +195,12 @@ fn compile_with(
         // Both databases read `LIMIT` as a signed 64-bit integer.
         limit: page.limit.map(|n| n.min(i64::MAX as usize)),
     };
-    let union = match correlated {
-        true => None,
-        false => w.union(residual.cond(), page),
+    let union = match shape {
+        Shape::Correlated => None,
+        Shape::Whole => w.union(residual.cond(), page, usize::MAX),
+        // More than one kind: one scan in id order, which stops at the page's last row; a
+        // merge of kinds in id order would read up to the first row of every kind.
+        Shape::Page => w.union(residual.cond(), page, 1),
     };
     // A kind branch is written once for each kind that shares it: when that passes the bound
     // on subqueries, the one condition over every resource, which writes it once.
@@ -331,9 +360,8 @@ type Piece = (String, Depth);
 const ALL_BOUND: u32 = u32::MAX;
 
 struct Writer<'a> {
-    /// Write a `holds` as a correlated `EXISTS`, as before the statement was shaped for the
-    /// indexes ([`compile_correlated`]).
-    correlated: bool,
+    /// The statement being written.
+    shape: Shape,
     policy: &'a CompiledPolicy,
     dialect: Dialect,
     params: Vec<Param>,
@@ -399,7 +427,15 @@ impl Writer<'_> {
         // The statement's own `WHERE` is resolved like a subquery's; its column and its
         // `ORDER BY`, `r.id`, are of height 2; the cursor adds one `AND`.
         let depth = Depth::subquery(depth, 0).nested.max(2) + 1;
-        (where_clause, select, depth)
+        match page.limit {
+            None => (where_clause, select, depth),
+            // As a condition on `resources r`, the page is a set of ids, one subquery deeper.
+            Some(_) => (
+                format!("r.id IN (\n  {})", select.replace('\n', "\n  ")),
+                select,
+                depth + 3,
+            ),
+        }
     }
 
     /// The statement for the indexes: for each kind that some alternative of the residual
@@ -408,8 +444,8 @@ impl Writer<'_> {
     /// kind, so no id comes twice). Each reads its kind through the index on `(kind, id)` in id
     /// order, so a page stops early, and binds its ancestors by primary key instead of a
     /// correlated subquery per resource. `None` when the residual does not split by kind, when
-    /// no kind is admitted, or past [`MAX_UNION_BRANCHES`].
-    fn union(&mut self, c: &Cond, page: &Page) -> Option<(String, String, usize)> {
+    /// no kind is admitted, or past [`MAX_UNION_BRANCHES`] or `most` kinds.
+    fn union(&mut self, c: &Cond, page: &Page, most: usize) -> Option<(String, String, usize)> {
         let alts: Vec<&Cond> = match c {
             Cond::Or(v) => v.iter().collect(),
             Cond::False => return None,
@@ -434,7 +470,7 @@ impl Writer<'_> {
                 continue;
             }
             branches.push((kind, cond));
-            if branches.len() > MAX_UNION_BRANCHES {
+            if branches.len() > MAX_UNION_BRANCHES.min(most) {
                 return None;
             }
         }
@@ -576,6 +612,32 @@ impl Writer<'_> {
         }
     }
 
+    /// Whether a relation held is read as one uncorrelated list (`r.id IN (SELECT x.case_id …)`)
+    /// rather than a probe per row: for the whole answer in SQLite only.
+    fn lists(&self) -> bool {
+        self.shape == Shape::Whole && self.dialect == Dialect::Sqlite
+    }
+
+    /// [`Writer::one_of`] for a column of a row already found: on a page in SQLite, the column is
+    /// written `+column`, so that the set is a lookup for each row and never a seek into the
+    /// index for each value of the set (a principal may hold 70,000 codes).
+    fn member(&mut self, column: &str, values: &[String]) -> Piece {
+        match (self.shape, self.dialect) {
+            (Shape::Page, Dialect::Sqlite) => {
+                let (text, depth) = self.one_of(&format!("+{column}"), values);
+                // The unary `+` is one more level.
+                (
+                    text,
+                    Depth {
+                        height: depth.height + 1,
+                        ..depth
+                    },
+                )
+            }
+            _ => self.one_of(column, values),
+        }
+    }
+
     /// Binds ancestors `bound + 1 ..= to` of the resource and tests `inner` on them.
     fn ancestors(&self, bound: u32, to: u32, inner: Piece, indent: usize) -> Piece {
         let mut from = format!("resources {}", alias(bound + 1));
@@ -684,6 +746,12 @@ impl Writer<'_> {
     fn join(&self, parts: Vec<Piece>, op: &str, indent: usize) -> Piece {
         let sep = format!("\n{}{op} ", pad(indent + 1));
         let mut parts = parts;
+        if self.shape == Shape::Page {
+            // SQLite tests the parts in their order and stops at the first that decides: the
+            // cheaper first, as the number of probes (`SELECT 1 …`) each makes. The order of an
+            // `and` or `or` does not change what it selects.
+            parts.sort_by_cached_key(|p| p.0.matches("SELECT 1 ").count());
+        }
         while parts.len() > FAN_OUT {
             let mut grouped = Vec::with_capacity(parts.len().div_ceil(FAN_OUT));
             let mut rest = parts.into_iter().peekable();
@@ -831,17 +899,21 @@ impl Writer<'_> {
                     .map(|r| p.relations[*r as usize].name.clone())
                     .collect();
                 let (rel, depth) = self.one_of("x.relation", &names);
-                // Not correlated: the ids of what the principal holds a relation on, read once
-                // through the index on `(user_id, relation, case_id)`, then a lookup per row.
-                let listed = match self.correlated {
-                    false => (
+                // Whole, in SQLite: not correlated, the ids of what the principal holds a
+                // relation on, read once through the index on `(user_id, relation, case_id)`
+                // into a lookup table, then a lookup per row. A page, or PostgreSQL: a probe of
+                // the primary key `(case_id, user_id, relation)` per row, as a page reads few
+                // rows, and PostgreSQL hashes an `IN` list only when it fits in `work_mem`
+                // (otherwise it reads the whole list again for every row).
+                let listed = match self.lists() {
+                    true => (
                         format!(
                             "{}.id IN (SELECT x.case_id FROM case_relations x WHERE x.user_id = {user} AND {rel})",
                             alias(*up)
                         ),
                         Depth::subquery(and_of_tests(1, depth), 2),
                     ),
-                    true => (
+                    false => (
                         format!(
                             "EXISTS (SELECT 1 FROM case_relations x WHERE x.case_id = {}.id AND x.user_id = {user} AND {rel})",
                             alias(*up)
@@ -855,24 +927,52 @@ impl Writer<'_> {
                 // Through a group: the principal's code set holds their groups (ancestors
                 // included), and a group's name is no other code (data-formats.md §1.1).
                 let codes = self.codes;
-                let (member, m_depth) = self.one_of("x.group_name", codes);
-                let through = (
-                    format!(
-                        "{}.id IN (SELECT x.resource_id FROM relation_groups x WHERE {member} AND {rel})",
-                        alias(*up)
-                    ),
-                    Depth::subquery(
-                        chain(
-                            vec![
-                                (String::new(), m_depth),
-                                (String::new(), depth),
-                            ],
-                            "",
+                let through = match !self.lists() && self.shape != Shape::Correlated {
+                    true => {
+                        // A probe of the primary key `(resource_id, relation, group_name)`; the
+                        // group is looked up among the principal's codes (`+`: not by the index,
+                        // which would seek once for each code the principal holds).
+                        let (member, m_depth) = self.member("x.group_name", codes);
+                        (
+                            format!(
+                                "EXISTS (SELECT 1 FROM relation_groups x WHERE x.resource_id = {}.id AND {rel} AND {member})",
+                                alias(*up)
+                            ),
+                            Depth::subquery(
+                                chain(
+                                    vec![
+                                        (String::new(), Depth::leaf(3)),
+                                        (String::new(), depth),
+                                        (String::new(), m_depth),
+                                    ],
+                                    "",
+                                )
+                                .1,
+                                1,
+                            ),
                         )
-                        .1,
-                        2,
-                    ),
-                );
+                    }
+                    false => {
+                        let (member, m_depth) = self.one_of("x.group_name", codes);
+                        (
+                            format!(
+                                "{}.id IN (SELECT x.resource_id FROM relation_groups x WHERE {member} AND {rel})",
+                                alias(*up)
+                            ),
+                            Depth::subquery(
+                                chain(
+                                    vec![
+                                        (String::new(), m_depth),
+                                        (String::new(), depth),
+                                    ],
+                                    "",
+                                )
+                                .1,
+                                2,
+                            ),
+                        )
+                    }
+                };
                 chain(vec![listed, through], " OR ")
             }
             Cond::CodeMet { up, class } => {
@@ -881,7 +981,7 @@ impl Writer<'_> {
                     Some(s) => s.clone(),
                     None => {
                         let codes = self.codes;
-                        let s = self.one_of("y.code", codes);
+                        let s = self.member("y.code", codes);
                         self.codes_sql = Some(s.clone());
                         s
                     }
@@ -1134,7 +1234,7 @@ mod tests {
         let policy = crate::Policy::from_source("p.casepol", "role R; action view;")
             .unwrap_or_else(|e| panic!("{e}"));
         let mut w = Writer {
-            correlated: false,
+            shape: Shape::Whole,
             policy: policy.compiled(),
             dialect: Dialect::Sqlite,
             params: Vec::new(),
