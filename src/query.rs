@@ -1403,8 +1403,21 @@ impl<'a> Query<'a> {
         module: Option<&str>,
         dialect: sql::Dialect,
     ) -> Result<sql::Filter, RequestError> {
+        self.filter_page(principal, action, module, dialect, &sql::Page::default())
+    }
+
+    /// [`Query::filter`] for one page: the allowed ids after `page.after`, at most
+    /// `page.limit`, in `list`'s order (keyset pagination, as `list` pages).
+    pub fn filter_page(
+        &self,
+        principal: &str,
+        action: &str,
+        module: Option<&str>,
+        dialect: sql::Dialect,
+        page: &sql::Page,
+    ) -> Result<sql::Filter, RequestError> {
         let r = self.residual(principal, action, module)?;
-        sql::compile_residual(self.policy, &r, dialect)
+        sql::compile_residual(self.policy, &r, dialect, page)
     }
 }
 

@@ -270,7 +270,7 @@ const RELOAD_ENTITIES: &str = r#"{
 /// After a reload that adds a deny, the entities loaded with the new policy and asked with the
 /// stale one: every public query entry point is an error, never the stale policy's allow. (On
 /// the code before this test, `query::actions` allowed the contractor to export and the SQL
-/// filter was `WHERE r.kind = ?1`.)
+/// filter selected every resource of the kind: `WHERE r.kind = ?1`.)
 #[test]
 fn every_query_refuses_entities_of_another_policy() {
     use casepol::query::sql::{self, Dialect};
@@ -295,7 +295,7 @@ fn every_query_refuses_entities_of_another_policy() {
             .filter("carl", "export", None, Dialect::Sqlite)
             .unwrap()
             .where_clause,
-        "r.kind = ?1"
+        "r.id IN (\n  SELECT r.id FROM resources r\n  WHERE r.kind = ?1)"
     );
     let after = Query::new(&reloaded, &entities);
     assert_eq!(after.allowed_actions("carl", "n1", None).unwrap(), ["view"]);

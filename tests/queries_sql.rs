@@ -26,13 +26,14 @@ fn generated(seed: u64, cases: usize) -> (Policy, Entities) {
     (policy, entities)
 }
 
-/// For every user, action and module: the database's rows, `list` and `check` agree. Returns
+/// For every user, action and module: the database's rows, `list` and `check` agree. Pages of
+/// the filter (`--after`, `--limit`) are `list`'s pages, whole query and `where` alike. Returns
 /// how many (user, action, module) questions were compared and how many rows were allowed.
 fn compare(
     policy: &Policy,
     entities: &Entities,
     dialect: Dialect,
-    mut run: impl FnMut(&sql::Filter) -> Vec<String>,
+    mut run: impl FnMut(&sql::Filter, db::Form) -> Vec<String>,
 ) -> (usize, usize) {
     let q = Query::new(policy, entities);
     let mut questions = 0;
@@ -42,8 +43,38 @@ fn compare(
             for module in modules(policy) {
                 let module = module.as_deref();
                 let filter = q.filter(user, &action.name, module, dialect).unwrap();
-                let rows = run(&filter);
-                let listed = q.list(user, &action.name, module, None).unwrap().ids();
+                let rows = run(&filter, db::Form::Select);
+                let listing = q.list(user, &action.name, module, None).unwrap();
+                let listed = listing.ids();
+                // The first page, and a page from the middle, through the whole query and
+                // through the `where` condition; the cursor as `list` gives it.
+                let middle = listed.get(listed.len() / 2).cloned();
+                for (after, limit, form) in [
+                    (None, 3, db::Form::Select),
+                    (middle.clone(), 5, db::Form::Select),
+                    (middle, 4, db::Form::Where),
+                ] {
+                    let page = sql::Page {
+                        after: after.clone(),
+                        limit: Some(limit),
+                    };
+                    let f = q
+                        .filter_page(user, &action.name, module, dialect, &page)
+                        .unwrap();
+                    let want: Vec<String> = listing
+                        .page(after.as_deref(), limit)
+                        .resources
+                        .iter()
+                        .map(|&r| entities.resource_id(r).to_string())
+                        .collect();
+                    assert_eq!(
+                        run(&f, form),
+                        want,
+                        "{dialect:?} page {page:?} of {user} {} via {module:?}\n{}",
+                        action.name,
+                        f.select()
+                    );
+                }
                 assert_eq!(
                     rows,
                     listed,
@@ -91,12 +122,113 @@ fn sqlite_rows_equal_list_and_check_on_10000_cases() {
     assert_eq!(cases, CASES);
     let tables = sql::tables(&policy, &entities).unwrap();
     let db = db::sqlite(&tables);
-    let (questions, allowed) = compare(&policy, &entities, Dialect::Sqlite, |f| {
-        db::sqlite_ids(&db, f)
+    let (questions, allowed) = compare(&policy, &entities, Dialect::Sqlite, |f, form| {
+        db::sqlite_ids_as(&db, f, form)
     });
     // 12 users × 9 actions × 3 module choices, and a world where many answers are non-trivial.
     assert_eq!(questions, 12 * 9 * 3);
     assert!(allowed > 10_000, "only {allowed} allowed rows in all");
+    // Every statement reads `resources` through an index: its kind's rows by `(kind, id)`, the
+    // ancestors by primary key; never a scan of the whole table.
+    let q = Query::new(&policy, &entities);
+    let mut searched = 0;
+    let mut paged = 0;
+    let mut in_id_order = 0;
+    for user in entities.user_ids() {
+        for action in &policy.compiled().ir().actions {
+            for module in modules(&policy) {
+                for page in [
+                    sql::Page::default(),
+                    sql::Page {
+                        after: Some("case-5".into()),
+                        limit: Some(50),
+                    },
+                ] {
+                    let f = q
+                        .filter_page(
+                            user,
+                            &action.name,
+                            module.as_deref(),
+                            Dialect::Sqlite,
+                            &page,
+                        )
+                        .unwrap();
+                    if f.where_clause == "FALSE" {
+                        // Checked once, before any row is read.
+                        continue;
+                    }
+                    let plan = db::sqlite_plan(&db, &f);
+                    for line in &plan {
+                        let bad = match page.limit {
+                            None => resources_scanned(line),
+                            Some(_) => !page_step(line),
+                        };
+                        assert!(
+                            !bad,
+                            "{user} {} via {module:?}, {page:?}: `{line}` in\n{}\n{}",
+                            action.name,
+                            plan.join("\n"),
+                            f.select()
+                        );
+                    }
+                    if page.limit.is_some() {
+                        paged += 1;
+                        in_id_order += plan
+                            .iter()
+                            .filter(|l| {
+                                l.starts_with(
+                                    "SEARCH r USING INDEX sqlite_autoindex_resources_1 (id>?)",
+                                )
+                            })
+                            .count();
+                    }
+                    searched += plan
+                        .iter()
+                        .filter(|l| l.starts_with("SEARCH r USING INDEX resources_kind (kind=?"))
+                        .count();
+                }
+            }
+        }
+    }
+    assert!(searched > 324, "{searched} kinds searched by index");
+    // Pages: those of more than one kind read `resources` in id order from the cursor on.
+    assert!(paged > 200, "only {paged} pages' plans checked");
+    assert!(
+        in_id_order > 100,
+        "only {in_id_order} pages read resources in id order"
+    );
+}
+
+/// Whether a step of SQLite's plan for a page (`LIMIT n`) is one that lets the page stop after
+/// `n` rows at a cost that does not grow with the tables: the one scan of `resources` in id
+/// order (its primary key, or `(kind, id)` for one kind), ancestors by primary key, and every
+/// relation, attribute and code read by the key of the row at hand (`case_id`, `resource_id`,
+/// an equality in the index's search, whichever index it is);
+/// no sort of the answer (`USE TEMP B-TREE`) and no set read whole once (such as the cases a
+/// user is on, which may be most of them). Sets of parameters (`json_each`) are read whole.
+fn page_step(line: &str) -> bool {
+    line == "SCAN r USING INDEX sqlite_autoindex_resources_1"
+        || line == "SEARCH r USING INDEX sqlite_autoindex_resources_1 (id>?)"
+        || line.starts_with("SEARCH r USING INDEX resources_kind (kind=?")
+        || line.starts_with("SCAN json_each VIRTUAL TABLE")
+        || line == "CREATE BLOOM FILTER"
+        || line.starts_with("LIST SUBQUERY")
+        || line.starts_with("CORRELATED SCALAR SUBQUERY")
+        || (line.starts_with("SEARCH r") && line.ends_with(" sqlite_autoindex_resources_1 (id=?)"))
+        || ((line.starts_with("SEARCH x ") || line.starts_with("SEARCH y "))
+            && (line.contains("case_id=?") || line.contains("resource_id=?")))
+}
+
+/// Whether a line of SQLite's `EXPLAIN QUERY PLAN` reads the whole `resources` table (bound to
+/// `r`, `r1`, `r2`, … in the filter's statements), or the whole of one of its indexes.
+fn resources_scanned(line: &str) -> bool {
+    let Some(rest) = line.strip_prefix("SCAN r") else {
+        return false;
+    };
+    let alias_end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[alias_end..].is_empty() || rest[alias_end..].starts_with(' ')
 }
 
 /// PostgreSQL, when `CASEPOL_PG_URL` names a database (`.ci/run` starts one). Without it the
@@ -116,8 +248,8 @@ fn postgres_rows_equal_list_and_check_on_10000_cases() {
     let (policy, entities) = generated(7, CASES);
     let tables = sql::tables(&policy, &entities).unwrap();
     db::postgres(&mut client, "casepol_equivalence", &tables);
-    let (questions, allowed) = compare(&policy, &entities, Dialect::Postgres, |f| {
-        db::postgres_ids(&mut client, f)
+    let (questions, allowed) = compare(&policy, &entities, Dialect::Postgres, |f, form| {
+        db::postgres_ids_as(&mut client, f, form)
     });
     assert_eq!(questions, 12 * 9 * 3);
     assert!(allowed > 10_000, "only {allowed} allowed rows in all");
@@ -302,9 +434,9 @@ fn a_user_with_70000_terms_and_values_full_of_sql_filter_like_list() {
     }
     let tables = sql::tables(&policy, &entities).unwrap();
     let db = db::sqlite(&tables);
-    let (questions, allowed) = compare(&policy, &entities, Dialect::Sqlite, |f| {
+    let (questions, allowed) = compare(&policy, &entities, Dialect::Sqlite, |f, form| {
         assert!(f.params.len() < 100, "{} parameters", f.params.len());
-        db::sqlite_ids(&db, f)
+        db::sqlite_ids_as(&db, f, form)
     });
     assert_eq!((questions, allowed), (6, 21));
     // The rows are intact, and the values come back out unchanged.
@@ -328,9 +460,9 @@ fn a_user_with_70000_terms_and_values_full_of_sql_filter_like_list() {
     let mut client = postgres::Client::connect(&url, postgres::NoTls)
         .unwrap_or_else(|e| panic!("cannot connect to CASEPOL_PG_URL: {e}"));
     db::postgres(&mut client, "casepol_meta", &tables);
-    let (questions, allowed) = compare(&policy, &entities, Dialect::Postgres, |f| {
+    let (questions, allowed) = compare(&policy, &entities, Dialect::Postgres, |f, form| {
         assert!(f.params.len() < 100, "{} parameters", f.params.len());
-        db::postgres_ids(&mut client, f)
+        db::postgres_ids_as(&mut client, f, form)
     });
     assert_eq!((questions, allowed), (6, 21));
     client
@@ -620,4 +752,40 @@ fn postgres_rows_with_a_condition_equal_list_and_its_literal_reading() {
     client
         .batch_execute("DROP SCHEMA casepol_conditions CASCADE")
         .unwrap();
+}
+
+/// The shipped examples of docs/queries.md §5, in SQLite with their own entities: no step of
+/// the plan reads the whole of `resources`, and the plan of the WorkZone example is the one the
+/// document shows (a snapshot).
+#[test]
+fn the_plans_of_the_shipped_examples_search_resources_by_index() {
+    let examples = [
+        ("policies/workzone", "BB", "view", None),
+        ("policies/efob", "mark", "edit", Some("Cases")),
+    ];
+    for (dir, user, action, module) in examples {
+        let policy = Policy::from_path(dir).unwrap_or_else(|e| panic!("{e:?}"));
+        let entities = policy
+            .load_entities_from_path(format!("{dir}/entities.json"))
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let db = db::sqlite(&sql::tables(&policy, &entities).unwrap());
+        let q = Query::new(&policy, &entities);
+        let f = q.filter(user, action, module, Dialect::Sqlite).unwrap();
+        assert_eq!(
+            db::sqlite_ids(&db, &f),
+            q.list(user, action, module, None).unwrap().ids()
+        );
+        let plan = db::sqlite_plan(&db, &f);
+        assert!(
+            plan.iter()
+                .any(|l| l.starts_with("SEARCH r USING INDEX resources_kind")),
+            "{plan:?}"
+        );
+        for line in &plan {
+            assert!(!resources_scanned(line), "{dir}: `{line}` in {plan:#?}");
+        }
+        if dir == "policies/workzone" {
+            insta::assert_snapshot!("workzone_sqlite_plan", db::sqlite_plan_tree(&db, &f));
+        }
+    }
 }

@@ -40,6 +40,13 @@ pub(super) struct FilterArgs {
     /// The SQL dialect
     #[arg(long, value_enum)]
     dialect: DialectArg,
+    /// A page: at most this many ids (`LIMIT N`), as `list --limit` pages
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Only the ids after this one (a bound parameter): the last id of the page before, as
+    /// `list --after`
+    #[arg(long)]
+    after: Option<String>,
     /// The request context the question is asked in, a JSON object such as
     /// '{"authenticated": true}': needed when the policy declares a `context`
     #[arg(long)]
@@ -81,9 +88,10 @@ impl Answer {
         action: &str,
         module: Option<&str>,
         dialect: Dialect,
+        page: &casepol::query::sql::Page,
     ) -> Result<Answer, RequestError> {
         let residual = q.residual(principal, action, module)?;
-        let filter = casepol::query::sql::compile(policy, &residual, dialect)?;
+        let filter = casepol::query::sql::compile_page(policy, &residual, dialect, page)?;
         let notes = q.module_notes(action, module)?;
         Ok(Answer {
             residual,
@@ -109,6 +117,13 @@ pub(super) fn filter(args: &FilterArgs) -> Exit {
     let (policy, entities) = match load_inputs(&args.policy, &args.entities) {
         Ok(inputs) => inputs,
         Err(e) => return e,
+    };
+    if args.limit == Some(0) {
+        return fail_input("--limit must be at least 1".into());
+    }
+    let page = casepol::query::sql::Page {
+        after: args.after.clone(),
+        limit: args.limit,
     };
     let dialect = match args.dialect {
         DialectArg::Postgres => Dialect::Postgres,
@@ -145,6 +160,7 @@ pub(super) fn filter(args: &FilterArgs) -> Exit {
         &args.action,
         args.module.as_deref(),
         dialect,
+        &page,
     ) {
         Ok(a) => a,
         Err(e) => return who_can::query_error(e, &policy),

@@ -122,6 +122,9 @@ fn pg_query<'t, 'c: 't>(
 ) -> Box<Query<'t>> {
     Box::new(move |sql, param, f| {
         use postgres::fallible_iterator::FallibleIterator;
+        if sql == POSTGRES.resources && param.is_none() {
+            return pg_resources(tx, source, f);
+        }
         let params: Vec<&(dyn postgres::types::ToSql + Sync)> = match &param {
             Some(p) => vec![p],
             None => Vec::new(),
@@ -137,6 +140,152 @@ fn pg_query<'t, 'c: 't>(
         }
         Ok(())
     })
+}
+
+/// The rows of [`POSTGRES`]`.resources` for the whole table, read without a subquery per
+/// resource: `resources` and each table of their parts in one scan each, ordered by resource
+/// id, merged here, each part's rows put into the JSON array the subquery would build (the
+/// order of an array's elements is not part of what the query gives). Each scan is a portal
+/// of the transaction, read [`PORTAL_ROWS`] rows at a time.
+fn pg_resources(
+    tx: &mut postgres::Transaction<'_>,
+    source: &Source,
+    f: &mut dyn FnMut(Row<'_>) -> Result<(), DbError>,
+) -> Result<(), DbError> {
+    let e = |e: postgres::Error| failed(source, &e);
+    let resources = tx
+        .bind(
+            "SELECT id, kind, parent_id, case_type, state, inherit_read::text, inherit_write::text \
+             FROM resources ORDER BY id",
+            &[],
+        )
+        .map_err(e)?;
+    // Each part: its query (the resource's id first), and whether each column after the id is a
+    // JSON string (text) or a JSON number (a level).
+    let parts: [(&str, &[bool]); 5] = [
+        (
+            "SELECT resource_id, name, value FROM resource_attrs ORDER BY resource_id",
+            &[true, true],
+        ),
+        (
+            "SELECT case_id, relation, user_id FROM case_relations ORDER BY case_id",
+            &[true, true],
+        ),
+        (
+            "SELECT resource_id, class, level::text, code FROM access_codes ORDER BY resource_id",
+            &[true, false, true],
+        ),
+        (
+            "SELECT resource_id, class, levels::text FROM access_code_levels ORDER BY resource_id",
+            &[true, false],
+        ),
+        (
+            "SELECT resource_id, relation, group_name FROM relation_groups ORDER BY resource_id",
+            &[true, true],
+        ),
+    ];
+    let mut cursors = Vec::with_capacity(parts.len());
+    for (sql, strings) in parts {
+        cursors.push(Cursor {
+            portal: tx.bind(sql, &[]).map_err(e)?,
+            rows: Vec::new(),
+            at: 0,
+            done: false,
+            strings,
+        });
+    }
+    let mut cells: Vec<Option<String>> = Vec::with_capacity(12);
+    loop {
+        let batch = tx.query_portal(&resources, PORTAL_ROWS).map_err(e)?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        for row in &batch {
+            cells.clear();
+            for i in 0..row.len() {
+                cells.push(pg_text(row, i).map_err(e)?);
+            }
+            let Some(id) = cells[0].clone() else {
+                continue;
+            };
+            for c in cursors.iter_mut() {
+                cells.push(c.array_for(tx, &id).map_err(e)?);
+            }
+            f(&cells)?;
+        }
+    }
+}
+
+/// How many rows one read of a portal of [`pg_resources`] fetches.
+const PORTAL_ROWS: i32 = 20_000;
+
+/// One table of a resource's parts, read in resource-id order through a portal.
+struct Cursor {
+    portal: postgres::Portal,
+    rows: Vec<postgres::Row>,
+    at: usize,
+    done: bool,
+    /// For each column after the id: a JSON string (`true`) or a JSON number (`false`).
+    strings: &'static [bool],
+}
+
+impl Cursor {
+    /// The JSON array of the rows of resource `id` (each an array of its columns after the id),
+    /// as `json_agg` writes it, or `None` when it has none. Rows of ids before `id` belong to no
+    /// resource (the foreign keys forbid them) and are passed over.
+    fn array_for(
+        &mut self,
+        tx: &mut postgres::Transaction<'_>,
+        id: &str,
+    ) -> Result<Option<String>, postgres::Error> {
+        let mut out: Option<String> = None;
+        loop {
+            if self.at == self.rows.len() {
+                if self.done {
+                    break;
+                }
+                self.rows = tx.query_portal(&self.portal, PORTAL_ROWS)?;
+                self.at = 0;
+                if self.rows.is_empty() {
+                    self.done = true;
+                    break;
+                }
+            }
+            let row = &self.rows[self.at];
+            let rid: Option<&str> = row.try_get(0)?;
+            match rid.map(|r| r.as_bytes().cmp(id.as_bytes())) {
+                Some(std::cmp::Ordering::Greater) => break,
+                Some(std::cmp::Ordering::Equal) => {
+                    let text = out.get_or_insert_with(|| "[".to_string());
+                    if text.len() > 1 {
+                        text.push(',');
+                    }
+                    text.push('[');
+                    for (i, &string) in self.strings.iter().enumerate() {
+                        if i > 0 {
+                            text.push(',');
+                        }
+                        let v: Option<&str> = row.try_get(i + 1)?;
+                        match (v, string) {
+                            (None, _) => text.push_str("null"),
+                            (Some(v), true) => text.push_str(
+                                &serde_json::to_string(v).unwrap_or_else(|_| "null".into()),
+                            ),
+                            // A number PostgreSQL wrote from an integer column.
+                            (Some(v), false) => text.push_str(v),
+                        }
+                    }
+                    text.push(']');
+                }
+                _ => {}
+            }
+            self.at += 1;
+        }
+        if let Some(text) = out.as_mut() {
+            text.push(']');
+        }
+        Ok(out)
+    }
 }
 
 /// Loads the entities from PostgreSQL in one `REPEATABLE READ` transaction, and gives the

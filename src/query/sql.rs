@@ -61,17 +61,37 @@ pub struct Filter {
     /// subquery. At most [`MAX_SQL_DEPTH`].
     #[serde(skip)]
     pub depth: usize,
+    /// The whole query ([`Filter::select`]).
+    #[serde(skip)]
+    select: String,
 }
 
 impl Filter {
-    /// The whole query: the ids of the allowed resources, in the order `list` gives them.
+    /// The whole query: the ids of the allowed resources, in the order `list` gives them (with a
+    /// [`Page`], the page's ids). Written for the indexes (docs/queries.md §5): one `SELECT` for
+    /// each kind that may be allowed, joined with `UNION ALL`, each reading its kind's rows
+    /// through the index on `(kind, id)` and its ancestors through their primary key; a page
+    /// (`LIMIT`) of more than one kind is one scan of `resources` in id order instead, each row
+    /// tested by probes of primary keys, so that it stops at the page's last row.
     pub fn select(&self) -> String {
-        format!(
-            "SELECT r.id FROM resources r\nWHERE {}\nORDER BY r.id",
-            self.where_clause
-        )
+        self.select.clone()
     }
 }
+
+/// A page of the answer, as `list` pages: the ids after `after` (the last id of the page
+/// before, compared as bytes), at most `limit` of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    /// Only the ids that sort after this one (a bound parameter).
+    pub after: Option<String>,
+    /// At most this many ids (written into the statement as a number: `LIMIT 50`).
+    pub limit: Option<usize>,
+}
+
+/// The most `SELECT`s one statement joins with `UNION ALL`: past it (a policy whose kinds'
+/// conditions all differ), the statement is one condition over every resource, as SQLite's
+/// limit on the terms of a compound `SELECT` (500) and the size of the statement require.
+pub const MAX_UNION_BRANCHES: usize = 64;
 
 /// Compiles a residual to a `WHERE` clause for `dialect`. The policy must be the one that
 /// computed the residual: the residual names kinds, case types and attributes by its ids.
@@ -88,17 +108,76 @@ pub fn compile(
     residual: &Residual,
     dialect: Dialect,
 ) -> Result<Filter, QueryError> {
-    compile_residual(policy.compiled(), residual, dialect)
+    compile_residual(policy.compiled(), residual, dialect, &Page::default())
 }
 
-/// [`compile`] on the compiled policy, for [`Query::filter`](super::Query::filter).
+/// [`compile`], for one page of the answer: the ids after `page.after`, at most `page.limit`.
+pub fn compile_page(
+    policy: &crate::Policy,
+    residual: &Residual,
+    dialect: Dialect,
+    page: &Page,
+) -> Result<Filter, QueryError> {
+    compile_residual(policy.compiled(), residual, dialect, page)
+}
+
+/// The statement `filter` wrote before it was shaped for the indexes: one condition over every
+/// resource, each ancestor and each relation read by a correlated subquery per row. Kept for
+/// the comparison of bench/sql-scale.sh (docs/performance.md §7); use [`compile_page`].
+#[doc(hidden)]
+pub fn compile_correlated(
+    policy: &crate::Policy,
+    residual: &Residual,
+    dialect: Dialect,
+    page: &Page,
+) -> Result<Filter, QueryError> {
+    compile_with(
+        policy.compiled(),
+        residual,
+        dialect,
+        page,
+        Shape::Correlated,
+    )
+}
+
+/// [`compile_page`] on the compiled policy, for [`Query::filter`](super::Query::filter).
 pub(crate) fn compile_residual(
     policy: &CompiledPolicy,
     residual: &Residual,
     dialect: Dialect,
+    page: &Page,
+) -> Result<Filter, QueryError> {
+    let shape = match page.limit {
+        Some(_) => Shape::Page,
+        None => Shape::Whole,
+    };
+    compile_with(policy, residual, dialect, page, shape)
+}
+
+/// Which statement the writer writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// The whole answer: one `SELECT` per kind under `UNION ALL`, the relations held as one
+    /// uncorrelated `IN` each (read once, then a lookup per row).
+    Whole,
+    /// A page (`LIMIT n`): one scan of `resources` in id order that stops after `n` matches,
+    /// each row tested by probes of primary keys only (no subquery read whole once), the cheaper
+    /// tests of an `and` or `or` first; one kind alone is read through `(kind, id)`.
+    Page,
+    /// The statement before the shapes for the indexes ([`compile_correlated`]).
+    Correlated,
+}
+
+fn compile_with(
+    policy: &CompiledPolicy,
+    residual: &Residual,
+    dialect: Dialect,
+    page: &Page,
+    shape: Shape,
 ) -> Result<Filter, QueryError> {
     residual_of(policy, residual)?;
-    let mut w = Writer {
+    let writer = || Writer {
+        shape,
         policy,
         dialect,
         params: Vec::new(),
@@ -108,10 +187,32 @@ pub(crate) fn compile_residual(
         principal: residual.principal(),
         relation_groups: residual.relation_groups(),
     };
-    let (where_clause, depth) = w.cond(residual.cond(), 0, 0);
-    // The statement's own `WHERE` is resolved like a subquery's; its column and its `ORDER BY`,
-    // `r.id`, are of height 2.
-    let depth = Depth::subquery(depth, 0).nested.max(2);
+    // The shape for the indexes, one `SELECT` per kind; when the residual does not split by
+    // kind, or splits into too many, one condition over every resource.
+    let mut w = writer();
+    let page = &Page {
+        after: page.after.clone(),
+        // Both databases read `LIMIT` as a signed 64-bit integer.
+        limit: page.limit.map(|n| n.min(i64::MAX as usize)),
+    };
+    let union = match shape {
+        Shape::Correlated => None,
+        Shape::Whole => w.union(residual.cond(), page, usize::MAX),
+        // More than one kind: one scan in id order, which stops at the page's last row; a
+        // merge of kinds in id order would read up to the first row of every kind.
+        Shape::Page => w.union(residual.cond(), page, 1),
+    };
+    // A kind branch is written once for each kind that shares it: when that passes the bound
+    // on subqueries, the one condition over every resource, which writes it once.
+    let union =
+        union.filter(|(_, select, _)| select.matches("SELECT").count() <= MAX_SQL_SUBQUERIES);
+    let (where_clause, select, depth) = match union {
+        Some(u) => u,
+        None => {
+            w = writer();
+            w.single(residual.cond(), page)
+        }
+    };
     let question = || {
         format!(
             "`{}` to `{}`",
@@ -154,7 +255,45 @@ pub(crate) fn compile_residual(
         where_clause,
         params: w.params,
         depth,
+        select,
     })
+}
+
+/// The alternatives of a residual that apply to resources of one kind, with the kind test
+/// taken out (it holds there), or `None` when an alternative reads an ancestor without fixing
+/// the kind (partial evaluation never builds one: it always stands with its kind test).
+fn alternatives_of_kind(alts: &[&Cond], k: crate::ir::KindId) -> Option<Vec<Cond>> {
+    let mut out = Vec::new();
+    for alt in alts {
+        let args: &[Cond] = match alt {
+            Cond::And(args) => args,
+            one => std::slice::from_ref(*one),
+        };
+        let kinds: Vec<&Vec<crate::ir::KindId>> = args
+            .iter()
+            .filter_map(|a| match a {
+                Cond::Kind(ks) => Some(ks),
+                _ => None,
+            })
+            .collect();
+        if kinds.is_empty() && max_up(alt) > 0 {
+            return None;
+        }
+        if !kinds.iter().all(|ks| ks.contains(&k)) {
+            continue;
+        }
+        let rest: Vec<Cond> = args
+            .iter()
+            .filter(|a| !matches!(a, Cond::Kind(_)))
+            .cloned()
+            .collect();
+        out.push(match rest.len() {
+            0 => Cond::True,
+            1 => rest.into_iter().next().unwrap_or(Cond::True),
+            _ => Cond::And(rest),
+        });
+    }
+    Some(out)
 }
 
 #[cold]
@@ -221,6 +360,8 @@ type Piece = (String, Depth);
 const ALL_BOUND: u32 = u32::MAX;
 
 struct Writer<'a> {
+    /// The statement being written.
+    shape: Shape,
     policy: &'a CompiledPolicy,
     dialect: Dialect,
     params: Vec<Param>,
@@ -262,6 +403,146 @@ fn pad(indent: usize) -> String {
 }
 
 impl Writer<'_> {
+    /// The statement as one condition over every resource: `(where, select, depth)`.
+    fn single(&mut self, c: &Cond, page: &Page) -> (String, String, usize) {
+        if matches!(c, Cond::False) {
+            // No page of nothing needs a cursor.
+            return (
+                "FALSE".into(),
+                "SELECT r.id FROM resources r\nWHERE FALSE\nORDER BY r.id".into(),
+                2,
+            );
+        }
+        let (mut where_clause, depth) = self.cond(c, 0, 0);
+        if let Some(after) = &page.after {
+            let p = self.param(after);
+            where_clause = format!("({where_clause})\n  AND r.id > {p}");
+        }
+        let limit = page
+            .limit
+            .map(|n| format!("\nLIMIT {n}"))
+            .unwrap_or_default();
+        let select =
+            format!("SELECT r.id FROM resources r\nWHERE {where_clause}\nORDER BY r.id{limit}");
+        // The statement's own `WHERE` is resolved like a subquery's; its column and its
+        // `ORDER BY`, `r.id`, are of height 2; the cursor adds one `AND`.
+        let depth = Depth::subquery(depth, 0).nested.max(2) + 1;
+        match page.limit {
+            None => (where_clause, select, depth),
+            // As a condition on `resources r`, the page is a set of ids, one subquery deeper.
+            Some(_) => (
+                format!("r.id IN (\n  {})", select.replace('\n', "\n  ")),
+                select,
+                depth + 3,
+            ),
+        }
+    }
+
+    /// The statement for the indexes: for each kind that some alternative of the residual
+    /// admits, `SELECT r.id FROM resources r JOIN resources r1 ON r1.id = r.parent_id … WHERE
+    /// r.kind = $k AND <its alternatives>`, joined with `UNION ALL` (each resource has one
+    /// kind, so no id comes twice). Each reads its kind through the index on `(kind, id)` in id
+    /// order, so a page stops early, and binds its ancestors by primary key instead of a
+    /// correlated subquery per resource. `None` when the residual does not split by kind, when
+    /// no kind is admitted, or past [`MAX_UNION_BRANCHES`] or `most` kinds.
+    fn union(&mut self, c: &Cond, page: &Page, most: usize) -> Option<(String, String, usize)> {
+        let alts: Vec<&Cond> = match c {
+            Cond::Or(v) => v.iter().collect(),
+            Cond::False => return None,
+            one => vec![one],
+        };
+        let p = self.policy.ir();
+        let mut branches = Vec::new();
+        for k in 0..p.kinds.len() {
+            let kind = crate::ir::KindId(k as u32);
+            let mine = alternatives_of_kind(&alts, kind)?;
+            if mine.is_empty() {
+                continue;
+            }
+            let cond = if mine.iter().any(|a| matches!(a, Cond::True)) {
+                Cond::True
+            } else if mine.len() == 1 {
+                mine.into_iter().next()?
+            } else {
+                Cond::Or(mine)
+            };
+            if matches!(cond, Cond::False) {
+                continue;
+            }
+            branches.push((kind, cond));
+            if branches.len() > MAX_UNION_BRANCHES.min(most) {
+                return None;
+            }
+        }
+        if branches.is_empty() {
+            return None;
+        }
+        let after = page.after.as_ref().map(|a| self.param(a));
+        let mut texts = Vec::with_capacity(branches.len());
+        let mut deepest = 2;
+        for (kind, cond) in &branches {
+            // Valid rows of a kind always have the ancestors its chain declares.
+            let chain = super::residual::kind_chain(self.policy, *kind).len() as u32;
+            let to = max_up(cond);
+            if to >= chain {
+                return None;
+            }
+            let mut from = "resources r".to_string();
+            for k in 1..=to {
+                from.push_str(&format!(
+                    " JOIN resources {} ON {}.id = {}.parent_id",
+                    alias(k),
+                    alias(k),
+                    alias(k - 1)
+                ));
+            }
+            let kt = self.param(&p.kinds[kind.idx()].name);
+            let mut parts = vec![(format!("r.kind = {kt}"), Depth::leaf(3))];
+            // The tests of an `and` stand in the branch's own `AND` chain, where PostgreSQL
+            // turns an `EXISTS` into a semi-join and a `NOT EXISTS` into an anti-join.
+            match cond {
+                Cond::True => {}
+                Cond::And(args) => {
+                    for a in args {
+                        parts.push(self.cond(a, ALL_BOUND, 1));
+                    }
+                }
+                c => parts.push(self.cond(c, ALL_BOUND, 1)),
+            }
+            if let Some(a) = &after {
+                parts.push((format!("r.id > {a}"), Depth::leaf(3)));
+            }
+            let (text, mut w) = self.join(parts, "AND", 0);
+            // SQLite moves each join's condition into the `WHERE`, one `AND` each.
+            w.height += to as usize;
+            deepest = deepest.max(Depth::subquery(w, 0).nested);
+            // The outer parentheses of the chain are dropped: `WHERE a AND b`.
+            let text = text
+                .strip_prefix('(')
+                .and_then(|t| t.strip_suffix(')'))
+                .unwrap_or(&text)
+                .to_string();
+            texts.push(format!("SELECT r.id FROM {from}\nWHERE {text}"));
+        }
+        // A compound `SELECT` orders by its result column; one `SELECT` alone, whose `FROM`
+        // may join ancestors that have an `id` too, by the resource's.
+        let order = if texts.len() == 1 { "r.id" } else { "id" };
+        let union = texts.join("\nUNION ALL\n");
+        let limit = page
+            .limit
+            .map(|n| format!("\nLIMIT {n}"))
+            .unwrap_or_default();
+        let select = format!("{union}\nORDER BY {order}{limit}");
+        // As a condition on `resources r`, the page is a set of ids.
+        let indented = union.replace('\n', "\n  ");
+        let where_clause = match page.limit {
+            None => format!("r.id IN (\n  {indented})"),
+            Some(n) => format!("r.id IN (\n  SELECT id FROM (\n  {indented}\n  ORDER BY {order}\n  LIMIT {n}) page)"),
+        };
+        // `r.id IN (…)` nests the branches one subquery deeper.
+        Some((where_clause, select, deepest + 3))
+    }
+
     /// The placeholder for a parameter; a parameter used twice is bound once.
     fn bind(&mut self, value: Param) -> String {
         let n = match self.index.get(&value) {
@@ -328,6 +609,32 @@ impl Writer<'_> {
                     _ => chain(alts, " OR "),
                 }
             }
+        }
+    }
+
+    /// Whether a relation held is read as one uncorrelated list (`r.id IN (SELECT x.case_id …)`)
+    /// rather than a probe per row: for the whole answer in SQLite only.
+    fn lists(&self) -> bool {
+        self.shape == Shape::Whole && self.dialect == Dialect::Sqlite
+    }
+
+    /// [`Writer::one_of`] for a column of a row already found: on a page in SQLite, the column is
+    /// written `+column`, so that the set is a lookup for each row and never a seek into the
+    /// index for each value of the set (a principal may hold 70,000 codes).
+    fn member(&mut self, column: &str, values: &[String]) -> Piece {
+        match (self.shape, self.dialect) {
+            (Shape::Page, Dialect::Sqlite) => {
+                let (text, depth) = self.one_of(&format!("+{column}"), values);
+                // The unary `+` is one more level.
+                (
+                    text,
+                    Depth {
+                        height: depth.height + 1,
+                        ..depth
+                    },
+                )
+            }
+            _ => self.one_of(column, values),
         }
     }
 
@@ -439,6 +746,12 @@ impl Writer<'_> {
     fn join(&self, parts: Vec<Piece>, op: &str, indent: usize) -> Piece {
         let sep = format!("\n{}{op} ", pad(indent + 1));
         let mut parts = parts;
+        if self.shape == Shape::Page {
+            // SQLite tests the parts in their order and stops at the first that decides: the
+            // cheaper first, as the number of probes (`SELECT 1 …`) each makes. The order of an
+            // `and` or `or` does not change what it selects.
+            parts.sort_by_cached_key(|p| p.0.matches("SELECT 1 ").count());
+        }
         while parts.len() > FAN_OUT {
             let mut grouped = Vec::with_capacity(parts.len().div_ceil(FAN_OUT));
             let mut rest = parts.into_iter().peekable();
@@ -586,38 +899,80 @@ impl Writer<'_> {
                     .map(|r| p.relations[*r as usize].name.clone())
                     .collect();
                 let (rel, depth) = self.one_of("x.relation", &names);
-                let listed = (
-                    format!(
-                        "EXISTS (SELECT 1 FROM case_relations x WHERE x.case_id = {}.id AND x.user_id = {user} AND {rel})",
-                        alias(*up)
+                // Whole, in SQLite: not correlated, the ids of what the principal holds a
+                // relation on, read once through the index on `(user_id, relation, case_id)`
+                // into a lookup table, then a lookup per row. A page, or PostgreSQL: a probe of
+                // the primary key `(case_id, user_id, relation)` per row, as a page reads few
+                // rows, and PostgreSQL hashes an `IN` list only when it fits in `work_mem`
+                // (otherwise it reads the whole list again for every row).
+                let listed = match self.lists() {
+                    true => (
+                        format!(
+                            "{}.id IN (SELECT x.case_id FROM case_relations x WHERE x.user_id = {user} AND {rel})",
+                            alias(*up)
+                        ),
+                        Depth::subquery(and_of_tests(1, depth), 2),
                     ),
-                    Depth::subquery(and_of_tests(2, depth), 1),
-                );
+                    false => (
+                        format!(
+                            "EXISTS (SELECT 1 FROM case_relations x WHERE x.case_id = {}.id AND x.user_id = {user} AND {rel})",
+                            alias(*up)
+                        ),
+                        Depth::subquery(and_of_tests(2, depth), 1),
+                    ),
+                };
                 if !self.relation_groups {
                     return listed;
                 }
                 // Through a group: the principal's code set holds their groups (ancestors
                 // included), and a group's name is no other code (data-formats.md §1.1).
                 let codes = self.codes;
-                let (member, m_depth) = self.one_of("x.group_name", codes);
-                let through = (
-                    format!(
-                        "EXISTS (SELECT 1 FROM relation_groups x WHERE x.resource_id = {}.id AND {member} AND {rel})",
-                        alias(*up)
-                    ),
-                    Depth::subquery(
-                        chain(
-                            vec![
-                                (String::new(), Depth::leaf(3)),
-                                (String::new(), m_depth),
-                                (String::new(), depth),
-                            ],
-                            "",
+                let through = match !self.lists() && self.shape != Shape::Correlated {
+                    true => {
+                        // A probe of the primary key `(resource_id, relation, group_name)`; the
+                        // group is looked up among the principal's codes (`+`: not by the index,
+                        // which would seek once for each code the principal holds).
+                        let (member, m_depth) = self.member("x.group_name", codes);
+                        (
+                            format!(
+                                "EXISTS (SELECT 1 FROM relation_groups x WHERE x.resource_id = {}.id AND {rel} AND {member})",
+                                alias(*up)
+                            ),
+                            Depth::subquery(
+                                chain(
+                                    vec![
+                                        (String::new(), Depth::leaf(3)),
+                                        (String::new(), depth),
+                                        (String::new(), m_depth),
+                                    ],
+                                    "",
+                                )
+                                .1,
+                                1,
+                            ),
                         )
-                        .1,
-                        1,
-                    ),
-                );
+                    }
+                    false => {
+                        let (member, m_depth) = self.one_of("x.group_name", codes);
+                        (
+                            format!(
+                                "{}.id IN (SELECT x.resource_id FROM relation_groups x WHERE {member} AND {rel})",
+                                alias(*up)
+                            ),
+                            Depth::subquery(
+                                chain(
+                                    vec![
+                                        (String::new(), m_depth),
+                                        (String::new(), depth),
+                                    ],
+                                    "",
+                                )
+                                .1,
+                                2,
+                            ),
+                        )
+                    }
+                };
                 chain(vec![listed, through], " OR ")
             }
             Cond::CodeMet { up, class } => {
@@ -626,7 +981,7 @@ impl Writer<'_> {
                     Some(s) => s.clone(),
                     None => {
                         let codes = self.codes;
-                        let s = self.one_of("y.code", codes);
+                        let s = self.member("y.code", codes);
                         self.codes_sql = Some(s.clone());
                         s
                     }
@@ -879,6 +1234,7 @@ mod tests {
         let policy = crate::Policy::from_source("p.casepol", "role R; action view;")
             .unwrap_or_else(|e| panic!("{e}"));
         let mut w = Writer {
+            shape: Shape::Whole,
             policy: policy.compiled(),
             dialect: Dialect::Sqlite,
             params: Vec::new(),

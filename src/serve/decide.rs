@@ -661,6 +661,7 @@ pub(crate) async fn filter(State(app): State<Arc<App>>, req: Request) -> Respons
             &q.action,
             q.module.as_deref(),
             dialect,
+            &casepol::query::sql::Page::default(),
         ) {
             Ok(a) => a,
             Err(e) => return query_error(current, &e),

@@ -60,12 +60,40 @@ pub fn sqlite(tables: &Tables) -> rusqlite::Connection {
     db
 }
 
+/// Which statement of a filter to run: its whole query, or its condition in a query of one's
+/// own (`SELECT r.id FROM resources r WHERE <where> ORDER BY r.id`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    Select,
+    Where,
+}
+
+fn statement(f: &casepol::query::sql::Filter, form: Form) -> String {
+    match form {
+        Form::Select => f.select(),
+        Form::Where => format!(
+            "SELECT r.id FROM resources r WHERE {} ORDER BY r.id",
+            f.where_clause
+        ),
+    }
+}
+
 /// Runs a filter's query on SQLite: the ids it selects, in its order. Every SQLite parameter is
 /// text (a set is a JSON array in one text).
 pub fn sqlite_ids(db: &rusqlite::Connection, f: &casepol::query::sql::Filter) -> Vec<String> {
+    sqlite_ids_as(db, f, Form::Select)
+}
+
+/// [`sqlite_ids`] with the statement of `form`.
+pub fn sqlite_ids_as(
+    db: &rusqlite::Connection,
+    f: &casepol::query::sql::Filter,
+    form: Form,
+) -> Vec<String> {
+    let sql = statement(f, form);
     let mut stmt = db
-        .prepare_cached(&f.select())
-        .unwrap_or_else(|e| panic!("{e}\n{}", f.select()));
+        .prepare_cached(&sql)
+        .unwrap_or_else(|e| panic!("{e}\n{sql}"));
     let texts = f.params.iter().map(|p| match p {
         Param::Text(t) => t,
         Param::Array(_) => panic!("an array parameter in a SQLite filter: {}", f.select()),
@@ -156,6 +184,16 @@ pub fn postgres(client: &mut postgres::Client, schema: &str, tables: &Tables) {
 
 /// Runs a filter's query on PostgreSQL: text parameters as `text`, sets as `text[]`.
 pub fn postgres_ids(client: &mut postgres::Client, f: &casepol::query::sql::Filter) -> Vec<String> {
+    postgres_ids_as(client, f, Form::Select)
+}
+
+/// [`postgres_ids`] with the statement of `form`.
+pub fn postgres_ids_as(
+    client: &mut postgres::Client,
+    f: &casepol::query::sql::Filter,
+    form: Form,
+) -> Vec<String> {
+    let sql = statement(f, form);
     let params: Vec<&(dyn postgres::types::ToSql + Sync)> = f
         .params
         .iter()
@@ -165,9 +203,81 @@ pub fn postgres_ids(client: &mut postgres::Client, f: &casepol::query::sql::Filt
         })
         .collect();
     client
-        .query(&f.select(), &params)
-        .unwrap_or_else(|e| panic!("{e}\n{}", f.select()))
+        .query(&sql, &params)
+        .unwrap_or_else(|e| panic!("{e}\n{sql}"))
         .iter()
         .map(|row| row.get::<_, String>(0))
         .collect()
+}
+
+/// SQLite's `EXPLAIN QUERY PLAN` of a filter's query: the `detail` of each step, such as
+/// `SEARCH r USING INDEX resources_kind (kind=?)`.
+pub fn sqlite_plan(db: &rusqlite::Connection, f: &casepol::query::sql::Filter) -> Vec<String> {
+    let sql = format!("EXPLAIN QUERY PLAN {}", f.select());
+    let mut stmt = db.prepare(&sql).unwrap_or_else(|e| panic!("{e}\n{sql}"));
+    let texts = f.params.iter().map(|p| match p {
+        Param::Text(t) => t,
+        Param::Array(_) => panic!("an array parameter in a SQLite filter: {sql}"),
+    });
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(texts), |row| {
+            row.get::<_, String>(3)
+        })
+        .unwrap();
+    rows.map(|r| r.unwrap()).collect()
+}
+
+/// PostgreSQL's `EXPLAIN (ANALYZE, BUFFERS OFF)` of a filter's query: one line per line of the
+/// plan, with the time each step took.
+pub fn postgres_plan(
+    client: &mut postgres::Client,
+    f: &casepol::query::sql::Filter,
+) -> Vec<String> {
+    let params: Vec<&(dyn postgres::types::ToSql + Sync)> = f
+        .params
+        .iter()
+        .map(|p| match p {
+            Param::Text(t) => t as &(dyn postgres::types::ToSql + Sync),
+            Param::Array(a) => a as &(dyn postgres::types::ToSql + Sync),
+        })
+        .collect();
+    let sql = format!("EXPLAIN (ANALYZE) {}", f.select());
+    client
+        .query(&sql, &params)
+        .unwrap_or_else(|e| panic!("{e}\n{sql}"))
+        .iter()
+        .map(|row| row.get::<_, String>(0))
+        .collect()
+}
+
+/// SQLite's `EXPLAIN QUERY PLAN` as the `sqlite3` shell prints it: each step under its parent,
+/// indented.
+pub fn sqlite_plan_tree(db: &rusqlite::Connection, f: &casepol::query::sql::Filter) -> String {
+    let sql = format!("EXPLAIN QUERY PLAN {}", f.select());
+    let mut stmt = db.prepare(&sql).unwrap_or_else(|e| panic!("{e}\n{sql}"));
+    let texts = f.params.iter().map(|p| match p {
+        Param::Text(t) => t,
+        Param::Array(_) => panic!("an array parameter in a SQLite filter: {sql}"),
+    });
+    let rows: Vec<(i64, i64, String)> = stmt
+        .query_map(rusqlite::params_from_iter(texts), |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(3)?))
+        })
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    let mut depth: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+    let mut out = String::new();
+    for (id, parent, detail) in rows {
+        let d = if parent == 0 {
+            0
+        } else {
+            depth.get(&parent).map_or(0, |d| d + 1)
+        };
+        depth.insert(id, d);
+        out.push_str(&"  ".repeat(d));
+        out.push_str(&detail);
+        out.push('\n');
+    }
+    out
 }
