@@ -738,7 +738,10 @@ pub(super) fn in_place(
             } => (principal, Some(resource)),
             Resolved::Permission { principal, .. } => (principal, None),
         };
-        (user as usize) < e.users.len()
+        // A user the change set deleted is absent after it (`Touched::before_deleting`).
+        let deleted = std::ptr::eq(e, e1) && touched.deleted_users.contains(&user);
+        !deleted
+            && (user as usize) < e.users.len()
             && resource.is_none_or(|r| (r as usize) < e.resources.len())
             && policy.decide(e, &req).allowed
     };
