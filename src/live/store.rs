@@ -40,10 +40,10 @@ pub(super) struct Store {
     /// while no user changes.
     pub(super) classes: Arc<std::sync::OnceLock<Classes>>,
     /// Each user's cases: the positions of the cases whose relations name the user, sorted,
-    /// by the user's position. Made when a change set first deletes a user in place (`None`
-    /// until then, so that an application that never deletes one never pays for it), and kept
-    /// true by every change to relations after.
-    member_of: Option<PVec<Shared<u32>>>,
+    /// by the user's position; kept true by every change to relations. A user change reaches
+    /// the resources under them (for a user no group admits without a relation), and a user
+    /// is deleted in place only when the list is empty.
+    pub(super) member_of: PVec<Shared<u32>>,
 }
 
 /// A group that admits without a relation: every scope but `assigned via`. A filter, `any` or
@@ -103,16 +103,14 @@ impl Store {
             children,
             open,
             classes: Arc::default(),
-            member_of: None,
+            member_of: member_index(e),
         }
     }
 
-    /// Keeps [`Store::member_of`], when made, true after the relations of the resource at `at`
-    /// changed from `before` to `after`.
+    /// Keeps [`Store::member_of`] true after the relations of the resource at `at` changed
+    /// from `before` to `after`.
     fn members_changed(&mut self, at: u32, before: &[Shared<u32>], after: &[Shared<u32>]) {
-        let Some(index) = self.member_of.as_mut() else {
-            return;
-        };
+        let index = &mut self.member_of;
         let users = |lists: &[Shared<u32>]| -> std::collections::BTreeSet<u32> {
             (lists.iter())
                 .flat_map(|l| crate::entities::member_users(l).iter().copied())
@@ -563,9 +561,6 @@ pub(super) fn apply(
     }
     if !users_deleted.is_empty() {
         let mid = (e.clone(), st.clone());
-        if st.member_of.is_none() {
-            st.member_of = Some(member_index(&e));
-        }
         for id in &users_deleted {
             touched
                 .deleted_users
@@ -1094,9 +1089,7 @@ fn upsert_user(
             let at = e.users.len() as u32;
             e.users.push(user);
             e.user_index.push(id);
-            if let Some(index) = st.member_of.as_mut() {
-                index.push(Shared::default());
-            }
+            st.member_of.push(Shared::default());
             if !p.user_attrs.is_empty() {
                 e.user_attrs.push(attrs.into());
             }
@@ -1208,12 +1201,12 @@ fn member_index(e: &Entities) -> PVec<Shared<u32>> {
     lists.into_iter().map(Shared::from).collect()
 }
 
-/// Deletes the user at `at`, when no relation names it (the caller has made
-/// [`Store::member_of`], and made sure no attribute can). The last user moves into its place
+/// Deletes the user at `at`, when no relation names it (the caller has made sure no attribute
+/// can). The last user moves into its place
 /// (as `Vec::swap_remove` moves it, as reloading deletes), and the relations that named the
 /// last user name its new position: the lists of the cases [`Store::member_of`] gives.
 fn delete_user(e: &mut Entities, st: &mut Store, at: u32) -> Result<(), Reload> {
-    let index = st.member_of.as_mut().ok_or(Reload)?;
+    let index = &mut st.member_of;
     if !index.get(at as usize).ok_or(Reload)?.is_empty() {
         return Err(Reload);
     }
