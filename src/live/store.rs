@@ -44,6 +44,10 @@ pub(super) struct Store {
     /// the resources under them (for a user no group admits without a relation), and a user
     /// is deleted in place only when the list is empty.
     pub(super) member_of: PVec<Shared<u32>>,
+    /// The lists of `member_of` that the change set being applied changes, each as a set until
+    /// [`Store::flush_members`] writes it back: many changes to one user's list (10,000 cases
+    /// given one manager) cost one copy of it, not one each. Empty between change sets.
+    pending: std::collections::HashMap<u32, std::collections::BTreeSet<u32>>,
 }
 
 /// A group that admits without a relation: every scope but `assigned via`. A filter, `any` or
@@ -104,13 +108,13 @@ impl Store {
             open,
             classes: Arc::default(),
             member_of: member_index(e),
+            pending: Default::default(),
         }
     }
 
     /// Keeps [`Store::member_of`] true after the relations of the resource at `at` changed
     /// from `before` to `after`.
     fn members_changed(&mut self, at: u32, before: &[Shared<u32>], after: &[Shared<u32>]) {
-        let index = &mut self.member_of;
         let users = |lists: &[Shared<u32>]| -> std::collections::BTreeSet<u32> {
             (lists.iter())
                 .flat_map(|l| crate::entities::member_users(l).iter().copied())
@@ -118,18 +122,28 @@ impl Store {
         };
         let (before, after) = (users(before), users(after));
         for &u in before.symmetric_difference(&after) {
-            let Some(cases) = index.get_mut(u as usize) else {
-                continue;
-            };
-            let mut list = cases.to_vec();
-            match (list.binary_search(&at), after.contains(&u)) {
-                (Err(k), true) => list.insert(k, at),
-                (Ok(k), false) => {
-                    list.remove(k);
+            let set = match self.pending.entry(u) {
+                std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    let Some(cases) = self.member_of.get(u as usize) else {
+                        continue;
+                    };
+                    v.insert(cases.iter().copied().collect())
                 }
-                _ => {}
+            };
+            match after.contains(&u) {
+                true => set.insert(at),
+                false => set.remove(&at),
+            };
+        }
+    }
+
+    /// Writes the lists [`Store::members_changed`] changed back into [`Store::member_of`].
+    fn flush_members(&mut self) {
+        for (u, set) in self.pending.drain() {
+            if let Some(cases) = self.member_of.get_mut(u as usize) {
+                *cases = Shared::from(set.into_iter().collect::<Vec<u32>>());
             }
-            *cases = Shared::from(list);
         }
     }
 
@@ -432,6 +446,12 @@ pub(super) fn apply(
             Change::UpsertUser { user } => {
                 let id = user.get("id").and_then(Value::as_str).unwrap_or_default();
                 named_deleted(&users_deleted, id)?;
+                // A new user after a deletion: reloading adds it after the last user moved
+                // into the deleted one's place, where deleting at the end would move the new
+                // user there instead.
+                if !users_deleted.is_empty() && !e.user_index.contains_key(id) {
+                    return Err(Reload);
+                }
                 let at = upsert_user(p, &mut e, &mut st, user)?;
                 touched.users.entry(at).or_default().push(n);
             }
@@ -484,6 +504,7 @@ pub(super) fn apply(
             }
         }
     }
+    st.flush_members();
     touched.reparented = moved;
     // Units moved and deleted: the users reached are found by position, which a deletion
     // changes; reloading finds them.
