@@ -122,20 +122,26 @@ impl Store {
         };
         let (before, after) = (users(before), users(after));
         for &u in before.symmetric_difference(&after) {
-            let set = match self.pending.entry(u) {
-                std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    let Some(cases) = self.member_of.get(u as usize) else {
-                        continue;
-                    };
-                    v.insert(cases.iter().copied().collect())
-                }
-            };
-            match after.contains(&u) {
-                true => set.insert(at),
-                false => set.remove(&at),
-            };
+            self.set_member(u, at, after.contains(&u));
         }
+    }
+
+    /// Keeps [`Store::member_of`] true after user `u` came to hold (`holds`) or no longer to
+    /// hold a relation on the case at `at`.
+    fn set_member(&mut self, u: u32, at: u32, holds: bool) {
+        let set = match self.pending.entry(u) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let Some(cases) = self.member_of.get(u as usize) else {
+                    return;
+                };
+                v.insert(cases.iter().copied().collect())
+            }
+        };
+        match holds {
+            true => set.insert(at),
+            false => set.remove(&at),
+        };
     }
 
     /// Writes the lists [`Store::members_changed`] changed back into [`Store::member_of`].
@@ -382,8 +388,11 @@ pub(super) fn apply(
                     _ => return Err(Reload),
                 }
                 lists[rel] = Shared::from(list);
-                let before = std::mem::replace(&mut r.relations, Shared::from(lists));
-                st.members_changed(at, &before, &r.relations);
+                let holds = lists
+                    .iter()
+                    .any(|l| crate::entities::member_users(l).binary_search(&u).is_ok());
+                r.relations = Shared::from(lists);
+                st.set_member(u, at, holds);
                 touched.members.entry((at, u)).or_default().push(n);
             }
             Change::AddGroup { user, group } | Change::RemoveGroup { user, group } => {
