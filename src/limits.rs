@@ -159,7 +159,7 @@ pub const MAX_CHANGE_SET_BYTES: usize = 64 * 1024 * 1024;
 /// The most changes in one change set.
 pub const MAX_CHANGES: usize = 100_000;
 
-/// Units one change set may add or move in place (docs/data-formats.md §4.1): each copies the
+/// Units one change set may add, move or delete in place (docs/data-formats.md §4.1): each copies the
 /// list of units, so more than a few would make applying quadratic; a change set writing more is
 /// applied by reloading, which is linear.
 pub const MAX_UNITS_ADDED_IN_PLACE: usize = 16;

@@ -347,18 +347,31 @@ fn apply_with(
         true => Err(store::Reload),
     };
     let (new, store, events, in_place) = match tried {
-        Ok((new, new_store, touched)) => {
+        Ok((new, new_store, mut touched)) => {
+            // With users deleted, the events are decided on the entities before they were
+            // taken out (positions kept), and read through them.
+            let mid = touched.before_deleting.take();
+            let after = match &mid {
+                Some(mid) => (&mid.0, &mid.1),
+                None => (&new, &new_store),
+            };
             let events = match with_events {
                 true => Some(events::in_place(
                     policy,
                     (old, store),
-                    (&new, &new_store),
+                    after,
                     &touched,
                     computed == Computed::ByClass,
                 )?),
                 false => None,
             };
-            (new, OnceLock::from(new_store), events, true)
+            let read_through = mid.map(|m| Arc::new(m.0));
+            (
+                new,
+                OnceLock::from(new_store),
+                events.map(|g| (g, read_through)),
+                true,
+            )
         }
         Err(store::Reload) => {
             let new = document::apply(policy.compiled(), old, changes)?;
@@ -380,7 +393,11 @@ fn apply_with(
     };
     let new = Arc::new(new);
     let events = match events {
-        Some(g) => Events::grouped(g, Arc::clone(&snapshot.entities), Arc::clone(&new)),
+        Some((g, read_through)) => Events::grouped(
+            g,
+            Arc::clone(&snapshot.entities),
+            read_through.unwrap_or_else(|| Arc::clone(&new)),
+        ),
         None => Events::default(),
     };
     Ok(Applied {

@@ -295,12 +295,44 @@ fn change_of(policy: &Policy, e: &Entities, (op, a, b, c): (u8, u8, u8, u8)) -> 
             }
             Change::UpsertUser { user: m }
         }
-        10 => match b % 2 {
-            // Deleting a user or a resource: invalid while something names it.
-            0 => Change::DeleteResource { id: res },
-            _ => Change::DeleteUser {
-                id: pick(&users, c)?,
+        10 => match (b % 3, c % 2) {
+            // Deleting a user, a unit or a resource: invalid while something names it.
+            (0, _) => Change::DeleteResource { id: res },
+            (1, _) => {
+                // A unit nobody is in and no unit is under, when there is one (`with_twins`
+                // adds one); otherwise any unit, or one an earlier change of the set may have
+                // added.
+                let all = e.units();
+                let free = |x: usize| {
+                    all.iter().all(|u| u.parent != Some(x as u32))
+                        && e.users()
+                            .iter()
+                            .all(|u| !u.direct_units.contains(&(x as u32)))
+                };
+                let mut units: Vec<String> = (0..all.len())
+                    .filter(|&x| free(x))
+                    .map(|x| all[x].id.clone())
+                    .collect();
+                if units.is_empty() || c % 4 == 1 {
+                    units.extend(all.iter().map(|u| u.id.clone()));
+                    units.extend((0..3).map(|k| format!("new-unit-{k}")));
+                }
+                Change::DeleteUnit {
+                    id: units[b as usize / 3 % units.len()].clone(),
+                }
+            }
+            (_, 0) => Change::DeleteUser {
+                id: pick(&users, b / 3)?,
             },
+            _ => {
+                // A twin, which the world names in no relation (a first change set may have).
+                let twins: Vec<&str> = (users.iter().copied())
+                    .filter(|u| u.ends_with("-twin") || u.ends_with("-near"))
+                    .collect();
+                Change::DeleteUser {
+                    id: pick(&twins, b / 3).or_else(|| pick(&users, b / 3))?,
+                }
+            }
         },
         13 => {
             // A resource with a parent moved under another of its parent's kind, the rest of
@@ -411,6 +443,12 @@ struct Stats {
     unit_in_place: usize,
     /// Applied in place with a unit there was written again (moved under another parent).
     unit_moved_in_place: usize,
+    /// Applied in place with a user deleted.
+    user_deleted_in_place: usize,
+    /// Applied in place with a user deleted, and with events.
+    user_deleted_eventful: usize,
+    /// Applied in place with a unit deleted.
+    unit_deleted_in_place: usize,
     /// Second change sets, applied to the version the first gave.
     second: usize,
     /// Applied change sets that add or remove a group of a relation, with events.
@@ -424,8 +462,8 @@ struct Stats {
 }
 
 /// The entities with two twins of every user (the same groups, units, terms and attributes
-/// under another id, named by no relation) and a near twin (the same but in no unit and with
-/// no term, so other codes): the events of classes of several users (`events.rs`) are
+/// under another id, named by no relation), a near twin (the same but in no unit and with
+/// no term, so other codes) and a first unit nobody is in (to be deleted in place): the events of classes of several users (`events.rs`) are
 /// computed, a class holds users named on a resource beside others, and users whose decisions
 /// differ by their codes alone are there to tell a class that ignored them.
 fn with_twins(entities: &str) -> String {
@@ -450,6 +488,15 @@ fn with_twins(entities: &str) -> String {
             })
             .collect();
         users.extend(twins);
+    }
+    // A unit nobody is in, first, so that deleting it moves the last unit into its place.
+    if let Some(units) = v
+        .as_object_mut()
+        .map(|m| m.entry("units").or_insert(json!([])))
+    {
+        if let Some(units) = units.as_array_mut() {
+            units.insert(0, json!({"id": "spare-unit"}));
+        }
     }
     v.to_string()
 }
@@ -530,6 +577,14 @@ fn step(
                 _ => false,
             });
             stats.unit_moved_in_place += usize::from(applied.in_place && unit_moved);
+            let user_deleted =
+                (changes.changes.iter()).any(|c| matches!(c, Change::DeleteUser { .. }));
+            stats.user_deleted_in_place += usize::from(applied.in_place && user_deleted);
+            stats.user_deleted_eventful +=
+                usize::from(applied.in_place && user_deleted && !applied.events.is_empty());
+            let unit_deleted =
+                (changes.changes.iter()).any(|c| matches!(c, Change::DeleteUnit { .. }));
+            stats.unit_deleted_in_place += usize::from(applied.in_place && unit_deleted);
             let groups = changes.changes.iter().any(|c| {
                 matches!(
                     c,
@@ -587,7 +642,8 @@ fn step(
 
 /// Change sets of one to four changes; one in five a resource moved under another parent alone
 /// (`change_of`, 13), and one in five a state, an attribute, an access code or an inheritance
-/// switch set, or a unit written, alone (0, 1, 6, 7, 11): each applies in place whenever the world allows it, while
+/// switch set, a group added or removed, a unit written, or a resource, user or unit deleted,
+/// alone (0, 1, 6, 7, 8, 11, and 10 twice): each applies in place whenever the world allows it, while
 /// mixed with other changes it seldom is, since one change kept for reloading sends the whole
 /// set there. Changes to a resource are those whose events are computed for classes of users.
 fn ops() -> impl Strategy<Value = Vec<(u8, u8, u8, u8)>> {
@@ -595,7 +651,7 @@ fn ops() -> impl Strategy<Value = Vec<(u8, u8, u8, u8)>> {
         3 => prop::collection::vec((any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>()), 1..=4),
         1 => (any::<u8>(), any::<u8>(), any::<u8>()).prop_map(|(a, b, c)| vec![(13, a, b, c)]),
         1 => (
-            prop::sample::select(vec![0u8, 1, 6, 7, 11]),
+            prop::sample::select(vec![0u8, 1, 6, 7, 8, 10, 10, 11]),
             any::<u8>(),
             any::<u8>(),
             any::<u8>()
@@ -652,6 +708,9 @@ fn events_are_exactly_the_decisions_that_changed() {
     assert!(stats.moved_in_place >= 5, "{stats:?}");
     assert!(stats.unit_in_place > 0, "{stats:?}");
     assert!(stats.unit_moved_in_place > 0, "{stats:?}");
+    assert!(stats.user_deleted_in_place >= 5, "{stats:?}");
+    assert!(stats.user_deleted_eventful > 0, "{stats:?}");
+    assert!(stats.unit_deleted_in_place >= 5, "{stats:?}");
     assert!(stats.second * 2 > stats.sets / 2, "{stats:?}");
     // Relations of resource kinds and groups as members change hands, and decisions with them.
     assert!(stats.group_members > 0, "{stats:?}");
@@ -810,7 +869,7 @@ fn classes_world() -> impl Strategy<Value = String> {
 
 /// Events computed for classes of users on worlds where classes are large: one or two
 /// changes to resources (a state, the access mode or another attribute, an access code, an
-/// inheritance switch, a document moved or deleted, a relation member) or units (one moved
+/// inheritance switch, a document moved or deleted, a relation member), a user or unit deleted, or units (one moved
 /// under another parent, or a new one), their events against
 /// brute force and against reloading, as in the test above.
 #[test]
@@ -864,4 +923,119 @@ fn events_of_classes_of_users_are_exactly_the_decisions_that_changed() {
     assert!(stats.moved_in_place >= 10, "{stats:?}");
     assert!(stats.deleted_in_place >= 5, "{stats:?}");
     assert!(stats.unit_moved_in_place >= 5, "{stats:?}");
+    // Users deleted in place, out of classes of users in scope everywhere.
+    assert!(stats.user_deleted_eventful >= 5, "{stats:?}");
+}
+
+/// A policy in which users are in scope only through a relation: no group admits without one,
+/// and nothing names `everyone`.
+const ASSIGNED_POLICY: &str = r#"
+role Reviewer, Boss;
+action view, edit;
+group Assigned { grants Reviewer; scope assigned via assignee; }
+group Bosses { grants Boss; scope assigned via assignee; }
+case Investigation { relation assignee, collaborator; }
+resource Evidence under Investigation { }
+allow Reviewer: view;
+allow Boss: view, edit;
+casetype Standard { states Open; initial Open; final Open; }
+"#;
+
+/// A change to a user whom no group admits without a relation reaches the resources under the
+/// cases whose relations name the user, before or after (found from the store's lists of each
+/// user's cases, not by a pass over every resource): changes of groups, a user written again,
+/// relation members moved in the same change set, and a user deleted after leaving every
+/// relation, each applied in place, twice in a row (the second on the version the first gave),
+/// with the events of brute force and of reloading.
+#[test]
+fn a_user_change_reaches_the_cases_that_name_the_user() {
+    let policy =
+        Policy::from_source("assigned.casepol", ASSIGNED_POLICY).expect("the policy checks");
+    let world = json!({
+        "users": [
+            {"id": "a", "groups": ["Assigned"]},
+            {"id": "b", "groups": ["Bosses"]},
+            {"id": "c", "groups": ["Assigned"]},
+        ],
+        "resources": [
+            {"id": "c1", "kind": "Investigation", "type": "Standard", "state": "Open",
+             "relations": {"assignee": ["a", "b"], "collaborator": ["c"]}},
+            {"id": "c2", "kind": "Investigation", "type": "Standard", "state": "Open",
+             "relations": {"assignee": ["a"]}},
+            {"id": "c3", "kind": "Investigation", "type": "Standard", "state": "Open"},
+            {"id": "e1", "kind": "Evidence", "parent": "c1"},
+            {"id": "e2", "kind": "Evidence", "parent": "c2"},
+            {"id": "e3", "kind": "Evidence", "parent": "c3"},
+        ],
+    });
+    let entities = policy
+        .load_entities(&world.to_string())
+        .expect("the world loads");
+    let group = |add: bool, user: &str, group: &str| match add {
+        true => Change::AddGroup {
+            user: user.into(),
+            group: group.into(),
+        },
+        false => Change::RemoveGroup {
+            user: user.into(),
+            group: group.into(),
+        },
+    };
+    let member = |add: bool, resource: &str, user: &str| match add {
+        true => Change::AddMember {
+            resource: resource.into(),
+            relation: "assignee".into(),
+            user: user.into(),
+        },
+        false => Change::RemoveMember {
+            resource: resource.into(),
+            relation: "assignee".into(),
+            user: user.into(),
+        },
+    };
+    let rewrite = |user: &str, groups: &[&str]| {
+        let mut m = Map::new();
+        m.insert("id".into(), user.into());
+        m.insert("groups".into(), json!(groups));
+        Change::UpsertUser { user: m }
+    };
+    let sets: Vec<Vec<Change>> = vec![
+        vec![group(true, "a", "Bosses")],
+        vec![group(false, "b", "Bosses")],
+        vec![rewrite("a", &[])],
+        vec![member(false, "c2", "a"), group(true, "a", "Bosses")],
+        vec![member(true, "c3", "c"), group(true, "c", "Bosses")],
+        vec![
+            member(false, "c1", "a"),
+            member(false, "c2", "a"),
+            Change::DeleteUser { id: "a".into() },
+        ],
+    ];
+    let first = Snapshot::new(entities);
+    let mut events = 0;
+    for (i, one) in sets.iter().enumerate() {
+        for then in [None, sets.get(i + 1)] {
+            let mut snapshot = first.clone();
+            for set in std::iter::once(one).chain(then) {
+                let changes = ChangeSet {
+                    changes: set.clone(),
+                };
+                let applied = live::apply(&policy, &snapshot, &changes).expect("applies");
+                assert!(applied.in_place, "{changes:?}");
+                let reloaded =
+                    live::apply_by_reloading(&policy, &snapshot, &changes).expect("reloads");
+                assert_eq!(applied.events, reloaded.events, "{changes:?}");
+                assert_eq!(
+                    written(&policy, applied.snapshot.entities()),
+                    written(&policy, reloaded.snapshot.entities())
+                );
+                let want = brute_force(&policy, snapshot.entities(), applied.snapshot.entities());
+                assert_eq!(event_set(&applied.events), want, "{changes:?}");
+                events += applied.events.len();
+                snapshot = applied.snapshot;
+            }
+        }
+    }
+    // Every change set changes decisions on the cases and the evidence under them.
+    assert!(events >= 40, "{events} events");
 }

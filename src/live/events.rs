@@ -699,6 +699,14 @@ pub(super) fn in_place(
             pairs.entry((u, r)).or_default().extend(causes);
         }
     }
+    // Old positions to new, for the resources that moved; `None` for one deleted.
+    let moved_to: BTreeMap<u32, u32> = (touched.moved.iter())
+        .filter_map(|(&new, &old)| Some((old?, new)))
+        .collect();
+    let new_position = |old: u32| match touched.deleted.contains_key(&old) {
+        true => None,
+        false => Some(moved_to.get(&old).copied().unwrap_or(old)),
+    };
     for (&u, causes) in &touched.users {
         // A user whom no group admits without a relation, before or after, can only be in
         // scope where they hold a relation on the anchor case.
@@ -711,9 +719,31 @@ pub(super) fn in_place(
             })
         };
         let before = |r: u32| touched.old_position(r).is_some_and(|r| holds(e0, r));
-        let reached: Vec<u32> = (0..e1.resources.len() as u32)
-            .filter(|&r| open || before(r) || holds(e1, r))
-            .collect();
+        // Everywhere for an open user; otherwise the cases that name the user, before and
+        // after (the stores' lists), and what is under them.
+        let reached: Vec<u32> = match open {
+            true => (0..e1.resources.len() as u32).collect(),
+            false => {
+                let old_cases = s0
+                    .member_of
+                    .get(u as usize)
+                    .into_iter()
+                    .flat_map(|l| l.iter());
+                let new_cases = s1
+                    .member_of
+                    .get(u as usize)
+                    .into_iter()
+                    .flat_map(|l| l.iter());
+                let roots = (old_cases.filter_map(|&c| new_position(c)))
+                    .chain(new_cases.copied())
+                    .collect::<BTreeSet<u32>>();
+                let mut out: Vec<u32> = roots.into_iter().flat_map(subtree).collect();
+                out.sort_unstable();
+                out.dedup();
+                out.retain(|&r| before(r) || holds(e1, r));
+                out
+            }
+        };
         count = count.saturating_add(reached.len());
         if too_many(count) {
             return Err(reach_error(count));
@@ -738,7 +768,10 @@ pub(super) fn in_place(
             } => (principal, Some(resource)),
             Resolved::Permission { principal, .. } => (principal, None),
         };
-        (user as usize) < e.users.len()
+        // A user the change set deleted is absent after it (`Touched::before_deleting`).
+        let deleted = std::ptr::eq(e, e1) && touched.deleted_users.contains(&user);
+        !deleted
+            && (user as usize) < e.users.len()
             && resource.is_none_or(|r| (r as usize) < e.resources.len())
             && policy.decide(e, &req).allowed
     };

@@ -39,6 +39,15 @@ pub(super) struct Store {
     /// named (`events.rs`), made for the first events computed on these entities and kept
     /// while no user changes.
     pub(super) classes: Arc<std::sync::OnceLock<Classes>>,
+    /// Each user's cases: the positions of the cases whose relations name the user, sorted,
+    /// by the user's position; kept true by every change to relations. A user change reaches
+    /// the resources under them (for a user no group admits without a relation), and a user
+    /// is deleted in place only when the list is empty.
+    pub(super) member_of: PVec<Shared<u32>>,
+    /// The lists of `member_of` that the change set being applied changes, each as a set until
+    /// [`Store::flush_members`] writes it back: many changes to one user's list (10,000 cases
+    /// given one manager) cost one copy of it, not one each. Empty between change sets.
+    pending: std::collections::HashMap<u32, std::collections::BTreeSet<u32>>,
 }
 
 /// A group that admits without a relation: every scope but `assigned via`. A filter, `any` or
@@ -98,6 +107,49 @@ impl Store {
             children,
             open,
             classes: Arc::default(),
+            member_of: member_index(e),
+            pending: Default::default(),
+        }
+    }
+
+    /// Keeps [`Store::member_of`] true after the relations of the resource at `at` changed
+    /// from `before` to `after`.
+    fn members_changed(&mut self, at: u32, before: &[Shared<u32>], after: &[Shared<u32>]) {
+        let users = |lists: &[Shared<u32>]| -> std::collections::BTreeSet<u32> {
+            (lists.iter())
+                .flat_map(|l| crate::entities::member_users(l).iter().copied())
+                .collect()
+        };
+        let (before, after) = (users(before), users(after));
+        for &u in before.symmetric_difference(&after) {
+            self.set_member(u, at, after.contains(&u));
+        }
+    }
+
+    /// Keeps [`Store::member_of`] true after user `u` came to hold (`holds`) or no longer to
+    /// hold a relation on the case at `at`.
+    fn set_member(&mut self, u: u32, at: u32, holds: bool) {
+        let set = match self.pending.entry(u) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let Some(cases) = self.member_of.get(u as usize) else {
+                    return;
+                };
+                v.insert(cases.iter().copied().collect())
+            }
+        };
+        match holds {
+            true => set.insert(at),
+            false => set.remove(&at),
+        };
+    }
+
+    /// Writes the lists [`Store::members_changed`] changed back into [`Store::member_of`].
+    fn flush_members(&mut self) {
+        for (u, set) in self.pending.drain() {
+            if let Some(cases) = self.member_of.get_mut(u as usize) {
+                *cases = Shared::from(set.into_iter().collect::<Vec<u32>>());
+            }
         }
     }
 
@@ -142,6 +194,14 @@ pub(super) struct Touched {
     /// Whether a resource moved under another parent (then no resource was deleted, so every
     /// old position is the same resource's new one).
     pub(super) reparented: bool,
+    /// When the change set deleted users: the entities (and store) of every other change
+    /// applied, before the deleted users were taken out, and the deleted users' positions
+    /// there. Users keep their positions from the old entities to these (users are only added
+    /// at the end), so the events are decided from the old entities to these, each deleted
+    /// user denied everything after; taking out a user whom nothing names changes no other
+    /// user's decisions.
+    pub(super) before_deleting: Option<Box<(Entities, Store)>>,
+    pub(super) deleted_users: std::collections::BTreeSet<u32>,
 }
 
 /// A resource deleted in place: the changes that touched it, and the relation memberships
@@ -198,6 +258,16 @@ pub(super) fn apply(
     // The changes that added or wrote a unit, and whether one wrote a unit there was.
     let mut unit_changes: Vec<usize> = Vec::new();
     let mut rewritten = false;
+    // The units deleted, and the users to delete after every other change (their positions
+    // are kept until then, see `Touched::before_deleting`), by id.
+    let mut units_deleted: Vec<&str> = Vec::new();
+    let mut users_deleted: Vec<&str> = Vec::new();
+    // A change that names a user deleted earlier in the change set: reloading refuses it, or
+    // (a user written again) finds its events.
+    let named_deleted = |users_deleted: &[&str], user: &str| match users_deleted.contains(&user) {
+        true => Err(Reload),
+        false => Ok(()),
+    };
     for (i, change) in changes.changes.iter().enumerate() {
         let n = i + 1;
         match change {
@@ -295,6 +365,7 @@ pub(super) fn apply(
                 user,
             } => {
                 let add = matches!(change, Change::AddMember { .. });
+                named_deleted(&users_deleted, user)?;
                 let at = resource_at(&e, resource)?;
                 let u = *e.user_index.get(user).ok_or(Reload)?;
                 let rel = p
@@ -317,11 +388,16 @@ pub(super) fn apply(
                     _ => return Err(Reload),
                 }
                 lists[rel] = Shared::from(list);
+                let holds = lists
+                    .iter()
+                    .any(|l| crate::entities::member_users(l).binary_search(&u).is_ok());
                 r.relations = Shared::from(lists);
+                st.set_member(u, at, holds);
                 touched.members.entry((at, u)).or_default().push(n);
             }
             Change::AddGroup { user, group } | Change::RemoveGroup { user, group } => {
                 let add = matches!(change, Change::AddGroup { .. });
+                named_deleted(&users_deleted, user)?;
                 let u = *e.user_index.get(user).ok_or(Reload)?;
                 let g = p
                     .groups
@@ -351,6 +427,12 @@ pub(super) fn apply(
                 if new && deleted_ids.contains(id) {
                     return Err(Reload);
                 }
+                if let Some(Value::Object(relations)) = resource.get("relations") {
+                    let members = relations.values().filter_map(Value::as_array).flatten();
+                    for m in members.filter_map(Value::as_str) {
+                        named_deleted(&users_deleted, m)?;
+                    }
+                }
                 let at = upsert_resource(p, &mut e, &mut st, resource, &mut moved)?;
                 // A move and a deletion in one change set: the deleted resource's events
                 // would be read through parents that moved; reloading finds them.
@@ -371,6 +453,14 @@ pub(super) fn apply(
                 deleted_ids.insert(id.as_str());
             }
             Change::UpsertUser { user } => {
+                let id = user.get("id").and_then(Value::as_str).unwrap_or_default();
+                named_deleted(&users_deleted, id)?;
+                // A new user after a deletion: reloading adds it after the last user moved
+                // into the deleted one's place, where deleting at the end would move the new
+                // user there instead.
+                if !users_deleted.is_empty() && !e.user_index.contains_key(id) {
+                    return Err(Reload);
+                }
                 let at = upsert_user(p, &mut e, &mut st, user)?;
                 touched.users.entry(at).or_default().push(n);
             }
@@ -392,11 +482,44 @@ pub(super) fn apply(
                 }
                 unit_changes.push(n);
             }
-            // Deleting units and users (which others may name): by reloading.
-            _ => return Err(Reload),
+            // A user whom nothing names (no relation; a policy with attributes that refer to
+            // users goes by reloading): taken out after every other change.
+            Change::DeleteUser { id } => {
+                named_deleted(&users_deleted, id)?;
+                let u = *e.user_index.get(id).ok_or(Reload)?;
+                let refers = |a: &crate::ir::AttrDef| matches!(a.ty, Type::RefUser);
+                if p.kinds.iter().flat_map(|k| &k.attrs).any(refers)
+                    || p.user_attrs.iter().any(refers)
+                {
+                    return Err(Reload);
+                }
+                users_deleted.push(id);
+                touched.users.entry(u).or_default().push(n);
+            }
+            // A unit nobody is in and no unit is under: as many as units added (each copies
+            // the list of units).
+            Change::DeleteUnit { id } => {
+                if unit_changes.len() >= crate::limits::MAX_UNITS_ADDED_IN_PLACE {
+                    return Err(Reload);
+                }
+                let at = *e.unit_index.get(id).ok_or(Reload)?;
+                delete_unit(&mut e, at)?;
+                units_deleted.push(id);
+                unit_changes.push(n);
+            }
+            // Groups as relation members: by reloading.
+            Change::AddMemberGroup { .. } | Change::RemoveMemberGroup { .. } => {
+                return Err(Reload);
+            }
         }
     }
+    st.flush_members();
     touched.reparented = moved;
+    // Units moved and deleted: the users reached are found by position, which a deletion
+    // changes; reloading finds them.
+    if rewritten && !units_deleted.is_empty() {
+        return Err(Reload);
+    }
     // A unit change reaches the users in the unit or under it (as reloading reads it, every
     // unit change reaches each of them). A new unit's users were all written by this change
     // set after it, so they are among the touched users already.
@@ -435,17 +558,49 @@ pub(super) fn apply(
             causes.dedup();
         }
     } else if !unit_changes.is_empty() {
-        let first_new = old.units.len() as u32;
+        // The units added (a deletion may have moved one to a lower position).
+        let added: Vec<u32> = (0..e.units.len() as u32)
+            .filter(|&x| !old.unit_index.contains_key(&e.units[x as usize].id))
+            .collect();
         for (&u, causes) in touched.users.iter_mut() {
             let user = &e.users[u as usize];
             let mut chains = user
                 .direct_units
                 .iter()
                 .flat_map(|&x| crate::entities::unit_ancestors(&e.units, x));
-            if chains.any(|a| a >= first_new) {
+            if chains.any(|a| added.contains(&a)) {
                 causes.extend(&unit_changes);
             }
         }
+        // The users in a deleted unit (or under it) before the change set: every one of them
+        // was written again by it (nobody is in the unit when it is deleted), and every unit
+        // change reaches them, as reloading reads it.
+        let gone: Vec<u32> = (units_deleted.iter())
+            .filter_map(|id| old.unit_index.get(id).copied())
+            .collect();
+        if !gone.is_empty() {
+            for (u, user) in old.users.iter().enumerate() {
+                let mut chains = (user.direct_units.iter())
+                    .flat_map(|&x| crate::entities::unit_ancestors(&old.units, x));
+                if chains.any(|a| gone.contains(&a)) {
+                    let causes = touched.users.get_mut(&(u as u32)).ok_or(Reload)?;
+                    causes.extend(&unit_changes);
+                }
+            }
+        }
+    }
+    if !users_deleted.is_empty() {
+        let mid = (e.clone(), st.clone());
+        for id in &users_deleted {
+            touched
+                .deleted_users
+                .insert(*mid.0.user_index.get(id).ok_or(Reload)?);
+            let at = *e.user_index.get(id).ok_or(Reload)?;
+            delete_user(&mut e, &mut st, at)?;
+        }
+        // The classes of users were made for the users as they were.
+        st.classes = Arc::default();
+        touched.before_deleting = Some(Box::new(mid));
     }
     if e.symbols.len() > (2 * st.loaded_symbols).max(1 << 20)
         || e.units.len() + e.users.len() + e.resources.len() > crate::limits::MAX_ENTITIES
@@ -761,6 +916,11 @@ fn upsert_resource(
     r.write_trivial = own_write.iter().all(|l| l.is_empty());
     r.own_read = own_read;
     r.own_write = own_write;
+    // The members of the relations it had, and those it has.
+    let had = match old {
+        Some(at) => e.resources[at as usize].relations.clone(),
+        None => Shared::default(),
+    };
     let at = match old {
         Some(at) if was != parent => {
             // Moved: off the old parent's children, onto the new one's (in position order,
@@ -814,6 +974,7 @@ fn upsert_resource(
             at
         }
     };
+    st.members_changed(at, &had, &e.resources[at as usize].relations);
     relink(e, st, at);
     Ok(at)
 }
@@ -958,6 +1119,7 @@ fn upsert_user(
             let at = e.users.len() as u32;
             e.users.push(user);
             e.user_index.push(id);
+            st.member_of.push(Shared::default());
             if !p.user_attrs.is_empty() {
                 e.user_attrs.push(attrs.into());
             }
@@ -995,6 +1157,9 @@ fn delete_resource(
     if let Some(old) = touched.old_position(at) {
         touched.deleted.insert(old, Deleted { causes, members });
     }
+    // Out of its members' lists of cases.
+    let gone = e.resources[at as usize].relations.clone();
+    st.members_changed(at, &gone, &[]);
     // Off its parent's children.
     if let Some(parent) = e.resources[at as usize].parent {
         let kids = st.children.get_mut(parent as usize).ok_or(Reload)?;
@@ -1009,6 +1174,9 @@ fn delete_resource(
     if at != last {
         let moved = e.resources[last as usize].clone();
         let kids = st.children[last as usize].clone();
+        // Its members' lists of cases name it at its new position.
+        st.members_changed(last, &moved.relations, &[]);
+        st.members_changed(at, &[], &moved.relations);
         if let Some(parent) = moved.parent {
             let list = st.children.get_mut(parent as usize).ok_or(Reload)?;
             let renamed = list.iter().map(|&k| if k == last { at } else { k });
@@ -1041,5 +1209,113 @@ fn delete_resource(
     e.resources.pop();
     st.children.pop();
     e.resource_index.swap_remove(at);
+    Ok(())
+}
+
+/// Each user's cases ([`Store::member_of`]), made from the relations of `e`. Linear in them.
+fn member_index(e: &Entities) -> PVec<Shared<u32>> {
+    let mut lists: Vec<Vec<u32>> = vec![Vec::new(); e.users.len()];
+    for (at, r) in e.resources.iter().enumerate() {
+        for list in r.relations.iter() {
+            for &u in crate::entities::member_users(list) {
+                // Positions come in order, so each list is sorted; a user in two relations of
+                // one case is listed once.
+                if let Some(cases) = lists.get_mut(u as usize) {
+                    if cases.last() != Some(&(at as u32)) {
+                        cases.push(at as u32);
+                    }
+                }
+            }
+        }
+    }
+    lists.into_iter().map(Shared::from).collect()
+}
+
+/// Deletes the user at `at`, when no relation names it (the caller has made sure no attribute
+/// can). The last user moves into its place
+/// (as `Vec::swap_remove` moves it, as reloading deletes), and the relations that named the
+/// last user name its new position: the lists of the cases [`Store::member_of`] gives.
+fn delete_user(e: &mut Entities, st: &mut Store, at: u32) -> Result<(), Reload> {
+    let index = &mut st.member_of;
+    if !index.get(at as usize).ok_or(Reload)?.is_empty() {
+        return Err(Reload);
+    }
+    let last = e.users.len() as u32 - 1;
+    st.open.remove(&at);
+    if at != last {
+        let moved = e.users[last as usize].clone();
+        *e.users.get_mut(at as usize).ok_or(Reload)? = moved;
+        if let Some(attrs) = e.user_attrs.get(last as usize).cloned() {
+            *e.user_attrs.get_mut(at as usize).ok_or(Reload)? = attrs;
+        }
+        let cases = index[last as usize].clone();
+        *index.get_mut(at as usize).ok_or(Reload)? = cases.clone();
+        for &c in cases.iter() {
+            let r = e.resources.get_mut(c as usize).ok_or(Reload)?;
+            let lists: Vec<Shared<u32>> = (r.relations.iter())
+                .map(|list| {
+                    let users = crate::entities::member_users(list);
+                    if !users.contains(&last) {
+                        return list.clone();
+                    }
+                    let mut renamed: Vec<u32> = (users.iter())
+                        .map(|&u| if u == last { at } else { u })
+                        .collect();
+                    renamed.sort_unstable();
+                    renamed.extend_from_slice(&list[users.len()..]);
+                    Shared::from(renamed)
+                })
+                .collect();
+            r.relations = Shared::from(lists);
+        }
+        if st.open.remove(&last).is_some() {
+            st.open.insert(at);
+        }
+    }
+    e.users.pop();
+    if e.user_attrs.len() > last as usize {
+        e.user_attrs.pop();
+    }
+    index.pop();
+    e.user_index.swap_remove(at);
+    Ok(())
+}
+
+/// Deletes the unit at `at`, when nothing names it: no user is in it and no unit is under it.
+/// The last unit moves into its place (as reloading deletes), and the units under the last
+/// one and the users in it name its new position: one pass over the users. The list of units,
+/// their index and their codes are copied (units are few, docs/limits.md).
+fn delete_unit(e: &mut Entities, at: u32) -> Result<(), Reload> {
+    if e.units.iter().any(|u| u.parent == Some(at)) {
+        return Err(Reload);
+    }
+    let last = e.units.len() as u32 - 1;
+    let rename = |x: u32| if x == last { at } else { x };
+    let mut in_last = Vec::new();
+    for (u, user) in e.users.iter().enumerate() {
+        if user.direct_units.contains(&at) {
+            return Err(Reload);
+        }
+        if user.direct_units.contains(&last) {
+            in_last.push(u);
+        }
+    }
+    for u in in_last {
+        let user = e.users.get_mut(u).ok_or(Reload)?;
+        let units: Vec<u32> = user.direct_units.iter().map(|&x| rename(x)).collect();
+        user.direct_units = Shared::from(units);
+    }
+    let mut units: Vec<crate::entities::Unit> = e.units.as_ref().clone();
+    units.swap_remove(at as usize);
+    for u in &mut units {
+        u.parent = u.parent.map(rename);
+    }
+    let index = crate::entities::IdIndex::with_repeats(units.iter().map(|u| &*u.id), |_| {})
+        .ok_or(Reload)?;
+    let mut codes = e.unit_symbols.to_vec();
+    codes.swap_remove(at as usize);
+    e.units = Arc::new(units);
+    e.unit_index = Arc::new(index);
+    e.unit_symbols = codes.into();
     Ok(())
 }
