@@ -328,12 +328,12 @@ static void test_queries(const CasepolPolicy *p, const CasepolEntities *e) {
                          &err) == CASEPOL_STATUS_OK);
     CHECK(has(out, "\"dialect\":\"sqlite\""));
     CHECK(has(out, "\"select\":\"SELECT r.id FROM resources r"));
-    CHECK(has(out, "json_each(?1)"));
+    CHECK(has(out, "IN (SELECT value FROM json_each(?"));
     CHECK(has(out, "\"params\":["));
     casepol_string_free(out);
     CHECK(casepol_filter(p, e, "{\"principal\": \"BB\", \"action\": \"view\", \"dialect\": \"postgres\"}", &out,
                          &err) == CASEPOL_STATUS_OK);
-    CHECK(has(out, "ANY($1)"));
+    CHECK(has(out, "= ANY($"));
     casepol_string_free(out);
     CHECK(casepol_filter(p, e, "{\"principal\": \"BB\", \"action\": \"view\", \"dialect\": \"oracle\"}", &out,
                          &err) == CASEPOL_STATUS_JSON);
