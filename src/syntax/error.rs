@@ -365,7 +365,7 @@ fn word_before(text: &str, pos: usize) -> Option<(usize, &str)> {
     (start < before.len()).then(|| (start, &before[start..]))
 }
 
-const KEYWORDS: &[&str] = &[
+pub(super) const KEYWORDS: &[&str] = &[
     "action",
     "actions",
     "all",

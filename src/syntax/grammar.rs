@@ -131,6 +131,34 @@ mod tests {
         );
     }
 
+    /// The reserved words are exactly what `keyword` refuses as a name, through its groups of
+    /// first letters: each one alone, and no longer word, nor a name of a capital first letter.
+    #[test]
+    fn every_reserved_word_and_only_those_is_refused_as_a_name() {
+        use super::{PolicyParser, Rule};
+        use pest::Parser;
+        let name = |text: &str| {
+            PolicyParser::parse(Rule::ident, text).is_ok_and(|mut p| {
+                p.next()
+                    .is_some_and(|pair| pair.as_str().len() == text.len())
+            })
+        };
+        for word in crate::syntax::error::KEYWORDS {
+            assert!(!name(word), "`{word}` is reserved");
+            assert!(name(&format!("{word}_x")), "`{word}_x` is a name");
+            assert!(name(&format!("{word}2")), "`{word}2` is a name");
+            let mut capital = word.to_string();
+            capital[..1].make_ascii_uppercase();
+            assert!(name(&capital), "`{capital}` is a name");
+        }
+        for first in ('a'..='z').chain('A'..='Z').chain(['_']) {
+            assert!(name(&format!("{first}q9")), "`{first}q9` is a name");
+        }
+        for not_a_name in ["", "9a", "-a", " a", "\u{e9}t\u{e9}"] {
+            assert!(!name(not_a_name), "`{not_a_name}` is not a name");
+        }
+    }
+
     #[test]
     fn a_recursive_rule_is_found() {
         let graph = rule_graph(
