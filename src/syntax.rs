@@ -117,9 +117,9 @@ pub fn parse_condition(file: FileId, text: &str) -> (Vec<crate::ast::Term>, Vec<
             }
         }
         Err(e) => {
-            pest::set_error_detail(true);
-            let detailed = grammar::PolicyParser::parse(grammar::Rule::where_condition, text).err();
-            pest::set_error_detail(false);
+            let detailed = with_error_detail(|| {
+                grammar::PolicyParser::parse(grammar::Rule::where_condition, text).err()
+            });
             let e = detailed.unwrap_or(e);
             let at = error::position(&e);
             let mut d = error::to_diagnostic(&e, file, 0, text, text);
@@ -146,8 +146,57 @@ pub fn parse_condition(file: FileId, text: &str) -> (Vec<crate::ast::Term>, Vec<
 /// Parses again with pest's error tracking on, which names the expected literal tokens too.
 /// It costs time, so it runs only once an error is known.
 pub(super) fn detailed(text: &str) -> Option<pest::error::Error<grammar::Rule>> {
+    with_error_detail(|| grammar::PolicyParser::parse(grammar::Rule::policy, text).err())
+}
+
+/// Runs `parse` with pest's error tracking on. The switch is one for the whole process, read
+/// when a parse starts, so the detailed parses take turns: otherwise one thread could turn it
+/// off while another's detailed parse was about to start, and that thread's message would
+/// depend on timing. A parse on another thread meanwhile only runs slower (its result is the
+/// same).
+fn with_error_detail<T>(parse: impl FnOnce() -> T) -> T {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A panic while holding the turn leaves nothing half-done behind: the switch is set below.
+    let _turn = TURN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     pest::set_error_detail(true);
-    let result = grammar::PolicyParser::parse(grammar::Rule::policy, text).err();
+    let result = parse();
     pest::set_error_detail(false);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether a failed parse tracked its attempts: pest keeps them only with the switch on.
+    fn tracked(e: Option<pest::error::Error<grammar::Rule>>) -> Option<bool> {
+        e.map(|e| e.parse_attempts().is_some())
+    }
+
+    /// A detailed parse keeps pest's switch on until it is done, even when another thread asks
+    /// for one meanwhile: that thread waits its turn instead of turning the switch off under it.
+    #[test]
+    fn a_detailed_parse_is_not_cut_short_by_another_thread() {
+        let text = "allow Adjuster view;\n";
+        let parse = || grammar::PolicyParser::parse(grammar::Rule::policy, text).err();
+        // (Whether `parse()` alone tracks depends on other tests' detailed parses meanwhile.)
+        assert_eq!(tracked(detailed(text)), Some(true));
+        let (inside, go) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            let first = s.spawn(|| {
+                with_error_detail(|| {
+                    let _ = inside.send(());
+                    // The other thread's detailed parse would start and end meanwhile.
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                    tracked(parse())
+                })
+            });
+            let _ = go.recv();
+            let second = s.spawn(|| tracked(detailed(text)));
+            assert_eq!(first.join().ok(), Some(Some(true)));
+            assert_eq!(second.join().ok(), Some(Some(true)));
+        });
+    }
 }
