@@ -840,7 +840,7 @@ type Found = (Vec<String>, bool, Vec<String>, Vec<Loc>);
 type ModeText = (String, Vec<(String, String)>, Span);
 
 /// Whether resources of kind `k` can have a case: it is the case kind or one of its ancestors is.
-fn under_case(p: &Policy, k: usize) -> bool {
+pub(crate) fn under_case(p: &Policy, k: usize) -> bool {
     let mut at = Some(k);
     // The checker rejects cycles among kinds; the bound keeps this finite anyway.
     for _ in 0..=p.kinds.len() {

@@ -19,7 +19,7 @@ use crate::api::Policy as Api;
 use crate::bits::Bits;
 use crate::compile::CompiledPolicy;
 use crate::diagnostic::{words, Code, Diagnostic, Span};
-use crate::diff::{required, Place};
+use crate::diff::{required, under_case, Place};
 use crate::ir::{CondTest, Effect, Policy, ScopeDef, Subject, Type, Value};
 use crate::request::Request;
 use serde::Serialize;
@@ -964,18 +964,6 @@ impl Ctx<'_> {
             _ => None,
         })
     }
-}
-
-fn under_case(p: &Policy, k: usize) -> bool {
-    let mut at = Some(k);
-    for _ in 0..=p.kinds.len() {
-        let Some(i) = at else { return false };
-        if p.kinds[i].is_case {
-            return true;
-        }
-        at = p.kinds[i].parent.map(|x| x.idx());
-    }
-    false
 }
 
 /// Proves a property over the whole domain of `policy`, or refutes it with a world the VM
