@@ -75,6 +75,20 @@ struct Session {
     cases: bool,
 }
 
+impl Session {
+    /// An empty session: `cases` for `test`, which runs the cases too, not for `verify`.
+    fn new(cases: bool) -> Session {
+        Session {
+            sources: Sources::new(),
+            diags: Vec::new(),
+            policies: Vec::new(),
+            by_path: HashMap::new(),
+            files: Vec::new(),
+            cases,
+        }
+    }
+}
+
 /// Test files under `dir`, by the one rule for directories
 /// ([`casepol::internal::files::walk`]): recursively, in path order, skipping hidden entries and
 /// what `.gitignore` or `.casepolignore` files exclude.
@@ -542,14 +556,7 @@ pub(super) fn test(args: &TestArgs) -> Exit {
         Ok(f) => f,
         Err(e) => return e,
     };
-    let mut s = Session {
-        sources: Sources::new(),
-        diags: Vec::new(),
-        policies: Vec::new(),
-        by_path: HashMap::new(),
-        files: Vec::new(),
-        cases: true,
-    };
+    let mut s = Session::new(true);
     for path in &found {
         s.test_file(path);
     }
@@ -996,14 +1003,7 @@ pub(super) fn verify(args: &VerifyArgs) -> Exit {
         Ok(f) => f,
         Err(e) => return e,
     };
-    let mut s = Session {
-        sources: Sources::new(),
-        diags: Vec::new(),
-        policies: Vec::new(),
-        by_path: HashMap::new(),
-        files: Vec::new(),
-        cases: false,
-    };
+    let mut s = Session::new(false);
     for path in &found {
         s.test_file(path);
     }
