@@ -86,6 +86,8 @@ pub(crate) fn serve(args: &ServeArgs) -> Exit {
         Ok(t) => t,
         Err(e) => return crate::cli::fail_input(e),
     };
+    // `--watch` compares the files with how they were before they were read.
+    let watched = args.watch.then(|| reload::fingerprint(&args.policy));
     // A PostgreSQL database is followed: loaded with the snapshot it was read in, then
     // changed by each transaction committed after it.
     #[cfg(feature = "db")]
@@ -159,8 +161,8 @@ pub(crate) fn serve(args: &ServeArgs) -> Exit {
             current.version()
         );
         drop(current);
-        if args.watch {
-            tokio::spawn(reload::watch(app.clone(), args.policy.clone()));
+        if let Some(seen) = watched {
+            tokio::spawn(reload::watch(app.clone(), args.policy.clone(), seen));
         }
         #[cfg(feature = "db")]
         if let Some(f) = follower.take() {

@@ -177,7 +177,10 @@ fn next(current: &Current, sources: Sources) -> Result<Current, Box<(ApiError, S
 
 /// What tells that a policy's files changed: each `.casepol` file's path, size and time of
 /// modification.
-fn fingerprint(path: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
+pub(crate) type Fingerprint = Vec<(PathBuf, u64, Option<SystemTime>)>;
+
+/// The [`Fingerprint`] of the policy's files now.
+pub(crate) fn fingerprint(path: &Path) -> Fingerprint {
     let stat = |p: &Path| {
         std::fs::metadata(p)
             .ok()
@@ -200,11 +203,12 @@ fn fingerprint(path: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
     files
 }
 
-/// `--watch`: every second, looks whether the policy's files changed; when they did, reads and
-/// reloads them. A policy that cannot be read, has errors or does not fit the entities is
-/// reported on standard error, and the old one keeps serving.
-pub(crate) async fn watch(app: Arc<App>, path: PathBuf) {
-    let mut seen = fingerprint(&path);
+/// `--watch`: every second, looks whether the policy's files changed since `seen`, taken before
+/// the policy serving was read (taken in this task instead, a change made before the task first
+/// ran would be missed for good); when they did, reads and reloads them. A policy that cannot be
+/// read, has errors or does not fit the entities is reported on standard error, and the old one
+/// keeps serving.
+pub(crate) async fn watch(app: Arc<App>, path: PathBuf, mut seen: Fingerprint) {
     let mut stopping = app.stopping.subscribe();
     loop {
         tokio::select! {
