@@ -665,21 +665,10 @@ impl Policy {
     /// The warnings of the checker and the lints (a policy with errors is never made).
     #[getter]
     fn warnings<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
-        // A policy made from several files keeps no sources here; warnings carry the code,
-        // message and help.
-        self.inner
-            .warnings()
+        // Each warning with its file, line and column, as a `PolicyError`'s diagnostics have.
+        policy_diags(self.inner.warnings(), self.inner.compiled().sources())
             .iter()
-            .map(|d| {
-                Diag {
-                    code: Some(d.code.as_str().to_string()),
-                    severity: severity_name(d.severity),
-                    message: d.message.clone(),
-                    help: d.help.clone(),
-                    ..Diag::default()
-                }
-                .to_py(py)
-            })
+            .map(|d| d.to_py(py))
             .collect()
     }
 

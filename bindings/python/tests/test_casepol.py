@@ -408,6 +408,10 @@ def test_warnings_are_listed():
     policy = casepol.Policy.from_source("role R, Unused;\naction view;\ngroup G { grants R; }\nresource N { allow R: view; }\n")
     assert policy.warnings, "an unused role is a lint"
     assert all(w.severity == "warning" and w.code.startswith("CP02") for w in policy.warnings)
+    unused = [w for w in policy.warnings if "`Unused`" in w.message]
+    assert len(unused) == 1, policy.warnings
+    # Where the warning is, as a PolicyError's diagnostics say it.
+    assert (unused[0].file, unused[0].line, unused[0].column) == ("policy.casepol", 1, 9)
 
 
 def test_entities_errors_carry_their_diagnostics():
