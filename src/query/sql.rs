@@ -497,22 +497,28 @@ impl Writer<'_> {
                 ));
             }
             let kt = self.param(&p.kinds[kind.idx()].name);
-            let mut parts = vec![(format!("r.kind = {kt}"), Depth::leaf(3))];
+            let parts = vec![(format!("r.kind = {kt}"), Depth::leaf(3))];
             // The tests of an `and` stand in the branch's own `AND` chain, where PostgreSQL
             // turns an `EXISTS` into a semi-join and a `NOT EXISTS` into an anti-join.
+            let mut parts: Vec<(Piece, Est)> =
+                parts.into_iter().map(|p| (p, Est::COLUMN)).collect();
             match cond {
                 Cond::True => {}
                 Cond::And(args) => {
                     for a in args {
-                        parts.push(self.cond(a, ALL_BOUND, 1));
+                        let e = self.estimate(a);
+                        parts.push((self.cond(a, ALL_BOUND, 1), e));
                     }
                 }
-                c => parts.push(self.cond(c, ALL_BOUND, 1)),
+                c => {
+                    let e = self.estimate(c);
+                    parts.push((self.cond(c, ALL_BOUND, 1), e));
+                }
             }
             if let Some(a) = &after {
-                parts.push((format!("r.id > {a}"), Depth::leaf(3)));
+                parts.push(((format!("r.id > {a}"), Depth::leaf(3)), Est::COLUMN));
             }
-            let (text, mut w) = self.join(parts, "AND", 0);
+            let (text, mut w) = self.and(parts, 0);
             // SQLite moves each join's condition into the `WHERE`, one `AND` each.
             w.height += to as usize;
             deepest = deepest.max(Depth::subquery(w, 0).nested);
@@ -612,18 +618,25 @@ impl Writer<'_> {
         }
     }
 
+    /// Whether the parts of an `and` or `or` are ordered for SQLite, which tests them in their
+    /// order and stops at the first that decides: on a page, and for the whole answer in SQLite
+    /// (PostgreSQL orders them by its own estimates of their cost).
+    fn ordered(&self) -> bool {
+        self.shape == Shape::Page || self.lists()
+    }
+
     /// Whether a relation held is read as one uncorrelated list (`r.id IN (SELECT x.case_id …)`)
     /// rather than a probe per row: for the whole answer in SQLite only.
     fn lists(&self) -> bool {
         self.shape == Shape::Whole && self.dialect == Dialect::Sqlite
     }
 
-    /// [`Writer::one_of`] for a column of a row already found: on a page in SQLite, the column is
+    /// [`Writer::one_of`] for a column of a row already found: in SQLite, the column is
     /// written `+column`, so that the set is a lookup for each row and never a seek into the
     /// index for each value of the set (a principal may hold 70,000 codes).
     fn member(&mut self, column: &str, values: &[String]) -> Piece {
         match (self.shape, self.dialect) {
-            (Shape::Page, Dialect::Sqlite) => {
+            (Shape::Page | Shape::Whole, Dialect::Sqlite) => {
                 let (text, depth) = self.one_of(&format!("+{column}"), values);
                 // The unary `+` is one more level.
                 (
@@ -678,28 +691,56 @@ impl Writer<'_> {
                 let to = deepest(c);
                 let (kinds, rest): (Vec<&Cond>, Vec<&Cond>) =
                     args.iter().partition(|a| matches!(a, Cond::Kind(_)));
-                let mut parts: Vec<Piece> = kinds
+                let mut parts: Vec<(Piece, Est)> = kinds
                     .iter()
-                    .map(|k| self.cond(k, bound, indent + 1))
+                    .map(|k| (self.cond(k, bound, indent + 1), Est::COLUMN))
                     .collect();
+                // On a page in SQLite, the tests of the rows bound already come before the
+                // ancestors are read: a row they turn away costs no probe of its ancestors. (Not
+                // in PostgreSQL: a test that then stands in every kind's branch of the page's
+                // `OR`, such as the resource's own code, is taken out of the `OR` and read
+                // whole, once, as a hashed set.)
+                let (here, rest): (Vec<&Cond>, Vec<&Cond>) = match (self.shape, self.dialect) {
+                    (Shape::Page, Dialect::Sqlite) => {
+                        rest.into_iter().partition(|a| max_up(a) <= bound)
+                    }
+                    _ => (Vec::new(), rest),
+                };
+                for a in &here {
+                    let e = self.estimate(a);
+                    parts.push((self.cond(a, bound, indent + 1), e));
+                }
                 let rest = match rest.as_slice() {
                     [one] => (*one).clone(),
                     _ => Cond::And(rest.into_iter().cloned().collect()),
                 };
                 let inner = self.cond(&rest, ALL_BOUND, indent + 1);
-                parts.push(self.ancestors(bound, to, inner, indent + 1));
-                self.join(parts, "AND", indent)
+                // Its tests, after a probe of each ancestor it binds.
+                let e = self.estimate(&rest);
+                let e = Est {
+                    cost: e.cost + (to - bound) as f64,
+                    ..e
+                };
+                parts.push((self.ancestors(bound, to, inner, indent + 1), e));
+                self.and(parts, indent)
             }
             Cond::And(args) => {
                 let parts = args
                     .iter()
-                    .map(|a| self.cond(a, bound, indent + 1))
+                    .map(|a| {
+                        let e = self.estimate(a);
+                        (self.cond(a, bound, indent + 1), e)
+                    })
                     .collect();
-                self.join(parts, "AND", indent)
+                self.and(parts, indent)
             }
             Cond::Or(args) => {
-                let parts = self.alternatives(args, bound, indent);
-                self.join(parts, "OR", indent)
+                let mut parts = self.alternatives(args, bound, indent);
+                if self.ordered() {
+                    // Tested in order until one holds: the likely and cheap first.
+                    parts.sort_by(|a, b| a.1.or_key().total_cmp(&b.1.or_key()));
+                }
+                self.join(parts.into_iter().map(|(p, _)| p).collect(), "OR", indent)
             }
             Cond::Not(x) => {
                 let (text, depth) = self.cond(x, bound, indent);
@@ -716,7 +757,7 @@ impl Writer<'_> {
     /// The arguments of an `or`. Tests that one set attribute contains a string, on one case,
     /// become one test that it contains one of the strings, where the first of them stood: one
     /// `EXISTS` and one parameter for the lot, as for the values of an attribute.
-    fn alternatives(&mut self, args: &[Cond], bound: u32, indent: usize) -> Vec<Piece> {
+    fn alternatives(&mut self, args: &[Cond], bound: u32, indent: usize) -> Vec<(Piece, Est)> {
         let bound_here = |up: u32| bound == ALL_BOUND || up <= bound;
         let mut sets: HashMap<(u32, u32), Vec<String>> = HashMap::new();
         for a in args {
@@ -732,13 +773,85 @@ impl Writer<'_> {
                 Cond::Contains { up, attr, .. } if bound_here(*up) => {
                     // The first of a set takes the whole set; the others were written with it.
                     if let Some(values) = sets.remove(&(*up, *attr)) {
-                        parts.push(self.attr_test(*up, *attr, &values));
+                        parts.push((self.attr_test(*up, *attr, &values), Est::PROBE));
                     }
                 }
-                a => parts.push(self.cond(a, bound, indent + 1)),
+                a => {
+                    let e = self.estimate(a);
+                    parts.push((self.cond(a, bound, indent + 1), e));
+                }
             }
         }
         parts
+    }
+
+    /// The parts of an `and`, each with its [`Est`]. Where [`Writer::ordered`], SQLite tests
+    /// them in their order and stops at the first that is false: they are ordered by the probes
+    /// each costs for the rows it turns away ([`Est::and_key`]), which puts the column tests
+    /// first, then tests such as a relation held (one probe; most rows fail it). The order of an
+    /// `and` does not change what it selects.
+    fn and(&self, parts: Vec<(Piece, Est)>, indent: usize) -> Piece {
+        let mut parts = parts;
+        if self.ordered() {
+            parts.sort_by(|a, b| a.1.and_key().total_cmp(&b.1.and_key()));
+        }
+        self.join(parts.into_iter().map(|(p, _)| p).collect(), "AND", indent)
+    }
+
+    /// A guess of what testing `c` costs on one row, in probes of an index, and how likely it
+    /// holds, for the order of the parts of an `and` and an `or` ([`Writer::and`]). The guesses
+    /// only order tests; they never change what a statement selects.
+    fn estimate(&self, c: &Cond) -> Est {
+        match c {
+            Cond::True => Est { cost: 0.0, p: 1.0 },
+            Cond::False => Est { cost: 0.0, p: 0.0 },
+            Cond::Kind(_) | Cond::Inherits { .. } => Est::COLUMN,
+            Cond::Case { states, .. } => Est {
+                cost: 0.0,
+                p: if states.is_some() { 0.25 } else { 0.5 },
+            },
+            Cond::Attr { .. } | Cond::Compare { .. } | Cond::Has { .. } | Cond::Contains { .. } => {
+                Est::PROBE
+            }
+            // A principal holds relations on few of the resources: one probe (and one of
+            // `relation_groups`), or a lookup in a list read once.
+            Cond::Holds { .. } => {
+                let one = if self.lists() { 0.5 } else { 1.0 };
+                Est {
+                    cost: if self.relation_groups { 2.0 * one } else { one },
+                    p: 0.05,
+                }
+            }
+            // The levels of the code, and a probe for each.
+            Cond::CodeMet { .. } => Est { cost: 2.0, p: 0.5 },
+            Cond::Not(x) => {
+                let e = self.estimate(x);
+                Est { p: 1.0 - e.p, ..e }
+            }
+            Cond::And(v) => {
+                let mut es: Vec<Est> = v.iter().map(|a| self.estimate(a)).collect();
+                es.sort_by(|a, b| a.and_key().total_cmp(&b.and_key()));
+                let (mut cost, mut p) = (0.0, 1.0);
+                for e in es {
+                    cost += p * e.cost;
+                    p *= e.p;
+                }
+                Est { cost, p }
+            }
+            Cond::Or(v) => {
+                let mut es: Vec<Est> = v.iter().map(|a| self.estimate(a)).collect();
+                es.sort_by(|a, b| a.or_key().total_cmp(&b.or_key()));
+                let (mut cost, mut none) = (0.0, 1.0);
+                for e in es {
+                    cost += none * e.cost;
+                    none *= 1.0 - e.p;
+                }
+                Est {
+                    cost,
+                    p: 1.0 - none,
+                }
+            }
+        }
     }
 
     /// `(a OP b OP …)`, each part on a line of its own; more than [`FAN_OUT`] parts are first
@@ -746,12 +859,6 @@ impl Writer<'_> {
     fn join(&self, parts: Vec<Piece>, op: &str, indent: usize) -> Piece {
         let sep = format!("\n{}{op} ", pad(indent + 1));
         let mut parts = parts;
-        if self.shape == Shape::Page {
-            // SQLite tests the parts in their order and stops at the first that decides: the
-            // cheaper first, as the number of probes (`SELECT 1 …`) each makes. The order of an
-            // `and` or `or` does not change what it selects.
-            parts.sort_by_cached_key(|p| p.0.matches("SELECT 1 ").count());
-        }
         while parts.len() > FAN_OUT {
             let mut grouped = Vec::with_capacity(parts.len().div_ceil(FAN_OUT));
             let mut rest = parts.into_iter().peekable();
@@ -1004,6 +1111,41 @@ impl Writer<'_> {
                 // INVARIANT: `cond` handles the connectives before calling `atom`.
                 ("FALSE".into(), Depth::leaf(1))
             }
+        }
+    }
+}
+
+/// A guess of what a test costs on one row and how likely it holds ([`Writer::estimate`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Est {
+    /// Probes of an index, on average over the rows.
+    cost: f64,
+    /// The share of rows it holds for.
+    p: f64,
+}
+
+impl Est {
+    /// A test of a column of a row at hand.
+    const COLUMN: Est = Est { cost: 0.0, p: 0.5 };
+    /// One probe by the row's key, such as an attribute's value.
+    const PROBE: Est = Est { cost: 1.0, p: 0.5 };
+
+    /// For an `and`: the cost for each row it turns away, the least first. (The order that
+    /// minimises the expected cost of independent tests.)
+    fn and_key(&self) -> f64 {
+        match (self.cost, 1.0 - self.p) {
+            (c, _) if c <= 0.0 => 0.0,
+            (_, f) if f <= 0.0 => f64::INFINITY,
+            (c, f) => c / f,
+        }
+    }
+
+    /// For an `or`: the cost for each row it lets through, the least first.
+    fn or_key(&self) -> f64 {
+        match (self.cost, self.p) {
+            (c, _) if c <= 0.0 => 0.0,
+            (_, p) if p <= 0.0 => f64::INFINITY,
+            (c, p) => c / p,
         }
     }
 }
