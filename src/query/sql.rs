@@ -506,19 +506,15 @@ impl Writer<'_> {
                 Cond::True => {}
                 Cond::And(args) => {
                     for a in args {
-                        let e = self.estimate(a);
-                        parts.push((self.cond(a, ALL_BOUND, 1), e));
+                        parts.push(self.cond_e(a, ALL_BOUND, 1));
                     }
                 }
-                c => {
-                    let e = self.estimate(c);
-                    parts.push((self.cond(c, ALL_BOUND, 1), e));
-                }
+                c => parts.push(self.cond_e(c, ALL_BOUND, 1)),
             }
             if let Some(a) = &after {
                 parts.push(((format!("r.id > {a}"), Depth::leaf(3)), Est::COLUMN));
             }
-            let (text, mut w) = self.and(parts, 0);
+            let ((text, mut w), _) = self.and(parts, 0);
             // SQLite moves each join's condition into the `WHERE`, one `AND` each.
             w.height += to as usize;
             deepest = deepest.max(Depth::subquery(w, 0).nested);
@@ -678,6 +674,12 @@ impl Writer<'_> {
     /// The SQL for `c`, for a resource whose ancestors up to `bound` are bound to aliases
     /// ([`ALL_BOUND`]: all that `c` reads).
     fn cond(&mut self, c: &Cond, bound: u32, indent: usize) -> Piece {
+        self.cond_e(c, bound, indent).0
+    }
+
+    /// [`Writer::cond`] and its [`Est`], computed from those of its parts as they are written
+    /// (each node once).
+    fn cond_e(&mut self, c: &Cond, bound: u32, indent: usize) -> (Piece, Est) {
         // Past the first binding every ancestor is bound, so the depth read is not looked for
         // again: each node is visited a bounded number of times.
         let deepest = |c: &Cond| match bound {
@@ -693,7 +695,7 @@ impl Writer<'_> {
                     args.iter().partition(|a| matches!(a, Cond::Kind(_)));
                 let mut parts: Vec<(Piece, Est)> = kinds
                     .iter()
-                    .map(|k| (self.cond(k, bound, indent + 1), Est::COLUMN))
+                    .map(|k| self.cond_e(k, bound, indent + 1))
                     .collect();
                 // On a page in SQLite, the tests of the rows bound already come before the
                 // ancestors are read: a row they turn away costs no probe of its ancestors. (Not
@@ -707,16 +709,14 @@ impl Writer<'_> {
                     _ => (Vec::new(), rest),
                 };
                 for a in &here {
-                    let e = self.estimate(a);
-                    parts.push((self.cond(a, bound, indent + 1), e));
+                    parts.push(self.cond_e(a, bound, indent + 1));
                 }
                 let rest = match rest.as_slice() {
                     [one] => (*one).clone(),
                     _ => Cond::And(rest.into_iter().cloned().collect()),
                 };
-                let inner = self.cond(&rest, ALL_BOUND, indent + 1);
+                let (inner, e) = self.cond_e(&rest, ALL_BOUND, indent + 1);
                 // Its tests, after a probe of each ancestor it binds.
-                let e = self.estimate(&rest);
                 let e = Est {
                     cost: e.cost + (to - bound) as f64,
                     ..e
@@ -727,10 +727,7 @@ impl Writer<'_> {
             Cond::And(args) => {
                 let parts = args
                     .iter()
-                    .map(|a| {
-                        let e = self.estimate(a);
-                        (self.cond(a, bound, indent + 1), e)
-                    })
+                    .map(|a| self.cond_e(a, bound, indent + 1))
                     .collect();
                 self.and(parts, indent)
             }
@@ -740,17 +737,31 @@ impl Writer<'_> {
                     // Tested in order until one holds: the likely and cheap first.
                     parts.sort_by(|a, b| a.1.or_key().total_cmp(&b.1.or_key()));
                 }
-                self.join(parts.into_iter().map(|(p, _)| p).collect(), "OR", indent)
+                let e = Est::or(parts.iter().map(|p| p.1));
+                let piece = self.join(parts.into_iter().map(|(p, _)| p).collect(), "OR", indent);
+                (piece, e)
             }
             Cond::Not(x) => {
-                let (text, depth) = self.cond(x, bound, indent);
-                (format!("NOT {text}"), depth.not())
+                let ((text, depth), e) = self.cond_e(x, bound, indent);
+                (
+                    (format!("NOT {text}"), depth.not()),
+                    Est { p: 1.0 - e.p, ..e },
+                )
             }
             atom if deepest(atom) > bound => {
                 let inner = self.atom(atom);
-                self.ancestors(bound, deepest(atom), inner, indent)
+                let to = deepest(atom);
+                let e = self.estimate(atom);
+                let e = Est {
+                    cost: e.cost + (to - bound) as f64,
+                    ..e
+                };
+                (self.ancestors(bound, to, inner, indent), e)
             }
-            atom => self.atom(atom),
+            atom => {
+                let e = self.estimate(atom);
+                (self.atom(atom), e)
+            }
         }
     }
 
@@ -776,10 +787,7 @@ impl Writer<'_> {
                         parts.push((self.attr_test(*up, *attr, &values), Est::PROBE));
                     }
                 }
-                a => {
-                    let e = self.estimate(a);
-                    parts.push((self.cond(a, bound, indent + 1), e));
-                }
+                a => parts.push(self.cond_e(a, bound, indent + 1)),
             }
         }
         parts
@@ -790,17 +798,20 @@ impl Writer<'_> {
     /// each costs for the rows it turns away ([`Est::and_key`]), which puts the column tests
     /// first, then tests such as a relation held (one probe; most rows fail it). The order of an
     /// `and` does not change what it selects.
-    fn and(&self, parts: Vec<(Piece, Est)>, indent: usize) -> Piece {
+    fn and(&self, parts: Vec<(Piece, Est)>, indent: usize) -> (Piece, Est) {
         let mut parts = parts;
         if self.ordered() {
             parts.sort_by(|a, b| a.1.and_key().total_cmp(&b.1.and_key()));
         }
-        self.join(parts.into_iter().map(|(p, _)| p).collect(), "AND", indent)
+        let e = Est::and(parts.iter().map(|p| p.1));
+        let piece = self.join(parts.into_iter().map(|(p, _)| p).collect(), "AND", indent);
+        (piece, e)
     }
 
-    /// A guess of what testing `c` costs on one row, in probes of an index, and how likely it
-    /// holds, for the order of the parts of an `and` and an `or` ([`Writer::and`]). The guesses
-    /// only order tests; they never change what a statement selects.
+    /// A guess of what testing the atom `c` costs on one row, in probes of an index, and how
+    /// likely it holds, for the order of the parts of an `and` and an `or` ([`Writer::and`]);
+    /// [`Writer::cond_e`] combines them for the connectives. The guesses only order tests; they
+    /// never change what a statement selects.
     fn estimate(&self, c: &Cond) -> Est {
         match c {
             Cond::True => Est { cost: 0.0, p: 1.0 },
@@ -824,33 +835,8 @@ impl Writer<'_> {
             }
             // The levels of the code, and a probe for each.
             Cond::CodeMet { .. } => Est { cost: 2.0, p: 0.5 },
-            Cond::Not(x) => {
-                let e = self.estimate(x);
-                Est { p: 1.0 - e.p, ..e }
-            }
-            Cond::And(v) => {
-                let mut es: Vec<Est> = v.iter().map(|a| self.estimate(a)).collect();
-                es.sort_by(|a, b| a.and_key().total_cmp(&b.and_key()));
-                let (mut cost, mut p) = (0.0, 1.0);
-                for e in es {
-                    cost += p * e.cost;
-                    p *= e.p;
-                }
-                Est { cost, p }
-            }
-            Cond::Or(v) => {
-                let mut es: Vec<Est> = v.iter().map(|a| self.estimate(a)).collect();
-                es.sort_by(|a, b| a.or_key().total_cmp(&b.or_key()));
-                let (mut cost, mut none) = (0.0, 1.0);
-                for e in es {
-                    cost += none * e.cost;
-                    none *= 1.0 - e.p;
-                }
-                Est {
-                    cost,
-                    p: 1.0 - none,
-                }
-            }
+            // INVARIANT: `cond_e` combines the connectives' estimates itself.
+            Cond::Not(_) | Cond::And(_) | Cond::Or(_) => Est::PROBE,
         }
     }
 
@@ -1129,6 +1115,29 @@ impl Est {
     const COLUMN: Est = Est { cost: 0.0, p: 0.5 };
     /// One probe by the row's key, such as an attribute's value.
     const PROBE: Est = Est { cost: 1.0, p: 0.5 };
+
+    /// An `and` of parts tested in the order given: each is tested where those before it held.
+    fn and(parts: impl Iterator<Item = Est>) -> Est {
+        let (mut cost, mut p) = (0.0, 1.0);
+        for e in parts {
+            cost += p * e.cost;
+            p *= e.p;
+        }
+        Est { cost, p }
+    }
+
+    /// An `or` of parts tested in the order given: each is tested where those before it failed.
+    fn or(parts: impl Iterator<Item = Est>) -> Est {
+        let (mut cost, mut none) = (0.0, 1.0);
+        for e in parts {
+            cost += none * e.cost;
+            none *= 1.0 - e.p;
+        }
+        Est {
+            cost,
+            p: 1.0 - none,
+        }
+    }
 
     /// For an `and`: the cost for each row it turns away, the least first. (The order that
     /// minimises the expected cost of independent tests.)
