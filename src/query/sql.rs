@@ -1377,6 +1377,94 @@ mod tests {
         );
     }
 
+    /// SQLite tests the parts of an `and` in their order: on a page, the column test comes
+    /// first, then the `or` of a relation held (one probe, rarely true) and a column (tested
+    /// first), then the code met (a probe per level), then the `NOT` of a relation (rarely
+    /// false). PostgreSQL orders the tests itself: its whole answer keeps the residual's order.
+    #[test]
+    fn the_tests_of_a_page_are_ordered_by_their_guessed_cost() {
+        let policy = crate::Policy::from_source(
+            "p.casepol",
+            "role R; action view; group G { grants R; } case Case { relation owner, subject; allow R: view; } casetype T { states S, U; initial S; }",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let entities = policy
+            .load_entities(r#"{"users": [{"id": "u", "groups": ["G"]}], "resources": []}"#)
+            .unwrap();
+        let residual = Query::new(&policy, &entities)
+            .residual("u", "view", None)
+            .unwrap();
+        let kind = Cond::Kind(vec![crate::ir::KindId(0)]);
+        let state = Cond::Case {
+            up: 0,
+            casetype: 0,
+            states: Some(vec![0]),
+        };
+        let holds = |r: u32| Cond::Holds {
+            up: 0,
+            relations: vec![r],
+        };
+        let code = Cond::CodeMet {
+            up: 0,
+            class: Class::Read,
+        };
+        let cond = Cond::And(vec![
+            kind,
+            Cond::Not(Box::new(holds(1))),
+            code,
+            Cond::Or(vec![holds(0), state.clone()]),
+            state,
+        ]);
+        let residual = residual.with_cond(cond);
+        let page = Page {
+            after: None,
+            limit: Some(10),
+        };
+        let positions = |dialect, page: &Page, needles: &[&str]| {
+            let f = compile_page(&policy, &residual, dialect, page).unwrap();
+            let sql = f.select();
+            let at: Vec<usize> = needles
+                .iter()
+                .map(|n| sql.find(n).unwrap_or_else(|| panic!("`{n}` not in\n{sql}")))
+                .collect();
+            (at, sql)
+        };
+        let (at, sql) = positions(
+            Dialect::Sqlite,
+            &page,
+            &[
+                "AND (r.case_type = ",
+                "AND ((r.case_type = ",
+                "OR EXISTS (SELECT 1 FROM case_relations",
+                "FROM access_codes",
+                "NOT EXISTS (SELECT 1 FROM case_relations",
+            ],
+        );
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{sql}");
+        // The same order on a page in PostgreSQL.
+        let (at2, sql2) = positions(
+            Dialect::Postgres,
+            &page,
+            &[
+                "AND (r.case_type = ",
+                "FROM access_codes",
+                "NOT EXISTS (SELECT 1 FROM case_relations",
+            ],
+        );
+        assert!(at2.windows(2).all(|w| w[0] < w[1]), "{sql2}");
+        // PostgreSQL's whole answer: the residual's order, the `NOT` of a relation before the
+        // code.
+        let (at, sql) = positions(
+            Dialect::Postgres,
+            &Page::default(),
+            &[
+                "NOT EXISTS (SELECT 1 FROM case_relations",
+                "FROM access_codes",
+            ],
+        );
+        assert!(at[0] < at[1], "{sql}");
+    }
+
     /// Some SQLite versions (3.40, for one) cut a JSON string at an escaped U+0000, so
     /// `"T5\u0000x"` inside the JSON array would match the code `T5`. Entities refuse such codes
     /// before they get here; should one arrive anyway, it is a parameter of its own.
