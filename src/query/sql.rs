@@ -497,22 +497,24 @@ impl Writer<'_> {
                 ));
             }
             let kt = self.param(&p.kinds[kind.idx()].name);
-            let mut parts = vec![(format!("r.kind = {kt}"), Depth::leaf(3))];
+            let parts = vec![(format!("r.kind = {kt}"), Depth::leaf(3))];
             // The tests of an `and` stand in the branch's own `AND` chain, where PostgreSQL
             // turns an `EXISTS` into a semi-join and a `NOT EXISTS` into an anti-join.
+            let mut parts: Vec<(Piece, Est)> =
+                parts.into_iter().map(|p| (p, Est::COLUMN)).collect();
             match cond {
                 Cond::True => {}
                 Cond::And(args) => {
                     for a in args {
-                        parts.push(self.cond(a, ALL_BOUND, 1));
+                        parts.push(self.cond_e(a, ALL_BOUND, 1));
                     }
                 }
-                c => parts.push(self.cond(c, ALL_BOUND, 1)),
+                c => parts.push(self.cond_e(c, ALL_BOUND, 1)),
             }
             if let Some(a) = &after {
-                parts.push((format!("r.id > {a}"), Depth::leaf(3)));
+                parts.push(((format!("r.id > {a}"), Depth::leaf(3)), Est::COLUMN));
             }
-            let (text, mut w) = self.join(parts, "AND", 0);
+            let ((text, mut w), _) = self.and(parts, 0);
             // SQLite moves each join's condition into the `WHERE`, one `AND` each.
             w.height += to as usize;
             deepest = deepest.max(Depth::subquery(w, 0).nested);
@@ -612,18 +614,25 @@ impl Writer<'_> {
         }
     }
 
+    /// Whether the parts of an `and` or `or` are ordered for SQLite, which tests them in their
+    /// order and stops at the first that decides: on a page, and for the whole answer in SQLite
+    /// (PostgreSQL orders them by its own estimates of their cost).
+    fn ordered(&self) -> bool {
+        self.shape == Shape::Page || self.lists()
+    }
+
     /// Whether a relation held is read as one uncorrelated list (`r.id IN (SELECT x.case_id …)`)
     /// rather than a probe per row: for the whole answer in SQLite only.
     fn lists(&self) -> bool {
         self.shape == Shape::Whole && self.dialect == Dialect::Sqlite
     }
 
-    /// [`Writer::one_of`] for a column of a row already found: on a page in SQLite, the column is
+    /// [`Writer::one_of`] for a column of a row already found: in SQLite, the column is
     /// written `+column`, so that the set is a lookup for each row and never a seek into the
     /// index for each value of the set (a principal may hold 70,000 codes).
     fn member(&mut self, column: &str, values: &[String]) -> Piece {
         match (self.shape, self.dialect) {
-            (Shape::Page, Dialect::Sqlite) => {
+            (Shape::Page | Shape::Whole, Dialect::Sqlite) => {
                 let (text, depth) = self.one_of(&format!("+{column}"), values);
                 // The unary `+` is one more level.
                 (
@@ -665,6 +674,12 @@ impl Writer<'_> {
     /// The SQL for `c`, for a resource whose ancestors up to `bound` are bound to aliases
     /// ([`ALL_BOUND`]: all that `c` reads).
     fn cond(&mut self, c: &Cond, bound: u32, indent: usize) -> Piece {
+        self.cond_e(c, bound, indent).0
+    }
+
+    /// [`Writer::cond`] and its [`Est`], computed from those of its parts as they are written
+    /// (each node once).
+    fn cond_e(&mut self, c: &Cond, bound: u32, indent: usize) -> (Piece, Est) {
         // Past the first binding every ancestor is bound, so the depth read is not looked for
         // again: each node is visited a bounded number of times.
         let deepest = |c: &Cond| match bound {
@@ -678,45 +693,82 @@ impl Writer<'_> {
                 let to = deepest(c);
                 let (kinds, rest): (Vec<&Cond>, Vec<&Cond>) =
                     args.iter().partition(|a| matches!(a, Cond::Kind(_)));
-                let mut parts: Vec<Piece> = kinds
+                let mut parts: Vec<(Piece, Est)> = kinds
                     .iter()
-                    .map(|k| self.cond(k, bound, indent + 1))
+                    .map(|k| self.cond_e(k, bound, indent + 1))
                     .collect();
+                // On a page in SQLite, the tests of the rows bound already come before the
+                // ancestors are read: a row they turn away costs no probe of its ancestors. (Not
+                // in PostgreSQL: a test that then stands in every kind's branch of the page's
+                // `OR`, such as the resource's own code, is taken out of the `OR` and read
+                // whole, once, as a hashed set.)
+                let (here, rest): (Vec<&Cond>, Vec<&Cond>) = match (self.shape, self.dialect) {
+                    (Shape::Page, Dialect::Sqlite) => {
+                        rest.into_iter().partition(|a| max_up(a) <= bound)
+                    }
+                    _ => (Vec::new(), rest),
+                };
+                for a in &here {
+                    parts.push(self.cond_e(a, bound, indent + 1));
+                }
                 let rest = match rest.as_slice() {
                     [one] => (*one).clone(),
                     _ => Cond::And(rest.into_iter().cloned().collect()),
                 };
-                let inner = self.cond(&rest, ALL_BOUND, indent + 1);
-                parts.push(self.ancestors(bound, to, inner, indent + 1));
-                self.join(parts, "AND", indent)
+                let (inner, e) = self.cond_e(&rest, ALL_BOUND, indent + 1);
+                // Its tests, after a probe of each ancestor it binds.
+                let e = Est {
+                    cost: e.cost + (to - bound) as f64,
+                    ..e
+                };
+                parts.push((self.ancestors(bound, to, inner, indent + 1), e));
+                self.and(parts, indent)
             }
             Cond::And(args) => {
                 let parts = args
                     .iter()
-                    .map(|a| self.cond(a, bound, indent + 1))
+                    .map(|a| self.cond_e(a, bound, indent + 1))
                     .collect();
-                self.join(parts, "AND", indent)
+                self.and(parts, indent)
             }
             Cond::Or(args) => {
-                let parts = self.alternatives(args, bound, indent);
-                self.join(parts, "OR", indent)
+                let mut parts = self.alternatives(args, bound, indent);
+                if self.ordered() {
+                    // Tested in order until one holds: the likely and cheap first.
+                    parts.sort_by(|a, b| a.1.or_key().total_cmp(&b.1.or_key()));
+                }
+                let e = Est::or(parts.iter().map(|p| p.1));
+                let piece = self.join(parts.into_iter().map(|(p, _)| p).collect(), "OR", indent);
+                (piece, e)
             }
             Cond::Not(x) => {
-                let (text, depth) = self.cond(x, bound, indent);
-                (format!("NOT {text}"), depth.not())
+                let ((text, depth), e) = self.cond_e(x, bound, indent);
+                (
+                    (format!("NOT {text}"), depth.not()),
+                    Est { p: 1.0 - e.p, ..e },
+                )
             }
             atom if deepest(atom) > bound => {
                 let inner = self.atom(atom);
-                self.ancestors(bound, deepest(atom), inner, indent)
+                let to = deepest(atom);
+                let e = self.estimate(atom);
+                let e = Est {
+                    cost: e.cost + (to - bound) as f64,
+                    ..e
+                };
+                (self.ancestors(bound, to, inner, indent), e)
             }
-            atom => self.atom(atom),
+            atom => {
+                let e = self.estimate(atom);
+                (self.atom(atom), e)
+            }
         }
     }
 
     /// The arguments of an `or`. Tests that one set attribute contains a string, on one case,
     /// become one test that it contains one of the strings, where the first of them stood: one
     /// `EXISTS` and one parameter for the lot, as for the values of an attribute.
-    fn alternatives(&mut self, args: &[Cond], bound: u32, indent: usize) -> Vec<Piece> {
+    fn alternatives(&mut self, args: &[Cond], bound: u32, indent: usize) -> Vec<(Piece, Est)> {
         let bound_here = |up: u32| bound == ALL_BOUND || up <= bound;
         let mut sets: HashMap<(u32, u32), Vec<String>> = HashMap::new();
         for a in args {
@@ -732,13 +784,60 @@ impl Writer<'_> {
                 Cond::Contains { up, attr, .. } if bound_here(*up) => {
                     // The first of a set takes the whole set; the others were written with it.
                     if let Some(values) = sets.remove(&(*up, *attr)) {
-                        parts.push(self.attr_test(*up, *attr, &values));
+                        parts.push((self.attr_test(*up, *attr, &values), Est::PROBE));
                     }
                 }
-                a => parts.push(self.cond(a, bound, indent + 1)),
+                a => parts.push(self.cond_e(a, bound, indent + 1)),
             }
         }
         parts
+    }
+
+    /// The parts of an `and`, each with its [`Est`]. Where [`Writer::ordered`], SQLite tests
+    /// them in their order and stops at the first that is false: they are ordered by the probes
+    /// each costs for the rows it turns away ([`Est::and_key`]), which puts the column tests
+    /// first, then tests such as a relation held (one probe; most rows fail it). The order of an
+    /// `and` does not change what it selects.
+    fn and(&self, parts: Vec<(Piece, Est)>, indent: usize) -> (Piece, Est) {
+        let mut parts = parts;
+        if self.ordered() {
+            parts.sort_by(|a, b| a.1.and_key().total_cmp(&b.1.and_key()));
+        }
+        let e = Est::and(parts.iter().map(|p| p.1));
+        let piece = self.join(parts.into_iter().map(|(p, _)| p).collect(), "AND", indent);
+        (piece, e)
+    }
+
+    /// A guess of what testing the atom `c` costs on one row, in probes of an index, and how
+    /// likely it holds, for the order of the parts of an `and` and an `or` ([`Writer::and`]);
+    /// [`Writer::cond_e`] combines them for the connectives. The guesses only order tests; they
+    /// never change what a statement selects.
+    fn estimate(&self, c: &Cond) -> Est {
+        match c {
+            Cond::True => Est { cost: 0.0, p: 1.0 },
+            Cond::False => Est { cost: 0.0, p: 0.0 },
+            Cond::Kind(_) | Cond::Inherits { .. } => Est::COLUMN,
+            Cond::Case { states, .. } => Est {
+                cost: 0.0,
+                p: if states.is_some() { 0.25 } else { 0.5 },
+            },
+            Cond::Attr { .. } | Cond::Compare { .. } | Cond::Has { .. } | Cond::Contains { .. } => {
+                Est::PROBE
+            }
+            // A principal holds relations on few of the resources: one probe (and one of
+            // `relation_groups`), or a lookup in a list read once.
+            Cond::Holds { .. } => {
+                let one = if self.lists() { 0.5 } else { 1.0 };
+                Est {
+                    cost: if self.relation_groups { 2.0 * one } else { one },
+                    p: 0.05,
+                }
+            }
+            // The levels of the code, and a probe for each.
+            Cond::CodeMet { .. } => Est { cost: 2.0, p: 0.5 },
+            // INVARIANT: `cond_e` combines the connectives' estimates itself.
+            Cond::Not(_) | Cond::And(_) | Cond::Or(_) => Est::PROBE,
+        }
     }
 
     /// `(a OP b OP …)`, each part on a line of its own; more than [`FAN_OUT`] parts are first
@@ -746,12 +845,6 @@ impl Writer<'_> {
     fn join(&self, parts: Vec<Piece>, op: &str, indent: usize) -> Piece {
         let sep = format!("\n{}{op} ", pad(indent + 1));
         let mut parts = parts;
-        if self.shape == Shape::Page {
-            // SQLite tests the parts in their order and stops at the first that decides: the
-            // cheaper first, as the number of probes (`SELECT 1 …`) each makes. The order of an
-            // `and` or `or` does not change what it selects.
-            parts.sort_by_cached_key(|p| p.0.matches("SELECT 1 ").count());
-        }
         while parts.len() > FAN_OUT {
             let mut grouped = Vec::with_capacity(parts.len().div_ceil(FAN_OUT));
             let mut rest = parts.into_iter().peekable();
@@ -1008,6 +1101,64 @@ impl Writer<'_> {
     }
 }
 
+/// A guess of what a test costs on one row and how likely it holds ([`Writer::estimate`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Est {
+    /// Probes of an index, on average over the rows.
+    cost: f64,
+    /// The share of rows it holds for.
+    p: f64,
+}
+
+impl Est {
+    /// A test of a column of a row at hand.
+    const COLUMN: Est = Est { cost: 0.0, p: 0.5 };
+    /// One probe by the row's key, such as an attribute's value.
+    const PROBE: Est = Est { cost: 1.0, p: 0.5 };
+
+    /// An `and` of parts tested in the order given: each is tested where those before it held.
+    fn and(parts: impl Iterator<Item = Est>) -> Est {
+        let (mut cost, mut p) = (0.0, 1.0);
+        for e in parts {
+            cost += p * e.cost;
+            p *= e.p;
+        }
+        Est { cost, p }
+    }
+
+    /// An `or` of parts tested in the order given: each is tested where those before it failed.
+    fn or(parts: impl Iterator<Item = Est>) -> Est {
+        let (mut cost, mut none) = (0.0, 1.0);
+        for e in parts {
+            cost += none * e.cost;
+            none *= 1.0 - e.p;
+        }
+        Est {
+            cost,
+            p: 1.0 - none,
+        }
+    }
+
+    /// For an `and`: the cost for each row it turns away, the least first. (The order that
+    /// minimises the expected cost of independent tests.)
+    fn and_key(&self) -> f64 {
+        match (self.cost, 1.0 - self.p) {
+            (c, _) if c <= 0.0 => 0.0,
+            (_, f) if f <= 0.0 => f64::INFINITY,
+            (c, f) => c / f,
+        }
+    }
+
+    /// For an `or`: the cost for each row it lets through, the least first.
+    fn or_key(&self) -> f64 {
+        match (self.cost, self.p) {
+            (c, _) if c <= 0.0 => 0.0,
+            (_, p) if p <= 0.0 => f64::INFINITY,
+            (c, p) => c / p,
+        }
+    }
+}
+
 /// Parts joined by `sep`, in parentheses; as SQLite parses `a OP b OP c`, one level per
 /// operator, the height is at most the highest part's plus the number of parts.
 fn chain(parts: Vec<Piece>, sep: &str) -> Piece {
@@ -1224,6 +1375,94 @@ mod tests {
                 .contains("levels deep, more than the limit of 1,000"),
             "{err}"
         );
+    }
+
+    /// SQLite tests the parts of an `and` in their order: on a page, the column test comes
+    /// first, then the `or` of a relation held (one probe, rarely true) and a column (tested
+    /// first), then the code met (a probe per level), then the `NOT` of a relation (rarely
+    /// false). PostgreSQL orders the tests itself: its whole answer keeps the residual's order.
+    #[test]
+    fn the_tests_of_a_page_are_ordered_by_their_guessed_cost() {
+        let policy = crate::Policy::from_source(
+            "p.casepol",
+            "role R; action view; group G { grants R; } case Case { relation owner, subject; allow R: view; } casetype T { states S, U; initial S; }",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let entities = policy
+            .load_entities(r#"{"users": [{"id": "u", "groups": ["G"]}], "resources": []}"#)
+            .unwrap();
+        let residual = Query::new(&policy, &entities)
+            .residual("u", "view", None)
+            .unwrap();
+        let kind = Cond::Kind(vec![crate::ir::KindId(0)]);
+        let state = Cond::Case {
+            up: 0,
+            casetype: 0,
+            states: Some(vec![0]),
+        };
+        let holds = |r: u32| Cond::Holds {
+            up: 0,
+            relations: vec![r],
+        };
+        let code = Cond::CodeMet {
+            up: 0,
+            class: Class::Read,
+        };
+        let cond = Cond::And(vec![
+            kind,
+            Cond::Not(Box::new(holds(1))),
+            code,
+            Cond::Or(vec![holds(0), state.clone()]),
+            state,
+        ]);
+        let residual = residual.with_cond(cond);
+        let page = Page {
+            after: None,
+            limit: Some(10),
+        };
+        let positions = |dialect, page: &Page, needles: &[&str]| {
+            let f = compile_page(&policy, &residual, dialect, page).unwrap();
+            let sql = f.select();
+            let at: Vec<usize> = needles
+                .iter()
+                .map(|n| sql.find(n).unwrap_or_else(|| panic!("`{n}` not in\n{sql}")))
+                .collect();
+            (at, sql)
+        };
+        let (at, sql) = positions(
+            Dialect::Sqlite,
+            &page,
+            &[
+                "AND (r.case_type = ",
+                "AND ((r.case_type = ",
+                "OR EXISTS (SELECT 1 FROM case_relations",
+                "FROM access_codes",
+                "NOT EXISTS (SELECT 1 FROM case_relations",
+            ],
+        );
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{sql}");
+        // The same order on a page in PostgreSQL.
+        let (at2, sql2) = positions(
+            Dialect::Postgres,
+            &page,
+            &[
+                "AND (r.case_type = ",
+                "FROM access_codes",
+                "NOT EXISTS (SELECT 1 FROM case_relations",
+            ],
+        );
+        assert!(at2.windows(2).all(|w| w[0] < w[1]), "{sql2}");
+        // PostgreSQL's whole answer: the residual's order, the `NOT` of a relation before the
+        // code.
+        let (at, sql) = positions(
+            Dialect::Postgres,
+            &Page::default(),
+            &[
+                "NOT EXISTS (SELECT 1 FROM case_relations",
+                "FROM access_codes",
+            ],
+        );
+        assert!(at[0] < at[1], "{sql}");
     }
 
     /// Some SQLite versions (3.40, for one) cut a JSON string at an escaped U+0000, so
