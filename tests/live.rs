@@ -455,6 +455,14 @@ struct Stats {
     group_members: usize,
     /// Applied change sets that add or remove a member of a resource kind's relation.
     kind_members: usize,
+    /// Applied in place with a group added to or removed from a relation.
+    group_members_in_place: usize,
+    /// Applied in place with a member of a resource kind's relation added or removed.
+    kind_members_in_place: usize,
+    /// Applied in place to entities whose relations list groups, before or after.
+    listing_groups_in_place: usize,
+    /// Applied in place for a policy whose resource kinds declare relations.
+    kind_relations_in_place: usize,
     /// Applied change sets with an event computed for a class of several users at once.
     class_events: usize,
     /// Events computed for a class, over all change sets.
@@ -601,6 +609,22 @@ fn step(
                 _ => false,
             });
             stats.kind_members += usize::from(of_kind);
+            stats.group_members_in_place += usize::from(applied.in_place && groups);
+            stats.kind_members_in_place += usize::from(applied.in_place && of_kind);
+            let lists_groups = |e: &Entities| {
+                e.resources().iter().any(|r| {
+                    (r.relations.iter()).any(|l| {
+                        casepol::internal::entities::member_groups(l)
+                            .next()
+                            .is_some()
+                    })
+                })
+            };
+            stats.listing_groups_in_place += usize::from(
+                applied.in_place && (lists_groups(e) || lists_groups(applied.snapshot.entities())),
+            );
+            let kind_relations = (ir.kinds.iter()).any(|k| !k.is_case && !k.relations.is_empty());
+            stats.kind_relations_in_place += usize::from(applied.in_place && kind_relations);
             // The two ways of applying agree: the same entities, the same events.
             let Ok(other) = &reloaded else {
                 return Err(TestCaseError::fail(format!(

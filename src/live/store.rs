@@ -48,6 +48,16 @@ pub(super) struct Store {
     /// [`Store::flush_members`] writes it back: many changes to one user's list (10,000 cases
     /// given one manager) cost one copy of it, not one each. Empty between change sets.
     pending: std::collections::HashMap<u32, std::collections::BTreeSet<u32>>,
+    /// Each group's resources, by the group's id: the positions of the resources whose relations
+    /// list the group (`relation_groups`), kept true by every change to relations. A change to
+    /// a user in the group reaches the resources under them, and the entities list groups in
+    /// relations while one of these is not empty.
+    pub(super) group_cases: Vec<imbl::OrdSet<u32>>,
+    /// The users whom no group admits without a relation (not in [`Store::open`]), by the
+    /// groups they are members of (ancestors included), each sorted: those who hold a relation
+    /// that lists one of the groups. Made when first needed on these entities and kept while no
+    /// user changes, as the classes are.
+    pub(super) closed_members: Arc<std::sync::OnceLock<Vec<Vec<u32>>>>,
 }
 
 /// A group that admits without a relation: every scope but `assigned via`. A filter, `any` or
@@ -109,7 +119,40 @@ impl Store {
             classes: Arc::default(),
             member_of: member_index(e),
             pending: Default::default(),
+            group_cases: group_index(p, e),
+            closed_members: Arc::default(),
         }
+    }
+
+    /// The users of [`Store::closed_members`] in group `g` of `e` (these entities).
+    pub(super) fn closed_in(&self, e: &Entities, g: u32) -> &[u32] {
+        let lists = self.closed_members.get_or_init(|| {
+            let mut lists: Vec<Vec<u32>> = Vec::new();
+            for (u, user) in e.users.iter().enumerate() {
+                if self.open.contains(&(u as u32)) {
+                    continue;
+                }
+                for &x in user.groups.iter() {
+                    if lists.len() <= x as usize {
+                        lists.resize(x as usize + 1, Vec::new());
+                    }
+                    lists[x as usize].push(u as u32);
+                }
+            }
+            lists
+        });
+        lists.get(g as usize).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether some relation of some resource lists a group.
+    fn lists_groups(&self) -> bool {
+        self.group_cases.iter().any(|s| !s.is_empty())
+    }
+
+    /// The classes of users, and the users of each group, were made for the users as they were.
+    fn users_changed(&mut self) {
+        self.classes = Arc::default();
+        self.closed_members = Arc::default();
     }
 
     /// Keeps [`Store::member_of`] true after the relations of the resource at `at` changed
@@ -120,10 +163,31 @@ impl Store {
                 .flat_map(|l| crate::entities::member_users(l).iter().copied())
                 .collect()
         };
-        let (before, after) = (users(before), users(after));
-        for &u in before.symmetric_difference(&after) {
-            self.set_member(u, at, after.contains(&u));
+        let (b, a) = (users(before), users(after));
+        for &u in b.symmetric_difference(&a) {
+            self.set_member(u, at, a.contains(&u));
         }
+        let groups = |lists: &[Shared<u32>]| -> std::collections::BTreeSet<u32> {
+            (lists.iter())
+                .flat_map(|l| crate::entities::member_groups(l))
+                .collect()
+        };
+        let (b, a) = (groups(before), groups(after));
+        for &g in b.symmetric_difference(&a) {
+            self.set_group(g, at, a.contains(&g));
+        }
+    }
+
+    /// Keeps [`Store::group_cases`] true after group `g` came to be listed (`listed`) or no
+    /// longer to be listed in a relation of the resource at `at`.
+    fn set_group(&mut self, g: u32, at: u32, listed: bool) {
+        if self.group_cases.len() <= g as usize {
+            self.group_cases.resize(g as usize + 1, imbl::OrdSet::new());
+        }
+        match listed {
+            true => self.group_cases[g as usize].insert(at),
+            false => self.group_cases[g as usize].remove(&at),
+        };
     }
 
     /// Keeps [`Store::member_of`] true after user `u` came to hold (`holds`) or no longer to
@@ -368,15 +432,8 @@ pub(super) fn apply(
                 named_deleted(&users_deleted, user)?;
                 let at = resource_at(&e, resource)?;
                 let u = *e.user_index.get(user).ok_or(Reload)?;
-                let rel = p
-                    .relations
-                    .iter()
-                    .position(|r| r.name == *relation)
-                    .ok_or(Reload)?;
+                let rel = relation_of(p, &e, at, relation)?;
                 let r = e.resources.get_mut(at as usize).ok_or(Reload)?;
-                if !p.kinds[r.kind.idx()].is_case {
-                    return Err(Reload);
-                }
                 let mut lists: Vec<Shared<u32>> = r.relations.to_vec();
                 let mut list = lists.get(rel).ok_or(Reload)?.to_vec();
                 match (list.binary_search(&u), add) {
@@ -507,13 +564,54 @@ pub(super) fn apply(
                 units_deleted.push(id);
                 unit_changes.push(n);
             }
-            // Groups as relation members: by reloading.
-            Change::AddMemberGroup { .. } | Change::RemoveMemberGroup { .. } => {
-                return Err(Reload);
+            // A group listed in a relation, or no longer: a change to the resource, which
+            // reaches every user on everything under it (the group's members among them), as
+            // reloading reads it.
+            Change::AddMemberGroup {
+                resource,
+                relation,
+                group,
+            }
+            | Change::RemoveMemberGroup {
+                resource,
+                relation,
+                group,
+            } => {
+                let add = matches!(change, Change::AddMemberGroup { .. });
+                let at = resource_at(&e, resource)?;
+                let rel = relation_of(p, &e, at, relation)?;
+                let g = p
+                    .groups
+                    .iter()
+                    .position(|x| x.name == *group)
+                    .ok_or(Reload)? as u32;
+                let r = e.resources.get_mut(at as usize).ok_or(Reload)?;
+                let mut lists: Vec<Shared<u32>> = r.relations.to_vec();
+                let mut list = lists.get(rel).ok_or(Reload)?.to_vec();
+                let marked = g | crate::entities::GROUP_MEMBER;
+                // Users come first, then groups, each sorted: the marked groups sort last.
+                match (list.binary_search(&marked), add) {
+                    (Err(k), true) => list.insert(k, marked),
+                    (Ok(k), false) => {
+                        list.remove(k);
+                    }
+                    // Listed already, or not listed: reloading says so.
+                    _ => return Err(Reload),
+                }
+                let listed =
+                    lists.iter().enumerate().any(|(i, l)| {
+                        i != rel && crate::entities::member_groups(l).any(|x| x == g)
+                    }) || add;
+                lists[rel] = Shared::from(list);
+                r.relations = Shared::from(lists);
+                st.set_group(g, at, listed);
+                touched.resources.entry(at).or_default().push(n);
             }
         }
     }
     st.flush_members();
+    // As loading sets it: whether some relation lists a group.
+    e.relation_groups = st.lists_groups();
     touched.reparented = moved;
     // Units moved and deleted: the users reached are found by position, which a deletion
     // changes; reloading finds them.
@@ -598,8 +696,7 @@ pub(super) fn apply(
             let at = *e.user_index.get(id).ok_or(Reload)?;
             delete_user(&mut e, &mut st, at)?;
         }
-        // The classes of users were made for the users as they were.
-        st.classes = Arc::default();
+        st.users_changed();
         touched.before_deleting = Some(Box::new(mid));
     }
     if e.symbols.len() > (2 * st.loaded_symbols).max(1 << 20)
@@ -608,6 +705,18 @@ pub(super) fn apply(
         return Err(Reload);
     }
     Ok((e, st, touched))
+}
+
+/// The place of relation `name` in the lists of the resource at `at`: its kind must declare
+/// it (another kind's relation, or an unknown one, goes by reloading, which reports it).
+fn relation_of(p: &Ir, e: &Entities, at: u32, name: &str) -> Result<usize, Reload> {
+    let declared = &p.kinds[e.resources[at as usize].kind.idx()].relations;
+    let first = declared.first().map_or(0, |f| f.0);
+    declared
+        .iter()
+        .find(|r| p.relations[r.idx()].name == name)
+        .map(|r| (r.0 - first) as usize)
+        .ok_or(Reload)
 }
 
 /// The position of resource `id`.
@@ -735,8 +844,7 @@ fn regroup(
     codes.sort_unstable();
     codes.dedup();
     let open = open_user(p, &groups);
-    // The classes of users were made for the users as they were.
-    st.classes = Arc::default();
+    st.users_changed();
     let user = e.users.get_mut(u as usize).ok_or(Reload)?;
     user.direct_groups = Shared::from(direct);
     user.groups = Shared::from(groups);
@@ -795,6 +903,7 @@ fn upsert_resource(
             "state",
             "attrs",
             "relations",
+            "relation_groups",
             "read",
             "write",
             "inherit_read",
@@ -833,7 +942,6 @@ fn upsert_resource(
         None => None,
     };
     let (mut casetype, mut state) = (0, 0);
-    let mut relations = Vec::new();
     if kdef.is_case {
         let t = record.get("type").and_then(Value::as_str).ok_or(Reload)?;
         let ct = p.casetypes.iter().position(|c| c.name == t).ok_or(Reload)?;
@@ -848,38 +956,59 @@ fn upsert_resource(
             _ => return Err(Reload),
         };
         casetype = ct as u32;
-        let mut lists: Vec<Vec<u32>> = vec![Vec::new(); p.relations.len()];
-        match record.get("relations") {
-            None => {}
-            Some(Value::Object(given)) => {
-                for (name, members) in given {
-                    let rel = p
-                        .relations
-                        .iter()
-                        .position(|r| r.name == *name)
-                        .ok_or(Reload)?;
-                    let Value::Array(members) = members else {
-                        return Err(Reload);
-                    };
-                    for m in members {
-                        let u = m.as_str().and_then(|m| e.user_index.get(m)).ok_or(Reload)?;
-                        lists[rel].push(*u);
-                    }
-                }
-            }
-            Some(_) => return Err(Reload),
-        }
-        for l in &mut lists {
-            l.sort_unstable();
-            l.dedup();
-        }
-        relations = lists.into_iter().map(Shared::from).collect();
-    } else if ["type", "state", "relations"]
-        .iter()
-        .any(|f| record.contains_key(*f))
-    {
+    } else if ["type", "state"].iter().any(|f| record.contains_key(*f)) {
         return Err(Reload);
     }
+    // One list for each relation the kind declares (a relation of another kind, or any on a
+    // kind that declares none, goes by reloading, which reports it).
+    let first = kdef.relations.first().map_or(0, |f| f.0);
+    let mut lists: Vec<Vec<u32>> = vec![Vec::new(); kdef.relations.len()];
+    match record.get("relations") {
+        None => {}
+        Some(Value::Object(given)) => {
+            for (name, members) in given {
+                let rel = (kdef.relations.iter())
+                    .find(|r| p.relations[r.idx()].name == *name)
+                    .map(|r| (r.0 - first) as usize)
+                    .ok_or(Reload)?;
+                let Value::Array(members) = members else {
+                    return Err(Reload);
+                };
+                for m in members {
+                    let u = m.as_str().and_then(|m| e.user_index.get(m)).ok_or(Reload)?;
+                    lists[rel].push(*u);
+                }
+            }
+        }
+        Some(_) => return Err(Reload),
+    }
+    match record.get("relation_groups") {
+        None => {}
+        Some(Value::Object(given)) => {
+            for (name, groups) in given {
+                let rel = (kdef.relations.iter())
+                    .find(|r| p.relations[r.idx()].name == *name)
+                    .map(|r| (r.0 - first) as usize)
+                    .ok_or(Reload)?;
+                let Value::Array(groups) = groups else {
+                    return Err(Reload);
+                };
+                for g in groups {
+                    let g = (g.as_str())
+                        .and_then(|g| p.groups.iter().position(|x| x.name == g))
+                        .ok_or(Reload)?;
+                    // Marked, so that groups sort after the users.
+                    lists[rel].push(g as u32 | crate::entities::GROUP_MEMBER);
+                }
+            }
+        }
+        Some(_) => return Err(Reload),
+    }
+    for l in &mut lists {
+        l.sort_unstable();
+        l.dedup();
+    }
+    let relations: Vec<Shared<u32>> = lists.into_iter().map(Shared::from).collect();
     let given = match record.get("attrs") {
         None => Map::new(),
         Some(Value::Object(m)) => m.clone(),
@@ -1210,6 +1339,24 @@ fn delete_resource(
     st.children.pop();
     e.resource_index.swap_remove(at);
     Ok(())
+}
+
+/// Each group's resources ([`Store::group_cases`]), made from the relations of `e`. Linear in
+/// them.
+fn group_index(p: &Ir, e: &Entities) -> Vec<imbl::OrdSet<u32>> {
+    let mut lists: Vec<Vec<u32>> = vec![Vec::new(); p.groups.len()];
+    for (at, r) in e.resources.iter().enumerate() {
+        for list in r.relations.iter() {
+            for g in crate::entities::member_groups(list) {
+                if let Some(l) = lists.get_mut(g as usize) {
+                    if l.last() != Some(&(at as u32)) {
+                        l.push(at as u32);
+                    }
+                }
+            }
+        }
+    }
+    lists.into_iter().map(|l| l.into_iter().collect()).collect()
 }
 
 /// Each user's cases ([`Store::member_of`]), made from the relations of `e`. Linear in them.
