@@ -293,6 +293,13 @@ impl Entities {
         self.resource_index.id(i)
     }
 
+    /// Whether some relation of some resource lists a group (`relation_groups`): what loading
+    /// sets, and applying a change set in place keeps true, for the tests.
+    #[doc(hidden)]
+    pub fn relation_groups(&self) -> bool {
+        self.relation_groups
+    }
+
     /// Every resource id, in the order of the entities file: `resource_ids().nth(i)` is
     /// `Some(resource_id(i))`.
     pub fn resource_ids(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
