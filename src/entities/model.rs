@@ -258,7 +258,8 @@ pub struct Entities {
     /// ([`Entities::symbol_of`]); whoever adds a symbol replaces it with a new, empty one.
     pub(crate) symbol_lookup: std::sync::Arc<std::sync::OnceLock<SymbolLookup>>,
     /// Some relation of some resource lists a group (`relation_groups`): then the queries that
-    /// do not decide through the VM ask it (the residual), and live change sets reload.
+    /// do not decide through the VM ask it (the residual). Change sets applied in place keep
+    /// it true (`live/store.rs`).
     pub(crate) relation_groups: bool,
 }
 

@@ -883,9 +883,9 @@ fn strings<'a>(record: &'a Map<String, Value>, key: &str) -> Result<Vec<&'a str>
     }
 }
 
-/// Adds a resource, or replaces one of the same kind (another kind reloads), as loading would
-/// read the record; returns its position, and sets `moved` when it replaced one that had
-/// another parent.
+/// Adds a resource, or replaces one (of another kind only when nothing can name it, see
+/// below), as loading would read the record; returns its position, and sets `moved` when it
+/// replaced one that had another parent.
 fn upsert_resource(
     p: &Ir,
     e: &mut Entities,
@@ -934,10 +934,21 @@ fn upsert_resource(
         _ => return Err(Reload),
     };
     let old = e.resource_index.get(id).copied();
-    // The same kind, so the same kind of parent: a resource may move under another parent
-    // (cases have none), never to another kind.
+    // A resource may move under another parent (cases have none), and be written under another
+    // kind when nothing can name it as one of its kind: it has no children (whose parent's
+    // kind the kind declares) and the policy declares no attribute that refers to a resource
+    // (of a kind). Otherwise reloading finds what is wrong, if anything.
     let was = match old {
-        Some(at) if e.resources[at as usize].kind != kind => return Err(Reload),
+        Some(at) if e.resources[at as usize].kind != kind => {
+            let refers = |a: &crate::ir::AttrDef| matches!(a.ty, Type::Ref(_));
+            if !st.children[at as usize].is_empty()
+                || p.kinds.iter().flat_map(|k| &k.attrs).any(refers)
+                || p.user_attrs.iter().any(refers)
+            {
+                return Err(Reload);
+            }
+            e.resources[at as usize].parent
+        }
         Some(at) => e.resources[at as usize].parent,
         None => None,
     };
@@ -1055,6 +1066,10 @@ fn upsert_resource(
             // Moved: off the old parent's children, onto the new one's (in position order,
             // as loading lists them), and everything under it takes the new parent's anchor
             // case (only a resource that is not a case has a parent, and so does all under it).
+            // A case (one written under the case kind) is its own anchor.
+            if kdef.is_case {
+                r.anchor = Some(at);
+            }
             let anchor = r.anchor;
             *e.resources.get_mut(at as usize).ok_or(Reload)? = r;
             if let Some(old_parent) = was {
@@ -1082,7 +1097,11 @@ fn upsert_resource(
             at
         }
         Some(at) => {
-            r.anchor = e.resources[at as usize].anchor;
+            // The same parent: a case is its own anchor, anything else takes its parent's
+            // (as before, unless it was written under another kind).
+            if kdef.is_case {
+                r.anchor = Some(at);
+            }
             *e.resources.get_mut(at as usize).ok_or(Reload)? = r;
             at
         }
