@@ -506,6 +506,8 @@ struct Stats {
     listing_groups_in_place: usize,
     /// Applied in place for a policy whose resource kinds declare relations.
     kind_relations_in_place: usize,
+    /// Applied in place with a user deleted, in a policy with `ref User` attributes.
+    user_deleted_refs_in_place: usize,
     /// Applied with a resource written again under another kind, and of those in place.
     kind_changed: usize,
     kind_changed_in_place: usize,
@@ -683,6 +685,11 @@ fn step(
                 _ => false,
             });
             stats.kind_changed += usize::from(kind_changed);
+            let refs = (ir.kinds.iter().flat_map(|k| &k.attrs))
+                .chain(ir.user_attrs.iter())
+                .any(|a| matches!(a.ty, Type::RefUser));
+            stats.user_deleted_refs_in_place +=
+                usize::from(applied.in_place && user_deleted && refs);
             stats.kind_changed_in_place += usize::from(applied.in_place && kind_changed);
             // The two ways of applying agree: the same entities, the same events.
             let Ok(other) = &reloaded else {
@@ -809,6 +816,8 @@ fn events_are_exactly_the_decisions_that_changed() {
     // Resources written under another kind in place (4 with the suite's seed: most such
     // records are refused, or go by reloading since the resource has children).
     assert!(stats.kind_changed_in_place > 0, "{stats:?}");
+    // Users deleted in place in a policy with `ref User` attributes (10 with the suite's seed).
+    assert!(stats.user_deleted_refs_in_place >= 5, "{stats:?}");
 }
 
 #[test]

@@ -544,12 +544,6 @@ pub(super) fn apply(
             Change::DeleteUser { id } => {
                 named_deleted(&users_deleted, id)?;
                 let u = *e.user_index.get(id).ok_or(Reload)?;
-                let refers = |a: &crate::ir::AttrDef| matches!(a.ty, Type::RefUser);
-                if p.kinds.iter().flat_map(|k| &k.attrs).any(refers)
-                    || p.user_attrs.iter().any(refers)
-                {
-                    return Err(Reload);
-                }
                 users_deleted.push(id);
                 touched.users.entry(u).or_default().push(n);
             }
@@ -688,13 +682,23 @@ pub(super) fn apply(
         }
     }
     if !users_deleted.is_empty() {
+        let refers = |a: &crate::ir::AttrDef| matches!(a.ty, Type::RefUser);
+        let refers_to_users =
+            (p.kinds.iter().flat_map(|k| &k.attrs)).any(refers) || p.user_attrs.iter().any(refers);
+        // Each deletion then reads every attribute: a few per change set, so that applying
+        // stays linear; more go by reloading, which is.
+        if refers_to_users
+            && users_deleted.len() > crate::limits::MAX_USERS_DELETED_WITH_REFS_IN_PLACE
+        {
+            return Err(Reload);
+        }
         let mid = (e.clone(), st.clone());
         for id in &users_deleted {
             touched
                 .deleted_users
                 .insert(*mid.0.user_index.get(id).ok_or(Reload)?);
             let at = *e.user_index.get(id).ok_or(Reload)?;
-            delete_user(&mut e, &mut st, at)?;
+            delete_user(&mut e, &mut st, at, refers_to_users)?;
         }
         st.users_changed();
         touched.before_deleting = Some(Box::new(mid));
@@ -1397,16 +1401,53 @@ fn member_index(e: &Entities) -> PVec<Shared<u32>> {
     lists.into_iter().map(Shared::from).collect()
 }
 
-/// Deletes the user at `at`, when no relation names it (the caller has made sure no attribute
-/// can). The last user moves into its place
+/// Deletes the user at `at`, when no relation names it, nor (in a policy with `ref User`
+/// attributes, `refs`) any attribute but the user's own. The last user moves into its place
 /// (as `Vec::swap_remove` moves it, as reloading deletes), and the relations that named the
-/// last user name its new position: the lists of the cases [`Store::member_of`] gives.
-fn delete_user(e: &mut Entities, st: &mut Store, at: u32) -> Result<(), Reload> {
+/// last user name its new position: the lists of the cases [`Store::member_of`] gives; so do
+/// the attributes that named it, found with the others by one pass over every resource's and
+/// user's attributes (only when `refs`).
+fn delete_user(e: &mut Entities, st: &mut Store, at: u32, refs: bool) -> Result<(), Reload> {
     let index = &mut st.member_of;
     if !index.get(at as usize).ok_or(Reload)?.is_empty() {
         return Err(Reload);
     }
     let last = e.users.len() as u32 - 1;
+    // The resources and users whose attributes name the last user, to rename.
+    let (mut named_resources, mut named_users) = (Vec::new(), Vec::new());
+    if refs {
+        let names = |attrs: &[AttrValue], u: u32| attrs.contains(&AttrValue::User(u));
+        for (i, r) in e.resources.iter().enumerate() {
+            // An attribute left naming the deleted user: reloading refuses it.
+            if names(&r.attrs, at) {
+                return Err(Reload);
+            }
+            if at != last && names(&r.attrs, last) {
+                named_resources.push(i);
+            }
+        }
+        for (i, attrs) in e.user_attrs.iter().enumerate() {
+            // The deleted user's own attributes go with it.
+            if i != at as usize && names(attrs, at) {
+                return Err(Reload);
+            }
+            if at != last && i != at as usize && names(attrs, last) {
+                named_users.push(if i == last as usize { at as usize } else { i });
+            }
+        }
+    }
+    let rename = |attrs: &[AttrValue]| -> Vec<AttrValue> {
+        (attrs.iter())
+            .map(|v| match v {
+                AttrValue::User(u) if *u == last => AttrValue::User(at),
+                other => other.clone(),
+            })
+            .collect()
+    };
+    for i in named_resources {
+        let r = e.resources.get_mut(i).ok_or(Reload)?;
+        r.attrs = rename(&r.attrs).into();
+    }
     st.open.remove(&at);
     if at != last {
         let moved = e.users[last as usize].clone();
@@ -1441,6 +1482,10 @@ fn delete_user(e: &mut Entities, st: &mut Store, at: u32) -> Result<(), Reload> 
     e.users.pop();
     if e.user_attrs.len() > last as usize {
         e.user_attrs.pop();
+    }
+    for i in named_users {
+        let attrs = e.user_attrs.get_mut(i).ok_or(Reload)?;
+        *attrs = rename(attrs).into();
     }
     index.pop();
     e.user_index.swap_remove(at);
