@@ -557,8 +557,9 @@ impl<'a> IntoIterator for &'a Events {
 /// The events of a change set applied in place ([`super::store`]): the same decisions compared
 /// as [`events`] compares, by position (a resource that moved or was deleted is followed by
 /// `touched`), and only for the users a change to a resource can reach there: those some group
-/// admits without a relation, and the members of the relations of the anchor cases under the
-/// change, before and after. Every other user is out of scope on both sides (docs/semantics.md,
+/// admits without a relation, and those who hold a relation on the resources under the change
+/// (listed, or members of a listed group, in the relations of their anchor cases and of the
+/// resources of kinds with relations above them), before and after. Every other user is out of scope on both sides (docs/semantics.md,
 /// "Groups in scope"), so their decisions did not change; the property test holds this against
 /// deciding every user everywhere.
 ///

@@ -39,8 +39,9 @@ pub(super) struct Store {
     /// named (`events.rs`), made for the first events computed on these entities and kept
     /// while no user changes.
     pub(super) classes: Arc<std::sync::OnceLock<Classes>>,
-    /// Each user's cases: the positions of the cases whose relations name the user, sorted,
-    /// by the user's position; kept true by every change to relations. A user change reaches
+    /// Each user's cases: the positions of the cases (and of the resources of kinds with
+    /// relations) whose relations name the user, sorted, by the user's position; kept true by
+    /// every change to relations. A user change reaches
     /// the resources under them (for a user no group admits without a relation), and a user
     /// is deleted in place only when the list is empty.
     pub(super) member_of: PVec<Shared<u32>>,
