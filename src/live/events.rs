@@ -588,12 +588,21 @@ pub(super) fn in_place(
         }
         out
     };
+    // Old positions to new, for the resources that moved; `None` for one deleted.
+    let moved_to: BTreeMap<u32, u32> = (touched.moved.iter())
+        .filter_map(|(&new, &old)| Some((old?, new)))
+        .collect();
+    let new_position = |old: u32| match touched.deleted.contains_key(&old) {
+        true => None,
+        false => Some(moved_to.get(&old).copied().unwrap_or(old)),
+    };
     // A change reaches everything under the resource, after the change set and, where a
-    // resource moved under another parent, before it too (positions are kept then).
+    // resource moved under another parent, before it too: what was under it then, at its new
+    // positions (the resources deleted are reached apart, `deleted_pairs`).
     let subtree = |root: u32| {
         let mut out = below(s1, root);
-        if touched.reparented && root < touched.old_resources {
-            out.extend(below(s0, root));
+        if let (true, Some(old)) = (touched.reparented, touched.old_position(root)) {
+            out.extend(below(s0, old).into_iter().filter_map(new_position));
             out.sort_unstable();
             out.dedup();
         }
@@ -640,8 +649,28 @@ pub(super) fn in_place(
     let mut trees: Vec<(Vec<u32>, BTreeSet<u32>, &Vec<usize>)> = Vec::new();
     let mut count = 0usize;
     let too_many = |count: usize| count > limits::MAX_EVENT_PAIRS;
-    for (&root, causes) in &touched.resources {
-        let tree = subtree(root);
+    // A resource deleted once what was under it had moved away: its changes reach what was
+    // under it before the change set (its subtree then, as reloading reads it), at the new
+    // positions; the rest of the old subtree is the resource itself, reached apart
+    // (`deleted_pairs`).
+    let moved_from_deleted: Vec<(Vec<u32>, &super::store::Deleted)> = match touched.reparented {
+        false => Vec::new(),
+        true => (touched.deleted.iter())
+            .map(|(&d, gone)| {
+                let under = below(s0, d).into_iter().skip(1);
+                (under.filter_map(new_position).collect::<Vec<u32>>(), gone)
+            })
+            .filter(|(under, _)| !under.is_empty())
+            .collect(),
+    };
+    let roots = (touched.resources.iter())
+        .map(|(&root, causes)| (subtree(root), causes))
+        .chain(
+            moved_from_deleted
+                .iter()
+                .map(|(under, gone)| (under.clone(), &gone.causes)),
+        );
+    for (tree, causes) in roots {
         let mut members: BTreeSet<u32> = BTreeSet::new();
         // The groups listed in the relations up the chains, on each side.
         let mut listed: [BTreeSet<u32>; 2] = Default::default();
@@ -709,14 +738,17 @@ pub(super) fn in_place(
             pairs.entry((u, r)).or_default().extend(causes);
         }
     }
-    // Old positions to new, for the resources that moved; `None` for one deleted.
-    let moved_to: BTreeMap<u32, u32> = (touched.moved.iter())
-        .filter_map(|(&new, &old)| Some((old?, new)))
-        .collect();
-    let new_position = |old: u32| match touched.deleted.contains_key(&old) {
-        true => None,
-        false => Some(moved_to.get(&old).copied().unwrap_or(old)),
-    };
+    for (under, gone) in &moved_from_deleted {
+        for (&u, causes) in &gone.members {
+            count = count.saturating_add(under.len());
+            if too_many(count) {
+                return Err(reach_error(count));
+            }
+            for &r in under {
+                pairs.entry((u, r)).or_default().extend(causes);
+            }
+        }
+    }
     for (&u, causes) in &touched.users {
         // A user whom no group admits without a relation, before or after, can only be in
         // scope where they hold a relation on the anchor case.

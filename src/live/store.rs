@@ -256,8 +256,8 @@ pub(super) struct Touched {
     pub(super) moved: BTreeMap<u32, Option<u32>>,
     /// How many resources the old entities had.
     pub(super) old_resources: u32,
-    /// Whether a resource moved under another parent (then no resource was deleted, so every
-    /// old position is the same resource's new one).
+    /// Whether a resource moved under another parent: then a change reaches what was under a
+    /// resource before the change set too.
     pub(super) reparented: bool,
     /// When the change set deleted users: the entities (and store) of every other change
     /// applied, before the deleted users were taken out, and the deleted users' positions
@@ -492,20 +492,12 @@ pub(super) fn apply(
                     }
                 }
                 let at = upsert_resource(p, &mut e, &mut st, resource, &mut moved)?;
-                // A move and a deletion in one change set: the deleted resource's events
-                // would be read through parents that moved; reloading finds them.
-                if moved && !deleted_ids.is_empty() {
-                    return Err(Reload);
-                }
                 if new {
                     touched.moved.insert(at, None);
                 }
                 touched.resources.entry(at).or_default().push(n);
             }
             Change::DeleteResource { id } => {
-                if moved {
-                    return Err(Reload);
-                }
                 let at = resource_at(&e, id)?;
                 delete_resource(p, &mut e, &mut st, &mut touched, at, n)?;
                 deleted_ids.insert(id.as_str());
