@@ -559,9 +559,9 @@ impl<'a> IntoIterator for &'a Events {
 /// `touched`), and only for the users a change to a resource can reach there: those some group
 /// admits without a relation, and those who hold a relation on the resources under the change
 /// (listed, or members of a listed group, in the relations of their anchor cases and of the
-/// resources of kinds with relations above them), before and after. Every other user is out of scope on both sides (docs/semantics.md,
-/// "Groups in scope"), so their decisions did not change; the property test holds this against
-/// deciding every user everywhere.
+/// resources of kinds with relations above them), before and after. Every other user is out of
+/// scope on both sides (docs/semantics.md, "Groups in scope"), so their decisions did not
+/// change; the property test holds this against deciding every user everywhere.
 ///
 /// Users whom nothing the changes reach names are decided by class ([`Classes`]): one user of
 /// the class before and after, for every user of it. The others (those the changes touched,
@@ -751,7 +751,7 @@ pub(super) fn in_place(
     }
     for (&u, causes) in &touched.users {
         // A user whom no group admits without a relation, before or after, can only be in
-        // scope where they hold a relation on the anchor case.
+        // scope where they hold a relation (listed, or through a listed group).
         let open = is_open(u);
         let before = |r: u32| touched.old_position(r).is_some_and(|r| holds(e0, u, r));
         // Everywhere for an open user; otherwise the resources that name the user, or list a
