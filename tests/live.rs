@@ -745,10 +745,13 @@ fn step(
     Ok(next)
 }
 
-/// Change sets of one to four changes; one in five a resource moved under another parent alone
-/// (`change_of`, 13), and one in five a state, an attribute, an access code or an inheritance
-/// switch set, a group added or removed, a unit written, or a resource, user or unit deleted,
-/// alone (0, 1, 6, 7, 8, 11, and 10 twice): each applies in place whenever the world allows it, while
+/// Change sets of one to four changes; one in six a resource moved under another parent alone
+/// (`change_of`, 13), one in six a resource moved and one deleted, and one in six a state, an
+/// attribute, an access code or an inheritance switch set, a group added or removed, a unit
+/// written, a resource deleted or written again (perhaps under another kind), a user or unit
+/// deleted, a group listed in a relation or not, or a member of a resource kind's relation
+/// added or removed, alone (0, 1, 6, 7, 8, 11, 12, 14, 15, and 10 twice): each applies in
+/// place whenever the world allows it, while
 /// mixed with other changes it seldom is, since one change kept for reloading sends the whole
 /// set there. Changes to a resource are those whose events are computed for classes of users.
 fn ops() -> impl Strategy<Value = Vec<(u8, u8, u8, u8)>> {
