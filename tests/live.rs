@@ -502,6 +502,8 @@ struct Stats {
     user_deleted_eventful: usize,
     /// Applied in place with a unit deleted.
     unit_deleted_in_place: usize,
+    /// Applied in place with a unit there was written again and a unit deleted.
+    unit_moved_and_deleted_in_place: usize,
     /// Second change sets, applied to the version the first gave.
     second: usize,
     /// Applied change sets that add or remove a group of a relation, with events.
@@ -656,6 +658,8 @@ fn step(
             let unit_deleted =
                 (changes.changes.iter()).any(|c| matches!(c, Change::DeleteUnit { .. }));
             stats.unit_deleted_in_place += usize::from(applied.in_place && unit_deleted);
+            stats.unit_moved_and_deleted_in_place +=
+                usize::from(applied.in_place && unit_moved && unit_deleted);
             let groups = changes.changes.iter().any(|c| {
                 matches!(
                     c,
@@ -1334,4 +1338,100 @@ fn a_listed_group_and_a_resource_kind_relation_reach_their_members() {
         }
     }
     assert!(events >= 40, "{events} events");
+}
+
+/// A policy whose read codes name org units.
+const UNITS_POLICY: &str = r#"
+role Reader;
+action view;
+group Staff { grants Reader; }
+resource Note { allow Reader: view; }
+codes { read: view; }
+"#;
+
+/// Units written again (moved under another parent) and deleted in one change set, in place:
+/// the users in a moved unit or under it are found by id on each side, since a deletion moves
+/// the last unit into the deleted one's place; each change set alone and followed by the next,
+/// with the events of brute force and of reloading.
+#[test]
+fn units_moved_and_deleted_in_one_change_set() {
+    let policy = Policy::from_source("units.casepol", UNITS_POLICY).expect("the policy checks");
+    let world = json!({
+        "units": [
+            {"id": "spare"},
+            {"id": "U0"},
+            {"id": "U1", "parent": "U0"},
+            {"id": "U2", "parent": "U0"},
+        ],
+        "users": [
+            {"id": "ann", "groups": ["Staff"], "units": ["U1"]},
+            {"id": "bob", "groups": ["Staff"], "units": ["U0"]},
+            {"id": "cid", "groups": ["Staff"], "units": ["U2"]},
+        ],
+        "resources": [
+            {"id": "n0", "kind": "Note", "read": "U0"},
+            {"id": "n1", "kind": "Note", "read": "U1"},
+            {"id": "n2", "kind": "Note", "read": "U2"},
+        ],
+    });
+    let entities = policy
+        .load_entities(&world.to_string())
+        .expect("the world loads");
+    let unit = |id: &str, parent: Option<&str>| {
+        let mut m = Map::new();
+        m.insert("id".into(), id.into());
+        if let Some(p) = parent {
+            m.insert("parent".into(), p.into());
+        }
+        Change::UpsertUnit { unit: m }
+    };
+    let delete = |id: &str| Change::DeleteUnit { id: id.into() };
+    let sets: Vec<Vec<Change>> = vec![
+        vec![unit("U2", None), delete("spare")],
+        vec![delete("spare"), unit("U1", Some("U2"))],
+        vec![unit("U1", None), delete("spare"), unit("U2", Some("U1"))],
+        vec![unit("new", None), unit("U1", Some("new")), delete("spare")],
+        // A user moved out of a unit that is then deleted: every unit change reaches them,
+        // found in the deleted unit before the change set.
+        vec![
+            Change::UpsertUser {
+                user: json!({"id": "cid", "groups": ["Staff"], "units": ["U0"]})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            },
+            delete("U2"),
+            unit("U1", None),
+        ],
+    ];
+    let first = Snapshot::new(entities);
+    let mut events = 0;
+    for (i, one) in sets.iter().enumerate() {
+        for then in [None, sets.get(i + 1)] {
+            let mut snapshot = first.clone();
+            for set in std::iter::once(one).chain(then) {
+                let changes = ChangeSet {
+                    changes: set.clone(),
+                };
+                let applied = live::apply(&policy, &snapshot, &changes);
+                let reloaded = live::apply_by_reloading(&policy, &snapshot, &changes);
+                let (Ok(applied), Ok(reloaded)) = (applied, reloaded) else {
+                    // The second of a pair may name a unit the first deleted.
+                    assert!(then.is_some_and(|t| t == set), "{changes:?}");
+                    break;
+                };
+                assert!(applied.in_place, "{changes:?}");
+                assert_eq!(applied.events, reloaded.events, "{changes:?}");
+                assert_eq!(
+                    written(&policy, applied.snapshot.entities()),
+                    written(&policy, reloaded.snapshot.entities())
+                );
+                let want = brute_force(&policy, snapshot.entities(), applied.snapshot.entities());
+                assert_eq!(event_set(&applied.events), want, "{changes:?}");
+                events += applied.events.len();
+                snapshot = applied.snapshot;
+            }
+        }
+    }
+    assert!(events >= 6, "{events} events");
 }

@@ -600,37 +600,35 @@ pub(super) fn apply(
     // As loading sets it: whether some relation lists a group.
     e.relation_groups = st.lists_groups();
     touched.reparented = moved;
-    // Units moved and deleted: the users reached are found by position, which a deletion
-    // changes; reloading finds them.
-    if rewritten && !units_deleted.is_empty() {
-        return Err(Reload);
-    }
     // A unit change reaches the users in the unit or under it (as reloading reads it, every
     // unit change reaches each of them). A new unit's users were all written by this change
     // set after it, so they are among the touched users already.
     if rewritten {
-        // Every user in a unit written or added, or under one, before or after: their codes
-        // follow the units' parents, and every unit change reaches them (as reloading reads
-        // it). Linear in the users, once.
-        let changed: Vec<u32> = (changes.changes.iter())
+        // Every user in a unit written, added or deleted, or under one, before or after: their
+        // codes follow the units' parents, and every unit change reaches them (as reloading
+        // reads it). The units are found by id on each side, since a deletion moves the last
+        // unit into the deleted one's place. Linear in the users, once.
+        let ids: Vec<&str> = (changes.changes.iter())
             .filter_map(|c| match c {
                 Change::UpsertUnit { unit } => unit.get("id").and_then(Value::as_str),
+                Change::DeleteUnit { id } => Some(id.as_str()),
                 _ => None,
             })
-            .filter_map(|id| e.unit_index.get(id).copied())
             .collect();
-        let under = |units: &[crate::entities::Unit], user: &User| {
+        let positions = |index: &crate::entities::IdIndex| -> Vec<u32> {
+            ids.iter().filter_map(|id| index.get(id).copied()).collect()
+        };
+        let (changed_old, changed_new) = (positions(&old.unit_index), positions(&e.unit_index));
+        let under = |units: &[crate::entities::Unit], user: &User, changed: &[u32]| {
             let mut chains =
                 (user.direct_units.iter()).flat_map(|&x| crate::entities::unit_ancestors(units, x));
             chains.any(|a| changed.contains(&a))
         };
         let reached: Vec<u32> = (0..e.users.len() as u32)
             .filter(|&u| {
-                under(&e.units, &e.users[u as usize])
-                    || old
-                        .users
-                        .get(u as usize)
-                        .is_some_and(|x| under(&old.units, x))
+                under(&e.units, &e.users[u as usize], &changed_new)
+                    || (old.users.get(u as usize))
+                        .is_some_and(|x| under(&old.units, x, &changed_old))
             })
             .collect();
         for u in reached {
