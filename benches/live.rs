@@ -2,15 +2,18 @@
 //! users (casepol-gen, [`Sizes::LOAD`], for the policy of 1,000 rules), the first case with ten
 //! documents. Side by side in one run:
 //!
-//! - `apply/in_place/*`: one case-level change applied in place, without its events;
+//! - `apply/in_place/*`: one case-level change applied in place, without its events
+//!   (`add_member_group`: the line managers, 10,000 users, listed as a group in the first
+//!   case's `manager`);
 //! - `apply/events/*`: the same, with its events, computed for classes of users (the list of
 //!   events one by one is made only when read, which these do not);
 //! - `apply/events_user_by_user/*`: the same, with its events computed user by user, the way
 //!   before classes;
 //! - `apply/10000_members`: a change set of 10,000 collaborator changes on 10,000 cases, with
 //!   its events;
-//! - `apply/reload/set_state`: one change applied by reloading the edited world, as before
-//!   change sets were applied in place.
+//! - `apply/reload/set_state`, `apply/reload/add_member_group`: one change applied by reloading
+//!   the edited world, as before change sets were applied in place (and as a group added to a
+//!   relation was until it was applied in place too).
 //!
 //! Memory is measured by `cargo run --release --example entity_memory -- --live …`
 //! (bench/run.sh), since criterion cannot.
@@ -81,6 +84,16 @@ fn bench(c: &mut Criterion) {
     let move_resource = ChangeSet {
         changes: vec![Change::UpsertResource { resource: record }],
     };
+    // The line managers, as a group, made the first case's managers (collaborators listed as
+    // a group): every one of them (10% of the users, in scope only where they hold `manager`)
+    // is reached.
+    let add_group = ChangeSet {
+        changes: vec![Change::AddMemberGroup {
+            resource: case.id.clone(),
+            relation: "manager".into(),
+            group: "LineManagers".into(),
+        }],
+    };
     // The first change set applied makes what applying in place needs; the benches start from
     // the version it gives, which keeps it.
     let warm = live::apply(&policy, &Snapshot::new(entities), &ChangeSet::default())
@@ -106,7 +119,14 @@ fn bench(c: &mut Criterion) {
             })
             .collect(),
     };
-    for set in [&set_state, &add_member, &many, &delete, &move_resource] {
+    for set in [
+        &set_state,
+        &add_member,
+        &many,
+        &delete,
+        &move_resource,
+        &add_group,
+    ] {
         let applied = live::apply(&policy, &snapshot, set).expect("the change set applies");
         assert!(applied.in_place);
     }
@@ -119,12 +139,13 @@ fn bench(c: &mut Criterion) {
     };
     eprintln!(
         "events: set_state {}, add_member {}, 10,000 members {}, delete_resource {}, \
-         move_resource {}",
+         move_resource {}, add_member_group {}",
         events(&set_state),
         events(&add_member),
         events(&many),
         events(&delete),
-        events(&move_resource)
+        events(&move_resource),
+        events(&add_group)
     );
 
     let mut group = c.benchmark_group("apply");
@@ -136,6 +157,7 @@ fn bench(c: &mut Criterion) {
         ("add_member", &add_member),
         ("delete_resource", &delete),
         ("move_resource", &move_resource),
+        ("add_member_group", &add_group),
     ] {
         group.bench_function(format!("in_place/{name}"), |b| {
             b.iter(|| live::apply_without_events(&policy, black_box(&snapshot), set))
@@ -155,6 +177,9 @@ fn bench(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(20));
     group.bench_function("reload/set_state", |b| {
         b.iter(|| live::apply_by_reloading(&policy, black_box(&snapshot), &set_state))
+    });
+    group.bench_function("reload/add_member_group", |b| {
+        b.iter(|| live::apply_by_reloading(&policy, black_box(&snapshot), &add_group))
     });
     group.finish();
 }

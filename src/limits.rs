@@ -163,6 +163,10 @@ pub const MAX_CHANGES: usize = 100_000;
 /// list of units, so more than a few would make applying quadratic; a change set writing more is
 /// applied by reloading, which is linear.
 pub const MAX_UNITS_ADDED_IN_PLACE: usize = 16;
+/// Users one change set may delete in place in a policy with `ref User` attributes
+/// (docs/data-formats.md §4.1): each deletion reads every attribute, so more than a few would
+/// make applying quadratic; a change set deleting more is applied by reloading, which is linear.
+pub const MAX_USERS_DELETED_WITH_REFS_IN_PLACE: usize = 16;
 /// The most (user, resource) pairs one change set may reach. Each is decided before and after
 /// for every action and module, so a change set that would reach more is refused, not applied.
 pub const MAX_EVENT_PAIRS: usize = 2_000_000;

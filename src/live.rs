@@ -331,20 +331,9 @@ fn apply_with(
     let store = snapshot.store.get_or_init(|| Store::new(p, old));
     // In place when every change can be, and certainly valid; otherwise by reloading, which
     // reports every problem.
-    // Relations of resource kinds, and groups as relation members, are found by reloading:
-    // the events in place read the case's relations as lists of users.
-    let reload = !in_place
-        || old.relation_groups
-        || policy.compiled().resource_relations()
-        || changes.changes.iter().any(|c| {
-            matches!(
-                c,
-                Change::AddMemberGroup { .. } | Change::RemoveMemberGroup { .. }
-            )
-        });
-    let tried = match reload {
-        false => store::apply(p, old, store, changes),
-        true => Err(store::Reload),
+    let tried = match in_place {
+        true => store::apply(p, old, store, changes),
+        false => Err(store::Reload),
     };
     let (new, store, events, in_place) = match tried {
         Ok((new, new_store, mut touched)) => {

@@ -258,7 +258,8 @@ pub struct Entities {
     /// ([`Entities::symbol_of`]); whoever adds a symbol replaces it with a new, empty one.
     pub(crate) symbol_lookup: std::sync::Arc<std::sync::OnceLock<SymbolLookup>>,
     /// Some relation of some resource lists a group (`relation_groups`): then the queries that
-    /// do not decide through the VM ask it (the residual), and live change sets reload.
+    /// do not decide through the VM ask it (the residual). Change sets applied in place keep
+    /// it true (`live/store.rs`).
     pub(crate) relation_groups: bool,
 }
 
@@ -291,6 +292,13 @@ impl Entities {
     /// query of these entities gave always is.
     pub fn resource_id(&self, i: u32) -> &str {
         self.resource_index.id(i)
+    }
+
+    /// Whether some relation of some resource lists a group (`relation_groups`): what loading
+    /// sets, and applying a change set in place keeps true, for the tests.
+    #[doc(hidden)]
+    pub fn relation_groups(&self) -> bool {
+        self.relation_groups
     }
 
     /// Every resource id, in the order of the entities file: `resource_ids().nth(i)` is

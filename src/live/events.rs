@@ -557,10 +557,11 @@ impl<'a> IntoIterator for &'a Events {
 /// The events of a change set applied in place ([`super::store`]): the same decisions compared
 /// as [`events`] compares, by position (a resource that moved or was deleted is followed by
 /// `touched`), and only for the users a change to a resource can reach there: those some group
-/// admits without a relation, and the members of the relations of the anchor cases under the
-/// change, before and after. Every other user is out of scope on both sides (docs/semantics.md,
-/// "Groups in scope"), so their decisions did not change; the property test holds this against
-/// deciding every user everywhere.
+/// admits without a relation, and those who hold a relation on the resources under the change
+/// (listed, or members of a listed group, in the relations of their anchor cases and of the
+/// resources of kinds with relations above them), before and after. Every other user is out of
+/// scope on both sides (docs/semantics.md, "Groups in scope"), so their decisions did not
+/// change; the property test holds this against deciding every user everywhere.
 ///
 /// Users whom nothing the changes reach names are decided by class ([`Classes`]): one user of
 /// the class before and after, for every user of it. The others (those the changes touched,
@@ -587,12 +588,21 @@ pub(super) fn in_place(
         }
         out
     };
+    // Old positions to new, for the resources that moved; `None` for one deleted.
+    let moved_to: BTreeMap<u32, u32> = (touched.moved.iter())
+        .filter_map(|(&new, &old)| Some((old?, new)))
+        .collect();
+    let new_position = |old: u32| match touched.deleted.contains_key(&old) {
+        true => None,
+        false => Some(moved_to.get(&old).copied().unwrap_or(old)),
+    };
     // A change reaches everything under the resource, after the change set and, where a
-    // resource moved under another parent, before it too (positions are kept then).
+    // resource moved under another parent, before it too: what was under it then, at its new
+    // positions (the resources deleted are reached apart, `deleted_pairs`).
     let subtree = |root: u32| {
         let mut out = below(s1, root);
-        if touched.reparented && root < touched.old_resources {
-            out.extend(below(s0, root));
+        if let (true, Some(old)) = (touched.reparented, touched.old_position(root)) {
+            out.extend(below(s0, old).into_iter().filter_map(new_position));
             out.sort_unstable();
             out.dedup();
         }
@@ -626,10 +636,10 @@ pub(super) fn in_place(
                     named.insert(*u);
                 }
             }
-            if res.anchor == Some(x) {
-                for list in res.relations.iter() {
-                    named.extend(list.iter().copied());
-                }
+            // The relations of every resource up the chain: the anchor case's, and those of
+            // resource kinds.
+            for list in res.relations.iter() {
+                named.extend(crate::entities::member_users(list).iter().copied());
             }
             at = res.parent;
             steps += 1;
@@ -639,23 +649,52 @@ pub(super) fn in_place(
     let mut trees: Vec<(Vec<u32>, BTreeSet<u32>, &Vec<usize>)> = Vec::new();
     let mut count = 0usize;
     let too_many = |count: usize| count > limits::MAX_EVENT_PAIRS;
-    for (&root, causes) in &touched.resources {
-        let tree = subtree(root);
+    // A resource deleted once what was under it had moved away: its changes reach what was
+    // under it before the change set (its subtree then, as reloading reads it), at the new
+    // positions; the rest of the old subtree is the resource itself, reached apart
+    // (`deleted_pairs`).
+    let moved_from_deleted: Vec<(Vec<u32>, &super::store::Deleted)> = match touched.reparented {
+        false => Vec::new(),
+        true => (touched.deleted.iter())
+            .map(|(&d, gone)| {
+                let under = below(s0, d).into_iter().skip(1);
+                (under.filter_map(new_position).collect::<Vec<u32>>(), gone)
+            })
+            .filter(|(under, _)| !under.is_empty())
+            .collect(),
+    };
+    let roots = (touched.resources.iter())
+        .map(|(&root, causes)| (subtree(root), causes))
+        .chain(
+            moved_from_deleted
+                .iter()
+                .map(|(under, gone)| (under.clone(), &gone.causes)),
+        );
+    for (tree, causes) in roots {
         let mut members: BTreeSet<u32> = BTreeSet::new();
+        // The groups listed in the relations up the chains, on each side.
+        let mut listed: [BTreeSet<u32>; 2] = Default::default();
         for &r in &tree {
             // A resource added by the change set is in the new entities only.
             let sides = [(e0, touched.old_position(r)), (e1, Some(r))];
-            for (e, at) in sides {
+            for (side, (e, at)) in sides.into_iter().enumerate() {
                 if let Some(at) = at {
-                    if let Some(a) = e.resources.get(at as usize).and_then(|x| x.anchor) {
-                        for list in e.resources[a as usize].relations.iter() {
-                            members.extend(list.iter().copied());
-                        }
+                    for list in chain_lists(e, at) {
+                        members.extend(crate::entities::member_users(list).iter().copied());
+                        listed[side].extend(crate::entities::member_groups(list));
                     }
                     note(e, at, &mut named);
                 }
             }
             reached.entry(r).or_default().extend(causes);
+        }
+        // The members of a listed group hold the relation: those no group admits without a
+        // relation are decided one by one (the others are decided with their class, whose
+        // users share their groups).
+        for (side, (e, st)) in [(e0, s0), (e1, s1)].into_iter().enumerate() {
+            for &g in &listed[side] {
+                members.extend(st.closed_in(e, g).iter().copied());
+            }
         }
         let who = open_count + members.iter().filter(|&&u| !is_open(u)).count();
         count = count.saturating_add(tree.len().saturating_mul(who));
@@ -699,48 +738,44 @@ pub(super) fn in_place(
             pairs.entry((u, r)).or_default().extend(causes);
         }
     }
-    // Old positions to new, for the resources that moved; `None` for one deleted.
-    let moved_to: BTreeMap<u32, u32> = (touched.moved.iter())
-        .filter_map(|(&new, &old)| Some((old?, new)))
-        .collect();
-    let new_position = |old: u32| match touched.deleted.contains_key(&old) {
-        true => None,
-        false => Some(moved_to.get(&old).copied().unwrap_or(old)),
-    };
+    for (under, gone) in &moved_from_deleted {
+        for (&u, causes) in &gone.members {
+            count = count.saturating_add(under.len());
+            if too_many(count) {
+                return Err(reach_error(count));
+            }
+            for &r in under {
+                pairs.entry((u, r)).or_default().extend(causes);
+            }
+        }
+    }
     for (&u, causes) in &touched.users {
         // A user whom no group admits without a relation, before or after, can only be in
-        // scope where they hold a relation on the anchor case.
+        // scope where they hold a relation (listed, or through a listed group).
         let open = is_open(u);
-        let holds = |e: &Entities, r: u32| {
-            let anchor = e.resources.get(r as usize).and_then(|x| x.anchor);
-            anchor.is_some_and(|a| {
-                let lists = &e.resources[a as usize].relations;
-                lists.iter().any(|l| l.binary_search(&u).is_ok())
-            })
-        };
-        let before = |r: u32| touched.old_position(r).is_some_and(|r| holds(e0, r));
-        // Everywhere for an open user; otherwise the cases that name the user, before and
-        // after (the stores' lists), and what is under them.
+        let before = |r: u32| touched.old_position(r).is_some_and(|r| holds(e0, u, r));
+        // Everywhere for an open user; otherwise the resources that name the user, or list a
+        // group of theirs, before and after (the stores' lists), and what is under them.
         let reached: Vec<u32> = match open {
             true => (0..e1.resources.len() as u32).collect(),
             false => {
-                let old_cases = s0
-                    .member_of
-                    .get(u as usize)
-                    .into_iter()
-                    .flat_map(|l| l.iter());
-                let new_cases = s1
-                    .member_of
-                    .get(u as usize)
-                    .into_iter()
-                    .flat_map(|l| l.iter());
-                let roots = (old_cases.filter_map(|&c| new_position(c)))
-                    .chain(new_cases.copied())
+                let listing = |e: &Entities, st: &Store| {
+                    let named =
+                        (st.member_of.get(u as usize).into_iter()).flat_map(|l| l.iter().copied());
+                    let groups = e.users.get(u as usize).map_or(&[][..], |x| &x.groups[..]);
+                    let listing = groups
+                        .iter()
+                        .filter_map(|&g| st.group_cases.get(g as usize))
+                        .flat_map(|set| set.iter().copied());
+                    named.chain(listing).collect::<Vec<u32>>()
+                };
+                let roots = (listing(e0, s0).into_iter().filter_map(new_position))
+                    .chain(listing(e1, s1))
                     .collect::<BTreeSet<u32>>();
                 let mut out: Vec<u32> = roots.into_iter().flat_map(subtree).collect();
                 out.sort_unstable();
                 out.dedup();
-                out.retain(|&r| before(r) || holds(e1, r));
+                out.retain(|&r| before(r) || holds(e1, u, r));
                 out
             }
         };
@@ -755,7 +790,7 @@ pub(super) fn in_place(
     }
     let open_named: Vec<u32> = named.iter().copied().filter(|&u| is_open(u)).collect();
     let (gone, gone_all) =
-        deleted_pairs(e0, (&open_named, open_count), touched, count).map_err(reach_error)?;
+        deleted_pairs(old, (&open_named, open_count), touched, count).map_err(reach_error)?;
     let mut modules: Vec<Option<u32>> = vec![None];
     modules.extend((0..p.modules.len() as u32).map(Some));
     // An entity the change set added is absent before, and absent counts as denied.
@@ -927,6 +962,31 @@ pub(super) fn in_place(
     })
 }
 
+/// The lists of members of the relations of the resource at `r` and of every resource above
+/// it: those of its anchor case, and those of resource kinds (docs/semantics.md, "Relations
+/// held"), every relation a principal can hold on it.
+fn chain_lists(e: &Entities, r: u32) -> Vec<&[u32]> {
+    let mut out = Vec::new();
+    let mut at = Some(r);
+    let mut steps = 0;
+    while let (Some(x), true) = (at, steps <= limits::MAX_KIND_DEPTH) {
+        let Some(res) = e.resources.get(x as usize) else {
+            break;
+        };
+        out.extend(res.relations.iter().map(|l| &l[..]));
+        at = res.parent;
+        steps += 1;
+    }
+    out
+}
+
+/// Whether user `u` holds a relation on the resource at `r` of `e`: listed up the chain, or a
+/// member of a listed group.
+fn holds(e: &Entities, u: u32, r: u32) -> bool {
+    let groups = e.users.get(u as usize).map_or(&[][..], |x| &x.groups[..]);
+    (chain_lists(e, r).into_iter()).any(|l| crate::entities::held_by(l, u, groups).is_some())
+}
+
 /// The change set reaches more pairs than a change set may.
 fn reach_error(count: usize) -> ChangeSetError {
     ChangeSetError::one(
@@ -951,7 +1011,7 @@ fn reach_error(count: usize) -> ChangeSetError {
 /// [`limits::MAX_EVENT_PAIRS`].
 #[allow(clippy::type_complexity)]
 fn deleted_pairs(
-    e0: &Entities,
+    (e0, s0): (&Entities, &Store),
     (open_named, open_count): (&[u32], usize),
     touched: &Touched,
     before: usize,
@@ -998,16 +1058,14 @@ fn deleted_pairs(
             at = e0.resources[x as usize].parent;
             steps += 1;
         }
-        let members = |u: u32| {
-            e0.resources[d as usize].anchor.is_some_and(|a| {
-                let lists = &e0.resources[a as usize].relations;
-                lists.iter().any(|l| l.binary_search(&u).is_ok())
-            })
-        };
+        let members = |u: u32| holds(e0, u, d);
         let mut who: BTreeSet<u32> = open_named.iter().copied().collect();
-        if let Some(a) = e0.resources[d as usize].anchor {
-            for list in e0.resources[a as usize].relations.iter() {
-                who.extend(list.iter().copied());
+        // Those who hold a relation on it: listed up the chain, or in a listed group (those
+        // whom a group admits without a relation are decided with their class).
+        for list in chain_lists(e0, d) {
+            who.extend(crate::entities::member_users(list).iter().copied());
+            for g in crate::entities::member_groups(list) {
+                who.extend(s0.closed_in(e0, g).iter().copied());
             }
         }
         who.extend(by_user.keys());

@@ -39,8 +39,9 @@ pub(super) struct Store {
     /// named (`events.rs`), made for the first events computed on these entities and kept
     /// while no user changes.
     pub(super) classes: Arc<std::sync::OnceLock<Classes>>,
-    /// Each user's cases: the positions of the cases whose relations name the user, sorted,
-    /// by the user's position; kept true by every change to relations. A user change reaches
+    /// Each user's cases: the positions of the cases (and of the resources of kinds with
+    /// relations) whose relations name the user, sorted, by the user's position; kept true by
+    /// every change to relations. A user change reaches
     /// the resources under them (for a user no group admits without a relation), and a user
     /// is deleted in place only when the list is empty.
     pub(super) member_of: PVec<Shared<u32>>,
@@ -48,6 +49,16 @@ pub(super) struct Store {
     /// [`Store::flush_members`] writes it back: many changes to one user's list (10,000 cases
     /// given one manager) cost one copy of it, not one each. Empty between change sets.
     pending: std::collections::HashMap<u32, std::collections::BTreeSet<u32>>,
+    /// Each group's resources, by the group's id: the positions of the resources whose relations
+    /// list the group (`relation_groups`), kept true by every change to relations. A change to
+    /// a user in the group reaches the resources under them, and the entities list groups in
+    /// relations while one of these is not empty.
+    pub(super) group_cases: Vec<imbl::OrdSet<u32>>,
+    /// The users whom no group admits without a relation (not in [`Store::open`]), by the
+    /// groups they are members of (ancestors included), each sorted: those who hold a relation
+    /// that lists one of the groups. Made when first needed on these entities and kept while no
+    /// user changes, as the classes are.
+    pub(super) closed_members: Arc<std::sync::OnceLock<Vec<Vec<u32>>>>,
 }
 
 /// A group that admits without a relation: every scope but `assigned via`. A filter, `any` or
@@ -109,7 +120,40 @@ impl Store {
             classes: Arc::default(),
             member_of: member_index(e),
             pending: Default::default(),
+            group_cases: group_index(p, e),
+            closed_members: Arc::default(),
         }
+    }
+
+    /// The users of [`Store::closed_members`] in group `g` of `e` (these entities).
+    pub(super) fn closed_in(&self, e: &Entities, g: u32) -> &[u32] {
+        let lists = self.closed_members.get_or_init(|| {
+            let mut lists: Vec<Vec<u32>> = Vec::new();
+            for (u, user) in e.users.iter().enumerate() {
+                if self.open.contains(&(u as u32)) {
+                    continue;
+                }
+                for &x in user.groups.iter() {
+                    if lists.len() <= x as usize {
+                        lists.resize(x as usize + 1, Vec::new());
+                    }
+                    lists[x as usize].push(u as u32);
+                }
+            }
+            lists
+        });
+        lists.get(g as usize).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether some relation of some resource lists a group.
+    fn lists_groups(&self) -> bool {
+        self.group_cases.iter().any(|s| !s.is_empty())
+    }
+
+    /// The classes of users, and the users of each group, were made for the users as they were.
+    fn users_changed(&mut self) {
+        self.classes = Arc::default();
+        self.closed_members = Arc::default();
     }
 
     /// Keeps [`Store::member_of`] true after the relations of the resource at `at` changed
@@ -120,10 +164,31 @@ impl Store {
                 .flat_map(|l| crate::entities::member_users(l).iter().copied())
                 .collect()
         };
-        let (before, after) = (users(before), users(after));
-        for &u in before.symmetric_difference(&after) {
-            self.set_member(u, at, after.contains(&u));
+        let (b, a) = (users(before), users(after));
+        for &u in b.symmetric_difference(&a) {
+            self.set_member(u, at, a.contains(&u));
         }
+        let groups = |lists: &[Shared<u32>]| -> std::collections::BTreeSet<u32> {
+            (lists.iter())
+                .flat_map(|l| crate::entities::member_groups(l))
+                .collect()
+        };
+        let (b, a) = (groups(before), groups(after));
+        for &g in b.symmetric_difference(&a) {
+            self.set_group(g, at, a.contains(&g));
+        }
+    }
+
+    /// Keeps [`Store::group_cases`] true after group `g` came to be listed (`listed`) or no
+    /// longer to be listed in a relation of the resource at `at`.
+    fn set_group(&mut self, g: u32, at: u32, listed: bool) {
+        if self.group_cases.len() <= g as usize {
+            self.group_cases.resize(g as usize + 1, imbl::OrdSet::new());
+        }
+        match listed {
+            true => self.group_cases[g as usize].insert(at),
+            false => self.group_cases[g as usize].remove(&at),
+        };
     }
 
     /// Keeps [`Store::member_of`] true after user `u` came to hold (`holds`) or no longer to
@@ -191,8 +256,8 @@ pub(super) struct Touched {
     pub(super) moved: BTreeMap<u32, Option<u32>>,
     /// How many resources the old entities had.
     pub(super) old_resources: u32,
-    /// Whether a resource moved under another parent (then no resource was deleted, so every
-    /// old position is the same resource's new one).
+    /// Whether a resource moved under another parent: then a change reaches what was under a
+    /// resource before the change set too.
     pub(super) reparented: bool,
     /// When the change set deleted users: the entities (and store) of every other change
     /// applied, before the deleted users were taken out, and the deleted users' positions
@@ -368,15 +433,8 @@ pub(super) fn apply(
                 named_deleted(&users_deleted, user)?;
                 let at = resource_at(&e, resource)?;
                 let u = *e.user_index.get(user).ok_or(Reload)?;
-                let rel = p
-                    .relations
-                    .iter()
-                    .position(|r| r.name == *relation)
-                    .ok_or(Reload)?;
+                let rel = relation_of(p, &e, at, relation)?;
                 let r = e.resources.get_mut(at as usize).ok_or(Reload)?;
-                if !p.kinds[r.kind.idx()].is_case {
-                    return Err(Reload);
-                }
                 let mut lists: Vec<Shared<u32>> = r.relations.to_vec();
                 let mut list = lists.get(rel).ok_or(Reload)?.to_vec();
                 match (list.binary_search(&u), add) {
@@ -434,20 +492,12 @@ pub(super) fn apply(
                     }
                 }
                 let at = upsert_resource(p, &mut e, &mut st, resource, &mut moved)?;
-                // A move and a deletion in one change set: the deleted resource's events
-                // would be read through parents that moved; reloading finds them.
-                if moved && !deleted_ids.is_empty() {
-                    return Err(Reload);
-                }
                 if new {
                     touched.moved.insert(at, None);
                 }
                 touched.resources.entry(at).or_default().push(n);
             }
             Change::DeleteResource { id } => {
-                if moved {
-                    return Err(Reload);
-                }
                 let at = resource_at(&e, id)?;
                 delete_resource(p, &mut e, &mut st, &mut touched, at, n)?;
                 deleted_ids.insert(id.as_str());
@@ -487,12 +537,6 @@ pub(super) fn apply(
             Change::DeleteUser { id } => {
                 named_deleted(&users_deleted, id)?;
                 let u = *e.user_index.get(id).ok_or(Reload)?;
-                let refers = |a: &crate::ir::AttrDef| matches!(a.ty, Type::RefUser);
-                if p.kinds.iter().flat_map(|k| &k.attrs).any(refers)
-                    || p.user_attrs.iter().any(refers)
-                {
-                    return Err(Reload);
-                }
                 users_deleted.push(id);
                 touched.users.entry(u).or_default().push(n);
             }
@@ -507,45 +551,84 @@ pub(super) fn apply(
                 units_deleted.push(id);
                 unit_changes.push(n);
             }
-            // Groups as relation members: by reloading.
-            Change::AddMemberGroup { .. } | Change::RemoveMemberGroup { .. } => {
-                return Err(Reload);
+            // A group listed in a relation, or no longer: a change to the resource, which
+            // reaches every user on everything under it (the group's members among them), as
+            // reloading reads it.
+            Change::AddMemberGroup {
+                resource,
+                relation,
+                group,
+            }
+            | Change::RemoveMemberGroup {
+                resource,
+                relation,
+                group,
+            } => {
+                let add = matches!(change, Change::AddMemberGroup { .. });
+                let at = resource_at(&e, resource)?;
+                let rel = relation_of(p, &e, at, relation)?;
+                let g = p
+                    .groups
+                    .iter()
+                    .position(|x| x.name == *group)
+                    .ok_or(Reload)? as u32;
+                let r = e.resources.get_mut(at as usize).ok_or(Reload)?;
+                let mut lists: Vec<Shared<u32>> = r.relations.to_vec();
+                let mut list = lists.get(rel).ok_or(Reload)?.to_vec();
+                let marked = g | crate::entities::GROUP_MEMBER;
+                // Users come first, then groups, each sorted: the marked groups sort last.
+                match (list.binary_search(&marked), add) {
+                    (Err(k), true) => list.insert(k, marked),
+                    (Ok(k), false) => {
+                        list.remove(k);
+                    }
+                    // Listed already, or not listed: reloading says so.
+                    _ => return Err(Reload),
+                }
+                let listed =
+                    lists.iter().enumerate().any(|(i, l)| {
+                        i != rel && crate::entities::member_groups(l).any(|x| x == g)
+                    }) || add;
+                lists[rel] = Shared::from(list);
+                r.relations = Shared::from(lists);
+                st.set_group(g, at, listed);
+                touched.resources.entry(at).or_default().push(n);
             }
         }
     }
     st.flush_members();
+    // As loading sets it: whether some relation lists a group.
+    e.relation_groups = st.lists_groups();
     touched.reparented = moved;
-    // Units moved and deleted: the users reached are found by position, which a deletion
-    // changes; reloading finds them.
-    if rewritten && !units_deleted.is_empty() {
-        return Err(Reload);
-    }
     // A unit change reaches the users in the unit or under it (as reloading reads it, every
     // unit change reaches each of them). A new unit's users were all written by this change
     // set after it, so they are among the touched users already.
     if rewritten {
-        // Every user in a unit written or added, or under one, before or after: their codes
-        // follow the units' parents, and every unit change reaches them (as reloading reads
-        // it). Linear in the users, once.
-        let changed: Vec<u32> = (changes.changes.iter())
+        // Every user in a unit written, added or deleted, or under one, before or after: their
+        // codes follow the units' parents, and every unit change reaches them (as reloading
+        // reads it). The units are found by id on each side, since a deletion moves the last
+        // unit into the deleted one's place. Linear in the users, once.
+        let ids: Vec<&str> = (changes.changes.iter())
             .filter_map(|c| match c {
                 Change::UpsertUnit { unit } => unit.get("id").and_then(Value::as_str),
+                Change::DeleteUnit { id } => Some(id.as_str()),
                 _ => None,
             })
-            .filter_map(|id| e.unit_index.get(id).copied())
             .collect();
-        let under = |units: &[crate::entities::Unit], user: &User| {
+        let positions = |index: &crate::entities::IdIndex| -> Vec<u32> {
+            ids.iter().filter_map(|id| index.get(id).copied()).collect()
+        };
+        let (changed_old, changed_new) = (positions(&old.unit_index), positions(&e.unit_index));
+        let under = |units: &[crate::entities::Unit], user: &User, changed: &[u32]| {
             let mut chains =
                 (user.direct_units.iter()).flat_map(|&x| crate::entities::unit_ancestors(units, x));
             chains.any(|a| changed.contains(&a))
         };
         let reached: Vec<u32> = (0..e.users.len() as u32)
             .filter(|&u| {
-                under(&e.units, &e.users[u as usize])
-                    || old
-                        .users
-                        .get(u as usize)
-                        .is_some_and(|x| under(&old.units, x))
+                under(&e.units, &e.users[u as usize], &changed_new)
+                    || (old.users.get(u as usize))
+                        .is_some_and(|x| under(&old.units, x, &changed_old))
             })
             .collect();
         for u in reached {
@@ -590,16 +673,25 @@ pub(super) fn apply(
         }
     }
     if !users_deleted.is_empty() {
+        let refers = |a: &crate::ir::AttrDef| matches!(a.ty, Type::RefUser);
+        let refers_to_users =
+            (p.kinds.iter().flat_map(|k| &k.attrs)).any(refers) || p.user_attrs.iter().any(refers);
+        // Each deletion then reads every attribute: a few per change set, so that applying
+        // stays linear; more go by reloading, which is.
+        if refers_to_users
+            && users_deleted.len() > crate::limits::MAX_USERS_DELETED_WITH_REFS_IN_PLACE
+        {
+            return Err(Reload);
+        }
         let mid = (e.clone(), st.clone());
         for id in &users_deleted {
             touched
                 .deleted_users
                 .insert(*mid.0.user_index.get(id).ok_or(Reload)?);
             let at = *e.user_index.get(id).ok_or(Reload)?;
-            delete_user(&mut e, &mut st, at)?;
+            delete_user(&mut e, &mut st, at, refers_to_users)?;
         }
-        // The classes of users were made for the users as they were.
-        st.classes = Arc::default();
+        st.users_changed();
         touched.before_deleting = Some(Box::new(mid));
     }
     if e.symbols.len() > (2 * st.loaded_symbols).max(1 << 20)
@@ -608,6 +700,18 @@ pub(super) fn apply(
         return Err(Reload);
     }
     Ok((e, st, touched))
+}
+
+/// The place of relation `name` in the lists of the resource at `at`: its kind must declare
+/// it (another kind's relation, or an unknown one, goes by reloading, which reports it).
+fn relation_of(p: &Ir, e: &Entities, at: u32, name: &str) -> Result<usize, Reload> {
+    let declared = &p.kinds[e.resources[at as usize].kind.idx()].relations;
+    let first = declared.first().map_or(0, |f| f.0);
+    declared
+        .iter()
+        .find(|r| p.relations[r.idx()].name == name)
+        .map(|r| (r.0 - first) as usize)
+        .ok_or(Reload)
 }
 
 /// The position of resource `id`.
@@ -735,8 +839,7 @@ fn regroup(
     codes.sort_unstable();
     codes.dedup();
     let open = open_user(p, &groups);
-    // The classes of users were made for the users as they were.
-    st.classes = Arc::default();
+    st.users_changed();
     let user = e.users.get_mut(u as usize).ok_or(Reload)?;
     user.direct_groups = Shared::from(direct);
     user.groups = Shared::from(groups);
@@ -775,9 +878,9 @@ fn strings<'a>(record: &'a Map<String, Value>, key: &str) -> Result<Vec<&'a str>
     }
 }
 
-/// Adds a resource, or replaces one of the same kind (another kind reloads), as loading would
-/// read the record; returns its position, and sets `moved` when it replaced one that had
-/// another parent.
+/// Adds a resource, or replaces one (of another kind only when nothing can name it, see
+/// below), as loading would read the record; returns its position, and sets `moved` when it
+/// replaced one that had another parent.
 fn upsert_resource(
     p: &Ir,
     e: &mut Entities,
@@ -795,6 +898,7 @@ fn upsert_resource(
             "state",
             "attrs",
             "relations",
+            "relation_groups",
             "read",
             "write",
             "inherit_read",
@@ -825,15 +929,25 @@ fn upsert_resource(
         _ => return Err(Reload),
     };
     let old = e.resource_index.get(id).copied();
-    // The same kind, so the same kind of parent: a resource may move under another parent
-    // (cases have none), never to another kind.
+    // A resource may move under another parent (cases have none), and be written under another
+    // kind when nothing can name it as one of its kind: it has no children (whose parent's
+    // kind the kind declares) and the policy declares no attribute that refers to a resource
+    // (of a kind). Otherwise reloading finds what is wrong, if anything.
     let was = match old {
-        Some(at) if e.resources[at as usize].kind != kind => return Err(Reload),
+        Some(at) if e.resources[at as usize].kind != kind => {
+            let refers = |a: &crate::ir::AttrDef| matches!(a.ty, Type::Ref(_));
+            if !st.children[at as usize].is_empty()
+                || p.kinds.iter().flat_map(|k| &k.attrs).any(refers)
+                || p.user_attrs.iter().any(refers)
+            {
+                return Err(Reload);
+            }
+            e.resources[at as usize].parent
+        }
         Some(at) => e.resources[at as usize].parent,
         None => None,
     };
     let (mut casetype, mut state) = (0, 0);
-    let mut relations = Vec::new();
     if kdef.is_case {
         let t = record.get("type").and_then(Value::as_str).ok_or(Reload)?;
         let ct = p.casetypes.iter().position(|c| c.name == t).ok_or(Reload)?;
@@ -848,38 +962,59 @@ fn upsert_resource(
             _ => return Err(Reload),
         };
         casetype = ct as u32;
-        let mut lists: Vec<Vec<u32>> = vec![Vec::new(); p.relations.len()];
-        match record.get("relations") {
-            None => {}
-            Some(Value::Object(given)) => {
-                for (name, members) in given {
-                    let rel = p
-                        .relations
-                        .iter()
-                        .position(|r| r.name == *name)
-                        .ok_or(Reload)?;
-                    let Value::Array(members) = members else {
-                        return Err(Reload);
-                    };
-                    for m in members {
-                        let u = m.as_str().and_then(|m| e.user_index.get(m)).ok_or(Reload)?;
-                        lists[rel].push(*u);
-                    }
-                }
-            }
-            Some(_) => return Err(Reload),
-        }
-        for l in &mut lists {
-            l.sort_unstable();
-            l.dedup();
-        }
-        relations = lists.into_iter().map(Shared::from).collect();
-    } else if ["type", "state", "relations"]
-        .iter()
-        .any(|f| record.contains_key(*f))
-    {
+    } else if ["type", "state"].iter().any(|f| record.contains_key(*f)) {
         return Err(Reload);
     }
+    // One list for each relation the kind declares (a relation of another kind, or any on a
+    // kind that declares none, goes by reloading, which reports it).
+    let first = kdef.relations.first().map_or(0, |f| f.0);
+    let mut lists: Vec<Vec<u32>> = vec![Vec::new(); kdef.relations.len()];
+    match record.get("relations") {
+        None => {}
+        Some(Value::Object(given)) => {
+            for (name, members) in given {
+                let rel = (kdef.relations.iter())
+                    .find(|r| p.relations[r.idx()].name == *name)
+                    .map(|r| (r.0 - first) as usize)
+                    .ok_or(Reload)?;
+                let Value::Array(members) = members else {
+                    return Err(Reload);
+                };
+                for m in members {
+                    let u = m.as_str().and_then(|m| e.user_index.get(m)).ok_or(Reload)?;
+                    lists[rel].push(*u);
+                }
+            }
+        }
+        Some(_) => return Err(Reload),
+    }
+    match record.get("relation_groups") {
+        None => {}
+        Some(Value::Object(given)) => {
+            for (name, groups) in given {
+                let rel = (kdef.relations.iter())
+                    .find(|r| p.relations[r.idx()].name == *name)
+                    .map(|r| (r.0 - first) as usize)
+                    .ok_or(Reload)?;
+                let Value::Array(groups) = groups else {
+                    return Err(Reload);
+                };
+                for g in groups {
+                    let g = (g.as_str())
+                        .and_then(|g| p.groups.iter().position(|x| x.name == g))
+                        .ok_or(Reload)?;
+                    // Marked, so that groups sort after the users.
+                    lists[rel].push(g as u32 | crate::entities::GROUP_MEMBER);
+                }
+            }
+        }
+        Some(_) => return Err(Reload),
+    }
+    for l in &mut lists {
+        l.sort_unstable();
+        l.dedup();
+    }
+    let relations: Vec<Shared<u32>> = lists.into_iter().map(Shared::from).collect();
     let given = match record.get("attrs") {
         None => Map::new(),
         Some(Value::Object(m)) => m.clone(),
@@ -926,6 +1061,10 @@ fn upsert_resource(
             // Moved: off the old parent's children, onto the new one's (in position order,
             // as loading lists them), and everything under it takes the new parent's anchor
             // case (only a resource that is not a case has a parent, and so does all under it).
+            // A case (one written under the case kind) is its own anchor.
+            if kdef.is_case {
+                r.anchor = Some(at);
+            }
             let anchor = r.anchor;
             *e.resources.get_mut(at as usize).ok_or(Reload)? = r;
             if let Some(old_parent) = was {
@@ -953,7 +1092,11 @@ fn upsert_resource(
             at
         }
         Some(at) => {
-            r.anchor = e.resources[at as usize].anchor;
+            // The same parent: a case is its own anchor, anything else takes its parent's
+            // (as before, unless it was written under another kind).
+            if kdef.is_case {
+                r.anchor = Some(at);
+            }
             *e.resources.get_mut(at as usize).ok_or(Reload)? = r;
             at
         }
@@ -1212,6 +1355,24 @@ fn delete_resource(
     Ok(())
 }
 
+/// Each group's resources ([`Store::group_cases`]), made from the relations of `e`. Linear in
+/// them.
+fn group_index(p: &Ir, e: &Entities) -> Vec<imbl::OrdSet<u32>> {
+    let mut lists: Vec<Vec<u32>> = vec![Vec::new(); p.groups.len()];
+    for (at, r) in e.resources.iter().enumerate() {
+        for list in r.relations.iter() {
+            for g in crate::entities::member_groups(list) {
+                if let Some(l) = lists.get_mut(g as usize) {
+                    if l.last() != Some(&(at as u32)) {
+                        l.push(at as u32);
+                    }
+                }
+            }
+        }
+    }
+    lists.into_iter().map(|l| l.into_iter().collect()).collect()
+}
+
 /// Each user's cases ([`Store::member_of`]), made from the relations of `e`. Linear in them.
 fn member_index(e: &Entities) -> PVec<Shared<u32>> {
     let mut lists: Vec<Vec<u32>> = vec![Vec::new(); e.users.len()];
@@ -1231,16 +1392,53 @@ fn member_index(e: &Entities) -> PVec<Shared<u32>> {
     lists.into_iter().map(Shared::from).collect()
 }
 
-/// Deletes the user at `at`, when no relation names it (the caller has made sure no attribute
-/// can). The last user moves into its place
+/// Deletes the user at `at`, when no relation names it, nor (in a policy with `ref User`
+/// attributes, `refs`) any attribute but the user's own. The last user moves into its place
 /// (as `Vec::swap_remove` moves it, as reloading deletes), and the relations that named the
-/// last user name its new position: the lists of the cases [`Store::member_of`] gives.
-fn delete_user(e: &mut Entities, st: &mut Store, at: u32) -> Result<(), Reload> {
+/// last user name its new position: the lists of the cases [`Store::member_of`] gives; so do
+/// the attributes that named it, found with the others by one pass over every resource's and
+/// user's attributes (only when `refs`).
+fn delete_user(e: &mut Entities, st: &mut Store, at: u32, refs: bool) -> Result<(), Reload> {
     let index = &mut st.member_of;
     if !index.get(at as usize).ok_or(Reload)?.is_empty() {
         return Err(Reload);
     }
     let last = e.users.len() as u32 - 1;
+    // The resources and users whose attributes name the last user, to rename.
+    let (mut named_resources, mut named_users) = (Vec::new(), Vec::new());
+    if refs {
+        let names = |attrs: &[AttrValue], u: u32| attrs.contains(&AttrValue::User(u));
+        for (i, r) in e.resources.iter().enumerate() {
+            // An attribute left naming the deleted user: reloading refuses it.
+            if names(&r.attrs, at) {
+                return Err(Reload);
+            }
+            if at != last && names(&r.attrs, last) {
+                named_resources.push(i);
+            }
+        }
+        for (i, attrs) in e.user_attrs.iter().enumerate() {
+            // The deleted user's own attributes go with it.
+            if i != at as usize && names(attrs, at) {
+                return Err(Reload);
+            }
+            if at != last && i != at as usize && names(attrs, last) {
+                named_users.push(if i == last as usize { at as usize } else { i });
+            }
+        }
+    }
+    let rename = |attrs: &[AttrValue]| -> Vec<AttrValue> {
+        (attrs.iter())
+            .map(|v| match v {
+                AttrValue::User(u) if *u == last => AttrValue::User(at),
+                other => other.clone(),
+            })
+            .collect()
+    };
+    for i in named_resources {
+        let r = e.resources.get_mut(i).ok_or(Reload)?;
+        r.attrs = rename(&r.attrs).into();
+    }
     st.open.remove(&at);
     if at != last {
         let moved = e.users[last as usize].clone();
@@ -1275,6 +1473,10 @@ fn delete_user(e: &mut Entities, st: &mut Store, at: u32) -> Result<(), Reload> 
     e.users.pop();
     if e.user_attrs.len() > last as usize {
         e.user_attrs.pop();
+    }
+    for i in named_users {
+        let attrs = e.user_attrs.get_mut(i).ok_or(Reload)?;
+        *attrs = rename(attrs).into();
     }
     index.pop();
     e.user_index.swap_remove(at);
