@@ -59,6 +59,10 @@ pub const MAX_KIND_DEPTH: usize = 32;
 /// the units of `Cond::size`: conditions plus the kinds, states, values and relations they list.
 /// Building one costs about this much; past it, the question is an error.
 pub const MAX_RESIDUAL_SIZE: usize = 4_000_000;
+/// The deepest nesting of a residual condition the SQL writer reads (`filter`): it recurses
+/// once per level, so a deeper condition is refused before it is read. Residuals of policies
+/// nest far less (the grammar has no recursive rule; kinds chain at most [`MAX_KIND_DEPTH`]).
+pub const MAX_COND_NESTING: usize = 256;
 /// The deepest nesting of a `filter` statement, as SQLite counts it (one level per operator of
 /// an `AND` or `OR` chain, and per subquery around a condition): SQLite refuses expressions
 /// deeper than 1,000 by default. Wide chains are grouped, so only a residual nested this deep

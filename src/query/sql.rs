@@ -18,7 +18,9 @@ use crate::diagnostic::words::printable;
 use crate::diagnostic::words::thousands;
 use crate::entities::{AttrValue, Entities};
 use crate::ir::{CmpOp, Type};
-use crate::limits::{MAX_POSTGRES_PARAMS, MAX_SQLITE_PARAMS, MAX_SQL_DEPTH, MAX_SQL_SUBQUERIES};
+use crate::limits::{
+    MAX_COND_NESTING, MAX_POSTGRES_PARAMS, MAX_SQLITE_PARAMS, MAX_SQL_DEPTH, MAX_SQL_SUBQUERIES,
+};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -176,6 +178,18 @@ fn compile_with(
     shape: Shape,
 ) -> Result<Filter, QueryError> {
     residual_of(policy, residual)?;
+    // The writer recurses once per level of the condition: a condition nested deeper than
+    // the limit is refused before it is read, so no condition can grow the stack.
+    let nested = nesting(residual.cond());
+    if nested > MAX_COND_NESTING {
+        return Err(too_large(format!(
+            "the condition for `{}` to `{}` is nested {} levels deep, more than the limit of {}",
+            printable(residual.principal()),
+            printable(residual.action()),
+            thousands(nested),
+            MAX_COND_NESTING
+        )));
+    }
     let writer = || Writer {
         shape,
         policy,
@@ -379,6 +393,21 @@ fn alias(up: u32) -> String {
     } else {
         format!("r{up}")
     }
+}
+
+/// How deeply a condition nests (a test alone is one level), counted without recursion.
+fn nesting(c: &Cond) -> usize {
+    let mut deepest = 0;
+    let mut todo = vec![(c, 1)];
+    while let Some((c, depth)) = todo.pop() {
+        deepest = deepest.max(depth);
+        match c {
+            Cond::Not(x) => todo.push((x, depth + 1)),
+            Cond::And(v) | Cond::Or(v) => todo.extend(v.iter().map(|x| (x, depth + 1))),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// The deepest ancestor a condition reads.
@@ -1340,11 +1369,44 @@ mod tests {
     use super::*;
     use crate::query::Query;
 
-    /// No residual partial evaluation builds nests deeper than about 330 (a chain of 32
-    /// inheriting kinds), but should one reach the limit, the statement is an error, never SQL
-    /// that SQLite would refuse.
+    /// The longest chain of kinds a policy may declare, each inheriting its parent's codes,
+    /// with a relation and a condition: its residual nests far less than the writer's limit
+    /// of nesting, and its statements compile.
     #[test]
-    fn a_statement_deeper_than_the_limit_is_an_error() {
+    fn the_deepest_chain_of_kinds_nests_within_the_limit() {
+        let mut text = String::from(
+            "role R; action view; codes { read: view; } group G { grants R; } case Case { relation owner; attr a: string; allow R: view when case.a == \"x\"; allow owner: view; } casetype T { states S; initial S; }\n",
+        );
+        let mut parent = "Case".to_string();
+        for i in 1..crate::limits::MAX_KIND_DEPTH {
+            text.push_str(&format!(
+                "resource K{i} under {parent} {{ attr a: string; inherit read; }}\n"
+            ));
+            parent = format!("K{i}");
+        }
+        let policy =
+            crate::Policy::from_source("p.casepol", &text).unwrap_or_else(|e| panic!("{e}"));
+        let entities = policy
+            .load_entities(r#"{"users": [{"id": "u", "groups": ["G"]}], "resources": []}"#)
+            .unwrap();
+        let residual = Query::new(&policy, &entities)
+            .residual("u", "view", None)
+            .unwrap();
+        let nested = nesting(residual.cond());
+        // Partial evaluation keeps conditions flat (an inherited code is one test, whatever
+        // the chain): 3 levels here, far below the limit.
+        assert!(nested * 4 < MAX_COND_NESTING, "{nested} levels");
+        for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+            compile(&policy, &residual, dialect).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+
+    /// A condition nested deeper than the writer's limit is refused before the writer reads
+    /// it (the writer recurses once per level, and a thread's stack is small: 2 MiB for a
+    /// test's or a server's worker); one at the limit is written, in both dialects, within a
+    /// test thread's stack.
+    #[test]
+    fn a_condition_deeper_than_the_limit_is_an_error() {
         let policy = crate::Policy::from_source(
             "p.casepol",
             "role R; action view; group G { grants R; } case Case { attr a: string; allow R: view; } casetype T { states S; initial S; }",
@@ -1361,19 +1423,27 @@ mod tests {
             attr: 0,
             values: vec![super::super::residual::Lit::Str(v.into())],
         };
-        let mut deep = attr("x");
-        for i in 0..400 {
-            deep = Cond::Not(Box::new(Cond::And(vec![attr(&i.to_string()), deep])));
+        // `pairs` times `NOT (a AND …)` around one test: 2 × pairs + 1 levels.
+        let deep = |pairs: usize| {
+            let mut deep = attr("x");
+            for i in 0..pairs {
+                deep = Cond::Not(Box::new(Cond::And(vec![attr(&i.to_string()), deep])));
+            }
+            deep
+        };
+        let at_limit = residual.clone().with_cond(deep((MAX_COND_NESTING - 1) / 2));
+        for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+            let f = compile(&policy, &at_limit, dialect).unwrap_or_else(|e| panic!("{e}"));
+            assert!(f.depth <= MAX_SQL_DEPTH, "{}", f.depth);
         }
-        let err = match compile(&policy, &residual.with_cond(deep), Dialect::Sqlite) {
+        let err = match compile(&policy, &residual.with_cond(deep(400)), Dialect::Sqlite) {
             Ok(f) => panic!("a statement {} deep", f.depth),
             Err(e) => e,
         };
         assert_eq!(err.kind, QueryErrorKind::TooLarge);
-        assert!(
-            err.message
-                .contains("levels deep, more than the limit of 1,000"),
-            "{err}"
+        assert_eq!(
+            err.message,
+            "the condition for `u` to `view` is nested 801 levels deep, more than the limit of 256"
         );
     }
 
