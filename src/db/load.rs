@@ -535,8 +535,8 @@ struct Merge<'s> {
 
 impl Merge<'_> {
     /// Calls `f` on each row of stream `s` (a part table) whose owner is `id`, passing over
-    /// the rows of owners before it (rows of no entity: SQLite does not hold a database to its
-    /// foreign keys unless asked).
+    /// the rows of owners before it (rows of no entity, which a SQLite database written with
+    /// its foreign keys turned off can hold).
     fn rows_of(
         &mut self,
         s: usize,
