@@ -735,7 +735,7 @@ fn attrs(
         let ty = defs
             .and_then(|d| d.iter().find(|a| a.name == name))
             .map(|a| a.ty);
-        let row = format!("{id}/{name}");
+        let row = || format!("{id}/{name}");
         if ty == Some(Type::SetStr) {
             values.sort_unstable();
             out.insert(name, GivenValue::Set(values));
@@ -744,7 +744,7 @@ fn attrs(
         if values.len() > 1 {
             errors.push(DbError::at(
                 table,
-                &row,
+                &row(),
                 "value",
                 format!(
                     "attribute `{name}` has {} rows; only a set has more than one",
@@ -761,7 +761,7 @@ fn attrs(
                 Err(_) => {
                     errors.push(DbError::at(
                         table,
-                        &row,
+                        &row(),
                         "value",
                         format!("`{}` is not an integer", text.escape_debug()),
                         "write the value in decimal digits, such as `42` or `-7`",
@@ -775,7 +775,7 @@ fn attrs(
                 _ => {
                     errors.push(DbError::at(
                         table,
-                        &row,
+                        &row(),
                         "value",
                         format!("`{}` is not a boolean", text.escape_debug()),
                         "write `true` or `false`",
