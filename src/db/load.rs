@@ -113,6 +113,8 @@ trait Streams {
     fn advance(&mut self, s: usize) -> Result<bool, DbError>;
     /// Column `i` of the current row of stream `s` (`None` for SQL NULL).
     fn get(&self, s: usize, i: usize) -> Option<&str>;
+    /// The number of columns of stream `s`.
+    fn width(&self, s: usize) -> usize;
 }
 
 /// Opens a stream for each table given and hands them to the callback.
@@ -252,6 +254,10 @@ impl Streams for SqliteStreams<'_> {
     fn get(&self, s: usize, i: usize) -> Option<&str> {
         self.cells[s].get(i).and_then(|c| c.as_deref())
     }
+
+    fn width(&self, s: usize) -> usize {
+        self.cells[s].len()
+    }
 }
 
 /// How many rows one read of a portal fetches.
@@ -300,6 +306,11 @@ impl Streams for PgStreams<'_, '_> {
         st.rows
             .get(st.at)
             .and_then(|row| row.try_get::<_, Option<&str>>(i).ok().flatten())
+    }
+
+    fn width(&self, s: usize) -> usize {
+        let st = &self.streams[s];
+        st.rows.get(st.at).map_or(0, |row| row.len())
     }
 }
 
@@ -531,9 +542,24 @@ fn read_all(
 struct Merge<'s> {
     streams: &'s mut dyn Streams,
     live: Vec<bool>,
+    /// The bytes of the rows taken, each column counted as a string of a file (its bytes and
+    /// three more), bounded by [`limits::MAX_ENTITIES_BYTES`] before an entity is assembled.
+    bytes: usize,
 }
 
 impl Merge<'_> {
+    /// Counts the current row of stream `s` against the bound.
+    fn take(&mut self, s: usize) -> Result<(), DbError> {
+        for i in 0..self.streams.width(s) {
+            let n = self.streams.get(s, i).map_or(0, str::len);
+            self.bytes = self.bytes.saturating_add(n + 3);
+        }
+        match self.bytes > limits::MAX_ENTITIES_BYTES {
+            true => Err(too_large()),
+            false => Ok(()),
+        }
+    }
+
     /// Calls `f` on each row of stream `s` (a part table) whose owner is `id`, passing over
     /// the rows of owners before it (rows of no entity, which a SQLite database written with
     /// its foreign keys turned off can hold).
@@ -550,7 +576,10 @@ impl Merge<'_> {
                 .map(|owner| owner.as_bytes().cmp(id.as_bytes()));
             match order {
                 Some(Ordering::Greater) => break,
-                Some(Ordering::Equal) => f(&*self.streams),
+                Some(Ordering::Equal) => {
+                    self.take(s)?;
+                    f(&*self.streams)
+                }
                 // A row of no owner, or of an owner with no entity.
                 Some(Ordering::Less) | None => {}
             }
@@ -584,12 +613,14 @@ fn read_section(
         let mut m = Merge {
             live: Vec::with_capacity(tables.len()),
             streams,
+            bytes: 0,
         };
         for s in 0..tables.len() {
             let live = m.streams.advance(s)?;
             m.live.push(live);
         }
         while m.live[0] {
+            m.take(0)?;
             let text = |i: usize| m.streams.get(0, i).map(str::to_string);
             // An id is never NULL in the schema; should one be, it owns no rows.
             let id = text(0);
