@@ -260,6 +260,40 @@ fn problems_name_table_row_and_column() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// The same problems in PostgreSQL give the same errors, each put down to its table, row and
+/// column (the rows read by `COPY`, the tables that hold an id asked in the transaction).
+#[test]
+fn postgres_problems_name_table_row_and_column() {
+    let Some(url) = pg_url("postgres_problems_name_table_row_and_column") else {
+        return;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/workzone");
+    let policy = Policy::from_path(&root).unwrap();
+    let text = std::fs::read_to_string(root.join("entities.json")).unwrap();
+    let entities = policy.load_entities(&text).unwrap();
+    let name = "casepol_db_problems";
+    let db_url = pg_database(&url, name);
+    let target = Source::Postgres(db_url.clone());
+    db::init(&target).unwrap();
+    db::import(&policy, &entities, &target).unwrap();
+    let mut client = postgres::Client::connect(&db_url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO user_groups VALUES ('BB', 'Employes');
+             UPDATE resources SET state = 'Nowhere' WHERE id = 'case-1';
+             INSERT INTO case_relations VALUES ('doc-1', 'assignee', 'BB');
+             INSERT INTO relation_groups VALUES ('case-1', 'assignee', 'Employes');
+             INSERT INTO units VALUES ('X', 'Y');
+             INSERT INTO users VALUES ('PERS');",
+        )
+        .unwrap();
+    let errors = db::load(&policy, &target).unwrap_err();
+    let shown: String = errors.iter().map(|e| format!("error: {e}\n")).collect();
+    insta::assert_snapshot!("db_load_problems", shown);
+    drop(client);
+    pg_drop(&url, name);
+}
+
 /// The command line: `db init` prints the schema or creates it, `db import` fills the database,
 /// and every command that takes `--entities` answers from it as from the file.
 #[test]

@@ -10,7 +10,9 @@
 //! entity is assembled from the runs of its id in each stream (a merge of sorted streams:
 //! linear, and no table is ever held whole). SQLite steps the statements of a phase together;
 //! PostgreSQL reads each through a portal of one `REPEATABLE READ` transaction,
-//! [`PORTAL_ROWS`] rows at a time. Ids are compared as bytes, the order of `ORDER BY` on the
+//! [`PORTAL_ROWS`] rows at a time. (One `COPY` of a phase's tables under `UNION ALL`, merged
+//! by the server, was measured slower: the client takes each row of a `COPY` as a message of
+//! its own, and a `COPY` holds the connection, so the tables cannot be read side by side.) Ids are compared as bytes, the order of `ORDER BY` on the
 //! schema's ids (`COLLATE "C"` in PostgreSQL, SQLite's `BINARY`).
 //!
 //! **Building.** Each entity's rows become the values a file would hold (`GivenUser`,
@@ -107,14 +109,85 @@ fn select(t: &Table, postgres: bool, only: bool) -> String {
     )
 }
 
-/// The statements of one phase, read side by side: each a stream of rows.
+/// The tables of one phase, read side by side, each a stream of rows in owner order: the
+/// entity table (stream 0) and the tables of its parts.
 trait Streams {
-    /// Moves stream `s` to its next row; `false` when it has no more.
-    fn advance(&mut self, s: usize) -> Result<bool, DbError>;
+    /// Moves the entity stream to its next row; `false` when it has no more.
+    fn next_entity(&mut self) -> Result<bool, DbError>;
+    /// Moves part stream `s` to its next row owned by `id`, passing over the rows of owners
+    /// before it (rows of no entity, which a SQLite database written with its foreign keys
+    /// turned off can hold); `false` when it has no more rows of `id`.
+    fn next_part(&mut self, s: usize, id: &str) -> Result<bool, DbError>;
     /// Column `i` of the current row of stream `s` (`None` for SQL NULL).
     fn get(&self, s: usize, i: usize) -> Option<&str>;
     /// The number of columns of stream `s`.
     fn width(&self, s: usize) -> usize;
+}
+
+/// One cursor per table (SQLite's statements, PostgreSQL's portals).
+trait Cursors {
+    /// Moves cursor `s` to its next row; `false` when it has no more.
+    fn advance(&mut self, s: usize) -> Result<bool, DbError>;
+    fn get(&self, s: usize, i: usize) -> Option<&str>;
+    fn width(&self, s: usize) -> usize;
+}
+
+/// Cursors merged by owner: each cursor's current row is the next one to be taken, unless it
+/// was taken already.
+struct Merged<C> {
+    cursors: C,
+    /// Whether each cursor has a row.
+    live: Vec<bool>,
+    /// Whether each cursor's row was taken (or it has none yet).
+    taken: Vec<bool>,
+}
+
+impl<C: Cursors> Merged<C> {
+    fn new(cursors: C, n: usize) -> Merged<C> {
+        Merged {
+            cursors,
+            live: vec![false; n],
+            taken: vec![true; n],
+        }
+    }
+}
+
+impl<C: Cursors> Streams for Merged<C> {
+    fn next_entity(&mut self) -> Result<bool, DbError> {
+        self.live[0] = self.cursors.advance(0)?;
+        Ok(self.live[0])
+    }
+
+    fn next_part(&mut self, s: usize, id: &str) -> Result<bool, DbError> {
+        if self.taken[s] {
+            self.live[s] = self.cursors.advance(s)?;
+            self.taken[s] = false;
+        }
+        while self.live[s] {
+            let order = self
+                .cursors
+                .get(s, 0)
+                .map(|owner| owner.as_bytes().cmp(id.as_bytes()));
+            match order {
+                Some(Ordering::Greater) => return Ok(false),
+                Some(Ordering::Equal) => {
+                    self.taken[s] = true;
+                    return Ok(true);
+                }
+                // A row of no owner, or of an owner with no entity.
+                Some(Ordering::Less) | None => self.live[s] = self.cursors.advance(s)?,
+            }
+        }
+        Ok(false)
+    }
+
+    fn get(&self, s: usize, i: usize) -> Option<&str> {
+        self.cursors.get(s, i)
+    }
+
+    fn width(&self, s: usize) -> usize {
+        self.cursors.width(s)
+    }
 }
 
 /// Opens a stream for each table given and hands them to the callback.
@@ -198,7 +271,9 @@ pub(super) fn load(policy: &Policy, source: &Source) -> Result<Entities, Vec<DbE
                         .push(stmt.query([]).map_err(|e| failed(source, &e))?);
                     streams.cells.push(vec![None; n]);
                 }
-                f(&mut streams)
+                let n = streams.rows.len();
+                let mut merged = Merged::new(streams, n);
+                f(&mut merged)
             };
             let mut has = |section: usize, id: &str| -> Result<bool, DbError> {
                 let sql = format!("SELECT 1 FROM {} WHERE id = ?1", TABLES[section]);
@@ -223,7 +298,7 @@ struct SqliteStreams<'s> {
     cells: Vec<Vec<Option<String>>>,
 }
 
-impl Streams for SqliteStreams<'_> {
+impl Cursors for SqliteStreams<'_> {
     fn advance(&mut self, s: usize) -> Result<bool, DbError> {
         use rusqlite::types::ValueRef as V;
         let Some(row) = self.rows[s].next().map_err(|e| failed(self.source, &e))? else {
@@ -280,7 +355,7 @@ struct PgStream {
     done: bool,
 }
 
-impl Streams for PgStreams<'_, '_> {
+impl Cursors for PgStreams<'_, '_> {
     fn advance(&mut self, s: usize) -> Result<bool, DbError> {
         let st = &mut self.streams[s];
         if st.at + 1 < st.rows.len() {
@@ -314,249 +389,6 @@ impl Streams for PgStreams<'_, '_> {
     }
 }
 
-/// The statement of PostgreSQL's `COPY` of a phase: every table's rows under `UNION ALL`,
-/// ordered by owner id, each row its owner, its table's place in `tables`, and its other
-/// columns (padded with NULL to the widest table).
-fn copy_select(tables: &[Table]) -> String {
-    let columns: Vec<Vec<&str>> = tables
-        .iter()
-        .map(|t| t.postgres.split(", ").collect())
-        .collect();
-    let widest = columns.iter().map(Vec::len).max().unwrap_or(1);
-    let branches: Vec<String> = tables
-        .iter()
-        .zip(&columns)
-        .enumerate()
-        .map(|(tag, (t, cols))| {
-            let mut list = vec![cols[0].to_string(), tag.to_string()];
-            list.extend(cols[1..].iter().map(|c| c.to_string()));
-            list.extend((cols.len()..widest).map(|_| "NULL::text".to_string()));
-            format!("SELECT {} FROM {}", list.join(", "), t.name)
-        })
-        .collect();
-    format!(
-        "COPY ({} ORDER BY 1) TO STDOUT",
-        branches.join(" UNION ALL ")
-    )
-}
-
-/// A row of a stream: its columns, the owner's id first.
-type Cells = Vec<Option<String>>;
-
-/// The streams of one phase in PostgreSQL, read as one `COPY` ([`copy_select`]): the server
-/// merges the tables' index scans in owner order (`Merge Append`) and streams the rows as text
-/// while they are taken apart here, each dealt to its table's stream. Rows read ahead of the
-/// stream they belong to wait in its queue, bounded by [`limits::MAX_ENTITIES_BYTES`] (a
-/// merge takes them within an entity or two).
-struct CopyStreams<'a, R> {
-    reader: R,
-    source: &'a Source,
-    /// The columns of each stream.
-    widths: Vec<usize>,
-    current: Vec<Cells>,
-    queues: Vec<std::collections::VecDeque<Cells>>,
-    /// The bytes of the queued rows.
-    queued: usize,
-    /// Rows taken, to be filled again.
-    spare: Vec<Cells>,
-    line: Vec<u8>,
-    field: Vec<u8>,
-    /// Whether the `COPY` has given its last row (the reader is not asked again).
-    ended: bool,
-}
-
-/// The bytes of a row, counted as the merge counts them.
-fn cells_bytes(row: &Cells) -> usize {
-    row.iter()
-        .map(|c| c.as_ref().map_or(0, String::len) + 3)
-        .sum()
-}
-
-impl<R: std::io::BufRead> CopyStreams<'_, R> {
-    /// Reads the next row of the `COPY`: its stream and its cells; `None` at the end.
-    fn next_row(&mut self) -> Result<Option<(usize, Cells)>, DbError> {
-        if self.ended {
-            return Ok(None);
-        }
-        self.line.clear();
-        let n = self
-            .reader
-            .read_until(b'\n', &mut self.line)
-            .map_err(|e| failed(self.source, &e))?;
-        if n == 0 {
-            self.ended = true;
-            return Ok(None);
-        }
-        if self.line.last() == Some(&b'\n') {
-            self.line.pop();
-        }
-        let mut fields = self.line.split(|&b| b == b'\t');
-        let owner = fields.next();
-        let tag = fields
-            .next()
-            .and_then(|t| std::str::from_utf8(t).ok())
-            .and_then(|t| t.parse::<usize>().ok())
-            .filter(|&t| t < self.widths.len());
-        let (Some(owner), Some(tag)) = (owner, tag) else {
-            return Err(failed(
-                self.source,
-                &"a row of COPY that is not one of its tables",
-            ));
-        };
-        let width = self.widths[tag];
-        let mut row = self.spare.pop().unwrap_or_default();
-        row.resize(width, None);
-        set_copy_cell(&mut row[0], owner, &mut self.field);
-        for (cell, raw) in row[1..].iter_mut().zip(fields) {
-            set_copy_cell(cell, raw, &mut self.field);
-        }
-        Ok(Some((tag, row)))
-    }
-}
-
-/// Sets `cell` to a field of `COPY`'s text format: `\N` is NULL, and a backslash escapes the
-/// character after it (`\t`, `\n`, `\r`, `\b`, `\f`, `\v`, octal `\ooo`, hex `\xhh`,
-/// and any other character as itself, such as `\\`).
-fn set_copy_cell(cell: &mut Option<String>, raw: &[u8], buf: &mut Vec<u8>) {
-    if raw == b"\\N" {
-        *cell = None;
-        return;
-    }
-    let bytes: &[u8] = if raw.contains(&b'\\') {
-        buf.clear();
-        unescape_copy(raw, buf);
-        buf
-    } else {
-        raw
-    };
-    let text = String::from_utf8_lossy(bytes);
-    match cell {
-        Some(c) => {
-            c.clear();
-            c.push_str(&text);
-        }
-        None => *cell = Some(text.into_owned()),
-    }
-}
-
-/// The bytes a field of `COPY`'s text format stands for.
-fn unescape_copy(raw: &[u8], out: &mut Vec<u8>) {
-    let digit = |b: u8, radix: u32| (b as char).to_digit(radix);
-    let mut i = 0;
-    while i < raw.len() {
-        let b = raw[i];
-        i += 1;
-        if b != b'\\' || i == raw.len() {
-            out.push(b);
-            continue;
-        }
-        let c = raw[i];
-        i += 1;
-        match c {
-            b'b' => out.push(8),
-            b'f' => out.push(12),
-            b'n' => out.push(b'\n'),
-            b'r' => out.push(b'\r'),
-            b't' => out.push(b'\t'),
-            b'v' => out.push(11),
-            b'0'..=b'7' => {
-                let mut v = digit(c, 8).unwrap_or(0);
-                for _ in 0..2 {
-                    match raw.get(i).and_then(|&d| digit(d, 8)) {
-                        Some(d) => {
-                            v = v * 8 + d;
-                            i += 1;
-                        }
-                        None => break,
-                    }
-                }
-                out.push(v as u8);
-            }
-            b'x' if raw.get(i).and_then(|&d| digit(d, 16)).is_some() => {
-                let mut v = 0;
-                for _ in 0..2 {
-                    match raw.get(i).and_then(|&d| digit(d, 16)) {
-                        Some(d) => {
-                            v = v * 16 + d;
-                            i += 1;
-                        }
-                        None => break,
-                    }
-                }
-                out.push(v as u8);
-            }
-            other => out.push(other),
-        }
-    }
-}
-
-impl<R: std::io::BufRead> Streams for CopyStreams<'_, R> {
-    fn advance(&mut self, s: usize) -> Result<bool, DbError> {
-        let old = std::mem::take(&mut self.current[s]);
-        if old.capacity() > 0 {
-            self.spare.push(old);
-        }
-        if let Some(row) = self.queues[s].pop_front() {
-            self.queued -= cells_bytes(&row);
-            self.current[s] = row;
-            return Ok(true);
-        }
-        while let Some((tag, row)) = self.next_row()? {
-            if tag == s {
-                self.current[s] = row;
-                return Ok(true);
-            }
-            self.queued += cells_bytes(&row);
-            if self.queued > limits::MAX_ENTITIES_BYTES {
-                return Err(too_large());
-            }
-            self.queues[tag].push_back(row);
-        }
-        Ok(false)
-    }
-
-    fn get(&self, s: usize, i: usize) -> Option<&str> {
-        self.current[s].get(i).and_then(|c| c.as_deref())
-    }
-
-    fn width(&self, s: usize) -> usize {
-        self.current[s].len()
-    }
-}
-
-/// Opens the streams of `tables` as one `COPY` in `tx` and hands them to `f`.
-fn pg_copy(
-    tx: &mut postgres::Transaction<'_>,
-    source: &Source,
-    tables: &[Table],
-    f: &mut dyn FnMut(&mut dyn Streams) -> Result<(), DbError>,
-) -> Result<(), DbError> {
-    let reader = tx
-        .copy_out(&copy_select(tables))
-        .map_err(|e| failed(source, &e))?;
-    let mut streams = CopyStreams {
-        reader,
-        source,
-        widths: tables
-            .iter()
-            .map(|t| t.postgres.split(", ").count())
-            .collect(),
-        current: vec![Vec::new(); tables.len()],
-        queues: vec![Default::default(); tables.len()],
-        queued: 0,
-        spare: Vec::new(),
-        line: Vec::new(),
-        field: Vec::new(),
-        ended: false,
-    };
-    let result = f(&mut streams);
-    // The rest of the `COPY` is read, so that the connection can go on.
-    if result.is_ok() {
-        while streams.next_row()?.is_some() {}
-    }
-    result
-}
-
 /// Opens the streams of `tables` as portals of `tx` (restricted to the ids of the JSON array
 /// `only`, if given) and hands them to `f`.
 fn pg_open(
@@ -581,11 +413,15 @@ fn pg_open(
             done: false,
         });
     }
-    f(&mut PgStreams {
-        tx,
-        source,
-        streams,
-    })
+    let n = streams.len();
+    f(&mut Merged::new(
+        PgStreams {
+            tx,
+            source,
+            streams,
+        },
+        n,
+    ))
 }
 
 /// Loads the entities from PostgreSQL in one `REPEATABLE READ` transaction, and gives the
@@ -603,10 +439,6 @@ pub(super) fn load_postgres(
         .read_only(true)
         .start()
         .map_err(|e| one(failed(source, &e)))?;
-    // A `COPY` of a phase is best read as its index scans merged (`Merge Append`), which
-    // parallel workers would turn into a sort of the whole phase.
-    tx.batch_execute("SET LOCAL max_parallel_workers_per_gather = 0")
-        .map_err(|e| one(failed(source, &e)))?;
     // The first statement takes the transaction's snapshot; every table is read in it.
     let snapshot: String = tx
         .query_one("SELECT pg_current_snapshot()::text", &[])
@@ -617,7 +449,7 @@ pub(super) fn load_postgres(
         let mut open = |tables: &[Table],
                         f: &mut dyn FnMut(&mut dyn Streams) -> Result<(), DbError>|
          -> Result<(), DbError> {
-            pg_copy(&mut tx_cell.borrow_mut(), source, tables, f)
+            pg_open(&mut tx_cell.borrow_mut(), source, None, tables, f)
         };
         let mut has = |section: usize, id: &str| -> Result<bool, DbError> {
             let sql = format!("SELECT 1 FROM {} WHERE id = $1", TABLES[section]);
@@ -785,10 +617,9 @@ fn read_all(
     Ok(())
 }
 
-/// A stream's current row is the next one to be merged, or the stream has no more.
+/// The streams of a phase, and the bytes of the rows taken from them.
 struct Merge<'s> {
     streams: &'s mut dyn Streams,
-    live: Vec<bool>,
     /// The bytes of the rows taken, each column counted as a string of a file (its bytes and
     /// three more), bounded by [`limits::MAX_ENTITIES_BYTES`] before an entity is assembled.
     bytes: usize,
@@ -807,30 +638,16 @@ impl Merge<'_> {
         }
     }
 
-    /// Calls `f` on each row of stream `s` (a part table) whose owner is `id`, passing over
-    /// the rows of owners before it (rows of no entity, which a SQLite database written with
-    /// its foreign keys turned off can hold).
+    /// Calls `f` on each row of stream `s` (a part table) whose owner is `id`.
     fn rows_of(
         &mut self,
         s: usize,
         id: &str,
         mut f: impl FnMut(&dyn Streams),
     ) -> Result<(), DbError> {
-        while self.live[s] {
-            let order = self
-                .streams
-                .get(s, 0)
-                .map(|owner| owner.as_bytes().cmp(id.as_bytes()));
-            match order {
-                Some(Ordering::Greater) => break,
-                Some(Ordering::Equal) => {
-                    self.take(s)?;
-                    f(&*self.streams)
-                }
-                // A row of no owner, or of an owner with no entity.
-                Some(Ordering::Less) | None => {}
-            }
-            self.live[s] = self.streams.advance(s)?;
+        while self.streams.next_part(s, id)? {
+            self.take(s)?;
+            f(&*self.streams)
         }
         Ok(())
     }
@@ -857,16 +674,8 @@ fn read_section(
         _ => &RESOURCES,
     };
     open(tables, &mut |streams| {
-        let mut m = Merge {
-            live: Vec::with_capacity(tables.len()),
-            streams,
-            bytes: 0,
-        };
-        for s in 0..tables.len() {
-            let live = m.streams.advance(s)?;
-            m.live.push(live);
-        }
-        while m.live[0] {
+        let mut m = Merge { streams, bytes: 0 };
+        while m.streams.next_entity()? {
             m.take(0)?;
             let text = |i: usize| m.streams.get(0, i).map(str::to_string);
             // An id is never NULL in the schema; should one be, it owns no rows.
@@ -961,7 +770,6 @@ fn read_section(
                     }
                 }
             }
-            m.live[0] = m.streams.advance(0)?;
         }
         Ok(())
     })
@@ -1283,53 +1091,4 @@ fn build(
         });
     }
     Err(mapped)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cell(raw: &[u8]) -> Option<String> {
-        let mut c = Some("old".to_string());
-        set_copy_cell(&mut c, raw, &mut Vec::new());
-        c
-    }
-
-    /// `COPY`'s text format, as PostgreSQL writes it, read back: NULL, every escape it writes,
-    /// octal and hex, a lone backslash at the end, and text without escapes.
-    #[test]
-    fn copy_fields_are_unescaped() {
-        assert_eq!(cell(b"\\N"), None);
-        assert_eq!(cell(b"\\\\N").as_deref(), Some("\\N"));
-        assert_eq!(cell(b"").as_deref(), Some(""));
-        assert_eq!(
-            cell(b"a\\tb\\nc\\rd\\\\e\\bf\\fg\\vh").as_deref(),
-            Some("a\tb\nc\rd\\e\u{8}f\u{c}g\u{b}h")
-        );
-        assert_eq!(
-            cell(b"\\101\\x42\\x4\\7z").as_deref(),
-            Some("AB\u{4}\u{7}z")
-        );
-        assert_eq!(
-            cell(b"it's \"q\" %_ ;--").as_deref(),
-            Some("it's \"q\" %_ ;--")
-        );
-        assert_eq!(cell(b"end\\").as_deref(), Some("end\\"));
-        assert_eq!(cell("ünï 😀".as_bytes()).as_deref(), Some("ünï 😀"));
-        assert_eq!(cell(b"\\q").as_deref(), Some("q"));
-    }
-
-    /// Every branch of a phase's `COPY` has the same columns: owner, table, the rest padded.
-    #[test]
-    fn copy_statement_pads_every_table_to_the_widest() {
-        let sql = copy_select(&USERS);
-        assert!(sql.starts_with("COPY (SELECT id, 0, NULL::text, NULL::text FROM users UNION ALL"));
-        assert!(
-            sql.contains("SELECT user_id, 4, name, value FROM user_attrs ORDER BY 1) TO STDOUT")
-        );
-        let resources = copy_select(&RESOURCES);
-        assert!(resources.contains(
-            "SELECT resource_id, 4, class, levels::text, NULL::text, NULL::text, NULL::text, NULL::text FROM access_code_levels"
-        ));
-    }
 }
