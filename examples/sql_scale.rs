@@ -4,7 +4,9 @@
 //! (`sql::compile_correlated`), side by side in one run, in SQLite (in memory) and in
 //! PostgreSQL (`CASEPOL_PG_URL`, in a schema of its own that it drops at the end): the first
 //! page of 50 allowed ids ordered by id, and the whole answer. Then loading the entities from
-//! PostgreSQL (`casepol::db::load`) against loading the same entities from their JSON.
+//! PostgreSQL (`casepol::db::load`) against loading the same entities from their JSON. With
+//! `CASEPOL_BENCH_ONLY=load`, only loading: from JSON, from a SQLite file it imports, and from
+//! PostgreSQL, side by side.
 //!
 //! Prints one line per figure, `name<TAB>median<TAB>runs`, and the plans of the statements to
 //! the directory given as its first argument.
