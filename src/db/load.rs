@@ -122,6 +122,13 @@ trait Streams {
     fn get(&self, s: usize, i: usize) -> Option<&str>;
     /// The number of columns of stream `s`.
     fn width(&self, s: usize) -> usize;
+    /// The bytes of the current row of stream `s`, each column counted as a string of a file
+    /// (its bytes and three more).
+    fn bytes(&self, s: usize) -> usize {
+        (0..self.width(s))
+            .map(|i| self.get(s, i).map_or(0, str::len) + 3)
+            .sum()
+    }
 }
 
 /// One cursor per table (SQLite's statements, PostgreSQL's portals).
@@ -130,6 +137,12 @@ trait Cursors {
     fn advance(&mut self, s: usize) -> Result<bool, DbError>;
     fn get(&self, s: usize, i: usize) -> Option<&str>;
     fn width(&self, s: usize) -> usize;
+    /// As [`Streams::bytes`].
+    fn bytes(&self, s: usize) -> usize {
+        (0..self.width(s))
+            .map(|i| self.get(s, i).map_or(0, str::len) + 3)
+            .sum()
+    }
 }
 
 /// Cursors merged by owner: each cursor's current row is the next one to be taken, unless it
@@ -187,6 +200,10 @@ impl<C: Cursors> Streams for Merged<C> {
 
     fn width(&self, s: usize) -> usize {
         self.cursors.width(s)
+    }
+
+    fn bytes(&self, s: usize) -> usize {
+        self.cursors.bytes(s)
     }
 }
 
@@ -380,12 +397,62 @@ impl Cursors for PgStreams<'_, '_> {
         let st = &self.streams[s];
         st.rows
             .get(st.at)
-            .and_then(|row| row.try_get::<_, Option<&str>>(i).ok().flatten())
+            .and_then(|row| row.try_get::<_, Option<PgText<'_>>>(i).ok().flatten())
+            .map(|t| t.0)
+    }
+
+    fn bytes(&self, s: usize) -> usize {
+        let st = &self.streams[s];
+        let Some(row) = st.rows.get(st.at) else {
+            return 0;
+        };
+        (0..row.len())
+            .map(|i| row.try_get::<_, RawLen>(i).map_or(0, |n| n.0) + 3)
+            .sum()
     }
 
     fn width(&self, s: usize) -> usize {
         let st = &self.streams[s];
         st.rows.get(st.at).map_or(0, |row| row.len())
+    }
+}
+
+/// A column read as text, whatever its type (every column the loader selects is text): the
+/// client's check of the type by name is skipped.
+struct PgText<'a>(&'a str);
+
+impl<'a> postgres::types::FromSql<'a> for PgText<'a> {
+    fn from_sql(
+        _: &postgres::types::Type,
+        raw: &'a [u8],
+    ) -> Result<PgText<'a>, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(PgText(std::str::from_utf8(raw)?))
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+}
+
+/// The length in bytes of a column (0 for NULL), read without looking at its bytes.
+struct RawLen(usize);
+
+impl<'a> postgres::types::FromSql<'a> for RawLen {
+    fn from_sql(
+        _: &postgres::types::Type,
+        raw: &'a [u8],
+    ) -> Result<RawLen, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(RawLen(raw.len()))
+    }
+
+    fn from_sql_null(
+        _: &postgres::types::Type,
+    ) -> Result<RawLen, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(RawLen(0))
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
     }
 }
 
@@ -628,10 +695,7 @@ struct Merge<'s> {
 impl Merge<'_> {
     /// Counts the current row of stream `s` against the bound.
     fn take(&mut self, s: usize) -> Result<(), DbError> {
-        for i in 0..self.streams.width(s) {
-            let n = self.streams.get(s, i).map_or(0, str::len);
-            self.bytes = self.bytes.saturating_add(n + 3);
-        }
+        self.bytes = self.bytes.saturating_add(self.streams.bytes(s));
         match self.bytes > limits::MAX_ENTITIES_BYTES {
             true => Err(too_large()),
             false => Ok(()),
@@ -803,14 +867,23 @@ fn attrs(
     defs: Option<&[AttrDef]>,
     rows: Vec<(String, String)>,
 ) -> Vec<(String, GivenValue)> {
-    let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // The rows by name: each name's values one run.
+    let mut rows = rows;
+    rows.sort_unstable();
+    let mut by_name: Vec<(String, Vec<String>)> = Vec::new();
     for (name, value) in rows {
-        by_name.entry(name).or_default().push(value);
+        match by_name.last_mut() {
+            Some((last, values)) if *last == name => values.push(value),
+            _ => by_name.push((name, vec![value])),
+        }
     }
-    let mut out: BTreeMap<String, GivenValue> = BTreeMap::new();
+    let mut out: Vec<(String, GivenValue)> = Vec::with_capacity(by_name.len());
     for def in defs.unwrap_or(&[]) {
-        if def.ty == Type::SetStr && !by_name.contains_key(&def.name) {
-            out.insert(def.name.clone(), GivenValue::Set(Vec::new()));
+        let given = by_name
+            .binary_search_by(|(n, _)| n.as_str().cmp(&def.name))
+            .is_ok();
+        if def.ty == Type::SetStr && !given {
+            out.push((def.name.clone(), GivenValue::Set(Vec::new())));
         }
     }
     if by_name.len() > limits::MAX_ENTITY_ATTRS {
@@ -823,8 +896,7 @@ fn attrs(
             .map(|a| a.ty);
         let row = || format!("{id}/{name}");
         if ty == Some(Type::SetStr) {
-            values.sort_unstable();
-            out.insert(name, GivenValue::Set(values));
+            out.push((name, GivenValue::Set(values)));
             continue;
         }
         if values.len() > 1 {
@@ -871,9 +943,11 @@ fn attrs(
             },
             _ => GivenValue::Str(text),
         };
-        out.insert(name, value);
+        out.push((name, value));
     }
-    out.into_iter().collect()
+    // In the order of their names (the defaults for sets came first).
+    out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    out
 }
 
 /// Whether `code` is one access code of the grammar (docs/data-formats.md §2.1): a row holds one
