@@ -260,6 +260,40 @@ fn problems_name_table_row_and_column() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// A world whose tables of parts span several fetches of PostgreSQL's portals (20,000 rows
+/// each; 5,000 cases hold about 42,000 attribute rows and 21,000 code rows), fetched ahead
+/// while the rows before are merged, loads as imported.
+#[test]
+fn postgres_round_trip_across_fetches() {
+    let Some(url) = pg_url("postgres_round_trip_across_fetches") else {
+        return;
+    };
+    let policy = Policy::from_source("tests/data/queries/policy.casepol", world::POLICY).unwrap();
+    let entities = policy
+        .load_entities(&world::entities(13, 5_000).to_string())
+        .unwrap();
+    let name = "casepol_db_fetches";
+    let db_url = pg_database(&url, name);
+    let target = Source::Postgres(db_url.clone());
+    db::init(&target).unwrap();
+    db::import(&policy, &entities, &target).unwrap();
+    let mut client = postgres::Client::connect(&db_url, postgres::NoTls).unwrap();
+    let rows: i64 = client
+        .query_one("SELECT count(*) FROM resource_attrs", &[])
+        .unwrap()
+        .get(0);
+    assert!(
+        rows > 40_000,
+        "{rows} attribute rows: fewer than two fetches"
+    );
+    let loaded = db::load(&policy, &target).unwrap_or_else(|e| panic!("{e:?}"));
+    // Compared whole, without printing 3 MB of JSON when they differ.
+    let same = written(&policy, &loaded) == written(&policy, &entities);
+    assert!(same, "the entities loaded are not the ones imported");
+    drop(client);
+    pg_drop(&url, name);
+}
+
 /// The same problems in PostgreSQL give the same errors, each put down to its table, row and
 /// column (the rows read by `COPY`, the tables that hold an id asked in the transaction).
 #[test]

@@ -356,41 +356,79 @@ impl Cursors for SqliteStreams<'_> {
 const PORTAL_ROWS: i32 = 20_000;
 
 /// The streams of one phase in PostgreSQL: a portal of the transaction for each statement,
-/// read [`PORTAL_ROWS`] rows at a time. Every column is selected as text.
-struct PgStreams<'a, 'c> {
-    tx: &'a mut postgres::Transaction<'c>,
+/// read [`PORTAL_ROWS`] rows at a time by a thread of its own ([`pg_open`]), which fetches
+/// each stream's next rows while these are taken apart. Every column is selected as text.
+struct PgStreams<'a> {
     source: &'a Source,
+    /// Asks the fetching thread for the next rows of a stream.
+    requests: std::sync::mpsc::Sender<usize>,
+    /// Its answers, in the order asked.
+    replies: std::sync::mpsc::Receiver<(usize, Result<Vec<postgres::Row>, postgres::Error>)>,
     streams: Vec<PgStream>,
 }
 
 struct PgStream {
-    portal: postgres::Portal,
     rows: Vec<postgres::Row>,
     /// The current row in `rows`.
     at: usize,
+    /// Rows fetched ahead, not yet current.
+    ahead: Option<Vec<postgres::Row>>,
+    /// Whether rows were asked for and not yet received.
+    asked: bool,
     /// Whether the portal has given its last rows.
     done: bool,
 }
 
-impl Cursors for PgStreams<'_, '_> {
+impl PgStreams<'_> {
+    /// Asks for the next rows of stream `s`, unless they were asked for or there are none.
+    fn ask(&mut self, s: usize) {
+        let st = &mut self.streams[s];
+        if !st.asked && !st.done && st.ahead.is_none() {
+            // A fetching thread that stopped has sent its error, received below.
+            st.asked = self.requests.send(s).is_ok();
+        }
+    }
+
+    /// The next rows of stream `s`, waiting for them if need be; empty at its end.
+    fn next_batch(&mut self, s: usize) -> Result<Vec<postgres::Row>, DbError> {
+        if let Some(rows) = self.streams[s].ahead.take() {
+            return Ok(rows);
+        }
+        if self.streams[s].done {
+            return Ok(Vec::new());
+        }
+        self.ask(s);
+        loop {
+            let Ok((t, rows)) = self.replies.recv() else {
+                return Err(failed(self.source, &"the rows stopped coming"));
+            };
+            let rows = rows.map_err(|e| failed(self.source, &e))?;
+            let st = &mut self.streams[t];
+            st.asked = false;
+            // A portal that gives fewer rows than asked for has given its last.
+            st.done = rows.len() < PORTAL_ROWS as usize;
+            if t == s {
+                return Ok(rows);
+            }
+            st.ahead = Some(rows);
+        }
+    }
+}
+
+impl Cursors for PgStreams<'_> {
     fn advance(&mut self, s: usize) -> Result<bool, DbError> {
         let st = &mut self.streams[s];
         if st.at + 1 < st.rows.len() {
             st.at += 1;
             return Ok(true);
         }
-        if st.done {
-            st.rows.clear();
-            return Ok(false);
-        }
-        st.rows = self
-            .tx
-            .query_portal(&st.portal, PORTAL_ROWS)
-            .map_err(|e| failed(self.source, &e))?;
+        let rows = self.next_batch(s)?;
+        let st = &mut self.streams[s];
+        st.rows = rows;
         st.at = 0;
-        // A portal that gives fewer rows than asked for has given its last.
-        st.done = st.rows.len() < PORTAL_ROWS as usize;
-        Ok(!st.rows.is_empty())
+        // The next rows are fetched while these are taken.
+        self.ask(s);
+        Ok(!self.streams[s].rows.is_empty())
     }
 
     fn get(&self, s: usize, i: usize) -> Option<&str> {
@@ -465,7 +503,7 @@ fn pg_open(
     tables: &[Table],
     f: &mut dyn FnMut(&mut dyn Streams) -> Result<(), DbError>,
 ) -> Result<(), DbError> {
-    let mut streams = Vec::with_capacity(tables.len());
+    let mut portals = Vec::with_capacity(tables.len());
     for t in tables {
         let sql = select(t, true, only.is_some());
         let portal = match &only {
@@ -473,22 +511,46 @@ fn pg_open(
             None => tx.bind(&sql, &[]),
         }
         .map_err(|e| failed(source, &e))?;
-        streams.push(PgStream {
-            portal,
-            rows: Vec::new(),
-            at: 0,
-            done: false,
-        });
+        portals.push(portal);
     }
-    let n = streams.len();
-    f(&mut Merged::new(
-        PgStreams {
-            tx,
+    let n = portals.len();
+    let (requests, asked) = std::sync::mpsc::channel::<usize>();
+    let (answer, replies) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        // The fetching thread: the rows of each stream asked for, in the order asked, until
+        // the streams are dropped or a fetch fails.
+        scope.spawn(move || {
+            for s in asked {
+                let rows = tx.query_portal(&portals[s], PORTAL_ROWS);
+                let failed = rows.is_err();
+                if answer.send((s, rows)).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        let streams = (0..n)
+            .map(|_| PgStream {
+                rows: Vec::new(),
+                at: 0,
+                ahead: None,
+                asked: false,
+                done: false,
+            })
+            .collect();
+        let mut streams = PgStreams {
             source,
+            requests,
+            replies,
             streams,
-        },
-        n,
-    ))
+        };
+        // Every stream's first rows are fetched at once.
+        for s in 0..n {
+            streams.ask(s);
+        }
+        let mut merged = Merged::new(streams, n);
+        f(&mut merged)
+        // `merged` is dropped here, and with it the requests: the thread ends.
+    })
 }
 
 /// Loads the entities from PostgreSQL in one `REPEATABLE READ` transaction, and gives the
