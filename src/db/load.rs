@@ -363,64 +363,16 @@ struct PgStreams<'a> {
     /// Asks the fetching thread for the next rows of a stream.
     requests: std::sync::mpsc::Sender<usize>,
     /// Its answers, in the order asked.
-    replies: std::sync::mpsc::Receiver<(usize, Result<Batch, postgres::Error>)>,
+    replies: std::sync::mpsc::Receiver<(usize, Result<Vec<postgres::Row>, postgres::Error>)>,
     streams: Vec<PgStream>,
 }
 
-/// Rows of a portal, taken apart by the fetching thread: every column's text in one string.
-#[derive(Default)]
-struct Batch {
-    text: String,
-    /// Each column's range in `text`, row after row; `None` for NULL.
-    cells: Vec<Option<(usize, usize)>>,
-    /// The columns of a row.
-    width: usize,
-}
-
-impl Batch {
-    fn of(rows: &[postgres::Row]) -> Result<Batch, postgres::Error> {
-        let width = rows.first().map_or(0, |r| r.len());
-        let mut b = Batch {
-            text: String::new(),
-            cells: Vec::with_capacity(rows.len() * width),
-            width,
-        };
-        for row in rows {
-            for i in 0..width {
-                let cell = row.try_get::<_, Option<PgText<'_>>>(i)?.map(|t| {
-                    let start = b.text.len();
-                    b.text.push_str(t.0);
-                    (start, b.text.len())
-                });
-                b.cells.push(cell);
-            }
-        }
-        Ok(b)
-    }
-
-    /// The number of rows.
-    fn len(&self) -> usize {
-        self.cells.len().checked_div(self.width).unwrap_or(0)
-    }
-
-    fn row(&self, at: usize) -> &[Option<(usize, usize)>] {
-        self.cells
-            .get(at * self.width..(at + 1) * self.width)
-            .unwrap_or(&[])
-    }
-
-    fn get(&self, at: usize, i: usize) -> Option<&str> {
-        let (start, end) = (*self.row(at).get(i)?)?;
-        self.text.get(start..end)
-    }
-}
-
 struct PgStream {
-    rows: Batch,
+    rows: Vec<postgres::Row>,
     /// The current row in `rows`.
     at: usize,
     /// Rows fetched ahead, not yet current.
-    ahead: Option<Batch>,
+    ahead: Option<Vec<postgres::Row>>,
     /// Whether rows were asked for and not yet received.
     asked: bool,
     /// Whether the portal has given its last rows.
@@ -438,12 +390,12 @@ impl PgStreams<'_> {
     }
 
     /// The next rows of stream `s`, waiting for them if need be; empty at its end.
-    fn next_batch(&mut self, s: usize) -> Result<Batch, DbError> {
+    fn next_batch(&mut self, s: usize) -> Result<Vec<postgres::Row>, DbError> {
         if let Some(rows) = self.streams[s].ahead.take() {
             return Ok(rows);
         }
         if self.streams[s].done {
-            return Ok(Batch::default());
+            return Ok(Vec::new());
         }
         self.ask(s);
         loop {
@@ -476,26 +428,30 @@ impl Cursors for PgStreams<'_> {
         st.at = 0;
         // The next rows are fetched while these are taken.
         self.ask(s);
-        Ok(self.streams[s].rows.len() > 0)
+        Ok(!self.streams[s].rows.is_empty())
     }
 
     fn get(&self, s: usize, i: usize) -> Option<&str> {
         let st = &self.streams[s];
-        st.rows.get(st.at, i)
+        st.rows
+            .get(st.at)
+            .and_then(|row| row.try_get::<_, Option<PgText<'_>>>(i).ok().flatten())
+            .map(|t| t.0)
     }
 
     fn bytes(&self, s: usize) -> usize {
         let st = &self.streams[s];
-        st.rows
-            .row(st.at)
-            .iter()
-            .map(|c| c.map_or(0, |(a, b)| b - a) + 3)
+        let Some(row) = st.rows.get(st.at) else {
+            return 0;
+        };
+        (0..row.len())
+            .map(|i| row.try_get::<_, RawLen>(i).map_or(0, |n| n.0) + 3)
             .sum()
     }
 
     fn width(&self, s: usize) -> usize {
         let st = &self.streams[s];
-        st.rows.row(st.at).len()
+        st.rows.get(st.at).map_or(0, |row| row.len())
     }
 }
 
@@ -509,6 +465,28 @@ impl<'a> postgres::types::FromSql<'a> for PgText<'a> {
         raw: &'a [u8],
     ) -> Result<PgText<'a>, Box<dyn std::error::Error + Sync + Send>> {
         Ok(PgText(std::str::from_utf8(raw)?))
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+}
+
+/// The length in bytes of a column (0 for NULL), read without looking at its bytes.
+struct RawLen(usize);
+
+impl<'a> postgres::types::FromSql<'a> for RawLen {
+    fn from_sql(
+        _: &postgres::types::Type,
+        raw: &'a [u8],
+    ) -> Result<RawLen, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(RawLen(raw.len()))
+    }
+
+    fn from_sql_null(
+        _: &postgres::types::Type,
+    ) -> Result<RawLen, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(RawLen(0))
     }
 
     fn accepts(_: &postgres::types::Type) -> bool {
@@ -543,9 +521,7 @@ fn pg_open(
         // the streams are dropped or a fetch fails.
         scope.spawn(move || {
             for s in asked {
-                let rows = tx
-                    .query_portal(&portals[s], PORTAL_ROWS)
-                    .and_then(|rows| Batch::of(&rows));
+                let rows = tx.query_portal(&portals[s], PORTAL_ROWS);
                 let failed = rows.is_err();
                 if answer.send((s, rows)).is_err() || failed {
                     break;
@@ -554,7 +530,7 @@ fn pg_open(
         });
         let streams = (0..n)
             .map(|_| PgStream {
-                rows: Batch::default(),
+                rows: Vec::new(),
                 at: 0,
                 ahead: None,
                 asked: false,
