@@ -10,7 +10,8 @@
 //! entity is assembled from the runs of its id in each stream (a merge of sorted streams:
 //! linear, and no table is ever held whole). SQLite steps the statements of a phase together;
 //! PostgreSQL reads each through a portal of one `REPEATABLE READ` transaction,
-//! [`PORTAL_ROWS`] rows at a time. (One `COPY` of a phase's tables under `UNION ALL`, merged
+//! [`PORTAL_ROWS`] rows at a time, fetched by a thread of its own while the rows before are
+//! merged. (One `COPY` of a phase's tables under `UNION ALL`, merged
 //! by the server, was measured slower: the client takes each row of a `COPY` as a message of
 //! its own, and a `COPY` holds the connection, so the tables cannot be read side by side.) Ids are compared as bytes, the order of `ORDER BY` on the
 //! schema's ids (`COLLATE "C"` in PostgreSQL, SQLite's `BINARY`).
