@@ -8,7 +8,8 @@
 # PostgreSQL to use (it creates and drops the schema casepol_scale), otherwise one is started on
 # loopback in a temporary directory, as .ci/run does. CASEPOL_BENCH_RUNS sets the runs of a whole
 # answer (5), CASEPOL_BENCH_TIMEOUT the seconds after which PostgreSQL cancels a statement (300;
-# the line then says so), CASEPOL_BENCH_ONLY=postgres leaves SQLite out, and CASEPOL_BENCH_KEEP=1
+# the line then says so), CASEPOL_BENCH_ONLY=postgres leaves SQLite out, CASEPOL_BENCH_ONLY=load
+# measures only loading the entities, from JSON, from SQLite and from PostgreSQL, and CASEPOL_BENCH_KEEP=1
 # keeps the schema (a later run of the same size uses its rows instead of importing them again).
 # Takes about 30 minutes on a loaded machine and 8 GB of memory.
 set -euo pipefail

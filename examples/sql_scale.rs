@@ -4,7 +4,9 @@
 //! (`sql::compile_correlated`), side by side in one run, in SQLite (in memory) and in
 //! PostgreSQL (`CASEPOL_PG_URL`, in a schema of its own that it drops at the end): the first
 //! page of 50 allowed ids ordered by id, and the whole answer. Then loading the entities from
-//! PostgreSQL (`casepol::db::load`) against loading the same entities from their JSON.
+//! PostgreSQL (`casepol::db::load`) against loading the same entities from their JSON. With
+//! `CASEPOL_BENCH_ONLY=load`, only loading: from JSON, from a SQLite file it imports, and from
+//! PostgreSQL, side by side.
 //!
 //! Prints one line per figure, `name<TAB>median<TAB>runs`, and the plans of the statements to
 //! the directory given as its first argument.
@@ -91,6 +93,12 @@ fn main() {
     });
     drop(json);
     eprintln!("{} resources", entities.resources().len());
+    // `CASEPOL_BENCH_ONLY=load`: the loads only, side by side.
+    let only = std::env::var("CASEPOL_BENCH_ONLY").unwrap_or_default();
+    if only == "load" {
+        loads(&policy, &entities, &out);
+        return;
+    }
     let users = ["ann", "fay", "bob"];
     let q = Query::new(&policy, &entities);
     let first = Page {
@@ -120,7 +128,6 @@ fn main() {
     };
 
     // `CASEPOL_BENCH_ONLY=postgres` leaves SQLite out.
-    let only = std::env::var("CASEPOL_BENCH_ONLY").unwrap_or_default();
     let tables = sql::tables(&policy, &entities).expect("rows");
     let t = Instant::now();
     let sqlite = db::sqlite(&match only.as_str() {
@@ -152,52 +159,9 @@ fn main() {
     }
     drop(sqlite);
 
-    let Ok(url) = std::env::var("CASEPOL_PG_URL") else {
-        eprintln!("PostgreSQL: skipped; set CASEPOL_PG_URL to measure it");
+    let Some((mut client, source, keep)) = postgres_world(&policy, &entities) else {
         return;
     };
-    let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("PostgreSQL");
-    // `CASEPOL_BENCH_KEEP=1` keeps the schema at the end, and a schema kept from a run of the
-    // same size is used again instead of importing the rows anew.
-    let keep = std::env::var_os("CASEPOL_BENCH_KEEP").is_some();
-    let kept: i64 = client
-        .query_one(
-            "SELECT count(*) FROM pg_tables WHERE schemaname = 'casepol_scale' AND tablename = 'resources'",
-            &[],
-        )
-        .map(|row| row.get(0))
-        .unwrap_or(0);
-    let kept = kept == 1
-        && client
-            .query_one("SELECT count(*) FROM casepol_scale.resources", &[])
-            .map(|row| row.get::<_, i64>(0) as usize == entities.resources().len())
-            .unwrap_or(false);
-    if !kept {
-        client
-            .batch_execute(
-                "DROP SCHEMA IF EXISTS casepol_scale CASCADE; CREATE SCHEMA casepol_scale",
-            )
-            .expect("a schema");
-    }
-    // The schema's triggers record every change for servers that follow the database; a bulk
-    // import into a fresh schema needs no change log (session_replication_role needs a superuser,
-    // as the test server has).
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let scoped = format!(
-        "{url}{sep}options=-c%20search_path%3Dcasepol_scale%20-c%20session_replication_role%3Dreplica"
-    );
-    let source = Source::Postgres(scoped);
-    if kept {
-        eprintln!("PostgreSQL: the rows of a kept schema used again");
-    } else {
-        casepol::db::init(&source).expect("the schema");
-        let t = Instant::now();
-        let rows = casepol::db::import(&policy, &entities, &source).expect("the import");
-        eprintln!(
-            "PostgreSQL: {rows} rows imported (COPY) in {:.1?}",
-            t.elapsed()
-        );
-    }
     client
         .batch_execute("SET search_path TO casepol_scale; ANALYZE; SET jit = off")
         .expect("analyze");
@@ -272,6 +236,96 @@ fn main() {
     }
     // Last, so that a failure here leaves the figures above printed.
     let loaded = measure("load/postgres", 3, || casepol::db::load(&policy, &source));
+    match loaded {
+        Ok(loaded) => assert_eq!(loaded.resources().len(), entities.resources().len()),
+        Err(e) => eprintln!("loading from PostgreSQL failed: {e:?}"),
+    }
+    if !keep {
+        client
+            .batch_execute("DROP SCHEMA casepol_scale CASCADE")
+            .expect("the schema dropped");
+    }
+}
+
+/// The PostgreSQL of `CASEPOL_PG_URL` with the entities in its schema `casepol_scale` (imported,
+/// or kept from a run of the same size): a client, the source that loads them, and whether to
+/// keep the schema at the end. `None` when no URL is set.
+fn postgres_world(
+    policy: &Policy,
+    entities: &casepol::Entities,
+) -> Option<(postgres::Client, Source, bool)> {
+    let Ok(url) = std::env::var("CASEPOL_PG_URL") else {
+        eprintln!("PostgreSQL: skipped; set CASEPOL_PG_URL to measure it");
+        return None;
+    };
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("PostgreSQL");
+    // `CASEPOL_BENCH_KEEP=1` keeps the schema at the end, and a schema kept from a run of the
+    // same size is used again instead of importing the rows anew.
+    let keep = std::env::var_os("CASEPOL_BENCH_KEEP").is_some();
+    let kept: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'casepol_scale' AND tablename = 'resources'",
+            &[],
+        )
+        .map(|row| row.get(0))
+        .unwrap_or(0);
+    let kept = kept == 1
+        && client
+            .query_one("SELECT count(*) FROM casepol_scale.resources", &[])
+            .map(|row| row.get::<_, i64>(0) as usize == entities.resources().len())
+            .unwrap_or(false);
+    if !kept {
+        client
+            .batch_execute(
+                "DROP SCHEMA IF EXISTS casepol_scale CASCADE; CREATE SCHEMA casepol_scale",
+            )
+            .expect("a schema");
+    }
+    // The schema's triggers record every change for servers that follow the database; a bulk
+    // import into a fresh schema needs no change log (session_replication_role needs a superuser,
+    // as the test server has).
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let scoped = format!(
+        "{url}{sep}options=-c%20search_path%3Dcasepol_scale%20-c%20session_replication_role%3Dreplica"
+    );
+    let source = Source::Postgres(scoped);
+    if kept {
+        eprintln!("PostgreSQL: the rows of a kept schema used again");
+    } else {
+        casepol::db::init(&source).expect("the schema");
+        let t = Instant::now();
+        let rows = casepol::db::import(policy, entities, &source).expect("the import");
+        eprintln!(
+            "PostgreSQL: {rows} rows imported (COPY) in {:.1?}",
+            t.elapsed()
+        );
+    }
+    Some((client, source, keep))
+}
+
+/// `CASEPOL_BENCH_ONLY=load`: loading the same entities from SQLite (a file imported here) and
+/// from PostgreSQL, after loading them from JSON, and nothing else.
+fn loads(policy: &Policy, entities: &casepol::Entities, out: &std::path::Path) {
+    let path = out.join("load.sqlite");
+    let _ = std::fs::remove_file(&path);
+    let sqlite = Source::Sqlite(path.clone());
+    casepol::db::init(&sqlite).expect("the SQLite schema");
+    let t = Instant::now();
+    let rows = casepol::db::import(policy, entities, &sqlite).expect("the SQLite import");
+    eprintln!("SQLite: {rows} rows imported in {:.1?}", t.elapsed());
+    let loaded = measure("load/sqlite", 3, || casepol::db::load(policy, &sqlite));
+    match loaded {
+        Ok(loaded) => assert_eq!(loaded.resources().len(), entities.resources().len()),
+        Err(e) => eprintln!("loading from SQLite failed: {e:?}"),
+    }
+    let _ = std::fs::remove_file(&path);
+    let Some((mut client, source, keep)) = postgres_world(policy, entities) else {
+        return;
+    };
+    client
+        .batch_execute("SET search_path TO casepol_scale; ANALYZE")
+        .expect("analyze");
+    let loaded = measure("load/postgres", 3, || casepol::db::load(policy, &source));
     match loaded {
         Ok(loaded) => assert_eq!(loaded.resources().len(), entities.resources().len()),
         Err(e) => eprintln!("loading from PostgreSQL failed: {e:?}"),

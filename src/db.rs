@@ -1,11 +1,11 @@
 //! Entities in SQLite and PostgreSQL (feature `db`; docs/database.md): the layout of
 //! docs/schema.*.sql, loading the entities from it, and filling it from loaded entities.
 //!
-//! Loading streams each table's rows in id order, one entity at a time with its attribute,
-//! relation and code rows gathered by the database, and writes them into an entities text
-//! bounded by [`MAX_ENTITIES_BYTES`](crate::limits::MAX_ENTITIES_BYTES), which the one
-//! construction path of entities then loads: the database is held to every rule of the JSON
-//! format, with the same messages. Each problem is then put down to the table, row and column
+//! Loading reads each table once in the order of the id of the entity its rows belong to, merges
+//! each entity's rows from its tables' streams, and gives the entities as values, bounded by
+//! [`MAX_ENTITIES_BYTES`](crate::limits::MAX_ENTITIES_BYTES) as a file is, to the one
+//! construction path of entities: the database is held to every rule of the JSON format, with
+//! the same messages. Each problem is then put down to the table, row and column
 //! that holds what it is about ([`DbError`]).
 //!
 //! - `load.rs`: the loader, and the errors mapped to tables;

@@ -8,6 +8,8 @@
 //!   names as it goes;
 //! - `load.rs`: the one construction path: every check against the policy, in one order, and
 //!   the interning and compaction of what passes, generic over the reporter;
+//! - `given.rs`: entities given as values (a database's rows) rather than a text, made into
+//!   what the reader makes of a file and built by the same path ([`Entities::from_given`]);
 //! - `report.rs`: the reporter ([`EntityError`] and every message), silent or recording;
 //! - `diagnose.rs`: after the reader refuses a file, every structural problem, with its line
 //!   and column, from the same table;
@@ -25,6 +27,7 @@ use crate::limits;
 
 mod closure;
 mod diagnose;
+mod given;
 mod index;
 mod load;
 mod model;
@@ -36,6 +39,7 @@ mod write;
 
 pub use closure::EffectiveCode;
 pub(crate) use closure::{close_groups, unit_ancestors};
+pub(crate) use given::{Given, GivenError, GivenResource, GivenUser, GivenValue};
 pub(crate) use load::{bidi_control, text_problem};
 pub(crate) use model::NONE;
 #[doc(hidden)]
@@ -94,5 +98,36 @@ impl Entities {
             Err(_) => Err(errors),
             Ok(entities) => Ok(entities),
         }
+    }
+
+    /// Builds the entities that `fill` gives (the rows of a database) by the one construction
+    /// path of a file, with its rules and messages. As with a file, a silent load comes first,
+    /// and only when it fails does `fill` give them again for a load that reports every
+    /// problem; so `fill` must give the same entities each time (the database reads them in
+    /// one transaction). `Err` from `fill` ends the load at once.
+    pub(crate) fn from_given<E>(
+        policy: &CompiledPolicy,
+        mut fill: impl FnMut(&mut Given<'_>) -> Result<(), E>,
+    ) -> Result<Result<Entities, Vec<EntityError>>, E> {
+        let mut given = Given::new(policy);
+        fill(&mut given)?;
+        let Given { ix, read, .. } = given;
+        if let Ok(entities) = load::build(policy, &ix, read, &mut report::Silent) {
+            return Ok(Ok(entities));
+        }
+        let mut given = Given::new(policy);
+        fill(&mut given)?;
+        let Given { ix, read, .. } = given;
+        let mut reporter = report::Reporter::new();
+        let loaded = load::build(policy, &ix, read, &mut reporter);
+        let errors = reporter.into_errors();
+        Ok(match loaded {
+            Err(_) if errors.is_empty() => Err(vec![EntityError::whole(
+                "the entities could not be loaded, and no problem was found".to_string(),
+                "this is a bug in casepol; please report it with the entities",
+            )]),
+            Err(_) => Err(errors),
+            Ok(entities) => Ok(entities),
+        })
     }
 }

@@ -70,6 +70,35 @@ fn worlds() -> Vec<(String, Policy, String)> {
         let text = world::entities(seed, 300).to_string();
         out.push((format!("query world {seed}"), policy, text));
     }
+    // Text a database or its client could take apart: SQL quotes and comments, backslashes
+    // (and `\N`, which is NULL in `COPY`'s text), tabs, line breaks, a carriage return, the
+    // empty string and characters beyond ASCII, in string and set attributes.
+    let odd = [
+        "tab\there",
+        "line\nbreak\r\n",
+        "back\\slash \\N \\\\ \\t",
+        "\"quoted\" 'single' %_ ;-- /*",
+        "\\N",
+        "",
+        "ünï 😀 \u{7f}",
+    ];
+    let mut awkward = world::entities(7, 40);
+    let resources = awkward["resources"].as_array_mut().unwrap();
+    for (i, r) in resources.iter_mut().enumerate() {
+        let text = odd[i % odd.len()];
+        let key = match r["kind"].as_str().unwrap() {
+            "Case" => {
+                r["attrs"]["tags"] = serde_json::json!([text, "plain"]);
+                "region"
+            }
+            "Document" => "title",
+            _ => "name",
+        };
+        r["attrs"][key] = text.into();
+    }
+    let policy = Policy::from_source("tests/data/queries/policy.casepol", world::POLICY)
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    out.push(("awkward text".to_string(), policy, awkward.to_string()));
     let gen = casepol_gen::Policy::generate(40, casepol_gen::SEED).unwrap();
     let text = casepol_gen::Population::generate(&gen, casepol_gen::Sizes::SAMPLE, 5).to_json(&gen);
     let policy = Policy::from_source("generated.casepol", &gen.to_casepol())
@@ -112,8 +141,8 @@ fn round_trip(mut fresh: impl FnMut(usize) -> Source) -> usize {
 fn sqlite_round_trip_of_every_example_and_generated_worlds() {
     let dir = tempdir("roundtrip");
     let n = round_trip(|i| Source::Sqlite(dir.join(format!("w{i}.db"))));
-    // Seven shipped examples, two query worlds and one casepol-gen world.
-    assert_eq!(n, 10);
+    // Seven shipped examples, two query worlds, one of awkward text and one casepol-gen world.
+    assert_eq!(n, 11);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -129,10 +158,48 @@ fn postgres_round_trip_of_every_example_and_generated_worlds() {
         made.push(name);
         Source::Postgres(db)
     });
-    assert_eq!(n, 10);
+    assert_eq!(n, 11);
     for name in made {
         pg_drop(&url, &name);
     }
+}
+
+/// Rows of parts whose entity is not there (written with SQLite's foreign keys turned off)
+/// belong to no entity: ids that sort before, between and after the entities' are
+/// passed over, and the entities load as imported.
+#[test]
+fn rows_of_no_entity_are_passed_over() {
+    let dir = tempdir("orphans");
+    let policy = Policy::from_source("tests/data/queries/policy.casepol", world::POLICY).unwrap();
+    let entities = policy
+        .load_entities(&world::entities(9, 30).to_string())
+        .unwrap();
+    let path = dir.join("w.db");
+    let target = Source::Sqlite(path.clone());
+    db::init(&target).unwrap();
+    db::import(&policy, &entities, &target).unwrap();
+    let sql = rusqlite::Connection::open(&path).unwrap();
+    sql.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
+    let mut orphans = 0;
+    for id in ["", "0", "c000001x", "doc-", "zzz"] {
+        for table in [
+            "INSERT INTO user_groups VALUES (?1, 'Clerks')",
+            "INSERT INTO user_units VALUES (?1, 'ORG')",
+            "INSERT INTO user_terms VALUES (?1, 'vip')",
+            "INSERT INTO user_attrs VALUES (?1, 'level', '3')",
+            "INSERT INTO resource_attrs VALUES (?1, 'title', 'x')",
+            "INSERT INTO case_relations VALUES (?1, 'assignee', 'ann')",
+            "INSERT INTO access_codes VALUES (?1, 'read', 0, 'A')",
+            "INSERT INTO access_code_levels VALUES (?1, 'read', 2)",
+            "INSERT INTO relation_groups VALUES (?1, 'assignee', 'Clerks')",
+        ] {
+            orphans += sql.execute(table, [id]).unwrap();
+        }
+    }
+    assert_eq!(orphans, 45);
+    let loaded = db::load(&policy, &target).unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(written(&policy, &loaded), written(&policy, &entities));
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 fn tempdir(what: &str) -> std::path::PathBuf {
@@ -191,6 +258,74 @@ fn problems_name_table_row_and_column() {
     let missing = db::load(&policy, &Source::Sqlite(dir.join("none.db"))).unwrap_err();
     assert!(missing[0].message.contains("none.db"), "{}", missing[0]);
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A world whose tables of parts span several fetches of PostgreSQL's portals (20,000 rows
+/// each; 5,000 cases hold about 42,000 attribute rows and 21,000 code rows), fetched ahead
+/// while the rows before are merged, loads as imported.
+#[test]
+fn postgres_round_trip_across_fetches() {
+    let Some(url) = pg_url("postgres_round_trip_across_fetches") else {
+        return;
+    };
+    let policy = Policy::from_source("tests/data/queries/policy.casepol", world::POLICY).unwrap();
+    let entities = policy
+        .load_entities(&world::entities(13, 5_000).to_string())
+        .unwrap();
+    let name = "casepol_db_fetches";
+    let db_url = pg_database(&url, name);
+    let target = Source::Postgres(db_url.clone());
+    db::init(&target).unwrap();
+    db::import(&policy, &entities, &target).unwrap();
+    let mut client = postgres::Client::connect(&db_url, postgres::NoTls).unwrap();
+    let rows: i64 = client
+        .query_one("SELECT count(*) FROM resource_attrs", &[])
+        .unwrap()
+        .get(0);
+    assert!(
+        rows > 40_000,
+        "{rows} attribute rows: fewer than two fetches"
+    );
+    let loaded = db::load(&policy, &target).unwrap_or_else(|e| panic!("{e:?}"));
+    // Compared whole, without printing 3 MB of JSON when they differ.
+    let same = written(&policy, &loaded) == written(&policy, &entities);
+    assert!(same, "the entities loaded are not the ones imported");
+    drop(client);
+    pg_drop(&url, name);
+}
+
+/// The same problems in PostgreSQL give the same errors, each put down to its table, row and
+/// column (the rows read by `COPY`, the tables that hold an id asked in the transaction).
+#[test]
+fn postgres_problems_name_table_row_and_column() {
+    let Some(url) = pg_url("postgres_problems_name_table_row_and_column") else {
+        return;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/workzone");
+    let policy = Policy::from_path(&root).unwrap();
+    let text = std::fs::read_to_string(root.join("entities.json")).unwrap();
+    let entities = policy.load_entities(&text).unwrap();
+    let name = "casepol_db_problems";
+    let db_url = pg_database(&url, name);
+    let target = Source::Postgres(db_url.clone());
+    db::init(&target).unwrap();
+    db::import(&policy, &entities, &target).unwrap();
+    let mut client = postgres::Client::connect(&db_url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO user_groups VALUES ('BB', 'Employes');
+             UPDATE resources SET state = 'Nowhere' WHERE id = 'case-1';
+             INSERT INTO case_relations VALUES ('doc-1', 'assignee', 'BB');
+             INSERT INTO relation_groups VALUES ('case-1', 'assignee', 'Employes');
+             INSERT INTO units VALUES ('X', 'Y');
+             INSERT INTO users VALUES ('PERS');",
+        )
+        .unwrap();
+    let errors = db::load(&policy, &target).unwrap_err();
+    let shown: String = errors.iter().map(|e| format!("error: {e}\n")).collect();
+    insta::assert_snapshot!("db_load_problems", shown);
+    drop(client);
+    pg_drop(&url, name);
 }
 
 /// The command line: `db init` prints the schema or creates it, `db import` fills the database,

@@ -1,77 +1,260 @@
-//! Loading entities from a database: the rows of each table streamed in id order into an
-//! entities text, loaded by the one construction path of entities, and every problem put down
-//! to its table, row and column.
+//! Loading entities from a database: each table read once, in the order of the id of the
+//! entity its rows belong to, the rows of an entity's tables merged by that id into the entity,
+//! which is given to the one construction path of entities, and every problem put down to its
+//! table, row and column.
+//!
+//! **Reading.** The entity tables are read in three phases, units, users and resources; in each,
+//! the entity table and each table of its parts (attributes, relations, codes, …) is one
+//! statement ordered by the owning id (each an index scan: every part's primary key starts with
+//! it), and all of a phase's statements are read side by side, a row at a time, so that each
+//! entity is assembled from the runs of its id in each stream (a merge of sorted streams:
+//! linear, and no table is ever held whole). SQLite steps the statements of a phase together;
+//! PostgreSQL reads each through a portal of one `REPEATABLE READ` transaction,
+//! [`PORTAL_ROWS`] rows at a time, fetched by a thread of its own while the rows before are
+//! merged. (One `COPY` of a phase's tables under `UNION ALL`, merged
+//! by the server, was measured slower: the client takes each row of a `COPY` as a message of
+//! its own, and a `COPY` holds the connection, so the tables cannot be read side by side.) Ids are compared as bytes, the order of `ORDER BY` on the
+//! schema's ids (`COLLATE "C"` in PostgreSQL, SQLite's `BINARY`).
+//!
+//! **Building.** Each entity's rows become the values a file would hold (`GivenUser`,
+//! `GivenResource`: attribute text typed by the policy, relations grouped, codes written as a
+//! file writes them), and [`Entities::from_given`] builds them with every rule and message of
+//! the JSON format, without a text being written and read again. A server following
+//! PostgreSQL reads the records of changed entities the same way, restricted to their ids, and
+//! writes them as entities-file JSON ([`records_postgres`]).
 
 use super::{failed, DbError, Source};
 use crate::api::Policy;
-use crate::entities::Entities;
+use crate::entities::{Entities, Given, GivenError, GivenResource, GivenUser, GivenValue};
 use crate::ir::{AttrDef, Type};
 use crate::limits;
 use serde_json::Value;
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-/// One column of a row as text (`None` for SQL NULL).
-type Row<'a> = &'a [Option<String>];
-/// Runs a query with at most one text parameter and hands each row to the callback, in order.
-type Query<'q> = dyn FnMut(&str, Option<&str>, &mut dyn FnMut(Row<'_>) -> Result<(), DbError>) -> Result<(), DbError>
-    + 'q;
-
-/// The queries of one dialect. Each child table is gathered per entity by the database, as a
-/// JSON array of its rows, so one pass over each entity table reads everything in id order.
-struct Sql<'a> {
-    units: &'a str,
-    users: &'a str,
-    resources: &'a str,
-    /// `SELECT 1 FROM <table> WHERE id = <param>`, per entity table.
-    has: [&'a str; 3],
+/// A table read in one phase: the columns selected, the first the id of the owning entity.
+struct Table {
+    name: &'static str,
+    /// The owning entity's id, which the rows are ordered by.
+    owner: &'static str,
+    /// The columns in SQLite and in PostgreSQL (which gives every column as text).
+    sqlite: &'static str,
+    postgres: &'static str,
 }
 
-const POSTGRES: Sql<'static> = Sql {
-    units: "SELECT id, parent_id FROM units ORDER BY id",
-    users: "SELECT u.id, \
-        (SELECT json_agg(x.group_name)::text FROM user_groups x WHERE x.user_id = u.id), \
-        (SELECT json_agg(x.unit_id)::text FROM user_units x WHERE x.user_id = u.id), \
-        (SELECT json_agg(x.term)::text FROM user_terms x WHERE x.user_id = u.id), \
-        (SELECT json_agg(json_build_array(x.name, x.value))::text FROM user_attrs x WHERE x.user_id = u.id) \
-        FROM users u ORDER BY u.id",
-    resources: "SELECT r.id, r.kind, r.parent_id, r.case_type, r.state, \
-        r.inherit_read::text, r.inherit_write::text, \
-        (SELECT json_agg(json_build_array(x.name, x.value))::text FROM resource_attrs x WHERE x.resource_id = r.id), \
-        (SELECT json_agg(json_build_array(x.relation, x.user_id))::text FROM case_relations x WHERE x.case_id = r.id), \
-        (SELECT json_agg(json_build_array(x.class, x.level, x.code))::text FROM access_codes x WHERE x.resource_id = r.id), \
-        (SELECT json_agg(json_build_array(x.class, x.levels))::text FROM access_code_levels x WHERE x.resource_id = r.id), \
-        (SELECT json_agg(json_build_array(x.relation, x.group_name))::text FROM relation_groups x WHERE x.resource_id = r.id) \
-        FROM resources r ORDER BY r.id",
-    has: [
-        "SELECT 1 FROM units WHERE id = $1",
-        "SELECT 1 FROM users WHERE id = $1",
-        "SELECT 1 FROM resources WHERE id = $1",
-    ],
-};
+const fn table(name: &'static str, owner: &'static str, columns: &'static str) -> Table {
+    Table {
+        name,
+        owner,
+        sqlite: columns,
+        postgres: columns,
+    }
+}
 
-const SQLITE: Sql<'static> = Sql {
-    units: "SELECT id, parent_id FROM units ORDER BY id",
-    users: "SELECT u.id, \
-        (SELECT json_group_array(x.group_name) FROM user_groups x WHERE x.user_id = u.id), \
-        (SELECT json_group_array(x.unit_id) FROM user_units x WHERE x.user_id = u.id), \
-        (SELECT json_group_array(x.term) FROM user_terms x WHERE x.user_id = u.id), \
-        (SELECT json_group_array(json_array(x.name, x.value)) FROM user_attrs x WHERE x.user_id = u.id) \
-        FROM users u ORDER BY u.id",
-    resources: "SELECT r.id, r.kind, r.parent_id, r.case_type, r.state, \
-        CASE WHEN r.inherit_read THEN 'true' ELSE 'false' END, \
-        CASE WHEN r.inherit_write THEN 'true' ELSE 'false' END, \
-        (SELECT json_group_array(json_array(x.name, x.value)) FROM resource_attrs x WHERE x.resource_id = r.id), \
-        (SELECT json_group_array(json_array(x.relation, x.user_id)) FROM case_relations x WHERE x.case_id = r.id), \
-        (SELECT json_group_array(json_array(x.class, x.level, x.code)) FROM access_codes x WHERE x.resource_id = r.id), \
-        (SELECT json_group_array(json_array(x.class, x.levels)) FROM access_code_levels x WHERE x.resource_id = r.id), \
-        (SELECT json_group_array(json_array(x.relation, x.group_name)) FROM relation_groups x WHERE x.resource_id = r.id) \
-        FROM resources r ORDER BY r.id",
-    has: [
-        "SELECT 1 FROM units WHERE id = ?1",
-        "SELECT 1 FROM users WHERE id = ?1",
-        "SELECT 1 FROM resources WHERE id = ?1",
-    ],
-};
+const UNITS: [Table; 1] = [table("units", "id", "id, parent_id")];
+
+/// `users`, then the tables of a user's parts, in the order of the streams read.
+const USERS: [Table; 5] = [
+    table("users", "id", "id"),
+    table("user_groups", "user_id", "user_id, group_name"),
+    table("user_units", "user_id", "user_id, unit_id"),
+    table("user_terms", "user_id", "user_id, term"),
+    table("user_attrs", "user_id", "user_id, name, value"),
+];
+
+/// `resources`, then the tables of a resource's parts, in the order of the streams read.
+const RESOURCES: [Table; 6] = [
+    Table {
+        name: "resources",
+        owner: "id",
+        sqlite: "id, kind, parent_id, case_type, state, \
+                 CASE WHEN inherit_read THEN 'true' ELSE 'false' END, \
+                 CASE WHEN inherit_write THEN 'true' ELSE 'false' END",
+        postgres: "id, kind, parent_id, case_type, state, inherit_read::text, inherit_write::text",
+    },
+    table("resource_attrs", "resource_id", "resource_id, name, value"),
+    table("case_relations", "case_id", "case_id, relation, user_id"),
+    Table {
+        name: "access_codes",
+        owner: "resource_id",
+        sqlite: "resource_id, class, level, code",
+        postgres: "resource_id, class, level::text, code",
+    },
+    Table {
+        name: "access_code_levels",
+        owner: "resource_id",
+        sqlite: "resource_id, class, levels",
+        postgres: "resource_id, class, levels::text",
+    },
+    table(
+        "relation_groups",
+        "resource_id",
+        "resource_id, relation, group_name",
+    ),
+];
+
+/// The statement that reads `t` in the order of its owner; with `only`, restricted to the ids
+/// of the JSON array of strings that is PostgreSQL parameter `$1`.
+fn select(t: &Table, postgres: bool, only: bool) -> String {
+    let columns = if postgres { t.postgres } else { t.sqlite };
+    let filter = match only {
+        true => format!(
+            " WHERE {} IN (SELECT jsonb_array_elements_text($1::text::jsonb))",
+            t.owner
+        ),
+        false => String::new(),
+    };
+    format!(
+        "SELECT {columns} FROM {}{filter} ORDER BY {}",
+        t.name, t.owner
+    )
+}
+
+/// The tables of one phase, read side by side, each a stream of rows in owner order: the
+/// entity table (stream 0) and the tables of its parts.
+trait Streams {
+    /// Moves the entity stream to its next row; `false` when it has no more.
+    fn next_entity(&mut self) -> Result<bool, DbError>;
+    /// Moves part stream `s` to its next row owned by `id`, passing over the rows of owners
+    /// before it (rows of no entity, which a SQLite database written with its foreign keys
+    /// turned off can hold); `false` when it has no more rows of `id`.
+    fn next_part(&mut self, s: usize, id: &str) -> Result<bool, DbError>;
+    /// Column `i` of the current row of stream `s` (`None` for SQL NULL).
+    fn get(&self, s: usize, i: usize) -> Option<&str>;
+    /// The number of columns of stream `s`.
+    fn width(&self, s: usize) -> usize;
+    /// The bytes of the current row of stream `s`, each column counted as a string of a file
+    /// (its bytes and three more).
+    fn bytes(&self, s: usize) -> usize {
+        (0..self.width(s))
+            .map(|i| self.get(s, i).map_or(0, str::len) + 3)
+            .sum()
+    }
+}
+
+/// One cursor per table (SQLite's statements, PostgreSQL's portals).
+trait Cursors {
+    /// Moves cursor `s` to its next row; `false` when it has no more.
+    fn advance(&mut self, s: usize) -> Result<bool, DbError>;
+    fn get(&self, s: usize, i: usize) -> Option<&str>;
+    fn width(&self, s: usize) -> usize;
+    /// As [`Streams::bytes`].
+    fn bytes(&self, s: usize) -> usize {
+        (0..self.width(s))
+            .map(|i| self.get(s, i).map_or(0, str::len) + 3)
+            .sum()
+    }
+}
+
+/// Cursors merged by owner: each cursor's current row is the next one to be taken, unless it
+/// was taken already.
+struct Merged<C> {
+    cursors: C,
+    /// Whether each cursor has a row.
+    live: Vec<bool>,
+    /// Whether each cursor's row was taken (or it has none yet).
+    taken: Vec<bool>,
+}
+
+impl<C: Cursors> Merged<C> {
+    fn new(cursors: C, n: usize) -> Merged<C> {
+        Merged {
+            cursors,
+            live: vec![false; n],
+            taken: vec![true; n],
+        }
+    }
+}
+
+impl<C: Cursors> Streams for Merged<C> {
+    fn next_entity(&mut self) -> Result<bool, DbError> {
+        self.live[0] = self.cursors.advance(0)?;
+        Ok(self.live[0])
+    }
+
+    fn next_part(&mut self, s: usize, id: &str) -> Result<bool, DbError> {
+        if self.taken[s] {
+            self.live[s] = self.cursors.advance(s)?;
+            self.taken[s] = false;
+        }
+        while self.live[s] {
+            let order = self
+                .cursors
+                .get(s, 0)
+                .map(|owner| owner.as_bytes().cmp(id.as_bytes()));
+            match order {
+                Some(Ordering::Greater) => return Ok(false),
+                Some(Ordering::Equal) => {
+                    self.taken[s] = true;
+                    return Ok(true);
+                }
+                // A row of no owner, or of an owner with no entity.
+                Some(Ordering::Less) | None => self.live[s] = self.cursors.advance(s)?,
+            }
+        }
+        Ok(false)
+    }
+
+    fn get(&self, s: usize, i: usize) -> Option<&str> {
+        self.cursors.get(s, i)
+    }
+
+    fn width(&self, s: usize) -> usize {
+        self.cursors.width(s)
+    }
+
+    fn bytes(&self, s: usize) -> usize {
+        self.cursors.bytes(s)
+    }
+}
+
+/// Opens a stream for each table given and hands them to the callback.
+type Open<'q> = dyn FnMut(&[Table], &mut dyn FnMut(&mut dyn Streams) -> Result<(), DbError>) -> Result<(), DbError>
+    + 'q;
+
+/// Where the entities read go: [`Given`] for a load, JSON for the records of a change.
+trait Sink {
+    fn unit(&mut self, id: String, parent: Option<String>) -> Result<(), DbError>;
+    fn user(&mut self, user: GivenUser) -> Result<(), DbError>;
+    fn resource(&mut self, resource: GivenResource) -> Result<(), DbError>;
+}
+
+/// The error of entities larger than a file may be.
+fn too_large() -> DbError {
+    DbError::whole(
+        format!(
+            "the entities in the database are more than the limit of {} as an entities file",
+            limits::bytes(limits::MAX_ENTITIES_BYTES)
+        ),
+        "split the entities over several deployments, or leave out resources no request names",
+    )
+}
+
+fn given_error(e: GivenError) -> DbError {
+    match e {
+        GivenError::TooLarge => too_large(),
+        // `read` checks the count of keys first and reports the row.
+        GivenError::TooManyKeys => DbError::whole(
+            format!(
+                "an entity has more than {} attributes or relations",
+                limits::MAX_ENTITY_ATTRS
+            ),
+            "keep fewer attributes and relations on one entity",
+        ),
+    }
+}
+
+impl Sink for Given<'_> {
+    fn unit(&mut self, id: String, parent: Option<String>) -> Result<(), DbError> {
+        Given::unit(self, id, parent).map_err(given_error)
+    }
+    fn user(&mut self, user: GivenUser) -> Result<(), DbError> {
+        Given::user(self, user).map_err(given_error)
+    }
+    fn resource(&mut self, resource: GivenResource) -> Result<(), DbError> {
+        Given::resource(self, resource).map_err(given_error)
+    }
+}
 
 pub(super) fn load(policy: &Policy, source: &Source) -> Result<Entities, Vec<DbError>> {
     let one = |e: DbError| vec![e];
@@ -82,30 +265,40 @@ pub(super) fn load(policy: &Policy, source: &Source) -> Result<Entities, Vec<DbE
             let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
             let mut db = rusqlite::Connection::open_with_flags(path, flags)
                 .map_err(|e| one(failed(source, &e)))?;
-            // One read transaction: the tables are read as of one moment.
+            // One read transaction: the tables are read as of one moment, each time.
             let tx = db.transaction().map_err(|e| one(failed(source, &e)))?;
-            let mut q = |sql: &str,
-                         param: Option<&str>,
-                         f: &mut dyn FnMut(Row<'_>) -> Result<(), DbError>|
+            let mut open = |tables: &[Table],
+                            f: &mut dyn FnMut(&mut dyn Streams) -> Result<(), DbError>|
              -> Result<(), DbError> {
-                let mut stmt = tx.prepare(sql).map_err(|e| failed(source, &e))?;
-                let n = stmt.column_count();
-                let mut rows = match param {
-                    Some(p) => stmt.query([p]),
-                    None => stmt.query([]),
+                let mut stmts = Vec::with_capacity(tables.len());
+                for t in tables {
+                    stmts.push(
+                        tx.prepare(&select(t, false, false))
+                            .map_err(|e| failed(source, &e))?,
+                    );
                 }
-                .map_err(|e| failed(source, &e))?;
-                let mut cells: Vec<Option<String>> = Vec::with_capacity(n);
-                while let Some(row) = rows.next().map_err(|e| failed(source, &e))? {
-                    cells.clear();
-                    for i in 0..n {
-                        cells.push(sqlite_text(row.get_ref(i).map_err(|e| failed(source, &e))?));
-                    }
-                    f(&cells)?;
+                let mut streams = SqliteStreams {
+                    source,
+                    rows: Vec::with_capacity(stmts.len()),
+                    cells: Vec::with_capacity(stmts.len()),
+                };
+                for stmt in stmts.iter_mut() {
+                    let n = stmt.column_count();
+                    streams
+                        .rows
+                        .push(stmt.query([]).map_err(|e| failed(source, &e))?);
+                    streams.cells.push(vec![None; n]);
                 }
-                Ok(())
+                let n = streams.rows.len();
+                let mut merged = Merged::new(streams, n);
+                f(&mut merged)
             };
-            build(policy, &SQLITE, &mut q)
+            let mut has = |section: usize, id: &str| -> Result<bool, DbError> {
+                let sql = format!("SELECT 1 FROM {} WHERE id = ?1", TABLES[section]);
+                let mut stmt = tx.prepare(&sql).map_err(|e| failed(source, &e))?;
+                stmt.exists([id]).map_err(|e| failed(source, &e))
+            };
+            build(policy, &mut open, &mut has)
         }
         Source::Postgres(url) => {
             let mut client = postgres::Client::connect(url, postgres::NoTls)
@@ -115,177 +308,250 @@ pub(super) fn load(policy: &Policy, source: &Source) -> Result<Entities, Vec<DbE
     }
 }
 
-/// Runs queries in the PostgreSQL transaction `tx`, as [`Query`] does.
-fn pg_query<'t, 'c: 't>(
-    tx: &'t mut postgres::Transaction<'c>,
-    source: &'t Source,
-) -> Box<Query<'t>> {
-    Box::new(move |sql, param, f| {
-        use postgres::fallible_iterator::FallibleIterator;
-        if sql == POSTGRES.resources && param.is_none() {
-            return pg_resources(tx, source, f);
-        }
-        let params: Vec<&(dyn postgres::types::ToSql + Sync)> = match &param {
-            Some(p) => vec![p],
-            None => Vec::new(),
+/// The streams of one phase in SQLite: its statements, stepped together, each current row
+/// copied into cells kept from row to row.
+struct SqliteStreams<'s> {
+    source: &'s Source,
+    rows: Vec<rusqlite::Rows<'s>>,
+    cells: Vec<Vec<Option<String>>>,
+}
+
+impl Cursors for SqliteStreams<'_> {
+    fn advance(&mut self, s: usize) -> Result<bool, DbError> {
+        use rusqlite::types::ValueRef as V;
+        let Some(row) = self.rows[s].next().map_err(|e| failed(self.source, &e))? else {
+            return Ok(false);
         };
-        let mut rows = tx.query_raw(sql, params).map_err(|e| failed(source, &e))?;
-        let mut cells: Vec<Option<String>> = Vec::new();
-        while let Some(row) = rows.next().map_err(|e| failed(source, &e))? {
-            cells.clear();
-            for i in 0..row.len() {
-                cells.push(pg_text(&row, i).map_err(|e| failed(source, &e))?);
-            }
-            f(&cells)?;
-        }
-        Ok(())
-    })
-}
-
-/// The rows of [`POSTGRES`]`.resources` for the whole table, read without a subquery per
-/// resource: `resources` and each table of their parts in one scan each, ordered by resource
-/// id, merged here, each part's rows put into the JSON array the subquery would build (the
-/// order of an array's elements is not part of what the query gives). Each scan is a portal
-/// of the transaction, read [`PORTAL_ROWS`] rows at a time.
-fn pg_resources(
-    tx: &mut postgres::Transaction<'_>,
-    source: &Source,
-    f: &mut dyn FnMut(Row<'_>) -> Result<(), DbError>,
-) -> Result<(), DbError> {
-    let e = |e: postgres::Error| failed(source, &e);
-    let resources = tx
-        .bind(
-            "SELECT id, kind, parent_id, case_type, state, inherit_read::text, inherit_write::text \
-             FROM resources ORDER BY id",
-            &[],
-        )
-        .map_err(e)?;
-    // Each part: its query (the resource's id first), and whether each column after the id is a
-    // JSON string (text) or a JSON number (a level).
-    let parts: [(&str, &[bool]); 5] = [
-        (
-            "SELECT resource_id, name, value FROM resource_attrs ORDER BY resource_id",
-            &[true, true],
-        ),
-        (
-            "SELECT case_id, relation, user_id FROM case_relations ORDER BY case_id",
-            &[true, true],
-        ),
-        (
-            "SELECT resource_id, class, level::text, code FROM access_codes ORDER BY resource_id",
-            &[true, false, true],
-        ),
-        (
-            "SELECT resource_id, class, levels::text FROM access_code_levels ORDER BY resource_id",
-            &[true, false],
-        ),
-        (
-            "SELECT resource_id, relation, group_name FROM relation_groups ORDER BY resource_id",
-            &[true, true],
-        ),
-    ];
-    let mut cursors = Vec::with_capacity(parts.len());
-    for (sql, strings) in parts {
-        cursors.push(Cursor {
-            portal: tx.bind(sql, &[]).map_err(e)?,
-            rows: Vec::new(),
-            at: 0,
-            done: false,
-            strings,
-        });
-    }
-    let mut cells: Vec<Option<String>> = Vec::with_capacity(12);
-    loop {
-        let batch = tx.query_portal(&resources, PORTAL_ROWS).map_err(e)?;
-        if batch.is_empty() {
-            return Ok(());
-        }
-        for row in &batch {
-            cells.clear();
-            for i in 0..row.len() {
-                cells.push(pg_text(row, i).map_err(e)?);
-            }
-            let Some(id) = cells[0].clone() else {
-                continue;
+        for (i, cell) in self.cells[s].iter_mut().enumerate() {
+            let v = row.get_ref(i).map_err(|e| failed(self.source, &e))?;
+            let text = match v {
+                V::Null => {
+                    *cell = None;
+                    continue;
+                }
+                V::Integer(n) => std::borrow::Cow::Owned(n.to_string()),
+                V::Real(r) => std::borrow::Cow::Owned(r.to_string()),
+                V::Text(t) | V::Blob(t) => String::from_utf8_lossy(t),
             };
-            for c in cursors.iter_mut() {
-                cells.push(c.array_for(tx, &id).map_err(e)?);
+            match cell {
+                Some(c) => {
+                    c.clear();
+                    c.push_str(&text);
+                }
+                None => *cell = Some(text.into_owned()),
             }
-            f(&cells)?;
         }
+        Ok(true)
+    }
+
+    fn get(&self, s: usize, i: usize) -> Option<&str> {
+        self.cells[s].get(i).and_then(|c| c.as_deref())
+    }
+
+    fn width(&self, s: usize) -> usize {
+        self.cells[s].len()
     }
 }
 
-/// How many rows one read of a portal of [`pg_resources`] fetches.
+/// How many rows one read of a portal fetches.
 const PORTAL_ROWS: i32 = 20_000;
 
-/// One table of a resource's parts, read in resource-id order through a portal.
-struct Cursor {
-    portal: postgres::Portal,
-    rows: Vec<postgres::Row>,
-    at: usize,
-    done: bool,
-    /// For each column after the id: a JSON string (`true`) or a JSON number (`false`).
-    strings: &'static [bool],
+/// The streams of one phase in PostgreSQL: a portal of the transaction for each statement,
+/// read [`PORTAL_ROWS`] rows at a time by a thread of its own ([`pg_open`]), which fetches
+/// each stream's next rows while these are taken apart. Every column is selected as text.
+struct PgStreams<'a> {
+    source: &'a Source,
+    /// Asks the fetching thread for the next rows of a stream.
+    requests: std::sync::mpsc::Sender<usize>,
+    /// Its answers, in the order asked.
+    replies: std::sync::mpsc::Receiver<(usize, Result<Vec<postgres::Row>, postgres::Error>)>,
+    streams: Vec<PgStream>,
 }
 
-impl Cursor {
-    /// The JSON array of the rows of resource `id` (each an array of its columns after the id),
-    /// as `json_agg` writes it, or `None` when it has none. Rows of ids before `id` belong to no
-    /// resource (the foreign keys forbid them) and are passed over.
-    fn array_for(
-        &mut self,
-        tx: &mut postgres::Transaction<'_>,
-        id: &str,
-    ) -> Result<Option<String>, postgres::Error> {
-        let mut out: Option<String> = None;
-        loop {
-            if self.at == self.rows.len() {
-                if self.done {
-                    break;
-                }
-                self.rows = tx.query_portal(&self.portal, PORTAL_ROWS)?;
-                self.at = 0;
-                if self.rows.is_empty() {
-                    self.done = true;
-                    break;
-                }
-            }
-            let row = &self.rows[self.at];
-            let rid: Option<&str> = row.try_get(0)?;
-            match rid.map(|r| r.as_bytes().cmp(id.as_bytes())) {
-                Some(std::cmp::Ordering::Greater) => break,
-                Some(std::cmp::Ordering::Equal) => {
-                    let text = out.get_or_insert_with(|| "[".to_string());
-                    if text.len() > 1 {
-                        text.push(',');
-                    }
-                    text.push('[');
-                    for (i, &string) in self.strings.iter().enumerate() {
-                        if i > 0 {
-                            text.push(',');
-                        }
-                        let v: Option<&str> = row.try_get(i + 1)?;
-                        match (v, string) {
-                            (None, _) => text.push_str("null"),
-                            (Some(v), true) => text.push_str(
-                                &serde_json::to_string(v).unwrap_or_else(|_| "null".into()),
-                            ),
-                            // A number PostgreSQL wrote from an integer column.
-                            (Some(v), false) => text.push_str(v),
-                        }
-                    }
-                    text.push(']');
-                }
-                _ => {}
-            }
-            self.at += 1;
+struct PgStream {
+    rows: Vec<postgres::Row>,
+    /// The current row in `rows`.
+    at: usize,
+    /// Rows fetched ahead, not yet current.
+    ahead: Option<Vec<postgres::Row>>,
+    /// Whether rows were asked for and not yet received.
+    asked: bool,
+    /// Whether the portal has given its last rows.
+    done: bool,
+}
+
+impl PgStreams<'_> {
+    /// Asks for the next rows of stream `s`, unless they were asked for or there are none.
+    fn ask(&mut self, s: usize) {
+        let st = &mut self.streams[s];
+        if !st.asked && !st.done && st.ahead.is_none() {
+            // A fetching thread that stopped has sent its error, received below.
+            st.asked = self.requests.send(s).is_ok();
         }
-        if let Some(text) = out.as_mut() {
-            text.push(']');
-        }
-        Ok(out)
     }
+
+    /// The next rows of stream `s`, waiting for them if need be; empty at its end.
+    fn next_batch(&mut self, s: usize) -> Result<Vec<postgres::Row>, DbError> {
+        if let Some(rows) = self.streams[s].ahead.take() {
+            return Ok(rows);
+        }
+        if self.streams[s].done {
+            return Ok(Vec::new());
+        }
+        self.ask(s);
+        loop {
+            let Ok((t, rows)) = self.replies.recv() else {
+                return Err(failed(self.source, &"the rows stopped coming"));
+            };
+            let rows = rows.map_err(|e| failed(self.source, &e))?;
+            let st = &mut self.streams[t];
+            st.asked = false;
+            // A portal that gives fewer rows than asked for has given its last.
+            st.done = rows.len() < PORTAL_ROWS as usize;
+            if t == s {
+                return Ok(rows);
+            }
+            st.ahead = Some(rows);
+        }
+    }
+}
+
+impl Cursors for PgStreams<'_> {
+    fn advance(&mut self, s: usize) -> Result<bool, DbError> {
+        let st = &mut self.streams[s];
+        if st.at + 1 < st.rows.len() {
+            st.at += 1;
+            return Ok(true);
+        }
+        let rows = self.next_batch(s)?;
+        let st = &mut self.streams[s];
+        st.rows = rows;
+        st.at = 0;
+        // The next rows are fetched while these are taken.
+        self.ask(s);
+        Ok(!self.streams[s].rows.is_empty())
+    }
+
+    fn get(&self, s: usize, i: usize) -> Option<&str> {
+        let st = &self.streams[s];
+        st.rows
+            .get(st.at)
+            .and_then(|row| row.try_get::<_, Option<PgText<'_>>>(i).ok().flatten())
+            .map(|t| t.0)
+    }
+
+    fn bytes(&self, s: usize) -> usize {
+        let st = &self.streams[s];
+        let Some(row) = st.rows.get(st.at) else {
+            return 0;
+        };
+        (0..row.len())
+            .map(|i| row.try_get::<_, RawLen>(i).map_or(0, |n| n.0) + 3)
+            .sum()
+    }
+
+    fn width(&self, s: usize) -> usize {
+        let st = &self.streams[s];
+        st.rows.get(st.at).map_or(0, |row| row.len())
+    }
+}
+
+/// A column read as text, whatever its type (every column the loader selects is text): the
+/// client's check of the type by name is skipped.
+struct PgText<'a>(&'a str);
+
+impl<'a> postgres::types::FromSql<'a> for PgText<'a> {
+    fn from_sql(
+        _: &postgres::types::Type,
+        raw: &'a [u8],
+    ) -> Result<PgText<'a>, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(PgText(std::str::from_utf8(raw)?))
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+}
+
+/// The length in bytes of a column (0 for NULL), read without looking at its bytes.
+struct RawLen(usize);
+
+impl<'a> postgres::types::FromSql<'a> for RawLen {
+    fn from_sql(
+        _: &postgres::types::Type,
+        raw: &'a [u8],
+    ) -> Result<RawLen, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(RawLen(raw.len()))
+    }
+
+    fn from_sql_null(
+        _: &postgres::types::Type,
+    ) -> Result<RawLen, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(RawLen(0))
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+}
+
+/// Opens the streams of `tables` as portals of `tx` (restricted to the ids of the JSON array
+/// `only`, if given) and hands them to `f`.
+fn pg_open(
+    tx: &mut postgres::Transaction<'_>,
+    source: &Source,
+    only: Option<&str>,
+    tables: &[Table],
+    f: &mut dyn FnMut(&mut dyn Streams) -> Result<(), DbError>,
+) -> Result<(), DbError> {
+    let mut portals = Vec::with_capacity(tables.len());
+    for t in tables {
+        let sql = select(t, true, only.is_some());
+        let portal = match &only {
+            Some(ids) => tx.bind(&sql, &[ids]),
+            None => tx.bind(&sql, &[]),
+        }
+        .map_err(|e| failed(source, &e))?;
+        portals.push(portal);
+    }
+    let n = portals.len();
+    let (requests, asked) = std::sync::mpsc::channel::<usize>();
+    let (answer, replies) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        // The fetching thread: the rows of each stream asked for, in the order asked, until
+        // the streams are dropped or a fetch fails.
+        scope.spawn(move || {
+            for s in asked {
+                let rows = tx.query_portal(&portals[s], PORTAL_ROWS);
+                let failed = rows.is_err();
+                if answer.send((s, rows)).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        let streams = (0..n)
+            .map(|_| PgStream {
+                rows: Vec::new(),
+                at: 0,
+                ahead: None,
+                asked: false,
+                done: false,
+            })
+            .collect();
+        let mut streams = PgStreams {
+            source,
+            requests,
+            replies,
+            streams,
+        };
+        // Every stream's first rows are fetched at once.
+        for s in 0..n {
+            streams.ask(s);
+        }
+        let mut merged = Merged::new(streams, n);
+        f(&mut merged)
+        // `merged` is dropped here, and with it the requests: the thread ends.
+    })
 }
 
 /// Loads the entities from PostgreSQL in one `REPEATABLE READ` transaction, and gives the
@@ -303,19 +569,135 @@ pub(super) fn load_postgres(
         .read_only(true)
         .start()
         .map_err(|e| one(failed(source, &e)))?;
-    let mut snapshot = String::new();
+    // The first statement takes the transaction's snapshot; every table is read in it.
+    let snapshot: String = tx
+        .query_one("SELECT pg_current_snapshot()::text", &[])
+        .and_then(|row| row.try_get(0))
+        .map_err(|e| one(failed(source, &e)))?;
+    let tx_cell = std::cell::RefCell::new(&mut tx);
     let entities = {
-        let mut q = pg_query(&mut tx, source);
-        // The first statement takes the transaction's snapshot; every table is read in it.
-        q("SELECT pg_current_snapshot()::text", None, &mut |row| {
-            snapshot = row[0].clone().unwrap_or_default();
-            Ok(())
-        })
-        .map_err(one)?;
-        build(policy, &POSTGRES, &mut q)?
+        let mut open = |tables: &[Table],
+                        f: &mut dyn FnMut(&mut dyn Streams) -> Result<(), DbError>|
+         -> Result<(), DbError> {
+            pg_open(&mut tx_cell.borrow_mut(), source, None, tables, f)
+        };
+        let mut has = |section: usize, id: &str| -> Result<bool, DbError> {
+            let sql = format!("SELECT 1 FROM {} WHERE id = $1", TABLES[section]);
+            tx_cell
+                .borrow_mut()
+                .query_opt(&sql, &[&id])
+                .map(|row| row.is_some())
+                .map_err(|e| failed(source, &e))
+        };
+        build(policy, &mut open, &mut has)?
     };
     tx.commit().map_err(|e| one(failed(source, &e)))?;
     Ok((entities, snapshot))
+}
+
+/// The entities-file JSON of the records read, bounded as an entities file is.
+struct Records<'p> {
+    policy: &'p Policy,
+    sections: [Vec<Value>; 3],
+    bytes: usize,
+}
+
+impl Records<'_> {
+    fn push(&mut self, section: usize, record: Value) -> Result<(), DbError> {
+        self.bytes += record.to_string().len() + 1;
+        if self.bytes > limits::MAX_ENTITIES_BYTES {
+            return Err(too_large());
+        }
+        self.sections[section].push(record);
+        Ok(())
+    }
+}
+
+/// Attributes as an entities file's `attrs` object.
+fn attrs_json(attrs: Vec<(String, GivenValue)>) -> Value {
+    let obj = attrs.into_iter().map(|(k, v)| {
+        let v = match v {
+            GivenValue::Str(s) => Value::from(s),
+            GivenValue::Int(n) => Value::from(n),
+            GivenValue::Bool(b) => Value::Bool(b),
+            GivenValue::Set(v) => Value::from(v),
+        };
+        (k, v)
+    });
+    Value::Object(obj.collect())
+}
+
+fn relations_json(rels: Vec<(String, Vec<String>)>) -> Value {
+    Value::Object(rels.into_iter().map(|(k, v)| (k, Value::from(v))).collect())
+}
+
+impl Sink for Records<'_> {
+    fn unit(&mut self, id: String, parent: Option<String>) -> Result<(), DbError> {
+        let mut o = serde_json::Map::new();
+        o.insert("id".into(), Value::from(id));
+        if let Some(p) = parent {
+            o.insert("parent".into(), Value::from(p));
+        }
+        self.push(0, Value::Object(o))
+    }
+
+    fn user(&mut self, u: GivenUser) -> Result<(), DbError> {
+        let mut o = serde_json::Map::new();
+        o.insert("id".into(), Value::from(u.id));
+        for (key, items) in [("groups", u.groups), ("units", u.units), ("terms", u.terms)] {
+            if !items.is_empty() {
+                o.insert(key.into(), Value::from(items));
+            }
+        }
+        o.insert("attrs".into(), attrs_json(u.attrs));
+        self.push(1, Value::Object(o))
+    }
+
+    fn resource(&mut self, x: GivenResource) -> Result<(), DbError> {
+        let p = self.policy.compiled().ir();
+        let declared = p
+            .kinds
+            .iter()
+            .find(|k| k.name == x.kind)
+            .is_some_and(|k| !k.attrs.is_empty());
+        let mut o = serde_json::Map::new();
+        o.insert("id".into(), Value::from(x.id));
+        o.insert("kind".into(), Value::from(x.kind));
+        for (key, v) in [
+            ("parent", x.parent),
+            ("type", x.casetype),
+            ("state", x.state),
+        ] {
+            if let Some(v) = v {
+                o.insert(key.into(), Value::from(v));
+            }
+        }
+        for (key, v) in [
+            ("inherit_read", x.inherit_read),
+            ("inherit_write", x.inherit_write),
+        ] {
+            if let Some(v) = v {
+                o.insert(key.into(), Value::Bool(v));
+            }
+        }
+        if !x.attrs.is_empty() || declared {
+            o.insert("attrs".into(), attrs_json(x.attrs));
+        }
+        for (key, rels) in [
+            ("relations", x.relations),
+            ("relation_groups", x.relation_groups),
+        ] {
+            if !rels.is_empty() {
+                o.insert(key.into(), relations_json(rels));
+            }
+        }
+        for (key, v) in [("read", x.read), ("write", x.write)] {
+            if let Some(v) = v {
+                o.insert(key.into(), Value::from(v));
+            }
+        }
+        self.push(2, Value::Object(o))
+    }
 }
 
 /// The current records (entities-file JSON, `{"units": …, "users": …, "resources": …}`) of the
@@ -327,158 +709,263 @@ pub(super) fn records_postgres(
     tx: &mut postgres::Transaction<'_>,
     ids: &[&str; 3],
 ) -> Result<String, Vec<DbError>> {
-    // The query of the whole table, restricted to the ids given.
-    let only = |sql: &str| {
-        let (head, order) = sql.rsplit_once(" ORDER BY ").unwrap_or((sql, ""));
-        format!("{head} WHERE {order} IN (SELECT jsonb_array_elements_text($1::text::jsonb)) ORDER BY {order}")
+    let mut records = Records {
+        policy,
+        sections: Default::default(),
+        bytes: 0,
     };
-    let (units, users, resources) = (
-        only(POSTGRES.units),
-        only(POSTGRES.users),
-        only(POSTGRES.resources),
-    );
-    let mut text = String::from("{");
-    for (i, (key, sql)) in [
-        ("units", &units),
-        ("users", &users),
-        ("resources", &resources),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let one_sql = Sql {
-            // The other sections: no rows, and the parameter unused.
-            units: "SELECT NULL, NULL WHERE $1::text IS NULL",
-            users: "SELECT NULL, NULL, NULL, NULL, NULL WHERE $1::text IS NULL",
-            resources: "SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL \
-                        WHERE $1::text IS NULL",
-            has: POSTGRES.has,
-        };
-        let one_sql = match i {
-            0 => Sql {
-                units: sql,
-                ..one_sql
-            },
-            1 => Sql {
-                users: sql,
-                ..one_sql
-            },
-            _ => Sql {
-                resources: sql,
-                ..one_sql
-            },
-        };
-        let mut q = pg_query(tx, source);
-        let written = write(policy, &one_sql, Some(ids[i]), &mut q)?;
-        let value: Value = serde_json::from_str(&written).unwrap_or(Value::Null);
-        if i > 0 {
-            text.push(',');
+    let mut errors = Vec::new();
+    for (section, only) in ids.iter().enumerate() {
+        let mut open =
+            |tables: &[Table],
+             f: &mut dyn FnMut(&mut dyn Streams) -> Result<(), DbError>|
+             -> Result<(), DbError> { pg_open(tx, source, Some(only), tables, f) };
+        read_section(policy, section, &mut open, &mut records, &mut errors).map_err(|e| vec![e])?;
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let [units, users, resources] = records.sections;
+    let text = serde_json::json!({"units": units, "users": users, "resources": resources});
+    Ok(text.to_string())
+}
+
+/// The entity tables, in the order of the entities file's sections.
+const TABLES: [&str; 3] = ["units", "users", "resources"];
+
+/// Reads every entity into `sink`. A problem with a value the rows cannot give goes to
+/// `errors`, and reading goes on; `Err` is a failure that ends it.
+fn read_all(
+    policy: &Policy,
+    open: &mut Open<'_>,
+    sink: &mut dyn Sink,
+    errors: &mut Vec<DbError>,
+) -> Result<(), DbError> {
+    for section in 0..3 {
+        read_section(policy, section, open, sink, errors)?;
+    }
+    Ok(())
+}
+
+/// The streams of a phase, and the bytes of the rows taken from them.
+struct Merge<'s> {
+    streams: &'s mut dyn Streams,
+    /// The bytes of the rows taken, each column counted as a string of a file (its bytes and
+    /// three more), bounded by [`limits::MAX_ENTITIES_BYTES`] before an entity is assembled.
+    bytes: usize,
+}
+
+impl Merge<'_> {
+    /// Counts the current row of stream `s` against the bound.
+    fn take(&mut self, s: usize) -> Result<(), DbError> {
+        self.bytes = self.bytes.saturating_add(self.streams.bytes(s));
+        match self.bytes > limits::MAX_ENTITIES_BYTES {
+            true => Err(too_large()),
+            false => Ok(()),
         }
-        text.push_str(&Value::from(key).to_string());
-        text.push(':');
-        text.push_str(&value[key].to_string());
     }
-    text.push('}');
-    Ok(text)
-}
 
-/// A SQLite value as text: integers in decimal (a level, a boolean), text as it is.
-fn sqlite_text(v: rusqlite::types::ValueRef<'_>) -> Option<String> {
-    use rusqlite::types::ValueRef as V;
-    match v {
-        V::Null => None,
-        V::Integer(i) => Some(i.to_string()),
-        V::Real(r) => Some(r.to_string()),
-        V::Text(t) | V::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
-    }
-}
-
-/// A PostgreSQL column as text (every column the loader reads is text or an integer).
-fn pg_text(row: &postgres::Row, i: usize) -> Result<Option<String>, postgres::Error> {
-    use postgres::types::Type as T;
-    match *row.columns()[i].type_() {
-        T::INT4 => Ok(row.try_get::<_, Option<i32>>(i)?.map(|n| n.to_string())),
-        T::INT8 => Ok(row.try_get::<_, Option<i64>>(i)?.map(|n| n.to_string())),
-        T::BOOL => Ok(row.try_get::<_, Option<bool>>(i)?.map(|b| b.to_string())),
-        _ => row.try_get::<_, Option<String>>(i),
-    }
-}
-
-/// The entities text being written, bounded as an entities file is.
-struct Out {
-    text: String,
-    errors: Vec<DbError>,
-}
-
-impl Out {
-    fn check_size(&self) -> Result<(), DbError> {
-        if self.text.len() > limits::MAX_ENTITIES_BYTES {
-            return Err(DbError::whole(
-                format!(
-                    "the entities in the database are more than the limit of {} as an entities file",
-                    limits::bytes(limits::MAX_ENTITIES_BYTES)
-                ),
-                "split the entities over several deployments, or leave out resources no request names",
-            ));
+    /// Calls `f` on each row of stream `s` (a part table) whose owner is `id`.
+    fn rows_of(
+        &mut self,
+        s: usize,
+        id: &str,
+        mut f: impl FnMut(&dyn Streams),
+    ) -> Result<(), DbError> {
+        while self.streams.next_part(s, id)? {
+            self.take(s)?;
+            f(&*self.streams)
         }
         Ok(())
     }
 
-    fn key(&mut self, key: &str, value: &Value) {
-        self.text.push(',');
-        self.text.push_str(&Value::from(key).to_string());
-        self.text.push(':');
-        self.text.push_str(&value.to_string());
+    /// Column `i` of stream `s`'s current row, as text (SQL NULL as the empty text, as the
+    /// `NOT NULL` columns of the schema never are).
+    fn text(streams: &dyn Streams, s: usize, i: usize) -> String {
+        streams.get(s, i).unwrap_or_default().to_string()
     }
 }
 
-/// A JSON array of rows gathered by the database (`NULL` when there are none).
-fn rows_of(cell: &Option<String>) -> Vec<Value> {
-    match cell.as_deref().map(serde_json::from_str::<Value>) {
-        Some(Ok(Value::Array(items))) => items,
-        _ => Vec::new(),
-    }
+/// Reads the entities of one section (0 units, 1 users, 2 resources) into `sink`.
+fn read_section(
+    policy: &Policy,
+    section: usize,
+    open: &mut Open<'_>,
+    sink: &mut dyn Sink,
+    errors: &mut Vec<DbError>,
+) -> Result<(), DbError> {
+    let p = policy.compiled().ir();
+    let tables: &[Table] = match section {
+        0 => &UNITS,
+        1 => &USERS,
+        _ => &RESOURCES,
+    };
+    open(tables, &mut |streams| {
+        let mut m = Merge { streams, bytes: 0 };
+        while m.streams.next_entity()? {
+            m.take(0)?;
+            let text = |i: usize| m.streams.get(0, i).map(str::to_string);
+            // An id is never NULL in the schema; should one be, it owns no rows.
+            let id = text(0);
+            match section {
+                0 => sink.unit(id.unwrap_or_default(), text(1))?,
+                1 => {
+                    let mut u = GivenUser::default();
+                    let mut attr_rows = Vec::new();
+                    if let Some(id) = &id {
+                        m.rows_of(1, id, |r| u.groups.push(Merge::text(r, 1, 1)))?;
+                        m.rows_of(2, id, |r| u.units.push(Merge::text(r, 2, 1)))?;
+                        m.rows_of(3, id, |r| u.terms.push(Merge::text(r, 3, 1)))?;
+                        m.rows_of(4, id, |r| {
+                            attr_rows.push((Merge::text(r, 4, 1), Merge::text(r, 4, 2)))
+                        })?;
+                    }
+                    u.id = id.unwrap_or_default();
+                    u.attrs = attrs(errors, "user_attrs", &u.id, Some(&p.user_attrs), attr_rows);
+                    sink.user(u)?;
+                }
+                _ => {
+                    let kind = text(1).unwrap_or_default();
+                    let mut x = GivenResource {
+                        parent: text(2),
+                        casetype: text(3),
+                        state: text(4),
+                        inherit_read: text(5).and_then(|v| is_false(&v).then_some(false)),
+                        inherit_write: text(6).and_then(|v| is_false(&v).then_some(false)),
+                        ..GivenResource::default()
+                    };
+                    let mut attr_rows = Vec::new();
+                    let mut rels: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                    let mut code_rows = Vec::new();
+                    let mut level_rows = Vec::new();
+                    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                    if let Some(id) = &id {
+                        m.rows_of(1, id, |r| {
+                            attr_rows.push((Merge::text(r, 1, 1), Merge::text(r, 1, 2)))
+                        })?;
+                        m.rows_of(2, id, |r| {
+                            rels.entry(Merge::text(r, 2, 1))
+                                .or_default()
+                                .push(Merge::text(r, 2, 2))
+                        })?;
+                        m.rows_of(3, id, |r| {
+                            code_rows.push((
+                                r.get(3, 1).map(str::to_string),
+                                r.get(3, 2).map(str::to_string),
+                                Merge::text(r, 3, 3),
+                            ))
+                        })?;
+                        m.rows_of(4, id, |r| {
+                            level_rows.push((
+                                r.get(4, 1).map(str::to_string),
+                                r.get(4, 2).map(str::to_string),
+                            ))
+                        })?;
+                        m.rows_of(5, id, |r| {
+                            groups
+                                .entry(Merge::text(r, 5, 1))
+                                .or_default()
+                                .push(Merge::text(r, 5, 2))
+                        })?;
+                    }
+                    x.id = id.unwrap_or_default();
+                    let defs = p
+                        .kinds
+                        .iter()
+                        .find(|k| k.name == kind)
+                        .map(|k| k.attrs.as_slice());
+                    if !attr_rows.is_empty() || defs.is_some_and(|d| !d.is_empty()) {
+                        x.attrs = attrs(errors, "resource_attrs", &x.id, defs, attr_rows);
+                    }
+                    x.kind = kind;
+                    for (table, n) in [
+                        ("case_relations", rels.len()),
+                        ("relation_groups", groups.len()),
+                    ] {
+                        if n > limits::MAX_ENTITY_ATTRS {
+                            errors.push(too_many(table, &x.id, "relation", "relations", n));
+                        }
+                    }
+                    x.relations = rels.into_iter().collect();
+                    x.relation_groups = groups.into_iter().collect();
+                    (x.read, x.write) = codes(errors, &x.id, code_rows, level_rows);
+                    if x.attrs.len() <= limits::MAX_ENTITY_ATTRS
+                        && x.relations.len() <= limits::MAX_ENTITY_ATTRS
+                        && x.relation_groups.len() <= limits::MAX_ENTITY_ATTRS
+                    {
+                        sink.resource(x)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    })
 }
 
-fn text_of(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
+/// Whether a boolean column holds false (PostgreSQL's text of one, or SQLite's).
+fn is_false(v: &str) -> bool {
+    v == "false" || v == "0"
 }
 
-/// Writes the attribute rows of entity `id` (pairs of name and value text) as an `attrs`
-/// object typed by `defs`, or records why a value cannot be one.
-fn attrs(out: &mut Out, table: &str, id: &str, defs: Option<&[AttrDef]>, rows: Vec<Value>) {
-    let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for row in rows {
-        if let Value::Array(cells) = row {
-            let name = cells.first().map(text_of).unwrap_or_default();
-            let value = cells.get(1).map(text_of).unwrap_or_default();
-            by_name.entry(name).or_default().push(value);
+/// The problem of an entity with more attributes or relations than an entity may have.
+fn too_many(table: &str, id: &str, column: &str, what: &str, n: usize) -> DbError {
+    DbError::at(
+        table,
+        id,
+        column,
+        format!(
+            "the entity has {n} {what}, more than the limit of {}",
+            limits::MAX_ENTITY_ATTRS
+        ),
+        "keep fewer on one entity",
+    )
+}
+
+/// The attributes of entity `id` from its attribute rows (pairs of name and value text),
+/// typed by `defs`, in the order of their names; records why a value cannot be one.
+fn attrs(
+    errors: &mut Vec<DbError>,
+    table: &str,
+    id: &str,
+    defs: Option<&[AttrDef]>,
+    rows: Vec<(String, String)>,
+) -> Vec<(String, GivenValue)> {
+    // The rows by name: each name's values one run.
+    let mut rows = rows;
+    rows.sort_unstable();
+    let mut by_name: Vec<(String, Vec<String>)> = Vec::new();
+    for (name, value) in rows {
+        match by_name.last_mut() {
+            Some((last, values)) if *last == name => values.push(value),
+            _ => by_name.push((name, vec![value])),
         }
     }
-    let mut obj = serde_json::Map::new();
+    let mut out: Vec<(String, GivenValue)> = Vec::with_capacity(by_name.len());
     for def in defs.unwrap_or(&[]) {
-        if def.ty == Type::SetStr && !by_name.contains_key(&def.name) {
-            obj.insert(def.name.clone(), Value::Array(Vec::new()));
+        let given = by_name
+            .binary_search_by(|(n, _)| n.as_str().cmp(&def.name))
+            .is_ok();
+        if def.ty == Type::SetStr && !given {
+            out.push((def.name.clone(), GivenValue::Set(Vec::new())));
         }
+    }
+    if by_name.len() > limits::MAX_ENTITY_ATTRS {
+        errors.push(too_many(table, id, "name", "attributes", by_name.len()));
+        return Vec::new();
     }
     for (name, mut values) in by_name {
         let ty = defs
             .and_then(|d| d.iter().find(|a| a.name == name))
             .map(|a| a.ty);
-        let row = format!("{id}/{name}");
+        let row = || format!("{id}/{name}");
         if ty == Some(Type::SetStr) {
-            values.sort_unstable();
-            obj.insert(name, values.into_iter().map(Value::from).collect());
+            out.push((name, GivenValue::Set(values)));
             continue;
         }
         if values.len() > 1 {
-            out.errors.push(DbError::at(
+            errors.push(DbError::at(
                 table,
-                &row,
+                &row(),
                 "value",
                 format!(
                     "attribute `{name}` has {} rows; only a set has more than one",
@@ -491,11 +978,11 @@ fn attrs(out: &mut Out, table: &str, id: &str, defs: Option<&[AttrDef]>, rows: V
         let text = values.pop().unwrap_or_default();
         let value = match ty {
             Some(Type::Int) => match text.parse::<i64>() {
-                Ok(n) => Value::from(n),
+                Ok(n) => GivenValue::Int(n),
                 Err(_) => {
-                    out.errors.push(DbError::at(
+                    errors.push(DbError::at(
                         table,
-                        &row,
+                        &row(),
                         "value",
                         format!("`{}` is not an integer", text.escape_debug()),
                         "write the value in decimal digits, such as `42` or `-7`",
@@ -504,12 +991,12 @@ fn attrs(out: &mut Out, table: &str, id: &str, defs: Option<&[AttrDef]>, rows: V
                 }
             },
             Some(Type::Bool) => match text.as_str() {
-                "true" => Value::Bool(true),
-                "false" => Value::Bool(false),
+                "true" => GivenValue::Bool(true),
+                "false" => GivenValue::Bool(false),
                 _ => {
-                    out.errors.push(DbError::at(
+                    errors.push(DbError::at(
                         table,
-                        &row,
+                        &row(),
                         "value",
                         format!("`{}` is not a boolean", text.escape_debug()),
                         "write `true` or `false`",
@@ -517,11 +1004,13 @@ fn attrs(out: &mut Out, table: &str, id: &str, defs: Option<&[AttrDef]>, rows: V
                     continue;
                 }
             },
-            _ => Value::from(text),
+            _ => GivenValue::Str(text),
         };
-        obj.insert(name, value);
+        out.push((name, value));
     }
-    out.key("attrs", &Value::Object(obj));
+    // In the order of their names (the defaults for sets came first).
+    out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    out
 }
 
 /// Whether `code` is one access code of the grammar (docs/data-formats.md §2.1): a row holds one
@@ -533,33 +1022,40 @@ fn is_code(code: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"_-.@:".contains(&b))
 }
 
-/// Writes the own access codes of resource `id` from its `access_codes` and
-/// `access_code_levels` rows.
-fn codes(out: &mut Out, id: &str, code_rows: Vec<Value>, level_rows: Vec<Value>) {
+/// A row of `access_codes` after its owner: class, level and code.
+type CodeRow = (Option<String>, Option<String>, String);
+/// A row of `access_code_levels` after its owner: class and number of levels.
+type LevelRow = (Option<String>, Option<String>);
+
+/// The own read and write codes of resource `id`, as a file writes them, from its
+/// `access_codes` and `access_code_levels` rows.
+fn codes(
+    errors: &mut Vec<DbError>,
+    id: &str,
+    code_rows: Vec<CodeRow>,
+    level_rows: Vec<LevelRow>,
+) -> (Option<String>, Option<String>) {
     let mut levels: [Vec<Vec<String>>; 2] = [Vec::new(), Vec::new()];
     let mut counts: [Option<i64>; 2] = [None, None];
-    let class_of = |v: Option<&Value>| match v.map(text_of).as_deref() {
+    let class_of = |v: Option<&str>| match v {
         Some("read") => Some(0),
         Some("write") => Some(1),
         _ => None,
     };
-    let int_of = |v: Option<&Value>| v.and_then(|v| v.as_i64().or_else(|| text_of(v).parse().ok()));
-    for row in level_rows {
-        let cells = row.as_array().cloned().unwrap_or_default();
-        if let Some(c) = class_of(cells.first()) {
-            counts[c] = int_of(cells.get(1));
+    let int_of = |v: Option<&str>| v.and_then(|v| v.parse::<i64>().ok());
+    for (class, n) in level_rows {
+        if let Some(c) = class_of(class.as_deref()) {
+            counts[c] = int_of(n.as_deref());
         }
     }
-    for row in code_rows {
-        let cells = row.as_array().cloned().unwrap_or_default();
-        let Some(c) = class_of(cells.first()) else {
+    for (class, level, code) in code_rows {
+        let Some(c) = class_of(class.as_deref()) else {
             continue;
         };
-        let code = cells.get(2).map(text_of).unwrap_or_default();
-        let level = match int_of(cells.get(1)) {
+        let level = match int_of(level.as_deref()) {
             Some(l) if (0..limits::MAX_CODE_LEVELS as i64).contains(&l) => l as usize,
             l => {
-                out.errors.push(DbError::at(
+                errors.push(DbError::at(
                     "access_codes",
                     id,
                     "level",
@@ -575,7 +1071,7 @@ fn codes(out: &mut Out, id: &str, code_rows: Vec<Value>, level_rows: Vec<Value>)
             }
         };
         if !is_code(&code) {
-            out.errors.push(DbError::at(
+            errors.push(DbError::at(
                 "access_codes",
                 id,
                 "code",
@@ -590,11 +1086,12 @@ fn codes(out: &mut Out, id: &str, code_rows: Vec<Value>, level_rows: Vec<Value>)
         }
         l[level].push(code);
     }
+    let mut out: [Option<String>; 2] = [None, None];
     for (c, key) in ["read", "write"].into_iter().enumerate() {
         let l = &mut levels[c];
         if let Some(n) = counts[c] {
             if n < l.len() as i64 || n < 1 || n > limits::MAX_CODE_LEVELS as i64 {
-                out.errors.push(DbError::at(
+                errors.push(DbError::at(
                     "access_code_levels",
                     &format!("{id}/{key}"),
                     "levels",
@@ -622,129 +1119,29 @@ fn codes(out: &mut Out, id: &str, code_rows: Vec<Value>, level_rows: Vec<Value>)
                 }
             })
             .collect();
-        out.key(key, &Value::from(text.join(" & ")));
+        out[c] = Some(text.join(" & "));
     }
+    let [read, write] = out;
+    (read, write)
 }
 
-/// The entity tables, in the order of the entities file's sections.
-const TABLES: [&str; 3] = ["units", "users", "resources"];
-
-/// Writes the entities the queries of `sql` select (with `param`, if any) as an entities text,
-/// or every problem with a value the rows cannot give.
-fn write(
+/// Loads the entities the tables hold, or gives every problem, each put down to its table, row
+/// and column. `has` tells whether a section's table (0 units, 1 users, 2 resources) has an id.
+fn build(
     policy: &Policy,
-    sql: &Sql<'_>,
-    param: Option<&str>,
-    q: &mut Query<'_>,
-) -> Result<String, Vec<DbError>> {
-    let p = policy.compiled().ir();
-    let mut out = Out {
-        text: String::from("{"),
-        errors: Vec::new(),
-    };
+    open: &mut Open<'_>,
+    has: &mut dyn FnMut(usize, &str) -> Result<bool, DbError>,
+) -> Result<Entities, Vec<DbError>> {
     let one = |e: DbError| vec![e];
-    // Units.
-    out.text.push_str("\"units\":[");
-    let mut first = true;
-    q(sql.units, param, &mut |row| {
-        out.text
-            .push_str(if first { "{\"id\":" } else { ",{\"id\":" });
-        first = false;
-        out.text
-            .push_str(&Value::from(row[0].clone().unwrap_or_default()).to_string());
-        if let Some(parent) = &row[1] {
-            out.key("parent", &Value::from(parent.as_str()));
+    let loaded = Entities::from_given(policy.compiled(), |given| {
+        let mut values = Vec::new();
+        read_all(policy, open, given, &mut values).map_err(one)?;
+        match values.is_empty() {
+            true => Ok(()),
+            false => Err(values),
         }
-        out.text.push('}');
-        out.check_size()
-    })
-    .map_err(one)?;
-    // Users.
-    out.text.push_str("],\"users\":[");
-    let mut first = true;
-    q(sql.users, param, &mut |row| {
-        let id = row[0].clone().unwrap_or_default();
-        out.text
-            .push_str(if first { "{\"id\":" } else { ",{\"id\":" });
-        first = false;
-        out.text.push_str(&Value::from(id.as_str()).to_string());
-        for (key, cell) in [("groups", &row[1]), ("units", &row[2]), ("terms", &row[3])] {
-            let items = rows_of(cell);
-            if !items.is_empty() {
-                let items: Vec<Value> = items.iter().map(|v| Value::from(text_of(v))).collect();
-                out.key(key, &Value::Array(items));
-            }
-        }
-        attrs(
-            &mut out,
-            "user_attrs",
-            &id,
-            Some(&p.user_attrs),
-            rows_of(&row[4]),
-        );
-        out.text.push('}');
-        out.check_size()
-    })
-    .map_err(one)?;
-    // Resources.
-    out.text.push_str("],\"resources\":[");
-    let mut first = true;
-    q(sql.resources, param, &mut |row| {
-        let id = row[0].clone().unwrap_or_default();
-        let kind = row[1].clone().unwrap_or_default();
-        out.text
-            .push_str(if first { "{\"id\":" } else { ",{\"id\":" });
-        first = false;
-        out.text.push_str(&Value::from(id.as_str()).to_string());
-        out.key("kind", &Value::from(kind.as_str()));
-        for (key, cell) in [("parent", &row[2]), ("type", &row[3]), ("state", &row[4])] {
-            if let Some(v) = cell {
-                out.key(key, &Value::from(v.as_str()));
-            }
-        }
-        for (key, cell) in [("inherit_read", &row[5]), ("inherit_write", &row[6])] {
-            if cell.as_deref() == Some("false") || cell.as_deref() == Some("0") {
-                out.key(key, &Value::Bool(false));
-            }
-        }
-        let kdef = p.kinds.iter().find(|k| k.name == kind);
-        let defs = kdef.map(|k| k.attrs.as_slice());
-        let given = rows_of(&row[7]);
-        if !given.is_empty() || defs.is_some_and(|d| !d.is_empty()) {
-            attrs(&mut out, "resource_attrs", &id, defs, given);
-        }
-        // The members of each relation: users (`case_relations`) and groups (`relation_groups`).
-        for (key, cell) in [("relations", &row[8]), ("relation_groups", &row[11])] {
-            let members = rows_of(cell);
-            if members.is_empty() {
-                continue;
-            }
-            let mut rels: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-            for m in members {
-                let cells = m.as_array().cloned().unwrap_or_default();
-                let rel = cells.first().map(text_of).unwrap_or_default();
-                let member = cells.get(1).map(text_of).unwrap_or_default();
-                rels.entry(rel).or_default().push(Value::from(member));
-            }
-            let rels = rels.into_iter().map(|(k, v)| (k, Value::Array(v)));
-            out.key(key, &Value::Object(rels.collect()));
-        }
-        codes(&mut out, &id, rows_of(&row[9]), rows_of(&row[10]));
-        out.text.push('}');
-        out.check_size()
-    })
-    .map_err(one)?;
-    out.text.push_str("]}");
-    if !out.errors.is_empty() {
-        return Err(out.errors);
-    }
-    Ok(out.text)
-}
-
-fn build(policy: &Policy, sql: &Sql<'_>, q: &mut Query<'_>) -> Result<Entities, Vec<DbError>> {
-    let one = |e: DbError| vec![e];
-    let text = write(policy, sql, None, q)?;
-    let errors = match Entities::from_json(policy.compiled(), &text) {
+    })?;
+    let errors = match loaded {
         Ok(entities) => return Ok(entities),
         Err(errors) => errors,
     };
@@ -770,14 +1167,8 @@ fn build(policy: &Policy, sql: &Sql<'_>, q: &mut Query<'_>) -> Result<Entities, 
             (_, Some(s)) => Some(s),
             (Some(id), None) if n < limits::MAX_SHOWN_DIAGNOSTICS * 100 => {
                 let mut found = None;
-                for (s, has) in sql.has.iter().enumerate() {
-                    let mut hit = false;
-                    q(has, Some(id), &mut |_| {
-                        hit = true;
-                        Ok(())
-                    })
-                    .map_err(one)?;
-                    if hit {
+                for s in 0..TABLES.len() {
+                    if has(s, id).map_err(one)? {
                         found = Some(s);
                         break;
                     }

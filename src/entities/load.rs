@@ -112,10 +112,22 @@ pub(super) fn load<R: Report>(
 ) -> Result<Entities, Stop> {
     let p = policy.ir();
     let ix = PolicyIndex::new(p);
-    let mut read = match read::read(&ix, json) {
+    let read = match read::read(&ix, json) {
         Ok(read) => read,
         Err(e) => return Err(r.malformed(p, json, e)),
     };
+    build(policy, &ix, read, r)
+}
+
+/// Checks and builds the entities `read` holds, as read from a text or given as values
+/// ([`super::given`]), reporting each problem to `r`.
+pub(super) fn build<R: Report>(
+    policy: &CompiledPolicy,
+    ix: &PolicyIndex<'_>,
+    mut read: Read<'_>,
+    r: &mut R,
+) -> Result<Entities, Stop> {
+    let p = policy.ir();
     let count = read.units.len() + read.users.len() + read.resources.len();
     if count > limits::MAX_ENTITIES {
         return Err(r.whole(Whole::TooMany(count)));
@@ -137,7 +149,7 @@ pub(super) fn load<R: Report>(
     let kinds: Vec<Name> = read.resources.iter().map(|x| x.kind).collect();
     let names = Names {
         p,
-        ix: &ix,
+        ix,
         units: &unit_index,
         users: &user_index,
         resources: &resource_index,

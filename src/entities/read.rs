@@ -183,6 +183,13 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     }
 }
 
+impl Text<'static> {
+    /// A string given as a value rather than read from a text.
+    pub(super) fn owned(s: String) -> Text<'static> {
+        Text(Cow::Owned(s))
+    }
+}
+
 impl std::ops::Deref for Text<'_> {
     type Target = str;
     fn deref(&self) -> &str {
@@ -323,24 +330,25 @@ impl<'de, V: Deserialize<'de>> Visitor<'de> for Entries<V> {
 }
 
 /// One element of a section as read, before its names are resolved. A field left out is
-/// `None` or empty.
+/// `None` or empty. [`super::given`] makes them from values, with the keys of `attrs`,
+/// `relations` and `relation_groups` each once, as the reader does.
 #[derive(Default)]
-struct Raw<'a> {
-    id: Option<Text<'a>>,
-    kind: Option<Text<'a>>,
-    parent: Option<Text<'a>>,
-    casetype: Option<Text<'a>>,
-    state: Option<Text<'a>>,
-    groups: Vec<Text<'a>>,
-    units: Vec<Text<'a>>,
-    terms: Vec<Text<'a>>,
-    attrs: Vec<(Text<'a>, Val<'a>)>,
-    relations: Vec<(Text<'a>, Vec<Text<'a>>)>,
-    relation_groups: Vec<(Text<'a>, Vec<Text<'a>>)>,
-    read: Option<Text<'a>>,
-    write: Option<Text<'a>>,
-    inherit_read: Option<bool>,
-    inherit_write: Option<bool>,
+pub(super) struct Raw<'a> {
+    pub(super) id: Option<Text<'a>>,
+    pub(super) kind: Option<Text<'a>>,
+    pub(super) parent: Option<Text<'a>>,
+    pub(super) casetype: Option<Text<'a>>,
+    pub(super) state: Option<Text<'a>>,
+    pub(super) groups: Vec<Text<'a>>,
+    pub(super) units: Vec<Text<'a>>,
+    pub(super) terms: Vec<Text<'a>>,
+    pub(super) attrs: Vec<(Text<'a>, Val<'a>)>,
+    pub(super) relations: Vec<(Text<'a>, Vec<Text<'a>>)>,
+    pub(super) relation_groups: Vec<(Text<'a>, Vec<Text<'a>>)>,
+    pub(super) read: Option<Text<'a>>,
+    pub(super) write: Option<Text<'a>>,
+    pub(super) inherit_read: Option<bool>,
+    pub(super) inherit_write: Option<bool>,
 }
 
 /// Reads one element of a section: an object of the section's fields, each at most once, with
@@ -534,7 +542,21 @@ impl<'a> Read<'a> {
         (start as u32, (self.values.len() - start) as u32)
     }
 
-    fn add(&mut self, ix: &PolicyIndex<'_>, section: Section, mut raw: Raw<'a>) {
+    /// Nothing read yet.
+    pub(super) fn empty() -> Read<'a> {
+        Read {
+            units: Vec::new(),
+            users: Vec::new(),
+            resources: Vec::new(),
+            members: Vec::new(),
+            group_members: Vec::new(),
+            values: Vec::new(),
+            unknown: Vec::new(),
+        }
+    }
+
+    /// Adds one element of `section`, its names resolved.
+    pub(super) fn add(&mut self, ix: &PolicyIndex<'_>, section: Section, mut raw: Raw<'a>) {
         // INVARIANT: `Element` read the required fields, so `id` (and a resource's `kind`) is
         // there; the empty text stands in only to avoid a panic.
         let id = raw.id.take().unwrap_or(Text(Cow::Borrowed("")));
@@ -686,15 +708,7 @@ impl<'de> Visitor<'de> for Top<'_, 'de, '_> {
 
 /// Reads `json` (without a byte order mark), resolving names against the policy `ix` indexes.
 pub(super) fn read<'a>(ix: &PolicyIndex<'_>, json: &'a str) -> Result<Read<'a>, serde_json::Error> {
-    let mut read = Read {
-        units: Vec::new(),
-        users: Vec::new(),
-        resources: Vec::new(),
-        members: Vec::new(),
-        group_members: Vec::new(),
-        values: Vec::new(),
-        unknown: Vec::new(),
-    };
+    let mut read = Read::empty();
     let mut de = serde_json::Deserializer::from_str(json);
     de.deserialize_map(Top {
         read: &mut read,
