@@ -291,6 +291,12 @@ impl Policy {
         &self.warnings
     }
 
+    /// The files the policy was read from, to render or locate its [`Policy::warnings`]
+    /// against (as [`PolicyError::sources`] is for its errors).
+    pub fn sources(&self) -> &Sources {
+        self.compiled.sources()
+    }
+
     /// The compiled form, for casepol's own tools (the command line, tests and benchmarks).
     #[doc(hidden)]
     pub fn compiled(&self) -> &CompiledPolicy {

@@ -150,3 +150,21 @@ fn every_public_error_is_a_std_error() {
     is_error::<casepol::JsonError>();
     is_error::<casepol::RequestError>();
 }
+
+/// A policy's warnings are located in the files it was read from, as its errors are.
+#[test]
+fn warnings_are_located_in_the_policys_sources() -> Result<(), Box<dyn Error>> {
+    let policy = Policy::from_source(
+        "hr.casepol",
+        "role R, Unused;\naction view;\ngroup G { grants R; }\nresource N { allow R: view; }\n",
+    )?;
+    let unused: Vec<_> = (policy.warnings().iter())
+        .filter(|w| w.message.contains("`Unused`"))
+        .collect();
+    assert_eq!(unused.len(), 1, "{:?}", policy.warnings());
+    let span = unused[0].span();
+    let sources = policy.sources();
+    assert_eq!(sources.name(span.file), "hr.casepol");
+    assert_eq!(sources.line_col(span), (1, 9));
+    Ok(())
+}

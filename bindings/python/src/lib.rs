@@ -666,7 +666,7 @@ impl Policy {
     #[getter]
     fn warnings<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
         // Each warning with its file, line and column, as a `PolicyError`'s diagnostics have.
-        policy_diags(self.inner.warnings(), self.inner.compiled().sources())
+        policy_diags(self.inner.warnings(), self.inner.sources())
             .iter()
             .map(|d| d.to_py(py))
             .collect()
