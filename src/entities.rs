@@ -27,6 +27,7 @@ use crate::limits;
 
 mod closure;
 mod diagnose;
+#[cfg(feature = "db")]
 mod given;
 mod index;
 mod load;
@@ -39,6 +40,7 @@ mod write;
 
 pub use closure::EffectiveCode;
 pub(crate) use closure::{close_groups, unit_ancestors};
+#[cfg(feature = "db")]
 pub(crate) use given::{Given, GivenError, GivenResource, GivenUser, GivenValue};
 pub(crate) use load::{bidi_control, text_problem};
 pub(crate) use model::NONE;
@@ -105,6 +107,7 @@ impl Entities {
     /// and only when it fails does `fill` give them again for a load that reports every
     /// problem; so `fill` must give the same entities each time (the database reads them in
     /// one transaction). `Err` from `fill` ends the load at once.
+    #[cfg(feature = "db")]
     pub(crate) fn from_given<E>(
         policy: &CompiledPolicy,
         mut fill: impl FnMut(&mut Given<'_>) -> Result<(), E>,

@@ -185,6 +185,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
 
 impl Text<'static> {
     /// A string given as a value rather than read from a text.
+    #[cfg(feature = "db")]
     pub(super) fn owned(s: String) -> Text<'static> {
         Text(Cow::Owned(s))
     }
