@@ -457,11 +457,7 @@ pub(super) fn apply(
                 let add = matches!(change, Change::AddGroup { .. });
                 named_deleted(&users_deleted, user)?;
                 let u = *e.user_index.get(user).ok_or(Reload)?;
-                let g = p
-                    .groups
-                    .iter()
-                    .position(|x| x.name == *group)
-                    .ok_or(Reload)? as u32;
+                let g = group_named(p, group)?;
                 let mut direct = e.users[u as usize].direct_groups.to_vec();
                 match (direct.contains(&g), add) {
                     (false, true) => direct.push(g),
@@ -567,11 +563,7 @@ pub(super) fn apply(
                 let add = matches!(change, Change::AddMemberGroup { .. });
                 let at = resource_at(&e, resource)?;
                 let rel = relation_of(p, &e, at, relation)?;
-                let g = p
-                    .groups
-                    .iter()
-                    .position(|x| x.name == *group)
-                    .ok_or(Reload)? as u32;
+                let g = group_named(p, group)?;
                 let r = e.resources.get_mut(at as usize).ok_or(Reload)?;
                 let mut lists: Vec<Shared<u32>> = r.relations.to_vec();
                 let mut list = lists.get(rel).ok_or(Reload)?.to_vec();
@@ -705,12 +697,23 @@ pub(super) fn apply(
 /// The place of relation `name` in the lists of the resource at `at`: its kind must declare
 /// it (another kind's relation, or an unknown one, goes by reloading, which reports it).
 fn relation_of(p: &Ir, e: &Entities, at: u32, name: &str) -> Result<usize, Reload> {
-    let declared = &p.kinds[e.resources[at as usize].kind.idx()].relations;
-    let first = declared.first().map_or(0, |f| f.0);
-    declared
-        .iter()
+    kind_relation(p, &p.kinds[e.resources[at as usize].kind.idx()], name)
+}
+
+/// The place of relation `name` among those kind `k` declares (another kind's relation, or an
+/// unknown one, goes by reloading, which reports it).
+fn kind_relation(p: &Ir, k: &crate::ir::KindDef, name: &str) -> Result<usize, Reload> {
+    let first = k.relations.first().map_or(0, |f| f.0);
+    (k.relations.iter())
         .find(|r| p.relations[r.idx()].name == name)
         .map(|r| (r.0 - first) as usize)
+        .ok_or(Reload)
+}
+
+/// The position of access group `name` (an unknown one goes by reloading, which reports it).
+fn group_named(p: &Ir, name: &str) -> Result<u32, Reload> {
+    (p.groups.iter().position(|x| x.name == name))
+        .map(|g| g as u32)
         .ok_or(Reload)
 }
 
@@ -967,16 +970,12 @@ fn upsert_resource(
     }
     // One list for each relation the kind declares (a relation of another kind, or any on a
     // kind that declares none, goes by reloading, which reports it).
-    let first = kdef.relations.first().map_or(0, |f| f.0);
     let mut lists: Vec<Vec<u32>> = vec![Vec::new(); kdef.relations.len()];
     match record.get("relations") {
         None => {}
         Some(Value::Object(given)) => {
             for (name, members) in given {
-                let rel = (kdef.relations.iter())
-                    .find(|r| p.relations[r.idx()].name == *name)
-                    .map(|r| (r.0 - first) as usize)
-                    .ok_or(Reload)?;
+                let rel = kind_relation(p, kdef, name)?;
                 let Value::Array(members) = members else {
                     return Err(Reload);
                 };
@@ -992,19 +991,14 @@ fn upsert_resource(
         None => {}
         Some(Value::Object(given)) => {
             for (name, groups) in given {
-                let rel = (kdef.relations.iter())
-                    .find(|r| p.relations[r.idx()].name == *name)
-                    .map(|r| (r.0 - first) as usize)
-                    .ok_or(Reload)?;
+                let rel = kind_relation(p, kdef, name)?;
                 let Value::Array(groups) = groups else {
                     return Err(Reload);
                 };
                 for g in groups {
-                    let g = (g.as_str())
-                        .and_then(|g| p.groups.iter().position(|x| x.name == g))
-                        .ok_or(Reload)?;
+                    let g = group_named(p, g.as_str().ok_or(Reload)?)?;
                     // Marked, so that groups sort after the users.
-                    lists[rel].push(g as u32 | crate::entities::GROUP_MEMBER);
+                    lists[rel].push(g | crate::entities::GROUP_MEMBER);
                 }
             }
         }
@@ -1210,7 +1204,7 @@ fn upsert_user(
     }
     let mut direct = Vec::new();
     for g in strings(record, "groups")? {
-        direct.push(p.groups.iter().position(|x| x.name == g).ok_or(Reload)? as u32);
+        direct.push(group_named(p, g)?);
     }
     if p.require_group && direct.is_empty() {
         return Err(Reload);

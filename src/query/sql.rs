@@ -1369,6 +1369,19 @@ mod tests {
     use super::*;
     use crate::query::Query;
 
+    /// The policy of `text` and its residual for user `u`, in group `G`, asking `view`.
+    fn residual_of_u(text: &str) -> (crate::Policy, Residual) {
+        let policy =
+            crate::Policy::from_source("p.casepol", text).unwrap_or_else(|e| panic!("{e}"));
+        let entities = policy
+            .load_entities(r#"{"users": [{"id": "u", "groups": ["G"]}], "resources": []}"#)
+            .unwrap();
+        let residual = Query::new(&policy, &entities)
+            .residual("u", "view", None)
+            .unwrap();
+        (policy, residual)
+    }
+
     /// The longest chain of kinds a policy may declare, each inheriting its parent's codes,
     /// with a relation and a condition: its residual nests far less than the writer's limit
     /// of nesting, and its statements compile.
@@ -1384,14 +1397,7 @@ mod tests {
             ));
             parent = format!("K{i}");
         }
-        let policy =
-            crate::Policy::from_source("p.casepol", &text).unwrap_or_else(|e| panic!("{e}"));
-        let entities = policy
-            .load_entities(r#"{"users": [{"id": "u", "groups": ["G"]}], "resources": []}"#)
-            .unwrap();
-        let residual = Query::new(&policy, &entities)
-            .residual("u", "view", None)
-            .unwrap();
+        let (policy, residual) = residual_of_u(&text);
         let nested = nesting(residual.cond());
         // Partial evaluation keeps conditions flat (an inherited code is one test, whatever
         // the chain): 3 levels here, far below the limit.
@@ -1407,17 +1413,9 @@ mod tests {
     /// test thread's stack.
     #[test]
     fn a_condition_deeper_than_the_limit_is_an_error() {
-        let policy = crate::Policy::from_source(
-            "p.casepol",
+        let (policy, residual) = residual_of_u(
             "role R; action view; group G { grants R; } case Case { attr a: string; allow R: view; } casetype T { states S; initial S; }",
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        let entities = policy
-            .load_entities(r#"{"users": [{"id": "u", "groups": ["G"]}], "resources": []}"#)
-            .unwrap();
-        let residual = Query::new(&policy, &entities)
-            .residual("u", "view", None)
-            .unwrap();
+        );
         let attr = |v: &str| Cond::Attr {
             up: 0,
             attr: 0,
@@ -1453,17 +1451,9 @@ mod tests {
     /// false). PostgreSQL orders the tests itself: its whole answer keeps the residual's order.
     #[test]
     fn the_tests_of_a_page_are_ordered_by_their_guessed_cost() {
-        let policy = crate::Policy::from_source(
-            "p.casepol",
+        let (policy, residual) = residual_of_u(
             "role R; action view; group G { grants R; } case Case { relation owner, subject; allow R: view; } casetype T { states S, U; initial S; }",
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        let entities = policy
-            .load_entities(r#"{"users": [{"id": "u", "groups": ["G"]}], "resources": []}"#)
-            .unwrap();
-        let residual = Query::new(&policy, &entities)
-            .residual("u", "view", None)
-            .unwrap();
+        );
         let kind = Cond::Kind(vec![crate::ir::KindId(0)]);
         let state = Cond::Case {
             up: 0,
