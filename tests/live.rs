@@ -1146,31 +1146,7 @@ fn a_user_change_reaches_the_cases_that_name_the_user() {
             Change::DeleteUser { id: "a".into() },
         ],
     ];
-    let first = Snapshot::new(entities);
-    let mut events = 0;
-    for (i, one) in sets.iter().enumerate() {
-        for then in [None, sets.get(i + 1)] {
-            let mut snapshot = first.clone();
-            for set in std::iter::once(one).chain(then) {
-                let changes = ChangeSet {
-                    changes: set.clone(),
-                };
-                let applied = live::apply(&policy, &snapshot, &changes).expect("applies");
-                assert!(applied.in_place, "{changes:?}");
-                let reloaded =
-                    live::apply_by_reloading(&policy, &snapshot, &changes).expect("reloads");
-                assert_eq!(applied.events, reloaded.events, "{changes:?}");
-                assert_eq!(
-                    written(&policy, applied.snapshot.entities()),
-                    written(&policy, reloaded.snapshot.entities())
-                );
-                let want = brute_force(&policy, snapshot.entities(), applied.snapshot.entities());
-                assert_eq!(event_set(&applied.events), want, "{changes:?}");
-                events += applied.events.len();
-                snapshot = applied.snapshot;
-            }
-        }
-    }
+    let events = each_in_place(&policy, entities, &sets);
     // Every change set changes decisions on the cases and the evidence under them.
     assert!(events >= 40, "{events} events");
 }
@@ -1308,35 +1284,7 @@ fn a_listed_group_and_a_resource_kind_relation_reach_their_members() {
             Change::DeleteResource { id: "f2".into() },
         ],
     ];
-    let first = Snapshot::new(entities);
-    let mut events = 0;
-    for (i, one) in sets.iter().enumerate() {
-        for then in [None, sets.get(i + 1)] {
-            let mut snapshot = first.clone();
-            for set in std::iter::once(one).chain(then) {
-                let changes = ChangeSet {
-                    changes: set.clone(),
-                };
-                let applied = live::apply(&policy, &snapshot, &changes).expect("applies");
-                assert!(applied.in_place, "{changes:?}");
-                let reloaded =
-                    live::apply_by_reloading(&policy, &snapshot, &changes).expect("reloads");
-                assert_eq!(applied.events, reloaded.events, "{changes:?}");
-                assert_eq!(
-                    written(&policy, applied.snapshot.entities()),
-                    written(&policy, reloaded.snapshot.entities())
-                );
-                assert_eq!(
-                    applied.snapshot.entities().relation_groups(),
-                    reloaded.snapshot.entities().relation_groups()
-                );
-                let want = brute_force(&policy, snapshot.entities(), applied.snapshot.entities());
-                assert_eq!(event_set(&applied.events), want, "{changes:?}");
-                events += applied.events.len();
-                snapshot = applied.snapshot;
-            }
-        }
-    }
+    let events = each_in_place(&policy, entities, &sets);
     assert!(events >= 40, "{events} events");
 }
 
@@ -1434,4 +1382,40 @@ fn units_moved_and_deleted_in_one_change_set() {
         }
     }
     assert!(events >= 6, "{events} events");
+}
+
+/// Applies each change set of `sets` to `entities`, alone and followed by the next: each must
+/// go in place, give the events and entities reloading gives, and events equal to a brute-force
+/// decision before and after. Returns the number of events.
+fn each_in_place(policy: &Policy, entities: Entities, sets: &[Vec<Change>]) -> usize {
+    let first = Snapshot::new(entities);
+    let mut events = 0;
+    for (i, one) in sets.iter().enumerate() {
+        for then in [None, sets.get(i + 1)] {
+            let mut snapshot = first.clone();
+            for set in std::iter::once(one).chain(then) {
+                let changes = ChangeSet {
+                    changes: set.clone(),
+                };
+                let applied = live::apply(policy, &snapshot, &changes).expect("applies");
+                assert!(applied.in_place, "{changes:?}");
+                let reloaded =
+                    live::apply_by_reloading(policy, &snapshot, &changes).expect("reloads");
+                assert_eq!(applied.events, reloaded.events, "{changes:?}");
+                assert_eq!(
+                    written(policy, applied.snapshot.entities()),
+                    written(policy, reloaded.snapshot.entities())
+                );
+                assert_eq!(
+                    applied.snapshot.entities().relation_groups(),
+                    reloaded.snapshot.entities().relation_groups()
+                );
+                let want = brute_force(policy, snapshot.entities(), applied.snapshot.entities());
+                assert_eq!(event_set(&applied.events), want, "{changes:?}");
+                events += applied.events.len();
+                snapshot = applied.snapshot;
+            }
+        }
+    }
+    events
 }
